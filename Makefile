@@ -1,0 +1,47 @@
+# phasegate: the two commands a new user needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PLAN   ?= plans/demo.yaml
+
+.PHONY: run test check lint types contract bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: create the venv, install, open phasegate on the bundled demo plan
+run: $(STAMP)
+	$(BIN)/phasegate run $(PLAN)
+
+## make test: install and run the whole suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## make check: lint, types and the import contract
+check: lint types contract
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine tui tests bench
+	$(BIN)/ruff format --check engine tui tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+contract: $(STAMP)
+	$(BIN)/lint-imports
+
+## make bench: benchmarks, each printing a ratio against a baseline measured in the same run
+bench: $(STAMP)
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/plan_load.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

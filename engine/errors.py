@@ -1,0 +1,55 @@
+"""The PhasegateError tree: every message says what is wrong, what is allowed and what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PhasegateError(Exception):
+    """Base of every error phasegate raises on purpose; the CLI turns these into exit codes."""
+
+    exit_code = 1
+
+
+class UsageError(PhasegateError):
+    """Bad input from the user: a wrong argument, an unknown run."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a plan, placed at a file, a line and a dotted key path."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
+
+
+class PlanError(UsageError):
+    """A plan that cannot be run; carries every problem found in one pass."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class RunNotFound(UsageError):
+    """A run reference (id, prefix or `last`) that names no run."""
+
+
+class StoreError(PhasegateError):
+    """The database cannot be opened, read or written."""
+
+
+class EngineBusy(PhasegateError):
+    """Another live engine already holds the run."""

@@ -1,0 +1,182 @@
+"""Every event a run emits: frozen dataclasses with a stable type name, a schema version, a registry.
+
+Events are past-tense facts and carry only plain values (str, int, float, bool, None, lists and
+dicts of those). Their type name is written once here and never derived from the class path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+REGISTRY: dict[str, type[Event]] = {}
+# (type name, stored version) -> function upgrading the stored data dict to the next version
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+E = TypeVar("E", bound="Event")
+
+
+def event(name: str, version: int = 1) -> Callable[[type[E]], type[E]]:
+    """Register an event class under its stable type name."""
+
+    def register(cls: type[E]) -> type[E]:
+        if name in REGISTRY:
+            raise ValueError(f"event type {name!r} registered twice")
+        cls.type = name
+        cls.version = version
+        cls._fields = tuple(f.name for f in dataclasses.fields(cls) if f.name != "ts")
+        REGISTRY[name] = cls
+        return cls
+
+    return register
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event. `ts` is the wall-clock time (epoch seconds) at which it happened."""
+
+    type: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    ts: float
+
+    def data(self) -> dict[str, Any]:
+        """The event's own fields as plain values (without `ts`)."""
+        return {name: getattr(self, name) for name in self._fields}
+
+    def to_json(self) -> str:
+        return json.dumps(self.data(), separators=(",", ":"), ensure_ascii=False)
+
+
+def from_record(type_name: str, ts: float, version: int, data: dict[str, Any]) -> Event:
+    """Rebuild an event read from storage, upcasting older schema versions first."""
+    cls = REGISTRY.get(type_name)
+    if cls is None:
+        return UnknownEvent(ts=ts, name=type_name, payload=data)
+    while version < cls.version:
+        data = UPCASTERS[(type_name, version)](data)
+        version += 1
+    known = {k: v for k, v in data.items() if k in cls._fields}
+    return cls(ts=ts, **known)
+
+
+def from_json(type_name: str, ts: float, version: int, text: str) -> Event:
+    return from_record(type_name, ts, version, json.loads(text))
+
+
+@event("run.started")
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    run_id: str
+    plan_name: str
+    plan_path: str
+    # [{"id", "title", "timebox"}], in run order
+    phases: list[dict[str, Any]]
+    # [{"id", "phase", "agent", "capability", "needs", "estimate", "on_failure"}], in plan order
+    tasks: list[dict[str, Any]]
+    # [{"id", "slots", "capabilities"}]
+    agents: list[dict[str, Any]]
+    user: str = ""
+    host: str = ""
+
+
+@event("agent.probed")
+@dataclass(frozen=True, slots=True)
+class AgentProbed(Event):
+    agent: str
+    ready: bool
+    detail: str = ""
+
+
+@event("phase.started")
+@dataclass(frozen=True, slots=True)
+class PhaseStarted(Event):
+    phase: str
+
+
+@event("phase.finished")
+@dataclass(frozen=True, slots=True)
+class PhaseFinished(Event):
+    phase: str
+    status: str  # succeeded | failed | cancelled
+
+
+@event("task.ready")
+@dataclass(frozen=True, slots=True)
+class TaskReady(Event):
+    task: str
+
+
+@event("task.started")
+@dataclass(frozen=True, slots=True)
+class TaskStarted(Event):
+    task: str
+    attempt: int
+    agent: str
+    pid: int
+    pgid: int
+    command: str = ""
+
+
+@event("task.finished")
+@dataclass(frozen=True, slots=True)
+class TaskFinished(Event):
+    task: str
+    attempt: int
+    status: str  # succeeded | failed | timed_out | cancelled
+    exit_code: int | None
+    lines: int = 0
+    dropped: int = 0
+    reason: str = ""
+
+
+@event("task.retrying")
+@dataclass(frozen=True, slots=True)
+class TaskRetrying(Event):
+    task: str
+    attempt: int  # the attempt that will run next
+    delay: float
+    reason: str = ""
+
+
+@event("task.blocked")
+@dataclass(frozen=True, slots=True)
+class TaskBlocked(Event):
+    task: str
+    reason: str
+
+
+@event("task.skipped")
+@dataclass(frozen=True, slots=True)
+class TaskSkipped(Event):
+    task: str
+    reason: str
+    by: str = ""
+
+
+@event("run.finished")
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    status: str  # succeeded | failed | cancelled
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent(Event):
+    """An event written by a newer phasegate; kept and shown, ignored by the fold."""
+
+    name: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@event("check.finished")
+@dataclass(frozen=True, slots=True)
+class CheckFinished(Event):
+    scope: str  # "plan" or a phase id
+    name: str
+    passed: bool
+    detail: str = ""

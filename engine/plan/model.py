@@ -1,0 +1,174 @@
+"""The plan model (pydantic): what a plan file may say, with defaults; exported as JSON Schema."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from ..durations import parse_duration
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+
+
+def parse_size(value: object) -> int:
+    """Bytes for `1048576`, `500MB`, `16MiB`, `2G`."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size, got {value!r}; use bytes or a size like 500MB, 2GiB")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a size must be zero or more")
+        return int(value)
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a size; use bytes or a size like 500MB, 2GiB")
+    unit = (m.group(2) or "").lower()
+    binary = "i" in unit
+    letter = unit.replace("i", "").replace("b", "")
+    factor = 1024 ** "bkmgt".index(letter or "b") if binary else _SIZE_UNITS[letter]
+    return int(float(m.group(1)) * factor)
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=200)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Checks(Model):
+    """Preconditions checked before the first phase (plan level) or before a phase starts."""
+
+    binaries: list[str] = Field(default_factory=list, description="commands that must be on PATH")
+    files: list[str] = Field(default_factory=list, description="paths that must exist")
+    env: list[str] = Field(default_factory=list, description="environment variables to be set")
+    disk: Size | None = Field(None, description="free disk space needed in the workdir")
+    memory: Size | None = Field(None, description="available memory needed")
+
+
+class Agent(Model):
+    """A local command runner: runs tasks whose capability it has, `slots` at a time."""
+
+    capabilities: list[str] = Field(default_factory=list)
+    slots: int = Field(1, ge=1, le=1024, description="concurrent tasks, default 1")
+    command: str | None = Field(None, description="wrapper; {script} is the task's command")
+    ready: str | None = Field(None, description="readiness probe run before the first phase")
+    description: str = ""
+
+
+class Resource(Model):
+    capacity: int = Field(1, ge=1)
+    description: str = ""
+
+
+class Task(Model):
+    id: Id
+    run: str = Field(min_length=1, description="the command; direct exec unless it needs a shell")
+    title: str = ""
+    agent: str | None = None
+    capability: str | None = None
+    needs: list[Id] = Field(default_factory=list)
+    uses: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    estimate: Duration | None = None
+    timeout: Duration | None = None
+    retries: int = Field(0, ge=0, le=100)
+    backoff: Duration = Field(1.0, description="delay before the first retry, doubled each time")
+    outputs: list[str] = Field(default_factory=list, description="files that must exist after")
+    on_failure: Literal["fail", "continue"] = "fail"
+    priority: int = Field(0, description="higher starts first; overrides critical-path order")
+    env: dict[str, str] = Field(default_factory=dict)
+    keep_background: bool = False
+
+    @model_validator(mode="after")
+    def _agent_or_capability(self) -> Task:
+        if self.agent and self.capability:
+            raise ValueError("give either `agent` or `capability`, not both")
+        return self
+
+
+class Phase(Model):
+    id: Id
+    title: str = ""
+    timebox: Duration | None = None
+    checks: Checks | None = None
+    tasks: list[Task] = Field(default_factory=list)
+
+
+class Criterion(Model):
+    """One exit criterion of a gate; exactly one of its keys is set."""
+
+    run: str | None = None
+    metric: dict[str, Any] | None = None
+    file: str | None = None
+    no_risks: Literal["info", "low", "medium", "high", "critical"] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Criterion:
+        given = [k for k in ("run", "metric", "file", "no_risks") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a criterion has exactly one of: run, metric, file, no_risks")
+        return self
+
+
+class OnReject(Model):
+    rewind_to: str | None = None
+    max_attempts: int = Field(1, ge=1)
+
+
+class Gate(Model):
+    id: Id
+    after: str
+    criteria: list[Criterion] = Field(default_factory=list)
+    approval: Literal["manual", "auto"] = "manual"
+    approvers: list[str] = Field(default_factory=list)
+    quorum: int = Field(1, ge=1)
+    forbid_self_approval: bool = False
+    timeout: Duration | None = None
+    on_timeout: Literal["reject", "approve", "extend"] = "reject"
+    on_reject: OnReject | None = None
+
+
+class Plan(Model):
+    """A whole plan file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    workdir: str | None = None
+    agents: dict[Id, Agent] = Field(min_length=1)
+    resources: dict[Id, Resource] = Field(default_factory=dict)
+    checks: Checks | None = None
+    phases: list[Phase] = Field(min_length=1)
+    gates: list[Gate] = Field(default_factory=list)
+    output_cap: Size = Field(16 * 1024 * 1024, description="output kept per task attempt")
+    kill_grace: Duration = Field(5.0, description="TERM to KILL grace for a task's processes")
+
+    _path: str = PrivateAttr("")
+    _dir: str = PrivateAttr(".")
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def base_dir(self) -> str:
+        """Where tasks run: `workdir` relative to the plan file's directory."""
+        import os
+
+        if self.workdir is None:
+            return self._dir
+        return os.path.normpath(os.path.join(self._dir, os.path.expanduser(self.workdir)))
+
+    def tasks(self) -> list[tuple[Phase, Task]]:
+        return [(p, t) for p in self.phases for t in p.tasks]
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "phasegate plan"
+    return schema

@@ -1,0 +1,287 @@
+"""Local processes: spawn in a new session with pipes, stream output by line, kill the group, reap.
+
+The fast path is `os.posix_spawn` (with `setsid`) plus a pidfd watched by the event loop, reading
+the pipes with `loop.add_reader`: no thread and no asyncio transport per child. A task ends when
+its main process exits; output still arriving from processes it left behind is drained briefly,
+then whatever remains in its process group is terminated (TERM, grace, KILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t^")
+SHELL_WORDS = frozenset(
+    ["cd", "export", "exit", "set", "unset", "source", ".", "alias", "eval", "exec", "ulimit", "umask", "wait", "read", "trap", "shift", "return", "break", "continue", "if", "for", "while", "case", "until", "function", "local", "readonly", "times", "type", "hash", "getopts", "command", "builtin", "declare", "let"]
+)
+DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit
+_READ = 65536
+
+
+def argv_for(command: str) -> list[str]:
+    """Direct exec for a plain command (as make does), `sh -c` when it needs a shell."""
+    words = command.split()
+    if not words or any(c in SHELL_CHARS for c in command) or words[0] in SHELL_WORDS:
+        return ["/bin/sh", "-c", command]
+    return words
+
+
+def wrap(template: str, script: str) -> list[str]:
+    """An agent's `command` template with the task's command as `{script}`."""
+    plain = template.replace("{script}", "")
+    if not any(c in SHELL_CHARS for c in plain):
+        return [
+            script if w == "{script}" else w.replace("{script}", script) for w in template.split()
+        ]
+    return ["/bin/sh", "-c", template.replace("{script}", shlex.quote(script))]
+
+
+@dataclass(slots=True)
+class ProcSpec:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    keep_background: bool = False
+
+
+@dataclass(slots=True)
+class Exit:
+    code: int | None  # exit code, or -N when killed by signal N, None if it never started
+    error: str = ""  # why it could not be started
+
+
+class Handle(Protocol):
+    pid: int
+    pgid: int
+
+    def terminate(self, grace: float) -> None:
+        """TERM the process group, then KILL it after `grace` seconds if anything is left."""
+
+
+class Executor(Protocol):
+    def start(
+        self,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> Handle: ...
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+@dataclass(slots=True)
+class _Stream:
+    fd: int
+    name: str
+    buf: bytearray = field(default_factory=bytearray)
+    open: bool = True
+
+
+class LocalProcess:
+    """One spawned task process and its pipes, driven by event-loop callbacks."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+        devnull: int,
+    ) -> None:
+        self._loop = loop
+        self._on_line = on_line
+        self._on_exit = on_exit
+        self._keep = spec.keep_background
+        self._status: int | None = None
+        self._done = False
+        self._kill_at: asyncio.TimerHandle | None = None
+        self._drain: asyncio.TimerHandle | None = None
+        self.pid = self.pgid = 0
+        out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._streams = (_Stream(out_r, "out"), _Stream(err_r, "err"))
+        os.set_blocking(out_w, True)
+        os.set_blocking(err_w, True)
+        actions = [
+            (os.POSIX_SPAWN_DUP2, devnull, 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+        ]
+        try:
+            self.pid = _spawn(spec, actions)
+        except OSError as exc:
+            os.close(out_w)
+            os.close(err_w)
+            for s in self._streams:
+                os.close(s.fd)
+            reason = f"cannot run {spec.argv[0]!r}: {exc.strerror}"
+            code = 127 if isinstance(exc, FileNotFoundError) else 126
+            loop.call_soon(self._fail_to_start, code, reason)
+            return
+        os.close(out_w)
+        os.close(err_w)
+        self.pgid = self.pid
+        self._pidfd = os.pidfd_open(self.pid)
+        loop.add_reader(self._pidfd, self._exited)
+        for s in self._streams:
+            loop.add_reader(s.fd, self._readable, s)
+
+    def _fail_to_start(self, code: int, reason: str) -> None:
+        self._done = True
+        self._on_line("err", f"phasegate: {reason}")
+        self._on_exit(Exit(code, reason))
+
+    def _readable(self, s: _Stream) -> None:
+        self._read(s)
+        if self._status is not None and not any(x.open for x in self._streams):
+            self._finish()
+
+    def _read(self, s: _Stream) -> bool:
+        """Read what is there; False when the pipe would block (a writer is still alive)."""
+        while s.open:
+            try:
+                data = os.read(s.fd, _READ)
+            except BlockingIOError:
+                return False
+            except OSError:
+                data = b""
+            if not data:
+                self._close_stream(s)
+                return True
+            end = data.rfind(b"\n")
+            if end < 0:
+                s.buf += data
+                continue
+            s.buf += data[:end]
+            for raw in s.buf.split(b"\n"):
+                self._on_line(s.name, raw.decode("utf-8", "replace"))
+            s.buf = bytearray(data[end + 1 :])
+        return True
+
+    def _close_stream(self, s: _Stream) -> None:
+        if s.buf:
+            self._on_line(s.name, bytes(s.buf).decode("utf-8", "replace"))
+            s.buf.clear()
+        s.open = False
+        self._loop.remove_reader(s.fd)
+        os.close(s.fd)
+
+    def _exited(self) -> None:
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        _, status = os.waitpid(self.pid, 0)
+        self._status = os.waitstatus_to_exitcode(status)
+        drained = all(self._read(s) for s in self._streams)
+        if drained:
+            self._finish()
+        else:
+            self._drain = self._loop.call_later(DRAIN_SECONDS, self._finish)
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        for timer in (self._drain, self._kill_at):
+            if timer is not None:
+                timer.cancel()
+        if not self._keep:
+            self._kill_leftovers()
+        for s in self._streams:
+            if s.open:
+                with contextlib.suppress(BlockingIOError):
+                    self._read(s)
+                if s.open:
+                    self._close_stream(s)
+        self._on_exit(Exit(self._status))
+
+    def _kill_leftovers(self) -> None:
+        """TERM what the task left in its group; KILL it a moment later if it is still there."""
+        try:
+            os.killpg(self.pgid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            return
+        self._loop.call_later(0.5, signal_group, self.pgid, signal.SIGKILL)
+
+    def terminate(self, grace: float) -> None:
+        if self._done or self._status is not None or not self.pgid:
+            return
+        signal_group(self.pgid, signal.SIGTERM)
+        if self._kill_at is None:
+            self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)
+
+
+def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
+    exe = spec.argv[0]
+    fn = os.posix_spawn if "/" in exe else os.posix_spawnp
+    here = os.getcwd() if spec.cwd else None
+    if here is not None and here != spec.cwd:
+        os.chdir(spec.cwd)  # posix_spawn has no chdir action before Python 3.13
+        try:
+            return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True)
+        finally:
+            os.chdir(here)
+    return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True)
+
+
+class LocalExecutor:
+    """Runs task processes on this machine."""
+
+    def __init__(self) -> None:
+        self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def start(
+        self,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> LocalProcess:
+        return LocalProcess(asyncio.get_running_loop(), spec, on_line, on_exit, self._devnull)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._devnull)
+
+
+async def run_capture(command: str, cwd: str, env: dict[str, str], timeout: float) -> Exit:
+    """Run a short command (a probe, a criterion) to completion; output is discarded."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Exit] = loop.create_future()
+    lines: list[str] = []
+    executor = LocalExecutor()
+    try:
+        proc = executor.start(
+            ProcSpec(argv_for(command), env, cwd),
+            lambda _s, line: lines.append(line) if len(lines) < 20 else None,
+            lambda e: done.done() or done.set_result(e),
+        )
+        try:
+            result = await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            proc.terminate(1.0)
+            await done
+            return Exit(None, f"timed out after {timeout:g}s")
+        if result.code != 0 and not result.error:
+            result.error = (lines[-1] if lines else "")[:200]
+        return result
+    finally:
+        executor.close()

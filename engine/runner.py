@@ -1,0 +1,496 @@
+"""The run loop: starts tasks as their dependencies, agents and resources allow, and emits events.
+
+It owns no state of its own: every fact is an event, folded into `self.state` by the same
+`apply` the front ends use, and appended to the store in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from . import events as ev
+from .checks import run_checks
+from .dag import build
+from .identity import current_identity
+from .plan.model import Plan, Task
+from .plan.template import substitute
+from .process import Executor, Exit, Handle, LocalExecutor, ProcSpec, argv_for, run_capture, wrap
+from .scheduler import Scheduler
+from .sink import Sink
+from .state import RunState, RunStatus, TaskStatus, apply
+from .store.base import OutputDrop, OutputLine, RunRow, Store
+
+PROBE_TIMEOUT = 30.0
+HEARTBEAT = 2.0
+MAX_BACKOFF = 300.0
+DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
+BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """Book-keeping of one running attempt (output accounting, timers); not run state."""
+
+    task: Task
+    number: int
+    agent: str
+    handle: Handle | None = None
+    lines: int = 0
+    bytes: int = 0
+    dropped: int = 0
+    dropped_written: int = 0
+    sizes: deque[int] = field(default_factory=deque)
+    timer: asyncio.TimerHandle | None = None
+    timed_out: bool = False
+
+
+class Runner:
+    def __init__(
+        self,
+        plan: Plan,
+        store: Store,
+        run_id: str,
+        *,
+        run_dir: str = "",
+        executor: Executor | None = None,
+        clock: Callable[[], float] = time.time,
+        variables: dict[str, str] | None = None,
+        listeners: Sequence[Callable[[ev.Event], None]] = (),
+    ) -> None:
+        self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
+        self.state = RunState()
+        self._executor = executor or LocalExecutor()
+        self._clock = clock
+        self._listeners = list(listeners)
+        self._graph = build(plan)
+        self._sched = Scheduler.for_plan(plan, self._graph)
+        self._tasks = {t.id: t for _, t in plan.tasks()}
+        self._seq = 0
+        self._running: dict[str, _Attempt] = {}
+        self._retry_timers: dict[str, asyncio.TimerHandle] = {}
+        self._waiting: dict[str, int] = {}
+        self._phase_tasks: set[str] = set()
+        self._remaining = 0
+        self._phase_done: asyncio.Future[None] | None = None
+        self._cancel_reason = ""
+        self._workdir = plan.base_dir
+        self._values: dict[str, str] = {k: str(v) for k, v in plan.vars.items()}
+        self._values.update(variables or {})
+        self._values.update(
+            current_date=time.strftime("%Y-%m-%d"), run_id=run_id, workdir=self._workdir
+        )
+        self._env = dict(os.environ)
+        self._env.update(PHASEGATE_RUN_ID=run_id, PHASEGATE_RUN_DIR=run_dir)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def emit(self, event: ev.Event) -> None:
+        self._seq += 1
+        apply(self.state, event)
+        self._sink.event(self._seq, event)
+        for listener in self._listeners:
+            listener(event)
+
+    def now(self) -> float:
+        return self._clock()
+
+    # -- the run --------------------------------------------------------------------------
+
+    async def run(self) -> RunState:
+        """Run the plan to its end (or until cancelled) and return the final state."""
+        who = current_identity()
+        started = self.now()
+        await self.store.create_run(
+            RunRow(
+                self.run_id,
+                self.plan.name,
+                self.plan.path,
+                "pending",
+                started,
+                user=who.user,
+                host=who.host,
+            )
+        )
+        self._sink = Sink(self.store, self.run_id)
+        pid = os.getpid()
+        await self.store.acquire_lease(self.run_id, pid, _process_start(pid), started, _alive)
+        loop = asyncio.get_running_loop()
+        beat = loop.call_later(HEARTBEAT, self._heartbeat)
+        try:
+            self.emit(
+                ev.RunStarted(
+                    started,
+                    self.run_id,
+                    self.plan.name,
+                    self.plan.path,
+                    phases=[
+                        {"id": p.id, "title": p.title, "timebox": p.timebox}
+                        for p in self.plan.phases
+                    ],
+                    tasks=[
+                        {
+                            "id": t.id,
+                            "phase": p.id,
+                            "agent": t.agent,
+                            "capability": t.capability,
+                            "needs": list(t.needs),
+                            "estimate": t.estimate,
+                        }
+                        for p, t in self.plan.tasks()
+                    ],
+                    agents=[
+                        {"id": a, "slots": s.slots, "capabilities": list(s.capabilities)}
+                        for a, s in self.plan.agents.items()
+                    ],
+                    user=who.user,
+                    host=who.host,
+                )
+            )
+            self._sink.summary(status="running", started_at=started)
+            status, reason = await self._execute()
+            self.emit(ev.RunFinished(self.now(), status, reason))
+        finally:
+            beat.cancel()
+            self._kill_all()
+            self._sink.summary(
+                status=self.state.status.value,
+                finished_at=self.state.finished_at,
+                counts=self.state.counts(),
+                heartbeat_at=self.now(),
+            )
+            await self._sink.close()
+            await self.store.release_lease(self.run_id, pid)
+            if isinstance(self._executor, LocalExecutor):
+                self._executor.close()
+        return self.state
+
+    def _heartbeat(self) -> None:
+        self._sink.summary(heartbeat_at=self.now(), counts=self.state.counts())
+        asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
+
+    async def _execute(self) -> tuple[str, str]:
+        failed = self._checks("plan", self.plan.checks)
+        if failed:
+            self._block_from(0, f"plan check failed: {failed}")
+            return RunStatus.FAILED, f"plan check failed: {failed}"
+        await self._probe_agents()
+        for index, phase in enumerate(self.plan.phases):
+            if self._cancel_reason:
+                break
+            failed = self._checks(phase.id, phase.checks)
+            self.emit(ev.PhaseStarted(self.now(), phase.id))
+            if failed:
+                reason = f"entry check of phase '{phase.id}' failed: {failed}"
+                self._block_from(index, reason)
+                self.emit(ev.PhaseFinished(self.now(), phase.id, "failed"))
+                return RunStatus.FAILED, reason
+            await self._run_phase([t.id for t in phase.tasks])
+            status = self._phase_status([t.id for t in phase.tasks])
+            self.emit(ev.PhaseFinished(self.now(), phase.id, status))
+            if status == "failed":
+                self._block_from(index + 1, f"phase '{phase.id}' failed")
+                return RunStatus.FAILED, f"phase '{phase.id}' failed"
+        if self._cancel_reason:
+            for tid, t in self.state.tasks.items():
+                if not t.status.terminal:
+                    self.emit(
+                        ev.TaskFinished(
+                            self.now(),
+                            tid,
+                            t.attempts,
+                            "cancelled",
+                            None,
+                            reason=self._cancel_reason,
+                        )
+                    )
+            return RunStatus.CANCELLED, self._cancel_reason
+        return RunStatus.SUCCEEDED, ""
+
+    def _checks(self, scope: str, checks: object) -> str:
+        from .plan.model import Checks
+
+        results = run_checks(
+            checks if isinstance(checks, Checks) else None, self._workdir, self._env
+        )
+        for name, passed, detail in results:
+            self.emit(ev.CheckFinished(self.now(), scope, name, passed, detail))
+        return "; ".join(f"{n}: {d}" for n, ok, d in results if not ok)
+
+    async def _probe_agents(self) -> None:
+        async def probe(name: str, command: str) -> None:
+            command = substitute(command, self._values)
+            result = await run_capture(command, self._workdir, self._env, PROBE_TIMEOUT)
+            ok = result.code == 0
+            detail = (
+                "ready"
+                if ok
+                else (
+                    f"`{command}` exited {result.code}: {result.error}"
+                    if result.code is not None
+                    else f"`{command}`: {result.error}"
+                )
+            )
+            self._sched.set_ready(name, ok)
+            self.emit(ev.AgentProbed(self.now(), name, ok, detail))
+
+        probes = [probe(a, s.ready) for a, s in self.plan.agents.items() if s.ready]
+        if probes:
+            await asyncio.gather(*probes)
+
+    def _block_from(self, phase_index: int, reason: str) -> None:
+        for phase in self.plan.phases[phase_index:]:
+            for task in phase.tasks:
+                if not self.state.tasks[task.id].status.terminal:
+                    self.emit(ev.TaskBlocked(self.now(), task.id, reason))
+
+    def _phase_status(self, ids: list[str]) -> str:
+        if self._cancel_reason:
+            return "cancelled"
+        for tid in ids:
+            if self.state.tasks[tid].status in BAD and self._tasks[tid].on_failure == "fail":
+                return "failed"
+        return "succeeded"
+
+    # -- one phase ------------------------------------------------------------------------
+
+    async def _run_phase(self, ids: list[str]) -> None:
+        self._phase_done = asyncio.get_running_loop().create_future()
+        self._phase_tasks = set(ids)
+        self._remaining = len(ids)
+        for tid in ids:
+            self._waiting[tid] = 0
+        settled: list[str] = []
+        for tid in ids:
+            for need in self._graph.needs[tid]:
+                status = self.state.tasks[need].status
+                if self._blocks(need):
+                    settled.append(tid)
+                    self._block(tid, f"needs '{need}', which is {status.value}")
+                    break
+                if not self._satisfied(need):
+                    self._waiting[tid] += 1
+            else:
+                if self._waiting[tid] == 0:
+                    self._make_ready(tid)
+        self._dispatch()
+        self._check_phase_done()
+        await self._phase_done
+
+    def _satisfied(self, tid: str) -> bool:
+        status = self.state.tasks[tid].status
+        if status is TaskStatus.SUCCEEDED or status is TaskStatus.SKIPPED:
+            return True
+        return status in BAD and self._tasks[tid].on_failure == "continue"
+
+    def _blocks(self, tid: str) -> bool:
+        return self.state.tasks[tid].status in BAD and self._tasks[tid].on_failure == "fail"
+
+    def _make_ready(self, tid: str) -> None:
+        if not self._sched.runnable(tid):
+            agents = self._sched.candidates[tid]
+            why = (
+                f"no ready agent can take it ({', '.join(agents)} not ready)"
+                if agents
+                else "no agent can take it"
+            )
+            self._block(tid, why)
+            return
+        self.emit(ev.TaskReady(self.now(), tid))
+        self._sched.push(tid)
+
+    def _block(self, tid: str, reason: str) -> None:
+        """Block a task and, transitively, its dependents waiting in this phase."""
+        work = [(tid, reason)]
+        while work:
+            tid, reason = work.pop()
+            if self.state.tasks[tid].status.terminal:
+                continue
+            self.emit(ev.TaskBlocked(self.now(), tid, reason))
+            self._remaining -= 1
+            if self._tasks[tid].on_failure == "continue":
+                self._release_dependents(tid)
+                continue
+            for dep in self._graph.dependents[tid]:
+                if dep in self._phase_tasks:
+                    work.append((dep, f"needs '{tid}', which is blocked"))
+
+    def _settled(self, tid: str) -> None:
+        """A task reached its final status: release or block its dependents in this phase."""
+        self._remaining -= 1
+        if self._blocks(tid):
+            status = self.state.tasks[tid].status.value
+            for dep in self._graph.dependents[tid]:
+                if dep in self._phase_tasks:
+                    self._block(dep, f"needs '{tid}', which {status.replace('_', ' ')}")
+        else:
+            self._release_dependents(tid)
+
+    def _release_dependents(self, tid: str) -> None:
+        for dep in self._graph.dependents[tid]:
+            if dep in self._phase_tasks and not self.state.tasks[dep].status.terminal:
+                self._waiting[dep] -= 1
+                if self._waiting[dep] == 0:
+                    self._make_ready(dep)
+
+    def _check_phase_done(self) -> None:
+        done = self._remaining <= 0 or (
+            self._cancel_reason and not self._running and not self._retry_timers
+        )
+        if done and self._phase_done is not None and not self._phase_done.done():
+            self._phase_done.set_result(None)
+
+    # -- attempts -------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        if self._cancel_reason:
+            return
+        for tid, agent in self._sched.take():
+            self._start(tid, agent)
+
+    def _start(self, tid: str, agent: str) -> None:
+        task = self._tasks[tid]
+        number = self.state.tasks[tid].attempts + 1
+        env = dict(self._env)
+        env.update(task.env)
+        env["PHASEGATE_TASK"] = tid
+        env["PHASEGATE_ATTEMPT"] = str(number)
+        values = self._values | {"task": tid}
+        command = substitute(task.run, values)
+        template = self.plan.agents[agent].command
+        argv = wrap(substitute(template, values), command) if template else argv_for(command)
+        attempt = _Attempt(task, number, agent)
+        self._running[tid] = attempt
+        handle = self._executor.start(
+            ProcSpec(argv, env, self._workdir, task.keep_background),
+            lambda stream, text: self._line(attempt, stream, text),
+            lambda result: self._finished(attempt, result),
+        )
+        attempt.handle = handle
+        self.emit(ev.TaskStarted(self.now(), tid, number, agent, handle.pid, handle.pgid, command))
+        if task.timeout:
+            attempt.timer = asyncio.get_running_loop().call_later(
+                task.timeout, self._timeout, attempt
+            )
+
+    def _line(self, a: _Attempt, stream: str, text: str) -> None:
+        a.lines += 1
+        self._sink.output(
+            OutputLine(self.run_id, a.task.id, a.number, a.lines, stream, text, self.now())
+        )
+        size = len(text) + 1
+        a.sizes.append(size)
+        a.bytes += size
+        cap = self.plan.output_cap
+        while a.bytes > cap and a.sizes:
+            a.bytes -= a.sizes.popleft()
+            a.dropped += 1
+        if a.dropped - a.dropped_written >= DROP_EVERY:
+            self._write_drop(a)
+
+    def _write_drop(self, a: _Attempt) -> None:
+        if a.dropped > a.dropped_written:
+            a.dropped_written = a.dropped
+            self._sink.drop(OutputDrop(self.run_id, a.task.id, a.number, a.dropped + 1))
+
+    def _timeout(self, a: _Attempt) -> None:
+        a.timed_out = True
+        if a.handle is not None:
+            a.handle.terminate(self.plan.kill_grace)
+
+    def _finished(self, a: _Attempt, result: Exit) -> None:
+        tid, task = a.task.id, a.task
+        if a.timer is not None:
+            a.timer.cancel()
+        self._write_drop(a)
+        self._sched.release(tid, a.agent)
+        del self._running[tid]
+        status, reason = self._outcome(a, result)
+        self.emit(
+            ev.TaskFinished(
+                self.now(), tid, a.number, status, result.code, a.lines, a.dropped, reason
+            )
+        )
+        retry = status in ("failed", "timed_out") and a.number <= task.retries
+        if retry and not self._cancel_reason:
+            delay = min(task.backoff * 2 ** (a.number - 1), MAX_BACKOFF)
+            self.emit(ev.TaskRetrying(self.now(), tid, a.number + 1, delay, reason))
+            self._retry_timers[tid] = asyncio.get_running_loop().call_later(delay, self._retry, tid)
+        else:
+            self._settled(tid)
+        self._dispatch()
+        self._check_phase_done()
+
+    def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
+        if a.timed_out:
+            return "timed_out", f"timed out after {a.task.timeout:g}s"
+        if self._cancel_reason and result.code != 0:
+            return "cancelled", self._cancel_reason
+        if result.code == 0:
+            for out in a.task.outputs:
+                path = os.path.join(self._workdir, substitute(out, self._values))
+                if not os.path.exists(path):
+                    return "failed", f"declared output '{out}' was not produced"
+            return "succeeded", ""
+        if result.error:
+            return "failed", result.error
+        if result.code is not None and result.code < 0:
+            try:
+                name = signal.Signals(-result.code).name
+            except ValueError:
+                name = f"signal {-result.code}"
+            return "failed", f"killed by {name}"
+        return "failed", f"exited with code {result.code}"
+
+    def _retry(self, tid: str) -> None:
+        del self._retry_timers[tid]
+        if self._cancel_reason:
+            self._settled(tid)
+            self._check_phase_done()
+            return
+        self._sched.push(tid)
+        self._dispatch()
+
+    # -- control --------------------------------------------------------------------------
+
+    def cancel(self, reason: str) -> None:
+        """Stop the run: no new tasks, TERM every task's group (KILL after the grace period).
+        A second call kills at once."""
+        if self._cancel_reason:
+            self._kill_all()
+            return
+        self._cancel_reason = reason
+        for timer in self._retry_timers.values():
+            timer.cancel()
+        self._retry_timers.clear()
+        for a in self._running.values():
+            if a.handle is not None:
+                a.handle.terminate(self.plan.kill_grace)
+        self._check_phase_done()
+
+    def _kill_all(self) -> None:
+        for a in self._running.values():
+            if a.handle is not None and a.handle.pgid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(a.handle.pgid, signal.SIGKILL)
+
+
+def _process_start(pid: int) -> float:
+    import psutil
+
+    return float(psutil.Process(pid).create_time())
+
+
+def _alive(pid: int, started: float) -> bool:
+    import psutil
+
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 1.0
+    except psutil.Error:
+        return False

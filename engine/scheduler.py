@@ -1,0 +1,113 @@
+"""Who runs next: ready tasks ordered by priority, then longest remaining path, then plan order;
+placed on a ready agent that has the capability and a free slot, within resource capacity."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from .dag import Graph
+from .plan.model import Plan
+
+
+@dataclass(slots=True)
+class Scheduler:
+    """Holds ready tasks and free capacity; `take()` hands out (task, agent) placements."""
+
+    candidates: dict[str, tuple[str, ...]]  # task -> agents that may run it, in preference order
+    uses: dict[str, dict[str, int]]
+    key: dict[str, tuple[int, float, int]]
+    slots: dict[str, int]
+    capacity: dict[str, int]
+    free_slots: dict[str, int] = field(default_factory=dict)
+    free_res: dict[str, int] = field(default_factory=dict)
+    ready_agents: set[str] = field(default_factory=set)
+    _heap: list[tuple[tuple[int, float, int], str]] = field(default_factory=list)
+    _free_total: int = 0
+
+    @classmethod
+    def for_plan(cls, plan: Plan, graph: Graph) -> Scheduler:
+        agents = sorted(plan.agents)
+        candidates: dict[str, tuple[str, ...]] = {}
+        uses: dict[str, dict[str, int]] = {}
+        key: dict[str, tuple[int, float, int]] = {}
+        for _, task in plan.tasks():
+            if task.agent:
+                candidates[task.id] = (task.agent,)
+            elif task.capability:
+                cap = task.capability
+                candidates[task.id] = tuple(a for a in agents if cap in plan.agents[a].capabilities)
+            else:
+                candidates[task.id] = tuple(agents) if len(agents) == 1 else ()
+            uses[task.id] = {r: n for r, n in task.uses.items() if n}
+            key[task.id] = (-task.priority, -graph.rank[task.id], graph.order[task.id])
+        slots = {a: spec.slots for a, spec in plan.agents.items()}
+        capacity = {r: spec.capacity for r, spec in plan.resources.items()}
+        s = cls(candidates, uses, key, slots, capacity)
+        s.free_slots = dict(slots)
+        s.free_res = dict(capacity)
+        s.ready_agents = set(slots)
+        s._free_total = sum(slots.values())
+        return s
+
+    def set_ready(self, agent: str, ready: bool) -> None:
+        was = agent in self.ready_agents
+        if ready and not was:
+            self.ready_agents.add(agent)
+            self._free_total += self.free_slots[agent]
+        elif not ready and was:
+            self.ready_agents.discard(agent)
+            self._free_total -= self.free_slots[agent]
+
+    def runnable(self, task: str) -> bool:
+        """Can any ready agent ever take this task?"""
+        return any(a in self.ready_agents for a in self.candidates[task])
+
+    def push(self, task: str) -> None:
+        heapq.heappush(self._heap, (self.key[task], task))
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def take(self) -> list[tuple[str, str]]:
+        """Place as many ready tasks as free slots and resources allow, best first."""
+        placed: list[tuple[str, str]] = []
+        deferred = []
+        heap = self._heap
+        while heap and self._free_total > 0:
+            item = heapq.heappop(heap)
+            task = item[1]
+            agent = self._place(task)
+            if agent is None:
+                deferred.append(item)
+            else:
+                placed.append((task, agent))
+        for item in deferred:
+            heapq.heappush(heap, item)
+        return placed
+
+    def _place(self, task: str) -> str | None:
+        needs = self.uses[task]
+        free_res = self.free_res
+        for r, n in needs.items():
+            if free_res[r] < n:
+                return None
+        best = None
+        for agent in self.candidates[task]:
+            if agent in self.ready_agents and self.free_slots[agent] > 0:
+                if best is None or self.free_slots[agent] > self.free_slots[best]:
+                    best = agent
+        if best is None:
+            return None
+        self.free_slots[best] -= 1
+        self._free_total -= 1
+        for r, n in needs.items():
+            free_res[r] -= n
+        return best
+
+    def release(self, task: str, agent: str) -> None:
+        self.free_slots[agent] += 1
+        if agent in self.ready_agents:
+            self._free_total += 1
+        for r, n in self.uses[task].items():
+            self.free_res[r] += n

@@ -1,0 +1,97 @@
+"""Batched writes: events and output lines go to the store in one transaction every few ms."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from .events import Event
+from .store.base import OutputDrop, OutputLine, Store
+
+WINDOW = 0.005  # seconds a batch stays open
+MAX_BATCH = 2000  # rows that force a write at once
+
+
+class Sink:
+    """Collects writes and flushes them in the background; a write error stops the run loudly."""
+
+    def __init__(self, store: Store, run_id: str, window: float = WINDOW) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._window = window
+        self._events: list[tuple[int, Event]] = []
+        self._output: list[OutputLine] = []
+        self._drops: list[OutputDrop] = []
+        self._summary: dict[str, Any] = {}
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._closing = False
+        self._lock = asyncio.Lock()
+        self.error: BaseException | None = None
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def event(self, seq: int, event: Event) -> None:
+        self._events.append((seq, event))
+        self._poke()
+
+    def output(self, line: OutputLine) -> None:
+        self._output.append(line)
+        self._poke()
+
+    def drop(self, drop: OutputDrop) -> None:
+        self._drops.append(drop)
+        self._poke()
+
+    def summary(self, **fields: Any) -> None:
+        self._summary.update(fields)
+        self._poke()
+
+    def _poke(self) -> None:
+        if self.error is not None:
+            raise self.error
+        self._wake.set()
+        if len(self._events) + len(self._output) >= MAX_BATCH:
+            self._full.set()
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            if not self._closing and not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._window)
+            self._wake.clear()
+            self._full.clear()
+            try:
+                await self._write()
+            except Exception as exc:  # becomes the run's error: raised on the next write
+                self.error = exc
+                return
+            if self._closing and not (self._events or self._output or self._summary):
+                return
+
+    async def _write(self) -> None:
+        async with self._lock:
+            await self._write_locked()
+
+    async def _write_locked(self) -> None:
+        while self._events or self._output or self._drops or self._summary:
+            events, self._events = self._events, []
+            output, self._output = self._output, []
+            drops, self._drops = self._drops, []
+            summary, self._summary = self._summary, {}
+            await self._store.write_batch(self._run_id, events, output, drops, summary or None)
+
+    async def flush(self) -> None:
+        """Write everything collected so far before returning."""
+        if self.error is not None:
+            raise self.error
+        await self._write()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        await self._task
+        if self.error is not None:
+            raise self.error
+        await self._write()

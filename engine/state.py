@@ -1,0 +1,275 @@
+"""RunState and apply(state, event): the fold that turns a run's events into its current state.
+
+`apply` does no I/O and never reads the clock: every time comes from an event. It updates the
+state it is given (the accumulator of the fold) and returns it; `project(events)` folds from a
+fresh state. The engine, the CLI, resume and reports all use this same fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from . import events as ev
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"  # waiting for its phase or its dependencies
+    READY = "ready"  # dependencies met, waiting for an agent slot or resources
+    RUNNING = "running"  # its process is alive
+    SUCCEEDED = "succeeded"  # exited 0 and produced its declared outputs
+    FAILED = "failed"  # failed for good (retries used up)
+    TIMED_OUT = "timed_out"  # killed after its timeout
+    CANCELLED = "cancelled"  # stopped by the operator or by Ctrl-C
+    SKIPPED = "skipped"  # skipped by an operator; its dependents go on
+    BLOCKED = "blocked"  # a dependency ended badly or no ready agent can take it
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset(
+    {
+        TaskStatus.SUCCEEDED,
+        TaskStatus.FAILED,
+        TaskStatus.TIMED_OUT,
+        TaskStatus.CANCELLED,
+        TaskStatus.SKIPPED,
+        TaskStatus.BLOCKED,
+    }
+)
+# outcomes after which dependents may go on
+SATISFIED = frozenset({TaskStatus.SUCCEEDED, TaskStatus.SKIPPED})
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"  # created, the engine has not started it yet
+    RUNNING = "running"  # the engine is working on it
+    PAUSED = "paused"  # no new tasks start until resumed
+    SUCCEEDED = "succeeded"  # every task succeeded (or failed with on_failure: continue)
+    FAILED = "failed"  # a task or a gate failed it
+    CANCELLED = "cancelled"  # stopped by the operator
+    INTERRUPTED = "interrupted"  # the engine died; `resume` continues it
+
+
+class AgentStatus(StrEnum):
+    NOT_READY = "not_ready"  # its readiness probe failed
+    IDLE = "idle"
+    BUSY = "busy"
+    OFFLINE = "offline"  # a remote agent that was lost
+
+
+@dataclass(slots=True)
+class TaskState:
+    id: str
+    phase: str
+    agent: str | None = None
+    capability: str | None = None
+    needs: tuple[str, ...] = ()
+    estimate: float | None = None
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    pid: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    lines: int = 0
+    dropped: int = 0
+    reason: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "phase": self.phase,
+            "agent": self.agent,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": self.duration,
+            "exit_code": self.exit_code,
+            "lines": self.lines,
+            "dropped_lines": self.dropped,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class PhaseState:
+    id: str
+    title: str = ""
+    timebox: float | None = None
+    status: str = "pending"  # pending | running | succeeded | failed | cancelled
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass(slots=True)
+class AgentState:
+    id: str
+    slots: int = 1
+    status: AgentStatus = AgentStatus.IDLE
+    running: set[str] = field(default_factory=set)
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class RunState:
+    run_id: str = ""
+    plan_name: str = ""
+    plan_path: str = ""
+    user: str = ""
+    host: str = ""
+    status: RunStatus = RunStatus.PENDING
+    reason: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    phases: dict[str, PhaseState] = field(default_factory=dict)
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+    agents: dict[str, AgentState] = field(default_factory=dict)
+    events: int = 0
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.tasks.values():
+            out[t.status.value] = out.get(t.status.value, 0) + 1
+        return out
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or self.started_at) - self.started_at
+
+
+def _run_started(s: RunState, e: ev.RunStarted) -> None:
+    s.run_id, s.plan_name, s.plan_path = e.run_id, e.plan_name, e.plan_path
+    s.user, s.host = e.user, e.host
+    s.status, s.started_at = RunStatus.RUNNING, e.ts
+    for p in e.phases:
+        s.phases[p["id"]] = PhaseState(p["id"], p.get("title") or "", p.get("timebox"))
+    for t in e.tasks:
+        s.tasks[t["id"]] = TaskState(
+            id=t["id"],
+            phase=t["phase"],
+            agent=t.get("agent"),
+            capability=t.get("capability"),
+            needs=tuple(t.get("needs") or ()),
+            estimate=t.get("estimate"),
+        )
+    for a in e.agents:
+        s.agents[a["id"]] = AgentState(a["id"], int(a.get("slots", 1)))
+
+
+def _agent_probed(s: RunState, e: ev.AgentProbed) -> None:
+    agent = s.agents.get(e.agent)
+    if agent is not None:
+        agent.status = AgentStatus.IDLE if e.ready else AgentStatus.NOT_READY
+        agent.detail = e.detail
+
+
+def _phase_started(s: RunState, e: ev.PhaseStarted) -> None:
+    phase = s.phases.get(e.phase)
+    if phase is not None:
+        phase.status, phase.started_at = "running", e.ts
+
+
+def _phase_finished(s: RunState, e: ev.PhaseFinished) -> None:
+    phase = s.phases.get(e.phase)
+    if phase is not None:
+        phase.status, phase.finished_at = e.status, e.ts
+
+
+def _task_ready(s: RunState, e: ev.TaskReady) -> None:
+    s.tasks[e.task].status = TaskStatus.READY
+
+
+def _task_started(s: RunState, e: ev.TaskStarted) -> None:
+    t = s.tasks[e.task]
+    t.status, t.attempts, t.agent, t.pid = TaskStatus.RUNNING, e.attempt, e.agent, e.pid
+    if e.attempt == 1 or t.started_at is None:
+        t.started_at = e.ts
+    t.finished_at = t.exit_code = None
+    agent = s.agents.get(e.agent)
+    if agent is not None:
+        agent.running.add(e.task)
+        agent.status = AgentStatus.BUSY
+
+
+def _release(s: RunState, t: TaskState) -> None:
+    agent = s.agents.get(t.agent) if t.agent else None
+    if agent is not None and t.id in agent.running:
+        agent.running.discard(t.id)
+        if not agent.running and agent.status is AgentStatus.BUSY:
+            agent.status = AgentStatus.IDLE
+
+
+def _task_finished(s: RunState, e: ev.TaskFinished) -> None:
+    t = s.tasks[e.task]
+    t.status = TaskStatus(e.status)
+    t.finished_at, t.exit_code, t.reason, t.pid = e.ts, e.exit_code, e.reason, None
+    t.lines += e.lines
+    t.dropped += e.dropped
+    _release(s, t)
+
+
+def _task_retrying(s: RunState, e: ev.TaskRetrying) -> None:
+    t = s.tasks[e.task]
+    t.status, t.reason = TaskStatus.READY, e.reason
+
+
+def _task_blocked(s: RunState, e: ev.TaskBlocked) -> None:
+    t = s.tasks[e.task]
+    t.status, t.reason = TaskStatus.BLOCKED, e.reason
+
+
+def _task_skipped(s: RunState, e: ev.TaskSkipped) -> None:
+    t = s.tasks[e.task]
+    t.status, t.reason = TaskStatus.SKIPPED, e.reason
+    t.finished_at = e.ts
+    _release(s, t)
+
+
+def _run_finished(s: RunState, e: ev.RunFinished) -> None:
+    s.status, s.reason, s.finished_at = RunStatus(e.status), e.reason, e.ts
+
+
+_HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
+    ev.RunStarted: _run_started,
+    ev.AgentProbed: _agent_probed,
+    ev.PhaseStarted: _phase_started,
+    ev.PhaseFinished: _phase_finished,
+    ev.TaskReady: _task_ready,
+    ev.TaskStarted: _task_started,
+    ev.TaskFinished: _task_finished,
+    ev.TaskRetrying: _task_retrying,
+    ev.TaskBlocked: _task_blocked,
+    ev.TaskSkipped: _task_skipped,
+    ev.RunFinished: _run_finished,
+}
+
+
+def apply(state: RunState, event: ev.Event) -> RunState:
+    """Fold one event into the state (in place) and return the state."""
+    handler = _HANDLERS.get(type(event))
+    if handler is not None:
+        handler(state, event)
+    state.events += 1
+    return state
+
+
+def project(events: Iterable[ev.Event]) -> RunState:
+    """The state a sequence of events leads to, from nothing."""
+    state = RunState()
+    for e in events:
+        apply(state, e)
+    return state

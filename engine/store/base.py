@@ -1,0 +1,157 @@
+"""The Store protocol every store implements, and the plain records it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import RunNotFound
+from ..events import Event
+
+# is the engine process (pid, create time) still alive?
+Liveness = Callable[[int, float], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A run's summary row, kept up to date by the engine for fast listing."""
+
+    id: str
+    plan_name: str
+    plan_path: str
+    status: str
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    user: str = ""
+    host: str = ""
+    engine_pid: int | None = None
+    engine_started: float | None = None
+    heartbeat_at: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else self.heartbeat_at
+        return (end or self.started_at) - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class OutputLine:
+    run_id: str
+    task: str
+    attempt: int
+    line: int  # numbered from 1 per task attempt, both streams together
+    stream: str  # "out" | "err"
+    text: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An intent written by a front end into the run's inbox, claimed once by the engine."""
+
+    id: int
+    run_id: str
+    kind: str
+    args: dict[str, Any]
+    author: str
+    created_at: float
+    result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDrop:
+    """Delete the lines of a task attempt before `before_line` (the output cap keeps the tail)."""
+
+    run_id: str
+    task: str
+    attempt: int
+    before_line: int
+
+
+class Store(Protocol):
+    """What the engine and the front ends need from storage. Every method is one transaction."""
+
+    async def close(self) -> None: ...
+
+    async def create_run(self, row: RunRow) -> None: ...
+
+    async def write_batch(
+        self,
+        run_id: str,
+        events: Sequence[tuple[int, Event]],
+        output: Sequence[OutputLine] = (),
+        drops: Sequence[OutputDrop] = (),
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Append events (seq, event), output lines and run-summary fields in one transaction."""
+        ...
+
+    async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]: ...
+
+    async def tail(self, after_rowid: int, limit: int = 1000) -> list[tuple[int, str, int, Event]]:
+        """Events of every run after a global cursor: (rowid, run id, seq, event)."""
+        ...
+
+    async def list_runs(self, limit: int | None = None) -> list[RunRow]: ...
+
+    async def get_run(self, run_id: str) -> RunRow | None: ...
+
+    async def run_ids(self) -> list[str]:
+        """Every run id, newest first."""
+        ...
+
+    async def read_output(
+        self, run_id: str, task: str | None = None, attempt: int | None = None, after_line: int = 0
+    ) -> list[OutputLine]: ...
+
+    async def tail_output(
+        self, run_id: str, after_rowid: int, task: str | None = None, limit: int = 5000
+    ) -> list[tuple[int, OutputLine]]:
+        """Output lines in the order they were written, after a cursor: (cursor, line)."""
+        ...
+
+    async def acquire_lease(
+        self, run_id: str, pid: int, started: float, now: float, alive: Liveness
+    ) -> None:
+        """Make this engine the run's only engine, or raise EngineBusy naming the live one."""
+        ...
+
+    async def release_lease(self, run_id: str, pid: int) -> None: ...
+
+    async def put_command(
+        self, run_id: str, kind: str, args: dict[str, Any], author: str, now: float
+    ) -> int: ...
+
+    async def claim_commands(self, run_id: str, now: float) -> list[Command]: ...
+
+
+async def resolve_run(store: Store, ref: str) -> RunRow:
+    """A run from an id, a unique id prefix, or `last` (the newest run)."""
+    ids = await store.run_ids()
+    if not ids:
+        raise RunNotFound("there are no runs yet; start one with `phasegate run PLAN`")
+    if ref in ("last", "latest"):
+        match = ids[0]
+    elif ref in ids:
+        match = ref
+    else:
+        found = [i for i in ids if i.startswith(ref)]
+        if not found:
+            raise RunNotFound(
+                f"no run '{ref}'; give a run id, a unique prefix or `last` "
+                "(list them with `phasegate runs`)"
+            )
+        if len(found) > 1:
+            raise RunNotFound(
+                f"'{ref}' matches {len(found)} runs ({', '.join(found[:5])}); give more of the id"
+            )
+        match = found[0]
+    row = await store.get_run(match)
+    if row is None:  # pragma: no cover - deleted between the two reads
+        raise RunNotFound(f"run '{match}' disappeared")
+    return row

@@ -1,0 +1,157 @@
+"""An in-memory store with the same contract as the SQLite one, for tests and simulations."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import EngineBusy, StoreError
+from ..events import Event, from_json
+from .base import Command, Liveness, OutputDrop, OutputLine, RunRow
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRow] = {}
+        self._order: list[str] = []
+        # events are kept serialised, as the SQLite store keeps them, so both fold the same data
+        self._events: list[tuple[str, int, str, float, int, str]] = []
+        self._keys: set[tuple[str, int]] = set()
+        self._output: dict[tuple[str, str, int, int], OutputLine] = {}
+        self._cursor: dict[tuple[str, str, int, int], int] = {}
+        self._commands: list[tuple[Command, float | None]] = []
+
+    async def close(self) -> None:
+        return None
+
+    async def create_run(self, row: RunRow) -> None:
+        if row.id in self._runs:
+            raise StoreError(f"run {row.id} exists already")
+        self._runs[row.id] = row
+        self._order.append(row.id)
+
+    async def write_batch(
+        self,
+        run_id: str,
+        events: Sequence[tuple[int, Event]],
+        output: Sequence[OutputLine] = (),
+        drops: Sequence[OutputDrop] = (),
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        if run_id not in self._runs:
+            raise StoreError(f"run {run_id} does not exist")
+        keys = [(run_id, s) for s, _ in events]
+        if len(set(keys)) != len(keys) or self._keys.intersection(keys):
+            raise StoreError(f"run {run_id}: an event sequence number is used twice")
+        for o in output:
+            if (o.run_id, o.task, o.attempt, o.line) in self._output:
+                raise StoreError(f"run {run_id}: output line written twice")
+        self._keys.update(keys)
+        self._events.extend((run_id, s, e.type, e.ts, e.version, e.to_json()) for s, e in events)
+        for o in output:
+            key = (o.run_id, o.task, o.attempt, o.line)
+            self._output[key] = o
+            self._cursor[key] = len(self._cursor) + 1
+        for d in drops:
+            for key in [
+                k
+                for k in self._output
+                if k[:3] == (d.run_id, d.task, d.attempt) and k[3] < d.before_line
+            ]:
+                del self._output[key]
+        if summary:
+            self._runs[run_id] = dataclasses.replace(self._runs[run_id], **summary)
+
+    async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]:
+        rows = sorted(
+            (r for r in self._events if r[0] == run_id and r[1] > after_seq), key=lambda r: r[1]
+        )
+        return [(r[1], from_json(r[2], r[3], r[4], r[5])) for r in rows]
+
+    async def tail(self, after_rowid: int, limit: int = 1000) -> list[tuple[int, str, int, Event]]:
+        out = []
+        for rowid, r in enumerate(self._events[after_rowid : after_rowid + limit], after_rowid + 1):
+            out.append((rowid, r[0], r[1], from_json(r[2], r[3], r[4], r[5])))
+        return out
+
+    def _newest_first(self) -> list[RunRow]:
+        rows = [self._runs[i] for i in self._order]
+        rows.reverse()
+        return sorted(rows, key=lambda r: r.created_at, reverse=True)
+
+    async def list_runs(self, limit: int | None = None) -> list[RunRow]:
+        rows = self._newest_first()
+        return rows if limit is None else rows[:limit]
+
+    async def get_run(self, run_id: str) -> RunRow | None:
+        return self._runs.get(run_id)
+
+    async def run_ids(self) -> list[str]:
+        return [r.id for r in self._newest_first()]
+
+    async def read_output(
+        self, run_id: str, task: str | None = None, attempt: int | None = None, after_line: int = 0
+    ) -> list[OutputLine]:
+        rows = [
+            o
+            for o in self._output.values()
+            if o.run_id == run_id
+            and (task is None or o.task == task)
+            and (attempt is None or o.attempt == attempt)
+            and o.line > after_line
+        ]
+        if task is None:
+            return sorted(rows, key=lambda o: (o.ts, o.task, o.attempt, o.line))
+        return sorted(rows, key=lambda o: (o.attempt, o.line))
+
+    async def tail_output(
+        self, run_id: str, after_rowid: int, task: str | None = None, limit: int = 5000
+    ) -> list[tuple[int, OutputLine]]:
+        rows = sorted(
+            (self._cursor[k], o)
+            for k, o in self._output.items()
+            if o.run_id == run_id and self._cursor[k] > after_rowid and (task is None or o.task == task)
+        )
+        return rows[:limit]
+
+    async def acquire_lease(
+        self, run_id: str, pid: int, started: float, now: float, alive: Liveness
+    ) -> None:
+        row = self._runs.get(run_id)
+        if row is None:
+            raise StoreError(f"run {run_id} does not exist")
+        if (
+            row.engine_pid
+            and row.engine_pid != pid
+            and alive(row.engine_pid, row.engine_started or 0.0)
+        ):
+            raise EngineBusy(
+                f"run {run_id} already has a live engine (pid {row.engine_pid}); "
+                "attach to it instead, or stop that engine first"
+            )
+        self._runs[run_id] = dataclasses.replace(
+            row, engine_pid=pid, engine_started=started, heartbeat_at=now
+        )
+
+    async def release_lease(self, run_id: str, pid: int) -> None:
+        row = self._runs.get(run_id)
+        if row is not None and row.engine_pid == pid:
+            self._runs[run_id] = dataclasses.replace(row, engine_pid=None)
+
+    async def put_command(
+        self, run_id: str, kind: str, args: dict[str, Any], author: str, now: float
+    ) -> int:
+        cid = len(self._commands) + 1
+        args = json.loads(json.dumps(args))
+        self._commands.append((Command(cid, run_id, kind, args, author, now), None))
+        return cid
+
+    async def claim_commands(self, run_id: str, now: float) -> list[Command]:
+        claimed = []
+        for i, (cmd, at) in enumerate(self._commands):
+            if cmd.run_id == run_id and at is None:
+                claimed.append(cmd)
+                self._commands[i] = (cmd, now)
+        return claimed

@@ -1,0 +1,329 @@
+"""The SQLite store (aiosqlite, WAL): one database per data directory holds every run."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiosqlite
+
+from ..errors import EngineBusy, StoreError
+from ..events import Event, from_json
+from .base import Command, Liveness, OutputDrop, OutputLine, RunRow
+from .migrations import migrate
+
+BUSY_TIMEOUT_MS = 10_000
+_RUN_COLUMNS = (
+    "id, plan_name, plan_path, status, created_at, started_at, finished_at, counts, user, host, "
+    "engine_pid, engine_started, heartbeat_at"
+)
+_SUMMARY_FIELDS = frozenset(
+    {
+        "status",
+        "started_at",
+        "finished_at",
+        "counts",
+        "engine_pid",
+        "engine_started",
+        "heartbeat_at",
+    }
+)
+
+
+def default_db_path() -> str:
+    """`PHASEGATE_DB`, else `phasegate.db` in the user data directory (platformdirs)."""
+    env = os.environ.get("PHASEGATE_DB")
+    if env:
+        return env
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("phasegate", appauthor=False), "phasegate.db")
+
+
+def prepare_path(path: str) -> None:
+    """Create the data directory (0700) and the database file (0600) if they are missing."""
+    if path == ":memory:":
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not os.path.exists(path):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the database {path}: {exc.strerror}; "
+            "choose another place with --db or PHASEGATE_DB"
+        ) from None
+
+
+def _row(r: Sequence[Any]) -> RunRow:
+    return RunRow(
+        id=r[0],
+        plan_name=r[1],
+        plan_path=r[2],
+        status=r[3],
+        created_at=r[4],
+        started_at=r[5],
+        finished_at=r[6],
+        counts=json.loads(r[7] or "{}"),
+        user=r[8],
+        host=r[9],
+        engine_pid=r[10],
+        engine_started=r[11],
+        heartbeat_at=r[12],
+    )
+
+
+def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    hint = "check the file and its directory, or choose another with --db"
+    if "readonly" in text or "read-only" in text:
+        hint = "the database or its directory is read-only; fix the permissions or use --db"
+    elif "disk is full" in text or "full" in text:
+        hint = "the disk is full; free space, nothing committed was lost"
+    elif "not a database" in text:
+        hint = "the file is not a phasegate database; choose another with --db"
+    return StoreError(f"database {path}: {text}; {hint}")
+
+
+class SQLiteStore:
+    """Store backed by one SQLite file in WAL mode."""
+
+    def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    @classmethod
+    async def open(cls, path: str) -> SQLiteStore:
+        prepare_path(path)
+        try:
+            sync = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                if path != ":memory:":
+                    sync.execute("PRAGMA journal_mode=WAL")
+                migrate(sync)
+            finally:
+                sync.close()
+            conn = await aiosqlite.connect(
+                path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except sqlite3.Error as exc:
+            raise _store_error(path, exc) from None
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        return cls(path, conn)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The one transaction helper: BEGIN IMMEDIATE, COMMIT, or ROLLBACK on any error."""
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+        try:
+            yield self._conn
+            await self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await self._rollback()
+            raise _store_error(self.path, exc) from None
+        except BaseException:
+            await self._rollback()
+            raise
+
+    async def _rollback(self) -> None:
+        try:
+            await self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            async with self._conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+
+    async def create_run(self, row: RunRow) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                (
+                    row.id,
+                    row.plan_name,
+                    row.plan_path,
+                    row.status,
+                    row.created_at,
+                    row.started_at,
+                    row.finished_at,
+                    json.dumps(row.counts),
+                    row.user,
+                    row.host,
+                    row.engine_pid,
+                    row.engine_started,
+                    row.heartbeat_at,
+                ),
+            )
+
+    async def write_batch(
+        self,
+        run_id: str,
+        events: Sequence[tuple[int, Event]],
+        output: Sequence[OutputLine] = (),
+        drops: Sequence[OutputDrop] = (),
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        async with self.transaction() as db:
+            if events:
+                await db.executemany(
+                    "INSERT INTO events (run_id, seq, type, ts, v, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(run_id, s, e.type, e.ts, e.version, e.to_json()) for s, e in events],
+                )
+            if output:
+                await db.executemany(
+                    "INSERT INTO output (run_id, task, attempt, line, stream, text, ts) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(o.run_id, o.task, o.attempt, o.line, o.stream, o.text, o.ts) for o in output],
+                )
+            for d in drops:
+                await db.execute(
+                    "DELETE FROM output WHERE run_id = ? AND task = ? AND attempt = ? AND line < ?",
+                    (d.run_id, d.task, d.attempt, d.before_line),
+                )
+            if summary:
+                await self._update_run(db, run_id, summary)
+
+    @staticmethod
+    async def _update_run(db: aiosqlite.Connection, run_id: str, fields: dict[str, Any]) -> None:
+        unknown = set(fields) - _SUMMARY_FIELDS
+        if unknown:
+            raise ValueError(f"not run summary fields: {sorted(unknown)}")
+        values = [json.dumps(v) if k == "counts" else v for k, v in fields.items()]
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        await db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values, run_id))
+
+    async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]:
+        rows = await self._query(
+            "SELECT seq, type, ts, v, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
+            (run_id, after_seq),
+        )
+        return [(r[0], from_json(r[1], r[2], r[3], r[4])) for r in rows]
+
+    async def tail(self, after_rowid: int, limit: int = 1000) -> list[tuple[int, str, int, Event]]:
+        rows = await self._query(
+            "SELECT rowid, run_id, seq, type, ts, v, data FROM events WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?",
+            (after_rowid, limit),
+        )
+        return [(r[0], r[1], r[2], from_json(r[3], r[4], r[5], r[6])) for r in rows]
+
+    async def list_runs(self, limit: int | None = None) -> list[RunRow]:
+        rows = await self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (limit if limit is not None else -1,),
+        )
+        return [_row(r) for r in rows]
+
+    async def get_run(self, run_id: str) -> RunRow | None:
+        rows = await self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return _row(rows[0]) if rows else None
+
+    async def run_ids(self) -> list[str]:
+        rows = await self._query("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC")
+        return [r[0] for r in rows]
+
+    async def read_output(
+        self, run_id: str, task: str | None = None, attempt: int | None = None, after_line: int = 0
+    ) -> list[OutputLine]:
+        sql = "SELECT run_id, task, attempt, line, stream, text, ts FROM output WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if task is not None:
+            sql += " AND task = ?"
+            params.append(task)
+        if attempt is not None:
+            sql += " AND attempt = ?"
+            params.append(attempt)
+        if after_line:
+            sql += " AND line > ?"
+            params.append(after_line)
+        sql += " ORDER BY ts, task, attempt, line" if task is None else " ORDER BY attempt, line"
+        return [OutputLine(*r) for r in await self._query(sql, params)]
+
+    async def tail_output(
+        self, run_id: str, after_rowid: int, task: str | None = None, limit: int = 5000
+    ) -> list[tuple[int, OutputLine]]:
+        sql = (
+            "SELECT rowid, run_id, task, attempt, line, stream, text, ts FROM output "
+            "WHERE run_id = ? AND rowid > ?"
+        )
+        params: list[Any] = [run_id, after_rowid]
+        if task is not None:
+            sql += " AND task = ?"
+            params.append(task)
+        rows = await self._query(sql + " ORDER BY rowid LIMIT ?", [*params, limit])
+        return [(r[0], OutputLine(*r[1:])) for r in rows]
+
+    async def acquire_lease(
+        self, run_id: str, pid: int, started: float, now: float, alive: Liveness
+    ) -> None:
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT engine_pid, engine_started FROM runs WHERE id = ?", (run_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise StoreError(f"run {run_id} does not exist")
+            other_pid, other_started = row
+            if other_pid and other_pid != pid and alive(other_pid, other_started or 0.0):
+                raise EngineBusy(
+                    f"run {run_id} already has a live engine (pid {other_pid}); "
+                    "attach to it instead, or stop that engine first"
+                )
+            await db.execute(
+                "UPDATE runs SET engine_pid = ?, engine_started = ?, heartbeat_at = ? WHERE id = ?",
+                (pid, started, now, run_id),
+            )
+
+    async def release_lease(self, run_id: str, pid: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE runs SET engine_pid = NULL WHERE id = ? AND engine_pid = ?", (run_id, pid)
+            )
+
+    async def put_command(
+        self, run_id: str, kind: str, args: dict[str, Any], author: str, now: float
+    ) -> int:
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO commands (run_id, kind, args, author, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, kind, json.dumps(args), author, now),
+            )
+            return int(cur.lastrowid or 0)
+
+    async def claim_commands(self, run_id: str, now: float) -> list[Command]:
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT id, run_id, kind, args, author, created_at FROM commands "
+                "WHERE run_id = ? AND claimed_at IS NULL ORDER BY id",
+                (run_id,),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            if rows:
+                await db.execute(
+                    "UPDATE commands SET claimed_at = ? WHERE run_id = ? AND claimed_at IS NULL "
+                    f"AND id <= {int(rows[-1][0])}",
+                    (now, run_id),
+                )
+        return [Command(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+
+async def open_store(path: str | None = None) -> SQLiteStore:
+    return await SQLiteStore.open(path or default_db_path())

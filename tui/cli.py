@@ -1,0 +1,258 @@
+"""`phasegate ...`: the command line (click). Imports textual only for the commands that show it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from engine import __version__
+from engine.errors import PhasegateError, PlanError, Problem
+
+T = TypeVar("T")
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+
+db_option = click.option(
+    "--db",
+    "db",
+    envvar="PHASEGATE_DB",
+    type=click.Path(dir_okay=False),
+    help="Database file (default: phasegate.db in the user data dir; env PHASEGATE_DB).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+var_option = click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set or override a plan variable (repeatable).",
+)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"phasegate: {message}", err=True)
+    sys.exit(code)
+
+
+def _run_async(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except PhasegateError as exc:
+        _fail(str(exc), exc.exit_code)
+        raise  # unreachable
+
+
+def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise click.BadParameter(f"{item!r}: use NAME=VALUE", param_hint="--var")
+        out[name] = value
+    return out
+
+
+def _db_path(db: str | None) -> str:
+    from engine.store.sqlite import default_db_path
+
+    return os.path.abspath(db) if db else default_db_path()
+
+
+async def _open(db: str | None) -> Any:
+    from engine.store import SQLiteStore
+
+    return await SQLiteStore.open(_db_path(db))
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for p in problems:
+        click.echo(str(p), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="phasegate")
+def cli() -> None:
+    """Run multi-agent work as a plan, and keep a person in control of it.
+
+    \b
+    Quick start:
+      phasegate validate plans/demo.yaml
+      phasegate run plans/demo.yaml --headless
+      phasegate runs
+      phasegate show last
+
+    Exit codes: 0 success; 1 the run failed; 2 invalid plan, bad usage or unknown run;
+    130 interrupted by Ctrl-C; 143 stopped by SIGTERM.
+    """
+
+
+@cli.command()
+@click.argument("plans", nargs=-1, required=True, type=click.Path())
+@json_option
+@var_option
+def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) -> None:
+    """Check plan files; report every problem as FILE:LINE: key: what is wrong; what to do."""
+    from engine.plan import validate_file
+
+    names = list(_parse_vars(variables))
+    results = [(path, validate_file(path, names)) for path in plans]
+    ok = all(not problems for _, problems in results)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "valid": ok,
+                    "files": [
+                        {"file": f, "valid": not ps, "problems": [p.as_dict() for p in ps]}
+                        for f, ps in results
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for path, problems in results:
+            if problems:
+                _print_problems(problems)
+                n = len(problems)
+                click.echo(f"{path}: {n} problem{'s' if n != 1 else ''}", err=True)
+            else:
+                click.echo(f"{path}: ok")
+    sys.exit(0 if ok else EXIT_USAGE)
+
+
+@cli.command()
+@click.argument("plan", type=click.Path())
+@click.option("--headless", is_flag=True, help="No dashboard: print one log line per transition.")
+@db_option
+@var_option
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
+def run(plan: str, headless: bool, db: str | None, variables: tuple[str, ...], quiet: bool) -> None:
+    """Validate PLAN and run it; the run is recorded in the database.
+
+    Until the dashboard lands, the run is always headless.
+    """
+    from engine.plan import load_plan
+
+    values = _parse_vars(variables)
+    try:
+        loaded = load_plan(plan, list(values))
+    except PlanError as exc:
+        _print_problems(exc.problems)
+        _fail(f"{plan} is not a valid plan ({len(exc.problems)} problems); nothing was run", 2)
+        return
+    from .headless import run_headless
+
+    state, sig = _run_async(lambda: run_headless(loaded, _db_path(db), values, quiet))
+    if sig == signal.SIGINT:
+        sys.exit(EXIT_INTERRUPTED)
+    if sig == signal.SIGTERM:
+        sys.exit(EXIT_TERMINATED)
+    sys.exit(0 if state.status.value == "succeeded" else EXIT_FAILED)
+
+
+@cli.command()
+@db_option
+@json_option
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="Show at most N runs.")
+def runs(db: str | None, as_json: bool, limit: int | None) -> None:
+    """List runs, newest first."""
+    from .text import counts_text, table, when
+    from engine.durations import format_duration
+
+    async def go() -> list[Any]:
+        store = await _open(db)
+        try:
+            return list(await store.list_runs(limit))
+        finally:
+            await store.close()
+
+    rows = _run_async(go)
+    if as_json:
+        click.echo(json.dumps({"runs": [_run_json(r) for r in rows]}, indent=2))
+        return
+    if not rows:
+        click.echo("no runs yet; start one with `phasegate run PLAN --headless`")
+        return
+    click.echo(
+        table(
+            ["id", "plan", "status", "started", "duration", "tasks"],
+            [
+                [r.id, r.plan_name, r.status, when(r.started_at or r.created_at),
+                 format_duration(r.duration), counts_text(r.counts)]
+                for r in rows
+            ],
+        )
+    )
+
+
+def _run_json(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "plan": r.plan_name,
+        "plan_path": r.plan_path,
+        "status": r.status,
+        "created_at": r.created_at,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "duration": r.duration,
+        "counts": r.counts,
+        "user": r.user,
+        "host": r.host,
+    }
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN", default="last")
+@db_option
+@json_option
+def show(run_ref: str, db: str | None, as_json: bool) -> None:
+    """Show a run and its tasks. RUN is an id, a unique prefix or `last` (default)."""
+    from .views import show_run
+
+    click.echo(_run_async(lambda: show_run(_db_path(db), run_ref, as_json)))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN", default="last")
+@click.argument("task", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends.")
+@click.option("--attempt", type=int, default=None, help="Only this attempt (default: all).")
+@click.option("--raw", is_flag=True, help="Print control characters as they are.")
+@db_option
+def logs(
+    run_ref: str, task: str | None, follow: bool, attempt: int | None, raw: bool, db: str | None
+) -> None:
+    """Print a run's output, or one TASK's. RUN is an id, a unique prefix or `last`."""
+    from .views import print_logs
+
+    try:
+        _run_async(lambda: print_logs(_db_path(db), run_ref, task, follow, attempt, raw))
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the plan's JSON Schema (for editor completion)."""
+    from engine.plan.model import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def main() -> None:
+    try:
+        cli(prog_name="phasegate")
+    except PhasegateError as exc:
+        _fail(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)

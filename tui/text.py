@@ -1,0 +1,113 @@
+"""Plain-text rendering for the command line: safe text, tables, log lines, glyphs."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+
+from engine import events as ev
+from engine.durations import format_duration
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: str) -> str:
+    """Untrusted text made inert for a terminal: control characters shown as escapes."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+def _unicode_ok() -> bool:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
+    return "utf" in encoding
+
+
+GLYPHS = {
+    "started": ("▶", ">"),
+    "succeeded": ("✓", "+"),
+    "failed": ("✗", "x"),
+    "timed_out": ("⏱", "T"),
+    "cancelled": ("■", "#"),
+    "skipped": ("↷", "~"),
+    "blocked": ("⊘", "!"),
+    "retrying": ("↻", "r"),
+    "ready": ("·", "."),
+    "phase": ("═", "="),
+    "probe": ("?", "?"),
+}
+
+
+def glyph(kind: str) -> str:
+    fancy, plain = GLYPHS.get(kind, ("•", "*"))
+    return fancy if _unicode_ok() else plain
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+_COLOURS = {"succeeded": "32", "failed": "31", "timed_out": "31", "blocked": "33",
+            "cancelled": "33", "retrying": "33", "skipped": "36", "started": "34"}
+
+
+def paint(text: str, kind: str) -> str:
+    code = _COLOURS.get(kind)
+    return f"\x1b[{code}m{text}\x1b[0m" if code and _colour() else text
+
+
+def log_line(event: ev.Event) -> str | None:
+    """One headless log line per transition: time, glyph, task, agent, attempt, detail."""
+    clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
+
+    def row(kind: str, task: str, agent: str = "", attempt: int | None = None, detail: str = "") -> str:
+        mark = paint(glyph(kind), kind)
+        number = f"#{attempt}" if attempt else ""
+        tail = f"  {safe(detail)}" if detail else ""
+        return f"{clock} {mark} {safe(task):<20} {safe(agent):<12} {number:<3} {kind}{tail}".rstrip()
+
+    match event:
+        case ev.TaskStarted():
+            return row("started", event.task, event.agent, event.attempt)
+        case ev.TaskFinished():
+            detail = event.reason if event.status != "succeeded" else ""
+            return row(event.status, event.task, "", event.attempt, detail)
+        case ev.TaskRetrying():
+            return row("retrying", event.task, "", event.attempt, f"in {format_duration(event.delay)}")
+        case ev.TaskBlocked():
+            return row("blocked", event.task, "", None, event.reason)
+        case ev.TaskSkipped():
+            return row("skipped", event.task, "", None, event.reason)
+        case ev.PhaseStarted():
+            return f"{clock} {glyph('phase')} phase {safe(event.phase)} started"
+        case ev.PhaseFinished():
+            return f"{clock} {glyph('phase')} phase {safe(event.phase)} {event.status}"
+        case ev.AgentProbed() if not event.ready:
+            return f"{clock} {paint(glyph('blocked'), 'blocked')} agent {safe(event.agent)} not ready: {safe(event.detail)}"
+        case ev.CheckFinished() if not event.passed:
+            return f"{clock} {paint(glyph('failed'), 'failed')} check {safe(event.name)} failed: {safe(event.detail)}"
+    return None
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, cell in enumerate(r):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    order = ["succeeded", "failed", "timed_out", "cancelled", "blocked", "skipped", "running",
+             "ready", "pending"]
+    return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))

@@ -1,0 +1,126 @@
+"""Read-only views of the store for the command line: `show` and `logs`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from engine.durations import format_duration
+from engine.errors import UsageError
+from engine.state import project
+from engine.store import SQLiteStore
+from engine.store.base import resolve_run
+
+from .text import counts_text, safe, table, when
+
+FOLLOW_POLL = 0.2
+
+
+def _alive(pid: int | None, started: float | None) -> bool:
+    if not pid:
+        return False
+    import psutil
+
+    try:
+        return abs(psutil.Process(pid).create_time() - (started or 0.0)) < 1.0
+    except psutil.Error:
+        return False
+
+
+async def show_run(db_path: str, ref: str, as_json: bool) -> str:
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        state = project(e for _, e in await store.read_events(row.id))
+    finally:
+        await store.close()
+    alive = _alive(row.engine_pid, row.engine_started)
+    if as_json:
+        data: dict[str, Any] = {
+            "id": row.id,
+            "plan": row.plan_name,
+            "plan_path": row.plan_path,
+            "status": state.status.value if state.events else row.status,
+            "reason": state.reason,
+            "created_at": row.created_at,
+            "started_at": state.started_at,
+            "finished_at": state.finished_at,
+            "duration": state.duration,
+            "counts": state.counts(),
+            "user": row.user,
+            "host": row.host,
+            "engine_pid": row.engine_pid,
+            "engine_alive": alive,
+            "phases": [
+                {"id": p.id, "title": p.title, "status": p.status, "started_at": p.started_at,
+                 "finished_at": p.finished_at}
+                for p in state.phases.values()
+            ],
+            "agents": [
+                {"id": a.id, "status": a.status.value, "slots": a.slots, "detail": a.detail}
+                for a in state.agents.values()
+            ],
+            "tasks": [t.as_dict() for t in state.tasks.values()],
+        }
+        return json.dumps(data, indent=2)
+    head = [
+        f"run {row.id}  {safe(row.plan_name)}  {state.status.value}",
+        f"  plan     {safe(row.plan_path)}",
+        f"  started  {when(state.started_at)} by {safe(row.user)}@{safe(row.host)}",
+        f"  duration {format_duration(state.duration)}",
+        f"  tasks    {counts_text(state.counts())}",
+    ]
+    if state.reason:
+        head.append(f"  reason   {safe(state.reason)}")
+    if alive:
+        head.append(f"  engine   pid {row.engine_pid} (running)")
+    rows = [
+        [safe(t.id), safe(t.phase), safe(t.agent or "-"), t.status.value, str(t.attempts),
+         format_duration(t.duration), "-" if t.exit_code is None else str(t.exit_code),
+         safe(t.reason)[:60]]
+        for t in state.tasks.values()
+    ]
+    body = table(["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"], rows)
+    return "\n".join(head) + "\n\n" + body
+
+
+async def print_logs(
+    db_path: str, ref: str, task: str | None, follow: bool, attempt: int | None, raw: bool
+) -> None:
+    store = await SQLiteStore.open(db_path)
+    clean = (lambda s: s) if raw or not sys.stdout.isatty() else safe
+    try:
+        row = await resolve_run(store, ref)
+        events = await store.read_events(row.id)
+        state = project(e for _, e in events)
+        if task is not None and task not in state.tasks:
+            known = ", ".join(sorted(state.tasks)[:20]) or "none"
+            raise UsageError(f"run {row.id} has no task '{task}'; its tasks: {known}")
+        cursor = 0
+        multi = task is None
+        out = sys.stdout
+        while True:
+            batch = await store.tail_output(row.id, cursor, task)
+            for cursor, line in batch:
+                if attempt is not None and line.attempt != attempt:
+                    continue
+                prefix = f"{line.task} | " if multi else ""
+                out.write(f"{clean(prefix)}{clean(line.text)}\n")
+            out.flush()
+            if batch or not follow:
+                if not follow:
+                    return
+                continue
+            fresh = await store.get_run(row.id)
+            if fresh is None or fresh.finished_at is not None or not _alive(
+                fresh.engine_pid, fresh.engine_started
+            ):
+                # one last read, then stop: the run is over
+                for cursor, line in await store.tail_output(row.id, cursor, task):
+                    out.write(f"{clean(line.text)}\n")
+                return
+            await asyncio.sleep(FOLLOW_POLL)
+    finally:
+        await store.close()
