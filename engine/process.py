@@ -134,8 +134,11 @@ class LocalProcess:
             os.close(err_w)
             for s in self._streams:
                 os.close(s.fd)
-            reason = f"cannot run {spec.argv[0]!r}: {exc.strerror}"
-            code = 127 if isinstance(exc, FileNotFoundError) else 126
+            if isinstance(exc, _NoWorkdir):
+                reason, code = str(exc.strerror), 126
+            else:
+                reason = f"cannot run {spec.argv[0]!r}: {exc.strerror}"
+                code = 127 if isinstance(exc, FileNotFoundError) else 126
             loop.call_soon(self._fail_to_start, code, reason)
             return
         os.close(out_w)
@@ -230,12 +233,19 @@ class LocalProcess:
             self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)
 
 
+class _NoWorkdir(OSError):
+    pass
+
+
 def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
     exe = spec.argv[0]
     fn = os.posix_spawn if "/" in exe else os.posix_spawnp
     here = os.getcwd() if spec.cwd else None
     if here is not None and here != spec.cwd:
-        os.chdir(spec.cwd)  # posix_spawn has no chdir action before Python 3.13
+        try:
+            os.chdir(spec.cwd)  # posix_spawn has no chdir action before Python 3.13
+        except OSError as exc:
+            raise _NoWorkdir(exc.errno, f"cannot enter the workdir {spec.cwd}: {exc.strerror}")
         try:
             return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True)
         finally:

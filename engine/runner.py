@@ -31,6 +31,12 @@ PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
 MAX_BACKOFF = 300.0
 DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
+_ENDED = {
+    TaskStatus.FAILED: "failed",
+    TaskStatus.TIMED_OUT: "timed out",
+    TaskStatus.CANCELLED: "was cancelled",
+    TaskStatus.BLOCKED: "is blocked",
+}
 BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
 
 
@@ -119,6 +125,8 @@ class Runner:
             )
         )
         self._sink = Sink(self.store, self.run_id)
+        with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
+            os.makedirs(self._workdir, exist_ok=True)
         pid = os.getpid()
         await self.store.acquire_lease(self.run_id, pid, _process_start(pid), started, _alive)
         loop = asyncio.get_running_loop()
@@ -266,13 +274,11 @@ class Runner:
         self._remaining = len(ids)
         for tid in ids:
             self._waiting[tid] = 0
-        settled: list[str] = []
         for tid in ids:
             for need in self._graph.needs[tid]:
                 status = self.state.tasks[need].status
                 if self._blocks(need):
-                    settled.append(tid)
-                    self._block(tid, f"needs '{need}', which is {status.value}")
+                    self._block(tid, f"needs '{need}', which {_ENDED[status]}")
                     break
                 if not self._satisfied(need):
                     self._waiting[tid] += 1
@@ -325,10 +331,10 @@ class Runner:
         """A task reached its final status: release or block its dependents in this phase."""
         self._remaining -= 1
         if self._blocks(tid):
-            status = self.state.tasks[tid].status.value
+            ended = _ENDED[self.state.tasks[tid].status]
             for dep in self._graph.dependents[tid]:
                 if dep in self._phase_tasks:
-                    self._block(dep, f"needs '{tid}', which {status.replace('_', ' ')}")
+                    self._block(dep, f"needs '{tid}', which {ended}")
         else:
             self._release_dependents(tid)
 

@@ -256,3 +256,7 @@ def main() -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m tui.cli`
+    main()

@@ -1,0 +1,93 @@
+"""Helpers for engine tests: write a plan, run it on a store, a scripted fake executor."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.plan import load_plan
+from engine.process import Exit, ProcSpec
+from engine.runner import Runner
+from engine.state import RunState
+from engine.store import MemoryStore
+
+
+def write_plan(tmp_path: Path, text: str, name: str = "plan.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+async def run_plan(
+    tmp_path: Path,
+    text: str,
+    executor: object | None = None,
+    store: MemoryStore | None = None,
+    on_runner: Callable[[Runner], None] | None = None,
+) -> tuple[RunState, MemoryStore]:
+    plan = load_plan(str(write_plan(tmp_path, text)))
+    store = store or MemoryStore()
+    runner = Runner(plan, store, "run1", run_dir=str(tmp_path), executor=executor)  # type: ignore[arg-type]
+    if on_runner is not None:
+        on_runner(runner)
+    state = await runner.run()
+    return state, store
+
+
+@dataclass
+class FakeHandle:
+    pid: int
+    pgid: int
+    terminated: bool = False
+
+    def terminate(self, grace: float) -> None:
+        self.terminated = True
+
+
+@dataclass
+class ScriptedExecutor:
+    """Finishes each task on the next loop turn with a scripted exit code (per task, per attempt).
+
+    Records the order tasks started in and the greatest number running at once, per agent too.
+    """
+
+    codes: dict[str, list[int]] = field(default_factory=dict)
+    hold: set[str] = field(default_factory=set)  # tasks that run until released
+    started: list[str] = field(default_factory=list)
+    running: set[str] = field(default_factory=set)
+    max_running: int = 0
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    _held: dict[str, Callable[[Exit], None]] = field(default_factory=dict)
+    _pid: int = 1000
+
+    def start(
+        self,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> FakeHandle:
+        task = spec.env["PHASEGATE_TASK"]
+        self.started.append(task)
+        self.envs[task] = spec.env
+        self.running.add(task)
+        self.max_running = max(self.max_running, len(self.running))
+        self._pid += 1
+        script = self.codes.get(task, [])
+        code = script.pop(0) if script else 0
+
+        def finish(result: Exit = Exit(code)) -> None:
+            self.running.discard(task)
+            on_line("out", f"{task} says hi")
+            on_exit(result)
+
+        if task in self.hold:
+            self._held[task] = finish
+        else:
+            asyncio.get_running_loop().call_soon(finish)
+        return FakeHandle(self._pid, self._pid)
+
+    def release(self, task: str, code: int = 0) -> None:
+        self._held.pop(task)(Exit(code))

@@ -1,0 +1,348 @@
+"""The run loop with real local processes: failures, retries, timeouts, output, hand-offs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from engine.state import AgentStatus, RunStatus, TaskStatus
+
+from .helpers import run_plan
+
+
+def _processes_of(run_id: str) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("PHASEGATE_RUN_ID") == run_id:
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
+async def test_failure_blocks_dependents_and_later_phases_but_independent_work_finishes(
+    tmp_path: Path,
+) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: fail
+        agents: {a: {slots: 2}}
+        phases:
+          - id: p
+            tasks:
+              - {id: bad, run: "sh -c 'exit 3'"}
+              - {id: child, run: "true", needs: [bad]}
+              - {id: grandchild, run: "true", needs: [child]}
+              - {id: independent, run: "true"}
+          - id: later
+            tasks: [{id: never, run: "true"}]
+        """,
+    )
+    t = state.tasks
+    assert state.status is RunStatus.FAILED
+    assert t["bad"].status is TaskStatus.FAILED and t["bad"].exit_code == 3
+    assert "exited with code 3" in t["bad"].reason
+    assert t["child"].status is TaskStatus.BLOCKED and "bad" in t["child"].reason
+    assert t["grandchild"].status is TaskStatus.BLOCKED
+    assert t["independent"].status is TaskStatus.SUCCEEDED
+    assert t["never"].status is TaskStatus.BLOCKED
+    assert state.phases["later"].status == "pending"
+
+
+async def test_on_failure_continue_lets_dependents_run(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: continue
+        agents: {a: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: flaky-docs, run: "false", on_failure: continue}
+              - {id: after, run: "true", needs: [flaky-docs]}
+        """,
+    )
+    assert state.tasks["flaky-docs"].status is TaskStatus.FAILED
+    assert state.tasks["after"].status is TaskStatus.SUCCEEDED
+    assert state.status is RunStatus.SUCCEEDED
+
+
+async def test_retries_make_new_attempts_until_one_passes(tmp_path: Path) -> None:
+    state, store = await run_plan(
+        tmp_path,
+        """
+        name: retry
+        agents: {a: {}}
+        phases:
+          - id: p
+            tasks:
+              - id: flaky
+                run: 'echo "attempt $PHASEGATE_ATTEMPT"; test "$PHASEGATE_ATTEMPT" -ge 3'
+                retries: 3
+                backoff: 0.01
+        """,
+    )
+    flaky = state.tasks["flaky"]
+    assert flaky.status is TaskStatus.SUCCEEDED and flaky.attempts == 3
+    lines = await store.read_output("run1", "flaky")
+    assert [(line.attempt, line.text) for line in lines] == [
+        (1, "attempt 1"),
+        (2, "attempt 2"),
+        (3, "attempt 3"),
+    ]
+    retrying = [e for _, e in await store.read_events("run1") if e.type == "task.retrying"]
+    assert [e.delay for e in retrying] == [0.01, 0.02]  # type: ignore[attr-defined]
+
+
+async def test_retries_used_up_fail_the_task(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: retry-fail
+        agents: {a: {}}
+        phases: [{id: p, tasks: [{id: t, run: "false", retries: 2, backoff: 0}]}]
+        """,
+    )
+    assert state.tasks["t"].status is TaskStatus.FAILED
+    assert state.tasks["t"].attempts == 3
+
+
+async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    started = time.monotonic()
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: timeout
+        kill_grace: 1s
+        agents: {a: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: slow, run: "sh -c 'sleep 60 & sleep 60; wait'", timeout: 0.3}
+        """,
+    )
+    assert time.monotonic() - started < 10
+    slow = state.tasks["slow"]
+    assert slow.status is TaskStatus.TIMED_OUT
+    assert "timed out after 0.3s" in slow.reason
+    assert not _processes_of("run1")
+
+
+async def test_a_finished_task_leaves_nothing_running_and_never_waits_for_held_pipes(
+    tmp_path: Path,
+) -> None:
+    started = time.monotonic()
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: leftovers
+        agents: {a: {}}
+        phases:
+          - id: p
+            tasks:
+              # the background sleep keeps stdout open for a minute
+              - {id: leaky, run: "sleep 60 & echo done"}
+        """,
+    )
+    assert time.monotonic() - started < 10
+    assert state.tasks["leaky"].status is TaskStatus.SUCCEEDED
+    assert not _processes_of("run1")
+
+
+async def test_keep_background_leaves_the_helper_running(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: keep
+        agents: {a: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: daemon, run: "sleep 60 > /dev/null 2>&1 & echo started", keep_background: true}
+        """,
+    )
+    assert state.tasks["daemon"].status is TaskStatus.SUCCEEDED
+    left = _processes_of("run1")
+    try:
+        assert [p.name() for p in left] == ["sleep"]
+    finally:
+        for p in left:
+            p.kill()
+
+
+async def test_output_is_streamed_by_line_including_bad_bytes_and_huge_lines(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "emit.py"
+    script.write_text(
+        "import sys\n"
+        "out = sys.stdout.buffer\n"
+        "out.write(b'plain\\n')\n"
+        "out.write(b'bad \\xff\\xfe bytes\\n')\n"
+        "out.write(b'x' * (1024 * 1024) + b'\\n')\n"
+        "sys.stderr.write('to stderr\\n')\n"
+        "out.write(b'no newline at the end')\n"
+    )
+    state, store = await run_plan(
+        tmp_path,
+        f"""
+        name: output
+        agents: {{a: {{}}}}
+        phases: [{{id: p, tasks: [{{id: emit, run: "python3 {script}"}}]}}]
+        """,
+    )
+    lines = await store.read_output("run1", "emit")
+    by_stream = {(line.stream, line.text[:20]) for line in lines}
+    assert ("out", "plain") in by_stream
+    assert ("out", "bad \ufffd\ufffd bytes") in by_stream
+    assert ("err", "to stderr") in by_stream
+    assert ("out", "no newline at the en") in by_stream
+    huge = [line for line in lines if len(line.text) == 1024 * 1024]
+    assert len(huge) == 1
+    assert state.tasks["emit"].lines == 5
+
+
+async def test_output_cap_keeps_the_tail_and_counts_dropped_lines(tmp_path: Path) -> None:
+    state, store = await run_plan(
+        tmp_path,
+        """
+        name: cap
+        output_cap: 1000
+        agents: {a: {}}
+        phases: [{id: p, tasks: [{id: chatty, run: "seq 1 2000"}]}]
+        """,
+    )
+    task = state.tasks["chatty"]
+    lines = await store.read_output("run1", "chatty")
+    assert task.lines == 2000
+    assert task.dropped == 2000 - len(lines)
+    assert lines[-1].text == "2000"
+    assert sum(len(line.text) + 1 for line in lines) <= 1000
+    assert [int(line.text) for line in lines] == list(range(2001 - len(lines), 2001))
+
+
+async def test_missing_declared_output_fails_the_hand_off(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: handoff
+        agents: {a: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: make, run: "true", outputs: [dist/app.tar]}
+              - {id: use, run: "true", needs: [make]}
+        """,
+    )
+    assert state.tasks["make"].status is TaskStatus.FAILED
+    assert "declared output 'dist/app.tar' was not produced" in state.tasks["make"].reason
+    assert state.tasks["use"].status is TaskStatus.BLOCKED
+
+
+async def test_agent_that_fails_its_probe_is_not_ready_and_its_tasks_are_blocked(
+    tmp_path: Path,
+) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: probe
+        agents:
+          broken: {ready: "sh -c 'echo no licence >&2; exit 4'"}
+          fine: {ready: "true"}
+        phases:
+          - id: p
+            tasks:
+              - {id: a, run: "true", agent: broken}
+              - {id: b, run: "true", agent: fine}
+        """,
+    )
+    assert state.agents["broken"].status is AgentStatus.NOT_READY
+    assert "exited 4" in state.agents["broken"].detail
+    assert "no licence" in state.agents["broken"].detail
+    assert state.tasks["a"].status is TaskStatus.BLOCKED
+    assert "not ready" in state.tasks["a"].reason
+    assert state.tasks["b"].status is TaskStatus.SUCCEEDED
+
+
+async def test_agent_command_template_wraps_the_script(tmp_path: Path) -> None:
+    state, store = await run_plan(
+        tmp_path,
+        """
+        name: wrap
+        vars: {who: world}
+        agents: {a: {command: "bash -c {script}"}}
+        phases: [{id: p, tasks: [{id: t, run: 'echo "hello {who}" | tr a-z A-Z'}]}]
+        """,
+    )
+    assert state.tasks["t"].status is TaskStatus.SUCCEEDED
+    assert [line.text for line in await store.read_output("run1", "t")] == ["HELLO WORLD"]
+
+
+async def test_plan_checks_fail_the_run_before_anything_starts(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: checks
+        checks: {binaries: [no-such-binary-xyz], env: [PHASEGATE_SURELY_UNSET]}
+        agents: {a: {}}
+        phases: [{id: p, tasks: [{id: t, run: "true"}]}]
+        """,
+    )
+    assert state.status is RunStatus.FAILED
+    assert "no-such-binary-xyz" in state.reason
+    assert state.tasks["t"].status is TaskStatus.BLOCKED
+
+
+async def test_a_missing_program_fails_with_a_clear_reason(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: missing
+        agents: {a: {}}
+        phases: [{id: p, tasks: [{id: t, run: "no-such-program-xyz --flag"}]}]
+        """,
+    )
+    t = state.tasks["t"]
+    assert t.status is TaskStatus.FAILED and t.exit_code == 127
+    assert "cannot run 'no-such-program-xyz'" in t.reason
+
+
+async def test_tasks_run_in_the_workdir(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    state, store = await run_plan(
+        tmp_path,
+        """
+        name: workdir
+        workdir: sub
+        agents: {a: {}}
+        phases: [{id: p, tasks: [{id: t, run: pwd}]}]
+        """,
+    )
+    assert [line.text for line in await store.read_output("run1", "t")] == [
+        os.path.realpath(tmp_path / "sub")
+    ]
+
+
+@pytest.mark.parametrize("command", ["true", "sh -c true"])
+async def test_every_event_is_persisted(tmp_path: Path, command: str) -> None:
+    state, store = await run_plan(
+        tmp_path,
+        f"""
+        name: persisted
+        agents: {{a: {{slots: 2}}}}
+        phases: [{{id: p, tasks: [{", ".join(f'{{id: t{i}, run: "{command}"}}' for i in range(20))}]}}]
+        """,
+    )
+    from engine.state import project
+
+    stored = [e for _, e in await store.read_events("run1")]
+    assert len(stored) == state.events
+    assert project(stored).counts() == {"succeeded": 20}
+    run = await store.get_run("run1")
+    assert run is not None and run.status == "succeeded" and run.counts == {"succeeded": 20}
