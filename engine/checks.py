@@ -1,4 +1,4 @@
-"""Preconditions (`checks:`): binaries on PATH, files, environment variables, free disk and memory."""
+"""Preconditions (`checks:`): binaries on PATH, files, environment variables, disk and memory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The task graph of a plan: dependents, longest remaining path (the scheduling rank), critical path.
+"""The task graph of a plan: dependents, longest remaining path (the scheduling rank), and
+the critical path.
 
 Plain dicts keep the hot path fast for 10,000-task plans; networkx is imported only where a
 general graph algorithm earns it (naming cycles, in plan.check).

@@ -19,7 +19,43 @@ from typing import Protocol
 
 SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t^")
 SHELL_WORDS = frozenset(
-    ["cd", "export", "exit", "set", "unset", "source", ".", "alias", "eval", "exec", "ulimit", "umask", "wait", "read", "trap", "shift", "return", "break", "continue", "if", "for", "while", "case", "until", "function", "local", "readonly", "times", "type", "hash", "getopts", "command", "builtin", "declare", "let"]
+    [
+        "cd",
+        "export",
+        "exit",
+        "set",
+        "unset",
+        "source",
+        ".",
+        "alias",
+        "eval",
+        "exec",
+        "ulimit",
+        "umask",
+        "wait",
+        "read",
+        "trap",
+        "shift",
+        "return",
+        "break",
+        "continue",
+        "if",
+        "for",
+        "while",
+        "case",
+        "until",
+        "function",
+        "local",
+        "readonly",
+        "times",
+        "type",
+        "hash",
+        "getopts",
+        "command",
+        "builtin",
+        "declare",
+        "let",
+    ]
 )
 DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit
 _READ = 65536
@@ -245,7 +281,9 @@ def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
         try:
             os.chdir(spec.cwd)  # posix_spawn has no chdir action before Python 3.13
         except OSError as exc:
-            raise _NoWorkdir(exc.errno, f"cannot enter the workdir {spec.cwd}: {exc.strerror}")
+            raise _NoWorkdir(
+                exc.errno, f"cannot enter the workdir {spec.cwd}: {exc.strerror}"
+            ) from None
         try:
             return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True)
         finally:
@@ -277,12 +315,21 @@ async def run_capture(command: str, cwd: str, env: dict[str, str], timeout: floa
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Exit] = loop.create_future()
     lines: list[str] = []
+
+    def on_line(_stream: str, line: str) -> None:
+        if len(lines) < 20:
+            lines.append(line)
+
+    def on_exit(result: Exit) -> None:
+        if not done.done():
+            done.set_result(result)
+
     executor = LocalExecutor()
     try:
         proc = executor.start(
             ProcSpec(argv_for(command), env, cwd),
-            lambda _s, line: lines.append(line) if len(lines) < 20 else None,
-            lambda e: done.done() or done.set_result(e),
+            on_line,
+            on_exit,
         )
         try:
             result = await asyncio.wait_for(asyncio.shield(done), timeout)

@@ -94,9 +94,13 @@ class Scheduler:
                 return None
         best = None
         for agent in self.candidates[task]:
-            if agent in self.ready_agents and self.free_slots[agent] > 0:
-                if best is None or self.free_slots[agent] > self.free_slots[best]:
-                    best = agent
+            free = self.free_slots[agent]
+            if (
+                free > 0
+                and agent in self.ready_agents
+                and (best is None or free > self.free_slots[best])
+            ):
+                best = agent
         if best is None:
             return None
         self.free_slots[best] -= 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -162,11 +161,14 @@ def run(plan: str, headless: bool, db: str | None, variables: tuple[str, ...], q
 @cli.command()
 @db_option
 @json_option
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="Show at most N runs.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=1), default=None, help="Show at most N runs."
+)
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
-    from .text import counts_text, table, when
     from engine.durations import format_duration
+
+    from .text import counts_text, table, when
 
     async def go() -> list[Any]:
         store = await _open(db)
@@ -186,8 +188,14 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
         table(
             ["id", "plan", "status", "started", "duration", "tasks"],
             [
-                [r.id, r.plan_name, r.status, when(r.started_at or r.created_at),
-                 format_duration(r.duration), counts_text(r.counts)]
+                [
+                    r.id,
+                    r.plan_name,
+                    r.status,
+                    when(r.started_at or r.created_at),
+                    format_duration(r.duration),
+                    counts_text(r.counts),
+                ]
                 for r in rows
             ],
         )

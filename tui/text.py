@@ -45,11 +45,21 @@ def glyph(kind: str) -> str:
 
 
 def _colour() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return (
+        sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    )
 
 
-_COLOURS = {"succeeded": "32", "failed": "31", "timed_out": "31", "blocked": "33",
-            "cancelled": "33", "retrying": "33", "skipped": "36", "started": "34"}
+_COLOURS = {
+    "succeeded": "32",
+    "failed": "31",
+    "timed_out": "31",
+    "blocked": "33",
+    "cancelled": "33",
+    "retrying": "33",
+    "skipped": "36",
+    "started": "34",
+}
 
 
 def paint(text: str, kind: str) -> str:
@@ -61,11 +71,15 @@ def log_line(event: ev.Event) -> str | None:
     """One headless log line per transition: time, glyph, task, agent, attempt, detail."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
 
-    def row(kind: str, task: str, agent: str = "", attempt: int | None = None, detail: str = "") -> str:
+    def row(
+        kind: str, task: str, agent: str = "", attempt: int | None = None, detail: str = ""
+    ) -> str:
         mark = paint(glyph(kind), kind)
         number = f"#{attempt}" if attempt else ""
         tail = f"  {safe(detail)}" if detail else ""
-        return f"{clock} {mark} {safe(task):<20} {safe(agent):<12} {number:<3} {kind}{tail}".rstrip()
+        return (
+            f"{clock} {mark} {safe(task):<20} {safe(agent):<12} {number:<3} {kind}{tail}".rstrip()
+        )
 
     match event:
         case ev.TaskStarted():
@@ -74,7 +88,9 @@ def log_line(event: ev.Event) -> str | None:
             detail = event.reason if event.status != "succeeded" else ""
             return row(event.status, event.task, "", event.attempt, detail)
         case ev.TaskRetrying():
-            return row("retrying", event.task, "", event.attempt, f"in {format_duration(event.delay)}")
+            return row(
+                "retrying", event.task, "", event.attempt, f"in {format_duration(event.delay)}"
+            )
         case ev.TaskBlocked():
             return row("blocked", event.task, "", None, event.reason)
         case ev.TaskSkipped():
@@ -84,9 +100,11 @@ def log_line(event: ev.Event) -> str | None:
         case ev.PhaseFinished():
             return f"{clock} {glyph('phase')} phase {safe(event.phase)} {event.status}"
         case ev.AgentProbed() if not event.ready:
-            return f"{clock} {paint(glyph('blocked'), 'blocked')} agent {safe(event.agent)} not ready: {safe(event.detail)}"
+            mark = paint(glyph("blocked"), "blocked")
+            return f"{clock} {mark} agent {safe(event.agent)} not ready: {safe(event.detail)}"
         case ev.CheckFinished() if not event.passed:
-            return f"{clock} {paint(glyph('failed'), 'failed')} check {safe(event.name)} failed: {safe(event.detail)}"
+            mark = paint(glyph("failed"), "failed")
+            return f"{clock} {mark} check {safe(event.name)} failed: {safe(event.detail)}"
     return None
 
 
@@ -108,6 +126,15 @@ def when(ts: float | None) -> str:
 
 
 def counts_text(counts: dict[str, int]) -> str:
-    order = ["succeeded", "failed", "timed_out", "cancelled", "blocked", "skipped", "running",
-             "ready", "pending"]
+    order = [
+        "succeeded",
+        "failed",
+        "timed_out",
+        "cancelled",
+        "blocked",
+        "skipped",
+        "running",
+        "ready",
+        "pending",
+    ]
     return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))

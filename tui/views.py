@@ -54,8 +54,13 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "engine_pid": row.engine_pid,
             "engine_alive": alive,
             "phases": [
-                {"id": p.id, "title": p.title, "status": p.status, "started_at": p.started_at,
-                 "finished_at": p.finished_at}
+                {
+                    "id": p.id,
+                    "title": p.title,
+                    "status": p.status,
+                    "started_at": p.started_at,
+                    "finished_at": p.finished_at,
+                }
                 for p in state.phases.values()
             ],
             "agents": [
@@ -77,9 +82,16 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     if alive:
         head.append(f"  engine   pid {row.engine_pid} (running)")
     rows = [
-        [safe(t.id), safe(t.phase), safe(t.agent or "-"), t.status.value, str(t.attempts),
-         format_duration(t.duration), "-" if t.exit_code is None else str(t.exit_code),
-         safe(t.reason)[:60]]
+        [
+            safe(t.id),
+            safe(t.phase),
+            safe(t.agent or "-"),
+            t.status.value,
+            str(t.attempts),
+            format_duration(t.duration),
+            "-" if t.exit_code is None else str(t.exit_code),
+            safe(t.reason)[:60],
+        ]
         for t in state.tasks.values()
     ]
     body = table(["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"], rows)
@@ -102,24 +114,22 @@ async def print_logs(
         multi = task is None
         out = sys.stdout
         while True:
-            batch = await store.tail_output(row.id, cursor, task)
-            for cursor, line in batch:
-                if attempt is not None and line.attempt != attempt:
-                    continue
-                prefix = f"{line.task} | " if multi else ""
-                out.write(f"{clean(prefix)}{clean(line.text)}\n")
-            out.flush()
-            if batch or not follow:
-                if not follow:
-                    return
-                continue
             fresh = await store.get_run(row.id)
-            if fresh is None or fresh.finished_at is not None or not _alive(
-                fresh.engine_pid, fresh.engine_started
-            ):
-                # one last read, then stop: the run is over
-                for cursor, line in await store.tail_output(row.id, cursor, task):
-                    out.write(f"{clean(line.text)}\n")
+            over = (
+                fresh is None
+                or fresh.finished_at is not None
+                or not _alive(fresh.engine_pid, fresh.engine_started)
+            )
+            batch = await store.tail_output(row.id, cursor, task)
+            for _, line in batch:
+                if attempt is None or line.attempt == attempt:
+                    prefix = f"{line.task} | " if multi else ""
+                    out.write(f"{clean(prefix)}{clean(line.text)}\n")
+            out.flush()
+            if batch:
+                cursor = batch[-1][0]
+                continue
+            if not follow or over:  # read after the run ended: nothing more will come
                 return
             await asyncio.sleep(FOLLOW_POLL)
     finally:

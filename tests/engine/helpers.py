@@ -78,7 +78,8 @@ class ScriptedExecutor:
         script = self.codes.get(task, [])
         code = script.pop(0) if script else 0
 
-        def finish(result: Exit = Exit(code)) -> None:
+        def finish(result: Exit | None = None) -> None:
+            result = result or Exit(code)
             self.running.discard(task)
             on_line("out", f"{task} says hi")
             on_exit(result)

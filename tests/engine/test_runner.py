@@ -315,7 +315,7 @@ async def test_a_missing_program_fails_with_a_clear_reason(tmp_path: Path) -> No
 
 async def test_tasks_run_in_the_workdir(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    state, store = await run_plan(
+    _, store = await run_plan(
         tmp_path,
         """
         name: workdir
@@ -331,12 +331,13 @@ async def test_tasks_run_in_the_workdir(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["true", "sh -c true"])
 async def test_every_event_is_persisted(tmp_path: Path, command: str) -> None:
+    tasks = ", ".join(f'{{id: t{i}, run: "{command}"}}' for i in range(20))
     state, store = await run_plan(
         tmp_path,
         f"""
         name: persisted
         agents: {{a: {{slots: 2}}}}
-        phases: [{{id: p, tasks: [{", ".join(f'{{id: t{i}, run: "{command}"}}' for i in range(20))}]}}]
+        phases: [{{id: p, tasks: [{tasks}]}}]
         """,
     )
     from engine.state import project

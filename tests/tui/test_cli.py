@@ -20,13 +20,29 @@ agents:
 phases:
   - id: prepare
     tasks:
-      - {id: gather, run: "mkdir -p work && echo data > work/data.txt && echo gathered", agent: maker, outputs: [work/data.txt]}
+      - id: gather
+        run: mkdir -p work && echo data > work/data.txt && echo gathered
+        agent: maker
+        outputs: [work/data.txt]
   - id: produce
     tasks:
       - {id: left, run: echo left, capability: make, needs: [gather]}
-      - {id: right, run: 'test "$PHASEGATE_ATTEMPT" -ge 2 && echo right', capability: make, needs: [gather], retries: 1, backoff: 0}
+      - id: right
+        run: test "$PHASEGATE_ATTEMPT" -ge 2 && echo right
+        capability: make
+        needs: [gather]
+        retries: 1
+        backoff: 0
       - {id: inspect, run: echo inspect, agent: inspector, needs: [left, right]}
 """
+
+
+def _one(name: str, run: str, extra: str = "") -> str:
+    """A one-task plan."""
+    return (
+        f"name: {name}\n{extra}agents: {{a: {{}}}}\n"
+        f"phases: [{{id: p, tasks: [{{id: t, run: '{run}'}}]}}]\n"
+    )
 
 
 def _plan(tmp_path: Path, text: str, name: str = "plan.yaml") -> str:
@@ -63,8 +79,16 @@ def test_headless_run_then_history(pg: Run, tmp_path: Path) -> None:
 
 
 def test_runs_are_listed_newest_first(pg: Run, tmp_path: Path) -> None:
-    ok = _plan(tmp_path, "name: ok\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n", "ok.yaml")
-    bad = _plan(tmp_path, "name: bad\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'false'}]}]\n", "bad.yaml")
+    ok = _plan(
+        tmp_path,
+        "name: ok\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n",
+        "ok.yaml",
+    )
+    bad = _plan(
+        tmp_path,
+        "name: bad\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'false'}]}]\n",
+        "bad.yaml",
+    )
     assert pg("run", ok, "--headless").returncode == 0
     failed = pg("run", bad, "--headless")
     assert failed.returncode == 1
@@ -77,7 +101,11 @@ def test_runs_are_listed_newest_first(pg: Run, tmp_path: Path) -> None:
 
 
 def test_invalid_plan_is_refused_with_exit_2_and_nothing_runs(pg: Run, tmp_path: Path) -> None:
-    plan = _plan(tmp_path, "name: x\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'touch ran', agent: b}]}]\n")
+    plan = _plan(
+        tmp_path,
+        "name: x\nagents: {a: {}}\n"
+        "phases: [{id: p, tasks: [{id: t, run: 'touch ran', agent: b}]}]\n",
+    )
     done = pg("run", plan, "--headless")
     assert done.returncode == 2
     assert "plan.yaml:3:" in done.stderr and "agent 'b' is not defined" in done.stderr
@@ -89,7 +117,7 @@ def test_invalid_plan_is_refused_with_exit_2_and_nothing_runs(pg: Run, tmp_path:
 def test_unknown_run_and_bad_usage_exit_2(pg: Run, tmp_path: Path) -> None:
     none = pg("show", "last")
     assert none.returncode == 2 and "no runs yet" in none.stderr
-    _plan(tmp_path, "name: ok\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n")
+    _plan(tmp_path, _one("ok", "true"))
     assert pg("run", "plan.yaml", "--headless").returncode == 0
     missing = pg("show", "nope")
     assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
@@ -101,7 +129,7 @@ def test_unknown_run_and_bad_usage_exit_2(pg: Run, tmp_path: Path) -> None:
 
 
 def test_var_overrides_plan_variables(pg: Run, tmp_path: Path) -> None:
-    _plan(tmp_path, "name: v\nvars: {who: plan}\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'echo hi {who}'}]}]\n")
+    _plan(tmp_path, _one("v", "echo hi {who}", "vars: {who: plan}\n"))
     assert pg("run", "plan.yaml", "--headless", "--var", "who=cli").returncode == 0
     assert pg("logs", "last", "t").stdout == "hi cli\n"
 
@@ -112,11 +140,17 @@ def test_schema_is_json_schema_for_plans(pg: Run) -> None:
     assert {"name", "agents", "phases", "gates"} <= set(schema["properties"])
 
 
-def _run_until_started(tmp_path: Path, env: dict[str, str], text: str) -> tuple[subprocess.Popen[str], str]:
+def _run_until_started(
+    tmp_path: Path, env: dict[str, str], text: str
+) -> tuple[subprocess.Popen[str], str]:
     plan = _plan(tmp_path, text)
     proc = subprocess.Popen(
-        [PHASEGATE, "run", plan, "--headless"], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [PHASEGATE, "run", plan, "--headless"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()  # "phasegate: run ID of ..."
@@ -161,10 +195,15 @@ def test_ctrl_c_kills_every_process_group_and_records_the_run_cancelled(
     shown = json.loads(pg("show", run_id, "--json").stdout)
     assert shown["status"] == "cancelled"
     # a dependent of a cancelled task is blocked (DECISIONS: statuses)
-    assert {t["id"]: t["status"] for t in shown["tasks"]} == {"deep": "cancelled", "later": "blocked"}
+    assert {t["id"]: t["status"] for t in shown["tasks"]} == {
+        "deep": "cancelled",
+        "later": "blocked",
+    }
 
 
-def test_sigterm_stops_the_run_with_exit_143(tmp_path: Path, cli_env: dict[str, str], pg: Run) -> None:
+def test_sigterm_stops_the_run_with_exit_143(
+    tmp_path: Path, cli_env: dict[str, str], pg: Run
+) -> None:
     proc, run_id = _run_until_started(tmp_path, cli_env, GRANDCHILD)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
@@ -174,7 +213,7 @@ def test_sigterm_stops_the_run_with_exit_143(tmp_path: Path, cli_env: dict[str, 
 
 
 def test_database_location_follows_db_option(pg: Run, tmp_path: Path) -> None:
-    _plan(tmp_path, "name: ok\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n")
+    _plan(tmp_path, _one("ok", "true"))
     db = tmp_path / "elsewhere" / "runs.db"
     assert pg("run", "plan.yaml", "--headless", "--db", str(db)).returncode == 0
     assert db.exists()
