@@ -128,16 +128,36 @@ def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) 
     sys.exit(0 if ok else EXIT_USAGE)
 
 
+color_option = click.option(
+    "--color",
+    type=click.Choice(["auto", "never", "256", "truecolor"]),
+    default="auto",
+    show_default=True,
+    help="Colours of the dashboard (NO_COLOR=1 also turns them off).",
+)
+
+
 @cli.command()
 @click.argument("plan", type=click.Path())
 @click.option("--headless", is_flag=True, help="No dashboard: print one log line per transition.")
 @db_option
 @var_option
-@click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
-def run(plan: str, headless: bool, db: str | None, variables: tuple[str, ...], quiet: bool) -> None:
-    """Validate PLAN and run it; the run is recorded in the database.
+@click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
+@color_option
+@click.option("--run-id", hidden=True, help="Use this run id (the dashboard's engine child).")
+def run(
+    plan: str,
+    headless: bool,
+    db: str | None,
+    variables: tuple[str, ...],
+    quiet: bool,
+    color: str,
+    run_id: str | None,
+) -> None:
+    """Validate PLAN and run it, with the live dashboard (or --headless log lines).
 
-    Until the dashboard lands, the run is always headless.
+    The dashboard runs the engine as its own process: quitting the dashboard asks whether to
+    stop the run or leave it running. Without a terminal, the run is headless.
     """
     from engine.plan import load_plan
 
@@ -148,14 +168,39 @@ def run(plan: str, headless: bool, db: str | None, variables: tuple[str, ...], q
         _print_problems(exc.problems)
         _fail(f"{plan} is not a valid plan ({len(exc.problems)} problems); nothing was run", 2)
         return
+    if not headless and sys.stdin.isatty() and sys.stdout.isatty():
+        from .launch import run_with_dashboard
+
+        sys.exit(run_with_dashboard(plan, _db_path(db), variables, color))
     from .headless import run_headless
 
-    state, sig = _run_async(lambda: run_headless(loaded, _db_path(db), values, quiet))
+    state, sig = _run_async(lambda: run_headless(loaded, _db_path(db), values, quiet, run_id))
     if sig == signal.SIGINT:
         sys.exit(EXIT_INTERRUPTED)
     if sig == signal.SIGTERM:
         sys.exit(EXIT_TERMINATED)
     sys.exit(0 if state.status.value == "succeeded" else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN", required=False)
+@db_option
+@color_option
+def attach(run_ref: str | None, db: str | None, color: str) -> None:
+    """Open the dashboard on a run (default: the newest active one, else the newest)."""
+    from .launch import attach_dashboard
+
+    sys.exit(attach_dashboard(_db_path(db), run_ref, color))
+
+
+@cli.command()
+@db_option
+@color_option
+def ui(db: str | None, color: str) -> None:
+    """Browse runs in the dashboard; enter opens one."""
+    from .launch import browse
+
+    sys.exit(browse(_db_path(db), color))
 
 
 @cli.command()

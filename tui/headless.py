@@ -20,11 +20,11 @@ from .text import counts_text, log_line, paint, safe
 
 
 async def run_headless(
-    plan: Plan, db_path: str, variables: dict[str, str], quiet: bool
+    plan: Plan, db_path: str, variables: dict[str, str], quiet: bool, run_id: str | None = None
 ) -> tuple[RunState, int | None]:
     """Run the plan; returns the final state and the signal that stopped it, if any."""
     store = await SQLiteStore.open(db_path)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     out = sys.stdout
 
     def printer(event: Event) -> None:

@@ -11,11 +11,16 @@ from engine.durations import format_duration
 from engine.errors import UsageError
 from engine.state import project
 from engine.store import SQLiteStore
-from engine.store.base import resolve_run
+from engine.store.base import RunRow, resolve_run
 
 from .text import counts_text, safe, table, when
 
 FOLLOW_POLL = 0.2
+
+
+def engine_alive(row: RunRow) -> bool:
+    """Is the run's engine process still the one that took the lease?"""
+    return _alive(row.engine_pid, row.engine_started)
 
 
 def _alive(pid: int | None, started: float | None) -> bool:

@@ -1,0 +1,49 @@
+"""The Textual app: routing only. Screens and widgets hold the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from engine.store import SQLiteStore
+
+from .feed import RunFeed
+from .screens.browser import BrowserScreen
+from .screens.dashboard import DashboardScreen
+from .screens.help import HelpScreen
+
+
+class PhasegateApp(App[str | None]):
+    """Opens the dashboard of one run, or the run browser when no run is given."""
+
+    TITLE = "phasegate"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, db_path: str, run_id: str | None = None) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.run_id = run_id
+        self.store: SQLiteStore | None = None
+
+    async def on_mount(self) -> None:
+        self.store = await SQLiteStore.open(self.db_path)
+        if self.run_id is not None:
+            await self.push_screen(DashboardScreen(RunFeed(self.store, self.run_id)))
+        else:
+            await self.push_screen(BrowserScreen(self.store))
+
+    async def on_unmount(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Keys", "Show every key", lambda: self.push_screen(HelpScreen()))
+        if isinstance(screen, DashboardScreen):
+            yield SystemCommand("Filter tasks", "Filter by id, phase, agent or status",
+                                screen.action_filter)
+            yield SystemCommand("Sort tasks", "Cycle the task order", screen.action_sort)
+            yield SystemCommand("Show output", "Output of the selected task", screen.action_logs)
+            yield SystemCommand("Quit phasegate", "Leave the dashboard", screen.action_quit_run)

@@ -1,0 +1,41 @@
+"""Risk items for the feed. Until risk rules exist (the risks issue), failures, retries, blocked
+tasks, agents that are not ready and failed checks are the risks shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine import events as ev
+from engine.state import RunState
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    ts: float
+    severity: str
+    subject: str
+    message: str
+
+    @property
+    def rank(self) -> int:
+        return SEVERITIES.index(self.severity)
+
+
+def risk_of(event: ev.Event, state: RunState) -> Risk | None:
+    match event:
+        case ev.TaskFinished(status="failed" | "timed_out"):
+            return Risk(event.ts, "high", f"task {event.task}", event.reason or event.status)
+        case ev.TaskRetrying():
+            return Risk(event.ts, "medium", f"task {event.task}",
+                        f"retrying as attempt {event.attempt} in {event.delay:g}s")
+        case ev.TaskBlocked():
+            return Risk(event.ts, "medium", f"task {event.task}", f"blocked: {event.reason}")
+        case ev.AgentProbed(ready=False):
+            return Risk(event.ts, "high", f"agent {event.agent}", f"not ready: {event.detail}")
+        case ev.CheckFinished(passed=False):
+            return Risk(event.ts, "high", f"check {event.name}", event.detail)
+        case ev.RunFinished(status="failed"):
+            return Risk(event.ts, "critical", "run", event.reason or "the run failed")
+    return None

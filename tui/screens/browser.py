@@ -1,0 +1,87 @@
+"""`phasegate ui`: past and active runs from the store; enter opens one (its final state replays)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from engine.durations import format_duration
+from engine.store import SQLiteStore
+
+from ..feed import RunFeed
+from ..text import counts_text, safe, when
+from ..widgets.style import STATUS_STYLE
+from .dashboard import DashboardScreen
+from .help import HelpScreen
+
+
+class BrowserScreen(Screen[None]):
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="browser.help"),
+        Binding("j", "down", "Down", show=False, id="browser.down"),
+        Binding("k", "up", "Up", show=False, id="browser.up"),
+        Binding("q", "app.quit", "Quit", id="browser.quit"),
+    ]
+    DEFAULT_CSS = """
+    BrowserScreen #title { height: 1; background: $panel; padding: 0 1; }
+    BrowserScreen DataTable { height: 1fr; }
+    """
+
+    def __init__(self, store: SQLiteStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def compose(self) -> ComposeResult:
+        yield Static("phasegate · runs (enter opens one)", id="title")
+        yield DataTable(cursor_type="row", id="runs")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name, width in (("run", 8), ("plan", 16), ("status", 11), ("started", 19),
+                            ("took", 7), ("tasks", 30)):
+            table.add_column(name.upper(), width=width, key=name)
+        await self.load()
+        self.set_interval(2.0, self.load)
+        table.focus()
+
+    async def load(self) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        rows = await self.store.list_runs(500)
+        table.clear()
+        for r in rows:
+            table.add_row(
+                r.id,
+                Text(safe(r.plan_name), no_wrap=True, overflow="ellipsis"),
+                Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                when(r.started_at or r.created_at),
+                format_duration(r.duration),
+                Text(counts_text(r.counts), no_wrap=True, overflow="ellipsis"),
+                key=r.id,
+            )
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+        else:
+            self.query_one("#title", Static).update(
+                "phasegate · no runs yet: start one with `phasegate run PLAN`"
+            )
+
+    @on(DataTable.RowSelected, "#runs")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            feed = RunFeed(self.store, event.row_key.value)
+            self.app.push_screen(DashboardScreen(feed, browse_back=True))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()

@@ -1,0 +1,168 @@
+"""The dashboard of one run: header, phases, agents, tasks, risks; drained ten times a second."""
+
+from __future__ import annotations
+
+import time
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from engine.identity import current_identity
+
+from ..feed import RunFeed
+from ..widgets.agents import AgentRoster
+from ..widgets.header import RunHeader
+from ..widgets.phases import PhasePanel
+from ..widgets.risks import RiskFeed
+from ..widgets.tasks import TaskTable
+from .help import HelpScreen
+from .quit import QuitScreen
+from .task import TaskScreen
+
+DRAIN_EVERY = 0.1  # seconds: the feed is drained into one batched update ten times a second
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="dashboard.help"),
+        Binding("slash", "filter", "Filter", id="dashboard.filter"),
+        Binding("l", "logs", "Logs", id="dashboard.logs"),
+        Binding("o", "sort", "Sort", id="dashboard.sort"),
+        Binding("q", "quit_run", "Quit", id="dashboard.quit"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
+    ]
+    DEFAULT_CSS = """
+    DashboardScreen #top { height: auto; max-height: 7; }
+    DashboardScreen PhasePanel { width: 1fr; }
+    DashboardScreen AgentRoster { width: 1fr; }
+    DashboardScreen #filter { dock: bottom; display: none; }
+    DashboardScreen #filter.visible { display: block; }
+    """
+
+    def __init__(self, feed: RunFeed, browse_back: bool = False) -> None:
+        super().__init__()
+        self.feed = feed
+        self.browse_back = browse_back
+        self._draining = False
+        self._alive = True
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Horizontal(id="top"):
+            yield PhasePanel(id="phases")
+            yield AgentRoster(id="agents")
+        yield TaskTable(id="tasks")
+        yield RiskFeed(id="risks")
+        yield Input(placeholder="filter tasks: id, phase, agent or status", id="filter")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        await self._check_engine()
+        await self.drain()
+        self.query_one(TaskTable).focus()
+        self.set_interval(DRAIN_EVERY, self.drain)
+        self.set_interval(1.0, self._tick)
+
+    async def drain(self) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            changes = await self.feed.drain()
+        finally:
+            self._draining = False
+        if not changes:
+            return
+        state, now = self.feed.state, time.time()
+        with self.app.batch_update():
+            self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
+            if changes.phases:
+                self.query_one(PhasePanel).show(state, now)
+            if changes.agents:
+                self.query_one(AgentRoster).show(state, {}, now)
+            if changes.tasks:
+                self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
+            if changes.risks:
+                self.query_one(RiskFeed).show(self.feed.risks)
+
+    async def _check_engine(self) -> None:
+        from ..views import engine_alive
+
+        row = await self.feed.refresh_row()
+        self._alive = row is not None and engine_alive(row)
+
+    async def _tick(self) -> None:
+        await self._check_engine()
+        state, now = self.feed.state, time.time()
+        with self.app.batch_update():
+            self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
+            if state.finished_at is None:
+                self.query_one(PhasePanel).show(state, now)
+                self.query_one(AgentRoster).show(state, {}, now)
+                self.query_one(TaskTable).tick(state, now)
+
+    # -- actions --------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.value = self.query_one(TaskTable).filter_text
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one(TaskTable).set_filter(event.value, self.feed.state)
+        event.input.remove_class("visible")
+        self.query_one(TaskTable).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_live(self, event: Input.Changed) -> None:
+        self.query_one(TaskTable).set_filter(event.value, self.feed.state)
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("visible") or self.query_one(TaskTable).filter_text:
+            box.remove_class("visible")
+            box.value = ""
+            self.query_one(TaskTable).set_filter("", self.feed.state)
+            self.query_one(TaskTable).focus()
+        elif self.browse_back:
+            self.app.pop_screen()
+
+    def action_sort(self) -> None:
+        self.query_one(TaskTable).cycle_sort(self.feed.state)
+
+    def action_logs(self) -> None:
+        task = self.query_one(TaskTable).selected
+        if task is not None:
+            self.app.push_screen(TaskScreen(self.feed, task))
+
+    @on(DataTable.RowSelected, "#tasks")
+    def _open_task(self, event: DataTable.RowSelected) -> None:
+        self.action_logs()
+
+    def action_quit_run(self) -> None:
+        active = self.feed.state.finished_at is None and self._alive
+        if not active:
+            self.app.exit()
+            return
+
+        async def decided(choice: str | None) -> None:
+            if choice == "stop":
+                who = current_identity()
+                await self.feed.store.put_command(
+                    self.feed.run_id, "cancel", {"reason": f"stopped from the dashboard by {who.user}"},
+                    who.user, time.time(),
+                )
+                self.app.exit("stopped")
+            elif choice == "leave":
+                self.app.exit("left")
+
+        self.app.push_screen(QuitScreen(), decided)

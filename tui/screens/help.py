@@ -1,0 +1,49 @@
+"""`?`: every key of the dashboard, from the bindings themselves."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("?", "this help"),
+    ("ctrl+p", "command palette"),
+    ("tab / shift+tab", "next / previous region"),
+    ("↑ ↓  j k", "move in the task table"),
+    ("enter", "details and output of the selected task"),
+    ("l", "output (logs) of the selected task"),
+    ("/", "filter tasks by id, phase, agent or status"),
+    ("o", "sort tasks: plan order, status, duration, phase, agent"),
+    ("f", "follow the running task"),
+    ("esc", "back, or clear the filter"),
+    ("q", "quit (asks whether to stop an active run)"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 70; max-width: 100%; height: auto; max-height: 22;
+        border: round $accent; background: $surface; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, what in KEYS:
+            table.add_row(key, what)
+        with VerticalScroll() as box:
+            box.border_title = "Keys"
+            box.border_subtitle = "esc to close"
+            yield Static(table)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

@@ -1,0 +1,34 @@
+"""Leaving a dashboard while its run is active: stop the run, or leave it running."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class QuitScreen(ModalScreen[str | None]):
+    BINDINGS = [
+        Binding("s", "choose('stop')", "Stop the run", id="quit.stop"),
+        Binding("l", "choose('leave')", "Leave it running", id="quit.leave"),
+        Binding("escape", "choose(None)", "Stay", id="quit.stay"),
+    ]
+    DEFAULT_CSS = """
+    QuitScreen { align: center middle; }
+    QuitScreen > Vertical { width: 60; max-width: 100%; height: auto; border: round $warning;
+        background: $surface; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "The run is still going"
+            yield Static(
+                "[b]s[/b]  stop the run (its tasks are terminated)\n"
+                "[b]l[/b]  leave it running and close the dashboard\n"
+                "[b]esc[/b] stay here"
+            )
+
+    def action_choose(self, choice: str | None) -> None:
+        self.dismiss(choice)

@@ -1,0 +1,40 @@
+"""The run header: plan, run id, status, elapsed time, ETA and counts by status, on one line."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from engine.durations import format_duration
+from engine.state import RunState
+
+from ..text import safe
+from .style import STATUS_STYLE, status_glyph
+
+ORDER = ("running", "ready", "succeeded", "failed", "timed_out", "blocked", "cancelled", "skipped")
+
+
+class RunHeader(Static):
+    DEFAULT_CSS = """
+    RunHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def show(self, state: RunState, run_id: str, alive: bool, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        end = state.finished_at if state.finished_at is not None else now
+        elapsed = end - state.started_at if state.started_at else None
+        status = state.status.value
+        if not alive and status in ("running", "paused", "pending") and state.events:
+            status = "interrupted"
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(safe(state.plan_name or "phasegate")[:24], style="bold")
+        line.append(f"  {run_id}  ")
+        line.append(status, style=STATUS_STYLE.get(status, "bold"))
+        line.append(f"  {format_duration(elapsed)}  ETA -  ")
+        counts = state.counts()
+        for key in ORDER:
+            if counts.get(key):
+                line.append(f"{status_glyph(key)}{counts[key]} ", style=STATUS_STYLE.get(key, ""))
+        self.update(line)

@@ -1,0 +1,53 @@
+"""Phase panels: one line per phase with status, progress, timebox used."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from engine.durations import format_duration
+from engine.state import RunState, TaskStatus
+
+from ..text import safe
+from .style import STATUS_STYLE, status_glyph
+
+
+class PhasePanel(Static):
+    DEFAULT_CSS = """
+    PhasePanel { border: round $primary-darken-2; border-title-color: $text; height: auto;
+                 max-height: 7; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.border_title = "Phases"
+
+    def show(self, state: RunState, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        total: dict[str, int] = {}
+        done: dict[str, int] = {}
+        for t in state.tasks.values():
+            total[t.phase] = total.get(t.phase, 0) + 1
+            if t.status.terminal and t.status is not TaskStatus.BLOCKED:
+                done[t.phase] = done.get(t.phase, 0) + 1
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True, ratio=1)
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_column(no_wrap=True, justify="right")
+        for p in state.phases.values():
+            used = None
+            if p.started_at is not None:
+                used = (p.finished_at or now) - p.started_at
+            box = f"{format_duration(used)}/{format_duration(p.timebox)}" if p.timebox else (
+                format_duration(used) if used is not None else "")
+            over = p.timebox is not None and used is not None and used > p.timebox
+            name = Text(f"{status_glyph(p.status)} ", style=STATUS_STYLE.get(p.status, ""))
+            name.append(safe(p.title or p.id), style="bold" if p.status == "running" else "")
+            grid.add_row(
+                name,
+                f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
+                Text(box, style="bold red" if over else ""),
+            )
+        self.update(grid)

@@ -1,0 +1,44 @@
+"""The risk feed: newest first, each with its time, severity, subject and message."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ..risks import Risk
+from ..text import safe
+from .style import SEVERITY_STYLE
+
+SHORT = {"info": "INFO", "low": "LOW", "medium": "MED", "high": "HIGH", "critical": "CRIT"}
+
+
+class RiskFeed(Static):
+    DEFAULT_CSS = """
+    RiskFeed { border: round $primary-darken-2; height: 5; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.border_title = "Risks"
+        self.show([])
+
+    def show(self, risks: list[Risk]) -> None:
+        if not risks:
+            self.update(Text("no risks so far", style="dim"))
+            return
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+        newest = sorted(risks, key=lambda r: (r.ts, r.rank), reverse=True)
+        for r in newest[: max(self.size.height, 3)]:
+            clock = time.strftime("%H:%M:%S", time.localtime(r.ts))
+            grid.add_row(
+                clock,
+                Text(SHORT.get(r.severity, r.severity), style=SEVERITY_STYLE.get(r.severity, "")),
+                Text(f"{safe(r.subject)}: {safe(r.message)}", no_wrap=True, overflow="ellipsis"),
+            )
+        self.border_title = f"Risks ({len(risks)})"
+        self.update(grid)

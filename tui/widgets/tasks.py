@@ -1,0 +1,145 @@
+"""The task table: id, phase, agent, status, attempts, duration; filter, sort, follow running."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from engine.durations import format_duration
+from engine.state import RunState, TaskState
+
+from ..text import safe
+from .style import STATUS_STYLE, status_glyph
+
+COLUMNS = (("task", 18), ("phase", 10), ("agent", 10), ("status", 11), ("try", 3), ("time", 7))
+SORTS = ("plan", "status", "duration", "phase", "agent")
+_STATUS_ORDER = {
+    "running": 0, "failed": 1, "timed_out": 2, "blocked": 3, "ready": 4, "pending": 5,
+    "cancelled": 6, "skipped": 7, "succeeded": 8,
+}
+
+
+class TaskTable(DataTable[Text]):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="tasks.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tasks.up"),
+        Binding("f", "toggle_follow", "Follow", show=False, id="tasks.follow"),
+    ]
+    DEFAULT_CSS = """
+    TaskTable { border: round $primary-darken-2; height: 1fr; }
+    TaskTable:focus { border: round $accent; }
+    """
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
+        self.filter_text = ""
+        self.sort_key = "plan"
+        self.follow = False
+        self._order: dict[str, int] = {}
+        self._shown: list[str] = []
+
+    def on_mount(self) -> None:
+        for name, width in COLUMNS:
+            self.add_column(name.upper(), width=width, key=name)
+        self._title()
+
+    def _title(self) -> None:
+        parts = ["Tasks", f"sort: {self.sort_key}"]
+        if self.filter_text:
+            parts.append(f"filter: {safe(self.filter_text)}")
+        if self.follow:
+            parts.append("following")
+        self.border_title = " · ".join(parts)
+
+    @property
+    def selected(self) -> str | None:
+        if not self._shown or self.cursor_row >= len(self._shown):
+            return None
+        return self._shown[self.cursor_row]
+
+    def _cells(self, t: TaskState, now: float) -> list[Text]:
+        if t.started_at is None:
+            took = None
+        else:
+            took = (t.finished_at if t.finished_at is not None else now) - t.started_at
+        style = STATUS_STYLE.get(t.status.value, "")
+        return [
+            Text(safe(t.id), no_wrap=True, overflow="ellipsis"),
+            Text(safe(t.phase), no_wrap=True, overflow="ellipsis"),
+            Text(safe(t.agent or "-"), no_wrap=True, overflow="ellipsis"),
+            Text(f"{status_glyph(t.status.value)} {t.status.value}", style=style, no_wrap=True),
+            Text(str(t.attempts or "-"), justify="right"),
+            Text(format_duration(took) if took is not None else "-", justify="right"),
+        ]
+
+    def _visible(self, state: RunState) -> list[str]:
+        needle = self.filter_text.lower()
+        tasks = [
+            t for t in state.tasks.values()
+            if not needle
+            or needle in t.id.lower()
+            or needle in t.phase.lower()
+            or needle in (t.agent or "").lower()
+            or needle in t.status.value
+        ]
+        if self.sort_key == "status":
+            tasks.sort(key=lambda t: _STATUS_ORDER.get(t.status.value, 9))
+        elif self.sort_key == "duration":
+            tasks.sort(key=lambda t: -(t.duration or 0.0))
+        elif self.sort_key == "phase":
+            tasks.sort(key=lambda t: t.phase)
+        elif self.sort_key == "agent":
+            tasks.sort(key=lambda t: t.agent or "")
+        return [t.id for t in tasks]
+
+    def rebuild(self, state: RunState, now: float | None = None) -> None:
+        """Lay the rows out again (after a filter or sort change, or a new run)."""
+        now = time.time() if now is None else now
+        keep = self.selected
+        self.clear()
+        self._shown = self._visible(state)
+        for tid in self._shown:
+            self.add_row(*self._cells(state.tasks[tid], now), key=tid)
+        if keep in self._shown:
+            self.move_cursor(row=self._shown.index(keep))
+        self._title()
+
+    def refresh_tasks(self, state: RunState, changed: Iterable[str], now: float | None = None) -> None:
+        """Update the cells of the tasks that changed; re-lay out only if the order must change."""
+        now = time.time() if now is None else now
+        changed = set(changed)
+        if self.sort_key != "plan" or self.filter_text or len(self._shown) != len(state.tasks):
+            if changed:
+                self.rebuild(state, now)
+        else:
+            for tid in changed & set(self._shown):
+                for (name, _), cell in zip(COLUMNS, self._cells(state.tasks[tid], now), strict=True):
+                    self.update_cell(tid, name, cell)
+        if self.follow:
+            running = [i for i, tid in enumerate(self._shown) if state.tasks[tid].status.value == "running"]
+            if running:
+                self.move_cursor(row=running[0])
+
+    def tick(self, state: RunState, now: float | None = None) -> None:
+        """Advance the clocks of running tasks (once a second)."""
+        now = time.time() if now is None else now
+        for tid in self._shown:
+            t = state.tasks[tid]
+            if t.status.value == "running":
+                self.update_cell(tid, "time", self._cells(t, now)[5])
+
+    def cycle_sort(self, state: RunState) -> None:
+        self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
+        self.rebuild(state)
+
+    def set_filter(self, text: str, state: RunState) -> None:
+        self.filter_text = text.strip()
+        self.rebuild(state)
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        self._title()
