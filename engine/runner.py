@@ -29,6 +29,7 @@ from .store.base import OutputDrop, OutputLine, RunRow, Store
 
 PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
+COMMAND_POLL = 0.25  # seconds between two reads of the commands inbox
 MAX_BACKOFF = 300.0
 DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
 _ENDED = {
@@ -131,6 +132,7 @@ class Runner:
         await self.store.acquire_lease(self.run_id, pid, _process_start(pid), started, _alive)
         loop = asyncio.get_running_loop()
         beat = loop.call_later(HEARTBEAT, self._heartbeat)
+        inbox = loop.create_task(self._read_commands())
         try:
             self.emit(
                 ev.RunStarted(
@@ -166,6 +168,9 @@ class Runner:
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             beat.cancel()
+            inbox.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await inbox
             self._kill_all()
             self._sink.summary(
                 status=self.state.status.value,
@@ -178,6 +183,15 @@ class Runner:
             if isinstance(self._executor, LocalExecutor):
                 self._executor.close()
         return self.state
+
+    async def _read_commands(self) -> None:
+        """Claim the intents front ends wrote into the run's inbox, each once, and act on them."""
+        while True:
+            await asyncio.sleep(COMMAND_POLL)
+            for command in await self.store.claim_commands(self.run_id, self.now()):
+                if command.kind == "cancel":
+                    reason = str(command.args.get("reason") or f"cancelled by {command.author}")
+                    self.cancel(reason)
 
     def _heartbeat(self) -> None:
         self._sink.summary(heartbeat_at=self.now(), counts=self.state.counts())

@@ -42,8 +42,9 @@ class PhasegateApp(App[str | None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Keys", "Show every key", lambda: self.push_screen(HelpScreen()))
         if isinstance(screen, DashboardScreen):
-            yield SystemCommand("Filter tasks", "Filter by id, phase, agent or status",
-                                screen.action_filter)
+            yield SystemCommand(
+                "Filter tasks", "Filter by id, phase, agent or status", screen.action_filter
+            )
             yield SystemCommand("Sort tasks", "Cycle the task order", screen.action_sort)
             yield SystemCommand("Show output", "Output of the selected task", screen.action_logs)
             yield SystemCommand("Quit phasegate", "Leave the dashboard", screen.action_quit_run)

@@ -53,20 +53,34 @@ def run_with_dashboard(plan: str, db_path: str, variables: tuple[str, ...], colo
     run_id = new_run_id()
     directory = run_dir(db_path, run_id)
     log_path = os.path.join(directory, "engine.log")
-    argv = [sys.executable, "-m", "tui.cli", "run", os.path.abspath(plan), "--headless",
-            "--run-id", run_id, "--db", db_path]
+    argv = [
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "run",
+        os.path.abspath(plan),
+        "--headless",
+        "--run-id",
+        run_id,
+        "--db",
+        db_path,
+    ]
     for v in variables:
         argv += ["--var", v]
     with open(log_path, "ab") as log:
         engine = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     if not asyncio.run(_wait_for_run(db_path, run_id, engine)):
         with open(log_path, errors="replace") as f:
             tail = f.read()[-2000:]
-        click.echo(f"phasegate: the engine did not start the run; its log ({log_path}):\n{tail}",
-                   err=True)
+        click.echo(
+            f"phasegate: the engine did not start the run; its log ({log_path}):\n{tail}", err=True
+        )
         return engine.poll() or 1
     choice = _app(db_path, run_id, color)
     if choice == "left":

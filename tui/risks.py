@@ -28,8 +28,12 @@ def risk_of(event: ev.Event, state: RunState) -> Risk | None:
         case ev.TaskFinished(status="failed" | "timed_out"):
             return Risk(event.ts, "high", f"task {event.task}", event.reason or event.status)
         case ev.TaskRetrying():
-            return Risk(event.ts, "medium", f"task {event.task}",
-                        f"retrying as attempt {event.attempt} in {event.delay:g}s")
+            return Risk(
+                event.ts,
+                "medium",
+                f"task {event.task}",
+                f"retrying as attempt {event.attempt} in {event.delay:g}s",
+            )
         case ev.TaskBlocked():
             return Risk(event.ts, "medium", f"task {event.task}", f"blocked: {event.reason}")
         case ev.AgentProbed(ready=False):

@@ -10,6 +10,7 @@ import psutil
 import pytest
 
 from engine.state import AgentStatus, RunStatus, TaskStatus
+from engine.store import MemoryStore
 
 from .helpers import run_plan
 
@@ -347,3 +348,39 @@ async def test_every_event_is_persisted(tmp_path: Path, command: str) -> None:
     assert project(stored).counts() == {"succeeded": 20}
     run = await store.get_run("run1")
     assert run is not None and run.status == "succeeded" and run.counts == {"succeeded": 20}
+
+
+async def test_a_cancel_command_from_another_client_stops_the_run(tmp_path: Path) -> None:
+    import asyncio
+
+    from engine.runner import Runner
+
+    store = MemoryStore()
+
+    async def operator() -> None:
+        while store_state().get("t") != TaskStatus.RUNNING:
+            await asyncio.sleep(0.01)
+        await store.put_command("run1", "cancel", {"reason": "stopped by ops"}, "ops", time.time())
+
+    runner: list[Runner] = []
+
+    def store_state() -> dict[str, TaskStatus]:
+        return {k: v.status for k, v in runner[0].state.tasks.items()} if runner else {}
+
+    waiter = asyncio.ensure_future(operator())
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: cancel
+        kill_grace: 1s
+        agents: {a: {}}
+        phases: [{id: p, tasks: [{id: t, run: "sleep 60"}, {id: u, run: "true", needs: [t]}]}]
+        """,
+        store=store,
+        on_runner=runner.append,
+    )
+    await waiter
+    assert state.status is RunStatus.CANCELLED
+    assert state.reason == "stopped by ops"
+    assert state.tasks["t"].status is TaskStatus.CANCELLED
+    assert not _processes_of("run1")

@@ -38,3 +38,39 @@ def pg(tmp_path: Path, cli_env: dict[str, str]) -> Run:
         )
 
     return run
+
+
+PLAN = """
+name: dash
+agents:
+  builder: {capabilities: [build], slots: 2}
+  tester: {capabilities: [test]}
+phases:
+  - id: build
+    title: Build it
+    tasks:
+      - {id: compile, run: "echo compiled", capability: build}
+      - {id: docs, run: "printf '[bold red]markup[/] \\\\033[31mred\\\\n'", capability: build}
+  - id: check
+    tasks:
+      - {id: unit, run: "sh -c 'echo unit ok; echo needle here'", capability: test, needs: [compile]}
+      - {id: flaky, run: "sh -c 'echo boom >&2; exit 1'", capability: test, on_failure: continue}
+"""
+
+
+@pytest.fixture
+async def finished_run(tmp_path: Path) -> tuple[str, str]:
+    """A finished run (one task failed, with on_failure: continue) in a SQLite database."""
+    from engine.plan import load_plan
+    from engine.runner import Runner
+    from engine.store import SQLiteStore
+
+    plan_path = tmp_path / "dash.yaml"
+    plan_path.write_text(PLAN)
+    db = str(tmp_path / "data" / "phasegate.db")
+    store = await SQLiteStore.open(db)
+    try:
+        await Runner(load_plan(str(plan_path)), store, "run1", run_dir=str(tmp_path)).run()
+    finally:
+        await store.close()
+    return db, "run1"

@@ -42,8 +42,14 @@ class BrowserScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name, width in (("run", 8), ("plan", 16), ("status", 11), ("started", 19),
-                            ("took", 7), ("tasks", 30)):
+        for name, width in (
+            ("run", 8),
+            ("plan", 16),
+            ("status", 11),
+            ("started", 19),
+            ("took", 7),
+            ("tasks", 30),
+        ):
             table.add_column(name.upper(), width=width, key=name)
         await self.load()
         self.set_interval(2.0, self.load)

@@ -158,8 +158,11 @@ class DashboardScreen(Screen[None]):
             if choice == "stop":
                 who = current_identity()
                 await self.feed.store.put_command(
-                    self.feed.run_id, "cancel", {"reason": f"stopped from the dashboard by {who.user}"},
-                    who.user, time.time(),
+                    self.feed.run_id,
+                    "cancel",
+                    {"reason": f"stopped from the dashboard by {who.user}"},
+                    who.user,
+                    time.time(),
                 )
                 self.app.exit("stopped")
             elif choice == "leave":

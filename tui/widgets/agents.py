@@ -15,15 +15,18 @@ from ..text import safe
 from .style import STATUS_STYLE
 
 
-class AgentRoster(Static):
+class AgentRoster(Static, can_focus=True):
     DEFAULT_CSS = """
     AgentRoster { border: round $primary-darken-2; height: auto; max-height: 7; padding: 0 1; }
+    AgentRoster:focus { border: round $accent; }
     """
 
     def on_mount(self) -> None:
         self.border_title = "Agents"
 
-    def show(self, state: RunState, quiet_since: dict[str, float], now: float | None = None) -> None:
+    def show(
+        self, state: RunState, quiet_since: dict[str, float], now: float | None = None
+    ) -> None:
         now = time.time() if now is None else now
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(no_wrap=True)

@@ -15,10 +15,11 @@ from ..text import safe
 from .style import STATUS_STYLE, status_glyph
 
 
-class PhasePanel(Static):
+class PhasePanel(Static, can_focus=True):
     DEFAULT_CSS = """
     PhasePanel { border: round $primary-darken-2; border-title-color: $text; height: auto;
                  max-height: 7; padding: 0 1; }
+    PhasePanel:focus { border: round $accent; }
     """
 
     def on_mount(self) -> None:
@@ -40,8 +41,11 @@ class PhasePanel(Static):
             used = None
             if p.started_at is not None:
                 used = (p.finished_at or now) - p.started_at
-            box = f"{format_duration(used)}/{format_duration(p.timebox)}" if p.timebox else (
-                format_duration(used) if used is not None else "")
+            box = (
+                f"{format_duration(used)}/{format_duration(p.timebox)}"
+                if p.timebox
+                else (format_duration(used) if used is not None else "")
+            )
             over = p.timebox is not None and used is not None and used > p.timebox
             name = Text(f"{status_glyph(p.status)} ", style=STATUS_STYLE.get(p.status, ""))
             name.append(safe(p.title or p.id), style="bold" if p.status == "running" else "")

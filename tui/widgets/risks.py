@@ -15,9 +15,10 @@ from .style import SEVERITY_STYLE
 SHORT = {"info": "INFO", "low": "LOW", "medium": "MED", "high": "HIGH", "critical": "CRIT"}
 
 
-class RiskFeed(Static):
+class RiskFeed(Static, can_focus=True):
     DEFAULT_CSS = """
     RiskFeed { border: round $primary-darken-2; height: 5; padding: 0 1; }
+    RiskFeed:focus { border: round $accent; }
     """
 
     def on_mount(self) -> None:

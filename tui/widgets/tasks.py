@@ -18,8 +18,15 @@ from .style import STATUS_STYLE, status_glyph
 COLUMNS = (("task", 18), ("phase", 10), ("agent", 10), ("status", 11), ("try", 3), ("time", 7))
 SORTS = ("plan", "status", "duration", "phase", "agent")
 _STATUS_ORDER = {
-    "running": 0, "failed": 1, "timed_out": 2, "blocked": 3, "ready": 4, "pending": 5,
-    "cancelled": 6, "skipped": 7, "succeeded": 8,
+    "running": 0,
+    "failed": 1,
+    "timed_out": 2,
+    "blocked": 3,
+    "ready": 4,
+    "pending": 5,
+    "cancelled": 6,
+    "skipped": 7,
+    "succeeded": 8,
 }
 
 
@@ -79,7 +86,8 @@ class TaskTable(DataTable[Text]):
     def _visible(self, state: RunState) -> list[str]:
         needle = self.filter_text.lower()
         tasks = [
-            t for t in state.tasks.values()
+            t
+            for t in state.tasks.values()
             if not needle
             or needle in t.id.lower()
             or needle in t.phase.lower()
@@ -108,7 +116,9 @@ class TaskTable(DataTable[Text]):
             self.move_cursor(row=self._shown.index(keep))
         self._title()
 
-    def refresh_tasks(self, state: RunState, changed: Iterable[str], now: float | None = None) -> None:
+    def refresh_tasks(
+        self, state: RunState, changed: Iterable[str], now: float | None = None
+    ) -> None:
         """Update the cells of the tasks that changed; re-lay out only if the order must change."""
         now = time.time() if now is None else now
         changed = set(changed)
@@ -117,10 +127,14 @@ class TaskTable(DataTable[Text]):
                 self.rebuild(state, now)
         else:
             for tid in changed & set(self._shown):
-                for (name, _), cell in zip(COLUMNS, self._cells(state.tasks[tid], now), strict=True):
+                for (name, _), cell in zip(
+                    COLUMNS, self._cells(state.tasks[tid], now), strict=True
+                ):
                     self.update_cell(tid, name, cell)
         if self.follow:
-            running = [i for i, tid in enumerate(self._shown) if state.tasks[tid].status.value == "running"]
+            running = [
+                i for i, tid in enumerate(self._shown) if state.tasks[tid].status.value == "running"
+            ]
             if running:
                 self.move_cursor(row=running[0])
 

@@ -1,0 +1,256 @@
+"""Pilot tests of the dashboard at 80x24: every region reachable, every key doing its job."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Log
+
+from engine import events as ev
+from engine.store import SQLiteStore
+from engine.store.base import RunRow
+from tui.app import PhasegateApp
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.help import HelpScreen
+from tui.screens.quit import QuitScreen
+from tui.screens.task import TaskScreen
+from tui.widgets.agents import AgentRoster
+from tui.widgets.header import RunHeader
+from tui.widgets.phases import PhasePanel
+from tui.widgets.risks import RiskFeed
+from tui.widgets.tasks import TaskTable
+
+SIZE = (80, 24)
+
+
+def _text(widget: Widget) -> str:
+    """What a widget shows on the screen, as plain text (borders and titles included)."""
+    width, height = widget.outer_size
+    strips = widget.render_lines(Region(0, 0, width, height))
+    return "\n".join(strip.text for strip in strips)
+
+
+def _rows(table: DataTable[object]) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def _dashboard(app: PhasegateApp, pilot: object) -> DashboardScreen:
+    await pilot.pause()  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, DashboardScreen)
+    return screen
+
+
+async def test_every_region_shows_the_run_at_80x24(finished_run: tuple[str, str]) -> None:
+    db, run_id = finished_run
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        header = _text(screen.query_one(RunHeader))
+        assert "dash" in header and run_id in header and "succeeded" in header
+        phases = _text(screen.query_one(PhasePanel))
+        assert "Build it" in phases and "check" in phases and "2/2" in phases
+        agents = _text(screen.query_one(AgentRoster))
+        assert "builder" in agents and "tester" in agents and "0/2" in agents
+        rows = {r[0]: r for r in _rows(screen.query_one(TaskTable))}
+        assert set(rows) == {"compile", "docs", "unit", "flaky"}
+        assert "succeeded" in rows["unit"][3] and "failed" in rows["flaky"][3]
+        assert rows["unit"][2] == "tester" and rows["unit"][1] == "check"
+        risks = _text(screen.query_one(RiskFeed))
+        assert "flaky" in risks and "exited with code 1" in risks
+        # every region is on screen at 80x24, none of them squeezed out
+        for widget in (RunHeader, PhasePanel, AgentRoster, TaskTable, RiskFeed):
+            region = screen.query_one(widget).region
+            assert region.width > 0 and region.height > 0
+            assert region.right <= SIZE[0] and region.bottom <= SIZE[1]
+
+
+async def test_help_lists_every_key_and_escape_closes_it(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(_text(s) for s in app.screen.query("Static"))
+        for key in ("ctrl+p", "tab", "enter", "/", " l ", "q", "esc", "j k"):
+            assert key.strip() in shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_filter_narrows_the_task_table_and_escape_clears_it(
+    finished_run: tuple[str, str],
+) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        table = screen.query_one(TaskTable)
+        await pilot.press("slash")
+        assert screen.query_one("#filter", Input).has_focus
+        await pilot.press(*"failed", "enter")
+        assert [r[0] for r in _rows(table)] == ["flaky"]
+        assert "filter: failed" in str(table.border_title)
+        assert table.has_focus
+        await pilot.press("escape")
+        assert len(_rows(table)) == 4
+
+
+async def test_sort_cycles_and_status_puts_failures_first(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        table = screen.query_one(TaskTable)
+        assert [r[0] for r in _rows(table)] == ["compile", "docs", "unit", "flaky"]
+        await pilot.press("o")
+        assert "sort: status" in str(table.border_title)
+        assert _rows(table)[0][0] == "flaky"
+        for _ in range(4):
+            await pilot.press("o")
+        assert "sort: plan" in str(table.border_title)
+
+
+async def test_j_k_move_and_enter_opens_the_task_with_its_output(
+    finished_run: tuple[str, str],
+) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        table = screen.query_one(TaskTable)
+        await pilot.press("j", "j")
+        assert table.selected == "unit"
+        await pilot.press("k")
+        assert table.selected == "docs"
+        await pilot.press("j", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TaskScreen)
+        log = app.screen.query_one(Log)
+        assert any("unit ok" in line for line in log.lines)
+        await pilot.press("slash", *"needle", "enter")
+        assert [line for line in log.lines] == ["needle here"]
+        await pilot.press("n")
+        assert any("unit ok" in line for line in log.lines)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_l_opens_logs_and_untrusted_text_stays_text(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("j", "l")
+        await pilot.pause()
+        assert isinstance(app.screen, TaskScreen)
+        lines = list(app.screen.query_one(Log).lines)
+        # markup is shown as written and the escape sequence is made visible, not obeyed
+        assert any("[bold red]markup[/]" in line and "\\x1b[31mred" in line for line in lines)
+        assert not any("\x1b" in line for line in lines)
+
+
+async def test_tab_moves_between_regions(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        seen = []
+        for _ in range(4):
+            seen.append(type(app.focused).__name__)
+            await pilot.press("tab")
+        assert {"TaskTable", "RiskFeed", "PhasePanel", "AgentRoster"} <= set(seen)
+        await pilot.press("shift+tab")
+        assert app.focused is not None
+        assert screen.query_one(TaskTable) is not None
+
+
+async def test_command_palette_opens(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "CommandPalette"
+
+
+async def test_q_quits_a_finished_run_at_once(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value is None
+
+
+async def _active_run(db: str) -> str:
+    """A run whose engine (this test process) holds the lease and has not finished."""
+    store = await SQLiteStore.open(db)
+    now = time.time()
+    try:
+        await store.create_run(RunRow("live", "live-plan", "x.yaml", "running", now))
+        me = os.getpid()
+        await store.acquire_lease(
+            "live", me, psutil.Process(me).create_time(), now, lambda *_: True
+        )
+        started = ev.RunStarted(
+            now,
+            "live",
+            "live-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}],
+            tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
+            agents=[{"id": "a", "slots": 1}],
+        )
+        await store.write_batch("live", [(1, started), (2, ev.TaskStarted(now, "t", 1, "a", 1, 1))])
+    finally:
+        await store.close()
+    return "live"
+
+
+async def test_quitting_an_active_run_asks_and_stop_sends_a_cancel(
+    finished_run: tuple[str, str],
+) -> None:
+    db, _ = finished_run
+    run_id = await _active_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("q", "s")
+        await pilot.pause()
+    assert app.return_value == "stopped"
+    store = await SQLiteStore.open(db)
+    try:
+        commands = await store.claim_commands(run_id, time.time())
+    finally:
+        await store.close()
+    assert [c.kind for c in commands] == ["cancel"]
+
+
+async def test_leaving_an_active_run_running(finished_run: tuple[str, str]) -> None:
+    db, _ = finished_run
+    run_id = await _active_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("q", "l")
+        await pilot.pause()
+    assert app.return_value == "left"
+
+
+async def test_the_run_browser_opens_a_run(finished_run: tuple[str, str]) -> None:
+    db, run_id = finished_run
+    app = PhasegateApp(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert _rows(table)[0][0] == run_id
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert len(_rows(app.screen.query_one(TaskTable))) == 4
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DashboardScreen)
