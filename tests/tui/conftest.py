@@ -53,7 +53,8 @@ phases:
       - {id: docs, run: "printf '[bold red]markup[/] \\\\033[31mred\\\\n'", capability: build}
   - id: check
     tasks:
-      - {id: unit, run: "sh -c 'echo unit ok; echo needle here'", capability: test, needs: [compile]}
+      - {id: unit, run: "sh -c 'echo unit ok; echo needle here'", capability: test,
+         needs: [compile]}
       - {id: flaky, run: "sh -c 'echo boom >&2; exit 1'", capability: test, on_failure: continue}
 """
 

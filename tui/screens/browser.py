@@ -1,11 +1,13 @@
-"""`phasegate ui`: past and active runs from the store; enter opens one (its final state replays)."""
+"""`phasegate ui`: past and active runs; enter opens one (its final state replays)."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -20,7 +22,7 @@ from .help import HelpScreen
 
 
 class BrowserScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="browser.help"),
         Binding("j", "down", "Down", show=False, id="browser.down"),
         Binding("k", "up", "Up", show=False, id="browser.up"),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
@@ -27,7 +28,7 @@ DRAIN_EVERY = 0.1  # seconds: the feed is drained into one batched update ten ti
 
 
 class DashboardScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="dashboard.help"),
         Binding("slash", "filter", "Filter", id="dashboard.filter"),
         Binding("l", "logs", "Logs", id="dashboard.logs"),

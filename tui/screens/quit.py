@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
 class QuitScreen(ModalScreen[str | None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "choose('stop')", "Stop the run", id="quit.stop"),
         Binding("l", "choose('leave')", "Leave it running", id="quit.leave"),
         Binding("escape", "choose(None)", "Stay", id="quit.stay"),

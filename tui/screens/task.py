@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 
@@ -22,7 +23,7 @@ POLL = 0.1
 
 
 class TaskScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="task.back"),
         Binding("slash", "search", "Search", id="task.search"),
         Binding("n", "clear_search", "Clear search", show=False, id="task.clear"),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from engine.durations import format_duration
@@ -31,7 +32,7 @@ _STATUS_ORDER = {
 
 
 class TaskTable(DataTable[Text]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="tasks.down"),
         Binding("k", "cursor_up", "Up", show=False, id="tasks.up"),
         Binding("f", "toggle_follow", "Follow", show=False, id="tasks.follow"),
