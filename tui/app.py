@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -21,18 +22,21 @@ class PhasegateApp(App[str | None]):
     TITLE = "phasegate"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, db_path: str, run_id: str | None = None) -> None:
+    def __init__(
+        self, db_path: str, run_id: str | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__()
         self.db_path = db_path
         self.run_id = run_id
+        self.clock = clock
         self.store: SQLiteStore | None = None
 
     async def on_mount(self) -> None:
         self.store = await SQLiteStore.open(self.db_path)
         if self.run_id is not None:
-            await self.push_screen(DashboardScreen(RunFeed(self.store, self.run_id)))
+            await self.push_screen(DashboardScreen(RunFeed(self.store, self.run_id, self.clock)))
         else:
-            await self.push_screen(BrowserScreen(self.store))
+            await self.push_screen(BrowserScreen(self.store, self.clock))
 
     async def on_unmount(self) -> None:
         if self.store is not None:

@@ -7,6 +7,8 @@ a second and reports what changed since the last drain, so widgets update only t
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import events as ev
@@ -34,9 +36,12 @@ class Changes:
 
 
 class RunFeed:
-    def __init__(self, store: SQLiteStore, run_id: str) -> None:
+    def __init__(
+        self, store: SQLiteStore, run_id: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self.run_id = run_id
+        self.clock = clock  # the screens' "now" (frozen in snapshot tests)
         self.state = RunState()
         self.row: RunRow | None = None
         self.risks: list[Risk] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -33,9 +35,10 @@ class BrowserScreen(Screen[None]):
     BrowserScreen DataTable { height: 1fr; }
     """
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLiteStore, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.store = store
+        self.clock = clock
 
     def compose(self) -> ComposeResult:
         yield Static("phasegate · runs (enter opens one)", id="title")
@@ -82,7 +85,7 @@ class BrowserScreen(Screen[None]):
     @on(DataTable.RowSelected, "#runs")
     def _open(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
-            feed = RunFeed(self.store, event.row_key.value)
+            feed = RunFeed(self.store, event.row_key.value, self.clock)
             self.app.push_screen(DashboardScreen(feed, browse_back=True))
 
     def action_help(self) -> None:

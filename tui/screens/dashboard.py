@@ -56,7 +56,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="top"):
             yield PhasePanel(id="phases")
             yield AgentRoster(id="agents")
-        yield TaskTable(id="tasks")
+        yield TaskTable(self.feed.clock, id="tasks")
         yield RiskFeed(id="risks")
         yield Input(placeholder="filter tasks: id, phase, agent or status", id="filter")
         yield Footer(compact=True)
@@ -78,7 +78,7 @@ class DashboardScreen(Screen[None]):
             self._draining = False
         if not changes:
             return
-        state, now = self.feed.state, time.time()
+        state, now = self.feed.state, self.feed.clock()
         with self.app.batch_update():
             self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
             if changes.phases:
@@ -98,7 +98,7 @@ class DashboardScreen(Screen[None]):
 
     async def _tick(self) -> None:
         await self._check_engine()
-        state, now = self.feed.state, time.time()
+        state, now = self.feed.state, self.feed.clock()
         with self.app.batch_update():
             self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
             if state.finished_at is None:

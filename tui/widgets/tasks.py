@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
@@ -42,8 +42,9 @@ class TaskTable(DataTable[Text]):
     TaskTable:focus { border: round $accent; }
     """
 
-    def __init__(self, **kw: object) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
+        self.clock = clock
         self.filter_text = ""
         self.sort_key = "plan"
         self.follow = False
@@ -107,7 +108,7 @@ class TaskTable(DataTable[Text]):
 
     def rebuild(self, state: RunState, now: float | None = None) -> None:
         """Lay the rows out again (after a filter or sort change, or a new run)."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         keep = self.selected
         self.clear()
         self._shown = self._visible(state)
@@ -121,7 +122,7 @@ class TaskTable(DataTable[Text]):
         self, state: RunState, changed: Iterable[str], now: float | None = None
     ) -> None:
         """Update the cells of the tasks that changed; re-lay out only if the order must change."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         changed = set(changed)
         if self.sort_key != "plan" or self.filter_text or len(self._shown) != len(state.tasks):
             if changed:
@@ -141,7 +142,7 @@ class TaskTable(DataTable[Text]):
 
     def tick(self, state: RunState, now: float | None = None) -> None:
         """Advance the clocks of running tasks (once a second)."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         for tid in self._shown:
             t = state.tasks[tid]
             if t.status.value == "running":
