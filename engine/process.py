@@ -1,7 +1,8 @@
 """Local processes: spawn in a new session with pipes, stream output by line, kill the group, reap.
 
-The fast path is `os.posix_spawn` (with `setsid`) plus a pidfd watched by the event loop, reading
-the pipes with `loop.add_reader`: no thread and no asyncio transport per child. A task ends when
+The fast path is `os.posix_spawn` (with `setsid`) plus a pidfd, with the pidfd and the pipes in one
+epoll set that the event loop watches as a single reader: no thread, no asyncio transport and no
+loop registration per child. A task ends when
 its main process exits; output still arriving from processes it left behind is drained briefly,
 then whatever remains in its process group is terminated (TERM, grace, KILL).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import shlex
 import signal
 from collections.abc import Callable
@@ -110,6 +112,34 @@ class Executor(Protocol):
     ) -> Handle: ...
 
 
+def process_start_time(pid: int) -> float:
+    """When a process started (epoch seconds), as psutil's create_time computes it on Linux;
+    0.0 when there is no such process. Cheap: two small reads of /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        ticks = int(stat[stat.rindex(b")") + 2 :].split()[19])
+        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _boot_time() -> float:
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime"):
+                return float(line.split()[1])
+    return 0.0
+
+
+def same_process(pid: int | None, started: float | None) -> bool:
+    """Is `pid` still the process that started at `started` (not a reused pid)?"""
+    if not pid:
+        return False
+    now = process_start_time(pid)
+    return now > 0 and abs(now - (started or 0.0)) < 1.0
+
+
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -143,8 +173,10 @@ class LocalProcess:
         on_line: Callable[[str, str], None],
         on_exit: Callable[[Exit], None],
         devnull: int,
+        fds: _FdWatch,
     ) -> None:
         self._loop = loop
+        self._fds = fds
         self._on_line = on_line
         self._on_exit = on_exit
         self._keep = spec.keep_background
@@ -181,9 +213,10 @@ class LocalProcess:
         os.close(err_w)
         self.pgid = self.pid
         self._pidfd = os.pidfd_open(self.pid)
-        loop.add_reader(self._pidfd, self._exited)
-        for s in self._streams:
-            loop.add_reader(s.fd, self._readable, s)
+        fds.watch(self._pidfd, self._exited)
+        out, err = self._streams
+        fds.watch(out.fd, lambda: self._readable(out))
+        fds.watch(err.fd, lambda: self._readable(err))
 
     def _fail_to_start(self, code: int, reason: str) -> None:
         self._done = True
@@ -222,13 +255,15 @@ class LocalProcess:
             self._on_line(s.name, bytes(s.buf).decode("utf-8", "replace"))
             s.buf.clear()
         s.open = False
-        self._loop.remove_reader(s.fd)
+        self._fds.unwatch(s.fd)
         os.close(s.fd)
 
     def _exited(self) -> None:
-        self._loop.remove_reader(self._pidfd)
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if pid == 0:  # not yet: a stale readiness report for a reused fd number
+            return
+        self._fds.unwatch(self._pidfd)
         os.close(self._pidfd)
-        _, status = os.waitpid(self.pid, 0)
         self._status = os.waitstatus_to_exitcode(status)
         drained = all(self._read(s) for s in self._streams)
         if drained:
@@ -291,11 +326,44 @@ def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
     return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True)
 
 
+class _FdWatch:
+    """One epoll set for every child's pidfd and pipes, watched by the loop as a single reader."""
+
+    def __init__(self) -> None:
+        self._ep = select.epoll()
+        self._handlers: dict[int, Callable[[], None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def watch(self, fd: int, handler: Callable[[], None]) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._ep.fileno(), self._dispatch)
+        self._handlers[fd] = handler
+        self._ep.register(fd, select.EPOLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        if self._handlers.pop(fd, None) is not None:
+            self._ep.unregister(fd)
+
+    def _dispatch(self) -> None:
+        for fd, _ in self._ep.poll(0):
+            handler = self._handlers.get(fd)
+            if handler is not None:
+                handler()
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self._ep.fileno())
+            self._loop = None
+        self._ep.close()
+
+
 class LocalExecutor:
     """Runs task processes on this machine."""
 
     def __init__(self) -> None:
         self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        self._fds = _FdWatch()
 
     def start(
         self,
@@ -303,9 +371,11 @@ class LocalExecutor:
         on_line: Callable[[str, str], None],
         on_exit: Callable[[Exit], None],
     ) -> LocalProcess:
-        return LocalProcess(asyncio.get_running_loop(), spec, on_line, on_exit, self._devnull)
+        loop = asyncio.get_running_loop()
+        return LocalProcess(loop, spec, on_line, on_exit, self._devnull, self._fds)
 
     def close(self) -> None:
+        self._fds.close()
         with contextlib.suppress(OSError):
             os.close(self._devnull)
 

@@ -21,7 +21,18 @@ from .dag import build
 from .identity import current_identity
 from .plan.model import Plan, Task
 from .plan.template import substitute
-from .process import Executor, Exit, Handle, LocalExecutor, ProcSpec, argv_for, run_capture, wrap
+from .process import (
+    Executor,
+    Exit,
+    Handle,
+    LocalExecutor,
+    ProcSpec,
+    argv_for,
+    process_start_time,
+    run_capture,
+    same_process,
+    wrap,
+)
 from .scheduler import Scheduler
 from .sink import Sink
 from .state import RunState, RunStatus, TaskStatus, apply
@@ -129,7 +140,9 @@ class Runner:
         with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
             os.makedirs(self._workdir, exist_ok=True)
         pid = os.getpid()
-        await self.store.acquire_lease(self.run_id, pid, _process_start(pid), started, _alive)
+        await self.store.acquire_lease(
+            self.run_id, pid, process_start_time(pid), started, same_process
+        )
         loop = asyncio.get_running_loop()
         beat = loop.call_later(HEARTBEAT, self._heartbeat)
         inbox = loop.create_task(self._read_commands())
@@ -381,10 +394,13 @@ class Runner:
         env.update(task.env)
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
-        values = self._values | {"task": tid}
-        command = substitute(task.run, values)
         template = self.plan.agents[agent].command
-        argv = wrap(substitute(template, values), command) if template else argv_for(command)
+        command = task.run
+        if "{" in command or "}" in command or template:
+            values = self._values | {"task": tid}
+            command = substitute(command, values)
+            template = substitute(template, values) if template else None
+        argv = wrap(template, command) if template else argv_for(command)
         attempt = _Attempt(task, number, agent)
         self._running[tid] = attempt
         handle = self._executor.start(
@@ -499,18 +515,3 @@ class Runner:
             if a.handle is not None and a.handle.pgid:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(a.handle.pgid, signal.SIGKILL)
-
-
-def _process_start(pid: int) -> float:
-    import psutil
-
-    return float(psutil.Process(pid).create_time())
-
-
-def _alive(pid: int, started: float) -> bool:
-    import psutil
-
-    try:
-        return abs(psutil.Process(pid).create_time() - started) < 1.0
-    except psutil.Error:
-        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -159,6 +160,9 @@ def run(
     The dashboard runs the engine as its own process: quitting the dashboard asks whether to
     stop the run or leave it running. Without a terminal, the run is headless.
     """
+    # start-up is part of every run: no garbage collection while modules and the plan load
+    # (they are long-lived), then freeze them out of later collections
+    gc.disable()
     from engine.plan import load_plan
 
     values = _parse_vars(variables)
@@ -168,6 +172,9 @@ def run(
         _print_problems(exc.problems)
         _fail(f"{plan} is not a valid plan ({len(exc.problems)} problems); nothing was run", 2)
         return
+    finally:
+        gc.freeze()
+        gc.enable()
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
         from .launch import run_with_dashboard
 

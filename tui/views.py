@@ -24,14 +24,9 @@ def engine_alive(row: RunRow) -> bool:
 
 
 def _alive(pid: int | None, started: float | None) -> bool:
-    if not pid:
-        return False
-    import psutil
+    from engine.process import same_process
 
-    try:
-        return abs(psutil.Process(pid).create_time() - (started or 0.0)) < 1.0
-    except psutil.Error:
-        return False
+    return same_process(pid, started)
 
 
 async def show_run(db_path: str, ref: str, as_json: bool) -> str:
