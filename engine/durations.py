@@ -20,12 +20,17 @@ def parse_duration(value: object) -> float:
         try:
             seconds = float(text)
         except ValueError:
+            if text.startswith("-"):
+                raise ValueError(f"{value!r} is not a valid duration; it must be zero or more")
             pos = 0
             seconds = 0.0
+            last = float("inf")  # units must go from larger to smaller, each once: 1h30m
             for m in _PART.finditer(text):
-                if m.start() != pos:
+                unit = _UNITS[m.group(2)]
+                if m.start() != pos or unit >= last:
                     break
-                seconds += float(m.group(1)) * _UNITS[m.group(2)]
+                seconds += float(m.group(1)) * unit
+                last = unit
                 pos = m.end()
             if pos != len(text) or not text:
                 raise ValueError(f"{value!r} is not a duration; use {ALLOWED}") from None
@@ -40,11 +45,11 @@ def format_duration(seconds: float | None) -> str:
     """Short human form: `850ms`, `12.3s`, `4m05s`, `1h02m`."""
     if seconds is None:
         return "-"
-    if seconds < 1:
+    if round(seconds * 1000) < 1000:
         return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
+    if round(seconds, 1) < 60:
         return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
+    minutes, sec = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)

@@ -170,7 +170,8 @@ def run(
         loaded = load_plan(plan, list(values))
     except PlanError as exc:
         _print_problems(exc.problems)
-        _fail(f"{plan} is not a valid plan ({len(exc.problems)} problems); nothing was run", 2)
+        n = len(exc.problems)
+        _fail(f"{plan} is not a valid plan ({n} problem{'s' if n != 1 else ''}); nothing was run", 2)
         return
     finally:
         gc.freeze()

@@ -1,28 +1,76 @@
 """Semantic checks of a plan, on the raw parsed data so that every problem is found in one pass.
 
-Each check tolerates malformed neighbours (the model reports those); it yields
-(key path, whether the key itself is meant, message).
+Each check tolerates malformed neighbours (the model reports those) and yields a `Found`: a key
+path and a message; the loader places it on its line.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
-from typing import Any
+import re
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from .messages import cut as _cut
+from .model import AGENT_AND_CAPABILITY, CRITERION_KINDS, ID_PATTERN, criterion_problem
 from .template import BUILTINS, names_in
 
-Found = tuple[tuple[str | int, ...], bool, str]
+
+class Found(NamedTuple):
+    """One problem: where (a key path; the key itself when `key`), and what is wrong.
+
+    `needle` is text of the value that the problem is about, to find its exact line in a
+    multi-line value.
+    """
+
+    path: tuple[str | int, ...]
+    key: bool
+    message: str
+    needle: str = ""
 
 
-def _dym(name: str, choices: Iterable[str]) -> str:
-    hint = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{hint[0]}'?)" if hint else ""
+# did-you-mean compares a name with every candidate; over 10,000 task names and many mistakes
+# that is slow, so hints stop after this many comparisons (the problems are all still reported)
+HINT_BUDGET = 50_000
+
+_ID = re.compile(ID_PATTERN)
 
 
-def _listing(names: Iterable[str]) -> str:
-    names = sorted(names)
-    return ", ".join(names[:20]) + (", ..." if len(names) > 20 else "") if names else "none"
+class _Names:
+    """A set of defined names, with a did-you-mean hint and a short listing for messages."""
+
+    def __init__(self, names: Collection[str], budget: list[int]) -> None:
+        self.names = names
+        self._budget = budget
+        self._listing: str | None = None
+        self._choices: list[str] | None = None
+        self._hints: dict[str, str] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def hint(self, name: str) -> str:
+        if len(name) > 200:  # no id is that long; comparing it would be slow
+            return ""
+        if name in self._hints:
+            return self._hints[name]
+        if self._choices is None:
+            self._choices = list(self.names)
+        if self._budget[0] < len(self._choices):
+            return ""
+        self._budget[0] -= len(self._choices)
+        found = difflib.get_close_matches(name, self._choices, n=1, cutoff=0.6)
+        hint = f" (did you mean '{found[0]}'?)" if found else ""
+        self._hints[name] = hint
+        return hint
+
+    def listing(self) -> str:
+        if self._listing is None:
+            names = sorted(self.names)
+            more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
+            self._listing = (", ".join(_cut(n) for n in names[:20]) + more) or "none"
+        return self._listing
 
 
 def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
@@ -37,19 +85,28 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> Iterator[Found]:
-    agents = data.get("agents") if isinstance(data.get("agents"), dict) else {}
-    resources = data.get("resources") if isinstance(data.get("resources"), dict) else {}
+    budget = [HINT_BUDGET]
+    agents = _mapping(data.get("agents"))
+    resources = _mapping(data.get("resources"))
     phases = _dicts(data.get("phases"))
-    variables = set(data["vars"]) if isinstance(data.get("vars"), dict) else set()
-    known = variables | set(BUILTINS) | set(extra_vars)
+    variables = _mapping(data.get("vars"))
+    yield from _check_vars(variables)
+    known = _Names(
+        {str(v) for v in variables} | set(BUILTINS) | set(extra_vars),
+        budget,
+    )
 
     capabilities: set[str] = set()
     for a in agents.values():
         if isinstance(a, dict) and isinstance(a.get("capabilities"), list):
             capabilities.update(c for c in a["capabilities"] if isinstance(c, str))
 
-    yield from _check_templates_in_agents(agents, known)
+    yield from _check_agents(agents, known, budget)
 
     # phases and tasks: ids, positions
     phase_ids: dict[str, int] = {}
@@ -58,12 +115,12 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
         pid = _str(phase.get("id"))
         if pid is not None:
             if pid in phase_ids:
-                yield (
+                yield Found(
                     ("phases", pi, "id"),
                     False,
                     (
-                        f"duplicate phase id '{pid}' (first at phases[{phase_ids[pid]}]); "
-                        "phase ids must be unique"
+                        f"duplicate phase id '{_cut(pid)}' (first at phases[{phase_ids[pid]}]); "
+                        "phase ids must be unique: rename one"
                     ),
                 )
             else:
@@ -74,86 +131,110 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                 continue
             if tid in where:
                 fp, ft = where[tid]
-                yield (
+                yield Found(
                     ("phases", pi, "tasks", ti, "id"),
                     False,
                     (
-                        f"duplicate task id '{tid}' (first at phases[{fp}].tasks[{ft}]); "
-                        "task ids must be unique in a plan"
+                        f"duplicate task id '{_cut(tid)}' (first at phases[{fp}].tasks[{ft}]); "
+                        "task ids must be unique in a plan: rename one"
                     ),
                 )
             else:
                 where[tid] = (pi, ti)
 
+    ctx = _TaskContext(
+        agents=_Names(agents, budget),
+        capabilities=_Names(capabilities, budget),
+        resources=_Names(resources, budget),
+        capacities=resources,
+        tasks=_Names(where, budget),
+        known=known,
+    )
     edges: dict[str, list[str]] = {t: [] for t in where}
     for pi, phase in phases:
         for ti, task in _dicts(phase.get("tasks")):
-            base = ("phases", pi, "tasks", ti)
-            tid = _str(task.get("id")) or f"#{ti}"
-            yield from _check_task(task, base, tid, pi, agents, capabilities, resources, known)
+            base: tuple[str | int, ...] = ("phases", pi, "tasks", ti)
+            tid = _str(task.get("id"))
+            label = f"task '{_cut(tid)}'" if tid is not None else "this task"
+            yield from _check_task(task, base, label, ctx)
             needs = task.get("needs")
             for ni, need in enumerate(needs if isinstance(needs, list) else []):
-                if not isinstance(need, str):
-                    continue
+                if not isinstance(need, str) or len(need) > 200 or not _ID.match(need):
+                    continue  # the model reports it
                 if need == tid:
-                    yield (*base, "needs", ni), False, f"task '{tid}' needs itself; remove it"
+                    yield Found(
+                        (*base, "needs", ni), False, f"{label} needs itself; remove '{_cut(need)}'"
+                    )
                 elif need not in where:
-                    yield (
+                    yield Found(
                         (*base, "needs", ni),
                         False,
                         (
-                            f"task '{tid}' needs '{need}', which is not a task of this plan"
-                            f"{_dym(need, where)}; known tasks: {_listing(where)}"
+                            f"{label} needs '{_cut(need)}', which is not a task of this plan"
+                            f"{ctx.tasks.hint(need)}; known tasks: {ctx.tasks.listing()}"
                         ),
                     )
                 elif where[need][0] > pi:
-                    yield (
+                    yield Found(
                         (*base, "needs", ni),
                         False,
                         (
-                            f"task '{tid}' needs '{need}' of a later phase; phases run in order, "
+                            f"{label} needs '{_cut(need)}' of a later phase; phases run in order, "
                             "so move one of them"
                         ),
                     )
-                elif where.get(tid) == (pi, ti):
+                elif tid is not None and where.get(tid) == (pi, ti):
                     edges[tid].append(need)
     yield from _check_cycles(edges, where)
+    yield from _check_gates(data, phase_ids, known, budget)
 
-    for gi, gate in _dicts(data.get("gates")):
-        after = _str(gate.get("after"))
-        if after is not None and after not in phase_ids:
-            yield (
-                ("gates", gi, "after"),
-                False,
+
+@dataclass(frozen=True)
+class _TaskContext:
+    """What a task's references are checked against."""
+
+    agents: _Names
+    capabilities: _Names
+    resources: _Names
+    capacities: dict[str, Any]  # resource name -> its raw spec
+    tasks: _Names
+    known: _Names
+
+
+def _check_vars(variables: dict[Any, Any]) -> Iterator[Found]:
+    for name in variables:
+        if not isinstance(name, str):
+            continue  # the model reports a key that is not text
+        if not name.isidentifier() or not name.isascii():
+            yield Found(
+                ("vars", name),
+                True,
                 (
-                    f"gate after '{after}', which is not a phase{_dym(after, phase_ids)}; "
-                    f"phases: {_listing(phase_ids)}"
+                    f"variable name '{_cut(name)}' cannot be used as {{{_cut(name)}}}; "
+                    "use letters, digits and '_', not starting with a digit"
                 ),
             )
-        on_reject = gate.get("on_reject")
-        rewind = _str(on_reject.get("rewind_to")) if isinstance(on_reject, dict) else None
-        if rewind is not None and rewind not in phase_ids:
-            yield (
-                ("gates", gi, "on_reject", "rewind_to"),
-                False,
+        elif name in BUILTINS:
+            yield Found(
+                ("vars", name),
+                True,
                 (
-                    f"rewind_to '{rewind}' is not a phase{_dym(rewind, phase_ids)}; "
-                    f"phases: {_listing(phase_ids)}"
+                    f"'{_cut(name)}' is a built-in variable, set by phasegate; "
+                    f"choose another name (built-ins: {', '.join(BUILTINS)})"
                 ),
             )
-        for ci, crit in _dicts(gate.get("criteria")):
-            if isinstance(crit.get("run"), str):
-                yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
 
 
-def _check_templates_in_agents(agents: dict[str, Any], known: set[str]) -> Iterator[Found]:
+def _check_agents(agents: dict[str, Any], known: _Names, budget: list[int]) -> Iterator[Found]:
+    # a readiness probe runs before any task, so {task} means nothing there
+    probe_known = _Names(set(known.names) - {"task"}, budget)
     for name, agent in agents.items():
         if not isinstance(agent, dict):
             continue
         command = agent.get("command")
         if isinstance(command, str):
             if "script" not in names_in(command):
-                yield (
+                yield Found(
                     ("agents", name, "command"),
                     False,
                     (
@@ -161,89 +242,182 @@ def _check_templates_in_agents(agents: dict[str, Any], known: set[str]) -> Itera
                         'e.g. "bash -c {script}"'
                     ),
                 )
-            yield from _unknown_names(command, known | {"script"}, ("agents", name, "command"))
+            with_script = _Names(set(known.names) | {"script"}, budget)
+            yield from _unknown_names(command, with_script, ("agents", name, "command"))
         if isinstance(agent.get("ready"), str):
-            yield from _unknown_names(agent["ready"], known, ("agents", name, "ready"))
+            yield from _unknown_names(agent["ready"], probe_known, ("agents", name, "ready"))
 
 
-def _unknown_names(text: str, known: set[str], path: tuple[str | int, ...]) -> Iterator[Found]:
+def _unknown_names(text: str, known: _Names, path: tuple[str | int, ...]) -> Iterator[Found]:
     for name in names_in(text):
-        if name not in known:
-            yield (
+        if name in known:
+            continue
+        if name in BUILTINS:  # a built-in with no value here
+            yield Found(
                 path,
                 False,
                 (
-                    f"unknown variable {{{name}}}{_dym(name, known)}; define it under `vars:`, "
-                    "pass --var, or write {{ and }} for literal braces"
+                    f"{{{_cut(name)}}} has no value in a readiness probe, which runs before "
+                    "any task; remove it"
                 ),
+                f"{{{name}}}",
+            )
+        else:
+            yield Found(
+                path,
+                False,
+                (
+                    f"unknown variable {{{_cut(name)}}}{known.hint(name)}; define it under "
+                    "`vars:`, pass --var, or write {{ and }} for literal braces"
+                ),
+                f"{{{name}}}",
             )
 
 
 def _check_task(
-    task: dict[str, Any],
-    base: tuple[str | int, ...],
-    tid: str,
-    phase_index: int,
-    agents: dict[str, Any],
-    capabilities: set[str],
-    resources: dict[str, Any],
-    known: set[str],
+    task: dict[str, Any], base: tuple[str | int, ...], label: str, ctx: _TaskContext
 ) -> Iterator[Found]:
     agent, capability = _str(task.get("agent")), _str(task.get("capability"))
-    if agent is not None and agent not in agents:
-        yield (
+    if agent is not None and agent not in ctx.agents:
+        yield Found(
             (*base, "agent"),
             False,
             (
-                f"agent '{agent}' is not defined{_dym(agent, agents)}; defined agents: {_listing(agents)}"
+                f"agent '{_cut(agent)}' is not defined{ctx.agents.hint(agent)}; "
+                f"defined agents: {ctx.agents.listing()}"
             ),
         )
-    if capability is not None and capability not in capabilities:
-        yield (
+    if capability is not None and capability not in ctx.capabilities:
+        yield Found(
             (*base, "capability"),
             False,
             (
-                f"no agent has capability '{capability}'{_dym(capability, capabilities)}; "
-                f"capabilities: {_listing(capabilities)}"
+                f"no agent has capability '{_cut(capability)}'{ctx.capabilities.hint(capability)}; "
+                f"capabilities: {ctx.capabilities.listing()} (an agent's `capabilities:` "
+                "lists what it can run)"
             ),
         )
-    if agent is None and capability is None and "agent" not in task and len(agents) > 1:
-        yield (
+    if agent and capability:
+        yield Found(base, False, AGENT_AND_CAPABILITY)
+    if task.get("agent") is None and task.get("capability") is None and len(ctx.agents.names) > 1:
+        yield Found(
             base,
             False,
             (
-                f"task '{tid}' names neither `agent` nor `capability`; with several agents, say which"
+                f"{label} names neither `agent` nor `capability`, and the plan has several "
+                f"agents ({ctx.agents.listing()}); add `agent: NAME` or `capability: NAME`"
             ),
         )
     uses = task.get("uses")
     for res, amount in uses.items() if isinstance(uses, dict) else []:
-        if res not in resources:
-            yield (
+        if not isinstance(res, str):
+            continue  # the model reports a key that is not text
+        if res not in ctx.resources:
+            yield Found(
                 (*base, "uses", res),
                 True,
                 (
-                    f"unknown resource '{res}'{_dym(res, resources)}; resources: {_listing(resources)}"
+                    f"unknown resource '{_cut(res)}'{ctx.resources.hint(res)}; "
+                    f"resources: {ctx.resources.listing()} (define it under `resources:`)"
                 ),
             )
             continue
-        spec = resources[res]
+        spec = ctx.capacities[res]
         cap = spec.get("capacity", 1) if isinstance(spec, dict) else None
-        if isinstance(cap, int) and isinstance(amount, int) and amount > cap:
-            yield (
+        if (
+            isinstance(cap, int)
+            and isinstance(amount, int)
+            and not isinstance(amount, bool)
+            and amount > cap
+        ):
+            yield Found(
                 (*base, "uses", res),
                 False,
                 (
-                    f"task '{tid}' asks for {amount} of '{res}', whose capacity is {cap}; "
+                    f"{label} asks for {amount} of '{_cut(res)}', whose capacity is {cap}; "
                     "lower the request or raise the capacity"
                 ),
             )
-    for key in ("run",):
-        if isinstance(task.get(key), str):
-            yield from _unknown_names(task[key], known, (*base, key))
+    if isinstance(task.get("run"), str):
+        yield from _unknown_names(task["run"], ctx.known, (*base, "run"))
     outputs = task.get("outputs")
     for oi, out in enumerate(outputs if isinstance(outputs, list) else []):
         if isinstance(out, str):
-            yield from _unknown_names(out, known, (*base, "outputs", oi))
+            yield from _unknown_names(out, ctx.known, (*base, "outputs", oi))
+
+
+def _check_gates(
+    data: dict[str, Any], phase_ids: dict[str, int], known: _Names, budget: list[int]
+) -> Iterator[Found]:
+    phases = _Names(phase_ids, budget)
+    gate_ids: dict[str, int] = {}
+    for gi, gate in _dicts(data.get("gates")):
+        gid = _str(gate.get("id"))
+        if gid is not None:
+            if gid in gate_ids:
+                yield Found(
+                    ("gates", gi, "id"),
+                    False,
+                    (
+                        f"duplicate gate id '{_cut(gid)}' (first at gates[{gate_ids[gid]}]); "
+                        "gate ids must be unique: rename one"
+                    ),
+                )
+            else:
+                gate_ids[gid] = gi
+        after = _str(gate.get("after"))
+        if after is not None and after not in phase_ids:
+            yield Found(
+                ("gates", gi, "after"),
+                False,
+                (
+                    f"gate after '{_cut(after)}', which is not a phase{phases.hint(after)}; "
+                    f"phases: {phases.listing()}"
+                ),
+            )
+        on_reject = gate.get("on_reject")
+        rewind = _str(on_reject.get("rewind_to")) if isinstance(on_reject, dict) else None
+        if rewind is not None and rewind not in phase_ids:
+            yield Found(
+                ("gates", gi, "on_reject", "rewind_to"),
+                False,
+                (
+                    f"rewind_to '{_cut(rewind)}' is not a phase{phases.hint(rewind)}; "
+                    f"phases: {phases.listing()}"
+                ),
+            )
+        elif rewind is not None and after in phase_ids and phase_ids[rewind] > phase_ids[after]:
+            yield Found(
+                ("gates", gi, "on_reject", "rewind_to"),
+                False,
+                (
+                    f"rewind_to '{_cut(rewind)}' comes after the gate's phase '{_cut(after)}'; "
+                    f"rewind to '{_cut(after)}' or an earlier phase"
+                ),
+            )
+        approvers, quorum = gate.get("approvers"), gate.get("quorum")
+        if (
+            isinstance(approvers, list)
+            and approvers
+            and isinstance(quorum, int)
+            and not isinstance(quorum, bool)
+            and quorum > len(approvers)
+        ):
+            yield Found(
+                ("gates", gi, "quorum"),
+                False,
+                (
+                    f"quorum {quorum} but only {len(approvers)} approver"
+                    f"{'s' if len(approvers) != 1 else ''} listed; "
+                    "lower the quorum or add approvers"
+                ),
+            )
+        for ci, crit in _dicts(gate.get("criteria")):
+            problem = criterion_problem([k for k in CRITERION_KINDS if crit.get(k) is not None])
+            if problem:
+                yield Found(("gates", gi, "criteria", ci), False, problem)
+            if isinstance(crit.get("run"), str):
+                yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
 
 
 def _check_cycles(
@@ -277,8 +451,11 @@ def _check_cycles(
         cycle = nx.find_cycle(graph.subgraph(comp), source=start)
         names = [u for u, _ in cycle] + [cycle[0][0]]
         pi, ti = where[start]
-        yield (
+        yield Found(
             ("phases", pi, "tasks", ti, "needs"),
             False,
-            (f"dependency cycle: {' -> '.join(names)}; remove one of these needs"),
+            (
+                f"dependency cycle: {' -> '.join(names)} (each needs the next); "
+                "remove one of these needs"
+            ),
         )

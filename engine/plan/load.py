@@ -1,14 +1,16 @@
-"""Read a plan file: libyaml first (fast), pydantic and semantic checks, every problem with its line.
+"""Read a plan file: libyaml first (fast), then pydantic and semantic checks, problems placed.
 
 Lines come from re-composing the YAML with marks, which is done only when there are problems to
-place. Hostile input (alias bombs, binary junk, huge files) is refused with a problem, never a hang.
+place. Hostile input (alias bombs, binary junk, huge or deeply nested files) is refused with a
+problem, never a hang or a traceback.
 """
 
 from __future__ import annotations
 
-import difflib
+import contextlib
+import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import yaml
@@ -16,20 +18,28 @@ from pydantic import ValidationError
 
 from ..errors import PlanError, Problem
 from .check import semantic_problems
+from .messages import cut, pydantic_message, shown
 from .model import Plan
 
 MAX_BYTES = 32 * 1024 * 1024
-MAX_EXPANDED_NODES = 2_000_000
+# A cheap upper estimate of the YAML nodes a text can hold (see `_node_estimate`). Composing and
+# constructing take a few microseconds a node, twice over when problems are placed on lines, so
+# this keeps the worst input to seconds; a 10,000-task plan estimates about 200,000.
+MAX_NODES = 500_000
+# with aliases expanded, as pydantic and the checks see the data: a shared `env:` mapping is
+# fine, a billion laughs is not
+MAX_EXPANDED_NODES = 1_000_000
 
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+_CBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Loader: Any = _CBase  # composing with marks (Lines) needs nothing more than the base loader
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 Path = tuple[str | int, ...]
 
 
 def format_path(path: Path) -> str:
+    """`phases[0].tasks[1].run`."""
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -39,6 +49,51 @@ def format_path(path: Path) -> str:
     return out
 
 
+class _PlanLoader(_CBase):  # type: ignore[misc]
+    """libyaml's parser with PyYAML's safe constructor, noting keys written twice in a mapping.
+
+    YAML keeps the last of two equal keys without a word; a plan that says `run:` twice, or
+    defines an agent twice, is a mistake to report. The check is one set per mapping.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # (mapping node, the repeated key node, the first key node)
+        self.duplicates: list[tuple[yaml.MappingNode, yaml.Node, yaml.Node]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        pairs = node.value
+        if len(pairs) > 1:
+            keys = [k.value for k, _ in pairs if isinstance(k, yaml.ScalarNode)]
+            if len(set(keys)) != len(keys):
+                self._note_duplicates(node)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """`2024-13-45` looks like a date to YAML; say where, not just `month must be in 1..12`."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{node.value!r} looks like a date but is not one ({exc})",
+                node.start_mark,
+            ) from None
+
+    def _note_duplicates(self, node: yaml.MappingNode) -> None:
+        first: dict[tuple[str, str], yaml.Node] = {}
+        for k, _ in node.value:
+            if not isinstance(k, yaml.ScalarNode) or k.tag == _MERGE_TAG:
+                continue
+            seen = first.setdefault((k.tag, k.value), k)
+            if seen is not k:
+                self.duplicates.append((node, k, seen))
+
+
+_PlanLoader.add_constructor("tag:yaml.org,2002:timestamp", _PlanLoader.construct_yaml_timestamp)
+
+
 class Lines:
     """Maps a key path to the line it is written on, composing the YAML with marks on first use."""
 
@@ -46,6 +101,11 @@ class Lines:
         self._text = text
         self._root: yaml.Node | None = None
         self._composed = False
+        self.count = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+
+    def clamp(self, line: int | None) -> int | None:
+        """A line that exists in the file (libyaml marks the end of input one line past it)."""
+        return None if line is None else max(1, min(line, self.count))
 
     def _node(self) -> yaml.Node | None:
         if not self._composed:
@@ -56,8 +116,12 @@ class Lines:
                 self._root = None
         return self._root
 
-    def line(self, path: Path, key: bool = False) -> int | None:
-        """The 1-based line of the value at `path` (of its key when `key` is true)."""
+    def line(self, path: Path, key: bool = False, needle: str = "") -> int | None:
+        """The 1-based line of the value at `path` (of its key when `key` is true).
+
+        Where the path leaves the file (a missing key), the line of the nearest enclosing node.
+        With a `needle`, the line where that text is written inside a multi-line value.
+        """
         node = self._node()
         if node is None:
             return None
@@ -65,21 +129,114 @@ class Lines:
         for i, part in enumerate(path):
             last = i == len(path) - 1
             if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                        line = (k if (last and key) else v).start_mark.line + 1
-                        node = v
-                        break
-                else:
-                    return line
+                found = _lookup(node, part)
+                if found is None:
+                    return self.clamp(line)
+                k, node = found
+                line = (k if (last and key) else node).start_mark.line + 1
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if part >= len(node.value):
-                    return line
+                if not 0 <= part < len(node.value):
+                    return self.clamp(line)
                 node = node.value[part]
                 line = node.start_mark.line + 1
             else:
-                return line
-        return line
+                return self.clamp(line)
+        if needle and isinstance(node, yaml.ScalarNode) and not key:
+            start, end = node.start_mark.index, node.end_mark.index
+            at = self._text.find(needle, start, end)
+            if at >= 0:  # written as is (not escaped): its own line
+                line = self._text.count("\n", 0, at) + 1
+        return self.clamp(line)
+
+    def dotted(self, path: Path) -> str:
+        """The path as written in messages: `phases[0].tasks[1].run`, keys as written in the file
+        (`on`, not True), a number in brackets only where it indexes a list."""
+        node = self._node()
+        out = ""
+        for part in path:
+            if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                node = node.value[part] if 0 <= part < len(node.value) else None
+                out += f"[{part}]"
+                continue
+            text = str(part)
+            if isinstance(node, yaml.MappingNode):
+                found = _lookup(node, part)
+                if found is not None and isinstance(found[0], yaml.ScalarNode):
+                    text = found[0].value
+                node = found[1] if found else None
+            elif isinstance(part, int):  # past the file: by the model, a number is an index
+                out += f"[{part}]"
+                continue
+            out += f".{text}" if out else text
+        return out
+
+    def path_to(self, target: yaml.Node) -> Path | None:
+        """The key path of the node written at `target`'s position (found by its start mark)."""
+        root = self._node()
+        if root is None:
+            return None
+        want = target.start_mark.index
+        stack: list[tuple[yaml.Node, Path]] = [(root, ())]
+        seen: set[int] = set()
+        while stack:
+            node, path = stack.pop()
+            if node.start_mark.index == want and type(node) is type(target):
+                return path
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        stack.append((v, (*path, k.value)))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend((v, (*path, i)) for i, v in enumerate(node.value))
+        return None
+
+
+def _same_key(node: yaml.ScalarNode, key: object) -> bool:
+    if node.tag == _STR_TAG or isinstance(key, str):
+        return bool(node.value == str(key))
+    try:  # `on:` is the key True, `1:` the key 1: compare what YAML makes of it
+        return bool(yaml.safe_load(node.value) == key)
+    except yaml.YAMLError:
+        return False
+
+
+def _lookup(mapping: yaml.MappingNode, name: object) -> tuple[yaml.Node, yaml.Node] | None:
+    """The key and value nodes of `name` in a mapping, following `<<` merge keys as YAML does."""
+    merges: list[yaml.Node] = []
+    for k, v in reversed(mapping.value):  # the last of repeated keys is the one kept
+        if isinstance(k, yaml.ScalarNode):
+            if k.tag == _MERGE_TAG:
+                merges.append(v)
+            elif _same_key(k, name):
+                return k, v
+    for merged in merges:
+        sources = merged.value if isinstance(merged, yaml.SequenceNode) else [merged]
+        for source in sources:
+            if isinstance(source, yaml.MappingNode):
+                found = _lookup(source, name)
+                if found is not None:
+                    return found
+    return None
+
+
+def _node_estimate(text: str) -> int:
+    """An upper estimate of the YAML nodes in `text`, counted in C (no parsing).
+
+    Every node follows a line break, a `:`, a `,` (two nodes after one in `{a, b}`), a `- `, a
+    `? ` or an opening bracket; a plan's text estimates about 1.2 times its real count.
+    """
+    return (
+        text.count("\n")
+        + 2 * text.count(",")
+        + text.count(":")
+        + text.count("- ")
+        + text.count("? ")
+        + text.count("[")
+        + text.count("{")
+    )
 
 
 def _expanded_size(root: object, limit: int) -> int:
@@ -107,157 +264,239 @@ def _expanded_size(root: object, limit: int) -> int:
     return memo.get(id(root), 1)
 
 
-_MESSAGES = {
-    "missing": "is required",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be text",
-    "list_type": "must be a list",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-}
-
-
-def _message(err: dict[str, Any], path: Path, allowed_keys: list[str]) -> str:
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    if kind == "extra_forbidden":
-        key = str(path[-1])
-        hint = difflib.get_close_matches(key, allowed_keys, n=1, cutoff=0.6)
-        dym = f"did you mean '{hint[0]}'? " if hint else ""
-        return f"unknown key '{key}'; {dym}allowed: {', '.join(allowed_keys)}"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"must be {ctx.get('ge', ctx.get('gt'))} or more, got {err.get('input')!r}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"must be {ctx.get('le', ctx.get('lt'))} or less, got {err.get('input')!r}"
-    if kind == "literal_error":
-        return f"got {err.get('input')!r}; allowed: {ctx.get('expected')}"
-    if kind == "string_pattern_mismatch":
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """libyaml's words, with what to do for the mistakes people make."""
+    problem = (exc.problem or str(exc)).strip()
+    context = (exc.context or "").strip()
+    mark = exc.problem_mark or exc.context_mark
+    char = text[mark.index] if mark is not None and 0 <= mark.index < len(text) else ""
+    opened = f" (opened on line {exc.context_mark.line + 1})" if exc.context_mark else ""
+    if "could not determine a constructor for the tag" in problem:
+        tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
         return (
-            f"{err.get('input')!r} is not a valid id; use letters, digits, '_', '-' and '.', "
-            "starting with a letter, digit or '_'"
+            f"YAML tag {tag!r} is not allowed; a plan is plain YAML "
+            "(text, numbers, lists, mappings): remove the tag"
         )
-    if kind in ("too_short", "string_too_short"):
-        return "must not be empty"
-    if kind in _MESSAGES:
-        got = err.get("input")
-        suffix = f", got {type(got).__name__} {got!r}" if kind != "missing" else ""
-        return _MESSAGES[kind] + suffix[:80]
-    return str(err["msg"])
+    if problem == "found character that cannot start any token" and char == "\t":
+        return "YAML syntax error: a tab character; indent with spaces, YAML does not allow tabs"
+    if problem == "found character that cannot start any token" and char in "@`":
+        return f"YAML syntax error: {char!r} cannot start a plain value; quote the value"
+    if problem == "mapping values are not allowed in this context":
+        return (
+            "YAML syntax error: a ': ' inside a plain value; quote the value "
+            '(e.g. run: "echo a: b") or fix the indentation'
+        )
+    if problem == "found undefined alias":
+        return "YAML syntax error: an alias (*name) with no anchor (&name) before it; define it"
+    if problem == "but found another document":
+        return "more than one YAML document (a second ---); a plan is a single document"
+    if "looks like a date" in problem:
+        return f"YAML {problem}; quote it to mean text, or write a real date"
+    if problem == "found unhashable key":
+        return "YAML key is a list or a mapping; keys must be plain text"
+    if problem.startswith("found unexpected end of stream") and "quoted scalar" in context:
+        return f"YAML syntax error: a quoted value is not closed{opened}; close the quote"
+    if char == "{" and ("flow sequence" in context or "flow mapping" in context):
+        return (
+            "YAML syntax error: '{' inside a [ ] list or a { } mapping; "
+            'quote the value, e.g. ["dist/{name}.tar"]'
+        )
+    if "flow sequence" in context or "flow mapping" in context:
+        kind = "[ list" if "sequence" in context else "{ mapping"
+        return (
+            f"YAML syntax error: {problem}: a {kind}{opened} is not closed or lacks a comma; "
+            "close it or add the comma"
+        )
+    started = f" that starts on line {exc.context_mark.line + 1}" if exc.context_mark else ""
+    where = f", {context}{started}" if context else ""
+    if "block" in context:
+        return (
+            f"YAML syntax error: {problem}{where}; "
+            "check the indentation of this line and the ones above"
+        )
+    return f"YAML syntax error: {problem}{where}; fix the YAML syntax"
 
 
-def _allowed_keys(path: Path) -> list[str]:
-    """The keys allowed in the mapping that holds `path[-1]`."""
-    from . import model as m
+class _Parsed:
+    """The data of a plan's text, or the problems that stopped it."""
 
-    parent = [p for p in path[:-1] if isinstance(p, str)]
-    cls: type[m.Model] = m.Plan
-    by_field: dict[str, type[m.Model]] = {
-        "agents": m.Agent,
-        "resources": m.Resource,
-        "phases": m.Phase,
-        "tasks": m.Task,
-        "gates": m.Gate,
-        "criteria": m.Criterion,
-        "checks": m.Checks,
-        "on_reject": m.OnReject,
-    }
-    for name in parent:
-        cls = by_field.get(name, cls)
-    return list(cls.model_fields)
+    def __init__(
+        self,
+        data: dict[str, Any] | None,
+        problems: list[Problem],
+        duplicates: list[tuple[yaml.MappingNode, yaml.Node, yaml.Node]] | None = None,
+    ) -> None:
+        self.data = data
+        self.problems = problems
+        self.duplicates = duplicates or []
 
 
-def _pydantic_problems(exc: ValidationError, file: str, lines: Lines) -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        path: Path = tuple(p for p in err["loc"] if isinstance(p, int | str))
-        # drop pydantic's union/validator tags, which are not keys of the file
-        path = tuple(p for p in path if not (isinstance(p, str) and "[" in p))
-        is_key = err["type"] == "extra_forbidden"
-        msg = _message(err, path, _allowed_keys(path) if is_key else [])
-        problems.append(Problem(file, lines.line(path, key=is_key), format_path(path), msg))
-    return problems
+def _parse(text: str, file: str, lines: Lines) -> _Parsed:
+    def fail(line: int | None, message: str, key: str = "") -> _Parsed:
+        return _Parsed(None, [Problem(file, lines.clamp(line), key, message)])
 
-
-def parse_text(text: str, file: str) -> tuple[object, list[Problem]]:
-    """libyaml parse with the guards; returns the data or the problems."""
+    estimate = _node_estimate(text)
+    if estimate > MAX_NODES:
+        return fail(
+            None,
+            f"too much YAML structure (about {estimate:,} values; at most {MAX_NODES:,}); "
+            "split the work into several plans",
+        )
+    loader = _PlanLoader(text)
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = exc.problem or str(exc)
-        return None, [Problem(file, line, "", f"YAML syntax error: {what}; fix the YAML syntax")]
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        if exc.context_mark and "quoted scalar" in (exc.context or ""):
+            mark = exc.context_mark  # an unclosed quote: where it opens, not the end of the file
+        return fail(mark.line + 1 if mark else None, _syntax_message(exc, text))
+    except yaml.reader.ReaderError as exc:
+        # libyaml counts the position in bytes, PyYAML in characters: find the character instead
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        at = text.find(char)
+        line = text.count("\n", 0, at) + 1 if at >= 0 else None
+        code = f"U+{ord(char[:1] or ' '):04X}"
+        return fail(line, f"control character {code} is not allowed in YAML; remove it")
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return None, [Problem(file, None, "", f"YAML cannot be read: {first}")]
+        return fail(None, f"YAML cannot be read: {first}; fix the YAML syntax")
+    finally:
+        loader.dispose()
     if data is None:
-        return None, [Problem(file, 1, "", "the plan is empty; a plan needs name, agents, phases")]
+        return fail(1, "the plan is empty; a plan needs at least `name:`, `agents:` and `phases:`")
     if not isinstance(data, dict):
-        kind = type(data).__name__
-        return None, [Problem(file, 1, "", f"a plan must be a mapping of keys, got a {kind}")]
-    if _expanded_size(data, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
-        return None, [
-            Problem(
-                file,
-                None,
-                "",
-                "YAML aliases expand past 2,000,000 nodes (an alias bomb?); write the plan out",
-            )
-        ]
-    return data, []
+        return fail(
+            lines.line(()),
+            f"a plan must be a mapping of keys, got {shown(data)}; "
+            "start with `name:`, `agents:` and `phases:`",
+        )
+    if "*" in text and _expanded_size(data, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        where = _bomb_key(data)
+        return fail(
+            lines.line((where,), key=True) if where is not None else None,
+            f"YAML aliases expand past {MAX_EXPANDED_NODES:,} values (an alias bomb?); "
+            "write the plan out without repeating aliases",
+            str(where) if where is not None else "",
+        )
+    return _Parsed(data, [], loader.duplicates)
+
+
+def _bomb_key(data: dict[Any, Any]) -> Any:
+    """The first top-level key whose value alone expands past the limit, else the biggest."""
+    sizes = {k: _expanded_size(v, MAX_EXPANDED_NODES) for k, v in data.items()}
+    over = [k for k, size in sizes.items() if size > MAX_EXPANDED_NODES]
+    return over[0] if over else max(sizes, key=lambda k: sizes[k], default=None)
 
 
 def read_text(path: str) -> tuple[str, list[Problem]]:
+    """The file's text, or a problem saying why it is not a plan's text."""
+    too_big = f"a plan may be at most {MAX_BYTES // 2**20} MiB; split the work into several plans"
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
-            mib = size / 2**20
-            msg = f"the file is {mib:.0f} MiB; plans are limited to 32 MiB"
-            return "", [Problem(path, None, "", msg)]
+            return "", [Problem(path, None, "", f"the file is {size / 2**20:.0f} MiB; {too_big}")]
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_BYTES + 1)  # bounded: a pipe or a device has no size to check first
     except FileNotFoundError:
         return "", [Problem(path, None, "", "no such file; check the path")]
     except IsADirectoryError:
         return "", [Problem(path, None, "", "is a directory; give the plan's YAML file")]
     except OSError as exc:
-        return "", [Problem(path, None, "", f"cannot be read: {exc.strerror}")]
+        return "", [Problem(path, None, "", f"cannot be read: {exc.strerror}; check the path")]
+    if len(raw) > MAX_BYTES:
+        msg = f"the input is over {MAX_BYTES // 2**20} MiB; {too_big}"
+        return "", [Problem(path, None, "", msg)]
+    nul = raw.find(b"\x00")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if 0 <= nul < exc.start:
+            return "", [_binary(path, raw, nul)]
         line = raw[: exc.start].count(b"\n") + 1
-        msg = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); a plan is a YAML text file"
+        msg = (
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); a plan is a YAML text file: "
+            "save it as UTF-8"
+        )
         return "", [Problem(path, line, "", msg)]
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        return "", [Problem(path, line, "", "binary data (a NUL byte); a plan is a YAML text file")]
+    if nul >= 0:
+        return "", [_binary(path, raw, nul)]
     return text, []
 
 
-def plan_from_text(
-    text: str, file: str, base_dir: str, extra_vars: Iterable[str] = ()
-) -> Plan:
-    """Validate a plan's text; raise PlanError with every problem, each placed on its line."""
-    data, problems = parse_text(text, file)
-    if problems:
-        raise PlanError(problems)
-    assert isinstance(data, dict)
-    lines = Lines(text)
-    plan: Plan | None = None
+def _binary(path: str, raw: bytes, nul: int) -> Problem:
+    line = raw[:nul].count(b"\n") + 1
+    return Problem(path, line, "", "binary data (a NUL byte); a plan is a YAML text file")
+
+
+def _pydantic_problems(exc: ValidationError, file: str, lines: Lines) -> Iterator[Problem]:
+    done_vars: set[object] = set()
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        is_key = "[key]" in loc
+        # drop pydantic's tags ([key], function-after[...]), which are not keys of the file
+        path: Path = tuple(p for p in loc if isinstance(p, int) or "[" not in p)
+        if is_key or err["type"] == "invalid_key":
+            # pydantic writes True as 1 and 2.5 as '2.5' in the location; the input is the key
+            path = (*path[:-1], err["input"])
+        if len(path) > 2 and path[0] == "vars":
+            # `str | int | float | bool`: one error per member of the union; say it once
+            if path[1] in done_vars:
+                continue
+            done_vars.add(path[1])
+            path = path[:2]
+            err = {**err, "type": "var_type"}
+        msg = pydantic_message(err, path, is_key)
+        on_key = is_key or err["type"] == "extra_forbidden"
+        yield Problem(file, lines.line(path, key=on_key), lines.dotted(path), msg)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building a plan allocates many containers and none of them is garbage yet: the cyclic
+    collector would walk them again and again (it is most of `yaml.load`'s time on big plans)."""
+    was = gc.isenabled()
+    gc.disable()
     try:
-        plan = Plan.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc, file, lines))
-    for path, key, message in semantic_problems(data, extra_vars):
-        problems.append(Problem(file, lines.line(path, key=key), format_path(path), message))
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str] = ()) -> Plan:
+    """Validate a plan's text; raise PlanError with every problem, each placed on its line."""
+    lines = Lines(text)
+    with _gc_paused():
+        parsed = _parse(text, file, lines)
+        if parsed.problems or parsed.data is None:
+            raise PlanError(parsed.problems)
+        data = parsed.data
+        problems: list[Problem] = []
+        for mapping, repeated, first in parsed.duplicates:
+            inside = lines.path_to(mapping)
+            name = repeated.value
+            problems.append(
+                Problem(
+                    file,
+                    lines.clamp(repeated.start_mark.line + 1),
+                    format_path((*inside, name)) if inside is not None else str(name),
+                    f"key '{cut(name)}' is written twice (first on line "
+                    f"{first.start_mark.line + 1}); YAML keeps only the last: remove one",
+                )
+            )
+        plan: Plan | None = None
+        try:
+            plan = Plan.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc, file, lines))
+        seen = {(p.key, p.message) for p in problems}
+        for found in semantic_problems(data, extra_vars):
+            dotted = lines.dotted(found.path)
+            if (dotted, found.message) in seen:  # also found by a model validator
+                continue
+            seen.add((dotted, found.message))
+            line = lines.line(found.path, key=found.key, needle=found.needle)
+            problems.append(Problem(file, line, dotted, found.message))
     if problems or plan is None:
         problems.sort(key=lambda p: p.line or 0)
         raise PlanError(problems)
@@ -275,6 +514,7 @@ def load_plan(path: str, extra_vars: Iterable[str] = ()) -> Plan:
 
 
 def validate_file(path: str, extra_vars: Iterable[str] = ()) -> list[Problem]:
+    """Every problem of a plan file, in one pass; an empty list for a valid plan."""
     try:
         load_plan(path, extra_vars)
     except PlanError as exc:

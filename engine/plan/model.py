@@ -7,23 +7,27 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
+from ..durations import ALLOWED as DURATIONS
 from ..durations import parse_duration
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+SIZES = "use bytes or a size like 500MB, 2GiB"
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
 
 
 def parse_size(value: object) -> int:
     """Bytes for `1048576`, `500MB`, `16MiB`, `2G`."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a size, got {value!r}; use bytes or a size like 500MB, 2GiB")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        from .messages import shown  # (here: messages imports this module)
+
+        raise ValueError(f"expected a size, got {shown(value)}; {SIZES}")
     if isinstance(value, int | float):
         if value < 0:
-            raise ValueError("a size must be zero or more")
+            raise ValueError(f"a size must be zero or more, got {value}")
         return int(value)
     m = _SIZE.match(str(value))
     if not m:
-        raise ValueError(f"{value!r} is not a size; use bytes or a size like 500MB, 2GiB")
+        raise ValueError(f"{value!r} is not a size; {SIZES}")
     unit = (m.group(2) or "").lower()
     binary = "i" in unit
     letter = unit.replace("i", "").replace("b", "")
@@ -31,9 +35,35 @@ def parse_size(value: object) -> int:
     return int(float(m.group(1)) * factor)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+AGENT_AND_CAPABILITY = (
+    "gives both `agent` and `capability`; give one: `agent` picks the agent, "
+    "`capability` lets any agent that has it run the task"
+)
+CRITERION_KINDS = ("run", "metric", "file", "no_risks")
+
+
+def criterion_problem(given: list[str]) -> str | None:
+    """What is wrong with a criterion that sets the keys `given`, or None (exactly one is set)."""
+    if len(given) == 1:
+        return None
+    allowed = ", ".join(CRITERION_KINDS)
+    if not given:
+        return f"a criterion needs one of: {allowed}"
+    return f"sets {' and '.join(given)}; a criterion has exactly one of {allowed}: split it"
+
+
+def _duration(value: object) -> float:
+    if isinstance(value, bool | list | dict) or value is None:
+        from .messages import shown  # (here: messages imports this module)
+
+        raise ValueError(f"expected a duration, got {shown(value)}; use {DURATIONS}")
+    return parse_duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=200)]
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=200)]
 
 
 class Model(BaseModel):
@@ -86,7 +116,7 @@ class Task(Model):
     @model_validator(mode="after")
     def _agent_or_capability(self) -> Task:
         if self.agent and self.capability:
-            raise ValueError("give either `agent` or `capability`, not both")
+            raise ValueError(AGENT_AND_CAPABILITY)
         return self
 
 
@@ -108,9 +138,9 @@ class Criterion(Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Criterion:
-        given = [k for k in ("run", "metric", "file", "no_risks") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("a criterion has exactly one of: run, metric, file, no_risks")
+        problem = criterion_problem([k for k in CRITERION_KINDS if getattr(self, k) is not None])
+        if problem:
+            raise ValueError(problem)
         return self
 
 
