@@ -470,7 +470,9 @@ class Runner:
             return "cancelled", self._cancel_reason
         if result.code == 0:
             for out in a.task.outputs:
-                path = os.path.join(self._workdir, substitute(out, self._values | {"task": tid}))
+                path = os.path.join(
+                    self._workdir, substitute(out, self._values | {"task": a.task.id})
+                )
                 if not os.path.exists(path):
                     return "failed", f"declared output '{out}' was not produced"
             return "succeeded", ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable, Iterable
 
@@ -14,6 +16,26 @@ from .feed import RunFeed
 from .screens.browser import BrowserScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
+
+
+class LagProbe:
+    """Event-loop lag samples (seconds late), written as JSON when the app ends."""
+
+    EVERY = 0.05
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.samples: list[float] = []
+        self._next = time.monotonic() + self.EVERY
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self.samples.append(max(0.0, now - self._next))
+        self._next = now + self.EVERY
+
+    def write(self) -> None:
+        with open(self.path, "w") as f:
+            json.dump({"samples": self.samples}, f)
 
 
 class PhasegateApp(App[str | None]):
@@ -32,6 +54,10 @@ class PhasegateApp(App[str | None]):
         self.store: SQLiteStore | None = None
 
     async def on_mount(self) -> None:
+        lag_file = os.environ.get("PHASEGATE_LAG_FILE")
+        if lag_file:  # benchmarks: how late the UI loop runs a 50 ms timer
+            self._lag = LagProbe(lag_file)
+            self.set_interval(LagProbe.EVERY, self._lag.tick)
         self.store = await SQLiteStore.open(self.db_path)
         if self.run_id is not None:
             await self.push_screen(DashboardScreen(RunFeed(self.store, self.run_id, self.clock)))
@@ -39,6 +65,8 @@ class PhasegateApp(App[str | None]):
             await self.push_screen(BrowserScreen(self.store, self.clock))
 
     async def on_unmount(self) -> None:
+        if getattr(self, "_lag", None) is not None:
+            self._lag.write()
         if self.store is not None:
             await self.store.close()
 
