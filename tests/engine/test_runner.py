@@ -384,3 +384,15 @@ async def test_a_cancel_command_from_another_client_stops_the_run(tmp_path: Path
     assert state.reason == "stopped by ops"
     assert state.tasks["t"].status is TaskStatus.CANCELLED
     assert not _processes_of("run1")
+
+
+async def test_task_name_in_a_declared_output_is_substituted(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: outputs
+        agents: {a: {}}
+        phases: [{id: p, tasks: [{id: build, run: "touch build.out", outputs: ["{task}.out"]}]}]
+        """,
+    )
+    assert state.tasks["build"].status is TaskStatus.SUCCEEDED
