@@ -171,7 +171,9 @@ def run(
     except PlanError as exc:
         _print_problems(exc.problems)
         n = len(exc.problems)
-        _fail(f"{plan} is not a valid plan ({n} problem{'s' if n != 1 else ''}); nothing was run", 2)
+        _fail(
+            f"{plan} is not a valid plan ({n} problem{'s' if n != 1 else ''}); nothing was run", 2
+        )
         return
     finally:
         gc.freeze()

@@ -198,7 +198,10 @@ async def _active_run(db: str) -> str:
             "live-plan",
             "x.yaml",
             phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
+            tasks=[
+                {"id": "first", "phase": "p", "agent": "a", "needs": []},
+                {"id": "t", "phase": "p", "agent": "a", "needs": []},
+            ],
             agents=[{"id": "a", "slots": 1}],
         )
         await store.write_batch("live", [(1, started), (2, ev.TaskStarted(now, "t", 1, "a", 1, 1))])
@@ -254,3 +257,56 @@ async def test_the_run_browser_opens_a_run(finished_run: tuple[str, str]) -> Non
         assert len(_rows(app.screen.query_one(TaskTable))) == 4
         await pilot.press("escape")
         assert not isinstance(app.screen, DashboardScreen)
+
+
+async def test_wide_terminals_show_the_selected_tasks_output_beside_the_table(
+    finished_run: tuple[str, str],
+) -> None:
+    from tui.widgets.output import OutputLog
+
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await _dashboard(app, pilot)
+        side = screen.query_one("#side", OutputLog)
+        assert side.display and side.region.width > 0
+        await pilot.press("j", "j")
+        await screen.drain()
+        assert side.task_id == "unit"
+        assert "needle here" in list(side.lines)
+
+
+async def test_nothing_breaks_on_resize_down_to_80x24(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await _dashboard(app, pilot)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not screen.query_one("#side").display
+        for widget in (RunHeader, PhasePanel, AgentRoster, TaskTable, RiskFeed):
+            region = screen.query_one(widget).region
+            assert region.height > 0 and region.right <= 80 and region.bottom <= 24
+        assert len(_rows(screen.query_one(TaskTable))) == 4
+
+
+async def test_f_follows_the_running_task(finished_run: tuple[str, str]) -> None:
+    db, _ = finished_run
+    run_id = await _active_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        table = screen.query_one(TaskTable)
+        assert table.selected == "first"
+        await pilot.press("f")
+        assert table.follow and "following" in str(table.border_title)
+        assert table.selected == "t"  # the running one
+
+
+def test_color_never_turns_colour_off(monkeypatch: object) -> None:
+    from tui.launch import _set_colour
+
+    monkeypatch.delenv("NO_COLOR", raising=False)  # type: ignore[attr-defined]
+    monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM", raising=False)  # type: ignore[attr-defined]
+    _set_colour("never")
+    assert os.environ["NO_COLOR"] == "1"
+    _set_colour("256")
+    assert os.environ["TEXTUAL_COLOR_SYSTEM"] == "256"

@@ -17,6 +17,7 @@ from engine.identity import current_identity
 from ..feed import RunFeed
 from ..widgets.agents import AgentRoster
 from ..widgets.header import RunHeader
+from ..widgets.output import OutputLog
 from ..widgets.phases import PhasePanel
 from ..widgets.risks import RiskFeed
 from ..widgets.tasks import TaskTable
@@ -25,6 +26,7 @@ from .quit import QuitScreen
 from .task import TaskScreen
 
 DRAIN_EVERY = 0.1  # seconds: the feed is drained into one batched update ten times a second
+WIDE = 140  # columns from which the selected task's output shows beside the task table
 
 
 class DashboardScreen(Screen[None]):
@@ -40,6 +42,10 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #top { height: auto; max-height: 7; }
     DashboardScreen PhasePanel { width: 1fr; }
     DashboardScreen AgentRoster { width: 1fr; }
+    DashboardScreen #middle { height: 1fr; }
+    DashboardScreen #side { display: none; width: 1fr; }
+    DashboardScreen.wide #side { display: block; }
+    DashboardScreen.wide TaskTable { width: 80; }
     DashboardScreen #filter { dock: bottom; display: none; }
     DashboardScreen #filter.visible { display: block; }
     """
@@ -56,7 +62,9 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="top"):
             yield PhasePanel(id="phases")
             yield AgentRoster(id="agents")
-        yield TaskTable(self.feed.clock, id="tasks")
+        with Horizontal(id="middle"):
+            yield TaskTable(self.feed.clock, id="tasks")
+            yield OutputLog(self.feed, id="side")
         yield RiskFeed(id="risks")
         yield Input(placeholder="filter tasks: id, phase, agent or status", id="filter")
         yield Footer(compact=True)
@@ -68,7 +76,21 @@ class DashboardScreen(Screen[None]):
         self.set_interval(DRAIN_EVERY, self.drain)
         self.set_interval(1.0, self._tick)
 
+    def on_resize(self) -> None:
+        """Wide terminals show the selected task's output beside the table."""
+        self.set_class(self.size.width >= WIDE, "wide")
+
+    @on(DataTable.RowHighlighted, "#tasks")
+    def _highlighted(self) -> None:
+        if self.has_class("wide"):
+            self.query_one(OutputLog).follow(self.query_one(TaskTable).selected)
+
     async def drain(self) -> None:
+        if self.has_class("wide"):
+            side = self.query_one(OutputLog)
+            if side.task_id is None:
+                side.follow(self.query_one(TaskTable).selected)
+            await side.poll()
         if self._draining:
             return
         self._draining = True

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.durations import format_duration
+from engine.forecast import remaining_seconds
 from engine.state import RunState
 
 from ..text import safe
@@ -32,7 +33,11 @@ class RunHeader(Static):
         line.append(safe(state.plan_name or "phasegate")[:24], style="bold")
         line.append(f"  {run_id}  ")
         line.append(status, style=STATUS_STYLE.get(status, "bold"))
-        line.append(f"  {format_duration(elapsed)}  ETA -  ")
+        line.append(f"  {format_duration(elapsed)}  ")
+        if state.finished_at is None and alive:
+            left = remaining_seconds(state, now)
+            if left is not None:
+                line.append(f"ETA {format_duration(left)}  ")
         counts = state.counts()
         for key in ORDER:
             if counts.get(key):

@@ -48,8 +48,8 @@ class TaskTable(DataTable[Text]):
         self.filter_text = ""
         self.sort_key = "plan"
         self.follow = False
-        self._order: dict[str, int] = {}
         self._shown: list[str] = []
+        self._state: RunState | None = None
 
     def on_mount(self) -> None:
         for name, width in COLUMNS:
@@ -110,6 +110,7 @@ class TaskTable(DataTable[Text]):
         """Lay the rows out again (after a filter or sort change, or a new run)."""
         now = self.clock() if now is None else now
         keep = self.selected
+        self._state = state
         self.clear()
         self._shown = self._visible(state)
         for tid in self._shown:
@@ -133,12 +134,16 @@ class TaskTable(DataTable[Text]):
                     COLUMNS, self._cells(state.tasks[tid], now), strict=True
                 ):
                     self.update_cell(tid, name, cell)
-        if self.follow:
-            running = [
-                i for i, tid in enumerate(self._shown) if state.tasks[tid].status.value == "running"
-            ]
-            if running:
-                self.move_cursor(row=running[0])
+        self._state = state
+        self._follow_running()
+
+    def _follow_running(self) -> None:
+        if not self.follow or self._state is None:
+            return
+        tasks = self._state.tasks
+        running = [i for i, tid in enumerate(self._shown) if tasks[tid].status.value == "running"]
+        if running and self.cursor_row not in running:
+            self.move_cursor(row=running[0])
 
     def tick(self, state: RunState, now: float | None = None) -> None:
         """Advance the clocks of running tasks (once a second)."""
@@ -159,3 +164,4 @@ class TaskTable(DataTable[Text]):
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
         self._title()
+        self._follow_running()

@@ -1,0 +1,78 @@
+"""A task's output: streamed from the store, following; bounded memory; a search filter."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.widgets import Log
+
+from ..feed import RunFeed
+from ..text import safe
+
+KEEP_LINES = 10_000  # lines held in memory
+
+
+class OutputLog(Log):
+    DEFAULT_CSS = """
+    OutputLog { border: round $primary-darken-2; height: 1fr; }
+    OutputLog:focus { border: round $accent; }
+    """
+
+    def __init__(self, feed: RunFeed, task: str | None = None, **kw: object) -> None:
+        super().__init__(max_lines=KEEP_LINES, highlight=False, auto_scroll=True, **kw)  # type: ignore[arg-type]
+        self.feed = feed
+        self.task_id = task
+        self.search = ""
+        self._cursor = 0
+        self._attempt = 0
+        self._kept: deque[str] = deque(maxlen=KEEP_LINES)
+        self._reading = False
+
+    def on_mount(self) -> None:
+        self._title()
+
+    def _title(self) -> None:
+        title = f"Output of {safe(self.task_id)}" if self.task_id else "Output"
+        if self.search:
+            title += f" · matching {safe(self.search)!r} (n: all lines)"
+        self.border_title = title
+
+    def follow(self, task: str | None) -> None:
+        """Show this task's output from its first line."""
+        if task == self.task_id:
+            return
+        self.task_id = task
+        self._cursor = self._attempt = 0
+        self._kept.clear()
+        self.clear()
+        self._title()
+
+    async def poll(self) -> None:
+        """Read the lines written since the last poll and show them."""
+        if self._reading or self.task_id is None:
+            return
+        self._reading = True
+        task = self.task_id
+        try:
+            rows = await self.feed.store.tail_output(self.feed.run_id, self._cursor, task)
+        finally:
+            self._reading = False
+        if not rows or task != self.task_id:
+            return
+        self._cursor = rows[-1][0]
+        fresh = []
+        for _, line in rows:
+            if line.attempt != self._attempt:
+                self._attempt = line.attempt
+                fresh.append(f"── attempt {line.attempt} ──")
+            fresh.append(safe(line.text) if line.stream == "out" else f"[err] {safe(line.text)}")
+        self._kept.extend(fresh)
+        shown = [x for x in fresh if self.search in x] if self.search else fresh
+        if shown:
+            self.write_lines(shown)
+
+    def set_search(self, text: str) -> None:
+        self.search = text
+        self.clear()
+        self.write_lines([x for x in self._kept if text in x] if text else list(self._kept))
+        self._title()
