@@ -6,6 +6,7 @@ import os
 import time
 
 import psutil
+import pytest
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Log
@@ -301,11 +302,13 @@ async def test_f_follows_the_running_task(finished_run: tuple[str, str]) -> None
         assert table.selected == "t"  # the running one
 
 
-def test_color_never_turns_colour_off(monkeypatch: object) -> None:
+def test_color_never_turns_colour_off(monkeypatch: pytest.MonkeyPatch) -> None:
     from tui.launch import _set_colour
 
-    monkeypatch.delenv("NO_COLOR", raising=False)  # type: ignore[attr-defined]
-    monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM", raising=False)  # type: ignore[attr-defined]
+    # set first so that monkeypatch restores the variables, whatever _set_colour does to them
+    monkeypatch.setenv("NO_COLOR", "")
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "auto")
+    monkeypatch.delenv("NO_COLOR")
     _set_colour("never")
     assert os.environ["NO_COLOR"] == "1"
     _set_colour("256")
