@@ -1,4 +1,4 @@
-"""Every event a run emits: frozen dataclasses with a stable type name, a schema version, a registry.
+"""Every event a run emits: frozen dataclasses with a stable type name, a version, a registry.
 
 Events are past-tense facts and carry only plain values (str, int, float, bool, None, lists and
 dicts of those). Their type name is written once here and never derived from the class path.
@@ -49,14 +49,20 @@ class Event:
         return {name: getattr(self, name) for name in self._fields}
 
     def to_json(self) -> str:
-        return json.dumps(self.data(), separators=(",", ":"), ensure_ascii=False)
+        # ensure_ascii: a lone surrogate (an undecodable byte smuggled in through os.environ or
+        # a file name) stays a JSON escape instead of failing to encode as UTF-8 in the store
+        return json.dumps(self.data(), separators=(",", ":"))
+
+    def record(self) -> tuple[str, int, str]:
+        """What a store keeps of the event besides `ts`: (type name, schema version, JSON data)."""
+        return self.type, self.version, self.to_json()
 
 
 def from_record(type_name: str, ts: float, version: int, data: dict[str, Any]) -> Event:
     """Rebuild an event read from storage, upcasting older schema versions first."""
     cls = REGISTRY.get(type_name)
     if cls is None:
-        return UnknownEvent(ts=ts, name=type_name, payload=data)
+        return UnknownEvent(ts=ts, name=type_name, payload=data, schema_version=version)
     while version < cls.version:
         data = UPCASTERS[(type_name, version)](data)
         version += 1
@@ -167,10 +173,21 @@ class RunFinished(Event):
 
 @dataclass(frozen=True, slots=True)
 class UnknownEvent(Event):
-    """An event written by a newer phasegate; kept and shown, ignored by the fold."""
+    """An event written by a newer phasegate; kept and shown, ignored by the fold.
+
+    It keeps the stored type name, version and data, so copying it to another store (an export,
+    a test fixture) writes back exactly what the newer phasegate wrote.
+    """
 
     name: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = 1
+
+    def data(self) -> dict[str, Any]:
+        return self.payload
+
+    def record(self) -> tuple[str, int, str]:
+        return self.name, self.schema_version, self.to_json()
 
 
 @event("check.finished")

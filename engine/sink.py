@@ -64,18 +64,30 @@ class Sink:
             self._full.clear()
             try:
                 await self._write()
-            except Exception as exc:  # becomes the run's error: raised on the next write
-                self.error = exc
+            except Exception:  # kept in self.error by _write: raised on the next write
                 return
-            if self._closing and not (self._events or self._output or self._summary):
+            if self._closing and not self._pending():
                 return
+
+    def _pending(self) -> bool:
+        return bool(self._events or self._output or self._drops or self._summary)
 
     async def _write(self) -> None:
+        # the lock keeps batches whole and in order: a flush() while the loop is writing waits
+        # for that transaction instead of starting a second one beside it
         async with self._lock:
-            await self._write_locked()
+            if self.error is not None:
+                raise self.error
+            try:
+                await self._write_locked()
+            except Exception as exc:
+                # the batch is gone with the failed transaction; every later write must fail too,
+                # or the run would go on with a hole in its events
+                self.error = exc
+                raise
 
     async def _write_locked(self) -> None:
-        while self._events or self._output or self._drops or self._summary:
+        while self._pending():
             events, self._events = self._events, []
             output, self._output = self._output, []
             drops, self._drops = self._drops, []
@@ -84,13 +96,13 @@ class Sink:
 
     async def flush(self) -> None:
         """Write everything collected so far before returning."""
-        if self.error is not None:
-            raise self.error
         await self._write()
 
     async def close(self) -> None:
+        """Write everything still collected and stop; raises the store's error if a write failed."""
         self._closing = True
         self._wake.set()
+        self._full.set()  # cut short a window that is open: nothing more is coming
         await self._task
         if self.error is not None:
             raise self.error

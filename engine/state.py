@@ -189,13 +189,28 @@ def _phase_finished(s: RunState, e: ev.PhaseFinished) -> None:
         phase.status, phase.finished_at = e.status, e.ts
 
 
+# A task event naming a task that RunStarted did not list (a newer engine that adds tasks, a
+# damaged database) is ignored, as events for unknown phases and agents are: the fold never
+# raises on stored data, or one odd row would make a run impossible to show.
+
+
 def _task_ready(s: RunState, e: ev.TaskReady) -> None:
-    s.tasks[e.task].status = TaskStatus.READY
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.status = TaskStatus.READY
 
 
 def _task_started(s: RunState, e: ev.TaskStarted) -> None:
-    t = s.tasks[e.task]
-    t.status, t.attempts, t.agent, t.pid = TaskStatus.RUNNING, e.attempt, e.agent, e.pid
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
+    # attempts only grow: a late or replayed start of an older attempt does not rewind the count
+    t.status, t.attempts, t.agent, t.pid = (
+        TaskStatus.RUNNING,
+        max(t.attempts, e.attempt),
+        e.agent,
+        e.pid,
+    )
     if e.attempt == 1 or t.started_at is None:
         t.started_at = e.ts
     t.finished_at = t.exit_code = None
@@ -214,7 +229,9 @@ def _release(s: RunState, t: TaskState) -> None:
 
 
 def _task_finished(s: RunState, e: ev.TaskFinished) -> None:
-    t = s.tasks[e.task]
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
     t.status = TaskStatus(e.status)
     t.finished_at, t.exit_code, t.reason, t.pid = e.ts, e.exit_code, e.reason, None
     t.lines += e.lines
@@ -223,17 +240,23 @@ def _task_finished(s: RunState, e: ev.TaskFinished) -> None:
 
 
 def _task_retrying(s: RunState, e: ev.TaskRetrying) -> None:
-    t = s.tasks[e.task]
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
     t.status, t.reason = TaskStatus.READY, e.reason
 
 
 def _task_blocked(s: RunState, e: ev.TaskBlocked) -> None:
-    t = s.tasks[e.task]
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
     t.status, t.reason = TaskStatus.BLOCKED, e.reason
 
 
 def _task_skipped(s: RunState, e: ev.TaskSkipped) -> None:
-    t = s.tasks[e.task]
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
     t.status, t.reason = TaskStatus.SKIPPED, e.reason
     t.finished_at = e.ts
     _release(s, t)

@@ -12,6 +12,28 @@ from ..events import Event
 # is the engine process (pid, create time) still alive?
 Liveness = Callable[[int, float], bool]
 
+# the RunRow fields that write_batch(summary=...) may change
+SUMMARY_FIELDS = frozenset(
+    {
+        "status",
+        "started_at",
+        "finished_at",
+        "counts",
+        "engine_pid",
+        "engine_started",
+        "heartbeat_at",
+    }
+)
+
+
+def check_summary(fields: dict[str, Any]) -> None:
+    """Refuse summary fields that are not run-summary columns (a programming error)."""
+    unknown = set(fields) - SUMMARY_FIELDS
+    if unknown:
+        raise ValueError(
+            f"not run summary fields: {sorted(unknown)}; allowed: {sorted(SUMMARY_FIELDS)}"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RunRow:
@@ -88,7 +110,11 @@ class Store(Protocol):
         drops: Sequence[OutputDrop] = (),
         summary: dict[str, Any] | None = None,
     ) -> None:
-        """Append events (seq, event), output lines and run-summary fields in one transaction."""
+        """Append events (seq, event), output lines and run-summary fields in one transaction.
+
+        All or nothing: a sequence number or output line used twice, or an unknown run, raises
+        StoreError and leaves nothing of the batch behind.
+        """
         ...
 
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]: ...
@@ -132,6 +158,8 @@ class Store(Protocol):
 
 async def resolve_run(store: Store, ref: str) -> RunRow:
     """A run from an id, a unique id prefix, or `last` (the newest run)."""
+    if not ref.strip():
+        raise RunNotFound("no run given; give a run id, a unique prefix or `last`")
     ids = await store.run_ids()
     if not ids:
         raise RunNotFound("there are no runs yet; start one with `phasegate run PLAN`")

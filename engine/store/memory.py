@@ -9,10 +9,12 @@ from typing import Any
 
 from ..errors import EngineBusy, StoreError
 from ..events import Event, from_json
-from .base import Command, Liveness, OutputDrop, OutputLine, RunRow
+from .base import Command, Liveness, OutputDrop, OutputLine, RunRow, check_summary
 
 
 class MemoryStore:
+    """Every method runs without awaiting, so each is atomic on the loop, like a transaction."""
+
     def __init__(self) -> None:
         self._runs: dict[str, RunRow] = {}
         self._order: list[str] = []
@@ -21,6 +23,7 @@ class MemoryStore:
         self._keys: set[tuple[str, int]] = set()
         self._output: dict[tuple[str, str, int, int], OutputLine] = {}
         self._cursor: dict[tuple[str, str, int, int], int] = {}
+        self._last_cursor = 0  # output cursors only grow, even when dropped lines are rewritten
         self._commands: list[tuple[Command, float | None]] = []
 
     async def close(self) -> None:
@@ -29,7 +32,7 @@ class MemoryStore:
     async def create_run(self, row: RunRow) -> None:
         if row.id in self._runs:
             raise StoreError(f"run {row.id} exists already")
-        self._runs[row.id] = row
+        self._runs[row.id] = dataclasses.replace(row, counts=dict(row.counts))
         self._order.append(row.id)
 
     async def write_batch(
@@ -40,20 +43,27 @@ class MemoryStore:
         drops: Sequence[OutputDrop] = (),
         summary: dict[str, Any] | None = None,
     ) -> None:
+        # every check comes before the first change, so a refused batch leaves nothing behind
         if run_id not in self._runs:
             raise StoreError(f"run {run_id} does not exist")
+        if summary:
+            check_summary(summary)
         keys = [(run_id, s) for s, _ in events]
         if len(set(keys)) != len(keys) or self._keys.intersection(keys):
             raise StoreError(f"run {run_id}: an event sequence number is used twice")
-        for o in output:
-            if (o.run_id, o.task, o.attempt, o.line) in self._output:
-                raise StoreError(f"run {run_id}: output line written twice")
+        lines = [(o.run_id, o.task, o.attempt, o.line) for o in output]
+        if len(set(lines)) != len(lines) or any(k in self._output for k in lines):
+            raise StoreError(f"run {run_id}: an output line is written twice")
+        rows = []
+        for seq, e in events:  # serialise first: an event that cannot be stored changes nothing
+            name, version, data = e.record()
+            rows.append((run_id, seq, name, e.ts, version, data))
         self._keys.update(keys)
-        self._events.extend((run_id, s, e.type, e.ts, e.version, e.to_json()) for s, e in events)
-        for o in output:
-            key = (o.run_id, o.task, o.attempt, o.line)
+        self._events.extend(rows)
+        for key, o in zip(lines, output, strict=True):
             self._output[key] = o
-            self._cursor[key] = len(self._cursor) + 1
+            self._last_cursor += 1
+            self._cursor[key] = self._last_cursor
         for d in drops:
             for key in [
                 k
@@ -62,6 +72,8 @@ class MemoryStore:
             ]:
                 del self._output[key]
         if summary:
+            if "counts" in summary:
+                summary = {**summary, "counts": dict(summary["counts"] or {})}
             self._runs[run_id] = dataclasses.replace(self._runs[run_id], **summary)
 
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]:
@@ -112,7 +124,9 @@ class MemoryStore:
         rows = sorted(
             (self._cursor[k], o)
             for k, o in self._output.items()
-            if o.run_id == run_id and self._cursor[k] > after_rowid and (task is None or o.task == task)
+            if o.run_id == run_id
+            and self._cursor[k] > after_rowid
+            and (task is None or o.task == task)
         )
         return rows[:limit]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from ..errors import StoreError
+
 # version -> statements. Never edit a released migration: add the next one.
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -59,6 +61,42 @@ MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX runs_created ON runs (created_at)",
     ],
+    # The tail cursors (events and output by rowid) must never go back. A rowid without
+    # AUTOINCREMENT is max(rowid) + 1, so an OutputDrop that deleted the newest line (a line
+    # larger than the whole cap drops every line of its attempt) handed its cursor to the next
+    # line, which a client already past that cursor never saw; VACUUM may also renumber a rowid
+    # that is not an INTEGER PRIMARY KEY. Rebuild both tables with one, keeping every cursor.
+    4: [
+        """CREATE TABLE events_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            ts REAL NOT NULL,
+            v INTEGER NOT NULL DEFAULT 1,
+            data TEXT NOT NULL,
+            UNIQUE (run_id, seq)
+        )""",
+        "INSERT INTO events_new (id, run_id, seq, type, ts, v, data) "
+        "SELECT rowid, run_id, seq, type, ts, v, data FROM events ORDER BY rowid",
+        "DROP TABLE events",
+        "ALTER TABLE events_new RENAME TO events",
+        """CREATE TABLE output_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            task TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            line INTEGER NOT NULL,
+            stream TEXT NOT NULL,
+            text TEXT NOT NULL,
+            ts REAL NOT NULL,
+            UNIQUE (run_id, task, attempt, line)
+        )""",
+        "INSERT INTO output_new (id, run_id, task, attempt, line, stream, text, ts) "
+        "SELECT rowid, run_id, task, attempt, line, stream, text, ts FROM output ORDER BY rowid",
+        "DROP TABLE output",
+        "ALTER TABLE output_new RENAME TO output",
+    ],
 }
 
 LATEST = max(MIGRATIONS)
@@ -66,23 +104,42 @@ LATEST = max(MIGRATIONS)
 
 def current_version(conn: sqlite3.Connection) -> int:
     conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)"
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at REAL)"
     )
     row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
     return int(row[0] or 0)
 
 
-def migrate(conn: sqlite3.Connection, target: int = LATEST) -> list[int]:
-    """Bring the database to `target`; returns the versions applied. The connection must be in
-    autocommit mode (isolation_level=None) so that each migration is one explicit transaction."""
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name != 'schema_migrations' ORDER BY name"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    target: int | None = None,
+    migrations: dict[int, list[str]] | None = None,
+) -> list[int]:
+    """Bring the database to `target` (default: the latest); returns the versions applied.
+
+    The connection must be in autocommit mode (isolation_level=None) so that each migration is
+    one explicit transaction, recorded in `schema_migrations` by that same transaction: a
+    migration that fails leaves the database at the previous version with nothing of it applied.
+    `migrations` defaults to MIGRATIONS; tests pass their own to simulate a failing one.
+    """
+    steps = MIGRATIONS if migrations is None else migrations
+    latest = max(steps)
+    target = latest if target is None else target
     applied = []
     version = current_version(conn)
-    if version > LATEST:
-        from ..errors import StoreError
-
+    if version > latest:
         raise StoreError(
             f"the database has schema version {version}, newer than this phasegate knows "
-            f"({LATEST}); upgrade phasegate"
+            f"({latest}); upgrade phasegate, or choose another database with --db"
         )
     for number in range(version + 1, target + 1):
         conn.execute("BEGIN IMMEDIATE")
@@ -90,7 +147,15 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST) -> list[int]:
             if current_version(conn) >= number:  # another process got there first
                 conn.execute("ROLLBACK")
                 continue
-            for statement in MIGRATIONS[number]:
+            # checked inside the transaction: another phasegate creating its tables meanwhile
+            # must not look like a foreign database
+            foreign = _foreign_tables(conn) if number == 1 else []
+            if foreign:
+                raise StoreError(
+                    f"the file is an SQLite database of another program (tables: "
+                    f"{', '.join(foreign[:5])}), not a phasegate one; choose another with --db"
+                )
+            for statement in steps[number]:
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -98,7 +163,10 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST) -> list[int]:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite rolls some failures back by itself (a full disk); a second ROLLBACK would
+            # then raise and hide the error that matters
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         applied.append(number)
     return applied

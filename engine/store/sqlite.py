@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiosqlite
 
 from ..errors import EngineBusy, StoreError
 from ..events import Event, from_json
-from .base import Command, Liveness, OutputDrop, OutputLine, RunRow
+from .base import Command, Liveness, OutputDrop, OutputLine, RunRow, check_summary
 from .migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
 _RUN_COLUMNS = (
     "id, plan_name, plan_path, status, created_at, started_at, finished_at, counts, user, host, "
     "engine_pid, engine_started, heartbeat_at"
-)
-_SUMMARY_FIELDS = frozenset(
-    {
-        "status",
-        "started_at",
-        "finished_at",
-        "counts",
-        "engine_pid",
-        "engine_started",
-        "heartbeat_at",
-    }
 )
 
 
@@ -52,8 +43,14 @@ def prepare_path(path: str) -> None:
     try:
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
+            # makedirs applies the umask; the data directory is 0700 whatever the umask says
+            os.chmod(directory, 0o700)
         if not os.path.exists(path):
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
     except OSError as exc:
         raise StoreError(
             f"cannot create the database {path}: {exc.strerror}; "
@@ -70,7 +67,7 @@ def _row(r: Sequence[Any]) -> RunRow:
         created_at=r[4],
         started_at=r[5],
         finished_at=r[6],
-        counts=json.loads(r[7] or "{}"),
+        counts=json.loads(r[7] or "{}") or {},
         user=r[8],
         host=r[9],
         engine_pid=r[10],
@@ -97,59 +94,102 @@ class SQLiteStore:
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
         self.path = path
         self._conn = conn
+        # One connection serves every coroutine of the process (the sink, the command poll,
+        # a front end's tail). Without this lock a second coroutine's BEGIN would fail inside the
+        # first one's transaction, or its statements would join that transaction, and a read
+        # could see rows of a batch that is then rolled back.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
+        """Open (creating and migrating if needed) the database at `path`; StoreError if not."""
         prepare_path(path)
+        target, uri = path, False
+        if path == ":memory:":
+            # a private in-memory database shared by the migrating and the serving connection;
+            # a plain ":memory:" would give each connection its own empty database
+            target, uri = f"file:phasegate-{secrets.token_hex(8)}?mode=memory&cache=shared", True
+        conn: aiosqlite.Connection | None = None
         try:
-            sync = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            sync = sqlite3.connect(
+                target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
+            )
             try:
-                if path != ":memory:":
-                    sync.execute("PRAGMA journal_mode=WAL")
+                if not uri:
+                    mode = sync.execute("PRAGMA journal_mode=WAL").fetchone()
+                    if mode is None or str(mode[0]).lower() != "wal":
+                        raise StoreError(
+                            f"database {path}: cannot switch it to WAL mode (it stays "
+                            f"{mode[0] if mode else 'unknown'}); the file or its directory is "
+                            "probably read-only or on a file system without shared memory; "
+                            "choose another with --db"
+                        )
                 migrate(sync)
+                conn = await aiosqlite.connect(
+                    target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
+                )
             finally:
                 sync.close()
-            conn = await aiosqlite.connect(
-                path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-            )
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
+            if conn is not None:
+                await conn.close()
             raise _store_error(path, exc) from None
-        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA synchronous=NORMAL")
+        except StoreError as exc:
+            if conn is not None:
+                await conn.close()
+            message = str(exc)
+            if not message.startswith("database "):
+                message = f"database {path}: {message}"
+            raise StoreError(message) from None
         return cls(path, conn)
 
     async def close(self) -> None:
         await self._conn.close()
 
+    async def pragmas(self) -> dict[str, Any]:
+        """The connection's journal mode, busy timeout (ms) and synchronous level, as set."""
+        out: dict[str, Any] = {}
+        for name in ("journal_mode", "busy_timeout", "synchronous"):
+            rows = await self._query(f"PRAGMA {name}")
+            out[name] = rows[0][0]
+        return out
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The one transaction helper: BEGIN IMMEDIATE, COMMIT, or ROLLBACK on any error."""
-        try:
-            await self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from None
-        try:
-            yield self._conn
-            await self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            await self._rollback()
-            raise _store_error(self.path, exc) from None
-        except BaseException:
-            await self._rollback()
-            raise
+        """The one transaction helper: BEGIN IMMEDIATE, COMMIT, or ROLLBACK on any error.
+
+        It holds the store's lock: inside, use the connection it yields, never another method of
+        the store (which would wait for the lock forever).
+        """
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, exc) from None
+            try:
+                yield self._conn
+                await self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._rollback()
+                raise _store_error(self.path, exc) from None
+            except BaseException:
+                await self._rollback()
+                raise
 
     async def _rollback(self) -> None:
-        try:
-            await self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
+        if self._conn.in_transaction:
+            with suppress(sqlite3.Error):
+                await self._conn.execute("ROLLBACK")
 
     async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        try:
-            async with self._conn.execute(sql, params) as cur:
-                return list(await cur.fetchall())
-        except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from None
+        async with self._lock:
+            try:
+                async with self._conn.execute(sql, params) as cur:
+                    return list(await cur.fetchall())
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, exc) from None
 
     async def create_run(self, row: RunRow) -> None:
         async with self.transaction() as db:
@@ -180,11 +220,22 @@ class SQLiteStore:
         drops: Sequence[OutputDrop] = (),
         summary: dict[str, Any] | None = None,
     ) -> None:
+        if summary:
+            check_summary(summary)
+        rows = []
+        for seq, e in events:  # serialise before the transaction: nothing to undo if one fails
+            name, version, data = e.record()
+            rows.append((run_id, seq, name, e.ts, version, data))
         async with self.transaction() as db:
-            if events:
+            # the same refusal as the memory store (foreign keys are off: they would cost a
+            # lookup per row on the hottest path)
+            async with db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)) as cur:
+                if await cur.fetchone() is None:
+                    raise StoreError(f"run {run_id} does not exist")
+            if rows:
                 await db.executemany(
                     "INSERT INTO events (run_id, seq, type, ts, v, data) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(run_id, s, e.type, e.ts, e.version, e.to_json()) for s, e in events],
+                    rows,
                 )
             if output:
                 await db.executemany(
@@ -202,9 +253,7 @@ class SQLiteStore:
 
     @staticmethod
     async def _update_run(db: aiosqlite.Connection, run_id: str, fields: dict[str, Any]) -> None:
-        unknown = set(fields) - _SUMMARY_FIELDS
-        if unknown:
-            raise ValueError(f"not run summary fields: {sorted(unknown)}")
+        check_summary(fields)  # the names become SQL: only known columns get this far
         values = [json.dumps(v) if k == "counts" else v for k, v in fields.items()]
         assignments = ", ".join(f"{k} = ?" for k in fields)
         await db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values, run_id))
@@ -218,8 +267,8 @@ class SQLiteStore:
 
     async def tail(self, after_rowid: int, limit: int = 1000) -> list[tuple[int, str, int, Event]]:
         rows = await self._query(
-            "SELECT rowid, run_id, seq, type, ts, v, data FROM events WHERE rowid > ? "
-            "ORDER BY rowid LIMIT ?",
+            "SELECT id, run_id, seq, type, ts, v, data FROM events WHERE id > ? "
+            "ORDER BY id LIMIT ?",
             (after_rowid, limit),
         )
         return [(r[0], r[1], r[2], from_json(r[3], r[4], r[5], r[6])) for r in rows]
@@ -260,14 +309,14 @@ class SQLiteStore:
         self, run_id: str, after_rowid: int, task: str | None = None, limit: int = 5000
     ) -> list[tuple[int, OutputLine]]:
         sql = (
-            "SELECT rowid, run_id, task, attempt, line, stream, text, ts FROM output "
-            "WHERE run_id = ? AND rowid > ?"
+            "SELECT id, run_id, task, attempt, line, stream, text, ts FROM output "
+            "WHERE run_id = ? AND id > ?"
         )
         params: list[Any] = [run_id, after_rowid]
         if task is not None:
             sql += " AND task = ?"
             params.append(task)
-        rows = await self._query(sql + " ORDER BY rowid LIMIT ?", [*params, limit])
+        rows = await self._query(sql + " ORDER BY id LIMIT ?", [*params, limit])
         return [(r[0], OutputLine(*r[1:])) for r in rows]
 
     async def acquire_lease(

@@ -1,0 +1,284 @@
+"""What only the SQLite store promises: WAL, waiting for writers, several connections, bad files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine import events as ev
+from engine.errors import EngineBusy
+from engine.store import SQLiteStore
+from engine.store.sqlite import BUSY_TIMEOUT_MS
+
+from .helpers import T0, line, new_run, ready, started
+
+
+@pytest.fixture
+async def pair(db_path: Path) -> AsyncIterator[tuple[SQLiteStore, SQLiteStore]]:
+    """Two stores on one file: two connections, as two processes would have."""
+    first = await SQLiteStore.open(str(db_path))
+    second = await SQLiteStore.open(str(db_path))
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_wal_mode_and_a_busy_timeout_are_set(db_path: Path) -> None:
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        assert await store.pragmas() == {
+            "journal_mode": "wal",
+            "busy_timeout": BUSY_TIMEOUT_MS,
+            "synchronous": 1,  # NORMAL: safe in WAL mode, no fsync per commit
+        }
+    finally:
+        await store.close()
+    with closing(sqlite3_connect(db_path)) as conn:  # WAL is a property of the file
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def sqlite3_connect(path: Path) -> sqlite3.Connection:
+    """A plain connection, as another process (or an older or newer phasegate) would have."""
+    return sqlite3.connect(path, isolation_level=None)
+
+
+async def test_a_write_waits_for_another_writer_instead_of_failing(db_path: Path) -> None:
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        await new_run(store, "r1")
+        with closing(sqlite3_connect(db_path)) as other:
+            other.execute("BEGIN IMMEDIATE")  # another process holds the write lock...
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.3, other.execute, "COMMIT")  # ...for 0.3 s
+            begun = time.monotonic()
+            await store.write_batch("r1", [(1, started("r1"))])
+            waited = time.monotonic() - begun
+        assert waited >= 0.25  # it waited for the lock (busy timeout) instead of failing
+        assert len(await store.read_events("r1")) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_reader_is_not_blocked_by_a_writer_and_sees_only_commits(
+    pair: tuple[SQLiteStore, SQLiteStore], db_path: Path
+) -> None:
+    writer, reader = pair
+    await new_run(writer, "r1")
+    await writer.write_batch("r1", [(1, started("r1"))])
+    with closing(sqlite3_connect(db_path)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        name, version, data = ready("a", 2).record()
+        other.execute(
+            "INSERT INTO events (run_id, seq, type, ts, v, data) VALUES ('r1', 2, ?, ?, ?, ?)",
+            (name, T0 + 2, version, data),
+        )
+        # the write transaction is open: reading goes on, without its uncommitted row
+        assert [s for s, _ in await reader.read_events("r1")] == [1]
+        assert len(await reader.tail(0)) == 1
+        other.execute("COMMIT")
+    assert [s for s, _ in await reader.read_events("r1")] == [1, 2]
+
+
+async def test_a_reader_sees_whole_batches_while_a_writer_writes(
+    pair: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    writer, reader = pair
+    batch, batches = 25, 20
+    await new_run(writer, "r1")
+
+    async def write() -> None:
+        for b in range(batches):
+            events = [(b * batch + i + 1, ready("a", b * batch + i)) for i in range(batch)]
+            await writer.write_batch("r1", events, [line("r1", "a", b + 1)])
+
+    async def follow() -> list[int]:
+        seen: list[int] = []
+        sizes = []
+        cursor = 0
+        while len(seen) < batch * batches:
+            rows = await reader.tail(cursor)
+            if rows:
+                cursor = rows[-1][0]
+                seen += [seq for _, _, seq, _ in rows]
+                sizes.append(len(seen))
+        # it never saw part of a batch
+        assert all(size % batch == 0 for size in sizes), sizes
+        return seen
+
+    _, seen = await asyncio.gather(write(), follow())
+    assert seen == list(range(1, batch * batches + 1))
+
+
+async def test_a_command_is_claimed_once_by_two_connections(
+    pair: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    one, two = pair
+    await new_run(one, "r1")
+    ids = [await one.put_command("r1", "note", {"i": i}, "alice", T0) for i in range(50)]
+
+    async def claim(store: SQLiteStore) -> list[int]:
+        got: list[int] = []
+        for _ in range(10):
+            got += [c.id for c in await store.claim_commands("r1", T0)]
+        return got
+
+    first, second = await asyncio.gather(claim(one), claim(two))
+    assert sorted(first + second) == ids
+
+
+async def test_two_engines_racing_for_one_run_get_one_lease(
+    pair: tuple[SQLiteStore, SQLiteStore],
+) -> None:
+    one, two = pair
+    await new_run(one, "r1")
+
+    def alive(pid: int, started: float) -> bool:
+        return True
+
+    results = await asyncio.gather(
+        one.acquire_lease("r1", 111, 1.0, T0, alive),
+        two.acquire_lease("r1", 222, 2.0, T0, alive),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["EngineBusy", "NoneType"]
+    winner = 111 if results[0] is None else 222
+    row = await two.get_run("r1")
+    assert row is not None and row.engine_pid == winner
+    assert any(isinstance(r, EngineBusy) and f"pid {winner}" in str(r) for r in results)
+
+
+async def test_rows_of_a_newer_phasegate_are_read_not_lost(db_path: Path) -> None:
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        await new_run(store, "r1")
+        await store.write_batch("r1", [(1, started("r1"))])
+        with closing(sqlite3_connect(db_path)) as newer:
+            newer.executemany(
+                "INSERT INTO events (run_id, seq, type, ts, v, data) VALUES ('r1', ?, ?, ?, ?, ?)",
+                [
+                    (2, "gate.opened", T0 + 2, 7, json.dumps({"gate": "qa", "evidence": [1]})),
+                    # a known type at a newer version, with a field this version lacks
+                    (3, "task.ready", T0 + 3, 9, json.dumps({"task": "a", "why": "deps met"})),
+                ],
+            )
+        got = await store.read_events("r1", after_seq=1)
+        assert got == [
+            (2, ev.UnknownEvent(T0 + 2, "gate.opened", {"gate": "qa", "evidence": [1]}, 7)),
+            (3, ev.TaskReady(T0 + 3, "a")),
+        ]
+        # copied on, the unknown row is written back as it was
+        await new_run(store, "copy")
+        await store.write_batch("copy", await store.read_events("r1"))
+        with closing(sqlite3_connect(db_path)) as conn:
+            row = conn.execute(
+                "SELECT type, v, data FROM events WHERE run_id = 'copy' AND seq = 2"
+            ).fetchone()
+        assert (row[0], row[1], json.loads(row[2])) == (
+            "gate.opened",
+            7,
+            {"gate": "qa", "evidence": [1]},
+        )
+    finally:
+        await store.close()
+
+
+async def test_an_in_memory_sqlite_store_has_its_tables() -> None:
+    # regression: ":memory:" was migrated on one connection and served by another, which had
+    # its own empty database ("no such table: runs")
+    store = await SQLiteStore.open(":memory:")
+    try:
+        await new_run(store, "r1")
+        await store.write_batch("r1", [(1, started("r1"))])
+        assert [s for s, _ in await store.read_events("r1")] == [1]
+    finally:
+        await store.close()
+
+
+# -- a read-only database ---------------------------------------------------------------------
+
+# Root writes through any file mode (CAP_DAC_OVERRIDE), so as root the attempt runs in a child
+# process whose capability bounding set lacks that power: a 0400 file is then read-only to it.
+_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from engine.errors import StoreError
+    from engine.store import SQLiteStore
+    from engine.store.base import RunRow
+
+    async def main(path):
+        try:
+            store = await SQLiteStore.open(path)
+        except StoreError as exc:
+            print("open refused:", exc)
+            return
+        try:
+            await store.create_run(RunRow("r2", "p", "p.yaml", "pending", 1.0))
+            print("wrote")
+        except StoreError as exc:
+            print("write refused:", exc)
+        finally:
+            await store.close()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+def _without_root_powers() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot drop CAP_DAC_OVERRIDE here: {probe.stderr.strip()}")
+    return prefix
+
+
+@pytest.mark.parametrize("directory_writable", [True, False], ids=["file-ro", "file-and-dir-ro"])
+async def test_a_read_only_database_gives_a_clear_store_error(
+    db_path: Path, directory_writable: bool
+) -> None:
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        await new_run(store, "r1")
+    finally:
+        await store.close()
+    for side in db_path.parent.glob(db_path.name + "-*"):
+        side.unlink()  # as after a clean close: SQLite has to make them again
+    db_path.chmod(0o400)
+    if not directory_writable:
+        db_path.parent.chmod(0o500)
+    try:
+        repo = str(Path(engine.__file__).resolve().parent.parent)
+        result = subprocess.run(
+            [*_without_root_powers(), sys.executable, "-c", _CHILD, str(db_path)],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        db_path.parent.chmod(0o700)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "refused" in out, out
+    assert str(db_path) in out and "read-only" in out and "--db" in out, out
