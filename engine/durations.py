@@ -21,7 +21,9 @@ def parse_duration(value: object) -> float:
             seconds = float(text)
         except ValueError:
             if text.startswith("-"):
-                raise ValueError(f"{value!r} is not a valid duration; it must be zero or more")
+                raise ValueError(
+                    f"{value!r} is not a valid duration; it must be zero or more"
+                ) from None
             pos = 0
             seconds = 0.0
             last = float("inf")  # units must go from larger to smaller, each once: 1h30m
