@@ -46,6 +46,8 @@ class RunFeed:
         self.row: RunRow | None = None
         self.risks: list[Risk] = []
         self._seq = 0
+        self._output_cursor = 0
+        self.last_output: dict[str, float] = {}  # task -> time of its newest output line
 
     async def drain(self) -> Changes:
         changes = Changes()
@@ -56,6 +58,12 @@ class RunFeed:
             self._note(event, changes)
             if i and i % FOLD_SLICE == 0:
                 await asyncio.sleep(0)
+        self._output_cursor, active = await self.store.output_activity(
+            self.run_id, self._output_cursor
+        )
+        if active:
+            self.last_output.update(active)
+            changes.agents = True
         return changes
 
     async def refresh_row(self) -> RunRow | None:

@@ -141,6 +141,10 @@ class Store(Protocol):
         """Output lines in the order they were written, after a cursor: (cursor, line)."""
         ...
 
+    async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
+        """Which tasks wrote output after a cursor, and when last: (new cursor, {task: ts})."""
+        ...
+
     async def acquire_lease(
         self, run_id: str, pid: int, started: float, now: float, alive: Liveness
     ) -> None:

@@ -130,6 +130,16 @@ class MemoryStore:
         )
         return rows[:limit]
 
+    async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
+        cursor = after
+        last: dict[str, float] = {}
+        for key, line in self._output.items():
+            at = self._cursor[key]
+            if line.run_id == run_id and at > after:
+                cursor = max(cursor, at)
+                last[line.task] = max(last.get(line.task, 0.0), line.ts)
+        return cursor, last
+
     async def acquire_lease(
         self, run_id: str, pid: int, started: float, now: float, alive: Liveness
     ) -> None:

@@ -319,6 +319,14 @@ class SQLiteStore:
         rows = await self._query(sql + " ORDER BY id LIMIT ?", [*params, limit])
         return [(r[0], OutputLine(*r[1:])) for r in rows]
 
+    async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
+        rows = await self._query(
+            "SELECT task, MAX(id), MAX(ts) FROM output WHERE id > ? AND run_id = ? GROUP BY task",
+            (after, run_id),
+        )
+        cursor = max((r[1] for r in rows), default=after)
+        return cursor, {r[0]: r[2] for r in rows}
+
     async def acquire_lease(
         self, run_id: str, pid: int, started: float, now: float, alive: Liveness
     ) -> None:

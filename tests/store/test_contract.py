@@ -550,3 +550,24 @@ async def test_concurrent_calls_on_one_store_do_not_share_a_transaction(store: S
     assert len(results[2]) == 10
     assert len(await store.read_events("r1")) == 21
     assert len(await store.read_output("r1")) == 20
+
+
+async def test_output_activity_names_the_tasks_that_wrote_and_when(store: Store) -> None:
+    from engine.store.base import OutputLine, RunRow
+
+    await store.create_run(RunRow("r1", "p", "p.yaml", "running", 1.0))
+    await store.write_batch(
+        "r1",
+        [],
+        [
+            OutputLine("r1", "a", 1, 1, "out", "x", 10.0),
+            OutputLine("r1", "b", 1, 1, "out", "y", 11.0),
+            OutputLine("r1", "a", 1, 2, "err", "z", 12.0),
+        ],
+    )
+    cursor, last = await store.output_activity("r1", 0)
+    assert last == {"a": 12.0, "b": 11.0}
+    await store.write_batch("r1", [], [OutputLine("r1", "b", 1, 2, "out", "w", 13.0)])
+    cursor2, last2 = await store.output_activity("r1", cursor)
+    assert last2 == {"b": 13.0} and cursor2 > cursor
+    assert await store.output_activity("r1", cursor2) == (cursor2, {})

@@ -106,7 +106,7 @@ class DashboardScreen(Screen[None]):
             if changes.phases:
                 self.query_one(PhasePanel).show(state, now)
             if changes.agents:
-                self.query_one(AgentRoster).show(state, {}, now)
+                self.query_one(AgentRoster).show(state, self.feed.last_output, now)
             if changes.tasks:
                 self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
             if changes.risks:
@@ -125,7 +125,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
             if state.finished_at is None:
                 self.query_one(PhasePanel).show(state, now)
-                self.query_one(AgentRoster).show(state, {}, now)
+                self.query_one(AgentRoster).show(state, self.feed.last_output, now)
                 self.query_one(TaskTable).tick(state, now)
 
     # -- actions --------------------------------------------------------------------------

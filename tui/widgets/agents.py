@@ -1,4 +1,4 @@
-"""The agent roster: state, slots used/total, current task, time since it started."""
+"""The agent roster: state, slots used/total, current task, time since its last output."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ class AgentRoster(Static, can_focus=True):
         self.border_title = "Agents"
 
     def show(
-        self, state: RunState, quiet_since: dict[str, float], now: float | None = None
+        self, state: RunState, last_output: dict[str, float], now: float | None = None
     ) -> None:
+        """`last_output`: task -> time of its newest output line; an agent is quiet since the
+        newest line of its running tasks (or since they started, if they printed nothing)."""
         now = time.time() if now is None else now
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(no_wrap=True)
@@ -41,9 +43,10 @@ class AgentRoster(Static, can_focus=True):
             detail = safe(current[0]) if current else "-"
             if len(current) > 1:
                 detail += f" +{len(current) - 1}"
-            since = quiet_since.get(a.id)
-            if current and since is not None:
-                detail += f" {format_duration(now - since)}"
+            marks = [last_output.get(t) or state.tasks[t].started_at for t in current]
+            since = max((m for m in marks if m is not None), default=None)
+            if since is not None:
+                detail += f" · quiet {format_duration(max(now - since, 0.0))}"
             grid.add_row(
                 Text(safe(a.id), style="bold"),
                 Text(status.replace("_", " "), style=STATUS_STYLE.get(status, "")),
