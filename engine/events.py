@@ -67,14 +67,17 @@ def from_record(type_name: str, ts: float, version: int, data: dict[str, Any]) -
         data = UPCASTERS[(type_name, version)](data)
         version += 1
     known = {k: v for k, v in data.items() if k in cls._fields}
-    return cls(ts=ts, **known)
+    try:
+        return cls(ts=ts, **known)
+    except TypeError:  # a newer version of a known type that this version cannot read
+        return UnknownEvent(ts=ts, name=type_name, payload=data, schema_version=version)
 
 
 def from_json(type_name: str, ts: float, version: int, text: str) -> Event:
     return from_record(type_name, ts, version, json.loads(text))
 
 
-@event("run.started")
+@event("run.started", version=2)
 @dataclass(frozen=True, slots=True)
 class RunStarted(Event):
     run_id: str
@@ -88,6 +91,16 @@ class RunStarted(Event):
     agents: list[dict[str, Any]]
     user: str = ""
     host: str = ""
+    # [{"id", "after", "approval", "approvers", "quorum"}]
+    gates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _run_started_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 lists the plan's gates; runs recorded before gates existed had none."""
+    return {**data, "gates": []}
+
+
+UPCASTERS[("run.started", 1)] = _run_started_v1
 
 
 @event("agent.probed")
@@ -197,3 +210,68 @@ class CheckFinished(Event):
     name: str
     passed: bool
     detail: str = ""
+
+
+@event("gate.opened")
+@dataclass(frozen=True, slots=True)
+class GateOpened(Event):
+    """A gate's criteria were evaluated; a manual gate now waits for approvers."""
+
+    gate: str
+    attempt: int
+    # [{"kind", "spec", "passed", "detail"}]
+    criteria: list[dict[str, Any]]
+    evidence_hash: str
+    approval: str  # manual | auto
+
+
+@event("gate.voted")
+@dataclass(frozen=True, slots=True)
+class GateVoted(Event):
+    """An accepted decision of an approver: an audit row."""
+
+    gate: str
+    decision: str  # approve | reject
+    user: str
+    uid: int
+    host: str = ""
+    tty: str = ""
+    ssh: str = ""
+    reason: str = ""
+    evidence_hash: str = ""
+    command: int = 0
+
+
+@event("gate.refused")
+@dataclass(frozen=True, slots=True)
+class GateRefused(Event):
+    """A decision refused by the gate's policy: an audit row saying why and who may decide."""
+
+    gate: str
+    decision: str
+    user: str
+    uid: int
+    why: str
+    host: str = ""
+    tty: str = ""
+    ssh: str = ""
+    reason: str = ""
+    command: int = 0
+
+
+@event("gate.closed")
+@dataclass(frozen=True, slots=True)
+class GateClosed(Event):
+    gate: str
+    outcome: str  # passed | rejected | failed
+    reason: str = ""
+
+
+@event("phase.rewound")
+@dataclass(frozen=True, slots=True)
+class PhaseRewound(Event):
+    """A rejected gate sends the run back: this phase and the ones after it run again."""
+
+    phase: str
+    gate: str
+    reason: str

@@ -15,6 +15,7 @@ import os
 import select
 import shlex
 import signal
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -380,15 +381,29 @@ class LocalExecutor:
             os.close(self._devnull)
 
 
-async def run_capture(command: str, cwd: str, env: dict[str, str], timeout: float) -> Exit:
-    """Run a short command (a probe, a criterion) to completion; output is discarded."""
+@dataclass(slots=True)
+class Captured:
+    """How a short command ended, with the tail of what it printed on stdout."""
+
+    code: int | None
+    error: str = ""
+    lines: list[str] = field(default_factory=list)
+
+
+async def run_capture(
+    command: str, cwd: str, env: dict[str, str], timeout: float, keep: int = 20
+) -> Captured:
+    """Run a short command (a probe, a criterion) to completion, keeping its last lines."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Exit] = loop.create_future()
-    lines: list[str] = []
+    out: deque[str] = deque(maxlen=keep)
+    last: list[str] = [""]
 
-    def on_line(_stream: str, line: str) -> None:
-        if len(lines) < 20:
-            lines.append(line)
+    def on_line(stream: str, line: str) -> None:
+        if stream == "out":
+            out.append(line)
+        if line.strip():
+            last[0] = line
 
     def on_exit(result: Exit) -> None:
         if not done.done():
@@ -396,19 +411,14 @@ async def run_capture(command: str, cwd: str, env: dict[str, str], timeout: floa
 
     executor = LocalExecutor()
     try:
-        proc = executor.start(
-            ProcSpec(argv_for(command), env, cwd),
-            on_line,
-            on_exit,
-        )
+        proc = executor.start(ProcSpec(argv_for(command), env, cwd), on_line, on_exit)
         try:
             result = await asyncio.wait_for(asyncio.shield(done), timeout)
         except TimeoutError:
             proc.terminate(1.0)
             await done
-            return Exit(None, f"timed out after {timeout:g}s")
-        if result.code != 0 and not result.error:
-            result.error = (lines[-1] if lines else "")[:200]
-        return result
+            return Captured(None, f"timed out after {timeout:g}s", list(out))
+        error = result.error or ("" if result.code == 0 else last[0][:200])
+        return Captured(result.code, error, list(out))
     finally:
         executor.close()

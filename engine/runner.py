@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from . import events as ev
 from .checks import run_checks
 from .dag import build
+from .gatekeeper import GateKeeper
 from .identity import current_identity
 from .plan.model import Plan, Task
 from .plan.template import substitute
@@ -106,6 +107,8 @@ class Runner:
         )
         self._env = dict(os.environ)
         self._env.update(PHASEGATE_RUN_ID=run_id, PHASEGATE_RUN_DIR=run_dir)
+        self._feedback = ""  # the reason of the last rejection, for the phases that run again
+        self._keeper = GateKeeper(self, plan.gates, self._workdir, self._task_env, self._values)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -168,6 +171,16 @@ class Runner:
                         }
                         for p, t in self.plan.tasks()
                     ],
+                    gates=[
+                        {
+                            "id": g.id,
+                            "after": g.after,
+                            "approval": g.approval,
+                            "approvers": list(g.approvers),
+                            "quorum": g.quorum,
+                        }
+                        for g in self.plan.gates
+                    ],
                     agents=[
                         {"id": a, "slots": s.slots, "capabilities": list(s.capabilities)}
                         for a, s in self.plan.agents.items()
@@ -205,6 +218,8 @@ class Runner:
                 if command.kind == "cancel":
                     reason = str(command.args.get("reason") or f"cancelled by {command.author}")
                     self.cancel(reason)
+                elif command.kind in ("approve", "reject"):
+                    self._keeper.decide(command)
 
     def _heartbeat(self) -> None:
         self._sink.summary(heartbeat_at=self.now(), counts=self.state.counts())
@@ -216,7 +231,9 @@ class Runner:
             self._block_from(0, f"plan check failed: {failed}")
             return RunStatus.FAILED, f"plan check failed: {failed}"
         await self._probe_agents()
-        for index, phase in enumerate(self.plan.phases):
+        index = 0
+        while index < len(self.plan.phases):
+            phase = self.plan.phases[index]
             if self._cancel_reason:
                 break
             failed = self._checks(phase.id, phase.checks)
@@ -232,6 +249,11 @@ class Runner:
             if status == "failed":
                 self._block_from(index + 1, f"phase '{phase.id}' failed")
                 return RunStatus.FAILED, f"phase '{phase.id}' failed"
+            rewind, reason = await self._gates_after(phase.id)
+            if reason and rewind is None:
+                self._block_from(index + 1, reason)
+                return RunStatus.FAILED, reason
+            index = rewind if rewind is not None else index + 1
         if self._cancel_reason:
             for tid, t in self.state.tasks.items():
                 if not t.status.terminal:
@@ -247,6 +269,25 @@ class Runner:
                     )
             return RunStatus.CANCELLED, self._cancel_reason
         return RunStatus.SUCCEEDED, ""
+
+    async def _gates_after(self, phase: str) -> tuple[int | None, str]:
+        """Run the gates after a phase: (phase index to rewind to, or None; why the run stops)."""
+        for gate in self._keeper.after(phase):
+            if self._cancel_reason:
+                return None, ""
+            outcome, reason = await self._keeper.run(gate)
+            if outcome == "passed" or self._cancel_reason:
+                continue
+            rule = gate.on_reject
+            if outcome == "rejected" and rule is not None and rule.rewind_to is not None:
+                if self._keeper.attempts[gate.id] < rule.max_attempts:
+                    self._feedback = reason
+                    self.emit(ev.PhaseRewound(self.now(), rule.rewind_to, gate.id, reason))
+                    ids = [p.id for p in self.plan.phases]
+                    return ids.index(rule.rewind_to), ""
+                reason += f" (after {rule.max_attempts} attempts)"
+            return None, f"gate '{gate.id}' {outcome}: {reason}"
+        return None, ""
 
     def _checks(self, scope: str, checks: object) -> str:
         from .plan.model import Checks
@@ -387,10 +428,15 @@ class Runner:
         for tid, agent in self._sched.take():
             self._start(tid, agent)
 
+    def _task_env(self) -> dict[str, str]:
+        if not self._feedback:
+            return self._env
+        return self._env | {"PHASEGATE_FEEDBACK": self._feedback}
+
     def _start(self, tid: str, agent: str) -> None:
         task = self._tasks[tid]
         number = self.state.tasks[tid].attempts + 1
-        env = dict(self._env)
+        env = dict(self._task_env())
         env.update(task.env)
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
@@ -504,6 +550,7 @@ class Runner:
             self._kill_all()
             return
         self._cancel_reason = reason
+        self._keeper.cancel_all(reason)
         for timer in self._retry_timers.values():
             timer.cancel()
         self._retry_timers.clear()

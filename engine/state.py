@@ -123,6 +123,40 @@ class AgentState:
 
 
 @dataclass(slots=True)
+class GateState:
+    id: str
+    after: str
+    approval: str = "manual"
+    approvers: tuple[str, ...] = ()
+    quorum: int = 1
+    status: str = "waiting"  # waiting | open | passed | rejected | failed
+    attempt: int = 0
+    criteria: list[dict[str, Any]] = field(default_factory=list)
+    evidence_hash: str = ""
+    opened_at: float | None = None
+    closed_at: float | None = None
+    approved_by: list[str] = field(default_factory=list)  # distinct users, this attempt
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "after": self.after,
+            "approval": self.approval,
+            "approvers": list(self.approvers),
+            "quorum": self.quorum,
+            "status": self.status,
+            "attempt": self.attempt,
+            "criteria": self.criteria,
+            "evidence_hash": self.evidence_hash,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "approved_by": list(self.approved_by),
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
 class RunState:
     run_id: str = ""
     plan_name: str = ""
@@ -136,6 +170,7 @@ class RunState:
     phases: dict[str, PhaseState] = field(default_factory=dict)
     tasks: dict[str, TaskState] = field(default_factory=dict)
     agents: dict[str, AgentState] = field(default_factory=dict)
+    gates: dict[str, GateState] = field(default_factory=dict)
     events: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -168,6 +203,14 @@ def _run_started(s: RunState, e: ev.RunStarted) -> None:
         )
     for a in e.agents:
         s.agents[a["id"]] = AgentState(a["id"], int(a.get("slots", 1)))
+    for g in e.gates:
+        s.gates[g["id"]] = GateState(
+            g["id"],
+            g["after"],
+            g.get("approval", "manual"),
+            tuple(g.get("approvers") or ()),
+            int(g.get("quorum", 1)),
+        )
 
 
 def _agent_probed(s: RunState, e: ev.AgentProbed) -> None:
@@ -266,6 +309,41 @@ def _run_finished(s: RunState, e: ev.RunFinished) -> None:
     s.status, s.reason, s.finished_at = RunStatus(e.status), e.reason, e.ts
 
 
+def _gate_opened(s: RunState, e: ev.GateOpened) -> None:
+    g = s.gates.get(e.gate)
+    if g is not None:
+        g.status, g.attempt, g.criteria = "open", e.attempt, e.criteria
+        g.evidence_hash, g.opened_at, g.closed_at = e.evidence_hash, e.ts, None
+        g.approved_by, g.reason = [], ""
+
+
+def _gate_voted(s: RunState, e: ev.GateVoted) -> None:
+    g = s.gates.get(e.gate)
+    if g is not None and e.decision == "approve" and e.user not in g.approved_by:
+        g.approved_by.append(e.user)
+
+
+def _gate_closed(s: RunState, e: ev.GateClosed) -> None:
+    g = s.gates.get(e.gate)
+    if g is not None:
+        g.status, g.reason, g.closed_at = e.outcome, e.reason, e.ts
+
+
+def _phase_rewound(s: RunState, e: ev.PhaseRewound) -> None:
+    again = False
+    for phase in s.phases.values():
+        again = again or phase.id == e.phase
+        if again:
+            phase.status, phase.finished_at = "pending", None
+    rerun = {p for p, ph in s.phases.items() if ph.status == "pending"}
+    for t in s.tasks.values():
+        if t.phase in rerun:
+            t.status, t.reason, t.exit_code, t.finished_at = TaskStatus.PENDING, "", None, None
+    for g in s.gates.values():
+        if g.after in rerun:
+            g.status = "waiting"
+
+
 _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunStarted: _run_started,
     ev.AgentProbed: _agent_probed,
@@ -278,6 +356,10 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.TaskBlocked: _task_blocked,
     ev.TaskSkipped: _task_skipped,
     ev.RunFinished: _run_finished,
+    ev.GateOpened: _gate_opened,
+    ev.GateVoted: _gate_voted,
+    ev.GateClosed: _gate_closed,
+    ev.PhaseRewound: _phase_rewound,
 }
 
 

@@ -304,6 +304,53 @@ def logs(
 
 
 @cli.command()
+@click.argument("run_ref", metavar="RUN", required=False)
+@db_option
+@json_option
+def gates(run_ref: str | None, db: str | None, as_json: bool) -> None:
+    """Gates waiting for a decision, across active runs; with RUN, every gate of that run."""
+    from .gates import list_gates
+
+    click.echo(_run_async(lambda: list_gates(_db_path(db), run_ref, as_json)))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("gate")
+@click.option("--reason", default="", help="Why (recorded in the audit trail).")
+@db_option
+def approve(run_ref: str, gate: str, reason: str, db: str | None) -> None:
+    """Approve GATE of RUN as the OS user you are; waits for the engine's answer."""
+    from .gates import decide
+
+    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, gate, "approve", reason)))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("gate")
+@click.option("--reason", required=True, help="Why (required; tasks that run again see it).")
+@db_option
+def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
+    """Reject GATE of RUN with a reason; waits for the engine's answer."""
+    from .gates import check_reason, decide
+
+    check_reason("reject", reason)
+    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, gate, "reject", reason)))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN", default="last")
+@db_option
+@json_option
+def audit(run_ref: str, db: str | None, as_json: bool) -> None:
+    """Every gate decision of RUN, accepted or refused: who, from where, when, why."""
+    from .gates import audit as audit_run
+
+    click.echo(_run_async(lambda: audit_run(_db_path(db), run_ref, as_json)))
+
+
+@cli.command()
 def schema() -> None:
     """Print the plan's JSON Schema (for editor completion)."""
     from engine.plan.model import json_schema

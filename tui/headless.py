@@ -28,7 +28,7 @@ async def run_headless(
     out = sys.stdout
 
     def printer(event: Event) -> None:
-        line = log_line(event)
+        line = log_line(event, run_id)
         if line is not None:
             out.write(line + "\n")
             out.flush()

@@ -36,6 +36,7 @@ GLYPHS = {
     "ready": ("·", "."),
     "phase": ("═", "="),
     "probe": ("?", "?"),
+    "gate": ("◆", "G"),
 }
 
 
@@ -67,7 +68,7 @@ def paint(text: str, kind: str) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code and _colour() else text
 
 
-def log_line(event: ev.Event) -> str | None:
+def log_line(event: ev.Event, run_id: str = "last") -> str | None:
     """One headless log line per transition: time, glyph, task, agent, attempt, detail."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
 
@@ -99,6 +100,30 @@ def log_line(event: ev.Event) -> str | None:
             return f"{clock} {glyph('phase')} phase {safe(event.phase)} started"
         case ev.PhaseFinished():
             return f"{clock} {glyph('phase')} phase {safe(event.phase)} {event.status}"
+        case ev.GateOpened(approval="manual"):
+            return (
+                f"{clock} {glyph('gate')} gate {safe(event.gate)} waits for approval: "
+                f"phasegate approve {run_id} {safe(event.gate)} --reason TEXT"
+            )
+        case ev.GateVoted():
+            return (
+                f"{clock} {glyph('gate')} gate {safe(event.gate)}: {event.decision} by "
+                f"{safe(event.user)}" + (f" ({safe(event.reason)})" if event.reason else "")
+            )
+        case ev.GateRefused():
+            return (
+                f"{clock} {paint(glyph('blocked'), 'blocked')} gate {safe(event.gate)}: "
+                f"{event.decision} by {safe(event.user)} refused: {safe(event.why)}"
+            )
+        case ev.GateClosed():
+            kind = "succeeded" if event.outcome == "passed" else "failed"
+            return (
+                f"{clock} {paint(glyph('gate'), kind)} gate {safe(event.gate)} {event.outcome}"
+                + (f": {safe(event.reason)}" if event.reason else "")
+            )
+        case ev.PhaseRewound():
+            where = safe(event.phase)
+            return f"{clock} {glyph('retrying')} back to phase {where}: {safe(event.reason)}"
         case ev.AgentProbed() if not event.ready:
             mark = paint(glyph("blocked"), "blocked")
             return f"{clock} {mark} agent {safe(event.agent)} not ready: {safe(event.detail)}"

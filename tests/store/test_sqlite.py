@@ -171,14 +171,14 @@ async def test_rows_of_a_newer_phasegate_are_read_not_lost(db_path: Path) -> Non
             newer.executemany(
                 "INSERT INTO events (run_id, seq, type, ts, v, data) VALUES ('r1', ?, ?, ?, ?, ?)",
                 [
-                    (2, "gate.opened", T0 + 2, 7, json.dumps({"gate": "qa", "evidence": [1]})),
+                    (2, "gate.escalated", T0 + 2, 7, json.dumps({"gate": "qa", "evidence": [1]})),
                     # a known type at a newer version, with a field this version lacks
                     (3, "task.ready", T0 + 3, 9, json.dumps({"task": "a", "why": "deps met"})),
                 ],
             )
         got = await store.read_events("r1", after_seq=1)
         assert got == [
-            (2, ev.UnknownEvent(T0 + 2, "gate.opened", {"gate": "qa", "evidence": [1]}, 7)),
+            (2, ev.UnknownEvent(T0 + 2, "gate.escalated", {"gate": "qa", "evidence": [1]}, 7)),
             (3, ev.TaskReady(T0 + 3, "a")),
         ]
         # copied on, the unknown row is written back as it was
@@ -189,7 +189,7 @@ async def test_rows_of_a_newer_phasegate_are_read_not_lost(db_path: Path) -> Non
                 "SELECT type, v, data FROM events WHERE run_id = 'copy' AND seq = 2"
             ).fetchone()
         assert (row[0], row[1], json.loads(row[2])) == (
-            "gate.opened",
+            "gate.escalated",
             7,
             {"gate": "qa", "evidence": [1]},
         )
@@ -282,3 +282,22 @@ async def test_a_read_only_database_gives_a_clear_store_error(
     out = result.stdout
     assert "refused" in out, out
     assert str(db_path) in out and "read-only" in out and "--db" in out, out
+
+
+def test_an_older_run_started_is_upcast_and_a_newer_known_type_it_cannot_read_is_kept() -> None:
+    old = ev.from_record(
+        "run.started",
+        1.0,
+        1,
+        {
+            "run_id": "r",
+            "plan_name": "p",
+            "plan_path": "p.yaml",
+            "phases": [],
+            "tasks": [],
+            "agents": [],
+        },
+    )
+    assert isinstance(old, ev.RunStarted) and old.gates == []
+    newer = ev.from_record("gate.opened", 2.0, 9, {"gate": "qa"})
+    assert isinstance(newer, ev.UnknownEvent) and newer.name == "gate.opened"

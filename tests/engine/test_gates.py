@@ -1,0 +1,241 @@
+"""Gates: criteria, the approval policy matrix, timeouts, rejection with rewind."""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from engine import events as ev
+from engine.identity import current_identity
+from engine.runner import Runner
+from engine.state import RunStatus, TaskStatus
+from engine.store import MemoryStore
+
+from .helpers import run_plan
+
+ME = current_identity().user
+
+
+def plan(gate: str, first: str = 'echo "fb=$PHASEGATE_FEEDBACK" > fb-$PHASEGATE_ATTEMPT') -> str:
+    return f"""
+    name: gated
+    agents: {{a: {{}}}}
+    phases:
+      - id: build
+        tasks: [{{id: make, run: '{first}'}}]
+      - id: ship
+        tasks: [{{id: deploy, run: "true"}}]
+    gates:
+      - {gate}
+    """
+
+
+Step = Callable[[Runner, MemoryStore], "asyncio.Future[None] | None"]
+
+
+async def gated_run(
+    tmp_path: Path, gate: str, decisions: list[tuple[str, str, str]], **kw: str
+) -> tuple[Runner, MemoryStore]:
+    """Run the plan; each time the gate opens, write the next decisions (user, kind, reason)."""
+    store = MemoryStore()
+    runners: list[Runner] = []
+    todo = list(decisions)
+
+    async def operator() -> None:
+        seen_attempt = 0
+        while todo:
+            await asyncio.sleep(0.01)
+            if not runners:
+                continue
+            g = runners[0].state.gates.get("review")
+            if g is None or g.status != "open" or g.attempt == seen_attempt:
+                if runners[0].state.finished_at is not None:
+                    return
+                continue
+            seen_attempt = g.attempt
+            # every decision queued for this opening (until a "--" marker)
+            while todo:
+                user, kind, reason = todo.pop(0)
+                if user == "--":
+                    break
+                args = {"gate": "review", "reason": reason, "uid": 1000, "host": "h"}
+                await store.put_command("run1", kind, args, user, time.time())
+
+    helper = asyncio.ensure_future(operator())
+    await run_plan(tmp_path, plan(gate, **kw), store=store, on_runner=runners.append)
+    helper.cancel()
+    return runners[0], store
+
+
+async def audit(store: MemoryStore) -> list[ev.Event]:
+    return [
+        e
+        for _, e in await store.read_events("run1")
+        if isinstance(e, ev.GateVoted | ev.GateRefused | ev.GateClosed)
+    ]
+
+
+async def test_auto_gate_passes_when_every_criterion_passes(tmp_path: Path) -> None:
+    (tmp_path / "report.txt").write_text("ok")
+    runner, _ = await gated_run(
+        tmp_path,
+        "{id: review, after: build, approval: auto, criteria: "
+        "[{run: 'true'}, {file: report.txt}, {metric: {run: 'echo coverage 91.5', min: 80}}]}",
+        [],
+    )
+    g = runner.state.gates["review"]
+    assert g.status == "passed" and len(g.evidence_hash) == 64
+    assert [c["passed"] for c in g.criteria] == [True, True, True]
+    assert g.criteria[2]["value"] == 91.5
+    assert runner.state.tasks["deploy"].status is TaskStatus.SUCCEEDED
+
+
+async def test_auto_gate_with_a_failed_criterion_fails_the_run(tmp_path: Path) -> None:
+    runner, _ = await gated_run(
+        tmp_path,
+        "{id: review, after: build, approval: auto, criteria: "
+        "[{file: missing.txt}, {metric: {run: 'echo 42', min: 80}}]}",
+        [],
+    )
+    assert runner.state.status is RunStatus.FAILED
+    assert runner.state.gates["review"].status == "failed"
+    assert "missing" in runner.state.reason and "42" in runner.state.reason
+    assert runner.state.tasks["deploy"].status is TaskStatus.BLOCKED
+
+
+async def test_manual_gate_waits_and_an_approval_lets_the_next_phase_run(tmp_path: Path) -> None:
+    runner, store = await gated_run(
+        tmp_path,
+        "{id: review, after: build, criteria: [{run: 'true'}]}",
+        [("alice", "approve", "")],
+    )
+    assert runner.state.status is RunStatus.SUCCEEDED
+    voted = [e for e in await audit(store) if isinstance(e, ev.GateVoted)]
+    assert [(v.user, v.decision, v.uid, v.host) for v in voted] == [("alice", "approve", 1000, "h")]
+    assert voted[0].evidence_hash == runner.state.gates["review"].evidence_hash
+
+
+async def test_allow_list_refuses_others_and_names_who_may(tmp_path: Path) -> None:
+    runner, store = await gated_run(
+        tmp_path,
+        "{id: review, after: build, approvers: [release-lead, qa-lead]}",
+        [("mallory", "approve", ""), ("qa-lead", "approve", "")],
+    )
+    rows = await audit(store)
+    refused = [e for e in rows if isinstance(e, ev.GateRefused)]
+    assert refused[0].user == "mallory"
+    assert "approvers: release-lead, qa-lead" in refused[0].why
+    assert runner.state.status is RunStatus.SUCCEEDED
+
+
+async def test_group_approvers(tmp_path: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    runner, store = await gated_run(
+        tmp_path,
+        f"{{id: review, after: build, approvers: ['group:{group}']}}",
+        [("no-such-user-xyz", "approve", ""), (ME, "approve", "")],
+    )
+    refused = [e for e in await audit(store) if isinstance(e, ev.GateRefused)]
+    assert [e.user for e in refused] == ["no-such-user-xyz"]
+    assert runner.state.status is RunStatus.SUCCEEDED
+
+
+async def test_quorum_needs_distinct_users(tmp_path: Path) -> None:
+    runner, store = await gated_run(
+        tmp_path,
+        "{id: review, after: build, quorum: 2}",
+        [("alice", "approve", ""), ("alice", "approve", ""), ("bob", "approve", "")],
+    )
+    rows = await audit(store)
+    refused = [e for e in rows if isinstance(e, ev.GateRefused)]
+    assert len(refused) == 1 and "approved already; 1 more approver needed" in refused[0].why
+    assert runner.state.gates["review"].approved_by == ["alice", "bob"]
+    assert runner.state.status is RunStatus.SUCCEEDED
+
+
+async def test_self_approval_can_be_forbidden(tmp_path: Path) -> None:
+    runner, store = await gated_run(
+        tmp_path,
+        "{id: review, after: build, forbid_self_approval: true}",
+        [(ME, "approve", ""), ("someone-else", "approve", "")],
+    )
+    refused = [e for e in await audit(store) if isinstance(e, ev.GateRefused)]
+    assert refused[0].user == ME and "forbids self-approval" in refused[0].why
+    assert runner.state.status is RunStatus.SUCCEEDED
+
+
+async def test_rejection_needs_a_reason_and_fails_the_run(tmp_path: Path) -> None:
+    runner, store = await gated_run(
+        tmp_path,
+        "{id: review, after: build}",
+        [("alice", "reject", ""), ("alice", "reject", "coverage too low")],
+    )
+    rows = await audit(store)
+    assert isinstance(rows[0], ev.GateRefused) and "needs a reason" in rows[0].why
+    assert runner.state.status is RunStatus.FAILED
+    assert runner.state.gates["review"].status == "rejected"
+    assert "coverage too low" in runner.state.reason
+    assert runner.state.tasks["deploy"].status is TaskStatus.BLOCKED
+
+
+async def test_reject_with_rewind_runs_the_phase_again_with_the_feedback(tmp_path: Path) -> None:
+    runner, _ = await gated_run(
+        tmp_path,
+        "{id: review, after: build, on_reject: {rewind_to: build, max_attempts: 2}}",
+        [("alice", "reject", "fix the docs"), ("--", "", ""), ("alice", "approve", "")],
+    )
+    assert runner.state.status is RunStatus.SUCCEEDED
+    assert runner.state.tasks["make"].attempts == 2
+    assert (tmp_path / "fb-2").read_text().strip() == "fb=rejected by alice: fix the docs"
+    assert (tmp_path / "fb-1").read_text().strip() == "fb="
+
+
+async def test_rewind_stops_after_max_attempts(tmp_path: Path) -> None:
+    runner, _ = await gated_run(
+        tmp_path,
+        "{id: review, after: build, on_reject: {rewind_to: build, max_attempts: 2}}",
+        [("alice", "reject", "no"), ("--", "", ""), ("alice", "reject", "still no")],
+    )
+    assert runner.state.status is RunStatus.FAILED
+    assert "after 2 attempts" in runner.state.reason
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "slowest"),
+    [
+        ("reject", RunStatus.FAILED, 0.2),
+        ("approve", RunStatus.SUCCEEDED, 0.2),
+        ("extend", RunStatus.FAILED, 0.4),
+    ],
+)
+async def test_timeout_takes_the_gates_explicit_action(
+    tmp_path: Path, action: str, status: RunStatus, slowest: float
+) -> None:
+    started = time.monotonic()
+    runner, _ = await gated_run(
+        tmp_path, f"{{id: review, after: build, timeout: 0.2, on_timeout: {action}}}", []
+    )
+    assert runner.state.status is status
+    assert f"{action}" in runner.state.gates["review"].reason or action == "extend"
+    assert time.monotonic() - started >= slowest
+
+
+async def test_deciding_an_unknown_gate_or_one_not_open_is_refused(tmp_path: Path) -> None:
+    store = MemoryStore()
+    await store.put_command("run1", "approve", {"gate": "nope"}, "alice", time.time())
+    await store.put_command("run1", "approve", {"gate": "review"}, "alice", time.time())
+    state, _ = await run_plan(
+        tmp_path, plan("{id: review, after: build, approval: auto}", first="sleep 0.6"), store=store
+    )
+    assert state.status is RunStatus.SUCCEEDED
+    refused = [e for e in await audit(store) if isinstance(e, ev.GateRefused)]
+    assert [e.why for e in refused] == [
+        "this run has no gate 'nope'; its gates: review",
+        "gate 'review' is not waiting for a decision (it is waiting)",
+    ]

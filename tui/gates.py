@@ -1,0 +1,193 @@
+"""`phasegate gates|approve|reject|audit`: deciding gates from any terminal, and the audit trail.
+
+A decision is written as a command; the engine judges it under the gate's policy and answers
+with an event naming the command, which this waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from engine import events as ev
+from engine.errors import PhasegateError, UsageError
+from engine.identity import current_identity
+from engine.state import project
+from engine.store import SQLiteStore
+from engine.store.base import resolve_run
+
+from .text import safe, table, when
+from .views import engine_alive
+
+ANSWER_TIMEOUT = 30.0
+
+
+class Refused(PhasegateError):
+    """The engine refused the decision under the gate's policy (exit 1)."""
+
+
+async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
+    store = await SQLiteStore.open(db_path)
+    try:
+        if ref is not None:
+            rows = [await resolve_run(store, ref)]
+        else:
+            rows = [
+                r for r in await store.list_runs(200) if r.finished_at is None and engine_alive(r)
+            ]
+        found: list[dict[str, Any]] = []
+        for row in rows:
+            state = project(e for _, e in await store.read_events(row.id))
+            for gate in state.gates.values():
+                if ref is None and gate.status != "open":
+                    continue
+                found.append({"run": row.id, "plan": row.plan_name, **gate.as_dict()})
+    finally:
+        await store.close()
+    if as_json:
+        return json.dumps({"gates": found}, indent=2)
+    if not found:
+        return "no gates waiting" if ref is None else "this run's plan has no gates"
+    lines = [
+        table(
+            ["run", "gate", "after", "status", "approvals", "approvers", "opened"],
+            [
+                [
+                    g["run"],
+                    safe(g["id"]),
+                    safe(g["after"]),
+                    g["status"],
+                    f"{len(g['approved_by'])}/{g['quorum']}",
+                    safe(", ".join(g["approvers"]) or "anyone"),
+                    when(g["opened_at"]),
+                ]
+                for g in found
+            ],
+        )
+    ]
+    for g in found:
+        if g["status"] == "open":
+            lines.append(
+                f"  decide: phasegate approve {g['run']} {g['id']} --reason TEXT   "
+                f"(or: phasegate reject {g['run']} {g['id']} --reason TEXT)"
+            )
+    return "\n".join(lines)
+
+
+async def decide(db_path: str, ref: str, gate: str, decision: str, reason: str) -> str:
+    """Write the decision and wait for the engine's answer; raise Refused with its reason."""
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        if row.finished_at is not None or not engine_alive(row):
+            raise Refused(
+                f"run {row.id} is {row.status} and has no live engine; "
+                "its gates cannot be decided now"
+            )
+        seen = await store.read_events(row.id)
+        cursor = seen[-1][0] if seen else 0
+        who = current_identity()
+        args = {
+            "gate": gate,
+            "reason": reason,
+            "uid": who.uid,
+            "host": who.host,
+            "tty": who.tty,
+            "ssh": who.ssh,
+        }
+        command = await store.put_command(row.id, decision, args, who.user, time.time())
+        deadline = time.monotonic() + ANSWER_TIMEOUT
+        while time.monotonic() < deadline:
+            fresh = await store.read_events(row.id, cursor)
+            if fresh:
+                cursor = fresh[-1][0]
+            for _, event in fresh:
+                if isinstance(event, ev.GateRefused) and event.command == command:
+                    raise Refused(f"refused: {event.why}")
+                if isinstance(event, ev.GateVoted) and event.command == command:
+                    return await _answer(store, row.id, gate, decision, who.user)
+            await asyncio.sleep(0.1)
+        raise Refused(
+            f"the engine of run {row.id} did not answer within {ANSWER_TIMEOUT:g}s; "
+            "check it with `phasegate show`"
+        )
+    finally:
+        await store.close()
+
+
+async def _answer(store: SQLiteStore, run_id: str, gate: str, decision: str, user: str) -> str:
+    await asyncio.sleep(0.3)  # let the engine close the gate if this decision settled it
+    state = project(e for _, e in await store.read_events(run_id))
+    g = state.gates[gate]
+    verb = "approved" if decision == "approve" else "rejected"
+    if g.status == "open":
+        return (
+            f"{user} {verb} gate {gate} of run {run_id}: "
+            f"{len(g.approved_by)} of {g.quorum} approvals, still waiting"
+        )
+    return f"{user} {verb} gate {gate} of run {run_id}: the gate {g.status}"
+
+
+async def audit(db_path: str, ref: str, as_json: bool) -> str:
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        events = [e for _, e in await store.read_events(row.id)]
+    finally:
+        await store.close()
+    rows: list[dict[str, Any]] = []
+    for e in events:
+        if isinstance(e, ev.GateVoted | ev.GateRefused):
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": e.gate,
+                    "decision": e.decision,
+                    "user": e.user,
+                    "uid": e.uid,
+                    "host": e.host,
+                    "tty": e.tty,
+                    "ssh": e.ssh,
+                    "reason": e.reason,
+                    "accepted": isinstance(e, ev.GateVoted),
+                    "why": e.why if isinstance(e, ev.GateRefused) else "",
+                    "evidence_hash": e.evidence_hash if isinstance(e, ev.GateVoted) else "",
+                }
+            )
+        elif isinstance(e, ev.GateClosed):
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": e.gate,
+                    "decision": f"gate {e.outcome}",
+                    "user": "",
+                    "reason": e.reason,
+                    "accepted": True,
+                }
+            )
+    if as_json:
+        return json.dumps({"run": row.id, "audit": rows}, indent=2)
+    if not rows:
+        return f"run {row.id}: no gate decisions"
+    return table(
+        ["time", "gate", "decision", "by", "from", "reason"],
+        [
+            [
+                when(r["time"]),
+                safe(r["gate"]),
+                r["decision"] + ("" if r["accepted"] else " (refused)"),
+                safe(f"{r['user']} ({r['uid']})" if r.get("user") else "-"),
+                safe(r.get("host", "") + (" ssh" if r.get("ssh") else "")),
+                safe(r["reason"] if r["accepted"] else f"{r['reason']} - {r['why']}")[:70],
+            ]
+            for r in rows
+        ],
+    )
+
+
+def check_reason(decision: str, reason: str | None) -> str:
+    if decision == "reject" and not (reason or "").strip():
+        raise UsageError("a rejection needs a reason: --reason TEXT")
+    return reason or ""
