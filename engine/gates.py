@@ -25,6 +25,15 @@ CRITERION_TIMEOUT = 600.0
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
+_WHY = {
+    "waiting": "its phase has not finished yet",
+    "passed": "it has passed",
+    "rejected": "it was rejected",
+    "failed": "its criteria failed",
+    "open": "",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What the policy says of one decision: accepted, or refused and why."""
@@ -119,7 +128,7 @@ def judge(
     """May `who` take this decision on this gate now?"""
     if state.status != "open":
         return Verdict(
-            False, f"gate '{gate.id}' is not waiting for a decision (it is {state.status})"
+            False, f"gate '{gate.id}' is not waiting for a decision: {_WHY[state.status]}"
         )
     if decision == "reject" and not reason.strip():
         return Verdict(False, "a rejection needs a reason: --reason TEXT")

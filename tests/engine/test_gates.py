@@ -237,5 +237,5 @@ async def test_deciding_an_unknown_gate_or_one_not_open_is_refused(tmp_path: Pat
     refused = [e for e in await audit(store) if isinstance(e, ev.GateRefused)]
     assert [e.why for e in refused] == [
         "this run has no gate 'nope'; its gates: review",
-        "gate 'review' is not waiting for a decision (it is waiting)",
+        "gate 'review' is not waiting for a decision: its phase has not finished yet",
     ]
