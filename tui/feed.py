@@ -30,6 +30,8 @@ class Changes:
     phases: bool = False
     run: bool = False
     risks: list[Risk] = field(default_factory=list)
+    gates_opened: list[str] = field(default_factory=list)  # manual gates that now wait
+    answers: list[ev.GateVoted | ev.GateRefused] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.tasks or self.agents or self.phases or self.run or self.risks)
@@ -78,6 +80,12 @@ class RunFeed:
         if isinstance(event, ev.TaskStarted | ev.TaskFinished | ev.AgentProbed | ev.TaskSkipped):
             changes.agents = True
         if isinstance(event, ev.PhaseStarted | ev.PhaseFinished | ev.TaskFinished):
+            changes.phases = True
+        if isinstance(event, ev.GateOpened) and event.approval == "manual":
+            changes.gates_opened.append(event.gate)
+        if isinstance(event, ev.GateVoted | ev.GateRefused):
+            changes.answers.append(event)
+        if isinstance(event, ev.GateOpened | ev.GateClosed | ev.GateVoted | ev.PhaseRewound):
             changes.phases = True
         if isinstance(event, ev.RunStarted):
             changes.tasks.update(self.state.tasks)

@@ -313,3 +313,107 @@ def test_color_never_turns_colour_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert os.environ["NO_COLOR"] == "1"
     _set_colour("256")
     assert os.environ["TEXTUAL_COLOR_SYSTEM"] == "256"
+
+
+async def _run_with_open_gate(db: str) -> str:
+    store = await SQLiteStore.open(db)
+    now = time.time()
+    try:
+        await store.create_run(RunRow("gated", "gated-plan", "x.yaml", "running", now))
+        me = os.getpid()
+        await store.acquire_lease(
+            "gated", me, psutil.Process(me).create_time(), now, lambda *_: True
+        )
+        started = ev.RunStarted(
+            now,
+            "gated",
+            "gated-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}, {"id": "q"}],
+            tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
+            agents=[{"id": "a", "slots": 1}],
+            gates=[
+                {"id": "review", "after": "p", "approval": "manual", "approvers": [], "quorum": 1}
+            ],
+        )
+        opened = ev.GateOpened(
+            now,
+            "review",
+            1,
+            [{"kind": "run", "spec": "[red]pytest[/]", "passed": True, "detail": "exit 0"}],
+            "ab" * 32,
+            "manual",
+        )
+        await store.write_batch("gated", [(1, started), (2, opened)])
+    finally:
+        await store.close()
+    return "gated"
+
+
+async def _commands(db: str, run_id: str) -> list[tuple[str, dict[str, object]]]:
+    store = await SQLiteStore.open(db)
+    try:
+        return [(c.kind, c.args) for c in await store.claim_commands(run_id, time.time())]
+    finally:
+        await store.close()
+
+
+async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]) -> None:
+    from tui.screens.gate import GatePrompt
+    from tui.widgets.phases import PhasePanel
+
+    db, _ = finished_run
+    run_id = await _run_with_open_gate(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, GatePrompt)
+        shown = " ".join(_text(w) for w in app.screen.query("Static"))
+        assert "[red]pytest[/]" in shown and "exit 0" in shown  # evidence, markup inert
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert "gate review" in _text(app.screen.query_one(PhasePanel))
+    commands = await _commands(db, run_id)
+    assert [(k, a["gate"]) for k, a in commands] == [("approve", "review")]
+    assert commands[0][1]["uid"] == os.geteuid()
+
+
+async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple[str, str]) -> None:
+    from tui.screens.gate import GatePrompt, GatesScreen
+
+    db, _ = finished_run
+    run_id = await _run_with_open_gate(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")  # closes without deciding
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("g")
+        assert isinstance(app.screen, GatesScreen)
+        assert _rows(app.screen.query_one(DataTable))[0][:3] == ["review", "p", "open"]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, GatePrompt)
+        await pilot.press("r", "enter")  # an empty reason is not sent
+        assert isinstance(app.screen, GatePrompt)
+        await pilot.press(*"flaky", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+    assert await _commands(db, run_id) == [
+        (
+            "reject",
+            {
+                "gate": "review",
+                "reason": "flaky",
+                **{k: v for k, v in (await _identity_args()).items()},
+            },
+        ),
+    ]
+
+
+async def _identity_args() -> dict[str, object]:
+    from engine.identity import current_identity
+
+    who = current_identity()
+    return {"uid": who.uid, "host": who.host, "tty": who.tty, "ssh": who.ssh}

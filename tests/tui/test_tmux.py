@@ -144,3 +144,29 @@ def test_pipeline_to_the_end_without_colour_on_plain_xterm(
     t.keys("q")
     screen = t.wait_for(lambda s: "EXITED=" in s, "phasegate to exit")
     assert "EXITED=0" in screen
+
+
+def test_gate_prompt_approved_from_the_keyboard(term: Callable[..., Term], tmp_path: Path) -> None:
+    (tmp_path / "gated.yaml").write_text(
+        "name: gated\n"
+        "agents: {a: {}}\n"
+        "phases:\n"
+        "  - {id: first, tasks: [{id: one, run: 'echo one'}]}\n"
+        "  - {id: second, tasks: [{id: two, run: 'echo two'}]}\n"
+        "gates: [{id: review, after: first, criteria: [{run: 'true'}]}]\n"
+    )
+    env = _env(tmp_path, NO_COLOR="1")
+    t = term(f"{PHASEGATE} run gated.yaml", env)
+    t.wait_for(lambda s: "Gate review waits for a decision" in s and "a approve" in s, "the prompt")
+    t.keys("a")
+    screen = t.wait_for(lambda s: s.count("succeeded") >= 3, "the run to finish")
+    assert "passed" in screen
+    t.keys("q")
+    assert "EXITED=0" in t.wait_for(lambda s: "EXITED=" in s, "phasegate to exit")
+    audit = subprocess.run(
+        [PHASEGATE, "audit", "last", "--json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert '"decision": "approve"' in audit.stdout

@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from engine import events as ev
 from engine.identity import current_identity
 
 from ..feed import RunFeed
@@ -21,6 +22,7 @@ from ..widgets.output import OutputLog
 from ..widgets.phases import PhasePanel
 from ..widgets.risks import RiskFeed
 from ..widgets.tasks import TaskTable
+from .gate import GatePrompt, GatesScreen
 from .help import HelpScreen
 from .quit import QuitScreen
 from .task import TaskScreen
@@ -35,6 +37,7 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="dashboard.filter"),
         Binding("l", "logs", "Logs", id="dashboard.logs"),
         Binding("o", "sort", "Sort", id="dashboard.sort"),
+        Binding("g", "gates", "Gates", id="dashboard.gates"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
     ]
@@ -111,6 +114,22 @@ class DashboardScreen(Screen[None]):
                 self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
             if changes.risks:
                 self.query_one(RiskFeed).show(self.feed.risks)
+        self._gate_news(changes.gates_opened, changes.answers)
+
+    def _gate_news(self, opened: list[str], answers: list[ev.GateVoted | ev.GateRefused]) -> None:
+        """A gate that opens prompts every attached dashboard (and rings the bell)."""
+        for answer in answers:
+            if isinstance(answer, ev.GateRefused):
+                self.app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
+        for gate in opened:
+            g = self.feed.state.gates.get(gate)
+            if g is None or g.status != "open" or self.feed.state.finished_at is not None:
+                continue
+            self.app.bell()
+            if isinstance(self.app.screen, DashboardScreen):
+                self.app.push_screen(GatePrompt(self.feed, gate))
+            else:
+                self.app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
 
     async def _check_engine(self) -> None:
         from ..views import engine_alive
@@ -158,6 +177,9 @@ class DashboardScreen(Screen[None]):
             self.query_one(TaskTable).focus()
         elif self.browse_back:
             self.app.pop_screen()
+
+    def action_gates(self) -> None:
+        self.app.push_screen(GatesScreen(self.feed))
 
     def action_sort(self) -> None:
         self.query_one(TaskTable).cycle_sort(self.feed.state)

@@ -21,6 +21,8 @@ KEYS = [
     ("/", "filter tasks by id, phase, agent or status"),
     ("o", "sort tasks: plan order, status, duration, phase, agent"),
     ("f", "follow the running task"),
+    ("g", "gates: pending and decided; enter decides an open one"),
+    ("a / r", "in a gate prompt: approve / reject (asks a reason)"),
     ("esc", "back, or clear the filter"),
     ("q", "quit (asks whether to stop an active run)"),
 ]

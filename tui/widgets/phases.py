@@ -12,7 +12,7 @@ from engine.durations import format_duration
 from engine.state import RunState, TaskStatus
 
 from ..text import safe
-from .style import STATUS_STYLE, status_glyph
+from .style import GATE_STYLE, STATUS_STYLE, status_glyph
 
 
 class PhasePanel(Static, can_focus=True):
@@ -54,4 +54,12 @@ class PhasePanel(Static, can_focus=True):
                 f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
                 Text(box, style="bold red" if over else ""),
             )
+            for g in state.gates.values():
+                if g.after == p.id:
+                    style = GATE_STYLE.get(g.status, "dim")
+                    grid.add_row(
+                        Text(f"  ◆ gate {safe(g.id)}", style=style),
+                        f"{len(g.approved_by)}/{g.quorum}" if g.approval == "manual" else "auto",
+                        Text(g.status, style=style),
+                    )
         self.update(grid)

@@ -32,6 +32,14 @@ GLYPH = {
     "blocked": "⊘",
 }
 
+GATE_STYLE = {
+    "waiting": "dim",
+    "open": "bold yellow",
+    "passed": "green",
+    "rejected": "bold red",
+    "failed": "bold red",
+}
+
 SEVERITY_STYLE = {
     "info": "dim",
     "low": "cyan",

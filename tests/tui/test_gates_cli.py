@@ -1,0 +1,100 @@
+"""Gates from the command line: another process approves or rejects while the engine waits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from engine.identity import current_identity
+
+from .conftest import PHASEGATE, Run
+
+GATED = """
+name: gated
+agents: {{a: {{}}}}
+phases:
+  - id: first
+    tasks: [{{id: one, run: "echo one"}}]
+  - id: second
+    tasks: [{{id: two, run: "touch two-ran"}}]
+gates:
+  - {{id: review, after: first, criteria: [{{run: "true"}}]{extra}}}
+"""
+
+
+def _start(tmp_path: Path, env: dict[str, str], extra: str = "") -> subprocess.Popen[str]:
+    (tmp_path / "gated.yaml").write_text(GATED.format(extra=extra))
+    proc = subprocess.Popen(
+        [PHASEGATE, "run", "gated.yaml", "--headless"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # blocks until the engine says the gate waits
+        if "waits for approval" in line:
+            assert "phasegate approve" in line and "review" in line
+            break
+    return proc
+
+
+def test_approve_from_another_process(pg: Run, tmp_path: Path, cli_env: dict[str, str]) -> None:
+    proc = _start(tmp_path, cli_env)
+    listed = json.loads(pg("gates", "--json").stdout)["gates"]
+    assert [(g["id"], g["status"], g["after"]) for g in listed] == [("review", "open", "first")]
+    assert listed[0]["criteria"][0]["passed"] is True
+    assert not (tmp_path / "two-ran").exists()  # the phase after the gate waits
+    text = pg("gates")
+    assert "phasegate approve" in text.stdout
+    done = pg("approve", "last", "review", "--reason", "looks good")
+    assert done.returncode == 0, done.stderr
+    assert "the gate passed" in done.stdout
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "two-ran").exists()
+    rows = json.loads(pg("audit", "last", "--json").stdout)["audit"]
+    me = current_identity()
+    vote = next(r for r in rows if r["decision"] == "approve")
+    assert (vote["user"], vote["uid"], vote["reason"]) == (me.user, me.uid, "looks good")
+    assert len(vote["evidence_hash"]) == 64
+    assert pg("gates", "--json").stdout.count('"review"') == 0  # nothing waits any more
+
+
+def test_a_rejected_gate_fails_the_run_with_exit_1(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    proc = _start(tmp_path, cli_env)
+    missing = pg("reject", "last", "review")
+    assert missing.returncode == 2 and "--reason" in missing.stderr
+    done = pg("reject", "last", "review", "--reason", "not yet")
+    assert done.returncode == 0 and "the gate rejected" in done.stdout
+    proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert not (tmp_path / "two-ran").exists()
+    shown = json.loads(pg("show", "last", "--json").stdout)
+    assert shown["status"] == "failed" and "not yet" in shown["reason"]
+
+
+def test_a_refused_approval_exits_1_and_names_who_may(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    proc = _start(tmp_path, cli_env, extra=", approvers: [release-lead], timeout: 20")
+    refused = pg("approve", "last", "review")
+    assert refused.returncode == 1
+    assert "may not decide gate 'review'; approvers: release-lead" in refused.stderr
+    proc.terminate()
+    proc.communicate(timeout=30)
+    rows = json.loads(pg("audit", "last", "--json").stdout)["audit"]
+    assert rows[0]["accepted"] is False and "release-lead" in rows[0]["why"]
+
+
+def test_deciding_a_finished_run_is_refused(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        "name: x\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n"
+    )
+    assert pg("run", "p.yaml", "--headless").returncode == 0
+    done = pg("approve", "last", "review")
+    assert done.returncode == 1 and "no live engine" in done.stderr

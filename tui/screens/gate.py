@@ -1,0 +1,169 @@
+"""The gate prompt (a approve, r reject with a reason, esc close) and the gates view (g)."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from engine.identity import current_identity
+from engine.state import GateState
+
+from ..feed import RunFeed
+from ..text import safe, when
+from ..widgets.style import GATE_STYLE, STATUS_STYLE
+
+
+async def send_decision(feed: RunFeed, gate: str, decision: str, reason: str) -> int:
+    """Write an approve/reject command as the OS user of this process; the engine judges it."""
+    who = current_identity()
+    args = {
+        "gate": gate,
+        "reason": reason,
+        "uid": who.uid,
+        "host": who.host,
+        "tty": who.tty,
+        "ssh": who.ssh,
+    }
+    return await feed.store.put_command(feed.run_id, decision, args, who.user, time.time())
+
+
+def evidence(g: GateState) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for c in g.criteria:
+        mark = Text("✓", style="green") if c.get("passed") else Text("✗", style="bold red")
+        grid.add_row(
+            mark, Text(f"{c.get('kind')} {safe(str(c.get('spec')))}: {safe(str(c.get('detail')))}")
+        )
+    if not g.criteria:
+        grid.add_row(Text("·"), Text("no criteria"))
+    return grid
+
+
+class GatePrompt(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve", id="gate.approve"),
+        Binding("r", "reject", "Reject", id="gate.reject"),
+        Binding("escape", "close", "Close", id="gate.close"),
+    ]
+    DEFAULT_CSS = """
+    GatePrompt { align: center middle; }
+    GatePrompt > Vertical { width: 76; max-width: 100%; height: auto; max-height: 22;
+        border: round $warning; background: $surface; padding: 0 1; }
+    GatePrompt #reason { display: none; }
+    GatePrompt #reason.visible { display: block; }
+    """
+
+    def __init__(self, feed: RunFeed, gate: str) -> None:
+        super().__init__()
+        self.feed = feed
+        self.gate = gate
+
+    def compose(self) -> ComposeResult:
+        g = self.feed.state.gates[self.gate]
+        head = Text()
+        head.append(f"after phase {safe(g.after)} · attempt {g.attempt} · ")
+        head.append(f"approvals {len(g.approved_by)}/{g.quorum}")
+        who = ", ".join(g.approvers) or "anyone"
+        head.append(f"\napprovers: {safe(who)} · evidence {g.evidence_hash[:12]}")
+        with Vertical() as box:
+            box.border_title = f"Gate {safe(self.gate)} waits for a decision"
+            box.border_subtitle = "a approve · r reject · esc close"
+            yield Static(head)
+            yield Static(evidence(g))
+            # disabled until `r`, so that it does not take the keys meant for the prompt
+            yield Input(
+                placeholder="why do you reject it? (enter to send)", id="reason", disabled=True
+            )
+
+    async def action_approve(self) -> None:
+        await send_decision(self.feed, self.gate, "approve", "")
+        self.app.notify(f"approval of gate {self.gate} sent", timeout=3)
+        self.dismiss()
+
+    def action_reject(self) -> None:
+        box = self.query_one("#reason", Input)
+        box.disabled = False
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Submitted, "#reason")
+    async def _rejected(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.app.notify("a rejection needs a reason", severity="warning", timeout=3)
+            return
+        await send_decision(self.feed, self.gate, "reject", event.value)
+        self.app.notify(f"rejection of gate {self.gate} sent", timeout=3)
+        self.dismiss()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+class GatesScreen(ModalScreen[None]):
+    """Pending and decided gates of the run; enter opens the prompt of an open one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,g,q", "close", "Close", id="gates.close"),
+    ]
+    DEFAULT_CSS = """
+    GatesScreen { align: center middle; }
+    GatesScreen > Vertical { width: 78; max-width: 100%; height: auto; max-height: 20;
+        border: round $accent; background: $surface; }
+    GatesScreen DataTable { height: auto; max-height: 16; }
+    """
+
+    def __init__(self, feed: RunFeed) -> None:
+        super().__init__()
+        self.feed = feed
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Gates"
+            box.border_subtitle = "enter: decide an open gate · esc close"
+            yield DataTable(cursor_type="row", id="gates")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name, width in (
+            ("gate", 14),
+            ("after", 12),
+            ("status", 9),
+            ("ok", 5),
+            ("opened", 19),
+            ("why", 14),
+        ):
+            table.add_column(name.upper(), width=width, key=name)
+        for g in self.feed.state.gates.values():
+            table.add_row(
+                safe(g.id),
+                safe(g.after),
+                Text(g.status, style=GATE_STYLE.get(g.status, STATUS_STYLE.get(g.status, ""))),
+                f"{len(g.approved_by)}/{g.quorum}",
+                when(g.opened_at),
+                Text(safe(g.reason), no_wrap=True, overflow="ellipsis"),
+                key=g.id,
+            )
+        if not self.feed.state.gates:
+            table.add_row("no gates", "", "", "", "", "")
+        table.focus()
+
+    @on(DataTable.RowSelected, "#gates")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        gate = event.row_key.value
+        if gate in self.feed.state.gates and self.feed.state.gates[gate].status == "open":
+            self.app.switch_screen(GatePrompt(self.feed, gate))
+
+    def action_close(self) -> None:
+        self.dismiss()
