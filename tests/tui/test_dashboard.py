@@ -400,16 +400,8 @@ async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple
         await pilot.press(*"flaky", "enter")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
-    assert await _commands(db, run_id) == [
-        (
-            "reject",
-            {
-                "gate": "review",
-                "reason": "flaky",
-                **{k: v for k, v in (await _identity_args()).items()},
-            },
-        ),
-    ]
+    expected = {"gate": "review", "reason": "flaky", **(await _identity_args())}
+    assert await _commands(db, run_id) == [("reject", expected)]
 
 
 async def _identity_args() -> dict[str, object]:
