@@ -84,6 +84,7 @@ class Runner:
         listeners: Sequence[Callable[[ev.Event], None]] = (),
     ) -> None:
         self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
+        self._plan_path = os.path.abspath(plan.path) if plan.path else ""
         self.state = RunState()
         self._executor = executor or LocalExecutor()
         self._clock = clock
@@ -132,7 +133,7 @@ class Runner:
             RunRow(
                 self.run_id,
                 self.plan.name,
-                self.plan.path,
+                self._plan_path,
                 "pending",
                 started,
                 user=who.user,
@@ -155,7 +156,7 @@ class Runner:
                     started,
                     self.run_id,
                     self.plan.name,
-                    self.plan.path,
+                    self._plan_path,
                     phases=[
                         {"id": p.id, "title": p.title, "timebox": p.timebox}
                         for p in self.plan.phases

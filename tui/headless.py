@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import sys
 
@@ -57,6 +59,10 @@ async def run_headless(
             f"phasegate: run {run_id} of {safe(plan.name)} ({ntasks} tasks, "
             f"{len(plan.phases)} phases)"
         )
+    # run from the plan's workdir, so that no task spawn has to change directory and back
+    with contextlib.suppress(OSError):
+        os.makedirs(plan.base_dir, exist_ok=True)
+        os.chdir(plan.base_dir)
     try:
         state = await runner.run()
     finally:

@@ -53,7 +53,8 @@ async def main() -> None:
         await runner.run()
     text = await record_run(store, "rec0001")
     who = current_identity()
-    OUT.write_text(text.replace(f'"{who.host}"', '"buildbox"').replace(f'"{who.user}"', '"ops"'))
+    text = text.replace(f'"{who.host}"', '"buildbox"').replace(f'"{who.user}"', '"ops"')
+    OUT.write_text(text.replace(f'"{ROOT}/', '"'))
 
 
 if __name__ == "__main__":
