@@ -220,3 +220,35 @@ def test_database_location_follows_db_option(pg: Run, tmp_path: Path) -> None:
     assert oct(db.stat().st_mode & 0o777) == "0o600"
     assert oct(db.parent.stat().st_mode & 0o777) == "0o700"
     assert json.loads(pg("runs", "--json", "--db", str(db)).stdout)["runs"][0]["plan"] == "ok"
+
+
+def test_logs_follow_prints_lines_as_they_come_until_the_run_ends(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    _plan(
+        tmp_path,
+        _one("slow", 'sh -c "for i in 1 2 3 4 5; do echo line \\$i; sleep 0.2; done"'),
+    )
+    run = subprocess.Popen(
+        [PHASEGATE, "run", "plan.yaml", "--headless"],
+        cwd=tmp_path,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stdout is not None
+    for line in run.stdout:  # wait until the task runs
+        if "started" in line:
+            break
+    follow = subprocess.run(
+        [PHASEGATE, "logs", "last", "t", "-f"],
+        cwd=tmp_path,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    run.communicate(timeout=30)
+    assert follow.returncode == 0
+    assert follow.stdout.splitlines() == [f"line {i}" for i in range(1, 6)]

@@ -1,0 +1,28 @@
+"""The engine never imports the front end: checked in a fresh interpreter, as harlequin does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_engine_imports_neither_textual_nor_tui() -> None:
+    code = (
+        "import sys, pkgutil, importlib, engine\n"
+        "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'tui'))\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_headless_path_does_not_import_textual() -> None:
+    code = (
+        "import sys\n"
+        "import tui.cli, tui.headless, engine.runner, engine.plan\n"
+        "assert 'textual' not in sys.modules, 'headless runs must not pay for textual'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
