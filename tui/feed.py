@@ -63,9 +63,7 @@ class RunFeed:
         self._output_cursor, active = await self.store.output_activity(
             self.run_id, self._output_cursor
         )
-        if active:
-            self.last_output.update(active)
-            changes.agents = True
+        self.last_output.update(active)  # shown in whole seconds: the 1 s tick redraws it
         return changes
 
     async def refresh_row(self) -> RunRow | None:

@@ -141,6 +141,12 @@ class Store(Protocol):
         """Output lines in the order they were written, after a cursor: (cursor, line)."""
         ...
 
+    async def tail_task_output(
+        self, run_id: str, task: str, after: tuple[int, int] = (0, 0), limit: int = 5000
+    ) -> list[OutputLine]:
+        """One task's lines after (attempt, line), in order."""
+        ...
+
     async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
         """Which tasks wrote output after a cursor, and when last: (new cursor, {task: ts})."""
         ...

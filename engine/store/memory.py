@@ -130,6 +130,19 @@ class MemoryStore:
         )
         return rows[:limit]
 
+    async def tail_task_output(
+        self, run_id: str, task: str, after: tuple[int, int] = (0, 0), limit: int = 5000
+    ) -> list[OutputLine]:
+        rows = sorted(
+            (
+                o
+                for o in self._output.values()
+                if o.run_id == run_id and o.task == task and (o.attempt, o.line) > after
+            ),
+            key=lambda o: (o.attempt, o.line),
+        )
+        return rows[:limit]
+
     async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
         cursor = after
         last: dict[str, float] = {}

@@ -319,9 +319,22 @@ class SQLiteStore:
         rows = await self._query(sql + " ORDER BY id LIMIT ?", [*params, limit])
         return [(r[0], OutputLine(*r[1:])) for r in rows]
 
+    async def tail_task_output(
+        self, run_id: str, task: str, after: tuple[int, int] = (0, 0), limit: int = 5000
+    ) -> list[OutputLine]:
+        """One task's lines after (attempt, line), in order: a range of the unique index
+        (run_id, task, attempt, line), so a poll costs the new lines only."""
+        rows = await self._query(
+            "SELECT run_id, task, attempt, line, stream, text, ts FROM output "
+            "WHERE run_id = ? AND task = ? AND (attempt, line) > (?, ?) "
+            "ORDER BY attempt, line LIMIT ?",
+            (run_id, task, after[0], after[1], limit),
+        )
+        return [OutputLine(*r) for r in rows]
+
     async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
         rows = await self._query(
-            "SELECT task, MAX(id), MAX(ts) FROM output WHERE id > ? AND run_id = ? GROUP BY task",
+            "SELECT task, MAX(id), MAX(ts) FROM output WHERE id > ? AND +run_id = ? GROUP BY task",
             (after, run_id),
         )
         cursor = max((r[1] for r in rows), default=after)

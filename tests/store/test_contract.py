@@ -571,3 +571,21 @@ async def test_output_activity_names_the_tasks_that_wrote_and_when(store: Store)
     cursor2, last2 = await store.output_activity("r1", cursor)
     assert last2 == {"b": 13.0} and cursor2 > cursor
     assert await store.output_activity("r1", cursor2) == (cursor2, {})
+
+
+async def test_tail_task_output_reads_one_tasks_lines_after_a_position(store: Store) -> None:
+    from engine.store.base import OutputLine, RunRow
+
+    await store.create_run(RunRow("r1", "p", "p.yaml", "running", 1.0))
+    lines = [
+        OutputLine("r1", "a", 1, 1, "out", "a1.1", 1.0),
+        OutputLine("r1", "b", 1, 1, "out", "b1.1", 1.0),
+        OutputLine("r1", "a", 1, 2, "out", "a1.2", 2.0),
+        OutputLine("r1", "a", 2, 1, "err", "a2.1", 3.0),
+    ]
+    await store.write_batch("r1", [], lines)
+    got = await store.tail_task_output("r1", "a")
+    assert [o.text for o in got] == ["a1.1", "a1.2", "a2.1"]
+    assert [o.text for o in await store.tail_task_output("r1", "a", (1, 2))] == ["a2.1"]
+    assert await store.tail_task_output("r1", "a", (2, 1)) == []
+    assert [o.text for o in await store.tail_task_output("r1", "a", limit=1)] == ["a1.1"]

@@ -89,7 +89,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(OutputLog).follow(self.query_one(TaskTable).selected)
 
     async def drain(self) -> None:
-        if self.has_class("wide"):
+        if self.has_class("wide") and self.is_current:
             side = self.query_one(OutputLog)
             if side.task_id is None:
                 side.follow(self.query_one(TaskTable).selected)

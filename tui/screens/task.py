@@ -40,6 +40,7 @@ class TaskScreen(Screen[None]):
         super().__init__()
         self.feed = feed
         self.task_id = task
+        self._shown = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="details")
@@ -69,7 +70,9 @@ class TaskScreen(Screen[None]):
             line.append(f"\n{safe(t.reason)}", style="yellow")
         if t.dropped:
             line.append(f"\n{t.dropped} earlier lines dropped by the output cap", style="dim")
-        self.query_one("#details", Static).update(line)
+        if line.markup != self._shown:  # most polls change nothing; an update is a layout
+            self._shown = line.markup
+            self.query_one("#details", Static).update(line)
 
     async def _read(self) -> None:
         self._details()

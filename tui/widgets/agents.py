@@ -21,6 +21,8 @@ class AgentRoster(Static, can_focus=True):
     AgentRoster:focus { border: round $accent; }
     """
 
+    _rows: list[tuple[str, str, str, str]] | None = None
+
     def on_mount(self) -> None:
         self.border_title = "Agents"
 
@@ -35,6 +37,7 @@ class AgentRoster(Static, can_focus=True):
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True, justify="right")
         grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+        rows: list[tuple[str, str, str, str]] = []
         for a in state.agents.values():
             status = a.status.value
             if a.status is AgentStatus.IDLE and state.finished_at is not None:
@@ -45,12 +48,18 @@ class AgentRoster(Static, can_focus=True):
                 detail += f" +{len(current) - 1}"
             marks = [last_output.get(t) or state.tasks[t].started_at for t in current]
             since = max((m for m in marks if m is not None), default=None)
-            if since is not None:
-                detail += f" · quiet {format_duration(max(now - since, 0.0))}"
+            quiet = int(now - since) if since is not None else 0
+            if quiet >= 1:  # whole seconds: the text changes at most once a second
+                detail += f" · quiet {format_duration(float(quiet))}"
+            rows.append((a.id, status, f"{len(a.running)}/{a.slots}", detail))
+        if rows == self._rows:
+            return  # nothing visible changed: no update, no layout
+        self._rows = rows
+        for name, status, used, detail in rows:
             grid.add_row(
-                Text(safe(a.id), style="bold"),
+                Text(safe(name), style="bold"),
                 Text(status.replace("_", " "), style=STATUS_STYLE.get(status, "")),
-                f"{len(a.running)}/{a.slots}",
+                used,
                 detail,
             )
         self.update(grid)

@@ -23,7 +23,7 @@ class OutputLog(Log):
         self.feed = feed
         self.task_id = task
         self.search = ""
-        self._cursor = 0
+        self._after = (0, 0)
         self._attempt = 0
         self._kept: deque[str] = deque(maxlen=KEEP_LINES)
         self._reading = False
@@ -42,7 +42,8 @@ class OutputLog(Log):
         if task == self.task_id:
             return
         self.task_id = task
-        self._cursor = self._attempt = 0
+        self._attempt = 0
+        self._after = (0, 0)
         self._kept.clear()
         self.clear()
         self._title()
@@ -54,14 +55,14 @@ class OutputLog(Log):
         self._reading = True
         task = self.task_id
         try:
-            rows = await self.feed.store.tail_output(self.feed.run_id, self._cursor, task)
+            rows = await self.feed.store.tail_task_output(self.feed.run_id, task, self._after)
         finally:
             self._reading = False
         if not rows or task != self.task_id:
             return
-        self._cursor = rows[-1][0]
+        self._after = (rows[-1].attempt, rows[-1].line)
         fresh = []
-        for _, line in rows:
+        for line in rows:
             if line.attempt != self._attempt:
                 self._attempt = line.attempt
                 fresh.append(f"── attempt {line.attempt} ──")
