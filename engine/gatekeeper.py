@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import events as ev
-from .gates import evaluate, evidence_hash, judge
+from .gates import artifacts, evaluate, evidence_hash, judge
 from .identity import Identity
 from .plan.model import Gate
 from .state import RunState
@@ -36,8 +36,10 @@ class GateKeeper:
         workdir: str,
         env: Callable[[], dict[str, str]],
         values: dict[str, str],
+        outputs: dict[str, list[str]] | None = None,
     ) -> None:
         self._host = host
+        self._outputs = outputs or {}  # phase -> its tasks' declared outputs
         self._gates = {g.id: g for g in gates}
         self._workdir = workdir
         self._env = env
@@ -53,9 +55,12 @@ class GateKeeper:
         host = self._host
         attempt = self.attempts[gate.id] = self.attempts.get(gate.id, 0) + 1
         results = await evaluate(gate.criteria, self._workdir, self._env(), self._values)
+        failed = [r for r in results if not r["passed"]]
+        # the phase's declared outputs are part of the evidence (informative: the hand-off
+        # check already failed any task that did not produce them)
+        results += artifacts(self._outputs.get(gate.after, []), self._workdir)
         digest = evidence_hash(gate.id, attempt, results)
         host.emit(ev.GateOpened(host.now(), gate.id, attempt, results, digest, gate.approval))
-        failed = [r for r in results if not r["passed"]]
         if gate.approval == "auto":
             if failed:
                 reason = "; ".join(f"{r['kind']} {r['spec']}: {r['detail']}" for r in failed)

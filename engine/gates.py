@@ -92,6 +92,25 @@ async def _metric(
     return result
 
 
+def artifacts(paths: list[str], workdir: str) -> list[dict[str, Any]]:
+    """The phase's declared outputs as evidence: path, size and sha256 of each."""
+    found = []
+    for rel in paths:
+        path = os.path.join(workdir, rel)
+        entry: dict[str, Any] = {"kind": "artifact", "spec": rel, "passed": os.path.isfile(path)}
+        if entry["passed"]:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            entry["detail"] = f"{os.path.getsize(path)} bytes, sha256 {digest.hexdigest()[:16]}"
+            entry["sha256"] = digest.hexdigest()
+        else:
+            entry["detail"] = "missing"
+        found.append(entry)
+    return found
+
+
 def evidence_hash(gate: str, attempt: int, results: list[dict[str, Any]]) -> str:
     blob = json.dumps({"gate": gate, "attempt": attempt, "criteria": results}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()

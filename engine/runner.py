@@ -109,7 +109,12 @@ class Runner:
         self._env = dict(os.environ)
         self._env.update(PHASEGATE_RUN_ID=run_id, PHASEGATE_RUN_DIR=run_dir)
         self._feedback = ""  # the reason of the last rejection, for the phases that run again
-        self._keeper = GateKeeper(self, plan.gates, self._workdir, self._task_env, self._values)
+        outputs = {
+            p.id: [o for t in p.tasks for o in t.outputs if "{" not in o] for p in plan.phases
+        }
+        self._keeper = GateKeeper(
+            self, plan.gates, self._workdir, self._task_env, self._values, outputs
+        )
 
     # -- events ---------------------------------------------------------------------------
 

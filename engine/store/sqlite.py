@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -88,6 +89,31 @@ def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"database {path}: {text}; {hint}")
 
 
+def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
+    """Switch the file to WAL mode (it stays so), waiting out another process doing the same.
+
+    The switch needs an exclusive lock, and two connections asking for it at once (two processes
+    opening a new database) make SQLite answer "database is locked" at once, without calling the
+    busy handler: so retry until the busy timeout is spent.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            row = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+    mode = str(row[0]).lower() if row else "unknown"
+    if mode != "wal":
+        raise StoreError(
+            f"database {path}: cannot switch it to WAL mode (it stays {mode}); the file or its "
+            "directory is probably read-only or on a file system without shared memory; "
+            "choose another with --db"
+        )
+
+
 class SQLiteStore:
     """Store backed by one SQLite file in WAL mode."""
 
@@ -116,14 +142,7 @@ class SQLiteStore:
             )
             try:
                 if not uri:
-                    mode = sync.execute("PRAGMA journal_mode=WAL").fetchone()
-                    if mode is None or str(mode[0]).lower() != "wal":
-                        raise StoreError(
-                            f"database {path}: cannot switch it to WAL mode (it stays "
-                            f"{mode[0] if mode else 'unknown'}); the file or its directory is "
-                            "probably read-only or on a file system without shared memory; "
-                            "choose another with --db"
-                        )
+                    _enable_wal(sync, path)
                 migrate(sync)
                 conn = await aiosqlite.connect(
                     target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri

@@ -96,6 +96,27 @@ async def test_auto_gate_passes_when_every_criterion_passes(tmp_path: Path) -> N
     assert runner.state.tasks["deploy"].status is TaskStatus.SUCCEEDED
 
 
+async def test_the_phases_declared_outputs_are_part_of_the_evidence(tmp_path: Path) -> None:
+    import hashlib
+
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: artifacts
+        agents: {a: {}}
+        phases:
+          - id: build
+            tasks: [{id: make, run: "sh -c 'echo built > app.bin'", outputs: [app.bin]}]
+        gates: [{id: review, after: build, approval: auto, criteria: [{run: "true"}]}]
+        """,
+    )
+    assert state.status is RunStatus.SUCCEEDED
+    evidence = state.gates["review"].criteria
+    assert [e["kind"] for e in evidence] == ["run", "artifact"]
+    assert evidence[1]["spec"] == "app.bin"
+    assert evidence[1]["sha256"] == hashlib.sha256(b"built\n").hexdigest()
+
+
 async def test_auto_gate_with_a_failed_criterion_fails_the_run(tmp_path: Path) -> None:
     runner, _ = await gated_run(
         tmp_path,
