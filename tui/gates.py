@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 from engine import events as ev
+from engine.commands import send_decision
 from engine.errors import PhasegateError, UsageError
-from engine.identity import current_identity
 from engine.state import project
 from engine.store import SQLiteStore
 from engine.store.base import resolve_run
@@ -88,16 +88,7 @@ async def decide(db_path: str, ref: str, gate: str, decision: str, reason: str) 
             )
         seen = await store.read_events(row.id)
         cursor = seen[-1][0] if seen else 0
-        who = current_identity()
-        args = {
-            "gate": gate,
-            "reason": reason,
-            "uid": who.uid,
-            "host": who.host,
-            "tty": who.tty,
-            "ssh": who.ssh,
-        }
-        command = await store.put_command(row.id, decision, args, who.user, time.time())
+        command = await send_decision(store, row.id, gate, decision, reason)
         deadline = time.monotonic() + ANSWER_TIMEOUT
         while time.monotonic() < deadline:
             fresh = await store.read_events(row.id, cursor)
@@ -107,7 +98,7 @@ async def decide(db_path: str, ref: str, gate: str, decision: str, reason: str) 
                 if isinstance(event, ev.GateRefused) and event.command == command:
                     raise Refused(f"refused: {event.why}")
                 if isinstance(event, ev.GateVoted) and event.command == command:
-                    return await _answer(store, row.id, gate, decision, who.user)
+                    return await _answer(store, row.id, gate, decision, event.user)
             await asyncio.sleep(0.1)
         raise Refused(
             f"the engine of run {row.id} did not answer within {ANSWER_TIMEOUT:g}s; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from rich.table import Table
@@ -14,26 +13,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from engine.identity import current_identity
+from engine.commands import send_decision
 from engine.state import GateState
 
 from ..feed import RunFeed
 from ..text import safe, when
 from ..widgets.style import GATE_STYLE, STATUS_STYLE
-
-
-async def send_decision(feed: RunFeed, gate: str, decision: str, reason: str) -> int:
-    """Write an approve/reject command as the OS user of this process; the engine judges it."""
-    who = current_identity()
-    args = {
-        "gate": gate,
-        "reason": reason,
-        "uid": who.uid,
-        "host": who.host,
-        "tty": who.tty,
-        "ssh": who.ssh,
-    }
-    return await feed.store.put_command(feed.run_id, decision, args, who.user, time.time())
 
 
 def evidence(g: GateState) -> Table:
@@ -87,7 +72,7 @@ class GatePrompt(ModalScreen[None]):
             )
 
     async def action_approve(self) -> None:
-        await send_decision(self.feed, self.gate, "approve", "")
+        await send_decision(self.feed.store, self.feed.run_id, self.gate, "approve", "")
         self.app.notify(f"approval of gate {self.gate} sent", timeout=3)
         self.dismiss()
 
@@ -102,7 +87,7 @@ class GatePrompt(ModalScreen[None]):
         if not event.value.strip():
             self.app.notify("a rejection needs a reason", severity="warning", timeout=3)
             return
-        await send_decision(self.feed, self.gate, "reject", event.value)
+        await send_decision(self.feed.store, self.feed.run_id, self.gate, "reject", event.value)
         self.app.notify(f"rejection of gate {self.gate} sent", timeout=3)
         self.dismiss()
 

@@ -1,0 +1,22 @@
+"""Writing intents into a run's inbox as the OS user of this process (never a claimed name)."""
+
+from __future__ import annotations
+
+import time
+
+from .identity import current_identity
+from .store.base import Store
+
+
+async def send_decision(store: Store, run_id: str, gate: str, decision: str, reason: str) -> int:
+    """An approve/reject command with who decides and from where; the engine judges it."""
+    who = current_identity()
+    args = {
+        "gate": gate,
+        "reason": reason,
+        "uid": who.uid,
+        "host": who.host,
+        "tty": who.tty,
+        "ssh": who.ssh,
+    }
+    return await store.put_command(run_id, decision, args, who.user, time.time())
