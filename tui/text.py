@@ -144,10 +144,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def when(ts: float | None) -> str:
+def when(ts: float | None, short: bool = False) -> str:
+    """Local time: `2026-11-24 23:37:19`, or `11-24 23:37` where columns are narrow."""
     if ts is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def counts_text(counts: dict[str, int]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -190,28 +191,62 @@ def test_the_version_is_recorded_in_the_migrations_own_transaction(db_path: Path
     assert _versions(db_path) == list(range(1, LATEST + 2))
 
 
-def test_two_processes_migrating_a_fresh_database_at_once_both_succeed(db_path: Path) -> None:
+async def test_opening_a_new_database_waits_for_another_writer(db_path: Path) -> None:
+    # regression: switching a new file to WAL needs an exclusive lock, and while another
+    # connection holds the write lock SQLite says "database is locked" at once, ignoring the
+    # busy timeout; so two processes opening a new database together (the engine and a front
+    # end, on first use) failed now and then
     db_path.parent.mkdir()
     db_path.touch()
-    barrier = threading.Barrier(2)
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    # opening blocks this thread (sqlite3 is synchronous there): release from another one
+    release = threading.Timer(0.2, other.execute, ("ROLLBACK",))
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        release.start()
+        store = await SQLiteStore.open(str(db_path))
+        await store.close()
+    finally:
+        release.cancel()
+        if release.ident is not None:
+            release.join()
+        other.close()
+    assert _versions(db_path) == list(range(1, LATEST + 1))
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    for attempt in range(15):
+        path = tmp_path / f"try{attempt}" / "phasegate.db"
+        errors = _open_together(path, 3)
+        assert errors == [], f"attempt {attempt}: {errors}"
+        assert _versions(path) == list(range(1, LATEST + 1))
+
+
+def _open_together(path: Path, n: int) -> list[BaseException]:
+    """Open the store from `n` threads released at once, as `n` processes would."""
+    barrier = threading.Barrier(n, timeout=30)
     errors: list[BaseException] = []
 
-    def open_and_migrate() -> None:
+    async def open_and_read() -> None:
+        barrier.wait()  # here, with every event loop running: the opens start together
+        store = await SQLiteStore.open(str(path))
         try:
-            with closing(sqlite3.connect(db_path, isolation_level=None, timeout=10)) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-                barrier.wait()
-                migrate(conn)
-        except BaseException as exc:  # reported below, in the test's thread
+            await store.run_ids()
+        finally:
+            await store.close()
+
+    def opener() -> None:
+        try:
+            asyncio.run(open_and_read())
+        except BaseException as exc:  # reported by the caller, in the test's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_and_migrate) for _ in range(2)]
+    threads = [threading.Thread(target=opener) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
-    assert _versions(db_path) == list(range(1, LATEST + 1))
+    return errors
 
 
 # -- files that are not ours ------------------------------------------------------------------

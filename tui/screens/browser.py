@@ -17,8 +17,8 @@ from engine.durations import format_duration
 from engine.store import SQLiteStore
 
 from ..feed import RunFeed
-from ..text import counts_text, safe, when
-from ..widgets.style import STATUS_STYLE
+from ..text import safe, when
+from ..widgets.style import STATUS_STYLE, counts_glyphs
 from .dashboard import DashboardScreen
 from .help import HelpScreen
 
@@ -48,12 +48,13 @@ class BrowserScreen(Screen[None]):
     async def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for name, width in (
+            # 65 columns of cells + 12 of padding: every column whole at 80x24
             ("run", 8),
-            ("plan", 16),
+            ("plan", 14),
             ("status", 11),
-            ("started", 19),
-            ("took", 7),
-            ("tasks", 30),
+            ("started", 11),
+            ("took", 6),
+            ("tasks", 15),
         ):
             table.add_column(name.upper(), width=width, key=name)
         await self.load()
@@ -70,9 +71,9 @@ class BrowserScreen(Screen[None]):
                 r.id,
                 Text(safe(r.plan_name), no_wrap=True, overflow="ellipsis"),
                 Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                when(r.started_at or r.created_at),
+                when(r.started_at or r.created_at, short=True),
                 format_duration(r.duration),
-                Text(counts_text(r.counts), no_wrap=True, overflow="ellipsis"),
+                counts_glyphs(r.counts),
                 key=r.id,
             )
         if rows:

@@ -122,12 +122,13 @@ class GatesScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for name, width in (
-            ("gate", 14),
-            ("after", 12),
-            ("status", 9),
-            ("ok", 5),
-            ("opened", 19),
-            ("why", 14),
+            # 64 columns of cells + 12 of padding fit the 78-column box
+            ("gate", 12),
+            ("after", 10),
+            ("status", 8),
+            ("ok", 4),
+            ("opened", 11),
+            ("why", 19),
         ):
             table.add_column(name.upper(), width=width, key=name)
         for g in self.feed.state.gates.values():
@@ -136,7 +137,7 @@ class GatesScreen(ModalScreen[None]):
                 safe(g.after),
                 Text(g.status, style=GATE_STYLE.get(g.status, STATUS_STYLE.get(g.status, ""))),
                 f"{len(g.approved_by)}/{g.quorum}",
-                when(g.opened_at),
+                when(g.opened_at, short=True),
                 Text(safe(g.reason), no_wrap=True, overflow="ellipsis"),
                 key=g.id,
             )

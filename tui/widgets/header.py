@@ -12,9 +12,7 @@ from engine.forecast import remaining_seconds
 from engine.state import RunState
 
 from ..text import safe
-from .style import STATUS_STYLE, status_glyph
-
-ORDER = ("running", "ready", "succeeded", "failed", "timed_out", "blocked", "cancelled", "skipped")
+from .style import STATUS_STYLE, counts_glyphs
 
 
 class RunHeader(Static):
@@ -38,8 +36,5 @@ class RunHeader(Static):
             left = remaining_seconds(state, now)
             if left is not None:
                 line.append(f"ETA {format_duration(left)}  ")
-        counts = state.counts()
-        for key in ORDER:
-            if counts.get(key):
-                line.append(f"{status_glyph(key)}{counts[key]} ", style=STATUS_STYLE.get(key, ""))
+        line.append_text(counts_glyphs(state.counts()))
         self.update(line)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 STATUS_STYLE = {
     "pending": "dim",
     "ready": "cyan",
@@ -51,3 +53,24 @@ SEVERITY_STYLE = {
 
 def status_glyph(status: str) -> str:
     return GLYPH.get(status, "•")
+
+
+def counts_glyphs(counts: dict[str, int]) -> Text:
+    """Counts by status in a few columns: `✓12 ✗1 ⊘3`."""
+    out = Text(no_wrap=True)
+    for status in (
+        "running",
+        "succeeded",
+        "failed",
+        "timed_out",
+        "blocked",
+        "cancelled",
+        "skipped",
+        "ready",
+        "pending",
+    ):
+        if counts.get(status):
+            out.append(
+                f"{status_glyph(status)}{counts[status]} ", style=STATUS_STYLE.get(status, "")
+            )
+    return out
