@@ -50,11 +50,11 @@ class BrowserScreen(Screen[None]):
         for name, width in (
             # 65 columns of cells + 12 of padding: every column whole at 80x24
             ("run", 8),
-            ("plan", 14),
+            ("plan", 18),
             ("status", 11),
             ("started", 11),
             ("took", 6),
-            ("tasks", 15),
+            ("tasks", 11),
         ):
             table.add_column(name.upper(), width=width, key=name)
         await self.load()
