@@ -275,3 +275,58 @@ class PhaseRewound(Event):
     phase: str
     gate: str
     reason: str
+
+
+@event("risk.raised")
+@dataclass(frozen=True, slots=True)
+class RiskRaised(Event):
+    """An early warning: `key` names the rule and its subject, so the risk is raised once."""
+
+    key: str
+    rule: str
+    severity: str  # info | low | medium | high | critical
+    subject: str  # "run", "phase build", "task compile", "agent coder"
+    message: str
+    action: str = ""  # the suggested action
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@event("risk.cleared")
+@dataclass(frozen=True, slots=True)
+class RiskCleared(Event):
+    key: str
+    reason: str = ""
+
+
+@event("run.noted")
+@dataclass(frozen=True, slots=True)
+class RunNoted(Event):
+    """An operator's note, kept for the lessons learned."""
+
+    text: str
+    by: str
+
+
+@event("run.paused")
+@dataclass(frozen=True, slots=True)
+class RunPaused(Event):
+    by: str
+    reason: str = ""
+
+
+@event("run.resumed")
+@dataclass(frozen=True, slots=True)
+class RunResumed(Event):
+    by: str
+
+
+@event("command.done")
+@dataclass(frozen=True, slots=True)
+class CommandDone(Event):
+    """The engine's answer to an operator command: done, or refused and why."""
+
+    command: int
+    kind: str
+    by: str
+    ok: bool
+    message: str = ""

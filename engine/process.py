@@ -60,6 +60,7 @@ SHELL_WORDS = frozenset(
         "let",
     ]
 )
+LEFTOVER_GRACE = 2.0  # TERM to KILL for processes a finished task left in its group
 DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit
 _READ = 65536
 
@@ -279,23 +280,41 @@ class LocalProcess:
         for timer in (self._drain, self._kill_at):
             if timer is not None:
                 timer.cancel()
-        if not self._keep:
-            self._kill_leftovers()
         for s in self._streams:
             if s.open:
                 with contextlib.suppress(BlockingIOError):
                     self._read(s)
                 if s.open:
                     self._close_stream(s)
-        self._on_exit(Exit(self._status))
-
-    def _kill_leftovers(self) -> None:
-        """TERM what the task left in its group; KILL it a moment later if it is still there."""
-        try:
-            os.killpg(self.pgid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
+        if self._keep or not self._signal_leftovers(signal.SIGTERM):
+            self._on_exit(Exit(self._status))
             return
-        self._loop.call_later(0.5, signal_group, self.pgid, signal.SIGKILL)
+        # the task ends when what it left behind is gone: checked every few ms, KILLed after
+        # LEFTOVER_GRACE, so that a finished task never leaves a process running
+        deadline = self._loop.time() + LEFTOVER_GRACE
+        self._loop.call_later(0.01, self._reap_leftovers, deadline, False)
+
+    def _signal_leftovers(self, sig: int) -> bool:
+        """Signal what is left in the task's group; False when nothing is left."""
+        try:
+            os.killpg(self.pgid, sig)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _reap_leftovers(self, deadline: float, killed: bool) -> None:
+        if not group_alive(self.pgid):
+            self._on_exit(Exit(self._status))
+            return
+        if not killed and self._loop.time() >= deadline:
+            self._signal_leftovers(signal.SIGKILL)
+            killed = True
+        if killed and self._loop.time() >= deadline + LEFTOVER_GRACE:
+            self._on_exit(Exit(self._status))  # unkillable (uninterruptible sleep): give up
+            return
+        self._loop.call_later(0.02, self._reap_leftovers, deadline, killed)
 
     def terminate(self, grace: float) -> None:
         if self._done or self._status is not None or not self.pgid:

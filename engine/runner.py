@@ -34,6 +34,8 @@ from .process import (
     same_process,
     wrap,
 )
+from .risks import changes as risk_changes
+from .risks import findings as risk_findings
 from .scheduler import Scheduler
 from .sink import Sink
 from .state import RunState, RunStatus, TaskStatus, apply
@@ -41,6 +43,7 @@ from .store.base import OutputDrop, OutputLine, RunRow, Store
 
 PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
+TICK = 1.0  # risk rules are evaluated once a second
 COMMAND_POLL = 0.25  # seconds between two reads of the commands inbox
 MAX_BACKOFF = 300.0
 DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
@@ -96,6 +99,11 @@ class Runner:
         self._running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self._waiting: dict[str, int] = {}
+        self._last_output: dict[str, float] = {}  # task -> time of its last output line
+        self._ticks = 0
+        self._paused = False
+        self._stopping: dict[str, str] = {}  # running task -> status it ends with (operator)
+        self._stop_reason: dict[str, str] = {}
         self._phase_tasks: set[str] = set()
         self._remaining = 0
         self._phase_done: asyncio.Future[None] | None = None
@@ -153,7 +161,7 @@ class Runner:
             self.run_id, pid, process_start_time(pid), started, same_process
         )
         loop = asyncio.get_running_loop()
-        beat = loop.call_later(HEARTBEAT, self._heartbeat)
+        self._beat = loop.call_later(TICK, self._tick)
         inbox = loop.create_task(self._read_commands())
         try:
             self.emit(
@@ -199,7 +207,7 @@ class Runner:
             status, reason = await self._execute()
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
-            beat.cancel()
+            self._beat.cancel()
             inbox.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await inbox
@@ -226,10 +234,25 @@ class Runner:
                     self.cancel(reason)
                 elif command.kind in ("approve", "reject"):
                     self._keeper.decide(command)
+                else:
+                    ok, message = self.control(command.kind, command.args, command.author)
+                    self.emit(
+                        ev.CommandDone(
+                            self.now(), command.id, command.kind, command.author, ok, message
+                        )
+                    )
 
-    def _heartbeat(self) -> None:
-        self._sink.summary(heartbeat_at=self.now(), counts=self.state.counts())
-        asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
+    def _tick(self) -> None:
+        """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""
+        now = self.now()
+        self._ticks += 1
+        if self._ticks % int(HEARTBEAT / TICK) == 0:
+            self._sink.summary(heartbeat_at=now, counts=self.state.counts())
+        if self.state.finished_at is None:
+            found = risk_findings(self.state, now, self._last_output, self.plan.risks)
+            for event in risk_changes(self.state, now, found):
+                self.emit(event)
+        self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
     async def _execute(self) -> tuple[str, str]:
         failed = self._checks("plan", self.plan.checks)
@@ -345,6 +368,7 @@ class Runner:
     async def _run_phase(self, ids: list[str]) -> None:
         self._phase_done = asyncio.get_running_loop().create_future()
         self._phase_tasks = set(ids)
+        ids = [t for t in ids if not self.state.tasks[t].status.terminal]
         self._remaining = len(ids)
         for tid in ids:
             self._waiting[tid] = 0
@@ -429,7 +453,7 @@ class Runner:
     # -- attempts -------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        if self._cancel_reason:
+        if self._cancel_reason or self._paused:
             return
         for tid, agent in self._sched.take():
             self._start(tid, agent)
@@ -469,9 +493,9 @@ class Runner:
 
     def _line(self, a: _Attempt, stream: str, text: str) -> None:
         a.lines += 1
-        self._sink.output(
-            OutputLine(self.run_id, a.task.id, a.number, a.lines, stream, text, self.now())
-        )
+        now = self.now()
+        self._last_output[a.task.id] = now
+        self._sink.output(OutputLine(self.run_id, a.task.id, a.number, a.lines, stream, text, now))
         size = len(text) + 1
         a.sizes.append(size)
         a.bytes += size
@@ -516,6 +540,8 @@ class Runner:
         self._check_phase_done()
 
     def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
+        if a.task.id in self._stopping:
+            return self._stopping.pop(a.task.id), self._stop_reason.pop(a.task.id, "")
         if a.timed_out:
             return "timed_out", f"timed out after {a.task.timeout:g}s"
         if self._cancel_reason and result.code != 0:
@@ -548,6 +574,68 @@ class Runner:
         self._dispatch()
 
     # -- control --------------------------------------------------------------------------
+
+    def control(self, kind: str, args: dict[str, object], by: str) -> tuple[bool, str]:
+        """An operator's command: (done, what happened or why it was refused)."""
+        task = str(args.get("task") or "")
+        reason = str(args.get("reason") or "")
+        if kind == "note":
+            text = str(args.get("text") or "").strip()
+            if not text:
+                return False, "a note needs text"
+            self.emit(ev.RunNoted(self.now(), text, by))
+            return True, "noted"
+        if kind == "pause":
+            if self._paused:
+                return False, "the run is paused already"
+            self._paused = True
+            self.emit(ev.RunPaused(self.now(), by, reason))
+            return True, "paused: running tasks finish, no new task starts"
+        if kind == "resume":
+            if not self._paused:
+                return False, "the run is not paused"
+            self._paused = False
+            self.emit(ev.RunResumed(self.now(), by))
+            self._dispatch()
+            self._check_phase_done()
+            return True, "resumed"
+        if kind in ("skip", "cancel_task"):
+            return self._stop_task(
+                task,
+                "skipped" if kind == "skip" else "cancelled",
+                reason or f"{kind.replace('_task', '')} by {by}",
+                by,
+            )
+        return False, f"unknown command '{kind}'"
+
+    def _stop_task(self, tid: str, status: str, reason: str, by: str) -> tuple[bool, str]:
+        t = self.state.tasks.get(tid)
+        if t is None:
+            known = ", ".join(sorted(self.state.tasks)[:20])
+            return False, f"this run has no task '{tid}'; its tasks: {known}"
+        if t.status.terminal:
+            return False, f"task '{tid}' has ended already ({t.status.value})"
+        running = self._running.get(tid)
+        if running is not None and running.handle is not None:
+            self._stopping[tid] = status
+            self._stop_reason[tid] = reason
+            running.handle.terminate(self.plan.kill_grace)
+            return True, f"task '{tid}' is being stopped; it will be {status}"
+        self._sched.drop(tid)
+        timer = self._retry_timers.pop(tid, None)
+        if timer is not None:
+            timer.cancel()
+        if status == "skipped":
+            self.emit(ev.TaskSkipped(self.now(), tid, reason, by))
+        else:
+            self.emit(
+                ev.TaskFinished(self.now(), tid, t.attempts, "cancelled", None, reason=reason)
+            )
+        if tid in self._phase_tasks:
+            self._settled(tid)
+            self._dispatch()
+            self._check_phase_done()
+        return True, f"task '{tid}' {status}"
 
     def cancel(self, reason: str) -> None:
         """Stop the run: no new tasks, TERM every task's group (KILL after the grace period).

@@ -23,6 +23,7 @@ class Scheduler:
     free_res: dict[str, int] = field(default_factory=dict)
     ready_agents: set[str] = field(default_factory=set)
     _heap: list[tuple[tuple[int, float, int], str]] = field(default_factory=list)
+    _dropped: set[str] = field(default_factory=set)
     _free_total: int = 0
 
     @classmethod
@@ -66,6 +67,11 @@ class Scheduler:
     def push(self, task: str) -> None:
         heapq.heappush(self._heap, (self.key[task], task))
 
+    def drop(self, task: str) -> None:
+        """Forget a queued task (skipped or cancelled before it started)."""
+        if any(t == task for _, t in self._heap):
+            self._dropped.add(task)
+
     def __len__(self) -> int:
         return len(self._heap)
 
@@ -77,6 +83,9 @@ class Scheduler:
         while heap and self._free_total > 0:
             item = heapq.heappop(heap)
             task = item[1]
+            if task in self._dropped:
+                self._dropped.discard(task)
+                continue
             agent = self._place(task)
             if agent is None:
                 deferred.append(item)

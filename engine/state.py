@@ -157,6 +157,37 @@ class GateState:
 
 
 @dataclass(slots=True)
+class RiskState:
+    key: str
+    rule: str
+    severity: str
+    subject: str
+    message: str
+    action: str = ""
+    raised_at: float = 0.0
+    cleared_at: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.cleared_at is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "rule": self.rule,
+            "severity": self.severity,
+            "subject": self.subject,
+            "message": self.message,
+            "action": self.action,
+            "raised_at": self.raised_at,
+            "cleared_at": self.cleared_at,
+            "open": self.open,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(slots=True)
 class RunState:
     run_id: str = ""
     plan_name: str = ""
@@ -171,6 +202,8 @@ class RunState:
     tasks: dict[str, TaskState] = field(default_factory=dict)
     agents: dict[str, AgentState] = field(default_factory=dict)
     gates: dict[str, GateState] = field(default_factory=dict)
+    risks: dict[str, RiskState] = field(default_factory=dict)
+    notes: list[tuple[float, str, str]] = field(default_factory=list)  # (time, by, text)
     events: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -344,6 +377,32 @@ def _phase_rewound(s: RunState, e: ev.PhaseRewound) -> None:
             g.status = "waiting"
 
 
+def _risk_raised(s: RunState, e: ev.RiskRaised) -> None:
+    s.risks[e.key] = RiskState(
+        e.key, e.rule, e.severity, e.subject, e.message, e.action, e.ts, None, e.evidence
+    )
+
+
+def _risk_cleared(s: RunState, e: ev.RiskCleared) -> None:
+    risk = s.risks.get(e.key)
+    if risk is not None:
+        risk.cleared_at = e.ts
+
+
+def _run_noted(s: RunState, e: ev.RunNoted) -> None:
+    s.notes.append((e.ts, e.by, e.text))
+
+
+def _run_paused(s: RunState, e: ev.RunPaused) -> None:
+    if s.status is RunStatus.RUNNING:
+        s.status = RunStatus.PAUSED
+
+
+def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
+    if s.status is RunStatus.PAUSED:
+        s.status = RunStatus.RUNNING
+
+
 _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunStarted: _run_started,
     ev.AgentProbed: _agent_probed,
@@ -360,6 +419,11 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.GateVoted: _gate_voted,
     ev.GateClosed: _gate_closed,
     ev.PhaseRewound: _phase_rewound,
+    ev.RiskRaised: _risk_raised,
+    ev.RiskCleared: _risk_cleared,
+    ev.RunNoted: _run_noted,
+    ev.RunPaused: _run_paused,
+    ev.RunResumed: _run_resumed,
 }
 
 

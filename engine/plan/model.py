@@ -162,6 +162,15 @@ class Gate(Model):
     on_reject: OnReject | None = None
 
 
+class RiskSettings(Model):
+    """Thresholds of the risk rules; the defaults need no configuration."""
+
+    overrun_factor: float = Field(1.0, gt=0, description="warn past estimate x this")
+    silent_after: Duration = Field(120.0, description="a running task printing nothing this long")
+    retry_storm: int = Field(3, ge=0, description="tasks of a phase needing retries; 0: off")
+    failure_rate: float = Field(0.5, gt=0, le=1, description="failed share of finished tasks")
+
+
 class Plan(Model):
     """A whole plan file."""
 
@@ -176,6 +185,7 @@ class Plan(Model):
     gates: list[Gate] = Field(default_factory=list)
     output_cap: Size = Field(16 * 1024 * 1024, description="output kept per task attempt")
     kill_grace: Duration = Field(5.0, description="TERM to KILL grace for a task's processes")
+    risks: RiskSettings = Field(default_factory=lambda: RiskSettings.model_validate({}))
 
     _path: str = PrivateAttr("")
     _dir: str = PrivateAttr(".")

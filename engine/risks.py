@@ -1,0 +1,151 @@
+"""Risk rules: early warnings computed from the run's state at every tick, raised and cleared
+as events. Pure: the runner gives the state, the time and when each task last printed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import events as ev
+from .durations import format_duration
+from .plan.model import RiskSettings
+from .state import RunState, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    key: str
+    rule: str
+    severity: str
+    subject: str
+    message: str
+    action: str
+
+
+def findings(
+    state: RunState, now: float, last_output: dict[str, float], rules: RiskSettings
+) -> list[Finding]:
+    """Every risk that holds now. Cost: the running tasks and the running phase only."""
+    found: list[Finding] = []
+    running = {t for a in state.agents.values() for t in a.running}
+    for tid in running:
+        t = state.tasks[tid]
+        if t.started_at is None:
+            continue
+        took = now - t.started_at
+        if t.estimate and took > t.estimate * rules.overrun_factor:
+            severity = "high" if took > 2 * t.estimate * rules.overrun_factor else "medium"
+            found.append(
+                Finding(
+                    f"overrun:{tid}",
+                    "task_overrun",
+                    severity,
+                    f"task {tid}",
+                    f"running {format_duration(took)}, past its estimate of "
+                    f"{format_duration(t.estimate)}",
+                    "check its output (l); skip or cancel it if it hangs",
+                )
+            )
+        quiet = now - max(last_output.get(tid, 0.0), t.started_at)
+        if rules.silent_after and quiet > rules.silent_after:
+            found.append(
+                Finding(
+                    f"silent:{tid}",
+                    "silent_agent",
+                    "medium",
+                    f"agent {t.agent}",
+                    f"task {tid} has printed nothing for {format_duration(quiet)}",
+                    "check that it is not waiting for input; cancel it if it hangs",
+                )
+            )
+    for phase in state.phases.values():
+        if phase.status != "running" or phase.started_at is None:
+            continue
+        found.extend(
+            _phase_findings(state, phase.id, now - phase.started_at, phase.timebox, now, rules)
+        )
+    return found
+
+
+def _phase_findings(
+    state: RunState,
+    phase: str,
+    used: float,
+    timebox: float | None,
+    now: float,
+    rules: RiskSettings,
+) -> list[Finding]:
+    found = []
+    tasks = [t for t in state.tasks.values() if t.phase == phase]
+    if timebox is not None:
+        if used > timebox:
+            found.append(
+                Finding(
+                    f"timebox:{phase}",
+                    "phase_timebox",
+                    "high",
+                    f"phase {phase}",
+                    f"over its timebox: {format_duration(used)} of {format_duration(timebox)}",
+                    "re-prioritise or skip what can wait",
+                )
+            )
+        else:
+            left = 0.0
+            for t in tasks:
+                if t.status.terminal or t.estimate is None:
+                    continue
+                spent = now - t.started_at if t.status is TaskStatus.RUNNING and t.started_at else 0
+                left = max(left, t.estimate - spent)  # optimistic: the longest task left
+            if used + left > timebox:
+                found.append(
+                    Finding(
+                        f"projected:{phase}",
+                        "phase_projected",
+                        "medium",
+                        f"phase {phase}",
+                        f"projected to end after its timebox ({format_duration(used + left)} of "
+                        f"{format_duration(timebox)})",
+                        "add slots, re-prioritise, or skip what can wait",
+                    )
+                )
+    retried = [t.id for t in tasks if t.attempts >= 2]
+    if rules.retry_storm and len(retried) >= rules.retry_storm:
+        found.append(
+            Finding(
+                f"retries:{phase}",
+                "retry_storm",
+                "medium",
+                f"phase {phase}",
+                f"{len(retried)} tasks needed retries: {', '.join(sorted(retried)[:5])}",
+                "look for a shared cause (a flaky dependency, a full disk)",
+            )
+        )
+    ended = [t for t in tasks if t.status.terminal and t.status is not TaskStatus.SKIPPED]
+    bad = [t for t in ended if t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT)]
+    if len(ended) >= 4 and len(bad) / len(ended) >= rules.failure_rate:
+        found.append(
+            Finding(
+                f"failures:{phase}",
+                "failure_rate",
+                "high",
+                f"phase {phase}",
+                f"{len(bad)} of {len(ended)} finished tasks failed",
+                "pause the phase (p) and look at the failures",
+            )
+        )
+    return found
+
+
+def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]:
+    """The events that bring the state's risks in line with what holds now."""
+    out: list[ev.Event] = []
+    holding = {f.key for f in found}
+    for f in found:
+        known = state.risks.get(f.key)
+        if known is None or not known.open:
+            out.append(
+                ev.RiskRaised(now, f.key, f.rule, f.severity, f.subject, f.message, f.action)
+            )
+    for key, risk in state.risks.items():
+        if risk.open and key not in holding:
+            out.append(ev.RiskCleared(now, key, "no longer holds"))
+    return out
