@@ -20,3 +20,11 @@ async def send_decision(store: Store, run_id: str, gate: str, decision: str, rea
         "ssh": who.ssh,
     }
     return await store.put_command(run_id, decision, args, who.user, time.time())
+
+
+async def send_command(store: Store, run_id: str, kind: str, args: dict[str, object]) -> int:
+    """An operator command (skip, cancel_task, pause, resume, note, cancel) as this OS user."""
+    who = current_identity()
+    return await store.put_command(
+        run_id, kind, {**args, "uid": who.uid, "host": who.host}, who.user, time.time()
+    )

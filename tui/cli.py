@@ -351,6 +351,91 @@ def audit(run_ref: str, db: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("run_ref", metavar="RUN", default="last")
+@click.option("--all", "every", is_flag=True, help="Cleared risks too.")
+@db_option
+@json_option
+def risks(run_ref: str, every: bool, db: str | None, as_json: bool) -> None:
+    """Early warnings of RUN: open risks, newest first, with a suggested action."""
+    from .control import risks as list_risks
+
+    click.echo(_run_async(lambda: list_risks(_db_path(db), run_ref, as_json, every)))
+
+
+def _steer(db: str | None, run_ref: str, kind: str, args: dict[str, Any]) -> None:
+    from .control import command
+
+    click.echo(_run_async(lambda: command(_db_path(db), run_ref, kind, args)))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("task")
+@click.option("--reason", required=True, help="Why (recorded; the task's dependents go on).")
+@db_option
+def skip(run_ref: str, task: str, reason: str, db: str | None) -> None:
+    """Skip TASK of a live RUN (stopping it if it runs); its dependents go on."""
+    _steer(db, run_ref, "skip", {"task": task, "reason": reason})
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--task", default=None, help="Cancel only this task (its dependents are blocked).")
+@click.option("--reason", default="", help="Why (recorded).")
+@db_option
+def cancel(run_ref: str, task: str | None, reason: str, db: str | None) -> None:
+    """Cancel a live RUN (every task's process group is stopped), or one of its tasks."""
+    if task:
+        _steer(db, run_ref, "cancel_task", {"task": task, "reason": reason})
+    else:
+        _steer(db, run_ref, "cancel", {"reason": reason})
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--reason", default="", help="Why (recorded).")
+@db_option
+def pause(run_ref: str, reason: str, db: str | None) -> None:
+    """Pause a live RUN: running tasks finish, no new task starts until `resume`."""
+    _steer(db, run_ref, "pause", {"reason": reason})
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@db_option
+def resume(run_ref: str, db: str | None) -> None:
+    """Resume a paused RUN."""
+    _steer(db, run_ref, "resume", {})
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("text")
+@db_option
+def note(run_ref: str, text: str, db: str | None) -> None:
+    """Add an operator's note to RUN (kept for the lessons learned)."""
+    _steer(db, run_ref, "note", {"text": text})
+
+
+@cli.command("plan")
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
+@json_option
+@var_option
+def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...]) -> None:
+    """Dry run: the schedule PLAN would follow (timeline, critical path); nothing is run."""
+    from engine.plan import load_plan
+
+    from .dryrun import render
+
+    try:
+        loaded = load_plan(plan_path, list(_parse_vars(variables)))
+    except PlanError as exc:
+        _print_problems(exc.problems)
+        sys.exit(EXIT_USAGE)
+    click.echo(render(loaded, as_json))
+
+
+@cli.command()
 def schema() -> None:
     """Print the plan's JSON Schema (for editor completion)."""
     from engine.plan.model import json_schema

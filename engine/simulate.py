@@ -1,0 +1,117 @@
+"""A dry run: the schedule a plan would follow if every task took its estimate.
+
+Same rules as the runner (phases in order, needs, agents' capability and slots, resources,
+priority then longest remaining path), on a simulated clock; nothing is started.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from .dag import DEFAULT_ESTIMATE, Graph, build
+from .plan.model import Plan
+from .scheduler import Scheduler
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    task: str
+    phase: str
+    agent: str
+    ready: float  # when its needs were met (seconds from the start)
+    start: float
+    end: float
+    estimated: bool  # False: no estimate in the plan, the default was used
+
+    @property
+    def waited(self) -> float:
+        return self.start - self.ready
+
+
+@dataclass(slots=True)
+class Schedule:
+    slots: list[Slot] = field(default_factory=list)
+    phases: list[tuple[str, float, float]] = field(default_factory=list)  # id, start, end
+    critical_path: list[str] = field(default_factory=list)
+    unplaceable: list[str] = field(default_factory=list)  # no agent can take them
+
+    @property
+    def total(self) -> float:
+        return max((end for _, _, end in self.phases), default=0.0)
+
+
+def simulate(plan: Plan) -> Schedule:
+    graph = build(plan)
+    sched = Scheduler.for_plan(plan, graph)
+    out = Schedule()
+    done: set[str] = set()
+    clock = 0.0
+    for phase_id, ids in graph.phases:
+        start = clock
+        ready_at: dict[str, float] = {}
+        waiting = {t: sum(1 for n in graph.needs[t] if n not in done) for t in ids}
+        running: list[tuple[float, str, str]] = []
+        for t in ids:
+            if waiting[t] == 0:
+                _queue(t, clock, sched, ready_at, out)
+        left = {t for t in ids if t not in out.unplaceable}
+        while left:
+            for t, agent in sched.take():
+                end = clock + graph.estimate[t]
+                heapq.heappush(running, (end, t, agent))
+                out.slots.append(
+                    Slot(t, phase_id, agent, ready_at[t], clock, end, _estimated(plan, t, graph))
+                )
+            if not running:
+                break  # what is left can never be placed
+            clock, t, agent = heapq.heappop(running)
+            sched.release(t, agent)
+            done.add(t)
+            left.discard(t)
+            for d in graph.dependents[t]:
+                if d in waiting:
+                    waiting[d] -= 1
+                    if waiting[d] == 0:
+                        _queue(d, clock, sched, ready_at, out)
+                        if d in out.unplaceable:
+                            left.discard(d)
+        out.phases.append((phase_id, start, clock))
+    out.critical_path = _critical(out.slots, graph)
+    return out
+
+
+def _critical(slots: list[Slot], graph: Graph) -> list[str]:
+    """Walk back from the last task to end: each step, the task whose end let this one start
+    (a need first, then whatever freed the slot or closed the phase before)."""
+    if not slots:
+        return []
+    by_task = {s.task: s for s in slots}
+    current = max(slots, key=lambda s: (s.end, -graph.order[s.task]))
+    path = [current.task]
+    while current.start > 0:
+        needs = [by_task[n] for n in graph.needs[current.task] if n in by_task]
+        before = [s for s in needs if abs(s.end - current.start) < 1e-9] or [
+            s for s in slots if abs(s.end - current.start) < 1e-9 and s.task not in path
+        ]
+        if not before:
+            break
+        current = max(before, key=lambda s: (s.end - s.start, -graph.order[s.task]))
+        path.append(current.task)
+    path.reverse()
+    return path
+
+
+def _queue(t: str, now: float, sched: Scheduler, ready_at: dict[str, float], out: Schedule) -> None:
+    if not sched.candidates[t]:
+        out.unplaceable.append(t)
+        return
+    ready_at[t] = now
+    sched.push(t)
+
+
+def _estimated(plan: Plan, task: str, graph: Graph) -> bool:
+    for _, t in plan.tasks():
+        if t.id == task:
+            return t.estimate is not None
+    return graph.estimate[task] != DEFAULT_ESTIMATE

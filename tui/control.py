@@ -1,0 +1,80 @@
+"""Steering a live run from any terminal: skip, cancel, pause, resume, note; and its risks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from engine import events as ev
+from engine.commands import send_command
+from engine.errors import PhasegateError
+from engine.state import project
+from engine.store import SQLiteStore
+from engine.store.base import resolve_run
+
+from .text import safe, table, when
+from .views import engine_alive
+
+ANSWER_TIMEOUT = 30.0
+
+
+class Refused(PhasegateError):
+    """The engine refused the command, or there is no engine to take it (exit 1)."""
+
+
+async def command(db_path: str, ref: str, kind: str, args: dict[str, Any]) -> str:
+    """Write the command and wait for the engine's answer."""
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        if row.finished_at is not None or not engine_alive(row):
+            raise Refused(f"run {row.id} is {row.status} and has no live engine to steer")
+        seen = await store.read_events(row.id)
+        cursor = seen[-1][0] if seen else 0
+        sent = await send_command(store, row.id, kind, args)
+        deadline = time.monotonic() + ANSWER_TIMEOUT
+        while time.monotonic() < deadline:
+            fresh = await store.read_events(row.id, cursor)
+            if fresh:
+                cursor = fresh[-1][0]
+            for _, event in fresh:
+                if isinstance(event, ev.CommandDone) and event.command == sent:
+                    if not event.ok:
+                        raise Refused(f"refused: {event.message}")
+                    return f"run {row.id}: {event.message}"
+                if isinstance(event, ev.RunFinished) and kind == "cancel":
+                    return f"run {row.id}: {event.status}"
+            await asyncio.sleep(0.1)
+        raise Refused(f"the engine of run {row.id} did not answer within {ANSWER_TIMEOUT:g}s")
+    finally:
+        await store.close()
+
+
+async def risks(db_path: str, ref: str, as_json: bool, every: bool) -> str:
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        state = project(e for _, e in await store.read_events(row.id))
+    finally:
+        await store.close()
+    found = [r for r in state.risks.values() if every or r.open]
+    found.sort(key=lambda r: r.raised_at, reverse=True)
+    if as_json:
+        return json.dumps({"run": row.id, "risks": [r.as_dict() for r in found]}, indent=2)
+    if not found:
+        return f"run {row.id}: no {'' if every else 'open '}risks"
+    return table(
+        ["raised", "severity", "subject", "risk", "suggested action"],
+        [
+            [
+                when(r.raised_at, short=True),
+                r.severity,
+                safe(r.subject),
+                safe(r.message)[:50],
+                safe(r.action)[:40] + ("" if r.open else " (cleared)"),
+            ]
+            for r in found
+        ],
+    )

@@ -1,0 +1,101 @@
+"""`phasegate plan PLAN`: the dry run as text: timeline per phase, a Gantt chart per task and
+agent, the critical path, slot contention, gate waits and where the estimates came from."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from engine.durations import format_duration
+from engine.plan.model import Plan
+from engine.simulate import Schedule, simulate
+
+from .text import safe
+
+
+def render(plan: Plan, as_json: bool, width: int | None = None) -> str:
+    s = simulate(plan)
+    if as_json:
+        return json.dumps(_as_json(plan, s), indent=2)
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    name_w = min(max((len(x.task) for x in s.slots), default=4), 20)
+    bar_w = max(width - name_w - 24, 10)
+    scale = bar_w / s.total if s.total else 0.0
+    out = [
+        f"dry run of {safe(plan.name)}: {format_duration(s.total)} if every task takes "
+        "its estimate (nothing is run)",
+        "",
+    ]
+    critical = set(s.critical_path)
+    for phase, start, end in s.phases:
+        out.append(
+            f"phase {safe(phase)}  {format_duration(start)} → {format_duration(end)}"
+            f"  ({format_duration(end - start)})"
+        )
+        for x in (x for x in s.slots if x.phase == phase):
+            lead = int(x.start * scale)
+            bar = max(int((x.end - x.start) * scale), 1)
+            mark = "█" if x.task in critical else "▒"
+            star = "*" if x.task in critical else " "
+            out.append(
+                f"  {star}{safe(x.task)[:name_w]:<{name_w}} {safe(x.agent)[:10]:<10} "
+                f"{' ' * lead}{mark * bar} {format_duration(x.end - x.start)}"
+            )
+        for gate in plan.gates:
+            if gate.after == phase:
+                how = (
+                    "waits for approval (not counted)"
+                    if gate.approval == "manual"
+                    else "passes on its criteria"
+                )
+                out.append(f"   ◆ gate {safe(gate.id)}: {how}")
+    out.append("")
+    out.append("critical path (*): " + " -> ".join(safe(t) for t in s.critical_path))
+    waits = sorted((x for x in s.slots if x.waited > 0), key=lambda x: -x.waited)
+    if waits:
+        out.append(
+            "slot contention: "
+            + ", ".join(
+                f"{safe(x.task)} waits {format_duration(x.waited)} for {safe(x.agent)}"
+                for x in waits[:5]
+            )
+            + (" ..." if len(waits) > 5 else "")
+        )
+    else:
+        out.append("slot contention: none (every task starts as soon as its needs are met)")
+    guessed = [x.task for x in s.slots if not x.estimated]
+    out.append(
+        "estimates: from the plan"
+        + (
+            f"; no estimate, 1s assumed: {', '.join(safe(t) for t in guessed[:8])}"
+            + (" ..." if len(guessed) > 8 else "")
+            if guessed
+            else ""
+        )
+    )
+    if s.unplaceable:
+        out.append(f"no agent can take: {', '.join(safe(t) for t in s.unplaceable)}")
+    return "\n".join(out)
+
+
+def _as_json(plan: Plan, s: Schedule) -> dict[str, object]:
+    return {
+        "plan": plan.name,
+        "total": s.total,
+        "critical_path": s.critical_path,
+        "phases": [{"id": p, "start": a, "end": b} for p, a, b in s.phases],
+        "tasks": [
+            {
+                "id": x.task,
+                "phase": x.phase,
+                "agent": x.agent,
+                "ready": x.ready,
+                "start": x.start,
+                "end": x.end,
+                "waited": x.waited,
+                "estimate_from": "plan" if x.estimated else "default",
+            }
+            for x in s.slots
+        ],
+        "unplaceable": s.unplaceable,
+    }
