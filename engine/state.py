@@ -178,6 +178,8 @@ class RiskState:
             "rule": self.rule,
             "severity": self.severity,
             "subject": self.subject,
+            # the subject's kind and id apart: {"kind": "task", "id": "compile"}
+            "on": dict(zip(("kind", "id"), self.subject.split(" ", 1), strict=False)),
             "message": self.message,
             "action": self.action,
             "raised_at": self.raised_at,

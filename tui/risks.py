@@ -40,6 +40,10 @@ def risk_of(event: ev.Event, state: RunState) -> Risk | None:
             return Risk(event.ts, "high", f"agent {event.agent}", f"not ready: {event.detail}")
         case ev.CheckFinished(passed=False):
             return Risk(event.ts, "high", f"check {event.name}", event.detail)
+        case ev.RiskRaised():
+            return Risk(
+                event.ts, event.severity, event.subject, f"{event.message} → {event.action}"
+            )
         case ev.GateClosed(outcome="rejected" | "failed"):
             return Risk(event.ts, "high", f"gate {event.gate}", f"{event.outcome}: {event.reason}")
         case ev.GateRefused():

@@ -124,6 +124,12 @@ def log_line(event: ev.Event, run_id: str = "last") -> str | None:
         case ev.PhaseRewound():
             where = safe(event.phase)
             return f"{clock} {glyph('retrying')} back to phase {where}: {safe(event.reason)}"
+        case ev.RiskRaised():
+            mark = paint("!", "blocked")
+            return f"{clock} {mark} risk {event.severity}: {safe(event.subject)}: {safe(event.message)}"
+        case ev.RunPaused() | ev.RunResumed():
+            verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
+            return f"{clock} {glyph('phase')} run {verb} by {safe(event.by)}"
         case ev.AgentProbed() if not event.ready:
             mark = paint(glyph("blocked"), "blocked")
             return f"{clock} {mark} agent {safe(event.agent)} not ready: {safe(event.detail)}"

@@ -1,0 +1,206 @@
+"""Risk rules on a fake clock, operator commands from another client, the dry run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from engine import events as ev
+from engine.plan.model import RiskSettings
+from engine.risks import changes, findings
+from engine.runner import Runner
+from engine.simulate import simulate
+from engine.state import RunState, RunStatus, TaskStatus, apply, project
+from engine.store import MemoryStore
+
+from .helpers import run_plan, write_plan
+
+RULES = RiskSettings.model_validate({})
+
+
+def _run(tasks: list[dict[str, object]], timebox: float | None = None) -> RunState:
+    return project(
+        [
+            ev.RunStarted(
+                0.0,
+                "r",
+                "p",
+                "p.yaml",
+                [{"id": "p", "timebox": timebox}],
+                tasks,
+                [{"id": "a", "slots": 4}],
+            ),
+            ev.PhaseStarted(0.0, "p"),
+        ]
+    )
+
+
+def test_a_task_running_past_its_estimate_raises_then_clears() -> None:
+    state = _run([{"id": "t", "phase": "p", "estimate": 10.0, "needs": []}])
+    apply(state, ev.TaskStarted(100.0, "t", 1, "a", 1, 1))
+    assert findings(state, 105.0, {}, RULES) == []
+    raised = changes(state, 111.0, findings(state, 111.0, {"t": 110.0}, RULES))
+    assert [(e.key, e.severity) for e in raised] == [("overrun:t", "medium")]  # type: ignore[attr-defined]
+    for e in raised:
+        apply(state, e)
+    assert changes(state, 112.0, findings(state, 112.0, {"t": 111.0}, RULES)) == []  # raised once
+    late = findings(state, 125.0, {"t": 124.0}, RULES)
+    assert late[0].severity == "high"  # past twice the estimate
+    apply(state, ev.TaskFinished(126.0, "t", 1, "succeeded", 0))
+    cleared = changes(state, 127.0, findings(state, 127.0, {}, RULES))
+    assert [type(e).__name__ for e in cleared] == ["RiskCleared"]
+
+
+def test_a_silent_task_and_a_phase_past_or_heading_past_its_timebox() -> None:
+    state = _run(
+        [
+            {"id": "a", "phase": "p", "estimate": 50.0, "needs": []},
+            {"id": "b", "phase": "p", "estimate": 500.0, "needs": []},
+        ],
+        timebox=300.0,
+    )
+    apply(state, ev.TaskStarted(0.0, "a", 1, "a", 1, 1))
+    keys = {f.key for f in findings(state, 10.0, {"a": 1.0}, RULES)}
+    assert keys == {"projected:p"}  # b's 500 s cannot fit a 300 s timebox
+    keys = {f.key for f in findings(state, 200.0, {"a": 60.0}, RULES)}
+    assert {"silent:a", "overrun:a", "projected:p"} <= keys
+    assert "timebox:p" in {f.key for f in findings(state, 301.0, {"a": 300.0}, RULES)}
+
+
+def test_retry_storm_and_failure_rate() -> None:
+    tasks = [{"id": f"t{i}", "phase": "p", "needs": []} for i in range(5)]
+    state = _run(tasks)
+    for i in range(3):
+        apply(state, ev.TaskStarted(1.0, f"t{i}", 2, "a", 1, 1))
+        apply(state, ev.TaskFinished(2.0, f"t{i}", 2, "failed", 1))
+    apply(state, ev.TaskStarted(1.0, "t3", 1, "a", 1, 1))
+    apply(state, ev.TaskFinished(2.0, "t3", 1, "succeeded", 0))
+    keys = {f.key for f in findings(state, 3.0, {}, RULES)}
+    assert {"retries:p", "failures:p"} <= keys
+
+
+def test_risks_are_cheap_for_ten_thousand_tasks() -> None:
+    tasks = [{"id": f"t{i}", "phase": "p", "estimate": 1.0, "needs": []} for i in range(10_000)]
+    state = _run(tasks, timebox=100.0)
+    for i in range(50):
+        apply(state, ev.TaskStarted(0.0, f"t{i}", 1, "a", 1, 1))
+    found = findings(state, 5.0, {}, RULES)  # correctness here; the cost is in bench/
+    assert len([f for f in found if f.rule == "task_overrun"]) == 50
+
+
+async def _steer(
+    tmp_path: Path, text: str, script: list[tuple[str, str, dict[str, object]]]
+) -> tuple[RunState, MemoryStore]:
+    """Run the plan; when the task named in each step is running (or `*` for at once),
+    write the command."""
+    store = MemoryStore()
+    runners: list[Runner] = []
+
+    async def operator() -> None:
+        for when_running, kind, args in script:
+            while not runners or (
+                when_running != "*"
+                and runners[0].state.tasks[when_running].status is not TaskStatus.RUNNING
+            ):
+                await asyncio.sleep(0.01)
+            await store.put_command("run1", kind, args, "ops", time.time())
+
+    helper = asyncio.ensure_future(operator())
+    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
+    helper.cancel()
+    return state, store
+
+
+PLAN = """
+name: steer
+kill_grace: 1s
+agents: {a: {slots: 2}}
+phases:
+  - id: p
+    tasks:
+      - {id: slow, run: "sleep 30"}
+      - {id: after-slow, run: "true", needs: [slow]}
+      - {id: gate-keeper, run: "sleep 0.5"}
+      - {id: later, run: "true", needs: [gate-keeper]}
+"""
+
+
+async def test_skip_a_running_task_and_its_dependents_go_on(tmp_path: Path) -> None:
+    state, store = await _steer(
+        tmp_path, PLAN, [("slow", "skip", {"task": "slow", "reason": "not needed"})]
+    )
+    assert state.tasks["slow"].status is TaskStatus.SKIPPED
+    assert state.tasks["after-slow"].status is TaskStatus.SUCCEEDED
+    assert state.status is RunStatus.SUCCEEDED
+    done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert done[0].ok and done[0].by == "ops"
+
+
+async def test_cancel_one_task_blocks_its_dependents(tmp_path: Path) -> None:
+    state, _ = await _steer(tmp_path, PLAN, [("slow", "cancel_task", {"task": "slow"})])
+    assert state.tasks["slow"].status is TaskStatus.CANCELLED
+    assert state.tasks["after-slow"].status is TaskStatus.BLOCKED
+    assert state.tasks["later"].status is TaskStatus.SUCCEEDED  # independent work went on
+    assert state.status is RunStatus.FAILED
+
+
+async def test_pause_holds_new_tasks_until_resume_and_notes_are_kept(tmp_path: Path) -> None:
+    text = """
+    name: pause
+    agents: {a: {}}
+    phases:
+      - id: p
+        tasks: [{id: one, run: "sleep 0.5"}, {id: two, run: "true", needs: [one]}]
+    """
+    state, store = await _steer(
+        tmp_path,
+        text,
+        [
+            ("one", "pause", {}),
+            ("one", "note", {"text": "deploy window moved"}),
+            ("*", "resume", {}),
+            ("*", "skip", {"task": "nope", "reason": "x"}),
+        ],
+    )
+    events = [e for _, e in await store.read_events("run1")]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("RunPaused") < kinds.index("RunResumed")
+    started_two = next(e for e in events if isinstance(e, ev.TaskStarted) and e.task == "two")
+    resumed = next(e for e in events if isinstance(e, ev.RunResumed))
+    assert started_two.ts >= resumed.ts  # nothing new started while paused
+    assert state.notes[0][1:] == ("ops", "deploy window moved")
+    refused = [e for e in events if isinstance(e, ev.CommandDone) and not e.ok]
+    assert "no task 'nope'" in refused[0].message
+    assert state.status is RunStatus.SUCCEEDED
+
+
+def test_dry_run_matches_a_hand_computed_schedule(tmp_path: Path) -> None:
+    from engine.plan import load_plan
+
+    plan = load_plan(
+        str(
+            write_plan(
+                tmp_path,
+                """
+    name: dry
+    agents: {a: {slots: 1}, b: {slots: 1}}
+    phases:
+      - id: one
+        tasks:
+          - {id: x, run: "true", agent: a, estimate: 4}
+          - {id: y, run: "true", agent: a, estimate: 2}
+          - {id: z, run: "true", agent: b, estimate: 1, needs: [y]}
+      - id: two
+        tasks: [{id: w, run: "true", agent: b, estimate: 3}]
+    """,
+            )
+        )
+    )
+    s = simulate(plan)
+    at = {x.task: (x.start, x.end) for x in s.slots}
+    # a runs x (longest path first: x 4 s vs y+z 3 s) then y; z waits for y; w after the phase
+    assert at == {"x": (0, 4), "y": (4, 6), "z": (6, 7), "w": (7, 10)}
+    assert s.phases == [("one", 0, 7), ("two", 7, 10)]
+    assert s.critical_path == ["x", "y", "z", "w"]
+    assert [x.task for x in s.slots if x.waited > 0] == ["y"]
