@@ -125,8 +125,8 @@ def log_line(event: ev.Event, run_id: str = "last") -> str | None:
             where = safe(event.phase)
             return f"{clock} {glyph('retrying')} back to phase {where}: {safe(event.reason)}"
         case ev.RiskRaised():
-            mark = paint("!", "blocked")
-            return f"{clock} {mark} risk {event.severity}: {safe(event.subject)}: {safe(event.message)}"
+            what = f"{safe(event.subject)}: {safe(event.message)}"
+            return f"{clock} {paint('!', 'blocked')} risk {event.severity}: {what}"
         case ev.RunPaused() | ev.RunResumed():
             verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
             return f"{clock} {glyph('phase')} run {verb} by {safe(event.by)}"
