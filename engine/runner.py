@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from . import events as ev
 from .checks import run_checks
+from .control import OperatorControl
 from .dag import build
 from .gatekeeper import GateKeeper
 from .identity import current_identity
@@ -73,7 +74,7 @@ class _Attempt:
     timed_out: bool = False
 
 
-class Runner:
+class Runner(OperatorControl):
     def __init__(
         self,
         plan: Plan,
@@ -572,70 +573,6 @@ class Runner:
             return
         self._sched.push(tid)
         self._dispatch()
-
-    # -- control --------------------------------------------------------------------------
-
-    def control(self, kind: str, args: dict[str, object], by: str) -> tuple[bool, str]:
-        """An operator's command: (done, what happened or why it was refused)."""
-        task = str(args.get("task") or "")
-        reason = str(args.get("reason") or "")
-        if kind == "note":
-            text = str(args.get("text") or "").strip()
-            if not text:
-                return False, "a note needs text"
-            self.emit(ev.RunNoted(self.now(), text, by))
-            return True, "noted"
-        if kind == "pause":
-            if self._paused:
-                return False, "the run is paused already"
-            self._paused = True
-            self.emit(ev.RunPaused(self.now(), by, reason))
-            return True, "paused: running tasks finish, no new task starts"
-        if kind == "resume":
-            if not self._paused:
-                return False, "the run is not paused"
-            self._paused = False
-            self.emit(ev.RunResumed(self.now(), by))
-            self._dispatch()
-            self._check_phase_done()
-            return True, "resumed"
-        if kind in ("skip", "cancel_task"):
-            return self._stop_task(
-                task,
-                "skipped" if kind == "skip" else "cancelled",
-                reason or f"{kind.replace('_task', '')} by {by}",
-                by,
-            )
-        return False, f"unknown command '{kind}'"
-
-    def _stop_task(self, tid: str, status: str, reason: str, by: str) -> tuple[bool, str]:
-        t = self.state.tasks.get(tid)
-        if t is None:
-            known = ", ".join(sorted(self.state.tasks)[:20])
-            return False, f"this run has no task '{tid}'; its tasks: {known}"
-        if t.status.terminal:
-            return False, f"task '{tid}' has ended already ({t.status.value})"
-        running = self._running.get(tid)
-        if running is not None and running.handle is not None:
-            self._stopping[tid] = status
-            self._stop_reason[tid] = reason
-            running.handle.terminate(self.plan.kill_grace)
-            return True, f"task '{tid}' is being stopped; it will be {status}"
-        self._sched.drop(tid)
-        timer = self._retry_timers.pop(tid, None)
-        if timer is not None:
-            timer.cancel()
-        if status == "skipped":
-            self.emit(ev.TaskSkipped(self.now(), tid, reason, by))
-        else:
-            self.emit(
-                ev.TaskFinished(self.now(), tid, t.attempts, "cancelled", None, reason=reason)
-            )
-        if tid in self._phase_tasks:
-            self._settled(tid)
-            self._dispatch()
-            self._check_phase_done()
-        return True, f"task '{tid}' {status}"
 
     def cancel(self, reason: str) -> None:
         """Stop the run: no new tasks, TERM every task's group (KILL after the grace period).
