@@ -68,6 +68,28 @@ class OperatorControl:
             self._dispatch()
             self._check_phase_done()
             return True, "resumed"
+        if kind == "priority":
+            if task not in self.state.tasks:
+                return False, f"this run has no task '{task}'"
+            if self.state.tasks[task].status.terminal:
+                return False, f"task '{task}' has ended already"
+            value = _int(args.get("priority"))
+            if value is None:
+                return False, "the priority must be a whole number"
+            self._sched.reprioritise(task, value)
+            self.emit(ev.TaskReprioritised(self.now(), task, value, by))
+            return True, f"task '{task}' has priority {value}"
+        if kind == "slots":
+            agent = str(args.get("agent") or "")
+            value = _int(args.get("slots"))
+            if agent not in self.state.agents:
+                return False, f"no agent '{agent}'; agents: {', '.join(sorted(self.state.agents))}"
+            if value is None or value < 1:
+                return False, "slots must be a whole number of 1 or more"
+            self._sched.set_slots(agent, value)
+            self.emit(ev.AgentSlotsChanged(self.now(), agent, value, by))
+            self._dispatch()
+            return True, f"agent '{agent}' has {value} slots"
         if kind in ("skip", "cancel_task"):
             return self._stop_task(
                 task,
@@ -105,3 +127,10 @@ class OperatorControl:
             self._dispatch()
             self._check_phase_done()
         return True, f"task '{tid}' {status}"
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

@@ -330,3 +330,19 @@ class CommandDone(Event):
     by: str
     ok: bool
     message: str = ""
+
+
+@event("task.reprioritised")
+@dataclass(frozen=True, slots=True)
+class TaskReprioritised(Event):
+    task: str
+    priority: int
+    by: str
+
+
+@event("agent.slots_changed")
+@dataclass(frozen=True, slots=True)
+class AgentSlotsChanged(Event):
+    agent: str
+    slots: int
+    by: str

@@ -67,6 +67,22 @@ class Scheduler:
     def push(self, task: str) -> None:
         heapq.heappush(self._heap, (self.key[task], task))
 
+    def reprioritise(self, task: str, priority: int) -> None:
+        """A new priority; a queued task takes its new place in the queue."""
+        _, rank, order = self.key[task]
+        self.key[task] = (-priority, rank, order)
+        if any(t == task for _, t in self._heap):
+            self._heap = [(self.key[t] if t == task else k, t) for k, t in self._heap]
+            heapq.heapify(self._heap)
+
+    def set_slots(self, agent: str, slots: int) -> None:
+        """Change an agent's slots; running tasks keep theirs, new ones fit the new number."""
+        delta = slots - self.slots[agent]
+        self.slots[agent] = slots
+        self.free_slots[agent] += delta
+        if agent in self.ready_agents:
+            self._free_total += delta
+
     def drop(self, task: str) -> None:
         """Forget a queued task (skipped or cancelled before it started)."""
         if any(t == task for _, t in self._heap):

@@ -395,6 +395,12 @@ def _run_noted(s: RunState, e: ev.RunNoted) -> None:
     s.notes.append((e.ts, e.by, e.text))
 
 
+def _slots_changed(s: RunState, e: ev.AgentSlotsChanged) -> None:
+    agent = s.agents.get(e.agent)
+    if agent is not None:
+        agent.slots = e.slots
+
+
 def _run_paused(s: RunState, e: ev.RunPaused) -> None:
     if s.status is RunStatus.RUNNING:
         s.status = RunStatus.PAUSED
@@ -425,6 +431,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RiskCleared: _risk_cleared,
     ev.RunNoted: _run_noted,
     ev.RunPaused: _run_paused,
+    ev.AgentSlotsChanged: _slots_changed,
     ev.RunResumed: _run_resumed,
 }
 

@@ -410,6 +410,26 @@ def resume(run_ref: str, db: str | None) -> None:
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
+@click.argument("task")
+@click.argument("value", metavar="N", type=int)
+@db_option
+def priority(run_ref: str, task: str, value: int, db: str | None) -> None:
+    """Give TASK of a live RUN priority N (higher starts first)."""
+    _steer(db, run_ref, "priority", {"task": task, "priority": value})
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("agent")
+@click.argument("value", metavar="N", type=click.IntRange(min=1))
+@db_option
+def slots(run_ref: str, agent: str, value: int, db: str | None) -> None:
+    """Give AGENT of a live RUN N slots (tasks at once)."""
+    _steer(db, run_ref, "slots", {"agent": agent, "slots": value})
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
 @click.argument("text")
 @db_option
 def note(run_ref: str, text: str, db: str | None) -> None:

@@ -204,3 +204,35 @@ def test_dry_run_matches_a_hand_computed_schedule(tmp_path: Path) -> None:
     assert s.phases == [("one", 0, 7), ("two", 7, 10)]
     assert s.critical_path == ["x", "y", "z", "w"]
     assert [x.task for x in s.slots if x.waited > 0] == ["y"]
+
+
+async def test_priority_and_slots_change_what_starts_next(tmp_path: Path) -> None:
+    text = """
+    name: order
+    agents: {a: {slots: 1}}
+    phases:
+      - id: p
+        tasks:
+          - {id: first, run: "sleep 0.3", estimate: 9}
+          - {id: b, run: "sleep 0.3", estimate: 2}
+          - {id: c, run: "sleep 0.3", estimate: 1}
+          - {id: d, run: "sleep 0.3", estimate: 1}
+    """
+    state, store = await _steer(
+        tmp_path,
+        text,
+        [
+            ("first", "priority", {"task": "d", "priority": 10}),
+            ("first", "slots", {"agent": "a", "slots": 3}),
+        ],
+    )
+    events = [e for _, e in await store.read_events("run1")]
+    starts = [e.task for e in events if isinstance(e, ev.TaskStarted)]
+    assert starts[:2] == ["first", "d"]  # d jumped the queue
+    running, most = 0, 0
+    for e in events:
+        running += isinstance(e, ev.TaskStarted) - isinstance(e, ev.TaskFinished)
+        most = max(most, running)
+    assert most >= 2  # more slots: tasks ran at once
+    assert state.agents["a"].slots == 3
+    assert state.status is RunStatus.SUCCEEDED
