@@ -31,7 +31,7 @@ class Changes:
     run: bool = False
     risks: list[Risk] = field(default_factory=list)
     gates_opened: list[str] = field(default_factory=list)  # manual gates that now wait
-    answers: list[ev.GateVoted | ev.GateRefused] = field(default_factory=list)
+    answers: list[ev.Event] = field(default_factory=list)  # answers to commands
 
     def __bool__(self) -> bool:
         return bool(self.tasks or self.agents or self.phases or self.run or self.risks)
@@ -81,10 +81,12 @@ class RunFeed:
             changes.phases = True
         if isinstance(event, ev.GateOpened) and event.approval == "manual":
             changes.gates_opened.append(event.gate)
-        if isinstance(event, ev.GateVoted | ev.GateRefused):
+        if isinstance(event, ev.GateVoted | ev.GateRefused | ev.CommandDone):
             changes.answers.append(event)
         if isinstance(event, ev.GateOpened | ev.GateClosed | ev.GateVoted | ev.PhaseRewound):
             changes.phases = True
+        if isinstance(event, ev.AgentSlotsChanged):
+            changes.agents = True
         if isinstance(event, ev.RunStarted):
             changes.tasks.update(self.state.tasks)
             changes.agents = changes.phases = True

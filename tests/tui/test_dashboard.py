@@ -409,3 +409,46 @@ async def _identity_args() -> dict[str, object]:
 
     who = current_identity()
     return {"uid": who.uid, "host": who.host, "tty": who.tty, "ssh": who.ssh}
+
+
+async def test_p_s_x_n_send_commands_for_the_selected_task(
+    finished_run: tuple[str, str],
+) -> None:
+    from tui.screens.ask import AskScreen, ConfirmScreen
+
+    db, _ = finished_run
+    run_id = await _active_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("p")
+        await pilot.press("s")
+        assert isinstance(app.screen, AskScreen)
+        await pilot.press("enter")  # no reason: nothing sent, still asking
+        assert isinstance(app.screen, AskScreen)
+        await pilot.press(*"dup", "enter")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no: nothing sent
+        await pilot.press("x", "y")
+        await pilot.press("n", *"late deploy", "enter")
+        await pilot.pause()
+    sent = [
+        (k, {a: v for a, v in args.items() if a in ("task", "reason", "text")})
+        for k, args in await _commands(db, run_id)
+    ]
+    assert sent == [
+        ("pause", {}),
+        ("skip", {"task": "first", "reason": "dup"}),
+        ("cancel_task", {"task": "first"}),
+        ("note", {"text": "late deploy"}),
+    ]
+
+
+async def test_steering_a_finished_run_says_so(finished_run: tuple[str, str]) -> None:
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("p", "s")
+        assert isinstance(app.screen, DashboardScreen)
+    assert await _commands(*finished_run) == []

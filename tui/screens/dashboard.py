@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from engine import events as ev
+from engine.commands import send_command
 from engine.identity import current_identity
 
 from ..feed import RunFeed
@@ -22,6 +23,7 @@ from ..widgets.output import OutputLog
 from ..widgets.phases import PhasePanel
 from ..widgets.risks import RiskFeed
 from ..widgets.tasks import TaskTable
+from .ask import AskScreen, ConfirmScreen
 from .gate import GatePrompt, GatesScreen
 from .help import HelpScreen
 from .quit import QuitScreen
@@ -38,6 +40,10 @@ class DashboardScreen(Screen[None]):
         Binding("l", "logs", "Logs", id="dashboard.logs"),
         Binding("o", "sort", "Sort", id="dashboard.sort"),
         Binding("g", "gates", "Gates", id="dashboard.gates"),
+        Binding("p", "pause", "Pause", id="dashboard.pause"),
+        Binding("s", "skip", "Skip", show=False, id="dashboard.skip"),
+        Binding("x", "cancel_task", "Cancel task", show=False, id="dashboard.cancel"),
+        Binding("n", "note", "Note", show=False, id="dashboard.note"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
     ]
@@ -116,11 +122,16 @@ class DashboardScreen(Screen[None]):
                 self.query_one(RiskFeed).show(self.feed.risks)
         self._gate_news(changes.gates_opened, changes.answers)
 
-    def _gate_news(self, opened: list[str], answers: list[ev.GateVoted | ev.GateRefused]) -> None:
+    def _gate_news(self, opened: list[str], answers: list[ev.Event]) -> None:
         """A gate that opens prompts every attached dashboard (and rings the bell)."""
         for answer in answers:
             if isinstance(answer, ev.GateRefused):
                 self.app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
+            elif isinstance(answer, ev.CommandDone):
+                if answer.ok:
+                    self.app.notify(answer.message, timeout=4)
+                else:
+                    self.app.notify(answer.message, severity="warning", timeout=4)
         for gate in opened:
             g = self.feed.state.gates.get(gate)
             if g is None or g.status != "open" or self.feed.state.finished_at is not None:
@@ -177,6 +188,55 @@ class DashboardScreen(Screen[None]):
             self.query_one(TaskTable).focus()
         elif self.browse_back:
             self.app.pop_screen()
+
+    async def _send(self, kind: str, args: dict[str, object]) -> None:
+        await send_command(self.feed.store, self.feed.run_id, kind, args)
+        self.app.notify(f"{kind.replace('_', ' ')} sent", timeout=2)
+
+    def _live(self) -> bool:
+        if self.feed.state.finished_at is None and self._alive:
+            return True
+        self.app.notify("this run has ended: nothing to steer", severity="warning", timeout=3)
+        return False
+
+    async def action_pause(self) -> None:
+        if self._live():
+            paused = self.feed.state.status.value == "paused"
+            await self._send("resume" if paused else "pause", {})
+
+    def action_skip(self) -> None:
+        task = self.query_one(TaskTable).selected
+        if task is None or not self._live():
+            return
+
+        async def reason(text: str | None) -> None:
+            if text:
+                await self._send("skip", {"task": task, "reason": text})
+
+        self.app.push_screen(AskScreen(f"Skip {task}: why?", "the reason (recorded)"), reason)
+
+    def action_cancel_task(self) -> None:
+        task = self.query_one(TaskTable).selected
+        if task is None or not self._live():
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if yes:
+                await self._send("cancel_task", {"task": task})
+
+        self.app.push_screen(
+            ConfirmScreen(f"Cancel task {task}? Its dependents will be blocked."), confirmed
+        )
+
+    def action_note(self) -> None:
+        if not self._live():
+            return
+
+        async def noted(text: str | None) -> None:
+            if text:
+                await self._send("note", {"text": text})
+
+        self.app.push_screen(AskScreen("Note for this run", "kept for the lessons learned"), noted)
 
     def action_gates(self) -> None:
         self.app.push_screen(GatesScreen(self.feed))
