@@ -42,6 +42,7 @@ contract: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/plan_load.py
+	$(BIN)/python bench/risks.py
 	$(BIN)/python bench/dashboard.py
 
 clean:

@@ -20,6 +20,9 @@ class RunHeader(Static):
     RunHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
+    _eta_at = float("-inf")
+    _eta: float | None = None
+
     def show(self, state: RunState, run_id: str, alive: bool, now: float | None = None) -> None:
         now = time.time() if now is None else now
         end = state.finished_at if state.finished_at is not None else now
@@ -33,8 +36,10 @@ class RunHeader(Static):
         line.append(status, style=STATUS_STYLE.get(status, "bold"))
         line.append(f"  {format_duration(elapsed)}  ")
         if state.finished_at is None and alive:
-            left = remaining_seconds(state, now)
-            if left is not None:
-                line.append(f"ETA {format_duration(left)}  ")
+            # the forecast is recomputed at most once a second (it walks every task left)
+            if now - self._eta_at >= 1.0:
+                self._eta_at, self._eta = now, remaining_seconds(state, now)
+            if self._eta is not None:
+                line.append(f"ETA {format_duration(max(self._eta - (now - self._eta_at), 0))}  ")
         line.append_text(counts_glyphs(state.counts()))
         self.update(line)
