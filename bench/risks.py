@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import events as ev  # noqa: E402
-from engine.forecast import remaining_seconds  # noqa: E402
-from engine.plan.model import RiskSettings  # noqa: E402
-from engine.risks import changes, findings  # noqa: E402
-from engine.state import apply, project  # noqa: E402
+from engine import events as ev
+from engine.forecast import remaining_seconds
+from engine.plan.model import RiskSettings
+from engine.risks import changes, findings
+from engine.state import apply, project
 
 
 def build(n: int, phases: int = 10, running: int = 64):
