@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import events as ev
@@ -12,7 +13,7 @@ from engine.commands import send_command
 from engine.errors import PhasegateError
 from engine.state import project
 from engine.store import SQLiteStore
-from engine.store.base import resolve_run
+from engine.store.base import RunRow, resolve_run
 
 from .text import safe, table, when
 from .views import engine_alive
@@ -24,30 +25,59 @@ class Refused(PhasegateError):
     """The engine refused the command, or there is no engine to take it (exit 1)."""
 
 
+async def live_run(store: SQLiteStore, ref: str, what: str) -> RunRow:
+    """The run, if its engine is alive to take a command; Refused otherwise."""
+    row = await resolve_run(store, ref)
+    if row.finished_at is not None or not engine_alive(row):
+        raise Refused(f"run {row.id} is {row.status} and has no live engine; {what}")
+    return row
+
+
+async def ask_engine(
+    store: SQLiteStore,
+    run_id: str,
+    send: Callable[[], Awaitable[int]],
+    answers: Callable[[ev.Event, int], bool],
+) -> ev.Event:
+    """Send a command and wait for the event that answers it."""
+    seen = await store.read_events(run_id)
+    cursor = seen[-1][0] if seen else 0
+    sent = await send()
+    deadline = time.monotonic() + ANSWER_TIMEOUT
+    while time.monotonic() < deadline:
+        fresh = await store.read_events(run_id, cursor)
+        if fresh:
+            cursor = fresh[-1][0]
+        for _, event in fresh:
+            if answers(event, sent):
+                return event
+        await asyncio.sleep(0.1)
+    raise Refused(
+        f"the engine of run {run_id} did not answer within {ANSWER_TIMEOUT:g}s; "
+        "check it with `phasegate show`"
+    )
+
+
 async def command(db_path: str, ref: str, kind: str, args: dict[str, Any]) -> str:
     """Write the command and wait for the engine's answer."""
     store = await SQLiteStore.open(db_path)
     try:
-        row = await resolve_run(store, ref)
-        if row.finished_at is not None or not engine_alive(row):
-            raise Refused(f"run {row.id} is {row.status} and has no live engine to steer")
-        seen = await store.read_events(row.id)
-        cursor = seen[-1][0] if seen else 0
-        sent = await send_command(store, row.id, kind, args)
-        deadline = time.monotonic() + ANSWER_TIMEOUT
-        while time.monotonic() < deadline:
-            fresh = await store.read_events(row.id, cursor)
-            if fresh:
-                cursor = fresh[-1][0]
-            for _, event in fresh:
-                if isinstance(event, ev.CommandDone) and event.command == sent:
-                    if not event.ok:
-                        raise Refused(f"refused: {event.message}")
-                    return f"run {row.id}: {event.message}"
-                if isinstance(event, ev.RunFinished) and kind == "cancel":
-                    return f"run {row.id}: {event.status}"
-            await asyncio.sleep(0.1)
-        raise Refused(f"the engine of run {row.id} did not answer within {ANSWER_TIMEOUT:g}s")
+        row = await live_run(store, ref, "there is nothing to steer")
+
+        def answers(event: ev.Event, sent: int) -> bool:
+            if isinstance(event, ev.CommandDone):
+                return event.command == sent
+            return kind == "cancel" and isinstance(event, ev.RunFinished)
+
+        event = await ask_engine(
+            store, row.id, lambda: send_command(store, row.id, kind, args), answers
+        )
+        if isinstance(event, ev.RunFinished):
+            return f"run {row.id}: {event.status}"
+        assert isinstance(event, ev.CommandDone)
+        if not event.ok:
+            raise Refused(f"refused: {event.message}")
+        return f"run {row.id}: {event.message}"
     finally:
         await store.close()
 

@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from engine import events as ev
 from engine.commands import send_decision
-from engine.errors import PhasegateError, UsageError
+from engine.errors import UsageError
 from engine.state import project
 from engine.store import SQLiteStore
 from engine.store.base import resolve_run
 
+from .control import Refused, ask_engine, live_run
 from .text import safe, table, when
 from .views import engine_alive
 
 ANSWER_TIMEOUT = 30.0
-
-
-class Refused(PhasegateError):
-    """The engine refused the decision under the gate's policy (exit 1)."""
 
 
 async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
@@ -80,30 +76,17 @@ async def decide(db_path: str, ref: str, gate: str, decision: str, reason: str) 
     """Write the decision and wait for the engine's answer; raise Refused with its reason."""
     store = await SQLiteStore.open(db_path)
     try:
-        row = await resolve_run(store, ref)
-        if row.finished_at is not None or not engine_alive(row):
-            raise Refused(
-                f"run {row.id} is {row.status} and has no live engine; "
-                "its gates cannot be decided now"
-            )
-        seen = await store.read_events(row.id)
-        cursor = seen[-1][0] if seen else 0
-        command = await send_decision(store, row.id, gate, decision, reason)
-        deadline = time.monotonic() + ANSWER_TIMEOUT
-        while time.monotonic() < deadline:
-            fresh = await store.read_events(row.id, cursor)
-            if fresh:
-                cursor = fresh[-1][0]
-            for _, event in fresh:
-                if isinstance(event, ev.GateRefused) and event.command == command:
-                    raise Refused(f"refused: {event.why}")
-                if isinstance(event, ev.GateVoted) and event.command == command:
-                    return await _answer(store, row.id, gate, decision, event.user)
-            await asyncio.sleep(0.1)
-        raise Refused(
-            f"the engine of run {row.id} did not answer within {ANSWER_TIMEOUT:g}s; "
-            "check it with `phasegate show`"
+        row = await live_run(store, ref, "its gates cannot be decided now")
+        event = await ask_engine(
+            store,
+            row.id,
+            lambda: send_decision(store, row.id, gate, decision, reason),
+            lambda e, sent: isinstance(e, ev.GateVoted | ev.GateRefused) and e.command == sent,
         )
+        if isinstance(event, ev.GateRefused):
+            raise Refused(f"refused: {event.why}")
+        assert isinstance(event, ev.GateVoted)
+        return await _answer(store, row.id, gate, decision, event.user)
     finally:
         await store.close()
 
