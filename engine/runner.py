@@ -143,8 +143,8 @@ class Runner(OperatorControl):
         """Run the plan to its end (or until cancelled) and return the final state."""
         who = current_identity()
         started = self.now()
-        await self.store.create_run(
-            RunRow(
+        if await self.store.get_run(self.run_id) is None:  # (a resumed run exists already)
+            row = RunRow(
                 self.run_id,
                 self.plan.name,
                 self._plan_path,
@@ -153,14 +153,15 @@ class Runner(OperatorControl):
                 user=who.user,
                 host=who.host,
             )
-        )
-        self._sink = Sink(self.store, self.run_id)
-        with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
-            os.makedirs(self._workdir, exist_ok=True)
+            await self.store.create_run(row)
         pid = os.getpid()
         await self.store.acquire_lease(
             self.run_id, pid, process_start_time(pid), started, same_process
         )
+        # after the lease: a refused second engine leaves nothing behind
+        self._sink = Sink(self.store, self.run_id)
+        with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
+            os.makedirs(self._workdir, exist_ok=True)
         loop = asyncio.get_running_loop()
         self._beat = loop.call_later(TICK, self._tick)
         inbox = loop.create_task(self._read_commands())

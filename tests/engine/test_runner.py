@@ -396,3 +396,24 @@ async def test_task_name_in_a_declared_output_is_substituted(tmp_path: Path) -> 
         """,
     )
     assert state.tasks["build"].status is TaskStatus.SUCCEEDED
+
+
+async def test_a_second_engine_on_a_run_is_refused_and_leaves_nothing_pending(
+    tmp_path: Path,
+) -> None:
+    from engine.errors import EngineBusy
+    from engine.plan import load_plan
+    from engine.runner import Runner
+    from engine.store.base import RunRow
+
+    from .helpers import write_plan
+
+    store = MemoryStore()
+    await store.create_run(RunRow("busy", "p", "p.yaml", "running", time.time()))
+    other = psutil.Process(os.getppid())  # a live process holds the lease
+    await store.acquire_lease("busy", other.pid, other.create_time(), time.time(), lambda *_: True)
+    plan = load_plan(str(write_plan(tmp_path, "name: p\nagents: {a: {}}\nphases: [{id: p}]\n")))
+    runner = Runner(plan, store, "busy", run_dir=str(tmp_path))
+    with pytest.raises(EngineBusy, match="already has a live engine"):
+        await runner.run()
+    assert not hasattr(runner, "_sink")
