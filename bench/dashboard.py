@@ -28,7 +28,6 @@ Exits 0 whatever the figures (it prints OK/FAIL against the targets) unless --st
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -39,18 +38,16 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psutil
+from _procs import Sampler, Tmux, find_dashboard, find_engine
 
 TARGET_CPU = 30.0  # % of one core, mean over the run, under
 TARGET_LAG_P95 = 0.050  # seconds, under
 TARGET_RATIO = 0.9  # lines/s with the dashboard over without, at least
 
-SAMPLE_EVERY = 0.25  # seconds between CPU samples
 START_TIMEOUT = 30.0
 
 # The printing task: `name rate seconds`. Prints exactly rate*seconds lines "name seq time pad",
@@ -176,80 +173,6 @@ def write_plan(root: str, seconds: float, rate: float, streams: int) -> Workload
 # -- sampling CPU ------------------------------------------------------------------------------
 
 
-class Sampler:
-    """CPU time (user + system, threads included, children not) of some processes, sampled in a
-    thread; a process that has gone keeps its last reading."""
-
-    def __init__(self) -> None:
-        self.procs: dict[str, psutil.Process] = {}
-        self.series: dict[str, list[tuple[float, float]]] = {}
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def watch(self, label: str, proc: psutil.Process) -> None:
-        with self._lock:
-            self.procs[label] = proc
-            self.series.setdefault(label, [])
-        self.sample()
-
-    def sample(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for label, proc in self.procs.items():
-                try:
-                    t = proc.cpu_times()
-                except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-                    continue
-                self.series[label].append((now, t.user + t.system))
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY):
-            self.sample()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def at(self, label: str, when: float) -> tuple[float, float] | None:
-        """The last sample of `label` taken at or before `when`."""
-        best = None
-        for t, cpu in self.series.get(label, []):
-            if t <= when:
-                best = (t, cpu)
-        return best
-
-    def mean(self, label: str, t0: float, t1: float) -> float:
-        """% of one core between the samples nearest t0 and t1."""
-        a, b = self.at(label, t0), self.at(label, t1)
-        if a is None or b is None or b[0] - a[0] <= 0:
-            return math.nan
-        return 100 * (b[1] - a[1]) / (b[0] - a[0])
-
-    def whole(self, label: str) -> float:
-        s = self.series.get(label, [])
-        if len(s) < 2 or s[-1][0] <= s[0][0]:
-            return math.nan
-        return 100 * (s[-1][1] - s[0][1]) / (s[-1][0] - s[0][0])
-
-    def peak(self, label: str, t0: float, t1: float, span: float = 1.0) -> float:
-        """% of one core over the worst window of at least `span` seconds within [t0, t1]."""
-        s = [(t, c) for t, c in self.series.get(label, []) if t0 <= t <= t1]
-        worst, j = math.nan, 0
-        for i in range(len(s)):
-            while j < len(s) and s[j][0] - s[i][0] < span:
-                j += 1
-            if j == len(s):
-                break
-            v = 100 * (s[j][1] - s[i][1]) / (s[j][0] - s[i][0])
-            worst = v if math.isnan(worst) else max(worst, v)
-        return worst
-
-
-# -- checking a run ----------------------------------------------------------------------------
-
-
 def verify(pg: str, db: str, w: Workload, out: Pass) -> None:
     """The run and its tasks succeeded; every printed line is in the store once, in order."""
     proc = subprocess.run(
@@ -341,74 +264,6 @@ def headless(pg: str, w: Workload, work: str) -> Pass:
         out.problems.append(f"phasegate run exited {proc.returncode}: {msg}")
     verify(pg, db, w, out)
     return out
-
-
-class Tmux:
-    """A private tmux server (its own socket), so that nothing else's sessions are touched."""
-
-    def __init__(self) -> None:
-        self.socket = f"phasegate-bench-{os.getpid()}"
-        self.path = ""
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True)
-
-    def screen(self, name: str) -> str:
-        return self("capture-pane", "-p", "-t", name).stdout
-
-    def wait_for(
-        self, name: str, check: Callable[[str], bool], timeout: float = START_TIMEOUT
-    ) -> bool:
-        """Read the screen until `check` holds; False after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if check(self.screen(name)):
-                return True
-            time.sleep(0.1)
-        return False
-
-    def new_session(self, name: str, size: str, script: str) -> str | None:
-        """Start a detached session running `script`; an error message, or None."""
-        cols, rows = size.split("x")
-        made = self("new-session", "-d", "-s", name, "-x", cols, "-y", rows, script)
-        if made.returncode != 0:
-            return made.stderr.strip()
-        path = self("display-message", "-p", "-t", name, "#{socket_path}").stdout.strip()
-        if os.path.basename(path) == self.socket:
-            self.path = path
-        return None
-
-    def kill_server(self) -> None:
-        self("kill-server")
-        if self.path:  # the server leaves its socket file behind
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-
-
-def find_dashboard(pane: psutil.Process, plan: str) -> psutil.Process | None:
-    """The `phasegate run PLAN` process under the pane (not the engine it starts)."""
-    try:
-        procs = [pane, *pane.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return None
-    for p in procs:
-        try:
-            cmd = p.cmdline()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if "run" in cmd and plan in cmd and "--headless" not in cmd:
-            return p
-    return None
-
-
-def find_engine(dashboard: psutil.Process) -> psutil.Process | None:
-    try:
-        for p in dashboard.children():
-            if "--headless" in p.cmdline() and "--run-id" in p.cmdline():
-                return p
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        pass
-    return None
 
 
 def run_state(db: str) -> tuple[str, float | None] | None:
