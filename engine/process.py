@@ -116,12 +116,15 @@ class Executor(Protocol):
 
 def process_start_time(pid: int) -> float:
     """When a process started (epoch seconds), as psutil's create_time computes it on Linux;
-    0.0 when there is no such process. Cheap: two small reads of /proc."""
+    0.0 when there is no such process, or only its zombie (it has exited, its parent has not
+    reaped it yet). Cheap: two small reads of /proc."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        ticks = int(stat[stat.rindex(b")") + 2 :].split()[19])
-        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if fields[0] in (b"Z", b"X"):
+            return 0.0
+        return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
 

@@ -229,26 +229,54 @@ def test_logs_follow_prints_lines_as_they_come_until_the_run_ends(
         tmp_path,
         _one("slow", 'sh -c "for i in 1 2 3 4 5; do echo line \\$i; sleep 0.2; done"'),
     )
-    run = subprocess.Popen(
+    with subprocess.Popen(
         [PHASEGATE, "run", "plan.yaml", "--headless"],
         cwd=tmp_path,
         env=cli_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    assert run.stdout is not None
-    for line in run.stdout:  # wait until the task runs
-        if "started" in line:
-            break
-    follow = subprocess.run(
-        [PHASEGATE, "logs", "last", "t", "-f"],
-        cwd=tmp_path,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    run.communicate(timeout=30)
+    ) as run:
+        try:
+            assert run.stdout is not None
+            for line in run.stdout:  # wait until the task runs
+                if "started" in line:
+                    break
+            follow = subprocess.run(
+                [PHASEGATE, "logs", "last", "t", "-f"],
+                cwd=tmp_path,
+                env=cli_env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        finally:
+            run.communicate(timeout=30)
     assert follow.returncode == 0
     assert follow.stdout.splitlines() == [f"line {i}" for i in range(1, 6)]
+
+
+def test_logs_follow_stops_when_the_engine_is_gone_even_if_not_yet_reaped(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    _plan(tmp_path, _one("quick", "echo done"))
+    with subprocess.Popen(
+        [PHASEGATE, "run", "plan.yaml", "--headless"],
+        cwd=tmp_path,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as run:
+        assert run.stdout is not None
+        run.stdout.read()  # the engine has exited; it stays a zombie until waited for
+        follow = subprocess.run(
+            [PHASEGATE, "logs", "last", "-f"],
+            cwd=tmp_path,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        run.communicate(timeout=30)
+    assert follow.returncode == 0 and follow.stdout == "t | done\n"
