@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +17,17 @@ import psutil
 
 SAMPLE_EVERY = 0.25  # seconds between CPU samples
 START_TIMEOUT = 30.0
+
+
+def find_phasegate() -> str:
+    """The `phasegate` of the interpreter running this script (the venv's), else PATH's."""
+    here = os.path.join(os.path.dirname(sys.executable), "phasegate")
+    if os.access(here, os.X_OK):
+        return here
+    found = shutil.which("phasegate")
+    if found is None:
+        sys.exit("bench: no `phasegate` next to this python or on PATH; install the package first")
+    return found
 
 
 class Sampler:

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 
 import psutil
-from _procs import Sampler, Tmux, find_dashboard, find_engine
+from _procs import Sampler, Tmux, find_dashboard, find_engine, find_phasegate
 
 TARGET_CPU = 30.0  # % of one core, mean over the run, under
 TARGET_LAG_P95 = 0.050  # seconds, under
@@ -106,17 +106,6 @@ class Pass:
     @property
     def rate(self) -> float:
         return self.lines / self.duration if self.duration > 0 else 0.0
-
-
-def find_phasegate() -> str:
-    """The `phasegate` of the interpreter running this script (the venv's), else PATH's."""
-    here = os.path.join(os.path.dirname(sys.executable), "phasegate")
-    if os.access(here, os.X_OK):
-        return here
-    found = shutil.which("phasegate")
-    if found is None:
-        sys.exit("bench: no `phasegate` next to this python or on PATH; install the package first")
-    return found
 
 
 def pct(values: list[float], q: float) -> float:

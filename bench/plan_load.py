@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
+from _procs import find_phasegate
 
 TARGET_RATIO = 1.5  # load_plan over bare CSafeLoader, at most
 TARGET_SECONDS = 2.0  # load_plan of the 10,000-task plan, at most
@@ -153,16 +154,6 @@ def without_gc(fn: Callable[[], Any]) -> Callable[[], Any]:
 
 def runs(times: list[float]) -> str:
     return " ".join(f"{t:.3f}" for t in times)
-
-
-def find_phasegate() -> str:
-    here = os.path.join(os.path.dirname(sys.executable), "phasegate")
-    if os.access(here, os.X_OK):
-        return here
-    found = shutil.which("phasegate")
-    if found is None:
-        sys.exit("bench: no `phasegate` next to this python or on PATH; install the package first")
-    return found
 
 
 def breakdown(path: str, text: str, repeat: int) -> str:

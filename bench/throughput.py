@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 
 import _dag
+from _procs import find_phasegate
 
 TARGET_RATIO = 0.5  # phasegate tasks/s over make tasks/s, at least
 
@@ -57,17 +58,6 @@ class Outcome:
     @property
     def ratio(self) -> float:
         return self.make_best / self.pg_best
-
-
-def find_phasegate() -> str:
-    """The `phasegate` of the interpreter running this script (the venv's), else PATH's."""
-    here = os.path.join(os.path.dirname(sys.executable), "phasegate")
-    if os.access(here, os.X_OK):
-        return here
-    found = shutil.which("phasegate")
-    if found is None:
-        sys.exit("bench: no `phasegate` next to this python or on PATH; install the package first")
-    return found
 
 
 def timed(argv: list[str], cwd: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
