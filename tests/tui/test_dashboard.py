@@ -183,32 +183,38 @@ async def test_q_quits_a_finished_run_at_once(finished_run: tuple[str, str]) -> 
     assert app.return_value is None
 
 
-async def _active_run(db: str) -> str:
-    """A run whose engine (this test process) holds the lease and has not finished."""
+async def _live_run(db: str, run_id: str, events: list[ev.Event]) -> str:
+    """A run whose engine (this test process) holds the lease, with these events so far."""
     store = await SQLiteStore.open(db)
     now = time.time()
     try:
-        await store.create_run(RunRow("live", "live-plan", "x.yaml", "running", now))
+        await store.create_run(RunRow(run_id, f"{run_id}-plan", "x.yaml", "running", now))
         me = os.getpid()
         await store.acquire_lease(
-            "live", me, psutil.Process(me).create_time(), now, lambda *_: True
+            run_id, me, psutil.Process(me).create_time(), now, lambda *_: True
         )
-        started = ev.RunStarted(
-            now,
-            "live",
-            "live-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[
-                {"id": "first", "phase": "p", "agent": "a", "needs": []},
-                {"id": "t", "phase": "p", "agent": "a", "needs": []},
-            ],
-            agents=[{"id": "a", "slots": 1}],
-        )
-        await store.write_batch("live", [(1, started), (2, ev.TaskStarted(now, "t", 1, "a", 1, 1))])
+        await store.write_batch(run_id, list(enumerate(events, 1)))
     finally:
         await store.close()
-    return "live"
+    return run_id
+
+
+async def _active_run(db: str) -> str:
+    """A live run with one task running and one waiting."""
+    now = time.time()
+    started = ev.RunStarted(
+        now,
+        "live",
+        "live-plan",
+        "x.yaml",
+        phases=[{"id": "p", "title": "", "timebox": None}],
+        tasks=[
+            {"id": "first", "phase": "p", "agent": "a", "needs": []},
+            {"id": "t", "phase": "p", "agent": "a", "needs": []},
+        ],
+        agents=[{"id": "a", "slots": 1}],
+    )
+    return await _live_run(db, "live", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)])
 
 
 async def test_quitting_an_active_run_asks_and_stop_sends_a_cancel(
@@ -316,38 +322,27 @@ def test_color_never_turns_colour_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _run_with_open_gate(db: str) -> str:
-    store = await SQLiteStore.open(db)
+    """A live run whose manual gate `review` waits for a decision."""
     now = time.time()
-    try:
-        await store.create_run(RunRow("gated", "gated-plan", "x.yaml", "running", now))
-        me = os.getpid()
-        await store.acquire_lease(
-            "gated", me, psutil.Process(me).create_time(), now, lambda *_: True
-        )
-        started = ev.RunStarted(
-            now,
-            "gated",
-            "gated-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}, {"id": "q"}],
-            tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
-            agents=[{"id": "a", "slots": 1}],
-            gates=[
-                {"id": "review", "after": "p", "approval": "manual", "approvers": [], "quorum": 1}
-            ],
-        )
-        opened = ev.GateOpened(
-            now,
-            "review",
-            1,
-            [{"kind": "run", "spec": "[red]pytest[/]", "passed": True, "detail": "exit 0"}],
-            "ab" * 32,
-            "manual",
-        )
-        await store.write_batch("gated", [(1, started), (2, opened)])
-    finally:
-        await store.close()
-    return "gated"
+    started = ev.RunStarted(
+        now,
+        "gated",
+        "gated-plan",
+        "x.yaml",
+        phases=[{"id": "p", "title": "", "timebox": None}, {"id": "q"}],
+        tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
+        agents=[{"id": "a", "slots": 1}],
+        gates=[{"id": "review", "after": "p", "approval": "manual", "approvers": [], "quorum": 1}],
+    )
+    opened = ev.GateOpened(
+        now,
+        "review",
+        1,
+        [{"kind": "run", "spec": "[red]pytest[/]", "passed": True, "detail": "exit 0"}],
+        "ab" * 32,
+        "manual",
+    )
+    return await _live_run(db, "gated", [started, opened])
 
 
 async def _commands(db: str, run_id: str) -> list[tuple[str, dict[str, object]]]:
