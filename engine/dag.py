@@ -1,5 +1,5 @@
-"""The task graph of a plan: dependents, longest remaining path (the scheduling rank), and
-the critical path.
+"""The task graph of a plan: dependents and the longest remaining path (the scheduling rank);
+the dry run (engine/simulate.py) derives the critical path from its schedule.
 
 Plain dicts keep the hot path fast for 10,000-task plans; networkx is imported only where a
 general graph algorithm earns it (naming cycles, in plan.check).
@@ -23,18 +23,6 @@ class Graph:
     estimate: dict[str, float]
     rank: dict[str, float]  # longest path (sum of estimates) from the task to the end, inclusive
     phases: list[tuple[str, list[str]]]  # phase id and its task ids, in run order
-
-    def critical_path(self) -> list[str]:
-        """The chain of tasks whose estimates add up to the longest path through the plan."""
-        if not self.rank:
-            return []
-        roots = [t for t in self.order if not self.needs[t]] or list(self.order)
-        current = max(roots, key=lambda t: (self.rank[t], -self.order[t]))
-        path = [current]
-        while self.dependents[current]:
-            current = max(self.dependents[current], key=lambda t: (self.rank[t], -self.order[t]))
-            path.append(current)
-        return path
 
 
 def build(plan: Plan) -> Graph:
