@@ -139,6 +139,7 @@ class TaskStarted(Event):
     pid: int
     pgid: int
     command: str = ""
+    proc_started: float | None = None  # the process's start time: a pid is not reused unseen
 
 
 @event("task.finished")
@@ -318,6 +319,21 @@ class RunPaused(Event):
 @dataclass(frozen=True, slots=True)
 class RunResumed(Event):
     by: str
+
+
+@event("run.recovered")
+@dataclass(frozen=True, slots=True)
+class RunRecovered(Event):
+    """A new engine took over a run whose engine died: what it found of the old one's tasks.
+
+    `tasks`: one entry per task that was in flight, {"task", "attempt", "action", "pids"}, where
+    action is `rerun` (its processes were stopped; it runs again as a new attempt), `adopted`
+    (its process lives on and is waited for) or `skipped` (an operator chose so)."""
+
+    by: str
+    engine_pid: int | None = None
+    last_seen: float | None = None
+    tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
 @event("command.done")

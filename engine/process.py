@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import select
 import shlex
@@ -129,6 +130,7 @@ def process_start_time(pid: int) -> float:
         return 0.0
 
 
+@functools.cache
 def _boot_time() -> float:
     with open("/proc/stat", "rb") as f:
         for line in f:

@@ -35,10 +35,13 @@ from .process import (
     same_process,
     wrap,
 )
+from .recovery import take_over
 from .risks import changes as risk_changes
 from .risks import findings as risk_findings
 from .scheduler import Scheduler
 from .sink import Sink
+from .snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
+from .snapshot import dump as dump_state
 from .state import RunState, RunStatus, TaskStatus, apply
 from .store.base import OutputDrop, OutputLine, RunRow, Store
 
@@ -86,8 +89,12 @@ class Runner(OperatorControl):
         clock: Callable[[], float] = time.time,
         variables: dict[str, str] | None = None,
         listeners: Sequence[Callable[[ev.Event], None]] = (),
+        resume: dict[str, str] | None = None,
     ) -> None:
+        """`resume`: take over this existing run whose engine died (with the operator's answer
+        for each task whose `on_resume` is `ask`) instead of starting a new one."""
         self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
+        self._resume = resume
         self._plan_path = os.path.abspath(plan.path) if plan.path else ""
         self.state = RunState()
         self._executor = executor or LocalExecutor()
@@ -111,7 +118,8 @@ class Runner(OperatorControl):
         self._cancel_reason = ""
         self._workdir = plan.base_dir
         self._values: dict[str, str] = {k: str(v) for k, v in plan.vars.items()}
-        self._values.update(variables or {})
+        self._given = dict(variables or {})
+        self._values.update(self._given)
         self._values.update(
             current_date=time.strftime("%Y-%m-%d"), run_id=run_id, workdir=self._workdir
         )
@@ -131,6 +139,8 @@ class Runner(OperatorControl):
         self._seq += 1
         apply(self.state, event)
         self._sink.event(self._seq, event)
+        if self._seq % SNAPSHOT_EVERY == 0:
+            self._sink.snapshot(self._seq, snapshot_format(), dump_state(self.state))
         for listener in self._listeners:
             listener(event)
 
@@ -143,7 +153,8 @@ class Runner(OperatorControl):
         """Run the plan to its end (or until cancelled) and return the final state."""
         who = current_identity()
         started = self.now()
-        if await self.store.get_run(self.run_id) is None:  # (a resumed run exists already)
+        before = await self.store.get_run(self.run_id)
+        if before is None:
             row = RunRow(
                 self.run_id,
                 self.plan.name,
@@ -154,6 +165,7 @@ class Runner(OperatorControl):
                 host=who.host,
             )
             await self.store.create_run(row)
+            await self.store.save_plan(self.run_id, self.plan.text, self._given)
         pid = os.getpid()
         await self.store.acquire_lease(
             self.run_id, pid, process_start_time(pid), started, same_process
@@ -164,55 +176,22 @@ class Runner(OperatorControl):
             os.makedirs(self._workdir, exist_ok=True)
         loop = asyncio.get_running_loop()
         self._beat = loop.call_later(TICK, self._tick)
-        inbox = loop.create_task(self._read_commands())
+        inbox: asyncio.Task[None] | None = None
         try:
-            self.emit(
-                ev.RunStarted(
-                    started,
-                    self.run_id,
-                    self.plan.name,
-                    self._plan_path,
-                    phases=[
-                        {"id": p.id, "title": p.title, "timebox": p.timebox}
-                        for p in self.plan.phases
-                    ],
-                    tasks=[
-                        {
-                            "id": t.id,
-                            "phase": p.id,
-                            "agent": t.agent,
-                            "capability": t.capability,
-                            "needs": list(t.needs),
-                            "estimate": t.estimate,
-                        }
-                        for p, t in self.plan.tasks()
-                    ],
-                    gates=[
-                        {
-                            "id": g.id,
-                            "after": g.after,
-                            "approval": g.approval,
-                            "approvers": list(g.approvers),
-                            "quorum": g.quorum,
-                        }
-                        for g in self.plan.gates
-                    ],
-                    agents=[
-                        {"id": a, "slots": s.slots, "capabilities": list(s.capabilities)}
-                        for a, s in self.plan.agents.items()
-                    ],
-                    user=who.user,
-                    host=who.host,
-                )
-            )
-            self._sink.summary(status="running", started_at=started)
+            if self._resume is not None and before is not None:
+                await self._take_over(before, who.user)
+            else:
+                self._announce(started, who.user, who.host)
+            # (after a take-over: a decision written while no engine ran finds its gate open)
+            inbox = loop.create_task(self._read_commands())
             status, reason = await self._execute()
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()
-            inbox.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await inbox
+            if inbox is not None:
+                inbox.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await inbox
             self._kill_all()
             self._sink.summary(
                 status=self.state.status.value,
@@ -225,6 +204,71 @@ class Runner(OperatorControl):
             if isinstance(self._executor, LocalExecutor):
                 self._executor.close()
         return self.state
+
+    def _announce(self, started: float, user: str, host: str) -> None:
+        self.emit(
+            ev.RunStarted(
+                started,
+                self.run_id,
+                self.plan.name,
+                self._plan_path,
+                phases=[
+                    {"id": p.id, "title": p.title, "timebox": p.timebox} for p in self.plan.phases
+                ],
+                tasks=[
+                    {
+                        "id": t.id,
+                        "phase": p.id,
+                        "agent": t.agent,
+                        "capability": t.capability,
+                        "needs": list(t.needs),
+                        "estimate": t.estimate,
+                    }
+                    for p, t in self.plan.tasks()
+                ],
+                gates=[
+                    {
+                        "id": g.id,
+                        "after": g.after,
+                        "approval": g.approval,
+                        "approvers": list(g.approvers),
+                        "quorum": g.quorum,
+                    }
+                    for g in self.plan.gates
+                ],
+                agents=[
+                    {"id": a, "slots": s.slots, "capabilities": list(s.capabilities)}
+                    for a, s in self.plan.agents.items()
+                ],
+                user=user,
+                host=host,
+            )
+        )
+        self._sink.summary(status="running", started_at=started)
+
+    async def _take_over(self, before: RunRow, user: str) -> None:
+        """Fold what the dead engine recorded, settle the tasks it had in flight, go on."""
+        self.state, self._seq = await fold_run(self.store, self.run_id)
+        for agent, a in self.state.agents.items():  # slots an operator changed
+            if agent in self.plan.agents and a.slots != self.plan.agents[agent].slots:
+                self._sched.set_slots(agent, a.slots)
+        policies: dict[str, str] = {t.id: t.on_resume for _, t in self.plan.tasks()}
+        entries = await take_over(self.state, self.run_id, policies, self._resume or {})
+        self.emit(
+            ev.RunRecovered(self.now(), user, before.engine_pid, before.heartbeat_at, entries)
+        )
+        self._sink.summary(status="running", finished_at=None)
+
+    def _first_open_phase(self) -> int:
+        """Where a resumed run goes on: the first phase not finished with its gates passed."""
+        for index, phase in enumerate(self.plan.phases):
+            ps = self.state.phases.get(phase.id)
+            if ps is None or ps.status != "succeeded":
+                return index
+            gates = self._keeper.after(phase.id)
+            if any(self.state.gates[g.id].status != "passed" for g in gates):
+                return index
+        return len(self.plan.phases)
 
     async def _read_commands(self) -> None:
         """Claim the intents front ends wrote into the run's inbox, each once, and act on them."""
@@ -262,13 +306,14 @@ class Runner(OperatorControl):
             self._block_from(0, f"plan check failed: {failed}")
             return RunStatus.FAILED, f"plan check failed: {failed}"
         await self._probe_agents()
-        index = 0
+        index = self._first_open_phase() if self._resume is not None else 0
         while index < len(self.plan.phases):
             phase = self.plan.phases[index]
             if self._cancel_reason:
                 break
             failed = self._checks(phase.id, phase.checks)
-            self.emit(ev.PhaseStarted(self.now(), phase.id))
+            if self.state.phases[phase.id].status != "running":  # (a resumed run's may be)
+                self.emit(ev.PhaseStarted(self.now(), phase.id))
             if failed:
                 reason = f"entry check of phase '{phase.id}' failed: {failed}"
                 self._block_from(index, reason)
@@ -487,7 +532,18 @@ class Runner(OperatorControl):
             lambda result: self._finished(attempt, result),
         )
         attempt.handle = handle
-        self.emit(ev.TaskStarted(self.now(), tid, number, agent, handle.pid, handle.pgid, command))
+        self.emit(
+            ev.TaskStarted(
+                self.now(),
+                tid,
+                number,
+                agent,
+                handle.pid,
+                handle.pgid,
+                command,
+                process_start_time(handle.pid),
+            )
+        )
         if task.timeout:
             attempt.timer = asyncio.get_running_loop().call_later(
                 task.timeout, self._timeout, attempt

@@ -24,6 +24,7 @@ class Sink:
         self._output: list[OutputLine] = []
         self._drops: list[OutputDrop] = []
         self._summary: dict[str, Any] = {}
+        self._snapshot: tuple[int, str, bytes] | None = None
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._closing = False
@@ -41,6 +42,11 @@ class Sink:
 
     def drop(self, drop: OutputDrop) -> None:
         self._drops.append(drop)
+        self._poke()
+
+    def snapshot(self, seq: int, fmt: str, data: bytes) -> None:
+        """Keep the fold up to `seq` (written after the batch holding event `seq`)."""
+        self._snapshot = (seq, fmt, data)
         self._poke()
 
     def summary(self, **fields: Any) -> None:
@@ -70,7 +76,7 @@ class Sink:
                 return
 
     def _pending(self) -> bool:
-        return bool(self._events or self._output or self._drops or self._summary)
+        return bool(self._events or self._output or self._drops or self._summary or self._snapshot)
 
     async def _write(self) -> None:
         # the lock keeps batches whole and in order: a flush() while the loop is writing waits
@@ -92,7 +98,10 @@ class Sink:
             output, self._output = self._output, []
             drops, self._drops = self._drops, []
             summary, self._summary = self._summary, {}
+            snapshot, self._snapshot = self._snapshot, None
             await self._store.write_batch(self._run_id, events, output, drops, summary or None)
+            if snapshot is not None:
+                await self._store.save_snapshot(self._run_id, *snapshot)
 
     async def flush(self) -> None:
         """Write everything collected so far before returning."""

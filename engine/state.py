@@ -411,6 +411,25 @@ def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
         s.status = RunStatus.RUNNING
 
 
+def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
+    s.status, s.reason, s.finished_at = RunStatus.RUNNING, "", None
+    for entry in e.tasks:
+        t = s.tasks.get(str(entry.get("task")))
+        if t is None:
+            continue
+        t.attempts = max(t.attempts, int(entry.get("attempt") or 0))
+        action = entry.get("action")
+        if action == "adopted":
+            t.status = TaskStatus.RUNNING
+            continue
+        _release(s, t)
+        t.pid = None
+        if action == "skipped":
+            t.status, t.reason, t.finished_at = TaskStatus.SKIPPED, "skipped on resume", e.ts
+        else:
+            t.status, t.reason = TaskStatus.PENDING, "rerun after the engine stopped"
+
+
 _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunStarted: _run_started,
     ev.AgentProbed: _agent_probed,
@@ -433,6 +452,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunPaused: _run_paused,
     ev.AgentSlotsChanged: _slots_changed,
     ev.RunResumed: _run_resumed,
+    ev.RunRecovered: _run_recovered,
 }
 
 

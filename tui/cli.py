@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -141,6 +141,9 @@ color_option = click.option(
 @cli.command()
 @click.argument("plan", type=click.Path())
 @click.option("--headless", is_flag=True, help="No dashboard: print one log line per transition.")
+@click.option(
+    "--detach", is_flag=True, help="Start the run in the background; print its id and return."
+)
 @db_option
 @var_option
 @click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
@@ -149,6 +152,7 @@ color_option = click.option(
 def run(
     plan: str,
     headless: bool,
+    detach: bool,
     db: str | None,
     variables: tuple[str, ...],
     quiet: bool,
@@ -157,8 +161,10 @@ def run(
 ) -> None:
     """Validate PLAN and run it, with the live dashboard (or --headless log lines).
 
-    The dashboard runs the engine as its own process: quitting the dashboard asks whether to
-    stop the run or leave it running. Without a terminal, the run is headless.
+    The dashboard runs the engine as its own process, in its own session: `d` detaches (the run
+    goes on; `phasegate attach` opens it again), quitting asks whether to stop the run or leave
+    it running, and a dropped terminal or SSH connection never stops it. Without a terminal,
+    the run is headless.
     """
     # start-up is part of every run: no garbage collection while modules and the plan load
     # (they are long-lived), then freeze them out of later collections
@@ -178,6 +184,10 @@ def run(
     finally:
         gc.freeze()
         gc.enable()
+    if detach:
+        from .launch import run_detached
+
+        sys.exit(run_detached(plan, _db_path(db), variables))
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
         from .launch import run_with_dashboard
 
@@ -185,11 +195,15 @@ def run(
     from .headless import run_headless
 
     state, sig = _run_async(lambda: run_headless(loaded, _db_path(db), values, quiet, run_id))
+    _exit_for(state.status.value, sig)
+
+
+def _exit_for(status: str, sig: int | None) -> NoReturn:
     if sig == signal.SIGINT:
         sys.exit(EXIT_INTERRUPTED)
     if sig == signal.SIGTERM:
         sys.exit(EXIT_TERMINATED)
-    sys.exit(0 if state.status.value == "succeeded" else EXIT_FAILED)
+    sys.exit(0 if status == "succeeded" else EXIT_FAILED)
 
 
 @cli.command()
@@ -224,6 +238,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     from engine.durations import format_duration
 
     from .text import counts_text, table, when
+    from .views import shown_status
 
     async def go() -> list[Any]:
         store = await _open(db)
@@ -246,7 +261,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
                 [
                     r.id,
                     r.plan_name,
-                    r.status,
+                    shown_status(r),
                     when(r.started_at or r.created_at),
                     format_duration(r.duration),
                     counts_text(r.counts),
@@ -258,11 +273,13 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
 
 
 def _run_json(r: Any) -> dict[str, Any]:
+    from .views import shown_status
+
     return {
         "id": r.id,
         "plan": r.plan_name,
         "plan_path": r.plan_path,
-        "status": r.status,
+        "status": shown_status(r),
         "created_at": r.created_at,
         "started_at": r.started_at,
         "finished_at": r.finished_at,
@@ -401,11 +418,55 @@ def pause(run_ref: str, reason: str, db: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN")
+@click.argument("run_ref", metavar="RUN", default="last")
+@click.option("--headless", is_flag=True, help="Take over in the foreground, without dashboard.")
+@click.option(
+    "--decide",
+    "answers",
+    multiple=True,
+    metavar="TASK=ACTION",
+    help="For an in-flight task with `on_resume: ask`: rerun, adopt or skip (repeatable).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
 @db_option
-def resume(run_ref: str, db: str | None) -> None:
-    """Resume a paused RUN."""
-    _steer(db, run_ref, "resume", {})
+@color_option
+def resume(
+    run_ref: str,
+    headless: bool,
+    answers: tuple[str, ...],
+    quiet: bool,
+    db: str | None,
+    color: str,
+) -> None:
+    """Go on with RUN: a paused run resumes; a run whose engine died (crash, kill -9, reboot)
+    is taken over: finished tasks never run again, in-flight ones follow their `on_resume`."""
+    from .resume import decisions, inspect, resume_live
+
+    path = _db_path(db)
+    try:
+        found = _run_async(lambda: inspect(path, run_ref))
+    except PlanError as exc:
+        _print_problems(exc.problems)
+        _fail("the run's plan cannot be read; nothing was resumed", EXIT_USAGE)
+        return
+    if found.plan is None:
+        click.echo(resume_live(path, found))
+        return
+    chosen = decisions(found, answers)
+    run_id = found.row.id
+    if not headless and sys.stdin.isatty() and sys.stdout.isatty():
+        from .launch import start_engine, watch
+
+        args = ["resume", run_id, *(f"--decide={t}={a}" for t, a in chosen.items())]
+        engine = start_engine(path, run_id, args)
+        sys.exit(1 if engine is None else watch(path, run_id, engine, color))
+    from .headless import run_headless
+
+    plan = found.plan
+    state, sig = _run_async(
+        lambda: run_headless(plan, path, found.variables, quiet, run_id, chosen)
+    )
+    _exit_for(state.status.value, sig)
 
 
 @cli.command()

@@ -28,7 +28,12 @@ class Refused(PhasegateError):
 async def live_run(store: SQLiteStore, ref: str, what: str) -> RunRow:
     """The run, if its engine is alive to take a command; Refused otherwise."""
     row = await resolve_run(store, ref)
-    if row.finished_at is not None or not engine_alive(row):
+    if row.finished_at is None and not engine_alive(row):
+        raise Refused(
+            f"run {row.id} was interrupted: its engine is not running; "
+            f"`phasegate resume {row.id}` takes it over"
+        )
+    if row.finished_at is not None:
         raise Refused(f"run {row.id} is {row.status} and has no live engine; {what}")
     return row
 

@@ -22,9 +22,15 @@ from .text import counts_text, log_line, paint, safe
 
 
 async def run_headless(
-    plan: Plan, db_path: str, variables: dict[str, str], quiet: bool, run_id: str | None = None
+    plan: Plan,
+    db_path: str,
+    variables: dict[str, str],
+    quiet: bool,
+    run_id: str | None = None,
+    resume: dict[str, str] | None = None,
 ) -> tuple[RunState, int | None]:
-    """Run the plan; returns the final state and the signal that stopped it, if any."""
+    """Run the plan (or take over run `run_id` whose engine died, when `resume` is given, with
+    the operator's decisions); returns the final state and the signal that stopped it, if any."""
     store = await SQLiteStore.open(db_path)
     run_id = run_id or new_run_id()
     out = sys.stdout
@@ -42,6 +48,7 @@ async def run_headless(
         run_dir=run_dir(db_path, run_id),
         variables=variables,
         listeners=[] if quiet else [printer],
+        resume=resume,
     )
     stopped_by: list[int] = []
     loop = asyncio.get_running_loop()
@@ -55,8 +62,9 @@ async def run_headless(
     loop.add_signal_handler(signal.SIGTERM, on_signal, signal.SIGTERM, "stopped by SIGTERM")
     ntasks = sum(len(p.tasks) for p in plan.phases)
     if not quiet:
+        verb = "taking over run" if resume is not None else "run"
         click.echo(
-            f"phasegate: run {run_id} of {safe(plan.name)} ({ntasks} tasks, "
+            f"phasegate: {verb} {run_id} of {safe(plan.name)} ({ntasks} tasks, "
             f"{len(plan.phases)} phases)"
         )
     # run from the plan's workdir, so that no task spawn has to change directory and back

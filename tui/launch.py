@@ -33,12 +33,14 @@ def _app(db_path: str, run_id: str | None, color: str) -> str | None:
     return PhasegateApp(db_path, run_id).run()
 
 
-async def _wait_for_run(db_path: str, run_id: str, engine: subprocess.Popen[bytes]) -> bool:
+async def _wait_for_engine(db_path: str, run_id: str, engine: subprocess.Popen[bytes]) -> bool:
+    """Wait until the engine child holds the run's lease (or has exited: False)."""
     store = await SQLiteStore.open(db_path)
     try:
         deadline = time.monotonic() + ENGINE_START_TIMEOUT
         while time.monotonic() < deadline:
-            if await store.get_run(run_id) is not None:
+            row = await store.get_run(run_id)
+            if row is not None and row.engine_pid == engine.pid:
                 return True
             if engine.poll() is not None:
                 return False
@@ -48,25 +50,12 @@ async def _wait_for_run(db_path: str, run_id: str, engine: subprocess.Popen[byte
         await store.close()
 
 
-def run_with_dashboard(plan: str, db_path: str, variables: tuple[str, ...], color: str) -> int:
-    """Start the run's engine in its own session, open the dashboard on it; the exit code."""
-    run_id = new_run_id()
-    directory = run_dir(db_path, run_id)
-    log_path = os.path.join(directory, "engine.log")
-    argv = [
-        sys.executable,
-        "-m",
-        "tui.cli",
-        "run",
-        os.path.abspath(plan),
-        "--headless",
-        "--run-id",
-        run_id,
-        "--db",
-        db_path,
-    ]
-    for v in variables:
-        argv += ["--var", v]
+def start_engine(db_path: str, run_id: str, args: list[str]) -> subprocess.Popen[bytes] | None:
+    """Start `phasegate ARGS --headless` as the run's engine, in its own session (closing the
+    terminal or dropping SSH does not stop it), its output in the run directory's engine.log.
+    None (after saying why, with the log's tail) when it does not take the run."""
+    log_path = os.path.join(run_dir(db_path, run_id), "engine.log")
+    argv = [sys.executable, "-m", "tui.cli", *args, "--headless", "--db", db_path]
     with open(log_path, "ab") as log:
         engine = subprocess.Popen(
             argv,
@@ -75,15 +64,51 @@ def run_with_dashboard(plan: str, db_path: str, variables: tuple[str, ...], colo
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    if not asyncio.run(_wait_for_run(db_path, run_id, engine)):
-        with open(log_path, errors="replace") as f:
-            tail = f.read()[-2000:]
-        click.echo(
-            f"phasegate: the engine did not start the run; its log ({log_path}):\n{tail}", err=True
-        )
-        return engine.poll() or 1
+    if asyncio.run(_wait_for_engine(db_path, run_id, engine)):
+        return engine
+    with open(log_path, errors="replace") as f:
+        tail = f.read()[-2000:]
+    click.echo(
+        f"phasegate: the engine did not start the run; its log ({log_path}):\n{tail}", err=True
+    )
+    return None
+
+
+def _run_args(plan: str, run_id: str, variables: tuple[str, ...]) -> list[str]:
+    args = ["run", os.path.abspath(plan), "--run-id", run_id]
+    for v in variables:
+        args += ["--var", v]
+    return args
+
+
+def run_detached(plan: str, db_path: str, variables: tuple[str, ...]) -> int:
+    """`run --detach`: start the engine, print the run id, leave it going."""
+    run_id = new_run_id()
+    engine = start_engine(db_path, run_id, _run_args(plan, run_id, variables))
+    if engine is None:
+        return 1
+    click.echo(run_id)
+    click.echo(
+        f"run {run_id} goes on in the background (engine pid {engine.pid}); "
+        f"`phasegate attach {run_id}` opens its dashboard",
+        err=True,
+    )
+    return 0
+
+
+def run_with_dashboard(plan: str, db_path: str, variables: tuple[str, ...], color: str) -> int:
+    """Start the run's engine in its own session, open the dashboard on it; the exit code."""
+    run_id = new_run_id()
+    engine = start_engine(db_path, run_id, _run_args(plan, run_id, variables))
+    if engine is None:
+        return 1
+    return watch(db_path, run_id, engine, color)
+
+
+def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str) -> int:
+    """The dashboard on a run whose engine this process started; the exit code."""
     choice = _app(db_path, run_id, color)
-    if choice == "left":
+    if choice in ("left", "detached"):
         click.echo(
             f"run {run_id} goes on in the background (engine pid {engine.pid}); "
             f"`phasegate attach {run_id}` opens it again, `phasegate show {run_id}` shows it"

@@ -130,6 +130,16 @@ def log_line(event: ev.Event, run_id: str = "last") -> str | None:
         case ev.RunPaused() | ev.RunResumed():
             verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
             return f"{clock} {glyph('phase')} run {verb} by {safe(event.by)}"
+        case ev.RunRecovered():
+            done = "; ".join(
+                f"{safe(str(t.get('task')))} attempt {t.get('attempt')}: {t.get('action')}"
+                for t in event.tasks
+            )
+            pid = f" (pid {event.engine_pid})" if event.engine_pid else ""
+            return (
+                f"{clock} {glyph('phase')} run taken over by {safe(event.by)} after its engine"
+                f"{pid} stopped" + (f"; in flight: {done}" if done else "")
+            )
         case ev.AgentProbed() if not event.ready:
             mark = paint(glyph("blocked"), "blocked")
             return f"{clock} {mark} agent {safe(event.agent)} not ready: {safe(event.detail)}"

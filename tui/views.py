@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.durations import format_duration
 from engine.errors import UsageError
+from engine.snapshot import fold_run
 from engine.state import project
 from engine.store import SQLiteStore
 from engine.store.base import RunRow, resolve_run
@@ -23,6 +24,16 @@ def engine_alive(row: RunRow) -> bool:
     return _alive(row.engine_pid, row.engine_started)
 
 
+def shown_status(row: RunRow, status: str | None = None) -> str:
+    """The run's status as users see it: an unfinished run without a live engine is
+    `interrupted` (`phasegate resume` takes it over)."""
+    status = status or row.status
+    live = ("pending", "running", "paused")
+    if row.finished_at is None and status in live and not engine_alive(row):
+        return "interrupted"
+    return status
+
+
 def _alive(pid: int | None, started: float | None) -> bool:
     from engine.process import same_process
 
@@ -33,16 +44,17 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     store = await SQLiteStore.open(db_path)
     try:
         row = await resolve_run(store, ref)
-        state = project(e for _, e in await store.read_events(row.id))
+        state, _ = await fold_run(store, row.id)
     finally:
         await store.close()
     alive = _alive(row.engine_pid, row.engine_started)
+    status = shown_status(row, state.status.value if state.events else None)
     if as_json:
         data: dict[str, Any] = {
             "id": row.id,
             "plan": row.plan_name,
             "plan_path": row.plan_path,
-            "status": state.status.value if state.events else row.status,
+            "status": status,
             "reason": state.reason,
             "created_at": row.created_at,
             "started_at": state.started_at,
@@ -71,7 +83,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         }
         return json.dumps(data, indent=2)
     head = [
-        f"run {row.id}  {safe(row.plan_name)}  {state.status.value}",
+        f"run {row.id}  {safe(row.plan_name)}  {status}",
         f"  plan     {safe(row.plan_path)}",
         f"  started  {when(state.started_at)} by {safe(row.user)}@{safe(row.host)}",
         f"  duration {format_duration(state.duration)}",
@@ -81,6 +93,8 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         head.append(f"  reason   {safe(state.reason)}")
     if alive:
         head.append(f"  engine   pid {row.engine_pid} (running)")
+    elif status == "interrupted":
+        head.append(f"  engine   stopped; `phasegate resume {row.id}` takes the run over")
     rows = [
         [
             safe(t.id),

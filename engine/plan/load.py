@@ -502,6 +502,7 @@ def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str
         raise PlanError(problems)
     plan._path = file
     plan._dir = base_dir
+    plan._text = text
     return plan
 
 

@@ -112,6 +112,11 @@ class Task(Model):
     priority: int = Field(0, description="higher starts first; overrides critical-path order")
     env: dict[str, str] = Field(default_factory=dict)
     keep_background: bool = False
+    on_resume: Literal["rerun", "adopt", "ask"] = Field(
+        "rerun",
+        description="after the engine died: run it again (its old processes are stopped), adopt "
+        "its process if it lives on (its output goes to files), or ask the operator",
+    )
 
     @model_validator(mode="after")
     def _agent_or_capability(self) -> Task:
@@ -189,6 +194,7 @@ class Plan(Model):
 
     _path: str = PrivateAttr("")
     _dir: str = PrivateAttr(".")
+    _text: str = PrivateAttr("")  # the YAML it was read from (kept with the run, for resume)
 
     @property
     def path(self) -> str:
@@ -202,6 +208,10 @@ class Plan(Model):
         if self.workdir is None:
             return self._dir
         return os.path.normpath(os.path.join(self._dir, os.path.expanduser(self.workdir)))
+
+    @property
+    def text(self) -> str:
+        return self._text
 
     def tasks(self) -> list[tuple[Phase, Task]]:
         return [(p, t) for p in self.phases for t in p.tasks]

@@ -165,6 +165,20 @@ class Store(Protocol):
 
     async def claim_commands(self, run_id: str, now: float) -> list[Command]: ...
 
+    async def save_plan(self, run_id: str, text: str, variables: dict[str, str]) -> None:
+        """Keep the plan text and variables a run was started with (for `resume`)."""
+        ...
+
+    async def load_plan(self, run_id: str) -> tuple[str, dict[str, str]] | None: ...
+
+    async def save_snapshot(self, run_id: str, seq: int, fmt: str, data: bytes) -> None:
+        """Keep the fold of a run's events up to `seq`, serialised in format `fmt`."""
+        ...
+
+    async def latest_snapshot(self, run_id: str, fmt: str) -> tuple[int, bytes] | None:
+        """The newest snapshot of the run in format `fmt`: (seq, data)."""
+        ...
+
 
 async def resolve_run(store: Store, ref: str) -> RunRow:
     """A run from an id, a unique id prefix, or `last` (the newest run)."""

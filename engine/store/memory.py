@@ -25,6 +25,8 @@ class MemoryStore:
         self._cursor: dict[tuple[str, str, int, int], int] = {}
         self._last_cursor = 0  # output cursors only grow, even when dropped lines are rewritten
         self._commands: list[tuple[Command, float | None]] = []
+        self._plans: dict[str, tuple[str, dict[str, str]]] = {}
+        self._snapshots: dict[str, tuple[int, str, bytes]] = {}
 
     async def close(self) -> None:
         return None
@@ -192,3 +194,23 @@ class MemoryStore:
                 claimed.append(cmd)
                 self._commands[i] = (cmd, now)
         return claimed
+
+    async def save_plan(self, run_id: str, text: str, variables: dict[str, str]) -> None:
+        if run_id not in self._runs:
+            raise StoreError(f"run {run_id} does not exist")
+        self._plans[run_id] = (text, dict(variables))
+
+    async def load_plan(self, run_id: str) -> tuple[str, dict[str, str]] | None:
+        found = self._plans.get(run_id)
+        return (found[0], dict(found[1])) if found else None
+
+    async def save_snapshot(self, run_id: str, seq: int, fmt: str, data: bytes) -> None:
+        if run_id not in self._runs:
+            raise StoreError(f"run {run_id} does not exist")
+        self._snapshots[run_id] = (seq, fmt, bytes(data))
+
+    async def latest_snapshot(self, run_id: str, fmt: str) -> tuple[int, bytes] | None:
+        found = self._snapshots.get(run_id)
+        if found is None or found[1] != fmt:
+            return None
+        return found[0], found[2]

@@ -97,6 +97,23 @@ MIGRATIONS: dict[int, list[str]] = {
         "DROP TABLE output",
         "ALTER TABLE output_new RENAME TO output",
     ],
+    # Durable runs: the plan text and variables a run was started with (so `resume` runs the
+    # same plan even if the file changed), and periodic snapshots of the fold (so attaching to
+    # a long run does not fold from the first event).
+    5: [
+        """CREATE TABLE run_plans (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id),
+            text TEXT NOT NULL,
+            vars TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE snapshots (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            seq INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
+    ],
 }
 
 LATEST = max(MIGRATIONS)

@@ -246,11 +246,7 @@ class SQLiteStore:
             name, version, data = e.record()
             rows.append((run_id, seq, name, e.ts, version, data))
         async with self.transaction() as db:
-            # the same refusal as the memory store (foreign keys are off: they would cost a
-            # lookup per row on the hottest path)
-            async with db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)) as cur:
-                if await cur.fetchone() is None:
-                    raise StoreError(f"run {run_id} does not exist")
+            await self._require_run(db, run_id)
             if rows:
                 await db.executemany(
                     "INSERT INTO events (run_id, seq, type, ts, v, data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -269,6 +265,14 @@ class SQLiteStore:
                 )
             if summary:
                 await self._update_run(db, run_id, summary)
+
+    @staticmethod
+    async def _require_run(db: aiosqlite.Connection, run_id: str) -> None:
+        # the same refusal as the memory store (foreign keys are off: they would cost a
+        # lookup per row on the hottest path)
+        async with db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)) as cur:
+            if await cur.fetchone() is None:
+                raise StoreError(f"run {run_id} does not exist")
 
     @staticmethod
     async def _update_run(db: aiosqlite.Connection, run_id: str, fields: dict[str, Any]) -> None:
@@ -412,6 +416,36 @@ class SQLiteStore:
                     (now, run_id),
                 )
         return [Command(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    async def save_plan(self, run_id: str, text: str, variables: dict[str, str]) -> None:
+        async with self.transaction() as db:
+            await self._require_run(db, run_id)
+            await db.execute(
+                "INSERT OR REPLACE INTO run_plans (run_id, text, vars) VALUES (?, ?, ?)",
+                (run_id, text, json.dumps(variables)),
+            )
+
+    async def load_plan(self, run_id: str) -> tuple[str, dict[str, str]] | None:
+        rows = await self._query("SELECT text, vars FROM run_plans WHERE run_id = ?", (run_id,))
+        return (rows[0][0], json.loads(rows[0][1])) if rows else None
+
+    async def save_snapshot(self, run_id: str, seq: int, fmt: str, data: bytes) -> None:
+        async with self.transaction() as db:
+            await self._require_run(db, run_id)
+            # one snapshot per run is enough: the newest replaces the older ones
+            await db.execute("DELETE FROM snapshots WHERE run_id = ?", (run_id,))
+            await db.execute(
+                "INSERT INTO snapshots (run_id, seq, format, data) VALUES (?, ?, ?, ?)",
+                (run_id, seq, fmt, data),
+            )
+
+    async def latest_snapshot(self, run_id: str, fmt: str) -> tuple[int, bytes] | None:
+        rows = await self._query(
+            "SELECT seq, data FROM snapshots WHERE run_id = ? AND format = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (run_id, fmt),
+        )
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
 
 async def open_store(path: str | None = None) -> SQLiteStore:

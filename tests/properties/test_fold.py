@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import events as ev
+from engine import snapshot
 from engine.state import RunState, TaskStatus, apply, project
 from engine.store import MemoryStore, SQLiteStore, Store
 from engine.store.base import RunRow
@@ -265,6 +266,19 @@ def _started(*tasks: str) -> ev.RunStarted:
         tasks=[{"id": t, "phase": "p", "agent": "a"} for t in tasks],
         agents=[{"id": "a"}],
     )
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=run_events(), cut=st.integers(0, 40))
+def test_folding_on_from_a_snapshot_equals_folding_from_the_first_event(
+    events: list[ev.Event], cut: int
+) -> None:
+    # attach and resume start from the newest snapshot and fold only the events after it
+    cut = min(cut, len(events))
+    state = snapshot.load(snapshot.dump(project(events[:cut])))
+    for e in events[cut:]:
+        apply(state, e)
+    assert state == project(events)
 
 
 def test_events_for_a_task_the_run_does_not_have_are_ignored() -> None:

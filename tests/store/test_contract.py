@@ -589,3 +589,31 @@ async def test_tail_task_output_reads_one_tasks_lines_after_a_position(store: St
     assert [o.text for o in await store.tail_task_output("r1", "a", (1, 2))] == ["a2.1"]
     assert await store.tail_task_output("r1", "a", (2, 1)) == []
     assert [o.text for o in await store.tail_task_output("r1", "a", limit=1)] == ["a1.1"]
+
+
+# -- durable runs: the plan a run started with, snapshots of its fold -------------------------
+
+
+async def test_the_plan_text_and_variables_of_a_run_read_back_as_given(store: Store) -> None:
+    await new_run(store, "r1")
+    assert await store.load_plan("r1") is None
+    text = "name: x\n# ünïcode \x1b[31m {branch}\n"
+    await store.save_plan("r1", text, {"branch": "main"})
+    assert await store.load_plan("r1") == (text, {"branch": "main"})
+    with pytest.raises(StoreError):
+        await store.save_plan("nope", text, {})
+
+
+async def test_the_newest_snapshot_of_a_format_is_read_back(store: Store) -> None:
+    await new_run(store, "r1")
+    await new_run(store, "r2")
+    assert await store.latest_snapshot("r1", "f1") is None
+    await store.save_snapshot("r1", 10, "f1", b"\x00ten")
+    await store.save_snapshot("r1", 20, "f1", b"twenty")
+    await store.save_snapshot("r2", 5, "f1", b"other run")
+    assert await store.latest_snapshot("r1", "f1") == (20, b"twenty")
+    assert await store.latest_snapshot("r2", "f1") == (5, b"other run")
+    # a snapshot written by another version of the fold is not used
+    assert await store.latest_snapshot("r1", "f2") is None
+    with pytest.raises(StoreError):
+        await store.save_snapshot("nope", 1, "f1", b"")

@@ -1,0 +1,106 @@
+"""`phasegate resume RUN`: go on with a paused run, or take over a run whose engine died."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass, field
+
+import click
+
+from engine.errors import PlanError, UsageError
+from engine.plan.load import plan_from_text, read_text
+from engine.plan.model import Plan
+from engine.snapshot import fold_run
+from engine.state import RunState, TaskStatus
+from engine.store import SQLiteStore
+from engine.store.base import RunRow, resolve_run
+
+from .text import safe
+
+DECISIONS = ("rerun", "adopt", "skip")
+
+
+@dataclass
+class Resumable:
+    """What `resume` found: the run, its fold, whether its engine lives, and its plan."""
+
+    row: RunRow
+    state: RunState
+    alive: bool
+    plan: Plan | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+async def inspect(db_path: str, ref: str) -> Resumable:
+    from .views import engine_alive
+
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        found = Resumable(row, (await fold_run(store, row.id))[0], engine_alive(row))
+        if found.state.finished_at is None and not found.alive:
+            saved = await store.load_plan(row.id)
+            found.plan, found.variables = _plan(row, saved)
+        return found
+    finally:
+        await store.close()
+
+
+def _plan(row: RunRow, saved: tuple[str, dict[str, str]] | None) -> tuple[Plan, dict[str, str]]:
+    """The plan the run was started with (kept in the database), else its file as it is now."""
+    if saved is not None:
+        text, variables = saved
+    else:
+        text, problems = read_text(row.plan_path)
+        if problems:
+            raise PlanError(problems)
+        variables = {}
+    base = os.path.dirname(row.plan_path) or "."
+    return plan_from_text(text, row.plan_path, base, list(variables)), variables
+
+
+def in_flight(found: Resumable) -> list[str]:
+    return [t.id for t in found.state.tasks.values() if t.status is TaskStatus.RUNNING]
+
+
+def decisions(found: Resumable, given: tuple[str, ...]) -> dict[str, str]:
+    """The operator's answer for each in-flight task whose `on_resume` is `ask`: from
+    `--decide TASK=ACTION`, else asked on the terminal; refused without a terminal."""
+    answers: dict[str, str] = {}
+    for item in given:
+        task, sep, action = item.partition("=")
+        if not sep or action not in DECISIONS:
+            raise UsageError(f"--decide {item!r}: give TASK=ACTION, ACTION one of rerun|adopt|skip")
+        answers[task] = action
+    assert found.plan is not None
+    policies = {t.id: t.on_resume for _, t in found.plan.tasks()}
+    ask = [t for t in in_flight(found) if policies.get(t) == "ask" and t not in answers]
+    if ask and not sys.stdin.isatty():
+        raise UsageError(
+            f"task{'s' if len(ask) > 1 else ''} {', '.join(ask)} (on_resume: ask) "
+            "need a decision; give --decide TASK=rerun|adopt|skip"
+        )
+    for task in ask:
+        answers[task] = click.prompt(
+            f"task {safe(task)} was running when the engine stopped: rerun, adopt or skip?",
+            type=click.Choice(DECISIONS),
+            default="rerun",
+        )
+    return answers
+
+
+def resume_live(db_path: str, found: Resumable) -> str:
+    """A run whose engine lives: a paused one is told to go on; a finished one has nothing."""
+    row, state = found.row, found.state
+    if state.finished_at is not None:
+        return f"run {row.id} has finished ({state.status.value}): nothing to resume"
+    if state.status.value == "paused":
+        from .control import command
+
+        return asyncio.run(command(db_path, row.id, "resume", {}))
+    return (
+        f"run {row.id} is running (engine pid {row.engine_pid}): nothing to resume; "
+        f"`phasegate attach {row.id}` opens it"
+    )
