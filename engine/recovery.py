@@ -38,24 +38,32 @@ class Leftover:
         return bool(self.pids)
 
 
-def run_processes(run_id: str) -> dict[tuple[str, int], list[psutil.Process]]:
-    """Live processes that belong to the run, by (task, attempt), from their environment."""
-    found: dict[tuple[str, int], list[psutil.Process]] = {}
+Found = dict[tuple[str, int], list[psutil.Process]]
+
+
+def processes_by_run() -> dict[str, Found]:
+    """Live processes started by phasegate engines, by run and (task, attempt), from the
+    PHASEGATE_RUN_ID, PHASEGATE_TASK and PHASEGATE_ATTEMPT their environment carries."""
+    found: dict[str, Found] = {}
     me = os.getpid()
     for proc in psutil.process_iter():
         if proc.pid == me:
             continue
         try:
             env = proc.environ()
-            if env.get("PHASEGATE_RUN_ID") != run_id or "PHASEGATE_TASK" not in env:
-                continue
-            if proc.status() == psutil.STATUS_ZOMBIE:
+            run_id, task = env.get("PHASEGATE_RUN_ID"), env.get("PHASEGATE_TASK")
+            if not run_id or not task or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
             attempt = int(env.get("PHASEGATE_ATTEMPT") or 0)
         except (psutil.Error, ValueError, OSError):
             continue
-        found.setdefault((env["PHASEGATE_TASK"], attempt), []).append(proc)
+        found.setdefault(run_id, {}).setdefault((task, attempt), []).append(proc)
     return found
+
+
+def run_processes(run_id: str) -> Found:
+    """Live processes that belong to the run, by (task, attempt)."""
+    return processes_by_run().get(run_id, {})
 
 
 def leftovers(state: RunState, run_id: str) -> list[Leftover]:

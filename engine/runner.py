@@ -39,7 +39,7 @@ from .recovery import take_over
 from .risks import changes as risk_changes
 from .risks import findings as risk_findings
 from .scheduler import Scheduler
-from .sink import Sink
+from .sink import FailedSink, Sink
 from .snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from .snapshot import dump as dump_state
 from .state import RunState, RunStatus, TaskStatus, apply
@@ -147,6 +147,13 @@ class Runner(OperatorControl):
     def now(self) -> float:
         return self._clock()
 
+    def _store_failed(self, exc: BaseException) -> None:
+        """The database refused a batch (disk full, read-only): stop the run now. What was
+        committed stays; the run is left interrupted, for `resume` once the cause is fixed."""
+        if not isinstance(self._sink, FailedSink):
+            self._sink = FailedSink(exc)
+            self.cancel(f"the database failed: {exc}")
+
     # -- the run --------------------------------------------------------------------------
 
     async def run(self) -> RunState:
@@ -171,7 +178,7 @@ class Runner(OperatorControl):
             self.run_id, pid, process_start_time(pid), started, same_process
         )
         # after the lease: a refused second engine leaves nothing behind
-        self._sink = Sink(self.store, self.run_id)
+        self._sink = Sink(self.store, self.run_id, on_error=self._store_failed)
         with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
             os.makedirs(self._workdir, exist_ok=True)
         loop = asyncio.get_running_loop()
@@ -199,10 +206,12 @@ class Runner(OperatorControl):
                 counts=self.state.counts(),
                 heartbeat_at=self.now(),
             )
-            await self._sink.close()
+            try:
+                await self._sink.close()  # (raises when a batch was lost: the run stays open)
+            finally:
+                if isinstance(self._executor, LocalExecutor):
+                    self._executor.close()
             await self.store.release_lease(self.run_id, pid)
-            if isinstance(self._executor, LocalExecutor):
-                self._executor.close()
         return self.state
 
     def _announce(self, started: float, user: str, host: str) -> None:

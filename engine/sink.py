@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from .events import Event
@@ -16,7 +17,16 @@ MAX_BATCH = 2000  # rows that force a write at once
 class Sink:
     """Collects writes and flushes them in the background; a write error stops the run loudly."""
 
-    def __init__(self, store: Store, run_id: str, window: float = WINDOW) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        window: float = WINDOW,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """`on_error` is called (soon, on the loop) when a write fails, so that the run stops
+        at once instead of when it next writes."""
+        self._on_error = on_error
         self._store = store
         self._run_id = run_id
         self._window = window
@@ -90,6 +100,8 @@ class Sink:
                 # the batch is gone with the failed transaction; every later write must fail too,
                 # or the run would go on with a hole in its events
                 self.error = exc
+                if self._on_error is not None:
+                    asyncio.get_running_loop().call_soon(self._on_error, exc)
                 raise
 
     async def _write_locked(self) -> None:
@@ -116,3 +128,32 @@ class Sink:
         if self.error is not None:
             raise self.error
         await self._write()
+
+
+class FailedSink(Sink):
+    """Stands in for a sink whose store failed: later writes are dropped (they cannot follow the
+    lost batch), and close() raises the store's error, so the run ends saying why."""
+
+    def __init__(self, error: BaseException) -> None:  # no store, no writer task
+        self.error = error
+
+    def event(self, seq: int, event: Event) -> None:
+        pass
+
+    def output(self, line: OutputLine) -> None:
+        pass
+
+    def drop(self, drop: OutputDrop) -> None:
+        pass
+
+    def snapshot(self, seq: int, fmt: str, data: bytes) -> None:
+        pass
+
+    def summary(self, **fields: Any) -> None:
+        pass
+
+    async def flush(self) -> None:
+        raise self.error
+
+    async def close(self) -> None:
+        raise self.error

@@ -458,8 +458,7 @@ def resume(
         from .launch import start_engine, watch
 
         args = ["resume", run_id, *(f"--decide={t}={a}" for t, a in chosen.items())]
-        engine = start_engine(path, run_id, args)
-        sys.exit(1 if engine is None else watch(path, run_id, engine, color))
+        sys.exit(watch(path, run_id, start_engine(path, run_id, args), color))
     from .headless import run_headless
 
     plan = found.plan
@@ -514,6 +513,28 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...]) -> None:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
     click.echo(render(loaded, as_json))
+
+
+@cli.command()
+@db_option
+@json_option
+def doctor(db: str | None, as_json: bool) -> None:
+    """Check the data directory, the database and unfinished runs; exit 1 on a failure."""
+    from engine.doctor import diagnose
+
+    path = _db_path(db)
+    found = diagnose(path)
+    if as_json:
+        click.echo(json.dumps({"db": path, "checks": [f.as_dict() for f in found]}, indent=2))
+    else:
+        from .text import safe
+
+        click.echo(f"database {safe(path)}")
+        for f in found:
+            mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[f.level]
+            click.echo(f"  {mark}  {safe(f.check):<16} {safe(f.detail)}")
+    if any(f.level == "fail" for f in found):
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command()

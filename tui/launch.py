@@ -50,10 +50,14 @@ async def _wait_for_engine(db_path: str, run_id: str, engine: subprocess.Popen[b
         await store.close()
 
 
-def start_engine(db_path: str, run_id: str, args: list[str]) -> subprocess.Popen[bytes] | None:
+class EngineDidNotStart(PhasegateError):
+    """The engine child exited, or did not take the run in time; the message has its log."""
+
+
+def start_engine(db_path: str, run_id: str, args: list[str]) -> subprocess.Popen[bytes]:
     """Start `phasegate ARGS --headless` as the run's engine, in its own session (closing the
     terminal or dropping SSH does not stop it), its output in the run directory's engine.log.
-    None (after saying why, with the log's tail) when it does not take the run."""
+    Raises EngineDidNotStart (with the log's tail) when it does not take the run."""
     log_path = os.path.join(run_dir(db_path, run_id), "engine.log")
     argv = [sys.executable, "-m", "tui.cli", *args, "--headless", "--db", db_path]
     with open(log_path, "ab") as log:
@@ -68,10 +72,9 @@ def start_engine(db_path: str, run_id: str, args: list[str]) -> subprocess.Popen
         return engine
     with open(log_path, errors="replace") as f:
         tail = f.read()[-2000:]
-    click.echo(
-        f"phasegate: the engine did not start the run; its log ({log_path}):\n{tail}", err=True
-    )
-    return None
+    if engine.poll() is None:
+        engine.terminate()
+    raise EngineDidNotStart(f"the engine did not start the run; its log ({log_path}):\n{tail}")
 
 
 def _run_args(plan: str, run_id: str, variables: tuple[str, ...]) -> list[str]:
@@ -85,8 +88,6 @@ def run_detached(plan: str, db_path: str, variables: tuple[str, ...]) -> int:
     """`run --detach`: start the engine, print the run id, leave it going."""
     run_id = new_run_id()
     engine = start_engine(db_path, run_id, _run_args(plan, run_id, variables))
-    if engine is None:
-        return 1
     click.echo(run_id)
     click.echo(
         f"run {run_id} goes on in the background (engine pid {engine.pid}); "
@@ -100,8 +101,6 @@ def run_with_dashboard(plan: str, db_path: str, variables: tuple[str, ...], colo
     """Start the run's engine in its own session, open the dashboard on it; the exit code."""
     run_id = new_run_id()
     engine = start_engine(db_path, run_id, _run_args(plan, run_id, variables))
-    if engine is None:
-        return 1
     return watch(db_path, run_id, engine, color)
 
 
@@ -141,7 +140,8 @@ def attach_dashboard(db_path: str, ref: str | None, color: str) -> int:
     except PhasegateError as exc:
         click.echo(f"phasegate: {exc}", err=True)
         return exc.exit_code
-    _app(db_path, run_id, color)
+    if _app(db_path, run_id, color) in ("left", "detached"):
+        click.echo(f"run {run_id} goes on; `phasegate attach {run_id}` opens it again")
     return 0
 
 

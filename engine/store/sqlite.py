@@ -81,9 +81,12 @@ def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
     hint = "check the file and its directory, or choose another with --db"
     if "readonly" in text or "read-only" in text:
-        hint = "the database or its directory is read-only; fix the permissions or use --db"
+        hint = (
+            "the database or its directory is read-only (nothing committed was lost); "
+            "fix the permissions or the mount, or use --db"
+        )
     elif "disk is full" in text or "full" in text:
-        hint = "the disk is full; free space, nothing committed was lost"
+        hint = "free space (nothing committed was lost), then `phasegate resume` goes on"
     elif "not a database" in text:
         hint = "the file is not a phasegate database; choose another with --db"
     return StoreError(f"database {path}: {text}; {hint}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import ClassVar
 
@@ -24,6 +25,7 @@ from ..widgets.phases import PhasePanel
 from ..widgets.risks import RiskFeed
 from ..widgets.tasks import TaskTable
 from .ask import AskScreen, ConfirmScreen
+from .engine_lost import EngineLostScreen
 from .gate import GatePrompt, GatesScreen
 from .help import HelpScreen
 from .quit import QuitScreen
@@ -44,6 +46,7 @@ class DashboardScreen(Screen[None]):
         Binding("s", "skip", "Skip", show=False, id="dashboard.skip"),
         Binding("x", "cancel_task", "Cancel task", show=False, id="dashboard.cancel"),
         Binding("n", "note", "Note", show=False, id="dashboard.note"),
+        Binding("d", "detach", "Detach", show=False, id="dashboard.detach"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
     ]
@@ -65,6 +68,7 @@ class DashboardScreen(Screen[None]):
         self.browse_back = browse_back
         self._draining = False
         self._alive = True
+        self._offered = False  # the offer to take over a run whose engine died, made once
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -147,6 +151,37 @@ class DashboardScreen(Screen[None]):
 
         row = await self.feed.refresh_row()
         self._alive = row is not None and engine_alive(row)
+        if self._alive:
+            self._offered = False
+            return
+        state = self.feed.state
+        unfinished = row is not None and row.finished_at is None and state.finished_at is None
+        if unfinished and state.events and not self._offered:
+            self._offered = True
+            self._offer_resume(row.engine_pid if row else None)
+
+    def _offer_resume(self, pid: int | None) -> None:
+        """Every attached dashboard learns within a second or two that the engine died."""
+        from engine.state import TaskStatus
+
+        from ..launch import EngineDidNotStart, start_engine
+
+        state, run_id, db_path = self.feed.state, self.feed.run_id, self.feed.store.path
+        flying = [t.id for t in state.tasks.values() if t.status is TaskStatus.RUNNING]
+
+        async def chosen(resume: bool | None) -> None:
+            if not resume:
+                return
+            try:
+                engine = await asyncio.to_thread(start_engine, db_path, run_id, ["resume", run_id])
+            except EngineDidNotStart as exc:
+                self.app.notify(str(exc)[-300:], severity="error", timeout=10)
+                return
+            self.app.notify(f"run {run_id} taken over by a new engine (pid {engine.pid})")
+            await self._check_engine()
+
+        self.app.bell()
+        self.app.push_screen(EngineLostScreen(run_id, pid, flying), chosen)
 
     async def _tick(self) -> None:
         await self._check_engine()
@@ -252,6 +287,10 @@ class DashboardScreen(Screen[None]):
     @on(DataTable.RowSelected, "#tasks")
     def _open_task(self, event: DataTable.RowSelected) -> None:
         self.action_logs()
+
+    def action_detach(self) -> None:
+        """Close the dashboard and leave the run going (`phasegate attach` opens it again)."""
+        self.app.exit("detached")
 
     def action_quit_run(self) -> None:
         active = self.feed.state.finished_at is None and self._alive

@@ -28,6 +28,7 @@ KEYS = [
     ("n", "add a note to the run"),
     ("a / r", "in a gate prompt: approve / reject (asks a reason)"),
     ("esc", "back, or clear the filter"),
+    ("d", "detach: close the dashboard, the run goes on (phasegate attach)"),
     ("q", "quit (asks whether to stop an active run)"),
 ]
 

@@ -1,0 +1,52 @@
+"""The run's engine died under an attached dashboard: say so, and offer to take the run over."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..text import safe
+
+
+class EngineLostScreen(ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "choose(True)", "Resume the run", id="lost.resume"),
+        Binding("escape", "choose(False)", "Keep watching", id="lost.stay"),
+    ]
+    DEFAULT_CSS = """
+    EngineLostScreen { align: center middle; }
+    EngineLostScreen > Vertical { width: 64; max-width: 100%; height: auto;
+        border: round $error; background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, run_id: str, pid: int | None, in_flight: list[str]) -> None:
+        super().__init__()
+        self.run_id, self.pid, self.in_flight = run_id, pid, in_flight
+
+    def compose(self) -> ComposeResult:
+        engine = f"Its engine (pid {self.pid})" if self.pid else "Its engine"
+        flying = ", ".join(safe(t) for t in self.in_flight[:6])
+        if len(self.in_flight) > 6:
+            flying += f" and {len(self.in_flight) - 6} more"
+        detail = (
+            f"In flight: {flying} (each follows its on_resume: by default it runs again)."
+            if flying
+            else "No task was in flight."
+        )
+        with Vertical() as box:
+            box.border_title = f"Run {self.run_id} was interrupted"
+            yield Static(
+                f"{engine} stopped: nothing more happens until the run is taken over.\n"
+                f"Finished tasks never run again. {detail}\n\n"
+                "[b]r[/b]   resume it now (a new engine in the background)\n"
+                "[b]esc[/b] keep watching (or later: phasegate resume "
+                f"{self.run_id})"
+            )
+
+    def action_choose(self, choice: bool) -> None:
+        self.dismiss(choice)
