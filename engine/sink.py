@@ -135,7 +135,7 @@ class FailedSink(Sink):
     lost batch), and close() raises the store's error, so the run ends saying why."""
 
     def __init__(self, error: BaseException) -> None:  # no store, no writer task
-        self.error = error
+        self.error = self._cause = error
 
     def event(self, seq: int, event: Event) -> None:
         pass
@@ -153,7 +153,7 @@ class FailedSink(Sink):
         pass
 
     async def flush(self) -> None:
-        raise self.error
+        raise self._cause
 
     async def close(self) -> None:
-        raise self.error
+        raise self._cause
