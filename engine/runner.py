@@ -79,6 +79,7 @@ class _Attempt:
 
 class Runner(OperatorControl):
     _sink: Sink  # made in run(): it needs the running loop
+
     def __init__(
         self,
         plan: Plan,
