@@ -16,6 +16,7 @@ from engine.store import SQLiteStore
 from engine.store.base import RunRow
 from tui.app import PhasegateApp
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.engine_lost import EngineLostScreen
 from tui.screens.help import HelpScreen
 from tui.screens.quit import QuitScreen
 from tui.screens.task import TaskScreen
@@ -183,24 +184,24 @@ async def test_q_quits_a_finished_run_at_once(finished_run: tuple[str, str]) -> 
     assert app.return_value is None
 
 
-async def _live_run(db: str, run_id: str, events: list[ev.Event]) -> str:
-    """A run whose engine (this test process) holds the lease, with these events so far."""
+async def _live_run(db: str, run_id: str, events: list[ev.Event], dead: bool = False) -> str:
+    """A run whose engine (this test process) holds the lease, with these events so far;
+    `dead`: the lease names an engine that is gone (pid 1 with another start time)."""
     store = await SQLiteStore.open(db)
     now = time.time()
     try:
         await store.create_run(RunRow(run_id, f"{run_id}-plan", "x.yaml", "running", now))
         me = os.getpid()
-        await store.acquire_lease(
-            run_id, me, psutil.Process(me).create_time(), now, lambda *_: True
-        )
+        pid, started = (1, 0.5) if dead else (me, psutil.Process(me).create_time())
+        await store.acquire_lease(run_id, pid, started, now, lambda *_: True)
         await store.write_batch(run_id, list(enumerate(events, 1)))
     finally:
         await store.close()
     return run_id
 
 
-async def _active_run(db: str) -> str:
-    """A live run with one task running and one waiting."""
+async def _active_run(db: str, dead: bool = False) -> str:
+    """A live run with one task running and one waiting (its engine dead if `dead`)."""
     now = time.time()
     started = ev.RunStarted(
         now,
@@ -214,7 +215,7 @@ async def _active_run(db: str) -> str:
         ],
         agents=[{"id": "a", "slots": 1}],
     )
-    return await _live_run(db, "live", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)])
+    return await _live_run(db, "live", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)], dead)
 
 
 async def test_quitting_an_active_run_asks_and_stop_sends_a_cancel(
@@ -249,6 +250,61 @@ async def test_leaving_an_active_run_running(finished_run: tuple[str, str]) -> N
         await pilot.press("q", "l")
         await pilot.pause()
     assert app.return_value == "left"
+
+
+async def test_d_detaches_and_leaves_the_run_going(finished_run: tuple[str, str]) -> None:
+    db, _ = finished_run
+    run_id = await _active_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await _dashboard(app, pilot)
+        await pilot.press("d")
+        await pilot.pause()
+    assert app.return_value == "detached"
+    store = await SQLiteStore.open(db)
+    try:
+        assert await store.claim_commands(run_id, time.time()) == []  # nothing was stopped
+    finally:
+        await store.close()
+
+
+async def test_a_dead_engine_is_announced_and_r_takes_the_run_over(
+    finished_run: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, _ = finished_run
+    run_id = await _active_run(db, dead=True)
+    started: list[tuple[str, str, list[str]]] = []
+
+    class Engine:
+        pid = 4242
+
+    def fake_start(db_path: str, rid: str, args: list[str]) -> Engine:
+        started.append((db_path, rid, args))
+        return Engine()
+
+    monkeypatch.setattr("tui.launch.start_engine", fake_start)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, EngineLostScreen)
+        shown = " ".join(_text(s) for s in app.screen.query("Static"))
+        assert f"Run {run_id} was interrupted" in str(app.screen.query_one("Vertical").border_title)
+        assert "In flight: t" in shown and f"phasegate resume {run_id}" in shown
+        await pilot.press("escape")
+        screen = await _dashboard(app, pilot)
+        assert "interrupted" in _text(screen.query_one(RunHeader))
+        await pilot.press("q")  # no live engine: nothing to ask
+        await pilot.pause()
+    assert app.return_value is None and started == []
+
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, EngineLostScreen)
+        await pilot.press("r")
+        await pilot.pause()
+        assert started == [(db, run_id, ["resume", run_id])]
+        assert isinstance(app.screen, DashboardScreen)
 
 
 async def test_the_run_browser_opens_a_run(finished_run: tuple[str, str]) -> None:

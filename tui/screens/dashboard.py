@@ -85,6 +85,7 @@ class DashboardScreen(Screen[None]):
     async def on_mount(self) -> None:
         await self._check_engine()
         await self.drain()
+        self._offer_if_dead()  # (a run interrupted before this dashboard opened)
         self.query_one(TaskTable).focus()
         self.set_interval(DRAIN_EVERY, self.drain)
         self.set_interval(1.0, self._tick)
@@ -151,17 +152,20 @@ class DashboardScreen(Screen[None]):
 
         row = await self.feed.refresh_row()
         self._alive = row is not None and engine_alive(row)
+        self._offer_if_dead()
+
+    def _offer_if_dead(self) -> None:
+        """Every attached dashboard learns within a second or two that the engine died."""
+        row, state = self.feed.row, self.feed.state
         if self._alive:
             self._offered = False
             return
-        state = self.feed.state
         unfinished = row is not None and row.finished_at is None and state.finished_at is None
         if unfinished and state.events and not self._offered:
             self._offered = True
             self._offer_resume(row.engine_pid if row else None)
 
     def _offer_resume(self, pid: int | None) -> None:
-        """Every attached dashboard learns within a second or two that the engine died."""
         from engine.state import TaskStatus
 
         from ..launch import EngineDidNotStart, start_engine

@@ -1,0 +1,118 @@
+"""Taking over a run whose engine died: snapshots, leftovers found by environment, policies."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import events as ev
+from engine import runner as runner_mod
+from engine.plan import load_plan
+from engine.recovery import leftovers, take_over
+from engine.runner import Runner
+from engine.snapshot import fold_run, snapshot_format
+from engine.state import TaskStatus, project
+from engine.store import MemoryStore
+
+from .helpers import ScriptedExecutor, run_plan, write_plan
+
+CHAIN = """
+name: chain
+agents: {w: {slots: 2}}
+phases:
+  - id: one
+    tasks:
+      - {id: a, run: "true"}
+      - {id: b, run: "true", needs: [a]}
+  - id: two
+    tasks:
+      - {id: c, run: "true", needs: [b]}
+      - {id: d, run: "true", needs: [c]}
+"""
+
+
+async def test_the_engine_keeps_snapshots_and_a_fold_from_one_equals_the_whole_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_mod, "SNAPSHOT_EVERY", 5)
+    state, store = await run_plan(tmp_path, CHAIN, ScriptedExecutor())
+    found = await store.latest_snapshot("run1", snapshot_format())
+    assert found is not None and found[0] % 5 == 0 and found[0] > 5
+    events = await store.read_events("run1")
+    folded, seq = await fold_run(store, "run1")
+    assert seq == events[-1][0]
+    assert folded == project(e for _, e in events) == state
+
+
+async def test_the_plan_text_and_variables_are_kept_with_the_run(tmp_path: Path) -> None:
+    path = write_plan(tmp_path, CHAIN)
+    store = MemoryStore()
+    await Runner(
+        load_plan(str(path)), store, "r", executor=ScriptedExecutor(), variables={"x": "1"}
+    ).run()  # type: ignore[arg-type]
+    assert await store.load_plan("r") == (path.read_text(), {"x": "1"})
+
+
+def _sleeper(run_id: str, task: str, attempt: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PHASEGATE_RUN_ID=run_id, PHASEGATE_TASK=task)
+    env["PHASEGATE_ATTEMPT"] = str(attempt)
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env=env, start_new_session=True
+    )
+
+
+async def test_a_task_whose_start_never_reached_the_disk_is_found_and_stopped(
+    tmp_path: Path,
+) -> None:
+    # the engine died after spawning c but before its task.started was written: the fold says
+    # c is ready; the process table says c's attempt 1 runs
+    _, store = await run_plan(tmp_path, CHAIN, ScriptedExecutor())
+    events = [e for _, e in await store.read_events("run1")]
+    cut = next(i for i, e in enumerate(events) if isinstance(e, ev.TaskStarted) and e.task == "c")
+    state = project(events[:cut])
+    assert state.tasks["c"].status is TaskStatus.READY
+    proc = _sleeper("run-x", "c", 1)
+    other = _sleeper("another-run", "c", 1)
+    try:
+        found = leftovers(state, "run-x")
+        assert [(f.task, f.attempt, f.pids) for f in found] == [("c", 1, [proc.pid])]
+        entries = await take_over(state, "run-x", {"c": "rerun"}, {})
+        assert entries == [
+            {"task": "c", "attempt": 1, "action": "rerun", "pids": [proc.pid], "note": ""}
+        ]
+        assert proc.wait(timeout=10) == -15  # TERM to its group
+        assert other.poll() is None  # another run's process is not touched
+        after = project([*events[:cut], ev.RunRecovered(9e9, "me", 1, None, entries)])
+        assert after.tasks["c"].status is TaskStatus.PENDING and after.tasks["c"].attempts == 1
+    finally:
+        for p in (proc, other):
+            p.kill()
+            p.wait()
+
+
+def test_a_take_over_folds_rerun_skipped_and_adopted_tasks() -> None:
+    started = ev.RunStarted(
+        1.0,
+        "r",
+        "p",
+        "p.yaml",
+        phases=[{"id": "one"}],
+        tasks=[{"id": t, "phase": "one"} for t in "abc"],
+        agents=[{"id": "w", "slots": 3}],
+    )
+    running = [ev.TaskStarted(2.0, t, 1, "w", 10 + i, 10 + i) for i, t in enumerate("abc")]
+    entries = [
+        {"task": "a", "attempt": 1, "action": "rerun"},
+        {"task": "b", "attempt": 1, "action": "skipped"},
+        {"task": "c", "attempt": 1, "action": "adopted"},
+    ]
+    state = project([started, *running, ev.RunRecovered(5.0, "me", 99, 4.0, entries)])
+    assert state.status.value == "running"
+    assert state.tasks["a"].status is TaskStatus.PENDING and state.tasks["a"].pid is None
+    assert state.tasks["b"].status is TaskStatus.SKIPPED
+    assert state.tasks["c"].status is TaskStatus.RUNNING
+    assert state.agents["w"].running == {"c"}
