@@ -31,6 +31,7 @@ class Changes:
     run: bool = False
     risks: list[Risk] = field(default_factory=list)
     gates_opened: list[str] = field(default_factory=list)  # manual gates that now wait
+    gates_closed: list[ev.GateClosed] = field(default_factory=list)  # decided (maybe elsewhere)
     answers: list[ev.Event] = field(default_factory=list)  # answers to commands
 
     def __bool__(self) -> bool:
@@ -81,6 +82,8 @@ class RunFeed:
             changes.phases = True
         if isinstance(event, ev.GateOpened) and event.approval == "manual":
             changes.gates_opened.append(event.gate)
+        if isinstance(event, ev.GateClosed):
+            changes.gates_closed.append(event)
         if isinstance(event, ev.GateVoted | ev.GateRefused | ev.CommandDone):
             changes.answers.append(event)
         if isinstance(event, ev.GateOpened | ev.GateClosed | ev.GateVoted | ev.PhaseRewound):

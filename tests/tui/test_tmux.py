@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
+import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from .conftest import PHASEGATE
@@ -175,3 +178,124 @@ def test_gate_prompt_approved_from_the_keyboard(term: Callable[..., Term], tmp_p
         text=True,
     )
     assert '"decision": "approve"' in audit.stdout
+
+
+def test_two_dashboards_one_gate_first_decision_wins_and_sighup_leaves_the_run_going(
+    term: Callable[..., Term], tmp_path: Path
+) -> None:
+    (tmp_path / "gated.yaml").write_text(
+        "name: shared\n"
+        "agents: {a: {}}\n"
+        "phases:\n"
+        "  - {id: first, tasks: [{id: one, run: 'echo one'}]}\n"
+        "  - {id: second, tasks: [{id: two, run: \"sh -c 'sleep 3; touch two.done'\"}]}\n"
+        "gates: [{id: review, after: first, criteria: [{run: 'true'}]}]\n"
+    )
+    env = _env(tmp_path, NO_COLOR="1")
+    first = term(f"{PHASEGATE} run gated.yaml", env)
+    first.wait_for(lambda s: "Gate review waits for a decision" in s, "the prompt in the first")
+    second = term(f"{PHASEGATE} attach last", env)
+    second.wait_for(lambda s: "Gate review waits for a decision" in s, "the prompt in the second")
+    second.keys("a")  # the second decides; the first's prompt closes with the outcome
+    first.wait_for(
+        lambda s: "waits for a decision" not in s and "gate review passed" in s,
+        "the first dashboard to learn the decision",
+    )
+    first.wait_for(lambda s: "running" in s and "two" in s, "phase two running in the first")
+    # hang up the first dashboard's terminal (as a dropped SSH connection does)
+    subprocess.run(["tmux", "kill-session", "-t", first.name], check=True)
+    screen = second.wait_for(
+        lambda s: "two" in s and s.count("succeeded") >= 3, "the run to finish without the first"
+    )
+    assert "passed" in screen and (tmp_path / "two.done").exists()
+    shown = _show(env)
+    assert shown["status"] == "succeeded"
+    second.keys("q")
+    assert "EXITED=0" in second.wait_for(lambda s: "EXITED=" in s, "the second to exit")
+
+
+SSHD = "/usr/sbin/sshd"
+
+
+@pytest.fixture
+def ssh_localhost(tmp_path: Path) -> Iterator[list[str]]:
+    """An sshd of this test's own on 127.0.0.1 (key login for the current user); the argv
+    prefix that opens a terminal session over it."""
+    if not os.path.exists(SSHD) or shutil.which("ssh") is None:
+        pytest.skip("openssh-server is not installed (.ci/run installs it)")
+    if os.geteuid() != 0:
+        pytest.skip("starting sshd on localhost needs root")
+    keys = tmp_path / "ssh"
+    keys.mkdir()
+    for name in ("host", "user"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True
+        )
+    (keys / "authorized_keys").write_text((keys / "user.pub").read_text())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (keys / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\n"
+        f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPidFile {keys / 'sshd.pid'}\n"
+        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nPermitRootLogin yes\n"
+    )
+    os.makedirs("/run/sshd", exist_ok=True)
+    log = keys / "sshd.log"
+    with open(log, "w") as err:
+        sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(keys / "sshd_config")], stderr=err)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if sshd.poll() is not None:
+            pytest.skip(f"sshd does not start here: {log.read_text().strip()}")
+        time.sleep(0.05)
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    yield [
+        "ssh", "-tt", "-i", str(keys / "user"), "-p", str(port),
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"{user}@127.0.0.1",
+    ]  # fmt: skip
+    sshd.terminate()
+    sshd.wait(timeout=10)
+
+
+def test_over_ssh_a_dropped_connection_leaves_the_run_going_and_attach_finds_it(
+    term: Callable[..., Term], tmp_path: Path, ssh_localhost: list[str]
+) -> None:
+    (tmp_path / "remote.yaml").write_text(
+        "name: remote\n"
+        "agents: {a: {}}\n"
+        "phases:\n"
+        "  - id: only\n"
+        "    tasks:\n"
+        "      - {id: start, run: 'echo start'}\n"
+        "      - {id: long, run: \"sh -c 'sleep 4; touch long.done'\", needs: [start]}\n"
+    )
+    db = tmp_path / "data" / "phasegate.db"
+    remote = (
+        f"cd {tmp_path} && PATH={os.path.dirname(PHASEGATE)}:$PATH PHASEGATE_DB={db} "
+        "TERM=xterm-256color NO_COLOR=1"
+    )
+    ssh = " ".join(ssh_localhost)
+    first = term(f"{ssh} '{remote} phasegate run remote.yaml'", {"PATH": os.environ["PATH"]})
+    first.wait_for(lambda s: "long" in s and "running" in s, "the dashboard over ssh")
+    client = subprocess.run(
+        ["tmux", "list-panes", "-t", first.name, "-F", "#{pane_pid}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # drop the connection: kill the ssh client on this side, as a network loss would
+    for child in psutil.Process(int(client.stdout.split()[0])).children(recursive=True):
+        if child.name() == "ssh":
+            child.kill()
+    env = {"PHASEGATE_DB": str(db)}
+    assert _show(env)["status"] == "running"
+    second = term(f"{ssh} '{remote} phasegate attach last'", {"PATH": os.environ["PATH"]})
+    second.wait_for(lambda s: "long" in s and "succeeded" in s and "✓2" in s, "the finished run")
+    assert (tmp_path / "long.done").exists() and _show(env)["status"] == "succeeded"
+    second.keys("q")
+    second.wait_for(lambda s: "EXITED=" in s, "the second session to end")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual import on
@@ -125,10 +126,18 @@ class DashboardScreen(Screen[None]):
                 self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
             if changes.risks:
                 self.query_one(RiskFeed).show(self.feed.risks)
-        self._gate_news(changes.gates_opened, changes.answers)
+        self._gate_news(changes.gates_opened, changes.answers, changes.gates_closed)
 
-    def _gate_news(self, opened: list[str], answers: list[ev.Event]) -> None:
-        """A gate that opens prompts every attached dashboard (and rings the bell)."""
+    def _gate_news(
+        self, opened: list[str], answers: list[ev.Event], closed: Sequence[ev.GateClosed] = ()
+    ) -> None:
+        """A gate that opens prompts every attached dashboard (and rings the bell); a gate
+        decided (here or in another dashboard, or from the command line) closes its prompt."""
+        for done in closed:
+            screen = self.app.screen
+            if isinstance(screen, GatePrompt) and screen.gate == done.gate:
+                screen.dismiss()
+                self.app.notify(f"gate {done.gate} {done.outcome}", timeout=6)
         for answer in answers:
             if isinstance(answer, ev.GateRefused):
                 self.app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
