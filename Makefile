@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan_load.py
 	$(BIN)/python bench/risks.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/attach.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import events as ev
+from engine.snapshot import load as load_state
+from engine.snapshot import snapshot_format
 from engine.state import RunState, apply
 from engine.store import SQLiteStore
 from engine.store.base import RunRow
 
-from .risks import Risk, risk_of
+from .risks import MAX_RISKS, RISK_EVENTS, Risk, risk_of
 
 FOLD_SLICE = 5000  # events folded before yielding to the UI loop
 
@@ -47,13 +50,15 @@ class RunFeed:
         self.clock = clock  # the screens' "now" (frozen in snapshot tests)
         self.state = RunState()
         self.row: RunRow | None = None
-        self.risks: list[Risk] = []
+        self.risks: deque[Risk] = deque(maxlen=MAX_RISKS)  # the newest
         self._seq = 0
         self._output_cursor = 0
         self.last_output: dict[str, float] = {}  # task -> time of its newest output line
 
     async def drain(self) -> Changes:
         changes = Changes()
+        if self._seq == 0:
+            await self._from_snapshot(changes)
         events = await self.store.read_events(self.run_id, self._seq)
         for i, (seq, event) in enumerate(events):
             self._seq = seq
@@ -66,6 +71,35 @@ class RunFeed:
         )
         self.last_output.update(active)  # shown in whole seconds: the 1 s tick redraws it
         return changes
+
+    async def _from_snapshot(self, changes: Changes) -> None:
+        """Attach to a long run from its newest snapshot instead of its first event: the fold
+        up to the snapshot is read whole, and of the events before it only the newest that
+        make a risk (for the risk feed, which keeps the newest MAX_RISKS)."""
+        found = await self.store.latest_snapshot(self.run_id, snapshot_format())
+        if found is None:
+            return
+        seq, data = found
+        self.state, self._seq = load_state(data), seq
+        older: list[Risk] = []
+        upto = seq
+        while len(older) < MAX_RISKS:
+            page = await self.store.recent_events(self.run_id, RISK_EVENTS, upto, MAX_RISKS)
+            for _, event in page:
+                risk = risk_of(event, self.state)
+                if risk is not None:
+                    older.append(risk)
+            if len(page) < MAX_RISKS:
+                break
+            upto = page[-1][0] - 1
+        self.risks.extend(reversed(older[:MAX_RISKS]))
+        changes.risks.extend(self.risks)
+        changes.tasks.update(self.state.tasks)
+        changes.run = changes.agents = changes.phases = True
+        gates = self.state.gates.values()
+        changes.gates_opened.extend(
+            g.id for g in gates if g.status == "open" and g.approval == "manual"
+        )
 
     async def refresh_row(self) -> RunRow | None:
         self.row = await self.store.get_run(self.run_id)

@@ -9,6 +9,7 @@ from engine import events as ev
 from engine.state import RunState
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+MAX_RISKS = 1000  # risks a feed keeps, the newest (a flapping rule can raise thousands)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,23 @@ class Risk:
     @property
     def rank(self) -> int:
         return SEVERITIES.index(self.severity)
+
+
+# the event types risk_of makes a risk of (what the feed reads of a run's past, before a snapshot)
+RISK_EVENTS = tuple(
+    cls.type
+    for cls in (
+        ev.TaskFinished,
+        ev.TaskRetrying,
+        ev.TaskBlocked,
+        ev.AgentProbed,
+        ev.CheckFinished,
+        ev.RiskRaised,
+        ev.GateClosed,
+        ev.GateRefused,
+        ev.RunFinished,
+    )
+)
 
 
 def risk_of(event: ev.Event, state: RunState) -> Risk | None:

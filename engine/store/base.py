@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -118,6 +118,13 @@ class Store(Protocol):
         ...
 
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]: ...
+
+    async def recent_events(
+        self, run_id: str, types: Collection[str], upto_seq: int, limit: int
+    ) -> list[tuple[int, Event]]:
+        """At most `limit` of a run's events of the given type names up to `upto_seq`, newest
+        first (filtered by the store, before anything is decoded)."""
+        ...
 
     async def tail(self, after_rowid: int, limit: int = 1000) -> list[tuple[int, str, int, Event]]:
         """Events of every run after a global cursor: (rowid, run id, seq, event)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..errors import EngineBusy, StoreError
@@ -82,6 +82,15 @@ class MemoryStore:
         rows = sorted(
             (r for r in self._events if r[0] == run_id and r[1] > after_seq), key=lambda r: r[1]
         )
+        return [(r[1], from_json(r[2], r[3], r[4], r[5])) for r in rows]
+
+    async def recent_events(
+        self, run_id: str, types: Collection[str], upto_seq: int, limit: int
+    ) -> list[tuple[int, Event]]:
+        rows = sorted(
+            (r for r in self._events if r[0] == run_id and r[1] <= upto_seq and r[2] in types),
+            key=lambda r: -r[1],
+        )[:limit]
         return [(r[1], from_json(r[2], r[3], r[4], r[5])) for r in rows]
 
     async def tail(self, after_rowid: int, limit: int = 1000) -> list[tuple[int, str, int, Event]]:

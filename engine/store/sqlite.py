@@ -8,7 +8,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -288,6 +288,16 @@ class SQLiteStore:
         rows = await self._query(
             "SELECT seq, type, ts, v, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
             (run_id, after_seq),
+        )
+        return [(r[0], from_json(r[1], r[2], r[3], r[4])) for r in rows]
+
+    async def recent_events(
+        self, run_id: str, types: Collection[str], upto_seq: int, limit: int
+    ) -> list[tuple[int, Event]]:
+        rows = await self._query(
+            "SELECT seq, type, ts, v, data FROM events WHERE run_id = ? AND seq <= ? "
+            f"AND type IN ({', '.join('?' * len(types))}) ORDER BY seq DESC LIMIT ?",
+            (run_id, upto_seq, *types, limit),
         )
         return [(r[0], from_json(r[1], r[2], r[3], r[4])) for r in rows]
 

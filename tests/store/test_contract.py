@@ -617,3 +617,17 @@ async def test_the_newest_snapshot_of_a_format_is_read_back(store: Store) -> Non
     assert await store.latest_snapshot("r1", "f2") is None
     with pytest.raises(StoreError):
         await store.save_snapshot("nope", 1, "f1", b"")
+
+
+async def test_recent_events_of_some_types_newest_first(store: Store) -> None:
+    await new_run(store, "r1")
+    await new_run(store, "r2")
+    written = [(1, started("r1")), (2, ready("a", 2)), (3, ready("b", 3)), (4, ready("c", 4))]
+    await store.write_batch("r1", written)
+    await store.write_batch("r2", [(1, started("r2")), (2, ready("a", 2))])
+    assert await store.recent_events("r1", ["task.ready"], 3, 10) == [written[2], written[1]]
+    assert await store.recent_events("r1", ["task.ready", "run.started"], 9, 2) == [
+        written[3],
+        written[2],
+    ]
+    assert await store.recent_events("r1", ["run.finished"], 9, 10) == []

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..risks import Risk
+from ..risks import MAX_RISKS, Risk
 from ..text import safe
 from .style import SEVERITY_STYLE
 
@@ -25,7 +26,7 @@ class RiskFeed(Static, can_focus=True):
         self.border_title = "Risks"
         self.show([])
 
-    def show(self, risks: list[Risk]) -> None:
+    def show(self, risks: Collection[Risk]) -> None:
         if not risks:
             self.update(Text("no risks so far", style="dim"))
             return
@@ -41,5 +42,5 @@ class RiskFeed(Static, can_focus=True):
                 Text(SHORT.get(r.severity, r.severity), style=SEVERITY_STYLE.get(r.severity, "")),
                 Text(f"{safe(r.subject)}: {safe(r.message)}", no_wrap=True, overflow="ellipsis"),
             )
-        self.border_title = f"Risks ({len(risks)})"
+        self.border_title = f"Risks ({len(risks)}{'+' if len(risks) >= MAX_RISKS else ''})"
         self.update(grid)

@@ -1,0 +1,41 @@
+"""Attaching from a snapshot: the dashboard's feed starts at the newest snapshot of the fold and
+shows the same run (state and risk feed) as a feed that folded every event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import snapshot
+from engine.state import project
+from tests.fixtures import fixture_db
+from tui.feed import RunFeed
+
+RECORDING = Path(__file__).parent / "data" / "delivery.jsonl"
+FAILED = Path(__file__).parents[1] / "store" / "data" / "failed_delivery_run.jsonl"
+
+
+@pytest.mark.parametrize("recording", [RECORDING, FAILED], ids=["delivery", "failed"])
+@pytest.mark.parametrize("where", [0.3, 0.6, 1.0])
+async def test_a_feed_from_a_snapshot_shows_what_a_whole_fold_shows(
+    tmp_path: Path, recording: Path, where: float
+) -> None:
+    store = await fixture_db(tmp_path / "pg.db", recording)
+    try:
+        run_id = (await store.run_ids())[0]
+        whole = RunFeed(store, run_id)
+        await whole.drain()
+        events = await store.read_events(run_id)
+        cut = events[max(0, int(len(events) * where) - 1)][0]
+        state = project(e for s, e in events if s <= cut)
+        await store.save_snapshot(run_id, cut, snapshot.snapshot_format(), snapshot.dump(state))
+        fast = RunFeed(store, run_id)
+        changes = await fast.drain()
+        assert fast.state == whole.state == project(e for _, e in events)
+        assert fast.risks == whole.risks and fast.risks
+        assert changes.tasks == set(whole.state.tasks) and changes.phases and changes.agents
+        # and it goes on from there like the other
+        assert not await fast.drain() and not await whole.drain()
+    finally:
+        await store.close()
