@@ -130,35 +130,37 @@ def _pgid(proc: psutil.Process) -> int:
 
 
 async def take_over(
-    state: RunState, run_id: str, policies: dict[str, str], decisions: dict[str, str]
+    state: RunState,
+    run_id: str,
+    policies: dict[str, str],
+    decisions: dict[str, str],
+    run_dir: str = "",
 ) -> list[dict[str, object]]:
     """Settle every task attempt the dead engine left: the entries of `run.recovered`.
 
     `policies`: each task's `on_resume`; `decisions`: the operator's answer for a task whose
-    policy is `ask` (rerun, adopt or skip). A task that cannot be adopted (its process is gone,
-    or is not the one that was started) runs again. Processes of a task that is not adopted are
-    stopped before anything starts again, so nothing of the dead engine is left running.
+    policy is `ask` (rerun, adopt or skip). An attempt is adopted when its process lives on with
+    its recorded start time, or has ended and left its exit status; else it runs again.
+    Processes of a task that is not adopted are stopped before anything starts again, so
+    nothing of the dead engine is left running.
     """
     entries: list[dict[str, object]] = []
     stop: set[int] = set()
     for item in leftovers(state, run_id):
         policy = policies.get(item.task, "rerun")
-        action = decisions.get(item.task, policy) if policy == "ask" else policy
+        action = decisions.get(item.task, "rerun") if policy == "ask" else policy
         if action not in ACTIONS:
             action = "rerun"
         note = ""
         if action == "adopt":
-            # adopting needs the attempt's output and exit status outside the dead engine:
-            # not available yet, so the attempt runs again (its processes are stopped first)
-            note = "adopt is not available yet: run again"
-            action = "rerun"
+            action, note = _adopt(state, item, run_dir)
         if action != "adopted":
             stop |= item.pgids
         entries.append(
             {
                 "task": item.task,
                 "attempt": item.attempt,
-                "action": action if action != "skip" else "skipped",
+                "action": "skipped" if action == "skip" else action,
                 "pids": sorted(item.pids),
                 "note": note,
             }
@@ -166,3 +168,18 @@ async def take_over(
     if stop:
         await stop_groups(stop)
     return entries
+
+
+def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str]:
+    """(`adopted` or `rerun`, why) for an attempt whose task asks to be adopted."""
+    from .adopt import files_for, read_status
+
+    t = state.tasks[item.task]
+    if not run_dir:
+        return "rerun", "no run directory to read its output from: run again"
+    if item.attempt == t.attempts and adoptable(item, t.proc_started):
+        return "adopted", f"its process {item.leader} lives on"
+    code = read_status(files_for(run_dir, item.task, item.attempt))
+    if code is not None and not item.alive:
+        return "adopted", f"it ended with exit code {code} while no engine ran"
+    return "rerun", "its process is gone and left no exit status: run again"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import events as ev
+from .adopt import FileTail
 from .checks import run_checks
 from .control import OperatorControl
 from .dag import build
@@ -35,15 +36,15 @@ from .process import (
     same_process,
     wrap,
 )
-from .recovery import take_over
 from .risks import changes as risk_changes
 from .risks import findings as risk_findings
 from .scheduler import Scheduler
 from .sink import FailedSink, Sink
-from .snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
+from .snapshot import SNAPSHOT_EVERY, snapshot_format
 from .snapshot import dump as dump_state
 from .state import RunState, RunStatus, TaskStatus, apply
 from .store.base import OutputDrop, OutputLine, RunRow, Store
+from .takeover import TakeOver
 
 PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
@@ -75,9 +76,10 @@ class _Attempt:
     sizes: deque[int] = field(default_factory=deque)
     timer: asyncio.TimerHandle | None = None
     timed_out: bool = False
+    tail: FileTail | None = None  # output read from files (`on_resume: adopt`), not pipes
 
 
-class Runner(OperatorControl):
+class Runner(OperatorControl, TakeOver):
     _sink: Sink  # made in run(): it needs the running loop
 
     def __init__(
@@ -257,30 +259,6 @@ class Runner(OperatorControl):
         )
         self._sink.summary(status="running", started_at=started)
 
-    async def _take_over(self, before: RunRow, user: str) -> None:
-        """Fold what the dead engine recorded, settle the tasks it had in flight, go on."""
-        self.state, self._seq = await fold_run(self.store, self.run_id)
-        for agent, a in self.state.agents.items():  # slots an operator changed
-            if agent in self.plan.agents and a.slots != self.plan.agents[agent].slots:
-                self._sched.set_slots(agent, a.slots)
-        policies: dict[str, str] = {t.id: t.on_resume for _, t in self.plan.tasks()}
-        entries = await take_over(self.state, self.run_id, policies, self._resume or {})
-        self.emit(
-            ev.RunRecovered(self.now(), user, before.engine_pid, before.heartbeat_at, entries)
-        )
-        self._sink.summary(status="running", finished_at=None)
-
-    def _first_open_phase(self) -> int:
-        """Where a resumed run goes on: the first phase not finished with its gates passed."""
-        for index, phase in enumerate(self.plan.phases):
-            ps = self.state.phases.get(phase.id)
-            if ps is None or ps.status != "succeeded":
-                return index
-            gates = self._keeper.after(phase.id)
-            if any(self.state.gates[g.id].status != "passed" for g in gates):
-                return index
-        return len(self.plan.phases)
-
     async def _read_commands(self) -> None:
         """Claim the intents front ends wrote into the run's inbox, each once, and act on them."""
         while True:
@@ -431,6 +409,8 @@ class Runner(OperatorControl):
         for tid in ids:
             self._waiting[tid] = 0
         for tid in ids:
+            if tid in self._running:  # adopted from a dead engine: it runs already
+                continue
             for need in self._graph.needs[tid]:
                 status = self.state.tasks[need].status
                 if self._blocks(need):
@@ -535,7 +515,9 @@ class Runner(OperatorControl):
             command = substitute(command, values)
             template = substitute(template, values) if template else None
         argv = wrap(template, command) if template else argv_for(command)
-        attempt = _Attempt(task, number, agent)
+        attempt = self._attempt(task, number, agent)
+        if task.on_resume != "rerun" and self.run_dir:
+            argv = self._adoptable(attempt, argv)
         self._running[tid] = attempt
         handle = self._executor.start(
             ProcSpec(argv, env, self._workdir, task.keep_background),
@@ -559,6 +541,9 @@ class Runner(OperatorControl):
             attempt.timer = asyncio.get_running_loop().call_later(
                 task.timeout, self._timeout, attempt
             )
+
+    def _attempt(self, task: Task, number: int, agent: str) -> _Attempt:
+        return _Attempt(task, number, agent)
 
     def _line(self, a: _Attempt, stream: str, text: str) -> None:
         a.lines += 1
@@ -589,6 +574,9 @@ class Runner(OperatorControl):
         tid, task = a.task.id, a.task
         if a.timer is not None:
             a.timer.cancel()
+        if a.tail is not None:
+            for stream, text in a.tail.poll(final=True):
+                self._line(a, stream, text)
         self._write_drop(a)
         self._sched.release(tid, a.agent)
         del self._running[tid]

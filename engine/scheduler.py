@@ -134,6 +134,14 @@ class Scheduler:
             free_res[r] -= n
         return best
 
+    def occupy(self, task: str, agent: str) -> None:
+        """Take a slot and resources for a task that runs already (adopted after a crash)."""
+        self.free_slots[agent] -= 1
+        if agent in self.ready_agents:
+            self._free_total -= 1
+        for r, n in self.uses[task].items():
+            self.free_res[r] -= n
+
     def release(self, task: str, agent: str) -> None:
         self.free_slots[agent] += 1
         if agent in self.ready_agents:

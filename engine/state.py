@@ -73,6 +73,7 @@ class TaskState:
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0
     pid: int | None = None
+    proc_started: float | None = None  # its process's start time (a pid is not reused unseen)
     started_at: float | None = None
     finished_at: float | None = None
     exit_code: int | None = None
@@ -283,11 +284,12 @@ def _task_started(s: RunState, e: ev.TaskStarted) -> None:
     if t is None:
         return
     # attempts only grow: a late or replayed start of an older attempt does not rewind the count
-    t.status, t.attempts, t.agent, t.pid = (
+    t.status, t.attempts, t.agent, t.pid, t.proc_started = (
         TaskStatus.RUNNING,
         max(t.attempts, e.attempt),
         e.agent,
         e.pid,
+        e.proc_started,
     )
     if e.attempt == 1 or t.started_at is None:
         t.started_at = e.ts

@@ -258,3 +258,56 @@ def test_a_gate_open_when_the_engine_died_opens_again_after_the_take_over(
             resumed.communicate()
     assert resumed.returncode == 0, out + err
     assert _lines(tmp_path) == ["one", "two"]
+
+
+ADOPT = """
+name: adopt
+agents: {w: {}}
+phases:
+  - id: one
+    tasks:
+      - id: long
+        run: "sh -c 'echo before; while [ ! -f go ]; do sleep 0.05; done; echo after; exit 4'"
+        on_resume: adopt
+        on_failure: continue
+      - {id: next, run: "echo next", needs: [long]}
+"""
+
+
+@pytest.mark.parametrize("ends", ["while adopted", "while no engine ran"])
+def test_an_adopted_task_is_waited_for_not_run_again(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str], ends: str
+) -> None:
+    (tmp_path / "adopt.yaml").write_text(ADOPT)
+    assert pg("run", "adopt.yaml", "--detach").returncode == 0
+    _until("long's first line", lambda: "before" in pg("logs", "last", "long").stdout)
+    pid = _show(pg)["engine_pid"]
+    assert isinstance(pid, int)
+    os.kill(pid, signal.SIGKILL)
+    _until("the engine to die", lambda: _zombie(pid))
+    run_id = str(_show(pg)["id"])
+    assert run_processes(run_id), "long runs on without its engine"
+    if ends == "while no engine ran":
+        (tmp_path / "go").touch()
+        _until("long to end on its own", lambda: run_processes(run_id) == {})
+    resumed = subprocess.Popen(
+        [PHASEGATE, "resume", "last", "--headless"],
+        cwd=tmp_path,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _until(
+        "the take-over",
+        lambda: _show(pg)["engine_pid"] == resumed.pid or resumed.poll() is not None,
+    )
+    (tmp_path / "go").touch()
+    out, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, out + err
+    assert "long attempt 1: adopted" in out and "exited with code 4" in out
+    shown = _show(pg)
+    tasks = {t["id"]: t for t in shown["tasks"]}  # type: ignore[attr-defined]
+    assert tasks["long"]["attempts"] == 1 and tasks["long"]["exit_code"] == 4
+    assert tasks["next"]["status"] == "succeeded"
+    assert pg("logs", "last", "long").stdout.split() == ["before", "after"]  # each line once
