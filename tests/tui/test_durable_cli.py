@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import signal
 import subprocess
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.recovery import run_processes
+from engine.recovery import processes_by_run, run_processes
 
 from .conftest import PHASEGATE, Run
 
@@ -34,6 +36,22 @@ phases:
       - {id: c, run: "sh -c 'echo c >> ran.log'", needs: [b]}
       - {id: d, run: "sh -c 'echo d >> ran.log'", needs: [c]}
 """
+
+
+@pytest.fixture(autouse=True)
+def _reap(cli_env: dict[str, str]) -> Iterator[None]:
+    """A test that fails half-way leaves no task process of its runs behind."""
+    yield
+    db = cli_env["PHASEGATE_DB"]
+    if not os.path.exists(db):
+        return
+    with sqlite3.connect(db) as conn:
+        ids = {r[0] for r in conn.execute("SELECT id FROM runs")}
+    for run_id, found in processes_by_run().items():
+        if run_id in ids:
+            for proc in (p for procs in found.values() for p in procs):
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
 
 
 def _until(what: str, check: Callable[[], bool], seconds: float = 30) -> None:
