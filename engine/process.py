@@ -15,6 +15,7 @@ import functools
 import os
 import select
 import shlex
+import shutil
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -333,9 +334,33 @@ class _NoWorkdir(OSError):
     pass
 
 
+_FOUND: dict[tuple[str, str], str | None] = {}
+
+
+def _resolve(name: str, path: str | None) -> str | None:
+    """The program `name` on PATH, looked up once per run (a spawn that searches PATH itself
+    makes a failed exec for each directory before the right one, inside the spawn: with a long
+    PATH that was a third of its cost). None when PATH has a relative entry (it would depend on
+    the workdir) or the program is not found (the spawn then says why)."""
+    key = (name, path or "")
+    if key not in _FOUND:
+        dirs = (path if path is not None else os.defpath).split(os.pathsep)
+        found = None
+        if all(os.path.isabs(d) for d in dirs):
+            found = shutil.which(name, path=path if path is not None else os.defpath)
+        _FOUND[key] = found
+    return _FOUND[key]
+
+
 def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
     exe = spec.argv[0]
-    fn = os.posix_spawn if "/" in exe else os.posix_spawnp
+    fn = os.posix_spawn
+    if "/" not in exe:
+        found = _resolve(exe, spec.env.get("PATH"))
+        if found is None:
+            fn = os.posix_spawnp
+        else:
+            exe = found
     here = os.getcwd() if spec.cwd else None
     if here is not None and here != spec.cwd:
         try:

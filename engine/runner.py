@@ -534,7 +534,9 @@ class Runner(OperatorControl, TakeOver):
                 handle.pid,
                 handle.pgid,
                 command,
-                process_start_time(handle.pid),
+                # only an attempt that may be adopted needs it: reading it right after the spawn
+                # waits for the child's exec to finish (a third of a task's cost in the parent)
+                process_start_time(handle.pid) if attempt.tail is not None else None,
             )
         )
         if task.timeout:
