@@ -34,13 +34,15 @@ def _app(db_path: str, run_id: str | None, color: str) -> str | None:
 
 
 async def _wait_for_engine(db_path: str, run_id: str, engine: subprocess.Popen[bytes]) -> bool:
-    """Wait until the engine child holds the run's lease (or has exited: False)."""
+    """Wait until the engine child holds the run's lease, or has run it to its end; False when
+    it exited without taking the run."""
     store = await SQLiteStore.open(db_path)
     try:
         deadline = time.monotonic() + ENGINE_START_TIMEOUT
         while time.monotonic() < deadline:
             row = await store.get_run(run_id)
-            if row is not None and row.engine_pid == engine.pid:
+            # (a short run may be over, its lease released, before this first looks)
+            if row is not None and (row.engine_pid == engine.pid or row.finished_at is not None):
                 return True
             if engine.poll() is not None:
                 return False
