@@ -16,6 +16,18 @@ PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def spawn_pg(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`phasegate ARGS` in the background, as a user starts it, its output captured as text."""
+    return subprocess.Popen(
+        [PHASEGATE, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from .conftest import PHASEGATE, Run
+from .conftest import PHASEGATE, Run, spawn_pg
 
 PIPELINE = """
 name: pipeline
@@ -144,14 +144,7 @@ def _run_until_started(
     tmp_path: Path, env: dict[str, str], text: str
 ) -> tuple[subprocess.Popen[str], str]:
     plan = _plan(tmp_path, text)
-    proc = subprocess.Popen(
-        [PHASEGATE, "run", plan, "--headless"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_pg(tmp_path, env, "run", plan, "--headless")
     assert proc.stdout is not None
     first = proc.stdout.readline()  # "phasegate: run ID of ..."
     run_id = first.split()[2]
@@ -229,14 +222,7 @@ def test_logs_follow_prints_lines_as_they_come_until_the_run_ends(
         tmp_path,
         _one("slow", 'sh -c "for i in 1 2 3 4 5; do echo line \\$i; sleep 0.2; done"'),
     )
-    with subprocess.Popen(
-        [PHASEGATE, "run", "plan.yaml", "--headless"],
-        cwd=tmp_path,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as run:
+    with spawn_pg(tmp_path, cli_env, "run", "plan.yaml", "--headless") as run:
         try:
             assert run.stdout is not None
             for line in run.stdout:  # wait until the task runs
@@ -260,14 +246,7 @@ def test_logs_follow_stops_when_the_engine_is_gone_even_if_not_yet_reaped(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     _plan(tmp_path, _one("quick", "echo done"))
-    with subprocess.Popen(
-        [PHASEGATE, "run", "plan.yaml", "--headless"],
-        cwd=tmp_path,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as run:
+    with spawn_pg(tmp_path, cli_env, "run", "plan.yaml", "--headless") as run:
         assert run.stdout is not None
         run.stdout.read()  # the engine has exited; it stays a zombie until waited for
         follow = subprocess.run(

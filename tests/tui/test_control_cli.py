@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
-from .conftest import PHASEGATE, Run
+from .conftest import Run, spawn_pg
 
 SLOW = """
 name: slow
@@ -25,14 +24,7 @@ phases:
 
 def test_risks_skip_and_the_run_goes_on(pg: Run, tmp_path: Path, cli_env: dict[str, str]) -> None:
     (tmp_path / "slow.yaml").write_text(SLOW)
-    proc = subprocess.Popen(
-        [PHASEGATE, "run", "slow.yaml", "--headless"],
-        cwd=tmp_path,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_pg(tmp_path, cli_env, "run", "slow.yaml", "--headless")
     try:
         risks = _wait_for_overrun(pg)
     except BaseException:

@@ -17,7 +17,7 @@ import pytest
 
 from engine.recovery import processes_by_run, run_processes
 
-from .conftest import PHASEGATE, Run
+from .conftest import Run, spawn_pg
 
 # b is in flight when the engine is killed; a has finished; c waits for b, d for c.
 # Each task appends its name to a log, so a task that ran twice shows twice.
@@ -256,14 +256,7 @@ def test_a_gate_open_when_the_engine_died_opens_again_after_the_take_over(
     _until("the engine to die", lambda: _zombie(pid))
     refused = pg("approve", "last", "review", "--reason", "ok")
     assert refused.returncode == 1 and "phasegate resume" in refused.stderr
-    resumed = subprocess.Popen(
-        [PHASEGATE, "resume", "last", "--headless"],
-        cwd=tmp_path,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    resumed = spawn_pg(tmp_path, cli_env, "resume", "last", "--headless")
     try:
         _until("the gate to open again", lambda: _show(pg)["engine_pid"] != pid and gate_open())
         assert "two" not in _lines(tmp_path)  # the phase after the gate still waits
@@ -308,14 +301,7 @@ def test_an_adopted_task_is_waited_for_not_run_again(
     if ends == "while no engine ran":
         (tmp_path / "go").touch()
         _until("long to end on its own", lambda: run_processes(run_id) == {})
-    resumed = subprocess.Popen(
-        [PHASEGATE, "resume", "last", "--headless"],
-        cwd=tmp_path,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    resumed = spawn_pg(tmp_path, cli_env, "resume", "last", "--headless")
     _until(
         "the take-over",
         lambda: _show(pg)["engine_pid"] == resumed.pid or resumed.poll() is not None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.identity import current_identity
 
-from .conftest import PHASEGATE, Run
+from .conftest import Run, spawn_pg
 
 GATED = """
 name: gated
@@ -25,14 +25,7 @@ gates:
 
 def _start(tmp_path: Path, env: dict[str, str], extra: str = "") -> subprocess.Popen[str]:
     (tmp_path / "gated.yaml").write_text(GATED.format(extra=extra))
-    proc = subprocess.Popen(
-        [PHASEGATE, "run", "gated.yaml", "--headless"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_pg(tmp_path, env, "run", "gated.yaml", "--headless")
     assert proc.stdout is not None
     for line in proc.stdout:  # blocks until the engine says the gate waits
         if "waits for approval" in line:
