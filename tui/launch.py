@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -116,6 +117,12 @@ def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str
         )
         return 0
     code = engine.wait()
+    if code < 0:  # the engine was killed: the run is interrupted, not over
+        click.echo(
+            f"run {run_id} was interrupted: its engine was killed by "
+            f"{signal.Signals(-code).name}; `phasegate resume {run_id}` takes it over"
+        )
+        return 1
     click.echo(f"run {run_id} ended; `phasegate show {run_id}` for details")
     return code
 
