@@ -188,21 +188,21 @@ class Runner(OperatorControl, TakeOver):
         loop = asyncio.get_running_loop()
         self._beat = loop.call_later(TICK, self._tick)
         inbox: asyncio.Task[None] | None = None
+        closing = asyncio.Event()  # stops the inbox between two reads, never inside one
         try:
             if self._resume is not None and before is not None:
                 await self._take_over(before, who.user)
             else:
                 self._announce(started, who.user, who.host)
             # (after a take-over: a decision written while no engine ran finds its gate open)
-            inbox = loop.create_task(self._read_commands())
+            inbox = loop.create_task(self._read_commands(closing))
             status, reason = await self._execute()
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()
             if inbox is not None:
-                inbox.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await inbox
+                closing.set()
+                await inbox
             self._kill_all()
             self._sink.summary(
                 status=self.state.status.value,
@@ -259,10 +259,15 @@ class Runner(OperatorControl, TakeOver):
         )
         self._sink.summary(status="running", started_at=started)
 
-    async def _read_commands(self) -> None:
-        """Claim the intents front ends wrote into the run's inbox, each once, and act on them."""
+    async def _read_commands(self, closing: asyncio.Event) -> None:
+        """Claim the intents front ends wrote into the run's inbox, each once, and act on them.
+        Stopped by `closing` between two reads: a claim is never cut off half-way (claimed
+        commands would be lost)."""
         while True:
-            await asyncio.sleep(COMMAND_POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), COMMAND_POLL)
+            if closing.is_set():
+                return
             for command in await self.store.claim_commands(self.run_id, self.now()):
                 if command.kind == "cancel":
                     reason = str(command.args.get("reason") or f"cancelled by {command.author}")

@@ -190,6 +190,9 @@ class SQLiteStore:
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _store_error(self.path, exc) from None
+            except BaseException:  # cancelled: the BEGIN itself still runs in aiosqlite's thread
+                await self._rollback()
+                raise
             try:
                 yield self._conn
                 await self._conn.execute("COMMIT")
@@ -201,9 +204,12 @@ class SQLiteStore:
                 raise
 
     async def _rollback(self) -> None:
-        if self._conn.in_transaction:
-            with suppress(sqlite3.Error):
-                await self._conn.execute("ROLLBACK")
+        """Undo the transaction, whatever state its statements are in. A statement whose caller
+        was cancelled still runs in aiosqlite's thread (a BEGIN not yet run, a COMMIT under way);
+        the ROLLBACK is queued after it, so no transaction is ever left open on the connection
+        (the next BEGIN would fail with "cannot start a transaction within a transaction")."""
+        with suppress(sqlite3.Error):  # (no transaction left to undo)
+            await asyncio.shield(self._conn.execute("ROLLBACK"))
 
     async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         async with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -301,3 +302,27 @@ def test_an_older_run_started_is_upcast_and_a_newer_known_type_it_cannot_read_is
     assert isinstance(old, ev.RunStarted) and old.gates == []
     newer = ev.from_record("gate.opened", 2.0, 9, {"gate": "qa"})
     assert isinstance(newer, ev.UnknownEvent) and newer.name == "gate.opened"
+
+
+async def test_a_transaction_cancelled_at_its_begin_leaves_no_transaction_open(
+    db_path: Path,
+) -> None:
+    # regression: a caller cancelled while awaiting BEGIN (the engine stopping its inbox poll)
+    # returned at once, but the BEGIN still ran in aiosqlite's thread and left a transaction
+    # open: the next write failed with "cannot start a transaction within a transaction"
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        for _ in range(20):
+
+            async def claim() -> None:
+                await store.claim_commands("r", 0.0)
+
+            task = asyncio.get_running_loop().create_task(claim())
+            await asyncio.sleep(0)  # it now waits for its BEGIN
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await store.put_command("r", "note", {}, "me", 1.0)
+        assert len(await store.claim_commands("r", 2.0)) == 20
+    finally:
+        await store.close()
