@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from .dag import DEFAULT_ESTIMATE, Graph, build
+from .dag import Graph, build
 from .plan.model import Plan
 from .scheduler import Scheduler
 
@@ -43,6 +43,7 @@ class Schedule:
 
 def simulate(plan: Plan) -> Schedule:
     graph = build(plan)
+    estimated = {t.id: t.estimate is not None for _, t in plan.tasks()}
     sched = Scheduler.for_plan(plan, graph)
     out = Schedule()
     done: set[str] = set()
@@ -60,9 +61,7 @@ def simulate(plan: Plan) -> Schedule:
             for t, agent in sched.take():
                 end = clock + graph.estimate[t]
                 heapq.heappush(running, (end, t, agent))
-                out.slots.append(
-                    Slot(t, phase_id, agent, ready_at[t], clock, end, _estimated(plan, t, graph))
-                )
+                out.slots.append(Slot(t, phase_id, agent, ready_at[t], clock, end, estimated[t]))
             if not running:
                 break  # what is left can never be placed
             clock, t, agent = heapq.heappop(running)
@@ -87,17 +86,21 @@ def _critical(slots: list[Slot], graph: Graph) -> list[str]:
     if not slots:
         return []
     by_task = {s.task: s for s in slots}
+    by_end: dict[float, list[Slot]] = {}
+    for s in slots:
+        by_end.setdefault(round(s.end, 9), []).append(s)
     current = max(slots, key=lambda s: (s.end, -graph.order[s.task]))
     path = [current.task]
+    seen = {current.task}
     while current.start > 0:
         needs = [by_task[n] for n in graph.needs[current.task] if n in by_task]
-        before = [s for s in needs if abs(s.end - current.start) < 1e-9] or [
-            s for s in slots if abs(s.end - current.start) < 1e-9 and s.task not in path
-        ]
+        ended = [s for s in by_end.get(round(current.start, 9), []) if s.task not in seen]
+        before = [s for s in needs if abs(s.end - current.start) < 1e-9] or ended
         if not before:
             break
         current = max(before, key=lambda s: (s.end - s.start, -graph.order[s.task]))
         path.append(current.task)
+        seen.add(current.task)
     path.reverse()
     return path
 
@@ -108,10 +111,3 @@ def _queue(t: str, now: float, sched: Scheduler, ready_at: dict[str, float], out
         return
     ready_at[t] = now
     sched.push(t)
-
-
-def _estimated(plan: Plan, task: str, graph: Graph) -> bool:
-    for _, t in plan.tasks():
-        if t.id == task:
-            return t.estimate is not None
-    return graph.estimate[task] != DEFAULT_ESTIMATE

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .adopt import POLL, AdoptedProcess, FileTail, files_for, wrap
-from .recovery import take_over
 from .snapshot import fold_run
 
 if TYPE_CHECKING:
@@ -59,6 +58,8 @@ class TakeOver:
 
     async def _take_over(self, before: RunRow, user: str) -> None:
         """Fold what the dead engine recorded, settle the tasks it had in flight, go on."""
+        from .recovery import take_over  # (psutil: not on every run's start-up path)
+
         self.state, self._seq = await fold_run(self.store, self.run_id)
         for agent, a in self.state.agents.items():  # slots an operator changed
             if agent in self.plan.agents and a.slots != self.plan.agents[agent].slots:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -14,11 +15,26 @@ from engine.durations import format_duration
 from engine.events import Event
 from engine.paths import new_run_id, run_dir
 from engine.plan.model import Plan
+from engine.report.facts import Facts
 from engine.runner import Runner
 from engine.state import RunState
 from engine.store import SQLiteStore
 
 from .text import counts_text, log_line, paint, safe
+
+
+async def _learn(
+    store: SQLiteStore, run_id: str, directory: str, plan: Plan, facts: Facts | None
+) -> str | None:
+    """The run's reports into its directory, its lessons into the history; a failure here is
+    a warning, never a change to the run's outcome."""
+    from engine.knowledge import learn
+
+    try:
+        return (await learn(store, run_id, directory, plan, facts))[0]
+    except Exception as exc:  # said, and the run's outcome stands
+        click.echo(f"phasegate: warning: the run's report was not written: {exc}", err=True)
+        return None
 
 
 async def run_headless(
@@ -41,15 +57,22 @@ async def run_headless(
             out.write(line + "\n")
             out.flush()
 
+    listeners: list[Callable[[Event], None]] = [] if quiet else [printer]
+    # the report's facts, gathered as the run goes (a taken-over run's are read back at the end)
+    facts = Facts(run_id) if resume is None else None
+    if facts is not None:
+        listeners.append(facts.add)
     runner = Runner(
         plan,
         store,
         run_id,
         run_dir=run_dir(db_path, run_id),
         variables=variables,
-        listeners=[] if quiet else [printer],
+        listeners=listeners,
         resume=resume,
     )
+    if facts is not None:
+        facts.state = runner.state  # the engine's own fold: not folded twice
     stopped_by: list[int] = []
     loop = asyncio.get_running_loop()
 
@@ -73,6 +96,9 @@ async def run_headless(
         os.chdir(plan.base_dir)
     try:
         state = await runner.run()
+        written = None
+        if state.finished_at is not None:
+            written = await _learn(store, run_id, runner.run_dir, plan, facts)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
@@ -85,6 +111,8 @@ async def run_headless(
     if state.reason:
         summary += f" ({safe(state.reason)})"
     click.echo(summary)
+    if written and not quiet:
+        click.echo(f"  report: {written}")
     if status != "succeeded":
         click.echo(f"  see: phasegate show {run_id}   phasegate logs {run_id} TASK")
     return state, stopped_by[0] if stopped_by else None

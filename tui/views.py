@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.durations import format_duration
 from engine.errors import UsageError
-from engine.snapshot import fold_run
+from engine.report.facts import gather, metrics
 from engine.state import project
 from engine.store import SQLiteStore
 from engine.store.base import RunRow, resolve_run
@@ -22,6 +22,14 @@ FOLLOW_POLL = 0.2
 def engine_alive(row: RunRow) -> bool:
     """Is the run's engine process still the one that took the lease?"""
     return _alive(row.engine_pid, row.engine_started)
+
+
+SHORT = {  # the success metrics, as `show` names them on one line
+    "task_success_rate": "success",
+    "timeline_adherence": "on time",
+    "quality_compliance": "quality",
+    "resource_efficiency": "efficiency",
+}
 
 
 def shown_status(row: RunRow, status: str | None = None) -> str:
@@ -44,9 +52,11 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     store = await SQLiteStore.open(db_path)
     try:
         row = await resolve_run(store, ref)
-        state, _ = await fold_run(store, row.id)
+        facts = gather(row.id, [e for _, e in await store.read_events(row.id)])
+        state = facts.state
     finally:
         await store.close()
+    scores = metrics(facts)
     alive = _alive(row.engine_pid, row.engine_started)
     status = shown_status(row, state.status.value if state.events else None)
     if as_json:
@@ -65,6 +75,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "host": row.host,
             "engine_pid": row.engine_pid,
             "engine_alive": alive,
+            "metrics": scores,
             "phases": [
                 {
                     "id": p.id,
@@ -91,6 +102,8 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     ]
     if state.reason:
         head.append(f"  reason   {safe(state.reason)}")
+    shown = [f"{SHORT[k]} {'n/a' if v is None else f'{v:.0f}%'}" for k, v in scores.items()]
+    head.append("  metrics  " + " · ".join(shown))
     if alive:
         head.append(f"  engine   pid {row.engine_pid} (running)")
     elif status == "interrupted":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -95,6 +96,31 @@ class OutputDrop:
     before_line: int
 
 
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """One thing a run taught: a lesson, a note, a risk that fired, a failure."""
+
+    kind: str  # lesson | note | risk | failure
+    ts: float
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    run_id: str
+    plan: str
+    kind: str
+    ts: float
+    subject: str
+    text: str
+
+
+def query_words(text: str) -> list[str]:
+    """The words of a search, lower-cased (punctuation is never query syntax)."""
+    return [w.lower() for w in re.findall(r"\w+", text)]
+
+
 class Store(Protocol):
     """What the engine and the front ends need from storage. Every method is one transaction."""
 
@@ -184,6 +210,16 @@ class Store(Protocol):
 
     async def latest_snapshot(self, run_id: str, fmt: str) -> tuple[int, bytes] | None:
         """The newest snapshot of the run in format `fmt`: (seq, data)."""
+        ...
+
+    async def remember(self, run_id: str, plan: str, entries: Sequence[Knowledge]) -> None:
+        """Replace what the run taught (lessons, notes, risks, failures) in the searchable index."""
+        ...
+
+    async def search(
+        self, text: str, limit: int = 20, exclude_run: str | None = None
+    ) -> list[Found]:
+        """Entries of earlier runs matching any word of `text`, best first."""
         ...
 
 

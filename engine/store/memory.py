@@ -9,7 +9,17 @@ from typing import Any
 
 from ..errors import EngineBusy, StoreError
 from ..events import Event, from_json
-from .base import Command, Liveness, OutputDrop, OutputLine, RunRow, check_summary
+from .base import (
+    Command,
+    Found,
+    Knowledge,
+    Liveness,
+    OutputDrop,
+    OutputLine,
+    RunRow,
+    check_summary,
+    query_words,
+)
 
 
 class MemoryStore:
@@ -27,6 +37,7 @@ class MemoryStore:
         self._commands: list[tuple[Command, float | None]] = []
         self._plans: dict[str, tuple[str, dict[str, str]]] = {}
         self._snapshots: dict[str, tuple[int, str, bytes]] = {}
+        self._knowledge: dict[str, tuple[str, list[Knowledge]]] = {}
 
     async def close(self) -> None:
         return None
@@ -223,3 +234,26 @@ class MemoryStore:
         if found is None or found[1] != fmt:
             return None
         return found[0], found[2]
+
+    async def remember(self, run_id: str, plan: str, entries: Sequence[Knowledge]) -> None:
+        self._knowledge[run_id] = (plan, list(entries))
+
+    async def search(
+        self, text: str, limit: int = 20, exclude_run: str | None = None
+    ) -> list[Found]:
+        """Any word matching a word of an entry (by prefix, as a stemmer roughly would), most
+        matched words first."""
+        words = query_words(text)
+        scored = []
+        for run_id, (plan, entries) in self._knowledge.items():
+            if run_id == exclude_run:
+                continue
+            for k in entries:
+                have = query_words(f"{k.subject} {k.text}")
+                hits = sum(1 for w in words if any(h.startswith(w[:5]) for h in have))
+                if hits:
+                    scored.append(
+                        (-hits, -k.ts, Found(run_id, plan, k.kind, k.ts, k.subject, k.text))
+                    )
+        scored.sort(key=lambda x: (x[0], x[1]))
+        return [f for _, _, f in scored[:limit]]

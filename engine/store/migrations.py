@@ -114,6 +114,14 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (run_id, seq)
         )""",
     ],
+    # What earlier runs taught: lessons, notes, risks and failures, searchable (FTS5), for
+    # `phasegate search` and the plans' `research:` queries with provider `history`.
+    6: [
+        """CREATE VIRTUAL TABLE knowledge USING fts5(
+            run_id UNINDEXED, plan UNINDEXED, kind UNINDEXED, ts UNINDEXED, subject, text,
+            tokenize = 'porter unicode61'
+        )""",
+    ],
 }
 
 LATEST = max(MIGRATIONS)

@@ -16,7 +16,17 @@ import aiosqlite
 
 from ..errors import EngineBusy, StoreError
 from ..events import Event, from_json
-from .base import Command, Liveness, OutputDrop, OutputLine, RunRow, check_summary
+from .base import (
+    Command,
+    Found,
+    Knowledge,
+    Liveness,
+    OutputDrop,
+    OutputLine,
+    RunRow,
+    check_summary,
+    query_words,
+)
 from .migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
@@ -465,6 +475,29 @@ class SQLiteStore:
             (run_id, fmt),
         )
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    async def remember(self, run_id: str, plan: str, entries: Sequence[Knowledge]) -> None:
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM knowledge WHERE run_id = ?", (run_id,))
+            await db.executemany(
+                "INSERT INTO knowledge (run_id, plan, kind, ts, subject, text) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, plan, k.kind, k.ts, k.subject, k.text) for k in entries],
+            )
+
+    async def search(
+        self, text: str, limit: int = 20, exclude_run: str | None = None
+    ) -> list[Found]:
+        words = query_words(text)
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        rows = await self._query(
+            "SELECT run_id, plan, kind, ts, subject, text FROM knowledge "
+            "WHERE knowledge MATCH ? AND run_id != ? ORDER BY bm25(knowledge), ts DESC LIMIT ?",
+            (match, exclude_run or "", limit),
+        )
+        return [Found(r[0], r[1], r[2], float(r[3]), r[4], r[5]) for r in rows]
 
 
 async def open_store(path: str | None = None) -> SQLiteStore:

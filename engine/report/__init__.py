@@ -1,0 +1,2 @@
+"""Reports generated from the store (make.py), the facts they are computed from (facts.py),
+their content per kind (build.py), their formats (render.py) and run comparison (diff.py)."""

@@ -1,0 +1,301 @@
+"""The content of each report kind, as plain data (rendered to Markdown, HTML, JSON, JUnit by
+render.py): coordination plan, QA report, performance report, lessons learned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plan.model import Plan
+from ..simulate import simulate
+from .facts import BAD, Facts, actual_critical_path, busy_seconds
+
+KINDS = ("coordination", "qa", "performance", "lessons")
+FAR_OFF = 1.5  # a task this many times its estimate (or under 1/FAR_OFF of it) is a finding
+
+
+def coordination(plan: Plan, research: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Who does what, in which order, with which hand-offs and checks; the simulated schedule."""
+    schedule = simulate(plan)
+    assigned: dict[str, list[str]] = {}
+    for slot in schedule.slots:
+        assigned.setdefault(slot.agent, []).append(slot.task)
+    return {
+        "plan": plan.name,
+        "agents": [
+            {
+                "id": name,
+                "slots": a.slots,
+                "capabilities": list(a.capabilities),
+                "tasks": assigned.get(name, []),
+            }
+            for name, a in plan.agents.items()
+        ],
+        "phases": [
+            {
+                "id": p.id,
+                "title": p.title,
+                "timebox": p.timebox,
+                "tasks": [
+                    {
+                        "id": t.id,
+                        "needs": list(t.needs),
+                        "outputs": list(t.outputs),
+                        "estimate": t.estimate,
+                        "on_failure": str(t.on_failure),
+                        "on_resume": t.on_resume,
+                    }
+                    for t in p.tasks
+                ],
+            }
+            for p in plan.phases
+        ],
+        "gates": [
+            {
+                "id": g.id,
+                "after": g.after,
+                "approval": g.approval,
+                "approvers": list(g.approvers) or ["anyone"],
+                "quorum": g.quorum,
+                "criteria": len(g.criteria),
+            }
+            for g in plan.gates
+        ],
+        "risk_rules": plan.risks.model_dump(mode="json"),
+        "schedule": {
+            "total": schedule.total,
+            "critical_path": schedule.critical_path,
+            "phases": [{"id": i, "start": s, "end": e} for i, s, e in schedule.phases],
+            "tasks": [
+                {"task": s.task, "agent": s.agent, "start": s.start, "end": s.end}
+                for s in schedule.slots
+            ],
+        },
+        "research": research or [],
+    }
+
+
+def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
+    gates = []
+    for g in f.state.gates.values():
+        gates.append(
+            {
+                "id": g.id,
+                "after": g.after,
+                "status": g.status,
+                "attempt": g.attempt,
+                "evidence_hash": g.evidence_hash,
+                "criteria": g.criteria,
+                "decisions": [
+                    {"decision": d.decision, "user": d.user, "host": d.host, "reason": d.reason}
+                    for d in f.decisions
+                    if d.gate == g.id
+                ],
+                "refused": [r for r in f.refused if r["gate"] == g.id],
+            }
+        )
+    criteria = [c for g in f.state.gates.values() for c in g.criteria]
+    passed = sum(1 for c in criteria if c.get("passed"))
+    return {
+        "gates": gates,
+        "criteria_passed": passed,
+        "criteria_total": len(criteria),
+        "compliance": scores["quality_compliance"],
+    }
+
+
+def performance(
+    f: Facts, scores: dict[str, float | None], planned: list[str] | None = None
+) -> dict[str, Any]:
+    span = f.end - f.start
+    busy = busy_seconds(f)
+    retry_cost = sum(
+        a.duration for a in f.attempts if a.status in ("failed", "timed_out") and a.end
+    )
+    gate_wait = sum(
+        (closed or f.end) - opened for spans in f.gate_open.values() for opened, closed, _ in spans
+    )
+    tasks = []
+    for t in f.state.tasks.values():
+        last = f.final(t.id)
+        estimate = f.estimates.get(t.id)
+        tasks.append(
+            {
+                "id": t.id,
+                "phase": t.phase,
+                "agent": t.agent,
+                "status": t.status.value,
+                "attempts": t.attempts,
+                "duration": last.duration if last and last.end else None,
+                "estimate": estimate,
+                "start": (last.start - f.start) if last else None,
+                "queue_wait": f.queue_wait.get(t.id),
+            }
+        )
+    return {
+        "duration": span,
+        "metrics": scores,
+        "agents": [
+            {
+                "id": agent,
+                "slots": slots,
+                "busy": busy.get(agent, 0.0),
+                "utilisation": 100.0 * busy.get(agent, 0.0) / (slots * span) if span else None,
+            }
+            for agent, slots in f.slots.items()
+        ],
+        "phases": [
+            {
+                "id": p.id,
+                "status": p.status,
+                "duration": (p.finished_at - p.started_at)
+                if p.started_at is not None and p.finished_at is not None
+                else None,
+                "timebox": p.timebox,
+            }
+            for p in f.state.phases.values()
+        ],
+        "tasks": tasks,
+        "queue_wait": sum(f.queue_wait.values()),
+        "gate_wait": gate_wait,
+        "retry_cost": retry_cost,
+        "critical_path": {"planned": planned or [], "actual": actual_critical_path(f)},
+        "forecasts": _accuracy(f),
+    }
+
+
+def _accuracy(f: Facts) -> dict[str, Any]:
+    """How far the recorded forecasts of the run's end were from its actual end."""
+    errors = []
+    for ts, data in f.forecasts:
+        eta = data.get("eta") or data.get("run_eta")
+        if isinstance(eta, int | float) and f.state.finished_at is not None:
+            errors.append(abs(ts + eta - f.state.finished_at))
+    if not errors:
+        return {"recorded": 0, "note": "no forecasts recorded"}
+    return {"recorded": len(errors), "mean_error": sum(errors) / len(errors), "worst": max(errors)}
+
+
+def lessons(f: Facts, history: list[Facts], outputs: dict[str, list[str]]) -> dict[str, Any]:
+    """Findings from the run and its earlier runs, each with a recommendation."""
+    findings: list[dict[str, str]] = []
+    for t in f.state.tasks.values():
+        last, estimate = f.final(t.id), f.estimates.get(t.id)
+        if estimate and last and last.end and t.status.value == "succeeded":
+            ratio = last.duration / estimate
+            if ratio >= FAR_OFF or ratio <= 1 / FAR_OFF:
+                findings.append(
+                    {
+                        "kind": "estimate",
+                        "subject": t.id,
+                        "finding": f"took {last.duration:.1f}s against an estimate of "
+                        f"{estimate:g}s ({ratio:.1f}x)",
+                        "recommendation": f"set its estimate near {last.duration:.0f}s",
+                    }
+                )
+        if t.status.value == "succeeded" and t.attempts > 1:
+            findings.append(
+                {
+                    "kind": "flaky",
+                    "subject": t.id,
+                    "finding": f"succeeded after {t.attempts} attempts",
+                    "recommendation": "find why it fails at first; retries hide it",
+                }
+            )
+    for tid in _flaky_across(f, history):
+        findings.append(
+            {
+                "kind": "flaky",
+                "subject": tid,
+                "finding": "succeeded in some runs of this plan and failed in others",
+                "recommendation": "make it deterministic, or give it retries",
+            }
+        )
+    for r in f.risks:
+        findings.append(
+            {
+                "kind": "risk",
+                "subject": r.subject,
+                "finding": f"{r.severity} risk: {r.message}",
+                "recommendation": r.action or "review the rule's threshold",
+            }
+        )
+    for g in f.state.gates.values():
+        if g.status in ("rejected", "failed"):
+            findings.append(
+                {
+                    "kind": "gate",
+                    "subject": g.id,
+                    "finding": f"gate {g.status}: {g.reason}",
+                    "recommendation": "fix what its criteria found before the next run",
+                }
+            )
+    busiest = _bottleneck(f)
+    if busiest:
+        findings.append(busiest)
+    open_items = [
+        {"task": t.id, "status": t.status.value, "reason": t.reason}
+        for t in f.state.tasks.values()
+        if t.status.value != "succeeded"
+    ] + [
+        {"risk": r.key, "status": "open", "reason": r.message}
+        for r in f.state.risks.values()
+        if r.cleared_at is None
+    ]
+    delivered = [
+        {"task": task, "outputs": outs}
+        for task, outs in outputs.items()
+        if outs and f.state.tasks.get(task) and f.state.tasks[task].status.value == "succeeded"
+    ]
+    return {
+        "findings": findings,
+        "notes": [{"ts": ts, "by": by, "text": text} for ts, by, text in f.state.notes],
+        "handoff": {"deliverables": delivered, "open_items": open_items},
+        "runs_compared": len(history),
+    }
+
+
+def _flaky_across(f: Facts, history: list[Facts]) -> list[str]:
+    flaky = []
+    for tid, t in f.state.tasks.items():
+        seen = {t.status.value}
+        for h in history:
+            other = h.state.tasks.get(tid)
+            if other is not None:
+                seen.add(other.status.value)
+        if "succeeded" in seen and seen & {"failed", "timed_out"}:
+            flaky.append(tid)
+    return flaky
+
+
+def _bottleneck(f: Facts) -> dict[str, str] | None:
+    waits: dict[str, float] = {}
+    for task, wait in f.queue_wait.items():
+        agent = f.state.tasks[task].agent if task in f.state.tasks else None
+        if agent:
+            waits[agent] = waits.get(agent, 0.0) + wait
+    if not waits:
+        return None
+    agent = max(waits, key=lambda a: waits[a])
+    if waits[agent] < 1.0:
+        return None
+    return {
+        "kind": "bottleneck",
+        "subject": agent,
+        "finding": f"tasks waited {waits[agent]:.1f}s in all for a slot of agent {agent}",
+        "recommendation": f"give {agent} more slots, or move work to another agent",
+    }
+
+
+def summary(f: Facts) -> dict[str, Any]:
+    s = f.state
+    return {
+        "run": f.run_id,
+        "plan": s.plan_name,
+        "status": s.status.value,
+        "reason": s.reason,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+        "duration": f.end - f.start,
+        "counts": s.counts(),
+        "failed": [t.id for t in s.tasks.values() if t.status.value in BAD],
+    }

@@ -1,0 +1,61 @@
+"""`phasegate diff RUN_A RUN_B`: what changed from one run to another."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .facts import BAD, Facts, actual_critical_path, metrics
+
+
+def _duration(f: Facts, task: str) -> float | None:
+    last = f.final(task)
+    return last.duration if last is not None and last.end is not None else None
+
+
+def compare(a: Facts, b: Facts) -> dict[str, Any]:
+    tasks: list[dict[str, Any]] = []
+    for tid in list(dict.fromkeys([*a.state.tasks, *b.state.tasks])):
+        ta, tb = a.state.tasks.get(tid), b.state.tasks.get(tid)
+        da, db = _duration(a, tid), _duration(b, tid)
+        tasks.append(
+            {
+                "id": tid,
+                "status_a": ta.status.value if ta else None,
+                "status_b": tb.status.value if tb else None,
+                "duration_a": da,
+                "duration_b": db,
+                "delta": db - da if da is not None and db is not None else None,
+            }
+        )
+
+    def bad(x: object) -> bool:
+        return x in BAD
+
+    new = [t["id"] for t in tasks if bad(t["status_b"]) and not bad(t["status_a"])]
+    fixed = [t["id"] for t in tasks if bad(t["status_a"]) and t["status_b"] == "succeeded"]
+    ma, mb = metrics(a), metrics(b)
+    phases = []
+    for pid in list(dict.fromkeys([*a.state.phases, *b.state.phases])):
+        pa, pb = a.state.phases.get(pid), b.state.phases.get(pid)
+        durations = [
+            p.finished_at - p.started_at
+            if p is not None and p.started_at is not None and p.finished_at is not None
+            else None
+            for p in (pa, pb)
+        ]
+        phases.append({"id": pid, "duration_a": durations[0], "duration_b": durations[1]})
+    return {
+        "a": {"run": a.run_id, "status": a.state.status.value, "duration": a.end - a.start},
+        "b": {"run": b.run_id, "status": b.state.status.value, "duration": b.end - b.start},
+        "duration_delta": (b.end - b.start) - (a.end - a.start),
+        "tasks": tasks,
+        "new_failures": new,
+        "fixed": fixed,
+        "phases": phases,
+        "critical_path": {"a": actual_critical_path(a), "b": actual_critical_path(b)},
+        "metrics": {k: {"a": ma[k], "b": mb[k], "delta": _delta(ma[k], mb[k])} for k in ma},
+    }
+
+
+def _delta(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else b - a

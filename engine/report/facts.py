@@ -1,0 +1,171 @@
+"""What a run's events say, gathered in one pass for reports, metrics and comparisons: every
+attempt with its agent and times, phases, gates and decisions, risks, notes, forecasts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import events as ev
+from ..state import RunState, apply
+
+BAD = ("failed", "timed_out", "cancelled", "blocked")
+
+
+@dataclass(slots=True)
+class Attempt:
+    task: str
+    number: int
+    agent: str
+    start: float
+    end: float | None = None
+    status: str = "running"
+    exit_code: int | None = None
+    reason: str = ""
+
+    @property
+    def duration(self) -> float:
+        return (self.end or self.start) - self.start
+
+
+@dataclass(slots=True)
+class Decision:
+    gate: str
+    decision: str
+    user: str
+    host: str
+    reason: str
+    ts: float
+
+
+@dataclass(slots=True)
+class Facts:
+    run_id: str = ""
+    state: RunState = field(default_factory=RunState)
+    attempts: list[Attempt] = field(default_factory=list)
+    ready_at: dict[str, float] = field(default_factory=dict)  # task -> first time it was ready
+    queue_wait: dict[str, float] = field(default_factory=dict)  # task -> ready to first start
+    estimates: dict[str, float | None] = field(default_factory=dict)
+    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    slots: dict[str, int] = field(default_factory=dict)  # agent -> slots at the start
+    gate_open: dict[str, list[tuple[float, float | None, str]]] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    risks: list[ev.RiskRaised] = field(default_factory=list)
+    forecasts: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    last: dict[str, Attempt] = field(default_factory=dict)  # each task's newest attempt
+    _running: dict[str, Attempt] = field(default_factory=dict)
+
+    def add(self, e: ev.Event) -> None:
+        """Take one more event (already folded into `state` by whoever holds it)."""
+        f, running = self, self._running
+        if isinstance(e, ev.RunStarted):
+            for t in e.tasks:
+                f.estimates[t["id"]] = t.get("estimate")
+                f.needs[t["id"]] = tuple(t.get("needs") or ())
+            f.slots = {a["id"]: int(a.get("slots", 1)) for a in e.agents}
+        elif isinstance(e, ev.TaskReady):
+            f.ready_at.setdefault(e.task, e.ts)
+        elif isinstance(e, ev.TaskStarted):
+            a = Attempt(e.task, e.attempt, e.agent, e.ts)
+            f.attempts.append(a)
+            running[e.task] = f.last[e.task] = a
+            if e.task not in f.queue_wait and e.task in f.ready_at:
+                f.queue_wait[e.task] = e.ts - f.ready_at[e.task]
+        elif isinstance(e, ev.TaskFinished) and e.task in running:
+            a = running.pop(e.task)
+            a.end, a.status, a.exit_code, a.reason = e.ts, e.status, e.exit_code, e.reason
+        elif isinstance(e, ev.TaskSkipped) and e.task in running:
+            a = running.pop(e.task)
+            a.end, a.status, a.reason = e.ts, "skipped", e.reason
+        elif isinstance(e, ev.GateOpened):
+            f.gate_open.setdefault(e.gate, []).append((e.ts, None, ""))
+        elif isinstance(e, ev.GateClosed) and f.gate_open.get(e.gate):
+            opened, _, _ = f.gate_open[e.gate][-1]
+            f.gate_open[e.gate][-1] = (opened, e.ts, e.outcome)
+        elif isinstance(e, ev.GateVoted):
+            f.decisions.append(Decision(e.gate, e.decision, e.user, e.host, e.reason, e.ts))
+        elif isinstance(e, ev.GateRefused):
+            f.refused.append({"gate": e.gate, "user": e.user, "why": e.why, "ts": e.ts})
+        elif isinstance(e, ev.RiskRaised):
+            f.risks.append(e)
+        elif (e.name if isinstance(e, ev.UnknownEvent) else e.type).startswith("forecast."):
+            f.forecasts.append((e.ts, dict(e.data())))
+
+    @property
+    def start(self) -> float:
+        return self.state.started_at or 0.0
+
+    @property
+    def end(self) -> float:
+        if self.state.finished_at is not None:
+            return self.state.finished_at
+        ends = [a.end for a in self.attempts if a.end is not None]
+        return max([self.start, *ends])
+
+    def final(self, task: str) -> Attempt | None:
+        return self.last.get(task)
+
+
+def gather(run_id: str, events: list[ev.Event]) -> Facts:
+    f = Facts(run_id)
+    for e in events:
+        apply(f.state, e)
+        f.add(e)
+    return f
+
+
+def busy_seconds(f: Facts) -> dict[str, float]:
+    """Slot time each agent spent running attempts."""
+    busy: dict[str, float] = {}
+    for a in f.attempts:
+        busy[a.agent] = busy.get(a.agent, 0.0) + a.duration
+    return busy
+
+
+def actual_critical_path(f: Facts) -> list[str]:
+    """The chain of needs that ended last: from the last task to finish, back through the need
+    that finished last each time."""
+    ends = {a.task: a.end for a in f.attempts if a.end is not None}
+    if not ends:
+        return []
+    task: str | None = max(ends, key=lambda t: ends[t] or 0.0)
+    path = []
+    while task is not None:
+        path.append(task)
+        done = [n for n in f.needs.get(task, ()) if n in ends]
+        task = max(done, key=lambda n: ends[n] or 0.0) if done else None
+    return path[::-1]
+
+
+def metrics(f: Facts) -> dict[str, float | None]:
+    """The success metrics of a run, each a percentage (None when it does not apply)."""
+    tasks = f.state.tasks.values()
+    counted = [t for t in tasks if t.status.value != "skipped"]
+    ok = sum(1 for t in counted if t.status.value == "succeeded")
+    success = 100.0 * ok / len(counted) if counted else None
+    on_time = total = 0
+    for t in tasks:
+        estimate = f.estimates.get(t.id)
+        last = f.final(t.id)
+        if estimate and last is not None and last.end is not None:
+            total += 1
+            on_time += last.duration <= estimate
+    for p in f.state.phases.values():
+        if p.timebox and p.started_at is not None and p.finished_at is not None:
+            total += 1
+            on_time += p.finished_at - p.started_at <= p.timebox
+    adherence = 100.0 * on_time / total if total else None
+    closed = [g for g in f.state.gates.values() if g.status in ("passed", "rejected", "failed")]
+    compliance = (
+        100.0 * sum(1 for g in closed if g.status == "passed") / len(closed) if closed else None
+    )
+    span = f.end - f.start
+    available = sum(f.slots.values()) * span
+    efficiency = 100.0 * sum(busy_seconds(f).values()) / available if available > 0 else None
+    return {
+        "task_success_rate": success,
+        "timeline_adherence": adherence,
+        "quality_compliance": compliance,
+        "resource_efficiency": efficiency,
+    }

@@ -1,0 +1,119 @@
+"""Reports generated from the store: what a lead hands on after a run (or before it, for the
+coordination plan), in Markdown, HTML, JSON or JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ..errors import UsageError
+from ..plan.load import plan_from_text
+from ..plan.model import Plan
+from ..store.base import Store
+from . import build
+from .facts import Facts, gather, metrics
+from .render import junit, markdown, to_html
+
+FORMATS = ("md", "html", "json", "junit")
+HISTORY = 10  # earlier runs of the same plan read for the lessons
+
+
+async def facts_of(store: Store, run_id: str) -> Facts:
+    return gather(run_id, [e for _, e in await store.read_events(run_id)])
+
+
+async def plan_of(store: Store, run_id: str, path: str) -> Plan | None:
+    """The plan a run was started with, from the database (None for older runs)."""
+    saved = await store.load_plan(run_id)
+    if saved is None:
+        return None
+    text, variables = saved
+    try:
+        return plan_from_text(text, path, os.path.dirname(path) or ".", list(variables))
+    except UsageError:
+        return None
+
+
+async def history_of(store: Store, f: Facts) -> list[Facts]:
+    """Earlier finished runs of the same plan (by name), newest first."""
+    found = []
+    for row in await store.list_runs(200):
+        if row.id == f.run_id or row.plan_name != f.state.plan_name:
+            continue
+        if row.created_at >= (f.start or float("inf")):
+            continue
+        found.append(await facts_of(store, row.id))
+        if len(found) >= HISTORY:
+            break
+    return found
+
+
+async def run_report(
+    store: Store,
+    run_id: str,
+    kinds: tuple[str, ...],
+    facts: Facts | None = None,
+    plan: Plan | None = None,
+) -> dict[str, Any]:
+    """The report of a run (its facts and plan read from the store unless given)."""
+    f = facts or await facts_of(store, run_id)
+    plan = plan or await plan_of(store, run_id, f.state.plan_path)
+    scores = metrics(f)
+    report: dict[str, Any] = {"summary": build.summary(f), "metrics": scores}
+    planned = build.coordination(plan) if plan is not None else None
+    if "coordination" in kinds:
+        report["coordination"] = planned or {"note": "the run's plan was not kept (older run)"}
+        if planned is not None:
+            report["coordination"]["research"] = research_of(f)
+    if "qa" in kinds:
+        report["qa"] = build.qa(f, scores)
+    if "performance" in kinds:
+        path = planned["schedule"]["critical_path"] if planned else []
+        report["performance"] = build.performance(f, scores, path)
+    if "lessons" in kinds:
+        outputs = {t.id: list(t.outputs) for _, t in plan.tasks()} if plan else {}
+        report["lessons"] = build.lessons(f, await history_of(store, f), outputs)
+    return report
+
+
+def research_of(f: Facts) -> list[dict[str, Any]]:
+    return [dict(r) for r in getattr(f.state, "research", {}).values()]
+
+
+def plan_report(plan: Plan) -> dict[str, Any]:
+    """The coordination plan of a plan that has not run yet."""
+    return {
+        "summary": {
+            "run": "(not run yet)",
+            "plan": plan.name,
+            "status": "planned",
+            "reason": "",
+            "duration": None,
+            "counts": {},
+        },
+        "coordination": build.coordination(plan),
+    }
+
+
+def render(report: dict[str, Any], fmt: str, f: Facts | None = None, pretty: bool = True) -> str:
+    if fmt == "md":
+        return markdown(report)
+    if fmt == "html":
+        return to_html(report)
+    if fmt == "json":
+        # (indented JSON takes json's pure-Python encoder: ten times slower on a big run)
+        return json.dumps(report, indent=2 if pretty else None, default=str) + "\n"
+    if fmt == "junit":
+        if f is None:
+            raise UsageError("a JUnit report needs a run (not --plan)")
+        return junit(f)
+    raise UsageError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def write(directory: str, name: str, text: str) -> str:
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path

@@ -1,0 +1,378 @@
+"""Reports as Markdown, self-contained HTML (a Gantt timeline as inline SVG) and JUnit XML.
+
+Every text that came from a plan, a task or an operator is escaped for the format it lands in.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from ..durations import format_duration
+from .facts import Facts
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
+
+
+def md(text: object) -> str:
+    """One line of Markdown that shows `text` as it is (no markup, no HTML, no table break)."""
+    flat = _CONTROL.sub("?", str(text)).replace("\r", " ").replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def _num(value: float | None) -> str:
+    return format_duration(value)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}%"
+
+
+METRIC_NAMES = {
+    "task_success_rate": "task success rate",
+    "timeline_adherence": "timeline adherence",
+    "quality_compliance": "quality compliance",
+    "resource_efficiency": "resource efficiency",
+}
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return [*out, ""]
+
+
+def markdown(report: dict[str, Any]) -> str:
+    s = report["summary"]
+    lines = [f"# Run {md(s['run'])} of {md(s['plan'])}: {md(s['status'])}", ""]
+    if s.get("reason"):
+        lines += [f"Reason: {md(s['reason'])}", ""]
+    counts = ", ".join(f"{n} {k}" for k, n in s["counts"].items() if n)
+    if counts:
+        lines += [f"Duration {_num(s['duration'])}; tasks: {md(counts)}", ""]
+    if "metrics" in report:
+        lines += ["## Success metrics", ""]
+        lines += _table(
+            ["metric", "value"],
+            [[METRIC_NAMES[k], _pct(v)] for k, v in report["metrics"].items()],
+        )
+    if "coordination" in report:
+        lines += _coordination_md(report["coordination"])
+    if "qa" in report:
+        lines += _qa_md(report["qa"])
+    if "performance" in report:
+        lines += _performance_md(report["performance"])
+    if "lessons" in report:
+        lines += _lessons_md(report["lessons"])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _coordination_md(c: dict[str, Any]) -> list[str]:
+    lines = ["## Coordination plan", "", "### Agents and assignments", ""]
+    lines += _table(
+        ["agent", "slots", "capabilities", "tasks"],
+        [
+            [
+                md(a["id"]),
+                str(a["slots"]),
+                md(", ".join(a["capabilities"])),
+                md(", ".join(a["tasks"])),
+            ]
+            for a in c["agents"]
+        ],
+    )
+    lines += ["### Phases, dependencies and hand-offs", ""]
+    rows = []
+    for p in c["phases"]:
+        for t in p["tasks"]:
+            rows.append(
+                [
+                    md(p["id"]),
+                    _num(p["timebox"]),
+                    md(t["id"]),
+                    md(", ".join(t["needs"]) or "-"),
+                    md(", ".join(t["outputs"]) or "-"),
+                    md(t["on_failure"]),
+                ]
+            )
+    lines += _table(["phase", "timebox", "task", "needs", "hands off", "on failure"], rows)
+    lines += ["### Gates and approvers", ""]
+    lines += _table(
+        ["gate", "after", "approval", "approvers", "quorum", "criteria"],
+        [
+            [
+                md(g["id"]),
+                md(g["after"]),
+                md(g["approval"]),
+                md(", ".join(g["approvers"])),
+                str(g["quorum"]),
+                str(g["criteria"]),
+            ]
+            for g in c["gates"]
+        ]
+        or [["-", "-", "-", "-", "-", "-"]],
+    )
+    rules = ", ".join(f"{k}={v}" for k, v in c["risk_rules"].items())
+    lines += ["### Contingency and risk rules", "", md(rules), ""]
+    sched = c["schedule"]
+    lines += [
+        "### Simulated schedule",
+        "",
+        f"Projected duration {_num(sched['total'])}; critical path: "
+        f"{md(' -> '.join(sched['critical_path']) or '-')}",
+        "",
+    ]
+    if c.get("research"):
+        lines += ["### Research", ""]
+        for r in c["research"]:
+            lines.append(
+                f"- {md(r.get('id'))} ({md(r.get('query'))}): {len(r.get('results', []))} results"
+            )
+            lines += [f"  - {md(x)}" for x in r.get("results", [])[:5]]
+        lines.append("")
+    return lines
+
+
+def _qa_md(q: dict[str, Any]) -> list[str]:
+    lines = [
+        "## QA report",
+        "",
+        f"Quality compliance: {_pct(q['compliance'])} of gates passed; criteria passed "
+        f"{q['criteria_passed']}/{q['criteria_total']}",
+        "",
+    ]
+    if not q["gates"]:
+        return [*lines, "No gates in this plan.", ""]
+    for g in q["gates"]:
+        lines += [f"### Gate {md(g['id'])} (after {md(g['after'])}): {md(g['status'])}", ""]
+        lines += _table(
+            ["criterion", "result", "evidence"],
+            [
+                [
+                    md(f"{c.get('kind')} {c.get('spec')}"),
+                    "passed" if c.get("passed") else "FAILED",
+                    md(c.get("detail", "")),
+                ]
+                for c in g["criteria"]
+            ]
+            or [["-", "-", "-"]],
+        )
+        lines.append(f"Evidence hash: {md(g['evidence_hash'] or '-')}")
+        for d in g["decisions"]:
+            who = f"{md(d['user'])}@{md(d['host'])}"
+            lines.append(f"- {md(d['decision'])} by {who}: {md(d['reason'] or '-')}")
+        for r in g["refused"]:
+            lines.append(f"- refused: {md(r['user'])}: {md(r['why'])}")
+        lines.append("")
+    return lines
+
+
+def _performance_md(p: dict[str, Any]) -> list[str]:
+    lines = ["## Performance report", ""]
+    lines += [
+        f"Duration {_num(p['duration'])}; queue wait {_num(p['queue_wait'])}; gate wait "
+        f"{_num(p['gate_wait'])}; retry cost {_num(p['retry_cost'])}",
+        "",
+    ]
+    lines += _table(
+        ["agent", "slots", "busy", "utilisation"],
+        [
+            [md(a["id"]), str(a["slots"]), _num(a["busy"]), _pct(a["utilisation"])]
+            for a in p["agents"]
+        ],
+    )
+    lines += _table(
+        ["phase", "status", "duration", "timebox"],
+        [
+            [md(x["id"]), md(x["status"]), _num(x["duration"]), _num(x["timebox"])]
+            for x in p["phases"]
+        ],
+    )
+    lines += _table(
+        ["task", "status", "attempts", "duration", "estimate", "queue wait"],
+        [
+            [
+                md(t["id"]),
+                md(t["status"]),
+                str(t["attempts"]),
+                _num(t["duration"]),
+                _num(t["estimate"]),
+                _num(t["queue_wait"]),
+            ]
+            for t in p["tasks"]
+        ],
+    )
+    cp = p["critical_path"]
+    lines += [
+        f"Critical path planned: {md(' -> '.join(cp['planned']) or '-')}",
+        "",
+        f"Critical path actual: {md(' -> '.join(cp['actual']) or '-')}",
+        "",
+    ]
+    fc = p["forecasts"]
+    if fc.get("recorded"):
+        lines += [
+            f"Forecast accuracy: {fc['recorded']} forecasts, mean error {_num(fc['mean_error'])}",
+            "",
+        ]
+    else:
+        lines += ["Forecast accuracy: no forecasts recorded", ""]
+    return lines
+
+
+def _lessons_md(le: dict[str, Any]) -> list[str]:
+    lines = ["## Lessons learned", ""]
+    if le["findings"]:
+        lines += _table(
+            ["kind", "subject", "finding", "recommendation"],
+            [
+                [md(x["kind"]), md(x["subject"]), md(x["finding"]), md(x["recommendation"])]
+                for x in le["findings"]
+            ],
+        )
+    else:
+        lines += ["No findings: the run went as planned.", ""]
+    lines += ["### Operators' notes", ""]
+    lines += [f"- {md(n['by'])}: {md(n['text'])}" for n in le["notes"]] or ["- none"]
+    h = le["handoff"]
+    lines += ["", "### Hand-off", "", "Deliverables:"]
+    lines += [f"- {md(d['task'])}: {md(', '.join(d['outputs']))}" for d in h["deliverables"]] or [
+        "- none declared"
+    ]
+    lines += ["", "Open items:"]
+    lines += [
+        f"- {md(i.get('task') or i.get('risk'))}: {md(i['status'])} {md(i['reason'])}"
+        for i in h["open_items"]
+    ] or ["- none"]
+    return [*lines, ""]
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+
+def gantt_svg(tasks: list[dict[str, Any]], width: int = 760) -> str:
+    """A Gantt timeline of the tasks' last attempts, as inline SVG."""
+    placed = [t for t in tasks if t.get("start") is not None]
+    if not placed:
+        return "<p>No task ran.</p>"
+    end = max((t["start"] + (t["duration"] or 0.0)) for t in placed) or 1.0
+    row, label = 16, 140
+    scale = (width - label - 10) / end
+    colours = {"succeeded": "#3a3", "failed": "#c33", "timed_out": "#c33", "skipped": "#999"}
+    height = row * len(placed) + 20
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'role="img" aria-label="timeline">'
+    ]
+    for i, t in enumerate(placed):
+        y = i * row + 4
+        x = label + t["start"] * scale
+        w = max(1.0, (t["duration"] or 0.0) * scale)
+        fill = colours.get(t["status"], "#36c")
+        name = html.escape(str(t["id"]))
+        parts.append(f'<text x="2" y="{y + 11}" font-size="11">{name}</text>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row - 4}" fill="{fill}">'
+            f"<title>{name}: {html.escape(str(t['status']))}, "
+            f"{t['duration'] or 0:.1f}s</title></rect>"
+        )
+    parts.append(
+        f'<text x="{label}" y="{height - 4}" font-size="10">0s</text>'
+        f'<text x="{width - 40}" y="{height - 4}" font-size="10">{end:.1f}s</text></svg>'
+    )
+    return "".join(parts)
+
+
+_STYLE = (
+    "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
+    "text-align:left}code{background:#eee}"
+)
+
+
+def to_html(report: dict[str, Any]) -> str:
+    """The Markdown report's content as a self-contained page (no script, no CDN), plus the
+    Gantt timeline when the report has a performance part."""
+    body = []
+    table_rows: list[str] = []
+    for line in markdown(report).splitlines():
+        if line.startswith("|"):
+            if line.startswith("|---"):
+                continue
+            cells = [_unmd(c) for c in line.strip("|").split(" | ")]
+            tag = "th" if not table_rows else "td"
+            table_rows.append(
+                "<tr>" + "".join(f"<{tag}>{c.strip()}</{tag}>" for c in cells) + "</tr>"
+            )
+            continue
+        if table_rows:
+            body.append("<table>" + "".join(table_rows) + "</table>")
+            table_rows = []
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{_unmd(line[level:].strip())}</h{level}>")
+        elif line.startswith("- "):
+            body.append(f"<li>{_unmd(line[2:])}</li>")
+        elif line.strip():
+            body.append(f"<p>{_unmd(line)}</p>")
+    if table_rows:
+        body.append("<table>" + "".join(table_rows) + "</table>")
+    if "performance" in report:
+        body.append("<h2>Timeline</h2>" + gantt_svg(report["performance"]["tasks"]))
+    title = _unmd(f"Run {md(report['summary']['run'])}")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+def _unmd(text: str) -> str:
+    """Markdown-escaped text back to plain text, escaped for HTML."""
+    return html.escape(re.sub(r"\\(.)", r"\1", text))
+
+
+# -- JUnit --------------------------------------------------------------------------------------
+
+
+def _xml(text: object) -> str:
+    return _CONTROL.sub("?", str(text))
+
+
+def junit(f: Facts) -> str:
+    """One test case per task (classname: its phase), so CI systems can show a run."""
+    s = f.state
+    suite = ET.Element(
+        "testsuite",
+        name=_xml(f"phasegate {s.plan_name} {f.run_id}"),
+        tests=str(len(s.tasks)),
+        failures=str(sum(1 for t in s.tasks.values() if t.status.value in ("failed", "timed_out"))),
+        errors=str(sum(1 for t in s.tasks.values() if t.status.value in ("cancelled", "blocked"))),
+        skipped=str(sum(1 for t in s.tasks.values() if t.status.value in ("skipped", "pending"))),
+        time=f"{f.end - f.start:.3f}",
+    )
+    for t in s.tasks.values():
+        last = f.final(t.id)
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=_xml(t.phase),
+            name=_xml(t.id),
+            time=f"{last.duration if last and last.end else 0.0:.3f}",
+        )
+        status = t.status.value
+        why = _xml(t.reason or status)
+        if status in ("failed", "timed_out"):
+            ET.SubElement(case, "failure", message=why, type=status).text = why
+        elif status in ("cancelled", "blocked"):
+            ET.SubElement(case, "error", message=why, type=status).text = why
+        elif status in ("skipped", "pending", "ready", "running"):
+            ET.SubElement(case, "skipped", message=why)
+    ET.indent(suite)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    )

@@ -1,0 +1,125 @@
+"""`phasegate report`, `diff` and `search`: the store's reports at the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from engine.errors import UsageError
+from engine.report import make as rep
+from engine.report.build import KINDS
+from engine.report.diff import compare
+from engine.store import SQLiteStore
+from engine.store.base import resolve_run
+
+from .text import safe, when
+
+EXT = {"md": "md", "html": "html", "json": "json", "junit": "xml"}
+
+
+async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | None) -> str:
+    """The report's text, or (with -o DIR) the path of the file written."""
+    kinds = KINDS if kind == "all" else (kind,)
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        facts = await rep.facts_of(store, row.id)
+        text = rep.render(await rep.run_report(store, row.id, kinds), fmt, facts)
+    finally:
+        await store.close()
+    if out is None:
+        return text.rstrip("\n")
+    name = f"{row.id}-{'junit' if fmt == 'junit' else kind}.{EXT[fmt]}"
+    return _written(out, name, text)
+
+
+def report_plan(path: str, variables: list[str], fmt: str, out: str | None) -> str:
+    from engine.plan import load_plan
+
+    if fmt == "junit":
+        raise UsageError("--format junit needs a run: a plan has no task results yet")
+    plan = load_plan(path, variables)
+    text = rep.render(rep.plan_report(plan), fmt)
+    if out is None:
+        return text.rstrip("\n")
+    return _written(out, f"{plan.name}-coordination.{EXT[fmt]}", text)
+
+
+def _written(directory: str, name: str, text: str) -> str:
+    try:
+        return f"wrote {rep.write(directory, name, text)}"
+    except OSError as exc:
+        raise UsageError(f"cannot write the report into {directory}: {exc.strerror}") from None
+
+
+async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> str:
+    store = await SQLiteStore.open(db_path)
+    try:
+        found = await store.search(text, limit)
+    finally:
+        await store.close()
+    if as_json:
+        return json.dumps(
+            {"query": text, "results": [dataclasses.asdict(f) for f in found]}, indent=2
+        )
+    if not found:
+        return f"nothing found for {safe(text)!r} in the history"
+    return "\n".join(
+        f"{when(f.ts)}  {f.run_id}  {safe(f.plan)[:20]:<20} {f.kind:<8} "
+        f"{safe(f.subject)[:20]}: {safe(f.text)}"
+        for f in found
+    )
+
+
+async def diff_runs(db_path: str, ref_a: str, ref_b: str, as_json: bool) -> str:
+    store = await SQLiteStore.open(db_path)
+    try:
+        a = await resolve_run(store, ref_a)
+        b = await resolve_run(store, ref_b)
+        result = compare(await rep.facts_of(store, a.id), await rep.facts_of(store, b.id))
+    finally:
+        await store.close()
+    return json.dumps(result, indent=2) if as_json else diff_text(result)
+
+
+def _s(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}s"
+
+
+def _signed(x: float | None, unit: str = "s") -> str:
+    return "-" if x is None else f"{x:+.1f}{unit}"
+
+
+def diff_text(d: dict[str, Any]) -> str:
+    a, b = d["a"], d["b"]
+    lines = [
+        f"{safe(a['run'])} ({a['status']}, {_s(a['duration'])}) -> "
+        f"{safe(b['run'])} ({b['status']}, {_s(b['duration'])}): {_signed(d['duration_delta'])}",
+        "",
+        f"{'task':<24} {'status':<24} {'duration':<18} delta",
+    ]
+    for t in d["tasks"]:
+        status = (
+            t["status_a"]
+            if t["status_a"] == t["status_b"]
+            else f"{t['status_a']} -> {t['status_b']}"
+        )
+        lines.append(
+            f"{safe(t['id'])[:24]:<24} {status:<24} "
+            f"{_s(t['duration_a']) + ' -> ' + _s(t['duration_b']):<18} {_signed(t['delta'])}"
+        )
+    lines.append("")
+    lines.append("new failures: " + (", ".join(safe(x) for x in d["new_failures"]) or "none"))
+    lines.append("fixed: " + (", ".join(safe(x) for x in d["fixed"]) or "none"))
+    cp = d["critical_path"]
+    if cp["a"] != cp["b"]:
+        before, after = " -> ".join(map(safe, cp["a"])), " -> ".join(map(safe, cp["b"]))
+        lines.append(f"critical path: {before}  =>  {after}")
+    else:
+        lines.append(f"critical path unchanged: {' -> '.join(map(safe, cp['a'])) or '-'}")
+    for k, m in d["metrics"].items():
+        va = "n/a" if m["a"] is None else f"{m['a']:.0f}%"
+        vb = "n/a" if m["b"] is None else f"{m['b']:.0f}%"
+        lines.append(f"{k.replace('_', ' ')}: {va} -> {vb}")
+    return "\n".join(lines)
