@@ -1,0 +1,81 @@
+"""Reports, diff and search at the command line, on real runs."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .conftest import Run
+
+PLAN = """
+name: shipping
+agents: {w: {slots: 2}}
+phases:
+  - id: build
+    tasks:
+      - {id: make, run: "sh -c 'mkdir -p out && touch out/app'", outputs: [out/app], estimate: 5}
+      - {id: flaky, run: "sh -c 'test $PHASEGATE_ATTEMPT -ge 2'", retries: 1}
+      - {id: check, run: "sh -c 'test -f fail && exit 3 || true'", needs: [make]}
+"""
+
+
+def test_a_finished_run_has_its_reports_and_every_format_works(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    done = pg("run", "plan.yaml", "--headless")
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(pg("show", "last", "--json").stdout)["id"]
+    written = tmp_path / "data" / "runs" / run_id / "report.md"
+    assert f"report: {written}" in done.stdout
+    assert "## Lessons learned" in written.read_text() and "flaky" in written.read_text()
+    assert json.loads(written.with_suffix(".json").read_text())["summary"]["status"] == "succeeded"
+
+    printed = pg("report", "last", "--kind", "qa")
+    assert printed.returncode == 0 and "## QA report" in printed.stdout
+    assert "## Lessons" not in printed.stdout
+    out = pg("report", "last", "--format", "html", "-o", "rep")
+    assert out.returncode == 0 and (tmp_path / "rep" / f"{run_id}-all.html").exists()
+    junit = pg("report", "last", "--format", "junit", "-o", "rep")
+    suite = ET.parse(tmp_path / "rep" / f"{run_id}-junit.xml").getroot()
+    assert junit.returncode == 0 and suite.get("tests") == "3"
+    as_json = json.loads(pg("report", "last", "--format", "json").stdout)
+    assert set(as_json) >= {"summary", "metrics", "coordination", "qa", "performance", "lessons"}
+    before = pg("report", "--plan", "plan.yaml", "--kind", "coordination")
+    assert before.returncode == 0 and "Simulated schedule" in before.stdout
+    metrics = json.loads(pg("show", "last", "--json").stdout)["metrics"]
+    assert metrics["task_success_rate"] == 100.0
+    assert "success 100%" in pg("show", "last").stdout
+
+
+def test_diff_and_search_across_two_runs(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0
+    first = json.loads(pg("show", "last", "--json").stdout)["id"]
+    (tmp_path / "fail").touch()
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 1
+    diff = pg("diff", first, "last")
+    assert diff.returncode == 0 and "new failures: check" in diff.stdout
+    data = json.loads(pg("diff", first, "last", "--json").stdout)
+    assert data["new_failures"] == ["check"]
+    found = json.loads(pg("search", "exited code", "--json").stdout)["results"]
+    assert any(r["kind"] == "failure" and r["subject"] == "check" for r in found)
+    assert "nothing found" in pg("search", "zebra").stdout
+
+
+def test_bad_input_gets_a_clear_error(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    for args, words in [
+        (("report", "nope"), "no run"),
+        (("report", "last"), "no runs yet"),
+        (("diff", "a", "b"), "no runs yet"),
+        (("report", "--plan", "missing.yaml"), "no such file"),
+        (("report", "--plan", "plan.yaml", "--format", "junit"), "needs a run"),
+        (("report", "--kind", "bogus"), "Invalid value"),
+    ]:
+        done = pg(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert words in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0
+    (tmp_path / "file").touch()
+    blocked = pg("report", "last", "-o", "file/sub")
+    assert blocked.returncode == 2 and "cannot write the report" in blocked.stderr
