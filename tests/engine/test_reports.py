@@ -89,7 +89,7 @@ def _events(run_id: str, unit_fails: bool = False, t: float = T0) -> list[ev.Eve
             "task compile",
             f"past its estimate {HOSTILE}",
             "check its output",
-        ),  # fmt: skip
+        ),
         ev.TaskFinished(t + 31, "compile", 1, "succeeded", 0),
         ev.RiskCleared(t + 31, "overrun:compile"),
         ev.PhaseFinished(t + 31, "build", "succeeded"),
