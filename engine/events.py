@@ -336,6 +336,18 @@ class RunRecovered(Event):
     tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
+@event("research.finished")
+@dataclass(frozen=True, slots=True)
+class ResearchFinished(Event):
+    """The answers to one of the plan's research queries (asked as the first phase starts)."""
+
+    research: str
+    provider: str  # history | the command
+    query: str
+    results: list[str] = field(default_factory=list)
+    error: str = ""
+
+
 @event("command.done")
 @dataclass(frozen=True, slots=True)
 class CommandDone(Event):

@@ -301,6 +301,8 @@ class Runner(OperatorControl, TakeOver):
             return RunStatus.FAILED, f"plan check failed: {failed}"
         await self._probe_agents()
         index = self._first_open_phase() if self._resume is not None else 0
+        if self.plan.research and not self.state.research:
+            await self._research()
         while index < len(self.plan.phases):
             phase = self.plan.phases[index]
             if self._cancel_reason:
@@ -358,6 +360,15 @@ class Runner(OperatorControl, TakeOver):
                 reason += f" (after {rule.max_attempts} attempts)"
             return None, f"gate '{gate.id}' {outcome}: {reason}"
         return None, ""
+
+    async def _research(self) -> None:
+        """The plan's research queries, asked as the first phase starts (in parallel)."""
+        from .research import ask_all
+
+        for found in await ask_all(
+            self.plan, self.store, self.run_id, self._values, self._workdir, self._env, self.now()
+        ):
+            self.emit(found)
 
     def _checks(self, scope: str, checks: object) -> str:
         from .plan.model import Checks

@@ -207,6 +207,7 @@ class RunState:
     gates: dict[str, GateState] = field(default_factory=dict)
     risks: dict[str, RiskState] = field(default_factory=dict)
     notes: list[tuple[float, str, str]] = field(default_factory=list)  # (time, by, text)
+    research: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> its answers
     events: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -432,6 +433,16 @@ def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
             t.status, t.reason = TaskStatus.PENDING, "rerun after the engine stopped"
 
 
+def _research(s: RunState, e: ev.ResearchFinished) -> None:
+    s.research[e.research] = {
+        "id": e.research,
+        "provider": e.provider,
+        "query": e.query,
+        "results": list(e.results),
+        "error": e.error,
+    }
+
+
 _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunStarted: _run_started,
     ev.AgentProbed: _agent_probed,
@@ -455,6 +466,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.AgentSlotsChanged: _slots_changed,
     ev.RunResumed: _run_resumed,
     ev.RunRecovered: _run_recovered,
+    ev.ResearchFinished: _research,
 }
 
 

@@ -110,9 +110,9 @@ async def run_headless(
     )
     if state.reason:
         summary += f" ({safe(state.reason)})"
-    click.echo(summary)
     if written and not quiet:
-        click.echo(f"  report: {written}")
+        click.echo(f"report: {written}")
+    click.echo(summary)
     if status != "succeeded":
         click.echo(f"  see: phasegate show {run_id}   phasegate logs {run_id} TASK")
     return state, stopped_by[0] if stopped_by else None

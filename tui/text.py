@@ -130,6 +130,10 @@ def log_line(event: ev.Event, run_id: str = "last") -> str | None:
         case ev.RunPaused() | ev.RunResumed():
             verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
             return f"{clock} {glyph('phase')} run {verb} by {safe(event.by)}"
+        case ev.ResearchFinished():
+            found = f"{len(event.results)} answer{'s' if len(event.results) != 1 else ''}"
+            why = f" ({safe(event.error)})" if event.error else ""
+            return f"{clock} {glyph('phase')} research {safe(event.research)}: {found}{why}"
         case ev.RunRecovered():
             done = "; ".join(
                 f"{safe(str(t.get('task')))} attempt {t.get('attempt')}: {t.get('action')}"

@@ -107,6 +107,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
             capabilities.update(c for c in a["capabilities"] if isinstance(c, str))
 
     yield from _check_agents(agents, known, budget)
+    yield from _check_research(_dicts(data.get("research")), known, budget)
 
     # phases and tasks: ids, positions
     phase_ids: dict[str, int] = {}
@@ -459,3 +460,26 @@ def _check_cycles(
                 "remove one of these needs"
             ),
         )
+
+
+def _check_research(
+    queries: Iterable[tuple[int, dict[str, Any]]], known: _Names, budget: list[int]
+) -> Iterator[Found]:
+    seen: dict[str, int] = {}
+    with_query = _Names(set(known.names) | {"query"}, budget)
+    for i, q in queries:
+        rid = _str(q.get("id"))
+        if rid is not None and rid in seen:
+            yield Found(
+                ("research", i, "id"),
+                False,
+                f"duplicate research id '{_cut(rid)}' (first at research[{seen[rid]}]); rename one",
+            )
+        elif rid is not None:
+            seen[rid] = i
+        if isinstance(q.get("query"), str):
+            yield from _unknown_names(q["query"], known, ("research", i, "query"))
+        provider = q.get("provider")
+        if isinstance(provider, dict) and isinstance(provider.get("run"), str):
+            command = provider["run"]
+            yield from _unknown_names(command, with_query, ("research", i, "provider", "run"))

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from ..durations import ALLOWED as DURATIONS
 from ..durations import parse_duration
@@ -167,6 +175,29 @@ class Gate(Model):
     on_reject: OnReject | None = None
 
 
+class AskCommand(Model):
+    run: str = Field(min_length=1, description="a command that answers; {query} is the query")
+
+
+class Research(Model):
+    """A question asked at the start of the first phase; the answers are kept with the run."""
+
+    id: Id
+    query: str = Field(min_length=1)
+    provider: Literal["history"] | AskCommand = Field(
+        "history", description="history: full-text search of earlier runs; or {run: COMMAND}"
+    )
+    limit: int = Field(5, ge=1, le=100, description="answers kept")
+    timeout: Duration = Field(30.0, description="a command provider's time limit")
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _one_provider(cls, value: object) -> object:
+        if value == "history" or isinstance(value, dict):
+            return value
+        raise ValueError(f"got {value!r}; allowed: `history`, or a command as `{{run: COMMAND}}`")
+
+
 class RiskSettings(Model):
     """Thresholds of the risk rules; the defaults need no configuration."""
 
@@ -191,6 +222,7 @@ class Plan(Model):
     output_cap: Size = Field(16 * 1024 * 1024, description="output kept per task attempt")
     kill_grace: Duration = Field(5.0, description="TERM to KILL grace for a task's processes")
     risks: RiskSettings = Field(default_factory=lambda: RiskSettings.model_validate({}))
+    research: list[Research] = Field(default_factory=list)
 
     _path: str = PrivateAttr("")
     _dir: str = PrivateAttr(".")

@@ -200,3 +200,44 @@ async def test_lessons_are_kept_searchable_and_flaky_tasks_found_across_runs(
     assert {(f.run_id, f.kind) for f in found} == {("good", "note"), ("bad", "note")}
     assert await store.search("attempt", exclude_run="bad")
     assert await store.search("\"'*:()") == []
+
+
+RESEARCH = """
+name: release
+vars: {branch: main}
+agents: {w: {}}
+research:
+  - {id: past, query: "cache trouble on {branch}"}
+  - id: docs
+    query: "it's {branch}"
+    provider: {run: "printf '%s\\\\n' first {query} third fourth"}
+    limit: 3
+  - {id: down, query: x, provider: {run: "sh -c 'echo why >&2; exit 4'"}}
+phases:
+  - id: one
+    tasks: [{id: a, run: "true"}]
+"""
+
+
+async def test_research_asks_the_history_and_commands_as_the_first_phase_starts(
+    tmp_path: Path,
+) -> None:
+    from engine.store.base import Knowledge
+
+    from .helpers import ScriptedExecutor, run_plan
+
+    store = MemoryStore()
+    await store.create_run(RunRow("old", "release", "x.yaml", "succeeded", T0))
+    await store.remember("old", "release", [Knowledge("note", T0, "bob", "the cache was stale")])
+    state, store = await run_plan(tmp_path, RESEARCH, ScriptedExecutor(), store)
+    past, docs, down = (state.research[k] for k in ("past", "docs", "down"))
+    assert past["query"] == "cache trouble on main" and past["results"] == [
+        "old note bob: the cache was stale"
+    ]
+    # the query is one shell word, whatever quotes it holds; `limit` answers are kept
+    assert docs["results"] == ["first", "it's main", "third"] and docs["error"] == ""
+    assert down["results"] == [] and "exited 4" in down["error"] and "why" in down["error"]
+    events = [type(e).__name__ for _, e in await store.read_events("run1")]
+    assert events.index("ResearchFinished") < events.index("TaskStarted")
+    report = await make.run_report(store, "run1", ("coordination",))
+    assert [r["id"] for r in report["coordination"]["research"]] == ["past", "docs", "down"]

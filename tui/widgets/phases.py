@@ -37,6 +37,7 @@ class PhasePanel(Static, can_focus=True):
         grid.add_column(no_wrap=True, ratio=1)
         grid.add_column(no_wrap=True, justify="right")
         grid.add_column(no_wrap=True, justify="right")
+        first = next(iter(state.phases), None)
         for p in state.phases.values():
             used = None
             if p.started_at is not None:
@@ -54,6 +55,15 @@ class PhasePanel(Static, can_focus=True):
                 f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
                 Text(box, style="bold red" if over else ""),
             )
+            if p.id == first and state.research:  # asked as the first phase starts
+                answers = sum(len(r["results"]) for r in state.research.values())
+                failed = any(r["error"] for r in state.research.values())
+                names = ", ".join(safe(r) for r in state.research)
+                grid.add_row(
+                    Text(f"  ◇ research {names}", style="dim"),
+                    str(answers),
+                    Text("error" if failed else "done", style="red" if failed else "dim"),
+                )
             for g in state.gates.values():
                 if g.after == p.id:
                     style = GATE_STYLE.get(g.status, "dim")
