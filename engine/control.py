@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from . import events as ev
 
 if TYPE_CHECKING:
+    from .attempts import _Attempt
     from .plan.model import Plan
-    from .runner import _Attempt
     from .scheduler import Scheduler
     from .state import RunState
 

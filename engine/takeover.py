@@ -13,10 +13,10 @@ from .adopt import POLL, AdoptedProcess, FileTail, files_for, wrap
 from .snapshot import fold_run
 
 if TYPE_CHECKING:
+    from .attempts import _Attempt
     from .gatekeeper import GateKeeper
     from .plan.model import Plan, Task
     from .process import Exit
-    from .runner import _Attempt
     from .scheduler import Scheduler
     from .sink import Sink
     from .state import RunState
