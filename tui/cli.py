@@ -2,79 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
-import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
 from engine import __version__
-from engine.errors import PhasegateError, PlanError, Problem
+from engine.errors import PhasegateError, PlanError
 
-T = TypeVar("T")
-
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
-
-db_option = click.option(
-    "--db",
-    "db",
-    envvar="PHASEGATE_DB",
-    type=click.Path(dir_okay=False),
-    help="Database file (default: phasegate.db in the user data dir; env PHASEGATE_DB).",
+from .cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    _db_path,
+    _fail,
+    _open,
+    _parse_vars,
+    _print_problems,
+    _run_async,
+    color_option,
+    db_option,
+    json_option,
+    var_option,
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-var_option = click.option(
-    "--var",
-    "variables",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set or override a plan variable (repeatable).",
-)
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"phasegate: {message}", err=True)
-    sys.exit(code)
-
-
-def _run_async(make: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return asyncio.run(make())  # type: ignore[arg-type]
-    except PhasegateError as exc:
-        _fail(str(exc), exc.exit_code)
-        raise  # unreachable
-
-
-def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise click.BadParameter(f"{item!r}: use NAME=VALUE", param_hint="--var")
-        out[name] = value
-    return out
-
-
-def _db_path(db: str | None) -> str:
-    from engine.store.sqlite import default_db_path
-
-    return os.path.abspath(db) if db else default_db_path()
-
-
-async def _open(db: str | None) -> Any:
-    from engine.store import SQLiteStore
-
-    return await SQLiteStore.open(_db_path(db))
-
-
-def _print_problems(problems: list[Problem]) -> None:
-    for p in problems:
-        click.echo(str(p), err=True)
+from .cli_reports import COMMANDS as REPORT_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -127,15 +82,6 @@ def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) 
             else:
                 click.echo(f"{path}: ok")
     sys.exit(0 if ok else EXIT_USAGE)
-
-
-color_option = click.option(
-    "--color",
-    type=click.Choice(["auto", "never", "256", "truecolor"]),
-    default="auto",
-    show_default=True,
-    help="Colours of the dashboard (NO_COLOR=1 also turns them off).",
-)
 
 
 @cli.command()
@@ -516,109 +462,15 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN", default="last")
-@click.option(
-    "--kind",
-    type=click.Choice(["coordination", "qa", "performance", "lessons", "all"]),
-    default="all",
-    show_default=True,
-    help="Which report.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["md", "html", "json", "junit"]),
-    default="md",
-    show_default=True,
-    help="junit: one test case per task (ignores --kind).",
-)
-@click.option("-o", "--out", metavar="DIR", default=None, help="Write a file into DIR.")
-@click.option(
-    "--plan",
-    "plan_path",
-    metavar="PLAN",
-    default=None,
-    help="The coordination plan of PLAN, before any run.",
-)
-@var_option
-@db_option
-def report(
-    run_ref: str,
-    kind: str,
-    fmt: str,
-    out: str | None,
-    plan_path: str | None,
-    variables: tuple[str, ...],
-    db: str | None,
-) -> None:
-    """Reports of RUN: coordination plan, QA, performance, lessons learned, with the success
-    metrics; printed, or written into DIR. When a run ends, its QA, performance and lessons
-    reports are written into its run directory."""
-    from .reports import report_plan, report_run
-
-    if plan_path is not None:
-        try:
-            click.echo(report_plan(plan_path, list(_parse_vars(variables)), fmt, out))
-        except PlanError as exc:
-            _print_problems(exc.problems)
-            sys.exit(EXIT_USAGE)
-        return
-    click.echo(_run_async(lambda: report_run(_db_path(db), run_ref, kind, fmt, out)))
-
-
-@cli.command()
-@click.argument("run_a", metavar="RUN_A")
-@click.argument("run_b", metavar="RUN_B", default="last")
-@json_option
-@db_option
-def diff(run_a: str, run_b: str, as_json: bool, db: str | None) -> None:
-    """Compare two runs: task statuses and durations, new and fixed failures, timeline,
-    critical path and metrics."""
-    from .reports import diff_runs
-
-    click.echo(_run_async(lambda: diff_runs(_db_path(db), run_a, run_b, as_json)))
-
-
-@cli.command()
-@click.argument("text")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@json_option
-@db_option
-def search(text: str, limit: int, as_json: bool, db: str | None) -> None:
-    """Search what earlier runs taught: lessons, operators' notes, risks and failures."""
-    from .reports import search_history
-
-    click.echo(_run_async(lambda: search_history(_db_path(db), text, limit, as_json)))
-
-
-@cli.command()
-@db_option
-@json_option
-def doctor(db: str | None, as_json: bool) -> None:
-    """Check the data directory, the database and unfinished runs; exit 1 on a failure."""
-    from engine.doctor import diagnose
-
-    path = _db_path(db)
-    found = diagnose(path)
-    if as_json:
-        click.echo(json.dumps({"db": path, "checks": [f.as_dict() for f in found]}, indent=2))
-    else:
-        from .text import safe
-
-        click.echo(f"database {safe(path)}")
-        for f in found:
-            mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[f.level]
-            click.echo(f"  {mark}  {safe(f.check):<16} {safe(f.detail)}")
-    if any(f.level == "fail" for f in found):
-        sys.exit(EXIT_FAILED)
-
-
-@cli.command()
 def schema() -> None:
     """Print the plan's JSON Schema (for editor completion)."""
     from engine.plan.model import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+for _command in REPORT_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

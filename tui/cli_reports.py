@@ -1,0 +1,123 @@
+"""`phasegate report`, `diff`, `search` and `doctor`: what the store knows, after the runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from engine.errors import PlanError
+
+from .cli_common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    _db_path,
+    _parse_vars,
+    _print_problems,
+    _run_async,
+    db_option,
+    json_option,
+    var_option,
+)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN", default="last")
+@click.option(
+    "--kind",
+    type=click.Choice(["coordination", "qa", "performance", "lessons", "all"]),
+    default="all",
+    show_default=True,
+    help="Which report.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json", "junit"]),
+    default="md",
+    show_default=True,
+    help="junit: one test case per task (ignores --kind).",
+)
+@click.option("-o", "--out", metavar="DIR", default=None, help="Write a file into DIR.")
+@click.option(
+    "--plan",
+    "plan_path",
+    metavar="PLAN",
+    default=None,
+    help="The coordination plan of PLAN, before any run.",
+)
+@var_option
+@db_option
+def report(
+    run_ref: str,
+    kind: str,
+    fmt: str,
+    out: str | None,
+    plan_path: str | None,
+    variables: tuple[str, ...],
+    db: str | None,
+) -> None:
+    """Reports of RUN: coordination plan, QA, performance, lessons learned, with the success
+    metrics; printed, or written into DIR. When a run ends, its QA, performance and lessons
+    reports are written into its run directory."""
+    from .reports import report_plan, report_run
+
+    if plan_path is not None:
+        try:
+            click.echo(report_plan(plan_path, list(_parse_vars(variables)), fmt, out))
+        except PlanError as exc:
+            _print_problems(exc.problems)
+            sys.exit(EXIT_USAGE)
+        return
+    click.echo(_run_async(lambda: report_run(_db_path(db), run_ref, kind, fmt, out)))
+
+
+@click.command()
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B", default="last")
+@json_option
+@db_option
+def diff(run_a: str, run_b: str, as_json: bool, db: str | None) -> None:
+    """Compare two runs: task statuses and durations, new and fixed failures, timeline,
+    critical path and metrics."""
+    from .reports import diff_runs
+
+    click.echo(_run_async(lambda: diff_runs(_db_path(db), run_a, run_b, as_json)))
+
+
+@click.command()
+@click.argument("text")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@json_option
+@db_option
+def search(text: str, limit: int, as_json: bool, db: str | None) -> None:
+    """Search what earlier runs taught: lessons, operators' notes, risks and failures."""
+    from .reports import search_history
+
+    click.echo(_run_async(lambda: search_history(_db_path(db), text, limit, as_json)))
+
+
+@click.command()
+@db_option
+@json_option
+def doctor(db: str | None, as_json: bool) -> None:
+    """Check the data directory, the database and unfinished runs; exit 1 on a failure."""
+    from engine.doctor import diagnose
+
+    path = _db_path(db)
+    found = diagnose(path)
+    if as_json:
+        click.echo(json.dumps({"db": path, "checks": [f.as_dict() for f in found]}, indent=2))
+    else:
+        from .text import safe
+
+        click.echo(f"database {safe(path)}")
+        for f in found:
+            mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[f.level]
+            click.echo(f"  {mark}  {safe(f.check):<16} {safe(f.detail)}")
+    if any(f.level == "fail" for f in found):
+        sys.exit(EXIT_FAILED)
+
+
+COMMANDS = (report, diff, search, doctor)
