@@ -54,7 +54,10 @@ class GateKeeper:
         """Evaluate and decide the gate: (outcome, reason), outcome passed|rejected|failed."""
         host = self._host
         attempt = self.attempts[gate.id] = self.attempts.get(gate.id, 0) + 1
-        results = await evaluate(gate.criteria, self._workdir, self._env(), self._values)
+        open_risks = [r for r in host.state.risks.values() if r.cleared_at is None]
+        results = await evaluate(
+            gate.criteria, self._workdir, self._env(), self._values, open_risks
+        )
         failed = [r for r in results if not r["passed"]]
         # the phase's declared outputs are part of the evidence (informative: the hand-off
         # check already failed any task that did not produce them)

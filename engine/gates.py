@@ -12,6 +12,7 @@ import json
 import os
 import pwd
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from .identity import Identity
 from .plan.model import Criterion, Gate
 from .plan.template import substitute
 from .process import run_capture
-from .state import GateState
+from .state import SEVERITIES, GateState, RiskState
 
 CRITERION_TIMEOUT = 600.0
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -43,9 +44,14 @@ class Verdict:
 
 
 async def evaluate(
-    criteria: list[Criterion], workdir: str, env: dict[str, str], values: dict[str, str]
+    criteria: list[Criterion],
+    workdir: str,
+    env: dict[str, str],
+    values: dict[str, str],
+    open_risks: Sequence[RiskState] = (),
 ) -> list[dict[str, Any]]:
-    """Run every criterion; each result is {kind, spec, passed, detail}."""
+    """Run every criterion; each result is {kind, spec, passed, detail}. `no_risks: LEVEL`
+    passes when no risk at LEVEL or above is open in the run."""
     results = []
     for c in criteria:
         if c.run is not None:
@@ -63,9 +69,20 @@ async def evaluate(
             detail = f"{size} bytes" if ok else ("empty" if size == 0 else "missing")
             results.append({"kind": "file", "spec": c.file, "passed": ok, "detail": detail})
         elif c.no_risks is not None:
-            # risk rules arrive with the risks issue; until then nothing can be open
+            floor = SEVERITIES.index(c.no_risks)
+            bad = [
+                r
+                for r in open_risks
+                if r.severity in SEVERITIES and SEVERITIES.index(r.severity) >= floor
+            ]
+            detail = (
+                f"{len(bad)} open at {c.no_risks} or above: "
+                + "; ".join(f"{r.severity} {r.subject}: {r.message}" for r in bad[:3])
+                if bad
+                else f"no open risk at {c.no_risks} or above"
+            )
             results.append(
-                {"kind": "no_risks", "spec": c.no_risks, "passed": True, "detail": "no open risks"}
+                {"kind": "no_risks", "spec": c.no_risks, "passed": not bad, "detail": detail}
             )
     return results
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from . import events as ev
 
+SEVERITIES = ("info", "low", "medium", "high", "critical")  # of a risk, lowest first
+
 
 class TaskStatus(StrEnum):
     PENDING = "pending"  # waiting for its phase or its dependencies

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine import events as ev
-from engine.state import RunState
+from engine.state import SEVERITIES, RunState
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 MAX_RISKS = 1000  # risks a feed keeps, the newest (a flapping rule can raise thousands)
 
 

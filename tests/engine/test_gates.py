@@ -260,3 +260,18 @@ async def test_deciding_an_unknown_gate_or_one_not_open_is_refused(tmp_path: Pat
         "this run has no gate 'nope'; its gates: review",
         "gate 'review' is not waiting for a decision: its phase has not finished yet",
     ]
+
+
+async def test_no_risks_fails_while_a_risk_at_or_above_its_level_is_open(tmp_path: Path) -> None:
+    from engine.gates import evaluate
+    from engine.plan.model import Criterion
+    from engine.state import RiskState
+
+    high = Criterion.model_validate({"no_risks": "high"})
+    low = RiskState("silent:a", "silent", "low", "task a", "quiet for 2m")
+    critical = RiskState("overrun:b", "overrun", "critical", "task b", "3x its estimate")
+    (passed,) = await evaluate([high], str(tmp_path), {}, {}, [low])
+    assert passed["passed"] and "no open risk at high" in passed["detail"]
+    (failed,) = await evaluate([high], str(tmp_path), {}, {}, [low, critical])
+    assert not failed["passed"]
+    assert failed["detail"] == "1 open at high or above: critical task b: 3x its estimate"
