@@ -3,7 +3,8 @@ as events. Pure: the runner gives the state, the time and when each task last pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from . import events as ev
 from .durations import format_duration
@@ -19,6 +20,7 @@ class Finding:
     subject: str
     message: str
     action: str
+    evidence: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def findings(
@@ -43,6 +45,7 @@ def findings(
                     f"running {format_duration(took)}, past its estimate of "
                     f"{format_duration(t.estimate)}",
                     "check its output (l); skip or cancel it if it hangs",
+                    {"running_s": round(took, 1), "estimate_s": t.estimate},
                 )
             )
         quiet = now - max(last_output.get(tid, 0.0), t.started_at)
@@ -55,6 +58,7 @@ def findings(
                     f"agent {t.agent}",
                     f"task {tid} has printed nothing for {format_duration(quiet)}",
                     "check that it is not waiting for input; cancel it if it hangs",
+                    {"task": tid, "quiet_s": round(quiet, 1)},
                 )
             )
     for phase in state.phases.values():
@@ -143,7 +147,9 @@ def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]
         known = state.risks.get(f.key)
         if known is None or not known.open:
             out.append(
-                ev.RiskRaised(now, f.key, f.rule, f.severity, f.subject, f.message, f.action)
+                ev.RiskRaised(
+                    now, f.key, f.rule, f.severity, f.subject, f.message, f.action, f.evidence
+                )
             )
     for key, risk in state.risks.items():
         if risk.open and key not in holding:

@@ -22,6 +22,8 @@ from .gatekeeper import GateKeeper
 from .identity import current_identity
 from .plan.model import Plan
 from .plan.template import substitute
+from .pressure import EVERY as PRESSURE_EVERY
+from .pressure import sample as sample_pressure
 from .process import (
     Executor,
     LocalExecutor,
@@ -29,6 +31,7 @@ from .process import (
     run_capture,
     same_process,
 )
+from .risks import Finding
 from .risks import changes as risk_changes
 from .risks import findings as risk_findings
 from .scheduler import Scheduler
@@ -86,6 +89,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
         self._waiting: dict[str, int] = {}
         self._last_output: dict[str, float] = {}  # task -> time of its last output line
         self._ticks = 0
+        self._pressure: list[Finding] = []  # machine pressure at the last sample
         self._paused = False
         self._stopping: dict[str, str] = {}  # running task -> status it ends with (operator)
         self._stop_reason: dict[str, str] = {}
@@ -262,7 +266,10 @@ class Runner(Attempts, OperatorControl, TakeOver):
         if self._ticks % int(HEARTBEAT / TICK) == 0:
             self._sink.summary(heartbeat_at=now, counts=self.state.counts())
         if self.state.finished_at is None:
+            if self._ticks % PRESSURE_EVERY == 1:  # (the first tick too)
+                self._pressure = sample_pressure(self.plan.risks, self._workdir)
             found = risk_findings(self.state, now, self._last_output, self.plan.risks)
+            found += self._pressure
             for event in risk_changes(self.state, now, found):
                 self.emit(event)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)

@@ -205,6 +205,9 @@ class RiskSettings(Model):
     silent_after: Duration = Field(120.0, description="a running task printing nothing this long")
     retry_storm: int = Field(3, ge=0, description="tasks of a phase needing retries; 0: off")
     failure_rate: float = Field(0.5, gt=0, le=1, description="failed share of finished tasks")
+    cpu: float = Field(95.0, ge=0, le=100, description="machine CPU busy %; 0: off")
+    memory: float = Field(90.0, ge=0, le=100, description="machine memory used %; 0: off")
+    disk: float = Field(95.0, ge=0, le=100, description="workdir disk used %; 0: off")
 
 
 class Plan(Model):

@@ -236,3 +236,18 @@ async def test_priority_and_slots_change_what_starts_next(tmp_path: Path) -> Non
     assert most >= 2  # more slots: tasks ran at once
     assert state.agents["a"].slots == 3
     assert state.status is RunStatus.SUCCEEDED
+
+
+def test_machine_pressure_is_a_risk_past_its_threshold_with_evidence(tmp_path: Path) -> None:
+    from engine.plan.model import RiskSettings
+    from engine.pressure import sample
+
+    low = RiskSettings.model_validate({"cpu": 0, "memory": 0.01, "disk": 0.01})
+    found = {f.key: f for f in sample(low, str(tmp_path))}
+    assert set(found) == {"pressure:memory", "pressure:disk"}  # cpu: 0 is off
+    disk = found["pressure:disk"]
+    assert disk.subject == "run" and disk.severity in ("high", "critical")
+    assert disk.evidence["threshold_pct"] == 0.01 and 0 < disk.evidence["used_pct"] <= 100
+    assert "slots" in disk.action
+    off = RiskSettings.model_validate({"cpu": 0, "memory": 0, "disk": 0})
+    assert sample(off, str(tmp_path)) == []
