@@ -503,3 +503,30 @@ async def test_steering_a_finished_run_says_so(finished_run: tuple[str, str]) ->
         await pilot.press("p", "s")
         assert isinstance(app.screen, DashboardScreen)
     assert await _commands(*finished_run) == []
+
+
+async def test_research_answers_show_under_the_first_phase(finished_run: tuple[str, str]) -> None:
+    db, _ = finished_run
+    now = time.time()
+    started = ev.RunStarted(
+        now,
+        "rs",
+        "rs-plan",
+        "x.yaml",
+        phases=[{"id": "init", "title": "Initialisation"}, {"id": "later", "title": "Later"}],
+        tasks=[{"id": "t", "phase": "init", "agent": "a"}],
+        agents=[{"id": "a", "slots": 1}],
+    )
+    answers = [
+        ev.ResearchFinished(now, "past", "history", "flaky", ["r1 lesson x", "r2 note y"]),
+        ev.ResearchFinished(now, "[b]docs[/b]", "rg", "q", [], "`rg` exited 2"),
+    ]
+    run_id = await _live_run(db, "rs", [started, *answers, ev.PhaseStarted(now, "init")])
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        lines = _text(screen.query_one(PhasePanel)).splitlines()
+        first = next(i for i, line in enumerate(lines) if "Initialisation" in line)
+        row = lines[first + 1]
+        assert "research past, [b]doc" in row and " 2 " in row and "error" in row  # as text
+        assert "Later" in lines[first + 2]
