@@ -10,9 +10,13 @@ from . import events as ev
 
 if TYPE_CHECKING:
     from .attempts import _Attempt
+    from .dag import Graph
     from .plan.model import Plan
     from .scheduler import Scheduler
     from .state import RunState
+
+
+RETRYABLE = frozenset({"failed", "timed_out", "cancelled", "blocked"})
 
 
 class OperatorControl:
@@ -28,6 +32,16 @@ class OperatorControl:
     _sched: Scheduler
     _retry_timers: dict[str, asyncio.TimerHandle]
     _phase_tasks: set[str]
+    _phase_done: asyncio.Future[None] | None
+    _graph: Graph
+    _remaining: int
+    _waiting: dict[str, int]
+
+    def _satisfied(self, tid: str) -> bool:
+        raise NotImplementedError
+
+    def _blocks(self, tid: str) -> bool:
+        raise NotImplementedError
 
     def emit(self, event: ev.Event) -> None:
         raise NotImplementedError
@@ -90,6 +104,8 @@ class OperatorControl:
             self.emit(ev.AgentSlotsChanged(self.now(), agent, value, by))
             self._dispatch()
             return True, f"agent '{agent}' has {value} slots"
+        if kind == "retry":
+            return self._retry_task(task, by)
         if kind in ("skip", "cancel_task"):
             return self._stop_task(
                 task,
@@ -127,6 +143,50 @@ class OperatorControl:
             self._dispatch()
             self._check_phase_done()
         return True, f"task '{tid}' {status}"
+
+    def _retry_task(self, tid: str, by: str) -> tuple[bool, str]:
+        """Run a task that ended badly again, as a new attempt, while its phase runs; the
+        dependents it blocked wait for it again."""
+        t = self.state.tasks.get(tid)
+        if t is None:
+            return False, f"this run has no task '{tid}'"
+        if t.status.value not in RETRYABLE:
+            return False, (
+                f"task '{tid}' is {t.status.value}: only a failed, timed-out, cancelled or "
+                "blocked task can run again"
+            )
+        phase_done = self._phase_done is None or self._phase_done.done()
+        if tid not in self._phase_tasks or phase_done:
+            return False, f"task '{tid}' is in phase '{t.phase}', which is not running now"
+        unmet = [n for n in self._graph.needs[tid] if not self._satisfied(n)]
+        if unmet:
+            return False, f"task '{tid}' needs {', '.join(unmet)}: retry that first"
+        number = t.attempts + 1
+        self.emit(ev.TaskRetrying(self.now(), tid, number, 0.0, f"retry asked by {by}"))
+        self._remaining += 1
+        reopened = self._reopen(tid, by)
+        self._sched.push(tid)
+        self._dispatch()
+        more = f"; {len(reopened)} blocked task(s) wait for it again" if reopened else ""
+        return True, f"task '{tid}' runs again as attempt {number}{more}"
+
+    def _reopen(self, tid: str, by: str) -> list[str]:
+        """Dependents in this phase blocked only by `tid` (transitively) wait again."""
+        reopened: list[str] = []
+        work = list(self._graph.dependents[tid])
+        while work:
+            dep = work.pop()
+            d = self.state.tasks[dep]
+            if dep not in self._phase_tasks or d.status.value != "blocked" or dep in reopened:
+                continue
+            if any(self._blocks(n) for n in self._graph.needs[dep]):
+                continue  # another need ended badly: it stays blocked
+            self.emit(ev.TaskReset(self.now(), dep, f"waits for '{tid}' again (retry by {by})"))
+            self._remaining += 1
+            self._waiting[dep] = sum(1 for n in self._graph.needs[dep] if not self._satisfied(n))
+            reopened.append(dep)
+            work.extend(self._graph.dependents[dep])
+        return reopened
 
 
 def _int(value: object) -> int | None:

@@ -336,6 +336,15 @@ class RunRecovered(Event):
     tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
+@event("task.reset")
+@dataclass(frozen=True, slots=True)
+class TaskReset(Event):
+    """A blocked task waits again: the task that blocked it is being retried."""
+
+    task: str
+    reason: str = ""
+
+
 @event("research.finished")
 @dataclass(frozen=True, slots=True)
 class ResearchFinished(Event):

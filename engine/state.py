@@ -435,6 +435,12 @@ def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
             t.status, t.reason = TaskStatus.PENDING, "rerun after the engine stopped"
 
 
+def _task_reset(s: RunState, e: ev.TaskReset) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.status, t.reason, t.finished_at, t.exit_code = TaskStatus.PENDING, e.reason, None, None
+
+
 def _research(s: RunState, e: ev.ResearchFinished) -> None:
     s.research[e.research] = {
         "id": e.research,
@@ -469,6 +475,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunResumed: _run_resumed,
     ev.RunRecovered: _run_recovered,
     ev.ResearchFinished: _research,
+    ev.TaskReset: _task_reset,
 }
 
 

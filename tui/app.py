@@ -80,6 +80,9 @@ class PhasegateApp(App[str | None]):
             yield SystemCommand("Sort tasks", "Cycle the task order", screen.action_sort)
             yield SystemCommand("Show output", "Output of the selected task", screen.action_logs)
             yield SystemCommand(
+                "Retry task", "Run the selected task again as a new attempt", screen.action_retry
+            )
+            yield SystemCommand(
                 "Detach", "Close the dashboard, leave the run going", screen.action_detach
             )
             yield SystemCommand("Quit phasegate", "Leave the dashboard", screen.action_quit_run)

@@ -343,6 +343,16 @@ def skip(run_ref: str, task: str, reason: str, db: str | None) -> None:
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
+@click.argument("task")
+@db_option
+def retry(run_ref: str, task: str, db: str | None) -> None:
+    """Run TASK of a live RUN again (it failed, timed out, was cancelled or blocked) as a new
+    attempt, while its phase runs; the tasks it blocked wait for it again."""
+    _steer(db, run_ref, "retry", {"task": task})
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
 @click.option("--task", default=None, help="Cancel only this task (its dependents are blocked).")
 @click.option("--reason", default="", help="Why (recorded).")
 @db_option

@@ -251,3 +251,46 @@ def test_machine_pressure_is_a_risk_past_its_threshold_with_evidence(tmp_path: P
     assert "slots" in disk.action
     off = RiskSettings.model_validate({"cpu": 0, "memory": 0, "disk": 0})
     assert sample(off, str(tmp_path)) == []
+
+
+RETRY = """
+name: retry
+agents: {a: {slots: 2}}
+phases:
+  - id: p
+    tasks:
+      - {id: flaky, run: "sh -c 'test $PHASEGATE_ATTEMPT -ge 2'"}
+      - {id: after, run: "true", needs: [flaky]}
+      - {id: last, run: "true", needs: [after]}
+      - {id: slow, run: "sleep 1.5"}
+"""
+
+
+async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
+    tmp_path: Path,
+) -> None:
+    store = MemoryStore()
+    runners: list[Runner] = []
+
+    async def operator() -> None:
+        while not runners or runners[0].state.tasks["last"].status is not TaskStatus.BLOCKED:
+            await asyncio.sleep(0.01)
+        for kind, args in [
+            ("retry", {"task": "slow"}),  # running: refused
+            ("retry", {"task": "after"}),  # its need failed: refused
+            ("retry", {"task": "flaky"}),
+        ]:
+            await store.put_command("run1", kind, args, "ops", time.time())
+
+    helper = asyncio.ensure_future(operator())
+    state, _ = await run_plan(tmp_path, RETRY, store=store, on_runner=runners.append)
+    helper.cancel()
+    assert state.status is RunStatus.SUCCEEDED
+    assert state.tasks["flaky"].attempts == 2
+    assert all(state.tasks[t].status is TaskStatus.SUCCEEDED for t in ("after", "last"))
+    done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert [d.ok for d in done] == [False, False, True]
+    assert "only a failed" in done[0].message and "needs flaky" in done[1].message
+    assert "runs again as attempt 2; 2 blocked task(s) wait for it again" in done[2].message
+    resets = [e for _, e in await store.read_events("run1") if isinstance(e, ev.TaskReset)]
+    assert {r.task for r in resets} == {"after", "last"}

@@ -483,6 +483,7 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         await pilot.press("n")  # no: nothing sent
         await pilot.press("x", "y")
         await pilot.press("n", *"late deploy", "enter")
+        await pilot.press("R")
         await pilot.pause()
     sent = [
         (k, {a: v for a, v in args.items() if a in ("task", "reason", "text")})
@@ -493,6 +494,7 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         ("skip", {"task": "first", "reason": "dup"}),
         ("cancel_task", {"task": "first"}),
         ("note", {"text": "late deploy"}),
+        ("retry", {"task": "first"}),
     ]
 
 

@@ -46,6 +46,7 @@ class DashboardScreen(Screen[None]):
         Binding("p", "pause", "Pause", id="dashboard.pause"),
         Binding("s", "skip", "Skip", show=False, id="dashboard.skip"),
         Binding("x", "cancel_task", "Cancel task", show=False, id="dashboard.cancel"),
+        Binding("R", "retry", "Retry task", show=False, id="dashboard.retry"),
         Binding("n", "note", "Note", show=False, id="dashboard.note"),
         Binding("d", "detach", "Detach", show=False, id="dashboard.detach"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
@@ -275,6 +276,11 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(
             ConfirmScreen(f"Cancel task {task}? Its dependents will be blocked."), confirmed
         )
+
+    async def action_retry(self) -> None:
+        task = self.query_one(TaskTable).selected
+        if task is not None and self._live():
+            await self._send("retry", {"task": task})
 
     def action_note(self) -> None:
         if not self._live():
