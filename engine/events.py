@@ -336,6 +336,15 @@ class RunRecovered(Event):
     tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
+@event("forecast.updated")
+@dataclass(frozen=True, slots=True)
+class ForecastUpdated(Event):
+    """The run's forecast: seconds of work left, so reports can say how accurate it was."""
+
+    eta: float
+    history: int = 0  # tasks whose estimate came from earlier runs
+
+
 @event("task.reset")
 @dataclass(frozen=True, slots=True)
 class TaskReset(Event):

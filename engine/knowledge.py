@@ -45,6 +45,13 @@ async def learn(
     from .report import make as report
 
     f = facts or await report.facts_of(store, run_id)
+    took = {
+        t.id: a.duration
+        for t in f.state.tasks.values()
+        if t.status.value == "succeeded" and (a := f.final(t.id)) is not None and a.end
+    }
+    if took:
+        await store.record_durations(f.state.plan_name, run_id, f.end, took)
     # the run's own reports; its coordination plan (a simulation of the plan) is asked for
     data = await report.run_report(store, run_id, AUTO_KINDS, f, plan)
     await remember_run(store, f, data["lessons"])

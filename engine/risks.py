@@ -34,18 +34,23 @@ def findings(
         if t.started_at is None:
             continue
         took = now - t.started_at
-        if t.estimate and took > t.estimate * rules.overrun_factor:
-            severity = "high" if took > 2 * t.estimate * rules.overrun_factor else "medium"
+        limit = max(t.p90 or 0.0, t.estimate or 0.0) * rules.overrun_factor
+        if limit and took > limit:
+            severity = "high" if took > 2 * limit else "medium"
+            past = (
+                f"the p90 of its earlier successful runs ({format_duration(t.p90)})"
+                if t.p90 and t.p90 >= (t.estimate or 0.0)
+                else f"its estimate of {format_duration(t.estimate)}"
+            )
             found.append(
                 Finding(
                     f"overrun:{tid}",
                     "task_overrun",
                     severity,
                     f"task {tid}",
-                    f"running {format_duration(took)}, past its estimate of "
-                    f"{format_duration(t.estimate)}",
+                    f"running {format_duration(took)}, past {past}",
                     "check its output (l); skip or cancel it if it hangs",
-                    {"running_s": round(took, 1), "estimate_s": t.estimate},
+                    {"running_s": round(took, 1), "estimate_s": t.estimate, "p90_s": t.p90},
                 )
             )
         quiet = now - max(last_output.get(tid, 0.0), t.started_at)

@@ -18,9 +18,11 @@ from .attempts import Attempts, _Attempt
 from .checks import run_checks
 from .control import OperatorControl
 from .dag import build
+from .forecast import remaining_seconds
 from .gatekeeper import GateKeeper
+from .history import Learned, learned
 from .identity import current_identity
-from .plan.model import Plan
+from .plan.model import Plan, Task
 from .plan.template import substitute
 from .pressure import EVERY as PRESSURE_EVERY
 from .pressure import sample as sample_pressure
@@ -45,6 +47,7 @@ from .takeover import TakeOver
 PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
 TICK = 1.0  # risk rules are evaluated once a second
+FORECAST_EVERY = 10  # ticks between two looks at the forecast
 COMMAND_POLL = 0.25  # seconds between two reads of the commands inbox
 _ENDED = {
     TaskStatus.FAILED: "failed",
@@ -90,6 +93,8 @@ class Runner(Attempts, OperatorControl, TakeOver):
         self._last_output: dict[str, float] = {}  # task -> time of its last output line
         self._ticks = 0
         self._pressure: list[Finding] = []  # machine pressure at the last sample
+        self._learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
+        self._last_forecast: tuple[float, float] | None = None  # (when, seconds left)
         self._paused = False
         self._stopping: dict[str, str] = {}  # running task -> status it ends with (operator)
         self._stop_reason: dict[str, str] = {}
@@ -170,6 +175,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
             if self._resume is not None and before is not None:
                 await self._take_over(before, who.user)
             else:
+                self._learned = await learned(self.store, self.plan.name)
                 self._announce(started, who.user, who.host)
             # (after a take-over: a decision written while no engine ran finds its gate open)
             inbox = loop.create_task(self._read_commands(closing))
@@ -212,7 +218,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
                         "agent": t.agent,
                         "capability": t.capability,
                         "needs": list(t.needs),
-                        "estimate": t.estimate,
+                        **self._estimate(t),
                     }
                     for p, t in self.plan.tasks()
                 ],
@@ -235,6 +241,14 @@ class Runner(Attempts, OperatorControl, TakeOver):
             )
         )
         self._sink.summary(status="running", started_at=started)
+
+    def _estimate(self, t: Task) -> dict[str, object]:
+        """A task's estimate: the median of its earlier successful runs (with their p90) when
+        history has them, else the plan's."""
+        found = self._learned.get(t.id)
+        if found is None:
+            return {"estimate": t.estimate}
+        return {"estimate": found.median, "p90": found.p90, "history": found.runs}
 
     async def _read_commands(self, closing: asyncio.Event) -> None:
         """Claim the intents front ends wrote into the run's inbox, each once, and act on them.
@@ -259,6 +273,17 @@ class Runner(Attempts, OperatorControl, TakeOver):
                         )
                     )
 
+    def _forecast(self, now: float) -> None:
+        """Record the forecast when it moved (reports state how accurate it was)."""
+        eta = remaining_seconds(self.state, now)
+        if eta is None:
+            return
+        last = self._last_forecast
+        if last is not None and abs((last[0] + last[1]) - (now + eta)) < max(5.0, 0.1 * eta):
+            return  # the predicted end has not moved
+        self._last_forecast = (now, eta)
+        self.emit(ev.ForecastUpdated(now, eta, len(self._learned)))
+
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""
         now = self.now()
@@ -266,6 +291,8 @@ class Runner(Attempts, OperatorControl, TakeOver):
         if self._ticks % int(HEARTBEAT / TICK) == 0:
             self._sink.summary(heartbeat_at=now, counts=self.state.counts())
         if self.state.finished_at is None:
+            if self._ticks % FORECAST_EVERY == 1:
+                self._forecast(now)
             if self._ticks % PRESSURE_EVERY == 1:  # (the first tick too)
                 self._pressure = sample_pressure(self.plan.risks, self._workdir)
             found = risk_findings(self.state, now, self._last_output, self.plan.risks)

@@ -72,6 +72,7 @@ class TaskState:
     capability: str | None = None
     needs: tuple[str, ...] = ()
     estimate: float | None = None
+    p90: float | None = None  # of its earlier successful runs, when history has them
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0
     pid: int | None = None
@@ -239,6 +240,7 @@ def _run_started(s: RunState, e: ev.RunStarted) -> None:
             capability=t.get("capability"),
             needs=tuple(t.get("needs") or ()),
             estimate=t.get("estimate"),
+            p90=t.get("p90"),
         )
     for a in e.agents:
         s.agents[a["id"]] = AgentState(a["id"], int(a.get("slots", 1)))

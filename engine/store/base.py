@@ -212,6 +212,16 @@ class Store(Protocol):
         """The newest snapshot of the run in format `fmt`: (seq, data)."""
         ...
 
+    async def record_durations(
+        self, plan: str, run_id: str, at: float, seconds: dict[str, float]
+    ) -> None:
+        """How long each task of a finished run took (its successful attempt)."""
+        ...
+
+    async def durations(self, plan: str, runs: int = 20) -> dict[str, list[float]]:
+        """Each task's durations in the newest `runs` runs of the plan that recorded them."""
+        ...
+
     async def remember(self, run_id: str, plan: str, entries: Sequence[Knowledge]) -> None:
         """Replace what the run taught (lessons, notes, risks, failures) in the searchable index."""
         ...

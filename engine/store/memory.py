@@ -38,6 +38,7 @@ class MemoryStore:
         self._plans: dict[str, tuple[str, dict[str, str]]] = {}
         self._snapshots: dict[str, tuple[int, str, bytes]] = {}
         self._knowledge: dict[str, tuple[str, list[Knowledge]]] = {}
+        self._durations: dict[tuple[str, str], tuple[float, dict[str, float]]] = {}
 
     async def close(self) -> None:
         return None
@@ -257,3 +258,18 @@ class MemoryStore:
                     )
         scored.sort(key=lambda x: (x[0], x[1]))
         return [f for _, _, f in scored[:limit]]
+
+    async def record_durations(
+        self, plan: str, run_id: str, at: float, seconds: dict[str, float]
+    ) -> None:
+        self._durations[(plan, run_id)] = (at, dict(seconds))
+
+    async def durations(self, plan: str, runs: int = 20) -> dict[str, list[float]]:
+        newest = sorted(
+            (v for (p, _), v in self._durations.items() if p == plan), key=lambda v: -v[0]
+        )[:runs]
+        found: dict[str, list[float]] = {}
+        for _, seconds in newest:
+            for task, s in seconds.items():
+                found.setdefault(task, []).append(s)
+        return found

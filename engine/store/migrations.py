@@ -122,6 +122,18 @@ MIGRATIONS: dict[int, list[str]] = {
             tokenize = 'porter unicode61'
         )""",
     ],
+    # How long each task took in earlier runs of a plan (successful attempts), for estimates
+    # learned from history: the forecast, the dry run and the overrun rule read it.
+    7: [
+        """CREATE TABLE task_durations (
+            plan TEXT NOT NULL,
+            task TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            seconds REAL NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (plan, task, run_id)
+        )""",
+    ],
 }
 
 LATEST = max(MIGRATIONS)

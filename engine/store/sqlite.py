@@ -476,6 +476,28 @@ class SQLiteStore:
         )
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
+    async def record_durations(
+        self, plan: str, run_id: str, at: float, seconds: dict[str, float]
+    ) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT OR REPLACE INTO task_durations (plan, task, run_id, seconds, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(plan, task, run_id, s, at) for task, s in seconds.items()],
+            )
+
+    async def durations(self, plan: str, runs: int = 20) -> dict[str, list[float]]:
+        rows = await self._query(
+            "SELECT task, seconds FROM task_durations WHERE plan = ? AND run_id IN "
+            "(SELECT run_id FROM task_durations WHERE plan = ? GROUP BY run_id "
+            "ORDER BY MAX(at) DESC LIMIT ?)",
+            (plan, plan, runs),
+        )
+        found: dict[str, list[float]] = {}
+        for task, seconds in rows:
+            found.setdefault(task, []).append(float(seconds))
+        return found
+
     async def remember(self, run_id: str, plan: str, entries: Sequence[Knowledge]) -> None:
         async with self.transaction() as db:
             await db.execute("DELETE FROM knowledge WHERE run_id = ?", (run_id,))

@@ -27,10 +27,11 @@ async def run_plan(
     executor: object | None = None,
     store: MemoryStore | None = None,
     on_runner: Callable[[Runner], None] | None = None,
+    run_id: str = "run1",
 ) -> tuple[RunState, MemoryStore]:
     plan = load_plan(str(write_plan(tmp_path, text)))
     store = store or MemoryStore()
-    runner = Runner(plan, store, "run1", run_dir=str(tmp_path), executor=executor)  # type: ignore[arg-type]
+    runner = Runner(plan, store, run_id, run_dir=str(tmp_path), executor=executor)  # type: ignore[arg-type]
     if on_runner is not None:
         on_runner(runner)
     state = await runner.run()

@@ -6,6 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from engine import events as ev
 from engine.plan.model import RiskSettings
 from engine.risks import changes, findings
@@ -294,3 +296,46 @@ async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
     assert "runs again as attempt 2; 2 blocked task(s) wait for it again" in done[2].message
     resets = [e for _, e in await store.read_events("run1") if isinstance(e, ev.TaskReset)]
     assert {r.task for r in resets} == {"after", "last"}
+
+
+def test_history_gives_median_and_p90() -> None:
+    from engine.history import summarise
+
+    learned = summarise([5.0, 1.0, 3.0, 2.0, 4.0, 100.0, 3.0, 3.0, 2.0, 4.0])
+    assert learned.median == 3.0 and learned.p90 == 100.0 and learned.runs == 10
+    assert summarise([7.0]) == summarise([7.0]) and summarise([7.0]).p90 == 7.0
+
+
+def test_a_task_past_the_p90_of_its_earlier_runs_is_an_overrun() -> None:
+    state = _run([{"id": "t", "phase": "p", "estimate": 10.0, "p90": 30.0, "needs": []}])
+    apply(state, ev.TaskStarted(0.0, "t", 1, "a", 1, 1))
+    assert findings(state, 20.0, {"t": 19.0}, RULES) == []  # past the median, not the p90
+    (found,) = findings(state, 31.0, {"t": 30.0}, RULES)
+    assert "past the p90 of its earlier successful runs (30.0s)" in found.message
+    assert found.evidence == {"running_s": 31.0, "estimate_s": 10.0, "p90_s": 30.0}
+
+
+async def test_a_second_run_estimates_from_the_first_and_records_its_forecasts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import runner as runner_mod
+    from engine.knowledge import learn
+
+    monkeypatch.setattr(runner_mod, "TICK", 0.02)
+    text = """
+    name: hist
+    agents: {a: {}}
+    phases:
+      - id: p
+        tasks:
+          - {id: one, run: "sleep 0.4", estimate: 9}
+          - {id: two, run: "true", needs: [one]}
+    """
+    store = MemoryStore()
+    await run_plan(tmp_path, text, store=store)
+    await learn(store, "run1", str(tmp_path / "r1"))
+    state, _ = await run_plan(tmp_path, text, store=store, run_id="run2")
+    one = state.tasks["one"]
+    assert 0.35 < (one.estimate or 0) < 1.0 and one.p90 == one.estimate  # not the plan's 9 s
+    forecasts = [e for _, e in await store.read_events("run2") if isinstance(e, ev.ForecastUpdated)]
+    assert forecasts and forecasts[0].history == 2 and forecasts[0].eta < 1.0

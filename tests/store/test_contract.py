@@ -631,3 +631,12 @@ async def test_recent_events_of_some_types_newest_first(store: Store) -> None:
         written[2],
     ]
     assert await store.recent_events("r1", ["run.finished"], 9, 10) == []
+
+
+async def test_task_durations_of_the_newest_runs_of_a_plan(store: Store) -> None:
+    for i in range(4):
+        await store.record_durations("p", f"r{i}", T0 + i, {"a": 1.0 + i, "b": 10.0})
+    await store.record_durations("other", "x", T0, {"a": 99.0})
+    found = await store.durations("p", runs=3)
+    assert sorted(found["a"]) == [2.0, 3.0, 4.0] and found["b"] == [10.0] * 3
+    assert await store.durations("nope") == {}

@@ -1,0 +1,30 @@
+"""Estimates learned from history: each task's median and p90 duration over the plan's earlier
+successful runs, which take the place of the plan's `estimate` (its fallback) in the forecast,
+the overrun rule and the dry run."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from .store.base import Store
+
+MIN_RUNS = 1  # earlier durations needed before history speaks for a task
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    median: float
+    p90: float
+    runs: int
+
+
+def summarise(seconds: list[float]) -> Learned:
+    ordered = sorted(seconds)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return Learned(statistics.median(ordered), p90, len(ordered))
+
+
+async def learned(store: Store, plan: str) -> dict[str, Learned]:
+    found = await store.durations(plan)
+    return {task: summarise(s) for task, s in found.items() if len(s) >= MIN_RUNS}
