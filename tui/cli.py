@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import signal
 import sys
 from typing import Any, NoReturn
@@ -457,8 +458,10 @@ def note(run_ref: str, text: str, db: str | None) -> None:
 @click.argument("plan_path", metavar="PLAN", type=click.Path())
 @json_option
 @var_option
-def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...]) -> None:
-    """Dry run: the schedule PLAN would follow (timeline, critical path); nothing is run."""
+@db_option
+def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str | None) -> None:
+    """Dry run: the schedule PLAN would follow (timeline, critical path, contention, gate
+    waits); estimates come from earlier runs of the plan when the database has them."""
     from engine.plan import load_plan
 
     from .dryrun import render
@@ -468,7 +471,21 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...]) -> None:
     except PlanError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
-    click.echo(render(loaded, as_json))
+    click.echo(render(loaded, as_json, learned=_run_async(lambda: _learned(db, loaded.name))))
+
+
+async def _learned(db: str | None, plan: str) -> dict[str, Any]:
+    """What earlier runs of the plan took, if there is a database (a dry run creates none)."""
+    path = _db_path(db)
+    if not os.path.exists(path):
+        return {}
+    from engine.history import learned
+
+    store = await _open(db)
+    try:
+        return await learned(store, plan)
+    finally:
+        await store.close()
 
 
 @cli.command()

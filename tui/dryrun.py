@@ -7,16 +7,43 @@ import json
 import shutil
 
 from engine.durations import format_duration
+from engine.history import Learned
 from engine.plan.model import Plan
 from engine.simulate import Schedule, simulate
 
 from .text import safe
 
 
-def render(plan: Plan, as_json: bool, width: int | None = None) -> str:
-    s = simulate(plan)
+def with_history(plan: Plan, learned: dict[str, Learned]) -> Plan:
+    """The plan with each task's estimate replaced by the median of its earlier runs."""
+    if not learned:
+        return plan
+    phases = [
+        p.model_copy(
+            update={
+                "tasks": [
+                    t.model_copy(update={"estimate": learned[t.id].median})
+                    if t.id in learned
+                    else t
+                    for t in p.tasks
+                ]
+            }
+        )
+        for p in plan.phases
+    ]
+    return plan.model_copy(update={"phases": phases})
+
+
+def render(
+    plan: Plan,
+    as_json: bool,
+    width: int | None = None,
+    learned: dict[str, Learned] | None = None,
+) -> str:
+    learned = learned or {}
+    s = simulate(with_history(plan, learned))
     if as_json:
-        return json.dumps(_as_json(plan, s), indent=2)
+        return json.dumps(_as_json(plan, s, learned), indent=2)
     width = width or shutil.get_terminal_size((100, 24)).columns
     name_w = min(max((len(x.task) for x in s.slots), default=4), 20)
     bar_w = max(width - name_w - 24, 10)
@@ -64,8 +91,15 @@ def render(plan: Plan, as_json: bool, width: int | None = None) -> str:
     else:
         out.append("slot contention: none (every task starts as soon as its needs are met)")
     guessed = [x.task for x in s.slots if not x.estimated]
+    from_history = [x.task for x in s.slots if x.task in learned]
+    source = (
+        f"from earlier runs (median) for {len(from_history)} of {len(s.slots)} tasks, "
+        "else from the plan"
+        if from_history
+        else "from the plan (no earlier run of it in the database)"
+    )
     out.append(
-        "estimates: from the plan"
+        f"estimates: {source}"
         + (
             f"; no estimate, 1s assumed: {', '.join(safe(t) for t in guessed[:8])}"
             + (" ..." if len(guessed) > 8 else "")
@@ -78,7 +112,7 @@ def render(plan: Plan, as_json: bool, width: int | None = None) -> str:
     return "\n".join(out)
 
 
-def _as_json(plan: Plan, s: Schedule) -> dict[str, object]:
+def _as_json(plan: Plan, s: Schedule, learned: dict[str, Learned]) -> dict[str, object]:
     return {
         "plan": plan.name,
         "total": s.total,
@@ -93,7 +127,9 @@ def _as_json(plan: Plan, s: Schedule) -> dict[str, object]:
                 "start": x.start,
                 "end": x.end,
                 "waited": x.waited,
-                "estimate_from": "plan" if x.estimated else "default",
+                "estimate_from": "history"
+                if x.task in learned
+                else ("plan" if x.estimated else "default"),
             }
             for x in s.slots
         ],

@@ -40,6 +40,10 @@ def test_a_finished_run_has_its_reports_and_every_format_works(pg: Run, tmp_path
     assert junit.returncode == 0 and suite.get("tests") == "3"
     as_json = json.loads(pg("report", "last", "--format", "json").stdout)
     assert set(as_json) >= {"summary", "metrics", "coordination", "qa", "performance", "lessons"}
+    dry = pg("plan", "plan.yaml", "--json")
+    sources = {t["id"]: t["estimate_from"] for t in json.loads(dry.stdout)["tasks"]}
+    assert sources == {"make": "history", "flaky": "history", "check": "history"}
+    assert "from earlier runs (median) for 3 of 3 tasks" in pg("plan", "plan.yaml").stdout
     before = pg("report", "--plan", "plan.yaml", "--kind", "coordination")
     assert before.returncode == 0 and "Simulated schedule" in before.stdout
     metrics = json.loads(pg("show", "last", "--json").stdout)["metrics"]
