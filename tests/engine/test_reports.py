@@ -9,123 +9,35 @@ from pathlib import Path
 
 import pytest
 
-from engine import events as ev
 from engine.knowledge import learn
 from engine.report import make
 from engine.report.diff import compare
 from engine.report.facts import gather, metrics
 from engine.store import MemoryStore
 from engine.store.base import RunRow
+from tests.fixtures import load_run, read_jsonl
 
 GOLDEN = Path(__file__).parent / "data" / "report_release.md"
 T0 = 1_790_000_000.0
-HOSTILE = "<script>alert(1)</script> ]]> | `tick` [link](x) \x1b[31m"
 
-PLAN = """\
-name: release
-agents:
-  builder: {slots: 2, capabilities: [build]}
-  tester: {}
-phases:
-  - id: build
-    timebox: 60
-    tasks:
-      - {id: compile, run: make, agent: builder, estimate: 10, outputs: [dist/app.tar]}
-      - {id: docs, run: make docs, agent: builder, estimate: 2}
-  - id: check
-    timebox: 30
-    tasks:
-      - {id: unit, run: pytest, agent: tester, needs: [compile], estimate: 5, retries: 1}
-      - {id: lint, run: ruff, agent: tester, needs: [compile], estimate: 5}
-gates:
-  - {id: qa, after: build, criteria: [{run: "true"}], approvers: [alice]}
-"""
+DATA = Path(__file__).parent / "data"
+PLAN = (DATA / "release.yaml").read_text()
+# two recorded runs of the plan (fixed timestamps): one that succeeded, one where `unit` failed;
+# the notes, decisions and a risk in them carry hostile text: <script>, ]]>, |, ESC
+RECORDINGS = {"good": DATA / "release_good.jsonl", "bad": DATA / "release_failed.jsonl"}
 
 
-def _events(run_id: str, unit_fails: bool = False, t: float = T0) -> list[ev.Event]:
-    tasks = [
-        {"id": "compile", "phase": "build", "agent": "builder", "needs": [], "estimate": 10.0},
-        {"id": "docs", "phase": "build", "agent": "builder", "needs": [], "estimate": 2.0},
-        {"id": "unit", "phase": "check", "agent": "tester", "needs": ["compile"], "estimate": 5.0},
-        {"id": "lint", "phase": "check", "agent": "tester", "needs": ["compile"], "estimate": 5.0},
-    ]
-    criteria = [{"kind": "run", "spec": "true", "passed": True, "detail": "exit 0"}]
-    gate = {"id": "qa", "after": "build", "approval": "manual", "approvers": ["alice"], "quorum": 1}
-    unit_end = [
-        ev.TaskFinished(t + 52, "unit", 2, "failed", 1, reason="exited with code 1")
-        if unit_fails
-        else ev.TaskFinished(t + 52, "unit", 2, "succeeded", 0)
-    ]
-    return [
-        ev.RunStarted(
-            t,
-            run_id,
-            "release",
-            "/plans/release.yaml",
-            phases=[
-                {"id": "build", "title": "", "timebox": 60.0},
-                {"id": "check", "title": "", "timebox": 30.0},
-            ],
-            tasks=tasks,
-            gates=[gate],
-            agents=[
-                {"id": "builder", "slots": 2, "capabilities": ["build"]},
-                {"id": "tester", "slots": 1, "capabilities": []},
-            ],
-            user="alice",
-            host="ci",
-        ),
-        ev.PhaseStarted(t + 1, "build"),
-        ev.TaskReady(t + 1, "compile"),
-        ev.TaskReady(t + 1, "docs"),
-        ev.TaskStarted(t + 1, "compile", 1, "builder", 100, 100),
-        ev.TaskStarted(t + 1, "docs", 1, "builder", 101, 101),
-        ev.TaskFinished(t + 3, "docs", 1, "succeeded", 0),
-        ev.RiskRaised(
-            t + 15,
-            "overrun:compile",
-            "overrun",
-            "medium",
-            "task compile",
-            f"past its estimate {HOSTILE}",
-            "check its output",
-        ),
-        ev.TaskFinished(t + 31, "compile", 1, "succeeded", 0),
-        ev.RiskCleared(t + 31, "overrun:compile"),
-        ev.PhaseFinished(t + 31, "build", "succeeded"),
-        ev.GateOpened(t + 31, "qa", 1, criteria, "abc123", "manual"),
-        ev.GateVoted(t + 40, "qa", "approve", "alice", 1000, "ci", reason=f"fine {HOSTILE}"),
-        ev.GateClosed(t + 40, "qa", "passed"),
-        ev.RunNoted(t + 41, f"remember the cache {HOSTILE}", "bob"),
-        ev.PhaseStarted(t + 41, "check"),
-        ev.TaskReady(t + 41, "unit"),
-        ev.TaskReady(t + 41, "lint"),
-        ev.TaskStarted(t + 41, "unit", 1, "tester", 102, 102),
-        ev.TaskFinished(t + 44, "unit", 1, "failed", 1, reason="exited with code 1"),
-        ev.TaskRetrying(t + 44, "unit", 2, 1.0, "exited with code 1"),
-        ev.TaskStarted(t + 45, "lint", 1, "tester", 103, 103),
-        ev.TaskFinished(t + 47, "lint", 1, "succeeded", 0),
-        ev.TaskStarted(t + 47, "unit", 2, "tester", 104, 104),
-        *unit_end,
-        ev.PhaseFinished(t + 52, "check", "failed" if unit_fails else "succeeded"),
-        ev.RunFinished(t + 52, "failed" if unit_fails else "succeeded"),
-    ]
-
-
-async def _store(*runs: tuple[str, bool]) -> MemoryStore:
+async def _store(*runs: str) -> MemoryStore:
     store = MemoryStore()
-    for i, (run_id, fails) in enumerate(runs):
-        start = T0 + 100 * i  # one run after the other
-        await store.create_run(RunRow(run_id, "release", "/plans/release.yaml", "running", start))
-        events = _events(run_id, fails, start)
-        await store.write_batch(run_id, list(enumerate(events, 1)))
+    for run_id in runs:
+        await load_run(store, read_jsonl(RECORDINGS[run_id]))
         await store.save_plan(run_id, PLAN, {})
     return store
 
 
 async def test_the_report_of_a_recorded_run_matches_the_golden_file() -> None:
-    store = await _store(("r1", False))
-    report = await make.run_report(store, "r1", ("coordination", "qa", "performance", "lessons"))
+    store = await _store("good")
+    report = await make.run_report(store, "good", ("coordination", "qa", "performance", "lessons"))
     text = make.render(report, "md")
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
@@ -134,8 +46,8 @@ async def test_the_report_of_a_recorded_run_matches_the_golden_file() -> None:
 
 
 async def test_the_success_metrics_of_a_run() -> None:
-    store = await _store(("r1", False))
-    f = gather("r1", [e for _, e in await store.read_events("r1")])
+    store = await _store("good")
+    f = gather("good", [e for _, e in await store.read_events("good")])
     scores = metrics(f)
     assert scores["task_success_rate"] == 100.0
     # compile 30 s over its 10 s estimate, unit's last attempt 5 s of 5 s, docs 2 of 2, lint 2
@@ -147,8 +59,10 @@ async def test_the_success_metrics_of_a_run() -> None:
 
 
 async def test_html_parses_draws_a_gantt_and_escapes_untrusted_text() -> None:
-    store = await _store(("r1", False))
-    page = make.render(await make.run_report(store, "r1", ("performance", "lessons", "qa")), "html")
+    store = await _store("good")
+    page = make.render(
+        await make.run_report(store, "good", ("performance", "lessons", "qa")), "html"
+    )
     tags: list[str] = []
 
     class Tags(HTMLParser):
@@ -163,8 +77,8 @@ async def test_html_parses_draws_a_gantt_and_escapes_untrusted_text() -> None:
 
 
 async def test_junit_has_one_test_case_per_task_and_parses() -> None:
-    store = await _store(("r2", True))
-    f = await make.facts_of(store, "r2")
+    store = await _store("bad")
+    f = await make.facts_of(store, "bad")
     suite = ET.fromstring(make.render({}, "junit", f).split("\n", 1)[1])
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert set(cases) == {"compile", "docs", "unit", "lint"}
@@ -175,7 +89,7 @@ async def test_junit_has_one_test_case_per_task_and_parses() -> None:
 
 
 async def test_diff_of_two_runs_names_new_failures_and_metric_changes() -> None:
-    store = await _store(("good", False), ("bad", True))
+    store = await _store("good", "bad")
     d = compare(await make.facts_of(store, "good"), await make.facts_of(store, "bad"))
     assert d["new_failures"] == ["unit"] and d["fixed"] == []
     unit = next(t for t in d["tasks"] if t["id"] == "unit")
@@ -188,7 +102,7 @@ async def test_diff_of_two_runs_names_new_failures_and_metric_changes() -> None:
 async def test_lessons_are_kept_searchable_and_flaky_tasks_found_across_runs(
     tmp_path: Path,
 ) -> None:
-    store = await _store(("good", False), ("bad", True))
+    store = await _store("good", "bad")
     await learn(store, "good", str(tmp_path / "good"))
     await learn(store, "bad", str(tmp_path / "bad"))
     assert (tmp_path / "bad" / "report.md").read_text().count("Lessons learned") == 1
