@@ -219,6 +219,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
                         "capability": t.capability,
                         "needs": list(t.needs),
                         **self._estimate(t),
+                        **({"priority": t.priority} if t.priority else {}),
                     }
                     for p, t in self.plan.tasks()
                 ],

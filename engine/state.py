@@ -73,6 +73,7 @@ class TaskState:
     needs: tuple[str, ...] = ()
     estimate: float | None = None
     p90: float | None = None  # of its earlier successful runs, when history has them
+    priority: int = 0
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0
     pid: int | None = None
@@ -241,6 +242,7 @@ def _run_started(s: RunState, e: ev.RunStarted) -> None:
             needs=tuple(t.get("needs") or ()),
             estimate=t.get("estimate"),
             p90=t.get("p90"),
+            priority=int(t.get("priority") or 0),
         )
     for a in e.agents:
         s.agents[a["id"]] = AgentState(a["id"], int(a.get("slots", 1)))
@@ -437,6 +439,12 @@ def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
             t.status, t.reason = TaskStatus.PENDING, "rerun after the engine stopped"
 
 
+def _reprioritised(s: RunState, e: ev.TaskReprioritised) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.priority = e.priority
+
+
 def _task_reset(s: RunState, e: ev.TaskReset) -> None:
     t = s.tasks.get(e.task)
     if t is not None:
@@ -478,6 +486,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunRecovered: _run_recovered,
     ev.ResearchFinished: _research,
     ev.TaskReset: _task_reset,
+    ev.TaskReprioritised: _reprioritised,
 }
 
 

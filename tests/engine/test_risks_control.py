@@ -217,7 +217,7 @@ async def test_priority_and_slots_change_what_starts_next(tmp_path: Path) -> Non
         tasks:
           - {id: first, run: "sleep 0.3", estimate: 9}
           - {id: b, run: "sleep 0.3", estimate: 2}
-          - {id: c, run: "sleep 0.3", estimate: 1}
+          - {id: c, run: "sleep 0.3", estimate: 1, priority: -1}
           - {id: d, run: "sleep 0.3", estimate: 1}
     """
     state, store = await _steer(
@@ -237,6 +237,7 @@ async def test_priority_and_slots_change_what_starts_next(tmp_path: Path) -> Non
         most = max(most, running)
     assert most >= 2  # more slots: tasks ran at once
     assert state.agents["a"].slots == 3
+    assert (state.tasks["d"].priority, state.tasks["c"].priority) == (10, -1)  # as shown
     assert state.status is RunStatus.SUCCEEDED
 
 

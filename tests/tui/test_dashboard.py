@@ -483,10 +483,10 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         await pilot.press("n")  # no: nothing sent
         await pilot.press("x", "y")
         await pilot.press("n", *"late deploy", "enter")
-        await pilot.press("R")
+        await pilot.press("R", "plus", "plus")
         await pilot.pause()
     sent = [
-        (k, {a: v for a, v in args.items() if a in ("task", "reason", "text")})
+        (k, {a: v for a, v in args.items() if a in ("task", "reason", "text", "priority")})
         for k, args in await _commands(db, run_id)
     ]
     assert sent == [
@@ -495,6 +495,8 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         ("cancel_task", {"task": "first"}),
         ("note", {"text": "late deploy"}),
         ("retry", {"task": "first"}),
+        ("priority", {"task": "first", "priority": 1}),  # (no engine here applies the first)
+        ("priority", {"task": "first", "priority": 1}),
     ]
 
 

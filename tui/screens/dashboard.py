@@ -47,6 +47,8 @@ class DashboardScreen(Screen[None]):
         Binding("s", "skip", "Skip", show=False, id="dashboard.skip"),
         Binding("x", "cancel_task", "Cancel task", show=False, id="dashboard.cancel"),
         Binding("R", "retry", "Retry task", show=False, id="dashboard.retry"),
+        Binding("plus", "priority(1)", "Priority up", show=False, id="dashboard.priority_up"),
+        Binding("minus", "priority(-1)", "Priority down", show=False, id="dashboard.priority_down"),
         Binding("n", "note", "Note", show=False, id="dashboard.note"),
         Binding("d", "detach", "Detach", show=False, id="dashboard.detach"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
@@ -276,6 +278,13 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(
             ConfirmScreen(f"Cancel task {task}? Its dependents will be blocked."), confirmed
         )
+
+    async def action_priority(self, step: int) -> None:
+        """`+`/`-`: the selected task one step up or down the queue (higher starts first)."""
+        task = self.query_one(TaskTable).selected
+        if task is not None and self._live() and task in self.feed.state.tasks:
+            value = self.feed.state.tasks[task].priority + step
+            await self._send("priority", {"task": task, "priority": value})
 
     async def action_retry(self) -> None:
         task = self.query_one(TaskTable).selected

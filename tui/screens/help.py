@@ -25,6 +25,7 @@ KEYS = [
     ("p", "pause the run, or resume it"),
     ("s", "skip the selected task (asks a reason; its dependents go on)"),
     ("x", "cancel the selected task (asks to confirm)"),
+    ("+ / -", "raise / lower the selected task's priority (higher starts first)"),
     ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt"),
     ("n", "add a note to the run"),
     ("a / r", "in a gate prompt: approve / reject (asks a reason)"),
