@@ -22,6 +22,7 @@ from .forecast import remaining_seconds
 from .gatekeeper import GateKeeper
 from .history import Learned, learned
 from .identity import current_identity
+from .monitors import Monitors
 from .plan.model import Plan, Task
 from .plan.template import substitute
 from .pressure import EVERY as PRESSURE_EVERY
@@ -95,6 +96,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
         self._pressure: list[Finding] = []  # machine pressure at the last sample
         self._learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
         self._last_forecast: tuple[float, float] | None = None  # (when, seconds left)
+        self._monitors: Monitors | None = None  # the plan's monitors, while the run goes
         self._paused = False
         self._stopping: dict[str, str] = {}  # running task -> status it ends with (operator)
         self._stop_reason: dict[str, str] = {}
@@ -179,10 +181,16 @@ class Runner(Attempts, OperatorControl, TakeOver):
                 self._announce(started, who.user, who.host)
             # (after a take-over: a decision written while no engine ran finds its gate open)
             inbox = loop.create_task(self._read_commands(closing))
+            if self.plan.monitors:
+                self._monitors = Monitors(
+                    self.plan.monitors, self._workdir, self._env, self._values, self.now
+                )
             status, reason = await self._execute()
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()
+            if self._monitors is not None:
+                await self._monitors.close()
             if inbox is not None:
                 closing.set()
                 await inbox
@@ -296,8 +304,12 @@ class Runner(Attempts, OperatorControl, TakeOver):
                 self._forecast(now)
             if self._ticks % PRESSURE_EVERY == 1:  # (the first tick too)
                 self._pressure = sample_pressure(self.plan.risks, self._workdir)
+            if self._monitors is not None:
+                self._monitors.tick()
             found = risk_findings(self.state, now, self._last_output, self.plan.risks)
             found += self._pressure
+            if self._monitors is not None:
+                found += self._monitors.findings()
             for event in risk_changes(self.state, now, found):
                 self.emit(event)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)

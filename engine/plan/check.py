@@ -108,6 +108,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
 
     yield from _check_agents(agents, known, budget)
     yield from _check_research(_dicts(data.get("research")), known, budget)
+    yield from _check_monitors(_dicts(data.get("monitors")), known)
 
     # phases and tasks: ids, positions
     phase_ids: dict[str, int] = {}
@@ -463,23 +464,39 @@ def _check_cycles(
 
 
 def _check_research(
-    queries: Iterable[tuple[int, dict[str, Any]]], known: _Names, budget: list[int]
+    queries: list[tuple[int, dict[str, Any]]], known: _Names, budget: list[int]
 ) -> Iterator[Found]:
-    seen: dict[str, int] = {}
     with_query = _Names(set(known.names) | {"query"}, budget)
     for i, q in queries:
-        rid = _str(q.get("id"))
-        if rid is not None and rid in seen:
-            yield Found(
-                ("research", i, "id"),
-                False,
-                f"duplicate research id '{_cut(rid)}' (first at research[{seen[rid]}]); rename one",
-            )
-        elif rid is not None:
-            seen[rid] = i
         if isinstance(q.get("query"), str):
             yield from _unknown_names(q["query"], known, ("research", i, "query"))
         provider = q.get("provider")
         if isinstance(provider, dict) and isinstance(provider.get("run"), str):
             command = provider["run"]
             yield from _unknown_names(command, with_query, ("research", i, "provider", "run"))
+    yield from _duplicates("research", queries)
+
+
+def _check_monitors(monitors: list[tuple[int, dict[str, Any]]], known: _Names) -> Iterator[Found]:
+    for i, m in monitors:
+        if isinstance(m.get("run"), str):
+            yield from _unknown_names(m["run"], known, ("monitors", i, "run"))
+    yield from _duplicates("monitors", monitors)
+
+
+def _duplicates(key: str, entries: list[tuple[int, dict[str, Any]]]) -> Iterator[Found]:
+    """Entries of a top-level list (research, monitors) whose `id` repeats an earlier one."""
+    seen: dict[str, int] = {}
+    what = "research" if key == "research" else "monitor"
+    for i, entry in entries:
+        eid = _str(entry.get("id"))
+        if eid is None:
+            continue
+        if eid in seen:
+            yield Found(
+                (key, i, "id"),
+                False,
+                f"duplicate {what} id '{_cut(eid)}' (first at {key}[{seen[eid]}]); rename one",
+            )
+        else:
+            seen[eid] = i

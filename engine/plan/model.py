@@ -198,6 +198,27 @@ class Research(Model):
         raise ValueError(f"got {value!r}; allowed: `history`, or a command as `{{run: COMMAND}}`")
 
 
+class Monitor(Model):
+    """A command run every `every` seconds while the run goes; its exit code, or the last number
+    it prints checked against `min`/`max`, raises a risk when out of bounds."""
+
+    id: Id
+    run: str = Field(min_length=1)
+    every: Duration = Field(30.0, description="seconds between two checks")
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["info", "low", "medium", "high", "critical"] = "high"
+    timeout: Duration = Field(10.0, description="a check that takes longer fails")
+
+    @model_validator(mode="after")
+    def _sane(self) -> Monitor:
+        if self.every < 1:
+            raise ValueError("`every` must be 1s or more")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("`min` is above `max`")
+        return self
+
+
 class RiskSettings(Model):
     """Thresholds of the risk rules; the defaults need no configuration."""
 
@@ -226,6 +247,7 @@ class Plan(Model):
     kill_grace: Duration = Field(5.0, description="TERM to KILL grace for a task's processes")
     risks: RiskSettings = Field(default_factory=lambda: RiskSettings.model_validate({}))
     research: list[Research] = Field(default_factory=list)
+    monitors: list[Monitor] = Field(default_factory=list)
 
     _path: str = PrivateAttr("")
     _dir: str = PrivateAttr(".")

@@ -340,3 +340,30 @@ async def test_a_second_run_estimates_from_the_first_and_records_its_forecasts(
     assert 0.35 < (one.estimate or 0) < 1.0 and one.p90 == one.estimate  # not the plan's 9 s
     forecasts = [e for _, e in await store.read_events("run2") if isinstance(e, ev.ForecastUpdated)]
     assert forecasts and forecasts[0].history == 2 and forecasts[0].eta < 1.0
+
+
+async def test_monitors_raise_risks_when_out_of_bounds_or_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "TICK", 0.02)
+    text = """
+    name: watched
+    agents: {a: {}}
+    monitors:
+      - {id: hot, run: "echo temperature 95", every: 1, max: 90, severity: critical}
+      - {id: down, run: "sh -c 'echo refused >&2; exit 7'", every: 1}
+      - {id: fine, run: "echo 5", every: 1, min: 1, max: 10}
+    phases:
+      - id: p
+        tasks: [{id: t, run: "sleep 0.6"}]
+    """
+    state, store = await run_plan(tmp_path, text, store=MemoryStore())
+    raised = {e.key: e for _, e in await store.read_events("run1") if isinstance(e, ev.RiskRaised)}
+    assert set(raised) == {"monitor:hot", "monitor:down"}
+    hot, down = raised["monitor:hot"], raised["monitor:down"]
+    assert hot.severity == "critical" and hot.message == "95, wanted <= 90"
+    assert hot.evidence["value"] == 95.0 and hot.evidence["command"] == "echo temperature 95"
+    assert down.severity == "high" and "refused" in down.message and down.evidence["exit"] == 7
+    assert state.status is RunStatus.SUCCEEDED  # a monitor warns; it does not stop the run
