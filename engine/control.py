@@ -68,6 +68,9 @@ class OperatorControl:
                 return False, "a note needs text"
             self.emit(ev.RunNoted(self.now(), text, by))
             return True, "noted"
+        phase = str(args.get("phase") or "")
+        if kind in ("pause", "resume") and phase:
+            return self._hold_phase(phase, kind == "pause", reason, by)
         if kind == "pause":
             if self._paused:
                 return False, "the run is paused already"
@@ -143,6 +146,24 @@ class OperatorControl:
             self._dispatch()
             self._check_phase_done()
         return True, f"task '{tid}' {status}"
+
+    def _hold_phase(self, phase: str, hold: bool, reason: str, by: str) -> tuple[bool, str]:
+        """Pause one phase (none of its tasks starts; a later one waits when it comes), or
+        resume it."""
+        ps = self.state.phases.get(phase)
+        if ps is None:
+            return False, f"no phase '{phase}'; phases: {', '.join(self.state.phases)}"
+        if ps.status in ("succeeded", "failed", "cancelled"):
+            return False, f"phase '{phase}' has ended ({ps.status})"
+        if hold == ps.held:
+            return False, f"phase '{phase}' is {'paused' if hold else 'not paused'} already"
+        if hold:
+            self.emit(ev.RunPaused(self.now(), by, reason, phase))
+            return True, f"phase '{phase}' paused: none of its tasks starts until resumed"
+        self.emit(ev.RunResumed(self.now(), by, phase))
+        self._dispatch()
+        self._check_phase_done()
+        return True, f"phase '{phase}' resumed"
 
     def _retry_task(self, tid: str, by: str) -> tuple[bool, str]:
         """Run a task that ended badly again, as a new attempt, while its phase runs; the

@@ -313,12 +313,14 @@ class RunNoted(Event):
 class RunPaused(Event):
     by: str
     reason: str = ""
+    phase: str = ""  # only this phase: none of its tasks starts (it may be a later one)
 
 
 @event("run.resumed")
 @dataclass(frozen=True, slots=True)
 class RunResumed(Event):
     by: str
+    phase: str = ""
 
 
 @event("run.recovered")

@@ -98,6 +98,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
         self._last_forecast: tuple[float, float] | None = None  # (when, seconds left)
         self._monitors: Monitors | None = None  # the plan's monitors, while the run goes
         self._paused = False
+        self._phase = ""  # the phase under way
         self._stopping: dict[str, str] = {}  # running task -> status it ends with (operator)
         self._stop_reason: dict[str, str] = {}
         self._phase_tasks: set[str] = set()
@@ -327,6 +328,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
             phase = self.plan.phases[index]
             if self._cancel_reason:
                 break
+            self._phase = phase.id
             failed = self._checks(phase.id, phase.checks)
             if self.state.phases[phase.id].status != "running":  # (a resumed run's may be)
                 self.emit(ev.PhaseStarted(self.now(), phase.id))
@@ -529,6 +531,8 @@ class Runner(Attempts, OperatorControl, TakeOver):
     def _dispatch(self) -> None:
         if self._cancel_reason or self._paused:
             return
+        if self._phase and self.state.phases[self._phase].held:
+            return  # its phase is paused (pause --phase)
         for tid, agent in self._sched.take():
             self._start(tid, agent)
 

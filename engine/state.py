@@ -116,6 +116,7 @@ class PhaseState:
     status: str = "pending"  # pending | running | succeeded | failed | cancelled
     started_at: float | None = None
     finished_at: float | None = None
+    held: bool = False  # paused by an operator: none of its tasks starts until resumed
 
 
 @dataclass(slots=True)
@@ -411,12 +412,18 @@ def _slots_changed(s: RunState, e: ev.AgentSlotsChanged) -> None:
 
 
 def _run_paused(s: RunState, e: ev.RunPaused) -> None:
-    if s.status is RunStatus.RUNNING:
+    if e.phase:
+        if e.phase in s.phases:
+            s.phases[e.phase].held = True
+    elif s.status is RunStatus.RUNNING:
         s.status = RunStatus.PAUSED
 
 
 def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
-    if s.status is RunStatus.PAUSED:
+    if e.phase:
+        if e.phase in s.phases:
+            s.phases[e.phase].held = False
+    elif s.status is RunStatus.PAUSED:
         s.status = RunStatus.RUNNING
 
 

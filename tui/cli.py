@@ -367,11 +367,13 @@ def cancel(run_ref: str, task: str | None, reason: str, db: str | None) -> None:
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
+@click.option("--phase", default=None, help="Only this phase (the current one or a later one).")
 @click.option("--reason", default="", help="Why (recorded).")
 @db_option
-def pause(run_ref: str, reason: str, db: str | None) -> None:
-    """Pause a live RUN: running tasks finish, no new task starts until `resume`."""
-    _steer(db, run_ref, "pause", {"reason": reason})
+def pause(run_ref: str, phase: str | None, reason: str, db: str | None) -> None:
+    """Pause a live RUN: running tasks finish, no new task starts until `resume`. With --phase,
+    only that phase's tasks wait (a later phase waits when the run reaches it)."""
+    _steer(db, run_ref, "pause", {"reason": reason, **({"phase": phase} if phase else {})})
 
 
 @cli.command()
@@ -385,11 +387,13 @@ def pause(run_ref: str, reason: str, db: str | None) -> None:
     help="For an in-flight task with `on_resume: ask`: rerun, adopt or skip (repeatable).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
+@click.option("--phase", default=None, help="Resume only this paused phase of a live run.")
 @db_option
 @color_option
 def resume(
     run_ref: str,
     headless: bool,
+    phase: str | None,
     answers: tuple[str, ...],
     quiet: bool,
     db: str | None,
@@ -399,6 +403,9 @@ def resume(
     is taken over: finished tasks never run again, in-flight ones follow their `on_resume`."""
     from .resume import decisions, inspect, resume_live
 
+    if phase:
+        _steer(db, run_ref, "resume", {"phase": phase})
+        return
     path = _db_path(db)
     try:
         found = _run_async(lambda: inspect(path, run_ref))

@@ -367,3 +367,40 @@ async def test_monitors_raise_risks_when_out_of_bounds_or_failing(
     assert hot.evidence["value"] == 95.0 and hot.evidence["command"] == "echo temperature 95"
     assert down.severity == "high" and "refused" in down.message and down.evidence["exit"] == 7
     assert state.status is RunStatus.SUCCEEDED  # a monitor warns; it does not stop the run
+
+
+async def test_pause_one_phase_holds_its_tasks_until_it_is_resumed(tmp_path: Path) -> None:
+    text = """
+    name: phased
+    agents: {a: {}}
+    phases:
+      - id: one
+        tasks: [{id: a, run: "sleep 0.3"}]
+      - id: two
+        tasks: [{id: b, run: "true"}]
+    """
+    store = MemoryStore()
+    runners: list[Runner] = []
+    seen: dict[str, object] = {}
+
+    async def operator() -> None:
+        while not runners or runners[0].state.tasks["a"].status is not TaskStatus.RUNNING:
+            await asyncio.sleep(0.01)
+        await store.put_command("run1", "pause", {"phase": "two"}, "ops", time.time())
+        await store.put_command("run1", "pause", {"phase": "nope"}, "ops", time.time())
+        state = runners[0].state
+        while state.phases["two"].status != "running":
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # a held phase: b must not start in the meantime
+        seen["b while held"] = state.tasks["b"].status
+        seen["held"] = state.phases["two"].held
+        await store.put_command("run1", "resume", {"phase": "two"}, "ops", time.time())
+
+    helper = asyncio.ensure_future(operator())
+    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
+    helper.cancel()
+    assert seen == {"b while held": TaskStatus.READY, "held": True}
+    assert state.status is RunStatus.SUCCEEDED and not state.phases["two"].held
+    done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert [d.ok for d in done] == [True, False, True]
+    assert "no phase 'nope'" in done[1].message

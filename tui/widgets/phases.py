@@ -50,6 +50,8 @@ class PhasePanel(Static, can_focus=True):
             over = p.timebox is not None and used is not None and used > p.timebox
             name = Text(f"{status_glyph(p.status)} ", style=STATUS_STYLE.get(p.status, ""))
             name.append(safe(p.title or p.id), style="bold" if p.status == "running" else "")
+            if p.held:
+                name.append(" ⏸ paused", style="bold yellow")
             grid.add_row(
                 name,
                 f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
