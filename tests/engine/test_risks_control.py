@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -91,27 +92,45 @@ def test_risks_are_cheap_for_ten_thousand_tasks() -> None:
     assert len([f for f in found if f.rule == "task_overrun"]) == 50
 
 
+Operator = Callable[[Runner, MemoryStore], Awaitable[None]]
+
+
+async def _operated(tmp_path: Path, text: str, operator: Operator) -> tuple[RunState, MemoryStore]:
+    """Run the plan while `operator` (given the runner, once it exists, and the store) writes
+    commands into its inbox, as a second process would."""
+    store = MemoryStore()
+    runners: list[Runner] = []
+
+    async def go() -> None:
+        while not runners:
+            await asyncio.sleep(0.01)
+        await operator(runners[0], store)
+
+    helper = asyncio.ensure_future(go())
+    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
+    helper.cancel()
+    return state, store
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    while not check():
+        await asyncio.sleep(0.01)
+
+
 async def _steer(
     tmp_path: Path, text: str, script: list[tuple[str, str, dict[str, object]]]
 ) -> tuple[RunState, MemoryStore]:
     """Run the plan; when the task named in each step is running (or `*` for at once),
     write the command."""
-    store = MemoryStore()
-    runners: list[Runner] = []
 
-    async def operator() -> None:
+    async def operator(runner: Runner, store: MemoryStore) -> None:
         for when_running, kind, args in script:
-            while not runners or (
-                when_running != "*"
-                and runners[0].state.tasks[when_running].status is not TaskStatus.RUNNING
-            ):
-                await asyncio.sleep(0.01)
+            if when_running != "*":
+                task = runner.state.tasks[when_running]
+                await _until(lambda t=task: t.status is TaskStatus.RUNNING)  # type: ignore[misc]
             await store.put_command("run1", kind, args, "ops", time.time())
 
-    helper = asyncio.ensure_future(operator())
-    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
-    helper.cancel()
-    return state, store
+    return await _operated(tmp_path, text, operator)
 
 
 PLAN = """
@@ -272,12 +291,8 @@ phases:
 async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
     tmp_path: Path,
 ) -> None:
-    store = MemoryStore()
-    runners: list[Runner] = []
-
-    async def operator() -> None:
-        while not runners or runners[0].state.tasks["last"].status is not TaskStatus.BLOCKED:
-            await asyncio.sleep(0.01)
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        await _until(lambda: runner.state.tasks["last"].status is TaskStatus.BLOCKED)
         for kind, args in [
             ("retry", {"task": "slow"}),  # running: refused
             ("retry", {"task": "after"}),  # its need failed: refused
@@ -285,9 +300,7 @@ async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
         ]:
             await store.put_command("run1", kind, args, "ops", time.time())
 
-    helper = asyncio.ensure_future(operator())
-    state, _ = await run_plan(tmp_path, RETRY, store=store, on_runner=runners.append)
-    helper.cancel()
+    state, store = await _operated(tmp_path, RETRY, operator)
     assert state.status is RunStatus.SUCCEEDED
     assert state.tasks["flaky"].attempts == 2
     assert all(state.tasks[t].status is TaskStatus.SUCCEEDED for t in ("after", "last"))
@@ -379,26 +392,20 @@ async def test_pause_one_phase_holds_its_tasks_until_it_is_resumed(tmp_path: Pat
       - id: two
         tasks: [{id: b, run: "true"}]
     """
-    store = MemoryStore()
-    runners: list[Runner] = []
     seen: dict[str, object] = {}
 
-    async def operator() -> None:
-        while not runners or runners[0].state.tasks["a"].status is not TaskStatus.RUNNING:
-            await asyncio.sleep(0.01)
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        state = runner.state
+        await _until(lambda: state.tasks["a"].status is TaskStatus.RUNNING)
         await store.put_command("run1", "pause", {"phase": "two"}, "ops", time.time())
         await store.put_command("run1", "pause", {"phase": "nope"}, "ops", time.time())
-        state = runners[0].state
-        while state.phases["two"].status != "running":
-            await asyncio.sleep(0.01)
+        await _until(lambda: state.phases["two"].status == "running")
         await asyncio.sleep(0.3)  # a held phase: b must not start in the meantime
         seen["b while held"] = state.tasks["b"].status
         seen["held"] = state.phases["two"].held
         await store.put_command("run1", "resume", {"phase": "two"}, "ops", time.time())
 
-    helper = asyncio.ensure_future(operator())
-    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
-    helper.cancel()
+    state, store = await _operated(tmp_path, text, operator)
     assert seen == {"b while held": TaskStatus.READY, "held": True}
     assert state.status is RunStatus.SUCCEEDED and not state.phases["two"].held
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
