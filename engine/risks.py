@@ -72,7 +72,50 @@ def findings(
         found.extend(
             _phase_findings(state, phase.id, now - phase.started_at, phase.timebox, now, rules)
         )
+    for gate in state.gates.values():
+        if gate.status == "open" and gate.opened_at is not None:
+            found.extend(_gate_findings(state, gate.id, now - gate.opened_at, rules))
     return found
+
+
+def _slack(state: RunState) -> float | None:
+    """What the phases still to run have in their timeboxes beyond their work (at best: the
+    work spread over every slot); None when one of them has no timebox."""
+    later = [p for p in state.phases.values() if p.status == "pending"]
+    if not later or any(p.timebox is None for p in later):
+        return None
+    names = {p.id for p in later}
+    work = sum(t.estimate or 0.0 for t in state.tasks.values() if t.phase in names)
+    slots = sum(a.slots for a in state.agents.values()) or 1
+    return sum(p.timebox or 0.0 for p in later) - work / slots
+
+
+def _gate_findings(state: RunState, gate: str, waited: float, rules: RiskSettings) -> list[Finding]:
+    """A gate waiting for a decision long enough to eat the run's slack (or `gate_wait`)."""
+    slack = _slack(state)
+    evidence = {"waited_s": round(waited, 1), "slack_s": None if slack is None else round(slack, 1)}
+    if slack is not None and waited > max(slack, 0.0):
+        message = (
+            f"has waited {format_duration(waited)} for a decision, more than the run's slack "
+            f"({format_duration(max(slack, 0.0))}): the phases after it will overrun"
+        )
+        severity = "high"
+    elif rules.gate_wait and waited > rules.gate_wait:
+        message = f"has waited {format_duration(waited)} for a decision"
+        severity = "medium"
+    else:
+        return []
+    return [
+        Finding(
+            f"gate_wait:{gate}",
+            "gate_wait",
+            severity,
+            f"gate {gate}",
+            message,
+            "decide it (g in the dashboard, or phasegate approve/reject)",
+            evidence,
+        )
+    ]
 
 
 def _phase_findings(

@@ -229,6 +229,7 @@ class RiskSettings(Model):
     cpu: float = Field(95.0, ge=0, le=100, description="machine CPU busy %; 0: off")
     memory: float = Field(90.0, ge=0, le=100, description="machine memory used %; 0: off")
     disk: float = Field(95.0, ge=0, le=100, description="workdir disk used %; 0: off")
+    gate_wait: Duration = Field(1800.0, description="a gate waiting this long; 0: off")
 
 
 class Plan(Model):

@@ -411,3 +411,55 @@ async def test_pause_one_phase_holds_its_tasks_until_it_is_resumed(tmp_path: Pat
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
     assert [d.ok for d in done] == [True, False, True]
     assert "no phase 'nope'" in done[1].message
+
+
+def test_a_gate_waiting_past_the_runs_slack_is_a_risk() -> None:
+    state = project(
+        [
+            ev.RunStarted(
+                0.0,
+                "r",
+                "p",
+                "p.yaml",
+                [{"id": "one", "timebox": 60.0}, {"id": "two", "timebox": 100.0}],
+                [
+                    {"id": "a", "phase": "one", "estimate": 10.0, "needs": []},
+                    {"id": "b", "phase": "two", "estimate": 40.0, "needs": []},
+                    {"id": "c", "phase": "two", "estimate": 40.0, "needs": []},
+                ],
+                [{"id": "w", "slots": 2}],
+                gates=[{"id": "qa", "after": "one"}],
+            ),
+            ev.PhaseStarted(0.0, "one"),
+            ev.PhaseFinished(10.0, "one", "succeeded"),
+            ev.GateOpened(10.0, "qa", 1, [], "h", "manual"),
+        ]
+    )
+    # phase two: a 100 s timebox for 80 s of work on 2 slots (40 s): 60 s of slack
+    assert findings(state, 69.0, {}, RULES) == []
+    (late,) = findings(state, 71.0, {}, RULES)
+    assert late.key == "gate_wait:qa" and late.severity == "high"
+    assert "more than the run's slack (1m00s)" in late.message
+    assert late.evidence == {"waited_s": 61.0, "slack_s": 60.0}
+    loose = RiskSettings.model_validate({"gate_wait": "30s"})
+    no_timebox = project([*_events_without_timebox()])
+    (waiting,) = findings(no_timebox, 41.0, {}, loose)
+    assert waiting.severity == "medium" and "has waited 31.0s" in waiting.message
+
+
+def _events_without_timebox() -> list[ev.Event]:
+    return [
+        ev.RunStarted(
+            0.0,
+            "r",
+            "p",
+            "p.yaml",
+            [{"id": "one"}, {"id": "two"}],
+            [{"id": "a", "phase": "one", "needs": []}, {"id": "b", "phase": "two", "needs": []}],
+            [{"id": "w", "slots": 1}],
+            gates=[{"id": "qa", "after": "one"}],
+        ),
+        ev.PhaseStarted(0.0, "one"),
+        ev.PhaseFinished(10.0, "one", "succeeded"),
+        ev.GateOpened(10.0, "qa", 1, [], "h", "manual"),
+    ]
