@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from . import events as ev
 from .attempts import Attempts, _Attempt
 from .checks import run_checks
+from .contingency import act
 from .control import OperatorControl
 from .dag import build
 from .forecast import remaining_seconds
@@ -294,6 +295,16 @@ class Runner(Attempts, OperatorControl, TakeOver):
         self._last_forecast = (now, eta)
         self.emit(ev.ForecastUpdated(now, eta, len(self._learned)))
 
+    def _contingency(self, raised: ev.RiskRaised) -> None:
+        """The plan's action for the rule that fired (risks.actions), as an operator would."""
+        action = self.plan.risks.actions.get(raised.rule)  # type: ignore[call-overload]
+        if action in (None, "notify"):
+            return
+        for ok, message in act(raised, action, self.state, self._phase, self.control):
+            self.emit(
+                ev.CommandDone(self.now(), 0, str(action), f"risk:{raised.rule}", ok, message)
+            )
+
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""
         now = self.now()
@@ -313,6 +324,8 @@ class Runner(Attempts, OperatorControl, TakeOver):
                 found += self._monitors.findings()
             for event in risk_changes(self.state, now, found):
                 self.emit(event)
+                if isinstance(event, ev.RiskRaised):
+                    self._contingency(event)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
     async def _execute(self) -> tuple[str, str]:

@@ -230,6 +230,20 @@ class RiskSettings(Model):
     memory: float = Field(90.0, ge=0, le=100, description="machine memory used %; 0: off")
     disk: float = Field(95.0, ge=0, le=100, description="workdir disk used %; 0: off")
     gate_wait: Duration = Field(1800.0, description="a gate waiting this long; 0: off")
+    actions: dict[
+        Literal[
+            "task_overrun",
+            "silent_agent",
+            "phase_timebox",
+            "phase_projected",
+            "retry_storm",
+            "failure_rate",
+            "gate_wait",
+            "machine_pressure",
+            "monitor",
+        ],
+        Literal["notify", "pause", "reduce_slots", "ask"],
+    ] = Field(default_factory=dict, description="what a rule does when it fires (notify)")
 
 
 class Plan(Model):

@@ -463,3 +463,40 @@ def _events_without_timebox() -> list[ev.Event]:
         ev.PhaseFinished(10.0, "one", "succeeded"),
         ev.GateOpened(10.0, "qa", 1, [], "h", "manual"),
     ]
+
+
+async def test_rules_act_pause_the_phase_and_reduce_slots_as_the_plan_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "TICK", 0.02)
+    text = """
+    name: contingency
+    agents: {a: {slots: 3}}
+    risks:
+      memory: 0.01
+      actions: {task_overrun: pause, machine_pressure: reduce_slots}
+    phases:
+      - id: p
+        tasks:
+          - {id: slow, run: "sleep 0.4", estimate: 0.1}
+          - {id: next, run: "true", needs: [slow]}
+    """
+
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        await _until(lambda: runner.state.phases["p"].held)
+        await _until(lambda: runner.state.tasks["slow"].status is TaskStatus.SUCCEEDED)
+        assert runner.state.tasks["next"].status is not TaskStatus.RUNNING
+        await store.put_command("run1", "resume", {"phase": "p"}, "ops", time.time())
+
+    state, store = await _operated(tmp_path, text, operator)
+    assert state.status is RunStatus.SUCCEEDED and state.agents["a"].slots == 2
+    events = [e for _, e in await store.read_events("run1")]
+    paused = [e for e in events if isinstance(e, ev.RunPaused)]
+    assert [(p.by, p.phase) for p in paused] == [("risk:task_overrun", "p")]
+    assert "task slow: running" in paused[0].reason
+    slots = [e for e in events if isinstance(e, ev.AgentSlotsChanged)]
+    assert [(s.by, s.slots) for s in slots] == [("risk:machine_pressure", 2)]
+    done = [(d.kind, d.by, d.ok) for d in events if isinstance(d, ev.CommandDone)]
+    assert ("pause", "risk:task_overrun", True) in done
