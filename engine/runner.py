@@ -19,6 +19,7 @@ from .checks import run_checks
 from .contingency import act
 from .control import OperatorControl
 from .dag import build
+from .fallback import Fallbacks, fallbacks
 from .forecast import remaining_seconds
 from .gatekeeper import GateKeeper
 from .history import Learned, learned
@@ -60,7 +61,7 @@ _ENDED = {
 BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
 
 
-class Runner(Attempts, OperatorControl, TakeOver):
+class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
     _sink: Sink  # made in run(): it needs the running loop
 
     def __init__(
@@ -88,6 +89,8 @@ class Runner(Attempts, OperatorControl, TakeOver):
         self._graph = build(plan)
         self._sched = Scheduler.for_plan(plan, self._graph)
         self._tasks = {t.id: t for _, t in plan.tasks()}
+        self._fallback = fallbacks(plan)
+        self._standby = {fb: tid for tid, fb in self._fallback.items()}
         self._seq = 0
         self._running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
@@ -455,6 +458,7 @@ class Runner(Attempts, OperatorControl, TakeOver):
     async def _run_phase(self, ids: list[str]) -> None:
         self._phase_done = asyncio.get_running_loop().create_future()
         self._phase_tasks = set(ids)
+        self._skip_unneeded(ids)
         ids = [t for t in ids if not self.state.tasks[t].status.terminal]
         self._remaining = len(ids)
         for tid in ids:
@@ -462,6 +466,8 @@ class Runner(Attempts, OperatorControl, TakeOver):
         for tid in ids:
             if tid in self._running:  # adopted from a dead engine: it runs already
                 continue
+            if tid in self._standby:
+                self._stand_by(tid)
             for need in self._graph.needs[tid]:
                 status = self.state.tasks[need].status
                 if self._blocks(need):
@@ -480,10 +486,14 @@ class Runner(Attempts, OperatorControl, TakeOver):
         status = self.state.tasks[tid].status
         if status is TaskStatus.SUCCEEDED or status is TaskStatus.SKIPPED:
             return True
-        return status in BAD and self._tasks[tid].on_failure == "continue"
+        if status not in BAD:
+            return False
+        return self._tasks[tid].on_failure == "continue" or self._rescued(tid)
 
     def _blocks(self, tid: str) -> bool:
-        return self.state.tasks[tid].status in BAD and self._tasks[tid].on_failure == "fail"
+        if self.state.tasks[tid].status not in BAD:
+            return False
+        return self._tasks[tid].on_failure == "fail" or self._rescue_failed(tid)
 
     def _make_ready(self, tid: str) -> None:
         if not self._sched.runnable(tid):
@@ -507,6 +517,10 @@ class Runner(Attempts, OperatorControl, TakeOver):
                 continue
             self.emit(ev.TaskBlocked(self.now(), tid, reason))
             self._remaining -= 1
+            if self._fail_over(tid):
+                continue  # its dependents wait for its fallback
+            if tid in self._standby:
+                self._fallback_ended(tid)
             if self._tasks[tid].on_failure == "continue":
                 self._release_dependents(tid)
                 continue
@@ -517,6 +531,10 @@ class Runner(Attempts, OperatorControl, TakeOver):
     def _settled(self, tid: str) -> None:
         """A task reached its final status: release or block its dependents in this phase."""
         self._remaining -= 1
+        if self._fail_over(tid):
+            return  # its dependents wait for its fallback
+        if tid in self._standby:
+            self._fallback_ended(tid)
         if self._blocks(tid):
             ended = _ENDED[self.state.tasks[tid].status]
             for dep in self._graph.dependents[tid]:

@@ -188,7 +188,61 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                 elif tid is not None and where.get(tid) == (pi, ti):
                     edges[tid].append(need)
     yield from _check_cycles(edges, where)
+    yield from _check_fallbacks(phases, where, edges, ctx.tasks)
     yield from _check_gates(data, phase_ids, known, budget)
+
+
+def _check_fallbacks(
+    phases: list[tuple[int, dict[str, Any]]],
+    where: dict[str, tuple[int, int]],
+    edges: dict[str, list[str]],
+    tasks: _Names,
+) -> Iterator[Found]:
+    """`on_failure: {fallback: F}`: F is another task of the same phase, the fallback of one
+    task only, and does not need the task it stands in for."""
+    taken: dict[str, str] = {}
+    for pi, phase in phases:
+        for ti, task in _dicts(phase.get("tasks")):
+            rule = task.get("on_failure")
+            tid = _str(task.get("id"))
+            if not isinstance(rule, dict) or tid is None:
+                continue
+            fb = _str(rule.get("fallback"))
+            if fb is None:
+                continue
+            path = ("phases", pi, "tasks", ti, "on_failure", "fallback")
+            label = f"task '{_cut(tid)}'"
+            if fb == tid:
+                yield Found(path, False, f"{label} is its own fallback; name another task")
+            elif fb not in where:
+                yield Found(
+                    path,
+                    False,
+                    f"fallback '{_cut(fb)}' is not a task of this plan{tasks.hint(fb)}; "
+                    f"known tasks: {tasks.listing()}",
+                )
+            elif where[fb][0] != pi:
+                yield Found(
+                    path,
+                    False,
+                    f"fallback '{_cut(fb)}' is in another phase; move it to the phase of {label}",
+                )
+            elif fb in taken:
+                yield Found(
+                    path,
+                    False,
+                    f"'{_cut(fb)}' is the fallback of '{_cut(taken[fb])}' already; a task "
+                    "stands in for one other at most",
+                )
+            elif tid in edges.get(fb, []):
+                yield Found(
+                    path,
+                    False,
+                    f"fallback '{_cut(fb)}' needs {label}, the task it stands in for; "
+                    "drop that need",
+                )
+            else:
+                taken[fb] = tid
 
 
 @dataclass(frozen=True)

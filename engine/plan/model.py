@@ -103,6 +103,10 @@ class Resource(Model):
     description: str = ""
 
 
+class OnFailureFallback(Model):
+    fallback: Id = Field(description="a task of the same phase that runs only if this one fails")
+
+
 class Task(Model):
     id: Id
     run: str = Field(min_length=1, description="the command; direct exec unless it needs a shell")
@@ -116,7 +120,9 @@ class Task(Model):
     retries: int = Field(0, ge=0, le=100)
     backoff: Duration = Field(1.0, description="delay before the first retry, doubled each time")
     outputs: list[str] = Field(default_factory=list, description="files that must exist after")
-    on_failure: Literal["fail", "continue"] = "fail"
+    on_failure: Literal["fail", "continue"] | OnFailureFallback = Field(
+        "fail", description="fail | continue | {fallback: TASK}: run TASK instead if this fails"
+    )
     priority: int = Field(0, description="higher starts first; overrides critical-path order")
     env: dict[str, str] = Field(default_factory=dict)
     keep_background: bool = False
@@ -125,6 +131,15 @@ class Task(Model):
         description="after the engine died: run it again (its old processes are stopped), adopt "
         "its process if it lives on (its output goes to files), or ask the operator",
     )
+
+    @field_validator("on_failure", mode="before")
+    @classmethod
+    def _one_on_failure(cls, value: object) -> object:
+        if value in ("fail", "continue") or isinstance(value, dict):
+            return value
+        from .messages import shown  # (here: messages imports this module)
+
+        raise ValueError(f"got {shown(value)}; allowed: 'fail', 'continue' or {{fallback: TASK}}")
 
     @model_validator(mode="after")
     def _agent_or_capability(self) -> Task:

@@ -417,3 +417,46 @@ async def test_a_second_engine_on_a_run_is_refused_and_leaves_nothing_pending(
     with pytest.raises(EngineBusy, match="already has a live engine"):
         await runner.run()
     assert not hasattr(runner, "_sink")
+
+
+FALLBACK = """
+name: fallback
+agents: {a: {slots: 2}}
+phases:
+  - id: p
+    tasks:
+      - {id: deploy, run: "sh -c 'exit 1'", on_failure: {fallback: rollback}}
+      - {id: rollback, run: "sh -c 'touch rolled; test ! -f broken'"}
+      - {id: notify, run: "touch notified", needs: [deploy]}
+      - {id: fine, run: "true", on_failure: {fallback: spare}}
+      - {id: spare, run: "touch spare-ran"}
+  - id: after
+    tasks: [{id: last, run: "true"}]
+"""
+
+
+async def test_a_fallback_runs_when_its_task_fails_and_its_dependents_go_on(
+    tmp_path: Path,
+) -> None:
+    state, _ = await run_plan(tmp_path, FALLBACK)
+    status = {t: s.status.value for t, s in state.tasks.items()}
+    assert status == {
+        "deploy": "failed",
+        "rollback": "succeeded",
+        "notify": "succeeded",  # went on: the fallback stood in for deploy
+        "fine": "succeeded",
+        "spare": "skipped",  # not needed
+        "last": "succeeded",
+    }
+    assert state.tasks["spare"].reason == "not needed: 'fine' succeeded"
+    assert (tmp_path / "rolled").exists() and not (tmp_path / "spare-ran").exists()
+    assert state.status is RunStatus.SUCCEEDED
+
+
+async def test_when_the_fallback_fails_too_the_dependents_are_blocked(tmp_path: Path) -> None:
+    (tmp_path / "broken").touch()
+    state, _ = await run_plan(tmp_path, FALLBACK)
+    assert state.tasks["rollback"].status is TaskStatus.FAILED
+    assert state.tasks["notify"].status is TaskStatus.BLOCKED
+    assert "its fallback 'rollback' too" in state.tasks["notify"].reason
+    assert state.status is RunStatus.FAILED and state.tasks["last"].status is TaskStatus.BLOCKED

@@ -1,0 +1,112 @@
+"""`on_failure: {fallback: F}`: F stands by and runs only when its task fails for good (or is
+blocked); the task's dependents then wait for F and go on if it succeeds. When the task
+succeeds, F is skipped. Mixed into the Runner."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .plan.model import OnFailureFallback, Plan
+from .state import TaskStatus
+
+if TYPE_CHECKING:
+    from .dag import Graph
+    from .state import RunState
+
+BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+
+
+def fallbacks(plan: Plan) -> dict[str, str]:
+    """task -> the task that stands in for it if it fails."""
+    return {
+        t.id: t.on_failure.fallback
+        for _, t in plan.tasks()
+        if isinstance(t.on_failure, OnFailureFallback)
+    }
+
+
+class Fallbacks:
+    # provided by the Runner
+    state: RunState
+    _graph: Graph
+    _fallback: dict[str, str]  # task -> its fallback
+    _standby: dict[str, str]  # fallback -> the task it stands in for
+    _phase_tasks: set[str]
+    _waiting: dict[str, int]
+
+    def emit(self, event: ev.Event) -> None:
+        raise NotImplementedError
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def _make_ready(self, tid: str) -> None:
+        raise NotImplementedError
+
+    def _release_dependents(self, tid: str) -> None:
+        raise NotImplementedError
+
+    def _block(self, tid: str, reason: str) -> None:
+        raise NotImplementedError
+
+    def _settled(self, tid: str) -> None:
+        raise NotImplementedError
+
+    def _rescued(self, tid: str) -> bool:
+        """Did the fallback of a task that failed succeed in its place?"""
+        fb = self._fallback.get(tid)
+        return fb is not None and self.state.tasks[fb].status is TaskStatus.SUCCEEDED
+
+    def _rescue_failed(self, tid: str) -> bool:
+        fb = self._fallback.get(tid)
+        if fb is None:
+            return False
+        status = self.state.tasks[fb].status
+        return status.terminal and status is not TaskStatus.SUCCEEDED
+
+    def _skip_unneeded(self, ids: list[str]) -> None:
+        """As a phase starts (again, after a take-over): a fallback whose task succeeded
+        already is skipped, before anything counts what it waits for."""
+        for fb in ids:
+            task = self._standby.get(fb)
+            if task is not None:
+                status = self.state.tasks[task].status
+                if status is TaskStatus.SUCCEEDED or status is TaskStatus.SKIPPED:
+                    self.emit(ev.TaskSkipped(self.now(), fb, f"not needed: '{task}' succeeded"))
+
+    def _stand_by(self, fb: str) -> None:
+        """A fallback waits for its task to fail, on top of its own needs."""
+        if self.state.tasks[self._standby[fb]].status not in BAD:
+            self._waiting[fb] += 1
+
+    def _not_needed(self, fb: str) -> None:
+        task = self._standby[fb]
+        self.emit(ev.TaskSkipped(self.now(), fb, f"not needed: '{task}' succeeded"))
+        self._settled(fb)
+
+    def _fail_over(self, tid: str) -> bool:
+        """`tid` ended (or was blocked): wake or skip its fallback. True when its dependents
+        wait for the fallback instead of going on or being blocked now."""
+        fb = self._fallback.get(tid)
+        if fb is None or fb not in self._phase_tasks or self.state.tasks[fb].status.terminal:
+            return False
+        if self.state.tasks[tid].status in BAD:
+            self._waiting[fb] -= 1
+            if self._waiting[fb] == 0:
+                self._make_ready(fb)
+            return True
+        self._not_needed(fb)
+        return False
+
+    def _fallback_ended(self, fb: str) -> None:
+        """A fallback ended: the dependents of the task it stood in for go on, or are blocked."""
+        task = self._standby.get(fb)
+        if task is None or self.state.tasks[task].status not in BAD:
+            return
+        if self.state.tasks[fb].status is TaskStatus.SUCCEEDED:
+            self._release_dependents(task)
+            return
+        for dep in self._graph.dependents[task]:
+            if dep in self._phase_tasks:
+                self._block(dep, f"needs '{task}', which failed, and its fallback '{fb}' too")
