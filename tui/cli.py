@@ -457,8 +457,14 @@ def slots(run_ref: str, agent: str, value: int, db: str | None) -> None:
 @click.argument("text")
 @db_option
 def note(run_ref: str, text: str, db: str | None) -> None:
-    """Add an operator's note to RUN (kept for the lessons learned)."""
-    _steer(db, run_ref, "note", {"text": text})
+    """Add an operator's note to RUN (kept for the lessons learned), live or ended."""
+    from .control import note_after
+
+    done = _run_async(lambda: note_after(_db_path(db), run_ref, text))
+    if done is None:
+        _steer(db, run_ref, "note", {"text": text})
+    else:
+        click.echo(done)
 
 
 @cli.command("plan")

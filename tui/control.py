@@ -63,6 +63,31 @@ async def ask_engine(
     )
 
 
+async def note_after(db_path: str, ref: str, text: str) -> str | None:
+    """A note on a run that has ended: appended to its events by this process (no engine runs
+    it any more), its reports and lessons refreshed. None when the run is live (the engine
+    takes the note through its inbox)."""
+    from engine.identity import current_identity
+    from engine.knowledge import learn
+    from engine.paths import run_dir
+
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        if row.finished_at is None:
+            return None
+        if not text.strip():
+            raise Refused("refused: a note needs text")
+        events = await store.read_events(row.id)
+        seq = events[-1][0] + 1 if events else 1
+        who = current_identity().user
+        await store.write_batch(row.id, [(seq, ev.RunNoted(time.time(), text, who))])
+        await learn(store, row.id, run_dir(db_path, row.id))
+        return f"run {row.id}: noted (the run had ended; its report and lessons now include it)"
+    finally:
+        await store.close()
+
+
 async def command(db_path: str, ref: str, kind: str, args: dict[str, Any]) -> str:
     """Write the command and wait for the engine's answer."""
     store = await SQLiteStore.open(db_path)

@@ -61,6 +61,15 @@ def test_diff_and_search_across_two_runs(pg: Run, tmp_path: Path) -> None:
     assert diff.returncode == 0 and "new failures: check" in diff.stdout
     data = json.loads(pg("diff", first, "last", "--json").stdout)
     assert data["new_failures"] == ["check"]
+    noted = pg("note", "last", "check broke on the <b>fail</b> marker file")
+    assert noted.returncode == 0 and "noted" in noted.stdout  # the run had ended
+    lessons = pg("report", "last", "--kind", "lessons").stdout
+    assert "check broke on the \\<b\\>fail\\</b\\> marker file" in lessons
+    assert pg("note", "last", " ").returncode == 1
+    found = json.loads(pg("search", "marker", "--json").stdout)["results"]
+    assert [(r["kind"], r["text"]) for r in found][:1] == [
+        ("note", "check broke on the <b>fail</b> marker file")
+    ]
     found = json.loads(pg("search", "exited code", "--json").stdout)["results"]
     assert any(r["kind"] == "failure" and r["subject"] == "check" for r in found)
     assert "nothing found" in pg("search", "zebra").stdout
