@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .plan.model import OnFailureFallback, Plan
-from .state import TaskStatus
+from .state import BAD, TaskStatus
 
 if TYPE_CHECKING:
     from .dag import Graph
     from .state import RunState
-
-BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
 
 
 def fallbacks(plan: Plan) -> dict[str, str]:

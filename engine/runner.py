@@ -43,7 +43,7 @@ from .scheduler import Scheduler
 from .sink import FailedSink, Sink
 from .snapshot import SNAPSHOT_EVERY, snapshot_format
 from .snapshot import dump as dump_state
-from .state import RunState, RunStatus, TaskStatus, apply
+from .state import BAD, RunState, RunStatus, TaskStatus, apply
 from .store.base import RunRow, Store
 from .takeover import TakeOver
 
@@ -58,7 +58,6 @@ _ENDED = {
     TaskStatus.CANCELLED: "was cancelled",
     TaskStatus.BLOCKED: "is blocked",
 }
-BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
 
 
 class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):

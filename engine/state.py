@@ -47,6 +47,10 @@ TERMINAL = frozenset(
 SATISFIED = frozenset({TaskStatus.SUCCEEDED, TaskStatus.SKIPPED})
 
 
+# how a task can end badly: its dependents are blocked unless its on_failure says otherwise
+BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+
+
 class RunStatus(StrEnum):
     PENDING = "pending"  # created, the engine has not started it yet
     RUNNING = "running"  # the engine is working on it
