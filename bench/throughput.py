@@ -20,6 +20,7 @@ Exits 0 whatever the figures (it prints OK/FAIL against the targets) unless --st
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import _dag
 from _procs import find_phasegate
@@ -135,6 +137,15 @@ def run_workload(name: str, dag: _dag.Dag, repeat: int, pg: str, make: str, root
     return out
 
 
+def fresh_bytecode() -> None:
+    """Compile phasegate's sources, as an installed wheel has them: with
+    PYTHONDONTWRITEBYTECODE set (containers, CI) an editable install would compile every module
+    at every start-up, a cost no installed user pays."""
+    here = Path(__file__).resolve().parent.parent
+    for package in ("engine", "tui"):
+        compileall.compile_dir(str(here / package), quiet=1)
+
+
 def startup(pg: str, root: str, repeat: int) -> float:
     """Best time of `phasegate run` on a one-task plan: the fixed cost in every figure above."""
     work = os.path.join(root, "startup")
@@ -210,6 +221,7 @@ def main() -> int:
         print("bench: GNU make is not on PATH; it is the baseline. FAIL (not measured)")
         return 1 if args.strict else 0
     pg = find_phasegate()
+    fresh_bytecode()
     layers, width, length = (20, 25, 100) if args.quick else (40, 50, 500)
     root = tempfile.mkdtemp(prefix="phasegate-bench-")
     print(f"throughput: phasegate ({pg}) vs {make} -j2; {os.cpu_count()} CPUs; workdir {root}")
