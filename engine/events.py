@@ -314,6 +314,7 @@ class RunPaused(Event):
     by: str
     reason: str = ""
     phase: str = ""  # only this phase: none of its tasks starts (it may be a later one)
+    ask: str = ""  # the risk whose rule asks the operator: go on (resume) or stop (cancel)
 
 
 @event("run.resumed")
@@ -345,6 +346,8 @@ class ForecastUpdated(Event):
 
     eta: float
     history: int = 0  # tasks whose estimate came from earlier runs
+    phases: dict[str, float] = field(default_factory=dict)  # phase not ended -> seconds left
+    guessed: int = 0  # tasks left with no estimate (a default was used)
 
 
 @event("task.reset")

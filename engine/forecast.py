@@ -1,38 +1,77 @@
-"""A first ETA from the plan's estimates: the remaining work's critical path, or its total spread
-over the agents' slots, whichever is longer. The forecast issue replaces it with a simulation."""
+"""The forecast: when the run and each phase still under way will end, by simulating the work
+left on the agents' slots (engine/simulate.py) from where the run stands now.
+
+Each task left takes its estimate: the median of its earlier successful runs when history has
+them, else the plan's `estimate`, else a default (counted in `guessed`). A running task holds its
+slot for what is left of its estimate (at least a moment once it has run past it). A held phase or
+a paused run is forecast as if it went on now; a gate waiting for a decision adds nothing (how
+long a person takes is not forecast). The runner records a forecast whenever it moves, so that
+reports can state how accurate they were.
+"""
 
 from __future__ import annotations
 
-from .state import RunState, TaskStatus
+from dataclasses import dataclass
+
+from .dag import DEFAULT_ESTIMATE, Graph
+from .plan.model import Plan
+from .scheduler import Scheduler
+from .simulate import Progress, simulate
+from .state import TERMINAL, AgentStatus, RunState, TaskStatus
+
+OVERDUE = 1.0  # seconds still expected of a task past its estimate
 
 
-def remaining_seconds(state: RunState, now: float) -> float | None:
-    """Seconds of work left, or None when a task still to run has no estimate."""
-    left: dict[str, float] = {}
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    eta: float  # seconds from now to the run's end
+    phases: dict[str, float]  # phase not ended -> seconds from now to its end
+    guessed: int  # tasks left with no estimate (the default was used)
+
+
+def progress(state: RunState, now: float) -> Progress:
+    """Where the run stands, as the simulation needs it."""
+    done: set[str] = set()
+    running: dict[str, tuple[str, float]] = {}
+    estimate: dict[str, float] = {}
+    priority: dict[str, int] = {}
+    guessed = 0
     for t in state.tasks.values():
-        if t.status.terminal:
+        if t.status in TERMINAL:
+            done.add(t.id)
             continue
-        if t.estimate is None:
-            return None
-        spent = now - t.started_at if t.status is TaskStatus.RUNNING and t.started_at else 0.0
-        left[t.id] = max(t.estimate - spent, 0.0)
-    if not left:
-        return 0.0
-    # longest chain of remaining work, in topological order (Kahn) over the remaining tasks
-    waiting = {tid: [n for n in state.tasks[tid].needs if n in left] for tid in left}
-    dependents: dict[str, list[str]] = {tid: [] for tid in left}
-    for tid, needs in waiting.items():
-        for n in needs:
-            dependents[n].append(tid)
-    count = {tid: len(needs) for tid, needs in waiting.items()}
-    ready = [tid for tid, c in count.items() if c == 0]
-    finish: dict[str, float] = {}
-    while ready:
-        tid = ready.pop()
-        finish[tid] = max((finish[n] for n in waiting[tid]), default=0.0) + left[tid]
-        for d in dependents[tid]:
-            count[d] -= 1
-            if count[d] == 0:
-                ready.append(d)
-    slots = sum(a.slots for a in state.agents.values()) or 1
-    return max(max(finish.values(), default=0.0), sum(left.values()) / slots)
+        took = t.estimate
+        if took is None:
+            took, guessed = DEFAULT_ESTIMATE, guessed + 1
+        estimate[t.id] = took
+        if t.priority:
+            priority[t.id] = t.priority
+        if t.status is TaskStatus.RUNNING and t.agent is not None:
+            spent = now - t.started_at if t.started_at is not None else 0.0
+            running[t.id] = (t.agent, max(took - spent, min(OVERDUE, took)))
+    slots = {a.id: a.slots for a in state.agents.values()}
+    not_ready = {a.id for a in state.agents.values() if a.status is AgentStatus.NOT_READY}
+    return Progress(done, running, estimate, slots, not_ready, priority, guessed)
+
+
+def forecast(
+    plan: Plan, graph: Graph, state: RunState, now: float, template: Scheduler | None = None
+) -> Forecast:
+    """The run's and its phases' ends, in seconds from `now`; `template`: the plan's scheduler
+    as built at the start (saves building one at every forecast)."""
+    where = progress(state, now)
+    schedule = simulate(plan, graph, where, detail=False, template=template)
+    phases = {phase: end for phase, _, end in schedule.phases}
+    return Forecast(schedule.total, phases, where.guessed)
+
+
+def seconds_left(state: RunState, now: float, phase: str = "") -> float | None:
+    """Seconds until the run (or `phase`) ends, counted down from the last recorded forecast;
+    None when there is none, or the run or phase has ended."""
+    f = state.forecast
+    if not f or state.finished_at is not None:
+        return None
+    left = f["eta"] if not phase else f["phases"].get(phase)
+    if left is None:
+        return None
+    return max(float(left) - (now - float(f["at"])), 0.0)

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import events as ev
 from .durations import format_duration
+from .forecast import seconds_left
 from .plan.model import RiskSettings
 from .state import RunState, TaskStatus
 
@@ -141,12 +142,15 @@ def _phase_findings(
                 )
             )
         else:
-            left = 0.0
-            for t in tasks:
-                if t.status.terminal or t.estimate is None:
-                    continue
-                spent = now - t.started_at if t.status is TaskStatus.RUNNING and t.started_at else 0
-                left = max(left, t.estimate - spent)  # optimistic: the longest task left
+            left = seconds_left(state, now, phase)  # the forecast's: the work left on the slots
+            if left is None:  # none recorded yet: at least the longest task left
+                left = 0.0
+                for t in tasks:
+                    if t.status.terminal or t.estimate is None:
+                        continue
+                    running = t.status is TaskStatus.RUNNING and t.started_at
+                    spent = now - t.started_at if running and t.started_at else 0
+                    left = max(left, t.estimate - spent)
             if used + left > timebox:
                 found.append(
                     Finding(
@@ -157,6 +161,7 @@ def _phase_findings(
                         f"projected to end after its timebox ({format_duration(used + left)} of "
                         f"{format_duration(timebox)})",
                         "add slots, re-prioritise, or skip what can wait",
+                        {"used_s": round(used, 1), "left_s": round(left, 1), "timebox_s": timebox},
                     )
                 )
     retried = [t.id for t in tasks if t.attempts >= 2]

@@ -20,7 +20,7 @@ from .contingency import act
 from .control import OperatorControl
 from .dag import build
 from .fallback import Fallbacks, fallbacks
-from .forecast import remaining_seconds
+from .forecast import forecast
 from .gatekeeper import GateKeeper
 from .history import Learned, learned
 from .identity import current_identity
@@ -98,7 +98,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
         self._ticks = 0
         self._pressure: list[Finding] = []  # machine pressure at the last sample
         self._learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
-        self._last_forecast: tuple[float, float] | None = None  # (when, seconds left)
+        self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
         self._monitors: Monitors | None = None  # the plan's monitors, while the run goes
         self._paused = False
         self._phase = ""  # the phase under way
@@ -287,15 +287,18 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
                     )
 
     def _forecast(self, now: float) -> None:
-        """Record the forecast when it moved (reports state how accurate it was)."""
-        eta = remaining_seconds(self.state, now)
-        if eta is None:
-            return
+        """Record the forecast when the predicted end of the run or of a phase moved (by 5 s or
+        a tenth of what is left): front ends show it, reports state how accurate it was."""
+        f = forecast(self.plan, self._graph, self.state, now, self._sched)
+        ends = {"": now + f.eta, **{p: now + left for p, left in f.phases.items()}}
         last = self._last_forecast
-        if last is not None and abs((last[0] + last[1]) - (now + eta)) < max(5.0, 0.1 * eta):
-            return  # the predicted end has not moved
-        self._last_forecast = (now, eta)
-        self.emit(ev.ForecastUpdated(now, eta, len(self._learned)))
+        if ends.keys() == last.keys() and all(
+            abs(last[k] - end) < max(5.0, 0.1 * (end - now)) for k, end in ends.items()
+        ):
+            return
+        self._last_forecast = ends
+        phases = {p: round(left, 3) for p, left in f.phases.items()}
+        self.emit(ev.ForecastUpdated(now, round(f.eta, 3), len(self._learned), phases, f.guessed))
 
     def _contingency(self, raised: ev.RiskRaised) -> None:
         """The plan's action for the rule that fired (risks.actions), as an operator would."""

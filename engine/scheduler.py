@@ -32,12 +32,15 @@ class Scheduler:
         candidates: dict[str, tuple[str, ...]] = {}
         uses: dict[str, dict[str, int]] = {}
         key: dict[str, tuple[int, float, int]] = {}
+        having: dict[str, tuple[str, ...]] = {}  # capability -> agents that have it
         for _, task in plan.tasks():
             if task.agent:
                 candidates[task.id] = (task.agent,)
             elif task.capability:
                 cap = task.capability
-                candidates[task.id] = tuple(a for a in agents if cap in plan.agents[a].capabilities)
+                if cap not in having:
+                    having[cap] = tuple(a for a in agents if cap in plan.agents[a].capabilities)
+                candidates[task.id] = having[cap]
             else:
                 candidates[task.id] = tuple(agents) if len(agents) == 1 else ()
             uses[task.id] = {r: n for r, n in task.uses.items() if n}
@@ -49,6 +52,16 @@ class Scheduler:
         s.free_res = dict(capacity)
         s.ready_agents = set(slots)
         s._free_total = sum(slots.values())
+        return s
+
+    def fresh(self) -> Scheduler:
+        """A scheduler for the same plan with nothing queued or placed (the forecast simulates
+        on one); the per-task tables are shared, they never change."""
+        s = Scheduler(self.candidates, self.uses, dict(self.key), dict(self.slots), self.capacity)
+        s.free_slots = dict(self.slots)
+        s.free_res = dict(self.capacity)
+        s.ready_agents = set(self.slots)
+        s._free_total = sum(self.slots.values())
         return s
 
     def set_ready(self, agent: str, ready: bool) -> None:

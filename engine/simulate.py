@@ -1,7 +1,10 @@
 """A dry run: the schedule a plan would follow if every task took its estimate.
 
 Same rules as the runner (phases in order, needs, agents' capability and slots, resources,
-priority then longest remaining path), on a simulated clock; nothing is started.
+priority then longest remaining path), on a simulated clock; nothing is started. From a run's
+`Progress` it simulates only what is left (the forecast, engine/forecast.py): ended tasks are
+done, running ones hold their slots for what is left of their estimate, and the agents have
+the slots, readiness and priorities the run has now.
 """
 
 from __future__ import annotations
@@ -41,43 +44,98 @@ class Schedule:
         return max((end for _, _, end in self.phases), default=0.0)
 
 
-def simulate(plan: Plan) -> Schedule:
-    graph = build(plan)
-    estimated = {t.id: t.estimate is not None for _, t in plan.tasks()}
-    sched = Scheduler.for_plan(plan, graph)
-    out = Schedule()
+@dataclass(slots=True)
+class Progress:
+    """Where a run stands: the simulation starts from here (time 0 is now)."""
+
+    done: set[str]  # tasks that will not run again
+    running: dict[str, tuple[str, float]]  # task -> (agent, seconds of its estimate left)
+    estimate: dict[str, float]  # task -> its estimate now (from history or the plan)
+    slots: dict[str, int]  # agent -> its slots now
+    not_ready: set[str] = field(default_factory=set)  # agents that cannot take tasks
+    priority: dict[str, int] = field(default_factory=dict)  # tasks re-prioritised in the run
+    guessed: int = 0  # tasks left with no estimate (a default stands in)
+
+
+def simulate(
+    plan: Plan,
+    graph: Graph | None = None,
+    progress: Progress | None = None,
+    detail: bool = True,
+    template: Scheduler | None = None,
+) -> Schedule:
+    """The schedule. `detail=False` leaves out the slots and the critical path (the forecast
+    needs only the phases' ends); `template`: a scheduler of this plan to start from a copy of
+    (building one walks every task)."""
+    graph = graph or build(plan)
+    estimated = {t.id: t.estimate is not None for _, t in plan.tasks()} if detail else {}
+    sched = template.fresh() if template is not None else Scheduler.for_plan(plan, graph)
+    duration = graph.estimate
     done: set[str] = set()
+    if progress is not None:
+        _resume_from(progress, sched)
+        duration, done = {**duration, **progress.estimate}, set(progress.done)
+    out = Schedule()
     clock = 0.0
     for phase_id, ids in graph.phases:
         start = clock
         ready_at: dict[str, float] = {}
-        waiting = {t: sum(1 for n in graph.needs[t] if n not in done) for t in ids}
         running: list[tuple[float, str, str]] = []
+        if done.issuperset(ids):
+            continue  # ended before now
+        ids = [t for t in ids if t not in done]
+        waiting = {}
         for t in ids:
-            if waiting[t] == 0:
+            waiting[t] = len([n for n in graph.needs[t] if n not in done])
+        for t in ids:
+            if progress is not None and t in progress.running:
+                agent, left_s = progress.running[t]
+                sched.occupy(t, agent)
+                heapq.heappush(running, (clock + left_s, t, agent))
+                if detail:
+                    out.slots.append(Slot(t, phase_id, agent, clock, clock, clock + left_s, True))
+            elif waiting[t] == 0:
                 _queue(t, clock, sched, ready_at, out)
         left = {t for t in ids if t not in out.unplaceable}
         while left:
             for t, agent in sched.take():
-                end = clock + graph.estimate[t]
+                end = clock + duration[t]
                 heapq.heappush(running, (end, t, agent))
-                out.slots.append(Slot(t, phase_id, agent, ready_at[t], clock, end, estimated[t]))
+                if detail:
+                    slot = Slot(t, phase_id, agent, ready_at[t], clock, end, estimated[t])
+                    out.slots.append(slot)
             if not running:
                 break  # what is left can never be placed
-            clock, t, agent = heapq.heappop(running)
-            sched.release(t, agent)
-            done.add(t)
-            left.discard(t)
-            for d in graph.dependents[t]:
-                if d in waiting:
-                    waiting[d] -= 1
-                    if waiting[d] == 0:
-                        _queue(d, clock, sched, ready_at, out)
-                        if d in out.unplaceable:
-                            left.discard(d)
+            clock = running[0][0]
+            while running and running[0][0] == clock:  # every task ending now, then place
+                _, t, agent = heapq.heappop(running)
+                sched.release(t, agent)
+                done.add(t)
+                left.discard(t)
+                for d in graph.dependents[t]:
+                    if d in waiting:
+                        waiting[d] -= 1
+                        if waiting[d] == 0:
+                            _queue(d, clock, sched, ready_at, out)
+                            if d in out.unplaceable:
+                                left.discard(d)
         out.phases.append((phase_id, start, clock))
-    out.critical_path = _critical(out.slots, graph)
+    if detail:
+        out.critical_path = _critical(out.slots, graph)
     return out
+
+
+def _resume_from(progress: Progress, sched: Scheduler) -> None:
+    """The scheduler as the run has it now: live slots, readiness, priorities."""
+    for agent, slots in progress.slots.items():
+        if agent in sched.slots and slots != sched.slots[agent]:
+            sched.set_slots(agent, slots)
+    for agent in progress.not_ready:
+        if agent in sched.slots:
+            sched.set_ready(agent, False)
+    for task, priority in progress.priority.items():
+        _, rank, order = sched.key[task]
+        sched.key[task] = (-priority, rank, order)
 
 
 def _critical(slots: list[Slot], graph: Graph) -> list[str]:

@@ -217,6 +217,11 @@ class RunState:
     risks: dict[str, RiskState] = field(default_factory=dict)
     notes: list[tuple[float, str, str]] = field(default_factory=list)  # (time, by, text)
     research: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> its answers
+    # the last forecast: {"at": when, "eta": seconds left then, "phases": {phase: seconds left}}
+    forecast: dict[str, Any] = field(default_factory=dict)
+    # a risk rule asking the operator (the run is paused until answered):
+    # {"risk": key, "by": "risk:RULE", "reason": text, "at": when}
+    question: dict[str, Any] = field(default_factory=dict)
     events: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -356,6 +361,7 @@ def _task_skipped(s: RunState, e: ev.TaskSkipped) -> None:
 
 def _run_finished(s: RunState, e: ev.RunFinished) -> None:
     s.status, s.reason, s.finished_at = RunStatus(e.status), e.reason, e.ts
+    s.question = {}
 
 
 def _gate_opened(s: RunState, e: ev.GateOpened) -> None:
@@ -421,6 +427,8 @@ def _run_paused(s: RunState, e: ev.RunPaused) -> None:
             s.phases[e.phase].held = True
     elif s.status is RunStatus.RUNNING:
         s.status = RunStatus.PAUSED
+    if e.ask and not e.phase:
+        s.question = {"risk": e.ask, "by": e.by, "reason": e.reason, "at": e.ts}
 
 
 def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
@@ -429,10 +437,12 @@ def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
             s.phases[e.phase].held = False
     elif s.status is RunStatus.PAUSED:
         s.status = RunStatus.RUNNING
+    if not e.phase:
+        s.question = {}
 
 
 def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
-    s.status, s.reason, s.finished_at = RunStatus.RUNNING, "", None
+    s.status, s.reason, s.finished_at, s.question = RunStatus.RUNNING, "", None, {}
     for entry in e.tasks:
         t = s.tasks.get(str(entry.get("task")))
         if t is None:
@@ -448,6 +458,10 @@ def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
             t.status, t.reason, t.finished_at = TaskStatus.SKIPPED, "skipped on resume", e.ts
         else:
             t.status, t.reason = TaskStatus.PENDING, "rerun after the engine stopped"
+
+
+def _forecast(s: RunState, e: ev.ForecastUpdated) -> None:
+    s.forecast = {"at": e.ts, "eta": e.eta, "phases": dict(e.phases), "guessed": e.guessed}
 
 
 def _reprioritised(s: RunState, e: ev.TaskReprioritised) -> None:
@@ -498,6 +512,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.ResearchFinished: _research,
     ev.TaskReset: _task_reset,
     ev.TaskReprioritised: _reprioritised,
+    ev.ForecastUpdated: _forecast,
 }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from typing import Any
 
 from engine.durations import format_duration
 from engine.errors import UsageError
+from engine.forecast import seconds_left
 from engine.report.facts import gather, metrics
-from engine.state import project
+from engine.state import RunState, project
 from engine.store import SQLiteStore
 from engine.store.base import RunRow, resolve_run
 
@@ -76,6 +78,8 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "engine_pid": row.engine_pid,
             "engine_alive": alive,
             "metrics": scores,
+            "forecast": _forecast(state, alive),
+            "question": state.question or None,
             "phases": [
                 {
                     "id": p.id,
@@ -104,6 +108,17 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         head.append(f"  reason   {safe(state.reason)}")
     shown = [f"{SHORT[k]} {'n/a' if v is None else f'{v:.0f}%'}" for k, v in scores.items()]
     head.append("  metrics  " + " · ".join(shown))
+    ahead = _forecast(state, alive)
+    if ahead is not None:
+        phases = ", ".join(
+            f"{safe(p)} ~{format_duration(left)}" for p, left in ahead["phases"].items()
+        )
+        head.append(f"  forecast ends in ~{format_duration(ahead['eta_s'])} ({phases})")
+    if state.question:
+        head.append(
+            f"  asking   {safe(state.question['reason'])} (by {safe(state.question['by'])}): "
+            f"`phasegate resume {row.id}` goes on, `phasegate cancel {row.id}` stops"
+        )
     if alive:
         head.append(f"  engine   pid {row.engine_pid} (running)")
     elif status == "interrupted":
@@ -123,6 +138,20 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     ]
     body = table(["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"], rows)
     return "\n".join(head) + "\n\n" + body
+
+
+def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
+    """Seconds left to the run's and its phases' ends, from the engine's last forecast."""
+    now = time.time()
+    left = seconds_left(state, now)
+    if left is None or not alive:
+        return None
+    phases = {p: seconds_left(state, now, p) for p in state.forecast.get("phases", {})}
+    return {
+        "eta_s": round(left, 1),
+        "phases": {p: round(v, 1) for p, v in phases.items() if v is not None},
+        "guessed": state.forecast.get("guessed", 0),
+    }
 
 
 async def print_logs(

@@ -183,30 +183,3 @@ async def test_task_environment_names_the_run_task_and_attempt(tmp_path: Path) -
     assert "PATH" in env  # the caller's environment is kept
     assert state.tasks["t"].attempts == 2
     assert state.tasks["t"].status is TaskStatus.SUCCEEDED
-
-
-def test_eta_is_the_longer_of_the_critical_path_and_the_work_over_the_slots() -> None:
-    from engine import events as ev
-    from engine.forecast import remaining_seconds
-    from engine.state import project
-
-    def run(tasks: list[dict[str, object]], slots: int = 2) -> list[ev.Event]:
-        return [
-            ev.RunStarted(
-                0.0, "r", "p", "p.yaml", [{"id": "p"}], tasks, [{"id": "a", "slots": slots}]
-            )
-        ]
-
-    chain = [
-        {"id": "a", "phase": "p", "estimate": 10.0, "needs": []},
-        {"id": "b", "phase": "p", "estimate": 5.0, "needs": ["a"]},
-        {"id": "c", "phase": "p", "estimate": 1.0, "needs": []},
-    ]
-    state = project(run(chain))
-    assert remaining_seconds(state, 0.0) == 15.0  # a -> b, longer than 16 s over 2 slots
-    state = project([*run(chain), ev.TaskStarted(100.0, "a", 1, "a", 1, 1)])
-    assert remaining_seconds(state, 104.0) == 11.0  # 6 s of a left, then b
-    wide = [{"id": f"t{i}", "phase": "p", "estimate": 4.0, "needs": []} for i in range(6)]
-    assert remaining_seconds(project(run(wide, slots=3)), 0.0) == 8.0  # 24 s over 3 slots
-    unknown = [*chain, {"id": "d", "phase": "p", "needs": []}]
-    assert remaining_seconds(project(run(unknown)), 0.0) is None

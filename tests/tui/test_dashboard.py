@@ -534,3 +534,35 @@ async def test_research_answers_show_under_the_first_phase(finished_run: tuple[s
         row = lines[first + 1]
         assert "research past, [b]doc" in row and " 2 " in row and "error" in row  # as text
         assert "Later" in lines[first + 2]
+
+
+async def test_the_forecast_shows_as_the_runs_eta_and_each_phases_time_left(
+    finished_run: tuple[str, str],
+) -> None:
+    db, _ = finished_run
+    now = time.time()
+    started = ev.RunStarted(
+        now,
+        "forecast",
+        "forecast-plan",
+        "x.yaml",
+        phases=[
+            {"id": "build", "title": "Build", "timebox": 60.0},
+            {"id": "ship", "title": "Ship"},
+        ],
+        tasks=[
+            {"id": "t", "phase": "build", "agent": "a", "needs": []},
+            {"id": "u", "phase": "ship", "agent": "a", "needs": []},
+        ],
+        agents=[{"id": "a", "slots": 1}],
+    )
+    # the engine's forecast: build ends in 90 s (past its 60 s timebox), the run in 10 minutes
+    predicted = ev.ForecastUpdated(now, 600.0, 0, {"build": 90.0, "ship": 600.0})
+    run_id = await _live_run(db, "forecast", [started, ev.PhaseStarted(now, "build"), predicted])
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _dashboard(app, pilot)
+        header = _text(screen.query_one(RunHeader))
+        assert "ETA 10m00s" in header or "ETA 9m5" in header  # counted down since
+        phases = _text(screen.query_one(PhasePanel))
+        assert "~1m" in phases and ("~9m" in phases or "~10m00s" in phases)

@@ -1,4 +1,5 @@
-"""The run header: plan, run id, status, elapsed time, ETA and counts by status, on one line."""
+"""The run header: plan, run id, status, elapsed time, ETA (the engine's forecast, counted down)
+and counts by status, on one line."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.durations import format_duration
-from engine.forecast import remaining_seconds
+from engine.forecast import seconds_left
 from engine.state import RunState
 
 from ..text import safe
@@ -19,9 +20,6 @@ class RunHeader(Static):
     DEFAULT_CSS = """
     RunHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
-
-    _eta_at = float("-inf")
-    _eta: float | None = None
 
     def show(self, state: RunState, run_id: str, alive: bool, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -35,11 +33,8 @@ class RunHeader(Static):
         line.append(f"  {run_id}  ")
         line.append(status, style=STATUS_STYLE.get(status, "bold"))
         line.append(f"  {format_duration(elapsed)}  ")
-        if state.finished_at is None and alive:
-            # the forecast is recomputed at most once a second (it walks every task left)
-            if now - self._eta_at >= 1.0:
-                self._eta_at, self._eta = now, remaining_seconds(state, now)
-            if self._eta is not None:
-                line.append(f"ETA {format_duration(max(self._eta - (now - self._eta_at), 0))}  ")
+        left = seconds_left(state, now)
+        if left is not None and alive:
+            line.append(f"ETA {format_duration(left)}  ")
         line.append_text(counts_glyphs(state.counts()))
         self.update(line)

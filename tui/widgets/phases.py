@@ -1,4 +1,5 @@
-"""Phase panels: one line per phase with status, progress, timebox used."""
+"""Phase panels: one line per phase with status, progress, timebox used and the forecast's time
+left until it ends (`~3m`, red when that runs past its timebox)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.durations import format_duration
+from engine.forecast import seconds_left
 from engine.state import RunState, TaskStatus
 
 from ..text import safe
@@ -37,6 +39,9 @@ class PhasePanel(Static, can_focus=True):
         grid.add_column(no_wrap=True, ratio=1)
         grid.add_column(no_wrap=True, justify="right")
         grid.add_column(no_wrap=True, justify="right")
+        forecasting = bool(state.forecast) and state.finished_at is None
+        if forecasting:  # the time left column, only while there is a forecast to show
+            grid.add_column(no_wrap=True, justify="right")
         first = next(iter(state.phases), None)
         for p in state.phases.values():
             used = None
@@ -48,6 +53,12 @@ class PhasePanel(Static, can_focus=True):
                 else (format_duration(used) if used is not None else "")
             )
             over = p.timebox is not None and used is not None and used > p.timebox
+            left = seconds_left(state, now, p.id) if p.finished_at is None else None
+            late = left is not None and p.timebox is not None and (used or 0) + left > p.timebox
+            eta = Text(
+                f"~{format_duration(left)}" if left is not None else "",
+                style="red" if late else "dim",
+            )
             name = Text(f"{status_glyph(p.status)} ", style=STATUS_STYLE.get(p.status, ""))
             name.append(safe(p.title or p.id), style="bold" if p.status == "running" else "")
             if p.held:
@@ -56,6 +67,7 @@ class PhasePanel(Static, can_focus=True):
                 name,
                 f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
                 Text(box, style="bold red" if over else ""),
+                *([eta] if forecasting else []),
             )
             if p.id == first and state.research:  # asked as the first phase starts
                 answers = sum(len(r["results"]) for r in state.research.values())

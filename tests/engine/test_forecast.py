@@ -1,0 +1,202 @@
+"""The forecast: the work left simulated on the agents' slots, from where a run stands, against
+hand-computed schedules and against synthetic history."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from engine import events as ev
+from engine.dag import build
+from engine.forecast import forecast, seconds_left
+from engine.history import learned
+from engine.plan import load_plan
+from engine.plan.model import Plan
+from engine.simulate import simulate
+from engine.state import RunState, apply, project
+from engine.store import MemoryStore
+
+from .helpers import write_plan
+
+
+def _plan(tmp_path: Path, text: str) -> Plan:
+    return load_plan(str(write_plan(tmp_path, text)))
+
+
+def _started(plan: Plan, estimates: dict[str, float] | None = None) -> RunState:
+    """A run of `plan` that has just started (each task's estimate from `estimates` if given,
+    as the runner puts the medians of history there)."""
+    estimates = estimates or {}
+    tasks = [
+        {
+            "id": t.id,
+            "phase": p.id,
+            "agent": t.agent,
+            "capability": t.capability,
+            "needs": list(t.needs),
+            "estimate": estimates.get(t.id, t.estimate),
+            "priority": t.priority,
+        }
+        for p in plan.phases
+        for t in p.tasks
+    ]
+    phases = [{"id": p.id, "timebox": p.timebox} for p in plan.phases]
+    agents = [{"id": a, "slots": spec.slots} for a, spec in plan.agents.items()]
+    return project(
+        [
+            ev.RunStarted(0.0, "r", plan.name, "p.yaml", phases, tasks, agents),
+            ev.PhaseStarted(0.0, plan.phases[0].id),
+        ]
+    )
+
+
+CHAIN = """
+name: chain
+agents: {a: {slots: 2}}
+phases:
+  - id: p
+    tasks:
+      - {id: a, run: "true", agent: a, estimate: 10}
+      - {id: b, run: "true", agent: a, estimate: 5, needs: [a]}
+      - {id: c, run: "true", agent: a, estimate: 1}
+"""
+
+
+def test_the_critical_path_bounds_the_eta_and_a_running_task_counts_what_is_left(
+    tmp_path: Path,
+) -> None:
+    plan = _plan(tmp_path, CHAIN)
+    graph = build(plan)
+    state = _started(plan)
+    assert forecast(plan, graph, state, 0.0).eta == 15.0  # a then b; c beside a
+    apply(state, ev.TaskStarted(100.0, "a", 1, "a", 1, 1))
+    apply(state, ev.TaskStarted(100.0, "c", 1, "a", 2, 2))
+    f = forecast(plan, graph, state, 104.0)
+    assert f.eta == 11.0 and f.phases == {"p": 11.0}  # 6 s of a left, then b
+    # a task past its estimate is expected to end any moment, not to have ended
+    assert forecast(plan, graph, state, 130.0).eta == 6.0  # 1 s more of a, then b
+
+
+def test_the_work_is_spread_over_the_slots_the_agents_have_now(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        """
+        name: wide
+        agents:
+          a: {slots: 2, capabilities: [x]}
+          b: {slots: 1, capabilities: [x]}
+        phases:
+          - id: p
+            tasks: [TASKS]
+        """.replace(
+            "TASKS",
+            ", ".join(f'{{id: t{i}, run: "true", capability: x, estimate: 4}}' for i in range(6)),
+        ),
+    )
+    graph = build(plan)
+    state = _started(plan)
+    assert forecast(plan, graph, state, 0.0).eta == 8.0  # 6 tasks of 4 s over 3 slots
+    apply(state, ev.AgentSlotsChanged(0.0, "a", 5, "op"))
+    assert forecast(plan, graph, state, 0.0).eta == 4.0  # 6 slots now
+    apply(state, ev.AgentProbed(0.0, "a", False, "not ready"))
+    assert forecast(plan, graph, state, 0.0).eta == 24.0  # only b's one slot takes them
+
+
+def test_phases_run_in_order_and_each_has_its_end(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        """
+        name: phases
+        agents: {a: {slots: 1}, b: {slots: 1}}
+        phases:
+          - id: one
+            tasks:
+              - {id: x, run: "true", agent: a, estimate: 4}
+              - {id: y, run: "true", agent: a, estimate: 2}
+              - {id: z, run: "true", agent: b, estimate: 1, needs: [y]}
+          - id: two
+            tasks: [{id: w, run: "true", agent: b, estimate: 3}]
+        """,
+    )
+    graph = build(plan)
+    state = _started(plan)
+    # the same schedule as the dry run's hand-computed one (test_risks_control)
+    f = forecast(plan, graph, state, 0.0)
+    assert f.phases == {"one": 7.0, "two": 10.0} and f.eta == 10.0
+    for event in (
+        ev.TaskStarted(0.0, "x", 1, "a", 1, 1),
+        ev.TaskFinished(4.0, "x", 1, "succeeded", 0),
+        ev.TaskStarted(4.0, "y", 1, "a", 2, 2),
+        ev.TaskFinished(6.0, "y", 1, "succeeded", 0),
+        ev.TaskStarted(6.0, "z", 1, "b", 3, 3),
+        ev.TaskFinished(7.0, "z", 1, "succeeded", 0),
+        ev.PhaseFinished(7.0, "one", "succeeded"),
+    ):
+        apply(state, event)
+    f = forecast(plan, graph, state, 7.0)
+    assert f.phases == {"two": 3.0} and f.eta == 3.0  # an ended phase is not forecast
+
+
+def test_recorded_forecasts_count_down_in_front_ends(tmp_path: Path) -> None:
+    state = _started(_plan(tmp_path, CHAIN))
+    assert seconds_left(state, 0.0) is None  # nothing forecast yet
+    apply(state, ev.ForecastUpdated(10.0, 15.0, 0, {"p": 15.0}))
+    assert seconds_left(state, 14.0) == 11.0
+    assert seconds_left(state, 14.0, "p") == 11.0
+    assert seconds_left(state, 99.0) == 0.0  # late: no negative ETA
+    apply(state, ev.RunFinished(30.0, "succeeded"))
+    assert seconds_left(state, 31.0) is None
+
+
+@pytest.mark.asyncio
+async def test_history_makes_the_forecast_accurate_where_the_plans_estimates_are_not(
+    tmp_path: Path,
+) -> None:
+    """Synthetic history: tasks really take `actual` seconds (the plan guesses 4 s for each);
+    five earlier runs recorded each duration with +-10 % noise. The forecast from history is
+    within 10 % of the run's real end at the start and half-way; the plan's guesses are not."""
+    rng = random.Random(7)
+    ids = [f"t{i}" for i in range(16)]
+    actual = {t: float(rng.choice([1, 2, 3, 20, 30])) for t in ids}
+    lines = "".join(
+        f'      - {{id: {t}, run: "true", capability: x, estimate: 4'
+        + (f", needs: [t{i - 4}]" if i >= 4 else "")
+        + "}\n"
+        for i, t in enumerate(ids)
+    )
+    text = f"""
+name: synth
+agents: {{a: {{slots: 2, capabilities: [x]}}, b: {{slots: 1, capabilities: [x]}}}}
+phases:
+  - id: build
+    tasks:
+{lines}"""
+    plan = _plan(tmp_path, text)
+    graph = build(plan)
+    store = MemoryStore()
+    for run in range(5):
+        noisy = {t: s * rng.uniform(0.9, 1.1) for t, s in actual.items()}
+        await store.record_durations("synth", f"old{run}", float(run), noisy)
+    medians = {t: found.median for t, found in (await learned(store, "synth")).items()}
+
+    # the run as it really goes: the dry run with the real durations
+    phase = plan.phases[0]
+    tasks = [t.model_copy(update={"estimate": actual[t.id]}) for t in phase.tasks]
+    real = simulate(plan.model_copy(update={"phases": [phase.model_copy(update={"tasks": tasks})]}))
+    end = real.total
+
+    def error(at: float, estimates: dict[str, float] | None) -> float:
+        state = _started(plan, estimates)
+        for slot in sorted(real.slots, key=lambda s: s.start):
+            if slot.start <= at:
+                apply(state, ev.TaskStarted(slot.start, slot.task, 1, slot.agent, 1, 1))
+            if slot.end <= at:
+                apply(state, ev.TaskFinished(slot.end, slot.task, 1, "succeeded", 0))
+        predicted = at + forecast(plan, graph, state, at).eta
+        return abs(predicted - end) / end
+
+    assert error(0.0, medians) < 0.1
+    assert error(end / 2, medians) < 0.1
+    assert error(0.0, None) > 0.25  # the plan's flat 4 s guesses
