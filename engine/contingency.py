@@ -4,8 +4,9 @@
       actions: {machine_pressure: reduce_slots, failure_rate: pause, gate_wait: ask}
 
 `pause` holds the phase under way (as `phasegate pause --phase`); `reduce_slots` takes one slot
-from every agent with more than one; `ask` pauses the whole run until an operator resumes it
-(the risk says so). Every action is an operator-like command by `risk:RULE`, so it is recorded
+from every agent with more than one; `ask` pauses the whole run with a question (the
+dashboards prompt like a gate: go on = resume, stop = cancel the run); `{fallback: TASK}`
+(engine/fallback.py) runs a task that stood by for the rule. Every action is an operator-like command by `risk:RULE`, so it is recorded
 as an event with who did it, and an operator undoes it the usual way."""
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def act(
     if action == "pause" and phase:
         return [control("pause", {"phase": phase, "reason": why}, by)]
     if action == "ask":
-        reason = f"{why}; resume to go on (phasegate resume, or p in the dashboard)"
-        return [control("pause", {"reason": reason}, by)]
+        reason = f"{why}; go on or stop? (a or r in the dashboard; phasegate resume|cancel)"
+        return [control("pause", {"reason": reason, "ask": raised.key}, by)]
     if action == "reduce_slots":
         return [
             control("slots", {"agent": a.id, "slots": a.slots - 1}, by)

@@ -75,7 +75,7 @@ class OperatorControl:
             if self._paused:
                 return False, "the run is paused already"
             self._paused = True
-            self.emit(ev.RunPaused(self.now(), by, reason))
+            self.emit(ev.RunPaused(self.now(), by, reason, ask=str(args.get("ask") or "")))
             return True, "paused: running tasks finish, no new task starts"
         if kind == "resume":
             if not self._paused:

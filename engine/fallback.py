@@ -1,18 +1,33 @@
-"""`on_failure: {fallback: F}`: F stands by and runs only when its task fails for good (or is
+"""Fallback tasks, mixed into the Runner.
+
+`on_failure: {fallback: F}`: F stands by and runs only when its task fails for good (or is
 blocked); the task's dependents then wait for F and go on if it succeeds. When the task
-succeeds, F is skipped. Mixed into the Runner."""
+succeeds, F is skipped.
+
+`risks.actions: {RULE: {fallback: F}}`: F stands by until a RULE risk is raised, then runs (as
+soon as its phase is under way and its needs are met). When everything else of its phase has
+ended and the rule has not fired, F is skipped. Nothing may need F (plan check)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .plan.model import OnFailureFallback, Plan
+from .plan.model import OnFailureFallback, Plan, RuleFallback
 from .state import BAD, TaskStatus
 
 if TYPE_CHECKING:
     from .dag import Graph
     from .state import RunState
+
+
+def risk_fallbacks(plan: Plan) -> dict[str, str]:
+    """task -> the rule whose risk makes it run."""
+    return {
+        action.fallback: rule
+        for rule, action in plan.risks.actions.items()
+        if isinstance(action, RuleFallback)
+    }
 
 
 def fallbacks(plan: Plan) -> dict[str, str]:
@@ -32,6 +47,12 @@ class Fallbacks:
     _standby: dict[str, str]  # fallback -> the task it stands in for
     _phase_tasks: set[str]
     _waiting: dict[str, int]
+    _remaining: int
+    _on_risk: dict[str, str]  # task -> the rule whose risk makes it run
+    _called: set[str]  # tasks of _on_risk whose rule fired
+
+    def _dispatch(self) -> None:
+        raise NotImplementedError
 
     def emit(self, event: ev.Event) -> None:
         raise NotImplementedError
@@ -108,3 +129,39 @@ class Fallbacks:
         for dep in self._graph.dependents[task]:
             if dep in self._phase_tasks:
                 self._block(dep, f"needs '{task}', which failed, and its fallback '{fb}' too")
+
+    # -- a risk rule's fallback ---------------------------------------------------------------
+
+    def _idle(self, tid: str) -> bool:
+        """Does this task stand by for a rule that has not fired?"""
+        return tid in self._on_risk and tid not in self._called
+
+    def _call_fallback(self, tid: str, rule: str) -> tuple[bool, str]:
+        """A rule fired: its fallback runs (now, or when its phase comes)."""
+        state = self.state.tasks[tid]
+        if tid in self._called or state.status.terminal:
+            return False, f"fallback '{tid}' was called already or its phase has ended"
+        self._called.add(tid)
+        if tid not in self._phase_tasks:
+            return True, f"fallback '{tid}' runs when its phase '{state.phase}' starts"
+        self._waiting[tid] -= 1
+        if self._waiting[tid] == 0:
+            self._make_ready(tid)
+            self._dispatch()
+            return True, f"fallback '{tid}' started ({rule})"
+        return True, f"fallback '{tid}' runs once its needs are met ({rule})"
+
+    def _skip_idle(self) -> None:
+        """Everything else of the phase has ended: fallbacks whose rule never fired are
+        skipped, so that the phase can end."""
+        idle = [
+            t
+            for t in self._phase_tasks
+            if self._idle(t) and not self.state.tasks[t].status.terminal
+        ]
+        if not idle or len(idle) != self._remaining:
+            return
+        for tid in sorted(idle):
+            rule = self._on_risk[tid]
+            self.emit(ev.TaskSkipped(self.now(), tid, f"not needed: no {rule} risk was raised"))
+            self._settled(tid)

@@ -19,13 +19,13 @@ from .checks import run_checks
 from .contingency import act
 from .control import OperatorControl
 from .dag import build
-from .fallback import Fallbacks, fallbacks
+from .fallback import Fallbacks, fallbacks, risk_fallbacks
 from .forecast import forecast
 from .gatekeeper import GateKeeper
 from .history import Learned, learned
 from .identity import current_identity
 from .monitors import Monitors
-from .plan.model import Plan, Task
+from .plan.model import Plan, RuleFallback, Task
 from .plan.template import substitute
 from .pressure import EVERY as PRESSURE_EVERY
 from .pressure import sample as sample_pressure
@@ -90,6 +90,8 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
         self._tasks = {t.id: t for _, t in plan.tasks()}
         self._fallback = fallbacks(plan)
         self._standby = {fb: tid for tid, fb in self._fallback.items()}
+        self._on_risk = risk_fallbacks(plan)
+        self._called: set[str] = set()
         self._seq = 0
         self._running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
@@ -305,10 +307,12 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
         action = self.plan.risks.actions.get(raised.rule)  # type: ignore[call-overload]
         if action in (None, "notify"):
             return
-        for ok, message in act(raised, action, self.state, self._phase, self.control):
-            self.emit(
-                ev.CommandDone(self.now(), 0, str(action), f"risk:{raised.rule}", ok, message)
-            )
+        if isinstance(action, RuleFallback):
+            kind, results = "fallback", [self._call_fallback(action.fallback, raised.rule)]
+        else:
+            kind, results = str(action), act(raised, action, self.state, self._phase, self.control)
+        for ok, message in results:
+            self.emit(ev.CommandDone(self.now(), 0, kind, f"risk:{raised.rule}", ok, message))
 
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""
@@ -470,6 +474,8 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
                 continue
             if tid in self._standby:
                 self._stand_by(tid)
+            if self._idle(tid):
+                self._waiting[tid] += 1  # until its rule fires
             for need in self._graph.needs[tid]:
                 status = self.state.tasks[need].status
                 if self._blocks(need):
@@ -553,6 +559,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
                     self._make_ready(dep)
 
     def _check_phase_done(self) -> None:
+        self._skip_idle()
         done = self._remaining <= 0 or (
             self._cancel_reason and not self._running and not self._retry_timers
         )

@@ -36,6 +36,8 @@ class Changes:
     gates_opened: list[str] = field(default_factory=list)  # manual gates that now wait
     gates_closed: list[ev.GateClosed] = field(default_factory=list)  # decided (maybe elsewhere)
     answers: list[ev.Event] = field(default_factory=list)  # answers to commands
+    asked: bool = False  # a risk rule asks the operator (the run paused for it)
+    answered: bool = False  # the run went on or ended: a question open is answered
 
     def __bool__(self) -> bool:
         return bool(self.tasks or self.agents or self.phases or self.run or self.risks)
@@ -100,6 +102,7 @@ class RunFeed:
         changes.gates_opened.extend(
             g.id for g in gates if g.status == "open" and g.approval == "manual"
         )
+        changes.asked = bool(self.state.question)
 
     async def refresh_row(self) -> RunRow | None:
         self.row = await self.store.get_run(self.run_id)
@@ -124,6 +127,12 @@ class RunFeed:
             changes.phases = True
         if isinstance(event, ev.AgentSlotsChanged):
             changes.agents = True
+        if isinstance(event, ev.RunPaused) and event.ask and not event.phase:
+            changes.asked = True
+        if isinstance(event, ev.RunResumed | ev.RunFinished) and not getattr(event, "phase", ""):
+            changes.answered, changes.asked = True, False
+        if isinstance(event, ev.ForecastUpdated | ev.RunPaused | ev.RunResumed):
+            changes.phases = True
         if isinstance(event, ev.RunStarted):
             changes.tasks.update(self.state.tasks)
             changes.agents = changes.phases = True

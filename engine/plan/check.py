@@ -6,87 +6,19 @@ path and a message; the loader places it on its line.
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
+from .fallbacks import check_fallbacks
+from .found import HINT_BUDGET, Found, Names
+from .found import ID as _ID
+from .found import as_str as _str
+from .found import dicts as _dicts
+from .found import mapping as _mapping
 from .messages import cut as _cut
-from .model import AGENT_AND_CAPABILITY, CRITERION_KINDS, ID_PATTERN, criterion_problem
+from .model import AGENT_AND_CAPABILITY, CRITERION_KINDS, criterion_problem
 from .template import BUILTINS, names_in
-
-
-class Found(NamedTuple):
-    """One problem: where (a key path; the key itself when `key`), and what is wrong.
-
-    `needle` is text of the value that the problem is about, to find its exact line in a
-    multi-line value.
-    """
-
-    path: tuple[str | int, ...]
-    key: bool
-    message: str
-    needle: str = ""
-
-
-# did-you-mean compares a name with every candidate; over 10,000 task names and many mistakes
-# that is slow, so hints stop after this many comparisons (the problems are all still reported)
-HINT_BUDGET = 50_000
-
-_ID = re.compile(ID_PATTERN)
-
-
-class _Names:
-    """A set of defined names, with a did-you-mean hint and a short listing for messages."""
-
-    def __init__(self, names: Collection[str], budget: list[int]) -> None:
-        self.names = names
-        self._budget = budget
-        self._listing: str | None = None
-        self._choices: list[str] | None = None
-        self._hints: dict[str, str] = {}
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.names
-
-    def hint(self, name: str) -> str:
-        if len(name) > 200:  # no id is that long; comparing it would be slow
-            return ""
-        if name in self._hints:
-            return self._hints[name]
-        if self._choices is None:
-            self._choices = list(self.names)
-        if self._budget[0] < len(self._choices):
-            return ""
-        self._budget[0] -= len(self._choices)
-        found = difflib.get_close_matches(name, self._choices, n=1, cutoff=0.6)
-        hint = f" (did you mean '{found[0]}'?)" if found else ""
-        self._hints[name] = hint
-        return hint
-
-    def listing(self) -> str:
-        if self._listing is None:
-            names = sorted(self.names)
-            more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
-            self._listing = (", ".join(_cut(n) for n in names[:20]) + more) or "none"
-        return self._listing
-
-
-def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
-    return (
-        [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
-        if isinstance(value, list)
-        else []
-    )
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> Iterator[Found]:
@@ -96,7 +28,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
     phases = _dicts(data.get("phases"))
     variables = _mapping(data.get("vars"))
     yield from _check_vars(variables)
-    known = _Names(
+    known = Names(
         {str(v) for v in variables} | set(BUILTINS) | set(extra_vars),
         budget,
     )
@@ -145,11 +77,11 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                 where[tid] = (pi, ti)
 
     ctx = _TaskContext(
-        agents=_Names(agents, budget),
-        capabilities=_Names(capabilities, budget),
-        resources=_Names(resources, budget),
+        agents=Names(agents, budget),
+        capabilities=Names(capabilities, budget),
+        resources=Names(resources, budget),
         capacities=resources,
-        tasks=_Names(where, budget),
+        tasks=Names(where, budget),
         known=known,
     )
     edges: dict[str, list[str]] = {t: [] for t in where}
@@ -188,73 +120,20 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                 elif tid is not None and where.get(tid) == (pi, ti):
                     edges[tid].append(need)
     yield from _check_cycles(edges, where)
-    yield from _check_fallbacks(phases, where, edges, ctx.tasks)
+    yield from check_fallbacks(data, phases, where, edges, ctx.tasks)
     yield from _check_gates(data, phase_ids, known, budget)
-
-
-def _check_fallbacks(
-    phases: list[tuple[int, dict[str, Any]]],
-    where: dict[str, tuple[int, int]],
-    edges: dict[str, list[str]],
-    tasks: _Names,
-) -> Iterator[Found]:
-    """`on_failure: {fallback: F}`: F is another task of the same phase, the fallback of one
-    task only, and does not need the task it stands in for."""
-    taken: dict[str, str] = {}
-    for pi, phase in phases:
-        for ti, task in _dicts(phase.get("tasks")):
-            rule = task.get("on_failure")
-            tid = _str(task.get("id"))
-            if not isinstance(rule, dict) or tid is None:
-                continue
-            fb = _str(rule.get("fallback"))
-            if fb is None:
-                continue
-            path = ("phases", pi, "tasks", ti, "on_failure", "fallback")
-            label = f"task '{_cut(tid)}'"
-            if fb == tid:
-                yield Found(path, False, f"{label} is its own fallback; name another task")
-            elif fb not in where:
-                yield Found(
-                    path,
-                    False,
-                    f"fallback '{_cut(fb)}' is not a task of this plan{tasks.hint(fb)}; "
-                    f"known tasks: {tasks.listing()}",
-                )
-            elif where[fb][0] != pi:
-                yield Found(
-                    path,
-                    False,
-                    f"fallback '{_cut(fb)}' is in another phase; move it to the phase of {label}",
-                )
-            elif fb in taken:
-                yield Found(
-                    path,
-                    False,
-                    f"'{_cut(fb)}' is the fallback of '{_cut(taken[fb])}' already; a task "
-                    "stands in for one other at most",
-                )
-            elif tid in edges.get(fb, []):
-                yield Found(
-                    path,
-                    False,
-                    f"fallback '{_cut(fb)}' needs {label}, the task it stands in for; "
-                    "drop that need",
-                )
-            else:
-                taken[fb] = tid
 
 
 @dataclass(frozen=True)
 class _TaskContext:
     """What a task's references are checked against."""
 
-    agents: _Names
-    capabilities: _Names
-    resources: _Names
+    agents: Names
+    capabilities: Names
+    resources: Names
     capacities: dict[str, Any]  # resource name -> its raw spec
-    tasks: _Names
-    known: _Names
+    tasks: Names
+    known: Names
 
 
 def _check_vars(variables: dict[Any, Any]) -> Iterator[Found]:
@@ -281,9 +160,9 @@ def _check_vars(variables: dict[Any, Any]) -> Iterator[Found]:
             )
 
 
-def _check_agents(agents: dict[str, Any], known: _Names, budget: list[int]) -> Iterator[Found]:
+def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> Iterator[Found]:
     # a readiness probe runs before any task, so {task} means nothing there
-    probe_known = _Names(set(known.names) - {"task"}, budget)
+    probe_known = Names(set(known.names) - {"task"}, budget)
     for name, agent in agents.items():
         if not isinstance(agent, dict):
             continue
@@ -298,13 +177,13 @@ def _check_agents(agents: dict[str, Any], known: _Names, budget: list[int]) -> I
                         'e.g. "bash -c {script}"'
                     ),
                 )
-            with_script = _Names(set(known.names) | {"script"}, budget)
+            with_script = Names(set(known.names) | {"script"}, budget)
             yield from _unknown_names(command, with_script, ("agents", name, "command"))
         if isinstance(agent.get("ready"), str):
             yield from _unknown_names(agent["ready"], probe_known, ("agents", name, "ready"))
 
 
-def _unknown_names(text: str, known: _Names, path: tuple[str | int, ...]) -> Iterator[Found]:
+def _unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iterator[Found]:
     for name in names_in(text):
         if name in known:
             continue
@@ -403,9 +282,9 @@ def _check_task(
 
 
 def _check_gates(
-    data: dict[str, Any], phase_ids: dict[str, int], known: _Names, budget: list[int]
+    data: dict[str, Any], phase_ids: dict[str, int], known: Names, budget: list[int]
 ) -> Iterator[Found]:
-    phases = _Names(phase_ids, budget)
+    phases = Names(phase_ids, budget)
     gate_ids: dict[str, int] = {}
     for gi, gate in _dicts(data.get("gates")):
         gid = _str(gate.get("id"))
@@ -518,9 +397,9 @@ def _check_cycles(
 
 
 def _check_research(
-    queries: list[tuple[int, dict[str, Any]]], known: _Names, budget: list[int]
+    queries: list[tuple[int, dict[str, Any]]], known: Names, budget: list[int]
 ) -> Iterator[Found]:
-    with_query = _Names(set(known.names) | {"query"}, budget)
+    with_query = Names(set(known.names) | {"query"}, budget)
     for i, q in queries:
         if isinstance(q.get("query"), str):
             yield from _unknown_names(q["query"], known, ("research", i, "query"))
@@ -531,7 +410,7 @@ def _check_research(
     yield from _duplicates("research", queries)
 
 
-def _check_monitors(monitors: list[tuple[int, dict[str, Any]]], known: _Names) -> Iterator[Found]:
+def _check_monitors(monitors: list[tuple[int, dict[str, Any]]], known: Names) -> Iterator[Found]:
     for i, m in monitors:
         if isinstance(m.get("run"), str):
             yield from _unknown_names(m["run"], known, ("monitors", i, "run"))

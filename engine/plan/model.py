@@ -234,6 +234,13 @@ class Monitor(Model):
         return self
 
 
+ACTIONS = ("notify", "pause", "reduce_slots", "ask")
+
+
+class RuleFallback(Model):
+    fallback: Id = Field(description="a task that stands by and runs only when the rule fires")
+
+
 class RiskSettings(Model):
     """Thresholds of the risk rules; the defaults need no configuration."""
 
@@ -257,8 +264,26 @@ class RiskSettings(Model):
             "machine_pressure",
             "monitor",
         ],
-        Literal["notify", "pause", "reduce_slots", "ask"],
-    ] = Field(default_factory=dict, description="what a rule does when it fires (notify)")
+        Literal["notify", "pause", "reduce_slots", "ask"] | RuleFallback,
+    ] = Field(
+        default_factory=dict,
+        description="what a rule does when it fires: notify (default), pause (the phase), "
+        "reduce_slots, ask (the operator: go on or stop) or {fallback: TASK} (run TASK)",
+    )
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _known_actions(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for rule, action in value.items():
+                if not isinstance(action, dict) and action not in ACTIONS:
+                    from .messages import shown
+
+                    raise ValueError(
+                        f"{rule}: got {shown(action)}; allowed: {', '.join(ACTIONS)} "
+                        "or {fallback: TASK}"
+                    )
+        return value
 
 
 class Plan(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,3 +93,28 @@ class ScriptedExecutor:
 
     def release(self, task: str, code: int = 0) -> None:
         self._held.pop(task)(Exit(code))
+
+
+Operator = Callable[[Runner, MemoryStore], Awaitable[None]]
+
+
+async def operated(tmp_path: Path, text: str, operator: Operator) -> tuple[RunState, MemoryStore]:
+    """Run the plan while `operator` (given the runner, once it exists, and the store) writes
+    commands into its inbox, as a second process would."""
+    store = MemoryStore()
+    runners: list[Runner] = []
+
+    async def go() -> None:
+        while not runners:
+            await asyncio.sleep(0.01)
+        await operator(runners[0], store)
+
+    helper = asyncio.ensure_future(go())
+    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
+    helper.cancel()
+    return state, store
+
+
+async def until(check: Callable[[], bool]) -> None:
+    while not check():
+        await asyncio.sleep(0.01)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from engine.simulate import simulate
 from engine.state import RunState, RunStatus, TaskStatus, apply, project
 from engine.store import MemoryStore
 
-from .helpers import run_plan, write_plan
+from .helpers import operated, run_plan, until, write_plan
 
 RULES = RiskSettings.model_validate({})
 
@@ -92,31 +91,6 @@ def test_risks_are_cheap_for_ten_thousand_tasks() -> None:
     assert len([f for f in found if f.rule == "task_overrun"]) == 50
 
 
-Operator = Callable[[Runner, MemoryStore], Awaitable[None]]
-
-
-async def _operated(tmp_path: Path, text: str, operator: Operator) -> tuple[RunState, MemoryStore]:
-    """Run the plan while `operator` (given the runner, once it exists, and the store) writes
-    commands into its inbox, as a second process would."""
-    store = MemoryStore()
-    runners: list[Runner] = []
-
-    async def go() -> None:
-        while not runners:
-            await asyncio.sleep(0.01)
-        await operator(runners[0], store)
-
-    helper = asyncio.ensure_future(go())
-    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
-    helper.cancel()
-    return state, store
-
-
-async def _until(check: Callable[[], bool]) -> None:
-    while not check():
-        await asyncio.sleep(0.01)
-
-
 async def _steer(
     tmp_path: Path, text: str, script: list[tuple[str, str, dict[str, object]]]
 ) -> tuple[RunState, MemoryStore]:
@@ -127,10 +101,10 @@ async def _steer(
         for when_running, kind, args in script:
             if when_running != "*":
                 task = runner.state.tasks[when_running]
-                await _until(lambda t=task: t.status is TaskStatus.RUNNING)  # type: ignore[misc]
+                await until(lambda t=task: t.status is TaskStatus.RUNNING)  # type: ignore[misc]
             await store.put_command("run1", kind, args, "ops", time.time())
 
-    return await _operated(tmp_path, text, operator)
+    return await operated(tmp_path, text, operator)
 
 
 PLAN = """
@@ -292,7 +266,7 @@ async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
     tmp_path: Path,
 ) -> None:
     async def operator(runner: Runner, store: MemoryStore) -> None:
-        await _until(lambda: runner.state.tasks["last"].status is TaskStatus.BLOCKED)
+        await until(lambda: runner.state.tasks["last"].status is TaskStatus.BLOCKED)
         for kind, args in [
             ("retry", {"task": "slow"}),  # running: refused
             ("retry", {"task": "after"}),  # its need failed: refused
@@ -300,7 +274,7 @@ async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
         ]:
             await store.put_command("run1", kind, args, "ops", time.time())
 
-    state, store = await _operated(tmp_path, RETRY, operator)
+    state, store = await operated(tmp_path, RETRY, operator)
     assert state.status is RunStatus.SUCCEEDED
     assert state.tasks["flaky"].attempts == 2
     assert all(state.tasks[t].status is TaskStatus.SUCCEEDED for t in ("after", "last"))
@@ -396,16 +370,16 @@ async def test_pause_one_phase_holds_its_tasks_until_it_is_resumed(tmp_path: Pat
 
     async def operator(runner: Runner, store: MemoryStore) -> None:
         state = runner.state
-        await _until(lambda: state.tasks["a"].status is TaskStatus.RUNNING)
+        await until(lambda: state.tasks["a"].status is TaskStatus.RUNNING)
         await store.put_command("run1", "pause", {"phase": "two"}, "ops", time.time())
         await store.put_command("run1", "pause", {"phase": "nope"}, "ops", time.time())
-        await _until(lambda: state.phases["two"].status == "running")
+        await until(lambda: state.phases["two"].status == "running")
         await asyncio.sleep(0.3)  # a held phase: b must not start in the meantime
         seen["b while held"] = state.tasks["b"].status
         seen["held"] = state.phases["two"].held
         await store.put_command("run1", "resume", {"phase": "two"}, "ops", time.time())
 
-    state, store = await _operated(tmp_path, text, operator)
+    state, store = await operated(tmp_path, text, operator)
     assert seen == {"b while held": TaskStatus.READY, "held": True}
     assert state.status is RunStatus.SUCCEEDED and not state.phases["two"].held
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
@@ -485,12 +459,12 @@ async def test_rules_act_pause_the_phase_and_reduce_slots_as_the_plan_says(
     """
 
     async def operator(runner: Runner, store: MemoryStore) -> None:
-        await _until(lambda: runner.state.phases["p"].held)
-        await _until(lambda: runner.state.tasks["slow"].status is TaskStatus.SUCCEEDED)
+        await until(lambda: runner.state.phases["p"].held)
+        await until(lambda: runner.state.tasks["slow"].status is TaskStatus.SUCCEEDED)
         assert runner.state.tasks["next"].status is not TaskStatus.RUNNING
         await store.put_command("run1", "resume", {"phase": "p"}, "ops", time.time())
 
-    state, store = await _operated(tmp_path, text, operator)
+    state, store = await operated(tmp_path, text, operator)
     assert state.status is RunStatus.SUCCEEDED and state.agents["a"].slots == 2
     events = [e for _, e in await store.read_events("run1")]
     paused = [e for e in events if isinstance(e, ev.RunPaused)]

@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import time
 
-import psutil
 import pytest
-from textual.geometry import Region
-from textual.widget import Widget
 from textual.widgets import DataTable, Input, Log
 
 from engine import events as ev
 from engine.store import SQLiteStore
-from engine.store.base import RunRow
 from tui.app import PhasegateApp
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.engine_lost import EngineLostScreen
@@ -26,43 +22,30 @@ from tui.widgets.phases import PhasePanel
 from tui.widgets.risks import RiskFeed
 from tui.widgets.tasks import TaskTable
 
-SIZE = (80, 24)
-
-
-def _text(widget: Widget) -> str:
-    """What a widget shows on the screen, as plain text (borders and titles included)."""
-    width, height = widget.outer_size
-    strips = widget.render_lines(Region(0, 0, width, height))
-    return "\n".join(strip.text for strip in strips)
+from .helpers import SIZE, dashboard, live_run, text
+from .helpers import commands as sent_commands
 
 
 def _rows(table: DataTable[object]) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def _dashboard(app: PhasegateApp, pilot: object) -> DashboardScreen:
-    await pilot.pause()  # type: ignore[attr-defined]
-    screen = app.screen
-    assert isinstance(screen, DashboardScreen)
-    return screen
-
-
 async def test_every_region_shows_the_run_at_80x24(finished_run: tuple[str, str]) -> None:
     db, run_id = finished_run
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
-        header = _text(screen.query_one(RunHeader))
+        screen = await dashboard(app, pilot)
+        header = text(screen.query_one(RunHeader))
         assert "dash" in header and run_id in header and "succeeded" in header
-        phases = _text(screen.query_one(PhasePanel))
+        phases = text(screen.query_one(PhasePanel))
         assert "Build it" in phases and "check" in phases and "2/2" in phases
-        agents = _text(screen.query_one(AgentRoster))
+        agents = text(screen.query_one(AgentRoster))
         assert "builder" in agents and "tester" in agents and "0/2" in agents
         rows = {r[0]: r for r in _rows(screen.query_one(TaskTable))}
         assert set(rows) == {"compile", "docs", "unit", "flaky"}
         assert "succeeded" in rows["unit"][3] and "failed" in rows["flaky"][3]
         assert rows["unit"][2] == "tester" and rows["unit"][1] == "check"
-        risks = _text(screen.query_one(RiskFeed))
+        risks = text(screen.query_one(RiskFeed))
         assert "flaky" in risks and "exited with code 1" in risks
         # every region is on screen at 80x24, none of them squeezed out
         for widget in (RunHeader, PhasePanel, AgentRoster, TaskTable, RiskFeed):
@@ -74,10 +57,10 @@ async def test_every_region_shows_the_run_at_80x24(finished_run: tuple[str, str]
 async def test_help_lists_every_key_and_escape_closes_it(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        shown = " ".join(_text(s) for s in app.screen.query("Static"))
+        shown = " ".join(text(s) for s in app.screen.query("Static"))
         for key in ("ctrl+p", "tab", "enter", "/", " l ", "q", "esc", "j k"):
             assert key.strip() in shown
         await pilot.press("escape")
@@ -89,7 +72,7 @@ async def test_filter_narrows_the_task_table_and_escape_clears_it(
 ) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
+        screen = await dashboard(app, pilot)
         table = screen.query_one(TaskTable)
         await pilot.press("slash")
         assert screen.query_one("#filter", Input).has_focus
@@ -104,7 +87,7 @@ async def test_filter_narrows_the_task_table_and_escape_clears_it(
 async def test_sort_cycles_and_status_puts_failures_first(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
+        screen = await dashboard(app, pilot)
         table = screen.query_one(TaskTable)
         assert [r[0] for r in _rows(table)] == ["compile", "docs", "unit", "flaky"]
         await pilot.press("o")
@@ -120,7 +103,7 @@ async def test_j_k_move_and_enter_opens_the_task_with_its_output(
 ) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
+        screen = await dashboard(app, pilot)
         table = screen.query_one(TaskTable)
         await pilot.press("j", "j")
         assert table.selected == "unit"
@@ -142,7 +125,7 @@ async def test_j_k_move_and_enter_opens_the_task_with_its_output(
 async def test_l_opens_logs_and_untrusted_text_stays_text(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("j", "l")
         await pilot.pause()
         assert isinstance(app.screen, TaskScreen)
@@ -155,7 +138,7 @@ async def test_l_opens_logs_and_untrusted_text_stays_text(finished_run: tuple[st
 async def test_tab_moves_between_regions(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
+        screen = await dashboard(app, pilot)
         seen = []
         for _ in range(4):
             seen.append(type(app.focused).__name__)
@@ -169,7 +152,7 @@ async def test_tab_moves_between_regions(finished_run: tuple[str, str]) -> None:
 async def test_command_palette_opens(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert type(app.screen).__name__ == "CommandPalette"
@@ -178,26 +161,10 @@ async def test_command_palette_opens(finished_run: tuple[str, str]) -> None:
 async def test_q_quits_a_finished_run_at_once(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value is None
-
-
-async def _live_run(db: str, run_id: str, events: list[ev.Event], dead: bool = False) -> str:
-    """A run whose engine (this test process) holds the lease, with these events so far;
-    `dead`: the lease names an engine that is gone (pid 1 with another start time)."""
-    store = await SQLiteStore.open(db)
-    now = time.time()
-    try:
-        await store.create_run(RunRow(run_id, f"{run_id}-plan", "x.yaml", "running", now))
-        me = os.getpid()
-        pid, started = (1, 0.5) if dead else (me, psutil.Process(me).create_time())
-        await store.acquire_lease(run_id, pid, started, now, lambda *_: True)
-        await store.write_batch(run_id, list(enumerate(events, 1)))
-    finally:
-        await store.close()
-    return run_id
 
 
 async def _active_run(db: str, dead: bool = False) -> str:
@@ -215,7 +182,7 @@ async def _active_run(db: str, dead: bool = False) -> str:
         ],
         agents=[{"id": "a", "slots": 1}],
     )
-    return await _live_run(db, "live", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)], dead)
+    return await live_run(db, "live", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)], dead)
 
 
 async def test_quitting_an_active_run_asks_and_stop_sends_a_cancel(
@@ -225,7 +192,7 @@ async def test_quitting_an_active_run_asks_and_stop_sends_a_cancel(
     run_id = await _active_run(db)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("q")
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("escape")
@@ -246,7 +213,7 @@ async def test_leaving_an_active_run_running(finished_run: tuple[str, str]) -> N
     run_id = await _active_run(db)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("q", "l")
         await pilot.pause()
     assert app.return_value == "left"
@@ -257,7 +224,7 @@ async def test_d_detaches_and_leaves_the_run_going(finished_run: tuple[str, str]
     run_id = await _active_run(db)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("d")
         await pilot.pause()
     assert app.return_value == "detached"
@@ -287,12 +254,12 @@ async def test_a_dead_engine_is_announced_and_r_takes_the_run_over(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, EngineLostScreen)
-        shown = " ".join(_text(s) for s in app.screen.query("Static"))
+        shown = " ".join(text(s) for s in app.screen.query("Static"))
         assert f"Run {run_id} was interrupted" in str(app.screen.query_one("Vertical").border_title)
         assert "In flight: t" in shown and f"phasegate resume {run_id}" in shown
         await pilot.press("escape")
-        screen = await _dashboard(app, pilot)
-        assert "interrupted" in _text(screen.query_one(RunHeader))
+        screen = await dashboard(app, pilot)
+        assert "interrupted" in text(screen.query_one(RunHeader))
         await pilot.press("q")  # no live engine: nothing to ask
         await pilot.pause()
     assert app.return_value is None and started == []
@@ -329,7 +296,7 @@ async def test_wide_terminals_show_the_selected_tasks_output_beside_the_table(
 
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=(160, 40)) as pilot:
-        screen = await _dashboard(app, pilot)
+        screen = await dashboard(app, pilot)
         side = screen.query_one("#side", OutputLog)
         assert side.display and side.region.width > 0
         await pilot.press("j", "j")
@@ -341,7 +308,7 @@ async def test_wide_terminals_show_the_selected_tasks_output_beside_the_table(
 async def test_nothing_breaks_on_resize_down_to_80x24(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=(160, 50)) as pilot:
-        screen = await _dashboard(app, pilot)
+        screen = await dashboard(app, pilot)
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert not screen.query_one("#side").display
@@ -356,7 +323,7 @@ async def test_f_follows_the_running_task(finished_run: tuple[str, str]) -> None
     run_id = await _active_run(db)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
+        screen = await dashboard(app, pilot)
         table = screen.query_one(TaskTable)
         assert table.selected == "first"
         await pilot.press("f")
@@ -398,15 +365,7 @@ async def _run_with_open_gate(db: str) -> str:
         "ab" * 32,
         "manual",
     )
-    return await _live_run(db, "gated", [started, opened])
-
-
-async def _commands(db: str, run_id: str) -> list[tuple[str, dict[str, object]]]:
-    store = await SQLiteStore.open(db)
-    try:
-        return [(c.kind, c.args) for c in await store.claim_commands(run_id, time.time())]
-    finally:
-        await store.close()
+    return await live_run(db, "gated", [started, opened])
 
 
 async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]) -> None:
@@ -419,13 +378,13 @@ async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, GatePrompt)
-        shown = " ".join(_text(w) for w in app.screen.query("Static"))
+        shown = " ".join(text(w) for w in app.screen.query("Static"))
         assert "[red]pytest[/]" in shown and "exit 0" in shown  # evidence, markup inert
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
-        assert "gate review" in _text(app.screen.query_one(PhasePanel))
-    commands = await _commands(db, run_id)
+        assert "gate review" in text(app.screen.query_one(PhasePanel))
+    commands = await sent_commands(db, run_id)
     assert [(k, a["gate"]) for k, a in commands] == [("approve", "review")]
     assert commands[0][1]["uid"] == os.geteuid()
 
@@ -452,7 +411,7 @@ async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
     expected = {"gate": "review", "reason": "flaky", **(await _identity_args())}
-    assert await _commands(db, run_id) == [("reject", expected)]
+    assert await sent_commands(db, run_id) == [("reject", expected)]
 
 
 async def _identity_args() -> dict[str, object]:
@@ -471,7 +430,7 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
     run_id = await _active_run(db)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("p")
         await pilot.press("s")
         assert isinstance(app.screen, AskScreen)
@@ -487,7 +446,7 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         await pilot.pause()
     sent = [
         (k, {a: v for a, v in args.items() if a in ("task", "reason", "text", "priority")})
-        for k, args in await _commands(db, run_id)
+        for k, args in await sent_commands(db, run_id)
     ]
     assert sent == [
         ("pause", {}),
@@ -503,10 +462,10 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
 async def test_steering_a_finished_run_says_so(finished_run: tuple[str, str]) -> None:
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=SIZE) as pilot:
-        await _dashboard(app, pilot)
+        await dashboard(app, pilot)
         await pilot.press("p", "s")
         assert isinstance(app.screen, DashboardScreen)
-    assert await _commands(*finished_run) == []
+    assert await sent_commands(*finished_run) == []
 
 
 async def test_research_answers_show_under_the_first_phase(finished_run: tuple[str, str]) -> None:
@@ -525,11 +484,11 @@ async def test_research_answers_show_under_the_first_phase(finished_run: tuple[s
         ev.ResearchFinished(now, "past", "history", "flaky", ["r1 lesson x", "r2 note y"]),
         ev.ResearchFinished(now, "[b]docs[/b]", "rg", "q", [], "`rg` exited 2"),
     ]
-    run_id = await _live_run(db, "rs", [started, *answers, ev.PhaseStarted(now, "init")])
+    run_id = await live_run(db, "rs", [started, *answers, ev.PhaseStarted(now, "init")])
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
-        lines = _text(screen.query_one(PhasePanel)).splitlines()
+        screen = await dashboard(app, pilot)
+        lines = text(screen.query_one(PhasePanel)).splitlines()
         first = next(i for i, line in enumerate(lines) if "Initialisation" in line)
         row = lines[first + 1]
         assert "research past, [b]doc" in row and " 2 " in row and "error" in row  # as text
@@ -558,11 +517,11 @@ async def test_the_forecast_shows_as_the_runs_eta_and_each_phases_time_left(
     )
     # the engine's forecast: build ends in 90 s (past its 60 s timebox), the run in 10 minutes
     predicted = ev.ForecastUpdated(now, 600.0, 0, {"build": 90.0, "ship": 600.0})
-    run_id = await _live_run(db, "forecast", [started, ev.PhaseStarted(now, "build"), predicted])
+    run_id = await live_run(db, "forecast", [started, ev.PhaseStarted(now, "build"), predicted])
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _dashboard(app, pilot)
-        header = _text(screen.query_one(RunHeader))
+        screen = await dashboard(app, pilot)
+        header = text(screen.query_one(RunHeader))
         assert "ETA 10m00s" in header or "ETA 9m5" in header  # counted down since
-        phases = _text(screen.query_one(PhasePanel))
+        phases = text(screen.query_one(PhasePanel))
         assert "~1m" in phases and ("~9m" in phases or "~10m00s" in phases)

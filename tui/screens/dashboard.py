@@ -29,6 +29,7 @@ from .ask import AskScreen, ConfirmScreen
 from .engine_lost import EngineLostScreen
 from .gate import GatePrompt, GatesScreen
 from .help import HelpScreen
+from .question import QuestionPrompt
 from .quit import QuitScreen
 from .task import TaskScreen
 
@@ -130,6 +131,21 @@ class DashboardScreen(Screen[None]):
             if changes.risks:
                 self.query_one(RiskFeed).show(self.feed.risks)
         self._gate_news(changes.gates_opened, changes.answers, changes.gates_closed)
+        self._question_news(changes.asked, changes.answered)
+
+    def _question_news(self, asked: bool, answered: bool) -> None:
+        """A risk rule that asks prompts every attached dashboard, like a gate; the run going on
+        or ending (answered here, elsewhere or from the command line) closes the prompt."""
+        screen = self.app.screen
+        if answered and isinstance(screen, QuestionPrompt):
+            screen.dismiss()
+        if not asked or not self.feed.state.question or self.feed.state.finished_at is not None:
+            return
+        self.app.bell()
+        if isinstance(screen, DashboardScreen):
+            self.app.push_screen(QuestionPrompt(self.feed))
+        else:
+            self.app.notify("a risk rule asks whether to go on: p resumes the run", timeout=8)
 
     def _gate_news(
         self, opened: list[str], answers: list[ev.Event], closed: Sequence[ev.GateClosed] = ()

@@ -1,0 +1,120 @@
+"""The checks of fallback tasks: `on_failure: {fallback: F}` (F stands in for a task that
+fails) and a risk rule's `{fallback: F}` action (F runs when the rule fires)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import Any
+
+from .found import Found, Names
+from .found import as_str as _str
+from .found import dicts as _dicts
+from .found import mapping as _mapping
+from .messages import cut as _cut
+
+
+def check_fallbacks(
+    data: dict[str, Any],
+    phases: list[tuple[int, dict[str, Any]]],
+    where: dict[str, tuple[int, int]],
+    edges: dict[str, list[str]],
+    tasks: Names,
+) -> Iterator[Found]:
+    taken = yield from _on_failure(phases, where, edges, tasks)
+    yield from _risk_actions(_mapping(data.get("risks")), where, edges, taken, tasks)
+
+
+def _on_failure(
+    phases: list[tuple[int, dict[str, Any]]],
+    where: dict[str, tuple[int, int]],
+    edges: dict[str, list[str]],
+    tasks: Names,
+) -> Generator[Found, None, dict[str, str]]:
+    """`on_failure: {fallback: F}`: F is another task of the same phase, the fallback of one
+    task only, and does not need the task it stands in for."""
+    taken: dict[str, str] = {}
+    for pi, phase in phases:
+        for ti, task in _dicts(phase.get("tasks")):
+            rule = task.get("on_failure")
+            tid = _str(task.get("id"))
+            if not isinstance(rule, dict) or tid is None:
+                continue
+            fb = _str(rule.get("fallback"))
+            if fb is None:
+                continue
+            path = ("phases", pi, "tasks", ti, "on_failure", "fallback")
+            label = f"task '{_cut(tid)}'"
+            if fb == tid:
+                yield Found(path, False, f"{label} is its own fallback; name another task")
+            elif fb not in where:
+                yield Found(
+                    path,
+                    False,
+                    f"fallback '{_cut(fb)}' is not a task of this plan{tasks.hint(fb)}; "
+                    f"known tasks: {tasks.listing()}",
+                )
+            elif where[fb][0] != pi:
+                yield Found(
+                    path,
+                    False,
+                    f"fallback '{_cut(fb)}' is in another phase; move it to the phase of {label}",
+                )
+            elif fb in taken:
+                yield Found(
+                    path,
+                    False,
+                    f"'{_cut(fb)}' is the fallback of '{_cut(taken[fb])}' already; a task "
+                    "stands in for one other at most",
+                )
+            elif tid in edges.get(fb, []):
+                yield Found(
+                    path,
+                    False,
+                    f"fallback '{_cut(fb)}' needs {label}, the task it stands in for; "
+                    "drop that need",
+                )
+            else:
+                taken[fb] = tid
+    return taken
+
+
+def _risk_actions(
+    risks: dict[str, Any],
+    where: dict[str, tuple[int, int]],
+    edges: dict[str, list[str]],
+    taken: dict[str, str],
+    tasks: Names,
+) -> Iterator[Found]:
+    """`risks.actions: {RULE: {fallback: F}}`: F is a task of the plan that stands by until the
+    rule fires; nothing needs it (its phase could not end without it) and it is no task's
+    `on_failure` fallback too."""
+    needed = {need for needs in edges.values() for need in needs}
+    for rule, action in _mapping(risks.get("actions")).items():
+        if not isinstance(action, dict):
+            continue
+        fb = _str(action.get("fallback"))
+        if fb is None:
+            continue
+        path = ("risks", "actions", rule, "fallback")
+        if fb not in where:
+            yield Found(
+                path,
+                False,
+                f"fallback '{_cut(fb)}' is not a task of this plan{tasks.hint(fb)}; "
+                f"known tasks: {tasks.listing()}",
+            )
+        elif fb in taken:
+            yield Found(
+                path,
+                False,
+                f"'{_cut(fb)}' is the on_failure fallback of '{_cut(taken[fb])}' already; "
+                "name a task of its own for the rule",
+            )
+        elif fb in needed:
+            users = sorted(t for t, needs in edges.items() if fb in needs)
+            yield Found(
+                path,
+                False,
+                f"'{_cut(fb)}' runs only if the rule fires, but '{_cut(users[0])}' needs it; "
+                "drop that need",
+            )

@@ -1,0 +1,84 @@
+"""What the semantic checks share: a problem found (`Found`), a set of names with did-you-mean
+hints (`Names`), and tolerant accessors for raw parsed data."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection
+from typing import Any, NamedTuple
+
+from .messages import cut
+from .model import ID_PATTERN
+
+
+class Found(NamedTuple):
+    """One problem: where (a key path; the key itself when `key`), and what is wrong.
+
+    `needle` is text of the value that the problem is about, to find its exact line in a
+    multi-line value.
+    """
+
+    path: tuple[str | int, ...]
+    key: bool
+    message: str
+    needle: str = ""
+
+
+# did-you-mean compares a name with every candidate; over 10,000 task names and many mistakes
+# that is slow, so hints stop after this many comparisons (the problems are all still reported)
+HINT_BUDGET = 50_000
+
+ID = re.compile(ID_PATTERN)
+
+
+class Names:
+    """A set of defined names, with a did-you-mean hint and a short listing for messages."""
+
+    def __init__(self, names: Collection[str], budget: list[int]) -> None:
+        self.names = names
+        self._budget = budget
+        self._listing: str | None = None
+        self._choices: list[str] | None = None
+        self._hints: dict[str, str] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def hint(self, name: str) -> str:
+        if len(name) > 200:  # no id is that long; comparing it would be slow
+            return ""
+        if name in self._hints:
+            return self._hints[name]
+        if self._choices is None:
+            self._choices = list(self.names)
+        if self._budget[0] < len(self._choices):
+            return ""
+        self._budget[0] -= len(self._choices)
+        found = difflib.get_close_matches(name, self._choices, n=1, cutoff=0.6)
+        hint = f" (did you mean '{found[0]}'?)" if found else ""
+        self._hints[name] = hint
+        return hint
+
+    def listing(self) -> str:
+        if self._listing is None:
+            names = sorted(self.names)
+            more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
+            self._listing = (", ".join(cut(n) for n in names[:20]) + more) or "none"
+        return self._listing
+
+
+def dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    return (
+        [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,103 @@
+"""A risk rule that asks: every attached dashboard prompts like a gate; `a` goes on, `r` stops
+the run with a reason, and the prompt closes when the run goes on from elsewhere."""
+
+from __future__ import annotations
+
+import time
+
+from engine import events as ev
+from engine.store import SQLiteStore
+from tui.app import PhasegateApp
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.question import QuestionPrompt
+
+from .helpers import SIZE, commands, live_run, text
+
+
+async def _asking_run(db: str) -> str:
+    """A live run paused by the overrun rule of task `build`, which asks the operator."""
+    now = time.time()
+    return await live_run(
+        db,
+        "asking",
+        [
+            ev.RunStarted(
+                now,
+                "asking",
+                "asking-plan",
+                "x.yaml",
+                phases=[{"id": "p", "title": "", "timebox": None}],
+                tasks=[{"id": "build", "phase": "p", "agent": "a", "needs": []}],
+                agents=[{"id": "a", "slots": 1}],
+            ),
+            ev.TaskStarted(now, "build", 1, "a", 1, 1),
+            ev.RiskRaised(
+                now,
+                "overrun:build",
+                "task_overrun",
+                "medium",
+                "task build",
+                "running 2m, past its estimate of [b]1m[/b]",
+                "check its output",
+                {"running_s": 120.0},
+            ),
+            ev.RunPaused(
+                now, "risk:task_overrun", "task build: running 2m; go on?", ask="overrun:build"
+            ),
+        ],
+    )
+
+
+async def test_the_question_prompts_and_a_goes_on(finished_run: tuple[str, str]) -> None:
+    db, _ = finished_run
+    run_id = await _asking_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionPrompt)
+        await pilot.pause()
+        shown = " ".join(text(w) for w in app.screen.query("Static"))
+        assert "past its estimate of [b]1m[/b]" in shown  # the risk's words, markup inert
+        assert "running_s 120.0" in shown and "The run is paused" in shown
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+    assert [kind for kind, _ in await commands(db, run_id)] == ["resume"]
+
+
+async def test_r_stops_the_run_with_a_reason(finished_run: tuple[str, str]) -> None:
+    db, _ = finished_run
+    run_id = await _asking_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionPrompt)
+        await pilot.press("r", "enter")  # no reason yet: refused, the prompt stays
+        assert isinstance(app.screen, QuestionPrompt)
+        await pilot.press(*"hangs", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+    sent = [(kind, args.get("reason")) for kind, args in await commands(db, run_id)]
+    assert sent == [("cancel", "stopped at a risk's question: hangs")]
+
+
+async def test_the_prompt_closes_when_the_run_goes_on_elsewhere(
+    finished_run: tuple[str, str],
+) -> None:
+    db, _ = finished_run
+    run_id = await _asking_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionPrompt)
+        store = await SQLiteStore.open(db)
+        try:  # another operator answered (phasegate resume): the engine recorded it
+            await store.write_batch(run_id, [(5, ev.RunResumed(time.time(), "ops"))])
+        finally:
+            await store.close()
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, DashboardScreen):
+                break
+        assert isinstance(app.screen, DashboardScreen)
+    assert await commands(db, run_id) == []  # this dashboard sent nothing

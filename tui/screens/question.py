@@ -1,0 +1,87 @@
+"""A risk rule that asks (`risks.actions: {RULE: ask}`) pauses the run and prompts like a gate:
+a go on (resume the run), r stop it (asks a reason; the run is cancelled), esc decide later
+(the run stays paused; `p` resumes it, and `phasegate resume|cancel` do the same)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from engine.commands import send_command
+
+from ..feed import RunFeed
+from ..text import safe, when
+
+
+class QuestionPrompt(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "go_on", "Go on", id="ask.go_on"),
+        Binding("r", "stop", "Stop the run", id="ask.stop"),
+        Binding("escape", "close", "Later", id="ask.close"),
+    ]
+    DEFAULT_CSS = """
+    QuestionPrompt { align: center middle; }
+    QuestionPrompt > Vertical { width: 76; max-width: 100%; height: auto; max-height: 22;
+        border: round $warning; background: $surface; padding: 0 1; }
+    QuestionPrompt #reason { display: none; }
+    QuestionPrompt #reason.visible { display: block; }
+    """
+
+    def __init__(self, feed: RunFeed) -> None:
+        super().__init__()
+        self.feed = feed
+        self.risk = str(feed.state.question.get("risk", ""))
+
+    def compose(self) -> ComposeResult:
+        q = self.feed.state.question
+        risk = self.feed.state.risks.get(self.risk)
+        body = Table.grid(padding=(0, 1))
+        body.add_column(no_wrap=True, style="dim")
+        body.add_column(overflow="fold")
+        if risk is not None:
+            body.add_row("risk", Text(f"{risk.severity} · {safe(risk.subject)}"))
+            body.add_row("what", Text(safe(risk.message)))
+            if risk.action:
+                body.add_row("advice", Text(safe(risk.action)))
+            for key, value in list(risk.evidence.items())[:6]:
+                body.add_row(safe(str(key)), Text(safe(str(value))))
+        body.add_row("asked", Text(f"{when(q.get('at'))} by {safe(str(q.get('by', '')))}"))
+        with Vertical() as box:
+            box.border_title = "A risk rule asks: go on?"
+            box.border_subtitle = "a go on · r stop the run · esc later"
+            yield Static(Text("The run is paused: no new task starts until you answer."))
+            yield Static(body)
+            # disabled until `r`, so that it does not take the keys meant for the prompt
+            yield Input(placeholder="why stop the run? (enter to send)", id="reason", disabled=True)
+
+    async def action_go_on(self) -> None:
+        await send_command(self.feed.store, self.feed.run_id, "resume", {})
+        self.app.notify("resume sent: the run goes on", timeout=3)
+        self.dismiss()
+
+    def action_stop(self) -> None:
+        box = self.query_one("#reason", Input)
+        box.disabled = False
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Submitted, "#reason")
+    async def _stopped(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.app.notify("stopping the run needs a reason", severity="warning", timeout=3)
+            return
+        reason = f"stopped at a risk's question: {event.value.strip()}"
+        await send_command(self.feed.store, self.feed.run_id, "cancel", {"reason": reason})
+        self.app.notify("cancel sent: the run stops", timeout=3)
+        self.dismiss()
+
+    def action_close(self) -> None:
+        self.dismiss()
