@@ -6,8 +6,9 @@
 `pause` holds the phase under way (as `phasegate pause --phase`); `reduce_slots` takes one slot
 from every agent with more than one; `ask` pauses the whole run with a question (the
 dashboards prompt like a gate: go on = resume, stop = cancel the run); `{fallback: TASK}`
-(engine/fallback.py) runs a task that stood by for the rule. Every action is an operator-like command by `risk:RULE`, so it is recorded
-as an event with who did it, and an operator undoes it the usual way."""
+(engine/fallback.py) runs a task that stood by for the rule. Every action is an operator-like
+command by `risk:RULE`, so it is recorded as an event with who did it, and an operator undoes
+it the usual way."""
 
 from __future__ import annotations
 

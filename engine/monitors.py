@@ -1,5 +1,7 @@
-"""`monitors:`: commands run every N seconds while a run goes; a check out of bounds (a non-zero
-exit, or the last number printed below `min` or above `max`) is a risk until a check passes."""
+"""`monitors:`: commands run every N seconds while a run goes (top level) or while one phase is
+under way (a phase's `monitors:`, named `PHASE.ID`); a check out of bounds (a non-zero exit, or
+the last number printed below `min` or above `max`) is a risk until a check passes or, for a
+phase's monitor, until its phase has ended."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import asyncio
 import re
 from collections.abc import Callable
 
-from .plan.model import Monitor
+from .plan.model import Monitor, Plan
 from .plan.template import substitute
 from .process import run_capture
 from .risks import Finding
@@ -49,9 +51,20 @@ class Monitors:
     """Runs each monitor on its own schedule (one check at a time per monitor) and keeps what the
     latest check of each found; `findings()` is read on every tick of the risk rules."""
 
+    @staticmethod
+    def of(plan: Plan) -> list[tuple[str, Monitor]]:
+        """The plan's monitors with the phase each belongs to ("" for the whole run)."""
+        found = [("", m) for m in plan.monitors]
+        for phase in plan.phases:
+            found += [
+                (phase.id, m.model_copy(update={"id": f"{phase.id}.{m.id}"}))
+                for m in phase.monitors
+            ]
+        return found
+
     def __init__(
         self,
-        monitors: list[Monitor],
+        monitors: list[tuple[str, Monitor]],
         workdir: str,
         env: dict[str, str],
         values: dict[str, str],
@@ -59,13 +72,17 @@ class Monitors:
     ) -> None:
         self._monitors, self._workdir, self._env, self._values = monitors, workdir, env, values
         self._clock = clock
-        self._due = {m.id: 0.0 for m in monitors}
+        self._due = {m.id: 0.0 for _, m in monitors}
+        self._scope = {m.id: scope for scope, m in monitors}
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._found: dict[str, Finding] = {}
 
-    def tick(self) -> None:
+    def tick(self, phase: str) -> None:
+        """Start the checks that are due; a phase's monitors only while `phase` is theirs."""
         now = self._clock()
-        for m in self._monitors:
+        for scope, m in self._monitors:
+            if scope and scope != phase:
+                continue
             if now >= self._due[m.id] and m.id not in self._busy:
                 self._due[m.id] = now + m.every
                 self._busy[m.id] = asyncio.get_running_loop().create_task(self._run(m))
@@ -80,8 +97,8 @@ class Monitors:
         else:
             self._found[m.id] = found
 
-    def findings(self) -> list[Finding]:
-        return list(self._found.values())
+    def findings(self, phase: str) -> list[Finding]:
+        return [f for mid, f in self._found.items() if self._scope[mid] in ("", phase)]
 
     async def close(self) -> None:
         for task in list(self._busy.values()):

@@ -9,8 +9,38 @@ from typing import Any
 from . import events as ev
 from .durations import format_duration
 from .forecast import seconds_left
-from .plan.model import RiskSettings
+from .plan.model import PhaseRisks, Plan, RiskSettings, TaskRisks
 from .state import RunState, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """The thresholds that hold for each task and phase: a task's own `risks:`, else its
+    phase's, else the plan's."""
+
+    rules: RiskSettings
+    tasks: dict[str, TaskRisks] = field(default_factory=dict)
+    phases: dict[str, PhaseRisks] = field(default_factory=dict)
+    phase_of: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, plan: Plan) -> Tuning:
+        tasks = {t.id: t.risks for p in plan.phases for t in p.tasks if t.risks is not None}
+        phases = {p.id: p.risks for p in plan.phases if p.risks is not None}
+        phase_of = {t.id: p.id for p in plan.phases for t in p.tasks if p.id in phases}
+        return cls(plan.risks, tasks, phases, phase_of)
+
+    def task(self, name: str, task: str) -> Any:
+        own = self.tasks.get(task)
+        if own is not None and getattr(own, name) is not None:
+            return getattr(own, name)
+        return self.phase(name, self.phase_of.get(task, ""))
+
+    def phase(self, name: str, phase: str) -> Any:
+        own = self.phases.get(phase)
+        if own is not None and getattr(own, name) is not None:
+            return getattr(own, name)
+        return getattr(self.rules, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +55,15 @@ class Finding:
 
 
 def findings(
-    state: RunState, now: float, last_output: dict[str, float], rules: RiskSettings
+    state: RunState,
+    now: float,
+    last_output: dict[str, float],
+    rules: RiskSettings,
+    tuning: Tuning | None = None,
 ) -> list[Finding]:
-    """Every risk that holds now. Cost: the running tasks and the running phase only."""
+    """Every risk that holds now. Cost: the running tasks and the running phase only.
+    `tuning`: the plan's per-phase and per-task thresholds (default: `rules` everywhere)."""
+    tuned = tuning if tuning is not None and (tuning.tasks or tuning.phases) else None
     found: list[Finding] = []
     running = {t for a in state.agents.values() for t in a.running}
     for tid in running:
@@ -35,7 +71,8 @@ def findings(
         if t.started_at is None:
             continue
         took = now - t.started_at
-        limit = max(t.p90 or 0.0, t.estimate or 0.0) * rules.overrun_factor
+        factor = tuned.task("overrun_factor", tid) if tuned else rules.overrun_factor
+        limit = max(t.p90 or 0.0, t.estimate or 0.0) * factor
         if limit and took > limit:
             severity = "high" if took > 2 * limit else "medium"
             past = (
@@ -55,7 +92,8 @@ def findings(
                 )
             )
         quiet = now - max(last_output.get(tid, 0.0), t.started_at)
-        if rules.silent_after and quiet > rules.silent_after:
+        silent_after = tuned.task("silent_after", tid) if tuned else rules.silent_after
+        if silent_after and quiet > silent_after:
             found.append(
                 Finding(
                     f"silent:{tid}",
@@ -70,8 +108,15 @@ def findings(
     for phase in state.phases.values():
         if phase.status != "running" or phase.started_at is None:
             continue
+        storm, rate = (
+            (tuned.phase("retry_storm", phase.id), tuned.phase("failure_rate", phase.id))
+            if tuned
+            else (rules.retry_storm, rules.failure_rate)
+        )
         found.extend(
-            _phase_findings(state, phase.id, now - phase.started_at, phase.timebox, now, rules)
+            _phase_findings(
+                state, phase.id, now - phase.started_at, phase.timebox, now, storm, rate
+            )
         )
     for gate in state.gates.values():
         if gate.status == "open" and gate.opened_at is not None:
@@ -125,7 +170,8 @@ def _phase_findings(
     used: float,
     timebox: float | None,
     now: float,
-    rules: RiskSettings,
+    retry_storm: int,
+    failure_rate: float,
 ) -> list[Finding]:
     found = []
     tasks = [t for t in state.tasks.values() if t.phase == phase]
@@ -165,7 +211,7 @@ def _phase_findings(
                     )
                 )
     retried = [t.id for t in tasks if t.attempts >= 2]
-    if rules.retry_storm and len(retried) >= rules.retry_storm:
+    if retry_storm and len(retried) >= retry_storm:
         found.append(
             Finding(
                 f"retries:{phase}",
@@ -178,7 +224,7 @@ def _phase_findings(
         )
     ended = [t for t in tasks if t.status.terminal and t.status is not TaskStatus.SKIPPED]
     bad = [t for t in ended if t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT)]
-    if len(ended) >= 4 and len(bad) / len(ended) >= rules.failure_rate:
+    if len(ended) >= 4 and len(bad) / len(ended) >= failure_rate:
         found.append(
             Finding(
                 f"failures:{phase}",

@@ -36,7 +36,7 @@ from .process import (
     run_capture,
     same_process,
 )
-from .risks import Finding
+from .risks import Finding, Tuning
 from .risks import changes as risk_changes
 from .risks import findings as risk_findings
 from .scheduler import Scheduler
@@ -91,6 +91,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
         self._fallback = fallbacks(plan)
         self._standby = {fb: tid for tid, fb in self._fallback.items()}
         self._on_risk = risk_fallbacks(plan)
+        self._tuning = Tuning.of(plan)  # per-phase and per-task risk thresholds
         self._called: set[str] = set()
         self._seq = 0
         self._running: dict[str, _Attempt] = {}
@@ -187,9 +188,10 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
                 self._announce(started, who.user, who.host)
             # (after a take-over: a decision written while no engine ran finds its gate open)
             inbox = loop.create_task(self._read_commands(closing))
-            if self.plan.monitors:
+            monitors = Monitors.of(self.plan)
+            if monitors:
                 self._monitors = Monitors(
-                    self.plan.monitors, self._workdir, self._env, self._values, self.now
+                    monitors, self._workdir, self._env, self._values, self.now
                 )
             status, reason = await self._execute()
             self.emit(ev.RunFinished(self.now(), status, reason))
@@ -326,11 +328,11 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
             if self._ticks % PRESSURE_EVERY == 1:  # (the first tick too)
                 self._pressure = sample_pressure(self.plan.risks, self._workdir)
             if self._monitors is not None:
-                self._monitors.tick()
-            found = risk_findings(self.state, now, self._last_output, self.plan.risks)
+                self._monitors.tick(self._phase)
+            found = risk_findings(self.state, now, self._last_output, self.plan.risks, self._tuning)
             found += self._pressure
             if self._monitors is not None:
-                found += self._monitors.findings()
+                found += self._monitors.findings(self._phase)
             for event in risk_changes(self.state, now, found):
                 self.emit(event)
                 if isinstance(event, ev.RiskRaised):

@@ -41,6 +41,8 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
     yield from _check_agents(agents, known, budget)
     yield from _check_research(_dicts(data.get("research")), known, budget)
     yield from _check_monitors(_dicts(data.get("monitors")), known)
+    for pi, phase in _dicts(data.get("phases")):
+        yield from _check_monitors(_dicts(phase.get("monitors")), known, ("phases", pi))
 
     # phases and tasks: ids, positions
     phase_ids: dict[str, int] = {}
@@ -410,15 +412,20 @@ def _check_research(
     yield from _duplicates("research", queries)
 
 
-def _check_monitors(monitors: list[tuple[int, dict[str, Any]]], known: Names) -> Iterator[Found]:
+def _check_monitors(
+    monitors: list[tuple[int, dict[str, Any]]], known: Names, base: tuple[str | int, ...] = ()
+) -> Iterator[Found]:
+    """The plan's monitors, or a phase's (`base`: that phase's key path)."""
     for i, m in monitors:
         if isinstance(m.get("run"), str):
-            yield from _unknown_names(m["run"], known, ("monitors", i, "run"))
-    yield from _duplicates("monitors", monitors)
+            yield from _unknown_names(m["run"], known, (*base, "monitors", i, "run"))
+    yield from _duplicates("monitors", monitors, base)
 
 
-def _duplicates(key: str, entries: list[tuple[int, dict[str, Any]]]) -> Iterator[Found]:
-    """Entries of a top-level list (research, monitors) whose `id` repeats an earlier one."""
+def _duplicates(
+    key: str, entries: list[tuple[int, dict[str, Any]]], base: tuple[str | int, ...] = ()
+) -> Iterator[Found]:
+    """Entries of a list (research, monitors) whose `id` repeats an earlier one."""
     seen: dict[str, int] = {}
     what = "research" if key == "research" else "monitor"
     for i, entry in entries:
@@ -427,7 +434,7 @@ def _duplicates(key: str, entries: list[tuple[int, dict[str, Any]]]) -> Iterator
             continue
         if eid in seen:
             yield Found(
-                (key, i, "id"),
+                (*base, key, i, "id"),
                 False,
                 f"duplicate {what} id '{_cut(eid)}' (first at {key}[{seen[eid]}]); rename one",
             )

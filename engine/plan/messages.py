@@ -141,8 +141,10 @@ def pydantic_message(err: Any, path: tuple[str | int, ...], is_key: bool = False
         return str(ctx.get("error", err["msg"]))
     if kind == "var_type":
         return f"must be text, a number or true/false, got {shown(value)}"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"must be {ctx.get('ge', ctx.get('gt'))} or more, got {shown(value)}"
+    if kind == "greater_than":
+        return f"must be more than {ctx.get('gt')}, got {shown(value)}"
+    if kind == "greater_than_equal":
+        return f"must be {ctx.get('ge')} or more, got {shown(value)}"
     if kind in ("less_than_equal", "less_than"):
         return f"must be {ctx.get('le', ctx.get('lt'))} or less, got {shown(value)}"
     if kind == "literal_error":

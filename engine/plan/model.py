@@ -107,6 +107,20 @@ class OnFailureFallback(Model):
     fallback: Id = Field(description="a task of the same phase that runs only if this one fails")
 
 
+class TaskRisks(Model):
+    """A task's own thresholds, over the plan's `risks:` (and its phase's)."""
+
+    overrun_factor: float | None = Field(None, gt=0, description="warn past estimate x this")
+    silent_after: Duration | None = Field(None, description="printing nothing this long; 0: off")
+
+
+class PhaseRisks(TaskRisks):
+    """A phase's own thresholds (for it and its tasks), over the plan's `risks:`."""
+
+    retry_storm: int | None = Field(None, ge=0, description="tasks needing retries; 0: off")
+    failure_rate: float | None = Field(None, gt=0, le=1, description="failed share of finished")
+
+
 class Task(Model):
     id: Id
     run: str = Field(min_length=1, description="the command; direct exec unless it needs a shell")
@@ -124,6 +138,7 @@ class Task(Model):
         "fail", description="fail | continue | {fallback: TASK}: run TASK instead if this fails"
     )
     priority: int = Field(0, description="higher starts first; overrides critical-path order")
+    risks: TaskRisks | None = None
     env: dict[str, str] = Field(default_factory=dict)
     keep_background: bool = False
     on_resume: Literal["rerun", "adopt", "ask"] = Field(
@@ -148,12 +163,40 @@ class Task(Model):
         return self
 
 
+class Monitor(Model):
+    """A command run every `every` seconds while the run goes; its exit code, or the last number
+    it prints checked against `min`/`max`, raises a risk when out of bounds."""
+
+    id: Id
+    run: str = Field(min_length=1)
+    every: Duration = Field(30.0, description="seconds between two checks")
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["info", "low", "medium", "high", "critical"] = "high"
+    timeout: Duration = Field(10.0, description="a check that takes longer fails")
+
+    @model_validator(mode="after")
+    def _sane(self) -> Monitor:
+        if self.every < 1:
+            raise ValueError("`every` must be 1s or more")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("`min` is above `max`")
+        return self
+
+
+ACTIONS = ("notify", "pause", "reduce_slots", "ask")
+
+
 class Phase(Model):
     id: Id
     title: str = ""
     timebox: Duration | None = None
     checks: Checks | None = None
     tasks: list[Task] = Field(default_factory=list)
+    risks: PhaseRisks | None = None
+    monitors: list[Monitor] = Field(
+        default_factory=list, description="checked only while this phase is under way"
+    )
 
 
 class Criterion(Model):
@@ -211,30 +254,6 @@ class Research(Model):
         if value == "history" or isinstance(value, dict):
             return value
         raise ValueError(f"got {value!r}; allowed: `history`, or a command as `{{run: COMMAND}}`")
-
-
-class Monitor(Model):
-    """A command run every `every` seconds while the run goes; its exit code, or the last number
-    it prints checked against `min`/`max`, raises a risk when out of bounds."""
-
-    id: Id
-    run: str = Field(min_length=1)
-    every: Duration = Field(30.0, description="seconds between two checks")
-    min: float | None = None
-    max: float | None = None
-    severity: Literal["info", "low", "medium", "high", "critical"] = "high"
-    timeout: Duration = Field(10.0, description="a check that takes longer fails")
-
-    @model_validator(mode="after")
-    def _sane(self) -> Monitor:
-        if self.every < 1:
-            raise ValueError("`every` must be 1s or more")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("`min` is above `max`")
-        return self
-
-
-ACTIONS = ("notify", "pause", "reduce_slots", "ask")
 
 
 class RuleFallback(Model):

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from engine import events as ev
+from engine.plan import load_plan
+from engine.risks import Tuning, findings
 from engine.runner import Runner
-from engine.state import RunStatus, TaskStatus
+from engine.state import RunStatus, TaskStatus, project
 from engine.store import MemoryStore
 
-from .helpers import operated, run_plan, until
+from .helpers import operated, run_plan, until, write_plan
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +121,70 @@ async def test_stopping_at_a_question_cancels_the_run(tmp_path: Path) -> None:
     assert state.tasks["slow"].status is TaskStatus.CANCELLED
     assert state.tasks["next"].started_at is None  # never ran: blocked by the cancelled one
     assert not state.question
+
+
+async def test_a_phases_monitor_checks_only_while_its_phase_is_under_way(tmp_path: Path) -> None:
+    text = """
+    name: phase-monitor
+    agents: {a: {}}
+    phases:
+      - id: build
+        monitors: [{id: hot, run: "echo 95", every: 1, max: 90}]
+        tasks: [{id: t, run: "sleep 0.3"}]
+      - id: ship
+        tasks: [{id: u, run: "sleep 0.3"}]
+    """
+    state, store = await run_plan(tmp_path, text)
+    events = [e for _, e in await store.read_events("run1")]
+    raised = [e for e in events if isinstance(e, ev.RiskRaised)]
+    cleared = [e for e in events if isinstance(e, ev.RiskCleared)]
+    assert [r.key for r in raised] == ["monitor:build.hot"]
+    assert raised[0].subject == "monitor build.hot" and raised[0].message == "95, wanted <= 90"
+    # it held while build ran, and cleared once ship was under way (not checked there)
+    assert [c.key for c in cleared] == ["monitor:build.hot"]
+    assert state.phases["ship"].started_at is not None
+    assert state.phases["build"].started_at is not None
+    assert state.phases["build"].started_at <= raised[0].ts <= state.phases["ship"].started_at
+    assert cleared[0].ts >= state.phases["ship"].started_at
+
+
+def test_thresholds_tuned_per_phase_and_per_task_win_over_the_plans(tmp_path: Path) -> None:
+
+    plan = load_plan(
+        str(
+            write_plan(
+                tmp_path,
+                """
+    name: tuned
+    agents: {a: {slots: 4}}
+    risks: {silent_after: 100}
+    phases:
+      - id: p
+        risks: {silent_after: 10, overrun_factor: 2}
+        tasks:
+          - {id: quick, run: "true", estimate: 10}
+          - {id: slow, run: "true", estimate: 10, risks: {overrun_factor: 5, silent_after: 0}}
+    """,
+            )
+        )
+    )
+    tasks = [
+        {"id": t.id, "phase": "p", "agent": "a", "estimate": t.estimate} for _, t in plan.tasks()
+    ]
+    state = project(
+        [
+            ev.RunStarted(
+                0.0, "r", "tuned", "p.yaml", [{"id": "p"}], tasks, [{"id": "a", "slots": 4}]
+            ),
+            ev.PhaseStarted(0.0, "p"),
+            ev.TaskStarted(0.0, "quick", 1, "a", 1, 1),
+            ev.TaskStarted(0.0, "slow", 1, "a", 2, 2),
+        ]
+    )
+    # 30 s in, no output: quick is past 2 x 10 s (the phase's factor) and silent past the
+    # phase's 10 s; slow has 5 x 10 s and its silence rule is off
+    keys = {f.key for f in findings(state, 30.0, {}, plan.risks, Tuning.of(plan))}
+    assert keys == {"overrun:quick", "silent:quick"}
+    # without the tuning, the plan's own thresholds: both overrun (factor 1), neither silent
+    plain = {f.key for f in findings(state, 30.0, {}, plan.risks)}
+    assert plain == {"overrun:quick", "overrun:slow"}
