@@ -3,10 +3,10 @@ left on the agents' slots (engine/simulate.py) from where the run stands now.
 
 Each task left takes its estimate: the median of its earlier successful runs when history has
 them, else the plan's `estimate`, else a default (counted in `guessed`). A running task holds its
-slot for what is left of its estimate (at least a moment once it has run past it). A held phase or
-a paused run is forecast as if it went on now; a gate waiting for a decision adds nothing (how
-long a person takes is not forecast). The runner records a forecast whenever it moves, so that
-reports can state how accurate they were.
+slot for what is left of its estimate (at least a moment once it has run past it). A held phase
+or a paused run is forecast as if it went on now. A manual gate is expected to wait as long as
+it did in earlier runs (the median; nothing without history), less what it has waited already.
+The runner records a forecast whenever it moves, so that reports can state how accurate it was.
 """
 
 from __future__ import annotations
@@ -54,13 +54,34 @@ def progress(state: RunState, now: float) -> Progress:
     return Progress(done, running, estimate, slots, not_ready, priority, guessed)
 
 
+def waits(state: RunState, expected: dict[str, float], now: float) -> dict[str, float]:
+    """phase -> the time its gates not yet decided are expected to wait (`expected`: gate ->
+    the median of its earlier waits)."""
+    out: dict[str, float] = {}
+    for g in state.gates.values():
+        if g.id not in expected or g.status in ("passed", "rejected", "failed"):
+            continue
+        left = expected[g.id]
+        if g.status == "open" and g.opened_at is not None:
+            left = max(left - (now - g.opened_at), 0.0)
+        out[g.after] = out.get(g.after, 0.0) + left
+    return out
+
+
 def forecast(
-    plan: Plan, graph: Graph, state: RunState, now: float, template: Scheduler | None = None
+    plan: Plan,
+    graph: Graph,
+    state: RunState,
+    now: float,
+    template: Scheduler | None = None,
+    gate_waits: dict[str, float] | None = None,
 ) -> Forecast:
     """The run's and its phases' ends, in seconds from `now`; `template`: the plan's scheduler
-    as built at the start (saves building one at every forecast)."""
+    as built at the start (saves building one at every forecast); `gate_waits`: gate -> the
+    median of its earlier waits for a decision."""
     where = progress(state, now)
-    schedule = simulate(plan, graph, where, detail=False, template=template)
+    expect = waits(state, gate_waits, now) if gate_waits else None
+    schedule = simulate(plan, graph, where, detail=False, template=template, waits=expect)
     phases = {phase: end for phase, _, end in schedule.phases}
     return Forecast(schedule.total, phases, where.guessed)
 

@@ -1,6 +1,7 @@
 """Estimates learned from history: each task's median and p90 duration over the plan's earlier
 successful runs, which take the place of the plan's `estimate` (its fallback) in the forecast,
-the overrun rule and the dry run."""
+the overrun rule and the dry run; and how long each manual gate waited for its decision (kept
+under `gate:ID`, as no task id holds a colon), which the forecast and the dry run expect."""
 
 from __future__ import annotations
 
@@ -28,3 +29,12 @@ def summarise(seconds: list[float]) -> Learned:
 async def learned(store: Store, plan: str) -> dict[str, Learned]:
     found = await store.durations(plan)
     return {task: summarise(s) for task, s in found.items() if len(s) >= MIN_RUNS}
+
+
+def gate_key(gate: str) -> str:
+    return f"gate:{gate}"
+
+
+def gate_waits(learned: dict[str, Learned]) -> dict[str, float]:
+    """gate id -> the median of its earlier waits for a decision."""
+    return {k[5:]: v.median for k, v in learned.items() if k.startswith("gate:")}

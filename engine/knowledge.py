@@ -4,6 +4,7 @@ the plans' `research:` queries with provider `history` read it."""
 
 from __future__ import annotations
 
+from .history import gate_key
 from .plan.model import Plan
 from .report.facts import BAD, Facts
 from .store.base import Knowledge, Store
@@ -50,6 +51,10 @@ async def learn(
         for t in f.state.tasks.values()
         if t.status.value == "succeeded" and (a := f.final(t.id)) is not None and a.end
     }
+    # how long each manual gate waited for its decision: the forecast and the dry run expect it
+    for g in f.state.gates.values():
+        if g.approval == "manual" and g.opened_at is not None and g.closed_at is not None:
+            took[gate_key(g.id)] = g.closed_at - g.opened_at
     if took:
         await store.record_durations(f.state.plan_name, run_id, f.end, took)
     # the run's own reports; its coordination plan (a simulation of the plan) is asked for

@@ -16,19 +16,15 @@ from collections.abc import Callable, Sequence
 from . import events as ev
 from .attempts import Attempts, _Attempt
 from .checks import run_checks
-from .contingency import act
 from .control import OperatorControl
 from .dag import build
 from .fallback import Fallbacks, fallbacks, risk_fallbacks
-from .forecast import forecast
 from .gatekeeper import GateKeeper
-from .history import Learned, learned
+from .history import Learned, gate_waits, learned
 from .identity import current_identity
 from .monitors import Monitors
-from .plan.model import Plan, RuleFallback, Task
+from .plan.model import Plan, Task
 from .plan.template import substitute
-from .pressure import EVERY as PRESSURE_EVERY
-from .pressure import sample as sample_pressure
 from .process import (
     Executor,
     LocalExecutor,
@@ -37,8 +33,6 @@ from .process import (
     same_process,
 )
 from .risks import Finding, Tuning
-from .risks import changes as risk_changes
-from .risks import findings as risk_findings
 from .scheduler import Scheduler
 from .sink import FailedSink, Sink
 from .snapshot import SNAPSHOT_EVERY, snapshot_format
@@ -46,11 +40,11 @@ from .snapshot import dump as dump_state
 from .state import BAD, RunState, RunStatus, TaskStatus, apply
 from .store.base import RunRow, Store
 from .takeover import TakeOver
+from .watch import Watch
 
 PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
 TICK = 1.0  # risk rules are evaluated once a second
-FORECAST_EVERY = 10  # ticks between two looks at the forecast
 COMMAND_POLL = 0.25  # seconds between two reads of the commands inbox
 _ENDED = {
     TaskStatus.FAILED: "failed",
@@ -60,7 +54,7 @@ _ENDED = {
 }
 
 
-class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
+class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
     _sink: Sink  # made in run(): it needs the running loop
 
     def __init__(
@@ -101,6 +95,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
         self._ticks = 0
         self._pressure: list[Finding] = []  # machine pressure at the last sample
         self._learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
+        self._gate_waits: dict[str, float] = {}  # gate -> the median of its earlier waits
         self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
         self._monitors: Monitors | None = None  # the plan's monitors, while the run goes
         self._paused = False
@@ -185,6 +180,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
                 await self._take_over(before, who.user)
             else:
                 self._learned = await learned(self.store, self.plan.name)
+                self._gate_waits = gate_waits(self._learned)
                 self._announce(started, who.user, who.host)
             # (after a take-over: a decision written while no engine ran finds its gate open)
             inbox = loop.create_task(self._read_commands(closing))
@@ -290,32 +286,6 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
                         )
                     )
 
-    def _forecast(self, now: float) -> None:
-        """Record the forecast when the predicted end of the run or of a phase moved (by 5 s or
-        a tenth of what is left): front ends show it, reports state how accurate it was."""
-        f = forecast(self.plan, self._graph, self.state, now, self._sched)
-        ends = {"": now + f.eta, **{p: now + left for p, left in f.phases.items()}}
-        last = self._last_forecast
-        if ends.keys() == last.keys() and all(
-            abs(last[k] - end) < max(5.0, 0.1 * (end - now)) for k, end in ends.items()
-        ):
-            return
-        self._last_forecast = ends
-        phases = {p: round(left, 3) for p, left in f.phases.items()}
-        self.emit(ev.ForecastUpdated(now, round(f.eta, 3), len(self._learned), phases, f.guessed))
-
-    def _contingency(self, raised: ev.RiskRaised) -> None:
-        """The plan's action for the rule that fired (risks.actions), as an operator would."""
-        action = self.plan.risks.actions.get(raised.rule)  # type: ignore[call-overload]
-        if action in (None, "notify"):
-            return
-        if isinstance(action, RuleFallback):
-            kind, results = "fallback", [self._call_fallback(action.fallback, raised.rule)]
-        else:
-            kind, results = str(action), act(raised, action, self.state, self._phase, self.control)
-        for ok, message in results:
-            self.emit(ev.CommandDone(self.now(), 0, kind, f"risk:{raised.rule}", ok, message))
-
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""
         now = self.now()
@@ -323,20 +293,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver):
         if self._ticks % int(HEARTBEAT / TICK) == 0:
             self._sink.summary(heartbeat_at=now, counts=self.state.counts())
         if self.state.finished_at is None:
-            if self._ticks % FORECAST_EVERY == 1:
-                self._forecast(now)
-            if self._ticks % PRESSURE_EVERY == 1:  # (the first tick too)
-                self._pressure = sample_pressure(self.plan.risks, self._workdir)
-            if self._monitors is not None:
-                self._monitors.tick(self._phase)
-            found = risk_findings(self.state, now, self._last_output, self.plan.risks, self._tuning)
-            found += self._pressure
-            if self._monitors is not None:
-                found += self._monitors.findings(self._phase)
-            for event in risk_changes(self.state, now, found):
-                self.emit(event)
-                if isinstance(event, ev.RiskRaised):
-                    self._contingency(event)
+            self._watch(now, self._ticks)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
     async def _execute(self) -> tuple[str, str]:

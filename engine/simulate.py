@@ -38,10 +38,12 @@ class Schedule:
     phases: list[tuple[str, float, float]] = field(default_factory=list)  # id, start, end
     critical_path: list[str] = field(default_factory=list)
     unplaceable: list[str] = field(default_factory=list)  # no agent can take them
+    waits: dict[str, float] = field(default_factory=dict)  # phase -> gate wait counted after it
+    end: float = 0.0  # the last phase's end and the wait for its gates
 
     @property
     def total(self) -> float:
-        return max((end for _, _, end in self.phases), default=0.0)
+        return max(self.end, max((end for _, _, end in self.phases), default=0.0))
 
 
 @dataclass(slots=True)
@@ -63,10 +65,13 @@ def simulate(
     progress: Progress | None = None,
     detail: bool = True,
     template: Scheduler | None = None,
+    waits: dict[str, float] | None = None,
 ) -> Schedule:
     """The schedule. `detail=False` leaves out the slots and the critical path (the forecast
     needs only the phases' ends); `template`: a scheduler of this plan to start from a copy of
-    (building one walks every task)."""
+    (building one walks every task); `waits`: phase -> how long its gates are expected to wait
+    for a decision (learned from history), time before the next phase starts."""
+    waits = waits or {}
     graph = graph or build(plan)
     estimated = {t.id: t.estimate is not None for _, t in plan.tasks()} if detail else {}
     sched = template.fresh() if template is not None else Scheduler.for_plan(plan, graph)
@@ -82,7 +87,8 @@ def simulate(
         ready_at: dict[str, float] = {}
         running: list[tuple[float, str, str]] = []
         if done.issuperset(ids):
-            continue  # ended before now
+            clock += waits.get(phase_id, 0.0)  # ended before now; its gate may still wait
+            continue
         ids = [t for t in ids if t not in done]
         waiting = {}
         for t in ids:
@@ -120,6 +126,10 @@ def simulate(
                             if d in out.unplaceable:
                                 left.discard(d)
         out.phases.append((phase_id, start, clock))
+        if waits.get(phase_id):
+            out.waits[phase_id] = waits[phase_id]
+            clock += waits[phase_id]
+    out.end = clock
     if detail:
         out.critical_path = _critical(out.slots, graph)
     return out
@@ -154,6 +164,10 @@ def _critical(slots: list[Slot], graph: Graph) -> list[str]:
         needs = [by_task[n] for n in graph.needs[current.task] if n in by_task]
         ended = [s for s in by_end.get(round(current.start, 9), []) if s.task not in seen]
         before = [s for s in needs if abs(s.end - current.start) < 1e-9] or ended
+        if not before:  # a gap: the wait for a gate between two phases
+            earlier = [s for s in slots if s.end < current.start and s.task not in seen]
+            latest = max((s.end for s in earlier), default=None)
+            before = [s for s in earlier if s.end == latest]
         if not before:
             break
         current = max(before, key=lambda s: (s.end - s.start, -graph.order[s.task]))

@@ -7,7 +7,7 @@ import json
 import shutil
 
 from engine.durations import format_duration
-from engine.history import Learned
+from engine.history import Learned, gate_key, gate_waits
 from engine.plan.model import Plan
 from engine.simulate import Schedule, simulate
 
@@ -41,9 +41,14 @@ def render(
     learned: dict[str, Learned] | None = None,
 ) -> str:
     learned = learned or {}
-    s = simulate(with_history(plan, learned))
+    expected = gate_waits(learned)  # gate -> its median wait for a decision in earlier runs
+    after: dict[str, float] = {}  # phase -> the waits of its gates
+    for gate in plan.gates:
+        if gate.approval == "manual" and gate.id in expected:
+            after[gate.after] = after.get(gate.after, 0.0) + expected[gate.id]
+    s = simulate(with_history(plan, learned), waits=after)
     if as_json:
-        return json.dumps(_as_json(plan, s, learned), indent=2)
+        return json.dumps(_as_json(plan, s, learned, expected), indent=2)
     width = width or shutil.get_terminal_size((100, 24)).columns
     name_w = min(max((len(x.task) for x in s.slots), default=4), 20)
     bar_w = max(width - name_w - 24, 10)
@@ -70,11 +75,16 @@ def render(
             )
         for gate in plan.gates:
             if gate.after == phase:
-                how = (
-                    "waits for approval (not counted)"
-                    if gate.approval == "manual"
-                    else "passes on its criteria"
-                )
+                if gate.approval != "manual":
+                    how = "passes on its criteria"
+                elif gate.id in expected:
+                    runs = learned[gate_key(gate.id)].runs
+                    how = (
+                        f"waits ~{format_duration(expected[gate.id])} for approval (median of "
+                        f"{runs} earlier run{'s' if runs != 1 else ''}; counted)"
+                    )
+                else:
+                    how = "waits for approval (no earlier run: not counted)"
                 out.append(f"   ◆ gate {safe(gate.id)}: {how}")
     out.append("")
     out.append("critical path (*): " + " -> ".join(safe(t) for t in s.critical_path))
@@ -112,12 +122,15 @@ def render(
     return "\n".join(out)
 
 
-def _as_json(plan: Plan, s: Schedule, learned: dict[str, Learned]) -> dict[str, object]:
+def _as_json(
+    plan: Plan, s: Schedule, learned: dict[str, Learned], expected: dict[str, float]
+) -> dict[str, object]:
     return {
         "plan": plan.name,
         "total": s.total,
         "critical_path": s.critical_path,
         "phases": [{"id": p, "start": a, "end": b} for p, a, b in s.phases],
+        "gate_waits": {g.id: expected.get(g.id) for g in plan.gates if g.approval == "manual"},
         "tasks": [
             {
                 "id": x.task,

@@ -44,9 +44,10 @@ def _started(plan: Plan, estimates: dict[str, float] | None = None) -> RunState:
     ]
     phases = [{"id": p.id, "timebox": p.timebox} for p in plan.phases]
     agents = [{"id": a, "slots": spec.slots} for a, spec in plan.agents.items()]
+    gates = [{"id": g.id, "after": g.after, "approval": g.approval} for g in plan.gates]
     return project(
         [
-            ev.RunStarted(0.0, "r", plan.name, "p.yaml", phases, tasks, agents),
+            ev.RunStarted(0.0, "r", plan.name, "p.yaml", phases, tasks, agents, gates=gates),
             ev.PhaseStarted(0.0, plan.phases[0].id),
         ]
     )
@@ -137,6 +138,54 @@ def test_phases_run_in_order_and_each_has_its_end(tmp_path: Path) -> None:
         apply(state, event)
     f = forecast(plan, graph, state, 7.0)
     assert f.phases == {"two": 3.0} and f.eta == 3.0  # an ended phase is not forecast
+
+
+GATED = """
+name: gated
+agents: {a: {slots: 1}}
+phases:
+  - id: build
+    tasks: [{id: x, run: "true", agent: a, estimate: 10}]
+  - id: ship
+    tasks: [{id: y, run: "true", agent: a, estimate: 5}]
+gates:
+  - {id: review, after: build, approval: manual}
+"""
+
+
+def test_a_manual_gate_is_expected_to_wait_as_long_as_it_did_before(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, GATED)
+    graph = build(plan)
+    state = _started(plan)
+    assert forecast(plan, graph, state, 0.0).eta == 15.0  # no history: the wait is not counted
+    f = forecast(plan, graph, state, 0.0, gate_waits={"review": 60.0})
+    assert f.phases == {"build": 10.0, "ship": 75.0} and f.eta == 75.0
+    for event in (
+        ev.TaskStarted(0.0, "x", 1, "a", 1, 1),
+        ev.TaskFinished(10.0, "x", 1, "succeeded", 0),
+        ev.PhaseFinished(10.0, "build", "succeeded"),
+        ev.GateOpened(10.0, "review", 1, [], "h", "manual"),
+    ):
+        apply(state, event)
+    # open for 20 s of its usual 60: 40 s more, then ship's 5 s
+    assert forecast(plan, graph, state, 30.0, gate_waits={"review": 60.0}).eta == 45.0
+    # waiting longer than usual: any moment now
+    assert forecast(plan, graph, state, 200.0, gate_waits={"review": 60.0}).eta == 5.0
+
+
+def test_the_dry_run_counts_a_gates_wait_from_history(tmp_path: Path) -> None:
+    from engine.history import Learned
+    from tui.dryrun import render
+
+    plan = _plan(tmp_path, GATED)
+    without = render(plan, as_json=False, width=80)
+    assert "dry run of gated: 15.0s" in without
+    assert "waits for approval (no earlier run: not counted)" in without
+    learned = {"gate:review": Learned(60.0, 90.0, 3)}
+    shown = render(plan, as_json=False, width=80, learned=learned)
+    assert "dry run of gated: 1m15s" in shown
+    assert "gate review: waits ~1m00s for approval (median of 3 earlier runs; counted)" in shown
+    assert "critical path (*): x -> y" in shown
 
 
 def test_recorded_forecasts_count_down_in_front_ends(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from engine import events as ev
 from engine.identity import current_identity
+from engine.knowledge import learn
 from engine.runner import Runner
 from engine.state import RunStatus, TaskStatus
 from engine.store import MemoryStore
@@ -140,6 +141,12 @@ async def test_manual_gate_waits_and_an_approval_lets_the_next_phase_run(tmp_pat
     voted = [e for e in await audit(store) if isinstance(e, ev.GateVoted)]
     assert [(v.user, v.decision, v.uid, v.host) for v in voted] == [("alice", "approve", 1000, "h")]
     assert voted[0].evidence_hash == runner.state.gates["review"].evidence_hash
+    # how long it waited is history: the next run's forecast and dry run expect that wait
+    g = runner.state.gates["review"]
+    assert g.opened_at is not None and g.closed_at is not None
+    await learn(store, "run1", str(tmp_path))  # (the front end does it as the run ends)
+    waited = (await store.durations("gated"))["gate:review"]
+    assert waited == [pytest.approx(g.closed_at - g.opened_at)]
 
 
 async def test_allow_list_refuses_others_and_names_who_may(tmp_path: Path) -> None:
