@@ -148,7 +148,9 @@ class Fallbacks:
         if self._waiting[tid] == 0:
             self._make_ready(tid)
             self._dispatch()
-            return True, f"fallback '{tid}' started ({rule})"
+            if self.state.tasks[tid].status is TaskStatus.RUNNING:
+                return True, f"fallback '{tid}' started ({rule})"
+            return True, f"fallback '{tid}' is ready: it starts when a slot is free ({rule})"
         return True, f"fallback '{tid}' runs once its needs are met ({rule})"
 
     def _skip_idle(self) -> None:

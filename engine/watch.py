@@ -73,13 +73,13 @@ class Watch:
                 self._contingency(event)
 
     def _forecast(self, now: float) -> None:
-        """Record the forecast when the predicted end of the run or of a phase moved (by 5 s or
+        """Record the forecast when the predicted end of the run or of a phase moved (by 1 s or
         a tenth of what is left): front ends show it, reports state how accurate it was."""
         f = forecast(self.plan, self._graph, self.state, now, self._sched, self._gate_waits)
         ends = {"": now + f.eta, **{p: now + left for p, left in f.phases.items()}}
         last = self._last_forecast
         if ends.keys() == last.keys() and all(
-            abs(last[k] - end) < max(5.0, 0.1 * (end - now)) for k, end in ends.items()
+            abs(last[k] - end) < max(1.0, 0.1 * (end - now)) for k, end in ends.items()
         ):
             return
         self._last_forecast = ends

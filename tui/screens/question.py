@@ -51,7 +51,8 @@ class QuestionPrompt(ModalScreen[None]):
             body.add_row("what", Text(safe(risk.message)))
             if risk.action:
                 body.add_row("advice", Text(safe(risk.action)))
-            for key, value in list(risk.evidence.items())[:6]:
+            shown = [(k, v) for k, v in risk.evidence.items() if v is not None]
+            for key, value in shown[:6]:
                 body.add_row(safe(str(key)), Text(safe(str(value))))
         body.add_row("asked", Text(f"{when(q.get('at'))} by {safe(str(q.get('by', '')))}"))
         with Vertical() as box:
