@@ -132,6 +132,14 @@ class Fallbacks:
 
     # -- a risk rule's fallback ---------------------------------------------------------------
 
+    def _standing_by(self) -> set[str]:
+        """Fallbacks not called for (yet): the forecast leaves them out."""
+        waiting = {t for t in self._on_risk if t not in self._called}
+        for task, fb in self._fallback.items():
+            if self.state.tasks[task].status not in BAD:
+                waiting.add(fb)
+        return {t for t in waiting if not self.state.tasks[t].status.terminal}
+
     def _idle(self, tid: str) -> bool:
         """Does this task stand by for a rule that has not fired?"""
         return tid in self._on_risk and tid not in self._called

@@ -66,11 +66,13 @@ def simulate(
     detail: bool = True,
     template: Scheduler | None = None,
     waits: dict[str, float] | None = None,
+    standby: set[str] | None = None,
 ) -> Schedule:
     """The schedule. `detail=False` leaves out the slots and the critical path (the forecast
     needs only the phases' ends); `template`: a scheduler of this plan to start from a copy of
     (building one walks every task); `waits`: phase -> how long its gates are expected to wait
-    for a decision (learned from history), time before the next phase starts."""
+    for a decision (learned from history), time before the next phase starts; `standby`:
+    fallback tasks not (yet) called for, left out as if they had ended."""
     waits = waits or {}
     graph = graph or build(plan)
     estimated = {t.id: t.estimate is not None for _, t in plan.tasks()} if detail else {}
@@ -80,6 +82,7 @@ def simulate(
     if progress is not None:
         _resume_from(progress, sched)
         duration, done = {**duration, **progress.estimate}, set(progress.done)
+    done |= standby or set()
     out = Schedule()
     clock = 0.0
     for phase_id, ids in graph.phases:

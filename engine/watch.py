@@ -55,6 +55,9 @@ class Watch:
     def _call_fallback(self, tid: str, rule: str) -> tuple[bool, str]:
         raise NotImplementedError
 
+    def _standing_by(self) -> set[str]:
+        raise NotImplementedError
+
     def _watch(self, now: float, tick: int) -> None:
         """One tick while the run goes (`tick` counts from 1)."""
         if len(self.state.tasks) <= BIG_RUN or tick % FORECAST_EVERY == 1:
@@ -75,7 +78,8 @@ class Watch:
     def _forecast(self, now: float) -> None:
         """Record the forecast when the predicted end of the run or of a phase moved (by 1 s or
         a tenth of what is left): front ends show it, reports state how accurate it was."""
-        f = forecast(self.plan, self._graph, self.state, now, self._sched, self._gate_waits)
+        waits, standby = self._gate_waits, self._standing_by()
+        f = forecast(self.plan, self._graph, self.state, now, self._sched, waits, standby)
         ends = {"": now + f.eta, **{p: now + left for p, left in f.phases.items()}}
         last = self._last_forecast
         if ends.keys() == last.keys() and all(

@@ -7,6 +7,7 @@ import json
 import shutil
 
 from engine.durations import format_duration
+from engine.fallback import fallbacks, risk_fallbacks
 from engine.history import Learned, gate_key, gate_waits
 from engine.plan.model import Plan
 from engine.simulate import Schedule, simulate
@@ -46,7 +47,8 @@ def render(
     for gate in plan.gates:
         if gate.approval == "manual" and gate.id in expected:
             after[gate.after] = after.get(gate.after, 0.0) + expected[gate.id]
-    s = simulate(with_history(plan, learned), waits=after)
+    standby = set(fallbacks(plan).values()) | set(risk_fallbacks(plan))
+    s = simulate(with_history(plan, learned), waits=after, standby=standby)
     if as_json:
         return json.dumps(_as_json(plan, s, learned, expected), indent=2)
     width = width or shutil.get_terminal_size((100, 24)).columns
@@ -117,6 +119,11 @@ def render(
             else ""
         )
     )
+    if standby:
+        out.append(
+            "standing by (run only if needed, not counted): "
+            + ", ".join(safe(t) for t in sorted(standby))
+        )
     if s.unplaceable:
         out.append(f"no agent can take: {', '.join(safe(t) for t in s.unplaceable)}")
     return "\n".join(out)

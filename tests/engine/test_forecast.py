@@ -249,3 +249,29 @@ phases:
     assert error(0.0, medians) < 0.1
     assert error(end / 2, medians) < 0.1
     assert error(0.0, None) > 0.25  # the plan's flat 4 s guesses
+
+
+def test_fallbacks_standing_by_are_not_scheduled(tmp_path: Path) -> None:
+    from tui.dryrun import render
+
+    plan = _plan(
+        tmp_path,
+        """
+        name: standby
+        agents: {a: {slots: 1}}
+        risks: {actions: {retry_storm: {fallback: rescue}}}
+        phases:
+          - id: p
+            tasks:
+              - {id: x, run: "true", estimate: 10, on_failure: {fallback: plan-b}}
+              - {id: plan-b, run: "true", estimate: 30}
+              - {id: rescue, run: "true", estimate: 30}
+        """,
+    )
+    shown = render(plan, as_json=False, width=80)
+    assert "dry run of standby: 10.0s" in shown
+    assert "standing by (run only if needed, not counted): plan-b, rescue" in shown
+    graph = build(plan)
+    state = _started(plan)
+    assert forecast(plan, graph, state, 0.0, standby={"plan-b", "rescue"}).eta == 10.0
+    assert forecast(plan, graph, state, 0.0, standby={"plan-b"}).eta == 40.0  # rescue called
