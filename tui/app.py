@@ -83,6 +83,14 @@ class PhasegateApp(App[str | None]):
                 "Retry task", "Run the selected task again as a new attempt", screen.action_retry
             )
             yield SystemCommand(
+                "Agent slots", "Change how many tasks an agent runs at once", screen.action_slots
+            )
+            yield SystemCommand(
+                "Pause or resume a phase",
+                "Hold one phase's tasks (or let them go on)",
+                screen.action_hold_phase,
+            )
+            yield SystemCommand(
                 "Detach", "Close the dashboard, leave the run going", screen.action_detach
             )
             yield SystemCommand("Quit phasegate", "Leave the dashboard", screen.action_quit_run)

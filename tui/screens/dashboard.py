@@ -307,6 +307,50 @@ class DashboardScreen(Screen[None]):
         if task is not None and self._live():
             await self._send("retry", {"task": task})
 
+    def action_slots(self) -> None:
+        """Palette: an agent's slots (`AGENT N`), as `phasegate slots` does."""
+        if not self._live():
+            return
+        agents = self.feed.state.agents
+
+        async def chosen(text: str | None) -> None:
+            parts = (text or "").split()
+            if not parts:
+                return
+            if len(parts) != 2 or parts[0] not in agents or not parts[1].isdigit():
+                known = ", ".join(sorted(agents))
+                self.app.notify(
+                    f"write AGENT N, N at least 1; agents: {known}", severity="warning", timeout=5
+                )
+                return
+            if int(parts[1]) < 1:
+                self.app.notify("an agent needs 1 slot at least", severity="warning", timeout=5)
+                return
+            await self._send("slots", {"agent": parts[0], "slots": int(parts[1])})
+
+        now = ", ".join(f"{a.id} {a.slots}" for a in agents.values())
+        self.app.push_screen(AskScreen(f"Slots (now: {now})", "AGENT N"), chosen)
+
+    def action_hold_phase(self) -> None:
+        """Palette: pause one phase (none of its tasks starts), or resume it if it is paused."""
+        if not self._live():
+            return
+        phases = self.feed.state.phases
+
+        async def chosen(text: str | None) -> None:
+            phase = (text or "").strip()
+            if not phase:
+                return
+            if phase not in phases:
+                known = ", ".join(phases)
+                self.app.notify(f"no phase '{phase}'; phases: {known}", severity="warning")
+                return
+            await self._send("resume" if phases[phase].held else "pause", {"phase": phase})
+
+        held = [p for p in phases.values() if p.held]
+        hint = f" (paused: {', '.join(p.id for p in held)})" if held else ""
+        self.app.push_screen(AskScreen(f"Pause or resume which phase?{hint}", "PHASE"), chosen)
+
     def action_note(self) -> None:
         if not self._live():
             return
