@@ -68,3 +68,31 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class ReasonPrompt(ModalScreen[None]):
+    """A decision prompt with a hidden reason line (an Input `#reason`, disabled until shown,
+    so that it does not take the prompt's keys): `ask_reason` shows it, enter sends the reason
+    to `with_reason` (never empty) and closes the prompt."""
+
+    NEEDS_REASON = "this needs a reason"
+
+    def ask_reason(self) -> None:
+        box = self.query_one("#reason", Input)
+        box.disabled = False
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Submitted, "#reason")
+    async def _reason_given(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.app.notify(self.NEEDS_REASON, severity="warning", timeout=3)
+            return
+        await self.with_reason(event.value.strip())
+        self.dismiss()
+
+    async def with_reason(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -19,6 +19,7 @@ from engine.state import GateState
 from ..feed import RunFeed
 from ..text import safe, when
 from ..widgets.style import GATE_STYLE, STATUS_STYLE
+from .ask import ReasonPrompt
 
 
 def evidence(g: GateState) -> Table:
@@ -35,7 +36,9 @@ def evidence(g: GateState) -> Table:
     return grid
 
 
-class GatePrompt(ModalScreen[None]):
+class GatePrompt(ReasonPrompt):
+    NEEDS_REASON = "a rejection needs a reason"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", id="gate.approve"),
         Binding("r", "reject", "Reject", id="gate.reject"),
@@ -77,22 +80,11 @@ class GatePrompt(ModalScreen[None]):
         self.dismiss()
 
     def action_reject(self) -> None:
-        box = self.query_one("#reason", Input)
-        box.disabled = False
-        box.add_class("visible")
-        box.focus()
+        self.ask_reason()
 
-    @on(Input.Submitted, "#reason")
-    async def _rejected(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.app.notify("a rejection needs a reason", severity="warning", timeout=3)
-            return
-        await send_decision(self.feed.store, self.feed.run_id, self.gate, "reject", event.value)
+    async def with_reason(self, reason: str) -> None:
+        await send_decision(self.feed.store, self.feed.run_id, self.gate, "reject", reason)
         self.app.notify(f"rejection of gate {self.gate} sent", timeout=3)
-        self.dismiss()
-
-    def action_close(self) -> None:
-        self.dismiss()
 
 
 class GatesScreen(ModalScreen[None]):

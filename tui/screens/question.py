@@ -8,20 +8,21 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from engine.commands import send_command
 
 from ..feed import RunFeed
 from ..text import safe, when
+from .ask import ReasonPrompt
 
 
-class QuestionPrompt(ModalScreen[None]):
+class QuestionPrompt(ReasonPrompt):
+    NEEDS_REASON = "stopping the run needs a reason"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "go_on", "Go on", id="ask.go_on"),
         Binding("r", "stop", "Stop the run", id="ask.stop"),
@@ -69,20 +70,9 @@ class QuestionPrompt(ModalScreen[None]):
         self.dismiss()
 
     def action_stop(self) -> None:
-        box = self.query_one("#reason", Input)
-        box.disabled = False
-        box.add_class("visible")
-        box.focus()
+        self.ask_reason()
 
-    @on(Input.Submitted, "#reason")
-    async def _stopped(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.app.notify("stopping the run needs a reason", severity="warning", timeout=3)
-            return
-        reason = f"stopped at a risk's question: {event.value.strip()}"
-        await send_command(self.feed.store, self.feed.run_id, "cancel", {"reason": reason})
+    async def with_reason(self, reason: str) -> None:
+        why = f"stopped at a risk's question: {reason}"
+        await send_command(self.feed.store, self.feed.run_id, "cancel", {"reason": why})
         self.app.notify("cancel sent: the run stops", timeout=3)
-        self.dismiss()
-
-    def action_close(self) -> None:
-        self.dismiss()
