@@ -164,10 +164,12 @@ class Fallbacks:
     def _skip_idle(self) -> None:
         """Everything else of the phase has ended: fallbacks whose rule never fired are
         skipped, so that the phase can end."""
+        if not self._on_risk or self._remaining > len(self._on_risk):
+            return  # (cheap: this runs whenever a task ends)
         idle = [
             t
-            for t in self._phase_tasks
-            if self._idle(t) and not self.state.tasks[t].status.terminal
+            for t in self._on_risk
+            if t in self._phase_tasks and self._idle(t) and not self.state.tasks[t].status.terminal
         ]
         if not idle or len(idle) != self._remaining:
             return
