@@ -101,7 +101,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         f"run {row.id}  {safe(row.plan_name)}  {status}",
         f"  plan     {safe(row.plan_path)}",
         f"  started  {when(state.started_at)} by {safe(row.user)}@{safe(row.host)}",
-        f"  duration {format_duration(state.duration)}",
+        f"  duration {format_duration(_elapsed(state))}",
         f"  tasks    {counts_text(state.counts())}",
     ]
     if state.reason:
@@ -115,8 +115,10 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         )
         head.append(f"  forecast ends in ~{format_duration(ahead['eta_s'])} ({phases})")
     if state.question:
+        risk = state.risks.get(str(state.question.get("risk")))
+        what = f"{risk.subject}: {risk.message}" if risk else str(state.question["reason"])
         head.append(
-            f"  asking   {safe(state.question['reason'])} (by {safe(state.question['by'])}): "
+            f"  asking   {safe(state.question['by'])} asks whether to go on ({safe(what)}): "
             f"`phasegate resume {row.id}` goes on, `phasegate cancel {row.id}` stops"
         )
     if alive:
@@ -138,6 +140,13 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     ]
     body = table(["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"], rows)
     return "\n".join(head) + "\n\n" + body
+
+
+def _elapsed(state: RunState) -> float | None:
+    """How long the run took, or has taken so far."""
+    if state.started_at is not None and state.finished_at is None:
+        return time.time() - state.started_at
+    return state.duration
 
 
 def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:

@@ -101,3 +101,25 @@ async def test_the_prompt_closes_when_the_run_goes_on_elsewhere(
                 break
         assert isinstance(app.screen, DashboardScreen)
     assert await commands(db, run_id) == []  # this dashboard sent nothing
+
+
+async def test_show_names_the_question_and_the_forecast(finished_run: tuple[str, str]) -> None:
+    import json
+
+    from tui.views import show_run
+
+    db, _ = finished_run
+    run_id = await _asking_run(db)
+    store = await SQLiteStore.open(db)
+    try:
+        now = time.time()
+        await store.write_batch(run_id, [(5, ev.ForecastUpdated(now, 120.0, 0, {"p": 120.0}))])
+    finally:
+        await store.close()
+    shown = await show_run(db, run_id, as_json=False)
+    assert "asks whether to go on (task build: running 2m" in shown
+    assert f"`phasegate resume {run_id}` goes on, `phasegate cancel {run_id}` stops" in shown
+    assert "forecast ends in ~" in shown and "(p ~" in shown
+    data = json.loads(await show_run(db, run_id, as_json=True))
+    assert data["question"]["risk"] == "overrun:build"
+    assert 110 < data["forecast"]["eta_s"] <= 120 and set(data["forecast"]["phases"]) == {"p"}
