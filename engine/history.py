@@ -31,10 +31,13 @@ async def learned(store: Store, plan: str) -> dict[str, Learned]:
     return {task: summarise(s) for task, s in found.items() if len(s) >= MIN_RUNS}
 
 
+GATE = "gate:"  # the prefix of a gate's waits among the tasks' durations
+
+
 def gate_key(gate: str) -> str:
-    return f"gate:{gate}"
+    return GATE + gate
 
 
 def gate_waits(learned: dict[str, Learned]) -> dict[str, float]:
     """gate id -> the median of its earlier waits for a decision."""
-    return {k[5:]: v.median for k, v in learned.items() if k.startswith("gate:")}
+    return {k[len(GATE) :]: v.median for k, v in learned.items() if k.startswith(GATE)}

@@ -63,7 +63,7 @@ def findings(
 ) -> list[Finding]:
     """Every risk that holds now. Cost: the running tasks and the running phase only.
     `tuning`: the plan's per-phase and per-task thresholds (default: `rules` everywhere)."""
-    tuned = tuning if tuning is not None and (tuning.tasks or tuning.phases) else None
+    tune = tuning if tuning is not None else Tuning(rules)
     found: list[Finding] = []
     running = {t for a in state.agents.values() for t in a.running}
     for tid in running:
@@ -71,8 +71,7 @@ def findings(
         if t.started_at is None:
             continue
         took = now - t.started_at
-        factor = tuned.task("overrun_factor", tid) if tuned else rules.overrun_factor
-        limit = max(t.p90 or 0.0, t.estimate or 0.0) * factor
+        limit = max(t.p90 or 0.0, t.estimate or 0.0) * tune.task("overrun_factor", tid)
         if limit and took > limit:
             severity = "high" if took > 2 * limit else "medium"
             past = (
@@ -92,7 +91,7 @@ def findings(
                 )
             )
         quiet = now - max(last_output.get(tid, 0.0), t.started_at)
-        silent_after = tuned.task("silent_after", tid) if tuned else rules.silent_after
+        silent_after = tune.task("silent_after", tid)
         if silent_after and quiet > silent_after:
             found.append(
                 Finding(
@@ -108,11 +107,7 @@ def findings(
     for phase in state.phases.values():
         if phase.status != "running" or phase.started_at is None:
             continue
-        storm, rate = (
-            (tuned.phase("retry_storm", phase.id), tuned.phase("failure_rate", phase.id))
-            if tuned
-            else (rules.retry_storm, rules.failure_rate)
-        )
+        storm, rate = tune.phase("retry_storm", phase.id), tune.phase("failure_rate", phase.id)
         found.extend(
             _phase_findings(
                 state, phase.id, now - phase.started_at, phase.timebox, now, storm, rate
@@ -194,9 +189,8 @@ def _phase_findings(
                 for t in tasks:
                     if t.status.terminal or t.estimate is None:
                         continue
-                    running = t.status is TaskStatus.RUNNING and t.started_at
-                    spent = now - t.started_at if running and t.started_at else 0
-                    left = max(left, t.estimate - spent)
+                    started = t.started_at if t.status is TaskStatus.RUNNING else None
+                    left = max(left, t.estimate - (now - started if started else 0.0))
             if used + left > timebox:
                 found.append(
                     Finding(

@@ -127,24 +127,24 @@ class Scheduler:
     def _place(self, task: str) -> str | None:
         needs = self.uses[task]
         free_res = self.free_res
-        for r, n in needs.items():
-            if free_res[r] < n:
-                return None
-        best = None
+        if needs:
+            for r, n in needs.items():
+                if free_res[r] < n:
+                    return None
+        # the ready candidate with the most free slots (the first of equals)
+        best, most = None, 0
+        free_slots, ready = self.free_slots, self.ready_agents
         for agent in self.candidates[task]:
-            free = self.free_slots[agent]
-            if (
-                free > 0
-                and agent in self.ready_agents
-                and (best is None or free > self.free_slots[best])
-            ):
-                best = agent
+            free = free_slots[agent]
+            if free > most and agent in ready:
+                best, most = agent, free
         if best is None:
             return None
-        self.free_slots[best] -= 1
+        free_slots[best] -= 1
         self._free_total -= 1
-        for r, n in needs.items():
-            free_res[r] -= n
+        if needs:
+            for r, n in needs.items():
+                free_res[r] -= n
         return best
 
     def occupy(self, task: str, agent: str) -> None:

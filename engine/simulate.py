@@ -38,12 +38,7 @@ class Schedule:
     phases: list[tuple[str, float, float]] = field(default_factory=list)  # id, start, end
     critical_path: list[str] = field(default_factory=list)
     unplaceable: list[str] = field(default_factory=list)  # no agent can take them
-    waits: dict[str, float] = field(default_factory=dict)  # phase -> gate wait counted after it
-    end: float = 0.0  # the last phase's end and the wait for its gates
-
-    @property
-    def total(self) -> float:
-        return max(self.end, max((end for _, _, end in self.phases), default=0.0))
+    total: float = 0.0  # the last phase's end, and the wait for its gates
 
 
 @dataclass(slots=True)
@@ -124,15 +119,11 @@ def simulate(
                 for d in graph.dependents[t]:
                     if d in waiting:
                         waiting[d] -= 1
-                        if waiting[d] == 0:
-                            _queue(d, clock, sched, ready_at, out)
-                            if d in out.unplaceable:
-                                left.discard(d)
+                        if waiting[d] == 0 and not _queue(d, clock, sched, ready_at, out):
+                            left.discard(d)
         out.phases.append((phase_id, start, clock))
-        if waits.get(phase_id):
-            out.waits[phase_id] = waits[phase_id]
-            clock += waits[phase_id]
-    out.end = clock
+        clock += waits.get(phase_id, 0.0)
+    out.total = clock
     if detail:
         out.critical_path = _critical(out.slots, graph)
     return out
@@ -180,9 +171,11 @@ def _critical(slots: list[Slot], graph: Graph) -> list[str]:
     return path
 
 
-def _queue(t: str, now: float, sched: Scheduler, ready_at: dict[str, float], out: Schedule) -> None:
+def _queue(t: str, now: float, sched: Scheduler, ready_at: dict[str, float], out: Schedule) -> bool:
+    """Queue a task whose needs are met; False (and noted) when no agent can ever take it."""
     if not sched.candidates[t]:
         out.unplaceable.append(t)
-        return
+        return False
     ready_at[t] = now
     sched.push(t)
+    return True
