@@ -106,13 +106,19 @@ def main() -> int:
     def tick() -> None:
         changes(state, 30.0, findings(state, 30.0, last, rules))
 
-    def eta() -> None:
-        forecast(plan, graph, state, 30.0, template)
+    lengths: dict[tuple[object, ...], float] = {}  # the runner's cache of phases not started
+
+    def cold() -> None:  # the first forecast of a run, or the first after a slot change
+        forecast(plan, graph, state, 30.0, template, cache={})
+
+    def eta() -> None:  # every later one: the phases not started come from the cache
+        forecast(plan, graph, state, 30.0, template, cache=lengths)
 
     base = statistics.median(timed(baseline, args.repeat))
     risk = statistics.median(timed(tick, args.repeat))
+    first = statistics.median(timed(cold, max(args.repeat // 5, 3)))
     fore = statistics.median(timed(eta, max(args.repeat // 5, 3)))
-    ok_r, ok_f = risk < 5.0, fore < 50.0
+    ok_r, ok_f = risk < 5.0, fore < 50.0 and first < 50.0
     print(f"risks: {args.tasks} tasks, 64 running, median of {args.repeat}")
     print(f"  baseline (one pass over the tasks) {base:7.3f} ms")
     print(
@@ -120,8 +126,12 @@ def main() -> int:
         f"target < 5 ms)  {'OK' if ok_r else 'FAIL'}"
     )
     print(
-        f"  forecast (simulated on the slots)  {fore:7.3f} ms  ({fore / base:.2f}x baseline; "
-        f"target < 50 ms)  {'OK' if ok_f else 'FAIL'}"
+        f"  forecast, first of a run           {first:7.3f} ms  ({first / base:.2f}x baseline; "
+        f"target < 50 ms)  {'OK' if first < 50.0 else 'FAIL'}"
+    )
+    print(
+        f"  forecast, each second after        {fore:7.3f} ms  ({fore / base:.2f}x baseline; "
+        f"target < 50 ms)  {'OK' if fore < 50.0 else 'FAIL'}"
     )
     print(f"risks: {'OK' if ok_r and ok_f else 'FAIL'}")
     return 0

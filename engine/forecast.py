@@ -76,14 +76,23 @@ def forecast(
     template: Scheduler | None = None,
     gate_waits: dict[str, float] | None = None,
     standby: set[str] | None = None,
+    cache: dict[tuple[object, ...], float] | None = None,
 ) -> Forecast:
     """The run's and its phases' ends, in seconds from `now`; `template`: the plan's scheduler
     as built at the start (saves building one at every forecast); `gate_waits`: gate -> the
-    median of its earlier waits for a decision; `standby`: fallbacks not called for (yet)."""
+    median of its earlier waits for a decision; `standby`: fallbacks not called for (yet);
+    `cache`: kept between forecasts of one run (the length of each phase not started yet)."""
     where = progress(state, now)
     expect = waits(state, gate_waits, now) if gate_waits else None
     schedule = simulate(
-        plan, graph, where, detail=False, template=template, waits=expect, standby=standby
+        plan,
+        graph,
+        where,
+        detail=False,
+        template=template,
+        waits=expect,
+        standby=standby,
+        cache=cache,
     )
     phases = {phase: end for phase, _, end in schedule.phases}
     return Forecast(schedule.total, phases, where.guessed)

@@ -97,6 +97,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
         self._learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
         self._gate_waits: dict[str, float] = {}  # gate -> the median of its earlier waits
         self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
+        self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started, forecast
         self._monitors: Monitors | None = None  # the plan's monitors, while the run goes
         self._paused = False
         self._phase = ""  # the phase under way

@@ -16,6 +16,8 @@ from .dag import Graph, build
 from .plan.model import Plan
 from .scheduler import Scheduler
 
+CACHE_MAX = 1000  # phase lengths kept by a caller's cache before it starts again
+
 
 @dataclass(frozen=True, slots=True)
 class Slot:
@@ -62,12 +64,16 @@ def simulate(
     template: Scheduler | None = None,
     waits: dict[str, float] | None = None,
     standby: set[str] | None = None,
+    cache: dict[tuple[object, ...], float] | None = None,
 ) -> Schedule:
     """The schedule. `detail=False` leaves out the slots and the critical path (the forecast
     needs only the phases' ends); `template`: a scheduler of this plan to start from a copy of
     (building one walks every task); `waits`: phase -> how long its gates are expected to wait
     for a decision (learned from history), time before the next phase starts; `standby`:
-    fallback tasks not (yet) called for, left out as if they had ended."""
+    fallback tasks not (yet) called for, left out as if they had ended; `cache`: kept by the
+    caller between forecasts of one run, the simulated length of each phase not started yet
+    (phases are barriers: such a phase starts with every slot free, so its length depends only
+    on the agents' slots and readiness, priorities and the fallbacks standing by)."""
     waits = waits or {}
     graph = graph or build(plan)
     estimated = {t.id: t.estimate is not None for _, t in plan.tasks()} if detail else {}
@@ -80,6 +86,7 @@ def simulate(
     done |= standby or set()
     out = Schedule()
     clock = 0.0
+    context = _context(progress, standby) if cache is not None and not detail else None
     for phase_id, ids in graph.phases:
         start = clock
         ready_at: dict[str, float] = {}
@@ -87,6 +94,14 @@ def simulate(
         if done.issuperset(ids):
             clock += waits.get(phase_id, 0.0)  # ended before now; its gate may still wait
             continue
+        key = None
+        if context is not None and progress is not None and _untouched(ids, progress):
+            key = (phase_id, context)
+            if cache is not None and key in cache:
+                clock += cache[key]
+                out.phases.append((phase_id, start, clock))
+                clock += waits.get(phase_id, 0.0)
+                continue
         ids = [t for t in ids if t not in done]
         waiting = {}
         for t in ids:
@@ -122,11 +137,33 @@ def simulate(
                         if waiting[d] == 0 and not _queue(d, clock, sched, ready_at, out):
                             left.discard(d)
         out.phases.append((phase_id, start, clock))
+        if key is not None and cache is not None:
+            if len(cache) > CACHE_MAX:
+                cache.clear()
+            cache[key] = clock - start
         clock += waits.get(phase_id, 0.0)
     out.total = clock
     if detail:
         out.critical_path = _critical(out.slots, graph)
     return out
+
+
+def _context(progress: Progress | None, standby: set[str] | None) -> tuple[object, ...]:
+    """What a phase not started yet depends on besides its own tasks."""
+    if progress is None:
+        return (frozenset(standby or ()),)
+    return (
+        tuple(sorted(progress.slots.items())),
+        frozenset(progress.not_ready),
+        tuple(sorted(progress.priority.items())),
+        frozenset(standby or ()),
+    )
+
+
+def _untouched(ids: list[str], progress: Progress) -> bool:
+    """None of these tasks has run or runs: their phase has not started."""
+    done, running = progress.done, progress.running
+    return not any(t in done or t in running for t in ids)
 
 
 def _resume_from(progress: Progress, sched: Scheduler) -> None:

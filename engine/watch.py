@@ -36,6 +36,7 @@ class Watch:
     _learned: dict[str, Learned]
     _gate_waits: dict[str, float]  # gate -> the median of its earlier waits
     _last_forecast: dict[str, float]
+    _phase_lengths: dict[tuple[object, ...], float]  # the forecast's cache, for this run
     _last_output: dict[str, float]
     _pressure: list[Finding]
     _monitors: Monitors | None
@@ -79,7 +80,16 @@ class Watch:
         """Record the forecast when the predicted end of the run or of a phase moved (by 1 s or
         a tenth of what is left): front ends show it, reports state how accurate it was."""
         waits, standby = self._gate_waits, self._standing_by()
-        f = forecast(self.plan, self._graph, self.state, now, self._sched, waits, standby)
+        f = forecast(
+            self.plan,
+            self._graph,
+            self.state,
+            now,
+            self._sched,
+            waits,
+            standby,
+            self._phase_lengths,
+        )
         ends = {"": now + f.eta, **{p: now + left for p, left in f.phases.items()}}
         last = self._last_forecast
         if ends.keys() == last.keys() and all(

@@ -275,3 +275,49 @@ def test_fallbacks_standing_by_are_not_scheduled(tmp_path: Path) -> None:
     state = _started(plan)
     assert forecast(plan, graph, state, 0.0, standby={"plan-b", "rescue"}).eta == 10.0
     assert forecast(plan, graph, state, 0.0, standby={"plan-b"}).eta == 40.0  # rescue called
+
+
+def test_the_phase_cache_never_changes_a_forecast(tmp_path: Path) -> None:
+    """The runner keeps the length of each phase not started yet between forecasts; whatever
+    moves (tasks ending, slots, readiness, priorities, fallbacks called), a forecast from the
+    cache is the one computed from scratch."""
+    rng = random.Random(3)
+    lines = []
+    for k in range(3):
+        tasks = ", ".join(
+            f'{{id: p{k}t{i}, run: "true", capability: x, estimate: {rng.choice([1, 2, 5, 9])}'
+            + (f", needs: [p{k}t{i - 1}]" if i % 3 else "")
+            + "}"
+            for i in range(9)
+        )
+        lines.append(f"  - id: p{k}\n    tasks: [{tasks}]\n")
+    plan = _plan(
+        tmp_path,
+        "name: cached\nagents: {a: {slots: 2, capabilities: [x]}, b: {capabilities: [x]}}\n"
+        "phases:\n" + "".join(lines),
+    )
+    graph = build(plan)
+    state = _started(plan)
+    cache: dict[tuple[object, ...], float] = {}
+
+    def same(now: float, standby: set[str] | None = None) -> None:
+        cached = forecast(plan, graph, state, now, standby=standby, cache=cache)
+        assert cached == forecast(plan, graph, state, now, standby=standby)
+
+    same(0.0)
+    same(0.0)  # from the cache this time
+    apply(state, ev.TaskStarted(0.0, "p0t0", 1, "a", 1, 1))
+    same(3.0)
+    apply(state, ev.AgentSlotsChanged(3.0, "a", 1, "op"))
+    same(3.0)
+    apply(state, ev.TaskReprioritised(3.0, "p2t4", 5, "op"))
+    same(3.0)
+    apply(state, ev.AgentProbed(3.0, "b", False, "gone"))
+    same(3.0)
+    same(3.0, standby={"p1t2"})
+    for i in range(9):
+        apply(state, ev.TaskFinished(10.0, f"p0t{i}", 1, "succeeded", 0))
+    apply(state, ev.PhaseFinished(10.0, "p0", "succeeded"))
+    apply(state, ev.TaskStarted(10.0, "p1t0", 1, "a", 2, 2))
+    same(11.0)
+    assert cache  # it was used
