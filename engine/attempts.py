@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .adopt import FileTail
+from .argv import argv_for, wrap
 from .plan.model import Task
 from .plan.template import substitute
-from .process import Exit, Handle, ProcSpec, argv_for, process_start_time, wrap
+from .process import Exit, Handle, ProcSpec, process_start_time
 from .store.base import OutputDrop, OutputLine
 
 if TYPE_CHECKING:

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+# one encoder for every event (json.dumps with options builds a new one per call)
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
 REGISTRY: dict[str, type[Event]] = {}
 # (type name, stored version) -> function upgrading the stored data dict to the next version
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -51,7 +54,7 @@ class Event:
     def to_json(self) -> str:
         # ensure_ascii: a lone surrogate (an undecodable byte smuggled in through os.environ or
         # a file name) stays a JSON escape instead of failing to encode as UTF-8 in the store
-        return json.dumps(self.data(), separators=(",", ":"))
+        return _ENCODE(self.data())
 
     def record(self) -> tuple[str, int, str]:
         """What a store keeps of the event besides `ts`: (type name, schema version, JSON data)."""

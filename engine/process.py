@@ -14,75 +14,20 @@ import contextlib
 import functools
 import os
 import select
-import shlex
-import shutil
 import signal
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t^")
-SHELL_WORDS = frozenset(
-    [
-        "cd",
-        "export",
-        "exit",
-        "set",
-        "unset",
-        "source",
-        ".",
-        "alias",
-        "eval",
-        "exec",
-        "ulimit",
-        "umask",
-        "wait",
-        "read",
-        "trap",
-        "shift",
-        "return",
-        "break",
-        "continue",
-        "if",
-        "for",
-        "while",
-        "case",
-        "until",
-        "function",
-        "local",
-        "readonly",
-        "times",
-        "type",
-        "hash",
-        "getopts",
-        "command",
-        "builtin",
-        "declare",
-        "let",
-    ]
-)
+from .argv import argv_for, resolve
+
 LEFTOVER_GRACE = 2.0  # TERM to KILL for processes a finished task left in its group
 DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit
 _READ = 65536
-
-
-def argv_for(command: str) -> list[str]:
-    """Direct exec for a plain command (as make does), `sh -c` when it needs a shell."""
-    words = command.split()
-    if not words or any(c in SHELL_CHARS for c in command) or words[0] in SHELL_WORDS:
-        return ["/bin/sh", "-c", command]
-    return words
-
-
-def wrap(template: str, script: str) -> list[str]:
-    """An agent's `command` template with the task's command as `{script}`."""
-    plain = template.replace("{script}", "")
-    if not any(c in SHELL_CHARS for c in plain):
-        return [
-            script if w == "{script}" else w.replace("{script}", script) for w in template.split()
-        ]
-    return ["/bin/sh", "-c", template.replace("{script}", shlex.quote(script))]
+# a task starts with these at their default: Python ignores SIGPIPE and SIGXFSZ, and a child
+# would inherit that (as subprocess's restore_signals does)
+SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 @dataclass(slots=True)
@@ -263,15 +208,13 @@ class LocalProcess:
             self._on_line(s.name, bytes(s.buf).decode("utf-8", "replace"))
             s.buf.clear()
         s.open = False
-        self._fds.unwatch(s.fd)
-        os.close(s.fd)
+        self._fds.close(s.fd)
 
     def _exited(self) -> None:
         pid, status = os.waitpid(self.pid, os.WNOHANG)
         if pid == 0:  # not yet: a stale readiness report for a reused fd number
             return
-        self._fds.unwatch(self._pidfd)
-        os.close(self._pidfd)
+        self._fds.close(self._pidfd)
         self._status = os.waitstatus_to_exitcode(status)
         drained = all(self._read(s) for s in self._streams)
         if drained:
@@ -334,29 +277,11 @@ class _NoWorkdir(OSError):
     pass
 
 
-_FOUND: dict[tuple[str, str], str | None] = {}
-
-
-def _resolve(name: str, path: str | None) -> str | None:
-    """The program `name` on PATH, looked up once per run (a spawn that searches PATH itself
-    makes a failed exec for each directory before the right one, inside the spawn: with a long
-    PATH that was a third of its cost). None when PATH has a relative entry (it would depend on
-    the workdir) or the program is not found (the spawn then says why)."""
-    key = (name, path or "")
-    if key not in _FOUND:
-        dirs = (path if path is not None else os.defpath).split(os.pathsep)
-        found = None
-        if all(os.path.isabs(d) for d in dirs):
-            found = shutil.which(name, path=path if path is not None else os.defpath)
-        _FOUND[key] = found
-    return _FOUND[key]
-
-
 def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
     exe = spec.argv[0]
     fn = os.posix_spawn
     if "/" not in exe:
-        found = _resolve(exe, spec.env.get("PATH"))
+        found = resolve(exe, spec.env.get("PATH"))
         if found is None:
             fn = os.posix_spawnp
         else:
@@ -370,10 +295,10 @@ def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
                 exc.errno, f"cannot enter the workdir {spec.cwd}: {exc.strerror}"
             ) from None
         try:
-            return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True)
+            return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True, setsigdef=SIGDEF)
         finally:
             os.chdir(here)
-    return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True)
+    return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True, setsigdef=SIGDEF)
 
 
 class _FdWatch:
@@ -391,9 +316,11 @@ class _FdWatch:
         self._handlers[fd] = handler
         self._ep.register(fd, select.EPOLLIN)
 
-    def unwatch(self, fd: int) -> None:
-        if self._handlers.pop(fd, None) is not None:
-            self._ep.unregister(fd)
+    def close(self, fd: int) -> None:
+        """Stop watching `fd` and close it: closing takes it out of the epoll set (only this
+        process holds these fds: they are close-on-exec), so no epoll_ctl call is needed."""
+        self._handlers.pop(fd, None)
+        os.close(fd)
 
     def _dispatch(self) -> None:
         for fd, _ in self._ep.poll(0):
@@ -401,7 +328,7 @@ class _FdWatch:
             if handler is not None:
                 handler()
 
-    def close(self) -> None:
+    def stop(self) -> None:
         if self._loop is not None:
             self._loop.remove_reader(self._ep.fileno())
             self._loop = None
@@ -425,7 +352,7 @@ class LocalExecutor:
         return LocalProcess(loop, spec, on_line, on_exit, self._devnull, self._fds)
 
     def close(self) -> None:
-        self._fds.close()
+        self._fds.stop()
         with contextlib.suppress(OSError):
             os.close(self._devnull)
 

@@ -330,6 +330,30 @@ async def test_tasks_run_in_the_workdir(tmp_path: Path) -> None:
     ]
 
 
+async def test_tasks_start_with_default_signal_handling(tmp_path: Path) -> None:
+    """Python ignores SIGPIPE; a task must not inherit that: `yes | head -1` ends quietly
+    (yes is killed by SIGPIPE), instead of yes complaining of a broken pipe."""
+    state, store = await run_plan(
+        tmp_path,
+        """
+        name: sigpipe
+        agents: {a: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: pipe, run: "yes | head -1"}
+              - {id: plain, run: "grep SigIgn /proc/self/status"}
+        """,
+    )
+    assert state.tasks["pipe"].status is TaskStatus.SUCCEEDED
+    lines = [(line.stream, line.text) for line in await store.read_output("run1", "pipe")]
+    assert lines == [("out", "y")]
+    (ignored,) = [line.text for line in await store.read_output("run1", "plain")]
+    mask = int(ignored.split()[1], 16)
+    for sig in (13, 25):  # SIGPIPE, SIGXFSZ
+        assert not mask & (1 << (sig - 1)), f"signal {sig} is ignored in tasks: {ignored}"
+
+
 @pytest.mark.parametrize("command", ["true", "sh -c true"])
 async def test_every_event_is_persisted(tmp_path: Path, command: str) -> None:
     tasks = ", ".join(f'{{id: t{i}, run: "{command}"}}' for i in range(20))

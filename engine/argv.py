@@ -1,0 +1,85 @@
+"""What a task's command becomes: the argv to exec (directly when it is a plain command, as
+make does, or through `sh -c`), an agent's wrapper around it, and the program found on PATH."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+
+SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t^")
+SHELL_WORDS = frozenset(
+    [
+        "cd",
+        "export",
+        "exit",
+        "set",
+        "unset",
+        "source",
+        ".",
+        "alias",
+        "eval",
+        "exec",
+        "ulimit",
+        "umask",
+        "wait",
+        "read",
+        "trap",
+        "shift",
+        "return",
+        "break",
+        "continue",
+        "if",
+        "for",
+        "while",
+        "case",
+        "until",
+        "function",
+        "local",
+        "readonly",
+        "times",
+        "type",
+        "hash",
+        "getopts",
+        "command",
+        "builtin",
+        "declare",
+        "let",
+    ]
+)
+
+
+def argv_for(command: str) -> list[str]:
+    """Direct exec for a plain command (as make does), `sh -c` when it needs a shell."""
+    words = command.split()
+    if not words or any(c in SHELL_CHARS for c in command) or words[0] in SHELL_WORDS:
+        return ["/bin/sh", "-c", command]
+    return words
+
+
+def wrap(template: str, script: str) -> list[str]:
+    """An agent's `command` template with the task's command as `{script}`."""
+    plain = template.replace("{script}", "")
+    if not any(c in SHELL_CHARS for c in plain):
+        return [
+            script if w == "{script}" else w.replace("{script}", script) for w in template.split()
+        ]
+    return ["/bin/sh", "-c", template.replace("{script}", shlex.quote(script))]
+
+
+_FOUND: dict[tuple[str, str], str | None] = {}
+
+
+def resolve(name: str, path: str | None) -> str | None:
+    """The program `name` on PATH, looked up once per run (a spawn that searches PATH itself
+    makes a failed exec for each directory before the right one, inside the spawn: with a long
+    PATH that was a third of its cost). None when PATH has a relative entry (it would depend on
+    the workdir) or the program is not found (the spawn then says why)."""
+    key = (name, path or "")
+    if key not in _FOUND:
+        dirs = (path if path is not None else os.defpath).split(os.pathsep)
+        found = None
+        if all(os.path.isabs(d) for d in dirs):
+            found = shutil.which(name, path=path if path is not None else os.defpath)
+        _FOUND[key] = found
+    return _FOUND[key]
