@@ -19,6 +19,8 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
 
 def md(text: object) -> str:
     """One line of Markdown that shows `text` as it is (no markup, no HTML, no table break)."""
+    if isinstance(text, str) and text.isalnum():
+        return text  # nothing to escape (most ids and statuses): no regex pass
     flat = _CONTROL.sub("?", str(text)).replace("\r", " ").replace("\n", " ")
     return _MD_SPECIAL.sub(r"\\\1", flat)
 

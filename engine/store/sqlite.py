@@ -289,9 +289,9 @@ class SQLiteStore:
     async def _require_run(db: aiosqlite.Connection, run_id: str) -> None:
         # the same refusal as the memory store (foreign keys are off: they would cost a
         # lookup per row on the hottest path)
-        async with db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)) as cur:
-            if await cur.fetchone() is None:
-                raise StoreError(f"run {run_id} does not exist")
+        # (one round trip to the connection's thread: execute_fetchall, not execute + fetchone)
+        if not await db.execute_fetchall("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+            raise StoreError(f"run {run_id} does not exist")
 
     @staticmethod
     async def _update_run(db: aiosqlite.Connection, run_id: str, fields: dict[str, Any]) -> None:
