@@ -1,27 +1,37 @@
 """Phase panels: one line per phase with status, progress, timebox used and the forecast's time
-left until it ends (`~3m`, red when that runs past its timebox)."""
+left until it ends (`~3m`, red when that runs past its timebox).
+
+The panel has room for LINES lines (at 80x24 as everywhere). When a plan has more phases and
+gates than that, the phases that have ended first fold into one line ("✓ 3 phases  7/7  ended"),
+so that the running phase and the ones after it stay in sight; what still does not fit ends
+with a "… N more phases" line."""
 
 from __future__ import annotations
 
 import time
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from engine.durations import format_duration
 from engine.forecast import seconds_left
-from engine.state import RunState, TaskStatus
+from engine.state import PhaseState, RunState, TaskStatus
 
 from ..text import safe
 from .style import GATE_STYLE, STATUS_STYLE, status_glyph
 
+LINES = 5  # rows inside the panel's border (its max-height less 2)
+
+Row = tuple[RenderableType, ...]
+
 
 class PhasePanel(Static, can_focus=True):
-    DEFAULT_CSS = """
-    PhasePanel { border: round $primary-darken-2; border-title-color: $text; height: auto;
-                 max-height: 7; padding: 0 1; }
-    PhasePanel:focus { border: round $accent; }
+    DEFAULT_CSS = f"""
+    PhasePanel {{ border: round $primary-darken-2; border-title-color: $text; height: auto;
+                 max-height: {LINES + 2}; padding: 0 1; }}
+    PhasePanel:focus {{ border: round $accent; }}
     """
 
     def on_mount(self) -> None:
@@ -43,7 +53,10 @@ class PhasePanel(Static, can_focus=True):
         if forecasting:  # the time left column, only while there is a forecast to show
             grid.add_column(no_wrap=True, justify="right")
         first = next(iter(state.phases), None)
+        groups: list[tuple[PhaseState, list[Row]]] = []  # each phase with its rows
         for p in state.phases.values():
+            rows: list[Row] = []
+            groups.append((p, rows))
             used = None
             if p.started_at is not None:
                 used = (p.finished_at or now) - p.started_at
@@ -63,27 +76,75 @@ class PhasePanel(Static, can_focus=True):
             name.append(safe(p.title or p.id), style="bold" if p.status == "running" else "")
             if p.held:
                 name.append(" ⏸ paused", style="bold yellow")
-            grid.add_row(
-                name,
-                f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
-                Text(box, style="bold red" if over else ""),
-                *([eta] if forecasting else []),
+            rows.append(
+                (
+                    name,
+                    f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
+                    Text(box, style="bold red" if over else ""),
+                    *([eta] if forecasting else []),
+                )
             )
             if p.id == first and state.research:  # asked as the first phase starts
                 answers = sum(len(r["results"]) for r in state.research.values())
                 failed = any(r["error"] for r in state.research.values())
                 names = ", ".join(safe(r) for r in state.research)
-                grid.add_row(
-                    Text(f"  ◇ research {names}", style="dim"),
-                    str(answers),
-                    Text("error" if failed else "done", style="red" if failed else "dim"),
+                rows.append(
+                    (
+                        Text(f"  ◇ research {names}", style="dim"),
+                        str(answers),
+                        Text("error" if failed else "done", style="red" if failed else "dim"),
+                    )
                 )
             for g in state.gates.values():
                 if g.after == p.id:
                     style = GATE_STYLE.get(g.status, "dim")
-                    grid.add_row(
-                        Text(f"  ◆ gate {safe(g.id)}", style=style),
-                        f"{len(g.approved_by)}/{g.quorum}" if g.approval == "manual" else "auto",
-                        Text(g.status, style=style),
+                    rows.append(
+                        (
+                            Text(f"  ◆ gate {safe(g.id)}", style=style),
+                            f"{len(g.approved_by)}/{g.quorum}"
+                            if g.approval == "manual"
+                            else "auto",
+                            Text(g.status, style=style),
+                        )
                     )
+        for row in fit(groups, done, total, LINES):
+            grid.add_row(*row)
         self.update(grid)
+
+
+def fit(
+    groups: list[tuple[PhaseState, list[Row]]],
+    done: dict[str, int],
+    total: dict[str, int],
+    lines: int,
+) -> list[Row]:
+    """The rows that fit in `lines`: the earliest ended phases folded into one line if need be
+    (as few as will do), then a "… N more" line for what is still left over."""
+    count = sum(len(rows) for _, rows in groups)
+    ended = 0
+    while ended < len(groups) and groups[ended][0].finished_at is not None:
+        ended += 1
+    fold = 0
+    if count > lines and ended >= 2:
+        fold = ended
+        for k in range(2, ended + 1):  # the fewest phases whose folding makes it fit
+            if 1 + sum(len(rows) for _, rows in groups[k:]) <= lines:
+                fold = k
+                break
+    out: list[Row] = []
+    if fold:
+        folded = [p for p, _ in groups[:fold]]
+        bad = next((p.status for p in folded if p.status != "succeeded"), "succeeded")
+        name = Text(f"{status_glyph(bad)} ", style=STATUS_STYLE.get(bad, ""))
+        name.append(f"{fold} phases", style="dim")
+        finished = sum(done.get(p.id, 0) for p in folded)
+        counts = f"{finished}/{sum(total.get(p.id, 0) for p in folded)}"
+        out.append((name, counts, Text("ended", style="dim")))
+    rest = [(p, row) for p, rows in groups[fold:] for row in rows]
+    if len(out) + len(rest) <= lines:
+        return out + [row for _, row in rest]
+    keep = rest[: lines - len(out) - 1]
+    hidden = len({p.id for p, _ in rest} - {p.id for p, _ in keep})
+    left = f"{hidden} more phase{'s' if hidden != 1 else ''}" if hidden else "more"
+    more = Text(f"… {left}", style="dim")
+    return out + [row for _, row in keep] + [(more, "", "")]
