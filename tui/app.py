@@ -13,6 +13,7 @@ from textual.screen import Screen
 from engine.store import SQLiteStore
 
 from .feed import RunFeed
+from .palette import DASHBOARD_COMMANDS
 from .screens.browser import BrowserScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
@@ -74,23 +75,5 @@ class PhasegateApp(App[str | None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Keys", "Show every key", lambda: self.push_screen(HelpScreen()))
         if isinstance(screen, DashboardScreen):
-            yield SystemCommand(
-                "Filter tasks", "Filter by id, phase, agent or status", screen.action_filter
-            )
-            yield SystemCommand("Sort tasks", "Cycle the task order", screen.action_sort)
-            yield SystemCommand("Show output", "Output of the selected task", screen.action_logs)
-            yield SystemCommand(
-                "Retry task", "Run the selected task again as a new attempt", screen.action_retry
-            )
-            yield SystemCommand(
-                "Agent slots", "Change how many tasks an agent runs at once", screen.action_slots
-            )
-            yield SystemCommand(
-                "Pause or resume a phase",
-                "Hold one phase's tasks (or let them go on)",
-                screen.action_hold_phase,
-            )
-            yield SystemCommand(
-                "Detach", "Close the dashboard, leave the run going", screen.action_detach
-            )
-            yield SystemCommand("Quit phasegate", "Leave the dashboard", screen.action_quit_run)
+            for name, what, action in DASHBOARD_COMMANDS:
+                yield SystemCommand(name, what, getattr(screen, f"action_{action}"))

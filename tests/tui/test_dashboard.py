@@ -6,11 +6,13 @@ import os
 import time
 
 import pytest
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Log
 
 from engine import events as ev
 from engine.store import SQLiteStore
 from tui.app import PhasegateApp
+from tui.palette import DASHBOARD_COMMANDS
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.engine_lost import EngineLostScreen
 from tui.screens.help import HelpScreen
@@ -63,6 +65,13 @@ async def test_help_lists_every_key_and_escape_closes_it(finished_run: tuple[str
         shown = " ".join(text(s) for s in app.screen.query("Static"))
         for key in ("ctrl+p", "tab", "enter", "/", " l ", "q", "esc", "j k"):
             assert key.strip() in shown
+        # the palette's commands too: two of them (agent slots, a phase's pause) have no key
+        for name, _, _ in DASHBOARD_COMMANDS:
+            assert name in shown
+        box = app.screen.query_one(VerticalScroll)
+        assert box.max_scroll_y > 0  # longer than 80x24 allows: it scrolls
+        await pilot.press("end")
+        assert box.scroll_y == box.max_scroll_y
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
 

@@ -1,4 +1,4 @@
-"""`?`: every key of the dashboard, from the bindings themselves."""
+"""`?`: every key of the dashboard, then the commands of the palette (ctrl+p)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ..palette import DASHBOARD_COMMANDS
 
 KEYS = [
     ("?", "this help"),
@@ -42,7 +44,8 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 70; max-width: 100%; height: auto; max-height: 22;
-        border: round $accent; background: $surface; padding: 0 1; }
+        border: round $accent; background: $surface; padding: 0 1; scrollbar-gutter: stable; }
+    HelpScreen .head { text-style: bold; }
     """
 
     def compose(self) -> ComposeResult:
@@ -51,10 +54,19 @@ class HelpScreen(ModalScreen[None]):
         table.add_column()
         for key, what in KEYS:
             table.add_row(key, what)
+        palette = Table.grid(padding=(0, 2))
+        palette.add_column(style="bold", no_wrap=True)
+        palette.add_column()
+        for name, what, _ in DASHBOARD_COMMANDS:
+            palette.add_row(name, what)
         with VerticalScroll() as box:
             box.border_title = "Keys"
-            box.border_subtitle = "esc to close"
+            box.border_subtitle = "↑↓ scroll · esc to close"
             yield Static(table)
+            yield Static(
+                "\nIn the command palette (ctrl+p, then type to narrow it):", classes="head"
+            )
+            yield Static(palette)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
