@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from . import events as ev
+from .state import BAD
 
 if TYPE_CHECKING:
     from .attempts import _Attempt
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .state import RunState
 
 
-RETRYABLE = frozenset({"failed", "timed_out", "cancelled", "blocked"})
+RETRYABLE = frozenset(s.value for s in BAD)  # a task that ended badly can run again
 
 
 class OperatorControl:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import events as ev
+from .. import state
 from ..state import RunState, apply
 
-BAD = ("failed", "timed_out", "cancelled", "blocked")
+BAD = frozenset(s.value for s in state.BAD)  # the same bad ends as the engine, by name
 
 
 @dataclass(slots=True)
