@@ -44,7 +44,7 @@ def progress(state: RunState, now: float) -> Progress:
         if took is None:
             took, guessed = DEFAULT_ESTIMATE, guessed + 1
         estimate[t.id] = took
-        if t.priority:
+        if t.priority:  # (0, the default, is left out: the simulation reads a missing one as 0)
             priority[t.id] = t.priority
         if t.status is TaskStatus.RUNNING and t.agent is not None:
             spent = now - t.started_at if t.started_at is not None else 0.0

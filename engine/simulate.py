@@ -52,7 +52,7 @@ class Progress:
     estimate: dict[str, float]  # task -> its estimate now (from history or the plan)
     slots: dict[str, int]  # agent -> its slots now
     not_ready: set[str] = field(default_factory=set)  # agents that cannot take tasks
-    priority: dict[str, int] = field(default_factory=dict)  # tasks re-prioritised in the run
+    priority: dict[str, int] = field(default_factory=dict)  # live priorities, those not 0
     guessed: int = 0  # tasks left with no estimate (a default stands in)
 
 
@@ -174,9 +174,11 @@ def _resume_from(progress: Progress, sched: Scheduler) -> None:
     for agent in progress.not_ready:
         if agent in sched.slots:
             sched.set_ready(agent, False)
-    for task, priority in progress.priority.items():
-        _, rank, order = sched.key[task]
-        sched.key[task] = (-priority, rank, order)
+    # every task at its live priority: one set back to 0 drops its plan's priority too
+    live = progress.priority
+    for task, (negated, rank, order) in sched.key.items():
+        if -negated != live.get(task, 0):
+            sched.key[task] = (-live.get(task, 0), rank, order)
 
 
 def _critical(slots: list[Slot], graph: Graph) -> list[str]:

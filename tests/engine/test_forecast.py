@@ -321,3 +321,35 @@ def test_the_phase_cache_never_changes_a_forecast(tmp_path: Path) -> None:
     apply(state, ev.TaskStarted(10.0, "p1t0", 1, "a", 2, 2))
     same(11.0)
     assert cache  # it was used
+
+
+PRIORITIES = """
+name: prio
+agents: {a: {slots: 2}}
+phases:
+  - id: first
+    tasks: [{id: warmup, run: "true", agent: a, estimate: 1}]
+  - id: work
+    tasks:
+      - {id: x, run: "true", agent: a, estimate: 10, priority: 5}
+      - {id: y, run: "true", agent: a, estimate: 10, priority: 5}
+      - {id: h, run: "true", agent: a, estimate: 1}
+      - {id: t, run: "true", agent: a, estimate: 10, needs: [h]}
+"""
+
+
+def test_a_priority_set_back_to_zero_leaves_the_plans_order(tmp_path: Path) -> None:
+    """x and y first (priority 5) make `work` last 21 s (h and t wait for them); set back to 0,
+    the longest path goes first and `work` lasts 20 s. The forecast follows the live priorities,
+    and a cached length of `work` (a phase not started yet) is not reused across the change."""
+    plan = _plan(tmp_path, PRIORITIES)
+    graph = build(plan)
+    state = _started(plan)
+    cache: dict[tuple[object, ...], float] = {}
+    before = forecast(plan, graph, state, 0.0, cache=cache)
+    assert before.phases["work"] == 1.0 + 21.0
+    for task in ("x", "y"):
+        apply(state, ev.TaskReprioritised(0.0, task, 0, "op"))
+    after = forecast(plan, graph, state, 0.0, cache=cache)
+    assert after.phases["work"] == 1.0 + 20.0
+    assert after == forecast(plan, graph, state, 0.0)  # the same without the cache
