@@ -56,3 +56,13 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def format_budget(seconds: float | None) -> str:
+    """A timebox as plans write it, without zero parts: `15m`, `1h30m`, `2h`, `90s` -> `1m30s`."""
+    if seconds is None or seconds < 1 or seconds != round(seconds):
+        return format_duration(seconds)
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, sec = divmod(rest, 60)
+    parts = [(hours, "h"), (minutes, "m"), (sec, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from engine.durations import ALLOWED, format_duration, parse_duration
+from engine.durations import ALLOWED, format_budget, format_duration, parse_duration
 from engine.plan.model import Task
 
 
@@ -111,3 +111,16 @@ def test_any_text_is_a_duration_or_a_value_error(text: str) -> None:
         assert str(exc)
     else:
         assert seconds >= 0 and math.isfinite(seconds)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "-"), (0.5, "500ms"), (30, "30s"), (90, "1m30s"), (900, "15m"), (5400, "1h30m")],
+)
+def test_a_timebox_shows_as_a_plan_writes_it(seconds: float | None, text: str) -> None:
+    assert format_budget(seconds) == text
+
+
+@given(st.integers(min_value=1, max_value=10**7))
+def test_a_whole_timebox_reads_back_exactly(seconds: int) -> None:
+    assert parse_duration(format_budget(seconds)) == seconds

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.durations import format_duration
+from engine.durations import format_budget, format_duration
 from engine.forecast import seconds_left
 from engine.state import PhaseState, RunState, TaskStatus
 
@@ -61,7 +61,7 @@ class PhasePanel(Static, can_focus=True):
             if p.started_at is not None:
                 used = (p.finished_at or now) - p.started_at
             box = (
-                f"{format_duration(used)}/{format_duration(p.timebox)}"
+                f"{format_duration(used)}/{format_budget(p.timebox)}"
                 if p.timebox
                 else (format_duration(used) if used is not None else "")
             )
