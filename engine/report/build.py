@@ -175,8 +175,11 @@ def _accuracy(f: Facts) -> dict[str, Any]:
     return {"recorded": len(errors), "mean_error": sum(errors) / len(errors), "worst": max(errors)}
 
 
-def lessons(f: Facts, history: list[Facts], outputs: dict[str, list[str]]) -> dict[str, Any]:
-    """Findings from the run and its earlier runs, each with a recommendation."""
+def lessons(
+    f: Facts, history: list[dict[str, str]], outputs: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Findings from the run and its earlier runs (how each task ended in them), each with a
+    recommendation."""
     findings: list[dict[str, str]] = []
     for t in f.state.tasks.values():
         last, estimate = f.final(t.id), f.estimates.get(t.id)
@@ -254,14 +257,14 @@ def lessons(f: Facts, history: list[Facts], outputs: dict[str, list[str]]) -> di
     }
 
 
-def _flaky_across(f: Facts, history: list[Facts]) -> list[str]:
+def _flaky_across(f: Facts, history: list[dict[str, str]]) -> list[str]:
     flaky = []
     for tid, t in f.state.tasks.items():
         seen = {t.status.value}
-        for h in history:
-            other = h.state.tasks.get(tid)
+        for ends in history:
+            other = ends.get(tid)
             if other is not None:
-                seen.add(other.status.value)
+                seen.add(other)
         if "succeeded" in seen and seen & {"failed", "timed_out"}:
             flaky.append(tid)
     return flaky

@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from .. import events as ev
 from ..errors import UsageError
 from ..plan.load import plan_from_text
 from ..plan.model import Plan
@@ -17,6 +18,7 @@ from .render import junit, markdown, to_html
 
 FORMATS = ("md", "html", "json", "junit")
 HISTORY = 10  # earlier runs of the same plan read for the lessons
+ALL = 2**62  # every sequence number, no limit
 
 
 async def facts_of(store: Store, run_id: str) -> Facts:
@@ -35,15 +37,21 @@ async def plan_of(store: Store, run_id: str, path: str) -> Plan | None:
         return None
 
 
-async def history_of(store: Store, f: Facts) -> list[Facts]:
-    """Earlier finished runs of the same plan (by name), newest first."""
+async def history_of(store: Store, f: Facts) -> list[dict[str, str]]:
+    """How each task ended in the earlier runs of the same plan (by name), newest run first:
+    task -> the status of its last `task.finished`. Only those events are read, not whole runs
+    (replaying ten earlier runs of a big plan took longer than the run's own reports)."""
     found = []
     for row in await store.list_runs(200):
         if row.id == f.run_id or row.plan_name != f.state.plan_name:
             continue
         if row.created_at >= (f.start or float("inf")):
             continue
-        found.append(await facts_of(store, row.id))
+        ends: dict[str, str] = {}
+        for _, e in await store.recent_events(row.id, (ev.TaskFinished.type,), ALL, ALL):
+            if isinstance(e, ev.TaskFinished):
+                ends.setdefault(e.task, e.status)  # newest first: the first is the last
+        found.append(ends)
         if len(found) >= HISTORY:
             break
     return found

@@ -116,6 +116,18 @@ async def test_lessons_are_kept_searchable_and_flaky_tasks_found_across_runs(
     assert await store.search("\"'*:()") == []
 
 
+async def test_history_is_how_each_task_ended_in_the_earlier_runs() -> None:
+    """The lessons compare with earlier runs by how each task ended in them (its last
+    task.finished), read from the store without replaying those runs; the run itself is left
+    out, and so are runs that started after it."""
+    store = await _store("good", "bad")
+    bad, good = await make.facts_of(store, "bad"), await make.facts_of(store, "good")
+    (earlier,) = await make.history_of(store, bad)
+    assert earlier == {t.id: t.status.value for t in good.state.tasks.values()}
+    assert earlier["unit"] == "succeeded" and bad.state.tasks["unit"].status.value == "failed"
+    assert await make.history_of(store, good) == []
+
+
 RESEARCH = """
 name: release
 vars: {branch: main}
