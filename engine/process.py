@@ -286,6 +286,9 @@ def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
             fn = os.posix_spawnp
         else:
             exe = found
+    spawn = functools.partial(
+        fn, exe, spec.argv, spec.env, file_actions=actions, setsid=True, setsigdef=SIGDEF
+    )
     here = os.getcwd() if spec.cwd else None
     if here is not None and here != spec.cwd:
         try:
@@ -295,10 +298,10 @@ def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
                 exc.errno, f"cannot enter the workdir {spec.cwd}: {exc.strerror}"
             ) from None
         try:
-            return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True, setsigdef=SIGDEF)
+            return spawn()
         finally:
             os.chdir(here)
-    return fn(exe, spec.argv, spec.env, file_actions=actions, setsid=True, setsigdef=SIGDEF)
+    return spawn()
 
 
 class _FdWatch:

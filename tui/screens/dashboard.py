@@ -22,6 +22,7 @@ from ..feed import RunFeed
 from ..widgets.agents import AgentRoster
 from ..widgets.header import RunHeader
 from ..widgets.output import OutputLog
+from ..widgets.phases import LINES as PHASE_LINES
 from ..widgets.phases import PhasePanel
 from ..widgets.risks import RiskFeed
 from ..widgets.tasks import TaskTable
@@ -55,16 +56,16 @@ class DashboardScreen(Screen[None]):
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
     ]
-    DEFAULT_CSS = """
-    DashboardScreen #top { height: auto; max-height: 7; }
-    DashboardScreen PhasePanel { width: 1fr; }
-    DashboardScreen AgentRoster { width: 1fr; }
-    DashboardScreen #middle { height: 1fr; }
-    DashboardScreen #side { display: none; width: 1fr; }
-    DashboardScreen.wide #side { display: block; }
-    DashboardScreen.wide TaskTable { width: 80; }
-    DashboardScreen #filter { dock: bottom; display: none; }
-    DashboardScreen #filter.visible { display: block; }
+    DEFAULT_CSS = f"""
+    DashboardScreen #top {{ height: auto; max-height: {PHASE_LINES + 2}; }}
+    DashboardScreen PhasePanel {{ width: 1fr; }}
+    DashboardScreen AgentRoster {{ width: 1fr; }}
+    DashboardScreen #middle {{ height: 1fr; }}
+    DashboardScreen #side {{ display: none; width: 1fr; }}
+    DashboardScreen.wide #side {{ display: block; }}
+    DashboardScreen.wide TaskTable {{ width: 80; }}
+    DashboardScreen #filter {{ dock: bottom; display: none; }}
+    DashboardScreen #filter.visible {{ display: block; }}
     """
 
     def __init__(self, feed: RunFeed, browse_back: bool = False) -> None:

@@ -37,6 +37,16 @@ KEYS = [
 ]
 
 
+def _listing(rows: list[tuple[str, str]]) -> Table:
+    """Two columns: what to press or pick (bold, never wrapped), what it does."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for name, what in rows:
+        table.add_row(name, what)
+    return table
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
@@ -49,24 +59,14 @@ class HelpScreen(ModalScreen[None]):
     """
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
-        for key, what in KEYS:
-            table.add_row(key, what)
-        palette = Table.grid(padding=(0, 2))
-        palette.add_column(style="bold", no_wrap=True)
-        palette.add_column()
-        for name, what, _ in DASHBOARD_COMMANDS:
-            palette.add_row(name, what)
         with VerticalScroll() as box:
             box.border_title = "Keys"
             box.border_subtitle = "↑↓ scroll · esc to close"
-            yield Static(table)
+            yield Static(_listing(KEYS))
             yield Static(
                 "\nIn the command palette (ctrl+p, then type to narrow it):", classes="head"
             )
-            yield Static(palette)
+            yield Static(_listing([(name, what) for name, what, _ in DASHBOARD_COMMANDS]))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
