@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _procs import Tmux, find_phasegate
 
-from engine import events as ev
-from engine.snapshot import SNAPSHOT_EVERY, dump, snapshot_format
-from engine.state import RunState, apply
+from engine.model import events as ev
+from engine.model.snapshot import SNAPSHOT_EVERY, dump, snapshot_format
+from engine.model.state import RunState, apply
 from engine.store import SQLiteStore
 from engine.store.base import RunRow
 

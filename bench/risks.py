@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import events as ev
-from engine.dag import build as build_graph
-from engine.forecast import forecast
+from engine.model import events as ev
+from engine.model.state import apply, project
+from engine.plan.dag import build as build_graph
 from engine.plan.model import Plan, RiskSettings
-from engine.risks import changes, findings
-from engine.scheduler import Scheduler
-from engine.state import apply, project
+from engine.plan.scheduler import Scheduler
+from engine.watch.forecast import forecast
+from engine.watch.risks import changes, findings
 
 
 def build(n: int, phases: int = 10, running: int = 64):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine import events as ev
-from engine.state import project
+from engine.model import events as ev
+from engine.model.state import project
 from engine.store import SQLiteStore, Store
 from engine.store.base import OutputLine, RunRow
 

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from engine import __version__
-from engine.errors import PhasegateError, PlanError
+from engine.model.errors import PhasegateError, PlanError
 
 from .cli_common import (
     EXIT_FAILED,
@@ -182,7 +182,7 @@ def ui(db: str | None, color: str) -> None:
 )
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
-    from engine.durations import format_duration
+    from engine.model.durations import format_duration
 
     from .text import counts_text, table, when
     from .views import shown_status
@@ -492,7 +492,7 @@ async def _learned(db: str | None, plan: str) -> dict[str, Any]:
     path = _db_path(db)
     if not os.path.exists(path):
         return {}
-    from engine.history import learned
+    from engine.watch.history import learned
 
     store = await _open(db)
     try:

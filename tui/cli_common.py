@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from engine.errors import PhasegateError, Problem
+from engine.model.errors import PhasegateError, Problem
 
 T = TypeVar("T")
 

@@ -8,10 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from engine import events as ev
-from engine.commands import send_command
-from engine.errors import PhasegateError
-from engine.state import project
+from engine.model import events as ev
+from engine.model.commands import send_command
+from engine.model.errors import PhasegateError
+from engine.model.state import project
 from engine.store import SQLiteStore
 from engine.store.base import RunRow, resolve_run
 
@@ -67,9 +67,9 @@ async def note_after(db_path: str, ref: str, text: str) -> str | None:
     """A note on a run that has ended: appended to its events by this process (no engine runs
     it any more), its reports and lessons refreshed. None when the run is live (the engine
     takes the note through its inbox)."""
-    from engine.identity import current_identity
-    from engine.knowledge import learn
-    from engine.paths import run_dir
+    from engine.model.identity import current_identity
+    from engine.report.knowledge import learn
+    from engine.store.paths import run_dir
 
     store = await SQLiteStore.open(db_path)
     try:

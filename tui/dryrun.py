@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 
-from engine.durations import format_duration
-from engine.fallback import fallbacks, risk_fallbacks
-from engine.history import Learned, gate_key, gate_waits
+from engine.model.durations import format_duration
 from engine.plan.model import Plan
-from engine.simulate import Schedule, simulate
+from engine.run.fallbacks import fallbacks, risk_fallbacks
+from engine.watch.history import Learned, gate_key, gate_waits
+from engine.watch.simulate import Schedule, simulate
 
 from .text import safe
 

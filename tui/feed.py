@@ -12,10 +12,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine import events as ev
-from engine.snapshot import load as load_state
-from engine.snapshot import snapshot_format
-from engine.state import RunState, apply
+from engine.model import events as ev
+from engine.model.snapshot import load as load_state
+from engine.model.snapshot import snapshot_format
+from engine.model.state import RunState, apply
 from engine.store import SQLiteStore
 from engine.store.base import RunRow
 

@@ -10,10 +10,10 @@ import asyncio
 import json
 from typing import Any
 
-from engine import events as ev
-from engine.commands import send_decision
-from engine.errors import UsageError
-from engine.state import project
+from engine.model import events as ev
+from engine.model.commands import send_decision
+from engine.model.errors import UsageError
+from engine.model.state import project
 from engine.store import SQLiteStore
 from engine.store.base import resolve_run
 

@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 import click
 
-from engine.durations import format_duration
-from engine.events import Event
-from engine.paths import new_run_id, run_dir
+from engine.model.durations import format_duration
+from engine.model.events import Event
+from engine.model.state import RunState
 from engine.plan.model import Plan
 from engine.report.facts import Facts
-from engine.runner import Runner
-from engine.state import RunState
+from engine.run.loop import Runner
 from engine.store import SQLiteStore
+from engine.store.paths import new_run_id, run_dir
 
 from .text import counts_text, log_line, paint, safe
 
@@ -28,7 +28,7 @@ async def _learn(
 ) -> str | None:
     """The run's reports into its directory, its lessons into the history; a failure here is
     a warning, never a change to the run's outcome."""
-    from engine.knowledge import learn
+    from engine.report.knowledge import learn
 
     try:
         return (await learn(store, run_id, directory, plan, facts))[0]

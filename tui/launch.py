@@ -11,10 +11,10 @@ import time
 
 import click
 
-from engine.errors import PhasegateError
-from engine.paths import new_run_id, run_dir
+from engine.model.errors import PhasegateError
 from engine.store import SQLiteStore
 from engine.store.base import resolve_run
+from engine.store.paths import new_run_id, run_dir
 
 ENGINE_START_TIMEOUT = 20.0
 

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from engine.errors import UsageError
+from engine.model.errors import UsageError
 from engine.report import make as rep
 from engine.report.build import KINDS
 from engine.report.diff import compare

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import click
 
-from engine.errors import PlanError, UsageError
+from engine.model.errors import PlanError, UsageError
+from engine.model.snapshot import fold_run
+from engine.model.state import RunState, TaskStatus
 from engine.plan.load import plan_from_text, read_text
 from engine.plan.model import Plan
-from engine.snapshot import fold_run
-from engine.state import RunState, TaskStatus
 from engine.store import SQLiteStore
 from engine.store.base import RunRow, resolve_run
 

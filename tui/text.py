@@ -8,8 +8,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from engine import events as ev
-from engine.durations import format_duration
+from engine.model import events as ev
+from engine.model.durations import format_duration
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

@@ -8,13 +8,13 @@ import sys
 import time
 from typing import Any
 
-from engine.durations import format_duration
-from engine.errors import UsageError
-from engine.forecast import seconds_left
+from engine.model.durations import format_duration
+from engine.model.errors import UsageError
+from engine.model.state import RunState, project
 from engine.report.facts import gather, metrics
-from engine.state import RunState, project
 from engine.store import SQLiteStore
 from engine.store.base import RunRow, resolve_run
+from engine.watch.forecast import seconds_left
 
 from .text import counts_text, safe, table, when
 
@@ -45,7 +45,7 @@ def shown_status(row: RunRow, status: str | None = None) -> str:
 
 
 def _alive(pid: int | None, started: float | None) -> bool:
-    from engine.process import same_process
+    from engine.exec.local import same_process
 
     return same_process(pid, started)
 

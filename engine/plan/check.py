@@ -10,15 +10,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .fallbacks import check_fallbacks
-from .found import HINT_BUDGET, Found, Names
-from .found import ID as _ID
-from .found import as_str as _str
-from .found import dicts as _dicts
-from .found import mapping as _mapping
-from .messages import cut as _cut
-from .model import AGENT_AND_CAPABILITY, CRITERION_KINDS, criterion_problem
-from .template import BUILTINS, names_in
+from engine.plan.fallbacks import check_fallbacks
+from engine.plan.found import HINT_BUDGET, Found, Names
+from engine.plan.found import ID as _ID
+from engine.plan.found import as_str as _str
+from engine.plan.found import dicts as _dicts
+from engine.plan.found import mapping as _mapping
+from engine.plan.messages import cut as _cut
+from engine.plan.model import AGENT_AND_CAPABILITY, CRITERION_KINDS, criterion_problem
+from engine.plan.template import BUILTINS, names_in
 
 
 def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> Iterator[Found]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from .found import Found, Names
-from .found import as_str as _str
-from .found import dicts as _dicts
-from .found import mapping as _mapping
-from .messages import cut as _cut
+from engine.plan.found import Found, Names
+from engine.plan.found import as_str as _str
+from engine.plan.found import dicts as _dicts
+from engine.plan.found import mapping as _mapping
+from engine.plan.messages import cut as _cut
 
 
 def check_fallbacks(

@@ -8,8 +8,8 @@ import re
 from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from .messages import cut
-from .model import ID_PATTERN
+from engine.plan.messages import cut
+from engine.plan.model import ID_PATTERN
 
 
 class Found(NamedTuple):

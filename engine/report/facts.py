@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import events as ev
-from .. import state
-from ..state import RunState, apply
+from engine.model import events as ev
+from engine.model import state
+from engine.model.state import RunState, apply
 
 BAD = frozenset(s.value for s in state.BAD)  # the same bad ends as the engine, by name
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import RunNotFound
-from ..events import Event
+from engine.model.errors import RunNotFound
+from engine.model.events import Event
 
 # is the engine process (pid, create time) still alive?
 Liveness = Callable[[int, float], bool]

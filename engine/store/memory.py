@@ -7,9 +7,9 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from ..errors import EngineBusy, StoreError
-from ..events import Event, from_json
-from .base import (
+from engine.model.errors import EngineBusy, StoreError
+from engine.model.events import Event, from_json
+from engine.store.base import (
     Command,
     Found,
     Knowledge,

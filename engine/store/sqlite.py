@@ -14,9 +14,9 @@ from typing import Any
 
 import aiosqlite
 
-from ..errors import EngineBusy, StoreError
-from ..events import Event, from_json
-from .base import (
+from engine.model.errors import EngineBusy, StoreError
+from engine.model.events import Event, from_json
+from engine.store.base import (
     Command,
     Found,
     Knowledge,
@@ -27,7 +27,7 @@ from .base import (
     check_summary,
     query_words,
 )
-from .migrations import migrate
+from engine.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
 _RUN_COLUMNS = (

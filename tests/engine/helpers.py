@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.exec.local import Exit, ProcSpec
+from engine.model.state import RunState
 from engine.plan import load_plan
-from engine.process import Exit, ProcSpec
-from engine.runner import Runner
-from engine.state import RunState
+from engine.run.loop import Runner
 from engine.store import MemoryStore
 
 

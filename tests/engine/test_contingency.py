@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from engine import events as ev
+from engine.model import events as ev
+from engine.model.state import RunStatus, TaskStatus, project
 from engine.plan import load_plan
-from engine.risks import Tuning, findings
-from engine.runner import Runner
-from engine.state import RunStatus, TaskStatus, project
+from engine.run.loop import Runner
 from engine.store import MemoryStore
+from engine.watch.risks import Tuning, findings
 
 from .helpers import operated, run_plan, until, write_plan
 
 
 @pytest.fixture(autouse=True)
 def fast_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine import runner as runner_mod
+    from engine.run import loop as runner_mod
 
     monkeypatch.setattr(runner_mod, "TICK", 0.02)
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from engine.durations import ALLOWED, format_budget, format_duration, parse_duration
+from engine.model.durations import ALLOWED, format_budget, format_duration, parse_duration
 from engine.plan.model import Task
 
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from engine import events as ev
-from engine.dag import build
-from engine.forecast import forecast, seconds_left
-from engine.history import learned
+from engine.model import events as ev
+from engine.model.state import RunState, apply, project
 from engine.plan import load_plan
+from engine.plan.dag import build
 from engine.plan.model import Plan
-from engine.simulate import simulate
-from engine.state import RunState, apply, project
 from engine.store import MemoryStore
+from engine.watch.forecast import forecast, seconds_left
+from engine.watch.history import learned
+from engine.watch.simulate import simulate
 
 from .helpers import write_plan
 
@@ -174,7 +174,7 @@ def test_a_manual_gate_is_expected_to_wait_as_long_as_it_did_before(tmp_path: Pa
 
 
 def test_the_dry_run_counts_a_gates_wait_from_history(tmp_path: Path) -> None:
-    from engine.history import Learned
+    from engine.watch.history import Learned
     from tui.dryrun import render
 
     plan = _plan(tmp_path, GATED)

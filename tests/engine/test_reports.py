@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.knowledge import learn
 from engine.report import make
 from engine.report.diff import compare
 from engine.report.facts import gather, metrics
+from engine.report.knowledge import learn
 from engine.store import MemoryStore
 from engine.store.base import RunRow
 from tests.fixtures import load_run, read_jsonl

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from engine import events as ev
-from engine import runner as runner_mod
+from engine.durable.recovery import leftovers, take_over
+from engine.model import events as ev
+from engine.model.snapshot import fold_run, snapshot_format
+from engine.model.state import TaskStatus, project
 from engine.plan import load_plan
-from engine.recovery import leftovers, take_over
-from engine.runner import Runner
-from engine.snapshot import fold_run, snapshot_format
-from engine.state import TaskStatus, project
+from engine.run import loop as runner_mod
+from engine.run.loop import Runner
 from engine.store import MemoryStore
 
 from .helpers import ScriptedExecutor, run_plan, write_plan

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.errors import PlanError, Problem
+from engine.model.errors import PlanError, Problem
 from engine.plan import load_plan, validate_file
 from engine.plan import model as m
 from engine.plan.template import substitute

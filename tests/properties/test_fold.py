@@ -14,9 +14,9 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import events as ev
-from engine import snapshot
-from engine.state import RunState, TaskStatus, apply, project
+from engine.model import events as ev
+from engine.model import snapshot
+from engine.model.state import RunState, TaskStatus, apply, project
 from engine.store import MemoryStore, SQLiteStore, Store
 from engine.store.base import RunRow
 

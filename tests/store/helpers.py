@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import events as ev
+from engine.model import events as ev
 from engine.store.base import OutputLine, RunRow, Store
 
 T0 = 1_700_000_000.0

@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from engine import events as ev
-from engine.errors import EngineBusy, RunNotFound, StoreError, UsageError
+from engine.model import events as ev
+from engine.model.errors import EngineBusy, RunNotFound, StoreError, UsageError
 from engine.store import MemoryStore, Store
 from engine.store.base import OutputDrop, OutputLine, resolve_run
 

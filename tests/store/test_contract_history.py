@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import StoreError
+from engine.model.errors import StoreError
 from engine.store import Store
 
 from .helpers import T0, new_run, ready, started

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import events as ev
-from engine.errors import StoreError
+from engine.model import events as ev
+from engine.model.errors import StoreError
 from engine.store import SQLiteStore
 from engine.store.base import RunRow
 from engine.store.migrations import LATEST, MIGRATIONS, current_version, migrate

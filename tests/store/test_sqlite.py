@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine import events as ev
-from engine.errors import EngineBusy
+from engine.model import events as ev
+from engine.model.errors import EngineBusy
 from engine.store import SQLiteStore
 from engine.store.sqlite import BUSY_TIMEOUT_MS
 
@@ -217,7 +217,7 @@ async def test_an_in_memory_sqlite_store_has_its_tables() -> None:
 _CHILD = textwrap.dedent(
     """
     import asyncio, sys
-    from engine.errors import StoreError
+    from engine.model.errors import StoreError
     from engine.store import SQLiteStore
     from engine.store.base import RunRow
 

@@ -75,7 +75,7 @@ phases:
 async def finished_run(tmp_path: Path) -> tuple[str, str]:
     """A finished run (one task failed, with on_failure: continue) in a SQLite database."""
     from engine.plan import load_plan
-    from engine.runner import Runner
+    from engine.run.loop import Runner
     from engine.store import SQLiteStore
 
     plan_path = tmp_path / "dash.yaml"

@@ -10,7 +10,7 @@ import psutil
 from textual.geometry import Region
 from textual.widget import Widget
 
-from engine import events as ev
+from engine.model import events as ev
 from engine.store import SQLiteStore
 from engine.store.base import RunRow
 from tui.app import PhasegateApp

@@ -12,9 +12,9 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from engine.identity import current_identity
+from engine.model.identity import current_identity
 from engine.plan import load_plan
-from engine.runner import Runner
+from engine.run.loop import Runner
 from engine.store import MemoryStore
 from tests.engine.helpers import ScriptedExecutor
 from tests.fixtures import record_run

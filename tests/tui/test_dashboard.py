@@ -9,7 +9,7 @@ import pytest
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Log
 
-from engine import events as ev
+from engine.model import events as ev
 from engine.store import SQLiteStore
 from tui.app import PhasegateApp
 from tui.palette import DASHBOARD_COMMANDS
@@ -424,7 +424,7 @@ async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple
 
 
 async def _identity_args() -> dict[str, object]:
-    from engine.identity import current_identity
+    from engine.model.identity import current_identity
 
     who = current_identity()
     return {"uid": who.uid, "host": who.host, "tty": who.tty, "ssh": who.ssh}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import snapshot
-from engine.state import project
+from engine.model import snapshot
+from engine.model.state import project
 from tests.fixtures import fixture_db
 from tui.feed import RunFeed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from engine import events as ev
+from engine.model import events as ev
 from tui.app import PhasegateApp
 
 from .helpers import SIZE, commands, dashboard, live_run

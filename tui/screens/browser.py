@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from engine.durations import format_duration
+from engine.model.durations import format_duration
 from engine.store import SQLiteStore
 
 from ..feed import RunFeed

@@ -14,9 +14,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from engine import events as ev
-from engine.commands import send_command
-from engine.identity import current_identity
+from engine.model import events as ev
+from engine.model.commands import send_command
+from engine.model.identity import current_identity
 
 from ..feed import RunFeed
 from ..widgets.agents import AgentRoster
@@ -195,7 +195,7 @@ class DashboardScreen(Screen[None]):
             self._offer_resume(row.engine_pid if row else None)
 
     def _offer_resume(self, pid: int | None) -> None:
-        from engine.state import TaskStatus
+        from engine.model.state import TaskStatus
 
         from ..launch import EngineDidNotStart, start_engine
 

@@ -13,8 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from engine.commands import send_decision
-from engine.state import GateState
+from engine.model.commands import send_decision
+from engine.model.state import GateState
 
 from ..feed import RunFeed
 from ..text import safe, when

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from engine.commands import send_command
+from engine.model.commands import send_command
 
 from ..feed import RunFeed
 from ..text import safe, when

@@ -8,8 +8,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.durations import format_duration
-from engine.state import AgentStatus, RunState
+from engine.model.durations import format_duration
+from engine.model.state import AgentStatus, RunState
 
 from ..text import safe
 from .style import STATUS_STYLE

@@ -8,9 +8,9 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.durations import format_duration
-from engine.forecast import seconds_left
-from engine.state import RunState
+from engine.model.durations import format_duration
+from engine.model.state import RunState
+from engine.watch.forecast import seconds_left
 
 from ..text import safe
 from .style import STATUS_STYLE, counts_glyphs

@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.durations import format_budget, format_duration
-from engine.forecast import seconds_left
-from engine.state import PhaseState, RunState, TaskStatus
+from engine.model.durations import format_budget, format_duration
+from engine.model.state import PhaseState, RunState, TaskStatus
+from engine.watch.forecast import seconds_left
 
 from ..text import safe
 from .style import GATE_STYLE, STATUS_STYLE, status_glyph

@@ -1,0 +1,131 @@
+"""`on_resume: adopt`: a task attempt that can outlive its engine and be waited for by the next.
+
+Such an attempt runs under a small `sh` wrapper that sends its output to files in the run
+directory (not to pipes, which die with the engine) and writes its exit status to a status file.
+The engine reads the files as they grow; a new engine that takes the run over finds the process
+by its pid and start time, waits for it through a pidfd, and reads its status from the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.exec.local import Exit, signal_group
+
+POLL = 0.2  # seconds between two reads of the output files
+MAX_LINE = 1 << 20  # a longer line is cut into pieces of this size, as the pipe reader does
+
+# $1 $2 $3: the output, error and status files; the rest: the task's command
+_WRAPPER = (
+    'out=$1 err=$2 st=$3; shift 3; "$@" >>"$out" 2>>"$err"; s=$?; '
+    'echo "$s" >"$st.tmp" && mv "$st.tmp" "$st"; exit "$s"'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Files:
+    out: str
+    err: str
+    status: str
+
+
+def files_for(run_dir: str, task: str, attempt: int) -> Files:
+    base = os.path.join(run_dir, "tasks")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    stem = os.path.join(base, f"{task}.{attempt}")
+    return Files(stem + ".out", stem + ".err", stem + ".status")
+
+
+def wrap(argv: list[str], files: Files) -> list[str]:
+    return ["/bin/sh", "-c", _WRAPPER, "sh", files.out, files.err, files.status, *argv]
+
+
+def read_status(files: Files) -> int | None:
+    """The exit status the wrapper wrote, or None (still running, or killed before writing)."""
+    try:
+        with open(files.status) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class FileTail:
+    """New complete lines of the two output files; `skip` lines of each already recorded."""
+
+    def __init__(self, files: Files, skip_out: int = 0, skip_err: int = 0) -> None:
+        self._paths = {"out": files.out, "err": files.err}
+        self._pos = {"out": 0, "err": 0}
+        self._partial = {"out": b"", "err": b""}
+        self._skip = {"out": skip_out, "err": skip_err}
+
+    def poll(self, final: bool = False) -> list[tuple[str, str]]:
+        lines: list[tuple[str, str]] = []
+        for stream, path in self._paths.items():
+            try:
+                with open(path, "rb") as f:
+                    f.seek(self._pos[stream])
+                    data = f.read()
+            except OSError:
+                continue
+            self._pos[stream] += len(data)
+            data = self._partial[stream] + data
+            *complete, rest = data.split(b"\n")
+            if final and rest:
+                complete.append(rest)
+                rest = b""
+            while len(rest) > MAX_LINE:
+                complete.append(rest[:MAX_LINE])
+                rest = rest[MAX_LINE:]
+            self._partial[stream] = rest
+            for raw in complete:
+                if self._skip[stream] > 0:
+                    self._skip[stream] -= 1
+                    continue
+                lines.append((stream, raw.decode("utf-8", errors="replace")))
+        return lines
+
+
+class AdoptedProcess:
+    """A running attempt of a dead engine, waited for through a pidfd (it is not our child, so
+    its exit status comes from the status file)."""
+
+    def __init__(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> None:
+        self.pid = pid or 0
+        self.pgid = 0
+        self._files, self._on_exit = files, on_exit
+        self._loop = asyncio.get_running_loop()
+        self._fd: int | None = None
+        self._kill_at: asyncio.TimerHandle | None = None
+        if pid:
+            with contextlib.suppress(OSError):
+                self.pgid = os.getpgid(pid)
+                self._fd = os.pidfd_open(pid)
+        if self._fd is None:  # already gone: its status file says how it ended
+            self._loop.call_soon(self._exited)
+        else:
+            self._loop.add_reader(self._fd, self._exited)
+
+    def _exited(self) -> None:
+        if self._fd is not None:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = None
+        if self._kill_at is not None:
+            self._kill_at.cancel()
+        code = read_status(self._files)
+        if code is None:
+            self._on_exit(Exit(None, "ended without an exit status (killed while adopted?)"))
+        else:
+            self._on_exit(Exit(code))
+
+    def terminate(self, grace: float) -> None:
+        if self._fd is None or not self.pgid:
+            return
+        signal_group(self.pgid, signal.SIGTERM)
+        if self._kill_at is None:
+            self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)

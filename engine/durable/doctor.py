@@ -1,0 +1,142 @@
+"""`phasegate doctor`: checks of the data directory, the database and the runs it holds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import stat
+from dataclasses import dataclass
+
+from engine.durable.recovery import processes_by_run
+from engine.exec.local import same_process
+from engine.store.migrations import LATEST
+
+LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning
+BIG_WAL = 256 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str
+    level: str  # ok | warn | fail
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.check, "level": self.level, "detail": self.detail}
+
+
+def _mode(path: str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def check_directory(db_path: str) -> list[Finding]:
+    directory = os.path.dirname(os.path.abspath(db_path))
+    if not os.path.isdir(directory):
+        return [Finding("data directory", "warn", f"{directory} does not exist yet (made on use)")]
+    found = []
+    mode = _mode(directory)
+    if mode & 0o077:
+        found.append(
+            Finding(
+                "data directory",
+                "warn",
+                f"{directory} is {mode:o}: other users can read it; `chmod 700 {directory}`",
+            )
+        )
+    elif not os.access(directory, os.W_OK):
+        found.append(Finding("data directory", "fail", f"{directory} is not writable"))
+    else:
+        found.append(Finding("data directory", "ok", f"{directory} (700)"))
+    free = shutil.disk_usage(directory).free
+    level = "warn" if free < LOW_DISK else "ok"
+    hint = "; free space before long runs" if level == "warn" else ""
+    found.append(Finding("free disk", level, f"{free / 2**20:,.0f} MiB free{hint}"))
+    return found
+
+
+def check_database(db_path: str) -> list[Finding]:
+    if not os.path.exists(db_path):
+        return [Finding("database", "warn", f"{db_path} does not exist yet (made on first run)")]
+    found = []
+    mode = _mode(db_path)
+    if mode & 0o077:
+        found.append(
+            Finding("database file", "warn", f"{db_path} is {mode:o}; `chmod 600 {db_path}`")
+        )
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return [*found, Finding("database", "fail", f"{db_path} cannot be opened: {exc}")]
+    try:
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if result != "ok":
+            found.append(Finding("integrity", "fail", f"{db_path}: {result}"))
+        else:
+            found.append(Finding("integrity", "ok", "quick_check passed"))
+        mode_name = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        level = "ok" if str(mode_name).lower() == "wal" else "warn"
+        found.append(Finding("journal", level, f"journal_mode={mode_name}"))
+        version = 0
+        if _has_table(conn, "schema_migrations"):
+            version = int(conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
+        if version > LATEST:
+            found.append(
+                Finding(
+                    "schema",
+                    "fail",
+                    f"version {version} is newer than this phasegate ({LATEST}); upgrade it",
+                )
+            )
+        elif version < LATEST:
+            found.append(
+                Finding("schema", "ok", f"version {version}; upgraded to {LATEST} on next use")
+            )
+        else:
+            found.append(Finding("schema", "ok", f"version {version}"))
+        if version >= 2:
+            found += _check_runs(conn)
+    except sqlite3.Error as exc:
+        found.append(Finding("database", "fail", f"{db_path}: {exc}"))
+    finally:
+        conn.close()
+    wal = db_path + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > BIG_WAL:
+        size = os.path.getsize(wal) / 2**20
+        found.append(Finding("wal", "warn", f"{size:,.0f} MiB write-ahead log not checkpointed"))
+    return found
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
+    return row.fetchone() is not None
+
+
+def _check_runs(conn: sqlite3.Connection) -> list[Finding]:
+    """Unfinished runs: live, or interrupted (with any processes their dead engine left)."""
+    rows = conn.execute(
+        "SELECT id, engine_pid, engine_started FROM runs WHERE finished_at IS NULL "
+        "ORDER BY created_at DESC"
+    ).fetchall()
+    found = []
+    procs = processes_by_run() if rows else {}
+    for run_id, pid, started in rows:
+        if same_process(pid, started):
+            found.append(Finding(f"run {run_id}", "ok", f"running (engine pid {pid})"))
+            continue
+        left = sorted(p.pid for plist in procs.get(run_id, {}).values() for p in plist)
+        extra = f"; its tasks' processes still run: {', '.join(map(str, left[:8]))}" if left else ""
+        found.append(
+            Finding(
+                f"run {run_id}",
+                "warn",
+                f"interrupted (no live engine){extra}; `phasegate resume {run_id}` takes it over",
+            )
+        )
+    if not rows:
+        found.append(Finding("runs", "ok", "no unfinished run"))
+    return found
+
+
+def diagnose(db_path: str) -> list[Finding]:
+    return check_directory(db_path) + check_database(db_path)

@@ -1,0 +1,185 @@
+"""Taking over a run whose engine died: what was in flight, what still runs, what to do with it.
+
+A dead engine's tasks are found two ways: the fold (tasks started and not finished, with the
+pid and start time their `task.started` recorded) and the process table (every process whose
+environment carries the run's PHASEGATE_RUN_ID, which also finds a task whose start never
+reached the disk). Each in-flight task then follows its `on_resume` policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from engine.model.state import RunState, TaskStatus
+
+GRACE = 5.0  # TERM to KILL for a dead engine's leftover process groups
+ACTIONS = ("rerun", "adopt", "skip")
+
+
+@dataclass(slots=True)
+class Leftover:
+    """One task attempt of the dead engine: its processes that still run, if any."""
+
+    task: str
+    attempt: int
+    pids: list[int] = field(default_factory=list)
+    pgids: set[int] = field(default_factory=set)
+    leader: int | None = None  # the attempt's first process, alive with its recorded start time
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.pids)
+
+
+Found = dict[tuple[str, int], list[psutil.Process]]
+
+
+def processes_by_run() -> dict[str, Found]:
+    """Live processes started by phasegate engines, by run and (task, attempt), from the
+    PHASEGATE_RUN_ID, PHASEGATE_TASK and PHASEGATE_ATTEMPT their environment carries."""
+    found: dict[str, Found] = {}
+    me = os.getpid()
+    for proc in psutil.process_iter():
+        if proc.pid == me:
+            continue
+        try:
+            env = proc.environ()
+            run_id, task = env.get("PHASEGATE_RUN_ID"), env.get("PHASEGATE_TASK")
+            if not run_id or not task or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            attempt = int(env.get("PHASEGATE_ATTEMPT") or 0)
+        except (psutil.Error, ValueError, OSError):
+            continue
+        found.setdefault(run_id, {}).setdefault((task, attempt), []).append(proc)
+    return found
+
+
+def run_processes(run_id: str) -> Found:
+    """Live processes that belong to the run, by (task, attempt)."""
+    return processes_by_run().get(run_id, {})
+
+
+def leftovers(state: RunState, run_id: str) -> list[Leftover]:
+    """Every task attempt the dead engine had in flight or left processes of, in plan order."""
+    started = {t.id: t for t in state.tasks.values() if t.status is TaskStatus.RUNNING}
+    procs = run_processes(run_id)
+    found: dict[str, Leftover] = {}
+    for tid, t in started.items():
+        found[tid] = Leftover(tid, t.attempts)
+    for (tid, attempt), plist in procs.items():
+        if tid not in state.tasks:
+            continue
+        item = found.setdefault(tid, Leftover(tid, attempt))
+        item.attempt = max(item.attempt, attempt)
+        for proc in plist:
+            item.pids.append(proc.pid)
+            with contextlib.suppress(psutil.Error, OSError):
+                item.pgids.add(os.getpgid(proc.pid))
+            t = state.tasks[tid]
+            if t.pid == proc.pid and attempt == t.attempts:
+                item.leader = proc.pid
+    order = list(state.tasks)
+    return sorted(found.values(), key=lambda item: order.index(item.task))
+
+
+def adoptable(item: Leftover, started: float | None) -> bool:
+    """Can the attempt be waited for: its first process lives, with its recorded start time."""
+    if item.leader is None or started is None:
+        return False
+    with contextlib.suppress(psutil.Error):
+        return abs(psutil.Process(item.leader).create_time() - started) < 1.0
+    return False
+
+
+async def stop_groups(pgids: set[int], grace: float = GRACE) -> None:
+    """TERM each process group, wait up to `grace` seconds, then KILL what is left."""
+    groups = {g for g in pgids if g > 1 and g != os.getpgrp()}
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while groups and time.monotonic() < deadline:
+        groups = {g for g in groups if _group_alive(g)}
+        if groups:
+            await asyncio.sleep(0.05)
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does the group have a process that is not a zombie (reaped soon by its new parent)?"""
+    for proc in psutil.process_iter(["status"]):
+        if _pgid(proc) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            return True
+    return False
+
+
+def _pgid(proc: psutil.Process) -> int:
+    try:
+        return os.getpgid(proc.pid)
+    except OSError:
+        return -1
+
+
+async def take_over(
+    state: RunState,
+    run_id: str,
+    policies: dict[str, str],
+    decisions: dict[str, str],
+    run_dir: str = "",
+) -> list[dict[str, object]]:
+    """Settle every task attempt the dead engine left: the entries of `run.recovered`.
+
+    `policies`: each task's `on_resume`; `decisions`: the operator's answer for a task whose
+    policy is `ask` (rerun, adopt or skip). An attempt is adopted when its process lives on with
+    its recorded start time, or has ended and left its exit status; else it runs again.
+    Processes of a task that is not adopted are stopped before anything starts again, so
+    nothing of the dead engine is left running.
+    """
+    entries: list[dict[str, object]] = []
+    stop: set[int] = set()
+    for item in leftovers(state, run_id):
+        policy = policies.get(item.task, "rerun")
+        action = decisions.get(item.task, "rerun") if policy == "ask" else policy
+        if action not in ACTIONS:
+            action = "rerun"
+        note = ""
+        if action == "adopt":
+            action, note = _adopt(state, item, run_dir)
+        if action != "adopted":
+            stop |= item.pgids
+        entries.append(
+            {
+                "task": item.task,
+                "attempt": item.attempt,
+                "action": "skipped" if action == "skip" else action,
+                "pids": sorted(item.pids),
+                "note": note,
+            }
+        )
+    if stop:
+        await stop_groups(stop)
+    return entries
+
+
+def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str]:
+    """(`adopted` or `rerun`, why) for an attempt whose task asks to be adopted."""
+    from engine.durable.adopt import files_for, read_status
+
+    t = state.tasks[item.task]
+    if not run_dir:
+        return "rerun", "no run directory to read its output from: run again"
+    if item.attempt == t.attempts and adoptable(item, t.proc_started):
+        return "adopted", f"its process {item.leader} lives on"
+    code = read_status(files_for(run_dir, item.task, item.attempt))
+    if code is not None and not item.alive:
+        return "adopted", f"it ended with exit code {code} while no engine ran"
+    return "rerun", "its process is gone and left no exit status: run again"

@@ -1,0 +1,403 @@
+"""Local processes: spawn in a new session with pipes, stream output by line, kill the group, reap.
+
+The fast path is `os.posix_spawn` (with `setsid`) plus a pidfd, with the pidfd and the pipes in one
+epoll set that the event loop watches as a single reader: no thread, no asyncio transport and no
+loop registration per child. A task ends when
+its main process exits; output still arriving from processes it left behind is drained briefly,
+then whatever remains in its process group is terminated (TERM, grace, KILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import select
+import signal
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from engine.exec.argv import argv_for, resolve
+
+LEFTOVER_GRACE = 2.0  # TERM to KILL for processes a finished task left in its group
+DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit
+_READ = 65536
+# a task starts with these at their default: Python ignores SIGPIPE and SIGXFSZ, and a child
+# would inherit that (as subprocess's restore_signals does)
+SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+@dataclass(slots=True)
+class ProcSpec:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    keep_background: bool = False
+
+
+@dataclass(slots=True)
+class Exit:
+    code: int | None  # exit code, or -N when killed by signal N, None if it never started
+    error: str = ""  # why it could not be started
+
+
+class Handle(Protocol):
+    pid: int
+    pgid: int
+
+    def terminate(self, grace: float) -> None:
+        """TERM the process group, then KILL it after `grace` seconds if anything is left."""
+
+
+class Executor(Protocol):
+    def start(
+        self,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> Handle: ...
+
+
+def process_start_time(pid: int) -> float:
+    """When a process started (epoch seconds), as psutil's create_time computes it on Linux;
+    0.0 when there is no such process, or only its zombie (it has exited, its parent has not
+    reaped it yet). Cheap: two small reads of /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if fields[0] in (b"Z", b"X"):
+            return 0.0
+        return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+@functools.cache
+def _boot_time() -> float:
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime"):
+                return float(line.split()[1])
+    return 0.0
+
+
+def same_process(pid: int | None, started: float | None) -> bool:
+    """Is `pid` still the process that started at `started` (not a reused pid)?"""
+    if not pid:
+        return False
+    now = process_start_time(pid)
+    return now > 0 and abs(now - (started or 0.0)) < 1.0
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+@dataclass(slots=True)
+class _Stream:
+    fd: int
+    name: str
+    buf: bytearray = field(default_factory=bytearray)
+    open: bool = True
+
+
+class LocalProcess:
+    """One spawned task process and its pipes, driven by event-loop callbacks."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+        devnull: int,
+        fds: _FdWatch,
+    ) -> None:
+        self._loop = loop
+        self._fds = fds
+        self._on_line = on_line
+        self._on_exit = on_exit
+        self._keep = spec.keep_background
+        self._status: int | None = None
+        self._done = False
+        self._kill_at: asyncio.TimerHandle | None = None
+        self._drain: asyncio.TimerHandle | None = None
+        self.pid = self.pgid = 0
+        out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._streams = (_Stream(out_r, "out"), _Stream(err_r, "err"))
+        os.set_blocking(out_w, True)
+        os.set_blocking(err_w, True)
+        actions = [
+            (os.POSIX_SPAWN_DUP2, devnull, 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+        ]
+        try:
+            self.pid = _spawn(spec, actions)
+        except OSError as exc:
+            os.close(out_w)
+            os.close(err_w)
+            for s in self._streams:
+                os.close(s.fd)
+            if isinstance(exc, _NoWorkdir):
+                reason, code = str(exc.strerror), 126
+            else:
+                reason = f"cannot run {spec.argv[0]!r}: {exc.strerror}"
+                code = 127 if isinstance(exc, FileNotFoundError) else 126
+            loop.call_soon(self._fail_to_start, code, reason)
+            return
+        os.close(out_w)
+        os.close(err_w)
+        self.pgid = self.pid
+        self._pidfd = os.pidfd_open(self.pid)
+        fds.watch(self._pidfd, self._exited)
+        out, err = self._streams
+        fds.watch(out.fd, lambda: self._readable(out))
+        fds.watch(err.fd, lambda: self._readable(err))
+
+    def _fail_to_start(self, code: int, reason: str) -> None:
+        self._done = True
+        self._on_line("err", f"phasegate: {reason}")
+        self._on_exit(Exit(code, reason))
+
+    def _readable(self, s: _Stream) -> None:
+        self._read(s)
+        if self._status is not None and not any(x.open for x in self._streams):
+            self._finish()
+
+    def _read(self, s: _Stream) -> bool:
+        """Read what is there; False when the pipe would block (a writer is still alive)."""
+        while s.open:
+            try:
+                data = os.read(s.fd, _READ)
+            except BlockingIOError:
+                return False
+            except OSError:
+                data = b""
+            if not data:
+                self._close_stream(s)
+                return True
+            end = data.rfind(b"\n")
+            if end < 0:
+                s.buf += data
+                continue
+            s.buf += data[:end]
+            for raw in s.buf.split(b"\n"):
+                self._on_line(s.name, raw.decode("utf-8", "replace"))
+            s.buf = bytearray(data[end + 1 :])
+        return True
+
+    def _close_stream(self, s: _Stream) -> None:
+        if s.buf:
+            self._on_line(s.name, bytes(s.buf).decode("utf-8", "replace"))
+            s.buf.clear()
+        s.open = False
+        self._fds.close(s.fd)
+
+    def _exited(self) -> None:
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if pid == 0:  # not yet: a stale readiness report for a reused fd number
+            return
+        self._fds.close(self._pidfd)
+        self._status = os.waitstatus_to_exitcode(status)
+        drained = all(self._read(s) for s in self._streams)
+        if drained:
+            self._finish()
+        else:
+            self._drain = self._loop.call_later(DRAIN_SECONDS, self._finish)
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        for timer in (self._drain, self._kill_at):
+            if timer is not None:
+                timer.cancel()
+        for s in self._streams:
+            if s.open:
+                with contextlib.suppress(BlockingIOError):
+                    self._read(s)
+                if s.open:
+                    self._close_stream(s)
+        if self._keep or not self._signal_leftovers(signal.SIGTERM):
+            self._on_exit(Exit(self._status))
+            return
+        # the task ends when what it left behind is gone: checked every few ms, KILLed after
+        # LEFTOVER_GRACE, so that a finished task never leaves a process running
+        deadline = self._loop.time() + LEFTOVER_GRACE
+        self._loop.call_later(0.01, self._reap_leftovers, deadline, False)
+
+    def _signal_leftovers(self, sig: int) -> bool:
+        """Signal what is left in the task's group; False when nothing is left."""
+        try:
+            os.killpg(self.pgid, sig)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _reap_leftovers(self, deadline: float, killed: bool) -> None:
+        if not group_alive(self.pgid):
+            self._on_exit(Exit(self._status))
+            return
+        if not killed and self._loop.time() >= deadline:
+            self._signal_leftovers(signal.SIGKILL)
+            killed = True
+        if killed and self._loop.time() >= deadline + LEFTOVER_GRACE:
+            self._on_exit(Exit(self._status))  # unkillable (uninterruptible sleep): give up
+            return
+        self._loop.call_later(0.02, self._reap_leftovers, deadline, killed)
+
+    def terminate(self, grace: float) -> None:
+        if self._done or self._status is not None or not self.pgid:
+            return
+        signal_group(self.pgid, signal.SIGTERM)
+        if self._kill_at is None:
+            self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)
+
+
+class _NoWorkdir(OSError):
+    pass
+
+
+def _spawn(spec: ProcSpec, actions: list[tuple[int, int, int]]) -> int:
+    exe = spec.argv[0]
+    fn = os.posix_spawn
+    if "/" not in exe:
+        found = resolve(exe, spec.env.get("PATH"))
+        if found is None:
+            fn = os.posix_spawnp
+        else:
+            exe = found
+    spawn = functools.partial(
+        fn, exe, spec.argv, spec.env, file_actions=actions, setsid=True, setsigdef=SIGDEF
+    )
+    here = os.getcwd() if spec.cwd else None
+    if here is not None and here != spec.cwd:
+        try:
+            os.chdir(spec.cwd)  # posix_spawn has no chdir action before Python 3.13
+        except OSError as exc:
+            raise _NoWorkdir(
+                exc.errno, f"cannot enter the workdir {spec.cwd}: {exc.strerror}"
+            ) from None
+        try:
+            return spawn()
+        finally:
+            os.chdir(here)
+    return spawn()
+
+
+class _FdWatch:
+    """One epoll set for every child's pidfd and pipes, watched by the loop as a single reader."""
+
+    def __init__(self) -> None:
+        self._ep = select.epoll()
+        self._handlers: dict[int, Callable[[], None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def watch(self, fd: int, handler: Callable[[], None]) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._ep.fileno(), self._dispatch)
+        self._handlers[fd] = handler
+        self._ep.register(fd, select.EPOLLIN)
+
+    def close(self, fd: int) -> None:
+        """Stop watching `fd` and close it: closing takes it out of the epoll set (only this
+        process holds these fds: they are close-on-exec), so no epoll_ctl call is needed."""
+        self._handlers.pop(fd, None)
+        os.close(fd)
+
+    def _dispatch(self) -> None:
+        for fd, _ in self._ep.poll(0):
+            handler = self._handlers.get(fd)
+            if handler is not None:
+                handler()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self._ep.fileno())
+            self._loop = None
+        self._ep.close()
+
+
+class LocalExecutor:
+    """Runs task processes on this machine."""
+
+    def __init__(self) -> None:
+        self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        self._fds = _FdWatch()
+
+    def start(
+        self,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> LocalProcess:
+        loop = asyncio.get_running_loop()
+        return LocalProcess(loop, spec, on_line, on_exit, self._devnull, self._fds)
+
+    def close(self) -> None:
+        self._fds.stop()
+        with contextlib.suppress(OSError):
+            os.close(self._devnull)
+
+
+@dataclass(slots=True)
+class Captured:
+    """How a short command ended, with the tail of what it printed on stdout."""
+
+    code: int | None
+    error: str = ""
+    lines: list[str] = field(default_factory=list)
+
+
+async def run_capture(
+    command: str, cwd: str, env: dict[str, str], timeout: float, keep: int = 20
+) -> Captured:
+    """Run a short command (a probe, a criterion) to completion, keeping its last lines."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Exit] = loop.create_future()
+    out: deque[str] = deque(maxlen=keep)
+    last: list[str] = [""]
+
+    def on_line(stream: str, line: str) -> None:
+        if stream == "out":
+            out.append(line)
+        if line.strip():
+            last[0] = line
+
+    def on_exit(result: Exit) -> None:
+        if not done.done():
+            done.set_result(result)
+
+    executor = LocalExecutor()
+    try:
+        proc = executor.start(ProcSpec(argv_for(command), env, cwd), on_line, on_exit)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            proc.terminate(1.0)
+            await done
+            return Captured(None, f"timed out after {timeout:g}s", list(out))
+        error = result.error or ("" if result.code == 0 else last[0][:200])
+        return Captured(result.code, error, list(out))
+    finally:
+        executor.close()

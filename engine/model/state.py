@@ -1,0 +1,533 @@
+"""RunState and apply(state, event): the fold that turns a run's events into its current state.
+
+`apply` does no I/O and never reads the clock: every time comes from an event. It updates the
+state it is given (the accumulator of the fold) and returns it; `project(events)` folds from a
+fresh state. The engine, the CLI, resume and reports all use this same fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from engine.model import events as ev
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")  # of a risk, lowest first
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"  # waiting for its phase or its dependencies
+    READY = "ready"  # dependencies met, waiting for an agent slot or resources
+    RUNNING = "running"  # its process is alive
+    SUCCEEDED = "succeeded"  # exited 0 and produced its declared outputs
+    FAILED = "failed"  # failed for good (retries used up)
+    TIMED_OUT = "timed_out"  # killed after its timeout
+    CANCELLED = "cancelled"  # stopped by the operator or by Ctrl-C
+    SKIPPED = "skipped"  # skipped by an operator; its dependents go on
+    BLOCKED = "blocked"  # a dependency ended badly or no ready agent can take it
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset(
+    {
+        TaskStatus.SUCCEEDED,
+        TaskStatus.FAILED,
+        TaskStatus.TIMED_OUT,
+        TaskStatus.CANCELLED,
+        TaskStatus.SKIPPED,
+        TaskStatus.BLOCKED,
+    }
+)
+# outcomes after which dependents may go on
+SATISFIED = frozenset({TaskStatus.SUCCEEDED, TaskStatus.SKIPPED})
+
+
+# how a task can end badly: its dependents are blocked unless its on_failure says otherwise
+BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"  # created, the engine has not started it yet
+    RUNNING = "running"  # the engine is working on it
+    PAUSED = "paused"  # no new tasks start until resumed
+    SUCCEEDED = "succeeded"  # every task succeeded (or failed with on_failure: continue)
+    FAILED = "failed"  # a task or a gate failed it
+    CANCELLED = "cancelled"  # stopped by the operator
+    INTERRUPTED = "interrupted"  # the engine died; `resume` continues it
+
+
+class AgentStatus(StrEnum):
+    NOT_READY = "not_ready"  # its readiness probe failed
+    IDLE = "idle"
+    BUSY = "busy"
+    OFFLINE = "offline"  # a remote agent that was lost
+
+
+@dataclass(slots=True)
+class TaskState:
+    id: str
+    phase: str
+    agent: str | None = None
+    capability: str | None = None
+    needs: tuple[str, ...] = ()
+    estimate: float | None = None
+    p90: float | None = None  # of its earlier successful runs, when history has them
+    priority: int = 0
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    pid: int | None = None
+    proc_started: float | None = None  # its process's start time (a pid is not reused unseen)
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    lines: int = 0
+    dropped: int = 0
+    reason: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "phase": self.phase,
+            "agent": self.agent,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": self.duration,
+            "exit_code": self.exit_code,
+            "lines": self.lines,
+            "dropped_lines": self.dropped,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class PhaseState:
+    id: str
+    title: str = ""
+    timebox: float | None = None
+    status: str = "pending"  # pending | running | succeeded | failed | cancelled
+    started_at: float | None = None
+    finished_at: float | None = None
+    held: bool = False  # paused by an operator: none of its tasks starts until resumed
+
+
+@dataclass(slots=True)
+class AgentState:
+    id: str
+    slots: int = 1
+    status: AgentStatus = AgentStatus.IDLE
+    running: set[str] = field(default_factory=set)
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class GateState:
+    id: str
+    after: str
+    approval: str = "manual"
+    approvers: tuple[str, ...] = ()
+    quorum: int = 1
+    status: str = "waiting"  # waiting | open | passed | rejected | failed
+    attempt: int = 0
+    criteria: list[dict[str, Any]] = field(default_factory=list)
+    evidence_hash: str = ""
+    opened_at: float | None = None
+    closed_at: float | None = None
+    approved_by: list[str] = field(default_factory=list)  # distinct users, this attempt
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "after": self.after,
+            "approval": self.approval,
+            "approvers": list(self.approvers),
+            "quorum": self.quorum,
+            "status": self.status,
+            "attempt": self.attempt,
+            "criteria": self.criteria,
+            "evidence_hash": self.evidence_hash,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "approved_by": list(self.approved_by),
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class RiskState:
+    key: str
+    rule: str
+    severity: str
+    subject: str
+    message: str
+    action: str = ""
+    raised_at: float = 0.0
+    cleared_at: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.cleared_at is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "rule": self.rule,
+            "severity": self.severity,
+            "subject": self.subject,
+            # the subject's kind and id apart: {"kind": "task", "id": "compile"}
+            "on": dict(zip(("kind", "id"), self.subject.split(" ", 1), strict=False)),
+            "message": self.message,
+            "action": self.action,
+            "raised_at": self.raised_at,
+            "cleared_at": self.cleared_at,
+            "open": self.open,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(slots=True)
+class RunState:
+    run_id: str = ""
+    plan_name: str = ""
+    plan_path: str = ""
+    user: str = ""
+    host: str = ""
+    status: RunStatus = RunStatus.PENDING
+    reason: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    phases: dict[str, PhaseState] = field(default_factory=dict)
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+    agents: dict[str, AgentState] = field(default_factory=dict)
+    gates: dict[str, GateState] = field(default_factory=dict)
+    risks: dict[str, RiskState] = field(default_factory=dict)
+    notes: list[tuple[float, str, str]] = field(default_factory=list)  # (time, by, text)
+    research: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> its answers
+    # the last forecast: {"at": when, "eta": seconds left then, "phases": {phase: seconds left}}
+    forecast: dict[str, Any] = field(default_factory=dict)
+    # a risk rule asking the operator (the run is paused until answered):
+    # {"risk": key, "by": "risk:RULE", "reason": text, "at": when}
+    question: dict[str, Any] = field(default_factory=dict)
+    events: int = 0
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.tasks.values():
+            out[t.status.value] = out.get(t.status.value, 0) + 1
+        return out
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or self.started_at) - self.started_at
+
+
+def _run_started(s: RunState, e: ev.RunStarted) -> None:
+    s.run_id, s.plan_name, s.plan_path = e.run_id, e.plan_name, e.plan_path
+    s.user, s.host = e.user, e.host
+    s.status, s.started_at = RunStatus.RUNNING, e.ts
+    for p in e.phases:
+        s.phases[p["id"]] = PhaseState(p["id"], p.get("title") or "", p.get("timebox"))
+    for t in e.tasks:
+        s.tasks[t["id"]] = TaskState(
+            id=t["id"],
+            phase=t["phase"],
+            agent=t.get("agent"),
+            capability=t.get("capability"),
+            needs=tuple(t.get("needs") or ()),
+            estimate=t.get("estimate"),
+            p90=t.get("p90"),
+            priority=int(t.get("priority") or 0),
+        )
+    for a in e.agents:
+        s.agents[a["id"]] = AgentState(a["id"], int(a.get("slots", 1)))
+    for g in e.gates:
+        s.gates[g["id"]] = GateState(
+            g["id"],
+            g["after"],
+            g.get("approval", "manual"),
+            tuple(g.get("approvers") or ()),
+            int(g.get("quorum", 1)),
+        )
+
+
+def _agent_probed(s: RunState, e: ev.AgentProbed) -> None:
+    agent = s.agents.get(e.agent)
+    if agent is not None:
+        agent.status = AgentStatus.IDLE if e.ready else AgentStatus.NOT_READY
+        agent.detail = e.detail
+
+
+def _phase_started(s: RunState, e: ev.PhaseStarted) -> None:
+    phase = s.phases.get(e.phase)
+    if phase is not None:
+        phase.status, phase.started_at = "running", e.ts
+
+
+def _phase_finished(s: RunState, e: ev.PhaseFinished) -> None:
+    phase = s.phases.get(e.phase)
+    if phase is not None:
+        phase.status, phase.finished_at = e.status, e.ts
+
+
+# A task event naming a task that RunStarted did not list (a newer engine that adds tasks, a
+# damaged database) is ignored, as events for unknown phases and agents are: the fold never
+# raises on stored data, or one odd row would make a run impossible to show.
+
+
+def _task_ready(s: RunState, e: ev.TaskReady) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.status = TaskStatus.READY
+
+
+def _task_started(s: RunState, e: ev.TaskStarted) -> None:
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
+    # attempts only grow: a late or replayed start of an older attempt does not rewind the count
+    t.status, t.attempts, t.agent, t.pid, t.proc_started = (
+        TaskStatus.RUNNING,
+        max(t.attempts, e.attempt),
+        e.agent,
+        e.pid,
+        e.proc_started,
+    )
+    if e.attempt == 1 or t.started_at is None:
+        t.started_at = e.ts
+    t.finished_at = t.exit_code = None
+    agent = s.agents.get(e.agent)
+    if agent is not None:
+        agent.running.add(e.task)
+        agent.status = AgentStatus.BUSY
+
+
+def _release(s: RunState, t: TaskState) -> None:
+    agent = s.agents.get(t.agent) if t.agent else None
+    if agent is not None and t.id in agent.running:
+        agent.running.discard(t.id)
+        if not agent.running and agent.status is AgentStatus.BUSY:
+            agent.status = AgentStatus.IDLE
+
+
+def _task_finished(s: RunState, e: ev.TaskFinished) -> None:
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
+    t.status = TaskStatus(e.status)
+    t.finished_at, t.exit_code, t.reason, t.pid = e.ts, e.exit_code, e.reason, None
+    t.lines += e.lines
+    t.dropped += e.dropped
+    _release(s, t)
+
+
+def _task_retrying(s: RunState, e: ev.TaskRetrying) -> None:
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
+    t.status, t.reason = TaskStatus.READY, e.reason
+
+
+def _task_blocked(s: RunState, e: ev.TaskBlocked) -> None:
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
+    t.status, t.reason = TaskStatus.BLOCKED, e.reason
+
+
+def _task_skipped(s: RunState, e: ev.TaskSkipped) -> None:
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
+    t.status, t.reason = TaskStatus.SKIPPED, e.reason
+    t.finished_at = e.ts
+    _release(s, t)
+
+
+def _run_finished(s: RunState, e: ev.RunFinished) -> None:
+    s.status, s.reason, s.finished_at = RunStatus(e.status), e.reason, e.ts
+    s.question = {}
+
+
+def _gate_opened(s: RunState, e: ev.GateOpened) -> None:
+    g = s.gates.get(e.gate)
+    if g is not None:
+        g.status, g.attempt, g.criteria = "open", e.attempt, e.criteria
+        g.evidence_hash, g.opened_at, g.closed_at = e.evidence_hash, e.ts, None
+        g.approved_by, g.reason = [], ""
+
+
+def _gate_voted(s: RunState, e: ev.GateVoted) -> None:
+    g = s.gates.get(e.gate)
+    if g is not None and e.decision == "approve" and e.user not in g.approved_by:
+        g.approved_by.append(e.user)
+
+
+def _gate_closed(s: RunState, e: ev.GateClosed) -> None:
+    g = s.gates.get(e.gate)
+    if g is not None:
+        g.status, g.reason, g.closed_at = e.outcome, e.reason, e.ts
+
+
+def _phase_rewound(s: RunState, e: ev.PhaseRewound) -> None:
+    again = False
+    for phase in s.phases.values():
+        again = again or phase.id == e.phase
+        if again:
+            phase.status, phase.finished_at = "pending", None
+    rerun = {p for p, ph in s.phases.items() if ph.status == "pending"}
+    for t in s.tasks.values():
+        if t.phase in rerun:
+            t.status, t.reason, t.exit_code, t.finished_at = TaskStatus.PENDING, "", None, None
+    for g in s.gates.values():
+        if g.after in rerun:
+            g.status = "waiting"
+
+
+def _risk_raised(s: RunState, e: ev.RiskRaised) -> None:
+    s.risks[e.key] = RiskState(
+        e.key, e.rule, e.severity, e.subject, e.message, e.action, e.ts, None, e.evidence
+    )
+
+
+def _risk_cleared(s: RunState, e: ev.RiskCleared) -> None:
+    risk = s.risks.get(e.key)
+    if risk is not None:
+        risk.cleared_at = e.ts
+
+
+def _run_noted(s: RunState, e: ev.RunNoted) -> None:
+    s.notes.append((e.ts, e.by, e.text))
+
+
+def _slots_changed(s: RunState, e: ev.AgentSlotsChanged) -> None:
+    agent = s.agents.get(e.agent)
+    if agent is not None:
+        agent.slots = e.slots
+
+
+def _run_paused(s: RunState, e: ev.RunPaused) -> None:
+    if e.phase:
+        if e.phase in s.phases:
+            s.phases[e.phase].held = True
+    elif s.status is RunStatus.RUNNING:
+        s.status = RunStatus.PAUSED
+    if e.ask and not e.phase:
+        s.question = {"risk": e.ask, "by": e.by, "reason": e.reason, "at": e.ts}
+
+
+def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
+    if e.phase:
+        if e.phase in s.phases:
+            s.phases[e.phase].held = False
+    elif s.status is RunStatus.PAUSED:
+        s.status = RunStatus.RUNNING
+    if not e.phase:
+        s.question = {}
+
+
+def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
+    s.status, s.reason, s.finished_at, s.question = RunStatus.RUNNING, "", None, {}
+    for entry in e.tasks:
+        t = s.tasks.get(str(entry.get("task")))
+        if t is None:
+            continue
+        t.attempts = max(t.attempts, int(entry.get("attempt") or 0))
+        action = entry.get("action")
+        if action == "adopted":
+            t.status = TaskStatus.RUNNING
+            continue
+        _release(s, t)
+        t.pid = None
+        if action == "skipped":
+            t.status, t.reason, t.finished_at = TaskStatus.SKIPPED, "skipped on resume", e.ts
+        else:
+            t.status, t.reason = TaskStatus.PENDING, "rerun after the engine stopped"
+
+
+def _forecast(s: RunState, e: ev.ForecastUpdated) -> None:
+    s.forecast = {"at": e.ts, "eta": e.eta, "phases": dict(e.phases), "guessed": e.guessed}
+
+
+def _reprioritised(s: RunState, e: ev.TaskReprioritised) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.priority = e.priority
+
+
+def _task_reset(s: RunState, e: ev.TaskReset) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.status, t.reason, t.finished_at, t.exit_code = TaskStatus.PENDING, e.reason, None, None
+
+
+def _research(s: RunState, e: ev.ResearchFinished) -> None:
+    s.research[e.research] = {
+        "id": e.research,
+        "provider": e.provider,
+        "query": e.query,
+        "results": list(e.results),
+        "error": e.error,
+    }
+
+
+_HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
+    ev.RunStarted: _run_started,
+    ev.AgentProbed: _agent_probed,
+    ev.PhaseStarted: _phase_started,
+    ev.PhaseFinished: _phase_finished,
+    ev.TaskReady: _task_ready,
+    ev.TaskStarted: _task_started,
+    ev.TaskFinished: _task_finished,
+    ev.TaskRetrying: _task_retrying,
+    ev.TaskBlocked: _task_blocked,
+    ev.TaskSkipped: _task_skipped,
+    ev.RunFinished: _run_finished,
+    ev.GateOpened: _gate_opened,
+    ev.GateVoted: _gate_voted,
+    ev.GateClosed: _gate_closed,
+    ev.PhaseRewound: _phase_rewound,
+    ev.RiskRaised: _risk_raised,
+    ev.RiskCleared: _risk_cleared,
+    ev.RunNoted: _run_noted,
+    ev.RunPaused: _run_paused,
+    ev.AgentSlotsChanged: _slots_changed,
+    ev.RunResumed: _run_resumed,
+    ev.RunRecovered: _run_recovered,
+    ev.ResearchFinished: _research,
+    ev.TaskReset: _task_reset,
+    ev.TaskReprioritised: _reprioritised,
+    ev.ForecastUpdated: _forecast,
+}
+
+
+def apply(state: RunState, event: ev.Event) -> RunState:
+    """Fold one event into the state (in place) and return the state."""
+    handler = _HANDLERS.get(type(event))
+    if handler is not None:
+        handler(state, event)
+    state.events += 1
+    return state
+
+
+def project(events: Iterable[ev.Event]) -> RunState:
+    """The state a sequence of events leads to, from nothing."""
+    state = RunState()
+    for e in events:
+        apply(state, e)
+    return state

@@ -1,0 +1,66 @@
+"""What runs teach, kept searchable: when a run ends, its lessons, operators' notes, risks that
+fired and failures go into the store's full-text index (SQLite FTS5); `phasegate search` and
+the plans' `research:` queries with provider `history` read it."""
+
+from __future__ import annotations
+
+from engine.plan.model import Plan
+from engine.report.facts import BAD, Facts
+from engine.store.base import Knowledge, Store
+from engine.watch.history import gate_key
+
+AUTO_KINDS = ("qa", "performance", "lessons")  # written into the run directory when it ends
+
+
+def entries(f: Facts, lessons: dict[str, object]) -> list[Knowledge]:
+    found: list[Knowledge] = []
+    ts = f.end
+    for x in lessons.get("findings", []):  # type: ignore[attr-defined]
+        found.append(
+            Knowledge("lesson", ts, str(x["subject"]), f"{x['finding']}; {x['recommendation']}")
+        )
+    for when, by, text in f.state.notes:
+        found.append(Knowledge("note", when, by, text))
+    for r in f.risks:
+        found.append(Knowledge("risk", r.ts, r.subject, f"{r.severity}: {r.message}"))
+    for t in f.state.tasks.values():
+        if t.status.value in BAD:
+            found.append(
+                Knowledge("failure", t.finished_at or ts, t.id, f"{t.status.value}: {t.reason}")
+            )
+    return found
+
+
+async def remember_run(store: Store, f: Facts, lessons: dict[str, object]) -> int:
+    """Index what the run taught (replacing what an earlier indexing of it held)."""
+    found = entries(f, lessons)
+    await store.remember(f.run_id, f.state.plan_name, found)
+    return len(found)
+
+
+async def learn(
+    store: Store, run_id: str, run_dir: str, plan: Plan | None = None, facts: Facts | None = None
+) -> list[str]:
+    """When a run ends: its reports into its run directory, its lessons into the index
+    (from the facts its engine gathered as it went, or read back from the store)."""
+    from engine.report import make as report
+
+    f = facts or await report.facts_of(store, run_id)
+    took = {
+        t.id: a.duration
+        for t in f.state.tasks.values()
+        if t.status.value == "succeeded" and (a := f.final(t.id)) is not None and a.end
+    }
+    # how long each manual gate waited for its decision: the forecast and the dry run expect it
+    for g in f.state.gates.values():
+        if g.approval == "manual" and g.opened_at is not None and g.closed_at is not None:
+            took[gate_key(g.id)] = g.closed_at - g.opened_at
+    if took:
+        await store.record_durations(f.state.plan_name, run_id, f.end, took)
+    # the run's own reports; its coordination plan (a simulation of the plan) is asked for
+    data = await report.run_report(store, run_id, AUTO_KINDS, f, plan)
+    await remember_run(store, f, data["lessons"])
+    return [
+        report.write(run_dir, "report.md", report.render(data, "md")),
+        report.write(run_dir, "report.json", report.render(data, "json", pretty=False)),
+    ]

@@ -1,0 +1,189 @@
+"""Quality gates: criteria evaluated into evidence, and the approval policy.
+
+The policy takes the decider's Identity as a value (from the OS user that wrote the command,
+never from a name a client claims), so tests inject users for quorum and allow-lists.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import json
+import os
+import pwd
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.exec.local import run_capture
+from engine.model.identity import Identity
+from engine.model.state import SEVERITIES, GateState, RiskState
+from engine.plan.model import Criterion, Gate
+from engine.plan.template import substitute
+
+CRITERION_TIMEOUT = 600.0
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+_WHY = {
+    "waiting": "its phase has not finished yet",
+    "passed": "it has passed",
+    "rejected": "it was rejected",
+    "failed": "its criteria failed",
+    "open": "",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy says of one decision: accepted, or refused and why."""
+
+    accepted: bool
+    why: str = ""
+
+
+async def evaluate(
+    criteria: list[Criterion],
+    workdir: str,
+    env: dict[str, str],
+    values: dict[str, str],
+    open_risks: Sequence[RiskState] = (),
+) -> list[dict[str, Any]]:
+    """Run every criterion; each result is {kind, spec, passed, detail}. `no_risks: LEVEL`
+    passes when no risk at LEVEL or above is open in the run."""
+    results = []
+    for c in criteria:
+        if c.run is not None:
+            command = substitute(c.run, values)
+            done = await run_capture(command, workdir, env, CRITERION_TIMEOUT, keep=20)
+            ok = done.code == 0
+            detail = "exit 0" if ok else f"exit {done.code}: {done.error}"
+            results.append({"kind": "run", "spec": command, "passed": ok, "detail": detail})
+        elif c.metric is not None:
+            results.append(await _metric(c.metric, workdir, env, values))
+        elif c.file is not None:
+            path = os.path.join(workdir, substitute(c.file, values))
+            size = os.path.getsize(path) if os.path.isfile(path) else -1
+            ok = size > 0
+            detail = f"{size} bytes" if ok else ("empty" if size == 0 else "missing")
+            results.append({"kind": "file", "spec": c.file, "passed": ok, "detail": detail})
+        elif c.no_risks is not None:
+            floor = SEVERITIES.index(c.no_risks)
+            bad = [
+                r
+                for r in open_risks
+                if r.severity in SEVERITIES and SEVERITIES.index(r.severity) >= floor
+            ]
+            detail = (
+                f"{len(bad)} open at {c.no_risks} or above: "
+                + "; ".join(f"{r.severity} {r.subject}: {r.message}" for r in bad[:3])
+                if bad
+                else f"no open risk at {c.no_risks} or above"
+            )
+            results.append(
+                {"kind": "no_risks", "spec": c.no_risks, "passed": not bad, "detail": detail}
+            )
+    return results
+
+
+async def _metric(
+    spec: dict[str, Any], workdir: str, env: dict[str, str], values: dict[str, str]
+) -> dict[str, Any]:
+    command = substitute(str(spec.get("run", "")), values)
+    done = await run_capture(command, workdir, env, CRITERION_TIMEOUT, keep=200)
+    numbers = [n for line in done.lines for n in _NUMBER.findall(line)]
+    result: dict[str, Any] = {"kind": "metric", "spec": command, "passed": False}
+    if done.code != 0 or not numbers:
+        result["detail"] = f"exit {done.code}" if done.code != 0 else "printed no number"
+        return result
+    value = float(numbers[-1])
+    low, high = spec.get("min"), spec.get("max")
+    ok = (low is None or value >= float(low)) and (high is None or value <= float(high))
+    bounds = " ".join(
+        x
+        for x in (f">= {low}" if low is not None else "", f"<= {high}" if high is not None else "")
+        if x
+    )
+    result.update(passed=ok, value=value, detail=f"{value:g} (wanted {bounds or 'a number'})")
+    return result
+
+
+def artifacts(paths: list[str], workdir: str) -> list[dict[str, Any]]:
+    """The phase's declared outputs as evidence: path, size and sha256 of each."""
+    found = []
+    for rel in paths:
+        path = os.path.join(workdir, rel)
+        entry: dict[str, Any] = {"kind": "artifact", "spec": rel, "passed": os.path.isfile(path)}
+        if entry["passed"]:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            entry["detail"] = f"{os.path.getsize(path)} bytes, sha256 {digest.hexdigest()[:16]}"
+            entry["sha256"] = digest.hexdigest()
+        else:
+            entry["detail"] = "missing"
+        found.append(entry)
+    return found
+
+
+def evidence_hash(gate: str, attempt: int, results: list[dict[str, Any]]) -> str:
+    blob = json.dumps({"gate": gate, "attempt": attempt, "criteria": results}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _in_group(user: str, group: str) -> bool:
+    try:
+        g = grp.getgrnam(group)
+    except KeyError:
+        return False
+    if user in g.gr_mem:
+        return True
+    try:
+        return pwd.getpwnam(user).pw_gid == g.gr_gid
+    except KeyError:
+        return False
+
+
+def may_decide(approvers: tuple[str, ...] | list[str], user: str) -> bool:
+    if not approvers:
+        return True
+    for entry in approvers:
+        if entry.startswith("group:"):
+            if _in_group(user, entry[6:]):
+                return True
+        elif entry == user:
+            return True
+    return False
+
+
+def judge(
+    gate: Gate, state: GateState, who: Identity, decision: str, reason: str, starter: str
+) -> Verdict:
+    """May `who` take this decision on this gate now?"""
+    if state.status != "open":
+        return Verdict(
+            False, f"gate '{gate.id}' is not waiting for a decision: {_WHY[state.status]}"
+        )
+    if decision == "reject" and not reason.strip():
+        return Verdict(False, "a rejection needs a reason: --reason TEXT")
+    if not may_decide(gate.approvers, who.user):
+        return Verdict(
+            False,
+            f"{who.user} may not decide gate '{gate.id}'; approvers: {', '.join(gate.approvers)}",
+        )
+    if gate.forbid_self_approval and who.user == starter:
+        return Verdict(
+            False,
+            f"{who.user} started this run and gate '{gate.id}' forbids "
+            "self-approval; another approver must decide",
+        )
+    if decision == "approve" and who.user in state.approved_by:
+        need = gate.quorum - len(state.approved_by)
+        return Verdict(
+            False,
+            f"{who.user} has approved already; {need} more approver"
+            f"{'s' if need != 1 else ''} needed (quorum {gate.quorum})",
+        )
+    return Verdict(True)

@@ -1,0 +1,53 @@
+"""The plan's research queries, asked as the first phase starts: `history` searches what
+earlier runs taught (the store's full-text index), a command provider is run with the query."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+
+from engine.exec.local import run_capture
+from engine.model import events as ev
+from engine.plan.model import Plan, Research
+from engine.plan.template import substitute
+from engine.store.base import Store
+
+
+async def ask(
+    q: Research,
+    store: Store,
+    run_id: str,
+    values: dict[str, str],
+    workdir: str,
+    env: dict[str, str],
+    now: float,
+) -> ev.ResearchFinished:
+    query = substitute(q.query, values)
+    if q.provider == "history":
+        found = await store.search(query, q.limit, exclude_run=run_id)
+        results = [f"{f.run_id} {f.kind} {f.subject}: {f.text}" for f in found]
+        return ev.ResearchFinished(now, q.id, "history", query, results)
+    command = substitute(q.provider.run, values | {"query": shlex.quote(query)})
+    answer = await run_capture(command, workdir, env, q.timeout, keep=1000)
+    lines = [line for line in answer.lines if line.strip()][: q.limit]
+    error = ""
+    if answer.code != 0:
+        how = f"exited {answer.code}" if answer.code is not None else "did not finish"
+        error = f"`{command}` {how}: {answer.error}" if answer.error else f"`{command}` {how}"
+    return ev.ResearchFinished(now, q.id, command, query, lines, error)
+
+
+async def ask_all(
+    plan: Plan,
+    store: Store,
+    run_id: str,
+    values: dict[str, str],
+    workdir: str,
+    env: dict[str, str],
+    now: float,
+) -> list[ev.ResearchFinished]:
+    return list(
+        await asyncio.gather(
+            *(ask(q, store, run_id, values, workdir, env, now) for q in plan.research)
+        )
+    )

@@ -1,0 +1,159 @@
+"""Batched writes: events and output lines go to the store in one transaction every few ms."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from engine.model.events import Event
+from engine.store.base import OutputDrop, OutputLine, Store
+
+WINDOW = 0.005  # seconds a batch stays open
+MAX_BATCH = 2000  # rows that force a write at once
+
+
+class Sink:
+    """Collects writes and flushes them in the background; a write error stops the run loudly."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        window: float = WINDOW,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """`on_error` is called (soon, on the loop) when a write fails, so that the run stops
+        at once instead of when it next writes."""
+        self._on_error = on_error
+        self._store = store
+        self._run_id = run_id
+        self._window = window
+        self._events: list[tuple[int, Event]] = []
+        self._output: list[OutputLine] = []
+        self._drops: list[OutputDrop] = []
+        self._summary: dict[str, Any] = {}
+        self._snapshot: tuple[int, str, bytes] | None = None
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._closing = False
+        self._lock = asyncio.Lock()
+        self.error: BaseException | None = None
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def event(self, seq: int, event: Event) -> None:
+        self._events.append((seq, event))
+        self._poke()
+
+    def output(self, line: OutputLine) -> None:
+        self._output.append(line)
+        self._poke()
+
+    def drop(self, drop: OutputDrop) -> None:
+        self._drops.append(drop)
+        self._poke()
+
+    def snapshot(self, seq: int, fmt: str, data: bytes) -> None:
+        """Keep the fold up to `seq` (written after the batch holding event `seq`)."""
+        self._snapshot = (seq, fmt, data)
+        self._poke()
+
+    def summary(self, **fields: Any) -> None:
+        self._summary.update(fields)
+        self._poke()
+
+    def _poke(self) -> None:
+        if self.error is not None:
+            raise self.error
+        self._wake.set()
+        if len(self._events) + len(self._output) >= MAX_BATCH:
+            self._full.set()
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            if not self._closing and not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._window)
+            self._wake.clear()
+            self._full.clear()
+            try:
+                await self._write()
+            except Exception:  # kept in self.error by _write: raised on the next write
+                return
+            if self._closing and not self._pending():
+                return
+
+    def _pending(self) -> bool:
+        return bool(self._events or self._output or self._drops or self._summary or self._snapshot)
+
+    async def _write(self) -> None:
+        # the lock keeps batches whole and in order: a flush() while the loop is writing waits
+        # for that transaction instead of starting a second one beside it
+        async with self._lock:
+            if self.error is not None:
+                raise self.error
+            try:
+                await self._write_locked()
+            except Exception as exc:
+                # the batch is gone with the failed transaction; every later write must fail too,
+                # or the run would go on with a hole in its events
+                self.error = exc
+                if self._on_error is not None:
+                    asyncio.get_running_loop().call_soon(self._on_error, exc)
+                raise
+
+    async def _write_locked(self) -> None:
+        while self._pending():
+            events, self._events = self._events, []
+            output, self._output = self._output, []
+            drops, self._drops = self._drops, []
+            summary, self._summary = self._summary, {}
+            snapshot, self._snapshot = self._snapshot, None
+            await self._store.write_batch(self._run_id, events, output, drops, summary or None)
+            if snapshot is not None:
+                await self._store.save_snapshot(self._run_id, *snapshot)
+
+    async def flush(self) -> None:
+        """Write everything collected so far before returning."""
+        await self._write()
+
+    async def close(self) -> None:
+        """Write everything still collected and stop; raises the store's error if a write failed."""
+        self._closing = True
+        self._wake.set()
+        self._full.set()  # cut short a window that is open: nothing more is coming
+        await self._task
+        if self.error is not None:
+            raise self.error
+        await self._write()
+
+
+class FailedSink(Sink):
+    """Stands in for a sink whose store failed: later writes are dropped (they cannot follow the
+    lost batch), and close() raises the store's error, so the run ends saying why."""
+
+    def __init__(self, error: BaseException) -> None:  # no store, no writer task
+        self.error = self._cause = error
+
+    def event(self, seq: int, event: Event) -> None:
+        pass
+
+    def output(self, line: OutputLine) -> None:
+        pass
+
+    def drop(self, drop: OutputDrop) -> None:
+        pass
+
+    def snapshot(self, seq: int, fmt: str, data: bytes) -> None:
+        pass
+
+    def summary(self, **fields: Any) -> None:
+        pass
+
+    async def flush(self) -> None:
+        raise self._cause
+
+    async def close(self) -> None:
+        raise self._cause

@@ -1,0 +1,110 @@
+"""The forecast: when the run and each phase still under way will end, by simulating the work
+left on the agents' slots (engine/simulate.py) from where the run stands now.
+
+Each task left takes its estimate: the median of its earlier successful runs when history has
+them, else the plan's `estimate`, else a default (counted in `guessed`). A running task holds its
+slot for what is left of its estimate (at least a moment once it has run past it). A held phase
+or a paused run is forecast as if it went on now. A manual gate is expected to wait as long as
+it did in earlier runs (the median; nothing without history), less what it has waited already.
+The runner records a forecast whenever it moves, so that reports can state how accurate it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.model.state import TERMINAL, AgentStatus, RunState, TaskStatus
+from engine.plan.dag import DEFAULT_ESTIMATE, Graph
+from engine.plan.model import Plan
+from engine.plan.scheduler import Scheduler
+from engine.watch.simulate import Progress, simulate
+
+OVERDUE = 1.0  # seconds still expected of a task past its estimate
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    eta: float  # seconds from now to the run's end
+    phases: dict[str, float]  # phase not ended -> seconds from now to its end
+    guessed: int  # tasks left with no estimate (the default was used)
+
+
+def progress(state: RunState, now: float) -> Progress:
+    """Where the run stands, as the simulation needs it."""
+    done: set[str] = set()
+    running: dict[str, tuple[str, float]] = {}
+    estimate: dict[str, float] = {}
+    priority: dict[str, int] = {}
+    guessed = 0
+    for t in state.tasks.values():
+        if t.status in TERMINAL:
+            done.add(t.id)
+            continue
+        took = t.estimate
+        if took is None:
+            took, guessed = DEFAULT_ESTIMATE, guessed + 1
+        estimate[t.id] = took
+        if t.priority:  # (0, the default, is left out: the simulation reads a missing one as 0)
+            priority[t.id] = t.priority
+        if t.status is TaskStatus.RUNNING and t.agent is not None:
+            spent = now - t.started_at if t.started_at is not None else 0.0
+            running[t.id] = (t.agent, max(took - spent, min(OVERDUE, took)))
+    slots = {a.id: a.slots for a in state.agents.values()}
+    not_ready = {a.id for a in state.agents.values() if a.status is AgentStatus.NOT_READY}
+    return Progress(done, running, estimate, slots, not_ready, priority, guessed)
+
+
+def waits(state: RunState, expected: dict[str, float], now: float) -> dict[str, float]:
+    """phase -> the time its gates not yet decided are expected to wait (`expected`: gate ->
+    the median of its earlier waits)."""
+    out: dict[str, float] = {}
+    for g in state.gates.values():
+        if g.id not in expected or g.status in ("passed", "rejected", "failed"):
+            continue
+        left = expected[g.id]
+        if g.status == "open" and g.opened_at is not None:
+            left = max(left - (now - g.opened_at), 0.0)
+        out[g.after] = out.get(g.after, 0.0) + left
+    return out
+
+
+def forecast(
+    plan: Plan,
+    graph: Graph,
+    state: RunState,
+    now: float,
+    template: Scheduler | None = None,
+    gate_waits: dict[str, float] | None = None,
+    standby: set[str] | None = None,
+    cache: dict[tuple[object, ...], float] | None = None,
+) -> Forecast:
+    """The run's and its phases' ends, in seconds from `now`; `template`: the plan's scheduler
+    as built at the start (saves building one at every forecast); `gate_waits`: gate -> the
+    median of its earlier waits for a decision; `standby`: fallbacks not called for (yet);
+    `cache`: kept between forecasts of one run (the length of each phase not started yet)."""
+    where = progress(state, now)
+    expect = waits(state, gate_waits, now) if gate_waits else None
+    schedule = simulate(
+        plan,
+        graph,
+        where,
+        detail=False,
+        template=template,
+        waits=expect,
+        standby=standby,
+        cache=cache,
+    )
+    phases = {phase: end for phase, _, end in schedule.phases}
+    return Forecast(schedule.total, phases, where.guessed)
+
+
+def seconds_left(state: RunState, now: float, phase: str = "") -> float | None:
+    """Seconds until the run (or `phase`) ends, counted down from the last recorded forecast;
+    None when there is none, or the run or phase has ended."""
+    f = state.forecast
+    if not f or state.finished_at is not None:
+        return None
+    left = f["eta"] if not phase else f["phases"].get(phase)
+    if left is None:
+        return None
+    return max(float(left) - (now - float(f["at"])), 0.0)

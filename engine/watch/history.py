@@ -1,0 +1,45 @@
+"""Estimates learned from history: each task's median and p90 duration over the plan's earlier
+successful runs, which take the place of the plan's `estimate` (its fallback) in the forecast,
+the overrun rule and the dry run; and how long each manual gate waited for its decision (kept
+under `gate:ID`, as no task id holds a colon), which the forecast and the dry run expect."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.store.base import Store
+
+MIN_RUNS = 1  # earlier durations needed before history speaks for a task
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    median: float
+    p90: float
+    runs: int
+
+
+def summarise(seconds: list[float]) -> Learned:
+    ordered = sorted(seconds)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return Learned(statistics.median(ordered), p90, len(ordered))
+
+
+async def learned(store: Store, plan: str) -> dict[str, Learned]:
+    found = await store.durations(plan)
+    return {task: summarise(s) for task, s in found.items() if len(s) >= MIN_RUNS}
+
+
+GATE = "gate:"  # the prefix of a gate's waits among the tasks' durations
+
+
+def gate_key(gate: str) -> str:
+    return GATE + gate
+
+
+def gate_waits(learned: dict[str, Learned]) -> dict[str, float]:
+    """gate id -> the median of its earlier waits for a decision."""
+    return {k[len(GATE) :]: v.median for k, v in learned.items() if k.startswith(GATE)}

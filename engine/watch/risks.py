@@ -1,0 +1,250 @@
+"""Risk rules: early warnings computed from the run's state at every tick, raised and cleared
+as events. Pure: the runner gives the state, the time and when each task last printed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.model import events as ev
+from engine.model.durations import format_duration
+from engine.model.state import RunState, TaskStatus
+from engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisks
+from engine.watch.forecast import seconds_left
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """The thresholds that hold for each task and phase: a task's own `risks:`, else its
+    phase's, else the plan's."""
+
+    rules: RiskSettings
+    tasks: dict[str, TaskRisks] = field(default_factory=dict)
+    phases: dict[str, PhaseRisks] = field(default_factory=dict)
+    phase_of: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, plan: Plan) -> Tuning:
+        tasks = {t.id: t.risks for p in plan.phases for t in p.tasks if t.risks is not None}
+        phases = {p.id: p.risks for p in plan.phases if p.risks is not None}
+        phase_of = {t.id: p.id for p in plan.phases for t in p.tasks if p.id in phases}
+        return cls(plan.risks, tasks, phases, phase_of)
+
+    def task(self, name: str, task: str) -> Any:
+        own = self.tasks.get(task)
+        if own is not None and getattr(own, name) is not None:
+            return getattr(own, name)
+        return self.phase(name, self.phase_of.get(task, ""))
+
+    def phase(self, name: str, phase: str) -> Any:
+        own = self.phases.get(phase)
+        if own is not None and getattr(own, name) is not None:
+            return getattr(own, name)
+        return getattr(self.rules, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    key: str
+    rule: str
+    severity: str
+    subject: str
+    message: str
+    action: str
+    evidence: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def findings(
+    state: RunState,
+    now: float,
+    last_output: dict[str, float],
+    rules: RiskSettings,
+    tuning: Tuning | None = None,
+) -> list[Finding]:
+    """Every risk that holds now. Cost: the running tasks and the running phase only.
+    `tuning`: the plan's per-phase and per-task thresholds (default: `rules` everywhere)."""
+    tune = tuning if tuning is not None else Tuning(rules)
+    found: list[Finding] = []
+    running = {t for a in state.agents.values() for t in a.running}
+    for tid in running:
+        t = state.tasks[tid]
+        if t.started_at is None:
+            continue
+        took = now - t.started_at
+        limit = max(t.p90 or 0.0, t.estimate or 0.0) * tune.task("overrun_factor", tid)
+        if limit and took > limit:
+            severity = "high" if took > 2 * limit else "medium"
+            past = (
+                f"the p90 of its earlier successful runs ({format_duration(t.p90)})"
+                if t.p90 and t.p90 >= (t.estimate or 0.0)
+                else f"its estimate of {format_duration(t.estimate)}"
+            )
+            found.append(
+                Finding(
+                    f"overrun:{tid}",
+                    "task_overrun",
+                    severity,
+                    f"task {tid}",
+                    f"running {format_duration(took)}, past {past}",
+                    "check its output (l); skip or cancel it if it hangs",
+                    {"running_s": round(took, 1), "estimate_s": t.estimate, "p90_s": t.p90},
+                )
+            )
+        quiet = now - max(last_output.get(tid, 0.0), t.started_at)
+        silent_after = tune.task("silent_after", tid)
+        if silent_after and quiet > silent_after:
+            found.append(
+                Finding(
+                    f"silent:{tid}",
+                    "silent_agent",
+                    "medium",
+                    f"agent {t.agent}",
+                    f"task {tid} has printed nothing for {format_duration(quiet)}",
+                    "check that it is not waiting for input; cancel it if it hangs",
+                    {"task": tid, "quiet_s": round(quiet, 1)},
+                )
+            )
+    for phase in state.phases.values():
+        if phase.status != "running" or phase.started_at is None:
+            continue
+        storm, rate = tune.phase("retry_storm", phase.id), tune.phase("failure_rate", phase.id)
+        found.extend(
+            _phase_findings(
+                state, phase.id, now - phase.started_at, phase.timebox, now, storm, rate
+            )
+        )
+    for gate in state.gates.values():
+        if gate.status == "open" and gate.opened_at is not None:
+            found.extend(_gate_findings(state, gate.id, now - gate.opened_at, rules))
+    return found
+
+
+def _slack(state: RunState) -> float | None:
+    """What the phases still to run have in their timeboxes beyond their work (at best: the
+    work spread over every slot); None when one of them has no timebox."""
+    later = [p for p in state.phases.values() if p.status == "pending"]
+    if not later or any(p.timebox is None for p in later):
+        return None
+    names = {p.id for p in later}
+    work = sum(t.estimate or 0.0 for t in state.tasks.values() if t.phase in names)
+    slots = sum(a.slots for a in state.agents.values()) or 1
+    return sum(p.timebox or 0.0 for p in later) - work / slots
+
+
+def _gate_findings(state: RunState, gate: str, waited: float, rules: RiskSettings) -> list[Finding]:
+    """A gate waiting for a decision long enough to eat the run's slack (or `gate_wait`)."""
+    slack = _slack(state)
+    evidence = {"waited_s": round(waited, 1), "slack_s": None if slack is None else round(slack, 1)}
+    if slack is not None and waited > max(slack, 0.0):
+        message = (
+            f"has waited {format_duration(waited)} for a decision, more than the run's slack "
+            f"({format_duration(max(slack, 0.0))}): the phases after it will overrun"
+        )
+        severity = "high"
+    elif rules.gate_wait and waited > rules.gate_wait:
+        message = f"has waited {format_duration(waited)} for a decision"
+        severity = "medium"
+    else:
+        return []
+    return [
+        Finding(
+            f"gate_wait:{gate}",
+            "gate_wait",
+            severity,
+            f"gate {gate}",
+            message,
+            "decide it (g in the dashboard, or phasegate approve/reject)",
+            evidence,
+        )
+    ]
+
+
+def _phase_findings(
+    state: RunState,
+    phase: str,
+    used: float,
+    timebox: float | None,
+    now: float,
+    retry_storm: int,
+    failure_rate: float,
+) -> list[Finding]:
+    found = []
+    tasks = [t for t in state.tasks.values() if t.phase == phase]
+    if timebox is not None:
+        if used > timebox:
+            found.append(
+                Finding(
+                    f"timebox:{phase}",
+                    "phase_timebox",
+                    "high",
+                    f"phase {phase}",
+                    f"over its timebox: {format_duration(used)} of {format_duration(timebox)}",
+                    "re-prioritise or skip what can wait",
+                )
+            )
+        else:
+            left = seconds_left(state, now, phase)  # the forecast's: the work left on the slots
+            if left is None:  # none recorded yet: at least the longest task left
+                left = 0.0
+                for t in tasks:
+                    if t.status.terminal or t.estimate is None:
+                        continue
+                    started = t.started_at if t.status is TaskStatus.RUNNING else None
+                    left = max(left, t.estimate - (now - started if started else 0.0))
+            if used + left > timebox:
+                found.append(
+                    Finding(
+                        f"projected:{phase}",
+                        "phase_projected",
+                        "medium",
+                        f"phase {phase}",
+                        f"projected to end after its timebox ({format_duration(used + left)} of "
+                        f"{format_duration(timebox)})",
+                        "add slots, re-prioritise, or skip what can wait",
+                        {"used_s": round(used, 1), "left_s": round(left, 1), "timebox_s": timebox},
+                    )
+                )
+    retried = [t.id for t in tasks if t.attempts >= 2]
+    if retry_storm and len(retried) >= retry_storm:
+        found.append(
+            Finding(
+                f"retries:{phase}",
+                "retry_storm",
+                "medium",
+                f"phase {phase}",
+                f"{len(retried)} tasks needed retries: {', '.join(sorted(retried)[:5])}",
+                "look for a shared cause (a flaky dependency, a full disk)",
+            )
+        )
+    ended = [t for t in tasks if t.status.terminal and t.status is not TaskStatus.SKIPPED]
+    bad = [t for t in ended if t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT)]
+    if len(ended) >= 4 and len(bad) / len(ended) >= failure_rate:
+        found.append(
+            Finding(
+                f"failures:{phase}",
+                "failure_rate",
+                "high",
+                f"phase {phase}",
+                f"{len(bad)} of {len(ended)} finished tasks failed",
+                "pause the phase (p) and look at the failures",
+            )
+        )
+    return found
+
+
+def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]:
+    """The events that bring the state's risks in line with what holds now."""
+    out: list[ev.Event] = []
+    holding = {f.key for f in found}
+    for f in found:
+        known = state.risks.get(f.key)
+        if known is None or not known.open:
+            out.append(
+                ev.RiskRaised(
+                    now, f.key, f.rule, f.severity, f.subject, f.message, f.action, f.evidence
+                )
+            )
+    for key, risk in state.risks.items():
+        if risk.open and key not in holding:
+            out.append(ev.RiskCleared(now, key, "no longer holds"))
+    return out
