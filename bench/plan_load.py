@@ -161,16 +161,20 @@ def breakdown(path: str, text: str, repeat: int) -> str:
     These are internal functions, so this is best effort: a refactor shows as "unavailable"."""
     try:
         from engine.plan.check import semantic_problems
+        from engine.plan.dag import build
         from engine.plan.load import MAX_EXPANDED_NODES, _expanded_size, read_text
         from engine.plan.model import Plan
     except ImportError as exc:
         return f"unavailable ({exc})"
     data = yaml.load(text, Loader=yaml.CSafeLoader)
+    plan = Plan.model_validate(data)
     steps: list[tuple[str, Callable[[], object]]] = [
         ("read", lambda: read_text(path)),
         ("alias guard", lambda: _expanded_size(data, MAX_EXPANDED_NODES)),
         ("pydantic", lambda: Plan.model_validate(data)),
         ("semantic checks", lambda: list(semantic_problems(data))),
+        # not part of load_plan: the task graph and its ranks, built once per run (docs/dag.md)
+        ("then the graph", lambda: build(plan)),
     ]
     parts = []
     for name, fn in steps:

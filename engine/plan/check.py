@@ -360,7 +360,8 @@ def _check_gates(
 def _check_cycles(
     edges: dict[str, list[str]], where: dict[str, tuple[int, int]]
 ) -> Iterator[Found]:
-    """Kahn's algorithm finds whether there is a cycle; networkx names each one (only then)."""
+    """Kahn's algorithm finds whether there is a cycle; networkx names each one (only then: a
+    valid plan never imports it; docs/dag.md has the figures)."""
     indegree = {t: 0 for t in edges}
     dependents: dict[str, list[str]] = {t: [] for t in edges}
     for t, needs in edges.items():

@@ -2,7 +2,8 @@
 the dry run (engine/simulate.py) derives the critical path from its schedule.
 
 Plain dicts keep the hot path fast for 10,000-task plans; networkx is imported only where a
-general graph algorithm earns it (naming cycles, in plan.check).
+general graph algorithm earns it (naming cycles, in plan.check). Measured against networkx
+(slower at each job, and its import alone costs ~120 ms): docs/dag.md.
 """
 
 from __future__ import annotations
