@@ -6,10 +6,10 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from engine.client import send
 from engine.model import events as ev
-from engine.model.commands import send_command
+from engine.model.commands import Cancel, Command
 from engine.model.errors import PhasegateError
 from engine.model.state import project
 from engine.store import SQLiteStore
@@ -88,7 +88,7 @@ async def note_after(db_path: str, ref: str, text: str) -> str | None:
         await store.close()
 
 
-async def command(db_path: str, ref: str, kind: str, args: dict[str, Any]) -> str:
+async def command(db_path: str, ref: str, order: Command) -> str:
     """Write the command and wait for the engine's answer."""
     store = await SQLiteStore.open(db_path)
     try:
@@ -97,11 +97,9 @@ async def command(db_path: str, ref: str, kind: str, args: dict[str, Any]) -> st
         def answers(event: ev.Event, sent: int) -> bool:
             if isinstance(event, ev.CommandDone):
                 return event.command == sent
-            return kind == "cancel" and isinstance(event, ev.RunFinished)
+            return isinstance(order, Cancel) and isinstance(event, ev.RunFinished)
 
-        event = await ask_engine(
-            store, row.id, lambda: send_command(store, row.id, kind, args), answers
-        )
+        event = await ask_engine(store, row.id, lambda: send(store, row.id, order), answers)
         if isinstance(event, ev.RunFinished):
             return f"run {row.id}: {event.status}"
         assert isinstance(event, ev.CommandDone)

@@ -10,8 +10,9 @@ import asyncio
 import json
 from typing import Any
 
+from engine.client import send
 from engine.model import events as ev
-from engine.model.commands import send_decision
+from engine.model.commands import Approve, Reject
 from engine.model.errors import UsageError
 from engine.model.state import project
 from engine.store import SQLiteStore
@@ -72,7 +73,7 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
     return "\n".join(lines)
 
 
-async def decide(db_path: str, ref: str, gate: str, decision: str, reason: str) -> str:
+async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
     """Write the decision and wait for the engine's answer; raise Refused with its reason."""
     store = await SQLiteStore.open(db_path)
     try:
@@ -80,13 +81,13 @@ async def decide(db_path: str, ref: str, gate: str, decision: str, reason: str) 
         event = await ask_engine(
             store,
             row.id,
-            lambda: send_decision(store, row.id, gate, decision, reason),
+            lambda: send(store, row.id, order),
             lambda e, sent: isinstance(e, ev.GateVoted | ev.GateRefused) and e.command == sent,
         )
         if isinstance(event, ev.GateRefused):
             raise Refused(f"refused: {event.why}")
         assert isinstance(event, ev.GateVoted)
-        return await _answer(store, row.id, gate, decision, event.user)
+        return await _answer(store, row.id, order.gate, order.kind.value, event.user)
     finally:
         await store.close()
 

@@ -129,3 +129,7 @@ class AdoptedProcess:
         signal_group(self.pgid, signal.SIGTERM)
         if self._kill_at is None:
             self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        if self.pgid:
+            signal_group(self.pgid, signal.SIGKILL)

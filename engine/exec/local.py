@@ -51,6 +51,9 @@ class Handle(Protocol):
     def terminate(self, grace: float) -> None:
         """TERM the process group, then KILL it after `grace` seconds if anything is left."""
 
+    def kill(self) -> None:
+        """KILL the process group now (the engine is stopping)."""
+
 
 class Executor(Protocol):
     def start(
@@ -271,6 +274,10 @@ class LocalProcess:
         signal_group(self.pgid, signal.SIGTERM)
         if self._kill_at is None:
             self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        if self.pgid:
+            signal_group(self.pgid, signal.SIGKILL)
 
 
 class _NoWorkdir(OSError):

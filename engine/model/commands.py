@@ -1,30 +1,205 @@
-"""Writing intents into a run's inbox as the OS user of this process (never a claimed name)."""
+"""Every command a run's engine takes: its name, its fields, their validation and who may send it.
+
+The CLI, the dashboard, contingency actions and the engine all use these types; the engine
+dispatches on the type, never on a name. A command travels as (kind, args): `args_of` and
+`parse` turn one into the other, and `parse` is where a bad command is refused, with a reason
+a person can act on.
+"""
 
 from __future__ import annotations
 
-import time
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from engine.model.identity import current_identity
-from engine.store.base import Store
-
-
-async def send_decision(store: Store, run_id: str, gate: str, decision: str, reason: str) -> int:
-    """An approve/reject command with who decides and from where; the engine judges it."""
-    who = current_identity()
-    args = {
-        "gate": gate,
-        "reason": reason,
-        "uid": who.uid,
-        "host": who.host,
-        "tty": who.tty,
-        "ssh": who.ssh,
-    }
-    return await store.put_command(run_id, decision, args, who.user, time.time())
+from engine.model.errors import UsageError
 
 
-async def send_command(store: Store, run_id: str, kind: str, args: dict[str, object]) -> int:
-    """An operator command (skip, cancel_task, pause, resume, note, cancel) as this OS user."""
-    who = current_identity()
-    return await store.put_command(
-        run_id, kind, {**args, "uid": who.uid, "host": who.host}, who.user, time.time()
+class Kind(StrEnum):
+    """The name a command is stored and sent under (chosen once: stored runs hold them)."""
+
+    APPROVE = "approve"  # a vote for a gate
+    REJECT = "reject"  # a gate's rejection, with a reason
+    CANCEL = "cancel"  # stop the whole run
+    PAUSE = "pause"  # no new task starts (of one phase, with `phase`)
+    RESUME = "resume"  # undo a pause (or answer a risk's question with "go on")
+    PRIORITY = "priority"  # a task's new priority
+    SLOTS = "slots"  # an agent's new number of slots
+    RETRY = "retry"  # run a task that ended badly again
+    SKIP = "skip"  # skip a task; its dependents go on
+    CANCEL_TASK = "cancel_task"  # cancel one task; its dependents are blocked
+    NOTE = "note"  # an operator's note, kept with the run
+
+
+class Role(StrEnum):
+    """Who may send a command: a gate's approvers decide under its policy; operators steer."""
+
+    DECIDE = "decide"
+    OPERATE = "operate"
+
+
+class BadCommand(UsageError):
+    """A command that cannot be carried out as written (unknown kind, a missing or bad field)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    gate: str
+    reason: str = ""
+    kind: ClassVar[Kind] = Kind.APPROVE
+    role: ClassVar[Role] = Role.DECIDE
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    gate: str
+    reason: str  # the gate's policy refuses (and audits) a rejection without one
+    kind: ClassVar[Kind] = Kind.REJECT
+    role: ClassVar[Role] = Role.DECIDE
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    reason: str = ""
+    kind: ClassVar[Kind] = Kind.CANCEL
+    role: ClassVar[Role] = Role.OPERATE
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    phase: str = ""  # empty: the whole run
+    reason: str = ""
+    ask: str = ""  # the key of a risk whose rule asks the operator (go on or stop?)
+    kind: ClassVar[Kind] = Kind.PAUSE
+    role: ClassVar[Role] = Role.OPERATE
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    phase: str = ""  # empty: the whole run
+    kind: ClassVar[Kind] = Kind.RESUME
+    role: ClassVar[Role] = Role.OPERATE
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    task: str
+    priority: int
+    kind: ClassVar[Kind] = Kind.PRIORITY
+    role: ClassVar[Role] = Role.OPERATE
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    agent: str
+    slots: int
+    kind: ClassVar[Kind] = Kind.SLOTS
+    role: ClassVar[Role] = Role.OPERATE
+
+    def __post_init__(self) -> None:
+        if self.slots < 1:
+            raise BadCommand("slots must be a whole number of 1 or more")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    task: str
+    kind: ClassVar[Kind] = Kind.RETRY
+    role: ClassVar[Role] = Role.OPERATE
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    task: str
+    reason: str = ""
+    kind: ClassVar[Kind] = Kind.SKIP
+    role: ClassVar[Role] = Role.OPERATE
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTask:
+    task: str
+    reason: str = ""
+    kind: ClassVar[Kind] = Kind.CANCEL_TASK
+    role: ClassVar[Role] = Role.OPERATE
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+    kind: ClassVar[Kind] = Kind.NOTE
+    role: ClassVar[Role] = Role.OPERATE
+
+    def __post_init__(self) -> None:
+        _required(self.text, "a note needs text")
+
+
+Command = (
+    Approve | Reject | Cancel | Pause | Resume | Priority | Slots | Retry | Skip | CancelTask | Note
+)
+Decision = Approve | Reject
+
+COMMANDS: dict[Kind, type[Command]] = {
+    c.kind: c
+    for c in (
+        Approve,
+        Reject,
+        Cancel,
+        Pause,
+        Resume,
+        Priority,
+        Slots,
+        Retry,
+        Skip,
+        CancelTask,
+        Note,
     )
+}
+
+# what a sender adds beside a command's own fields: where it was sent from (never used for
+# policy: the engine takes identity from the OS)
+CONTEXT = ("uid", "host", "tty", "ssh")
+
+
+def _required(text: str, why: str) -> None:
+    if not text.strip():
+        raise BadCommand(why)
+
+
+def args_of(command: Command) -> dict[str, Any]:
+    """A command's fields, as stored and sent."""
+    return {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+
+
+def parse(kind: str, args: Mapping[str, Any]) -> Command:
+    """The typed command a (kind, args) pair stands for; BadCommand says what is wrong."""
+    try:
+        cls = COMMANDS[Kind(kind)]
+    except ValueError:
+        known = ", ".join(k.value for k in Kind)
+        raise BadCommand(f"unknown command '{kind}'; commands: {known}") from None
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        value = args.get(f.name)
+        if value is None:
+            if f.default is dataclasses.MISSING:
+                raise BadCommand(f"'{kind}' needs '{f.name}'")
+            continue
+        if f.type == "int":
+            if isinstance(value, bool) or not _whole(value):
+                raise BadCommand(f"'{f.name}' must be a whole number, not {value!r}")
+            value = int(str(value))
+        else:
+            value = str(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def _whole(value: object) -> bool:
+    try:
+        int(str(value))
+    except ValueError:
+        return False
+    return True

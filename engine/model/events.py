@@ -181,6 +181,35 @@ class TaskSkipped(Event):
     by: str = ""
 
 
+@event("task.stopping")
+@dataclass(frozen=True, slots=True)
+class TaskStopping(Event):
+    """An operator stops a running task: its group is terminated and it ends with `status`
+    (skipped or cancelled), whatever its exit code."""
+
+    task: str
+    status: str
+    reason: str
+    by: str = ""
+
+
+@event("fallback.called")
+@dataclass(frozen=True, slots=True)
+class FallbackCalled(Event):
+    """A risk rule fired whose action is a fallback task: the task stands by no more."""
+
+    task: str
+    rule: str
+
+
+@event("run.cancelling")
+@dataclass(frozen=True, slots=True)
+class RunCancelling(Event):
+    """The run is being cancelled: no new task starts, running ones are terminated."""
+
+    reason: str
+
+
 @event("run.finished")
 @dataclass(frozen=True, slots=True)
 class RunFinished(Event):

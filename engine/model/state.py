@@ -10,11 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.model import events as ev
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")  # of a risk, lowest first
+
+class Severity(StrEnum):
+    """How bad a risk is, lowest first."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"  # a stored value this phasegate does not know (reported in anomalies)
+
+
+SEVERITIES = tuple(s.value for s in Severity if s is not Severity.UNKNOWN)  # lowest first
 
 
 class TaskStatus(StrEnum):
@@ -27,6 +39,7 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"  # stopped by the operator or by Ctrl-C
     SKIPPED = "skipped"  # skipped by an operator; its dependents go on
     BLOCKED = "blocked"  # a dependency ended badly or no ready agent can take it
+    UNKNOWN = "unknown"  # a stored status this phasegate does not know: ended, never run again
 
     @property
     def terminal(self) -> bool:
@@ -41,6 +54,7 @@ TERMINAL = frozenset(
         TaskStatus.CANCELLED,
         TaskStatus.SKIPPED,
         TaskStatus.BLOCKED,
+        TaskStatus.UNKNOWN,
     }
 )
 # outcomes after which dependents may go on
@@ -48,7 +62,15 @@ SATISFIED = frozenset({TaskStatus.SUCCEEDED, TaskStatus.SKIPPED})
 
 
 # how a task can end badly: its dependents are blocked unless its on_failure says otherwise
-BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.CANCELLED, TaskStatus.BLOCKED})
+BAD = frozenset(
+    {
+        TaskStatus.FAILED,
+        TaskStatus.TIMED_OUT,
+        TaskStatus.CANCELLED,
+        TaskStatus.BLOCKED,
+        TaskStatus.UNKNOWN,
+    }
+)
 
 
 class RunStatus(StrEnum):
@@ -59,6 +81,29 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # a task or a gate failed it
     CANCELLED = "cancelled"  # stopped by the operator
     INTERRUPTED = "interrupted"  # the engine died; `resume` continues it
+    UNKNOWN = "unknown"  # a stored status this phasegate does not know (reported in anomalies)
+
+
+class PhaseStatus(StrEnum):
+    PENDING = "pending"  # not reached yet (or rewound to by a gate)
+    RUNNING = "running"  # its tasks are under way
+    SUCCEEDED = "succeeded"  # its tasks ended well (or failed with on_failure: continue)
+    FAILED = "failed"  # a task or an entry check failed it
+    CANCELLED = "cancelled"  # the run was cancelled while it ran
+    UNKNOWN = "unknown"  # a stored status this phasegate does not know (reported in anomalies)
+
+    @property
+    def ended(self) -> bool:
+        return self not in (PhaseStatus.PENDING, PhaseStatus.RUNNING)
+
+
+class GateStatus(StrEnum):
+    WAITING = "waiting"  # its phase has not ended yet
+    OPEN = "open"  # criteria evaluated, waiting for approvers
+    PASSED = "passed"
+    REJECTED = "rejected"  # by an approver or its on_timeout rule
+    FAILED = "failed"  # an automatic gate whose criteria failed
+    UNKNOWN = "unknown"  # a stored outcome this phasegate does not know (reported in anomalies)
 
 
 class AgentStatus(StrEnum):
@@ -88,6 +133,9 @@ class TaskState:
     lines: int = 0
     dropped: int = 0
     reason: str = ""
+    stopping: str = ""  # an operator stops it: the status it ends with (skipped | cancelled)
+    stop_reason: str = ""
+    called: bool = False  # a fallback of a risk rule that fired
 
     @property
     def duration(self) -> float | None:
@@ -117,7 +165,7 @@ class PhaseState:
     id: str
     title: str = ""
     timebox: float | None = None
-    status: str = "pending"  # pending | running | succeeded | failed | cancelled
+    status: PhaseStatus = PhaseStatus.PENDING
     started_at: float | None = None
     finished_at: float | None = None
     held: bool = False  # paused by an operator: none of its tasks starts until resumed
@@ -139,7 +187,7 @@ class GateState:
     approval: str = "manual"
     approvers: tuple[str, ...] = ()
     quorum: int = 1
-    status: str = "waiting"  # waiting | open | passed | rejected | failed
+    status: GateStatus = GateStatus.WAITING
     attempt: int = 0
     criteria: list[dict[str, Any]] = field(default_factory=list)
     evidence_hash: str = ""
@@ -155,7 +203,7 @@ class GateState:
             "approval": self.approval,
             "approvers": list(self.approvers),
             "quorum": self.quorum,
-            "status": self.status,
+            "status": self.status.value,
             "attempt": self.attempt,
             "criteria": self.criteria,
             "evidence_hash": self.evidence_hash,
@@ -170,7 +218,7 @@ class GateState:
 class RiskState:
     key: str
     rule: str
-    severity: str
+    severity: Severity
     subject: str
     message: str
     action: str = ""
@@ -186,7 +234,7 @@ class RiskState:
         return {
             "key": self.key,
             "rule": self.rule,
-            "severity": self.severity,
+            "severity": self.severity.value,
             "subject": self.subject,
             # the subject's kind and id apart: {"kind": "task", "id": "compile"}
             "on": dict(zip(("kind", "id"), self.subject.split(" ", 1), strict=False)),
@@ -222,6 +270,12 @@ class RunState:
     # a risk rule asking the operator (the run is paused until answered):
     # {"risk": key, "by": "risk:RULE", "reason": text, "at": when}
     question: dict[str, Any] = field(default_factory=dict)
+    # the reason of the last rejection that rewound the run: the phases that run again see it
+    # (PHASEGATE_FEEDBACK)
+    feedback: str = ""
+    cancelling: str = ""  # the run is being cancelled, and why
+    # stored values this phasegate could not read (an unknown status, say): shown, never raised
+    anomalies: list[str] = field(default_factory=list)
     events: int = 0
 
     def counts(self) -> dict[str, int]:
@@ -235,6 +289,19 @@ class RunState:
         if self.started_at is None:
             return None
         return (self.finished_at or self.started_at) - self.started_at
+
+
+E = TypeVar("E", TaskStatus, RunStatus, PhaseStatus, GateStatus, Severity)
+
+
+def _read(kind: type[E], value: str, s: RunState, where: str) -> E:
+    """A stored value as its enum; one this phasegate does not know becomes UNKNOWN, and the
+    fold reports it in `anomalies` instead of raising."""
+    try:
+        return kind(value)
+    except ValueError:
+        s.anomalies.append(f"{where}: unknown {kind.__name__} {value!r}")
+        return kind("unknown")
 
 
 def _run_started(s: RunState, e: ev.RunStarted) -> None:
@@ -276,13 +343,14 @@ def _agent_probed(s: RunState, e: ev.AgentProbed) -> None:
 def _phase_started(s: RunState, e: ev.PhaseStarted) -> None:
     phase = s.phases.get(e.phase)
     if phase is not None:
-        phase.status, phase.started_at = "running", e.ts
+        phase.status, phase.started_at = PhaseStatus.RUNNING, e.ts
 
 
 def _phase_finished(s: RunState, e: ev.PhaseFinished) -> None:
     phase = s.phases.get(e.phase)
     if phase is not None:
-        phase.status, phase.finished_at = e.status, e.ts
+        status = _read(PhaseStatus, e.status, s, f"phase '{e.phase}'")
+        phase.status, phase.finished_at = status, e.ts
 
 
 # A task event naming a task that RunStarted did not list (a newer engine that adds tasks, a
@@ -329,7 +397,8 @@ def _task_finished(s: RunState, e: ev.TaskFinished) -> None:
     t = s.tasks.get(e.task)
     if t is None:
         return
-    t.status = TaskStatus(e.status)
+    t.status = _read(TaskStatus, e.status, s, f"task '{e.task}'")
+    t.stopping = t.stop_reason = ""
     t.finished_at, t.exit_code, t.reason, t.pid = e.ts, e.exit_code, e.reason, None
     t.lines += e.lines
     t.dropped += e.dropped
@@ -356,18 +425,20 @@ def _task_skipped(s: RunState, e: ev.TaskSkipped) -> None:
         return
     t.status, t.reason = TaskStatus.SKIPPED, e.reason
     t.finished_at = e.ts
+    t.stopping = t.stop_reason = ""
     _release(s, t)
 
 
 def _run_finished(s: RunState, e: ev.RunFinished) -> None:
-    s.status, s.reason, s.finished_at = RunStatus(e.status), e.reason, e.ts
+    s.status = _read(RunStatus, e.status, s, "run")
+    s.reason, s.finished_at = e.reason, e.ts
     s.question = {}
 
 
 def _gate_opened(s: RunState, e: ev.GateOpened) -> None:
     g = s.gates.get(e.gate)
     if g is not None:
-        g.status, g.attempt, g.criteria = "open", e.attempt, e.criteria
+        g.status, g.attempt, g.criteria = GateStatus.OPEN, e.attempt, e.criteria
         g.evidence_hash, g.opened_at, g.closed_at = e.evidence_hash, e.ts, None
         g.approved_by, g.reason = [], ""
 
@@ -381,27 +452,30 @@ def _gate_voted(s: RunState, e: ev.GateVoted) -> None:
 def _gate_closed(s: RunState, e: ev.GateClosed) -> None:
     g = s.gates.get(e.gate)
     if g is not None:
-        g.status, g.reason, g.closed_at = e.outcome, e.reason, e.ts
+        g.status = _read(GateStatus, e.outcome, s, f"gate '{e.gate}'")
+        g.reason, g.closed_at = e.reason, e.ts
 
 
 def _phase_rewound(s: RunState, e: ev.PhaseRewound) -> None:
+    s.feedback = e.reason
     again = False
     for phase in s.phases.values():
         again = again or phase.id == e.phase
         if again:
-            phase.status, phase.finished_at = "pending", None
-    rerun = {p for p, ph in s.phases.items() if ph.status == "pending"}
+            phase.status, phase.finished_at = PhaseStatus.PENDING, None
+    rerun = {p for p, ph in s.phases.items() if ph.status is PhaseStatus.PENDING}
     for t in s.tasks.values():
         if t.phase in rerun:
             t.status, t.reason, t.exit_code, t.finished_at = TaskStatus.PENDING, "", None, None
     for g in s.gates.values():
         if g.after in rerun:
-            g.status = "waiting"
+            g.status = GateStatus.WAITING
 
 
 def _risk_raised(s: RunState, e: ev.RiskRaised) -> None:
+    severity = _read(Severity, e.severity, s, f"risk '{e.key}'")
     s.risks[e.key] = RiskState(
-        e.key, e.rule, e.severity, e.subject, e.message, e.action, e.ts, None, e.evidence
+        e.key, e.rule, severity, e.subject, e.message, e.action, e.ts, None, e.evidence
     )
 
 
@@ -442,7 +516,9 @@ def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
 
 
 def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
-    s.status, s.reason, s.finished_at, s.question = RunStatus.RUNNING, "", None, {}
+    if s.status is not RunStatus.PAUSED:  # a paused run stays paused, its question asked
+        s.status, s.question = RunStatus.RUNNING, {}
+    s.reason, s.finished_at = "", None
     for entry in e.tasks:
         t = s.tasks.get(str(entry.get("task")))
         if t is None:
@@ -458,6 +534,22 @@ def _run_recovered(s: RunState, e: ev.RunRecovered) -> None:
             t.status, t.reason, t.finished_at = TaskStatus.SKIPPED, "skipped on resume", e.ts
         else:
             t.status, t.reason = TaskStatus.PENDING, "rerun after the engine stopped"
+
+
+def _task_stopping(s: RunState, e: ev.TaskStopping) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.stopping, t.stop_reason = e.status, e.reason
+
+
+def _fallback_called(s: RunState, e: ev.FallbackCalled) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        t.called = True
+
+
+def _run_cancelling(s: RunState, e: ev.RunCancelling) -> None:
+    s.cancelling = e.reason
 
 
 def _forecast(s: RunState, e: ev.ForecastUpdated) -> None:
@@ -513,6 +605,9 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.TaskReset: _task_reset,
     ev.TaskReprioritised: _reprioritised,
     ev.ForecastUpdated: _forecast,
+    ev.TaskStopping: _task_stopping,
+    ev.RunCancelling: _run_cancelling,
+    ev.FallbackCalled: _fallback_called,
 }
 
 

@@ -1,5 +1,5 @@
 """One task attempt from spawn to outcome: its command and environment, its output lines (with
-the output cap), its timeout, its end, and the retry that may follow. Mixed into the Runner."""
+the output cap), its timeout, its end, and the retry that may follow: a part of the run."""
 
 from __future__ import annotations
 
@@ -11,19 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.durable.adopt import FileTail
+from engine.durable.adopt import POLL, FileTail, files_for
+from engine.durable.adopt import wrap as wrap_for_files
 from engine.exec.argv import argv_for, wrap
 from engine.exec.local import Exit, Handle, ProcSpec, process_start_time
 from engine.model import events as ev
+from engine.model.state import TaskStatus
 from engine.plan.model import Task
 from engine.plan.template import substitute
 from engine.store.base import OutputDrop, OutputLine
 
 if TYPE_CHECKING:
     from engine.exec.local import Executor
-    from engine.model.state import RunState
-    from engine.plan.model import Plan
     from engine.plan.scheduler import Scheduler
+    from engine.run.host import Host
+    from engine.run.progress import Progress
     from engine.store.sink import Sink
 
 MAX_BACKOFF = 300.0
@@ -49,74 +51,107 @@ class _Attempt:
 
 
 class Attempts:
-    # provided by the Runner
-    plan: Plan
-    state: RunState
-    run_id: str
-    _sink: Sink
-    _sched: Scheduler
-    _executor: Executor
-    _tasks: dict[str, Task]
-    _running: dict[str, _Attempt]
-    _values: dict[str, str]
-    _env: dict[str, str]
-    _feedback: str
-    _workdir: str
-    run_dir: str
-    _last_output: dict[str, float]
-    _stopping: dict[str, str]
-    _stop_reason: dict[str, str]
-    _cancel_reason: str
-    _retry_timers: dict[str, asyncio.TimerHandle]
-    _adoptable: Callable[[_Attempt, list[str]], list[str]]  # (TakeOver's: later in the MRO)
+    """Starts attempts on the executor and turns what happens to them into events. Holds only
+    what a running process needs (its handle, timers, output accounting): what the run decides
+    from is in the fold."""
 
-    def emit(self, event: ev.Event) -> None:
-        raise NotImplementedError
+    def __init__(
+        self,
+        host: Host,
+        sched: Scheduler,
+        executor: Executor,
+        progress: Progress,
+        *,
+        values: dict[str, str],
+        env: dict[str, str],
+        workdir: str,
+        run_dir: str,
+    ) -> None:
+        self._host, self._sched, self._executor, self._progress = host, sched, executor, progress
+        self._tasks = {t.id: t for _, t in host.plan.tasks()}
+        self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
+        self.sink: Sink  # set by the loop once the run's store is open
+        self.running: dict[str, _Attempt] = {}
+        self._retry_timers: dict[str, asyncio.TimerHandle] = {}
+        self.last_output: dict[str, float] = {}  # task -> time of its last output line
+        self._tailing: asyncio.TimerHandle | None = None
 
-    def now(self) -> float:
-        raise NotImplementedError
+    # -- what the other parts ask -----------------------------------------------------------
 
-    def _settled(self, tid: str) -> None:
-        raise NotImplementedError
+    def running_now(self, tid: str) -> bool:
+        return tid in self.running
 
-    def _dispatch(self) -> None:
-        raise NotImplementedError
+    def idle(self) -> bool:
+        """Nothing runs and no retry waits."""
+        return not self.running and not self._retry_timers
 
-    def _check_phase_done(self) -> None:
-        raise NotImplementedError
+    def task_env(self) -> dict[str, str]:
+        """The environment of a task (and of a gate's criteria): the rejection that rewound
+        the run, if any, as PHASEGATE_FEEDBACK."""
+        feedback = self._host.state.feedback
+        return self._env | {"PHASEGATE_FEEDBACK": feedback} if feedback else self._env
 
-    def _task_env(self) -> dict[str, str]:
-        if not self._feedback:
-            return self._env
-        return self._env | {"PHASEGATE_FEEDBACK": self._feedback}
+    def stop(self, tid: str, grace: float) -> bool:
+        """Terminate a running attempt's group (TERM, grace, KILL); False when none runs."""
+        a = self.running.get(tid)
+        if a is None or a.handle is None:
+            return False
+        a.handle.terminate(grace)
+        return True
 
-    def _start(self, tid: str, agent: str) -> None:
+    def forget(self, tid: str) -> None:
+        """A task that waits for a retry will not run again (skipped or cancelled)."""
+        timer = self._retry_timers.pop(tid, None)
+        if timer is not None:
+            timer.cancel()
+
+    def cancel(self, grace: float) -> None:
+        """The run is cancelled: no retry starts, every running group is terminated."""
+        for timer in self._retry_timers.values():
+            timer.cancel()
+        self._retry_timers.clear()
+        for a in self.running.values():
+            if a.handle is not None:
+                a.handle.terminate(grace)
+
+    def kill_all(self) -> None:
+        for a in self.running.values():
+            if a.handle is not None:
+                a.handle.kill()
+
+    # -- one attempt ---------------------------------------------------------------------------
+
+    def start(self, tid: str, agent: str) -> None:
+        host = self._host
         task = self._tasks[tid]
-        number = self.state.tasks[tid].attempts + 1
-        env = dict(self._task_env())
+        number = host.state.tasks[tid].attempts + 1
+        env = dict(self.task_env())
         env.update(task.env)
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
-        template = self.plan.agents[agent].command
+        template = host.plan.agents[agent].command
         command = task.run
         if "{" in command or "}" in command or template:
             values = self._values | {"task": tid}
             command = substitute(command, values)
             template = substitute(template, values) if template else None
         argv = wrap(template, command) if template else argv_for(command)
-        attempt = self._attempt(task, number, agent)
-        if task.on_resume != "rerun" and self.run_dir:
-            argv = self._adoptable(attempt, argv)
-        self._running[tid] = attempt
+        attempt = _Attempt(task, number, agent)
+        if task.on_resume != "rerun" and self._run_dir:
+            files = files_for(self._run_dir, tid, number)
+            attempt.tail = FileTail(files)
+            self._follow_files()
+            argv = wrap_for_files(argv, files)
+        self.running[tid] = attempt
         handle = self._executor.start(
             ProcSpec(argv, env, self._workdir, task.keep_background),
             lambda stream, text: self._line(attempt, stream, text),
             lambda result: self._finished(attempt, result),
         )
         attempt.handle = handle
-        self.emit(
+        host.emit(
             ev.TaskStarted(
-                self.now(),
+                host.now(),
                 tid,
                 number,
                 agent,
@@ -133,18 +168,29 @@ class Attempts:
                 task.timeout, self._timeout, attempt
             )
 
-    def _attempt(self, task: Task, number: int, agent: str) -> _Attempt:
-        return _Attempt(task, number, agent)
+    def adopt(self, tid: str, number: int, agent: str, tail: FileTail, lines: int) -> _Attempt:
+        """An attempt a dead engine started, still running: its slot stays taken, its output
+        is read on from its files."""
+        attempt = _Attempt(self._tasks[tid], number, agent, lines=lines, tail=tail)
+        self._sched.occupy(tid, agent)
+        self.running[tid] = attempt
+        self._follow_files()
+        return attempt
+
+    def finished(self, attempt: _Attempt) -> Callable[[Exit], None]:
+        return lambda result: self._finished(attempt, result)
 
     def _line(self, a: _Attempt, stream: str, text: str) -> None:
         a.lines += 1
-        now = self.now()
-        self._last_output[a.task.id] = now
-        self._sink.output(OutputLine(self.run_id, a.task.id, a.number, a.lines, stream, text, now))
+        now = self._host.now()
+        self.last_output[a.task.id] = now
+        self.sink.output(
+            OutputLine(self._host.state.run_id, a.task.id, a.number, a.lines, stream, text, now)
+        )
         size = len(text) + 1
         a.sizes.append(size)
         a.bytes += size
-        cap = self.plan.output_cap
+        cap = self._host.plan.output_cap
         while a.bytes > cap and a.sizes:
             a.bytes -= a.sizes.popleft()
             a.dropped += 1
@@ -154,14 +200,16 @@ class Attempts:
     def _write_drop(self, a: _Attempt) -> None:
         if a.dropped > a.dropped_written:
             a.dropped_written = a.dropped
-            self._sink.drop(OutputDrop(self.run_id, a.task.id, a.number, a.dropped + 1))
+            run_id = self._host.state.run_id
+            self.sink.drop(OutputDrop(run_id, a.task.id, a.number, a.dropped + 1))
 
     def _timeout(self, a: _Attempt) -> None:
         a.timed_out = True
         if a.handle is not None:
-            a.handle.terminate(self.plan.kill_grace)
+            a.handle.terminate(self._host.plan.kill_grace)
 
     def _finished(self, a: _Attempt, result: Exit) -> None:
+        host = self._host
         tid, task = a.task.id, a.task
         if a.timer is not None:
             a.timer.cancel()
@@ -170,53 +218,71 @@ class Attempts:
                 self._line(a, stream, text)
         self._write_drop(a)
         self._sched.release(tid, a.agent)
-        del self._running[tid]
+        del self.running[tid]
         status, reason = self._outcome(a, result)
-        self.emit(
+        host.emit(
             ev.TaskFinished(
-                self.now(), tid, a.number, status, result.code, a.lines, a.dropped, reason
+                host.now(), tid, a.number, status, result.code, a.lines, a.dropped, reason
             )
         )
-        retry = status in ("failed", "timed_out") and a.number <= task.retries
-        if retry and not self._cancel_reason:
+        retry = status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) and a.number <= task.retries
+        if retry and not host.state.cancelling:
             delay = min(task.backoff * 2 ** (a.number - 1), MAX_BACKOFF)
-            self.emit(ev.TaskRetrying(self.now(), tid, a.number + 1, delay, reason))
+            host.emit(ev.TaskRetrying(host.now(), tid, a.number + 1, delay, reason))
             self._retry_timers[tid] = asyncio.get_running_loop().call_later(delay, self._retry, tid)
         else:
-            self._settled(tid)
-        self._dispatch()
-        self._check_phase_done()
+            self._progress.settled(tid)
+        host.dispatch()
+        self._progress.check_done()
 
     def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
-        if a.task.id in self._stopping:
-            return self._stopping.pop(a.task.id), self._stop_reason.pop(a.task.id, "")
+        t = self._host.state.tasks[a.task.id]
+        if t.stopping:
+            return t.stopping, t.stop_reason
         if a.timed_out:
-            return "timed_out", f"timed out after {a.task.timeout:g}s"
-        if self._cancel_reason and result.code != 0:
-            return "cancelled", self._cancel_reason
+            return TaskStatus.TIMED_OUT, f"timed out after {a.task.timeout:g}s"
+        cancelling = self._host.state.cancelling
+        if cancelling and result.code != 0:
+            return TaskStatus.CANCELLED, cancelling
         if result.code == 0:
             for out in a.task.outputs:
                 path = os.path.join(
                     self._workdir, substitute(out, self._values | {"task": a.task.id})
                 )
                 if not os.path.exists(path):
-                    return "failed", f"declared output '{out}' was not produced"
-            return "succeeded", ""
+                    return TaskStatus.FAILED, f"declared output '{out}' was not produced"
+            return TaskStatus.SUCCEEDED, ""
         if result.error:
-            return "failed", result.error
+            return TaskStatus.FAILED, result.error
         if result.code is not None and result.code < 0:
             try:
                 name = signal.Signals(-result.code).name
             except ValueError:
                 name = f"signal {-result.code}"
-            return "failed", f"killed by {name}"
-        return "failed", f"exited with code {result.code}"
+            return TaskStatus.FAILED, f"killed by {name}"
+        return TaskStatus.FAILED, f"exited with code {result.code}"
 
     def _retry(self, tid: str) -> None:
         del self._retry_timers[tid]
-        if self._cancel_reason:
-            self._settled(tid)
-            self._check_phase_done()
+        if self._host.state.cancelling:
+            self._progress.settled(tid)
+            self._progress.check_done()
             return
         self._sched.push(tid)
-        self._dispatch()
+        self._host.dispatch()
+
+    # -- output read from files (an attempt that may be adopted after a crash) ---------------
+
+    def _follow_files(self) -> None:
+        if self._tailing is None:
+            self._tailing = asyncio.get_running_loop().call_later(POLL, self._read_files)
+
+    def _read_files(self) -> None:
+        self._tailing = None
+        tailed = [a for a in self.running.values() if a.tail is not None]
+        for a in tailed:
+            assert a.tail is not None
+            for stream, text in a.tail.poll():
+                self._line(a, stream, text)
+        if tailed:
+            self._follow_files()

@@ -1,218 +1,166 @@
-"""Operator commands on a live run (skip, cancel a task, pause, resume, note): the part of the
-runner that front ends steer through the commands inbox."""
+"""Operator commands on a live run (pause, resume, priority, slots, retry, skip, cancel a task,
+note): a part of the run, dispatched on the command's type. Every action is an event naming who
+did it, so the fold (and a take-over) knows it."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from engine.model import commands as cmd
 from engine.model import events as ev
-from engine.model.state import BAD
+from engine.model.state import BAD, RunStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from engine.model.state import RunState
     from engine.plan.dag import Graph
-    from engine.plan.model import Plan
     from engine.plan.scheduler import Scheduler
-    from engine.run.attempts import _Attempt
+    from engine.run.attempts import Attempts
+    from engine.run.host import Host
+    from engine.run.progress import Progress
 
-
-RETRYABLE = frozenset(s.value for s in BAD)  # a task that ended badly can run again
+Answer = tuple[bool, str]  # (done, what happened or why it was refused)
 
 
 class OperatorControl:
-    """Mixed into the Runner; every action is an event naming who did it."""
+    def __init__(
+        self,
+        host: Host,
+        graph: Graph,
+        sched: Scheduler,
+        attempts: Attempts,
+        progress: Progress,
+    ) -> None:
+        self._host, self._graph, self._sched = host, graph, sched
+        self._attempts, self._progress = attempts, progress
+        self._handlers: dict[type[Any], Callable[[Any, str], Answer]] = {
+            cmd.Note: self._note,
+            cmd.Pause: self._pause,
+            cmd.Resume: self._resume,
+            cmd.Priority: self._priority,
+            cmd.Slots: self._slots,
+            cmd.Retry: self._retry,
+            cmd.Skip: lambda c, by: self._stop(c.task, TaskStatus.SKIPPED, c.reason, by),
+            cmd.CancelTask: lambda c, by: self._stop(c.task, TaskStatus.CANCELLED, c.reason, by),
+        }
 
-    # provided by the Runner
-    plan: Plan
-    state: RunState
-    _paused: bool
-    _running: dict[str, _Attempt]
-    _stopping: dict[str, str]
-    _stop_reason: dict[str, str]
-    _sched: Scheduler
-    _retry_timers: dict[str, asyncio.TimerHandle]
-    _phase_tasks: set[str]
-    _phase_done: asyncio.Future[None] | None
-    _graph: Graph
-    _remaining: int
-    _waiting: dict[str, int]
+    def handle(self, command: cmd.Command, by: str) -> Answer:
+        """Carry out an operator's command, or say why not."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            return False, f"'{command.kind.value}' is not an operator command"
+        return handler(command, by)
 
-    def _satisfied(self, tid: str) -> bool:
-        raise NotImplementedError
+    def _note(self, c: cmd.Note, by: str) -> Answer:
+        self._host.emit(ev.RunNoted(self._host.now(), c.text.strip(), by))
+        return True, "noted"
 
-    def _blocks(self, tid: str) -> bool:
-        raise NotImplementedError
+    def _pause(self, c: cmd.Pause, by: str) -> Answer:
+        host = self._host
+        if c.phase:
+            return self._hold_phase(c.phase, True, c.reason, by)
+        if host.state.status is RunStatus.PAUSED:
+            return False, "the run is paused already"
+        host.emit(ev.RunPaused(host.now(), by, c.reason, ask=c.ask))
+        return True, "paused: running tasks finish, no new task starts"
 
-    def emit(self, event: ev.Event) -> None:
-        raise NotImplementedError
+    def _resume(self, c: cmd.Resume, by: str) -> Answer:
+        host = self._host
+        if c.phase:
+            return self._hold_phase(c.phase, False, "", by)
+        if host.state.status is not RunStatus.PAUSED:
+            return False, "the run is not paused"
+        host.emit(ev.RunResumed(host.now(), by))
+        host.dispatch()
+        self._progress.check_done()
+        return True, "resumed"
 
-    def now(self) -> float:
-        raise NotImplementedError
-
-    def _dispatch(self) -> None:
-        raise NotImplementedError
-
-    def _check_phase_done(self) -> None:
-        raise NotImplementedError
-
-    def _settled(self, tid: str) -> None:
-        raise NotImplementedError
-
-    def control(self, kind: str, args: dict[str, object], by: str) -> tuple[bool, str]:
-        """An operator's command: (done, what happened or why it was refused)."""
-        task = str(args.get("task") or "")
-        reason = str(args.get("reason") or "")
-        if kind == "note":
-            text = str(args.get("text") or "").strip()
-            if not text:
-                return False, "a note needs text"
-            self.emit(ev.RunNoted(self.now(), text, by))
-            return True, "noted"
-        phase = str(args.get("phase") or "")
-        if kind in ("pause", "resume") and phase:
-            return self._hold_phase(phase, kind == "pause", reason, by)
-        if kind == "pause":
-            if self._paused:
-                return False, "the run is paused already"
-            self._paused = True
-            self.emit(ev.RunPaused(self.now(), by, reason, ask=str(args.get("ask") or "")))
-            return True, "paused: running tasks finish, no new task starts"
-        if kind == "resume":
-            if not self._paused:
-                return False, "the run is not paused"
-            self._paused = False
-            self.emit(ev.RunResumed(self.now(), by))
-            self._dispatch()
-            self._check_phase_done()
-            return True, "resumed"
-        if kind == "priority":
-            if task not in self.state.tasks:
-                return False, f"this run has no task '{task}'"
-            if self.state.tasks[task].status.terminal:
-                return False, f"task '{task}' has ended already"
-            value = _int(args.get("priority"))
-            if value is None:
-                return False, "the priority must be a whole number"
-            self._sched.reprioritise(task, value)
-            self.emit(ev.TaskReprioritised(self.now(), task, value, by))
-            return True, f"task '{task}' has priority {value}"
-        if kind == "slots":
-            agent = str(args.get("agent") or "")
-            value = _int(args.get("slots"))
-            if agent not in self.state.agents:
-                return False, f"no agent '{agent}'; agents: {', '.join(sorted(self.state.agents))}"
-            if value is None or value < 1:
-                return False, "slots must be a whole number of 1 or more"
-            self._sched.set_slots(agent, value)
-            self.emit(ev.AgentSlotsChanged(self.now(), agent, value, by))
-            self._dispatch()
-            return True, f"agent '{agent}' has {value} slots"
-        if kind == "retry":
-            return self._retry_task(task, by)
-        if kind in ("skip", "cancel_task"):
-            return self._stop_task(
-                task,
-                "skipped" if kind == "skip" else "cancelled",
-                reason or f"{kind.replace('_task', '')} by {by}",
-                by,
-            )
-        return False, f"unknown command '{kind}'"
-
-    def _stop_task(self, tid: str, status: str, reason: str, by: str) -> tuple[bool, str]:
-        t = self.state.tasks.get(tid)
+    def _priority(self, c: cmd.Priority, by: str) -> Answer:
+        t = self._host.state.tasks.get(c.task)
         if t is None:
-            known = ", ".join(sorted(self.state.tasks)[:20])
+            return False, f"this run has no task '{c.task}'"
+        if t.status.terminal:
+            return False, f"task '{c.task}' has ended already"
+        self._sched.reprioritise(c.task, c.priority)
+        self._host.emit(ev.TaskReprioritised(self._host.now(), c.task, c.priority, by))
+        return True, f"task '{c.task}' has priority {c.priority}"
+
+    def _slots(self, c: cmd.Slots, by: str) -> Answer:
+        agents = self._host.state.agents
+        if c.agent not in agents:
+            return False, f"no agent '{c.agent}'; agents: {', '.join(sorted(agents))}"
+        self._sched.set_slots(c.agent, c.slots)
+        self._host.emit(ev.AgentSlotsChanged(self._host.now(), c.agent, c.slots, by))
+        self._host.dispatch()
+        return True, f"agent '{c.agent}' has {c.slots} slots"
+
+    def _stop(self, tid: str, status: TaskStatus, reason: str, by: str) -> Answer:
+        host = self._host
+        verb = "skip" if status is TaskStatus.SKIPPED else "cancel"
+        reason = reason or f"{verb} by {by}"
+        t = host.state.tasks.get(tid)
+        if t is None:
+            known = ", ".join(sorted(host.state.tasks)[:20])
             return False, f"this run has no task '{tid}'; its tasks: {known}"
         if t.status.terminal:
             return False, f"task '{tid}' has ended already ({t.status.value})"
-        running = self._running.get(tid)
-        if running is not None and running.handle is not None:
-            self._stopping[tid] = status
-            self._stop_reason[tid] = reason
-            running.handle.terminate(self.plan.kill_grace)
-            return True, f"task '{tid}' is being stopped; it will be {status}"
+        if self._attempts.running_now(tid):
+            host.emit(ev.TaskStopping(host.now(), tid, status.value, reason, by))
+            self._attempts.stop(tid, host.plan.kill_grace)
+            return True, f"task '{tid}' is being stopped; it will be {status.value}"
         self._sched.drop(tid)
-        timer = self._retry_timers.pop(tid, None)
-        if timer is not None:
-            timer.cancel()
-        if status == "skipped":
-            self.emit(ev.TaskSkipped(self.now(), tid, reason, by))
+        self._attempts.forget(tid)
+        if status is TaskStatus.SKIPPED:
+            host.emit(ev.TaskSkipped(host.now(), tid, reason, by))
         else:
-            self.emit(
-                ev.TaskFinished(self.now(), tid, t.attempts, "cancelled", None, reason=reason)
+            host.emit(
+                ev.TaskFinished(host.now(), tid, t.attempts, status.value, None, reason=reason)
             )
-        if tid in self._phase_tasks:
-            self._settled(tid)
-            self._dispatch()
-            self._check_phase_done()
-        return True, f"task '{tid}' {status}"
+        if tid in self._progress.tasks:
+            self._progress.settled(tid)
+            host.dispatch()
+            self._progress.check_done()
+        return True, f"task '{tid}' {status.value}"
 
-    def _hold_phase(self, phase: str, hold: bool, reason: str, by: str) -> tuple[bool, str]:
+    def _hold_phase(self, phase: str, hold: bool, reason: str, by: str) -> Answer:
         """Pause one phase (none of its tasks starts; a later one waits when it comes), or
         resume it."""
-        ps = self.state.phases.get(phase)
+        host = self._host
+        ps = host.state.phases.get(phase)
         if ps is None:
-            return False, f"no phase '{phase}'; phases: {', '.join(self.state.phases)}"
-        if ps.status in ("succeeded", "failed", "cancelled"):
-            return False, f"phase '{phase}' has ended ({ps.status})"
+            return False, f"no phase '{phase}'; phases: {', '.join(host.state.phases)}"
+        if ps.status.ended:
+            return False, f"phase '{phase}' has ended ({ps.status.value})"
         if hold == ps.held:
             return False, f"phase '{phase}' is {'paused' if hold else 'not paused'} already"
         if hold:
-            self.emit(ev.RunPaused(self.now(), by, reason, phase))
+            host.emit(ev.RunPaused(host.now(), by, reason, phase))
             return True, f"phase '{phase}' paused: none of its tasks starts until resumed"
-        self.emit(ev.RunResumed(self.now(), by, phase))
-        self._dispatch()
-        self._check_phase_done()
+        host.emit(ev.RunResumed(host.now(), by, phase))
+        host.dispatch()
+        self._progress.check_done()
         return True, f"phase '{phase}' resumed"
 
-    def _retry_task(self, tid: str, by: str) -> tuple[bool, str]:
+    def _retry(self, c: cmd.Retry, by: str) -> Answer:
         """Run a task that ended badly again, as a new attempt, while its phase runs; the
         dependents it blocked wait for it again."""
-        t = self.state.tasks.get(tid)
+        host, progress, tid = self._host, self._progress, c.task
+        t = host.state.tasks.get(tid)
         if t is None:
             return False, f"this run has no task '{tid}'"
-        if t.status.value not in RETRYABLE:
+        if t.status not in BAD:
             return False, (
                 f"task '{tid}' is {t.status.value}: only a failed, timed-out, cancelled or "
                 "blocked task can run again"
             )
-        phase_done = self._phase_done is None or self._phase_done.done()
-        if tid not in self._phase_tasks or phase_done:
+        if tid not in progress.tasks or not progress.under_way:
             return False, f"task '{tid}' is in phase '{t.phase}', which is not running now"
-        unmet = [n for n in self._graph.needs[tid] if not self._satisfied(n)]
+        unmet = [n for n in self._graph.needs[tid] if not progress.satisfied(n)]
         if unmet:
             return False, f"task '{tid}' needs {', '.join(unmet)}: retry that first"
         number = t.attempts + 1
-        self.emit(ev.TaskRetrying(self.now(), tid, number, 0.0, f"retry asked by {by}"))
-        self._remaining += 1
-        reopened = self._reopen(tid, by)
+        host.emit(ev.TaskRetrying(host.now(), tid, number, 0.0, f"retry asked by {by}"))
+        reopened = progress.reopen(tid, by)
         self._sched.push(tid)
-        self._dispatch()
+        host.dispatch()
         more = f"; {len(reopened)} blocked task(s) wait for it again" if reopened else ""
         return True, f"task '{tid}' runs again as attempt {number}{more}"
-
-    def _reopen(self, tid: str, by: str) -> list[str]:
-        """Dependents in this phase blocked only by `tid` (transitively) wait again."""
-        reopened: list[str] = []
-        work = list(self._graph.dependents[tid])
-        while work:
-            dep = work.pop()
-            d = self.state.tasks[dep]
-            if dep not in self._phase_tasks or d.status.value != "blocked" or dep in reopened:
-                continue
-            if any(self._blocks(n) for n in self._graph.needs[dep]):
-                continue  # another need ended badly: it stays blocked
-            self.emit(ev.TaskReset(self.now(), dep, f"waits for '{tid}' again (retry by {by})"))
-            self._remaining += 1
-            self._waiting[dep] = sum(1 for n in self._graph.needs[dep] if not self._satisfied(n))
-            reopened.append(dep)
-            work.extend(self._graph.dependents[dep])
-        return reopened
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None

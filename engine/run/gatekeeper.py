@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from engine.model import events as ev
+from engine.model.commands import Decision, Reject
 from engine.model.identity import Identity
-from engine.model.state import RunState
+from engine.model.state import GateStatus, RunState
 from engine.plan.model import Gate
 from engine.run.gates import artifacts, evaluate, evidence_hash, judge
-from engine.store.base import Command
 
 
 class Host(Protocol):
@@ -45,7 +45,6 @@ class GateKeeper:
         self._env = env
         self._values = values
         self._waiting: dict[str, asyncio.Future[tuple[str, str]]] = {}
-        self.attempts: dict[str, int] = {}
 
     def after(self, phase: str) -> list[Gate]:
         return [g for g in self._gates.values() if g.after == phase]
@@ -53,7 +52,14 @@ class GateKeeper:
     async def run(self, gate: Gate) -> tuple[str, str]:
         """Evaluate and decide the gate: (outcome, reason), outcome passed|rejected|failed."""
         host = self._host
-        attempt = self.attempts[gate.id] = self.attempts.get(gate.id, 0) + 1
+        found = host.state.gates[gate.id]
+        if found.status is GateStatus.OPEN and gate.approval != "auto":
+            # taken over while it waited: the same attempt, its evidence and votes stand
+            if len(found.approved_by) >= gate.quorum:
+                return self._close(gate, "passed", f"approved by {', '.join(found.approved_by)}")
+            waited = host.now() - (found.opened_at or host.now())
+            return await self._wait(gate, waited)
+        attempt = found.attempt + 1
         open_risks = [r for r in host.state.risks.values() if r.cleared_at is None]
         results = await evaluate(
             gate.criteria, self._workdir, self._env(), self._values, open_risks
@@ -69,10 +75,18 @@ class GateKeeper:
                 reason = "; ".join(f"{r['kind']} {r['spec']}: {r['detail']}" for r in failed)
                 return self._close(gate, "failed", f"criteria failed: {reason}")
             return self._close(gate, "passed", "every criterion passed")
+        return await self._wait(gate, 0.0)
+
+    def attempts(self, gate: str) -> int:
+        """How many times the gate has opened in this run (from the fold)."""
+        return self._host.state.gates[gate].attempt
+
+    async def _wait(self, gate: Gate, waited: float) -> tuple[str, str]:
+        """Wait for the approvers (and the gate's timeout, less what it `waited` already)."""
         loop = asyncio.get_running_loop()
         decided: asyncio.Future[tuple[str, str]] = loop.create_future()
         self._waiting[gate.id] = decided
-        timer = self._arm_timeout(gate, decided, extended=False)
+        timer = self._arm_timeout(gate, decided, extended=False, waited=waited)
         try:
             outcome, reason = await decided
         finally:
@@ -87,7 +101,11 @@ class GateKeeper:
                 fut.set_result(("rejected", reason))
 
     def _arm_timeout(
-        self, gate: Gate, decided: asyncio.Future[tuple[str, str]], extended: bool
+        self,
+        gate: Gate,
+        decided: asyncio.Future[tuple[str, str]],
+        extended: bool,
+        waited: float = 0.0,
     ) -> asyncio.TimerHandle | None:
         if gate.timeout is None:
             return None
@@ -103,25 +121,17 @@ class GateKeeper:
             else:
                 decided.set_result(("rejected", f"{waited}: rejected by its on_timeout rule"))
 
-        return asyncio.get_running_loop().call_later(gate.timeout, expire)
+        return asyncio.get_running_loop().call_later(max(gate.timeout - waited, 0.0), expire)
 
     def _close(self, gate: Gate, outcome: str, reason: str) -> tuple[str, str]:
         self._host.emit(ev.GateClosed(self._host.now(), gate.id, outcome, reason))
         return outcome, reason
 
-    def decide(self, command: Command) -> None:
-        """An approve/reject command: judged under the gate's policy, answered with an event."""
+    def decide(self, command: int, order: Decision, who: Identity) -> None:
+        """An approve/reject command (number `command` in the inbox): judged under the gate's
+        policy, answered with an event naming it."""
         host = self._host
-        args: dict[str, Any] = command.args
-        gate_id = str(args.get("gate", ""))
-        reason = str(args.get("reason") or "")
-        who = Identity(
-            command.author,
-            int(args.get("uid", -1)),
-            str(args.get("host", "")),
-            str(args.get("tty", "")),
-            str(args.get("ssh", "")),
-        )
+        gate_id, reason, kind = order.gate, order.reason, order.kind.value
         gate = self._gates.get(gate_id)
         state = host.state.gates.get(gate_id)
         if gate is None or state is None:
@@ -129,7 +139,7 @@ class GateKeeper:
             why = f"this run has no gate '{gate_id}'; its gates: {known}"
             verdict_ok, verdict_why = False, why
         else:
-            verdict = judge(gate, state, who, command.kind, reason, host.state.user)
+            verdict = judge(gate, state, who, kind, reason, host.state.user)
             verdict_ok, verdict_why = verdict.accepted, verdict.why
         context = {"host": who.host, "tty": who.tty, "ssh": who.ssh, "reason": reason}
         if not verdict_ok:
@@ -137,11 +147,11 @@ class GateKeeper:
                 ev.GateRefused(
                     host.now(),
                     gate_id,
-                    command.kind,
+                    kind,
                     who.user,
                     who.uid,
                     verdict_why,
-                    command=command.id,
+                    command=command,
                     **context,
                 )
             )
@@ -151,18 +161,18 @@ class GateKeeper:
             ev.GateVoted(
                 host.now(),
                 gate_id,
-                command.kind,
+                kind,
                 who.user,
                 who.uid,
                 evidence_hash=state.evidence_hash,
-                command=command.id,
+                command=command,
                 **context,
             )
         )
         decided = self._waiting.get(gate_id)
         if decided is None or decided.done():
             return
-        if command.kind == "reject":
+        if isinstance(order, Reject):
             decided.set_result(("rejected", f"rejected by {who.user}: {reason}"))
         elif len(state.approved_by) >= gate.quorum:
             decided.set_result(("passed", f"approved by {', '.join(state.approved_by)}"))

@@ -1,7 +1,17 @@
-"""The run loop: starts tasks as their dependencies, agents and resources allow, and emits events.
+"""The run loop: holds the run's parts, walks the plan phase by phase, and records every fact
+as an event.
 
-It owns no state of its own: every fact is an event, folded into `self.state` by the same
-`apply` the front ends use, and appended to the store in batches.
+It owns no run state: every fact is an event, folded into `self.state` by the same `apply` the
+front ends use, and appended to the store in batches. The parts (engine/run/*) each do one job
+and see the loop through `host.Host`:
+
+- `Progress`: one phase under way (what waits for what, what is ready, what is blocked)
+- `Attempts`: one task attempt from spawn to outcome, on the executor
+- `GateKeeper`: the gates after a phase: criteria, approvers, timeouts
+- `OperatorControl`: operators' commands (pause, priority, slots, retry, skip, ...)
+- `Fallbacks`: tasks that stand by for a failure or a risk
+- `Monitoring`: the forecast, risks and contingency actions, once a tick
+- `TakeOver`: going on with a run whose engine died
 """
 
 from __future__ import annotations
@@ -9,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 
@@ -20,41 +29,36 @@ from engine.exec.local import (
     run_capture,
     same_process,
 )
+from engine.model import commands as cmd
 from engine.model import events as ev
-from engine.model.identity import current_identity
-from engine.model.snapshot import SNAPSHOT_EVERY, snapshot_format
+from engine.model.identity import Identity, current_identity
+from engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from engine.model.snapshot import dump as dump_state
-from engine.model.state import BAD, RunState, RunStatus, TaskStatus, apply
+from engine.model.state import BAD, PhaseStatus, RunState, RunStatus, apply
 from engine.plan.dag import build
 from engine.plan.model import Plan, Task
 from engine.plan.scheduler import Scheduler
 from engine.plan.template import substitute
-from engine.run.attempts import Attempts, _Attempt
+from engine.run.attempts import Attempts
 from engine.run.checks import run_checks
 from engine.run.control import OperatorControl
-from engine.run.fallbacks import Fallbacks, fallbacks, risk_fallbacks
+from engine.run.fallbacks import Fallbacks
 from engine.run.gatekeeper import GateKeeper
-from engine.run.monitoring import Watch
+from engine.run.monitoring import Monitoring
+from engine.run.progress import Progress
 from engine.run.takeover import TakeOver
-from engine.store.base import RunRow, Store
+from engine.store.base import Command, RunRow, Store
 from engine.store.sink import FailedSink, Sink
-from engine.watch.history import Learned, gate_waits, learned
+from engine.watch.history import gate_waits, learned
 from engine.watch.monitors import Monitors
-from engine.watch.risks import Finding, Tuning
 
 PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
 TICK = 1.0  # risk rules are evaluated once a second
 COMMAND_POLL = 0.25  # seconds between two reads of the commands inbox
-_ENDED = {
-    TaskStatus.FAILED: "failed",
-    TaskStatus.TIMED_OUT: "timed out",
-    TaskStatus.CANCELLED: "was cancelled",
-    TaskStatus.BLOCKED: "is blocked",
-}
 
 
-class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
+class Runner:
     _sink: Sink  # made in run(): it needs the running loop
 
     def __init__(
@@ -79,34 +83,8 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
         self._executor = executor or LocalExecutor()
         self._clock = clock
         self._listeners = list(listeners)
-        self._graph = build(plan)
-        self._sched = Scheduler.for_plan(plan, self._graph)
-        self._tasks = {t.id: t for _, t in plan.tasks()}
-        self._fallback = fallbacks(plan)
-        self._standby = {fb: tid for tid, fb in self._fallback.items()}
-        self._on_risk = risk_fallbacks(plan)
-        self._tuning = Tuning.of(plan)  # per-phase and per-task risk thresholds
-        self._called: set[str] = set()
         self._seq = 0
-        self._running: dict[str, _Attempt] = {}
-        self._retry_timers: dict[str, asyncio.TimerHandle] = {}
-        self._waiting: dict[str, int] = {}
-        self._last_output: dict[str, float] = {}  # task -> time of its last output line
         self._ticks = 0
-        self._pressure: list[Finding] = []  # machine pressure at the last sample
-        self._learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
-        self._gate_waits: dict[str, float] = {}  # gate -> the median of its earlier waits
-        self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
-        self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started, forecast
-        self._monitors: Monitors | None = None  # the plan's monitors, while the run goes
-        self._paused = False
-        self._phase = ""  # the phase under way
-        self._stopping: dict[str, str] = {}  # running task -> status it ends with (operator)
-        self._stop_reason: dict[str, str] = {}
-        self._phase_tasks: set[str] = set()
-        self._remaining = 0
-        self._phase_done: asyncio.Future[None] | None = None
-        self._cancel_reason = ""
         self._workdir = plan.base_dir
         self._values: dict[str, str] = {k: str(v) for k, v in plan.vars.items()}
         self._given = dict(variables or {})
@@ -116,15 +94,37 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
         )
         self._env = dict(os.environ)
         self._env.update(PHASEGATE_RUN_ID=run_id, PHASEGATE_RUN_DIR=run_dir)
-        self._feedback = ""  # the reason of the last rejection, for the phases that run again
+        # the parts
+        graph = self._graph = build(plan)
+        sched = self._sched = Scheduler.for_plan(plan, graph)
+        tasks = {t.id: t for _, t in plan.tasks()}
+        self._progress = Progress(self, graph, sched, tasks)
+        self._fallbacks = Fallbacks(self, graph, self._progress)
+        self._attempts = Attempts(
+            self,
+            sched,
+            self._executor,
+            self._progress,
+            values=self._values,
+            env=self._env,
+            workdir=self._workdir,
+            run_dir=run_dir,
+        )
+        self._progress.fallbacks, self._progress.attempts = self._fallbacks, self._attempts
+        self._control = OperatorControl(self, graph, sched, self._attempts, self._progress)
+        self._monitoring = Monitoring(
+            self, graph, sched, self._attempts, self._fallbacks, self._control, self._workdir
+        )
         outputs = {
             p.id: [o for t in p.tasks for o in t.outputs if "{" not in o] for p in plan.phases
         }
         self._keeper = GateKeeper(
-            self, plan.gates, self._workdir, self._task_env, self._values, outputs
+            self, plan.gates, self._workdir, self._attempts.task_env, self._values, outputs
         )
+        self._takeover = TakeOver(self, store, run_dir, sched, self._attempts, self._keeper)
+        self._tasks = tasks
 
-    # -- events ---------------------------------------------------------------------------
+    # -- what the parts see (host.Host) -------------------------------------------------------
 
     def emit(self, event: ev.Event) -> None:
         self._seq += 1
@@ -138,11 +138,27 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
     def now(self) -> float:
         return self._clock()
 
+    def dispatch(self) -> None:
+        state = self.state
+        if state.cancelling or state.status is RunStatus.PAUSED:
+            return
+        phase = self._phase_under_way()
+        if phase and state.phases[phase].held:
+            return  # its phase is paused (pause --phase)
+        for tid, agent in self._sched.take():
+            self._attempts.start(tid, agent)
+
+    def _phase_under_way(self) -> str:
+        for p in self.state.phases.values():
+            if p.status is PhaseStatus.RUNNING:
+                return p.id
+        return ""
+
     def _store_failed(self, exc: BaseException) -> None:
         """The database refused a batch (disk full, read-only): stop the run now. What was
         committed stays; the run is left interrupted, for `resume` once the cause is fixed."""
         if not isinstance(self._sink, FailedSink):
-            self._sink = FailedSink(exc)
+            self._sink = self._attempts.sink = FailedSink(exc)
             self.cancel(f"the database failed: {exc}")
 
     # -- the run --------------------------------------------------------------------------
@@ -169,7 +185,9 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
             self.run_id, pid, process_start_time(pid), started, same_process
         )
         # after the lease: a refused second engine leaves nothing behind
-        self._sink = Sink(self.store, self.run_id, on_error=self._store_failed)
+        self._sink = self._attempts.sink = Sink(
+            self.store, self.run_id, on_error=self._store_failed
+        )
         with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
             os.makedirs(self._workdir, exist_ok=True)
         loop = asyncio.get_running_loop()
@@ -178,28 +196,30 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
         closing = asyncio.Event()  # stops the inbox between two reads, never inside one
         try:
             if self._resume is not None and before is not None:
-                await self._take_over(before, who.user)
+                self.state, self._seq = await fold_run(self.store, self.run_id)
+                await self._takeover.settle(before, who.user, self._resume)
+                self._sink.summary(status=self.state.status.value, finished_at=None)
             else:
-                self._learned = await learned(self.store, self.plan.name)
-                self._gate_waits = gate_waits(self._learned)
+                found = self._monitoring.learned = await learned(self.store, self.plan.name)
+                self._monitoring.gate_waits = gate_waits(found)
                 self._announce(started, who.user, who.host)
             # (after a take-over: a decision written while no engine ran finds its gate open)
             inbox = loop.create_task(self._read_commands(closing))
             monitors = Monitors.of(self.plan)
             if monitors:
-                self._monitors = Monitors(
+                self._monitoring.monitors = Monitors(
                     monitors, self._workdir, self._env, self._values, self.now
                 )
             status, reason = await self._execute()
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()
-            if self._monitors is not None:
-                await self._monitors.close()
+            if self._monitoring.monitors is not None:
+                await self._monitoring.monitors.close()
             if inbox is not None:
                 closing.set()
                 await inbox
-            self._kill_all()
+            self._attempts.kill_all()
             self._sink.summary(
                 status=self.state.status.value,
                 finished_at=self.state.finished_at,
@@ -259,7 +279,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
     def _estimate(self, t: Task) -> dict[str, object]:
         """A task's estimate: the median of its earlier successful runs (with their p90) when
         history has them, else the plan's."""
-        found = self._learned.get(t.id)
+        found = self._monitoring.learned.get(t.id)
         if found is None:
             return {"estimate": t.estimate}
         return {"estimate": found.median, "p90": found.p90, "history": found.runs}
@@ -274,18 +294,31 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
             if closing.is_set():
                 return
             for command in await self.store.claim_commands(self.run_id, self.now()):
-                if command.kind == "cancel":
-                    reason = str(command.args.get("reason") or f"cancelled by {command.author}")
-                    self.cancel(reason)
-                elif command.kind in ("approve", "reject"):
-                    self._keeper.decide(command)
-                else:
-                    ok, message = self.control(command.kind, command.args, command.author)
-                    self.emit(
-                        ev.CommandDone(
-                            self.now(), command.id, command.kind, command.author, ok, message
-                        )
-                    )
+                self._take(command)
+
+    def _take(self, command: Command) -> None:
+        """One command from the inbox, dispatched on its type; a bad one is refused."""
+        by = command.author
+        try:
+            order = cmd.parse(command.kind, command.args)
+        except cmd.BadCommand as exc:
+            self.emit(ev.CommandDone(self.now(), command.id, command.kind, by, False, str(exc)))
+            return
+        if isinstance(order, cmd.Cancel):
+            self.cancel(order.reason or f"cancelled by {by}")
+        elif isinstance(order, cmd.Approve | cmd.Reject):
+            args = command.args
+            who = Identity(
+                by,
+                int(args.get("uid", -1)),
+                str(args.get("host", "")),
+                str(args.get("tty", "")),
+                str(args.get("ssh", "")),
+            )
+            self._keeper.decide(command.id, order, who)
+        else:
+            ok, message = self._control.handle(order, by)
+            self.emit(ev.CommandDone(self.now(), command.id, command.kind, by, ok, message))
 
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""
@@ -294,7 +327,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
         if self._ticks % int(HEARTBEAT / TICK) == 0:
             self._sink.summary(heartbeat_at=now, counts=self.state.counts())
         if self.state.finished_at is None:
-            self._watch(now, self._ticks)
+            self._monitoring.tick(now, self._ticks)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
     async def _execute(self) -> tuple[str, str]:
@@ -303,23 +336,22 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
             self._block_from(0, f"plan check failed: {failed}")
             return RunStatus.FAILED, f"plan check failed: {failed}"
         await self._probe_agents()
-        index = self._first_open_phase() if self._resume is not None else 0
+        index = self._takeover.first_open_phase() if self._resume is not None else 0
         if self.plan.research and not self.state.research:
             await self._research()
         while index < len(self.plan.phases):
             phase = self.plan.phases[index]
-            if self._cancel_reason:
+            if self.state.cancelling:
                 break
-            self._phase = phase.id
             failed = self._checks(phase.id, phase.checks)
-            if self.state.phases[phase.id].status != "running":  # (a resumed run's may be)
+            if self.state.phases[phase.id].status is not PhaseStatus.RUNNING:  # (resumed: may be)
                 self.emit(ev.PhaseStarted(self.now(), phase.id))
             if failed:
                 reason = f"entry check of phase '{phase.id}' failed: {failed}"
                 self._block_from(index, reason)
                 self.emit(ev.PhaseFinished(self.now(), phase.id, "failed"))
                 return RunStatus.FAILED, reason
-            await self._run_phase([t.id for t in phase.tasks])
+            await self._progress.run([t.id for t in phase.tasks])
             status = self._phase_status([t.id for t in phase.tasks])
             self.emit(ev.PhaseFinished(self.now(), phase.id, status))
             if status == "failed":
@@ -330,7 +362,8 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
                 self._block_from(index + 1, reason)
                 return RunStatus.FAILED, reason
             index = rewind if rewind is not None else index + 1
-        if self._cancel_reason:
+        cancelled = self.state.cancelling
+        if cancelled:
             for tid, t in self.state.tasks.items():
                 if not t.status.terminal:
                     self.emit(
@@ -340,24 +373,23 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
                             t.attempts,
                             "cancelled",
                             None,
-                            reason=self._cancel_reason,
+                            reason=cancelled,
                         )
                     )
-            return RunStatus.CANCELLED, self._cancel_reason
+            return RunStatus.CANCELLED, cancelled
         return RunStatus.SUCCEEDED, ""
 
     async def _gates_after(self, phase: str) -> tuple[int | None, str]:
         """Run the gates after a phase: (phase index to rewind to, or None; why the run stops)."""
         for gate in self._keeper.after(phase):
-            if self._cancel_reason:
+            if self.state.cancelling:
                 return None, ""
             outcome, reason = await self._keeper.run(gate)
-            if outcome == "passed" or self._cancel_reason:
+            if outcome == "passed" or self.state.cancelling:
                 continue
             rule = gate.on_reject
             if outcome == "rejected" and rule is not None and rule.rewind_to is not None:
-                if self._keeper.attempts[gate.id] < rule.max_attempts:
-                    self._feedback = reason
+                if self._keeper.attempts(gate.id) < rule.max_attempts:
                     self.emit(ev.PhaseRewound(self.now(), rule.rewind_to, gate.id, reason))
                     ids = [p.id for p in self.plan.phases]
                     return ids.index(rule.rewind_to), ""
@@ -367,7 +399,7 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
 
     async def _research(self) -> None:
         """The plan's research queries, asked as the first phase starts (in parallel)."""
-        from engine.run.research import ask_all
+        from engine.run.research import ask_all  # (not on every run's start-up path)
 
         for found in await ask_all(
             self.plan, self.store, self.run_id, self._values, self._workdir, self._env, self.now()
@@ -412,148 +444,20 @@ class Runner(Attempts, Fallbacks, OperatorControl, TakeOver, Watch):
                     self.emit(ev.TaskBlocked(self.now(), task.id, reason))
 
     def _phase_status(self, ids: list[str]) -> str:
-        if self._cancel_reason:
+        if self.state.cancelling:
             return "cancelled"
         for tid in ids:
             if self.state.tasks[tid].status in BAD and self._tasks[tid].on_failure == "fail":
                 return "failed"
         return "succeeded"
 
-    # -- one phase ------------------------------------------------------------------------
-
-    async def _run_phase(self, ids: list[str]) -> None:
-        self._phase_done = asyncio.get_running_loop().create_future()
-        self._phase_tasks = set(ids)
-        self._skip_unneeded(ids)
-        ids = [t for t in ids if not self.state.tasks[t].status.terminal]
-        self._remaining = len(ids)
-        for tid in ids:
-            self._waiting[tid] = 0
-        for tid in ids:
-            if tid in self._running:  # adopted from a dead engine: it runs already
-                continue
-            if tid in self._standby:
-                self._stand_by(tid)
-            if self._idle(tid):
-                self._waiting[tid] += 1  # until its rule fires
-            for need in self._graph.needs[tid]:
-                status = self.state.tasks[need].status
-                if self._blocks(need):
-                    self._block(tid, f"needs '{need}', which {_ENDED[status]}")
-                    break
-                if not self._satisfied(need):
-                    self._waiting[tid] += 1
-            else:
-                if self._waiting[tid] == 0:
-                    self._make_ready(tid)
-        self._dispatch()
-        self._check_phase_done()
-        await self._phase_done
-
-    def _satisfied(self, tid: str) -> bool:
-        status = self.state.tasks[tid].status
-        if status is TaskStatus.SUCCEEDED or status is TaskStatus.SKIPPED:
-            return True
-        if status not in BAD:
-            return False
-        return self._tasks[tid].on_failure == "continue" or self._rescued(tid)
-
-    def _blocks(self, tid: str) -> bool:
-        if self.state.tasks[tid].status not in BAD:
-            return False
-        return self._tasks[tid].on_failure == "fail" or self._rescue_failed(tid)
-
-    def _make_ready(self, tid: str) -> None:
-        if not self._sched.runnable(tid):
-            agents = self._sched.candidates[tid]
-            why = (
-                f"no ready agent can take it ({', '.join(agents)} not ready)"
-                if agents
-                else "no agent can take it"
-            )
-            self._block(tid, why)
-            return
-        self.emit(ev.TaskReady(self.now(), tid))
-        self._sched.push(tid)
-
-    def _block(self, tid: str, reason: str) -> None:
-        """Block a task and, transitively, its dependents waiting in this phase."""
-        work = [(tid, reason)]
-        while work:
-            tid, reason = work.pop()
-            if self.state.tasks[tid].status.terminal:
-                continue
-            self.emit(ev.TaskBlocked(self.now(), tid, reason))
-            self._remaining -= 1
-            if self._fail_over(tid):
-                continue  # its dependents wait for its fallback
-            if tid in self._standby:
-                self._fallback_ended(tid)
-            if self._tasks[tid].on_failure == "continue":
-                self._release_dependents(tid)
-                continue
-            for dep in self._graph.dependents[tid]:
-                if dep in self._phase_tasks:
-                    work.append((dep, f"needs '{tid}', which is blocked"))
-
-    def _settled(self, tid: str) -> None:
-        """A task reached its final status: release or block its dependents in this phase."""
-        self._remaining -= 1
-        if self._fail_over(tid):
-            return  # its dependents wait for its fallback
-        if tid in self._standby:
-            self._fallback_ended(tid)
-        if self._blocks(tid):
-            ended = _ENDED[self.state.tasks[tid].status]
-            for dep in self._graph.dependents[tid]:
-                if dep in self._phase_tasks:
-                    self._block(dep, f"needs '{tid}', which {ended}")
-        else:
-            self._release_dependents(tid)
-
-    def _release_dependents(self, tid: str) -> None:
-        for dep in self._graph.dependents[tid]:
-            if dep in self._phase_tasks and not self.state.tasks[dep].status.terminal:
-                self._waiting[dep] -= 1
-                if self._waiting[dep] == 0:
-                    self._make_ready(dep)
-
-    def _check_phase_done(self) -> None:
-        self._skip_idle()
-        done = self._remaining <= 0 or (
-            self._cancel_reason and not self._running and not self._retry_timers
-        )
-        if done and self._phase_done is not None and not self._phase_done.done():
-            self._phase_done.set_result(None)
-
-    # -- attempts -------------------------------------------------------------------------
-
-    def _dispatch(self) -> None:
-        if self._cancel_reason or self._paused:
-            return
-        if self._phase and self.state.phases[self._phase].held:
-            return  # its phase is paused (pause --phase)
-        for tid, agent in self._sched.take():
-            self._start(tid, agent)
-
     def cancel(self, reason: str) -> None:
         """Stop the run: no new tasks, TERM every task's group (KILL after the grace period).
         A second call kills at once."""
-        if self._cancel_reason:
-            self._kill_all()
+        if self.state.cancelling:
+            self._attempts.kill_all()
             return
-        self._cancel_reason = reason
+        self.emit(ev.RunCancelling(self.now(), reason))
         self._keeper.cancel_all(reason)
-        for timer in self._retry_timers.values():
-            timer.cancel()
-        self._retry_timers.clear()
-        for a in self._running.values():
-            if a.handle is not None:
-                a.handle.terminate(self.plan.kill_grace)
-        self._check_phase_done()
-
-    def _kill_all(self) -> None:
-        for a in self._running.values():
-            if a.handle is not None and a.handle.pgid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(a.handle.pgid, signal.SIGKILL)
+        self._attempts.cancel(self.plan.kill_grace)
+        self._progress.check_done()

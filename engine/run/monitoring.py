@@ -1,11 +1,12 @@
-"""Continuous monitoring, once a tick of the Runner (mixed into it): the forecast, machine
-pressure, monitors, the risk rules, and the contingency action of a rule that fires."""
+"""Continuous monitoring, once a tick of the run: the forecast, machine pressure, monitors, the
+risk rules, and the contingency action of a rule that fires. A part of the run."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from engine.model import events as ev
+from engine.model.state import PhaseStatus
 from engine.plan.model import RuleFallback
 from engine.watch.contingency import act
 from engine.watch.forecast import forecast
@@ -16,10 +17,12 @@ from engine.watch.risks import changes as risk_changes
 from engine.watch.risks import findings as risk_findings
 
 if TYPE_CHECKING:
-    from engine.model.state import RunState
     from engine.plan.dag import Graph
-    from engine.plan.model import Plan
     from engine.plan.scheduler import Scheduler
+    from engine.run.attempts import Attempts
+    from engine.run.control import OperatorControl
+    from engine.run.fallbacks import Fallbacks
+    from engine.run.host import Host
     from engine.watch.history import Learned
     from engine.watch.monitors import Monitors
 
@@ -27,63 +30,66 @@ BIG_RUN = 2000  # tasks: above this many, the forecast is recomputed every FOREC
 FORECAST_EVERY = 5
 
 
-class Watch:
-    # provided by the Runner
-    plan: Plan
-    state: RunState
-    _graph: Graph
-    _sched: Scheduler
-    _learned: dict[str, Learned]
-    _gate_waits: dict[str, float]  # gate -> the median of its earlier waits
-    _last_forecast: dict[str, float]
-    _phase_lengths: dict[tuple[object, ...], float]  # the forecast's cache, for this run
-    _last_output: dict[str, float]
-    _pressure: list[Finding]
-    _monitors: Monitors | None
-    _phase: str
-    _tuning: Tuning
-    _workdir: str
+class Monitoring:
+    def __init__(
+        self,
+        host: Host,
+        graph: Graph,
+        sched: Scheduler,
+        attempts: Attempts,
+        fallbacks: Fallbacks,
+        control: OperatorControl,
+        workdir: str,
+    ) -> None:
+        self._host, self._graph, self._sched = host, graph, sched
+        self._attempts, self._fallbacks, self._control = attempts, fallbacks, control
+        self._workdir = workdir
+        self._tuning = Tuning.of(host.plan)  # per-phase and per-task risk thresholds
+        self.learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
+        self.gate_waits: dict[str, float] = {}  # gate -> the median of its earlier waits
+        self.monitors: Monitors | None = None  # the plan's monitors, while the run goes
+        self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
+        self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started
+        self._pressure: list[Finding] = []  # machine pressure at the last sample
 
-    def emit(self, event: ev.Event) -> None:
-        raise NotImplementedError
+    def _phase(self) -> str:
+        """The phase the run has reached (under way, or ended with its gates deciding), from
+        the fold."""
+        reached = [
+            p
+            for p in self._host.state.phases.values()
+            if p.started_at is not None and p.status is not PhaseStatus.PENDING
+        ]
+        return max(reached, key=lambda p: p.started_at or 0.0).id if reached else ""
 
-    def now(self) -> float:
-        raise NotImplementedError
-
-    def control(self, kind: str, args: dict[str, object], by: str) -> tuple[bool, str]:
-        raise NotImplementedError
-
-    def _call_fallback(self, tid: str, rule: str) -> tuple[bool, str]:
-        raise NotImplementedError
-
-    def _standing_by(self) -> set[str]:
-        raise NotImplementedError
-
-    def _watch(self, now: float, tick: int) -> None:
+    def tick(self, now: float, tick: int) -> None:
         """One tick while the run goes (`tick` counts from 1)."""
-        if len(self.state.tasks) <= BIG_RUN or tick % FORECAST_EVERY == 1:
+        host, phase = self._host, self._phase()
+        if len(host.state.tasks) <= BIG_RUN or tick % FORECAST_EVERY == 1:
             self._forecast(now)
         if tick % PRESSURE_EVERY == 1:  # (the first tick too)
-            self._pressure = sample_pressure(self.plan.risks, self._workdir)
-        if self._monitors is not None:
-            self._monitors.tick(self._phase)
-        found = risk_findings(self.state, now, self._last_output, self.plan.risks, self._tuning)
+            self._pressure = sample_pressure(host.plan.risks, self._workdir)
+        if self.monitors is not None:
+            self.monitors.tick(phase)
+        last_output = self._attempts.last_output
+        found = risk_findings(host.state, now, last_output, host.plan.risks, self._tuning)
         found += self._pressure
-        if self._monitors is not None:
-            found += self._monitors.findings(self._phase)
-        for event in risk_changes(self.state, now, found):
-            self.emit(event)
+        if self.monitors is not None:
+            found += self.monitors.findings(phase)
+        for event in risk_changes(host.state, now, found):
+            host.emit(event)
             if isinstance(event, ev.RiskRaised):
-                self._contingency(event)
+                self._contingency(event, phase)
 
     def _forecast(self, now: float) -> None:
         """Record the forecast when the predicted end of the run or of a phase moved (by 1 s or
         a tenth of what is left): front ends show it, reports state how accurate it was."""
-        waits, standby = self._gate_waits, self._standing_by()
+        host = self._host
+        waits, standby = self.gate_waits, self._fallbacks.standing_by()
         f = forecast(
-            self.plan,
+            host.plan,
             self._graph,
-            self.state,
+            host.state,
             now,
             self._sched,
             waits,
@@ -98,17 +104,20 @@ class Watch:
             return
         self._last_forecast = ends
         phases = {p: round(left, 3) for p, left in f.phases.items()}
-        learned = len(self._learned) - len(self._gate_waits)
-        self.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed))
+        learned = len(self.learned) - len(self.gate_waits)
+        host.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed))
 
-    def _contingency(self, raised: ev.RiskRaised) -> None:
+    def _contingency(self, raised: ev.RiskRaised, phase: str) -> None:
         """The plan's action for the rule that fired (risks.actions), as an operator would."""
-        action = self.plan.risks.actions.get(raised.rule)  # type: ignore[call-overload]
+        host = self._host
+        action = host.plan.risks.actions.get(raised.rule)  # type: ignore[call-overload]
         if action in (None, "notify"):
             return
+        by = f"risk:{raised.rule}"
         if isinstance(action, RuleFallback):
-            kind, results = "fallback", [self._call_fallback(action.fallback, raised.rule)]
+            kind, results = "fallback", [self._fallbacks.call(action.fallback, raised.rule)]
         else:
-            kind, results = str(action), act(raised, action, self.state, self._phase, self.control)
+            commands = act(raised, action, host.state, phase)
+            kind, results = str(action), [self._control.handle(c, by) for c in commands]
         for ok, message in results:
-            self.emit(ev.CommandDone(self.now(), 0, kind, f"risk:{raised.rule}", ok, message))
+            host.emit(ev.CommandDone(host.now(), 0, kind, by, ok, message))

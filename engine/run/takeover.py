@@ -1,129 +1,109 @@
-"""The runner's part of a take-over: fold what a dead engine recorded, settle its in-flight
-attempts (engine/recovery.py), wait for the adopted ones, and go on where the run stopped.
-Also the output files of attempts that may be adopted later (engine/adopt.py)."""
+"""Taking over a run whose engine died: fold what it recorded, rebuild what the parts decide from
+(slots, priorities) from that fold, settle its in-flight attempts (engine/durable/recovery.py),
+adopt the ones that outlive it, and say where the run goes on. A part of the run."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.durable.adopt import POLL, AdoptedProcess, FileTail, files_for, wrap
+from engine.durable.adopt import AdoptedProcess, FileTail, files_for
 from engine.model import events as ev
-from engine.model.snapshot import fold_run
+from engine.model.state import GateStatus, PhaseStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from engine.exec.local import Exit
     from engine.model.state import RunState
-    from engine.plan.model import Plan, Task
+    from engine.plan.model import Plan
     from engine.plan.scheduler import Scheduler
-    from engine.run.attempts import _Attempt
+    from engine.run.attempts import Attempts
     from engine.run.gatekeeper import GateKeeper
+    from engine.run.host import Host
     from engine.store.base import RunRow, Store
-    from engine.store.sink import Sink
+
+
+def rebuild(plan: Plan, state: RunState, sched: Scheduler) -> None:
+    """Put into the scheduler what operators changed while the dead engine ran: slots and
+    priorities (both are in the fold)."""
+    for agent, a in state.agents.items():
+        if agent in plan.agents and a.slots != plan.agents[agent].slots:
+            sched.set_slots(agent, a.slots)
+    for _, task in plan.tasks():
+        t = state.tasks.get(task.id)
+        if t is not None and t.priority != task.priority:
+            sched.reprioritise(task.id, t.priority)
 
 
 class TakeOver:
-    """Mixed into the Runner."""
+    def __init__(
+        self,
+        host: Host,
+        store: Store,
+        run_dir: str,
+        sched: Scheduler,
+        attempts: Attempts,
+        keeper: GateKeeper,
+    ) -> None:
+        self._host, self._store, self._run_dir, self._sched = host, store, run_dir, sched
+        self._attempts, self._keeper = attempts, keeper
 
-    # provided by the Runner
-    plan: Plan
-    state: RunState
-    store: Store
-    run_id: str
-    run_dir: str
-    _seq: int
-    _sink: Sink
-    _sched: Scheduler
-    _keeper: GateKeeper
-    _resume: dict[str, str] | None
-    _running: dict[str, _Attempt]
-    _tasks: dict[str, Task]
-    _tailing: asyncio.TimerHandle | None = None
+    async def settle(self, before: RunRow, user: str, decisions: dict[str, str]) -> None:
+        """The host's state is the dead engine's fold: rebuild the scheduler from it, settle the
+        attempts it had in flight, follow the ones that outlive it."""
+        from engine.durable.recovery import take_over  # (psutil: not on every start-up path)
 
-    def emit(self, event: ev.Event) -> None:
-        raise NotImplementedError
-
-    def now(self) -> float:
-        raise NotImplementedError
-
-    def _line(self, a: _Attempt, stream: str, text: str) -> None:
-        raise NotImplementedError
-
-    def _finished(self, a: _Attempt, result: Exit) -> None:
-        raise NotImplementedError
-
-    def _attempt(self, task: Task, number: int, agent: str) -> _Attempt:
-        raise NotImplementedError
-
-    async def _take_over(self, before: RunRow, user: str) -> None:
-        """Fold what the dead engine recorded, settle the tasks it had in flight, go on."""
-        from engine.durable.recovery import take_over  # (psutil: not on every run's start-up path)
-
-        self.state, self._seq = await fold_run(self.store, self.run_id)
-        for agent, a in self.state.agents.items():  # slots an operator changed
-            if agent in self.plan.agents and a.slots != self.plan.agents[agent].slots:
-                self._sched.set_slots(agent, a.slots)
-        policies: dict[str, str] = {t.id: t.on_resume for _, t in self.plan.tasks()}
-        entries = await take_over(
-            self.state, self.run_id, policies, self._resume or {}, self.run_dir
+        host = self._host
+        state = host.state
+        rebuild(host.plan, state, self._sched)
+        policies: dict[str, str] = {t.id: t.on_resume for _, t in host.plan.tasks()}
+        entries = await take_over(state, state.run_id, policies, decisions, self._run_dir)
+        stopping = {
+            tid: (t.stopping, t.stop_reason) for tid, t in state.tasks.items() if t.stopping
+        }
+        host.emit(
+            ev.RunRecovered(host.now(), user, before.engine_pid, before.heartbeat_at, entries)
         )
-        self.emit(
-            ev.RunRecovered(self.now(), user, before.engine_pid, before.heartbeat_at, entries)
-        )
-        self._sink.summary(status="running", finished_at=None)
         for entry in entries:
-            if entry["action"] == "adopted":
-                await self._wait_for(str(entry["task"]), int(str(entry["attempt"])))
+            tid = str(entry["task"])
+            if tid in stopping and entry["action"] != "adopted":
+                # an operator was stopping it when the engine died: it ends as she asked
+                status, reason = stopping[tid]
+                if status == TaskStatus.SKIPPED:
+                    host.emit(ev.TaskSkipped(host.now(), tid, reason))
+                else:
+                    attempts = state.tasks[tid].attempts
+                    host.emit(
+                        ev.TaskFinished(host.now(), tid, attempts, status, None, reason=reason)
+                    )
+        await self._adopt(entries)
 
-    async def _wait_for(self, tid: str, number: int) -> None:
-        """Adopt a dead engine's attempt: its slot stays taken, its output files are read on
-        from the lines already stored, its end comes from its pidfd and status file."""
-        t = self.state.tasks[tid]
-        agent = t.agent or next(iter(self._sched.candidates[tid]), "")
-        attempt = self._attempt(self._tasks[tid], number, agent)
-        stored = await self.store.read_output(self.run_id, tid, number)
-        files = files_for(self.run_dir, tid, number)
-        attempt.lines = max((line.line for line in stored), default=0)
-        attempt.tail = FileTail(
-            files,
-            sum(1 for line in stored if line.stream == "out"),
-            sum(1 for line in stored if line.stream == "err"),
-        )
-        self._sched.occupy(tid, agent)
-        self._running[tid] = attempt
-        self._follow_files()
-        done: Callable[[Exit], None] = lambda result: self._finished(attempt, result)  # noqa: E731
-        attempt.handle = AdoptedProcess(t.pid, files, done)
+    async def _adopt(self, entries: list[dict[str, object]]) -> None:
+        """Follow the attempts the dead engine left running: their end comes from their pidfd
+        and status file, their output from their files, from the lines already stored."""
+        for entry in entries:
+            if entry["action"] != "adopted":
+                continue
+            tid, number = str(entry["task"]), int(str(entry["attempt"]))
+            state = self._host.state
+            t = state.tasks[tid]
+            agent = t.agent or next(iter(self._sched.candidates[tid]), "")
+            stored = await self._store.read_output(state.run_id, tid, number)
+            files = files_for(self._run_dir, tid, number)
+            tail = FileTail(
+                files,
+                sum(1 for line in stored if line.stream == "out"),
+                sum(1 for line in stored if line.stream == "err"),
+            )
+            lines = max((line.line for line in stored), default=0)
+            attempt = self._attempts.adopt(tid, number, agent, tail, lines)
+            attempt.handle = AdoptedProcess(t.pid, files, self._attempts.finished(attempt))
 
-    def _adoptable(self, attempt: _Attempt, argv: list[str]) -> list[str]:
-        """Run an attempt that may be adopted after a crash with its output in files."""
-        files = files_for(self.run_dir, attempt.task.id, attempt.number)
-        attempt.tail = FileTail(files)
-        self._follow_files()
-        return wrap(argv, files)
-
-    def _follow_files(self) -> None:
-        if self._tailing is None:
-            self._tailing = asyncio.get_running_loop().call_later(POLL, self._read_files)
-
-    def _read_files(self) -> None:
-        self._tailing = None
-        tailed = [a for a in self._running.values() if a.tail is not None]
-        for a in tailed:
-            assert a.tail is not None
-            for stream, text in a.tail.poll():
-                self._line(a, stream, text)
-        if tailed:
-            self._follow_files()
-
-    def _first_open_phase(self) -> int:
+    def first_open_phase(self) -> int:
         """Where a resumed run goes on: the first phase not finished with its gates passed."""
-        for index, phase in enumerate(self.plan.phases):
-            ps = self.state.phases.get(phase.id)
-            if ps is None or ps.status != "succeeded":
+        plan, state = self._host.plan, self._host.state
+        for index, phase in enumerate(plan.phases):
+            ps = state.phases.get(phase.id)
+            if ps is None or ps.status is not PhaseStatus.SUCCEEDED:
                 return index
             gates = self._keeper.after(phase.id)
-            if any(self.state.gates[g.id].status != "passed" for g in gates):
+            if any(state.gates[g.id].status is not GateStatus.PASSED for g in gates):
                 return index
-        return len(self.plan.phases)
+        return len(plan.phases)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -14,8 +13,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from engine.client import send
+from engine.model import commands as cmd
 from engine.model import events as ev
-from engine.model.commands import send_command
 from engine.model.identity import current_identity
 
 from ..feed import RunFeed
@@ -197,7 +197,7 @@ class DashboardScreen(Screen[None]):
     def _offer_resume(self, pid: int | None) -> None:
         from engine.model.state import TaskStatus
 
-        from ..launch import EngineDidNotStart, start_engine
+        from ..launch import EngineDidNotStart, take_over
 
         state, run_id, db_path = self.feed.state, self.feed.run_id, self.feed.store.path
         flying = [t.id for t in state.tasks.values() if t.status is TaskStatus.RUNNING]
@@ -206,7 +206,7 @@ class DashboardScreen(Screen[None]):
             if not resume:
                 return
             try:
-                engine = await asyncio.to_thread(start_engine, db_path, run_id, ["resume", run_id])
+                engine = await asyncio.to_thread(take_over, db_path, run_id)
             except EngineDidNotStart as exc:
                 self.app.notify(str(exc)[-300:], severity="error", timeout=10)
                 return
@@ -257,9 +257,9 @@ class DashboardScreen(Screen[None]):
         elif self.browse_back:
             self.app.pop_screen()
 
-    async def _send(self, kind: str, args: dict[str, object]) -> None:
-        await send_command(self.feed.store, self.feed.run_id, kind, args)
-        self.app.notify(f"{kind.replace('_', ' ')} sent", timeout=2)
+    async def _send(self, order: cmd.Command) -> None:
+        await send(self.feed.store, self.feed.run_id, order)
+        self.app.notify(f"{order.kind.value.replace('_', ' ')} sent", timeout=2)
 
     def _live(self) -> bool:
         if self.feed.state.finished_at is None and self._alive:
@@ -270,7 +270,7 @@ class DashboardScreen(Screen[None]):
     async def action_pause(self) -> None:
         if self._live():
             paused = self.feed.state.status.value == "paused"
-            await self._send("resume" if paused else "pause", {})
+            await self._send(cmd.Resume() if paused else cmd.Pause())
 
     def action_skip(self) -> None:
         task = self.query_one(TaskTable).selected
@@ -279,7 +279,7 @@ class DashboardScreen(Screen[None]):
 
         async def reason(text: str | None) -> None:
             if text:
-                await self._send("skip", {"task": task, "reason": text})
+                await self._send(cmd.Skip(task, text))
 
         self.app.push_screen(AskScreen(f"Skip {task}: why?", "the reason (recorded)"), reason)
 
@@ -290,7 +290,7 @@ class DashboardScreen(Screen[None]):
 
         async def confirmed(yes: bool | None) -> None:
             if yes:
-                await self._send("cancel_task", {"task": task})
+                await self._send(cmd.CancelTask(task))
 
         self.app.push_screen(
             ConfirmScreen(f"Cancel task {task}? Its dependents will be blocked."), confirmed
@@ -301,12 +301,12 @@ class DashboardScreen(Screen[None]):
         task = self.query_one(TaskTable).selected
         if task is not None and self._live() and task in self.feed.state.tasks:
             value = self.feed.state.tasks[task].priority + step
-            await self._send("priority", {"task": task, "priority": value})
+            await self._send(cmd.Priority(task, value))
 
     async def action_retry(self) -> None:
         task = self.query_one(TaskTable).selected
         if task is not None and self._live():
-            await self._send("retry", {"task": task})
+            await self._send(cmd.Retry(task))
 
     def action_slots(self) -> None:
         """Palette: an agent's slots (`AGENT N`), as `phasegate slots` does."""
@@ -327,7 +327,7 @@ class DashboardScreen(Screen[None]):
             if int(parts[1]) < 1:
                 self.app.notify("an agent needs 1 slot at least", severity="warning", timeout=5)
                 return
-            await self._send("slots", {"agent": parts[0], "slots": int(parts[1])})
+            await self._send(cmd.Slots(parts[0], int(parts[1])))
 
         now = ", ".join(f"{a.id} {a.slots}" for a in agents.values())
         self.app.push_screen(AskScreen(f"Slots (now: {now})", "AGENT N"), chosen)
@@ -346,7 +346,7 @@ class DashboardScreen(Screen[None]):
                 known = ", ".join(phases)
                 self.app.notify(f"no phase '{phase}'; phases: {known}", severity="warning")
                 return
-            await self._send("resume" if phases[phase].held else "pause", {"phase": phase})
+            await self._send(cmd.Resume(phase) if phases[phase].held else cmd.Pause(phase))
 
         held = [p for p in phases.values() if p.held]
         hint = f" (paused: {', '.join(p.id for p in held)})" if held else ""
@@ -358,7 +358,7 @@ class DashboardScreen(Screen[None]):
 
         async def noted(text: str | None) -> None:
             if text:
-                await self._send("note", {"text": text})
+                await self._send(cmd.Note(text))
 
         self.app.push_screen(AskScreen("Note for this run", "kept for the lessons learned"), noted)
 
@@ -389,13 +389,11 @@ class DashboardScreen(Screen[None]):
 
         async def decided(choice: str | None) -> None:
             if choice == "stop":
-                who = current_identity()
-                await self.feed.store.put_command(
+                who = current_identity().user
+                await send(
+                    self.feed.store,
                     self.feed.run_id,
-                    "cancel",
-                    {"reason": f"stopped from the dashboard by {who.user}"},
-                    who.user,
-                    time.time(),
+                    cmd.Cancel(f"stopped from the dashboard by {who}"),
                 )
                 self.app.exit("stopped")
             elif choice == "leave":

@@ -13,7 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from engine.model.commands import send_decision
+from engine.client import send
+from engine.model.commands import Approve, Reject
 from engine.model.state import GateState
 
 from ..feed import RunFeed
@@ -75,7 +76,7 @@ class GatePrompt(ReasonPrompt):
             )
 
     async def action_approve(self) -> None:
-        await send_decision(self.feed.store, self.feed.run_id, self.gate, "approve", "")
+        await send(self.feed.store, self.feed.run_id, Approve(self.gate))
         self.app.notify(f"approval of gate {self.gate} sent", timeout=3)
         self.dismiss()
 
@@ -83,7 +84,7 @@ class GatePrompt(ReasonPrompt):
         self.ask_reason()
 
     async def with_reason(self, reason: str) -> None:
-        await send_decision(self.feed.store, self.feed.run_id, self.gate, "reject", reason)
+        await send(self.feed.store, self.feed.run_id, Reject(self.gate, reason))
         self.app.notify(f"rejection of gate {self.gate} sent", timeout=3)
 
 

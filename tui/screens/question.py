@@ -13,7 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from engine.model.commands import send_command
+from engine.client import send
+from engine.model.commands import Cancel, Resume
 
 from ..feed import RunFeed
 from ..text import safe, when
@@ -65,7 +66,7 @@ class QuestionPrompt(ReasonPrompt):
             yield Input(placeholder="why stop the run? (enter to send)", id="reason", disabled=True)
 
     async def action_go_on(self) -> None:
-        await send_command(self.feed.store, self.feed.run_id, "resume", {})
+        await send(self.feed.store, self.feed.run_id, Resume())
         self.app.notify("resume sent: the run goes on", timeout=3)
         self.dismiss()
 
@@ -74,5 +75,5 @@ class QuestionPrompt(ReasonPrompt):
 
     async def with_reason(self, reason: str) -> None:
         why = f"stopped at a risk's question: {reason}"
-        await send_command(self.feed.store, self.feed.run_id, "cancel", {"reason": why})
+        await send(self.feed.store, self.feed.run_id, Cancel(why))
         self.app.notify("cancel sent: the run stops", timeout=3)
