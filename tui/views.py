@@ -80,11 +80,12 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "metrics": scores,
             "forecast": _forecast(state, alive),
             "question": state.question or None,
+            "anomalies": state.anomalies,
             "phases": [
                 {
                     "id": p.id,
                     "title": p.title,
-                    "status": p.status,
+                    "status": p.status.value,
                     "started_at": p.started_at,
                     "finished_at": p.finished_at,
                 }
@@ -121,6 +122,8 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             f"  asking   {safe(state.question['by'])} asks whether to go on ({safe(what)}): "
             f"`phasegate resume {row.id}` goes on, `phasegate cancel {row.id}` stops"
         )
+    for odd in state.anomalies[:5]:  # stored values this phasegate cannot read
+        head.append(f"  warning  {safe(odd)} (a newer phasegate, or a damaged database?)")
     if alive:
         head.append(f"  engine   pid {row.engine_pid} (running)")
     elif status == "interrupted":

@@ -149,6 +149,7 @@ class TaskState:
             "phase": self.phase,
             "agent": self.agent,
             "status": self.status.value,
+            "priority": self.priority,
             "attempts": self.attempts,
             "started_at": self.started_at,
             "finished_at": self.finished_at,

@@ -308,3 +308,41 @@ def test_a_late_start_of_an_older_attempt_does_not_rewind_the_count() -> None:
         ]
     )
     assert state.tasks["a"].attempts == 2
+
+
+@given(
+    status=st.text(max_size=12),
+    which=st.sampled_from(["task", "run", "phase", "gate", "risk"]),
+)
+def test_the_fold_never_raises_on_a_stored_value_it_does_not_know(status: str, which: str) -> None:
+    # a newer phasegate, or a damaged database, may hold any string where a status goes
+    started = ev.RunStarted(
+        1.0,
+        "r",
+        "p",
+        "p.yaml",
+        phases=[{"id": "one"}],
+        tasks=[{"id": "t", "phase": "one"}],
+        agents=[{"id": "w"}],
+        gates=[{"id": "g", "after": "one"}],
+    )
+    odd: ev.Event = {
+        "task": ev.TaskFinished(2.0, "t", 1, status, 0),
+        "run": ev.RunFinished(2.0, status),
+        "phase": ev.PhaseFinished(2.0, "one", status),
+        "gate": ev.GateClosed(2.0, "g", status),
+        "risk": ev.RiskRaised(2.0, "k", "overrun", status, "task t", "late"),
+    }[which]
+    state = project([started, odd])
+    value = {
+        "task": lambda: state.tasks["t"].status,
+        "run": lambda: state.status,
+        "phase": lambda: state.phases["one"].status,
+        "gate": lambda: state.gates["g"].status,
+        "risk": lambda: state.risks["k"].severity,
+    }[which]()
+    assert value.value == status or value.value == "unknown"
+    # an unknown value is explicit and reported, never silently taken for a known one
+    assert (value.value == "unknown" and status != "unknown") == bool(state.anomalies)
+    if state.anomalies:
+        assert repr(status) in state.anomalies[0]
