@@ -45,7 +45,7 @@ def shown_status(row: RunRow, status: str | None = None) -> str:
 
 
 def _alive(pid: int | None, started: float | None) -> bool:
-    from engine.exec.local import same_process
+    from engine.exec.group import same_process
 
     return same_process(pid, started)
 

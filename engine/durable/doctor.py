@@ -9,7 +9,7 @@ import stat
 from dataclasses import dataclass
 
 from engine.durable.recovery import processes_by_run
-from engine.exec.local import same_process
+from engine.exec.group import same_process
 from engine.store.migrations import LATEST
 
 LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning

@@ -8,15 +8,13 @@ reached the disk). Each in-flight task then follows its `on_resume` policy.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import signal
-import time
 from dataclasses import dataclass, field
 
 import psutil
 
+from engine.exec.group import same_process, stop_groups
 from engine.model.state import RunState, TaskStatus
 
 GRACE = 5.0  # TERM to KILL for a dead engine's leftover process groups
@@ -91,42 +89,7 @@ def leftovers(state: RunState, run_id: str) -> list[Leftover]:
 
 def adoptable(item: Leftover, started: float | None) -> bool:
     """Can the attempt be waited for: its first process lives, with its recorded start time."""
-    if item.leader is None or started is None:
-        return False
-    with contextlib.suppress(psutil.Error):
-        return abs(psutil.Process(item.leader).create_time() - started) < 1.0
-    return False
-
-
-async def stop_groups(pgids: set[int], grace: float = GRACE) -> None:
-    """TERM each process group, wait up to `grace` seconds, then KILL what is left."""
-    groups = {g for g in pgids if g > 1 and g != os.getpgrp()}
-    for pgid in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while groups and time.monotonic() < deadline:
-        groups = {g for g in groups if _group_alive(g)}
-        if groups:
-            await asyncio.sleep(0.05)
-    for pgid in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Does the group have a process that is not a zombie (reaped soon by its new parent)?"""
-    for proc in psutil.process_iter(["status"]):
-        if _pgid(proc) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            return True
-    return False
-
-
-def _pgid(proc: psutil.Process) -> int:
-    try:
-        return os.getpgid(proc.pid)
-    except OSError:
-        return -1
+    return same_process(item.leader, started)
 
 
 async def take_over(
@@ -166,13 +129,13 @@ async def take_over(
             }
         )
     if stop:
-        await stop_groups(stop)
+        await stop_groups(stop, GRACE)
     return entries
 
 
 def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str]:
     """(`adopted` or `rerun`, why) for an attempt whose task asks to be adopted."""
-    from engine.durable.adopt import files_for, read_status
+    from engine.exec.adopt import files_for, read_status
 
     t = state.tasks[item.task]
     if not run_dir:

@@ -18,9 +18,11 @@ import signal
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from engine.exec.adopt import AdoptedProcess, Files
 from engine.exec.argv import argv_for, resolve
+from engine.exec.base import Exit, Handle, ProcSpec
+from engine.exec.group import GroupKill, group_alive, process_start_time, signal_group
 
 LEFTOVER_GRACE = 2.0  # TERM to KILL for processes a finished task left in its group
 DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit
@@ -28,87 +30,6 @@ _READ = 65536
 # a task starts with these at their default: Python ignores SIGPIPE and SIGXFSZ, and a child
 # would inherit that (as subprocess's restore_signals does)
 SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)
-
-
-@dataclass(slots=True)
-class ProcSpec:
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str
-    keep_background: bool = False
-
-
-@dataclass(slots=True)
-class Exit:
-    code: int | None  # exit code, or -N when killed by signal N, None if it never started
-    error: str = ""  # why it could not be started
-
-
-class Handle(Protocol):
-    pid: int
-    pgid: int
-
-    def terminate(self, grace: float) -> None:
-        """TERM the process group, then KILL it after `grace` seconds if anything is left."""
-
-    def kill(self) -> None:
-        """KILL the process group now (the engine is stopping)."""
-
-
-class Executor(Protocol):
-    def start(
-        self,
-        spec: ProcSpec,
-        on_line: Callable[[str, str], None],
-        on_exit: Callable[[Exit], None],
-    ) -> Handle: ...
-
-
-def process_start_time(pid: int) -> float:
-    """When a process started (epoch seconds), as psutil's create_time computes it on Linux;
-    0.0 when there is no such process, or only its zombie (it has exited, its parent has not
-    reaped it yet). Cheap: two small reads of /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        if fields[0] in (b"Z", b"X"):
-            return 0.0
-        return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-@functools.cache
-def _boot_time() -> float:
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"btime"):
-                return float(line.split()[1])
-    return 0.0
-
-
-def same_process(pid: int | None, started: float | None) -> bool:
-    """Is `pid` still the process that started at `started` (not a reused pid)?"""
-    if not pid:
-        return False
-    now = process_start_time(pid)
-    return now > 0 and abs(now - (started or 0.0)) < 1.0
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 @dataclass(slots=True)
@@ -138,7 +59,7 @@ class LocalProcess:
         self._keep = spec.keep_background
         self._status: int | None = None
         self._done = False
-        self._kill_at: asyncio.TimerHandle | None = None
+        self._group = GroupKill()
         self._drain: asyncio.TimerHandle | None = None
         self.pid = self.pgid = 0
         out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
@@ -167,7 +88,7 @@ class LocalProcess:
             return
         os.close(out_w)
         os.close(err_w)
-        self.pgid = self.pid
+        self.pgid = self._group.pgid = self.pid
         self._pidfd = os.pidfd_open(self.pid)
         fds.watch(self._pidfd, self._exited)
         out, err = self._streams
@@ -229,9 +150,9 @@ class LocalProcess:
         if self._done:
             return
         self._done = True
-        for timer in (self._drain, self._kill_at):
-            if timer is not None:
-                timer.cancel()
+        self._group.done()
+        if self._drain is not None:
+            self._drain.cancel()
         for s in self._streams:
             if s.open:
                 with contextlib.suppress(BlockingIOError):
@@ -248,13 +169,7 @@ class LocalProcess:
 
     def _signal_leftovers(self, sig: int) -> bool:
         """Signal what is left in the task's group; False when nothing is left."""
-        try:
-            os.killpg(self.pgid, sig)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return signal_group(self.pgid, sig)
 
     def _reap_leftovers(self, deadline: float, killed: bool) -> None:
         if not group_alive(self.pgid):
@@ -269,15 +184,12 @@ class LocalProcess:
         self._loop.call_later(0.02, self._reap_leftovers, deadline, killed)
 
     def terminate(self, grace: float) -> None:
-        if self._done or self._status is not None or not self.pgid:
+        if self._done or self._status is not None:
             return
-        signal_group(self.pgid, signal.SIGTERM)
-        if self._kill_at is None:
-            self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)
+        self._group.terminate(grace)
 
     def kill(self) -> None:
-        if self.pgid:
-            signal_group(self.pgid, signal.SIGKILL)
+        self._group.kill()
 
 
 class _NoWorkdir(OSError):
@@ -360,6 +272,14 @@ class LocalExecutor:
     ) -> LocalProcess:
         loop = asyncio.get_running_loop()
         return LocalProcess(loop, spec, on_line, on_exit, self._devnull, self._fds)
+
+    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
+        """A process a dead engine started (`on_resume: adopt`): waited for through a pidfd,
+        its exit status read from its status file."""
+        return AdoptedProcess(pid, files, on_exit)
+
+    def started_at(self, handle: Handle) -> float | None:
+        return process_start_time(handle.pid) or None
 
     def close(self) -> None:
         self._fds.stop()

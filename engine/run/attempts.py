@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.durable.adopt import POLL, FileTail, files_for
-from engine.durable.adopt import wrap as wrap_for_files
-from engine.exec.argv import argv_for, wrap
-from engine.exec.local import Exit, Handle, ProcSpec, process_start_time
+from engine.agents.base import Launch
+from engine.exec.adopt import POLL, FileTail, files_for
+from engine.exec.adopt import wrap as wrap_for_files
+from engine.exec.base import Exit, Handle
 from engine.model import events as ev
 from engine.model.state import TaskStatus
 from engine.plan.model import Task
@@ -22,7 +22,8 @@ from engine.plan.template import substitute
 from engine.store.base import OutputDrop, OutputLine
 
 if TYPE_CHECKING:
-    from engine.exec.local import Executor
+    from engine.agents.base import AgentAdapter
+    from engine.exec.base import Executor
     from engine.plan.scheduler import Scheduler
     from engine.run.host import Host
     from engine.run.progress import Progress
@@ -61,6 +62,7 @@ class Attempts:
         sched: Scheduler,
         executor: Executor,
         progress: Progress,
+        adapters: dict[str, AgentAdapter],
         *,
         values: dict[str, str],
         env: dict[str, str],
@@ -68,6 +70,7 @@ class Attempts:
         run_dir: str,
     ) -> None:
         self._host, self._sched, self._executor, self._progress = host, sched, executor, progress
+        self._adapters = adapters  # agent -> what it makes of a task (engine/agents)
         self._tasks = {t.id: t for _, t in host.plan.tasks()}
         self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
         self.sink: Sink  # set by the loop once the run's store is open
@@ -129,22 +132,17 @@ class Attempts:
         env.update(task.env)
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
-        template = host.plan.agents[agent].command
-        command = task.run
-        if "{" in command or "}" in command or template:
-            values = self._values | {"task": tid}
-            command = substitute(command, values)
-            template = substitute(template, values) if template else None
-        argv = wrap(template, command) if template else argv_for(command)
+        launch = Launch(task, number, env, self._workdir)
+        spec, command = self._adapters[agent].spec(launch)
         attempt = _Attempt(task, number, agent)
         if task.on_resume != "rerun" and self._run_dir:
             files = files_for(self._run_dir, tid, number)
             attempt.tail = FileTail(files)
             self._follow_files()
-            argv = wrap_for_files(argv, files)
+            spec.argv = wrap_for_files(spec.argv, files)
         self.running[tid] = attempt
         handle = self._executor.start(
-            ProcSpec(argv, env, self._workdir, task.keep_background),
+            spec,
             lambda stream, text: self._line(attempt, stream, text),
             lambda result: self._finished(attempt, result),
         )
@@ -160,7 +158,7 @@ class Attempts:
                 command,
                 # only an attempt that may be adopted needs it: reading it right after the spawn
                 # waits for the child's exec to finish (a third of a task's cost in the parent)
-                process_start_time(handle.pid) if attempt.tail is not None else None,
+                self._executor.started_at(handle) if attempt.tail is not None else None,
             )
         )
         if task.timeout:

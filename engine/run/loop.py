@@ -22,13 +22,10 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from engine.exec.local import (
-    Executor,
-    LocalExecutor,
-    process_start_time,
-    run_capture,
-    same_process,
-)
+from engine.agents.command import CommandAdapter
+from engine.exec.base import Executor
+from engine.exec.group import process_start_time, same_process
+from engine.exec.local import LocalExecutor, run_capture
 from engine.model import commands as cmd
 from engine.model import events as ev
 from engine.model.identity import Identity, current_identity
@@ -105,6 +102,7 @@ class Runner:
             sched,
             self._executor,
             self._progress,
+            {a: CommandAdapter(spec.command, self._values) for a, spec in plan.agents.items()},
             values=self._values,
             env=self._env,
             workdir=self._workdir,
@@ -121,7 +119,9 @@ class Runner:
         self._keeper = GateKeeper(
             self, plan.gates, self._workdir, self._attempts.task_env, self._values, outputs
         )
-        self._takeover = TakeOver(self, store, run_dir, sched, self._attempts, self._keeper)
+        self._takeover = TakeOver(
+            self, store, run_dir, sched, self._executor, self._attempts, self._keeper
+        )
         self._tasks = tasks
 
     # -- what the parts see (host.Host) -------------------------------------------------------
@@ -229,8 +229,7 @@ class Runner:
             try:
                 await self._sink.close()  # (raises when a batch was lost: the run stays open)
             finally:
-                if isinstance(self._executor, LocalExecutor):
-                    self._executor.close()
+                self._executor.close()
             await self.store.release_lease(self.run_id, pid)
         return self.state
 

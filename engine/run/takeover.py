@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.durable.adopt import AdoptedProcess, FileTail, files_for
+from engine.exec.adopt import FileTail, files_for
 from engine.model import events as ev
 from engine.model.state import GateStatus, PhaseStatus, TaskStatus
 
 if TYPE_CHECKING:
+    from engine.exec.base import Executor
     from engine.model.state import RunState
     from engine.plan.model import Plan
     from engine.plan.scheduler import Scheduler
@@ -39,10 +40,12 @@ class TakeOver:
         store: Store,
         run_dir: str,
         sched: Scheduler,
+        executor: Executor,
         attempts: Attempts,
         keeper: GateKeeper,
     ) -> None:
         self._host, self._store, self._run_dir, self._sched = host, store, run_dir, sched
+        self._executor = executor
         self._attempts, self._keeper = attempts, keeper
 
     async def settle(self, before: RunRow, user: str, decisions: dict[str, str]) -> None:
@@ -94,7 +97,7 @@ class TakeOver:
             )
             lines = max((line.line for line in stored), default=0)
             attempt = self._attempts.adopt(tid, number, agent, tail, lines)
-            attempt.handle = AdoptedProcess(t.pid, files, self._attempts.finished(attempt))
+            attempt.handle = self._executor.adopt(t.pid, files, self._attempts.finished(attempt))
 
     def first_open_phase(self) -> int:
         """Where a resumed run goes on: the first phase not finished with its gates passed."""

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.exec.local import Exit, ProcSpec
+from engine.exec.base import Exit, ProcSpec
 from engine.model.state import RunState
 from engine.plan import load_plan
 from engine.run.loop import Runner
@@ -45,6 +45,9 @@ class FakeHandle:
     terminated: bool = False
 
     def terminate(self, grace: float) -> None:
+        self.terminated = True
+
+    def kill(self) -> None:
         self.terminated = True
 
 
@@ -93,6 +96,15 @@ class ScriptedExecutor:
 
     def release(self, task: str, code: int = 0) -> None:
         self._held.pop(task)(Exit(code))
+
+    def adopt(self, pid: int | None, files: object, on_exit: Callable[[Exit], None]) -> FakeHandle:
+        raise AssertionError("the scripted executor has nothing to adopt")
+
+    def started_at(self, handle: FakeHandle) -> float | None:
+        return None
+
+    def close(self) -> None:
+        pass
 
 
 Operator = Callable[[Runner, MemoryStore], Awaitable[None]]

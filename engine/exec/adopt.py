@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.exec.local import Exit, signal_group
+from engine.exec.base import Exit
+from engine.exec.group import GroupKill
 
 POLL = 0.2  # seconds between two reads of the output files
 MAX_LINE = 1 << 20  # a longer line is cut into pieces of this size, as the pipe reader does
@@ -100,10 +100,10 @@ class AdoptedProcess:
         self._files, self._on_exit = files, on_exit
         self._loop = asyncio.get_running_loop()
         self._fd: int | None = None
-        self._kill_at: asyncio.TimerHandle | None = None
+        self._group = GroupKill()
         if pid:
             with contextlib.suppress(OSError):
-                self.pgid = os.getpgid(pid)
+                self.pgid = self._group.pgid = os.getpgid(pid)
                 self._fd = os.pidfd_open(pid)
         if self._fd is None:  # already gone: its status file says how it ended
             self._loop.call_soon(self._exited)
@@ -115,8 +115,7 @@ class AdoptedProcess:
             self._loop.remove_reader(self._fd)
             os.close(self._fd)
             self._fd = None
-        if self._kill_at is not None:
-            self._kill_at.cancel()
+        self._group.done()
         code = read_status(self._files)
         if code is None:
             self._on_exit(Exit(None, "ended without an exit status (killed while adopted?)"))
@@ -124,12 +123,8 @@ class AdoptedProcess:
             self._on_exit(Exit(code))
 
     def terminate(self, grace: float) -> None:
-        if self._fd is None or not self.pgid:
-            return
-        signal_group(self.pgid, signal.SIGTERM)
-        if self._kill_at is None:
-            self._kill_at = self._loop.call_later(grace, signal_group, self.pgid, signal.SIGKILL)
+        if self._fd is not None:
+            self._group.terminate(grace)
 
     def kill(self) -> None:
-        if self.pgid:
-            signal_group(self.pgid, signal.SIGKILL)
+        self._group.kill()

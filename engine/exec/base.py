@@ -1,0 +1,68 @@
+"""The executor seam: where a task's process runs. An executor starts a process spec, streams its
+output line by line, signals its whole process group, reports its exit, and adopts a process a
+dead engine left running. Local process groups are today's implementation (`local`); agents on
+other machines (SSH, a Dask cluster) plug in here with the same guarantees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from engine.exec.adopt import Files
+
+
+@dataclass(slots=True)
+class ProcSpec:
+    """What to run: the argv (never a shell string), its environment and working directory."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    keep_background: bool = False  # processes it leaves in its group may outlive it
+
+
+@dataclass(slots=True)
+class Exit:
+    code: int | None  # exit code, or -N when killed by signal N, None if it never started
+    error: str = ""  # why it could not be started
+
+
+class Handle(Protocol):
+    """A started (or adopted) process and its group."""
+
+    pid: int
+    pgid: int
+
+    def terminate(self, grace: float) -> None:
+        """TERM the process group, then KILL it after `grace` seconds if anything is left."""
+
+    def kill(self) -> None:
+        """KILL the process group now (the engine is stopping)."""
+
+
+class Executor(Protocol):
+    def start(
+        self,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> Handle:
+        """Start the spec in a new session; `on_line(stream, text)` for each line of its
+        output ("out" or "err"), `on_exit` once, when it and its group are done."""
+        ...
+
+    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
+        """Wait for a process a dead engine started and left running (its output and exit
+        status go to `files`); `on_exit` once it is done."""
+        ...
+
+    def started_at(self, handle: Handle) -> float | None:
+        """The process's identity beside its pid: when it started (a pid is not reused
+        unseen), or None when this executor cannot tell."""
+        ...
+
+    def close(self) -> None:
+        """Release what the executor holds (the run is over)."""
+        ...
