@@ -1,5 +1,7 @@
-"""Durable runs: settling the attempts a dead engine left in flight (`recovery`), following the
-output files of an attempt that outlives its engine (`adopt`), and `doctor`.
+"""Durable runs: settling the attempts a dead engine left in flight, by each task's `on_resume`
+(`recovery`: rerun, adopt or skip, with what its processes left behind stopped), and `doctor`
+(the data directory, the database, unfinished runs). Waiting for an adopted process is the
+executor's (engine/exec/adopt.py).
 
 May import model, plan, store and exec.
 """
