@@ -169,8 +169,12 @@ def _required(text: str, why: str) -> None:
 
 
 def args_of(command: Command) -> dict[str, Any]:
-    """A command's fields, as stored and sent."""
-    return {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+    """A command's fields, as stored and sent (those at their default are left out)."""
+    return {
+        f.name: getattr(command, f.name)
+        for f in dataclasses.fields(command)
+        if getattr(command, f.name) != f.default
+    }
 
 
 def parse(kind: str, args: Mapping[str, Any]) -> Command:

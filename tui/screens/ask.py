@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from textual import on
@@ -77,6 +78,10 @@ class ReasonPrompt(ModalScreen[None]):
 
     NEEDS_REASON = "this needs a reason"
 
+    def __init__(self, with_reason: Callable[[str], Awaitable[None]]) -> None:
+        super().__init__()
+        self._with_reason = with_reason
+
     def ask_reason(self) -> None:
         box = self.query_one("#reason", Input)
         box.disabled = False
@@ -88,11 +93,8 @@ class ReasonPrompt(ModalScreen[None]):
         if not event.value.strip():
             self.app.notify(self.NEEDS_REASON, severity="warning", timeout=3)
             return
-        await self.with_reason(event.value.strip())
+        await self._with_reason(event.value.strip())
         self.dismiss()
-
-    async def with_reason(self, reason: str) -> None:
-        raise NotImplementedError
 
     def action_close(self) -> None:
         self.dismiss()

@@ -54,7 +54,7 @@ class GatePrompt(ReasonPrompt):
     """
 
     def __init__(self, feed: RunFeed, gate: str) -> None:
-        super().__init__()
+        super().__init__(self.with_reason)
         self.feed = feed
         self.gate = gate
 

@@ -38,7 +38,7 @@ class QuestionPrompt(ReasonPrompt):
     """
 
     def __init__(self, feed: RunFeed) -> None:
-        super().__init__()
+        super().__init__(self.with_reason)
         self.feed = feed
         self.risk = str(feed.state.question.get("risk", ""))
 
