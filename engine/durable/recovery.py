@@ -36,13 +36,13 @@ class Leftover:
         return bool(self.pids)
 
 
-Found = dict[tuple[str, int], list[psutil.Process]]
+ByTask = dict[tuple[str, int], list[psutil.Process]]
 
 
-def processes_by_run() -> dict[str, Found]:
+def processes_by_run() -> dict[str, ByTask]:
     """Live processes started by phasegate engines, by run and (task, attempt), from the
     PHASEGATE_RUN_ID, PHASEGATE_TASK and PHASEGATE_ATTEMPT their environment carries."""
-    found: dict[str, Found] = {}
+    found: dict[str, ByTask] = {}
     me = os.getpid()
     for proc in psutil.process_iter():
         if proc.pid == me:
@@ -59,7 +59,7 @@ def processes_by_run() -> dict[str, Found]:
     return found
 
 
-def run_processes(run_id: str) -> Found:
+def run_processes(run_id: str) -> ByTask:
     """Live processes that belong to the run, by (task, attempt)."""
     return processes_by_run().get(run_id, {})
 

@@ -1,6 +1,6 @@
 """Semantic checks of a plan, on the raw parsed data so that every problem is found in one pass.
 
-Each check tolerates malformed neighbours (the model reports those) and yields a `Found`: a key
+Each check tolerates malformed neighbours (the model reports those) and yields a `Flaw`: a key
 path and a message; the loader places it on its line.
 """
 
@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.plan.fallbacks import check_fallbacks
-from engine.plan.found import HINT_BUDGET, Found, Names
-from engine.plan.found import ID as _ID
-from engine.plan.found import as_str as _str
-from engine.plan.found import dicts as _dicts
-from engine.plan.found import mapping as _mapping
+from engine.plan.flaws import HINT_BUDGET, Flaw, Names
+from engine.plan.flaws import ID as _ID
+from engine.plan.flaws import as_str as _str
+from engine.plan.flaws import dicts as _dicts
+from engine.plan.flaws import mapping as _mapping
 from engine.plan.messages import cut as _cut
 from engine.plan.model import AGENT_AND_CAPABILITY, CRITERION_KINDS, criterion_problem
 from engine.plan.template import BUILTINS, names_in
 
 
-def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> Iterator[Found]:
+def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> Iterator[Flaw]:
     budget = [HINT_BUDGET]
     agents = _mapping(data.get("agents"))
     resources = _mapping(data.get("resources"))
@@ -51,7 +51,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
         pid = _str(phase.get("id"))
         if pid is not None:
             if pid in phase_ids:
-                yield Found(
+                yield Flaw(
                     ("phases", pi, "id"),
                     False,
                     (
@@ -67,7 +67,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                 continue
             if tid in where:
                 fp, ft = where[tid]
-                yield Found(
+                yield Flaw(
                     ("phases", pi, "tasks", ti, "id"),
                     False,
                     (
@@ -98,11 +98,11 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                 if not isinstance(need, str) or len(need) > 200 or not _ID.match(need):
                     continue  # the model reports it
                 if need == tid:
-                    yield Found(
+                    yield Flaw(
                         (*base, "needs", ni), False, f"{label} needs itself; remove '{_cut(need)}'"
                     )
                 elif need not in where:
-                    yield Found(
+                    yield Flaw(
                         (*base, "needs", ni),
                         False,
                         (
@@ -111,7 +111,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                         ),
                     )
                 elif where[need][0] > pi:
-                    yield Found(
+                    yield Flaw(
                         (*base, "needs", ni),
                         False,
                         (
@@ -138,12 +138,12 @@ class _TaskContext:
     known: Names
 
 
-def _check_vars(variables: dict[Any, Any]) -> Iterator[Found]:
+def _check_vars(variables: dict[Any, Any]) -> Iterator[Flaw]:
     for name in variables:
         if not isinstance(name, str):
             continue  # the model reports a key that is not text
         if not name.isidentifier() or not name.isascii():
-            yield Found(
+            yield Flaw(
                 ("vars", name),
                 True,
                 (
@@ -152,7 +152,7 @@ def _check_vars(variables: dict[Any, Any]) -> Iterator[Found]:
                 ),
             )
         elif name in BUILTINS:
-            yield Found(
+            yield Flaw(
                 ("vars", name),
                 True,
                 (
@@ -162,7 +162,7 @@ def _check_vars(variables: dict[Any, Any]) -> Iterator[Found]:
             )
 
 
-def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> Iterator[Found]:
+def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> Iterator[Flaw]:
     # a readiness probe runs before any task, so {task} means nothing there
     probe_known = Names(set(known.names) - {"task"}, budget)
     for name, agent in agents.items():
@@ -171,7 +171,7 @@ def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> It
         command = agent.get("command")
         if isinstance(command, str):
             if "script" not in names_in(command):
-                yield Found(
+                yield Flaw(
                     ("agents", name, "command"),
                     False,
                     (
@@ -185,12 +185,12 @@ def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> It
             yield from _unknown_names(agent["ready"], probe_known, ("agents", name, "ready"))
 
 
-def _unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iterator[Found]:
+def _unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iterator[Flaw]:
     for name in names_in(text):
         if name in known:
             continue
         if name in BUILTINS:  # a built-in with no value here
-            yield Found(
+            yield Flaw(
                 path,
                 False,
                 (
@@ -200,7 +200,7 @@ def _unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iter
                 f"{{{name}}}",
             )
         else:
-            yield Found(
+            yield Flaw(
                 path,
                 False,
                 (
@@ -213,10 +213,10 @@ def _unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iter
 
 def _check_task(
     task: dict[str, Any], base: tuple[str | int, ...], label: str, ctx: _TaskContext
-) -> Iterator[Found]:
+) -> Iterator[Flaw]:
     agent, capability = _str(task.get("agent")), _str(task.get("capability"))
     if agent is not None and agent not in ctx.agents:
-        yield Found(
+        yield Flaw(
             (*base, "agent"),
             False,
             (
@@ -225,7 +225,7 @@ def _check_task(
             ),
         )
     if capability is not None and capability not in ctx.capabilities:
-        yield Found(
+        yield Flaw(
             (*base, "capability"),
             False,
             (
@@ -235,9 +235,9 @@ def _check_task(
             ),
         )
     if agent and capability:
-        yield Found(base, False, AGENT_AND_CAPABILITY)
+        yield Flaw(base, False, AGENT_AND_CAPABILITY)
     if task.get("agent") is None and task.get("capability") is None and len(ctx.agents.names) > 1:
-        yield Found(
+        yield Flaw(
             base,
             False,
             (
@@ -250,7 +250,7 @@ def _check_task(
         if not isinstance(res, str):
             continue  # the model reports a key that is not text
         if res not in ctx.resources:
-            yield Found(
+            yield Flaw(
                 (*base, "uses", res),
                 True,
                 (
@@ -267,7 +267,7 @@ def _check_task(
             and not isinstance(amount, bool)
             and amount > cap
         ):
-            yield Found(
+            yield Flaw(
                 (*base, "uses", res),
                 False,
                 (
@@ -285,14 +285,14 @@ def _check_task(
 
 def _check_gates(
     data: dict[str, Any], phase_ids: dict[str, int], known: Names, budget: list[int]
-) -> Iterator[Found]:
+) -> Iterator[Flaw]:
     phases = Names(phase_ids, budget)
     gate_ids: dict[str, int] = {}
     for gi, gate in _dicts(data.get("gates")):
         gid = _str(gate.get("id"))
         if gid is not None:
             if gid in gate_ids:
-                yield Found(
+                yield Flaw(
                     ("gates", gi, "id"),
                     False,
                     (
@@ -304,7 +304,7 @@ def _check_gates(
                 gate_ids[gid] = gi
         after = _str(gate.get("after"))
         if after is not None and after not in phase_ids:
-            yield Found(
+            yield Flaw(
                 ("gates", gi, "after"),
                 False,
                 (
@@ -315,7 +315,7 @@ def _check_gates(
         on_reject = gate.get("on_reject")
         rewind = _str(on_reject.get("rewind_to")) if isinstance(on_reject, dict) else None
         if rewind is not None and rewind not in phase_ids:
-            yield Found(
+            yield Flaw(
                 ("gates", gi, "on_reject", "rewind_to"),
                 False,
                 (
@@ -324,7 +324,7 @@ def _check_gates(
                 ),
             )
         elif rewind is not None and after in phase_ids and phase_ids[rewind] > phase_ids[after]:
-            yield Found(
+            yield Flaw(
                 ("gates", gi, "on_reject", "rewind_to"),
                 False,
                 (
@@ -340,7 +340,7 @@ def _check_gates(
             and not isinstance(quorum, bool)
             and quorum > len(approvers)
         ):
-            yield Found(
+            yield Flaw(
                 ("gates", gi, "quorum"),
                 False,
                 (
@@ -352,14 +352,12 @@ def _check_gates(
         for ci, crit in _dicts(gate.get("criteria")):
             problem = criterion_problem([k for k in CRITERION_KINDS if crit.get(k) is not None])
             if problem:
-                yield Found(("gates", gi, "criteria", ci), False, problem)
+                yield Flaw(("gates", gi, "criteria", ci), False, problem)
             if isinstance(crit.get("run"), str):
                 yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
 
 
-def _check_cycles(
-    edges: dict[str, list[str]], where: dict[str, tuple[int, int]]
-) -> Iterator[Found]:
+def _check_cycles(edges: dict[str, list[str]], where: dict[str, tuple[int, int]]) -> Iterator[Flaw]:
     """Kahn's algorithm finds whether there is a cycle; networkx names each one (only then: a
     valid plan never imports it; docs/dag.md has the figures)."""
     indegree = {t: 0 for t in edges}
@@ -389,7 +387,7 @@ def _check_cycles(
         cycle = nx.find_cycle(graph.subgraph(comp), source=start)
         names = [u for u, _ in cycle] + [cycle[0][0]]
         pi, ti = where[start]
-        yield Found(
+        yield Flaw(
             ("phases", pi, "tasks", ti, "needs"),
             False,
             (
@@ -401,7 +399,7 @@ def _check_cycles(
 
 def _check_research(
     queries: list[tuple[int, dict[str, Any]]], known: Names, budget: list[int]
-) -> Iterator[Found]:
+) -> Iterator[Flaw]:
     with_query = Names(set(known.names) | {"query"}, budget)
     for i, q in queries:
         if isinstance(q.get("query"), str):
@@ -415,7 +413,7 @@ def _check_research(
 
 def _check_monitors(
     monitors: list[tuple[int, dict[str, Any]]], known: Names, base: tuple[str | int, ...] = ()
-) -> Iterator[Found]:
+) -> Iterator[Flaw]:
     """The plan's monitors, or a phase's (`base`: that phase's key path)."""
     for i, m in monitors:
         if isinstance(m.get("run"), str):
@@ -425,7 +423,7 @@ def _check_monitors(
 
 def _duplicates(
     key: str, entries: list[tuple[int, dict[str, Any]]], base: tuple[str | int, ...] = ()
-) -> Iterator[Found]:
+) -> Iterator[Flaw]:
     """Entries of a list (research, monitors) whose `id` repeats an earlier one."""
     seen: dict[str, int] = {}
     what = "research" if key == "research" else "monitor"
@@ -434,7 +432,7 @@ def _duplicates(
         if eid is None:
             continue
         if eid in seen:
-            yield Found(
+            yield Flaw(
                 (*base, key, i, "id"),
                 False,
                 f"duplicate {what} id '{_cut(eid)}' (first at {key}[{seen[eid]}]); rename one",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from engine.plan.found import Found, Names
-from engine.plan.found import as_str as _str
-from engine.plan.found import dicts as _dicts
-from engine.plan.found import mapping as _mapping
+from engine.plan.flaws import Flaw, Names
+from engine.plan.flaws import as_str as _str
+from engine.plan.flaws import dicts as _dicts
+from engine.plan.flaws import mapping as _mapping
 from engine.plan.messages import cut as _cut
 
 
@@ -19,7 +19,7 @@ def check_fallbacks(
     where: dict[str, tuple[int, int]],
     edges: dict[str, list[str]],
     tasks: Names,
-) -> Iterator[Found]:
+) -> Iterator[Flaw]:
     taken = yield from _on_failure(phases, where, edges, tasks)
     yield from _risk_actions(_mapping(data.get("risks")), where, edges, taken, tasks)
 
@@ -29,7 +29,7 @@ def _on_failure(
     where: dict[str, tuple[int, int]],
     edges: dict[str, list[str]],
     tasks: Names,
-) -> Generator[Found, None, dict[str, str]]:
+) -> Generator[Flaw, None, dict[str, str]]:
     """`on_failure: {fallback: F}`: F is another task of the same phase, the fallback of one
     task only, and does not need the task it stands in for."""
     taken: dict[str, str] = {}
@@ -45,29 +45,29 @@ def _on_failure(
             path = ("phases", pi, "tasks", ti, "on_failure", "fallback")
             label = f"task '{_cut(tid)}'"
             if fb == tid:
-                yield Found(path, False, f"{label} is its own fallback; name another task")
+                yield Flaw(path, False, f"{label} is its own fallback; name another task")
             elif fb not in where:
-                yield Found(
+                yield Flaw(
                     path,
                     False,
                     f"fallback '{_cut(fb)}' is not a task of this plan{tasks.hint(fb)}; "
                     f"known tasks: {tasks.listing()}",
                 )
             elif where[fb][0] != pi:
-                yield Found(
+                yield Flaw(
                     path,
                     False,
                     f"fallback '{_cut(fb)}' is in another phase; move it to the phase of {label}",
                 )
             elif fb in taken:
-                yield Found(
+                yield Flaw(
                     path,
                     False,
                     f"'{_cut(fb)}' is the fallback of '{_cut(taken[fb])}' already; a task "
                     "stands in for one other at most",
                 )
             elif tid in edges.get(fb, []):
-                yield Found(
+                yield Flaw(
                     path,
                     False,
                     f"fallback '{_cut(fb)}' needs {label}, the task it stands in for; "
@@ -84,7 +84,7 @@ def _risk_actions(
     edges: dict[str, list[str]],
     taken: dict[str, str],
     tasks: Names,
-) -> Iterator[Found]:
+) -> Iterator[Flaw]:
     """`risks.actions: {RULE: {fallback: F}}`: F is a task of the plan that stands by until the
     rule fires; nothing needs it (its phase could not end without it) and it is no task's
     `on_failure` fallback too."""
@@ -97,14 +97,14 @@ def _risk_actions(
             continue
         path = ("risks", "actions", rule, "fallback")
         if fb not in where:
-            yield Found(
+            yield Flaw(
                 path,
                 False,
                 f"fallback '{_cut(fb)}' is not a task of this plan{tasks.hint(fb)}; "
                 f"known tasks: {tasks.listing()}",
             )
         elif fb in taken:
-            yield Found(
+            yield Flaw(
                 path,
                 False,
                 f"'{_cut(fb)}' is the on_failure fallback of '{_cut(taken[fb])}' already; "
@@ -112,7 +112,7 @@ def _risk_actions(
             )
         elif fb in needed:
             users = sorted(t for t, needs in edges.items() if fb in needs)
-            yield Found(
+            yield Flaw(
                 path,
                 False,
                 f"'{_cut(fb)}' runs only if the rule fires, but '{_cut(users[0])}' needs it; "

@@ -107,7 +107,7 @@ class Knowledge:
 
 
 @dataclass(frozen=True, slots=True)
-class Found:
+class SearchHit:
     run_id: str
     plan: str
     kind: str
@@ -228,7 +228,7 @@ class Store(Protocol):
 
     async def search(
         self, text: str, limit: int = 20, exclude_run: str | None = None
-    ) -> list[Found]:
+    ) -> list[SearchHit]:
         """Entries of earlier runs matching any word of `text`, best first."""
         ...
 

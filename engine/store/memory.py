@@ -11,12 +11,12 @@ from engine.model.errors import EngineBusy, StoreError
 from engine.model.events import Event, from_json
 from engine.store.base import (
     Command,
-    Found,
     Knowledge,
     Liveness,
     OutputDrop,
     OutputLine,
     RunRow,
+    SearchHit,
     check_summary,
     query_words,
 )
@@ -241,7 +241,7 @@ class MemoryStore:
 
     async def search(
         self, text: str, limit: int = 20, exclude_run: str | None = None
-    ) -> list[Found]:
+    ) -> list[SearchHit]:
         """Any word matching a word of an entry (by prefix, as a stemmer roughly would), most
         matched words first."""
         words = query_words(text)
@@ -254,7 +254,7 @@ class MemoryStore:
                 hits = sum(1 for w in words if any(h.startswith(w[:5]) for h in have))
                 if hits:
                     scored.append(
-                        (-hits, -k.ts, Found(run_id, plan, k.kind, k.ts, k.subject, k.text))
+                        (-hits, -k.ts, SearchHit(run_id, plan, k.kind, k.ts, k.subject, k.text))
                     )
         scored.sort(key=lambda x: (x[0], x[1]))
         return [f for _, _, f in scored[:limit]]

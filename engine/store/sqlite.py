@@ -18,12 +18,12 @@ from engine.model.errors import EngineBusy, StoreError
 from engine.model.events import Event, from_json
 from engine.store.base import (
     Command,
-    Found,
     Knowledge,
     Liveness,
     OutputDrop,
     OutputLine,
     RunRow,
+    SearchHit,
     check_summary,
     query_words,
 )
@@ -509,7 +509,7 @@ class SQLiteStore:
 
     async def search(
         self, text: str, limit: int = 20, exclude_run: str | None = None
-    ) -> list[Found]:
+    ) -> list[SearchHit]:
         words = query_words(text)
         if not words:
             return []
@@ -519,7 +519,7 @@ class SQLiteStore:
             "WHERE knowledge MATCH ? AND run_id != ? ORDER BY bm25(knowledge), ts DESC LIMIT ?",
             (match, exclude_run or "", limit),
         )
-        return [Found(r[0], r[1], r[2], float(r[3]), r[4], r[5]) for r in rows]
+        return [SearchHit(r[0], r[1], r[2], float(r[3]), r[4], r[5]) for r in rows]
 
 
 async def open_store(path: str | None = None) -> SQLiteStore:

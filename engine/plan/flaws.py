@@ -1,5 +1,6 @@
-"""What the semantic checks share: a problem found (`Found`), a set of names with did-you-mean
-hints (`Names`), and tolerant accessors for raw parsed data."""
+"""What the semantic checks share: a problem found in a plan (`Flaw`, placed at its line
+later), a set of names with did-you-mean hints (`Names`), and tolerant accessors for raw
+parsed data."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from engine.plan.messages import cut
 from engine.plan.model import ID_PATTERN
 
 
-class Found(NamedTuple):
+class Flaw(NamedTuple):
     """One problem: where (a key path; the key itself when `key`), and what is wrong.
 
     `needle` is text of the value that the problem is about, to find its exact line in a
