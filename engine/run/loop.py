@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from engine.agents.command import CommandAdapter
 from engine.exec.base import Executor
 from engine.exec.group import process_start_time, same_process
-from engine.exec.local import LocalExecutor, run_capture
+from engine.exec.local import LocalExecutor
 from engine.model import commands as cmd
 from engine.model import events as ev
 from engine.model.identity import Identity, current_identity
@@ -33,23 +33,21 @@ from engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from engine.model.snapshot import dump as dump_state
 from engine.model.state import BAD, PhaseStatus, RunState, RunStatus, apply
 from engine.plan.dag import build
-from engine.plan.model import Plan, Task
+from engine.plan.model import Plan
 from engine.plan.scheduler import Scheduler
-from engine.plan.template import substitute
 from engine.run.attempts import Attempts
-from engine.run.checks import run_checks
 from engine.run.control import OperatorControl
 from engine.run.fallbacks import Fallbacks
 from engine.run.gatekeeper import GateKeeper
 from engine.run.monitoring import Monitoring
 from engine.run.progress import Progress
+from engine.run.readiness import Readiness, started_event
 from engine.run.takeover import TakeOver
 from engine.store.base import Command, RunRow, Store
 from engine.store.sink import FailedSink, Sink
 from engine.watch.history import gate_waits, learned
 from engine.watch.monitors import Monitors
 
-PROBE_TIMEOUT = 30.0
 HEARTBEAT = 2.0
 TICK = 1.0  # risk rules are evaluated once a second
 COMMAND_POLL = 0.25  # seconds between two reads of the commands inbox
@@ -123,6 +121,7 @@ class Runner:
             self, store, run_dir, sched, self._executor, self._attempts, self._keeper
         )
         self._tasks = tasks
+        self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
 
     # -- what the parts see (host.Host) -------------------------------------------------------
 
@@ -202,7 +201,9 @@ class Runner:
             else:
                 found = self._monitoring.learned = await learned(self.store, self.plan.name)
                 self._monitoring.gate_waits = gate_waits(found)
-                self._announce(started, who.user, who.host)
+                path, history = self._plan_path, self._monitoring.learned
+                self.emit(started_event(self.plan, path, self.run_id, started, who, history))
+                self._sink.summary(status="running", started_at=started)
             # (after a take-over: a decision written while no engine ran finds its gate open)
             inbox = loop.create_task(self._read_commands(closing))
             monitors = Monitors.of(self.plan)
@@ -232,56 +233,6 @@ class Runner:
                 self._executor.close()
             await self.store.release_lease(self.run_id, pid)
         return self.state
-
-    def _announce(self, started: float, user: str, host: str) -> None:
-        self.emit(
-            ev.RunStarted(
-                started,
-                self.run_id,
-                self.plan.name,
-                self._plan_path,
-                phases=[
-                    {"id": p.id, "title": p.title, "timebox": p.timebox} for p in self.plan.phases
-                ],
-                tasks=[
-                    {
-                        "id": t.id,
-                        "phase": p.id,
-                        "agent": t.agent,
-                        "capability": t.capability,
-                        "needs": list(t.needs),
-                        **self._estimate(t),
-                        **({"priority": t.priority} if t.priority else {}),
-                    }
-                    for p, t in self.plan.tasks()
-                ],
-                gates=[
-                    {
-                        "id": g.id,
-                        "after": g.after,
-                        "approval": g.approval,
-                        "approvers": list(g.approvers),
-                        "quorum": g.quorum,
-                    }
-                    for g in self.plan.gates
-                ],
-                agents=[
-                    {"id": a, "slots": s.slots, "capabilities": list(s.capabilities)}
-                    for a, s in self.plan.agents.items()
-                ],
-                user=user,
-                host=host,
-            )
-        )
-        self._sink.summary(status="running", started_at=started)
-
-    def _estimate(self, t: Task) -> dict[str, object]:
-        """A task's estimate: the median of its earlier successful runs (with their p90) when
-        history has them, else the plan's."""
-        found = self._monitoring.learned.get(t.id)
-        if found is None:
-            return {"estimate": t.estimate}
-        return {"estimate": found.median, "p90": found.p90, "history": found.runs}
 
     async def _read_commands(self, closing: asyncio.Event) -> None:
         """Claim the intents front ends wrote into the run's inbox, each once, and act on them.
@@ -330,19 +281,19 @@ class Runner:
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
     async def _execute(self) -> tuple[str, str]:
-        failed = self._checks("plan", self.plan.checks)
+        failed = self._ready.checks("plan", self.plan.checks)
         if failed:
             self._block_from(0, f"plan check failed: {failed}")
             return RunStatus.FAILED, f"plan check failed: {failed}"
-        await self._probe_agents()
+        await self._ready.probe_agents()
         index = self._takeover.first_open_phase() if self._resume is not None else 0
         if self.plan.research and not self.state.research:
-            await self._research()
+            await self._ready.research(self.store)
         while index < len(self.plan.phases):
             phase = self.plan.phases[index]
             if self.state.cancelling:
                 break
-            failed = self._checks(phase.id, phase.checks)
+            failed = self._ready.checks(phase.id, phase.checks)
             if self.state.phases[phase.id].status is not PhaseStatus.RUNNING:  # (resumed: may be)
                 self.emit(ev.PhaseStarted(self.now(), phase.id))
             if failed:
@@ -395,46 +346,6 @@ class Runner:
                 reason += f" (after {rule.max_attempts} attempts)"
             return None, f"gate '{gate.id}' {outcome}: {reason}"
         return None, ""
-
-    async def _research(self) -> None:
-        """The plan's research queries, asked as the first phase starts (in parallel)."""
-        from engine.run.research import ask_all  # (not on every run's start-up path)
-
-        for found in await ask_all(
-            self.plan, self.store, self.run_id, self._values, self._workdir, self._env, self.now()
-        ):
-            self.emit(found)
-
-    def _checks(self, scope: str, checks: object) -> str:
-        from engine.plan.model import Checks
-
-        results = run_checks(
-            checks if isinstance(checks, Checks) else None, self._workdir, self._env
-        )
-        for name, passed, detail in results:
-            self.emit(ev.CheckFinished(self.now(), scope, name, passed, detail))
-        return "; ".join(f"{n}: {d}" for n, ok, d in results if not ok)
-
-    async def _probe_agents(self) -> None:
-        async def probe(name: str, command: str) -> None:
-            command = substitute(command, self._values)
-            result = await run_capture(command, self._workdir, self._env, PROBE_TIMEOUT)
-            ok = result.code == 0
-            detail = (
-                "ready"
-                if ok
-                else (
-                    f"`{command}` exited {result.code}: {result.error}"
-                    if result.code is not None
-                    else f"`{command}`: {result.error}"
-                )
-            )
-            self._sched.set_ready(name, ok)
-            self.emit(ev.AgentProbed(self.now(), name, ok, detail))
-
-        probes = [probe(a, s.ready) for a, s in self.plan.agents.items() if s.ready]
-        if probes:
-            await asyncio.gather(*probes)
 
     def _block_from(self, phase_index: int, reason: str) -> None:
         for phase in self.plan.phases[phase_index:]:

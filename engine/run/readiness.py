@@ -1,0 +1,137 @@
+"""Initialisation, a part of the run: the event that announces a run (its phases, tasks with
+their estimates, gates and agents), the plan's and each phase's checks, agent readiness probes,
+and the plan's research queries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from engine.exec.local import run_capture
+from engine.model import events as ev
+from engine.plan.model import Checks
+from engine.plan.template import substitute
+from engine.run.checks import run_checks
+
+if TYPE_CHECKING:
+    from engine.model.identity import Identity
+    from engine.plan.model import Plan, Task
+    from engine.plan.scheduler import Scheduler
+    from engine.run.host import Host
+    from engine.store.base import Store
+    from engine.watch.history import Learned
+
+PROBE_TIMEOUT = 30.0
+
+
+def started_event(
+    plan: Plan,
+    plan_path: str,
+    run_id: str,
+    started: float,
+    who: Identity,
+    learned: dict[str, Learned],
+) -> ev.RunStarted:
+    """The run as it starts: what every front end and report folds from."""
+
+    def estimate(t: Task) -> dict[str, object]:
+        # the median of its earlier successful runs (with their p90) when history has them
+        found = learned.get(t.id)
+        if found is None:
+            return {"estimate": t.estimate}
+        return {"estimate": found.median, "p90": found.p90, "history": found.runs}
+
+    return ev.RunStarted(
+        started,
+        run_id,
+        plan.name,
+        plan_path,
+        phases=[{"id": p.id, "title": p.title, "timebox": p.timebox} for p in plan.phases],
+        tasks=[
+            {
+                "id": t.id,
+                "phase": p.id,
+                "agent": t.agent,
+                "capability": t.capability,
+                "needs": list(t.needs),
+                **estimate(t),
+                **({"priority": t.priority} if t.priority else {}),
+            }
+            for p, t in plan.tasks()
+        ],
+        gates=[
+            {
+                "id": g.id,
+                "after": g.after,
+                "approval": g.approval,
+                "approvers": list(g.approvers),
+                "quorum": g.quorum,
+            }
+            for g in plan.gates
+        ],
+        agents=[
+            {"id": a, "slots": s.slots, "capabilities": list(s.capabilities)}
+            for a, s in plan.agents.items()
+        ],
+        user=who.user,
+        host=who.host,
+    )
+
+
+class Readiness:
+    def __init__(
+        self,
+        host: Host,
+        sched: Scheduler,
+        values: dict[str, str],
+        workdir: str,
+        env: dict[str, str],
+    ) -> None:
+        self._host, self._sched = host, sched
+        self._values, self._workdir, self._env = values, workdir, env
+
+    def checks(self, scope: str, checks: Checks | None) -> str:
+        """Run preconditions (`checks:` of the plan or a phase); what failed, or ""."""
+        host = self._host
+        results = run_checks(checks, self._workdir, self._env)
+        for name, passed, detail in results:
+            host.emit(ev.CheckFinished(host.now(), scope, name, passed, detail))
+        return "; ".join(f"{n}: {d}" for n, ok, d in results if not ok)
+
+    async def probe_agents(self) -> None:
+        """Each agent's `ready` command, in parallel: an agent that fails it takes no task."""
+        host = self._host
+
+        async def probe(name: str, command: str) -> None:
+            command = substitute(command, self._values)
+            result = await run_capture(command, self._workdir, self._env, PROBE_TIMEOUT)
+            ok = result.code == 0
+            if ok:
+                detail = "ready"
+            elif result.code is not None:
+                detail = f"`{command}` exited {result.code}: {result.error}"
+            else:
+                detail = f"`{command}`: {result.error}"
+            self._sched.set_ready(name, ok)
+            host.emit(ev.AgentProbed(host.now(), name, ok, detail))
+
+        probes = [probe(a, s.ready) for a, s in host.plan.agents.items() if s.ready]
+        if probes:
+            await asyncio.gather(*probes)
+
+    async def research(self, store: Store) -> None:
+        """The plan's research queries, asked as the first phase starts (in parallel)."""
+        from engine.run.research import ask_all  # (not on every run's start-up path)
+
+        host = self._host
+        found = await ask_all(
+            host.plan,
+            store,
+            host.state.run_id,
+            self._values,
+            self._workdir,
+            self._env,
+            host.now(),
+        )
+        for event in found:
+            host.emit(event)
