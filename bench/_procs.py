@@ -165,7 +165,8 @@ def find_dashboard(pane: psutil.Process, plan: str) -> psutil.Process | None:
 def find_engine(dashboard: psutil.Process) -> psutil.Process | None:
     try:
         for p in dashboard.children():
-            if "--headless" in p.cmdline() and "--run-id" in p.cmdline():
+            cmd = p.cmdline()
+            if "-m" in cmd and cmd[cmd.index("-m") + 1 :][:1] == ["engine"]:
                 return p
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         pass

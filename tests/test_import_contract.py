@@ -21,7 +21,7 @@ def test_the_engine_imports_neither_textual_nor_tui() -> None:
 def test_the_headless_path_does_not_import_textual() -> None:
     code = (
         "import sys\n"
-        "import tui.cli, tui.headless, engine.run.loop, engine.plan\n"
+        "import tui.cli, engine.host, engine.run.loop, engine.plan\n"
         "assert 'textual' not in sys.modules, 'headless runs must not pay for textual'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

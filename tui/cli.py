@@ -5,9 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import os
-import signal
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -15,9 +14,7 @@ from engine import __version__
 from engine.model.errors import PhasegateError, PlanError
 
 from .cli_common import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
     EXIT_USAGE,
     _db_path,
     _fail,
@@ -31,6 +28,9 @@ from .cli_common import (
     var_option,
 )
 from .cli_reports import COMMANDS as REPORT_COMMANDS
+
+if TYPE_CHECKING:
+    from engine.host import Job
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -131,26 +131,27 @@ def run(
     finally:
         gc.freeze()
         gc.enable()
+    # the plan is parsed once: a launched engine gets it from here
     if detach:
         from .launch import run_detached
 
-        sys.exit(run_detached(plan, _db_path(db), variables))
+        sys.exit(run_detached(loaded, _db_path(db), values))
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
         from .launch import run_with_dashboard
 
-        sys.exit(run_with_dashboard(plan, _db_path(db), variables, color))
-    from .headless import run_headless
+        sys.exit(run_with_dashboard(loaded, _db_path(db), values, color))
+    from engine.host import Job
+    from engine.store.paths import new_run_id
 
-    state, sig = _run_async(lambda: run_headless(loaded, _db_path(db), values, quiet, run_id))
-    _exit_for(state.status.value, sig)
+    _host(Job(loaded, _db_path(db), run_id or new_run_id(), values, quiet=quiet))
 
 
-def _exit_for(status: str, sig: int | None) -> NoReturn:
-    if sig == signal.SIGINT:
-        sys.exit(EXIT_INTERRUPTED)
-    if sig == signal.SIGTERM:
-        sys.exit(EXIT_TERMINATED)
-    sys.exit(0 if status == "succeeded" else EXIT_FAILED)
+def _host(job: Job) -> NoReturn:
+    """The engine in this process, in the foreground (engine/host.py); exits with its code."""
+    from engine.host import exit_code, host
+
+    state, sig = _run_async(lambda: host(job))
+    sys.exit(exit_code(state, sig))
 
 
 @cli.command()
@@ -418,18 +419,14 @@ def resume(
         return
     chosen = decisions(found, answers)
     run_id = found.row.id
+    from engine.host import Job
+
+    job = Job(found.plan, path, run_id, found.variables, chosen, quiet)
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
         from .launch import start_engine, watch
 
-        args = ["resume", run_id, *(f"--decide={t}={a}" for t, a in chosen.items())]
-        sys.exit(watch(path, run_id, start_engine(path, run_id, args), color))
-    from .headless import run_headless
-
-    plan = found.plan
-    state, sig = _run_async(
-        lambda: run_headless(plan, path, found.variables, quiet, run_id, chosen)
-    )
-    _exit_for(state.status.value, sig)
+        sys.exit(watch(path, run_id, start_engine(job), color))
+    _host(job)
 
 
 @cli.command()

@@ -1,9 +1,13 @@
-"""Starting the dashboard: the engine as its own process, the app as its client."""
+"""Starting the dashboard: the engine as its own process (`python -m engine`), the app as its
+client."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -11,12 +15,15 @@ import time
 
 import click
 
+from engine.host import Job
 from engine.model.errors import PhasegateError
+from engine.plan.model import Plan
 from engine.store import SQLiteStore
 from engine.store.base import resolve_run
 from engine.store.paths import new_run_id, run_dir
 
 ENGINE_START_TIMEOUT = 20.0
+ENGINE_EXIT_GRACE = 5.0  # for an engine that did not take the run to exit by itself
 
 
 def _set_colour(mode: str) -> None:
@@ -34,76 +41,102 @@ def _app(db_path: str, run_id: str | None, color: str) -> str | None:
     return PhasegateApp(db_path, run_id).run()
 
 
-async def _wait_for_engine(db_path: str, run_id: str, engine: subprocess.Popen[bytes]) -> bool:
-    """Wait until the engine child holds the run's lease, or has run it to its end; False when
-    it exited without taking the run."""
-    store = await SQLiteStore.open(db_path)
-    try:
-        deadline = time.monotonic() + ENGINE_START_TIMEOUT
-        while time.monotonic() < deadline:
-            row = await store.get_run(run_id)
-            # (a short run may be over, its lease released, before this first looks)
-            if row is not None and (row.engine_pid == engine.pid or row.finished_at is not None):
-                return True
-            if engine.poll() is not None:
-                return False
-            await asyncio.sleep(0.05)
-        return False
-    finally:
-        await store.close()
-
-
 class EngineDidNotStart(PhasegateError):
     """The engine child exited, or did not take the run in time; the message has its log."""
 
 
-def start_engine(db_path: str, run_id: str, args: list[str]) -> subprocess.Popen[bytes]:
-    """Start `phasegate ARGS --headless` as the run's engine, in its own session (closing the
-    terminal or dropping SSH does not stop it), its output in the run directory's engine.log.
-    Raises EngineDidNotStart (with the log's tail) when it does not take the run."""
-    log_path = os.path.join(run_dir(db_path, run_id), "engine.log")
-    argv = [sys.executable, "-m", "tui.cli", *args, "--headless", "--db", db_path]
-    with open(log_path, "ab") as log:
-        engine = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    if asyncio.run(_wait_for_engine(db_path, run_id, engine)):
+def _ready(engine: subprocess.Popen[bytes], fd: int, timeout: float) -> bool:
+    """Wait for the engine's handshake on the pipe: `ok PID` once it holds the run's lease.
+    False when the pipe closes without it (the engine exited or gave up) or in `timeout`."""
+    deadline = time.monotonic() + timeout
+    said = b""
+    while b"\n" not in said:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return False
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return False
+        said += chunk
+    return said.split()[:2] == [b"ok", str(engine.pid).encode()]
+
+
+def start_engine(job: Job) -> subprocess.Popen[bytes]:
+    """Start `python -m engine` as the run's engine, in its own session (closing the terminal
+    or dropping SSH does not stop it), its output in the run directory's engine.log; hand it
+    the job (the plan parsed here) and wait for its word that it holds the run. Raises
+    EngineDidNotStart (with the log's tail) when it does not take the run."""
+    log_path = os.path.join(run_dir(job.db_path, job.run_id), "engine.log")
+    read_fd, write_fd = os.pipe()
+    try:
+        with open(log_path, "ab") as log:
+            engine = subprocess.Popen(
+                # -P: a folder named `engine` where the user stands is not the engine
+                [sys.executable, "-P", "-m", "engine", "--ready-fd", str(write_fd)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(write_fd,),
+            )
+        os.close(write_fd)
+        assert engine.stdin is not None
+        with contextlib.suppress(BrokenPipeError), engine.stdin:  # (died first: see its log)
+            engine.stdin.write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
+        ok = _ready(engine, read_fd, ENGINE_START_TIMEOUT)
+    finally:
+        os.close(read_fd)
+    if ok:
         return engine
+    try:  # it closed the pipe: let its last words reach the log
+        engine.wait(timeout=ENGINE_EXIT_GRACE)
+    except subprocess.TimeoutExpired:
+        engine.terminate()
+        engine.wait()
     with open(log_path, errors="replace") as f:
         tail = f.read()[-2000:]
-    if engine.poll() is None:
-        engine.terminate()
     raise EngineDidNotStart(f"the engine did not start the run; its log ({log_path}):\n{tail}")
 
 
-def _run_args(plan: str, run_id: str, variables: tuple[str, ...]) -> list[str]:
-    args = ["run", os.path.abspath(plan), "--run-id", run_id]
-    for v in variables:
-        args += ["--var", v]
-    return args
+def take_over(db_path: str, run_id: str) -> subprocess.Popen[bytes]:
+    """A new engine for run `run_id`, whose engine died (the dashboard's offer): its saved
+    plan, no question asked (a task with `on_resume: ask` needs `phasegate resume --decide`)."""
+    from .resume import decisions, inspect
+
+    try:
+        found = asyncio.run(inspect(db_path, run_id))
+        if found.plan is None:
+            raise EngineDidNotStart(
+                f"run {run_id} has a live engine or has ended: nothing to take over"
+            )
+        chosen = decisions(found, (), prompt=False)
+    except EngineDidNotStart:
+        raise
+    except PhasegateError as exc:
+        raise EngineDidNotStart(str(exc)) from exc
+    return start_engine(Job(found.plan, db_path, run_id, found.variables, chosen))
 
 
-def run_detached(plan: str, db_path: str, variables: tuple[str, ...]) -> int:
-    """`run --detach`: start the engine, print the run id, leave it going."""
-    run_id = new_run_id()
-    engine = start_engine(db_path, run_id, _run_args(plan, run_id, variables))
+def _announce(run_id: str, engine: subprocess.Popen[bytes]) -> None:
     click.echo(run_id)
     click.echo(
         f"run {run_id} goes on in the background (engine pid {engine.pid}); "
         f"`phasegate attach {run_id}` opens its dashboard",
         err=True,
     )
+
+
+def run_detached(plan: Plan, db_path: str, variables: dict[str, str]) -> int:
+    """`run --detach`: start the engine, print the run id, leave it going."""
+    run_id = new_run_id()
+    _announce(run_id, start_engine(Job(plan, db_path, run_id, variables)))
     return 0
 
 
-def run_with_dashboard(plan: str, db_path: str, variables: tuple[str, ...], color: str) -> int:
+def run_with_dashboard(plan: Plan, db_path: str, variables: dict[str, str], color: str) -> int:
     """Start the run's engine in its own session, open the dashboard on it; the exit code."""
     run_id = new_run_id()
-    engine = start_engine(db_path, run_id, _run_args(plan, run_id, variables))
+    engine = start_engine(Job(plan, db_path, run_id, variables))
     return watch(db_path, run_id, engine, color)
 
 

@@ -65,9 +65,10 @@ def in_flight(found: Resumable) -> list[str]:
     return [t.id for t in found.state.tasks.values() if t.status is TaskStatus.RUNNING]
 
 
-def decisions(found: Resumable, given: tuple[str, ...]) -> dict[str, str]:
+def decisions(found: Resumable, given: tuple[str, ...], prompt: bool = True) -> dict[str, str]:
     """The operator's answer for each in-flight task whose `on_resume` is `ask`: from
-    `--decide TASK=ACTION`, else asked on the terminal; refused without a terminal."""
+    `--decide TASK=ACTION`, else asked on the terminal; refused without a terminal (or
+    without `prompt`)."""
     answers: dict[str, str] = {}
     for item in given:
         task, sep, action = item.partition("=")
@@ -77,7 +78,7 @@ def decisions(found: Resumable, given: tuple[str, ...]) -> dict[str, str]:
     assert found.plan is not None
     policies = {t.id: t.on_resume for _, t in found.plan.tasks()}
     ask = [t for t in in_flight(found) if policies.get(t) == "ask" and t not in answers]
-    if ask and not sys.stdin.isatty():
+    if ask and not (prompt and sys.stdin.isatty()):
         raise UsageError(
             f"task{'s' if len(ask) > 1 else ''} {', '.join(ask)} (on_resume: ask) "
             "need a decision; give --decide TASK=rerun|adopt|skip"

@@ -1,156 +1,14 @@
-"""Plain-text rendering for the command line: safe text, tables, log lines, glyphs."""
+"""Plain-text rendering for the command line: safe text, tables, log lines, glyphs. The log
+lines, safe text, glyphs, colours and counts are the engine's (engine/logline.py), re-used here."""
 
 from __future__ import annotations
 
-import os
-import re
-import sys
 import time
 from collections.abc import Sequence
 
-from engine.model import events as ev
-from engine.model.durations import format_duration
+from engine.logline import counts_text, log_line, paint, safe
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def safe(text: str) -> str:
-    """Untrusted text made inert for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
-
-
-def _unicode_ok() -> bool:
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
-    return "utf" in encoding
-
-
-GLYPHS = {
-    "started": ("▶", ">"),
-    "succeeded": ("✓", "+"),
-    "failed": ("✗", "x"),
-    "timed_out": ("⏱", "T"),
-    "cancelled": ("■", "#"),
-    "skipped": ("↷", "~"),
-    "blocked": ("⊘", "!"),
-    "retrying": ("↻", "r"),
-    "ready": ("·", "."),
-    "phase": ("═", "="),
-    "probe": ("?", "?"),
-    "gate": ("◆", "G"),
-}
-
-
-def glyph(kind: str) -> str:
-    fancy, plain = GLYPHS.get(kind, ("•", "*"))
-    return fancy if _unicode_ok() else plain
-
-
-def _colour() -> bool:
-    return (
-        sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-    )
-
-
-_COLOURS = {
-    "succeeded": "32",
-    "failed": "31",
-    "timed_out": "31",
-    "blocked": "33",
-    "cancelled": "33",
-    "retrying": "33",
-    "skipped": "36",
-    "started": "34",
-}
-
-
-def paint(text: str, kind: str) -> str:
-    code = _COLOURS.get(kind)
-    return f"\x1b[{code}m{text}\x1b[0m" if code and _colour() else text
-
-
-def log_line(event: ev.Event, run_id: str = "last") -> str | None:
-    """One headless log line per transition: time, glyph, task, agent, attempt, detail."""
-    clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
-
-    def row(
-        kind: str, task: str, agent: str = "", attempt: int | None = None, detail: str = ""
-    ) -> str:
-        mark = paint(glyph(kind), kind)
-        number = f"#{attempt}" if attempt else ""
-        tail = f"  {safe(detail)}" if detail else ""
-        return (
-            f"{clock} {mark} {safe(task):<20} {safe(agent):<12} {number:<3} {kind}{tail}".rstrip()
-        )
-
-    match event:
-        case ev.TaskStarted():
-            return row("started", event.task, event.agent, event.attempt)
-        case ev.TaskFinished():
-            detail = event.reason if event.status != "succeeded" else ""
-            return row(event.status, event.task, "", event.attempt, detail)
-        case ev.TaskRetrying():
-            return row(
-                "retrying", event.task, "", event.attempt, f"in {format_duration(event.delay)}"
-            )
-        case ev.TaskBlocked():
-            return row("blocked", event.task, "", None, event.reason)
-        case ev.TaskSkipped():
-            return row("skipped", event.task, "", None, event.reason)
-        case ev.PhaseStarted():
-            return f"{clock} {glyph('phase')} phase {safe(event.phase)} started"
-        case ev.PhaseFinished():
-            return f"{clock} {glyph('phase')} phase {safe(event.phase)} {event.status}"
-        case ev.GateOpened(approval="manual"):
-            return (
-                f"{clock} {glyph('gate')} gate {safe(event.gate)} waits for approval: "
-                f"phasegate approve {run_id} {safe(event.gate)} --reason TEXT"
-            )
-        case ev.GateVoted():
-            return (
-                f"{clock} {glyph('gate')} gate {safe(event.gate)}: {event.decision} by "
-                f"{safe(event.user)}" + (f" ({safe(event.reason)})" if event.reason else "")
-            )
-        case ev.GateRefused():
-            return (
-                f"{clock} {paint(glyph('blocked'), 'blocked')} gate {safe(event.gate)}: "
-                f"{event.decision} by {safe(event.user)} refused: {safe(event.why)}"
-            )
-        case ev.GateClosed():
-            kind = "succeeded" if event.outcome == "passed" else "failed"
-            return (
-                f"{clock} {paint(glyph('gate'), kind)} gate {safe(event.gate)} {event.outcome}"
-                + (f": {safe(event.reason)}" if event.reason else "")
-            )
-        case ev.PhaseRewound():
-            where = safe(event.phase)
-            return f"{clock} {glyph('retrying')} back to phase {where}: {safe(event.reason)}"
-        case ev.RiskRaised():
-            what = f"{safe(event.subject)}: {safe(event.message)}"
-            return f"{clock} {paint('!', 'blocked')} risk {event.severity}: {what}"
-        case ev.RunPaused() | ev.RunResumed():
-            verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
-            return f"{clock} {glyph('phase')} run {verb} by {safe(event.by)}"
-        case ev.ResearchFinished():
-            found = f"{len(event.results)} answer{'s' if len(event.results) != 1 else ''}"
-            why = f" ({safe(event.error)})" if event.error else ""
-            return f"{clock} {glyph('phase')} research {safe(event.research)}: {found}{why}"
-        case ev.RunRecovered():
-            done = "; ".join(
-                f"{safe(str(t.get('task')))} attempt {t.get('attempt')}: {t.get('action')}"
-                for t in event.tasks
-            )
-            pid = f" (pid {event.engine_pid})" if event.engine_pid else ""
-            return (
-                f"{clock} {glyph('phase')} run taken over by {safe(event.by)} after its engine"
-                f"{pid} stopped" + (f"; in flight: {done}" if done else "")
-            )
-        case ev.AgentProbed() if not event.ready:
-            mark = paint(glyph("blocked"), "blocked")
-            return f"{clock} {mark} agent {safe(event.agent)} not ready: {safe(event.detail)}"
-        case ev.CheckFinished() if not event.passed:
-            mark = paint(glyph("failed"), "failed")
-            return f"{clock} {mark} check {safe(event.name)} failed: {safe(event.detail)}"
-    return None
+__all__ = ["counts_text", "log_line", "paint", "safe", "table", "when"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -169,18 +27,3 @@ def when(ts: float | None, short: bool = False) -> str:
     if ts is None:
         return "-"
     return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def counts_text(counts: dict[str, int]) -> str:
-    order = [
-        "succeeded",
-        "failed",
-        "timed_out",
-        "cancelled",
-        "blocked",
-        "skipped",
-        "running",
-        "ready",
-        "pending",
-    ]
-    return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))

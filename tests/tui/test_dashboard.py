@@ -249,16 +249,16 @@ async def test_a_dead_engine_is_announced_and_r_takes_the_run_over(
 ) -> None:
     db, _ = finished_run
     run_id = await _active_run(db, dead=True)
-    started: list[tuple[str, str, list[str]]] = []
+    started: list[tuple[str, str]] = []
 
     class Engine:
         pid = 4242
 
-    def fake_start(db_path: str, rid: str, args: list[str]) -> Engine:
-        started.append((db_path, rid, args))
+    def fake_take_over(db_path: str, rid: str) -> Engine:
+        started.append((db_path, rid))
         return Engine()
 
-    monkeypatch.setattr("tui.launch.start_engine", fake_start)
+    monkeypatch.setattr("tui.launch.take_over", fake_take_over)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -279,7 +279,7 @@ async def test_a_dead_engine_is_announced_and_r_takes_the_run_over(
         assert isinstance(app.screen, EngineLostScreen)
         await pilot.press("r")
         await pilot.pause()
-        assert started == [(db, run_id, ["resume", run_id])]
+        assert started == [(db, run_id)]
         assert isinstance(app.screen, DashboardScreen)
 
 

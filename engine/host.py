@@ -1,0 +1,165 @@
+"""The engine host: runs one run's Runner headless in this process, start to end.
+
+`python -m engine` (the process a front end launches, engine/__main__.py) and `phasegate run
+--headless` (in the foreground) both come here. The host opens the store, turns SIGINT and
+SIGTERM into a cancel of the run (a second one kills at once), prints one log line per
+transition (engine/logline.py), gathers the report's facts as the run goes, writes the reports
+and lessons at the end, prints the summary, and returns the final state with the signal that
+stopped it. It imports no front end: no click, textual or tui.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from engine.logline import counts_text, log_line, paint, safe
+from engine.model.durations import format_duration
+from engine.model.events import Event
+from engine.model.state import RunState
+from engine.plan.model import Plan
+from engine.store import SQLiteStore
+from engine.store.paths import run_dir
+
+if TYPE_CHECKING:
+    from engine.report.facts import Facts
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to host: what a launcher hands the engine process (pickled, the plan parsed and
+    validated by the launcher), or what `run --headless` hosts in its own process."""
+
+    plan: Plan
+    db_path: str
+    run_id: str
+    variables: dict[str, str] = field(default_factory=dict)
+    # the operator's decisions for in-flight tasks when taking over a run whose engine died;
+    # None: a new run
+    resume: dict[str, str] | None = None
+    quiet: bool = False
+
+
+def exit_code(state: RunState, sig: int | None) -> int:
+    """The command line's exit code for a hosted run: 130 after Ctrl-C, 143 after SIGTERM
+    (128 + the signal), else 0 when it succeeded and 1 when not."""
+    if sig is not None:
+        return 128 + sig
+    return 0 if state.status.value == "succeeded" else 1
+
+
+def _say(text: str, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+async def _learn(
+    store: SQLiteStore, run_id: str, directory: str, plan: Plan, facts: Facts | None
+) -> str | None:
+    """The run's reports into its directory, its lessons into the history; a failure here is
+    a warning, never a change to the run's outcome."""
+    from engine.report.knowledge import learn
+
+    try:
+        return (await learn(store, run_id, directory, plan, facts))[0]
+    except Exception as exc:  # said, and the run's outcome stands
+        _say(f"phasegate: warning: the run's report was not written: {exc}", err=True)
+        return None
+
+
+async def host(
+    job: Job, on_started: Callable[[], None] | None = None
+) -> tuple[RunState, int | None]:
+    """Run the job's plan (or take over run `job.run_id` whose engine died, when `job.resume`
+    is given); `on_started` is called once, when this process holds the run's lease (the
+    first event is emitted after the lease is taken). Returns the final state and the signal
+    that stopped the run, if any."""
+    # (here, not at the top: a launcher imports Job without the run loop)
+    from engine.report.facts import Facts
+    from engine.run.loop import Runner
+
+    plan, run_id, quiet = job.plan, job.run_id, job.quiet
+    store = await SQLiteStore.open(job.db_path)
+    out = sys.stdout
+
+    def printer(event: Event) -> None:
+        line = log_line(event, run_id)
+        if line is not None:
+            out.write(line + "\n")
+            out.flush()
+
+    listeners: list[Callable[[Event], None]] = []
+    if on_started is not None:
+        told: list[bool] = []
+
+        def first(_event: Event) -> None:
+            if not told:
+                told.append(True)
+                on_started()
+
+        listeners.append(first)
+    if not quiet:
+        listeners.append(printer)
+    # the report's facts, gathered as the run goes (a taken-over run's are read back at the end)
+    facts = Facts(run_id) if job.resume is None else None
+    if facts is not None:
+        listeners.append(facts.add)
+    runner = Runner(
+        plan,
+        store,
+        run_id,
+        run_dir=run_dir(job.db_path, run_id),
+        variables=job.variables,
+        listeners=listeners,
+        resume=job.resume,
+    )
+    if facts is not None:
+        facts.state = runner.state  # the engine's own fold: not folded twice
+    stopped_by: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: int, why: str) -> None:
+        stopped_by.append(sig)
+        _say(f"phasegate: {why}; stopping the run (again to kill at once)", err=True)
+        runner.cancel(why)
+
+    loop.add_signal_handler(signal.SIGINT, on_signal, signal.SIGINT, "interrupted by Ctrl-C")
+    loop.add_signal_handler(signal.SIGTERM, on_signal, signal.SIGTERM, "stopped by SIGTERM")
+    ntasks = sum(len(p.tasks) for p in plan.phases)
+    if not quiet:
+        verb = "taking over run" if job.resume is not None else "run"
+        _say(
+            f"phasegate: {verb} {run_id} of {safe(plan.name)} ({ntasks} tasks, "
+            f"{len(plan.phases)} phases)"
+        )
+    # run from the plan's workdir, so that no task spawn has to change directory and back
+    with contextlib.suppress(OSError):
+        os.makedirs(plan.base_dir, exist_ok=True)
+        os.chdir(plan.base_dir)
+    try:
+        state = await runner.run()
+        written = None
+        if state.finished_at is not None:
+            written = await _learn(store, run_id, runner.run_dir, plan, facts)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+        await store.close()
+    status = state.status.value
+    summary = (
+        f"run {run_id} {paint(status, status)} in {format_duration(state.duration)}: "
+        f"{counts_text(state.counts())}"
+    )
+    if state.reason:
+        summary += f" ({safe(state.reason)})"
+    if written and not quiet:
+        _say(f"report: {written}")
+    _say(summary)
+    if status != "succeeded":
+        _say(f"  see: phasegate show {run_id}   phasegate logs {run_id} TASK")
+    return state, stopped_by[0] if stopped_by else None
