@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from engine import __version__
+from engine.model import commands as cmd
+from engine.model.commands import Command
 from engine.model.errors import PhasegateError, PlanError
 
 from .cli_common import (
@@ -288,7 +290,7 @@ def approve(run_ref: str, gate: str, reason: str, db: str | None) -> None:
     """Approve GATE of RUN as the OS user you are; waits for the engine's answer."""
     from .gates import decide
 
-    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, gate, "approve", reason)))
+    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, cmd.Approve(gate, reason))))
 
 
 @cli.command()
@@ -301,7 +303,7 @@ def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
     from .gates import check_reason, decide
 
     check_reason("reject", reason)
-    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, gate, "reject", reason)))
+    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, cmd.Reject(gate, reason))))
 
 
 @cli.command()
@@ -327,10 +329,10 @@ def risks(run_ref: str, every: bool, db: str | None, as_json: bool) -> None:
     click.echo(_run_async(lambda: list_risks(_db_path(db), run_ref, as_json, every)))
 
 
-def _steer(db: str | None, run_ref: str, kind: str, args: dict[str, Any]) -> None:
+def _steer(db: str | None, run_ref: str, order: Command) -> None:
     from .control import command
 
-    click.echo(_run_async(lambda: command(_db_path(db), run_ref, kind, args)))
+    click.echo(_run_async(lambda: command(_db_path(db), run_ref, order)))
 
 
 @cli.command()
@@ -340,7 +342,7 @@ def _steer(db: str | None, run_ref: str, kind: str, args: dict[str, Any]) -> Non
 @db_option
 def skip(run_ref: str, task: str, reason: str, db: str | None) -> None:
     """Skip TASK of a live RUN (stopping it if it runs); its dependents go on."""
-    _steer(db, run_ref, "skip", {"task": task, "reason": reason})
+    _steer(db, run_ref, cmd.Skip(task, reason))
 
 
 @cli.command()
@@ -350,7 +352,7 @@ def skip(run_ref: str, task: str, reason: str, db: str | None) -> None:
 def retry(run_ref: str, task: str, db: str | None) -> None:
     """Run TASK of a live RUN again (it failed, timed out, was cancelled or blocked) as a new
     attempt, while its phase runs; the tasks it blocked wait for it again."""
-    _steer(db, run_ref, "retry", {"task": task})
+    _steer(db, run_ref, cmd.Retry(task))
 
 
 @cli.command()
@@ -361,9 +363,9 @@ def retry(run_ref: str, task: str, db: str | None) -> None:
 def cancel(run_ref: str, task: str | None, reason: str, db: str | None) -> None:
     """Cancel a live RUN (every task's process group is stopped), or one of its tasks."""
     if task:
-        _steer(db, run_ref, "cancel_task", {"task": task, "reason": reason})
+        _steer(db, run_ref, cmd.CancelTask(task, reason))
     else:
-        _steer(db, run_ref, "cancel", {"reason": reason})
+        _steer(db, run_ref, cmd.Cancel(reason))
 
 
 @cli.command()
@@ -374,7 +376,7 @@ def cancel(run_ref: str, task: str | None, reason: str, db: str | None) -> None:
 def pause(run_ref: str, phase: str | None, reason: str, db: str | None) -> None:
     """Pause a live RUN: running tasks finish, no new task starts until `resume`. With --phase,
     only that phase's tasks wait (a later phase waits when the run reaches it)."""
-    _steer(db, run_ref, "pause", {"reason": reason, **({"phase": phase} if phase else {})})
+    _steer(db, run_ref, cmd.Pause(phase or "", reason))
 
 
 @cli.command()
@@ -405,7 +407,7 @@ def resume(
     from .resume import decisions, inspect, resume_live
 
     if phase:
-        _steer(db, run_ref, "resume", {"phase": phase})
+        _steer(db, run_ref, cmd.Resume(phase))
         return
     path = _db_path(db)
     try:
@@ -436,7 +438,7 @@ def resume(
 @db_option
 def priority(run_ref: str, task: str, value: int, db: str | None) -> None:
     """Give TASK of a live RUN priority N (higher starts first)."""
-    _steer(db, run_ref, "priority", {"task": task, "priority": value})
+    _steer(db, run_ref, cmd.Priority(task, value))
 
 
 @cli.command()
@@ -446,7 +448,7 @@ def priority(run_ref: str, task: str, value: int, db: str | None) -> None:
 @db_option
 def slots(run_ref: str, agent: str, value: int, db: str | None) -> None:
     """Give AGENT of a live RUN N slots (tasks at once)."""
-    _steer(db, run_ref, "slots", {"agent": agent, "slots": value})
+    _steer(db, run_ref, cmd.Slots(agent, value))
 
 
 @cli.command()
@@ -459,7 +461,7 @@ def note(run_ref: str, text: str, db: str | None) -> None:
 
     done = _run_async(lambda: note_after(_db_path(db), run_ref, text))
     if done is None:
-        _steer(db, run_ref, "note", {"text": text})
+        _steer(db, run_ref, cmd.Note(text))
     else:
         click.echo(done)
 

@@ -11,7 +11,8 @@ import click
 
 from engine.model.errors import PlanError, UsageError
 from engine.model.snapshot import fold_run
-from engine.model.state import RunState, TaskStatus
+from engine.model.state import RunState
+from engine.model.statuses import TaskStatus
 from engine.plan.load import plan_from_text, read_text
 from engine.plan.model import Plan
 from engine.store import SQLiteStore
@@ -98,9 +99,11 @@ def resume_live(db_path: str, found: Resumable) -> str:
     if state.finished_at is not None:
         return f"run {row.id} has finished ({state.status.value}): nothing to resume"
     if state.status.value == "paused":
+        from engine.model.commands import Resume
+
         from .control import command
 
-        return asyncio.run(command(db_path, row.id, "resume", {}))
+        return asyncio.run(command(db_path, row.id, Resume()))
     return (
         f"run {row.id} is running (engine pid {row.engine_pid}): nothing to resume; "
         f"`phasegate attach {row.id}` opens it"

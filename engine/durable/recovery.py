@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import psutil
 
 from engine.exec.group import same_process, stop_groups
-from engine.model.state import RunState, TaskStatus
+from engine.model.state import RunState
+from engine.model.statuses import TaskStatus
 
 GRACE = 5.0  # TERM to KILL for a dead engine's leftover process groups
 ACTIONS = ("rerun", "adopt", "skip")

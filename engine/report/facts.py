@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.model import events as ev
-from engine.model import state
+from engine.model import statuses
 from engine.model.state import RunState, apply
 
-BAD = frozenset(s.value for s in state.BAD)  # the same bad ends as the engine, by name
+BAD = frozenset(s.value for s in statuses.BAD)  # the same bad ends as the engine, by name
 
 
 @dataclass(slots=True)

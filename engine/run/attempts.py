@@ -16,7 +16,7 @@ from engine.exec.adopt import POLL, FileTail, files_for
 from engine.exec.adopt import wrap as wrap_for_files
 from engine.exec.base import Exit, Handle
 from engine.model import events as ev
-from engine.model.state import TaskStatus
+from engine.model.statuses import TaskStatus
 from engine.plan.model import Task
 from engine.plan.template import substitute
 from engine.store.base import OutputDrop, OutputLine

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.model import commands as cmd
 from engine.model import events as ev
-from engine.model.state import BAD, RunStatus, TaskStatus
+from engine.model.statuses import BAD, RunStatus, TaskStatus
 
 if TYPE_CHECKING:
     from engine.plan.dag import Graph

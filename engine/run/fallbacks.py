@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.model import events as ev
-from engine.model.state import BAD, TaskStatus
+from engine.model.statuses import BAD, TaskStatus
 from engine.plan.model import OnFailureFallback, Plan, RuleFallback
 
 if TYPE_CHECKING:

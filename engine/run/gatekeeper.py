@@ -13,7 +13,8 @@ from typing import Protocol
 from engine.model import events as ev
 from engine.model.commands import Decision, Reject
 from engine.model.identity import Identity
-from engine.model.state import GateStatus, RunState
+from engine.model.state import RunState
+from engine.model.statuses import GateStatus
 from engine.plan.model import Gate
 from engine.run.gates import artifacts, evaluate, evidence_hash, judge
 

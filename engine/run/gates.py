@@ -18,7 +18,8 @@ from typing import Any
 
 from engine.exec.local import run_capture
 from engine.model.identity import Identity
-from engine.model.state import SEVERITIES, GateState, RiskState
+from engine.model.state import GateState, RiskState
+from engine.model.statuses import SEVERITIES
 from engine.plan.model import Criterion, Gate
 from engine.plan.template import substitute
 

@@ -31,7 +31,8 @@ from engine.model import events as ev
 from engine.model.identity import Identity, current_identity
 from engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from engine.model.snapshot import dump as dump_state
-from engine.model.state import BAD, PhaseStatus, RunState, RunStatus, apply
+from engine.model.state import RunState, apply
+from engine.model.statuses import BAD, PhaseStatus, RunStatus
 from engine.plan.dag import build
 from engine.plan.model import Plan
 from engine.plan.scheduler import Scheduler

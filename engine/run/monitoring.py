@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.model import events as ev
-from engine.model.state import PhaseStatus
+from engine.model.statuses import PhaseStatus
 from engine.plan.model import RuleFallback
 from engine.watch.contingency import act
 from engine.watch.forecast import forecast

@@ -10,7 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from engine.model import events as ev
-from engine.model.state import BAD, TaskStatus
+from engine.model.statuses import BAD, TaskStatus
 
 if TYPE_CHECKING:
     from engine.plan.dag import Graph

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from engine.exec.adopt import FileTail, files_for
 from engine.model import events as ev
-from engine.model.state import GateStatus, PhaseStatus, TaskStatus
+from engine.model.statuses import GateStatus, PhaseStatus, TaskStatus
 
 if TYPE_CHECKING:
     from engine.exec.base import Executor

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.model.state import TERMINAL, AgentStatus, RunState, TaskStatus
+from engine.model.state import RunState
+from engine.model.statuses import TERMINAL, AgentStatus, TaskStatus
 from engine.plan.dag import DEFAULT_ESTIMATE, Graph
 from engine.plan.model import Plan
 from engine.plan.scheduler import Scheduler

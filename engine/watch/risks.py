@@ -8,7 +8,8 @@ from typing import Any
 
 from engine.model import events as ev
 from engine.model.durations import format_duration
-from engine.model.state import RunState, TaskStatus
+from engine.model.state import RunState
+from engine.model.statuses import TaskStatus
 from engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisks
 from engine.watch.forecast import seconds_left
 

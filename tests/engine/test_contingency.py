@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.model import events as ev
-from engine.model.state import RunStatus, TaskStatus, project
+from engine.model.state import project
+from engine.model.statuses import RunStatus, TaskStatus
 from engine.plan import load_plan
 from engine.run.loop import Runner
 from engine.store import MemoryStore

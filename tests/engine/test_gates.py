@@ -13,7 +13,7 @@ import pytest
 
 from engine.model import events as ev
 from engine.model.identity import current_identity
-from engine.model.state import RunStatus, TaskStatus
+from engine.model.statuses import RunStatus, TaskStatus
 from engine.report.knowledge import learn
 from engine.run.loop import Runner
 from engine.store import MemoryStore

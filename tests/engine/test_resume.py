@@ -12,7 +12,8 @@ import pytest
 from engine.durable.recovery import leftovers, take_over
 from engine.model import events as ev
 from engine.model.snapshot import fold_run, snapshot_format
-from engine.model.state import TaskStatus, project
+from engine.model.state import project
+from engine.model.statuses import TaskStatus
 from engine.plan import load_plan
 from engine.run import loop as runner_mod
 from engine.run.loop import Runner

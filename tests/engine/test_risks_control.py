@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.model import events as ev
-from engine.model.state import RunState, RunStatus, TaskStatus, apply, project
+from engine.model.state import RunState, apply, project
+from engine.model.statuses import RunStatus, TaskStatus
 from engine.plan.model import RiskSettings
 from engine.run.loop import Runner
 from engine.store import MemoryStore

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.model.state import AgentStatus, RunStatus, TaskStatus
+from engine.model.statuses import AgentStatus, RunStatus, TaskStatus
 from engine.store import MemoryStore
 
 from .helpers import run_plan

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from engine.model import events as ev
 from engine.model import snapshot
-from engine.model.state import RunState, TaskStatus, apply, project
+from engine.model.state import RunState, apply, project
+from engine.model.statuses import TaskStatus
 from engine.store import MemoryStore, SQLiteStore, Store
 from engine.store.base import RunRow
 

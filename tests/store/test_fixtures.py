@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine.model import events as ev
-from engine.model.state import RunStatus, TaskStatus, project
+from engine.model.state import project
+from engine.model.statuses import RunStatus, TaskStatus
 from engine.store import MemoryStore, Store
 from tests.fixtures import fixture_db, load_run, parse_jsonl, read_jsonl, record_run
 

@@ -195,7 +195,7 @@ class DashboardScreen(Screen[None]):
             self._offer_resume(row.engine_pid if row else None)
 
     def _offer_resume(self, pid: int | None) -> None:
-        from engine.model.state import TaskStatus
+        from engine.model.statuses import TaskStatus
 
         from ..launch import EngineDidNotStart, take_over
 

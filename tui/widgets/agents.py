@@ -9,7 +9,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.model.durations import format_duration
-from engine.model.state import AgentStatus, RunState
+from engine.model.state import RunState
+from engine.model.statuses import AgentStatus
 
 from ..text import safe
 from .style import STATUS_STYLE

@@ -16,7 +16,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.model.durations import format_budget, format_duration
-from engine.model.state import PhaseState, RunState, TaskStatus
+from engine.model.state import PhaseState, RunState
+from engine.model.statuses import TaskStatus
 from engine.watch.forecast import seconds_left
 
 from ..text import safe
