@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.client.engines import EngineDidNotStart, start_engine
 from engine.host import Job
 from engine.plan import load_plan
 from engine.store.paths import new_run_id
-from tui.launch import EngineDidNotStart, start_engine
 
 PLAN = """
 name: host

@@ -32,7 +32,7 @@ from .cli_common import (
 from .cli_reports import COMMANDS as REPORT_COMMANDS
 
 if TYPE_CHECKING:
-    from engine.host import Job
+    from engine.client.engines import Job
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,7 +58,7 @@ def cli() -> None:
 @var_option
 def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) -> None:
     """Check plan files; report every problem as FILE:LINE: key: what is wrong; what to do."""
-    from engine.plan import validate_file
+    from engine.client.plans import validate_file
 
     names = list(_parse_vars(variables))
     results = [(path, validate_file(path, names)) for path in plans]
@@ -118,7 +118,7 @@ def run(
     # start-up is part of every run: no garbage collection while modules and the plan load
     # (they are long-lived), then freeze them out of later collections
     gc.disable()
-    from engine.plan import load_plan
+    from engine.client.plans import load_plan
 
     values = _parse_vars(variables)
     try:
@@ -142,15 +142,15 @@ def run(
         from .launch import run_with_dashboard
 
         sys.exit(run_with_dashboard(loaded, _db_path(db), values, color))
-    from engine.host import Job
-    from engine.store.paths import new_run_id
+    from engine.client import new_run_id
+    from engine.client.engines import Job
 
     _host(Job(loaded, _db_path(db), run_id or new_run_id(), values, quiet=quiet))
 
 
 def _host(job: Job) -> NoReturn:
     """The engine in this process, in the foreground (engine/host.py); exits with its code."""
-    from engine.host import exit_code, host
+    from engine.client.engines import exit_code, host
 
     state, sig = _run_async(lambda: host(job))
     sys.exit(exit_code(state, sig))
@@ -421,11 +421,13 @@ def resume(
         return
     chosen = decisions(found, answers)
     run_id = found.row.id
-    from engine.host import Job
+    from engine.client.engines import Job
 
     job = Job(found.plan, path, run_id, found.variables, chosen, quiet)
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
-        from .launch import start_engine, watch
+        from engine.client.engines import start_engine
+
+        from .launch import watch
 
         sys.exit(watch(path, run_id, start_engine(job), color))
     _host(job)
@@ -474,7 +476,7 @@ def note(run_ref: str, text: str, db: str | None) -> None:
 def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str | None) -> None:
     """Dry run: the schedule PLAN would follow (timeline, critical path, contention, gate
     waits); estimates come from earlier runs of the plan when the database has them."""
-    from engine.plan import load_plan
+    from engine.client.plans import load_plan
 
     from .dryrun import render
 
@@ -491,7 +493,7 @@ async def _learned(db: str | None, plan: str) -> dict[str, Any]:
     path = _db_path(db)
     if not os.path.exists(path):
         return {}
-    from engine.watch.history import learned
+    from engine.client.plans import learned
 
     store = await _open(db)
     try:
@@ -503,7 +505,7 @@ async def _learned(db: str | None, plan: str) -> dict[str, Any]:
 @cli.command()
 def schema() -> None:
     """Print the plan's JSON Schema (for editor completion)."""
-    from engine.plan.model import json_schema
+    from engine.client.plans import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 

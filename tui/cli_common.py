@@ -57,13 +57,13 @@ def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _db_path(db: str | None) -> str:
-    from engine.store.sqlite import default_db_path
+    from engine.client import default_db_path
 
     return os.path.abspath(db) if db else default_db_path()
 
 
 async def _open(db: str | None) -> Any:
-    from engine.store import SQLiteStore
+    from engine.client import SQLiteStore
 
     return await SQLiteStore.open(_db_path(db))
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 
-from engine.client import send
+from engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
 from engine.model import events as ev
 from engine.model.commands import Cancel, Command
 from engine.model.errors import PhasegateError
 from engine.model.state import project
-from engine.store import SQLiteStore
-from engine.store.base import RunRow, resolve_run
 
 from .text import safe, table, when
-from .views import engine_alive
-
-ANSWER_TIMEOUT = 30.0
 
 
 class Refused(PhasegateError):
@@ -38,38 +31,13 @@ async def live_run(store: SQLiteStore, ref: str, what: str) -> RunRow:
     return row
 
 
-async def ask_engine(
-    store: SQLiteStore,
-    run_id: str,
-    send: Callable[[], Awaitable[int]],
-    answers: Callable[[ev.Event, int], bool],
-) -> ev.Event:
-    """Send a command and wait for the event that answers it."""
-    seen = await store.read_events(run_id)
-    cursor = seen[-1][0] if seen else 0
-    sent = await send()
-    deadline = time.monotonic() + ANSWER_TIMEOUT
-    while time.monotonic() < deadline:
-        fresh = await store.read_events(run_id, cursor)
-        if fresh:
-            cursor = fresh[-1][0]
-        for _, event in fresh:
-            if answers(event, sent):
-                return event
-        await asyncio.sleep(0.1)
-    raise Refused(
-        f"the engine of run {run_id} did not answer within {ANSWER_TIMEOUT:g}s; "
-        "check it with `phasegate show`"
-    )
-
-
 async def note_after(db_path: str, ref: str, text: str) -> str | None:
     """A note on a run that has ended: appended to its events by this process (no engine runs
     it any more), its reports and lessons refreshed. None when the run is live (the engine
     takes the note through its inbox)."""
+    from engine.client import run_dir
+    from engine.client.reports import learn
     from engine.model.identity import current_identity
-    from engine.report.knowledge import learn
-    from engine.store.paths import run_dir
 
     store = await SQLiteStore.open(db_path)
     try:
@@ -99,7 +67,7 @@ async def command(db_path: str, ref: str, order: Command) -> str:
                 return event.command == sent
             return isinstance(order, Cancel) and isinstance(event, ev.RunFinished)
 
-        event = await ask_engine(store, row.id, lambda: send(store, row.id, order), answers)
+        event = await ask(store, row.id, order, answers)
         if isinstance(event, ev.RunFinished):
             return f"run {row.id}: {event.status}"
         assert isinstance(event, ev.CommandDone)

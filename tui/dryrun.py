@@ -6,11 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 
+from engine.client.plans import (
+    Learned,
+    Plan,
+    Schedule,
+    fallbacks,
+    gate_key,
+    gate_waits,
+    risk_fallbacks,
+    simulate,
+)
 from engine.model.durations import format_duration
-from engine.plan.model import Plan
-from engine.run.fallbacks import fallbacks, risk_fallbacks
-from engine.watch.history import Learned, gate_key, gate_waits
-from engine.watch.simulate import Schedule, simulate
 
 from .text import safe
 

@@ -10,17 +10,14 @@ import asyncio
 import json
 from typing import Any
 
-from engine.client import send
+from engine.client import SQLiteStore, ask, engine_alive, resolve_run
 from engine.model import events as ev
 from engine.model.commands import Approve, Reject
 from engine.model.errors import UsageError
 from engine.model.state import project
-from engine.store import SQLiteStore
-from engine.store.base import resolve_run
 
-from .control import Refused, ask_engine, live_run
+from .control import Refused, live_run
 from .text import safe, table, when
-from .views import engine_alive
 
 ANSWER_TIMEOUT = 30.0
 
@@ -78,10 +75,10 @@ async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
     store = await SQLiteStore.open(db_path)
     try:
         row = await live_run(store, ref, "its gates cannot be decided now")
-        event = await ask_engine(
+        event = await ask(
             store,
             row.id,
-            lambda: send(store, row.id, order),
+            order,
             lambda e, sent: isinstance(e, ev.GateVoted | ev.GateRefused) and e.command == sent,
         )
         if isinstance(event, ev.GateRefused):

@@ -4,26 +4,19 @@ client."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import pickle
-import select
 import signal
 import subprocess
-import sys
-import time
+from typing import TYPE_CHECKING
 
 import click
 
-from engine.host import Job
+from engine.client import SQLiteStore, engine_alive, new_run_id, resolve_run
+from engine.client.engines import EngineDidNotStart, Job, start_engine
 from engine.model.errors import PhasegateError
-from engine.plan.model import Plan
-from engine.store import SQLiteStore
-from engine.store.base import resolve_run
-from engine.store.paths import new_run_id, run_dir
 
-ENGINE_START_TIMEOUT = 20.0
-ENGINE_EXIT_GRACE = 5.0  # for an engine that did not take the run to exit by itself
+if TYPE_CHECKING:
+    from engine.client.plans import Plan
 
 
 def _set_colour(mode: str) -> None:
@@ -39,63 +32,6 @@ def _app(db_path: str, run_id: str | None, color: str) -> str | None:
     from .app import PhasegateApp
 
     return PhasegateApp(db_path, run_id).run()
-
-
-class EngineDidNotStart(PhasegateError):
-    """The engine child exited, or did not take the run in time; the message has its log."""
-
-
-def _ready(engine: subprocess.Popen[bytes], fd: int, timeout: float) -> bool:
-    """Wait for the engine's handshake on the pipe: `ok PID` once it holds the run's lease.
-    False when the pipe closes without it (the engine exited or gave up) or in `timeout`."""
-    deadline = time.monotonic() + timeout
-    said = b""
-    while b"\n" not in said:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return False
-        chunk = os.read(fd, 64)
-        if not chunk:
-            return False
-        said += chunk
-    return said.split()[:2] == [b"ok", str(engine.pid).encode()]
-
-
-def start_engine(job: Job) -> subprocess.Popen[bytes]:
-    """Start `python -m engine` as the run's engine, in its own session (closing the terminal
-    or dropping SSH does not stop it), its output in the run directory's engine.log; hand it
-    the job (the plan parsed here) and wait for its word that it holds the run. Raises
-    EngineDidNotStart (with the log's tail) when it does not take the run."""
-    log_path = os.path.join(run_dir(job.db_path, job.run_id), "engine.log")
-    read_fd, write_fd = os.pipe()
-    try:
-        with open(log_path, "ab") as log:
-            engine = subprocess.Popen(
-                # -P: a folder named `engine` where the user stands is not the engine
-                [sys.executable, "-P", "-m", "engine", "--ready-fd", str(write_fd)],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=(write_fd,),
-            )
-        os.close(write_fd)
-        assert engine.stdin is not None
-        with contextlib.suppress(BrokenPipeError), engine.stdin:  # (died first: see its log)
-            engine.stdin.write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
-        ok = _ready(engine, read_fd, ENGINE_START_TIMEOUT)
-    finally:
-        os.close(read_fd)
-    if ok:
-        return engine
-    try:  # it closed the pipe: let its last words reach the log
-        engine.wait(timeout=ENGINE_EXIT_GRACE)
-    except subprocess.TimeoutExpired:
-        engine.terminate()
-        engine.wait()
-    with open(log_path, errors="replace") as f:
-        tail = f.read()[-2000:]
-    raise EngineDidNotStart(f"the engine did not start the run; its log ({log_path}):\n{tail}")
 
 
 def take_over(db_path: str, run_id: str) -> subprocess.Popen[bytes]:
@@ -161,8 +97,6 @@ def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str
 
 
 async def _pick(db_path: str, ref: str | None) -> str:
-    from .views import engine_alive
-
     store = await SQLiteStore.open(db_path)
     try:
         if ref is not None:

@@ -9,14 +9,12 @@ from dataclasses import dataclass, field
 
 import click
 
+from engine.client import RunRow, SQLiteStore, resolve_run
+from engine.client.plans import Plan, plan_from_text, read_text
 from engine.model.errors import PlanError, UsageError
 from engine.model.snapshot import fold_run
 from engine.model.state import RunState
 from engine.model.statuses import TaskStatus
-from engine.plan.load import plan_from_text, read_text
-from engine.plan.model import Plan
-from engine.store import SQLiteStore
-from engine.store.base import RunRow, resolve_run
 
 from .text import safe
 
@@ -35,7 +33,7 @@ class Resumable:
 
 
 async def inspect(db_path: str, ref: str) -> Resumable:
-    from .views import engine_alive
+    from engine.client import engine_alive
 
     store = await SQLiteStore.open(db_path)
     try:

@@ -8,22 +8,16 @@ import sys
 import time
 from typing import Any
 
+from engine.client import RunRow, SQLiteStore, engine_alive, resolve_run
+from engine.client.plans import seconds_left
+from engine.client.reports import gather, metrics
 from engine.model.durations import format_duration
 from engine.model.errors import UsageError
 from engine.model.state import RunState, project
-from engine.report.facts import gather, metrics
-from engine.store import SQLiteStore
-from engine.store.base import RunRow, resolve_run
-from engine.watch.forecast import seconds_left
 
 from .text import counts_text, safe, table, when
 
 FOLLOW_POLL = 0.2
-
-
-def engine_alive(row: RunRow) -> bool:
-    """Is the run's engine process still the one that took the lease?"""
-    return _alive(row.engine_pid, row.engine_started)
 
 
 SHORT = {  # the success metrics, as `show` names them on one line
@@ -44,12 +38,6 @@ def shown_status(row: RunRow, status: str | None = None) -> str:
     return status
 
 
-def _alive(pid: int | None, started: float | None) -> bool:
-    from engine.exec.group import same_process
-
-    return same_process(pid, started)
-
-
 async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     store = await SQLiteStore.open(db_path)
     try:
@@ -59,7 +47,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     finally:
         await store.close()
     scores = metrics(facts)
-    alive = _alive(row.engine_pid, row.engine_started)
+    alive = engine_alive(row)
     status = shown_status(row, state.status.value if state.events else None)
     if as_json:
         data: dict[str, Any] = {
@@ -183,11 +171,7 @@ async def print_logs(
         out = sys.stdout
         while True:
             fresh = await store.get_run(row.id)
-            over = (
-                fresh is None
-                or fresh.finished_at is not None
-                or not _alive(fresh.engine_pid, fresh.engine_started)
-            )
+            over = fresh is None or fresh.finished_at is not None or not engine_alive(fresh)
             batch = await store.tail_output(row.id, cursor, task)
             for _, line in batch:
                 if attempt is None or line.attempt == attempt:

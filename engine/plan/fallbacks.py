@@ -1,5 +1,6 @@
-"""The checks of fallback tasks: `on_failure: {fallback: F}` (F stands in for a task that
-fails) and a risk rule's `{fallback: F}` action (F runs when the rule fires)."""
+"""Fallback tasks in a plan: `on_failure: {fallback: F}` (F stands in for a task that fails) and
+a risk rule's `{fallback: F}` action (F runs when the rule fires): their checks, and who stands
+in for whom (`fallbacks`, `risk_fallbacks`), which the run and the dry run share."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from engine.plan.flaws import as_str as _str
 from engine.plan.flaws import dicts as _dicts
 from engine.plan.flaws import mapping as _mapping
 from engine.plan.messages import cut as _cut
+from engine.plan.model import OnFailureFallback, Plan, RuleFallback
 
 
 def check_fallbacks(
@@ -118,3 +120,21 @@ def _risk_actions(
                 f"'{_cut(fb)}' runs only if the rule fires, but '{_cut(users[0])}' needs it; "
                 "drop that need",
             )
+
+
+def risk_fallbacks(plan: Plan) -> dict[str, str]:
+    """task -> the rule whose risk makes it run."""
+    return {
+        action.fallback: rule
+        for rule, action in plan.risks.actions.items()
+        if isinstance(action, RuleFallback)
+    }
+
+
+def fallbacks(plan: Plan) -> dict[str, str]:
+    """task -> the task that stands in for it if it fails."""
+    return {
+        t.id: t.on_failure.fallback
+        for _, t in plan.tasks()
+        if isinstance(t.on_failure, OnFailureFallback)
+    }

@@ -14,30 +14,12 @@ from typing import TYPE_CHECKING
 
 from engine.model import events as ev
 from engine.model.statuses import BAD, TaskStatus
-from engine.plan.model import OnFailureFallback, Plan, RuleFallback
+from engine.plan.fallbacks import fallbacks, risk_fallbacks
 
 if TYPE_CHECKING:
     from engine.plan.dag import Graph
     from engine.run.host import Host
     from engine.run.progress import Progress
-
-
-def risk_fallbacks(plan: Plan) -> dict[str, str]:
-    """task -> the rule whose risk makes it run."""
-    return {
-        action.fallback: rule
-        for rule, action in plan.risks.actions.items()
-        if isinstance(action, RuleFallback)
-    }
-
-
-def fallbacks(plan: Plan) -> dict[str, str]:
-    """task -> the task that stands in for it if it fails."""
-    return {
-        t.id: t.on_failure.fallback
-        for _, t in plan.tasks()
-        if isinstance(t.on_failure, OnFailureFallback)
-    }
 
 
 class Fallbacks:

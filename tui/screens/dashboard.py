@@ -177,7 +177,7 @@ class DashboardScreen(Screen[None]):
                 self.app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
 
     async def _check_engine(self) -> None:
-        from ..views import engine_alive
+        from engine.client import engine_alive
 
         row = await self.feed.refresh_row()
         self._alive = row is not None and engine_alive(row)
@@ -195,9 +195,10 @@ class DashboardScreen(Screen[None]):
             self._offer_resume(row.engine_pid if row else None)
 
     def _offer_resume(self, pid: int | None) -> None:
+        from engine.client.engines import EngineDidNotStart
         from engine.model.statuses import TaskStatus
 
-        from ..launch import EngineDidNotStart, take_over
+        from ..launch import take_over
 
         state, run_id, db_path = self.feed.state, self.feed.run_id, self.feed.store.path
         flying = [t.id for t in state.tasks.values() if t.status is TaskStatus.RUNNING]

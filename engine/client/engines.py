@@ -1,0 +1,79 @@
+"""Engines for runs: start `python -m engine` for a run in its own session and wait for its word
+that it holds the run (`start_engine`), or host the run in this process, in the foreground
+(`host`, engine/host.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import subprocess
+import sys
+import time
+
+from engine.host import Job as Job
+from engine.host import exit_code as exit_code
+from engine.host import host as host
+from engine.model.errors import PhasegateError
+from engine.store.paths import run_dir
+
+ENGINE_START_TIMEOUT = 20.0
+ENGINE_EXIT_GRACE = 5.0  # for an engine that did not take the run to exit by itself
+
+
+class EngineDidNotStart(PhasegateError):
+    """The engine child exited, or did not take the run in time; the message has its log."""
+
+
+def _ready(engine: subprocess.Popen[bytes], fd: int, timeout: float) -> bool:
+    """Wait for the engine's handshake on the pipe: `ok PID` once it holds the run's lease.
+    False when the pipe closes without it (the engine exited or gave up) or in `timeout`."""
+    deadline = time.monotonic() + timeout
+    said = b""
+    while b"\n" not in said:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return False
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return False
+        said += chunk
+    return said.split()[:2] == [b"ok", str(engine.pid).encode()]
+
+
+def start_engine(job: Job) -> subprocess.Popen[bytes]:
+    """Start `python -m engine` as the run's engine, in its own session (closing the terminal
+    or dropping SSH does not stop it), its output in the run directory's engine.log; hand it
+    the job (the plan parsed here) and wait for its word that it holds the run. Raises
+    EngineDidNotStart (with the log's tail) when it does not take the run."""
+    log_path = os.path.join(run_dir(job.db_path, job.run_id), "engine.log")
+    read_fd, write_fd = os.pipe()
+    try:
+        with open(log_path, "ab") as log:
+            engine = subprocess.Popen(
+                # -P: a folder named `engine` where the user stands is not the engine
+                [sys.executable, "-P", "-m", "engine", "--ready-fd", str(write_fd)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(write_fd,),
+            )
+        os.close(write_fd)
+        assert engine.stdin is not None
+        with contextlib.suppress(BrokenPipeError), engine.stdin:  # (died first: see its log)
+            engine.stdin.write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
+        ok = _ready(engine, read_fd, ENGINE_START_TIMEOUT)
+    finally:
+        os.close(read_fd)
+    if ok:
+        return engine
+    try:  # it closed the pipe: let its last words reach the log
+        engine.wait(timeout=ENGINE_EXIT_GRACE)
+    except subprocess.TimeoutExpired:
+        engine.terminate()
+        engine.wait()
+    with open(log_path, errors="replace") as f:
+        tail = f.read()[-2000:]
+    raise EngineDidNotStart(f"the engine did not start the run; its log ({log_path}):\n{tail}")
