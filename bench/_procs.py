@@ -166,7 +166,7 @@ def find_engine(dashboard: psutil.Process) -> psutil.Process | None:
     try:
         for p in dashboard.children():
             cmd = p.cmdline()
-            if "-m" in cmd and cmd[cmd.index("-m") + 1 :][:1] == ["engine"]:
+            if "-m" in cmd and cmd[cmd.index("-m") + 1 :][:1] == ["phasegate.engine"]:
                 return p
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         pass

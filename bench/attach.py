@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _procs import Tmux, find_phasegate
 
-from engine.model import events as ev
-from engine.model.snapshot import SNAPSHOT_EVERY, dump, snapshot_format
-from engine.model.state import RunState, apply
-from engine.store import SQLiteStore
-from engine.store.base import RunRow
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, dump, snapshot_format
+from phasegate.engine.model.state import RunState, apply
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.base import RunRow
 
 TARGET_FIRST = 1.0
 TARGET_OVER_EMPTY = 0.5

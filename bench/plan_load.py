@@ -1,4 +1,4 @@
-"""Plan loading: `engine.plan.load_plan` of a 10,000-task plan against bare libyaml of the file.
+"""Plan loading: `load_plan` (phasegate.engine.plan) of a 10,000-task plan against bare libyaml.
 
 Generates a plan of 10,000 tasks (10 phases of 1,000; 4 agents with capabilities, a resource,
 vars; tasks with needs inside their phase and on the phase before, estimates, retries, timeouts,
@@ -160,10 +160,10 @@ def breakdown(path: str, text: str, repeat: int) -> str:
     """Where load_plan's time goes besides parsing, best of `repeat` each, on data parsed once.
     These are internal functions, so this is best effort: a refactor shows as "unavailable"."""
     try:
-        from engine.plan.check import semantic_problems
-        from engine.plan.dag import build
-        from engine.plan.load import MAX_EXPANDED_NODES, _expanded_size, read_text
-        from engine.plan.model import Plan
+        from phasegate.engine.plan.check import semantic_problems
+        from phasegate.engine.plan.dag import build
+        from phasegate.engine.plan.load import MAX_EXPANDED_NODES, _expanded_size, read_text
+        from phasegate.engine.plan.model import Plan
     except ImportError as exc:
         return f"unavailable ({exc})"
     data = yaml.load(text, Loader=yaml.CSafeLoader)
@@ -200,7 +200,7 @@ def main() -> int:
     ntasks = args.tasks or (2_000 if args.quick else 10_000)
     repeat = args.repeat or (3 if args.quick else 5)
 
-    from engine.plan import load_plan
+    from phasegate.engine.plan import load_plan
 
     loader = getattr(yaml, "CSafeLoader", None)
     if loader is None:

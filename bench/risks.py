@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.model import events as ev
-from engine.model.state import apply, project
-from engine.plan.dag import build as build_graph
-from engine.plan.model import Plan, RiskSettings
-from engine.plan.scheduler import Scheduler
-from engine.watch.forecast import forecast
-from engine.watch.risks import changes, findings
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import apply, project
+from phasegate.engine.plan.dag import build as build_graph
+from phasegate.engine.plan.model import Plan, RiskSettings
+from phasegate.engine.plan.scheduler import Scheduler
+from phasegate.engine.watch.forecast import forecast
+from phasegate.engine.watch.risks import changes, findings
 
 
 def build(n: int, phases: int = 10, running: int = 64):

@@ -1,12 +1,11 @@
-"""`python -m engine`: the engine process a front end launches for one run.
+"""`python -m phasegate.engine`: the engine process a front end launches for one run.
 
-Its job comes on stdin: an `engine.host.Job`, pickled by the launcher (the plan already parsed
-and validated there, so it is not parsed twice). With `--ready-fd N` (a pipe's write end the
-launcher passed down) it writes one line, `ok PID`, once this process holds the run's lease,
-and closes it; closed without that line, the engine did not take the run (its log says why).
-The exit code is the command line's: 0 succeeded, 1 failed, 2 unusable job, 130 Ctrl-C,
-143 SIGTERM. Imports neither click nor textual nor tui.
-"""
+Its job comes on stdin: a `phasegate.engine.host.Job`, pickled by the launcher (the plan already
+parsed and validated there, so it is not parsed twice). With `--ready-fd N` (a pipe's write end the
+launcher passed down) it writes one line, `ok PID`, once this process holds the run's lease, and
+closes it; closed without that line, the engine did not take the run (its log says why). The exit
+code is the command line's: 0 succeeded, 1 failed, 2 unusable job, 130 Ctrl-C, 143 SIGTERM. Imports
+neither click nor textual nor tui."""
 
 from __future__ import annotations
 
@@ -16,10 +15,12 @@ import os
 import pickle
 import sys
 
-from engine.host import Job, exit_code, host
-from engine.model.errors import PhasegateError, UsageError
+from phasegate.engine.host import Job, exit_code, host
+from phasegate.engine.model.errors import PhasegateError, UsageError
 
-USAGE = "usage: python -m engine [--ready-fd N] < JOB (a pickled engine.host.Job)"
+USAGE = (
+    "usage: python -m phasegate.engine [--ready-fd N] < JOB (a pickled phasegate.engine.host.Job)"
+)
 
 
 def _ready_fd(argv: list[str]) -> int | None:

@@ -1,12 +1,11 @@
 """The engine host: runs one run's Runner headless in this process, start to end.
 
-`python -m engine` (the process a front end launches, engine/__main__.py) and `phasegate run
---headless` (in the foreground) both come here. The host opens the store, turns SIGINT and
-SIGTERM into a cancel of the run (a second one kills at once), prints one log line per
-transition (engine/logline.py), gathers the report's facts as the run goes, writes the reports
-and lessons at the end, prints the summary, and returns the final state with the signal that
-stopped it. It imports no front end: no click, textual or tui.
-"""
+`python -m phasegate.engine` (the process a front end launches, engine/__main__.py) and `phasegate
+run --headless` (in the foreground) both come here. The host opens the store, turns SIGINT and
+SIGTERM into a cancel of the run (a second one kills at once), prints one log line per transition
+(engine/logline.py), gathers the report's facts as the run goes, writes the reports and lessons at
+the end, prints the summary, and returns the final state with the signal that stopped it. It imports
+no front end: no click, textual or tui."""
 
 from __future__ import annotations
 
@@ -19,16 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.logline import counts_text, log_line, paint, safe
-from engine.model.durations import format_duration
-from engine.model.events import Event
-from engine.model.state import RunState
-from engine.plan.model import Plan
-from engine.store import SQLiteStore
-from engine.store.paths import run_dir
+from phasegate.engine.logline import counts_text, log_line, paint, safe
+from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.events import Event
+from phasegate.engine.model.state import RunState
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.paths import run_dir
 
 if TYPE_CHECKING:
-    from engine.report.facts import Facts
+    from phasegate.engine.report.facts import Facts
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ async def _learn(
 ) -> str | None:
     """The run's reports into its directory, its lessons into the history; a failure here is
     a warning, never a change to the run's outcome."""
-    from engine.report.knowledge import learn
+    from phasegate.engine.report.knowledge import learn
 
     try:
         return (await learn(store, run_id, directory, plan, facts))[0]
@@ -80,8 +79,8 @@ async def host(
     first event is emitted after the lease is taken). Returns the final state and the signal
     that stopped the run, if any."""
     # (here, not at the top: a launcher imports Job without the run loop)
-    from engine.report.facts import Facts
-    from engine.run.loop import Runner
+    from phasegate.engine.report.facts import Facts
+    from phasegate.engine.run.loop import Runner
 
     plan, run_id, quiet = job.plan, job.run_id, job.quiet
     store = await SQLiteStore.open(job.db_path)

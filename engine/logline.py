@@ -1,6 +1,6 @@
-"""The engine's one line per transition, as `python -m engine` and `run --headless` print it:
-text made safe for a terminal, glyphs, colour when the output is a terminal, task counts. The
-command line's other plain text (tui/text.py) builds on these."""
+"""The engine's one line per transition, as `python -m phasegate.engine` and `run --headless`
+print it: text made safe for a terminal, glyphs, colour when the output is a terminal, task counts.
+The command line's other plain text (tui/text.py) builds on these."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import re
 import sys
 import time
 
-from engine.model import events as ev
-from engine.model.durations import format_duration
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.durations import format_duration
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

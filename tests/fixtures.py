@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.model import events as ev
-from engine.model.state import project
-from engine.store import SQLiteStore, Store
-from engine.store.base import OutputLine, RunRow
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import project
+from phasegate.engine.store import SQLiteStore, Store
+from phasegate.engine.store.base import OutputLine, RunRow
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""The engine host in its own process: `python -m engine` takes its job (the parsed plan) on
-stdin, says on a pipe when it holds the run, and loads neither textual nor click nor tui."""
+"""The engine host in its own process: `python -m phasegate.engine` takes its job (the parsed
+plan) on stdin, says on a pipe when it holds the run, and loads neither textual nor click nor
+tui."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.client.engines import EngineDidNotStart, start_engine
-from engine.host import Job
-from engine.plan import load_plan
-from engine.store.paths import new_run_id
+from phasegate.engine.client.engines import EngineDidNotStart, start_engine
+from phasegate.engine.host import Job
+from phasegate.engine.plan import load_plan
+from phasegate.engine.store.paths import new_run_id
 
 PLAN = """
 name: host
@@ -40,7 +41,15 @@ def test_the_engine_process_says_when_it_holds_the_run_and_loads_no_front_end(
     read_fd, write_fd = os.pipe()
     try:
         done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "engine", "--ready-fd", str(write_fd)],
+            [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-m",
+                "phasegate.engine",
+                "--ready-fd",
+                str(write_fd),
+            ],
             input=pickle.dumps(job),
             capture_output=True,
             pass_fds=(write_fd,),
@@ -58,8 +67,9 @@ def test_the_engine_process_says_when_it_holds_the_run_and_loads_no_front_end(
         for line in err.splitlines()
         if line.startswith("import time:") and "|" in line
     }
-    assert "engine.host" in loaded and "engine.run.loop" in loaded
-    bad = sorted(m for m in loaded if m.split(".")[0] in ("textual", "click", "tui"))
+    assert "phasegate.engine.host" in loaded and "phasegate.engine.run.loop" in loaded
+    front = ("textual", "click", "tui")
+    bad = sorted(m for m in loaded if m.split(".")[0] in front or m.startswith("phasegate.tui"))
     assert not bad, bad
     out = done.stdout.decode()
     assert f"phasegate: run {job.run_id} of host (2 tasks, 1 phases)" in out

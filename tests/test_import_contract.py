@@ -8,10 +8,12 @@ import sys
 
 def test_the_engine_imports_neither_textual_nor_tui() -> None:
     code = (
-        "import sys, pkgutil, importlib, engine\n"
-        "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
-        "    importlib.import_module(m.name)\n"
-        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'tui'))\n"
+        "import sys, pkgutil, importlib, phasegate.engine as engine\n"
+        "for m in pkgutil.walk_packages(engine.__path__, 'phasegate.engine.'):\n"
+        "    if m.name != 'phasegate.engine.__main__':\n"
+        "        importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'click', 'tui')\n"
+        "             or n.startswith('phasegate.tui'))\n"
         "assert not bad, bad\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -21,7 +23,8 @@ def test_the_engine_imports_neither_textual_nor_tui() -> None:
 def test_the_headless_path_does_not_import_textual() -> None:
     code = (
         "import sys\n"
-        "import tui.cli, engine.host, engine.run.loop, engine.plan\n"
+        "import phasegate.tui.cli, phasegate.engine.host, phasegate.engine.run.loop\n"
+        "import phasegate.engine.plan\n"
         "assert 'textual' not in sys.modules, 'headless runs must not pay for textual'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

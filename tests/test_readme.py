@@ -84,7 +84,7 @@ def test_make_check_and_bench_targets_exist() -> None:
 
 
 def test_shipped_plans_validate() -> None:
-    from engine.plan import validate_file
+    from phasegate.engine.plan import validate_file
 
     plans = sorted((ROOT / "plans").glob("*.yaml"))
     assert {p.name for p in plans} >= {"demo.yaml", "delivery.yaml"}

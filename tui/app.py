@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from engine.client import SQLiteStore
+from phasegate.engine.client import SQLiteStore
 
 from .feed import RunFeed
 from .palette import DASHBOARD_COMMANDS

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from engine import __version__
-from engine.model import commands as cmd
-from engine.model.commands import Command
-from engine.model.errors import PhasegateError, PlanError
+from phasegate.engine import __version__
+from phasegate.engine.model import commands as cmd
+from phasegate.engine.model.commands import Command
+from phasegate.engine.model.errors import PhasegateError, PlanError
 
 from .cli_common import (
     EXIT_INTERRUPTED,
@@ -32,7 +32,7 @@ from .cli_common import (
 from .cli_reports import COMMANDS as REPORT_COMMANDS
 
 if TYPE_CHECKING:
-    from engine.client.engines import Job
+    from phasegate.engine.client.engines import Job
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,7 +58,7 @@ def cli() -> None:
 @var_option
 def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) -> None:
     """Check plan files; report every problem as FILE:LINE: key: what is wrong; what to do."""
-    from engine.client.plans import validate_file
+    from phasegate.engine.client.plans import validate_file
 
     names = list(_parse_vars(variables))
     results = [(path, validate_file(path, names)) for path in plans]
@@ -118,7 +118,7 @@ def run(
     # start-up is part of every run: no garbage collection while modules and the plan load
     # (they are long-lived), then freeze them out of later collections
     gc.disable()
-    from engine.client.plans import load_plan
+    from phasegate.engine.client.plans import load_plan
 
     values = _parse_vars(variables)
     try:
@@ -142,15 +142,15 @@ def run(
         from .launch import run_with_dashboard
 
         sys.exit(run_with_dashboard(loaded, _db_path(db), values, color))
-    from engine.client import new_run_id
-    from engine.client.engines import Job
+    from phasegate.engine.client import new_run_id
+    from phasegate.engine.client.engines import Job
 
     _host(Job(loaded, _db_path(db), run_id or new_run_id(), values, quiet=quiet))
 
 
 def _host(job: Job) -> NoReturn:
     """The engine in this process, in the foreground (engine/host.py); exits with its code."""
-    from engine.client.engines import exit_code, host
+    from phasegate.engine.client.engines import exit_code, host
 
     state, sig = _run_async(lambda: host(job))
     sys.exit(exit_code(state, sig))
@@ -185,7 +185,7 @@ def ui(db: str | None, color: str) -> None:
 )
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
-    from engine.model.durations import format_duration
+    from phasegate.engine.model.durations import format_duration
 
     from .text import counts_text, table, when
     from .views import shown_status
@@ -421,11 +421,11 @@ def resume(
         return
     chosen = decisions(found, answers)
     run_id = found.row.id
-    from engine.client.engines import Job
+    from phasegate.engine.client.engines import Job
 
     job = Job(found.plan, path, run_id, found.variables, chosen, quiet)
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
-        from engine.client.engines import start_engine
+        from phasegate.engine.client.engines import start_engine
 
         from .launch import watch
 
@@ -476,7 +476,7 @@ def note(run_ref: str, text: str, db: str | None) -> None:
 def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str | None) -> None:
     """Dry run: the schedule PLAN would follow (timeline, critical path, contention, gate
     waits); estimates come from earlier runs of the plan when the database has them."""
-    from engine.client.plans import load_plan
+    from phasegate.engine.client.plans import load_plan
 
     from .dryrun import render
 
@@ -493,7 +493,7 @@ async def _learned(db: str | None, plan: str) -> dict[str, Any]:
     path = _db_path(db)
     if not os.path.exists(path):
         return {}
-    from engine.client.plans import learned
+    from phasegate.engine.client.plans import learned
 
     store = await _open(db)
     try:
@@ -505,7 +505,7 @@ async def _learned(db: str | None, plan: str) -> dict[str, Any]:
 @cli.command()
 def schema() -> None:
     """Print the plan's JSON Schema (for editor completion)."""
-    from engine.client.plans import json_schema
+    from phasegate.engine.client.plans import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 
@@ -524,5 +524,5 @@ def main() -> None:
         sys.exit(0)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m tui.cli`
+if __name__ == "__main__":  # pragma: no cover - `python -m phasegate.tui.cli`
     main()

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from engine.model.errors import PhasegateError, Problem
+from phasegate.engine.model.errors import PhasegateError, Problem
 
 T = TypeVar("T")
 
@@ -57,13 +57,13 @@ def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _db_path(db: str | None) -> str:
-    from engine.client import default_db_path
+    from phasegate.engine.client import default_db_path
 
     return os.path.abspath(db) if db else default_db_path()
 
 
 async def _open(db: str | None) -> Any:
-    from engine.client import SQLiteStore
+    from phasegate.engine.client import SQLiteStore
 
     return await SQLiteStore.open(_db_path(db))
 

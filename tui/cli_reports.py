@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from engine.model.errors import PlanError
+from phasegate.engine.model.errors import PlanError
 
 from .cli_common import (
     EXIT_FAILED,
@@ -103,7 +103,7 @@ def search(text: str, limit: int, as_json: bool, db: str | None) -> None:
 @json_option
 def doctor(db: str | None, as_json: bool) -> None:
     """Check the data directory, the database and unfinished runs; exit 1 on a failure."""
-    from engine.client.reports import diagnose
+    from phasegate.engine.client.reports import diagnose
 
     path = _db_path(db)
     found = diagnose(path)

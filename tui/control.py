@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import time
 
-from engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
-from engine.model import events as ev
-from engine.model.commands import Cancel, Command
-from engine.model.errors import PhasegateError
-from engine.model.state import project
+from phasegate.engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.commands import Cancel, Command
+from phasegate.engine.model.errors import PhasegateError
+from phasegate.engine.model.state import project
 
 from .text import safe, table, when
 
@@ -35,9 +35,9 @@ async def note_after(db_path: str, ref: str, text: str) -> str | None:
     """A note on a run that has ended: appended to its events by this process (no engine runs
     it any more), its reports and lessons refreshed. None when the run is live (the engine
     takes the note through its inbox)."""
-    from engine.client import run_dir
-    from engine.client.reports import learn
-    from engine.model.identity import current_identity
+    from phasegate.engine.client import run_dir
+    from phasegate.engine.client.reports import learn
+    from phasegate.engine.model.identity import current_identity
 
     store = await SQLiteStore.open(db_path)
     try:

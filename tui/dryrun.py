@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from engine.client.plans import (
+from phasegate.engine.client.plans import (
     Learned,
     Plan,
     Schedule,
@@ -16,7 +16,7 @@ from engine.client.plans import (
     risk_fallbacks,
     simulate,
 )
-from engine.model.durations import format_duration
+from phasegate.engine.model.durations import format_duration
 
 from .text import safe
 

@@ -12,11 +12,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.client import RunRow, SQLiteStore
-from engine.model import events as ev
-from engine.model.snapshot import load as load_state
-from engine.model.snapshot import snapshot_format
-from engine.model.state import RunState, apply
+from phasegate.engine.client import RunRow, SQLiteStore
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.snapshot import load as load_state
+from phasegate.engine.model.snapshot import snapshot_format
+from phasegate.engine.model.state import RunState, apply
 
 from .risks import MAX_RISKS, RISK_EVENTS, Risk, risk_of
 

@@ -10,11 +10,11 @@ import asyncio
 import json
 from typing import Any
 
-from engine.client import SQLiteStore, ask, engine_alive, resolve_run
-from engine.model import events as ev
-from engine.model.commands import Approve, Reject
-from engine.model.errors import UsageError
-from engine.model.state import project
+from phasegate.engine.client import SQLiteStore, ask, engine_alive, resolve_run
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.commands import Approve, Reject
+from phasegate.engine.model.errors import UsageError
+from phasegate.engine.model.state import project
 
 from .control import Refused, live_run
 from .text import safe, table, when

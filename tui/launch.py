@@ -1,5 +1,5 @@
-"""Starting the dashboard: the engine as its own process (`python -m engine`), the app as its
-client."""
+"""Starting the dashboard: the engine as its own process (`python -m phasegate.engine`), the
+app as its client."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.client import SQLiteStore, engine_alive, new_run_id, resolve_run
-from engine.client.engines import EngineDidNotStart, Job, start_engine
-from engine.model.errors import PhasegateError
+from phasegate.engine.client import SQLiteStore, engine_alive, new_run_id, resolve_run
+from phasegate.engine.client.engines import EngineDidNotStart, Job, start_engine
+from phasegate.engine.model.errors import PhasegateError
 
 if TYPE_CHECKING:
-    from engine.client.plans import Plan
+    from phasegate.engine.client.plans import Plan
 
 
 def _set_colour(mode: str) -> None:

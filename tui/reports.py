@@ -6,10 +6,10 @@ import dataclasses
 import json
 from typing import Any
 
-from engine.client import SQLiteStore, resolve_run
-from engine.client.reports import KINDS, compare
-from engine.client.reports import make as rep
-from engine.model.errors import UsageError
+from phasegate.engine.client import SQLiteStore, resolve_run
+from phasegate.engine.client.reports import KINDS, compare
+from phasegate.engine.client.reports import make as rep
+from phasegate.engine.model.errors import UsageError
 
 from .text import safe, when
 
@@ -33,7 +33,7 @@ async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | Non
 
 
 def report_plan(path: str, variables: list[str], fmt: str, out: str | None) -> str:
-    from engine.client.plans import load_plan
+    from phasegate.engine.client.plans import load_plan
 
     if fmt == "junit":
         raise UsageError("--format junit needs a run: a plan has no task results yet")

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import click
 
-from engine.client import RunRow, SQLiteStore, resolve_run
-from engine.client.plans import Plan, plan_from_text, read_text
-from engine.model.errors import PlanError, UsageError
-from engine.model.snapshot import fold_run
-from engine.model.state import RunState
-from engine.model.statuses import TaskStatus
+from phasegate.engine.client import RunRow, SQLiteStore, resolve_run
+from phasegate.engine.client.plans import Plan, plan_from_text, read_text
+from phasegate.engine.model.errors import PlanError, UsageError
+from phasegate.engine.model.snapshot import fold_run
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import TaskStatus
 
 from .text import safe
 
@@ -33,7 +33,7 @@ class Resumable:
 
 
 async def inspect(db_path: str, ref: str) -> Resumable:
-    from engine.client import engine_alive
+    from phasegate.engine.client import engine_alive
 
     store = await SQLiteStore.open(db_path)
     try:
@@ -97,7 +97,7 @@ def resume_live(db_path: str, found: Resumable) -> str:
     if state.finished_at is not None:
         return f"run {row.id} has finished ({state.status.value}): nothing to resume"
     if state.status.value == "paused":
-        from engine.model.commands import Resume
+        from phasegate.engine.model.commands import Resume
 
         from .control import command
 

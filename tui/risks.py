@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.model import events as ev
-from engine.model.state import RunState
-from engine.model.statuses import SEVERITIES
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import SEVERITIES
 
 MAX_RISKS = 1000  # risks a feed keeps, the newest (a flapping rule can raise thousands)
 

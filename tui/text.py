@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from engine.client import counts_text, log_line, paint, safe
+from phasegate.engine.client import counts_text, log_line, paint, safe
 
 __all__ = ["counts_text", "log_line", "paint", "safe", "table", "when"]
 

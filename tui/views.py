@@ -8,12 +8,12 @@ import sys
 import time
 from typing import Any
 
-from engine.client import RunRow, SQLiteStore, engine_alive, resolve_run
-from engine.client.plans import seconds_left
-from engine.client.reports import gather, metrics
-from engine.model.durations import format_duration
-from engine.model.errors import UsageError
-from engine.model.state import RunState, project
+from phasegate.engine.client import RunRow, SQLiteStore, engine_alive, resolve_run
+from phasegate.engine.client.plans import seconds_left
+from phasegate.engine.client.reports import gather, metrics
+from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.errors import UsageError
+from phasegate.engine.model.state import RunState, project
 
 from .text import counts_text, safe, table, when
 

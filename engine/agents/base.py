@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from engine.exec.base import ProcSpec
-    from engine.model import events as ev
-    from engine.plan.model import Task
+    from phasegate.engine.exec.base import ProcSpec
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.plan.model import Task
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from engine.agents.base import Launch
-from engine.exec.argv import argv_for, wrap
-from engine.exec.base import ProcSpec
-from engine.plan.template import substitute
+from phasegate.engine.agents.base import Launch
+from phasegate.engine.exec.argv import argv_for, wrap
+from phasegate.engine.exec.base import ProcSpec
+from phasegate.engine.plan.template import substitute
 
 if TYPE_CHECKING:
-    from engine.model import events as ev
+    from phasegate.engine.model import events as ev
 
 
 class CommandAdapter:

@@ -2,8 +2,8 @@
 user this process runs as and wait for the engine's answer. Its modules: `engines` (start an
 engine for a run, or host one here), `plans` (load, validate, dry-run a plan) and `reports`.
 
-The front ends (tui/) import this package and engine.model only (import-linter says so); what
-the engine does behind it may move without their noticing. Heavy parts (the plan model, the
+The front ends (tui/) import this package and engine.model only (import-linter says so);
+what the engine does behind it may move without their noticing. Heavy parts (the plan model, the
 reports) are in the submodules, imported when a command needs them.
 """
 
@@ -13,22 +13,22 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from engine.exec.group import same_process as same_process
-from engine.logline import counts_text as counts_text
-from engine.logline import log_line as log_line
-from engine.logline import paint as paint
-from engine.logline import safe as safe
-from engine.model import events as ev
-from engine.model.commands import Command, args_of
-from engine.model.errors import PhasegateError
-from engine.model.identity import current_identity
-from engine.store import SQLiteStore as SQLiteStore
-from engine.store.base import RunRow as RunRow
-from engine.store.base import Store
-from engine.store.base import resolve_run as resolve_run
-from engine.store.paths import new_run_id as new_run_id
-from engine.store.paths import run_dir as run_dir
-from engine.store.sqlite import default_db_path as default_db_path
+from phasegate.engine.exec.group import same_process as same_process
+from phasegate.engine.logline import counts_text as counts_text
+from phasegate.engine.logline import log_line as log_line
+from phasegate.engine.logline import paint as paint
+from phasegate.engine.logline import safe as safe
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.commands import Command, args_of
+from phasegate.engine.model.errors import PhasegateError
+from phasegate.engine.model.identity import current_identity
+from phasegate.engine.store import SQLiteStore as SQLiteStore
+from phasegate.engine.store.base import RunRow as RunRow
+from phasegate.engine.store.base import Store
+from phasegate.engine.store.base import resolve_run as resolve_run
+from phasegate.engine.store.paths import new_run_id as new_run_id
+from phasegate.engine.store.paths import run_dir as run_dir
+from phasegate.engine.store.sqlite import default_db_path as default_db_path
 
 ANSWER_TIMEOUT = 30.0
 ANSWER_POLL = 0.1

@@ -1,6 +1,6 @@
-"""Engines for runs: start `python -m engine` for a run in its own session and wait for its word
-that it holds the run (`start_engine`), or host the run in this process, in the foreground
-(`host`, engine/host.py)."""
+"""Engines for runs: start `python -m phasegate.engine` for a run in its own session and wait
+for its word that it holds the run (`start_engine`), or host the run in this process, in the
+foreground (`host`, engine/host.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import subprocess
 import sys
 import time
 
-from engine.host import Job as Job
-from engine.host import exit_code as exit_code
-from engine.host import host as host
-from engine.model.errors import PhasegateError
-from engine.store.paths import run_dir
+from phasegate.engine.host import Job as Job
+from phasegate.engine.host import exit_code as exit_code
+from phasegate.engine.host import host as host
+from phasegate.engine.model.errors import PhasegateError
+from phasegate.engine.store.paths import run_dir
 
 ENGINE_START_TIMEOUT = 20.0
 ENGINE_EXIT_GRACE = 5.0  # for an engine that did not take the run to exit by itself
@@ -43,9 +43,9 @@ def _ready(engine: subprocess.Popen[bytes], fd: int, timeout: float) -> bool:
 
 
 def start_engine(job: Job) -> subprocess.Popen[bytes]:
-    """Start `python -m engine` as the run's engine, in its own session (closing the terminal
-    or dropping SSH does not stop it), its output in the run directory's engine.log; hand it
-    the job (the plan parsed here) and wait for its word that it holds the run. Raises
+    """Start `python -m phasegate.engine` as the run's engine, in its own session (closing the
+    terminal or dropping SSH does not stop it), its output in the run directory's engine.log; hand
+    it the job (the plan parsed here) and wait for its word that it holds the run. Raises
     EngineDidNotStart (with the log's tail) when it does not take the run."""
     log_path = os.path.join(run_dir(job.db_path, job.run_id), "engine.log")
     read_fd, write_fd = os.pipe()
@@ -53,7 +53,7 @@ def start_engine(job: Job) -> subprocess.Popen[bytes]:
         with open(log_path, "ab") as log:
             engine = subprocess.Popen(
                 # -P: a folder named `engine` where the user stands is not the engine
-                [sys.executable, "-P", "-m", "engine", "--ready-fd", str(write_fd)],
+                [sys.executable, "-P", "-m", "phasegate.engine", "--ready-fd", str(write_fd)],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,

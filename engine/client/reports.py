@@ -3,11 +3,11 @@ the facts and success metrics `show` prints, refreshing a run's lessons, and `do
 
 from __future__ import annotations
 
-from engine.durable.doctor import diagnose as diagnose
-from engine.report import make as make
-from engine.report.build import KINDS as KINDS
-from engine.report.diff import compare as compare
-from engine.report.facts import Facts as Facts
-from engine.report.facts import gather as gather
-from engine.report.facts import metrics as metrics
-from engine.report.knowledge import learn as learn
+from phasegate.engine.durable.doctor import diagnose as diagnose
+from phasegate.engine.report import make as make
+from phasegate.engine.report.build import KINDS as KINDS
+from phasegate.engine.report.diff import compare as compare
+from phasegate.engine.report.facts import Facts as Facts
+from phasegate.engine.report.facts import gather as gather
+from phasegate.engine.report.facts import metrics as metrics
+from phasegate.engine.report.knowledge import learn as learn

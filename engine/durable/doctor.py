@@ -8,9 +8,9 @@ import sqlite3
 import stat
 from dataclasses import dataclass
 
-from engine.durable.recovery import processes_by_run
-from engine.exec.group import same_process
-from engine.store.migrations import LATEST
+from phasegate.engine.durable.recovery import processes_by_run
+from phasegate.engine.exec.group import same_process
+from phasegate.engine.store.migrations import LATEST
 
 LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning
 BIG_WAL = 256 * 2**20

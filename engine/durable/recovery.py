@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from engine.exec.group import same_process, stop_groups
-from engine.model.state import RunState
-from engine.model.statuses import TaskStatus
+from phasegate.engine.exec.group import same_process, stop_groups
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import TaskStatus
 
 GRACE = 5.0  # TERM to KILL for a dead engine's leftover process groups
 ACTIONS = ("rerun", "adopt", "skip")
@@ -136,7 +136,7 @@ async def take_over(
 
 def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str]:
     """(`adopted` or `rerun`, why) for an attempt whose task asks to be adopted."""
-    from engine.exec.adopt import files_for, read_status
+    from phasegate.engine.exec.adopt import files_for, read_status
 
     t = state.tasks[item.task]
     if not run_dir:

@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.exec.base import Exit
-from engine.exec.group import GroupKill
+from phasegate.engine.exec.base import Exit
+from phasegate.engine.exec.group import GroupKill
 
 POLL = 0.2  # seconds between two reads of the output files
 MAX_LINE = 1 << 20  # a longer line is cut into pieces of this size, as the pipe reader does

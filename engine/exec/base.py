@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from engine.exec.adopt import Files
+    from phasegate.engine.exec.adopt import Files
 
 
 @dataclass(slots=True)

@@ -19,10 +19,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.exec.adopt import AdoptedProcess, Files
-from engine.exec.argv import argv_for, resolve
-from engine.exec.base import Exit, Handle, ProcSpec
-from engine.exec.group import GroupKill, group_alive, process_start_time, signal_group
+from phasegate.engine.exec.adopt import AdoptedProcess, Files
+from phasegate.engine.exec.argv import argv_for, resolve
+from phasegate.engine.exec.base import Exit, Handle, ProcSpec
+from phasegate.engine.exec.group import GroupKill, group_alive, process_start_time, signal_group
 
 LEFTOVER_GRACE = 2.0  # TERM to KILL for processes a finished task left in its group
 DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from engine.model.errors import UsageError
+from phasegate.engine.model.errors import UsageError
 
 
 class Kind(StrEnum):

@@ -16,10 +16,10 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from engine.model import state as st
+from phasegate.engine.model import state as st
 
 if typing.TYPE_CHECKING:
-    from engine.store.base import Store
+    from phasegate.engine.store.base import Store
 
 SNAPSHOT_EVERY = 20_000  # events between two snapshots of a run
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from engine.model import events as ev
-from engine.model.statuses import (
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import (
     AgentStatus,
     GateStatus,
     PhaseStatus,

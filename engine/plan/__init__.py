@@ -2,9 +2,9 @@
 what is derived from a plan once: its graph (`dag`) and the placement of ready tasks
 (`scheduler`), which the run loop and the simulation share.
 
-May import engine.model only."""
+May import phasegate.engine.model only."""
 
-from engine.plan.load import load_plan, validate_file
-from engine.plan.model import Agent, Gate, Phase, Plan, Task
+from phasegate.engine.plan.load import load_plan, validate_file
+from phasegate.engine.plan.model import Agent, Gate, Phase, Plan, Task
 
 __all__ = ["Agent", "Gate", "Phase", "Plan", "Task", "load_plan", "validate_file"]

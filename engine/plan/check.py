@@ -10,15 +10,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.plan.fallbacks import check_fallbacks
-from engine.plan.flaws import HINT_BUDGET, Flaw, Names
-from engine.plan.flaws import ID as _ID
-from engine.plan.flaws import as_str as _str
-from engine.plan.flaws import dicts as _dicts
-from engine.plan.flaws import mapping as _mapping
-from engine.plan.messages import cut as _cut
-from engine.plan.model import AGENT_AND_CAPABILITY, CRITERION_KINDS, criterion_problem
-from engine.plan.template import BUILTINS, names_in
+from phasegate.engine.plan.fallbacks import check_fallbacks
+from phasegate.engine.plan.flaws import HINT_BUDGET, Flaw, Names
+from phasegate.engine.plan.flaws import ID as _ID
+from phasegate.engine.plan.flaws import as_str as _str
+from phasegate.engine.plan.flaws import dicts as _dicts
+from phasegate.engine.plan.flaws import mapping as _mapping
+from phasegate.engine.plan.messages import cut as _cut
+from phasegate.engine.plan.model import AGENT_AND_CAPABILITY, CRITERION_KINDS, criterion_problem
+from phasegate.engine.plan.template import BUILTINS, names_in
 
 
 def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> Iterator[Flaw]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.plan.model import Plan
+from phasegate.engine.plan.model import Plan
 
 DEFAULT_ESTIMATE = 1.0  # seconds, for ranking tasks that give no estimate
 

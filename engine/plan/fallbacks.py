@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from engine.plan.flaws import Flaw, Names
-from engine.plan.flaws import as_str as _str
-from engine.plan.flaws import dicts as _dicts
-from engine.plan.flaws import mapping as _mapping
-from engine.plan.messages import cut as _cut
-from engine.plan.model import OnFailureFallback, Plan, RuleFallback
+from phasegate.engine.plan.flaws import Flaw, Names
+from phasegate.engine.plan.flaws import as_str as _str
+from phasegate.engine.plan.flaws import dicts as _dicts
+from phasegate.engine.plan.flaws import mapping as _mapping
+from phasegate.engine.plan.messages import cut as _cut
+from phasegate.engine.plan.model import OnFailureFallback, Plan, RuleFallback
 
 
 def check_fallbacks(

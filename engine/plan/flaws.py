@@ -9,8 +9,8 @@ import re
 from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from engine.plan.messages import cut
-from engine.plan.model import ID_PATTERN
+from phasegate.engine.plan.messages import cut
+from phasegate.engine.plan.model import ID_PATTERN
 
 
 class Flaw(NamedTuple):

@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from engine.model.errors import PlanError, Problem
-from engine.plan.check import semantic_problems
-from engine.plan.messages import cut, pydantic_message, shown
-from engine.plan.model import Plan
+from phasegate.engine.model.errors import PlanError, Problem
+from phasegate.engine.plan.check import semantic_problems
+from phasegate.engine.plan.messages import cut, pydantic_message, shown
+from phasegate.engine.plan.model import Plan
 
 MAX_BYTES = 32 * 1024 * 1024
 # A cheap upper estimate of the YAML nodes a text can hold (see `_node_estimate`). Composing and

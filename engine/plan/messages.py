@@ -7,7 +7,7 @@ import reprlib
 import typing
 from typing import Any
 
-from engine.plan import model as m
+from phasegate.engine.plan import model as m
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60

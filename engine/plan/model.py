@@ -15,8 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from engine.model.durations import ALLOWED as DURATIONS
-from engine.model.durations import parse_duration
+from phasegate.engine.model.durations import ALLOWED as DURATIONS
+from phasegate.engine.model.durations import parse_duration
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 SIZES = "use bytes or a size like 500MB, 2GiB"
@@ -26,7 +26,7 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
 def parse_size(value: object) -> int:
     """Bytes for `1048576`, `500MB`, `16MiB`, `2G`."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        from engine.plan.messages import shown  # (here: messages imports this module)
+        from phasegate.engine.plan.messages import shown  # (here: messages imports this module)
 
         raise ValueError(f"expected a size, got {shown(value)}; {SIZES}")
     if isinstance(value, int | float):
@@ -62,7 +62,7 @@ def criterion_problem(given: list[str]) -> str | None:
 
 def _duration(value: object) -> float:
     if isinstance(value, bool | list | dict) or value is None:
-        from engine.plan.messages import shown  # (here: messages imports this module)
+        from phasegate.engine.plan.messages import shown  # (here: messages imports this module)
 
         raise ValueError(f"expected a duration, got {shown(value)}; use {DURATIONS}")
     return parse_duration(value)
@@ -152,7 +152,7 @@ class Task(Model):
     def _one_on_failure(cls, value: object) -> object:
         if value in ("fail", "continue") or isinstance(value, dict):
             return value
-        from engine.plan.messages import shown  # (here: messages imports this module)
+        from phasegate.engine.plan.messages import shown  # (here: messages imports this module)
 
         raise ValueError(f"got {shown(value)}; allowed: 'fail', 'continue' or {{fallback: TASK}}")
 
@@ -296,7 +296,7 @@ class RiskSettings(Model):
         if isinstance(value, dict):
             for rule, action in value.items():
                 if not isinstance(action, dict) and action not in ACTIONS:
-                    from engine.plan.messages import shown
+                    from phasegate.engine.plan.messages import shown
 
                     raise ValueError(
                         f"{rule}: got {shown(action)}; allowed: {', '.join(ACTIONS)} "

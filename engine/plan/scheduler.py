@@ -6,8 +6,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from engine.plan.dag import Graph
-from engine.plan.model import Plan
+from phasegate.engine.plan.dag import Graph
+from phasegate.engine.plan.model import Plan
 
 
 @dataclass(slots=True)

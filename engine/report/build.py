@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.plan.model import Plan
-from engine.report.facts import BAD, Facts, actual_critical_path, busy_seconds
-from engine.watch.simulate import simulate
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.report.facts import BAD, Facts, actual_critical_path, busy_seconds
+from phasegate.engine.watch.simulate import simulate
 
 KINDS = ("coordination", "qa", "performance", "lessons")
 FAR_OFF = 1.5  # a task this many times its estimate (or under 1/FAR_OFF of it) is a finding

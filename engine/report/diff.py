@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.report.facts import BAD, Facts, actual_critical_path, metrics
+from phasegate.engine.report.facts import BAD, Facts, actual_critical_path, metrics
 
 
 def _duration(f: Facts, task: str) -> float | None:

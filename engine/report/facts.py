@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.model import events as ev
-from engine.model import statuses
-from engine.model.state import RunState, apply
+from phasegate.engine.model import events as ev
+from phasegate.engine.model import statuses
+from phasegate.engine.model.state import RunState, apply
 
 BAD = frozenset(s.value for s in statuses.BAD)  # the same bad ends as the engine, by name
 

@@ -4,10 +4,10 @@ the plans' `research:` queries with provider `history` read it."""
 
 from __future__ import annotations
 
-from engine.plan.model import Plan
-from engine.report.facts import BAD, Facts
-from engine.store.base import Knowledge, Store
-from engine.watch.history import gate_key
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.report.facts import BAD, Facts
+from phasegate.engine.store.base import Knowledge, Store
+from phasegate.engine.watch.history import gate_key
 
 AUTO_KINDS = ("qa", "performance", "lessons")  # written into the run directory when it ends
 
@@ -43,7 +43,7 @@ async def learn(
 ) -> list[str]:
     """When a run ends: its reports into its run directory, its lessons into the index
     (from the facts its engine gathered as it went, or read back from the store)."""
-    from engine.report import make as report
+    from phasegate.engine.report import make as report
 
     f = facts or await report.facts_of(store, run_id)
     took = {

@@ -7,14 +7,14 @@ import json
 import os
 from typing import Any
 
-from engine.model import events as ev
-from engine.model.errors import UsageError
-from engine.plan.load import plan_from_text
-from engine.plan.model import Plan
-from engine.report import build
-from engine.report.facts import Facts, gather, metrics
-from engine.report.render import junit, markdown, to_html
-from engine.store.base import Store
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import UsageError
+from phasegate.engine.plan.load import plan_from_text
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.report import build
+from phasegate.engine.report.facts import Facts, gather, metrics
+from phasegate.engine.report.render import junit, markdown, to_html
+from phasegate.engine.store.base import Store
 
 FORMATS = ("md", "html", "json", "junit")
 HISTORY = 10  # earlier runs of the same plan read for the lessons

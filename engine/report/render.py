@@ -10,8 +10,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from engine.model.durations import format_duration
-from engine.report.facts import Facts
+from phasegate.engine.model.durations import format_duration
+from phasegate.engine.report.facts import Facts
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")

@@ -11,23 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.agents.base import Launch
-from engine.exec.adopt import POLL, FileTail, files_for
-from engine.exec.adopt import wrap as wrap_for_files
-from engine.exec.base import Exit, Handle
-from engine.model import events as ev
-from engine.model.statuses import TaskStatus
-from engine.plan.model import Task
-from engine.plan.template import substitute
-from engine.store.base import OutputDrop, OutputLine
+from phasegate.engine.agents.base import Launch
+from phasegate.engine.exec.adopt import POLL, FileTail, files_for
+from phasegate.engine.exec.adopt import wrap as wrap_for_files
+from phasegate.engine.exec.base import Exit, Handle
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import TaskStatus
+from phasegate.engine.plan.model import Task
+from phasegate.engine.plan.template import substitute
+from phasegate.engine.store.base import OutputDrop, OutputLine
 
 if TYPE_CHECKING:
-    from engine.agents.base import AgentAdapter
-    from engine.exec.base import Executor
-    from engine.plan.scheduler import Scheduler
-    from engine.run.host import Host
-    from engine.run.progress import Progress
-    from engine.store.sink import Sink
+    from phasegate.engine.agents.base import AgentAdapter
+    from phasegate.engine.exec.base import Executor
+    from phasegate.engine.plan.scheduler import Scheduler
+    from phasegate.engine.run.host import Host
+    from phasegate.engine.run.progress import Progress
+    from phasegate.engine.store.sink import Sink
 
 MAX_BACKOFF = 300.0
 DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from engine.plan.model import Checks
+from phasegate.engine.plan.model import Checks
 
 
 def _size(n: float) -> str:

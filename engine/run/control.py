@@ -7,16 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.model import commands as cmd
-from engine.model import events as ev
-from engine.model.statuses import BAD, RunStatus, TaskStatus
+from phasegate.engine.model import commands as cmd
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import BAD, RunStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from engine.plan.dag import Graph
-    from engine.plan.scheduler import Scheduler
-    from engine.run.attempts import Attempts
-    from engine.run.host import Host
-    from engine.run.progress import Progress
+    from phasegate.engine.plan.dag import Graph
+    from phasegate.engine.plan.scheduler import Scheduler
+    from phasegate.engine.run.attempts import Attempts
+    from phasegate.engine.run.host import Host
+    from phasegate.engine.run.progress import Progress
 
 Answer = tuple[bool, str]  # (done, what happened or why it was refused)
 

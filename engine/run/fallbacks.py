@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.model import events as ev
-from engine.model.statuses import BAD, TaskStatus
-from engine.plan.fallbacks import fallbacks, risk_fallbacks
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import BAD, TaskStatus
+from phasegate.engine.plan.fallbacks import fallbacks, risk_fallbacks
 
 if TYPE_CHECKING:
-    from engine.plan.dag import Graph
-    from engine.run.host import Host
-    from engine.run.progress import Progress
+    from phasegate.engine.plan.dag import Graph
+    from phasegate.engine.run.host import Host
+    from phasegate.engine.run.progress import Progress
 
 
 class Fallbacks:

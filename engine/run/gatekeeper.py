@@ -10,13 +10,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from engine.model import events as ev
-from engine.model.commands import Decision, Reject
-from engine.model.identity import Identity
-from engine.model.state import RunState
-from engine.model.statuses import GateStatus
-from engine.plan.model import Gate
-from engine.run.gates import artifacts, evaluate, evidence_hash, judge
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.commands import Decision, Reject
+from phasegate.engine.model.identity import Identity
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import GateStatus
+from phasegate.engine.plan.model import Gate
+from phasegate.engine.run.gates import artifacts, evaluate, evidence_hash, judge
 
 
 class Host(Protocol):

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.exec.local import run_capture
-from engine.model.identity import Identity
-from engine.model.state import GateState, RiskState
-from engine.model.statuses import SEVERITIES
-from engine.plan.model import Criterion, Gate
-from engine.plan.template import substitute
+from phasegate.engine.exec.local import run_capture
+from phasegate.engine.model.identity import Identity
+from phasegate.engine.model.state import GateState, RiskState
+from phasegate.engine.model.statuses import SEVERITIES
+from phasegate.engine.plan.model import Criterion, Gate
+from phasegate.engine.plan.template import substitute
 
 CRITERION_TIMEOUT = 600.0
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from engine.model import events as ev
-    from engine.model.state import RunState
-    from engine.plan.model import Plan
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.model.state import RunState
+    from phasegate.engine.plan.model import Plan
 
 
 class Host(Protocol):

@@ -22,32 +22,32 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from engine.agents.command import CommandAdapter
-from engine.exec.base import Executor
-from engine.exec.group import process_start_time, same_process
-from engine.exec.local import LocalExecutor
-from engine.model import commands as cmd
-from engine.model import events as ev
-from engine.model.identity import Identity, current_identity
-from engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
-from engine.model.snapshot import dump as dump_state
-from engine.model.state import RunState, apply
-from engine.model.statuses import BAD, PhaseStatus, RunStatus
-from engine.plan.dag import build
-from engine.plan.model import Plan
-from engine.plan.scheduler import Scheduler
-from engine.run.attempts import Attempts
-from engine.run.control import OperatorControl
-from engine.run.fallbacks import Fallbacks
-from engine.run.gatekeeper import GateKeeper
-from engine.run.monitoring import Monitoring
-from engine.run.progress import Progress
-from engine.run.readiness import Readiness, started_event
-from engine.run.takeover import TakeOver
-from engine.store.base import Command, RunRow, Store
-from engine.store.sink import FailedSink, Sink
-from engine.watch.history import gate_waits, learned
-from engine.watch.monitors import Monitors
+from phasegate.engine.agents.command import CommandAdapter
+from phasegate.engine.exec.base import Executor
+from phasegate.engine.exec.group import process_start_time, same_process
+from phasegate.engine.exec.local import LocalExecutor
+from phasegate.engine.model import commands as cmd
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import Identity, current_identity
+from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
+from phasegate.engine.model.snapshot import dump as dump_state
+from phasegate.engine.model.state import RunState, apply
+from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
+from phasegate.engine.plan.dag import build
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.scheduler import Scheduler
+from phasegate.engine.run.attempts import Attempts
+from phasegate.engine.run.control import OperatorControl
+from phasegate.engine.run.fallbacks import Fallbacks
+from phasegate.engine.run.gatekeeper import GateKeeper
+from phasegate.engine.run.monitoring import Monitoring
+from phasegate.engine.run.progress import Progress
+from phasegate.engine.run.readiness import Readiness, started_event
+from phasegate.engine.run.takeover import TakeOver
+from phasegate.engine.store.base import Command, RunRow, Store
+from phasegate.engine.store.sink import FailedSink, Sink
+from phasegate.engine.watch.history import gate_waits, learned
+from phasegate.engine.watch.monitors import Monitors
 
 HEARTBEAT = 2.0
 TICK = 1.0  # risk rules are evaluated once a second

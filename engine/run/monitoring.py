@@ -5,26 +5,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.model import events as ev
-from engine.model.statuses import PhaseStatus
-from engine.plan.model import RuleFallback
-from engine.watch.contingency import act
-from engine.watch.forecast import forecast
-from engine.watch.pressure import EVERY as PRESSURE_EVERY
-from engine.watch.pressure import sample as sample_pressure
-from engine.watch.risks import Finding, Tuning
-from engine.watch.risks import changes as risk_changes
-from engine.watch.risks import findings as risk_findings
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import PhaseStatus
+from phasegate.engine.plan.model import RuleFallback
+from phasegate.engine.watch.contingency import act
+from phasegate.engine.watch.forecast import forecast
+from phasegate.engine.watch.pressure import EVERY as PRESSURE_EVERY
+from phasegate.engine.watch.pressure import sample as sample_pressure
+from phasegate.engine.watch.risks import Finding, Tuning
+from phasegate.engine.watch.risks import changes as risk_changes
+from phasegate.engine.watch.risks import findings as risk_findings
 
 if TYPE_CHECKING:
-    from engine.plan.dag import Graph
-    from engine.plan.scheduler import Scheduler
-    from engine.run.attempts import Attempts
-    from engine.run.control import OperatorControl
-    from engine.run.fallbacks import Fallbacks
-    from engine.run.host import Host
-    from engine.watch.history import Learned
-    from engine.watch.monitors import Monitors
+    from phasegate.engine.plan.dag import Graph
+    from phasegate.engine.plan.scheduler import Scheduler
+    from phasegate.engine.run.attempts import Attempts
+    from phasegate.engine.run.control import OperatorControl
+    from phasegate.engine.run.fallbacks import Fallbacks
+    from phasegate.engine.run.host import Host
+    from phasegate.engine.watch.history import Learned
+    from phasegate.engine.watch.monitors import Monitors
 
 BIG_RUN = 2000  # tasks: above this many, the forecast is recomputed every FORECAST_EVERY ticks
 FORECAST_EVERY = 5

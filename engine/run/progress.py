@@ -9,16 +9,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from engine.model import events as ev
-from engine.model.statuses import BAD, TaskStatus
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import BAD, TaskStatus
 
 if TYPE_CHECKING:
-    from engine.plan.dag import Graph
-    from engine.plan.model import Task
-    from engine.plan.scheduler import Scheduler
-    from engine.run.attempts import Attempts
-    from engine.run.fallbacks import Fallbacks
-    from engine.run.host import Host
+    from phasegate.engine.plan.dag import Graph
+    from phasegate.engine.plan.model import Task
+    from phasegate.engine.plan.scheduler import Scheduler
+    from phasegate.engine.run.attempts import Attempts
+    from phasegate.engine.run.fallbacks import Fallbacks
+    from phasegate.engine.run.host import Host
 
 _ENDED = {
     TaskStatus.FAILED: "failed",

@@ -7,19 +7,19 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from engine.exec.local import run_capture
-from engine.model import events as ev
-from engine.plan.model import Checks
-from engine.plan.template import substitute
-from engine.run.checks import run_checks
+from phasegate.engine.exec.local import run_capture
+from phasegate.engine.model import events as ev
+from phasegate.engine.plan.model import Checks
+from phasegate.engine.plan.template import substitute
+from phasegate.engine.run.checks import run_checks
 
 if TYPE_CHECKING:
-    from engine.model.identity import Identity
-    from engine.plan.model import Plan, Task
-    from engine.plan.scheduler import Scheduler
-    from engine.run.host import Host
-    from engine.store.base import Store
-    from engine.watch.history import Learned
+    from phasegate.engine.model.identity import Identity
+    from phasegate.engine.plan.model import Plan, Task
+    from phasegate.engine.plan.scheduler import Scheduler
+    from phasegate.engine.run.host import Host
+    from phasegate.engine.store.base import Store
+    from phasegate.engine.watch.history import Learned
 
 PROBE_TIMEOUT = 30.0
 
@@ -121,7 +121,7 @@ class Readiness:
 
     async def research(self, store: Store) -> None:
         """The plan's research queries, asked as the first phase starts (in parallel)."""
-        from engine.run.research import ask_all  # (not on every run's start-up path)
+        from phasegate.engine.run.research import ask_all  # (not on every run's start-up path)
 
         host = self._host
         found = await ask_all(

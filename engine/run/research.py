@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import shlex
 
-from engine.exec.local import run_capture
-from engine.model import events as ev
-from engine.plan.model import Plan, Research
-from engine.plan.template import substitute
-from engine.store.base import Store
+from phasegate.engine.exec.local import run_capture
+from phasegate.engine.model import events as ev
+from phasegate.engine.plan.model import Plan, Research
+from phasegate.engine.plan.template import substitute
+from phasegate.engine.store.base import Store
 
 
 async def ask(

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.exec.adopt import FileTail, files_for
-from engine.model import events as ev
-from engine.model.statuses import GateStatus, PhaseStatus, TaskStatus
+from phasegate.engine.exec.adopt import FileTail, files_for
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import GateStatus, PhaseStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from engine.exec.base import Executor
-    from engine.model.state import RunState
-    from engine.plan.model import Plan
-    from engine.plan.scheduler import Scheduler
-    from engine.run.attempts import Attempts
-    from engine.run.gatekeeper import GateKeeper
-    from engine.run.host import Host
-    from engine.store.base import RunRow, Store
+    from phasegate.engine.exec.base import Executor
+    from phasegate.engine.model.state import RunState
+    from phasegate.engine.plan.model import Plan
+    from phasegate.engine.plan.scheduler import Scheduler
+    from phasegate.engine.run.attempts import Attempts
+    from phasegate.engine.run.gatekeeper import GateKeeper
+    from phasegate.engine.run.host import Host
+    from phasegate.engine.store.base import RunRow, Store
 
 
 def rebuild(plan: Plan, state: RunState, sched: Scheduler) -> None:
@@ -51,7 +51,9 @@ class TakeOver:
     async def settle(self, before: RunRow, user: str, decisions: dict[str, str]) -> None:
         """The host's state is the dead engine's fold: rebuild the scheduler from it, settle the
         attempts it had in flight, follow the ones that outlive it."""
-        from engine.durable.recovery import take_over  # (psutil: not on every start-up path)
+        from phasegate.engine.durable.recovery import (
+            take_over,  # (psutil: not on every start-up path)
+        )
 
         host = self._host
         state = host.state

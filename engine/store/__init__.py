@@ -1,11 +1,11 @@
 """Storage of runs: the Store protocol, the SQLite store (the run's truth), an in-memory twin,
 numbered migrations, the batching sink the engine writes through, and the data directory's paths.
 
-May import engine.model only."""
+May import phasegate.engine.model only."""
 
-from engine.store.base import Command, OutputLine, RunRow, Store
-from engine.store.memory import MemoryStore
-from engine.store.sqlite import SQLiteStore, default_db_path, open_store
+from phasegate.engine.store.base import Command, OutputLine, RunRow, Store
+from phasegate.engine.store.memory import MemoryStore
+from phasegate.engine.store.sqlite import SQLiteStore, default_db_path, open_store
 
 __all__ = [
     "Command",

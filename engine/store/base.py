@@ -7,8 +7,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engine.model.errors import RunNotFound
-from engine.model.events import Event
+from phasegate.engine.model.errors import RunNotFound
+from phasegate.engine.model.events import Event
 
 # is the engine process (pid, create time) still alive?
 Liveness = Callable[[int, float], bool]

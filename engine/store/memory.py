@@ -7,9 +7,9 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from engine.model.errors import EngineBusy, StoreError
-from engine.model.events import Event, from_json
-from engine.store.base import (
+from phasegate.engine.model.errors import EngineBusy, StoreError
+from phasegate.engine.model.events import Event, from_json
+from phasegate.engine.store.base import (
     Command,
     Knowledge,
     Liveness,

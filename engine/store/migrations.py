@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from engine.model.errors import StoreError
+from phasegate.engine.model.errors import StoreError
 
 # version -> statements. Never edit a released migration: add the next one.
 MIGRATIONS: dict[int, list[str]] = {

@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from engine.model.events import Event
-from engine.store.base import OutputDrop, OutputLine, Store
+from phasegate.engine.model.events import Event
+from phasegate.engine.store.base import OutputDrop, OutputLine, Store
 
 WINDOW = 0.005  # seconds a batch stays open
 MAX_BATCH = 2000  # rows that force a write at once

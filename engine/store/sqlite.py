@@ -14,9 +14,9 @@ from typing import Any
 
 import aiosqlite
 
-from engine.model.errors import EngineBusy, StoreError
-from engine.model.events import Event, from_json
-from engine.store.base import (
+from phasegate.engine.model.errors import EngineBusy, StoreError
+from phasegate.engine.model.events import Event, from_json
+from phasegate.engine.store.base import (
     Command,
     Knowledge,
     Liveness,
@@ -27,7 +27,7 @@ from engine.store.base import (
     check_summary,
     query_words,
 )
-from engine.store.migrations import migrate
+from phasegate.engine.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
 _RUN_COLUMNS = (

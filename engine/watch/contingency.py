@@ -12,9 +12,9 @@ it the usual way."""
 
 from __future__ import annotations
 
-from engine.model import commands as cmd
-from engine.model import events as ev
-from engine.model.state import RunState
+from phasegate.engine.model import commands as cmd
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import RunState
 
 
 def act(raised: ev.RiskRaised, action: str, state: RunState, phase: str) -> list[cmd.Command]:

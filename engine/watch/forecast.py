@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.model.state import RunState
-from engine.model.statuses import TERMINAL, AgentStatus, TaskStatus
-from engine.plan.dag import DEFAULT_ESTIMATE, Graph
-from engine.plan.model import Plan
-from engine.plan.scheduler import Scheduler
-from engine.watch.simulate import Progress, simulate
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import TERMINAL, AgentStatus, TaskStatus
+from phasegate.engine.plan.dag import DEFAULT_ESTIMATE, Graph
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.scheduler import Scheduler
+from phasegate.engine.watch.simulate import Progress, simulate
 
 OVERDUE = 1.0  # seconds still expected of a task past its estimate
 

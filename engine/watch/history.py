@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.store.base import Store
+    from phasegate.engine.store.base import Store
 
 MIN_RUNS = 1  # earlier durations needed before history speaks for a task
 

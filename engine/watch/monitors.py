@@ -9,10 +9,10 @@ import asyncio
 import re
 from collections.abc import Callable
 
-from engine.exec.local import run_capture
-from engine.plan.model import Monitor, Plan
-from engine.plan.template import substitute
-from engine.watch.risks import Finding
+from phasegate.engine.exec.local import run_capture
+from phasegate.engine.plan.model import Monitor, Plan
+from phasegate.engine.plan.template import substitute
+from phasegate.engine.watch.risks import Finding
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 

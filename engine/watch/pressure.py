@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.plan.model import RiskSettings
-from engine.watch.risks import Finding
+from phasegate.engine.plan.model import RiskSettings
+from phasegate.engine.watch.risks import Finding
 
 EVERY = 5  # ticks (seconds) between two samples
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.model import events as ev
-from engine.model.durations import format_duration
-from engine.model.state import RunState
-from engine.model.statuses import TaskStatus
-from engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisks
-from engine.watch.forecast import seconds_left
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import TaskStatus
+from phasegate.engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisks
+from phasegate.engine.watch.forecast import seconds_left
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from engine.plan.dag import Graph, build
-from engine.plan.model import Plan
-from engine.plan.scheduler import Scheduler
+from phasegate.engine.plan.dag import Graph, build
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.scheduler import Scheduler
 
 CACHE_MAX = 1000  # phase lengths kept by a caller's cache before it starts again
 

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.exec.base import Exit, ProcSpec
-from engine.model.state import RunState
-from engine.plan import load_plan
-from engine.run.loop import Runner
-from engine.store import MemoryStore
+from phasegate.engine.exec.base import Exit, ProcSpec
+from phasegate.engine.model.state import RunState
+from phasegate.engine.plan import load_plan
+from phasegate.engine.run.loop import Runner
+from phasegate.engine.store import MemoryStore
 
 
 def write_plan(tmp_path: Path, text: str, name: str = "plan.yaml") -> Path:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.model import commands as cmd
-from engine.model import events as ev
-from engine.store import MemoryStore
+from phasegate.engine.model import commands as cmd
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import MemoryStore
 
 from .helpers import ScriptedExecutor, run_plan, until
 

@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.state import project
-from engine.model.statuses import RunStatus, TaskStatus
-from engine.plan import load_plan
-from engine.run.loop import Runner
-from engine.store import MemoryStore
-from engine.watch.risks import Tuning, findings
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import project
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.plan import load_plan
+from phasegate.engine.run.loop import Runner
+from phasegate.engine.store import MemoryStore
+from phasegate.engine.watch.risks import Tuning, findings
 
 from .helpers import operated, run_plan, until, write_plan
 
 
 @pytest.fixture(autouse=True)
 def fast_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.run import loop as runner_mod
+    from phasegate.engine.run import loop as runner_mod
 
     monkeypatch.setattr(runner_mod, "TICK", 0.02)
 

@@ -11,10 +11,10 @@ import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.plan.check import semantic_problems
-from engine.plan.dag import build
-from engine.plan.model import Plan
-from engine.watch.simulate import simulate
+from phasegate.engine.plan.check import semantic_problems
+from phasegate.engine.plan.dag import build
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.watch.simulate import simulate
 
 Needs = dict[str, list[str]]
 

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from engine.model.durations import ALLOWED, format_budget, format_duration, parse_duration
-from engine.plan.model import Task
+from phasegate.engine.model.durations import ALLOWED, format_budget, format_duration, parse_duration
+from phasegate.engine.plan.model import Task
 
 
 @pytest.mark.parametrize(

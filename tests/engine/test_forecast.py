@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.state import RunState, apply, project
-from engine.plan import load_plan
-from engine.plan.dag import build
-from engine.plan.model import Plan
-from engine.store import MemoryStore
-from engine.watch.forecast import forecast, seconds_left
-from engine.watch.history import learned
-from engine.watch.simulate import simulate
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import RunState, apply, project
+from phasegate.engine.plan import load_plan
+from phasegate.engine.plan.dag import build
+from phasegate.engine.plan.model import Plan
+from phasegate.engine.store import MemoryStore
+from phasegate.engine.watch.forecast import forecast, seconds_left
+from phasegate.engine.watch.history import learned
+from phasegate.engine.watch.simulate import simulate
 
 from .helpers import write_plan
 
@@ -174,8 +174,8 @@ def test_a_manual_gate_is_expected_to_wait_as_long_as_it_did_before(tmp_path: Pa
 
 
 def test_the_dry_run_counts_a_gates_wait_from_history(tmp_path: Path) -> None:
-    from engine.watch.history import Learned
-    from tui.dryrun import render
+    from phasegate.engine.watch.history import Learned
+    from phasegate.tui.dryrun import render
 
     plan = _plan(tmp_path, GATED)
     without = render(plan, as_json=False, width=80)
@@ -252,7 +252,7 @@ phases:
 
 
 def test_fallbacks_standing_by_are_not_scheduled(tmp_path: Path) -> None:
-    from tui.dryrun import render
+    from phasegate.tui.dryrun import render
 
     plan = _plan(
         tmp_path,

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.identity import current_identity
-from engine.model.statuses import RunStatus, TaskStatus
-from engine.report.knowledge import learn
-from engine.run.loop import Runner
-from engine.store import MemoryStore
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.report.knowledge import learn
+from phasegate.engine.run.loop import Runner
+from phasegate.engine.store import MemoryStore
 
 from .helpers import run_plan
 
@@ -270,9 +270,9 @@ async def test_deciding_an_unknown_gate_or_one_not_open_is_refused(tmp_path: Pat
 
 
 async def test_no_risks_fails_while_a_risk_at_or_above_its_level_is_open(tmp_path: Path) -> None:
-    from engine.model.state import RiskState
-    from engine.plan.model import Criterion
-    from engine.run.gates import evaluate
+    from phasegate.engine.model.state import RiskState
+    from phasegate.engine.plan.model import Criterion
+    from phasegate.engine.run.gates import evaluate
 
     high = Criterion.model_validate({"no_risks": "high"})
     low = RiskState("silent:a", "silent", "low", "task a", "quiet for 2m")

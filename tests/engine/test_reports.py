@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.report import make
-from engine.report.diff import compare
-from engine.report.facts import gather, metrics
-from engine.report.knowledge import learn
-from engine.store import MemoryStore
-from engine.store.base import RunRow
+from phasegate.engine.report import make
+from phasegate.engine.report.diff import compare
+from phasegate.engine.report.facts import gather, metrics
+from phasegate.engine.report.knowledge import learn
+from phasegate.engine.store import MemoryStore
+from phasegate.engine.store.base import RunRow
 from tests.fixtures import load_run, read_jsonl
 
 GOLDEN = Path(__file__).parent / "data" / "report_release.md"
@@ -148,7 +148,7 @@ phases:
 async def test_research_asks_the_history_and_commands_as_the_first_phase_starts(
     tmp_path: Path,
 ) -> None:
-    from engine.store.base import Knowledge
+    from phasegate.engine.store.base import Knowledge
 
     from .helpers import ScriptedExecutor, run_plan
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.durable.recovery import leftovers, take_over
-from engine.model import events as ev
-from engine.model.snapshot import fold_run, snapshot_format
-from engine.model.state import project
-from engine.model.statuses import TaskStatus
-from engine.plan import load_plan
-from engine.run import loop as runner_mod
-from engine.run.loop import Runner
-from engine.store import MemoryStore
+from phasegate.engine.durable.recovery import leftovers, take_over
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.snapshot import fold_run, snapshot_format
+from phasegate.engine.model.state import project
+from phasegate.engine.model.statuses import TaskStatus
+from phasegate.engine.plan import load_plan
+from phasegate.engine.run import loop as runner_mod
+from phasegate.engine.run.loop import Runner
+from phasegate.engine.store import MemoryStore
 
 from .helpers import ScriptedExecutor, run_plan, write_plan
 

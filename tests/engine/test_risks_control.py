@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.state import RunState, apply, project
-from engine.model.statuses import RunStatus, TaskStatus
-from engine.plan.model import RiskSettings
-from engine.run.loop import Runner
-from engine.store import MemoryStore
-from engine.watch.risks import changes, findings
-from engine.watch.simulate import simulate
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import RunState, apply, project
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.plan.model import RiskSettings
+from phasegate.engine.run.loop import Runner
+from phasegate.engine.store import MemoryStore
+from phasegate.engine.watch.risks import changes, findings
+from phasegate.engine.watch.simulate import simulate
 
 from .helpers import operated, run_plan, until, write_plan
 
@@ -172,7 +172,7 @@ async def test_pause_holds_new_tasks_until_resume_and_notes_are_kept(tmp_path: P
 
 
 def test_dry_run_matches_a_hand_computed_schedule(tmp_path: Path) -> None:
-    from engine.plan import load_plan
+    from phasegate.engine.plan import load_plan
 
     plan = load_plan(
         str(
@@ -236,8 +236,8 @@ async def test_priority_and_slots_change_what_starts_next(tmp_path: Path) -> Non
 
 
 def test_machine_pressure_is_a_risk_past_its_threshold_with_evidence(tmp_path: Path) -> None:
-    from engine.plan.model import RiskSettings
-    from engine.watch.pressure import sample
+    from phasegate.engine.plan.model import RiskSettings
+    from phasegate.engine.watch.pressure import sample
 
     low = RiskSettings.model_validate({"cpu": 0, "memory": 0.01, "disk": 0.01})
     found = {f.key: f for f in sample(low, str(tmp_path))}
@@ -288,7 +288,7 @@ async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
 
 
 def test_history_gives_median_and_p90() -> None:
-    from engine.watch.history import summarise
+    from phasegate.engine.watch.history import summarise
 
     learned = summarise([5.0, 1.0, 3.0, 2.0, 4.0, 100.0, 3.0, 3.0, 2.0, 4.0])
     assert learned.median == 3.0 and learned.p90 == 100.0 and learned.runs == 10
@@ -307,8 +307,8 @@ def test_a_task_past_the_p90_of_its_earlier_runs_is_an_overrun() -> None:
 async def test_a_second_run_estimates_from_the_first_and_records_its_forecasts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.report.knowledge import learn
-    from engine.run import loop as runner_mod
+    from phasegate.engine.report.knowledge import learn
+    from phasegate.engine.run import loop as runner_mod
 
     monkeypatch.setattr(runner_mod, "TICK", 0.02)
     text = """
@@ -333,7 +333,7 @@ async def test_a_second_run_estimates_from_the_first_and_records_its_forecasts(
 async def test_monitors_raise_risks_when_out_of_bounds_or_failing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.run import loop as runner_mod
+    from phasegate.engine.run import loop as runner_mod
 
     monkeypatch.setattr(runner_mod, "TICK", 0.02)
     text = """
@@ -443,7 +443,7 @@ def _events_without_timebox() -> list[ev.Event]:
 async def test_rules_act_pause_the_phase_and_reduce_slots_as_the_plan_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.run import loop as runner_mod
+    from phasegate.engine.run import loop as runner_mod
 
     monkeypatch.setattr(runner_mod, "TICK", 0.02)
     text = """

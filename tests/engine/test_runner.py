@@ -9,8 +9,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.model.statuses import AgentStatus, RunStatus, TaskStatus
-from engine.store import MemoryStore
+from phasegate.engine.model.statuses import AgentStatus, RunStatus, TaskStatus
+from phasegate.engine.store import MemoryStore
 
 from .helpers import run_plan
 
@@ -365,7 +365,7 @@ async def test_every_event_is_persisted(tmp_path: Path, command: str) -> None:
         phases: [{{id: p, tasks: [{tasks}]}}]
         """,
     )
-    from engine.model.state import project
+    from phasegate.engine.model.state import project
 
     stored = [e for _, e in await store.read_events("run1")]
     assert len(stored) == state.events
@@ -377,7 +377,7 @@ async def test_every_event_is_persisted(tmp_path: Path, command: str) -> None:
 async def test_a_cancel_command_from_another_client_stops_the_run(tmp_path: Path) -> None:
     import asyncio
 
-    from engine.run.loop import Runner
+    from phasegate.engine.run.loop import Runner
 
     store = MemoryStore()
 
@@ -425,10 +425,10 @@ async def test_task_name_in_a_declared_output_is_substituted(tmp_path: Path) -> 
 async def test_a_second_engine_on_a_run_is_refused_and_leaves_nothing_pending(
     tmp_path: Path,
 ) -> None:
-    from engine.model.errors import EngineBusy
-    from engine.plan import load_plan
-    from engine.run.loop import Runner
-    from engine.store.base import RunRow
+    from phasegate.engine.model.errors import EngineBusy
+    from phasegate.engine.plan import load_plan
+    from phasegate.engine.run.loop import Runner
+    from phasegate.engine.store.base import RunRow
 
     from .helpers import write_plan
 

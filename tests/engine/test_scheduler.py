@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
 
 from .helpers import ScriptedExecutor, run_plan
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.plan.template import BUILTINS, names_in, substitute
+from phasegate.engine.plan.template import BUILTINS, names_in, substitute
 
 VALUES = {"branch": "main", "jobs": "4", "task": "build"}
 

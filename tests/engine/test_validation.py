@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.model.errors import PlanError, Problem
-from engine.plan import load_plan, validate_file
-from engine.plan import model as m
-from engine.plan.template import substitute
+from phasegate.engine.model.errors import PlanError, Problem
+from phasegate.engine.plan import load_plan, validate_file
+from phasegate.engine.plan import model as m
+from phasegate.engine.plan.template import substitute
 
 PLANS = Path(__file__).resolve().parent.parent / "plans"
 INVALID = sorted((PLANS / "invalid").glob("*.yaml"))

@@ -14,12 +14,12 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.model import events as ev
-from engine.model import snapshot
-from engine.model.state import RunState, apply, project
-from engine.model.statuses import TaskStatus
-from engine.store import MemoryStore, SQLiteStore, Store
-from engine.store.base import RunRow
+from phasegate.engine.model import events as ev
+from phasegate.engine.model import snapshot
+from phasegate.engine.model.state import RunState, apply, project
+from phasegate.engine.model.statuses import TaskStatus
+from phasegate.engine.store import MemoryStore, SQLiteStore, Store
+from phasegate.engine.store.base import RunRow
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,7}", fullmatch=True)
 TEXT = st.text(max_size=12)

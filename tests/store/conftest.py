@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import MemoryStore, SQLiteStore, Store
+from phasegate.engine.store import MemoryStore, SQLiteStore, Store
 
 
 @pytest.fixture(params=["sqlite", "memory"])

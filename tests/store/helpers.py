@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.model import events as ev
-from engine.store.base import OutputLine, RunRow, Store
+from phasegate.engine.model import events as ev
+from phasegate.engine.store.base import OutputLine, RunRow, Store
 
 T0 = 1_700_000_000.0
 

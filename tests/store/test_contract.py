@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.errors import EngineBusy, RunNotFound, StoreError, UsageError
-from engine.store import MemoryStore, Store
-from engine.store.base import OutputDrop, OutputLine, resolve_run
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import EngineBusy, RunNotFound, StoreError, UsageError
+from phasegate.engine.store import MemoryStore, Store
+from phasegate.engine.store.base import OutputDrop, OutputLine, resolve_run
 
 from .helpers import T0, line, new_run, ready, run_row, started
 
@@ -553,7 +553,7 @@ async def test_concurrent_calls_on_one_store_do_not_share_a_transaction(store: S
 
 
 async def test_output_activity_names_the_tasks_that_wrote_and_when(store: Store) -> None:
-    from engine.store.base import OutputLine, RunRow
+    from phasegate.engine.store.base import OutputLine, RunRow
 
     await store.create_run(RunRow("r1", "p", "p.yaml", "running", 1.0))
     await store.write_batch(
@@ -574,7 +574,7 @@ async def test_output_activity_names_the_tasks_that_wrote_and_when(store: Store)
 
 
 async def test_tail_task_output_reads_one_tasks_lines_after_a_position(store: Store) -> None:
-    from engine.store.base import OutputLine, RunRow
+    from phasegate.engine.store.base import OutputLine, RunRow
 
     await store.create_run(RunRow("r1", "p", "p.yaml", "running", 1.0))
     lines = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.model.errors import StoreError
-from engine.store import Store
+from phasegate.engine.model.errors import StoreError
+from phasegate.engine.store import Store
 
 from .helpers import T0, new_run, ready, started
 

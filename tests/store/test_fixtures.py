@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.state import project
-from engine.model.statuses import RunStatus, TaskStatus
-from engine.store import MemoryStore, Store
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import project
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.store import MemoryStore, Store
 from tests.fixtures import fixture_db, load_run, parse_jsonl, read_jsonl, record_run
 
 RECORDING = Path(__file__).parent / "data" / "failed_delivery_run.jsonl"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.errors import StoreError
-from engine.store import SQLiteStore
-from engine.store.base import RunRow
-from engine.store.migrations import LATEST, MIGRATIONS, current_version, migrate
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import StoreError
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.base import RunRow
+from phasegate.engine.store.migrations import LATEST, MIGRATIONS, current_version, migrate
 
 from .helpers import T0, started
 

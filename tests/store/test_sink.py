@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from engine.model import events as ev
-from engine.model.errors import StoreError
-from engine.store import MemoryStore
-from engine.store import sink as sink_module
-from engine.store.base import OutputDrop, OutputLine
-from engine.store.sink import Sink
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import StoreError
+from phasegate.engine.store import MemoryStore
+from phasegate.engine.store import sink as sink_module
+from phasegate.engine.store.base import OutputDrop, OutputLine
+from phasegate.engine.store.sink import Sink
 
 from .helpers import T0, line, new_run, ready, started
 

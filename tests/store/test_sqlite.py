@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-import engine
-from engine.model import events as ev
-from engine.model.errors import EngineBusy
-from engine.store import SQLiteStore
-from engine.store.sqlite import BUSY_TIMEOUT_MS
+import phasegate
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import EngineBusy
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.sqlite import BUSY_TIMEOUT_MS
 
 from .helpers import T0, line, new_run, ready, started
 
@@ -217,9 +217,9 @@ async def test_an_in_memory_sqlite_store_has_its_tables() -> None:
 _CHILD = textwrap.dedent(
     """
     import asyncio, sys
-    from engine.model.errors import StoreError
-    from engine.store import SQLiteStore
-    from engine.store.base import RunRow
+    from phasegate.engine.model.errors import StoreError
+    from phasegate.engine.store import SQLiteStore
+    from phasegate.engine.store.base import RunRow
 
     async def main(path):
         try:
@@ -268,7 +268,7 @@ async def test_a_read_only_database_gives_a_clear_store_error(
     if not directory_writable:
         db_path.parent.chmod(0o500)
     try:
-        repo = str(Path(engine.__file__).resolve().parent.parent)
+        repo = str(Path(phasegate.__file__).resolve().parent.parent)
         result = subprocess.run(
             [*_without_root_powers(), sys.executable, "-c", _CHILD, str(db_path)],
             cwd=repo,

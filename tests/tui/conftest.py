@@ -74,9 +74,9 @@ phases:
 @pytest.fixture
 async def finished_run(tmp_path: Path) -> tuple[str, str]:
     """A finished run (one task failed, with on_failure: continue) in a SQLite database."""
-    from engine.plan import load_plan
-    from engine.run.loop import Runner
-    from engine.store import SQLiteStore
+    from phasegate.engine.plan import load_plan
+    from phasegate.engine.run.loop import Runner
+    from phasegate.engine.store import SQLiteStore
 
     plan_path = tmp_path / "dash.yaml"
     plan_path.write_text(PLAN)

@@ -10,11 +10,11 @@ import psutil
 from textual.geometry import Region
 from textual.widget import Widget
 
-from engine.model import events as ev
-from engine.store import SQLiteStore
-from engine.store.base import RunRow
-from tui.app import PhasegateApp
-from tui.screens.dashboard import DashboardScreen
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.base import RunRow
+from phasegate.tui.app import PhasegateApp
+from phasegate.tui.screens.dashboard import DashboardScreen
 
 SIZE = (80, 24)
 

@@ -12,10 +12,10 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from engine.model.identity import current_identity
-from engine.plan import load_plan
-from engine.run.loop import Runner
-from engine.store import MemoryStore
+from phasegate.engine.model.identity import current_identity
+from phasegate.engine.plan import load_plan
+from phasegate.engine.run.loop import Runner
+from phasegate.engine.store import MemoryStore
 from tests.engine.helpers import ScriptedExecutor
 from tests.fixtures import record_run
 

@@ -9,20 +9,20 @@ import pytest
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Log
 
-from engine.model import events as ev
-from engine.store import SQLiteStore
-from tui.app import PhasegateApp
-from tui.palette import DASHBOARD_COMMANDS
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.engine_lost import EngineLostScreen
-from tui.screens.help import HelpScreen
-from tui.screens.quit import QuitScreen
-from tui.screens.task import TaskScreen
-from tui.widgets.agents import AgentRoster
-from tui.widgets.header import RunHeader
-from tui.widgets.phases import PhasePanel
-from tui.widgets.risks import RiskFeed
-from tui.widgets.tasks import TaskTable
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
+from phasegate.tui.app import PhasegateApp
+from phasegate.tui.palette import DASHBOARD_COMMANDS
+from phasegate.tui.screens.dashboard import DashboardScreen
+from phasegate.tui.screens.engine_lost import EngineLostScreen
+from phasegate.tui.screens.help import HelpScreen
+from phasegate.tui.screens.quit import QuitScreen
+from phasegate.tui.screens.task import TaskScreen
+from phasegate.tui.widgets.agents import AgentRoster
+from phasegate.tui.widgets.header import RunHeader
+from phasegate.tui.widgets.phases import PhasePanel
+from phasegate.tui.widgets.risks import RiskFeed
+from phasegate.tui.widgets.tasks import TaskTable
 
 from .helpers import SIZE, dashboard, live_run, text
 from .helpers import commands as sent_commands
@@ -258,7 +258,7 @@ async def test_a_dead_engine_is_announced_and_r_takes_the_run_over(
         started.append((db_path, rid))
         return Engine()
 
-    monkeypatch.setattr("tui.launch.take_over", fake_take_over)
+    monkeypatch.setattr("phasegate.tui.launch.take_over", fake_take_over)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -301,7 +301,7 @@ async def test_the_run_browser_opens_a_run(finished_run: tuple[str, str]) -> Non
 async def test_wide_terminals_show_the_selected_tasks_output_beside_the_table(
     finished_run: tuple[str, str],
 ) -> None:
-    from tui.widgets.output import OutputLog
+    from phasegate.tui.widgets.output import OutputLog
 
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=(160, 40)) as pilot:
@@ -341,7 +341,7 @@ async def test_f_follows_the_running_task(finished_run: tuple[str, str]) -> None
 
 
 def test_color_never_turns_colour_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tui.launch import _set_colour
+    from phasegate.tui.launch import _set_colour
 
     # set first so that monkeypatch restores the variables, whatever _set_colour does to them
     monkeypatch.setenv("NO_COLOR", "")
@@ -378,8 +378,8 @@ async def _run_with_open_gate(db: str) -> str:
 
 
 async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]) -> None:
-    from tui.screens.gate import GatePrompt
-    from tui.widgets.phases import PhasePanel
+    from phasegate.tui.screens.gate import GatePrompt
+    from phasegate.tui.widgets.phases import PhasePanel
 
     db, _ = finished_run
     run_id = await _run_with_open_gate(db)
@@ -399,7 +399,7 @@ async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]
 
 
 async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple[str, str]) -> None:
-    from tui.screens.gate import GatePrompt, GatesScreen
+    from phasegate.tui.screens.gate import GatePrompt, GatesScreen
 
     db, _ = finished_run
     run_id = await _run_with_open_gate(db)
@@ -424,7 +424,7 @@ async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple
 
 
 async def _identity_args() -> dict[str, object]:
-    from engine.model.identity import current_identity
+    from phasegate.engine.model.identity import current_identity
 
     who = current_identity()
     return {"uid": who.uid, "host": who.host, "tty": who.tty, "ssh": who.ssh}
@@ -433,7 +433,7 @@ async def _identity_args() -> dict[str, object]:
 async def test_p_s_x_n_send_commands_for_the_selected_task(
     finished_run: tuple[str, str],
 ) -> None:
-    from tui.screens.ask import AskScreen, ConfirmScreen
+    from phasegate.tui.screens.ask import AskScreen, ConfirmScreen
 
     db, _ = finished_run
     run_id = await _active_run(db)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.durable.recovery import processes_by_run, run_processes
+from phasegate.engine.durable.recovery import processes_by_run, run_processes
 
 from .conftest import Run, spawn_pg
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import snapshot
-from engine.model.state import project
+from phasegate.engine.model import snapshot
+from phasegate.engine.model.state import project
+from phasegate.tui.feed import RunFeed
 from tests.fixtures import fixture_db
-from tui.feed import RunFeed
 
 RECORDING = Path(__file__).parent / "data" / "delivery.jsonl"
 FAILED = Path(__file__).parents[1] / "store" / "data" / "failed_delivery_run.jsonl"

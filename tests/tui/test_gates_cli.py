@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from engine.model.identity import current_identity
+from phasegate.engine.model.identity import current_identity
 
 from .conftest import Run, spawn_pg
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from engine.model import events as ev
-from tui.app import PhasegateApp
+from phasegate.engine.model import events as ev
+from phasegate.tui.app import PhasegateApp
 
 from .helpers import SIZE, commands, dashboard, live_run
 

@@ -12,9 +12,9 @@ from typing import Any
 import psutil
 import pytest
 
-from engine.store import SQLiteStore
+from phasegate.engine.store import SQLiteStore
+from phasegate.tui.app import PhasegateApp
 from tests.fixtures import Recording, load_run, read_jsonl
-from tui.app import PhasegateApp
 
 RECORDING = Path(__file__).parent / "data" / "delivery.jsonl"
 

@@ -193,8 +193,8 @@ def test_the_feedback_of_a_rejection_reaches_the_attempt_after_kill_9(
 async def test_a_stored_status_this_phasegate_does_not_know_is_shown_with_a_warning(
     pg: Run, cli_env: dict[str, str]
 ) -> None:
-    from engine.model import events as ev
-    from engine.store import SQLiteStore
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.store import SQLiteStore
     from tests.fixtures import Recording, load_run
 
     started = ev.RunStarted(

@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from engine.client import SQLiteStore
-from engine.model.durations import format_duration
+from phasegate.engine.client import SQLiteStore
+from phasegate.engine.model.durations import format_duration
 
 from ..feed import RunFeed
 from ..text import safe, when

@@ -13,10 +13,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from engine.client import send
-from engine.model import commands as cmd
-from engine.model import events as ev
-from engine.model.identity import current_identity
+from phasegate.engine.client import send
+from phasegate.engine.model import commands as cmd
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import current_identity
 
 from ..feed import RunFeed
 from ..widgets.agents import AgentRoster
@@ -177,7 +177,7 @@ class DashboardScreen(Screen[None]):
                 self.app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
 
     async def _check_engine(self) -> None:
-        from engine.client import engine_alive
+        from phasegate.engine.client import engine_alive
 
         row = await self.feed.refresh_row()
         self._alive = row is not None and engine_alive(row)
@@ -195,8 +195,8 @@ class DashboardScreen(Screen[None]):
             self._offer_resume(row.engine_pid if row else None)
 
     def _offer_resume(self, pid: int | None) -> None:
-        from engine.client.engines import EngineDidNotStart
-        from engine.model.statuses import TaskStatus
+        from phasegate.engine.client.engines import EngineDidNotStart
+        from phasegate.engine.model.statuses import TaskStatus
 
         from ..launch import take_over
 

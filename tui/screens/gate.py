@@ -13,9 +13,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from engine.client import send
-from engine.model.commands import Approve, Reject
-from engine.model.state import GateState
+from phasegate.engine.client import send
+from phasegate.engine.model.commands import Approve, Reject
+from phasegate.engine.model.state import GateState
 
 from ..feed import RunFeed
 from ..text import safe, when

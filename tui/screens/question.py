@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from engine.client import send
-from engine.model.commands import Cancel, Resume
+from phasegate.engine.client import send
+from phasegate.engine.model.commands import Cancel, Resume
 
 from ..feed import RunFeed
 from ..text import safe, when

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from engine.model.durations import format_duration
+from phasegate.engine.model.durations import format_duration
 
 from ..feed import RunFeed
 from ..text import safe

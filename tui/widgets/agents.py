@@ -8,9 +8,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.model.durations import format_duration
-from engine.model.state import RunState
-from engine.model.statuses import AgentStatus
+from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import AgentStatus
 
 from ..text import safe
 from .style import STATUS_STYLE

@@ -8,9 +8,9 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.client.plans import seconds_left
-from engine.model.durations import format_duration
-from engine.model.state import RunState
+from phasegate.engine.client.plans import seconds_left
+from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.state import RunState
 
 from ..text import safe
 from .style import STATUS_STYLE, counts_glyphs

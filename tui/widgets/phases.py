@@ -15,10 +15,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.client.plans import seconds_left
-from engine.model.durations import format_budget, format_duration
-from engine.model.state import PhaseState, RunState
-from engine.model.statuses import TaskStatus
+from phasegate.engine.client.plans import seconds_left
+from phasegate.engine.model.durations import format_budget, format_duration
+from phasegate.engine.model.state import PhaseState, RunState
+from phasegate.engine.model.statuses import TaskStatus
 
 from ..text import safe
 from .style import GATE_STYLE, STATUS_STYLE, status_glyph

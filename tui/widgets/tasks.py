@@ -10,8 +10,8 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from engine.model.durations import format_duration
-from engine.model.state import RunState, TaskState
+from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.state import RunState, TaskState
 
 from ..text import safe
 from .style import STATUS_STYLE, status_glyph
