@@ -23,7 +23,7 @@ def test_the_engine_imports_neither_textual_nor_tui() -> None:
 def test_the_headless_path_does_not_import_textual() -> None:
     code = (
         "import sys\n"
-        "import phasegate.tui.cli, phasegate.engine.host, phasegate.engine.run.loop\n"
+        "import phasegate.tui.cli.main, phasegate.engine.host, phasegate.engine.run.loop\n"
         "import phasegate.engine.plan\n"
         "assert 'textual' not in sys.modules, 'headless runs must not pay for textual'\n"
     )

@@ -33,9 +33,9 @@ def test_the_wheel_installs_one_import_package_named_phasegate(tmp_path: Path) -
         "phasegate/engine/__main__.py",
         "phasegate/engine/py.typed",
         "phasegate/engine/run/loop.py",
-        "phasegate/tui/cli.py",
+        "phasegate/tui/cli/main.py",
         "phasegate/tui/py.typed",
     ):
         assert needed in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "phasegate = phasegate.tui.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "phasegate = phasegate.tui.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()

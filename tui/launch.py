@@ -29,7 +29,7 @@ def _set_colour(mode: str) -> None:
 
 def _app(db_path: str, run_id: str | None, color: str) -> str | None:
     _set_colour(color)
-    from .app import PhasegateApp
+    from phasegate.tui.dashboard.app import PhasegateApp
 
     return PhasegateApp(db_path, run_id).run()
 
@@ -37,7 +37,7 @@ def _app(db_path: str, run_id: str | None, color: str) -> str | None:
 def take_over(db_path: str, run_id: str) -> subprocess.Popen[bytes]:
     """A new engine for run `run_id`, whose engine died (the dashboard's offer): its saved
     plan, no question asked (a task with `on_resume: ask` needs `phasegate resume --decide`)."""
-    from .resume import decisions, inspect
+    from phasegate.tui.cli.resume import decisions, inspect
 
     try:
         found = asyncio.run(inspect(db_path, run_id))

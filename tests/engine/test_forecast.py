@@ -175,7 +175,7 @@ def test_a_manual_gate_is_expected_to_wait_as_long_as_it_did_before(tmp_path: Pa
 
 def test_the_dry_run_counts_a_gates_wait_from_history(tmp_path: Path) -> None:
     from phasegate.engine.watch.history import Learned
-    from phasegate.tui.dryrun import render
+    from phasegate.tui.cli.dryrun import render
 
     plan = _plan(tmp_path, GATED)
     without = render(plan, as_json=False, width=80)
@@ -252,7 +252,7 @@ phases:
 
 
 def test_fallbacks_standing_by_are_not_scheduled(tmp_path: Path) -> None:
-    from phasegate.tui.dryrun import render
+    from phasegate.tui.cli.dryrun import render
 
     plan = _plan(
         tmp_path,

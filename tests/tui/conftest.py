@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +16,24 @@ import pytest
 PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def until(what: str, check: Callable[[], bool], seconds: float = 30) -> None:
+    """Wait for a condition a test can only poll (another process's state), or fail naming it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def show_last(pg: Run) -> dict[str, object]:
+    """`phasegate show last --json`, parsed."""
+    done = pg("show", "last", "--json")
+    assert done.returncode == 0, done.stderr
+    data: dict[str, object] = json.loads(done.stdout)
+    return data
 
 
 def spawn_pg(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:

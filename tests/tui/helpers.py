@@ -13,8 +13,8 @@ from textual.widget import Widget
 from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.base import RunRow
-from phasegate.tui.app import PhasegateApp
-from phasegate.tui.screens.dashboard import DashboardScreen
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 
 SIZE = (80, 24)
 

@@ -11,18 +11,18 @@ from textual.widgets import DataTable, Input, Log
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
-from phasegate.tui.app import PhasegateApp
-from phasegate.tui.palette import DASHBOARD_COMMANDS
-from phasegate.tui.screens.dashboard import DashboardScreen
-from phasegate.tui.screens.engine_lost import EngineLostScreen
-from phasegate.tui.screens.help import HelpScreen
-from phasegate.tui.screens.quit import QuitScreen
-from phasegate.tui.screens.task import TaskScreen
-from phasegate.tui.widgets.agents import AgentRoster
-from phasegate.tui.widgets.header import RunHeader
-from phasegate.tui.widgets.phases import PhasePanel
-from phasegate.tui.widgets.risks import RiskFeed
-from phasegate.tui.widgets.tasks import TaskTable
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.palette import DASHBOARD_COMMANDS
+from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
+from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
+from phasegate.tui.dashboard.screens.help import HelpScreen
+from phasegate.tui.dashboard.screens.quit import QuitScreen
+from phasegate.tui.dashboard.screens.task import TaskScreen
+from phasegate.tui.dashboard.widgets.agents import AgentRoster
+from phasegate.tui.dashboard.widgets.header import RunHeader
+from phasegate.tui.dashboard.widgets.phases import PhasePanel
+from phasegate.tui.dashboard.widgets.risks import RiskFeed
+from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
 from .helpers import SIZE, dashboard, live_run, text
 from .helpers import commands as sent_commands
@@ -301,7 +301,7 @@ async def test_the_run_browser_opens_a_run(finished_run: tuple[str, str]) -> Non
 async def test_wide_terminals_show_the_selected_tasks_output_beside_the_table(
     finished_run: tuple[str, str],
 ) -> None:
-    from phasegate.tui.widgets.output import OutputLog
+    from phasegate.tui.dashboard.widgets.output import OutputLog
 
     app = PhasegateApp(*finished_run)
     async with app.run_test(size=(160, 40)) as pilot:
@@ -378,8 +378,8 @@ async def _run_with_open_gate(db: str) -> str:
 
 
 async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]) -> None:
-    from phasegate.tui.screens.gate import GatePrompt
-    from phasegate.tui.widgets.phases import PhasePanel
+    from phasegate.tui.dashboard.screens.gate import GatePrompt
+    from phasegate.tui.dashboard.widgets.phases import PhasePanel
 
     db, _ = finished_run
     run_id = await _run_with_open_gate(db)
@@ -399,7 +399,7 @@ async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]
 
 
 async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple[str, str]) -> None:
-    from phasegate.tui.screens.gate import GatePrompt, GatesScreen
+    from phasegate.tui.dashboard.screens.gate import GatePrompt, GatesScreen
 
     db, _ = finished_run
     run_id = await _run_with_open_gate(db)
@@ -433,7 +433,7 @@ async def _identity_args() -> dict[str, object]:
 async def test_p_s_x_n_send_commands_for_the_selected_task(
     finished_run: tuple[str, str],
 ) -> None:
-    from phasegate.tui.screens.ask import AskScreen, ConfirmScreen
+    from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
 
     db, _ = finished_run
     run_id = await _active_run(db)

@@ -8,8 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -18,6 +17,8 @@ import pytest
 from phasegate.engine.durable.recovery import processes_by_run, run_processes
 
 from .conftest import Run, spawn_pg
+from .conftest import show_last as _show
+from .conftest import until as _until
 
 # b is in flight when the engine is killed; a has finished; c waits for b, d for c.
 # Each task appends its name to a log, so a task that ran twice shows twice.
@@ -53,22 +54,6 @@ def _reap(cli_env: dict[str, str]) -> Iterator[None]:
             for proc in (p for procs in found.values() for p in procs):
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
-
-
-def _until(what: str, check: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _show(pg: Run) -> dict[str, object]:
-    done = pg("show", "last", "--json")
-    assert done.returncode == 0, done.stderr
-    data: dict[str, object] = json.loads(done.stdout)
-    return data
 
 
 def _lines(tmp_path: Path) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from phasegate.engine.model import snapshot
 from phasegate.engine.model.state import project
-from phasegate.tui.feed import RunFeed
+from phasegate.tui.dashboard.feed import RunFeed
 from tests.fixtures import fixture_db
 
 RECORDING = Path(__file__).parent / "data" / "delivery.jsonl"

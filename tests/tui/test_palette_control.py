@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from phasegate.engine.model import events as ev
-from phasegate.tui.app import PhasegateApp
+from phasegate.tui.dashboard.app import PhasegateApp
 
 from .helpers import SIZE, commands, dashboard, live_run
 

@@ -7,9 +7,9 @@ import time
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
-from phasegate.tui.app import PhasegateApp
-from phasegate.tui.screens.dashboard import DashboardScreen
-from phasegate.tui.screens.question import QuestionPrompt
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
+from phasegate.tui.dashboard.screens.question import QuestionPrompt
 
 from .helpers import SIZE, commands, live_run, text
 
@@ -106,7 +106,7 @@ async def test_the_prompt_closes_when_the_run_goes_on_elsewhere(
 async def test_show_names_the_question_and_the_forecast(finished_run: tuple[str, str]) -> None:
     import json
 
-    from phasegate.tui.views import show_run
+    from phasegate.tui.cli.views import show_run
 
     db, _ = finished_run
     run_id = await _asking_run(db)

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from phasegate.engine.store import SQLiteStore
-from phasegate.tui.app import PhasegateApp
+from phasegate.tui.dashboard.app import PhasegateApp
 from tests.fixtures import Recording, load_run, read_jsonl
 
 RECORDING = Path(__file__).parent / "data" / "delivery.jsonl"

@@ -8,31 +8,15 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
 from .conftest import Run, spawn_pg
+from .conftest import show_last as _show
+from .conftest import until as _until
 
 ME = psutil.Process().username()
-
-
-def _until(what: str, check: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _show(pg: Run) -> dict[str, object]:
-    done = pg("show", "last", "--json")
-    assert done.returncode == 0, done.stderr
-    data: dict[str, object] = json.loads(done.stdout)
-    return data
 
 
 def _tasks(pg: Run) -> dict[str, dict[str, object]]:

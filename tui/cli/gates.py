@@ -15,9 +15,8 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.state import project
-
-from .control import Refused, live_run
-from .text import safe, table, when
+from phasegate.tui.cli.control import Refused, live_run
+from phasegate.tui.text import safe, table, when
 
 ANSWER_TIMEOUT = 30.0
 

@@ -17,22 +17,21 @@ from phasegate.engine.client import send
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
-
-from ..feed import RunFeed
-from ..widgets.agents import AgentRoster
-from ..widgets.header import RunHeader
-from ..widgets.output import OutputLog
-from ..widgets.phases import LINES as PHASE_LINES
-from ..widgets.phases import PhasePanel
-from ..widgets.risks import RiskFeed
-from ..widgets.tasks import TaskTable
-from .ask import AskScreen, ConfirmScreen
-from .engine_lost import EngineLostScreen
-from .gate import GatePrompt, GatesScreen
-from .help import HelpScreen
-from .question import QuestionPrompt
-from .quit import QuitScreen
-from .task import TaskScreen
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
+from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
+from phasegate.tui.dashboard.screens.gate import GatePrompt, GatesScreen
+from phasegate.tui.dashboard.screens.help import HelpScreen
+from phasegate.tui.dashboard.screens.question import QuestionPrompt
+from phasegate.tui.dashboard.screens.quit import QuitScreen
+from phasegate.tui.dashboard.screens.task import TaskScreen
+from phasegate.tui.dashboard.widgets.agents import AgentRoster
+from phasegate.tui.dashboard.widgets.header import RunHeader
+from phasegate.tui.dashboard.widgets.output import OutputLog
+from phasegate.tui.dashboard.widgets.phases import LINES as PHASE_LINES
+from phasegate.tui.dashboard.widgets.phases import PhasePanel
+from phasegate.tui.dashboard.widgets.risks import RiskFeed
+from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
 DRAIN_EVERY = 0.1  # seconds: the feed is drained into one batched update ten times a second
 WIDE = 140  # columns from which the selected task's output shows beside the task table
@@ -197,8 +196,7 @@ class DashboardScreen(Screen[None]):
     def _offer_resume(self, pid: int | None) -> None:
         from phasegate.engine.client.engines import EngineDidNotStart
         from phasegate.engine.model.statuses import TaskStatus
-
-        from ..launch import take_over
+        from phasegate.tui.launch import take_over
 
         state, run_id, db_path = self.feed.state, self.feed.run_id, self.feed.store.path
         flying = [t.id for t in state.tasks.values() if t.status is TaskStatus.RUNNING]

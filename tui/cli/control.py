@@ -10,8 +10,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Cancel, Command
 from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.state import project
-
-from .text import safe, table, when
+from phasegate.tui.text import safe, table, when
 
 
 class Refused(PhasegateError):

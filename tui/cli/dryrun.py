@@ -17,8 +17,7 @@ from phasegate.engine.client.plans import (
     simulate,
 )
 from phasegate.engine.model.durations import format_duration
-
-from .text import safe
+from phasegate.tui.text import safe
 
 
 def with_history(plan: Plan, learned: dict[str, Learned]) -> Plan:

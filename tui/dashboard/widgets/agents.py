@@ -11,9 +11,8 @@ from textual.widgets import Static
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import AgentStatus
-
-from ..text import safe
-from .style import STATUS_STYLE
+from phasegate.tui.dashboard.widgets.style import STATUS_STYLE
+from phasegate.tui.text import safe
 
 
 class AgentRoster(Static, can_focus=True):

@@ -11,9 +11,8 @@ from textual.widgets import Static
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import RunState
-
-from ..text import safe
-from .style import STATUS_STYLE, counts_glyphs
+from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
+from phasegate.tui.text import safe
 
 
 class RunHeader(Static):

@@ -15,10 +15,9 @@ from textual.widgets import Input, Static
 
 from phasegate.engine.client import send
 from phasegate.engine.model.commands import Cancel, Resume
-
-from ..feed import RunFeed
-from ..text import safe, when
-from .ask import ReasonPrompt
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.screens.ask import ReasonPrompt
+from phasegate.tui.text import safe, when
 
 
 class QuestionPrompt(ReasonPrompt):

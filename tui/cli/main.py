@@ -14,8 +14,7 @@ from phasegate.engine import __version__
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model.commands import Command
 from phasegate.engine.model.errors import PhasegateError, PlanError
-
-from .cli_common import (
+from phasegate.tui.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     _db_path,
@@ -29,7 +28,7 @@ from .cli_common import (
     json_option,
     var_option,
 )
-from .cli_reports import COMMANDS as REPORT_COMMANDS
+from phasegate.tui.cli.report_commands import COMMANDS as REPORT_COMMANDS
 
 if TYPE_CHECKING:
     from phasegate.engine.client.engines import Job
@@ -135,11 +134,11 @@ def run(
         gc.enable()
     # the plan is parsed once: a launched engine gets it from here
     if detach:
-        from .launch import run_detached
+        from phasegate.tui.launch import run_detached
 
         sys.exit(run_detached(loaded, _db_path(db), values))
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
-        from .launch import run_with_dashboard
+        from phasegate.tui.launch import run_with_dashboard
 
         sys.exit(run_with_dashboard(loaded, _db_path(db), values, color))
     from phasegate.engine.client import new_run_id
@@ -162,7 +161,7 @@ def _host(job: Job) -> NoReturn:
 @color_option
 def attach(run_ref: str | None, db: str | None, color: str) -> None:
     """Open the dashboard on a run (default: the newest active one, else the newest)."""
-    from .launch import attach_dashboard
+    from phasegate.tui.launch import attach_dashboard
 
     sys.exit(attach_dashboard(_db_path(db), run_ref, color))
 
@@ -172,7 +171,7 @@ def attach(run_ref: str | None, db: str | None, color: str) -> None:
 @color_option
 def ui(db: str | None, color: str) -> None:
     """Browse runs in the dashboard; enter opens one."""
-    from .launch import browse
+    from phasegate.tui.launch import browse
 
     sys.exit(browse(_db_path(db), color))
 
@@ -186,9 +185,8 @@ def ui(db: str | None, color: str) -> None:
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
     from phasegate.engine.model.durations import format_duration
-
-    from .text import counts_text, table, when
-    from .views import shown_status
+    from phasegate.tui.cli.views import shown_status
+    from phasegate.tui.text import counts_text, table, when
 
     async def go() -> list[Any]:
         store = await _open(db)
@@ -223,7 +221,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
 
 
 def _run_json(r: Any) -> dict[str, Any]:
-    from .views import shown_status
+    from phasegate.tui.cli.views import shown_status
 
     return {
         "id": r.id,
@@ -246,7 +244,7 @@ def _run_json(r: Any) -> dict[str, Any]:
 @json_option
 def show(run_ref: str, db: str | None, as_json: bool) -> None:
     """Show a run and its tasks. RUN is an id, a unique prefix or `last` (default)."""
-    from .views import show_run
+    from phasegate.tui.cli.views import show_run
 
     click.echo(_run_async(lambda: show_run(_db_path(db), run_ref, as_json)))
 
@@ -262,7 +260,7 @@ def logs(
     run_ref: str, task: str | None, follow: bool, attempt: int | None, raw: bool, db: str | None
 ) -> None:
     """Print a run's output, or one TASK's. RUN is an id, a unique prefix or `last`."""
-    from .views import print_logs
+    from phasegate.tui.cli.views import print_logs
 
     try:
         _run_async(lambda: print_logs(_db_path(db), run_ref, task, follow, attempt, raw))
@@ -276,7 +274,7 @@ def logs(
 @json_option
 def gates(run_ref: str | None, db: str | None, as_json: bool) -> None:
     """Gates waiting for a decision, across active runs; with RUN, every gate of that run."""
-    from .gates import list_gates
+    from phasegate.tui.cli.gates import list_gates
 
     click.echo(_run_async(lambda: list_gates(_db_path(db), run_ref, as_json)))
 
@@ -288,7 +286,7 @@ def gates(run_ref: str | None, db: str | None, as_json: bool) -> None:
 @db_option
 def approve(run_ref: str, gate: str, reason: str, db: str | None) -> None:
     """Approve GATE of RUN as the OS user you are; waits for the engine's answer."""
-    from .gates import decide
+    from phasegate.tui.cli.gates import decide
 
     click.echo(_run_async(lambda: decide(_db_path(db), run_ref, cmd.Approve(gate, reason))))
 
@@ -300,7 +298,7 @@ def approve(run_ref: str, gate: str, reason: str, db: str | None) -> None:
 @db_option
 def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
     """Reject GATE of RUN with a reason; waits for the engine's answer."""
-    from .gates import check_reason, decide
+    from phasegate.tui.cli.gates import check_reason, decide
 
     check_reason("reject", reason)
     click.echo(_run_async(lambda: decide(_db_path(db), run_ref, cmd.Reject(gate, reason))))
@@ -312,7 +310,7 @@ def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
 @json_option
 def audit(run_ref: str, db: str | None, as_json: bool) -> None:
     """Every gate decision of RUN, accepted or refused: who, from where, when, why."""
-    from .gates import audit as audit_run
+    from phasegate.tui.cli.gates import audit as audit_run
 
     click.echo(_run_async(lambda: audit_run(_db_path(db), run_ref, as_json)))
 
@@ -324,13 +322,13 @@ def audit(run_ref: str, db: str | None, as_json: bool) -> None:
 @json_option
 def risks(run_ref: str, every: bool, db: str | None, as_json: bool) -> None:
     """Early warnings of RUN: open risks, newest first, with a suggested action."""
-    from .control import risks as list_risks
+    from phasegate.tui.cli.control import risks as list_risks
 
     click.echo(_run_async(lambda: list_risks(_db_path(db), run_ref, as_json, every)))
 
 
 def _steer(db: str | None, run_ref: str, order: Command) -> None:
-    from .control import command
+    from phasegate.tui.cli.control import command
 
     click.echo(_run_async(lambda: command(_db_path(db), run_ref, order)))
 
@@ -404,7 +402,7 @@ def resume(
 ) -> None:
     """Go on with RUN: a paused run resumes; a run whose engine died (crash, kill -9, reboot)
     is taken over: finished tasks never run again, in-flight ones follow their `on_resume`."""
-    from .resume import decisions, inspect, resume_live
+    from phasegate.tui.cli.resume import decisions, inspect, resume_live
 
     if phase:
         _steer(db, run_ref, cmd.Resume(phase))
@@ -426,8 +424,7 @@ def resume(
     job = Job(found.plan, path, run_id, found.variables, chosen, quiet)
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
         from phasegate.engine.client.engines import start_engine
-
-        from .launch import watch
+        from phasegate.tui.launch import watch
 
         sys.exit(watch(path, run_id, start_engine(job), color))
     _host(job)
@@ -459,7 +456,7 @@ def slots(run_ref: str, agent: str, value: int, db: str | None) -> None:
 @db_option
 def note(run_ref: str, text: str, db: str | None) -> None:
     """Add an operator's note to RUN (kept for the lessons learned), live or ended."""
-    from .control import note_after
+    from phasegate.tui.cli.control import note_after
 
     done = _run_async(lambda: note_after(_db_path(db), run_ref, text))
     if done is None:
@@ -477,8 +474,7 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str 
     """Dry run: the schedule PLAN would follow (timeline, critical path, contention, gate
     waits); estimates come from earlier runs of the plan when the database has them."""
     from phasegate.engine.client.plans import load_plan
-
-    from .dryrun import render
+    from phasegate.tui.cli.dryrun import render
 
     try:
         loaded = load_plan(plan_path, list(_parse_vars(variables)))
@@ -524,5 +520,5 @@ def main() -> None:
         sys.exit(0)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m phasegate.tui.cli`
+if __name__ == "__main__":  # pragma: no cover - `python -m phasegate.tui.cli.main`
     main()

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..text import safe
+from phasegate.tui.text import safe
 
 
 class EngineLostScreen(ModalScreen[bool]):

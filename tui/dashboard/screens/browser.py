@@ -15,12 +15,11 @@ from textual.widgets import DataTable, Footer, Static
 
 from phasegate.engine.client import SQLiteStore
 from phasegate.engine.model.durations import format_duration
-
-from ..feed import RunFeed
-from ..text import safe, when
-from ..widgets.style import STATUS_STYLE, counts_glyphs
-from .dashboard import DashboardScreen
-from .help import HelpScreen
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
+from phasegate.tui.dashboard.screens.help import HelpScreen
+from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
+from phasegate.tui.text import safe, when
 
 
 class BrowserScreen(Screen[None]):

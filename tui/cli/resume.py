@@ -15,8 +15,7 @@ from phasegate.engine.model.errors import PlanError, UsageError
 from phasegate.engine.model.snapshot import fold_run
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import TaskStatus
-
-from .text import safe
+from phasegate.tui.text import safe
 
 DECISIONS = ("rerun", "adopt", "skip")
 
@@ -98,8 +97,7 @@ def resume_live(db_path: str, found: Resumable) -> str:
         return f"run {row.id} has finished ({state.status.value}): nothing to resume"
     if state.status.value == "paused":
         from phasegate.engine.model.commands import Resume
-
-        from .control import command
+        from phasegate.tui.cli.control import command
 
         return asyncio.run(command(db_path, row.id, Resume()))
     return (

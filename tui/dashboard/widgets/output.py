@@ -6,8 +6,8 @@ from collections import deque
 
 from textual.widgets import Log
 
-from ..feed import RunFeed
-from ..text import safe
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.text import safe
 
 KEEP_LINES = 10_000  # lines held in memory
 

@@ -17,8 +17,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.snapshot import load as load_state
 from phasegate.engine.model.snapshot import snapshot_format
 from phasegate.engine.model.state import RunState, apply
-
-from .risks import MAX_RISKS, RISK_EVENTS, Risk, risk_of
+from phasegate.tui.dashboard.risks import MAX_RISKS, RISK_EVENTS, Risk, risk_of
 
 FOLD_SLICE = 5000  # events folded before yielding to the UI loop
 

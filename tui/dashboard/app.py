@@ -11,12 +11,11 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from phasegate.engine.client import SQLiteStore
-
-from .feed import RunFeed
-from .palette import DASHBOARD_COMMANDS
-from .screens.browser import BrowserScreen
-from .screens.dashboard import DashboardScreen
-from .screens.help import HelpScreen
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.palette import DASHBOARD_COMMANDS
+from phasegate.tui.dashboard.screens.browser import BrowserScreen
+from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
+from phasegate.tui.dashboard.screens.help import HelpScreen
 
 
 class LagProbe:

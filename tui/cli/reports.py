@@ -10,8 +10,7 @@ from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.errors import UsageError
-
-from .text import safe, when
+from phasegate.tui.text import safe, when
 
 EXT = {"md": "md", "html": "html", "json": "json", "junit": "xml"}
 

@@ -14,8 +14,7 @@ from phasegate.engine.client.reports import gather, metrics
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.state import RunState, project
-
-from .text import counts_text, safe, table, when
+from phasegate.tui.text import counts_text, safe, table, when
 
 FOLLOW_POLL = 0.2
 

@@ -9,9 +9,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..risks import MAX_RISKS, Risk
-from ..text import safe
-from .style import SEVERITY_STYLE
+from phasegate.tui.dashboard.risks import MAX_RISKS, Risk
+from phasegate.tui.dashboard.widgets.style import SEVERITY_STYLE
+from phasegate.tui.text import safe
 
 SHORT = {"info": "INFO", "low": "LOW", "medium": "MED", "high": "HIGH", "critical": "CRIT"}
 

@@ -12,9 +12,8 @@ from textual.widgets import DataTable
 
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import RunState, TaskState
-
-from ..text import safe
-from .style import STATUS_STYLE, status_glyph
+from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, status_glyph
+from phasegate.tui.text import safe
 
 COLUMNS = (("task", 18), ("phase", 10), ("agent", 10), ("status", 11), ("try", 3), ("time", 7))
 SORTS = ("plan", "status", "duration", "phase", "agent")

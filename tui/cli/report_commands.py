@@ -8,8 +8,7 @@ import sys
 import click
 
 from phasegate.engine.model.errors import PlanError
-
-from .cli_common import (
+from phasegate.tui.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
     _db_path,
@@ -61,7 +60,7 @@ def report(
     """Reports of RUN: coordination plan, QA, performance, lessons learned, with the success
     metrics; printed, or written into DIR. When a run ends, its QA, performance and lessons
     reports are written into its run directory."""
-    from .reports import report_plan, report_run
+    from phasegate.tui.cli.reports import report_plan, report_run
 
     if plan_path is not None:
         try:
@@ -81,7 +80,7 @@ def report(
 def diff(run_a: str, run_b: str, as_json: bool, db: str | None) -> None:
     """Compare two runs: task statuses and durations, new and fixed failures, timeline,
     critical path and metrics."""
-    from .reports import diff_runs
+    from phasegate.tui.cli.reports import diff_runs
 
     click.echo(_run_async(lambda: diff_runs(_db_path(db), run_a, run_b, as_json)))
 
@@ -93,7 +92,7 @@ def diff(run_a: str, run_b: str, as_json: bool, db: str | None) -> None:
 @db_option
 def search(text: str, limit: int, as_json: bool, db: str | None) -> None:
     """Search what earlier runs taught: lessons, operators' notes, risks and failures."""
-    from .reports import search_history
+    from phasegate.tui.cli.reports import search_history
 
     click.echo(_run_async(lambda: search_history(_db_path(db), text, limit, as_json)))
 
@@ -110,7 +109,7 @@ def doctor(db: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"db": path, "checks": [f.as_dict() for f in found]}, indent=2))
     else:
-        from .text import safe
+        from phasegate.tui.text import safe
 
         click.echo(f"database {safe(path)}")
         for f in found:

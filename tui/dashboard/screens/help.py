@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..palette import DASHBOARD_COMMANDS
+from phasegate.tui.dashboard.palette import DASHBOARD_COMMANDS
 
 KEYS = [
     ("?", "this help"),

@@ -19,9 +19,8 @@ from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_budget, format_duration
 from phasegate.engine.model.state import PhaseState, RunState
 from phasegate.engine.model.statuses import TaskStatus
-
-from ..text import safe
-from .style import GATE_STYLE, STATUS_STYLE, status_glyph
+from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE, status_glyph
+from phasegate.tui.text import safe
 
 LINES = 5  # rows inside the panel's border (its max-height less 2)
 

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ..text import safe
+from phasegate.tui.text import safe
 
 
 class AskScreen(ModalScreen[str | None]):

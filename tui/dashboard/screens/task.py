@@ -12,11 +12,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from phasegate.engine.model.durations import format_duration
-
-from ..feed import RunFeed
-from ..text import safe
-from ..widgets.output import OutputLog
-from ..widgets.style import STATUS_STYLE
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.widgets.output import OutputLog
+from phasegate.tui.dashboard.widgets.style import STATUS_STYLE
+from phasegate.tui.text import safe
 
 POLL = 0.1
 

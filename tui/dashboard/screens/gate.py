@@ -16,11 +16,10 @@ from textual.widgets import DataTable, Footer, Input, Static
 from phasegate.engine.client import send
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.state import GateState
-
-from ..feed import RunFeed
-from ..text import safe, when
-from ..widgets.style import GATE_STYLE, STATUS_STYLE
-from .ask import ReasonPrompt
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.screens.ask import ReasonPrompt
+from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE
+from phasegate.tui.text import safe, when
 
 
 def evidence(g: GateState) -> Table:
