@@ -89,6 +89,63 @@ def test_a_priority_and_a_pause_set_before_kill_9_hold_after_resume(
     assert _lines(tmp_path) == ["hold", "y", "x"]
 
 
+STOPPING = """
+name: stopping
+kill_grace: 60s
+agents: {w: {slots: 1}, v: {slots: 1}}
+phases:
+  - id: one
+    tasks:
+      # ignores TERM: an operator's skip is still under way when the engine is killed
+      - id: stubborn
+        agent: w
+        run: "sh -c 'trap \\"\\" TERM; echo stubborn >> ran.log; while :; do sleep 0.1; done'"
+      - {id: later, agent: v, run: "sh -c 'echo later >> ran.log'", needs: [gate]}
+      - {id: gate, agent: v, run: "sh -c 'echo gate >> ran.log; sleep 30'"}
+  - id: two
+    tasks:
+      - {id: after, agent: w, run: "sh -c 'echo after >> ran.log'"}
+"""
+
+
+def test_slots_a_held_phase_and_a_stop_under_way_hold_after_kill_9(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    _start(pg, tmp_path, STOPPING, "stubborn")
+    _until("gate to start", lambda: "gate" in _lines(tmp_path))
+    assert pg("slots", "last", "w", "3").returncode == 0
+    assert pg("pause", "last", "--phase", "two").returncode == 0
+    skipping = pg("skip", "last", "stubborn", "--reason", "not today")
+    assert skipping.returncode == 0 and "being stopped" in skipping.stdout, skipping.stderr
+    assert _tasks(pg)["stubborn"]["status"] == "running"  # it ignores TERM; KILL comes in 60 s
+    _kill_engine(pg)
+    engine = _take_over(tmp_path, cli_env, pg)
+    try:
+        # the stop under way ends as the operator asked: skipped, not run again
+        _until("stubborn to be skipped", lambda: _tasks(pg)["stubborn"]["status"] == "skipped")
+        shown = _show(pg)
+        assert {a["id"]: a["slots"] for a in shown["agents"]}["w"] == 3  # type: ignore[index]
+        assert _lines(tmp_path).count("stubborn") == 1
+        # gate (rerun after the take-over) runs; phase two stays held when the run reaches it
+        assert pg("skip", "last", "gate", "--reason", "enough").returncode == 0
+        _until("later to run", lambda: "later" in _lines(tmp_path))
+        _until("phase two to be reached", lambda: _phase(pg, "two") == "running")
+        # (its tasks' starts would be in the same batch of events as the phase's)
+        assert _tasks(pg)["after"]["status"] in ("pending", "ready")
+        assert "after" not in _lines(tmp_path)
+        assert pg("resume", "last", "--phase", "two").returncode == 0
+        out, err = engine.communicate(timeout=60)
+        assert engine.returncode == 0, out + err
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+    assert _lines(tmp_path)[-1] == "after"
+
+
+def _phase(pg: Run, phase: str) -> object:
+    return {p["id"]: p for p in _show(pg)["phases"]}[phase]["status"]  # type: ignore[attr-defined]
+
+
 QUORUM = """
 name: quorum
 agents: {w: {}}
