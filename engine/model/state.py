@@ -104,6 +104,7 @@ class GateState:
     opened_at: float | None = None
     closed_at: float | None = None
     approved_by: list[str] = field(default_factory=list)  # distinct users, this attempt
+    rejected: str = ""  # a rejection accepted for this attempt (who and why), until it closes
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -350,12 +351,16 @@ def _gate_opened(s: RunState, e: ev.GateOpened) -> None:
     if g is not None:
         g.status, g.attempt, g.criteria = GateStatus.OPEN, e.attempt, e.criteria
         g.evidence_hash, g.opened_at, g.closed_at = e.evidence_hash, e.ts, None
-        g.approved_by, g.reason = [], ""
+        g.approved_by, g.rejected, g.reason = [], "", ""
 
 
 def _gate_voted(s: RunState, e: ev.GateVoted) -> None:
     g = s.gates.get(e.gate)
-    if g is not None and e.decision == "approve" and e.user not in g.approved_by:
+    if g is None:
+        return
+    if e.decision == "reject":
+        g.rejected = g.rejected or f"rejected by {e.user}: {e.reason}"
+    elif e.decision == "approve" and e.user not in g.approved_by:
         g.approved_by.append(e.user)
 
 

@@ -54,8 +54,12 @@ class GateKeeper:
         """Evaluate and decide the gate: (outcome, reason), outcome passed|rejected|failed."""
         host = self._host
         found = host.state.gates[gate.id]
+        if found.status is GateStatus.PASSED:  # (only after a take-over: a rewind resets it)
+            return "passed", found.reason
         if found.status is GateStatus.OPEN and gate.approval != "auto":
             # taken over while it waited: the same attempt, its evidence and votes stand
+            if found.rejected:
+                return self._close(gate, "rejected", found.rejected)
             if len(found.approved_by) >= gate.quorum:
                 return self._close(gate, "passed", f"approved by {', '.join(found.approved_by)}")
             waited = host.now() - (found.opened_at or host.now())

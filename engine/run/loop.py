@@ -26,9 +26,8 @@ from phasegate.engine.agents.command import CommandAdapter
 from phasegate.engine.exec.base import Executor
 from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
-from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.identity import Identity, current_identity
+from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState, apply
@@ -40,18 +39,18 @@ from phasegate.engine.run.attempts import Attempts
 from phasegate.engine.run.control import OperatorControl
 from phasegate.engine.run.fallbacks import Fallbacks
 from phasegate.engine.run.gatekeeper import GateKeeper
+from phasegate.engine.run.inbox import Inbox
 from phasegate.engine.run.monitoring import Monitoring
 from phasegate.engine.run.progress import Progress
 from phasegate.engine.run.readiness import Readiness, started_event
 from phasegate.engine.run.takeover import TakeOver
-from phasegate.engine.store.base import Command, RunRow, Store
+from phasegate.engine.store.base import RunRow, Store
 from phasegate.engine.store.sink import FailedSink, Sink
 from phasegate.engine.watch.history import gate_waits, learned
 from phasegate.engine.watch.monitors import Monitors
 
 HEARTBEAT = 2.0
 TICK = 1.0  # risk rules are evaluated once a second
-COMMAND_POLL = 0.25  # seconds between two reads of the commands inbox
 
 
 class Runner:
@@ -81,6 +80,8 @@ class Runner:
         self._listeners = list(listeners)
         self._seq = 0
         self._ticks = 0
+        self._recording = False  # events can be recorded (the run is announced or taken over)
+        self._early_cancel = ""  # a cancel that came before that (Ctrl-C while starting)
         self._workdir = plan.base_dir
         self._values: dict[str, str] = {k: str(v) for k, v in plan.vars.items()}
         self._given = dict(variables or {})
@@ -123,6 +124,7 @@ class Runner:
         )
         self._tasks = tasks
         self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
+        self._inbox = Inbox(self, store, self._control, self._keeper, self.cancel)
 
     # -- what the parts see (host.Host) -------------------------------------------------------
 
@@ -197,16 +199,20 @@ class Runner:
         try:
             if self._resume is not None and before is not None:
                 self.state, self._seq = await fold_run(self.store, self.run_id)
+                self._recording = True
                 await self._takeover.settle(before, who.user, self._resume)
                 self._sink.summary(status=self.state.status.value, finished_at=None)
             else:
                 found = self._monitoring.learned = await learned(self.store, self.plan.name)
                 self._monitoring.gate_waits = gate_waits(found)
                 path, history = self._plan_path, self._monitoring.learned
+                self._recording = True
                 self.emit(started_event(self.plan, path, self.run_id, started, who, history))
                 self._sink.summary(status="running", started_at=started)
+            if self._early_cancel:
+                self.cancel(self._early_cancel)
             # (after a take-over: a decision written while no engine ran finds its gate open)
-            inbox = loop.create_task(self._read_commands(closing))
+            inbox = loop.create_task(self._inbox.read(closing))
             monitors = Monitors.of(self.plan)
             if monitors:
                 self._monitoring.monitors = Monitors(
@@ -235,49 +241,13 @@ class Runner:
             await self.store.release_lease(self.run_id, pid)
         return self.state
 
-    async def _read_commands(self, closing: asyncio.Event) -> None:
-        """Claim the intents front ends wrote into the run's inbox, each once, and act on them.
-        Stopped by `closing` between two reads: a claim is never cut off half-way (claimed
-        commands would be lost)."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(closing.wait(), COMMAND_POLL)
-            if closing.is_set():
-                return
-            for command in await self.store.claim_commands(self.run_id, self.now()):
-                self._take(command)
-
-    def _take(self, command: Command) -> None:
-        """One command from the inbox, dispatched on its type; a bad one is refused."""
-        by = command.author
-        try:
-            order = cmd.parse(command.kind, command.args)
-        except cmd.BadCommand as exc:
-            self.emit(ev.CommandDone(self.now(), command.id, command.kind, by, False, str(exc)))
-            return
-        if isinstance(order, cmd.Cancel):
-            self.cancel(order.reason or f"cancelled by {by}")
-        elif isinstance(order, cmd.Approve | cmd.Reject):
-            args = command.args
-            who = Identity(
-                by,
-                int(args.get("uid", -1)),
-                str(args.get("host", "")),
-                str(args.get("tty", "")),
-                str(args.get("ssh", "")),
-            )
-            self._keeper.decide(command.id, order, who)
-        else:
-            ok, message = self._control.handle(order, by)
-            self.emit(ev.CommandDone(self.now(), command.id, command.kind, by, ok, message))
-
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""
         now = self.now()
         self._ticks += 1
         if self._ticks % int(HEARTBEAT / TICK) == 0:
             self._sink.summary(heartbeat_at=now, counts=self.state.counts())
-        if self.state.finished_at is None:
+        if self._recording and self.state.finished_at is None:
             self._monitoring.tick(now, self._ticks)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
@@ -364,7 +334,11 @@ class Runner:
 
     def cancel(self, reason: str) -> None:
         """Stop the run: no new tasks, TERM every task's group (KILL after the grace period).
-        A second call kills at once."""
+        A second call kills at once. Before the run is recorded (its lease, its announcement
+        or the take-over's fold under way) the cancel waits for that."""
+        if not self._recording:
+            self._early_cancel = self._early_cancel or reason
+            return
         if self.state.cancelling:
             self._attempts.kill_all()
             return

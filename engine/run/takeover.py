@@ -100,6 +100,8 @@ class TakeOver:
             lines = max((line.line for line in stored), default=0)
             attempt = self._attempts.adopt(tid, number, agent, tail, lines)
             attempt.handle = self._executor.adopt(t.pid, files, self._attempts.finished(attempt))
+            if t.stopping:  # an operator was stopping it when the engine died: stop it again
+                self._attempts.stop(tid, self._host.plan.kill_grace)
 
     def first_open_phase(self) -> int:
         """Where a resumed run goes on: the first phase not finished with its gates passed."""

@@ -80,11 +80,15 @@ async def test_the_engine_answers_a_command_it_cannot_read_and_goes_on(tmp_path:
     async def answers() -> list[ev.CommandDone]:
         return [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
 
+    async def refusals() -> list[ev.GateRefused]:
+        return [e for _, e in await store.read_events("run1") if isinstance(e, ev.GateRefused)]
+
     async def operator() -> None:
         await until(lambda: "a" in executor.started)
         await store.put_command("run1", "launch", {"rockets": 3}, "mallory", 1.0)
         await store.put_command("run1", "note", {"text": "fine"}, "alice", 1.0)
-        while len(await answers()) < 2:
+        await store.put_command("run1", "reject", {"gate": "g", "uid": "x"}, "eve", 1.0)
+        while len(await answers()) < 2 or not await refusals():
             await asyncio.sleep(0.01)
         executor.release("a")
 
@@ -98,4 +102,8 @@ async def test_the_engine_answers_a_command_it_cannot_read_and_goes_on(tmp_path:
     ]
     assert done[0].message.startswith("unknown command 'launch'")
     assert state.notes[0][1:] == ("alice", "fine")
+    # a decision that cannot be read is refused as a decision: an audit row, who and why
+    (refused,) = await refusals()
+    assert (refused.gate, refused.decision, refused.user, refused.uid) == ("g", "reject", "eve", -1)
+    assert refused.why == "'reject' needs 'reason'"
     assert state.status.value == "succeeded"

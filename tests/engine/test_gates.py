@@ -14,11 +14,12 @@ import pytest
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.plan import load_plan
 from phasegate.engine.report.knowledge import learn
 from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
 
-from .helpers import run_plan
+from .helpers import run_plan, write_plan
 
 ME = current_identity().user
 
@@ -282,3 +283,75 @@ async def test_no_risks_fails_while_a_risk_at_or_above_its_level_is_open(tmp_pat
     (failed,) = await evaluate([high], str(tmp_path), {}, {}, [low, critical])
     assert not failed["passed"]
     assert failed["detail"] == "1 open at high or above: critical task b: 3x its estimate"
+
+
+class _Host:
+    """The loop as a gatekeeper sees it, over a given fold (a run taken over)."""
+
+    def __init__(self, events: list[ev.Event]) -> None:
+        from phasegate.engine.model.state import project
+
+        self.state = project(events)
+        self.emitted: list[ev.Event] = []
+
+    def emit(self, event: ev.Event) -> None:
+        from phasegate.engine.model.state import apply
+
+        self.emitted.append(event)
+        apply(self.state, event)
+
+    def now(self) -> float:
+        return 10.0
+
+
+def _taken_over(*after: ev.Event) -> tuple[_Host, object]:
+    from phasegate.engine.plan.model import Gate
+    from phasegate.engine.run.gatekeeper import GateKeeper
+
+    started = ev.RunStarted(
+        1.0,
+        "r",
+        "p",
+        "p.yaml",
+        phases=[{"id": "build"}],
+        tasks=[],
+        agents=[],
+        gates=[{"id": "g", "after": "build", "quorum": 2}],
+        user="starter",
+    )
+    opened = ev.GateOpened(2.0, "g", 1, [], "hash1", "manual")
+    host = _Host([started, opened, *after])
+    gate = Gate.model_validate({"id": "g", "after": "build", "approval": "manual", "quorum": 2})
+    return host, (GateKeeper(host, [gate], ".", dict, {}), gate)
+
+
+async def test_a_rejection_recorded_before_a_take_over_closes_the_resumed_gate() -> None:
+    voted = ev.GateVoted(3.0, "g", "reject", "alice", 1000, reason="not yet")
+    host, (keeper, gate) = _taken_over(voted)  # type: ignore[misc]
+    # (without the recorded rejection the gate would wait for approvers: bounded here)
+    outcome, reason = await asyncio.wait_for(keeper.run(gate), 10)
+    assert (outcome, reason) == ("rejected", "rejected by alice: not yet")
+    # the same attempt: no new evidence, no second opening
+    assert not any(isinstance(e, ev.GateOpened) for e in host.emitted)
+
+
+async def test_a_gate_that_passed_before_a_take_over_is_not_asked_again() -> None:
+    passed = ev.GateClosed(3.0, "g", "passed", "approved by alice, bob")
+    host, (keeper, gate) = _taken_over(passed)  # type: ignore[misc]
+    assert await keeper.run(gate) == ("passed", "approved by alice, bob")
+    assert host.emitted == []
+
+
+async def test_a_cancel_before_the_run_is_recorded_waits_for_it(tmp_path: Path) -> None:
+    # Ctrl-C while the engine takes its lease: the run is cancelled once it is recorded
+    store = MemoryStore()
+    text = plan("{id: review, after: build, approval: auto}")
+    runner = Runner(
+        load_plan(str(write_plan(tmp_path, text))), store, "run1", run_dir=str(tmp_path)
+    )
+    runner.cancel("interrupted by Ctrl-C")
+    state = await runner.run()
+    assert state.status is RunStatus.CANCELLED and state.reason == "interrupted by Ctrl-C"
+    assert all(t.status is TaskStatus.CANCELLED for t in state.tasks.values())
+    seqs = [seq for seq, _ in await store.read_events("run1")]
+    assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing numbered twice
