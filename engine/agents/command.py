@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from phasegate.engine.agents.base import Launch
-from phasegate.engine.exec.argv import argv_for, wrap
+from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.base import ProcSpec
-from phasegate.engine.plan.template import substitute
+from phasegate.engine.plan.template import shell_substitute
 
 if TYPE_CHECKING:
     from phasegate.engine.model import events as ev
@@ -25,12 +25,13 @@ class CommandAdapter:
 
     def spec(self, launch: Launch) -> tuple[ProcSpec, str]:
         task, template = launch.task, self._template
-        command = task.run
-        if "{" in command or "}" in command or template:
-            values = self._values | {"task": task.id}
-            command = substitute(command, values)
-            template = substitute(template, values) if template else None
-        argv = wrap(template, command) if template else argv_for(command)
+        values = self._values | {"task": task.id}
+        if template:
+            # the agent's wrapper gets the task's command as a script, its values quoted
+            command = shell_substitute(task.run, values)
+            argv, _ = command_argv(template, values | {"script": command})
+        else:
+            argv, command = command_argv(task.run, values)
         return ProcSpec(argv, launch.env, launch.cwd, task.keep_background), command
 
     def events(self, launch: Launch, stream: str, text: str) -> Sequence[ev.Event]:

@@ -1,11 +1,15 @@
-"""What a task's command becomes: the argv to exec (directly when it is a plain command, as
-make does, or through `sh -c`), an agent's wrapper around it, and the program found on PATH."""
+"""What a command written in a plan becomes: the argv to exec (directly when the plan's text is a
+plain command, as make does, or through `sh -c` with every substituted value quoted where it
+stands), an agent's wrapper around it, and the program found on PATH."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import shutil
+from collections.abc import Mapping
+
+from phasegate.engine.plan.template import bare, shell_substitute, substitute
 
 SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t^")
 SHELL_WORDS = frozenset(
@@ -55,6 +59,25 @@ def argv_for(command: str) -> list[str]:
     if not words or any(c in SHELL_CHARS for c in command) or words[0] in SHELL_WORDS:
         return ["/bin/sh", "-c", command]
     return words
+
+
+def needs_shell(command: str) -> bool:
+    words = command.split()
+    return not words or any(c in SHELL_CHARS for c in command) or words[0] in SHELL_WORDS
+
+
+def command_argv(template: str, values: Mapping[str, str]) -> tuple[list[str], str]:
+    """The argv of a command written in a plan with `{name}` values, and the command as run.
+    Whether it needs a shell is decided on the plan's text, never on a value: a plain command
+    is executed directly (each value stays inside its word, never split or interpreted); one
+    that needs a shell gets every value quoted where it stands."""
+    if "{" not in template and "}" not in template:
+        return argv_for(template), template
+    if not needs_shell(bare(template, values)):
+        argv = [substitute(w, values) for w in template.split()]
+        return argv, shlex.join(argv)
+    command = shell_substitute(template, values)
+    return ["/bin/sh", "-c", command], command
 
 
 def wrap(template: str, script: str) -> list[str]:

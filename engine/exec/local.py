@@ -297,9 +297,10 @@ class Captured:
 
 
 async def run_capture(
-    command: str, cwd: str, env: dict[str, str], timeout: float, keep: int = 20
+    command: str | list[str], cwd: str, env: dict[str, str], timeout: float, keep: int = 20
 ) -> Captured:
-    """Run a short command (a probe, a criterion) to completion, keeping its last lines."""
+    """Run a short command (a probe, a criterion; a string, or its argv) to completion,
+    keeping its last lines."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Exit] = loop.create_future()
     out: deque[str] = deque(maxlen=keep)
@@ -317,7 +318,8 @@ async def run_capture(
 
     executor = LocalExecutor()
     try:
-        proc = executor.start(ProcSpec(argv_for(command), env, cwd), on_line, on_exit)
+        argv = argv_for(command) if isinstance(command, str) else command
+        proc = executor.start(ProcSpec(argv, env, cwd), on_line, on_exit)
         try:
             result = await asyncio.wait_for(asyncio.shield(done), timeout)
         except TimeoutError:

@@ -8,6 +8,7 @@ problem, never a hang or a traceback.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import os
 from collections.abc import Iterable, Iterator
@@ -20,6 +21,7 @@ from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.check import semantic_problems
 from phasegate.engine.plan.messages import cut, pydantic_message, shown
 from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.template import names_in
 
 MAX_BYTES = 32 * 1024 * 1024
 # A cheap upper estimate of the YAML nodes a text can hold (see `_node_estimate`). Composing and
@@ -497,6 +499,7 @@ def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str
             seen.add((dotted, found.message))
             line = lines.line(found.path, key=found.key, needle=found.needle)
             problems.append(Problem(file, line, dotted, found.message))
+    problems.extend(_unknown_vars(data, extra_vars, file))
     if problems or plan is None:
         problems.sort(key=lambda p: p.line or 0)
         raise PlanError(problems)
@@ -504,6 +507,36 @@ def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str
     plan._dir = base_dir
     plan._text = text
     return plan
+
+
+def _unknown_vars(data: object, given: Iterable[str], file: str) -> list[Problem]:
+    """A `--var` that names nothing the plan declares or uses (a typo would go unnoticed)."""
+    given = list(given)
+    if not given:
+        return []
+    declared = data.get("vars") if isinstance(data, dict) else None
+    known = set(declared) if isinstance(declared, dict) else set()
+    known.update(_names_used(data))
+    out = []
+    for name in given:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        listing = ", ".join(sorted(known)) or "none"
+        message = f"the plan has no variable '{cut(name)}'{hint} (its variables: {listing})"
+        out.append(Problem(file, None, "--var", message))
+    return out
+
+
+def _names_used(data: object) -> set[str]:
+    if isinstance(data, str):
+        return set(names_in(data))
+    if isinstance(data, dict):
+        return set().union(*(_names_used(v) for v in data.values())) if data else set()
+    if isinstance(data, list):
+        return set().union(*(_names_used(v) for v in data)) if data else set()
+    return set()
 
 
 def load_plan(path: str, extra_vars: Iterable[str] = ()) -> Plan:

@@ -7,6 +7,7 @@ unknown `{identifier}` is an error, other braces (`awk '{print $1}'`) are left a
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 
 _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -33,3 +34,52 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
         return str(values[name]) if name in values else m.group(0)
 
     return _TOKEN.sub(one, text)
+
+
+def shell_substitute(text: str, values: Mapping[str, str]) -> str:
+    """Substitute into a command that a shell will read, each value quoted for where it stands:
+    outside quotes as one word, inside `'...'` or `"..."` as text of that string. So no value
+    can add shell syntax, however the plan quotes its placeholder."""
+    if "{" not in text and "}" not in text:
+        return text
+    out: list[str] = []
+    state = ""  # "" outside quotes, "'" or '"' inside them
+    i, n = 0, len(text)
+    while i < n:
+        m = _TOKEN.match(text, i) if text[i] in "{}" else None
+        if m is not None:
+            name = m.group(1)
+            if name is None:
+                out.append(m.group(0)[0])
+            elif name in values:
+                out.append(_quoted(str(values[name]), state))
+            else:
+                out.append(m.group(0))
+            i = m.end()
+            continue
+        c = text[i]
+        if c == "\\" and state != "'" and i + 1 < n:
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        if state == "" and c in "'\"":
+            state = c
+        elif c == state:
+            state = ""
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _quoted(value: str, state: str) -> str:
+    if state == "'":
+        return value.replace("'", "'\"'\"'")  # close, a quoted quote, open again
+    if state == '"':
+        return re.sub(r'([\\"$`])', r"\\\1", value)
+    return shlex.quote(value)
+
+
+def bare(text: str, values: Mapping[str, str]) -> str:
+    """The text with each known `{name}` as a plain word part: the plan's own syntax, which
+    decides whether a command needs a shell (a value never does)."""
+    return _TOKEN.sub(lambda m: "_" if m.group(1) in values else m.group(0), text)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.local import run_capture
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.state import GateState, RiskState
@@ -56,8 +57,8 @@ async def evaluate(
     results = []
     for c in criteria:
         if c.run is not None:
-            command = substitute(c.run, values)
-            done = await run_capture(command, workdir, env, CRITERION_TIMEOUT, keep=20)
+            argv, command = command_argv(c.run, values)
+            done = await run_capture(argv, workdir, env, CRITERION_TIMEOUT, keep=20)
             ok = done.code == 0
             detail = "exit 0" if ok else f"exit {done.code}: {done.error}"
             results.append({"kind": "run", "spec": command, "passed": ok, "detail": detail})
@@ -91,8 +92,8 @@ async def evaluate(
 async def _metric(
     spec: dict[str, Any], workdir: str, env: dict[str, str], values: dict[str, str]
 ) -> dict[str, Any]:
-    command = substitute(str(spec.get("run", "")), values)
-    done = await run_capture(command, workdir, env, CRITERION_TIMEOUT, keep=200)
+    argv, command = command_argv(str(spec.get("run", "")), values)
+    done = await run_capture(argv, workdir, env, CRITERION_TIMEOUT, keep=200)
     numbers = [n for line in done.lines for n in _NUMBER.findall(line)]
     result: dict[str, Any] = {"kind": "metric", "spec": command, "passed": False}
     if done.code != 0 or not numbers:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.local import run_capture
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Checks
-from phasegate.engine.plan.template import substitute
 from phasegate.engine.run.checks import run_checks
 
 if TYPE_CHECKING:
@@ -103,8 +103,8 @@ class Readiness:
         host = self._host
 
         async def probe(name: str, command: str) -> None:
-            command = substitute(command, self._values)
-            result = await run_capture(command, self._workdir, self._env, PROBE_TIMEOUT)
+            argv, command = command_argv(command, self._values)
+            result = await run_capture(argv, self._workdir, self._env, PROBE_TIMEOUT)
             ok = result.code == 0
             if ok:
                 detail = "ready"

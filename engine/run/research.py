@@ -4,8 +4,8 @@ earlier runs taught (the store's full-text index), a command provider is run wit
 from __future__ import annotations
 
 import asyncio
-import shlex
 
+from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.local import run_capture
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Plan, Research
@@ -27,8 +27,8 @@ async def ask(
         found = await store.search(query, q.limit, exclude_run=run_id)
         results = [f"{f.run_id} {f.kind} {f.subject}: {f.text}" for f in found]
         return ev.ResearchFinished(now, q.id, "history", query, results)
-    command = substitute(q.provider.run, values | {"query": shlex.quote(query)})
-    answer = await run_capture(command, workdir, env, q.timeout, keep=1000)
+    argv, command = command_argv(q.provider.run, values | {"query": query})
+    answer = await run_capture(argv, workdir, env, q.timeout, keep=1000)
     lines = [line for line in answer.lines if line.strip()][: q.limit]
     error = ""
     if answer.code != 0:

@@ -9,9 +9,9 @@ import asyncio
 import re
 from collections.abc import Callable
 
+from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.local import run_capture
 from phasegate.engine.plan.model import Monitor, Plan
-from phasegate.engine.plan.template import substitute
 from phasegate.engine.watch.risks import Finding
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -20,8 +20,8 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 async def check(
     m: Monitor, workdir: str, env: dict[str, str], values: dict[str, str]
 ) -> Finding | None:
-    command = substitute(m.run, values)
-    done = await run_capture(command, workdir, env, m.timeout, keep=50)
+    argv, command = command_argv(m.run, values)
+    done = await run_capture(argv, workdir, env, m.timeout, keep=50)
     action = f"look at what `{command}` checks; the run goes on"
 
     def risk(message: str, **evidence: object) -> Finding:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.plan.template import BUILTINS, names_in, substitute
 
 VALUES = {"branch": "main", "jobs": "4", "task": "build"}
@@ -84,3 +88,44 @@ def test_a_known_name_is_replaced_everywhere_it_is_named(name: str, value: str, 
     text = escape(rest) + " {" + name + "}" + escape(rest) + " {" + name + "}"
     assert names_in(text) == [name, name]
     assert substitute(text, {name: value}) == f"{rest} {value}{rest} {value}"
+
+
+# -- values in commands a shell reads (vars cannot add shell syntax) ----------------------------
+
+ATTACK = "hi; touch P1 $(touch P2)' ; touch P3; echo '"
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")))
+@pytest.mark.parametrize(
+    "template",
+    [
+        "printf '%s' {v}",  # no quotes in the plan
+        "printf '%s' '{v}'",  # single quotes in the plan
+        'printf "%s" "{v}"',  # double quotes in the plan
+        "printf '%s' x{v}y | cat",  # inside a word, in a pipeline
+    ],
+)
+def test_a_value_reaches_the_command_as_text_whatever_the_plan_quotes(
+    template: str, value: str
+) -> None:
+    argv, _ = command_argv(template, {"v": value})
+    done = subprocess.run(argv, capture_output=True, timeout=10)
+    expected = ("x" + value + "y") if "x{v}y" in template else value
+    assert done.stdout.decode("utf-8", "surrogateescape") == expected
+
+
+def test_the_attack_string_creates_nothing(tmp_path: Path) -> None:
+    for template in ("echo {m}", "echo '{m}'", 'echo "{m}"', "echo {m} > out"):
+        argv, shown = command_argv(template, {"m": ATTACK})
+        subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=10, check=True)
+        assert not list(tmp_path.glob("P*")), (template, shown)
+
+
+def test_a_plain_command_runs_directly_and_a_value_stays_one_argument() -> None:
+    argv, shown = command_argv("grep -c {pattern} notes.txt", {"pattern": "a b; c"})
+    assert argv == ["grep", "-c", "a b; c", "notes.txt"]
+    assert shown == "grep -c 'a b; c' notes.txt"
+    # the plan's own syntax decides: braces of an unknown name or `{{` need the shell
+    assert command_argv("awk '{print $1}' f", {})[0][:2] == ["/bin/sh", "-c"]
+    assert command_argv("true", {}) == (["true"], "true")
