@@ -24,7 +24,7 @@ from phasegate.engine.model.events import Event
 from phasegate.engine.model.state import RunState
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.store import SQLiteStore
-from phasegate.engine.store.paths import run_dir
+from phasegate.engine.store.paths import check_private, run_dir
 
 if TYPE_CHECKING:
     from phasegate.engine.report.facts import Facts
@@ -83,7 +83,9 @@ async def host(
     from phasegate.engine.run.loop import Runner
 
     plan, run_id, quiet = job.plan, job.run_id, job.quiet
+    check_private(job.db_path)
     store = await SQLiteStore.open(job.db_path)
+    check_private(job.db_path)  # (as created)
     out = sys.stdout
 
     def printer(event: Event) -> None:

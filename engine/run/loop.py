@@ -27,6 +27,7 @@ from phasegate.engine.exec.base import Executor
 from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
@@ -170,6 +171,12 @@ class Runner:
         who = current_identity()
         started = self.now()
         before = await self.store.get_run(self.run_id)
+        alive = before is not None and same_process(before.engine_pid, before.engine_started)
+        if before is not None and self._resume is None and not alive:  # (alive: EngineBusy)
+            raise UsageError(
+                f"run {self.run_id} exists already; a new run gets a new id "
+                f"(`phasegate resume {self.run_id}` takes it over if its engine died)"
+            )
         if before is None:
             row = RunRow(
                 self.run_id,

@@ -28,6 +28,7 @@ from phasegate.engine.store.base import (
     query_words,
 )
 from phasegate.engine.store.migrations import migrate
+from phasegate.engine.store.paths import private_dirs
 
 BUSY_TIMEOUT_MS = 10_000
 _RUN_COLUMNS = (
@@ -52,10 +53,7 @@ def prepare_path(path: str) -> None:
         return
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            # makedirs applies the umask; the data directory is 0700 whatever the umask says
-            os.chmod(directory, 0o700)
+        private_dirs(directory)  # 0700 whatever the umask says
         if not os.path.exists(path):
             fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
             try:

@@ -11,6 +11,7 @@ import pytest
 
 from phasegate.engine.durable.recovery import leftovers, take_over
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.snapshot import fold_run, snapshot_format
 from phasegate.engine.model.state import project
 from phasegate.engine.model.statuses import TaskStatus
@@ -117,3 +118,14 @@ def test_a_take_over_folds_rerun_skipped_and_adopted_tasks() -> None:
     assert state.tasks["b"].status is TaskStatus.SKIPPED
     assert state.tasks["c"].status is TaskStatus.RUNNING
     assert state.agents["w"].running == {"c"}
+
+
+async def test_a_run_id_that_exists_is_never_started_again(tmp_path: Path) -> None:
+    # a second engine given a finished run's id would run its succeeded tasks again
+    executor = ScriptedExecutor()
+    _, store = await run_plan(tmp_path, CHAIN, executor)
+    started = list(executor.started)
+    again = Runner(load_plan(str(write_plan(tmp_path, CHAIN))), store, "run1", executor=executor)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="run run1 exists already"):
+        await again.run()
+    assert executor.started == started  # nothing ran twice
