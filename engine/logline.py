@@ -12,12 +12,20 @@ import time
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# control characters (ESC, NUL, ...) and the bidi controls that reorder what follows them
+# (U+202E shows `exe.txt` as `txt.exe`): all are shown as escapes, never passed to a terminal
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe(text: str) -> str:
-    """Untrusted text made inert for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+    """Untrusted text made inert for a terminal: control and bidi characters shown as escapes
+    (`\\x1b`, `\\u202e`); safe to apply twice."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group(0)
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
 
 
 def _unicode_ok() -> bool:

@@ -12,6 +12,8 @@ __all__ = ["counts_text", "log_line", "paint", "safe", "table", "when"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns of text; every cell is made safe for a terminal here, whoever filled it."""
+    rows = [[safe(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         for i, cell in enumerate(r):

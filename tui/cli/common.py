@@ -12,6 +12,8 @@ import click
 
 from phasegate.engine.model.errors import PhasegateError, Problem
 
+from ..text import safe
+
 T = TypeVar("T")
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
@@ -34,7 +36,8 @@ var_option = click.option(
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"phasegate: {message}", err=True)
+    # (a message may quote a plan's text, a run's name or a task's output)
+    click.echo(f"phasegate: {safe(message)}", err=True)
     sys.exit(code)
 
 

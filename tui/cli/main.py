@@ -254,7 +254,9 @@ def show(run_ref: str, db: str | None, as_json: bool) -> None:
 @click.argument("task", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends.")
 @click.option("--attempt", type=int, default=None, help="Only this attempt (default: all).")
-@click.option("--raw", is_flag=True, help="Print control characters as they are.")
+@click.option(
+    "--raw", is_flag=True, help="Print the output as it is (escapes, control characters)."
+)
 @db_option
 def logs(
     run_ref: str, task: str | None, follow: bool, attempt: int | None, raw: bool, db: str | None

@@ -157,7 +157,8 @@ async def print_logs(
     db_path: str, ref: str, task: str | None, follow: bool, attempt: int | None, raw: bool
 ) -> None:
     store = await SQLiteStore.open(db_path)
-    clean = (lambda s: s) if raw or not sys.stdout.isatty() else safe
+    # piped or not: a terminal may be at the end of the pipe (`| less -R`, `| tee`)
+    clean = (lambda s: s) if raw else safe
     try:
         row = await resolve_run(store, ref)
         events = await store.read_events(row.id)
