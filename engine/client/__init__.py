@@ -32,6 +32,7 @@ from phasegate.engine.store.sqlite import default_db_path as default_db_path
 
 ANSWER_TIMEOUT = 30.0
 ANSWER_POLL = 0.1
+ENDED_GRACE = 2.0  # after the run's end, the engine answers what is left in its inbox
 
 
 class NoAnswer(PhasegateError):
@@ -65,6 +66,8 @@ async def ask(
     cursor = seen[-1][0] if seen else 0
     sent = await send(store, run_id, command)
     deadline = time.monotonic() + timeout
+    over = any(isinstance(e, ev.RunFinished) for _, e in reversed(seen))
+    ended: float | None = time.monotonic() if over else None  # when the run's end was seen
     while time.monotonic() < deadline:
         fresh = await store.read_events(run_id, cursor)
         if fresh:
@@ -72,6 +75,12 @@ async def ask(
         for _, event in fresh:
             if answers(event, sent):
                 return event
+            if isinstance(event, ev.RunFinished) and ended is None:
+                ended = time.monotonic()
+        if ended is not None and time.monotonic() - ended > ENDED_GRACE:
+            raise NoAnswer(
+                f"run {run_id} ended before its engine took the command; nothing was done"
+            )
         await asyncio.sleep(ANSWER_POLL)
     raise NoAnswer(
         f"the engine of run {run_id} did not answer within {timeout:g}s; "

@@ -165,9 +165,15 @@ def judge(
 ) -> Verdict:
     """May `who` take this decision on this gate now?"""
     if state.status != "open":
-        return Verdict(
-            False, f"gate '{gate.id}' is not waiting for a decision: {_WHY[state.status]}"
-        )
+        why = _WHY.get(state.status, f"it is {state.status.value}")
+        return Verdict(False, f"gate '{gate.id}' is not waiting for a decision: {why}")
+    # decided by an earlier decision the engine has not closed the gate for yet (several
+    # decisions in one batch): exactly one decision decides
+    if state.rejected:
+        return Verdict(False, f"gate '{gate.id}' is decided already: {state.rejected}")
+    if len(state.approved_by) >= gate.quorum:
+        by = ", ".join(state.approved_by)
+        return Verdict(False, f"gate '{gate.id}' is decided already: approved by {by}")
     if decision == "reject" and not reason.strip():
         return Verdict(False, "a rejection needs a reason: --reason TEXT")
     if not may_decide(gate.approvers, who.user):

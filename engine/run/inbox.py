@@ -47,45 +47,56 @@ class Inbox:
             for command in await self._store.claim_commands(run_id, self._host.now()):
                 self.take(command)
 
+    async def refuse_rest(self) -> None:
+        """The run has ended: what is left in the inbox is answered (refused), never left
+        waiting."""
+        host = self._host
+        why = f"the run has ended ({host.state.status.value}); nothing was done"
+        for command in await self._store.claim_commands(host.state.run_id, host.now()):
+            self._refuse(command, why)
+
     def take(self, command: Command) -> None:
         """One command, dispatched on its type; a bad one is refused."""
-        host, by, args = self._host, command.author, command.args
-        who = Identity(
-            by,
-            _int(args.get("uid"), -1),
-            str(args.get("host", "")),
-            str(args.get("tty", "")),
-            str(args.get("ssh", "")),
-        )
+        host, by = self._host, command.author
         try:
-            order = cmd.parse(command.kind, args)
+            order = cmd.parse(command.kind, command.args)
         except cmd.BadCommand as exc:
-            if command.kind in (cmd.Kind.APPROVE, cmd.Kind.REJECT):  # a decision: audited
-                context = {"host": who.host, "tty": who.tty, "ssh": who.ssh}
-                gate = str(args.get("gate", ""))
-                why = str(exc)
-                host.emit(
-                    ev.GateRefused(
-                        host.now(),
-                        gate,
-                        command.kind,
-                        by,
-                        who.uid,
-                        why,
-                        command=command.id,
-                        **context,
-                    )
-                )
-            else:
-                host.emit(ev.CommandDone(host.now(), command.id, command.kind, by, False, str(exc)))
+            self._refuse(command, str(exc))
             return
         if isinstance(order, cmd.Cancel):
             self._cancel(order.reason or f"cancelled by {by}")
         elif isinstance(order, cmd.Approve | cmd.Reject):
-            self._keeper.decide(command.id, order, who)
+            self._keeper.decide(command.id, order, _sender(command))
         else:
             ok, message = self._control.handle(order, by)
             host.emit(ev.CommandDone(host.now(), command.id, command.kind, by, ok, message))
+
+    def _refuse(self, command: Command, why: str) -> None:
+        """Answer a command with a refusal; a decision's refusal is an audit row."""
+        host, by = self._host, command.author
+        if command.kind in (cmd.Kind.APPROVE, cmd.Kind.REJECT):
+            who = _sender(command)
+            context = {"host": who.host, "tty": who.tty, "ssh": who.ssh}
+            gate = str(command.args.get("gate", ""))
+            refused = ev.GateRefused(
+                host.now(), gate, command.kind, by, who.uid, why, command=command.id, **context
+            )
+            host.emit(refused)
+        else:
+            host.emit(ev.CommandDone(host.now(), command.id, command.kind, by, False, why))
+
+
+def _sender(command: Command) -> Identity:
+    """Who sent a command and from where, as its client wrote it (the OS-verified identity
+    comes with the run's socket)."""
+    args = command.args
+    return Identity(
+        command.author,
+        _int(args.get("uid"), -1),
+        str(args.get("host", "")),
+        str(args.get("tty", "")),
+        str(args.get("ssh", "")),
+    )
 
 
 def _int(value: object, default: int) -> int:

@@ -234,6 +234,8 @@ class Runner:
             if inbox is not None:
                 closing.set()
                 await inbox
+                if self.state.finished_at is not None:
+                    await self._inbox.refuse_rest()
             self._attempts.kill_all()
             self._sink.summary(
                 status=self.state.status.value,

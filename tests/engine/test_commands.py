@@ -107,3 +107,48 @@ async def test_the_engine_answers_a_command_it_cannot_read_and_goes_on(tmp_path:
     assert (refused.gate, refused.decision, refused.user, refused.uid) == ("g", "reject", "eve", -1)
     assert refused.why == "'reject' needs 'reason'"
     assert state.status.value == "succeeded"
+
+
+async def test_commands_left_when_a_run_ends_are_answered() -> None:
+    from phasegate.engine.model.state import project
+    from phasegate.engine.run.inbox import Inbox
+
+    store = MemoryStore()
+    events: list[ev.Event] = []
+
+    class Host:
+        state = project(
+            [
+                ev.RunStarted(1.0, "r", "p", "p.yaml", phases=[], tasks=[], agents=[]),
+                ev.RunFinished(2.0, "succeeded"),
+            ]
+        )
+
+        def emit(self, event: ev.Event) -> None:
+            events.append(event)
+
+        def now(self) -> float:
+            return 3.0
+
+    from phasegate.engine.store.base import RunRow
+
+    await store.create_run(RunRow("r", "p", "p.yaml", "succeeded", 1.0))
+    note = await store.put_command("r", "note", {"text": "late"}, "alice", 2.5)
+    vote = await store.put_command("r", "approve", {"gate": "g", "uid": 7}, "bob", 2.5)
+    inbox = Inbox(Host(), store, None, None, lambda why: None)  # type: ignore[arg-type]
+    await inbox.refuse_rest()
+    done, refused = events
+    assert isinstance(done, ev.CommandDone) and (done.command, done.ok) == (note, False)
+    assert done.message == "the run has ended (succeeded); nothing was done"
+    assert isinstance(refused, ev.GateRefused) and (refused.command, refused.uid) == (vote, 7)
+
+
+async def test_a_client_is_told_when_the_run_ends_without_taking_its_command() -> None:
+    from phasegate.engine.client import NoAnswer, ask
+    from phasegate.engine.store.base import RunRow
+
+    store = MemoryStore()
+    await store.create_run(RunRow("r", "p", "p.yaml", "running", 1.0))
+    await store.write_batch("r", [(1, ev.RunFinished(2.0, "succeeded"))])
+    with pytest.raises(NoAnswer, match="ended before its engine took the command"):
+        await ask(store, "r", cmd.Note("hello"), lambda e, sent: False, timeout=10)

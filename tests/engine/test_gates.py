@@ -355,3 +355,22 @@ async def test_a_cancel_before_the_run_is_recorded_waits_for_it(tmp_path: Path) 
     assert all(t.status is TaskStatus.CANCELLED for t in state.tasks.values())
     seqs = [seq for seq, _ in await store.read_events("run1")]
     assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing numbered twice
+
+
+async def test_one_decision_decides_a_gate_and_the_later_ones_are_refused(tmp_path: Path) -> None:
+    # several decisions written at once on a quorum-1 gate: the first decides, the others are
+    # refused (audited), never accepted after the gate was decided
+    _, store = await gated_run(
+        tmp_path,
+        "{id: review, after: build}",
+        [("alice", "reject", "not yet"), ("bob", "approve", ""), ("carol", "approve", "")],
+    )
+    rows = [e for e in await audit(store) if not isinstance(e, ev.GateClosed)]
+    assert [(e.user, type(e).__name__) for e in rows] == [  # type: ignore[attr-defined]
+        ("alice", "GateVoted"),
+        ("bob", "GateRefused"),
+        ("carol", "GateRefused"),
+    ]
+    for refused in rows[1:]:
+        assert isinstance(refused, ev.GateRefused)
+        assert "rejected by alice: not yet" in refused.why or "was rejected" in refused.why
