@@ -51,5 +51,10 @@ class StoreError(PhasegateError):
     """The database cannot be opened, read or written."""
 
 
+class StoreBusy(StoreError):
+    """Another process holds the database's lock longer than the busy timeout: nothing was
+    written, and the same write may be tried again."""
+
+
 class EngineBusy(PhasegateError):
     """Another live engine already holds the run."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import StoreBusy
 from phasegate.engine.model.identity import Identity
 
 if TYPE_CHECKING:
@@ -44,7 +45,11 @@ class Inbox:
             if closing.is_set():
                 return
             run_id = self._host.state.run_id
-            for command in await self._store.claim_commands(run_id, self._host.now()):
+            try:
+                claimed = await self._store.claim_commands(run_id, self._host.now())
+            except StoreBusy:  # another process holds the database: the next poll will do
+                continue
+            for command in claimed:
                 self.take(command)
 
     async def refuse_rest(self) -> None:

@@ -1,17 +1,25 @@
-"""Batched writes: events and output lines go to the store in one transaction every few ms."""
+"""Batched writes: events and output lines go to the store in one transaction every few ms.
+
+A database that another process keeps locked does not stop the run: what is collected stays
+in memory (up to MAX_HELD rows, with a warning on the engine's log) and is written, in order,
+once the lock goes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from phasegate.engine.model.errors import StoreBusy
 from phasegate.engine.model.events import Event
 from phasegate.engine.store.base import OutputDrop, OutputLine, Store
 
 WINDOW = 0.005  # seconds a batch stays open
 MAX_BATCH = 2000  # rows that force a write at once
+MAX_HELD = 2_000_000  # rows kept in memory while the database is locked, before giving up
+RETRY_MAX = 2.0  # seconds between two tries of a locked database, at the most
 
 
 class Sink:
@@ -95,7 +103,7 @@ class Sink:
             if self.error is not None:
                 raise self.error
             try:
-                await self._write_locked()
+                await self._write_patiently()
             except Exception as exc:
                 # the batch is gone with the failed transaction; every later write must fail too,
                 # or the run would go on with a hole in its events
@@ -104,6 +112,32 @@ class Sink:
                     asyncio.get_running_loop().call_soon(self._on_error, exc)
                 raise
 
+    async def _write_patiently(self) -> None:
+        """Write what is pending; while another process holds the database's lock, keep it and
+        try again (backing off), unless more than MAX_HELD rows pile up."""
+        delay, warned = 0.05, False
+        while True:
+            try:
+                await self._write_locked()
+            except StoreBusy as exc:
+                held = len(self._events) + len(self._output)
+                if held > MAX_HELD:
+                    raise
+                if not warned:
+                    warned = True
+                    print(
+                        f"phasegate: warning: {exc}; {held} rows kept in memory until it is "
+                        "free (the run goes on)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            if warned:
+                print("phasegate: the database is free again; nothing was lost", file=sys.stderr)
+            return
+
     async def _write_locked(self) -> None:
         while self._pending():
             events, self._events = self._events, []
@@ -111,9 +145,19 @@ class Sink:
             drops, self._drops = self._drops, []
             summary, self._summary = self._summary, {}
             snapshot, self._snapshot = self._snapshot, None
-            await self._store.write_batch(self._run_id, events, output, drops, summary or None)
+            try:
+                await self._store.write_batch(self._run_id, events, output, drops, summary or None)
+            except StoreBusy:  # nothing was written: all of it goes back, before what came since
+                self._events[:0], self._output[:0], self._drops[:0] = events, output, drops
+                self._summary = {**summary, **self._summary}
+                self._snapshot = self._snapshot or snapshot
+                raise
             if snapshot is not None:
-                await self._store.save_snapshot(self._run_id, *snapshot)
+                try:
+                    await self._store.save_snapshot(self._run_id, *snapshot)
+                except StoreBusy:
+                    self._snapshot = self._snapshot or snapshot
+                    raise
 
     async def flush(self) -> None:
         """Write everything collected so far before returning."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from phasegate.engine.model.errors import EngineBusy, StoreError
+from phasegate.engine.model.errors import EngineBusy, StoreBusy, StoreError
 from phasegate.engine.model.events import Event, from_json
 from phasegate.engine.store.base import (
     Command,
@@ -97,6 +97,8 @@ def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
         hint = "free space (nothing committed was lost), then `phasegate resume` goes on"
     elif "not a database" in text:
         hint = "the file is not a phasegate database; choose another with --db"
+    elif "locked" in text or "busy" in text:
+        return StoreBusy(f"database {path}: {text}; another process holds its lock")
     return StoreError(f"database {path}: {text}; {hint}")
 
 
