@@ -1,6 +1,6 @@
 """What a command written in a plan becomes: the argv to exec (directly when the plan's text is a
 plain command, as make does, or through `sh -c` with every substituted value quoted where it
-stands), an agent's wrapper around it, and the program found on PATH."""
+stands), and the program found on PATH."""
 
 from __future__ import annotations
 
@@ -55,10 +55,7 @@ SHELL_WORDS = frozenset(
 
 def argv_for(command: str) -> list[str]:
     """Direct exec for a plain command (as make does), `sh -c` when it needs a shell."""
-    words = command.split()
-    if not words or any(c in SHELL_CHARS for c in command) or words[0] in SHELL_WORDS:
-        return ["/bin/sh", "-c", command]
-    return words
+    return ["/bin/sh", "-c", command] if needs_shell(command) else command.split()
 
 
 def needs_shell(command: str) -> bool:
@@ -78,16 +75,6 @@ def command_argv(template: str, values: Mapping[str, str]) -> tuple[list[str], s
         return argv, shlex.join(argv)
     command = shell_substitute(template, values)
     return ["/bin/sh", "-c", command], command
-
-
-def wrap(template: str, script: str) -> list[str]:
-    """An agent's `command` template with the task's command as `{script}`."""
-    plain = template.replace("{script}", "")
-    if not any(c in SHELL_CHARS for c in plain):
-        return [
-            script if w == "{script}" else w.replace("{script}", script) for w in template.split()
-        ]
-    return ["/bin/sh", "-c", template.replace("{script}", shlex.quote(script))]
 
 
 _FOUND: dict[tuple[str, str], str | None] = {}

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class Fallbacks:
     """Which tasks stand by, for whom, and when they run or are skipped. Whether a rule's
-    fallback was called for is derived from the fold (a risk of its rule was raised)."""
+    fallback was called for is in the fold (`fallback.called`)."""
 
     def __init__(self, host: Host, graph: Graph, progress: Progress) -> None:
         self._host, self._graph, self._progress = host, graph, progress
@@ -121,9 +121,8 @@ class Fallbacks:
         host.emit(ev.FallbackCalled(host.now(), tid, rule))
         if tid not in progress.tasks or not progress.under_way:
             return True, f"fallback '{tid}' runs when its phase '{state.phase}' starts"
-        progress.waiting[tid] -= 1
+        progress.need_met(tid)
         if progress.waiting[tid] == 0:
-            progress.make_ready(tid)
             host.dispatch()
             if host.state.tasks[tid].status is TaskStatus.RUNNING:
                 return True, f"fallback '{tid}' started ({rule})"

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.commands import Decision, Reject
+from phasegate.engine.model.commands import Decision
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.plan.model import Gate
-from phasegate.engine.run.gates import artifacts, evaluate, evidence_hash, judge
+from phasegate.engine.run.gates import artifacts, evaluate, evidence_hash, judge, outcome_of
 
 
 class Host(Protocol):
@@ -58,10 +58,9 @@ class GateKeeper:
             return "passed", found.reason
         if found.status is GateStatus.OPEN and gate.approval != "auto":
             # taken over while it waited: the same attempt, its evidence and votes stand
-            if found.rejected:
-                return self._close(gate, "rejected", found.rejected)
-            if len(found.approved_by) >= gate.quorum:
-                return self._close(gate, "passed", f"approved by {', '.join(found.approved_by)}")
+            outcome = outcome_of(gate, found)
+            if outcome is not None:
+                return self._close(gate, *outcome)
             waited = host.now() - (found.opened_at or host.now())
             return await self._wait(gate, waited)
         attempt = found.attempt + 1
@@ -174,10 +173,7 @@ class GateKeeper:
                 **context,
             )
         )
-        decided = self._waiting.get(gate_id)
-        if decided is None or decided.done():
-            return
-        if isinstance(order, Reject):
-            decided.set_result(("rejected", f"rejected by {who.user}: {reason}"))
-        elif len(state.approved_by) >= gate.quorum:
-            decided.set_result(("passed", f"approved by {', '.join(state.approved_by)}"))
+        waiting = self._waiting.get(gate_id)
+        outcome = outcome_of(gate, state)  # (the vote is in the fold now)
+        if waiting is not None and not waiting.done() and outcome is not None:
+            waiting.set_result(outcome)

@@ -160,6 +160,16 @@ def may_decide(approvers: tuple[str, ...] | list[str], user: str) -> bool:
     return False
 
 
+def outcome_of(gate: Gate, state: GateState) -> tuple[str, str] | None:
+    """What the votes of the gate's open attempt decide (from the fold): (outcome, reason), or
+    None while it still waits. One rejection decides; so does a full quorum."""
+    if state.rejected:
+        return "rejected", state.rejected
+    if len(state.approved_by) >= gate.quorum:
+        return "passed", f"approved by {', '.join(state.approved_by)}"
+    return None
+
+
 def judge(
     gate: Gate, state: GateState, who: Identity, decision: str, reason: str, starter: str
 ) -> Verdict:
@@ -169,11 +179,9 @@ def judge(
         return Verdict(False, f"gate '{gate.id}' is not waiting for a decision: {why}")
     # decided by an earlier decision the engine has not closed the gate for yet (several
     # decisions in one batch): exactly one decision decides
-    if state.rejected:
-        return Verdict(False, f"gate '{gate.id}' is decided already: {state.rejected}")
-    if len(state.approved_by) >= gate.quorum:
-        by = ", ".join(state.approved_by)
-        return Verdict(False, f"gate '{gate.id}' is decided already: approved by {by}")
+    outcome = outcome_of(gate, state)
+    if outcome is not None:
+        return Verdict(False, f"gate '{gate.id}' is decided already: {outcome[1]}")
     if decision == "reject" and not reason.strip():
         return Verdict(False, "a rejection needs a reason: --reason TEXT")
     if not may_decide(gate.approvers, who.user):

@@ -60,24 +60,20 @@ class TakeOver:
         rebuild(host.plan, state, self._sched)
         policies: dict[str, str] = {t.id: t.on_resume for _, t in host.plan.tasks()}
         entries = await take_over(state, state.run_id, policies, decisions, self._run_dir)
-        stopping = {
-            tid: (t.stopping, t.stop_reason) for tid, t in state.tasks.items() if t.stopping
-        }
         host.emit(
             ev.RunRecovered(host.now(), user, before.engine_pid, before.heartbeat_at, entries)
         )
         for entry in entries:
-            tid = str(entry["task"])
-            if tid in stopping and entry["action"] != "adopted":
+            t = state.tasks[str(entry["task"])]  # (run.recovered keeps `stopping`)
+            if t.stopping and entry["action"] != "adopted":
                 # an operator was stopping it when the engine died: it ends as she asked
-                status, reason = stopping[tid]
-                if status == TaskStatus.SKIPPED:
-                    host.emit(ev.TaskSkipped(host.now(), tid, reason))
+                if t.stopping == TaskStatus.SKIPPED:
+                    host.emit(ev.TaskSkipped(host.now(), t.id, t.stop_reason))
                 else:
-                    attempts = state.tasks[tid].attempts
-                    host.emit(
-                        ev.TaskFinished(host.now(), tid, attempts, status, None, reason=reason)
+                    end = ev.TaskFinished(
+                        host.now(), t.id, t.attempts, t.stopping, None, reason=t.stop_reason
                     )
+                    host.emit(end)
         await self._adopt(entries)
 
     async def _adopt(self, entries: list[dict[str, object]]) -> None:
