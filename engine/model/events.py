@@ -94,7 +94,7 @@ class RunStarted(Event):
     agents: list[dict[str, Any]]
     user: str = ""
     host: str = ""
-    # [{"id", "after", "approval", "approvers", "quorum"}]
+    # [{"id", "after", "approval", "approvers", "quorum", "forbid_self_approval" (when true)}]
     gates: list[dict[str, Any]] = field(default_factory=list)
 
 

@@ -97,6 +97,7 @@ class GateState:
     approval: str = "manual"
     approvers: tuple[str, ...] = ()
     quorum: int = 1
+    forbid_self_approval: bool = False  # the run's starter may not decide it
     status: GateStatus = GateStatus.WAITING
     attempt: int = 0
     criteria: list[dict[str, Any]] = field(default_factory=list)
@@ -241,6 +242,7 @@ def _run_started(s: RunState, e: ev.RunStarted) -> None:
             g.get("approval", "manual"),
             tuple(g.get("approvers") or ()),
             int(g.get("quorum", 1)),
+            bool(g.get("forbid_self_approval", False)),
         )
 
 

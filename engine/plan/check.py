@@ -41,6 +41,8 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
     yield from _check_agents(agents, known, budget)
     yield from _check_research(_dicts(data.get("research")), known, budget)
     yield from _check_monitors(_dicts(data.get("monitors")), known)
+    if isinstance(data.get("notify"), str):
+        yield from _unknown_names(data["notify"], known, ("notify",))
     for pi, phase in _dicts(data.get("phases")):
         yield from _check_monitors(_dicts(phase.get("monitors")), known, ("phases", pi))
 

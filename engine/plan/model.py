@@ -322,6 +322,12 @@ class Plan(Model):
     risks: RiskSettings = Field(default_factory=lambda: RiskSettings.model_validate({}))
     research: list[Research] = Field(default_factory=list)
     monitors: list[Monitor] = Field(default_factory=list)
+    notify: str | None = Field(
+        None,
+        min_length=1,
+        description="a command run when a gate or a question waits for people and when the "
+        "run ends; it reads the event as one JSON object on stdin",
+    )
 
     _path: str = PrivateAttr("")
     _dir: str = PrivateAttr(".")

@@ -17,6 +17,7 @@ from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.plan.model import Gate
 from phasegate.engine.run.gates import artifacts, evaluate, evidence_hash, judge, outcome_of
+from phasegate.engine.run.notify import RISK
 
 
 class Host(Protocol):
@@ -64,7 +65,8 @@ class GateKeeper:
             waited = host.now() - (found.opened_at or host.now())
             return await self._wait(gate, waited)
         attempt = found.attempt + 1
-        open_risks = [r for r in host.state.risks.values() if r.cleared_at is None]
+        # (a notify command that failed tells of the people, not of the work: not evidence)
+        open_risks = [r for r in host.state.risks.values() if r.open and r.rule != RISK]
         results = await evaluate(
             gate.criteria, self._workdir, self._env(), self._values, open_risks
         )

@@ -160,6 +160,14 @@ def may_decide(approvers: tuple[str, ...] | list[str], user: str) -> bool:
     return False
 
 
+def may_answer(
+    approvers: tuple[str, ...] | list[str], forbid_self_approval: bool, user: str, starter: str
+) -> bool:
+    """May `user` decide a gate with these approvers, in a run `starter` started? The rules of
+    `judge` about who, without the gate's state: front ends use it to tell the right people."""
+    return may_decide(approvers, user) and not (forbid_self_approval and user == starter)
+
+
 def outcome_of(gate: Gate, state: GateState) -> tuple[str, str] | None:
     """What the votes of the gate's open attempt decide (from the fold): (outcome, reason), or
     None while it still waits. One rejection decides; so does a full quorum."""

@@ -42,6 +42,7 @@ from phasegate.engine.run.fallbacks import Fallbacks
 from phasegate.engine.run.gatekeeper import GateKeeper
 from phasegate.engine.run.inbox import Inbox
 from phasegate.engine.run.monitoring import Monitoring
+from phasegate.engine.run.notify import Notifier
 from phasegate.engine.run.progress import Progress
 from phasegate.engine.run.readiness import Readiness, started_event
 from phasegate.engine.run.takeover import TakeOver
@@ -124,6 +125,7 @@ class Runner:
             self, store, run_dir, sched, self._executor, self._attempts, self._keeper
         )
         self._tasks = tasks
+        self._notifier = Notifier(self, self._listeners, self._workdir, self._env, self._values)
         self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
         self._inbox = Inbox(self, store, self._control, self._keeper, self.cancel)
 
@@ -231,6 +233,7 @@ class Runner:
             self._beat.cancel()
             if self._monitoring.monitors is not None:
                 await self._monitoring.monitors.close()
+            await self._notifier.close()  # (the run's end told; each command has a timeout)
             if inbox is not None:
                 closing.set()
                 await inbox

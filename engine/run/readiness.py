@@ -66,6 +66,7 @@ def started_event(
                 "approval": g.approval,
                 "approvers": list(g.approvers),
                 "quorum": g.quorum,
+                **({"forbid_self_approval": True} if g.forbid_self_approval else {}),
             }
             for g in plan.gates
         ],

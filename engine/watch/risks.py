@@ -233,6 +233,10 @@ def _phase_findings(
     return found
 
 
+# risks raised and cleared by a part of the run, not by what holds at a tick (run/notify.py)
+OWN_RULES = frozenset({"notify"})
+
+
 def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]:
     """The events that bring the state's risks in line with what holds now."""
     out: list[ev.Event] = []
@@ -246,6 +250,6 @@ def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]
                 )
             )
     for key, risk in state.risks.items():
-        if risk.open and key not in holding:
+        if risk.open and key not in holding and risk.rule not in OWN_RULES:
             out.append(ev.RiskCleared(now, key, "no longer holds"))
     return out

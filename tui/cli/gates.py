@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
-from phasegate.engine.client import SQLiteStore, ask, engine_alive, resolve_run
+from phasegate.engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Approve, Reject
-from phasegate.engine.model.errors import UsageError
-from phasegate.engine.model.state import project
+from phasegate.engine.model.errors import PhasegateError, UsageError
+from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.state import RunState, apply, project
 from phasegate.tui.cli.control import Refused, live_run
 from phasegate.tui.text import safe, table, when
 
 ANSWER_TIMEOUT = 30.0
+WAIT_POLL = 0.25  # seconds between two looks at the store (`gates --wait`)
 
 
 async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
@@ -27,9 +30,7 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
         if ref is not None:
             rows = [await resolve_run(store, ref)]
         else:
-            rows = [
-                r for r in await store.list_runs(200) if r.finished_at is None and engine_alive(r)
-            ]
+            rows = await _live_runs(store)
         found: list[dict[str, Any]] = []
         for row in rows:
             state = project(e for _, e in await store.read_events(row.id))
@@ -39,6 +40,10 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
                 found.append({"run": row.id, "plan": row.plan_name, **gate.as_dict()})
     finally:
         await store.close()
+    return _shown(found, ref, as_json)
+
+
+def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
     if as_json:
         return json.dumps({"gates": found}, indent=2)
     if not found:
@@ -67,6 +72,58 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
                 f"(or: phasegate reject {g['run']} {g['id']} --reason TEXT)"
             )
     return "\n".join(lines)
+
+
+async def _live_runs(store: SQLiteStore) -> list[RunRow]:
+    return [r for r in await store.list_runs(200) if r.finished_at is None and engine_alive(r)]
+
+
+class NoGate(PhasegateError):
+    """`gates --wait` gave up: no gate for the caller opened in time, or the run ended (exit 1)."""
+
+
+async def wait_for_gates(
+    db_path: str, ref: str | None, as_json: bool, timeout: float | None
+) -> str:
+    """Block until a gate that this OS user may decide waits (in run `ref`, or in any live
+    run), then show the gates waiting for them as `phasegate gates` does. Polls the store every
+    WAIT_POLL seconds, folding only the events it has not seen."""
+    from phasegate.engine.client.policy import gates_waiting_for  # (the plan's model: heavy)
+
+    user = current_identity().user
+    deadline = None if timeout is None else time.monotonic() + timeout
+    folds: dict[str, tuple[int, RunState]] = {}  # run -> (last event read, its fold)
+    store = await SQLiteStore.open(db_path)
+    try:
+        only = await resolve_run(store, ref) if ref is not None else None
+        while True:
+            rows = [only] if only is not None else await _live_runs(store)
+            found: list[dict[str, Any]] = []
+            for row in rows:
+                cursor, state = folds.get(row.id, (0, RunState()))
+                events = await store.read_events(row.id, cursor)
+                for _, event in events:
+                    apply(state, event)
+                folds[row.id] = (events[-1][0] if events else cursor, state)
+                found += [
+                    {"run": row.id, "plan": row.plan_name, **g.as_dict()}
+                    for g in gates_waiting_for(state, user)
+                ]
+            if found:
+                return _shown(found, None, as_json)
+            if only is not None:
+                only = await resolve_run(store, only.id)
+                if only.finished_at is not None or not engine_alive(only):
+                    raise NoGate(
+                        f"run {only.id} is {only.status} and has no live engine: "
+                        f"no gate of it will open for {user}"
+                    )
+            if deadline is not None and time.monotonic() >= deadline:
+                where = f"run {only.id}" if only is not None else "any live run"
+                raise NoGate(f"no gate of {where} waited for {user} within {timeout:g}s")
+            await asyncio.sleep(WAIT_POLL)
+    finally:
+        await store.close()
 
 
 async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:

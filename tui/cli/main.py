@@ -272,13 +272,43 @@ def logs(
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN", required=False)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Block until a gate you may decide waits (in RUN, or in any live run); show it.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="With --wait: give up after SECONDS (exit 1).",
+)
 @db_option
 @json_option
-def gates(run_ref: str | None, db: str | None, as_json: bool) -> None:
-    """Gates waiting for a decision, across active runs; with RUN, every gate of that run."""
-    from phasegate.tui.cli.gates import list_gates
+def gates(
+    run_ref: str | None, wait: bool, timeout: float | None, db: str | None, as_json: bool
+) -> None:
+    """Gates waiting for a decision, across active runs; with RUN, every gate of that run.
 
-    click.echo(_run_async(lambda: list_gates(_db_path(db), run_ref, as_json)))
+    With --wait: block until a gate that you (your OS user) may decide waits, in RUN or in any
+    live run, show the gates waiting for you as above and exit 0. Exit 1 when --timeout
+    passes or RUN ends first, 130 on Ctrl-C. In a script:
+
+    \b
+      phasegate gates --wait --timeout 3600 && notify-send "a gate waits for you"
+    """
+    from phasegate.tui.cli.gates import list_gates, wait_for_gates
+
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout goes with --wait")
+    if not wait:
+        click.echo(_run_async(lambda: list_gates(_db_path(db), run_ref, as_json)))
+        return
+    try:
+        click.echo(_run_async(lambda: wait_for_gates(_db_path(db), run_ref, as_json, timeout)))
+    except KeyboardInterrupt:
+        click.echo("phasegate: stopped waiting for a gate", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from phasegate.engine.client import send
+from phasegate.engine.client.policy import may_answer_question, may_decide_gate
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
@@ -32,6 +33,7 @@ from phasegate.tui.dashboard.widgets.phases import LINES as PHASE_LINES
 from phasegate.tui.dashboard.widgets.phases import PhasePanel
 from phasegate.tui.dashboard.widgets.risks import RiskFeed
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
+from phasegate.tui.text import safe
 
 DRAIN_EVERY = 0.1  # seconds: the feed is drained into one batched update ten times a second
 WIDE = 140  # columns from which the selected task's output shows beside the task table
@@ -74,6 +76,8 @@ class DashboardScreen(Screen[None]):
         self._draining = False
         self._alive = True
         self._offered = False  # the offer to take over a run whose engine died, made once
+        self._viewer = current_identity().user  # whom this dashboard tells (its OS user)
+        self._rung: set[tuple[str, ...]] = set()  # gate attempts and questions told already
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -139,7 +143,11 @@ class DashboardScreen(Screen[None]):
         screen = self.app.screen
         if answered and isinstance(screen, QuestionPrompt):
             screen.dismiss()
-        if not asked or not self.feed.state.question or self.feed.state.finished_at is not None:
+        state = self.feed.state
+        if not asked or not state.question or state.finished_at is not None:
+            return
+        asking = ("question", str(state.question.get("risk")), str(state.question.get("at")))
+        if not may_answer_question(state, self._viewer) or not self._ring_once(*asking):
             return
         self.app.bell()
         if isinstance(screen, DashboardScreen):
@@ -150,8 +158,10 @@ class DashboardScreen(Screen[None]):
     def _gate_news(
         self, opened: list[str], answers: list[ev.Event], closed: Sequence[ev.GateClosed] = ()
     ) -> None:
-        """A gate that opens prompts every attached dashboard (and rings the bell); a gate
-        decided (here or in another dashboard, or from the command line) closes its prompt."""
+        """A gate that opens prompts every attached dashboard of a person who may decide it
+        (and rings the bell, once per attempt of the gate); the others are told whom it waits
+        for. A gate decided (here or in another dashboard, or from the command line) closes
+        its prompt."""
         for done in closed:
             screen = self.app.screen
             if isinstance(screen, GatePrompt) and screen.gate == done.gate:
@@ -169,11 +179,24 @@ class DashboardScreen(Screen[None]):
             g = self.feed.state.gates.get(gate)
             if g is None or g.status != "open" or self.feed.state.finished_at is not None:
                 continue
+            if not self._ring_once("gate", gate, str(g.attempt)):
+                continue
+            if not may_decide_gate(self.feed.state, g, self._viewer):
+                who = safe(", ".join(g.approvers) or "anyone")
+                self.app.notify(f"gate {safe(gate)} waits for {who}", timeout=8, markup=False)
+                continue
             self.app.bell()
             if isinstance(self.app.screen, DashboardScreen):
                 self.app.push_screen(GatePrompt(self.feed, gate))
             else:
                 self.app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
+
+    def _ring_once(self, *key: str) -> bool:
+        """True the first time this dashboard hears of a gate's attempt or a question."""
+        if key in self._rung:
+            return False
+        self._rung.add(key)
+        return True
 
     async def _check_engine(self) -> None:
         from phasegate.engine.client import engine_alive

@@ -1,0 +1,38 @@
+"""Who a waiting gate or question is for, as the engine's policy says: front ends use it to
+reach those people (a dashboard's bell, `phasegate gates --wait`) and nobody else.
+
+Only the engine decides; these answers never allow or refuse anything, they choose whom to tell.
+(It imports the engine's gate policy, and with it the plan's model: import it where needed.)
+"""
+
+from __future__ import annotations
+
+from phasegate.engine.model.state import GateState, RunState
+from phasegate.engine.model.statuses import GateStatus
+from phasegate.engine.run.gates import may_answer
+
+
+def may_decide_gate(state: RunState, gate: GateState, user: str) -> bool:
+    """May `user` decide this gate of the run (its approvers, or anyone when it names none;
+    never the run's starter when it forbids self-approval)?"""
+    return may_answer(gate.approvers, gate.forbid_self_approval, user, state.user)
+
+
+def gates_waiting_for(state: RunState, user: str) -> list[GateState]:
+    """The run's manual gates that wait for a decision `user` may take."""
+    if state.finished_at is not None:
+        return []
+    return [
+        g
+        for g in state.gates.values()
+        if g.status is GateStatus.OPEN
+        and g.approval == "manual"
+        and user not in g.approved_by
+        and may_decide_gate(state, g, user)
+    ]
+
+
+def may_answer_question(state: RunState, user: str) -> bool:
+    """May `user` answer the run's question (go on or stop)? Whoever may operate the run: for
+    now everyone who reaches it (its dashboard or its inbox)."""
+    return bool(state.question) and state.finished_at is None
