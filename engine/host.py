@@ -24,7 +24,7 @@ from phasegate.engine.model.events import Event
 from phasegate.engine.model.state import RunState
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.store import SQLiteStore
-from phasegate.engine.store.paths import check_private, run_dir
+from phasegate.engine.store.paths import check_private, run_dir, share, share_group, shared_with
 
 if TYPE_CHECKING:
     from phasegate.engine.report.facts import Facts
@@ -43,6 +43,7 @@ class Job:
     # None: a new run
     resume: dict[str, str] | None = None
     quiet: bool = False
+    share: str | None = None  # an OS group that may reach the run (run --share GROUP)
 
 
 def exit_code(state: RunState, sig: int | None) -> int:
@@ -110,11 +111,18 @@ async def host(
     facts = Facts(run_id) if job.resume is None else None
     if facts is not None:
         listeners.append(facts.add)
+    directory = run_dir(job.db_path, run_id)
+    gid = shared_with(directory) if job.resume is not None else None
+    if job.share is not None:
+        gid = share_group(job.share)
+    if gid is not None:
+        share(job.db_path, directory, gid)
     runner = Runner(
         plan,
         store,
         run_id,
-        run_dir=run_dir(job.db_path, run_id),
+        share=gid,
+        run_dir=directory,
         variables=job.variables,
         listeners=listeners,
         resume=job.resume,

@@ -62,17 +62,21 @@ def _announce(run_id: str, engine: subprocess.Popen[bytes]) -> None:
     )
 
 
-def run_detached(plan: Plan, db_path: str, variables: dict[str, str]) -> int:
+def run_detached(
+    plan: Plan, db_path: str, variables: dict[str, str], share: str | None = None
+) -> int:
     """`run --detach`: start the engine, print the run id, leave it going."""
     run_id = new_run_id()
-    _announce(run_id, start_engine(Job(plan, db_path, run_id, variables)))
+    _announce(run_id, start_engine(Job(plan, db_path, run_id, variables, share=share)))
     return 0
 
 
-def run_with_dashboard(plan: Plan, db_path: str, variables: dict[str, str], color: str) -> int:
+def run_with_dashboard(
+    plan: Plan, db_path: str, variables: dict[str, str], color: str, share: str | None = None
+) -> int:
     """Start the run's engine in its own session, open the dashboard on it; the exit code."""
     run_id = new_run_id()
-    engine = start_engine(Job(plan, db_path, run_id, variables))
+    engine = start_engine(Job(plan, db_path, run_id, variables, share=share))
     return watch(db_path, run_id, engine, color)
 
 

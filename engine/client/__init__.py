@@ -1,5 +1,6 @@
-"""What front ends use of the engine: open a store, find and read runs, send a command as the OS
-user this process runs as and wait for the engine's answer. Its modules: `engines` (start an
+"""What front ends use of the engine: open a store, find and read runs, send a command to the
+run's engine through its socket (the engine learns from the kernel which OS user sent it) and
+wait for the engine's answer. Its modules: `engines` (start an
 engine for a run, or host one here), `plans` (load, validate, dry-run a plan) and `reports`.
 
 The front ends (tui/) import this package and engine.model only (import-linter says so);
@@ -10,6 +11,8 @@ reports) are in the submodules, imported when a command needs them.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 from collections.abc import Callable
 
@@ -24,10 +27,11 @@ from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.store import SQLiteStore as SQLiteStore
 from phasegate.engine.store.base import RunRow as RunRow
-from phasegate.engine.store.base import Store
 from phasegate.engine.store.base import resolve_run as resolve_run
+from phasegate.engine.store.paths import bindable, run_path, socket_path
 from phasegate.engine.store.paths import new_run_id as new_run_id
 from phasegate.engine.store.paths import run_dir as run_dir
+from phasegate.engine.store.paths import share_group as share_group
 from phasegate.engine.store.sqlite import default_db_path as default_db_path
 
 ANSWER_TIMEOUT = 30.0
@@ -39,23 +43,79 @@ class NoAnswer(PhasegateError):
     """The engine did not answer a command in time (exit 1)."""
 
 
+class NoEngine(PhasegateError):
+    """No engine holds the run to take a command, or its socket is not open to this user."""
+
+
+class CommandRefused(PhasegateError):
+    """The engine refused to take the command at all (exit 1)."""
+
+
 def engine_alive(row: RunRow) -> bool:
     """Is the run's engine process still the one that took the lease?"""
     return same_process(row.engine_pid, row.engine_started)
 
 
-async def send(store: Store, run_id: str, command: Command) -> int:
-    """Put the command in the run's inbox; the engine judges it and answers with an event
-    naming the returned id."""
+async def send(store: SQLiteStore, run_id: str, command: Command) -> int:
+    """Hand the command to the run's engine through the run's socket; the engine judges it
+    (as the OS user this process runs as) and answers with an event naming the returned number.
+    NoEngine when no engine holds the run or its socket is closed to this user."""
+    return (await _deliver(store, run_id, command))[0]
+
+
+async def _deliver(
+    store: SQLiteStore, run_id: str, command: Command
+) -> tuple[int, ev.Event | None]:
+    """Send the command; (its number, the event that answered it there and then, if any)."""
+    path = socket_path(run_path(store.path, run_id))
     who = current_identity()
-    context = {"uid": who.uid, "host": who.host, "tty": who.tty, "ssh": who.ssh}
-    return await store.put_command(
-        run_id, command.kind.value, {**args_of(command), **context}, who.user, time.time()
-    )
+    request = {
+        "kind": command.kind.value,
+        "args": args_of(command),
+        "context": {"tty": who.tty, "ssh": who.ssh},
+    }
+    name, fd = bindable(path) if os.path.isdir(os.path.dirname(path)) else (path, None)
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(name), 10.0)
+    except (FileNotFoundError, ConnectionRefusedError, TimeoutError):
+        raise NoEngine(
+            f"no engine holds run {run_id} now, so nothing was done; if it was interrupted, "
+            f"`phasegate resume {run_id}` takes it over (`phasegate show {run_id}` says how it is)"
+        ) from None
+    except PermissionError:
+        raise NoEngine(
+            f"{who.user} cannot reach the engine of run {run_id}: its socket {path} is not "
+            "shared with you (its starter can share a run: `phasegate run PLAN --share GROUP`)"
+        ) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    try:
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT)
+    except (ConnectionError, TimeoutError):
+        line = b""
+    finally:
+        writer.close()
+    try:
+        answer = json.loads(line)
+    except ValueError:
+        raise NoAnswer(
+            f"the engine of run {run_id} closed the connection without an answer; "
+            "check it with `phasegate show`"
+        ) from None
+    if "error" in answer:
+        raise CommandRefused(f"refused: {answer['error']}")
+    found = answer.get("event")
+    event = None
+    if isinstance(found, dict):
+        event = ev.from_json(found["type"], found["ts"], found["v"], found["data"])
+    return int(answer["id"]), event
 
 
 async def ask(
-    store: Store,
+    store: SQLiteStore,
     run_id: str,
     command: Command,
     answers: Callable[[ev.Event, int], bool],
@@ -64,7 +124,9 @@ async def ask(
     """Send the command and wait for the event that answers it (`answers(event, sent id)`)."""
     seen = await store.read_events(run_id)
     cursor = seen[-1][0] if seen else 0
-    sent = await send(store, run_id, command)
+    sent, answer = await _deliver(store, run_id, command)
+    if answer is not None and answers(answer, sent):
+        return answer
     deadline = time.monotonic() + timeout
     over = any(isinstance(e, ev.RunFinished) for _, e in reversed(seen))
     ended: float | None = time.monotonic() if over else None  # when the run's end was seen
@@ -86,3 +148,11 @@ async def ask(
         f"the engine of run {run_id} did not answer within {timeout:g}s; "
         "check it with `phasegate show`"
     )
+
+
+async def verify_chain(store: SQLiteStore, run_id: str) -> tuple[int, list[str]]:
+    """The run's event count and what is wrong with its hash chain ([] when it holds)."""
+    from phasegate.engine.store.chain import verify
+
+    rows = await store.chained_events(run_id)
+    return len(rows), verify(run_id, rows)

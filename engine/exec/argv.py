@@ -9,7 +9,7 @@ import shlex
 import shutil
 from collections.abc import Mapping
 
-from phasegate.engine.plan.template import bare, shell_substitute, substitute
+from phasegate.engine.plan.template import Raw, bare, names_in, shell_substitute, substitute
 
 SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n\t^")
 SHELL_WORDS = frozenset(
@@ -70,7 +70,8 @@ def command_argv(template: str, values: Mapping[str, str]) -> tuple[list[str], s
     that needs a shell gets every value quoted where it stands."""
     if "{" not in template and "}" not in template:
         return argv_for(template), template
-    if not needs_shell(bare(template, values)):
+    raw = any(isinstance(values.get(n), Raw) for n in names_in(template))
+    if not raw and not needs_shell(bare(template, values)):  # (a raw value: the shell splits it)
         argv = [substitute(w, values) for w in template.split()]
         return argv, shlex.join(argv)
     command = shell_substitute(template, values)

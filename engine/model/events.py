@@ -413,6 +413,7 @@ class CommandDone(Event):
     by: str
     ok: bool
     message: str = ""
+    uid: int = -1  # the sender's, as the kernel said (-1: written before the run's socket)
 
 
 @event("task.reprioritised")

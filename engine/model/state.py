@@ -186,6 +186,7 @@ class RunState:
     # (PHASEGATE_FEEDBACK)
     feedback: str = ""
     cancelling: str = ""  # the run is being cancelled, and why
+    last_command: int = 0  # the highest command number answered (numbers go on after it)
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
     anomalies: list[str] = field(default_factory=list)
     events: int = 0
@@ -533,6 +534,8 @@ def apply(state: RunState, event: ev.Event) -> RunState:
     handler = _HANDLERS.get(type(event))
     if handler is not None:
         handler(state, event)
+    if isinstance(event, ev.CommandDone | ev.GateVoted | ev.GateRefused):
+        state.last_command = max(state.last_command, event.command)
     state.events += 1
     return state
 

@@ -6,6 +6,7 @@ path and a message; the loader places it on its line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
     phases = _dicts(data.get("phases"))
     variables = _mapping(data.get("vars"))
     yield from _check_vars(variables)
+    yield from _check_raw_vars(data.get("raw_vars"), variables, extra_vars)
     known = Names(
         {str(v) for v in variables} | set(BUILTINS) | set(extra_vars),
         budget,
@@ -87,6 +89,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
         capacities=resources,
         tasks=Names(where, budget),
         known=known,
+        outside=data.get("absolute_outputs") is True,
     )
     edges: dict[str, list[str]] = {t: [] for t in where}
     for pi, phase in phases:
@@ -138,6 +141,21 @@ class _TaskContext:
     capacities: dict[str, Any]  # resource name -> its raw spec
     tasks: Names
     known: Names
+    outside: bool = False  # `outputs` may name files outside the workdir
+
+
+def _check_raw_vars(
+    raw: object, variables: dict[Any, Any], extra_vars: Iterable[str]
+) -> Iterator[Flaw]:
+    declared = {str(v) for v in variables} | set(extra_vars)
+    for i, name in enumerate(raw if isinstance(raw, list) else []):
+        if isinstance(name, str) and name not in declared:
+            yield Flaw(
+                ("raw_vars", i),
+                False,
+                f"raw_vars names '{_cut(name)}', which is not in `vars:`; "
+                f"declared: {', '.join(sorted(declared)) or 'none'}",
+            )
 
 
 def _check_vars(variables: dict[Any, Any]) -> Iterator[Flaw]:
@@ -283,6 +301,13 @@ def _check_task(
     for oi, out in enumerate(outputs if isinstance(outputs, list) else []):
         if isinstance(out, str):
             yield from _unknown_names(out, ctx.known, (*base, "outputs", oi))
+            if not ctx.outside and _outside(out):
+                yield Flaw(
+                    (*base, "outputs", oi),
+                    False,
+                    f"{label}'s output '{_cut(out)}' is outside the workdir; a hand-off names "
+                    "files under it (or set `absolute_outputs: true` to allow this)",
+                )
 
 
 def _check_gates(
@@ -441,3 +466,10 @@ def _duplicates(
             )
         else:
             seen[eid] = i
+
+
+def _outside(path: str) -> bool:
+    """Does a hand-off path leave the workdir (absolute, ~, or climbing out with ../)?"""
+    if path.startswith(("/", "~")):
+        return True
+    return os.path.normpath(path).split(os.sep)[0] == ".."

@@ -233,6 +233,16 @@ class Gate(Model):
     on_reject: OnReject | None = None
 
 
+class Roles(Model):
+    """Who may do what on a shared run; gates name their own approvers."""
+
+    operators: list[str] = Field(
+        default_factory=list,
+        description="users (or group:NAME) who may pause, resume, cancel, retry, skip, change "
+        "slots and priorities and add notes, besides the run's starter; others observe",
+    )
+
+
 class AskCommand(Model):
     run: str = Field(min_length=1, description="a command that answers; {query} is the query")
 
@@ -327,6 +337,18 @@ class Plan(Model):
         min_length=1,
         description="a command run when a gate or a question waits for people and when the "
         "run ends; it reads the event as one JSON object on stdin",
+    )
+    share: str | None = Field(
+        None, description="an OS group that may attach to the run (as --share GROUP)"
+    )
+    roles: Roles = Field(default_factory=lambda: Roles.model_validate({}))
+    raw_vars: list[str] = Field(
+        default_factory=list,
+        description="vars put into shell commands as written, so their values may add shell "
+        "syntax (a pipe, a glob); every other value is quoted",
+    )
+    absolute_outputs: bool = Field(
+        False, description="allow task `outputs` outside the workdir (absolute or ../ paths)"
     )
 
     _path: str = PrivateAttr("")

@@ -15,6 +15,12 @@ _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BUILTINS = ("current_date", "run_id", "workdir", "task")
 
 
+class Raw(str):
+    """A value put into shell commands as written (a var the plan lists in `raw_vars`)."""
+
+    __slots__ = ()
+
+
 def names_in(text: str) -> list[str]:
     """Every `{identifier}` named in the text (escaped braces and `${NAME}` excluded)."""
     if "{" not in text:
@@ -52,7 +58,8 @@ def shell_substitute(text: str, values: Mapping[str, str]) -> str:
             if name is None:
                 out.append(m.group(0)[0])
             elif name in values:
-                out.append(_quoted(str(values[name]), state))
+                value = values[name]
+                out.append(value if isinstance(value, Raw) else _quoted(str(value), state))
             else:
                 out.append(m.group(0))
             i = m.end()
@@ -81,5 +88,12 @@ def _quoted(value: str, state: str) -> str:
 
 def bare(text: str, values: Mapping[str, str]) -> str:
     """The text with each known `{name}` as a plain word part: the plan's own syntax, which
-    decides whether a command needs a shell (a value never does)."""
-    return _TOKEN.sub(lambda m: "_" if m.group(1) in values else m.group(0), text)
+    decides whether a command needs a shell (a value never does, unless it is Raw)."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) not in values:
+            return m.group(0)
+        value = values[m.group(1)]
+        return value if isinstance(value, Raw) else "_"  # (a raw value's syntax counts)
+
+    return _TOKEN.sub(one, text)

@@ -1,112 +1,90 @@
-"""The run's inbox, a part of the run: claims the commands front ends wrote for the run, each
-once, reads each back into its type and hands it to the part that acts on it (a cancel to the
-loop, a decision to the gatekeeper, the rest to operator control). A command that cannot be
-read is refused with the reason; a decision refused so is audited like any other."""
+"""The run's inbox, a part of the run: takes the commands that reach the engine through its
+socket (run/channel.py), each with the sender the kernel vouched for, reads each into its type
+and hands it to the part that acts on it (a cancel to the loop, a decision to the gatekeeper,
+the rest to operator control, if the plan's roles let the sender operate). Every command is
+answered with an event naming it, carrying the sender's uid: an audit row. A command that
+cannot be read, or arrives after the run has ended, is refused with the reason."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.errors import StoreBusy
 from phasegate.engine.model.identity import Identity
+from phasegate.engine.run.roles import may_operate
 
 if TYPE_CHECKING:
+    from phasegate.engine.plan.model import Roles
     from phasegate.engine.run.control import OperatorControl
     from phasegate.engine.run.gatekeeper import GateKeeper
     from phasegate.engine.run.host import Host
-    from phasegate.engine.store.base import Command, Store
-
-POLL = 0.25  # seconds between two reads of the inbox
 
 
 class Inbox:
     def __init__(
         self,
         host: Host,
-        store: Store,
         control: OperatorControl,
         keeper: GateKeeper,
         cancel: Callable[[str], None],
+        roles: Roles | None = None,
     ) -> None:
-        self._host, self._store = host, store
+        self._host, self._roles = host, roles
         self._control, self._keeper, self._cancel = control, keeper, cancel
+        self._last = 0  # the last command number given (the fold's, after a take-over)
+        self.closed = ""  # why commands are refused now (the run has ended)
 
-    async def read(self, closing: asyncio.Event) -> None:
-        """Claim and act on commands until `closing` is set. Stopped between two reads: a
-        claim is never cut off half-way (claimed commands would be lost)."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(closing.wait(), POLL)
-            if closing.is_set():
-                return
-            run_id = self._host.state.run_id
-            try:
-                claimed = await self._store.claim_commands(run_id, self._host.now())
-            except StoreBusy:  # another process holds the database: the next poll will do
-                continue
-            for command in claimed:
-                self.take(command)
-
-    async def refuse_rest(self) -> None:
-        """The run has ended: what is left in the inbox is answered (refused), never left
-        waiting."""
+    def submit(self, kind: str, args: dict[str, Any], who: Identity) -> dict[str, Any]:
+        """One command from `who`: numbered, acted on and answered (with an event naming the
+        number) before this returns; the answer for the sender is {"id": number}."""
         host = self._host
-        why = f"the run has ended ({host.state.status.value}); nothing was done"
-        for command in await self._store.claim_commands(host.state.run_id, host.now()):
-            self._refuse(command, why)
-
-    def take(self, command: Command) -> None:
-        """One command, dispatched on its type; a bad one is refused."""
-        host, by = self._host, command.author
+        self._last = number = max(self._last, host.state.last_command) + 1
+        if self.closed or host.state.finished_at is not None:
+            why = self.closed or f"the run has ended ({host.state.status.value})"
+            self._refuse(number, kind, args, who, f"{why}; nothing was done")
+            return {"id": number}
         try:
-            order = cmd.parse(command.kind, command.args)
+            order = cmd.parse(kind, args)
         except cmd.BadCommand as exc:
-            self._refuse(command, str(exc))
-            return
+            self._refuse(number, kind, args, who, str(exc))
+            return {"id": number}
+        if isinstance(order, cmd.Approve | cmd.Reject):
+            self._keeper.decide(number, order, who)
+            return {"id": number}
+        starter = host.state.user
+        if not may_operate(self._roles, who.user, starter):
+            self._refuse(number, kind, args, who, _not_operator(who.user, self._roles, starter))
+            return {"id": number}
         if isinstance(order, cmd.Cancel):
-            self._cancel(order.reason or f"cancelled by {by}")
-        elif isinstance(order, cmd.Approve | cmd.Reject):
-            self._keeper.decide(command.id, order, _sender(command))
+            reason = order.reason or f"cancelled by {who.user}"
+            host.emit(ev.CommandDone(host.now(), number, kind, who.user, True, reason, who.uid))
+            self._cancel(reason)
         else:
-            ok, message = self._control.handle(order, by)
-            host.emit(ev.CommandDone(host.now(), command.id, command.kind, by, ok, message))
+            ok, message = self._control.handle(order, who.user)
+            host.emit(ev.CommandDone(host.now(), number, kind, who.user, ok, message, who.uid))
+        return {"id": number}
 
-    def _refuse(self, command: Command, why: str) -> None:
-        """Answer a command with a refusal; a decision's refusal is an audit row."""
-        host, by = self._host, command.author
-        if command.kind in (cmd.Kind.APPROVE, cmd.Kind.REJECT):
-            who = _sender(command)
+    def _refuse(
+        self, number: int, kind: str, args: dict[str, Any], who: Identity, why: str
+    ) -> None:
+        """Answer a command with a refusal; a decision's refusal is a gate's audit row."""
+        host = self._host
+        if kind in (cmd.Kind.APPROVE, cmd.Kind.REJECT):
             context = {"host": who.host, "tty": who.tty, "ssh": who.ssh}
-            gate = str(command.args.get("gate", ""))
+            gate = str(args.get("gate", ""))
             refused = ev.GateRefused(
-                host.now(), gate, command.kind, by, who.uid, why, command=command.id, **context
+                host.now(), gate, kind, who.user, who.uid, why, command=number, **context
             )
             host.emit(refused)
         else:
-            host.emit(ev.CommandDone(host.now(), command.id, command.kind, by, False, why))
+            host.emit(ev.CommandDone(host.now(), number, kind, who.user, False, why, who.uid))
 
 
-def _sender(command: Command) -> Identity:
-    """Who sent a command and from where, as its client wrote it (the OS-verified identity
-    comes with the run's socket)."""
-    args = command.args
-    return Identity(
-        command.author,
-        _int(args.get("uid"), -1),
-        str(args.get("host", "")),
-        str(args.get("tty", "")),
-        str(args.get("ssh", "")),
+def _not_operator(user: str, roles: Roles | None, starter: str) -> str:
+    allowed = [starter, *(roles.operators if roles else [])]
+    return (
+        f"{user} may observe this run but not operate it; operators: "
+        f"{', '.join(dict.fromkeys(allowed))} (the plan's roles.operators)"
     )
-
-
-def _int(value: object, default: int) -> int:
-    """A number a client wrote, or `default` when it is not one."""
-    try:
-        return int(str(value))
-    except ValueError:
-        return default

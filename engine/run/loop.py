@@ -21,6 +21,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from phasegate.engine.agents.command import CommandAdapter
 from phasegate.engine.exec.base import Executor
@@ -28,7 +29,7 @@ from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
-from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.identity import Identity, current_identity
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState, apply
@@ -36,7 +37,9 @@ from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
+from phasegate.engine.plan.template import Raw
 from phasegate.engine.run.attempts import Attempts
+from phasegate.engine.run.channel import Channel
 from phasegate.engine.run.control import OperatorControl
 from phasegate.engine.run.fallbacks import Fallbacks
 from phasegate.engine.run.gatekeeper import GateKeeper
@@ -47,6 +50,7 @@ from phasegate.engine.run.progress import Progress
 from phasegate.engine.run.readiness import Readiness, started_event
 from phasegate.engine.run.takeover import TakeOver
 from phasegate.engine.store.base import RunRow, Store
+from phasegate.engine.store.paths import socket_path
 from phasegate.engine.store.sink import FailedSink, Sink
 from phasegate.engine.watch.history import gate_waits, learned
 from phasegate.engine.watch.monitors import Monitors
@@ -70,9 +74,11 @@ class Runner:
         variables: dict[str, str] | None = None,
         listeners: Sequence[Callable[[ev.Event], None]] = (),
         resume: dict[str, str] | None = None,
+        share: int | None = None,
     ) -> None:
         """`resume`: take over this existing run whose engine died (with the operator's answer
-        for each task whose `on_resume` is `ask`) instead of starting a new one."""
+        for each task whose `on_resume` is `ask`) instead of starting a new one. `share`: the
+        group id whose members may reach the run's socket."""
         self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
         self._resume = resume
         self._plan_path = os.path.abspath(plan.path) if plan.path else ""
@@ -84,10 +90,14 @@ class Runner:
         self._ticks = 0
         self._recording = False  # events can be recorded (the run is announced or taken over)
         self._early_cancel = ""  # a cancel that came before that (Ctrl-C while starting)
+        self._caught: list[ev.Event] | None = None  # what a command being taken emits
         self._workdir = plan.base_dir
         self._values: dict[str, str] = {k: str(v) for k, v in plan.vars.items()}
         self._given = dict(variables or {})
         self._values.update(self._given)
+        for name in plan.raw_vars:  # (the plan's opt-in: these values may add shell syntax)
+            if name in self._values:
+                self._values[name] = Raw(self._values[name])
         self._values.update(
             current_date=time.strftime("%Y-%m-%d"), run_id=run_id, workdir=self._workdir
         )
@@ -127,7 +137,10 @@ class Runner:
         self._tasks = tasks
         self._notifier = Notifier(self, self._listeners, self._workdir, self._env, self._values)
         self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
-        self._inbox = Inbox(self, store, self._control, self._keeper, self.cancel)
+        self._inbox = Inbox(self, self._control, self._keeper, self.cancel, plan.roles)
+        # the run's socket: commands reach the engine only through it (none without a run dir)
+        path = socket_path(run_dir) if run_dir else ""
+        self._channel = Channel(path, self.submit, share) if path else None
 
     # -- what the parts see (host.Host) -------------------------------------------------------
 
@@ -139,9 +152,28 @@ class Runner:
             self._sink.snapshot(self._seq, snapshot_format(), dump_state(self.state))
         for listener in self._listeners:
             listener(event)
+        if self._caught is not None:
+            self._caught.append(event)
 
     def now(self) -> float:
         return self._clock()
+
+    def submit(self, kind: str, args: dict[str, Any], who: Identity) -> dict[str, Any]:
+        """A command from `who` (as the run's socket vouches), acted on and answered."""
+        if not self._recording:
+            return {"error": "the run is starting; send the command again in a moment"}
+        caught: list[ev.Event] = []
+        self._caught = caught
+        try:
+            answer = self._inbox.submit(kind, args, who)
+        finally:
+            self._caught = None
+        for event in caught:  # the event answering it goes back with its number
+            if getattr(event, "command", None) == answer.get("id"):
+                name, version, data = event.record()
+                answer["event"] = {"type": name, "ts": event.ts, "v": version, "data": data}
+                break
+        return answer
 
     def dispatch(self) -> None:
         state = self.state
@@ -203,9 +235,9 @@ class Runner:
             os.makedirs(self._workdir, exist_ok=True)
         loop = asyncio.get_running_loop()
         self._beat = loop.call_later(TICK, self._tick)
-        inbox: asyncio.Task[None] | None = None
-        closing = asyncio.Event()  # stops the inbox between two reads, never inside one
         try:
+            if self._channel is not None:  # before the first event: it tells clients to come
+                await self._channel.open()
             if self._resume is not None and before is not None:
                 self.state, self._seq = await fold_run(self.store, self.run_id)
                 self._recording = True
@@ -220,25 +252,24 @@ class Runner:
                 self._sink.summary(status="running", started_at=started)
             if self._early_cancel:
                 self.cancel(self._early_cancel)
-            # (after a take-over: a decision written while no engine ran finds its gate open)
-            inbox = loop.create_task(self._inbox.read(closing))
             monitors = Monitors.of(self.plan)
             if monitors:
                 self._monitoring.monitors = Monitors(
                     monitors, self._workdir, self._env, self._values, self.now
                 )
             status, reason = await self._execute()
+            damage = await self.store.damage()
+            if damage:  # (what it recorded cannot be trusted: never `succeeded`)
+                status, reason = "failed", f"the database is damaged: {damage}"
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()
             if self._monitoring.monitors is not None:
                 await self._monitoring.monitors.close()
             await self._notifier.close()  # (the run's end told; each command has a timeout)
-            if inbox is not None:
-                closing.set()
-                await inbox
-                if self.state.finished_at is not None:
-                    await self._inbox.refuse_rest()
+            if self._channel is not None:
+                self._inbox.closed = f"the run has ended ({self.state.status.value})"
+                await self._channel.close()
             self._attempts.kill_all()
             self._sink.summary(
                 status=self.state.status.value,

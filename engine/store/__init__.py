@@ -3,12 +3,11 @@ numbered migrations, the batching sink the engine writes through, and the data d
 
 May import phasegate.engine.model only."""
 
-from phasegate.engine.store.base import Command, OutputLine, RunRow, Store
+from phasegate.engine.store.base import OutputLine, RunRow, Store
 from phasegate.engine.store.memory import MemoryStore
 from phasegate.engine.store.sqlite import SQLiteStore, default_db_path, open_store
 
 __all__ = [
-    "Command",
     "MemoryStore",
     "OutputLine",
     "RunRow",

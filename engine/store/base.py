@@ -74,19 +74,6 @@ class OutputLine:
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
-    """An intent written by a front end into the run's inbox, claimed once by the engine."""
-
-    id: int
-    run_id: str
-    kind: str
-    args: dict[str, Any]
-    author: str
-    created_at: float
-    result: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class OutputDrop:
     """Delete the lines of a task attempt before `before_line` (the output cap keeps the tail)."""
 
@@ -125,6 +112,10 @@ class Store(Protocol):
     """What the engine and the front ends need from storage. Every method is one transaction."""
 
     async def close(self) -> None: ...
+
+    async def damage(self) -> str:
+        """What is wrong with the stored data (a file truncated or overwritten), or ""."""
+        ...
 
     async def create_run(self, row: RunRow) -> None: ...
 
@@ -191,12 +182,6 @@ class Store(Protocol):
         ...
 
     async def release_lease(self, run_id: str, pid: int) -> None: ...
-
-    async def put_command(
-        self, run_id: str, kind: str, args: dict[str, Any], author: str, now: float
-    ) -> int: ...
-
-    async def claim_commands(self, run_id: str, now: float) -> list[Command]: ...
 
     async def save_plan(self, run_id: str, text: str, variables: dict[str, str]) -> None:
         """Keep the plan text and variables a run was started with (for `resume`)."""

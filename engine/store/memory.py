@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from phasegate.engine.model.errors import EngineBusy, StoreError
 from phasegate.engine.model.events import Event, from_json
 from phasegate.engine.store.base import (
-    Command,
     Knowledge,
     Liveness,
     OutputDrop,
@@ -34,11 +32,13 @@ class MemoryStore:
         self._output: dict[tuple[str, str, int, int], OutputLine] = {}
         self._cursor: dict[tuple[str, str, int, int], int] = {}
         self._last_cursor = 0  # output cursors only grow, even when dropped lines are rewritten
-        self._commands: list[tuple[Command, float | None]] = []
         self._plans: dict[str, tuple[str, dict[str, str]]] = {}
         self._snapshots: dict[str, tuple[int, str, bytes]] = {}
         self._knowledge: dict[str, tuple[str, list[Knowledge]]] = {}
         self._durations: dict[tuple[str, str], tuple[float, dict[str, float]]] = {}
+
+    async def damage(self) -> str:
+        return ""
 
     async def close(self) -> None:
         return None
@@ -199,22 +199,6 @@ class MemoryStore:
         row = self._runs.get(run_id)
         if row is not None and row.engine_pid == pid:
             self._runs[run_id] = dataclasses.replace(row, engine_pid=None)
-
-    async def put_command(
-        self, run_id: str, kind: str, args: dict[str, Any], author: str, now: float
-    ) -> int:
-        cid = len(self._commands) + 1
-        args = json.loads(json.dumps(args))
-        self._commands.append((Command(cid, run_id, kind, args, author, now), None))
-        return cid
-
-    async def claim_commands(self, run_id: str, now: float) -> list[Command]:
-        claimed = []
-        for i, (cmd, at) in enumerate(self._commands):
-            if cmd.run_id == run_id and at is None:
-                claimed.append(cmd)
-                self._commands[i] = (cmd, now)
-        return claimed
 
     async def save_plan(self, run_id: str, text: str, variables: dict[str, str]) -> None:
         if run_id not in self._runs:

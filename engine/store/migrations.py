@@ -134,6 +134,9 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (plan, task, run_id)
         )""",
     ],
+    # Tamper evidence: each event row carries the hash of the row before it and of itself
+    # (store/chain.py); `phasegate audit RUN --verify` walks the chain.
+    8: ["ALTER TABLE events ADD COLUMN chain TEXT"],
 }
 
 LATEST = max(MIGRATIONS)

@@ -1,13 +1,15 @@
 """Where a run's files live: `<data dir>/runs/<run id>/`, beside the database, created 0700
-whatever the umask; and the check that the files the engine writes are its user's alone."""
+whatever the umask (2750 with the group when the run is shared); the run's socket; and the
+check that the files the engine writes are its user's alone."""
 
 from __future__ import annotations
 
+import grp
 import os
 import secrets
 import stat
 
-from phasegate.engine.model.errors import StoreError
+from phasegate.engine.model.errors import StoreError, UsageError
 
 
 def new_run_id() -> str:
@@ -61,3 +63,78 @@ def check_private(db_path: str) -> None:
                 f"the database {what} {path} is writable by others (mode {mode:o}); "
                 f"make it yours alone (chmod go-w {path}) or choose another with --db"
             )
+
+
+SOCKET = "engine.sock"  # the run's door: commands reach its engine through it
+
+
+def run_path(db_path: str, run_id: str) -> str:
+    """The run's directory, as run_dir() makes it, without making it."""
+    return os.path.join(os.path.dirname(os.path.abspath(db_path)), "runs", run_id)
+
+
+def socket_path(run_directory: str) -> str:
+    return os.path.join(run_directory, SOCKET)
+
+
+def bindable(path: str) -> tuple[str, int | None]:
+    """A name for the Unix socket at `path` that fits the kernel's 108 bytes: the path itself,
+    or its name under /proc/self/fd/N of its directory opened O_PATH (the fd is returned, to
+    close once bound or connected)."""
+    if len(os.fsencode(path)) < 100:
+        return path, None
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    return f"/proc/self/fd/{fd}/{os.path.basename(path)}", fd
+
+
+def share_group(name: str) -> int:
+    """The id of OS group `name`, which this user must be in to share a run with it."""
+    try:
+        group = grp.getgrnam(name)
+    except KeyError:
+        raise UsageError(
+            f"there is no group '{name}' on this machine; --share takes one of your groups "
+            f"({', '.join(_my_groups())})"
+        ) from None
+    if os.geteuid() != 0 and group.gr_gid not in {os.getegid(), *os.getgroups()}:
+        raise UsageError(
+            f"you are not in group '{name}', so you cannot share a run with it; "
+            f"your groups: {', '.join(_my_groups())}"
+        )
+    return group.gr_gid
+
+
+def _my_groups() -> list[str]:
+    names = []
+    for gid in dict.fromkeys([os.getegid(), *os.getgroups()]):
+        try:
+            names.append(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            names.append(str(gid))
+    return names
+
+
+def share(db_path: str, run_directory: str, gid: int) -> None:
+    """Open a run to group `gid`: its directory (and the data directory above it) 2750, so the
+    group reaches the socket; the database 0640, readable by the group and written by this
+    user alone. A data directory that grants the group access already is kept as it is."""
+    data = os.path.dirname(os.path.abspath(db_path))
+    for directory in (data, os.path.join(data, "runs"), run_directory):
+        found = os.stat(directory)
+        if found.st_gid == gid and found.st_mode & 0o050 == 0o050:
+            continue
+        os.chown(directory, -1, gid)
+        os.chmod(directory, 0o2750)  # (setgid: files made here later are the group's too)
+    for path in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
+        if os.path.exists(path):
+            os.chown(path, -1, gid)
+            os.chmod(path, 0o640)
+
+
+def shared_with(run_directory: str) -> int | None:
+    """The group a run was shared with (its directory's), or None for a private run."""
+    try:
+        found = os.stat(run_directory)
+    except OSError:
+        return None
+    return found.st_gid if found.st_mode & 0o050 == 0o050 else None

@@ -8,6 +8,7 @@ import os
 import secrets
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -17,7 +18,6 @@ import aiosqlite
 from phasegate.engine.model.errors import EngineBusy, StoreBusy, StoreError
 from phasegate.engine.model.events import Event, from_json
 from phasegate.engine.store.base import (
-    Command,
     Knowledge,
     Liveness,
     OutputDrop,
@@ -27,7 +27,8 @@ from phasegate.engine.store.base import (
     check_summary,
     query_words,
 )
-from phasegate.engine.store.migrations import migrate
+from phasegate.engine.store.chain import Row, link
+from phasegate.engine.store.migrations import LATEST, migrate
 from phasegate.engine.store.paths import private_dirs
 
 BUSY_TIMEOUT_MS = 10_000
@@ -127,6 +128,41 @@ def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
         )
 
 
+async def _open_read_only(path: str) -> aiosqlite.Connection:
+    """A read-only connection to a database this user may read but not write (a run shared
+    with a group). While its engine runs, the WAL's shared memory exists and is the group's;
+    once no one has it open there is none, and the file is read as it is (immutable)."""
+    where = "file:" + urllib.parse.quote(os.path.abspath(path))
+    if not os.access(path, os.R_OK):
+        raise StoreError(
+            f"database {path}: it is not readable by you; its owner can share a run with your "
+            "group (`phasegate run PLAN --share GROUP`)"
+        )
+    last: sqlite3.Error | None = None
+    for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+        if mode.endswith("immutable=1") and os.path.exists(f"{path}-shm"):
+            break  # (a live engine's: reading past its shared memory would show stale pages)
+        conn = await aiosqlite.connect(
+            where + mode, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        try:
+            rows = await conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
+        except sqlite3.Error as exc:
+            await conn.close()
+            last = exc
+            continue
+        version = int(next(iter(rows))[0] or 0) if rows else 0
+        if version != LATEST:
+            await conn.close()
+            raise StoreError(
+                f"database {path} has schema version {version} and this phasegate reads "
+                f"{LATEST}; it is not yours to migrate: its owner's phasegate does so when it "
+                "next opens it"
+            )
+        return conn
+    raise _store_error(path, last or sqlite3.OperationalError("cannot be opened read-only"))
+
+
 class SQLiteStore:
     """Store backed by one SQLite file in WAL mode."""
 
@@ -141,7 +177,10 @@ class SQLiteStore:
 
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
-        """Open (creating and migrating if needed) the database at `path`; StoreError if not."""
+        """Open (creating and migrating if needed) the database at `path`; StoreError if not.
+        Another user's database shared with this one (readable, not writable) opens read-only."""
+        if path != ":memory:" and os.path.isfile(path) and not os.access(path, os.W_OK):
+            return cls(path, await _open_read_only(path))
         prepare_path(path)
         target, uri = path, False
         if path == ":memory:":
@@ -176,6 +215,21 @@ class SQLiteStore:
                 message = f"database {path}: {message}"
             raise StoreError(message) from None
         return cls(path, conn)
+
+    async def damage(self) -> str:
+        try:
+            async with self._lock:
+                rows = await self._conn.execute_fetchall("PRAGMA quick_check(3)")
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        lines = [x for r in rows for x in str(r[0]).splitlines() if not x.startswith("***")]
+        found = "; ".join(lines)
+        if found == "ok":
+            return ""
+        return (
+            f"{found[:160]}; what it holds of the run may be lost: keep a copy of {self.path} "
+            "and try `sqlite3 FILE .recover`"
+        )
 
     async def close(self) -> None:
         await self._conn.close()
@@ -260,15 +314,22 @@ class SQLiteStore:
     ) -> None:
         if summary:
             check_summary(summary)
-        rows = []
-        for seq, e in events:  # serialise before the transaction: nothing to undo if one fails
-            name, version, data = e.record()
-            rows.append((run_id, seq, name, e.ts, version, data))
+        records = [(seq, *e.record(), e.ts) for seq, e in events]  # (before the transaction)
         async with self.transaction() as db:
             await self._require_run(db, run_id)
-            if rows:
+            if records:
+                head = await db.execute_fetchall(
+                    "SELECT chain FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+                    (run_id,),
+                )
+                prev = str(next(iter(head))[0] or "") if head else ""
+                rows = []
+                for seq, name, version, data, ts in records:
+                    prev = link(prev, run_id, seq, name, ts, version, data)
+                    rows.append((run_id, seq, name, ts, version, data, prev))
                 await db.executemany(
-                    "INSERT INTO events (run_id, seq, type, ts, v, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO events (run_id, seq, type, ts, v, data, chain) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
             if output:
@@ -306,6 +367,14 @@ class SQLiteStore:
             (run_id, after_seq),
         )
         return [(r[0], from_json(r[1], r[2], r[3], r[4])) for r in rows]
+
+    async def chained_events(self, run_id: str) -> list[Row]:
+        """The run's event rows as stored, with their hash chain (for `audit --verify`)."""
+        rows = await self._query(
+            "SELECT seq, type, ts, v, data, chain FROM events WHERE run_id = ? ORDER BY seq",
+            (run_id,),
+        )
+        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     async def recent_events(
         self, run_id: str, types: Collection[str], upto_seq: int, limit: int
@@ -418,33 +487,6 @@ class SQLiteStore:
             await db.execute(
                 "UPDATE runs SET engine_pid = NULL WHERE id = ? AND engine_pid = ?", (run_id, pid)
             )
-
-    async def put_command(
-        self, run_id: str, kind: str, args: dict[str, Any], author: str, now: float
-    ) -> int:
-        async with self.transaction() as db:
-            cur = await db.execute(
-                "INSERT INTO commands (run_id, kind, args, author, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (run_id, kind, json.dumps(args), author, now),
-            )
-            return int(cur.lastrowid or 0)
-
-    async def claim_commands(self, run_id: str, now: float) -> list[Command]:
-        async with self.transaction() as db:
-            async with db.execute(
-                "SELECT id, run_id, kind, args, author, created_at FROM commands "
-                "WHERE run_id = ? AND claimed_at IS NULL ORDER BY id",
-                (run_id,),
-            ) as cur:
-                rows = list(await cur.fetchall())
-            if rows:
-                await db.execute(
-                    "UPDATE commands SET claimed_at = ? WHERE run_id = ? AND claimed_at IS NULL "
-                    f"AND id <= {int(rows[-1][0])}",
-                    (now, run_id),
-                )
-        return [Command(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
     async def save_plan(self, run_id: str, text: str, variables: dict[str, str]) -> None:
         async with self.transaction() as db:

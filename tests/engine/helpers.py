@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from phasegate.engine.exec.base import Exit, ProcSpec
+from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.state import RunState
 from phasegate.engine.plan import load_plan
 from phasegate.engine.run.loop import Runner
@@ -117,7 +119,7 @@ async def operated(tmp_path: Path, text: str, operator: Operator) -> tuple[RunSt
     runners: list[Runner] = []
 
     async def go() -> None:
-        while not runners:
+        while not runners or not runners[0].state.run_id:  # (until the run has started)
             await asyncio.sleep(0.01)
         await operator(runners[0], store)
 
@@ -130,3 +132,12 @@ async def operated(tmp_path: Path, text: str, operator: Operator) -> tuple[RunSt
 async def until(check: Callable[[], bool]) -> None:
     while not check():
         await asyncio.sleep(0.01)
+
+
+def command(
+    runner: Runner, kind: str, args: dict[str, object], user: str = "", uid: int = -1
+) -> dict[str, object]:
+    """A command as the run's socket hands it to the engine: from `user` (default: the run's
+    starter, who may operate it) with the uid the kernel said."""
+    who = Identity(user or runner.state.user, uid if uid >= 0 else os.geteuid(), "h")
+    return runner.submit(kind, args, who)

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
+from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
 
-from .helpers import ScriptedExecutor, run_plan, until
+from .helpers import ScriptedExecutor, command, run_plan, until
 
 WORDS = st.text(max_size=10)
 COMMANDS = st.one_of(
@@ -66,60 +67,65 @@ def test_who_may_send_each_command_is_part_of_its_definition() -> None:
 
 
 async def test_the_engine_answers_a_command_it_cannot_read_and_goes_on(tmp_path: Path) -> None:
-    # an older or foreign client writes a command no phasegate defines, then a good one
+    # an older or foreign client sends a command no phasegate defines, then a good one
     plan = """
     name: p
     agents: {w: {}}
+    roles: {operators: [alice]}
     phases:
       - id: one
         tasks: [{id: a, run: "true"}]
     """
     executor = ScriptedExecutor(hold={"a"})
     store = MemoryStore()
-
-    async def answers() -> list[ev.CommandDone]:
-        return [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
-
-    async def refusals() -> list[ev.GateRefused]:
-        return [e for _, e in await store.read_events("run1") if isinstance(e, ev.GateRefused)]
+    runners: list[Runner] = []
 
     async def operator() -> None:
         await until(lambda: "a" in executor.started)
-        await store.put_command("run1", "launch", {"rockets": 3}, "mallory", 1.0)
-        await store.put_command("run1", "note", {"text": "fine"}, "alice", 1.0)
-        await store.put_command("run1", "reject", {"gate": "g", "uid": "x"}, "eve", 1.0)
-        while len(await answers()) < 2 or not await refusals():
-            await asyncio.sleep(0.01)
+        runner = runners[0]
+        command(runner, "launch", {"rockets": 3}, "mallory", 1001)
+        command(runner, "note", {"text": "fine"}, "alice", 1002)
+        command(runner, "note", {"text": "let me in"}, "mallory", 1001)  # not an operator
+        command(runner, "reject", {"gate": "g"}, "eve", 1003)
         executor.release("a")
 
     helper = asyncio.ensure_future(operator())
-    state, _ = await run_plan(tmp_path, plan, executor, store)
+    state, _ = await run_plan(tmp_path, plan, executor, store, on_runner=runners.append)
     await helper
-    done = await answers()
-    assert [(d.kind, d.by, d.ok) for d in done] == [
-        ("launch", "mallory", False),
-        ("note", "alice", True),
+    events = [e for _, e in await store.read_events("run1")]
+    done = [e for e in events if isinstance(e, ev.CommandDone)]
+    assert [(d.kind, d.by, d.uid, d.ok) for d in done] == [
+        ("launch", "mallory", 1001, False),
+        ("note", "alice", 1002, True),
+        ("note", "mallory", 1001, False),
     ]
     assert done[0].message.startswith("unknown command 'launch'")
-    assert state.notes[0][1:] == ("alice", "fine")
+    assert done[2].message.startswith("mallory may observe this run but not operate it")
+    assert [n[1:] for n in state.notes] == [("alice", "fine")]
     # a decision that cannot be read is refused as a decision: an audit row, who and why
-    (refused,) = await refusals()
-    assert (refused.gate, refused.decision, refused.user, refused.uid) == ("g", "reject", "eve", -1)
+    (refused,) = [e for e in events if isinstance(e, ev.GateRefused)]
+    assert (refused.gate, refused.decision, refused.user, refused.uid) == (
+        "g",
+        "reject",
+        "eve",
+        1003,
+    )
     assert refused.why == "'reject' needs 'reason'"
     assert state.status.value == "succeeded"
 
 
-async def test_commands_left_when_a_run_ends_are_answered() -> None:
+async def test_commands_that_reach_an_ended_run_are_answered() -> None:
+    from phasegate.engine.model.identity import Identity
     from phasegate.engine.model.state import project
     from phasegate.engine.run.inbox import Inbox
 
-    store = MemoryStore()
     events: list[ev.Event] = []
 
     class Host:
         state = project(
             [
                 ev.RunStarted(1.0, "r", "p", "p.yaml", phases=[], tasks=[], agents=[]),
+                ev.CommandDone(1.5, 4, "note", "bob", True, uid=7),
                 ev.RunFinished(2.0, "succeeded"),
             ]
         )
@@ -130,25 +136,27 @@ async def test_commands_left_when_a_run_ends_are_answered() -> None:
         def now(self) -> float:
             return 3.0
 
-    from phasegate.engine.store.base import RunRow
-
-    await store.create_run(RunRow("r", "p", "p.yaml", "succeeded", 1.0))
-    note = await store.put_command("r", "note", {"text": "late"}, "alice", 2.5)
-    vote = await store.put_command("r", "approve", {"gate": "g", "uid": 7}, "bob", 2.5)
-    inbox = Inbox(Host(), store, None, None, lambda why: None)  # type: ignore[arg-type]
-    await inbox.refuse_rest()
+    inbox = Inbox(Host(), None, None, lambda why: None)  # type: ignore[arg-type]
+    note = inbox.submit("note", {"text": "late"}, Identity("alice", 1002, "h"))
+    vote = inbox.submit("approve", {"gate": "g"}, Identity("bob", 7, "h"))
     done, refused = events
-    assert isinstance(done, ev.CommandDone) and (done.command, done.ok) == (note, False)
+    # numbered after the last one the run answered
+    assert (note, vote) == ({"id": 5}, {"id": 6})
+    assert isinstance(done, ev.CommandDone) and (done.command, done.ok) == (5, False)
     assert done.message == "the run has ended (succeeded); nothing was done"
-    assert isinstance(refused, ev.GateRefused) and (refused.command, refused.uid) == (vote, 7)
+    assert isinstance(refused, ev.GateRefused) and (refused.command, refused.uid) == (6, 7)
 
 
-async def test_a_client_is_told_when_the_run_ends_without_taking_its_command() -> None:
-    from phasegate.engine.client import NoAnswer, ask
+async def test_a_command_for_a_run_no_engine_holds_fails_with_how_to_go_on(
+    tmp_path: Path,
+) -> None:
+    from phasegate.engine.client import NoEngine, SQLiteStore, ask
     from phasegate.engine.store.base import RunRow
 
-    store = MemoryStore()
-    await store.create_run(RunRow("r", "p", "p.yaml", "running", 1.0))
-    await store.write_batch("r", [(1, ev.RunFinished(2.0, "succeeded"))])
-    with pytest.raises(NoAnswer, match="ended before its engine took the command"):
-        await ask(store, "r", cmd.Note("hello"), lambda e, sent: False, timeout=10)
+    store = await SQLiteStore.open(str(tmp_path / "runs.db"))
+    try:
+        await store.create_run(RunRow("r", "p", "p.yaml", "running", 1.0))
+        with pytest.raises(NoEngine, match=r"no engine holds run r .*`phasegate resume r`"):
+            await ask(store, "r", cmd.Note("hello"), lambda e, sent: False, timeout=10)
+    finally:
+        await store.close()

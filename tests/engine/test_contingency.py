@@ -3,12 +3,12 @@ fires, and a rule that asks the operator whether to go on."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import project
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.plan import load_plan
@@ -16,7 +16,7 @@ from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
 from phasegate.engine.watch.risks import Tuning, findings
 
-from .helpers import operated, run_plan, until, write_plan
+from .helpers import command, operated, run_plan, until, write_plan
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +100,7 @@ async def test_a_rule_that_asks_pauses_the_run_until_the_operator_goes_on(
         assert runner.state.status is RunStatus.PAUSED
         await until(lambda: runner.state.tasks["slow"].status is TaskStatus.SUCCEEDED)
         assert runner.state.tasks["next"].status is not TaskStatus.RUNNING  # held by the pause
-        await store.put_command("run1", "resume", {}, "ops", time.time())
+        command(runner, "resume", {})
 
     state, store = await operated(tmp_path, ASK, operator)
     assert asked["risk"] == "overrun:slow" and asked["by"] == "risk:task_overrun"
@@ -109,13 +109,13 @@ async def test_a_rule_that_asks_pauses_the_run_until_the_operator_goes_on(
     assert state.tasks["next"].status is TaskStatus.SUCCEEDED
     events = [e for _, e in await store.read_events("run1")]
     resumed = [e for e in events if isinstance(e, ev.RunResumed)]
-    assert [r.by for r in resumed] == ["ops"]
+    assert [r.by for r in resumed] == [current_identity().user]
 
 
 async def test_stopping_at_a_question_cancels_the_run(tmp_path: Path) -> None:
     async def operator(runner: Runner, store: MemoryStore) -> None:
         await until(lambda: bool(runner.state.question))
-        await store.put_command("run1", "cancel", {"reason": "too slow"}, "ops", time.time())
+        command(runner, "cancel", {"reason": "too slow"})
 
     state, _ = await operated(tmp_path, ASK, operator)
     assert state.status is RunStatus.CANCELLED and state.reason == "too slow"
@@ -137,8 +137,9 @@ async def test_a_phases_monitor_checks_only_while_its_phase_is_under_way(tmp_pat
     """
     state, store = await run_plan(tmp_path, text)
     events = [e for _, e in await store.read_events("run1")]
-    raised = [e for e in events if isinstance(e, ev.RiskRaised)]
-    cleared = [e for e in events if isinstance(e, ev.RiskCleared)]
+    # (the machine's own pressure risks may come and go: only the monitor's count here)
+    raised = [e for e in events if isinstance(e, ev.RiskRaised) and e.key.startswith("monitor")]
+    cleared = [e for e in events if isinstance(e, ev.RiskCleared) and e.key.startswith("monitor")]
     assert [r.key for r in raised] == ["monitor:build.hot"]
     assert raised[0].subject == "monitor build.hot" and raised[0].message == "95, wanted <= 90"
     # it held while build ran, and cleared once ship was under way (not checked there)

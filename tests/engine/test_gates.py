@@ -19,7 +19,7 @@ from phasegate.engine.report.knowledge import learn
 from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
 
-from .helpers import run_plan, write_plan
+from .helpers import command, run_plan, until, write_plan
 
 ME = current_identity().user
 
@@ -66,8 +66,7 @@ async def gated_run(
                 user, kind, reason = todo.pop(0)
                 if user == "--":
                     break
-                args = {"gate": "review", "reason": reason, "uid": 1000, "host": "h"}
-                await store.put_command("run1", kind, args, user, time.time())
+                command(runners[0], kind, {"gate": "review", "reason": reason}, user, 1000)
 
     helper = asyncio.ensure_future(operator())
     await run_plan(tmp_path, plan(gate, **kw), store=store, on_runner=runners.append)
@@ -257,11 +256,17 @@ async def test_timeout_takes_the_gates_explicit_action(
 
 async def test_deciding_an_unknown_gate_or_one_not_open_is_refused(tmp_path: Path) -> None:
     store = MemoryStore()
-    await store.put_command("run1", "approve", {"gate": "nope"}, "alice", time.time())
-    await store.put_command("run1", "approve", {"gate": "review"}, "alice", time.time())
-    state, _ = await run_plan(
-        tmp_path, plan("{id: review, after: build, approval: auto}", first="sleep 0.6"), store=store
-    )
+    runners: list[Runner] = []
+
+    async def operator() -> None:
+        await until(lambda: bool(runners) and "make" in runners[0].state.tasks)
+        command(runners[0], "approve", {"gate": "nope"}, "alice", 1000)
+        command(runners[0], "approve", {"gate": "review"}, "alice", 1000)
+
+    helper = asyncio.ensure_future(operator())
+    text = plan("{id: review, after: build, approval: auto}", first="sleep 0.6")
+    state, _ = await run_plan(tmp_path, text, store=store, on_runner=runners.append)
+    await helper
     assert state.status is RunStatus.SUCCEEDED
     refused = [e for e in await audit(store) if isinstance(e, ev.GateRefused)]
     assert [e.why for e in refused] == [

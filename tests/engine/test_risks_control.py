@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import RunState, apply, project
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.plan.model import RiskSettings
@@ -17,7 +17,7 @@ from phasegate.engine.store import MemoryStore
 from phasegate.engine.watch.risks import changes, findings
 from phasegate.engine.watch.simulate import simulate
 
-from .helpers import operated, run_plan, until, write_plan
+from .helpers import command, operated, run_plan, until, write_plan
 
 RULES = RiskSettings.model_validate({})
 
@@ -103,7 +103,7 @@ async def _steer(
             if when_running != "*":
                 task = runner.state.tasks[when_running]
                 await until(lambda t=task: t.status is TaskStatus.RUNNING)  # type: ignore[misc]
-            await store.put_command("run1", kind, args, "ops", time.time())
+            command(runner, kind, args)
 
     return await operated(tmp_path, text, operator)
 
@@ -130,7 +130,7 @@ async def test_skip_a_running_task_and_its_dependents_go_on(tmp_path: Path) -> N
     assert state.tasks["after-slow"].status is TaskStatus.SUCCEEDED
     assert state.status is RunStatus.SUCCEEDED
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
-    assert done[0].ok and done[0].by == "ops"
+    assert done[0].ok and done[0].by == current_identity().user
 
 
 async def test_cancel_one_task_blocks_its_dependents(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ async def test_pause_holds_new_tasks_until_resume_and_notes_are_kept(tmp_path: P
     started_two = next(e for e in events if isinstance(e, ev.TaskStarted) and e.task == "two")
     resumed = next(e for e in events if isinstance(e, ev.RunResumed))
     assert started_two.ts >= resumed.ts  # nothing new started while paused
-    assert state.notes[0][1:] == ("ops", "deploy window moved")
+    assert state.notes[0][1:] == (current_identity().user, "deploy window moved")
     refused = [e for e in events if isinstance(e, ev.CommandDone) and not e.ok]
     assert "no task 'nope'" in refused[0].message
     assert state.status is RunStatus.SUCCEEDED
@@ -273,7 +273,7 @@ async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
             ("retry", {"task": "after"}),  # its need failed: refused
             ("retry", {"task": "flaky"}),
         ]:
-            await store.put_command("run1", kind, args, "ops", time.time())
+            command(runner, kind, args)
 
     state, store = await operated(tmp_path, RETRY, operator)
     assert state.status is RunStatus.SUCCEEDED
@@ -372,13 +372,13 @@ async def test_pause_one_phase_holds_its_tasks_until_it_is_resumed(tmp_path: Pat
     async def operator(runner: Runner, store: MemoryStore) -> None:
         state = runner.state
         await until(lambda: state.tasks["a"].status is TaskStatus.RUNNING)
-        await store.put_command("run1", "pause", {"phase": "two"}, "ops", time.time())
-        await store.put_command("run1", "pause", {"phase": "nope"}, "ops", time.time())
+        command(runner, "pause", {"phase": "two"})
+        command(runner, "pause", {"phase": "nope"})
         await until(lambda: state.phases["two"].status == "running")
         await asyncio.sleep(0.3)  # a held phase: b must not start in the meantime
         seen["b while held"] = state.tasks["b"].status
         seen["held"] = state.phases["two"].held
-        await store.put_command("run1", "resume", {"phase": "two"}, "ops", time.time())
+        command(runner, "resume", {"phase": "two"})
 
     state, store = await operated(tmp_path, text, operator)
     assert seen == {"b while held": TaskStatus.READY, "held": True}
@@ -463,7 +463,7 @@ async def test_rules_act_pause_the_phase_and_reduce_slots_as_the_plan_says(
         await until(lambda: runner.state.phases["p"].held)
         await until(lambda: runner.state.tasks["slow"].status is TaskStatus.SUCCEEDED)
         assert runner.state.tasks["next"].status is not TaskStatus.RUNNING
-        await store.put_command("run1", "resume", {"phase": "p"}, "ops", time.time())
+        command(runner, "resume", {"phase": "p"})
 
     state, store = await operated(tmp_path, text, operator)
     assert state.status is RunStatus.SUCCEEDED and state.agents["a"].slots == 2

@@ -12,7 +12,7 @@ import pytest
 from phasegate.engine.model.statuses import AgentStatus, RunStatus, TaskStatus
 from phasegate.engine.store import MemoryStore
 
-from .helpers import run_plan
+from .helpers import command, run_plan
 
 
 def _processes_of(run_id: str) -> list[psutil.Process]:
@@ -384,7 +384,7 @@ async def test_a_cancel_command_from_another_client_stops_the_run(tmp_path: Path
     async def operator() -> None:
         while store_state().get("t") != TaskStatus.RUNNING:
             await asyncio.sleep(0.01)
-        await store.put_command("run1", "cancel", {"reason": "stopped by ops"}, "ops", time.time())
+        command(runner[0], "cancel", {"reason": "stopped by ops"})
 
     runner: list[Runner] = []
 

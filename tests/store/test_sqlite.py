@@ -125,23 +125,6 @@ async def test_a_reader_sees_whole_batches_while_a_writer_writes(
     assert seen == list(range(1, batch * batches + 1))
 
 
-async def test_a_command_is_claimed_once_by_two_connections(
-    pair: tuple[SQLiteStore, SQLiteStore],
-) -> None:
-    one, two = pair
-    await new_run(one, "r1")
-    ids = [await one.put_command("r1", "note", {"i": i}, "alice", T0) for i in range(50)]
-
-    async def claim(store: SQLiteStore) -> list[int]:
-        got: list[int] = []
-        for _ in range(10):
-            got += [c.id for c in await store.claim_commands("r1", T0)]
-        return got
-
-    first, second = await asyncio.gather(claim(one), claim(two))
-    assert sorted(first + second) == ids
-
-
 async def test_two_engines_racing_for_one_run_get_one_lease(
     pair: tuple[SQLiteStore, SQLiteStore],
 ) -> None:
@@ -312,17 +295,18 @@ async def test_a_transaction_cancelled_at_its_begin_leaves_no_transaction_open(
     # open: the next write failed with "cannot start a transaction within a transaction"
     store = await SQLiteStore.open(str(db_path))
     try:
-        for _ in range(20):
+        await new_run(store, "r")
+        for i in range(20):
 
-            async def claim() -> None:
-                await store.claim_commands("r", 0.0)
+            async def write() -> None:
+                await store.write_batch("r", [], summary={"status": "running"})
 
-            task = asyncio.get_running_loop().create_task(claim())
+            task = asyncio.get_running_loop().create_task(write())
             await asyncio.sleep(0)  # it now waits for its BEGIN
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await store.put_command("r", "note", {}, "me", 1.0)
-        assert len(await store.claim_commands("r", 2.0)) == 20
+            await store.write_batch("r", [(i + 1, ready("a", i + 1))])
+        assert len(await store.read_events("r")) == 20
     finally:
         await store.close()

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,16 @@ import pytest
 PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(autouse=True)
+async def _close_run_sockets() -> AsyncIterator[None]:
+    """The sockets of the live runs a dashboard test served (helpers.live_run), closed."""
+    from .helpers import CHANNELS
+
+    yield
+    while CHANNELS:
+        await CHANNELS.pop().close()
 
 
 def until(what: str, check: Callable[[], bool], seconds: float = 30) -> None:

@@ -1,5 +1,5 @@
-"""Helpers for dashboard tests: what a widget shows, a live run to attach to, the commands a
-dashboard sent."""
+"""Helpers for dashboard tests: what a widget shows, a live run to attach to (its engine: this
+test process, serving the run's socket), the commands a dashboard sent through it."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import Identity
+from phasegate.engine.run.channel import Channel
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.base import RunRow
+from phasegate.engine.store.paths import run_dir, socket_path
 from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 
@@ -46,12 +49,28 @@ async def live_run(db: str, run_id: str, events: list[ev.Event], dead: bool = Fa
         await store.write_batch(run_id, list(enumerate(events, 1)))
     finally:
         await store.close()
+    if not dead:
+        taken = _TAKEN.setdefault((db, run_id), [])
+
+        def take(kind: str, args: dict[str, object], who: Identity) -> dict[str, object]:
+            taken.append((kind, args, who))
+            return {"id": len(taken)}
+
+        channel = Channel(socket_path(run_dir(db, run_id)), take)  # type: ignore[arg-type]
+        await channel.open()
+        CHANNELS.append(channel)
     return run_id
 
 
+CHANNELS: list[Channel] = []  # the live runs' sockets, closed after each test (conftest.py)
+
+
+# what each live run's socket took: (kind, args, sender as the kernel said)
+_TAKEN: dict[tuple[str, str], list[tuple[str, dict[str, object], Identity]]] = {}
+
+
 async def commands(db: str, run_id: str) -> list[tuple[str, dict[str, object]]]:
-    store = await SQLiteStore.open(db)
-    try:
-        return [(c.kind, c.args) for c in await store.claim_commands(run_id, time.time())]
-    finally:
-        await store.close()
+    """The commands the run's socket took (and forgets them), each sent by this test's user."""
+    taken = _TAKEN.pop((db, run_id), [])
+    assert all(who.uid == os.geteuid() for _, _, who in taken)
+    return [(kind, args) for kind, args, _ in taken]

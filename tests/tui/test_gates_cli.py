@@ -81,7 +81,10 @@ def test_a_refused_approval_exits_1_and_names_who_may(
     proc.terminate()
     proc.communicate(timeout=30)
     rows = json.loads(pg("audit", "last", "--json").stdout)["audit"]
-    assert rows[0]["accepted"] is False and "release-lead" in rows[0]["why"]
+    decisions = [r for r in rows if r["gate"] == "review"]
+    assert decisions[0]["accepted"] is False and "release-lead" in decisions[0]["why"]
+    # the trail also has the run's start, the cancel (SIGTERM) and the run's end
+    assert rows[0]["decision"] == "run started" and rows[-1]["decision"] == "run cancelled"
 
 
 def test_deciding_a_finished_run_is_refused(pg: Run, tmp_path: Path) -> None:

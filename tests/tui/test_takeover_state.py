@@ -184,8 +184,10 @@ def test_a_gate_with_one_of_two_approvals_stays_at_one_of_two_after_kill_9(
         if engine.poll() is None:
             engine.kill()
     decisions = json.loads(pg("audit", "last", "--json").stdout)["audit"]
-    votes = [(d["decision"], d["accepted"]) for d in decisions if d["user"] == ME]
+    votes = [(d["decision"], d["accepted"]) for d in decisions if d["user"] == ME and d["gate"]]
     assert votes == [("approve", True), ("approve", False)]
+    # the operator's cancel is in the trail too, with her uid
+    assert ("cancel", True) in [(d["decision"], d["accepted"]) for d in decisions]
 
 
 FEEDBACK = """

@@ -62,8 +62,9 @@ async def command(db_path: str, ref: str, order: Command) -> str:
         row = await live_run(store, ref, "there is nothing to steer")
 
         def answers(event: ev.Event, sent: int) -> bool:
-            if isinstance(event, ev.CommandDone):
-                return event.command == sent
+            if isinstance(event, ev.CommandDone) and event.command == sent:
+                # (a cancel taken is answered by the run's end)
+                return not (isinstance(order, Cancel) and event.ok)
             return isinstance(order, Cancel) and isinstance(event, ev.RunFinished)
 
         event = await ask(store, row.id, order, answers)

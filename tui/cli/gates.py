@@ -184,6 +184,42 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "evidence_hash": e.evidence_hash if isinstance(e, ev.GateVoted) else "",
                 }
             )
+        elif isinstance(e, ev.CommandDone):
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": "",
+                    "decision": e.kind,
+                    "user": e.by,
+                    "uid": e.uid,
+                    "reason": e.message,
+                    "accepted": e.ok,
+                    "why": "" if e.ok else e.message,
+                }
+            )
+        elif isinstance(e, ev.RunStarted):
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": "",
+                    "decision": "run started",
+                    "user": e.user,
+                    "host": e.host,
+                    "reason": "",
+                    "accepted": True,
+                }
+            )
+        elif isinstance(e, ev.RunFinished):
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": "",
+                    "decision": f"run {e.status}",
+                    "user": "",
+                    "reason": e.reason,
+                    "accepted": True,
+                }
+            )
         elif isinstance(e, ev.GateClosed):
             rows.append(
                 {
@@ -204,14 +240,36 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
         [
             [
                 when(r["time"]),
-                safe(r["gate"]),
-                r["decision"] + ("" if r["accepted"] else " (refused)"),
-                safe(f"{r['user']} ({r['uid']})" if r.get("user") else "-"),
+                safe(r["gate"] or "-"),
+                safe(r["decision"]) + ("" if r["accepted"] else " (refused)"),
+                safe(r["user"] + (f" ({r['uid']})" if "uid" in r else "") if r["user"] else "-"),
                 safe(r.get("host", "") + (" ssh" if r.get("ssh") else "")),
                 safe(r["reason"] if r["accepted"] else f"{r['reason']} - {r['why']}")[:70],
             ]
             for r in rows
         ],
+    )
+
+
+async def verify(db_path: str, ref: str, as_json: bool) -> tuple[bool, str]:
+    """Walk the run's hash chain: (holds, what to print)."""
+    from phasegate.engine.client import verify_chain
+
+    store = await SQLiteStore.open(db_path)
+    try:
+        row = await resolve_run(store, ref)
+        count, problems = await verify_chain(store, row.id)
+    finally:
+        await store.close()
+    if as_json:
+        return not problems, json.dumps(
+            {"run": row.id, "events": count, "ok": not problems, "problems": problems}, indent=2
+        )
+    if not problems:
+        return True, f"run {row.id}: the hash chain of its {count} events holds"
+    head = f"run {row.id}: its audit trail was tampered with ({len(problems)} broken link"
+    return False, "\n".join(
+        [head + ("s)" if len(problems) != 1 else ")"), *(f"  {safe(p)}" for p in problems)]
     )
 
 

@@ -96,6 +96,12 @@ def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) 
 @var_option
 @click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
 @color_option
+@click.option(
+    "--share",
+    metavar="GROUP",
+    help="Let the members of OS group GROUP attach, and approve or operate as the plan's "
+    "roles allow (the plan's `share:` key says the same).",
+)
 @click.option("--run-id", hidden=True, help="Use this run id (the dashboard's engine child).")
 def run(
     plan: str,
@@ -105,6 +111,7 @@ def run(
     variables: tuple[str, ...],
     quiet: bool,
     color: str,
+    share: str | None,
     run_id: str | None,
 ) -> None:
     """Validate PLAN and run it, with the live dashboard (or --headless log lines).
@@ -132,19 +139,24 @@ def run(
     finally:
         gc.freeze()
         gc.enable()
+    share = share or loaded.share
+    if share is not None:
+        from phasegate.engine.client import share_group
+
+        share_group(share)  # (a group this user is not in: exit 2 before anything starts)
     # the plan is parsed once: a launched engine gets it from here
     if detach:
         from phasegate.tui.launch import run_detached
 
-        sys.exit(run_detached(loaded, _db_path(db), values))
+        sys.exit(run_detached(loaded, _db_path(db), values, share))
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
         from phasegate.tui.launch import run_with_dashboard
 
-        sys.exit(run_with_dashboard(loaded, _db_path(db), values, color))
+        sys.exit(run_with_dashboard(loaded, _db_path(db), values, color, share))
     from phasegate.engine.client import new_run_id
     from phasegate.engine.client.engines import Job
 
-    _host(Job(loaded, _db_path(db), run_id or new_run_id(), values, quiet=quiet))
+    _host(Job(loaded, _db_path(db), run_id or new_run_id(), values, quiet=quiet, share=share))
 
 
 def _host(job: Job) -> NoReturn:
@@ -338,12 +350,23 @@ def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN", default="last")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check the run's hash chain: exit 1 naming every event changed, removed or inserted.",
+)
 @db_option
 @json_option
-def audit(run_ref: str, db: str | None, as_json: bool) -> None:
-    """Every gate decision of RUN, accepted or refused: who, from where, when, why."""
+def audit(run_ref: str, verify: bool, db: str | None, as_json: bool) -> None:
+    """The audit trail of RUN: its start and end, every gate decision accepted or refused,
+    every operator command; who (as the OS said), from where, when, why."""
     from phasegate.tui.cli.gates import audit as audit_run
+    from phasegate.tui.cli.gates import verify as verify_run
 
+    if verify:
+        ok, text = _run_async(lambda: verify_run(_db_path(db), run_ref, as_json))
+        click.echo(text)
+        sys.exit(0 if ok else 1)
     click.echo(_run_async(lambda: audit_run(_db_path(db), run_ref, as_json)))
 
 

@@ -58,11 +58,20 @@ class PhasegateApp(App[str | None]):
         if lag_file:  # benchmarks: how late the UI loop runs a 50 ms timer
             self._lag = LagProbe(lag_file)
             self.set_interval(LagProbe.EVERY, self._lag.tick)
+        if not self.is_headless and _terminal_here():
+            self.set_interval(TERMINAL_CHECK, self._terminal_check)
         self.store = await SQLiteStore.open(self.db_path)
         if self.run_id is not None:
             await self.push_screen(DashboardScreen(RunFeed(self.store, self.run_id, self.clock)))
         else:
             await self.push_screen(BrowserScreen(self.store, self.clock))
+
+    def _terminal_check(self) -> None:
+        """A terminal that went away without a SIGHUP (the dashboard run through su or runuser
+        when its SSH session or tmux pane closed) leaves its reads at end-of-file at once:
+        leave then, as on a hang-up (the run goes on), instead of spinning."""
+        if not _terminal_here():
+            self.exit("left")
 
     async def on_unmount(self) -> None:
         if getattr(self, "_lag", None) is not None:
@@ -76,3 +85,15 @@ class PhasegateApp(App[str | None]):
         if isinstance(screen, DashboardScreen):
             for name, what, action in DASHBOARD_COMMANDS:
                 yield SystemCommand(name, what, getattr(screen, f"action_{action}"))
+
+
+TERMINAL_CHECK = 1.0  # seconds between two checks that the dashboard's terminal is still there
+
+
+def _terminal_here() -> bool:
+    """Has this process a controlling terminal (gone once the terminal hangs up)?"""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True

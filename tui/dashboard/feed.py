@@ -12,8 +12,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from phasegate.engine.client import RunRow, SQLiteStore
+from phasegate.engine.client import RunRow, SQLiteStore, send
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.commands import Command
+from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.snapshot import load as load_state
 from phasegate.engine.model.snapshot import snapshot_format
 from phasegate.engine.model.state import RunState, apply
@@ -54,6 +56,15 @@ class RunFeed:
         self._seq = 0
         self._output_cursor = 0
         self.last_output: dict[str, float] = {}  # task -> time of its newest output line
+
+    async def send(self, order: Command) -> str | None:
+        """Hand `order` to the run's engine (through its socket): None once it took it, else
+        why not (no engine holds the run, its socket is not open to this user...)."""
+        try:
+            await send(self.store, self.run_id, order)
+        except PhasegateError as exc:
+            return str(exc)
+        return None
 
     async def drain(self) -> Changes:
         changes = Changes()

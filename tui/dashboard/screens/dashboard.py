@@ -13,7 +13,6 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from phasegate.engine.client import send
 from phasegate.engine.client.policy import may_answer_question, may_decide_gate
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
@@ -280,7 +279,10 @@ class DashboardScreen(Screen[None]):
             self.app.pop_screen()
 
     async def _send(self, order: cmd.Command) -> None:
-        await send(self.feed.store, self.feed.run_id, order)
+        why = await self.feed.send(order)
+        if why is not None:
+            self.app.notify(safe(why), severity="error", timeout=6)
+            return
         self.app.notify(f"{order.kind.value.replace('_', ' ')} sent", timeout=2)
 
     def _live(self) -> bool:
@@ -412,11 +414,10 @@ class DashboardScreen(Screen[None]):
         async def decided(choice: str | None) -> None:
             if choice == "stop":
                 who = current_identity().user
-                await send(
-                    self.feed.store,
-                    self.feed.run_id,
-                    cmd.Cancel(f"stopped from the dashboard by {who}"),
-                )
+                why = await self.feed.send(cmd.Cancel(f"stopped from the dashboard by {who}"))
+                if why is not None:
+                    self.app.notify(safe(why), severity="error", timeout=6)
+                    return
                 self.app.exit("stopped")
             elif choice == "leave":
                 self.app.exit("left")

@@ -13,7 +13,6 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from phasegate.engine.client import send
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.state import GateState
 from phasegate.tui.dashboard.feed import RunFeed
@@ -75,7 +74,10 @@ class GatePrompt(ReasonPrompt):
             )
 
     async def action_approve(self) -> None:
-        await send(self.feed.store, self.feed.run_id, Approve(self.gate))
+        why = await self.feed.send(Approve(self.gate))
+        if why is not None:
+            self.app.notify(safe(why), severity="error", timeout=6)
+            return
         self.app.notify(f"approval of gate {self.gate} sent", timeout=3)
         self.dismiss()
 
@@ -83,7 +85,10 @@ class GatePrompt(ReasonPrompt):
         self.ask_reason()
 
     async def with_reason(self, reason: str) -> None:
-        await send(self.feed.store, self.feed.run_id, Reject(self.gate, reason))
+        why = await self.feed.send(Reject(self.gate, reason))
+        if why is not None:
+            self.app.notify(safe(why), severity="error", timeout=6)
+            return
         self.app.notify(f"rejection of gate {self.gate} sent", timeout=3)
 
 

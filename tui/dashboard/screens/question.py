@@ -13,7 +13,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from phasegate.engine.client import send
 from phasegate.engine.model.commands import Cancel, Resume
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import ReasonPrompt
@@ -65,7 +64,10 @@ class QuestionPrompt(ReasonPrompt):
             yield Input(placeholder="why stop the run? (enter to send)", id="reason", disabled=True)
 
     async def action_go_on(self) -> None:
-        await send(self.feed.store, self.feed.run_id, Resume())
+        why = await self.feed.send(Resume())
+        if why is not None:
+            self.app.notify(safe(why), severity="error", timeout=6)
+            return
         self.app.notify("resume sent: the run goes on", timeout=3)
         self.dismiss()
 
@@ -74,5 +76,8 @@ class QuestionPrompt(ReasonPrompt):
 
     async def with_reason(self, reason: str) -> None:
         why = f"stopped at a risk's question: {reason}"
-        await send(self.feed.store, self.feed.run_id, Cancel(why))
+        refused = await self.feed.send(Cancel(why))
+        if refused is not None:
+            self.app.notify(safe(refused), severity="error", timeout=6)
+            return
         self.app.notify("cancel sent: the run stops", timeout=3)

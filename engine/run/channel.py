@@ -1,0 +1,114 @@
+"""The run's door: a Unix socket in the run directory (`engine.sock`) through which front ends
+send their commands to the engine, one JSON line per connection.
+
+Who sent a command is what the kernel says of the peer (SO_PEERCRED: its uid), never a name
+the client wrote; the engine alone writes the decision, the refusal and the answer, with that
+uid. Nothing written into the database is taken as a command. The socket is 0600 (0660 with
+the run's group when the run is shared); whoever reaches it is still judged by the plan's
+roles and each gate's approvers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import socket
+import stat
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from phasegate.engine.model.identity import Identity
+from phasegate.engine.store.paths import bindable, private_dirs
+
+MAX_REQUEST = 256 * 1024  # bytes of one command
+READ_TIMEOUT = 10.0  # a client that connects and says nothing is dropped after this
+_CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+# (kind, args, who) -> the answer sent back: {"id": N} or {"error": why}
+Take = Callable[[str, dict[str, Any], Identity], dict[str, Any]]
+
+
+def peer(sock: socket.socket, claimed: dict[str, Any]) -> Identity:
+    """The OS user at the other end of a connected Unix socket, with the context (tty, ssh
+    connection) its client gave, which only describes the session."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size)
+    _pid, uid, _gid = _CRED.unpack(raw)
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    tty, ssh = (str(claimed.get(k, ""))[:200] for k in ("tty", "ssh"))
+    return Identity(user, uid, socket.gethostname(), tty, ssh)
+
+
+class Channel:
+    """Serves the run's socket while the engine holds the run."""
+
+    def __init__(self, path: str, take: Take, group: int | None = None) -> None:
+        self.path, self._take, self._group = path, take, group
+        self._server: asyncio.AbstractServer | None = None
+
+    async def open(self) -> None:
+        """Bind the socket (a stale one of a dead engine is replaced: this engine holds the
+        lease), then give it its mode."""
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(self.path).st_mode):
+                os.unlink(self.path)
+        private_dirs(os.path.dirname(self.path))
+        name, fd = bindable(self.path)
+        old = os.umask(0o177)  # never reachable by others, even for a moment
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=name, limit=MAX_REQUEST
+            )
+        finally:
+            os.umask(old)
+            if fd is not None:
+                os.close(fd)
+        if self._group is not None:
+            os.chown(self.path, -1, self._group)
+            os.chmod(self.path, 0o660)
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await self._server.wait_closed()
+        self._server = None
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            answer = await self._answer(reader, writer)
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        except (TimeoutError, ConnectionError, OSError):
+            pass  # the client went away: it was told nothing, and nothing was done
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> dict[str, Any]:
+        try:
+            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+        except (asyncio.LimitOverrunError, ValueError):
+            return {"error": f"a command is at most {MAX_REQUEST} bytes"}
+        try:
+            request = json.loads(line)
+            kind, args = request["kind"], request.get("args", {})
+            if not isinstance(kind, str) or not isinstance(args, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return {"error": "not a command: one JSON object {kind, args} per connection"}
+        context = request.get("context")
+        who = peer(writer.get_extra_info("socket"), context if isinstance(context, dict) else {})
+        return self._take(kind, args, who)
