@@ -15,6 +15,7 @@ import os
 import pickle
 import sys
 
+from phasegate.engine.exec.strays import become_subreaper
 from phasegate.engine.host import Job, exit_code, host
 from phasegate.engine.model.errors import PhasegateError, UsageError
 
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # (a run not taken closes the pipe without a word when this process exits, after its
     # last words reached the log)
+    # the orphans of the run's tasks (a `setsid` child, a daemon) come to this process, so that
+    # they are found and stopped when their task ends (engine/exec/strays.py)
+    become_subreaper()
     try:
         job = _read_job()
         state, sig = asyncio.run(host(job, on_started=started))

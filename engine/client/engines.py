@@ -12,14 +12,23 @@ import subprocess
 import sys
 import time
 
+from phasegate.engine.exec.strays import become_subreaper
 from phasegate.engine.host import Job as Job
 from phasegate.engine.host import exit_code as exit_code
-from phasegate.engine.host import host as host
+from phasegate.engine.host import host as _host
 from phasegate.engine.model.errors import PhasegateError
+from phasegate.engine.model.state import RunState
 from phasegate.engine.store.paths import run_dir
 
 ENGINE_START_TIMEOUT = 20.0
 ENGINE_EXIT_GRACE = 5.0  # for an engine that did not take the run to exit by itself
+
+
+async def host(job: Job) -> tuple[RunState, int | None]:
+    """Host the run in this process, in the foreground (`run --headless`). The process becomes
+    the reaper of its tasks' orphans, as the engine process does (engine/exec/strays.py)."""
+    become_subreaper()
+    return await _host(job)
 
 
 class EngineDidNotStart(PhasegateError):

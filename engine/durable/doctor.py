@@ -1,4 +1,5 @@
-"""`phasegate doctor`: checks of the data directory, the database and the runs it holds."""
+"""`phasegate doctor`: checks of the data directory, the database, the runs it holds, and task
+processes that outlive their run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import shutil
 import sqlite3
 import stat
 from dataclasses import dataclass
+
+import psutil
 
 from phasegate.engine.durable.recovery import processes_by_run
 from phasegate.engine.exec.group import same_process
@@ -96,6 +99,7 @@ def check_database(db_path: str) -> list[Finding]:
             found.append(Finding("schema", "ok", f"version {version}"))
         if version >= 2:
             found += _check_runs(conn)
+            found += _check_strays(conn)
     except sqlite3.Error as exc:
         found.append(Finding("database", "fail", f"{db_path}: {exc}"))
     finally:
@@ -136,6 +140,46 @@ def _check_runs(conn: sqlite3.Connection) -> list[Finding]:
     if not rows:
         found.append(Finding("runs", "ok", "no unfinished run"))
     return found
+
+
+def _check_strays(conn: sqlite3.Connection) -> list[Finding]:
+    """Processes that carry the PHASEGATE_RUN_ID of a run of this database that has finished or
+    whose engine is dead: what a task left running (its plan said `keep_background`, or it
+    escaped its engine). Each with its pid, run, task and command, and how to stop it."""
+    procs = processes_by_run()
+    found = []
+    for run_id, by_task in sorted(procs.items()):
+        row = conn.execute(
+            "SELECT finished_at, engine_pid, engine_started FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            continue  # a run of another data directory
+        finished, pid, started = row
+        if finished is None and same_process(pid, started):
+            continue  # its engine lives: its tasks run
+        why = "has finished" if finished is not None else "has no live engine"
+        how = "" if finished is not None else f", or `phasegate resume {run_id}` takes it over"
+        for (task, attempt), plist in sorted(by_task.items()):
+            for proc in plist:
+                found.append(
+                    Finding(
+                        f"stray pid {proc.pid}",
+                        "warn",
+                        f"run {run_id} {why}; its task {task} (attempt {attempt}) left "
+                        f"`{_command(proc)}` running; stop it with `kill {proc.pid}`{how}",
+                    )
+                )
+    if not found:
+        found.append(Finding("processes", "ok", "no task process outlives its run"))
+    return found
+
+
+def _command(proc: psutil.Process) -> str:
+    try:
+        line = " ".join(proc.cmdline()) or proc.name()
+    except psutil.Error:
+        return "?"
+    return line if len(line) <= 120 else line[:119] + "…"
 
 
 def diagnose(db_path: str) -> list[Finding]:

@@ -20,7 +20,8 @@ class ProcSpec:
     argv: list[str]
     env: dict[str, str]
     cwd: str
-    keep_background: bool = False  # processes it leaves in its group may outlive it
+    keep_background: bool = False  # processes it leaves behind may outlive it
+    kill_grace: float | None = None  # TERM to KILL for what it leaves; None: the executor's
 
 
 @dataclass(slots=True)

@@ -4,7 +4,9 @@ The fast path is `os.posix_spawn` (with `setsid`) plus a pidfd, with the pidfd a
 epoll set that the event loop watches as a single reader: no thread, no asyncio transport and no
 loop registration per child. A task ends when
 its main process exits; output still arriving from processes it left behind is drained briefly,
-then whatever remains in its process group is terminated (TERM, grace, KILL).
+then whatever remains in its process group, and every process elsewhere that carries the attempt's
+PHASEGATE_* tag in its environment (a `setsid` or daemonized child: engine/exec/strays), is
+terminated (TERM, grace, KILL), unless the task keeps its background.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import functools
 import os
 import select
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +26,22 @@ from phasegate.engine.exec.adopt import AdoptedProcess, Files
 from phasegate.engine.exec.argv import argv_for, resolve
 from phasegate.engine.exec.base import Exit, Handle, ProcSpec
 from phasegate.engine.exec.group import GroupKill, group_alive, process_start_time, signal_group
+from phasegate.engine.exec.strays import (
+    Stray,
+    Tag,
+    describe,
+    find,
+    is_subreaper,
+    leaders,
+    reap,
+    signal_all,
+    still_running,
+    stop_strays,
+)
 
-LEFTOVER_GRACE = 2.0  # TERM to KILL for processes a finished task left in its group
+LEFTOVER_GRACE = 2.0  # TERM to KILL for what a finished task left, unless its spec says
 DRAIN_SECONDS = 0.5  # how long output from leftover processes is drained after the main exit
+REAP_EVERY = 1.0  # how often a subreaper engine reaps the orphans it inherited
 _READ = 65536
 # a task starts with these at their default: Python ignores SIGPIPE and SIGXFSZ, and a child
 # would inherit that (as subprocess's restore_signals does)
@@ -57,6 +73,9 @@ class LocalProcess:
         self._on_line = on_line
         self._on_exit = on_exit
         self._keep = spec.keep_background
+        self._grace = LEFTOVER_GRACE if spec.kill_grace is None else spec.kill_grace
+        self._tag = None if self._keep else Tag.of_env(spec.env)
+        self._strays: list[Stray] = []  # what it left outside its group, found at its end
         self._status: int | None = None
         self._done = False
         self._group = GroupKill()
@@ -86,6 +105,7 @@ class LocalProcess:
                 code = 127 if isinstance(exc, FileNotFoundError) else 126
             loop.call_soon(self._fail_to_start, code, reason)
             return
+        leaders.add(self.pid)  # (its exit status is ours to read: not reaped as an orphan)
         os.close(out_w)
         os.close(err_w)
         self.pgid = self._group.pgid = self.pid
@@ -138,6 +158,7 @@ class LocalProcess:
         pid, status = os.waitpid(self.pid, os.WNOHANG)
         if pid == 0:  # not yet: a stale readiness report for a reused fd number
             return
+        leaders.discard(self.pid)
         self._fds.close(self._pidfd)
         self._status = os.waitstatus_to_exitcode(status)
         drained = all(self._read(s) for s in self._streams)
@@ -159,29 +180,44 @@ class LocalProcess:
                     self._read(s)
                 if s.open:
                     self._close_stream(s)
-        if self._keep or not self._signal_leftovers(signal.SIGTERM):
+        if self._keep:
+            self._on_exit(Exit(self._status))
+            return
+        if self._tag is not None:
+            tag = self._tag
+            self._strays = find(tag.run_id, tag.task, tag.attempt)
+        if not self._signal_leftovers(signal.SIGTERM):
             self._on_exit(Exit(self._status))
             return
         # the task ends when what it left behind is gone: checked every few ms, KILLed after
-        # LEFTOVER_GRACE, so that a finished task never leaves a process running
-        deadline = self._loop.time() + LEFTOVER_GRACE
+        # the grace period, so that a finished task never leaves a process running
+        deadline = self._loop.time() + self._grace
         self._loop.call_later(0.01, self._reap_leftovers, deadline, False)
 
     def _signal_leftovers(self, sig: int) -> bool:
-        """Signal what is left in the task's group; False when nothing is left."""
-        return signal_group(self.pgid, sig)
+        """Signal what is left in the task's group and what it left elsewhere; False when
+        nothing is left."""
+        reap()  # (as a subreaper, the group's exited members are ours to reap)
+        in_group = signal_group(self.pgid, sig)
+        return signal_all(self._strays, sig) or in_group
 
     def _reap_leftovers(self, deadline: float, killed: bool) -> None:
-        if not group_alive(self.pgid):
-            self._on_exit(Exit(self._status))
+        left = still_running(self._strays)
+        if not left and not group_alive(self.pgid):
+            self._end()
             return
         if not killed and self._loop.time() >= deadline:
             self._signal_leftovers(signal.SIGKILL)
             killed = True
-        if killed and self._loop.time() >= deadline + LEFTOVER_GRACE:
-            self._on_exit(Exit(self._status))  # unkillable (uninterruptible sleep): give up
+        if killed and self._loop.time() >= deadline + self._grace:
+            self._end()  # unkillable (uninterruptible sleep): give up
             return
         self._loop.call_later(0.02, self._reap_leftovers, deadline, killed)
+
+    def _end(self) -> None:
+        if self._strays:
+            self._on_line("err", f"phasegate: {describe(self._strays)}")
+        self._on_exit(Exit(self._status))
 
     def terminate(self, grace: float) -> None:
         if self._done or self._status is not None:
@@ -190,6 +226,7 @@ class LocalProcess:
 
     def kill(self) -> None:
         self._group.kill()
+        signal_all(self._strays, signal.SIGKILL)
 
 
 class _NoWorkdir(OSError):
@@ -263,6 +300,9 @@ class LocalExecutor:
     def __init__(self) -> None:
         self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self._fds = _FdWatch()
+        self._runs: dict[str, set[str]] = {}  # run id -> its tasks that keep their background
+        self._grace = LEFTOVER_GRACE
+        self._reaping: asyncio.TimerHandle | None = None
 
     def start(
         self,
@@ -271,7 +311,22 @@ class LocalExecutor:
         on_exit: Callable[[Exit], None],
     ) -> LocalProcess:
         loop = asyncio.get_running_loop()
+        tag = Tag.of_env(spec.env)
+        if tag is not None:
+            keep = self._runs.setdefault(tag.run_id, set())
+            if spec.keep_background:
+                keep.add(tag.task)
+            if spec.kill_grace is not None:
+                self._grace = spec.kill_grace
+        if self._reaping is None and is_subreaper():
+            self._reaping = loop.call_later(REAP_EVERY, self._reap)
         return LocalProcess(loop, spec, on_line, on_exit, self._devnull, self._fds)
+
+    def _reap(self) -> None:
+        """Orphans that exit while their task runs on (or after a task that keeps its
+        background) are reaped as they go, not piled up until the run ends."""
+        reap()
+        self._reaping = asyncio.get_running_loop().call_later(REAP_EVERY, self._reap)
 
     def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
         """A process a dead engine started (`on_resume: adopt`): waited for through a pidfd,
@@ -282,6 +337,16 @@ class LocalExecutor:
         return process_start_time(handle.pid) or None
 
     def close(self) -> None:
+        """The run is over: stop what its tasks left running anywhere (but the background of
+        those that keep it), say so on the engine's log, and release the executor."""
+        if self._reaping is not None:
+            self._reaping.cancel()
+            self._reaping = None
+        for run_id, keep in self._runs.items():
+            strays = stop_strays(run_id, grace=self._grace, keep=keep)
+            if strays:
+                print(f"phasegate: run {run_id}: {describe(strays)}", file=sys.stderr, flush=True)
+        self._runs.clear()
         self._fds.stop()
         with contextlib.suppress(OSError):
             os.close(self._devnull)

@@ -134,6 +134,7 @@ class Attempts:
         env["PHASEGATE_ATTEMPT"] = str(number)
         launch = Launch(task, number, env, self._workdir)
         spec, command = self._adapters[agent].spec(launch)
+        spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)
         attempt = _Attempt(task, number, agent)
         if task.on_resume != "rerun" and self._run_dir:
             files = files_for(self._run_dir, tid, number)

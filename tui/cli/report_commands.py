@@ -101,7 +101,8 @@ def search(text: str, limit: int, as_json: bool, db: str | None) -> None:
 @db_option
 @json_option
 def doctor(db: str | None, as_json: bool) -> None:
-    """Check the data directory, the database and unfinished runs; exit 1 on a failure."""
+    """Check the data directory, the database, unfinished runs and task processes that outlive
+    their run; exit 1 on a failure."""
     from phasegate.engine.client.reports import diagnose
 
     path = _db_path(db)

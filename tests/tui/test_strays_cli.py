@@ -1,0 +1,162 @@
+"""No process outlives its task (issue 16, point 8), with the real engine process: it is the
+subreaper of its tasks' orphans (and reaps them without stealing a task's exit status), stops what
+a task left outside its group when the task ends or the run is cancelled, and `doctor` names a
+process that outlives its run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .conftest import Run, show_last, until
+
+
+def _marked(marker: str) -> list[psutil.Process]:
+    """Live processes whose command line has `marker` (a unique argument, as `sleep 300.123`)."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if marker in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(p)
+    return found
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[str]]:
+    """Markers whose processes a failed test may leave."""
+    markers: list[str] = []
+    yield markers
+    for marker in markers:
+        for p in _marked(marker):
+            p.kill()
+
+
+def test_a_headless_run_leaves_no_setsid_child_and_says_so(
+    pg: Run, tmp_path: Path, cleanup: list[str]
+) -> None:
+    cleanup.append("300.131")
+    (tmp_path / "plan.yaml").write_text(
+        "name: strays\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
+        '      - {id: t, run: "setsid sleep 300.131 & echo x"}\n'
+    )
+    done = pg("run", "plan.yaml", "--headless")
+    assert done.returncode == 0, done.stderr
+    until("the setsid sleep to be gone", lambda: not _marked("300.131"))
+    logs = pg("logs", "last", "t")
+    assert "phasegate: stopped 1 process left behind (pid " in logs.stdout
+    assert " sleep)" in logs.stdout
+
+
+KEEP = """
+name: keep
+kill_grace: 1s
+agents: {w: {slots: 2}}
+phases:
+  - id: p
+    tasks:
+      - {id: kept, run: "setsid sleep 300.134 & echo x", keep_background: true}
+      - {id: gone, run: "setsid sleep 300.135 & echo y"}
+"""
+
+
+def test_keep_background_keeps_only_its_own_task_s_processes(
+    pg: Run, tmp_path: Path, cleanup: list[str]
+) -> None:
+    cleanup += ["300.134", "300.135"]
+    (tmp_path / "plan.yaml").write_text(KEEP)
+    done = pg("run", "plan.yaml", "--headless")
+    assert done.returncode == 0, done.stderr
+    until("the other task's sleep to be gone", lambda: not _marked("300.135"))
+    kept = _marked("300.134")
+    assert [p.name() for p in kept] == ["sleep"]
+    assert kept[0].environ()["PHASEGATE_TASK"] == "kept"
+    assert "left behind" not in pg("logs", "last", "kept").stdout
+
+
+CHURN = """
+name: churn
+kill_grace: 1s
+agents: {w: {slots: 2}}
+phases:
+  - id: p
+    tasks:
+      # orphans that exit at once, while their task and another run on
+      - id: churn
+        run: "sh -c 'for i in 1 2 3 4 5 6 7 8; do (sleep 0.05 &); done; sleep 0.5; exit 3'"
+        on_failure: continue
+      - {id: hold, run: "sh -c '(setsid sleep 300.132 &); echo held; sleep 60'"}
+"""
+
+
+def test_the_engine_inherits_orphans_reaps_them_and_cancel_stops_them(
+    pg: Run, tmp_path: Path, cleanup: list[str]
+) -> None:
+    cleanup.append("300.132")
+    (tmp_path / "plan.yaml").write_text(CHURN)
+    started = pg("run", "plan.yaml", "--detach")
+    assert started.returncode == 0, started.stderr
+    engine = show_last(pg)["engine_pid"]
+    assert isinstance(engine, int)
+    # a double-forked child is the engine's, not init's
+    until("the orphan sleep", lambda: bool(_marked("300.132")))
+    (orphan,) = _marked("300.132")
+    assert orphan.ppid() == engine
+
+    def churn_done() -> bool:
+        tasks = {t["id"]: t for t in show_last(pg)["tasks"]}  # type: ignore[attr-defined]
+        return bool(tasks["churn"]["finished_at"])
+
+    until("churn to end", churn_done)
+    churn = {t["id"]: t for t in show_last(pg)["tasks"]}["churn"]  # type: ignore[attr-defined]
+    # its exit status is its own: the reaper of orphans never took it
+    assert churn["status"] == "failed" and churn["exit_code"] == 3, churn
+
+    def zombies() -> list[int]:
+        kids = psutil.Process(engine).children()
+        return [k.pid for k in kids if k.status() == psutil.STATUS_ZOMBIE]
+
+    until("the exited orphans to be reaped", lambda: not zombies(), seconds=5)
+    stopped = pg("cancel", "last")
+    assert stopped.returncode == 0, stopped.stderr
+    assert show_last(pg)["status"] == "cancelled"
+    until("the orphan of the cancelled task to be gone", lambda: not _marked("300.132"))
+
+
+def test_doctor_names_a_process_that_outlives_its_run(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(
+        'name: quick\nagents: {w: {}}\nphases: [{id: p, tasks: [{id: t, run: "true"}]}]\n'
+    )
+    assert pg("run", "plan.yaml", "--headless").returncode == 0
+    run_id = show_last(pg)["id"]
+    assert isinstance(run_id, str)
+    clean = json.loads(pg("doctor", "--json").stdout)["checks"]
+    assert {
+        "check": "processes",
+        "level": "ok",
+        "detail": "no task process outlives its run",
+    } in clean
+    # as a task's daemon that escaped its engine would be: tagged, in a session of its own
+    env = os.environ | {
+        "PHASEGATE_RUN_ID": run_id,
+        "PHASEGATE_TASK": "t",
+        "PHASEGATE_ATTEMPT": "1",
+    }
+    stray = subprocess.Popen(["sleep", "300.133"], env=env, start_new_session=True)
+    try:
+        until("the stray to start", lambda: bool(_marked("300.133")))
+        checks = {c["check"]: c for c in json.loads(pg("doctor", "--json").stdout)["checks"]}
+        found = checks[f"stray pid {stray.pid}"]
+        assert found["level"] == "warn"
+        assert f"run {run_id} has finished" in found["detail"]
+        assert "task t (attempt 1)" in found["detail"]
+        assert "`sleep 300.133`" in found["detail"] and f"`kill {stray.pid}`" in found["detail"]
+        shown = pg("doctor")
+        assert shown.returncode == 0 and f"stray pid {stray.pid}" in shown.stdout
+    finally:
+        stray.kill()
+        stray.wait()
