@@ -60,10 +60,10 @@ async def send(store: SQLiteStore, run_id: str, command: Command) -> int:
     """Hand the command to the run's engine through the run's socket; the engine judges it
     (as the OS user this process runs as) and answers with an event naming the returned number.
     NoEngine when no engine holds the run or its socket is closed to this user."""
-    return (await _deliver(store, run_id, command))[0]
+    return (await deliver(store, run_id, command))[0]
 
 
-async def _deliver(
+async def deliver(
     store: SQLiteStore, run_id: str, command: Command
 ) -> tuple[int, ev.Event | None]:
     """Send the command; (its number, the event that answered it there and then, if any)."""
@@ -124,7 +124,7 @@ async def ask(
     """Send the command and wait for the event that answers it (`answers(event, sent id)`)."""
     seen = await store.read_events(run_id)
     cursor = seen[-1][0] if seen else 0
-    sent, answer = await _deliver(store, run_id, command)
+    sent, answer = await deliver(store, run_id, command)
     if answer is not None and answers(answer, sent):
         return answer
     deadline = time.monotonic() + timeout

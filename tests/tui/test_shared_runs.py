@@ -256,6 +256,34 @@ c.commit()
     until("the run to end", lambda: "succeeded" in pg(BOB, "show", run_id).stdout)
 
 
+class Dashboard:
+    """`phasegate attach RUN` as `user`, in tmux at 80x24, colour off."""
+
+    def __init__(self, place: Path, user: str, run_id: str) -> None:
+        self.session = f"pg{user}{os.getpid()}"
+        home = f"/tmp/{user}-home"
+        os.makedirs(home, exist_ok=True)
+        os.chown(home, pwd.getpwnam(user).pw_uid, -1)
+        env = (
+            f"PATH=/usr/bin:/bin HOME={home} PYTHONPATH={ROOT}:{PACKAGES} TERM=xterm-256color "
+            f"NO_COLOR=1 PHASEGATE_DB={place / 'data' / 'runs.db'}"
+        )
+        command = f'runuser -u {user} -- env -i {env} {PYTHON} -c "{MAIN}" attach {run_id}'
+        tmux = ["tmux", "new-session", "-d", "-s", self.session, "-x", "80", "-y", "24"]
+        subprocess.run([*tmux, command], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.session], capture_output=True, text=True
+        ).stdout
+
+    def press(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.session], check=False)
+
+
 def test_a_second_users_dashboard_sees_the_prompt_and_approves_with_a(
     shared: tuple[Path, Pg],
 ) -> None:
@@ -263,38 +291,28 @@ def test_a_second_users_dashboard_sees_the_prompt_and_approves_with_a(
         pytest.skip("tmux is needed")
     place, pg = shared
     run_id = _start(place, pg, PLAN.replace("quorum: 2", "quorum: 1"))
-    session = f"pgshared{os.getpid()}"
-    home = f"/tmp/{BOB}-home"
-    env = (
-        f"PATH=/usr/bin:/bin HOME={home} PYTHONPATH={ROOT}:{PACKAGES} TERM=xterm-256color "
-        f"NO_COLOR=1 PHASEGATE_DB={place / 'data' / 'runs.db'}"
-    )
-    os.makedirs(home, exist_ok=True)
-    os.chown(home, pwd.getpwnam(BOB).pw_uid, -1)
-    command = f'runuser -u {BOB} -- env -i {env} {PYTHON} -c "{MAIN}" attach {run_id}'
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
-        check=True,
-    )
-
-    def screen() -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-        ).stdout
-
+    watcher = Dashboard(place, MALLORY, run_id)  # in the group, neither approver nor operator
+    bob = Dashboard(place, BOB, run_id)
     try:
-        until("the gate prompt", lambda: "review" in screen() and "approve" in screen())
-        subprocess.run(["tmux", "send-keys", "-t", session, "a"], check=True)
+        until("the observer's dashboard", lambda: "review" in watcher.screen())
+        assert "approve" not in watcher.screen().lower().split("waits for")[0]  # no prompt
+        watcher.press("p")  # pause: she may not
+        until("the refusal on her screen", lambda: "not operate" in watcher.screen())
+        until("the gate prompt", lambda: "review" in bob.screen() and "approve" in bob.screen())
+        bob.press("a")
         until("the run to end", lambda: "succeeded" in pg(BOB, "show", run_id).stdout)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        watcher.close()
+        bob.close()
 
-    def dashboard_gone() -> bool:
-        found = subprocess.run(["pgrep", "-u", BOB, "-f", "attach"], capture_output=True)
+    def dashboards_gone() -> bool:
+        found = subprocess.run(["pgrep", "-f", f"attach {run_id}"], capture_output=True)
         return found.returncode == 1
 
     # (runuser passes no SIGHUP on: the dashboard sees its terminal gone and leaves, not spins)
-    until("bob's dashboard to leave with its terminal", dashboard_gone, seconds=10)
+    until("the dashboards to leave with their terminals", dashboards_gone, seconds=10)
     audit = json.loads(pg(BOB, "audit", run_id, "--json").stdout)["audit"]
     votes = [(r["user"], r["uid"], r["accepted"]) for r in audit if r["decision"] == "approve"]
     assert votes == [(BOB, pwd.getpwnam(BOB).pw_uid, True)]
+    paused = [(r["user"], r["accepted"]) for r in audit if r["decision"] == "pause"]
+    assert paused == [(MALLORY, False)]

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from phasegate.engine.client import RunRow, SQLiteStore, send
+from phasegate.engine.client import RunRow, SQLiteStore, deliver
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Command
 from phasegate.engine.model.errors import PhasegateError
@@ -59,11 +59,16 @@ class RunFeed:
 
     async def send(self, order: Command) -> str | None:
         """Hand `order` to the run's engine (through its socket): None once it took it, else
-        why not (no engine holds the run, its socket is not open to this user...)."""
+        why not (no engine holds the run, its socket is not open to this user, the engine
+        refused it: an observer of a shared run who may not operate, say)."""
         try:
-            await send(self.store, self.run_id, order)
+            _, answer = await deliver(self.store, self.run_id, order)
         except PhasegateError as exc:
             return str(exc)
+        if isinstance(answer, ev.CommandDone) and not answer.ok:
+            return f"refused: {answer.message}"
+        if isinstance(answer, ev.GateRefused):
+            return f"refused: {answer.why}"
         return None
 
     async def drain(self) -> Changes:
