@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from phasegate.engine.model.state import GateState, RunState
 from phasegate.engine.model.statuses import GateStatus
-from phasegate.engine.run.gates import may_answer
+from phasegate.engine.run.gates import may_answer, may_decide
 
 
 def may_decide_gate(state: RunState, gate: GateState, user: str) -> bool:
@@ -33,6 +33,8 @@ def gates_waiting_for(state: RunState, user: str) -> list[GateState]:
 
 
 def may_answer_question(state: RunState, user: str) -> bool:
-    """May `user` answer the run's question (go on or stop)? Whoever may operate the run: for
-    now everyone who reaches it (its dashboard or its inbox)."""
-    return bool(state.question) and state.finished_at is None
+    """May `user` answer the run's question (go on or stop)? Whoever may operate the run: its
+    starter and the plan's roles.operators."""
+    if not state.question or state.finished_at is not None:
+        return False
+    return user == state.user or bool(state.operators and may_decide(state.operators, user))

@@ -96,6 +96,7 @@ class RunStarted(Event):
     host: str = ""
     # [{"id", "after", "approval", "approvers", "quorum", "forbid_self_approval" (when true)}]
     gates: list[dict[str, Any]] = field(default_factory=list)
+    operators: list[str] = field(default_factory=list)  # the plan's roles.operators
 
 
 def _run_started_v1(data: dict[str, Any]) -> dict[str, Any]:

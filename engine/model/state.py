@@ -187,6 +187,7 @@ class RunState:
     feedback: str = ""
     cancelling: str = ""  # the run is being cancelled, and why
     last_command: int = 0  # the highest command number answered (numbers go on after it)
+    operators: list[str] = field(default_factory=list)  # besides the starter (roles.operators)
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
     anomalies: list[str] = field(default_factory=list)
     events: int = 0
@@ -219,7 +220,7 @@ def _read(kind: type[E], value: str, s: RunState, where: str) -> E:
 
 def _run_started(s: RunState, e: ev.RunStarted) -> None:
     s.run_id, s.plan_name, s.plan_path = e.run_id, e.plan_name, e.plan_path
-    s.user, s.host = e.user, e.host
+    s.user, s.host, s.operators = e.user, e.host, list(e.operators)
     s.status, s.started_at = RunStatus.RUNNING, e.ts
     for p in e.phases:
         s.phases[p["id"]] = PhaseState(p["id"], p.get("title") or "", p.get("timebox"))

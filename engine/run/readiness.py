@@ -70,6 +70,7 @@ def started_event(
             }
             for g in plan.gates
         ],
+        operators=list(plan.roles.operators),
         agents=[
             {"id": a, "slots": s.slots, "capabilities": list(s.capabilities)}
             for a, s in plan.agents.items()

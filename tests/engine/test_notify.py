@@ -4,6 +4,7 @@ the command for real."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from phasegate.engine.client.policy import gates_waiting_for, may_answer_question
@@ -67,8 +68,12 @@ def test_a_gate_waits_for_its_approvers_and_never_for_a_forbidden_starter() -> N
     again = project([STARTED, _opened("open"), _opened("own"), voted])
     assert [g.id for g in gates_waiting_for(again, "bob")] == ["own"]
     assert not may_answer_question(state, "bob")  # nothing asked
-    asked = project([STARTED, ev.RunPaused(106.0, "risk:x", "go on?", ask="x")])
-    assert may_answer_question(asked, "carol")
+    question = ev.RunPaused(106.0, "risk:x", "go on?", ask="x")
+    asked = project([STARTED, question])
+    assert may_answer_question(asked, STARTED.user)  # the starter operates
+    assert not may_answer_question(asked, "carol")
+    operated = project([dataclasses.replace(STARTED, operators=["carol"]), question])
+    assert may_answer_question(operated, "carol")
 
 
 def test_an_unknown_name_in_notify_is_a_validation_problem(tmp_path: Path) -> None:

@@ -103,7 +103,18 @@ async def test_a_question_rings_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     db = f"{tmp_path}/p.db"
     asked = ev.RunPaused(time.time(), "risk:gate_wait", "waited long; go on?", ask="wait:review")
     run_id = await live_run(
-        db, "asking", [_started({}), ev.TaskStarted(time.time(), "t", 1, "a", 1, 1), asked]
+        db, "asking", [_started({}, user=ME), ev.TaskStarted(time.time(), "t", 1, "a", 1, 1), asked]
     )
     more: list[ev.Event] = [ev.RunNoted(time.time(), "still asking", "x")]
     assert await _rings(db, run_id, monkeypatch, more) == (1, QuestionPrompt)
+
+
+async def test_no_bell_for_a_question_who_may_not_operate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"{tmp_path}/p.db"
+    asked = ev.RunPaused(time.time(), "risk:gate_wait", "waited long; go on?", ask="wait:review")
+    start = _started({})  # started by someone else, and no roles.operators names this user
+    run_id = await live_run(db, "asking", [start, asked])
+    rang, _ = await _rings(db, run_id, monkeypatch)
+    assert rang == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import current_identity
 from phasegate.engine.store import SQLiteStore
 from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
@@ -29,6 +30,7 @@ async def _asking_run(db: str) -> str:
                 phases=[{"id": "p", "title": "", "timebox": None}],
                 tasks=[{"id": "build", "phase": "p", "agent": "a", "needs": []}],
                 agents=[{"id": "a", "slots": 1}],
+                user=current_identity().user,  # (who may answer: the starter operates)
             ),
             ev.TaskStarted(now, "build", 1, "a", 1, 1),
             ev.RiskRaised(
