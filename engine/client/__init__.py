@@ -101,10 +101,7 @@ async def deliver(
     try:
         answer = json.loads(line)
     except ValueError:
-        raise NoAnswer(
-            f"the engine of run {run_id} closed the connection without an answer; "
-            "check it with `phasegate show`"
-        ) from None
+        raise await _unanswered(store, run_id) from None
     if "error" in answer:
         raise CommandRefused(f"refused: {answer['error']}")
     found = answer.get("event")
@@ -112,6 +109,26 @@ async def deliver(
     if isinstance(found, dict):
         event = ev.from_json(found["type"], found["ts"], found["v"], found["data"])
     return int(answer["id"]), event
+
+
+async def _unanswered(store: SQLiteStore, run_id: str) -> NoAnswer:
+    """Why the engine closed a connection without an answer: the run ended as the command
+    came (the engine answers what it took, and stops taking more), or something else."""
+    deadline = time.monotonic() + ENDED_GRACE * 2
+    while time.monotonic() < deadline:
+        row = await store.get_run(run_id)
+        if row is not None and row.finished_at is not None:
+            return NoAnswer(
+                f"run {run_id} ended ({row.status}) before its engine took the command; "
+                "nothing was done"
+            )
+        if row is None or not engine_alive(row):
+            break
+        await asyncio.sleep(ANSWER_POLL)
+    return NoAnswer(
+        f"the engine of run {run_id} closed the connection without an answer; "
+        "check it with `phasegate show`"
+    )
 
 
 async def ask(

@@ -51,6 +51,7 @@ class Channel:
     def __init__(self, path: str, take: Take, group: int | None = None) -> None:
         self.path, self._take, self._group = path, take, group
         self._server: asyncio.AbstractServer | None = None
+        self._serving: set[asyncio.Task[Any]] = set()  # connections being answered
 
     async def open(self) -> None:
         """Bind the socket (a stale one of a dead engine is replaced: this engine holds the
@@ -76,7 +77,9 @@ class Channel:
     async def close(self) -> None:
         if self._server is None:
             return
-        self._server.close()
+        self._server.close()  # no new connection; the ones taken are answered first
+        if self._serving:
+            await asyncio.wait(set(self._serving), timeout=READ_TIMEOUT)
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
         self._server = None
@@ -84,6 +87,10 @@ class Channel:
             os.unlink(self.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        me = asyncio.current_task()
+        if me is not None:
+            self._serving.add(me)
+            me.add_done_callback(self._serving.discard)
         try:
             answer = await self._answer(reader, writer)
             writer.write(json.dumps(answer).encode() + b"\n")

@@ -94,3 +94,33 @@ def test_deciding_a_finished_run_is_refused(pg: Run, tmp_path: Path) -> None:
     assert pg("run", "p.yaml", "--headless").returncode == 0
     done = pg("approve", "last", "review")
     assert done.returncode == 1 and "no live engine" in done.stderr
+
+
+def test_twenty_decisions_at_once_decide_once_and_every_other_is_told_why(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    proc = _start(tmp_path, cli_env)
+    clients = [
+        spawn_pg(tmp_path, cli_env, "approve", "last", "review", "--reason", f"yes {i}")
+        if i % 2
+        else spawn_pg(tmp_path, cli_env, "reject", "last", "review", "--reason", f"no {i}")
+        for i in range(20)
+    ]
+    said = [(c.wait(timeout=60), *c.communicate()) for c in clients]
+    proc.communicate(timeout=30)
+    decided = [(out, err) for code, out, err in said if code == 0]
+    refused = [err for code, _, err in said if code == 1]
+    assert len(decided) == 1 and len(refused) == 19, said
+    out = decided[0][0]
+    # the one that decided says what it decided, and the gate agrees
+    assert ("approved" in out and "the gate passed" in out) or (
+        "rejected" in out and "the gate rejected" in out
+    ), out
+    # each of the others says why: the gate was decided, or the run had ended by then
+    reasons = ("refused: gate 'review'", "has no live engine", "no engine holds run", "ended")
+    unclear = [e for e in refused if not any(r in e for r in reasons) or "Traceback" in e]
+    assert not unclear, unclear
+    rows = json.loads(pg("audit", "last", "--json").stdout)["audit"]
+    votes = [r for r in rows if r["gate"] == "review" and r["decision"] in ("approve", "reject")]
+    assert sum(r["accepted"] for r in votes) == 1  # (the refused ones the engine took: audited)
+    assert all(not r["accepted"] and r["why"] for r in votes[1:])
