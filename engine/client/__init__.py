@@ -63,9 +63,7 @@ async def send(store: SQLiteStore, run_id: str, command: Command) -> int:
     return (await deliver(store, run_id, command))[0]
 
 
-async def deliver(
-    store: SQLiteStore, run_id: str, command: Command
-) -> tuple[int, ev.Event | None]:
+async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[int, ev.Event | None]:
     """Send the command; (its number, the event that answered it there and then, if any)."""
     path = socket_path(run_path(store.path, run_id))
     who = current_identity()
