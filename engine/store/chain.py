@@ -28,8 +28,12 @@ def verify(run_id: str, rows: Sequence[Row]) -> list[str]:
     prev, last = "", 0
     for seq, kind, ts, v, data, chain in rows:
         if seq != last + 1:
-            gone = f"{last + 1}" if seq == last + 2 else f"{last + 1} to {seq - 1}"
-            problems.append(f"event {gone} is missing: removed from the database")
+            gone = (
+                f"event {last + 1} is missing"
+                if seq == last + 2
+                else f"events {last + 1} to {seq - 1} are missing"
+            )
+            problems.append(f"{gone}: removed from the database")
         if chain is None:
             problems.append(f"event {seq} ({kind}) carries no hash: inserted by hand")
         elif chain != link(prev, run_id, seq, kind, ts, v, data):

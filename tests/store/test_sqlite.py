@@ -310,3 +310,36 @@ async def test_a_transaction_cancelled_at_its_begin_leaves_no_transaction_open(
         assert len(await store.read_events("r")) == 20
     finally:
         await store.close()
+
+
+async def test_the_hash_chain_names_a_changed_a_removed_and_an_inserted_event(
+    db_path: Path,
+) -> None:
+    from phasegate.engine.client import verify_chain
+
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        await new_run(store, "r1")
+        await store.write_batch("r1", [(1, started("r1")), (2, ready("a", 2))])
+        await store.write_batch("r1", [(seq, ready("a", seq)) for seq in range(3, 9)])
+        assert await verify_chain(store, "r1") == (8, [])
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(db_path)) as db:
+        db.execute("UPDATE events SET ts = ts + 1 WHERE run_id = 'r1' AND seq = 3")
+        db.execute("DELETE FROM events WHERE run_id = 'r1' AND seq = 5")
+        db.execute(
+            "INSERT INTO events (run_id, seq, type, ts, v, data) "
+            "SELECT run_id, 20, type, ts, v, data FROM events WHERE run_id = 'r1' AND seq = 8"
+        )
+        db.commit()
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        count, problems = await verify_chain(store, "r1")
+    finally:
+        await store.close()
+    assert count == 8
+    assert problems[0].startswith("event 3 (task.ready) does not match its hash")
+    assert "event 5 is missing: removed from the database" in problems
+    assert "events 9 to 19 are missing: removed from the database" in problems
+    assert problems[-1] == "event 20 (task.ready) carries no hash: inserted by hand"
