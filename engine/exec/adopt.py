@@ -128,3 +128,9 @@ class AdoptedProcess:
 
     def kill(self) -> None:
         self._group.kill()
+
+    def write(self, data: bytes) -> bool:
+        return False  # (its input is not ours: it was started by an engine that died)
+
+    def close_stdin(self) -> None:
+        pass

@@ -22,6 +22,7 @@ class ProcSpec:
     cwd: str
     keep_background: bool = False  # processes it leaves behind may outlive it
     kill_grace: float | None = None  # TERM to KILL for what it leaves; None: the executor's
+    stdin: bool = False  # a pipe the engine writes to (an agent spoken to in its protocol)
 
 
 @dataclass(slots=True)
@@ -41,6 +42,14 @@ class Handle(Protocol):
 
     def kill(self) -> None:
         """KILL the process group now (the engine is stopping)."""
+
+    def write(self, data: bytes) -> bool:
+        """Write to the process's stdin (a spec with `stdin`); False once it is closed."""
+        ...
+
+    def close_stdin(self) -> None:
+        """End the process's input (an agent reads that as: no more prompts)."""
+        ...
 
 
 class Executor(Protocol):

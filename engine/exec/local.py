@@ -86,8 +86,12 @@ class LocalProcess:
         self._streams = (_Stream(out_r, "out"), _Stream(err_r, "err"))
         os.set_blocking(out_w, True)
         os.set_blocking(err_w, True)
+        self._stdin = -1
+        stdin = devnull
+        if spec.stdin:
+            stdin, self._stdin = os.pipe2(os.O_CLOEXEC)
         actions = [
-            (os.POSIX_SPAWN_DUP2, devnull, 0),
+            (os.POSIX_SPAWN_DUP2, stdin, 0),
             (os.POSIX_SPAWN_DUP2, out_w, 1),
             (os.POSIX_SPAWN_DUP2, err_w, 2),
         ]
@@ -96,6 +100,9 @@ class LocalProcess:
         except OSError as exc:
             os.close(out_w)
             os.close(err_w)
+            if spec.stdin:
+                os.close(stdin)
+                self.close_stdin()
             for s in self._streams:
                 os.close(s.fd)
             if isinstance(exc, _NoWorkdir):
@@ -108,6 +115,8 @@ class LocalProcess:
         leaders.add(self.pid)  # (its exit status is ours to read: not reaped as an orphan)
         os.close(out_w)
         os.close(err_w)
+        if spec.stdin:
+            os.close(stdin)
         self.pgid = self._group.pgid = self.pid
         self._pidfd = os.pidfd_open(self.pid)
         fds.watch(self._pidfd, self._exited)
@@ -171,6 +180,7 @@ class LocalProcess:
         if self._done:
             return
         self._done = True
+        self.close_stdin()
         self._group.done()
         if self._drain is not None:
             self._drain.cancel()
@@ -227,6 +237,23 @@ class LocalProcess:
     def kill(self) -> None:
         self._group.kill()
         signal_all(self._strays, signal.SIGKILL)
+
+    def write(self, data: bytes) -> bool:
+        """A few lines of a protocol (a pipe holds 64 KiB: a blocking write is short)."""
+        if self._stdin < 0:
+            return False
+        try:
+            os.write(self._stdin, data)
+        except OSError:  # it closed its input or exited
+            self.close_stdin()
+            return False
+        return True
+
+    def close_stdin(self) -> None:
+        if self._stdin >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._stdin)
+            self._stdin = -1
 
 
 class _NoWorkdir(OSError):

@@ -431,3 +431,46 @@ class AgentSlotsChanged(Event):
     agent: str
     slots: int
     by: str
+
+
+@event("task.usage")
+@dataclass(frozen=True, slots=True)
+class TaskUsage(Event):
+    """What an agent's attempt spent, as its CLI reported it (added to the task's total)."""
+
+    task: str
+    attempt: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_source: str = ""  # "reported" by the CLI, or "" when it said nothing of cost
+    session_id: str = ""
+    turns: int = 0
+
+
+@event("permission.asked")
+@dataclass(frozen=True, slots=True)
+class PermissionAsked(Event):
+    """A coding agent asks to use a tool; a person answers it, like a gate."""
+
+    id: str
+    task: str
+    attempt: int
+    tool: str
+    detail: str  # the command, the paths: what the tool would do
+    reason: str = ""
+    approvers: list[str] = field(default_factory=list)
+
+
+@event("permission.answered")
+@dataclass(frozen=True, slots=True)
+class PermissionAnswered(Event):
+    """Allowed or denied: by a person (`by`, `uid`), by a rule of the plan, or by the timeout."""
+
+    id: str
+    allowed: bool
+    by: str
+    uid: int = -1
+    message: str = ""
+    rule: str = ""  # the plan's rule that answered it, when no person did

@@ -45,6 +45,8 @@ class TaskState:
     stopping: str = ""  # an operator stops it: the status it ends with (skipped | cancelled)
     stop_reason: str = ""
     called: bool = False  # a fallback of a risk rule that fired
+    usage: dict[str, Any] = field(default_factory=dict)  # tokens and cost, all attempts
+    session_id: str = ""  # a coding agent's session (its last attempt's)
 
     @property
     def duration(self) -> float | None:
@@ -67,6 +69,40 @@ class TaskState:
             "lines": self.lines,
             "dropped_lines": self.dropped,
             "reason": self.reason,
+            **({"usage": dict(self.usage), "session_id": self.session_id} if self.usage else {}),
+        }
+
+
+@dataclass(slots=True)
+class PermissionState:
+    """A coding agent's request to use a tool, open until a person or a rule answers."""
+
+    id: str
+    task: str
+    attempt: int
+    tool: str
+    detail: str
+    reason: str = ""
+    approvers: list[str] = field(default_factory=list)
+    asked_at: float = 0.0
+    status: str = "open"  # open | allowed | denied
+    by: str = ""
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": "permission",
+            "task": self.task,
+            "attempt": self.attempt,
+            "tool": self.tool,
+            "detail": self.detail,
+            "reason": self.reason,
+            "approvers": list(self.approvers),
+            "status": self.status,
+            "opened_at": self.asked_at,
+            "by": self.by,
+            "message": self.message,
         }
 
 
@@ -188,6 +224,7 @@ class RunState:
     cancelling: str = ""  # the run is being cancelled, and why
     last_command: int = 0  # the highest command number answered (numbers go on after it)
     operators: list[str] = field(default_factory=list)  # besides the starter (roles.operators)
+    permissions: dict[str, PermissionState] = field(default_factory=dict)  # agents' requests
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
     anomalies: list[str] = field(default_factory=list)
     events: int = 0
@@ -497,6 +534,29 @@ def _research(s: RunState, e: ev.ResearchFinished) -> None:
     }
 
 
+def _task_usage(s: RunState, e: ev.TaskUsage) -> None:
+    t = s.tasks.get(e.task)
+    if t is None:
+        return
+    for key in ("input_tokens", "output_tokens", "cached_tokens", "cost_usd", "turns"):
+        t.usage[key] = t.usage.get(key, 0) + getattr(e, key)
+    if e.cost_source:
+        t.usage["cost_source"] = e.cost_source
+    t.session_id = e.session_id or t.session_id
+
+
+def _permission_asked(s: RunState, e: ev.PermissionAsked) -> None:
+    s.permissions[e.id] = PermissionState(
+        e.id, e.task, e.attempt, e.tool, e.detail, e.reason, list(e.approvers), e.ts
+    )
+
+
+def _permission_answered(s: RunState, e: ev.PermissionAnswered) -> None:
+    p = s.permissions.get(e.id)
+    if p is not None:
+        p.status, p.by, p.message = ("allowed" if e.allowed else "denied"), e.by, e.message
+
+
 _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunStarted: _run_started,
     ev.AgentProbed: _agent_probed,
@@ -527,6 +587,9 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.TaskStopping: _task_stopping,
     ev.RunCancelling: _run_cancelling,
     ev.FallbackCalled: _fallback_called,
+    ev.TaskUsage: _task_usage,
+    ev.PermissionAsked: _permission_asked,
+    ev.PermissionAnswered: _permission_answered,
 }
 
 

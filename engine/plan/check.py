@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from phasegate.engine.plan.fallbacks import check_fallbacks
@@ -90,6 +90,11 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
         tasks=Names(where, budget),
         known=known,
         outside=data.get("absolute_outputs") is True,
+        kinds={
+            str(name): str(a.get("kind", "command"))
+            for name, a in agents.items()
+            if isinstance(a, dict)
+        },
     )
     edges: dict[str, list[str]] = {t: [] for t in where}
     for pi, phase in phases:
@@ -142,6 +147,7 @@ class _TaskContext:
     tasks: Names
     known: Names
     outside: bool = False  # `outputs` may name files outside the workdir
+    kinds: dict[str, str] = field(default_factory=dict)  # agent -> its kind
 
 
 def _check_raw_vars(
@@ -297,6 +303,19 @@ def _check_task(
             )
     if isinstance(task.get("run"), str):
         yield from _unknown_names(task["run"], ctx.known, (*base, "run"))
+    if isinstance(task.get("prompt"), str):
+        yield from _unknown_names(task["prompt"], ctx.known, (*base, "prompt"))
+        agent = task.get("agent")
+        kind = ctx.kinds.get(agent, "command") if isinstance(agent, str) else "command"
+        if kind == "command" and not str(task.get("run") or "").strip():
+            yield Flaw(
+                (*base, "prompt"),
+                False,
+                f"{label} has a `prompt`, but "
+                + (f"agent '{_cut(agent)}' runs commands" if isinstance(agent, str) else "no "
+                   "coding agent is named to answer it")
+                + "; give `run`, or `agent:` a coding agent (kind: claude)",
+            )  # fmt: skip
     outputs = task.get("outputs")
     for oi, out in enumerate(outputs if isinstance(outputs, list) else []):
         if isinstance(out, str):

@@ -47,6 +47,7 @@ AGENT_AND_CAPABILITY = (
     "gives both `agent` and `capability`; give one: `agent` picks the agent, "
     "`capability` lets any agent that has it run the task"
 )
+RUN_OR_PROMPT = "a task needs `run` (a command) or `prompt` (what a coding agent is asked)"
 CRITERION_KINDS = ("run", "metric", "file", "no_risks")
 
 
@@ -88,14 +89,37 @@ class Checks(Model):
     memory: Size | None = Field(None, description="available memory needed")
 
 
-class Agent(Model):
-    """A local command runner: runs tasks whose capability it has, `slots` at a time."""
+class Permissions(Model):
+    """Which tool requests of a coding agent the engine answers itself, and which go to a
+    person (a prompt routed like a gate). A rule is a tool name (`Bash`) or a tool with a
+    command prefix (`Bash(git diff:*)`); deny wins over allow, allow over ask; a request no
+    rule names is asked."""
 
+    allow: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="who may answer (users or group:NAME); default: whoever may operate",
+    )
+    timeout: Duration = Field(600.0, description="a request nobody answers is then denied")
+
+
+class Agent(Model):
+    """Runs tasks whose capability it has, `slots` at a time: a local command (`kind:
+    command`), or a coding-agent CLI spoken to in its own protocol (`kind: claude`)."""
+
+    kind: Literal["command", "claude"] = "command"
     capabilities: list[str] = Field(default_factory=list)
     slots: int = Field(1, ge=1, le=1024, description="concurrent tasks, default 1")
     command: str | None = Field(None, description="wrapper; {script} is the task's command")
     ready: str | None = Field(None, description="readiness probe run before the first phase")
     description: str = ""
+    binary: str | None = Field(None, description="the CLI to run (default: `claude` on PATH)")
+    model: str | None = Field(None, description="the model the CLI uses")
+    args: list[str] = Field(default_factory=list, description="more arguments for the CLI")
+    env: dict[str, str] = Field(default_factory=dict, description="environment of its tasks")
+    permissions: Permissions | None = None
 
 
 class Resource(Model):
@@ -123,7 +147,8 @@ class PhaseRisks(TaskRisks):
 
 class Task(Model):
     id: Id
-    run: str = Field(min_length=1, description="the command; direct exec unless it needs a shell")
+    run: str = Field("", description="the command; direct exec unless it needs a shell")
+    prompt: str | None = Field(None, description="what a coding agent (kind: claude) is asked")
     title: str = ""
     agent: str | None = None
     capability: str | None = None
@@ -160,6 +185,8 @@ class Task(Model):
     def _agent_or_capability(self) -> Task:
         if self.agent and self.capability:
             raise ValueError(AGENT_AND_CAPABILITY)
+        if not self.run.strip() and not (self.prompt or "").strip():
+            raise ValueError(RUN_OR_PROMPT)
         return self
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phasegate.engine.agents.base import Launch
+from phasegate.engine.agents.claude import ClaudeAdapter, Conversation
 from phasegate.engine.exec.adopt import POLL, FileTail, files_for
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from phasegate.engine.plan.scheduler import Scheduler
     from phasegate.engine.run.host import Host
     from phasegate.engine.run.progress import Progress
+    from phasegate.engine.run.talks import Talks
     from phasegate.engine.store.sink import Sink
 
 MAX_BACKOFF = 300.0
@@ -49,6 +51,7 @@ class _Attempt:
     timer: asyncio.TimerHandle | None = None
     timed_out: bool = False
     tail: FileTail | None = None  # output read from files (`on_resume: adopt`), not pipes
+    talk: Conversation | None = None  # a coding agent spoken to in its protocol (run/talks)
 
 
 class Attempts:
@@ -74,6 +77,7 @@ class Attempts:
         self._tasks = {t.id: t for _, t in host.plan.tasks()}
         self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
         self.sink: Sink  # set by the loop once the run's store is open
+        self.talks: Talks  # set by the loop: coding agents' conversations
         self.running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self.last_output: dict[str, float] = {}  # task -> time of its last output line
@@ -133,7 +137,8 @@ class Attempts:
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
         launch = Launch(task, number, env, self._workdir)
-        spec, command = self._adapters[agent].spec(launch)
+        adapter = self._adapters[agent]
+        spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)
         attempt = _Attempt(task, number, agent)
         if task.on_resume != "rerun" and self._run_dir:
@@ -142,12 +147,17 @@ class Attempts:
             self._follow_files()
             spec.argv = wrap_for_files(spec.argv, files)
         self.running[tid] = attempt
+        if isinstance(adapter, ClaudeAdapter) and attempt.tail is None:
+            attempt.talk = adapter.conversation(launch)
+        read = self.talks.line if attempt.talk is not None else self._line
         handle = self._executor.start(
             spec,
-            lambda stream, text: self._line(attempt, stream, text),
+            lambda stream, text: read(attempt, stream, text),
             lambda result: self._finished(attempt, result),
         )
         attempt.handle = handle
+        if attempt.talk is not None:
+            self.talks.start(attempt)
         host.emit(
             ev.TaskStarted(
                 host.now(),
@@ -178,6 +188,10 @@ class Attempts:
 
     def finished(self, attempt: _Attempt) -> Callable[[Exit], None]:
         return lambda result: self._finished(attempt, result)
+
+    def show(self, a: _Attempt, stream: str, text: str) -> None:
+        """A line of the attempt's output as people read it (an agent's transcript)."""
+        self._line(a, stream, text)
 
     def _line(self, a: _Attempt, stream: str, text: str) -> None:
         a.lines += 1
@@ -218,6 +232,11 @@ class Attempts:
         self._write_drop(a)
         self._sched.release(tid, a.agent)
         del self.running[tid]
+        if a.talk is not None:
+            self.talks.ended(a)
+            failure = self.talks.failure(a)
+            if failure and result.code == 0:
+                result = Exit(1, failure)
         status, reason = self._outcome(a, result)
         host.emit(
             ev.TaskFinished(

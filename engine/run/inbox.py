@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from phasegate.engine.run.control import OperatorControl
     from phasegate.engine.run.gatekeeper import GateKeeper
     from phasegate.engine.run.host import Host
+    from phasegate.engine.run.talks import Talks
 
 
 class Inbox:
@@ -30,8 +31,9 @@ class Inbox:
         keeper: GateKeeper,
         cancel: Callable[[str], None],
         roles: Roles | None = None,
+        talks: Talks | None = None,
     ) -> None:
-        self._host, self._roles = host, roles
+        self._host, self._roles, self._talks = host, roles, talks
         self._control, self._keeper, self._cancel = control, keeper, cancel
         self._last = 0  # the last command number given (the fold's, after a take-over)
         self.closed = ""  # why commands are refused now (the run has ended)
@@ -51,7 +53,10 @@ class Inbox:
             self._refuse(number, kind, args, who, str(exc))
             return {"id": number}
         if isinstance(order, cmd.Approve | cmd.Reject):
-            self._keeper.decide(number, order, who)
+            if self._talks is not None and order.gate in host.state.permissions:
+                self._talks.decide(number, order, who)  # (an agent's tool request)
+            else:
+                self._keeper.decide(number, order, who)
             return {"id": number}
         starter = host.state.user
         if not may_operate(self._roles, who.user, starter):

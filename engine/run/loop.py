@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from phasegate.engine.agents.base import AgentAdapter
+from phasegate.engine.agents.claude import ClaudeAdapter
 from phasegate.engine.agents.command import CommandAdapter
 from phasegate.engine.exec.base import Executor
 from phasegate.engine.exec.group import process_start_time, same_process
@@ -35,7 +37,7 @@ from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState, apply
 from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
-from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.model import Agent, Plan
 from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.plan.template import Raw
 from phasegate.engine.run.attempts import Attempts
@@ -49,6 +51,7 @@ from phasegate.engine.run.notify import Notifier
 from phasegate.engine.run.progress import Progress
 from phasegate.engine.run.readiness import Readiness, started_event
 from phasegate.engine.run.takeover import TakeOver
+from phasegate.engine.run.talks import Talks
 from phasegate.engine.store.base import RunRow, Store
 from phasegate.engine.store.paths import socket_path
 from phasegate.engine.store.sink import FailedSink, Sink
@@ -114,7 +117,7 @@ class Runner:
             sched,
             self._executor,
             self._progress,
-            {a: CommandAdapter(spec.command, self._values) for a, spec in plan.agents.items()},
+            {a: _adapter(a, spec, self._values) for a, spec in plan.agents.items()},
             values=self._values,
             env=self._env,
             workdir=self._workdir,
@@ -137,7 +140,8 @@ class Runner:
         self._tasks = tasks
         self._notifier = Notifier(self, self._listeners, self._workdir, self._env, self._values)
         self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
-        self._inbox = Inbox(self, self._control, self._keeper, self.cancel, plan.roles)
+        self._talks = self._attempts.talks = Talks(self, self._attempts.show, plan.roles)
+        self._inbox = Inbox(self, self._control, self._keeper, self.cancel, plan.roles, self._talks)
         # the run's socket: commands reach the engine only through it (none without a run dir)
         path = socket_path(run_dir) if run_dir else ""
         self._channel = Channel(path, self.submit, share) if path else None
@@ -389,3 +393,10 @@ class Runner:
         self._keeper.cancel_all(reason)
         self._attempts.cancel(self.plan.kill_grace)
         self._progress.check_done()
+
+
+def _adapter(name: str, agent: Agent, values: dict[str, str]) -> AgentAdapter:
+    """What the agent's kind makes of a task: a command, or a coding agent's conversation."""
+    if agent.kind == "claude":
+        return ClaudeAdapter(name, agent, values)
+    return CommandAdapter(agent.command, values)

@@ -348,7 +348,9 @@ async def test_monitors_raise_risks_when_out_of_bounds_or_failing(
         tasks: [{id: t, run: "sleep 0.6"}]
     """
     state, store = await run_plan(tmp_path, text, store=MemoryStore())
-    raised = {e.key: e for _, e in await store.read_events("run1") if isinstance(e, ev.RiskRaised)}
+    events = [e for _, e in await store.read_events("run1") if isinstance(e, ev.RiskRaised)]
+    # (the machine's own pressure risks may come and go: only the monitors' count here)
+    raised = {e.key: e for e in events if e.key.startswith("monitor")}
     assert set(raised) == {"monitor:hot", "monitor:down"}
     hot, down = raised["monitor:hot"], raised["monitor:down"]
     assert hot.severity == "critical" and hot.message == "95, wanted <= 90"
@@ -451,6 +453,7 @@ async def test_rules_act_pause_the_phase_and_reduce_slots_as_the_plan_says(
     agents: {a: {slots: 3}}
     risks:
       memory: 0.01
+      cpu: 0  # (off: a busy machine's CPU must not reduce the slots a second time)
       actions: {task_overrun: pause, machine_pressure: reduce_slots}
     phases:
       - id: p

@@ -130,6 +130,8 @@ def _keys_used(data: Any, path: tuple[str, ...]) -> set[str]:
         (m.Gate, [("gates", "*")]),
         (m.Criterion, [("gates", "*", "criteria", "*")]),
         (m.OnReject, [("gates", "*", "on_reject")]),
+        (m.Permissions, [("agents", "*", "permissions")]),
+        (m.Roles, [("roles",)]),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else "",
 )

@@ -7,7 +7,9 @@ with an event naming the command, which this waits for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import time
 from typing import Any
 
@@ -37,7 +39,12 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
             for gate in state.gates.values():
                 if ref is None and gate.status != "open":
                     continue
-                found.append({"run": row.id, "plan": row.plan_name, **gate.as_dict()})
+                found.append(
+                    {"run": row.id, "plan": row.plan_name, "kind": "gate", **gate.as_dict()}
+                )
+            for asked in state.permissions.values():  # agents' tool requests, routed alike
+                if asked.status == "open" or ref is not None:
+                    found.append({"run": row.id, "plan": row.plan_name, **asked.as_dict()})
     finally:
         await store.close()
     return _shown(found, ref, as_json)
@@ -48,29 +55,58 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
         return json.dumps({"gates": found}, indent=2)
     if not found:
         return "no gates waiting" if ref is None else "this run's plan has no gates"
-    lines = [
-        table(
-            ["run", "gate", "after", "status", "approvals", "approvers", "opened"],
-            [
+    asks = [g for g in found if g.get("kind") == "permission"]
+    found = [g for g in found if g.get("kind") != "permission"]
+    lines = (
+        []
+        if not found
+        else [
+            table(
+                ["run", "gate", "after", "status", "approvals", "approvers", "opened"],
                 [
-                    g["run"],
-                    safe(g["id"]),
-                    safe(g["after"]),
-                    g["status"],
-                    f"{len(g['approved_by'])}/{g['quorum']}",
-                    safe(", ".join(g["approvers"]) or "anyone"),
-                    when(g["opened_at"]),
-                ]
-                for g in found
-            ],
-        )
-    ]
+                    [
+                        g["run"],
+                        safe(g["id"]),
+                        safe(g["after"]),
+                        g["status"],
+                        f"{len(g['approved_by'])}/{g['quorum']}",
+                        safe(", ".join(g["approvers"]) or "anyone"),
+                        when(g["opened_at"]),
+                    ]
+                    for g in found
+                ],
+            )
+        ]
+    )
     for g in found:
         if g["status"] == "open":
             lines.append(
                 f"  decide: phasegate approve {g['run']} {g['id']} --reason TEXT   "
                 f"(or: phasegate reject {g['run']} {g['id']} --reason TEXT)"
             )
+    if asks:
+        lines.append(
+            table(
+                ["run", "request", "task", "tool", "what", "status"],
+                [
+                    [
+                        a["run"],
+                        safe(a["id"]),
+                        safe(a["task"]),
+                        safe(a["tool"]),
+                        safe(a["detail"])[:40],
+                        a["status"],
+                    ]
+                    for a in asks
+                ],
+            )
+        )
+        for a in asks:
+            if a["status"] == "open":
+                lines.append(
+                    f"  answer: phasegate approve {a['run']} {a['id']} (allow)   "
+                    f"or: phasegate reject {a['run']} {a['id']} --reason TEXT (deny)"
+                )
     return "\n".join(lines)
 
 
@@ -94,6 +130,11 @@ async def wait_for_gates(
     deadline = None if timeout is None else time.monotonic() + timeout
     folds: dict[str, tuple[int, RunState]] = {}  # run -> (last event read, its fold)
     store = await SQLiteStore.open(db_path)
+    # Ctrl-C ends the wait between two looks at the store, never inside one (a read cut off
+    # in the database's thread would print its traceback as the loop closes)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
     try:
         only = await resolve_run(store, ref) if ref is not None else None
         while True:
@@ -121,8 +162,12 @@ async def wait_for_gates(
             if deadline is not None and time.monotonic() >= deadline:
                 where = f"run {only.id}" if only is not None else "any live run"
                 raise NoGate(f"no gate of {where} waited for {user} within {timeout:g}s")
-            await asyncio.sleep(WAIT_POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), WAIT_POLL)
+            if stop.is_set():
+                raise KeyboardInterrupt
     finally:
+        loop.remove_signal_handler(signal.SIGINT)
         await store.close()
 
 
@@ -148,6 +193,10 @@ async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
 async def _answer(store: SQLiteStore, run_id: str, gate: str, decision: str, user: str) -> str:
     await asyncio.sleep(0.3)  # let the engine close the gate if this decision settled it
     state = project(e for _, e in await store.read_events(run_id))
+    if gate in state.permissions:
+        p = state.permissions[gate]
+        verb = "allowed" if decision == "approve" else "denied"
+        return f"{user} {verb} {p.tool} ({p.detail[:60]}) for task {p.task} of run {run_id}"
     g = state.gates[gate]
     verb = "approved" if decision == "approve" else "rejected"
     if g.status == "open":

@@ -1,0 +1,267 @@
+"""Claude Code as an agent, spoken to in its own protocol (docs/agents.md): `claude -p` with
+stream-json on stdin and stdout and `--permission-prompt-tool stdio`, so that each tool it wants
+to use is asked of the engine: the plan's rules answer it, or a person does, like a gate.
+
+The adapter starts the CLI; its Conversation reads each line the CLI prints into a readable
+transcript (the task's output), the usage the CLI reports, and the tool requests, and says
+what to write back. It never runs a tool and never scrapes a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from phasegate.engine.agents.base import Launch
+from phasegate.engine.exec.base import ProcSpec
+from phasegate.engine.model import events as ev
+from phasegate.engine.plan.model import Agent, Permissions
+from phasegate.engine.plan.template import substitute
+
+SHOWN = 300  # characters of a message or a tool's input kept on one transcript line
+_RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
+
+
+@dataclass(slots=True)
+class Ask:
+    """A tool request a person answers (the plan's rules named it `ask`, or none named it)."""
+
+    request: str  # the CLI's request id
+    tool: str
+    detail: str
+    reason: str
+    tool_input: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Said:
+    """What one line of the CLI's output means for the engine."""
+
+    show: list[str] = field(default_factory=list)  # transcript lines (the task's output)
+    events: list[ev.Event] = field(default_factory=list)
+    write: list[str] = field(default_factory=list)  # lines to send to the CLI
+    asks: list[Ask] = field(default_factory=list)
+    close: bool = False  # the prompt is done: end its input, the CLI exits
+    failure: str = ""  # the CLI says the prompt failed
+
+
+class ClaudeAdapter:
+    reads_output = True
+
+    def __init__(self, name: str, agent: Agent, values: dict[str, str]) -> None:
+        self.name, self._agent, self._values = name, agent, values
+
+    def spec(self, launch: Launch) -> tuple[ProcSpec, str]:
+        agent = self._agent
+        argv = [
+            agent.binary or "claude",
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-prompt-tool",
+            "stdio",
+        ]
+        if agent.model:
+            argv += ["--model", agent.model]
+        argv += agent.args
+        env = {**launch.env, **agent.env}
+        spec = ProcSpec(argv, env, launch.cwd, launch.task.keep_background, stdin=True)
+        return spec, f"{argv[0]} (claude): {_one_line(self.prompt(launch))[:120]}"
+
+    def prompt(self, launch: Launch) -> str:
+        task = launch.task
+        return substitute(task.prompt or task.run, self._values | {"task": task.id})
+
+    def conversation(self, launch: Launch) -> Conversation:
+        return Conversation(launch, self.prompt(launch), self._agent.permissions)
+
+    def events(self, launch: Launch, stream: str, text: str) -> list[ev.Event]:
+        return []
+
+
+class Conversation:
+    """One attempt's exchange with the CLI."""
+
+    def __init__(self, launch: Launch, prompt: str, rules: Permissions | None) -> None:
+        self._launch, self._prompt, self._rules = launch, prompt, rules
+        self.session = ""
+        self.asked = 0  # tool requests so far (their ids are numbered)
+
+    def opening(self) -> list[str]:
+        """What to send first: the handshake, then the prompt."""
+        init = {"subtype": "initialize", "hooks": None}
+        user = {"role": "user", "content": self._prompt}
+        return [
+            json.dumps({"type": "control_request", "request_id": "init-1", "request": init}),
+            json.dumps(
+                {"type": "user", "message": user, "parent_tool_use_id": None, "session_id": ""}
+            ),
+        ]
+
+    def read(self, stream: str, text: str) -> Said:
+        said = Said()
+        if stream != "out":
+            said.show.append(text)
+            return said
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            said.show.append(text)
+            return said
+        kind = message.get("type")
+        if kind == "system" and message.get("subtype") == "init":
+            self.session = str(message.get("session_id") or self.session)
+            said.show.append(f"· session {self.session} · model {message.get('model', '?')}")
+        elif kind == "assistant":
+            said.show += _assistant(message)
+        elif kind == "user":
+            said.show += _tool_results(message)
+        elif kind == "control_request":
+            self._request(message, said)
+        elif kind == "result":
+            self._result(message, said)
+        return said
+
+    def answer(self, ask: Ask, allowed: bool, message: str) -> str:
+        """The control_response that allows or denies the request."""
+        if allowed:
+            response: dict[str, Any] = {"behavior": "allow", "updatedInput": ask.tool_input}
+        else:
+            response = {"behavior": "deny", "message": message or "denied"}
+        body = {"subtype": "success", "request_id": ask.request, "response": response}
+        return json.dumps({"type": "control_response", "response": body})
+
+    def _request(self, message: dict[str, Any], said: Said) -> None:
+        request = message.get("request")
+        if not isinstance(request, dict) or request.get("subtype") != "can_use_tool":
+            return  # (nothing else is asked of a client in this mode)
+        tool = str(request.get("tool_name", "?"))
+        tool_input = request.get("input")
+        tool_input = tool_input if isinstance(tool_input, dict) else {}
+        ask = Ask(
+            str(message.get("request_id", "")),
+            tool,
+            _detail(tool, tool_input),
+            _one_line(str(request.get("description") or "")),
+            tool_input,
+        )
+        verdict, rule = ruling(self._rules, tool, tool_input)
+        if verdict == "ask":
+            said.asks.append(ask)
+            said.show.append(f"? {tool}: {ask.detail} (waits for a person)")
+            return
+        allowed = verdict == "allow"
+        why = f"the plan's rule {rule} {'allows' if allowed else 'denies'} it"
+        said.write.append(self.answer(ask, allowed, why))
+        said.show.append(f"{'✓' if allowed else '✗'} {tool}: {ask.detail} ({why})")
+
+    def _result(self, message: dict[str, Any], said: Said) -> None:
+        usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
+        assert isinstance(usage, dict)
+        cost = message.get("total_cost_usd")
+        self.session = str(message.get("session_id") or self.session)
+        task = self._launch.task.id
+        said.events.append(
+            ev.TaskUsage(
+                0.0,
+                task,
+                self._launch.attempt,
+                input_tokens=_int(usage.get("input_tokens")),
+                output_tokens=_int(usage.get("output_tokens")),
+                cached_tokens=_int(usage.get("cache_read_input_tokens")),
+                cost_usd=float(cost) if isinstance(cost, int | float) else 0.0,
+                cost_source="reported" if isinstance(cost, int | float) else "",
+                session_id=self.session,
+                turns=_int(message.get("num_turns")),
+            )
+        )
+        subtype = str(message.get("subtype", ""))
+        said.show.append(
+            f"· {subtype}: {_int(message.get('num_turns'))} turns, "
+            f"{_int(usage.get('input_tokens'))} in / {_int(usage.get('output_tokens'))} out "
+            f"tokens" + (f", ${float(cost):.4f}" if isinstance(cost, int | float) else "")
+        )
+        if message.get("is_error") or subtype != "success":
+            said.failure = f"the agent ended with {subtype or 'an error'}: " + _one_line(
+                str(message.get("result") or "")
+            )
+        said.close = True
+
+
+def ruling(rules: Permissions | None, tool: str, tool_input: dict[str, Any]) -> tuple[str, str]:
+    """allow, deny or ask, and the rule that says so: deny wins over allow, allow over ask; a
+    request no rule names is asked."""
+    if rules is None:
+        return "ask", ""
+    for verdict, listed in (("deny", rules.deny), ("allow", rules.allow), ("ask", rules.ask)):
+        for rule in listed:
+            if _matches(rule, tool, tool_input):
+                return verdict, rule
+    return "ask", ""
+
+
+def _matches(rule: str, tool: str, tool_input: dict[str, Any]) -> bool:
+    m = _RULE.match(rule.strip())
+    if m is None or m.group("tool") != tool:
+        return False
+    arg = m.group("arg")
+    if arg is None:
+        return True
+    command = str(tool_input.get("command") or tool_input.get("file_path") or "")
+    if arg.endswith(":*"):
+        return command == arg[:-2] or command.startswith(arg[:-2] + " ")
+    return command == arg
+
+
+def _detail(tool: str, tool_input: dict[str, Any]) -> str:
+    for key in ("command", "file_path", "path", "url", "pattern"):
+        if key in tool_input:
+            return _one_line(str(tool_input[key]))[:SHOWN]
+    return _one_line(json.dumps(tool_input, sort_keys=True))[:SHOWN]
+
+
+def _assistant(message: dict[str, Any]) -> list[str]:
+    body = message.get("message")
+    content = body.get("content") if isinstance(body, dict) else None
+    lines: list[str] = []
+    for block in content if isinstance(content, list) else []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            lines += [f"  {line}" for line in str(block.get("text", "")).splitlines()]
+        elif block.get("type") == "tool_use":
+            tool_input = block.get("input") if isinstance(block.get("input"), dict) else {}
+            assert isinstance(tool_input, dict)
+            lines.append(
+                f"→ {block.get('name', '?')}: {_detail(str(block.get('name')), tool_input)}"
+            )
+    return lines
+
+
+def _tool_results(message: dict[str, Any]) -> list[str]:
+    body = message.get("message")
+    content = body.get("content") if isinstance(body, dict) else None
+    lines: list[str] = []
+    for block in content if isinstance(content, list) else []:
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            text = block.get("content")
+            if isinstance(text, list):
+                text = " ".join(str(x.get("text", "")) for x in text if isinstance(x, dict))
+            mark = "✗" if block.get("is_error") else "←"
+            lines.append(f"{mark} {_one_line(str(text or ''))[:SHOWN]}")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0

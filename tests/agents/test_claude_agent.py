@@ -1,0 +1,153 @@
+"""Claude Code as a plan's agent (`kind: claude`), end to end: the real CLI, driven by the
+engine in its protocol, against the scripted fake API. A tool request is a prompt routed like a
+gate (`phasegate gates` lists it as kind: permission; `approve` allows it, `reject` denies it
+with the reason the model reads), or the plan's rules answer it; usage and the session are
+the CLI's own figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .fake_anthropic import FakeAnthropic, Text, ToolUse, Usage
+
+PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
+
+pytestmark = pytest.mark.e2e
+
+
+def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Run:
+    def __init__(self, tmp_path: Path, claude: Path, fake: FakeAnthropic, rules: str) -> None:
+        self.dir = tmp_path
+        (tmp_path / "home").mkdir()
+        (tmp_path / "tmp").mkdir()
+        self.env = {**os.environ, "PHASEGATE_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
+        plan = f"""
+name: agent
+agents:
+  coder:
+    kind: claude
+    binary: {claude}
+    env:
+      ANTHROPIC_BASE_URL: "{fake.url}"
+      ANTHROPIC_API_KEY: sk-test
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
+      HOME: "{tmp_path / "home"}"
+      TMPDIR: "{tmp_path / "tmp"}"
+    permissions: {rules}
+phases:
+  - id: p
+    tasks: [{{id: w, agent: coder, prompt: "make the files for {{run_id}}"}}]
+"""
+        (tmp_path / "agent.yaml").write_text(plan)
+        started = self.pg("run", "agent.yaml", "--detach")
+        assert started.returncode == 0, started.stderr
+        self.id = started.stdout.split()[-1]
+
+    def pg(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PHASEGATE, *args], cwd=self.dir, env=self.env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+
+    def asked(self) -> dict[str, Any] | None:
+        """The open permission request, if any."""
+        gates = json.loads(self.pg("gates", self.id, "--json").stdout)["gates"]
+        asks = [g for g in gates if g.get("kind") == "permission" and g["status"] == "open"]
+        return asks[0] if asks else None
+
+    def show(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.pg("show", self.id, "--json").stdout)
+        return data
+
+    def ended(self) -> dict[str, Any]:
+        return _until("the run to end", lambda: (s := self.show())["status"] != "running" and s)
+
+
+def test_a_tool_request_is_allowed_and_another_denied_from_the_command_line(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.usage = Usage(input_tokens=1000, output_tokens=50)
+    fake.script(
+        ToolUse("Bash", {"command": "touch tool.txt", "description": "make a file"}),
+        ToolUse("Bash", {"command": "rm -rf important", "description": "clean up"}),
+        Text("done"),
+    )
+    run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}")
+    first = _until("the first request", run.asked)
+    assert (first["tool"], first["detail"], first["task"]) == ("Bash", "touch tool.txt", "w")
+    allowed = run.pg("approve", run.id, first["id"])
+    assert allowed.returncode == 0, allowed.stderr
+    assert "allowed Bash (touch tool.txt) for task w" in allowed.stdout
+    _until("the allowed command to run", (tmp_path / "tool.txt").exists)
+    second = _until(
+        "the second request", lambda: (a := run.asked()) and a["id"] != first["id"] and a
+    )
+    assert second["detail"] == "rm -rf important"
+    denied = run.pg("reject", run.id, second["id"], "--reason", "never delete that")
+    assert denied.returncode == 0, denied.stderr
+    shown = run.ended()
+    assert shown["status"] == "succeeded"
+    # the fake API saw the allowed tool's result, then our denial as the next tool result
+    results = [b for r in fake.conversation for b in r.blocks("tool_result")]
+    assert results[0]["is_error"] is False
+    assert "never delete that" in json.dumps(results[-1]) and results[-1]["is_error"] is True
+    task = {t["id"]: t for t in shown["tasks"]}["w"]
+    # tokens as the fake API reported them, three requests; the cost as the CLI priced them
+    assert (task["usage"]["input_tokens"], task["usage"]["output_tokens"]) == (3000, 150)
+    assert task["usage"]["cost_usd"] > 0 and task["usage"]["cost_source"] == "reported"
+    assert task["session_id"]
+    logs = run.pg("logs", run.id, "w").stdout
+    assert "→ Bash: touch tool.txt" in logs and "denied by" in logs and "  done" in logs
+    audit = json.loads(run.pg("audit", run.id, "--json").stdout)["audit"]
+    votes = [(r["gate"], r["decision"], r["uid"]) for r in audit if r["gate"]]
+    assert votes == [(first["id"], "approve", os.geteuid()), (second["id"], "reject", os.geteuid())]
+
+
+def test_the_plans_rules_answer_without_a_person(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(
+        ToolUse("Bash", {"command": "touch ok.txt"}),
+        ToolUse("Bash", {"command": "rm -rf important"}),
+        Text("done"),
+    )
+    run = Run(tmp_path, claude_bin, fake, '{allow: ["Bash(touch:*)"], deny: ["Bash(rm:*)"]}')
+    assert run.ended()["status"] == "succeeded"
+    assert (tmp_path / "ok.txt").exists()
+    results = [b for r in fake.conversation for b in r.blocks("tool_result")]
+    assert "Bash(rm:*) denies it" in json.dumps(results[-1])
+    assert run.asked() is None
+
+
+def test_a_request_nobody_answers_is_denied_at_its_timeout(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(ToolUse("Bash", {"command": "touch late.txt"}), Text("gave up"))
+    run = Run(tmp_path, claude_bin, fake, "{ask: [Bash], timeout: 1s}")
+    assert run.ended()["status"] == "succeeded"
+    assert not (tmp_path / "late.txt").exists()
+    results = [b for r in fake.conversation for b in r.blocks("tool_result")]
+    assert "nobody answered within 1s" in json.dumps(results[-1])
