@@ -21,6 +21,7 @@ class Launch:
     attempt: int
     env: dict[str, str]  # the task's whole environment (PHASEGATE_* included)
     cwd: str
+    session: str = ""  # a coding agent's session of an earlier attempt, to go on with
 
 
 class AgentAdapter(Protocol):

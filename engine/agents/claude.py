@@ -68,14 +68,24 @@ class ClaudeAdapter:
         ]
         if agent.model:
             argv += ["--model", agent.model]
+        if launch.session:  # a retry or a rework goes on with the agent's session
+            argv += ["--resume", launch.session]
         argv += agent.args
         env = {**launch.env, **agent.env}
         spec = ProcSpec(argv, env, launch.cwd, launch.task.keep_background, stdin=True)
         return spec, f"{argv[0]} (claude): {_one_line(self.prompt(launch))[:120]}"
 
     def prompt(self, launch: Launch) -> str:
+        """The task's prompt; an attempt that goes on with a session gets the reviewer's
+        feedback (a gate's rejection) or the word that the last attempt failed first."""
         task = launch.task
-        return substitute(task.prompt or task.run, self._values | {"task": task.id})
+        text = substitute(task.prompt or task.run, self._values | {"task": task.id})
+        if not launch.session:
+            return text
+        feedback = launch.env.get("PHASEGATE_FEEDBACK", "")
+        if feedback:
+            return f"The work was sent back by its reviewer: {feedback}\n\nThe task: {text}"
+        return f"The last attempt did not succeed; try again.\n\nThe task: {text}"
 
     def conversation(self, launch: Launch) -> Conversation:
         return Conversation(launch, self.prompt(launch), self._agent.permissions)

@@ -136,7 +136,8 @@ class Attempts:
         env.update(task.env)
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
-        launch = Launch(task, number, env, self._workdir)
+        session = host.state.tasks[tid].session_id  # (a retry, a rework: the same session)
+        launch = Launch(task, number, env, self._workdir, session)
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)

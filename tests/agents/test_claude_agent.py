@@ -36,7 +36,9 @@ def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
 
 
 class Run:
-    def __init__(self, tmp_path: Path, claude: Path, fake: FakeAnthropic, rules: str) -> None:
+    def __init__(
+        self, tmp_path: Path, claude: Path, fake: FakeAnthropic, rules: str, extra: str = ""
+    ) -> None:
         self.dir = tmp_path
         (tmp_path / "home").mkdir()
         (tmp_path / "tmp").mkdir()
@@ -57,7 +59,7 @@ agents:
 phases:
   - id: p
     tasks: [{{id: w, agent: coder, prompt: "make the files for {{run_id}}"}}]
-"""
+{extra}"""
         (tmp_path / "agent.yaml").write_text(plan)
         started = self.pg("run", "agent.yaml", "--detach")
         assert started.returncode == 0, started.stderr
@@ -151,3 +153,34 @@ def test_a_request_nobody_answers_is_denied_at_its_timeout(
     assert not (tmp_path / "late.txt").exists()
     results = [b for r in fake.conversation for b in r.blocks("tool_result")]
     assert "nobody answered within 1s" in json.dumps(results[-1])
+
+
+def test_a_rejected_gate_sends_its_feedback_to_the_same_session(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(Text("a first draft"), Text("a second draft"))
+    gate = """  - id: q
+    tasks: [{id: after, run: "true"}]
+gates:
+  - {id: review, after: p, on_reject: {rewind_to: p, max_attempts: 2}}
+"""
+    run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}", extra=gate)
+
+    def gate_open() -> bool:
+        gates = json.loads(run.pg("gates", run.id, "--json").stdout)["gates"]
+        return any(g["id"] == "review" and g["status"] == "open" for g in gates)
+
+    _until("the review", gate_open)
+    first_session = {t["id"]: t for t in run.show()["tasks"]}["w"]["session_id"]
+    rejected = run.pg("reject", run.id, "review", "--reason", "use smaller steps")
+    assert rejected.returncode == 0, rejected.stderr
+    _until("the review again", lambda: len(fake.conversation) == 2 and gate_open())
+    # the rework went on with the agent's session: its request holds the first exchange, then
+    # the reviewer's words
+    again = fake.conversation[1]
+    said = json.dumps(again.messages)
+    assert "a first draft" in said and "use smaller steps" in said
+    assert {t["id"]: t for t in run.show()["tasks"]}["w"]["session_id"] == first_session
+    assert run.pg("approve", run.id, "review").returncode == 0
+    assert run.ended()["status"] == "succeeded"
