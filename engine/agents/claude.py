@@ -127,7 +127,11 @@ class Conversation:
             return said
         kind = message.get("type")
         if kind == "system" and message.get("subtype") == "init":
-            self.session = str(message.get("session_id") or self.session)
+            session = str(message.get("session_id") or "")
+            if session and session != self.session:  # (kept at once: a take-over after a
+                self.session = session  # crash goes on with it)
+                task, attempt = self._launch.task.id, self._launch.attempt
+                said.events.append(ev.TaskUsage(0.0, task, attempt, session_id=session))
             said.show.append(f"· session {self.session} · model {message.get('model', '?')}")
         elif kind == "assistant":
             said.show += _assistant(message)
