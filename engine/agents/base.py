@@ -22,6 +22,7 @@ class Launch:
     env: dict[str, str]  # the task's whole environment (PHASEGATE_* included)
     cwd: str
     session: str = ""  # a coding agent's session of an earlier attempt, to go on with
+    spent: float = 0.0  # what that session cost so far (its CLI reports running totals)
 
 
 class AgentAdapter(Protocol):

@@ -180,6 +180,8 @@ class Conversation:
         usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
         assert isinstance(usage, dict)
         cost = message.get("total_cost_usd")
+        if isinstance(cost, int | float):  # (a running total over the session: this attempt's
+            cost = max(0.0, float(cost) - self._launch.spent)  # share is what it added)
         self.session = str(message.get("session_id") or self.session)
         task = self._launch.task.id
         said.events.append(

@@ -136,8 +136,10 @@ class Attempts:
         env.update(task.env)
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
-        session = host.state.tasks[tid].session_id  # (a retry, a rework: the same session)
-        launch = Launch(task, number, env, self._workdir, session)
+        state = host.state.tasks[tid]
+        session = state.session_id  # (a retry, a rework: the same session)
+        spent = float(state.usage.get("cost_usd", 0.0)) if session else 0.0
+        launch = Launch(task, number, env, self._workdir, session, spent)
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)

@@ -56,6 +56,7 @@ agents:
       HOME: "{tmp_path / "home"}"
       TMPDIR: "{tmp_path / "tmp"}"
     permissions: {rules}
+  sh: {{}}
 phases:
   - id: p
     tasks: [{{id: w, agent: coder, prompt: "make the files for {{run_id}}"}}]
@@ -161,7 +162,7 @@ def test_a_rejected_gate_sends_its_feedback_to_the_same_session(
     fake = fake_anthropic
     fake.script(Text("a first draft"), Text("a second draft"))
     gate = """  - id: q
-    tasks: [{id: after, run: "true"}]
+    tasks: [{id: after, agent: sh, run: "true"}]
 gates:
   - {id: review, after: p, on_reject: {rewind_to: p, max_attempts: 2}}
 """
@@ -183,4 +184,28 @@ gates:
     assert "a first draft" in said and "use smaller steps" in said
     assert {t["id"]: t for t in run.show()["tasks"]}["w"]["session_id"] == first_session
     assert run.pg("approve", run.id, "review").returncode == 0
-    assert run.ended()["status"] == "succeeded"
+    usage = {t["id"]: t for t in run.ended()["tasks"]}["w"]["usage"]
+    assert run.show()["status"] == "succeeded"
+    # the CLI reports the session's running cost; each attempt records only what it added:
+    # both prompts used the same tokens (the fake's), so both shares are the same, and the
+    # task's cost is their sum (the old way counted the first one twice)
+    shares = [json.loads(d)["cost_usd"] for d in _usage_events(run)]
+    shares = [c for c in shares if c]  # (the session's first word carries no cost)
+    assert len(shares) == 2 and shares[0] > 0
+    assert abs(shares[1] - shares[0]) < 1e-9
+    assert abs(usage["cost_usd"] - 2 * shares[0]) < 1e-9
+
+
+def _usage_events(run: Run) -> list[str]:
+    """The data of the run's task.usage events, as stored."""
+    import sqlite3
+
+    db = sqlite3.connect(run.dir / "runs.db")
+    try:
+        rows = db.execute(
+            "SELECT data FROM events WHERE run_id = ? AND type = 'task.usage' ORDER BY seq",
+            (run.id,),
+        ).fetchall()
+    finally:
+        db.close()
+    return [str(row[0]) for row in rows]
