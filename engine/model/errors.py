@@ -19,20 +19,31 @@ class UsageError(PhasegateError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a plan, placed at a file, a line and a dotted key path."""
+    """One problem found in a plan, placed at a file, a line and a dotted key path.
+
+    A `warning` does not stop the plan (`validate` prints it and passes)."""
 
     file: str
     line: int | None
     key: str
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.message}"
+        level = " warning:" if self.warning else ""
+        return f"{where}:{key}{level} {self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "key": self.key, "message": self.message}
+        level = "warning" if self.warning else "error"
+        return {
+            "file": self.file,
+            "line": self.line,
+            "key": self.key,
+            "message": self.message,
+            "level": level,
+        }
 
 
 class PlanError(UsageError):

@@ -21,6 +21,7 @@ from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.check import semantic_problems
 from phasegate.engine.plan.messages import cut, pydantic_message, shown
 from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.secrets import key_warnings, secret_flaws
 from phasegate.engine.plan.template import names_in
 
 MAX_BYTES = 32 * 1024 * 1024
@@ -499,13 +500,22 @@ def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str
             seen.add((dotted, found.message))
             line = lines.line(found.path, key=found.key, needle=found.needle)
             problems.append(Problem(file, line, dotted, found.message))
+        for found in secret_flaws(data, base_dir):
+            line = lines.line(found.path, key=found.key)
+            problems.append(Problem(file, line, lines.dotted(found.path), found.message))
+        warnings = [
+            Problem(file, lines.line(w.path), lines.dotted(w.path), w.message, warning=True)
+            for w in key_warnings(data)
+        ]
     problems.extend(_unknown_vars(data, extra_vars, file))
     if problems or plan is None:
+        problems += warnings
         problems.sort(key=lambda p: p.line or 0)
         raise PlanError(problems)
     plan._path = file
     plan._dir = base_dir
     plan._text = text
+    plan._warnings = warnings
     return plan
 
 
@@ -548,9 +558,10 @@ def load_plan(path: str, extra_vars: Iterable[str] = ()) -> Plan:
 
 
 def validate_file(path: str, extra_vars: Iterable[str] = ()) -> list[Problem]:
-    """Every problem of a plan file, in one pass; an empty list for a valid plan."""
+    """Every problem of a plan file, in one pass (warnings too); none is an error for a valid
+    plan."""
     try:
-        load_plan(path, extra_vars)
+        plan = load_plan(path, extra_vars)
     except PlanError as exc:
         return exc.problems
-    return []
+    return list(plan.warnings)

@@ -47,6 +47,7 @@ AGENT_AND_CAPABILITY = (
     "gives both `agent` and `capability`; give one: `agent` picks the agent, "
     "`capability` lets any agent that has it run the task"
 )
+SECRET_SOURCE = "a secret has exactly one source: `{env: VARIABLE}` or `{file: PATH}`"
 RUN_OR_PROMPT = "a task needs `run` (a command) or `prompt` (what a coding agent is asked)"
 CRITERION_KINDS = ("run", "metric", "file", "no_risks")
 
@@ -120,6 +121,29 @@ class Agent(Model):
     args: list[str] = Field(default_factory=list, description="more arguments for the CLI")
     env: dict[str, str] = Field(default_factory=dict, description="environment of its tasks")
     permissions: Permissions | None = None
+    secrets: list[str] = Field(
+        default_factory=list, description="declared secrets its tasks get in their environment"
+    )
+
+
+SECRET_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SecretName = Annotated[str, Field(pattern=SECRET_NAME, max_length=200)]
+
+
+class Secret(Model):
+    """Where a secret's value is read when a run starts (or is resumed): never from the plan,
+    never stored; the tasks and agents that name it get it in their environment."""
+
+    env: str | None = Field(None, min_length=1, description="the starter's environment variable")
+    file: str | None = Field(
+        None, min_length=1, description="a file only its owner may read (~, relative paths)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Secret:
+        if (self.env is None) == (self.file is None):
+            raise ValueError(SECRET_SOURCE)
+        return self
 
 
 class Resource(Model):
@@ -165,6 +189,9 @@ class Task(Model):
     priority: int = Field(0, description="higher starts first; overrides critical-path order")
     risks: TaskRisks | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: list[str] = Field(
+        default_factory=list, description="declared secrets it gets in its environment"
+    )
     keep_background: bool = False
     on_resume: Literal["rerun", "adopt", "ask"] = Field(
         "rerun",
@@ -377,10 +404,16 @@ class Plan(Model):
     absolute_outputs: bool = Field(
         False, description="allow task `outputs` outside the workdir (absolute or ../ paths)"
     )
+    secrets: dict[SecretName, Secret] = Field(
+        default_factory=dict,
+        description="NAME: {env: VARIABLE} or {file: PATH}; read when the run starts, given only "
+        "to the tasks and agents that list NAME under their `secrets:`, redacted everywhere",
+    )
 
     _path: str = PrivateAttr("")
     _dir: str = PrivateAttr(".")
     _text: str = PrivateAttr("")  # the YAML it was read from (kept with the run, for resume)
+    _warnings: list[Any] = PrivateAttr(default_factory=list)  # Problems that do not stop it
 
     @property
     def path(self) -> str:
@@ -398,6 +431,11 @@ class Plan(Model):
     @property
     def text(self) -> str:
         return self._text
+
+    @property
+    def warnings(self) -> list[Any]:
+        """Problems (warning) found when it was read: it runs, but should be changed."""
+        return self._warnings
 
     def tasks(self) -> list[tuple[Phase, Task]]:
         return [(p, t) for p in self.phases for t in p.tasks]

@@ -17,6 +17,7 @@ from phasegate.engine.exec.adopt import POLL, FileTail, files_for
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
 from phasegate.engine.plan.template import substitute
@@ -71,8 +72,14 @@ class Attempts:
         env: dict[str, str],
         workdir: str,
         run_dir: str,
+        secrets: dict[str, str] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
+        """`secrets`: the declared secrets' values, given to the tasks (and the agents' tasks)
+        that name them; `redactor`: what every output line goes through before it is kept."""
         self._host, self._sched, self._executor, self._progress = host, sched, executor, progress
+        self._secrets = secrets or {}
+        self._redact = (redactor or Redactor(self._secrets)).text
         self._adapters = adapters  # agent -> what it makes of a task (engine/agents)
         self._tasks = {t.id: t for _, t in host.plan.tasks()}
         self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
@@ -134,6 +141,8 @@ class Attempts:
         number = host.state.tasks[tid].attempts + 1
         env = dict(self.task_env())
         env.update(task.env)
+        for name in (*host.plan.agents[agent].secrets, *task.secrets):  # (environment only)
+            env[name] = self._secrets[name]
         env["PHASEGATE_TASK"] = tid
         env["PHASEGATE_ATTEMPT"] = str(number)
         state = host.state.tasks[tid]
@@ -200,6 +209,7 @@ class Attempts:
         a.lines += 1
         now = self._host.now()
         self.last_output[a.task.id] = now
+        text = self._redact(text)  # (before it is kept: a secret is never stored)
         self.sink.output(
             OutputLine(self._host.state.run_id, a.task.id, a.number, a.lines, stream, text, now)
         )

@@ -32,6 +32,7 @@ from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.identity import Identity, current_identity
+from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState, apply
@@ -39,6 +40,8 @@ from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Agent, Plan
 from phasegate.engine.plan.scheduler import Scheduler
+from phasegate.engine.plan.secrets import resolve as resolve_secrets
+from phasegate.engine.plan.secrets import secret_sources
 from phasegate.engine.plan.template import Raw
 from phasegate.engine.run.attempts import Attempts
 from phasegate.engine.run.channel import Channel
@@ -104,7 +107,11 @@ class Runner:
         self._values.update(
             current_date=time.strftime("%Y-%m-%d"), run_id=run_id, workdir=self._workdir
         )
-        self._env = dict(os.environ)
+        # declared secrets, read from their sources now (also when a run is taken over): only
+        # the tasks that name one get it; everything kept goes through the redactor first
+        self._secrets = resolve_secrets(plan)
+        self.redactor = Redactor(self._secrets)
+        self._env = {k: v for k, v in os.environ.items() if k not in secret_sources(plan)}
         self._env.update(PHASEGATE_RUN_ID=run_id, PHASEGATE_RUN_DIR=run_dir)
         # the parts
         graph = self._graph = build(plan)
@@ -122,6 +129,8 @@ class Runner:
             env=self._env,
             workdir=self._workdir,
             run_dir=run_dir,
+            secrets=self._secrets,
+            redactor=self.redactor,
         )
         self._progress.fallbacks, self._progress.attempts = self._fallbacks, self._attempts
         self._control = OperatorControl(self, graph, sched, self._attempts, self._progress)
@@ -149,6 +158,7 @@ class Runner:
     # -- what the parts see (host.Host) -------------------------------------------------------
 
     def emit(self, event: ev.Event) -> None:
+        event = self.redactor.event(event)  # (before the fold: a snapshot holds no secret)
         self._seq += 1
         apply(self.state, event)
         self._sink.event(self._seq, event)
@@ -226,7 +236,10 @@ class Runner:
                 host=who.host,
             )
             await self.store.create_run(row)
-            await self.store.save_plan(self.run_id, self.plan.text, self._given)
+            # declared secrets are not in the text (only their sources); a literal key is
+            await self.store.save_plan(
+                self.run_id, self.redactor.text(self.plan.text), self.redactor.value(self._given)
+            )
         pid = os.getpid()
         await self.store.acquire_lease(
             self.run_id, pid, process_start_time(pid), started, same_process

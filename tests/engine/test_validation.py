@@ -226,7 +226,7 @@ def test_cli_validate_json_every_invalid_plan() -> None:
         assert entry["valid"] is False
         assert entry["problems"] == [p.as_dict() for p in validate_file(str(path))]
         for problem in entry["problems"]:
-            assert set(problem) == {"file", "line", "key", "message"}
+            assert set(problem) == {"file", "line", "key", "message", "level"}
 
 
 def test_cli_validate_valid_plans_exit_zero() -> None:

@@ -13,7 +13,7 @@ import click
 from phasegate.engine import __version__
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model.commands import Command
-from phasegate.engine.model.errors import PhasegateError, PlanError
+from phasegate.engine.model.errors import PhasegateError, PlanError, Problem
 from phasegate.tui.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -61,14 +61,18 @@ def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) 
 
     names = list(_parse_vars(variables))
     results = [(path, validate_file(path, names)) for path in plans]
-    ok = all(not problems for _, problems in results)
+
+    def valid(problems: list[Problem]) -> bool:  # (warnings do not fail a plan)
+        return all(p.warning for p in problems)
+
+    ok = all(valid(problems) for _, problems in results)
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "valid": ok,
                     "files": [
-                        {"file": f, "valid": not ps, "problems": [p.as_dict() for p in ps]}
+                        {"file": f, "valid": valid(ps), "problems": [p.as_dict() for p in ps]}
                         for f, ps in results
                     ],
                 },
@@ -77,12 +81,13 @@ def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) 
         )
     else:
         for path, problems in results:
-            if problems:
-                _print_problems(problems)
-                n = len(problems)
+            _print_problems(problems)
+            n = sum(not p.warning for p in problems)
+            if n:
                 click.echo(f"{path}: {n} problem{'s' if n != 1 else ''}", err=True)
             else:
-                click.echo(f"{path}: ok")
+                w = len(problems)
+                click.echo(f"{path}: ok" + (f" ({w} warning{'s' if w != 1 else ''})" if w else ""))
     sys.exit(0 if ok else EXIT_USAGE)
 
 
@@ -139,6 +144,7 @@ def run(
     finally:
         gc.freeze()
         gc.enable()
+    _print_problems(loaded.warnings)
     share = share or loaded.share
     if share is not None:
         from phasegate.engine.client import share_group
@@ -536,6 +542,7 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str 
     except PlanError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
+    _print_problems(loaded.warnings)
     click.echo(render(loaded, as_json, learned=_run_async(lambda: _learned(db, loaded.name))))
 
 

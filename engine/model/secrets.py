@@ -1,0 +1,118 @@
+"""Keeping secrets out of what a run stores and shows: the known shapes of API keys and tokens,
+and the `Redactor` the engine passes every event and output line through before it is stored.
+
+A declared secret's value becomes `«NAME»`; anything of a known key shape becomes `«redacted»`.
+The redactor sees one piece of text at a time (an event's field, one output line): a value
+printed split across two lines is not recognised in either half.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+
+from phasegate.engine.model.events import Event
+
+REDACTED = "«redacted»"
+
+# the shapes, most specific first (an `sk-ant-` key is also an `sk-` key)
+SHAPES: tuple[tuple[str, str], ...] = (
+    ("Anthropic API key", r"sk-ant-[A-Za-z0-9_\-]{20,}"),
+    ("OpenAI-style API key", r"sk-[A-Za-z0-9_\-]{20,}"),
+    ("GitHub token", r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}"),
+    ("AWS access key id", r"(?:AKIA|ASIA)[0-9A-Z]{16}"),
+    ("JSON Web Token", r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"),
+)
+# a long run of key characters; a secret only if it also looks random (see `_random`)
+_LONG = r"(?<![A-Za-z0-9+_\-])[A-Za-z0-9+_\-]{32,}={0,2}(?![A-Za-z0-9+_\-=])"
+_KNOWN = re.compile("|".join(f"(?:{p})" for _, p in SHAPES))
+_ANY = re.compile(f"(?:{_KNOWN.pattern})|(?:{_LONG})")
+MIN_ENTROPY = 4.0  # bits a character; a hex digest (at most 4.0) or an identifier stays
+
+
+def _random(token: str) -> bool:
+    """Does a long token look like a random key: upper and lower case letters and digits, and
+    over MIN_ENTROPY bits a character (so hashes, UUIDs, identifiers and words are left)?"""
+    if not (
+        any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+        and any(c.isdigit() for c in token)
+    ):
+        return False
+    n = len(token)
+    entropy = -sum(k / n * math.log2(k / n) for k in Counter(token).values())
+    return entropy > MIN_ENTROPY
+
+
+def key_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, what) of each piece of `text` that has a known key shape."""
+    for m in _ANY.finditer(text):
+        token = m.group(0)
+        if _KNOWN.fullmatch(token):
+            kind = next(name for name, p in SHAPES if re.fullmatch(p, token))
+            yield m.start(), m.end(), kind
+        elif _random(token):
+            yield m.start(), m.end(), "long random string"
+        else:  # a shape may start inside a long token that is not random itself
+            for inner in _KNOWN.finditer(token):
+                kind = next(name for name, p in SHAPES if re.fullmatch(p, inner.group(0)))
+                yield m.start() + inner.start(), m.start() + inner.end(), kind
+
+
+def looks_like_key(text: str) -> str:
+    """What kind of key `text` holds (`''` if none)."""
+    return next((kind for _, _, kind in key_spans(text)), "")
+
+
+def redact_shapes(text: str) -> str:
+    spans = list(key_spans(text))
+    for start, end, _ in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return text
+
+
+T = TypeVar("T")
+
+
+class Redactor:
+    """Replaces the values of declared secrets (`«NAME»`) and known key shapes (`«redacted»`)."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        # longest first: a value that contains another is replaced whole
+        self._values = sorted(
+            ((v, f"«{name}»") for name, v in (values or {}).items() if v),
+            key=lambda pair: -len(pair[0]),
+        )
+
+    def text(self, text: str) -> str:
+        for value, mark in self._values:
+            if value in text:
+                text = text.replace(value, mark)
+        if _ANY.search(text) is None:  # (the common case: one C-level scan)
+            return text
+        return redact_shapes(text)
+
+    def value(self, value: T) -> T:
+        """`value` with every text in it redacted (lists and dicts walked)."""
+        if isinstance(value, str):
+            return self.text(value)  # type: ignore[return-value]
+        if isinstance(value, list):
+            return [self.value(v) for v in value]  # type: ignore[return-value]
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}  # type: ignore[return-value]
+        return value
+
+    def event(self, event: Event) -> Event:
+        """The event itself when nothing in it is secret, else a copy with its texts redacted."""
+        changed: dict[str, Any] = {}
+        for name in event._fields:
+            old = getattr(event, name)
+            if isinstance(old, str | list | dict):
+                new = self.value(old)
+                if new != old:
+                    changed[name] = new
+        return dataclasses.replace(event, **changed) if changed else event
