@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from phasegate.engine.durable.leaks import scan
 from phasegate.engine.durable.recovery import processes_by_run
 from phasegate.engine.exec.group import same_process
 from phasegate.engine.store.migrations import LATEST
@@ -100,6 +101,8 @@ def check_database(db_path: str) -> list[Finding]:
         if version >= 2:
             found += _check_runs(conn)
             found += _check_strays(conn)
+        if version >= 5:  # (run_plans)
+            found += _check_keys(conn)
     except sqlite3.Error as exc:
         found.append(Finding("database", "fail", f"{db_path}: {exc}"))
     finally:
@@ -171,6 +174,31 @@ def _check_strays(conn: sqlite3.Connection) -> list[Finding]:
                 )
     if not found:
         found.append(Finding("processes", "ok", "no task process outlives its run"))
+    return found
+
+
+MAX_LEAKS = 20  # places listed; the rest are counted
+
+
+def _check_keys(conn: sqlite3.Connection) -> list[Finding]:
+    """Anything of a known key shape kept in the database, where it is (never the value)."""
+    leaks = list(scan(conn))
+    found = [Finding("secret in database", "warn", str(leak)) for leak in leaks[:MAX_LEAKS]]
+    if len(leaks) > MAX_LEAKS:
+        found.append(
+            Finding("secret in database", "warn", f"... and {len(leaks) - MAX_LEAKS} more places")
+        )
+    if found:
+        found.append(
+            Finding(
+                "secret in database",
+                "warn",
+                "revoke these keys (anyone who could read the database has them); declare "
+                "secrets under the plan's `secrets:` so that runs keep only «NAME»",
+            )
+        )
+    else:
+        found.append(Finding("secrets", "ok", "nothing of a key shape in events, output, plans"))
     return found
 
 
