@@ -1,5 +1,6 @@
-"""Who a waiting gate or question is for, as the engine's policy says: front ends use it to
-reach those people (a dashboard's bell, `phasegate gates --wait`) and nobody else.
+"""Who a waiting gate, question or agent's permission request is for, as the engine's policy
+says: front ends use it to reach those people (a dashboard's bell, `phasegate gates --wait`) and
+nobody else.
 
 Only the engine decides; these answers never allow or refuse anything, they choose whom to tell.
 (It imports the engine's gate policy, and with it the plan's model: import it where needed.)
@@ -7,7 +8,7 @@ Only the engine decides; these answers never allow or refuse anything, they choo
 
 from __future__ import annotations
 
-from phasegate.engine.model.state import GateState, RunState
+from phasegate.engine.model.state import GateState, PermissionState, RunState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.run.gates import may_answer, may_decide
 
@@ -37,4 +38,20 @@ def may_answer_question(state: RunState, user: str) -> bool:
     starter and the plan's roles.operators."""
     if not state.question or state.finished_at is not None:
         return False
+    return _may_operate(state, user)
+
+
+def may_answer_permission(state: RunState, permission: PermissionState, user: str) -> bool:
+    """May `user` answer this open permission request of a coding agent (allow or deny its
+    tool)? Its approvers when it names any (users or `group:NAME`), else whoever may operate
+    the run, as the engine judges it (engine/run/talks.py)."""
+    if permission.status != "open" or state.finished_at is not None:
+        return False
+    if permission.approvers:
+        return may_decide(permission.approvers, user)
+    return _may_operate(state, user)
+
+
+def _may_operate(state: RunState, user: str) -> bool:
+    """The run's starter and the plan's roles.operators (engine/run/roles.py: may_operate)."""
     return user == state.user or bool(state.operators and may_decide(state.operators, user))

@@ -37,6 +37,8 @@ class Changes:
     gates_closed: list[ev.GateClosed] = field(default_factory=list)  # decided (maybe elsewhere)
     answers: list[ev.Event] = field(default_factory=list)  # answers to commands
     asked: bool = False  # a risk rule asks the operator (the run paused for it)
+    permissions_asked: list[str] = field(default_factory=list)  # agents' requests now open
+    permissions_answered: list[ev.PermissionAnswered] = field(default_factory=list)
     answered: bool = False  # the run went on or ended: a question open is answered
 
     def __bool__(self) -> bool:
@@ -117,6 +119,8 @@ class RunFeed:
             g.id for g in gates if g.status == "open" and g.approval == "manual"
         )
         changes.asked = bool(self.state.question)
+        perms = self.state.permissions.values()
+        changes.permissions_asked.extend(p.id for p in perms if p.status == "open")
 
     async def refresh_row(self) -> RunRow | None:
         self.row = await self.store.get_run(self.run_id)
@@ -140,6 +144,12 @@ class RunFeed:
         if isinstance(event, ev.GateOpened | ev.GateClosed | ev.GateVoted | ev.PhaseRewound):
             changes.phases = True
         if isinstance(event, ev.AgentSlotsChanged):
+            changes.agents = True
+        if isinstance(event, ev.PermissionAsked):  # (the roster says who waits)
+            changes.permissions_asked.append(event.id)
+            changes.agents = True
+        if isinstance(event, ev.PermissionAnswered):
+            changes.permissions_answered.append(event)
             changes.agents = True
         if isinstance(event, ev.RunPaused) and event.ask and not event.phase:
             changes.asked = True

@@ -13,7 +13,11 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from phasegate.engine.client.policy import may_answer_question, may_decide_gate
+from phasegate.engine.client.policy import (
+    may_answer_permission,
+    may_answer_question,
+    may_decide_gate,
+)
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
@@ -22,6 +26,7 @@ from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
 from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
 from phasegate.tui.dashboard.screens.gate import GatePrompt, GatesScreen
 from phasegate.tui.dashboard.screens.help import HelpScreen
+from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
 from phasegate.tui.dashboard.screens.quit import QuitScreen
 from phasegate.tui.dashboard.screens.task import TaskScreen
@@ -76,7 +81,7 @@ class DashboardScreen(Screen[None]):
         self._alive = True
         self._offered = False  # the offer to take over a run whose engine died, made once
         self._viewer = current_identity().user  # whom this dashboard tells (its OS user)
-        self._rung: set[tuple[str, ...]] = set()  # gate attempts and questions told already
+        self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -128,13 +133,50 @@ class DashboardScreen(Screen[None]):
             if changes.phases:
                 self.query_one(PhasePanel).show(state, now)
             if changes.agents:
-                self.query_one(AgentRoster).show(state, self.feed.last_output, now)
+                self._show_agents(now)
             if changes.tasks:
                 self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
             if changes.risks:
                 self.query_one(RiskFeed).show(self.feed.risks)
         self._gate_news(changes.gates_opened, changes.answers, changes.gates_closed)
         self._question_news(changes.asked, changes.answered)
+        self._permission_news(changes.permissions_asked, changes.permissions_answered)
+
+    def _show_agents(self, now: float) -> None:
+        state = self.feed.state
+        mine = {
+            p.id
+            for p in state.permissions.values()
+            if may_answer_permission(state, p, self._viewer)  # (open ones only)
+        }
+        self.query_one(AgentRoster).show(state, self.feed.last_output, now, mine)
+
+    def _permission_news(self, asked: list[str], answered: Sequence[ev.PermissionAnswered]) -> None:
+        """A coding agent's request to use a tool prompts the dashboards of those who may
+        answer it (and rings the bell once per request); nobody else is disturbed: the roster
+        shows the agent waiting. Answered elsewhere (another dashboard, `phasegate approve`, a
+        timeout, the task ending), its prompt closes."""
+        for done in answered:
+            screen = self.app.screen
+            if isinstance(screen, PermissionPrompt) and screen.permission == done.id:
+                screen.dismiss()
+                verb = "allowed" if done.allowed else "denied"
+                self.app.notify(
+                    f"permission {safe(done.id)} {verb} by {safe(done.by)}", timeout=6, markup=False
+                )
+        state = self.feed.state
+        for pid in asked:
+            p = state.permissions.get(pid)
+            if p is None or not may_answer_permission(state, p, self._viewer):
+                continue
+            if not self._ring_once("permission", pid):
+                continue
+            self.app.bell()
+            if isinstance(self.app.screen, DashboardScreen):
+                self.app.push_screen(PermissionPrompt(self.feed, pid))
+            else:
+                what = f"task {safe(p.task)} asks to use {safe(p.tool)}: press g"
+                self.app.notify(what, timeout=8, markup=False)
 
     def _question_news(self, asked: bool, answered: bool) -> None:
         """A risk rule that asks prompts every attached dashboard, like a gate; the run going on
@@ -244,7 +286,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
             if state.finished_at is None:
                 self.query_one(PhasePanel).show(state, now)
-                self.query_one(AgentRoster).show(state, self.feed.last_output, now)
+                self._show_agents(now)
                 self.query_one(TaskTable).tick(state, now)
 
     # -- actions --------------------------------------------------------------------------

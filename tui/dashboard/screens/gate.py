@@ -1,4 +1,5 @@
-"""The gate prompt (a approve, r reject with a reason, esc close) and the gates view (g)."""
+"""The gate prompt (a approve, r reject with a reason, esc close) and the gates view (g), which
+lists the coding agents' open permission requests too."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from phasegate.engine.client.policy import may_answer_permission
 from phasegate.engine.model.commands import Approve, Reject
-from phasegate.engine.model.state import GateState
+from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.state import GateState, PermissionState
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import ReasonPrompt
+from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE
 from phasegate.tui.text import safe, when
 
@@ -93,7 +97,8 @@ class GatePrompt(ReasonPrompt):
 
 
 class GatesScreen(ModalScreen[None]):
-    """Pending and decided gates of the run; enter opens the prompt of an open one."""
+    """Pending and decided gates of the run, then the agents' open permission requests (when
+    there are some); enter opens the prompt of an open one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,g,q", "close", "Close", id="gates.close"),
@@ -103,6 +108,8 @@ class GatesScreen(ModalScreen[None]):
     GatesScreen > Vertical { width: 78; max-width: 100%; height: auto; max-height: 20;
         border: round $accent; background: $surface; }
     GatesScreen DataTable { height: auto; max-height: 16; }
+    GatesScreen #permissions { max-height: 8; border-top: solid $accent; }
+    GatesScreen.asking #gates { max-height: 8; }
     """
 
     def __init__(self, feed: RunFeed) -> None:
@@ -114,7 +121,15 @@ class GatesScreen(ModalScreen[None]):
             box.border_title = "Gates"
             box.border_subtitle = "enter: decide an open gate · esc close"
             yield DataTable(cursor_type="row", id="gates")
+            if self._asking():
+                box.border_title = "Gates and agents' permission requests"
+                box.border_subtitle = "enter: answer an open one · tab: next table · esc close"
+                self.add_class("asking")  # (both tables share the box's height)
+                yield DataTable(cursor_type="row", id="permissions")
         yield Footer(compact=True)
+
+    def _asking(self) -> list[PermissionState]:
+        return [p for p in self.feed.state.permissions.values() if p.status == "open"]
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -141,12 +156,42 @@ class GatesScreen(ModalScreen[None]):
         if not self.feed.state.gates:
             table.add_row("no gates", "", "", "", "", "")
         table.focus()
+        asking = self._asking()
+        if not asking:
+            return
+        requests = self.query_one("#permissions", DataTable)
+        # 68 columns of cells + 8 of padding fit the box too; the prompt shows all of it
+        for name, width in (("asking task", 16), ("tool", 10), ("wants to", 31), ("asked", 11)):
+            requests.add_column(name.upper(), width=width, key=name)
+        for p in asking:
+            wants = " ".join(safe(p.detail).split())  # one line here
+            requests.add_row(
+                Text(safe(p.task), no_wrap=True, overflow="ellipsis"),
+                Text(safe(p.tool), no_wrap=True, overflow="ellipsis"),
+                Text(wants, no_wrap=True, overflow="ellipsis"),
+                when(p.asked_at, short=True),
+                key=p.id,
+            )
+        if not any(g.status == "open" for g in self.feed.state.gates.values()):
+            requests.focus()  # what waits is a request: enter answers it
 
     @on(DataTable.RowSelected, "#gates")
     def _open(self, event: DataTable.RowSelected) -> None:
         gate = event.row_key.value
         if gate in self.feed.state.gates and self.feed.state.gates[gate].status == "open":
             self.app.switch_screen(GatePrompt(self.feed, gate))
+
+    @on(DataTable.RowSelected, "#permissions")
+    def _answer(self, event: DataTable.RowSelected) -> None:
+        pid = str(event.row_key.value)
+        p = self.feed.state.permissions.get(pid)
+        if p is None or p.status != "open":
+            self.app.notify(f"permission {safe(pid)} is answered already", timeout=4, markup=False)
+        elif may_answer_permission(self.feed.state, p, current_identity().user):
+            self.app.switch_screen(PermissionPrompt(self.feed, pid))
+        else:
+            who = safe(", ".join(p.approvers) or "who may operate the run")
+            self.app.notify(f"permission {safe(pid)} waits for {who}", timeout=6, markup=False)
 
     def action_close(self) -> None:
         self.dismiss()

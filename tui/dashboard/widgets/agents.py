@@ -1,8 +1,11 @@
-"""The agent roster: state, slots used/total, current task, time since its last output."""
+"""The agent roster: state, slots used/total, current task, time since its last output; an
+agent whose task waits for an answer to a permission request is `waiting` (`for you` when the
+viewer may answer it)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 from rich.table import Table
 from rich.text import Text
@@ -27,29 +30,44 @@ class AgentRoster(Static, can_focus=True):
         self.border_title = "Agents"
 
     def show(
-        self, state: RunState, last_output: dict[str, float], now: float | None = None
+        self,
+        state: RunState,
+        last_output: dict[str, float],
+        now: float | None = None,
+        mine: Collection[str] = (),
     ) -> None:
         """`last_output`: task -> time of its newest output line; an agent is quiet since the
-        newest line of its running tasks (or since they started, if they printed nothing)."""
+        newest line of its running tasks (or since they started, if they printed nothing).
+        `mine`: the open permission requests the viewer may answer (`for you`)."""
         now = time.time() if now is None else now
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True, justify="right")
         grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+        asking: dict[str, list[str]] = {}  # task -> its open permission requests
+        for p in state.permissions.values():
+            if p.status == "open":
+                asking.setdefault(p.task, []).append(p.id)
         rows: list[tuple[str, str, str, str]] = []
         for a in state.agents.values():
             status = a.status.value
             if a.status is AgentStatus.IDLE and state.finished_at is not None:
                 status = "idle"
-            current = sorted(a.running)
+            # a task that waits for an answer first: what the agent needs, then which task
+            current = sorted(a.running, key=lambda t: (t not in asking, t))
+            waits = [p for t in current for p in asking.get(t, ())]
             detail = safe(current[0]) if current else "-"
+            if waits:  # (the roster is narrow: `for you` only where it is for the viewer)
+                status = "waiting"
+                if any(p in mine for p in waits):
+                    detail = f"for you · {detail}"
             if len(current) > 1:
                 detail += f" +{len(current) - 1}"
             marks = [last_output.get(t) or state.tasks[t].started_at for t in current]
             since = max((m for m in marks if m is not None), default=None)
             quiet = int(now - since) if since is not None else 0
-            if quiet >= 1:  # whole seconds: the text changes at most once a second
+            if quiet >= 1 and not waits:  # whole seconds: the text changes at most once a second
                 detail += f" · quiet {format_duration(float(quiet))}"
             rows.append((a.id, status, f"{len(a.running)}/{a.slots}", detail))
         if rows == self._rows:

@@ -20,6 +20,7 @@ STATUS_STYLE = {
     "busy": "bold blue",
     "idle": "green",
     "offline": "red",
+    "waiting": "bold yellow",  # an agent's task waits for a permission answer
 }
 
 GLYPH = {
