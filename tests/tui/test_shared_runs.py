@@ -316,3 +316,34 @@ def test_a_second_users_dashboard_sees_the_prompt_and_approves_with_a(
     assert votes == [(BOB, pwd.getpwnam(BOB).pw_uid, True)]
     paused = [(r["user"], r["accepted"]) for r in audit if r["decision"] == "pause"]
     assert paused == [(MALLORY, False)]
+
+
+def test_a_shared_runs_other_users_see_a_secret_only_redacted(
+    shared: tuple[Path, Pg],
+) -> None:
+    place, _ = shared
+    canary = "ghp_" + os.urandom(18).hex()[:36]
+    plan = f"""
+name: secret
+share: {GROUP}
+secrets: {{TOKEN: {{env: PG_CANARY}}}}
+agents: {{a: {{secrets: [TOKEN]}}}}
+phases:
+  - id: p
+    tasks: [{{id: t, run: "sh -c 'echo using $TOKEN'"}}]
+"""
+    (place / "work" / "plan.yaml").write_text(plan)
+    env = {"PHASEGATE_DB": str(place / "data" / "runs.db"), "CWD": str(place / "work")}
+    done = _as(
+        STARTER, ["-c", MAIN, "run", "plan.yaml", "--headless"], {**env, "PG_CANARY": canary}
+    )
+    assert done.returncode == 0, done.stderr
+    seen = _as(MALLORY, ["-c", MAIN, "logs", "last", "t"], env)
+    assert seen.returncode == 0, seen.stderr
+    assert "using «TOKEN»" in seen.stdout and canary not in seen.stdout
+    shown = _as(MALLORY, ["-c", MAIN, "show", "last", "--json"], env)
+    assert canary not in shown.stdout
+    # nothing she can read holds it: the database (and its WAL) and the run's directory
+    for path in (place / "data").rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
