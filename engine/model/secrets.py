@@ -96,6 +96,41 @@ class Redactor:
             return text
         return redact_shapes(text)
 
+    @property
+    def secrets(self) -> list[tuple[str, str]]:
+        """(value, mark) of each declared secret, longest first."""
+        return self._values
+
+    def across(self, lines: list[str]) -> list[str]:
+        """`lines` with every declared secret that runs over from one line into the next
+        replaced, piece by piece, by its mark (a secret within one line is `text`'s)."""
+        joined = "".join(lines)
+        starts, at = [], 0
+        for line in lines:
+            starts.append(at)
+            at += len(line)
+        cuts: list[tuple[int, int, str]] = []  # (start, end, mark) in `joined`
+        for value, mark in self._values:
+            found = joined.find(value)
+            while found >= 0:
+                cuts.append((found, found + len(value), mark))
+                found = joined.find(value, found + len(value))
+        if not cuts:
+            return lines
+        out = []
+        for line, start in zip(lines, starts, strict=True):
+            end, pieces, cursor = start + len(line), [], start
+            for a, b, mark in sorted(cuts):
+                if b <= start or a >= end or (a >= start and b <= end):
+                    continue  # (not in this line, or whole in it: `text` takes it)
+                lo, hi = max(a, start), min(b, end)
+                if lo < cursor:
+                    continue
+                pieces += [joined[cursor:lo], mark]
+                cursor = hi
+            out.append("".join(pieces) + joined[cursor:end] if pieces else line)
+        return out
+
     def value(self, value: T) -> T:
         """`value` with every text in it redacted (lists and dicts walked)."""
         if isinstance(value, str):
@@ -116,3 +151,35 @@ class Redactor:
                 if new != old:
                     changed[name] = new
         return dataclasses.replace(event, **changed) if changed else event
+
+
+class LineWindow:
+    """One output stream's last lines, held until a declared secret printed across several of
+    them (`fold`, a wrapped JSON string) can be seen whole: each piece of it is replaced, in
+    every line it touches, before the lines are released to be kept. A line is released once
+    the lines after it hold enough characters that no secret could start in it and end later,
+    or when `flush` is called (the task ended, or a second passed: the live view waits no
+    longer than that)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._longest = max((len(v) for v, _ in redactor.secrets), default=0)
+        self._held: list[str] = []
+
+    def push(self, line: str) -> list[str]:
+        """Hold `line`; the lines now safe to keep, redacted, in order."""
+        held = self._held
+        held.append(line)
+        if len(held) > 1:
+            self._held = held = self._redactor.across(held)
+        out: list[str] = []
+        after = sum(len(x) for x in held) - len(held[0])
+        while len(held) > 1 and after >= self._longest - 1:
+            out.append(self._redactor.text(held.pop(0)))
+            after -= len(held[0])
+        return out
+
+    def flush(self) -> list[str]:
+        out = [self._redactor.text(x) for x in self._held]
+        self._held = []
+        return out

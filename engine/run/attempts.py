@@ -17,7 +17,7 @@ from phasegate.engine.exec.adopt import POLL, FileTail, files_for
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.secrets import Redactor
+from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
 from phasegate.engine.plan.template import substitute
@@ -53,6 +53,7 @@ class _Attempt:
     timed_out: bool = False
     tail: FileTail | None = None  # output read from files (`on_resume: adopt`), not pipes
     talk: Conversation | None = None  # a coding agent spoken to in its protocol (run/talks)
+    windows: dict[str, LineWindow] = field(default_factory=dict)  # stream -> lines held
 
 
 class Attempts:
@@ -79,7 +80,9 @@ class Attempts:
         that name them; `redactor`: what every output line goes through before it is kept."""
         self._host, self._sched, self._executor, self._progress = host, sched, executor, progress
         self._secrets = secrets or {}
-        self._redact = (redactor or Redactor(self._secrets)).text
+        self._redactor = redactor or Redactor(self._secrets)
+        self._redact = self._redactor.text
+        self._split = bool(self._redactor.secrets)  # hold lines: a secret may span several
         self._adapters = adapters  # agent -> what it makes of a task (engine/agents)
         self._tasks = {t.id: t for _, t in host.plan.tasks()}
         self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
@@ -206,10 +209,29 @@ class Attempts:
         self._line(a, stream, text)
 
     def _line(self, a: _Attempt, stream: str, text: str) -> None:
+        """A line of output, redacted before it is kept: a secret is never stored, not even
+        one printed across several lines (they are held until it can be seen whole)."""
+        if not self._split:
+            self._keep(a, stream, self._redact(text))
+            return
+        self.last_output[a.task.id] = self._host.now()
+        window = a.windows.get(stream)
+        if window is None:
+            window = a.windows[stream] = LineWindow(self._redactor)
+        for line in window.push(text):
+            self._keep(a, stream, line)
+
+    def flush_windows(self, only: _Attempt | None = None) -> None:
+        """Keep the lines held for secrets (an attempt's end; once a second for the rest)."""
+        for a in [only] if only is not None else list(self.running.values()):
+            for stream, window in a.windows.items():
+                for line in window.flush():
+                    self._keep(a, stream, line)
+
+    def _keep(self, a: _Attempt, stream: str, text: str) -> None:
         a.lines += 1
         now = self._host.now()
         self.last_output[a.task.id] = now
-        text = self._redact(text)  # (before it is kept: a secret is never stored)
         self.sink.output(
             OutputLine(self._host.state.run_id, a.task.id, a.number, a.lines, stream, text, now)
         )
@@ -242,6 +264,7 @@ class Attempts:
         if a.tail is not None:
             for stream, text in a.tail.poll(final=True):
                 self._line(a, stream, text)
+        self.flush_windows(a)
         self._write_drop(a)
         self._sched.release(tid, a.agent)
         del self.running[tid]

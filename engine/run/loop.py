@@ -309,6 +309,7 @@ class Runner:
             self._sink.summary(heartbeat_at=now, counts=self.state.counts())
         if self._recording and self.state.finished_at is None:
             self._monitoring.tick(now, self._ticks)
+        self._attempts.flush_windows()  # (lines held for secrets wait a second at most)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
     async def _execute(self) -> tuple[str, str]:

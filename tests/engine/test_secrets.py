@@ -114,3 +114,22 @@ def test_a_file_others_may_read_and_a_short_value_are_refused(
     text = str(caught.value)
     assert "plan.yaml:4: secrets.KEY.file: secret KEY:" in text and "chmod 600" in text
     assert "plan.yaml:3: secrets.TOKEN.env: secret TOKEN:" in text and "5 characters" in text
+
+
+def test_a_secret_printed_across_lines_is_replaced_in_every_piece_and_order_kept() -> None:
+    from phasegate.engine.model.secrets import LineWindow
+
+    secret = "Zq7" + "x" * 30 + "9wK"
+    window = LineWindow(Redactor({"TOKEN": secret}))
+    text = f"before {secret} after, and then some more text to go"
+    lines = [text[i : i + 7] for i in range(0, len(text), 7)]
+    kept: list[str] = []
+    for line in lines:
+        kept += window.push(line)
+    assert len(kept) < len(lines)  # (the last ones are held until flushed)
+    kept += window.flush()
+    assert len(kept) == len(lines)
+    joined = "".join(kept)
+    assert "x" * 7 not in joined and "Zq7" not in joined and "9wK" not in joined
+    assert joined.startswith("before «TOKEN»") and joined.endswith("some more text to go")
+    assert kept[-1] == lines[-1]  # a line it did not touch is kept as it was
