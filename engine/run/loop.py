@@ -147,7 +147,9 @@ class Runner:
             self, store, run_dir, sched, self._executor, self._attempts, self._keeper
         )
         self._tasks = tasks
-        self._notifier = Notifier(self, self._listeners, self._workdir, self._env, self._values)
+        self._notifier = Notifier(
+            self, self._listeners, self._workdir, self._env, self._values, self.redactor.text
+        )
         self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
         self._talks = self._attempts.talks = Talks(self, self._attempts.show, plan.roles)
         self._inbox = Inbox(self, self._control, self._keeper, self.cancel, plan.roles, self._talks)

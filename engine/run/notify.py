@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,8 +94,12 @@ class Notifier:
         workdir: str,
         env: dict[str, str],
         values: dict[str, str],
+        redact: Callable[[str], str] = str,
     ) -> None:
+        """`redact`: what the engine's own warning goes through (the command's error may
+        print a secret)."""
         self._host, self._workdir, self._env, self._values = host, workdir, env, values
+        self._redact = redact
         self._command = host.plan.notify
         self._under_way: set[asyncio.Task[None]] = set()
         if self._command:
@@ -137,7 +142,7 @@ class Notifier:
             return
         why = f"exit {done.code}: {done.error}" if done.code is not None else done.error
         text = f"the notify command `{command}` failed on {kind} ({why})"
-        print(f"phasegate: warning: {safe(text)}", file=sys.stderr, flush=True)
+        print(f"phasegate: warning: {safe(self._redact(text))}", file=sys.stderr, flush=True)
         if live and (risk is None or not risk.open):
             host.emit(
                 ev.RiskRaised(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from phasegate.engine.client.policy import gates_waiting_for, may_answer_question
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.state import project
@@ -86,3 +88,24 @@ def test_an_unknown_name_in_notify_is_a_validation_problem(tmp_path: Path) -> No
     assert [(p.key, p.line, p.message.split(";")[0]) for p in found] == [
         ("notify", 3, "unknown variable {chanel} (did you mean 'channel'?)")
     ]
+
+
+async def test_a_failing_notify_commands_warning_shows_no_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .helpers import run_plan
+
+    key = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ"
+    (tmp_path / "leak.sh").write_text(f"echo 'token {key}' >&2\nexit 3\n")
+    text = """
+    name: leaky
+    notify: "sh leak.sh"
+    agents: {a: {}}
+    phases:
+      - id: p
+        tasks: [{id: t, run: "true"}]
+    """
+    state, _ = await run_plan(tmp_path, text)
+    assert state.status.value == "succeeded"
+    err = capsys.readouterr().err
+    assert "the notify command" in err and key not in err
