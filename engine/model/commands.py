@@ -48,6 +48,7 @@ class BadCommand(UsageError):
 class Approve:
     gate: str
     reason: str = ""
+    scope: str = ""  # "task": a coding agent's tool, allowed for the rest of its task
     kind: ClassVar[Kind] = Kind.APPROVE
     role: ClassVar[Role] = Role.DECIDE
 

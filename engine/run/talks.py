@@ -40,6 +40,7 @@ class Talks:
     ) -> None:
         self._host, self._show, self._roles = host, show, roles
         self._open: dict[str, _Open] = {}
+        self._always: dict[int, dict[str, str]] = {}  # id(attempt) -> tool -> who allowed it
         self._failures: dict[int, str] = {}  # id(attempt) -> why the agent said it failed
 
     def start(self, attempt: Any) -> None:
@@ -69,6 +70,7 @@ class Talks:
 
     def ended(self, attempt: Any) -> None:
         """The attempt's process is gone: what it asked and nobody answered is closed."""
+        self._always.pop(id(attempt), None)
         for pid, found in list(self._open.items()):
             if found.attempt is attempt:
                 self._close(pid, False, "engine", -1, "the task ended before an answer")
@@ -78,6 +80,7 @@ class Talks:
         talk: Conversation = attempt.talk
         talk.asked += 1
         pid = f"{attempt.task.id}-{attempt.number}-p{talk.asked}"
+        allowed_by = self._always.get(id(attempt), {}).get(ask.tool)
         rules = host.plan.agents[attempt.agent].permissions
         approvers = list(rules.approvers) if rules else []
         host.emit(
@@ -92,8 +95,11 @@ class Talks:
                 approvers,
             )
         )
-        timeout = rules.timeout if rules else DEFAULT_TIMEOUT
         found = self._open[pid] = _Open(attempt, talk, ask)
+        if allowed_by is not None:  # a person allowed this tool for the rest of the task
+            self._close(pid, True, allowed_by, -1, "allowed for the rest of the task")
+            return
+        timeout = rules.timeout if rules else DEFAULT_TIMEOUT
         found.timer = asyncio.get_running_loop().call_later(
             timeout,
             self._close,
@@ -117,6 +123,8 @@ class Talks:
             why = f"{who.user} may not answer {pid}; approvers: {', '.join(state.approvers)}"
         elif not state.approvers and not may_operate(self._roles, who.user, host.state.user):
             why = f"{who.user} may not answer {pid}: only who may operate the run can"
+        elif isinstance(order, cmd.Approve) and order.scope not in ("", "task"):
+            why = f"unknown scope '{order.scope}'; allowed: task (the rest of the task)"
         context = {"host": who.host, "tty": who.tty, "ssh": who.ssh, "reason": order.reason}
         if why:
             host.emit(
@@ -130,6 +138,9 @@ class Talks:
         )
         allowed = isinstance(order, cmd.Approve)
         message = order.reason or ("" if allowed else f"denied by {who.user}")
+        if isinstance(order, cmd.Approve) and order.scope == "task":
+            attempt = self._open[pid].attempt
+            self._always.setdefault(id(attempt), {})[self._open[pid].ask.tool] = who.user
         self._close(pid, allowed, who.user, who.uid, message)
 
     def _close(self, pid: str, allowed: bool, by: str, uid: int, message: str) -> None:

@@ -209,3 +209,28 @@ def _usage_events(run: Run) -> list[str]:
     finally:
         db.close()
     return [str(row[0]) for row in rows]
+
+
+def test_a_tool_allowed_for_the_rest_of_the_task_is_not_asked_again(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(
+        ToolUse("Bash", {"command": "touch a.txt"}),
+        ToolUse("Bash", {"command": "touch b.txt"}),
+        Text("done"),
+    )
+    run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}")
+    first = _until("the first request", run.asked)
+    allowed = run.pg("approve", run.id, first["id"], "--for-task")
+    assert allowed.returncode == 0, allowed.stderr
+    assert run.ended()["status"] == "succeeded"
+    assert (tmp_path / "a.txt").exists() and (tmp_path / "b.txt").exists()
+    gates = json.loads(run.pg("gates", run.id, "--json").stdout)["gates"]
+    asks = [(g["detail"], g["status"], g["by"]) for g in gates if g["kind"] == "permission"]
+    me = run.pg("audit", run.id, "--json")
+    assert me.returncode == 0
+    user = json.loads(me.stdout)["audit"][0]["user"]  # (the run's starter: this test's user)
+    assert asks == [("touch a.txt", "allowed", user), ("touch b.txt", "allowed", user)]
+    logs = run.pg("logs", run.id, "w").stdout
+    assert "allowed for the rest of the task" in logs

@@ -72,6 +72,20 @@ def _shown(app: PhasegateApp) -> str:
     return "\n".join(text(w) for w in app.screen.query("Vertical, Static, DataTable"))
 
 
+async def test_shift_a_allows_the_tool_for_the_rest_of_the_task(tmp_path: Path) -> None:
+    db = f"{tmp_path}/p.db"
+    run_id = await live_run(db, "asking", _asking())
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PermissionPrompt)
+        assert "A for the task" in _shown(app)
+        await pilot.press("A")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+    assert await commands(db, run_id) == [("approve", {"gate": PID, "scope": "task"})]
+
+
 async def test_a_request_prompts_with_its_tool_and_detail_and_a_allows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,7 +277,7 @@ async def test_a_long_request_fits_80x24_without_colour(
         box = screen.query_one("Vertical")
         assert box.region.right <= SIZE[0] and box.region.bottom <= SIZE[1]
         shown = text(box)
-        assert "a allow once · r deny · esc later" in shown
+        assert "a allow once · A for the task · r deny · esc later" in shown
         assert "A coding agent asks to use a tool" in shown
         scroll = screen.query_one(VerticalScroll)
         assert scroll.max_scroll_y > 0  # the rest of the command is there, below
@@ -271,4 +285,4 @@ async def test_a_long_request_fits_80x24_without_colour(
         await pilot.pause()
         reason = screen.query_one("#reason")
         assert reason.region.height and reason.region.bottom <= box.region.bottom
-        assert "a allow once · r deny · esc later" in text(box)
+        assert "a allow once · A for the task · r deny · esc later" in text(box)

@@ -333,12 +333,19 @@ def gates(
 @click.argument("run_ref", metavar="RUN")
 @click.argument("gate")
 @click.option("--reason", default="", help="Why (recorded in the audit trail).")
+@click.option(
+    "--for-task",
+    is_flag=True,
+    help="A coding agent's tool request: allow this tool for the rest of its task.",
+)
 @db_option
-def approve(run_ref: str, gate: str, reason: str, db: str | None) -> None:
-    """Approve GATE of RUN as the OS user you are; waits for the engine's answer."""
+def approve(run_ref: str, gate: str, reason: str, for_task: bool, db: str | None) -> None:
+    """Approve GATE of RUN (or allow a coding agent's tool request, listed by `gates`) as the
+    OS user you are; waits for the engine's answer."""
     from phasegate.tui.cli.gates import decide
 
-    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, cmd.Approve(gate, reason))))
+    order = cmd.Approve(gate, reason, scope="task" if for_task else "")
+    click.echo(_run_async(lambda: decide(_db_path(db), run_ref, order)))
 
 
 @cli.command()

@@ -31,7 +31,7 @@ KEYS = [
     ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt"),
     ("n", "add a note to the run"),
     ("a / r", "in a gate prompt: approve / reject (asks a reason)"),
-    ("a / r", "in a permission prompt: allow once / deny (asks a message)"),
+    ("a / A / r", "in a permission prompt: allow once / for the task / deny (asks why)"),
     ("esc", "back, or clear the filter"),
     ("d", "detach: close the dashboard, the run goes on (phasegate attach)"),
     ("q", "quit (asks whether to stop an active run)"),

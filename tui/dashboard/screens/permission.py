@@ -40,6 +40,7 @@ class PermissionPrompt(ReasonPrompt):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "allow", "Allow once", id="permission.allow"),
+        Binding("A", "allow_task", "Allow for the task", id="permission.allow_task"),
         Binding("r", "deny", "Deny", id="permission.deny"),
         Binding("escape", "close", "Later", id="permission.close"),
     ]
@@ -62,7 +63,7 @@ class PermissionPrompt(ReasonPrompt):
         task = self.feed.state.tasks.get(p.task)
         with Vertical() as box:
             box.border_title = "A coding agent asks to use a tool"
-            box.border_subtitle = "a allow once · r deny · esc later"
+            box.border_subtitle = "a allow once · A for the task · r deny · esc later"
             yield Static(Text("Its task waits until someone answers."))
             # a long command scrolls (↑ ↓) rather than being cut: all of it is what is allowed
             with VerticalScroll():
@@ -74,13 +75,17 @@ class PermissionPrompt(ReasonPrompt):
                 disabled=True,
             )
 
-    async def action_allow(self) -> None:
-        why = await self.feed.send(Approve(self.permission))
+    async def action_allow(self, scope: str = "") -> None:
+        why = await self.feed.send(Approve(self.permission, scope=scope))
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6, markup=False)
             return
-        self.app.notify(f"allowed: {self._what()}", timeout=3, markup=False)
+        more = " (and this tool for the rest of the task)" if scope else ""
+        self.app.notify(f"allowed: {self._what()}{more}", timeout=3, markup=False)
         self.dismiss()
+
+    async def action_allow_task(self) -> None:
+        await self.action_allow("task")
 
     def action_deny(self) -> None:
         self.ask_reason()
