@@ -234,3 +234,28 @@ def test_a_tool_allowed_for_the_rest_of_the_task_is_not_asked_again(
     assert asks == [("touch a.txt", "allowed", user), ("touch b.txt", "allowed", user)]
     logs = run.pg("logs", run.id, "w").stdout
     assert "allowed for the rest of the task" in logs
+
+
+def test_after_kill_9_of_the_engine_resume_goes_on_with_the_agents_session(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    import signal
+
+    fake = fake_anthropic
+    fake.script(ToolUse("Bash", {"command": "touch first.txt"}), Text("picked up again"))
+    run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}")
+    asked = _until("the request", run.asked)
+    session = {t["id"]: t for t in run.show()["tasks"]}["w"]["session_id"]
+    assert session  # (kept as soon as the CLI said it)
+    os.kill(run.show()["engine_pid"], signal.SIGKILL)
+    _until("the engine to be gone", lambda: "interrupted" in run.pg("show", run.id).stdout)
+    resumed = run.pg("resume", run.id, "--headless")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    shown = run.show()
+    task = {t["id"]: t for t in shown["tasks"]}["w"]
+    assert shown["status"] == "succeeded" and task["attempts"] == 2
+    assert task["session_id"] == session
+    # the second attempt went on with the same conversation: the model saw the first request
+    last = fake.conversation[-1]
+    assert "touch first.txt" in json.dumps(last.messages)
+    assert asked["status"] == "open"
