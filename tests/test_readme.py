@@ -83,10 +83,15 @@ def test_make_check_and_bench_targets_exist() -> None:
         assert dry.returncode == 0, dry.stderr
 
 
-def test_shipped_plans_validate() -> None:
+def test_shipped_plans_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     from phasegate.engine.plan import validate_file
 
     plans = sorted((ROOT / "plans").glob("*.yaml"))
-    assert {p.name for p in plans} >= {"demo.yaml", "delivery.yaml"}
+    assert {p.name for p in plans} >= {"demo.yaml", "delivery.yaml", "agents.yaml"}
+    # agents.yaml declares the API key its agents need: without it, validation says so
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    missing = validate_file(str(ROOT / "plans" / "agents.yaml"))
+    assert [p.key for p in missing] == ["secrets.ANTHROPIC_API_KEY.env"]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-" + "x" * 40)
     for plan in plans:
         assert validate_file(str(plan)) == [], plan
