@@ -67,6 +67,9 @@ def findings(
     tune = tuning if tuning is not None else Tuning(rules)
     found: list[Finding] = []
     running = {t for a in state.agents.values() for t in a.running}
+    # (a coding agent waiting for a person to answer its tool request is not stalled: the
+    # prompt and the bell are for that)
+    waiting = {p.task for p in state.permissions.values() if p.status == "open"}
     for tid in running:
         t = state.tasks[tid]
         if t.started_at is None:
@@ -93,7 +96,7 @@ def findings(
             )
         quiet = now - max(last_output.get(tid, 0.0), t.started_at)
         silent_after = tune.task("silent_after", tid)
-        if silent_after and quiet > silent_after:
+        if silent_after and quiet > silent_after and tid not in waiting:
             found.append(
                 Finding(
                     f"silent:{tid}",

@@ -71,6 +71,15 @@ def test_a_silent_task_and_a_phase_past_or_heading_past_its_timebox() -> None:
     assert "timebox:p" in {f.key for f in findings(state, 301.0, {"a": 300.0}, RULES)}
 
 
+def test_an_agent_waiting_for_a_persons_answer_is_not_silent() -> None:
+    state = _run([{"id": "a", "phase": "p", "needs": []}])
+    apply(state, ev.TaskStarted(0.0, "a", 1, "a", 1, 1))
+    apply(state, ev.PermissionAsked(5.0, "a-1-p1", "a", 1, "Bash", "make deploy"))
+    assert "silent:a" not in {f.key for f in findings(state, 200.0, {"a": 5.0}, RULES)}
+    apply(state, ev.PermissionAnswered(210.0, "a-1-p1", True, "alice", 1000))
+    assert "silent:a" in {f.key for f in findings(state, 400.0, {"a": 5.0}, RULES)}
+
+
 def test_retry_storm_and_failure_rate() -> None:
     tasks = [{"id": f"t{i}", "phase": "p", "needs": []} for i in range(5)]
     state = _run(tasks)
