@@ -90,6 +90,16 @@ class Checks(Model):
     memory: Size | None = Field(None, description="available memory needed")
 
 
+class Budget(Model):
+    """What coding agents may spend (as their CLIs report it): a warning risk at 80%; at 100%
+    `stop` (the scope's running tasks are stopped and none of its tasks starts again) or
+    `pause` (the run pauses until an operator resumes it)."""
+
+    usd: float | None = Field(None, gt=0, description="dollars")
+    tokens: int | None = Field(None, gt=0, description="input and output tokens")
+    action: Literal["stop", "pause"] = "stop"
+
+
 class Permissions(Model):
     """Which tool requests of a coding agent the engine answers itself, and which go to a
     person (a prompt routed like a gate). A rule is a tool name (`Bash`) or a tool with a
@@ -121,6 +131,7 @@ class Agent(Model):
     args: list[str] = Field(default_factory=list, description="more arguments for the CLI")
     env: dict[str, str] = Field(default_factory=dict, description="environment of its tasks")
     permissions: Permissions | None = None
+    budget: Budget | None = None  # what all its tasks may spend
     secrets: list[str] = Field(
         default_factory=list, description="declared secrets its tasks get in their environment"
     )
@@ -173,6 +184,7 @@ class Task(Model):
     id: Id
     run: str = Field("", description="the command; direct exec unless it needs a shell")
     prompt: str | None = Field(None, description="what a coding agent (kind: claude) is asked")
+    budget: Budget | None = None  # what its attempts may spend
     title: str = ""
     agent: str | None = None
     capability: str | None = None
@@ -396,6 +408,7 @@ class Plan(Model):
         None, description="an OS group that may attach to the run (as --share GROUP)"
     )
     roles: Roles = Field(default_factory=lambda: Roles.model_validate({}))
+    budget: Budget | None = None  # what the whole run's coding agents may spend
     raw_vars: list[str] = Field(
         default_factory=list,
         description="vars put into shell commands as written, so their values may add shell "

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from phasegate.engine.agents.base import AgentAdapter
     from phasegate.engine.exec.base import Executor
     from phasegate.engine.plan.scheduler import Scheduler
+    from phasegate.engine.run.budgets import Budgets
     from phasegate.engine.run.host import Host
     from phasegate.engine.run.progress import Progress
     from phasegate.engine.run.talks import Talks
@@ -54,6 +55,7 @@ class _Attempt:
     tail: FileTail | None = None  # output read from files (`on_resume: adopt`), not pipes
     talk: Conversation | None = None  # a coding agent spoken to in its protocol (run/talks)
     windows: dict[str, LineWindow] = field(default_factory=dict)  # stream -> lines held
+    blocked: bool = False  # not started: its budget is spent (no retry either)
 
 
 class Attempts:
@@ -88,6 +90,7 @@ class Attempts:
         self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
         self.sink: Sink  # set by the loop once the run's store is open
         self.talks: Talks  # set by the loop: coding agents' conversations
+        self.budgets: Budgets  # set by the loop: what coding agents may spend
         self.running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self.last_output: dict[str, float] = {}  # task -> time of its last output line
@@ -162,6 +165,12 @@ class Attempts:
             self._follow_files()
             spec.argv = wrap_for_files(spec.argv, files)
         self.running[tid] = attempt
+        why = self.budgets.blocked(tid)
+        if why:  # a budget it spends from is spent: it ends failed, never spawned
+            attempt.blocked = True
+            host.emit(ev.TaskStarted(host.now(), tid, number, agent, 0, 0, f"(not started: {why})"))
+            asyncio.get_running_loop().call_soon(self._finished, attempt, Exit(None, why))
+            return
         if isinstance(adapter, ClaudeAdapter) and attempt.tail is None:
             attempt.talk = adapter.conversation(launch)
         read = self.talks.line if attempt.talk is not None else self._line
@@ -280,6 +289,7 @@ class Attempts:
             )
         )
         retry = status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) and a.number <= task.retries
+        retry = retry and not a.blocked
         if retry and not host.state.cancelling:
             delay = min(task.backoff * 2 ** (a.number - 1), MAX_BACKOFF)
             host.emit(ev.TaskRetrying(host.now(), tid, a.number + 1, delay, reason))

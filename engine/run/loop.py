@@ -44,6 +44,7 @@ from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
 from phasegate.engine.plan.template import Raw
 from phasegate.engine.run.attempts import Attempts
+from phasegate.engine.run.budgets import Budgets
 from phasegate.engine.run.channel import Channel
 from phasegate.engine.run.control import OperatorControl
 from phasegate.engine.run.fallbacks import Fallbacks
@@ -152,6 +153,7 @@ class Runner:
         )
         self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
         self._talks = self._attempts.talks = Talks(self, self._attempts.show, plan.roles)
+        self._budgets = self._attempts.budgets = Budgets(self, self._control)
         self._inbox = Inbox(self, self._control, self._keeper, self.cancel, plan.roles, self._talks)
         # the run's socket: commands reach the engine only through it (none without a run dir)
         path = socket_path(run_dir) if run_dir else ""
@@ -170,6 +172,8 @@ class Runner:
             listener(event)
         if self._caught is not None:
             self._caught.append(event)
+        if isinstance(event, ev.TaskUsage):
+            self._budgets.saw(event)
 
     def now(self) -> float:
         return self._clock()

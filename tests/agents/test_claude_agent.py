@@ -259,3 +259,34 @@ def test_after_kill_9_of_the_engine_resume_goes_on_with_the_agents_session(
     last = fake.conversation[-1]
     assert "touch first.txt" in json.dumps(last.messages)
     assert asked["status"] == "open"
+
+
+def test_an_agents_budget_warns_at_80_percent_and_stops_its_tasks_when_spent(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(Text("one"), Text("two"), Text("three"))
+    # each prompt costs $0.0008 at the CLI's prices (the fake's 100 in, 20 out tokens)
+    budgeted = "{ask: [Bash]}\n    budget: {usd: 0.0015}"
+    run = Run(
+        tmp_path,
+        claude_bin,
+        fake,
+        budgeted,
+        extra="""  - id: more
+    tasks:
+      - {id: w2, agent: coder, prompt: "again"}
+      - {id: w3, agent: coder, prompt: "and again", needs: [w2]}
+""",
+    )
+    shown = run.ended()
+    tasks = {t["id"]: t for t in shown["tasks"]}
+    assert (tasks["w"]["status"], tasks["w2"]["status"]) == ("succeeded", "succeeded")
+    assert tasks["w3"]["status"] == "failed"
+    assert "the budget of agent coder is spent" in tasks["w3"]["reason"]
+    assert len(fake.conversation) == 2  # w3 never reached the model
+    assert shown["status"] == "failed"
+    risks = json.loads(run.pg("risks", run.id, "--json", "--all").stdout)["risks"]
+    budget = sorted((r["severity"], r["message"]) for r in risks if r["key"].startswith("budget"))
+    assert [s for s, _ in budget] == ["high"]  # (raised at 80%, then raised again as spent)
+    assert "$0.0016 of $0.0015 spent: its budget is spent" in budget[0][1]

@@ -131,6 +131,10 @@ def _keys_used(data: Any, path: tuple[str, ...]) -> set[str]:
         (m.Criterion, [("gates", "*", "criteria", "*")]),
         (m.OnReject, [("gates", "*", "on_reject")]),
         (m.Permissions, [("agents", "*", "permissions")]),
+        (
+            m.Budget,
+            [("budget",), ("agents", "*", "budget"), ("phases", "*", "tasks", "*", "budget")],
+        ),
         (m.Roles, [("roles",)]),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else "",
