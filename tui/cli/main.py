@@ -354,7 +354,8 @@ def approve(run_ref: str, gate: str, reason: str, for_task: bool, db: str | None
 @click.option("--reason", required=True, help="Why (required; tasks that run again see it).")
 @db_option
 def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
-    """Reject GATE of RUN with a reason; waits for the engine's answer."""
+    """Reject GATE of RUN with a reason (or deny a coding agent's tool request, listed by
+    `gates`: the agent reads the reason); waits for the engine's answer."""
     from phasegate.tui.cli.gates import check_reason, decide
 
     check_reason("reject", reason)
