@@ -11,6 +11,7 @@ from __future__ import annotations
 from phasegate.engine.model.state import GateState, PermissionState, RunState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.run.gates import may_answer, may_decide
+from phasegate.engine.run.roles import may_operate
 
 
 def may_decide_gate(state: RunState, gate: GateState, user: str) -> bool:
@@ -38,7 +39,7 @@ def may_answer_question(state: RunState, user: str) -> bool:
     starter and the plan's roles.operators."""
     if not state.question or state.finished_at is not None:
         return False
-    return _may_operate(state, user)
+    return may_operate(state, user)
 
 
 def may_answer_permission(state: RunState, permission: PermissionState, user: str) -> bool:
@@ -49,9 +50,4 @@ def may_answer_permission(state: RunState, permission: PermissionState, user: st
         return False
     if permission.approvers:
         return may_decide(permission.approvers, user)
-    return _may_operate(state, user)
-
-
-def _may_operate(state: RunState, user: str) -> bool:
-    """The run's starter and the plan's roles.operators (engine/run/roles.py: may_operate)."""
-    return user == state.user or bool(state.operators and may_decide(state.operators, user))
+    return may_operate(state, user)

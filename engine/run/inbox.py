@@ -16,7 +16,6 @@ from phasegate.engine.model.identity import Identity
 from phasegate.engine.run.roles import may_operate
 
 if TYPE_CHECKING:
-    from phasegate.engine.plan.model import Roles
     from phasegate.engine.run.control import OperatorControl
     from phasegate.engine.run.gatekeeper import GateKeeper
     from phasegate.engine.run.host import Host
@@ -30,10 +29,9 @@ class Inbox:
         control: OperatorControl,
         keeper: GateKeeper,
         cancel: Callable[[str], None],
-        roles: Roles | None = None,
         talks: Talks | None = None,
     ) -> None:
-        self._host, self._roles, self._talks = host, roles, talks
+        self._host, self._talks = host, talks
         self._control, self._keeper, self._cancel = control, keeper, cancel
         self._last = 0  # the last command number given (the fold's, after a take-over)
         self.closed = ""  # why commands are refused now (the run has ended)
@@ -59,8 +57,9 @@ class Inbox:
                 self._keeper.decide(number, order, who)
             return {"id": number}
         starter = host.state.user
-        if not may_operate(self._roles, who.user, starter):
-            self._refuse(number, kind, args, who, _not_operator(who.user, self._roles, starter))
+        if not may_operate(host.state, who.user):
+            why = _not_operator(who.user, host.state.operators, starter)
+            self._refuse(number, kind, args, who, why)
             return {"id": number}
         if isinstance(order, cmd.Cancel):
             reason = order.reason or f"cancelled by {who.user}"
@@ -87,8 +86,8 @@ class Inbox:
             host.emit(ev.CommandDone(host.now(), number, kind, who.user, False, why, who.uid))
 
 
-def _not_operator(user: str, roles: Roles | None, starter: str) -> str:
-    allowed = [starter, *(roles.operators if roles else [])]
+def _not_operator(user: str, operators: list[str], starter: str) -> str:
+    allowed = [starter, *operators]
     return (
         f"{user} may observe this run but not operate it; operators: "
         f"{', '.join(dict.fromkeys(allowed))} (the plan's roles.operators)"

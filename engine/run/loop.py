@@ -152,9 +152,9 @@ class Runner:
             self, self._listeners, self._workdir, self._env, self._values, self.redactor.text
         )
         self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
-        self._talks = self._attempts.talks = Talks(self, self._attempts.show, plan.roles)
+        self._talks = self._attempts.talks = Talks(self, self._attempts.show)
         self._budgets = self._attempts.budgets = Budgets(self, self._control)
-        self._inbox = Inbox(self, self._control, self._keeper, self.cancel, plan.roles, self._talks)
+        self._inbox = Inbox(self, self._control, self._keeper, self.cancel, self._talks)
         # the run's socket: commands reach the engine only through it (none without a run dir)
         path = socket_path(run_dir) if run_dir else ""
         self._channel = Channel(path, self.submit, share) if path else None

@@ -1,18 +1,14 @@
-"""Who may do what on a run: the run's starter and the plan's `roles.operators` operate it
-(pause, resume, cancel, retry, skip, slots, priority, notes); each gate's approvers decide it;
-everybody else who reaches a shared run observes."""
+"""Who may do what on a run: the run's starter and the plan's `roles.operators` (the fold has
+them, from `run.started`) operate it (pause, resume, cancel, retry, skip, slots, priority,
+notes, a coding agent's tool request that names no approvers); each gate's approvers decide it;
+everybody else who reaches a shared run observes. The engine judges with this; front ends ask
+it only to choose whom to tell (engine/client/policy.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from phasegate.engine.model.state import RunState
 from phasegate.engine.run.gates import may_decide
 
-if TYPE_CHECKING:
-    from phasegate.engine.plan.model import Roles
 
-
-def may_operate(roles: Roles | None, user: str, starter: str) -> bool:
-    if user == starter:
-        return True
-    return bool(roles and roles.operators and may_decide(roles.operators, user))
+def may_operate(state: RunState, user: str) -> bool:
+    return user == state.user or bool(state.operators and may_decide(state.operators, user))

@@ -20,7 +20,6 @@ from phasegate.engine.run.gates import may_decide
 from phasegate.engine.run.roles import may_operate
 
 if TYPE_CHECKING:
-    from phasegate.engine.plan.model import Roles
     from phasegate.engine.run.host import Host
 
 DEFAULT_TIMEOUT = 600.0
@@ -35,10 +34,8 @@ class _Open:
 
 
 class Talks:
-    def __init__(
-        self, host: Host, show: Callable[[Any, str, str], None], roles: Roles | None
-    ) -> None:
-        self._host, self._show, self._roles = host, show, roles
+    def __init__(self, host: Host, show: Callable[[Any, str, str], None]) -> None:
+        self._host, self._show = host, show
         self._open: dict[str, _Open] = {}
         self._always: dict[int, dict[str, str]] = {}  # id(attempt) -> tool -> who allowed it
         self._failures: dict[int, str] = {}  # id(attempt) -> why the agent said it failed
@@ -121,7 +118,7 @@ class Talks:
             why = f"permission request {pid} is not waiting for an answer ({shown})"
         elif state.approvers and not may_decide(state.approvers, who.user):
             why = f"{who.user} may not answer {pid}; approvers: {', '.join(state.approvers)}"
-        elif not state.approvers and not may_operate(self._roles, who.user, host.state.user):
+        elif not state.approvers and not may_operate(host.state, who.user):
             why = f"{who.user} may not answer {pid}: only who may operate the run can"
         elif isinstance(order, cmd.Approve) and order.scope not in ("", "task"):
             why = f"unknown scope '{order.scope}'; allowed: task (the rest of the task)"
