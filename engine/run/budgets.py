@@ -25,23 +25,27 @@ class Budgets:
         self._host, self._control = host, control
         self._warned: set[str] = set()
         self.spent: dict[str, str] = {}  # scope -> why its tasks do not start again (stop)
+        self._own = {t.id: t.budget for _, t in host.plan.tasks() if t.budget is not None}
 
     def scopes(self, tid: str) -> list[tuple[str, Budget]]:
         """The budgets a task spends from: its own, its agent's, the run's."""
         plan, task = self._host.plan, self._host.state.tasks.get(tid)
         found: list[tuple[str, Budget]] = []
-        own = next((t.budget for _, t in plan.tasks() if t.id == tid), None)
+        own = self._own.get(tid)
         if own is not None:
             found.append((f"task {tid}", own))
-        agent = task.agent if task is not None else None
-        if agent and agent in plan.agents and plan.agents[agent].budget is not None:
-            found.append((f"agent {agent}", plan.agents[agent].budget))  # type: ignore[arg-type]
+        name = task.agent if task is not None else None
+        agent = plan.agents.get(name) if name else None
+        if agent is not None and agent.budget is not None:
+            found.append((f"agent {name}", agent.budget))
         if plan.budget is not None:
             found.append(("run", plan.budget))
         return found
 
     def blocked(self, tid: str) -> str:
         """Why the task may not start (a budget it spends from is spent), or ""."""
+        if not self.spent:  # (every task start asks: nothing to look up until one is spent)
+            return ""
         for scope, _ in self.scopes(tid):
             if scope in self.spent:
                 return self.spent[scope]
