@@ -4,7 +4,9 @@ PHASEGATE_RUN_ID, PHASEGATE_TASK and PHASEGATE_ATTEMPT its environment carries, 
 The engine process makes itself a child subreaper (Linux), so that a task's orphans are given to
 it instead of init: they stay in its own process tree, where a task's end finds them by reading a
 few /proc files instead of every process's environment, and where they are surely its own (another
-engine's run, even one with the same id in a test, is never touched). The engine reaps those that
+engine's run, even one with the same id in a test, is never touched). Where the kernel keeps no
+list of a process's children in /proc (CONFIG_PROC_CHILDREN is off in some kernels and
+sandboxes), one scan of every process's parent replaces it. The engine reaps those that
 exit; only orphans, never a process it spawned and waits for itself (`leaders`): a task's exit
 status is read by its own waitpid in the local executor. A process that is not a subreaper (a
 Runner inside a test) finds no strays: only its tasks' process groups are stopped.
@@ -18,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from phasegate.engine.exec.group import process_start_time, signal_group
@@ -29,6 +31,7 @@ POLL = 0.02  # how often stopped processes are looked at until they are gone
 # pids of the task processes this process spawned and reaps itself (the local executor keeps it)
 leaders: set[int] = set()
 _subreaper = [False]
+_children_files = [True]  # does the kernel list children in /proc? (become_subreaper looks)
 
 
 def become_subreaper() -> bool:
@@ -42,6 +45,7 @@ def become_subreaper() -> bool:
     except (OSError, AttributeError):
         return False
     _subreaper[0] = done
+    _children_files[0] = _has_children_files()
     return done
 
 
@@ -112,6 +116,32 @@ def _children(pid: int) -> list[int]:
     return [int(c) for t in tids for c in _read(f"/proc/{pid}/task/{t}/children").split()]
 
 
+def _has_children_files() -> bool:
+    """Does this kernel list a thread's children in /proc (CONFIG_PROC_CHILDREN; not every kernel
+    or sandbox does)? PHASEGATE_PROC_SCAN=1 says no, to try the scan that replaces it."""
+    if os.environ.get("PHASEGATE_PROC_SCAN") == "1":
+        return False
+    me = os.getpid()
+    return os.path.exists(f"/proc/{me}/task/{me}/children")
+
+
+def _children_table() -> Callable[[int], list[int]]:
+    """A reader of processes' children: the kernel's own lists where it has them, else one scan
+    of every process's parent (/proc/PID/stat) made now."""
+    if _children_files[0]:
+        return _children
+    table: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            stat = _read(f"/proc/{name}/stat")
+            try:
+                ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+            except (ValueError, IndexError):
+                continue  # (gone meanwhile)
+            table.setdefault(ppid, []).append(int(name))
+    return lambda pid: table.get(pid, [])
+
+
 def _stat(pid: int) -> tuple[bytes, int]:
     """(state letter, session id) of a process; (b"", 0) when it is gone."""
     stat = _read(f"/proc/{pid}/stat")
@@ -122,16 +152,19 @@ def _stat(pid: int) -> tuple[bytes, int]:
         return b"", 0
 
 
-def _orphans() -> list[int]:
+def _orphans(children: Callable[[int], list[int]] | None = None) -> list[int]:
     """Live children of this process it did not spawn itself: orphans of tasks, given to it as
     their subreaper (a task's processes never share this process's session). Those that have
     exited are reaped on the way. Orphans go to the subreaper's first thread: only its children
-    are read (one small file)."""
+    are read (one small file; a scan of /proc where the kernel keeps no such file)."""
     me = os.getpid()
     mine = os.getsid(0)
     found = []
-    for word in _read(f"/proc/{me}/task/{me}/children").split():
-        pid = int(word)
+    if _children_files[0]:
+        mine_first = _first_thread_children(me)
+    else:
+        mine_first = (children or _children_table())(me)
+    for pid in mine_first:
         if pid in leaders:
             continue
         state, sid = _stat(pid)
@@ -145,10 +178,14 @@ def _orphans() -> list[int]:
     return found
 
 
-def _descendants(roots: list[int]) -> list[int]:
+def _first_thread_children(me: int) -> list[int]:
+    return [int(word) for word in _read(f"/proc/{me}/task/{me}/children").split()]
+
+
+def _descendants(roots: list[int], children: Callable[[int], list[int]]) -> list[int]:
     seen, todo = set(roots), list(roots)
     while todo:
-        for child in _children(todo.pop()):
+        for child in children(todo.pop()):
             if child not in seen:
                 seen.add(child)
                 todo.append(child)
@@ -182,7 +219,8 @@ def find(
     if everywhere:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     elif _subreaper[0]:
-        pids = _descendants(_orphans() + (sorted(leaders) if running_too else []))
+        children = _children_table()
+        pids = _descendants(_orphans(children) + (sorted(leaders) if running_too else []), children)
     else:
         return []
     found = []

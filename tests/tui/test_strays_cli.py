@@ -36,8 +36,18 @@ def cleanup() -> Iterator[list[str]]:
             p.kill()
 
 
+@pytest.fixture(params=["kernel-lists", "proc-scan"])
+def listing(request: pytest.FixtureRequest, cli_env: dict[str, str]) -> str:
+    """Each test runs twice: with the kernel's lists of a process's children in /proc, and with
+    the scan of every process's parent that kernels without CONFIG_PROC_CHILDREN (some sandboxes,
+    a CI machine among them) rely on."""
+    if request.param == "proc-scan":
+        cli_env["PHASEGATE_PROC_SCAN"] = "1"
+    return str(request.param)
+
+
 def test_a_headless_run_leaves_no_setsid_child_and_says_so(
-    pg: Run, tmp_path: Path, cleanup: list[str]
+    pg: Run, tmp_path: Path, cleanup: list[str], listing: str
 ) -> None:
     cleanup.append("300.131")
     (tmp_path / "plan.yaml").write_text(
@@ -65,7 +75,7 @@ phases:
 
 
 def test_keep_background_keeps_only_its_own_task_s_processes(
-    pg: Run, tmp_path: Path, cleanup: list[str]
+    pg: Run, tmp_path: Path, cleanup: list[str], listing: str
 ) -> None:
     cleanup += ["300.134", "300.135"]
     (tmp_path / "plan.yaml").write_text(KEEP)
@@ -94,7 +104,7 @@ phases:
 
 
 def test_the_engine_inherits_orphans_reaps_them_and_cancel_stops_them(
-    pg: Run, tmp_path: Path, cleanup: list[str]
+    pg: Run, tmp_path: Path, cleanup: list[str], listing: str
 ) -> None:
     cleanup.append("300.132")
     (tmp_path / "plan.yaml").write_text(CHURN)
