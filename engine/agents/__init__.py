@@ -1,5 +1,5 @@
-"""Agent adapters: turn a task into a process spec for an executor, and a process's output into
-events. Plain commands (`command`) are today's adapter; coding-agent CLIs spoken to in their own
-protocols plug in beside it.
+"""Agent adapters: turn a task into a process spec for an executor (`base`), and for a coding
+agent hold the conversation with that process in its CLI's own protocol (`talk`). `kinds` maps
+an agent's kind to its adapter: `command` (a plain command), `claude` (Claude Code).
 
 May import model, plan and exec."""

@@ -1,15 +1,15 @@
-"""The agent adapter seam: what an agent does with a task (the process to start) and with that
-process's output (events it implies: messages, tool calls, usage, permission requests)."""
+"""The agent adapter seam: what an agent does with a task (the process to start) and, for a
+coding agent, the conversation held with that process (engine/agents/talk: its transcript,
+usage, tool requests)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from phasegate.engine.agents.talk import Talk
     from phasegate.engine.exec.base import ProcSpec
-    from phasegate.engine.model import events as ev
     from phasegate.engine.plan.model import Task
 
 
@@ -26,15 +26,12 @@ class Launch:
 
 
 class AgentAdapter(Protocol):
-    # False: the run never calls `events` (plain commands: their output is only stored)
-    reads_output: bool
-
     def spec(self, launch: Launch) -> tuple[ProcSpec, str]:
         """The process to start for the attempt, and its command as people see it (events,
         logs, the dashboard)."""
         ...
 
-    def events(self, launch: Launch, stream: str, text: str) -> Sequence[ev.Event]:
-        """The events one line of the process's output implies (called only when
-        `reads_output`)."""
+    def conversation(self, launch: Launch) -> Talk | None:
+        """A coding agent's exchange with its CLI for the attempt (engine/run/talks), spoken on
+        its stdin and stdout; None for an agent that is only a command."""
         ...

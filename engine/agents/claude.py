@@ -10,46 +10,17 @@ what to write back. It never runs a tool and never scrapes a terminal.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from phasegate.engine.agents.base import Launch
+from phasegate.engine.agents.talk import SHOWN, Ask, Said, detail, integer, one_line, ruling
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Agent, Permissions
 from phasegate.engine.plan.template import substitute
 
-SHOWN = 300  # characters of a message or a tool's input kept on one transcript line
-_RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
-
-
-@dataclass(slots=True)
-class Ask:
-    """A tool request a person answers (the plan's rules named it `ask`, or none named it)."""
-
-    request: str  # the CLI's request id
-    tool: str
-    detail: str
-    reason: str
-    tool_input: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Said:
-    """What one line of the CLI's output means for the engine."""
-
-    show: list[str] = field(default_factory=list)  # transcript lines (the task's output)
-    events: list[ev.Event] = field(default_factory=list)
-    write: list[str] = field(default_factory=list)  # lines to send to the CLI
-    asks: list[Ask] = field(default_factory=list)
-    close: bool = False  # the prompt is done: end its input, the CLI exits
-    failure: str = ""  # the CLI says the prompt failed
-
 
 class ClaudeAdapter:
-    reads_output = True
-
     def __init__(self, name: str, agent: Agent, values: dict[str, str]) -> None:
         self.name, self._agent, self._values = name, agent, values
 
@@ -73,7 +44,7 @@ class ClaudeAdapter:
         argv += agent.args
         env = {**launch.env, **agent.env}
         spec = ProcSpec(argv, env, launch.cwd, launch.task.keep_background, stdin=True)
-        return spec, f"{argv[0]} (claude): {_one_line(self.prompt(launch))[:120]}"
+        return spec, f"{argv[0]} (claude): {one_line(self.prompt(launch))[:120]}"
 
     def prompt(self, launch: Launch) -> str:
         """The task's prompt; an attempt that goes on with a session gets the reviewer's
@@ -89,9 +60,6 @@ class ClaudeAdapter:
 
     def conversation(self, launch: Launch) -> Conversation:
         return Conversation(launch, self.prompt(launch), self._agent.permissions)
-
-    def events(self, launch: Launch, stream: str, text: str) -> list[ev.Event]:
-        return []
 
 
 class Conversation:
@@ -162,8 +130,8 @@ class Conversation:
         ask = Ask(
             str(message.get("request_id", "")),
             tool,
-            _detail(tool, tool_input),
-            _one_line(str(request.get("description") or "")),
+            detail(tool, tool_input),
+            one_line(str(request.get("description") or "")),
             tool_input,
         )
         verdict, rule = ruling(self._rules, tool, tool_input)
@@ -189,58 +157,26 @@ class Conversation:
                 0.0,
                 task,
                 self._launch.attempt,
-                input_tokens=_int(usage.get("input_tokens")),
-                output_tokens=_int(usage.get("output_tokens")),
-                cached_tokens=_int(usage.get("cache_read_input_tokens")),
+                input_tokens=integer(usage.get("input_tokens")),
+                output_tokens=integer(usage.get("output_tokens")),
+                cached_tokens=integer(usage.get("cache_read_input_tokens")),
                 cost_usd=float(cost) if isinstance(cost, int | float) else 0.0,
                 cost_source="reported" if isinstance(cost, int | float) else "",
                 session_id=self.session,
-                turns=_int(message.get("num_turns")),
+                turns=integer(message.get("num_turns")),
             )
         )
         subtype = str(message.get("subtype", ""))
         said.show.append(
-            f"· {subtype}: {_int(message.get('num_turns'))} turns, "
-            f"{_int(usage.get('input_tokens'))} in / {_int(usage.get('output_tokens'))} out "
+            f"· {subtype}: {integer(message.get('num_turns'))} turns, "
+            f"{integer(usage.get('input_tokens'))} in / {integer(usage.get('output_tokens'))} out "
             f"tokens" + (f", ${float(cost):.4f}" if isinstance(cost, int | float) else "")
         )
         if message.get("is_error") or subtype != "success":
-            said.failure = f"the agent ended with {subtype or 'an error'}: " + _one_line(
+            said.failure = f"the agent ended with {subtype or 'an error'}: " + one_line(
                 str(message.get("result") or "")
             )
         said.close = True
-
-
-def ruling(rules: Permissions | None, tool: str, tool_input: dict[str, Any]) -> tuple[str, str]:
-    """allow, deny or ask, and the rule that says so: deny wins over allow, allow over ask; a
-    request no rule names is asked."""
-    if rules is None:
-        return "ask", ""
-    for verdict, listed in (("deny", rules.deny), ("allow", rules.allow), ("ask", rules.ask)):
-        for rule in listed:
-            if _matches(rule, tool, tool_input):
-                return verdict, rule
-    return "ask", ""
-
-
-def _matches(rule: str, tool: str, tool_input: dict[str, Any]) -> bool:
-    m = _RULE.match(rule.strip())
-    if m is None or m.group("tool") != tool:
-        return False
-    arg = m.group("arg")
-    if arg is None:
-        return True
-    command = str(tool_input.get("command") or tool_input.get("file_path") or "")
-    if arg.endswith(":*"):
-        return command == arg[:-2] or command.startswith(arg[:-2] + " ")
-    return command == arg
-
-
-def _detail(tool: str, tool_input: dict[str, Any]) -> str:
-    for key in ("command", "file_path", "path", "url", "pattern"):
-        if key in tool_input:
-            return _one_line(str(tool_input[key]))[:SHOWN]
-    return _one_line(json.dumps(tool_input, sort_keys=True))[:SHOWN]
 
 
 def _assistant(message: dict[str, Any]) -> list[str]:
@@ -256,7 +192,7 @@ def _assistant(message: dict[str, Any]) -> list[str]:
             tool_input = block.get("input") if isinstance(block.get("input"), dict) else {}
             assert isinstance(tool_input, dict)
             lines.append(
-                f"→ {block.get('name', '?')}: {_detail(str(block.get('name')), tool_input)}"
+                f"→ {block.get('name', '?')}: {detail(str(block.get('name')), tool_input)}"
             )
     return lines
 
@@ -271,13 +207,5 @@ def _tool_results(message: dict[str, Any]) -> list[str]:
             if isinstance(text, list):
                 text = " ".join(str(x.get("text", "")) for x in text if isinstance(x, dict))
             mark = "✗" if block.get("is_error") else "←"
-            lines.append(f"{mark} {_one_line(str(text or ''))[:SHOWN]}")
+            lines.append(f"{mark} {one_line(str(text or ''))[:SHOWN]}")
     return lines
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _int(value: object) -> int:
-    return int(value) if isinstance(value, int | float) else 0

@@ -4,21 +4,13 @@ agent's `command` template if it has one, executed directly when it has no shell
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from phasegate.engine.agents.base import Launch
 from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.plan.template import shell_substitute
 
-if TYPE_CHECKING:
-    from phasegate.engine.model import events as ev
-
 
 class CommandAdapter:
-    reads_output = False
-
     def __init__(self, template: str | None, values: dict[str, str]) -> None:
         self._template = template  # the agent's `command`, with {script} for the task's
         self._values = values
@@ -34,5 +26,5 @@ class CommandAdapter:
             argv, command = command_argv(task.run, values)
         return ProcSpec(argv, launch.env, launch.cwd, task.keep_background), command
 
-    def events(self, launch: Launch, stream: str, text: str) -> Sequence[ev.Event]:
-        return ()
+    def conversation(self, launch: Launch) -> None:
+        return None

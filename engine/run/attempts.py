@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phasegate.engine.agents.base import Launch
-from phasegate.engine.agents.claude import ClaudeAdapter, Conversation
 from phasegate.engine.exec.adopt import POLL, FileTail, files_for
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
@@ -25,6 +24,7 @@ from phasegate.engine.store.base import OutputDrop, OutputLine
 
 if TYPE_CHECKING:
     from phasegate.engine.agents.base import AgentAdapter
+    from phasegate.engine.agents.talk import Talk
     from phasegate.engine.exec.base import Executor
     from phasegate.engine.plan.scheduler import Scheduler
     from phasegate.engine.run.budgets import Budgets
@@ -53,7 +53,7 @@ class _Attempt:
     timer: asyncio.TimerHandle | None = None
     timed_out: bool = False
     tail: FileTail | None = None  # output read from files (`on_resume: adopt`), not pipes
-    talk: Conversation | None = None  # a coding agent spoken to in its protocol (run/talks)
+    talk: Talk | None = None  # a coding agent spoken to in its protocol (run/talks)
     windows: dict[str, LineWindow] = field(default_factory=dict)  # stream -> lines held
     blocked: bool = False  # not started: its budget is spent (no retry either)
 
@@ -171,7 +171,7 @@ class Attempts:
             host.emit(ev.TaskStarted(host.now(), tid, number, agent, 0, 0, f"(not started: {why})"))
             asyncio.get_running_loop().call_soon(self._finished, attempt, Exit(None, why))
             return
-        if isinstance(adapter, ClaudeAdapter) and attempt.tail is None:
+        if attempt.tail is None:  # (an attempt that may be adopted is not spoken to)
             attempt.talk = adapter.conversation(launch)
         read = self.talks.line if attempt.talk is not None else self._line
         handle = self._executor.start(

@@ -23,9 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from phasegate.engine.agents.base import AgentAdapter
-from phasegate.engine.agents.claude import ClaudeAdapter
-from phasegate.engine.agents.command import CommandAdapter
+from phasegate.engine.agents.kinds import adapter_for
 from phasegate.engine.exec.base import Executor
 from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
@@ -38,7 +36,7 @@ from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState, apply
 from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
-from phasegate.engine.plan.model import Agent, Plan
+from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
@@ -125,7 +123,7 @@ class Runner:
             sched,
             self._executor,
             self._progress,
-            {a: _adapter(a, spec, self._values) for a, spec in plan.agents.items()},
+            {a: adapter_for(a, spec, self._values) for a, spec in plan.agents.items()},
             values=self._values,
             env=self._env,
             workdir=self._workdir,
@@ -413,10 +411,3 @@ class Runner:
         self._keeper.cancel_all(reason)
         self._attempts.cancel(self.plan.kill_grace)
         self._progress.check_done()
-
-
-def _adapter(name: str, agent: Agent, values: dict[str, str]) -> AgentAdapter:
-    """What the agent's kind makes of a task: a command, or a coding agent's conversation."""
-    if agent.kind == "claude":
-        return ClaudeAdapter(name, agent, values)
-    return CommandAdapter(agent.command, values)

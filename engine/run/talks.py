@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from phasegate.engine.agents.claude import Ask, Conversation
+from phasegate.engine.agents.talk import Ask, Talk
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import Identity
@@ -28,7 +28,7 @@ DEFAULT_TIMEOUT = 600.0
 @dataclasses.dataclass(slots=True)
 class _Open:
     attempt: Any  # the run's _Attempt (attempts.py)
-    talk: Conversation
+    talk: Talk
     ask: Ask
     timer: asyncio.TimerHandle | None = None
 
@@ -46,7 +46,7 @@ class Talks:
             attempt.handle.write(line.encode() + b"\n")
 
     def line(self, attempt: Any, stream: str, text: str) -> None:
-        talk: Conversation = attempt.talk
+        talk: Talk = attempt.talk
         said = talk.read(stream, text)
         for shown in said.show:
             self._show(attempt, stream, shown)
@@ -74,7 +74,7 @@ class Talks:
 
     def _ask(self, attempt: Any, ask: Ask) -> None:
         host = self._host
-        talk: Conversation = attempt.talk
+        talk: Talk = attempt.talk
         talk.asked += 1
         pid = f"{attempt.task.id}-{attempt.number}-p{talk.asked}"
         allowed_by = self._always.get(id(attempt), {}).get(ask.tool)

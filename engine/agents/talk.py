@@ -1,0 +1,122 @@
+"""What every coding agent's conversation shares, whatever its protocol (Claude Code's
+stream-json, Codex's app-server, the Agent Client Protocol): what one line of the CLI's output
+means for the engine (`Said`), a tool request a person answers (`Ask`), the plan's permission
+rules, and the transcript's one-line forms.
+
+Permission rules name tools as Claude Code does (`Bash`, `Edit`, `Read`, `Bash(git diff:*)`) for
+every kind: another protocol's tool kinds are mapped onto those names (`TOOL_NAMES`), so one set
+of rules covers a plan's agents; a rule may also name a kind's own tool name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.plan.model import Permissions
+
+SHOWN = 300  # characters of a message or a tool's input kept on one transcript line
+_RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
+
+
+@dataclass(slots=True)
+class Ask:
+    """A tool request a person answers (the plan's rules named it `ask`, or none named it)."""
+
+    request: Any  # the CLI's request id (a JSON-RPC id may be a number)
+    tool: str
+    detail: str
+    reason: str
+    tool_input: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Said:
+    """What one line of the CLI's output means for the engine."""
+
+    show: list[str] = field(default_factory=list)  # transcript lines (the task's output)
+    events: list[ev.Event] = field(default_factory=list)
+    write: list[str] = field(default_factory=list)  # lines to send to the CLI
+    asks: list[Ask] = field(default_factory=list)
+    close: bool = False  # the prompt is done: end its input, the CLI exits
+    failure: str = ""  # the CLI says the prompt failed
+
+
+class Talk(Protocol):
+    """One attempt's exchange with a coding agent's CLI, on its stdin and stdout."""
+
+    session: str  # the agent's session (thread) id, once it has said it
+    asked: int  # tool requests so far (their ids are numbered)
+
+    def opening(self) -> list[str]:
+        """The lines to send first (a handshake, the prompt)."""
+        ...
+
+    def read(self, stream: str, text: str) -> Said:
+        """What one line the CLI printed means."""
+        ...
+
+    def answer(self, ask: Ask, allowed: bool, message: str) -> str:
+        """The line that allows or denies a request a person (or a timeout) answered."""
+        ...
+
+
+# other protocols' names for a tool (Codex's items, ACP's tool kinds) -> the name rules use
+TOOL_NAMES = {
+    "commandExecution": "Bash",
+    "fileChange": "Edit",
+    "execute": "Bash",
+    "edit": "Edit",
+    "delete": "Edit",
+    "move": "Edit",
+    "read": "Read",
+    "search": "Grep",
+    "fetch": "WebFetch",
+}
+
+
+def ruling(
+    rules: Permissions | None, tool: str, tool_input: dict[str, Any], native: str = ""
+) -> tuple[str, str]:
+    """allow, deny or ask, and the rule that says so: deny wins over allow, allow over ask; a
+    request no rule names is asked. `native`: the tool's name in the agent's own protocol (when
+    `tool` is its mapped name), which a rule may name too."""
+    if rules is None:
+        return "ask", ""
+    for verdict, listed in (("deny", rules.deny), ("allow", rules.allow), ("ask", rules.ask)):
+        for rule in listed:
+            if _matches(rule, tool, tool_input, native):
+                return verdict, rule
+    return "ask", ""
+
+
+def _matches(rule: str, tool: str, tool_input: dict[str, Any], native: str) -> bool:
+    m = _RULE.match(rule.strip())
+    if m is None or m.group("tool") not in (tool, native or tool):
+        return False
+    arg = m.group("arg")
+    if arg is None:
+        return True
+    command = str(tool_input.get("command") or tool_input.get("file_path") or "")
+    if arg.endswith(":*"):
+        return command == arg[:-2] or command.startswith(arg[:-2] + " ")
+    return command == arg
+
+
+def detail(tool: str, tool_input: dict[str, Any]) -> str:
+    for key in ("command", "file_path", "path", "url", "pattern"):
+        if key in tool_input:
+            return one_line(str(tool_input[key]))[:SHOWN]
+    return one_line(json.dumps(tool_input, sort_keys=True))[:SHOWN]
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def integer(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
