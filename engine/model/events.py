@@ -444,7 +444,8 @@ class TaskUsage(Event):
     output_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
-    cost_source: str = ""  # "reported" by the CLI, or "" when it said nothing of cost
+    # "reported" by the CLI, "priced" from the agent's `price:` in the plan, "" when unknown
+    cost_source: str = ""
     session_id: str = ""
     turns: int = 0
 

@@ -116,21 +116,46 @@ class Permissions(Model):
     timeout: Duration = Field(600.0, description="a request nobody answers is then denied")
 
 
+class Price(Model):
+    """What a model's tokens cost, in USD per million tokens: the cost of an agent whose CLI
+    reports tokens but no cost (Codex, ACP agents) is computed from it (`cost_source: priced`);
+    without it, such an agent's cost is unknown, never guessed."""
+
+    input: float = Field(..., ge=0, description="USD per million input tokens")
+    output: float = Field(..., ge=0, description="USD per million output tokens")
+    cached: float | None = Field(
+        None, ge=0, description="USD per million cached input tokens (default: as input)"
+    )
+
+    def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        """USD for these tokens (`cached_tokens` are a part of `input_tokens`)."""
+        cached = min(cached_tokens, input_tokens)
+        rate = self.input if self.cached is None else self.cached
+        return (
+            (input_tokens - cached) * self.input + cached * rate + output_tokens * self.output
+        ) / 1_000_000
+
+
 class Agent(Model):
     """Runs tasks whose capability it has, `slots` at a time: a local command (`kind:
-    command`), or a coding-agent CLI spoken to in its own protocol (`kind: claude`)."""
+    command`), or a coding-agent CLI spoken to in its own protocol (`kind: claude`, `codex`,
+    `gemini`, or `acp`: any agent that speaks the Agent Client Protocol, `binary` and `args`
+    its command)."""
 
-    kind: Literal["command", "claude"] = "command"
+    kind: Literal["command", "claude", "codex", "gemini", "acp"] = "command"
     capabilities: list[str] = Field(default_factory=list)
     slots: int = Field(1, ge=1, le=1024, description="concurrent tasks, default 1")
     command: str | None = Field(None, description="wrapper; {script} is the task's command")
     ready: str | None = Field(None, description="readiness probe run before the first phase")
     description: str = ""
-    binary: str | None = Field(None, description="the CLI to run (default: `claude` on PATH)")
+    binary: str | None = Field(
+        None, description="the CLI to run (default: the kind's on PATH; acp: required)"
+    )
     model: str | None = Field(None, description="the model the CLI uses")
     args: list[str] = Field(default_factory=list, description="more arguments for the CLI")
     env: dict[str, str] = Field(default_factory=dict, description="environment of its tasks")
     permissions: Permissions | None = None
+    price: Price | None = Field(None, description="its model's price, for a CLI reporting no cost")
     budget: Budget | None = None  # what all its tasks may spend
     secrets: list[str] = Field(
         default_factory=list, description="declared secrets its tasks get in their environment"
