@@ -20,11 +20,45 @@ INSTALL_SECONDS = 100
 
 @pytest.fixture(scope="session")
 def claude_bin() -> Path:
-    """The pinned `claude` binary, installed once by agents/install.sh into the user's cache.
+    """The pinned `claude` native binary (its platform package: postinstall is skipped)."""
+    return _installed("claude")
+
+
+@pytest.fixture(scope="session")
+def codex_bin() -> Path:
+    """The pinned `codex` CLI (node_modules/.bin/codex of the same install: a node launcher of
+    its native binary)."""
+    return _installed("codex")
+
+
+@pytest.fixture(scope="session")
+def gemini_bin() -> Path:
+    """The pinned `gemini` CLI (node_modules/.bin/gemini of the same install)."""
+    return _installed("gemini")
+
+
+_install: list[str] = []  # install.sh's last line, once it succeeded
+
+
+def _installed(cli: str) -> Path:
+    """A pinned CLI, installed once by agents/install.sh into the user's cache.
 
     Skips with install.sh's reason when it cannot install (no npm, no registry, no binary for
     this platform); a cached install is reused without running npm.
     """
+    if not _install:
+        _install.append(_install_dir())
+    last = _install[0]
+    if cli == "claude":
+        binary = Path(last) / "claude"
+    else:  # node_modules/@anthropic-ai/claude-code-PLATFORM -> node_modules/.bin
+        binary = Path(last).parents[1] / ".bin" / cli
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        pytest.skip(f"agents/install.sh gave no {cli} binary: {binary}")
+    return binary
+
+
+def _install_dir() -> str:
     try:
         done = subprocess.run(
             ["sh", str(INSTALL)],
@@ -39,10 +73,9 @@ def claude_bin() -> Path:
     last = lines[-1] if lines else ""
     if done.returncode != 0:
         pytest.skip(f"agents/install.sh failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    binary = Path(last) / "claude"
-    if not (last and binary.is_file() and os.access(binary, os.X_OK)):
-        pytest.skip(f"agents/install.sh gave no claude binary: {last or done.stderr.strip()}")
-    return binary
+    if not last:
+        pytest.skip(f"agents/install.sh said nothing of where it installed: {done.stderr.strip()}")
+    return last
 
 
 @pytest.fixture
