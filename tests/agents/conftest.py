@@ -49,10 +49,8 @@ def _installed(cli: str) -> Path:
     if not _install:
         _install.append(_install_dir())
     last = _install[0]
-    if cli == "claude":
-        binary = Path(last) / "claude"
-    else:  # node_modules/@anthropic-ai/claude-code-PLATFORM -> node_modules/.bin
-        binary = Path(last).parents[1] / ".bin" / cli
+    # (the others are in node_modules/.bin, two levels above claude's platform package)
+    binary = Path(last) / cli if cli == "claude" else Path(last).parents[1] / ".bin" / cli
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.skip(f"agents/install.sh gave no {cli} binary: {binary}")
     return binary
