@@ -97,6 +97,9 @@ class RunStarted(Event):
     # [{"id", "after", "approval", "approvers", "quorum", "forbid_self_approval" (when true)}]
     gates: list[dict[str, Any]] = field(default_factory=list)
     operators: list[str] = field(default_factory=list)  # the plan's roles.operators
+    # the git repository and commit worktree attempts start from (plans with `worktree: true`)
+    repo: str = ""
+    base_commit: str = ""
 
 
 def _run_started_v1(data: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +159,23 @@ class TaskFinished(Event):
     lines: int = 0
     dropped: int = 0
     reason: str = ""
+
+
+@event("task.handoff")
+@dataclass(frozen=True, slots=True)
+class TaskHandoff(Event):
+    """What an attempt in its own git worktree changed, committed on its branch: the diffstat,
+    and the patch against the run's start commit (a file in the run's directory)."""
+
+    task: str
+    attempt: int
+    branch: str
+    commit: str = ""  # "" when it changed nothing
+    files: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    patch: str = ""
+    error: str = ""  # why no hand-off could be made (a git command failed)
 
 
 @event("task.retrying")
@@ -447,6 +467,18 @@ class TaskUsage(Event):
     # "reported" by the CLI, "priced" from the agent's `price:` in the plan, "" when unknown
     cost_source: str = ""
     session_id: str = ""
+    turns: int = 0
+
+
+@event("budget.extended")
+@dataclass(frozen=True, slots=True)
+class BudgetExtended(Event):
+    """An operator went on past a spent budget (`action: ask`): it grows by its size once more."""
+
+    scope: str  # "run", "phase P", "agent A", "task T"
+    by: str
+    usd: float = 0.0
+    tokens: int = 0
     turns: int = 0
 
 

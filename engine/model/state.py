@@ -47,6 +47,7 @@ class TaskState:
     called: bool = False  # a fallback of a risk rule that fired
     usage: dict[str, Any] = field(default_factory=dict)  # tokens and cost, all attempts
     session_id: str = ""  # a coding agent's session (its last attempt's)
+    handoff: dict[str, Any] = field(default_factory=dict)  # its last worktree attempt's
 
     @property
     def duration(self) -> float | None:
@@ -70,6 +71,7 @@ class TaskState:
             "dropped_lines": self.dropped,
             "reason": self.reason,
             **({"usage": dict(self.usage), "session_id": self.session_id} if self.usage else {}),
+            **({"handoff": dict(self.handoff)} if self.handoff else {}),
         }
 
 
@@ -224,6 +226,10 @@ class RunState:
     cancelling: str = ""  # the run is being cancelled, and why
     last_command: int = 0  # the highest command number answered (numbers go on after it)
     operators: list[str] = field(default_factory=list)  # besides the starter (roles.operators)
+    repo: str = ""  # where worktree attempts start from: the repository and its commit
+    # budget scope -> what operators added to it ({"usd", "tokens", "turns"})
+    budget_extra: dict[str, dict[str, float]] = field(default_factory=dict)
+    base_commit: str = ""
     permissions: dict[str, PermissionState] = field(default_factory=dict)  # agents' requests
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
     anomalies: list[str] = field(default_factory=list)
@@ -258,6 +264,7 @@ def _read(kind: type[E], value: str, s: RunState, where: str) -> E:
 def _run_started(s: RunState, e: ev.RunStarted) -> None:
     s.run_id, s.plan_name, s.plan_path = e.run_id, e.plan_name, e.plan_path
     s.user, s.host, s.operators = e.user, e.host, list(e.operators)
+    s.repo, s.base_commit = e.repo, e.base_commit
     s.status, s.started_at = RunStatus.RUNNING, e.ts
     for p in e.phases:
         s.phases[p["id"]] = PhaseState(p["id"], p.get("title") or "", p.get("timebox"))
@@ -545,6 +552,20 @@ def _task_usage(s: RunState, e: ev.TaskUsage) -> None:
     t.session_id = e.session_id or t.session_id
 
 
+def _budget_extended(s: RunState, e: ev.BudgetExtended) -> None:
+    extra = s.budget_extra.setdefault(e.scope, {"usd": 0.0, "tokens": 0, "turns": 0})
+    extra["usd"] += e.usd
+    extra["tokens"] += e.tokens
+    extra["turns"] += e.turns
+
+
+def _task_handoff(s: RunState, e: ev.TaskHandoff) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        keys = ("attempt", "branch", "commit", "files", "insertions", "deletions", "patch", "error")
+        t.handoff = {k: getattr(e, k) for k in keys}
+
+
 def _permission_asked(s: RunState, e: ev.PermissionAsked) -> None:
     s.permissions[e.id] = PermissionState(
         e.id, e.task, e.attempt, e.tool, e.detail, e.reason, list(e.approvers), e.ts
@@ -588,6 +609,8 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunCancelling: _run_cancelling,
     ev.FallbackCalled: _fallback_called,
     ev.TaskUsage: _task_usage,
+    ev.TaskHandoff: _task_handoff,
+    ev.BudgetExtended: _budget_extended,
     ev.PermissionAsked: _permission_asked,
     ev.PermissionAnswered: _permission_answered,
 }

@@ -12,6 +12,7 @@ import difflib
 import gc
 import os
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import yaml
@@ -21,6 +22,7 @@ from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.check import semantic_problems
 from phasegate.engine.plan.messages import cut, pydantic_message, shown
 from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.repo import worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws
 from phasegate.engine.plan.template import names_in
 
@@ -500,7 +502,7 @@ def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str
             seen.add((dotted, found.message))
             line = lines.line(found.path, key=found.key, needle=found.needle)
             problems.append(Problem(file, line, dotted, found.message))
-        for found in secret_flaws(data, base_dir):
+        for found in chain(secret_flaws(data, base_dir), worktree_flaws(data, base_dir)):
             line = lines.line(found.path, key=found.key)
             problems.append(Problem(file, line, lines.dotted(found.path), found.message))
         warnings = [

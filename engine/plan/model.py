@@ -92,12 +92,14 @@ class Checks(Model):
 
 class Budget(Model):
     """What coding agents may spend (as their CLIs report it): a warning risk at 80%; at 100%
-    `stop` (the scope's running tasks are stopped and none of its tasks starts again) or
-    `pause` (the run pauses until an operator resumes it)."""
+    `stop` (the scope's running tasks are stopped and none of its tasks starts again), `pause`
+    (the run pauses until an operator resumes it) or `ask` (the run pauses with a question:
+    resuming it extends the budget by its size once more, cancelling stops)."""
 
     usd: float | None = Field(None, gt=0, description="dollars")
     tokens: int | None = Field(None, gt=0, description="input and output tokens")
-    action: Literal["stop", "pause"] = "stop"
+    turns: int | None = Field(None, gt=0, description="the agents' turns (model round trips)")
+    action: Literal["stop", "pause", "ask"] = "stop"
 
 
 class Permissions(Model):
@@ -156,6 +158,9 @@ class Agent(Model):
     env: dict[str, str] = Field(default_factory=dict, description="environment of its tasks")
     permissions: Permissions | None = None
     price: Price | None = Field(None, description="its model's price, for a CLI reporting no cost")
+    worktree: bool = Field(
+        False, description="each attempt of its tasks works in its own git worktree and branch"
+    )
     budget: Budget | None = None  # what all its tasks may spend
     secrets: list[str] = Field(
         default_factory=list, description="declared secrets its tasks get in their environment"
@@ -230,6 +235,9 @@ class Task(Model):
         default_factory=list, description="declared secrets it gets in its environment"
     )
     keep_background: bool = False
+    worktree: bool | None = Field(
+        None, description="its own git worktree and branch per attempt (default: its agent's)"
+    )
     on_resume: Literal["rerun", "adopt", "ask"] = Field(
         "rerun",
         description="after the engine died: run it again (its old processes are stopped), adopt "
@@ -288,6 +296,7 @@ class Phase(Model):
     monitors: list[Monitor] = Field(
         default_factory=list, description="checked only while this phase is under way"
     )
+    budget: Budget | None = None  # what its tasks' coding agents may spend
 
 
 class Criterion(Model):
@@ -442,6 +451,9 @@ class Plan(Model):
     absolute_outputs: bool = Field(
         False, description="allow task `outputs` outside the workdir (absolute or ../ paths)"
     )
+    keep_worktrees: bool = Field(
+        False, description="keep the attempts' git worktrees when the run ends (branches stay)"
+    )
     secrets: dict[SecretName, Secret] = Field(
         default_factory=dict,
         description="NAME: {env: VARIABLE} or {file: PATH}; read when the run starts, given only "
@@ -456,6 +468,12 @@ class Plan(Model):
     @property
     def path(self) -> str:
         return self._path
+
+    @property
+    def uses_worktrees(self) -> bool:
+        """Does an agent or a task work in git worktrees (`worktree: true`)?"""
+        tasks = any(t.worktree for _, t in self.tasks())
+        return tasks or any(a.worktree for a in self.agents.values())
 
     @property
     def base_dir(self) -> str:

@@ -249,10 +249,13 @@ def lessons(
         for task, outs in outputs.items()
         if outs and f.state.tasks.get(task) and f.state.tasks[task].status.value == "succeeded"
     ]
+    branches = [
+        {"task": t.id, **t.handoff} for t in f.state.tasks.values() if t.handoff.get("commit")
+    ]
     return {
         "findings": findings,
         "notes": [{"ts": ts, "by": by, "text": text} for ts, by, text in f.state.notes],
-        "handoff": {"deliverables": delivered, "open_items": open_items},
+        "handoff": {"deliverables": delivered, "open_items": open_items, "branches": branches},
         "runs_compared": len(history),
     }
 

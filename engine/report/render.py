@@ -244,6 +244,13 @@ def _lessons_md(le: dict[str, Any]) -> list[str]:
     lines += [f"- {md(d['task'])}: {md(', '.join(d['outputs']))}" for d in h["deliverables"]] or [
         "- none declared"
     ]
+    if h.get("branches"):
+        lines += ["", "Branches (each worktree attempt's work, committed; the patch beside):"]
+        lines += [
+            f"- {md(b['task'])}: branch {md(b['branch'])}, {b['files']} files, "
+            f"+{b['insertions']} -{b['deletions']} ({md(b['patch'])})"
+            for b in h["branches"]
+        ]
     lines += ["", "Open items:"]
     lines += [
         f"- {md(i.get('task') or i.get('risk'))}: {md(i['status'])} {md(i['reason'])}"

@@ -15,6 +15,7 @@ from phasegate.engine.agents.base import Launch
 from phasegate.engine.exec.adopt import POLL, FileTail, files_for
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
+from phasegate.engine.exec.worktree import WorktreeError, Worktrees
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
@@ -56,6 +57,8 @@ class _Attempt:
     talk: Talk | None = None  # a coding agent spoken to in its protocol (run/talks)
     windows: dict[str, LineWindow] = field(default_factory=dict)  # stream -> lines held
     blocked: bool = False  # not started: its budget is spent (no retry either)
+    cwd: str = ""  # where it runs (its own git worktree, or the run's workdir)
+    worktree: bool = False
 
 
 class Attempts:
@@ -91,6 +94,7 @@ class Attempts:
         self.sink: Sink  # set by the loop once the run's store is open
         self.talks: Talks  # set by the loop: coding agents' conversations
         self.budgets: Budgets  # set by the loop: what coding agents may spend
+        self.worktrees: Worktrees | None = None  # set by the loop for `worktree: true` plans
         self.running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self.last_output: dict[str, float] = {}  # task -> time of its last output line
@@ -154,19 +158,26 @@ class Attempts:
         state = host.state.tasks[tid]
         session = state.session_id  # (a retry, a rework: the same session)
         spent = float(state.usage.get("cost_usd", 0.0)) if session else 0.0
-        launch = Launch(task, number, env, self._workdir, session, spent)
+        attempt = _Attempt(task, number, agent, cwd=self._workdir)
+        why = self.budgets.blocked(tid)
+        if not why and self._in_worktree(task, agent):
+            attempt.worktree = True
+            try:
+                attempt.cwd = self._worktrees().add(tid, number).cwd
+            except (WorktreeError, OSError) as exc:
+                why = f"no worktree: {exc}"
+        env["PHASEGATE_WORKDIR"] = attempt.cwd
+        launch = Launch(task, number, env, attempt.cwd, session, spent)
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)
-        attempt = _Attempt(task, number, agent)
         if task.on_resume != "rerun" and self._run_dir:
             files = files_for(self._run_dir, tid, number)
             attempt.tail = FileTail(files)
             self._follow_files()
             spec.argv = wrap_for_files(spec.argv, files)
         self.running[tid] = attempt
-        why = self.budgets.blocked(tid)
-        if why:  # a budget it spends from is spent: it ends failed, never spawned
+        if why:  # a budget it spends from is spent, or no worktree: it ends failed, unspawned
             attempt.blocked = True
             host.emit(ev.TaskStarted(host.now(), tid, number, agent, 0, 0, f"(not started: {why})"))
             asyncio.get_running_loop().call_soon(self._finished, attempt, Exit(None, why))
@@ -204,7 +215,11 @@ class Attempts:
     def adopt(self, tid: str, number: int, agent: str, tail: FileTail, lines: int) -> _Attempt:
         """An attempt a dead engine started, still running: its slot stays taken, its output
         is read on from its files."""
-        attempt = _Attempt(self._tasks[tid], number, agent, lines=lines, tail=tail)
+        task = self._tasks[tid]
+        attempt = _Attempt(task, number, agent, lines=lines, tail=tail, cwd=self._workdir)
+        if self._in_worktree(task, agent):
+            attempt.worktree = True
+            attempt.cwd = self._worktrees().of(tid, number).cwd
         self._sched.occupy(tid, agent)
         self.running[tid] = attempt
         self._follow_files()
@@ -282,6 +297,8 @@ class Attempts:
             failure = self.talks.failure(a)
             if failure and result.code == 0:
                 result = Exit(1, failure)
+        if a.worktree and not a.blocked:
+            self._handoff(a)
         status, reason = self._outcome(a, result)
         host.emit(
             ev.TaskFinished(
@@ -299,6 +316,39 @@ class Attempts:
         host.dispatch()
         self._progress.check_done()
 
+    def _in_worktree(self, task: Task, agent: str) -> bool:
+        wanted = task.worktree
+        return self._host.plan.agents[agent].worktree if wanted is None else wanted
+
+    def _worktrees(self) -> Worktrees:
+        if self.worktrees is None:  # (the repository was gone when the run started)
+            raise WorktreeError("the run has no git repository to make worktrees from")
+        return self.worktrees
+
+    def _handoff(self, a: _Attempt) -> None:
+        """Commit what the attempt changed in its worktree on its branch, and keep the patch."""
+        host, tid = self._host, a.task.id
+        try:
+            trees = self._worktrees()
+            done = trees.handoff(tid, a.number, os.path.join(trees.root, os.pardir, "patches"))
+        except (WorktreeError, OSError) as exc:
+            branch = self.worktrees.of(tid, a.number).branch if self.worktrees else ""
+            host.emit(ev.TaskHandoff(host.now(), tid, a.number, branch, error=str(exc)))
+            return
+        host.emit(
+            ev.TaskHandoff(
+                host.now(),
+                tid,
+                a.number,
+                done.branch,
+                done.commit,
+                done.files,
+                done.insertions,
+                done.deletions,
+                os.path.normpath(done.patch) if done.patch else "",
+            )
+        )
+
     def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
         t = self._host.state.tasks[a.task.id]
         if t.stopping:
@@ -310,9 +360,7 @@ class Attempts:
             return TaskStatus.CANCELLED, cancelling
         if result.code == 0:
             for out in a.task.outputs:
-                path = os.path.join(
-                    self._workdir, substitute(out, self._values | {"task": a.task.id})
-                )
+                path = os.path.join(a.cwd, substitute(out, self._values | {"task": a.task.id}))
                 if not os.path.exists(path):
                     return TaskStatus.FAILED, f"declared output '{out}' was not produced"
             return TaskStatus.SUCCEEDED, ""

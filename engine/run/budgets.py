@@ -1,8 +1,10 @@
-"""Budgets, a part of the run: what coding agents spend (the `task.usage` their CLIs report),
-summed per task, per agent and for the run, against the plan's `budget:`s. At 80% a warning
-risk; at 100% a high risk and the budget's action: `stop` (the scope's running tasks are
-stopped, and none of its tasks starts again: each ends `failed`, its budget spent) or `pause`
-(the run pauses until an operator resumes it)."""
+"""Budgets, a part of the run: what coding agents spend (the `task.usage` their CLIs report:
+dollars, tokens, turns), summed per task, per agent, per phase and for the run, against the
+plan's `budget:`s. At 80% a warning risk; at 100% a high risk and the budget's action: `stop`
+(the scope's running tasks are stopped, and none of its tasks starts again: each ends `failed`,
+its budget spent), `pause` (the run pauses until an operator resumes it) or `ask` (the run
+pauses with the question; resuming it extends the budget by its size once more, a
+`budget.extended` event, so a take-over knows it)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class Budgets:
         self._warned: set[str] = set()
         self.spent: dict[str, str] = {}  # scope -> why its tasks do not start again (stop)
         self._own = {t.id: t.budget for _, t in host.plan.tasks() if t.budget is not None}
+        self._phases = {t.id: p for p, t in host.plan.tasks() if p.budget is not None}
 
     def scopes(self, tid: str) -> list[tuple[str, Budget]]:
         """The budgets a task spends from: its own, its agent's, the run's."""
@@ -38,6 +41,9 @@ class Budgets:
         agent = plan.agents.get(name) if name else None
         if agent is not None and agent.budget is not None:
             found.append((f"agent {name}", agent.budget))
+        phase = self._phases.get(tid)
+        if phase is not None and phase.budget is not None:
+            found.append((f"phase {phase.id}", phase.budget))
         if plan.budget is not None:
             found.append(("run", plan.budget))
         return found
@@ -54,12 +60,10 @@ class Budgets:
     def saw(self, usage: ev.TaskUsage) -> None:
         """A coding agent reported what it spent: check every budget it spends from."""
         for scope, budget in self.scopes(usage.task):
-            usd, tokens = self._used(scope)
-            share = max(
-                usd / budget.usd if budget.usd else 0.0,
-                tokens / budget.tokens if budget.tokens else 0.0,
-            )
-            what = _spent(usd, tokens, budget)
+            used = self._used(scope)
+            limits = self._limits(scope, budget)
+            share = max(u / limit for u, limit in zip(used, limits, strict=True) if limit)
+            what = _spent(used, limits)
             if share >= 1.0 and scope not in self.spent:
                 self._warned.add(scope)
                 self._over(scope, budget, what, usage.task)
@@ -67,19 +71,52 @@ class Budgets:
                 self._warned.add(scope)
                 self._risk(scope, "medium", f"{what}: 80% of its budget", "", {"share": share})
 
-    def _used(self, scope: str) -> tuple[float, int]:
+    def extend(self, scope: str, by: str) -> None:
+        """An operator resumed the run its spent budget paused with a question (`ask`): the
+        budget grows by its size once more, and its tasks may start again."""
+        budget = next((b for s, b in self._all() if s == scope), None)
+        if budget is None:
+            return
+        host = self._host
+        host.emit(
+            ev.BudgetExtended(
+                host.now(), scope, by, budget.usd or 0.0, budget.tokens or 0, budget.turns or 0
+            )
+        )
+        self.spent.pop(scope, None)
+        self._warned.discard(scope)
+
+    def _all(self) -> list[tuple[str, Budget]]:
+        plan = self._host.plan
+        found = [(f"task {t}", b) for t, b in self._own.items()]
+        found += [(f"agent {a}", s.budget) for a, s in plan.agents.items() if s.budget]
+        found += [(f"phase {p.id}", p.budget) for p in plan.phases if p.budget]
+        return found + ([("run", plan.budget)] if plan.budget else [])
+
+    def _limits(self, scope: str, budget: Budget) -> tuple[float, float, float]:
+        """(dollars, tokens, turns) it may spend, with what operators added (0: no limit)."""
+        extra = self._host.state.budget_extra.get(scope, {})
+        return (
+            (budget.usd or 0.0) + extra.get("usd", 0.0) if budget.usd else 0.0,
+            (budget.tokens or 0) + extra.get("tokens", 0) if budget.tokens else 0.0,
+            (budget.turns or 0) + extra.get("turns", 0) if budget.turns else 0.0,
+        )
+
+    def _used(self, scope: str) -> tuple[float, float, float]:
         state = self._host.state
         tasks = list(state.tasks.values())
         if scope.startswith("task "):
             tasks = [state.tasks[scope[5:]]]
         elif scope.startswith("agent "):
             tasks = [t for t in tasks if t.agent == scope[6:]]
+        elif scope.startswith("phase "):
+            tasks = [t for t in tasks if t.phase == scope[6:]]
         usd = sum(float(t.usage.get("cost_usd", 0.0)) for t in tasks)
         tokens = sum(
             int(t.usage.get("input_tokens", 0)) + int(t.usage.get("output_tokens", 0))
             for t in tasks
         )
-        return usd, tokens
+        return usd, float(tokens), float(sum(int(t.usage.get("turns", 0)) for t in tasks))
 
     def _over(self, scope: str, budget: Budget, what: str, reporter: str) -> None:
         """`reporter`: the task whose report spent it (its prompt is done: it ends as it ends)."""
@@ -87,6 +124,15 @@ class Budgets:
         if budget.action == "pause":
             self._risk(scope, "high", f"{what}: its budget is spent", "the run is paused", {})
             self._control.handle(cmd.Pause(reason=f"the budget of {scope} is spent"), "budget")
+            return
+        if budget.action == "ask":
+            question = (
+                f"the budget of {scope} is spent ({what}): resume to extend it by "
+                f"{_size(budget)}, or cancel the run"
+            )
+            self._risk(scope, "high", f"{what}: its budget is spent", "asks the operator", {})
+            self.spent[scope] = f"the budget of {scope} is spent ({what}); nobody extended it"
+            self._control.handle(cmd.Pause(reason=question, ask=f"budget:{scope}"), "budget")
             return
         why = f"the budget of {scope} is spent ({what})"
         self.spent[scope] = why
@@ -109,10 +155,22 @@ class Budgets:
         )  # fmt: skip
 
 
-def _spent(usd: float, tokens: int, budget: Budget) -> str:
-    parts = []
-    if budget.usd:
-        parts.append(f"${usd:.4f} of ${budget.usd:g}")
-    if budget.tokens:
-        parts.append(f"{tokens} of {budget.tokens} tokens")
+def _spent(used: tuple[float, float, float], limits: tuple[float, float, float]) -> str:
+    """`$0.0120 of $0.01 and 1200 of 1000 tokens spent` (of the limits that are set)."""
+    (usd, tokens, turns), (max_usd, max_tokens, max_turns) = used, limits
+    parts = [f"${usd:.4f} of ${max_usd:g}"] if max_usd else []
+    if max_tokens:
+        parts.append(f"{tokens:.0f} of {max_tokens:.0f} tokens")
+    if max_turns:
+        parts.append(f"{turns:.0f} of {max_turns:.0f} turns")
     return " and ".join(parts) + " spent"
+
+
+def _size(budget: Budget) -> str:
+    """`$5 and 1000 tokens`: what the budget allows (what an extension adds)."""
+    parts = [f"${budget.usd:g}"] if budget.usd else []
+    if budget.tokens:
+        parts.append(f"{budget.tokens} tokens")
+    if budget.turns:
+        parts.append(f"{budget.turns} turns")
+    return " and ".join(parts)

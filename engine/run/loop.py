@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from phasegate.engine.agents.kinds import adapter_for
 from phasegate.engine.exec.base import Executor
 from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
+from phasegate.engine.exec.worktree import Worktrees
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.identity import Identity, current_identity
@@ -37,6 +39,7 @@ from phasegate.engine.model.state import RunState, apply
 from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.repo import repository
 from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
@@ -162,6 +165,8 @@ class Runner:
     def emit(self, event: ev.Event) -> None:
         event = self.redactor.event(event)  # (before the fold: a snapshot holds no secret)
         self._seq += 1
+        resumed = isinstance(event, ev.RunResumed) and not event.phase
+        asked = self.state.question.get("risk", "") if resumed else ""
         apply(self.state, event)
         self._sink.event(self._seq, event)
         if self._seq % SNAPSHOT_EVERY == 0:
@@ -172,9 +177,32 @@ class Runner:
             self._caught.append(event)
         if isinstance(event, ev.TaskUsage):
             self._budgets.saw(event)
+        elif asked.startswith("budget:"):  # (an operator went on past a spent budget)
+            assert isinstance(event, ev.RunResumed)
+            self._budgets.extend(asked.removeprefix("budget:"), event.by)
 
     def now(self) -> float:
         return self._clock()
+
+    def _repository(self) -> tuple[str, str]:
+        """The repository and commit worktree attempts start from (checked with the plan; a
+        repository gone since is the first such attempt's failure, with git's reason)."""
+        if not self.plan.uses_worktrees:
+            return "", ""
+        try:
+            return repository(self._workdir)
+        except ValueError as exc:
+            print(f"phasegate: worktree: {exc}", file=sys.stderr, flush=True)
+            return "", ""
+
+    def _remove_worktrees(self) -> None:
+        """The run's attempts' worktrees go when it ends, unless kept (their branches stay);
+        a run that did not end (an engine that stops for a take-over) keeps them."""
+        trees = self._attempts.worktrees
+        if trees is None or self.plan.keep_worktrees or not self.state.finished_at:
+            return
+        for problem in trees.remove_all():
+            print(f"phasegate: {problem}", file=sys.stderr, flush=True)
 
     def submit(self, kind: str, args: dict[str, Any], who: Identity) -> dict[str, Any]:
         """A command from `who` (as the run's socket vouches), acted on and answered."""
@@ -269,8 +297,17 @@ class Runner:
                 self._monitoring.gate_waits = gate_waits(found)
                 path, history = self._plan_path, self._monitoring.learned
                 self._recording = True
-                self.emit(started_event(self.plan, path, self.run_id, started, who, history))
+                repo = self._repository()
+                self.emit(started_event(self.plan, path, self.run_id, started, who, history, repo))
                 self._sink.summary(status="running", started_at=started)
+            if self.state.repo:
+                self._attempts.worktrees = Worktrees(
+                    self.state.repo,
+                    self.state.base_commit,
+                    os.path.join(self.run_dir or self._workdir, "worktrees"),
+                    self.run_id,
+                    self._workdir,
+                )
             if self._early_cancel:
                 self.cancel(self._early_cancel)
             monitors = Monitors.of(self.plan)
@@ -292,6 +329,7 @@ class Runner:
                 self._inbox.closed = f"the run has ended ({self.state.status.value})"
                 await self._channel.close()
             self._attempts.kill_all()
+            self._remove_worktrees()
             self._sink.summary(
                 status=self.state.status.value,
                 finished_at=self.state.finished_at,

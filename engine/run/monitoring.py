@@ -68,7 +68,9 @@ class Monitoring:
         if len(host.state.tasks) <= BIG_RUN or tick % FORECAST_EVERY == 1:
             self._forecast(now)
         if tick % PRESSURE_EVERY == 1:  # (the first tick too)
-            self._pressure = sample_pressure(host.plan.risks, self._workdir)
+            trees = self._attempts.worktrees
+            root = trees.root if trees is not None else ""
+            self._pressure = sample_pressure(host.plan.risks, self._workdir, root)
         if self.monitors is not None:
             self.monitors.tick(phase)
         last_output = self._attempts.last_output

@@ -31,8 +31,10 @@ def started_event(
     started: float,
     who: Identity,
     learned: dict[str, Learned],
+    repo: tuple[str, str] = ("", ""),
 ) -> ev.RunStarted:
-    """The run as it starts: what every front end and report folds from."""
+    """The run as it starts: what every front end and report folds from. `repo`: the git
+    repository and commit that worktree attempts start from."""
 
     def estimate(t: Task) -> dict[str, object]:
         # the median of its earlier successful runs (with their p90) when history has them
@@ -77,6 +79,8 @@ def started_event(
         ],
         user=who.user,
         host=who.host,
+        repo=repo[0],
+        base_commit=repo[1],
     )
 
 

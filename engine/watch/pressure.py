@@ -12,7 +12,9 @@ from phasegate.engine.watch.risks import Finding
 EVERY = 5  # ticks (seconds) between two samples
 
 
-def sample(rules: RiskSettings, workdir: str) -> list[Finding]:
+def sample(rules: RiskSettings, workdir: str, worktrees: str = "") -> list[Finding]:
+    """`worktrees`: where the run's git worktrees are, when it has any: its disk is watched
+    too when it is another filesystem than the workdir's."""
     import psutil
 
     def cpu() -> float:
@@ -30,6 +32,16 @@ def sample(rules: RiskSettings, workdir: str) -> list[Finding]:
         ("memory", rules.memory, memory, "memory"),
         ("disk", rules.disk, disk, f"disk of {workdir}"),
     ]
+    if worktrees and _other_device(worktrees, workdir):
+        trees = worktrees  # (bound now: the lambda below runs in this call)
+        checks.append(
+            (
+                "worktree_disk",
+                rules.disk,
+                lambda: float(psutil.disk_usage(trees).percent),
+                f"disk of the run's worktrees ({trees})",
+            )
+        )
     for key, limit, measure, what in checks:
         if not limit:
             continue
@@ -50,3 +62,12 @@ def sample(rules: RiskSettings, workdir: str) -> list[Finding]:
                 )
             )
     return found
+
+
+def _other_device(path: str, workdir: str) -> bool:
+    import os
+
+    try:
+        return os.stat(path).st_dev != os.stat(workdir).st_dev
+    except OSError:
+        return False

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from .fake_anthropic import FakeAnthropic, Text, ToolUse, Usage
@@ -65,6 +66,7 @@ phases:
         started = self.pg("run", "agent.yaml", "--detach")
         assert started.returncode == 0, started.stderr
         self.id = started.stdout.split()[-1]
+        self.user = psutil.Process().username()
 
     def pg(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -290,3 +292,50 @@ def test_an_agents_budget_warns_at_80_percent_and_stops_its_tasks_when_spent(
     budget = sorted((r["severity"], r["message"]) for r in risks if r["key"].startswith("budget"))
     assert [s for s, _ in budget] == ["high"]  # (raised at 80%, then raised again as spent)
     assert "$0.0016 of $0.0015 spent: its budget is spent" in budget[0][1]
+
+
+def test_a_phase_budget_of_turns_asks_and_resuming_extends_it(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(Text("one"), Text("two"), Text("three"), Text("four"))
+    run = Run(
+        tmp_path,
+        claude_bin,
+        fake,
+        "{ask: [Bash]}",
+        extra="""  - id: more
+    budget: {turns: 1, action: ask}
+    tasks:
+      - {id: w2, agent: coder, prompt: "again"}
+      - {id: w3, agent: coder, prompt: "and again", needs: [w2]}
+      - {id: w4, agent: coder, prompt: "once more", needs: [w3]}
+""",
+    )
+
+    def asking(before: object = None) -> dict[str, Any] | None:
+        shown = run.show()
+        question = shown["question"]
+        waiting = shown["status"] == "paused" and question and question != before
+        return shown if waiting else None
+
+    shown = _until("the budget's question", asking)
+    question = shown["question"]
+    assert question["risk"] == "budget:phase more"
+    assert "the budget of phase more is spent (1 of 1 turns spent)" in question["reason"]
+    assert "resume to extend it by 1 turns" in question["reason"]
+    tasks = {t["id"]: t for t in shown["tasks"]}
+    assert tasks["w2"]["status"] == "succeeded" and tasks["w3"]["status"] == "ready"
+    assert len(fake.conversation) == 2  # phase p's task is not in the phase's budget
+    # going on extends the budget by its size: w3 runs, spends it again, and it asks again
+    assert run.pg("resume", run.id).returncode == 0
+    shown = _until("the second question", lambda: asking(question))
+    assert "(2 of 2 turns spent)" in shown["question"]["reason"]
+    assert len(fake.conversation) == 3
+    # cancelling answers no: w4 never reaches the model
+    assert run.pg("cancel", run.id).returncode == 0
+    shown = run.ended()
+    assert shown["status"] == "cancelled" and len(fake.conversation) == 3
+    audit = json.loads(run.pg("audit", run.id, "--json").stdout)["audit"]
+    extended = [(r["decision"], r["reason"], r["user"]) for r in audit if "budget" in r["decision"]]
+    assert extended == [("budget of phase more extended", "+$0 +0 tokens +1 turns", run.user)]

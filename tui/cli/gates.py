@@ -269,6 +269,17 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "accepted": True,
                 }
             )
+        elif isinstance(e, ev.BudgetExtended):
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": "",
+                    "decision": f"budget of {e.scope} extended",
+                    "user": e.by,
+                    "reason": f"+${e.usd:g} +{e.tokens} tokens +{e.turns} turns",
+                    "accepted": True,
+                }
+            )
         elif isinstance(e, ev.GateClosed):
             rows.append(
                 {

@@ -30,7 +30,7 @@ class TaskScreen(Screen[None]):
         Binding("q", "back", "Back", show=False, id="task.quit"),
     ]
     DEFAULT_CSS = """
-    TaskScreen #details { height: auto; max-height: 6; padding: 0 1; background: $panel; }
+    TaskScreen #details { height: auto; max-height: 7; padding: 0 1; background: $panel; }
     TaskScreen #search { dock: bottom; display: none; }
     TaskScreen #search.visible { display: block; }
     """
@@ -65,6 +65,11 @@ class TaskScreen(Screen[None]):
             line.append(f"  exit {t.exit_code}")
         if t.needs:
             line.append(f"\nneeds {safe(', '.join(t.needs))}")
+        spent = usage_line(t.usage, t.session_id)
+        if spent:
+            line.append(f"\n{spent}")
+        if t.handoff:
+            line.append(f"\n{handoff_line(t.handoff)}", style="dim")
         if t.reason:
             line.append(f"\n{safe(t.reason)}", style="yellow")
         if t.dropped:
@@ -105,3 +110,34 @@ class TaskScreen(Screen[None]):
 
     def action_scroll_up(self) -> None:
         self.query_one(OutputLog).scroll_up()
+
+
+def usage_line(usage: dict[str, object], session: str) -> str:
+    """`tokens 1,200 in / 80 out · $0.0123 reported · session 0f3a…` (a coding agent's)."""
+    if not usage:
+        return ""
+    parts = [f"tokens {usage.get('input_tokens', 0):,} in / {usage.get('output_tokens', 0):,} out"]
+    source = str(usage.get("cost_source") or "")
+    cost = usage.get("cost_usd")
+    if source and isinstance(cost, int | float):
+        parts.append(f"${cost:.4f} {source}")
+    else:
+        parts.append("cost unknown")
+    if session:
+        parts.append(f"session {safe(session[:12])}")
+    return " · ".join(parts)
+
+
+def handoff_line(handoff: dict[str, object]) -> str:
+    """`branch phasegate/RUN/edit-1 · 2 files +10 -3` (a worktree attempt's hand-off)."""
+    branch = safe(str(handoff.get("branch") or ""))
+    if handoff.get("error"):
+        return f"worktree {branch}: no hand-off ({safe(str(handoff['error']))})"
+    if not handoff.get("commit"):
+        return f"worktree {branch}: no changes"
+    files, added, removed = (
+        handoff.get("files"),
+        handoff.get("insertions"),
+        handoff.get("deletions"),
+    )
+    return f"branch {branch} · {files} files +{added} -{removed}"

@@ -1,0 +1,120 @@
+"""Git worktrees for attempts (`worktree: true`): each attempt of such a task works in its own
+worktree, on its own branch, made from the plan's repository at the commit the run started
+from; its end commits what it changed there and writes the patch, the attempt's hand-off.
+
+Paths and branches follow from the run, the task and the attempt alone
+(`<run dir>/worktrees/<task>-<attempt>`, `phasegate/<run>/<task>-<attempt>`), so an engine that
+takes a run over after a crash finds an adopted attempt's worktree without being told.
+The git commands are short and run synchronously: a worktree of a large repository costs what
+`git worktree add` costs there (a checkout), once per attempt."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from phasegate.engine.plan.repo import git
+
+AUTHOR = ("-c", "user.name=phasegate", "-c", "user.email=phasegate@localhost")
+
+
+class WorktreeError(RuntimeError):
+    """A git command failed; its message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Worktree:
+    path: str  # the worktree's top directory
+    branch: str
+    cwd: str  # where the attempt runs: the workdir's place inside the worktree
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """What an attempt changed, committed on its branch: the diffstat and the patch's file."""
+
+    branch: str
+    commit: str  # the branch's head after the attempt ("" when it changed nothing)
+    files: int
+    insertions: int
+    deletions: int
+    patch: str  # path of the patch (against the run's start commit); "" when nothing changed
+
+
+class Worktrees:
+    def __init__(self, repo: str, base: str, root: str, run_id: str, workdir: str) -> None:
+        self.repo, self.base, self.root, self._run = repo, base, root, run_id
+        # where the workdir is inside the repository: the attempt's cwd inside its worktree
+        self._inside = os.path.relpath(os.path.realpath(workdir), os.path.realpath(repo))
+
+    def of(self, task: str, attempt: int) -> Worktree:
+        name = f"{task}-{attempt}"
+        path = os.path.join(self.root, name)
+        cwd = path if self._inside == "." else os.path.join(path, self._inside)
+        return Worktree(path, f"phasegate/{self._run}/{name}", cwd)
+
+    def add(self, task: str, attempt: int) -> Worktree:
+        """A new worktree and branch for the attempt, at the run's start commit."""
+        tree = self.of(task, attempt)
+        if os.path.isdir(tree.path):  # (left by an engine that died before the attempt ran)
+            self._run_git("worktree", "remove", "--force", tree.path)
+        os.makedirs(self.root, exist_ok=True)
+        self._run_git("worktree", "add", "--quiet", "-B", tree.branch, tree.path, self.base)
+        os.makedirs(tree.cwd, exist_ok=True)
+        return tree
+
+    def handoff(self, task: str, attempt: int, patches: str) -> Handoff:
+        """Commit what the attempt changed on its branch; its diffstat and patch (written under
+        `patches`) against the run's start commit."""
+        tree = self.of(task, attempt)
+        if not os.path.isdir(tree.path):
+            raise WorktreeError(f"the worktree {tree.path} is gone")
+        self._run_git("add", "--all", ".", cwd=tree.path)
+        code, _ = git(tree.path, "diff", "--cached", "--quiet")
+        if code == 1:  # something is staged
+            message = f"phasegate: {task}, attempt {attempt} (run {self._run})"
+            self._run_git(*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message, cwd=tree.path)
+        head = self._run_git("rev-parse", "HEAD", cwd=tree.path)
+        if head == self.base:
+            return Handoff(tree.branch, "", 0, 0, 0, "")
+        files = insertions = deletions = 0
+        for line in self._run_git("diff", "--numstat", self.base, head, cwd=tree.path).splitlines():
+            added, removed, _ = line.split("\t", 2)
+            files += 1
+            insertions += int(added) if added.isdigit() else 0  # ("-" for a binary file)
+            deletions += int(removed) if removed.isdigit() else 0
+        os.makedirs(patches, exist_ok=True)
+        patch = os.path.join(patches, f"{task}-{attempt}.patch")
+        diff = self._run_git("diff", "--binary", self.base, head, cwd=tree.path, strip=False)
+        with open(patch, "w", encoding="utf-8") as f:
+            f.write(diff)
+        return Handoff(tree.branch, head, files, insertions, deletions, patch)
+
+    def remove_all(self) -> list[str]:
+        """Remove every worktree of the run (its branches stay: they hold the hand-offs);
+        the problems met, as lines to show."""
+        problems = []
+        if os.path.isdir(self.root):
+            for name in sorted(os.listdir(self.root)):
+                path = os.path.join(self.root, name)
+                code, out = git(self.repo, "worktree", "remove", "--force", path)
+                if code != 0 and os.path.isdir(path):
+                    problems.append(f"worktree {path} not removed: {out}")
+            if not os.listdir(self.root):
+                shutil.rmtree(self.root, ignore_errors=True)
+        git(self.repo, "worktree", "prune")
+        # a branch its attempt left at the start commit holds nothing to hand off
+        prefix = f"refs/heads/phasegate/{self._run}/"
+        code, refs = git(self.repo, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        for line in refs.splitlines() if code == 0 else []:
+            ref, _, commit = line.partition(" ")
+            if commit == self.base:
+                git(self.repo, "update-ref", "-d", ref, commit)
+        return problems
+
+    def _run_git(self, *args: str, cwd: str | None = None, strip: bool = True) -> str:
+        code, out = git(cwd or self.repo, *args)
+        if code != 0:
+            raise WorktreeError(f"git {' '.join(args[:2])} failed: {out}")
+        return out if strip else out + "\n"
