@@ -7,12 +7,14 @@ from collections.abc import Callable
 
 from phasegate.engine.agents.base import AgentAdapter
 from phasegate.engine.agents.claude import ClaudeAdapter
+from phasegate.engine.agents.codex import CodexAdapter
 from phasegate.engine.agents.command import CommandAdapter
 from phasegate.engine.plan.model import Agent
 
 # kind -> (agent's name, the agent, the run's values) -> its adapter
 KINDS: dict[str, Callable[[str, Agent, dict[str, str]], AgentAdapter]] = {
     "claude": ClaudeAdapter,
+    "codex": CodexAdapter,
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .fake_anthropic import FakeAnthropic
+from .fake_openai import FakeOpenAI
 
 INSTALL = Path(__file__).resolve().parents[2] / "agents" / "install.sh"
 
@@ -80,4 +81,12 @@ def _install_dir() -> str:
 def fake_anthropic() -> Iterator[FakeAnthropic]:
     """A scripted fake Anthropic API, started on a free port: ANTHROPIC_BASE_URL is its `url`."""
     with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A scripted fake OpenAI Responses API, started on a free port: a Codex provider's
+    base_url is its `url`."""
+    with FakeOpenAI() as fake:
         yield fake
