@@ -8,7 +8,17 @@ from collections.abc import Sequence
 
 from phasegate.engine.client import counts_text, log_line, paint, safe
 
-__all__ = ["counts_text", "log_line", "paint", "safe", "table", "when"]
+__all__ = ["counts_text", "log_line", "money", "paint", "safe", "table", "when"]
+
+
+def money(usd: float) -> str:
+    """Dollars as people read them: `$12`, `$1.23`, and cents' fractions for what coding agents
+    spend a prompt at a time (`$0.0016`)."""
+    if usd >= 100:
+        return f"${usd:,.0f}"
+    if usd >= 1:
+        return f"${usd:.2f}"
+    return f"${usd:.4f}" if usd else "$0"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

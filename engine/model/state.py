@@ -227,6 +227,7 @@ class RunState:
     last_command: int = 0  # the highest command number answered (numbers go on after it)
     operators: list[str] = field(default_factory=list)  # besides the starter (roles.operators)
     repo: str = ""  # where worktree attempts start from: the repository and its commit
+    usage: dict[str, Any] = field(default_factory=dict)  # the run's coding agents' spend, summed
     # budget scope -> what operators added to it ({"usd", "tokens", "turns"})
     budget_extra: dict[str, dict[str, float]] = field(default_factory=dict)
     base_commit: str = ""
@@ -547,6 +548,11 @@ def _task_usage(s: RunState, e: ev.TaskUsage) -> None:
         return
     for key in ("input_tokens", "output_tokens", "cached_tokens", "cost_usd", "turns"):
         t.usage[key] = t.usage.get(key, 0) + getattr(e, key)
+        s.usage[key] = s.usage.get(key, 0) + getattr(e, key)
+    if e.cost_source and e.cost_usd:  # (how the run's dollars were known: reported, priced)
+        sources = s.usage.setdefault("cost_sources", [])
+        if e.cost_source not in sources:
+            sources.append(e.cost_source)
     if e.cost_source:
         t.usage["cost_source"] = e.cost_source
     t.session_id = e.session_id or t.session_id

@@ -171,8 +171,11 @@ class Store(Protocol):
         """One task's lines after (attempt, line), in order."""
         ...
 
-    async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
-        """Which tasks wrote output after a cursor, and when last: (new cursor, {task: ts})."""
+    async def output_activity(
+        self, run_id: str, after: int
+    ) -> tuple[int, dict[str, tuple[float, str]]]:
+        """Which tasks wrote output after a cursor, when last and what: (new cursor,
+        {task: (ts, its newest line)})."""
         ...
 
     async def acquire_lease(

@@ -166,15 +166,18 @@ class MemoryStore:
         )
         return rows[:limit]
 
-    async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
+    async def output_activity(
+        self, run_id: str, after: int
+    ) -> tuple[int, dict[str, tuple[float, str]]]:
         cursor = after
-        last: dict[str, float] = {}
+        newest: dict[str, tuple[int, float, str]] = {}
         for key, line in self._output.items():
             at = self._cursor[key]
             if line.run_id == run_id and at > after:
                 cursor = max(cursor, at)
-                last[line.task] = max(last.get(line.task, 0.0), line.ts)
-        return cursor, last
+                if at > newest.get(line.task, (0, 0.0, ""))[0]:
+                    newest[line.task] = (at, line.ts, line.text)
+        return cursor, {task: (ts, text) for task, (_, ts, text) in newest.items()}
 
     async def acquire_lease(
         self, run_id: str, pid: int, started: float, now: float, alive: Liveness

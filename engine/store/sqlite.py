@@ -453,13 +453,16 @@ class SQLiteStore:
         )
         return [OutputLine(*r) for r in rows]
 
-    async def output_activity(self, run_id: str, after: int) -> tuple[int, dict[str, float]]:
+    async def output_activity(
+        self, run_id: str, after: int
+    ) -> tuple[int, dict[str, tuple[float, str]]]:
+        # (with MAX(), SQLite gives the other columns of the row that has the maximum)
         rows = await self._query(
-            "SELECT task, MAX(id), MAX(ts) FROM output WHERE id > ? AND +run_id = ? GROUP BY task",
+            "SELECT task, MAX(id), ts, text FROM output WHERE id > ? AND +run_id = ? GROUP BY task",
             (after, run_id),
         )
         cursor = max((r[1] for r in rows), default=after)
-        return cursor, {r[0]: r[2] for r in rows}
+        return cursor, {r[0]: (r[2], r[3]) for r in rows}
 
     async def acquire_lease(
         self, run_id: str, pid: int, started: float, now: float, alive: Liveness

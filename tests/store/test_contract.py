@@ -529,10 +529,10 @@ async def test_output_activity_names_the_tasks_that_wrote_and_when(store: Store)
         ],
     )
     cursor, last = await store.output_activity("r1", 0)
-    assert last == {"a": 12.0, "b": 11.0}
+    assert last == {"a": (12.0, "z"), "b": (11.0, "y")}  # when, and the newest line
     await store.write_batch("r1", [], [OutputLine("r1", "b", 1, 2, "out", "w", 13.0)])
     cursor2, last2 = await store.output_activity("r1", cursor)
-    assert last2 == {"b": 13.0} and cursor2 > cursor
+    assert last2 == {"b": (13.0, "w")} and cursor2 > cursor
     assert await store.output_activity("r1", cursor2) == (cursor2, {})
 
 

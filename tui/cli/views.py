@@ -14,7 +14,7 @@ from phasegate.engine.client.reports import gather, metrics
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.state import RunState, project
-from phasegate.tui.text import counts_text, safe, table, when
+from phasegate.tui.text import counts_text, money, safe, table, when
 
 FOLLOW_POLL = 0.2
 
@@ -68,6 +68,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "forecast": _forecast(state, alive),
             "question": state.question or None,
             "anomalies": state.anomalies,
+            **({"usage": dict(state.usage)} if state.usage else {}),
             "phases": [
                 {
                     "id": p.id,
@@ -94,6 +95,8 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     ]
     if state.reason:
         head.append(f"  reason   {safe(state.reason)}")
+    if state.usage:
+        head.append(f"  spent    {spend_text(state.usage)}")
     shown = [f"{SHORT[k]} {'n/a' if v is None else f'{v:.0f}%'}" for k, v in scores.items()]
     head.append("  metrics  " + " · ".join(shown))
     ahead = _forecast(state, alive)
@@ -186,3 +189,12 @@ async def print_logs(
             await asyncio.sleep(FOLLOW_POLL)
     finally:
         await store.close()
+
+
+def spend_text(usage: dict[str, Any]) -> str:
+    """`$0.0123 (reported) · 1,200 in / 80 out tokens · 3 turns`: what coding agents spent."""
+    sources = usage.get("cost_sources") or []
+    cost = float(usage.get("cost_usd", 0.0))
+    dollars = f"{money(cost)} ({', '.join(sources)})" if sources else "cost unknown"
+    tokens = f"{usage.get('input_tokens', 0):,} in / {usage.get('output_tokens', 0):,} out tokens"
+    return f"{dollars} · {tokens} · {usage.get('turns', 0)} turns"

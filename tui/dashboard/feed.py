@@ -58,6 +58,7 @@ class RunFeed:
         self._seq = 0
         self._output_cursor = 0
         self.last_output: dict[str, float] = {}  # task -> time of its newest output line
+        self.last_line: dict[str, str] = {}  # task -> that line (what an agent does now)
 
     async def send(self, order: Command) -> str | None:
         """Hand `order` to the run's engine (through its socket): None once it took it, else
@@ -87,7 +88,9 @@ class RunFeed:
         self._output_cursor, active = await self.store.output_activity(
             self.run_id, self._output_cursor
         )
-        self.last_output.update(active)  # shown in whole seconds: the 1 s tick redraws it
+        for task, (ts, text) in active.items():
+            self.last_output[task] = ts  # shown in whole seconds: the 1 s tick redraws it
+            self.last_line[task] = text
         return changes
 
     async def _from_snapshot(self, changes: Changes) -> None:

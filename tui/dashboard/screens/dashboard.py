@@ -149,7 +149,8 @@ class DashboardScreen(Screen[None]):
             for p in state.permissions.values()
             if may_answer_permission(state, p, self._viewer)  # (open ones only)
         }
-        self.query_one(AgentRoster).show(state, self.feed.last_output, now, mine)
+        feed = self.feed
+        self.query_one(AgentRoster).show(state, feed.last_output, now, mine, feed.last_line)
 
     def _permission_news(self, asked: list[str], answered: Sequence[ev.PermissionAnswered]) -> None:
         """A coding agent's request to use a tool prompts the dashboards of those who may

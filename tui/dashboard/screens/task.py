@@ -15,7 +15,7 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.widgets.output import OutputLog
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE
-from phasegate.tui.text import safe
+from phasegate.tui.text import money, safe
 
 POLL = 0.1
 
@@ -120,7 +120,7 @@ def usage_line(usage: dict[str, object], session: str) -> str:
     source = str(usage.get("cost_source") or "")
     cost = usage.get("cost_usd")
     if source and isinstance(cost, int | float):
-        parts.append(f"${cost:.4f} {source}")
+        parts.append(f"{money(cost)} {source}")
     else:
         parts.append("cost unknown")
     if session:

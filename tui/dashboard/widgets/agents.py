@@ -5,7 +5,7 @@ viewer may answer it)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +15,9 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import AgentStatus
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE
-from phasegate.tui.text import safe
+from phasegate.tui.text import money, safe
+
+NOW_CHARS = 60  # of an agent's newest line (the column's ellipsis cuts it to the width)
 
 
 class AgentRoster(Static, can_focus=True):
@@ -35,10 +37,13 @@ class AgentRoster(Static, can_focus=True):
         last_output: dict[str, float],
         now: float | None = None,
         mine: Collection[str] = (),
+        last_line: Mapping[str, str] | None = None,
     ) -> None:
         """`last_output`: task -> time of its newest output line; an agent is quiet since the
         newest line of its running tasks (or since they started, if they printed nothing).
-        `mine`: the open permission requests the viewer may answer (`for you`)."""
+        `mine`: the open permission requests the viewer may answer (`for you`). `last_line`:
+        task -> its newest output line, what the agent does now (a coding agent's last tool
+        call or message line), shown after the task."""
         now = time.time() if now is None else now
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(no_wrap=True)
@@ -49,6 +54,10 @@ class AgentRoster(Static, can_focus=True):
         for p in state.permissions.values():
             if p.status == "open":
                 asking.setdefault(p.task, []).append(p.id)
+        spend: dict[str, float] = {}  # agent -> what its tasks cost (coding agents)
+        for t in state.tasks.values():
+            if t.usage and t.agent:
+                spend[t.agent] = spend.get(t.agent, 0.0) + float(t.usage.get("cost_usd", 0.0))
         rows: list[tuple[str, str, str, str]] = []
         for a in state.agents.values():
             status = a.status.value
@@ -69,6 +78,12 @@ class AgentRoster(Static, can_focus=True):
             quiet = int(now - since) if since is not None else 0
             if quiet >= 1 and not waits:  # whole seconds: the text changes at most once a second
                 detail += f" · quiet {format_duration(float(quiet))}"
+            doing = (last_line or {}).get(current[0], "").strip() if current else ""
+            if doing:
+                detail += f" · {safe(doing)[:NOW_CHARS]}"
+            spent = spend.get(a.id, 0.0)
+            if spent:
+                detail += f" · {money(spent)}"
             rows.append((a.id, status, f"{len(a.running)}/{a.slots}", detail))
         if rows == self._rows:
             return  # nothing visible changed: no update, no layout

@@ -12,7 +12,7 @@ from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import RunState
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
-from phasegate.tui.text import safe
+from phasegate.tui.text import money, safe
 
 
 class RunHeader(Static):
@@ -32,6 +32,9 @@ class RunHeader(Static):
         line.append(f"  {run_id}  ")
         line.append(status, style=STATUS_STYLE.get(status, "bold"))
         line.append(f"  {format_duration(elapsed)}  ")
+        spent = float(state.usage.get("cost_usd", 0.0))
+        if spent:  # what its coding agents spent
+            line.append(f"{money(spent)}  ")
         left = seconds_left(state, now)
         if left is not None and alive:
             line.append(f"ETA {format_duration(left)}  ")

@@ -1,0 +1,97 @@
+"""What coding agents do and spend, in the dashboard and `show` (issue 17, points 2 and 4):
+the header has the run's dollars, the roster each agent's newest line (its last tool call or
+message) and spend, the task pane a task's tokens, cost and session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.base import OutputLine
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.screens.task import TaskScreen
+from phasegate.tui.dashboard.widgets.agents import AgentRoster
+from phasegate.tui.dashboard.widgets.header import RunHeader
+from phasegate.tui.text import money
+
+from .helpers import SIZE, dashboard, live_run, text
+
+PHASEGATE = os.path.join(os.path.dirname(sys.executable), "phasegate")
+
+
+def _spending() -> list[ev.Event]:
+    now = time.time()
+    return [
+        ev.RunStarted(
+            now,
+            "spend",
+            "spend-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}],
+            tasks=[
+                {"id": "done", "phase": "p", "agent": "coder", "needs": []},
+                {"id": "build", "phase": "p", "agent": "coder", "needs": []},
+            ],
+            agents=[{"id": "coder", "slots": 2}],
+        ),
+        ev.TaskStarted(now, "done", 1, "coder", 1, 1),
+        ev.TaskUsage(now, "done", 1, 1200, 80, 0, 0.0123, "reported", "sess-1234567890abcdef", 2),
+        ev.TaskFinished(now, "done", 1, "succeeded", 0),
+        ev.TaskStarted(now, "build", 1, "coder", 2, 2),
+        ev.TaskUsage(now, "build", 1, 300, 20, 0, 0.5, "priced", "sess-2", 1),
+    ]
+
+
+async def test_the_header_roster_and_task_pane_show_what_agents_do_and_spend(
+    tmp_path: Path,
+) -> None:
+    db = f"{tmp_path}/s.db"
+    run_id = await live_run(db, "spend", _spending())
+    store = await SQLiteStore.open(db)
+    try:
+        lines = [
+            OutputLine(run_id, "build", 1, 1, "out", "  I will run the tests", time.time()),
+            OutputLine(run_id, "build", 1, 2, "out", "→ Bash: make \x1b[31mtest", time.time()),
+        ]
+        await store.write_batch(run_id, [], lines)
+    finally:
+        await store.close()
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        await pilot.pause(0.3)
+        header = text(screen.query_one(RunHeader))
+        assert "$0.5123" in header  # the run's dollars: both tasks'
+        roster = text(screen.query_one(AgentRoster))
+        assert "build · → Bash: make" in roster, roster  # what it does now (escaped text)
+        assert "\x1b" not in roster
+        await pilot.press("enter")  # (the task table's first row)
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, TaskScreen) and app.screen.task_id == "done"
+        details = text(app.screen.query_one("#details"))
+        assert "tokens 1,200 in / 80 out · $0.0123 reported · session sess-1234567" in details
+
+
+def test_money_reads_as_people_write_it() -> None:
+    assert [money(x) for x in (0, 0.0016, 0.5123, 3.456, 1234.5)] == [
+        "$0",
+        "$0.0016",
+        "$0.5123",
+        "$3.46",
+        "$1,234",
+    ]
+
+
+async def test_show_says_what_the_run_spent(tmp_path: Path) -> None:
+    db = f"{tmp_path}/s.db"
+    run_id = await live_run(db, "spend", _spending())
+    env = {**os.environ, "PHASEGATE_DB": db, "NO_COLOR": "1"}
+    shown = subprocess.run(
+        [PHASEGATE, "show", run_id], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert "spent    $0.5123 (reported, priced) · 1,500 in / 100 out tokens · 3 turns" in shown
