@@ -98,8 +98,7 @@ class CodexTalk:
             said.show.append(text)
             return said
         method = message.get("method")
-        params = message.get("params") if isinstance(message.get("params"), dict) else {}
-        assert isinstance(params, dict)
+        params = _obj(message.get("params"))
         if isinstance(method, str) and "id" in message:
             self._request(message["id"], method, params, said)
         elif isinstance(method, str):
@@ -124,20 +123,19 @@ class CodexTalk:
 
     def _response(self, message: dict[str, Any], said: Said) -> None:
         rid, result, error = message.get("id"), message.get("result"), message.get("error")
+        steps = {INIT: "initialize", THREAD: "the thread", TURN: "the prompt"}
+        if not isinstance(rid, int) or rid not in steps:
+            return  # (not an answer to us)
         if error is not None or not isinstance(result, dict):
             why = error.get("message") if isinstance(error, dict) else error
-            steps = {INIT: "initialize", THREAD: "the thread", TURN: "the prompt"}
-            step = steps.get(rid, str(rid)) if isinstance(rid, int) else str(rid)
-            said.failure = f"codex refused {step}: {one_line(str(why))[:SHOWN]}"
+            said.failure = f"codex refused {steps[rid]}: {one_line(str(why))[:SHOWN]}"
             said.show.append(f"! {said.failure}")
             said.close = True
         elif rid == INIT:
             said.write.append(json.dumps({"method": "initialized"}))
             said.write.append(self._thread())
         elif rid == THREAD:
-            thread = result.get("thread") if isinstance(result.get("thread"), dict) else {}
-            assert isinstance(thread, dict)
-            self.session = str(thread.get("id") or self.session)
+            self.session = str(_obj(result.get("thread")).get("id") or self.session)
             task, attempt = self._launch.task.id, self._launch.attempt
             said.events.append(ev.TaskUsage(0.0, task, attempt, session_id=self.session))
             said.show.append(f"· thread {self.session} · model {result.get('model', '?')}")
@@ -145,9 +143,7 @@ class CodexTalk:
             params = {"threadId": self.session, "input": [item]}
             said.write.append(_request(TURN, "turn/start", params))
         elif rid == TURN:
-            turn = result.get("turn") if isinstance(result.get("turn"), dict) else {}
-            assert isinstance(turn, dict)
-            self._turn = str(turn.get("id") or self._turn)
+            self._turn = str(_obj(result.get("turn")).get("id") or self._turn)
 
     def _thread(self) -> str:
         params: dict[str, Any] = {"cwd": self._launch.cwd, "approvalPolicy": POLICY}
@@ -162,8 +158,7 @@ class CodexTalk:
     def _notification(self, method: str, params: dict[str, Any], said: Said) -> None:
         item = params.get("item") if isinstance(params.get("item"), dict) else None
         if method == "turn/started" and not self._turn:
-            turn = params.get("turn")
-            self._turn = str(turn.get("id") or "") if isinstance(turn, dict) else ""
+            self._turn = str(_obj(params.get("turn")).get("id") or "")
         elif method == "item/started" and item is not None:
             self._items[str(item.get("id"))] = item
             said.show += _started(item, self._launch.cwd)
@@ -172,14 +167,12 @@ class CodexTalk:
         elif method == "thread/tokenUsage/updated":
             self._count(params)
         elif method == "error":
-            error = params.get("error") if isinstance(params.get("error"), dict) else {}
-            assert isinstance(error, dict)
-            text = one_line(str(error.get("message") or "an error"))[:SHOWN]
+            text = one_line(str(_obj(params.get("error")).get("message") or "an error"))[:SHOWN]
             retry = params.get("willRetry") is True
             said.show.append(f"! {text}" + (" (Codex retries)" if retry else ""))
             if not retry:
                 said.failure = f"codex: {text}"
-        elif method in ("configWarning", "warning", "deprecationNotice"):
+        elif method in ("warning", "deprecationNotice"):  # (configWarning: also on stderr)
             said.show.append(f"! {one_line(str(params.get('summary') or params))[:SHOWN]}")
         elif method == "turn/completed":
             self._completed(params, said)
@@ -187,21 +180,19 @@ class CodexTalk:
     def _count(self, params: dict[str, Any]) -> None:
         """A running count of the thread's tokens: the turn's are what it added (a resumed
         thread first repeats the last count of an earlier turn; a repeated count adds 0)."""
-        usage = params.get("tokenUsage")
-        if not isinstance(usage, dict) or str(params.get("turnId")) != self._turn:
+        usage = _obj(params.get("tokenUsage"))
+        if not usage or str(params.get("turnId")) != self._turn:
             return
-        total, last = usage.get("total"), usage.get("last")
-        total = _counts(total if isinstance(total, dict) else {})
+        total = _counts(_obj(usage.get("total")))
         if self._base is None:
-            last = _counts(last if isinstance(last, dict) else {})
+            last = _counts(_obj(usage.get("last")))
             self._base = {k: max(0, total[k] - last[k]) for k in total}
         if total != self._totals:
             self._requests += 1
         self._totals = total
 
     def _completed(self, params: dict[str, Any], said: Said) -> None:
-        turn = params.get("turn") if isinstance(params.get("turn"), dict) else {}
-        assert isinstance(turn, dict)
+        turn = _obj(params.get("turn"))
         other = self._turn and turn.get("id") and str(turn.get("id")) != self._turn
         if self._done or other:  # (another turn's end: not ours)
             return
@@ -230,9 +221,8 @@ class CodexTalk:
             + (f", ${cost:.4f} (priced)" if self._price else "")
         )
         if status != "completed":
-            error = turn.get("error") if isinstance(turn.get("error"), dict) else {}
-            assert isinstance(error, dict)
-            why = one_line(str(error.get("message") or f"the turn ended {status}"))[:SHOWN]
+            why = _obj(turn.get("error")).get("message") or f"the turn ended {status}"
+            why = one_line(str(why))[:SHOWN]
             said.failure = said.failure or f"codex: {why}"
         said.close = True
 
@@ -243,21 +233,16 @@ class CodexTalk:
             said.write.append(json.dumps({"id": rid, "error": error}))
             said.show.append(f"✗ {method}: not supported, refused")
             return
-        tool = TOOL_NAMES[native]
+        tool, item = TOOL_NAMES[native], self._items.get(str(params.get("itemId")), {})
         if native == "commandExecution":
-            command = params.get("command")
-            if not isinstance(command, str):
-                item = self._items.get(str(params.get("itemId")), {})
-                command = command if isinstance(command, list) else item.get("command", "")
-                command = shlex.join(map(str, command)) if isinstance(command, list) else command
+            command = params.get("command") or item.get("command")  # (a list in the first one)
+            command = shlex.join(map(str, command)) if isinstance(command, list) else command
             command = _unwrap(str(command or ""))
             tool_input: dict[str, Any] = {"command": command}
             shown = one_line(command)[:SHOWN]
         else:
             changes = params.get("fileChanges")  # (the first version names them)
-            paths = list(changes) if isinstance(changes, dict) else []
-            item = self._items.get(str(params.get("itemId")), {})
-            paths = paths or _paths(item)
+            paths = (list(changes) if isinstance(changes, dict) else []) or _paths(item)
             tool_input = {"file_path": paths[0] if paths else ""}
             shown = ", ".join(_relative(p, self._launch.cwd) for p in paths)[:SHOWN]
         ask = Ask(rid, tool, shown, one_line(str(params.get("reason") or "")), tool_input)
@@ -275,6 +260,10 @@ class CodexTalk:
 
 def _request(rid: int, method: str, params: dict[str, Any]) -> str:
     return json.dumps({"id": rid, "method": method, "params": params})
+
+
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _counts(usage: dict[str, Any]) -> dict[str, int]:
