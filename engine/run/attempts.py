@@ -98,6 +98,7 @@ class Attempts:
         self.running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self.last_output: dict[str, float] = {}  # task -> time of its last output line
+        self.last_line: dict[str, str] = {}  # task -> that line (a silent agent's last activity)
         self._tailing: asyncio.TimerHandle | None = None
 
     # -- what the other parts ask -----------------------------------------------------------
@@ -256,6 +257,7 @@ class Attempts:
         a.lines += 1
         now = self._host.now()
         self.last_output[a.task.id] = now
+        self.last_line[a.task.id] = text
         self.sink.output(
             OutputLine(self._host.state.run_id, a.task.id, a.number, a.lines, stream, text, now)
         )

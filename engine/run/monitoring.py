@@ -74,7 +74,9 @@ class Monitoring:
         if self.monitors is not None:
             self.monitors.tick(phase)
         last_output = self._attempts.last_output
-        found = risk_findings(host.state, now, last_output, host.plan.risks, self._tuning)
+        found = risk_findings(
+            host.state, now, last_output, host.plan.risks, self._tuning, self._attempts.last_line
+        )
         found += self._pressure
         if self.monitors is not None:
             found += self.monitors.findings(phase)

@@ -55,15 +55,20 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+LAST_LINE_CHARS = 120  # of a silent task's last line, in its risk's message
+
+
 def findings(
     state: RunState,
     now: float,
     last_output: dict[str, float],
     rules: RiskSettings,
     tuning: Tuning | None = None,
+    last_line: dict[str, str] | None = None,
 ) -> list[Finding]:
     """Every risk that holds now. Cost: the running tasks and the running phase only.
-    `tuning`: the plan's per-phase and per-task thresholds (default: `rules` everywhere)."""
+    `tuning`: the plan's per-phase and per-task thresholds (default: `rules` everywhere);
+    `last_line`: task -> its newest output line (a silent agent's last activity)."""
     tune = tuning if tuning is not None else Tuning(rules)
     found: list[Finding] = []
     running = {t for a in state.agents.values() for t in a.running}
@@ -97,13 +102,15 @@ def findings(
         quiet = now - max(last_output.get(tid, 0.0), t.started_at)
         silent_after = tune.task("silent_after", tid)
         if silent_after and quiet > silent_after and tid not in waiting:
+            said = (last_line or {}).get(tid, "").strip()
+            last = f"; its last line: {said[:LAST_LINE_CHARS]}" if said else ""
             found.append(
                 Finding(
                     f"silent:{tid}",
                     "silent_agent",
                     "medium",
                     f"agent {t.agent}",
-                    f"task {tid} has printed nothing for {format_duration(quiet)}",
+                    f"task {tid} has printed nothing for {format_duration(quiet)}{last}",
                     "check that it is not waiting for input; cancel it if it hangs",
                     {"task": tid, "quiet_s": round(quiet, 1)},
                 )

@@ -487,3 +487,15 @@ async def test_rules_act_pause_the_phase_and_reduce_slots_as_the_plan_says(
     assert [(s.by, s.slots) for s in slots] == [("risk:machine_pressure", 2)]
     done = [(d.kind, d.by, d.ok) for d in events if isinstance(d, ev.CommandDone)]
     assert ("pause", "risk:task_overrun", True) in done
+
+
+def test_a_silent_agents_risk_says_what_it_did_last() -> None:
+    state = _run([{"id": "a", "phase": "p", "needs": []}])
+    apply(state, ev.TaskStarted(0.0, "a", 1, "a", 1, 1))
+    last = {"a": "→ Bash: npm test -- --watch"}
+    (silent,) = [
+        f for f in findings(state, 400.0, {"a": 5.0}, RULES, None, last) if f.rule == "silent_agent"
+    ]
+    assert silent.message.endswith("; its last line: → Bash: npm test -- --watch")
+    (plain,) = [f for f in findings(state, 400.0, {"a": 5.0}, RULES) if f.rule == "silent_agent"]
+    assert "last line" not in plain.message
