@@ -250,3 +250,17 @@ def test_a_price_gives_the_priced_cost_of_codexs_tokens(
     # 12k at $2 + 8k cached at $0.5 + 2k out at $10 per million tokens
     assert usage["cost_source"] == "priced"
     assert abs(usage["cost_usd"] - (0.024 + 0.004 + 0.02)) < 1e-9
+
+
+def test_a_provider_that_refuses_fails_the_task_with_codexs_message(
+    tmp_path: Path, codex_bin: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Fail(429, "slow down"))
+    run = Run(tmp_path, codex_bin, fake_openai, "{ask: [Bash]}")
+    shown = run.ended()
+    assert shown["status"] == "failed"
+    task = run.task()
+    assert task["status"] == "failed" and task["reason"].startswith("codex: "), task["reason"]
+    assert len(fake_openai.conversation) == 1  # (no retries in this CODEX_HOME)
+    logs = run.pg("logs", run.id, "w").stdout
+    assert "· failed: 0 requests" in logs
