@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/risks.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/attach.py
+	$(BIN)/python bench/agent_stream.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
