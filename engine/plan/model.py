@@ -138,6 +138,35 @@ class Price(Model):
         ) / 1_000_000
 
 
+_HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+
+class SshOptions(Model):
+    """How to reach an agent's host over SSH (`host: user@host[:port]`): keys from the SSH
+    agent or ~/.ssh unless `identity` names one; the host's key checked against `known_hosts`
+    (default ~/.ssh/known_hosts): an unknown or changed key is an error, never accepted."""
+
+    identity: str | None = Field(None, description="a private key file")
+    known_hosts: str | None = Field(None, description="the known_hosts file to check keys against")
+    jump: str | None = Field(None, description="a jump host, user@host[:port]")
+    workdir: str | None = Field(None, description="where tasks run there (default: the home)")
+    connect_timeout: Duration = Field(10.0, description="to connect, and to notice a lost link")
+    keepalive: Duration = Field(5.0, description="between two keepalives on the connection")
+
+
+class DaskTls(Model):
+    ca: str = Field(..., description="the cluster's CA certificate file")
+    cert: str = Field(..., description="this client's certificate file")
+    key: str = Field(..., description="this client's private key file")
+
+
+class ExecutorOptions(Model):
+    """Where an agent's tasks run when not on this machine: a Dask cluster's scheduler."""
+
+    dask: str = Field(..., description="the scheduler's address, tcp://host:8786 or tls://...")
+    tls: DaskTls | None = None
+
+
 class Agent(Model):
     """Runs tasks whose capability it has, `slots` at a time: a local command (`kind:
     command`), or a coding-agent CLI spoken to in its own protocol (`kind: claude`, `codex`,
@@ -161,10 +190,25 @@ class Agent(Model):
     worktree: bool = Field(
         False, description="each attempt of its tasks works in its own git worktree and branch"
     )
+    host: str | None = Field(
+        None, description="user@host[:port]: its tasks run there, over SSH", min_length=1
+    )
+    ssh: SshOptions | None = None
+    executor: ExecutorOptions | None = None
     budget: Budget | None = None  # what all its tasks may spend
     secrets: list[str] = Field(
         default_factory=list, description="declared secrets its tasks get in their environment"
     )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Agent:
+        if self.host is not None and self.executor is not None:
+            raise ValueError("give `host` (over SSH) or `executor` (a Dask cluster), not both")
+        if self.ssh is not None and self.host is None:
+            raise ValueError("`ssh` options need `host: user@host[:port]`")
+        if self.host is not None and not _HOST.match(self.host):
+            raise ValueError(f"host '{self.host}' is not user@host[:port] or host[:port]")
+        return self
 
 
 SECRET_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -26,7 +26,7 @@ from phasegate.engine.store.base import OutputDrop, OutputLine
 if TYPE_CHECKING:
     from phasegate.engine.agents.base import AgentAdapter
     from phasegate.engine.agents.talk import Talk
-    from phasegate.engine.exec.base import Executor
+    from phasegate.engine.exec.executors import Executors
     from phasegate.engine.plan.scheduler import Scheduler
     from phasegate.engine.run.budgets import Budgets
     from phasegate.engine.run.host import Host
@@ -70,7 +70,7 @@ class Attempts:
         self,
         host: Host,
         sched: Scheduler,
-        executor: Executor,
+        executors: Executors,
         progress: Progress,
         adapters: dict[str, AgentAdapter],
         *,
@@ -83,7 +83,8 @@ class Attempts:
     ) -> None:
         """`secrets`: the declared secrets' values, given to the tasks (and the agents' tasks)
         that name them; `redactor`: what every output line goes through before it is kept."""
-        self._host, self._sched, self._executor, self._progress = host, sched, executor, progress
+        self._host, self._sched, self._progress = host, sched, progress
+        self._executors = executors  # agent -> where its tasks run (engine/exec/executors)
         self._secrets = secrets or {}
         self._redactor = redactor or Redactor(self._secrets)
         self._redact = self._redactor.text
@@ -186,7 +187,8 @@ class Attempts:
         if attempt.tail is None:  # (an attempt that may be adopted is not spoken to)
             attempt.talk = adapter.conversation(launch)
         read = self.talks.line if attempt.talk is not None else self._line
-        handle = self._executor.start(
+        executor = self._executors.for_agent(agent)
+        handle = executor.start(
             spec,
             lambda stream, text: read(attempt, stream, text),
             lambda result: self._finished(attempt, result),
@@ -205,7 +207,7 @@ class Attempts:
                 command,
                 # only an attempt that may be adopted needs it: reading it right after the spawn
                 # waits for the child's exec to finish (a third of a task's cost in the parent)
-                self._executor.started_at(handle) if attempt.tail is not None else None,
+                executor.started_at(handle) if attempt.tail is not None else None,
             )
         )
         if task.timeout:

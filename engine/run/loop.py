@@ -26,6 +26,7 @@ from typing import Any
 
 from phasegate.engine.agents.kinds import adapter_for
 from phasegate.engine.exec.base import Executor
+from phasegate.engine.exec.executors import Executors
 from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.exec.worktree import Worktrees
@@ -91,7 +92,7 @@ class Runner:
         self._resume = resume
         self._plan_path = os.path.abspath(plan.path) if plan.path else ""
         self.state = RunState()
-        self._executor = executor or LocalExecutor()
+        self._executors = Executors(plan.agents, executor or LocalExecutor())
         self._clock = clock
         self._listeners = list(listeners)
         self._seq = 0
@@ -124,7 +125,7 @@ class Runner:
         self._attempts = Attempts(
             self,
             sched,
-            self._executor,
+            self._executors,
             self._progress,
             {a: adapter_for(a, spec, self._values) for a, spec in plan.agents.items()},
             values=self._values,
@@ -146,7 +147,7 @@ class Runner:
             self, plan.gates, self._workdir, self._attempts.task_env, self._values, outputs
         )
         self._takeover = TakeOver(
-            self, store, run_dir, sched, self._executor, self._attempts, self._keeper
+            self, store, run_dir, sched, self._executors, self._attempts, self._keeper
         )
         self._tasks = tasks
         self._notifier = Notifier(
@@ -339,7 +340,7 @@ class Runner:
             try:
                 await self._sink.close()  # (raises when a batch was lost: the run stays open)
             finally:
-                self._executor.close()
+                self._executors.close()
             await self.store.release_lease(self.run_id, pid)
         return self.state
 

@@ -11,7 +11,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import GateStatus, PhaseStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from phasegate.engine.exec.base import Executor
+    from phasegate.engine.exec.executors import Executors
     from phasegate.engine.model.state import RunState
     from phasegate.engine.plan.model import Plan
     from phasegate.engine.plan.scheduler import Scheduler
@@ -40,12 +40,12 @@ class TakeOver:
         store: Store,
         run_dir: str,
         sched: Scheduler,
-        executor: Executor,
+        executors: Executors,
         attempts: Attempts,
         keeper: GateKeeper,
     ) -> None:
         self._host, self._store, self._run_dir, self._sched = host, store, run_dir, sched
-        self._executor = executor
+        self._executors = executors
         self._attempts, self._keeper = attempts, keeper
 
     async def settle(self, before: RunRow, user: str, decisions: dict[str, str]) -> None:
@@ -95,7 +95,8 @@ class TakeOver:
             )
             lines = max((line.line for line in stored), default=0)
             attempt = self._attempts.adopt(tid, number, agent, tail, lines)
-            attempt.handle = self._executor.adopt(t.pid, files, self._attempts.finished(attempt))
+            executor = self._executors.for_agent(agent)
+            attempt.handle = executor.adopt(t.pid, files, self._attempts.finished(attempt))
             if t.stopping:  # an operator was stopping it when the engine died: stop it again
                 self._attempts.stop(tid, self._host.plan.kill_grace)
 

@@ -1,0 +1,62 @@
+"""Which executor runs an agent's tasks: this machine's process groups (`local`), another host
+over SSH (an agent's `host:`), or a Dask cluster (`executor: {dask: ...}`). One executor per
+place, shared by the agents that name it (one SSH connection per host); the run closes them all.
+
+The remote executors register themselves in `REMOTE` by the place's kind (`ssh`, `dask`), so
+that this module imports none of their libraries (asyncssh, distributed) when a plan needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from phasegate.engine.exec.base import Executor
+from phasegate.engine.plan.model import Agent
+
+# kind -> (the agent's place key, the agent) -> its executor; filled by the executors' modules
+REMOTE: dict[str, Callable[[str, Agent], Executor]] = {}
+_MODULES = {"ssh": "phasegate.engine.exec.ssh", "dask": "phasegate.engine.exec.dask"}
+
+
+def place(agent: Agent) -> tuple[str, str]:
+    """(kind, key) of where the agent's tasks run: ("local", ""), ("ssh", "user@host:port"),
+    ("dask", "tcp://scheduler:8786")."""
+    if agent.host is not None:
+        return "ssh", agent.host
+    if agent.executor is not None:
+        return "dask", agent.executor.dask
+    return "local", ""
+
+
+class Executors:
+    def __init__(self, agents: Mapping[str, Agent], local: Executor) -> None:
+        self.local = local
+        self._agents = agents
+        self._by_place: dict[tuple[str, str], Executor] = {("local", ""): local}
+
+    def for_agent(self, name: str) -> Executor:
+        """The executor of the agent's place, made on first use."""
+        agent = self._agents.get(name)
+        where = place(agent) if agent is not None else ("local", "")
+        found = self._by_place.get(where)
+        if found is None:
+            assert agent is not None
+            found = self._by_place[where] = _make(where, agent)
+        return found
+
+    def remote(self) -> dict[tuple[str, str], Executor]:
+        """The executors of other places made so far."""
+        return {k: e for k, e in self._by_place.items() if k[0] != "local"}
+
+    def close(self) -> None:
+        for executor in self._by_place.values():
+            executor.close()
+
+
+def _make(where: tuple[str, str], agent: Agent) -> Executor:
+    kind, key = where
+    if kind not in REMOTE:
+        import importlib
+
+        importlib.import_module(_MODULES[kind])  # (it registers itself)
+    return REMOTE[kind](key, agent)
