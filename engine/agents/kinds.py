@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from phasegate.engine.agents.acp import AcpAdapter, GeminiAdapter
 from phasegate.engine.agents.base import AgentAdapter
 from phasegate.engine.agents.claude import ClaudeAdapter
 from phasegate.engine.agents.codex import CodexAdapter
@@ -13,8 +14,10 @@ from phasegate.engine.plan.model import Agent
 
 # kind -> (agent's name, the agent, the run's values) -> its adapter
 KINDS: dict[str, Callable[[str, Agent, dict[str, str]], AgentAdapter]] = {
+    "acp": AcpAdapter,
     "claude": ClaudeAdapter,
     "codex": CodexAdapter,
+    "gemini": GeminiAdapter,
 }
 
 

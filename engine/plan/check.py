@@ -209,6 +209,14 @@ def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> It
             yield from _unknown_names(command, with_script, ("agents", name, "command"))
         if isinstance(agent.get("ready"), str):
             yield from _unknown_names(agent["ready"], probe_known, ("agents", name, "ready"))
+        if agent.get("kind") == "acp" and not str(agent.get("binary") or "").strip():
+            yield Flaw(
+                ("agents", name, "kind"),
+                False,
+                "an agent of kind acp needs `binary`, the command of an agent that speaks the "
+                "Agent Client Protocol on stdio (its `args` follow it); e.g. `binary: gemini`, "
+                "`args: [--acp]`, or use `kind: gemini`",
+            )
 
 
 def _unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iterator[Flaw]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .fake_anthropic import FakeAnthropic
+from .fake_gemini import FakeGemini
 from .fake_openai import FakeOpenAI
 
 INSTALL = Path(__file__).resolve().parents[2] / "agents" / "install.sh"
@@ -89,4 +90,11 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A scripted fake OpenAI Responses API, started on a free port: a Codex provider's
     base_url is its `url`."""
     with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_gemini() -> Iterator[FakeGemini]:
+    """A scripted fake Gemini API, started on a free port: GOOGLE_GEMINI_BASE_URL is its `url`."""
+    with FakeGemini() as fake:
         yield fake
