@@ -44,6 +44,11 @@ class Executors:
             found = self._by_place[where] = _make(where, agent)
         return found
 
+    def is_remote(self, name: str) -> bool:
+        """Whether the agent's tasks run on another machine."""
+        agent = self._agents.get(name)
+        return agent is not None and place(agent)[0] != "local"
+
     def remote(self) -> dict[tuple[str, str], Executor]:
         """The executors of other places made so far."""
         return {k: e for k, e in self._by_place.items() if k[0] != "local"}

@@ -21,6 +21,9 @@ from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
 from phasegate.engine.plan.template import substitute
+from phasegate.engine.run.endings import handoff_event, results_event
+from phasegate.engine.run.results import Summary
+from phasegate.engine.run.results import read as read_results
 from phasegate.engine.store.base import OutputDrop, OutputLine
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ class _Attempt:
     windows: dict[str, LineWindow] = field(default_factory=dict)  # stream -> lines held
     blocked: bool = False  # not started: its budget is spent (no retry either)
     cwd: str = ""  # where it runs (its own git worktree, or the run's workdir)
+    summary: Summary | None = None  # watches its output for the results' summary line
     worktree: bool = False
 
 
@@ -161,6 +165,8 @@ class Attempts:
         session = state.session_id  # (a retry, a rework: the same session)
         spent = float(state.usage.get("cost_usd", 0.0)) if session else 0.0
         attempt = _Attempt(task, number, agent, cwd=self._workdir)
+        if task.results is not None and task.results.summary is not None:
+            attempt.summary = Summary(task.results.summary)
         why = self.budgets.blocked(tid)
         if not why and self._in_worktree(task, agent):
             attempt.worktree = True
@@ -173,7 +179,8 @@ class Attempts:
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)
-        if task.on_resume != "rerun" and self._run_dir:
+        remote = self._executors.is_remote(agent)  # (its executor keeps its output remotely)
+        if task.on_resume != "rerun" and self._run_dir and not remote:
             files = files_for(self._run_dir, tid, number)
             attempt.tail = FileTail(files)
             self._follow_files()
@@ -260,6 +267,8 @@ class Attempts:
         now = self._host.now()
         self.last_output[a.task.id] = now
         self.last_line[a.task.id] = text
+        if a.summary is not None:
+            a.summary.line(text)
         self.sink.output(
             OutputLine(self._host.state.run_id, a.task.id, a.number, a.lines, stream, text, now)
         )
@@ -301,6 +310,8 @@ class Attempts:
             failure = self.talks.failure(a)
             if failure and result.code == 0:
                 result = Exit(1, failure)
+        if a.task.results is not None and not a.blocked:
+            self._results(a)
         if a.worktree and not a.blocked:
             self._handoff(a)
         status, reason = self._outcome(a, result)
@@ -329,29 +340,15 @@ class Attempts:
             raise WorktreeError("the run has no git repository to make worktrees from")
         return self.worktrees
 
+    def _results(self, a: _Attempt) -> None:
+        """Read the attempt's test results (its JUnit file, or its summary line)."""
+        assert a.task.results is not None
+        found = read_results(a.task.results, a.cwd, a.summary)
+        self._host.emit(results_event(self._host.now(), a.task.id, a.number, found, self._redact))
+
     def _handoff(self, a: _Attempt) -> None:
         """Commit what the attempt changed in its worktree on its branch, and keep the patch."""
-        host, tid = self._host, a.task.id
-        try:
-            trees = self._worktrees()
-            done = trees.handoff(tid, a.number, os.path.join(trees.root, os.pardir, "patches"))
-        except (WorktreeError, OSError) as exc:
-            branch = self.worktrees.of(tid, a.number).branch if self.worktrees else ""
-            host.emit(ev.TaskHandoff(host.now(), tid, a.number, branch, error=str(exc)))
-            return
-        host.emit(
-            ev.TaskHandoff(
-                host.now(),
-                tid,
-                a.number,
-                done.branch,
-                done.commit,
-                done.files,
-                done.insertions,
-                done.deletions,
-                os.path.normpath(done.patch) if done.patch else "",
-            )
-        )
+        self._host.emit(handoff_event(self._host.now(), self.worktrees, a.task.id, a.number))
 
     def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
         t = self._host.state.tasks[a.task.id]

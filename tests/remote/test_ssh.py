@@ -1,0 +1,116 @@
+"""Agents on another host over SSH, against a real sshd on 127.0.0.1 (tests/remote/conftest.py):
+tasks run there with their output and exit codes, timeout and cancel leave no remote process, a
+cut connection is noticed and the task followed on, a changed host key is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from phasegate.engine.model.statuses import TaskStatus
+
+from ..engine.helpers import run_plan
+from .conftest import Sshd
+
+
+def _running(marker: str) -> bool:
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, check=False)
+    return found.returncode == 0
+
+
+async def _until(what: str, check: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_tasks_run_on_the_host_with_their_output_and_exit_codes(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    plan = f"""
+    name: remote
+    agents:
+      far: {{{sshd.agent_yaml()}}}
+    phases:
+      - id: one
+        tasks:
+          - {{id: hello, run: "echo hello from $PHASEGATE_TASK; echo oops >&2; printf tail"}}
+          - {{id: fails, run: "exit 3", on_failure: continue}}
+          - {{id: env, run: "echo $GREETING in $PWD", env: {{GREETING: hi}}}}
+    """
+    state, store = await run_plan(tmp_path, plan)
+    tasks = state.tasks
+    assert tasks["hello"].status is TaskStatus.SUCCEEDED
+    assert tasks["fails"].status is TaskStatus.FAILED and tasks["fails"].exit_code == 3
+    lines = [(o.stream, o.text) for o in await store.read_output("run1", "hello", 1)]
+    assert sorted(lines) == [("err", "oops"), ("out", "hello from hello"), ("out", "tail")]
+    env = [o.text for o in await store.read_output("run1", "env", 1)]
+    assert env == [f"hi in {Path.home()}"]
+
+
+async def test_a_timeout_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> None:
+    marker = f"pg-{uuid.uuid4().hex[:10]}"
+    plan = f"""
+    name: remote
+    agents:
+      far: {{{sshd.agent_yaml()}}}
+    phases:
+      - id: one
+        tasks:
+          - {{id: slow, run: "sh -c 'sleep 60; : {marker}' & sleep 60 # {marker}", timeout: 1s}}
+    """
+    state, _ = await run_plan(tmp_path, plan)
+    assert state.tasks["slow"].status is TaskStatus.TIMED_OUT
+    await _until("the remote group gone", lambda: not _running(marker), 10)
+
+
+async def test_a_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    pub = (tmp_path / "other_key.pub").read_text().split()
+    known = tmp_path / "changed_known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {pub[0]} {pub[1]}\n")
+    plan = f"""
+    name: remote
+    agents:
+      far: {{{sshd.agent_yaml(known)}}}
+    phases:
+      - id: one
+        tasks:
+          - {{id: t, run: "true"}}
+    """
+    state, _ = await run_plan(tmp_path, plan)
+    t = state.tasks["t"]
+    assert t.status is TaskStatus.FAILED
+    assert "host key" in t.reason and str(known) in t.reason and "refused" in t.reason, t.reason
+
+
+async def test_a_cancel_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> None:
+    marker = f"pg-{uuid.uuid4().hex[:10]}"
+    plan = f"""
+    name: remote
+    agents:
+      far: {{{sshd.agent_yaml()}}}
+    phases:
+      - id: one
+        tasks:
+          - {{id: slow, run: "echo started; sleep 60 # {marker}"}}
+    """
+    runners: list[object] = []
+
+    async def cancel_when_running() -> None:
+        await _until("the remote task", lambda: _running(marker))
+        runners[0].cancel("stop")  # type: ignore[attr-defined]
+
+    watcher = asyncio.ensure_future(cancel_when_running())
+    state, store = await run_plan(tmp_path, plan, on_runner=runners.append)
+    await watcher
+    assert state.tasks["slow"].status is TaskStatus.CANCELLED
+    assert [o.text for o in await store.read_output("run1", "slow", 1)] == ["started"]
+    await _until("the remote group gone", lambda: not _running(marker), 10)
