@@ -114,3 +114,71 @@ async def test_a_cancel_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> No
     assert state.tasks["slow"].status is TaskStatus.CANCELLED
     assert [o.text for o in await store.read_output("run1", "slow", 1)] == ["started"]
     await _until("the remote group gone", lambda: not _running(marker), 10)
+
+
+async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_again(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    marker = f"pg-{uuid.uuid4().hex[:10]}"
+    flag = tmp_path / "go"
+    plan = f"""
+    name: remote
+    agents:
+      far: {{{sshd.agent_yaml(connect_timeout="10s")}}}
+    phases:
+      - id: one
+        tasks:
+          - id: long
+            run: "echo before; while [ ! -e {flag} ]; do sleep 0.05; done; echo after # {marker}"
+            retries: 1
+    """
+    runners: list[object] = []
+
+    async def cut_mid_task() -> None:
+        await _until("the remote task", lambda: _running(marker))
+        sessions = sshd.sessions()
+        assert sessions
+        for p in sessions:
+            p.kill()  # the sshd child serving the connection: the link is cut
+        flag.touch()
+
+    watcher = asyncio.ensure_future(cut_mid_task())
+    state, store = await run_plan(tmp_path, plan, on_runner=runners.append)
+    await watcher
+    t = state.tasks["long"]
+    assert t.status is TaskStatus.SUCCEEDED and t.attempts == 1  # followed on, not run again
+    lines = [(o.stream, o.text) for o in await store.read_output("run1", "long", 1)]
+    assert ("out", "before") in lines and ("out", "after") in lines
+    assert any("connection to" in text and "lost" in text for _, text in lines)
+
+
+async def test_a_connection_lost_for_good_fails_the_task_into_its_retry_policy(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    marker = f"pg-{uuid.uuid4().hex[:10]}"
+    plan = f"""
+    name: remote
+    agents:
+      far: {{{sshd.agent_yaml(connect_timeout="1s")}}}
+    phases:
+      - id: one
+        tasks:
+          - {{id: long, run: "sleep 60 # {marker}"}}
+    """
+
+    async def cut_for_good() -> None:
+        await _until("the remote task", lambda: _running(marker))
+        sessions = sshd.sessions()
+        sshd.proc.kill()  # no sshd listens any more
+        for p in sessions:
+            p.kill()
+
+    watcher = asyncio.ensure_future(cut_for_good())
+    try:
+        state, _ = await run_plan(tmp_path, plan)
+        await watcher
+        t = state.tasks["long"]
+        assert t.status is TaskStatus.FAILED and t.attempts == 1
+        assert f"connection to {sshd.host} lost" in t.reason, t.reason
+    finally:
+        subprocess.run(["pkill", "-f", marker], check=False)
