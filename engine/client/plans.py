@@ -3,6 +3,7 @@ simulated schedule, estimates learned from earlier runs, who stands in for whom)
 
 from __future__ import annotations
 
+from phasegate.engine.exec.executors import check_hosts as check_hosts
 from phasegate.engine.plan import load_plan as load_plan
 from phasegate.engine.plan import validate_file as validate_file
 from phasegate.engine.plan.fallbacks import fallbacks as fallbacks

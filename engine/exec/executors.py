@@ -65,3 +65,23 @@ def _make(where: tuple[str, str], agent: Agent) -> Executor:
 
         importlib.import_module(_MODULES[kind])  # (it registers itself)
     return REMOTE[kind](key, agent)
+
+
+async def check_hosts(agents: Mapping[str, Agent]) -> list[dict[str, object]]:
+    """Connect to every host the agents name and run `true` there: one entry per host, with
+    its agents, the round trip in seconds, or the error (`phasegate plan` and `doctor`)."""
+    import asyncio
+
+    hosts: dict[str, list[str]] = {}
+    for name, agent in agents.items():
+        if agent.host is not None:
+            hosts.setdefault(agent.host, []).append(name)
+    if not hosts:
+        return []
+    from phasegate.engine.exec.ssh import check_host  # (asyncssh only when a plan needs it)
+
+    async def one(host: str, names: list[str]) -> dict[str, object]:
+        rtt, error = await check_host(host, agents[names[0]].ssh)
+        return {"host": host, "agents": names, "rtt": rtt, "error": error}
+
+    return list(await asyncio.gather(*(one(h, n) for h, n in hosts.items())))

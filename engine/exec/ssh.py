@@ -385,8 +385,9 @@ async def connect(key: str, opts: SshOptions) -> Any:
         raise SshError(f"cannot connect to {key}: {reason}") from None
 
 
-async def check_host(key: str, opts: SshOptions) -> tuple[float | None, str]:
+async def check_host(key: str, opts: SshOptions | None) -> tuple[float | None, str]:
     """(round trip in seconds, "") when the host answers `true`, else (None, why not)."""
+    opts = opts or SshOptions.model_validate({})
     try:
         conn = await connect(key, opts)
     except SshError as exc:

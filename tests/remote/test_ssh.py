@@ -5,7 +5,11 @@ cut connection is noticed and the task followed on, a changed host key is refuse
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +18,8 @@ from phasegate.engine.model.statuses import TaskStatus
 
 from ..engine.helpers import run_plan
 from .conftest import Sshd
+
+PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
 
 
 def _running(marker: str) -> bool:
@@ -182,3 +188,33 @@ async def test_a_connection_lost_for_good_fails_the_task_into_its_retry_policy(
         assert f"connection to {sshd.host} lost" in t.reason, t.reason
     finally:
         subprocess.run(["pkill", "-f", marker], check=False)
+
+
+def _plan_file(tmp_path: Path, agent: str) -> Path:
+    path = tmp_path / "hosts.yaml"
+    path.write_text(
+        f"name: hosts\nagents:\n  far: {{{agent}}}\n"
+        "phases:\n  - id: one\n    tasks:\n      - {id: t, run: 'true'}\n"
+    )
+    return path
+
+
+def test_plan_and_doctor_say_whether_each_host_answers(sshd: Sshd, tmp_path: Path) -> None:
+    good = _plan_file(tmp_path, sshd.agent_yaml())
+    db = str(tmp_path / "db" / "phasegate.db")
+    for args in (["plan", str(good)], ["doctor", str(good), "--db", db]):
+        done = subprocess.run([PHASEGATE, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert f"host {sshd.host} (far): reachable" in done.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # (nothing listens there)
+    bad = _plan_file(
+        tmp_path,
+        f"host: 'me@127.0.0.1:{closed}', ssh: {{known_hosts: '{sshd.known_hosts}', "
+        "connect_timeout: 2s}",
+    )
+    for args in (["plan", str(bad)], ["doctor", str(bad), "--db", db]):
+        done = subprocess.run([PHASEGATE, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert f"host me@127.0.0.1:{closed} (far): UNREACHABLE: cannot connect" in done.stderr

@@ -15,6 +15,7 @@ from phasegate.engine.model import commands as cmd
 from phasegate.engine.model.commands import Command
 from phasegate.engine.model.errors import PhasegateError, PlanError, Problem
 from phasegate.tui.cli.common import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     _db_path,
@@ -29,6 +30,7 @@ from phasegate.tui.cli.common import (
     var_option,
 )
 from phasegate.tui.cli.report_commands import COMMANDS as REPORT_COMMANDS
+from phasegate.tui.cli.report_commands import host_checks
 
 if TYPE_CHECKING:
     from phasegate.engine.client.engines import Job
@@ -551,7 +553,13 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str 
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
     _print_problems(loaded.warnings)
-    click.echo(render(loaded, as_json, learned=_run_async(lambda: _learned(db, loaded.name))))
+    text = render(loaded, as_json, learned=_run_async(lambda: _learned(db, loaded.name)))
+    hosts = host_checks(loaded)
+    if as_json and hosts:
+        text = json.dumps(json.loads(text) | {"hosts": hosts}, indent=2)
+    click.echo(text)
+    if any(h["error"] for h in hosts):
+        sys.exit(EXIT_FAILED)
 
 
 async def _learned(db: str | None, plan: str) -> dict[str, Any]:

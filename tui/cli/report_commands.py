@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from phasegate.tui.cli.common import (
     json_option,
     var_option,
 )
+
+if TYPE_CHECKING:
+    from phasegate.engine.client.plans import Plan
 
 
 @click.command()
@@ -98,17 +102,25 @@ def search(text: str, limit: int, as_json: bool, db: str | None) -> None:
 
 
 @click.command()
+@click.argument("plan_path", metavar="[PLAN]", required=False, type=click.Path())
 @db_option
 @json_option
-def doctor(db: str | None, as_json: bool) -> None:
+def doctor(plan_path: str | None, db: str | None, as_json: bool) -> None:
     """Check the data directory, the database, unfinished runs and task processes that outlive
-    their run; exit 1 on a failure."""
+    their run; with PLAN, also that every host its agents name answers over SSH; exit 1 on a
+    failure."""
     from phasegate.engine.client.reports import diagnose
 
     path = _db_path(db)
     found = diagnose(path)
+    hosts: list[dict[str, object]] = []
+    if plan_path is not None:
+        from phasegate.engine.client.plans import load_plan
+
+        hosts = host_checks(load_plan(plan_path))
     if as_json:
-        click.echo(json.dumps({"db": path, "checks": [f.as_dict() for f in found]}, indent=2))
+        out: dict[str, object] = {"db": path, "checks": [f.as_dict() for f in found]}
+        click.echo(json.dumps(out | ({"hosts": hosts} if hosts else {}), indent=2))
     else:
         from phasegate.tui.text import safe
 
@@ -116,8 +128,33 @@ def doctor(db: str | None, as_json: bool) -> None:
         for f in found:
             mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[f.level]
             click.echo(f"  {mark}  {safe(f.check):<16} {safe(f.detail)}")
-    if any(f.level == "fail" for f in found):
+    if any(f.level == "fail" for f in found) or any(h["error"] for h in hosts):
         sys.exit(EXIT_FAILED)
+
+
+def host_checks(plan: Plan) -> list[dict[str, object]]:
+    """Every host the plan's agents name, reached over SSH (`true` run there): a line each on
+    stderr, with its round trip or why it cannot be reached."""
+    from phasegate.engine.client.plans import check_hosts
+
+    if not any(a.host for a in plan.agents.values()):
+        return []
+    from phasegate.tui.text import safe
+
+    found: list[dict[str, object]] = _run_async(lambda: check_hosts(plan.agents))
+    for h in found:
+        who = ", ".join(str(a) for a in h["agents"])  # type: ignore[attr-defined]
+        if h["error"]:
+            click.echo(
+                f"host {safe(str(h['host']))} ({who}): UNREACHABLE: {safe(str(h['error']))}",
+                err=True,
+            )
+        else:
+            rtt = float(h["rtt"])  # type: ignore[arg-type]
+            click.echo(
+                f"host {safe(str(h['host']))} ({who}): reachable, {rtt * 1000:.0f} ms", err=True
+            )
+    return found
 
 
 COMMANDS = (report, diff, search, doctor)
