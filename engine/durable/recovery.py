@@ -99,6 +99,7 @@ async def take_over(
     policies: dict[str, str],
     decisions: dict[str, str],
     run_dir: str = "",
+    remote: set[str] | None = None,
 ) -> list[dict[str, object]]:
     """Settle every task attempt the dead engine left: the entries of `run.recovered`.
 
@@ -106,11 +107,14 @@ async def take_over(
     policy is `ask` (rerun, adopt or skip). An attempt is adopted when its process lives on with
     its recorded start time, or has ended and left its exit status; else it runs again.
     Processes of a task that is not adopted are stopped before anything starts again, so
-    nothing of the dead engine is left running.
+    nothing of the dead engine is left running. `remote`: tasks of agents on other hosts,
+    settled by their executor instead (engine/run/takeover.py).
     """
     entries: list[dict[str, object]] = []
     stop: set[int] = set()
     for item in leftovers(state, run_id):
+        if remote and item.task in remote:
+            continue
         policy = policies.get(item.task, "rerun")
         action = decisions.get(item.task, "rerun") if policy == "ask" else policy
         if action not in ACTIONS:

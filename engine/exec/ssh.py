@@ -334,6 +334,26 @@ class SshExecutor:
         self._procs.add(proc)
         return proc
 
+    async def settle(self, run_id: str, task: str, attempt: int, action: str) -> tuple[str, str]:
+        """A dead engine's attempt here, after a take-over: (`adopted` or `rerun` or the
+        action, why). Its group is stopped unless it is adopted."""
+        d = boot.task_dir(run_id, task, attempt)
+        try:
+            state = (await self.run(boot.status_of(d))).strip()
+        except (OSError, asyncssh.Error, SshError) as exc:
+            return ("rerun" if action == "adopt" else action), f"{self.key} unreachable: {exc}"
+        if action == "adopt":
+            if state.startswith("done"):
+                return "adopted", f"it ended with exit code {state.split()[1]} on {self.key}"
+            if state.startswith("running"):
+                return "adopted", f"its process {state.split()[1]} on {self.key} lives on"
+            return "rerun", f"its process on {self.key} is gone and left no exit status: run again"
+        if state.startswith("running"):
+            with contextlib.suppress(OSError, asyncssh.Error, SshError):
+                await self.run(boot.stop_group(int(state.split()[1]), 5.0))
+            return action, f"its process group on {self.key} was stopped"
+        return action, ""
+
     def started_at(self, handle: Any) -> float | None:
         return None
 

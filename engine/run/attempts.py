@@ -222,7 +222,9 @@ class Attempts:
                 task.timeout, self._timeout, attempt
             )
 
-    def adopt(self, tid: str, number: int, agent: str, tail: FileTail, lines: int) -> _Attempt:
+    def adopt(
+        self, tid: str, number: int, agent: str, tail: FileTail | None, lines: int
+    ) -> _Attempt:
         """An attempt a dead engine started, still running: its slot stays taken, its output
         is read on from its files."""
         task = self._tasks[tid]
@@ -232,7 +234,8 @@ class Attempts:
             attempt.cwd = self._worktrees().of(tid, number).cwd
         self._sched.occupy(tid, agent)
         self.running[tid] = attempt
-        self._follow_files()
+        if tail is not None:  # (on another host, its executor reads its output there)
+            self._follow_files()
         return attempt
 
     def finished(self, attempt: _Attempt) -> Callable[[Exit], None]:

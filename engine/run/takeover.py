@@ -4,7 +4,7 @@ adopt the ones that outlive it, and say where the run goes on. A part of the run
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.exec.adopt import FileTail, files_for
 from phasegate.engine.model import events as ev
@@ -59,7 +59,32 @@ class TakeOver:
         state = host.state
         rebuild(host.plan, state, self._sched)
         policies: dict[str, str] = {t.id: t.on_resume for _, t in host.plan.tasks()}
-        entries = await take_over(state, state.run_id, policies, decisions, self._run_dir)
+        remote = {
+            t.id: agent
+            for t in state.tasks.values()
+            if t.status is TaskStatus.RUNNING
+            and (agent := t.agent or "")
+            and self._executors.is_remote(agent)
+        }
+        entries = await take_over(
+            state, state.run_id, policies, decisions, self._run_dir, set(remote)
+        )
+        for tid, agent in remote.items():  # (on other hosts: their executor settles them)
+            policy = policies.get(tid, "rerun")
+            action = decisions.get(tid, "rerun") if policy == "ask" else policy
+            action = action if action in ("rerun", "adopt", "skip") else "rerun"
+            executor: Any = self._executors.for_agent(agent)
+            number = state.tasks[tid].attempts
+            action, note = await executor.settle(state.run_id, tid, number, action)
+            entries.append(
+                {
+                    "task": tid,
+                    "attempt": number,
+                    "action": "skipped" if action == "skip" else action,
+                    "pids": [],
+                    "note": note,
+                }
+            )
         host.emit(
             ev.RunRecovered(host.now(), user, before.engine_pid, before.heartbeat_at, entries)
         )
@@ -87,6 +112,9 @@ class TakeOver:
             t = state.tasks[tid]
             agent = t.agent or next(iter(self._sched.candidates[tid]), "")
             stored = await self._store.read_output(state.run_id, tid, number)
+            if self._executors.is_remote(agent):
+                self._follow_remote(tid, number, agent, stored)
+                continue
             files = files_for(self._run_dir, tid, number)
             tail = FileTail(
                 files,
@@ -99,6 +127,26 @@ class TakeOver:
             attempt.handle = executor.adopt(t.pid, files, self._attempts.finished(attempt))
             if t.stopping:  # an operator was stopping it when the engine died: stop it again
                 self._attempts.stop(tid, self._host.plan.kill_grace)
+
+    def _follow_remote(self, tid: str, number: int, agent: str, stored: list[Any]) -> None:
+        """An attempt on another host: its output and end read there by its executor."""
+        lines = max((line.line for line in stored), default=0)
+        attempt = self._attempts.adopt(tid, number, agent, None, lines)
+        executor: Any = self._executors.for_agent(agent)
+        skip = (
+            sum(1 for line in stored if line.stream == "out"),
+            sum(1 for line in stored if line.stream == "err"),
+        )
+        attempt.handle = executor.follow(
+            self._host.state.run_id,
+            tid,
+            number,
+            skip,
+            lambda stream, text: self._attempts.show(attempt, stream, text),
+            self._attempts.finished(attempt),
+        )
+        if self._host.state.tasks[tid].stopping:
+            self._attempts.stop(tid, self._host.plan.kill_grace)
 
     def first_open_phase(self) -> int:
         """Where a resumed run goes on: the first phase not finished with its gates passed."""

@@ -5,8 +5,10 @@ cut connection is noticed and the task followed on, a changed host key is refuse
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from pathlib import Path
 from phasegate.engine.model.statuses import TaskStatus
 
 from ..engine.helpers import run_plan
+from ..tui.conftest import until
 from .conftest import Sshd
 
 PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
@@ -218,3 +221,61 @@ def test_plan_and_doctor_say_whether_each_host_answers(sshd: Sshd, tmp_path: Pat
         done = subprocess.run([PHASEGATE, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 1, done.stderr
         assert f"host me@127.0.0.1:{closed} (far): UNREACHABLE: cannot connect" in done.stderr
+
+
+def test_kill_9_of_the_engine_then_resume_adopts_or_stops_the_remote_tasks(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    marker = f"pg-{uuid.uuid4().hex[:10]}"
+    flag, log = tmp_path / "go", tmp_path / "ran.log"
+    env = dict(os.environ, PHASEGATE_DB=str(tmp_path / "data" / "pg.db"), NO_COLOR="1")
+    (tmp_path / "plan.yaml").write_text(
+        f"name: takeover\nkill_grace: 1s\nagents:\n  far: {{{sshd.agent_yaml()}, slots: 2}}\n"
+        "phases:\n  - id: one\n    tasks:\n"
+        f'      - id: kept\n        on_resume: adopt\n        run: "echo kept >> {log}; '
+        f'while [ ! -e {flag} ]; do sleep 0.05; done; echo done # {marker}a"\n'
+        f'      - id: again\n        run: "echo again >> {log}; '
+        f'[ $PHASEGATE_ATTEMPT != 1 ] || sleep 60 # {marker}b"\n'
+    )
+
+    def pg(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PHASEGATE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    def show() -> dict[str, object]:
+        return dict(json.loads(pg("show", "last", "--json").stdout))
+
+    def lines() -> list[str]:
+        return log.read_text().splitlines() if log.exists() else []
+
+    started = pg("run", "plan.yaml", "--detach")
+    assert started.returncode == 0, started.stderr
+    until("both tasks to start", lambda: sorted(lines()) == ["again", "kept"])
+    pid = show()["engine_pid"]
+    assert isinstance(pid, int)
+    os.kill(pid, signal.SIGKILL)
+    until("the run to be interrupted", lambda: show()["status"] == "interrupted")
+    engine = subprocess.Popen(
+        [PHASEGATE, "resume", "last", "--headless"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        until("the first attempt of again stopped", lambda: not _running(f"{marker}b"))
+        flag.touch()
+        out, err = engine.communicate(timeout=60)
+        assert engine.returncode == 0, out + err
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+        subprocess.run(["pkill", "-f", marker], check=False)
+    tasks = {str(t["id"]): t for t in show()["tasks"]}  # type: ignore[attr-defined]
+    assert tasks["kept"]["status"] == "succeeded" and tasks["kept"]["attempts"] == 1
+    assert tasks["again"]["status"] == "succeeded" and tasks["again"]["attempts"] == 2
+    assert lines().count("kept") == 1  # adopted, not run again
+    logs = pg("logs", "last", "kept")
+    assert "done" in logs.stdout, logs.stdout + logs.stderr
