@@ -12,7 +12,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,dask]'
 	@# bytecode now, as a wheel install does: start-up must not compile the sources each time
 	@# (PYTHONDONTWRITEBYTECODE=1, common in containers, would otherwise make that permanent)
 	$(BIN)/python -m compileall -q engine tui

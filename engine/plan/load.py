@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.check import semantic_problems
+from phasegate.engine.plan.extras import extra_flaws
 from phasegate.engine.plan.messages import cut, pydantic_message, shown
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import worktree_flaws
@@ -502,7 +503,8 @@ def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str
             seen.add((dotted, found.message))
             line = lines.line(found.path, key=found.key, needle=found.needle)
             problems.append(Problem(file, line, dotted, found.message))
-        for found in chain(secret_flaws(data, base_dir), worktree_flaws(data, base_dir)):
+        flaws = (secret_flaws(data, base_dir), worktree_flaws(data, base_dir), extra_flaws(data))
+        for found in chain(*flaws):
             line = lines.line(found.path, key=found.key)
             problems.append(Problem(file, line, lines.dotted(found.path), found.message))
         warnings = [

@@ -1,0 +1,338 @@
+"""Tasks on a Dask cluster (an agent's `executor: {dask: tcp://host:8786}`): one asynchronous
+Client per scheduler, on the engine's loop; each task one Dask task (engine/exec/dask_worker.py)
+that runs its command in its own process group on a worker and sends its output lines back, in
+order, as events on this client's topic.
+
+phasegate decides, not Dask: tasks are submitted with retries=0, and the scheduler must let no
+task survive a worker's death (`distributed.scheduler.allowed-failures: 0`, checked on connect):
+a worker that dies mid-task makes the task lost (`Exit(None, "lost: ...")`), into its retry
+policy. Cancel and timeout signal the group on its worker (`client.run`): Dask's own cancel does
+not stop a running command. Imported only when a plan names a Dask executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+import distributed
+from distributed import Client
+from distributed.client import FutureCancelledError
+from distributed.security import Security
+
+from phasegate.engine.exec import dask_worker
+from phasegate.engine.exec.base import Exit, Handle, ProcSpec
+from phasegate.engine.exec.executors import REMOTE
+
+if TYPE_CHECKING:
+    from phasegate.engine.exec.adopt import Files
+    from phasegate.engine.plan.model import Agent, DaskTls
+
+CONNECT_TIMEOUT = 10.0  # to reach the scheduler
+LINES_WAIT = 5.0  # after a task's end, for its last lines still on their way
+CANCEL_AFTER = 2.0  # past the grace of a terminate: the Dask task is cancelled as well
+
+# the worker side travels by value: workers need distributed, not phasegate
+cloudpickle.register_pickle_by_value(dask_worker)
+
+
+class DaskRefused(Exception):
+    """The cluster cannot run phasegate's tasks with its guarantees."""
+
+
+class DaskTask:
+    """One task on the cluster: its Dask future, its remote process group, its lines."""
+
+    def __init__(
+        self,
+        executor: DaskExecutor,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> None:
+        self._ex = executor
+        self._spec = spec
+        self._on_line = on_line
+        self._on_exit = on_exit
+        env = spec.env
+        tag = "-".join(env.get(k, "") for k in ("PHASEGATE_RUN_ID", "PHASEGATE_TASK"))
+        attempt = env.get("PHASEGATE_ATTEMPT", "")
+        self.key = f"phasegate-{tag}-{attempt}-{uuid.uuid4().hex[:8]}"
+        self.pid = self.pgid = 0
+        self.worker = ""  # the address of the worker it runs on, once it started
+        self._future: distributed.Future[list[int]] | None = None
+        self._seq = 0  # the next event expected
+        self._early: dict[int, tuple[str, Any]] = {}  # events ahead of their turn
+        self._caught_up: asyncio.Event | None = None
+        self._total = -1  # events the task sent, known at its end
+        self._stop: int = 0  # the signal asked for before it started
+        self._done = False
+
+    # -- the engine's side --------------------------------------------------------------
+    async def run(self) -> None:
+        ex = self._ex
+        if self._spec.stdin:
+            self._end(Exit(None, "an agent spoken to on its input cannot run on a Dask cluster"))
+            return
+        try:
+            client = await ex.client()
+        except (DaskRefused, OSError, TimeoutError) as exc:
+            self._end(Exit(None, f"lost: Dask scheduler {ex.address}: {exc}"))
+            return
+        if self._stop:
+            self._end(Exit(-self._stop))
+            return
+        ex.handles[self.key] = self
+        spec = self._spec
+        grace = 2.0 if spec.kill_grace is None else spec.kill_grace
+        self._future = future = client.submit(
+            dask_worker.run_task,
+            spec.argv,
+            spec.env,
+            spec.cwd,
+            spec.keep_background,
+            grace,
+            ex.topic,
+            self.key,
+            key=self.key,
+            pure=False,
+            retries=0,
+        )
+        try:
+            code, total = await future
+        except FutureCancelledError:
+            self._end(Exit(-(self._stop or signal.SIGKILL)))
+            return
+        except Exception as exc:  # (it becomes the attempt's end: lost)
+            self._end(Exit(None, self._lost(exc)))
+            return
+        self._total = total
+        if self._seq < total:
+            self._caught_up = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._caught_up.wait(), LINES_WAIT)
+        if self._seq < total:
+            missing = total - self._seq
+            self._on_line("err", f"phasegate: {missing} batches of its output never came")
+        self._end(Exit(code))
+
+    def _lost(self, exc: BaseException) -> str:
+        if isinstance(exc, distributed.KilledWorker):
+            where = self.worker or exc.last_worker.address
+            return f"lost: worker {where} died while it ran the task"
+        return f"lost: on worker {self.worker or '?'}: {type(exc).__name__}: {exc}"
+
+    def _end(self, result: Exit) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._ex.handles.pop(self.key, None)
+        self._on_exit(result)
+
+    # -- events from the worker, in order ----------------------------------------------------
+    def event(self, seq: int, kind: str, payload: Any) -> None:
+        if seq != self._seq:
+            self._early[seq] = (kind, payload)
+            return
+        self._apply(kind, payload)
+        while self._seq in self._early:
+            self._apply(*self._early.pop(self._seq))
+        if self._caught_up is not None and self._seq >= self._total:
+            self._caught_up.set()
+
+    def _apply(self, kind: str, payload: Any) -> None:
+        self._seq += 1
+        if self._done:
+            return
+        if kind == "lines":
+            for stream, text in payload:
+                self._on_line(stream, text)
+        elif kind == "started":
+            pid, worker = int(payload[0]), str(payload[1])
+            if self.worker:  # Dask started it again elsewhere (a worker left): phasegate decides
+                self._ex.signal(worker, pid, signal.SIGKILL, 0.0)
+                before = self.worker
+                self._cancel()
+                self._end(
+                    Exit(
+                        None,
+                        f"lost: worker {before} left; Dask started it again on {worker}: stopped",
+                    )
+                )
+                return
+            self.pid = self.pgid = pid
+            self.worker = worker
+            if self._stop:
+                self._ex.signal(worker, pid, self._stop, 0.0)
+
+    # -- Handle --------------------------------------------------------------------------------
+    def terminate(self, grace: float) -> None:
+        self._signal(signal.SIGTERM, grace)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL, 0.0)
+
+    def _signal(self, sig: int, grace: float) -> None:
+        if self._done:
+            return
+        self._stop = self._stop or sig
+        if self.worker and self.pid:
+            self._ex.signal(self.worker, self.pid, sig, grace)
+            asyncio.get_running_loop().call_later(grace + CANCEL_AFTER, self._cancel)
+        else:  # not started yet (or its start is on its way): it never runs, or is killed
+            self._cancel()
+
+    def _cancel(self) -> None:
+        if self._future is not None and not self._done:
+            self._ex.spawn(self._future.cancel())  # type: ignore[no-untyped-call]
+
+    def write(self, data: bytes) -> bool:
+        return False
+
+    def close_stdin(self) -> None:
+        pass
+
+
+class _Lost:
+    """An attempt a dead engine started on the cluster: it cannot be followed (its Dask task
+    went with that engine's client), so it ends lost at once."""
+
+    pid = pgid = 0
+
+    def terminate(self, grace: float) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> bool:
+        return False
+
+    def close_stdin(self) -> None:
+        pass
+
+
+class DaskExecutor:
+    """Runs tasks on one Dask cluster; shared by the agents that name its scheduler."""
+
+    adoptable = False  # a dead engine's tasks went with its client: take-over reruns them
+
+    def __init__(self, address: str, agent: Agent) -> None:
+        self.address = address
+        self._tls: DaskTls | None = agent.executor.tls if agent.executor is not None else None
+        self.topic = f"phasegate-{uuid.uuid4().hex}"
+        self.handles: dict[str, DaskTask] = {}
+        self._connecting: asyncio.Future[Any] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def client(self) -> Any:
+        """The connected client, connecting on first use (again after a failed attempt)."""
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        except BaseException:
+            if self._connecting is connecting and connecting.done():
+                self._connecting = None
+            raise
+
+    async def _connect(self) -> Any:
+        security = None
+        if self._tls is not None:
+            security = Security(  # type: ignore[no-untyped-call]
+                tls_ca_file=self._tls.ca,
+                tls_client_cert=self._tls.cert,
+                tls_client_key=self._tls.key,
+                require_encryption=True,
+            )
+        client: Any = await Client(  # type: ignore[no-untyped-call]
+            self.address,
+            asynchronous=True,
+            security=security,
+            set_as_default=False,
+            timeout=CONNECT_TIMEOUT,
+        )
+        allowed = await client.run_on_scheduler(dask_worker.allowed_failures)
+        if allowed != 0:
+            await client.close()
+            raise DaskRefused(
+                f"the scheduler lets a task survive {allowed} worker deaths (Dask would run "
+                "it again); start it with distributed.scheduler.allowed-failures: 0"
+            )
+        client.subscribe_topic(self.topic, self._event)
+        return client
+
+    def _event(self, event: tuple[float, list[Any]]) -> None:
+        key, seq, kind, payload = event[1]
+        task = self.handles.get(key)
+        if task is not None:
+            task.event(seq, kind, payload)
+
+    def signal(self, worker: str, pgid: int, sig: int, grace: float) -> None:
+        """Signal a process group on a worker (TERM, then KILL after `grace`)."""
+
+        async def send() -> None:
+            client = await self.client()
+            with contextlib.suppress(Exception):  # (the worker is gone: so is the group)
+                await client.run(
+                    dask_worker.signal_group, pgid, sig, grace, workers=[worker], on_error="ignore"
+                )
+
+        self.spawn(send())
+
+    async def stop_run(self, run_id: str, grace: float) -> dict[str, list[int]]:
+        """Stop what a dead engine's tasks of the run left on the workers: {worker: pids}."""
+        client = await self.client()
+        found = await client.run(dask_worker.stop_run, run_id, grace, on_error="ignore")
+        return {w: pids for w, pids in found.items() if isinstance(pids, list) and pids}
+
+    # -- Executor ------------------------------------------------------------------------------
+    def start(
+        self,
+        spec: ProcSpec,
+        on_line: Callable[[str, str], None],
+        on_exit: Callable[[Exit], None],
+    ) -> DaskTask:
+        task = DaskTask(self, spec, on_line, on_exit)
+        self.spawn(task.run())
+        return task
+
+    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
+        why = f"lost: its Dask task on {self.address} went with the engine that started it"
+        asyncio.get_running_loop().call_soon(on_exit, Exit(None, why))
+        return _Lost()
+
+    def started_at(self, handle: Handle) -> float | None:
+        return None
+
+    def close(self) -> None:
+        for task in list(self.handles.values()):
+            task.kill()
+        connecting, self._connecting = self._connecting, None
+        if connecting is None:
+            return
+        if not connecting.done():
+            connecting.cancel()
+            return
+        if connecting.exception() is None:
+            with contextlib.suppress(RuntimeError):  # (no loop: the process ends anyway)
+                self.spawn(_close(connecting.result()))
+
+
+async def _close(client: Any) -> None:
+    with contextlib.suppress(Exception):
+        await client.close()
+
+
+REMOTE["dask"] = DaskExecutor

@@ -1,0 +1,204 @@
+"""What runs on a Dask worker for a task of an agent with `executor: {dask: ...}`: its command in
+its own session (process group), each output line sent back to the engine in order through the
+worker's event log, then its exit code; and the signals the engine sends to a group there.
+
+Only the standard library (and distributed, psutil: the worker's own) at the top: the engine's
+client ships these functions by value, so a worker needs no phasegate installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from typing import Any
+
+FLUSH_SECONDS = 0.02  # a batch of lines goes at least this often
+FLUSH_LINES = 500  # or when it holds this many
+DRAIN_SECONDS = 0.5  # output from leftover processes after the main exit (as local)
+WATCH_EVERY = 0.25  # how often the task checks that Dask still wants it (cancelled: killed)
+_READ = 65536
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_worker() -> None:
+    """In the child, before exec: KILL it if the worker dies (kill -9 of a worker must not
+    leave its tasks running unseen; Linux only, best effort)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _wanted(worker: Any, key: str) -> bool:
+    ts = worker.state.tasks.get(key)
+    return ts is not None and ts.state not in ("cancelled", "released", "forgotten")
+
+
+def _signal(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _stop_group(pgid: int, grace: float) -> None:
+    """TERM the group, KILL what is left after `grace` seconds."""
+    if not _signal(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(-pgid, os.WNOHANG)  # (members that are our children: reaped)
+        if not _signal(pgid, 0):
+            return
+        time.sleep(0.02)
+    _signal(pgid, signal.SIGKILL)
+
+
+def run_task(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    keep: bool,
+    grace: float,
+    topic: str,
+    key: str,
+) -> list[int]:
+    """The Dask task: run argv, stream its lines as events `(key, seq, kind, payload)` on
+    `topic` ("started" [pid, worker], "lines" [[stream, text], ...]), return [exit code,
+    number of events sent]. The exit code is -N when killed by signal N, 126/127 when it
+    could not start."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    seq = 0
+
+    def send(kind: str, payload: object) -> None:
+        nonlocal seq
+        worker.log_event(topic, [key, seq, kind, payload])
+        seq += 1
+
+    if cwd and not os.path.isdir(cwd):
+        send("started", [0, worker.address])
+        send("lines", [["err", f"phasegate: cannot enter the workdir {cwd} on {worker.address}"]])
+        return [126, seq]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd or None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_worker,  # (it only calls prctl)
+        )
+    except OSError as exc:
+        send("started", [0, worker.address])
+        send("lines", [["err", f"phasegate: cannot run {argv[0]!r}: {exc.strerror}"]])
+        return [127 if isinstance(exc, FileNotFoundError) else 126, seq]
+    send("started", [proc.pid, worker.address])
+    assert proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    bufs = {"out": bytearray(), "err": bytearray()}
+    for f, name in ((proc.stdout, "out"), (proc.stderr, "err")):
+        os.set_blocking(f.fileno(), False)
+        sel.register(f, selectors.EVENT_READ, name)
+    batch: list[list[str]] = []
+    flushed = watched = time.monotonic()
+    drain_until: float | None = None
+    while sel.get_map():
+        for sk, _ in sel.select(FLUSH_SECONDS):
+            name = sk.data
+            try:
+                data = os.read(sk.fd, _READ)
+            except BlockingIOError:
+                continue
+            buf = bufs[name]
+            if not data:
+                if buf:
+                    batch.append([name, buf.decode("utf-8", "replace")])
+                    buf.clear()
+                sel.unregister(sk.fileobj)
+                continue
+            end = data.rfind(b"\n")
+            if end < 0:
+                buf += data
+                continue
+            buf += data[:end]
+            batch.extend([name, raw.decode("utf-8", "replace")] for raw in buf.split(b"\n"))
+            bufs[name] = bytearray(data[end + 1 :])
+        now = time.monotonic()
+        if batch and (len(batch) >= FLUSH_LINES or now - flushed >= FLUSH_SECONDS):
+            send("lines", batch)
+            batch, flushed = [], now
+        if drain_until is None and proc.poll() is not None:
+            drain_until = now + DRAIN_SECONDS  # (leftovers may hold the pipes open)
+        if drain_until is not None and now >= drain_until:
+            break
+        if now - watched >= WATCH_EVERY:
+            watched = now
+            if not _wanted(worker, key):  # cancelled, or its client (the engine) is gone
+                _signal(proc.pid, signal.SIGKILL)
+    for sk in list(sel.get_map().values()):
+        name = sk.data
+        if bufs[name]:
+            batch.append([name, bufs[name].decode("utf-8", "replace")])
+        sel.unregister(sk.fileobj)
+    sel.close()
+    proc.stdout.close()
+    proc.stderr.close()
+    if batch:
+        send("lines", batch)
+    code = proc.wait()
+    if not keep:
+        _stop_group(proc.pid, grace)  # (what it left in its group: a task leaves nothing)
+    return [code, seq]
+
+
+def signal_group(pgid: int, sig: int, grace: float) -> bool:
+    """Run by the engine on the task's worker (client.run): TERM then KILL after `grace` in
+    the background, or `sig` now. False when the group is gone."""
+    if pgid <= 0:
+        return False
+    if sig == signal.SIGTERM and grace > 0:
+        if not _signal(pgid, 0):
+            return False
+        threading.Thread(target=_stop_group, args=(pgid, grace), daemon=True).start()
+        return True
+    return _signal(pgid, sig)
+
+
+def stop_run(run_id: str, grace: float) -> list[int]:
+    """Run by a new engine on every worker (client.run): stop the process groups of the run's
+    tasks that a dead engine left there (found by PHASEGATE_RUN_ID in their environment);
+    the pids found."""
+    import psutil
+
+    found: list[int] = []
+    groups: set[int] = set()
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("PHASEGATE_RUN_ID") != run_id:
+                continue
+            groups.add(os.getpgid(proc.pid))
+            found.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+    threads = [threading.Thread(target=_stop_group, args=(g, grace)) for g in groups]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(found)
+
+
+def allowed_failures(dask_scheduler: Any) -> int:
+    """Run on the scheduler: how many worker deaths it lets a task survive (re-running it)."""
+    return int(dask_scheduler.allowed_failures)
