@@ -46,7 +46,9 @@ def shell(command: str) -> Call:
 
 
 class Run:
-    def __init__(self, tmp_path: Path, gemini: Path, fake: FakeGemini, rules: str) -> None:
+    def __init__(
+        self, tmp_path: Path, gemini: Path, fake: FakeGemini, rules: str, extra: str = ""
+    ) -> None:
         self.dir = tmp_path
         home = tmp_path / "home"
         (home / ".gemini").mkdir(parents=True)
@@ -67,7 +69,7 @@ agents:
 phases:
   - id: p
     tasks: [{{id: w, agent: coder, prompt: "make the files for {{run_id}}"}}]
-"""
+{extra}"""
         (tmp_path / "agent.yaml").write_text(plan)
         started = self.pg("run", "agent.yaml", "--detach")
         assert started.returncode == 0, started.stderr
@@ -173,6 +175,38 @@ def test_a_shell_call_is_asked_of_a_person_and_answered_from_the_command_line(
     assert votes == [(first["id"], "approve"), (second["id"], "reject")]
     logs = run.pg("logs", run.id, "w").stdout
     assert "? Bash: touch tool.txt (waits for a person)" in logs and "denied by" in logs
+
+
+def test_a_rejected_gate_sends_its_feedback_to_the_agents_session(
+    tmp_path: Path, gemini_bin: Path, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.script(Text("a first draft"), Text("a second draft"))
+    gate = """gates:
+  - {id: review, after: p, on_reject: {rewind_to: p, max_attempts: 2}}
+"""
+    run = Run(tmp_path, gemini_bin, fake_gemini, "{ask: [Bash]}", extra=gate)
+
+    def review(count: int) -> bool:
+        gates = json.loads(run.pg("gates", run.id, "--json").stdout)["gates"]
+        opened = any(g["id"] == "review" and g["status"] == "open" for g in gates)
+        return opened and len(fake_gemini.conversation) == count
+
+    _until("the review", lambda: review(1))
+    session = run.task()["session_id"]
+    assert run.pg("reject", run.id, "review", "--reason", "use smaller steps").returncode == 0
+    _until("the review again", lambda: review(2))
+    said = json.dumps(fake_gemini.conversation[1].parts("text"))
+    assert "use smaller steps" in said and "make the files for" in said
+    logs = run.pg("logs", run.id, "w").stdout
+    if f"· session {session} (loaded)" in logs:  # the rework went on with the session:
+        assert "a first draft" in said  # the model sees the first exchange
+        assert logs.count("  a first draft") == 1  # (its replay is not this attempt's words)
+    else:  # Gemini CLI 0.61.0 cannot load a session in the minute it began (its file is
+        # overwritten): a new session is begun instead, with the reviewer's words and the task
+        assert f"could not load session {session}" in logs
+        assert run.task()["session_id"] != session
+    assert run.pg("approve", run.id, "review").returncode == 0
+    assert run.ended()["status"] == "succeeded"
 
 
 def test_a_model_api_error_fails_the_task_with_its_message(
