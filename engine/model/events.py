@@ -178,6 +178,25 @@ class TaskHandoff(Event):
     error: str = ""  # why no hand-off could be made (a git command failed)
 
 
+@event("task.results")
+@dataclass(frozen=True, slots=True)
+class TaskResults(Event):
+    """A task's test results, read when its attempt ended (its `results:`)."""
+
+    task: str
+    attempt: int
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)  # [{name, message, kind}]
+    source: str = ""  # "junit" | "summary" | "" (nothing could be read)
+    error: str = ""  # why not (the file was not written, no line matched)
+    # [[name, outcome (passed | failed | errors | skipped), seconds]], at most 5,000 (the
+    # JUnit report nests them under their task); not folded into the state
+    cases: list[list[Any]] = field(default_factory=list)
+
+
 @event("task.retrying")
 @dataclass(frozen=True, slots=True)
 class TaskRetrying(Event):

@@ -48,6 +48,7 @@ class TaskState:
     usage: dict[str, Any] = field(default_factory=dict)  # tokens and cost, all attempts
     session_id: str = ""  # a coding agent's session (its last attempt's)
     handoff: dict[str, Any] = field(default_factory=dict)  # its last worktree attempt's
+    results: dict[str, Any] = field(default_factory=dict)  # its last attempt's test results
 
     @property
     def duration(self) -> float | None:
@@ -72,6 +73,7 @@ class TaskState:
             "reason": self.reason,
             **({"usage": dict(self.usage), "session_id": self.session_id} if self.usage else {}),
             **({"handoff": dict(self.handoff)} if self.handoff else {}),
+            **({"results": dict(self.results)} if self.results else {}),
         }
 
 
@@ -558,6 +560,13 @@ def _task_usage(s: RunState, e: ev.TaskUsage) -> None:
     t.session_id = e.session_id or t.session_id
 
 
+def _task_results(s: RunState, e: ev.TaskResults) -> None:
+    t = s.tasks.get(e.task)
+    if t is not None:
+        keys = ("attempt", "passed", "failed", "skipped", "errors", "source", "error")
+        t.results = {k: getattr(e, k) for k in keys} | {"failures": list(e.failures)}
+
+
 def _budget_extended(s: RunState, e: ev.BudgetExtended) -> None:
     extra = s.budget_extra.setdefault(e.scope, {"usd": 0.0, "tokens": 0, "turns": 0})
     extra["usd"] += e.usd
@@ -617,6 +626,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.TaskUsage: _task_usage,
     ev.TaskHandoff: _task_handoff,
     ev.BudgetExtended: _budget_extended,
+    ev.TaskResults: _task_results,
     ev.PermissionAsked: _permission_asked,
     ev.PermissionAnswered: _permission_answered,
 }

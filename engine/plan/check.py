@@ -342,6 +342,7 @@ def _check_gates(
 ) -> Iterator[Flaw]:
     phases = Names(phase_ids, budget)
     gate_ids: dict[str, int] = {}
+    tested = _tested(data)
     for gi, gate in _dicts(data.get("gates")):
         gid = _str(gate.get("id"))
         if gid is not None:
@@ -409,6 +410,32 @@ def _check_gates(
                 yield Flaw(("gates", gi, "criteria", ci), False, problem)
             if isinstance(crit.get("run"), str):
                 yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
+            yield from _check_tests(crit.get("tests"), tested, ("gates", gi, "criteria", ci))
+
+
+def _tested(data: dict[str, Any]) -> dict[str, bool]:
+    """Every task id -> whether it declares `results:`."""
+    return {
+        str(t.get("id")): isinstance(t.get("results"), dict)
+        for _, phase in _dicts(data.get("phases"))
+        for _, t in _dicts(phase.get("tasks"))
+    }
+
+
+def _check_tests(spec: Any, tested: dict[str, bool], path: tuple[str | int, ...]) -> Iterator[Flaw]:
+    """A `tests:` criterion names a task that declares its results."""
+    of = _str(spec.get("of")) if isinstance(spec, dict) else None
+    if of is None:
+        return
+    if of not in tested:
+        yield Flaw((*path, "tests", "of"), False, f"tests of '{_cut(of)}', which is not a task")
+    elif not tested[of]:
+        yield Flaw(
+            (*path, "tests", "of"),
+            False,
+            f"tests of '{_cut(of)}', which declares no `results:`; give it "
+            "results: {junit: PATH} (or {summary: PATTERN}) so that its counts are read",
+        )
 
 
 def _check_cycles(edges: dict[str, list[str]], where: dict[str, tuple[int, int]]) -> Iterator[Flaw]:

@@ -49,7 +49,7 @@ AGENT_AND_CAPABILITY = (
 )
 SECRET_SOURCE = "a secret has exactly one source: `{env: VARIABLE}` or `{file: PATH}`"
 RUN_OR_PROMPT = "a task needs `run` (a command) or `prompt` (what a coding agent is asked)"
-CRITERION_KINDS = ("run", "metric", "file", "no_risks")
+CRITERION_KINDS = ("run", "metric", "file", "no_risks", "tests")
 
 
 def criterion_problem(given: list[str]) -> str | None:
@@ -254,6 +254,36 @@ class PhaseRisks(TaskRisks):
     failure_rate: float | None = Field(None, gt=0, le=1, description="failed share of finished")
 
 
+class Results(Model):
+    """Where a task's test results are, read when each attempt ends: a JUnit XML file (as
+    pytest --junitxml, Maven Surefire or go-junit-report write; relative to where it ran), or a
+    summary line of its output matched by a pattern with named groups `passed`, `failed`,
+    `skipped`, `errors` (the last line that matches counts; as a fallback when no file is
+    written, or alone)."""
+
+    junit: str | None = Field(None, min_length=1, description="a JUnit XML file it writes")
+    summary: str | None = Field(
+        None,
+        min_length=1,
+        description="a regex with named groups passed, failed, skipped, errors for a line",
+    )
+
+    @model_validator(mode="after")
+    def _some_source(self) -> Results:
+        if self.junit is None and self.summary is None:
+            raise ValueError("give `junit: PATH`, `summary: PATTERN`, or both")
+        if self.summary is not None:
+            try:
+                groups = re.compile(self.summary).groupindex
+            except re.error as exc:
+                raise ValueError(f"summary is not a regular expression: {exc}") from None
+            if not set(groups) & {"passed", "failed", "skipped", "errors"}:
+                raise ValueError(
+                    "summary needs a named group: (?P<passed>\\d+), failed, skipped or errors"
+                )
+        return self
+
+
 class Task(Model):
     id: Id
     run: str = Field("", description="the command; direct exec unless it needs a shell")
@@ -279,6 +309,7 @@ class Task(Model):
         default_factory=list, description="declared secrets it gets in its environment"
     )
     keep_background: bool = False
+    results: Results | None = None
     worktree: bool | None = Field(
         None, description="its own git worktree and branch per attempt (default: its agent's)"
     )
@@ -343,6 +374,15 @@ class Phase(Model):
     budget: Budget | None = None  # what its tasks' coding agents may spend
 
 
+class TestsCriterion(Model):
+    """A gate criterion over a task's test results (its `results:`): it passes when the task's
+    last attempt reported results within these bounds."""
+
+    of: Id = Field(..., description="the task whose results count")
+    max_failed: int | None = Field(0, ge=0, description="failed and errors at most (null: any)")
+    min_passed: int | None = Field(None, ge=0, description="passed at least")
+
+
 class Criterion(Model):
     """One exit criterion of a gate; exactly one of its keys is set."""
 
@@ -350,6 +390,7 @@ class Criterion(Model):
     metric: dict[str, Any] | None = None
     file: str | None = None
     no_risks: Literal["info", "low", "medium", "high", "critical"] | None = None
+    tests: TestsCriterion | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Criterion:

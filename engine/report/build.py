@@ -95,7 +95,13 @@ def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
         )
     criteria = [c for g in f.state.gates.values() for c in g.criteria]
     passed = sum(1 for c in criteria if c.get("passed"))
+    tests = [
+        {"task": t.id, **{k: v for k, v in t.results.items() if k != "attempt"}}
+        for t in f.state.tasks.values()
+        if t.results
+    ]
     return {
+        "tests": tests,
         "gates": gates,
         "criteria_passed": passed,
         "criteria_total": len(criteria),

@@ -55,6 +55,7 @@ class Facts:
     risks: list[ev.RiskRaised] = field(default_factory=list)
     forecasts: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     last: dict[str, Attempt] = field(default_factory=dict)  # each task's newest attempt
+    tests: dict[str, ev.TaskResults] = field(default_factory=dict)  # each task's newest results
     _running: dict[str, Attempt] = field(default_factory=dict)
 
     def add(self, e: ev.Event) -> None:
@@ -90,6 +91,8 @@ class Facts:
             f.refused.append({"gate": e.gate, "user": e.user, "why": e.why, "ts": e.ts})
         elif isinstance(e, ev.RiskRaised):
             f.risks.append(e)
+        elif isinstance(e, ev.TaskResults):
+            f.tests[e.task] = e
         elif (e.name if isinstance(e, ev.UnknownEvent) else e.type).startswith("forecast."):
             f.forecasts.append((e.ts, dict(e.data())))
 

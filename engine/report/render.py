@@ -138,6 +138,9 @@ def _coordination_md(c: dict[str, Any]) -> list[str]:
     return lines
 
 
+_COUNTS = ("passed", "failed", "errors", "skipped")
+
+
 def _qa_md(q: dict[str, Any]) -> list[str]:
     lines = [
         "## QA report",
@@ -146,6 +149,20 @@ def _qa_md(q: dict[str, Any]) -> list[str]:
         f"{q['criteria_passed']}/{q['criteria_total']}",
         "",
     ]
+    if q.get("tests"):
+        lines += ["### Test results", ""]
+        lines += _table(
+            ["task", "passed", "failed", "errors", "skipped", "from"],
+            [
+                [md(t["task"]), *(str(t.get(k, 0)) for k in _COUNTS),
+                 md(t.get("source") or f"none read: {t.get('error', '')}")]
+                for t in q["tests"]
+            ],
+        )  # fmt: skip
+        for t in q["tests"]:
+            for x in t.get("failures", [])[:20]:
+                lines.append(f"- {md(t['task'])}: {md(x['name'])}: {md(x.get('message', ''))}")
+        lines.append("")
     if not q["gates"]:
         return [*lines, "No gates in this plan.", ""]
     for g in q["gates"]:
@@ -353,15 +370,28 @@ def _xml(text: object) -> str:
 
 
 def junit(f: Facts) -> str:
-    """One test case per task (classname: its phase), so CI systems can show a run."""
+    """One test case per task (classname: its phase), so CI systems can show a run; a task's
+    own test results (`results:`) follow it, their classname under the task's id
+    (`TASK.module`), their counts in the suite's."""
     s = f.state
+    cases = {tid: e.cases for tid, e in f.tests.items()}
+    outcomes = [c[1] for listed in cases.values() for c in listed]
     suite = ET.Element(
         "testsuite",
         name=_xml(f"phasegate {s.plan_name} {f.run_id}"),
-        tests=str(len(s.tasks)),
-        failures=str(sum(1 for t in s.tasks.values() if t.status.value in ("failed", "timed_out"))),
-        errors=str(sum(1 for t in s.tasks.values() if t.status.value in ("cancelled", "blocked"))),
-        skipped=str(sum(1 for t in s.tasks.values() if t.status.value in ("skipped", "pending"))),
+        tests=str(len(s.tasks) + len(outcomes)),
+        failures=str(
+            sum(1 for t in s.tasks.values() if t.status.value in ("failed", "timed_out"))
+            + outcomes.count("failed")
+        ),
+        errors=str(
+            sum(1 for t in s.tasks.values() if t.status.value in ("cancelled", "blocked"))
+            + outcomes.count("errors")
+        ),
+        skipped=str(
+            sum(1 for t in s.tasks.values() if t.status.value in ("skipped", "pending"))
+            + outcomes.count("skipped")
+        ),
         time=f"{f.end - f.start:.3f}",
     )
     for t in s.tasks.values():
@@ -381,7 +411,30 @@ def junit(f: Facts) -> str:
             ET.SubElement(case, "error", message=why, type=status).text = why
         elif status in ("skipped", "pending", "ready", "running"):
             ET.SubElement(case, "skipped", message=why)
+        if t.id in f.tests:
+            _test_cases(suite, t.id, f.tests[t.id])
     ET.indent(suite)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
     )
+
+
+def _test_cases(suite: ET.Element, task: str, results: Any) -> None:
+    """A task's own test cases, under its id."""
+    messages = {x["name"]: x.get("message", "") for x in results.failures}
+    for name, outcome, seconds in results.cases:
+        module, _, test = str(name).rpartition("::")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=_xml(f"{task}.{module}" if module else task),
+            name=_xml(test or name),
+            time=f"{float(seconds):.3f}",
+        )
+        message = _xml(messages.get(name, ""))
+        if outcome == "failed":
+            ET.SubElement(case, "failure", message=message).text = message
+        elif outcome == "errors":
+            ET.SubElement(case, "error", message=message).text = message
+        elif outcome == "skipped":
+            ET.SubElement(case, "skipped")

@@ -67,8 +67,9 @@ class GateKeeper:
         attempt = found.attempt + 1
         # (a notify command that failed tells of the people, not of the work: not evidence)
         open_risks = [r for r in host.state.risks.values() if r.open and r.rule != RISK]
+        tested = {t.id: t.results for t in host.state.tasks.values() if t.results}
         results = await evaluate(
-            gate.criteria, self._workdir, self._env(), self._values, open_risks
+            gate.criteria, self._workdir, self._env(), self._values, open_risks, tested
         )
         failed = [r for r in results if not r["passed"]]
         # the phase's declared outputs are part of the evidence (informative: the hand-off

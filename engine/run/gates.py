@@ -12,7 +12,7 @@ import json
 import os
 import pwd
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from phasegate.engine.exec.local import run_capture
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.state import GateState, RiskState
 from phasegate.engine.model.statuses import SEVERITIES
-from phasegate.engine.plan.model import Criterion, Gate
+from phasegate.engine.plan.model import Criterion, Gate, TestsCriterion
 from phasegate.engine.plan.template import substitute
 
 CRITERION_TIMEOUT = 600.0
@@ -51,9 +51,11 @@ async def evaluate(
     env: dict[str, str],
     values: dict[str, str],
     open_risks: Sequence[RiskState] = (),
+    results_of: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every criterion; each result is {kind, spec, passed, detail}. `no_risks: LEVEL`
-    passes when no risk at LEVEL or above is open in the run."""
+    passes when no risk at LEVEL or above is open in the run; `tests` reads `results` (task ->
+    its last attempt's test results, from the fold: `results_of`)."""
     results = []
     for c in criteria:
         if c.run is not None:
@@ -86,7 +88,36 @@ async def evaluate(
             results.append(
                 {"kind": "no_risks", "spec": c.no_risks, "passed": not bad, "detail": detail}
             )
+        elif c.tests is not None:
+            results.append(judge_tests(c.tests, (results_of or {}).get(c.tests.of) or {}))
     return results
+
+
+def judge_tests(spec: TestsCriterion, found: dict[str, Any]) -> dict[str, Any]:
+    """A `tests:` criterion against a task's results: `1107 passed, 0 failed, 12 skipped`."""
+    wanted = " and ".join(
+        x
+        for x in (
+            f"failed <= {spec.max_failed}" if spec.max_failed is not None else "",
+            f"passed >= {spec.min_passed}" if spec.min_passed is not None else "",
+        )
+        if x
+    )
+    result: dict[str, Any] = {"kind": "tests", "spec": f"{spec.of} ({wanted or 'any'})"}
+    if not found.get("source"):
+        why = found.get("error") or "it has no results yet"
+        return result | {"passed": False, "detail": f"no test results of {spec.of}: {why}"}
+    failed = int(found.get("failed", 0)) + int(found.get("errors", 0))
+    passed = int(found.get("passed", 0))
+    ok = (spec.max_failed is None or failed <= spec.max_failed) and (
+        spec.min_passed is None or passed >= spec.min_passed
+    )
+    detail = f"{passed} passed, {failed} failed, {found.get('skipped', 0)} skipped"
+    names = [f["name"] for f in found.get("failures", [])[:3]]
+    if names and not ok:
+        more = failed - len(names)
+        detail += ": " + ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    return result | {"passed": ok, "detail": detail, "counts": {"passed": passed, "failed": failed}}
 
 
 async def _metric(

@@ -132,7 +132,33 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         for t in state.tasks.values()
     ]
     body = table(["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"], rows)
-    return "\n".join(head) + "\n\n" + body
+    tests = tests_text(state)
+    return "\n".join(head) + "\n\n" + body + (f"\n\n{tests}" if tests else "")
+
+
+def tests_text(state: RunState) -> str:
+    """The tasks' test results: counts, then the failing tests by name (failing first)."""
+    lines = []
+    for t in state.tasks.values():
+        r = t.results
+        if not r:
+            continue
+        if not r.get("source"):
+            lines.append(f"tests of {safe(t.id)}: none read ({safe(str(r.get('error') or '?'))})")
+            continue
+        counts = ", ".join(f"{r.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
+        lines.append(f"tests of {safe(t.id)}: {counts} ({safe(str(r['source']))})")
+        failures = r.get("failures") or []
+        for f in failures[:FAILING_SHOWN]:
+            message = f": {safe(f['message'])[:100]}" if f.get("message") else ""
+            lines.append(f"  ✗ {safe(f['name'])}{message}")
+        bad = int(r.get("failed", 0)) + int(r.get("errors", 0))
+        if bad > min(len(failures), FAILING_SHOWN):
+            lines.append(f"  ... and {bad - min(len(failures), FAILING_SHOWN)} more failing")
+    return "\n".join(lines)
+
+
+FAILING_SHOWN = 20  # failing tests named per task by `show`
 
 
 def _elapsed(state: RunState) -> float | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -15,6 +15,7 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.widgets.output import OutputLog
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE
+from phasegate.tui.dashboard.widgets.tasks import tests_cell
 from phasegate.tui.text import money, safe
 
 POLL = 0.1
@@ -70,6 +71,9 @@ class TaskScreen(Screen[None]):
             line.append(f"\n{spent}")
         if t.handoff:
             line.append(f"\n{handoff_line(t.handoff)}", style="dim")
+        if t.results:
+            line.append("\n")
+            line.append_text(results_line(t.results))
         if t.reason:
             line.append(f"\n{safe(t.reason)}", style="yellow")
         if t.dropped:
@@ -141,3 +145,22 @@ def handoff_line(handoff: dict[str, object]) -> str:
         handoff.get("deletions"),
     )
     return f"branch {branch} · {files} files +{added} -{removed}"
+
+
+def results_line(results: dict[str, Any]) -> Text:
+    """`tests 1107✓ 2✗ 12⤼ (junit) · failing: a::test_x (assert 1 == 2), ...`."""
+    line = Text("tests ")
+    if not results.get("source"):
+        line.append(f"none read: {safe(str(results.get('error') or '?'))}", style="yellow")
+        return line
+    line.append_text(tests_cell(results))
+    line.append(f" ({safe(str(results['source']))})", style="dim")
+    failures = results.get("failures") or []
+    if failures:
+        shown = [
+            f"{safe(f['name'])}" + (f" ({safe(f['message'])[:60]})" if f.get("message") else "")
+            for f in failures[:2]
+        ]
+        more = len(failures) - len(shown)
+        line.append(" · failing: " + ", ".join(shown) + (f" +{more}" if more > 0 else ""), "red")
+    return line

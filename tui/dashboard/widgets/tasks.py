@@ -1,4 +1,5 @@
-"""The task table: id, phase, agent, status, attempts, duration; filter, sort, follow running."""
+"""The task table: id, phase, agent, status, attempts, duration, test results (`12✓ 1✗ 3⤼`);
+filter, sort, follow running."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from phasegate.engine.model.state import RunState, TaskState
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, status_glyph
 from phasegate.tui.text import safe
 
-COLUMNS = (("task", 18), ("phase", 10), ("agent", 10), ("status", 11), ("try", 3), ("time", 7))
+COLUMNS = (
+    ("task", 15),
+    ("phase", 8),
+    ("agent", 9),
+    ("status", 11),
+    ("try", 3),
+    ("time", 7),
+    ("tests", 10),
+)
 SORTS = ("plan", "status", "duration", "phase", "agent")
 _STATUS_ORDER = {
     "running": 0,
@@ -82,6 +91,7 @@ class TaskTable(DataTable[Text]):
             Text(f"{status_glyph(t.status.value)} {t.status.value}", style=style, no_wrap=True),
             Text(str(t.attempts or "-"), justify="right"),
             Text(format_duration(took) if took is not None else "-", justify="right"),
+            tests_cell(t.results),
         ]
 
     def _visible(self, state: RunState) -> list[str]:
@@ -164,3 +174,20 @@ class TaskTable(DataTable[Text]):
         self.follow = not self.follow
         self._title()
         self._follow_running()
+
+
+def tests_cell(results: dict[str, object]) -> Text:
+    """`1107✓ 2✗ 12⤼`: passed, failed (errors too), skipped when it fits; `?` when the task
+    declared results and none could be read."""
+    if not results:
+        return Text("")
+    if not results.get("source"):
+        return Text("?", style="yellow")
+    passed, skipped = int(str(results.get("passed", 0))), int(str(results.get("skipped", 0)))
+    failed = int(str(results.get("failed", 0))) + int(str(results.get("errors", 0)))
+    cell = Text(no_wrap=True, overflow="ellipsis")
+    cell.append(f"{passed}✓", style="green")
+    cell.append(f" {failed}✗", style="bold red" if failed else "")
+    if skipped and cell.cell_len + len(f" {skipped}⤼") <= COLUMNS[-1][1]:
+        cell.append(f" {skipped}⤼", style="dim")
+    return cell

@@ -1,0 +1,58 @@
+"""What an attempt's end hands on, as events: its test results (engine/run/results.py) and, for
+an attempt in its own git worktree, its work committed on its branch with the patch kept
+(engine/exec/worktree.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from phasegate.engine.exec.worktree import WorktreeError, Worktrees
+from phasegate.engine.model import events as ev
+from phasegate.engine.run.results import Found
+
+
+def results_event(
+    now: float, task: str, attempt: int, found: Found, redact: Callable[[str], str]
+) -> ev.TaskResults:
+    """The results as an event; the failing tests' names and messages are redacted (they are
+    the task's output)."""
+    c = found.counts
+    failures = [{k: redact(v) for k, v in f.items()} for f in found.failures]
+    return ev.TaskResults(
+        now,
+        task,
+        attempt,
+        c["passed"],
+        c["failed"],
+        c["skipped"],
+        c["errors"],
+        failures,
+        found.source,
+        found.error,
+        [[redact(str(c[0])), c[1], c[2]] for c in found.cases],
+    )
+
+
+def handoff_event(now: float, trees: Worktrees | None, task: str, attempt: int) -> ev.TaskHandoff:
+    """Commit what the attempt changed in its worktree on its branch; its diffstat and patch
+    (under the run's `patches/`), or why there is none."""
+    try:
+        if trees is None:  # (the repository was gone when the run started)
+            raise WorktreeError("the run has no git repository to make worktrees from")
+        done = trees.handoff(task, attempt, os.path.join(trees.root, os.pardir, "patches"))
+    except (WorktreeError, OSError) as exc:
+        branch = trees.of(task, attempt).branch if trees is not None else ""
+        return ev.TaskHandoff(now, task, attempt, branch, error=str(exc))
+    patch = os.path.normpath(done.patch) if done.patch else ""
+    return ev.TaskHandoff(
+        now,
+        task,
+        attempt,
+        done.branch,
+        done.commit,
+        done.files,
+        done.insertions,
+        done.deletions,
+        patch,
+    )
