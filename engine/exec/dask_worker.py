@@ -53,8 +53,7 @@ def _stop_group(pgid: int, grace: float) -> None:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(-pgid, os.WNOHANG)  # (members that are our children: reaped)
+        # (never reaped here: the leader is the worker's child, whose status Popen reads)
         if not _signal(pgid, 0):
             return
         time.sleep(0.02)

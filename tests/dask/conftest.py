@@ -83,6 +83,13 @@ class Cluster:
         self.workers.append(proc)
         return proc
 
+    def replace_dead_workers(self) -> None:
+        """Start a worker for each one a test killed, and wait until the scheduler has two."""
+        for dead in [w for w in self.workers if w.poll() is not None]:
+            self.workers.remove(dead)
+            self.start_worker(f"w{len(self.workers) + 1}-{dead.pid}")
+        until("two Dask workers again", lambda: self.count_workers() == 2, 60)
+
     def count_workers(self) -> int:
         from distributed import Client
 

@@ -6,9 +6,13 @@ engine's tasks are stopped on the workers and run again by `resume`."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import uuid
 from pathlib import Path
 
-from .conftest import Cluster, run_pg
+from .conftest import Cluster, marked, run_pg, spawn_pg, until
 
 
 def _plan(cluster: Cluster, tasks: str, slots: int = 8, name: str = "fan") -> str:
@@ -36,6 +40,17 @@ def _tasks(shown: dict[str, object]) -> dict[str, dict[str, object]]:
     tasks = shown["tasks"]
     assert isinstance(tasks, list)
     return {str(t["id"]): t for t in tasks}
+
+
+def _events(env: dict[str, str], kind: str) -> list[dict[str, object]]:
+    """The data of the last run's events of one type, in order."""
+    with sqlite3.connect(env["PHASEGATE_DB"]) as db:
+        rows = db.execute(
+            "SELECT data FROM events WHERE type = ? AND run_id = "
+            "(SELECT run_id FROM events ORDER BY id DESC LIMIT 1) ORDER BY seq",
+            (kind,),
+        ).fetchall()
+    return [json.loads(r[0]) for r in rows]
 
 
 def test_a_500_task_plan_runs_each_task_exactly_once(
@@ -87,3 +102,78 @@ def test_a_dask_executor_without_distributed_is_a_plan_error_naming_the_extra(
     assert done.returncode == 2
     assert "pip install 'phasegate[dask]'" in done.stderr and "agents.d.executor" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _marker() -> str:
+    return f"{os.getpid() % 1000 + 1000}.{uuid.uuid4().int % 10**6}"
+
+
+def test_cancel_and_timeout_leave_no_process_on_the_workers(
+    cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    mark = _marker()
+    sleeper = f"sh -c 'echo up; sleep {mark}; echo never'"
+    tasks = f"""      - {{id: a, run: "{sleeper}"}}
+      - {{id: b, run: "{sleeper}"}}
+      - {{id: c, run: "{sleeper}", timeout: 1, on_failure: continue}}
+"""
+    (tmp_path / "plan.yaml").write_text(_plan(cluster, tasks))
+    engine = spawn_pg(tmp_path, cli_env, "run", "plan.yaml", "--headless", "-q")
+    try:
+        until("the tasks to run on the workers", lambda: len(marked(f"sleep {mark}")) >= 4)
+        worker_pids = set(cluster.worker_pids())
+        parents = {p.parent().pid for p in marked(f"sh -c echo up; sleep {mark}") if p.parent()}
+        assert parents <= worker_pids  # (they run on the workers, not in the engine)
+        until(
+            "c to time out", lambda: _tasks(_show(tmp_path, cli_env))["c"]["status"] == "timed_out"
+        )
+        cancelled = run_pg(tmp_path, cli_env, "cancel", "last", "--reason", "enough")
+        assert cancelled.returncode == 0, cancelled.stderr
+        until("nothing left on the workers", lambda: marked(mark) == [])
+        engine.communicate(timeout=60)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.communicate()
+    shown = _show(tmp_path, cli_env)
+    assert shown["status"] == "cancelled"
+    tasks_ = _tasks(shown)
+    assert tasks_["a"]["status"] == "cancelled", [
+        (t["status"], t["exit_code"], t["reason"]) for t in tasks_.values()
+    ]
+    assert tasks_["b"]["status"] == "cancelled", tasks_
+    assert "never" not in run_pg(tmp_path, cli_env, "logs", "last").stdout
+
+
+def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_dask(
+    cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    mark = _marker()
+    run = (
+        "sh -c 'echo $PHASEGATE_ATTEMPT >> attempts.log; "
+        f"if [ $PHASEGATE_ATTEMPT = 1 ]; then sleep {mark}; fi; echo done'"
+    )
+    tasks = f"""      - {{id: victim, run: "{run}", retries: 1, backoff: 0.1}}
+"""
+    (tmp_path / "plan.yaml").write_text(_plan(cluster, tasks))
+    engine = spawn_pg(tmp_path, cli_env, "run", "plan.yaml", "--headless", "-q")
+    try:
+        until("the task to run on a worker", lambda: len(marked(f"sleep {mark}")) >= 2)
+        leader = next(p for p in marked(f"sleep {mark}") if p.name() == "sh")
+        worker = leader.parent()
+        assert worker is not None and worker.pid in cluster.worker_pids()
+        os.kill(worker.pid, signal.SIGKILL)
+        out, err = engine.communicate(timeout=60)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.communicate()
+        cluster.replace_dead_workers()
+    assert engine.returncode == 0, out + err
+    assert (tmp_path / "attempts.log").read_text().split() == ["1", "2"]  # once more, not twice
+    victim = _tasks(_show(tmp_path, cli_env))["victim"]
+    assert victim["status"] == "succeeded" and victim["attempts"] == 2
+    finished = _events(cli_env, "task.finished")
+    assert [e["attempt"] for e in finished] == [1, 2]
+    assert str(finished[0]["reason"]).startswith("lost: worker tcp://127.0.0.1:")
+    until("the lost attempt's process to go with its worker", lambda: not leader.is_running())
