@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 10.0  # to reach the scheduler
 LINES_WAIT = 5.0  # after a task's end, for its last lines still on their way
+STOP_GRACE = 5.0  # TERM to KILL for what a dead engine's tasks left on the workers
 CANCEL_AFTER = 2.0  # past the grace of a terminate: the Dask task is cancelled as well
 
 # the worker side travels by value: workers need distributed, not phasegate
@@ -229,6 +230,7 @@ class DaskExecutor:
         self.handles: dict[str, DaskTask] = {}
         self._connecting: asyncio.Future[Any] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._settled: dict[str, asyncio.Future[str]] = {}  # run id -> what a take-over stopped
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -291,11 +293,28 @@ class DaskExecutor:
 
         self.spawn(send())
 
-    async def stop_run(self, run_id: str, grace: float) -> dict[str, list[int]]:
-        """Stop what a dead engine's tasks of the run left on the workers: {worker: pids}."""
-        client = await self.client()
-        found = await client.run(dask_worker.stop_run, run_id, grace, on_error="ignore")
-        return {w: pids for w, pids in found.items() if isinstance(pids, list) and pids}
+    async def settle(self, run_id: str, task: str, attempt: int, action: str) -> tuple[str, str]:
+        """A dead engine's attempt here, at a take-over: (action, why). Its Dask task went with
+        that engine's client (the workers killed its group when the scheduler released it), so
+        it is never adopted: it runs again, or is skipped as asked. What the run's tasks left
+        on the workers is stopped first (once per run), found by the run's id."""
+        if run_id not in self._settled:
+            self._settled[run_id] = asyncio.ensure_future(self._stop_run(run_id))
+        note = await asyncio.shield(self._settled[run_id])
+        if action == "adopt":
+            return "rerun", f"its Dask task went with the dead engine's client; {note}: run again"
+        return action, note
+
+    async def _stop_run(self, run_id: str) -> str:
+        try:
+            client = await self.client()
+            found = await client.run(dask_worker.stop_run, run_id, STOP_GRACE, on_error="ignore")
+        except Exception as exc:  # (out of reach: its tasks die with their client)
+            return f"the Dask scheduler {self.address} is out of reach ({exc})"
+        pids = [p for ps in found.values() if isinstance(ps, list) for p in ps]
+        if not pids:
+            return f"nothing of the run was left on the workers of {self.address}"
+        return f"{len(pids)} of the run's processes stopped on the workers of {self.address}"
 
     # -- Executor ------------------------------------------------------------------------------
     def start(

@@ -12,6 +12,8 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import psutil
+
 from .conftest import Cluster, marked, run_pg, spawn_pg, until
 
 
@@ -177,3 +179,48 @@ def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_d
     assert [e["attempt"] for e in finished] == [1, 2]
     assert str(finished[0]["reason"]).startswith("lost: worker tcp://127.0.0.1:")
     until("the lost attempt's process to go with its worker", lambda: not leader.is_running())
+
+
+def test_kill_9_of_the_engine_then_resume_runs_the_lost_task_again_and_nothing_twice(
+    cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    mark = _marker()
+    long = (
+        "sh -c 'echo $PHASEGATE_ATTEMPT >> long.log; "
+        f"if [ $PHASEGATE_ATTEMPT = 1 ]; then sleep {mark}; fi'"
+    )
+    kept = long.replace("long.log", "kept.log")
+    tasks = f"""      - {{id: first, run: "sh -c 'echo first >> first.log'"}}
+      - {{id: long, run: "{long}", needs: [first]}}
+      - {{id: kept, run: "{kept}", needs: [first], on_resume: adopt}}
+      - {{id: after, run: "sh -c 'echo after >> first.log'", needs: [long, kept]}}
+"""
+    (tmp_path / "plan.yaml").write_text(_plan(cluster, tasks))
+    started = run_pg(tmp_path, cli_env, "run", "plan.yaml", "--detach")
+    assert started.returncode == 0, started.stderr
+    until("long and kept to run on the workers", lambda: len(marked(f"sleep {mark}")) >= 4)
+    pid = _show(tmp_path, cli_env)["engine_pid"]
+    assert isinstance(pid, int)
+    os.kill(pid, signal.SIGKILL)
+    until("the engine to die", lambda: not psutil.pid_exists(pid) or _zombie(pid))
+    # its Dask tasks went with its client: the workers stop their process groups
+    until("nothing of the dead engine left on the workers", lambda: marked(mark) == [])
+    resumed = run_pg(tmp_path, cli_env, "resume", "last", "--headless", timeout=120)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "first.log").read_text().split() == ["first", "after"]  # never twice
+    assert (tmp_path / "long.log").read_text().split() == ["1", "2"]
+    assert (tmp_path / "kept.log").read_text().split() == ["1", "2"]  # not adoptable: rerun
+    recovered = _events(cli_env, "run.recovered")[-1]["tasks"]
+    assert isinstance(recovered, list)
+    actions = {e["task"]: (e["action"], e["note"]) for e in recovered}
+    assert actions["long"][0] == "rerun" and actions["kept"][0] == "rerun"
+    assert "went with the dead engine" in actions["kept"][1]
+    shown = _tasks(_show(tmp_path, cli_env))
+    assert {t["status"] for t in shown.values()} == {"succeeded"}
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
