@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from phasegate.engine.exec.adopt import AdoptedProcess, Files
 from phasegate.engine.exec.argv import argv_for, resolve
-from phasegate.engine.exec.base import Exit, Handle, ProcSpec
+from phasegate.engine.exec.base import Executor, Exit, Handle, ProcSpec
 from phasegate.engine.exec.group import GroupKill, group_alive, process_start_time, signal_group
 from phasegate.engine.exec.strays import (
     Stray,
@@ -389,10 +389,15 @@ class Captured:
 
 
 async def run_capture(
-    command: str | list[str], cwd: str, env: dict[str, str], timeout: float, keep: int = 20
+    command: str | list[str],
+    cwd: str,
+    env: dict[str, str],
+    timeout: float,
+    keep: int = 20,
+    executor: Executor | None = None,
 ) -> Captured:
     """Run a short command (a probe, a criterion; a string, or its argv) to completion,
-    keeping its last lines."""
+    keeping its last lines; here, or on `executor` (an agent's host: its `ready` probe)."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Exit] = loop.create_future()
     out: deque[str] = deque(maxlen=keep)
@@ -408,7 +413,9 @@ async def run_capture(
         if not done.done():
             done.set_result(result)
 
-    executor = LocalExecutor()
+    own = executor is None
+    if executor is None:
+        executor = LocalExecutor()
     try:
         argv = argv_for(command) if isinstance(command, str) else command
         proc = executor.start(ProcSpec(argv, env, cwd), on_line, on_exit)
@@ -421,4 +428,5 @@ async def run_capture(
         error = result.error or ("" if result.code == 0 else last[0][:200])
         return Captured(result.code, error, list(out))
     finally:
-        executor.close()
+        if own:
+            executor.close()

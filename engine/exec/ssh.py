@@ -26,6 +26,7 @@ import contextlib
 import os
 import re
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -294,10 +295,11 @@ class SshExecutor:
         on_exit: Callable[[Exit], None],
     ) -> SshProcess:
         env = spec.env
+        # a task's attempt has its own directory (a take-over follows it there); a short
+        # command (an agent's `ready` probe) one of its own, never followed
+        task = env.get("PHASEGATE_TASK") or f"_cmd-{uuid.uuid4().hex[:12]}"
         d = boot.task_dir(
-            env.get("PHASEGATE_RUN_ID", "run"),
-            env.get("PHASEGATE_TASK", "task"),
-            int(env.get("PHASEGATE_ATTEMPT", "1") or 1),
+            env.get("PHASEGATE_RUN_ID", "run"), task, int(env.get("PHASEGATE_ATTEMPT", "1") or 1)
         )
         proc = SshProcess(self, spec, on_line, on_exit, d)
         self._procs.add(proc)

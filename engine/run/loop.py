@@ -153,7 +153,9 @@ class Runner:
         self._notifier = Notifier(
             self, self._listeners, self._workdir, self._env, self._values, self.redactor.text
         )
-        self._ready = Readiness(self, sched, self._values, self._workdir, self._env)
+        self._ready = Readiness(
+            self, sched, self._values, self._workdir, self._env, self._executors
+        )
         self._talks = self._attempts.talks = Talks(self, self._attempts.show)
         self._budgets = self._attempts.budgets = Budgets(self, self._control)
         self._inbox = Inbox(self, self._control, self._keeper, self.cancel, self._talks)

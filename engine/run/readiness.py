@@ -8,12 +8,15 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from phasegate.engine.exec.argv import command_argv
+from phasegate.engine.exec.executors import place
 from phasegate.engine.exec.local import run_capture
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Checks
 from phasegate.engine.run.checks import run_checks
 
 if TYPE_CHECKING:
+    from phasegate.engine.exec.base import Executor
+    from phasegate.engine.exec.executors import Executors
     from phasegate.engine.model.identity import Identity
     from phasegate.engine.plan.model import Plan, Task
     from phasegate.engine.plan.scheduler import Scheduler
@@ -92,8 +95,10 @@ class Readiness:
         values: dict[str, str],
         workdir: str,
         env: dict[str, str],
+        executors: Executors | None = None,
     ) -> None:
-        self._host, self._sched = host, sched
+        """`executors`: where each agent's tasks run (an agent's `ready` runs there too)."""
+        self._host, self._sched, self._executors = host, sched, executors
         self._values, self._workdir, self._env = values, workdir, env
 
     def checks(self, scope: str, checks: Checks | None) -> str:
@@ -110,14 +115,19 @@ class Readiness:
 
         async def probe(name: str, command: str) -> None:
             argv, command = command_argv(command, self._values)
-            result = await run_capture(argv, self._workdir, self._env, PROBE_TIMEOUT)
+            executor: Executor | None = None
+            where = ""
+            kind, key = place(host.plan.agents[name])
+            if kind == "ssh" and self._executors is not None:  # probed there, over its link
+                executor, where = self._executors.for_agent(name), f" on {key}"
+            result = await run_capture(argv, self._workdir, self._env, PROBE_TIMEOUT, 20, executor)
             ok = result.code == 0
             if ok:
                 detail = "ready"
             elif result.code is not None:
-                detail = f"`{command}` exited {result.code}: {result.error}"
+                detail = f"`{command}` exited {result.code}{where}: {result.error}"
             else:
-                detail = f"`{command}`: {result.error}"
+                detail = f"`{command}`{where}: {result.error}"
             self._sched.set_ready(name, ok)
             host.emit(ev.AgentProbed(host.now(), name, ok, detail))
 
