@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
 # the executors of optional extras: their libraries bring their own dependencies (distributed
 # imports click for its command line), so only the front end is forbidden to them
 EXTRAS = ("phasegate.engine.exec.dask",)
