@@ -6,7 +6,7 @@ other machines (SSH, a Dask cluster) plug in here with the same guarantees."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -23,12 +23,17 @@ class ProcSpec:
     keep_background: bool = False  # processes it leaves behind may outlive it
     kill_grace: float | None = None  # TERM to KILL for what it leaves; None: the executor's
     stdin: bool = False  # a pipe the engine writes to (an agent spoken to in its protocol)
+    # the task's declared outputs, relative to where it runs: an executor on another host
+    # looks for them there when it succeeds (Exit.missing); a local one leaves that to the run
+    outputs: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Exit:
     code: int | None  # exit code, or -N when killed by signal N, None if it never started
     error: str = ""  # why it could not be started
+    # the spec's outputs not found where it ran (another host); None: not looked for there
+    missing: list[str] | None = None
 
 
 class Handle(Protocol):

@@ -113,7 +113,21 @@ class SshProcess:
         if not self._spec.keep_background and self.pgid:
             with contextlib.suppress(OSError, asyncssh.Error):  # what it left in its group
                 await self._ex.run(boot.stop_group(self.pgid, self._grace()))
+        if code == 0 and self._spec.outputs:
+            self._end(await self._outputs())
+            return
         self._end(Exit(code, "" if code != boot.NO_STATUS else "ended without an exit status"))
+
+    async def _outputs(self) -> Exit:
+        """It succeeded: its declared outputs looked for on the host, in its workdir."""
+        paths = self._spec.outputs
+        try:
+            found = await self._ex.run(boot.exists(self._ex.opts.workdir, paths), checked=True)
+        except (OSError, asyncssh.Error, SshError) as exc:
+            why = f"its declared outputs could not be looked for on {self._ex.key}: {exc}"
+            return Exit(None, why)
+        missing = set(found.splitlines())
+        return Exit(0, missing=[p for p in paths if p in missing])
 
     async def _read(self, stream: str) -> None:
         reader = self._proc.stdout if stream == "out" else self._proc.stderr
@@ -272,10 +286,14 @@ class SshExecutor:
                     raise
             await asyncio.sleep(0.2)
 
-    async def run(self, script: str) -> str:
-        """A short command on the host (a second channel beside the tasks' sessions)."""
+    async def run(self, script: str, checked: bool = False) -> str:
+        """A short command on the host (a second channel beside the tasks' sessions);
+        `checked`: one that does not exit 0 raises SshError."""
         conn = await self.connection()
         done = await conn.run(script, check=False)
+        if checked and done.exit_status != 0:
+            why = str(done.stderr or "").strip() or f"exit status {done.exit_status}"
+            raise SshError(why)
         return str(done.stdout or "")
 
     async def ping(self) -> float:
@@ -319,9 +337,11 @@ class SshExecutor:
         skip: tuple[int, int],
         on_line: Callable[[str, str], None],
         on_exit: Callable[[Exit], None],
+        outputs: list[str] | None = None,
     ) -> SshProcess:
         """An attempt a dead engine started here: its output from the lines already kept
-        (`skip`: out, err), its end from its status file."""
+        (`skip`: out, err), its end from its status file; `outputs`: its declared outputs,
+        looked for here when it succeeds."""
         d = boot.task_dir(run_id, task, attempt)
         skipped = {"out": skip[0], "err": skip[1]}
 
@@ -331,7 +351,7 @@ class SshExecutor:
             else:
                 on_line(stream, text)
 
-        spec = ProcSpec([], {}, "")
+        spec = ProcSpec([], {}, "", outputs=list(outputs or ()))
         proc = SshProcess(self, spec, line, on_exit, d, boot.follow(d, 0, 0))
         self._procs.add(proc)
         return proc

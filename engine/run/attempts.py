@@ -4,7 +4,6 @@ the output cap), its timeout, its end, and the retry that may follow: a part of 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -20,8 +19,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
-from phasegate.engine.plan.template import substitute
-from phasegate.engine.run.endings import handoff_event, results_event
+from phasegate.engine.run.endings import handoff_event, not_produced, output_paths, results_event
 from phasegate.engine.run.results import Summary
 from phasegate.engine.run.results import read as read_results
 from phasegate.engine.store.base import OutputDrop, OutputLine
@@ -179,6 +177,7 @@ class Attempts:
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)
+        spec.outputs = output_paths(task, self._values)  # (looked for there on another host)
         remote = self._executors.is_remote(agent)  # (its executor keeps its output remotely)
         if task.on_resume != "rerun" and self._run_dir and not remote:
             files = files_for(self._run_dir, tid, number)
@@ -237,6 +236,10 @@ class Attempts:
         if tail is not None:  # (on another host, its executor reads its output there)
             self._follow_files()
         return attempt
+
+    def outputs(self, task: Task) -> list[str]:
+        """Its declared outputs, as its executor looks for them."""
+        return output_paths(task, self._values)
 
     def finished(self, attempt: _Attempt) -> Callable[[Exit], None]:
         return lambda result: self._finished(attempt, result)
@@ -363,10 +366,9 @@ class Attempts:
         if cancelling and result.code != 0:
             return TaskStatus.CANCELLED, cancelling
         if result.code == 0:
-            for out in a.task.outputs:
-                path = os.path.join(a.cwd, substitute(out, self._values | {"task": a.task.id}))
-                if not os.path.exists(path):
-                    return TaskStatus.FAILED, f"declared output '{out}' was not produced"
+            out = not_produced(a.task, self._values, a.cwd, result)
+            if out:
+                return TaskStatus.FAILED, f"declared output '{out}' was not produced"
             return TaskStatus.SUCCEEDED, ""
         if result.error:
             return TaskStatus.FAILED, result.error

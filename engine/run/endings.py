@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from phasegate.engine.exec.base import Exit
 from phasegate.engine.exec.worktree import WorktreeError, Worktrees
 from phasegate.engine.model import events as ev
+from phasegate.engine.plan.model import Task
+from phasegate.engine.plan.template import substitute
 from phasegate.engine.run.results import Found
 
 
@@ -56,3 +59,21 @@ def handoff_event(now: float, trees: Worktrees | None, task: str, attempt: int) 
         done.deletions,
         patch,
     )
+
+
+def output_paths(task: Task, values: dict[str, str]) -> list[str]:
+    """The task's declared outputs with their placeholders filled in (relative to where it
+    runs)."""
+    return [substitute(out, values | {"task": task.id}) for out in task.outputs]
+
+
+def not_produced(task: Task, values: dict[str, str], cwd: str, result: Exit) -> str:
+    """The first declared output a successful attempt did not leave, or "": looked for in
+    `cwd`, or what its executor found missing where it ran (another host: `result.missing`)."""
+    for out, path in zip(task.outputs, output_paths(task, values), strict=True):
+        if result.missing is not None:
+            if path in result.missing:
+                return out
+        elif not os.path.exists(os.path.join(cwd, path)):
+            return out
+    return ""

@@ -144,6 +144,7 @@ class TakeOver:
             skip,
             lambda stream, text: self._attempts.show(attempt, stream, text),
             self._attempts.finished(attempt),
+            self._attempts.outputs(attempt.task),
         )
         if self._host.state.tasks[tid].stopping:
             self._attempts.stop(tid, self._host.plan.kill_grace)

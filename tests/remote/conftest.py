@@ -39,6 +39,18 @@ class Sshd:
         return psutil.Process(self.proc.pid).children()
 
 
+def stop_left(run_dir: Path) -> None:
+    """Kill what a test's remote tasks left running (their PHASEGATE_RUN_DIR is the test's)."""
+    mark = f"PHASEGATE_RUN_DIR={run_dir}".encode()
+    for p in psutil.process_iter():
+        try:
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                if mark in f.read().split(b"\0"):
+                    p.kill()
+        except (OSError, psutil.Error):
+            pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

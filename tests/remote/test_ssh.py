@@ -20,7 +20,7 @@ from phasegate.engine.model.statuses import TaskStatus
 
 from ..engine.helpers import run_plan
 from ..tui.conftest import until
-from .conftest import Sshd
+from .conftest import Sshd, stop_left
 
 PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
 
@@ -190,7 +190,7 @@ async def test_a_connection_lost_for_good_fails_the_task_into_its_retry_policy(
         assert t.status is TaskStatus.FAILED and t.attempts == 1
         assert f"connection to {sshd.host} lost" in t.reason, t.reason
     finally:
-        subprocess.run(["pkill", "-f", marker], check=False)
+        stop_left(tmp_path)  # (its sleep outlives the cut connection)
 
 
 def _plan_file(tmp_path: Path, agent: str) -> Path:
