@@ -18,4 +18,5 @@ from phasegate.engine.watch.history import gate_key as gate_key
 from phasegate.engine.watch.history import gate_waits as gate_waits
 from phasegate.engine.watch.history import learned as learned
 from phasegate.engine.watch.simulate import Schedule as Schedule
+from phasegate.engine.watch.simulate import projected as projected
 from phasegate.engine.watch.simulate import simulate as simulate

@@ -3,19 +3,42 @@ render.py): coordination plan, QA report, performance report, lessons learned.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from phasegate.engine.model.durations import format_duration
 from phasegate.engine.plan.model import Plan
-from phasegate.engine.report.facts import BAD, Facts, actual_critical_path, busy_seconds
-from phasegate.engine.watch.simulate import simulate
+from phasegate.engine.plan.template import substitute
+from phasegate.engine.report.facts import (
+    BAD,
+    INTERRUPTED,
+    Facts,
+    actual_critical_path,
+    busy_seconds,
+)
+from phasegate.engine.watch.history import Learned
+from phasegate.engine.watch.simulate import projected
 
 KINDS = ("coordination", "qa", "performance", "lessons")
 FAR_OFF = 1.5  # a task this many times its estimate (or under 1/FAR_OFF of it) is a finding
 
 
-def coordination(plan: Plan, research: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Who does what, in which order, with which hand-offs and checks; the simulated schedule."""
-    schedule = simulate(plan)
+def filled(text: str, values: Mapping[str, str], task: str = "") -> str:
+    """A plan string with the run's values in place of its `{name}`s (`{task}`: the task)."""
+    return substitute(text, {**values, "task": task} if task else values)
+
+
+def coordination(
+    plan: Plan,
+    research: list[dict[str, Any]] | None = None,
+    values: Mapping[str, str] | None = None,
+    learned: dict[str, Learned] | None = None,
+) -> dict[str, Any]:
+    """Who does what, in which order, with which hand-offs and checks; the simulated schedule
+    (the dry run's: estimates learned from earlier runs when there are some). `values`: the
+    plan's variables as the run had them (else the plan's own), filled into what it hands off."""
+    schedule = projected(plan, learned or {})
+    values = {k: str(v) for k, v in plan.vars.items()} | dict(values or {})
     assigned: dict[str, list[str]] = {}
     for slot in schedule.slots:
         assigned.setdefault(slot.agent, []).append(slot.task)
@@ -39,7 +62,7 @@ def coordination(plan: Plan, research: list[dict[str, Any]] | None = None) -> di
                     {
                         "id": t.id,
                         "needs": list(t.needs),
-                        "outputs": list(t.outputs),
+                        "outputs": [filled(o, values, t.id) for o in t.outputs],
                         "estimate": t.estimate,
                         "on_failure": str(t.on_failure),
                         "on_resume": t.on_resume,
@@ -153,7 +176,7 @@ def performance(
             {
                 "id": p.id,
                 "status": p.status,
-                "duration": (p.finished_at - p.started_at)
+                "duration": f.alive(p.started_at, p.finished_at)
                 if p.started_at is not None and p.finished_at is not None
                 else None,
                 "timebox": p.timebox,
@@ -165,6 +188,7 @@ def performance(
         "gate_wait": gate_wait,
         "retry_cost": retry_cost,
         "critical_path": {"planned": planned or [], "actual": actual_critical_path(f)},
+        "engine_down": sum(b - a for a, b in f.down),
         "forecasts": _accuracy(f),
     }
 
@@ -182,31 +206,37 @@ def _accuracy(f: Facts) -> dict[str, Any]:
 
 
 def lessons(
-    f: Facts, history: list[dict[str, str]], outputs: dict[str, list[str]]
+    f: Facts,
+    history: list[dict[str, str]],
+    outputs: dict[str, list[str]],
+    values: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Findings from the run and its earlier runs (how each task ended in them), each with a
     recommendation."""
     findings: list[dict[str, str]] = []
     for t in f.state.tasks.values():
         last, estimate = f.final(t.id), f.estimates.get(t.id)
-        if estimate and last and last.end and t.status.value == "succeeded":
-            ratio = last.duration / estimate
-            if ratio >= FAR_OFF or ratio <= 1 / FAR_OFF:
+        took = last.duration if last and last.end and last.status != INTERRUPTED else None
+        # (a task done within a second: its estimate costs the forecast nothing, no finding)
+        if estimate and took is not None and t.status.value == "succeeded":
+            ratio = took / estimate
+            if (ratio >= FAR_OFF or ratio <= 1 / FAR_OFF) and took >= 1.0:
                 findings.append(
                     {
                         "kind": "estimate",
                         "subject": t.id,
-                        "finding": f"took {last.duration:.1f}s against an estimate of "
-                        f"{estimate:g}s ({ratio:.1f}x)",
-                        "recommendation": f"set its estimate near {last.duration:.0f}s",
+                        "finding": f"took {format_duration(took)} against an estimate of "
+                        f"{format_duration(estimate)} ({ratio:.1f}x)",
+                        "recommendation": f"set its estimate near {format_duration(took)}",
                     }
                 )
-        if t.status.value == "succeeded" and t.attempts > 1:
+        ran = f.ran(t.id)  # (an attempt a take-over interrupted is no failure)
+        if t.status.value == "succeeded" and ran > 1:
             findings.append(
                 {
                     "kind": "flaky",
                     "subject": t.id,
-                    "finding": f"succeeded after {t.attempts} attempts",
+                    "finding": f"succeeded after {ran} attempts",
                     "recommendation": "find why it fails at first; retries hide it",
                 }
             )
@@ -251,7 +281,7 @@ def lessons(
         if r.cleared_at is None
     ]
     delivered = [
-        {"task": task, "outputs": outs}
+        {"task": task, "outputs": [filled(o, values or {}, task) for o in outs]}
         for task, outs in outputs.items()
         if outs and f.state.tasks.get(task) and f.state.tasks[task].status.value == "succeeded"
     ]

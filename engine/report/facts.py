@@ -11,6 +11,7 @@ from phasegate.engine.model import statuses
 from phasegate.engine.model.state import RunState, apply
 
 BAD = frozenset(s.value for s in statuses.BAD)  # the same bad ends as the engine, by name
+INTERRUPTED = "interrupted"  # an attempt the engine's death cut short (stopped at the take-over)
 
 
 @dataclass(slots=True)
@@ -56,6 +57,11 @@ class Facts:
     forecasts: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     last: dict[str, Attempt] = field(default_factory=dict)  # each task's newest attempt
     tests: dict[str, ev.TaskResults] = field(default_factory=dict)  # each task's newest results
+    phase_of: dict[str, str] = field(default_factory=dict)  # task -> its phase
+    phase_order: list[str] = field(default_factory=list)  # the phases, in run order
+    down: list[tuple[float, float]] = field(
+        default_factory=list
+    )  # engine dead: last seen, take-over
     _running: dict[str, Attempt] = field(default_factory=dict)
 
     def add(self, e: ev.Event) -> None:
@@ -65,6 +71,8 @@ class Facts:
             for t in e.tasks:
                 f.estimates[t["id"]] = t.get("estimate")
                 f.needs[t["id"]] = tuple(t.get("needs") or ())
+                f.phase_of[t["id"]] = str(t.get("phase") or "")
+            f.phase_order = [str(p.get("id")) for p in e.phases]
             f.slots = {a["id"]: int(a.get("slots", 1)) for a in e.agents}
         elif isinstance(e, ev.TaskReady):
             f.ready_at.setdefault(e.task, e.ts)
@@ -80,6 +88,8 @@ class Facts:
         elif isinstance(e, ev.TaskSkipped) and e.task in running:
             a = running.pop(e.task)
             a.end, a.status, a.reason = e.ts, "skipped", e.reason
+        elif isinstance(e, ev.RunRecovered):
+            self._recovered(e)
         elif isinstance(e, ev.GateOpened):
             f.gate_open.setdefault(e.gate, []).append((e.ts, None, ""))
         elif isinstance(e, ev.GateClosed) and f.gate_open.get(e.gate):
@@ -96,6 +106,33 @@ class Facts:
         elif (e.name if isinstance(e, ev.UnknownEvent) else e.type).startswith("forecast."):
             f.forecasts.append((e.ts, dict(e.data())))
 
+    def _recovered(self, e: ev.RunRecovered) -> None:
+        """A take-over: the dead engine's attempts that were stopped (to run again) or skipped
+        did not run to their end. They are neither failures nor durations: `interrupted`."""
+        if e.last_seen is not None and e.last_seen < e.ts:
+            self.down.append((e.last_seen, e.ts))
+        for entry in e.tasks:
+            task = str(entry.get("task"))
+            if entry.get("action") == "adopted" or task not in self._running:
+                continue
+            a = self._running.pop(task)
+            a.end, a.status, a.reason = e.ts, INTERRUPTED, "stopped when the engine was taken over"
+            ended = [x for x in self.attempts if x.task == task and x.status != INTERRUPTED]
+            if ended:
+                self.last[task] = ended[-1]
+            else:
+                self.last.pop(task, None)
+
+    def alive(self, start: float, end: float) -> float:
+        """Seconds from start to end, less the time the run's engine was dead."""
+        dead = sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.down)
+        return end - start - dead
+
+    def ran(self, task: str) -> int:
+        """How many attempts of the task ran to their end (a take-over's interruption is not
+        one)."""
+        return sum(1 for a in self.attempts if a.task == task and a.status != INTERRUPTED)
+
     @property
     def start(self) -> float:
         return self.state.started_at or 0.0
@@ -108,6 +145,7 @@ class Facts:
         return max([self.start, *ends])
 
     def final(self, task: str) -> Attempt | None:
+        """The task's newest attempt, leaving out those a take-over interrupted."""
         return self.last.get(task)
 
 
@@ -128,17 +166,36 @@ def busy_seconds(f: Facts) -> dict[str, float]:
 
 
 def actual_critical_path(f: Facts) -> list[str]:
-    """The chain of needs that ended last: from the last task to finish, back through the need
-    that finished last each time."""
-    ends = {a.task: a.end for a in f.attempts if a.end is not None}
+    """The chain that ended last, over the tasks' real dependencies and times: from the last
+    task to finish, back each step to what it waited for (a need, or, for a task of a later
+    phase, the task of an earlier phase that ended last), a gate's wait between phases being no
+    task of it."""
+    ends: dict[str, float] = {}
+    starts: dict[str, float] = {}
+    for task, a in f.last.items():
+        if a.end is not None and a.status != INTERRUPTED:
+            ends[task], starts[task] = a.end, a.start
     if not ends:
         return []
-    task: str | None = max(ends, key=lambda t: ends[t] or 0.0)
-    path = []
-    while task is not None:
+    rank = {p: i for i, p in enumerate(f.phase_order)}
+    order = {t: i for i, t in enumerate(f.needs)}
+    task = max(ends, key=lambda t: (ends[t], order.get(t, 0)))
+    path, seen = [task], {task}
+    while True:
+        needs = set(f.needs.get(task, ()))
+        mine = rank.get(f.phase_of.get(task, ""), 0)
+        before = [
+            t
+            for t in ends
+            if t not in seen
+            and ends[t] <= starts[task] + 1e-6
+            and (t in needs or rank.get(f.phase_of.get(t, ""), 0) < mine)
+        ]
+        if not before:
+            break
+        task = max(before, key=lambda t: (ends[t], t in needs, order.get(t, 0)))
         path.append(task)
-        done = [n for n in f.needs.get(task, ()) if n in ends]
-        task = max(done, key=lambda n: ends[n] or 0.0) if done else None
+        seen.add(task)
     return path[::-1]
 
 
@@ -158,7 +215,7 @@ def metrics(f: Facts) -> dict[str, float | None]:
     for p in f.state.phases.values():
         if p.timebox and p.started_at is not None and p.finished_at is not None:
             total += 1
-            on_time += p.finished_at - p.started_at <= p.timebox
+            on_time += f.alive(p.started_at, p.finished_at) <= p.timebox
     adherence = 100.0 * on_time / total if total else None
     closed = [g for g in f.state.gates.values() if g.status in ("passed", "rejected", "failed")]
     compliance = (

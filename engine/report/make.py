@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 from phasegate.engine.model import events as ev
@@ -15,6 +16,7 @@ from phasegate.engine.report import build
 from phasegate.engine.report.facts import Facts, gather, metrics
 from phasegate.engine.report.render import junit, markdown, to_html
 from phasegate.engine.store.base import Store
+from phasegate.engine.watch.history import Learned, learned
 
 FORMATS = ("md", "html", "json", "junit")
 HISTORY = 10  # earlier runs of the same plan read for the lessons
@@ -27,14 +29,31 @@ async def facts_of(store: Store, run_id: str) -> Facts:
 
 async def plan_of(store: Store, run_id: str, path: str) -> Plan | None:
     """The plan a run was started with, from the database (None for older runs)."""
+    return (await kept_plan(store, run_id, path))[0]
+
+
+async def kept_plan(store: Store, run_id: str, path: str) -> tuple[Plan | None, dict[str, str]]:
+    """The plan a run was started with and the values it was given (`--var`), from the
+    database (None and {} for older runs)."""
     saved = await store.load_plan(run_id)
     if saved is None:
-        return None
+        return None, {}
     text, variables = saved
     try:
-        return plan_from_text(text, path, os.path.dirname(path) or ".", list(variables))
+        return plan_from_text(text, path, os.path.dirname(path) or ".", list(variables)), variables
     except UsageError:
-        return None
+        return None, variables
+
+
+def values_of(plan: Plan, given: dict[str, str], f: Facts | None = None) -> dict[str, str]:
+    """The values the run's `{name}`s had: the plan's vars, those given, the built-in ones."""
+    values = {k: str(v) for k, v in plan.vars.items()} | {k: str(v) for k, v in given.items()}
+    values["workdir"] = plan.base_dir
+    if f is not None:
+        values["run_id"] = f.run_id
+        if f.state.started_at is not None:
+            values["current_date"] = time.strftime("%Y-%m-%d", time.localtime(f.state.started_at))
+    return values
 
 
 async def history_of(store: Store, f: Facts) -> list[dict[str, str]]:
@@ -66,10 +85,16 @@ async def run_report(
 ) -> dict[str, Any]:
     """The report of a run (its facts and plan read from the store unless given)."""
     f = facts or await facts_of(store, run_id)
-    plan = plan or await plan_of(store, run_id, f.state.plan_path)
+    kept, given = await kept_plan(store, run_id, f.state.plan_path)
+    plan = plan or kept
     scores = metrics(f)
     report: dict[str, Any] = {"summary": build.summary(f), "metrics": scores}
-    planned = build.coordination(plan) if plan is not None else None
+    values = values_of(plan, given, f) if plan is not None else {}
+    planned = (
+        build.coordination(plan, None, values, await learned(store, plan.name))
+        if plan is not None
+        else None
+    )
     if "coordination" in kinds:
         report["coordination"] = planned or {"note": "the run's plan was not kept (older run)"}
         if planned is not None:
@@ -81,16 +106,65 @@ async def run_report(
         report["performance"] = build.performance(f, scores, path)
     if "lessons" in kinds:
         outputs = {t.id: list(t.outputs) for _, t in plan.tasks()} if plan else {}
-        report["lessons"] = build.lessons(f, await history_of(store, f), outputs)
+        report["lessons"] = build.lessons(f, await history_of(store, f), outputs, values)
+    if "trend" in kinds or "performance" in kinds:
+        report["trend"] = await trend_of(store, f, scores)
     return report
+
+
+TREND = tuple(
+    c.type
+    for c in (
+        ev.RunStarted,
+        ev.RunFinished,
+        ev.RunRecovered,
+        ev.PhaseStarted,
+        ev.PhaseFinished,
+        ev.TaskStarted,
+        ev.TaskFinished,
+        ev.TaskSkipped,
+        ev.GateOpened,
+        ev.GateClosed,
+    )
+)  # the events an earlier run's metrics are folded from (not its output nor its forecasts)
+
+
+async def trend_of(store: Store, f: Facts, scores: dict[str, float | None]) -> list[dict[str, Any]]:
+    """The plan's success metrics, duration and status in its earlier runs (up to HISTORY
+    of them, those started before this one) and in this run, oldest first."""
+    points = [_point(f, scores)]
+    for row in await store.list_runs(200):
+        if len(points) > HISTORY:
+            break
+        if row.id == f.run_id or row.plan_name != f.state.plan_name:
+            continue
+        if row.created_at >= (f.start or float("inf")) or row.started_at is None:
+            continue
+        events = await store.recent_events(row.id, TREND, ALL, ALL)
+        earlier = gather(row.id, [e for _, e in reversed(events)])
+        points.append(_point(earlier, metrics(earlier)))
+    return points[::-1]
+
+
+def _point(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
+    return {
+        "run": f.run_id,
+        "started_at": f.state.started_at,
+        "status": f.state.status.value,
+        "duration": f.end - f.start,
+        "metrics": scores,
+    }
 
 
 def research_of(f: Facts) -> list[dict[str, Any]]:
     return [dict(r) for r in getattr(f.state, "research", {}).values()]
 
 
-def plan_report(plan: Plan) -> dict[str, Any]:
-    """The coordination plan of a plan that has not run yet."""
+def plan_report(
+    plan: Plan, found: dict[str, Learned] | None = None, given: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The coordination plan of a plan that has not run yet (`found`: what earlier runs of it
+    took, as the dry run has it; `given`: the values of `--var`)."""
     return {
         "summary": {
             "run": "(not run yet)",
@@ -100,7 +174,7 @@ def plan_report(plan: Plan) -> dict[str, Any]:
             "duration": None,
             "counts": {},
         },
-        "coordination": build.coordination(plan),
+        "coordination": build.coordination(plan, None, values_of(plan, given or {}), found),
     }
 
 

@@ -117,8 +117,9 @@ def _coordination_md(c: dict[str, Any]) -> list[str]:
         ]
         or [["-", "-", "-", "-", "-", "-"]],
     )
-    rules = ", ".join(f"{k}={v}" for k, v in c["risk_rules"].items())
-    lines += ["### Contingency and risk rules", "", md(rules), ""]
+    lines += ["### Contingency and risk rules", ""]
+    lines += [f"- {md(x)}" for x in rule_lines(c["risk_rules"])]
+    lines.append("")
     sched = c["schedule"]
     lines += [
         "### Simulated schedule",
@@ -136,6 +137,29 @@ def _coordination_md(c: dict[str, Any]) -> list[str]:
             lines += [f"  - {md(x)}" for x in r.get("results", [])[:5]]
         lines.append("")
     return lines
+
+
+def rule_lines(rules: dict[str, Any]) -> list[str]:
+    """The plan's risk rules as `key: value` lines (an action per rule it changes)."""
+    out = []
+    for key, value in rules.items():
+        if isinstance(value, dict):
+            out += [f"{key}.{k}: {_plain(v)}" for k, v in value.items()] or [f"{key}: none"]
+        else:
+            shown = format_duration(value) if key in _DURATIONS else _plain(value)
+            out.append(f"{key}: {shown}")
+    return out
+
+
+_DURATIONS = frozenset({"silent_after", "gate_wait"})  # the rules' thresholds that are times
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 _COUNTS = ("passed", "failed", "errors", "skipped")

@@ -10,11 +10,16 @@ the slots, readiness and priorities the run has now.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from phasegate.engine.plan.dag import Graph, build
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from phasegate.engine.watch.history import Learned
 
 CACHE_MAX = 1000  # phase lengths kept by a caller's cache before it starts again
 
@@ -218,3 +223,39 @@ def _queue(t: str, now: float, sched: Scheduler, ready_at: dict[str, float], out
     ready_at[t] = now
     sched.push(t)
     return True
+
+
+def with_history(plan: Plan, learned: Mapping[str, Learned]) -> Plan:
+    """The plan with each task's estimate replaced by the median of its earlier runs."""
+    if not any(t.id in learned for _, t in plan.tasks()):
+        return plan
+    phases = [
+        p.model_copy(
+            update={
+                "tasks": [
+                    t.model_copy(update={"estimate": learned[t.id].median})
+                    if t.id in learned
+                    else t
+                    for t in p.tasks
+                ]
+            }
+        )
+        for p in plan.phases
+    ]
+    return plan.model_copy(update={"phases": phases})
+
+
+def projected(plan: Plan, learned: Mapping[str, Learned]) -> Schedule:
+    """The dry run's schedule, the one `phasegate plan` prints and the coordination report
+    shows: estimates learned from earlier runs where there are some, each manual gate's median
+    wait for a decision counted, fallback tasks standing by."""
+    from phasegate.engine.plan.fallbacks import fallbacks, risk_fallbacks
+    from phasegate.engine.watch.history import gate_waits
+
+    expected = gate_waits(dict(learned))
+    after: dict[str, float] = {}  # phase -> the waits of its gates
+    for gate in plan.gates:
+        if gate.approval == "manual" and gate.id in expected:
+            after[gate.after] = after.get(gate.after, 0.0) + expected[gate.id]
+    standby = set(fallbacks(plan).values()) | set(risk_fallbacks(plan))
+    return simulate(with_history(plan, learned), waits=after, standby=standby)

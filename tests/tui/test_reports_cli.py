@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def test_a_finished_run_has_its_reports_and_every_format_works(pg: Run, tmp_path
     assert "from earlier runs (median) for 3 of 3 tasks" in pg("plan", "plan.yaml").stdout
     before = pg("report", "--plan", "plan.yaml", "--kind", "coordination")
     assert before.returncode == 0 and "Simulated schedule" in before.stdout
+    # one simulator, one answer: the dry run and the coordination plan name the same duration
+    # (they said 52.1 s and 1m38s: the report ignored the estimates earlier runs taught)
+    dry_text = pg("plan", "plan.yaml").stdout
+    figure = re.search(r"dry run of shipping: (\S+) if", dry_text)
+    assert figure is not None, dry_text
+    assert f"Projected duration {figure.group(1)};" in before.stdout, (dry_text, before.stdout)
+    assert figure.group(1) != "5.0s"  # (the plan's own estimates: history counts in both)
     metrics = json.loads(pg("show", "last", "--json").stdout)["metrics"]
     assert metrics["task_success_rate"] == 100.0
     assert "success 100%" in pg("show", "last").stdout

@@ -13,31 +13,11 @@ from phasegate.engine.client.plans import (
     fallbacks,
     gate_key,
     gate_waits,
+    projected,
     risk_fallbacks,
-    simulate,
 )
 from phasegate.engine.model.durations import format_duration
 from phasegate.tui.text import safe
-
-
-def with_history(plan: Plan, learned: dict[str, Learned]) -> Plan:
-    """The plan with each task's estimate replaced by the median of its earlier runs."""
-    if not learned:
-        return plan
-    phases = [
-        p.model_copy(
-            update={
-                "tasks": [
-                    t.model_copy(update={"estimate": learned[t.id].median})
-                    if t.id in learned
-                    else t
-                    for t in p.tasks
-                ]
-            }
-        )
-        for p in plan.phases
-    ]
-    return plan.model_copy(update={"phases": phases})
 
 
 def render(
@@ -48,12 +28,8 @@ def render(
 ) -> str:
     learned = learned or {}
     expected = gate_waits(learned)  # gate -> its median wait for a decision in earlier runs
-    after: dict[str, float] = {}  # phase -> the waits of its gates
-    for gate in plan.gates:
-        if gate.approval == "manual" and gate.id in expected:
-            after[gate.after] = after.get(gate.after, 0.0) + expected[gate.id]
     standby = set(fallbacks(plan).values()) | set(risk_fallbacks(plan))
-    s = simulate(with_history(plan, learned), waits=after, standby=standby)
+    s = projected(plan, learned)  # (the coordination report's schedule: one simulator)
     if as_json:
         return json.dumps(_as_json(plan, s, learned, expected), indent=2)
     width = width or shutil.get_terminal_size((100, 24)).columns

@@ -68,7 +68,8 @@ def report(
 
     if plan_path is not None:
         try:
-            click.echo(report_plan(plan_path, list(_parse_vars(variables)), fmt, out))
+            given = dict(_parse_vars(variables))
+            click.echo(report_plan(_db_path(db), plan_path, given, fmt, out))
         except PlanError as exc:
             _print_problems(exc.problems)
             sys.exit(EXIT_USAGE)

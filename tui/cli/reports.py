@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.errors import UsageError
 from phasegate.tui.text import safe, when
+
+if TYPE_CHECKING:
+    from phasegate.engine.client.plans import Learned
 
 EXT = {"md": "md", "html": "html", "json": "json", "junit": "xml"}
 
@@ -31,16 +36,31 @@ async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | Non
     return _written(out, name, text)
 
 
-def report_plan(path: str, variables: list[str], fmt: str, out: str | None) -> str:
+def report_plan(
+    db_path: str, path: str, variables: dict[str, str], fmt: str, out: str | None
+) -> str:
+    """The coordination plan of PLAN, its schedule the dry run's (`phasegate plan`): with the
+    estimates earlier runs of it taught, when the database has them (none is created)."""
     from phasegate.engine.client.plans import load_plan
 
     if fmt == "junit":
         raise UsageError("--format junit needs a run: a plan has no task results yet")
-    plan = load_plan(path, variables)
-    text = rep.render(rep.plan_report(plan), fmt)
+    plan = load_plan(path, list(variables))
+    found = asyncio.run(_learned(db_path, plan.name)) if os.path.exists(db_path) else {}
+    text = rep.render(rep.plan_report(plan, found, variables), fmt)
     if out is None:
         return text.rstrip("\n")
     return _written(out, f"{plan.name}-coordination.{EXT[fmt]}", text)
+
+
+async def _learned(db_path: str, plan: str) -> dict[str, Learned]:
+    from phasegate.engine.client.plans import learned
+
+    store = await SQLiteStore.open(db_path)
+    try:
+        return await learned(store, plan)
+    finally:
+        await store.close()
 
 
 def _written(directory: str, name: str, text: str) -> str:

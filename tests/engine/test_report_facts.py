@@ -1,0 +1,173 @@
+"""The facts reports state, from a recorded release train with a manual gate, a `--var`, a kill -9
+of the engine and a take-over (issue 19): each test names the wrong fact it keeps out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from phasegate.engine.report import make
+from phasegate.engine.report.diff import compare
+from phasegate.engine.report.knowledge import learn
+from phasegate.engine.store import MemoryStore
+from tests.fixtures import load_run, parse_jsonl
+
+T0 = 1_790_000_000.0
+PLAN = """
+name: train
+vars: {version: "4.2.1"}
+agents: {w: {slots: 2}}
+phases:
+  - id: build
+    tasks:
+      - id: fetch
+        run: "true"
+        estimate: 3.09414
+        outputs: ["sqlite_utils-{version}/pyproject.toml"]
+      - {id: venv, run: "true", needs: [fetch], estimate: 0.5}
+      - {id: test, run: "true", needs: [venv], estimate: 10}
+  - id: ship
+    tasks:
+      - {id: summary, run: "true", estimate: 0.2, outputs: ["out/release-{release}.tar"]}
+gates:
+  - {id: qa, after: build, approvers: [alice]}
+"""
+TASKS = [
+    {"id": "fetch", "phase": "build", "agent": "w", "needs": [], "estimate": 3.09414},
+    {"id": "venv", "phase": "build", "agent": "w", "needs": ["fetch"], "estimate": 0.5},
+    {"id": "test", "phase": "build", "agent": "w", "needs": ["venv"], "estimate": 10.0},
+    {"id": "summary", "phase": "ship", "agent": "w", "needs": [], "estimate": 0.2},
+]
+
+
+def _recording(run_id: str, t0: float) -> str:
+    """fetch 0-10 s, venv 10-10.2 s; test starts at 10.2 s, the engine dies (last seen at 12 s)
+    and is taken over at 100 s: test runs again, 100-110 s; the gate waits for alice until 400 s;
+    summary 400-400.3 s."""
+    rows: list[tuple[float, str, dict[str, Any]]] = [
+        (0, "run.started", {
+            "run_id": run_id, "plan_name": "train", "plan_path": "/plans/train.yaml",
+            "phases": [{"id": "build", "title": "", "timebox": None},
+                       {"id": "ship", "title": "", "timebox": None}],
+            "tasks": TASKS, "agents": [{"id": "w", "slots": 2, "capabilities": []}],
+            "gates": [{"id": "qa", "after": "build", "approval": "manual",
+                       "approvers": ["alice"], "quorum": 1}],
+        }),
+        (0, "phase.started", {"phase": "build"}),
+    ]  # fmt: skip
+
+    def attempt(task: str, n: int, start: float, end: float | None) -> None:
+        rows.append((start, "task.ready", {"task": task}))
+        rows.append((start, "task.started", {
+            "task": task, "attempt": n, "agent": "w", "pid": 100 + n, "pgid": 100 + n,
+            "command": "", "proc_started": None}))  # fmt: skip
+        if end is not None:
+            rows.append((end, "task.finished", {
+                "task": task, "attempt": n, "status": "succeeded", "exit_code": 0, "lines": 0,
+                "dropped": 0, "reason": ""}))  # fmt: skip
+
+    attempt("fetch", 1, 0, 10)
+    attempt("venv", 1, 10, 10.2)
+    attempt("test", 1, 10.2, None)
+    rows.append((100, "run.recovered", {"by": "bob", "engine_pid": 42, "last_seen": t0 + 12,
+        "tasks": [{"task": "test", "attempt": 1, "action": "rerun", "pids": [101]}]}))  # fmt: skip
+    attempt("test", 2, 100, 110)
+    rows += [
+        (110, "phase.finished", {"phase": "build", "status": "succeeded"}),
+        (110, "gate.opened", {"gate": "qa", "attempt": 1, "criteria": [], "evidence_hash": "x",
+                              "approval": "manual"}),
+        (400, "gate.voted", {"gate": "qa", "decision": "approve", "user": "alice", "uid": 1,
+                             "host": "h", "tty": "", "ssh": "", "reason": "ok"}),
+        (400, "gate.closed", {"gate": "qa", "outcome": "passed", "reason": ""}),
+        (400, "phase.started", {"phase": "ship"}),
+    ]  # fmt: skip
+    attempt("summary", 1, 400, 400.3)
+    rows += [
+        (400.3, "phase.finished", {"phase": "ship", "status": "succeeded"}),
+        (400.3, "run.finished", {"status": "succeeded", "reason": ""}),
+    ]
+    return "\n".join(
+        json.dumps({"seq": i + 1, "type": name, "ts": t0 + ts, "v": 1, "data": data})
+        for i, (ts, name, data) in enumerate(rows)
+    )
+
+
+async def _store(*runs: str) -> MemoryStore:
+    store = MemoryStore()
+    for i, run_id in enumerate(runs):
+        await load_run(store, parse_jsonl(_recording(run_id, T0 + 1000 * i), run_id))
+        await store.save_plan(run_id, PLAN, {"release": "7"})
+    return store
+
+
+async def test_plan_variables_are_filled_in_the_hand_off_and_coordination_tables() -> None:
+    """They printed `sqlite_utils-{version}/pyproject.toml` and `out/release-{release}.tar`."""
+    store = await _store("one")
+    report = await make.run_report(store, "one", ("coordination", "lessons"))
+    outputs = {t["id"]: t["outputs"] for p in report["coordination"]["phases"] for t in p["tasks"]}
+    assert outputs["fetch"] == ["sqlite_utils-4.2.1/pyproject.toml"]
+    assert outputs["summary"] == ["out/release-7.tar"]
+    delivered = {d["task"]: d["outputs"] for d in report["lessons"]["handoff"]["deliverables"]}
+    assert delivered == {"fetch": outputs["fetch"], "summary": outputs["summary"]}
+    for fmt in ("md", "html"):
+        text = make.render(report, fmt)
+        assert "{version}" not in text and "{release}" not in text
+        assert "release-7.tar" in text
+
+
+async def test_the_actual_critical_path_crosses_a_manual_gate_without_counting_its_wait() -> None:
+    """It named only the last task (`summary`) for every run with a manual gate, so `diff`
+    printed `critical path: summary => fetch -> venv -> test`."""
+    store = await _store("one", "two")
+    report = await make.run_report(store, "two", ("performance",))
+    assert report["performance"]["critical_path"]["actual"] == ["fetch", "venv", "test", "summary"]
+    d = compare(await make.facts_of(store, "one"), await make.facts_of(store, "two"))
+    assert (
+        d["critical_path"]["a"] == d["critical_path"]["b"] == ["fetch", "venv", "test", "summary"]
+    )
+
+
+async def test_a_rerun_after_a_take_over_is_no_flakiness_and_no_longer_duration(
+    tmp_path: Any,
+) -> None:
+    """A re-run after kill -9 was recorded as flakiness ("succeeded after 2 attempts") and the
+    time the engine was dead counted as the run's work, which raised later estimates."""
+    store = await _store("one")
+    report = await make.run_report(store, "one", ("performance", "lessons"))
+    assert not [x for x in report["lessons"]["findings"] if x["kind"] == "flaky"]
+    perf = report["performance"]
+    test = next(t for t in perf["tasks"] if t["id"] == "test")
+    assert test["duration"] == 10.0 and perf["retry_cost"] == 0.0
+    build = next(p for p in perf["phases"] if p["id"] == "build")
+    assert build["duration"] == 110.0 - (100.0 - 12.0)  # less the 88 s the engine was dead
+    assert perf["engine_down"] == 88.0
+    await learn(store, "one", str(tmp_path))
+    assert (await store.durations("train"))["test"] == [10.0]
+
+
+async def test_estimate_lessons_speak_durations_and_skip_sub_second_tasks() -> None:
+    """They said "set its estimate near 0s" for a sub-second task and "against an estimate of
+    3.09414s"."""
+    store = await _store("one")
+    findings = (await make.run_report(store, "one", ("lessons",)))["lessons"]["findings"]
+    estimates = {x["subject"]: x for x in findings if x["kind"] == "estimate"}
+    assert set(estimates) == {"fetch"}  # venv (0.2 s of 0.5) and summary: under a second
+    fetch = estimates["fetch"]
+    assert fetch["finding"] == "took 10.0s against an estimate of 3.1s (3.2x)"
+    assert fetch["recommendation"] == "set its estimate near 10.0s"
+
+
+async def test_risk_rules_read_as_key_value_text() -> None:
+    """They printed as a Python dict (`actions={}`, `silent_after=120.0`)."""
+    store = await _store("one")
+    text = make.render(await make.run_report(store, "one", ("coordination",)), "md")
+    rules = text.split("### Contingency and risk rules", 1)[1].split("###", 1)[0]
+    assert "- silent\\_after: 2m00s" in rules and "- actions: none" in rules
+    assert "{" not in rules and "=" not in rules
+
+
+async def test_the_trend_holds_the_plans_earlier_runs_oldest_first() -> None:
+    store = await _store("one", "two")
+    trend = (await make.run_report(store, "two", ("performance",)))["trend"]
+    assert [p["run"] for p in trend] == ["one", "two"]
+    assert trend[0]["metrics"]["task_success_rate"] == 100.0
