@@ -13,6 +13,7 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -32,6 +33,44 @@ def _die_with_worker() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# A keeper per worker process: told each task's process group, it KILLs those still listed when
+# its input ends, that is when the worker dies (kill -9 included): a lost task leaves nothing.
+_KEEPER = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for g in groups:
+    try:
+        os.killpg(g, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+_KEEPER_ATTR = "_phasegate_keeper"
+_keeper_lock = threading.Lock()
+
+
+def _keep(worker: Any, op: str, pgid: int) -> None:
+    """Tell the worker's keeper (started on first use) that a group starts or ends."""
+    with contextlib.suppress(Exception):  # (best effort: pdeathsig stands behind it)
+        lock = worker.__dict__.setdefault("_phasegate_lock", _keeper_lock)
+        with lock:
+            keeper = getattr(worker, _KEEPER_ATTR, None)
+            if keeper is None or keeper.poll() is not None:
+                keeper = subprocess.Popen(
+                    [sys.executable, "-c", _KEEPER],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                setattr(worker, _KEEPER_ATTR, keeper)
+            pipe = keeper.stdin
+            assert pipe is not None
+            pipe.write(f"{op}{pgid}\n".encode())
+            pipe.flush()
 
 
 def _wanted(worker: Any, key: str) -> bool:
@@ -102,6 +141,7 @@ def run_task(
         send("started", [0, worker.address])
         send("lines", [["err", f"phasegate: cannot run {argv[0]!r}: {exc.strerror}"]])
         return [127 if isinstance(exc, FileNotFoundError) else 126, seq]
+    _keep(worker, "+", proc.pid)
     send("started", [proc.pid, worker.address])
     assert proc.stdout is not None and proc.stderr is not None
     sel = selectors.DefaultSelector()
@@ -158,6 +198,7 @@ def run_task(
     code = proc.wait()
     if not keep:
         _stop_group(proc.pid, grace)  # (what it left in its group: a task leaves nothing)
+    _keep(worker, "-", proc.pid)
     return [code, seq]
 
 

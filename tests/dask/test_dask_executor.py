@@ -178,7 +178,7 @@ def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_d
     finished = _events(cli_env, "task.finished")
     assert [e["attempt"] for e in finished] == [1, 2]
     assert str(finished[0]["reason"]).startswith("lost: worker tcp://127.0.0.1:")
-    until("the lost attempt's process to go with its worker", lambda: not leader.is_running())
+    until("the lost attempt's processes to go with its worker", lambda: marked(mark) == [])
 
 
 def test_kill_9_of_the_engine_then_resume_runs_the_lost_task_again_and_nothing_twice(
