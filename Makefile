@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/agent_stream.py
+	$(BIN)/python bench/dask_fanout.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

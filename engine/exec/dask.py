@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import uuid
 from collections.abc import Callable, Coroutine
@@ -94,7 +95,9 @@ class DaskTask:
         self._future = future = client.submit(
             dask_worker.run_task,
             spec.argv,
-            spec.env,
+            # what the engine adds to its own environment (PHASEGATE_*, the plan's env and
+            # secrets), over the worker's: the engine's PATH or HOME mean nothing there
+            {k: v for k, v in spec.env.items() if os.environ.get(k) != v},
             spec.cwd,
             spec.keep_background,
             grace,

@@ -108,13 +108,14 @@ def run_task(
     topic: str,
     key: str,
 ) -> list[int]:
-    """The Dask task: run argv, stream its lines as events `(key, seq, kind, payload)` on
-    `topic` ("started" [pid, worker], "lines" [[stream, text], ...]), return [exit code,
-    number of events sent]. The exit code is -N when killed by signal N, 126/127 when it
-    could not start."""
+    """The Dask task: run argv (`env` over the worker's environment), stream its lines as
+    events `(key, seq, kind, payload)` on `topic` ("started" [pid, worker], "lines"
+    [[stream, text], ...]), return [exit code, number of events sent]. The exit code is -N
+    when killed by signal N, 126/127 when it could not start."""
     from distributed import get_worker
 
     worker = get_worker()
+    env = os.environ | env  # (the engine sends what it adds to its own environment)
     seq = 0
 
     def send(kind: str, payload: object) -> None:
