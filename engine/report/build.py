@@ -189,6 +189,29 @@ def performance(
         "retry_cost": retry_cost,
         "critical_path": {"planned": planned or [], "actual": actual_critical_path(f)},
         "engine_down": sum(b - a for a, b in f.down),
+        # what the charts draw, in seconds from the run's start
+        "attempts": [
+            {
+                "task": a.task,
+                "agent": a.agent,
+                "number": a.number,
+                "status": a.status,
+                "start": a.start - f.start,
+                "end": (a.end if a.end is not None else f.end) - f.start,
+            }
+            for a in f.attempts
+        ],
+        "gates": [
+            {"id": g, "opened": o - f.start, "closed": (c or f.end) - f.start, "outcome": out}
+            for g, spans in f.gate_open.items()
+            for o, c, out in spans
+        ],
+        "down": [(a - f.start, b - f.start) for a, b in f.down],
+        "costs": [
+            {"task": t.id, **{k: v for k, v in t.usage.items() if k != "cost_source"}}
+            for t in f.state.tasks.values()
+            if t.usage
+        ],
         "forecasts": _accuracy(f),
     }
 
@@ -340,4 +363,5 @@ def summary(f: Facts) -> dict[str, Any]:
         "duration": f.end - f.start,
         "counts": s.counts(),
         "failed": [t.id for t in s.tasks.values() if t.status.value in BAD],
+        "usage": {k: v for k, v in s.usage.items() if k != "cost_sources"},
     }

@@ -14,7 +14,8 @@ from phasegate.engine.plan.load import plan_from_text
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.report import build
 from phasegate.engine.report.facts import Facts, gather, metrics
-from phasegate.engine.report.render import junit, markdown, to_html
+from phasegate.engine.report.html import to_html
+from phasegate.engine.report.render import junit, markdown
 from phasegate.engine.store.base import Store
 from phasegate.engine.watch.history import Learned, learned
 

@@ -1,11 +1,10 @@
-"""Reports as Markdown, self-contained HTML (a Gantt timeline as inline SVG) and JUnit XML.
+"""Reports as Markdown and JUnit XML (the HTML page: html.py).
 
 Every text that came from a plan, a task or an operator is escaped for the format it lands in.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -62,17 +61,17 @@ def markdown(report: dict[str, Any]) -> str:
             [[METRIC_NAMES[k], _pct(v)] for k, v in report["metrics"].items()],
         )
     if "coordination" in report:
-        lines += _coordination_md(report["coordination"])
+        lines += coordination_md(report["coordination"])
     if "qa" in report:
-        lines += _qa_md(report["qa"])
+        lines += qa_md(report["qa"])
     if "performance" in report:
-        lines += _performance_md(report["performance"])
+        lines += performance_md(report["performance"])
     if "lessons" in report:
-        lines += _lessons_md(report["lessons"])
+        lines += lessons_md(report["lessons"])
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _coordination_md(c: dict[str, Any]) -> list[str]:
+def coordination_md(c: dict[str, Any]) -> list[str]:
     lines = ["## Coordination plan", "", "### Agents and assignments", ""]
     lines += _table(
         ["agent", "slots", "capabilities", "tasks"],
@@ -162,10 +161,10 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-_COUNTS = ("passed", "failed", "errors", "skipped")
+COUNTS = ("passed", "failed", "errors", "skipped")
 
 
-def _qa_md(q: dict[str, Any]) -> list[str]:
+def qa_md(q: dict[str, Any]) -> list[str]:
     lines = [
         "## QA report",
         "",
@@ -178,7 +177,7 @@ def _qa_md(q: dict[str, Any]) -> list[str]:
         lines += _table(
             ["task", "passed", "failed", "errors", "skipped", "from"],
             [
-                [md(t["task"]), *(str(t.get(k, 0)) for k in _COUNTS),
+                [md(t["task"]), *(str(t.get(k, 0)) for k in COUNTS),
                  md(t.get("source") or f"none read: {t.get('error', '')}")]
                 for t in q["tests"]
             ],
@@ -213,7 +212,7 @@ def _qa_md(q: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _performance_md(p: dict[str, Any]) -> list[str]:
+def performance_md(p: dict[str, Any]) -> list[str]:
     lines = ["## Performance report", ""]
     lines += [
         f"Duration {_num(p['duration'])}; queue wait {_num(p['queue_wait'])}; gate wait "
@@ -266,7 +265,7 @@ def _performance_md(p: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _lessons_md(le: dict[str, Any]) -> list[str]:
+def lessons_md(le: dict[str, Any]) -> list[str]:
     lines = ["## Lessons learned", ""]
     if le["findings"]:
         lines += _table(
@@ -298,92 +297,6 @@ def _lessons_md(le: dict[str, Any]) -> list[str]:
         for i in h["open_items"]
     ] or ["- none"]
     return [*lines, ""]
-
-
-# -- HTML ---------------------------------------------------------------------------------------
-
-
-def gantt_svg(tasks: list[dict[str, Any]], width: int = 760) -> str:
-    """A Gantt timeline of the tasks' last attempts, as inline SVG."""
-    placed = [t for t in tasks if t.get("start") is not None]
-    if not placed:
-        return "<p>No task ran.</p>"
-    end = max((t["start"] + (t["duration"] or 0.0)) for t in placed) or 1.0
-    row, label = 16, 140
-    scale = (width - label - 10) / end
-    colours = {"succeeded": "#3a3", "failed": "#c33", "timed_out": "#c33", "skipped": "#999"}
-    height = row * len(placed) + 20
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        'role="img" aria-label="timeline">'
-    ]
-    for i, t in enumerate(placed):
-        y = i * row + 4
-        x = label + t["start"] * scale
-        w = max(1.0, (t["duration"] or 0.0) * scale)
-        fill = colours.get(t["status"], "#36c")
-        name = html.escape(str(t["id"]))
-        parts.append(f'<text x="2" y="{y + 11}" font-size="11">{name}</text>')
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row - 4}" fill="{fill}">'
-            f"<title>{name}: {html.escape(str(t['status']))}, "
-            f"{t['duration'] or 0:.1f}s</title></rect>"
-        )
-    parts.append(
-        f'<text x="{label}" y="{height - 4}" font-size="10">0s</text>'
-        f'<text x="{width - 40}" y="{height - 4}" font-size="10">{end:.1f}s</text></svg>'
-    )
-    return "".join(parts)
-
-
-_STYLE = (
-    "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
-    "text-align:left}code{background:#eee}"
-)
-
-
-def to_html(report: dict[str, Any]) -> str:
-    """The Markdown report's content as a self-contained page (no script, no CDN), plus the
-    Gantt timeline when the report has a performance part."""
-    body = []
-    table_rows: list[str] = []
-    for line in markdown(report).splitlines():
-        if line.startswith("|"):
-            if line.startswith("|---"):
-                continue
-            cells = [_unmd(c) for c in line.strip("|").split(" | ")]
-            tag = "th" if not table_rows else "td"
-            table_rows.append(
-                "<tr>" + "".join(f"<{tag}>{c.strip()}</{tag}>" for c in cells) + "</tr>"
-            )
-            continue
-        if table_rows:
-            body.append("<table>" + "".join(table_rows) + "</table>")
-            table_rows = []
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{_unmd(line[level:].strip())}</h{level}>")
-        elif line.startswith("- "):
-            body.append(f"<li>{_unmd(line[2:])}</li>")
-        elif line.strip():
-            body.append(f"<p>{_unmd(line)}</p>")
-    if table_rows:
-        body.append("<table>" + "".join(table_rows) + "</table>")
-    if "performance" in report:
-        body.append("<h2>Timeline</h2>" + gantt_svg(report["performance"]["tasks"]))
-    title = _unmd(f"Run {md(report['summary']['run'])}")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{_STYLE}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
-    )
-
-
-def _unmd(text: str) -> str:
-    """Markdown-escaped text back to plain text, escaped for HTML."""
-    return html.escape(re.sub(r"\\(.)", r"\1", text))
 
 
 # -- JUnit --------------------------------------------------------------------------------------

@@ -64,13 +64,20 @@ async def test_html_parses_draws_a_gantt_and_escapes_untrusted_text() -> None:
         await make.run_report(store, "good", ("performance", "lessons", "qa")), "html"
     )
     tags: list[str] = []
+    bars: list[str] = []
 
     class Tags(HTMLParser):
-        def handle_starttag(self, tag: str, attrs: object) -> None:
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
             tags.append(tag)
+            cls = dict(attrs).get("class") or ""
+            if tag == "rect" and cls.startswith("b-"):
+                bars.append(cls)
 
     Tags().feed(page)
-    assert "svg" in tags and tags.count("rect") == 4 and "script" not in tags
+    # a bar per attempt (unit's two), the critical path outlined; no script, light and dark
+    assert tags.count("svg") >= 2 and len(bars) == 5 and "script" not in tags
+    assert bars.count("b-succeeded crit") == 2 and bars.count("b-failed") == 1
+    assert "prefers-color-scheme: dark" in page and "@media print" in page
     assert (
         "&lt;script&gt;" in page and "<script>" not in page and "http" not in page.split("xmlns")[0]
     )
