@@ -379,12 +379,16 @@ async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]
         assert isinstance(app.screen, GatePrompt)
         shown = " ".join(text(w) for w in app.screen.query("Static"))
         assert "[red]pytest[/]" in shown and "exit 0" in shown  # evidence, markup inert
-        await pilot.press("a")
+        await pilot.press("a")  # asks to confirm, a reason optional: nothing sent yet
+        await pilot.pause()
+        assert isinstance(app.screen, GatePrompt) and app.screen.asking
+        await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
-        assert "gate review" in text(app.screen.query_one(PhasePanel))
+        panel = text(app.screen.query_one(PhasePanel))
+        assert "gate review" in panel and "waiting for approval" in panel
     commands = await sent_commands(db, run_id)
-    assert [(k, a["gate"]) for k, a in commands] == [("approve", "review")]
+    assert [(k, a["gate"], a.get("reason", "")) for k, a in commands] == [("approve", "review", "")]
     # (sent by this test's OS user, as the socket's peer credentials say: helpers.commands)
 
 
@@ -434,7 +438,8 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         await pilot.press("n")  # no: nothing sent
         await pilot.press("x", "y")
         await pilot.press("n", *"late deploy", "enter")
-        await pilot.press("R", "plus", "plus")
+        await pilot.press("R", "n")  # asks first: no
+        await pilot.press("R", "y", "plus", "plus")
         await pilot.pause()
     sent = [
         (k, {a: v for a, v in args.items() if a in ("task", "reason", "text", "priority")})
@@ -573,3 +578,137 @@ async def test_phases_that_do_not_fit_are_counted_on_the_last_line(
         lines = text(screen.query_one(PhasePanel)).splitlines()[1:-1]
         assert "▶ Stage 1" in lines[0] and "Stage 4" in lines[3]
         assert "… 4 more phases" in lines[4]
+
+
+async def test_approving_asks_to_confirm_with_a_reason_and_typed_words_fire_nothing(
+    finished_run: tuple[str, str],
+) -> None:
+    """Regression (issue 19): `a` approved at once, and a word typed into the dashboard ran
+    one action per letter. Typing "approve" at the prompt now only fills the reason line."""
+    from phasegate.tui.dashboard.screens.gate import GatePrompt
+
+    db, _ = finished_run
+    run_id = await _run_with_open_gate(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, GatePrompt)
+        await pilot.press(*"approve")
+        await pilot.pause()
+        assert isinstance(app.screen, GatePrompt) and app.screen.asking
+        await pilot.press("escape")  # back to the prompt's keys, nothing decided
+        assert isinstance(app.screen, GatePrompt) and not app.screen.asking
+        await pilot.press("a", *"looks good", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press(*"approve")  # on the dashboard: a, r, o, v, e do nothing; p p
+        await pilot.pause()
+    sent = [(k, a.get("reason")) for k, a in await sent_commands(db, run_id)]
+    assert sent[0] == ("approve", "looks good")
+    assert [k for k, _ in sent[1:]] == ["pause", "pause"]  # (no engine here applies the first)
+
+
+async def test_phasegate_quick_approve_approves_at_once(
+    finished_run: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phasegate.tui.dashboard.screens.gate import GatePrompt
+
+    db, _ = finished_run
+    run_id = await _run_with_open_gate(db)
+    monkeypatch.setenv("PHASEGATE_QUICK_APPROVE", "1")  # the user's setting: no confirmation
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, GatePrompt)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+    assert [k for k, _ in await sent_commands(db, run_id)] == ["approve"]
+
+
+async def test_a_gate_reads_pending_then_waiting_for_approval_and_the_header_says_since_when(
+    finished_run: tuple[str, str],
+) -> None:
+    db, _ = finished_run
+    now = time.time()
+    started = ev.RunStarted(
+        now - 700,
+        "gw",
+        "gw-plan",
+        "x.yaml",
+        phases=[{"id": "p"}, {"id": "q"}, {"id": "r"}],
+        tasks=[
+            {"id": "t", "phase": "p", "agent": "a", "needs": []},
+            {"id": "u", "phase": "q", "agent": "a", "needs": []},
+        ],
+        agents=[{"id": "a", "slots": 1}],
+        gates=[
+            {"id": "review", "after": "p", "approval": "manual", "quorum": 1},
+            {"id": "final", "after": "q", "approval": "manual", "quorum": 1},
+        ],
+    )
+    # forecast 90 s left, made as the gate opened 10 minutes ago: the ETA stays 1m30s after it
+    opened = ev.GateOpened(now - 600, "review", 1, [], "ab" * 32, "manual")
+    predicted = ev.ForecastUpdated(now - 600, 90.0, 0, {"q": 60.0, "r": 90.0})
+    run_id = await live_run(db, "gw", [started, ev.PhaseStarted(now - 700, "p"), opened, predicted])
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        screen = await dashboard(app, pilot)
+        header = text(screen.query_one(RunHeader))
+        assert "waiting for gate review since 10m" in header
+        assert "then ~1m30s" in header and "ETA 0" not in header
+        lines = text(screen.query_one(PhasePanel)).splitlines()
+        review = next(line for line in lines if "gate review" in line)
+        final = next(line for line in lines if "gate final" in line)
+        assert "gate review waiting for approval" in review
+        assert "pending" in final and "waiting" not in final
+
+
+async def test_the_interrupted_prompt_closes_once_the_run_is_resumed_elsewhere(
+    finished_run: tuple[str, str],
+) -> None:
+    """Regression (issue 19): after `phasegate resume` in another terminal, the "was
+    interrupted" prompt stayed on a live run, offering r."""
+    import psutil
+
+    from phasegate.engine.store import SQLiteStore
+
+    db, _ = finished_run
+    run_id = await _active_run(db, dead=True)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, EngineLostScreen)
+        store = await SQLiteStore.open(db)  # a new engine (this process) takes the run
+        try:
+            me = os.getpid()
+            await store.acquire_lease(
+                run_id, me, psutil.Process(me).create_time(), time.time(), lambda *_: False
+            )
+        finally:
+            await store.close()
+        screen = app.get_screen_stack()[-2] if len(app.screen_stack) > 1 else None
+        assert isinstance(screen, DashboardScreen)
+        await screen._tick()  # (once a second)
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert "interrupted" not in text(screen.query_one(RunHeader))
+        shown = {b.binding.key for b in screen.active_bindings.values() if b.enabled}
+        assert {"p", "d"} <= shown  # steerable again
+
+
+async def test_the_footer_offers_only_keys_that_do_something_and_the_palette_one_keys(
+    finished_run: tuple[str, str],
+) -> None:
+    from textual.app import SystemCommand
+
+    app = PhasegateApp(*finished_run)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        shown = {b.binding.key for b in screen.active_bindings.values() if b.enabled}
+        assert "p" not in shown and "d" not in shown  # the run has ended
+        assert {"q", "g", "l", "slash"} <= shown
+        titles = [c.title for c in app.get_system_commands(screen) if isinstance(c, SystemCommand)]
+        assert titles.count("Keys") == 1

@@ -166,7 +166,11 @@ def test_gate_prompt_approved_from_the_keyboard(term: Callable[..., Term], tmp_p
     env = _env(tmp_path, NO_COLOR="1")
     t = term(f"{PHASEGATE} run gated.yaml", env)
     t.wait_for(lambda s: "Gate review waits for a decision" in s and "a approve" in s, "the prompt")
-    t.keys("a")
+    screen = t.wait_for(lambda s: "waiting for gate review since" in s, "the header")
+    assert "gate review waiting for approval" in screen and "ETA 0" not in screen
+    t.keys("a")  # asks to confirm, with an optional reason
+    t.wait_for(lambda s: "enter approve" in s, "the confirmation")
+    t.keys("ok", "Enter")
     screen = t.wait_for(lambda s: s.count("succeeded") >= 3, "the run to finish")
     assert "passed" in screen
     t.keys("q")
@@ -177,7 +181,7 @@ def test_gate_prompt_approved_from_the_keyboard(term: Callable[..., Term], tmp_p
         capture_output=True,
         text=True,
     )
-    assert '"decision": "approve"' in audit.stdout
+    assert '"decision": "approve"' in audit.stdout and '"ok"' in audit.stdout
 
 
 def test_two_dashboards_one_gate_first_decision_wins_and_sighup_leaves_the_run_going(
@@ -197,6 +201,8 @@ def test_two_dashboards_one_gate_first_decision_wins_and_sighup_leaves_the_run_g
     second = term(f"{PHASEGATE} attach last", env)
     second.wait_for(lambda s: "Gate review waits for a decision" in s, "the prompt in the second")
     second.keys("a")  # the second decides; the first's prompt closes with the outcome
+    second.wait_for(lambda s: "enter approve" in s, "the confirmation in the second")
+    second.keys("Enter")
     first.wait_for(
         lambda s: "waits for a decision" not in s and "gate review passed" in s,
         "the first dashboard to learn the decision",

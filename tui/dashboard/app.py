@@ -80,7 +80,9 @@ class PhasegateApp(App[str | None]):
             await self.store.close()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":  # ours lists every key (Textual's only the focused one's)
+                yield command
         yield SystemCommand("Keys", "Show every key", lambda: self.push_screen(HelpScreen()))
         if isinstance(screen, DashboardScreen):
             for name, what, action in DASHBOARD_COMMANDS:

@@ -74,27 +74,50 @@ class ConfirmScreen(ModalScreen[bool]):
 class ReasonPrompt(ModalScreen[None]):
     """A decision prompt with a hidden reason line (an Input `#reason`, disabled until shown,
     so that it does not take the prompt's keys): `ask_reason` shows it, enter sends the reason
-    to `with_reason` (never empty) and closes the prompt."""
+    to `with_reason` (never empty, unless the line was asked as optional) and closes the
+    prompt; esc on the line hides it again (nothing decided)."""
 
     NEEDS_REASON = "this needs a reason"
 
     def __init__(self, with_reason: Callable[[str], Awaitable[None]]) -> None:
         super().__init__()
         self._with_reason = with_reason
+        self._then = with_reason  # what the reason line's enter does now
+        self._optional = False
 
-    def ask_reason(self) -> None:
+    def ask_reason(
+        self,
+        then: Callable[[str], Awaitable[None]] | None = None,
+        optional: bool = False,
+        placeholder: str = "",
+    ) -> None:
         box = self.query_one("#reason", Input)
+        self._then, self._optional = then or self._with_reason, optional
+        if placeholder:
+            box.placeholder = placeholder
         box.disabled = False
         box.add_class("visible")
         box.focus()
 
+    @property
+    def asking(self) -> bool:
+        """Is the reason line shown (a decision being confirmed)?"""
+        return self.query_one("#reason", Input).has_class("visible")
+
     @on(Input.Submitted, "#reason")
     async def _reason_given(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
+        if not event.value.strip() and not self._optional:
             self.app.notify(self.NEEDS_REASON, severity="warning", timeout=3)
             return
-        await self._with_reason(event.value.strip())
+        await self._then(event.value.strip())
         self.dismiss()
 
     def action_close(self) -> None:
+        box = self.query_one("#reason", Input)
+        if box.has_class("visible"):  # esc on the reason line: back to the prompt's keys
+            box.value = ""
+            box.remove_class("visible")
+            box.disabled = True
+            self.set_focus(None)
+            return
         self.dismiss()

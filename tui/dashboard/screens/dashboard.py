@@ -57,7 +57,7 @@ class DashboardScreen(Screen[None]):
         Binding("plus", "priority(1)", "Priority up", show=False, id="dashboard.priority_up"),
         Binding("minus", "priority(-1)", "Priority down", show=False, id="dashboard.priority_down"),
         Binding("n", "note", "Note", show=False, id="dashboard.note"),
-        Binding("d", "detach", "Detach", show=False, id="dashboard.detach"),
+        Binding("d", "detach", "Detach", id="dashboard.detach"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
     ]
@@ -79,6 +79,7 @@ class DashboardScreen(Screen[None]):
         self.browse_back = browse_back
         self._draining = False
         self._alive = True
+        self._steerable = True  # the run can be steered (the footer shows its keys)
         self._offered = False  # the offer to take over a run whose engine died, made once
         self._viewer = current_identity().user  # whom this dashboard tells (its OS user)
         self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
@@ -245,6 +246,10 @@ class DashboardScreen(Screen[None]):
 
         row = await self.feed.refresh_row()
         self._alive = row is not None and engine_alive(row)
+        steerable = self._alive and self.feed.state.finished_at is None
+        if steerable != self._steerable:  # the footer's keys follow
+            self._steerable = steerable
+            self.refresh_bindings()
         self._offer_if_dead()
 
     def _offer_if_dead(self) -> None:
@@ -252,6 +257,10 @@ class DashboardScreen(Screen[None]):
         row, state = self.feed.row, self.feed.state
         if self._alive:
             self._offered = False
+            lost = self.app.screen
+            if isinstance(lost, EngineLostScreen) and lost.run_id == self.feed.run_id:
+                lost.dismiss(None)  # taken over elsewhere (`phasegate resume`): nothing to offer
+                self.app.notify(f"run {self.feed.run_id} was resumed: it goes on", timeout=6)
             return
         unfinished = row is not None and row.finished_at is None and state.finished_at is None
         if unfinished and state.events and not self._offered:
@@ -291,6 +300,16 @@ class DashboardScreen(Screen[None]):
                 self.query_one(TaskTable).tick(state, now)
 
     # -- actions --------------------------------------------------------------------------
+
+    STEERING: ClassVar[frozenset[str]] = frozenset(
+        {"pause", "skip", "cancel_task", "retry", "priority", "note", "detach"}
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers only what does something now: no pause, steering or detach once
+        the run has ended or while no engine holds it (None: shown dimmed)."""
+        steerable = self.feed.state.finished_at is None and self._alive
+        return steerable or action not in self.STEERING
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
@@ -370,10 +389,17 @@ class DashboardScreen(Screen[None]):
             value = self.feed.state.tasks[task].priority + step
             await self._send(cmd.Priority(task, value))
 
-    async def action_retry(self) -> None:
+    def action_retry(self) -> None:
+        """`R` asks first: a stray R in typed text never starts a task again."""
         task = self.query_one(TaskTable).selected
-        if task is not None and self._live():
-            await self._send(cmd.Retry(task))
+        if task is None or not self._live():
+            return
+
+        async def confirmed(yes: bool | None) -> None:
+            if yes:
+                await self._send(cmd.Retry(task))
+
+        self.app.push_screen(ConfirmScreen(f"Run task {task} again, as a new attempt?"), confirmed)
 
     def action_slots(self) -> None:
         """Palette: an agent's slots (`AGENT N`), as `phasegate slots` does."""

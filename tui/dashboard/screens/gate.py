@@ -3,6 +3,7 @@ lists the coding agents' open permission requests too."""
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 from rich.table import Table
@@ -39,6 +40,9 @@ def evidence(g: GateState) -> Table:
     return grid
 
 
+SUBTITLE = "a approve · r reject · esc close"
+
+
 class GatePrompt(ReasonPrompt):
     NEEDS_REASON = "a rejection needs a reason"
 
@@ -69,7 +73,7 @@ class GatePrompt(ReasonPrompt):
         head.append(f"\napprovers: {safe(who)} · evidence {g.evidence_hash[:12]}")
         with Vertical() as box:
             box.border_title = f"Gate {safe(self.gate)} waits for a decision"
-            box.border_subtitle = "a approve · r reject · esc close"
+            box.border_subtitle = SUBTITLE
             yield Static(head)
             yield Static(evidence(g))
             # disabled until `r`, so that it does not take the keys meant for the prompt
@@ -78,15 +82,37 @@ class GatePrompt(ReasonPrompt):
             )
 
     async def action_approve(self) -> None:
-        why = await self.feed.send(Approve(self.gate))
+        """`a` asks to confirm, with an optional reason (enter approves, esc goes back), so
+        that a stray `a` never approves; PHASEGATE_QUICK_APPROVE=1 approves at once."""
+        if self.asking:
+            return
+        if os.environ.get("PHASEGATE_QUICK_APPROVE", "") in ("1", "yes", "true"):
+            await self.approve("")
+            self.dismiss()
+            return
+        self.query_one(Vertical).border_subtitle = "enter approve · esc back"
+        self.ask_reason(
+            self.approve,
+            optional=True,
+            placeholder=f"approve {self.gate}: a reason if you like; enter approves",
+        )
+
+    async def approve(self, reason: str) -> None:
+        why = await self.feed.send(Approve(self.gate, reason))
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6)
             return
         self.app.notify(f"approval of gate {self.gate} sent", timeout=3)
-        self.dismiss()
 
     def action_reject(self) -> None:
-        self.ask_reason()
+        if self.asking:
+            return
+        self.query_one(Vertical).border_subtitle = "enter reject · esc back"
+        self.ask_reason(placeholder="why do you reject it? (enter to send)")
+
+    def action_close(self) -> None:
+        self.query_one(Vertical).border_subtitle = SUBTITLE
+        super().action_close()
 
     async def with_reason(self, reason: str) -> None:
         why = await self.feed.send(Reject(self.gate, reason))

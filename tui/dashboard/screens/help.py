@@ -28,9 +28,13 @@ KEYS = [
     ("s", "skip the selected task (asks a reason; its dependents go on)"),
     ("x", "cancel the selected task (asks to confirm)"),
     ("+ / -", "raise / lower the selected task's priority (higher starts first)"),
-    ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt"),
+    ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt (asks)"),
     ("n", "add a note to the run"),
-    ("a / r", "in a gate prompt: approve / reject (asks a reason)"),
+    (
+        "a / r",
+        "in a gate prompt: approve (asks to confirm, a reason if you like) / reject"
+        " (asks a reason); PHASEGATE_QUICK_APPROVE=1 approves at once",
+    ),
     ("a / A / r", "in a permission prompt: allow once / for the task / deny (asks why)"),
     ("esc", "back, or clear the filter"),
     ("d", "detach: close the dashboard, the run goes on (phasegate attach)"),

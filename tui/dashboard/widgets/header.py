@@ -1,5 +1,7 @@
 """The run header: plan, run id, status, elapsed time, ETA (the engine's forecast, counted down)
-and counts by status, on one line."""
+and counts by status, on one line. While a manual gate waits for people the status says so
+(`waiting for gate review since 10m00s`) and the ETA stops counting down: it is what is left
+once the gate is decided (`then ~1m30s`)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,17 @@ from textual.widgets import Static
 
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.model.state import RunState
+from phasegate.engine.model.state import GateState, RunState
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
 from phasegate.tui.text import money, safe
+
+
+def waiting_gate(state: RunState) -> GateState | None:
+    """The manual gate that has waited longest for people (open, the run not ended)."""
+    if state.finished_at is not None:
+        return None
+    open_ = [g for g in state.gates.values() if g.status == "open" and g.approval == "manual"]
+    return min(open_, key=lambda g: g.opened_at or 0.0, default=None)
 
 
 class RunHeader(Static):
@@ -30,13 +40,24 @@ class RunHeader(Static):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(safe(state.plan_name or "phasegate")[:24], style="bold")
         line.append(f"  {run_id}  ")
-        line.append(status, style=STATUS_STYLE.get(status, "bold"))
+        gate = waiting_gate(state) if alive and status == "running" else None
+        if gate is not None:
+            since = format_duration(now - (gate.opened_at or now))
+            line.append(f"waiting for gate {safe(gate.id)} since {since}", style="bold yellow")
+        else:
+            line.append(status, style=STATUS_STYLE.get(status, "bold"))
         line.append(f"  {format_duration(elapsed)}  ")
         spent = float(state.usage.get("cost_usd", 0.0))
         if spent:  # what its coding agents spent
             line.append(f"{money(spent)}  ")
-        left = seconds_left(state, now)
-        if left is not None and alive:
-            line.append(f"ETA {format_duration(left)}  ")
+        if gate is not None:  # the clock stopped when the gate opened: what is left after it
+            at = float(state.forecast["at"]) if state.forecast else now
+            left = seconds_left(state, max(at, min(now, gate.opened_at or now)))
+            if left is not None:
+                line.append(f"then ~{format_duration(left)}  ")
+        else:
+            left = seconds_left(state, now)
+            if left is not None and alive:
+                line.append(f"ETA {format_duration(left)}  ")
         line.append_text(counts_glyphs(state.counts()))
         self.update(line)

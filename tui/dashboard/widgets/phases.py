@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_budget, format_duration
-from phasegate.engine.model.state import PhaseState, RunState
+from phasegate.engine.model.state import GateState, PhaseState, RunState
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE, status_glyph
 from phasegate.tui.text import safe
@@ -45,13 +45,7 @@ class PhasePanel(Static, can_focus=True):
             total[t.phase] = total.get(t.phase, 0) + 1
             if t.status.terminal and t.status is not TaskStatus.BLOCKED:
                 done[t.phase] = done.get(t.phase, 0) + 1
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(no_wrap=True, ratio=1)
-        grid.add_column(no_wrap=True, justify="right")
-        grid.add_column(no_wrap=True, justify="right")
         forecasting = bool(state.forecast) and state.finished_at is None
-        if forecasting:  # the time left column, only while there is a forecast to show
-            grid.add_column(no_wrap=True, justify="right")
         first = next(iter(state.phases), None)
         groups: list[tuple[PhaseState, list[Row]]] = []  # each phase with its rows
         for p in state.phases.values():
@@ -98,18 +92,56 @@ class PhasePanel(Static, can_focus=True):
             for g in state.gates.values():
                 if g.after == p.id:
                     style = GATE_STYLE.get(g.status, "dim")
-                    rows.append(
-                        (
-                            Text(f"  ◆ gate {safe(g.id)}", style=style),
-                            f"{len(g.approved_by)}/{g.quorum}"
-                            if g.approval == "manual"
-                            else "auto",
-                            Text(g.status, style=style),
-                        )
+                    # approvals so far only where a quorum of several makes them news
+                    label = Text(
+                        f"{len(g.approved_by)}/{g.quorum} " if g.quorum > 1 else "",
+                        style=style,
                     )
-        for row in fit(groups, done, total, LINES):
-            grid.add_row(*row)
-        self.update(grid)
+                    label.append_text(gate_label(g))
+                    rows.append((Text(f"  ◆ gate {safe(g.id)}", style=style), label))
+        self.update(layout(fit(groups, done, total, LINES), 4 if forecasting else 3))
+
+
+def gate_label(g: GateState) -> Text:
+    """What a gate is at, in words a reader takes at once: `pending` until its phase ends,
+    `waiting for approval` while it needs people, then its outcome."""
+    if g.status == "waiting":
+        return Text("pending", style="dim")
+    if g.status == "open":
+        word = "waiting for approval" if g.approval == "manual" else "checking"  # (auto)
+        return Text(word, style=GATE_STYLE.get("open", ""))
+    return Text(g.status.value, style=GATE_STYLE.get(g.status, "dim"))
+
+
+def layout(rows: list[Row], columns: int) -> RenderableType:
+    """Phase rows in aligned columns; a gate's row (two cells) spans the width, its name cut
+    with an ellipsis before its label is."""
+    widths = [0] * columns
+    for row in rows:
+        if len(row) > 2:
+            for i, cell in enumerate(row[1:], 1):
+                widths[i] = max(
+                    widths[i], cell.cell_len if isinstance(cell, Text) else len(str(cell))
+                )
+    parts: list[RenderableType] = []
+    grid: Table | None = None
+    for row in rows:
+        if len(row) == 2:
+            grid = None
+            line = Table.grid(padding=(0, 1), expand=True)
+            line.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+            line.add_column(no_wrap=True, justify="right")
+            line.add_row(*row)
+            parts.append(line)
+            continue
+        if grid is None:
+            grid = Table.grid(padding=(0, 1), expand=True)
+            grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+            for w in widths[1:]:
+                grid.add_column(no_wrap=True, justify="right", width=max(w, 1))
+            parts.append(grid)
+        grid.add_row(*row, *([""] * (columns - len(row))))
+    return Group(*parts)
 
 
 def fit(
