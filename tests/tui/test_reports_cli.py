@@ -35,7 +35,8 @@ def test_a_finished_run_has_its_reports_and_every_format_works(pg: Run, tmp_path
     assert printed.returncode == 0 and "## QA report" in printed.stdout
     assert "## Lessons" not in printed.stdout
     out = pg("report", "last", "--format", "html", "-o", "rep")
-    assert out.returncode == 0 and (tmp_path / "rep" / f"{run_id}-all.html").exists()
+    page = (tmp_path / "rep" / f"{run_id}-all.html").read_text()
+    assert out.returncode == 0 and "prefers-color-scheme" in page and "<svg" in page
     junit = pg("report", "last", "--format", "junit", "-o", "rep")
     suite = ET.parse(tmp_path / "rep" / f"{run_id}-junit.xml").getroot()
     assert junit.returncode == 0 and suite.get("tests") == "3"
