@@ -1,15 +1,79 @@
 """Machine pressure as risks: CPU, memory and the workdir's disk past the plan's thresholds
 (`risks: {cpu: 95, memory: 90, disk: 95}`, percentages; 0 turns one off). Sampled every few
-seconds by the runner; psutil is imported on the first sample, not at start-up."""
+seconds by the runner; psutil is imported on the first sample, not at start-up.
+
+A busy CPU names its top consumer and whether it is the run's (the engine or a process under
+it): it is critical only when the run is the cause or is being slowed (its processes want CPU on
+a saturated machine); a machine kept busy by others while the run's processes are idle is a
+medium risk, a fact to know rather than an alarm."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from phasegate.engine.plan.model import RiskSettings
 from phasegate.engine.watch.risks import Finding
 
 EVERY = 5  # ticks (seconds) between two samples
+BUSY = 5.0  # % of one core: a run process using more wants CPU (a saturated machine slows it)
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """A process and its CPU use since the last sample (% of one core)."""
+
+    pid: int
+    name: str
+    cpu: float
+    ours: bool  # the engine's or a process under it
+
+
+def cpu_finding(used: float, limit: float, consumers: list[Consumer]) -> Finding:
+    """The CPU risk: `used` (% of the machine) past `limit`, told with its top consumer."""
+    top = max(consumers, key=lambda c: c.cpu, default=None)
+    run_cpu = sum(c.cpu for c in consumers if c.ours)
+    slowed = any(c.ours and c.cpu >= BUSY for c in consumers)
+    cause = top is not None and top.ours
+    message = f"CPU at {used:.0f}% (threshold {limit:g}%)"
+    if top is not None:
+        whose = "the run's" if top.ours else "not the run's"
+        message += f"; top: {top.name} (pid {top.pid}, {top.cpu:.0f}% of a core, {whose})"
+    if cause or slowed:
+        severity = "critical" if used >= 99 else "high"
+        action = (
+            "reduce the agents' slots (phasegate slots)"
+            if cause
+            else "free the machine: the run's tasks are slowed by other processes"
+        )
+    else:
+        severity, action = "medium", "nothing of the run's is slowed; free the machine if it lasts"
+    evidence = {"resource": "cpu", "used_pct": used, "threshold_pct": limit, "run_pct": run_cpu}
+    if top is not None:
+        evidence.update(top_pid=top.pid, top_name=top.name, top_pct=top.cpu, top_ours=top.ours)
+    return Finding("pressure:cpu", "machine_pressure", severity, "run", message, action, evidence)
+
+
+def consumers(engine: int | None = None) -> list[Consumer]:
+    """Every process's CPU use since the last call (psutil keeps the processes between calls,
+    so the first call reads 0 for all), marked the run's when it is `engine` or under it."""
+    import psutil
+
+    engine = os.getpid() if engine is None else engine
+    try:
+        ours = {engine} | {p.pid for p in psutil.Process(engine).children(recursive=True)}
+    except psutil.Error:
+        ours = {engine}
+    out = []
+    for proc in psutil.process_iter(["name"]):
+        try:
+            cpu = proc.cpu_percent(interval=None)
+        except psutil.Error:
+            continue
+        if cpu > 0:
+            out.append(Consumer(proc.pid, str(proc.info.get("name") or "?"), cpu, proc.pid in ours))
+    return out
 
 
 def sample(rules: RiskSettings, workdir: str, worktrees: str = "") -> list[Finding]:
@@ -42,6 +106,8 @@ def sample(rules: RiskSettings, workdir: str, worktrees: str = "") -> list[Findi
                 f"disk of the run's worktrees ({trees})",
             )
         )
+    # each process's use since the last sample, read every sample (the first reads nothing)
+    procs = consumers() if rules.cpu else []
     for key, limit, measure, what in checks:
         if not limit:
             continue
@@ -49,7 +115,9 @@ def sample(rules: RiskSettings, workdir: str, worktrees: str = "") -> list[Findi
             used = measure()
         except OSError:
             continue
-        if used >= limit:
+        if used >= limit and key == "cpu":
+            found.append(cpu_finding(used, limit, procs))
+        elif used >= limit:
             found.append(
                 Finding(
                     f"pressure:{key}",

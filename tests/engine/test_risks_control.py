@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -499,3 +500,51 @@ def test_a_silent_agents_risk_says_what_it_did_last() -> None:
     assert silent.message.endswith("; its last line: → Bash: npm test -- --watch")
     (plain,) = [f for f in findings(state, 400.0, {"a": 5.0}, RULES) if f.rule == "silent_agent"]
     assert "last line" not in plain.message
+
+
+def test_a_busy_cpu_names_its_top_consumer_and_is_critical_only_for_the_run() -> None:
+    """Regression (issue 19): a busy 2-core machine raised a critical "CPU at 100%" on every
+    run, caused by other processes."""
+    from phasegate.engine.watch.pressure import Consumer, cpu_finding
+
+    other = Consumer(4242, "stress-ng", 198.0, ours=False)
+    idle_task = Consumer(5000, "sleep", 0.0, ours=True)
+    busy_task = Consumer(5001, "pytest", 60.0, ours=True)
+    others = cpu_finding(100.0, 95, [other, idle_task])
+    assert others.severity == "medium"  # the run neither causes it nor is slowed
+    assert "top: stress-ng (pid 4242, 198% of a core, not the run's)" in others.message
+    assert others.evidence["top_ours"] is False and others.evidence["top_pid"] == 4242
+    slowed = cpu_finding(100.0, 95, [other, busy_task])
+    assert slowed.severity == "critical" and "slowed" in slowed.action
+    assert "not the run's" in slowed.message
+    ours = cpu_finding(100.0, 95, [Consumer(5001, "pytest", 199.0, ours=True), other])
+    assert ours.severity == "critical" and "pytest (pid 5001" in ours.message
+    assert "the run's)" in ours.message and "slots" in ours.action
+    assert cpu_finding(96.0, 95, [busy_task]).severity == "high"
+
+
+def test_the_cpu_sample_finds_the_runs_busy_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from phasegate.engine.plan.model import RiskSettings
+    from phasegate.engine.watch.pressure import consumers, sample
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        consumers()  # the baseline
+        deadline = time.monotonic() + 10
+        found: list[object] = []
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            mine = [c for c in consumers() if c.pid == busy.pid]
+            if mine and mine[0].cpu > 20:
+                found = mine
+                break
+        assert found and found[0].ours  # (a child of this process, the "engine")
+        rules = RiskSettings.model_validate({"cpu": 0.01, "memory": 0, "disk": 0})
+        cpu = sample(rules, str(tmp_path))
+        assert [f.key for f in cpu] == ["pressure:cpu"] and "top: " in cpu[0].message
+    finally:
+        busy.kill()
+        busy.wait()
