@@ -211,7 +211,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     async def go() -> list[Any]:
         store = await _open(db)
         try:
-            return list(await store.list_runs(limit))
+            return [await _known(store, r) for r in await store.list_runs(limit)]
         finally:
             await store.close()
 
@@ -238,6 +238,27 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
             ],
         )
     )
+
+
+async def _known(store: Any, r: Any) -> Any:
+    """A run as far as it is known: one just started (`run --detach`) has no counts and no
+    heartbeat in its row yet; its events have them, and its elapsed time is the clock's."""
+    import dataclasses
+    import time
+
+    from phasegate.engine.client import engine_alive
+    from phasegate.engine.model.state import project
+
+    if r.finished_at is not None:
+        return r
+    if not r.counts:
+        state = project(e for _, e in await store.read_events(r.id))
+        r = dataclasses.replace(
+            r, counts=state.counts(), started_at=r.started_at or state.started_at
+        )
+    if r.started_at is not None and engine_alive(r):
+        r = dataclasses.replace(r, heartbeat_at=max(r.heartbeat_at or 0.0, time.time()))
+    return r
 
 
 def _run_json(r: Any) -> dict[str, Any]:

@@ -6,11 +6,13 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from phasegate.engine.client import RunRow, SQLiteStore, engine_alive, resolve_run
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.client.reports import gather, metrics
+from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.state import RunState, project
@@ -127,7 +129,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             str(t.attempts),
             format_duration(t.duration),
             "-" if t.exit_code is None else str(t.exit_code),
-            safe(t.reason)[:60],
+            shorten(safe(t.reason), 60),
         ]
         for t in state.tasks.values()
     ]
@@ -198,12 +200,29 @@ async def print_logs(
         cursor = 0
         multi = task is None
         out = sys.stdout
+        ended = attempt_endings(e for _, e in events)
+        shown: dict[str, int] = {}  # task -> the attempt whose lines were written last
+
+        async def mark(name: str, number: int) -> None:
+            """Where a failed attempt's output ends (read again if the engine wrote it since)."""
+            nonlocal ended
+            if (name, number) not in ended:
+                ended = attempt_endings(e for _, e in await store.read_events(row.id))
+            how = ended.get((name, number))
+            if how is not None:
+                prefix = f"{name} | " if multi else ""
+                out.write(f"{clean(prefix)}── attempt {number} {how} ──\n")
+
         while True:
             fresh = await store.get_run(row.id)
             over = fresh is None or fresh.finished_at is not None or not engine_alive(fresh)
             batch = await store.tail_output(row.id, cursor, task)
             for _, line in batch:
                 if attempt is None or line.attempt == attempt:
+                    before = shown.get(line.task)
+                    if before is not None and before != line.attempt:
+                        await mark(line.task, before)
+                    shown[line.task] = line.attempt
                     prefix = f"{line.task} | " if multi else ""
                     out.write(f"{clean(prefix)}{clean(line.text)}\n")
             out.flush()
@@ -211,10 +230,29 @@ async def print_logs(
                 cursor = batch[-1][0]
                 continue
             if not follow or over:  # read after the run ended: nothing more will come
+                for name, number in shown.items():  # (a last attempt that failed too)
+                    await mark(name, number)
+                out.flush()
                 return
             await asyncio.sleep(FOLLOW_POLL)
     finally:
         await store.close()
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line, cut to `width` characters with an ellipsis when it is longer."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def attempt_endings(events: Iterable[ev.Event]) -> dict[tuple[str, int], str]:
+    """(task, attempt) -> how the attempt ended badly (`failed: exited with code 1`)."""
+    out: dict[tuple[str, int], str] = {}
+    for e in events:
+        if isinstance(e, ev.TaskFinished) and e.status != "succeeded":
+            why = e.reason or (f"exited with code {e.exit_code}" if e.exit_code is not None else "")
+            out[(e.task, e.attempt)] = f"{e.status.replace('_', ' ')}: {why}" if why else e.status
+    return out
 
 
 def spend_text(usage: dict[str, Any]) -> str:
