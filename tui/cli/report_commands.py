@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("run_ref", metavar="RUN", default="last")
+@click.argument("run_ref", metavar="[RUN]", default="last")
 @click.option(
     "--kind",
     type=click.Choice(["coordination", "qa", "performance", "lessons", "all"]),
@@ -61,8 +61,8 @@ def report(
     variables: tuple[str, ...],
     db: str | None,
 ) -> None:
-    """Reports of RUN: coordination plan, QA, performance, lessons learned, with the success
-    metrics; printed, or written into DIR. When a run ends, its QA, performance and lessons
+    """Reports of RUN (default: the newest run): coordination plan, QA, performance, lessons
+    learned, with the success metrics; printed, or written into DIR. When a run ends, its QA, performance and lessons
     reports are written into its run directory."""
     from phasegate.tui.cli.reports import report_plan, report_run
 
