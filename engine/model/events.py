@@ -511,6 +511,7 @@ class PermissionAsked(Event):
     attempt: int
     tool: str
     detail: str  # the command, the paths: what the tool would do
+    seconds: float = 0.0
     reason: str = ""
     approvers: list[str] = field(default_factory=list)
 

@@ -568,10 +568,9 @@ def _task_results(s: RunState, e: ev.TaskResults) -> None:
 
 
 def _budget_extended(s: RunState, e: ev.BudgetExtended) -> None:
-    extra = s.budget_extra.setdefault(e.scope, {"usd": 0.0, "tokens": 0, "turns": 0})
-    extra["usd"] += e.usd
-    extra["tokens"] += e.tokens
-    extra["turns"] += e.turns
+    extra = s.budget_extra.setdefault(e.scope, {})
+    for key in ("usd", "tokens", "turns", "seconds"):
+        extra[key] = extra.get(key, 0) + getattr(e, key)
 
 
 def _task_handoff(s: RunState, e: ev.TaskHandoff) -> None:

@@ -99,6 +99,9 @@ class Budget(Model):
     usd: float | None = Field(None, gt=0, description="dollars")
     tokens: int | None = Field(None, gt=0, description="input and output tokens")
     turns: int | None = Field(None, gt=0, description="the agents' turns (model round trips)")
+    seconds: Duration | None = Field(
+        None, gt=0, description="wall time of its tasks' attempts, summed (e.g. 2h)"
+    )
     action: Literal["stop", "pause", "ask"] = "stop"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.report.facts import BAD, Facts
 from phasegate.engine.store.base import Knowledge, Store
-from phasegate.engine.watch.history import gate_key
+from phasegate.engine.watch.history import cost_key, gate_key
 
 AUTO_KINDS = ("qa", "performance", "lessons")  # written into the run directory when it ends
 
@@ -55,6 +55,11 @@ async def learn(
     for g in f.state.gates.values():
         if g.approval == "manual" and g.opened_at is not None and g.closed_at is not None:
             took[gate_key(g.id)] = g.closed_at - g.opened_at
+    # what each succeeded task's coding agents cost: budgets admit its next runs with it
+    for t in f.state.tasks.values():
+        spent = float(t.usage.get("cost_usd", 0.0)) if t.usage.get("cost_source") else 0.0
+        if t.status.value == "succeeded" and spent > 0:
+            took[cost_key(t.id)] = spent
     if took:
         await store.record_durations(f.state.plan_name, run_id, f.end, took)
     # the run's own reports; its coordination plan (a simulation of the plan) is asked for

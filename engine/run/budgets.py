@@ -1,6 +1,9 @@
 """Budgets, a part of the run: what coding agents spend (the `task.usage` their CLIs report:
-dollars, tokens, turns), summed per task, per agent, per phase and for the run, against the
-plan's `budget:`s. At 80% a warning risk; at 100% a high risk and the budget's action: `stop`
+dollars, tokens, turns) and the wall time of the tasks' attempts, summed per task, per agent,
+per phase and for the run, against the plan's `budget:`s. A task is admitted with its forecast:
+what it cost in the plan's earlier runs (the median, from history); one that would overrun a
+dollar budget whose action is `stop` is not started (it ends `failed`), for the others a risk
+warns. At 80% a warning risk; at 100% a high risk and the budget's action: `stop`
 (the scope's running tasks are stopped, and none of its tasks starts again: each ends `failed`,
 its budget spent), `pause` (the run pauses until an operator resumes it) or `ask` (the run
 pauses with the question; resuming it extends the budget by its size once more, a
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.statuses import TaskStatus
 
 if TYPE_CHECKING:
@@ -27,8 +31,11 @@ class Budgets:
         self._host, self._control = host, control
         self._warned: set[str] = set()
         self.spent: dict[str, str] = {}  # scope -> why its tasks do not start again (stop)
+        self._asking: set[str] = set()  # scopes whose `ask` waits for the operator
         self._own = {t.id: t.budget for _, t in host.plan.tasks() if t.budget is not None}
         self._phases = {t.id: p for p, t in host.plan.tasks() if p.budget is not None}
+        self.expected: dict[str, float] = {}  # task -> its median cost in earlier runs (loop)
+        self._timed = [(s, b) for s, b in self._all() if b.seconds]  # (checked every tick)
 
     def scopes(self, tid: str) -> list[tuple[str, Budget]]:
         """The budgets a task spends from: its own, its agent's, the run's."""
@@ -49,27 +56,60 @@ class Budgets:
         return found
 
     def blocked(self, tid: str) -> str:
-        """Why the task may not start (a budget it spends from is spent), or ""."""
-        if not self.spent:  # (every task start asks: nothing to look up until one is spent)
+        """Why the task may not start (a budget it spends from is spent, or its forecast would
+        overrun a `stop` budget), or ""."""
+        if not self.spent and tid not in self.expected:  # (every task start asks: cheap)
             return ""
         for scope, _ in self.scopes(tid):
             if scope in self.spent:
                 return self.spent[scope]
+        return self._admit(tid)
+
+    def _admit(self, tid: str) -> str:
+        """The task's expected cost against each dollar budget it spends from."""
+        expected = self.expected.get(tid, 0.0)
+        for scope, budget in self.scopes(tid):
+            if not budget.usd or not expected:
+                continue
+            usd, limit = self._used(scope)[0], self._limits(scope, budget)[0]
+            if usd + expected <= limit:
+                continue
+            why = (
+                f"{tid} is expected to cost ${expected:.4f} (the median of its earlier runs); "
+                f"with ${usd:.4f} spent, the budget of {scope} (${limit:g}) would be overrun"
+            )
+            if budget.action == "stop":
+                return f"not admitted: {why}"
+            key = f"{scope} forecast {tid}"
+            if key not in self._warned:
+                self._warned.add(key)
+                self._risk(scope, "medium", why, "raise the budget, or skip the task", {})
         return ""
 
     def saw(self, usage: ev.TaskUsage) -> None:
         """A coding agent reported what it spent: check every budget it spends from."""
         for scope, budget in self.scopes(usage.task):
-            used = self._used(scope)
-            limits = self._limits(scope, budget)
-            share = max(u / limit for u, limit in zip(used, limits, strict=True) if limit)
-            what = _spent(used, limits)
-            if share >= 1.0 and scope not in self.spent:
-                self._warned.add(scope)
-                self._over(scope, budget, what, usage.task)
-            elif share >= WARN_AT and scope not in self._warned:
-                self._warned.add(scope)
-                self._risk(scope, "medium", f"{what}: 80% of its budget", "", {"share": share})
+            self._check(scope, budget, usage.task)
+
+    def tick(self) -> None:
+        """Once a second: the budgets of wall time (their tasks' attempts run on)."""
+        for scope, budget in self._timed:
+            if scope not in self.spent:
+                self._check(scope, budget, "")
+
+    def _check(self, scope: str, budget: Budget, reporter: str) -> None:
+        used = self._used(scope)
+        limits = self._limits(scope, budget)
+        share = max(u / limit for u, limit in zip(used, limits, strict=True) if limit)
+        what = _spent(used, limits)
+        if share >= 1.0 and scope not in self.spent:
+            if scope in self._asking:
+                return  # (asked already: the run waits for the operator's answer)
+            self._warned.add(scope)
+            self._over(scope, budget, what, reporter)
+        elif share >= WARN_AT and scope not in self._warned:
+            self._warned.add(scope)
+            self._risk(scope, "medium", f"{what}: 80% of its budget", "", {"share": share})
 
     def extend(self, scope: str, by: str) -> None:
         """An operator resumed the run its spent budget paused with a question (`ask`): the
@@ -80,11 +120,18 @@ class Budgets:
         host = self._host
         host.emit(
             ev.BudgetExtended(
-                host.now(), scope, by, budget.usd or 0.0, budget.tokens or 0, budget.turns or 0
+                host.now(),
+                scope,
+                by,
+                budget.usd or 0.0,
+                budget.tokens or 0,
+                budget.turns or 0,
+                budget.seconds or 0.0,
             )
         )
         self.spent.pop(scope, None)
         self._warned.discard(scope)
+        self._asking.discard(scope)
 
     def _all(self) -> list[tuple[str, Budget]]:
         plan = self._host.plan
@@ -93,16 +140,18 @@ class Budgets:
         found += [(f"phase {p.id}", p.budget) for p in plan.phases if p.budget]
         return found + ([("run", plan.budget)] if plan.budget else [])
 
-    def _limits(self, scope: str, budget: Budget) -> tuple[float, float, float]:
-        """(dollars, tokens, turns) it may spend, with what operators added (0: no limit)."""
+    def _limits(self, scope: str, budget: Budget) -> Amounts:
+        """(dollars, tokens, turns, seconds) it may spend, with what operators added (0: no
+        limit)."""
         extra = self._host.state.budget_extra.get(scope, {})
         return (
             (budget.usd or 0.0) + extra.get("usd", 0.0) if budget.usd else 0.0,
             (budget.tokens or 0) + extra.get("tokens", 0) if budget.tokens else 0.0,
             (budget.turns or 0) + extra.get("turns", 0) if budget.turns else 0.0,
+            (budget.seconds or 0.0) + extra.get("seconds", 0.0) if budget.seconds else 0.0,
         )
 
-    def _used(self, scope: str) -> tuple[float, float, float]:
+    def _used(self, scope: str) -> Amounts:
         state = self._host.state
         tasks = list(state.tasks.values())
         if scope.startswith("task "):
@@ -116,7 +165,14 @@ class Budgets:
             int(t.usage.get("input_tokens", 0)) + int(t.usage.get("output_tokens", 0))
             for t in tasks
         )
-        return usd, float(tokens), float(sum(int(t.usage.get("turns", 0)) for t in tasks))
+        turns = float(sum(int(t.usage.get("turns", 0)) for t in tasks))
+        now = self._host.now()
+        seconds = sum(
+            (t.finished_at if t.finished_at is not None else now) - t.started_at
+            for t in tasks
+            if t.started_at is not None
+        )
+        return usd, float(tokens), turns, seconds
 
     def _over(self, scope: str, budget: Budget, what: str, reporter: str) -> None:
         """`reporter`: the task whose report spent it (its prompt is done: it ends as it ends)."""
@@ -132,6 +188,7 @@ class Budgets:
             )
             self._risk(scope, "high", f"{what}: its budget is spent", "asks the operator", {})
             self.spent[scope] = f"the budget of {scope} is spent ({what}); nobody extended it"
+            self._asking.add(scope)
             self._control.handle(cmd.Pause(reason=question, ask=f"budget:{scope}"), "budget")
             return
         why = f"the budget of {scope} is spent ({what})"
@@ -155,14 +212,19 @@ class Budgets:
         )  # fmt: skip
 
 
-def _spent(used: tuple[float, float, float], limits: tuple[float, float, float]) -> str:
+Amounts = tuple[float, float, float, float]  # dollars, tokens, turns, seconds
+
+
+def _spent(used: Amounts, limits: Amounts) -> str:
     """`$0.0120 of $0.01 and 1200 of 1000 tokens spent` (of the limits that are set)."""
-    (usd, tokens, turns), (max_usd, max_tokens, max_turns) = used, limits
+    (usd, tokens, turns, seconds), (max_usd, max_tokens, max_turns, max_seconds) = used, limits
     parts = [f"${usd:.4f} of ${max_usd:g}"] if max_usd else []
     if max_tokens:
         parts.append(f"{tokens:.0f} of {max_tokens:.0f} tokens")
     if max_turns:
         parts.append(f"{turns:.0f} of {max_turns:.0f} turns")
+    if max_seconds:
+        parts.append(f"{format_duration(seconds)} of {format_duration(max_seconds)}")
     return " and ".join(parts) + " spent"
 
 
@@ -173,4 +235,6 @@ def _size(budget: Budget) -> str:
         parts.append(f"{budget.tokens} tokens")
     if budget.turns:
         parts.append(f"{budget.turns} turns")
+    if budget.seconds:
+        parts.append(format_duration(budget.seconds))
     return " and ".join(parts)

@@ -61,7 +61,7 @@ from phasegate.engine.run.talks import Talks
 from phasegate.engine.store.base import RunRow, Store
 from phasegate.engine.store.paths import socket_path
 from phasegate.engine.store.sink import FailedSink, Sink
-from phasegate.engine.watch.history import gate_waits, learned
+from phasegate.engine.watch.history import costs, gate_waits, learned
 from phasegate.engine.watch.monitors import Monitors
 
 HEARTBEAT = 2.0
@@ -299,6 +299,7 @@ class Runner:
                 found = self._monitoring.learned = await learned(self.store, self.plan.name)
                 self._monitoring.gate_waits = gate_waits(found)
                 path, history = self._plan_path, self._monitoring.learned
+                self._budgets.expected = costs(found)
                 self._recording = True
                 repo = self._repository()
                 self.emit(started_event(self.plan, path, self.run_id, started, who, history, repo))
@@ -357,6 +358,7 @@ class Runner:
         self._attempts.flush_windows()  # (lines held for secrets wait a second at most)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
+            self._budgets.tick()
     async def _execute(self) -> tuple[str, str]:
         failed = self._ready.checks("plan", self.plan.checks)
         if failed:

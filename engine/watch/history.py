@@ -1,7 +1,8 @@
 """Estimates learned from history: each task's median and p90 duration over the plan's earlier
 successful runs, which take the place of the plan's `estimate` (its fallback) in the forecast,
 the overrun rule and the dry run; and how long each manual gate waited for its decision (kept
-under `gate:ID`, as no task id holds a colon), which the forecast and the dry run expect."""
+under `gate:ID`, as no task id holds a colon), which the forecast and the dry run expect; and
+what each task's coding agents cost (dollars, under `cost:ID`), which budgets admit it with."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ def gate_key(gate: str) -> str:
 def gate_waits(learned: dict[str, Learned]) -> dict[str, float]:
     """gate id -> the median of its earlier waits for a decision."""
     return {k[len(GATE) :]: v.median for k, v in learned.items() if k.startswith(GATE)}
+
+
+COST = "cost:"  # the prefix of a task's costs (dollars) among the tasks' durations
+
+
+def cost_key(task: str) -> str:
+    return COST + task
+
+
+def costs(learned: dict[str, Learned]) -> dict[str, float]:
+    """task id -> the median of what it cost in earlier runs (dollars)."""
+    return {k[len(COST) :]: v.median for k, v in learned.items() if k.startswith(COST)}

@@ -339,3 +339,30 @@ def test_a_phase_budget_of_turns_asks_and_resuming_extends_it(
     audit = json.loads(run.pg("audit", run.id, "--json").stdout)["audit"]
     extended = [(r["decision"], r["reason"], r["user"]) for r in audit if "budget" in r["decision"]]
     assert extended == [("budget of phase more extended", "+$0 +0 tokens +1 turns", run.user)]
+
+
+def test_a_task_is_admitted_with_what_it_cost_before(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(Text("one"), Text("two"), Text("three"), Text("four"))
+    more = """  - id: more
+    tasks: [{id: w2, agent: coder, prompt: "again"}]
+"""
+    first = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}", extra=more)
+    assert first.ended()["status"] == "succeeded"  # each task cost $0.0008: history has it
+    plan = tmp_path / "agent.yaml"
+    plan.write_text(plan.read_text() + "budget: {usd: 0.0012}\n")
+    started = first.pg("run", "agent.yaml", "--detach")
+    assert started.returncode == 0, started.stderr
+    first.id = started.stdout.split()[-1]
+    shown = first.ended()
+    tasks = {t["id"]: t for t in shown["tasks"]}
+    assert tasks["w"]["status"] == "succeeded"
+    # w2 would take the run to $0.0016 of $0.0012: not started, and the model never asked
+    assert tasks["w2"]["status"] == "failed"
+    assert tasks["w2"]["reason"].startswith(
+        "not admitted: w2 is expected to cost $0.0008 (the median of its earlier runs); "
+        "with $0.0008 spent, the budget of run ($0.0012) would be overrun"
+    )
+    assert len(fake.conversation) == 3

@@ -276,7 +276,8 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "gate": "",
                     "decision": f"budget of {e.scope} extended",
                     "user": e.by,
-                    "reason": f"+${e.usd:g} +{e.tokens} tokens +{e.turns} turns",
+                    "reason": f"+${e.usd:g} +{e.tokens} tokens +{e.turns} turns"
+                    + (f" +{e.seconds:g}s" if e.seconds else ""),
                     "accepted": True,
                 }
             )

@@ -1,0 +1,80 @@
+"""Budgets of wall time (issue 17, point 4): the summed run time of a scope's attempts, checked
+every second while they run; spent, the scope's running tasks are stopped and the rest never
+start, with the reason; `ask` pauses with the question, and `resume` extends it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import Run, show_last, until
+
+STOP = """
+name: wall
+agents: {w: {slots: 2}}
+phases:
+  - id: p
+    budget: {seconds: 1s, action: stop}
+    tasks:
+      - {id: long, run: "sleep 60"}
+      - {id: later, run: "true", needs: [long]}
+  - id: q
+    tasks: [{id: free, run: "true"}]
+"""
+
+
+def test_a_phase_out_of_wall_time_stops_its_tasks(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(STOP)
+    done = pg("run", "plan.yaml", "--headless", timeout=30)
+    assert done.returncode == 1, done.stdout + done.stderr
+    tasks = {t["id"]: t for t in show_last(pg)["tasks"]}  # type: ignore[attr-defined]
+    assert tasks["long"]["status"] == "cancelled"
+    assert tasks["long"]["reason"].startswith("the budget of phase p is spent (1.")
+    assert tasks["long"]["duration"] < 10  # stopped, not waited for
+    assert tasks["later"]["status"] == "blocked"
+    risks = json.loads(pg("risks", "last", "--json", "--all").stdout)["risks"]
+    spent = [r for r in risks if r["key"] == "budget:phase p"]
+    assert spent and spent[0]["severity"] == "high" and "s of 1.0s spent" in spent[0]["message"]
+
+
+ASK = """
+name: wall-ask
+kill_grace: 1s
+agents: {w: {}}
+phases:
+  - id: p
+    budget: {seconds: 1s, action: ask}
+    tasks:
+      - {id: slow, run: "sleep 60"}
+      - {id: after, run: "true", needs: [slow]}
+"""
+
+
+def test_asking_pauses_the_run_and_resume_extends_the_wall_time(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(ASK)
+    started = pg("run", "plan.yaml", "--detach")
+    assert started.returncode == 0, started.stderr
+    asked: list[dict[str, str]] = []
+
+    def asking() -> bool:
+        question = show_last(pg)["question"]
+        if isinstance(question, dict) and question not in asked:
+            asked.append(question)
+            return True
+        return False
+
+    until("the budget's question", asking)
+    assert asked[0]["risk"] == "budget:phase p"
+    assert "resume to extend it by 1.0s, or cancel the run" in asked[0]["reason"]
+    shown = show_last(pg)
+    assert shown["status"] == "paused" and shown["tasks"][1]["status"] == "pending"  # type: ignore[index]
+    # going on extends it by 1 s: the task runs on, spends that too, and it asks again
+    assert pg("resume", "last").returncode == 0
+    until("the second question", asking)
+    assert "s of 2.0s spent" in asked[1]["reason"]
+    assert pg("cancel", "last").returncode == 0
+    until("the run to end", lambda: show_last(pg)["status"] == "cancelled", seconds=30)
+    audit = json.loads(pg("audit", "last", "--json").stdout)["audit"]
+    assert [r["reason"] for r in audit if "budget" in r["decision"]] == [
+        "+$0 +0 tokens +0 turns +1s"
+    ]
