@@ -260,6 +260,8 @@ class SshExecutor:
         self._lock: asyncio.Lock | None = None
         self._procs: set[SshProcess] = set()
         self.rtt: float | None = None
+        self.connections = 0  # connections made so far (the run measures each one's round trip)
+        self.unreachable_since: float | None = None  # (epoch) a cut connection being made again
 
     # -- the connection ---------------------------------------------------------------------
 
@@ -269,6 +271,8 @@ class SshExecutor:
         async with self._lock:
             if self._conn is None:
                 self._conn = await connect(self.key, self.opts)
+                self.connections += 1
+                self.unreachable_since = None
             return self._conn
 
     async def reconnect(self) -> None:
@@ -276,10 +280,13 @@ class SshExecutor:
         old, self._conn = self._conn, None
         if old is not None:
             old.close()
+        if self.unreachable_since is None:
+            self.unreachable_since = time.time()
         deadline = time.monotonic() + self.opts.connect_timeout
         while True:
             try:
                 await self.connection()
+                self.unreachable_since = None
                 return
             except SshError:
                 if time.monotonic() >= deadline:
@@ -297,10 +304,17 @@ class SshExecutor:
         return str(done.stdout or "")
 
     async def ping(self) -> float:
-        """Connect and run `true`: the round trip in seconds."""
-        await self.connection()
-        began = time.monotonic()
-        await self.run("true")
+        """Connect and run `true`: the round trip in seconds. A connection found cut is made
+        again (for `connect_timeout`, raising SshError when it cannot be)."""
+        conn = await self.connection()
+        try:
+            began = time.monotonic()
+            await conn.run("true", check=False)
+        except (OSError, asyncssh.Error):
+            if self._conn is conn:  # (not made again already by a task that noticed it)
+                await self.reconnect()
+            began = time.monotonic()
+            await self.run("true")
         self.rtt = time.monotonic() - began
         return self.rtt
 

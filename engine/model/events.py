@@ -118,6 +118,18 @@ class AgentProbed(Event):
     detail: str = ""
 
 
+@event("agent.reached")
+@dataclass(frozen=True, slots=True)
+class AgentReached(Event):
+    """An agent's host over SSH answered (its round trip in ms), or could not be reached."""
+
+    agent: str
+    host: str  # user@host[:port]
+    rtt_ms: float | None  # None: not reached
+    ok: bool
+    detail: str = ""  # why not
+
+
 @event("phase.started")
 @dataclass(frozen=True, slots=True)
 class PhaseStarted(Event):

@@ -128,6 +128,9 @@ class AgentState:
     status: AgentStatus = AgentStatus.IDLE
     running: set[str] = field(default_factory=set)
     detail: str = ""
+    host: str = ""  # where its tasks run over SSH (user@host[:port]), once reached or tried
+    rtt_ms: float | None = None  # the host's last round trip; None: not reached
+    unreachable: str = ""  # why the host could not be reached the last time it was tried
 
 
 @dataclass(slots=True)
@@ -300,6 +303,13 @@ def _agent_probed(s: RunState, e: ev.AgentProbed) -> None:
     if agent is not None:
         agent.status = AgentStatus.IDLE if e.ready else AgentStatus.NOT_READY
         agent.detail = e.detail
+
+
+def _agent_reached(s: RunState, e: ev.AgentReached) -> None:
+    agent = s.agents.get(e.agent)
+    if agent is not None:
+        agent.host, agent.rtt_ms = e.host, e.rtt_ms if e.ok else None
+        agent.unreachable = "" if e.ok else e.detail or "unreachable"
 
 
 def _phase_started(s: RunState, e: ev.PhaseStarted) -> None:
@@ -595,6 +605,7 @@ def _permission_answered(s: RunState, e: ev.PermissionAnswered) -> None:
 _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunStarted: _run_started,
     ev.AgentProbed: _agent_probed,
+    ev.AgentReached: _agent_reached,
     ev.PhaseStarted: _phase_started,
     ev.PhaseFinished: _phase_finished,
     ev.TaskReady: _task_ready,

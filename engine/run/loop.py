@@ -55,6 +55,7 @@ from phasegate.engine.run.inbox import Inbox
 from phasegate.engine.run.monitoring import Monitoring
 from phasegate.engine.run.notify import Notifier
 from phasegate.engine.run.progress import Progress
+from phasegate.engine.run.reach import Reach
 from phasegate.engine.run.readiness import Readiness, started_event
 from phasegate.engine.run.takeover import TakeOver
 from phasegate.engine.run.talks import Talks
@@ -314,6 +315,8 @@ class Runner:
                 )
             if self._early_cancel:
                 self.cancel(self._early_cancel)
+            if any(a.host for a in self.plan.agents.values()):
+                self._monitoring.reach = Reach(self, self._executors)
             monitors = Monitors.of(self.plan)
             if monitors:
                 self._monitoring.monitors = Monitors(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from phasegate.engine.run.control import OperatorControl
     from phasegate.engine.run.fallbacks import Fallbacks
     from phasegate.engine.run.host import Host
+    from phasegate.engine.run.reach import Reach
     from phasegate.engine.watch.history import Learned
     from phasegate.engine.watch.monitors import Monitors
 
@@ -51,6 +52,7 @@ class Monitoring:
         self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
         self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started
         self._pressure: list[Finding] = []  # machine pressure at the last sample
+        self.reach: Reach | None = None  # agents' hosts over SSH (a plan that has some)
 
     def _phase(self) -> str:
         """The phase the run has reached (under way, or ended with its gates deciding), from
@@ -78,6 +80,9 @@ class Monitoring:
             host.state, now, last_output, host.plan.risks, self._tuning, self._attempts.last_line
         )
         found += self._pressure
+        if self.reach is not None:
+            self.reach.tick(tick)
+            found += self.reach.findings()
         if self.monitors is not None:
             found += self.monitors.findings(phase)
         for event in risk_changes(host.state, now, found):

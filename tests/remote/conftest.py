@@ -38,14 +38,27 @@ class Sshd:
         """The sshd processes serving connections (children of the listening one)."""
         return psutil.Process(self.proc.pid).children()
 
+    def stop(self) -> None:
+        """No sshd listens any more, and the connections it served are cut."""
+        sessions = self.sessions()
+        self.proc.kill()
+        self.proc.wait(10)
+        for p in sessions:
+            p.kill()
+
+    def start(self) -> None:
+        """The sshd again, on the same port with the same keys (after `stop`)."""
+        self.proc = _listen(self.port, self.root)
+
 
 def stop_left(run_dir: Path) -> None:
-    """Kill what a test's remote tasks left running (their PHASEGATE_RUN_DIR is the test's)."""
+    """Kill what a test's remote tasks left running, and the `tail`s of a cut session (their
+    PHASEGATE_RUN_DIR is in the test's directory)."""
     mark = f"PHASEGATE_RUN_DIR={run_dir}".encode()
     for p in psutil.process_iter():
         try:
             with open(f"/proc/{p.pid}/environ", "rb") as f:
-                if mark in f.read().split(b"\0"):
+                if any(v.startswith(mark) for v in f.read().split(b"\0")):
                     p.kill()
         except (OSError, psutil.Error):
             pass
@@ -85,21 +98,27 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
         "PubkeyAuthentication yes\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n"
     )
     os.makedirs("/run/sshd", exist_ok=True)  # (its privilege separation directory)
-    log = open(root / "sshd.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=log, stdout=log)
+    proc = _listen(port, root)
+    user = psutil.Process().username()
+    found = Sshd(port, f"{user}@127.0.0.1:{port}", root / "client_key", known, proc, root)
+    try:
+        yield found
+    finally:
+        found.proc.terminate()
+        found.proc.wait(10)
+        stop_left(tmp_path)  # (what a cut session left: no other test sees it)
+
+
+def _listen(port: int, root: Path) -> subprocess.Popen[bytes]:
+    """sshd with the config in `root`, once it listens (its output appended to sshd.log)."""
+    with open(root / "sshd.log", "ab") as log:
+        config = str(root / "sshd_config")
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stderr=log, stdout=log)
     deadline = time.monotonic() + 15
     while True:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
+                return proc
         if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
             pytest.skip(f"sshd did not start: {(root / 'sshd.log').read_text()[-500:]}")
         time.sleep(0.05)
-    user = psutil.Process().username()
-    try:
-        yield Sshd(port, f"{user}@127.0.0.1:{port}", root / "client_key", known, proc, root)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()

@@ -82,7 +82,17 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
                 for p in state.phases.values()
             ],
             "agents": [
-                {"id": a.id, "status": a.status.value, "slots": a.slots, "detail": a.detail}
+                {
+                    "id": a.id,
+                    "status": a.status.value,
+                    "slots": a.slots,
+                    "detail": a.detail,
+                    **(
+                        {"host": a.host, "rtt_ms": a.rtt_ms, "unreachable": a.unreachable or None}
+                        if a.host
+                        else {}
+                    ),
+                }
                 for a in state.agents.values()
             ],
             "tasks": [t.as_dict() for t in state.tasks.values()],

@@ -1,6 +1,6 @@
 """The agent roster: state, slots used/total, current task, time since its last output; an
 agent whose task waits for an answer to a permission request is `waiting` (`for you` when the
-viewer may answer it)."""
+viewer may answer it); an agent on another host, that host and its round trip (`gpu1 12ms`)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ class AgentRoster(Static, can_focus=True):
                     detail = f"for you · {detail}"
             if len(current) > 1:
                 detail += f" +{len(current) - 1}"
+            if a.host:  # (its tasks run there over SSH: first, the column is narrow)
+                where = _reach(a.host, a.rtt_ms, a.unreachable)
+                detail = f"{where} · {detail}" if current else where
             marks = [last_output.get(t) or state.tasks[t].started_at for t in current]
             since = max((m for m in marks if m is not None), default=None)
             quiet = int(now - since) if since is not None else 0
@@ -96,3 +99,15 @@ class AgentRoster(Static, can_focus=True):
                 detail,
             )
         self.update(grid)
+
+
+def _reach(host: str, rtt_ms: float | None, unreachable: str) -> str:
+    """`gpu1 12ms`: the host's name (without user or port: the column is narrow), its last
+    round trip."""
+    name = host.rpartition("@")[2]
+    name = name[1:].partition("]")[0] if name.startswith("[") else name.partition(":")[0]
+    if unreachable:
+        return f"{safe(name)} unreachable"
+    if rtt_ms is None:
+        return safe(name)
+    return f"{safe(name)} {'<1' if rtt_ms < 1 else f'{rtt_ms:.0f}'}ms"

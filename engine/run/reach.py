@@ -1,0 +1,102 @@
+"""Agents' hosts over SSH, a part of the run: each host's round trip, measured when its
+connection is made and every EVERY seconds (an `agent.reached` event for each of its agents,
+which the roster shows), and a host whose cut connection is being made again, a risk until it
+is back. Measuring never blocks the loop: each measure is a task of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from phasegate.engine.exec.executors import place
+from phasegate.engine.model import events as ev
+from phasegate.engine.watch.risks import Finding
+
+if TYPE_CHECKING:
+    from phasegate.engine.exec.executors import Executors
+    from phasegate.engine.run.host import Host
+
+EVERY = 30  # ticks (seconds) between two measures of a host's round trip
+RULE = "host_unreachable"
+Said = tuple[bool, float | None, str]  # what a measure told: reached, the round trip (ms), why not
+
+
+class Reach:
+    def __init__(self, host: Host, executors: Executors) -> None:
+        self._host, self._executors = host, executors
+        self._hosts: dict[str, list[str]] = {}  # user@host[:port] -> its agents
+        for name, agent in host.plan.agents.items():
+            kind, key = place(agent)
+            if kind == "ssh":
+                self._hosts.setdefault(key, []).append(name)
+        self._measuring: dict[str, asyncio.Task[None]] = {}
+        self._measured: dict[str, tuple[int, int]] = {}  # host -> (tick, its connections then)
+        self._said: dict[str, Said] = {}  # host -> last told
+
+    def tick(self, tick: int) -> None:
+        """Measure each host whose connection is new, or not measured for EVERY ticks."""
+        for key, names in self._hosts.items():
+            ex: Any = self._executors.for_agent(names[0])
+            last = self._measured.get(key)
+            if ex.unreachable_since is not None:  # (the roster says so at once)
+                self._tell(key, names, False, None, "its connection was cut; being made again")
+            due = last is None or tick - last[0] >= EVERY or ex.connections != last[1]
+            if due and key not in self._measuring:
+                self._measured[key] = (tick, ex.connections)
+                task = asyncio.get_running_loop().create_task(self._measure(key, names, ex))
+                self._measuring[key] = task
+
+    async def _measure(self, key: str, names: list[str], ex: Any) -> None:
+        try:
+            limit = max(5.0, 2 * ex.opts.connect_timeout)
+            rtt_ms: float | None = round(await asyncio.wait_for(ex.ping(), limit) * 1000, 1)
+            ok, detail = True, ""
+        except Exception as exc:  # (whatever the link does, the run goes on)
+            rtt_ms, ok = None, False
+            detail = str(exc) or f"no answer ({type(exc).__name__})"
+        finally:
+            self._measuring.pop(key, None)
+        self._measured[key] = (self._measured[key][0], ex.connections)
+        self._tell(key, names, ok, rtt_ms, detail)
+
+    def _tell(self, key: str, names: list[str], ok: bool, rtt_ms: float | None, why: str) -> None:
+        host = self._host
+        if _same(self._said.get(key), ok, rtt_ms, why) or host.state.finished_at is not None:
+            return  # (nothing the roster would show differently, or the run is over)
+        self._said[key] = (ok, rtt_ms, why)
+        for name in names:
+            host.emit(ev.AgentReached(host.now(), name, key, rtt_ms, ok, why))
+
+    def findings(self) -> list[Finding]:
+        """A host whose cut connection is being made again: a risk for each of its agents."""
+        found: list[Finding] = []
+        for (kind, key), ex in self._executors.remote().items():
+            since = getattr(ex, "unreachable_since", None)
+            if kind != "ssh" or since is None:
+                continue
+            at = time.strftime("%H:%M:%S", time.localtime(since))
+            timeout = getattr(getattr(ex, "opts", None), "connect_timeout", 0.0)
+            for name in self._hosts.get(key, ()):
+                found.append(
+                    Finding(
+                        f"{RULE}:{name}",
+                        RULE,
+                        "high",
+                        f"agent {name}",
+                        f"host {key} unreachable since {at}: its connection was cut and is "
+                        "being made again",
+                        "check the host or the network; its tasks fail after connect_timeout",
+                        {"host": key, "since": since, "connect_timeout_s": timeout},
+                    )
+                )
+        return found
+
+
+def _same(
+    said: tuple[bool, float | None, str] | None, ok: bool, rtt: float | None, why: str
+) -> bool:
+    """Whether a measure tells what the last one told (a round trip within 1 ms or a tenth)."""
+    if said is None or said[0] != ok or said[2] != why:
+        return False
+    return rtt is None or said[1] is None or abs(rtt - said[1]) < max(1.0, said[1] / 10)
