@@ -62,8 +62,8 @@ def report(
     db: str | None,
 ) -> None:
     """Reports of RUN (default: the newest run): coordination plan, QA, performance, lessons
-    learned, with the success metrics; printed, or written into DIR. When a run ends, its QA, performance and lessons
-    reports are written into its run directory."""
+    learned, with the success metrics; printed, or written into DIR. When a run ends, its QA,
+    performance and lessons reports are written into its run directory."""
     from phasegate.tui.cli.reports import report_plan, report_run
 
     if plan_path is not None:
