@@ -511,6 +511,7 @@ class BudgetExtended(Event):
     usd: float = 0.0
     tokens: int = 0
     turns: int = 0
+    seconds: float = 0.0
 
 
 @event("permission.asked")
@@ -523,7 +524,6 @@ class PermissionAsked(Event):
     attempt: int
     tool: str
     detail: str  # the command, the paths: what the tool would do
-    seconds: float = 0.0
     reason: str = ""
     approvers: list[str] = field(default_factory=list)
 

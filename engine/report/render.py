@@ -54,6 +54,8 @@ def markdown(report: dict[str, Any]) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in s["counts"].items() if n)
     if counts:
         lines += [f"Duration {_num(s['duration'])}; tasks: {md(counts)}", ""]
+    if s.get("usage"):
+        lines += [f"Spent by coding agents: {md(spend(s['usage']))}", ""]
     if "metrics" in report:
         lines += ["## Success metrics", ""]
         lines += _table(
@@ -69,6 +71,14 @@ def markdown(report: dict[str, Any]) -> str:
     if "lessons" in report:
         lines += lessons_md(report["lessons"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def spend(usage: dict[str, Any]) -> str:
+    """`$0.0123 · 1200 in / 80 out tokens · 3 turns`."""
+    return (
+        f"${float(usage.get('cost_usd', 0.0)):.4f} · {usage.get('input_tokens', 0)} in / "
+        f"{usage.get('output_tokens', 0)} out tokens · {usage.get('turns', 0)} turns"
+    )
 
 
 def coordination_md(c: dict[str, Any]) -> list[str]:
@@ -247,6 +257,15 @@ def performance_md(p: dict[str, Any]) -> list[str]:
             for t in p["tasks"]
         ],
     )
+    if p.get("costs"):
+        lines += _table(
+            ["task", "input tokens", "output tokens", "turns", "cost"],
+            [
+                [md(c["task"]), str(c.get("input_tokens", 0)), str(c.get("output_tokens", 0)),
+                 str(c.get("turns", 0)), f"${float(c.get('cost_usd', 0.0)):.4f}"]
+                for c in p["costs"]
+            ],
+        )  # fmt: skip
     cp = p["critical_path"]
     lines += [
         f"Critical path planned: {md(' -> '.join(cp['planned']) or '-')}",

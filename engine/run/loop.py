@@ -299,8 +299,8 @@ class Runner:
             else:
                 found = self._monitoring.learned = await learned(self.store, self.plan.name)
                 self._monitoring.gate_waits = gate_waits(found)
-                path, history = self._plan_path, self._monitoring.learned
                 self._budgets.expected = costs(found)
+                path, history = self._plan_path, self._monitoring.learned
                 self._recording = True
                 repo = self._repository()
                 self.emit(started_event(self.plan, path, self.run_id, started, who, history, repo))
@@ -358,10 +358,10 @@ class Runner:
             self._sink.summary(heartbeat_at=now, counts=self.state.counts())
         if self._recording and self.state.finished_at is None:
             self._monitoring.tick(now, self._ticks)
+            self._budgets.tick()
         self._attempts.flush_windows()  # (lines held for secrets wait a second at most)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
 
-            self._budgets.tick()
     async def _execute(self) -> tuple[str, str]:
         failed = self._ready.checks("plan", self.plan.checks)
         if failed:
