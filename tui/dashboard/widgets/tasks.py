@@ -16,10 +16,12 @@ from phasegate.engine.model.state import RunState, TaskState
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, status_glyph
 from phasegate.tui.text import safe
 
+# (at 80x24 the table has 78 columns: these, a space each side of every cell, and 2 for the
+# scrollbar of a long run)
 COLUMNS = (
-    ("task", 15),
+    ("task", 14),
     ("phase", 8),
-    ("agent", 9),
+    ("agent", 8),
     ("status", 11),
     ("try", 3),
     ("time", 7),
