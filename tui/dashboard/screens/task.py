@@ -1,4 +1,5 @@
-"""One task: its details and its output, following while it runs; `/` searches the output."""
+"""One task: its details and its output, following while it runs; `/` searches the output, `w`
+wraps long lines, left and right scroll them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class TaskScreen(Screen[None]):
         Binding("j", "scroll_down", "Down", show=False, id="task.down"),
         Binding("k", "scroll_up", "Up", show=False, id="task.up"),
         Binding("q", "back", "Back", show=False, id="task.quit"),
+        Binding("w", "wrap", "Wrap", id="task.wrap"),
     ]
     DEFAULT_CSS = """
     TaskScreen #details { height: auto; max-height: 7; padding: 0 1; background: $panel; }
@@ -108,6 +110,9 @@ class TaskScreen(Screen[None]):
 
     def action_clear_search(self) -> None:
         self.query_one(OutputLog).set_search("")
+
+    def action_wrap(self) -> None:
+        self.query_one(OutputLog).toggle_wrap()
 
     def action_scroll_down(self) -> None:
         self.query_one(OutputLog).scroll_down()

@@ -1,0 +1,69 @@
+"""Long output lines can be read (issue 19, point 3): the task pane scrolls them sideways with
+the arrows, and `w` wraps them into the pane's width (and back)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.base import OutputLine
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.screens.task import TaskScreen
+from phasegate.tui.dashboard.widgets.output import OutputLog
+
+from .helpers import SIZE, dashboard, live_run
+
+LONG = "tests/test_cli.py::test_something_with_a_long_name " + "." * 60 + " [ 18%]"
+
+
+async def test_long_lines_scroll_sideways_or_wrap(tmp_path: Path) -> None:
+    now = time.time()
+    events: list[ev.Event] = [
+        ev.RunStarted(
+            now,
+            "long",
+            "long-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}],
+            tasks=[{"id": "unit", "phase": "p", "agent": "m", "needs": []}],
+            agents=[{"id": "m", "slots": 1}],
+        ),
+        ev.TaskStarted(now, "unit", 1, "m", 1, 1),
+    ]
+    db = f"{tmp_path}/o.db"
+    run_id = await live_run(db, "long", events)
+    store = await SQLiteStore.open(db)
+    try:
+        await store.write_batch(run_id, [], [OutputLine(run_id, "unit", 1, 1, "out", LONG, now)])
+    finally:
+        await store.close()
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await dashboard(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, TaskScreen)
+        log = app.screen.query_one(OutputLog)
+        width = log.scrollable_content_region.width
+        assert len(LONG) > width and log.scroll_x == 0  # its end is past the right edge
+        deadline = time.monotonic() + 10
+        while log.virtual_size.width < len(LONG):  # (the Log measures its lines in a thread)
+            assert time.monotonic() < deadline, "the output pane never measured its lines"
+            await pilot.pause(0.05)
+        await pilot.press("right", "right", "right")  # (a quarter of the pane each)
+        await pilot.pause(0.1)
+        assert log.scroll_x + width >= len(LONG)  # scrolled to its end
+        await pilot.press("left", "left", "left")
+        await pilot.pause(0.1)
+        assert log.scroll_x == 0
+        await pilot.press("w")
+        await pilot.pause(0.1)
+        assert log.wrap and "wrapped" in str(log.border_title)
+        lines = list(log.lines)
+        assert all(len(line) <= width for line in lines)
+        assert "".join(lines[1:]) == LONG  # (after the attempt's line) cut, nothing lost
+        await pilot.press("w")
+        await pilot.pause(0.1)
+        assert not log.wrap and list(log.lines)[1:] == [LONG]
