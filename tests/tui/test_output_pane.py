@@ -1,5 +1,6 @@
-"""Long output lines can be read (issue 19, point 3): the task pane scrolls them sideways with
-the arrows, and `w` wraps them into the pane's width (and back)."""
+"""Long text can be read whole (issue 19, point 3): the task pane scrolls long lines sideways with
+the arrows, and `w` wraps them into the pane's width (and back); `enter` on the risk feed shows
+every risk's message whole."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.base import OutputLine
 from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.screens.risks import RisksScreen
 from phasegate.tui.dashboard.screens.task import TaskScreen
 from phasegate.tui.dashboard.widgets.output import OutputLog
+from phasegate.tui.dashboard.widgets.risks import RiskFeed
 
-from .helpers import SIZE, dashboard, live_run
+from .helpers import SIZE, dashboard, live_run, text
 
 LONG = "tests/test_cli.py::test_something_with_a_long_name " + "." * 60 + " [ 18%]"
 
@@ -67,3 +70,38 @@ async def test_long_lines_scroll_sideways_or_wrap(tmp_path: Path) -> None:
         await pilot.press("w")
         await pilot.pause(0.1)
         assert not log.wrap and list(log.lines)[1:] == [LONG]
+
+
+async def test_enter_on_the_risk_feed_shows_every_risk_whole(tmp_path: Path) -> None:
+    now = time.time()
+    long_reason = "exited with code 3: " + "the linker could not find libfoo " * 4 + "END"
+    events: list[ev.Event] = [
+        ev.RunStarted(
+            now,
+            "risky",
+            "risky-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}],
+            tasks=[{"id": "build", "phase": "p", "agent": "m", "needs": []}],
+            agents=[{"id": "m", "slots": 1}],
+        ),
+        ev.TaskStarted(now, "build", 1, "m", 1, 1),
+        ev.TaskFinished(now, "build", 1, "failed", 3, reason=long_reason),
+    ]
+    db = f"{tmp_path}/r.db"
+    run_id = await live_run(db, "risky", events)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        await pilot.pause(0.2)
+        feed = screen.query_one(RiskFeed)
+        assert "END" not in text(feed)  # cut to one line in the feed
+        feed.focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, RisksScreen)
+        whole = " ".join(text(w) for w in app.screen.query("Static"))
+        assert "END" in " ".join(whole.split()) and "build" in whole
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RisksScreen)

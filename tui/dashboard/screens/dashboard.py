@@ -29,6 +29,7 @@ from phasegate.tui.dashboard.screens.help import HelpScreen
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
 from phasegate.tui.dashboard.screens.quit import QuitScreen
+from phasegate.tui.dashboard.screens.risks import RisksScreen
 from phasegate.tui.dashboard.screens.task import TaskScreen
 from phasegate.tui.dashboard.widgets.agents import AgentRoster
 from phasegate.tui.dashboard.widgets.header import RunHeader
@@ -310,6 +311,9 @@ class DashboardScreen(Screen[None]):
         the run has ended or while no engine holds it (None: shown dimmed)."""
         steerable = self.feed.state.finished_at is None and self._alive
         return steerable or action not in self.STEERING
+
+    def on_risk_feed_opened(self, message: RiskFeed.Opened) -> None:
+        self.app.push_screen(RisksScreen(message.risks))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

@@ -1,12 +1,16 @@
-"""The risk feed: newest first, each with its time, severity, subject and message."""
+"""The risk feed: newest first, each with its time, severity, subject and message (cut to one
+line: `enter` shows them whole)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Static
 
 from phasegate.tui.dashboard.risks import MAX_RISKS, Risk
@@ -17,6 +21,9 @@ SHORT = {"info": "INFO", "low": "LOW", "medium": "MED", "high": "HIGH", "critica
 
 
 class RiskFeed(Static, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Risks in full", id="risks.open"),
+    ]
     DEFAULT_CSS = """
     RiskFeed { border: round $primary-darken-2; height: 5; padding: 0 1; }
     RiskFeed:focus { border: round $accent; }
@@ -26,7 +33,20 @@ class RiskFeed(Static, can_focus=True):
         self.border_title = "Risks"
         self.show([])
 
+    _risks: Collection[Risk] = ()
+
+    class Opened(Message):
+        """`enter` on the feed: its screen shows the risks whole."""
+
+        def __init__(self, risks: Collection[Risk]) -> None:
+            super().__init__()
+            self.risks = risks
+
+    def action_open(self) -> None:
+        self.post_message(self.Opened(list(self._risks)))
+
     def show(self, risks: Collection[Risk]) -> None:
+        self._risks = list(risks)
         if not risks:
             self.update(Text("no risks so far", style="dim"))
             return
