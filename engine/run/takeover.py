@@ -88,6 +88,10 @@ class TakeOver:
         host.emit(
             ev.RunRecovered(host.now(), user, before.engine_pid, before.heartbeat_at, entries)
         )
+        for p in list(state.permissions.values()):
+            if p.status == "open":  # asked in the dead engine's talk with its CLI: that is gone
+                why = "the engine stopped before an answer"
+                host.emit(ev.PermissionAnswered(host.now(), p.id, False, "engine", -1, why))
         for entry in entries:
             t = state.tasks[str(entry["task"])]  # (run.recovered keeps `stopping`)
             if t.stopping and entry["action"] != "adopted":

@@ -8,42 +8,28 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from . import runs
 from .fake_anthropic import FakeAnthropic, Text, ToolUse, Usage
-
-PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
+from .runs import until
 
 pytestmark = pytest.mark.e2e
 
 
-def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+class Run(runs.Run):
+    """A plan of one claude agent `coder` (its HOME and TMPDIR the test's, pointed at the fake)
+    and its task `w`; `extra` adds to the plan."""
 
-
-class Run:
     def __init__(
         self, tmp_path: Path, claude: Path, fake: FakeAnthropic, rules: str, extra: str = ""
     ) -> None:
-        self.dir = tmp_path
         (tmp_path / "home").mkdir()
         (tmp_path / "tmp").mkdir()
-        self.env = {**os.environ, "PHASEGATE_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
         plan = f"""
 name: agent
 agents:
@@ -62,30 +48,8 @@ phases:
   - id: p
     tasks: [{{id: w, agent: coder, prompt: "make the files for {{run_id}}"}}]
 {extra}"""
-        (tmp_path / "agent.yaml").write_text(plan)
-        started = self.pg("run", "agent.yaml", "--detach")
-        assert started.returncode == 0, started.stderr
-        self.id = started.stdout.split()[-1]
+        super().__init__(tmp_path, plan)
         self.user = psutil.Process().username()
-
-    def pg(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PHASEGATE, *args], cwd=self.dir, env=self.env, capture_output=True, text=True,
-            timeout=60,
-        )  # fmt: skip
-
-    def asked(self) -> dict[str, Any] | None:
-        """The open permission request, if any."""
-        gates = json.loads(self.pg("gates", self.id, "--json").stdout)["gates"]
-        asks = [g for g in gates if g.get("kind") == "permission" and g["status"] == "open"]
-        return asks[0] if asks else None
-
-    def show(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.pg("show", self.id, "--json").stdout)
-        return data
-
-    def ended(self) -> dict[str, Any]:
-        return _until("the run to end", lambda: (s := self.show())["status"] != "running" and s)
 
 
 def test_a_tool_request_is_allowed_and_another_denied_from_the_command_line(
@@ -99,13 +63,13 @@ def test_a_tool_request_is_allowed_and_another_denied_from_the_command_line(
         Text("done"),
     )
     run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}")
-    first = _until("the first request", run.asked)
+    first = until("the first request", run.asked)
     assert (first["tool"], first["detail"], first["task"]) == ("Bash", "touch tool.txt", "w")
     allowed = run.pg("approve", run.id, first["id"])
     assert allowed.returncode == 0, allowed.stderr
     assert "allowed Bash (touch tool.txt) for task w" in allowed.stdout
-    _until("the allowed command to run", (tmp_path / "tool.txt").exists)
-    second = _until(
+    until("the allowed command to run", (tmp_path / "tool.txt").exists)
+    second = until(
         "the second request", lambda: (a := run.asked()) and a["id"] != first["id"] and a
     )
     assert second["detail"] == "rm -rf important"
@@ -169,16 +133,11 @@ gates:
   - {id: review, after: p, on_reject: {rewind_to: p, max_attempts: 2}}
 """
     run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}", extra=gate)
-
-    def gate_open() -> bool:
-        gates = json.loads(run.pg("gates", run.id, "--json").stdout)["gates"]
-        return any(g["id"] == "review" and g["status"] == "open" for g in gates)
-
-    _until("the review", gate_open)
+    until("the review", lambda: run.gate_open("review"))
     first_session = {t["id"]: t for t in run.show()["tasks"]}["w"]["session_id"]
     rejected = run.pg("reject", run.id, "review", "--reason", "use smaller steps")
     assert rejected.returncode == 0, rejected.stderr
-    _until("the review again", lambda: len(fake.conversation) == 2 and gate_open())
+    until("the review again", lambda: len(fake.conversation) == 2 and run.gate_open("review"))
     # the rework went on with the agent's session: its request holds the first exchange, then
     # the reviewer's words
     again = fake.conversation[1]
@@ -191,26 +150,11 @@ gates:
     # the CLI reports the session's running cost; each attempt records only what it added:
     # both prompts used the same tokens (the fake's), so both shares are the same, and the
     # task's cost is their sum (the old way counted the first one twice)
-    shares = [json.loads(d)["cost_usd"] for d in _usage_events(run)]
+    shares = [d["cost_usd"] for d in run.usage_events()]
     shares = [c for c in shares if c]  # (the session's first word carries no cost)
     assert len(shares) == 2 and shares[0] > 0
     assert abs(shares[1] - shares[0]) < 1e-9
     assert abs(usage["cost_usd"] - 2 * shares[0]) < 1e-9
-
-
-def _usage_events(run: Run) -> list[str]:
-    """The data of the run's task.usage events, as stored."""
-    import sqlite3
-
-    db = sqlite3.connect(run.dir / "runs.db")
-    try:
-        rows = db.execute(
-            "SELECT data FROM events WHERE run_id = ? AND type = 'task.usage' ORDER BY seq",
-            (run.id,),
-        ).fetchall()
-    finally:
-        db.close()
-    return [str(row[0]) for row in rows]
 
 
 def test_a_tool_allowed_for_the_rest_of_the_task_is_not_asked_again(
@@ -223,7 +167,7 @@ def test_a_tool_allowed_for_the_rest_of_the_task_is_not_asked_again(
         Text("done"),
     )
     run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}")
-    first = _until("the first request", run.asked)
+    first = until("the first request", run.asked)
     allowed = run.pg("approve", run.id, first["id"], "--for-task")
     assert allowed.returncode == 0, allowed.stderr
     assert run.ended()["status"] == "succeeded"
@@ -241,16 +185,13 @@ def test_a_tool_allowed_for_the_rest_of_the_task_is_not_asked_again(
 def test_after_kill_9_of_the_engine_resume_goes_on_with_the_agents_session(
     tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
 ) -> None:
-    import signal
-
     fake = fake_anthropic
     fake.script(ToolUse("Bash", {"command": "touch first.txt"}), Text("picked up again"))
     run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}")
-    asked = _until("the request", run.asked)
+    asked = until("the request", run.asked)
     session = {t["id"]: t for t in run.show()["tasks"]}["w"]["session_id"]
     assert session  # (kept as soon as the CLI said it)
-    os.kill(run.show()["engine_pid"], signal.SIGKILL)
-    _until("the engine to be gone", lambda: "interrupted" in run.pg("show", run.id).stdout)
+    run.kill_engine()
     resumed = run.pg("resume", run.id, "--headless")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     shown = run.show()
@@ -260,7 +201,13 @@ def test_after_kill_9_of_the_engine_resume_goes_on_with_the_agents_session(
     # the second attempt went on with the same conversation: the model saw the first request
     last = fake.conversation[-1]
     assert "touch first.txt" in json.dumps(last.messages)
-    assert asked["status"] == "open"
+    # the request the dead engine asked is closed: nobody can answer it any more
+    gates = json.loads(run.pg("gates", run.id, "--json").stdout)["gates"]
+    old = {g["id"]: g for g in gates}[asked["id"]]
+    assert (old["status"], old["by"], old["message"]) == (
+        "denied", "engine", "the engine stopped before an answer"
+    )  # fmt: skip
+    assert run.asked() is None
 
 
 def test_an_agents_budget_warns_at_80_percent_and_stops_its_tasks_when_spent(
@@ -319,7 +266,7 @@ def test_a_phase_budget_of_turns_asks_and_resuming_extends_it(
         waiting = shown["status"] == "paused" and question and question != before
         return shown if waiting else None
 
-    shown = _until("the budget's question", asking)
+    shown = until("the budget's question", asking)
     question = shown["question"]
     assert question["risk"] == "budget:phase more"
     assert "the budget of phase more is spent (1 of 1 turns spent)" in question["reason"]
@@ -329,7 +276,7 @@ def test_a_phase_budget_of_turns_asks_and_resuming_extends_it(
     assert len(fake.conversation) == 2  # phase p's task is not in the phase's budget
     # going on extends the budget by its size: w3 runs, spends it again, and it asks again
     assert run.pg("resume", run.id).returncode == 0
-    shown = _until("the second question", lambda: asking(question))
+    shown = until("the second question", lambda: asking(question))
     assert "(2 of 2 turns spent)" in shown["question"]["reason"]
     assert len(fake.conversation) == 3
     # cancelling answers no: w4 never reaches the model
