@@ -9,7 +9,8 @@ them and take no scripted turn. A test scripts the model's turns in order::
     fake.script(Call("run_shell_command", {"command": "touch tool.txt"}), Text("done"))
 
 Each conversation request takes the next turn; when the script runs out, the reply's text says
-so. ``Status(429)`` answers one request with an HTTP error. Every request is recorded
+so. ``Status(429)`` answers one request with an HTTP error; ``Slow(seconds, then)`` answers
+``then`` that late. Every request is recorded
 (``fake.requests``; ``fake.conversation`` the conversation's), so a test can read the
 ``functionResponse`` the CLI sent back. Token counts come from the turn or the server's default.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,7 +76,15 @@ class Status:
     message: str = "fake_gemini: scripted error"
 
 
-Turn = Text | Call | Status
+@dataclass(frozen=True)
+class Slow:
+    """Answer `seconds` late (nothing sent until then: a stalled model), then with `then`."""
+
+    seconds: float
+    then: Text | Call | Status
+
+
+Turn = Text | Call | Status | Slow
 
 
 @dataclass(frozen=True)
@@ -208,7 +218,7 @@ class FakeGemini:
 
     def reply(self, model: str, turn: Turn) -> Json:
         """A GenerateContentResponse for a turn."""
-        assert not isinstance(turn, Status)
+        assert not isinstance(turn, Status | Slow)
         if isinstance(turn, Call):
             part: Json = {"functionCall": {"name": turn.name, "args": turn.args}}
         else:
@@ -263,6 +273,9 @@ class _Handler(BaseHTTPRequestHandler):
         model = path.rsplit("/", 1)[-1].split(":", 1)[0] or "gemini-fake"
         fake = self.server_fake
         turn = fake._record(request)
+        if isinstance(turn, Slow):
+            time.sleep(turn.seconds)  # (the fake's thread: the model is slow to answer)
+            turn = turn.then
         if path.endswith(":countTokens"):
             self._reply_json(200, {"totalTokens": fake.usage.prompt})
             return

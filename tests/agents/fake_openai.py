@@ -9,8 +9,9 @@ same server-sent events as the real API. A test scripts the model's replies in o
 Each ``POST /v1/responses`` takes the next reply; when the script runs out, the reply's text
 says so. A shell call is a ``function_call`` named ``exec_command`` with ``{"cmd": ...}`` (the
 tool Codex 0.169 offers); a patch a ``custom_tool_call`` named ``apply_patch``. ``Fail`` answers
-with an HTTP error (429, 500) instead. Every request body is recorded (``fake.requests``), so a
-test can read the tool's output (``function_call_output``) Codex sent back.
+with an HTTP error (429, 500) instead; ``Slow(seconds, then)`` answers ``then`` that late.
+Every request body is recorded (``fake.requests``), so a test can read the tool's output
+(``function_call_output``) Codex sent back.
 
 Manual use: ``python -m tests.agents.fake_openai PORT`` answers a shell call when the last user
 message contains the word TOOL and no tool output came back yet, otherwise with text, forever.
@@ -22,6 +23,7 @@ import itertools
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,7 +75,15 @@ class Fail:
     message: str = "the fake failed on purpose"
 
 
-Reply = Text | Shell | Patch | Fail
+@dataclass(frozen=True)
+class Slow:
+    """Answer `seconds` late (nothing sent until then: a stalled model), then with `then`."""
+
+    seconds: float
+    then: Text | Shell | Patch | Fail
+
+
+Reply = Text | Shell | Patch | Fail | Slow
 
 
 @dataclass(frozen=True)
@@ -276,6 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_json(404, {"error": {"message": f"not found: {self.path}"}})
             return
         reply = self.server_fake._take(request)
+        if isinstance(reply, Slow):
+            time.sleep(reply.seconds)  # (the fake's thread: the model is slow to answer)
+            reply = reply.then
         if isinstance(reply, Fail):
             kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
             error = {"message": reply.message, "type": kind, "code": kind}

@@ -7,20 +7,15 @@ cost is the plan's price of them, the session is Codex's thread."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .fake_openai import Fail, FakeOpenAI, Shell, Text, Usage
-
-PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
+from . import runs
+from .fake_openai import Fail, FakeOpenAI, Shell, Slow, Text, Usage
+from .runs import until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,17 +41,10 @@ plugins = false
 """
 
 
-def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+class Run(runs.Run):
+    """A plan of one codex agent `coder` (its own CODEX_HOME pointed at the fake) and its task
+    `w`; `agent` adds to the agent's keys, `task` to the task's, `extra` to the plan."""
 
-
-class Run:
     def __init__(
         self,
         tmp_path: Path,
@@ -65,12 +53,12 @@ class Run:
         rules: str,
         agent: str = "",
         task: str = "",
+        extra: str = "",
+        detach: bool = True,
     ) -> None:
-        self.dir = tmp_path
         (tmp_path / "home").mkdir()
         (tmp_path / "codex").mkdir()
         (tmp_path / "codex" / "config.toml").write_text(CONFIG.format(url=fake.url))
-        self.env = {**os.environ, "PHASEGATE_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
         plan = f"""
 name: agent
 agents:
@@ -85,34 +73,8 @@ agents:
 {agent}phases:
   - id: p
     tasks: [{{id: w, agent: coder, prompt: "make the files for {{run_id}}"{task}}}]
-"""
-        (tmp_path / "agent.yaml").write_text(plan)
-        started = self.pg("run", "agent.yaml", "--detach")
-        assert started.returncode == 0, started.stderr
-        self.id = started.stdout.split()[-1]
-
-    def pg(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PHASEGATE, *args], cwd=self.dir, env=self.env, capture_output=True, text=True,
-            timeout=60,
-        )  # fmt: skip
-
-    def asked(self) -> dict[str, Any] | None:
-        """The open permission request, if any."""
-        gates = json.loads(self.pg("gates", self.id, "--json").stdout)["gates"]
-        asks = [g for g in gates if g.get("kind") == "permission" and g["status"] == "open"]
-        return asks[0] if asks else None
-
-    def show(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.pg("show", self.id, "--json").stdout)
-        return data
-
-    def ended(self) -> dict[str, Any]:
-        return _until("the run to end", lambda: (s := self.show())["status"] != "running" and s)
-
-    def task(self) -> dict[str, Any]:
-        found: dict[str, Any] = {t["id"]: t for t in self.show()["tasks"]}["w"]
-        return found
+{extra}"""
+        super().__init__(tmp_path, plan, detach)
 
 
 def _outputs(fake: FakeOpenAI) -> list[str]:
@@ -184,12 +146,12 @@ def test_a_person_allows_one_command_and_rejects_another_from_the_command_line(
 ) -> None:
     fake_openai.script(Shell("touch yes.txt"), Shell("touch no.txt"), Text("done"))
     run = Run(tmp_path, codex_bin, fake_openai, "{ask: [Bash]}")
-    first = _until("the first request", run.asked)
+    first = until("the first request", run.asked)
     assert (first["tool"], first["detail"], first["task"]) == ("Bash", "touch yes.txt", "w")
     allowed = run.pg("approve", run.id, first["id"])
     assert allowed.returncode == 0, allowed.stderr
-    _until("the allowed command to run", (tmp_path / "yes.txt").exists)
-    second = _until(
+    until("the allowed command to run", (tmp_path / "yes.txt").exists)
+    second = until(
         "the second request", lambda: (a := run.asked()) and a["id"] != first["id"] and a
     )
     assert second["detail"] == "touch no.txt"
@@ -264,3 +226,147 @@ def test_a_provider_that_refuses_fails_the_task_with_codexs_message(
     assert len(fake_openai.conversation) == 1  # (no retries in this CODEX_HOME)
     logs = run.pg("logs", run.id, "w").stdout
     assert "· failed: 0 requests" in logs
+
+
+PRICE = "    price: {input: 1.0, output: 10.0}\n"  # (dollars a million tokens)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_command_allowed_from_the_dashboard_and_another_denied_from_the_command_line(
+    tmp_path: Path, codex_bin: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Shell("touch yes.txt"), Shell("touch no.txt"), Text("done"))
+    run = Run(tmp_path, codex_bin, fake_openai, "{ask: [Bash]}", agent=PRICE, detach=False)
+    with run.term() as term:
+        term.wait_for(
+            lambda s: "A coding agent asks to use a tool" in s and "touch yes.txt" in s,
+            "the permission prompt",
+        )
+        term.keys("a")
+        until("the allowed command to run", (tmp_path / "yes.txt").exists)
+        second = until(
+            "the second request", lambda: (a := run.asked()) and a["detail"] == "touch no.txt" and a
+        )
+        denied = run.pg("reject", run.id, second["id"], "--reason", "not that one")
+        assert denied.returncode == 0, denied.stderr
+        assert run.ended()["status"] == "succeeded"
+        screen = term.wait_for(lambda s: "asks to use a tool" not in s, "the prompt to close")
+        term.keys("q")
+        assert "EXITED=0" in term.wait_for(lambda s: "EXITED=" in s, "phasegate to exit"), screen
+    assert not (tmp_path / "no.txt").exists()
+    # the fake saw the allowed command's output, then the denial
+    outputs = _outputs(fake_openai)
+    assert "Process exited with code 0" in outputs[0] and "rejected by user" in outputs[1]
+    audit = json.loads(run.pg("audit", run.id, "--json").stdout)["audit"]
+    votes = [(r["gate"], r["decision"]) for r in audit if r["gate"]]
+    assert votes == [("w-1-p1", "approve"), ("w-1-p2", "reject")] and second["id"] == "w-1-p2"
+    # three requests of the fake's 100 in and 20 out tokens, at $1 and $10 a million
+    usage = run.task()["usage"]
+    assert len(fake_openai.conversation) == 3
+    assert (usage["input_tokens"], usage["output_tokens"]) == (300, 60)
+    assert usage["cost_source"] == "priced" and abs(usage["cost_usd"] - 0.0009) < 1e-9
+
+
+def test_an_agents_budget_stops_the_next_task_before_it_reaches_the_model(
+    tmp_path: Path, codex_bin: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Text("one"), Text("two"), Text("three"))
+    more = """  - id: more
+    tasks:
+      - {id: w2, agent: coder, prompt: "again"}
+      - {id: w3, agent: coder, prompt: "and again", needs: [w2]}
+"""
+    # each prompt costs $0.0003 at the plan's price (the fake's 100 in, 20 out tokens)
+    budget = PRICE + "    budget: {usd: 0.0005}\n"
+    run = Run(tmp_path, codex_bin, fake_openai, "{ask: [Bash]}", agent=budget, extra=more)
+    shown = run.ended()
+    tasks = {t["id"]: t for t in shown["tasks"]}
+    assert (tasks["w"]["status"], tasks["w2"]["status"]) == ("succeeded", "succeeded")
+    assert tasks["w3"]["status"] == "failed" and shown["status"] == "failed"
+    assert "the budget of agent coder is spent" in tasks["w3"]["reason"]
+    assert len(fake_openai.conversation) == 2  # w3 never reached the model
+    risks = run.risks("--all")
+    budget_risks = [r["message"] for r in risks if r["key"].startswith("budget")]
+    assert any("$0.0006 of $0.0005 spent: its budget is spent" in m for m in budget_risks)
+
+
+def test_a_model_that_answers_late_raises_a_silent_agent_risk(
+    tmp_path: Path, codex_bin: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Slow(8, Text("at last")))
+    run = Run(tmp_path, codex_bin, fake_openai, "{ask: [Bash]}", extra="risks: {silent_after: 1s}")
+
+    def silent() -> list[dict[str, Any]]:
+        return [r for r in run.risks() if r["rule"] == "silent_agent"]
+
+    (risk,) = until("the silent agent risk", silent, seconds=30)
+    assert (risk["key"], risk["subject"]) == ("silent:w", "agent coder")
+    assert "task w has printed nothing for" in risk["message"]
+    assert "its last line: · thread" in risk["message"]  # (the thread Codex began)
+    assert run.task()["status"] == "running" and len(fake_openai.conversation) == 1
+    assert run.ended()["status"] == "succeeded"
+    assert "  at last" in run.pg("logs", run.id, "w").stdout
+
+
+def test_a_rejected_gate_sends_its_feedback_to_the_same_thread(
+    tmp_path: Path, codex_bin: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Text("a first draft"), Text("a second draft"))
+    gate = "gates:\n  - {id: review, after: p, on_reject: {rewind_to: p, max_attempts: 2}}\n"
+    run = Run(tmp_path, codex_bin, fake_openai, "{ask: [Bash]}", extra=gate)
+    until("the review", lambda: run.gate_open("review") and len(fake_openai.conversation) == 1)
+    thread = run.task()["session_id"]
+    rejected = run.pg("reject", run.id, "review", "--reason", "use smaller steps")
+    assert rejected.returncode == 0, rejected.stderr
+    until(
+        "the review again", lambda: len(fake_openai.conversation) == 2 and run.gate_open("review")
+    )
+    # the rework went on with Codex's thread: its request holds the first exchange, then the
+    # reviewer's words
+    first, again = fake_openai.conversation
+    said = json.dumps(again.of_type("message"))
+    assert first.body.get("prompt_cache_key") == again.body.get("prompt_cache_key")
+    assert "a first draft" in said and "use smaller steps" in said
+    assert said.index("a first draft") < said.index("use smaller steps")
+    assert run.task()["session_id"] == thread == again.body.get("prompt_cache_key")
+    assert run.pg("approve", run.id, "review").returncode == 0
+    assert run.ended()["status"] == "succeeded"
+
+
+def test_after_kill_9_of_the_engine_resume_goes_on_with_codexs_thread(
+    tmp_path: Path, codex_bin: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Shell("touch first.txt"), Shell("touch again.txt"), Text("picked up"))
+    run = Run(tmp_path, codex_bin, fake_openai, "{ask: [Bash]}")
+    asked = until("the request", run.asked)
+    thread = run.task()["session_id"]
+    assert thread  # (kept as soon as Codex began it)
+    run.kill_engine()
+    resumed = run.resume()
+    try:
+        # a second attempt resumes the thread; the model, told the last attempt did not
+        # succeed, asks again: the dead engine's request is closed, the new one open
+        again = until("the request again", lambda: (a := run.asked()) and a["attempt"] == 2 and a)
+        gates = json.loads(run.pg("gates", run.id, "--json").stdout)["gates"]
+        old = {g["id"]: g for g in gates}[asked["id"]]
+        assert (old["status"], old["by"]) == ("denied", "engine")
+        assert old["message"] == "the engine stopped before an answer"
+        assert run.pg("approve", run.id, again["id"]).returncode == 0
+        out, _ = resumed.communicate(timeout=60)
+    finally:
+        resumed.kill()
+    assert resumed.returncode == 0, out
+    task = run.task()
+    assert run.show()["status"] == "succeeded" and task["attempts"] == 2
+    assert (tmp_path / "again.txt").exists() and not (tmp_path / "first.txt").exists()
+    # the same thread: Codex recorded the in-flight call as aborted, and the model saw it
+    assert task["session_id"] == thread
+    first, second, last = fake_openai.conversation
+    assert first.body.get("prompt_cache_key") == second.body.get("prompt_cache_key") == thread
+    calls = [json.loads(c["arguments"])["cmd"] for c in second.of_type("function_call")]
+    assert calls == ["touch first.txt"]
+    assert "aborted" in str(second.of_type("function_call_output")[0]["output"])
+    said = json.dumps(second.of_type("message"))
+    assert "The last attempt did not succeed" in said
+    outputs = [str(i.get("output")) for i in last.of_type("function_call_output")]
+    assert "Process exited with code 0" in outputs[-1]
