@@ -21,6 +21,7 @@ import itertools
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,7 +58,15 @@ class ToolUse:
     usage: Usage | None = None
 
 
-Turn = Text | ToolUse
+@dataclass(frozen=True)
+class Slow:
+    """Answer `seconds` late (nothing sent until then: a stalled model), then with `then`."""
+
+    seconds: float
+    then: Text | ToolUse
+
+
+Turn = Text | ToolUse | Slow
 
 
 @dataclass(frozen=True)
@@ -313,6 +322,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         turn = self.server_fake._take_turn(request)
+        if isinstance(turn, Slow):
+            time.sleep(turn.seconds)  # (the fake's thread: the model is slow to answer)
+            turn = turn.then
         model = str(body.get("model") or "claude-fake")
         if not body.get("stream"):
             self._reply_json(200, self.server_fake._message(model, turn))

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from . import runs
-from .fake_anthropic import FakeAnthropic, Text, ToolUse, Usage
+from .fake_anthropic import FakeAnthropic, Slow, Text, ToolUse, Usage
 from .runs import until
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,13 @@ class Run(runs.Run):
     and its task `w`; `extra` adds to the plan."""
 
     def __init__(
-        self, tmp_path: Path, claude: Path, fake: FakeAnthropic, rules: str, extra: str = ""
+        self,
+        tmp_path: Path,
+        claude: Path,
+        fake: FakeAnthropic,
+        rules: str,
+        extra: str = "",
+        detach: bool = True,
     ) -> None:
         (tmp_path / "home").mkdir()
         (tmp_path / "tmp").mkdir()
@@ -48,7 +54,7 @@ phases:
   - id: p
     tasks: [{{id: w, agent: coder, prompt: "make the files for {{run_id}}"}}]
 {extra}"""
-        super().__init__(tmp_path, plan)
+        super().__init__(tmp_path, plan, detach)
         self.user = psutil.Process().username()
 
 
@@ -313,3 +319,51 @@ def test_a_task_is_admitted_with_what_it_cost_before(
         "with $0.0008 spent, the budget of run ($0.0012) would be overrun"
     )
     assert len(fake.conversation) == 3
+
+
+def test_a_tool_request_is_allowed_from_the_dashboard_in_a_terminal(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(
+        ToolUse("Bash", {"command": "touch yes.txt", "description": "make a file"}),
+        ToolUse("Bash", {"command": "touch no.txt", "description": "another"}),
+        Text("done"),
+    )
+    run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}", detach=False)
+    with run.term() as term:
+        term.wait_for(
+            lambda s: "A coding agent asks to use a tool" in s and "touch yes.txt" in s,
+            "the permission prompt at 80x24",
+        )
+        term.keys("a")
+        until("the allowed command to run", (tmp_path / "yes.txt").exists)
+        second = until(
+            "the second request", lambda: (a := run.asked()) and a["detail"] == "touch no.txt" and a
+        )
+        assert run.pg("reject", run.id, second["id"], "--reason", "not that").returncode == 0
+        assert run.ended()["status"] == "succeeded"
+        term.wait_for(lambda s: "asks to use a tool" not in s, "the prompt to close")
+        term.keys("q")
+        term.wait_for(lambda s: "EXITED=0" in s, "phasegate to exit")
+    assert not (tmp_path / "no.txt").exists()
+    results = [b for r in fake.conversation for b in r.blocks("tool_result")]
+    assert results[0]["is_error"] is False and results[-1]["is_error"] is True
+    assert "not that" in json.dumps(results[-1])
+
+
+def test_a_model_that_answers_late_raises_a_silent_agent_risk(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    fake.script(Slow(8, Text("at last")))
+    run = Run(tmp_path, claude_bin, fake, "{ask: [Bash]}", extra="risks: {silent_after: 1s}\n")
+
+    def silent() -> dict[str, Any] | None:
+        found = [r for r in run.risks() if r["key"] == "silent:w"]
+        return found[0] if found else None
+
+    risk = until("the silent_agent risk", silent, seconds=30)
+    assert risk["subject"] == "agent coder" and "task w has printed nothing for" in risk["message"]
+    assert "its last line: · session" in risk["message"]  # what the agent did last
+    assert run.ended()["status"] == "succeeded"
