@@ -16,8 +16,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -41,6 +43,16 @@ CANCEL_AFTER = 2.0  # past the grace of a terminate: the Dask task is cancelled 
 
 # the worker side travels by value: workers need distributed, not phasegate
 cloudpickle.register_pickle_by_value(dask_worker)
+
+
+@dataclass(frozen=True)
+class LostWorker:
+    """A worker that died (or left) while it ran one of this engine's tasks."""
+
+    worker: str  # its address
+    task: str  # the task's id (PHASEGATE_TASK)
+    attempt: int
+    at: float  # (epoch) when the engine saw the task lost
 
 
 class DaskRefused(Exception):
@@ -73,6 +85,7 @@ class DaskTask:
         self._caught_up: asyncio.Event | None = None
         self._total = -1  # events the task sent, known at its end
         self._stop: int = 0  # the signal asked for before it started
+        self._exited: asyncio.Future[int] | None = None  # its exit code, from its last event
         self._done = False
 
     # -- the engine's side --------------------------------------------------------------
@@ -107,6 +120,21 @@ class DaskTask:
             pure=False,
             retries=0,
         )
+        # the task's last event carries its exit code: the task ends on it, once every line
+        # before it is in (no round trip to fetch the result); the future is watched for a
+        # task that never gets there (its worker died, it was cancelled)
+        exited = self._exited = asyncio.get_running_loop().create_future()
+        settled = asyncio.ensure_future(_settled(future))
+        try:
+            await asyncio.wait({exited, settled}, return_when=asyncio.FIRST_COMPLETED)
+            if not exited.done() and future.status == "finished":
+                with contextlib.suppress(TimeoutError):  # (its last events are on their way)
+                    await asyncio.wait_for(asyncio.shield(exited), LINES_WAIT)
+        finally:
+            settled.cancel()
+        if exited.done():
+            self._end(Exit(exited.result()))
+            return
         try:
             code, total = await future
         except FutureCancelledError:
@@ -128,13 +156,21 @@ class DaskTask:
     def _lost(self, exc: BaseException) -> str:
         if isinstance(exc, distributed.KilledWorker):
             where = self.worker or exc.last_worker.address
+            self._worker_lost(where)
             return f"lost: worker {where} died while it ran the task"
         return f"lost: on worker {self.worker or '?'}: {type(exc).__name__}: {exc}"
+
+    def _worker_lost(self, worker: str) -> None:
+        env = self._spec.env
+        attempt = int(env.get("PHASEGATE_ATTEMPT") or 0)
+        lost = LostWorker(worker, env.get("PHASEGATE_TASK", ""), attempt, time.time())
+        self._ex.lost.append(lost)
 
     def _end(self, result: Exit) -> None:
         if self._done:
             return
         self._done = True
+        self._future = None  # (released: the scheduler forgets the task)
         self._ex.handles.pop(self.key, None)
         self._on_exit(result)
 
@@ -151,16 +187,27 @@ class DaskTask:
 
     def _apply(self, kind: str, payload: Any) -> None:
         self._seq += 1
+        if kind == "many":  # (events the worker sent together)
+            for each in payload:
+                self._one(str(each[0]), each[1])
+        else:
+            self._one(kind, payload)
+
+    def _one(self, kind: str, payload: Any) -> None:
         if self._done:
             return
         if kind == "lines":
             for stream, text in payload:
                 self._on_line(stream, text)
+        elif kind == "exit":
+            if self._exited is not None and not self._exited.done():
+                self._exited.set_result(int(payload[0]))
         elif kind == "started":
             pid, worker = int(payload[0]), str(payload[1])
             if self.worker:  # Dask started it again elsewhere (a worker left): phasegate decides
                 self._ex.signal(worker, pid, signal.SIGKILL, 0.0)
                 before = self.worker
+                self._worker_lost(before)
                 self._cancel()
                 self._end(
                     Exit(
@@ -231,6 +278,7 @@ class DaskExecutor:
         self._tls: DaskTls | None = agent.executor.tls if agent.executor is not None else None
         self.topic = f"phasegate-{uuid.uuid4().hex}"
         self.handles: dict[str, DaskTask] = {}
+        self.lost: list[LostWorker] = []  # workers that died under a task (the run's risk)
         self._connecting: asyncio.Future[Any] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._settled: dict[str, asyncio.Future[str]] = {}  # run id -> what a take-over stopped
@@ -350,6 +398,16 @@ class DaskExecutor:
         if connecting.exception() is None:
             with contextlib.suppress(RuntimeError):  # (no loop: the process ends anyway)
                 self.spawn(_close(connecting.result()))
+
+
+async def _settled(future: Any) -> None:
+    """Until the future is done, without fetching its result (a round trip to the worker)."""
+    state = getattr(future, "_state", None)
+    if state is None or not hasattr(state, "wait"):  # (another distributed: the public way)
+        with contextlib.suppress(Exception):
+            await future
+        return
+    await state.wait()
 
 
 async def _close(client: Any) -> None:

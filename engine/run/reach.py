@@ -1,7 +1,9 @@
-"""Agents' hosts over SSH, a part of the run: each host's round trip, measured when its
-connection is made and every EVERY seconds (an `agent.reached` event for each of its agents,
-which the roster shows), and a host whose cut connection is being made again, a risk until it
-is back. Measuring never blocks the loop: each measure is a task of its own."""
+"""Agents' hosts over SSH and Dask clusters, a part of the run: each SSH host's round trip,
+measured when its connection is made and every EVERY seconds (an `agent.reached` event for each
+of its agents, which the roster shows), and a host whose cut connection is being made again, a
+risk until it is back; a Dask worker that died under a task, a risk on the task's agent until
+the task's retry runs or for LOST_FOR seconds. Measuring never blocks the loop: each measure is
+a task of its own."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 EVERY = 30  # ticks (seconds) between two measures of a host's round trip
 RULE = "host_unreachable"
+WORKER_LOST = "worker_lost"
+LOST_FOR = 60.0  # seconds a lost worker's risk stays when its task is not run again
 Said = tuple[bool, float | None, str]  # what a measure told: reached, the round trip (ms), why not
 
 
@@ -33,6 +37,7 @@ class Reach:
         self._measuring: dict[str, asyncio.Task[None]] = {}
         self._measured: dict[str, tuple[int, int]] = {}  # host -> (tick, its connections then)
         self._said: dict[str, Said] = {}  # host -> last told
+        self._shown: set[object] = set()  # lost workers' risks raised once (held till then)
 
     def tick(self, tick: int) -> None:
         """Measure each host whose connection is new, or not measured for EVERY ticks."""
@@ -69,9 +74,13 @@ class Reach:
             host.emit(ev.AgentReached(host.now(), name, key, rtt_ms, ok, why))
 
     def findings(self) -> list[Finding]:
-        """A host whose cut connection is being made again: a risk for each of its agents."""
+        """A host whose cut connection is being made again: a risk for each of its agents; a
+        Dask worker that died under a task: a risk on the task's agent."""
         found: list[Finding] = []
         for (kind, key), ex in self._executors.remote().items():
+            if kind == "dask":
+                found += self._workers_lost(ex)
+                continue
             since = getattr(ex, "unreachable_since", None)
             if kind != "ssh" or since is None:
                 continue
@@ -90,6 +99,41 @@ class Reach:
                         {"host": key, "since": since, "connect_timeout_s": timeout},
                     )
                 )
+        return found
+
+    def _workers_lost(self, ex: Any) -> list[Finding]:
+        """A Dask worker that died under a task: a risk until the task runs again (its retry
+        started) or for LOST_FOR seconds, shown for a tick at least (a retry may start at once)."""
+        tasks, now = self._host.state.tasks, time.time()
+        ex.lost[:] = [
+            lost
+            for lost in ex.lost
+            if lost not in self._shown
+            or (
+                now - lost.at < LOST_FOR
+                and (lost.task not in tasks or tasks[lost.task].attempts <= lost.attempt)
+            )
+        ]
+        self._shown &= set(ex.lost)
+        found: list[Finding] = []
+        for lost in ex.lost:
+            self._shown.add(lost)
+            task = tasks.get(lost.task)
+            agent = task.agent if task is not None and task.agent else "?"
+            at = time.strftime("%H:%M:%S", time.localtime(lost.at))
+            found.append(
+                Finding(
+                    f"{WORKER_LOST}:{lost.task}",
+                    WORKER_LOST,
+                    "high",
+                    f"agent {agent}",
+                    f"Dask worker {lost.worker} died at {at} while it ran task {lost.task} "
+                    f"(attempt {lost.attempt}): the task is lost, into its retry policy",
+                    "check the worker's machine and the cluster's logs; its retry runs on "
+                    "another worker",
+                    {"worker": lost.worker, "task": lost.task, "attempt": lost.attempt},
+                )
+            )
         return found
 
 

@@ -153,7 +153,7 @@ def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_d
     mark = _marker()
     run = (
         "sh -c 'echo $PHASEGATE_ATTEMPT >> attempts.log; "
-        f"if [ $PHASEGATE_ATTEMPT = 1 ]; then sleep {mark}; fi; echo done'"
+        f"if [ $PHASEGATE_ATTEMPT = 1 ]; then sleep {mark}; else sleep 1.5; fi; echo done'"
     )
     tasks = f"""      - {{id: victim, run: "{run}", retries: 1, backoff: 0.1}}
 """
@@ -179,6 +179,14 @@ def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_d
     assert [e["attempt"] for e in finished] == [1, 2]
     assert str(finished[0]["reason"]).startswith("lost: worker tcp://127.0.0.1:")
     until("the lost attempt's processes to go with its worker", lambda: marked(mark) == [])
+    # the dashboard's risk: the agent, naming the worker and the task; cleared by the retry
+    where = str(finished[0]["reason"]).split()[2]
+    raised = [e for e in _events(cli_env, "risk.raised") if e["rule"] == "worker_lost"]
+    assert len(raised) == 1, raised
+    assert raised[0]["subject"] == "agent d"
+    assert where in str(raised[0]["message"]) and "task victim" in str(raised[0]["message"])
+    cleared = [e for e in _events(cli_env, "risk.cleared") if e["key"] == raised[0]["key"]]
+    assert cleared, "the risk stays after the task's retry ran"
 
 
 def test_kill_9_of_the_engine_then_resume_runs_the_lost_task_again_and_nothing_twice(
