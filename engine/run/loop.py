@@ -45,8 +45,6 @@ from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
 from phasegate.engine.plan.template import Raw
-from phasegate.engine.run import feedback
-from phasegate.engine.run.amend import Amendments
 from phasegate.engine.run.attempts import Attempts
 from phasegate.engine.run.budgets import Budgets
 from phasegate.engine.run.channel import Channel
@@ -161,10 +159,7 @@ class Runner:
         )
         self._talks = self._attempts.talks = Talks(self, self._attempts.show)
         self._budgets = self._attempts.budgets = Budgets(self, self._control)
-        self._amend = Amendments(self)
-        self._inbox = Inbox(
-            self, self._control, self._keeper, self.cancel, self._talks, self._amend
-        )
+        self._inbox = Inbox(self, self._control, self._keeper, self.cancel, self._talks)
         # the run's socket: commands reach the engine only through it (none without a run dir)
         path = socket_path(run_dir) if run_dir else ""
         self._channel = Channel(path, self.submit, share) if path else None
@@ -189,8 +184,6 @@ class Runner:
         elif asked.startswith("budget:"):  # (an operator went on past a spent budget)
             assert isinstance(event, ev.RunResumed)
             self._budgets.extend(asked.removeprefix("budget:"), event.by)
-        elif isinstance(event, ev.GateOpened) and feedback.should_ask(self.state, event.gate):
-            self.emit(feedback.asked_event(self.state, event.ts))  # (the plan's feedback.at)
 
     def now(self) -> float:
         return self._clock()
@@ -333,8 +326,6 @@ class Runner:
             damage = await self.store.damage()
             if damage:  # (what it recorded cannot be trusted: never `succeeded`)
                 status, reason = "failed", f"the database is damaged: {damage}"
-            if feedback.should_ask(self.state):  # (its questions, as the run ends)
-                self.emit(feedback.asked_event(self.state, self.now()))
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()
@@ -393,7 +384,6 @@ class Runner:
                 self.emit(ev.PhaseFinished(self.now(), phase.id, "failed"))
                 return RunStatus.FAILED, reason
             await self._progress.run([t.id for t in phase.tasks])
-            phase = next(p for p in self.plan.phases if p.id == phase.id)  # (amended since)
             status = self._phase_status([t.id for t in phase.tasks])
             self.emit(ev.PhaseFinished(self.now(), phase.id, status))
             if status == "failed":
