@@ -6,6 +6,7 @@ from __future__ import annotations
 from phasegate.engine.exec.executors import check_hosts as check_hosts
 from phasegate.engine.plan import load_plan as load_plan
 from phasegate.engine.plan import validate_file as validate_file
+from phasegate.engine.plan.amend import change_lines as change_lines
 from phasegate.engine.plan.fallbacks import fallbacks as fallbacks
 from phasegate.engine.plan.fallbacks import risk_fallbacks as risk_fallbacks
 from phasegate.engine.plan.load import plan_from_text as plan_from_text
@@ -17,6 +18,7 @@ from phasegate.engine.watch.history import Learned as Learned
 from phasegate.engine.watch.history import gate_key as gate_key
 from phasegate.engine.watch.history import gate_waits as gate_waits
 from phasegate.engine.watch.history import learned as learned
+from phasegate.engine.watch.impact import impact_lines as impact_lines
 from phasegate.engine.watch.simulate import Schedule as Schedule
 from phasegate.engine.watch.simulate import projected as projected
 from phasegate.engine.watch.simulate import simulate as simulate

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     SKIP = "skip"  # skip a task; its dependents go on
     CANCEL_TASK = "cancel_task"  # cancel one task; its dependents are blocked
     NOTE = "note"  # an operator's note, kept with the run
+    AMEND = "amend"  # a new version of the plan, applied once its change gate passes
 
 
 class Role(StrEnum):
@@ -137,8 +138,39 @@ class Note:
         _required(self.text, "a note needs text")
 
 
+@dataclass(frozen=True, slots=True)
+class Amend:
+    """A new version of the run's plan (its YAML text): checked against the run, then put to
+    a change gate; `restart`: running tasks (comma-separated) whose command may change, their
+    attempt stopped and run again with the new one."""
+
+    text: str
+    path: str = ""  # where it was read from (messages name it)
+    restart: str = ""
+    kind: ClassVar[Kind] = Kind.AMEND
+    role: ClassVar[Role] = Role.OPERATE
+
+    def __post_init__(self) -> None:
+        _required(self.text, "an amendment needs the plan's text")
+
+    @property
+    def restarts(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.restart.split(",") if t.strip())
+
+
 Command = (
-    Approve | Reject | Cancel | Pause | Resume | Priority | Slots | Retry | Skip | CancelTask | Note
+    Approve
+    | Reject
+    | Cancel
+    | Pause
+    | Resume
+    | Priority
+    | Slots
+    | Retry
+    | Skip
+    | CancelTask
+    | Note
+    | Amend
 )
 Decision = Approve | Reject
 
@@ -156,6 +188,7 @@ COMMANDS: dict[Kind, type[Command]] = {
         Skip,
         CancelTask,
         Note,
+        Amend,
     )
 }
 

@@ -539,3 +539,52 @@ class PermissionAnswered(Event):
     uid: int = -1
     message: str = ""
     rule: str = ""  # the plan's rule that answered it, when no person did
+
+
+@event("change.proposed")
+@dataclass(frozen=True, slots=True)
+class ChangeProposed(Event):
+    """An amendment of the live run's plan waits at its change gate: the difference task by
+    task (engine/plan/amend.py), its impact on the forecast, who may decide it ([]: the run's
+    starter) and the new plan's text (applied once approved)."""
+
+    change: str  # change-1, change-2, ...
+    by: str
+    uid: int
+    diff: list[dict[str, Any]]
+    impact: dict[str, Any] = field(default_factory=dict)
+    approvers: list[str] = field(default_factory=list)
+    text: str = ""
+    path: str = ""
+    restart: list[str] = field(default_factory=list)
+    command: int = 0
+
+
+@event("change.closed")
+@dataclass(frozen=True, slots=True)
+class ChangeClosed(Event):
+    """A change gate decided: passed (the plan.amended event follows), rejected, or refused
+    (the run moved on since it was proposed and the change no longer fits)."""
+
+    change: str
+    outcome: str  # passed | rejected | refused
+    reason: str = ""
+
+
+@event("plan.amended")
+@dataclass(frozen=True, slots=True)
+class PlanAmended(Event):
+    """The run follows a new version of its plan from now on: its text (kept, so that a
+    take-over loads it), the difference, and the run's shape after it (as run.started has it:
+    the fold gains and loses tasks, phases, gates and agents from it)."""
+
+    change: str
+    plan_version: int  # 2 for the first amendment (1 is the plan the run started with)
+    by: str
+    text: str
+    diff: list[dict[str, Any]]
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[dict[str, Any]] = field(default_factory=list)  # added or with new slots
+    operators: list[str] = field(default_factory=list)

@@ -170,6 +170,44 @@ class GateState:
 
 
 @dataclass(slots=True)
+class ChangeState:
+    """An amendment of the plan at its change gate: open until its approvers decide."""
+
+    id: str
+    by: str
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    impact: dict[str, Any] = field(default_factory=dict)
+    approvers: tuple[str, ...] = ()  # (): the run's starter decides
+    opened_at: float = 0.0
+    status: GateStatus = GateStatus.OPEN
+    closed_at: float | None = None
+    approved_by: list[str] = field(default_factory=list)
+    reason: str = ""
+    restart: list[str] = field(default_factory=list)
+    text: str = ""  # the new plan's (applied once approved; not shown)
+    path: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": "change",
+            "after": "",
+            "approval": "manual",
+            "approvers": list(self.approvers),
+            "quorum": 1,
+            "status": self.status.value,
+            "by": self.by,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "approved_by": list(self.approved_by),
+            "reason": self.reason,
+            "diff": self.diff,
+            "impact": self.impact,
+            "restart": list(self.restart),
+        }
+
+
+@dataclass(slots=True)
 class RiskState:
     key: str
     rule: str
@@ -237,6 +275,10 @@ class RunState:
     budget_extra: dict[str, dict[str, float]] = field(default_factory=dict)
     base_commit: str = ""
     permissions: dict[str, PermissionState] = field(default_factory=dict)  # agents' requests
+    changes: dict[str, ChangeState] = field(default_factory=dict)  # amendments at their gate
+    # the applied amendments: {"change", "version", "at", "by", "diff"}; the plan the run
+    # follows is version 1 + len(amendments)
+    amendments: list[dict[str, Any]] = field(default_factory=list)
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
     anomalies: list[str] = field(default_factory=list)
     events: int = 0
@@ -418,6 +460,9 @@ def _gate_opened(s: RunState, e: ev.GateOpened) -> None:
 def _gate_voted(s: RunState, e: ev.GateVoted) -> None:
     g = s.gates.get(e.gate)
     if g is None:
+        change = s.changes.get(e.gate)
+        if change is not None and e.decision == "approve" and e.user not in change.approved_by:
+            change.approved_by.append(e.user)
         return
     if e.decision == "reject":
         g.rejected = g.rejected or f"rejected by {e.user}: {e.reason}"
@@ -602,6 +647,71 @@ def _permission_answered(s: RunState, e: ev.PermissionAnswered) -> None:
         p.status, p.by, p.message = ("allowed" if e.allowed else "denied"), e.by, e.message
 
 
+def _change_proposed(s: RunState, e: ev.ChangeProposed) -> None:
+    s.changes[e.change] = ChangeState(
+        e.change,
+        e.by,
+        list(e.diff),
+        dict(e.impact),
+        tuple(e.approvers),
+        e.ts,
+        restart=list(e.restart),
+        text=e.text,
+        path=e.path,
+    )
+
+
+def _change_closed(s: RunState, e: ev.ChangeClosed) -> None:
+    change = s.changes.get(e.change)
+    if change is not None:
+        outcome = "rejected" if e.outcome == "refused" else e.outcome
+        change.status = _read(GateStatus, outcome, s, f"change '{e.change}'")
+        change.reason, change.closed_at = e.reason, e.ts
+
+
+def _plan_amended(s: RunState, e: ev.PlanAmended) -> None:
+    """The run's shape after an amendment: tasks, phases, gates and agents gained, lost or
+    changed (what has run keeps its state: an amendment never touches it)."""
+    s.amendments.append(
+        {
+            "change": e.change,
+            "version": e.plan_version,
+            "at": e.ts,
+            "by": e.by,
+            "diff": list(e.diff),
+        }
+    )
+    s.operators = list(e.operators)
+    phases: dict[str, PhaseState] = {}
+    for p in e.phases:
+        phase = s.phases.get(p["id"]) or PhaseState(p["id"])
+        phase.title, phase.timebox = p.get("title") or "", p.get("timebox")
+        phases[p["id"]] = phase
+    s.phases = phases
+    tasks: dict[str, TaskState] = {}
+    for t in e.tasks:
+        task = s.tasks.get(t["id"]) or TaskState(id=t["id"], phase=t["phase"])
+        task.phase, task.capability = t["phase"], t.get("capability")
+        task.needs, task.estimate = tuple(t.get("needs") or ()), t.get("estimate")
+        if task.status.value == "pending":
+            task.agent = t.get("agent")
+        if t["id"] not in s.tasks:
+            task.priority = int(t.get("priority") or 0)
+        tasks[t["id"]] = task
+    s.tasks = tasks
+    gates: dict[str, GateState] = {}
+    for g in e.gates:
+        gate = s.gates.get(g["id"]) or GateState(g["id"], g["after"])
+        gate.after, gate.approval = g["after"], g.get("approval", "manual")
+        gate.approvers, gate.quorum = tuple(g.get("approvers") or ()), int(g.get("quorum", 1))
+        gate.forbid_self_approval = bool(g.get("forbid_self_approval", False))
+        gates[g["id"]] = gate
+    s.gates = gates
+    for a in e.agents:
+        agent = s.agents.setdefault(a["id"], AgentState(a["id"]))
+        agent.slots = int(a.get("slots", agent.slots))
+
+
 _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.RunStarted: _run_started,
     ev.AgentProbed: _agent_probed,
@@ -639,6 +749,9 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.TaskResults: _task_results,
     ev.PermissionAsked: _permission_asked,
     ev.PermissionAnswered: _permission_answered,
+    ev.ChangeProposed: _change_proposed,
+    ev.ChangeClosed: _change_closed,
+    ev.PlanAmended: _plan_amended,
 }
 
 

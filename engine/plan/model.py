@@ -429,6 +429,11 @@ class Roles(Model):
         description="users (or group:NAME) who may pause, resume, cancel, retry, skip, change "
         "slots and priorities and add notes, besides the run's starter; others observe",
     )
+    changes: list[str] = Field(
+        default_factory=list,
+        description="users (or group:NAME) who approve an amendment of the live run (`phasegate "
+        "amend`) at its change gate; default: the run's starter",
+    )
 
 
 class AskCommand(Model):

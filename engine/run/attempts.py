@@ -100,6 +100,7 @@ class Attempts:
         self.worktrees: Worktrees | None = None  # set by the loop for `worktree: true` plans
         self.running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
+        self._restarting: dict[str, str] = {}  # task -> why its attempt stops to run again
         self.last_output: dict[str, float] = {}  # task -> time of its last output line
         self.last_line: dict[str, str] = {}  # task -> that line (a silent agent's last activity)
         self._tailing: asyncio.TimerHandle | None = None
@@ -126,6 +127,12 @@ class Attempts:
             return False
         a.handle.terminate(grace)
         return True
+
+    def restart(self, tid: str, grace: float, reason: str) -> None:
+        """Stop a running attempt and run the task again (its plan entry changed): the attempt
+        ends cancelled with `reason`, the next one starts at once."""
+        if self.stop(tid, grace):
+            self._restarting[tid] = reason
 
     def forget(self, tid: str) -> None:
         """A task that waits for a retry will not run again (skipped or cancelled)."""
@@ -320,16 +327,19 @@ class Attempts:
             self._results(a)
         if a.worktree and not a.blocked:
             self._handoff(a)
+        restarted = self._restarting.pop(tid, "")
         status, reason = self._outcome(a, result)
+        if restarted:
+            status, reason = TaskStatus.CANCELLED, restarted
         host.emit(
             ev.TaskFinished(
                 host.now(), tid, a.number, status, result.code, a.lines, a.dropped, reason
             )
         )
         retry = status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) and a.number <= task.retries
-        retry = retry and not a.blocked
+        retry = (retry and not a.blocked) or bool(restarted)
         if retry and not host.state.cancelling:
-            delay = min(task.backoff * 2 ** (a.number - 1), MAX_BACKOFF)
+            delay = 0.0 if restarted else min(task.backoff * 2 ** (a.number - 1), MAX_BACKOFF)
             host.emit(ev.TaskRetrying(host.now(), tid, a.number + 1, delay, reason))
             self._retry_timers[tid] = asyncio.get_running_loop().call_later(delay, self._retry, tid)
         else:

@@ -16,6 +16,7 @@ from phasegate.engine.model.identity import Identity
 from phasegate.engine.run.roles import may_operate
 
 if TYPE_CHECKING:
+    from phasegate.engine.run.amend import Amendments
     from phasegate.engine.run.control import OperatorControl
     from phasegate.engine.run.gatekeeper import GateKeeper
     from phasegate.engine.run.host import Host
@@ -30,8 +31,9 @@ class Inbox:
         keeper: GateKeeper,
         cancel: Callable[[str], None],
         talks: Talks | None = None,
+        amend: Amendments | None = None,
     ) -> None:
-        self._host, self._talks = host, talks
+        self._host, self._talks, self._amend = host, talks, amend
         self._control, self._keeper, self._cancel = control, keeper, cancel
         self._last = 0  # the last command number given (the fold's, after a take-over)
         self.closed = ""  # why commands are refused now (the run has ended)
@@ -53,6 +55,8 @@ class Inbox:
         if isinstance(order, cmd.Approve | cmd.Reject):
             if self._talks is not None and order.gate in host.state.permissions:
                 self._talks.decide(number, order, who)  # (an agent's tool request)
+            elif self._amend is not None and order.gate in host.state.changes:
+                self._amend.decide(number, order, who)  # (an amendment's change gate)
             else:
                 self._keeper.decide(number, order, who)
             return {"id": number}
@@ -61,7 +65,10 @@ class Inbox:
             why = _not_operator(who.user, host.state.operators, starter)
             self._refuse(number, kind, args, who, why)
             return {"id": number}
-        if isinstance(order, cmd.Cancel):
+        if isinstance(order, cmd.Amend) and self._amend is not None:
+            ok, message = self._amend.propose(number, order, who)
+            host.emit(ev.CommandDone(host.now(), number, kind, who.user, ok, message, who.uid))
+        elif isinstance(order, cmd.Cancel):
             reason = order.reason or f"cancelled by {who.user}"
             host.emit(ev.CommandDone(host.now(), number, kind, who.user, True, reason, who.uid))
             self._cancel(reason)

@@ -190,7 +190,20 @@ class Store(Protocol):
         """Keep the plan text and variables a run was started with (for `resume`)."""
         ...
 
-    async def load_plan(self, run_id: str) -> tuple[str, dict[str, str]] | None: ...
+    async def load_plan(self, run_id: str) -> tuple[str, dict[str, str]] | None:
+        """The plan text the run follows (its newest applied amendment, else the text it was
+        started with) and its variables."""
+        ...
+
+    async def save_plan_version(
+        self, run_id: str, version: int, text: str, change: str, at: float
+    ) -> None:
+        """Keep an applied amendment's plan text beside the first (version 1)."""
+        ...
+
+    async def plan_versions(self, run_id: str) -> list[tuple[int, str, str, float]]:
+        """Every version of the run's plan: (version, text, change, at), the first included."""
+        ...
 
     async def save_snapshot(self, run_id: str, seq: int, fmt: str, data: bytes) -> None:
         """Keep the fold of a run's events up to `seq`, serialised in format `fmt`."""

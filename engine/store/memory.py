@@ -33,6 +33,7 @@ class MemoryStore:
         self._cursor: dict[tuple[str, str, int, int], int] = {}
         self._last_cursor = 0  # output cursors only grow, even when dropped lines are rewritten
         self._plans: dict[str, tuple[str, dict[str, str]]] = {}
+        self._versions: dict[str, list[tuple[int, str, str, float]]] = {}
         self._snapshots: dict[str, tuple[int, str, bytes]] = {}
         self._knowledge: dict[str, tuple[str, list[Knowledge]]] = {}
         self._durations: dict[tuple[str, str], tuple[float, dict[str, float]]] = {}
@@ -210,7 +211,23 @@ class MemoryStore:
 
     async def load_plan(self, run_id: str) -> tuple[str, dict[str, str]] | None:
         found = self._plans.get(run_id)
-        return (found[0], dict(found[1])) if found else None
+        newer = self._versions.get(run_id)
+        if found is None:
+            return None
+        return (newer[-1][1] if newer else found[0]), dict(found[1])
+
+    async def save_plan_version(
+        self, run_id: str, version: int, text: str, change: str, at: float
+    ) -> None:
+        if run_id not in self._runs:
+            raise StoreError(f"run {run_id} does not exist")
+        kept = [v for v in self._versions.get(run_id, []) if v[0] != version]
+        self._versions[run_id] = sorted([*kept, (version, text, change, at)])
+
+    async def plan_versions(self, run_id: str) -> list[tuple[int, str, str, float]]:
+        found = self._plans.get(run_id)
+        first = [(1, found[0], "", self._runs[run_id].created_at)] if found else []
+        return first + list(self._versions.get(run_id, []))
 
     async def save_snapshot(self, run_id: str, seq: int, fmt: str, data: bytes) -> None:
         if run_id not in self._runs:

@@ -137,6 +137,18 @@ MIGRATIONS: dict[int, list[str]] = {
     # Tamper evidence: each event row carries the hash of the row before it and of itself
     # (store/chain.py); `phasegate audit RUN --verify` walks the chain.
     8: ["ALTER TABLE events ADD COLUMN chain TEXT"],
+    # Each applied amendment of a live run's plan (`phasegate amend`), beside the text it started
+    # with (run_plans, version 1): a take-over loads the newest.
+    9: [
+        """CREATE TABLE plan_versions (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            version INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            change TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL,
+            PRIMARY KEY (run_id, version)
+        )""",
+    ],
 }
 
 LATEST = max(MIGRATIONS)

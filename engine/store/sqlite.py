@@ -501,7 +501,37 @@ class SQLiteStore:
 
     async def load_plan(self, run_id: str) -> tuple[str, dict[str, str]] | None:
         rows = await self._query("SELECT text, vars FROM run_plans WHERE run_id = ?", (run_id,))
-        return (rows[0][0], json.loads(rows[0][1])) if rows else None
+        if not rows:
+            return None
+        newer = await self._query(
+            "SELECT text FROM plan_versions WHERE run_id = ? ORDER BY version DESC LIMIT 1",
+            (run_id,),
+        )
+        return (newer[0][0] if newer else rows[0][0]), json.loads(rows[0][1])
+
+    async def save_plan_version(
+        self, run_id: str, version: int, text: str, change: str, at: float
+    ) -> None:
+        async with self.transaction() as db:
+            await self._require_run(db, run_id)
+            await db.execute(
+                "INSERT OR REPLACE INTO plan_versions (run_id, version, text, change, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, version, text, change, at),
+            )
+
+    async def plan_versions(self, run_id: str) -> list[tuple[int, str, str, float]]:
+        first = await self._query(
+            "SELECT p.text, r.created_at FROM run_plans p JOIN runs r ON r.id = p.run_id "
+            "WHERE p.run_id = ?",
+            (run_id,),
+        )
+        rows = await self._query(
+            "SELECT version, text, change, at FROM plan_versions WHERE run_id = ? ORDER BY version",
+            (run_id,),
+        )
+        out = [(1, first[0][0], "", first[0][1])] if first else []
+        return out + [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def save_snapshot(self, run_id: str, seq: int, fmt: str, data: bytes) -> None:
         async with self.transaction() as db:

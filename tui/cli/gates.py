@@ -42,6 +42,9 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
                 found.append(
                     {"run": row.id, "plan": row.plan_name, "kind": "gate", **gate.as_dict()}
                 )
+            for change in state.changes.values():  # amendments of the plan at their gate
+                if change.status == "open" or ref is not None:
+                    found.append({"run": row.id, "plan": row.plan_name, **change.as_dict()})
             for asked in state.permissions.values():  # agents' tool requests, routed alike
                 if asked.status == "open" or ref is not None:
                     found.append({"run": row.id, "plan": row.plan_name, **asked.as_dict()})
@@ -67,10 +70,13 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
                     [
                         g["run"],
                         safe(g["id"]),
-                        safe(g["after"]),
+                        safe(g["after"] or "plan change"),
                         g["status"],
                         f"{len(g['approved_by'])}/{g['quorum']}",
-                        safe(", ".join(g["approvers"]) or "anyone"),
+                        safe(
+                            ", ".join(g["approvers"])
+                            or ("the starter" if g.get("kind") == "change" else "anyone")
+                        ),
                         when(g["opened_at"]),
                     ]
                     for g in found
@@ -197,8 +203,12 @@ async def _answer(store: SQLiteStore, run_id: str, gate: str, decision: str, use
         p = state.permissions[gate]
         verb = "allowed" if decision == "approve" else "denied"
         return f"{user} {verb} {p.tool} ({p.detail[:60]}) for task {p.task} of run {run_id}"
-    g = state.gates[gate]
     verb = "approved" if decision == "approve" else "rejected"
+    if gate in state.changes:
+        c = state.changes[gate]
+        done = {"open": "still waiting", "passed": "the plan is amended"}
+        return f"{user} {verb} {gate} of run {run_id}: {done.get(c.status.value, c.status.value)}"
+    g = state.gates[gate]
     if g.status == "open":
         return (
             f"{user} {verb} gate {gate} of run {run_id}: "
@@ -244,6 +254,22 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "reason": e.message,
                     "accepted": e.ok,
                     "why": "" if e.ok else e.message,
+                }
+            )
+        elif isinstance(e, ev.FeedbackGiven):  # (a stakeholder's answers)
+            rated = f"{e.rating}/5 " if e.rating is not None else ""
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": "",
+                    "decision": "feedback",
+                    "user": e.user,
+                    "uid": e.uid,
+                    "host": e.host,
+                    "tty": e.tty,
+                    "ssh": e.ssh,
+                    "reason": f"{rated}{e.comment}".strip(),
+                    "accepted": True,
                 }
             )
         elif isinstance(e, ev.RunStarted):

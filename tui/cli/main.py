@@ -557,6 +557,41 @@ def note(run_ref: str, text: str, db: str | None) -> None:
         click.echo(done)
 
 
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
+@click.option(
+    "--restart",
+    multiple=True,
+    metavar="TASK",
+    help="A running TASK whose command changes: stop its attempt and run the new one.",
+)
+@json_option
+@db_option
+def amend(
+    run_ref: str, plan_path: str, restart: tuple[str, ...], as_json: bool, db: str | None
+) -> None:
+    """Amend a live RUN's plan with PLAN: the difference task by task and its impact on the
+    forecast are shown and put to a change gate (change-N), applied once approved with
+    `phasegate approve RUN change-N` (approvers: the plan's roles.changes, default the run's
+    starter). What has run, a running task (but with --restart TASK) or a passed gate cannot
+    change."""
+    from phasegate.tui.cli.amend import amend as send
+
+    try:
+        shown = _run_async(lambda: send(_db_path(db), run_ref, plan_path, restart, as_json))
+    except PlanError as exc:
+        _print_problems(exc.problems)
+        n = len(exc.problems)
+        _fail(
+            f"{plan_path} is not a valid plan ({n} problem{'s' if n != 1 else ''}); "
+            "nothing was sent",
+            EXIT_USAGE,
+        )
+        return
+    click.echo(shown)
+
+
 @cli.command("plan")
 @click.argument("plan_path", metavar="PLAN", type=click.Path())
 @json_option

@@ -40,6 +40,12 @@ async def inspect(db_path: str, ref: str) -> Resumable:
         found = Resumable(row, (await fold_run(store, row.id))[0], engine_alive(row))
         if found.state.finished_at is None and not found.alive:
             saved = await store.load_plan(row.id)
+            if saved is not None and found.state.amendments:
+                # (the newest applied amendment's text: its event is the truth, should its
+                # row not have reached the plan_versions table before the engine died)
+                newest = [e for _, e in await store.read_events(row.id) if e.type == "plan.amended"]
+                if newest:
+                    saved = (str(getattr(newest[-1], "text", saved[0])), saved[1])
             found.plan, found.variables = _plan(row, saved)
         return found
     finally:

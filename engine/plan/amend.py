@@ -1,0 +1,235 @@
+"""Amending a live run's plan: the difference between the plan the run follows and a new version,
+task by task (added, removed, changed fields), agents and slots, resources, gates, phases and
+their timeboxes, risk rules and roles; and what in it the run's state refuses, each with its
+reason. Pure: the engine (engine/run/amend.py) and the front ends judge with the same code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import BAD, GateStatus, PhaseStatus, TaskStatus
+from phasegate.engine.plan.model import Plan
+
+Change = dict[str, Any]  # {"what", "id", "change": added|removed|changed, "fields", "phase"}
+
+COMMAND_FIELDS = ("run", "prompt")  # what `--restart TASK` lets change on a running task
+_FINISHED = (PhaseStatus.SUCCEEDED, PhaseStatus.FAILED, PhaseStatus.CANCELLED)
+_NOT_STARTED = (TaskStatus.PENDING, TaskStatus.READY, TaskStatus.BLOCKED)
+
+
+def _fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+    }
+
+
+def _by_id(
+    what: str, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+) -> list[Change]:
+    out: list[Change] = []
+    for key, value in new.items():
+        if key not in old:
+            out.append({"what": what, "id": key, "change": "added", **_where(value)})
+        elif fields := _fields(old[key], value):
+            out.append({"what": what, "id": key, "change": "changed", "fields": fields})
+    out += [{"what": what, "id": k, "change": "removed"} for k in old if k not in new]
+    return out
+
+
+def _where(value: dict[str, Any]) -> dict[str, Any]:
+    return {"phase": value["_phase"]} if "_phase" in value else {}
+
+
+def _tasks(plan: Plan) -> dict[str, dict[str, Any]]:
+    return {t.id: {**t.model_dump(exclude={"id"}), "_phase": p.id} for p, t in plan.tasks()}
+
+
+def diff(old: Plan, new: Plan) -> list[Change]:
+    """Every difference between two versions of a plan, in a stable order."""
+    out: list[Change] = []
+    old_tasks, new_tasks = _tasks(old), _tasks(new)
+    for change in _by_id("task", old_tasks, new_tasks):
+        fields = change.get("fields", {})
+        if "_phase" in fields:
+            fields["phase"] = fields.pop("_phase")
+        out.append(change)
+    out += _by_id(
+        "phase",
+        {p.id: p.model_dump(exclude={"id", "tasks"}) for p in old.phases},
+        {p.id: p.model_dump(exclude={"id", "tasks"}) for p in new.phases},
+    )
+    out += _by_id(
+        "agent",
+        {a: s.model_dump() for a, s in old.agents.items()},
+        {a: s.model_dump() for a, s in new.agents.items()},
+    )
+    out += _by_id(
+        "resource",
+        {r: s.model_dump() for r, s in old.resources.items()},
+        {r: s.model_dump() for r, s in new.resources.items()},
+    )
+    out += _by_id(
+        "gate",
+        {g.id: g.model_dump(exclude={"id"}) for g in old.gates},
+        {g.id: g.model_dump(exclude={"id"}) for g in new.gates},
+    )
+    for what, a, b in (
+        ("risks", old.risks.model_dump(), new.risks.model_dump()),
+        ("roles", old.roles.model_dump(), new.roles.model_dump()),
+        (
+            "monitors",
+            {"monitors": old.model_dump()["monitors"]},
+            {"monitors": new.model_dump()["monitors"]},
+        ),
+    ):
+        if fields := _fields(a, b):
+            out.append({"what": what, "id": what, "change": "changed", "fields": fields})
+    if old.name != new.name:
+        out.append(
+            {
+                "what": "plan",
+                "id": "name",
+                "change": "changed",
+                "fields": {"name": [old.name, new.name]},
+            }
+        )
+    return out
+
+
+def refusals(
+    old: Plan, new: Plan, changes: list[Change], state: RunState, restart: tuple[str, ...] = ()
+) -> list[str]:
+    """Why the run cannot take these changes now (nothing: it can)."""
+    why: list[str] = []
+    tasks, phases, gates = state.tasks, state.phases, state.gates
+    new_tasks = {t.id: (p.id, t) for p, t in new.tasks()}
+    for c in changes:
+        what, key, kind = c["what"], c["id"], c["change"]
+        if what == "plan":
+            why.append("the plan's name cannot change: it names the run and its history")
+        elif what == "task":
+            why += _task(key, kind, c.get("fields", {}), state, restart, new_tasks)
+        elif what == "phase":
+            ps = phases.get(key)
+            if kind != "added" and ps is not None and ps.status is not PhaseStatus.PENDING:
+                verb = "removed" if kind == "removed" else "changed"
+                why.append(f"phase '{key}' is {ps.status.value}: it cannot be {verb}")
+        elif what == "gate":
+            g = gates.get(key)
+            if g is not None and g.status is GateStatus.PASSED and kind != "added":
+                why.append(f"gate '{key}' has passed: it cannot be changed or removed")
+            after = (
+                new.gates[[x.id for x in new.gates].index(key)].after if kind != "removed" else ""
+            )
+            pa = phases.get(after)
+            if kind == "added" and pa is not None and pa.status in _FINISHED:
+                why.append(
+                    f"gate '{key}' would follow phase '{after}', which has finished: "
+                    "it would never open"
+                )
+        elif what == "agent" and kind == "removed":
+            busy = [
+                t.id for t in tasks.values() if t.agent == key and t.status is TaskStatus.RUNNING
+            ]
+            if busy:
+                why.append(f"agent '{key}' runs {', '.join(busy)}: it cannot be removed now")
+    why += _phase_order(old, new, state)
+    for tid in restart:
+        t = tasks.get(tid)
+        changed = any(
+            c["what"] == "task" and c["id"] == tid and c["change"] == "changed" for c in changes
+        )
+        if t is None or t.status is not TaskStatus.RUNNING:
+            why.append(f"--restart {tid}: it is not running")
+        elif not changed:
+            why.append(f"--restart {tid}: the new plan does not change it")
+    return why
+
+
+def _task(
+    key: str,
+    kind: str,
+    fields: dict[str, list[Any]],
+    state: RunState,
+    restart: tuple[str, ...],
+    new_tasks: dict[str, tuple[str, Any]],
+) -> list[str]:
+    tasks, phases = state.tasks, state.phases
+    t = tasks.get(key)
+    status = t.status if t is not None else TaskStatus.PENDING
+    why: list[str] = []
+    if kind == "removed":
+        if status is TaskStatus.RUNNING:
+            why.append(f"task '{key}' is running: it cannot be removed (cancel it first)")
+        elif status not in _NOT_STARTED:
+            why.append(f"task '{key}' has finished ({status.value}): it cannot be removed")
+        return why
+    phase, task = new_tasks[key]
+    ps = phases.get(phase)
+    if kind == "added" and ps is not None and ps.status in _FINISHED:
+        why.append(f"phase '{phase}' has finished ({ps.status.value}): it cannot get task '{key}'")
+    if kind == "changed":
+        if status is TaskStatus.RUNNING:
+            other = [f for f in fields if f not in COMMAND_FIELDS]
+            if other:
+                why.append(
+                    f"task '{key}' is running: its {', '.join(other)} cannot change "
+                    "(only its command, with --restart)"
+                )
+            elif key not in restart:
+                why.append(
+                    f"task '{key}' is running: its command changes only with an explicit "
+                    f"restart (--restart {key})"
+                )
+        elif status not in _NOT_STARTED:
+            why.append(f"task '{key}' has finished ({status.value}): it cannot be changed")
+        if "phase" in fields and ps is not None and ps.status in _FINISHED:
+            why.append(f"task '{key}' cannot move to phase '{phase}', which has finished")
+    before = set(fields.get("needs", [[], []])[0] or ()) if kind == "changed" else set()
+    for need in task.needs:
+        n = tasks.get(need)
+        if need not in before and n is not None and n.status in BAD:
+            ended = n.status.value.replace("_", " ")
+            why.append(f"task '{key}' may not need '{need}', which already {ended}")
+    return why
+
+
+def _phase_order(old: Plan, new: Plan, state: RunState) -> list[str]:
+    """Phases that have started keep their order, and nothing new comes before one."""
+    started = [
+        p.id
+        for p in old.phases
+        if state.phases.get(p.id) and state.phases[p.id].status is not PhaseStatus.PENDING
+    ]
+    ids = [p.id for p in new.phases]
+    if [p for p in ids if p in started] != started:
+        return ["phases that have started keep their order: " + ", ".join(started)]
+    if started:
+        last = ids.index(started[-1])
+        early = [p for p in ids[:last] if p not in {q.id for q in old.phases}]
+        if early:
+            return [
+                f"phase '{early[0]}' would come before phase '{started[-1]}', which has started"
+            ]
+    return []
+
+
+def change_lines(changes: list[Change]) -> list[str]:
+    """One line a change, as `amend`, the change gate and the reports print them."""
+    lines = []
+    for c in changes:
+        where = f" (phase {c['phase']})" if c.get("phase") else ""
+        head = f"{c['what']} {c['id']}" if c["what"] != c["id"] else c["what"]
+        if c["change"] != "changed":
+            sign = "+" if c["change"] == "added" else "-"
+            lines.append(f"{sign} {head} {c['change']}{where}")
+            continue
+        parts = [f"{name}: {_short(a)} -> {_short(b)}" for name, (a, b) in c["fields"].items()]
+        lines.append(f"~ {head}: " + "; ".join(parts))
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = "-" if value in (None, "", [], {}) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
