@@ -31,6 +31,7 @@ class Kind(StrEnum):
     SKIP = "skip"  # skip a task; its dependents go on
     CANCEL_TASK = "cancel_task"  # cancel one task; its dependents are blocked
     NOTE = "note"  # an operator's note, kept with the run
+    FEEDBACK = "feedback"  # a stakeholder's answers to the plan's feedback questions
     AMEND = "amend"  # a new version of the plan, applied once its change gate passes
 
 
@@ -39,6 +40,7 @@ class Role(StrEnum):
 
     DECIDE = "decide"
     OPERATE = "operate"
+    ANSWER = "answer"  # those the plan's feedback section asks (engine/run/feedback.py)
 
 
 class BadCommand(UsageError):
@@ -158,8 +160,18 @@ class Amend:
         return tuple(t.strip() for t in self.restart.split(",") if t.strip())
 
 
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    rating: int = 0  # 1-5; 0: none given
+    comment: str = ""
+    answers: dict[str, str] = dataclasses.field(default_factory=dict)  # other questions, by id
+    kind: ClassVar[Kind] = Kind.FEEDBACK
+    role: ClassVar[Role] = Role.ANSWER
+
+
 Command = (
-    Approve
+    Feedback
+    | Approve
     | Reject
     | Cancel
     | Pause
@@ -188,6 +200,7 @@ COMMANDS: dict[Kind, type[Command]] = {
         Skip,
         CancelTask,
         Note,
+        Feedback,
         Amend,
     )
 }
@@ -208,6 +221,7 @@ def args_of(command: Command) -> dict[str, Any]:
         f.name: getattr(command, f.name)
         for f in dataclasses.fields(command)
         if getattr(command, f.name) != f.default
+        and (f.default_factory is dataclasses.MISSING or getattr(command, f.name))
     }
 
 
@@ -222,13 +236,17 @@ def parse(kind: str, args: Mapping[str, Any]) -> Command:
     for f in dataclasses.fields(cls):
         value = args.get(f.name)
         if value is None:
-            if f.default is dataclasses.MISSING:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise BadCommand(f"'{kind}' needs '{f.name}'")
             continue
         if f.type == "int":
             if isinstance(value, bool) or not _whole(value):
                 raise BadCommand(f"'{f.name}' must be a whole number, not {value!r}")
             value = int(str(value))
+        elif str(f.type).startswith("dict"):
+            if not isinstance(value, Mapping):
+                raise BadCommand(f"'{f.name}' must be a mapping, not {value!r}")
+            value = {str(k): str(v) for k, v in value.items()}
         else:
             value = str(value)
         values[f.name] = value

@@ -100,6 +100,9 @@ class RunStarted(Event):
     # the git repository and commit worktree attempts start from (plans with `worktree: true`)
     repo: str = ""
     base_commit: str = ""
+    # the plan's stakeholder feedback: {"ask": [...], "at": "end" | GATE, "questions": [...]}
+    # ({} without a `feedback:` section: the starter and operators may give it at any time)
+    feedback: dict[str, Any] = field(default_factory=dict)
 
 
 def _run_started_v1(data: dict[str, Any]) -> dict[str, Any]:
@@ -539,6 +542,33 @@ class PermissionAnswered(Event):
     uid: int = -1
     message: str = ""
     rule: str = ""  # the plan's rule that answered it, when no person did
+
+
+@event("feedback.asked")
+@dataclass(frozen=True, slots=True)
+class FeedbackAsked(Event):
+    """The plan's feedback questions are put to the people it asks (the run ended, or the
+    gate named by `feedback.at` opened)."""
+
+    at: str  # end | the gate's id
+    ask: list[str] = field(default_factory=list)
+
+
+@event("feedback.given")
+@dataclass(frozen=True, slots=True)
+class FeedbackGiven(Event):
+    """A stakeholder's answers, with the identity the OS vouched for (the engine's socket, or
+    the process that wrote it after the run ended): an audit row like a gate vote."""
+
+    user: str
+    uid: int
+    rating: int | None = None  # 1-5, the first rating question's answer
+    comment: str = ""  # the first text question's answer
+    answers: dict[str, str] = field(default_factory=dict)  # every question's, by its id
+    host: str = ""
+    tty: str = ""
+    ssh: str = ""
+    command: int = 0  # the command it answered (0: written by the CLI after the run ended)
 
 
 @event("change.proposed")

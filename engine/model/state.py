@@ -279,6 +279,11 @@ class RunState:
     # the applied amendments: {"change", "version", "at", "by", "diff"}; the plan the run
     # follows is version 1 + len(amendments)
     amendments: list[dict[str, Any]] = field(default_factory=list)
+    # stakeholder feedback: the plan's section ({} without one), when its questions were asked
+    # (None: not yet), and the answers given ({"ts", "user", "uid", "rating", "comment", ...})
+    feedback_plan: dict[str, Any] = field(default_factory=dict)
+    feedback_asked: float | None = None
+    feedback_given: list[dict[str, Any]] = field(default_factory=list)
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
     anomalies: list[str] = field(default_factory=list)
     events: int = 0
@@ -313,6 +318,7 @@ def _run_started(s: RunState, e: ev.RunStarted) -> None:
     s.run_id, s.plan_name, s.plan_path = e.run_id, e.plan_name, e.plan_path
     s.user, s.host, s.operators = e.user, e.host, list(e.operators)
     s.repo, s.base_commit = e.repo, e.base_commit
+    s.feedback_plan = dict(e.feedback)
     s.status, s.started_at = RunStatus.RUNNING, e.ts
     for p in e.phases:
         s.phases[p["id"]] = PhaseState(p["id"], p.get("title") or "", p.get("timebox"))
@@ -647,6 +653,15 @@ def _permission_answered(s: RunState, e: ev.PermissionAnswered) -> None:
         p.status, p.by, p.message = ("allowed" if e.allowed else "denied"), e.by, e.message
 
 
+def _feedback_asked(s: RunState, e: ev.FeedbackAsked) -> None:
+    if s.feedback_asked is None:
+        s.feedback_asked = e.ts
+
+
+def _feedback_given(s: RunState, e: ev.FeedbackGiven) -> None:
+    s.feedback_given.append({"ts": e.ts, **e.data()})
+
+
 def _change_proposed(s: RunState, e: ev.ChangeProposed) -> None:
     s.changes[e.change] = ChangeState(
         e.change,
@@ -752,6 +767,8 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, Any], None]] = {
     ev.ChangeProposed: _change_proposed,
     ev.ChangeClosed: _change_closed,
     ev.PlanAmended: _plan_amended,
+    ev.FeedbackAsked: _feedback_asked,
+    ev.FeedbackGiven: _feedback_given,
 }
 
 
@@ -760,7 +777,7 @@ def apply(state: RunState, event: ev.Event) -> RunState:
     handler = _HANDLERS.get(type(event))
     if handler is not None:
         handler(state, event)
-    if isinstance(event, ev.CommandDone | ev.GateVoted | ev.GateRefused):
+    if isinstance(event, ev.CommandDone | ev.GateVoted | ev.GateRefused | ev.FeedbackGiven):
         state.last_command = max(state.last_command, event.command)
     state.events += 1
     return state

@@ -411,6 +411,16 @@ def _check_gates(
             if isinstance(crit.get("run"), str):
                 yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
             yield from _check_tests(crit.get("tests"), tested, ("gates", gi, "criteria", ci))
+    feedback = data.get("feedback")
+    at = _str(feedback.get("at")) if isinstance(feedback, dict) else None
+    if at is not None and at != "end" and at not in gate_ids:
+        gates = Names(gate_ids, budget)
+        yield Flaw(
+            ("feedback", "at"),
+            False,
+            f"feedback at '{_cut(at)}', which is neither `end` nor a gate{gates.hint(at)}; "
+            f"gates: {gates.listing()}",
+        )
 
 
 def _tested(data: dict[str, Any]) -> dict[str, bool]:

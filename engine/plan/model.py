@@ -436,6 +436,37 @@ class Roles(Model):
     )
 
 
+class Question(Model):
+    """One question of the stakeholder feedback: a 1-5 rating or a free text."""
+
+    id: Id
+    text: str = Field(min_length=1)
+    kind: Literal["rating", "text"] = "text"
+
+
+DEFAULT_QUESTIONS = (
+    Question(id="rating", text="How well did the result meet your needs? (1-5)", kind="rating"),
+    Question(id="comment", text="Anything the team should know?", kind="text"),
+)
+
+
+class Feedback(Model):
+    """Stakeholder feedback at hand-off: who is asked, when, and what."""
+
+    ask: list[str] = Field(
+        default_factory=list,
+        description="users (or group:NAME) whose dashboards show the questions and who may "
+        "answer; default: the run's starter and operators",
+    )
+    at: str = Field(
+        "end", min_length=1, description="end (when the run ends) or a gate id (when it opens)"
+    )
+    questions: list[Question] = Field(
+        default_factory=lambda: list(DEFAULT_QUESTIONS),
+        description="default: a 1-5 rating and a comment",
+    )
+
+
 class AskCommand(Model):
     run: str = Field(min_length=1, description="a command that answers; {query} is the query")
 
@@ -536,6 +567,9 @@ class Plan(Model):
     )
     roles: Roles = Field(default_factory=lambda: Roles.model_validate({}))
     budget: Budget | None = None  # what the whole run's coding agents may spend
+    feedback: Feedback | None = Field(
+        None, description="stakeholder feedback: {ask, at, questions}; asked when the run ends"
+    )
     raw_vars: list[str] = Field(
         default_factory=list,
         description="vars put into shell commands as written, so their values may add shell "

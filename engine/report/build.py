@@ -314,6 +314,10 @@ def lessons(
     return {
         "findings": findings,
         "notes": [{"ts": ts, "by": by, "text": text} for ts, by, text in f.state.notes],
+        "feedback": [  # stakeholders' answers (feedback.given), with who gave them
+            {k: g.get(k) for k in ("ts", "user", "uid", "rating", "comment", "answers", "host")}
+            for g in f.state.feedback_given
+        ],
         "handoff": {"deliverables": delivered, "open_items": open_items, "branches": branches},
         "runs_compared": len(history),
     }

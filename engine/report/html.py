@@ -59,6 +59,7 @@ _METRIC_COLOURS = {  # one per success metric, in both themes
     "timeline_adherence": "#0969da",
     "quality_compliance": "#8250df",
     "resource_efficiency": "#bf8700",
+    "stakeholder_satisfaction": "#cf222e",
 }
 
 

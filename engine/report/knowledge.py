@@ -21,6 +21,10 @@ def entries(f: Facts, lessons: dict[str, object]) -> list[Knowledge]:
         )
     for when, by, text in f.state.notes:
         found.append(Knowledge("note", when, by, text))
+    for g in f.state.feedback_given:  # stakeholders' answers, found by their words
+        rated = f"rated {g['rating']}/5" if g.get("rating") is not None else "no rating"
+        said = "; ".join(a for a in (g.get("answers") or {}).values() if a != str(g["rating"]))
+        found.append(Knowledge("feedback", g["ts"], g["user"], f"{rated}: {said}"))
     for r in f.risks:
         found.append(Knowledge("risk", r.ts, r.subject, f"{r.severity}: {r.message}"))
     for t in f.state.tasks.values():

@@ -126,6 +126,7 @@ TREND = tuple(
         ev.TaskSkipped,
         ev.GateOpened,
         ev.GateClosed,
+        ev.FeedbackGiven,
     )
 )  # the events an earlier run's metrics are folded from (not its output nor its forecasts)
 

@@ -37,6 +37,7 @@ METRIC_NAMES = {
     "timeline_adherence": "timeline adherence",
     "quality_compliance": "quality compliance",
     "resource_efficiency": "resource efficiency",
+    "stakeholder_satisfaction": "stakeholder satisfaction",
 }
 
 
@@ -298,6 +299,18 @@ def lessons_md(le: dict[str, Any]) -> list[str]:
         lines += ["No findings: the run went as planned.", ""]
     lines += ["### Operators' notes", ""]
     lines += [f"- {md(n['by'])}: {md(n['text'])}" for n in le["notes"]] or ["- none"]
+    lines += ["", "### Stakeholder feedback", ""]
+    lines += [
+        f"- {md(g['user'])}: "
+        + (f"{g['rating']}/5" if g.get("rating") is not None else "no rating")
+        + (f", {md(g['comment'])}" if g.get("comment") else "")
+        + "".join(
+            f"; {md(q)}: {md(a)}"
+            for q, a in (g.get("answers") or {}).items()
+            if a not in (str(g.get("rating")), g.get("comment"))
+        )
+        for g in le.get("feedback") or []
+    ] or ["- none given"]
     h = le["handoff"]
     lines += ["", "### Hand-off", "", "Deliverables:"]
     lines += [f"- {md(d['task'])}: {md(', '.join(d['outputs']))}" for d in h["deliverables"]] or [

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import Identity
+from phasegate.engine.run import feedback
 from phasegate.engine.run.roles import may_operate
 
 if TYPE_CHECKING:
@@ -59,6 +60,16 @@ class Inbox:
                 self._amend.decide(number, order, who)  # (an amendment's change gate)
             else:
                 self._keeper.decide(number, order, who)
+            return {"id": number}
+        if isinstance(order, cmd.Feedback):  # (those the plan's feedback section asks)
+            rating = order.rating or None
+            given = feedback.answer(
+                host.state, who, host.now(), rating, order.comment, order.answers, number
+            )
+            if isinstance(given, str):
+                self._refuse(number, kind, args, who, given)
+            else:
+                host.emit(given)
             return {"id": number}
         starter = host.state.user
         if not may_operate(host.state, who.user):

@@ -45,6 +45,7 @@ from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
 from phasegate.engine.plan.template import Raw
+from phasegate.engine.run import feedback
 from phasegate.engine.run.attempts import Attempts
 from phasegate.engine.run.budgets import Budgets
 from phasegate.engine.run.channel import Channel
@@ -184,6 +185,8 @@ class Runner:
         elif asked.startswith("budget:"):  # (an operator went on past a spent budget)
             assert isinstance(event, ev.RunResumed)
             self._budgets.extend(asked.removeprefix("budget:"), event.by)
+        elif isinstance(event, ev.GateOpened) and feedback.should_ask(self.state, event.gate):
+            self.emit(feedback.asked_event(self.state, event.ts))  # (the plan's feedback.at)
 
     def now(self) -> float:
         return self._clock()
@@ -326,6 +329,8 @@ class Runner:
             damage = await self.store.damage()
             if damage:  # (what it recorded cannot be trusted: never `succeeded`)
                 status, reason = "failed", f"the database is damaged: {damage}"
+            if feedback.should_ask(self.state):  # (its questions, as the run ends)
+                self.emit(feedback.asked_event(self.state, self.now()))
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()

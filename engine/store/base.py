@@ -87,7 +87,7 @@ class OutputDrop:
 class Knowledge:
     """One thing a run taught: a lesson, a note, a risk that fired, a failure."""
 
-    kind: str  # lesson | note | risk | failure
+    kind: str  # lesson | note | risk | failure | feedback
     ts: float
     subject: str
     text: str

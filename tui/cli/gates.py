@@ -307,6 +307,22 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "accepted": True,
                 }
             )
+        elif isinstance(e, ev.ChangeProposed | ev.ChangeClosed):
+            proposed = isinstance(e, ev.ChangeProposed)
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": e.change,
+                    "decision": (
+                        "change proposed"
+                        if isinstance(e, ev.ChangeProposed)
+                        else f"change {e.outcome}"
+                    ),
+                    "user": e.by if proposed else "",
+                    "reason": "" if isinstance(e, ev.ChangeProposed) else e.reason,
+                    "accepted": True,
+                }
+            )
         elif isinstance(e, ev.GateClosed):
             rows.append(
                 {

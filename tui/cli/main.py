@@ -559,6 +559,26 @@ def note(run_ref: str, text: str, db: str | None) -> None:
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
+@click.option("--rating", type=click.IntRange(1, 5), help="How well it met your needs, 1-5.")
+@click.option("--comment", default="", help="Anything the team should know.")
+@click.option(
+    "--answer", "answers", multiple=True, metavar="ID=TEXT", help="Another question's answer."
+)
+@db_option
+def feedback(
+    run_ref: str, rating: int | None, comment: str, answers: tuple[str, ...], db: str | None
+) -> None:
+    """Give stakeholder feedback on RUN (live or ended): a rating and a comment, kept with
+    its lessons. Those the plan's `feedback: {ask}` names may answer once asked; without
+    that section the run's starter and operators may, at any time."""
+    from phasegate.tui.cli.feedback import answer, parse_answers
+
+    more = parse_answers(answers)
+    click.echo(_run_async(lambda: answer(_db_path(db), run_ref, rating, comment, more)))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
 @click.argument("plan_path", metavar="PLAN", type=click.Path())
 @click.option(
     "--restart",

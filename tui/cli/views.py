@@ -26,7 +26,14 @@ SHORT = {  # the success metrics, as `show` names them on one line
     "timeline_adherence": "on time",
     "quality_compliance": "quality",
     "resource_efficiency": "efficiency",
+    "stakeholder_satisfaction": "satisfaction",
 }
+
+
+def changes_text(diff: list[dict[str, Any]]) -> str:
+    """An amendment's difference on one line: +task three, -task two, ~gate review."""
+    sign = {"added": "+", "removed": "-", "changed": "~"}
+    return ", ".join(f"{sign.get(c['change'], '~')}{c['what']} {c['id']}" for c in diff)
 
 
 def shown_status(row: RunRow, status: str | None = None) -> str:
@@ -69,7 +76,9 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "metrics": scores,
             "forecast": _forecast(state, alive),
             "question": state.question or None,
+            "feedback": state.feedback_given,
             "anomalies": state.anomalies,
+            "amendments": state.amendments,
             **({"usage": dict(state.usage)} if state.usage else {}),
             "phases": [
                 {
@@ -123,6 +132,17 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         head.append(
             f"  asking   {safe(state.question['by'])} asks whether to go on ({safe(what)}): "
             f"`phasegate resume {row.id}` goes on, `phasegate cancel {row.id}` stops"
+        )
+    for g in state.feedback_given:  # stakeholders' answers
+        rated = f"{g['rating']}/5" if g.get("rating") is not None else "no rating"
+        said = f" {safe(shorten(g['comment'], 60))!r}" if g.get("comment") else ""
+        head.append(f"  feedback {safe(g['user'])}: {rated}{said} ({when(g['ts'])})")
+    if state.feedback_asked is not None and not state.feedback_given:
+        head.append(f"  feedback asked, none given yet: `phasegate feedback {row.id} --rating N`")
+    for a in state.amendments:  # the change log: amendments applied (phasegate amend)
+        head.append(
+            f"  amended  {safe(a['change'])} (plan v{a['version']}) by {safe(a['by'])} "
+            f"{when(a['at'])}: {safe(changes_text(a['diff']))}"
         )
     for odd in state.anomalies[:5]:  # stored values this phasegate cannot read
         head.append(f"  warning  {safe(odd)} (a newer phasegate, or a damaged database?)")

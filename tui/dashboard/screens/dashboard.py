@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from phasegate.engine.client.feedback import prompted
 from phasegate.engine.client.policy import (
     may_answer_permission,
     may_answer_question,
@@ -24,6 +25,7 @@ from phasegate.engine.model.identity import current_identity
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
 from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
+from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
 from phasegate.tui.dashboard.screens.gate import GatePrompt, GatesScreen
 from phasegate.tui.dashboard.screens.help import HelpScreen
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
@@ -143,6 +145,20 @@ class DashboardScreen(Screen[None]):
         self._gate_news(changes.gates_opened, changes.answers, changes.gates_closed)
         self._question_news(changes.asked, changes.answered)
         self._permission_news(changes.permissions_asked, changes.permissions_answered)
+        self._feedback_news()
+
+    def _feedback_news(self) -> None:
+        """The plan's feedback questions, once asked (the run ended, or its gate opened),
+        prompt the dashboards of those asked who have not answered (the bell rings once)."""
+        state = self.feed.state
+        if not prompted(state, self._viewer) or not self._ring_once("feedback"):
+            return
+        self.app.bell()
+        if isinstance(self.app.screen, DashboardScreen):
+            self.app.push_screen(FeedbackPrompt(self.feed))
+        else:
+            what = f"your feedback is asked: phasegate feedback {self.feed.run_id} --rating N"
+            self.app.notify(what, timeout=8, markup=False)
 
     def _show_agents(self, now: float) -> None:
         state = self.feed.state

@@ -1,0 +1,114 @@
+"""Giving stakeholder feedback on a run, from the command line or a dashboard.
+
+While the run's engine is up, the answers are a command on its socket: the engine takes the
+sender's uid from the kernel, judges it (engine/run/feedback.py) and records `feedback.given`
+or the refusal. After the run has ended there is no engine to ask (it stopped with the run;
+keeping it up for answers that may come days later would leave a process per finished run).
+Then this process records the answers itself, as `note` does for a note on an ended run: the
+identity is this process's own uid (`os.geteuid`, never a claimed name), the same rules judge
+it, and the database's permissions decide who can write at all: its owner, the user who
+started the run (a shared run's database is readable by its group, writable only by them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+
+from phasegate.engine.client import (
+    ANSWER_POLL,
+    CommandRefused,
+    SQLiteStore,
+    ask,
+    engine_alive,
+    resolve_run,
+    run_dir,
+)
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.commands import Feedback
+from phasegate.engine.model.errors import StoreError
+from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.snapshot import fold_run
+from phasegate.engine.model.state import RunState
+from phasegate.engine.run import feedback as policy
+
+ENGINE_GONE_WAIT = 10.0  # for an ended run's engine to finish its last writes
+
+
+async def give(
+    store: SQLiteStore,
+    ref: str,
+    rating: int | None,
+    comment: str = "",
+    answers: Mapping[str, str] | None = None,
+) -> ev.FeedbackGiven:
+    """Record the caller's answers on run `ref`; CommandRefused says why not (not asked, not
+    yet asked, a rating outside 1-5, a database this user cannot write)."""
+    row = await resolve_run(store, ref)
+    if row.finished_at is None:
+        if not engine_alive(row):
+            raise CommandRefused(
+                f"refused: run {row.id} was interrupted: its engine is not running; "
+                f"`phasegate resume {row.id}` takes it over (then give the feedback)"
+            )
+        order = Feedback(rating or 0, comment, dict(answers or {}))
+        answer = await ask(
+            store,
+            row.id,
+            order,
+            lambda e, sent: isinstance(e, ev.FeedbackGiven | ev.CommandDone) and e.command == sent,
+        )
+        if isinstance(answer, ev.FeedbackGiven):
+            return answer
+        assert isinstance(answer, ev.CommandDone)
+        if "the run has ended" not in answer.message:
+            raise CommandRefused(f"refused: {answer.message}")
+    return await _after_end(store, row.id, rating, comment, answers)
+
+
+async def _after_end(
+    store: SQLiteStore,
+    run_id: str,
+    rating: int | None,
+    comment: str,
+    answers: Mapping[str, str] | None,
+) -> ev.FeedbackGiven:
+    deadline = time.monotonic() + ENGINE_GONE_WAIT
+    while True:  # (an engine still writing its last events owns the sequence numbers)
+        row = await resolve_run(store, run_id)
+        if not engine_alive(row) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(ANSWER_POLL)
+    state, seq = await fold_run(store, run_id)
+    given = policy.answer(state, current_identity(), time.time(), rating, comment, answers)
+    if isinstance(given, str):
+        raise CommandRefused(f"refused: {given}")
+    try:
+        await store.write_batch(run_id, [(seq + 1, given)])
+    except StoreError as exc:
+        raise CommandRefused(
+            f"refused: run {run_id} has ended and {given.user} cannot write its database "
+            f"({exc}); after its end, feedback is written by the user who started it"
+        ) from None
+    from phasegate.engine.report.knowledge import learn
+
+    with contextlib.suppress(Exception):  # its reports and the search index gain it
+        await learn(store, run_id, run_dir(store.path, run_id))
+    return given
+
+
+def prompted(state: RunState, user: str) -> bool:
+    """Does a dashboard of `user` show the run's feedback questions now? When the plan asks
+    them and they were asked (the run ended, or the gate opened), until `user` answered."""
+    if not state.feedback_plan or state.feedback_asked is None:
+        return False
+    if any(g["user"] == user for g in state.feedback_given):
+        return False
+    return policy.may_give(state, user)
+
+
+def questions(state: RunState) -> list[dict[str, str]]:
+    """The run's feedback questions ({"id", "text", "kind": rating | text})."""
+    return policy.questions(state)

@@ -1,0 +1,32 @@
+"""`phasegate feedback RUN`: a stakeholder's answers to the plan's feedback questions."""
+
+from __future__ import annotations
+
+from phasegate.engine.client import SQLiteStore
+from phasegate.engine.client.feedback import give
+from phasegate.engine.model.errors import UsageError
+from phasegate.tui.text import safe
+
+
+def parse_answers(given: tuple[str, ...]) -> dict[str, str]:
+    """`--answer ID=TEXT` options as {id: text}."""
+    out: dict[str, str] = {}
+    for item in given:
+        qid, sep, text = item.partition("=")
+        if not sep or not qid.strip():
+            raise UsageError(f"--answer takes ID=TEXT (a question's id), not {item!r}")
+        out[qid.strip()] = text
+    return out
+
+
+async def answer(
+    db_path: str, ref: str, rating: int | None, comment: str, more: dict[str, str]
+) -> str:
+    store = await SQLiteStore.open(db_path)
+    try:
+        given = await give(store, ref, rating, comment, more)
+    finally:
+        await store.close()
+    rated = f"rating {given.rating}/5" if given.rating is not None else "no rating"
+    said = f", {safe(given.comment)!r}" if given.comment else ""
+    return f"feedback from {given.user} kept ({rated}{said}); thank you"
