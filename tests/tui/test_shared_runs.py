@@ -299,7 +299,9 @@ def test_a_second_users_dashboard_sees_the_prompt_and_approves_with_a(
         watcher.press("p")  # pause: she may not
         until("the refusal on her screen", lambda: "not operate" in watcher.screen())
         until("the gate prompt", lambda: "review" in bob.screen() and "approve" in bob.screen())
-        bob.press("a")
+        bob.press("a")  # (asks to confirm, a reason if he likes: enter approves)
+        until("the confirmation", lambda: "enter approves" in bob.screen())
+        bob.press("Enter")
         until("the run to end", lambda: "succeeded" in pg(BOB, "show", run_id).stdout)
     finally:
         watcher.close()
