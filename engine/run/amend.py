@@ -95,7 +95,7 @@ class Amendments:
             return False, "refused: " + "; ".join(why)
         if any(c.status is GateStatus.OPEN for c in state.changes.values()):
             opened = next(c.id for c in state.changes.values() if c.status is GateStatus.OPEN)
-            return False, f"change {opened} waits for a decision: decide it first"
+            return False, f"{opened} waits for a decision: decide it first"
         change = f"change-{len(state.changes) + 1}"
         found = impact(r.plan, new, state, r.now())
         approvers = list(r.plan.roles.changes)

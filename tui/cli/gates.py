@@ -308,7 +308,6 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                 }
             )
         elif isinstance(e, ev.ChangeProposed | ev.ChangeClosed):
-            proposed = isinstance(e, ev.ChangeProposed)
             rows.append(
                 {
                     "time": e.ts,
@@ -318,7 +317,7 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                         if isinstance(e, ev.ChangeProposed)
                         else f"change {e.outcome}"
                     ),
-                    "user": e.by if proposed else "",
+                    "user": e.by if isinstance(e, ev.ChangeProposed) else "",
                     "reason": "" if isinstance(e, ev.ChangeProposed) else e.reason,
                     "accepted": True,
                 }
