@@ -46,6 +46,7 @@ from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
 from phasegate.engine.plan.template import Raw
 from phasegate.engine.run import feedback
+from phasegate.engine.run.amend import Amendments
 from phasegate.engine.run.attempts import Attempts
 from phasegate.engine.run.budgets import Budgets
 from phasegate.engine.run.channel import Channel
@@ -160,7 +161,10 @@ class Runner:
         )
         self._talks = self._attempts.talks = Talks(self, self._attempts.show)
         self._budgets = self._attempts.budgets = Budgets(self, self._control)
-        self._inbox = Inbox(self, self._control, self._keeper, self.cancel, self._talks)
+        self._amend = Amendments(self)
+        self._inbox = Inbox(
+            self, self._control, self._keeper, self.cancel, self._talks, self._amend
+        )
         # the run's socket: commands reach the engine only through it (none without a run dir)
         path = socket_path(run_dir) if run_dir else ""
         self._channel = Channel(path, self.submit, share) if path else None
@@ -389,6 +393,7 @@ class Runner:
                 self.emit(ev.PhaseFinished(self.now(), phase.id, "failed"))
                 return RunStatus.FAILED, reason
             await self._progress.run([t.id for t in phase.tasks])
+            phase = next(p for p in self.plan.phases if p.id == phase.id)  # (amended since)
             status = self._phase_status([t.id for t in phase.tasks])
             self.emit(ev.PhaseFinished(self.now(), phase.id, status))
             if status == "failed":
