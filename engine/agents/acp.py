@@ -13,6 +13,7 @@ the tokens the agent reports (ACP reports no cost: the agent's `price` gives one
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from phasegate.engine.agents.base import Launch
@@ -23,6 +24,7 @@ from phasegate.engine.agents.talk import (
     Ask,
     Said,
     detail,
+    diff_lines,
     integer,
     one_line,
     ruling,
@@ -286,12 +288,22 @@ class AcpTalk:
             tool, _, _, shown = _tool(update)
             self._calls[key] = f"{tool}: {shown}"
         lines = [f"→ {self._calls[key]}"] if kind == "tool_call" else []
+        lines += [
+            line
+            for item in _dicts(update.get("content"))
+            if item.get("type") == "diff" and item.get("path")
+            for line in diff_lines(
+                os.path.basename(str(item["path"])),
+                str(item.get("oldText") or ""),
+                str(item.get("newText") or ""),
+            )
+        ]
         status = update.get("status")
         if status in ("completed", "failed"):
             out = _content_text(update.get("content"))
             mark = "←" if status == "completed" else "✗"
             lines.append(f"{mark} {self._calls[key]}" + (f" · {out}" if out else ""))
-        return [line[: SHOWN + 20] for line in lines]
+        return [line[: SHOWN + 20] for line in lines]  # (diff lines cut alike)
 
     def _flush(self) -> list[str]:
         """The agent's unfinished line, once something else is said (or the prompt ends)."""

@@ -10,10 +10,20 @@ what to write back. It never runs a tool and never scrapes a terminal.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from phasegate.engine.agents.base import Launch
-from phasegate.engine.agents.talk import SHOWN, Ask, Said, detail, integer, one_line, ruling
+from phasegate.engine.agents.talk import (
+    SHOWN,
+    Ask,
+    Said,
+    detail,
+    diff_lines,
+    integer,
+    one_line,
+    ruling,
+)
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Agent, Permissions
@@ -194,7 +204,20 @@ def _assistant(message: dict[str, Any]) -> list[str]:
             lines.append(
                 f"→ {block.get('name', '?')}: {detail(str(block.get('name')), tool_input)}"
             )
+            lines += _edit(tool_input)
     return lines
+
+
+def _edit(tool_input: dict[str, Any]) -> list[str]:
+    """An Edit's or a Write's change as diff lines (Claude Code sends the text, not a diff)."""
+    path = str(tool_input.get("file_path") or "")
+    old, new = tool_input.get("old_string"), tool_input.get("new_string")
+    if path and isinstance(old, str) and isinstance(new, str):
+        return diff_lines(os.path.basename(path), old, new)
+    content = tool_input.get("content")
+    if path and isinstance(content, str):
+        return diff_lines(os.path.basename(path), "", content)
+    return []
 
 
 def _tool_results(message: dict[str, Any]) -> list[str]:

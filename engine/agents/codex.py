@@ -20,7 +20,16 @@ from typing import Any
 from phasegate.engine import __version__
 from phasegate.engine.agents.base import Launch
 from phasegate.engine.agents.claude import ClaudeAdapter
-from phasegate.engine.agents.talk import SHOWN, TOOL_NAMES, Ask, Said, integer, one_line, ruling
+from phasegate.engine.agents.talk import (
+    SHOWN,
+    TOOL_NAMES,
+    Ask,
+    Said,
+    integer,
+    one_line,
+    patch_lines,
+    ruling,
+)
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Agent, Permissions, Price
@@ -304,7 +313,14 @@ def _started(item: dict[str, Any], cwd: str) -> list[str]:
         return [f"→ Bash: {one_line(command)[:SHOWN]}"]
     if kind == "fileChange":
         paths = ", ".join(_relative(p, cwd) for p in _paths(item))
-        return [f"→ Edit: {paths[:SHOWN]}"]
+        changes = item.get("changes")
+        diffs = [
+            line
+            for change in (changes if isinstance(changes, list) else [])
+            if isinstance(change, dict) and isinstance(change.get("diff"), str)
+            for line in patch_lines(change["diff"])
+        ]
+        return [f"→ Edit: {paths[:SHOWN]}", *diffs]
     if kind == "mcpToolCall":
         return [f"→ {item.get('server', '?')}.{item.get('tool', '?')}"]
     if kind == "webSearch":

@@ -120,3 +120,26 @@ def one_line(text: str) -> str:
 
 def integer(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
+
+
+DIFF_LINES = 40  # of one file's diff in a transcript; the rest is counted
+
+
+def diff_lines(path: str, old: str, new: str) -> list[str]:
+    """A file change as transcript lines: a unified diff of `old` to `new`, indented, at most
+    DIFF_LINES of it (a new file: every line added)."""
+    import difflib  # (only a transcript with an edit pays for it)
+
+    diff = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}", n=1, lineterm=""
+    )
+    return patch_lines("\n".join(diff))
+
+
+def patch_lines(patch: str) -> list[str]:
+    """A unified diff (as an agent reports it) as indented transcript lines, at most DIFF_LINES."""
+    lines = [line for line in patch.splitlines() if not line.startswith(("---", "+++"))]
+    shown = [f"    {line}" for line in lines[:DIFF_LINES]]
+    if len(lines) > DIFF_LINES:
+        shown.append(f"    … {len(lines) - DIFF_LINES} more lines")
+    return shown

@@ -430,3 +430,23 @@ def test_an_ask_keeps_its_options_until_answered() -> None:
     assert first["result"]["outcome"]["optionId"] == "proceed_once"
     # (answered twice, e.g. a late timeout: the options are gone, the call is cancelled)
     assert json.loads(t.answer(ask, True, ""))["result"]["outcome"] == {"outcome": "cancelled"}
+
+
+def test_an_edits_diff_is_in_the_transcript() -> None:
+    t = gemini()
+    prompted(t)
+    said = t.read(
+        "out",
+        update(
+            sessionUpdate="tool_call",
+            toolCallId="e1",
+            status="in_progress",
+            title="a.py",
+            kind="edit",
+            locations=[{"path": "/w/a.py"}],
+            content=[
+                {"type": "diff", "path": "/w/a.py", "oldText": "x = 1\n", "newText": "x = 2\n"}
+            ],
+        ),
+    )
+    assert said.show == ["→ Edit: /w/a.py", "    @@ -1 +1 @@", "    -x = 1", "    +x = 2"]

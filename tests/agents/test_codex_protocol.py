@@ -167,7 +167,7 @@ def test_a_file_change_is_asked_with_the_paths_of_its_item() -> None:
     change = {"type": "fileChange", "id": "call_2", "status": "inProgress"}
     change["changes"] = [{"path": f"{CWD}/src/a.py", "kind": {"type": "add"}, "diff": "x\n"}]
     said = t.read("out", note("item/started", item=change, threadId=THREAD, turnId=TURN))
-    assert said.show == ["→ Edit: src/a.py"]
+    assert said.show == ["→ Edit: src/a.py", "    x"]  # (its diff follows it)
     params = {"threadId": THREAD, "turnId": TURN, "itemId": "call_2", "reason": None}
     said = t.read(
         "out", line({"method": "item/fileChange/requestApproval", "id": 5, "params": params})
@@ -278,3 +278,14 @@ def test_malformed_and_unknown_lines_never_crash() -> None:
     assert refusal["id"] == 9 and refusal["error"]["code"] == -32601
     said = t.read("out", line({"method": "item/commandExecution/requestApproval", "id": 10}))
     assert said.asks and said.asks[0].detail == ""
+
+
+def test_a_file_changes_diff_is_in_the_transcript_cut_at_its_limit() -> None:
+    t = talk()
+    started(t)
+    patch = "--- a/b.py\n+++ b/b.py\n@@ -1 +1,60 @@\n-old\n" + "".join(f"+{i}\n" for i in range(60))
+    change = {"type": "fileChange", "id": "c3", "status": "inProgress"}
+    change["changes"] = [{"path": f"{CWD}/b.py", "kind": {"type": "update"}, "diff": patch}]
+    shown = t.read("out", note("item/started", item=change, threadId=THREAD, turnId=TURN)).show
+    assert shown[:4] == ["→ Edit: b.py", "    @@ -1 +1,60 @@", "    -old", "    +0"]
+    assert len(shown) == 1 + 40 + 1 and shown[-1] == "    … 22 more lines"
