@@ -4,7 +4,8 @@ that runs its command in its own process group on a worker and sends its output 
 order, as events on this client's topic.
 
 phasegate decides, not Dask: tasks are submitted with retries=0, and the scheduler must let no
-task survive a worker's death (`distributed.scheduler.allowed-failures: 0`, checked on connect):
+task survive a worker's death (`distributed.scheduler.allowed-failures: 0`, checked on connect:
+a scheduler that does is warned of, and a task Dask starts again elsewhere is stopped):
 a worker that dies mid-task makes the task lost (`Exit(None, "lost: ...")`), into its retry
 policy. Cancel and timeout signal the group on its worker (`client.run`): Dask's own cancel does
 not stop a running command. Imported only when a plan names a Dask executor.
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -55,10 +57,6 @@ class LostWorker:
     at: float  # (epoch) when the engine saw the task lost
 
 
-class DaskRefused(Exception):
-    """The cluster cannot run phasegate's tasks with its guarantees."""
-
-
 class DaskTask:
     """One task on the cluster: its Dask future, its remote process group, its lines."""
 
@@ -96,7 +94,7 @@ class DaskTask:
             return
         try:
             client = await ex.client()
-        except (DaskRefused, OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             self._end(Exit(None, f"lost: Dask scheduler {ex.address}: {exc}"))
             return
         if self._stop:
@@ -317,11 +315,14 @@ class DaskExecutor:
             timeout=CONNECT_TIMEOUT,
         )
         allowed = await client.run_on_scheduler(dask_worker.allowed_failures)
-        if allowed != 0:
-            await client.close()
-            raise DaskRefused(
-                f"the scheduler lets a task survive {allowed} worker deaths (Dask would run "
-                "it again); start it with distributed.scheduler.allowed-failures: 0"
+        if allowed != 0:  # (a task Dask starts again elsewhere is stopped and lost all the same)
+            print(
+                f"phasegate: the Dask scheduler at {self.address} lets a task survive {allowed} "
+                "worker deaths by running it again: phasegate stops such a second run and counts "
+                "the task lost, but a task whose worker died waits for another worker to be "
+                "noticed; start the scheduler with distributed.scheduler.allowed-failures: 0",
+                file=sys.stderr,
+                flush=True,
             )
         client.subscribe_topic(self.topic, self._event)
         return client
