@@ -105,3 +105,35 @@ async def test_enter_on_the_risk_feed_shows_every_risk_whole(tmp_path: Path) -> 
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, RisksScreen)
+
+
+async def test_a_decided_gates_reason_reads_whole(
+    tmp_path: Path,
+) -> None:
+    now = time.time()
+    reason = "criteria failed: " + "tests unit (failed <= 0): 3 failed " * 3 + "END"
+    events: list[ev.Event] = [
+        ev.RunStarted(
+            now,
+            "gated",
+            "gated-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}],
+            tasks=[{"id": "unit", "phase": "p", "agent": "m", "needs": []}],
+            agents=[{"id": "m", "slots": 1}],
+            gates=[{"id": "qa", "after": "p", "approval": "auto", "approvers": [], "quorum": 1}],
+        ),
+        ev.GateOpened(now, "qa", 1, [], "", "auto"),
+        ev.GateClosed(now, "qa", "failed", reason),
+    ]
+    db = f"{tmp_path}/g.db"
+    run_id = await live_run(db, "gated", events)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await dashboard(app, pilot)
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        (toast,) = [n for n in app._notifications if "gate qa failed" in n.message]
+        assert toast.message.endswith("END")  # whole, where the table cuts it

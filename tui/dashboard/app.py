@@ -43,6 +43,10 @@ class PhasegateApp(App[str | None]):
 
     TITLE = "phasegate"
     ENABLE_COMMAND_PALETTE = True
+    # toasts at the top, below the header: at the bottom they hid the output's newest lines
+    CSS = """
+    ToastRack { dock: top; align: right top; margin-top: 1; margin-bottom: 0; }
+    """
 
     def __init__(
         self, db_path: str, run_id: str | None = None, clock: Callable[[], float] = time.time

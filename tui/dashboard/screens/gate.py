@@ -145,7 +145,7 @@ class GatesScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Gates"
-            box.border_subtitle = "enter: decide an open gate · esc close"
+            box.border_subtitle = "enter: decide an open gate, or read a decided one's reason · esc"
             yield DataTable(cursor_type="row", id="gates")
             if self._asking():
                 box.border_title = "Gates and agents' permission requests"
@@ -204,8 +204,12 @@ class GatesScreen(ModalScreen[None]):
     @on(DataTable.RowSelected, "#gates")
     def _open(self, event: DataTable.RowSelected) -> None:
         gate = event.row_key.value
-        if gate in self.feed.state.gates and self.feed.state.gates[gate].status == "open":
-            self.app.switch_screen(GatePrompt(self.feed, gate))
+        found = self.feed.state.gates.get(str(gate))
+        if found is not None and found.status == "open":
+            self.app.switch_screen(GatePrompt(self.feed, str(gate)))
+        elif found is not None and found.reason:  # (the table cuts it: here it is whole)
+            text = f"gate {safe(found.id)} {found.status}: {safe(found.reason)}"
+            self.app.notify(text, timeout=15, markup=False)
 
     @on(DataTable.RowSelected, "#permissions")
     def _answer(self, event: DataTable.RowSelected) -> None:
