@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/agent_stream.py
 	$(BIN)/python bench/dask_fanout.py
+	$(BIN)/python bench/ssh_stream.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
