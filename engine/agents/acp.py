@@ -176,12 +176,24 @@ class AcpTalk:
             verb = "loaded" if method == "session/load" else "new"
             said.show.append(f"· session {self.session} ({verb})")
             self._replaying = method == "session/load" and bool(self._replay_until)
-            prompt = [{"type": "text", "text": self._prompt}]
+            prompt = [{"type": "text", "text": self._opening_prompt(method)}]
             said.write.append(
                 self._request("session/prompt", {"sessionId": self.session, "prompt": prompt})
             )
         elif method == "session/prompt":
             self._ended(result, said)
+
+    def _opening_prompt(self, method: str) -> str:
+        """The prompt; in a new session where the earlier attempt's could not go on, with the
+        last lines of that attempt's transcript first."""
+        history = self._launch.history
+        if method != "session/new" or not self._launch.session or not history:
+            return self._prompt
+        said = "\n".join(history)
+        return (
+            "An earlier attempt at this task ended; its session could not be continued. "
+            f"The last lines of its transcript:\n{said}\n\n{self._prompt}"
+        )
 
     def _open_session(self) -> str:
         if self._launch.session and self._load:

@@ -23,6 +23,9 @@ class Launch:
     cwd: str
     session: str = ""  # a coding agent's session of an earlier attempt, to go on with
     spent: float = 0.0  # what that session cost so far (its CLI reports running totals)
+    # the last lines of the earlier attempt's transcript: what an agent that cannot go on with
+    # its session is given instead (a fresh session told where the last one ended)
+    history: tuple[str, ...] = ()
 
 
 class AgentAdapter(Protocol):

@@ -262,6 +262,7 @@ class SshExecutor:
         self.rtt: float | None = None
         self.connections = 0  # connections made so far (the run measures each one's round trip)
         self.unreachable_since: float | None = None  # (epoch) a cut connection being made again
+        self.cuts: list[tuple[float, float]] = []  # (when, how long): cuts made good again
 
     # -- the connection ---------------------------------------------------------------------
 
@@ -282,11 +283,14 @@ class SshExecutor:
             old.close()
         if self.unreachable_since is None:
             self.unreachable_since = time.time()
+        since = self.unreachable_since
         deadline = time.monotonic() + self.opts.connect_timeout
         while True:
             try:
                 await self.connection()
                 self.unreachable_since = None
+                # (told by the run even when it healed between two of its ticks)
+                self.cuts.append((since, time.time() - since))
                 return
             except SshError:
                 if time.monotonic() >= deadline:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from phasegate.engine.store.sink import Sink
 
 MAX_BACKOFF = 300.0
+HISTORY_LINES = 30  # of an attempt's transcript given to the next (a session that cannot go on)
 DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
 
 
@@ -103,6 +104,8 @@ class Attempts:
         self._restarting: dict[str, str] = {}  # task -> why its attempt stops to run again
         self.last_output: dict[str, float] = {}  # task -> time of its last output line
         self.last_line: dict[str, str] = {}  # task -> that line (a silent agent's last activity)
+        # task -> the last lines of its coding agent's transcript (its next attempt's history)
+        self._transcripts: dict[str, deque[str]] = {}
         self._tailing: asyncio.TimerHandle | None = None
 
     # -- what the other parts ask -----------------------------------------------------------
@@ -180,7 +183,8 @@ class Attempts:
             except (WorktreeError, OSError) as exc:
                 why = f"no worktree: {exc}"
         env["PHASEGATE_WORKDIR"] = attempt.cwd
-        launch = Launch(task, number, env, attempt.cwd, session, spent)
+        history = tuple(self._transcripts.get(tid, ())) if session else ()
+        launch = Launch(task, number, env, attempt.cwd, session, spent, history)
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)
@@ -282,6 +286,11 @@ class Attempts:
         self.last_line[a.task.id] = text
         if a.summary is not None:
             a.summary.line(text)
+        if a.talk is not None:
+            kept = self._transcripts.get(a.task.id)
+            if kept is None or a.lines == 1:  # (a new attempt's transcript replaces the last)
+                kept = self._transcripts[a.task.id] = deque(maxlen=HISTORY_LINES)
+            kept.append(text)
         self.sink.output(
             OutputLine(self._host.state.run_id, a.task.id, a.number, a.lines, stream, text, now)
         )

@@ -38,6 +38,7 @@ class Reach:
         self._measured: dict[str, tuple[int, int]] = {}  # host -> (tick, its connections then)
         self._said: dict[str, Said] = {}  # host -> last told
         self._shown: set[object] = set()  # lost workers' risks raised once (held till then)
+        self._cuts_seen: dict[str, int] = {}  # host -> its cuts made good that were told
 
     def tick(self, tick: int) -> None:
         """Measure each host whose connection is new, or not measured for EVERY ticks."""
@@ -82,6 +83,8 @@ class Reach:
                 found += self._workers_lost(ex)
                 continue
             since = getattr(ex, "unreachable_since", None)
+            if kind == "ssh" and since is None:
+                found += self._healed(key, ex)
             if kind != "ssh" or since is None:
                 continue
             at = time.strftime("%H:%M:%S", time.localtime(since))
@@ -100,6 +103,28 @@ class Reach:
                     )
                 )
         return found
+
+    def _healed(self, key: str, ex: Any) -> list[Finding]:
+        """A cut made good again since the last tick (within a second, say): a risk for one tick,
+        so that the feed tells of it."""
+        cuts = getattr(ex, "cuts", [])
+        seen, self._cuts_seen[key] = self._cuts_seen.get(key, 0), len(cuts)
+        if len(cuts) <= seen:
+            return []
+        since, took = cuts[-1]
+        at = time.strftime("%H:%M:%S", time.localtime(since))
+        return [
+            Finding(
+                f"{RULE}:{name}",
+                RULE,
+                "medium",
+                f"agent {name}",
+                f"host {key}: its connection was cut at {at} and made again after {took:.1f}s",
+                "its tasks went on; check the network if it happens again",
+                {"host": key, "since": since, "took_s": round(took, 2)},
+            )
+            for name in self._hosts.get(key, ())
+        ]
 
     def _workers_lost(self, ex: Any) -> list[Finding]:
         """A Dask worker that died under a task: a risk until the task runs again (its retry

@@ -450,3 +450,30 @@ def test_an_edits_diff_is_in_the_transcript() -> None:
         ),
     )
     assert said.show == ["→ Edit: /w/a.py", "    @@ -1 +1 @@", "    -x = 1", "    +x = 2"]
+
+
+def test_a_new_session_in_place_of_one_that_cannot_go_on_is_told_how_it_ended() -> None:
+    history = ("→ Bash: make test", "← Bash: make test · 2 failed", "  I will fix the parser")
+    agent = Agent(kind="gemini")
+    task = Task(id="w", agent="coder", prompt="make the files")
+    t = GeminiAdapter("coder", agent, {}).conversation(
+        Launch(task, 2, dict(KEY), CWD, SESSION, 0.0, history)
+    )
+    t.opening()
+    t.read("out", initialized(load=False))  # (an agent that cannot load a session)
+    t.read("out", line({"id": 2, "result": {}}))
+    said = t.read("out", line({"id": 3, "result": {"sessionId": "fresh"}}))
+    (text,) = [p["text"] for p in sent(said)[0]["params"]["prompt"]]
+    assert text.startswith("An earlier attempt at this task ended; its session could not be")
+    assert "← Bash: make test · 2 failed\n  I will fix the parser\n\n" in text
+    assert text.endswith("make the files")
+    # an agent that goes on with its session is not told again
+    t = GeminiAdapter("coder", agent, {}).conversation(
+        Launch(task, 2, dict(KEY), CWD, SESSION, 0.0, history)
+    )
+    t.opening()
+    t.read("out", initialized(load=True))
+    t.read("out", line({"id": 2, "result": {}}))
+    said = t.read("out", line({"id": 3, "result": {}}))
+    (text,) = [p["text"] for p in sent(said)[0]["params"]["prompt"]]
+    assert "earlier attempt" not in text

@@ -130,6 +130,7 @@ async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_agai
 ) -> None:
     marker = f"pg-{uuid.uuid4().hex[:10]}"
     flag = tmp_path / "go"
+    wait = f"while [ ! -e {flag} ]; do sleep 0.05; done"
     plan = f"""
     name: remote
     agents:
@@ -138,7 +139,7 @@ async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_agai
       - id: one
         tasks:
           - id: long
-            run: "echo before; while [ ! -e {flag} ]; do sleep 0.05; done; echo after # {marker}"
+            run: "echo before; {wait}; sleep 2.5; echo after # {marker}"
             retries: 1
     """
     runners: list[object] = []
@@ -159,6 +160,10 @@ async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_agai
     lines = [(o.stream, o.text) for o in await store.read_output("run1", "long", 1)]
     assert ("out", "before") in lines and ("out", "after") in lines
     assert any("connection to" in text and "lost" in text for _, text in lines)
+    # the cut is told even when it healed between two ticks of the run (a risk for one tick)
+    cut = state.risks["host_unreachable:far"]
+    assert "its connection was cut at" in cut.message and "made again after" in cut.message
+    assert cut.cleared_at is not None
 
 
 async def test_a_connection_lost_for_good_fails_the_task_into_its_retry_policy(
