@@ -79,6 +79,8 @@ class Conversation:
         self._launch, self._prompt, self._rules = launch, prompt, rules
         self.session = ""
         self.asked = 0  # tool requests so far (their ids are numbered)
+        self._counted: set[str] = set()  # model responses whose tokens were counted (their ids)
+        self._partial = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0}
 
     def opening(self) -> list[str]:
         """What to send first: the handshake, then the prompt."""
@@ -113,6 +115,7 @@ class Conversation:
             said.show.append(f"· session {self.session} · model {message.get('model', '?')}")
         elif kind == "assistant":
             said.show += _assistant(message)
+            self._count(message, said)
         elif kind == "user":
             said.show += _tool_results(message)
         elif kind == "control_request":
@@ -154,9 +157,40 @@ class Conversation:
         said.write.append(self.answer(ask, allowed, why))
         said.show.append(f"{'✓' if allowed else '✗'} {tool}: {ask.detail} ({why})")
 
+    def _count(self, message: dict[str, Any], said: Said) -> None:
+        """A model response's tokens while the prompt runs (each response once, however many
+        messages repeat it), so that budgets are checked before its end; its result settles
+        the rest (the CLI gives a response's output tokens in full only there)."""
+        body = message.get("message")
+        usage = body.get("usage") if isinstance(body, dict) else None
+        key = str(body.get("id") or "") if isinstance(body, dict) else ""
+        if not isinstance(usage, dict) or not key or key in self._counted:
+            return
+        self._counted.add(key)
+        counts = {
+            "input_tokens": integer(usage.get("input_tokens")),
+            "output_tokens": integer(usage.get("output_tokens")),
+            "cached_tokens": integer(usage.get("cache_read_input_tokens")),
+        }
+        for name, n in counts.items():
+            self._partial[name] += n
+        said.events.append(
+            ev.TaskUsage(
+                0.0,
+                self._launch.task.id,
+                self._launch.attempt,
+                input_tokens=counts["input_tokens"],
+                output_tokens=counts["output_tokens"],
+                cached_tokens=counts["cached_tokens"],
+                session_id=self.session,
+                partial=True,
+            )
+        )
+
     def _result(self, message: dict[str, Any], said: Said) -> None:
         usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
         assert isinstance(usage, dict)
+        counted = self._partial  # (the rest of the totals: what the responses did not say)
         cost = message.get("total_cost_usd")
         if isinstance(cost, int | float):  # (a running total over the session: this attempt's
             cost = max(0.0, float(cost) - self._launch.spent)  # share is what it added)
@@ -167,9 +201,13 @@ class Conversation:
                 0.0,
                 task,
                 self._launch.attempt,
-                input_tokens=integer(usage.get("input_tokens")),
-                output_tokens=integer(usage.get("output_tokens")),
-                cached_tokens=integer(usage.get("cache_read_input_tokens")),
+                input_tokens=max(0, integer(usage.get("input_tokens")) - counted["input_tokens"]),
+                output_tokens=max(
+                    0, integer(usage.get("output_tokens")) - counted["output_tokens"]
+                ),
+                cached_tokens=max(
+                    0, integer(usage.get("cache_read_input_tokens")) - counted["cached_tokens"]
+                ),
                 cost_usd=float(cost) if isinstance(cost, int | float) else 0.0,
                 cost_source="reported" if isinstance(cost, int | float) else "",
                 session_id=self.session,

@@ -502,6 +502,9 @@ class TaskUsage(Event):
     cost_source: str = ""
     session_id: str = ""
     turns: int = 0
+    # a count while the agent's prompt still runs (the rest follows at its end): a budget it
+    # spends stops that very prompt too
+    partial: bool = False
 
 
 @event("budget.extended")

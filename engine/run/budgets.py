@@ -88,8 +88,9 @@ class Budgets:
 
     def saw(self, usage: ev.TaskUsage) -> None:
         """A coding agent reported what it spent: check every budget it spends from."""
+        reporter = "" if usage.partial else usage.task  # (a prompt that is done ends as it ends)
         for scope, budget in self.scopes(usage.task):
-            self._check(scope, budget, usage.task)
+            self._check(scope, budget, reporter)
 
     def tick(self) -> None:
         """Once a second: the budgets of wall time (their tasks' attempts run on)."""

@@ -367,3 +367,24 @@ def test_a_model_that_answers_late_raises_a_silent_agent_risk(
     assert risk["subject"] == "agent coder" and "task w has printed nothing for" in risk["message"]
     assert "its last line: · session" in risk["message"]  # what the agent did last
     assert run.ended()["status"] == "succeeded"
+
+
+def test_a_token_budget_stops_the_prompt_that_spends_it(
+    tmp_path: Path, claude_bin: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake = fake_anthropic
+    # each model response reads 100 input tokens: the prompt's second one spends the budget
+    fake.script(
+        ToolUse("Bash", {"command": "touch one.txt"}),
+        ToolUse("Bash", {"command": "touch two.txt"}),
+        Text("done"),
+    )
+    rules = '{allow: ["Bash(touch one.txt)"], ask: [Bash]}\n    budget: {tokens: 150}'
+    run = Run(tmp_path, claude_bin, fake, rules)
+    shown = run.ended()
+    task = {t["id"]: t for t in shown["tasks"]}["w"]
+    # stopped while its prompt ran, on the second response's tokens: not at the prompt's end
+    assert task["status"] == "cancelled", task
+    assert task["reason"].startswith("the budget of agent coder is spent (202 of 150 tokens")
+    assert (tmp_path / "one.txt").exists() and not (tmp_path / "two.txt").exists()
+    assert len(fake.conversation) == 2  # (the prompt never reached its third request)
