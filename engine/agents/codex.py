@@ -86,6 +86,7 @@ class CodexTalk:
         self._base: dict[str, int] | None = None  # the thread's totals before that turn
         self._totals: dict[str, int] = {}  # ... and as its last count said
         self._requests = 0  # model requests in the turn (counts that moved the totals)
+        self._told: tuple[int, ...] = (0, 0, 0)  # the turn's tokens told so far (in, out, cached)
         self._items: dict[str, dict[str, Any]] = {}  # started items, by id
         self._methods: dict[str, str] = {}  # open approval requests: id -> method
         self._done = False
@@ -174,7 +175,7 @@ class CodexTalk:
         elif method == "item/completed" and item is not None:
             said.show += _completed(item)
         elif method == "thread/tokenUsage/updated":
-            self._count(params)
+            self._count(params, said)
         elif method == "error":
             text = one_line(str(_obj(params.get("error")).get("message") or "an error"))[:SHOWN]
             retry = params.get("willRetry") is True
@@ -186,9 +187,10 @@ class CodexTalk:
         elif method == "turn/completed":
             self._completed(params, said)
 
-    def _count(self, params: dict[str, Any]) -> None:
+    def _count(self, params: dict[str, Any], said: Said) -> None:
         """A running count of the thread's tokens: the turn's are what it added (a resumed
-        thread first repeats the last count of an earlier turn; a repeated count adds 0)."""
+        thread first repeats the last count of an earlier turn; a repeated count adds 0). What
+        it added since the last count is told at once (budgets are checked while it runs)."""
         usage = _obj(params.get("tokenUsage"))
         if not usage or str(params.get("turnId")) != self._turn:
             return
@@ -198,7 +200,30 @@ class CodexTalk:
             self._base = {k: max(0, total[k] - last[k]) for k in total}
         if total != self._totals:
             self._requests += 1
-        self._totals = total
+            self._totals = total
+            said.events.append(self._usage(partial=True))
+
+    def _usage(self, partial: bool) -> ev.TaskUsage:
+        """The turn's tokens (and their price) not told yet."""
+        base, totals = self._base or {}, self._totals
+        used = {k: max(0, totals.get(k, 0) - base.get(k, 0)) for k in totals}
+        tokens = used.get("input", 0), used.get("output", 0), used.get("cached", 0)
+        told, self._told = self._told, tokens
+        new = tuple(max(0, t - o) for t, o in zip(tokens, told, strict=True))
+        cost = self._price.cost(*tokens) - self._price.cost(*told) if self._price else 0.0
+        return ev.TaskUsage(
+            0.0,
+            self._launch.task.id,
+            self._launch.attempt,
+            input_tokens=new[0],
+            output_tokens=new[1],
+            cached_tokens=new[2],
+            cost_usd=cost,
+            cost_source="priced" if self._price else "",
+            session_id=self.session,
+            turns=0 if partial else self._requests,
+            partial=partial,
+        )
 
     def _completed(self, params: dict[str, Any], said: Said) -> None:
         turn = _obj(params.get("turn"))
@@ -206,24 +231,8 @@ class CodexTalk:
         if self._done or other:  # (another turn's end: not ours)
             return
         self._done = True
-        base, totals = self._base or {}, self._totals
-        used = {k: max(0, totals.get(k, 0) - base.get(k, 0)) for k in totals}
-        tokens = used.get("input", 0), used.get("output", 0), used.get("cached", 0)
-        cost = self._price.cost(*tokens) if self._price else 0.0
-        said.events.append(
-            ev.TaskUsage(
-                0.0,
-                self._launch.task.id,
-                self._launch.attempt,
-                input_tokens=tokens[0],
-                output_tokens=tokens[1],
-                cached_tokens=tokens[2],
-                cost_usd=cost,
-                cost_source="priced" if self._price else "",
-                session_id=self.session,
-                turns=self._requests,
-            )
-        )
+        said.events.append(self._usage(partial=False))
+        tokens, cost = self._told, self._price.cost(*self._told) if self._price else 0.0
         status = str(turn.get("status") or "?")
         said.show.append(
             f"· {status}: {self._requests} requests, {tokens[0]} in / {tokens[1]} out tokens"

@@ -198,13 +198,18 @@ def test_a_turns_tokens_are_counted_once_from_codexs_running_totals() -> None:
     # a resumed thread first repeats the last count of its earlier turn: not this turn's
     assert not t.read("out", usage((100, 20, 0), (100, 20, 0), turn="earlier")).events
     t.read("out", line({"id": 3, "result": {"turn": {"id": TURN}}}))
+    # each new count is told at once (budgets are checked while the turn runs)
+    told = []
     for total, last in [((1100, 70, 10), (1000, 50, 10)), ((2100, 120, 20), (1000, 50, 10))]:
-        assert not t.read("out", usage(total, last)).events
-    t.read("out", usage((2100, 120, 20), (1000, 50, 10)))  # (the same count again)
+        (partial,) = t.read("out", usage(total, last)).events
+        assert isinstance(partial, ev.TaskUsage) and partial.partial
+        told.append((partial.input_tokens, partial.output_tokens, partial.cached_tokens))
+    assert told == [(1000, 50, 10), (1000, 50, 10)]
+    assert not t.read("out", usage((2100, 120, 20), (1000, 50, 10))).events  # (the same again)
     said = t.read("out", completed())
     (spent,) = said.events
-    assert isinstance(spent, ev.TaskUsage)
-    assert (spent.input_tokens, spent.output_tokens, spent.cached_tokens) == (2000, 100, 20)
+    assert isinstance(spent, ev.TaskUsage) and not spent.partial
+    assert (spent.input_tokens, spent.output_tokens, spent.cached_tokens) == (0, 0, 0)  # (told)
     assert (spent.turns, spent.session_id, spent.cost_usd, spent.cost_source) == (
         2,
         THREAD,
@@ -219,11 +224,12 @@ def test_a_turns_tokens_are_counted_once_from_codexs_running_totals() -> None:
 def test_a_price_prices_the_tokens() -> None:
     t = talk(price=Price(input=2.0, output=10.0, cached=0.5))
     started(t)
-    t.read("out", usage((10_000, 1_000, 4_000), (10_000, 1_000, 4_000)))
+    (partial,) = t.read("out", usage((10_000, 1_000, 4_000), (10_000, 1_000, 4_000))).events
     (spent,) = t.read("out", completed()).events
-    assert isinstance(spent, ev.TaskUsage)
-    assert spent.cost_source == "priced"
-    assert abs(spent.cost_usd - (6_000 * 2.0 + 4_000 * 0.5 + 1_000 * 10.0) / 1e6) < 1e-12
+    assert isinstance(spent, ev.TaskUsage) and isinstance(partial, ev.TaskUsage)
+    assert spent.cost_source == partial.cost_source == "priced"
+    cost = partial.cost_usd + spent.cost_usd  # (priced as the tokens come)
+    assert abs(cost - (6_000 * 2.0 + 4_000 * 0.5 + 1_000 * 10.0) / 1e6) < 1e-12
 
 
 def test_a_failed_turn_fails_the_attempt_with_codexs_message() -> None:
