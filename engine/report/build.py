@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from phasegate.engine.model.durations import format_duration
+from phasegate.engine.plan.amend import change_lines
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.template import substitute
 from phasegate.engine.report.facts import (
@@ -319,8 +320,29 @@ def lessons(
             for g in f.state.feedback_given
         ],
         "handoff": {"deliverables": delivered, "open_items": open_items, "branches": branches},
+        "scope_changes": scope_changes(f),
         "runs_compared": len(history),
     }
+
+
+def scope_changes(f: Facts) -> list[dict[str, Any]]:
+    """The run's amendments: applied (with their plan version) and those their change gate
+    turned down, in the order they were proposed."""
+    applied = {a["change"]: a for a in f.state.amendments}
+    found = []
+    for change in f.state.changes.values():
+        done = applied.get(change.id)
+        found.append(
+            {
+                "change": change.id,
+                "status": change.status.value,
+                "by": done["by"] if done else change.by,
+                "version": done["version"] if done else None,
+                "reason": change.reason,
+                "diff": change_lines(list(done["diff"] if done else change.diff)),
+            }
+        )
+    return found
 
 
 def _flaky_across(f: Facts, history: list[dict[str, str]]) -> list[str]:

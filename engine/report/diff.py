@@ -53,6 +53,11 @@ def compare(a: Facts, b: Facts) -> dict[str, Any]:
         "fixed": fixed,
         "phases": phases,
         "critical_path": {"a": actual_critical_path(a), "b": actual_critical_path(b)},
+        # the amendments each run applied (its plan versions): a scope that moved shows here
+        "amendments": {
+            "a": [x["change"] for x in a.state.amendments],
+            "b": [x["change"] for x in b.state.amendments],
+        },
         "metrics": {k: {"a": ma[k], "b": mb[k], "delta": _delta(ma[k], mb[k])} for k in ma},
     }
 

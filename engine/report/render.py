@@ -311,6 +311,13 @@ def lessons_md(le: dict[str, Any]) -> list[str]:
         )
         for g in le.get("feedback") or []
     ] or ["- none given"]
+    if le.get("scope_changes"):
+        lines += ["", "### Scope changes", ""]
+        for c in le["scope_changes"]:
+            version = f", plan v{c['version']}" if c.get("version") else ""
+            why = f": {md(c['reason'])}" if c.get("reason") else ""
+            lines.append(f"- {md(c['change'])} by {md(c['by'])} ({md(c['status'])}{version}){why}")
+            lines += [f"  - {md(x)}" for x in c["diff"]]
     h = le["handoff"]
     lines += ["", "### Hand-off", "", "Deliverables:"]
     lines += [f"- {md(d['task'])}: {md(', '.join(d['outputs']))}" for d in h["deliverables"]] or [

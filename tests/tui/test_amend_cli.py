@@ -116,6 +116,15 @@ def test_a_pending_task_removed_does_not_run(pg: Run, tmp_path: Path) -> None:
     assert data["status"] == "succeeded"
     assert "two" not in _log(tmp_path) and "three" in _log(tmp_path)
     assert "two" not in [t["id"] for t in data["tasks"]]  # type: ignore[index]
+    # the reports' scope changes, and `diff` against a run of the plan as it was
+    lessons = pg("report", "last", "--kind", "lessons").stdout
+    assert "### Scope changes" in lessons and "change-1 by " in lessons
+    assert "- task two removed" in lessons.replace("\\", "")
+    amended = str(data["id"])
+    (tmp_path / "again.yaml").write_text(PLAN.replace("approval: manual", "approval: auto"))
+    assert pg("run", "again.yaml", "--headless").returncode == 0
+    compared = pg("diff", amended, "last").stdout
+    assert "scope changes applied: 1 -> 0" in compared, compared
 
 
 def test_a_gates_approvers_changed_and_the_change_rejected(pg: Run, tmp_path: Path) -> None:

@@ -135,6 +135,10 @@ def diff_text(d: dict[str, Any]) -> str:
         lines.append(f"critical path: {before}  =>  {after}")
     else:
         lines.append(f"critical path unchanged: {' -> '.join(map(safe, cp['a'])) or '-'}")
+    amended = d.get("amendments") or {}
+    if amended.get("a") or amended.get("b"):
+        counts = [len(amended.get(k) or []) for k in ("a", "b")]
+        lines.append(f"scope changes applied: {counts[0]} -> {counts[1]}")
     for k, m in d["metrics"].items():
         va = "n/a" if m["a"] is None else f"{m['a']:.0f}%"
         vb = "n/a" if m["b"] is None else f"{m['b']:.0f}%"
