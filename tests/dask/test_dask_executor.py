@@ -153,7 +153,8 @@ def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_d
     mark = _marker()
     run = (
         "sh -c 'echo $PHASEGATE_ATTEMPT >> attempts.log; "
-        f"if [ $PHASEGATE_ATTEMPT = 1 ]; then sleep {mark}; else sleep 1.5; fi; echo done'"
+        # (the retry runs 4 s: the run's ticks, a second apart, raise and then clear the risk)
+        f"if [ $PHASEGATE_ATTEMPT = 1 ]; then sleep {mark}; else sleep 4; fi; echo done'"
     )
     tasks = f"""      - {{id: victim, run: "{run}", retries: 1, backoff: 0.1}}
 """
