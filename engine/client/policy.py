@@ -8,7 +8,7 @@ Only the engine decides; these answers never allow or refuse anything, they choo
 
 from __future__ import annotations
 
-from phasegate.engine.model.state import GateState, PermissionState, RunState
+from phasegate.engine.model.state import ChangeState, GateState, PermissionState, RunState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.run.gates import may_answer, may_decide
 from phasegate.engine.run.roles import may_operate
@@ -51,3 +51,13 @@ def may_answer_permission(state: RunState, permission: PermissionState, user: st
     if permission.approvers:
         return may_decide(permission.approvers, user)
     return may_operate(state, user)
+
+
+def may_decide_change(state: RunState, change: ChangeState, user: str) -> bool:
+    """May `user` decide this amendment at its change gate? Its approvers (the plan's
+    roles.changes) when it names any, else the run's starter (engine/run/amend.py)."""
+    if change.status is not GateStatus.OPEN or state.finished_at is not None:
+        return False
+    if change.approvers:
+        return may_decide(change.approvers, user)
+    return user == state.user

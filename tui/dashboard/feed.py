@@ -34,6 +34,8 @@ class Changes:
     run: bool = False
     risks: list[Risk] = field(default_factory=list)
     gates_opened: list[str] = field(default_factory=list)  # manual gates that now wait
+    changes_opened: list[str] = field(default_factory=list)  # amendments at their change gate
+    changes_closed: list[ev.ChangeClosed] = field(default_factory=list)
     gates_closed: list[ev.GateClosed] = field(default_factory=list)  # decided (maybe elsewhere)
     answers: list[ev.Event] = field(default_factory=list)  # answers to commands
     asked: bool = False  # a risk rule asks the operator (the run paused for it)
@@ -142,6 +144,10 @@ class RunFeed:
             changes.gates_opened.append(event.gate)
         if isinstance(event, ev.GateClosed):
             changes.gates_closed.append(event)
+        if isinstance(event, ev.ChangeProposed):  # (a change gate: an amendment of the plan)
+            changes.changes_opened.append(event.change)
+        if isinstance(event, ev.ChangeClosed):
+            changes.changes_closed.append(event)
         if isinstance(event, ev.GateVoted | ev.GateRefused | ev.CommandDone):
             changes.answers.append(event)
         if isinstance(event, ev.GateOpened | ev.GateClosed | ev.GateVoted | ev.PhaseRewound):

@@ -17,6 +17,7 @@ from phasegate.engine.client.feedback import prompted
 from phasegate.engine.client.policy import (
     may_answer_permission,
     may_answer_question,
+    may_decide_change,
     may_decide_gate,
 )
 from phasegate.engine.model import commands as cmd
@@ -26,7 +27,7 @@ from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
 from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
 from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
-from phasegate.tui.dashboard.screens.gate import GatePrompt, GatesScreen
+from phasegate.tui.dashboard.screens.gate import ChangePrompt, GatePrompt, GatesScreen
 from phasegate.tui.dashboard.screens.help import HelpScreen
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
@@ -143,6 +144,7 @@ class DashboardScreen(Screen[None]):
             if changes.risks:
                 self.query_one(RiskFeed).show(self.feed.risks)
         self._gate_news(changes.gates_opened, changes.answers, changes.gates_closed)
+        self._change_news(changes.changes_opened, changes.changes_closed)
         self._question_news(changes.asked, changes.answered)
         self._permission_news(changes.permissions_asked, changes.permissions_answered)
         self._feedback_news()
@@ -250,6 +252,31 @@ class DashboardScreen(Screen[None]):
                 self.app.push_screen(GatePrompt(self.feed, gate))
             else:
                 self.app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
+
+    def _change_news(self, opened: list[str], closed: Sequence[ev.ChangeClosed]) -> None:
+        """An amendment at its change gate prompts (and rings for) those who may decide it,
+        with its difference and impact; decided anywhere, its prompt closes."""
+        for done in closed:
+            screen = self.app.screen
+            if isinstance(screen, ChangePrompt) and screen.gate == done.change:
+                screen.dismiss()
+                self.app.notify(f"change {done.change} {done.outcome}", timeout=6)
+        for cid in opened:
+            change = self.feed.state.changes.get(cid)
+            if change is None or not self._ring_once("change", cid):
+                continue
+            if not may_decide_change(self.feed.state, change, self._viewer):
+                self.app.notify(
+                    f"change {safe(cid)} to the plan waits for its approvers", timeout=8
+                )
+                continue
+            self.app.bell()
+            if isinstance(self.app.screen, DashboardScreen):
+                self.app.push_screen(ChangePrompt(self.feed, cid))
+            else:
+                self.app.notify(
+                    f"change {cid} to the plan waits for a decision: press g", timeout=8
+                )
 
     def _ring_once(self, *key: str) -> bool:
         """True the first time this dashboard hears of a gate's attempt or a question."""

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from phasegate.engine.client.changes import change_text
 from phasegate.engine.client.policy import may_answer_permission
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.identity import current_identity
@@ -179,7 +180,17 @@ class GatesScreen(ModalScreen[None]):
                 Text(safe(g.reason), no_wrap=True, overflow="ellipsis"),
                 key=g.id,
             )
-        if not self.feed.state.gates:
+        for c in self.feed.state.changes.values():  # (amendments at their change gate)
+            table.add_row(
+                safe(c.id),
+                "the plan",
+                Text(c.status.value, style=GATE_STYLE.get(c.status.value, "")),
+                f"{len(c.approved_by)}/1",
+                when(c.opened_at, short=True),
+                Text(safe(c.reason), no_wrap=True, overflow="ellipsis"),
+                key=c.id,
+            )
+        if not self.feed.state.gates and not self.feed.state.changes:
             table.add_row("no gates", "", "", "", "", "")
         table.focus()
         asking = self._asking()
@@ -204,6 +215,10 @@ class GatesScreen(ModalScreen[None]):
     @on(DataTable.RowSelected, "#gates")
     def _open(self, event: DataTable.RowSelected) -> None:
         gate = event.row_key.value
+        change = self.feed.state.changes.get(str(gate))
+        if change is not None and change.status.value == "open":
+            self.app.switch_screen(ChangePrompt(self.feed, str(gate)))
+            return
         found = self.feed.state.gates.get(str(gate))
         if found is not None and found.status == "open":
             self.app.switch_screen(GatePrompt(self.feed, str(gate)))
@@ -225,3 +240,24 @@ class GatesScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+
+class ChangePrompt(GatePrompt):
+    """A change gate (`phasegate amend`): the amendment's difference and its impact on the
+    forecast, approved (confirmed, a reason if you like) or rejected (with a reason) as a gate."""
+
+    def compose(self) -> ComposeResult:
+        change = self.feed.state.changes[self.gate]
+        who = ", ".join(change.approvers) or "the run's starter"
+        head = Text(f"proposed by {safe(change.by)} · approvers: {safe(who)}")
+        if change.restart:
+            head.append(f"\nrestarts: {safe(', '.join(change.restart))}")
+        lines = Text("\n".join(safe(x) for x in change_text(change.diff, change.impact)))
+        with Vertical() as box:
+            box.border_title = f"Change {safe(self.gate)} to the plan waits for a decision"
+            box.border_subtitle = SUBTITLE
+            yield Static(head)
+            yield Static(lines)
+            yield Input(
+                placeholder="why do you reject it? (enter to send)", id="reason", disabled=True
+            )

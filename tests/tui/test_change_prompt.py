@@ -1,0 +1,104 @@
+"""An amendment at its change gate in the dashboard (issue 20): it prompts (and rings) whoever
+may decide it, with the difference and the impact on the forecast; `a` approves once confirmed,
+`r` rejects with a reason; someone else is only told."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.identity import current_identity
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
+from phasegate.tui.dashboard.screens.gate import ChangePrompt
+
+from .helpers import SIZE, commands, live_run, text
+
+ME = current_identity().user
+DIFF = [{"change": "added", "what": "task", "id": "three", "phase": "two"}]
+IMPACT = {
+    "before": {"eta": 60.0, "critical_path": ["one", "two"]},
+    "after": {"eta": 90.0, "critical_path": ["one", "two", "three"]},
+    "earlier": [],
+    "later": [],
+}
+
+
+def _proposed(approvers: list[str]) -> list[ev.Event]:
+    now = time.time()
+    return [
+        ev.RunStarted(
+            now,
+            "amending",
+            "amending-plan",
+            "x.yaml",
+            phases=[{"id": "two", "title": "", "timebox": None}],
+            tasks=[{"id": "two", "phase": "two", "agent": "m", "needs": []}],
+            agents=[{"id": "m", "slots": 1}],
+            user=ME,
+        ),
+        ev.ChangeProposed(now, "change-1", ME, 0, DIFF, IMPACT, approvers),
+    ]
+
+
+async def test_a_change_prompts_with_its_difference_and_impact_and_a_approves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PHASEGATE_QUICK_APPROVE", raising=False)
+    db = f"{tmp_path}/c.db"
+    run_id = await live_run(db, "amending", _proposed([]))
+    app = PhasegateApp(db, run_id)
+    rang: list[float] = []
+    monkeypatch.setattr(app, "bell", lambda: rang.append(time.monotonic()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ChangePrompt)
+        shown = "\n".join(text(w) for w in app.screen.query("Vertical, Static"))
+        assert "Change change-1 to the plan waits for a decision" in shown
+        assert "+ task three added (phase two)" in shown
+        assert "critical path after:  one -> two -> three" in shown
+        await pilot.press("a")  # asks to confirm: nothing sent yet
+        await pilot.pause()
+        assert isinstance(app.screen, ChangePrompt) and app.screen.asking
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DashboardScreen)
+    assert len(rang) == 1
+    assert await commands(db, run_id) == [("approve", {"gate": "change-1"})]
+
+
+async def test_a_change_for_other_approvers_prompts_nobody_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"{tmp_path}/c.db"
+    run_id = await live_run(db, "amending", _proposed(["somebody-else"]))
+    app = PhasegateApp(db, run_id)
+    rang: list[float] = []
+    monkeypatch.setattr(app, "bell", lambda: rang.append(time.monotonic()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DashboardScreen) and rang == []
+
+
+async def test_the_gates_list_shows_a_change_and_enter_opens_its_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"{tmp_path}/c.db"
+    run_id = await live_run(db, "amending", _proposed([]))
+    app = PhasegateApp(db, run_id)
+    monkeypatch.setattr(app, "bell", lambda: None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("escape")  # later: the prompt closes
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        listed = "\n".join(text(w) for w in app.screen.query("DataTable"))
+        assert "change-1" in listed and "the plan" in listed and "open" in listed
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ChangePrompt) and app.screen.gate == "change-1"
