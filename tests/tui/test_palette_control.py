@@ -52,3 +52,53 @@ async def test_slots_and_a_phases_pause_from_the_palette(finished_run: tuple[str
         for kind, args in await commands(db, run_id)
     ]
     assert sent == [("slots", {"agent": "a", "slots": 3}), ("pause", {"phase": "ship"})]
+
+
+PLAN = """name: steer
+agents: {a: {slots: 2}}
+phases:
+  - id: build
+    tasks: [{id: t, run: "true"}]
+"""
+
+
+async def test_amend_the_plan_in_your_editor_from_the_palette(
+    finished_run: tuple[str, str], tmp_path: object, monkeypatch: object
+) -> None:
+    import os
+    from pathlib import Path
+
+    from phasegate.engine.store import SQLiteStore
+
+    db, _ = finished_run
+    run_id = await _run(db)
+    store = await SQLiteStore.open(db)
+    try:
+        await store.save_plan(run_id, PLAN, {})
+    finally:
+        await store.close()
+    edits = Path(str(tmp_path)) / "edit.sh"
+    app = PhasegateApp(db, run_id)
+    told: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        app.notify = lambda message, **kw: told.append(str(message))  # type: ignore[method-assign]
+        for script in (
+            "true",  # saved unchanged: nothing sent
+            "printf 'phases: [\\n' > \"$1\"",  # broken YAML: explained, nothing sent
+            'sed -i \'s/tasks: \\[{id: t, run: "true"}\\]/tasks: [{id: t, run: "true"}, '
+            '{id: u, run: "true"}]/\' "$1"',
+        ):
+            edits.write_text(f"#!/bin/sh\n{script}\n")
+            edits.chmod(0o755)
+            os.environ["EDITOR"] = str(edits)
+            try:
+                await screen.action_amend()
+            finally:
+                del os.environ["EDITOR"]
+            await pilot.pause()
+    assert told[0] == "the plan is unchanged: nothing sent"
+    assert told[1].startswith("the plan has problems, nothing sent: ")
+    sent = await commands(db, run_id)
+    assert [kind for kind, _ in sent] == ["amend"]
+    assert '{id: u, run: "true"}' in str(sent[0][1]["text"])

@@ -11,6 +11,7 @@ DASHBOARD_COMMANDS: list[tuple[str, str, str]] = [
     ("Retry task", "Run the selected task again as a new attempt", "retry"),
     ("Agent slots", "Change how many tasks an agent runs at once", "slots"),
     ("Pause or resume a phase", "Hold one phase's tasks (or let them go on)", "hold_phase"),
+    ("Amend the plan", "Edit the run's plan in $EDITOR; a change gate decides it", "amend"),
     ("Detach", "Close the dashboard, leave the run going", "detach"),
     ("Quit phasegate", "Leave the dashboard", "quit_run"),
 ]

@@ -23,6 +23,7 @@ from phasegate.engine.client.policy import (
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
+from phasegate.tui.dashboard.amend import amend_in_editor
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
 from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
@@ -471,6 +472,13 @@ class DashboardScreen(Screen[None]):
 
         now = ", ".join(f"{a.id} {a.slots}" for a in agents.values())
         self.app.push_screen(AskScreen(f"Slots (now: {now})", "AGENT N"), chosen)
+
+    async def action_amend(self) -> None:
+        """Palette: edit the run's plan in $EDITOR and propose it (tui/dashboard/amend.py)."""
+        if not self._live():
+            return
+        told = await amend_in_editor(self.app, self.feed)
+        self.app.notify(told, timeout=6, markup=False)
 
     def action_hold_phase(self) -> None:
         """Palette: pause one phase (none of its tasks starts), or resume it if it is paused."""
