@@ -23,6 +23,9 @@ class ProcSpec:
     keep_background: bool = False  # processes it leaves behind may outlive it
     kill_grace: float | None = None  # TERM to KILL for what it leaves; None: the executor's
     stdin: bool = False  # a pipe the engine writes to (an agent spoken to in its protocol)
+    # the plan's resources the task uses (`uses:`): counted by the engine; a cluster executor
+    # also asks its scheduler for them (Dask `resources=`)
+    resources: dict[str, int] = field(default_factory=dict)
     # the task's declared outputs, relative to where it runs: an executor on another host
     # looks for them there when it succeeds (Exit.missing); a local one leaves that to the run
     outputs: list[str] = field(default_factory=list)

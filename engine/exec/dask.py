@@ -117,6 +117,8 @@ class DaskTask:
             key=self.key,
             pure=False,
             retries=0,
+            # the plan's resources it uses: only a worker that declares them runs it
+            resources=spec.resources or None,
         )
         # the task's last event carries its exit code: the task ends on it, once every line
         # before it is in (no round trip to fetch the result); the future is watched for a

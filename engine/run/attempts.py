@@ -188,6 +188,7 @@ class Attempts:
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
         spec.kill_grace = host.plan.kill_grace  # (also for what it leaves behind)
+        spec.resources = dict(task.uses)
         spec.outputs = output_paths(task, self._values)  # (looked for there on another host)
         remote = self._executors.is_remote(agent)  # (its executor keeps its output remotely)
         if task.on_resume != "rerun" and self._run_dir and not remote:

@@ -57,7 +57,7 @@ class Cluster:
         """The worker processes (not their nannies: started with --no-nanny)."""
         return [w.pid for w in self.workers if w.poll() is None]
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, *more: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         proc = subprocess.Popen(
             [
@@ -73,6 +73,7 @@ class Cluster:
                 "--host",
                 "127.0.0.1",
                 "--no-dashboard",
+                *more,
             ],
             env=os.environ | CLUSTER_ENV,
             stdout=log,

@@ -233,3 +233,38 @@ def _zombie(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def test_a_tasks_resources_choose_the_worker_that_has_them(
+    cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    gpu = cluster.start_worker(f"gpu-{uuid.uuid4().hex[:6]}", "--resources", "GPU=1")
+    try:
+        until("the GPU worker", lambda: cluster.count_workers() == 3, 60)
+        # four tasks that use the GPU each write their ancestors (the worker among them)
+        (tmp_path / "who.sh").write_text(
+            "#!/bin/sh\np=$$; line=''\n"
+            'while [ "$p" -gt 1 ]; do\n'
+            "  p=$(awk '{print $4}' /proc/$p/stat); line=\"$line $p\"\ndone\n"
+            "echo $line >> gpu.log\n"
+        )
+        (tmp_path / "who.sh").chmod(0o755)
+        tasks = "".join(
+            f"      - {{id: train{i}, run: {tmp_path / 'who.sh'}, uses: {{GPU: 1}}}}\n"
+            for i in range(4)
+        )
+        plan = _plan(cluster, tasks).replace("phases:", "resources: {GPU: {capacity: 1}}\nphases:")
+        (tmp_path / "plan.yaml").write_text(plan)
+        done = run_pg(tmp_path, cli_env, "run", "plan.yaml", "--headless", "-q")
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = (tmp_path / "gpu.log").read_text().splitlines()
+        # each ran under the worker that declares GPU (all four there by chance: 1 in 81)
+        assert len(lines) == 4 and all(str(gpu.pid) in line.split() for line in lines), (
+            lines,
+            gpu.pid,
+        )
+    finally:
+        gpu.kill()
+        gpu.wait(timeout=30)
+        cluster.workers.remove(gpu)
+        until("two Dask workers again", lambda: cluster.count_workers() == 2, 60)
