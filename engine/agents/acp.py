@@ -17,7 +17,6 @@ import os
 from typing import Any
 
 from phasegate.engine.agents.base import Launch
-from phasegate.engine.agents.claude import ClaudeAdapter
 from phasegate.engine.agents.talk import (
     SHOWN,
     TOOL_NAMES,
@@ -28,6 +27,7 @@ from phasegate.engine.agents.talk import (
     integer,
     one_line,
     ruling,
+    task_prompt,
 )
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
@@ -45,8 +45,7 @@ class AcpAdapter:
     replay_until = ""  # the update that ends a loaded session's replay (default: its response)
 
     def __init__(self, name: str, agent: Agent, values: dict[str, str]) -> None:
-        self.name, self._agent = name, agent
-        self._claude = ClaudeAdapter(name, agent, values)  # (for its prompt's rules)
+        self.name, self._agent, self._values = name, agent, values
 
     def argv(self) -> list[str]:
         return [self._agent.binary or self.binary, *self.args, *self._agent.args]
@@ -59,7 +58,7 @@ class AcpAdapter:
 
     def prompt(self, launch: Launch) -> str:
         """The task's prompt, with a reviewer's feedback on a rework (as for Claude Code)."""
-        return self._claude.prompt(launch)
+        return task_prompt(launch, self._values)
 
     def conversation(self, launch: Launch) -> AcpTalk:
         env = {**launch.env, **self._agent.env}

@@ -21,13 +21,14 @@ from phasegate.engine.agents.talk import (
     detail,
     diff_lines,
     integer,
+    json_object,
     one_line,
     ruling,
+    task_prompt,
 )
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Agent, Permissions
-from phasegate.engine.plan.template import substitute
 
 
 class ClaudeAdapter:
@@ -57,16 +58,7 @@ class ClaudeAdapter:
         return spec, f"{argv[0]} (claude): {one_line(self.prompt(launch))[:120]}"
 
     def prompt(self, launch: Launch) -> str:
-        """The task's prompt; an attempt that goes on with a session gets the reviewer's
-        feedback (a gate's rejection) or the word that the last attempt failed first."""
-        task = launch.task
-        text = substitute(task.prompt or task.run, self._values | {"task": task.id})
-        if not launch.session:
-            return text
-        feedback = launch.env.get("PHASEGATE_FEEDBACK", "")
-        if feedback:
-            return f"The work was sent back by its reviewer: {feedback}\n\nThe task: {text}"
-        return f"The last attempt did not succeed; try again.\n\nThe task: {text}"
+        return task_prompt(launch, self._values)
 
     def conversation(self, launch: Launch) -> Conversation:
         return Conversation(launch, self.prompt(launch), self._agent.permissions)
@@ -95,15 +87,8 @@ class Conversation:
 
     def read(self, stream: str, text: str) -> Said:
         said = Said()
-        if stream != "out":
-            said.show.append(text)
-            return said
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict):
-            said.show.append(text)
+        message = json_object(stream, text, said)
+        if message is None:
             return said
         kind = message.get("type")
         if kind == "system" and message.get("subtype") == "init":

@@ -19,16 +19,17 @@ from typing import Any
 
 from phasegate.engine import __version__
 from phasegate.engine.agents.base import Launch
-from phasegate.engine.agents.claude import ClaudeAdapter
 from phasegate.engine.agents.talk import (
     SHOWN,
     TOOL_NAMES,
     Ask,
     Said,
     integer,
+    json_object,
     one_line,
     patch_lines,
     ruling,
+    task_prompt,
 )
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
@@ -49,7 +50,6 @@ _SHELLS = ("bash", "sh", "zsh")
 class CodexAdapter:
     def __init__(self, name: str, agent: Agent, values: dict[str, str]) -> None:
         self.name, self._agent, self._values = name, agent, values
-        self._prompts = ClaudeAdapter(name, agent, values)  # (the same prompt rules)
 
     def spec(self, launch: Launch) -> tuple[ProcSpec, str]:
         agent = self._agent
@@ -60,7 +60,7 @@ class CodexAdapter:
 
     def prompt(self, launch: Launch) -> str:
         """The task's prompt; a retry or a rework gets the feedback or the failure first."""
-        return self._prompts.prompt(launch)
+        return task_prompt(launch, self._values)
 
     def conversation(self, launch: Launch) -> CodexTalk:
         agent = self._agent
@@ -97,15 +97,8 @@ class CodexTalk:
 
     def read(self, stream: str, text: str) -> Said:
         said = Said()
-        if stream != "out":
-            said.show.append(text)
-            return said
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict):
-            said.show.append(text)
+        message = json_object(stream, text, said)
+        if message is None:
             return said
         method = message.get("method")
         params = _obj(message.get("params"))

@@ -15,7 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from phasegate.engine.plan.template import substitute
+
 if TYPE_CHECKING:
+    from phasegate.engine.agents.base import Launch
     from phasegate.engine.model import events as ev
     from phasegate.engine.plan.model import Permissions
 
@@ -143,3 +146,32 @@ def patch_lines(patch: str) -> list[str]:
     if len(lines) > DIFF_LINES:
         shown.append(f"    … {len(lines) - DIFF_LINES} more lines")
     return shown
+
+
+def task_prompt(launch: Launch, values: dict[str, str]) -> str:
+    """The task's prompt (its `prompt`, else `run`, with `{name}` values); an attempt that goes
+    on with a session gets the reviewer's feedback (a gate's rejection) or the word that the
+    last attempt failed first. The same for every kind."""
+    task = launch.task
+    text = substitute(task.prompt or task.run, values | {"task": task.id})
+    if not launch.session:
+        return text
+    feedback = launch.env.get("PHASEGATE_FEEDBACK", "")
+    if feedback:
+        return f"The work was sent back by its reviewer: {feedback}\n\nThe task: {text}"
+    return f"The last attempt did not succeed; try again.\n\nThe task: {text}"
+
+
+def json_object(stream: str, text: str, said: Said) -> dict[str, Any] | None:
+    """The JSON object one line of the CLI's stdout holds; a stderr line, or a line that is no
+    JSON object, goes to the transcript as it is (None)."""
+    message = None
+    if stream == "out":
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+    if not isinstance(message, dict):
+        said.show.append(text)
+        return None
+    return message
