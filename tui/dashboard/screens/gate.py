@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from phasegate.engine.client.changes import change_text
+from phasegate.engine.client.plans import change_lines, impact_lines
 from phasegate.engine.client.policy import may_answer_permission
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.identity import current_identity
@@ -252,7 +252,8 @@ class ChangePrompt(GatePrompt):
         head = Text(f"proposed by {safe(change.by)} · approvers: {safe(who)}")
         if change.restart:
             head.append(f"\nrestarts: {safe(', '.join(change.restart))}")
-        lines = Text("\n".join(safe(x) for x in change_text(change.diff, change.impact)))
+        said = [*change_lines(list(change.diff)), *impact_lines(change.impact)]
+        lines = Text("\n".join(safe(x) for x in said))
         with Vertical() as box:
             box.border_title = f"Change {safe(self.gate)} to the plan waits for a decision"
             box.border_subtitle = SUBTITLE
