@@ -145,9 +145,9 @@ def _children_table() -> Callable[[int], list[int]]:
 def _stat(pid: int) -> tuple[bytes, int]:
     """(state letter, session id) of a process; (b"", 0) when it is gone."""
     stat = _read(f"/proc/{pid}/stat")
-    try:
+    try:  # (after the command: state, ppid, pgrp, session, tty_nr, ...)
         fields = stat[stat.rindex(b")") + 2 :].split()
-        return fields[0], int(fields[4])
+        return fields[0], int(fields[3])
     except (ValueError, IndexError):
         return b"", 0
 

@@ -76,3 +76,18 @@ def test_a_process_that_is_not_a_subreaper_finds_nothing_of_its_own(
     _until("it to start", lambda: len(find(run_id, everywhere=True)) == 1)
     assert find(run_id) == [] and stop_strays(run_id, grace=0.1) == []
     assert tagged[0].poll() is None
+
+
+def test_a_process_s_session_is_read_from_its_own_field_not_its_terminal(
+    tagged: list[subprocess.Popen[bytes]],
+) -> None:
+    # (the engine skips what shares its own session; in a container whose session leader is
+    # outside its pid namespace, getsid() is 0, as every terminal-less process's tty_nr is: a
+    # session read from the tty field hid every orphan there)
+    from phasegate.engine.exec.strays import _stat
+
+    leader = _sleep("t-session", "t", 1)
+    tagged.append(leader)
+    state, sid = _stat(leader.pid)
+    assert state in (b"S", b"R") and sid == leader.pid == os.getsid(leader.pid)
+    assert _stat(os.getpid())[1] == os.getsid(0)

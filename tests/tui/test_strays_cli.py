@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import Run, show_last, until
+from .conftest import PHASEGATE, Run, show_last, until
 
 
 def _marked(marker: str) -> list[psutil.Process]:
@@ -60,6 +60,43 @@ def test_a_headless_run_leaves_no_setsid_child_and_says_so(
     logs = pg("logs", "last", "t")
     assert "phasegate: stopped 1 process left behind (pid " in logs.stdout
     assert " sleep)" in logs.stdout
+
+
+def _in_a_container() -> list[str]:
+    """The argv prefix that runs a command as a container does: in a pid namespace of its own,
+    its session's leader outside it (so getsid() is 0 there); skipped where that is refused."""
+    prefix = ["unshare", "--pid", "--fork", "--mount-proc"]
+    try:
+        tried = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("no unshare here")
+    if tried.returncode != 0:
+        pytest.skip(f"no pid namespace here: {tried.stderr.decode().strip()}")
+    return prefix
+
+
+def test_a_headless_run_in_a_container_stops_its_setsid_child_too(
+    pg: Run, tmp_path: Path, cleanup: list[str], cli_env: dict[str, str]
+) -> None:
+    cleanup.append("300.136")
+    (tmp_path / "plan.yaml").write_text(
+        "name: strays\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
+        '      - {id: t, run: "setsid sleep 300.136 & echo x"}\n'
+    )
+    # (under a shell that stays the namespace's init, as a container's does: an init that ends
+    # takes the whole namespace with it)
+    init = ["sh", "-c", '"$@"; exit $?', "sh"]
+    done = subprocess.run(
+        [*_in_a_container(), *init, PHASEGATE, "run", "plan.yaml", "--headless"],
+        cwd=tmp_path,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    until("the setsid sleep to be gone", lambda: not _marked("300.136"))
+    assert "stopped 1 process left behind" in pg("logs", "last", "t").stdout
 
 
 KEEP = """
