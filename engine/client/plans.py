@@ -1,24 +1,66 @@
 """Plans for front ends: load and validate one, its JSON Schema, and what a dry run needs (the
-simulated schedule, estimates learned from earlier runs, who stands in for whom)."""
+simulated schedule, estimates learned from earlier runs, who stands in for whom).
+
+Each name is imported from its module when it is first asked for (`phasegate run` needs only
+`load_plan`; the dry run's simulation, the history and the SSH checks would cost its start-up).
+"""
 
 from __future__ import annotations
 
-from phasegate.engine.exec.executors import check_hosts as check_hosts
-from phasegate.engine.plan import load_plan as load_plan
-from phasegate.engine.plan import validate_file as validate_file
-from phasegate.engine.plan.amend import change_lines as change_lines
-from phasegate.engine.plan.fallbacks import fallbacks as fallbacks
-from phasegate.engine.plan.fallbacks import risk_fallbacks as risk_fallbacks
-from phasegate.engine.plan.load import plan_from_text as plan_from_text
-from phasegate.engine.plan.load import read_text as read_text
-from phasegate.engine.plan.model import Plan as Plan
-from phasegate.engine.plan.model import json_schema as json_schema
-from phasegate.engine.watch.forecast import seconds_left as seconds_left
-from phasegate.engine.watch.history import Learned as Learned
-from phasegate.engine.watch.history import gate_key as gate_key
-from phasegate.engine.watch.history import gate_waits as gate_waits
-from phasegate.engine.watch.history import learned as learned
-from phasegate.engine.watch.impact import impact_lines as impact_lines
-from phasegate.engine.watch.simulate import Schedule as Schedule
-from phasegate.engine.watch.simulate import projected as projected
-from phasegate.engine.watch.simulate import simulate as simulate
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phasegate.engine.exec.executors import check_hosts as check_hosts
+    from phasegate.engine.plan import load_plan as load_plan
+    from phasegate.engine.plan import validate_file as validate_file
+    from phasegate.engine.plan.amend import change_lines as change_lines
+    from phasegate.engine.plan.fallbacks import fallbacks as fallbacks
+    from phasegate.engine.plan.fallbacks import risk_fallbacks as risk_fallbacks
+    from phasegate.engine.plan.load import plan_from_text as plan_from_text
+    from phasegate.engine.plan.load import read_text as read_text
+    from phasegate.engine.plan.model import Plan as Plan
+    from phasegate.engine.plan.model import json_schema as json_schema
+    from phasegate.engine.watch.forecast import seconds_left as seconds_left
+    from phasegate.engine.watch.history import Learned as Learned
+    from phasegate.engine.watch.history import gate_key as gate_key
+    from phasegate.engine.watch.history import gate_waits as gate_waits
+    from phasegate.engine.watch.history import learned as learned
+    from phasegate.engine.watch.impact import impact_lines as impact_lines
+    from phasegate.engine.watch.simulate import Schedule as Schedule
+    from phasegate.engine.watch.simulate import projected as projected
+    from phasegate.engine.watch.simulate import simulate as simulate
+
+# name -> the module that defines it (the same names as the imports above)
+_WHERE = {
+    "check_hosts": "phasegate.engine.exec.executors",
+    "load_plan": "phasegate.engine.plan",
+    "validate_file": "phasegate.engine.plan",
+    "change_lines": "phasegate.engine.plan.amend",
+    "fallbacks": "phasegate.engine.plan.fallbacks",
+    "risk_fallbacks": "phasegate.engine.plan.fallbacks",
+    "plan_from_text": "phasegate.engine.plan.load",
+    "read_text": "phasegate.engine.plan.load",
+    "Plan": "phasegate.engine.plan.model",
+    "json_schema": "phasegate.engine.plan.model",
+    "seconds_left": "phasegate.engine.watch.forecast",
+    "Learned": "phasegate.engine.watch.history",
+    "gate_key": "phasegate.engine.watch.history",
+    "gate_waits": "phasegate.engine.watch.history",
+    "learned": "phasegate.engine.watch.history",
+    "impact_lines": "phasegate.engine.watch.impact",
+    "Schedule": "phasegate.engine.watch.simulate",
+    "projected": "phasegate.engine.watch.simulate",
+    "simulate": "phasegate.engine.watch.simulate",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # (once: the next lookup finds it here)
+    return value

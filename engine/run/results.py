@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.plan.model import Results
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 MAX_BYTES = 256 * 1024 * 1024  # a JUnit file larger than this is not read
 MAX_FAILURES = 100  # failing tests kept by name and message (the counts are always whole)
@@ -73,6 +75,8 @@ def junit(path: str) -> Found:
         raise ValueError(f"{name} was not written") from None
     if size > MAX_BYTES:
         raise ValueError(f"{name} is over {MAX_BYTES >> 20} MiB; not read")
+    import xml.etree.ElementTree as ET  # (here: a task without results never needs it)
+
     try:
         root = ET.parse(path).getroot()  # (expat refuses entity expansion bombs)
     except ET.ParseError as exc:

@@ -193,6 +193,11 @@ class SQLiteStore:
                 target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
             )
             try:
+                # as the serving connection below: in WAL mode a commit then writes the log
+                # without an fsync, so a new database's nine migrations do not wait for nine of
+                # them (a crash can lose only the last commits, never the file's consistency,
+                # and a migration lost so is applied again at the next open)
+                sync.execute("PRAGMA synchronous=NORMAL")
                 if not uri:
                     _enable_wal(sync, path)
                 migrate(sync)

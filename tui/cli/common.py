@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -12,7 +11,8 @@ import click
 
 from phasegate.engine.model.errors import PhasegateError, Problem
 
-from ..text import safe
+# (asyncio and the engine's client load when a command needs them: `phasegate --help` and the
+# start of `phasegate run` pay only for what they use)
 
 T = TypeVar("T")
 
@@ -36,12 +36,16 @@ var_option = click.option(
 
 
 def _fail(message: str, code: int) -> None:
+    from ..text import safe
+
     # (a message may quote a plan's text, a run's name or a task's output)
     click.echo(f"phasegate: {safe(message)}", err=True)
     sys.exit(code)
 
 
 def _run_async(make: Callable[[], Awaitable[T]]) -> T:
+    import asyncio
+
     try:
         return asyncio.run(make())  # type: ignore[arg-type]
     except PhasegateError as exc:

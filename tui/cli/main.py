@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from phasegate.engine import __version__
-from phasegate.engine.model import commands as cmd
-from phasegate.engine.model.commands import Command
 from phasegate.engine.model.errors import PhasegateError, PlanError, Problem
 from phasegate.tui.cli.common import (
     EXIT_FAILED,
@@ -34,6 +32,7 @@ from phasegate.tui.cli.report_commands import host_checks
 
 if TYPE_CHECKING:
     from phasegate.engine.client.engines import Job
+    from phasegate.engine.model.commands import Command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -365,6 +364,7 @@ def gates(
 def approve(run_ref: str, gate: str, reason: str, for_task: bool, db: str | None) -> None:
     """Approve GATE of RUN (or allow a coding agent's tool request, listed by `gates`) as the
     OS user you are; waits for the engine's answer."""
+    from phasegate.engine.model import commands as cmd
     from phasegate.tui.cli.gates import decide
 
     order = cmd.Approve(gate, reason, scope="task" if for_task else "")
@@ -379,6 +379,7 @@ def approve(run_ref: str, gate: str, reason: str, for_task: bool, db: str | None
 def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
     """Reject GATE of RUN with a reason (or deny a coding agent's tool request, listed by
     `gates`: the agent reads the reason); waits for the engine's answer."""
+    from phasegate.engine.model import commands as cmd
     from phasegate.tui.cli.gates import check_reason, decide
 
     check_reason("reject", reason)
@@ -432,6 +433,8 @@ def _steer(db: str | None, run_ref: str, order: Command) -> None:
 @db_option
 def skip(run_ref: str, task: str, reason: str, db: str | None) -> None:
     """Skip TASK of a live RUN (stopping it if it runs); its dependents go on."""
+    from phasegate.engine.model import commands as cmd
+
     _steer(db, run_ref, cmd.Skip(task, reason))
 
 
@@ -442,6 +445,8 @@ def skip(run_ref: str, task: str, reason: str, db: str | None) -> None:
 def retry(run_ref: str, task: str, db: str | None) -> None:
     """Run TASK of a live RUN again (it failed, timed out, was cancelled or blocked) as a new
     attempt, while its phase runs; the tasks it blocked wait for it again."""
+    from phasegate.engine.model import commands as cmd
+
     _steer(db, run_ref, cmd.Retry(task))
 
 
@@ -452,6 +457,8 @@ def retry(run_ref: str, task: str, db: str | None) -> None:
 @db_option
 def cancel(run_ref: str, task: str | None, reason: str, db: str | None) -> None:
     """Cancel a live RUN (every task's process group is stopped), or one of its tasks."""
+    from phasegate.engine.model import commands as cmd
+
     if task:
         _steer(db, run_ref, cmd.CancelTask(task, reason))
     else:
@@ -466,6 +473,8 @@ def cancel(run_ref: str, task: str | None, reason: str, db: str | None) -> None:
 def pause(run_ref: str, phase: str | None, reason: str, db: str | None) -> None:
     """Pause a live RUN: running tasks finish, no new task starts until `resume`. With --phase,
     only that phase's tasks wait (a later phase waits when the run reaches it)."""
+    from phasegate.engine.model import commands as cmd
+
     _steer(db, run_ref, cmd.Pause(phase or "", reason))
 
 
@@ -494,6 +503,7 @@ def resume(
 ) -> None:
     """Go on with RUN: a paused run resumes; a run whose engine died (crash, kill -9, reboot)
     is taken over: finished tasks never run again, in-flight ones follow their `on_resume`."""
+    from phasegate.engine.model import commands as cmd
     from phasegate.tui.cli.resume import decisions, inspect, resume_live
 
     if phase:
@@ -529,6 +539,8 @@ def resume(
 @db_option
 def priority(run_ref: str, task: str, value: int, db: str | None) -> None:
     """Give TASK of a live RUN priority N (higher starts first)."""
+    from phasegate.engine.model import commands as cmd
+
     _steer(db, run_ref, cmd.Priority(task, value))
 
 
@@ -539,6 +551,8 @@ def priority(run_ref: str, task: str, value: int, db: str | None) -> None:
 @db_option
 def slots(run_ref: str, agent: str, value: int, db: str | None) -> None:
     """Give AGENT of a live RUN N slots (tasks at once)."""
+    from phasegate.engine.model import commands as cmd
+
     _steer(db, run_ref, cmd.Slots(agent, value))
 
 
@@ -548,6 +562,7 @@ def slots(run_ref: str, agent: str, value: int, db: str | None) -> None:
 @db_option
 def note(run_ref: str, text: str, db: str | None) -> None:
     """Add an operator's note to RUN (kept for the lessons learned), live or ended."""
+    from phasegate.engine.model import commands as cmd
     from phasegate.tui.cli.control import note_after
 
     done = _run_async(lambda: note_after(_db_path(db), run_ref, text))
