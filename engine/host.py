@@ -154,7 +154,8 @@ async def host(
         state = await runner.run()
         written = None
         if state.finished_at is not None:
-            written = await _learn(store, run_id, runner.run_dir, plan, facts)
+            # (the plan as the run last had it: amended, if it was)
+            written = await _learn(store, run_id, runner.run_dir, runner.plan, facts)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)

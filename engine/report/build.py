@@ -238,6 +238,7 @@ def lessons(
     """Findings from the run and its earlier runs (how each task ended in them), each with a
     recommendation."""
     findings: list[dict[str, str]] = []
+    attempts = f.ran()  # (an attempt a take-over interrupted is no failure)
     for t in f.state.tasks.values():
         last, estimate = f.final(t.id), f.estimates.get(t.id)
         took = last.duration if last and last.end and last.status != INTERRUPTED else None
@@ -254,7 +255,7 @@ def lessons(
                         "recommendation": f"set its estimate near {format_duration(took)}",
                     }
                 )
-        ran = f.ran(t.id)  # (an attempt a take-over interrupted is no failure)
+        ran = attempts.get(t.id, 0)
         if t.status.value == "succeeded" and ran > 1:
             findings.append(
                 {

@@ -86,8 +86,11 @@ async def run_report(
 ) -> dict[str, Any]:
     """The report of a run (its facts and plan read from the store unless given)."""
     f = facts or await facts_of(store, run_id)
-    kept, given = await kept_plan(store, run_id, f.state.plan_path)
-    plan = plan or kept
+    if plan is None:
+        plan, given = await kept_plan(store, run_id, f.state.plan_path)
+    else:  # (the engine's own plan: only the values it was given are read back, not parsed)
+        saved = await store.load_plan(run_id)
+        given = saved[1] if saved is not None else {}
     scores = metrics(f)
     report: dict[str, Any] = {"summary": build.summary(f), "metrics": scores}
     values = values_of(plan, given, f) if plan is not None else {}
