@@ -543,7 +543,12 @@ def test_the_cpu_sample_finds_the_runs_busy_process(tmp_path: Path) -> None:
                 break
         assert found and found[0].ours  # (a child of this process, the "engine")
         rules = RiskSettings.model_validate({"cpu": 0.01, "memory": 0, "disk": 0})
+        # (each sample measures the CPU used since the one before: a sample taken at once after
+        # another, where there are few processes to walk, has nothing to measure yet)
         cpu = sample(rules, str(tmp_path))
+        while "top: " not in cpu[0].message and time.monotonic() < deadline:
+            time.sleep(0.1)
+            cpu = sample(rules, str(tmp_path))
         assert [f.key for f in cpu] == ["pressure:cpu"] and "top: " in cpu[0].message
     finally:
         busy.kill()
