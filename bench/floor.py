@@ -7,6 +7,8 @@ If this ratio is near the 0.5x target, trimming phasegate's own work cannot reac
 spawning and reaping has to leave the engine's loop (an executor process on the other core).
 
     python bench/floor.py [--tasks N] [--repeat N]
+    python bench/floor.py --once --tasks N   # the loop alone, once: bench/throughput.py times
+                                             # this whole process from cold beside phasegate's
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ async def _one(loop: asyncio.AbstractEventLoop, true: str) -> None:
     await done
 
 
-async def _floor(n: int, true: str) -> float:
+async def _floor(n: int, true: str, at_once: int = 2) -> float:
     loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(2)
+    slots = asyncio.Semaphore(at_once)
 
     async def task() -> None:
         async with slots:
@@ -84,8 +86,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--slots", type=int, default=2, help="processes at a time (default 2)")
+    ap.add_argument(
+        "--once", action="store_true", help="run the loop once and exit: timed from cold by another"
+    )
     args = ap.parse_args()
     make, true = shutil.which("make"), shutil.which("true")
+    if args.once and true is not None:
+        asyncio.run(_floor(args.tasks, true, args.slots))
+        return 0
     if make is None or true is None:
         print("floor: needs GNU make and true on PATH (not measured)")
         return 0
