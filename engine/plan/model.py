@@ -76,6 +76,19 @@ ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=200)]
 
 
+def _new_list() -> list[Any]:
+    return []
+
+
+def _new_dict() -> dict[Any, Any]:
+    return {}
+
+
+# The default factories above instead of the builtins `list` and `dict`: pydantic reads each
+# factory's signature when it builds a model class, and a builtin's is parsed from its text
+# signature (about a tenth of building these models, at every start-up of `phasegate run`).
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,9 +96,11 @@ class Model(BaseModel):
 class Checks(Model):
     """Preconditions checked before the first phase (plan level) or before a phase starts."""
 
-    binaries: list[str] = Field(default_factory=list, description="commands that must be on PATH")
-    files: list[str] = Field(default_factory=list, description="paths that must exist")
-    env: list[str] = Field(default_factory=list, description="environment variables to be set")
+    binaries: list[str] = Field(
+        default_factory=_new_list, description="commands that must be on PATH"
+    )
+    files: list[str] = Field(default_factory=_new_list, description="paths that must exist")
+    env: list[str] = Field(default_factory=_new_list, description="environment variables to be set")
     disk: Size | None = Field(None, description="free disk space needed in the workdir")
     memory: Size | None = Field(None, description="available memory needed")
 
@@ -111,11 +126,11 @@ class Permissions(Model):
     command prefix (`Bash(git diff:*)`); deny wins over allow, allow over ask; a request no
     rule names is asked."""
 
-    allow: list[str] = Field(default_factory=list)
-    ask: list[str] = Field(default_factory=list)
-    deny: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=_new_list)
+    ask: list[str] = Field(default_factory=_new_list)
+    deny: list[str] = Field(default_factory=_new_list)
     approvers: list[str] = Field(
-        default_factory=list,
+        default_factory=_new_list,
         description="who may answer (users or group:NAME); default: whoever may operate",
     )
     timeout: Duration = Field(600.0, description="a request nobody answers is then denied")
@@ -177,7 +192,7 @@ class Agent(Model):
     its command)."""
 
     kind: Literal["command", "claude", "codex", "gemini", "acp"] = "command"
-    capabilities: list[str] = Field(default_factory=list)
+    capabilities: list[str] = Field(default_factory=_new_list)
     slots: int = Field(1, ge=1, le=1024, description="concurrent tasks, default 1")
     command: str | None = Field(None, description="wrapper; {script} is the task's command")
     ready: str | None = Field(None, description="readiness probe run before the first phase")
@@ -186,8 +201,8 @@ class Agent(Model):
         None, description="the CLI to run (default: the kind's on PATH; acp: required)"
     )
     model: str | None = Field(None, description="the model the CLI uses")
-    args: list[str] = Field(default_factory=list, description="more arguments for the CLI")
-    env: dict[str, str] = Field(default_factory=dict, description="environment of its tasks")
+    args: list[str] = Field(default_factory=_new_list, description="more arguments for the CLI")
+    env: dict[str, str] = Field(default_factory=_new_dict, description="environment of its tasks")
     permissions: Permissions | None = None
     price: Price | None = Field(None, description="its model's price, for a CLI reporting no cost")
     worktree: bool = Field(
@@ -200,7 +215,7 @@ class Agent(Model):
     executor: ExecutorOptions | None = None
     budget: Budget | None = None  # what all its tasks may spend
     secrets: list[str] = Field(
-        default_factory=list, description="declared secrets its tasks get in their environment"
+        default_factory=_new_list, description="declared secrets its tasks get in their environment"
     )
 
     @model_validator(mode="after")
@@ -295,21 +310,21 @@ class Task(Model):
     title: str = ""
     agent: str | None = None
     capability: str | None = None
-    needs: list[Id] = Field(default_factory=list)
-    uses: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    needs: list[Id] = Field(default_factory=_new_list)
+    uses: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=_new_dict)
     estimate: Duration | None = None
     timeout: Duration | None = None
     retries: int = Field(0, ge=0, le=100)
     backoff: Duration = Field(1.0, description="delay before the first retry, doubled each time")
-    outputs: list[str] = Field(default_factory=list, description="files that must exist after")
+    outputs: list[str] = Field(default_factory=_new_list, description="files that must exist after")
     on_failure: Literal["fail", "continue"] | OnFailureFallback = Field(
         "fail", description="fail | continue | {fallback: TASK}: run TASK instead if this fails"
     )
     priority: int = Field(0, description="higher starts first; overrides critical-path order")
     risks: TaskRisks | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=_new_dict)
     secrets: list[str] = Field(
-        default_factory=list, description="declared secrets it gets in its environment"
+        default_factory=_new_list, description="declared secrets it gets in its environment"
     )
     keep_background: bool = False
     results: Results | None = None
@@ -369,10 +384,10 @@ class Phase(Model):
     title: str = ""
     timebox: Duration | None = None
     checks: Checks | None = None
-    tasks: list[Task] = Field(default_factory=list)
+    tasks: list[Task] = Field(default_factory=_new_list)
     risks: PhaseRisks | None = None
     monitors: list[Monitor] = Field(
-        default_factory=list, description="checked only while this phase is under way"
+        default_factory=_new_list, description="checked only while this phase is under way"
     )
     budget: Budget | None = None  # what its tasks' coding agents may spend
 
@@ -411,9 +426,9 @@ class OnReject(Model):
 class Gate(Model):
     id: Id
     after: str
-    criteria: list[Criterion] = Field(default_factory=list)
+    criteria: list[Criterion] = Field(default_factory=_new_list)
     approval: Literal["manual", "auto"] = "manual"
-    approvers: list[str] = Field(default_factory=list)
+    approvers: list[str] = Field(default_factory=_new_list)
     quorum: int = Field(1, ge=1)
     forbid_self_approval: bool = False
     timeout: Duration | None = None
@@ -425,12 +440,12 @@ class Roles(Model):
     """Who may do what on a shared run; gates name their own approvers."""
 
     operators: list[str] = Field(
-        default_factory=list,
+        default_factory=_new_list,
         description="users (or group:NAME) who may pause, resume, cancel, retry, skip, change "
         "slots and priorities and add notes, besides the run's starter; others observe",
     )
     changes: list[str] = Field(
-        default_factory=list,
+        default_factory=_new_list,
         description="users (or group:NAME) who approve an amendment of the live run (`phasegate "
         "amend`) at its change gate; default: the run's starter",
     )
@@ -454,7 +469,7 @@ class Feedback(Model):
     """Stakeholder feedback at hand-off: who is asked, when, and what."""
 
     ask: list[str] = Field(
-        default_factory=list,
+        default_factory=_new_list,
         description="users (or group:NAME) whose dashboards show the questions and who may "
         "answer; default: the run's starter and operators",
     )
@@ -519,7 +534,7 @@ class RiskSettings(Model):
         ],
         Literal["notify", "pause", "reduce_slots", "ask"] | RuleFallback,
     ] = Field(
-        default_factory=dict,
+        default_factory=_new_dict,
         description="what a rule does when it fires: notify (default), pause (the phase), "
         "reduce_slots, ask (the operator: go on or stop) or {fallback: TASK} (run TASK)",
     )
@@ -544,18 +559,18 @@ class Plan(Model):
 
     name: str = Field(min_length=1)
     description: str = ""
-    vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    vars: dict[str, str | int | float | bool] = Field(default_factory=_new_dict)
     workdir: str | None = None
     agents: dict[Id, Agent] = Field(min_length=1)
-    resources: dict[Id, Resource] = Field(default_factory=dict)
+    resources: dict[Id, Resource] = Field(default_factory=_new_dict)
     checks: Checks | None = None
     phases: list[Phase] = Field(min_length=1)
-    gates: list[Gate] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=_new_list)
     output_cap: Size = Field(16 * 1024 * 1024, description="output kept per task attempt")
     kill_grace: Duration = Field(5.0, description="TERM to KILL grace for a task's processes")
     risks: RiskSettings = Field(default_factory=lambda: RiskSettings.model_validate({}))
-    research: list[Research] = Field(default_factory=list)
-    monitors: list[Monitor] = Field(default_factory=list)
+    research: list[Research] = Field(default_factory=_new_list)
+    monitors: list[Monitor] = Field(default_factory=_new_list)
     notify: str | None = Field(
         None,
         min_length=1,
@@ -571,7 +586,7 @@ class Plan(Model):
         None, description="stakeholder feedback: {ask, at, questions}; asked when the run ends"
     )
     raw_vars: list[str] = Field(
-        default_factory=list,
+        default_factory=_new_list,
         description="vars put into shell commands as written, so their values may add shell "
         "syntax (a pipe, a glob); every other value is quoted",
     )
@@ -582,7 +597,7 @@ class Plan(Model):
         False, description="keep the attempts' git worktrees when the run ends (branches stay)"
     )
     secrets: dict[SecretName, Secret] = Field(
-        default_factory=dict,
+        default_factory=_new_dict,
         description="NAME: {env: VARIABLE} or {file: PATH}; read when the run starts, given only "
         "to the tasks and agents that list NAME under their `secrets:`, redacted everywhere",
     )
@@ -590,7 +605,7 @@ class Plan(Model):
     _path: str = PrivateAttr("")
     _dir: str = PrivateAttr(".")
     _text: str = PrivateAttr("")  # the YAML it was read from (kept with the run, for resume)
-    _warnings: list[Any] = PrivateAttr(default_factory=list)  # Problems that do not stop it
+    _warnings: list[Any] = PrivateAttr(default_factory=_new_list)  # Problems that do not stop it
 
     @property
     def path(self) -> str:

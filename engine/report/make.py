@@ -14,7 +14,6 @@ from phasegate.engine.plan.load import plan_from_text
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.report import build
 from phasegate.engine.report.facts import Facts, gather, metrics
-from phasegate.engine.report.html import to_html
 from phasegate.engine.report.render import junit, markdown
 from phasegate.engine.store.base import Store
 from phasegate.engine.watch.history import Learned, learned
@@ -187,6 +186,8 @@ def render(report: dict[str, Any], fmt: str, f: Facts | None = None, pretty: boo
     if fmt == "md":
         return markdown(report)
     if fmt == "html":
+        from phasegate.engine.report.html import to_html  # (not among the end-of-run reports)
+
         return to_html(report)
     if fmt == "json":
         # (indented JSON takes json's pure-Python encoder: ten times slower on a big run)

@@ -6,11 +6,13 @@ Every text that came from a plan, a task or an operator is escaped for the forma
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.report.facts import Facts
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
@@ -349,6 +351,8 @@ def junit(f: Facts) -> str:
     """One test case per task (classname: its phase), so CI systems can show a run; a task's
     own test results (`results:`) follow it, their classname under the task's id
     (`TASK.module`), their counts in the suite's."""
+    import xml.etree.ElementTree as ET  # (here: the reports a run writes at its end need none)
+
     s = f.state
     cases = {tid: e.cases for tid, e in f.tests.items()}
     outcomes = [c[1] for listed in cases.values() for c in listed]
@@ -397,6 +401,8 @@ def junit(f: Facts) -> str:
 
 def _test_cases(suite: ET.Element, task: str, results: Any) -> None:
     """A task's own test cases, under its id."""
+    import xml.etree.ElementTree as ET
+
     messages = {x["name"]: x.get("message", "") for x in results.failures}
     for name, outcome, seconds in results.cases:
         module, _, test = str(name).rpartition("::")
