@@ -47,6 +47,26 @@ class Event:
 
     ts: float
 
+    # Equality, hash and repr are written once here, as dataclass would write them for each
+    # class (the same fields, in the same order, the same text): each event class then asks
+    # dataclass for neither (eq=False, repr=False), and importing this module, which every run
+    # and every command does, compiles half as many generated methods.
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _names(type(self))[1])
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, n) for n in _names(type(self))[0])
+
     def data(self) -> dict[str, Any]:
         """The event's own fields as plain values (without `ts`)."""
         return {name: getattr(self, name) for name in self._fields}
@@ -59,6 +79,21 @@ class Event:
     def record(self) -> tuple[str, int, str]:
         """What a store keeps of the event besides `ts`: (type name, schema version, JSON data)."""
         return self.type, self.version, self.to_json()
+
+
+_NAMES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields an event class compares and hashes, and those its repr shows."""
+    names = _NAMES.get(cls)
+    if names is None:
+        fields = dataclasses.fields(cls)
+        names = _NAMES[cls] = (
+            tuple(f.name for f in fields if f.compare),
+            tuple(f.name for f in fields if f.repr),
+        )
+    return names
 
 
 def from_record(type_name: str, ts: float, version: int, data: dict[str, Any]) -> Event:
@@ -81,7 +116,7 @@ def from_json(type_name: str, ts: float, version: int, text: str) -> Event:
 
 
 @event("run.started", version=2)
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunStarted(Event):
     run_id: str
     plan_name: str
@@ -114,7 +149,7 @@ UPCASTERS[("run.started", 1)] = _run_started_v1
 
 
 @event("agent.probed")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class AgentProbed(Event):
     agent: str
     ready: bool
@@ -122,7 +157,7 @@ class AgentProbed(Event):
 
 
 @event("agent.reached")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class AgentReached(Event):
     """An agent's host over SSH answered (its round trip in ms), or could not be reached."""
 
@@ -134,26 +169,26 @@ class AgentReached(Event):
 
 
 @event("phase.started")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PhaseStarted(Event):
     phase: str
 
 
 @event("phase.finished")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PhaseFinished(Event):
     phase: str
     status: str  # succeeded | failed | cancelled
 
 
 @event("task.ready")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskReady(Event):
     task: str
 
 
 @event("task.started")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskStarted(Event):
     task: str
     attempt: int
@@ -165,7 +200,7 @@ class TaskStarted(Event):
 
 
 @event("task.finished")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskFinished(Event):
     task: str
     attempt: int
@@ -177,7 +212,7 @@ class TaskFinished(Event):
 
 
 @event("task.handoff")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskHandoff(Event):
     """What an attempt in its own git worktree changed, committed on its branch: the diffstat,
     and the patch against the run's start commit (a file in the run's directory)."""
@@ -194,7 +229,7 @@ class TaskHandoff(Event):
 
 
 @event("task.results")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskResults(Event):
     """A task's test results, read when its attempt ended (its `results:`)."""
 
@@ -213,7 +248,7 @@ class TaskResults(Event):
 
 
 @event("task.retrying")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskRetrying(Event):
     task: str
     attempt: int  # the attempt that will run next
@@ -222,14 +257,14 @@ class TaskRetrying(Event):
 
 
 @event("task.blocked")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskBlocked(Event):
     task: str
     reason: str
 
 
 @event("task.skipped")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskSkipped(Event):
     task: str
     reason: str
@@ -237,7 +272,7 @@ class TaskSkipped(Event):
 
 
 @event("task.stopping")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskStopping(Event):
     """An operator stops a running task: its group is terminated and it ends with `status`
     (skipped or cancelled), whatever its exit code."""
@@ -249,7 +284,7 @@ class TaskStopping(Event):
 
 
 @event("fallback.called")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class FallbackCalled(Event):
     """A risk rule fired whose action is a fallback task: the task stands by no more."""
 
@@ -258,7 +293,7 @@ class FallbackCalled(Event):
 
 
 @event("run.cancelling")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunCancelling(Event):
     """The run is being cancelled: no new task starts, running ones are terminated."""
 
@@ -266,13 +301,13 @@ class RunCancelling(Event):
 
 
 @event("run.finished")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunFinished(Event):
     status: str  # succeeded | failed | cancelled
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class UnknownEvent(Event):
     """An event written by a newer phasegate; kept and shown, ignored by the fold.
 
@@ -292,7 +327,7 @@ class UnknownEvent(Event):
 
 
 @event("check.finished")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class CheckFinished(Event):
     scope: str  # "plan" or a phase id
     name: str
@@ -301,7 +336,7 @@ class CheckFinished(Event):
 
 
 @event("gate.opened")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class GateOpened(Event):
     """A gate's criteria were evaluated; a manual gate now waits for approvers."""
 
@@ -314,7 +349,7 @@ class GateOpened(Event):
 
 
 @event("gate.voted")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class GateVoted(Event):
     """An accepted decision of an approver: an audit row."""
 
@@ -331,7 +366,7 @@ class GateVoted(Event):
 
 
 @event("gate.refused")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class GateRefused(Event):
     """A decision refused by the gate's policy: an audit row saying why and who may decide."""
 
@@ -348,7 +383,7 @@ class GateRefused(Event):
 
 
 @event("gate.closed")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class GateClosed(Event):
     gate: str
     outcome: str  # passed | rejected | failed
@@ -356,7 +391,7 @@ class GateClosed(Event):
 
 
 @event("phase.rewound")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PhaseRewound(Event):
     """A rejected gate sends the run back: this phase and the ones after it run again."""
 
@@ -366,7 +401,7 @@ class PhaseRewound(Event):
 
 
 @event("risk.raised")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RiskRaised(Event):
     """An early warning: `key` names the rule and its subject, so the risk is raised once."""
 
@@ -380,14 +415,14 @@ class RiskRaised(Event):
 
 
 @event("risk.cleared")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RiskCleared(Event):
     key: str
     reason: str = ""
 
 
 @event("run.noted")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunNoted(Event):
     """An operator's note, kept for the lessons learned."""
 
@@ -396,7 +431,7 @@ class RunNoted(Event):
 
 
 @event("run.paused")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunPaused(Event):
     by: str
     reason: str = ""
@@ -405,14 +440,14 @@ class RunPaused(Event):
 
 
 @event("run.resumed")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunResumed(Event):
     by: str
     phase: str = ""
 
 
 @event("run.recovered")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class RunRecovered(Event):
     """A new engine took over a run whose engine died: what it found of the old one's tasks.
 
@@ -427,7 +462,7 @@ class RunRecovered(Event):
 
 
 @event("forecast.updated")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ForecastUpdated(Event):
     """The run's forecast: seconds of work left, so reports can say how accurate it was."""
 
@@ -438,7 +473,7 @@ class ForecastUpdated(Event):
 
 
 @event("task.reset")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskReset(Event):
     """A blocked task waits again: the task that blocked it is being retried."""
 
@@ -447,7 +482,7 @@ class TaskReset(Event):
 
 
 @event("research.finished")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ResearchFinished(Event):
     """The answers to one of the plan's research queries (asked as the first phase starts)."""
 
@@ -459,7 +494,7 @@ class ResearchFinished(Event):
 
 
 @event("command.done")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class CommandDone(Event):
     """The engine's answer to an operator command: done, or refused and why."""
 
@@ -472,7 +507,7 @@ class CommandDone(Event):
 
 
 @event("task.reprioritised")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskReprioritised(Event):
     task: str
     priority: int
@@ -480,7 +515,7 @@ class TaskReprioritised(Event):
 
 
 @event("agent.slots_changed")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class AgentSlotsChanged(Event):
     agent: str
     slots: int
@@ -488,7 +523,7 @@ class AgentSlotsChanged(Event):
 
 
 @event("task.usage")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class TaskUsage(Event):
     """What an agent's attempt spent, as its CLI reported it (added to the task's total)."""
 
@@ -508,7 +543,7 @@ class TaskUsage(Event):
 
 
 @event("budget.extended")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class BudgetExtended(Event):
     """An operator went on past a spent budget (`action: ask`): it grows by its size once more."""
 
@@ -521,7 +556,7 @@ class BudgetExtended(Event):
 
 
 @event("permission.asked")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PermissionAsked(Event):
     """A coding agent asks to use a tool; a person answers it, like a gate."""
 
@@ -535,7 +570,7 @@ class PermissionAsked(Event):
 
 
 @event("permission.answered")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PermissionAnswered(Event):
     """Allowed or denied: by a person (`by`, `uid`), by a rule of the plan, or by the timeout."""
 
@@ -548,7 +583,7 @@ class PermissionAnswered(Event):
 
 
 @event("feedback.asked")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class FeedbackAsked(Event):
     """The plan's feedback questions are put to the people it asks (the run ended, or the
     gate named by `feedback.at` opened)."""
@@ -558,7 +593,7 @@ class FeedbackAsked(Event):
 
 
 @event("feedback.given")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class FeedbackGiven(Event):
     """A stakeholder's answers, with the identity the OS vouched for (the engine's socket, or
     the process that wrote it after the run ended): an audit row like a gate vote."""
@@ -575,7 +610,7 @@ class FeedbackGiven(Event):
 
 
 @event("change.proposed")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ChangeProposed(Event):
     """An amendment of the live run's plan waits at its change gate: the difference task by
     task (engine/plan/amend.py), its impact on the forecast, who may decide it ([]: the run's
@@ -594,7 +629,7 @@ class ChangeProposed(Event):
 
 
 @event("change.closed")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ChangeClosed(Event):
     """A change gate decided: passed (the plan.amended event follows), rejected, or refused
     (the run moved on since it was proposed and the change no longer fits)."""
@@ -605,7 +640,7 @@ class ChangeClosed(Event):
 
 
 @event("plan.amended")
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PlanAmended(Event):
     """The run follows a new version of its plan from now on: its text (kept, so that a
     take-over loads it), the difference, and the run's shape after it (as run.started has it:
