@@ -204,10 +204,14 @@ class SQLiteStore:
                 conn = await aiosqlite.connect(
                     target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
                 )
+                await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                await conn.execute("PRAGMA synchronous=NORMAL")
+                # a first read, so that the serving connection holds the file when the migrating
+                # one closes: that one is then not the last, and does not checkpoint the log
+                # into the file (an fsync) only for the run's first writes to fill it again
+                await conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
             finally:
                 sync.close()
-            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             if conn is not None:
                 await conn.close()
