@@ -45,6 +45,7 @@ contract: $(STAMP)
 
 ## make bench: benchmarks, each printing a ratio against a baseline measured in the same run
 bench: $(STAMP)
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/plan_load.py
 	$(BIN)/python bench/risks.py
