@@ -16,7 +16,7 @@ from phasegate.engine.model.errors import StoreBusy
 from phasegate.engine.model.events import Event
 from phasegate.engine.store.base import OutputDrop, OutputLine, Store
 
-WINDOW = 0.005  # seconds a batch stays open
+WINDOW = 0.02  # seconds a batch stays open (fewer, larger transactions; no eye sees 20 ms)
 MAX_BATCH = 2000  # rows that force a write at once
 MAX_HELD = 2_000_000  # rows kept in memory while the database is locked, before giving up
 RETRY_MAX = 2.0  # seconds between two tries of a locked database, at the most
