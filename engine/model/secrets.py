@@ -143,6 +143,15 @@ class Redactor:
 
     def event(self, event: Event) -> Event:
         """The event itself when nothing in it is secret, else a copy with its texts redacted."""
+        texts: list[str] = []
+        for name in event._fields:
+            _texts(getattr(event, name), texts)
+        if not texts:
+            return event
+        # (the common case: one scan of all its texts at once; NUL is in no value nor shape)
+        joined = "\0".join(texts)
+        if _ANY.search(joined) is None and not any(v in joined for v, _ in self._values):
+            return event
         changed: dict[str, Any] = {}
         for name in event._fields:
             old = getattr(event, name)
@@ -151,6 +160,18 @@ class Redactor:
                 if new != old:
                     changed[name] = new
         return dataclasses.replace(event, **changed) if changed else event
+
+
+def _texts(value: object, into: list[str]) -> None:
+    """The texts `Redactor.value` would look at in `value` (lists and dict values walked)."""
+    if isinstance(value, str):
+        into.append(value)
+    elif isinstance(value, list):
+        for v in value:
+            _texts(v, into)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _texts(v, into)
 
 
 class LineWindow:
