@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -13,6 +14,12 @@ from phasegate.engine.model.statuses import AgentStatus, RunStatus, TaskStatus
 from phasegate.engine.store import MemoryStore
 
 from .helpers import command, run_plan
+
+
+def _run_id() -> str:
+    """A run id no other test's run has: the process scans below look at the whole machine,
+    where other tests (other pytest-xdist workers) run their own `run1` at the same time."""
+    return f"run-{uuid.uuid4().hex[:8]}"
 
 
 def _processes_of(run_id: str) -> list[psutil.Process]:
@@ -115,6 +122,7 @@ async def test_retries_used_up_fail_the_task(tmp_path: Path) -> None:
 
 
 async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    run_id = _run_id()
     started = time.monotonic()
     state, _ = await run_plan(
         tmp_path,
@@ -127,17 +135,19 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
             tasks:
               - {id: slow, run: "sh -c 'sleep 60 & sleep 60; wait'", timeout: 0.3}
         """,
+        run_id=run_id,
     )
     assert time.monotonic() - started < 10
     slow = state.tasks["slow"]
     assert slow.status is TaskStatus.TIMED_OUT
     assert "timed out after 0.3s" in slow.reason
-    assert not _processes_of("run1")
+    assert not _processes_of(run_id)
 
 
 async def test_a_finished_task_leaves_nothing_running_and_never_waits_for_held_pipes(
     tmp_path: Path,
 ) -> None:
+    run_id = _run_id()
     started = time.monotonic()
     state, _ = await run_plan(
         tmp_path,
@@ -150,13 +160,15 @@ async def test_a_finished_task_leaves_nothing_running_and_never_waits_for_held_p
               # the background sleep keeps stdout open for a minute
               - {id: leaky, run: "sleep 60 & echo done"}
         """,
+        run_id=run_id,
     )
     assert time.monotonic() - started < 10
     assert state.tasks["leaky"].status is TaskStatus.SUCCEEDED
-    assert not _processes_of("run1")
+    assert not _processes_of(run_id)
 
 
 async def test_keep_background_leaves_the_helper_running(tmp_path: Path) -> None:
+    run_id = _run_id()
     state, _ = await run_plan(
         tmp_path,
         """
@@ -167,9 +179,10 @@ async def test_keep_background_leaves_the_helper_running(tmp_path: Path) -> None
             tasks:
               - {id: daemon, run: "sleep 60 > /dev/null 2>&1 & echo started", keep_background: true}
         """,
+        run_id=run_id,
     )
     assert state.tasks["daemon"].status is TaskStatus.SUCCEEDED
-    left = _processes_of("run1")
+    left = _processes_of(run_id)
     try:
         assert [p.name() for p in left] == ["sleep"]
     finally:
@@ -391,6 +404,7 @@ async def test_a_cancel_command_from_another_client_stops_the_run(tmp_path: Path
     def store_state() -> dict[str, TaskStatus]:
         return {k: v.status for k, v in runner[0].state.tasks.items()} if runner else {}
 
+    run_id = _run_id()
     waiter = asyncio.ensure_future(operator())
     state, _ = await run_plan(
         tmp_path,
@@ -402,12 +416,13 @@ async def test_a_cancel_command_from_another_client_stops_the_run(tmp_path: Path
         """,
         store=store,
         on_runner=runner.append,
+        run_id=run_id,
     )
     await waiter
     assert state.status is RunStatus.CANCELLED
     assert state.reason == "stopped by ops"
     assert state.tasks["t"].status is TaskStatus.CANCELLED
-    assert not _processes_of("run1")
+    assert not _processes_of(run_id)
 
 
 async def test_task_name_in_a_declared_output_is_substituted(tmp_path: Path) -> None:

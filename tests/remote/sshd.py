@@ -67,6 +67,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` listens on 127.0.0.1:`port`."""
+    try:
+        sockets = psutil.Process(pid).net_connections("tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in sockets)
+
+
 def _keygen(path: Path, kind: str = "ed25519") -> None:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(path)], check=True, timeout=30
@@ -81,20 +90,27 @@ def start(root: Path) -> Sshd:
     _keygen(root / "host_key")
     _keygen(root / "client_key")
     (root / "authorized_keys").write_text((root / "client_key.pub").read_text())
-    port = _free_port()
     host_pub = (root / "host_key.pub").read_text().split()
     known = root / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
-    config = root / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root / 'host_key'}\n"
-        f"AuthorizedKeysFile {root / 'authorized_keys'}\nPidFile {root / 'sshd.pid'}\n"
-        "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
-        "PubkeyAuthentication yes\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n"
-    )
     os.makedirs("/run/sshd", exist_ok=True)  # (its privilege separation directory)
-    proc = _listen(port, root)
+    # a free port can be taken by another process (another test's sshd) before sshd binds it:
+    # then sshd exits, and another port is tried
+    for tries_left in reversed(range(3)):
+        port = _free_port()
+        known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+        (root / "sshd_config").write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root / 'host_key'}\n"
+            f"AuthorizedKeysFile {root / 'authorized_keys'}\nPidFile {root / 'sshd.pid'}\n"
+            "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+            "PubkeyAuthentication yes\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n"
+        )
+        try:
+            proc = _listen(port, root)
+            break
+        except Unavailable:
+            if not tries_left:
+                raise
     user = psutil.Process().username()
     return Sshd(port, f"{user}@127.0.0.1:{port}", root / "client_key", known, proc, root)
 
@@ -106,9 +122,8 @@ def _listen(port: int, root: Path) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stderr=log, stdout=log)
     deadline = time.monotonic() + 15
     while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
+        if _listens(proc.pid, port):  # (this sshd: another process may answer on a free port)
+            return proc
         if proc.poll() is not None or time.monotonic() > deadline:
             if proc.poll() is None:
                 proc.kill()

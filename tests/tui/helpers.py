@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import psutil
 from textual.geometry import Region
@@ -34,6 +35,17 @@ async def dashboard(app: PhasegateApp, pilot: object) -> DashboardScreen:
     screen = app.screen
     assert isinstance(screen, DashboardScreen)
     return screen
+
+
+async def until_shown(
+    pilot: object, what: str, check: Callable[[], bool], seconds: float = 10
+) -> None:
+    """Let the dashboard work (it tails the store ten times a second) until `check()` holds, or
+    fail naming `what`: on a busy machine (the suite on several workers) no fixed pause is enough."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
 async def live_run(db: str, run_id: str, events: list[ev.Event], dead: bool = False) -> str:

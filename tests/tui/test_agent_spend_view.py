@@ -19,7 +19,7 @@ from phasegate.tui.dashboard.widgets.agents import AgentRoster
 from phasegate.tui.dashboard.widgets.header import RunHeader
 from phasegate.tui.text import money
 
-from .helpers import SIZE, dashboard, live_run, text
+from .helpers import SIZE, dashboard, live_run, text, until_shown
 
 PHASEGATE = os.path.join(os.path.dirname(sys.executable), "phasegate")
 
@@ -64,14 +64,25 @@ async def test_the_header_roster_and_task_pane_show_what_agents_do_and_spend(
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
-        await pilot.pause(0.3)
+        roster = ""
+
+        def doing() -> bool:
+            nonlocal roster
+            roster = text(screen.query_one(AgentRoster))
+            return "build · →" in roster
+
+        await until_shown(pilot, "the roster to show the agent's newest line", doing)
         header = text(screen.query_one(RunHeader))
         assert "$0.5123" in header  # the run's dollars: both tasks'
-        roster = text(screen.query_one(AgentRoster))
         assert "build · → Bash: make" in roster, roster  # what it does now (escaped text)
         assert "\x1b" not in roster
         await pilot.press("enter")  # (the task table's first row)
-        await pilot.pause(0.2)
+
+        def pane() -> bool:
+            shown = isinstance(app.screen, TaskScreen)
+            return shown and "session" in text(app.screen.query_one("#details"))
+
+        await until_shown(pilot, "the task pane with the task's spend", pane)
         assert isinstance(app.screen, TaskScreen) and app.screen.task_id == "done"
         details = text(app.screen.query_one("#details"))
         assert "tokens 1,200 in / 80 out · $0.0123 reported · session sess-1234567" in details

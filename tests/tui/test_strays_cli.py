@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def _marked(marker: str) -> list[psutil.Process]:
         if marker in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(p)
     return found
+
+
+def _unique(marker: str) -> str:
+    """`marker` (as `300.131`, a `sleep` argument) made this test's alone: its processes are found
+    by a scan of the whole machine, where other tests (on other pytest-xdist workers, or the other
+    `listing` of the same test) run theirs at the same time."""
+    return f"{marker}{uuid.uuid4().int % 10**6:06d}"
 
 
 @pytest.fixture
@@ -49,14 +57,15 @@ def listing(request: pytest.FixtureRequest, cli_env: dict[str, str]) -> str:
 def test_a_headless_run_leaves_no_setsid_child_and_says_so(
     pg: Run, tmp_path: Path, cleanup: list[str], listing: str
 ) -> None:
-    cleanup.append("300.131")
+    mark = _unique("300.131")
+    cleanup.append(mark)
     (tmp_path / "plan.yaml").write_text(
         "name: strays\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
-        '      - {id: t, run: "setsid sleep 300.131 & echo x"}\n'
+        f'      - {{id: t, run: "setsid sleep {mark} & echo x"}}\n'
     )
     done = pg("run", "plan.yaml", "--headless")
     assert done.returncode == 0, done.stderr
-    until("the setsid sleep to be gone", lambda: not _marked("300.131"))
+    until("the setsid sleep to be gone", lambda: not _marked(mark))
     logs = pg("logs", "last", "t")
     assert "phasegate: stopped 1 process left behind (pid " in logs.stdout
     assert " sleep)" in logs.stdout
@@ -78,10 +87,11 @@ def _in_a_container() -> list[str]:
 def test_a_headless_run_in_a_container_stops_its_setsid_child_too(
     pg: Run, tmp_path: Path, cleanup: list[str], cli_env: dict[str, str]
 ) -> None:
-    cleanup.append("300.136")
+    mark = _unique("300.136")
+    cleanup.append(mark)
     (tmp_path / "plan.yaml").write_text(
         "name: strays\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
-        '      - {id: t, run: "setsid sleep 300.136 & echo x"}\n'
+        f'      - {{id: t, run: "setsid sleep {mark} & echo x"}}\n'
     )
     # (under a shell that stays the namespace's init, as a container's does: an init that ends
     # takes the whole namespace with it)
@@ -95,7 +105,7 @@ def test_a_headless_run_in_a_container_stops_its_setsid_child_too(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    until("the setsid sleep to be gone", lambda: not _marked("300.136"))
+    until("the setsid sleep to be gone", lambda: not _marked(mark))
     assert "stopped 1 process left behind" in pg("logs", "last", "t").stdout
 
 
@@ -114,12 +124,14 @@ phases:
 def test_keep_background_keeps_only_its_own_task_s_processes(
     pg: Run, tmp_path: Path, cleanup: list[str], listing: str
 ) -> None:
-    cleanup += ["300.134", "300.135"]
-    (tmp_path / "plan.yaml").write_text(KEEP)
+    kept_mark, gone_mark = _unique("300.134"), _unique("300.135")
+    cleanup += [kept_mark, gone_mark]
+    plan = KEEP.replace("300.134", kept_mark).replace("300.135", gone_mark)
+    (tmp_path / "plan.yaml").write_text(plan)
     done = pg("run", "plan.yaml", "--headless")
     assert done.returncode == 0, done.stderr
-    until("the other task's sleep to be gone", lambda: not _marked("300.135"))
-    kept = _marked("300.134")
+    until("the other task's sleep to be gone", lambda: not _marked(gone_mark))
+    kept = _marked(kept_mark)
     assert [p.name() for p in kept] == ["sleep"]
     assert kept[0].environ()["PHASEGATE_TASK"] == "kept"
     assert "left behind" not in pg("logs", "last", "kept").stdout
@@ -140,18 +152,20 @@ phases:
 """
 
 
+@pytest.mark.slow
 def test_the_engine_inherits_orphans_reaps_them_and_cancel_stops_them(
     pg: Run, tmp_path: Path, cleanup: list[str], listing: str
 ) -> None:
-    cleanup.append("300.132")
-    (tmp_path / "plan.yaml").write_text(CHURN)
+    mark = _unique("300.132")
+    cleanup.append(mark)
+    (tmp_path / "plan.yaml").write_text(CHURN.replace("300.132", mark))
     started = pg("run", "plan.yaml", "--detach")
     assert started.returncode == 0, started.stderr
     engine = show_last(pg)["engine_pid"]
     assert isinstance(engine, int)
     # a double-forked child is the engine's, not init's
-    until("the orphan sleep", lambda: bool(_marked("300.132")))
-    (orphan,) = _marked("300.132")
+    until("the orphan sleep", lambda: bool(_marked(mark)))
+    (orphan,) = _marked(mark)
     assert orphan.ppid() == engine
 
     def churn_done() -> bool:
@@ -171,7 +185,7 @@ def test_the_engine_inherits_orphans_reaps_them_and_cancel_stops_them(
     stopped = pg("cancel", "last")
     assert stopped.returncode == 0, stopped.stderr
     assert show_last(pg)["status"] == "cancelled"
-    until("the orphan of the cancelled task to be gone", lambda: not _marked("300.132"))
+    until("the orphan of the cancelled task to be gone", lambda: not _marked(mark))
 
 
 def test_doctor_names_a_process_that_outlives_its_run(pg: Run, tmp_path: Path) -> None:
@@ -193,15 +207,16 @@ def test_doctor_names_a_process_that_outlives_its_run(pg: Run, tmp_path: Path) -
         "PHASEGATE_TASK": "t",
         "PHASEGATE_ATTEMPT": "1",
     }
-    stray = subprocess.Popen(["sleep", "300.133"], env=env, start_new_session=True)
+    mark = _unique("300.133")
+    stray = subprocess.Popen(["sleep", mark], env=env, start_new_session=True)
     try:
-        until("the stray to start", lambda: bool(_marked("300.133")))
+        until("the stray to start", lambda: bool(_marked(mark)))
         checks = {c["check"]: c for c in json.loads(pg("doctor", "--json").stdout)["checks"]}
         found = checks[f"stray pid {stray.pid}"]
         assert found["level"] == "warn"
         assert f"run {run_id} has finished" in found["detail"]
         assert "task t (attempt 1)" in found["detail"]
-        assert "`sleep 300.133`" in found["detail"] and f"`kill {stray.pid}`" in found["detail"]
+        assert f"`sleep {mark}`" in found["detail"] and f"`kill {stray.pid}`" in found["detail"]
         shown = pg("doctor")
         assert shown.returncode == 0 and f"stray pid {stray.pid}" in shown.stdout
     finally:
