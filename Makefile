@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLAN   ?= plans/demo.yaml
+# pytest-xdist workers for the test targets: more than the 2 cores of CI, as most tests wait on
+# the processes they start (make test WORKERS=0 runs in one process)
+WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS)
 
-.PHONY: run test check lint types contract bench install clean
+.PHONY: run test test-slow test-all agent-clis check lint types contract bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +29,22 @@ run: $(STAMP)
 	$(BIN)/phasegate run $(PLAN)
 
 ## make test: install (the coding-agent CLIs too, pinned, into the user's cache) and run the
-## whole suite; without npm the agent tests skip, saying so
-test: $(STAMP)
+## suite but its slow tests (marker `slow`) on $(WORKERS) pytest-xdist workers: about 2 minutes
+## on 2 cores; without npm the agent tests skip, saying so
+test: $(STAMP) agent-clis
+	$(PYTEST) -m "not slow"
+
+## make test-slow: the slow end-to-end tests only (agent CLIs, Dask, kill -9 and take-over,
+## tmux, sshd, make run), also on $(WORKERS) workers: CI runs it after make test
+test-slow: $(STAMP) agent-clis
+	$(PYTEST) -m slow
+
+## make test-all: the whole suite in one pytest run (make test and make test-slow together)
+test-all: $(STAMP) agent-clis
+	$(PYTEST)
+
+agent-clis:
 	sh agents/install.sh || echo "warning: the coding-agent CLIs did not install; their tests are skipped"
-	$(BIN)/python -m pytest
 
 ## make check: lint, types and the import contract
 check: lint types contract

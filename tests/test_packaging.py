@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_the_wheel_installs_one_import_package_named_phasegate(tmp_path: Path) -> None:
     built = subprocess.run(

@@ -31,7 +31,10 @@ def test_readme_lists_commands() -> None:
     assert any(c.startswith("phasegate run") for c in cmds)
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
+# (the demo plan's workdir, plans/.demo-work, is the checkout's: one demo at a time)
+@pytest.mark.xdist_group("demo-workdir")
 def test_every_readme_command_works_as_written(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PHASEGATE_DB"] = str(tmp_path / "readme.db")

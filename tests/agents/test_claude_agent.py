@@ -18,7 +18,7 @@ from . import runs
 from .fake_anthropic import FakeAnthropic, Slow, Text, ToolUse, Usage
 from .runs import until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # (the real CLI, seconds a test)
 
 
 class Run(runs.Run):

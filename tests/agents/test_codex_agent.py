@@ -17,7 +17,7 @@ from . import runs
 from .fake_openai import Fail, FakeOpenAI, Shell, Slow, Text, Usage
 from .runs import until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # (the real CLI, seconds a test)
 
 # Codex's settings for a run offline: the fake as its only provider (no retries: a failure is
 # the fake's answer), no update check, analytics or plugins (then it looks nothing up)

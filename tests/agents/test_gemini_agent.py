@@ -16,7 +16,7 @@ from . import runs
 from .fake_gemini import Call, FakeGemini, Slow, Status, Text, Usage
 from .runs import until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # (the real CLI, seconds a test)
 
 SETTINGS = {
     "privacy": {"usageStatisticsEnabled": False},

@@ -13,8 +13,12 @@ import uuid
 from pathlib import Path
 
 import psutil
+import pytest
 
 from .conftest import Cluster, marked, run_pg, spawn_pg, until
+
+# one pytest-xdist worker runs them all: one cluster (the module's fixture) instead of one a worker
+pytestmark = pytest.mark.xdist_group("dask-cluster")
 
 
 def _plan(cluster: Cluster, tasks: str, slots: int = 8, name: str = "fan") -> str:
@@ -55,6 +59,7 @@ def _events(env: dict[str, str], kind: str) -> list[dict[str, object]]:
     return [json.loads(r[0]) for r in rows]
 
 
+@pytest.mark.slow
 def test_a_500_task_plan_runs_each_task_exactly_once(
     cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -72,6 +77,7 @@ def test_a_500_task_plan_runs_each_task_exactly_once(
     assert {t["attempts"] for t in shown.values()} == {1}
 
 
+@pytest.mark.slow
 def test_output_arrives_line_by_line_in_order_with_exit_codes(
     cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -110,6 +116,7 @@ def _marker() -> str:
     return f"{os.getpid() % 1000 + 1000}.{uuid.uuid4().int % 10**6}"
 
 
+@pytest.mark.slow
 def test_cancel_and_timeout_leave_no_process_on_the_workers(
     cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -147,6 +154,7 @@ def test_cancel_and_timeout_leave_no_process_on_the_workers(
     assert "never" not in run_pg(tmp_path, cli_env, "logs", "last").stdout
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_dask(
     cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -190,6 +198,7 @@ def test_a_worker_killed_mid_task_is_a_lost_task_retried_once_by_phasegate_not_d
     assert cleared, "the risk stays after the task's retry ran"
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_engine_then_resume_runs_the_lost_task_again_and_nothing_twice(
     cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -235,6 +244,7 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_a_tasks_resources_choose_the_worker_that_has_them(
     cluster: Cluster, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

@@ -292,6 +292,7 @@ def _best(fn: Any, repeat: int = 3) -> float:
     return min(times)
 
 
+@pytest.mark.slow
 def test_a_10000_task_plan_loads_within_one_and_a_half_times_bare_libyaml(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text(_big_plan(10_000))

@@ -16,6 +16,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from phasegate.engine.model.statuses import TaskStatus
 
 from ..engine.helpers import run_plan
@@ -125,6 +127,7 @@ async def test_a_cancel_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> No
     await _until("the remote group gone", lambda: not _running(marker), 10)
 
 
+@pytest.mark.slow
 async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_again(
     sshd: Sshd, tmp_path: Path
 ) -> None:
@@ -228,6 +231,7 @@ def test_plan_and_doctor_say_whether_each_host_answers(sshd: Sshd, tmp_path: Pat
         assert f"host me@127.0.0.1:{closed} (far): UNREACHABLE: cannot connect" in done.stderr
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_engine_then_resume_adopts_or_stops_the_remote_tasks(
     sshd: Sshd, tmp_path: Path
 ) -> None:

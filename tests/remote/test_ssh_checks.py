@@ -13,6 +13,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from phasegate.engine.model.state import RiskState
 from phasegate.engine.model.statuses import AgentStatus, TaskStatus
 from phasegate.engine.run.loop import Runner
@@ -72,6 +74,7 @@ async def test_declared_outputs_are_looked_for_on_the_host(sshd: Sshd, tmp_path:
     assert missing.reason == "declared output '{task}.out' was not produced"  # (as a local one)
 
 
+@pytest.mark.slow
 async def test_show_and_the_roster_have_the_agents_host_and_round_trip(
     sshd: Sshd, tmp_path: Path
 ) -> None:
@@ -112,6 +115,7 @@ async def test_show_and_the_roster_have_the_agents_host_and_round_trip(
     assert f"{shown}ms" in roster, roster
 
 
+@pytest.mark.slow
 async def test_a_host_out_of_reach_is_a_risk_until_its_connection_is_back(
     sshd: Sshd, tmp_path: Path
 ) -> None:

@@ -7,7 +7,11 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from .conftest import Run, show_last, spawn_pg, until
+
+pytestmark = pytest.mark.slow  # (every test here takes seconds alone: make test-slow runs them)
 
 PLAN = """name: amend-test
 agents: {m: {}}

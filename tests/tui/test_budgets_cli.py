@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import Run, show_last, until
 
 STOP = """
@@ -50,6 +52,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 def test_asking_pauses_the_run_and_resume_extends_the_wall_time(pg: Run, tmp_path: Path) -> None:
     (tmp_path / "plan.yaml").write_text(ASK)
     started = pg("run", "plan.yaml", "--detach")

@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import Run, spawn_pg
 
 SLOW = """
@@ -22,6 +24,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 def test_risks_skip_and_the_run_goes_on(pg: Run, tmp_path: Path, cli_env: dict[str, str]) -> None:
     (tmp_path / "slow.yaml").write_text(SLOW)
     proc = spawn_pg(tmp_path, cli_env, "run", "slow.yaml", "--headless")

@@ -417,6 +417,7 @@ async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple
     assert await sent_commands(db, run_id) == [("reject", expected)]
 
 
+@pytest.mark.slow
 async def test_p_s_x_n_send_commands_for_the_selected_task(
     finished_run: tuple[str, str],
 ) -> None:

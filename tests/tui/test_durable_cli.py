@@ -85,6 +85,7 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_runs_nothing_twice_loses_nothing_leaves_nothing(
     pg: Run, tmp_path: Path
 ) -> None:
@@ -119,6 +120,7 @@ def test_kill_9_then_resume_runs_nothing_twice_loses_nothing_leaves_nothing(
     assert again.returncode == 0 and "nothing to resume" in again.stdout
 
 
+@pytest.mark.slow
 def test_a_live_run_is_not_taken_over_twice(pg: Run, tmp_path: Path) -> None:
     (tmp_path / "plan.yaml").write_text(PLAN.replace("sleep 8", "sleep 30"))
     started = pg("run", "plan.yaml", "--detach")
@@ -140,6 +142,7 @@ def test_resume_of_an_unknown_run_says_so(pg: Run) -> None:
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_doctor_checks_the_database_and_names_an_interrupted_run(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -187,6 +190,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_no_committed_event(
     pg: Run, tmp_path: Path, small_disk: Path
 ) -> None:
@@ -225,6 +229,7 @@ gates:
 """
 
 
+@pytest.mark.slow
 def test_a_gate_open_when_the_engine_died_opens_again_after_the_take_over(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -271,6 +276,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ends", ["while adopted", "while no engine ran"])
 def test_an_adopted_task_is_waited_for_not_run_again(
     pg: Run, tmp_path: Path, cli_env: dict[str, str], ends: str

@@ -118,6 +118,7 @@ feedback: {ask: [ME], questions: [{id: fit, text: "Fit? (1-5)", kind: rating},
 """
 
 
+@pytest.mark.slow
 def test_answered_from_the_command_line_shown_in_show_metrics_report_trend_and_search(
     tmp_path: Path, pg: Run
 ) -> None:

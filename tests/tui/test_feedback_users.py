@@ -9,6 +9,8 @@ import json
 import pwd
 from pathlib import Path
 
+import pytest
+
 from .test_shared_runs import (  # noqa: F401 (the fixtures)
     ALICE,
     GROUP,
@@ -36,6 +38,7 @@ feedback: {{ask: [{ALICE}], at: review}}
 """
 
 
+@pytest.mark.slow
 def test_the_asked_user_answers_and_one_not_asked_is_refused(
     shared: tuple[Path, Pg],  # noqa: F811 (the fixture)
 ) -> None:

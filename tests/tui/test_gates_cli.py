@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from phasegate.engine.model.identity import current_identity
 
 from .conftest import Run, spawn_pg
@@ -96,6 +98,7 @@ def test_deciding_a_finished_run_is_refused(pg: Run, tmp_path: Path) -> None:
     assert done.returncode == 1 and "no live engine" in done.stderr
 
 
+@pytest.mark.slow
 def test_twenty_decisions_at_once_decide_once_and_every_other_is_told_why(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

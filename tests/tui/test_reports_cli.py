@@ -7,7 +7,11 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from .conftest import Run
+
+pytestmark = pytest.mark.slow  # (every test here takes seconds alone: make test-slow runs them)
 
 PLAN = """
 name: shipping

@@ -10,6 +10,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.task import TaskScreen
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
@@ -52,6 +54,7 @@ def _suite(tmp_path: Path) -> None:
     (tmp_path / "suite" / "test_x.py").write_text(SUITE)
 
 
+@pytest.mark.slow
 async def test_a_junit_file_becomes_counts_failing_tests_and_a_gate_that_fails(
     pg: Run, tmp_path: Path
 ) -> None:

@@ -54,7 +54,12 @@ def _why_not() -> str:
     return ""
 
 
-pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "-")
+pytestmark = [
+    pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "-"),
+    # the OS users, their group and their homes are the machine's, made and removed by the
+    # module's fixture: the tests that use them run one after another in one pytest-xdist worker
+    pytest.mark.xdist_group("os-users"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +172,7 @@ def _start(place: Path, pg: Pg, plan: str, *extra: str) -> str:
     return run_id
 
 
+@pytest.mark.slow
 def test_approvers_policy_holds_on_verified_users_and_every_refusal_is_audited(
     shared: tuple[Path, Pg],
 ) -> None:
@@ -224,6 +230,7 @@ def test_approvers_policy_holds_on_verified_users_and_every_refusal_is_audited(
     assert verify.returncode == 0 and "holds" in verify.stdout, verify.stdout + verify.stderr
 
 
+@pytest.mark.slow
 def test_rows_written_into_the_database_decide_nothing_and_verify_flags_them(
     shared: tuple[Path, Pg],
 ) -> None:
@@ -284,6 +291,7 @@ class Dashboard:
         subprocess.run(["tmux", "kill-session", "-t", self.session], check=False)
 
 
+@pytest.mark.slow
 def test_a_second_users_dashboard_sees_the_prompt_and_approves_with_a(
     shared: tuple[Path, Pg],
 ) -> None:

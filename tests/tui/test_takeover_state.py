@@ -63,6 +63,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 def test_a_priority_and_a_pause_set_before_kill_9_hold_after_resume(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -109,6 +110,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scan", ["0", "1"], ids=["kernel-lists", "proc-scan"])
 def test_slots_a_held_phase_and_a_stop_under_way_hold_after_kill_9(
     pg: Run, tmp_path: Path, cli_env: dict[str, str], scan: str
@@ -166,6 +168,7 @@ gates:
 """
 
 
+@pytest.mark.slow
 def test_a_gate_with_one_of_two_approvals_stays_at_one_of_two_after_kill_9(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -218,6 +221,7 @@ gates:
 FED = f"fb=rejected by {ME}: add tests"
 
 
+@pytest.mark.slow
 def test_the_feedback_of_a_rejection_reaches_the_attempt_after_kill_9(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import Run
 
 ESC, BEL, NUL, RLO = "\x1b", "\x07", "\x00", "\u202e"
@@ -23,6 +25,7 @@ def _inert(text: str) -> bool:
     return not any(c in text for c in (ESC, BEL, NUL, RLO))
 
 
+@pytest.mark.slow
 def test_every_listing_shows_untrusted_text_inert(pg: Run, tmp_path: Path) -> None:
     (tmp_path / "plan.yaml").write_text(PLAN)
     assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0

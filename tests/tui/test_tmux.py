@@ -96,6 +96,9 @@ def _show(env: dict[str, str]) -> dict[str, object]:
     return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
+@pytest.mark.slow
+# (the demo plan's workdir, plans/.demo-work, is the checkout's: one demo at a time)
+@pytest.mark.xdist_group("demo-workdir")
 def test_demo_dashboard_keys_and_stopping_the_run(
     term: Callable[..., Term], tmp_path: Path
 ) -> None:
@@ -184,6 +187,7 @@ def test_gate_prompt_approved_from_the_keyboard(term: Callable[..., Term], tmp_p
     assert '"decision": "approve"' in audit.stdout and '"ok"' in audit.stdout
 
 
+@pytest.mark.slow
 def test_two_dashboards_one_gate_first_decision_wins_and_sighup_leaves_the_run_going(
     term: Callable[..., Term], tmp_path: Path
 ) -> None:
@@ -268,6 +272,7 @@ def ssh_localhost(tmp_path: Path) -> Iterator[list[str]]:
     sshd.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_over_ssh_a_dropped_connection_leaves_the_run_going_and_attach_finds_it(
     term: Callable[..., Term], tmp_path: Path, ssh_localhost: list[str]
 ) -> None:
