@@ -29,13 +29,14 @@ run: $(STAMP)
 	$(BIN)/phasegate run $(PLAN)
 
 ## make test: install (the coding-agent CLIs too, pinned, into the user's cache) and run the
-## suite but its slow tests (marker `slow`) on $(WORKERS) pytest-xdist workers: about 2 minutes
-## on 2 cores; without npm the agent tests skip, saying so
+## suite but its slow tests (marker `slow`) on 4 pytest-xdist workers (WORKERS=N): about 2
+## minutes on 2 cores
 test: $(STAMP) agent-clis
 	$(PYTEST) -m "not slow"
 
 ## make test-slow: the slow end-to-end tests only (agent CLIs, Dask, kill -9 and take-over,
-## tmux, sshd, make run), also on $(WORKERS) workers: CI runs it after make test
+## tmux, sshd, make run), on the same workers, about 3 minutes: CI runs it after make test;
+## without npm the agent tests skip, saying so
 test-slow: $(STAMP) agent-clis
 	$(PYTEST) -m slow
 
