@@ -4,6 +4,7 @@ a temporary directory (never any other address), and a client key and known_host
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,3 +40,12 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
     finally:
         found.close()
         stop_left(tmp_path)  # (what a cut session left: no other test sees it)
+
+
+@pytest.fixture
+def run_id() -> str:
+    """The id of the test's run, its alone: a remote attempt's directory is
+    ~/.phasegate/runs/RUN/TASK-N on the host (here, one home for every test), and an attempt
+    starts by emptying it, so two tests' `run1` at once (on two pytest-xdist workers) would take
+    each other's output and exit status."""
+    return f"run-{uuid.uuid4().hex[:8]}"

@@ -42,7 +42,7 @@ async def _until(what: str, check: object, seconds: float = 30) -> None:
 
 
 async def test_tasks_run_on_the_host_with_their_output_and_exit_codes(
-    sshd: Sshd, tmp_path: Path
+    sshd: Sshd, tmp_path: Path, run_id: str
 ) -> None:
     plan = f"""
     name: remote
@@ -55,17 +55,17 @@ async def test_tasks_run_on_the_host_with_their_output_and_exit_codes(
           - {{id: fails, run: "exit 3", on_failure: continue}}
           - {{id: env, run: "echo $GREETING in $PWD", env: {{GREETING: hi}}}}
     """
-    state, store = await run_plan(tmp_path, plan)
+    state, store = await run_plan(tmp_path, plan, run_id=run_id)
     tasks = state.tasks
     assert tasks["hello"].status is TaskStatus.SUCCEEDED
     assert tasks["fails"].status is TaskStatus.FAILED and tasks["fails"].exit_code == 3
-    lines = [(o.stream, o.text) for o in await store.read_output("run1", "hello", 1)]
+    lines = [(o.stream, o.text) for o in await store.read_output(run_id, "hello", 1)]
     assert sorted(lines) == [("err", "oops"), ("out", "hello from hello"), ("out", "tail")]
-    env = [o.text for o in await store.read_output("run1", "env", 1)]
+    env = [o.text for o in await store.read_output(run_id, "env", 1)]
     assert env == [f"hi in {Path.home()}"]
 
 
-async def test_a_timeout_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> None:
+async def test_a_timeout_stops_the_remote_group(sshd: Sshd, tmp_path: Path, run_id: str) -> None:
     marker = f"pg-{uuid.uuid4().hex[:10]}"
     plan = f"""
     name: remote
@@ -76,12 +76,12 @@ async def test_a_timeout_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> N
         tasks:
           - {{id: slow, run: "sh -c 'sleep 60; : {marker}' & sleep 60 # {marker}", timeout: 1s}}
     """
-    state, _ = await run_plan(tmp_path, plan)
+    state, _ = await run_plan(tmp_path, plan, run_id=run_id)
     assert state.tasks["slow"].status is TaskStatus.TIMED_OUT
     await _until("the remote group gone", lambda: not _running(marker), 10)
 
 
-async def test_a_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
+async def test_a_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path, run_id: str) -> None:
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     pub = (tmp_path / "other_key.pub").read_text().split()
@@ -96,13 +96,13 @@ async def test_a_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None
         tasks:
           - {{id: t, run: "true"}}
     """
-    state, _ = await run_plan(tmp_path, plan)
+    state, _ = await run_plan(tmp_path, plan, run_id=run_id)
     t = state.tasks["t"]
     assert t.status is TaskStatus.FAILED
     assert "host key" in t.reason and str(known) in t.reason and "refused" in t.reason, t.reason
 
 
-async def test_a_cancel_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> None:
+async def test_a_cancel_stops_the_remote_group(sshd: Sshd, tmp_path: Path, run_id: str) -> None:
     marker = f"pg-{uuid.uuid4().hex[:10]}"
     plan = f"""
     name: remote
@@ -120,16 +120,16 @@ async def test_a_cancel_stops_the_remote_group(sshd: Sshd, tmp_path: Path) -> No
         runners[0].cancel("stop")  # type: ignore[attr-defined]
 
     watcher = asyncio.ensure_future(cancel_when_running())
-    state, store = await run_plan(tmp_path, plan, on_runner=runners.append)
+    state, store = await run_plan(tmp_path, plan, run_id=run_id, on_runner=runners.append)
     await watcher
     assert state.tasks["slow"].status is TaskStatus.CANCELLED
-    assert [o.text for o in await store.read_output("run1", "slow", 1)] == ["started"]
+    assert [o.text for o in await store.read_output(run_id, "slow", 1)] == ["started"]
     await _until("the remote group gone", lambda: not _running(marker), 10)
 
 
 @pytest.mark.slow
 async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_again(
-    sshd: Sshd, tmp_path: Path
+    sshd: Sshd, tmp_path: Path, run_id: str
 ) -> None:
     marker = f"pg-{uuid.uuid4().hex[:10]}"
     flag = tmp_path / "go"
@@ -156,11 +156,11 @@ async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_agai
         flag.touch()
 
     watcher = asyncio.ensure_future(cut_mid_task())
-    state, store = await run_plan(tmp_path, plan, on_runner=runners.append)
+    state, store = await run_plan(tmp_path, plan, run_id=run_id, on_runner=runners.append)
     await watcher
     t = state.tasks["long"]
     assert t.status is TaskStatus.SUCCEEDED and t.attempts == 1  # followed on, not run again
-    lines = [(o.stream, o.text) for o in await store.read_output("run1", "long", 1)]
+    lines = [(o.stream, o.text) for o in await store.read_output(run_id, "long", 1)]
     assert ("out", "before") in lines and ("out", "after") in lines
     assert any("connection to" in text and "lost" in text for _, text in lines)
     # the cut is told even when it healed between two ticks of the run (a risk for one tick)
@@ -170,7 +170,7 @@ async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_agai
 
 
 async def test_a_connection_lost_for_good_fails_the_task_into_its_retry_policy(
-    sshd: Sshd, tmp_path: Path
+    sshd: Sshd, tmp_path: Path, run_id: str
 ) -> None:
     marker = f"pg-{uuid.uuid4().hex[:10]}"
     plan = f"""
@@ -192,7 +192,7 @@ async def test_a_connection_lost_for_good_fails_the_task_into_its_retry_policy(
 
     watcher = asyncio.ensure_future(cut_for_good())
     try:
-        state, _ = await run_plan(tmp_path, plan)
+        state, _ = await run_plan(tmp_path, plan, run_id=run_id)
         await watcher
         t = state.tasks["long"]
         assert t.status is TaskStatus.FAILED and t.attempts == 1

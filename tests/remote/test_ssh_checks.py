@@ -30,7 +30,9 @@ from .test_ssh import _running, _until
 PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
 
 
-async def test_a_ready_probe_runs_on_the_agents_host(sshd: Sshd, tmp_path: Path) -> None:
+async def test_a_ready_probe_runs_on_the_agents_host(
+    sshd: Sshd, tmp_path: Path, run_id: str
+) -> None:
     far = tmp_path / "far"
     far.mkdir()
     (far / "only-there").touch()  # in the remote workdir, not in the plan's
@@ -45,14 +47,16 @@ async def test_a_ready_probe_runs_on_the_agents_host(sshd: Sshd, tmp_path: Path)
         tasks:
           - {{id: t, run: "true", agent: good}}
     """
-    state, _ = await run_plan(tmp_path, plan)
+    state, _ = await run_plan(tmp_path, plan, run_id=run_id)
     good, bad = state.agents["good"], state.agents["bad"]
     assert good.detail == "ready" and state.tasks["t"].status is TaskStatus.SUCCEEDED
     assert bad.status is AgentStatus.NOT_READY
     assert bad.detail == f"`sh -c 'echo not yet; exit 4'` exited 4 on {sshd.host}: not yet"
 
 
-async def test_declared_outputs_are_looked_for_on_the_host(sshd: Sshd, tmp_path: Path) -> None:
+async def test_declared_outputs_are_looked_for_on_the_host(
+    sshd: Sshd, tmp_path: Path, run_id: str
+) -> None:
     far = tmp_path / "far"
     far.mkdir()
     (tmp_path / "missing.out").touch()  # here, beside the plan: not where the task ran
@@ -66,7 +70,7 @@ async def test_declared_outputs_are_looked_for_on_the_host(sshd: Sshd, tmp_path:
           - {{id: writes, run: "sh -c 'echo hi > writes.out'", outputs: ["{{task}}.out"]}}
           - {{id: missing, run: "true", outputs: ["{{task}}.out"], on_failure: continue}}
     """
-    state, _ = await run_plan(tmp_path, plan)
+    state, _ = await run_plan(tmp_path, plan, run_id=run_id)
     assert state.tasks["writes"].status is TaskStatus.SUCCEEDED
     assert (far / "writes.out").read_text() == "hi\n" and not (tmp_path / "writes.out").exists()
     missing = state.tasks["missing"]
@@ -76,7 +80,7 @@ async def test_declared_outputs_are_looked_for_on_the_host(sshd: Sshd, tmp_path:
 
 @pytest.mark.slow
 async def test_show_and_the_roster_have_the_agents_host_and_round_trip(
-    sshd: Sshd, tmp_path: Path
+    sshd: Sshd, tmp_path: Path, run_id: str
 ) -> None:
     plan = f"""
     name: remote
@@ -92,13 +96,13 @@ async def test_show_and_the_roster_have_the_agents_host_and_round_trip(
     db = str(tmp_path / "pg.db")
     store = await SQLiteStore.open(db)
     try:
-        state, _ = await run_plan(tmp_path, plan, store=store)  # type: ignore[arg-type]
+        state, _ = await run_plan(tmp_path, plan, run_id=run_id, store=store)  # type: ignore[arg-type]
     finally:
         await store.close()
     assert state.tasks["t"].status is TaskStatus.SUCCEEDED
     env = dict(os.environ, PHASEGATE_DB=db, NO_COLOR="1")
     done = subprocess.run(
-        [PHASEGATE, "show", "run1", "--json"], env=env, capture_output=True, text=True, timeout=60
+        [PHASEGATE, "show", run_id, "--json"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     agents = {a["id"]: a for a in json.loads(done.stdout)["agents"]}
@@ -106,7 +110,7 @@ async def test_show_and_the_roster_have_the_agents_host_and_round_trip(
     assert far["host"] == sshd.host and far["unreachable"] is None
     assert isinstance(far["rtt_ms"], float) and 0 < far["rtt_ms"] < 5000
     assert "host" not in agents["here"]
-    app = PhasegateApp(db, "run1")
+    app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
         await pilot.pause(0.3)
@@ -117,7 +121,7 @@ async def test_show_and_the_roster_have_the_agents_host_and_round_trip(
 
 @pytest.mark.slow
 async def test_a_host_out_of_reach_is_a_risk_until_its_connection_is_back(
-    sshd: Sshd, tmp_path: Path
+    sshd: Sshd, tmp_path: Path, run_id: str
 ) -> None:
     marker = f"pg-{uuid.uuid4().hex[:10]}"
     flag = tmp_path / "go"
@@ -153,7 +157,7 @@ async def test_a_host_out_of_reach_is_a_risk_until_its_connection_is_back(
 
     watcher = asyncio.ensure_future(cut_then_mend())
     try:
-        state, _ = await run_plan(tmp_path, plan, on_runner=runners.append)
+        state, _ = await run_plan(tmp_path, plan, run_id=run_id, on_runner=runners.append)
         await watcher
     finally:
         stop_left(tmp_path)
