@@ -41,7 +41,7 @@ async def until_shown(
     pilot: object, what: str, check: Callable[[], bool], seconds: float = 10
 ) -> None:
     """Let the dashboard work (it tails the store ten times a second) until `check()` holds, or
-    fail naming `what`: on a busy machine (the suite on several workers) no fixed pause is enough."""
+    fail naming `what`: on a busy machine (the suite on several workers) no fixed pause will do."""
     deadline = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
