@@ -23,7 +23,7 @@ from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.widgets.agents import AgentRoster
 
 from ..engine.helpers import run_plan
-from ..tui.helpers import SIZE, dashboard, text
+from ..tui.helpers import SIZE, dashboard, text, until_shown
 from .conftest import Sshd, stop_left
 from .test_ssh import _running, _until
 
@@ -110,12 +110,16 @@ async def test_show_and_the_roster_have_the_agents_host_and_round_trip(
     assert far["host"] == sshd.host and far["unreachable"] is None
     assert isinstance(far["rtt_ms"], float) and 0 < far["rtt_ms"] < 5000
     assert "host" not in agents["here"]
+    shown = "127.0.0.1 " + ("<1" if far["rtt_ms"] < 1 else f"{far['rtt_ms']:.0f}")
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
-        await pilot.pause(0.3)
+        await until_shown(
+            pilot,
+            f"{shown}ms in the roster",
+            lambda: f"{shown}ms" in text(screen.query_one(AgentRoster)),
+        )
         roster = text(screen.query_one(AgentRoster))
-    shown = "127.0.0.1 " + ("<1" if far["rtt_ms"] < 1 else f"{far['rtt_ms']:.0f}")
     assert f"{shown}ms" in roster, roster
 
 

@@ -17,7 +17,7 @@ from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.gate import GatePrompt
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
 
-from .helpers import SIZE, live_run
+from .helpers import SIZE, live_run, until_shown
 
 ME = current_identity().user
 
@@ -59,10 +59,11 @@ async def _rings(
                 await store.write_batch(run_id, list(enumerate(later, first)))
             finally:
                 await store.close()
-            deadline = time.monotonic() + 10
-            while screen.feed.state.events < first - 1 + len(later):
-                assert time.monotonic() < deadline, "the dashboard never read the new events"
-                await pilot.pause(0.05)
+            await until_shown(
+                pilot,
+                "the dashboard to read the new events",
+                lambda: screen.feed.state.events >= first - 1 + len(later),
+            )
             await pilot.pause(0.3)  # a few more drains: nothing rings twice
         top = type(app.screen)
     return len(rang), top

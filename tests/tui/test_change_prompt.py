@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.screen import Screen
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
@@ -15,7 +17,7 @@ from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.gate import ChangePrompt
 
-from .helpers import SIZE, commands, live_run, text
+from .helpers import SIZE, commands, live_run, text, until_shown
 
 ME = current_identity().user
 DIFF = [{"change": "added", "what": "task", "id": "three", "phase": "two"}]
@@ -44,6 +46,16 @@ def _proposed(approvers: list[str]) -> list[ev.Event]:
     ]
 
 
+def _on_top(app: PhasegateApp, kind: type[Screen[Any]]) -> bool:
+    """Is a `kind` screen on top, composed and mounted (what it shows is there)?"""
+    return isinstance(app.screen, kind) and app.screen.is_mounted
+
+
+def _listed(app: PhasegateApp) -> str:
+    """What the top screen's tables show."""
+    return "\n".join(text(w) for w in app.screen.query("DataTable"))
+
+
 async def test_a_change_prompts_with_its_difference_and_impact_and_a_approves(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,7 +66,7 @@ async def test_a_change_prompts_with_its_difference_and_impact_and_a_approves(
     rang: list[float] = []
     monkeypatch.setattr(app, "bell", lambda: rang.append(time.monotonic()))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        await until_shown(pilot, "the change's prompt", lambda: _on_top(app, ChangePrompt))
         assert isinstance(app.screen, ChangePrompt)
         shown = "\n".join(text(w) for w in app.screen.query("Vertical, Static"))
         assert "Change change-1 to the plan waits for a decision" in shown
@@ -64,7 +76,9 @@ async def test_a_change_prompts_with_its_difference_and_impact_and_a_approves(
         await pilot.pause()
         assert isinstance(app.screen, ChangePrompt) and app.screen.asking
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until_shown(
+            pilot, "the prompt to close", lambda: isinstance(app.screen, DashboardScreen)
+        )
         assert isinstance(app.screen, DashboardScreen)
     assert len(rang) == 1
     assert await commands(db, run_id) == [("approve", {"gate": "change-1"})]
@@ -79,7 +93,12 @@ async def test_a_change_for_other_approvers_prompts_nobody_else(
     rang: list[float] = []
     monkeypatch.setattr(app, "bell", lambda: rang.append(time.monotonic()))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        await until_shown(  # (someone else is only told)
+            pilot,
+            "the note that the change waits for its approvers",
+            lambda: any("waits for its approvers" in n.message for n in app._notifications),
+        )
+        await pilot.pause(0.3)  # (a few more drains: no prompt, no bell for them)
         assert isinstance(app.screen, DashboardScreen) and rang == []
 
 
@@ -91,14 +110,18 @@ async def test_the_gates_list_shows_a_change_and_enter_opens_its_prompt(
     app = PhasegateApp(db, run_id)
     monkeypatch.setattr(app, "bell", lambda: None)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        await until_shown(pilot, "the change's prompt", lambda: _on_top(app, ChangePrompt))
         await pilot.press("escape")  # later: the prompt closes
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
         await pilot.press("g")
-        await pilot.pause(0.2)
-        listed = "\n".join(text(w) for w in app.screen.query("DataTable"))
+        await until_shown(pilot, "the change in the gates list", lambda: "change-1" in _listed(app))
+        listed = _listed(app)
         assert "change-1" in listed and "the plan" in listed and "open" in listed
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until_shown(
+            pilot,
+            "the change's prompt",
+            lambda: _on_top(app, ChangePrompt) and getattr(app.screen, "gate", "") == "change-1",
+        )
         assert isinstance(app.screen, ChangePrompt) and app.screen.gate == "change-1"

@@ -21,7 +21,7 @@ from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
 
 from .conftest import Run
-from .helpers import SIZE, live_run
+from .helpers import SIZE, dashboard, live_run, until_shown
 
 ME = current_identity().user
 
@@ -79,11 +79,16 @@ async def test_the_asked_are_prompted_once_and_answer_in_the_dashboard(
         await pilot.press("4")
         assert app.screen.query_one("#q-rating", Input).value == "4"
         await pilot.press("enter", *"clear hand-off", "enter")
-        deadline = time.monotonic() + 10
-        while isinstance(app.screen, FeedbackPrompt):
-            assert time.monotonic() < deadline, "the prompt did not close"
-            await pilot.pause(0.05)
-        assert isinstance(app.screen, DashboardScreen)
+        await until_shown(
+            pilot, "the prompt to close", lambda: isinstance(app.screen, DashboardScreen)
+        )
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        await until_shown(
+            pilot,
+            "the dashboard to read its own answer",
+            lambda: any(g["user"] == ME for g in screen.feed.state.feedback_given),
+        )
         await pilot.pause(0.3)  # (the dashboard drains its own answer: no second prompt)
         assert isinstance(app.screen, DashboardScreen)
     assert len(rang) == 1
@@ -102,7 +107,13 @@ async def test_who_is_not_asked_gets_no_prompt_and_no_bell(
     rang: list[float] = []
     monkeypatch.setattr(app, "bell", lambda: rang.append(time.monotonic()))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        screen = await dashboard(app, pilot)
+        await until_shown(
+            pilot,
+            "the dashboard to read that feedback is asked",
+            lambda: screen.feed.state.feedback_asked is not None,
+        )
+        await pilot.pause(0.3)  # (a few more drains: no prompt, no bell for them)
         assert isinstance(app.screen, DashboardScreen)
     assert rang == []
 

@@ -16,7 +16,7 @@ from phasegate.tui.dashboard.screens.task import TaskScreen
 from phasegate.tui.dashboard.widgets.output import OutputLog
 from phasegate.tui.dashboard.widgets.risks import RiskFeed
 
-from .helpers import SIZE, dashboard, live_run, text
+from .helpers import SIZE, dashboard, live_run, text, until_shown
 
 LONG = "tests/test_cli.py::test_something_with_a_long_name " + "." * 60 + " [ 18%]"
 
@@ -46,29 +46,46 @@ async def test_long_lines_scroll_sideways_or_wrap(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await dashboard(app, pilot)
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await until_shown(  # (mounted and laid out: the width below is the pane's)
+            pilot,
+            "the task's pane",
+            lambda: (
+                isinstance(app.screen, TaskScreen)
+                and app.screen.is_mounted
+                and app.screen.query_one(OutputLog).scrollable_content_region.width > 0
+            ),
+        )
         assert isinstance(app.screen, TaskScreen)
         log = app.screen.query_one(OutputLog)
         width = log.scrollable_content_region.width
         assert len(LONG) > width and log.scroll_x == 0  # its end is past the right edge
-        deadline = time.monotonic() + 10
-        while log.virtual_size.width < len(LONG):  # (the Log measures its lines in a thread)
-            assert time.monotonic() < deadline, "the output pane never measured its lines"
-            await pilot.pause(0.05)
+        await until_shown(  # (the Log measures its lines in a thread)
+            pilot,
+            "the output pane to measure its lines",
+            lambda: log.virtual_size.width >= len(LONG),
+        )
         await pilot.press("right", "right", "right")  # (a quarter of the pane each)
-        await pilot.pause(0.1)
+        await until_shown(
+            pilot, "the pane scrolled to the line's end", lambda: log.scroll_x + width >= len(LONG)
+        )
         assert log.scroll_x + width >= len(LONG)  # scrolled to its end
         await pilot.press("left", "left", "left")
-        await pilot.pause(0.1)
+        await until_shown(pilot, "the pane scrolled back", lambda: log.scroll_x == 0)
         assert log.scroll_x == 0
         await pilot.press("w")
-        await pilot.pause(0.1)
+        await until_shown(
+            pilot, "the lines wrapped", lambda: log.wrap and "wrapped" in str(log.border_title)
+        )
         assert log.wrap and "wrapped" in str(log.border_title)
         lines = list(log.lines)
         assert all(len(line) <= width for line in lines)
         assert "".join(lines[1:]) == LONG  # (after the attempt's line) cut, nothing lost
         await pilot.press("w")
-        await pilot.pause(0.1)
+        await until_shown(
+            pilot,
+            "the lines whole again",
+            lambda: not log.wrap and list(log.lines)[1:] == [LONG],
+        )
         assert not log.wrap and list(log.lines)[1:] == [LONG]
 
 
@@ -93,12 +110,16 @@ async def test_enter_on_the_risk_feed_shows_every_risk_whole(tmp_path: Path) -> 
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
-        await pilot.pause(0.2)
         feed = screen.query_one(RiskFeed)
+        await until_shown(pilot, "the risk in the feed", lambda: "task build: exited" in text(feed))
         assert "END" not in text(feed)  # cut to one line in the feed
         feed.focus()
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until_shown(
+            pilot,
+            "the risks whole",
+            lambda: isinstance(app.screen, RisksScreen) and app.screen.is_mounted,
+        )
         assert isinstance(app.screen, RisksScreen)
         whole = " ".join(text(w) for w in app.screen.query("Static"))
         assert "END" in " ".join(whole.split()) and "build" in whole
@@ -134,6 +155,10 @@ async def test_a_decided_gates_reason_reads_whole(
         await pilot.press("g")
         await pilot.pause(0.2)
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until_shown(
+            pilot,
+            "the gate's reason",
+            lambda: any("gate qa failed" in n.message for n in app._notifications),
+        )
         (toast,) = [n for n in app._notifications if "gate qa failed" in n.message]
         assert toast.message.endswith("END")  # whole, where the table cuts it

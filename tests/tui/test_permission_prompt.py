@@ -21,7 +21,7 @@ from phasegate.tui.dashboard.screens.gate import GatesScreen
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.widgets.agents import AgentRoster
 
-from .helpers import SIZE, commands, live_run, text
+from .helpers import SIZE, commands, live_run, text, until_shown
 
 ME = current_identity().user
 PID = "build-1-p1"
@@ -57,14 +57,6 @@ async def _append(db: str, run_id: str, events: Sequence[ev.Event]) -> None:
         await store.write_batch(run_id, list(enumerate(events, first)))
     finally:
         await store.close()
-
-
-async def _until(pilot: object, what: str, check: object) -> None:
-    """Let the dashboard drain until `check()` holds, or fail naming `what`."""
-    deadline = time.monotonic() + 10
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
 def _shown(app: PhasegateApp) -> str:
@@ -140,7 +132,7 @@ async def test_who_may_not_answer_gets_no_prompt_and_no_bell(
             screen = app.screen
             assert isinstance(screen, DashboardScreen)
             await _append(db, run_id, [ev.RunNoted(time.time(), "still asking", "x")])
-            await _until(pilot, "the note", lambda s=screen: s.feed.state.events == 4)
+            await until_shown(pilot, "the note", lambda s=screen: s.feed.state.events == 4)
             assert isinstance(app.screen, DashboardScreen), name
             roster = text(screen.query_one(AgentRoster))
             assert "claude waiting 1/1 build" in roster and "for you" not in roster, roster
@@ -169,7 +161,7 @@ async def test_the_bell_rings_once_per_request(
         screen = app.screen
         later = ev.PermissionAsked(time.time(), "build-1-p2", "build", 1, "Edit", "src/x.py")
         await _append(db, run_id, [ev.RunNoted(time.time(), "still asking", "x"), later])
-        await _until(
+        await until_shown(
             pilot, "the second request", lambda: "build-1-p2" in screen.feed.state.permissions
         )
         await pilot.pause()
@@ -218,7 +210,7 @@ async def test_the_roster_says_the_agent_waits_for_you(tmp_path: Path) -> None:
         roster = text(screen.query_one(AgentRoster))
         assert "claude" in roster and "waiting" in roster and "for you · build" in roster
         await _append(db, run_id, [ev.PermissionAnswered(time.time(), PID, True, "ops")])
-        await _until(
+        await until_shown(
             pilot, "the answer", lambda: screen.feed.state.permissions[PID].status == "allowed"
         )
         await pilot.pause()
@@ -235,7 +227,9 @@ async def test_an_answer_from_elsewhere_closes_the_prompt(tmp_path: Path) -> Non
         assert isinstance(app.screen, PermissionPrompt)
         # another operator answered (phasegate reject): the engine recorded it
         await _append(db, run_id, [ev.PermissionAnswered(time.time(), PID, False, "ops", 7, "no")])
-        await _until(pilot, "the prompt to close", lambda: isinstance(app.screen, DashboardScreen))
+        await until_shown(
+            pilot, "the prompt to close", lambda: isinstance(app.screen, DashboardScreen)
+        )
     assert await commands(db, run_id) == []  # this dashboard sent nothing
 
 

@@ -12,7 +12,7 @@ from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
 
-from .helpers import SIZE, commands, live_run, text
+from .helpers import SIZE, commands, live_run, text, until_shown
 
 
 async def _asking_run(db: str) -> str:
@@ -97,10 +97,9 @@ async def test_the_prompt_closes_when_the_run_goes_on_elsewhere(
             await store.write_batch(run_id, [(5, ev.RunResumed(time.time(), "ops"))])
         finally:
             await store.close()
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, DashboardScreen):
-                break
+        await until_shown(
+            pilot, "the prompt to close", lambda: isinstance(app.screen, DashboardScreen)
+        )
         assert isinstance(app.screen, DashboardScreen)
     assert await commands(db, run_id) == []  # this dashboard sent nothing
 

@@ -17,7 +17,7 @@ from phasegate.tui.dashboard.screens.task import TaskScreen
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
 from .conftest import Run, show_last
-from .helpers import SIZE, dashboard, text
+from .helpers import SIZE, dashboard, text, until_shown
 
 SUITE = """
 import pytest
@@ -89,11 +89,17 @@ async def test_a_junit_file_becomes_counts_failing_tests_and_a_gate_that_fails(
     app = PhasegateApp(db, str(show_last(pg)["id"]))
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
-        await pilot.pause(0.2)
+        await until_shown(
+            pilot, "the tests column", lambda: "1✓ 1✗ 1⤼" in text(screen.query_one(TaskTable))
+        )
         table = text(screen.query_one(TaskTable))
         assert "TESTS" in table and "1✓ 1✗ 1⤼" in table, table
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until_shown(
+            pilot,
+            "the task's pane",
+            lambda: isinstance(app.screen, TaskScreen) and app.screen.is_mounted,
+        )
         assert isinstance(app.screen, TaskScreen)
         details = text(app.screen.query_one("#details"))
         assert "tests 1✓ 1✗ 1⤼ (junit) · failing: suite.test_x::test_bad (assert 1 == 2)" in details
