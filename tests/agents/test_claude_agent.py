@@ -272,7 +272,14 @@ def test_a_phase_budget_of_turns_asks_and_resuming_extends_it(
         waiting = shown["status"] == "paused" and question and question != before
         return shown if waiting else None
 
-    shown = until("the budget's question", asking)
+    def asked_and_w2_ended() -> dict[str, Any] | None:
+        # (the turn's usage spends the budget as it streams: the question may come while w2
+        # is still ending, and a paused run lets a running task end)
+        shown = asking()
+        ended = shown and {t["id"]: t for t in shown["tasks"]}["w2"]["finished_at"]
+        return shown if ended else None
+
+    shown = until("the budget's question, w2 ended", asked_and_w2_ended)
     question = shown["question"]
     assert question["risk"] == "budget:phase more"
     assert "the budget of phase more is spent (1 of 1 turns spent)" in question["reason"]
