@@ -142,6 +142,10 @@ def main() -> None:
         print(f"wrote 3 runs ({args.events:,} events but the empty one) in {took:.1f}s")
         tmux = Tmux()
         best = {kind: float("inf") for kind in ids}
+        # a session kept for the whole bench: the server must not exit as each measured session
+        # is killed (a new session asked of a server on its way out fails, "server exited")
+        if error := tmux.new_session("keep", "80x24", "sleep 3600"):
+            raise SystemExit(f"tmux: {error}")
         try:
             for n in range(args.repeat):
                 for kind, run_id in ids.items():
