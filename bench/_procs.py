@@ -4,14 +4,17 @@ and finding the dashboard and engine processes in it."""
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 
@@ -102,6 +105,23 @@ class Sampler:
 
 
 # -- checking a run ----------------------------------------------------------------------------
+
+
+def first_event(db: str, kind: str, match: Callable[[dict[str, Any]], bool]) -> float | None:
+    """When the run in `db` first recorded an event of `kind` that `match`es (None: not yet, or
+    no readable database); read-only, while the run may still be writing."""
+    if not os.path.exists(db):
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            for ts, data in conn.execute(
+                "SELECT ts, data FROM events WHERE type = ? ORDER BY id", (kind,)
+            ):
+                if match(json.loads(data)):
+                    return float(ts)
+    except sqlite3.Error:
+        return None
+    return None
 
 
 class Tmux:

@@ -34,7 +34,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from collections.abc import Callable
 
 import _dag
 import psutil
-from _procs import find_phasegate
+from _procs import find_phasegate, first_event
 
 LOSS_TARGET = 5.0  # seconds from a killed worker to the lost task in the store
 TICK = 1.0  # the engine's tick: risks are found once a tick
@@ -142,27 +141,14 @@ def _run(pg: str, plan: str, db: str, work: str) -> tuple[float, str | None]:
 
 def _finished_lost(db: str) -> float | None:
     """The time (the engine's clock) of the first task.finished saying lost, if recorded."""
-    return _first(db, "task.finished", lambda d: d.get("reason", "").startswith("lost: worker"))
+    return first_event(
+        db, "task.finished", lambda d: str(d.get("reason", "")).startswith("lost: worker")
+    )
 
 
 def _risk_raised(db: str) -> float | None:
     """The time (the engine's clock) of the first worker_lost risk, if recorded."""
-    return _first(db, "risk.raised", lambda d: d.get("rule") == "worker_lost")
-
-
-def _first(db: str, kind: str, match: Callable[[dict[str, str]], bool]) -> float | None:
-    if not os.path.exists(db):
-        return None
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            for ts, data in conn.execute(
-                "SELECT ts, data FROM events WHERE type = ? ORDER BY id", (kind,)
-            ):
-                if match(json.loads(data)):
-                    return float(ts)
-    except sqlite3.Error:
-        return None
-    return None
+    return first_event(db, "risk.raised", lambda d: d.get("rule") == "worker_lost")
 
 
 def _loss(

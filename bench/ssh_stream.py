@@ -149,27 +149,12 @@ def write_plan(work: str, printer: str, agent: str, rate: float, seconds: float)
     return plan, stats
 
 
-def _first_event(db: str, kind: str, match: Callable[[dict[str, object]], bool]) -> float | None:
-    if not os.path.exists(db):
-        return None
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            for ts, data in conn.execute(
-                "SELECT ts, data FROM events WHERE type = ? ORDER BY id", (kind,)
-            ):
-                if match(json.loads(data)):
-                    return float(ts)
-    except sqlite3.Error:
-        return None
-    return None
-
-
 def _risk(db: str) -> float | None:
-    return _first_event(db, "risk.raised", lambda d: d.get("rule") == "host_unreachable")
+    return _procs.first_event(db, "risk.raised", lambda d: d.get("rule") == "host_unreachable")
 
 
 def _cleared(db: str) -> float | None:
-    return _first_event(
+    return _procs.first_event(
         db, "risk.cleared", lambda d: str(d.get("key", "")).startswith("host_unreachable")
     )
 
