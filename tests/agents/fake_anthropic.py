@@ -20,12 +20,12 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
+
+from .scripted import JsonHandler, ScriptedFake
 
 Json = dict[str, Any]
 
@@ -103,98 +103,20 @@ def _sse(event: str, data: Json) -> bytes:
 
 
 @dataclass
-class FakeAnthropic:
-    """The fake server: ``start()`` binds a free port, ``url`` is the ANTHROPIC_BASE_URL."""
+class FakeAnthropic(ScriptedFake[Request, Turn]):
+    """The fake server: ``start()`` binds a free port, ``url`` is the ANTHROPIC_BASE_URL; each
+    ``POST /v1/messages`` takes the next scripted turn (tests/agents/scripted.py)."""
+
+    name: ClassVar[str] = "fake_anthropic"
+    conversation_is: ClassVar[str] = "requests to /v1/messages"
 
     usage: Usage = field(default_factory=Usage)
-    host: str = "127.0.0.1"
-    port: int = 0
-    #: chooses the turn when the script is empty (manual runs); None: say the script ran out
-    fallback: Callable[[Request], Turn] | None = None
-    requests: list[Request] = field(default_factory=list, init=False)
-    _turns: list[Turn] = field(default_factory=list, init=False)
-    _lock: threading.Condition = field(default_factory=threading.Condition, init=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False)
-    _server: ThreadingHTTPServer | None = field(default=None, init=False)
-    _thread: threading.Thread | None = field(default=None, init=False)
 
-    # -- control, from the test ------------------------------------------------------------
+    def in_conversation(self, request: Request) -> bool:
+        return request.is_message
 
-    def script(self, *turns: Turn) -> None:
-        """Append turns: each ``POST /v1/messages`` takes the next one."""
-        with self._lock:
-            self._turns.extend(turns)
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "FakeAnthropic.start() first"
-        return f"http://{self.host}:{self._server.server_address[1]}"
-
-    @property
-    def conversation(self) -> list[Request]:
-        """The ``POST /v1/messages`` requests so far, in order (all of them: ``requests``)."""
-        with self._lock:
-            return [r for r in self.requests if r.is_message]
-
-    @property
-    def unused(self) -> list[Turn]:
-        """Scripted turns no request has taken yet."""
-        with self._lock:
-            return list(self._turns)
-
-    def wait_for(self, count: int, timeout: float = 30) -> list[Request]:
-        """The conversation once it has ``count`` requests; fail if that takes over ``timeout``."""
-        with self._lock:
-            if not self._lock.wait_for(lambda: len(self.conversation) >= count, timeout):
-                raise AssertionError(
-                    f"fake_anthropic: {count} requests to /v1/messages expected within"
-                    f" {timeout}s, got {len(self.conversation)}"
-                )
-            return self.conversation
-
-    def start(self) -> FakeAnthropic:
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-anthropic", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- answering, from the server threads ------------------------------------------------
-
-    def _record(self, request: Request) -> None:
-        with self._lock:
-            self.requests.append(request)
-            self._lock.notify_all()
-
-    def _take_turn(self, request: Request) -> Turn:
-        """Record a message request and take the next turn for it."""
-        with self._lock:
-            self.requests.append(request)
-            self._lock.notify_all()
-            if self._turns:
-                return self._turns.pop(0)
-        if self.fallback is not None:
-            return self.fallback(request)
+    def ran_out(self) -> Turn:
         return Text("fake_anthropic: no scripted turn left for this request")
 
     def _events(self, model: str, turn: Turn) -> Iterator[bytes]:
@@ -275,23 +197,11 @@ class FakeAnthropic:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server_fake: FakeAnthropic
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _reply_json(self, status: int, data: Json) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
     def do_GET(self) -> None:
-        self.server_fake._record(
+        self.server_fake._take(
             Request("GET", self.path, {}, {k.lower(): v for k, v in self.headers.items()})
         )
         self._reply_json(
@@ -299,29 +209,18 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {"_unparsed": raw.decode(errors="replace")}
-        request = Request(
-            "POST",
-            self.path,
-            body if isinstance(body, dict) else {"_body": body},
-            {k.lower(): v for k, v in self.headers.items()},
-        )
+        body = self._body()
+        request = Request("POST", self.path, body, {k.lower(): v for k, v in self.headers.items()})
         path = self.path.split("?", 1)[0]
+        turn = self.server_fake._take(request)  # (a turn for a POST /v1/messages only)
         if path == "/v1/messages/count_tokens":
-            self.server_fake._record(request)
             self._reply_json(200, {"input_tokens": self.server_fake.usage.input_tokens})
             return
-        if path != "/v1/messages":
-            self.server_fake._record(request)
+        if turn is None:
             self._reply_json(
                 404, {"type": "error", "error": {"type": "not_found_error", "message": path}}
             )
             return
-        turn = self.server_fake._take_turn(request)
         if isinstance(turn, Slow):
             time.sleep(turn.seconds)  # (the fake's thread: the model is slow to answer)
             turn = turn.then
@@ -352,13 +251,11 @@ def _manual_turn(request: Request) -> Turn:
 
 def main(argv: list[str]) -> None:
     port = int(argv[1]) if len(argv) > 1 else 0
-    fake = FakeAnthropic(port=port, fallback=_manual_turn).start()
-    print(f"fake Anthropic API on {fake.url}  (ANTHROPIC_BASE_URL={fake.url})", flush=True)
-    try:
-        assert fake._thread is not None
-        fake._thread.join()
-    except KeyboardInterrupt:
-        fake.close()
+    fake = FakeAnthropic(port=port, fallback=_manual_turn)
+    fake.serve("fake Anthropic API on {url}  (ANTHROPIC_BASE_URL={url})")
+
+
+FakeAnthropic.handler = _Handler
 
 
 if __name__ == "__main__":

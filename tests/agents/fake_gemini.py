@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
+
+from .scripted import JsonHandler, ScriptedFake
 
 Json = dict[str, Any]
 
@@ -131,89 +130,18 @@ class Request:
 
 
 @dataclass
-class FakeGemini:
-    """The fake server: ``start()`` binds a free port; ``url`` is GOOGLE_GEMINI_BASE_URL."""
+class FakeGemini(ScriptedFake[Request, Turn]):
+    """The fake server: ``start()`` binds a free port; ``url`` is GOOGLE_GEMINI_BASE_URL; each
+    conversation request takes the next scripted turn (tests/agents/scripted.py)."""
+
+    name: ClassVar[str] = "fake_gemini"
 
     usage: Usage = field(default_factory=Usage)
-    host: str = "127.0.0.1"
-    port: int = 0
-    #: chooses the turn when the script is empty (manual runs); None: say the script ran out
-    fallback: Callable[[Request], Turn] | None = None
-    requests: list[Request] = field(default_factory=list, init=False)
-    _turns: list[Turn] = field(default_factory=list, init=False)
-    _lock: threading.Condition = field(default_factory=threading.Condition, init=False)
-    _server: ThreadingHTTPServer | None = field(default=None, init=False)
-    _thread: threading.Thread | None = field(default=None, init=False)
 
-    def script(self, *turns: Turn) -> None:
-        """Append turns: each conversation request takes the next one."""
-        with self._lock:
-            self._turns.extend(turns)
+    def in_conversation(self, request: Request) -> bool:
+        return request.is_turn
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "FakeGemini.start() first"
-        return f"http://{self.host}:{self._server.server_address[1]}"
-
-    @property
-    def conversation(self) -> list[Request]:
-        """The conversation's requests so far, in order (all of them: ``requests``)."""
-        with self._lock:
-            return [r for r in self.requests if r.is_turn]
-
-    @property
-    def unused(self) -> list[Turn]:
-        with self._lock:
-            return list(self._turns)
-
-    def wait_for(self, count: int, timeout: float = 30) -> list[Request]:
-        """The conversation once it has ``count`` requests; fail if that takes over ``timeout``."""
-        with self._lock:
-            if not self._lock.wait_for(lambda: len(self.conversation) >= count, timeout):
-                raise AssertionError(
-                    f"fake_gemini: {count} conversation requests expected within {timeout}s,"
-                    f" got {len(self.conversation)}"
-                )
-            return self.conversation
-
-    def start(self) -> FakeGemini:
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-gemini", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _record(self, request: Request) -> Turn | None:
-        """Record a request; a conversation request takes the next turn."""
-        with self._lock:
-            self.requests.append(request)
-            self._lock.notify_all()
-            if not request.is_turn:
-                return None
-            if self._turns:
-                return self._turns.pop(0)
-        if self.fallback is not None:
-            return self.fallback(request)
+    def ran_out(self) -> Turn:
         return Text("fake_gemini: no scripted turn left for this request")
 
     def reply(self, model: str, turn: Turn) -> Json:
@@ -242,37 +170,20 @@ SIDE_ANSWER = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server_fake: FakeGemini
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _reply_json(self, status: int, data: Json) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
     def do_GET(self) -> None:
-        self.server_fake._record(Request("GET", self.path, {}, dict(self.headers.items())))
+        self.server_fake._take(Request("GET", self.path, {}, dict(self.headers.items())))
         self._reply_json(200, {"models": []})
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {"_unparsed": raw.decode(errors="replace")}
-        body = body if isinstance(body, dict) else {"_body": body}
+        body = self._body()
         request = Request("POST", self.path, body, dict(self.headers.items()))
         path = self.path.split("?", 1)[0]
         model = path.rsplit("/", 1)[-1].split(":", 1)[0] or "gemini-fake"
         fake = self.server_fake
-        turn = fake._record(request)
+        turn = fake._take(request)
         if isinstance(turn, Slow):
             time.sleep(turn.seconds)  # (the fake's thread: the model is slow to answer)
             turn = turn.then
@@ -316,13 +227,11 @@ def _manual_turn(request: Request) -> Turn:
 
 def main(argv: list[str]) -> None:
     port = int(argv[1]) if len(argv) > 1 else 0
-    fake = FakeGemini(port=port, fallback=_manual_turn).start()
-    print(f"fake Gemini API on {fake.url}  (GOOGLE_GEMINI_BASE_URL={fake.url})", flush=True)
-    try:
-        assert fake._thread is not None
-        fake._thread.join()
-    except KeyboardInterrupt:
-        fake.close()
+    fake = FakeGemini(port=port, fallback=_manual_turn)
+    fake.serve("fake Gemini API on {url}  (GOOGLE_GEMINI_BASE_URL={url})")
+
+
+FakeGemini.handler = _Handler
 
 
 if __name__ == "__main__":

@@ -22,12 +22,12 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
+
+from .scripted import JsonHandler, ScriptedFake
 
 Json = dict[str, Any]
 
@@ -120,95 +120,22 @@ def _sse(event: str, data: Json) -> bytes:
 
 
 @dataclass
-class FakeOpenAI:
-    """The fake server: ``start()`` binds a free port; ``url`` is the provider's base_url."""
+class FakeOpenAI(ScriptedFake[Request, Reply]):
+    """The fake server: ``start()`` binds a free port; ``url`` is the provider's base_url (with
+    its ``/v1``); each ``POST /v1/responses`` takes the next scripted reply
+    (tests/agents/scripted.py)."""
+
+    name: ClassVar[str] = "fake_openai"
+    suffix: ClassVar[str] = "/v1"
+    conversation_is: ClassVar[str] = "requests to /v1/responses"
 
     usage: Usage = field(default_factory=Usage)
-    host: str = "127.0.0.1"
-    port: int = 0
-    #: chooses the reply when the script is empty (manual runs); None: say the script ran out
-    fallback: Callable[[Request], Reply] | None = None
-    requests: list[Request] = field(default_factory=list, init=False)
-    _replies: list[Reply] = field(default_factory=list, init=False)
-    _lock: threading.Condition = field(default_factory=threading.Condition, init=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False)
-    _server: ThreadingHTTPServer | None = field(default=None, init=False)
-    _thread: threading.Thread | None = field(default=None, init=False)
 
-    def script(self, *replies: Reply) -> None:
-        """Append replies: each ``POST /v1/responses`` takes the next one."""
-        with self._lock:
-            self._replies.extend(replies)
+    def in_conversation(self, request: Request) -> bool:
+        return request.is_response
 
-    @property
-    def url(self) -> str:
-        """The base URL with its ``/v1`` (a Codex provider's ``base_url``)."""
-        assert self._server is not None, "FakeOpenAI.start() first"
-        return f"http://{self.host}:{self._server.server_address[1]}/v1"
-
-    @property
-    def conversation(self) -> list[Request]:
-        """The ``POST /v1/responses`` requests so far, in order (all of them: ``requests``)."""
-        with self._lock:
-            return [r for r in self.requests if r.is_response]
-
-    @property
-    def unused(self) -> list[Reply]:
-        with self._lock:
-            return list(self._replies)
-
-    def wait_for(self, count: int, timeout: float = 30) -> list[Request]:
-        """The conversation once it has ``count`` requests; fail if that takes over ``timeout``."""
-        with self._lock:
-            if not self._lock.wait_for(lambda: len(self.conversation) >= count, timeout):
-                raise AssertionError(
-                    f"fake_openai: {count} requests to /v1/responses expected within"
-                    f" {timeout}s, got {len(self.conversation)}"
-                )
-            return self.conversation
-
-    def start(self) -> FakeOpenAI:
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- answering, from the server threads ------------------------------------------------
-
-    def _record(self, request: Request) -> None:
-        with self._lock:
-            self.requests.append(request)
-            self._lock.notify_all()
-
-    def _take(self, request: Request) -> Reply:
-        with self._lock:
-            self.requests.append(request)
-            self._lock.notify_all()
-            if self._replies:
-                return self._replies.pop(0)
-        if self.fallback is not None:
-            return self.fallback(request)
+    def ran_out(self) -> Reply:
         return Text("fake_openai: no scripted reply left for this request")
 
     def _events(self, model: str, reply: Text | Shell | Patch) -> Iterator[bytes]:
@@ -248,44 +175,22 @@ class FakeOpenAI:
         yield _sse("response.completed", {"response": done})
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server_fake: FakeOpenAI
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _reply_json(self, status: int, data: Json) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
     def do_GET(self) -> None:
-        self.server_fake._record(
+        self.server_fake._take(
             Request("GET", self.path, {}, {k.lower(): v for k, v in self.headers.items()})
         )
         self._reply_json(404, {"error": {"message": f"not found: {self.path}"}})
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {"_unparsed": raw.decode(errors="replace")}
-        request = Request(
-            "POST",
-            self.path,
-            body if isinstance(body, dict) else {"_body": body},
-            {k.lower(): v for k, v in self.headers.items()},
-        )
-        if not request.is_response:
-            self.server_fake._record(request)
+        body = self._body()
+        request = Request("POST", self.path, body, {k.lower(): v for k, v in self.headers.items()})
+        reply = self.server_fake._take(request)  # (a reply for a POST /v1/responses only)
+        if reply is None:
             self._reply_json(404, {"error": {"message": f"not found: {self.path}"}})
             return
-        reply = self.server_fake._take(request)
         if isinstance(reply, Slow):
             time.sleep(reply.seconds)  # (the fake's thread: the model is slow to answer)
             reply = reply.then
@@ -315,13 +220,11 @@ def _manual_reply(request: Request) -> Reply:
 
 def main(argv: list[str]) -> None:
     port = int(argv[1]) if len(argv) > 1 else 0
-    fake = FakeOpenAI(port=port, fallback=_manual_reply).start()
-    print(f"fake OpenAI Responses API on {fake.url} (a Codex provider's base_url)", flush=True)
-    try:
-        assert fake._thread is not None
-        fake._thread.join()
-    except KeyboardInterrupt:
-        fake.close()
+    fake = FakeOpenAI(port=port, fallback=_manual_reply)
+    fake.serve("fake OpenAI Responses API on {url} (a Codex provider's base_url)")
+
+
+FakeOpenAI.handler = _Handler
 
 
 if __name__ == "__main__":
