@@ -17,6 +17,9 @@ from pydantic import (
 
 from phasegate.engine.model.durations import ALLOWED as DURATIONS
 from phasegate.engine.model.durations import parse_duration
+from phasegate.engine.plan import noplugins
+
+noplugins.install()  # (before the first model class below is built: see noplugins)
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 SIZES = "use bytes or a size like 500MB, 2GiB"
