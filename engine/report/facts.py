@@ -3,6 +3,7 @@ attempt with its agent and times, phases, gates and decisions, risks, notes, for
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,24 +184,45 @@ def actual_critical_path(f: Facts) -> list[str]:
         return []
     rank = {p: i for i, p in enumerate(f.phase_order)}
     order = {t: i for i, t in enumerate(f.needs)}
+    phase = {t: rank.get(f.phase_of.get(t, ""), 0) for t in ends}
+    # each phase's tasks by their end: a step looks up the latest end before its start in
+    # each earlier phase (a walk over every task at each step took the report O(tasks x path))
+    by_phase: dict[int, tuple[list[float], list[str]]] = {}
+    for t in sorted(ends, key=ends.__getitem__):
+        times, names = by_phase.setdefault(phase[t], ([], []))
+        times.append(ends[t])
+        names.append(t)
     task = max(ends, key=lambda t: (ends[t], order.get(t, 0)))
     path, seen = [task], {task}
     while True:
         needs = set(f.needs.get(task, ()))
-        mine = rank.get(f.phase_of.get(task, ""), 0)
-        before = [
-            t
-            for t in ends
-            if t not in seen
-            and ends[t] <= starts[task] + 1e-6
-            and (t in needs or rank.get(f.phase_of.get(t, ""), 0) < mine)
-        ]
+        bound, mine = starts[task] + 1e-6, phase[task]
+        before = [t for t in needs if t in ends and t not in seen and ends[t] <= bound]
+        for r, (times, names) in by_phase.items():
+            if r < mine:
+                before += _latest(times, names, bound, seen)
         if not before:
             break
         task = max(before, key=lambda t: (ends[t], t in needs, order.get(t, 0)))
         path.append(task)
         seen.add(task)
     return path[::-1]
+
+
+def _latest(times: list[float], names: list[str], bound: float, seen: set[str]) -> list[str]:
+    """The tasks not in `seen` that ended last at or before `bound` (all of them on a tie);
+    `times` ascending, `names` in the same order."""
+    found: list[str] = []
+    top: float | None = None
+    i = bisect_right(times, bound)
+    while i > 0:
+        i -= 1
+        if top is not None and times[i] != top:
+            break
+        if names[i] not in seen:
+            top = times[i]
+            found.append(names[i])
+    return found
 
 
 def metrics(f: Facts) -> dict[str, float | None]:
