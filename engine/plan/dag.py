@@ -8,6 +8,7 @@ general graph algorithm earns it (naming cycles, in plan.check). Measured agains
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from phasegate.engine.plan.model import Plan
@@ -26,7 +27,10 @@ class Graph:
     phases: list[tuple[str, list[str]]]  # phase id and its task ids, in run order
 
 
-def build(plan: Plan) -> Graph:
+def build(plan: Plan, learned: Mapping[str, float] | None = None) -> Graph:
+    """The plan's graph; `learned`: task -> an estimate that stands in for the plan's (the
+    median of its earlier runs, for the dry run)."""
+    learned = learned or {}
     order: dict[str, int] = {}
     phase_of: dict[str, str] = {}
     needs: dict[str, tuple[str, ...]] = {}
@@ -38,7 +42,8 @@ def build(plan: Plan) -> Graph:
             order[task.id] = len(order)
             phase_of[task.id] = phase.id
             needs[task.id] = tuple(task.needs)
-            estimate[task.id] = task.estimate if task.estimate is not None else DEFAULT_ESTIMATE
+            own = learned.get(task.id, task.estimate)
+            estimate[task.id] = own if own is not None else DEFAULT_ESTIMATE
             ids.append(task.id)
         phases.append((phase.id, ids))
     dependents: dict[str, list[str]] = {t: [] for t in order}

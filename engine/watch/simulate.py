@@ -70,6 +70,7 @@ def simulate(
     waits: dict[str, float] | None = None,
     standby: set[str] | None = None,
     cache: dict[tuple[object, ...], float] | None = None,
+    learned: Mapping[str, float] | None = None,
 ) -> Schedule:
     """The schedule. `detail=False` leaves out the slots and the critical path (the forecast
     needs only the phases' ends); `template`: a scheduler of this plan to start from a copy of
@@ -78,10 +79,14 @@ def simulate(
     fallback tasks not (yet) called for, left out as if they had ended; `cache`: kept by the
     caller between forecasts of one run, the simulated length of each phase not started yet
     (phases are barriers: such a phase starts with every slot free, so its length depends only
-    on the agents' slots and readiness, priorities and the fallbacks standing by)."""
+    on the agents' slots and readiness, priorities and the fallbacks standing by); `learned`:
+    task -> the estimate learned from earlier runs, in place of the plan's."""
     waits = waits or {}
-    graph = graph or build(plan)
-    estimated = {t.id: t.estimate is not None for _, t in plan.tasks()} if detail else {}
+    learned = learned or {}
+    graph = graph or build(plan, learned)
+    estimated = (
+        {t.id: t.estimate is not None or t.id in learned for _, t in plan.tasks()} if detail else {}
+    )
     sched = template.fresh() if template is not None else Scheduler.for_plan(plan, graph)
     duration = graph.estimate
     done: set[str] = set()
@@ -225,26 +230,6 @@ def _queue(t: str, now: float, sched: Scheduler, ready_at: dict[str, float], out
     return True
 
 
-def with_history(plan: Plan, learned: Mapping[str, Learned]) -> Plan:
-    """The plan with each task's estimate replaced by the median of its earlier runs."""
-    if not any(t.id in learned for _, t in plan.tasks()):
-        return plan
-    phases = [
-        p.model_copy(
-            update={
-                "tasks": [
-                    t.model_copy(update={"estimate": learned[t.id].median})
-                    if t.id in learned
-                    else t
-                    for t in p.tasks
-                ]
-            }
-        )
-        for p in plan.phases
-    ]
-    return plan.model_copy(update={"phases": phases})
-
-
 def projected(plan: Plan, learned: Mapping[str, Learned]) -> Schedule:
     """The dry run's schedule, the one `phasegate plan` prints and the coordination report
     shows: estimates learned from earlier runs where there are some, each manual gate's median
@@ -258,4 +243,5 @@ def projected(plan: Plan, learned: Mapping[str, Learned]) -> Schedule:
         if gate.approval == "manual" and gate.id in expected:
             after[gate.after] = after.get(gate.after, 0.0) + expected[gate.id]
     standby = set(fallbacks(plan).values()) | set(risk_fallbacks(plan))
-    return simulate(with_history(plan, learned), waits=after, standby=standby)
+    medians = {k: v.median for k, v in learned.items()}
+    return simulate(plan, waits=after, standby=standby, learned=medians)

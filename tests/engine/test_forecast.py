@@ -188,6 +188,24 @@ def test_the_dry_run_counts_a_gates_wait_from_history(tmp_path: Path) -> None:
     assert "critical path (*): x -> y" in shown
 
 
+def test_the_dry_run_takes_each_task_s_median_from_history_over_its_estimate(
+    tmp_path: Path,
+) -> None:
+    """The learned medians stand in for the plan's estimates (given to the simulation, no
+    longer copied into a new plan): a task without an estimate gets one, and a longer median
+    moves the critical path."""
+    from phasegate.engine.watch.history import Learned
+    from phasegate.engine.watch.simulate import projected
+
+    plan = _plan(tmp_path, CHAIN)
+    before = projected(plan, {})
+    assert before.total == 15.0 and before.critical_path == ["a", "b"]
+    after = projected(plan, {"c": Learned(40.0, 50.0, 3), "gate:x": Learned(9.0, 9.0, 1)})
+    assert after.total == 40.0 and after.critical_path == ["c"]
+    assert {s.task: (s.end - s.start) for s in after.slots} == {"a": 10.0, "b": 5.0, "c": 40.0}
+    assert plan.phases[0].tasks[2].estimate == 1  # (the plan itself is unchanged)
+
+
 def test_recorded_forecasts_count_down_in_front_ends(tmp_path: Path) -> None:
     state = _started(_plan(tmp_path, CHAIN))
     assert seconds_left(state, 0.0) is None  # nothing forecast yet
