@@ -4,7 +4,6 @@ parsed data."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection
 from typing import Any, NamedTuple
@@ -56,6 +55,8 @@ class Names:
         if self._budget[0] < len(self._choices):
             return ""
         self._budget[0] -= len(self._choices)
+        import difflib  # (only for a plan with a mistake: not at start-up)
+
         found = difflib.get_close_matches(name, self._choices, n=1, cutoff=0.6)
         hint = f" (did you mean '{found[0]}'?)" if found else ""
         self._hints[name] = hint

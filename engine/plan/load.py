@@ -8,7 +8,6 @@ problem, never a hang or a traceback.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import os
 from collections.abc import Iterable, Iterator
@@ -535,6 +534,8 @@ def _unknown_vars(data: object, given: Iterable[str], file: str) -> list[Problem
     for name in given:
         if name in known:
             continue
+        import difflib  # (only for a plan with a mistake: not at start-up)
+
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         listing = ", ".join(sorted(known)) or "none"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 import typing
 from typing import Any
@@ -107,6 +106,8 @@ def model_at(path: tuple[str | int, ...]) -> type[m.Model] | None:
 
 
 def unknown_key(key: str, allowed: list[str]) -> str:
+    import difflib  # (only for a plan with a mistake: not at start-up)
+
     hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     dym = f"did you mean '{hint[0]}'? " if hint else ""
     return f"unknown key '{key}'; {dym}allowed: {', '.join(allowed)}"
