@@ -22,11 +22,11 @@ from phasegate.engine.logline import counts_text, log_line, paint, safe
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.events import Event
 from phasegate.engine.model.state import RunState
-from phasegate.engine.plan.model import Plan
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.paths import check_private, run_dir, share, share_group, shared_with
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (the plan model is not imported to attach a dashboard: start-up)
+    from phasegate.engine.plan.model import Plan
     from phasegate.engine.report.facts import Facts
 
 

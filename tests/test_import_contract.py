@@ -42,3 +42,20 @@ def test_the_headless_path_does_not_import_textual() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_dashboard_starts_without_the_plan_model() -> None:
+    """Attaching never builds a plan: pydantic, the plan model and YAML (about 100 ms) are
+    imported only by what needs them (an amendment, a proposed change's diff), which kept the
+    first screen of a 200,000-event run under its 1 s target (bench/attach.py)."""
+    code = (
+        "import sys\n"
+        "import phasegate.tui.cli.main, phasegate.tui.dashboard.app\n"
+        "from phasegate.tui.launch import attach_dashboard\n"
+        "import phasegate.engine.plan.dag, phasegate.engine.watch.forecast\n"
+        "heavy = sorted(n for n in ('pydantic', 'yaml', 'phasegate.engine.plan.model')\n"
+        "               if n in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from phasegate.engine.plan.model import Plan
+if TYPE_CHECKING:  # (only annotations: the dashboard reads this module without the model)
+    from phasegate.engine.plan.model import Plan
 
 DEFAULT_ESTIMATE = 1.0  # seconds, for ranking tasks that give no estimate
 

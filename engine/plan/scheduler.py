@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from phasegate.engine.plan.dag import Graph
-from phasegate.engine.plan.model import Plan
+
+if TYPE_CHECKING:  # (annotations only: a front end reads forecasts without the model)
+    from phasegate.engine.plan.model import Plan
 
 
 @dataclass(slots=True)

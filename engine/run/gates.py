@@ -14,15 +14,17 @@ import pwd
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.local import run_capture
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.state import GateState, RiskState
 from phasegate.engine.model.statuses import SEVERITIES
-from phasegate.engine.plan.model import Criterion, Gate, TestsCriterion
 from phasegate.engine.plan.template import substitute
+
+if TYPE_CHECKING:  # (the dashboard decides gates without the plan model: start-up)
+    from phasegate.engine.plan.model import Criterion, Gate, TestsCriterion
 
 CRITERION_TIMEOUT = 600.0
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")

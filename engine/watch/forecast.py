@@ -12,13 +12,16 @@ The runner records a forecast whenever it moves, so that reports can state how a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import TERMINAL, AgentStatus, TaskStatus
 from phasegate.engine.plan.dag import DEFAULT_ESTIMATE, Graph
-from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.watch.simulate import Progress, simulate
+
+if TYPE_CHECKING:  # (annotations only: a front end reads forecasts without the model)
+    from phasegate.engine.plan.model import Plan
 
 OVERDUE = 1.0  # seconds still expected of a task past its estimate
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phasegate.engine.plan.dag import Graph, build
-from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (annotations only: a front end reads forecasts without the model)
+    from phasegate.engine.plan.model import Plan
     from phasegate.engine.watch.history import Learned
 
 CACHE_MAX = 1000  # phase lengths kept by a caller's cache before it starts again

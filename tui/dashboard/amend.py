@@ -12,7 +12,6 @@ import tempfile
 
 from textual.app import App, SuspendNotSupported
 
-from phasegate.engine.client.plans import plan_from_text, read_text
 from phasegate.engine.model.commands import Amend
 from phasegate.engine.model.errors import PlanError
 from phasegate.tui.dashboard.feed import RunFeed
@@ -25,6 +24,9 @@ def editor() -> list[str]:
 
 async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
     """Edit the run's plan and propose it; what to tell the user."""
+    # (here: the plan model costs the dashboard's start-up about 100 ms, and only this needs it)
+    from phasegate.engine.client.plans import plan_from_text, read_text
+
     saved = await feed.store.load_plan(feed.run_id)
     if saved is None:
         return "this run kept no plan text to amend"

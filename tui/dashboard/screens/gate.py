@@ -15,7 +15,6 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from phasegate.engine.client.plans import change_lines, impact_lines
 from phasegate.engine.client.policy import may_answer_permission
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.identity import current_identity
@@ -247,6 +246,9 @@ class ChangePrompt(GatePrompt):
     forecast, approved (confirmed, a reason if you like) or rejected (with a reason) as a gate."""
 
     def compose(self) -> ComposeResult:
+        # (here: they bring the plan model, which the dashboard's start-up does without)
+        from phasegate.engine.client.plans import change_lines, impact_lines
+
         change = self.feed.state.changes[self.gate]
         who = ", ".join(change.approvers) or "the run's starter"
         head = Text(f"proposed by {safe(change.by)} · approvers: {safe(who)}")
