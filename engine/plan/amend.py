@@ -5,11 +5,13 @@ reason. Pure: the engine (engine/run/amend.py) and the front ends judge with the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import BAD, GateStatus, PhaseStatus, TaskStatus
-from phasegate.engine.plan.model import Plan
+
+if TYPE_CHECKING:  # (annotations only: reading a run needs no plan model)
+    from phasegate.engine.plan.model import Plan
 
 Change = dict[str, Any]  # {"what", "id", "change": added|removed|changed, "fields", "phase"}
 

@@ -4,11 +4,10 @@ render.py): coordination plan, QA report, performance report, lessons learned.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.plan.amend import change_lines
-from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.template import substitute
 from phasegate.engine.report.facts import (
     BAD,
@@ -19,6 +18,9 @@ from phasegate.engine.report.facts import (
 )
 from phasegate.engine.watch.history import Learned
 from phasegate.engine.watch.simulate import projected
+
+if TYPE_CHECKING:  # (annotations only: reading a run needs no plan model)
+    from phasegate.engine.plan.model import Plan
 
 KINDS = ("coordination", "qa", "performance", "lessons")
 FAR_OFF = 1.5  # a task this many times its estimate (or under 1/FAR_OFF of it) is a finding

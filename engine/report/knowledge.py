@@ -4,10 +4,14 @@ the plans' `research:` queries with provider `history` read it."""
 
 from __future__ import annotations
 
-from phasegate.engine.plan.model import Plan
+from typing import TYPE_CHECKING
+
 from phasegate.engine.report.facts import BAD, Facts
 from phasegate.engine.store.base import Knowledge, Store
 from phasegate.engine.watch.history import cost_key, gate_key
+
+if TYPE_CHECKING:  # (annotations only: reading a run needs no plan model)
+    from phasegate.engine.plan.model import Plan
 
 AUTO_KINDS = ("qa", "performance", "lessons")  # written into the run directory when it ends
 

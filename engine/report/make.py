@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
-from phasegate.engine.plan.load import plan_from_text
-from phasegate.engine.plan.model import Plan
 from phasegate.engine.report import build
 from phasegate.engine.report.facts import Facts, gather, metrics
 from phasegate.engine.report.render import junit, markdown
 from phasegate.engine.store.base import Store
 from phasegate.engine.watch.history import Learned, learned
+
+if TYPE_CHECKING:  # (`show`, `runs` and `logs` read runs without parsing a plan: start-up)
+    from phasegate.engine.plan.model import Plan
 
 FORMATS = ("md", "html", "json", "junit")
 HISTORY = 10  # earlier runs of the same plan read for the lessons
@@ -39,6 +40,8 @@ async def kept_plan(store: Store, run_id: str, path: str) -> tuple[Plan | None, 
     if saved is None:
         return None, {}
     text, variables = saved
+    from phasegate.engine.plan.load import plan_from_text
+
     try:
         return plan_from_text(text, path, os.path.dirname(path) or ".", list(variables)), variables
     except UsageError:
