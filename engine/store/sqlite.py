@@ -27,7 +27,8 @@ from phasegate.engine.store.base import (
     check_summary,
     query_words,
 )
-from phasegate.engine.store.chain import Row, link
+from phasegate.engine.store.batch import BatchWriter, Busy, Record
+from phasegate.engine.store.chain import Row
 from phasegate.engine.store.migrations import LATEST, migrate
 from phasegate.engine.store.paths import private_dirs
 
@@ -103,6 +104,32 @@ def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"database {path}: {text}; {hint}")
 
 
+async def _write(
+    writer: BatchWriter,
+    run_id: str,
+    records: list[Record],
+    output: Sequence[OutputLine],
+    drops: Sequence[OutputDrop],
+    summary: dict[str, Any] | None,
+) -> None:
+    """The batch at once on the loop's thread when the database is free (engine/store/batch.py);
+    else from a worker thread that waits out the busy timeout while the loop goes on."""
+    try:
+        writer.write(run_id, records, output, drops, summary)
+        return
+    except Busy:
+        pass
+    job = asyncio.ensure_future(
+        asyncio.to_thread(writer.write, run_id, records, output, drops, summary, BUSY_TIMEOUT_MS)
+    )
+    try:
+        await asyncio.shield(job)
+    except asyncio.CancelledError:
+        with suppress(BaseException):
+            await job  # (the connection is the thread's until it is done with it)
+        raise
+
+
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
     """Switch the file to WAL mode (it stays so), waiting out another process doing the same.
 
@@ -166,9 +193,13 @@ async def _open_read_only(path: str) -> aiosqlite.Connection:
 class SQLiteStore:
     """Store backed by one SQLite file in WAL mode."""
 
-    def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
+    def __init__(
+        self, path: str, conn: aiosqlite.Connection, target: str | None = None, uri: bool = False
+    ) -> None:
         self.path = path
         self._conn = conn
+        self._target, self._uri = target or path, uri  # (what the batch writer connects to)
+        self._batch: BatchWriter | None = None
         # One connection serves every coroutine of the process (the sink, the command poll,
         # a front end's tail). Without this lock a second coroutine's BEGIN would fail inside the
         # first one's transaction, or its statements would join that transaction, and a read
@@ -223,7 +254,7 @@ class SQLiteStore:
             if not message.startswith("database "):
                 message = f"database {path}: {message}"
             raise StoreError(message) from None
-        return cls(path, conn)
+        return cls(path, conn, target, uri)
 
     async def damage(self) -> str:
         try:
@@ -241,6 +272,9 @@ class SQLiteStore:
         )
 
     async def close(self) -> None:
+        if self._batch is not None:
+            self._batch.close()
+            self._batch = None
         await self._conn.close()
 
     async def pragmas(self) -> dict[str, Any]:
@@ -324,36 +358,17 @@ class SQLiteStore:
         if summary:
             check_summary(summary)
         records = [(seq, *e.record(), e.ts) for seq, e in events]  # (before the transaction)
-        async with self.transaction() as db:
-            await self._require_run(db, run_id)
-            if records:
-                head = await db.execute_fetchall(
-                    "SELECT chain FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
-                    (run_id,),
-                )
-                prev = str(next(iter(head))[0] or "") if head else ""
-                rows = []
-                for seq, name, version, data, ts in records:
-                    prev = link(prev, run_id, seq, name, ts, version, data)
-                    rows.append((run_id, seq, name, ts, version, data, prev))
-                await db.executemany(
-                    "INSERT INTO events (run_id, seq, type, ts, v, data, chain) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            if output:
-                await db.executemany(
-                    "INSERT INTO output (run_id, task, attempt, line, stream, text, ts) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(o.run_id, o.task, o.attempt, o.line, o.stream, o.text, o.ts) for o in output],
-                )
-            for d in drops:
-                await db.execute(
-                    "DELETE FROM output WHERE run_id = ? AND task = ? AND attempt = ? AND line < ?",
-                    (d.run_id, d.task, d.attempt, d.before_line),
-                )
-            if summary:
-                await self._update_run(db, run_id, summary)
+        async with self._lock:  # (no other coroutine uses the database until the batch is in)
+            try:
+                if self._batch is None:
+                    self._batch = BatchWriter(self._target, self._uri)
+                await _write(self._batch, run_id, records, output, drops, summary)
+            except Busy as exc:
+                raise StoreBusy(
+                    f"database {self.path}: {exc}; another process holds its lock"
+                ) from None
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, exc) from None
 
     @staticmethod
     async def _require_run(db: aiosqlite.Connection, run_id: str) -> None:
@@ -362,13 +377,6 @@ class SQLiteStore:
         # (one round trip to the connection's thread: execute_fetchall, not execute + fetchone)
         if not await db.execute_fetchall("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
             raise StoreError(f"run {run_id} does not exist")
-
-    @staticmethod
-    async def _update_run(db: aiosqlite.Connection, run_id: str, fields: dict[str, Any]) -> None:
-        check_summary(fields)  # the names become SQL: only known columns get this far
-        values = [json.dumps(v) if k == "counts" else v for k, v in fields.items()]
-        assignments = ", ".join(f"{k} = ?" for k in fields)
-        await db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values, run_id))
 
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]:
         rows = await self._query(

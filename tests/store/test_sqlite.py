@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,62 @@ async def test_a_write_waits_for_another_writer_instead_of_failing(db_path: Path
             waited = time.monotonic() - begun
         assert waited >= 0.25  # it waited for the lock (busy timeout) instead of failing
         assert len(await store.read_events("r1")) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_batch_on_a_free_database_needs_no_thread(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's batches are written on the loop's own thread when nobody else holds the
+    lock (engine/store/batch.py): no round trip to a thread, no GIL hand-off per statement.
+    Only a locked database sends the batch to a worker thread (the test above)."""
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        await new_run(store, "r1")
+
+        def no_thread(*_: object, **__: object) -> None:
+            raise AssertionError("a free database's batch went to a thread")
+
+        monkeypatch.setattr(asyncio, "to_thread", no_thread)
+        await store.write_batch(
+            "r1", [(1, started("r1")), (2, ready("a", 2))], [line("r1", "a", 1)]
+        )
+        assert [s for s, _ in await store.read_events("r1")] == [1, 2]
+        assert len(await store.read_output("r1", "a", 1)) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_batch_cancelled_while_it_waits_for_the_lock_is_whole_or_absent(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write waiting in its thread for another process's lock may be cancelled (the run is
+    stopping): the store stays usable, and the batch is either all in or not at all."""
+    store = await SQLiteStore.open(str(db_path))
+    try:
+        await new_run(store, "r1")
+        waiting = asyncio.Event()
+        to_thread = asyncio.to_thread
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            waiting.set()  # (the batch found the lock taken and goes to wait in a thread)
+            return to_thread(*args, **kwargs)
+
+        monkeypatch.setattr(asyncio, "to_thread", spy)
+        with closing(sqlite3_connect(db_path)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            write = asyncio.ensure_future(
+                store.write_batch("r1", [(1, started("r1")), (2, ready("a", 2))])
+            )
+            await waiting.wait()
+            write.cancel()
+            asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+            with pytest.raises(asyncio.CancelledError):
+                await write
+        assert [s for s, _ in await store.read_events("r1")] in ([], [1, 2])
+        await store.write_batch("r1", [(3, ready("b", 3))])  # (the store goes on)
+        assert [s for s, _ in await store.read_events("r1")][-1] == 3
     finally:
         await store.close()
 
