@@ -7,8 +7,9 @@ Each name is imported from its module when it is first asked for (`phasegate run
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from phasegate.engine.model.lazy import lazy_names
 
 if TYPE_CHECKING:
     from phasegate.engine.exec.executors import check_hosts as check_hosts
@@ -55,12 +56,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # (once: the next lookup finds it here)
-    return value
+__getattr__ = lazy_names(_WHERE, globals())

@@ -10,8 +10,9 @@ about 100 ms), which the dashboard, for one, never builds."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from phasegate.engine.model.lazy import lazy_names
 
 if TYPE_CHECKING:
     from phasegate.engine.plan.load import load_plan as load_plan
@@ -33,12 +34,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # (asked once)
-    return value
+__getattr__ = lazy_names(_WHERE, globals())
