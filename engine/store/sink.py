@@ -73,6 +73,11 @@ class Sink:
 
     def _poke(self) -> None:
         if self.error is not None:
+            if self._on_error is not None:
+                # its owner is told (soon) and stops the run; what comes meanwhile cannot follow
+                # the lost batch, and raising here would only break whoever emitted it (a timer
+                # that ran between the failed write and the telling printed a traceback)
+                return
             raise self.error
         self._wake.set()
         if len(self._events) + len(self._output) >= MAX_BATCH:

@@ -237,3 +237,33 @@ async def test_a_sink_on_a_real_store_writes_what_it_was_given() -> None:
     assert len(await store.read_output("r1", "a")) == 51
     row = await store.get_run("r1")
     assert row is not None and row.status == "running"
+
+
+async def test_after_a_failed_write_its_owner_is_told_once_and_emitting_does_not_raise() -> None:
+    """A timer of the run (the forecast) emitted between the failed write and the owner being
+    told: the event raised the store's error inside that timer, and the run ended with a
+    traceback on its stderr (a full disk, with batches written on the loop's thread)."""
+    store = FakeStore(fail=StoreError("database x: database or disk is full"))
+    told: list[BaseException] = []
+    sink = Sink(store, "r1", window=3600, on_error=told.append)  # type: ignore[arg-type]
+    sink.event(1, ready("a", 1))
+    with pytest.raises(StoreError):
+        await sink.flush()
+    assert told == []  # (told on the loop's next turn)
+    sink.event(2, ready("a", 2))  # what a timer emits meanwhile: dropped, not raised
+    sink.summary(heartbeat_at=T0)
+    await asyncio.sleep(0)
+    assert [str(e) for e in told] == ["database x: database or disk is full"]
+    with pytest.raises(StoreError):
+        await sink.close()
+    assert store.batches == []
+
+
+async def test_without_an_owner_to_tell_the_next_write_raises_the_error() -> None:
+    store = FakeStore(fail=StoreError("database x: read-only"))
+    sink = Sink(store, "r1", window=3600)  # type: ignore[arg-type]
+    sink.event(1, ready("a", 1))
+    with pytest.raises(StoreError):
+        await sink.flush()
+    with pytest.raises(StoreError, match="read-only"):
+        sink.event(2, ready("a", 2))
