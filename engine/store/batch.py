@@ -16,10 +16,12 @@ writer is done with its connection."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from phasegate.engine.model.errors import StoreError
@@ -35,16 +37,52 @@ class Busy(Exception):
 
 
 class BatchWriter:
-    """Its own connection to the store's database, used by one thread at a time."""
+    """Its own connection to the store's database, used by one thread at a time: the loop's,
+    or its one waiting thread's while a batch waits there for another process's lock."""
 
     def __init__(self, target: str, uri: bool) -> None:
         self._conn = sqlite3.connect(
             target, isolation_level=None, timeout=0, uri=uri, check_same_thread=False
         )
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._waiter: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
+        """(The caller holds the store's lock: no batch is in flight.)"""
+        if self._waiter is not None:
+            self._waiter.shutdown(wait=True)
+            self._waiter = None
         self._conn.close()
+
+    async def put(
+        self,
+        run_id: str,
+        records: Sequence[Record],
+        output: Sequence[OutputLine],
+        drops: Sequence[OutputDrop],
+        summary: dict[str, Any] | None,
+        wait_ms: int,
+    ) -> None:
+        """The batch at once on this thread when the database is free; else in the waiting
+        thread, for up to `wait_ms`, while the loop goes on. Cancelled, it still returns only
+        once that thread is done with the connection (the batch is then whole or absent)."""
+        try:
+            self.write(run_id, records, output, drops, summary)
+            return
+        except Busy:
+            pass
+        if self._waiter is None:
+            self._waiter = ThreadPoolExecutor(1, thread_name_prefix="phasegate-batch")
+        job = self._waiter.submit(self.write, run_id, records, output, drops, summary, wait_ms)
+        cancelled = False
+        while not job.done():  # (the thread's own state, whatever is cancelled around it)
+            try:
+                await asyncio.shield(asyncio.wrap_future(job))
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        job.result()
 
     def write(
         self,

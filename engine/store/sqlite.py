@@ -27,7 +27,7 @@ from phasegate.engine.store.base import (
     check_summary,
     query_words,
 )
-from phasegate.engine.store.batch import BatchWriter, Busy, Record
+from phasegate.engine.store.batch import BatchWriter, Busy
 from phasegate.engine.store.chain import Row
 from phasegate.engine.store.migrations import LATEST, migrate
 from phasegate.engine.store.paths import private_dirs
@@ -104,32 +104,6 @@ def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"database {path}: {text}; {hint}")
 
 
-async def _write(
-    writer: BatchWriter,
-    run_id: str,
-    records: list[Record],
-    output: Sequence[OutputLine],
-    drops: Sequence[OutputDrop],
-    summary: dict[str, Any] | None,
-) -> None:
-    """The batch at once on the loop's thread when the database is free (engine/store/batch.py);
-    else from a worker thread that waits out the busy timeout while the loop goes on."""
-    try:
-        writer.write(run_id, records, output, drops, summary)
-        return
-    except Busy:
-        pass
-    job = asyncio.ensure_future(
-        asyncio.to_thread(writer.write, run_id, records, output, drops, summary, BUSY_TIMEOUT_MS)
-    )
-    try:
-        await asyncio.shield(job)
-    except asyncio.CancelledError:
-        with suppress(BaseException):
-            await job  # (the connection is the thread's until it is done with it)
-        raise
-
-
 def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
     """Switch the file to WAL mode (it stays so), waiting out another process doing the same.
 
@@ -155,7 +129,7 @@ def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
         )
 
 
-async def _open_read_only(path: str) -> aiosqlite.Connection:
+async def _open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
     """A read-only connection to a database this user may read but not write (a run shared
     with a group). While its engine runs, the WAL's shared memory exists and is the group's;
     once no one has it open there is none, and the file is read as it is (immutable)."""
@@ -186,7 +160,7 @@ async def _open_read_only(path: str) -> aiosqlite.Connection:
                 f"{LATEST}; it is not yours to migrate: its owner's phasegate does so when it "
                 "next opens it"
             )
-        return conn
+        return conn, where + mode
     raise _store_error(path, last or sqlite3.OperationalError("cannot be opened read-only"))
 
 
@@ -211,7 +185,8 @@ class SQLiteStore:
         """Open (creating and migrating if needed) the database at `path`; StoreError if not.
         Another user's database shared with this one (readable, not writable) opens read-only."""
         if path != ":memory:" and os.path.isfile(path) and not os.access(path, os.W_OK):
-            return cls(path, await _open_read_only(path))
+            reader, target = await _open_read_only(path)
+            return cls(path, reader, target, uri=True)  # (its batch writer reads as it does)
         prepare_path(path)
         target, uri = path, False
         if path == ":memory:":
@@ -272,9 +247,10 @@ class SQLiteStore:
         )
 
     async def close(self) -> None:
-        if self._batch is not None:
-            self._batch.close()
-            self._batch = None
+        async with self._lock:  # (a batch still waiting in its thread for a lock ends first)
+            if self._batch is not None:
+                self._batch.close()
+                self._batch = None
         await self._conn.close()
 
     async def pragmas(self) -> dict[str, Any]:
@@ -362,7 +338,7 @@ class SQLiteStore:
             try:
                 if self._batch is None:
                     self._batch = BatchWriter(self._target, self._uri)
-                await _write(self._batch, run_id, records, output, drops, summary)
+                await self._batch.put(run_id, records, output, drops, summary, BUSY_TIMEOUT_MS)
             except Busy as exc:
                 raise StoreBusy(
                     f"database {self.path}: {exc}; another process holds its lock"

@@ -23,6 +23,7 @@ import phasegate
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import EngineBusy
 from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.batch import BatchWriter
 from phasegate.engine.store.sqlite import BUSY_TIMEOUT_MS
 
 from .helpers import T0, line, new_run, ready, started
@@ -76,20 +77,32 @@ async def test_a_write_waits_for_another_writer_instead_of_failing(db_path: Path
         await store.close()
 
 
+def _waits_in_its_thread(monkeypatch: pytest.MonkeyPatch, allowed: bool = True) -> asyncio.Event:
+    """Set (on the loop) when a batch found the lock taken and goes to wait in its thread."""
+    loop = asyncio.get_running_loop()
+    seen = asyncio.Event()
+    write = BatchWriter.write
+
+    def spy(self: BatchWriter, *args: Any) -> None:
+        if len(args) > 5 and args[5]:  # (wait_ms: the waiting thread's call)
+            assert allowed, "a free database's batch went to a thread"
+            loop.call_soon_threadsafe(seen.set)
+        write(self, *args)
+
+    monkeypatch.setattr(BatchWriter, "write", spy)
+    return seen
+
+
 async def test_a_batch_on_a_free_database_needs_no_thread(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The engine's batches are written on the loop's own thread when nobody else holds the
     lock (engine/store/batch.py): no round trip to a thread, no GIL hand-off per statement.
-    Only a locked database sends the batch to a worker thread (the test above)."""
+    Only a locked database sends the batch to its waiting thread (the test above)."""
     store = await SQLiteStore.open(str(db_path))
     try:
         await new_run(store, "r1")
-
-        def no_thread(*_: object, **__: object) -> None:
-            raise AssertionError("a free database's batch went to a thread")
-
-        monkeypatch.setattr(asyncio, "to_thread", no_thread)
+        _waits_in_its_thread(monkeypatch, allowed=False)
         await store.write_batch(
             "r1", [(1, started("r1")), (2, ready("a", 2))], [line("r1", "a", 1)]
         )
@@ -99,37 +112,64 @@ async def test_a_batch_on_a_free_database_needs_no_thread(
         await store.close()
 
 
+@pytest.mark.parametrize("cancels", [1, 2])
 async def test_a_batch_cancelled_while_it_waits_for_the_lock_is_whole_or_absent(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, cancels: int
 ) -> None:
     """A write waiting in its thread for another process's lock may be cancelled (the run is
-    stopping): the store stays usable, and the batch is either all in or not at all."""
+    stopping), even twice (asyncio.run cancels what is left): it returns only once its thread
+    is done with the connection, the batch is all in or not at all, and the store goes on."""
     store = await SQLiteStore.open(str(db_path))
     try:
         await new_run(store, "r1")
-        waiting = asyncio.Event()
-        to_thread = asyncio.to_thread
+        waiting = _waits_in_its_thread(monkeypatch)
+        committed: list[bool] = []
 
-        def spy(*args: Any, **kwargs: Any) -> Any:
-            waiting.set()  # (the batch found the lock taken and goes to wait in a thread)
-            return to_thread(*args, **kwargs)
+        def commit() -> None:
+            other.execute("COMMIT")
+            committed.append(True)
 
-        monkeypatch.setattr(asyncio, "to_thread", spy)
         with closing(sqlite3_connect(db_path)) as other:
             other.execute("BEGIN IMMEDIATE")
             write = asyncio.ensure_future(
                 store.write_batch("r1", [(1, started("r1")), (2, ready("a", 2))])
             )
             await waiting.wait()
-            write.cancel()
-            asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+            for _ in range(cancels):
+                write.cancel()
+                await asyncio.sleep(0)  # (one turn: the cancellation is delivered)
+            asyncio.get_running_loop().call_later(0.3, commit)
             with pytest.raises(asyncio.CancelledError):
                 await write
+            assert committed, "the write gave up the connection while its thread still had it"
         assert [s for s, _ in await store.read_events("r1")] in ([], [1, 2])
-        await store.write_batch("r1", [(3, ready("b", 3))])  # (the store goes on)
+        await store.write_batch("r1", [(3, ready("b", 3))])
         assert [s for s, _ in await store.read_events("r1")][-1] == 3
     finally:
         await store.close()
+
+
+async def test_closing_the_store_waits_for_a_batch_in_its_thread(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed while a batch waited in its thread for a lock, the store closed the connection
+    under that thread (a segfault); it now waits for the batch, and the batch is written."""
+    store = await SQLiteStore.open(str(db_path))
+    await new_run(store, "r1")
+    waiting = _waits_in_its_thread(monkeypatch)
+    with closing(sqlite3_connect(db_path)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(store.write_batch("r1", [(1, started("r1"))]))
+        await waiting.wait()
+        closed = asyncio.ensure_future(store.close())
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        await write
+        await closed
+    again = await SQLiteStore.open(str(db_path))
+    try:
+        assert [s for s, _ in await again.read_events("r1")] == [1]
+    finally:
+        await again.close()
 
 
 async def test_a_reader_is_not_blocked_by_a_writer_and_sees_only_commits(
@@ -260,6 +300,7 @@ _CHILD = textwrap.dedent(
     from phasegate.engine.model.errors import StoreError
     from phasegate.engine.store import SQLiteStore
     from phasegate.engine.store.base import RunRow
+    from phasegate.engine.model.events import TaskReady
 
     async def main(path):
         try:
@@ -272,8 +313,13 @@ _CHILD = textwrap.dedent(
             print("wrote")
         except StoreError as exc:
             print("write refused:", exc)
-        finally:
-            await store.close()
+        for run in ("r1", "zz"):  # (the engine's batch: its own connection, read-only too)
+            try:
+                await store.write_batch(run, [(9, TaskReady(2.0, "a"))])
+                print("batch written")
+            except StoreError as exc:
+                print(f"batch {run} refused:", exc)
+        await store.close()
 
     asyncio.run(main(sys.argv[1]))
     """
@@ -323,6 +369,9 @@ async def test_a_read_only_database_gives_a_clear_store_error(
     out = result.stdout
     assert "refused" in out, out
     assert str(db_path) in out and "read-only" in out and "--db" in out, out
+    refused = {line.split(" refused:")[0]: line for line in out.splitlines() if "refused" in line}
+    assert "read-only" in refused.get("batch r1", ""), out
+    assert "run zz does not exist" in refused.get("batch zz", ""), out
 
 
 def test_an_older_run_started_is_upcast_and_a_newer_known_type_it_cannot_read_is_kept() -> None:
