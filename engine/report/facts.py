@@ -192,6 +192,9 @@ def actual_critical_path(f: Facts) -> list[str]:
         times, names = by_phase.setdefault(phase[t], ([], []))
         times.append(ends[t])
         names.append(t)
+    # an exact tie (a task the plan did not list, added by an amendment, has no order) goes to
+    # the one that started first, as a walk over the tasks in that order would find it
+    first = {t: -i for i, t in enumerate(ends)}
     task = max(ends, key=lambda t: (ends[t], order.get(t, 0)))
     path, seen = [task], {task}
     while True:
@@ -203,7 +206,7 @@ def actual_critical_path(f: Facts) -> list[str]:
                 before += _latest(times, names, bound, seen)
         if not before:
             break
-        task = max(before, key=lambda t: (ends[t], t in needs, order.get(t, 0)))
+        task = max(before, key=lambda t: (ends[t], t in needs, order.get(t, 0), first[t]))
         path.append(task)
         seen.add(task)
     return path[::-1]
