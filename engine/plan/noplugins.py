@@ -15,6 +15,7 @@ import sys
 import types
 
 LOADER = "pydantic.plugin._loader"
+ON = ("1", "true", "yes")  # PHASEGATE_PYDANTIC_PLUGINS values that keep pydantic's own loader
 
 
 def _get_plugins() -> tuple[()]:
@@ -23,7 +24,7 @@ def _get_plugins() -> tuple[()]:
 
 def install() -> None:
     """Give pydantic a plugin loader that finds no plugin (once; never over the real one)."""
-    if LOADER in sys.modules or os.environ.get("PHASEGATE_PYDANTIC_PLUGINS"):
+    if LOADER in sys.modules or os.environ.get("PHASEGATE_PYDANTIC_PLUGINS", "") in ON:
         return
     stub = types.ModuleType(LOADER, "phasegate: pydantic plugins are not searched for")
     stub.get_plugins = _get_plugins  # type: ignore[attr-defined]

@@ -45,3 +45,7 @@ def test_the_opt_out_keeps_pydantics_own_loader(tmp_path: Path) -> None:
     # (pydantic's own loader, under the name the stub takes, asked as pydantic asks it: a
     # pydantic that moved or renamed it would leave the stub silently unused)
     assert _probe(tmp_path, PHASEGATE_PYDANTIC_PLUGINS="1") == ["metadata", "real", "answers"]
+
+
+def test_a_zero_does_not_opt_out(tmp_path: Path) -> None:
+    assert _probe(tmp_path, PHASEGATE_PYDANTIC_PLUGINS="0") == ["no-metadata", "stub", "answers"]
