@@ -22,7 +22,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from phasegate.engine.model.errors import StoreError
 from phasegate.engine.store.base import OutputDrop, OutputLine
@@ -30,6 +30,16 @@ from phasegate.engine.store.chain import link
 
 # (seq, type, version, JSON data, ts): an event as Event.record() gives it, with its place
 Record = tuple[int, str, int, str, float]
+
+
+class Batch(NamedTuple):
+    """What one transaction writes for a run."""
+
+    run_id: str
+    records: Sequence[Record]
+    output: Sequence[OutputLine]
+    drops: Sequence[OutputDrop]
+    summary: dict[str, Any] | None
 
 
 class Busy(Exception):
@@ -54,26 +64,18 @@ class BatchWriter:
             self._waiter = None
         self._conn.close()
 
-    async def put(
-        self,
-        run_id: str,
-        records: Sequence[Record],
-        output: Sequence[OutputLine],
-        drops: Sequence[OutputDrop],
-        summary: dict[str, Any] | None,
-        wait_ms: int,
-    ) -> None:
+    async def put(self, batch: Batch, wait_ms: int) -> None:
         """The batch at once on this thread when the database is free; else in the waiting
         thread, for up to `wait_ms`, while the loop goes on. Cancelled, it still returns only
         once that thread is done with the connection (the batch is then whole or absent)."""
         try:
-            self.write(run_id, records, output, drops, summary)
+            self.write(batch)
             return
         except Busy:
             pass
         if self._waiter is None:
             self._waiter = ThreadPoolExecutor(1, thread_name_prefix="phasegate-batch")
-        job = self._waiter.submit(self.write, run_id, records, output, drops, summary, wait_ms)
+        job = self._waiter.submit(self.write, batch, wait_ms)
         cancelled = False
         while not job.done():  # (the thread's own state, whatever is cancelled around it)
             try:
@@ -84,15 +86,7 @@ class BatchWriter:
             raise asyncio.CancelledError
         job.result()
 
-    def write(
-        self,
-        run_id: str,
-        records: Sequence[Record],
-        output: Sequence[OutputLine],
-        drops: Sequence[OutputDrop],
-        summary: dict[str, Any] | None,
-        wait_ms: int = 0,
-    ) -> None:
+    def write(self, batch: Batch, wait_ms: int = 0) -> None:
         """Write it all or nothing; Busy (nothing written) when the write lock is held longer
         than `wait_ms`; sqlite3.Error or StoreError on any other failure (rolled back)."""
         c = self._conn
@@ -104,7 +98,7 @@ class BatchWriter:
                 raise Busy(str(exc)) from None
             raise
         try:
-            _statements(c, run_id, records, output, drops, summary)
+            _statements(c, batch)
             c.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -112,14 +106,8 @@ class BatchWriter:
             raise
 
 
-def _statements(
-    c: sqlite3.Connection,
-    run_id: str,
-    records: Sequence[Record],
-    output: Sequence[OutputLine],
-    drops: Sequence[OutputDrop],
-    summary: dict[str, Any] | None,
-) -> None:
+def _statements(c: sqlite3.Connection, batch: Batch) -> None:
+    run_id, records, output, drops, summary = batch
     # the same refusal as the memory store (foreign keys are off: they would cost a lookup per
     # row on the hottest path)
     if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:

@@ -27,7 +27,7 @@ from phasegate.engine.store.base import (
     check_summary,
     query_words,
 )
-from phasegate.engine.store.batch import BatchWriter, Busy
+from phasegate.engine.store.batch import Batch, BatchWriter, Busy
 from phasegate.engine.store.chain import Row
 from phasegate.engine.store.migrations import LATEST, migrate
 from phasegate.engine.store.paths import private_dirs
@@ -338,7 +338,8 @@ class SQLiteStore:
             try:
                 if self._batch is None:
                     self._batch = BatchWriter(self._target, self._uri)
-                await self._batch.put(run_id, records, output, drops, summary, BUSY_TIMEOUT_MS)
+                batch = Batch(run_id, records, output, drops, summary)
+                await self._batch.put(batch, BUSY_TIMEOUT_MS)
             except Busy as exc:
                 raise StoreBusy(
                     f"database {self.path}: {exc}; another process holds its lock"

@@ -84,7 +84,7 @@ def _waits_in_its_thread(monkeypatch: pytest.MonkeyPatch, allowed: bool = True) 
     write = BatchWriter.write
 
     def spy(self: BatchWriter, *args: Any) -> None:
-        if len(args) > 5 and args[5]:  # (wait_ms: the waiting thread's call)
+        if len(args) > 1 and args[1]:  # (wait_ms: the waiting thread's call)
             assert allowed, "a free database's batch went to a thread"
             loop.call_soon_threadsafe(seen.set)
         write(self, *args)
