@@ -11,6 +11,12 @@ from pathlib import Path
 EXTRAS = ("phasegate.engine.exec.dask",)
 
 
+def _in_a_fresh_interpreter(code: str, *what: object) -> None:
+    """Run `code` in a new Python process (nothing imported yet); its assertions must hold."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, (*what, done.stderr)
+
+
 def test_the_engine_imports_neither_textual_nor_tui() -> None:
     code = (
         "import sys, pkgutil, importlib, phasegate.engine as engine\n"
@@ -30,8 +36,7 @@ def test_the_engine_imports_neither_textual_nor_tui() -> None:
         "             or n.startswith('phasegate.tui'))\n"
         "assert not bad, bad\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    _in_a_fresh_interpreter(code)
 
 
 def test_the_headless_path_does_not_import_textual() -> None:
@@ -41,8 +46,7 @@ def test_the_headless_path_does_not_import_textual() -> None:
         "import phasegate.engine.plan\n"
         "assert 'textual' not in sys.modules, 'headless runs must not pay for textual'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    _in_a_fresh_interpreter(code)
 
 
 def test_the_dashboard_starts_without_the_plan_model() -> None:
@@ -58,8 +62,7 @@ def test_the_dashboard_starts_without_the_plan_model() -> None:
         "               if n in sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    _in_a_fresh_interpreter(code)
 
 
 def test_reading_runs_parses_no_plan(tmp_path: Path) -> None:
@@ -100,8 +103,7 @@ def test_reading_runs_parses_no_plan(tmp_path: Path) -> None:
             "heavy = sorted(n for n in ('pydantic', 'yaml') if n in sys.modules)\n"
             "assert not heavy, heavy\n"
         )
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        assert done.returncode == 0, (command, done.stderr)
+        _in_a_fresh_interpreter(code, command)
 
 
 def _one_task(tmp_path: Path) -> Path:

@@ -54,15 +54,20 @@ def listing(request: pytest.FixtureRequest, cli_env: dict[str, str]) -> str:
     return str(request.param)
 
 
+def _setsid_child_plan(tmp_path: Path, mark: str) -> None:
+    """plan.yaml: one task that starts `sleep MARK` in a session of its own and ends."""
+    (tmp_path / "plan.yaml").write_text(
+        "name: strays\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
+        f'      - {{id: t, run: "setsid sleep {mark} & echo x"}}\n'
+    )
+
+
 def test_a_headless_run_leaves_no_setsid_child_and_says_so(
     pg: Run, tmp_path: Path, cleanup: list[str], listing: str
 ) -> None:
     mark = _unique("300.131")
     cleanup.append(mark)
-    (tmp_path / "plan.yaml").write_text(
-        "name: strays\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
-        f'      - {{id: t, run: "setsid sleep {mark} & echo x"}}\n'
-    )
+    _setsid_child_plan(tmp_path, mark)
     done = pg("run", "plan.yaml", "--headless")
     assert done.returncode == 0, done.stderr
     until("the setsid sleep to be gone", lambda: not _marked(mark))
@@ -89,10 +94,7 @@ def test_a_headless_run_in_a_container_stops_its_setsid_child_too(
 ) -> None:
     mark = _unique("300.136")
     cleanup.append(mark)
-    (tmp_path / "plan.yaml").write_text(
-        "name: strays\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
-        f'      - {{id: t, run: "setsid sleep {mark} & echo x"}}\n'
-    )
+    _setsid_child_plan(tmp_path, mark)
     # (under a shell that stays the namespace's init, as a container's does: an init that ends
     # takes the whole namespace with it)
     init = ["sh", "-c", '"$@"; exit $?', "sh"]
