@@ -89,7 +89,7 @@ async def load_run(store: Store, recording: Recording, run_id: str | None = None
     assert isinstance(started, ev.RunStarted)
     events = list(recording.events)
     if run_id is not None and run_id != started.run_id:
-        started = dataclasses.replace(started, run_id=run_id)
+        started = started.replace(run_id=run_id)
         events[0] = (first_seq, started)
     state = project(e for _, e in events)
     await store.create_run(

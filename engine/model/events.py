@@ -1,4 +1,4 @@
-"""Every event a run emits: frozen dataclasses with a stable type name, a version, a registry.
+"""Every event a run emits: frozen structs with a stable type name, a version, a registry.
 
 Events are past-tense facts and carry only plain values (str, int, float, bool, None, lists and
 dicts of those). Their type name is written once here and never derived from the class path.
@@ -6,11 +6,13 @@ dicts of those). Their type name is written once here and never derived from the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+
+import msgspec
+import msgspec.structs
+from msgspec import field
 
 # one encoder for every event (json.dumps with options builds a new one per call)
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -30,42 +32,28 @@ def event(name: str, version: int = 1) -> Callable[[type[E]], type[E]]:
             raise ValueError(f"event type {name!r} registered twice")
         cls.type = name
         cls.version = version
-        cls._fields = tuple(f.name for f in dataclasses.fields(cls) if f.name != "ts")
+        cls._fields = tuple(f for f in cls.__struct_fields__ if f != "ts")
         REGISTRY[name] = cls
         return cls
 
     return register
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Base of every event. `ts` is the wall-clock time (epoch seconds) at which it happened."""
+class Event(msgspec.Struct, frozen=True, gc=False):
+    """Base of every event. `ts` is the wall-clock time (epoch seconds) at which it happened.
+
+    An event is a frozen msgspec Struct: its class is built in C (importing this module, which
+    every run and every command does, compiles no generated method for its 46 classes), and an
+    event holds only plain values, never itself, so the garbage collector need not track it
+    (`gc=False`). Equality, hash and repr compare and show the fields in order, as a frozen
+    dataclass's would.
+    """
 
     type: ClassVar[str] = ""
     version: ClassVar[int] = 1
     _fields: ClassVar[tuple[str, ...]] = ()
 
     ts: float
-
-    # Equality, hash and repr are written once here, as dataclass would write them for each
-    # class (the same fields, in the same order, the same text): each event class then asks
-    # dataclass for neither (eq=False, repr=False), and importing this module, which every run
-    # and every command does, compiles half as many generated methods.
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._compared() == other._compared()
-
-    def __hash__(self) -> int:
-        return hash(self._compared())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _names(type(self))[1])
-        return f"{self.__class__.__qualname__}({shown})"
-
-    def _compared(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in _names(type(self))[0])
 
     def data(self) -> dict[str, Any]:
         """The event's own fields as plain values (without `ts`)."""
@@ -80,20 +68,9 @@ class Event:
         """What a store keeps of the event besides `ts`: (type name, schema version, JSON data)."""
         return self.type, self.version, self.to_json()
 
-
-_NAMES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-
-
-def _names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The fields an event class compares and hashes, and those its repr shows."""
-    names = _NAMES.get(cls)
-    if names is None:
-        fields = dataclasses.fields(cls)
-        names = _NAMES[cls] = (
-            tuple(f.name for f in fields if f.compare),
-            tuple(f.name for f in fields if f.repr),
-        )
-    return names
+    def replace(self: E, **changes: Any) -> E:
+        """A copy of the event with `changes` to its fields."""
+        return msgspec.structs.replace(self, **changes)
 
 
 def from_record(type_name: str, ts: float, version: int, data: dict[str, Any]) -> Event:
@@ -116,8 +93,7 @@ def from_json(type_name: str, ts: float, version: int, text: str) -> Event:
 
 
 @event("run.started", version=2)
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunStarted(Event):
+class RunStarted(Event, frozen=True):
     run_id: str
     plan_name: str
     plan_path: str
@@ -149,16 +125,14 @@ UPCASTERS[("run.started", 1)] = _run_started_v1
 
 
 @event("agent.probed")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class AgentProbed(Event):
+class AgentProbed(Event, frozen=True):
     agent: str
     ready: bool
     detail: str = ""
 
 
 @event("agent.reached")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class AgentReached(Event):
+class AgentReached(Event, frozen=True):
     """An agent's host over SSH answered (its round trip in ms), or could not be reached."""
 
     agent: str
@@ -169,27 +143,23 @@ class AgentReached(Event):
 
 
 @event("phase.started")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PhaseStarted(Event):
+class PhaseStarted(Event, frozen=True):
     phase: str
 
 
 @event("phase.finished")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PhaseFinished(Event):
+class PhaseFinished(Event, frozen=True):
     phase: str
     status: str  # succeeded | failed | cancelled
 
 
 @event("task.ready")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskReady(Event):
+class TaskReady(Event, frozen=True):
     task: str
 
 
 @event("task.started")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskStarted(Event):
+class TaskStarted(Event, frozen=True):
     task: str
     attempt: int
     agent: str
@@ -200,8 +170,7 @@ class TaskStarted(Event):
 
 
 @event("task.finished")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskFinished(Event):
+class TaskFinished(Event, frozen=True):
     task: str
     attempt: int
     status: str  # succeeded | failed | timed_out | cancelled
@@ -212,8 +181,7 @@ class TaskFinished(Event):
 
 
 @event("task.handoff")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskHandoff(Event):
+class TaskHandoff(Event, frozen=True):
     """What an attempt in its own git worktree changed, committed on its branch: the diffstat,
     and the patch against the run's start commit (a file in the run's directory)."""
 
@@ -229,8 +197,7 @@ class TaskHandoff(Event):
 
 
 @event("task.results")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskResults(Event):
+class TaskResults(Event, frozen=True):
     """A task's test results, read when its attempt ended (its `results:`)."""
 
     task: str
@@ -248,8 +215,7 @@ class TaskResults(Event):
 
 
 @event("task.retrying")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskRetrying(Event):
+class TaskRetrying(Event, frozen=True):
     task: str
     attempt: int  # the attempt that will run next
     delay: float
@@ -257,23 +223,20 @@ class TaskRetrying(Event):
 
 
 @event("task.blocked")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskBlocked(Event):
+class TaskBlocked(Event, frozen=True):
     task: str
     reason: str
 
 
 @event("task.skipped")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskSkipped(Event):
+class TaskSkipped(Event, frozen=True):
     task: str
     reason: str
     by: str = ""
 
 
 @event("task.stopping")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskStopping(Event):
+class TaskStopping(Event, frozen=True):
     """An operator stops a running task: its group is terminated and it ends with `status`
     (skipped or cancelled), whatever its exit code."""
 
@@ -284,8 +247,7 @@ class TaskStopping(Event):
 
 
 @event("fallback.called")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class FallbackCalled(Event):
+class FallbackCalled(Event, frozen=True):
     """A risk rule fired whose action is a fallback task: the task stands by no more."""
 
     task: str
@@ -293,22 +255,19 @@ class FallbackCalled(Event):
 
 
 @event("run.cancelling")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunCancelling(Event):
+class RunCancelling(Event, frozen=True):
     """The run is being cancelled: no new task starts, running ones are terminated."""
 
     reason: str
 
 
 @event("run.finished")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunFinished(Event):
+class RunFinished(Event, frozen=True):
     status: str  # succeeded | failed | cancelled
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class UnknownEvent(Event):
+class UnknownEvent(Event, frozen=True):
     """An event written by a newer phasegate; kept and shown, ignored by the fold.
 
     It keeps the stored type name, version and data, so copying it to another store (an export,
@@ -327,8 +286,7 @@ class UnknownEvent(Event):
 
 
 @event("check.finished")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class CheckFinished(Event):
+class CheckFinished(Event, frozen=True):
     scope: str  # "plan" or a phase id
     name: str
     passed: bool
@@ -336,8 +294,7 @@ class CheckFinished(Event):
 
 
 @event("gate.opened")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class GateOpened(Event):
+class GateOpened(Event, frozen=True):
     """A gate's criteria were evaluated; a manual gate now waits for approvers."""
 
     gate: str
@@ -349,8 +306,7 @@ class GateOpened(Event):
 
 
 @event("gate.voted")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class GateVoted(Event):
+class GateVoted(Event, frozen=True):
     """An accepted decision of an approver: an audit row."""
 
     gate: str
@@ -366,8 +322,7 @@ class GateVoted(Event):
 
 
 @event("gate.refused")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class GateRefused(Event):
+class GateRefused(Event, frozen=True):
     """A decision refused by the gate's policy: an audit row saying why and who may decide."""
 
     gate: str
@@ -383,16 +338,14 @@ class GateRefused(Event):
 
 
 @event("gate.closed")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class GateClosed(Event):
+class GateClosed(Event, frozen=True):
     gate: str
     outcome: str  # passed | rejected | failed
     reason: str = ""
 
 
 @event("phase.rewound")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PhaseRewound(Event):
+class PhaseRewound(Event, frozen=True):
     """A rejected gate sends the run back: this phase and the ones after it run again."""
 
     phase: str
@@ -401,8 +354,7 @@ class PhaseRewound(Event):
 
 
 @event("risk.raised")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RiskRaised(Event):
+class RiskRaised(Event, frozen=True):
     """An early warning: `key` names the rule and its subject, so the risk is raised once."""
 
     key: str
@@ -415,15 +367,13 @@ class RiskRaised(Event):
 
 
 @event("risk.cleared")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RiskCleared(Event):
+class RiskCleared(Event, frozen=True):
     key: str
     reason: str = ""
 
 
 @event("run.noted")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunNoted(Event):
+class RunNoted(Event, frozen=True):
     """An operator's note, kept for the lessons learned."""
 
     text: str
@@ -431,8 +381,7 @@ class RunNoted(Event):
 
 
 @event("run.paused")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunPaused(Event):
+class RunPaused(Event, frozen=True):
     by: str
     reason: str = ""
     phase: str = ""  # only this phase: none of its tasks starts (it may be a later one)
@@ -440,15 +389,13 @@ class RunPaused(Event):
 
 
 @event("run.resumed")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunResumed(Event):
+class RunResumed(Event, frozen=True):
     by: str
     phase: str = ""
 
 
 @event("run.recovered")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class RunRecovered(Event):
+class RunRecovered(Event, frozen=True):
     """A new engine took over a run whose engine died: what it found of the old one's tasks.
 
     `tasks`: one entry per task that was in flight, {"task", "attempt", "action", "pids"}, where
@@ -462,8 +409,7 @@ class RunRecovered(Event):
 
 
 @event("forecast.updated")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ForecastUpdated(Event):
+class ForecastUpdated(Event, frozen=True):
     """The run's forecast: seconds of work left, so reports can say how accurate it was."""
 
     eta: float
@@ -473,8 +419,7 @@ class ForecastUpdated(Event):
 
 
 @event("task.reset")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskReset(Event):
+class TaskReset(Event, frozen=True):
     """A blocked task waits again: the task that blocked it is being retried."""
 
     task: str
@@ -482,8 +427,7 @@ class TaskReset(Event):
 
 
 @event("research.finished")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ResearchFinished(Event):
+class ResearchFinished(Event, frozen=True):
     """The answers to one of the plan's research queries (asked as the first phase starts)."""
 
     research: str
@@ -494,8 +438,7 @@ class ResearchFinished(Event):
 
 
 @event("command.done")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class CommandDone(Event):
+class CommandDone(Event, frozen=True):
     """The engine's answer to an operator command: done, or refused and why."""
 
     command: int
@@ -507,24 +450,21 @@ class CommandDone(Event):
 
 
 @event("task.reprioritised")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskReprioritised(Event):
+class TaskReprioritised(Event, frozen=True):
     task: str
     priority: int
     by: str
 
 
 @event("agent.slots_changed")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class AgentSlotsChanged(Event):
+class AgentSlotsChanged(Event, frozen=True):
     agent: str
     slots: int
     by: str
 
 
 @event("task.usage")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class TaskUsage(Event):
+class TaskUsage(Event, frozen=True):
     """What an agent's attempt spent, as its CLI reported it (added to the task's total)."""
 
     task: str
@@ -543,8 +483,7 @@ class TaskUsage(Event):
 
 
 @event("budget.extended")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class BudgetExtended(Event):
+class BudgetExtended(Event, frozen=True):
     """An operator went on past a spent budget (`action: ask`): it grows by its size once more."""
 
     scope: str  # "run", "phase P", "agent A", "task T"
@@ -556,8 +495,7 @@ class BudgetExtended(Event):
 
 
 @event("permission.asked")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PermissionAsked(Event):
+class PermissionAsked(Event, frozen=True):
     """A coding agent asks to use a tool; a person answers it, like a gate."""
 
     id: str
@@ -570,8 +508,7 @@ class PermissionAsked(Event):
 
 
 @event("permission.answered")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PermissionAnswered(Event):
+class PermissionAnswered(Event, frozen=True):
     """Allowed or denied: by a person (`by`, `uid`), by a rule of the plan, or by the timeout."""
 
     id: str
@@ -583,8 +520,7 @@ class PermissionAnswered(Event):
 
 
 @event("feedback.asked")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class FeedbackAsked(Event):
+class FeedbackAsked(Event, frozen=True):
     """The plan's feedback questions are put to the people it asks (the run ended, or the
     gate named by `feedback.at` opened)."""
 
@@ -593,8 +529,7 @@ class FeedbackAsked(Event):
 
 
 @event("feedback.given")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class FeedbackGiven(Event):
+class FeedbackGiven(Event, frozen=True):
     """A stakeholder's answers, with the identity the OS vouched for (the engine's socket, or
     the process that wrote it after the run ended): an audit row like a gate vote."""
 
@@ -610,8 +545,7 @@ class FeedbackGiven(Event):
 
 
 @event("change.proposed")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ChangeProposed(Event):
+class ChangeProposed(Event, frozen=True):
     """An amendment of the live run's plan waits at its change gate: the difference task by
     task (engine/plan/amend.py), its impact on the forecast, who may decide it ([]: the run's
     starter) and the new plan's text (applied once approved)."""
@@ -629,8 +563,7 @@ class ChangeProposed(Event):
 
 
 @event("change.closed")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ChangeClosed(Event):
+class ChangeClosed(Event, frozen=True):
     """A change gate decided: passed (the plan.amended event follows), rejected, or refused
     (the run moved on since it was proposed and the change no longer fits)."""
 
@@ -640,8 +573,7 @@ class ChangeClosed(Event):
 
 
 @event("plan.amended")
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
-class PlanAmended(Event):
+class PlanAmended(Event, frozen=True):
     """The run follows a new version of its plan from now on: its text (kept, so that a
     take-over loads it), the difference, and the run's shape after it (as run.started has it:
     the fold gains and loses tasks, phases, gates and agents from it)."""

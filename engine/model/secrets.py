@@ -8,7 +8,6 @@ printed split across two lines is not recognised in either half.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections import Counter
@@ -159,7 +158,7 @@ class Redactor:
                 new = self.value(old)
                 if new != old:
                     changed[name] = new
-        return dataclasses.replace(event, **changed) if changed else event
+        return event.replace(**changed) if changed else event
 
 
 def _texts(value: object, into: list[str]) -> None:

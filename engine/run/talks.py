@@ -52,7 +52,7 @@ class Talks:
             self._show(attempt, stream, shown)
         host = self._host
         for event in said.events:
-            host.emit(dataclasses.replace(event, ts=host.now()))
+            host.emit(event.replace(ts=host.now()))
         for reply in said.write:
             attempt.handle.write(reply.encode() + b"\n")
         for ask in said.asks:

@@ -4,7 +4,6 @@ the command for real."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -74,7 +73,7 @@ def test_a_gate_waits_for_its_approvers_and_never_for_a_forbidden_starter() -> N
     asked = project([STARTED, question])
     assert may_answer_question(asked, STARTED.user)  # the starter operates
     assert not may_answer_question(asked, "carol")
-    operated = project([dataclasses.replace(STARTED, operators=["carol"]), question])
+    operated = project([STARTED.replace(operators=["carol"]), question])
     assert may_answer_question(operated, "carol")
 
 
