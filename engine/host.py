@@ -143,8 +143,8 @@ async def host(
     if not quiet:
         verb = "taking over run" if job.resume is not None else "run"
         _say(
-            f"phasegate: {verb} {run_id} of {safe(plan.name)} ({ntasks} tasks, "
-            f"{len(plan.phases)} phases)"
+            f"phasegate: {verb} {run_id} of {safe(plan.name)} ({_count(ntasks, 'task')}, "
+            f"{_count(len(plan.phases), 'phase')})"
         )
     # run from the plan's workdir, so that no task spawn has to change directory and back
     with contextlib.suppress(OSError):
@@ -173,3 +173,7 @@ async def host(
     if status != "succeeded":
         _say(f"  see: phasegate show {run_id}   phasegate logs {run_id} TASK")
     return state, stopped_by[0] if stopped_by else None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -72,7 +72,7 @@ def test_the_engine_process_says_when_it_holds_the_run_and_loads_no_front_end(
     bad = sorted(m for m in loaded if m.split(".")[0] in front or m.startswith("phasegate.tui"))
     assert not bad, bad
     out = done.stdout.decode()
-    assert f"phasegate: run {job.run_id} of host (2 tasks, 1 phases)" in out
+    assert f"phasegate: run {job.run_id} of host (2 tasks, 1 phase)" in out
     assert f"run {job.run_id} succeeded in" in out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from phasegate.engine.model.events import Event
@@ -28,7 +28,8 @@ SHAPES: tuple[tuple[str, str], ...] = (
 )
 # a long run of key characters; a secret only if it also looks random (see `_random`)
 _LONG = r"(?<![A-Za-z0-9+_\-])[A-Za-z0-9+_\-]{32,}={0,2}(?![A-Za-z0-9+_\-=])"
-_KNOWN = re.compile("|".join(f"(?:{p})" for _, p in SHAPES))
+# a shape starts a token: `risk-assessment-of-the-release` holds `sk-` and twenty characters
+_KNOWN = re.compile("|".join(f"(?:(?<![A-Za-z0-9]){p})" for _, p in SHAPES))
 _ANY = re.compile(f"(?:{_KNOWN.pattern})|(?:{_LONG})")
 MIN_ENTROPY = 4.0  # bits a character; a hex digest (at most 4.0) or an identifier stays
 
@@ -67,8 +68,9 @@ def looks_like_key(text: str) -> str:
     return next((kind for _, _, kind in key_spans(text)), "")
 
 
-def redact_shapes(text: str) -> str:
-    spans = list(key_spans(text))
+def redact_shapes(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
+    """`text` with each piece of a key's shape replaced, except pieces that are names in `keep`."""
+    spans = [(a, b, kind) for a, b, kind in key_spans(text) if text[a:b] not in keep]
     for start, end, _ in reversed(spans):
         text = text[:start] + REDACTED + text[end:]
     return text
@@ -80,12 +82,17 @@ T = TypeVar("T")
 class Redactor:
     """Replaces the values of declared secrets (`«NAME»`) and known key shapes (`«redacted»`)."""
 
-    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, values: Mapping[str, str] | None = None, keep: Iterable[str] = ()
+    ) -> None:
+        """`values`: the declared secrets, by name; `keep`: names never taken for a key's shape
+        (the plan's ids: a task `sk-...-of-twenty-characters` is a name, and the run needs it)."""
         # longest first: a value that contains another is replaced whole
         self._values = sorted(
             ((v, f"«{name}»") for name, v in (values or {}).items() if v),
             key=lambda pair: -len(pair[0]),
         )
+        self.keep: set[str] = set(keep)
 
     def text(self, text: str) -> str:
         for value, mark in self._values:
@@ -93,7 +100,7 @@ class Redactor:
                 text = text.replace(value, mark)
         if _ANY.search(text) is None:  # (the common case: one C-level scan)
             return text
-        return redact_shapes(text)
+        return redact_shapes(text, self.keep)
 
     @property
     def secrets(self) -> list[tuple[str, str]]:

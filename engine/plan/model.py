@@ -641,6 +641,16 @@ class Plan(Model):
     def tasks(self) -> list[tuple[Phase, Task]]:
         return [(p, t) for p in self.phases for t in p.tasks]
 
+    def names(self) -> set[str]:
+        """Every id the plan gives: agents, resources, phases, tasks and gates."""
+        return {
+            *self.agents,
+            *self.resources,
+            *(p.id for p in self.phases),
+            *(t.id for _, t in self.tasks()),
+            *(g.id for g in self.gates),
+        }
+
 
 def json_schema() -> dict[str, Any]:
     schema = Plan.model_json_schema()

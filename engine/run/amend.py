@@ -178,6 +178,7 @@ class Amendments:
         unsettled = {t for t in gone if t in state.tasks and not state.tasks[t].status.terminal}
         r.emit(ev.ChangeClosed(r.now(), change, "passed", f"approved by {by}"))
         version = len(state.amendments) + 2
+        r.redactor.keep |= new.names()  # (a task it adds is a name, never a key's shape)
         r.emit(
             ev.PlanAmended(r.now(), change, version, by, new.text, changes, **shape(new, changes))
         )

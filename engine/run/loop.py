@@ -116,7 +116,7 @@ class Runner:
         # declared secrets, read from their sources now (also when a run is taken over): only
         # the tasks that name one get it; everything kept goes through the redactor first
         self._secrets = resolve_secrets(plan)
-        self.redactor = Redactor(self._secrets)
+        self.redactor = Redactor(self._secrets, keep=plan.names())
         self._env = {k: v for k, v in os.environ.items() if k not in secret_sources(plan)}
         self._env.update(PHASEGATE_RUN_ID=run_id, PHASEGATE_RUN_DIR=run_dir)
         # the parts

@@ -14,6 +14,7 @@ from phasegate.engine.model.errors import PlanError
 from phasegate.engine.model.secrets import REDACTED, Redactor, looks_like_key
 from phasegate.engine.plan.load import plan_from_text
 from phasegate.engine.plan.secrets import resolve
+from tests.engine.helpers import run_plan
 
 B62 = string.ascii_letters + string.digits
 B64URL = B62 + "-_"
@@ -53,6 +54,8 @@ def test_every_known_shape_is_found_and_redacted(name: str) -> None:
         "/usr/lib/python3.11/site-packages/phasegate/engine/model/secrets.py",
         "sk-short ghp_short AKIA123",
         "PHASEGATE_RUN_ID=5ea9a80f PHASEGATE_TASK=compile_everything_now",
+        # words holding `sk-` and twenty more characters: no key starts inside a word
+        "task run-risk-assessment-of-release passed; disk-usage-report-for-every-volume next",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
@@ -133,3 +136,36 @@ def test_a_secret_printed_across_lines_is_replaced_in_every_piece_and_order_kept
     assert "x" * 7 not in joined and "Zq7" not in joined and "9wK" not in joined
     assert joined.startswith("before «TOKEN»") and joined.endswith("some more text to go")
     assert kept[-1] == lines[-1]  # a line it did not touch is kept as it was
+
+
+def test_a_name_of_the_plan_is_never_taken_for_a_key_but_a_key_beside_it_is() -> None:
+    name = "sk-release-notes-for-every-customer"
+    key = canaries()["OPENAI"]
+    red = Redactor(keep={name})
+    done = ev.TaskFinished(1.0, name, 1, "failed", 1, 0, 0, f"{name} printed {key}")
+    out = red.event(done)
+    assert out.task == name and out.reason == f"{name} printed {REDACTED}"
+    assert Redactor().event(done).task == REDACTED  # (what the run got before it kept names)
+
+
+async def test_a_run_of_tasks_named_like_keys_ends_and_keeps_their_names(tmp_path: Path) -> None:
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: keys
+        agents: {w: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: run-risk-assessment-of-release, run: "true"}
+              - id: sk-release-notes-for-every-customer
+                run: "true"
+                needs: [run-risk-assessment-of-release]
+        """,
+    )
+    assert state.status.value == "succeeded"
+    assert sorted(state.tasks) == [
+        "run-risk-assessment-of-release",
+        "sk-release-notes-for-every-customer",
+    ]
+    assert all(t.status.value == "succeeded" for t in state.tasks.values())
