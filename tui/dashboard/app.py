@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from phasegate.engine.client import SQLiteStore
@@ -56,6 +57,19 @@ class PhasegateApp(App[str | None]):
         self.run_id = run_id
         self.clock = clock
         self.store: SQLiteStore | None = None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast shows its text as given: a reason, a note or a name typed by anyone may hold
+        `[` (Textual reads markup by default, and a stray `[/]` raised MarkupError)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     async def on_mount(self) -> None:
         lag_file = os.environ.get("PHASEGATE_LAG_FILE")

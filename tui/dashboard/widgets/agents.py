@@ -96,7 +96,7 @@ class AgentRoster(Static, can_focus=True):
                 Text(safe(name), style="bold"),
                 Text(status.replace("_", " "), style=STATUS_STYLE.get(status, "")),
                 used,
-                detail,
+                Text(detail),  # (a task's last line: never read as markup)
             )
         self.update(grid)
 

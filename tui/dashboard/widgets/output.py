@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.widgets import Log
 
 from phasegate.tui.dashboard.feed import RunFeed
@@ -47,7 +48,7 @@ class OutputLog(Log):
             title += f" · matching {safe(self.search)!r} (n: all lines)"
         if self.wrap:
             title += " · wrapped"
-        self.border_title = title
+        self.border_title = Content(title)  # (as typed: a search may hold `[`)
 
     def follow(self, task: str | None) -> None:
         """Show this task's output from its first line."""

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.widgets import DataTable
 
 from phasegate.engine.model.durations import format_duration
@@ -72,7 +73,7 @@ class TaskTable(DataTable[Text]):
             parts.append(f"filter: {safe(self.filter_text)}")
         if self.follow:
             parts.append("following")
-        self.border_title = " · ".join(parts)
+        self.border_title = Content(" · ".join(parts))  # (as typed: a filter may hold `[`)
 
     @property
     def selected(self) -> str | None:

@@ -1,0 +1,72 @@
+"""Text anyone can type or a task can print is never read as markup by the dashboard: a stray
+`[/]` in a task's newest line, a filter, an output search or a toast crashed it (MarkupError)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.base import OutputLine
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.widgets.agents import AgentRoster
+from phasegate.tui.dashboard.widgets.output import OutputLog
+from phasegate.tui.dashboard.widgets.tasks import TaskTable
+
+from .helpers import SIZE, dashboard, live_run, text, until_shown
+
+MARKUP = "tick [/] [bold]x"
+
+
+def _running() -> list[ev.Event]:
+    now = time.time()
+    return [
+        ev.RunStarted(
+            now,
+            "inert",
+            "inert-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}],
+            tasks=[{"id": "printer", "phase": "p", "agent": "w", "needs": []}],
+            agents=[{"id": "w", "slots": 1}],
+        ),
+        ev.TaskStarted(now, "printer", 1, "w", 2, 2),
+    ]
+
+
+async def test_markup_typed_or_printed_is_shown_as_written(tmp_path: Path) -> None:
+    db = f"{tmp_path}/m.db"
+    run_id = await live_run(db, "inert", _running())
+    store = await SQLiteStore.open(db)
+    try:
+        line = OutputLine(run_id, "printer", 1, 1, "out", MARKUP, time.time())
+        await store.write_batch(run_id, [], [line])
+    finally:
+        await store.close()
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        roster = ""
+
+        def printed() -> bool:
+            nonlocal roster
+            roster = text(screen.query_one(AgentRoster))
+            return "tick [/]" in roster
+
+        await until_shown(pilot, "the roster to show the task's newest line", printed)
+        # a filter typed with a `[`
+        await pilot.press("slash", *"[/", "enter")
+        await pilot.pause()
+        assert "filter: [/" in text(screen.query_one(TaskTable))
+        # a toast whose text holds markup (another user's reason reaches every dashboard so)
+        app.notify("[/] stop [bold]now")
+        await pilot.pause()
+        # the output pane, searched for a text with a `[`
+        await pilot.press("escape", "l")
+        await pilot.pause()
+        await pilot.press("slash", *"tick [/", "enter")
+        await pilot.pause()
+        assert app.screen is not screen  # (the task's screen, with its output)
+        assert "matching 'tick [/'" in text(app.screen.query_one(OutputLog))
+        assert app.is_running  # (a MarkupError would have ended the app)
