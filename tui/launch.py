@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 from typing import TYPE_CHECKING
 
 import click
 
-from phasegate.engine.client import SQLiteStore, engine_alive, new_run_id, resolve_run
+from phasegate.engine.client import (
+    SQLiteStore,
+    default_db_path,
+    engine_alive,
+    new_run_id,
+    resolve_run,
+)
 from phasegate.engine.client.engines import EngineDidNotStart, Job, start_engine
 from phasegate.engine.model.errors import PhasegateError
 
@@ -83,21 +90,31 @@ def run_with_dashboard(
 def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str) -> int:
     """The dashboard on a run whose engine this process started; the exit code."""
     choice = _app(db_path, run_id, color)
+    db = _db_flag(db_path)
     if choice in ("left", "detached"):
         click.echo(
             f"run {run_id} goes on in the background (engine pid {engine.pid}); "
-            f"`phasegate attach {run_id}` opens it again, `phasegate show {run_id}` shows it"
+            f"`phasegate attach {run_id}{db}` opens it again, "
+            f"`phasegate show {run_id}{db}` shows it"
         )
         return 0
     code = engine.wait()
     if code < 0:  # the engine was killed: the run is interrupted, not over
         click.echo(
             f"run {run_id} was interrupted: its engine was killed by "
-            f"{signal.Signals(-code).name}; `phasegate resume {run_id}` takes it over"
+            f"{signal.Signals(-code).name}; `phasegate resume {run_id}{db}` takes it over"
         )
         return 1
-    click.echo(f"run {run_id} ended; `phasegate show {run_id}` for details")
+    click.echo(f"run {run_id} ended; `phasegate show {run_id}{db}` for details")
     return code
+
+
+def _db_flag(db_path: str) -> str:
+    """What a hint's command needs to find the run again: ` --db PATH`, or nothing for the
+    database a command opens by default."""
+    if os.path.abspath(db_path) == os.path.abspath(default_db_path()):
+        return ""
+    return f" --db {shlex.quote(db_path)}"
 
 
 async def _pick(db_path: str, ref: str | None) -> str:
@@ -121,7 +138,8 @@ def attach_dashboard(db_path: str, ref: str | None, color: str) -> int:
         click.echo(f"phasegate: {exc}", err=True)
         return exc.exit_code
     if _app(db_path, run_id, color) in ("left", "detached"):
-        click.echo(f"run {run_id} goes on; `phasegate attach {run_id}` opens it again")
+        db = _db_flag(db_path)
+        click.echo(f"run {run_id} goes on; `phasegate attach {run_id}{db}` opens it again")
     return 0
 
 

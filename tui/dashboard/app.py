@@ -91,6 +91,18 @@ class PhasegateApp(App[str | None]):
         if not _terminal_here():
             self.exit("left")
 
+    async def action_quit(self) -> None:
+        """ctrl+q (Textual's quit, which ctrl+c points to) asks as `q` does on a run that is
+        going: stop it, or leave it going. It quit at once, and `phasegate run` then waited,
+        blank, for the run's end."""
+        found = [s for s in self.screen_stack if isinstance(s, DashboardScreen)]
+        if not found:
+            self.exit()
+            return
+        while self.screen is not found[-1]:
+            self.pop_screen()
+        found[-1].action_quit_run()
+
     async def on_unmount(self) -> None:
         if getattr(self, "_lag", None) is not None:
             self._lag.write()

@@ -37,6 +37,7 @@ KEYS = [
         " (asks a reason); PHASEGATE_QUICK_APPROVE=1 approves at once",
     ),
     ("a / A / r", "in a permission prompt: allow once / for the task / deny (asks why)"),
+    ("r", "when the run's engine died: take the run over (resume it)"),
     ("esc", "back, or clear the filter"),
     ("d", "detach: close the dashboard, the run goes on (phasegate attach)"),
     ("q", "quit (asks whether to stop an active run)"),

@@ -1,0 +1,59 @@
+"""Leaving the dashboard: ctrl+q (where Textual's ctrl+c points) asks as `q` does whether to stop
+a run that is going, from any screen over the dashboard; the hint printed on leaving names the
+database a run is in, so that copying it finds the run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from phasegate.engine.model import events as ev
+from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.screens.help import HelpScreen
+from phasegate.tui.dashboard.screens.quit import QuitScreen
+from phasegate.tui.launch import _db_flag
+
+from .helpers import SIZE, dashboard, live_run
+from .helpers import commands as sent_commands
+
+
+async def _going(db: str) -> str:
+    now = time.time()
+    started = ev.RunStarted(
+        now,
+        "going",
+        "going-plan",
+        "x.yaml",
+        phases=[{"id": "p", "title": "", "timebox": None}],
+        tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
+        agents=[{"id": "a", "slots": 1}],
+    )
+    return await live_run(db, "going", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)])
+
+
+async def test_ctrl_q_asks_whether_to_stop_the_run_even_from_the_help(tmp_path: Path) -> None:
+    db = f"{tmp_path}/q.db"
+    run_id = await _going(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await dashboard(app, pilot)
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("l")
+        await pilot.pause()
+    assert app.return_value == "left"
+    assert await sent_commands(db, run_id) == []  # the run goes on
+
+
+def test_the_hint_on_leaving_names_a_database_other_than_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHASEGATE_DB", str(tmp_path / "default.db"))
+    assert _db_flag(str(tmp_path / "default.db")) == ""
+    assert _db_flag(str(tmp_path / "my runs.db")) == f" --db '{tmp_path}/my runs.db'"
