@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from phasegate.engine.logline import counts_text, log_line, paint, safe
+from phasegate.engine.logline import counts_text, log_line, one_line, paint
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.events import Event
 from phasegate.engine.model.state import RunState
@@ -143,7 +143,7 @@ async def host(
     if not quiet:
         verb = "taking over run" if job.resume is not None else "run"
         _say(
-            f"phasegate: {verb} {run_id} of {safe(plan.name)} ({_count(ntasks, 'task')}, "
+            f"phasegate: {verb} {run_id} of {one_line(plan.name)} ({_count(ntasks, 'task')}, "
             f"{_count(len(plan.phases), 'phase')})"
         )
     # run from the plan's workdir, so that no task spawn has to change directory and back
@@ -166,7 +166,7 @@ async def host(
         f"{counts_text(state.counts())}"
     )
     if state.reason:
-        summary += f" ({safe(state.reason)})"
+        summary += f" ({one_line(state.reason)})"
     if written and not quiet:
         _say(f"report: {written}")
     _say(summary)

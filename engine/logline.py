@@ -23,6 +23,19 @@ def safe(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+_BREAKS = {"\t": "\\t", "\n": "\\n"}
+
+
+def one_line(text: str) -> str:
+    """`safe`, with a tab and a line break shown as escapes too (`\\t`, `\\n`): for text that
+    must stay on its line (an event's log line, a table's cell), so that a reason, a note or a
+    name cannot start a line that looks like another row."""
+    text = safe(text)
+    if "\t" in text or "\n" in text:
+        text = text.replace("\t", _BREAKS["\t"]).replace("\n", _BREAKS["\n"])
+    return text
+
+
 def _escape(m: re.Match[str]) -> str:
     c = m.group(0)
     return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
@@ -86,7 +99,7 @@ def log_line(event: ev.Event, run_id: str = "last") -> str | None:
     ) -> str:
         mark = paint(glyph(kind), kind)
         number = f"#{attempt}" if attempt else ""
-        tail = f"  {safe(detail)}" if detail else ""
+        tail = f"  {one_line(detail)}" if detail else ""
         return (
             f"{clock} {mark} {safe(task):<20} {safe(agent):<12} {number:<3} {kind}{tail}".rstrip()
         )
@@ -106,59 +119,59 @@ def log_line(event: ev.Event, run_id: str = "last") -> str | None:
         case ev.TaskSkipped():
             return row("skipped", event.task, "", None, event.reason)
         case ev.PhaseStarted():
-            return f"{clock} {glyph('phase')} phase {safe(event.phase)} started"
+            return f"{clock} {glyph('phase')} phase {one_line(event.phase)} started"
         case ev.PhaseFinished():
-            return f"{clock} {glyph('phase')} phase {safe(event.phase)} {event.status}"
+            return f"{clock} {glyph('phase')} phase {one_line(event.phase)} {event.status}"
         case ev.GateOpened(approval="manual"):
             return (
-                f"{clock} {glyph('gate')} gate {safe(event.gate)} waits for approval: "
-                f"phasegate approve {run_id} {safe(event.gate)} --reason TEXT"
+                f"{clock} {glyph('gate')} gate {one_line(event.gate)} waits for approval: "
+                f"phasegate approve {run_id} {one_line(event.gate)} --reason TEXT"
             )
         case ev.GateVoted():
             return (
-                f"{clock} {glyph('gate')} gate {safe(event.gate)}: {event.decision} by "
-                f"{safe(event.user)}" + (f" ({safe(event.reason)})" if event.reason else "")
+                f"{clock} {glyph('gate')} gate {one_line(event.gate)}: {event.decision} by "
+                f"{one_line(event.user)}" + (f" ({one_line(event.reason)})" if event.reason else "")
             )
         case ev.GateRefused():
             return (
-                f"{clock} {paint(glyph('blocked'), 'blocked')} gate {safe(event.gate)}: "
-                f"{event.decision} by {safe(event.user)} refused: {safe(event.why)}"
+                f"{clock} {paint(glyph('blocked'), 'blocked')} gate {one_line(event.gate)}: "
+                f"{event.decision} by {one_line(event.user)} refused: {one_line(event.why)}"
             )
         case ev.GateClosed():
             kind = "succeeded" if event.outcome == "passed" else "failed"
             return (
-                f"{clock} {paint(glyph('gate'), kind)} gate {safe(event.gate)} {event.outcome}"
-                + (f": {safe(event.reason)}" if event.reason else "")
+                f"{clock} {paint(glyph('gate'), kind)} gate {one_line(event.gate)} {event.outcome}"
+                + (f": {one_line(event.reason)}" if event.reason else "")
             )
         case ev.PhaseRewound():
-            where = safe(event.phase)
-            return f"{clock} {glyph('retrying')} back to phase {where}: {safe(event.reason)}"
+            where = one_line(event.phase)
+            return f"{clock} {glyph('retrying')} back to phase {where}: {one_line(event.reason)}"
         case ev.RiskRaised():
-            what = f"{safe(event.subject)}: {safe(event.message)}"
+            what = f"{one_line(event.subject)}: {one_line(event.message)}"
             return f"{clock} {paint('!', 'blocked')} risk {event.severity}: {what}"
         case ev.RunPaused() | ev.RunResumed():
             verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
-            return f"{clock} {glyph('phase')} run {verb} by {safe(event.by)}"
+            return f"{clock} {glyph('phase')} run {verb} by {one_line(event.by)}"
         case ev.ResearchFinished():
             found = f"{len(event.results)} answer{'s' if len(event.results) != 1 else ''}"
-            why = f" ({safe(event.error)})" if event.error else ""
-            return f"{clock} {glyph('phase')} research {safe(event.research)}: {found}{why}"
+            why = f" ({one_line(event.error)})" if event.error else ""
+            return f"{clock} {glyph('phase')} research {one_line(event.research)}: {found}{why}"
         case ev.RunRecovered():
             done = "; ".join(
-                f"{safe(str(t.get('task')))} attempt {t.get('attempt')}: {t.get('action')}"
+                f"{one_line(str(t.get('task')))} attempt {t.get('attempt')}: {t.get('action')}"
                 for t in event.tasks
             )
             pid = f" (pid {event.engine_pid})" if event.engine_pid else ""
             return (
-                f"{clock} {glyph('phase')} run taken over by {safe(event.by)} after its engine"
+                f"{clock} {glyph('phase')} run taken over by {one_line(event.by)} after its engine"
                 f"{pid} stopped" + (f"; in flight: {done}" if done else "")
             )
         case ev.AgentProbed() if not event.ready:
             mark = paint(glyph("blocked"), "blocked")
-            return f"{clock} {mark} agent {safe(event.agent)} not ready: {safe(event.detail)}"
+            return f"{clock} {mark} agent {safe(event.agent)} not ready: {one_line(event.detail)}"
         case ev.CheckFinished() if not event.passed:
             mark = paint(glyph("failed"), "failed")
-            return f"{clock} {mark} check {safe(event.name)} failed: {safe(event.detail)}"
+            return f"{clock} {mark} check {one_line(event.name)} failed: {one_line(event.detail)}"
     return None
 
 

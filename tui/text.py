@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from phasegate.engine.client import counts_text, log_line, paint, safe
+from phasegate.engine.client import counts_text, log_line, one_line, paint, safe
 
-__all__ = ["counts_text", "log_line", "money", "paint", "safe", "table", "when"]
+__all__ = ["counts_text", "log_line", "money", "one_line", "paint", "safe", "table", "when"]
 
 
 def money(usd: float) -> str:
@@ -22,8 +22,9 @@ def money(usd: float) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns of text; every cell is made safe for a terminal here, whoever filled it."""
-    rows = [[safe(c) for c in r] for r in rows]
+    """Columns of text; every cell is made safe for a terminal here, whoever filled it, and
+    kept on its row (a line break in a reason or a note is shown as `\\n`)."""
+    rows = [[one_line(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         for i, cell in enumerate(r):

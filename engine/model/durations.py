@@ -7,6 +7,7 @@ import re
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 ALLOWED = "a number of seconds or a duration like 90, 30s, 5m, 1h30m"
+LONGEST = 366 * 86400.0  # a year: what no plan's timebox, estimate or timeout needs to pass
 
 
 def parse_duration(value: object) -> float:
@@ -40,12 +41,14 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"expected a duration, got {type(value).__name__}; use {ALLOWED}")
     if seconds < 0 or seconds != seconds or seconds == float("inf"):
         raise ValueError(f"{value!r} is not a valid duration; it must be zero or more")
+    if seconds > LONGEST:
+        raise ValueError(f"{value!r} is longer than a year; a duration is at most 366d")
     return seconds
 
 
 def format_duration(seconds: float | None) -> str:
     """Short human form: `850ms`, `12.3s`, `4m05s`, `1h02m`."""
-    if seconds is None:
+    if seconds is None or seconds != seconds or abs(seconds) == float("inf"):
         return "-"
     if round(seconds * 1000) < 1000:
         return f"{seconds * 1000:.0f}ms"

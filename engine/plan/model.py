@@ -563,6 +563,14 @@ class Plan(Model):
     name: str = Field(min_length=1)
     description: str = ""
     vars: dict[str, str | int | float | bool] = Field(default_factory=_new_dict)
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(c < " " or c == "\x7f" for c in value):
+            raise ValueError("a plan's name is one line, without tabs or control characters")
+        return value
+
     workdir: str | None = None
     agents: dict[Id, Agent] = Field(min_length=1)
     resources: dict[Id, Resource] = Field(default_factory=_new_dict)

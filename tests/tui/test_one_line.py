@@ -1,0 +1,37 @@
+"""Text shown on its own line stays there: a line break or a tab in a reason, a note or a name is
+shown as an escape in a table's cell and an event's log line, so that nobody's reason can print
+a line that looks like another audit row (`approve --reason $'ok\\n... reject ...'`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.errors import PlanError
+from phasegate.engine.plan.load import plan_from_text
+from phasegate.tui.text import log_line, table
+
+FORGED = "ok\n2026-12-07 00:15:31  g1      reject             alice (1001)  vm\tlooks wrong"
+
+
+def test_a_cell_with_a_line_break_stays_on_its_row() -> None:
+    shown = table(
+        ["GATE", "DECISION", "REASON"], [["g1", "approve", FORGED], ["g2", "reject", "x"]]
+    )
+    lines = shown.splitlines()
+    assert len(lines) == 3 and lines[1].startswith("g1") and lines[2].startswith("g2")
+    assert "ok\\n2026-12-07 00:15:31" in lines[1] and "vm\\tlooks wrong" in lines[1]
+
+
+def test_an_event_s_log_line_is_one_line() -> None:
+    voted = ev.GateVoted(1.0, "g1", "approve", "bob", 1000, reason=FORGED)
+    line = log_line(voted)
+    assert line is not None and "\n" not in line and "\t" not in line
+    assert "(ok\\n2026-12-07" in line
+
+
+@pytest.mark.parametrize("name", ["a\\nb", "tab\\there", "bell\\a"])
+def test_a_plan_s_name_is_one_line(name: str) -> None:
+    text = f'name: "{name}"\nagents: {{w: {{}}}}\nphases: [{{id: p, tasks: [{{id: t, run: x}}]}}]\n'
+    with pytest.raises(PlanError, match="name is one line"):
+        plan_from_text(text, "plan.yaml", ".")
