@@ -39,3 +39,22 @@ async def test_a_feed_from_a_snapshot_shows_what_a_whole_fold_shows(
         assert not await fast.drain() and not await whole.drain()
     finally:
         await store.close()
+
+
+async def test_answers_given_before_a_dashboard_opened_are_history_not_news(tmp_path: Path) -> None:
+    # (attach toasted every pause, cancel and retry the run had ever been given)
+    from phasegate.engine.model import events as ev
+
+    store = await fixture_db(tmp_path / "pg.db", RECORDING)
+    try:
+        run_id = (await store.run_ids())[0]
+        seq = (await store.read_events(run_id))[-1][0]
+        old = ev.CommandDone(1.0, 1, "pause", "alice", True, "paused")
+        await store.write_batch(run_id, [(seq + 1, old)])
+        feed = RunFeed(store, run_id)
+        assert (await feed.drain()).answers == []
+        new = ev.CommandDone(2.0, 2, "resume", "bob", True, "resumed")
+        await store.write_batch(run_id, [(seq + 2, new)])
+        assert (await feed.drain()).answers == [new]
+    finally:
+        await store.close()

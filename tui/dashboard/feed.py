@@ -78,7 +78,8 @@ class RunFeed:
 
     async def drain(self) -> Changes:
         changes = Changes()
-        if self._seq == 0:
+        first = self._seq == 0
+        if first:
             await self._from_snapshot(changes)
         events = await self.store.read_events(self.run_id, self._seq)
         for i, (seq, event) in enumerate(events):
@@ -87,6 +88,8 @@ class RunFeed:
             self._note(event, changes)
             if i and i % FOLD_SLICE == 0:
                 await asyncio.sleep(0)
+        if first:  # what was answered before this dashboard opened is history, not news
+            changes.answers.clear()
         self._output_cursor, active = await self.store.output_activity(
             self.run_id, self._output_cursor
         )
