@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
 from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.help import HelpScreen
 from phasegate.tui.dashboard.screens.quit import QuitScreen
 from phasegate.tui.launch import _db_flag
 
-from .helpers import SIZE, dashboard, live_run
+from .helpers import SIZE, dashboard, live_run, until_shown
 from .helpers import commands as sent_commands
 
 
@@ -57,3 +58,32 @@ def test_the_hint_on_leaving_names_a_database_other_than_the_default(
     monkeypatch.setenv("PHASEGATE_DB", str(tmp_path / "default.db"))
     assert _db_flag(str(tmp_path / "default.db")) == ""
     assert _db_flag(str(tmp_path / "my runs.db")) == f" --db '{tmp_path}/my runs.db'"
+
+
+async def test_the_footer_offers_resume_while_the_run_is_paused_and_p_resumes(
+    tmp_path: Path,
+) -> None:
+    from phasegate.tui.dashboard.widgets.header import RunHeader
+
+    from .helpers import text
+
+    db = f"{tmp_path}/p.db"
+    now = time.time()
+    run_id = await _going(db)
+    store = await SQLiteStore.open(db)
+    try:
+        seq = (await store.read_events(run_id))[-1][0]
+        await store.write_batch(run_id, [(seq + 1, ev.RunPaused(now, "alice"))])
+    finally:
+        await store.close()
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        header = screen.query_one(RunHeader)
+        await until_shown(pilot, "the paused run", lambda: "paused" in text(header))
+        await pilot.pause()
+        shown = screen.active_bindings["p"]  # (what the footer shows for `p`)
+        assert shown.binding.description == "Resume" and shown.enabled
+        await pilot.press("p")
+        await pilot.pause()
+    assert [kind for kind, _ in await sent_commands(db, run_id)] == ["resume"]

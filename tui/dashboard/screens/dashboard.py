@@ -56,6 +56,7 @@ class DashboardScreen(Screen[None]):
         Binding("o", "sort", "Sort", id="dashboard.sort"),
         Binding("g", "gates", "Gates", id="dashboard.gates"),
         Binding("p", "pause", "Pause", id="dashboard.pause"),
+        Binding("p", "resume_run", "Resume", id="dashboard.resume"),  # (while the run is paused)
         Binding("s", "skip", "Skip", show=False, id="dashboard.skip"),
         Binding("x", "cancel_task", "Cancel task", show=False, id="dashboard.cancel"),
         Binding("R", "retry", "Retry task", show=False, id="dashboard.retry"),
@@ -85,6 +86,7 @@ class DashboardScreen(Screen[None]):
         self._draining = False
         self._alive = True
         self._steerable = True  # the run can be steered (the footer shows its keys)
+        self._paused = False  # the footer offers `p Resume` (else `p Pause`)
         self._offered = False  # the offer to take over a run whose engine died, made once
         self._viewer = current_identity().user  # whom this dashboard tells (its OS user)
         self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
@@ -134,6 +136,9 @@ class DashboardScreen(Screen[None]):
         if not changes:
             return
         state, now = self.feed.state, self.feed.clock()
+        if (state.status.value == "paused") != self._paused:  # the footer's `p` follows
+            self._paused = not self._paused
+            self.refresh_bindings()
         with self.app.batch_update():
             self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
             if changes.phases:
@@ -347,13 +352,17 @@ class DashboardScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------------
 
     STEERING: ClassVar[frozenset[str]] = frozenset(
-        {"pause", "skip", "cancel_task", "retry", "priority", "note", "detach"}
+        {"pause", "resume_run", "skip", "cancel_task", "retry", "priority", "note", "detach"}
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers only what does something now: no pause, steering or detach once
         the run has ended or while no engine holds it (None: shown dimmed)."""
         steerable = self.feed.state.finished_at is None and self._alive
+        if action in ("pause", "resume_run"):  # `p` says what it does now
+            paused = self.feed.state.status.value == "paused"
+            if paused != (action == "resume_run"):
+                return False
         return steerable or action not in self.STEERING
 
     def on_risk_feed_opened(self, message: RiskFeed.Opened) -> None:
@@ -403,8 +412,11 @@ class DashboardScreen(Screen[None]):
 
     async def action_pause(self) -> None:
         if self._live():
-            paused = self.feed.state.status.value == "paused"
-            await self._send(cmd.Resume() if paused else cmd.Pause())
+            await self._send(cmd.Pause())
+
+    async def action_resume_run(self) -> None:
+        if self._live():
+            await self._send(cmd.Resume())
 
     def action_skip(self) -> None:
         task = self.query_one(TaskTable).selected

@@ -22,7 +22,7 @@ SHORT = {"info": "INFO", "low": "LOW", "medium": "MED", "high": "HIGH", "critica
 
 class RiskFeed(Static, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Risks in full", id="risks.open"),
+        Binding("enter", "open", "All", id="risks.open"),  # (short: 80 columns)
     ]
     DEFAULT_CSS = """
     RiskFeed { border: round $primary-darken-2; height: 5; padding: 0 1; }
