@@ -32,18 +32,31 @@ class RunHeader(Static):
 
     def show(self, state: RunState, run_id: str, alive: bool, now: float | None = None) -> None:
         now = time.time() if now is None else now
+        line = self._line(state, run_id, alive, now, compact=False)
+        room = self.size.width - 2  # (its padding)
+        if 0 < room < line.cell_len:  # 80 columns: the times and counts matter more than names
+            line = self._line(state, run_id, alive, now, compact=True)
+        self.update(line)
+
+    def _line(self, state: RunState, run_id: str, alive: bool, now: float, compact: bool) -> Text:
         end = state.finished_at if state.finished_at is not None else now
         elapsed = end - state.started_at if state.started_at else None
         status = state.status.value
         if not alive and status in ("running", "paused", "pending") and state.events:
             status = "interrupted"
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(safe(state.plan_name or "phasegate")[:24], style="bold")
-        line.append(f"  {run_id}  ")
+        if not compact:  # (compact: the run id names the run)
+            line.append(safe(state.plan_name or "phasegate")[:24], style="bold")
+            line.append("  ")
+        line.append(f"{run_id}  ")
         gate = waiting_gate(state) if alive and status == "running" else None
         if gate is not None:
             since = format_duration(now - (gate.opened_at or now))
-            line.append(f"waiting for gate {safe(gate.id)} since {since}", style="bold yellow")
+            if compact:
+                name = gate.id if len(gate.id) <= 16 else gate.id[:15] + "…"
+                line.append(f"gate {safe(name)} waits {since}", style="bold yellow")
+            else:
+                line.append(f"waiting for gate {safe(gate.id)} since {since}", style="bold yellow")
         else:
             line.append(status, style=STATUS_STYLE.get(status, "bold"))
         line.append(f"  {format_duration(elapsed)}  ")
@@ -60,4 +73,4 @@ class RunHeader(Static):
             if left is not None and alive:
                 line.append(f"ETA {format_duration(left)}  ")
         line.append_text(counts_glyphs(state.counts()))
-        self.update(line)
+        return line
