@@ -19,8 +19,8 @@ from collections.abc import Callable
 from phasegate.engine.exec.group import same_process as same_process
 from phasegate.engine.logline import counts_text as counts_text
 from phasegate.engine.logline import log_line as log_line
-from phasegate.engine.logline import paint as paint
 from phasegate.engine.logline import one_line as one_line
+from phasegate.engine.logline import paint as paint
 from phasegate.engine.logline import safe as safe
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Command, args_of
