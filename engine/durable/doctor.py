@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import urllib.parse
 from dataclasses import dataclass
 
 import psutil
@@ -14,7 +15,12 @@ import psutil
 from phasegate.engine.durable.leaks import scan
 from phasegate.engine.durable.recovery import processes_by_run
 from phasegate.engine.exec.group import same_process
-from phasegate.engine.store.migrations import LATEST
+from phasegate.engine.store.migrations import (
+    LATEST,
+    current_version,
+    foreign_refusal,
+    foreign_tables,
+)
 
 LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning
 BIG_WAL = 256 * 2**20
@@ -34,13 +40,29 @@ def _mode(path: str) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+def _writable_by_others(found: os.stat_result, directory: bool) -> bool:
+    """As the engine's check (store/paths.py): group or others may write it, and it is not a
+    sticky directory such as /tmp (where no one else can rename or remove our file)."""
+    writable = found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return bool(writable) and not (directory and found.st_mode & stat.S_ISVTX)
+
+
 def check_directory(db_path: str) -> list[Finding]:
     directory = os.path.dirname(os.path.abspath(db_path))
     if not os.path.isdir(directory):
         return [Finding("data directory", "warn", f"{directory} does not exist yet (made on use)")]
     found = []
     mode = _mode(directory)
-    if mode & 0o077:
+    if _writable_by_others(os.stat(directory), directory=True):
+        found.append(
+            Finding(
+                "data directory",
+                "fail",
+                f"{directory} is {mode:o}: writable by others, who could swap in a database of "
+                f"theirs, so `phasegate run` refuses it; `chmod 700 {directory}`",
+            )
+        )
+    elif mode & 0o077:
         found.append(
             Finding(
                 "data directory",
@@ -64,12 +86,22 @@ def check_database(db_path: str) -> list[Finding]:
         return [Finding("database", "warn", f"{db_path} does not exist yet (made on first run)")]
     found = []
     mode = _mode(db_path)
-    if mode & 0o077:
+    if _writable_by_others(os.stat(db_path), directory=False):
+        found.append(
+            Finding(
+                "database file",
+                "fail",
+                f"{db_path} is {mode:o}: writable by others, so `phasegate run` refuses it; "
+                f"`chmod 600 {db_path}`",
+            )
+        )
+    elif mode & 0o077:
         found.append(
             Finding("database file", "warn", f"{db_path} is {mode:o}; `chmod 600 {db_path}`")
         )
+    where = "file:" + urllib.parse.quote(os.path.abspath(db_path)) + "?mode=ro"
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(where, uri=True, timeout=10)
     except sqlite3.Error as exc:
         return [*found, Finding("database", "fail", f"{db_path} cannot be opened: {exc}")]
     try:
@@ -78,12 +110,14 @@ def check_database(db_path: str) -> list[Finding]:
             found.append(Finding("integrity", "fail", f"{db_path}: {result}"))
         else:
             found.append(Finding("integrity", "ok", "quick_check passed"))
+        foreign = foreign_tables(conn)
+        if foreign:  # (the store refuses it: nothing below applies to it)
+            found.append(Finding("database", "fail", f"{db_path}: {foreign_refusal(foreign)}"))
+            return found
         mode_name = conn.execute("PRAGMA journal_mode").fetchone()[0]
         level = "ok" if str(mode_name).lower() == "wal" else "warn"
         found.append(Finding("journal", level, f"journal_mode={mode_name}"))
-        version = 0
-        if _has_table(conn, "schema_migrations"):
-            version = int(conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
+        version = current_version(conn)
         if version > LATEST:
             found.append(
                 Finding(
@@ -112,11 +146,6 @@ def check_database(db_path: str) -> list[Finding]:
         size = os.path.getsize(wal) / 2**20
         found.append(Finding("wal", "warn", f"{size:,.0f} MiB write-ahead log not checkpointed"))
     return found
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
-    return row.fetchone() is not None
 
 
 def _check_runs(conn: sqlite3.Connection) -> list[Finding]:

@@ -155,12 +155,18 @@ LATEST = max(MIGRATIONS)
 
 
 def current_version(conn: sqlite3.Connection) -> int:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, applied_at REAL)"
-    )
+    """The schema version recorded in the database (0 for a new or foreign one); reads only."""
+    if not _has_table(conn, "schema_migrations"):
+        return 0
     row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-    return int(row[0] or 0)
+    return int(row[0] or 0)  # (an empty table, as an interrupted first open leaves it)
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
 
 
 def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
@@ -169,6 +175,37 @@ def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
         "AND name != 'schema_migrations' ORDER BY name"
     ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of another program, if the file is its database and not a phasegate one
+    (tables, but no migration of ours recorded); [] otherwise. Reads only, so that a file that
+    is refused is left as it was."""
+    # one snapshot for both reads: another phasegate committing its first migrations between
+    # them would make its tables look like a stranger's
+    snapshot = not conn.in_transaction
+    if snapshot:
+        conn.execute("BEGIN")
+    try:
+        return _foreign_tables(conn) if current_version(conn) == 0 else []
+    finally:
+        if snapshot:
+            conn.execute("COMMIT")  # (it only read)
+
+
+def foreign_refusal(tables: list[str]) -> str:
+    """What the store says (and `doctor` with it) of another program's database."""
+    return (
+        f"the file is an SQLite database of another program (tables: {', '.join(tables[:5])}), "
+        "not a phasegate one; choose another with --db"
+    )
+
+
+def check_not_foreign(conn: sqlite3.Connection) -> None:
+    """StoreError if the file is another program's database; reads only."""
+    foreign = foreign_tables(conn)
+    if foreign:
+        raise StoreError(foreign_refusal(foreign))
 
 
 def migrate(
@@ -187,6 +224,7 @@ def migrate(
     latest = max(steps)
     target = latest if target is None else target
     applied = []
+    check_not_foreign(conn)  # (before anything is written to the file)
     version = current_version(conn)
     if version > latest:
         raise StoreError(
@@ -199,14 +237,13 @@ def migrate(
             if current_version(conn) >= number:  # another process got there first
                 conn.execute("ROLLBACK")
                 continue
-            # checked inside the transaction: another phasegate creating its tables meanwhile
-            # must not look like a foreign database
-            foreign = _foreign_tables(conn) if number == 1 else []
-            if foreign:
-                raise StoreError(
-                    f"the file is an SQLite database of another program (tables: "
-                    f"{', '.join(foreign[:5])}), not a phasegate one; choose another with --db"
-                )
+            # checked again inside the transaction, before its first write: another phasegate
+            # creating its tables meanwhile must not look like a foreign database
+            check_not_foreign(conn)
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at REAL)"
+            )
             for statement in steps[number]:
                 conn.execute(statement)
             conn.execute(

@@ -43,7 +43,8 @@ def private_dirs(path: str) -> None:
 def check_private(db_path: str) -> None:
     """The engine writes only a database that is its user's alone: owned by this user, and
     neither it nor its directory (unless sticky, as /tmp) writable by anyone else, so that no
-    one can swap in a database of theirs. StoreError says what to fix."""
+    one can swap in a database of theirs; and both writable by this user. StoreError says what
+    to fix."""
     me = os.geteuid()
     for path, what in ((os.path.dirname(os.path.abspath(db_path)), "directory"), (db_path, "file")):
         try:
@@ -62,6 +63,16 @@ def check_private(db_path: str) -> None:
             raise StoreError(
                 f"the database {what} {path} is writable by others (mode {mode:o}); "
                 f"make it yours alone (chmod go-w {path}) or choose another with --db"
+            )
+        # (read commands open such a database read-only; a run must write it, and its log
+        # beside it: refused here, before anything of the run is made)
+        if not os.access(path, os.W_OK):
+            mode = stat.S_IMODE(found.st_mode)
+            writes = "the database's log there" if what == "directory" else "it"
+            raise StoreError(
+                f"the database {what} {path} is read-only to you (mode {mode:o}), and a run "
+                f"writes {writes}; make it writable (chmod u+w {path}) or choose another "
+                "with --db"
             )
 
 

@@ -29,7 +29,7 @@ from phasegate.engine.store.base import (
 )
 from phasegate.engine.store.batch import Batch, BatchWriter, Busy
 from phasegate.engine.store.chain import Row
-from phasegate.engine.store.migrations import LATEST, migrate
+from phasegate.engine.store.migrations import LATEST, check_not_foreign, foreign_refusal, migrate
 from phasegate.engine.store.paths import private_dirs
 
 BUSY_TIMEOUT_MS = 10_000
@@ -129,10 +129,27 @@ def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
         )
 
 
+def _writable(path: str) -> bool:
+    """Whether this user may write the database: the file, and its directory (where SQLite
+    makes the write-ahead log and its shared memory)."""
+    return os.access(path, os.W_OK) and os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
+
+
+def _why_not_migrated(path: str) -> str:
+    if os.stat(path).st_uid != os.geteuid():
+        return "it is not yours to migrate: its owner's phasegate does so when it next opens it"
+    directory = os.path.dirname(os.path.abspath(path))
+    return (
+        f"it cannot be upgraded while it or its directory is read-only: make them writable "
+        f"(chmod u+w {path} {directory}) or choose another with --db"
+    )
+
+
 async def _open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
     """A read-only connection to a database this user may read but not write (a run shared
-    with a group). While its engine runs, the WAL's shared memory exists and is the group's;
-    once no one has it open there is none, and the file is read as it is (immutable)."""
+    with a group, or a data directory that is read-only). While its engine runs, the WAL's
+    shared memory exists and is the group's; once no one has it open there is none, and the
+    file is read as it is (immutable)."""
     where = "file:" + urllib.parse.quote(os.path.abspath(path))
     if not os.access(path, os.R_OK):
         raise StoreError(
@@ -147,18 +164,32 @@ async def _open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
             where + mode, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
         )
         try:
-            rows = await conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
+            await conn.execute("BEGIN")  # (one snapshot for both reads)
+            tables = [
+                str(r[0])
+                for r in await conn.execute_fetchall(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            version = 0
+            if "schema_migrations" in tables:
+                rows = await conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
+                version = int(next(iter(rows))[0] or 0) if rows else 0
+            await conn.execute("COMMIT")
         except sqlite3.Error as exc:
             await conn.close()
             last = exc
             continue
-        version = int(next(iter(rows))[0] or 0) if rows else 0
-        if version != LATEST:
+        foreign = [t for t in tables if t != "schema_migrations"] if version == 0 else []
+        if foreign or version != LATEST:
             await conn.close()
+        if foreign:
+            raise StoreError(f"database {path}: {foreign_refusal(foreign)}")
+        if version != LATEST:
             raise StoreError(
                 f"database {path} has schema version {version} and this phasegate reads "
-                f"{LATEST}; it is not yours to migrate: its owner's phasegate does so when it "
-                "next opens it"
+                f"{LATEST}; {_why_not_migrated(path)}"
             )
         return conn, where + mode
     raise _store_error(path, last or sqlite3.OperationalError("cannot be opened read-only"))
@@ -183,8 +214,11 @@ class SQLiteStore:
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
         """Open (creating and migrating if needed) the database at `path`; StoreError if not.
-        Another user's database shared with this one (readable, not writable) opens read-only."""
-        if path != ":memory:" and os.path.isfile(path) and not os.access(path, os.W_OK):
+        Another user's database shared with this one (readable, not writable), or one in a
+        directory this user may not write, opens read-only: it can be read, and a write is
+        refused. Another program's SQLite database is refused before anything is written to it.
+        """
+        if path != ":memory:" and os.path.isfile(path) and not _writable(path):
             reader, target = await _open_read_only(path)
             return cls(path, reader, target, uri=True)  # (its batch writer reads as it does)
         prepare_path(path)
@@ -199,6 +233,9 @@ class SQLiteStore:
                 target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
             )
             try:
+                # before the WAL switch and the migrations: a file that is refused is left as
+                # it was (this only reads)
+                check_not_foreign(sync)
                 # as the serving connection below: in WAL mode a commit then writes the log
                 # without an fsync, so a new database's nine migrations do not wait for nine of
                 # them (a crash can lose only the last commits, never the file's consistency,
