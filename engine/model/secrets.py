@@ -82,9 +82,7 @@ T = TypeVar("T")
 class Redactor:
     """Replaces the values of declared secrets (`«NAME»`) and known key shapes (`«redacted»`)."""
 
-    def __init__(
-        self, values: Mapping[str, str] | None = None, keep: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, values: Mapping[str, str] | None = None, keep: Iterable[str] = ()) -> None:
         """`values`: the declared secrets, by name; `keep`: names never taken for a key's shape
         (the plan's ids: a task `sk-...-of-twenty-characters` is a name, and the run needs it)."""
         # longest first: a value that contains another is replaced whole
