@@ -3,7 +3,8 @@ left on the agents' slots (engine/simulate.py) from where the run stands now.
 
 Each task left takes its estimate: the median of its earlier successful runs when history has
 them, else the plan's `estimate`, else a default (counted in `guessed`). A running task holds its
-slot for what is left of its estimate (at least a moment once it has run past it). A held phase
+slot for what is left of its estimate, and once it nears or passes it, for a quarter of what it
+has run so far (so the forecast grows while it overruns). A held phase
 or a paused run is forecast as if it went on now. A manual gate is expected to wait as long as
 it did in earlier runs (the median; nothing without history), less what it has waited already.
 The runner records a forecast whenever it moves, so that reports can state how accurate it was.
@@ -23,7 +24,8 @@ from phasegate.engine.watch.simulate import Progress, simulate
 if TYPE_CHECKING:  # (annotations only: a front end reads forecasts without the model)
     from phasegate.engine.plan.model import Plan
 
-OVERDUE = 1.0  # seconds still expected of a task past its estimate
+OVERDUE = 1.0  # seconds still expected, at least, of a task near or past its estimate
+OVERRUN = 0.25  # of what a task has run, still expected of it once it nears its estimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,10 @@ def progress(state: RunState, now: float) -> Progress:
             priority[t.id] = t.priority
         if t.status is TaskStatus.RUNNING and t.agent is not None:
             spent = now - t.started_at if t.started_at is not None else 0.0
-            running[t.id] = (t.agent, max(took - spent, min(OVERDUE, took)))
+            # past (or near) its estimate, a task is expected to run on for a quarter of what
+            # it has run so far: the forecast grows as it overruns, instead of saying "a
+            # moment" for the whole of a task that runs ten times its estimate
+            running[t.id] = (t.agent, max(took - spent, OVERRUN * spent, min(OVERDUE, took)))
     slots = {a.id: a.slots for a in state.agents.values()}
     not_ready = {a.id for a in state.agents.values() if a.status is AgentStatus.NOT_READY}
     return Progress(done, running, estimate, slots, not_ready, priority, guessed)

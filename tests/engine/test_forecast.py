@@ -76,8 +76,10 @@ def test_the_critical_path_bounds_the_eta_and_a_running_task_counts_what_is_left
     apply(state, ev.TaskStarted(100.0, "c", 1, "a", 2, 2))
     f = forecast(plan, graph, state, 104.0)
     assert f.eta == 11.0 and f.phases == {"p": 11.0}  # 6 s of a left, then b
-    # a task past its estimate is expected to end any moment, not to have ended
-    assert forecast(plan, graph, state, 130.0).eta == 6.0  # 1 s more of a, then b
+    # a task past its estimate is expected to run on for a quarter of what it has run, not
+    # to have ended, nor to end any moment: the forecast grows while it overruns
+    assert forecast(plan, graph, state, 130.0).eta == 12.5  # 7.5 s more of a, then b
+    assert forecast(plan, graph, state, 180.0).eta == 25.0  # 20 s more of a, then b
 
 
 def test_the_work_is_spread_over_the_slots_the_agents_have_now(tmp_path: Path) -> None:
