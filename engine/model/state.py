@@ -36,7 +36,8 @@ class TaskState:
     attempts: int = 0
     pid: int | None = None
     proc_started: float | None = None  # its process's start time (a pid is not reused unseen)
-    started_at: float | None = None
+    started_at: float | None = None  # its first attempt's start
+    attempt_started_at: float | None = None  # its newest attempt's start
     finished_at: float | None = None
     exit_code: int | None = None
     lines: int = 0
@@ -398,6 +399,8 @@ def _task_started(s: RunState, e: ev.TaskStarted) -> None:
     )
     if e.attempt == 1 or t.started_at is None:
         t.started_at = e.ts
+    if e.attempt >= t.attempts:  # (a replayed start of an older attempt changes nothing)
+        t.attempt_started_at = e.ts
     t.finished_at = t.exit_code = None
     agent = s.agents.get(e.agent)
     if agent is not None:

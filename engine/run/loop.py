@@ -335,6 +335,8 @@ class Runner:
                 status, reason = "failed", f"the database is damaged: {damage}"
             if feedback.should_ask(self.state):  # (its questions, as the run ends)
                 self.emit(feedback.asked_event(self.state, self.now()))
+            if self._recording:
+                self._monitoring.settle(self.now())
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()

@@ -75,20 +75,35 @@ class Monitoring:
             self._pressure = sample_pressure(host.plan.risks, self._workdir, root)
         if self.monitors is not None:
             self.monitors.tick(phase)
+        if self.reach is not None:
+            self.reach.tick(tick)
+        for event in risk_changes(host.state, now, self._found(now, phase)):
+            host.emit(event)
+            if isinstance(event, ev.RiskRaised):
+                self._contingency(event, phase)
+
+    def settle(self, now: float) -> None:
+        """As the run ends: clear the risks that no longer hold (a task past its estimate that
+        has ended since the last tick stayed open for good), raising none and acting on none."""
+        host = self._host
+        for event in risk_changes(host.state, now, self._found(now, self._phase())):
+            if isinstance(event, ev.RiskCleared):
+                host.emit(event)
+
+    def _found(self, now: float, phase: str) -> list[Finding]:
+        """Every risk that holds now: the rules over the run's state, the machine's pressure
+        (as last sampled), the agents' hosts and the plan's monitors."""
+        host = self._host
         last_output = self._attempts.last_output
         found = risk_findings(
             host.state, now, last_output, host.plan.risks, self._tuning, self._attempts.last_line
         )
         found += self._pressure
         if self.reach is not None:
-            self.reach.tick(tick)
             found += self.reach.findings()
         if self.monitors is not None:
             found += self.monitors.findings(phase)
-        for event in risk_changes(host.state, now, found):
-            host.emit(event)
-            if isinstance(event, ev.RiskRaised):
-                self._contingency(event, phase)
+        return found
 
     def _forecast(self, now: float) -> None:
         """Record the forecast when the predicted end of the run or of a phase moved (by 1 s or

@@ -53,7 +53,8 @@ def progress(state: RunState, now: float) -> Progress:
         if t.priority:  # (0, the default, is left out: the simulation reads a missing one as 0)
             priority[t.id] = t.priority
         if t.status is TaskStatus.RUNNING and t.agent is not None:
-            spent = now - t.started_at if t.started_at is not None else 0.0
+            began = t.attempt_started_at or t.started_at  # (what is left of this attempt)
+            spent = now - began if began is not None else 0.0
             # past (or near) its estimate, a task is expected to run on for a quarter of what
             # it has run so far: the forecast grows as it overruns, instead of saying "a
             # moment" for the whole of a task that runs ten times its estimate

@@ -77,9 +77,10 @@ def findings(
     waiting = {p.task for p in state.permissions.values() if p.status == "open"}
     for tid in running:
         t = state.tasks[tid]
-        if t.started_at is None:
+        began = t.attempt_started_at or t.started_at  # (this attempt: not its retries' time)
+        if began is None:
             continue
-        took = now - t.started_at
+        took = now - began
         limit = max(t.p90 or 0.0, t.estimate or 0.0) * tune.task("overrun_factor", tid)
         if limit and took > limit:
             severity = "high" if took > 2 * limit else "medium"
@@ -99,7 +100,7 @@ def findings(
                     {"running_s": round(took, 1), "estimate_s": t.estimate, "p90_s": t.p90},
                 )
             )
-        quiet = now - max(last_output.get(tid, 0.0), t.started_at)
+        quiet = now - max(last_output.get(tid, 0.0), began)
         silent_after = tune.task("silent_after", tid)
         if silent_after and quiet > silent_after and tid not in waiting:
             said = (last_line or {}).get(tid, "").strip()

@@ -56,6 +56,20 @@ def test_a_task_running_past_its_estimate_raises_then_clears() -> None:
     assert [type(e).__name__ for e in cleared] == ["RiskCleared"]
 
 
+def test_a_retried_task_is_timed_from_its_newest_attempt() -> None:
+    # (attempt 2, started after a backoff, raised an overrun at once: its first attempt's time)
+    state = _run([{"id": "t", "phase": "p", "estimate": 10.0, "needs": []}])
+    apply(state, ev.TaskStarted(100.0, "t", 1, "a", 1, 1))
+    apply(state, ev.TaskFinished(108.0, "t", 1, "failed", 1))
+    apply(state, ev.TaskStarted(120.0, "t", 2, "a", 2, 2))
+    t = state.tasks["t"]
+    assert (t.started_at, t.attempt_started_at) == (100.0, 120.0)
+    assert findings(state, 125.0, {}, RULES) == []  # 5 s into attempt 2: no overrun
+    assert [f.key for f in findings(state, 131.0, {"t": 130.0}, RULES)] == ["overrun:t"]
+    apply(state, ev.TaskStarted(121.0, "t", 1, "a", 1, 1))  # a replayed older start
+    assert state.tasks["t"].attempt_started_at == 120.0
+
+
 def test_a_silent_task_and_a_phase_past_or_heading_past_its_timebox() -> None:
     state = _run(
         [
@@ -553,3 +567,22 @@ def test_the_cpu_sample_finds_the_runs_busy_process(tmp_path: Path) -> None:
     finally:
         busy.kill()
         busy.wait()
+
+
+async def test_no_risk_stays_open_once_the_run_has_ended(tmp_path: Path) -> None:
+    # the task runs past its estimate (raised on a tick), then ends before the next tick: the
+    # run's end clears it (it stayed open for good, in `phasegate risks` and the reports)
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: settle
+        agents: {w: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: slow, run: "sleep 1.5", estimate: 0.2}
+        """,
+    )
+    assert state.status is RunStatus.SUCCEEDED
+    overrun = state.risks["overrun:slow"]  # (raised while it ran)
+    assert not overrun.open and overrun.cleared_at is not None

@@ -63,7 +63,12 @@ class TaskScreen(Screen[None]):
         line.append(safe(t.id), style="bold")
         line.append(f"  phase {safe(t.phase)}  agent {safe(t.agent or '-')}  ")
         line.append(t.status.value, style=STATUS_STYLE.get(t.status.value, ""))
-        line.append(f"  attempt {t.attempts}  {format_duration(t.duration)}")
+        took = t.duration
+        began = t.attempt_started_at or t.started_at
+        if took is None and began is not None and t.status.value == "running":
+            took = self.feed.clock() - began  # (this attempt's, so far: shown whole seconds)
+            took = float(int(took))
+        line.append(f"  attempt {t.attempts}  {format_duration(took)}")
         if t.exit_code is not None:
             line.append(f"  exit {t.exit_code}")
         if t.needs:

@@ -84,8 +84,10 @@ class TaskTable(DataTable[Text]):
     def _cells(self, t: TaskState, now: float) -> list[Text]:
         if t.started_at is None:
             took = None
-        else:
-            took = (t.finished_at if t.finished_at is not None else now) - t.started_at
+        elif t.finished_at is None:  # running: this attempt's time (a retry starts anew)
+            took = now - (t.attempt_started_at or t.started_at)
+        else:  # ended: from its first attempt's start to its end
+            took = t.finished_at - t.started_at
         style = STATUS_STYLE.get(t.status.value, "")
         return [
             Text(safe(t.id), no_wrap=True, overflow="ellipsis"),
