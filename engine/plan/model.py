@@ -567,8 +567,8 @@ class Plan(Model):
     @field_validator("name")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        if any(c < " " or c == "\x7f" for c in value):
-            raise ValueError("a plan's name is one line, without tabs or control characters")
+        if any(c in value for c in "\n\r\t\v\f"):
+            raise ValueError("a plan's name is one line, without line breaks or tabs")
         return value
 
     workdir: str | None = None

@@ -159,7 +159,7 @@ def test_answered_from_the_command_line_shown_in_show_metrics_report_trend_and_s
     assert "feedback" in found and "spotless hand-off" in found
     # a rating outside 1-5 and an unknown question are refused, with the reason
     bad = pg("feedback", "last", "--answer", "nope=1")
-    assert bad.returncode == 1 and "unknown question 'nope'" in bad.stderr
+    assert bad.returncode == 2 and "unknown question 'nope'" in bad.stderr
     assert pg("feedback", "last", "--rating", "7").returncode == 2
 
 

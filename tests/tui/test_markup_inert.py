@@ -57,16 +57,18 @@ async def test_markup_typed_or_printed_is_shown_as_written(tmp_path: Path) -> No
         await until_shown(pilot, "the roster to show the task's newest line", printed)
         # a filter typed with a `[`
         await pilot.press("slash", *"[/", "enter")
-        await pilot.pause()
-        assert "filter: [/" in text(screen.query_one(TaskTable))
+        table = screen.query_one(TaskTable)
+        await until_shown(pilot, "the filter in the title", lambda: "filter: [/" in text(table))
         # a toast whose text holds markup (another user's reason reaches every dashboard so)
         app.notify("[/] stop [bold]now")
         await pilot.pause()
         # the output pane, searched for a text with a `[`
         await pilot.press("escape", "l")
-        await pilot.pause()
+        await until_shown(pilot, "the task's screen", lambda: app.screen is not screen)
         await pilot.press("slash", *"tick [/", "enter")
-        await pilot.pause()
-        assert app.screen is not screen  # (the task's screen, with its output)
-        assert "matching 'tick [/'" in text(app.screen.query_one(OutputLog))
+
+        def searched() -> bool:
+            return "matching 'tick [/'" in text(app.screen.query_one(OutputLog))
+
+        await until_shown(pilot, "the search in the output's title", searched)
         assert app.is_running  # (a MarkupError would have ended the app)

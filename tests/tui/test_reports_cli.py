@@ -78,7 +78,7 @@ def test_diff_and_search_across_two_runs(pg: Run, tmp_path: Path) -> None:
     assert noted.returncode == 0 and "noted" in noted.stdout  # the run had ended
     lessons = pg("report", "last", "--kind", "lessons").stdout
     assert "check broke on the \\<b\\>fail\\</b\\> marker file" in lessons
-    assert pg("note", "last", " ").returncode == 1
+    assert pg("note", "last", " ").returncode == 2
     found = json.loads(pg("search", "marker", "--json").stdout)["results"]
     assert [(r["kind"], r["text"]) for r in found][:1] == [
         ("note", "check broke on the <b>fail</b> marker file")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -18,11 +19,37 @@ T = TypeVar("T")
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 
+# Bounds of the numbers the command line takes, so that click names what is allowed instead of
+# a value reaching SQLite (which stores at most 64-bit integers) or the engine.
+MAX_LIMIT = 1_000_000  # `runs -n`, `search -n`
+MAX_SLOTS = 1024  # an agent's slots: the plan's own bound (engine/plan/model.py, `slots: le=`)
+MAX_PRIORITY = 1_000_000  # `priority RUN TASK N`: from -MAX_PRIORITY to MAX_PRIORITY
+
+
+def _check_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An empty --db (or PHASEGATE_DB set but empty) is a mistake, not the default database:
+    click reads an empty variable as unset, so it is looked at here."""
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "an empty path; give a database file, or leave --db out for the default",
+            ctx=ctx,
+            param=param,
+        )
+    if value is None and "PHASEGATE_DB" in os.environ and not os.environ["PHASEGATE_DB"].strip():
+        raise click.BadParameter(
+            "PHASEGATE_DB is set but empty; give it a database file, or unset it for the default",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
 db_option = click.option(
     "--db",
     "db",
     envvar="PHASEGATE_DB",
     type=click.Path(dir_okay=False),
+    callback=_check_db,
     help="Database file (default: phasegate.db in the user data dir; env PHASEGATE_DB).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -53,6 +80,29 @@ def _run_async(make: Callable[[], Awaitable[T]]) -> T:
         raise  # unreachable
 
 
+def need_terminal(command: str, instead: str) -> None:
+    """The dashboard needs a terminal on stdin and stdout; without one (piped, in CI, under
+    cron) say what to use instead and exit 2, rather than draw into a pipe and wait for keys
+    that never come (`run` goes headless there instead)."""
+    missing = [name for name, f in (("stdin", sys.stdin), ("stdout", sys.stdout)) if not f.isatty()]
+    if missing:
+        _fail(
+            f"{command} opens the dashboard, which needs a terminal ({' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not one); without one use {instead}",
+            EXIT_USAGE,
+        )
+
+
+def broken_pipe() -> NoReturn:
+    """Whoever read our output is gone (`| head`): that is no failure of the command (exit 0,
+    never 1, which says the run failed). Later writes (the flush at exit) go nowhere."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+    sys.exit(0)
+
+
 def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -66,7 +116,9 @@ def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
 def _db_path(db: str | None) -> str:
     from phasegate.engine.client import default_db_path
 
-    return os.path.abspath(db) if db else default_db_path()
+    if db is not None and not db.strip():  # (db_option's callback says so first)
+        raise click.UsageError("--db: an empty path; give a database file")
+    return os.path.abspath(db) if db is not None else default_db_path()
 
 
 async def _open(db: str | None) -> Any:

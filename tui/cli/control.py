@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 
 from phasegate.engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.commands import Cancel, Command
-from phasegate.engine.model.errors import PhasegateError
-from phasegate.engine.model.state import project
+from phasegate.engine.model.commands import (
+    Approve,
+    Cancel,
+    CancelTask,
+    Command,
+    Pause,
+    Priority,
+    Reject,
+    Resume,
+    Retry,
+    Skip,
+    Slots,
+)
+from phasegate.engine.model.errors import PhasegateError, UsageError
+from phasegate.engine.model.state import RunState, project
 from phasegate.tui.text import safe, table, when
 
 
@@ -28,6 +41,42 @@ async def live_run(store: SQLiteStore, ref: str, what: str) -> RunRow:
     if row.finished_at is not None:
         raise Refused(f"run {row.id} is {row.status} and has no live engine; {what}")
     return row
+
+
+async def check_names(store: SQLiteStore, row: RunRow, order: Command) -> None:
+    """UsageError (exit 2) when `order` names a task, agent, phase or gate the run does not
+    have, before anything is sent: an unknown name is bad input, not a refusal by policy.
+    A run whose start is not recorded yet is left to its engine to judge."""
+    from phasegate.engine.model.snapshot import fold_run
+
+    state = (await fold_run(store, row.id))[0]
+    if not state.run_id:
+        return
+    why = unknown_name(state, order)
+    if why:
+        raise UsageError(f"run {row.id} {why}")
+
+
+def unknown_name(state: RunState, order: Command) -> str:
+    """What `order` names that the run does not have ("has no task 'x'; its tasks: a, b"),
+    or "" when the run has it."""
+    kinds: list[tuple[str, str, Iterable[str]]] = []  # (what, the name given, the names known)
+    if isinstance(order, Skip | Retry | CancelTask | Priority):
+        kinds.append(("task", order.task, state.tasks))
+    elif isinstance(order, Slots):
+        kinds.append(("agent", order.agent, state.agents))
+    elif isinstance(order, Pause | Resume) and order.phase:
+        kinds.append(("phase", order.phase, state.phases))
+    elif isinstance(order, Approve | Reject):
+        # gates, amendments at their change gate and agents' tool requests are decided alike
+        kinds.append(("gate", order.gate, [*state.gates, *state.changes, *state.permissions]))
+    for what, name, known in kinds:
+        names = list(known)
+        if name not in names:
+            listed = ", ".join(sorted(names)[:20]) or "none"
+            more = f" (and {len(names) - 20} more)" if len(names) > 20 else ""
+            return f"has no {what} '{name}'; its {what}s: {listed}{more}"
+    return ""
 
 
 async def note_after(db_path: str, ref: str, text: str) -> str | None:
@@ -60,6 +109,7 @@ async def command(db_path: str, ref: str, order: Command) -> str:
     store = await SQLiteStore.open(db_path)
     try:
         row = await live_run(store, ref, "there is nothing to steer")
+        await check_names(store, row, order)
 
         def answers(event: ev.Event, sent: int) -> bool:
             if isinstance(event, ev.CommandDone) and event.command == sent:

@@ -19,7 +19,7 @@ from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.errors import PhasegateError, UsageError
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import RunState, apply, project
-from phasegate.tui.cli.control import Refused, live_run
+from phasegate.tui.cli.control import Refused, check_names, live_run
 from phasegate.tui.text import safe, table, when
 
 ANSWER_TIMEOUT = 30.0
@@ -182,6 +182,7 @@ async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
     store = await SQLiteStore.open(db_path)
     try:
         row = await live_run(store, ref, "its gates cannot be decided now")
+        await check_names(store, row, order)
         event = await ask(
             store,
             row.id,
@@ -376,6 +377,9 @@ async def verify(db_path: str, ref: str, as_json: bool) -> tuple[bool, str]:
 
 
 def check_reason(decision: str, reason: str | None) -> str:
-    if decision == "reject" and not (reason or "").strip():
-        raise UsageError("a rejection needs a reason: --reason TEXT")
+    """A rejection and a skip need a reason (blank is none): a usage error, before anything
+    is sent."""
+    if decision in ("reject", "skip") and not (reason or "").strip():
+        what = "a rejection" if decision == "reject" else "a skip"
+        raise UsageError(f"{what} needs a reason: --reason TEXT")
     return reason or ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -16,15 +17,20 @@ from phasegate.tui.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    MAX_LIMIT,
+    MAX_PRIORITY,
+    MAX_SLOTS,
     _db_path,
     _fail,
     _open,
     _parse_vars,
     _print_problems,
     _run_async,
+    broken_pipe,
     color_option,
     db_option,
     json_option,
+    need_terminal,
     var_option,
 )
 from phasegate.tui.cli.report_commands import COMMANDS as REPORT_COMMANDS
@@ -35,7 +41,27 @@ if TYPE_CHECKING:
     from phasegate.engine.model.commands import Command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The command group; a reader that went away (`phasegate logs | head -1`) ends a command
+    with exit 0. Click's own handling of EPIPE exits 1, which says a run failed."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # (`phasegate --help | head -1`: the help is printed while parsing)
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            broken_pipe()
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            broken_pipe()
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="phasegate")
 def cli() -> None:
     """Run multi-agent work as a plan, and keep a person in control of it.
@@ -47,8 +73,9 @@ def cli() -> None:
       phasegate runs
       phasegate show last
 
-    Exit codes: 0 success; 1 the run failed; 2 invalid plan, bad usage or unknown run;
-    130 interrupted by Ctrl-C; 143 stopped by SIGTERM.
+    Exit codes: 0 success; 1 the run failed, was rejected at a gate or timed out, or a command
+    was refused by policy; 2 invalid plan, bad usage or unknown run (or unknown task, gate,
+    agent or phase); 130 interrupted by Ctrl-C; 143 stopped by SIGTERM.
     """
 
 
@@ -127,6 +154,12 @@ def run(
     it running, and a dropped terminal or SSH connection never stops it. Without a terminal,
     the run is headless.
     """
+    if detach and (headless or quiet):
+        flag = "--headless" if headless else "-q/--quiet"
+        raise click.UsageError(
+            f"--detach and {flag} conflict: --detach runs the engine in the background (its "
+            "log goes to the run directory); --headless runs it in the foreground"
+        )
     # start-up is part of every run: no garbage collection while modules and the plan load
     # (they are long-lived), then freeze them out of later collections
     gc.disable()
@@ -175,11 +208,13 @@ def _host(job: Job) -> NoReturn:
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN", required=False)
+@click.argument("run_ref", metavar="[RUN]", required=False)
 @db_option
 @color_option
 def attach(run_ref: str | None, db: str | None, color: str) -> None:
-    """Open the dashboard on a run (default: the newest active one, else the newest)."""
+    """Open the dashboard on a run (default: the newest active one, else the newest).
+    It needs a terminal: without one, `phasegate show` and `phasegate logs -f` show a run."""
+    need_terminal("attach", "`phasegate show [RUN]` or `phasegate logs [RUN] -f`")
     from phasegate.tui.launch import attach_dashboard
 
     sys.exit(attach_dashboard(_db_path(db), run_ref, color))
@@ -189,7 +224,9 @@ def attach(run_ref: str | None, db: str | None, color: str) -> None:
 @db_option
 @color_option
 def ui(db: str | None, color: str) -> None:
-    """Browse runs in the dashboard; enter opens one."""
+    """Browse runs in the dashboard; enter opens one. It needs a terminal: without one,
+    `phasegate runs` lists the runs."""
+    need_terminal("ui", "`phasegate runs` and `phasegate show RUN`")
     from phasegate.tui.launch import browse
 
     sys.exit(browse(_db_path(db), color))
@@ -199,7 +236,11 @@ def ui(db: str | None, color: str) -> None:
 @db_option
 @json_option
 @click.option(
-    "-n", "--limit", type=click.IntRange(min=1), default=None, help="Show at most N runs."
+    "-n",
+    "--limit",
+    type=click.IntRange(1, MAX_LIMIT),
+    default=None,
+    help=f"Show at most N runs (1 to {MAX_LIMIT:,}).",
 )
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
@@ -279,7 +320,7 @@ def _run_json(r: Any) -> dict[str, Any]:
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN", default="last")
+@click.argument("run_ref", metavar="[RUN]", default="last")
 @db_option
 @json_option
 def show(run_ref: str, db: str | None, as_json: bool) -> None:
@@ -290,10 +331,15 @@ def show(run_ref: str, db: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN", default="last")
+@click.argument("run_ref", metavar="[RUN]", default="last")
 @click.argument("task", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends.")
-@click.option("--attempt", type=int, default=None, help="Only this attempt (default: all).")
+@click.option(
+    "--attempt",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only this attempt, from 1 (default: all).",
+)
 @click.option(
     "--raw", is_flag=True, help="Print the output as it is (escapes, control characters)."
 )
@@ -310,8 +356,21 @@ def logs(
         sys.exit(EXIT_INTERRUPTED)
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A number of seconds: `nan` passes FloatRange(min=0) (it compares false) and would wait
+    for ever; `inf` says the same as no --timeout."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(
+            f"{value} is not a number of seconds; give one of 0 or more, or leave --timeout "
+            "out to wait without a limit",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
 @cli.command()
-@click.argument("run_ref", metavar="RUN", required=False)
+@click.argument("run_ref", metavar="[RUN]", required=False)
 @click.option(
     "--wait",
     is_flag=True,
@@ -320,6 +379,7 @@ def logs(
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
+    callback=_finite,
     metavar="SECONDS",
     help="With --wait: give up after SECONDS (exit 1).",
 )
@@ -387,7 +447,7 @@ def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN", default="last")
+@click.argument("run_ref", metavar="[RUN]", default="last")
 @click.option(
     "--verify",
     is_flag=True,
@@ -409,7 +469,7 @@ def audit(run_ref: str, verify: bool, db: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN", default="last")
+@click.argument("run_ref", metavar="[RUN]", default="last")
 @click.option("--all", "every", is_flag=True, help="Cleared risks too.")
 @db_option
 @json_option
@@ -418,6 +478,14 @@ def risks(run_ref: str, every: bool, db: str | None, as_json: bool) -> None:
     from phasegate.tui.cli.control import risks as list_risks
 
     click.echo(_run_async(lambda: list_risks(_db_path(db), run_ref, as_json, every)))
+
+
+def _named(option: str, value: str) -> None:
+    """An option naming a task or phase: empty would mean the whole run, which it does not say."""
+    if not value.strip():
+        raise click.BadParameter(
+            "an empty name; leave the option out for the whole run", param_hint=option
+        )
 
 
 def _steer(db: str | None, run_ref: str, order: Command) -> None:
@@ -434,7 +502,9 @@ def _steer(db: str | None, run_ref: str, order: Command) -> None:
 def skip(run_ref: str, task: str, reason: str, db: str | None) -> None:
     """Skip TASK of a live RUN (stopping it if it runs); its dependents go on."""
     from phasegate.engine.model import commands as cmd
+    from phasegate.tui.cli.gates import check_reason
 
+    check_reason("skip", reason)
     _steer(db, run_ref, cmd.Skip(task, reason))
 
 
@@ -459,7 +529,8 @@ def cancel(run_ref: str, task: str | None, reason: str, db: str | None) -> None:
     """Cancel a live RUN (every task's process group is stopped), or one of its tasks."""
     from phasegate.engine.model import commands as cmd
 
-    if task:
+    if task is not None:
+        _named("--task", task)
         _steer(db, run_ref, cmd.CancelTask(task, reason))
     else:
         _steer(db, run_ref, cmd.Cancel(reason))
@@ -475,11 +546,13 @@ def pause(run_ref: str, phase: str | None, reason: str, db: str | None) -> None:
     only that phase's tasks wait (a later phase waits when the run reaches it)."""
     from phasegate.engine.model import commands as cmd
 
+    if phase is not None:
+        _named("--phase", phase)
     _steer(db, run_ref, cmd.Pause(phase or "", reason))
 
 
 @cli.command()
-@click.argument("run_ref", metavar="RUN", default="last")
+@click.argument("run_ref", metavar="[RUN]", default="last")
 @click.option("--headless", is_flag=True, help="Take over in the foreground, without dashboard.")
 @click.option(
     "--decide",
@@ -506,7 +579,8 @@ def resume(
     from phasegate.engine.model import commands as cmd
     from phasegate.tui.cli.resume import decisions, inspect, resume_live
 
-    if phase:
+    if phase is not None:
+        _named("--phase", phase)
         _steer(db, run_ref, cmd.Resume(phase))
         return
     path = _db_path(db)
@@ -532,13 +606,16 @@ def resume(
     _host(job)
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})  # (N may be `-5`)
 @click.argument("run_ref", metavar="RUN")
 @click.argument("task")
-@click.argument("value", metavar="N", type=int)
+@click.argument("value", metavar="N", type=click.IntRange(-MAX_PRIORITY, MAX_PRIORITY))
 @db_option
 def priority(run_ref: str, task: str, value: int, db: str | None) -> None:
-    """Give TASK of a live RUN priority N (higher starts first)."""
+    """Give TASK of a live RUN priority N (higher starts first; the plan's default is 0).
+
+    N is a whole number from -1,000,000 to 1,000,000; a negative one lowers the task below
+    the others: `phasegate priority RUN TASK -5`."""
     from phasegate.engine.model import commands as cmd
 
     _steer(db, run_ref, cmd.Priority(task, value))
@@ -547,10 +624,10 @@ def priority(run_ref: str, task: str, value: int, db: str | None) -> None:
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
 @click.argument("agent")
-@click.argument("value", metavar="N", type=click.IntRange(min=1))
+@click.argument("value", metavar="N", type=click.IntRange(1, MAX_SLOTS))
 @db_option
 def slots(run_ref: str, agent: str, value: int, db: str | None) -> None:
-    """Give AGENT of a live RUN N slots (tasks at once)."""
+    """Give AGENT of a live RUN N slots (tasks at once), from 1 to 1024 as in a plan."""
     from phasegate.engine.model import commands as cmd
 
     _steer(db, run_ref, cmd.Slots(agent, value))
@@ -565,6 +642,8 @@ def note(run_ref: str, text: str, db: str | None) -> None:
     from phasegate.engine.model import commands as cmd
     from phasegate.tui.cli.control import note_after
 
+    if not text.strip():
+        raise click.BadParameter("a note needs text", param_hint="TEXT")
     done = _run_async(lambda: note_after(_db_path(db), run_ref, text))
     if done is None:
         _steer(db, run_ref, cmd.Note(text))
@@ -589,6 +668,10 @@ def feedback(
     from phasegate.tui.cli.feedback import answer, parse_answers
 
     more = parse_answers(answers)
+    if rating is None and not comment.strip() and not more:
+        raise click.UsageError(
+            "no answer given: give --rating N (1-5), --comment TEXT or --answer ID=TEXT"
+        )
     click.echo(_run_async(lambda: answer(_db_path(db), run_ref, rating, comment, more)))
 
 
@@ -684,9 +767,8 @@ def main() -> None:
         cli(prog_name="phasegate")
     except PhasegateError as exc:
         _fail(str(exc), exc.exit_code)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(0)
+    except BrokenPipeError:  # (outside a command: see _Commands)
+        broken_pipe()
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m phasegate.tui.cli.main`

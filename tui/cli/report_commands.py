@@ -12,6 +12,7 @@ from phasegate.engine.model.errors import PlanError
 from phasegate.tui.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
+    MAX_LIMIT,
     _db_path,
     _parse_vars,
     _print_problems,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("run_ref", metavar="[RUN]", default="last")
+@click.argument("run_ref", metavar="[RUN]", required=False)
 @click.option(
     "--kind",
     type=click.Choice(["coordination", "qa", "performance", "lessons", "all"]),
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 @var_option
 @db_option
 def report(
-    run_ref: str,
+    run_ref: str | None,
     kind: str,
     fmt: str,
     out: str | None,
@@ -67,6 +68,11 @@ def report(
     from phasegate.tui.cli.reports import report_plan, report_run
 
     if plan_path is not None:
+        if run_ref is not None:
+            raise click.UsageError(
+                f"RUN ({run_ref}) and --plan conflict: a report is of a run, or (with --plan) "
+                "of a plan before it runs; give one of them"
+            )
         try:
             given = dict(_parse_vars(variables))
             click.echo(report_plan(_db_path(db), plan_path, given, fmt, out))
@@ -74,17 +80,18 @@ def report(
             _print_problems(exc.problems)
             sys.exit(EXIT_USAGE)
         return
-    click.echo(_run_async(lambda: report_run(_db_path(db), run_ref, kind, fmt, out)))
+    ref = run_ref if run_ref is not None else "last"
+    click.echo(_run_async(lambda: report_run(_db_path(db), ref, kind, fmt, out)))
 
 
 @click.command()
 @click.argument("run_a", metavar="RUN_A")
-@click.argument("run_b", metavar="RUN_B", default="last")
+@click.argument("run_b", metavar="[RUN_B]", default="last")
 @json_option
 @db_option
 def diff(run_a: str, run_b: str, as_json: bool, db: str | None) -> None:
-    """Compare two runs: task statuses and durations, new and fixed failures, timeline,
-    critical path and metrics."""
+    """Compare two runs (RUN_B: default the newest): task statuses and durations, new and
+    fixed failures, timeline, critical path and metrics."""
     from phasegate.tui.cli.reports import diff_runs
 
     click.echo(_run_async(lambda: diff_runs(_db_path(db), run_a, run_b, as_json)))
@@ -92,7 +99,14 @@ def diff(run_a: str, run_b: str, as_json: bool, db: str | None) -> None:
 
 @click.command()
 @click.argument("text")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(1, MAX_LIMIT),
+    default=20,
+    show_default=True,
+    help=f"Show at most N findings (1 to {MAX_LIMIT:,}).",
+)
 @json_option
 @db_option
 def search(text: str, limit: int, as_json: bool, db: str | None) -> None:

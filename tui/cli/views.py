@@ -227,6 +227,8 @@ async def print_logs(
         if task is not None and task not in state.tasks:
             known = ", ".join(sorted(state.tasks)[:20]) or "none"
             raise UsageError(f"run {row.id} has no task '{task}'; its tasks: {known}")
+        if attempt is not None:
+            _check_attempt(row, state, task, attempt, follow)
         cursor = 0
         multi = task is None
         out = sys.stdout
@@ -267,6 +269,23 @@ async def print_logs(
             await asyncio.sleep(FOLLOW_POLL)
     finally:
         await store.close()
+
+
+def _check_attempt(
+    row: RunRow, state: RunState, task: str | None, attempt: int, follow: bool
+) -> None:
+    """UsageError for an attempt the run has not made (of TASK, or of any task): printing
+    nothing and exiting 0 would say it made one, silent. Following a live run, a later
+    attempt may still come."""
+    tasks = [state.tasks[task]] if task is not None else list(state.tasks.values())
+    made = max((t.attempts for t in tasks), default=0)
+    if attempt <= made or (follow and row.finished_at is None and engine_alive(row)):
+        return
+    of = f"task '{task}' of run {row.id}" if task is not None else f"run {row.id}"
+    if made == 0:
+        raise UsageError(f"{of} has no attempt {attempt}: it has not run yet")
+    there = "1" if made == 1 else f"1 to {made}"
+    raise UsageError(f"{of} has no attempt {attempt}; its attempts: {there}")
 
 
 def shorten(text: str, width: int) -> str:
