@@ -184,6 +184,8 @@ class Runner:
             listener(event)
         if self._caught is not None:
             self._caught.append(event)
+        if resumed or (isinstance(event, ev.RunPaused) and not event.phase):
+            self._sink.summary(status=self.state.status.value)  # (`runs` lists it paused)
         if isinstance(event, ev.TaskUsage):
             self._budgets.saw(event)
         elif asked.startswith("budget:"):  # (an operator went on past a spent budget)

@@ -586,3 +586,36 @@ async def test_no_risk_stays_open_once_the_run_has_ended(tmp_path: Path) -> None
     assert state.status is RunStatus.SUCCEEDED
     overrun = state.risks["overrun:slow"]  # (raised while it ran)
     assert not overrun.open and overrun.cleared_at is not None
+
+
+async def test_the_run_row_says_paused_while_the_run_is_paused(tmp_path: Path) -> None:
+    # (`phasegate runs` lists the row: it said running all along)
+    text = """
+    name: pause
+    agents: {a: {}}
+    phases:
+      - id: p
+        tasks: [{id: one, run: "sleep 0.3"}, {id: two, run: "true", needs: [one]}]
+    """
+    seen: list[str] = []
+
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        task = runner.state.tasks["one"]
+        await until(lambda: task.status is TaskStatus.RUNNING)
+        command(runner, "pause", {})
+
+        async def row_status() -> str:
+            row = await store.get_run("run1")
+            return row.status if row is not None else ""
+
+        for _ in range(1000):  # (the sink writes it within a batch window: 10 s at most here)
+            if (status := await row_status()) == "paused":
+                seen.append(status)
+                break
+            await asyncio.sleep(0.01)
+        command(runner, "resume", {})
+
+    state, store = await operated(tmp_path, text, operator)
+    assert seen == ["paused"] and state.status is RunStatus.SUCCEEDED
+    row = await store.get_run("run1")
+    assert row is not None and row.status == "succeeded"
