@@ -71,6 +71,13 @@ class GatePrompt(ReasonPrompt):
         head.append(f"approvals {len(g.approved_by)}/{g.quorum}")
         who = ", ".join(g.approvers) or "anyone"
         head.append(f"\napprovers: {safe(who)} · evidence {g.evidence_hash[:12]}")
+        failed = sum(1 for c in g.criteria if not c.get("passed"))
+        if failed:  # (a manual gate asks people even so: say what approving means)
+            head.append(
+                f"\n{failed} of {len(g.criteria)} criteria failed: approving passes the gate "
+                "all the same",
+                style="bold red",
+            )
         with Vertical() as box:
             box.border_title = f"Gate {safe(self.gate)} waits for a decision"
             box.border_subtitle = SUBTITLE
