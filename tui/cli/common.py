@@ -6,11 +6,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from phasegate.engine.model.errors import PhasegateError, Problem
+
+if TYPE_CHECKING:
+    from phasegate.engine.client.engines import Job
 
 # (asyncio and the engine's client load when a command needs them: `phasegate --help` and the
 # start of `phasegate run` pay only for what they use)
@@ -139,3 +142,11 @@ color_option = click.option(
     show_default=True,
     help="Colours of the dashboard (NO_COLOR=1 also turns them off).",
 )
+
+
+def _host(job: Job) -> NoReturn:
+    """The engine in this process, in the foreground (engine/host.py); exits with its code."""
+    from phasegate.engine.client.engines import exit_code, host
+
+    state, sig = _run_async(lambda: host(job))
+    sys.exit(exit_code(state, sig))
