@@ -8,11 +8,13 @@ a person can act on.
 
 from __future__ import annotations
 
-import dataclasses
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
+
+import msgspec
+import msgspec.structs
 
 from phasegate.engine.model.errors import UsageError
 
@@ -47,8 +49,7 @@ class BadCommand(UsageError):
     """A command that cannot be carried out as written (unknown kind, a missing or bad field)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Approve:
+class Approve(msgspec.Struct, frozen=True):
     gate: str
     reason: str = ""
     scope: str = ""  # "task": a coding agent's tool, allowed for the rest of its task
@@ -56,23 +57,20 @@ class Approve:
     role: ClassVar[Role] = Role.DECIDE
 
 
-@dataclass(frozen=True, slots=True)
-class Reject:
+class Reject(msgspec.Struct, frozen=True):
     gate: str
     reason: str  # the gate's policy refuses (and audits) a rejection without one
     kind: ClassVar[Kind] = Kind.REJECT
     role: ClassVar[Role] = Role.DECIDE
 
 
-@dataclass(frozen=True, slots=True)
-class Cancel:
+class Cancel(msgspec.Struct, frozen=True):
     reason: str = ""
     kind: ClassVar[Kind] = Kind.CANCEL
     role: ClassVar[Role] = Role.OPERATE
 
 
-@dataclass(frozen=True, slots=True)
-class Pause:
+class Pause(msgspec.Struct, frozen=True):
     phase: str = ""  # empty: the whole run
     reason: str = ""
     ask: str = ""  # the key of a risk whose rule asks the operator (go on or stop?)
@@ -80,23 +78,20 @@ class Pause:
     role: ClassVar[Role] = Role.OPERATE
 
 
-@dataclass(frozen=True, slots=True)
-class Resume:
+class Resume(msgspec.Struct, frozen=True):
     phase: str = ""  # empty: the whole run
     kind: ClassVar[Kind] = Kind.RESUME
     role: ClassVar[Role] = Role.OPERATE
 
 
-@dataclass(frozen=True, slots=True)
-class Priority:
+class Priority(msgspec.Struct, frozen=True):
     task: str
     priority: int
     kind: ClassVar[Kind] = Kind.PRIORITY
     role: ClassVar[Role] = Role.OPERATE
 
 
-@dataclass(frozen=True, slots=True)
-class Slots:
+class Slots(msgspec.Struct, frozen=True):
     agent: str
     slots: int
     kind: ClassVar[Kind] = Kind.SLOTS
@@ -107,31 +102,27 @@ class Slots:
             raise BadCommand("slots must be a whole number of 1 or more")
 
 
-@dataclass(frozen=True, slots=True)
-class Retry:
+class Retry(msgspec.Struct, frozen=True):
     task: str
     kind: ClassVar[Kind] = Kind.RETRY
     role: ClassVar[Role] = Role.OPERATE
 
 
-@dataclass(frozen=True, slots=True)
-class Skip:
+class Skip(msgspec.Struct, frozen=True):
     task: str
     reason: str = ""
     kind: ClassVar[Kind] = Kind.SKIP
     role: ClassVar[Role] = Role.OPERATE
 
 
-@dataclass(frozen=True, slots=True)
-class CancelTask:
+class CancelTask(msgspec.Struct, frozen=True):
     task: str
     reason: str = ""
     kind: ClassVar[Kind] = Kind.CANCEL_TASK
     role: ClassVar[Role] = Role.OPERATE
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(msgspec.Struct, frozen=True):
     text: str
     kind: ClassVar[Kind] = Kind.NOTE
     role: ClassVar[Role] = Role.OPERATE
@@ -140,8 +131,7 @@ class Note:
         _required(self.text, "a note needs text")
 
 
-@dataclass(frozen=True, slots=True)
-class Amend:
+class Amend(msgspec.Struct, frozen=True):
     """A new version of the run's plan (its YAML text): checked against the run, then put to
     a change gate; `restart`: running tasks (comma-separated) whose command may change, their
     attempt stopped and run again with the new one."""
@@ -160,11 +150,10 @@ class Amend:
         return tuple(t.strip() for t in self.restart.split(",") if t.strip())
 
 
-@dataclass(frozen=True, slots=True)
-class Feedback:
+class Feedback(msgspec.Struct, frozen=True):
     rating: int = 0  # 1-5; 0: none given
     comment: str = ""
-    answers: dict[str, str] = dataclasses.field(default_factory=dict)  # other questions, by id
+    answers: dict[str, str] = msgspec.field(default_factory=dict)  # other questions, by id
     kind: ClassVar[Kind] = Kind.FEEDBACK
     role: ClassVar[Role] = Role.ANSWER
 
@@ -219,9 +208,9 @@ def args_of(command: Command) -> dict[str, Any]:
     """A command's fields, as stored and sent (those at their default are left out)."""
     return {
         f.name: getattr(command, f.name)
-        for f in dataclasses.fields(command)
+        for f in msgspec.structs.fields(command)
         if getattr(command, f.name) != f.default
-        and (f.default_factory is dataclasses.MISSING or getattr(command, f.name))
+        and (f.default_factory is msgspec.NODEFAULT or getattr(command, f.name))
     }
 
 
@@ -233,17 +222,17 @@ def parse(kind: str, args: Mapping[str, Any]) -> Command:
         known = ", ".join(k.value for k in Kind)
         raise BadCommand(f"unknown command '{kind}'; commands: {known}") from None
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
+    for f in msgspec.structs.fields(cls):
         value = args.get(f.name)
         if value is None:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if f.required:
                 raise BadCommand(f"'{kind}' needs '{f.name}'")
             continue
-        if f.type == "int":
+        if f.type is int:
             if isinstance(value, bool) or not _whole(value):
                 raise BadCommand(f"'{f.name}' must be a whole number, not {value!r}")
             value = int(str(value))
-        elif str(f.type).startswith("dict"):
+        elif typing.get_origin(f.type) is dict:
             if not isinstance(value, Mapping):
                 raise BadCommand(f"'{f.name}' must be a mapping, not {value!r}")
             value = {str(k): str(v) for k, v in value.items()}
