@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _procs import Tmux, find_phasegate
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.fold import apply
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, dump, snapshot_format
-from phasegate.engine.model.state import RunState, apply
+from phasegate.engine.model.state import RunState
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.base import RunRow
 

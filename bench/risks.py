@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.state import apply, project
+from phasegate.engine.model.fold import apply, project
 from phasegate.engine.plan.dag import build as build_graph
 from phasegate.engine.plan.model import Plan, RiskSettings
 from phasegate.engine.plan.scheduler import Scheduler

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.state import project
+from phasegate.engine.model.fold import project
 from phasegate.engine.store import SQLiteStore, Store
 from phasegate.engine.store.base import OutputLine, RunRow
 

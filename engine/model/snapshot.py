@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 
 from phasegate.engine.model import state as st
+from phasegate.engine.model.fold import apply
 
 if typing.TYPE_CHECKING:
     from phasegate.engine.store.base import Store
@@ -129,5 +130,5 @@ async def fold_run(store: Store, run_id: str) -> tuple[st.RunState, int]:
         state = load(data)
     events = await store.read_events(run_id, seq)
     for _, event in events:
-        st.apply(state, event)
+        apply(state, event)
     return state, events[-1][0] if events else seq

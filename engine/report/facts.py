@@ -9,7 +9,8 @@ from typing import Any
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model import statuses
-from phasegate.engine.model.state import RunState, apply
+from phasegate.engine.model.fold import apply
+from phasegate.engine.model.state import RunState
 
 BAD = frozenset(s.value for s in statuses.BAD)  # the same bad ends as the engine, by name
 INTERRUPTED = "interrupted"  # an attempt the engine's death cut short (stopped at the take-over)

@@ -32,11 +32,12 @@ from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.exec.worktree import Worktrees
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
+from phasegate.engine.model.fold import apply
 from phasegate.engine.model.identity import Identity, current_identity
 from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
-from phasegate.engine.model.state import RunState, apply
+from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan

@@ -115,8 +115,8 @@ async def test_the_engine_answers_a_command_it_cannot_read_and_goes_on(tmp_path:
 
 
 async def test_commands_that_reach_an_ended_run_are_answered() -> None:
+    from phasegate.engine.model.fold import project
     from phasegate.engine.model.identity import Identity
-    from phasegate.engine.model.state import project
     from phasegate.engine.run.inbox import Inbox
 
     events: list[ev.Event] = []

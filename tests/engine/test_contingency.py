@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.fold import project
 from phasegate.engine.model.identity import current_identity
-from phasegate.engine.model.state import project
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.plan import load_plan
 from phasegate.engine.run.loop import Runner

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.state import RunState, apply, project
+from phasegate.engine.model.fold import apply, project
+from phasegate.engine.model.state import RunState
 from phasegate.engine.plan import load_plan
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan

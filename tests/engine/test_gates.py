@@ -294,13 +294,13 @@ class _Host:
     """The loop as a gatekeeper sees it, over a given fold (a run taken over)."""
 
     def __init__(self, events: list[ev.Event]) -> None:
-        from phasegate.engine.model.state import project
+        from phasegate.engine.model.fold import project
 
         self.state = project(events)
         self.emitted: list[ev.Event] = []
 
     def emit(self, event: ev.Event) -> None:
-        from phasegate.engine.model.state import apply
+        from phasegate.engine.model.fold import apply
 
         self.emitted.append(event)
         apply(self.state, event)

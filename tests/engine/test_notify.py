@@ -10,7 +10,7 @@ import pytest
 
 from phasegate.engine.client.policy import gates_waiting_for, may_answer_question
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.state import project
+from phasegate.engine.model.fold import project
 from phasegate.engine.plan import validate_file
 from phasegate.engine.run.notify import message
 

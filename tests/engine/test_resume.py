@@ -12,8 +12,8 @@ import pytest
 from phasegate.engine.durable.recovery import leftovers, take_over
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
+from phasegate.engine.model.fold import project
 from phasegate.engine.model.snapshot import fold_run, snapshot_format
-from phasegate.engine.model.state import project
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan import load_plan
 from phasegate.engine.run import loop as runner_mod

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.fold import apply, project
 from phasegate.engine.model.identity import current_identity
-from phasegate.engine.model.state import RunState, apply, project
+from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.plan.model import RiskSettings
 from phasegate.engine.run.loop import Runner

@@ -378,7 +378,7 @@ async def test_every_event_is_persisted(tmp_path: Path, command: str) -> None:
         phases: [{{id: p, tasks: [{tasks}]}}]
         """,
     )
-    from phasegate.engine.model.state import project
+    from phasegate.engine.model.fold import project
 
     stored = [e for _, e in await store.read_events("run1")]
     assert len(stored) == state.events

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model import snapshot
-from phasegate.engine.model.state import RunState, apply, project
+from phasegate.engine.model.fold import apply, project
+from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.store import MemoryStore, SQLiteStore, Store
 from phasegate.engine.store.base import RunRow

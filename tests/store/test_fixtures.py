@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.state import project
+from phasegate.engine.model.fold import project
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.store import MemoryStore, Store
 from tests.fixtures import fixture_db, load_run, parse_jsonl, read_jsonl, record_run

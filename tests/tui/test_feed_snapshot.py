@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from phasegate.engine.model import snapshot
-from phasegate.engine.model.state import project
+from phasegate.engine.model.fold import project
 from phasegate.tui.dashboard.feed import RunFeed
 from tests.fixtures import fixture_db
 

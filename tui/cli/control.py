@@ -22,7 +22,8 @@ from phasegate.engine.model.commands import (
     Slots,
 )
 from phasegate.engine.model.errors import PhasegateError, UsageError
-from phasegate.engine.model.state import RunState, project
+from phasegate.engine.model.fold import project
+from phasegate.engine.model.state import RunState
 from phasegate.tui.text import safe, table, when
 
 

@@ -17,8 +17,9 @@ from phasegate.engine.client import RunRow, SQLiteStore, ask, engine_alive, reso
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.errors import PhasegateError, UsageError
+from phasegate.engine.model.fold import apply, project
 from phasegate.engine.model.identity import current_identity
-from phasegate.engine.model.state import RunState, apply, project
+from phasegate.engine.model.state import RunState
 from phasegate.tui.cli.control import Refused, check_names, live_run
 from phasegate.tui.text import safe, table, when
 
@@ -135,15 +136,17 @@ async def wait_for_gates(
     user = current_identity().user
     deadline = None if timeout is None else time.monotonic() + timeout
     folds: dict[str, tuple[int, RunState]] = {}  # run -> (last event read, its fold)
-    store = await SQLiteStore.open(db_path)
-    # Ctrl-C ends the wait between two looks at the store, never inside one (a read cut off
-    # in the database's thread would print its traceback as the loop closes)
+    # Ctrl-C ends the wait between two looks at the store, never inside one, nor while the
+    # store opens (a read cut off in the database's thread printed its traceback as the loop
+    # closed)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    store: SQLiteStore | None = None
     try:
-        only = await resolve_run(store, ref) if ref is not None else None
-        while True:
+        store = await SQLiteStore.open(db_path)
+        only = await resolve_run(store, ref) if ref is not None and not stop.is_set() else None
+        while not stop.is_set():
             rows = [only] if only is not None else await _live_runs(store)
             found: list[dict[str, Any]] = []
             for row in rows:
@@ -170,11 +173,11 @@ async def wait_for_gates(
                 raise NoGate(f"no gate of {where} waited for {user} within {timeout:g}s")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), WAIT_POLL)
-            if stop.is_set():
-                raise KeyboardInterrupt
+        raise KeyboardInterrupt
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-        await store.close()
+        if store is not None:
+            await store.close()
 
 
 async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:

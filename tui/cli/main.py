@@ -277,7 +277,7 @@ async def _known(store: Any, r: Any) -> Any:
     import time
 
     from phasegate.engine.client import engine_alive
-    from phasegate.engine.model.state import project
+    from phasegate.engine.model.fold import project
 
     if r.finished_at is not None:
         return r

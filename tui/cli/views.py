@@ -15,7 +15,8 @@ from phasegate.engine.client.reports import gather, metrics
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
-from phasegate.engine.model.state import RunState, project
+from phasegate.engine.model.fold import project
+from phasegate.engine.model.state import RunState
 from phasegate.tui.text import counts_text, money, safe, table, when
 
 FOLLOW_POLL = 0.2

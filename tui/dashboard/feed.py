@@ -16,9 +16,10 @@ from phasegate.engine.client import RunRow, SQLiteStore, deliver
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Command
 from phasegate.engine.model.errors import PhasegateError
+from phasegate.engine.model.fold import apply
 from phasegate.engine.model.snapshot import load as load_state
 from phasegate.engine.model.snapshot import snapshot_format
-from phasegate.engine.model.state import RunState, apply
+from phasegate.engine.model.state import RunState
 from phasegate.tui.dashboard.risks import MAX_RISKS, RISK_EVENTS, Risk, risk_of
 
 FOLD_SLICE = 5000  # events folded before yielding to the UI loop
