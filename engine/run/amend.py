@@ -97,7 +97,7 @@ class Amendments:
             opened = next(c.id for c in state.changes.values() if c.status is GateStatus.OPEN)
             return False, f"{opened} waits for a decision: decide it first"
         change = f"change-{len(state.changes) + 1}"
-        found = impact(r.plan, new, state, r.now())
+        found = impact(r.plan, new, state, r.now(), order.restarts)
         approvers = list(r.plan.roles.changes)
         r.emit(
             ev.ChangeProposed(

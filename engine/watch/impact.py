@@ -4,22 +4,28 @@ stands now by the simulator `phasegate plan` uses (engine/watch/simulate.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 from phasegate.engine.model.state import RunState
+from phasegate.engine.plan.dag import DEFAULT_ESTIMATE
 from phasegate.engine.plan.model import Plan
-from phasegate.engine.watch.forecast import progress
-from phasegate.engine.watch.simulate import simulate
+from phasegate.engine.watch.forecast import OVERDUE, progress
+from phasegate.engine.watch.simulate import Progress, simulate
 
 MOVED = 1.0  # seconds: a start that moves less is not reported
 
 
-def impact(old: Plan, new: Plan, state: RunState, now: float) -> dict[str, Any]:
+def impact(
+    old: Plan, new: Plan, state: RunState, now: float, restart: Collection[str] = ()
+) -> dict[str, Any]:
     """{"before": {"eta", "critical_path"}, "after": {...}, "earlier": [...], "later": [...]}:
-    eta in seconds from now; earlier and later: [task, seconds it moves]."""
+    eta in seconds from now; earlier and later: [task, seconds it moves]. `restart`: running
+    tasks the amendment stops and runs again."""
     where = progress(state, now)
     before = simulate(old, progress=where)
-    after = simulate(new, progress=where)
+    after = simulate(new, progress=_amended(where, old, new, restart))
     starts = {s.task: s.start for s in before.slots}
     earlier, later = [], []
     for s in after.slots:
@@ -37,6 +43,27 @@ def impact(old: Plan, new: Plan, state: RunState, now: float) -> dict[str, Any]:
         "earlier": earlier,
         "later": later,
     }
+
+
+def _amended(where: Progress, old: Plan, new: Plan, restart: Collection[str]) -> Progress:
+    """Where the run stands, as the new plan sees it: a task whose estimate the amendment
+    changes (or adds) takes the new one, a running one keeps what it has run against it, and a
+    restarted one starts over. (The run's own estimates stood in for the new plan's: an
+    amendment that made the critical path 30 s longer showed `+0s`.)"""
+    was = {t.id: t.estimate for _, t in old.tasks()}
+    estimate, running = dict(where.estimate), dict(where.running)
+    for _, t in new.tasks():
+        if t.id in where.done:
+            continue
+        if t.estimate is not None and t.estimate != was.get(t.id):
+            before = estimate.get(t.id, t.estimate)
+            estimate[t.id] = t.estimate
+            if t.id in running:
+                agent, left = running[t.id]
+                running[t.id] = (agent, max(left + t.estimate - before, min(OVERDUE, t.estimate)))
+        if t.id in restart and t.id in running:
+            running[t.id] = (running[t.id][0], estimate.get(t.id, DEFAULT_ESTIMATE))
+    return replace(where, estimate=estimate, running=running)
 
 
 def impact_lines(found: dict[str, Any]) -> list[str]:

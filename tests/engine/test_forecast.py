@@ -374,3 +374,20 @@ def test_a_priority_set_back_to_zero_leaves_the_plans_order(tmp_path: Path) -> N
     after = forecast(plan, graph, state, 0.0, cache=cache)
     assert after.phases["work"] == 1.0 + 20.0
     assert after == forecast(plan, graph, state, 0.0)  # the same without the cache
+
+
+def test_an_amendment_s_impact_uses_the_new_plan_s_estimates(tmp_path: Path) -> None:
+    # (the run's own estimates stood in for the new plan's: +0s for a change of +29 s)
+    from phasegate.engine.watch.impact import impact
+
+    plan = _plan(tmp_path, CHAIN)
+    state = _started(plan)
+    apply(state, ev.TaskStarted(100.0, "a", 1, "a", 1, 1))
+    longer_b = _plan(tmp_path, CHAIN.replace("estimate: 5", "estimate: 34"))
+    found = impact(plan, longer_b, state, 104.0)
+    assert found["before"]["eta"] == 11.0 and found["after"]["eta"] == 40.0  # 6 s of a, then b
+    # a running task's new estimate counts against what it has run (4 s of a's 10 -> 20)
+    longer_a = _plan(tmp_path, CHAIN.replace("estimate: 10", "estimate: 20"))
+    assert impact(plan, longer_a, state, 104.0)["after"]["eta"] == 21.0
+    # a running task restarted runs its whole (new) estimate again
+    assert impact(plan, plan, state, 104.0, restart=["a"])["after"]["eta"] == 15.0
