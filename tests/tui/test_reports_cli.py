@@ -72,6 +72,14 @@ def test_diff_and_search_across_two_runs(pg: Run, tmp_path: Path) -> None:
     assert pg("run", "plan.yaml", "--headless", "-q").returncode == 1
     diff = pg("diff", first, "last")
     assert diff.returncode == 0 and "new failures: check" in diff.stdout
+    # RUN_B left out: the newest other run of the same plan, never another plan's newest run
+    (tmp_path / "other.yaml").write_text(PLAN.replace("name: shipping", "name: other", 1))
+    assert pg("run", "other.yaml", "--headless", "-q").returncode in (0, 1)
+    assert pg("diff", first).stdout == diff.stdout
+    alone = pg("diff", "last")
+    assert alone.returncode == 2 and "the only run of plan other" in alone.stderr
+    mixed = pg("diff", first, "last")
+    assert mixed.stdout.startswith("(runs of two plans: shipping and other)")
     data = json.loads(pg("diff", first, "last", "--json").stdout)
     assert data["new_failures"] == ["check"]
     noted = pg("note", "last", "check broke on the <b>fail</b> marker file")

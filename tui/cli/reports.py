@@ -89,15 +89,33 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
     )
 
 
-async def diff_runs(db_path: str, ref_a: str, ref_b: str, as_json: bool) -> str:
+async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) -> str:
+    """Compare run `ref_a` with `ref_b`, by default the newest other run of the same plan
+    (the newest run of any plan compared one plan with another)."""
     store = await SQLiteStore.open(db_path)
     try:
         a = await resolve_run(store, ref_a)
-        b = await resolve_run(store, ref_b)
+        if ref_b is not None:
+            b = await resolve_run(store, ref_b)
+        else:
+            same = [r for r in await store.list_runs() if r.plan_name == a.plan_name]
+            others = [r for r in same if r.id != a.id]
+            if not others:
+                raise UsageError(
+                    f"run {a.id} is the only run of plan {safe(a.plan_name)}: "
+                    "name the run to compare it with (RUN_B)"
+                )
+            b = others[0]
         result = compare(await rep.facts_of(store, a.id), await rep.facts_of(store, b.id))
     finally:
         await store.close()
-    return json.dumps(result, indent=2) if as_json else diff_text(result)
+    if as_json:
+        return json.dumps(result, indent=2)
+    shown = diff_text(result)
+    if a.plan_name != b.plan_name:
+        plans = f"{safe(a.plan_name)} and {safe(b.plan_name)}"
+        shown = f"(runs of two plans: {plans})\n" + shown
+    return shown
 
 
 def _s(x: float | None) -> str:
@@ -117,11 +135,8 @@ def diff_text(d: dict[str, Any]) -> str:
         f"{'task':<24} {'status':<24} {'duration':<18} delta",
     ]
     for t in d["tasks"]:
-        status = (
-            t["status_a"]
-            if t["status_a"] == t["status_b"]
-            else f"{t['status_a']} -> {t['status_b']}"
-        )
+        was, now = t["status_a"] or "-", t["status_b"] or "-"  # (-: not in that run)
+        status = was if was == now else f"{was} -> {now}"
         lines.append(
             f"{safe(t['id'])[:24]:<24} {status:<24} "
             f"{_s(t['duration_a']) + ' -> ' + _s(t['duration_b']):<18} {_signed(t['delta'])}"
