@@ -127,3 +127,19 @@ def test_twenty_decisions_at_once_decide_once_and_every_other_is_told_why(
     votes = [r for r in rows if r["gate"] == "review" and r["decision"] in ("approve", "reject")]
     assert sum(r["accepted"] for r in votes) == 1  # (the refused ones the engine took: audited)
     assert all(not r["accepted"] and r["why"] for r in votes[1:])
+
+
+def test_a_gate_the_run_never_reached_is_listed_as_not_reached(pg: Run, tmp_path: Path) -> None:
+    # (it said `waiting`, as if it waited for a decision, in a run that had failed before it)
+    (tmp_path / "early.yaml").write_text(
+        "name: early\n"
+        "agents: {a: {}}\n"
+        "phases:\n"
+        "  - {id: one, tasks: [{id: bad, run: 'exit 3'}]}\n"
+        "  - {id: two, tasks: [{id: later, run: 'true'}]}\n"
+        "gates: [{id: review, after: one}]\n"
+    )
+    assert pg("run", "early.yaml", "--headless", "-q").returncode == 1
+    listed = pg("gates", "last")
+    assert listed.returncode == 0 and "not reached" in listed.stdout, listed.stdout
+    assert "waiting" not in listed.stdout

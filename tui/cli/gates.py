@@ -72,7 +72,7 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
                         g["run"],
                         safe(g["id"]),
                         safe(g["after"] or "plan change"),
-                        g["status"],
+                        "not reached" if g["status"] == "waiting" else g["status"],
                         f"{len(g['approved_by'])}/{g['quorum']}",
                         safe(
                             ", ".join(g["approvers"])
