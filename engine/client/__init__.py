@@ -29,11 +29,11 @@ from phasegate.engine.model.identity import current_identity
 from phasegate.engine.store import SQLiteStore as SQLiteStore
 from phasegate.engine.store.base import RunRow as RunRow
 from phasegate.engine.store.base import resolve_run as resolve_run
+from phasegate.engine.store.opening import default_db_path as default_db_path
 from phasegate.engine.store.paths import bindable, run_path, socket_path
 from phasegate.engine.store.paths import new_run_id as new_run_id
 from phasegate.engine.store.paths import run_dir as run_dir
 from phasegate.engine.store.paths import share_group as share_group
-from phasegate.engine.store.sqlite import default_db_path as default_db_path
 
 ANSWER_TIMEOUT = 30.0
 ANSWER_POLL = 0.1

@@ -5,7 +5,8 @@ May import phasegate.engine.model only."""
 
 from phasegate.engine.store.base import OutputLine, RunRow, Store
 from phasegate.engine.store.memory import MemoryStore
-from phasegate.engine.store.sqlite import SQLiteStore, default_db_path, open_store
+from phasegate.engine.store.opening import default_db_path
+from phasegate.engine.store.sqlite import SQLiteStore, open_store
 
 __all__ = [
     "MemoryStore",

@@ -7,8 +7,6 @@ import json
 import os
 import secrets
 import sqlite3
-import time
-import urllib.parse
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -29,44 +27,21 @@ from phasegate.engine.store.base import (
 )
 from phasegate.engine.store.batch import Batch, BatchWriter, Busy
 from phasegate.engine.store.chain import Row
-from phasegate.engine.store.migrations import LATEST, check_not_foreign, foreign_refusal, migrate
-from phasegate.engine.store.paths import private_dirs
+from phasegate.engine.store.migrations import check_not_foreign, migrate
+from phasegate.engine.store.opening import (
+    BUSY_TIMEOUT_MS,
+    default_db_path,
+    enable_wal,
+    open_read_only,
+    prepare_path,
+    store_error,
+    writable,
+)
 
-BUSY_TIMEOUT_MS = 10_000
 _RUN_COLUMNS = (
     "id, plan_name, plan_path, status, created_at, started_at, finished_at, counts, user, host, "
     "engine_pid, engine_started, heartbeat_at"
 )
-
-
-def default_db_path() -> str:
-    """`PHASEGATE_DB`, else `phasegate.db` in the user data directory (platformdirs)."""
-    env = os.environ.get("PHASEGATE_DB")
-    if env:
-        return env
-    import platformdirs
-
-    return os.path.join(platformdirs.user_data_dir("phasegate", appauthor=False), "phasegate.db")
-
-
-def prepare_path(path: str) -> None:
-    """Create the data directory (0700) and the database file (0600) if they are missing."""
-    if path == ":memory:":
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        private_dirs(directory)  # 0700 whatever the umask says
-        if not os.path.exists(path):
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            try:
-                os.fchmod(fd, 0o600)
-            finally:
-                os.close(fd)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the database {path}: {exc.strerror}; "
-            "choose another place with --db or PHASEGATE_DB"
-        ) from None
 
 
 def _row(r: Sequence[Any]) -> RunRow:
@@ -85,114 +60,6 @@ def _row(r: Sequence[Any]) -> RunRow:
         engine_started=r[11],
         heartbeat_at=r[12],
     )
-
-
-def _store_error(path: str, exc: sqlite3.Error) -> StoreError:
-    text = str(exc)
-    hint = "check the file and its directory, or choose another with --db"
-    if "readonly" in text or "read-only" in text:
-        hint = (
-            "the database or its directory is read-only (nothing committed was lost); "
-            "fix the permissions or the mount, or use --db"
-        )
-    elif "disk is full" in text or "full" in text:
-        hint = "free space (nothing committed was lost), then `phasegate resume` goes on"
-    elif "not a database" in text:
-        hint = "the file is not a phasegate database; choose another with --db"
-    elif "locked" in text or "busy" in text:
-        return StoreBusy(f"database {path}: {text}; another process holds its lock")
-    return StoreError(f"database {path}: {text}; {hint}")
-
-
-def _enable_wal(conn: sqlite3.Connection, path: str) -> None:
-    """Switch the file to WAL mode (it stays so), waiting out another process doing the same.
-
-    The switch needs an exclusive lock, and two connections asking for it at once (two processes
-    opening a new database) make SQLite answer "database is locked" at once, without calling the
-    busy handler: so retry until the busy timeout is spent.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            row = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.005)
-    mode = str(row[0]).lower() if row else "unknown"
-    if mode != "wal":
-        raise StoreError(
-            f"database {path}: cannot switch it to WAL mode (it stays {mode}); the file or its "
-            "directory is probably read-only or on a file system without shared memory; "
-            "choose another with --db"
-        )
-
-
-def _writable(path: str) -> bool:
-    """Whether this user may write the database: the file, and its directory (where SQLite
-    makes the write-ahead log and its shared memory)."""
-    return os.access(path, os.W_OK) and os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
-
-
-def _why_not_migrated(path: str) -> str:
-    if os.stat(path).st_uid != os.geteuid():
-        return "it is not yours to migrate: its owner's phasegate does so when it next opens it"
-    directory = os.path.dirname(os.path.abspath(path))
-    return (
-        f"it cannot be upgraded while it or its directory is read-only: make them writable "
-        f"(chmod u+w {path} {directory}) or choose another with --db"
-    )
-
-
-async def _open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
-    """A read-only connection to a database this user may read but not write (a run shared
-    with a group, or a data directory that is read-only). While its engine runs, the WAL's
-    shared memory exists and is the group's; once no one has it open there is none, and the
-    file is read as it is (immutable)."""
-    where = "file:" + urllib.parse.quote(os.path.abspath(path))
-    if not os.access(path, os.R_OK):
-        raise StoreError(
-            f"database {path}: it is not readable by you; its owner can share a run with your "
-            "group (`phasegate run PLAN --share GROUP`)"
-        )
-    last: sqlite3.Error | None = None
-    for mode in ("?mode=ro", "?mode=ro&immutable=1"):
-        if mode.endswith("immutable=1") and os.path.exists(f"{path}-shm"):
-            break  # (a live engine's: reading past its shared memory would show stale pages)
-        conn = await aiosqlite.connect(
-            where + mode, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-        )
-        try:
-            await conn.execute("BEGIN")  # (one snapshot for both reads)
-            tables = [
-                str(r[0])
-                for r in await conn.execute_fetchall(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-                )
-            ]
-            version = 0
-            if "schema_migrations" in tables:
-                rows = await conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
-                version = int(next(iter(rows))[0] or 0) if rows else 0
-            await conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            await conn.close()
-            last = exc
-            continue
-        foreign = [t for t in tables if t != "schema_migrations"] if version == 0 else []
-        if foreign or version != LATEST:
-            await conn.close()
-        if foreign:
-            raise StoreError(f"database {path}: {foreign_refusal(foreign)}")
-        if version != LATEST:
-            raise StoreError(
-                f"database {path} has schema version {version} and this phasegate reads "
-                f"{LATEST}; {_why_not_migrated(path)}"
-            )
-        return conn, where + mode
-    raise _store_error(path, last or sqlite3.OperationalError("cannot be opened read-only"))
 
 
 class SQLiteStore:
@@ -218,8 +85,8 @@ class SQLiteStore:
         directory this user may not write, opens read-only: it can be read, and a write is
         refused. Another program's SQLite database is refused before anything is written to it.
         """
-        if path != ":memory:" and os.path.isfile(path) and not _writable(path):
-            reader, target = await _open_read_only(path)
+        if path != ":memory:" and os.path.isfile(path) and not writable(path):
+            reader, target = await open_read_only(path)
             return cls(path, reader, target, uri=True)  # (its batch writer reads as it does)
         prepare_path(path)
         target, uri = path, False
@@ -242,7 +109,7 @@ class SQLiteStore:
                 # and a migration lost so is applied again at the next open)
                 sync.execute("PRAGMA synchronous=NORMAL")
                 if not uri:
-                    _enable_wal(sync, path)
+                    enable_wal(sync, path)
                 migrate(sync)
                 conn = await aiosqlite.connect(
                     target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
@@ -258,7 +125,7 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             if conn is not None:
                 await conn.close()
-            raise _store_error(path, exc) from None
+            raise store_error(path, exc) from None
         except StoreError as exc:
             if conn is not None:
                 await conn.close()
@@ -309,7 +176,7 @@ class SQLiteStore:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc) from None
+                raise store_error(self.path, exc) from None
             except BaseException:  # cancelled: the BEGIN itself still runs in aiosqlite's thread
                 await self._rollback()
                 raise
@@ -318,7 +185,7 @@ class SQLiteStore:
                 await self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 await self._rollback()
-                raise _store_error(self.path, exc) from None
+                raise store_error(self.path, exc) from None
             except BaseException:
                 await self._rollback()
                 raise
@@ -337,7 +204,7 @@ class SQLiteStore:
                 async with self._conn.execute(sql, params) as cur:
                     return list(await cur.fetchall())
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc) from None
+                raise store_error(self.path, exc) from None
 
     async def create_run(self, row: RunRow) -> None:
         async with self.transaction() as db:
@@ -382,7 +249,7 @@ class SQLiteStore:
                     f"database {self.path}: {exc}; another process holds its lock"
                 ) from None
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc) from None
+                raise store_error(self.path, exc) from None
 
     @staticmethod
     async def _require_run(db: aiosqlite.Connection, run_id: str) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from phasegate.engine.model.errors import StoreError
+from phasegate.engine.store.opening import prepare_path
 from phasegate.engine.store.paths import check_private, run_dir
-from phasegate.engine.store.sqlite import prepare_path
 
 
 @pytest.fixture

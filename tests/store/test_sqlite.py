@@ -24,7 +24,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import EngineBusy
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.batch import BatchWriter
-from phasegate.engine.store.sqlite import BUSY_TIMEOUT_MS
+from phasegate.engine.store.opening import BUSY_TIMEOUT_MS
 
 from .helpers import T0, line, new_run, ready, started
 
