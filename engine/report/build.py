@@ -11,7 +11,10 @@ from phasegate.engine.plan.amend import change_lines
 from phasegate.engine.plan.template import substitute
 from phasegate.engine.report.facts import (
     BAD,
+    FAILED_ENDS,
     INTERRUPTED,
+    NOT_DECIDED,
+    NOT_REACHED,
     Facts,
     actual_critical_path,
     busy_seconds,
@@ -24,6 +27,15 @@ if TYPE_CHECKING:  # (annotations only: reading a run needs no plan model)
 
 KINDS = ("coordination", "qa", "performance", "lessons")
 FAR_OFF = 1.5  # a task this many times its estimate (or under 1/FAR_OFF of it) is a finding
+
+
+def times(ratio: float) -> str:
+    """A ratio of durations as a reader takes it in: `3.2x`, `0.4x`, `0.04x` (never `0.0x`)."""
+    if ratio >= 0.1:
+        return f"{ratio:.1f}x"
+    if ratio >= 0.01:
+        return f"{ratio:.2f}x"
+    return "under 0.01x"
 
 
 def filled(text: str, values: Mapping[str, str], task: str = "") -> str:
@@ -100,6 +112,20 @@ def coordination(
     }
 
 
+ENDED = frozenset({"succeeded", "failed", "cancelled"})  # (interrupted: `resume` goes on)
+
+
+def gate_status(f: Facts, status: str) -> str:
+    """A gate's status as a report states it: in a run that has ended, a gate still waiting
+    for its phase was never reached, and one still open was never decided."""
+    if f.state.status.value in ENDED:
+        if status == "waiting":
+            return NOT_REACHED
+        if status == "open":
+            return NOT_DECIDED
+    return status
+
+
 def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
     gates = []
     for g in f.state.gates.values():
@@ -107,7 +133,7 @@ def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
             {
                 "id": g.id,
                 "after": g.after,
-                "status": g.status,
+                "status": gate_status(f, g.status.value),
                 "attempt": g.attempt,
                 "evidence_hash": g.evidence_hash,
                 "criteria": g.criteria,
@@ -236,11 +262,17 @@ def lessons(
     history: list[dict[str, str]],
     outputs: dict[str, list[str]],
     values: Mapping[str, str] | None = None,
+    standby: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Findings from the run and its earlier runs (how each task ended in them), each with a
-    recommendation."""
+    recommendation. `standby`: the plan's fallback tasks (of a task or of a risk rule); one
+    skipped without having run was not needed, no open item."""
     findings: list[dict[str, str]] = []
     attempts = f.ran()  # (an attempt a take-over interrupted is no failure)
+    failures: dict[str, int] = {}
+    for a in f.attempts:
+        if a.status in FAILED_ENDS:
+            failures[a.task] = failures.get(a.task, 0) + 1
     for t in f.state.tasks.values():
         last, estimate = f.final(t.id), f.estimates.get(t.id)
         took = last.duration if last and last.end and last.status != INTERRUPTED else None
@@ -253,17 +285,21 @@ def lessons(
                         "kind": "estimate",
                         "subject": t.id,
                         "finding": f"took {format_duration(took)} against an estimate of "
-                        f"{format_duration(estimate)} ({ratio:.1f}x)",
+                        f"{format_duration(estimate)} ({times(ratio)})",
                         "recommendation": f"set its estimate near {format_duration(took)}",
                     }
                 )
-        ran = attempts.get(t.id, 0)
-        if t.status.value == "succeeded" and ran > 1:
+        # flaky: an attempt failed or timed out and a later one succeeded (attempts a gate's
+        # rewind, an amendment's restart or a take-over started again are no failures)
+        failed = failures.get(t.id, 0)
+        if t.status.value == "succeeded" and failed:
+            ran = attempts.get(t.id, 0)
             findings.append(
                 {
                     "kind": "flaky",
                     "subject": t.id,
-                    "finding": f"succeeded after {ran} attempts",
+                    "finding": f"succeeded after {failed} failed "
+                    f"{'attempt' if failed == 1 else 'attempts'} ({ran} in all)",
                     "recommendation": "find why it fails at first; retries hide it",
                 }
             )
@@ -285,28 +321,27 @@ def lessons(
                 "recommendation": r.action or "review the rule's threshold",
             }
         )
-    for g in f.state.gates.values():
-        if g.status in ("rejected", "failed"):
-            findings.append(
-                {
-                    "kind": "gate",
-                    "subject": g.id,
-                    "finding": f"gate {g.status}: {g.reason}",
-                    "recommendation": "fix what its criteria found before the next run",
-                }
-            )
+    findings += _gate_findings(f)
     busiest = _bottleneck(f)
     if busiest:
         findings.append(busiest)
-    open_items = [
-        {"task": t.id, "status": t.status.value, "reason": t.reason}
-        for t in f.state.tasks.values()
-        if t.status.value != "succeeded"
-    ] + [
-        {"risk": r.key, "status": "open", "reason": r.message}
-        for r in f.state.risks.values()
-        if r.cleared_at is None
-    ]
+    open_items = (
+        [
+            {"task": t.id, "status": t.status.value, "reason": t.reason}
+            for t in f.state.tasks.values()
+            if t.status.value != "succeeded" and not _not_needed(f, t.id, standby, attempts)
+        ]
+        + [
+            {"gate": g.id, "status": g.status.value, "reason": g.reason}
+            for g in f.state.gates.values()
+            if g.status in ("rejected", "failed")
+        ]
+        + [
+            {"risk": r.key, "status": "open", "reason": r.message}
+            for r in f.state.risks.values()
+            if r.cleared_at is None
+        ]
+    )
     delivered = [
         {"task": task, "outputs": [filled(o, values or {}, task) for o in outs]}
         for task, outs in outputs.items()
@@ -328,6 +363,39 @@ def lessons(
     }
 
 
+def _gate_findings(f: Facts) -> list[dict[str, str]]:
+    """A gate that ended rejected or failed, and one rejected before it passed: each rejection
+    that sent the run back cost a rework, a lesson even when the gate passed in the end."""
+    found = []
+    for g in f.state.gates.values():
+        if g.status in ("rejected", "failed"):
+            found.append(
+                {
+                    "kind": "gate",
+                    "subject": g.id,
+                    "finding": f"gate {g.status}: {g.reason}",
+                    "recommendation": "fix what its criteria found before the next run",
+                }
+            )
+    ends = {r.gate: r for r in f.rejections}  # each gate's last rejection
+    for r in f.rejections:
+        gate = f.state.gates.get(r.gate)
+        if gate is not None and gate.status in ("rejected", "failed") and ends[r.gate] is r:
+            continue  # (the gate's end, said above)
+        rework = f", so phase {r.rewound_to} ran again" if r.rewound_to else ""
+        then = f"; it passed at attempt {gate.attempt}" if gate and gate.status == "passed" else ""
+        found.append(
+            {
+                "kind": "gate",
+                "subject": r.gate,
+                "finding": f"{r.outcome} at attempt {r.attempt}: {r.reason}{rework}{then}",
+                "recommendation": "meet what the rejection asked for before the gate opens: "
+                "each rejection costs a rework",
+            }
+        )
+    return found
+
+
 def scope_changes(f: Facts) -> list[dict[str, Any]]:
     """The run's amendments: applied (with their plan version) and those their change gate
     turned down, in the order they were proposed."""
@@ -346,6 +414,12 @@ def scope_changes(f: Facts) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _not_needed(f: Facts, task: str, standby: frozenset[str], ran: dict[str, int]) -> bool:
+    """A fallback that stood by and was skipped at its phase's end, never having run."""
+    t = f.state.tasks.get(task)
+    return task in standby and t is not None and t.status.value == "skipped" and not ran.get(task)
 
 
 def _flaky_across(f: Facts, history: list[dict[str, str]]) -> list[str]:

@@ -14,6 +14,19 @@ from phasegate.engine.model.state import RunState
 
 BAD = frozenset(s.value for s in statuses.BAD)  # the same bad ends as the engine, by name
 INTERRUPTED = "interrupted"  # an attempt the engine's death cut short (stopped at the take-over)
+FAILED_ENDS = frozenset({"failed", "timed_out"})  # an attempt that failed (not one stopped)
+NOT_REACHED = "not reached"  # a gate whose phase never ended, in a run that has ended
+NOT_DECIDED = "not decided"  # a gate still open when the run ended (cancelled, say)
+# "on time": within the estimate (or timebox) give or take this share of it or these seconds,
+# whichever is more (a task of 4.004 s against 4 s is on time: the estimate is no stopwatch)
+ON_TIME_SHARE = 0.10
+ON_TIME_SECONDS = 0.5
+ON_TIME_WORDS = "within 10% or 0.5 s of their estimate or timebox, whichever is more"
+
+
+def on_time(took: float, planned: float) -> bool:
+    """Did something that took `took` seconds keep to the `planned` ones (with the tolerance)?"""
+    return took <= planned + max(ON_TIME_SHARE * planned, ON_TIME_SECONDS)
 
 
 @dataclass(slots=True)
@@ -43,6 +56,18 @@ class Decision:
 
 
 @dataclass(slots=True)
+class Rejection:
+    """A gate that closed other than passed, and the phase it sent the run back to (if any)."""
+
+    gate: str
+    attempt: int
+    outcome: str  # rejected | failed
+    reason: str
+    ts: float
+    rewound_to: str = ""
+
+
+@dataclass(slots=True)
 class Facts:
     run_id: str = ""
     state: RunState = field(default_factory=RunState)
@@ -55,6 +80,7 @@ class Facts:
     gate_open: dict[str, list[tuple[float, float | None, str]]] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)  # in the order they happened
     risks: list[ev.RiskRaised] = field(default_factory=list)
     forecasts: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     last: dict[str, Attempt] = field(default_factory=dict)  # each task's newest attempt
@@ -97,6 +123,14 @@ class Facts:
         elif isinstance(e, ev.GateClosed) and f.gate_open.get(e.gate):
             opened, _, _ = f.gate_open[e.gate][-1]
             f.gate_open[e.gate][-1] = (opened, e.ts, e.outcome)
+            if e.outcome != "passed":
+                n = len(f.gate_open[e.gate])
+                f.rejections.append(Rejection(e.gate, n, e.outcome, e.reason, e.ts))
+        elif isinstance(e, ev.PhaseRewound):
+            for r in reversed(f.rejections):
+                if r.gate == e.gate:
+                    r.rewound_to = e.phase
+                    break
         elif isinstance(e, ev.GateVoted):
             f.decisions.append(Decision(e.gate, e.decision, e.user, e.host, e.reason, e.ts))
         elif isinstance(e, ev.GateRefused):
@@ -230,23 +264,25 @@ def _latest(times: list[float], names: list[str], bound: float, seen: set[str]) 
 
 
 def metrics(f: Facts) -> dict[str, float | None]:
-    """The success metrics of a run, each a percentage (None when it does not apply)."""
+    """The success metrics of a run, each a percentage (None when it does not apply).
+    Timeline adherence: the share of tasks with an estimate and phases with a timebox that
+    kept to it, `on_time` (its tolerance in ON_TIME_WORDS)."""
     tasks = f.state.tasks.values()
     counted = [t for t in tasks if t.status.value != "skipped"]
     ok = sum(1 for t in counted if t.status.value == "succeeded")
     success = 100.0 * ok / len(counted) if counted else None
-    on_time = total = 0
+    kept = total = 0  # (tasks and phases that kept to their estimate or timebox)
     for t in tasks:
         estimate = f.estimates.get(t.id)
         last = f.final(t.id)
         if estimate and last is not None and last.end is not None:
             total += 1
-            on_time += last.duration <= estimate
+            kept += on_time(last.duration, estimate)
     for p in f.state.phases.values():
         if p.timebox and p.started_at is not None and p.finished_at is not None:
             total += 1
-            on_time += f.alive(p.started_at, p.finished_at) <= p.timebox
-    adherence = 100.0 * on_time / total if total else None
+            kept += on_time(f.alive(p.started_at, p.finished_at), p.timebox)
+    adherence = 100.0 * kept / total if total else None
     closed = [g for g in f.state.gates.values() if g.status in ("passed", "rejected", "failed")]
     compliance = (
         100.0 * sum(1 for g in closed if g.status == "passed") / len(closed) if closed else None

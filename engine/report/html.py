@@ -13,6 +13,7 @@ from typing import Any
 
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.report import render
+from phasegate.engine.report.facts import ON_TIME_WORDS
 
 _STYLE = """
 :root{--bg:#fff;--fg:#1c2128;--muted:#57606a;--line:#d0d7de;--card:#f6f8fa;--ok:#2da44e;
@@ -136,7 +137,10 @@ def _cards(report: dict[str, Any]) -> str:
         cards.append(_card("spend", f'<div class="v">${cost:,.2f}</div>', f"{tokens:,} tokens"))
     for key, value in (report.get("metrics") or {}).items():
         shown = "n/a" if value is None else f"{value:.0f}%"
-        cards.append(_card(render.METRIC_NAMES[key], f'<div class="v">{shown}</div>', pct=value))
+        note = f"on time: {ON_TIME_WORDS}" if key == "timeline_adherence" else ""
+        cards.append(
+            _card(render.METRIC_NAMES[key], f'<div class="v">{shown}</div>', note, pct=value)
+        )
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 

@@ -112,7 +112,8 @@ async def run_report(
         report["performance"] = build.performance(f, scores, path)
     if "lessons" in kinds:
         outputs = {t.id: list(t.outputs) for _, t in plan.tasks()} if plan else {}
-        report["lessons"] = build.lessons(f, await history_of(store, f), outputs, values)
+        history = await history_of(store, f)
+        report["lessons"] = build.lessons(f, history, outputs, values, standing_by(plan))
     if "trend" in kinds or "performance" in kinds:
         report["trend"] = await trend_of(store, f, scores)
     return report
@@ -161,6 +162,16 @@ def _point(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
         "duration": f.end - f.start,
         "metrics": scores,
     }
+
+
+def standing_by(plan: Plan | None) -> frozenset[str]:
+    """The plan's fallback tasks: those that stand in for a failed task or run when a risk
+    rule fires (none known without the run's plan)."""
+    if plan is None:
+        return frozenset()
+    from phasegate.engine.plan.fallbacks import fallbacks, risk_fallbacks
+
+    return frozenset(fallbacks(plan).values()) | frozenset(risk_fallbacks(plan))
 
 
 def research_of(f: Facts) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.report.facts import Facts
+from phasegate.engine.report.facts import NOT_REACHED, ON_TIME_WORDS, Facts
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -65,6 +65,8 @@ def markdown(report: dict[str, Any]) -> str:
             ["metric", "value"],
             [[METRIC_NAMES[k], _pct(v)] for k, v in report["metrics"].items()],
         )
+        if report["metrics"].get("timeline_adherence") is not None:
+            lines += [f"On time: tasks and phases {ON_TIME_WORDS}.", ""]
     if "coordination" in report:
         lines += coordination_md(report["coordination"])
     if "qa" in report:
@@ -178,13 +180,7 @@ COUNTS = ("passed", "failed", "errors", "skipped")
 
 
 def qa_md(q: dict[str, Any]) -> list[str]:
-    lines = [
-        "## QA report",
-        "",
-        f"Quality compliance: {_pct(q['compliance'])} of gates passed; criteria passed "
-        f"{q['criteria_passed']}/{q['criteria_total']}",
-        "",
-    ]
+    lines = ["## QA report", "", _compliance(q), ""]
     if q.get("tests"):
         lines += ["### Test results", ""]
         lines += _table(
@@ -223,6 +219,23 @@ def qa_md(q: dict[str, Any]) -> list[str]:
             lines.append(f"- refused: {md(r['user'])}: {md(r['why'])}")
         lines.append("")
     return lines
+
+
+def _compliance(q: dict[str, Any]) -> str:
+    """`Quality compliance: 50% of gates passed; criteria passed 3/4`; without a decided gate
+    or an evaluated criterion, what there was instead (no `n/a of gates passed`, no `0/0`)."""
+    unreached = sum(1 for g in q["gates"] if g["status"] == NOT_REACHED)
+    if q["compliance"] is not None:
+        line = f"Quality compliance: {_pct(q['compliance'])} of gates passed"
+    elif not q["gates"]:
+        line = "Quality compliance: n/a, the plan has no gates"
+    elif unreached:
+        line = f"Quality compliance: n/a, no gate was decided ({unreached} not reached)"
+    else:
+        line = "Quality compliance: n/a, no gate was decided"
+    if q["criteria_total"]:
+        return f"{line}; criteria passed {q['criteria_passed']}/{q['criteria_total']}"
+    return f"{line}; no criterion was evaluated"
 
 
 def performance_md(p: dict[str, Any]) -> list[str]:
@@ -334,10 +347,16 @@ def lessons_md(le: dict[str, Any]) -> list[str]:
         ]
     lines += ["", "Open items:"]
     lines += [
-        f"- {md(i.get('task') or i.get('risk'))}: {md(i['status'])} {md(i['reason'])}"
-        for i in h["open_items"]
+        f"- {_item(i)}: {md(i['status'])} {md(i['reason'])}".rstrip() for i in h["open_items"]
     ] or ["- none"]
     return [*lines, ""]
+
+
+def _item(i: dict[str, Any]) -> str:
+    """What an open item is about: a task or a risk by its id, a gate as `gate ID`."""
+    if i.get("gate"):
+        return f"gate {md(i['gate'])}"
+    return md(i.get("task") or i.get("risk"))
 
 
 # -- JUnit --------------------------------------------------------------------------------------

@@ -1,0 +1,251 @@
+"""What the end-of-run reports tell a reader, from recorded runs: each test names a wrong
+statement QA found in them (flaky tasks that never failed, late tasks a few ms over, gates
+"waiting" in a finished run, a rejection missing from the lessons, open items, `0.0x`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from phasegate.engine.report import make
+from phasegate.engine.report.knowledge import entries
+from phasegate.engine.store import MemoryStore
+from tests.fixtures import load_run, parse_jsonl
+
+T0 = 1_790_000_000.0
+Row = tuple[float, str, dict[str, Any]]
+VERSION = {"run.started": 2}  # (version 1 had no gates)
+
+PLAN = """
+name: truth
+agents: {w: {slots: 1}}
+risks: {actions: {retry_storm: {fallback: rollback-staging}}}
+phases:
+  - id: p1
+    tasks:
+      - {id: hello, run: "true", estimate: 4}
+      - {id: rollback-staging, run: "true"}
+  - id: p2
+    tasks:
+      - {id: bye, run: "true", estimate: 45}
+gates:
+  - {id: g, after: p1, on_reject: {rewind_to: p1, max_attempts: 3}}
+"""
+TASKS = [
+    {"id": "hello", "phase": "p1", "agent": "w", "needs": [], "estimate": 4.0},
+    {"id": "rollback-staging", "phase": "p1", "agent": "w", "needs": [], "estimate": None},
+    {"id": "bye", "phase": "p2", "agent": "w", "needs": [], "estimate": 45.0},
+]
+
+
+class Run:
+    """A run's events, written as they would be recorded (times in seconds from its start)."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = [
+            (0, "run.started", {
+                "run_id": "r", "plan_name": "truth", "plan_path": "/plans/truth.yaml",
+                "phases": [{"id": "p1", "title": "", "timebox": None},
+                           {"id": "p2", "title": "", "timebox": None}],
+                "tasks": TASKS, "agents": [{"id": "w", "slots": 1, "capabilities": []}],
+                "gates": [{"id": "g", "after": "p1", "approval": "manual", "approvers": [],
+                           "quorum": 1}],
+            }),
+        ]  # fmt: skip
+
+    def add(self, ts: float, name: str, **data: Any) -> Run:
+        self.rows.append((ts, name, data))
+        return self
+
+    def attempt(self, task: str, n: int, start: float, end: float, status: str = "succeeded",
+                reason: str = "") -> Run:  # fmt: skip
+        self.add(start, "task.ready", task=task)
+        self.add(start, "task.started", task=task, attempt=n, agent="w", pid=100 + n,
+                 pgid=100 + n, command="true", proc_started=None)  # fmt: skip
+        return self.add(end, "task.finished", task=task, attempt=n, status=status,
+                        exit_code=0 if status == "succeeded" else 1, lines=0, dropped=0,
+                        reason=reason)  # fmt: skip
+
+    def standby_skipped(self, ts: float) -> Run:
+        """The risk rule's fallback was not needed: skipped as its phase ends."""
+        return self.add(ts, "task.skipped", task="rollback-staging",
+                        reason="not needed: no retry_storm risk was raised")  # fmt: skip
+
+    def gate(self, ts: float, outcome: str, reason: str, attempt: int = 1,
+             criteria: list[dict[str, Any]] | None = None) -> Run:  # fmt: skip
+        self.add(ts, "gate.opened", gate="g", attempt=attempt, criteria=criteria or [],
+                 evidence_hash="h", approval="manual")  # fmt: skip
+        if outcome != "failed":
+            decision = "approve" if outcome == "passed" else "reject"
+            self.add(ts, "gate.voted", gate="g", decision=decision, user="alice", uid=1,
+                     host="h", tty="", ssh="", reason=reason)  # fmt: skip
+        return self.add(ts, "gate.closed", gate="g", outcome=outcome, reason=reason)
+
+    def second_phase(self, ts: float, took: float = 45.0) -> Run:
+        self.add(ts, "phase.started", phase="p2")
+        self.attempt("bye", 1, ts, ts + took)
+        self.add(ts + took, "phase.finished", phase="p2", status="succeeded")
+        return self.add(ts + took, "run.finished", status="succeeded", reason="")
+
+    def text(self) -> str:
+        lines = []
+        for i, (ts, name, data) in enumerate(self.rows):
+            v = VERSION.get(name, 1)
+            lines.append(
+                json.dumps({"seq": i + 1, "type": name, "ts": T0 + ts, "v": v, "data": data})
+            )
+        return "\n".join(lines)
+
+
+async def _report(run: Run) -> tuple[dict[str, Any], str, MemoryStore]:
+    store = MemoryStore()
+    await load_run(store, parse_jsonl(run.text(), "r"))
+    await store.save_plan("r", PLAN, {})
+    report = await make.run_report(store, "r", ("qa", "performance", "lessons"))
+    return report, make.render(report, "md"), store
+
+
+def _findings(report: dict[str, Any], kind: str) -> list[dict[str, str]]:
+    return [x for x in report["lessons"]["findings"] if x["kind"] == kind]
+
+
+def _rewound() -> Run:
+    """hello succeeds, gate g is rejected and sends the run back to p1: hello runs again
+    (attempt 2, succeeded) and g passes."""
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 4.0).standby_skipped(4.0)
+    run.add(4.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(5, "rejected", "rejected by alice: needs more tests")
+    run.add(5, "phase.rewound", phase="p1", gate="g", reason="rejected by alice: needs more tests")
+    run.add(5, "phase.started", phase="p1").attempt("hello", 2, 5, 9.0)
+    run.add(9.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(10, "passed", "approved by alice", attempt=2)
+    return run.second_phase(10)
+
+
+async def test_a_task_run_again_by_a_gates_rewind_is_not_flaky() -> None:
+    """It read `flaky | hello | succeeded after 2 attempts`, and that went into the index."""
+    report, text, _ = await _report(_rewound())
+    assert _findings(report, "flaky") == []
+    assert "flaky" not in text and "succeeded after" not in text
+
+
+async def test_a_task_restarted_by_an_amendment_is_not_flaky() -> None:
+    """`amend --restart`: its attempt ends cancelled and a second one runs."""
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 1.0, "cancelled", "restarted by change-1: its command changed")
+    run.add(1.0, "task.retrying", task="hello", attempt=2, delay=0.0,
+            reason="restarted by change-1: its command changed")  # fmt: skip
+    run.attempt("hello", 2, 1.0, 5.0).standby_skipped(5.0)
+    run.add(5.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(5, "passed", "approved by alice").second_phase(5)
+    report, text, store = await _report(run)
+    assert _findings(report, "flaky") == []
+    assert "flaky" not in text
+    facts = await make.facts_of(store, "r")
+    assert not [k for k in entries(facts, report["lessons"]) if "fails at first" in k.text]
+
+
+async def test_a_task_whose_first_attempt_failed_is_flaky() -> None:
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 1.0, "failed", "exited with code 1")
+    run.add(1.0, "task.retrying", task="hello", attempt=2, delay=1.0, reason="exited with code 1")
+    run.attempt("hello", 2, 2.0, 6.0).standby_skipped(6.0)
+    run.add(6.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(6, "passed", "approved by alice").second_phase(6)
+    report, text, _ = await _report(run)
+    [flaky] = _findings(report, "flaky")
+    assert flaky["subject"] == "hello"
+    assert flaky["finding"] == "succeeded after 1 failed attempt (2 in all)"
+    assert "| flaky | hello | succeeded after 1 failed attempt (2 in all) |" in text
+
+
+async def test_a_few_milliseconds_over_an_estimate_is_on_time() -> None:
+    """4.004 s against 4 s counted as late: adherence 33% where every task was within ms."""
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 4.004).standby_skipped(4.004)
+    run.add(4.004, "phase.finished", phase="p1", status="succeeded")
+    run.gate(5, "passed", "approved by alice").second_phase(5, took=45.003)
+    report, text, _ = await _report(run)
+    assert report["metrics"]["timeline_adherence"] == 100.0
+    assert "| timeline adherence | 100% |" in text
+    assert "On time: tasks and phases within 10% or 0.5 s of their estimate" in text
+
+
+async def test_well_over_an_estimate_is_late() -> None:
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 4.6).standby_skipped(4.6)  # (0.5 s is more than 10% of 4 s)
+    run.add(4.6, "phase.finished", phase="p1", status="succeeded")
+    run.gate(5, "passed", "approved by alice").second_phase(5, took=45.0)
+    report, _, _ = await _report(run)
+    assert report["metrics"]["timeline_adherence"] == 50.0
+
+
+def _failed_in_p1() -> Run:
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 1.0, "failed", "exited with code 1").standby_skipped(1.0)
+    run.add(1.0, "phase.finished", phase="p1", status="failed")
+    return run.add(1.0, "run.finished", status="failed", reason="task hello failed")
+
+
+async def test_a_gate_the_run_never_reached_is_not_reached() -> None:
+    """It read `### Gate g (after p1): waiting` and `n/a of gates passed; criteria passed 0/0`."""
+    report, text, _ = await _report(_failed_in_p1())
+    [gate] = report["qa"]["gates"]
+    assert gate["status"] == "not reached"
+    assert "### Gate g (after p1): not reached" in text
+    assert "waiting" not in text
+    assert "Quality compliance: n/a, no gate was decided (1 not reached)" in text
+    assert "n/a of gates passed" not in text and "0/0" not in text
+
+
+async def test_a_gate_of_a_run_under_way_still_waits() -> None:
+    run = Run().add(0, "phase.started", phase="p1")
+    run.add(0, "task.ready", task="hello")
+    report, text, _ = await _report(run)
+    assert report["qa"]["gates"][0]["status"] == "waiting"
+    assert "### Gate g (after p1): waiting" in text
+
+
+async def test_a_gate_rejected_before_it_passed_is_a_lesson() -> None:
+    """The rejection cost a rework of p1, but the lessons did not mention it."""
+    report, text, store = await _report(_rewound())
+    [gate] = _findings(report, "gate")
+    assert gate["subject"] == "g"
+    assert gate["finding"] == (
+        "rejected at attempt 1: rejected by alice: needs more tests, so phase p1 ran again; "
+        "it passed at attempt 2"
+    )
+    assert "| gate | g | rejected at attempt 1: rejected by alice: needs more tests" in text
+    facts = await make.facts_of(store, "r")
+    assert [k for k in entries(facts, report["lessons"]) if "needs more tests" in k.text]
+
+
+async def test_open_items_name_the_failed_gate_not_an_unneeded_fallback() -> None:
+    """A run failed on its gate's criterion read `Open items: none`; a fallback of a risk rule
+    skipped as not needed was an open item."""
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 4.0).standby_skipped(4.0)
+    run.add(4.0, "phase.finished", phase="p1", status="succeeded")
+    failing = [{"kind": "run", "spec": "pytest -q", "passed": False, "detail": "exit 1"}]
+    run.gate(4.0, "failed", "criterion failed: run pytest -q", criteria=failing)
+    run.add(4.0, "run.finished", status="failed", reason="gate g failed")
+    report, text, _ = await _report(run)
+    items = report["lessons"]["handoff"]["open_items"]
+    assert {"gate": "g", "status": "failed", "reason": "criterion failed: run pytest -q"} in items
+    assert not [i for i in items if i.get("task") == "rollback-staging"]
+    assert "- gate g: failed criterion failed: run pytest -q" in text
+    assert "rollback-staging" not in text.split("Open items:")[1]
+    assert "Open items:\n- none" not in text
+
+
+async def test_a_small_ratio_to_an_estimate_is_not_zero() -> None:
+    """2.0 s against 45 s read `(0.0x)`."""
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 4.0).standby_skipped(4.0)
+    run.add(4.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(4, "passed", "approved by alice").second_phase(4, took=2.0)
+    report, text, _ = await _report(run)
+    [estimate] = _findings(report, "estimate")
+    assert estimate["finding"] == "took 2.0s against an estimate of 45.0s (0.04x)"
+    assert "(0.0x)" not in text
