@@ -154,6 +154,8 @@ def _task_finished(s: RunState, e: ev.TaskFinished) -> None:
     t.finished_at, t.exit_code, t.reason, t.pid = e.ts, e.exit_code, e.reason, None
     t.lines += e.lines
     t.dropped += e.dropped
+    if t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT):
+        t.failures += 1
     _release(s, t)
 
 

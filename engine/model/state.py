@@ -28,6 +28,7 @@ class TaskState:
     priority: int = 0
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0
+    failures: int = 0  # attempts that ended failed or timed out (a rewind's or restart's: none)
     pid: int | None = None
     proc_started: float | None = None  # its process's start time (a pid is not reused unseen)
     started_at: float | None = None  # its first attempt's start

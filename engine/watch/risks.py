@@ -216,7 +216,8 @@ def _phase_findings(
                         {"used_s": round(used, 1), "left_s": round(left, 1), "timebox_s": timebox},
                     )
                 )
-    retried = [t.id for t in tasks if t.attempts >= 2]
+    # (tasks a gate's rewind or an amendment's restart ran again did not need retries)
+    retried = [t.id for t in tasks if t.attempts >= 2 and t.failures]
     if retry_storm and len(retried) >= retry_storm:
         found.append(
             Finding(

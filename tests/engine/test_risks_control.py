@@ -108,6 +108,17 @@ def test_retry_storm_and_failure_rate() -> None:
     assert {"retries:p", "failures:p"} <= keys
 
 
+def test_tasks_run_again_by_a_rewind_are_no_retry_storm() -> None:
+    # (a gate's rewind or an amendment's restart runs tasks again: none of them failed)
+    tasks = [{"id": f"t{i}", "phase": "p", "needs": []} for i in range(4)]
+    state = _run(tasks)
+    for i in range(4):
+        apply(state, ev.TaskStarted(1.0, f"t{i}", 1, "a", 1, 1))
+        apply(state, ev.TaskFinished(2.0, f"t{i}", 1, "succeeded", 0))
+        apply(state, ev.TaskStarted(3.0, f"t{i}", 2, "a", 1, 1))
+    assert "retries:p" not in {f.key for f in findings(state, 4.0, {}, RULES)}
+
+
 def test_risks_are_cheap_for_ten_thousand_tasks() -> None:
     tasks = [{"id": f"t{i}", "phase": "p", "estimate": 1.0, "needs": []} for i in range(10_000)]
     state = _run(tasks, timebox=100.0)
