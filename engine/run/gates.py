@@ -64,7 +64,8 @@ async def evaluate(
             argv, command = command_argv(c.run, values)
             done = await run_capture(argv, workdir, env, CRITERION_TIMEOUT, keep=20)
             ok = done.code == 0
-            detail = "exit 0" if ok else f"exit {done.code}: {done.error}"
+            said = f": {done.error}" if done.error else ""  # (its last lines, if it printed)
+            detail = "exit 0" if ok else f"exit {done.code}{said}"
             results.append({"kind": "run", "spec": command, "passed": ok, "detail": detail})
         elif c.metric is not None:
             results.append(await _metric(c.metric, workdir, env, values))
