@@ -54,8 +54,27 @@ def exit_code(state: RunState, sig: int | None) -> int:
     return 0 if state.status.value == "succeeded" else 1
 
 
+_gone: list[bool] = []  # stdout went away: the run goes on, printing nothing more
+
+
+def _lose_stdout() -> None:
+    """Whoever read the log lines is gone (`| head -3`, a terminal closed): the run goes on
+    (its events are in the database: `phasegate attach` shows it), its lines go nowhere. A
+    failed write had stopped the engine, or left it hung, in the middle of a task's end."""
+    if not _gone:
+        _gone.append(True)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _say(text: str, err: bool = False) -> None:
-    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    try:
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    except OSError:
+        if not err:
+            _lose_stdout()
 
 
 async def _learn(
@@ -87,13 +106,15 @@ async def host(
     check_private(job.db_path)
     store = await SQLiteStore.open(job.db_path)
     check_private(job.db_path)  # (as created)
-    out = sys.stdout
 
     def printer(event: Event) -> None:
         line = log_line(event, run_id)
-        if line is not None:
-            out.write(line + "\n")
-            out.flush()
+        if line is not None and not _gone:
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except OSError:  # (the reader went away: `| head`, a closed terminal)
+                _lose_stdout()
 
     listeners: list[Callable[[Event], None]] = []
     if on_started is not None:
@@ -138,6 +159,8 @@ async def host(
         runner.cancel(why)
 
     loop.add_signal_handler(signal.SIGINT, on_signal, signal.SIGINT, "interrupted by Ctrl-C")
+    # the terminal closed (an SSH session dropped): the run goes on, as with the dashboard
+    loop.add_signal_handler(signal.SIGHUP, _lose_stdout)
     loop.add_signal_handler(signal.SIGTERM, on_signal, signal.SIGTERM, "stopped by SIGTERM")
     ntasks = sum(len(p.tasks) for p in plan.phases)
     if not quiet:
@@ -159,6 +182,7 @@ async def host(
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGHUP)
         await store.close()
     status = state.status.value
     summary = (
