@@ -468,8 +468,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str] = ()) -> Plan:
-    """Validate a plan's text; raise PlanError with every problem, each placed on its line."""
+def plan_from_text(
+    text: str,
+    file: str,
+    base_dir: str,
+    extra_vars: Iterable[str] = (),
+    here: bool = True,
+) -> Plan:
+    """Validate a plan's text; raise PlanError with every problem, each placed on its line.
+    `here=False`: leave out what only this machine, now, can say (the secrets' sources, the
+    git repository of worktree tasks): a run's kept plan read back for its reports."""
     lines = Lines(text)
     with _gc_paused():
         parsed = _parse(text, file, lines)
@@ -502,7 +510,11 @@ def plan_from_text(text: str, file: str, base_dir: str, extra_vars: Iterable[str
             seen.add((dotted, found.message))
             line = lines.line(found.path, key=found.key, needle=found.needle)
             problems.append(Problem(file, line, dotted, found.message))
-        flaws = (secret_flaws(data, base_dir), worktree_flaws(data, base_dir), extra_flaws(data))
+        flaws = (
+            (secret_flaws(data, base_dir), worktree_flaws(data, base_dir), extra_flaws(data))
+            if here
+            else (extra_flaws(data),)
+        )
         for found in chain(*flaws):
             line = lines.line(found.path, key=found.key)
             problems.append(Problem(file, line, lines.dotted(found.path), found.message))

@@ -43,7 +43,9 @@ async def kept_plan(store: Store, run_id: str, path: str) -> tuple[Plan | None, 
     from phasegate.engine.plan.load import plan_from_text
 
     try:
-        return plan_from_text(text, path, os.path.dirname(path) or ".", list(variables)), variables
+        base = os.path.dirname(path) or "."
+        # (its secrets' sources need not be here: an observer of a shared run, another shell)
+        return plan_from_text(text, path, base, list(variables), here=False), variables
     except UsageError:
         return None, variables
 

@@ -87,6 +87,8 @@ def spend(usage: dict[str, Any]) -> str:
 
 
 def coordination_md(c: dict[str, Any]) -> list[str]:
+    if "agents" not in c:  # (no plan to lay out: {"note": why})
+        return ["## Coordination plan", "", md(str(c.get("note", "no plan"))), ""]
     lines = ["## Coordination plan", "", "### Agents and assignments", ""]
     lines += _table(
         ["agent", "slots", "capabilities", "tasks"],

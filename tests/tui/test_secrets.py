@@ -266,3 +266,22 @@ def _zombie(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def test_a_run_s_report_needs_none_of_its_secrets_sources(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # (another shell, an observer of a shared run: the report said the plan was not kept, and
+    # its markdown failed on that with a traceback)
+    (tmp_path / "plan.yaml").write_text(
+        "name: keyed\n"
+        "secrets: {TOKEN: {env: PG_REPORT_TOKEN}}\n"
+        "agents: {w: {}}\n"
+        "phases: [{id: p, tasks: [{id: t, run: 'true', secrets: [TOKEN]}]}]\n"
+    )
+    cli_env["PG_REPORT_TOKEN"] = "tok-" + "x7Q" * 8
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0
+    del cli_env["PG_REPORT_TOKEN"]
+    done = pg("report", "last", "--kind", "coordination", "--format", "md")
+    assert done.returncode == 0, done.stderr
+    assert "### Agents and assignments" in done.stdout and "not kept" not in done.stdout
