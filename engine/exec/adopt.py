@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,25 @@ def files_for(run_dir: str, task: str, attempt: int) -> Files:
     os.makedirs(base, mode=0o700, exist_ok=True)
     stem = os.path.join(base, f"{task}.{attempt}")
     return Files(stem + ".out", stem + ".err", stem + ".status")
+
+
+def private(files: Files) -> Files:
+    """Make the output files before the wrapper appends to them: readable by this user only
+    (they hold the task's output as printed, declared secrets and all: the redacted copy is the
+    database's). The shell's `>>` would make them as the umask says, 0644."""
+    for path in (files.out, files.err):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    return files
+
+
+def clear(run_dir: str) -> None:
+    """Remove the attempts' output and status files once the run has ended: the run
+    directory keeps no output as printed (no secret) after the run."""
+    shutil.rmtree(os.path.join(run_dir, "tasks"), ignore_errors=True)
 
 
 def wrap(argv: list[str], files: Files) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phasegate.engine.agents.base import Launch
-from phasegate.engine.exec.adopt import POLL, FileTail, files_for
+from phasegate.engine.exec.adopt import POLL, FileTail, files_for, private
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
 from phasegate.engine.exec.worktree import WorktreeError, Worktrees
@@ -192,7 +192,7 @@ class Attempts:
         spec.outputs = output_paths(task, self._values)  # (looked for there on another host)
         remote = self._executors.is_remote(agent)  # (its executor keeps its output remotely)
         if task.on_resume != "rerun" and self._run_dir and not remote:
-            files = files_for(self._run_dir, tid, number)
+            files = private(files_for(self._run_dir, tid, number))
             attempt.tail = FileTail(files)
             self._follow_files()
             spec.argv = wrap_for_files(spec.argv, files)

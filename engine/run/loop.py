@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from phasegate.engine.agents.kinds import adapter_for
+from phasegate.engine.exec.adopt import clear as clear_attempt_files
 from phasegate.engine.exec.base import Executor
 from phasegate.engine.exec.executors import Executors
 from phasegate.engine.exec.group import process_start_time, same_process
@@ -359,6 +360,8 @@ class Runner:
             )
             try:
                 await self._sink.close()  # (raises when a batch was lost: the run stays open)
+                if self.state.finished_at is not None and self.run_dir:
+                    clear_attempt_files(self.run_dir)  # (all read and recorded)
             finally:
                 self._executors.close()
             await self.store.release_lease(self.run_id, pid)

@@ -285,3 +285,37 @@ def test_a_run_s_report_needs_none_of_its_secrets_sources(
     done = pg("report", "last", "--kind", "coordination", "--format", "md")
     assert done.returncode == 0, done.stderr
     assert "### Agents and assignments" in done.stdout and "not kept" not in done.stdout
+
+
+def test_an_adoptable_task_s_output_as_printed_is_private_and_gone_with_the_run(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # (`on_resume: adopt` sends output to files in the run directory: 0644, kept for good,
+    # the secret in them as printed)
+    (tmp_path / "plan.yaml").write_text(
+        "name: adopted\n"
+        "secrets: {TOKEN: {env: PG_ADOPT_TOKEN}}\n"
+        "agents: {w: {}}\n"
+        "phases:\n"
+        "  - id: p\n"
+        "    tasks:\n"
+        "      - id: s\n"
+        "        secrets: [TOKEN]\n"
+        "        on_resume: adopt\n"
+        "        run: 'echo tok=$TOKEN; ls -l \"$PHASEGATE_RUN_DIR/tasks\"'\n"
+    )
+    token = "zebra-PLUM-7741-" + "horse" * 3
+    cli_env["PG_ADOPT_TOKEN"] = token
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0
+    listing = pg("logs", "last", "s").stdout  # what the task saw of its own files
+    assert "tok=«TOKEN»" in listing
+    modes = [
+        line.split()[0] for line in listing.splitlines() if line.rstrip().endswith((".out", ".err"))
+    ]
+    assert modes and all(m.startswith("-rw-------") for m in modes), listing
+    leftover = [
+        p
+        for p in (tmp_path / "data").rglob("*")
+        if p.is_file() and token.encode() in p.read_bytes()
+    ]
+    assert leftover == []
