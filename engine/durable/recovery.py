@@ -65,13 +65,22 @@ def run_processes(run_id: str) -> ByTask:
     return processes_by_run().get(run_id, {})
 
 
-def leftovers(state: RunState, run_id: str) -> list[Leftover]:
-    """Every task attempt the dead engine had in flight or left processes of, in plan order."""
+def leftovers(state: RunState, run_id: str, run_dir: str = "") -> list[Leftover]:
+    """Every task attempt the dead engine had in flight or left processes of, in plan order;
+    with `run_dir`, also those it spawned whose start never reached the database (its
+    journal, engine/exec/adopt.py): they may have run, so they run again as a new attempt."""
     started = {t.id: t for t in state.tasks.values() if t.status is TaskStatus.RUNNING}
     procs = run_processes(run_id)
     found: dict[str, Leftover] = {}
     for tid, t in started.items():
         found[tid] = Leftover(tid, t.attempts)
+    if run_dir:
+        from phasegate.engine.exec.adopt import Journal
+
+        for tid, number in Journal.read(run_dir).items():
+            spawned = state.tasks.get(tid)
+            if spawned is not None and number > spawned.attempts and not spawned.status.terminal:
+                found.setdefault(tid, Leftover(tid, number)).attempt = number
     for (tid, attempt), plist in procs.items():
         if tid not in state.tasks:
             continue
@@ -112,7 +121,7 @@ async def take_over(
     """
     entries: list[dict[str, object]] = []
     stop: set[int] = set()
-    for item in leftovers(state, run_id):
+    for item in leftovers(state, run_id, run_dir):
         if remote and item.task in remote:
             continue
         policy = policies.get(item.task, "rerun")

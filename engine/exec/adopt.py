@@ -55,6 +55,50 @@ def private(files: Files) -> Files:
     return files
 
 
+class Journal:
+    """The attempts this run spawned, one line each (`TASK<tab>ATTEMPT`), in its directory
+    (tasks/started), written just before each spawn. A take-over finds there an attempt whose
+    start never reached the database (the engine was killed within its batch's window) and
+    whose process has already ended: it then runs the task again as a new attempt, instead of
+    as the same attempt a second time. One append a spawn and no fsync: it must outlive the
+    engine's process (kill -9), as the database's log does, not the machine."""
+
+    NAME = "started"
+
+    def __init__(self, run_dir: str) -> None:
+        self._path = os.path.join(run_dir, "tasks", self.NAME) if run_dir else ""
+        self._fd: int | None = None
+
+    def note(self, task: str, attempt: int) -> None:
+        if not self._path:
+            return
+        with contextlib.suppress(OSError):  # (the store's own write fails as loudly)
+            if self._fd is None:
+                os.makedirs(os.path.dirname(self._path), mode=0o700, exist_ok=True)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+                self._fd = os.open(self._path, flags, 0o600)
+            os.write(self._fd, f"{task}\t{attempt}\n".encode())
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @classmethod
+    def read(cls, run_dir: str) -> dict[str, int]:
+        """task -> the newest attempt the run spawned of it, as far as the journal says."""
+        newest: dict[str, int] = {}
+        try:
+            with open(os.path.join(run_dir, "tasks", cls.NAME), encoding="utf-8") as f:
+                for line in f:
+                    task, _, number = line.rstrip("\n").partition("\t")
+                    if number.isdigit():  # (a line cut short by the kill: no attempt)
+                        newest[task] = max(newest.get(task, 0), int(number))
+        except OSError:
+            pass
+        return newest
+
+
 def clear(run_dir: str) -> None:
     """Remove the attempts' output and status files once the run has ended: the run
     directory keeps no output as printed (no secret) after the run."""

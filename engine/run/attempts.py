@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from phasegate.engine.agents.base import Launch
-from phasegate.engine.exec.adopt import POLL, FileTail, files_for, private
+from phasegate.engine.exec.adopt import POLL, FileTail, Journal, files_for, private
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
 from phasegate.engine.exec.worktree import WorktreeError, Worktrees
@@ -95,6 +95,7 @@ class Attempts:
         self._adapters = adapters  # agent -> what it makes of a task (engine/agents)
         self._tasks = {t.id: t for _, t in host.plan.tasks()}
         self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
+        self._journal = Journal(run_dir)
         self.sink: Sink  # set by the loop once the run's store is open
         self.talks: Talks  # set by the loop: coding agents' conversations
         self.budgets: Budgets  # set by the loop: what coding agents may spend
@@ -156,6 +157,7 @@ class Attempts:
         for a in self.running.values():
             if a.handle is not None:
                 a.handle.kill()
+        self._journal.close()
 
     # -- one attempt ---------------------------------------------------------------------------
 
@@ -206,6 +208,7 @@ class Attempts:
             attempt.talk = adapter.conversation(launch)
         read = self.talks.line if attempt.talk is not None else self._line
         executor = self._executors.for_agent(agent)
+        self._journal.note(tid, number)  # (before the spawn: see adopt.Journal)
         handle = executor.start(
             spec,
             lambda stream, text: read(attempt, stream, text),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,6 +95,52 @@ async def test_a_task_whose_start_never_reached_the_disk_is_found_and_stopped(
         for p in (proc, other):
             p.kill()
             p.wait()
+
+
+async def test_a_spawned_attempt_whose_start_and_process_are_both_gone_runs_again_anew(
+    tmp_path: Path,
+) -> None:
+    # the engine spawned c (its journal says so), c ran and ended, and the engine was killed
+    # before c's task.started reached the disk: c ran again as attempt 1, a second time
+    from phasegate.engine.exec.adopt import Journal
+
+    _, store = await run_plan(tmp_path, CHAIN, ScriptedExecutor())
+    events = [e for _, e in await store.read_events("run1")]
+    cut = next(i for i, e in enumerate(events) if isinstance(e, ev.TaskStarted) and e.task == "c")
+    state = project(events[:cut])
+    journal = Journal(str(tmp_path))
+    journal.note("a", 1)
+    journal.note("b", 1)
+    journal.note("c", 1)
+    journal.close()
+    found = leftovers(state, "run-gone", str(tmp_path))
+    assert [(f.task, f.attempt, f.pids) for f in found] == [("c", 1, [])]
+    entries = await take_over(state, "run-gone", {"c": "rerun"}, {}, run_dir=str(tmp_path))
+    assert entries == [{"task": "c", "attempt": 1, "action": "rerun", "pids": [], "note": ""}]
+    after = project([*events[:cut], ev.RunRecovered(9e9, "me", 1, None, entries)])
+    assert after.tasks["c"].attempts == 1  # so its next start is attempt 2
+    assert leftovers(state, "run-gone") == []  # (what the fold alone knew)
+
+
+async def test_every_spawn_is_in_the_journal_and_the_run_s_end_removes_it(tmp_path: Path) -> None:
+    from phasegate.engine.exec.adopt import Journal
+
+    seen: list[dict[str, int]] = []
+
+    class Watching(ScriptedExecutor):
+        def start(self, spec: Any, on_line: Any, on_exit: Any) -> Any:
+            seen.append(Journal.read(str(tmp_path)))  # (as the spawn begins)
+            return super().start(spec, on_line, on_exit)
+
+    state, _ = await run_plan(tmp_path, CHAIN, Watching())
+    assert state.status.value == "succeeded"
+    assert seen == [
+        {"a": 1},
+        {"a": 1, "b": 1},
+        {"a": 1, "b": 1, "c": 1},
+        {"a": 1, "b": 1, "c": 1, "d": 1},
+    ]
+    assert Journal.read(str(tmp_path)) == {} and not (tmp_path / "tasks").exists()
 
 
 def test_a_take_over_folds_rerun_skipped_and_adopted_tasks() -> None:
