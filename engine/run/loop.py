@@ -388,25 +388,32 @@ class Runner:
         index = self._takeover.first_open_phase() if self._resume is not None else 0
         if self.plan.research and not self.state.research:
             await self._ready.research(self.store)
+        # taken over at a gate: its phase has ended (succeeded), only its gates are left
+        at_gate = self._resume is not None and index < len(self.plan.phases)
+        at_gate = at_gate and self.state.phases[self.plan.phases[index].id].status is (
+            PhaseStatus.SUCCEEDED
+        )
         while index < len(self.plan.phases):
             phase = self.plan.phases[index]
             if self.state.cancelling:
                 break
-            failed = self._ready.checks(phase.id, phase.checks)
-            if self.state.phases[phase.id].status is not PhaseStatus.RUNNING:  # (resumed: may be)
-                self.emit(ev.PhaseStarted(self.now(), phase.id))
-            if failed:
-                reason = f"entry check of phase '{phase.id}' failed: {failed}"
-                self._block_from(index, reason)
-                self.emit(ev.PhaseFinished(self.now(), phase.id, "failed"))
-                return RunStatus.FAILED, reason
-            await self._progress.run([t.id for t in phase.tasks])
-            phase = next(p for p in self.plan.phases if p.id == phase.id)  # (amended since)
-            status = self._phase_status([t.id for t in phase.tasks])
-            self.emit(ev.PhaseFinished(self.now(), phase.id, status))
-            if status == "failed":
-                self._block_from(index + 1, f"phase '{phase.id}' failed")
-                return RunStatus.FAILED, f"phase '{phase.id}' failed"
+            if not at_gate:
+                failed = self._ready.checks(phase.id, phase.checks)
+                if self.state.phases[phase.id].status is not PhaseStatus.RUNNING:  # (resumed)
+                    self.emit(ev.PhaseStarted(self.now(), phase.id))
+                if failed:
+                    reason = f"entry check of phase '{phase.id}' failed: {failed}"
+                    self._block_from(index, reason)
+                    self.emit(ev.PhaseFinished(self.now(), phase.id, "failed"))
+                    return RunStatus.FAILED, reason
+                await self._progress.run([t.id for t in phase.tasks])
+                phase = next(p for p in self.plan.phases if p.id == phase.id)  # (amended since)
+                status = self._phase_status([t.id for t in phase.tasks])
+                self.emit(ev.PhaseFinished(self.now(), phase.id, status))
+                if status == "failed":
+                    self._block_from(index + 1, f"phase '{phase.id}' failed")
+                    return RunStatus.FAILED, f"phase '{phase.id}' failed"
+            at_gate = False  # (a rewind to it later runs it again)
             rewind, reason = await self._gates_after(phase.id)
             if reason and rewind is None:
                 self._block_from(index + 1, reason)

@@ -176,9 +176,14 @@ def test_a_gate_with_one_of_two_approvals_stays_at_one_of_two_after_kill_9(
     _until("the gate to open", lambda: '"review"' in pg("gates", "--json").stdout)
     voted = pg("approve", "last", "review", "--reason", "looks fine")
     assert voted.returncode == 0, voted.stderr
+    before = next(p for p in _show(pg)["phases"] if p["id"] == "one")  # type: ignore[attr-defined]
     _kill_engine(pg)
     engine = _take_over(tmp_path, cli_env, pg)
     try:
+        # phase one had ended: the take-over goes on at its gate, without starting it again
+        # (it started and finished it again at once, its duration then 0)
+        after = next(p for p in _show(pg)["phases"] if p["id"] == "one")  # type: ignore[attr-defined]
+        assert after == before
         gates = json.loads(pg("gates", "last", "--json").stdout)
         gate = next(g for g in gates["gates"] if g["id"] == "review")
         assert gate["status"] == "open" and gate["attempt"] == 1
