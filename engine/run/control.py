@@ -163,4 +163,6 @@ class OperatorControl:
         self._sched.push(tid)
         host.dispatch()
         more = f"; {len(reopened)} blocked task(s) wait for it again" if reopened else ""
+        if host.state.status.value == "paused":  # (nothing starts until the run resumes)
+            return True, f"task '{tid}' runs again as attempt {number} once the run resumes{more}"
         return True, f"task '{tid}' runs again as attempt {number}{more}"

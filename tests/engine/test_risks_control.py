@@ -323,6 +323,21 @@ async def test_retry_runs_a_failed_task_again_and_its_dependents_wait_for_it(
     assert {r.task for r in resets} == {"after", "last"}
 
 
+async def test_a_retry_while_the_run_is_paused_says_it_waits_for_the_resume(
+    tmp_path: Path,
+) -> None:
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        await until(lambda: runner.state.tasks["last"].status is TaskStatus.BLOCKED)
+        command(runner, "pause", {})
+        command(runner, "retry", {"task": "flaky"})
+        command(runner, "resume", {})
+
+    state, store = await operated(tmp_path, RETRY, operator)
+    assert state.status is RunStatus.SUCCEEDED
+    done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert "runs again as attempt 2 once the run resumes" in done[1].message
+
+
 def test_history_gives_median_and_p90() -> None:
     from phasegate.engine.watch.history import summarise
 

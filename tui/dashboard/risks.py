@@ -46,11 +46,13 @@ def risk_of(event: ev.Event, state: RunState) -> Risk | None:
         case ev.TaskFinished(status="failed" | "timed_out"):
             return Risk(event.ts, "high", f"task {event.task}", event.reason or event.status)
         case ev.TaskRetrying():
+            when = f" in {event.delay:g}s" if event.delay else ""
+            why = f" ({event.reason})" if event.reason else ""  # (`retry asked by bob`)
             return Risk(
                 event.ts,
                 "medium",
                 f"task {event.task}",
-                f"retrying as attempt {event.attempt} in {event.delay:g}s",
+                f"retrying as attempt {event.attempt}{when}{why}",
             )
         case ev.TaskBlocked():
             return Risk(event.ts, "medium", f"task {event.task}", f"blocked: {event.reason}")

@@ -1,0 +1,17 @@
+"""What the dashboard's risk feed says of a retry: an automatic one waits its backoff, an
+operator's starts now and says who asked (it read `retrying as attempt 2 in 0s`)."""
+
+from __future__ import annotations
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.state import RunState
+from phasegate.tui.dashboard.risks import risk_of
+
+
+def test_a_retry_says_when_and_why() -> None:
+    state = RunState()
+    backoff = risk_of(ev.TaskRetrying(1.0, "t", 2, 2.0, "exited with code 1"), state)
+    asked = risk_of(ev.TaskRetrying(1.0, "t", 2, 0.0, "retry asked by bob"), state)
+    assert backoff is not None and asked is not None
+    assert backoff.message == "retrying as attempt 2 in 2s (exited with code 1)"
+    assert asked.message == "retrying as attempt 2 (retry asked by bob)"
