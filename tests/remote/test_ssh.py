@@ -163,10 +163,12 @@ async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_agai
     lines = [(o.stream, o.text) for o in await store.read_output(run_id, "long", 1)]
     assert ("out", "before") in lines and ("out", "after") in lines
     assert any("connection to" in text and "lost" in text for _, text in lines)
-    # the cut is told even when it healed between two ticks of the run (a risk for one tick)
+    # the cut is told even when it healed between two ticks of the run (a risk for one tick);
+    # on a busy machine a tick may see it still being made again (`unreachable since`)
     cut = state.risks["host_unreachable:far"]
-    assert "its connection was cut at" in cut.message and "made again after" in cut.message
-    assert cut.cleared_at is not None
+    assert "its connection was cut" in cut.message, cut.message
+    healed = "made again after" in cut.message or "being made again" in cut.message
+    assert healed and cut.cleared_at is not None
 
 
 async def test_a_connection_lost_for_good_fails_the_task_into_its_retry_policy(
