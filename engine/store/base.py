@@ -108,6 +108,12 @@ def query_words(text: str) -> list[str]:
     return [w.lower() for w in re.findall(r"\w+", text)]
 
 
+def query_terms(text: str) -> list[list[str]]:
+    """The terms of a search: each whitespace-separated piece, as the words it holds, which
+    must all be found, in order (`change-2` is the phrase `change 2`, not `change` or `2`)."""
+    return [words for piece in text.split() if (words := query_words(piece))]
+
+
 class Store(Protocol):
     """What the engine and the front ends need from storage. Every method is one transaction."""
 

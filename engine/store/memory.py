@@ -16,6 +16,7 @@ from phasegate.engine.store.base import (
     RunRow,
     SearchHit,
     check_summary,
+    query_terms,
     query_words,
 )
 
@@ -248,14 +249,18 @@ class MemoryStore:
     ) -> list[SearchHit]:
         """Any word matching a word of an entry (by prefix, as a stemmer roughly would), most
         matched words first."""
-        words = query_words(text)
+        terms = query_terms(text)
         scored = []
         for run_id, (plan, entries) in self._knowledge.items():
             if run_id == exclude_run:
                 continue
             for k in entries:
                 have = query_words(f"{k.subject} {k.text}")
-                hits = sum(1 for w in words if any(h.startswith(w[:5]) for h in have))
+                hits = sum(
+                    1
+                    for words in terms
+                    if all(any(h.startswith(w[:5]) for h in have) for w in words)
+                )
                 if hits:
                     scored.append(
                         (-hits, -k.ts, SearchHit(run_id, plan, k.kind, k.ts, k.subject, k.text))

@@ -23,7 +23,7 @@ from phasegate.engine.store.base import (
     RunRow,
     SearchHit,
     check_summary,
-    query_words,
+    query_terms,
 )
 from phasegate.engine.store.batch import Batch, BatchWriter, Busy
 from phasegate.engine.store.chain import Row
@@ -483,10 +483,10 @@ class SQLiteStore:
     async def search(
         self, text: str, limit: int = 20, exclude_run: str | None = None
     ) -> list[SearchHit]:
-        words = query_words(text)
-        if not words:
+        terms = query_terms(text)
+        if not terms:
             return []
-        match = " OR ".join(f'"{w}"' for w in words)
+        match = " OR ".join(f'"{" ".join(words)}"' for words in terms)  # (phrases)
         rows = await self._query(
             "SELECT run_id, plan, kind, ts, subject, text FROM knowledge "
             "WHERE knowledge MATCH ? AND run_id != ? ORDER BY bm25(knowledge), ts DESC LIMIT ?",

@@ -57,3 +57,22 @@ async def test_task_durations_of_the_newest_runs_of_a_plan(store: Store) -> None
     found = await store.durations("p", runs=3)
     assert sorted(found["a"]) == [2.0, 3.0, 4.0] and found["b"] == [10.0] * 3
     assert await store.durations("nope") == {}
+
+
+async def test_a_search_term_with_punctuation_is_a_phrase(store: Store) -> None:
+    # (`search change-2` found every entry with a `2` in it: its words were ORed)
+    from phasegate.engine.store.base import Knowledge
+
+    await new_run(store, "r1")
+    await store.remember(
+        "r1",
+        "plan",
+        [
+            Knowledge("note", T0, "change-2", "change 2 moved the deploy"),
+            Knowledge("lesson", T0 + 1, "build", "succeeded after 2 attempts"),
+            Knowledge("lesson", T0 + 2, "flaky", "flaky test in the cache"),
+        ],
+    )
+    assert [h.subject for h in await store.search("change-2")] == ["change-2"]
+    found = {h.subject for h in await store.search("change-2 cache")}  # (either term)
+    assert found == {"change-2", "flaky"}
