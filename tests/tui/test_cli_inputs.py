@@ -134,6 +134,8 @@ EMPTY = [
     (("skip", "inputs", "t", "--reason", "  "), "a skip needs a reason: --reason TEXT"),
     (("cancel", "inputs", "--task", ""), "an empty name"),  # (was: cancel the whole run)
     (("pause", "inputs", "--phase", ""), "an empty name"),  # (was: pause the whole run)
+    # (one of the two was dropped without a word)
+    (("feedback", "inputs", "--rating", "5", "--answer", "rating=3"), "both give the rating"),
 ]
 
 

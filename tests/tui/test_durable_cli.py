@@ -100,6 +100,8 @@ def test_kill_9_then_resume_runs_nothing_twice_loses_nothing_leaves_nothing(
     asked = pg("resume", "last", "--headless")
     assert asked.returncode == 2 and "side" in asked.stderr and "--decide" in asked.stderr
     assert "Traceback" not in asked.stderr
+    typo = pg("resume", "last", "--headless", "--decide", "sied=skip")  # (side, misspelt)
+    assert typo.returncode == 2 and "names no task" in typo.stderr and "sied" in typo.stderr
     assert run_processes(run_id), "the dead engine's tasks still run until the take-over"
 
     done = pg("resume", "last", "--headless", "--decide", "side=skip")

@@ -81,6 +81,11 @@ def decisions(found: Resumable, given: tuple[str, ...], prompt: bool = True) -> 
         answers[task] = action
     assert found.plan is not None
     policies = {t.id: t.on_resume for _, t in found.plan.tasks()}
+    unknown = sorted(set(answers) - set(policies))
+    if unknown:  # (a typo: the task meant would then be rerun, or asked about)
+        raise UsageError(
+            f"--decide names no task of run {found.row.id}: {', '.join(map(safe, unknown))}"
+        )
     ask = [t for t in in_flight(found) if policies.get(t) == "ask" and t not in answers]
     if ask and not (prompt and sys.stdin.isatty()):
         raise UsageError(

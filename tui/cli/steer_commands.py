@@ -341,6 +341,9 @@ def feedback(
     from phasegate.tui.cli.feedback import answer, parse_answers
 
     more = parse_answers(answers)
+    for key, given in (("rating", rating is not None), ("comment", bool(comment.strip()))):
+        if given and key in more:  # (one of the two would be dropped without a word)
+            raise click.UsageError(f"--{key} and --answer {key}=... both give the {key}: give one")
     if rating is None and not comment.strip() and not more:
         raise click.UsageError(
             "no answer given: give --rating N (1-5), --comment TEXT or --answer ID=TEXT"
