@@ -175,6 +175,13 @@ def test_every_refusal_says_why(pg: Run, tmp_path: Path) -> None:
     )
     done = _amend(pg, tmp_path, cycle)
     assert done.returncode == 2 and "cycle" in done.stderr.lower()  # type: ignore[attr-defined]
+    # as JSON with --json (it printed the problems as text)
+    said = _amend(pg, tmp_path, cycle, "--json")
+    assert said.returncode == 2  # type: ignore[attr-defined]
+    shown = json.loads(said.stdout)  # type: ignore[attr-defined]
+    assert shown["sent"] is False and any(
+        "cycle" in p["message"].lower() for p in shown["problems"]
+    )
     assert "change-1" not in _gates(pg)
     assert _finish(pg)["status"] == "succeeded"
 

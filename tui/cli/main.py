@@ -367,11 +367,21 @@ def amend(
     change."""
     from phasegate.tui.cli.amend import amend as send
 
-    try:
-        shown = _run_async(lambda: send(_db_path(db), run_ref, plan_path, restart, as_json))
-    except PlanError as exc:
-        _print_problems(exc.problems)
+    async def sending() -> str | PlanError:
+        try:  # (a PlanError is shown here, problem by problem: not as one error line)
+            return await send(_db_path(db), run_ref, plan_path, restart, as_json)
+        except PlanError as exc:
+            return exc
+
+    shown = _run_async(sending)
+    if isinstance(shown, PlanError):
+        exc = shown
         n = len(exc.problems)
+        if as_json:  # (as `validate --json` says it; nothing was sent)
+            problems = [p.as_dict() for p in exc.problems]
+            click.echo(json.dumps({"sent": False, "valid": False, "problems": problems}, indent=2))
+            sys.exit(EXIT_USAGE)
+        _print_problems(exc.problems)
         _fail(
             f"{plan_path} is not a valid plan ({n} problem{'s' if n != 1 else ''}); "
             "nothing was sent",
