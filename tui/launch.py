@@ -60,11 +60,11 @@ def take_over(db_path: str, run_id: str) -> subprocess.Popen[bytes]:
     return start_engine(Job(found.plan, db_path, run_id, found.variables, chosen))
 
 
-def _announce(run_id: str, engine: subprocess.Popen[bytes]) -> None:
+def _announce(run_id: str, engine: subprocess.Popen[bytes], db_path: str) -> None:
     click.echo(run_id)
     click.echo(
         f"run {run_id} goes on in the background (engine pid {engine.pid}); "
-        f"`phasegate attach {run_id}` opens its dashboard",
+        f"`phasegate attach {run_id}{_db_flag(db_path)}` opens its dashboard",
         err=True,
     )
 
@@ -74,7 +74,7 @@ def run_detached(
 ) -> int:
     """`run --detach`: start the engine, print the run id, leave it going."""
     run_id = new_run_id()
-    _announce(run_id, start_engine(Job(plan, db_path, run_id, variables, share=share)))
+    _announce(run_id, start_engine(Job(plan, db_path, run_id, variables, share=share)), db_path)
     return 0
 
 

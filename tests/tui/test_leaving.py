@@ -60,6 +60,29 @@ def test_the_hint_on_leaving_names_a_database_other_than_the_default(
     assert _db_flag(str(tmp_path / "my runs.db")) == f" --db '{tmp_path}/my runs.db'"
 
 
+def test_run_detach_says_how_to_attach_to_a_run_in_another_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "one.yaml").write_text(
+        "name: one\nagents: {w: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n"
+    )
+    monkeypatch.setenv("PHASEGATE_DB", str(tmp_path / "default.db"))
+    pg = [sys.executable, "-m", "phasegate.tui.cli.main"]
+    done = subprocess.run(
+        [*pg, "run", "one.yaml", "--detach", "--db", "other.db"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    assert f"`phasegate attach {run_id} --db {tmp_path}/other.db`" in done.stderr
+
+
 async def test_the_footer_offers_resume_while_the_run_is_paused_and_p_resumes(
     tmp_path: Path,
 ) -> None:
