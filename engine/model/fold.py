@@ -261,7 +261,7 @@ def _run_paused(s: RunState, e: ev.RunPaused) -> None:
         if e.phase in s.phases:
             s.phases[e.phase].held = True
     elif s.status is RunStatus.RUNNING:
-        s.status = RunStatus.PAUSED
+        s.status, s.paused_at = RunStatus.PAUSED, e.ts
     if e.ask and not e.phase:
         s.question = {"risk": e.ask, "by": e.by, "reason": e.reason, "at": e.ts}
 
@@ -271,7 +271,7 @@ def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
         if e.phase in s.phases:
             s.phases[e.phase].held = False
     elif s.status is RunStatus.PAUSED:
-        s.status = RunStatus.RUNNING
+        s.status, s.paused_at = RunStatus.RUNNING, None
     if not e.phase:
         s.question = {}
 

@@ -50,6 +50,7 @@ class Monitoring:
         self.gate_waits: dict[str, float] = {}  # gate -> the median of its earlier waits
         self.monitors: Monitors | None = None  # the plan's monitors, while the run goes
         self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
+        self._last_lefts: dict[str, float] = {}  # and the time left to each, then
         self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started
         self._pressure: list[Finding] = []  # machine pressure at the last sample
         self.reach: Reach | None = None  # agents' hosts over SSH (a plan that has some)
@@ -120,13 +121,17 @@ class Monitoring:
             standby,
             self._phase_lengths,
         )
-        ends = {"": now + f.eta, **{p: now + left for p, left in f.phases.items()}}
-        last = self._last_forecast
-        if ends.keys() == last.keys() and all(
-            abs(last[k] - end) < max(1.0, 0.1 * (end - now)) for k, end in ends.items()
+        lefts = {"": f.eta, **f.phases}
+        ends = {k: now + left for k, left in lefts.items()}
+        last, last_lefts = self._last_forecast, self._last_lefts
+        if ends.keys() == last.keys() and (
+            all(abs(last[k] - end) < max(1.0, 0.1 * (end - now)) for k, end in ends.items())
+            # only the clock moved (a gate waits, the run is paused): the same time left, which
+            # front ends hold while the clock stops (forecast.clock_stopped); one a second before
+            or all(abs(last_lefts[k] - left) < 0.05 for k, left in lefts.items())
         ):
             return
-        self._last_forecast = ends
+        self._last_forecast, self._last_lefts = ends, lefts
         phases = {p: round(left, 3) for p, left in f.phases.items()}
         learned = len(self.learned) - len(self.gate_waits)
         host.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed))

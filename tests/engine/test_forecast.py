@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -391,3 +392,44 @@ def test_an_amendment_s_impact_uses_the_new_plan_s_estimates(tmp_path: Path) -> 
     assert impact(plan, longer_a, state, 104.0)["after"]["eta"] == 21.0
     # a running task restarted runs its whole (new) estimate again
     assert impact(plan, plan, state, 104.0, restart=["a"])["after"]["eta"] == 15.0
+
+
+def test_the_count_down_stops_while_the_run_is_paused_or_a_manual_gate_waits(
+    tmp_path: Path,
+) -> None:
+    plan = _plan(tmp_path, CHAIN)
+    state = _started(plan)
+    apply(state, ev.ForecastUpdated(100.0, 15.0, 0, {"p": 15.0}))
+    assert seconds_left(state, 104.0) == 11.0  # the clock goes
+    apply(state, ev.RunPaused(104.0, "alice"))
+    assert seconds_left(state, 110.0) == 11.0 and seconds_left(state, 104.0, "p") == 11.0
+    apply(state, ev.RunResumed(110.0, "alice"))
+    assert seconds_left(state, 112.0) == 3.0  # (the engine records a new forecast on resume)
+
+
+async def test_no_forecast_is_recorded_while_only_the_clock_moves(tmp_path: Path) -> None:
+    # (a waiting gate recorded the same forecast every second: 86,400 rows a day)
+    from .helpers import command, operated, until
+
+    text = """
+    name: gated
+    agents: {w: {}}
+    phases:
+      - {id: one, tasks: [{id: a, run: "true"}]}
+      - {id: two, tasks: [{id: b, run: "true"}]}
+    gates: [{id: review, after: one}]
+    """
+
+    async def approver(runner: Any, store: MemoryStore) -> None:
+        await until(lambda: runner.state.gates["review"].status == "open")
+        ticks = runner._ticks
+        await until(lambda: runner._ticks >= ticks + 4)  # (four ticks of the run's second)
+        command(runner, "approve", {"gate": "review"})
+
+    state, store = await operated(tmp_path, text, approver)
+    assert state.status.value == "succeeded"
+    events = [e for _, e in await store.read_events("run1")]
+    opened = next(i for i, e in enumerate(events) if isinstance(e, ev.GateOpened))
+    closed = next(i for i, e in enumerate(events) if isinstance(e, ev.GateClosed))
+    during = [e for e in events[opened:closed] if isinstance(e, ev.ForecastUpdated)]
+    assert len(during) <= 1, during
