@@ -95,13 +95,16 @@ class Facts:
     def add(self, e: ev.Event) -> None:
         """Take one more event (already folded into `state` by whoever holds it)."""
         f, running = self, self._running
-        if isinstance(e, ev.RunStarted):
+        if isinstance(e, ev.RunStarted | ev.PlanAmended):  # (an amendment: the whole shape)
+            if isinstance(e, ev.PlanAmended):
+                f.estimates, f.needs, f.phase_of = {}, {}, {}
             for t in e.tasks:
                 f.estimates[t["id"]] = t.get("estimate")
                 f.needs[t["id"]] = tuple(t.get("needs") or ())
                 f.phase_of[t["id"]] = str(t.get("phase") or "")
             f.phase_order = [str(p.get("id")) for p in e.phases]
-            f.slots = {a["id"]: int(a.get("slots", 1)) for a in e.agents}
+            slots = {a["id"]: int(a.get("slots", 1)) for a in e.agents}
+            f.slots = slots if isinstance(e, ev.RunStarted) else {**f.slots, **slots}
         elif isinstance(e, ev.TaskReady):
             f.ready_at.setdefault(e.task, e.ts)
         elif isinstance(e, ev.TaskStarted):

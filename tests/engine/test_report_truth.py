@@ -249,3 +249,29 @@ async def test_a_small_ratio_to_an_estimate_is_not_zero() -> None:
     [estimate] = _findings(report, "estimate")
     assert estimate["finding"] == "took 2.0s against an estimate of 45.0s (0.04x)"
     assert "(0.0x)" not in text
+
+
+async def test_a_task_an_amendment_added_is_read_with_its_needs_and_estimate() -> None:
+    # (the report read needs, estimates and phases from run.started only: an added task had
+    # none, and the actual critical path was the added task alone)
+    from phasegate.engine.report.facts import actual_critical_path
+
+    later = {"id": "later", "phase": "p2", "agent": "w", "needs": ["bye"], "estimate": 2.0}
+    run = Run().add(0, "phase.started", phase="p1")
+    run.attempt("hello", 1, 0, 4.0).standby_skipped(4.0)
+    run.add(4.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(5, "passed", "approved by alice")
+    run.add(5, "phase.started", phase="p2")
+    run.add(6, "plan.amended", change="change-1", plan_version=2, by="alice", text=PLAN,
+            diff=[{"what": "task", "id": "later", "change": "added", "phase": "p2"}],
+            phases=[{"id": "p1", "title": "", "timebox": None},
+                    {"id": "p2", "title": "", "timebox": None}],
+            tasks=[*TASKS, later], gates=[], agents=[], operators=[])  # fmt: skip
+    run.attempt("bye", 1, 5, 50.0).attempt("later", 1, 50.0, 52.0)
+    run.add(52.0, "phase.finished", phase="p2", status="succeeded")
+    run.add(52.0, "run.finished", status="succeeded", reason="")
+    _, _, store = await _report(run)
+    facts = await make.facts_of(store, "r")
+    assert facts.needs["later"] == ("bye",) and facts.estimates["later"] == 2.0
+    assert facts.phase_of["later"] == "p2"
+    assert actual_critical_path(facts)[-2:] == ["bye", "later"]
