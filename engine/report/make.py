@@ -99,7 +99,8 @@ async def run_report(
     report: dict[str, Any] = {"summary": build.summary(f), "metrics": scores}
     values = values_of(plan, given, f) if plan is not None else {}
     planned = (
-        build.coordination(plan, None, values, await learned(store, plan.name))
+        # (the history the run started with: not what later runs, or the run itself, taught)
+        build.coordination(plan, None, values, await learned(store, plan.name, f.state.started_at))
         if plan is not None
         else None
     )

@@ -225,8 +225,11 @@ class Store(Protocol):
         """How long each task of a finished run took (its successful attempt)."""
         ...
 
-    async def durations(self, plan: str, runs: int = 20) -> dict[str, list[float]]:
-        """Each task's durations in the newest `runs` runs of the plan that recorded them."""
+    async def durations(
+        self, plan: str, runs: int = 20, before: float | None = None
+    ) -> dict[str, list[float]]:
+        """Each task's durations in the newest `runs` runs of the plan that recorded them
+        (`before`: those recorded before then)."""
         ...
 
     async def remember(self, run_id: str, plan: str, entries: Sequence[Knowledge]) -> None:

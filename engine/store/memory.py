@@ -273,9 +273,13 @@ class MemoryStore:
     ) -> None:
         self._durations[(plan, run_id)] = (at, dict(seconds))
 
-    async def durations(self, plan: str, runs: int = 20) -> dict[str, list[float]]:
+    async def durations(
+        self, plan: str, runs: int = 20, before: float | None = None
+    ) -> dict[str, list[float]]:
+        until = before if before is not None else float("inf")
         newest = sorted(
-            (v for (p, _), v in self._durations.items() if p == plan), key=lambda v: -v[0]
+            (v for (p, _), v in self._durations.items() if p == plan and v[0] < until),
+            key=lambda v: -v[0],
         )[:runs]
         found: dict[str, list[float]] = {}
         for _, seconds in newest:

@@ -459,12 +459,15 @@ class SQLiteStore:
                 [(plan, task, run_id, s, at) for task, s in seconds.items()],
             )
 
-    async def durations(self, plan: str, runs: int = 20) -> dict[str, list[float]]:
+    async def durations(
+        self, plan: str, runs: int = 20, before: float | None = None
+    ) -> dict[str, list[float]]:
+        until = before if before is not None else 1e300
         rows = await self._query(
-            "SELECT task, seconds FROM task_durations WHERE plan = ? AND run_id IN "
-            "(SELECT run_id FROM task_durations WHERE plan = ? GROUP BY run_id "
+            "SELECT task, seconds FROM task_durations WHERE plan = ? AND at < ? AND run_id IN "
+            "(SELECT run_id FROM task_durations WHERE plan = ? AND at < ? GROUP BY run_id "
             "ORDER BY MAX(at) DESC LIMIT ?)",
-            (plan, plan, runs),
+            (plan, until, plan, until, runs),
         )
         found: dict[str, list[float]] = {}
         for task, seconds in rows:

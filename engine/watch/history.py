@@ -31,8 +31,10 @@ def summarise(seconds: list[float]) -> Learned:
     return Learned(median, p90, n)
 
 
-async def learned(store: Store, plan: str) -> dict[str, Learned]:
-    found = await store.durations(plan)
+async def learned(store: Store, plan: str, before: float | None = None) -> dict[str, Learned]:
+    """What earlier runs of the plan took, task by task (`before`: runs recorded before then,
+    as a past run's report sees the history it started with)."""
+    found = await store.durations(plan, before=before)
     return {task: summarise(s) for task, s in found.items() if len(s) >= MIN_RUNS}
 
 

@@ -275,3 +275,17 @@ async def test_a_task_an_amendment_added_is_read_with_its_needs_and_estimate() -
     assert facts.needs["later"] == ("bye",) and facts.estimates["later"] == 2.0
     assert facts.phase_of["later"] == "p2"
     assert actual_critical_path(facts)[-2:] == ["bye", "later"]
+
+
+async def test_a_past_run_s_schedule_uses_the_history_it_started_with() -> None:
+    # (a run's "Simulated schedule" changed each time the plan ran again: it read every run's
+    # durations, later ones and its own included)
+    store = MemoryStore()
+    for i, took in enumerate((6.0, 8.0)):  # two runs before this one
+        await store.record_durations("truth", f"early{i}", T0 - 100 + i, {"hello": took})
+    await store.record_durations("truth", "later", T0 + 1000, {"hello": 100.0})
+    await load_run(store, parse_jsonl(_rewound().text(), "r"))
+    await store.save_plan("r", PLAN, {})
+    report = await make.run_report(store, "r", ("coordination",))
+    hello = next(t for t in report["coordination"]["schedule"]["tasks"] if t["task"] == "hello")
+    assert hello["end"] - hello["start"] == 7.0  # the median of 6 and 8 (not with 100)

@@ -57,6 +57,9 @@ async def test_task_durations_of_the_newest_runs_of_a_plan(store: Store) -> None
     found = await store.durations("p", runs=3)
     assert sorted(found["a"]) == [2.0, 3.0, 4.0] and found["b"] == [10.0] * 3
     assert await store.durations("nope") == {}
+    # as a run that started at T0 + 2 saw its history: the runs recorded before it only
+    earlier = await store.durations("p", runs=3, before=T0 + 2)
+    assert sorted(earlier["a"]) == [1.0, 2.0]
 
 
 async def test_a_search_term_with_punctuation_is_a_phrase(store: Store) -> None:
