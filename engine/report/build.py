@@ -164,7 +164,7 @@ def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
 def performance(
     f: Facts, scores: dict[str, float | None], planned: list[str] | None = None
 ) -> dict[str, Any]:
-    span = f.end - f.start
+    span = f.alive(f.start, f.end)  # (the time its engine was dead is no work: engine_down)
     busy = busy_seconds(f)
     retry_cost = sum(
         a.duration for a in f.attempts if a.status in ("failed", "timed_out") and a.end

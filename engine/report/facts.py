@@ -201,10 +201,12 @@ def gather(run_id: str, events: list[ev.Event]) -> Facts:
 
 
 def busy_seconds(f: Facts) -> dict[str, float]:
-    """Slot time each agent spent running attempts."""
+    """Slot time each agent spent running attempts, less the time the run's engine was dead
+    (an attempt a take-over stopped ran until then as far as the run knows)."""
     busy: dict[str, float] = {}
     for a in f.attempts:
-        busy[a.agent] = busy.get(a.agent, 0.0) + a.duration
+        took = f.alive(a.start, a.end) if a.end is not None else 0.0
+        busy[a.agent] = busy.get(a.agent, 0.0) + took
     return busy
 
 
@@ -290,7 +292,7 @@ def metrics(f: Facts) -> dict[str, float | None]:
     compliance = (
         100.0 * sum(1 for g in closed if g.status == "passed") / len(closed) if closed else None
     )
-    span = f.end - f.start
+    span = f.alive(f.start, f.end)  # (while its engine was dead, no slot was offered)
     available = sum(f.slots.values()) * span
     efficiency = 100.0 * sum(busy_seconds(f).values()) / available if available > 0 else None
     return {

@@ -244,7 +244,12 @@ def performance_md(p: dict[str, Any]) -> list[str]:
     lines = ["## Performance report", ""]
     lines += [
         f"Duration {_num(p['duration'])}; queue wait {_num(p['queue_wait'])}; gate wait "
-        f"{_num(p['gate_wait'])}; retry cost {_num(p['retry_cost'])}",
+        f"{_num(p['gate_wait'])}; retry cost {_num(p['retry_cost'])}"
+        + (
+            f"; the engine was down {_num(p['engine_down'])} more (not counted)"
+            if p.get("engine_down")
+            else ""
+        ),
         "",
     ]
     lines += _table(

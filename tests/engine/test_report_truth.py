@@ -289,3 +289,23 @@ async def test_a_past_run_s_schedule_uses_the_history_it_started_with() -> None:
     report = await make.run_report(store, "r", ("coordination",))
     hello = next(t for t in report["coordination"]["schedule"]["tasks"] if t["task"] == "hello")
     assert hello["end"] - hello["start"] == 7.0  # the median of 6 and 8 (not with 100)
+
+
+async def test_the_time_the_engine_was_dead_is_no_work() -> None:
+    # (busy time, utilisation and efficiency counted the 5 s between the kill and the take-over)
+    run = Run().add(0, "phase.started", phase="p1")
+    run.add(0, "task.ready", task="hello")
+    run.add(0, "task.started", task="hello", attempt=1, agent="w", pid=101, pgid=101,
+            command="true", proc_started=None)  # fmt: skip
+    run.add(7, "run.recovered", by="bob", engine_pid=99, last_seen=2.0 + T0,
+            tasks=[{"task": "hello", "attempt": 1, "action": "rerun", "pids": []}])  # fmt: skip
+    run.attempt("hello", 2, 7, 11).standby_skipped(11)
+    run.add(11, "phase.finished", phase="p1", status="succeeded")
+    run.gate(11, "passed", "approved by alice").second_phase(11, took=1.0)
+    report, text, _ = await _report(run)
+    perf = report["performance"]
+    assert perf["engine_down"] == 5.0
+    [w] = perf["agents"]
+    assert w["busy"] == 2.0 + 4.0 + 1.0  # attempt 1 until the engine died, 2 and bye
+    assert perf["duration"] == 12.0 - 5.0
+    assert "the engine was down 5.0s more (not counted)" in text
