@@ -57,16 +57,23 @@ def exit_code(state: RunState, sig: int | None) -> int:
 _gone: list[bool] = []  # stdout went away: the run goes on, printing nothing more
 
 
-def _lose_stdout() -> None:
+def _lose_stdout(streams: tuple[int, ...] = (1,)) -> None:
     """Whoever read the log lines is gone (`| head -3`, a terminal closed): the run goes on
     (its events are in the database: `phasegate attach` shows it), its lines go nowhere. A
     failed write had stopped the engine, or left it hung, in the middle of a task's end."""
     if not _gone:
         _gone.append(True)
-        devnull = os.open(os.devnull, os.O_WRONLY)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in streams:
         with contextlib.suppress(OSError):
-            os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _lose_terminal() -> None:
+    """SIGHUP: the terminal is gone, stderr with it (a warning written there would raise EIO
+    in the middle of the run's end): both go nowhere, the run goes on."""
+    _lose_stdout((1, 2))
 
 
 def _say(text: str, err: bool = False) -> None:
@@ -160,7 +167,7 @@ async def host(
 
     loop.add_signal_handler(signal.SIGINT, on_signal, signal.SIGINT, "interrupted by Ctrl-C")
     # the terminal closed (an SSH session dropped): the run goes on, as with the dashboard
-    loop.add_signal_handler(signal.SIGHUP, _lose_stdout)
+    loop.add_signal_handler(signal.SIGHUP, _lose_terminal)
     loop.add_signal_handler(signal.SIGTERM, on_signal, signal.SIGTERM, "stopped by SIGTERM")
     ntasks = sum(len(p.tasks) for p in plan.phases)
     if not quiet:
