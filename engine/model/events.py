@@ -416,6 +416,10 @@ class ForecastUpdated(Event, frozen=True):
     history: int = 0  # tasks whose estimate came from earlier runs
     phases: dict[str, float] = field(default_factory=dict)  # phase not ended -> seconds left
     guessed: int = 0  # tasks left with no estimate (a default was used)
+    # only the clock moves (a manual gate without history waits, the run is paused, a phase is
+    # held): the time left holds until the next forecast, which the engine records when it
+    # moves again; front ends do not count it down meanwhile
+    still: bool = False
 
 
 @event("task.reset")

@@ -261,7 +261,7 @@ def _run_paused(s: RunState, e: ev.RunPaused) -> None:
         if e.phase in s.phases:
             s.phases[e.phase].held = True
     elif s.status is RunStatus.RUNNING:
-        s.status, s.paused_at = RunStatus.PAUSED, e.ts
+        s.status = RunStatus.PAUSED
     if e.ask and not e.phase:
         s.question = {"risk": e.ask, "by": e.by, "reason": e.reason, "at": e.ts}
 
@@ -271,7 +271,7 @@ def _run_resumed(s: RunState, e: ev.RunResumed) -> None:
         if e.phase in s.phases:
             s.phases[e.phase].held = False
     elif s.status is RunStatus.PAUSED:
-        s.status, s.paused_at = RunStatus.RUNNING, None
+        s.status = RunStatus.RUNNING
     if not e.phase:
         s.question = {}
 
@@ -314,7 +314,13 @@ def _run_cancelling(s: RunState, e: ev.RunCancelling) -> None:
 
 
 def _forecast(s: RunState, e: ev.ForecastUpdated) -> None:
-    s.forecast = {"at": e.ts, "eta": e.eta, "phases": dict(e.phases), "guessed": e.guessed}
+    s.forecast = {
+        "at": e.ts,
+        "eta": e.eta,
+        "phases": dict(e.phases),
+        "guessed": e.guessed,
+        "still": e.still,
+    }
 
 
 def _reprioritised(s: RunState, e: ev.TaskReprioritised) -> None:

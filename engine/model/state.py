@@ -247,7 +247,6 @@ class RunState:
     reason: str = ""
     started_at: float | None = None
     finished_at: float | None = None
-    paused_at: float | None = None  # the whole run was paused then (None: it is not paused)
     phases: dict[str, PhaseState] = field(default_factory=dict)
     tasks: dict[str, TaskState] = field(default_factory=dict)
     agents: dict[str, AgentState] = field(default_factory=dict)

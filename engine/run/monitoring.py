@@ -51,6 +51,7 @@ class Monitoring:
         self.monitors: Monitors | None = None  # the plan's monitors, while the run goes
         self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
         self._last_lefts: dict[str, float] = {}  # and the time left to each, then
+        self._still = False  # the last forecast said the time left holds
         self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started
         self._pressure: list[Finding] = []  # machine pressure at the last sample
         self.reach: Reach | None = None  # agents' hosts over SSH (a plan that has some)
@@ -124,17 +125,20 @@ class Monitoring:
         lefts = {"": f.eta, **f.phases}
         ends = {k: now + left for k, left in lefts.items()}
         last, last_lefts = self._last_forecast, self._last_lefts
-        if ends.keys() == last.keys() and (
-            all(abs(last[k] - end) < max(1.0, 0.1 * (end - now)) for k, end in ends.items())
-            # only the clock moved (a gate waits, the run is paused): the same time left, which
-            # front ends hold while the clock stops (forecast.clock_stopped); one a second before
-            or all(abs(last_lefts[k] - left) < 0.05 for k, left in lefts.items())
-        ):
+        same = ends.keys() == last.keys()
+        # only the clock moves (a gate without history waits, the run is paused, a phase is
+        # held): the same time left. Said once, as `still`, so that front ends hold it instead
+        # of counting down; then nothing until it moves (it was one event a second)
+        still = same and all(abs(last_lefts[k] - left) < 0.05 for k, left in lefts.items())
+        if still and self._still:
             return
-        self._last_forecast, self._last_lefts = ends, lefts
+        tolerance = {k: max(1.0, 0.1 * (end - now)) for k, end in ends.items()}
+        if not still and same and all(abs(last[k] - end) < tolerance[k] for k, end in ends.items()):
+            return
+        self._last_forecast, self._last_lefts, self._still = ends, lefts, still
         phases = {p: round(left, 3) for p, left in f.phases.items()}
         learned = len(self.learned) - len(self.gate_waits)
-        host.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed))
+        host.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed, still))
 
     def _contingency(self, raised: ev.RiskRaised, phase: str) -> None:
         """The plan's action for the rule that fired (risks.actions), as an operator would."""

@@ -109,31 +109,15 @@ def forecast(
 
 
 def seconds_left(state: RunState, now: float, phase: str = "") -> float | None:
-    """Seconds until the run (or `phase`) ends, counted down from the last recorded forecast,
-    the count stopped while the run's clock is (see `clock_stopped`); None when there is no
-    forecast, or the run or phase has ended."""
+    """Seconds until the run (or `phase`) ends, counted down from the last recorded forecast
+    (not while it says the time left holds: `still`); None when there is no forecast, or the
+    run or phase has ended."""
     f = state.forecast
     if not f or state.finished_at is not None:
         return None
     left = f["eta"] if not phase else f["phases"].get(phase)
     if left is None:
         return None
-    at = float(f["at"])
-    stopped = clock_stopped(state)
-    if stopped is not None:
-        now = max(at, min(now, stopped))
-    return max(float(left) - (now - at), 0.0)
-
-
-def clock_stopped(state: RunState) -> float | None:
-    """When the run's clock stopped, if it has: the run was paused, or a manual gate waits for
-    people (what is left waits with it). The engine records no forecast while only the clock
-    moves, so front ends count down from the last one only while the clock goes."""
-    times = [
-        g.opened_at
-        for g in state.gates.values()
-        if g.status == "open" and g.approval == "manual" and g.opened_at is not None
-    ]
-    if state.paused_at is not None:
-        times.append(state.paused_at)
-    return min(times, default=None)
+    if f.get("still"):
+        return max(float(left), 0.0)
+    return max(float(left) - (now - float(f["at"])), 0.0)

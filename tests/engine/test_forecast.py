@@ -394,17 +394,15 @@ def test_an_amendment_s_impact_uses_the_new_plan_s_estimates(tmp_path: Path) -> 
     assert impact(plan, plan, state, 104.0, restart=["a"])["after"]["eta"] == 15.0
 
 
-def test_the_count_down_stops_while_the_run_is_paused_or_a_manual_gate_waits(
-    tmp_path: Path,
-) -> None:
+def test_a_forecast_that_holds_is_not_counted_down(tmp_path: Path) -> None:
     plan = _plan(tmp_path, CHAIN)
     state = _started(plan)
     apply(state, ev.ForecastUpdated(100.0, 15.0, 0, {"p": 15.0}))
     assert seconds_left(state, 104.0) == 11.0  # the clock goes
-    apply(state, ev.RunPaused(104.0, "alice"))
-    assert seconds_left(state, 110.0) == 11.0 and seconds_left(state, 104.0, "p") == 11.0
-    apply(state, ev.RunResumed(110.0, "alice"))
-    assert seconds_left(state, 112.0) == 3.0  # (the engine records a new forecast on resume)
+    apply(state, ev.ForecastUpdated(104.0, 11.0, 0, {"p": 11.0}, still=True))
+    assert seconds_left(state, 160.0) == 11.0 and seconds_left(state, 160.0, "p") == 11.0
+    apply(state, ev.ForecastUpdated(170.0, 11.0, 0, {"p": 11.0}))  # it moves again
+    assert seconds_left(state, 172.0) == 9.0
 
 
 async def test_no_forecast_is_recorded_while_only_the_clock_moves(tmp_path: Path) -> None:
@@ -432,4 +430,37 @@ async def test_no_forecast_is_recorded_while_only_the_clock_moves(tmp_path: Path
     opened = next(i for i, e in enumerate(events) if isinstance(e, ev.GateOpened))
     closed = next(i for i, e in enumerate(events) if isinstance(e, ev.GateClosed))
     during = [e for e in events[opened:closed] if isinstance(e, ev.ForecastUpdated)]
-    assert len(during) <= 1, during
+    assert len(during) <= 2, during  # (the gate's open, and then: the time left holds)
+    if during:
+        assert during[-1].still
+
+
+async def test_a_held_phase_s_forecast_holds_and_a_running_task_s_counts_down(
+    tmp_path: Path,
+) -> None:
+    # (a review found a held phase's ETA counting down to 0 once the engine stopped
+    # recording a forecast a second)
+    from .helpers import command, operated, until
+
+    text = """
+    name: held
+    agents: {w: {}}
+    phases:
+      - {id: one, tasks: [{id: a, run: "sleep 0.5"}]}
+      - {id: two, tasks: [{id: b, run: "true", estimate: 60}]}
+    """
+    seen: list[float | None] = []
+
+    async def holder(runner: Any, store: MemoryStore) -> None:
+        command(runner, "pause", {"phase": "two"})
+        await until(lambda: runner.state.phases["two"].status.value == "running")
+        ticks = runner._ticks
+        await until(lambda: runner._ticks >= ticks + 3)
+        later = runner.state.forecast["at"] + 30.0
+        seen.append(seconds_left(runner.state, later, "two"))
+        command(runner, "resume", {"phase": "two"})
+
+    state, store = await operated(tmp_path, text, holder)
+    done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert state.status.value == "succeeded", done
+    assert seen == [60.0], done  # held: 30 s later still 60 s left, not 30
