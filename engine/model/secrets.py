@@ -28,8 +28,7 @@ SHAPES: tuple[tuple[str, str], ...] = (
 )
 # a long run of key characters; a secret only if it also looks random (see `_random`)
 _LONG = r"(?<![A-Za-z0-9+_\-])[A-Za-z0-9+_\-]{32,}={0,2}(?![A-Za-z0-9+_\-=])"
-# a shape starts a token: `risk-assessment-of-the-release` holds `sk-` and twenty characters
-_KNOWN = re.compile("|".join(f"(?:(?<![A-Za-z0-9]){p})" for _, p in SHAPES))
+_KNOWN = re.compile("|".join(f"(?:{p})" for _, p in SHAPES))
 _ANY = re.compile(f"(?:{_KNOWN.pattern})|(?:{_LONG})")
 MIN_ENTROPY = 4.0  # bits a character; a hex digest (at most 4.0) or an identifier stays
 
@@ -69,11 +68,26 @@ def looks_like_key(text: str) -> str:
 
 
 def redact_shapes(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
-    """`text` with each piece of a key's shape replaced, except pieces that are names in `keep`."""
-    spans = [(a, b, kind) for a, b, kind in key_spans(text) if text[a:b] not in keep]
+    """`text` with each piece of a key's shape replaced, except pieces within a name of `keep`
+    where it stands in the text (`run-risk-assessment-of-release` holds `sk-` and twenty more
+    characters: a task of that name is no key; the same characters printed elsewhere are)."""
+    names = [(m, m + len(n)) for n in keep for m in _occurrences(text, n)] if keep else []
+    spans = [
+        (a, b, kind)
+        for a, b, kind in key_spans(text)
+        if not any(lo <= a and b <= hi for lo, hi in names)
+    ]
     for start, end, _ in reversed(spans):
         text = text[:start] + REDACTED + text[end:]
     return text
+
+
+def _occurrences(text: str, name: str) -> list[int]:
+    found, at = [], text.find(name)
+    while at >= 0 and name:
+        found.append(at)
+        at = text.find(name, at + 1)
+    return found
 
 
 T = TypeVar("T")
