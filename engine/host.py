@@ -145,16 +145,20 @@ async def host(
         gid = share_group(job.share)
     if gid is not None:
         share(job.db_path, directory, gid)
-    runner = Runner(
-        plan,
-        store,
-        run_id,
-        share=gid,
-        run_dir=directory,
-        variables=job.variables,
-        listeners=listeners,
-        resume=job.resume,
-    )
+    try:
+        runner = Runner(
+            plan,
+            store,
+            run_id,
+            share=gid,
+            run_dir=directory,
+            variables=job.variables,
+            listeners=listeners,
+            resume=job.resume,
+        )
+    except BaseException:  # (a secret refused, say: the store's thread must not hold the exit)
+        await store.close()
+        raise
     if facts is not None:
         facts.state = runner.state  # the engine's own fold: not folded twice
     stopped_by: list[int] = []

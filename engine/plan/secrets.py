@@ -70,6 +70,18 @@ def resolve(plan: Plan, environ: Mapping[str, str] | None = None) -> dict[str, s
             values[name] = read_secret(name, spec.model_dump(), plan.base_dir, environ)
         except SecretUnavailable as exc:
             problems.append(Problem(plan.path, None, f"secrets.{name}", str(exc)))
+    for name, value in values.items():
+        inside = sorted(n for n in plan.names() if value and value in n)
+        if inside:  # (the run would show it as a name, and lose track of that name)
+            problems.append(
+                Problem(
+                    plan.path,
+                    None,
+                    f"secrets.{name}",
+                    f"its value is in the plan's name '{inside[0]}': a secret must not be part "
+                    "of a task's, phase's, agent's or gate's id; rename it or change the secret",
+                )
+            )
     if problems:
         raise PlanError(problems)
     return values

@@ -319,3 +319,21 @@ def test_an_adoptable_task_s_output_as_printed_is_private_and_gone_with_the_run(
         if p.is_file() and token.encode() in p.read_bytes()
     ]
     assert leftover == []
+
+
+def test_a_secret_whose_value_is_in_a_name_of_the_plan_is_refused(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # (the run redacted the task's own id in its events and stopped with a KeyError; and the
+    # engine's store, left open, held its exit for good)
+    (tmp_path / "plan.yaml").write_text(
+        "name: named\n"
+        "secrets: {TOKEN: {env: PG_NAMED_TOKEN}}\n"
+        "agents: {w: {}}\n"
+        "phases: [{id: p, tasks: [{id: build-release, run: 'true', secrets: [TOKEN]}]}]\n"
+    )
+    cli_env["PG_NAMED_TOKEN"] = "build-release"
+    done = pg("run", "plan.yaml", "--headless")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "its value is in the plan's name 'build-release'" in done.stderr
+    assert "Traceback" not in done.stderr
