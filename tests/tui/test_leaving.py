@@ -110,3 +110,23 @@ async def test_the_footer_offers_resume_while_the_run_is_paused_and_p_resumes(
         await pilot.press("p")
         await pilot.pause()
     assert [kind for kind, _ in await sent_commands(db, run_id)] == ["resume"]
+
+
+async def test_ctrl_c_says_how_to_quit_in_words_not_markup(tmp_path: Path) -> None:
+    # (toasts are plain text here, so Textual's own `Press [b]q[/b]` showed its brackets)
+    db = f"{tmp_path}/c.db"
+    run_id = await _going(db)
+    app = PhasegateApp(db, run_id)
+    told: list[tuple[str, bool]] = []
+    plain = app.notify
+
+    def notify(message: str, **kw: object) -> None:
+        told.append((message, bool(kw.get("markup", False))))
+        plain(message, **kw)  # type: ignore[arg-type]
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await dashboard(app, pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert told == [("Press [b]q[/b] or [b]ctrl+q[/b] to quit", True)]

@@ -91,6 +91,13 @@ class PhasegateApp(App[str | None]):
         if not _terminal_here():
             self.exit("left")
 
+    def action_help_quit(self) -> None:
+        """ctrl+c, by reflex: how to quit (our own words, so read as markup: the toasts'
+        default here is plain text)."""
+        self.notify(
+            "Press [b]q[/b] or [b]ctrl+q[/b] to quit", title="Do you want to quit?", markup=True
+        )
+
     async def action_quit(self) -> None:
         """ctrl+q (Textual's quit, which ctrl+c points to) asks as `q` does on a run that is
         going: stop it, or leave it going. It quit at once, and `phasegate run` then waited,
