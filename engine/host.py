@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from phasegate.engine.logline import counts_text, log_line, one_line, paint
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.model.events import Event
+from phasegate.engine.model.events import Event, RunRecovered
 from phasegate.engine.model.state import RunState
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.paths import check_private, run_dir, share, share_group, shared_with
@@ -135,6 +135,17 @@ async def host(
         listeners.append(first)
     if not quiet:
         listeners.append(printer)
+    if job.resume is not None:
+        taken: list[Runner] = []  # (set below: the listener speaks once the run is taken over)
+
+        def still_paused(event: Event) -> None:
+            if isinstance(event, RunRecovered) and taken[0].state.status.value == "paused":
+                _say(
+                    f"phasegate: run {run_id} stays paused, as it was: "
+                    f"`phasegate resume {run_id}` lets it go on"
+                )
+
+        listeners.append(still_paused)
     # the report's facts, gathered as the run goes (a taken-over run's are read back at the end)
     facts = Facts(run_id) if job.resume is None else None
     if facts is not None:
@@ -159,6 +170,8 @@ async def host(
     except BaseException:  # (a secret refused, say: the store's thread must not hold the exit)
         await store.close()
         raise
+    if job.resume is not None:
+        taken.append(runner)
     if facts is not None:
         facts.state = runner.state  # the engine's own fold: not folded twice
     stopped_by: list[int] = []

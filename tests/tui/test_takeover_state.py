@@ -84,6 +84,8 @@ def test_a_priority_and_a_pause_set_before_kill_9_hold_after_resume(
         assert going.returncode == 0, going.stderr
         out, err = engine.communicate(timeout=60)
         assert engine.returncode == 0, out + err
+        # the take-over said so (it printed only `run taken over`, and the run waited)
+        assert "stays paused, as it was: `phasegate resume" in out, out
     finally:
         if engine.poll() is None:
             engine.kill()
