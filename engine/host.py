@@ -136,10 +136,9 @@ async def host(
     if not quiet:
         listeners.append(printer)
     if job.resume is not None:
-        taken: list[Runner] = []  # (set below: the listener speaks once the run is taken over)
 
-        def still_paused(event: Event) -> None:
-            if isinstance(event, RunRecovered) and taken[0].state.status.value == "paused":
+        def still_paused(event: Event) -> None:  # (`runner`: made below, before any event)
+            if isinstance(event, RunRecovered) and runner.state.status.value == "paused":
                 _say(
                     f"phasegate: run {run_id} stays paused, as it was: "
                     f"`phasegate resume {run_id}` lets it go on"
@@ -170,8 +169,6 @@ async def host(
     except BaseException:  # (a secret refused, say: the store's thread must not hold the exit)
         await store.close()
         raise
-    if job.resume is not None:
-        taken.append(runner)
     if facts is not None:
         facts.state = runner.state  # the engine's own fold: not folded twice
     stopped_by: list[int] = []
