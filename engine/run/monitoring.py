@@ -49,8 +49,8 @@ class Monitoring:
         self.learned: dict[str, Learned] = {}  # estimates from earlier runs of the plan
         self.gate_waits: dict[str, float] = {}  # gate -> the median of its earlier waits
         self.monitors: Monitors | None = None  # the plan's monitors, while the run goes
-        self._last_forecast: dict[str, float] = {}  # predicted end (epoch) of the run, phases
-        self._last_lefts: dict[str, float] = {}  # and the time left to each, then
+        self._last_at = 0.0  # when the last forecast was recorded
+        self._last_lefts: dict[str, float] = {}  # its time left to the run's end, each phase's
         self._still = False  # the last forecast said the time left holds
         self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started
         self._pressure: list[Finding] = []  # machine pressure at the last sample
@@ -123,19 +123,24 @@ class Monitoring:
             self._phase_lengths,
         )
         lefts = {"": f.eta, **f.phases}
-        ends = {k: now + left for k, left in lefts.items()}
-        last, last_lefts = self._last_forecast, self._last_lefts
-        same = ends.keys() == last.keys()
-        # only the clock moves (a gate without history waits, the run is paused, a phase is
-        # held): the same time left. Said once, as `still`, so that front ends hold it instead
-        # of counting down; then nothing until it moves (it was one event a second)
-        still = same and all(abs(last_lefts[k] - left) < 0.05 for k, left in lefts.items())
-        if still and self._still:
-            return
-        tolerance = {k: max(1.0, 0.1 * (end - now)) for k, end in ends.items()}
-        if not still and same and all(abs(last[k] - end) < tolerance[k] for k, end in ends.items()):
-            return
-        self._last_forecast, self._last_lefts, self._still = ends, lefts, still
+        last = self._last_lefts
+        if lefts.keys() == last.keys():
+            # only the clock moves (a gate without history waits, the run is paused, a phase is
+            # held): the same time left. Said once, as `still`, so that front ends hold it
+            # instead of counting down; then nothing until it moves (it was one event a second)
+            still = all(abs(last[k] - left) < 0.05 for k, left in lefts.items())
+            if still and self._still:
+                return
+            # else: only when a predicted end moved by 1 s or a tenth of what is left
+            waited = now - self._last_at
+            moved = any(
+                abs(waited + left - last[k]) >= max(1.0, 0.1 * left) for k, left in lefts.items()
+            )
+            if not still and not moved:
+                return
+        else:
+            still = False
+        self._last_at, self._last_lefts, self._still = now, lefts, still
         phases = {p: round(left, 3) for p, left in f.phases.items()}
         learned = len(self.learned) - len(self.gate_waits)
         host.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed, still))
