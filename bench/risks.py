@@ -22,6 +22,7 @@ from phasegate.engine.model.fold import apply, project
 from phasegate.engine.plan.dag import build as build_graph
 from phasegate.engine.plan.model import Plan, RiskSettings
 from phasegate.engine.plan.scheduler import Scheduler
+from phasegate.engine.plan.shape import parse
 from phasegate.engine.watch.forecast import forecast
 from phasegate.engine.watch.risks import changes, findings
 
@@ -37,7 +38,8 @@ def build(n: int, phases: int = 10, running: int = 64):
         }
         for i in range(n)
     ]
-    plan = Plan.model_validate(
+    plan = parse(
+        Plan,
         {
             "name": "bench",
             "agents": {f"a{k}": {"slots": 16, "capabilities": ["x"]} for k in range(4)},
@@ -52,7 +54,7 @@ def build(n: int, phases: int = 10, running: int = 64):
                 }
                 for k in range(phases)
             ],
-        }
+        },
     )
     state = project(
         [
@@ -97,7 +99,7 @@ def main() -> int:
     plan, state = build(args.tasks)
     graph = build_graph(plan)
     template = Scheduler.for_plan(plan, graph)  # built once per run, as the runner does
-    rules = RiskSettings.model_validate({})
+    rules = parse(RiskSettings, {})
     last = {f"t{i}": 5.0 for i in range(64)}
 
     def baseline() -> None:

@@ -255,7 +255,7 @@ class SshExecutor:
 
     def __init__(self, key: str, agent: Agent) -> None:
         self.key = key
-        self.opts = agent.ssh or SshOptions.model_validate({})
+        self.opts = agent.ssh or SshOptions()
         self._conn: Any = None
         self._lock: asyncio.Lock | None = None
         self._procs: set[SshProcess] = set()
@@ -447,7 +447,7 @@ async def connect(key: str, opts: SshOptions) -> Any:
 
 async def check_host(key: str, opts: SshOptions | None) -> tuple[float | None, str]:
     """(round trip in seconds, "") when the host answers `true`, else (None, why not)."""
-    opts = opts or SshOptions.model_validate({})
+    opts = opts or SshOptions()
     try:
         conn = await connect(key, opts)
     except SshError as exc:

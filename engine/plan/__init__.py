@@ -5,8 +5,8 @@ what is derived from a plan once: its graph (`dag`) and the placement of ready t
 May import phasegate.engine.model only.
 
 The names below are imported when first asked for: a module that needs only a light part of
-this package (`template`, `dag`) does not pay for the plan model (pydantic and its classes,
-about 100 ms), which the dashboard, for one, never builds."""
+this package (`template`, `dag`) does not pay for the plan model (its classes and
+the YAML reader), which the dashboard, for one, never builds."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def _where(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tasks(plan: Plan) -> dict[str, dict[str, Any]]:
-    return {t.id: {**t.model_dump(exclude={"id"}), "_phase": p.id} for p, t in plan.tasks()}
+    return {t.id: {**t.dump(exclude=("id",)), "_phase": p.id} for p, t in plan.tasks()}
 
 
 def diff(old: Plan, new: Plan) -> list[Change]:
@@ -58,31 +58,31 @@ def diff(old: Plan, new: Plan) -> list[Change]:
         out.append(change)
     out += _by_id(
         "phase",
-        {p.id: p.model_dump(exclude={"id", "tasks"}) for p in old.phases},
-        {p.id: p.model_dump(exclude={"id", "tasks"}) for p in new.phases},
+        {p.id: p.dump(exclude=("id", "tasks")) for p in old.phases},
+        {p.id: p.dump(exclude=("id", "tasks")) for p in new.phases},
     )
     out += _by_id(
         "agent",
-        {a: s.model_dump() for a, s in old.agents.items()},
-        {a: s.model_dump() for a, s in new.agents.items()},
+        {a: s.dump() for a, s in old.agents.items()},
+        {a: s.dump() for a, s in new.agents.items()},
     )
     out += _by_id(
         "resource",
-        {r: s.model_dump() for r, s in old.resources.items()},
-        {r: s.model_dump() for r, s in new.resources.items()},
+        {r: s.dump() for r, s in old.resources.items()},
+        {r: s.dump() for r, s in new.resources.items()},
     )
     out += _by_id(
         "gate",
-        {g.id: g.model_dump(exclude={"id"}) for g in old.gates},
-        {g.id: g.model_dump(exclude={"id"}) for g in new.gates},
+        {g.id: g.dump(exclude=("id",)) for g in old.gates},
+        {g.id: g.dump(exclude=("id",)) for g in new.gates},
     )
     for what, a, b in (
-        ("risks", old.risks.model_dump(), new.risks.model_dump()),
-        ("roles", old.roles.model_dump(), new.roles.model_dump()),
+        ("risks", old.risks.dump(), new.risks.dump()),
+        ("roles", old.roles.dump(), new.roles.dump()),
         (
             "monitors",
-            {"monitors": old.model_dump()["monitors"]},
-            {"monitors": new.model_dump()["monitors"]},
+            {"monitors": [m.dump() for m in old.monitors]},
+            {"monitors": [m.dump() for m in new.monitors]},
         ),
     ):
         if fields := _fields(a, b):

@@ -1,4 +1,4 @@
-"""Read a plan file: libyaml first (fast), then pydantic and semantic checks, problems placed.
+"""Read a plan file: libyaml first (fast), then the model and semantic checks, problems placed.
 
 Lines come from re-composing the YAML with marks, which is done only when there are problems to
 place. Hostile input (alias bombs, binary junk, huge or deeply nested files) is refused with a
@@ -15,15 +15,15 @@ from itertools import chain
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.check import semantic_problems
 from phasegate.engine.plan.extras import extra_flaws
-from phasegate.engine.plan.messages import cut, pydantic_message, shown
+from phasegate.engine.plan.messages import cut, issue_message, shown
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws
+from phasegate.engine.plan.shape import Issue, convert
 from phasegate.engine.plan.template import names_in
 
 MAX_BYTES = 32 * 1024 * 1024
@@ -31,7 +31,7 @@ MAX_BYTES = 32 * 1024 * 1024
 # constructing take a few microseconds a node, twice over when problems are placed on lines, so
 # this keeps the worst input to seconds; a 10,000-task plan estimates about 200,000.
 MAX_NODES = 500_000
-# with aliases expanded, as pydantic and the checks see the data: a shared `env:` mapping is
+# with aliases expanded, as the model and the checks see the data: a shared `env:` mapping is
 # fine, a billion laughs is not
 MAX_EXPANDED_NODES = 1_000_000
 
@@ -433,25 +433,25 @@ def _binary(path: str, raw: bytes, nul: int) -> Problem:
     return Problem(path, line, "", "binary data (a NUL byte); a plan is a YAML text file")
 
 
-def _pydantic_problems(exc: ValidationError, file: str, lines: Lines) -> Iterator[Problem]:
-    done_vars: set[object] = set()
-    for err in exc.errors(include_url=False):
-        loc = err["loc"]
-        is_key = "[key]" in loc
-        # drop pydantic's tags ([key], function-after[...]), which are not keys of the file
-        path: Path = tuple(p for p in loc if isinstance(p, int) or "[" not in p)
-        if is_key or err["type"] == "invalid_key":
-            # pydantic writes True as 1 and 2.5 as '2.5' in the location; the input is the key
-            path = (*path[:-1], err["input"])
-        if len(path) > 2 and path[0] == "vars":
-            # `str | int | float | bool`: one error per member of the union; say it once
-            if path[1] in done_vars:
-                continue
-            done_vars.add(path[1])
-            path = path[:2]
-            err = {**err, "type": "var_type"}
-        msg = pydantic_message(err, path, is_key)
-        on_key = is_key or err["type"] == "extra_forbidden"
+def _model_problems(
+    issues: list[Issue], data: object, file: str, lines: Lines
+) -> Iterator[Problem]:
+    for issue in issues:
+        path = issue.path
+        value: object = path[-1] if issue.key else data
+        if not issue.key:
+            for part in path:
+                value = (
+                    value.get(part)
+                    if isinstance(value, dict)
+                    else (
+                        value[part]
+                        if isinstance(value, list) and isinstance(part, int) and part < len(value)
+                        else None
+                    )
+                )
+        msg = issue_message(issue, value)
+        on_key = issue.key or issue.kind == "extra"
         yield Problem(file, lines.line(path, key=on_key), lines.dotted(path), msg)
 
 
@@ -497,11 +497,9 @@ def plan_from_text(
                     f"{first.start_mark.line + 1}); YAML keeps only the last: remove one",
                 )
             )
-        plan: Plan | None = None
-        try:
-            plan = Plan.model_validate(data)
-        except ValidationError as exc:
-            problems.extend(_pydantic_problems(exc, file, lines))
+        plan: Plan | None
+        plan, issues = convert(data, Plan)
+        problems.extend(_model_problems(issues, data, file, lines))
         seen = {(p.key, p.message) for p in problems}
         for found in semantic_problems(data, extra_vars):
             dotted = lines.dotted(found.path)
@@ -527,10 +525,7 @@ def plan_from_text(
         problems += warnings
         problems.sort(key=lambda p: p.line or 0)
         raise PlanError(problems)
-    plan._path = file
-    plan._dir = base_dir
-    plan._text = text
-    plan._warnings = warnings
+    plan.place(path=file, base_dir=base_dir, text=text, warnings=warnings)
     return plan
 
 

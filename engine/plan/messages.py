@@ -1,4 +1,4 @@
-"""Words for plan problems: pydantic's errors said as what is wrong and what is allowed."""
+"""Words for plan problems: the model's complaints said as what is wrong and what is allowed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import reprlib
 import typing
 from typing import Any
 
-from phasegate.engine.plan import model as m
+from phasegate.engine.plan.shape import Issue, extra, fields, is_model, strip
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -14,37 +14,6 @@ _repr.maxother = 60
 _repr.maxlist = _repr.maxdict = 4
 _repr.maxlevel = 2
 
-
-def _child(annotation: Any) -> tuple[type[m.Model], int] | None:
-    """The model inside a field's type, and how many list or mapping levels wrap it."""
-    if isinstance(annotation, type) and issubclass(annotation, m.Model):
-        return annotation, 0
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    origin = typing.get_origin(annotation)
-    if origin in (list, dict) and args:
-        inner = _child(args[-1])
-        return (inner[0], inner[1] + 1) if inner else None
-    if len(args) == 1:  # X | None
-        return _child(args[0])
-    return None
-
-
-def _children() -> dict[tuple[type[m.Model], str], tuple[type[m.Model], int]]:
-    """(model, field) -> (the model of its value, the list or mapping levels in between),
-    read from the model so that a new nested model needs no change here."""
-    out = {}
-    todo: list[type[m.Model]] = [m.Plan]
-    while todo:
-        cls = todo.pop()
-        for name, field in cls.model_fields.items():
-            child = _child(field.annotation)
-            if child and (cls, name) not in out:
-                out[(cls, name)] = child
-                todo.append(child[0])
-    return out
-
-
-_CHILDREN = _children()
 
 # what to write for a required key, by field name
 _REQUIRED = {
@@ -91,20 +60,6 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def model_at(path: tuple[str | int, ...]) -> type[m.Model] | None:
-    """The model whose mapping holds the last key of `path` (None outside the model)."""
-    cls: type[m.Model] = m.Plan
-    parts = path[:-1]
-    i = 0
-    while i < len(parts):
-        child = _CHILDREN.get((cls, str(parts[i])))
-        if child is None:
-            return None
-        cls, skip = child
-        i += 1 + skip
-    return cls if i == len(parts) else None
-
-
 def unknown_key(key: str, allowed: list[str]) -> str:
     import difflib  # (only for a plan with a mistake: not at start-up)
 
@@ -124,59 +79,99 @@ def _quote_hint(value: object) -> str:
     return ""
 
 
-def pydantic_message(err: Any, path: tuple[str | int, ...], is_key: bool = False) -> str:
-    """One pydantic error as `what is wrong; what is allowed or what to do`."""
-    kind: str = err["type"]
-    ctx = err.get("ctx") or {}
-    value = err.get("input")
+def issue_message(issue: Issue, value: object) -> str:
+    """One problem of the plan's data against the model as `what is wrong; what is allowed or
+    what to do` (`value`: what the file says there)."""
+    kind, said, path = issue.kind, issue.said, issue.path
     field = str(path[-1]) if path else ""
-    if kind == "extra_forbidden":
-        cls = model_at(path)
-        return unknown_key(_short(field).strip("'\""), list(cls.model_fields) if cls else [])
-    if kind == "invalid_key":
-        return f"a key must be text, got {shown(value)}{_quote_hint(value)}"
+    base, metas = strip(issue.hint, optional=True)
+    bounds = {k: getattr(x, k) for x in metas for k in ("ge", "gt", "le", "lt", "max_length")}
+    bounds = {k: v for k, v in bounds.items() if v is not None}
+    allowed = extra(metas, "allowed")
+    literal = _literal(base)
+    if kind == "extra":
+        known = list(fields(base)) if is_model(base) else []
+        return unknown_key(_short(field).strip("'\""), known)
     if kind == "missing":
         what = _REQUIRED.get(field, f"`{field}:`")
         return f"is required; add {what}"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    if kind == "var_type":
-        return f"must be text, a number or true/false, got {shown(value)}"
-    if kind == "greater_than":
-        return f"must be more than {ctx.get('gt')}, got {shown(value)}"
-    if kind == "greater_than_equal":
-        return f"must be {ctx.get('ge')} or more, got {shown(value)}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"must be {ctx.get('le', ctx.get('lt'))} or less, got {shown(value)}"
-    if kind == "literal_error":
-        extra = " (yes, no, on and off are true/false in YAML)" if isinstance(value, bool) else ""
-        return f"got {shown(value)}{extra}; allowed: {ctx.get('expected')}"
-    if kind == "string_pattern_mismatch":
-        what = "name" if is_key else "id"
-        return (
-            f"{_short(value)} is not a valid {what}; use letters, digits, '_', '-' and '.', "
-            "starting with a letter, digit or '_'"
-        )
-    if kind == "string_too_long":
-        return f"is {len(value)} characters long; at most {ctx.get('max_length')}"
-    if kind in ("too_short", "string_too_short"):
+    if issue.key:
+        if is_model(base):
+            return key_of_model(value)
+        key_type = strip(typing.get_args(base)[0])[0] if typing.get_args(base) else None
+        return _key_message(kind, value, _literal(key_type))
+    if allowed and kind in ("type", "literal"):
+        return f"got {shown(value)}; allowed: {allowed}"
+    if literal is not None and kind in ("type", "literal"):
+        hint = " (yes, no, on and off are true/false in YAML)" if isinstance(value, bool) else ""
+        return f"got {shown(value)}{hint}; allowed: {literal}"
+    if kind == "value":
+        return said
+    if kind == "bound":
+        if "gt" in bounds and "> " in said:
+            return f"must be more than {bounds['gt']}, got {shown(value)}"
+        if "ge" in bounds and ">= " in said:
+            return f"must be {bounds['ge']} or more, got {shown(value)}"
+        return f"must be {bounds.get('le', bounds.get('lt'))} or less, got {shown(value)}"
+    if kind == "pattern":
+        return extra(metas, "pattern") or _not_an_id(value, "id")
+    if kind == "length":
+        if "<= " in said and isinstance(value, str):
+            return f"is {len(value)} characters long; at most {bounds.get('max_length')}"
         return f"must not be empty; {_NON_EMPTY.get(field, 'give a value or remove the key')}"
-    if kind == "string_type":
-        what = "a name" if is_key else "text"
-        return f"must be {what}, got {shown(value)}{_quote_hint(value)}"
-    if kind in ("int_type", "int_parsing", "int_from_float", "int_parsing_size"):
+    expected = said.split("`")[1] if said.count("`") >= 2 else ""
+    return _type_message(expected.replace(" | null", ""), value)
+
+
+def _literal(base: Any) -> str | None:
+    """`'a', 'b' or 'c'` for a Literal type (None for any other)."""
+    if typing.get_origin(base) is not typing.Literal:
+        return None
+    names = [repr(a) for a in typing.get_args(base)]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _not_an_id(value: object, what: str) -> str:
+    return (
+        f"{_short(value)} is not a valid {what}; use letters, digits, '_', '-' and '.', "
+        "starting with a letter, digit or '_'"
+    )
+
+
+def _key_message(kind: str, value: object, literal: str | None) -> str:
+    """A key of a mapping that cannot be one (a number, a bad name, an unknown rule)."""
+    if literal is not None:
+        return f"got {shown(value)}; allowed: {literal}"
+    if kind == "pattern":
+        return _not_an_id(value, "name")
+    if kind == "length":
+        return f"is {len(str(value))} characters long; at most 200"
+    return f"must be a name, got {shown(value)}{_quote_hint(value)}"
+
+
+def key_of_model(value: object) -> str:
+    """A key of a model's mapping that is not text (YAML read `2024:` or `on:` as a value)."""
+    return f"a key must be text, got {shown(value)}{_quote_hint(value)}"
+
+
+def _type_message(expected: str, value: object) -> str:
+    if expected == "bool | int | float | str":
+        return f"must be text, a number or true/false, got {shown(value)}"
+    if expected == "str":
+        return f"must be text, got {shown(value)}{_quote_hint(value)}"
+    if expected == "int":
         return f"must be a whole number, got {shown(value)}"
-    if kind in ("float_type", "float_parsing", "finite_number"):
+    if expected == "float":
         return f"must be a number, got {shown(value)}"
-    if kind in ("bool_type", "bool_parsing"):
+    if expected == "bool":
         return f"must be true or false, got {shown(value)}"
-    if kind == "list_type":
+    if expected == "array":
         if value is None:
             return "is empty; give a list, e.g. [a, b], or remove the key"
         hint = f"; write [{value}]" if isinstance(value, str | int | float) else ""
         return f"must be a list, got {shown(value)}{hint}"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
+    if expected == "object":
         if value is None:
             return "is empty; give a mapping of `key: value` lines, or remove the key"
         return f"must be a mapping of `key: value` lines, got {shown(value)}"
-    return f"{err['msg']}, got {shown(value)}; see `phasegate schema` for what is allowed"
+    return f"must be {expected}, got {shown(value)}; see `phasegate schema` for what is allowed"

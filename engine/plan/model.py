@@ -1,25 +1,20 @@
-"""The plan model (pydantic): what a plan file may say, with defaults; exported as JSON Schema."""
+"""The plan model: what a plan file may say, with defaults; exported as JSON Schema.
+
+msgspec Structs, whose classes and validation are built in C: `engine.plan.shape` converts a
+plan's data to them (durations and sizes read first, every problem found in one pass). A field
+typed `Duration` or `Size` takes `90`, `1h30m` or `500MB` in the file and holds seconds or bytes.
+A field's `Meta(extra=...)` may say how a problem with it is worded (`allowed`, `pattern`)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    field_validator,
-    model_validator,
-)
+import msgspec
+from msgspec import Meta, Struct, field
 
 from phasegate.engine.model.durations import ALLOWED as DURATIONS
 from phasegate.engine.model.durations import parse_duration
-from phasegate.engine.plan import noplugins
-
-noplugins.install()  # (before the first model class below is built: see noplugins)
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 SIZES = "use bytes or a size like 500MB, 2GiB"
@@ -65,7 +60,8 @@ def criterion_problem(given: list[str]) -> str | None:
     return f"sets {' and '.join(given)}; a criterion has exactly one of {allowed}: split it"
 
 
-def _duration(value: object) -> float:
+def read_duration(value: object) -> float:
+    """Seconds for a duration as a plan writes it (`90`, `30s`, `1h30m`)."""
     if isinstance(value, bool | list | dict) or value is None:
         from phasegate.engine.plan.messages import shown  # (here: messages imports this module)
 
@@ -73,82 +69,100 @@ def _duration(value: object) -> float:
     return parse_duration(value)
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
+# how `engine.plan.shape` reads a marked field before validating it
+READERS = {"duration": read_duration, "size": parse_size}
+
+Duration = Annotated[
+    float, Meta(extra={"read": "duration"}, extra_json_schema={"type": ["number", "string"]})
+]
+Size = Annotated[
+    int, Meta(extra={"read": "size"}, extra_json_schema={"type": ["integer", "string"]})
+]
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
-Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=200)]
+Id = Annotated[str, Meta(pattern=ID_PATTERN, max_length=200)]
+Text1 = Annotated[str, Meta(min_length=1)]
+Severity = Literal["info", "low", "medium", "high", "critical"]
 
 
-def _new_list() -> list[Any]:
-    return []
+def _doc(text: str) -> Meta:
+    return Meta(description=text)
 
 
-def _new_dict() -> dict[Any, Any]:
-    return {}
+class Model(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A part of a plan: unknown keys are refused, and it never changes once read."""
+
+    # a value that converts, for `engine.plan.shape` to put in place of a wrong one so that
+    # the rest of the plan is still checked (only where the required keys alone would not do)
+    SAMPLE: ClassVar[dict[str, Any]] = {}
+
+    def dump(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Its fields as plain data (its parts as mappings), every default included."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        for name in exclude:
+            out.pop(name, None)
+        return out
+
+    def but(self, **changes: Any) -> Any:
+        """A copy with these fields changed."""
+        return msgspec.structs.replace(self, **changes)
 
 
-# The default factories above instead of the builtins `list` and `dict`: pydantic reads each
-# factory's signature when it builds a model class, and a builtin's is parsed from its text
-# signature (about a tenth of building these models, at every start-up of `phasegate run`).
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Checks(Model):
+class Checks(Model, frozen=True):
     """Preconditions checked before the first phase (plan level) or before a phase starts."""
 
-    binaries: list[str] = Field(
-        default_factory=_new_list, description="commands that must be on PATH"
-    )
-    files: list[str] = Field(default_factory=_new_list, description="paths that must exist")
-    env: list[str] = Field(default_factory=_new_list, description="environment variables to be set")
-    disk: Size | None = Field(None, description="free disk space needed in the workdir")
-    memory: Size | None = Field(None, description="available memory needed")
+    binaries: Annotated[list[str], _doc("commands that must be on PATH")] = []
+    files: Annotated[list[str], _doc("paths that must exist")] = []
+    env: Annotated[list[str], _doc("environment variables to be set")] = []
+    disk: Annotated[Size | None, _doc("free disk space needed in the workdir")] = None
+    memory: Annotated[Size | None, _doc("available memory needed")] = None
 
 
-class Budget(Model):
+class Budget(Model, frozen=True):
     """What coding agents may spend (as their CLIs report it): a warning risk at 80%; at 100%
     `stop` (the scope's running tasks are stopped and none of its tasks starts again), `pause`
     (the run pauses until an operator resumes it) or `ask` (the run pauses with a question:
     resuming it extends the budget by its size once more, cancelling stops)."""
 
-    usd: float | None = Field(None, gt=0, description="dollars")
-    tokens: int | None = Field(None, gt=0, description="input and output tokens")
-    turns: int | None = Field(None, gt=0, description="the agents' turns (model round trips)")
-    seconds: Duration | None = Field(
-        None, gt=0, description="wall time of its tasks' attempts, summed (e.g. 2h)"
-    )
+    usd: Annotated[float, Meta(gt=0, description="dollars")] | None = None
+    tokens: Annotated[int, Meta(gt=0, description="input and output tokens")] | None = None
+    turns: (
+        Annotated[int, Meta(gt=0, description="the agents' turns (model round trips)")] | None
+    ) = None
+    seconds: (
+        Annotated[Duration, Meta(gt=0, description="wall time of its tasks' attempts, summed")]
+        | None
+    ) = None
     action: Literal["stop", "pause", "ask"] = "stop"
 
 
-class Permissions(Model):
+class Permissions(Model, frozen=True):
     """Which tool requests of a coding agent the engine answers itself, and which go to a
     person (a prompt routed like a gate). A rule is a tool name (`Bash`) or a tool with a
     command prefix (`Bash(git diff:*)`); deny wins over allow, allow over ask; a request no
     rule names is asked."""
 
-    allow: list[str] = Field(default_factory=_new_list)
-    ask: list[str] = Field(default_factory=_new_list)
-    deny: list[str] = Field(default_factory=_new_list)
-    approvers: list[str] = Field(
-        default_factory=_new_list,
-        description="who may answer (users or group:NAME); default: whoever may operate",
-    )
-    timeout: Duration = Field(600.0, description="a request nobody answers is then denied")
+    allow: list[str] = []
+    ask: list[str] = []
+    deny: list[str] = []
+    approvers: Annotated[
+        list[str], _doc("who may answer (users or group:NAME); default: whoever may operate")
+    ] = []
+    timeout: Annotated[Duration, _doc("a request nobody answers is then denied")] = 600.0
 
 
-class Price(Model):
+class Price(Model, frozen=True):
     """What a model's tokens cost, in USD per million tokens: the cost of an agent whose CLI
     reports tokens but no cost (Codex, ACP agents) is computed from it (`cost_source: priced`);
     without it, such an agent's cost is unknown, never guessed."""
 
-    input: float = Field(..., ge=0, description="USD per million input tokens")
-    output: float = Field(..., ge=0, description="USD per million output tokens")
-    cached: float | None = Field(
-        None, ge=0, description="USD per million cached input tokens (default: as input)"
-    )
+    input: Annotated[float, Meta(ge=0, description="USD per million input tokens")]
+    output: Annotated[float, Meta(ge=0, description="USD per million output tokens")]
+    cached: (
+        Annotated[
+            float, Meta(ge=0, description="USD per million cached input tokens (default: as input)")
+        ]
+        | None
+    ) = None
 
     def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         """USD for these tokens (`cached_tokens` are a part of `input_tokens`)."""
@@ -162,135 +176,152 @@ class Price(Model):
 _HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 
-class SshOptions(Model):
+class SshOptions(Model, frozen=True):
     """How to reach an agent's host over SSH (`host: user@host[:port]`): keys from the SSH
     agent or ~/.ssh unless `identity` names one; the host's key checked against `known_hosts`
     (default ~/.ssh/known_hosts): an unknown or changed key is an error, never accepted."""
 
-    identity: str | None = Field(None, description="a private key file")
-    known_hosts: str | None = Field(None, description="the known_hosts file to check keys against")
-    jump: str | None = Field(None, description="a jump host, user@host[:port]")
-    workdir: str | None = Field(None, description="where tasks run there (default: the home)")
-    connect_timeout: Duration = Field(10.0, description="to connect, and to notice a lost link")
-    keepalive: Duration = Field(5.0, description="between two keepalives on the connection")
+    identity: Annotated[str | None, _doc("a private key file")] = None
+    known_hosts: Annotated[str | None, _doc("the known_hosts file to check keys against")] = None
+    jump: Annotated[str | None, _doc("a jump host, user@host[:port]")] = None
+    workdir: Annotated[str | None, _doc("where tasks run there (default: the home)")] = None
+    connect_timeout: Annotated[Duration, _doc("to connect, and to notice a lost link")] = 10.0
+    keepalive: Annotated[Duration, _doc("between two keepalives on the connection")] = 5.0
 
 
-class DaskTls(Model):
-    ca: str = Field(..., description="the cluster's CA certificate file")
-    cert: str = Field(..., description="this client's certificate file")
-    key: str = Field(..., description="this client's private key file")
+class DaskTls(Model, frozen=True):
+    ca: Annotated[str, _doc("the cluster's CA certificate file")]
+    cert: Annotated[str, _doc("this client's certificate file")]
+    key: Annotated[str, _doc("this client's private key file")]
 
 
-class ExecutorOptions(Model):
+class ExecutorOptions(Model, frozen=True):
     """Where an agent's tasks run when not on this machine: a Dask cluster's scheduler."""
 
-    dask: str = Field(..., description="the scheduler's address, tcp://host:8786 or tls://...")
+    dask: Annotated[str, _doc("the scheduler's address, tcp://host:8786 or tls://...")]
     tls: DaskTls | None = None
 
 
-class Agent(Model):
+class Agent(Model, frozen=True):
     """Runs tasks whose capability it has, `slots` at a time: a local command (`kind:
     command`), or a coding-agent CLI spoken to in its own protocol (`kind: claude`, `codex`,
     `gemini`, or `acp`: any agent that speaks the Agent Client Protocol, `binary` and `args`
     its command)."""
 
     kind: Literal["command", "claude", "codex", "gemini", "acp"] = "command"
-    capabilities: list[str] = Field(default_factory=_new_list)
-    slots: int = Field(1, ge=1, le=1024, description="concurrent tasks, default 1")
-    command: str | None = Field(None, description="wrapper; {script} is the task's command")
-    ready: str | None = Field(None, description="readiness probe run before the first phase")
+    capabilities: list[str] = []
+    slots: Annotated[int, Meta(ge=1, le=1024, description="concurrent tasks, default 1")] = 1
+    command: Annotated[str | None, _doc("wrapper; {script} is the task's command")] = None
+    ready: Annotated[str | None, _doc("readiness probe run before the first phase")] = None
     description: str = ""
-    binary: str | None = Field(
-        None, description="the CLI to run (default: the kind's on PATH; acp: required)"
-    )
-    model: str | None = Field(None, description="the model the CLI uses")
-    args: list[str] = Field(default_factory=_new_list, description="more arguments for the CLI")
-    env: dict[str, str] = Field(default_factory=_new_dict, description="environment of its tasks")
+    binary: Annotated[
+        str | None, _doc("the CLI to run (default: the kind's on PATH; acp: required)")
+    ] = None
+    model: Annotated[str | None, _doc("the model the CLI uses")] = None
+    args: Annotated[list[str], _doc("more arguments for the CLI")] = []
+    env: Annotated[dict[str, str], _doc("environment of its tasks")] = {}
     permissions: Permissions | None = None
-    price: Price | None = Field(None, description="its model's price, for a CLI reporting no cost")
-    worktree: bool = Field(
-        False, description="each attempt of its tasks works in its own git worktree and branch"
-    )
-    host: str | None = Field(
-        None, description="user@host[:port]: its tasks run there, over SSH", min_length=1
-    )
+    price: Annotated[Price | None, _doc("its model's price, for a CLI reporting no cost")] = None
+    worktree: Annotated[
+        bool, _doc("each attempt of its tasks works in its own git worktree and branch")
+    ] = False
+    host: (
+        Annotated[str, Meta(min_length=1, description="user@host[:port]: its tasks run there")]
+        | None
+    ) = None
     ssh: SshOptions | None = None
     executor: ExecutorOptions | None = None
     budget: Budget | None = None  # what all its tasks may spend
-    secrets: list[str] = Field(
-        default_factory=_new_list, description="declared secrets its tasks get in their environment"
-    )
+    secrets: Annotated[list[str], _doc("declared secrets its tasks get in their environment")] = []
 
-    @model_validator(mode="after")
-    def _one_place(self) -> Agent:
+    def __post_init__(self) -> None:
         if self.host is not None and self.executor is not None:
             raise ValueError("give `host` (over SSH) or `executor` (a Dask cluster), not both")
         if self.ssh is not None and self.host is None:
             raise ValueError("`ssh` options need `host: user@host[:port]`")
         if self.host is not None and not _HOST.match(self.host):
             raise ValueError(f"host '{self.host}' is not user@host[:port] or host[:port]")
-        return self
 
 
 SECRET_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-SecretName = Annotated[str, Field(pattern=SECRET_NAME, max_length=200)]
+SecretName = Annotated[str, Meta(pattern=SECRET_NAME, max_length=200)]
 
 
-class Secret(Model):
+class Secret(Model, frozen=True):
     """Where a secret's value is read when a run starts (or is resumed): never from the plan,
     never stored; the tasks and agents that name it get it in their environment."""
 
-    env: str | None = Field(None, min_length=1, description="the starter's environment variable")
-    file: str | None = Field(
-        None, min_length=1, description="a file only its owner may read (~, relative paths)"
-    )
+    SAMPLE: ClassVar[dict[str, Any]] = {"env": "_"}
 
-    @model_validator(mode="after")
-    def _one_source(self) -> Secret:
+    env: (
+        Annotated[str, Meta(min_length=1, description="the starter's environment variable")] | None
+    ) = None
+    file: (
+        Annotated[
+            str,
+            Meta(min_length=1, description="a file only its owner may read (~, relative paths)"),
+        ]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
         if (self.env is None) == (self.file is None):
             raise ValueError(SECRET_SOURCE)
-        return self
 
 
-class Resource(Model):
-    capacity: int = Field(1, ge=1)
+class Resource(Model, frozen=True):
+    capacity: Annotated[int, Meta(ge=1)] = 1
     description: str = ""
 
 
-class OnFailureFallback(Model):
-    fallback: Id = Field(description="a task of the same phase that runs only if this one fails")
+class OnFailureFallback(Model, frozen=True):
+    fallback: Annotated[Id, _doc("a task of the same phase that runs only if this one fails")]
 
 
-class TaskRisks(Model):
+class TaskRisks(Model, frozen=True):
     """A task's own thresholds, over the plan's `risks:` (and its phase's)."""
 
-    overrun_factor: float | None = Field(None, gt=0, description="warn past estimate x this")
-    silent_after: Duration | None = Field(None, description="printing nothing this long; 0: off")
+    overrun_factor: Annotated[float, Meta(gt=0, description="warn past estimate x this")] | None = (
+        None
+    )
+    silent_after: Annotated[Duration | None, _doc("printing nothing this long; 0: off")] = None
 
 
-class PhaseRisks(TaskRisks):
+class PhaseRisks(TaskRisks, frozen=True):
     """A phase's own thresholds (for it and its tasks), over the plan's `risks:`."""
 
-    retry_storm: int | None = Field(None, ge=0, description="tasks needing retries; 0: off")
-    failure_rate: float | None = Field(None, gt=0, le=1, description="failed share of finished")
+    retry_storm: Annotated[int, Meta(ge=0, description="tasks needing retries; 0: off")] | None = (
+        None
+    )
+    failure_rate: (
+        Annotated[float, Meta(gt=0, le=1, description="failed share of finished")] | None
+    ) = None
 
 
-class Results(Model):
+class Results(Model, frozen=True):
     """Where a task's test results are, read when each attempt ends: a JUnit XML file (as
     pytest --junitxml, Maven Surefire or go-junit-report write; relative to where it ran), or a
     summary line of its output matched by a pattern with named groups `passed`, `failed`,
     `skipped`, `errors` (the last line that matches counts; as a fallback when no file is
     written, or alone)."""
 
-    junit: str | None = Field(None, min_length=1, description="a JUnit XML file it writes")
-    summary: str | None = Field(
-        None,
-        min_length=1,
-        description="a regex with named groups passed, failed, skipped, errors for a line",
-    )
+    SAMPLE: ClassVar[dict[str, Any]] = {"junit": "_"}
 
-    @model_validator(mode="after")
-    def _some_source(self) -> Results:
+    junit: Annotated[str, Meta(min_length=1, description="a JUnit XML file it writes")] | None = (
+        None
+    )
+    summary: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="a regex with named groups passed, failed, skipped, errors for a line",
+            ),
+        ]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
         if self.junit is None and self.summary is None:
             raise ValueError("give `junit: PATH`, `summary: PATTERN`, or both")
         if self.summary is not None:
@@ -302,163 +333,161 @@ class Results(Model):
                 raise ValueError(
                     "summary needs a named group: (?P<passed>\\d+), failed, skipped or errors"
                 )
-        return self
 
 
-class Task(Model):
+class Task(Model, frozen=True):
+    SAMPLE: ClassVar[dict[str, Any]] = {"id": "_", "run": "_"}
+
     id: Id
-    run: str = Field("", description="the command; direct exec unless it needs a shell")
-    prompt: str | None = Field(None, description="what a coding agent (kind: claude) is asked")
+    run: Annotated[str, _doc("the command; direct exec unless it needs a shell")] = ""
+    prompt: Annotated[str | None, _doc("what a coding agent (kind: claude) is asked")] = None
     budget: Budget | None = None  # what its attempts may spend
     title: str = ""
     agent: str | None = None
     capability: str | None = None
-    needs: list[Id] = Field(default_factory=_new_list)
-    uses: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=_new_dict)
+    needs: list[Id] = []
+    uses: dict[str, Annotated[int, Meta(ge=0)]] = {}
     estimate: Duration | None = None
     timeout: Duration | None = None
-    retries: int = Field(0, ge=0, le=100)
-    backoff: Duration = Field(1.0, description="delay before the first retry, doubled each time")
-    outputs: list[str] = Field(default_factory=_new_list, description="files that must exist after")
-    on_failure: Literal["fail", "continue"] | OnFailureFallback = Field(
-        "fail", description="fail | continue | {fallback: TASK}: run TASK instead if this fails"
-    )
-    priority: int = Field(0, description="higher starts first; overrides critical-path order")
+    retries: Annotated[int, Meta(ge=0, le=100)] = 0
+    backoff: Annotated[Duration, _doc("delay before the first retry, doubled each time")] = 1.0
+    outputs: Annotated[list[str], _doc("files that must exist after")] = []
+    on_failure: Annotated[
+        Literal["fail", "continue"] | OnFailureFallback,
+        Meta(
+            description="fail | continue | {fallback: TASK}: run TASK instead if this fails",
+            extra={"allowed": "'fail', 'continue' or {fallback: TASK}"},
+        ),
+    ] = "fail"
+    priority: Annotated[int, _doc("higher starts first; overrides critical-path order")] = 0
     risks: TaskRisks | None = None
-    env: dict[str, str] = Field(default_factory=_new_dict)
-    secrets: list[str] = Field(
-        default_factory=_new_list, description="declared secrets it gets in its environment"
-    )
+    env: dict[str, str] = {}
+    secrets: Annotated[list[str], _doc("declared secrets it gets in its environment")] = []
     keep_background: bool = False
     results: Results | None = None
-    worktree: bool | None = Field(
-        None, description="its own git worktree and branch per attempt (default: its agent's)"
-    )
-    on_resume: Literal["rerun", "adopt", "ask"] = Field(
-        "rerun",
-        description="after the engine died: run it again (its old processes are stopped), adopt "
-        "its process if it lives on (its output goes to files), or ask the operator",
-    )
+    worktree: Annotated[
+        bool | None, _doc("its own git worktree and branch per attempt (default: its agent's)")
+    ] = None
+    on_resume: Annotated[
+        Literal["rerun", "adopt", "ask"],
+        _doc(
+            "after the engine died: run it again (its old processes are stopped), adopt "
+            "its process if it lives on (its output goes to files), or ask the operator"
+        ),
+    ] = "rerun"
 
-    @field_validator("on_failure", mode="before")
-    @classmethod
-    def _one_on_failure(cls, value: object) -> object:
-        if value in ("fail", "continue") or isinstance(value, dict):
-            return value
-        from phasegate.engine.plan.messages import shown  # (here: messages imports this module)
-
-        raise ValueError(f"got {shown(value)}; allowed: 'fail', 'continue' or {{fallback: TASK}}")
-
-    @model_validator(mode="after")
-    def _agent_or_capability(self) -> Task:
+    def __post_init__(self) -> None:
         if self.agent and self.capability:
             raise ValueError(AGENT_AND_CAPABILITY)
         if not self.run.strip() and not (self.prompt or "").strip():
             raise ValueError(RUN_OR_PROMPT)
-        return self
 
 
-class Monitor(Model):
+class Monitor(Model, frozen=True):
     """A command run every `every` seconds while the run goes; its exit code, or the last number
     it prints checked against `min`/`max`, raises a risk when out of bounds."""
 
+    SAMPLE: ClassVar[dict[str, Any]] = {"id": "_", "run": "_"}
+
     id: Id
-    run: str = Field(min_length=1)
-    every: Duration = Field(30.0, description="seconds between two checks")
+    run: Text1
+    every: Annotated[Duration, _doc("seconds between two checks")] = 30.0
     min: float | None = None
     max: float | None = None
-    severity: Literal["info", "low", "medium", "high", "critical"] = "high"
-    timeout: Duration = Field(10.0, description="a check that takes longer fails")
+    severity: Severity = "high"
+    timeout: Annotated[Duration, _doc("a check that takes longer fails")] = 10.0
 
-    @model_validator(mode="after")
-    def _sane(self) -> Monitor:
+    def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError("`every` must be 1s or more")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("`min` is above `max`")
-        return self
 
 
 ACTIONS = ("notify", "pause", "reduce_slots", "ask")
 
 
-class Phase(Model):
+class Phase(Model, frozen=True):
     id: Id
     title: str = ""
     timebox: Duration | None = None
     checks: Checks | None = None
-    tasks: list[Task] = Field(default_factory=_new_list)
+    tasks: list[Task] = []
     risks: PhaseRisks | None = None
-    monitors: list[Monitor] = Field(
-        default_factory=_new_list, description="checked only while this phase is under way"
-    )
+    monitors: Annotated[list[Monitor], _doc("checked only while this phase is under way")] = []
     budget: Budget | None = None  # what its tasks' coding agents may spend
 
 
-class TestsCriterion(Model):
+class TestsCriterion(Model, frozen=True):
     """A gate criterion over a task's test results (its `results:`): it passes when the task's
     last attempt reported results within these bounds."""
 
-    of: Id = Field(..., description="the task whose results count")
-    max_failed: int | None = Field(0, ge=0, description="failed and errors at most (null: any)")
-    min_passed: int | None = Field(None, ge=0, description="passed at least")
+    of: Annotated[Id, _doc("the task whose results count")]
+    max_failed: (
+        Annotated[int, Meta(ge=0, description="failed and errors at most (null: any)")] | None
+    ) = 0
+    min_passed: Annotated[int, Meta(ge=0, description="passed at least")] | None = None
 
 
-class Criterion(Model):
+class Criterion(Model, frozen=True):
     """One exit criterion of a gate; exactly one of its keys is set."""
+
+    SAMPLE: ClassVar[dict[str, Any]] = {"run": "_"}
 
     run: str | None = None
     metric: dict[str, Any] | None = None
     file: str | None = None
-    no_risks: Literal["info", "low", "medium", "high", "critical"] | None = None
+    no_risks: Severity | None = None
     tests: TestsCriterion | None = None
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Criterion:
+    def __post_init__(self) -> None:
         problem = criterion_problem([k for k in CRITERION_KINDS if getattr(self, k) is not None])
         if problem:
             raise ValueError(problem)
-        return self
 
 
-class OnReject(Model):
+class OnReject(Model, frozen=True):
     rewind_to: str | None = None
-    max_attempts: int = Field(1, ge=1)
+    max_attempts: Annotated[int, Meta(ge=1)] = 1
 
 
-class Gate(Model):
+class Gate(Model, frozen=True):
     id: Id
     after: str
-    criteria: list[Criterion] = Field(default_factory=_new_list)
+    criteria: list[Criterion] = []
     approval: Literal["manual", "auto"] = "manual"
-    approvers: list[str] = Field(default_factory=_new_list)
-    quorum: int = Field(1, ge=1)
+    approvers: list[str] = []
+    quorum: Annotated[int, Meta(ge=1)] = 1
     forbid_self_approval: bool = False
     timeout: Duration | None = None
     on_timeout: Literal["reject", "approve", "extend"] = "reject"
     on_reject: OnReject | None = None
 
 
-class Roles(Model):
+class Roles(Model, frozen=True):
     """Who may do what on a shared run; gates name their own approvers."""
 
-    operators: list[str] = Field(
-        default_factory=_new_list,
-        description="users (or group:NAME) who may pause, resume, cancel, retry, skip, change "
-        "slots and priorities and add notes, besides the run's starter; others observe",
-    )
-    changes: list[str] = Field(
-        default_factory=_new_list,
-        description="users (or group:NAME) who approve an amendment of the live run (`phasegate "
-        "amend`) at its change gate; default: the run's starter",
-    )
+    operators: Annotated[
+        list[str],
+        _doc(
+            "users (or group:NAME) who may pause, resume, cancel, retry, skip, change "
+            "slots and priorities and add notes, besides the run's starter; others observe"
+        ),
+    ] = []
+    changes: Annotated[
+        list[str],
+        _doc(
+            "users (or group:NAME) who approve an amendment of the live run (`phasegate "
+            "amend`) at its change gate; default: the run's starter"
+        ),
+    ] = []
 
 
-class Question(Model):
+class Question(Model, frozen=True):
     """One question of the stakeholder feedback: a 1-5 rating or a free text."""
 
     id: Id
-    text: str = Field(min_length=1)
+    text: Text1
     kind: Literal["rating", "text"] = "text"
 
 
@@ -468,159 +497,195 @@ DEFAULT_QUESTIONS = (
 )
 
 
-class Feedback(Model):
+def _default_questions() -> list[Question]:
+    return list(DEFAULT_QUESTIONS)
+
+
+class Feedback(Model, frozen=True):
     """Stakeholder feedback at hand-off: who is asked, when, and what."""
 
-    ask: list[str] = Field(
-        default_factory=_new_list,
-        description="users (or group:NAME) whose dashboards show the questions and who may "
-        "answer; default: the run's starter and operators",
+    ask: Annotated[
+        list[str],
+        _doc(
+            "users (or group:NAME) whose dashboards show the questions and who may "
+            "answer; default: the run's starter and operators"
+        ),
+    ] = []
+    at: Annotated[
+        str,
+        Meta(min_length=1, description="end (when the run ends) or a gate id (when it opens)"),
+    ] = "end"
+    questions: Annotated[list[Question], _doc("default: a 1-5 rating and a comment")] = field(
+        default_factory=_default_questions
     )
-    at: str = Field(
-        "end", min_length=1, description="end (when the run ends) or a gate id (when it opens)"
-    )
-    questions: list[Question] = Field(
-        default_factory=lambda: list(DEFAULT_QUESTIONS),
-        description="default: a 1-5 rating and a comment",
-    )
 
 
-class AskCommand(Model):
-    run: str = Field(min_length=1, description="a command that answers; {query} is the query")
+class AskCommand(Model, frozen=True):
+    run: Annotated[
+        str, Meta(min_length=1, description="a command that answers; {query} is the query")
+    ]
 
 
-class Research(Model):
+class Research(Model, frozen=True):
     """A question asked at the start of the first phase; the answers are kept with the run."""
 
     id: Id
-    query: str = Field(min_length=1)
-    provider: Literal["history"] | AskCommand = Field(
-        "history", description="history: full-text search of earlier runs; or {run: COMMAND}"
-    )
-    limit: int = Field(5, ge=1, le=100, description="answers kept")
-    timeout: Duration = Field(30.0, description="a command provider's time limit")
-
-    @field_validator("provider", mode="before")
-    @classmethod
-    def _one_provider(cls, value: object) -> object:
-        if value == "history" or isinstance(value, dict):
-            return value
-        raise ValueError(f"got {value!r}; allowed: `history`, or a command as `{{run: COMMAND}}`")
+    query: Text1
+    provider: Annotated[
+        Literal["history"] | AskCommand,
+        Meta(
+            description="history: full-text search of earlier runs; or {run: COMMAND}",
+            extra={"allowed": "`history`, or a command as `{run: COMMAND}`"},
+        ),
+    ] = "history"
+    limit: Annotated[int, Meta(ge=1, le=100, description="answers kept")] = 5
+    timeout: Annotated[Duration, _doc("a command provider's time limit")] = 30.0
 
 
-class RuleFallback(Model):
-    fallback: Id = Field(description="a task that stands by and runs only when the rule fires")
+class RuleFallback(Model, frozen=True):
+    fallback: Annotated[Id, _doc("a task that stands by and runs only when the rule fires")]
 
 
-class RiskSettings(Model):
+Rule = Literal[
+    "task_overrun",
+    "silent_agent",
+    "phase_timebox",
+    "phase_projected",
+    "retry_storm",
+    "failure_rate",
+    "gate_wait",
+    "machine_pressure",
+    "monitor",
+]
+Action = Annotated[
+    Literal["notify", "pause", "reduce_slots", "ask"] | RuleFallback,
+    Meta(extra={"allowed": f"{', '.join(ACTIONS)} or {{fallback: TASK}}"}),
+]
+
+
+class RiskSettings(Model, frozen=True):
     """Thresholds of the risk rules; the defaults need no configuration."""
 
-    overrun_factor: float = Field(1.0, gt=0, description="warn past estimate x this")
-    silent_after: Duration = Field(120.0, description="a running task printing nothing this long")
-    retry_storm: int = Field(3, ge=0, description="tasks of a phase needing retries; 0: off")
-    failure_rate: float = Field(0.5, gt=0, le=1, description="failed share of finished tasks")
-    cpu: float = Field(95.0, ge=0, le=100, description="machine CPU busy %; 0: off")
-    memory: float = Field(90.0, ge=0, le=100, description="machine memory used %; 0: off")
-    disk: float = Field(95.0, ge=0, le=100, description="workdir disk used %; 0: off")
-    gate_wait: Duration = Field(1800.0, description="a gate waiting this long; 0: off")
-    actions: dict[
-        Literal[
-            "task_overrun",
-            "silent_agent",
-            "phase_timebox",
-            "phase_projected",
-            "retry_storm",
-            "failure_rate",
-            "gate_wait",
-            "machine_pressure",
-            "monitor",
-        ],
-        Literal["notify", "pause", "reduce_slots", "ask"] | RuleFallback,
-    ] = Field(
-        default_factory=_new_dict,
-        description="what a rule does when it fires: notify (default), pause (the phase), "
-        "reduce_slots, ask (the operator: go on or stop) or {fallback: TASK} (run TASK)",
-    )
-
-    @field_validator("actions", mode="before")
-    @classmethod
-    def _known_actions(cls, value: object) -> object:
-        if isinstance(value, dict):
-            for rule, action in value.items():
-                if not isinstance(action, dict) and action not in ACTIONS:
-                    from phasegate.engine.plan.messages import shown
-
-                    raise ValueError(
-                        f"{rule}: got {shown(action)}; allowed: {', '.join(ACTIONS)} "
-                        "or {fallback: TASK}"
-                    )
-        return value
+    overrun_factor: Annotated[float, Meta(gt=0, description="warn past estimate x this")] = 1.0
+    silent_after: Annotated[Duration, _doc("a running task printing nothing this long")] = 120.0
+    retry_storm: Annotated[
+        int, Meta(ge=0, description="tasks of a phase needing retries; 0: off")
+    ] = 3
+    failure_rate: Annotated[
+        float, Meta(gt=0, le=1, description="failed share of finished tasks")
+    ] = 0.5
+    cpu: Annotated[float, Meta(ge=0, le=100, description="machine CPU busy %; 0: off")] = 95.0
+    memory: Annotated[float, Meta(ge=0, le=100, description="machine memory used %; 0: off")] = 90.0
+    disk: Annotated[float, Meta(ge=0, le=100, description="workdir disk used %; 0: off")] = 95.0
+    gate_wait: Annotated[Duration, _doc("a gate waiting this long; 0: off")] = 1800.0
+    actions: Annotated[
+        dict[Rule, Action],
+        _doc(
+            "what a rule does when it fires: notify (default), pause (the phase), "
+            "reduce_slots, ask (the operator: go on or stop) or {fallback: TASK} (run TASK)"
+        ),
+    ] = {}
 
 
-class Plan(Model):
+class Plan(Model, frozen=True, kw_only=True, dict=True):
     """A whole plan file."""
 
-    name: str = Field(min_length=1)
+    name: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            pattern=r"^[^\n\r\t\v\f]*$",
+            extra={"pattern": "a plan's name is one line, without line breaks or tabs"},
+        ),
+    ]
     description: str = ""
-    vars: dict[str, str | int | float | bool] = Field(default_factory=_new_dict)
-
-    @field_validator("name")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        if any(c in value for c in "\n\r\t\v\f"):
-            raise ValueError("a plan's name is one line, without line breaks or tabs")
-        return value
-
+    vars: dict[str, str | int | float | bool] = {}
     workdir: str | None = None
-    agents: dict[Id, Agent] = Field(min_length=1)
-    resources: dict[Id, Resource] = Field(default_factory=_new_dict)
+    agents: Annotated[dict[Id, Agent], Meta(min_length=1)]
+    resources: dict[Id, Resource] = {}
     checks: Checks | None = None
-    phases: list[Phase] = Field(min_length=1)
-    gates: list[Gate] = Field(default_factory=_new_list)
-    output_cap: Size = Field(16 * 1024 * 1024, description="output kept per task attempt")
-    kill_grace: Duration = Field(5.0, description="TERM to KILL grace for a task's processes")
-    risks: RiskSettings = Field(default_factory=lambda: RiskSettings.model_validate({}))
-    research: list[Research] = Field(default_factory=_new_list)
-    monitors: list[Monitor] = Field(default_factory=_new_list)
-    notify: str | None = Field(
-        None,
-        min_length=1,
-        description="a command run when a gate or a question waits for people and when the "
-        "run ends; it reads the event as one JSON object on stdin",
-    )
-    share: str | None = Field(
-        None, description="an OS group that may attach to the run (as --share GROUP)"
-    )
-    roles: Roles = Field(default_factory=lambda: Roles.model_validate({}))
+    phases: Annotated[list[Phase], Meta(min_length=1)]
+    gates: list[Gate] = []
+    output_cap: Annotated[Size, _doc("output kept per task attempt")] = 16 * 1024 * 1024
+    kill_grace: Annotated[Duration, _doc("TERM to KILL grace for a task's processes")] = 5.0
+    risks: RiskSettings = field(default_factory=RiskSettings)
+    research: list[Research] = []
+    monitors: list[Monitor] = []
+    notify: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="a command run when a gate or a question waits for people and when "
+                "the run ends; it reads the event as one JSON object on stdin",
+            ),
+        ]
+        | None
+    ) = None
+    share: Annotated[
+        str | None, _doc("an OS group that may attach to the run (as --share GROUP)")
+    ] = None
+    roles: Roles = field(default_factory=Roles)
     budget: Budget | None = None  # what the whole run's coding agents may spend
-    feedback: Feedback | None = Field(
-        None, description="stakeholder feedback: {ask, at, questions}; asked when the run ends"
-    )
-    raw_vars: list[str] = Field(
-        default_factory=_new_list,
-        description="vars put into shell commands as written, so their values may add shell "
-        "syntax (a pipe, a glob); every other value is quoted",
-    )
-    absolute_outputs: bool = Field(
-        False, description="allow task `outputs` outside the workdir (absolute or ../ paths)"
-    )
-    keep_worktrees: bool = Field(
-        False, description="keep the attempts' git worktrees when the run ends (branches stay)"
-    )
-    secrets: dict[SecretName, Secret] = Field(
-        default_factory=_new_dict,
-        description="NAME: {env: VARIABLE} or {file: PATH}; read when the run starts, given only "
-        "to the tasks and agents that list NAME under their `secrets:`, redacted everywhere",
-    )
+    feedback: Annotated[
+        Feedback | None,
+        _doc("stakeholder feedback: {ask, at, questions}; asked when the run ends"),
+    ] = None
+    raw_vars: Annotated[
+        list[str],
+        _doc(
+            "vars put into shell commands as written, so their values may add shell "
+            "syntax (a pipe, a glob); every other value is quoted"
+        ),
+    ] = []
+    absolute_outputs: Annotated[
+        bool, _doc("allow task `outputs` outside the workdir (absolute or ../ paths)")
+    ] = False
+    keep_worktrees: Annotated[
+        bool, _doc("keep the attempts' git worktrees when the run ends (branches stay)")
+    ] = False
+    secrets: Annotated[
+        dict[SecretName, Secret],
+        _doc(
+            "NAME: {env: VARIABLE} or {file: PATH}; read when the run starts, given only "
+            "to the tasks and agents that list NAME under their `secrets:`, redacted everywhere"
+        ),
+    ] = {}
 
-    _path: str = PrivateAttr("")
-    _dir: str = PrivateAttr(".")
-    _text: str = PrivateAttr("")  # the YAML it was read from (kept with the run, for resume)
-    _warnings: list[Any] = PrivateAttr(default_factory=_new_list)  # Problems that do not stop it
+    # Where it was read from, kept beside the fields (never keys of a plan file): see `place`.
+    def place(
+        self,
+        path: str | None = None,
+        base_dir: str | None = None,
+        text: str | None = None,
+        warnings: list[Any] | None = None,
+    ) -> None:
+        """Note the file it was read from, its directory, its YAML (kept with the run, for
+        resume) and the problems that do not stop it."""
+        for key, value in (
+            ("path", path),
+            ("dir", base_dir),
+            ("text", text),
+            ("warnings", warnings),
+        ):
+            if value is not None:
+                self.__dict__[key] = value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with where it was read from (a launcher hands it to the engine process)."""
+        return (_placed, (self._made(), dict(self.__dict__)))
+
+    def __copy__(self) -> Plan:
+        return _placed(self._made(), dict(self.__dict__))
+
+    def _made(self) -> tuple[Any, ...]:
+        made = super().__reduce__()
+        assert isinstance(made, tuple)
+        return made
 
     @property
     def path(self) -> str:
-        return self._path
+        return str(self.__dict__.get("path", ""))
 
     @property
     def uses_worktrees(self) -> bool:
@@ -633,18 +698,19 @@ class Plan(Model):
         """Where tasks run: `workdir` relative to the plan file's directory."""
         import os
 
+        here = str(self.__dict__.get("dir", "."))
         if self.workdir is None:
-            return self._dir
-        return os.path.normpath(os.path.join(self._dir, os.path.expanduser(self.workdir)))
+            return here
+        return os.path.normpath(os.path.join(here, os.path.expanduser(self.workdir)))
 
     @property
     def text(self) -> str:
-        return self._text
+        return str(self.__dict__.get("text", ""))
 
     @property
     def warnings(self) -> list[Any]:
         """Problems (warning) found when it was read: it runs, but should be changed."""
-        return self._warnings
+        return self.__dict__.setdefault("warnings", [])  # type: ignore[no-any-return]
 
     def tasks(self) -> list[tuple[Phase, Task]]:
         return [(p, t) for p in self.phases for t in p.tasks]
@@ -660,8 +726,16 @@ class Plan(Model):
         }
 
 
+def _placed(made: tuple[Any, ...], where: dict[str, Any]) -> Plan:
+    plan: Plan = made[0](*made[1])
+    plan.__dict__.update(where)
+    return plan
+
+
 def json_schema() -> dict[str, Any]:
-    schema = Plan.model_json_schema()
+    found: dict[str, Any] = msgspec.json.schema(Plan)
+    defs = found.get("$defs", {})
+    schema: dict[str, Any] = {**defs.pop("Plan", {}), "$defs": defs}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "phasegate plan"
     return schema

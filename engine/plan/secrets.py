@@ -67,7 +67,7 @@ def resolve(plan: Plan, environ: Mapping[str, str] | None = None) -> dict[str, s
     values, problems = {}, []
     for name, spec in plan.secrets.items():
         try:
-            values[name] = read_secret(name, spec.model_dump(), plan.base_dir, environ)
+            values[name] = read_secret(name, spec.dump(), plan.base_dir, environ)
         except SecretUnavailable as exc:
             problems.append(Problem(plan.path, None, f"secrets.{name}", str(exc)))
     for name, value in values.items():

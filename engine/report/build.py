@@ -98,7 +98,7 @@ def coordination(
             }
             for g in plan.gates
         ],
-        "risk_rules": plan.risks.model_dump(mode="json"),
+        "risk_rules": plan.risks.dump(),
         "schedule": {
             "total": schedule.total,
             "critical_path": schedule.critical_path,

@@ -84,7 +84,7 @@ def started_event(
         host=who.host,
         repo=repo[0],
         base_commit=repo[1],
-        feedback=plan.feedback.model_dump() if plan.feedback is not None else {},
+        feedback=plan.feedback.dump() if plan.feedback is not None else {},
     )
 
 

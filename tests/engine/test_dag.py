@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from phasegate.engine.plan.check import semantic_problems
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.shape import parse
 from phasegate.engine.watch.simulate import simulate
 
 Needs = dict[str, list[str]]
@@ -82,7 +83,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 @given(dag=dags())
 def test_ranks_are_the_longest_remaining_paths(dag: tuple[Needs, dict[str, int]]) -> None:
     needs, estimates = dag
-    graph = build(Plan.model_validate(_data(needs, estimates)))
+    graph = build(parse(Plan, _data(needs, estimates)))
     oracle = _oracle(needs, estimates)
     for t in needs:
         rest = oracle.subgraph(nx.descendants(oracle, t) | {t})
@@ -94,7 +95,7 @@ def test_ranks_are_the_longest_remaining_paths(dag: tuple[Needs, dict[str, int]]
 @given(dag=dags())
 def test_the_highest_rank_is_the_longest_path(dag: tuple[Needs, dict[str, int]]) -> None:
     needs, estimates = dag
-    graph = build(Plan.model_validate(_data(needs, estimates)))
+    graph = build(parse(Plan, _data(needs, estimates)))
     oracle = _oracle(needs, estimates)
     longest = nx.dag_longest_path(oracle, weight="w")[1:]
     assert _is_path(longest, needs)
@@ -115,7 +116,7 @@ def test_with_free_slots_the_critical_path_is_a_longest_path(
     dag: tuple[Needs, dict[str, int]],
 ) -> None:
     needs, estimates = dag
-    schedule = simulate(Plan.model_validate(_data(needs, estimates)))
+    schedule = simulate(parse(Plan, _data(needs, estimates)))
     length = nx.dag_longest_path_length(_oracle(needs, estimates), weight="w")
     assert schedule.total == length
     assert _is_path(schedule.critical_path, needs)

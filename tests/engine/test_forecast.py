@@ -254,8 +254,8 @@ phases:
 
     # the run as it really goes: the dry run with the real durations
     phase = plan.phases[0]
-    tasks = [t.model_copy(update={"estimate": actual[t.id]}) for t in phase.tasks]
-    real = simulate(plan.model_copy(update={"phases": [phase.model_copy(update={"tasks": tasks})]}))
+    tasks = [t.but(estimate=actual[t.id]) for t in phase.tasks]
+    real = simulate(plan.but(phases=[phase.but(tasks=tasks)]))
     end = real.total
 
     def error(at: float, estimates: dict[str, float] | None) -> float:

@@ -15,6 +15,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.plan import load_plan
+from phasegate.engine.plan.shape import parse
 from phasegate.engine.report.knowledge import learn
 from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
@@ -280,7 +281,7 @@ async def test_no_risks_fails_while_a_risk_at_or_above_its_level_is_open(tmp_pat
     from phasegate.engine.plan.model import Criterion
     from phasegate.engine.run.gates import evaluate
 
-    high = Criterion.model_validate({"no_risks": "high"})
+    high = parse(Criterion, {"no_risks": "high"})
     low = RiskState("silent:a", "silent", "low", "task a", "quiet for 2m")
     critical = RiskState("overrun:b", "overrun", "critical", "task b", "3x its estimate")
     (passed,) = await evaluate([high], str(tmp_path), {}, {}, [low])
@@ -326,7 +327,7 @@ def _taken_over(*after: ev.Event) -> tuple[_Host, object]:
     )
     opened = ev.GateOpened(2.0, "g", 1, [], "hash1", "manual")
     host = _Host([started, opened, *after])
-    gate = Gate.model_validate({"id": "g", "after": "build", "approval": "manual", "quorum": 2})
+    gate = parse(Gate, {"id": "g", "after": "build", "approval": "manual", "quorum": 2})
     return host, (GateKeeper(host, [gate], ".", dict, {}), gate)
 
 

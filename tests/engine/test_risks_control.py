@@ -14,6 +14,7 @@ from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.plan.model import RiskSettings
+from phasegate.engine.plan.shape import parse
 from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
 from phasegate.engine.watch.risks import changes, findings
@@ -21,7 +22,7 @@ from phasegate.engine.watch.simulate import simulate
 
 from .helpers import command, operated, run_plan, until, write_plan
 
-RULES = RiskSettings.model_validate({})
+RULES = parse(RiskSettings, {})
 
 
 def _run(tasks: list[dict[str, object]], timebox: float | None = None) -> RunState:
@@ -275,14 +276,14 @@ def test_machine_pressure_is_a_risk_past_its_threshold_with_evidence(tmp_path: P
     from phasegate.engine.plan.model import RiskSettings
     from phasegate.engine.watch.pressure import sample
 
-    low = RiskSettings.model_validate({"cpu": 0, "memory": 0.01, "disk": 0.01})
+    low = parse(RiskSettings, {"cpu": 0, "memory": 0.01, "disk": 0.01})
     found = {f.key: f for f in sample(low, str(tmp_path))}
     assert set(found) == {"pressure:memory", "pressure:disk"}  # cpu: 0 is off
     disk = found["pressure:disk"]
     assert disk.subject == "run" and disk.severity in ("high", "critical")
     assert disk.evidence["threshold_pct"] == 0.01 and 0 < disk.evidence["used_pct"] <= 100
     assert "slots" in disk.action
-    off = RiskSettings.model_validate({"cpu": 0, "memory": 0, "disk": 0})
+    off = parse(RiskSettings, {"cpu": 0, "memory": 0, "disk": 0})
     assert sample(off, str(tmp_path)) == []
 
 
@@ -469,7 +470,7 @@ def test_a_gate_waiting_past_the_runs_slack_is_a_risk() -> None:
     assert late.key == "gate_wait:qa" and late.severity == "high"
     assert "more than the run's slack (1m00s)" in late.message
     assert late.evidence == {"waited_s": 61.0, "slack_s": 60.0}
-    loose = RiskSettings.model_validate({"gate_wait": "30s"})
+    loose = parse(RiskSettings, {"gate_wait": "30s"})
     no_timebox = project([*_events_without_timebox()])
     (waiting,) = findings(no_timebox, 41.0, {}, loose)
     assert waiting.severity == "medium" and "has waited 31.0s" in waiting.message
@@ -583,7 +584,7 @@ def test_the_cpu_sample_finds_the_runs_busy_process(tmp_path: Path) -> None:
                 found = mine
                 break
         assert found and found[0].ours  # (a child of this process, the "engine")
-        rules = RiskSettings.model_validate({"cpu": 0.01, "memory": 0, "disk": 0})
+        rules = parse(RiskSettings, {"cpu": 0.01, "memory": 0, "disk": 0})
         # (each sample measures the CPU used since the one before: a sample taken at once after
         # another, where there are few processes to walk, has nothing to measure yet)
         cpu = sample(rules, str(tmp_path))

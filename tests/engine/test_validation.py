@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 
@@ -144,7 +145,9 @@ def test_the_valid_corpus_uses_every_key_of_the_model(
 ) -> None:
     data = yaml.safe_load((PLANS / "valid" / "every_key.yaml").read_text())
     used = set().union(*(_keys_used(data, p) for p in where))
-    assert set(model.model_fields) - used == set(), "add these keys to valid/every_key.yaml"
+    assert {f.name for f in msgspec.structs.fields(model)} - used == set(), (
+        "add these keys to valid/every_key.yaml"
+    )
 
 
 def test_every_key_plan_values() -> None:

@@ -37,9 +37,11 @@ class Tick:
 
 async def main() -> None:
     plan = load_plan(str(ROOT / "plans" / "delivery.yaml"))
-    plan._path = "plans/delivery.yaml"
+    plan.place(path="plans/delivery.yaml")
     with tempfile.TemporaryDirectory() as workdir:
-        plan._dir = workdir  # the scripted executor runs nothing: make the declared outputs
+        plan.place(
+            base_dir=workdir
+        )  # the scripted executor runs nothing: make the declared outputs
         for _, task in plan.tasks():
             for out in task.outputs:
                 path = Path(workdir, ".delivery-work", out.replace("{release}", "0.0.0"))

@@ -155,9 +155,10 @@ async def test_slots_and_priority_are_bounded(live: str, cli_env: dict[str, str]
 
 def test_the_slots_bound_is_the_plans() -> None:
     from phasegate.engine.plan.model import Agent
+    from phasegate.engine.plan.shape import fields, strip
     from phasegate.tui.cli.common import MAX_SLOTS
 
-    bounds = [getattr(m, "le", None) for m in Agent.model_fields["slots"].metadata]
+    bounds = [m.le for m in strip(fields(Agent)["slots"])[1]]
     assert MAX_SLOTS in bounds
 
 

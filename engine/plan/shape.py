@@ -1,0 +1,396 @@
+"""A plan's data against the plan model: converted in C by msgspec, every problem found in one pass.
+
+msgspec stops at the first problem. So, when a plan has one, it is noted (placed on the key path
+it names, resolving the `[...]` msgspec writes for a mapping's value), the wrong value is put
+right in a copy of the data (an unknown key dropped, a wrong value or a missing key replaced by a
+sample that converts), and the copy converted again, until it converts or nothing can be put
+right. Durations and sizes (fields marked `read` in the model) are read before, here.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from functools import cache
+from typing import Annotated, Any, Literal, NamedTuple, Union
+
+import msgspec
+from msgspec import Meta, Struct
+
+from phasegate.engine.plan import model as m
+
+Path = tuple[str | int, ...]
+MAX_PROBLEMS = 200  # a plan this wrong is a plan to start again: say the first ones
+
+
+class Issue(NamedTuple):
+    """One problem: where, whether about the key itself, its kind (`extra`, `missing`, `type`,
+    `bound`, `length`, `pattern`, `literal`, `value`), what msgspec said, and the type there."""
+
+    path: Path
+    key: bool
+    kind: str
+    said: str
+    hint: Any  # the type at `path` (for `extra`: the model whose key is unknown)
+
+
+def strip(tp: Any, optional: bool = False) -> tuple[Any, list[Meta]]:
+    """`Annotated[T, Meta(...), ...]` -> (T, its Metas); `optional`: `T | None` -> T too."""
+    metas: list[Meta] = []
+    while True:
+        if typing.get_origin(tp) is Annotated:
+            tp, *more = typing.get_args(tp)
+            metas.extend(x for x in more if isinstance(x, Meta))
+            continue
+        others = [x for x in members(tp) if x is not type(None)]
+        if optional and len(others) == 1 and others[0] is not tp:
+            tp = others[0]
+            continue
+        return tp, metas
+
+
+def extra(metas: list[Meta], name: str) -> Any:
+    for meta in metas:
+        if meta.extra and name in meta.extra:
+            return meta.extra[name]
+    return None
+
+
+def members(tp: Any) -> tuple[Any, ...]:
+    """The members of a union (the type alone otherwise)."""
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Struct)
+
+
+@cache
+def fields(cls: type[Struct]) -> dict[str, Any]:
+    """A model's keys and their types."""
+    return {f.name: f.type for f in msgspec.structs.fields(cls)}
+
+
+@cache
+def required(cls: type[Struct]) -> tuple[str, ...]:
+    return tuple(
+        f.name
+        for f in msgspec.structs.fields(cls)
+        if f.default is msgspec.NODEFAULT and f.default_factory is msgspec.NODEFAULT
+    )
+
+
+def pick(tp: Any, value: object) -> Any:
+    """The member of a union that a value of this shape is checked against."""
+    options = [strip(x)[0] for x in members(strip(tp)[0])]
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if isinstance(value, dict) and (is_model(option) or origin is dict):
+            return option
+        if isinstance(value, list) and origin is list:
+            return option
+    return tp
+
+
+def child(tp: Any, value: object, part: str | int) -> Any:
+    """The type of `value[part]`, `value` being of type `tp`."""
+    base = strip(pick(tp, value))[0]
+    if is_model(base):
+        return fields(base).get(str(part), Any)
+    args = typing.get_args(base)
+    origin = typing.get_origin(base)
+    if origin is list and args:
+        return args[0]
+    if origin is dict and args:
+        return args[1]
+    return Any
+
+
+def type_at(path: Path, data: object) -> Any:
+    tp: Any = m.Plan
+    for part in path:
+        tp = child(tp, data, part)
+        data = _get(data, part)
+    return tp
+
+
+def _get(data: object, part: str | int) -> object:
+    try:
+        return data[part]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+# --- durations and sizes, read before the conversion ------------------------------------------
+
+
+@cache
+def _reads(tp: Any) -> bool:
+    """Does a value of this type hold a duration or a size somewhere?"""
+    base, metas = strip(tp)
+    if extra(metas, "read"):
+        return True
+    if is_model(base):
+        return bool(_reading_fields(base))
+    return any(_reads(a) for a in typing.get_args(base) if a is not type(None))
+
+
+@cache
+def _reading_fields(cls: type[Struct]) -> tuple[tuple[str, Any], ...]:
+    return tuple((n, t) for n, t in fields(cls).items() if _reads(t))
+
+
+def read(tp: Any, value: Any, path: Path, issues: list[Issue]) -> Any:
+    """`value` with its durations and sizes read (containers copied where one changed); a
+    duration that cannot be read is noted and replaced by a sample."""
+    base, metas = strip(tp)
+    how = extra(metas, "read")
+    if how:
+        try:
+            return m.READERS[how](value)
+        except ValueError as exc:
+            issues.append(Issue(path, False, "value", str(exc), tp))
+            return sample(tp)
+    if value is None:
+        return value
+    if len(members(base)) > 1:
+        chosen = pick(base, value)
+        if chosen is base:  # a scalar: the member that reads it, if one does
+            chosen = next((x for x in members(base) if x is not type(None) and _reads(x)), None)
+        return read(chosen, value, path, issues) if chosen is not None else value
+    if is_model(base):
+        if not isinstance(value, dict):
+            return value
+        out = value
+        for name, ftp in _reading_fields(base):
+            if name in value:
+                new = read(ftp, value[name], (*path, name), issues)
+                if new is not value[name]:
+                    out = dict(out) if out is value else out
+                    out[name] = new
+        return out
+    args = typing.get_args(base)
+    if typing.get_origin(base) is list and isinstance(value, list) and _reads(args[0]):
+        items = [read(args[0], v, (*path, i), issues) for i, v in enumerate(value)]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if typing.get_origin(base) is dict and isinstance(value, dict) and _reads(args[1]):
+        new_map = {k: read(args[1], v, (*path, k), issues) for k, v in value.items()}
+        return new_map if any(new_map[k] is not v for k, v in value.items()) else value
+    return value
+
+
+# --- samples: values that convert, put in place of wrong ones ---------------------------------
+
+
+def sample(tp: Any) -> Any:
+    base, metas = strip(tp)
+    if len(members(base)) > 1:  # the first member that is not None: the key was given
+        return sample(next(x for x in members(base) if x is not type(None)))
+    if typing.get_origin(base) is Literal:
+        return typing.get_args(base)[0]
+    bound = {k: getattr(x, k) for x in metas for k in ("ge", "gt", "le", "lt", "min_length")}
+    bound = {k: v for k, v in bound.items() if v is not None}
+    if base is bool:
+        return False
+    if base in (int, float):
+        low = bound.get("ge", bound.get("gt"))
+        high = bound.get("le", bound.get("lt"))
+        if low is None:
+            return 0 if high is None or high > 0 else high - 1
+        if "gt" in bound:
+            step = 1 if base is int else (min(1.0, (high - low) / 2) if high is not None else 1.0)
+            return low + step
+        return low
+    if base is str:
+        return "_" * max(1, bound.get("min_length", 1))
+    args = typing.get_args(base)
+    if typing.get_origin(base) is list:
+        return [sample(args[0]) for _ in range(bound.get("min_length", 0))]
+    if typing.get_origin(base) is dict:
+        return {f"_{i}": sample(args[1]) for i in range(bound.get("min_length", 0))}
+    if is_model(base):
+        some = {name: sample(fields(base)[name]) for name in required(base)}
+        return {**some, **getattr(base, "SAMPLE", {})}
+    return None
+
+
+# --- the conversion, and its problems ---------------------------------------------------------
+
+
+def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
+    """(the model, []) for good data; (None, every problem) otherwise."""
+    issues: list[Issue] = []
+    work = read(cls, data, (), issues)
+    seen: set[tuple[Path, str]] = set()
+    while len(issues) < MAX_PROBLEMS:
+        try:
+            made = msgspec.convert(work, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            issue = locate(str(exc), work, cls)
+            if issue is None or (issue.path, issue.said) in seen:
+                if issue is not None or not issues:
+                    issues.append(issue or Issue((), False, "value", str(exc), cls))
+                break
+            seen.add((issue.path, issue.said))
+            issues.append(issue)
+            fixed = repair(work, issue, cls)
+            if fixed is None:
+                break
+            work = fixed
+        else:
+            return (None, issues) if issues else (made, [])
+    if len(issues) >= MAX_PROBLEMS:
+        said = f"stopped after {MAX_PROBLEMS} problems with keys and values: fix these first"
+        issues.append(Issue((), False, "value", said, cls))
+    return None, issues
+
+
+_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(\.\.\.)\]")
+
+
+def locate(text: str, data: Any, cls: type[Struct]) -> Issue | None:
+    """msgspec's message as an Issue on a key path of `data` (None: not one of its forms)."""
+    said, sep, where = text.rpartition(" - at `")
+    if not sep:
+        said, where = text, "$`"
+    on_key = where.startswith("key` in `")
+    where = where.removeprefix("key` in `").removesuffix("`")
+    if not where.startswith("$"):
+        return None
+    path: list[str | int] = []
+    tp: Any = cls
+    value = data
+    for name, index, anykey in _TOKEN.findall(where[1:]):
+        part: str | int
+        if anykey:
+            part = _failing_key(tp, value, on_key=False)
+            if part is None:
+                return None
+        else:
+            part = name or int(index)
+        tp = child(tp, value, part)
+        value = _get(value, part)
+        path.append(part)
+    if on_key:
+        key = _failing_key(tp, value, on_key=True)
+        if key is None:
+            return None
+        return Issue((*path, key), True, _kind(said), said, tp)
+    for prefix, kind in (
+        ("Object contains unknown field `", "extra"),
+        ("Object missing required field `", "missing"),
+    ):
+        if said.startswith(prefix):
+            name = said[len(prefix) : -1]
+            model = strip(pick(tp, value))[0]
+            return Issue(
+                (*path, name),
+                False,
+                kind,
+                said,
+                model if kind == "extra" else child(tp, value, name),
+            )
+    return Issue(tuple(path), False, _kind(said), said, tp)
+
+
+def _kind(said: str) -> str:
+    if said.startswith("Invalid enum value"):
+        return "literal"
+    if said.startswith("Expected `") and "matching regex" in said:
+        return "pattern"
+    if said.startswith("Expected `") and " of length " in said:
+        return "length"
+    if said.startswith("Expected `") and ", got `" in said:
+        return "type"
+    if said.startswith("Expected `") and said.split("`")[2].strip()[:1] in "<>":
+        return "bound"
+    if said.startswith("Expected `") and said.count("`") == 2:  # `Expected `str``: a key's type
+        return "type"
+    return "value"
+
+
+def _failing_key(tp: Any, value: object, on_key: bool) -> Any:
+    """The first key of a mapping whose key (or value) does not convert: msgspec's `[...]`."""
+    if not isinstance(value, dict):
+        return None
+    base = strip(pick(tp, value))[0]
+    if is_model(base):
+        return next((k for k in value if not isinstance(k, str)), None) if on_key else None
+    args = typing.get_args(base)
+    if len(args) != 2:
+        return None
+    key_type, value_type = args
+    for k, v in value.items():
+        try:
+            msgspec.convert(k, key_type, strict=False)
+        except msgspec.ValidationError:
+            if on_key:
+                return k
+            continue
+        if on_key:
+            continue
+        try:
+            msgspec.convert(v, value_type, strict=False)
+        except msgspec.ValidationError:
+            return k
+    return None
+
+
+def repair(data: Any, issue: Issue, cls: type[Struct]) -> Any:
+    """A copy of `data` with the issue's value put right (None: it cannot be)."""
+    if not issue.path:
+        return None
+    *parents, last = issue.path
+    if issue.kind == "extra" or issue.key:
+        try:
+            return _set(data, tuple(parents), last, _DROP)
+        except _Unfixable:
+            return None
+    tp = type_at(issue.path, data) if issue.kind != "missing" else issue.hint
+    try:
+        return _set(data, tuple(parents), last, _DROP if issue.key else sample(tp))
+    except _Unfixable:
+        return None
+
+
+_DROP = object()
+
+
+def _set(data: Any, parents: Path, last: str | int, value: Any) -> Any:
+    """A copy of `data` (containers copied along the path only) with `data[...][last] = value`."""
+    if not parents:
+        if isinstance(data, dict):
+            out = dict(data)
+            if value is _DROP:
+                out.pop(last, None)
+            else:
+                out[last] = value
+            return out
+        if isinstance(data, list) and isinstance(last, int) and last < len(data):
+            items = list(data)
+            items[last] = None if value is _DROP else value
+            return items
+        raise _Unfixable
+    head, *rest = parents
+    inner = _get(data, head)
+    if not isinstance(inner, dict | list):
+        raise _Unfixable
+    return _set(data, (), head, _set(inner, tuple(rest), last, value))
+
+
+class _Unfixable(Exception):
+    pass
+
+
+def parse(cls: type[Any], data: Any) -> Any:
+    """One part of a plan from its data, as a plan file writes it (durations like `30s`);
+    ValueError naming every problem."""
+    made, issues = convert(data, cls)
+    if issues:
+        raise ValueError(
+            "; ".join(f"{'.'.join(map(str, i.path)) or cls.__name__}: {i.said}" for i in issues)
+        )
+    return made
