@@ -51,7 +51,7 @@ class Names:
         if name in self._hints:
             return self._hints[name]
         if self._choices is None:
-            self._choices = list(self.names)
+            self._choices = [str(n) for n in self.names]  # (YAML may have read `7:` as a number)
         if self._budget[0] < len(self._choices):
             return ""
         self._budget[0] -= len(self._choices)
@@ -64,7 +64,7 @@ class Names:
 
     def listing(self) -> str:
         if self._listing is None:
-            names = sorted(self.names)
+            names = sorted(str(n) for n in self.names)
             more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
             self._listing = (", ".join(cut(n) for n in names[:20]) + more) or "none"
         return self._listing

@@ -98,7 +98,11 @@ def issue_message(issue: Issue, value: object) -> str:
     if issue.key:
         if is_model(base):
             return key_of_model(value)
-        key_type = strip(typing.get_args(base)[0])[0] if typing.get_args(base) else None
+        key_type, key_metas = (
+            strip(typing.get_args(base)[0]) if typing.get_args(base) else (None, [])
+        )
+        if kind == "pattern" and extra(key_metas, "pattern"):
+            return f"{_short(value)} {extra(key_metas, 'pattern')}"
         return _key_message(kind, value, _literal(key_type))
     if allowed and kind in ("type", "literal"):
         return f"got {shown(value)}; allowed: {allowed}"

@@ -72,12 +72,8 @@ def read_duration(value: object) -> float:
 # how `engine.plan.shape` reads a marked field before validating it
 READERS = {"duration": read_duration, "size": parse_size}
 
-Duration = Annotated[
-    float, Meta(extra={"read": "duration"}, extra_json_schema={"type": ["number", "string"]})
-]
-Size = Annotated[
-    int, Meta(extra={"read": "size"}, extra_json_schema={"type": ["integer", "string"]})
-]
+Duration = Annotated[float, Meta(extra={"read": "duration"})]
+Size = Annotated[int, Meta(extra={"read": "size"})]
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 Id = Annotated[str, Meta(pattern=ID_PATTERN, max_length=200)]
 Text1 = Annotated[str, Meta(min_length=1)]
@@ -244,7 +240,17 @@ class Agent(Model, frozen=True):
 
 
 SECRET_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-SecretName = Annotated[str, Meta(pattern=SECRET_NAME, max_length=200)]
+SecretName = Annotated[
+    str,
+    Meta(
+        pattern=SECRET_NAME,
+        max_length=200,
+        extra={
+            "pattern": "is not a valid secret name; use letters, digits and '_', "
+            "starting with a letter or '_'"
+        },
+    ),
+]
 
 
 class Secret(Model, frozen=True):
@@ -736,6 +742,23 @@ def json_schema() -> dict[str, Any]:
     found: dict[str, Any] = msgspec.json.schema(Plan)
     defs = found.get("$defs", {})
     schema: dict[str, Any] = {**defs.pop("Plan", {}), "$defs": defs}
+    _written_as_text(schema, defs)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "phasegate plan"
     return schema
+
+
+def _written_as_text(schema: dict[str, Any], defs: dict[str, Any]) -> None:
+    """Durations and sizes may be written as text too (`1h30m`, `500MB`): say so."""
+    from phasegate.engine.plan.shape import extra, fields, strip
+
+    todo: list[type[Model]] = [Model]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        props = (schema if cls is Plan else defs.get(cls.__name__, {})).get("properties", {})
+        for name, tp in fields(cls).items() if cls is not Model else ():
+            if name in props and extra(strip(tp, optional=True)[1], "read"):
+                for option in props[name].get("anyOf", [props[name]]):
+                    if option.get("type") in ("number", "integer"):
+                        option["type"] = [option["type"], "string"]

@@ -116,7 +116,9 @@ _scalars = st.one_of(
 )
 _values = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -134,7 +136,9 @@ def _paths(data: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 @settings(max_examples=300, deadline=None)
 @given(st.data())
-def test_any_value_anywhere_gives_problems_or_a_plan_never_an_exception(data: st.DataObject) -> None:
+def test_any_value_anywhere_gives_problems_or_a_plan_never_an_exception(
+    data: st.DataObject,
+) -> None:
     plan = copy.deepcopy(GOOD)
     for _ in range(data.draw(st.integers(1, 4))):
         where = data.draw(st.sampled_from(_paths(plan)[1:]))
@@ -152,9 +156,9 @@ def test_any_value_anywhere_gives_problems_or_a_plan_never_an_exception(data: st
     for issue in issues:
         assert issue.said  # each says what is wrong
     if made is None:  # and the loader places and words each of them, or raises PlanError only
-        from phasegate.engine.plan.load import plan_from_text
-
         import yaml
+
+        from phasegate.engine.plan.load import plan_from_text
 
         text = yaml.safe_dump(plan) if _dumpable(plan) else None
         if text is not None:

@@ -138,6 +138,13 @@ def test_schema_is_json_schema_for_plans(pg: Run) -> None:
     schema = json.loads(pg("schema").stdout)
     assert schema["title"] == "phasegate plan"
     assert {"name", "agents", "phases", "gates"} <= set(schema["properties"])
+    assert set(schema["required"]) == {"name", "agents", "phases"}
+    task = schema["$defs"]["Task"]
+    assert task["required"] == ["id"] and task["additionalProperties"] is False
+    # durations and sizes may be written as text (`1h30m`, `500MB`): an editor must accept them
+    assert task["properties"]["backoff"]["type"] == ["number", "string"]
+    assert {"type": ["number", "string"]} in task["properties"]["timeout"]["anyOf"]
+    assert schema["properties"]["output_cap"]["type"] == ["integer", "string"]
 
 
 def _run_until_started(
