@@ -5,8 +5,6 @@ plan's data to them (durations and sizes read first, every problem found in one 
 typed `Duration` or `Size` takes `90`, `1h30m` or `500MB` in the file and holds seconds or bytes.
 A field's `Meta(extra=...)` may say how a problem with it is worded (`allowed`, `pattern`)."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -681,7 +679,7 @@ class Plan(Model, frozen=True, kw_only=True, dict=True):
         """Pickled with where it was read from (a launcher hands it to the engine process)."""
         return (_placed, (self._made(), dict(self.__dict__)))
 
-    def __copy__(self) -> Plan:
+    def __copy__(self) -> "Plan":
         return _placed(self._made(), dict(self.__dict__))
 
     def _made(self) -> tuple[Any, ...]:
@@ -732,7 +730,7 @@ class Plan(Model, frozen=True, kw_only=True, dict=True):
         }
 
 
-def _placed(made: tuple[Any, ...], where: dict[str, Any]) -> Plan:
+def _placed(made: tuple[Any, ...], where: dict[str, Any]) -> "Plan":
     plan: Plan = made[0](*made[1])
     plan.__dict__.update(where)
     return plan
