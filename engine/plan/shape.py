@@ -109,8 +109,8 @@ def child(tp: Any, value: object, part: str | int) -> Any:
     return Any
 
 
-def type_at(path: Path, data: object) -> Any:
-    tp: Any = m.Plan
+def type_at(path: Path, data: object, root: type[Struct] = m.Plan) -> Any:
+    tp: Any = root
     for part in path:
         tp = child(tp, data, part)
         data = _get(data, part)
@@ -349,7 +349,7 @@ def repair(data: Any, issue: Issue, cls: type[Struct]) -> Any:
             return _set(data, tuple(parents), last, _DROP)
         except _Unfixable:
             return None
-    tp = type_at(issue.path, data) if issue.kind != "missing" else issue.hint
+    tp = type_at(issue.path, data, cls) if issue.kind != "missing" else issue.hint
     try:
         return _set(data, tuple(parents), last, _DROP if issue.key else sample(tp))
     except _Unfixable:

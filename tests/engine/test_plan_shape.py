@@ -95,8 +95,9 @@ def test_a_hopeless_plan_stops_with_a_word_not_a_hang() -> None:
 
 def test_parse_reads_a_part_as_a_plan_file_writes_it() -> None:
     assert parse(RiskSettings, {"gate_wait": "30s"}).gate_wait == 30
-    with pytest.raises(ValueError, match="retries"):
-        parse(Task, {"id": "t", "run": "x", "retries": -1})
+    with pytest.raises(ValueError) as caught:
+        parse(Task, {"id": "t", "run": "x", "retries": -1, "timeout": "zz", "needs": "a"})
+    assert all(k in str(caught.value) for k in ("retries:", "timeout:", "needs:"))
 
 
 def test_a_loaded_plan_keeps_where_it_came_from_through_pickle_and_copy(tmp_path: Path) -> None:
