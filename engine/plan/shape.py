@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
@@ -35,6 +36,7 @@ class Issue(NamedTuple):
     hint: Any  # the type at `path` (for `extra`: the model whose key is unknown)
 
 
+@cache
 def strip(tp: Any, optional: bool = False) -> tuple[Any, list[Meta]]:
     """`Annotated[T, Meta(...), ...]` -> (T, its Metas); `optional`: `T | None` -> T too."""
     metas: list[Meta] = []
@@ -57,6 +59,7 @@ def extra(metas: list[Meta], name: str) -> Any:
     return None
 
 
+@cache
 def members(tp: Any) -> tuple[Any, ...]:
     """The members of a union (the type alone otherwise)."""
     if typing.get_origin(tp) in (Union, types.UnionType):
@@ -134,52 +137,102 @@ def _reads(tp: Any) -> bool:
     if extra(metas, "read"):
         return True
     if is_model(base):
-        return bool(_reading_fields(base))
+        return any(_reads(t) for t in fields(base).values())
     return any(_reads(a) for a in typing.get_args(base) if a is not type(None))
 
 
-@cache
-def _reading_fields(cls: type[Struct]) -> tuple[tuple[str, Any], ...]:
-    return tuple((n, t) for n, t in fields(cls).items() if _reads(t))
+Reader = Callable[[Any, Path, list[Issue]], Any]
 
 
 def read(tp: Any, value: Any, path: Path, issues: list[Issue]) -> Any:
     """`value` with its durations and sizes read (containers copied where one changed); a
     duration that cannot be read is noted and replaced by a sample."""
+    reader = _reader(tp)
+    return value if reader is None else reader(value, path, issues)
+
+
+@cache
+def _reader(tp: Any) -> Reader | None:
+    """A function that reads the durations and sizes in a value of type `tp` (None: it holds
+    none), built once per type: a big plan is read without looking at its types again."""
+    if not _reads(tp):
+        return None
     base, metas = strip(tp)
     how = extra(metas, "read")
     if how:
-        try:
-            return m.READERS[how](value)
-        except ValueError as exc:
-            issues.append(Issue(path, False, "value", str(exc), tp))
-            return sample(tp)
-    if value is None:
-        return value
+        parse = m.READERS[how]
+
+        def scalar(value: Any, path: Path, issues: list[Issue]) -> Any:
+            try:
+                return parse(value)
+            except ValueError as exc:
+                issues.append(Issue(path, False, "value", str(exc), tp))
+                return sample(tp)
+
+        return scalar
     if len(members(base)) > 1:
-        chosen = pick(base, value)
-        if chosen is base:  # a scalar: the member that reads it, if one does
-            chosen = next((x for x in members(base) if x is not type(None) and _reads(x)), None)
-        return read(chosen, value, path, issues) if chosen is not None else value
+        options = [x for x in members(base) if x is not type(None)]
+        other = next((_reader(x) for x in options if _shape(x) is None and _reads(x)), None)
+        # a member of the value's shape reads it; no such member: the scalar one (its error)
+        by_shape = {
+            shape: next((_reader(x) for x in options if _shape(x) is shape), other)
+            for shape in (dict, list)
+        }
+
+        def union(value: Any, path: Path, issues: list[Issue]) -> Any:
+            if value is None:
+                return value
+            chosen = by_shape.get(type(value), other)
+            return value if chosen is None else chosen(value, path, issues)
+
+        return union
     if is_model(base):
+        parts = [(n, r) for n, t in fields(base).items() if (r := _reader(t)) is not None]
+
+        def model(value: Any, path: Path, issues: list[Issue]) -> Any:
+            if not isinstance(value, dict):
+                return value
+            out = value
+            for name, part in parts:
+                if name in value:
+                    old = value[name]
+                    new = part(old, (*path, name), issues)
+                    if new is not old:
+                        out = dict(out) if out is value else out
+                        out[name] = new
+            return out
+
+        return model
+    args = typing.get_args(base)
+    inner = _reader(args[-1]) if args else None
+    if inner is None:
+        return None
+    if typing.get_origin(base) is list:
+
+        def items(value: Any, path: Path, issues: list[Issue]) -> Any:
+            if not isinstance(value, list):
+                return value
+            new = [inner(v, (*path, i), issues) for i, v in enumerate(value)]
+            return new if any(a is not b for a, b in zip(new, value, strict=True)) else value
+
+        return items
+
+    def mapping(value: Any, path: Path, issues: list[Issue]) -> Any:
         if not isinstance(value, dict):
             return value
-        out = value
-        for name, ftp in _reading_fields(base):
-            if name in value:
-                new = read(ftp, value[name], (*path, name), issues)
-                if new is not value[name]:
-                    out = dict(out) if out is value else out
-                    out[name] = new
-        return out
-    args = typing.get_args(base)
-    if typing.get_origin(base) is list and isinstance(value, list) and _reads(args[0]):
-        items = [read(args[0], v, (*path, i), issues) for i, v in enumerate(value)]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-    if typing.get_origin(base) is dict and isinstance(value, dict) and _reads(args[1]):
-        new_map = {k: read(args[1], v, (*path, k), issues) for k, v in value.items()}
-        return new_map if any(new_map[k] is not v for k, v in value.items()) else value
-    return value
+        new = {k: inner(v, (*path, k), issues) for k, v in value.items()}
+        return new if any(new[k] is not v for k, v in value.items()) else value
+
+    return mapping
+
+
+def _shape(tp: Any) -> type | None:
+    """dict or list: the shape of data a type is read from (None: a scalar)."""
+    base = strip(tp)[0]
+    origin = typing.get_origin(base) or base
+    if is_model(base) or origin is dict:
+        return dict
+    return list if origin is list else None
 
 
 # --- samples: values that convert, put in place of wrong ones ---------------------------------
