@@ -142,7 +142,7 @@ async def test_a_cut_connection_is_noticed_and_the_task_followed_on_not_run_agai
       - id: one
         tasks:
           - id: long
-            run: "echo before; {wait}; sleep 2.5; echo after # {marker}"
+            run: "echo before; {wait}; sleep 6; echo after # {marker}"  # (reconnecting under load)
             retries: 1
     """
     runners: list[object] = []
