@@ -23,7 +23,7 @@ from phasegate.engine.plan.messages import cut, issue_message, shown
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws
-from phasegate.engine.plan.shape import Issue, convert
+from phasegate.engine.plan.shape import Issue, convert, value_at
 from phasegate.engine.plan.template import names_in
 
 MAX_BYTES = 32 * 1024 * 1024
@@ -438,19 +438,7 @@ def _model_problems(
 ) -> Iterator[Problem]:
     for issue in issues:
         path = issue.path
-        value: object = path[-1] if issue.key else data
-        if not issue.key:
-            for part in path:
-                value = (
-                    value.get(part)
-                    if isinstance(value, dict)
-                    else (
-                        value[part]
-                        if isinstance(value, list) and isinstance(part, int) and part < len(value)
-                        else None
-                    )
-                )
-        msg = issue_message(issue, value)
+        msg = issue_message(issue, path[-1] if issue.key else value_at(path, data))
         on_key = issue.key or issue.kind == "extra"
         yield Problem(file, lines.line(path, key=on_key), lines.dotted(path), msg)
 

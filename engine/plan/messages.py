@@ -6,6 +6,8 @@ import reprlib
 import typing
 from typing import Any
 
+from msgspec import Meta
+
 from phasegate.engine.plan.shape import Issue, extra, fields, is_model, strip
 
 _repr = reprlib.Repr()
@@ -103,7 +105,7 @@ def issue_message(issue: Issue, value: object) -> str:
         )
         if kind == "pattern" and extra(key_metas, "pattern"):
             return f"{_short(value)} {extra(key_metas, 'pattern')}"
-        return _key_message(kind, value, _literal(key_type))
+        return _key_message(kind, value, _literal(key_type), key_metas)
     if allowed and kind in ("type", "literal"):
         return f"got {shown(value)}; allowed: {allowed}"
     if literal is not None and kind in ("type", "literal"):
@@ -142,14 +144,15 @@ def _not_an_id(value: object, what: str) -> str:
     )
 
 
-def _key_message(kind: str, value: object, literal: str | None) -> str:
+def _key_message(kind: str, value: object, literal: str | None, metas: list[Meta]) -> str:
     """A key of a mapping that cannot be one (a number, a bad name, an unknown rule)."""
     if literal is not None:
         return f"got {shown(value)}; allowed: {literal}"
     if kind == "pattern":
         return _not_an_id(value, "name")
     if kind == "length":
-        return f"is {len(str(value))} characters long; at most 200"
+        longest = next((x.max_length for x in metas if x.max_length is not None), None)
+        return f"is {len(str(value))} characters long; at most {longest}"
     return f"must be a name, got {shown(value)}{_quote_hint(value)}"
 
 

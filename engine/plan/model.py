@@ -6,7 +6,7 @@ typed `Duration` or `Size` takes `90`, `1h30m` or `500MB` in the file and holds 
 A field's `Meta(extra=...)` may say how a problem with it is worded (`allowed`, `pattern`)."""
 
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -82,6 +82,9 @@ def _doc(text: str) -> Meta:
     return Meta(description=text)
 
 
+M = TypeVar("M", bound="Model")
+
+
 class Model(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """A part of a plan: unknown keys are refused, and it never changes once read."""
 
@@ -96,8 +99,8 @@ class Model(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
             out.pop(name, None)
         return out
 
-    def but(self, **changes: Any) -> Any:
-        """A copy with these fields changed."""
+    def replace(self: M, **changes: Any) -> M:
+        """A copy with these fields changed (as `Event.replace`)."""
         return msgspec.structs.replace(self, **changes)
 
 

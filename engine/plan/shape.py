@@ -120,11 +120,20 @@ def type_at(path: Path, data: object, root: type[Struct] = m.Plan) -> Any:
     return tp
 
 
+def value_at(path: Path, data: object) -> object:
+    """What the data holds at `path` (None where it holds nothing)."""
+    for part in path:
+        data = _get(data, part)
+    return data
+
+
 def _get(data: object, part: str | int) -> object:
-    try:
-        return data[part]  # type: ignore[index]
-    except (KeyError, IndexError, TypeError):
-        return None
+    """`data[part]` of a mapping or a list (None: no such key or item, or neither)."""
+    if isinstance(data, dict):
+        return data.get(part)
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return data[part]
+    return None
 
 
 # --- durations and sizes, read before the conversion ------------------------------------------
@@ -398,13 +407,11 @@ def repair(data: Any, issue: Issue, cls: type[Struct]) -> Any:
         return None
     *parents, last = issue.path
     if issue.kind == "extra" or issue.key:
-        try:
-            return _set(data, tuple(parents), last, _DROP)
-        except _Unfixable:
-            return None
-    tp = type_at(issue.path, data, cls) if issue.kind != "missing" else issue.hint
+        value = _DROP
+    else:
+        value = sample(issue.hint if issue.kind == "missing" else type_at(issue.path, data, cls))
     try:
-        return _set(data, tuple(parents), last, _DROP if issue.key else sample(tp))
+        return _set(data, tuple(parents), last, value)
     except _Unfixable:
         return None
 

@@ -56,7 +56,7 @@ class Monitors:
         """The plan's monitors with the phase each belongs to ("" for the whole run)."""
         found = [("", m) for m in plan.monitors]
         for phase in plan.phases:
-            found += [(phase.id, m.but(id=f"{phase.id}.{m.id}")) for m in phase.monitors]
+            found += [(phase.id, m.replace(id=f"{phase.id}.{m.id}")) for m in phase.monitors]
         return found
 
     def __init__(

@@ -254,8 +254,8 @@ phases:
 
     # the run as it really goes: the dry run with the real durations
     phase = plan.phases[0]
-    tasks = [t.but(estimate=actual[t.id]) for t in phase.tasks]
-    real = simulate(plan.but(phases=[phase.but(tasks=tasks)]))
+    tasks = [t.replace(estimate=actual[t.id]) for t in phase.tasks]
+    real = simulate(plan.replace(phases=[phase.replace(tasks=tasks)]))
     end = real.total
 
     def error(at: float, estimates: dict[str, float] | None) -> float:
