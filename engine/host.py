@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from phasegate.engine.logline import counts_text, log_line, one_line, paint
 from phasegate.engine.model.durations import format_duration
@@ -30,15 +31,14 @@ if TYPE_CHECKING:  # (the plan model is not imported to attach a dashboard: star
     from phasegate.engine.report.facts import Facts
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(msgspec.Struct, frozen=True):
     """One run to host: what a launcher hands the engine process (pickled, the plan parsed and
     validated by the launcher), or what `run --headless` hosts in its own process."""
 
     plan: Plan
     db_path: str
     run_id: str
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = {}
     # the operator's decisions for in-flight tasks when taking over a run whose engine died;
     # None: a new run
     resume: dict[str, str] | None = None

@@ -13,13 +13,14 @@ loads as it is. `output` lines are optional. The first event must be `run.starte
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.fold import project
@@ -70,7 +71,7 @@ def dump_jsonl(events: Iterable[tuple[int, ev.Event]], output: Iterable[OutputLi
             )
         )
     for o in output:
-        line = dataclasses.asdict(o)
+        line = msgspec.structs.asdict(o)
         del line["run_id"]
         lines.append(json.dumps({"output": line}, ensure_ascii=False))
     return "".join(line + "\n" for line in lines)

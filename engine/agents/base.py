@@ -4,8 +4,9 @@ usage, tool requests)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 if TYPE_CHECKING:
     from phasegate.engine.agents.talk import Talk
@@ -13,8 +14,7 @@ if TYPE_CHECKING:
     from phasegate.engine.plan.model import Task
 
 
-@dataclass(frozen=True, slots=True)
-class Launch:
+class Launch(msgspec.Struct, frozen=True):
     """An attempt as an adapter sees it."""
 
     task: Task

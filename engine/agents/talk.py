@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from phasegate.engine.plan.template import substitute
 
@@ -26,8 +27,7 @@ SHOWN = 300  # characters of a message or a tool's input kept on one transcript 
 _RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
 
 
-@dataclass(slots=True)
-class Ask:
+class Ask(msgspec.Struct):
     """A tool request a person answers (the plan's rules named it `ask`, or none named it)."""
 
     request: Any  # the CLI's request id (a JSON-RPC id may be a number)
@@ -37,14 +37,13 @@ class Ask:
     tool_input: dict[str, Any]
 
 
-@dataclass(slots=True)
-class Said:
+class Said(msgspec.Struct):
     """What one line of the CLI's output means for the engine."""
 
-    show: list[str] = field(default_factory=list)  # transcript lines (the task's output)
-    events: list[ev.Event] = field(default_factory=list)
-    write: list[str] = field(default_factory=list)  # lines to send to the CLI
-    asks: list[Ask] = field(default_factory=list)
+    show: list[str] = []  # transcript lines (the task's output)
+    events: list[ev.Event] = []
+    write: list[str] = []  # lines to send to the CLI
+    asks: list[Ask] = []
     close: bool = False  # the prompt is done: end its input, the CLI exits
     failure: str = ""  # the CLI says the prompt failed
 

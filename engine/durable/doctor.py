@@ -8,8 +8,8 @@ import shutil
 import sqlite3
 import stat
 import urllib.parse
-from dataclasses import dataclass
 
+import msgspec
 import psutil
 
 from phasegate.engine.durable.leaks import scan
@@ -26,8 +26,7 @@ LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a 
 BIG_WAL = 256 * 2**20
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     check: str
     level: str  # ok | warn | fail
     detail: str

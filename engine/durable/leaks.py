@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+import msgspec
 
 from phasegate.engine.model.secrets import REDACTED, key_spans, redact_shapes
 
 CONTEXT = 30  # characters shown on each side of the (redacted) key
 
 
-@dataclass(frozen=True, slots=True)
-class Leak:
+class Leak(msgspec.Struct, frozen=True):
     run_id: str
     where: str  # `events seq 12`, `output build#1 line 3`, `run_plans text line 7`
     kind: str  # what the key looks like

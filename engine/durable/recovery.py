@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
 
+import msgspec
 import psutil
 
 from phasegate.engine.exec.group import same_process, stop_groups
@@ -22,14 +22,13 @@ GRACE = 5.0  # TERM to KILL for a dead engine's leftover process groups
 ACTIONS = ("rerun", "adopt", "skip")
 
 
-@dataclass(slots=True)
-class Leftover:
+class Leftover(msgspec.Struct):
     """One task attempt of the dead engine: its processes that still run, if any."""
 
     task: str
     attempt: int
-    pids: list[int] = field(default_factory=list)
-    pgids: set[int] = field(default_factory=set)
+    pids: list[int] = []
+    pgids: set[int] = set()
     leader: int | None = None  # the attempt's first process, alive with its recorded start time
 
     @property

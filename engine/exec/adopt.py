@@ -13,7 +13,8 @@ import contextlib
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from phasegate.engine.exec.base import Exit
 from phasegate.engine.exec.group import GroupKill
@@ -28,8 +29,7 @@ _WRAPPER = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Files:
+class Files(msgspec.Struct, frozen=True):
     out: str
     err: str
     status: str

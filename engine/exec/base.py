@@ -6,15 +6,15 @@ other machines (SSH, a Dask cluster) plug in here with the same guarantees."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 if TYPE_CHECKING:
     from phasegate.engine.exec.adopt import Files
 
 
-@dataclass(slots=True)
-class ProcSpec:
+class ProcSpec(msgspec.Struct):
     """What to run: the argv (never a shell string), its environment and working directory."""
 
     argv: list[str]
@@ -25,14 +25,13 @@ class ProcSpec:
     stdin: bool = False  # a pipe the engine writes to (an agent spoken to in its protocol)
     # the plan's resources the task uses (`uses:`): counted by the engine; a cluster executor
     # also asks its scheduler for them (Dask `resources=`)
-    resources: dict[str, int] = field(default_factory=dict)
+    resources: dict[str, int] = {}
     # the task's declared outputs, relative to where it runs: an executor on another host
     # looks for them there when it succeeds (Exit.missing); a local one leaves that to the run
-    outputs: list[str] = field(default_factory=list)
+    outputs: list[str] = []
 
 
-@dataclass(slots=True)
-class Exit:
+class Exit(msgspec.Struct):
     code: int | None  # exit code, or -N when killed by signal N, None if it never started
     error: str = ""  # why it could not be started
     # the spec's outputs not found where it ran (another host); None: not looked for there

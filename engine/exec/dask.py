@@ -21,11 +21,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 import distributed
+import msgspec
 from distributed import Client
 from distributed.client import FutureCancelledError
 from distributed.security import Security
@@ -47,8 +47,7 @@ CANCEL_AFTER = 2.0  # past the grace of a terminate: the Dask task is cancelled 
 cloudpickle.register_pickle_by_value(dask_worker)
 
 
-@dataclass(frozen=True)
-class LostWorker:
+class LostWorker(msgspec.Struct, frozen=True):
     """A worker that died (or left) while it ran one of this engine's tasks."""
 
     worker: str  # its address

@@ -20,7 +20,8 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+import msgspec
 
 from phasegate.engine.exec.adopt import AdoptedProcess, Files
 from phasegate.engine.exec.argv import argv_for, resolve
@@ -48,11 +49,10 @@ _READ = 65536
 SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
-@dataclass(slots=True)
-class _Stream:
+class _Stream(msgspec.Struct):
     fd: int
     name: str
-    buf: bytearray = field(default_factory=bytearray)
+    buf: bytearray = bytearray()
     open: bool = True
 
 
@@ -379,13 +379,12 @@ class LocalExecutor:
             os.close(self._devnull)
 
 
-@dataclass(slots=True)
-class Captured:
+class Captured(msgspec.Struct):
     """How a short command ended, with the tail of what it printed on stdout."""
 
     code: int | None
     error: str = ""
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = []
 
 
 async def run_capture(

@@ -21,7 +21,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from phasegate.engine.exec.group import process_start_time, signal_group
 
@@ -53,8 +54,7 @@ def is_subreaper() -> bool:
     return _subreaper[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
+class Tag(msgspec.Struct, frozen=True):
     """Which task attempt a process belongs to, from its environment."""
 
     run_id: str
@@ -72,8 +72,7 @@ class Tag:
             return None
 
 
-@dataclass(frozen=True, slots=True)
-class Stray:
+class Stray(msgspec.Struct, frozen=True):
     """A live process a task left behind."""
 
     pid: int

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+
+import msgspec
 
 from phasegate.engine.plan.repo import git
 
@@ -23,15 +24,13 @@ class WorktreeError(RuntimeError):
     """A git command failed; its message says which and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Worktree:
+class Worktree(msgspec.Struct, frozen=True):
     path: str  # the worktree's top directory
     branch: str
     cwd: str  # where the attempt runs: the workdir's place inside the worktree
 
 
-@dataclass(frozen=True, slots=True)
-class Handoff:
+class Handoff(msgspec.Struct, frozen=True):
     """What an attempt changed, committed on its branch: the diffstat and the patch's file."""
 
     branch: str

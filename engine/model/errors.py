@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
 class PhasegateError(Exception):
@@ -17,8 +17,7 @@ class UsageError(PhasegateError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(msgspec.Struct, frozen=True):
     """One problem found in a plan, placed at a file, a line and a dotted key path.
 
     A `warning` does not stop the plan (`validate` prints it and passes)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import pwd
 import socket
-from dataclasses import dataclass
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(msgspec.Struct, frozen=True):
     user: str
     uid: int
     host: str

@@ -7,14 +7,11 @@ fields writes (and reads) another format, and a snapshot it cannot read is simpl
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import typing
-from collections.abc import Callable
-from enum import Enum
 from functools import cache
-from typing import Any
+
+import msgspec
 
 from phasegate.engine.model import state as st
 from phasegate.engine.model.fold import apply
@@ -24,101 +21,41 @@ if typing.TYPE_CHECKING:
 
 SNAPSHOT_EVERY = 20_000  # events between two snapshots of a run
 
-Convert = Callable[[Any], Any]
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(st.RunState)
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _converter(hint: Any) -> Convert:
-    """How to rebuild a value of type `hint` from its JSON form."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) == 1:
-            conv = _converter(inner[0])
-            return lambda v: None if v is None else conv(v)
-        return _identity
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _decoder(hint)
-    if origin is tuple:
-        conv = _converter(args[0]) if args and args[-1] is Ellipsis else _identity
-        if conv is _identity:
-            return tuple
-        return lambda v: tuple(conv(x) for x in v)
-    if origin is set:
-        return set
-    if origin is list:
-        conv = _converter(args[0]) if args else _identity
-        if conv is _identity:
-            return list
-        return lambda v: [conv(x) for x in v]
-    if origin is dict:
-        conv = _converter(args[1]) if len(args) == 2 else _identity
-        if conv is _identity:
-            return dict
-        return lambda v: {k: conv(x) for k, x in v.items()}
-    return _identity
-
-
-@cache
-def _decoder(cls: type) -> Convert:
-    hints = typing.get_type_hints(cls, vars(st))
-    plan = [(f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls)]
-
-    def decode(data: dict[str, Any]) -> Any:
-        return cls(**{name: conv(data[name]) for name, conv in plan if name in data})
-
-    return decode
-
-
-def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_encode(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    return value
+def _structs(hint: object) -> list[type[msgspec.Struct]]:
+    """The state classes a field's type names (RunState's dicts of TaskState, ...)."""
+    found = [hint] if isinstance(hint, type) and issubclass(hint, msgspec.Struct) else []
+    for inner in typing.get_args(hint):
+        found += _structs(inner)
+    return found
 
 
 @cache
 def snapshot_format() -> str:
     """A name for the current shape of RunState (classes, fields and their types)."""
     seen: list[str] = []
+    todo: list[type[msgspec.Struct]] = [st.RunState]
     visited: set[type] = set()
-
-    def walk(cls: type) -> None:
+    while todo:
+        cls = todo.pop(0)
+        if cls in visited:
+            continue
         visited.add(cls)
-        hints = typing.get_type_hints(cls, vars(st))
-        for f in dataclasses.fields(cls):
-            seen.append(f"{cls.__name__}.{f.name}:{hints[f.name]}")
-        for hint in hints.values():
-            for inner in (hint, *typing.get_args(hint)):
-                known = isinstance(inner, type) and inner in visited
-                if not known and isinstance(inner, type) and dataclasses.is_dataclass(inner):
-                    walk(inner)
-
-    walk(st.RunState)
-    return "json1-" + hashlib.sha256("\n".join(seen).encode()).hexdigest()[:16]
+        for f in msgspec.structs.fields(cls):
+            seen.append(f"{cls.__name__}.{f.name}:{f.type}")
+            todo += _structs(f.type)
+    return "json2-" + hashlib.sha256("\n".join(seen).encode()).hexdigest()[:16]
 
 
 def dump(state: st.RunState) -> bytes:
-    return json.dumps(_encode(state), separators=(",", ":")).encode()
+    return _encoder.encode(state)
 
 
 def load(data: bytes) -> st.RunState:
-    state = _decoder(st.RunState)(json.loads(data))
-    assert isinstance(state, st.RunState)
-    return state
+    return _decoder.decode(data)
 
 
 async def fold_run(store: Store, run_id: str) -> tuple[st.RunState, int]:

@@ -3,8 +3,9 @@ its tasks, phases, agents, gates, changes, risks and permissions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from phasegate.engine.model.statuses import (
     AgentStatus,
@@ -16,8 +17,7 @@ from phasegate.engine.model.statuses import (
 )
 
 
-@dataclass(slots=True)
-class TaskState:
+class TaskState(msgspec.Struct):
     id: str
     phase: str
     agent: str | None = None
@@ -41,10 +41,10 @@ class TaskState:
     stopping: str = ""  # an operator stops it: the status it ends with (skipped | cancelled)
     stop_reason: str = ""
     called: bool = False  # a fallback of a risk rule that fired
-    usage: dict[str, Any] = field(default_factory=dict)  # tokens and cost, all attempts
+    usage: dict[str, Any] = {}  # tokens and cost, all attempts
     session_id: str = ""  # a coding agent's session (its last attempt's)
-    handoff: dict[str, Any] = field(default_factory=dict)  # its last worktree attempt's
-    results: dict[str, Any] = field(default_factory=dict)  # its last attempt's test results
+    handoff: dict[str, Any] = {}  # its last worktree attempt's
+    results: dict[str, Any] = {}  # its last attempt's test results
 
     @property
     def duration(self) -> float | None:
@@ -73,8 +73,7 @@ class TaskState:
         }
 
 
-@dataclass(slots=True)
-class PermissionState:
+class PermissionState(msgspec.Struct):
     """A coding agent's request to use a tool, open until a person or a rule answers."""
 
     id: str
@@ -83,7 +82,7 @@ class PermissionState:
     tool: str
     detail: str
     reason: str = ""
-    approvers: list[str] = field(default_factory=list)
+    approvers: list[str] = []
     asked_at: float = 0.0
     status: str = "open"  # open | allowed | denied
     by: str = ""
@@ -106,8 +105,7 @@ class PermissionState:
         }
 
 
-@dataclass(slots=True)
-class PhaseState:
+class PhaseState(msgspec.Struct):
     id: str
     title: str = ""
     timebox: float | None = None
@@ -117,20 +115,18 @@ class PhaseState:
     held: bool = False  # paused by an operator: none of its tasks starts until resumed
 
 
-@dataclass(slots=True)
-class AgentState:
+class AgentState(msgspec.Struct):
     id: str
     slots: int = 1
     status: AgentStatus = AgentStatus.IDLE
-    running: set[str] = field(default_factory=set)
+    running: set[str] = set()
     detail: str = ""
     host: str = ""  # where its tasks run over SSH (user@host[:port]), once reached or tried
     rtt_ms: float | None = None  # the host's last round trip; None: not reached
     unreachable: str = ""  # why the host could not be reached the last time it was tried
 
 
-@dataclass(slots=True)
-class GateState:
+class GateState(msgspec.Struct):
     id: str
     after: str
     approval: str = "manual"
@@ -139,11 +135,11 @@ class GateState:
     forbid_self_approval: bool = False  # the run's starter may not decide it
     status: GateStatus = GateStatus.WAITING
     attempt: int = 0
-    criteria: list[dict[str, Any]] = field(default_factory=list)
+    criteria: list[dict[str, Any]] = []
     evidence_hash: str = ""
     opened_at: float | None = None
     closed_at: float | None = None
-    approved_by: list[str] = field(default_factory=list)  # distinct users, this attempt
+    approved_by: list[str] = []  # distinct users, this attempt
     rejected: str = ""  # a rejection accepted for this attempt (who and why), until it closes
     reason: str = ""
 
@@ -165,21 +161,20 @@ class GateState:
         }
 
 
-@dataclass(slots=True)
-class ChangeState:
+class ChangeState(msgspec.Struct):
     """An amendment of the plan at its change gate: open until its approvers decide."""
 
     id: str
     by: str
-    diff: list[dict[str, Any]] = field(default_factory=list)
-    impact: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = []
+    impact: dict[str, Any] = {}
     approvers: tuple[str, ...] = ()  # (): the run's starter decides
     opened_at: float = 0.0
     status: GateStatus = GateStatus.OPEN
     closed_at: float | None = None
-    approved_by: list[str] = field(default_factory=list)
+    approved_by: list[str] = []
     reason: str = ""
-    restart: list[str] = field(default_factory=list)
+    restart: list[str] = []
     text: str = ""  # the new plan's (applied once approved; not shown)
     path: str = ""
 
@@ -203,8 +198,7 @@ class ChangeState:
         }
 
 
-@dataclass(slots=True)
-class RiskState:
+class RiskState(msgspec.Struct):
     key: str
     rule: str
     severity: Severity
@@ -213,7 +207,7 @@ class RiskState:
     action: str = ""
     raised_at: float = 0.0
     cleared_at: float | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = {}
 
     @property
     def open(self) -> bool:
@@ -236,8 +230,7 @@ class RiskState:
         }
 
 
-@dataclass(slots=True)
-class RunState:
+class RunState(msgspec.Struct):
     run_id: str = ""
     plan_name: str = ""
     plan_path: str = ""
@@ -247,41 +240,41 @@ class RunState:
     reason: str = ""
     started_at: float | None = None
     finished_at: float | None = None
-    phases: dict[str, PhaseState] = field(default_factory=dict)
-    tasks: dict[str, TaskState] = field(default_factory=dict)
-    agents: dict[str, AgentState] = field(default_factory=dict)
-    gates: dict[str, GateState] = field(default_factory=dict)
-    risks: dict[str, RiskState] = field(default_factory=dict)
-    notes: list[tuple[float, str, str]] = field(default_factory=list)  # (time, by, text)
-    research: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> its answers
+    phases: dict[str, PhaseState] = {}
+    tasks: dict[str, TaskState] = {}
+    agents: dict[str, AgentState] = {}
+    gates: dict[str, GateState] = {}
+    risks: dict[str, RiskState] = {}
+    notes: list[tuple[float, str, str]] = []  # (time, by, text)
+    research: dict[str, dict[str, Any]] = {}  # id -> its answers
     # the last forecast: {"at": when, "eta": seconds left then, "phases": {phase: seconds left}}
-    forecast: dict[str, Any] = field(default_factory=dict)
+    forecast: dict[str, Any] = {}
     # a risk rule asking the operator (the run is paused until answered):
     # {"risk": key, "by": "risk:RULE", "reason": text, "at": when}
-    question: dict[str, Any] = field(default_factory=dict)
+    question: dict[str, Any] = {}
     # the reason of the last rejection that rewound the run: the phases that run again see it
     # (PHASEGATE_FEEDBACK)
     feedback: str = ""
     cancelling: str = ""  # the run is being cancelled, and why
     last_command: int = 0  # the highest command number answered (numbers go on after it)
-    operators: list[str] = field(default_factory=list)  # besides the starter (roles.operators)
+    operators: list[str] = []  # besides the starter (roles.operators)
     repo: str = ""  # where worktree attempts start from: the repository and its commit
-    usage: dict[str, Any] = field(default_factory=dict)  # the run's coding agents' spend, summed
+    usage: dict[str, Any] = {}  # the run's coding agents' spend, summed
     # budget scope -> what operators added to it ({"usd", "tokens", "turns"})
-    budget_extra: dict[str, dict[str, float]] = field(default_factory=dict)
+    budget_extra: dict[str, dict[str, float]] = {}
     base_commit: str = ""
-    permissions: dict[str, PermissionState] = field(default_factory=dict)  # agents' requests
-    changes: dict[str, ChangeState] = field(default_factory=dict)  # amendments at their gate
+    permissions: dict[str, PermissionState] = {}  # agents' requests
+    changes: dict[str, ChangeState] = {}  # amendments at their gate
     # the applied amendments: {"change", "version", "at", "by", "diff"}; the plan the run
     # follows is version 1 + len(amendments)
-    amendments: list[dict[str, Any]] = field(default_factory=list)
+    amendments: list[dict[str, Any]] = []
     # stakeholder feedback: the plan's section ({} without one), when its questions were asked
     # (None: not yet), and the answers given ({"ts", "user", "uid", "rating", "comment", ...})
-    feedback_plan: dict[str, Any] = field(default_factory=dict)
+    feedback_plan: dict[str, Any] = {}
     feedback_asked: float | None = None
-    feedback_given: list[dict[str, Any]] = field(default_factory=list)
+    feedback_given: list[dict[str, Any]] = []
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
-    anomalies: list[str] = field(default_factory=list)
+    anomalies: list[str] = []
     events: int = 0
 
     def counts(self) -> dict[str, int]:

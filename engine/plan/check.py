@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from phasegate.engine.plan.fallbacks import check_fallbacks
 from phasegate.engine.plan.flaws import HINT_BUDGET, Flaw, Names
@@ -136,8 +137,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
     yield from _check_gates(data, phase_ids, known, budget)
 
 
-@dataclass(frozen=True)
-class _TaskContext:
+class _TaskContext(msgspec.Struct, frozen=True):
     """What a task's references are checked against."""
 
     agents: Names
@@ -147,7 +147,7 @@ class _TaskContext:
     tasks: Names
     known: Names
     outside: bool = False  # `outputs` may name files outside the workdir
-    kinds: dict[str, str] = field(default_factory=dict)  # agent -> its kind
+    kinds: dict[str, str] = {}  # agent -> its kind
 
 
 def _check_raw_vars(

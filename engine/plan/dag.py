@@ -9,8 +9,9 @@ general graph algorithm earns it (naming cycles, in plan.check). Measured agains
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 if TYPE_CHECKING:  # (only annotations: the dashboard reads this module without the model)
     from phasegate.engine.plan.model import Plan
@@ -18,8 +19,7 @@ if TYPE_CHECKING:  # (only annotations: the dashboard reads this module without 
 DEFAULT_ESTIMATE = 1.0  # seconds, for ranking tasks that give no estimate
 
 
-@dataclass(slots=True)
-class Graph:
+class Graph(msgspec.Struct):
     order: dict[str, int]  # plan order, the deterministic tie-break
     phase_of: dict[str, str]
     needs: dict[str, tuple[str, ...]]

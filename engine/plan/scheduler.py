@@ -4,8 +4,9 @@ placed on a ready agent that has the capability and a free slot, within resource
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from phasegate.engine.plan.dag import Graph
 
@@ -13,8 +14,7 @@ if TYPE_CHECKING:  # (annotations only: a front end reads forecasts without the 
     from phasegate.engine.plan.model import Plan
 
 
-@dataclass(slots=True)
-class Scheduler:
+class Scheduler(msgspec.Struct):
     """Holds ready tasks and free capacity; `take()` hands out (task, agent) placements."""
 
     candidates: dict[str, tuple[str, ...]]  # task -> agents that may run it, in preference order
@@ -22,11 +22,11 @@ class Scheduler:
     key: dict[str, tuple[int, float, int]]
     slots: dict[str, int]
     capacity: dict[str, int]
-    free_slots: dict[str, int] = field(default_factory=dict)
-    free_res: dict[str, int] = field(default_factory=dict)
-    ready_agents: set[str] = field(default_factory=set)
-    _heap: list[tuple[tuple[int, float, int], str]] = field(default_factory=list)
-    _dropped: set[str] = field(default_factory=set)
+    free_slots: dict[str, int] = {}
+    free_res: dict[str, int] = {}
+    ready_agents: set[str] = set()
+    _heap: list[tuple[tuple[int, float, int], str]] = []
+    _dropped: set[str] = set()
     _free_total: int = 0
 
     @classmethod

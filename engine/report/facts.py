@@ -4,8 +4,9 @@ attempt with its agent and times, phases, gates and decisions, risks, notes, for
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model import statuses
@@ -29,8 +30,7 @@ def on_time(took: float, planned: float) -> bool:
     return took <= planned + max(ON_TIME_SHARE * planned, ON_TIME_SECONDS)
 
 
-@dataclass(slots=True)
-class Attempt:
+class Attempt(msgspec.Struct):
     task: str
     number: int
     agent: str
@@ -45,8 +45,7 @@ class Attempt:
         return (self.end or self.start) - self.start
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(msgspec.Struct):
     gate: str
     decision: str
     user: str
@@ -55,8 +54,7 @@ class Decision:
     ts: float
 
 
-@dataclass(slots=True)
-class Rejection:
+class Rejection(msgspec.Struct):
     """A gate that closed other than passed, and the phase it sent the run back to (if any)."""
 
     gate: str
@@ -67,30 +65,27 @@ class Rejection:
     rewound_to: str = ""
 
 
-@dataclass(slots=True)
-class Facts:
+class Facts(msgspec.Struct):
     run_id: str = ""
-    state: RunState = field(default_factory=RunState)
-    attempts: list[Attempt] = field(default_factory=list)
-    ready_at: dict[str, float] = field(default_factory=dict)  # task -> first time it was ready
-    queue_wait: dict[str, float] = field(default_factory=dict)  # task -> ready to first start
-    estimates: dict[str, float | None] = field(default_factory=dict)
-    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    slots: dict[str, int] = field(default_factory=dict)  # agent -> slots at the start
-    gate_open: dict[str, list[tuple[float, float | None, str]]] = field(default_factory=dict)
-    decisions: list[Decision] = field(default_factory=list)
-    refused: list[dict[str, Any]] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)  # in the order they happened
-    risks: list[ev.RiskRaised] = field(default_factory=list)
-    forecasts: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
-    last: dict[str, Attempt] = field(default_factory=dict)  # each task's newest attempt
-    tests: dict[str, ev.TaskResults] = field(default_factory=dict)  # each task's newest results
-    phase_of: dict[str, str] = field(default_factory=dict)  # task -> its phase
-    phase_order: list[str] = field(default_factory=list)  # the phases, in run order
-    down: list[tuple[float, float]] = field(
-        default_factory=list
-    )  # engine dead: last seen, take-over
-    _running: dict[str, Attempt] = field(default_factory=dict)
+    state: RunState = msgspec.field(default_factory=RunState)
+    attempts: list[Attempt] = []
+    ready_at: dict[str, float] = {}  # task -> first time it was ready
+    queue_wait: dict[str, float] = {}  # task -> ready to first start
+    estimates: dict[str, float | None] = {}
+    needs: dict[str, tuple[str, ...]] = {}
+    slots: dict[str, int] = {}  # agent -> slots at the start
+    gate_open: dict[str, list[tuple[float, float | None, str]]] = {}
+    decisions: list[Decision] = []
+    refused: list[dict[str, Any]] = []
+    rejections: list[Rejection] = []  # in the order they happened
+    risks: list[ev.RiskRaised] = []
+    forecasts: list[tuple[float, dict[str, Any]]] = []
+    last: dict[str, Attempt] = {}  # each task's newest attempt
+    tests: dict[str, ev.TaskResults] = {}  # each task's newest results
+    phase_of: dict[str, str] = {}  # task -> its phase
+    phase_order: list[str] = []  # the phases, in run order
+    down: list[tuple[float, float]] = []  # engine dead: last seen, take-over
+    _running: dict[str, Attempt] = {}
 
     def add(self, e: ev.Event) -> None:
         """Take one more event (already folded into `state` by whoever holds it)."""

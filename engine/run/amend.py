@@ -9,9 +9,10 @@ the task graph, the scheduler, the phase under way, the gates, the agents."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from phasegate.engine.agents.kinds import adapter_for
 from phasegate.engine.model import commands as cmd
@@ -208,7 +209,7 @@ class Amendments:
         state = r.state
         r.plan = plan
         graph = build(plan)
-        for f in dataclasses.fields(graph):
+        for f in msgspec.structs.fields(graph):
             setattr(r._graph, f.name, getattr(graph, f.name))
         s, fresh = r._sched, Scheduler.for_plan(plan, r._graph)
         for tid in gone:

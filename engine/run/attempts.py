@@ -7,8 +7,9 @@ import asyncio
 import signal
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from phasegate.engine.agents.base import Launch
 from phasegate.engine.exec.adopt import POLL, FileTail, Journal, files_for, private
@@ -40,8 +41,7 @@ HISTORY_LINES = 30  # of an attempt's transcript given to the next (a session th
 DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
 
 
-@dataclass(slots=True)
-class _Attempt:
+class _Attempt(msgspec.Struct):
     """Book-keeping of one running attempt (output accounting, timers); not run state."""
 
     task: Task
@@ -52,12 +52,12 @@ class _Attempt:
     bytes: int = 0
     dropped: int = 0
     dropped_written: int = 0
-    sizes: deque[int] = field(default_factory=deque)
+    sizes: deque[int] = msgspec.field(default_factory=deque)
     timer: asyncio.TimerHandle | None = None
     timed_out: bool = False
     tail: FileTail | None = None  # output read from files (`on_resume: adopt`), not pipes
     talk: Talk | None = None  # a coding agent spoken to in its protocol (run/talks)
-    windows: dict[str, LineWindow] = field(default_factory=dict)  # stream -> lines held
+    windows: dict[str, LineWindow] = {}  # stream -> lines held
     blocked: bool = False  # not started: its budget is spent (no retry either)
     cwd: str = ""  # where it runs (its own git worktree, or the run's workdir)
     summary: Summary | None = None  # watches its output for the results' summary line

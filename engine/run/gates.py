@@ -13,8 +13,9 @@ import os
 import pwd
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.local import run_capture
@@ -39,8 +40,7 @@ _WHY = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """What the policy says of one decision: accepted, or refused and why."""
 
     accepted: bool

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from phasegate.engine.plan.model import Results
 
@@ -22,11 +23,10 @@ MESSAGE_CHARS = 300
 KEYS = ("passed", "failed", "skipped", "errors")
 
 
-@dataclass(slots=True)
-class Found:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KEYS, 0))
-    failures: list[dict[str, str]] = field(default_factory=list)  # {name, message, kind}
-    cases: list[list[Any]] = field(default_factory=list)  # [name, outcome, seconds]
+class Found(msgspec.Struct):
+    counts: dict[str, int] = msgspec.field(default_factory=lambda: dict.fromkeys(KEYS, 0))
+    failures: list[dict[str, str]] = []  # {name, message, kind}
+    cases: list[list[Any]] = []  # [name, outcome, seconds]
     source: str = ""  # "junit" | "summary" | "" (none could be read)
     error: str = ""  # why nothing could be read
 

@@ -8,9 +8,10 @@ nobody answers within the plan's timeout."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from phasegate.engine.agents.talk import Ask, Talk
 from phasegate.engine.model import commands as cmd
@@ -25,8 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 600.0
 
 
-@dataclasses.dataclass(slots=True)
-class _Open:
+class _Open(msgspec.Struct):
     attempt: Any  # the run's _Attempt (attempts.py)
     talk: Talk
     ask: Ask

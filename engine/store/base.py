@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import msgspec
 
 from phasegate.engine.model.errors import RunNotFound
 from phasegate.engine.model.events import Event
@@ -36,8 +37,7 @@ def check_summary(fields: dict[str, Any]) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RunRow:
+class RunRow(msgspec.Struct, frozen=True):
     """A run's summary row, kept up to date by the engine for fast listing."""
 
     id: str
@@ -47,7 +47,7 @@ class RunRow:
     created_at: float
     started_at: float | None = None
     finished_at: float | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = {}
     user: str = ""
     host: str = ""
     engine_pid: int | None = None
@@ -62,8 +62,7 @@ class RunRow:
         return (end or self.started_at) - self.started_at
 
 
-@dataclass(frozen=True, slots=True)
-class OutputLine:
+class OutputLine(msgspec.Struct, frozen=True):
     run_id: str
     task: str
     attempt: int
@@ -73,8 +72,7 @@ class OutputLine:
     ts: float
 
 
-@dataclass(frozen=True, slots=True)
-class OutputDrop:
+class OutputDrop(msgspec.Struct, frozen=True):
     """Delete the lines of a task attempt before `before_line` (the output cap keeps the tail)."""
 
     run_id: str
@@ -83,8 +81,7 @@ class OutputDrop:
     before_line: int
 
 
-@dataclass(frozen=True, slots=True)
-class Knowledge:
+class Knowledge(msgspec.Struct, frozen=True):
     """One thing a run taught: a lesson, a note, a risk that fired, a failure."""
 
     kind: str  # lesson | note | risk | failure | feedback
@@ -93,8 +90,7 @@ class Knowledge:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(msgspec.Struct, frozen=True):
     run_id: str
     plan: str
     kind: str

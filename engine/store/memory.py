@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Sequence
 from typing import Any
+
+import msgspec
 
 from phasegate.engine.model.errors import EngineBusy, StoreError
 from phasegate.engine.model.events import Event, from_json
@@ -48,7 +49,7 @@ class MemoryStore:
     async def create_run(self, row: RunRow) -> None:
         if row.id in self._runs:
             raise StoreError(f"run {row.id} exists already")
-        self._runs[row.id] = dataclasses.replace(row, counts=dict(row.counts))
+        self._runs[row.id] = msgspec.structs.replace(row, counts=dict(row.counts))
         self._order.append(row.id)
 
     async def write_batch(
@@ -90,7 +91,7 @@ class MemoryStore:
         if summary:
             if "counts" in summary:
                 summary = {**summary, "counts": dict(summary["counts"] or {})}
-            self._runs[run_id] = dataclasses.replace(self._runs[run_id], **summary)
+            self._runs[run_id] = msgspec.structs.replace(self._runs[run_id], **summary)
 
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]:
         rows = sorted(
@@ -196,14 +197,14 @@ class MemoryStore:
                 f"run {run_id} already has a live engine (pid {row.engine_pid}); "
                 "attach to it instead, or stop that engine first"
             )
-        self._runs[run_id] = dataclasses.replace(
+        self._runs[run_id] = msgspec.structs.replace(
             row, engine_pid=pid, engine_started=started, heartbeat_at=now
         )
 
     async def release_lease(self, run_id: str, pid: int) -> None:
         row = self._runs.get(run_id)
         if row is not None and row.engine_pid == pid:
-            self._runs[run_id] = dataclasses.replace(row, engine_pid=None)
+            self._runs[run_id] = msgspec.structs.replace(row, engine_pid=None)
 
     async def save_plan(self, run_id: str, text: str, variables: dict[str, str]) -> None:
         if run_id not in self._runs:

@@ -12,8 +12,9 @@ The runner records a forecast whenever it moves, so that reports can state how a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import TERMINAL, AgentStatus, TaskStatus
@@ -28,8 +29,7 @@ OVERDUE = 1.0  # seconds still expected, at least, of a task near or past its es
 OVERRUN = 0.25  # of what a task has run, still expected of it once it nears its estimate
 
 
-@dataclass(frozen=True, slots=True)
-class Forecast:
+class Forecast(msgspec.Struct, frozen=True):
     eta: float  # seconds from now to the run's end
     phases: dict[str, float]  # phase not ended -> seconds from now to its end
     guessed: int  # tasks left with no estimate (the default was used)

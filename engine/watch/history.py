@@ -6,8 +6,9 @@ what each task's coding agents cost (dollars, under `cost:ID`), which budgets ad
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 if TYPE_CHECKING:
     from phasegate.engine.store.base import Store
@@ -15,8 +16,7 @@ if TYPE_CHECKING:
 MIN_RUNS = 1  # earlier durations needed before history speaks for a task
 
 
-@dataclass(frozen=True, slots=True)
-class Learned:
+class Learned(msgspec.Struct, frozen=True):
     median: float
     p90: float
     runs: int

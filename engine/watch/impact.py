@@ -5,8 +5,9 @@ stands now by the simulator `phasegate plan` uses (engine/watch/simulate.py)."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import replace
 from typing import Any
+
+import msgspec
 
 from phasegate.engine.model.state import RunState
 from phasegate.engine.plan.dag import DEFAULT_ESTIMATE
@@ -63,7 +64,7 @@ def _amended(where: Progress, old: Plan, new: Plan, restart: Collection[str]) ->
                 running[t.id] = (agent, max(left + t.estimate - before, min(OVERDUE, t.estimate)))
         if t.id in restart and t.id in running:
             running[t.id] = (running[t.id][0], estimate.get(t.id, DEFAULT_ESTIMATE))
-    return replace(where, estimate=estimate, running=running)
+    return msgspec.structs.replace(where, estimate=estimate, running=running)
 
 
 def impact_lines(found: dict[str, Any]) -> list[str]:

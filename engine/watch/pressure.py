@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from phasegate.engine.plan.model import RiskSettings
 from phasegate.engine.watch.risks import Finding
@@ -20,8 +21,7 @@ EVERY = 5  # ticks (seconds) between two samples
 BUSY = 5.0  # % of one core: a run process using more wants CPU (a saturated machine slows it)
 
 
-@dataclass(frozen=True, slots=True)
-class Consumer:
+class Consumer(msgspec.Struct, frozen=True):
     """A process and its CPU use since the last sample (% of one core)."""
 
     pid: int

@@ -3,8 +3,9 @@ as events. Pure: the runner gives the state, the time and when each task last pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
@@ -14,15 +15,14 @@ from phasegate.engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisk
 from phasegate.engine.watch.forecast import seconds_left
 
 
-@dataclass(frozen=True, slots=True)
-class Tuning:
+class Tuning(msgspec.Struct, frozen=True):
     """The thresholds that hold for each task and phase: a task's own `risks:`, else its
     phase's, else the plan's."""
 
     rules: RiskSettings
-    tasks: dict[str, TaskRisks] = field(default_factory=dict)
-    phases: dict[str, PhaseRisks] = field(default_factory=dict)
-    phase_of: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, TaskRisks] = {}
+    phases: dict[str, PhaseRisks] = {}
+    phase_of: dict[str, str] = {}
 
     @classmethod
     def of(cls, plan: Plan) -> Tuning:
@@ -44,15 +44,14 @@ class Tuning:
         return getattr(self.rules, name)
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     key: str
     rule: str
     severity: str
     subject: str
     message: str
     action: str
-    evidence: dict[str, Any] = field(default_factory=dict, compare=False)
+    evidence: dict[str, Any] = {}
 
 
 LAST_LINE_CHARS = 120  # of a silent task's last line, in its risk's message

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from phasegate.engine.plan.dag import Graph, build
 from phasegate.engine.plan.scheduler import Scheduler
@@ -24,8 +25,7 @@ if TYPE_CHECKING:  # (annotations only: a front end reads forecasts without the 
 CACHE_MAX = 1000  # phase lengths kept by a caller's cache before it starts again
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(msgspec.Struct, frozen=True):
     task: str
     phase: str
     agent: str
@@ -39,25 +39,23 @@ class Slot:
         return self.start - self.ready
 
 
-@dataclass(slots=True)
-class Schedule:
-    slots: list[Slot] = field(default_factory=list)
-    phases: list[tuple[str, float, float]] = field(default_factory=list)  # id, start, end
-    critical_path: list[str] = field(default_factory=list)
-    unplaceable: list[str] = field(default_factory=list)  # no agent can take them
+class Schedule(msgspec.Struct):
+    slots: list[Slot] = []
+    phases: list[tuple[str, float, float]] = []  # id, start, end
+    critical_path: list[str] = []
+    unplaceable: list[str] = []  # no agent can take them
     total: float = 0.0  # the last phase's end, and the wait for its gates
 
 
-@dataclass(slots=True)
-class Progress:
+class Progress(msgspec.Struct):
     """Where a run stands: the simulation starts from here (time 0 is now)."""
 
     done: set[str]  # tasks that will not run again
     running: dict[str, tuple[str, float]]  # task -> (agent, seconds of its estimate left)
     estimate: dict[str, float]  # task -> its estimate now (from history or the plan)
     slots: dict[str, int]  # agent -> its slots now
-    not_ready: set[str] = field(default_factory=set)  # agents that cannot take tasks
-    priority: dict[str, int] = field(default_factory=dict)  # live priorities, those not 0
+    not_ready: set[str] = set()  # agents that cannot take tasks
+    priority: dict[str, int] = {}  # live priorities, those not 0
     guessed: int = 0  # tasks left with no estimate (a default stands in)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -155,7 +155,7 @@ def run_events(draw: st.DrawFn) -> list[ev.Event]:
 
 def canonical(state: RunState) -> dict[str, Any]:
     """Everything a RunState holds, as plain comparable values."""
-    out = dataclasses.asdict(state)
+    out = msgspec.to_builtins(state)
     for agent in out["agents"].values():
         agent["running"] = sorted(agent["running"])
     out["counts"] = state.counts()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
+import msgspec
 import pytest
 
 from phasegate.engine.model import events as ev
@@ -42,7 +42,7 @@ async def test_a_run_id_is_used_once(store: Store) -> None:
 
 
 async def test_the_stored_run_row_is_a_copy(store: Store) -> None:
-    row = dataclasses.replace(run_row("r1"), counts={"pending": 2})
+    row = msgspec.structs.replace(run_row("r1"), counts={"pending": 2})
     await store.create_run(row)
     row.counts["pending"] = 99
     stored = await store.get_run("r1")

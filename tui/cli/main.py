@@ -273,8 +273,9 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
 async def _known(store: Any, r: Any) -> Any:
     """A run as far as it is known: one just started (`run --detach`) has no counts and no
     heartbeat in its row yet; its events have them, and its elapsed time is the clock's."""
-    import dataclasses
     import time
+
+    import msgspec
 
     from phasegate.engine.client import engine_alive
     from phasegate.engine.model.fold import project
@@ -283,11 +284,11 @@ async def _known(store: Any, r: Any) -> Any:
         return r
     if not r.counts:
         state = project(e for _, e in await store.read_events(r.id))
-        r = dataclasses.replace(
+        r = msgspec.structs.replace(
             r, counts=state.counts(), started_at=r.started_at or state.started_at
         )
     if r.started_at is not None and engine_alive(r):
-        r = dataclasses.replace(r, heartbeat_at=max(r.heartbeat_at or 0.0, time.time()))
+        r = msgspec.structs.replace(r, heartbeat_at=max(r.heartbeat_at or 0.0, time.time()))
     return r
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.client.reports import KINDS, compare
@@ -78,7 +79,7 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
         await store.close()
     if as_json:
         return json.dumps(
-            {"query": text, "results": [dataclasses.asdict(f) for f in found]}, indent=2
+            {"query": text, "results": [msgspec.structs.asdict(f) for f in found]}, indent=2
         )
     if not found:
         return f"nothing found for {safe(text)!r} in the history"
