@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import select
 import subprocess
 import sys
@@ -72,6 +71,8 @@ def start_engine(job: Job) -> subprocess.Popen[bytes]:
         os.close(write_fd)
         assert engine.stdin is not None
         with contextlib.suppress(BrokenPipeError), engine.stdin:  # (died first: see its log)
+            import pickle  # (only to hand a run to an engine process: not at start-up)
+
             engine.stdin.write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
         ok = _ready(engine, read_fd, ENGINE_START_TIMEOUT)
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 from collections.abc import Callable
 
 import msgspec
@@ -102,7 +101,12 @@ class Journal:
 def clear(run_dir: str) -> None:
     """Remove the attempts' output and status files once the run has ended: the run
     directory keeps no output as printed (no secret) after the run."""
-    shutil.rmtree(os.path.join(run_dir, "tasks"), ignore_errors=True)
+    tasks = os.path.join(run_dir, "tasks")
+    if not os.path.isdir(tasks):  # (no attempt wrote files: shutil is not imported, start-up)
+        return
+    import shutil
+
+    shutil.rmtree(tasks, ignore_errors=True)
 
 
 def wrap(argv: list[str], files: Files) -> list[str]:

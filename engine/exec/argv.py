@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from collections.abc import Mapping
 
 from phasegate.engine.plan.template import Raw, bare, names_in, shell_substitute, substitute
@@ -81,6 +80,17 @@ def command_argv(template: str, values: Mapping[str, str]) -> tuple[list[str], s
 _FOUND: dict[tuple[str, str], str | None] = {}
 
 
+def _which(name: str, dirs: list[str]) -> str | None:
+    """shutil.which for absolute directories (shutil itself imports bz2 and lzma: start-up)."""
+    if os.sep in name:
+        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+    for d in dirs:
+        full = os.path.join(d, name)
+        if os.path.isfile(full) and os.access(full, os.X_OK):
+            return full
+    return None
+
+
 def resolve(name: str, path: str | None) -> str | None:
     """The program `name` on PATH, looked up once per run (a spawn that searches PATH itself
     makes a failed exec for each directory before the right one, inside the spawn: with a long
@@ -91,6 +101,6 @@ def resolve(name: str, path: str | None) -> str | None:
         dirs = (path if path is not None else os.defpath).split(os.pathsep)
         found = None
         if all(os.path.isabs(d) for d in dirs):
-            found = shutil.which(name, path=path if path is not None else os.defpath)
+            found = _which(name, dirs)
         _FOUND[key] = found
     return _FOUND[key]

@@ -11,7 +11,6 @@ The git commands are short and run synchronously: a worktree of a large reposito
 from __future__ import annotations
 
 import os
-import shutil
 
 import msgspec
 
@@ -101,6 +100,8 @@ class Worktrees:
                 if code != 0 and os.path.isdir(path):
                     problems.append(f"worktree {path} not removed: {out}")
             if not os.listdir(self.root):
+                import shutil  # (only when a worktree is removed: not at start-up)
+
                 shutil.rmtree(self.root, ignore_errors=True)
         git(self.repo, "worktree", "prune")
         # a branch its attempt left at the start commit holds nothing to hand off

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 from phasegate.engine.plan.model import Checks
 
@@ -23,6 +22,8 @@ def run_checks(
     if checks is None:
         return []
     results: list[tuple[str, bool, str]] = []
+    import shutil  # (only for a plan with checks: not at start-up)
+
     path = env.get("PATH", os.defpath)
     for binary in checks.binaries:
         found = shutil.which(binary, path=path)

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -121,6 +120,8 @@ class Notifier:
     async def _tell(self, told: dict[str, Any]) -> None:
         assert self._command is not None
         argv, command = command_argv(self._command, self._values)
+        import tempfile  # (only when a notification is sent: not at start-up)
+
         fd, path = tempfile.mkstemp(prefix="phasegate-notify-", suffix=".json")
         try:
             with os.fdopen(fd, "w") as f:

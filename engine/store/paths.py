@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import grp
 import os
-import secrets
 import stat
 
 from phasegate.engine.model.errors import StoreError, UsageError
 
 
 def new_run_id() -> str:
-    return secrets.token_hex(4)
+    return os.urandom(4).hex()
 
 
 def run_dir(db_path: str, run_id: str) -> str:

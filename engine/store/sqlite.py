@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -93,7 +92,7 @@ class SQLiteStore:
         if path == ":memory:":
             # a private in-memory database shared by the migrating and the serving connection;
             # a plain ":memory:" would give each connection its own empty database
-            target, uri = f"file:phasegate-{secrets.token_hex(8)}?mode=memory&cache=shared", True
+            target, uri = f"file:phasegate-{os.urandom(8).hex()}?mode=memory&cache=shared", True
         conn: aiosqlite.Connection | None = None
         try:
             sync = sqlite3.connect(
