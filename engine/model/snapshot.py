@@ -22,7 +22,13 @@ if typing.TYPE_CHECKING:
 SNAPSHOT_EVERY = 20_000  # events between two snapshots of a run
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(st.RunState)
+
+
+@cache
+def _decoder() -> msgspec.json.Decoder[st.RunState]:
+    """Built on first use: it reads every state class's annotations (3 ms; a run that never
+    loads a snapshot does not pay it)."""
+    return msgspec.json.Decoder(st.RunState)
 
 
 def _structs(hint: object) -> list[type[msgspec.Struct]]:
@@ -55,7 +61,7 @@ def dump(state: st.RunState) -> bytes:
 
 
 def load(data: bytes) -> st.RunState:
-    return _decoder.decode(data)
+    return _decoder().decode(data)
 
 
 async def fold_run(store: Store, run_id: str) -> tuple[st.RunState, int]:
