@@ -16,6 +16,8 @@ import os
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from phasegate.engine.exec.group import same_process as same_process
 from phasegate.engine.logline import counts_text as counts_text
 from phasegate.engine.logline import log_line as log_line
@@ -26,6 +28,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Command, args_of
 from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.state import RunState
 from phasegate.engine.store import SQLiteStore as SQLiteStore
 from phasegate.engine.store.base import RunRow as RunRow
 from phasegate.engine.store.base import resolve_run as resolve_run
@@ -55,6 +58,44 @@ class CommandRefused(PhasegateError):
 def engine_alive(row: RunRow) -> bool:
     """Is the run's engine process still the one that took the lease?"""
     return same_process(row.engine_pid, row.engine_started)
+
+
+def elapsed(row: RunRow, state: RunState | None = None) -> float | None:
+    """How long the run took, or has taken so far: to its end; to now while its engine runs;
+    to its last sign of life (heartbeat or event) once interrupted, so that `runs` and `show`
+    agree and an interrupted run's time does not grow with the clock."""
+    started = row.started_at if state is None or state.started_at is None else state.started_at
+    if started is None:
+        return None
+    if state is not None and state.finished_at is not None:
+        return state.finished_at - started
+    if row.finished_at is not None:
+        return row.finished_at - started
+    if engine_alive(row):
+        return max(time.time(), started) - started
+    seen = [t for t in (row.heartbeat_at, state and state.last_event_at) if t is not None]
+    return max([started, *seen]) - started
+
+
+async def known(store: SQLiteStore, row: RunRow) -> RunRow:
+    """A run's row as far as it is known. The row holds counts and a heartbeat as of the
+    engine's last heartbeat: a run just started (`run --detach`) has none yet, and an
+    interrupted run's last events came after it. Both are read from the events then (the
+    newest snapshot and those after it); a finished run's row is whole."""
+    from phasegate.engine.model.snapshot import fold_run
+
+    if row.finished_at is not None:
+        return row
+    alive = engine_alive(row)
+    if row.counts and alive:
+        return msgspec.structs.replace(row, heartbeat_at=max(row.heartbeat_at or 0.0, time.time()))
+    state, _ = await fold_run(store, row.id)
+    started = row.started_at or state.started_at
+    row = msgspec.structs.replace(row, counts=state.counts(), started_at=started)
+    end = elapsed(row, state)
+    if started is not None and end is not None:
+        row = msgspec.structs.replace(row, heartbeat_at=started + end)
+    return row
 
 
 async def send(store: SQLiteStore, run_id: str, command: Command) -> int:

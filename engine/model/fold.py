@@ -520,6 +520,7 @@ def apply(state: RunState, event: ev.Event) -> RunState:
     if isinstance(event, ev.CommandDone | ev.GateVoted | ev.GateRefused | ev.FeedbackGiven):
         state.last_command = max(state.last_command, event.command)
     state.events += 1
+    state.last_event_at = event.ts
     return state
 
 

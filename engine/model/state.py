@@ -276,6 +276,7 @@ class RunState(msgspec.Struct):
     # stored values this phasegate could not read (an unknown status, say): shown, never raised
     anomalies: list[str] = []
     events: int = 0
+    last_event_at: float | None = None  # its newest event's time: an interrupted run's end
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

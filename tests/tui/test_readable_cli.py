@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import msgspec
+
 from .conftest import Run
 
 RETRIED = """
@@ -61,3 +63,57 @@ def test_runs_right_after_detach_shows_elapsed_time_and_counts(pg: Run, tmp_path
         assert "▶" in listing or "running" in listing
     finally:
         pg("stop", "last")
+
+
+def test_an_interrupted_run_ends_at_its_last_sign_of_life_in_runs_and_show(
+    pg: Run, cli_env: dict[str, str]
+) -> None:
+    """The engine died 4 s into the run: its last heartbeat was at 1 s (counts: two running),
+    task a finished at 4 s. Both listings say 4 s and 1 succeeded, 1 running, and keep saying
+    so: the time does not grow with the clock, nor stop at the heartbeat."""
+    import asyncio
+
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.store import SQLiteStore
+    from phasegate.engine.store.base import RunRow
+
+    t0 = time.time() - 3600  # an hour ago: a clock-based figure would say 1h
+
+    async def write() -> None:
+        store = await SQLiteStore.open(cli_env["PHASEGATE_DB"])
+        try:
+            gone = 4_194_303  # no such process (pid_max is at most 4,194,304)
+            row = RunRow("dead0001", "two", "plan.yaml", "running", t0, started_at=t0)
+            await store.create_run(
+                msgspec.structs.replace(
+                    row,
+                    counts={"running": 2},
+                    engine_pid=gone,
+                    engine_started=t0,
+                    heartbeat_at=t0 + 1,
+                )
+            )
+            tasks = [
+                {"id": t, "phase": "p", "agent": "a", "capability": None, "needs": []}
+                for t in ("a", "b")
+            ]
+            events: list[ev.Event] = [
+                ev.RunStarted(t0, "dead0001", "two", "plan.yaml", [{"id": "p"}], tasks, []),
+                ev.PhaseStarted(t0, "p"),
+                ev.TaskStarted(t0, "a", 1, "a", 101, 101),
+                ev.TaskStarted(t0, "b", 1, "a", 102, 102),
+                ev.TaskFinished(t0 + 4, "a", 1, "succeeded", 0),
+            ]
+            await store.write_batch("dead0001", list(enumerate(events, 1)))
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    listing = pg("runs").stdout.splitlines()[1]
+    assert "interrupted" in listing and " 4.0s " in listing, listing
+    assert "1 succeeded, 1 running" in listing, listing
+    as_json = json.loads(pg("runs", "--json").stdout)["runs"][0]
+    assert as_json["duration"] == 4.0 and as_json["counts"] == {"succeeded": 1, "running": 1}
+    shown = pg("show", "dead0001").stdout
+    assert "duration 4.0s" in shown and "1 succeeded, 1 running" in shown, shown
+    assert json.loads(pg("show", "dead0001", "--json").stdout)["duration"] == 4.0

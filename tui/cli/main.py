@@ -234,6 +234,7 @@ def ui(db: str | None, color: str) -> None:
 )
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
+    from phasegate.engine.client import known
     from phasegate.engine.model.durations import format_duration
     from phasegate.tui.cli.views import shown_status
     from phasegate.tui.text import counts_text, table, when
@@ -241,7 +242,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     async def go() -> list[Any]:
         store = await _open(db)
         try:
-            return [await _known(store, r) for r in await store.list_runs(limit)]
+            return [await known(store, r) for r in await store.list_runs(limit)]
         finally:
             await store.close()
 
@@ -268,28 +269,6 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
             ],
         )
     )
-
-
-async def _known(store: Any, r: Any) -> Any:
-    """A run as far as it is known: one just started (`run --detach`) has no counts and no
-    heartbeat in its row yet; its events have them, and its elapsed time is the clock's."""
-    import time
-
-    import msgspec
-
-    from phasegate.engine.client import engine_alive
-    from phasegate.engine.model.fold import project
-
-    if r.finished_at is not None:
-        return r
-    if not r.counts:
-        state = project(e for _, e in await store.read_events(r.id))
-        r = msgspec.structs.replace(
-            r, counts=state.counts(), started_at=r.started_at or state.started_at
-        )
-    if r.started_at is not None and engine_alive(r):
-        r = msgspec.structs.replace(r, heartbeat_at=max(r.heartbeat_at or 0.0, time.time()))
-    return r
 
 
 def _run_json(r: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from phasegate.engine.client import RunRow, SQLiteStore, engine_alive, resolve_run
+from phasegate.engine.client import RunRow, SQLiteStore, elapsed, engine_alive, resolve_run
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.client.reports import gather, metrics
 from phasegate.engine.model import events as ev
@@ -68,7 +68,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "created_at": row.created_at,
             "started_at": state.started_at,
             "finished_at": state.finished_at,
-            "duration": state.duration,
+            "duration": elapsed(row, state),
             "counts": state.counts(),
             "user": row.user,
             "host": row.host,
@@ -112,7 +112,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         f"run {row.id}  {safe(row.plan_name)}  {status}",
         f"  plan     {safe(row.plan_path)}",
         f"  started  {when(state.started_at)} by {safe(row.user)}@{safe(row.host)}",
-        f"  duration {format_duration(_elapsed(state))}",
+        f"  duration {format_duration(elapsed(row, state))}",
         f"  tasks    {counts_text(state.counts())}",
     ]
     if state.reason:
@@ -192,13 +192,6 @@ def tests_text(state: RunState) -> str:
 
 
 FAILING_SHOWN = 20  # failing tests named per task by `show`
-
-
-def _elapsed(state: RunState) -> float | None:
-    """How long the run took, or has taken so far."""
-    if state.started_at is not None and state.finished_at is None:
-        return time.time() - state.started_at
-    return state.duration
 
 
 def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
