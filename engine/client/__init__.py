@@ -73,7 +73,8 @@ def elapsed(row: RunRow, state: RunState | None = None) -> float | None:
         return row.finished_at - started
     if engine_alive(row):
         return max(time.time(), started) - started
-    seen = [t for t in (row.heartbeat_at, state and state.last_event_at) if t is not None]
+    last = state.last_event_at if state is not None else None
+    seen = [t for t in (row.heartbeat_at, last) if t is not None]
     return max([started, *seen]) - started
 
 
