@@ -3,11 +3,16 @@ a failed attempt ends, `runs` right after `--detach` shows what is known."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
 
 import msgspec
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.base import OutputLine, RunRow
 
 from .conftest import Run
 
@@ -65,50 +70,43 @@ def test_runs_right_after_detach_shows_elapsed_time_and_counts(pg: Run, tmp_path
         pg("stop", "last")
 
 
+def _write_run(db: str, row: RunRow, events: list[ev.Event], output: list[OutputLine]) -> None:
+    """A run written straight into the store, as an engine that died would have left it."""
+
+    async def write() -> None:
+        store = await SQLiteStore.open(db)
+        try:
+            await store.create_run(row)
+            await store.write_batch(row.id, list(enumerate(events, 1)), output)
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+
+
+GONE = 4_194_303  # no such process (pid_max is at most 4,194,304): the engine died
+TASKS = [{"id": t, "phase": "p", "agent": "a", "capability": None, "needs": []} for t in "ab"]
+
+
 def test_an_interrupted_run_ends_at_its_last_sign_of_life_in_runs_and_show(
     pg: Run, cli_env: dict[str, str]
 ) -> None:
     """The engine died 4 s into the run: its last heartbeat was at 1 s (counts: two running),
     task a finished at 4 s. Both listings say 4 s and 1 succeeded, 1 running, and keep saying
     so: the time does not grow with the clock, nor stop at the heartbeat."""
-    import asyncio
-
-    from phasegate.engine.model import events as ev
-    from phasegate.engine.store import SQLiteStore
-    from phasegate.engine.store.base import RunRow
-
     t0 = time.time() - 3600  # an hour ago: a clock-based figure would say 1h
-
-    async def write() -> None:
-        store = await SQLiteStore.open(cli_env["PHASEGATE_DB"])
-        try:
-            gone = 4_194_303  # no such process (pid_max is at most 4,194,304)
-            row = RunRow("dead0001", "two", "plan.yaml", "running", t0, started_at=t0)
-            await store.create_run(
-                msgspec.structs.replace(
-                    row,
-                    counts={"running": 2},
-                    engine_pid=gone,
-                    engine_started=t0,
-                    heartbeat_at=t0 + 1,
-                )
-            )
-            tasks = [
-                {"id": t, "phase": "p", "agent": "a", "capability": None, "needs": []}
-                for t in ("a", "b")
-            ]
-            events: list[ev.Event] = [
-                ev.RunStarted(t0, "dead0001", "two", "plan.yaml", [{"id": "p"}], tasks, []),
-                ev.PhaseStarted(t0, "p"),
-                ev.TaskStarted(t0, "a", 1, "a", 101, 101),
-                ev.TaskStarted(t0, "b", 1, "a", 102, 102),
-                ev.TaskFinished(t0 + 4, "a", 1, "succeeded", 0),
-            ]
-            await store.write_batch("dead0001", list(enumerate(events, 1)))
-        finally:
-            await store.close()
-
-    asyncio.run(write())
+    row = RunRow("dead0001", "two", "plan.yaml", "running", t0, started_at=t0)
+    row = msgspec.structs.replace(
+        row, counts={"running": 2}, engine_pid=GONE, engine_started=t0, heartbeat_at=t0 + 1
+    )
+    events: list[ev.Event] = [
+        ev.RunStarted(t0, "dead0001", "two", "plan.yaml", [{"id": "p"}], TASKS, []),
+        ev.PhaseStarted(t0, "p"),
+        ev.TaskStarted(t0, "a", 1, "a", 101, 101),
+        ev.TaskStarted(t0, "b", 1, "a", 102, 102),
+        ev.TaskFinished(t0 + 4, "a", 1, "succeeded", 0),
+    ]
+    _write_run(cli_env["PHASEGATE_DB"], row, events, [])
     listing = pg("runs").stdout.splitlines()[1]
     assert "interrupted" in listing and " 4.0s " in listing, listing
     assert "1 succeeded, 1 running" in listing, listing
@@ -117,3 +115,34 @@ def test_an_interrupted_run_ends_at_its_last_sign_of_life_in_runs_and_show(
     shown = pg("show", "dead0001").stdout
     assert "duration 4.0s" in shown and "1 succeeded, 1 running" in shown, shown
     assert json.loads(pg("show", "dead0001", "--json").stdout)["duration"] == 4.0
+
+
+def test_logs_mark_an_attempt_a_take_over_stopped(pg: Run, cli_env: dict[str, str]) -> None:
+    """Attempt 1 of a was in flight when its engine died; the take-over stopped it and ran it
+    again, and skipped b. `logs` says where each attempt ended, as for a failed one."""
+    t0 = time.time() - 60
+    row = RunRow("took0001", "two", "plan.yaml", "succeeded", t0, started_at=t0, finished_at=t0 + 9)
+    settled = [
+        {"task": "a", "attempt": 1, "action": "rerun", "pids": [101]},
+        {"task": "b", "attempt": 1, "action": "skipped", "pids": [102]},
+    ]
+    events: list[ev.Event] = [
+        ev.RunStarted(t0, "took0001", "two", "plan.yaml", [{"id": "p"}], TASKS, []),
+        ev.TaskStarted(t0, "a", 1, "a", 101, 101),
+        ev.TaskStarted(t0, "b", 1, "a", 102, 102),
+        ev.RunRecovered(t0 + 5, "root", 77, t0 + 3, settled),
+        ev.TaskStarted(t0 + 5, "a", 2, "a", 103, 103),
+        ev.TaskFinished(t0 + 9, "a", 2, "succeeded", 0),
+        ev.RunFinished(t0 + 9, "succeeded"),
+    ]
+    output = [
+        OutputLine("took0001", "a", 1, 1, "out", "try 1", t0 + 1),
+        OutputLine("took0001", "b", 1, 1, "out", "b once", t0 + 1),
+        OutputLine("took0001", "a", 2, 1, "out", "try 2", t0 + 6),
+    ]
+    _write_run(cli_env["PHASEGATE_DB"], row, events, output)
+    stopped = "interrupted: stopped when the engine was taken over"
+    assert pg("logs", "took0001", "a").stdout == (
+        f"try 1\n── attempt 1 {stopped} (run again) ──\ntry 2\n"
+    )
+    assert pg("logs", "took0001", "b").stdout == f"b once\n── attempt 1 {stopped} (skipped) ──\n"

@@ -289,12 +289,20 @@ def shorten(text: str, width: int) -> str:
 
 
 def attempt_endings(events: Iterable[ev.Event]) -> dict[tuple[str, int], str]:
-    """(task, attempt) -> how the attempt ended badly (`failed: exited with code 1`)."""
+    """(task, attempt) -> how the attempt ended badly (`failed: exited with code 1`), or that
+    a take-over stopped it."""
     out: dict[tuple[str, int], str] = {}
     for e in events:
         if isinstance(e, ev.TaskFinished) and e.status != "succeeded":
             why = e.reason or (f"exited with code {e.exit_code}" if e.exit_code is not None else "")
             out[(e.task, e.attempt)] = f"{e.status.replace('_', ' ')}: {why}" if why else e.status
+        elif isinstance(e, ev.RunRecovered):  # (its engine died with the attempt in flight)
+            for entry in e.tasks:
+                action = entry.get("action")
+                if action in ("rerun", "skipped"):
+                    then = "run again" if action == "rerun" else "skipped"
+                    key = (str(entry.get("task")), int(entry.get("attempt") or 0))
+                    out[key] = f"interrupted: stopped when the engine was taken over ({then})"
     return out
 
 
