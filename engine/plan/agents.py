@@ -1,0 +1,158 @@
+"""A plan's agents (local commands, coding-agent CLIs, hosts over SSH, a Dask cluster), what
+they may be asked and cost, its secrets and its resources."""
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from msgspec import Meta
+
+from phasegate.engine.plan.base import SECRET_SOURCE, Budget, Duration, Model, _doc
+
+
+class Permissions(Model, frozen=True):
+    """Which tool requests of a coding agent the engine answers itself, and which go to a
+    person (a prompt routed like a gate). A rule is a tool name (`Bash`) or a tool with a
+    command prefix (`Bash(git diff:*)`); deny wins over allow, allow over ask; a request no
+    rule names is asked."""
+
+    allow: list[str] = []
+    ask: list[str] = []
+    deny: list[str] = []
+    approvers: Annotated[
+        list[str], _doc("who may answer (users or group:NAME); default: whoever may operate")
+    ] = []
+    timeout: Annotated[Duration, _doc("a request nobody answers is then denied")] = 600.0
+
+
+class Price(Model, frozen=True):
+    """What a model's tokens cost, in USD per million tokens: the cost of an agent whose CLI
+    reports tokens but no cost (Codex, ACP agents) is computed from it (`cost_source: priced`);
+    without it, such an agent's cost is unknown, never guessed."""
+
+    input: Annotated[float, Meta(ge=0, description="USD per million input tokens")]
+    output: Annotated[float, Meta(ge=0, description="USD per million output tokens")]
+    cached: (
+        Annotated[
+            float, Meta(ge=0, description="USD per million cached input tokens (default: as input)")
+        ]
+        | None
+    ) = None
+
+    def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        """USD for these tokens (`cached_tokens` are a part of `input_tokens`)."""
+        cached = min(cached_tokens, input_tokens)
+        rate = self.input if self.cached is None else self.cached
+        return (
+            (input_tokens - cached) * self.input + cached * rate + output_tokens * self.output
+        ) / 1_000_000
+
+
+_HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+
+class SshOptions(Model, frozen=True):
+    """How to reach an agent's host over SSH (`host: user@host[:port]`): keys from the SSH
+    agent or ~/.ssh unless `identity` names one; the host's key checked against `known_hosts`
+    (default ~/.ssh/known_hosts): an unknown or changed key is an error, never accepted."""
+
+    identity: Annotated[str | None, _doc("a private key file")] = None
+    known_hosts: Annotated[str | None, _doc("the known_hosts file to check keys against")] = None
+    jump: Annotated[str | None, _doc("a jump host, user@host[:port]")] = None
+    workdir: Annotated[str | None, _doc("where tasks run there (default: the home)")] = None
+    connect_timeout: Annotated[Duration, _doc("to connect, and to notice a lost link")] = 10.0
+    keepalive: Annotated[Duration, _doc("between two keepalives on the connection")] = 5.0
+
+
+class DaskTls(Model, frozen=True):
+    ca: Annotated[str, _doc("the cluster's CA certificate file")]
+    cert: Annotated[str, _doc("this client's certificate file")]
+    key: Annotated[str, _doc("this client's private key file")]
+
+
+class ExecutorOptions(Model, frozen=True):
+    """Where an agent's tasks run when not on this machine: a Dask cluster's scheduler."""
+
+    dask: Annotated[str, _doc("the scheduler's address, tcp://host:8786 or tls://...")]
+    tls: DaskTls | None = None
+
+
+class Agent(Model, frozen=True):
+    """Runs tasks whose capability it has, `slots` at a time: a local command (`kind:
+    command`), or a coding-agent CLI spoken to in its own protocol (`kind: claude`, `codex`,
+    `gemini`, or `acp`: any agent that speaks the Agent Client Protocol, `binary` and `args`
+    its command)."""
+
+    kind: Literal["command", "claude", "codex", "gemini", "acp"] = "command"
+    capabilities: list[str] = []
+    slots: Annotated[int, Meta(ge=1, le=1024, description="concurrent tasks, default 1")] = 1
+    command: Annotated[str | None, _doc("wrapper; {script} is the task's command")] = None
+    ready: Annotated[str | None, _doc("readiness probe run before the first phase")] = None
+    description: str = ""
+    binary: Annotated[
+        str | None, _doc("the CLI to run (default: the kind's on PATH; acp: required)")
+    ] = None
+    model: Annotated[str | None, _doc("the model the CLI uses")] = None
+    args: Annotated[list[str], _doc("more arguments for the CLI")] = []
+    env: Annotated[dict[str, str], _doc("environment of its tasks")] = {}
+    permissions: Permissions | None = None
+    price: Annotated[Price | None, _doc("its model's price, for a CLI reporting no cost")] = None
+    worktree: Annotated[
+        bool, _doc("each attempt of its tasks works in its own git worktree and branch")
+    ] = False
+    host: (
+        Annotated[str, Meta(min_length=1, description="user@host[:port]: its tasks run there")]
+        | None
+    ) = None
+    ssh: SshOptions | None = None
+    executor: ExecutorOptions | None = None
+    budget: Budget | None = None  # what all its tasks may spend
+    secrets: Annotated[list[str], _doc("declared secrets its tasks get in their environment")] = []
+
+    def __post_init__(self) -> None:
+        if self.host is not None and self.executor is not None:
+            raise ValueError("give `host` (over SSH) or `executor` (a Dask cluster), not both")
+        if self.ssh is not None and self.host is None:
+            raise ValueError("`ssh` options need `host: user@host[:port]`")
+        if self.host is not None and not _HOST.match(self.host):
+            raise ValueError(f"host '{self.host}' is not user@host[:port] or host[:port]")
+
+
+SECRET_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SecretName = Annotated[
+    str,
+    Meta(
+        pattern=SECRET_NAME,
+        max_length=200,
+        extra={
+            "pattern": "is not a valid secret name; use letters, digits and '_', "
+            "starting with a letter or '_'"
+        },
+    ),
+]
+
+
+class Secret(Model, frozen=True):
+    """Where a secret's value is read when a run starts (or is resumed): never from the plan,
+    never stored; the tasks and agents that name it get it in their environment."""
+
+    SAMPLE: ClassVar[dict[str, Any]] = {"env": "_"}
+
+    env: (
+        Annotated[str, Meta(min_length=1, description="the starter's environment variable")] | None
+    ) = None
+    file: (
+        Annotated[
+            str,
+            Meta(min_length=1, description="a file only its owner may read (~, relative paths)"),
+        ]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        if (self.env is None) == (self.file is None):
+            raise ValueError(SECRET_SOURCE)
+
+
+class Resource(Model, frozen=True):
+    capacity: Annotated[int, Meta(ge=1)] = 1
+    description: str = ""
