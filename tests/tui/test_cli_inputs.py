@@ -302,3 +302,26 @@ def test_report_of_a_run_and_a_plan_is_exit_2(pg: Run, tmp_path: Path) -> None:
     assert done.stdout == ""
     alone = pg("report", "--plan", "one.yaml")
     assert alone.returncode == 0 and re.search(r"one", alone.stdout), alone.stderr
+
+
+def test_report_flags_a_plan_or_a_run_cannot_take_are_exit_2(pg: Run, tmp_path: Path) -> None:
+    """A plan before it runs has only its coordination plan; a run's reports are of the values
+    it ran with: neither ignores what it was asked (exit 0 with another report)."""
+    (tmp_path / "one.yaml").write_text(ONE)
+    for kind in ("qa", "performance", "lessons"):
+        done = pg("report", "--plan", "one.yaml", "--kind", kind)
+        _usage(done, f"--plan and --kind {kind} conflict")
+        assert done.stdout == ""
+    assert pg("report", "--plan", "one.yaml", "--kind", "coordination").returncode == 0
+    assert pg("run", "one.yaml", "--headless", "-q").returncode == 0
+    done = pg("report", "last", "--var", "x=1")
+    _usage(done, "--var sets a variable of the plan given with --plan")
+    assert done.stdout == ""
+
+
+def test_resume_of_a_phase_with_take_over_flags_is_exit_2(pg: Run, tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text(ONE)
+    assert pg("run", "one.yaml", "--headless", "-q").returncode == 0
+    for flag in (["--decide", "t=rerun"], ["--headless"], ["-q"]):
+        done = pg("resume", "last", "--phase", "p", *flag)
+        _usage(done, f"--phase and {flag[0]} conflict", "taking over a run whose engine died")

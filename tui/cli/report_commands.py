@@ -73,6 +73,11 @@ def report(
                 f"RUN ({run_ref}) and --plan conflict: a report is of a run, or (with --plan) "
                 "of a plan before it runs; give one of them"
             )
+        if kind not in ("coordination", "all"):
+            raise click.UsageError(
+                f"--plan and --kind {kind} conflict: a plan before it runs has only its "
+                "coordination plan; the QA, performance and lessons reports are of a run"
+            )
         try:
             given = dict(_parse_vars(variables))
             click.echo(report_plan(_db_path(db), plan_path, given, fmt, out))
@@ -80,6 +85,11 @@ def report(
             _print_problems(exc.problems)
             sys.exit(EXIT_USAGE)
         return
+    if variables:
+        raise click.UsageError(
+            "--var sets a variable of the plan given with --plan; a run's reports are of the "
+            "values it ran with"
+        )
     ref = run_ref if run_ref is not None else "last"
     click.echo(_run_async(lambda: report_run(_db_path(db), ref, kind, fmt, out)))
 

@@ -13,6 +13,7 @@ from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.errors import UsageError
+from phasegate.tui.cli.views import shown_status
 from phasegate.tui.text import safe, when
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | Non
     try:
         row = await resolve_run(store, ref)
         facts = await rep.facts_of(store, row.id)
-        text = rep.render(await rep.run_report(store, row.id, kinds), fmt, facts)
+        made = await rep.run_report(store, row.id, kinds)
+        # (as `runs` and `show` say it: an unfinished run whose engine is gone is interrupted)
+        made["summary"]["status"] = shown_status(row, made["summary"]["status"])
+        text = rep.render(made, fmt, facts)
     finally:
         await store.close()
     if out is None:

@@ -253,6 +253,14 @@ def resume(
     from phasegate.tui.cli.resume import decisions, inspect, resume_live
 
     if phase is not None:
+        taking_over = [
+            f for f, on in (("--decide", answers), ("--headless", headless), ("-q", quiet)) if on
+        ]
+        if taking_over:
+            raise click.UsageError(
+                f"--phase and {taking_over[0]} conflict: --phase resumes a paused phase of a "
+                f"live run; {taking_over[0]} is for taking over a run whose engine died"
+            )
         _named("--phase", phase)
         _steer(db, run_ref, cmd.Resume(phase))
         return
