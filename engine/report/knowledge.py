@@ -4,7 +4,7 @@ the plans' `research:` queries with provider `history` read it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.report.facts import BAD, Facts
 from phasegate.engine.store.base import Knowledge, Store
@@ -46,6 +46,22 @@ async def remember_run(store: Store, f: Facts, lessons: dict[str, object]) -> in
     return len(found)
 
 
+WORK = ("run", "prompt", "agent", "capability")  # a task's work, and who does it
+
+
+def reworked(amendments: list[dict[str, Any]]) -> set[str]:
+    """The tasks whose work an amendment of the run changed: their times are not the plan's
+    (history is kept by plan and task), so the next run of the plan is not forecast by them."""
+    return {
+        str(c.get("id"))
+        for a in amendments
+        for c in a.get("diff", [])
+        if c.get("what") == "task"
+        and c.get("change") == "changed"
+        and set(c.get("fields") or {}) & set(WORK)
+    }
+
+
 async def learn(
     store: Store, run_id: str, run_dir: str, plan: Plan | None = None, facts: Facts | None = None
 ) -> list[str]:
@@ -54,10 +70,14 @@ async def learn(
     from phasegate.engine.report import make as report
 
     f = facts or await report.facts_of(store, run_id)
+    amended = reworked(f.state.amendments)
     took = {
         t.id: a.duration
         for t in f.state.tasks.values()
-        if t.status.value == "succeeded" and (a := f.final(t.id)) is not None and a.end
+        if t.status.value == "succeeded"
+        and t.id not in amended
+        and (a := f.final(t.id)) is not None
+        and a.end
     }
     # how long each manual gate waited for its decision: the forecast and the dry run expect it
     for g in f.state.gates.values():

@@ -174,3 +174,34 @@ async def test_research_asks_the_history_and_commands_as_the_first_phase_starts(
     assert events.index("ResearchFinished") < events.index("TaskStarted")
     report = await make.run_report(store, "run1", ("coordination",))
     assert [r["id"] for r in report["coordination"]["research"]] == ["past", "docs", "down"]
+
+
+async def test_history_leaves_out_a_task_whose_work_an_amendment_changed(tmp_path: Path) -> None:
+    """`amend --restart` turned b's `sleep 45` into `sleep 2`: its 2 s are not the plan's b, so
+    the next run of the plan is not forecast by them. a, unchanged but for its estimate, is."""
+    from phasegate.engine.model import events as ev
+
+    store = MemoryStore()
+    await store.create_run(RunRow("am", "amended", "amended.yaml", "pending", T0))
+    tasks = [{"id": t, "phase": "p", "agent": "w", "capability": None, "needs": []} for t in "ab"]
+    diff = [
+        {
+            "what": "task",
+            "id": "b",
+            "change": "changed",
+            "fields": {"run": ["sleep 45", "sleep 2"]},
+        },
+        {"what": "task", "id": "a", "change": "changed", "fields": {"estimate": [None, 3.0]}},
+    ]
+    events: list[ev.Event] = [
+        ev.RunStarted(T0, "am", "amended", "amended.yaml", [{"id": "p"}], tasks, []),
+        ev.TaskStarted(T0, "a", 1, "w", 1, 1),
+        ev.TaskFinished(T0 + 3, "a", 1, "succeeded", 0),
+        ev.PlanAmended(T0 + 4, "c1", 2, "bob", "name: amended", diff, [{"id": "p"}], tasks),
+        ev.TaskStarted(T0 + 4, "b", 1, "w", 2, 2),
+        ev.TaskFinished(T0 + 6, "b", 1, "succeeded", 0),
+        ev.RunFinished(T0 + 6, "succeeded"),
+    ]
+    await store.write_batch("am", list(enumerate(events, 1)))
+    await learn(store, "am", str(tmp_path / "am"))
+    assert await store.durations("amended") == {"a": [3.0]}
