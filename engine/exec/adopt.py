@@ -102,11 +102,18 @@ def clear(run_dir: str) -> None:
     """Remove the attempts' output and status files once the run has ended: the run
     directory keeps no output as printed (no secret) after the run."""
     tasks = os.path.join(run_dir, "tasks")
-    if not os.path.isdir(tasks):  # (no attempt wrote files: shutil is not imported, start-up)
-        return
-    import shutil
+    try:  # (flat: the journal and the attempts' files; shutil would cost a run its import)
+        with os.scandir(tasks) as found:
+            for entry in found:
+                if entry.is_dir(follow_symlinks=False):
+                    import shutil
 
-    shutil.rmtree(tasks, ignore_errors=True)
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+        os.rmdir(tasks)
+    except OSError:
+        pass
 
 
 def wrap(argv: list[str], files: Files) -> list[str]:
