@@ -177,10 +177,12 @@ class Facts(msgspec.Struct):
 
     @property
     def end(self) -> float:
+        """The run's end; while it goes (or once interrupted), its newest event or attempt end:
+        as far as the run knows."""
         if self.state.finished_at is not None:
             return self.state.finished_at
         ends = [a.end for a in self.attempts if a.end is not None]
-        return max([self.start, *ends])
+        return max([self.start, self.state.last_event_at or self.start, *ends])
 
     def final(self, task: str) -> Attempt | None:
         """The task's newest attempt, leaving out those a take-over interrupted."""
@@ -199,8 +201,8 @@ def busy_seconds(f: Facts) -> dict[str, float]:
     """Slot time each agent spent running attempts, less the time the run's engine was dead
     (an attempt a take-over stopped ran until then as far as the run knows)."""
     busy: dict[str, float] = {}
-    for a in f.attempts:
-        took = f.alive(a.start, a.end) if a.end is not None else 0.0
+    for a in f.attempts:  # (one still running: busy so far, to the run's newest event)
+        took = f.alive(a.start, a.end if a.end is not None else max(a.start, f.end))
         busy[a.agent] = busy.get(a.agent, 0.0) + took
     return busy
 
@@ -268,7 +270,13 @@ def metrics(f: Facts) -> dict[str, float | None]:
     Timeline adherence: the share of tasks with an estimate and phases with a timebox that
     kept to it, `on_time` (its tolerance in ON_TIME_WORDS)."""
     tasks = f.state.tasks.values()
-    counted = [t for t in tasks if t.status.value != "skipped"]
+    # (a run under way, or interrupted: of the tasks that have ended; pending is no failure)
+    going = f.state.finished_at is None
+    counted = [
+        t
+        for t in tasks
+        if t.status.value != "skipped" and (not going or t.status in statuses.TERMINAL)
+    ]
     ok = sum(1 for t in counted if t.status.value == "succeeded")
     success = 100.0 * ok / len(counted) if counted else None
     kept = total = 0  # (tasks and phases that kept to their estimate or timebox)

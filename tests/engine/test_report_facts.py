@@ -252,3 +252,25 @@ def test_an_exact_tie_goes_to_the_task_that_started_first_as_the_walk_found_it()
         f.last[task] = FactsAttempt(task, 1, "w", start, end, "succeeded")
     assert _walked_critical_path(f) == ["x", "z"]
     assert actual_critical_path(f) == ["x", "z"]
+
+
+def test_the_metrics_of_a_run_under_way_are_of_what_it_has_done_so_far() -> None:
+    """fetch succeeded (0-2 s); venv has run since 1 s; test and summary wait; a note at 5 s is
+    the newest event. Nothing failed: success is 100% of the one task that ended (not 25% of
+    four), and venv's 4 s so far are busy time: (2 + 4) s of 2 slots x 5 s = 60%."""
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.report.facts import gather, metrics
+
+    events: list[ev.Event] = [
+        ev.RunStarted(T0, "live", "train", "/plans/train.yaml", [{"id": "build"}], TASKS,
+                      [{"id": "w", "slots": 2, "capabilities": []}]),
+        ev.TaskStarted(T0, "fetch", 1, "w", 1, 1),
+        ev.TaskStarted(T0 + 1, "venv", 1, "w", 2, 2),
+        ev.TaskFinished(T0 + 2, "fetch", 1, "succeeded", 0),
+        ev.RunNoted(T0 + 5, "still going", "alice"),
+    ]  # fmt: skip
+    scores = metrics(gather("live", events))
+    assert scores["task_success_rate"] == 100.0
+    assert scores["resource_efficiency"] == 60.0
+    ended = metrics(gather("live", [*events, ev.RunFinished(T0 + 6, "cancelled")]))
+    assert ended["task_success_rate"] == 25.0  # (once it has ended, every task counts)
