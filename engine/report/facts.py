@@ -85,6 +85,7 @@ class Facts(msgspec.Struct):
     phase_of: dict[str, str] = {}  # task -> its phase
     phase_order: list[str] = []  # the phases, in run order
     down: list[tuple[float, float]] = []  # engine dead: last seen, take-over
+    seen: float | None = None  # the engine's last heartbeat (a run not ended: so far)
     _running: dict[str, Attempt] = {}
 
     def add(self, e: ev.Event) -> None:
@@ -177,12 +178,13 @@ class Facts(msgspec.Struct):
 
     @property
     def end(self) -> float:
-        """The run's end; while it goes (or once interrupted), its newest event or attempt end:
-        as far as the run knows."""
+        """The run's end; while it goes (or once interrupted), its last sign of life (newest
+        event, attempt end or heartbeat): as far as the run knows."""
         if self.state.finished_at is not None:
             return self.state.finished_at
         ends = [a.end for a in self.attempts if a.end is not None]
-        return max([self.start, self.state.last_event_at or self.start, *ends])
+        known = [t for t in (self.state.last_event_at, self.seen) if t is not None]
+        return max([self.start, *known, *ends])
 
     def final(self, task: str) -> Attempt | None:
         """The task's newest attempt, leaving out those a take-over interrupted."""

@@ -25,7 +25,10 @@ ALL = 2**62  # every sequence number, no limit
 
 
 async def facts_of(store: Store, run_id: str) -> Facts:
-    return gather(run_id, [e for _, e in await store.read_events(run_id)])
+    f = gather(run_id, [e for _, e in await store.read_events(run_id)])
+    row = await store.get_run(run_id)
+    f.seen = row.heartbeat_at if row is not None else None
+    return f
 
 
 async def plan_of(store: Store, run_id: str, path: str) -> Plan | None:

@@ -115,9 +115,8 @@ def test_an_interrupted_run_ends_at_its_last_sign_of_life_in_runs_and_show(
     shown = pg("show", "dead0001").stdout
     assert "duration 4.0s" in shown and "1 succeeded, 1 running" in shown, shown
     assert json.loads(pg("show", "dead0001", "--json").stdout)["duration"] == 4.0
-    assert pg("report", "dead0001", "--kind", "qa").stdout.startswith(
-        "# Run dead0001 of two: interrupted"
-    )
+    qa = pg("report", "dead0001", "--kind", "qa").stdout
+    assert qa.startswith("# Run dead0001 of two: interrupted") and "Duration 4.0s" in qa, qa
 
 
 def test_logs_mark_an_attempt_a_take_over_stopped(pg: Run, cli_env: dict[str, str]) -> None:

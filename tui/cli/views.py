@@ -52,6 +52,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     try:
         row = await resolve_run(store, ref)
         facts = gather(row.id, [e for _, e in await store.read_events(row.id)])
+        facts.seen = row.heartbeat_at  # (as reports have it: a run not ended, so far)
         state = facts.state
     finally:
         await store.close()
