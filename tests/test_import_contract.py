@@ -112,3 +112,20 @@ def _one_task(tmp_path: Path) -> Path:
         'name: one\nagents: {w: {}}\nphases: [{id: p, tasks: [{id: t, run: "true"}]}]\n'
     )
     return plan
+
+
+def test_help_pays_only_for_the_command_table() -> None:
+    """`phasegate --help` (target 80 ms, bench/startup.py) imports click and the commands'
+    declarations: not msgspec, YAML, asyncio or the store, which the commands load when run."""
+    code = (
+        "import sys\n"
+        "from phasegate.tui.cli.main import main\n"
+        "sys.argv = ['phasegate', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = [n for n in ('msgspec', 'yaml', 'asyncio', 'sqlite3') if n in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    _in_a_fresh_interpreter(code, ["--help"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import msgspec
+from typing import NamedTuple
 
 
 class PhasegateError(Exception):
@@ -17,10 +17,11 @@ class UsageError(PhasegateError):
     exit_code = 2
 
 
-class Problem(msgspec.Struct, frozen=True):
+class Problem(NamedTuple):
     """One problem found in a plan, placed at a file, a line and a dotted key path.
 
-    A `warning` does not stop the plan (`validate` prints it and passes)."""
+    A `warning` does not stop the plan (`validate` prints it and passes). A NamedTuple: every
+    command imports this module, and `--help` should not pay for msgspec."""
 
     file: str
     line: int | None
