@@ -48,9 +48,12 @@ class TaskState(msgspec.Struct):
 
     @property
     def duration(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
+        """Its newest attempt's time, as reports, the forecast and the risk rules count it (the
+        attempts before it are in `attempts`)."""
+        began = self.attempt_started_at or self.started_at
+        if began is None or self.finished_at is None:
             return None
-        return self.finished_at - self.started_at
+        return self.finished_at - began
 
     def as_dict(self) -> dict[str, Any]:
         return {

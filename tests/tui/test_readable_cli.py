@@ -148,3 +148,28 @@ def test_logs_mark_an_attempt_a_take_over_stopped(pg: Run, cli_env: dict[str, st
         f"try 1\n── attempt 1 {stopped} (run again) ──\ntry 2\n"
     )
     assert pg("logs", "took0001", "b").stdout == f"b once\n── attempt 1 {stopped} (skipped) ──\n"
+
+
+def test_a_retried_task_takes_its_newest_attempts_time_in_show_and_reports(
+    pg: Run, cli_env: dict[str, str]
+) -> None:
+    """a failed in 2 s, waited 3 s, passed in 1 s: `show` (text and JSON) and the performance
+    report both say 1 s, its newest attempt's time (`show` said 6 s, from the first start)."""
+    t0 = time.time() - 60
+    row = RunRow("retr0001", "two", "plan.yaml", "succeeded", t0, started_at=t0, finished_at=t0 + 6)
+    events: list[ev.Event] = [
+        ev.RunStarted(t0, "retr0001", "two", "plan.yaml", [{"id": "p"}], TASKS[:1], []),
+        ev.TaskStarted(t0, "a", 1, "a", 101, 101),
+        ev.TaskFinished(t0 + 2, "a", 1, "failed", 1),
+        ev.TaskRetrying(t0 + 2, "a", 2, 3.0, "exited with code 1"),
+        ev.TaskStarted(t0 + 5, "a", 2, "a", 102, 102),
+        ev.TaskFinished(t0 + 6, "a", 2, "succeeded", 0),
+        ev.RunFinished(t0 + 6, "succeeded"),
+    ]
+    _write_run(cli_env["PHASEGATE_DB"], row, events, [])
+    table = pg("show", "retr0001").stdout.splitlines()[-1].split()
+    assert table[:6] == ["a", "p", "a", "succeeded", "2", "1.0s"], table
+    (shown,) = json.loads(pg("show", "retr0001", "--json").stdout)["tasks"]
+    assert shown["duration"] == 1.0 and shown["attempts"] == 2
+    performance = json.loads(pg("report", "retr0001", "--format", "json").stdout)["performance"]
+    assert [t["duration"] for t in performance["tasks"]] == [1.0]
