@@ -46,6 +46,27 @@ def prepare_path(path: str) -> None:
             f"cannot create the database {path}: {exc.strerror}; "
             "choose another place with --db or PHASEGATE_DB"
         ) from None
+    _writable_sides(path)
+
+
+def _writable_sides(path: str) -> None:
+    """Give the WAL's side files (`-wal`, `-shm`) the database's mode again when they lost its
+    write bit: SQLite makes them with the database's mode, so a read-only reader that came
+    while the database was `chmod 400` left a read-only `-shm` behind, and every writer failed
+    on it after the database was made writable again. (A chmod disturbs no connection.)"""
+    try:
+        mode = os.stat(path).st_mode & 0o666
+    except OSError:
+        return
+    if not mode & 0o200:
+        return
+    for side in (path + "-wal", path + "-shm"):
+        try:
+            st = os.stat(side)
+            if st.st_uid == os.geteuid() and not st.st_mode & 0o200:
+                os.chmod(side, mode)
+        except OSError:
+            continue
 
 
 def store_error(path: str, exc: sqlite3.Error) -> StoreError:

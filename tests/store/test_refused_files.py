@@ -228,3 +228,30 @@ async def test_an_older_database_of_ones_own_in_a_read_only_place_says_how_to_up
         db_path.parent.chmod(0o700)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "it cannot be upgraded while it or its directory is read-only" in done.stderr
+
+
+def test_a_reader_of_a_read_only_database_leaves_no_read_only_side_files(tmp_path: Path) -> None:
+    """`chmod 400 p.db`, `runs` (a reader: SQLite makes `-shm` and `-wal` with the database's
+    mode, 0400), `chmod 600 p.db`: the next `run` goes on (it failed, "attempt to write a
+    readonly database", until the side files were deleted by hand)."""
+    prefix = _without_root_powers()
+    (tmp_path / "tiny.yaml").write_text(PLAN)
+    db = tmp_path / "p.db"
+
+    def pg(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*prefix, PHASEGATE, *args, "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+
+    assert pg("run", "tiny.yaml", "--headless", "-q").returncode == 0
+    db.chmod(0o400)
+    assert pg("runs").returncode == 0
+    left = [p for p in (db.with_name("p.db-shm"), db.with_name("p.db-wal")) if p.exists()]
+    db.chmod(0o600)
+    again = pg("run", "tiny.yaml", "--headless", "-q")
+    assert again.returncode == 0, (left, again.stderr)
+    assert pg("runs").stdout.count("tiny") == 2
