@@ -158,7 +158,7 @@ def current_version(conn: sqlite3.Connection) -> int:
     """The schema version recorded in the database (0 for a new or foreign one); reads only."""
     if not _has_table(conn, "schema_migrations"):
         return 0
-    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    row = conn.execute(VERSION).fetchone()
     return int(row[0] or 0)  # (an empty table, as an interrupted first open leaves it)
 
 
@@ -169,12 +169,17 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return found is not None
 
 
-def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
-    rows = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND name != 'schema_migrations' ORDER BY name"
-    ).fetchall()
-    return [str(r[0]) for r in rows]
+# what tells a phasegate database from another program's (read by the sync and async openers)
+TABLES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+)
+VERSION = "SELECT MAX(version) FROM schema_migrations"
+
+
+def foreign_of(tables: list[str], version: int) -> list[str]:
+    """Of a database's tables and its recorded schema version: the tables of another program
+    (tables, but no migration of ours recorded), or [] for a phasegate (or new) database."""
+    return [t for t in tables if t != "schema_migrations"] if version == 0 else []
 
 
 def foreign_tables(conn: sqlite3.Connection) -> list[str]:
@@ -187,7 +192,7 @@ def foreign_tables(conn: sqlite3.Connection) -> list[str]:
     if snapshot:
         conn.execute("BEGIN")
     try:
-        return _foreign_tables(conn) if current_version(conn) == 0 else []
+        return foreign_of([str(r[0]) for r in conn.execute(TABLES)], current_version(conn))
     finally:
         if snapshot:
             conn.execute("COMMIT")  # (it only read)

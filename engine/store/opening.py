@@ -12,7 +12,13 @@ import urllib.parse
 import aiosqlite
 
 from phasegate.engine.model.errors import StoreBusy, StoreError
-from phasegate.engine.store.migrations import LATEST, foreign_refusal
+from phasegate.engine.store.migrations import (
+    LATEST,
+    TABLES,
+    VERSION,
+    foreign_of,
+    foreign_refusal,
+)
 from phasegate.engine.store.paths import private_dirs
 
 BUSY_TIMEOUT_MS = 10_000
@@ -147,23 +153,17 @@ async def open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
         )
         try:
             await conn.execute("BEGIN")  # (one snapshot for both reads)
-            tables = [
-                str(r[0])
-                for r in await conn.execute_fetchall(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-                )
-            ]
+            tables = [str(r[0]) for r in await conn.execute_fetchall(TABLES)]
             version = 0
             if "schema_migrations" in tables:
-                rows = await conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
+                rows = await conn.execute_fetchall(VERSION)
                 version = int(next(iter(rows))[0] or 0) if rows else 0
             await conn.execute("COMMIT")
         except sqlite3.Error as exc:
             await conn.close()
             last = exc
             continue
-        foreign = [t for t in tables if t != "schema_migrations"] if version == 0 else []
+        foreign = foreign_of(tables, version)
         if foreign or version != LATEST:
             await conn.close()
         if foreign:
