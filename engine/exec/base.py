@@ -70,11 +70,6 @@ class Executor(Protocol):
         output ("out" or "err"), `on_exit` once, when it and its group are done."""
         ...
 
-    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
-        """Wait for a process a dead engine started and left running (its output and exit
-        status go to `files`); `on_exit` once it is done."""
-        ...
-
     def started_at(self, handle: Handle) -> float | None:
         """The process's identity beside its pid: when it started (a pid is not reused
         unseen), or None when this executor cannot tell."""
@@ -82,4 +77,15 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release what the executor holds (the run is over)."""
+        ...
+
+
+class Adopting(Executor, Protocol):
+    """An executor of this machine's processes, which can also wait for one that a dead engine
+    started and left running (`on_resume: adopt`). A task on another host is followed there
+    by its own executor instead (`settle`, `follow`)."""
+
+    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
+        """Wait for a process a dead engine started and left running (its output and exit
+        status go to `files`); `on_exit` once it is done."""
         ...

@@ -35,7 +35,6 @@ from phasegate.engine.exec.base import Exit, Handle, ProcSpec
 from phasegate.engine.exec.executors import REMOTE
 
 if TYPE_CHECKING:
-    from phasegate.engine.exec.adopt import Files
     from phasegate.engine.plan.model import Agent, DaskTls
 
 CONNECT_TIMEOUT = 10.0  # to reach the scheduler
@@ -248,25 +247,6 @@ class DaskTask:
         pass
 
 
-class _Lost:
-    """An attempt a dead engine started on the cluster: it cannot be followed (its Dask task
-    went with that engine's client), so it ends lost at once."""
-
-    pid = pgid = 0
-
-    def terminate(self, grace: float) -> None:
-        pass
-
-    def kill(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> bool:
-        return False
-
-    def close_stdin(self) -> None:
-        pass
-
-
 class DaskExecutor:
     """Runs tasks on one Dask cluster; shared by the agents that name its scheduler."""
 
@@ -379,11 +359,6 @@ class DaskExecutor:
         task = DaskTask(self, spec, on_line, on_exit)
         self.spawn(task.run())
         return task
-
-    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
-        why = f"lost: its Dask task on {self.address} went with the engine that started it"
-        asyncio.get_running_loop().call_soon(on_exit, Exit(None, why))
-        return _Lost()
 
     def started_at(self, handle: Handle) -> float | None:
         return None

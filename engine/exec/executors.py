@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from phasegate.engine.exec.base import Executor
+from phasegate.engine.exec.base import Adopting, Executor
 from phasegate.engine.plan.model import Agent
 
 # kind -> (the agent's place key, the agent) -> its executor; filled by the executors' modules
@@ -29,7 +29,7 @@ def place(agent: Agent) -> tuple[str, str]:
 
 
 class Executors:
-    def __init__(self, agents: Mapping[str, Agent], local: Executor) -> None:
+    def __init__(self, agents: Mapping[str, Agent], local: Adopting) -> None:
         self.local = local
         self._agents = agents
         self._by_place: dict[tuple[str, str], Executor] = {("local", ""): local}

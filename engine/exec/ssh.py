@@ -344,9 +344,6 @@ class SshExecutor:
     def forget(self, proc: SshProcess) -> None:
         self._procs.discard(proc)
 
-    def adopt(self, pid: int | None, files: Any, on_exit: Callable[[Exit], None]) -> SshProcess:
-        raise NotImplementedError("use follow() for a task on another host")
-
     def follow(
         self,
         run_id: str,

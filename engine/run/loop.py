@@ -26,7 +26,7 @@ from typing import Any
 
 from phasegate.engine.agents.kinds import adapter_for
 from phasegate.engine.exec.adopt import clear as clear_attempt_files
-from phasegate.engine.exec.base import Executor
+from phasegate.engine.exec.base import Adopting
 from phasegate.engine.exec.executors import Executors
 from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
@@ -83,7 +83,7 @@ class Runner:
         run_id: str,
         *,
         run_dir: str = "",
-        executor: Executor | None = None,
+        executor: Adopting | None = None,
         clock: Callable[[], float] = time.time,
         variables: dict[str, str] | None = None,
         listeners: Sequence[Callable[[ev.Event], None]] = (),

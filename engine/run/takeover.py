@@ -127,8 +127,8 @@ class TakeOver:
             )
             lines = max((line.line for line in stored), default=0)
             attempt = self._attempts.adopt(tid, number, agent, tail, lines)
-            executor = self._executors.for_agent(agent)
-            attempt.handle = executor.adopt(t.pid, files, self._attempts.finished(attempt))
+            adopting = self._executors.local  # (this machine's: a remote one follows its own)
+            attempt.handle = adopting.adopt(t.pid, files, self._attempts.finished(attempt))
             if t.stopping:  # an operator was stopping it when the engine died: stop it again
                 self._attempts.stop(tid, self._host.plan.kill_grace)
 
