@@ -3,12 +3,25 @@ lines, safe text, glyphs, colours and counts are the engine's (engine/logline.py
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Sequence
 
 from phasegate.engine.client import counts_text, log_line, one_line, paint, safe
 
-__all__ = ["counts_text", "log_line", "money", "one_line", "paint", "safe", "table", "when"]
+__all__ = [
+    "counts_text",
+    "labelled",
+    "log_line",
+    "money",
+    "one_line",
+    "paint",
+    "safe",
+    "table",
+    "terminal_width",
+    "when",
+]
 
 
 def money(usd: float) -> str:
@@ -21,17 +34,57 @@ def money(usd: float) -> str:
     return f"${usd:.4f}" if usd else "$0"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+MIN_LAST = 16  # narrower than this, the last column is left to the terminal to wrap
+
+
+def terminal_width() -> int | None:
+    """The columns of the terminal standard output is (None: a pipe or a file, never wrapped)."""
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else None
+    except (OSError, ValueError):
+        return None
+
+
+def labelled(label: str, items: Sequence[str], sep: str = " · ", width: int | None = None) -> str:
+    """`  label  a · b · c` on one line, or, on a narrower terminal (`width`: its columns;
+    default: standard output's, when it is one), broken between items, each further line
+    indented under the first item."""
+    limit = terminal_width() if width is None else width
+    lines = [label + (items[0] if items else "")]
+    for item in items[1:]:
+        if limit is not None and len(lines[-1] + sep.rstrip() + " " + item) > limit:
+            lines[-1] += sep.rstrip()
+            lines.append(" " * len(label) + item)
+        else:
+            lines[-1] += sep + item
+    return "\n".join(lines)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None = None) -> str:
     """Columns of text; every cell is made safe for a terminal here, whoever filled it, and
-    kept on its row (a line break in a reason or a note is shown as `\\n`)."""
+    kept on its row (a line break in a reason or a note is shown as `\\n`). On a terminal
+    narrower than the table (`width`: its columns; default: standard output's, when it is
+    one), the last column's text wraps inside that column, so that no line runs past the edge
+    and every other column stays aligned."""
     rows = [[one_line(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         for i, cell in enumerate(r):
             widths[i] = max(widths[i], len(cell))
     lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    limit = terminal_width() if width is None else width
+    start = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    room = (limit or 0) - start
+    if limit is None or start + widths[-1] <= limit or room < MIN_LAST:
+        limit = None  # (it fits, or the last column would be too narrow to read)
     for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        line = "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        if limit is not None and len(line) > limit:
+            import textwrap
+
+            parts = textwrap.wrap(r[-1], room, break_on_hyphens=False) or [""]
+            line = "\n".join([line[:start] + parts[0], *(" " * start + x for x in parts[1:])])
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -35,3 +35,33 @@ def test_a_plan_s_name_is_one_line(name: str) -> None:
     text = f'name: "{name}"\nagents: {{w: {{}}}}\nphases: [{{id: p, tasks: [{{id: t, run: x}}]}}]\n'
     with pytest.raises(PlanError, match="name is one line"):
         plan_from_text(text, "plan.yaml", ".")
+
+
+def test_a_table_wider_than_the_terminal_wraps_its_last_column_in_place() -> None:
+    """`runs` at 80 columns: the tasks column wraps inside itself (the terminal wrapped it to
+    the left edge, under the ids); every line fits, nothing is lost; a pipe gets one line."""
+    from phasegate.tui.text import table
+
+    headers = ["id", "plan", "status", "started", "duration", "tasks"]
+    row = ["3bcd1b39", "demo", "interrupted", "2026-12-07 04:29:39", "26.1s"]
+    tasks = "5 succeeded, 1 running, 1 pending"
+    lines = table(headers, [[*row, tasks], [*row, "2 succeeded"]], width=80).splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    start = lines[0].index("TASKS")
+    assert lines[1][start:] + " " + lines[2][start:] == tasks and not lines[2][:start].strip()
+    assert lines[3].endswith("  2 succeeded")
+    assert len(table(headers, [[*row, tasks]], width=200).splitlines()) == 2
+    narrow = table(headers, [[*row, tasks]], width=70)  # (its column would be 10 wide: no)
+    assert narrow.splitlines()[1].endswith(tasks)
+
+
+def test_a_labelled_line_breaks_between_its_items() -> None:
+    from phasegate.tui.text import labelled
+
+    items = ["success 100%", "on time 86%", "quality 100%", "efficiency 49%", "satisfaction n/a"]
+    lines = labelled("  metrics  ", items, width=80).splitlines()
+    assert lines == [
+        "  metrics  success 100% · on time 86% · quality 100% · efficiency 49% ·",
+        "           satisfaction n/a",
+    ]
+    assert labelled("  metrics  ", items, width=200) == "  metrics  " + " · ".join(items)

@@ -17,7 +17,7 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import project
 from phasegate.engine.model.state import RunState
-from phasegate.tui.text import counts_text, money, safe, table, when
+from phasegate.tui.text import counts_text, labelled, money, safe, table, when
 
 FOLLOW_POLL = 0.2
 
@@ -121,7 +121,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     if state.usage:
         head.append(f"  spent    {spend_text(state.usage)}")
     shown = [f"{SHORT[k]} {'n/a' if v is None else f'{v:.0f}%'}" for k, v in scores.items()]
-    head.append("  metrics  " + " · ".join(shown))
+    head.append(labelled("  metrics  ", shown))
     ahead = _forecast(state, alive)
     if ahead is not None:
         phases = ", ".join(
