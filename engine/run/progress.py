@@ -95,7 +95,8 @@ class Progress:
             )
             self.block(tid, why)
             return
-        self._host.emit(ev.TaskReady(self._host.now(), tid))
+        if self._host.state.tasks[tid].status is not TaskStatus.READY:  # (a take-over's was)
+            self._host.emit(ev.TaskReady(self._host.now(), tid))
         self._sched.push(tid)
 
     def need_met(self, tid: str) -> None:

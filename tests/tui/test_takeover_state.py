@@ -4,6 +4,7 @@ a rejection's feedback)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from phasegate.engine.model import events as ev
+from phasegate.engine.store import SQLiteStore
 
 from .conftest import Run, spawn_pg
 from .conftest import show_last as _show
@@ -91,6 +95,18 @@ def test_a_priority_and_a_pause_set_before_kill_9_hold_after_resume(
             engine.kill()
     # y (priority 5) before x (priority 0), each once; hold was not run again
     assert _lines(tmp_path) == ["hold", "y", "x"]
+    # x and y were ready when the engine died: the take-over did not make them ready again
+    events = [e for _, e in asyncio.run(_events(cli_env["PHASEGATE_DB"]))]
+    ready = [e.task for e in events if isinstance(e, ev.TaskReady)]
+    assert sorted(ready) == ["hold", "x", "y"], ready
+
+
+async def _events(db: str) -> list[tuple[int, ev.Event]]:
+    store = await SQLiteStore.open(db)
+    try:
+        return await store.read_events((await store.list_runs(1))[0].id)
+    finally:
+        await store.close()
 
 
 STOPPING = """
