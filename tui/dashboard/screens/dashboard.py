@@ -135,7 +135,7 @@ class DashboardScreen(Screen[None]):
             self._draining = False
         if not changes:
             return
-        state, now = self.feed.state, self.feed.clock()
+        state, now = self.feed.state, self._now()
         if (state.status.value == "paused") != self._paused:  # the footer's `p` follows
             self._paused = not self._paused
             self.refresh_bindings()
@@ -291,6 +291,17 @@ class DashboardScreen(Screen[None]):
         self._rung.add(key)
         return True
 
+    def _now(self) -> float:
+        """The screens' now; for a run whose engine is gone, its last sign of life (newest event
+        or heartbeat): its times stop there, as `runs` and `show` say them, instead of growing
+        with the clock."""
+        now, state, row = self.feed.clock(), self.feed.state, self.feed.row
+        if self._alive or state.finished_at is not None or state.started_at is None:
+            return now
+        beat = row.heartbeat_at if row is not None else None
+        seen = [t for t in (state.last_event_at, beat) if t is not None]
+        return min(now, max([state.started_at, *seen]))
+
     async def _check_engine(self) -> None:
         from phasegate.engine.client import engine_alive
 
@@ -341,7 +352,7 @@ class DashboardScreen(Screen[None]):
 
     async def _tick(self) -> None:
         await self._check_engine()
-        state, now = self.feed.state, self.feed.clock()
+        state, now = self.feed.state, self._now()
         with self.app.batch_update():
             self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
             if state.finished_at is None:

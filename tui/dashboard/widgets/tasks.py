@@ -86,8 +86,8 @@ class TaskTable(DataTable[Text]):
             took = None
         elif t.finished_at is None:  # running: this attempt's time (a retry starts anew)
             took = now - (t.attempt_started_at or t.started_at)
-        else:  # ended: from its first attempt's start to its end
-            took = t.finished_at - t.started_at
+        else:  # ended: its newest attempt's time, as while it ran (and as `show`, reports)
+            took = t.duration
         style = STATUS_STYLE.get(t.status.value, "")
         return [
             Text(safe(t.id), no_wrap=True, overflow="ellipsis"),
