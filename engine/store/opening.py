@@ -52,27 +52,31 @@ def prepare_path(path: str) -> None:
             f"cannot create the database {path}: {exc.strerror}; "
             "choose another place with --db or PHASEGATE_DB"
         ) from None
-    _writable_sides(path)
 
 
-def _writable_sides(path: str) -> None:
+def writable_sides(path: str) -> bool:
     """Give the WAL's side files (`-wal`, `-shm`) the database's mode again when they lost its
-    write bit: SQLite makes them with the database's mode, so a read-only reader that came
-    while the database was `chmod 400` left a read-only `-shm` behind, and every writer failed
-    on it after the database was made writable again. (A chmod disturbs no connection.)"""
+    write bit (True when one was changed): SQLite makes them with the database's mode, so a
+    read-only reader that came while the database was `chmod 400` left a read-only `-shm`
+    behind, and every writer failed on it after the database was made writable again. Called
+    once the file is known to be ours (another program's is left as it was); a chmod disturbs
+    no connection, but a connection opened before it keeps the side file read-only."""
     try:
         mode = os.stat(path).st_mode & 0o666
     except OSError:
-        return
+        return False
     if not mode & 0o200:
-        return
+        return False
+    changed = False
     for side in (path + "-wal", path + "-shm"):
         try:
             st = os.stat(side)
             if st.st_uid == os.geteuid() and not st.st_mode & 0o200:
                 os.chmod(side, mode)
+                changed = True
         except OSError:
             continue
+    return changed
 
 
 def store_error(path: str, exc: sqlite3.Error) -> StoreError:

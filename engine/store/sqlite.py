@@ -35,6 +35,7 @@ from phasegate.engine.store.opening import (
     prepare_path,
     store_error,
     writable,
+    writable_sides,
 )
 
 _RUN_COLUMNS = (
@@ -102,6 +103,11 @@ class SQLiteStore:
                 # before the WAL switch and the migrations: a file that is refused is left as
                 # it was (this only reads)
                 check_not_foreign(sync)
+                if not uri and writable_sides(path):  # (ours: a reader's read-only -shm)
+                    sync.close()
+                    sync = sqlite3.connect(
+                        target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
+                    )
                 # as the serving connection below: in WAL mode a commit then writes the log
                 # without an fsync, so a new database's nine migrations do not wait for nine of
                 # them (a crash can lose only the last commits, never the file's consistency,

@@ -83,6 +83,25 @@ async def test_another_programs_database_is_refused_before_anything_is_written(
     assert _state(foreign_db) == before  # no WAL switch, no table, no file beside it
 
 
+async def test_another_programs_wal_files_keep_their_modes(tmp_path: Path) -> None:
+    """A writer gives our database's read-only side files their mode back (a reader left them
+    so), but another program's are left as they are, as the rest of its files."""
+    path = tmp_path / "other.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE notes (x)")
+        conn.commit()
+    with closing(sqlite3.connect(path)) as keep:  # (its side files stay while it is open)
+        keep.execute("SELECT * FROM notes").fetchall()
+        # (the -shm only: SQLite itself gives an empty -wal the database's mode when any
+        # connection opens it)
+        shm = tmp_path / "other.db-shm"
+        shm.chmod(0o444)
+        with pytest.raises(StoreError, match="another program"):
+            await SQLiteStore.open(str(path))
+        assert oct(shm.stat().st_mode & 0o777) == "0o444"
+
+
 @pytest.mark.parametrize(
     "args",
     [["runs"], ["show", "last"], ["logs", "last", "hello"], ["report", "last"], ["run"]],
