@@ -104,16 +104,21 @@ def clear(run_dir: str) -> None:
     tasks = os.path.join(run_dir, "tasks")
     try:  # (flat: the journal and the attempts' files; shutil would cost a run its import)
         with os.scandir(tasks) as found:
-            for entry in found:
-                if entry.is_dir(follow_symlinks=False):
-                    import shutil
-
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-        os.rmdir(tasks)
+            entries = list(found)
     except OSError:
-        pass
+        return
+    for entry in entries:  # (one that cannot go does not keep the others)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                import shutil
+
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+    with contextlib.suppress(OSError):
+        os.rmdir(tasks)
 
 
 def wrap(argv: list[str], files: Files) -> list[str]:

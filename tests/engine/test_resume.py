@@ -176,3 +176,27 @@ async def test_a_run_id_that_exists_is_never_started_again(tmp_path: Path) -> No
     with pytest.raises(UsageError, match="run run1 exists already"):
         await again.run()
     assert executor.started == started  # nothing ran twice
+
+
+def test_clearing_a_run_s_attempt_files_goes_past_one_that_cannot_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempts' output files hold what tasks printed (secrets too): one that cannot be
+    removed (gone meanwhile) does not keep the others."""
+    from phasegate.engine.exec import adopt
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    for name in ("a.1.out", "b.1.out", "c.1.err", "started"):
+        (tasks / name).write_text("x")
+    real, failed = os.unlink, []
+
+    def flaky(path: str) -> None:
+        if not failed:
+            failed.append(path)
+            raise FileNotFoundError(path)
+        real(path)
+
+    monkeypatch.setattr(adopt.os, "unlink", flaky)
+    adopt.clear(str(tmp_path))
+    assert [p.name for p in tasks.iterdir()] == [os.path.basename(failed[0])]
