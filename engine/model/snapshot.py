@@ -1,4 +1,4 @@
-"""Snapshots of the fold: a RunState as JSON, so that attaching to a long run or resuming it
+"""Snapshots of the fold: a RunState in MessagePack, so that attaching to a long run or resuming it
 folds only the events after the newest snapshot instead of every event from the first.
 
 The format name is derived from the state classes' fields: a phasegate whose RunState has other
@@ -21,14 +21,17 @@ if typing.TYPE_CHECKING:
 
 SNAPSHOT_EVERY = 20_000  # events between two snapshots of a run
 
-_encoder = msgspec.json.Encoder()
+# MessagePack: its floats are IEEE doubles, so a NaN or an infinity (a cost a CLI reported as
+# such) reads back as it was written (JSON has neither: msgspec writes null, which no float
+# field takes back)
+_encoder = msgspec.msgpack.Encoder()
 
 
 @cache
-def _decoder() -> msgspec.json.Decoder[st.RunState]:
+def _decoder() -> msgspec.msgpack.Decoder[st.RunState]:
     """Built on first use: it reads every state class's annotations (3 ms; a run that never
     loads a snapshot does not pay it)."""
-    return msgspec.json.Decoder(st.RunState)
+    return msgspec.msgpack.Decoder(st.RunState)
 
 
 def _structs(hint: object) -> list[type[msgspec.Struct]]:
@@ -53,7 +56,7 @@ def snapshot_format() -> str:
         for f in msgspec.structs.fields(cls):
             seen.append(f"{cls.__name__}.{f.name}:{f.type}")
             todo += _structs(f.type)
-    return "json2-" + hashlib.sha256("\n".join(seen).encode()).hexdigest()[:16]
+    return "msgpack1-" + hashlib.sha256("\n".join(seen).encode()).hexdigest()[:16]
 
 
 def dump(state: st.RunState) -> bytes:
@@ -64,13 +67,22 @@ def load(data: bytes) -> st.RunState:
     return _decoder().decode(data)
 
 
+def readable(data: bytes) -> st.RunState | None:
+    """The state a snapshot holds, or None when it cannot be read (damaged): the run is then
+    folded from its first event, as when it has no snapshot."""
+    try:
+        return load(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 async def fold_run(store: Store, run_id: str) -> tuple[st.RunState, int]:
     """A run's state from its newest snapshot and the events after it; and its last seq."""
     state, seq = st.RunState(), 0
     found = await store.latest_snapshot(run_id, snapshot_format())
-    if found is not None:
-        seq, data = found
-        state = load(data)
+    kept = readable(found[1]) if found is not None else None
+    if found is not None and kept is not None:
+        state, seq = kept, found[0]
     events = await store.read_events(run_id, seq)
     for _, event in events:
         apply(state, event)

@@ -58,3 +58,35 @@ async def test_answers_given_before_a_dashboard_opened_are_history_not_news(tmp_
         assert (await feed.drain()).answers == [new]
     finally:
         await store.close()
+
+
+async def test_a_snapshot_keeps_what_json_cannot_and_a_damaged_one_is_passed_over(
+    tmp_path: Path,
+) -> None:
+    """A cost a CLI reported as NaN, an infinite extension of a budget: a snapshot reads them
+    back as they were (JSON has neither). A damaged snapshot is not read: the run is folded from
+    its first event, by `runs`, `show`, `resume` and the dashboard alike."""
+    import math
+
+    from phasegate.engine.model.snapshot import fold_run
+
+    store = await fixture_db(tmp_path / "pg.db", RECORDING)
+    try:
+        run_id = (await store.run_ids())[0]
+        events = await store.read_events(run_id)
+        state = project(e for _, e in events)
+        state.usage["cost_usd"] = math.nan
+        state.budget_extra["run"] = {"usd": math.inf}
+        back = snapshot.load(snapshot.dump(state))
+        assert math.isnan(back.usage["cost_usd"]) and back.budget_extra == {
+            "run": {"usd": math.inf}
+        }
+        cut = events[len(events) // 2][0]
+        await store.save_snapshot(run_id, cut, snapshot.snapshot_format(), b"\xc1 damaged")
+        folded, last = await fold_run(store, run_id)
+        assert folded == project(e for _, e in events) and last == events[-1][0]
+        feed = RunFeed(store, run_id)
+        await feed.drain()
+        assert feed.state == folded
+    finally:
+        await store.close()

@@ -17,8 +17,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Command
 from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.fold import apply
-from phasegate.engine.model.snapshot import load as load_state
-from phasegate.engine.model.snapshot import snapshot_format
+from phasegate.engine.model.snapshot import readable, snapshot_format
 from phasegate.engine.model.state import RunState
 from phasegate.tui.dashboard.risks import MAX_RISKS, RISK_EVENTS, Risk, risk_of
 
@@ -104,10 +103,11 @@ class RunFeed:
         up to the snapshot is read whole, and of the events before it only the newest that
         make a risk (for the risk feed, which keeps the newest MAX_RISKS)."""
         found = await self.store.latest_snapshot(self.run_id, snapshot_format())
-        if found is None:
+        kept = readable(found[1]) if found is not None else None
+        if found is None or kept is None:  # (none, or damaged: folded from the first event)
             return
-        seq, data = found
-        self.state, self._seq = load_state(data), seq
+        seq = found[0]
+        self.state, self._seq = kept, seq
         older: list[Risk] = []
         upto = seq
         while len(older) < MAX_RISKS:
