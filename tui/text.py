@@ -60,31 +60,67 @@ def labelled(label: str, items: Sequence[str], sep: str = " · ", width: int | N
     return "\n".join(lines)
 
 
+def cells(text: str) -> int:
+    """The terminal columns `text` takes: two for a wide character (CJK, most emoji)."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - cells(text))
+
+
+def _wrap(text: str, room: int) -> list[str]:
+    """`text` in lines of at most `room` columns, broken between words where it can."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        while cells(word) > room:  # (a word wider than the column: cut where it must be)
+            if line:
+                lines.append(line)
+                line = ""
+            cut = next(i for i in range(len(word), 0, -1) if cells(word[:i]) <= room)
+            lines.append(word[:cut])
+            word = word[cut:]
+        joined = f"{line} {word}" if line else word
+        if cells(joined) <= room:
+            line = joined
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    return lines
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None = None) -> str:
     """Columns of text; every cell is made safe for a terminal here, whoever filled it, and
-    kept on its row (a line break in a reason or a note is shown as `\\n`). On a terminal
-    narrower than the table (`width`: its columns; default: standard output's, when it is
-    one), the last column's text wraps inside that column, so that no line runs past the edge
-    and every other column stays aligned."""
+    kept on its row (a line break in a reason or a note is shown as `\\n`). Columns are
+    measured in terminal columns (a wide character takes two). On a terminal narrower than the
+    table (`width`: its columns; default: standard output's, when it is one), the last
+    column's text wraps inside that column, so that no line runs past the edge and every other
+    column stays aligned."""
     rows = [[one_line(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+            widths[i] = max(widths[i], cells(cell))
+    lines = ["  ".join(_pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     limit = terminal_width() if width is None else width
     start = sum(widths[:-1]) + 2 * (len(widths) - 1)
     room = (limit or 0) - start
     if limit is None or start + widths[-1] <= limit or room < MIN_LAST:
         limit = None  # (it fits, or the last column would be too narrow to read)
     for r in rows:
-        line = "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        if limit is not None and len(line) > limit:
-            import textwrap
-
-            parts = textwrap.wrap(r[-1], room, break_on_hyphens=False) or [""]
-            line = "\n".join([line[:start] + parts[0], *(" " * start + x for x in parts[1:])])
-        lines.append(line)
+        head = "  ".join(_pad(c, w) for c, w in zip(r[:-1], widths, strict=False))
+        head = head + "  " if len(r) > 1 else head
+        if limit is not None and start + cells(r[-1]) > limit:
+            parts = _wrap(r[-1], room)
+            lines.append("\n".join([head + parts[0], *(" " * start + x for x in parts[1:])]))
+        else:
+            lines.append((head + r[-1]).rstrip())
     return "\n".join(lines)
 
 

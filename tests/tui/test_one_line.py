@@ -65,3 +65,13 @@ def test_a_labelled_line_breaks_between_its_items() -> None:
         "           satisfaction n/a",
     ]
     assert labelled("  metrics  ", items, width=200) == "  metrics  " + " · ".join(items)
+
+
+def test_a_wrapped_column_counts_wide_characters_as_two_columns() -> None:
+    from phasegate.tui.text import cells, table
+
+    lines = table(["id", "reason"], [["a", "日本語" * 10]], width=30).splitlines()
+    assert all(cells(line) <= 30 for line in lines), lines
+    assert "".join(line[4:] for line in lines[1:]) == "日本語" * 10
+    aligned = table(["id", "reason"], [["日本", "x"], ["ab", "y"]], width=80).splitlines()
+    assert [line.index(c) for line, c in zip(aligned[1:], "xy", strict=True)] == [4, 6]
