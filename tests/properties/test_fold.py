@@ -153,9 +153,21 @@ def run_events(draw: st.DrawFn) -> list[ev.Event]:
     return events
 
 
+def _plain(value: Any) -> Any:
+    """Structs as dicts of their fields, all the way down; tuples, sets and enums kept as they
+    are, so that a tuple where a list was (or a text where an enum was) still shows."""
+    if isinstance(value, msgspec.Struct):
+        return {f: _plain(getattr(value, f)) for f in value.__struct_fields__}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
 def canonical(state: RunState) -> dict[str, Any]:
     """Everything a RunState holds, as plain comparable values."""
-    out = msgspec.to_builtins(state)
+    out: dict[str, Any] = _plain(state)
     for agent in out["agents"].values():
         agent["running"] = sorted(agent["running"])
     out["counts"] = state.counts()
