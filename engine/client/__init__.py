@@ -78,24 +78,34 @@ def elapsed(row: RunRow, state: RunState | None = None) -> float | None:
     return max([started, *seen]) - started
 
 
+FOLD_AT_MOST = 20_000  # events folded to list an interrupted run (more: its row's counts)
+
+
 async def known(store: SQLiteStore, row: RunRow) -> RunRow:
     """A run's row as far as it is known. The row holds counts and a heartbeat as of the
     engine's last heartbeat: a run just started (`run --detach`) has none yet, and an
-    interrupted run's last events came after it. Both are read from the events then (the
-    newest snapshot and those after it); a finished run's row is whole."""
-    from phasegate.engine.model.snapshot import fold_run
+    interrupted run's last events came after it. The counts are then read from the events
+    (the newest snapshot and those after it, when they are at most FOLD_AT_MOST: a listing
+    stays fast), and its time runs to its newest event; a finished run's row is whole."""
+    from phasegate.engine.model.snapshot import fold_run, snapshot_format
 
     if row.finished_at is not None:
         return row
     alive = engine_alive(row)
     if row.counts and alive:
         return msgspec.structs.replace(row, heartbeat_at=max(row.heartbeat_at or 0.0, time.time()))
-    state, _ = await fold_run(store, row.id)
-    started = row.started_at or state.started_at
-    row = msgspec.structs.replace(row, counts=state.counts(), started_at=started)
+    last = await store.last_event(row.id)
+    state = RunState()
+    if last is not None:
+        found = await store.latest_snapshot(row.id, snapshot_format())
+        if not row.counts or last[0] - (found[0] if found else 0) <= FOLD_AT_MOST:
+            state, _ = await fold_run(store, row.id)
+            row = msgspec.structs.replace(row, counts=state.counts())
+        state.last_event_at = last[1]
+    row = msgspec.structs.replace(row, started_at=row.started_at or state.started_at)
     end = elapsed(row, state)
-    if started is not None and end is not None:
-        row = msgspec.structs.replace(row, heartbeat_at=started + end)
+    if row.started_at is not None and end is not None:
+        row = msgspec.structs.replace(row, heartbeat_at=row.started_at + end)
     return row
 
 

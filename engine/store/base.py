@@ -138,6 +138,10 @@ class Store(Protocol):
 
     async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]: ...
 
+    async def last_event(self, run_id: str) -> tuple[int, float] | None:
+        """The seq and time of a run's newest event (None: it has none), without reading it."""
+        ...
+
     async def recent_events(
         self, run_id: str, types: Collection[str], upto_seq: int, limit: int
     ) -> list[tuple[int, Event]]:

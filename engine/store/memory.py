@@ -99,6 +99,10 @@ class MemoryStore:
         )
         return [(r[1], from_json(r[2], r[3], r[4], r[5])) for r in rows]
 
+    async def last_event(self, run_id: str) -> tuple[int, float] | None:
+        mine = [(r[1], r[3]) for r in self._events if r[0] == run_id]
+        return max(mine) if mine else None
+
     async def recent_events(
         self, run_id: str, types: Collection[str], upto_seq: int, limit: int
     ) -> list[tuple[int, Event]]:

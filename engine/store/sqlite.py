@@ -279,6 +279,12 @@ class SQLiteStore:
         )
         return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
+    async def last_event(self, run_id: str) -> tuple[int, float] | None:
+        rows = await self._query(
+            "SELECT seq, ts FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
+        )
+        return (int(rows[0][0]), float(rows[0][1])) if rows else None
+
     async def recent_events(
         self, run_id: str, types: Collection[str], upto_seq: int, limit: int
     ) -> list[tuple[int, Event]]:

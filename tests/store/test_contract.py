@@ -121,6 +121,8 @@ async def test_events_read_back_in_seq_order_equal_to_what_was_written(store: St
     assert await store.read_events("r1", after_seq=2) == got[2:]
     assert await store.read_events("r1", after_seq=4) == []
     assert await store.read_events("other") == []
+    assert await store.last_event("r1") == (4, T0 + 4)  # (the highest seq, not the last put)
+    assert await store.last_event("other") is None
 
 
 async def test_every_event_type_survives_a_round_trip(store: Store) -> None:

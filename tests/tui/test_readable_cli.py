@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
@@ -173,3 +174,34 @@ def test_a_retried_task_takes_its_newest_attempts_time_in_show_and_reports(
     assert shown["duration"] == 1.0 and shown["attempts"] == 2
     performance = json.loads(pg("report", "retr0001", "--format", "json").stdout)["performance"]
     assert [t["duration"] for t in performance["tasks"]] == [1.0]
+
+
+async def test_listing_a_long_interrupted_run_does_not_fold_it_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`runs` folds an interrupted run's events for its counts only when they are few (after
+    its newest snapshot); beyond FOLD_AT_MOST the row's counts stand, and its time still runs to
+    its newest event. (A 200,000-event run without a snapshot made `runs` take 2 s.)"""
+    from phasegate.engine import client
+    from phasegate.engine.store import MemoryStore
+
+    t0 = 1_700_000_000.0
+    store = MemoryStore()
+    row = RunRow("long0001", "two", "plan.yaml", "running", t0, started_at=t0)
+    row = msgspec.structs.replace(
+        row, counts={"running": 2}, engine_pid=GONE, engine_started=t0, heartbeat_at=t0 + 1
+    )
+    await store.create_run(row)
+    events: list[ev.Event] = [
+        ev.RunStarted(t0, "long0001", "two", "plan.yaml", [{"id": "p"}], TASKS, []),
+        ev.TaskStarted(t0, "a", 1, "a", 101, 101),
+        ev.TaskStarted(t0, "b", 1, "a", 102, 102),
+        *(ev.RunNoted(t0 + 1 + i / 10, f"note {i}", "bob") for i in range(30)),
+        ev.TaskFinished(t0 + 9, "a", 1, "succeeded", 0),
+    ]
+    await store.write_batch("long0001", list(enumerate(events, 1)))
+    few = await client.known(store, row)
+    assert few.counts == {"succeeded": 1, "running": 1} and few.duration == 9.0
+    monkeypatch.setattr(client, "FOLD_AT_MOST", 10)
+    many = await client.known(store, row)
+    assert many.counts == {"running": 2} and many.duration == 9.0
