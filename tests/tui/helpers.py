@@ -10,6 +10,7 @@ from collections.abc import Callable
 import psutil
 from textual.geometry import Region
 from textual.widget import Widget
+from textual.widgets import DataTable
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import Identity
@@ -86,3 +87,8 @@ async def commands(db: str, run_id: str) -> list[tuple[str, dict[str, object]]]:
     taken = _TAKEN.pop((db, run_id), [])
     assert all(who.uid == os.geteuid() for _, _, who in taken)
     return [(kind, args) for kind, args, _ in taken]
+
+
+def rows(table: DataTable[object]) -> list[list[str]]:
+    """A DataTable's rows as their cells' texts."""
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
