@@ -19,7 +19,6 @@ from phasegate.tui.cli.common import (
     _run_async,
     db_option,
     json_option,
-    var_option,
 )
 
 if TYPE_CHECKING:
@@ -49,9 +48,15 @@ if TYPE_CHECKING:
     "plan_path",
     metavar="PLAN",
     default=None,
-    help="The coordination plan of PLAN, before any run.",
+    help="The coordination plan of PLAN, before any run (--kind coordination or all).",
 )
-@var_option
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="With --plan: set or override a plan variable (repeatable).",
+)
 @db_option
 def report(
     run_ref: str | None,

@@ -235,7 +235,11 @@ def pause(run_ref: str, phase: str | None, reason: str, db: str | None) -> None:
     help="For an in-flight task with `on_resume: ask`: rerun, adopt or skip (repeatable).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
-@click.option("--phase", default=None, help="Resume only this paused phase of a live run.")
+@click.option(
+    "--phase",
+    default=None,
+    help="Resume only this paused phase of a live run (not with --decide, --headless, -q).",
+)
 @db_option
 @color_option
 def resume(
