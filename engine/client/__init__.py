@@ -60,22 +60,20 @@ def engine_alive(row: RunRow) -> bool:
     return same_process(row.engine_pid, row.engine_started)
 
 
-def elapsed(row: RunRow, state: RunState | None = None) -> float | None:
+def elapsed(row: RunRow, state: RunState) -> float | None:
     """How long the run took, or has taken so far: to its end; to now while its engine runs;
     to its last sign of life (heartbeat or event) once interrupted, so that `runs` and `show`
     agree and an interrupted run's time does not grow with the clock."""
-    started = row.started_at if state is None or state.started_at is None else state.started_at
+    started = state.started_at or row.started_at
     if started is None:
         return None
-    if state is not None and state.finished_at is not None:
+    if state.finished_at is not None:
         return state.finished_at - started
     if row.finished_at is not None:
         return row.finished_at - started
     if engine_alive(row):
         return max(time.time(), started) - started
-    last = state.last_event_at if state is not None else None
-    seen = [t for t in (row.heartbeat_at, last) if t is not None]
-    return max([started, *seen]) - started
+    return (state.last_seen(row.heartbeat_at) or started) - started
 
 
 FOLD_AT_MOST = 20_000  # events folded to list an interrupted run (more: its row's counts)
@@ -87,7 +85,7 @@ async def known(store: SQLiteStore, row: RunRow) -> RunRow:
     interrupted run's last events came after it. The counts are then read from the events
     (the newest snapshot and those after it, when they are at most FOLD_AT_MOST: a listing
     stays fast), and its time runs to its newest event; a finished run's row is whole."""
-    from phasegate.engine.model.snapshot import fold_run, snapshot_format
+    from phasegate.engine.model.snapshot import fold_from, snapshot_format
 
     if row.finished_at is not None:
         return row
@@ -95,13 +93,12 @@ async def known(store: SQLiteStore, row: RunRow) -> RunRow:
     if row.counts and alive:
         return msgspec.structs.replace(row, heartbeat_at=max(row.heartbeat_at or 0.0, time.time()))
     last = await store.last_event(row.id)
-    state = RunState()
+    state = RunState(started_at=row.started_at, last_event_at=last[1] if last else None)
     if last is not None:
         found = await store.latest_snapshot(row.id, snapshot_format())
         if not row.counts or last[0] - (found[0] if found else 0) <= FOLD_AT_MOST:
-            state, _ = await fold_run(store, row.id)
+            state, _ = await fold_from(store, row.id, found)
             row = msgspec.structs.replace(row, counts=state.counts())
-        state.last_event_at = last[1]
     row = msgspec.structs.replace(row, started_at=row.started_at or state.started_at)
     end = elapsed(row, state)
     if row.started_at is not None and end is not None:

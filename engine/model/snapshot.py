@@ -78,8 +78,14 @@ def readable(data: bytes) -> st.RunState | None:
 
 async def fold_run(store: Store, run_id: str) -> tuple[st.RunState, int]:
     """A run's state from its newest snapshot and the events after it; and its last seq."""
+    return await fold_from(store, run_id, await store.latest_snapshot(run_id, snapshot_format()))
+
+
+async def fold_from(
+    store: Store, run_id: str, found: tuple[int, bytes] | None
+) -> tuple[st.RunState, int]:
+    """As `fold_run`, from a snapshot already read (`found`: its seq and data, or None)."""
     state, seq = st.RunState(), 0
-    found = await store.latest_snapshot(run_id, snapshot_format())
     kept = readable(found[1]) if found is not None else None
     if found is not None and kept is not None:
         state, seq = kept, found[0]

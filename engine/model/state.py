@@ -292,3 +292,10 @@ class RunState(msgspec.Struct):
         if self.started_at is None:
             return None
         return (self.finished_at or self.started_at) - self.started_at
+
+    def last_seen(self, heartbeat: float | None = None) -> float | None:
+        """A run not ended (or whose engine died): its last sign of life, its newest event or
+        the engine's last `heartbeat`, whichever came later (None before it started)."""
+        if self.started_at is None:
+            return None
+        return max(t for t in (self.started_at, self.last_event_at, heartbeat) if t is not None)

@@ -183,8 +183,7 @@ class Facts(msgspec.Struct):
         if self.state.finished_at is not None:
             return self.state.finished_at
         ends = [a.end for a in self.attempts if a.end is not None]
-        known = [t for t in (self.state.last_event_at, self.seen) if t is not None]
-        return max([self.start, *known, *ends])
+        return max([self.start, self.state.last_seen(self.seen) or self.start, *ends])
 
     def final(self, task: str) -> Attempt | None:
         """The task's newest attempt, leaving out those a take-over interrupted."""

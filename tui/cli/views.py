@@ -11,7 +11,7 @@ from typing import Any
 
 from phasegate.engine.client import RunRow, SQLiteStore, elapsed, engine_alive, resolve_run
 from phasegate.engine.client.plans import seconds_left
-from phasegate.engine.client.reports import gather, metrics
+from phasegate.engine.client.reports import make, metrics
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
@@ -51,8 +51,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     store = await SQLiteStore.open(db_path)
     try:
         row = await resolve_run(store, ref)
-        facts = gather(row.id, [e for _, e in await store.read_events(row.id)])
-        facts.seen = row.heartbeat_at  # (as reports have it: a run not ended, so far)
+        facts = await make.facts_of(store, row.id)  # (with the heartbeat, as reports have it)
         state = facts.state
     finally:
         await store.close()

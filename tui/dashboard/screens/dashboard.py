@@ -296,11 +296,10 @@ class DashboardScreen(Screen[None]):
         or heartbeat): its times stop there, as `runs` and `show` say them, instead of growing
         with the clock."""
         now, state, row = self.feed.clock(), self.feed.state, self.feed.row
-        if self._alive or state.finished_at is not None or state.started_at is None:
+        seen = state.last_seen(row.heartbeat_at if row is not None else None)
+        if self._alive or state.finished_at is not None or seen is None:
             return now
-        beat = row.heartbeat_at if row is not None else None
-        seen = [t for t in (state.last_event_at, beat) if t is not None]
-        return min(now, max([state.started_at, *seen]))
+        return min(now, seen)
 
     async def _check_engine(self) -> None:
         from phasegate.engine.client import engine_alive
