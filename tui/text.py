@@ -52,9 +52,9 @@ def labelled(label: str, items: Sequence[str], sep: str = " · ", width: int | N
     limit = terminal_width() if width is None else width
     lines = [label + (items[0] if items else "")]
     for item in items[1:]:
-        if limit is not None and len(lines[-1] + sep.rstrip() + " " + item) > limit:
+        if limit is not None and cells(lines[-1] + sep.rstrip() + " " + item) > limit:
             lines[-1] += sep.rstrip()
-            lines.append(" " * len(label) + item)
+            lines.append(" " * cells(label) + item)
         else:
             lines[-1] += sep + item
     return "\n".join(lines)

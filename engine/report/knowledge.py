@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from phasegate.engine.plan.amend import COMMAND_FIELDS
 from phasegate.engine.report.facts import BAD, Facts
 from phasegate.engine.store.base import Knowledge, Store
 from phasegate.engine.watch.history import cost_key, gate_key
@@ -46,7 +47,7 @@ async def remember_run(store: Store, f: Facts, lessons: dict[str, object]) -> in
     return len(found)
 
 
-WORK = ("run", "prompt", "agent", "capability")  # a task's work, and who does it
+WORK = (*COMMAND_FIELDS, "agent", "capability")  # a task's work, and who does it
 
 
 def reworked(amendments: list[dict[str, Any]]) -> set[str]:
