@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from phasegate.engine.watch.history import gate_key as gate_key
     from phasegate.engine.watch.history import gate_waits as gate_waits
     from phasegate.engine.watch.history import learned as learned
+    from phasegate.engine.watch.history import retry_extra as retry_extra
     from phasegate.engine.watch.impact import impact_lines as impact_lines
     from phasegate.engine.watch.simulate import Schedule as Schedule
     from phasegate.engine.watch.simulate import projected as projected
@@ -49,6 +50,7 @@ _WHERE = {
     "gate_key": "phasegate.engine.watch.history",
     "gate_waits": "phasegate.engine.watch.history",
     "learned": "phasegate.engine.watch.history",
+    "retry_extra": "phasegate.engine.watch.history",
     "impact_lines": "phasegate.engine.watch.impact",
     "Schedule": "phasegate.engine.watch.simulate",
     "projected": "phasegate.engine.watch.simulate",

@@ -61,6 +61,7 @@ def _run_started(s: RunState, e: ev.RunStarted) -> None:
             needs=tuple(t.get("needs") or ()),
             estimate=t.get("estimate"),
             p90=t.get("p90"),
+            retry_s=float(t.get("retry_s") or 0.0),
             priority=int(t.get("priority") or 0),
         )
     for a in e.agents:

@@ -25,6 +25,7 @@ class TaskState(msgspec.Struct):
     needs: tuple[str, ...] = ()
     estimate: float | None = None
     p90: float | None = None  # of its earlier successful runs, when history has them
+    retry_s: float = 0.0  # what their failed attempts took before them, on average
     priority: int = 0
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0

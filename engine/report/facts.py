@@ -14,6 +14,7 @@ from phasegate.engine.model.fold import apply
 from phasegate.engine.model.state import RunState
 
 BAD = frozenset(s.value for s in statuses.BAD)  # the same bad ends as the engine, by name
+RETRIED = frozenset(("failed", "timed_out"))  # an attempt's ends that its retry follows
 INTERRUPTED = "interrupted"  # an attempt the engine's death cut short (stopped at the take-over)
 FAILED_ENDS = frozenset({"failed", "timed_out"})  # an attempt that failed (not one stopped)
 NOT_REACHED = "not reached"  # a gate whose phase never ended, in a run that has ended
@@ -188,6 +189,20 @@ class Facts(msgspec.Struct):
     def final(self, task: str) -> Attempt | None:
         """The task's newest attempt, leaving out those a take-over interrupted."""
         return self.last.get(task)
+
+    def retried(self, task: str) -> float:
+        """The time the task's failed (or timed-out) attempts took before its newest one, their
+        retry delays included: from the first of them to its newest attempt's start. Counted
+        back to the first attempt that did not fail (one before a rewind or a reset, say)."""
+        final = self.final(task)
+        if final is None:
+            return 0.0
+        first = final.start
+        for a in reversed([x for x in self.attempts if x.task == task and x.start < final.start]):
+            if a.status not in RETRIED:
+                break
+            first = a.start
+        return final.start - first
 
 
 def gather(run_id: str, events: list[ev.Event]) -> Facts:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from phasegate.engine.plan.amend import COMMAND_FIELDS
 from phasegate.engine.report.facts import BAD, Facts
 from phasegate.engine.store.base import Knowledge, Store
-from phasegate.engine.watch.history import cost_key, gate_key
+from phasegate.engine.watch.history import cost_key, gate_key, retry_key
 
 if TYPE_CHECKING:  # (annotations only: reading a run needs no plan model)
     from phasegate.engine.plan.model import Plan
@@ -80,6 +80,10 @@ async def learn(
         and (a := f.final(t.id)) is not None
         and a.end
     }
+    # the time lost to failed attempts before each of them succeeded: the dry run counts it
+    for t in took.copy():
+        if (lost := f.retried(t)) > 0:
+            took[retry_key(t)] = lost
     # how long each manual gate waited for its decision: the forecast and the dry run expect it
     for g in f.state.gates.values():
         if g.approval == "manual" and g.opened_at is not None and g.closed_at is not None:

@@ -10,6 +10,7 @@ from phasegate.engine.model.statuses import PhaseStatus
 from phasegate.engine.plan.model import RuleFallback
 from phasegate.engine.watch.contingency import act
 from phasegate.engine.watch.forecast import forecast
+from phasegate.engine.watch.history import tasks_learned
 from phasegate.engine.watch.pressure import EVERY as PRESSURE_EVERY
 from phasegate.engine.watch.pressure import sample as sample_pressure
 from phasegate.engine.watch.risks import Finding, Tuning
@@ -142,7 +143,7 @@ class Monitoring:
             still = False
         self._last_at, self._last_lefts, self._still = now, lefts, still
         phases = {p: round(left, 3) for p, left in f.phases.items()}
-        learned = len(self.learned) - len(self.gate_waits)
+        learned = tasks_learned(self.learned)
         host.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed, still))
 
     def _contingency(self, raised: ev.RiskRaised, phase: str) -> None:

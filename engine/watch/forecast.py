@@ -49,7 +49,8 @@ def progress(state: RunState, now: float) -> Progress:
         took = t.estimate
         if took is None:
             took, guessed = DEFAULT_ESTIMATE, guessed + 1
-        estimate[t.id] = took
+        # not started yet: its earlier runs' failed attempts, on average, come first
+        estimate[t.id] = took if t.attempts else took + t.retry_s
         if t.priority:  # (0, the default, is left out: the simulation reads a missing one as 0)
             priority[t.id] = t.priority
         if t.status is TaskStatus.RUNNING and t.agent is not None:

@@ -1,8 +1,10 @@
 """Estimates learned from history: each task's median and p90 duration over the plan's earlier
 successful runs, which take the place of the plan's `estimate` (its fallback) in the forecast,
 the overrun rule and the dry run; and how long each manual gate waited for its decision (kept
-under `gate:ID`, as no task id holds a colon), which the forecast and the dry run expect; and
-what each task's coding agents cost (dollars, under `cost:ID`), which budgets admit it with."""
+under `gate:ID`, as no task id holds a colon), which the forecast and the dry run expect; what
+each task's coding agents cost (dollars, under `cost:ID`), which budgets admit it with; and the
+time its failed attempts took before it succeeded (under `retry:ID`, kept only for the runs that
+needed a retry), which the forecast and the dry run add to it on average."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ class Learned(msgspec.Struct, frozen=True):
     median: float
     p90: float
     runs: int
+    total: float = 0.0  # (the sum: an average over other runs than these, as retries need)
 
 
 def summarise(seconds: list[float]) -> Learned:
@@ -28,7 +31,7 @@ def summarise(seconds: list[float]) -> Learned:
     p90 = ordered[min(n - 1, int(0.9 * n))]
     # (statistics.median's own arithmetic; that module's import cost every run 2 ms)
     median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
-    return Learned(median, p90, n)
+    return Learned(median, p90, n, sum(ordered))
 
 
 async def learned(store: Store, plan: str, before: float | None = None) -> dict[str, Learned]:
@@ -60,3 +63,27 @@ def cost_key(task: str) -> str:
 def costs(learned: dict[str, Learned]) -> dict[str, float]:
     """task id -> the median of what it cost in earlier runs (dollars)."""
     return {k[len(COST) :]: v.median for k, v in learned.items() if k.startswith(COST)}
+
+
+RETRY = "retry:"  # the prefix of a task's time lost to failed attempts (runs that retried it)
+
+
+def retry_key(task: str) -> str:
+    return RETRY + task
+
+
+def retry_extra(learned: dict[str, Learned]) -> dict[str, float]:
+    """task id -> the time its failed attempts took before it succeeded, on average over the
+    earlier runs in which it succeeded (0 in those that needed no retry): a task that fails
+    one run in two, losing 10 s when it does, is expected to take its median and 5 s more."""
+    out: dict[str, float] = {}
+    for k, v in learned.items():
+        if k.startswith(RETRY) and (own := learned.get(k[len(RETRY) :])) is not None:
+            out[k[len(RETRY) :]] = v.total / max(own.runs, v.runs)
+    return out
+
+
+def tasks_learned(learned: dict[str, Learned]) -> int:
+    """How many tasks have a duration from history (gates' waits, costs and retries are kept
+    beside them under a prefix with a colon, which no task id holds)."""
+    return sum(1 for k in learned if ":" not in k)

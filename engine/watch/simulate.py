@@ -230,10 +230,11 @@ def _queue(t: str, now: float, sched: Scheduler, ready_at: dict[str, float], out
 
 def projected(plan: Plan, learned: Mapping[str, Learned]) -> Schedule:
     """The dry run's schedule, the one `phasegate plan` prints and the coordination report
-    shows: estimates learned from earlier runs where there are some, each manual gate's median
-    wait for a decision counted, fallback tasks standing by."""
+    shows: estimates learned from earlier runs where there are some (the median attempt, and
+    the time failed attempts took before it on average), each manual gate's median wait for a
+    decision counted, fallback tasks standing by."""
     from phasegate.engine.plan.fallbacks import fallbacks, risk_fallbacks
-    from phasegate.engine.watch.history import gate_waits
+    from phasegate.engine.watch.history import gate_waits, retry_extra
 
     expected = gate_waits(dict(learned))
     after: dict[str, float] = {}  # phase -> the waits of its gates
@@ -241,5 +242,6 @@ def projected(plan: Plan, learned: Mapping[str, Learned]) -> Schedule:
         if gate.approval == "manual" and gate.id in expected:
             after[gate.after] = after.get(gate.after, 0.0) + expected[gate.id]
     standby = set(fallbacks(plan).values()) | set(risk_fallbacks(plan))
-    medians = {k: v.median for k, v in learned.items()}
+    extra = retry_extra(dict(learned))
+    medians = {k: v.median + extra.get(k, 0.0) for k, v in learned.items()}
     return simulate(plan, waits=after, standby=standby, learned=medians)

@@ -464,3 +464,36 @@ async def test_a_held_phase_s_forecast_holds_and_a_running_task_s_counts_down(
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
     assert state.status.value == "succeeded", done
     assert seen == [60.0], done  # held: 30 s later still 60 s left, not 30
+
+
+def test_retries_count_in_the_dry_run_on_average_over_the_runs_that_succeeded(
+    tmp_path: Path,
+) -> None:
+    """A task that needed a retry in two of its four earlier runs, losing 10 s in all to failed
+    attempts, is expected to take its median and 2.5 s more: the dry run said its median alone
+    (a task that fails once was forecast short)."""
+    from phasegate.engine.watch.history import Learned, retry_extra, summarise
+    from phasegate.engine.watch.simulate import projected
+    from phasegate.tui.cli.dryrun import render
+
+    history = {"c": summarise([40.0, 40.0, 40.0, 40.0]), "retry:c": summarise([4.0, 6.0])}
+    assert retry_extra(history) == {"c": 2.5}
+    assert retry_extra({"retry:c": Learned(9.0, 9.0, 1, 9.0)}) == {}  # (no run of its own)
+    plan = _plan(tmp_path, CHAIN)
+    after = projected(plan, history)
+    assert after.total == 42.5 and after.critical_path == ["c"]
+    shown = render(plan, as_json=False, width=80, learned=history)
+    assert "dry run of chain: 42.5s" in shown
+    assert "retries counted" in shown and "c +2.5s" in shown
+    assert "retries counted" not in render(plan, as_json=False, width=80, learned={})
+
+
+def test_the_forecast_adds_a_task_s_retries_until_it_starts(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, GATED)
+    state = _started(plan)
+    state.tasks["y"].retry_s = 7.0  # (as the run's start puts it there from history)
+    before = forecast(plan, build(plan), state, 0.0)
+    assert before.eta == 22.0  # x 10 s, then y 5 s and its earlier runs' 7 s of retries
+    apply(state, ev.TaskStarted(0.0, "y", 1, "a", 1, 1))
+    assert state.tasks["y"].attempts == 1
+    assert forecast(plan, build(plan), state, 0.0).eta < before.eta

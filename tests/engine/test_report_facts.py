@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from phasegate.engine.model import events as ev
 from phasegate.engine.report import make
 from phasegate.engine.report.diff import compare
 from phasegate.engine.report.facts import INTERRUPTED, Facts, actual_critical_path
@@ -274,3 +275,19 @@ def test_the_metrics_of_a_run_under_way_are_of_what_it_has_done_so_far() -> None
     assert scores["resource_efficiency"] == 60.0
     ended = metrics(gather("live", [*events, ev.RunFinished(T0 + 6, "cancelled")]))
     assert ended["task_success_rate"] == 25.0  # (once it has ended, every task counts)
+
+
+def test_the_time_lost_to_failed_attempts_stops_at_one_that_did_not_fail() -> None:
+    """What history keeps of a task's retries: from its first failed attempt in a row to its
+    newest attempt's start (their retry delays in it), not an attempt before a rewind."""
+    f = Facts("r")
+    for n, (start, end, status) in enumerate(
+        [(0.0, 2.0, "succeeded"), (10.0, 12.0, "failed"), (13.0, 20.0, "timed_out")], 1
+    ):
+        f.add(ev.TaskStarted(start, "t", n, "a", 1, 1))
+        f.add(ev.TaskFinished(end, "t", n, status, 0 if status == "succeeded" else 1))
+    assert f.retried("t") == 3.0  # the failed one before the newest: 10.0 -> 13.0
+    f.add(ev.TaskStarted(22.0, "t", 4, "a", 1, 1))
+    f.add(ev.TaskFinished(25.0, "t", 4, "succeeded", 0))
+    assert f.retried("t") == 12.0  # 10.0 (the first failure after a success) -> 22.0
+    assert f.retried("other") == 0.0

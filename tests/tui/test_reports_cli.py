@@ -49,7 +49,11 @@ def test_a_finished_run_has_its_reports_and_every_format_works(pg: Run, tmp_path
     dry = pg("plan", "plan.yaml", "--json")
     sources = {t["id"]: t["estimate_from"] for t in json.loads(dry.stdout)["tasks"]}
     assert sources == {"make": "history", "flaky": "history", "check": "history"}
+    # flaky failed once and waited its 1 s backoff: the dry run counts that time for it
+    retries = {t["id"]: t["retry_s"] for t in json.loads(dry.stdout)["tasks"]}
+    assert retries["flaky"] >= 1.0 and retries["make"] == retries["check"] == 0.0, retries
     assert "from earlier runs (median) for 3 of 3 tasks" in pg("plan", "plan.yaml").stdout
+    assert "retries counted" in pg("plan", "plan.yaml").stdout
     before = pg("report", "--plan", "plan.yaml", "--kind", "coordination")
     assert before.returncode == 0 and "Simulated schedule" in before.stdout
     # one simulator, one answer: the dry run and the coordination plan name the same duration

@@ -14,6 +14,7 @@ from phasegate.engine.client.plans import (
     gate_key,
     gate_waits,
     projected,
+    retry_extra,
     risk_fallbacks,
 )
 from phasegate.engine.model.durations import format_duration
@@ -91,6 +92,13 @@ def render(
         if from_history
         else "from the plan (no earlier run of it in the database)"
     )
+    retries = sorted(retry_extra(learned).items(), key=lambda kv: -kv[1])
+    if retries:
+        out.append(
+            "retries counted (failed attempts before success, average of earlier runs): "
+            + ", ".join(f"{safe(t)} +{format_duration(lost)}" for t, lost in retries[:5])
+            + (" ..." if len(retries) > 5 else "")
+        )
     out.append(
         f"estimates: {source}"
         + (
@@ -113,6 +121,7 @@ def render(
 def _as_json(
     plan: Plan, s: Schedule, learned: dict[str, Learned], expected: dict[str, float]
 ) -> dict[str, object]:
+    retries = retry_extra(learned)
     return {
         "plan": plan.name,
         "total": s.total,
@@ -131,6 +140,7 @@ def _as_json(
                 "estimate_from": "history"
                 if x.task in learned
                 else ("plan" if x.estimated else "default"),
+                "retry_s": round(retries.get(x.task, 0.0), 3),
             }
             for x in s.slots
         ],
