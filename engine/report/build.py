@@ -209,6 +209,11 @@ def performance(
                 if p.started_at is not None and p.finished_at is not None
                 else None,
                 "timebox": p.timebox,
+                # each time it ran (a gate's rejection runs it again): the duration is the last
+                "passes": [
+                    {"start": a - f.start, "end": (b if b is not None else f.end) - f.start}
+                    for a, b in f.passes.get(p.id, [])
+                ],
             }
             for p in f.state.phases.values()
         ],

@@ -87,6 +87,7 @@ class Facts(msgspec.Struct):
     phase_order: list[str] = []  # the phases, in run order
     down: list[tuple[float, float]] = []  # engine dead: last seen, take-over
     seen: float | None = None  # the engine's last heartbeat (a run not ended: so far)
+    passes: dict[str, list[tuple[float, float | None]]] = {}  # phase -> each start, its end
     _running: dict[str, Attempt] = {}
 
     def add(self, e: ev.Event) -> None:
@@ -104,6 +105,11 @@ class Facts(msgspec.Struct):
             f.slots = slots if isinstance(e, ev.RunStarted) else {**f.slots, **slots}
         elif isinstance(e, ev.TaskReady):
             f.ready_at.setdefault(e.task, e.ts)
+        elif isinstance(e, ev.PhaseStarted):  # (again after a gate sent the run back to it)
+            f.passes.setdefault(e.phase, []).append((e.ts, None))
+        elif isinstance(e, ev.PhaseFinished) and f.passes.get(e.phase):
+            began, _ = f.passes[e.phase][-1]
+            f.passes[e.phase][-1] = (began, e.ts)
         elif isinstance(e, ev.TaskStarted):
             a = Attempt(e.task, e.attempt, e.agent, e.ts)
             f.attempts.append(a)

@@ -260,7 +260,13 @@ def _phase_spans(items: list[dict[str, Any]], phase_of: dict[str, str]) -> list[
 def _gantt_of_run(perf: dict[str, Any]) -> str:
     phase_of = {t["id"]: t["phase"] for t in perf["tasks"]}
     bars = sorted(perf.get("attempts", []), key=lambda b: (b["start"], b["task"]))
-    phases = _phase_spans(bars, phase_of)
+    # a band for each time a phase ran (a gate's rejection runs it again), as the phases'
+    # table counts them; from the attempts only for a run whose phases never started
+    phases = [
+        (p["id"] if len(p["passes"]) == 1 else f"{p['id']} #{k}", x["start"], x["end"])
+        for p in perf["phases"]
+        for k, x in enumerate(p.get("passes") or (), 1)
+    ] or _phase_spans(bars, phase_of)
     return gantt(bars, phases, perf.get("gates", []), perf["critical_path"]["actual"],
                  perf.get("down", []))  # fmt: skip
 

@@ -130,6 +130,23 @@ async def test_a_task_run_again_by_a_gates_rewind_is_not_flaky() -> None:
     assert "flaky" not in text and "succeeded after" not in text
 
 
+async def test_a_phase_run_twice_has_one_duration_in_its_table_and_its_chart() -> None:
+    """p1 ran 0-4 s, then again 5-9 s after g's rejection. The phases' table said 4 s (its last
+    time) while the Gantt chart drew one band of 9 s over both: two bands of 4 s now, and the
+    table says it ran twice."""
+    report, text, _ = await _report(_rewound())
+    p1 = next(p for p in report["performance"]["phases"] if p["id"] == "p1")
+    assert p1["duration"] == 4.0 and [(x["start"], x["end"]) for x in p1["passes"]] == [
+        (0.0, 4.0),
+        (5.0, 9.0),
+    ]
+    assert "| p1 | succeeded (ran 2 times; the last counted) | 4.0s |" in text
+    page = make.render(report, "html")
+    assert "<title>phase p1 #1: 4.0s</title>" in page
+    assert "<title>phase p1 #2: 4.0s</title>" in page
+    assert "<title>phase p2: 45.0s</title>" in page and "phase p1: 9.0s" not in page
+
+
 async def test_a_task_restarted_by_an_amendment_is_not_flaky() -> None:
     """`amend --restart`: its attempt ends cancelled and a second one runs."""
     run = Run().add(0, "phase.started", phase="p1")
