@@ -21,8 +21,8 @@ from phasegate.tui.text import money
 
 from .helpers import dashboard, live_run, text, until_shown
 
-# (the roster's line, whole: at 80 columns `quiet Ns` comes first once a second has passed
-# before the first draw, on a busy machine, and the line is cut)
+# (the roster's line, whole: at 80 columns the roster's ellipsis may cut it; these tests are of
+# markup and spend, the 80-column layout has tests of its own)
 WIDE = (160, 40)
 
 PHASEGATE = os.path.join(os.path.dirname(sys.executable), "phasegate")
@@ -73,7 +73,7 @@ async def test_the_header_roster_and_task_pane_show_what_agents_do_and_spend(
         def doing() -> bool:
             nonlocal roster
             roster = text(screen.query_one(AgentRoster))
-            return "→ Bash: make" in roster  # (after `quiet Ns` on a slow machine)
+            return "→ Bash: make" in roster  # (then `quiet Ns` on a slow machine)
 
         await until_shown(pilot, "the roster to show the agent's newest line", doing)
         header = text(screen.query_one(RunHeader))

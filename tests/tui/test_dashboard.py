@@ -237,3 +237,29 @@ async def test_the_footer_offers_only_keys_that_do_something_and_the_palette_one
         assert {"q", "g", "l", "slash"} <= shown
         titles = [c.title for c in app.get_system_commands(screen) if isinstance(c, SystemCommand)]
         assert titles.count("Keys") == 1
+
+
+async def test_the_roster_says_an_agent_s_newest_line_before_how_long_it_has_been_quiet() -> None:
+    """`build · Running the suite… · quiet 30.0s`: the line first. The quiet time came first,
+    and a narrow roster cut the line that says what the agent does."""
+    from textual.app import App, ComposeResult
+
+    from phasegate.engine.model.state import AgentState, RunState, TaskState
+
+    class _Roster(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AgentRoster()
+
+    state = RunState()
+    state.tasks["build"] = TaskState("build", "p", agent="w", started_at=100.0)
+    state.agents["w"] = AgentState("w", 2, running={"build"})
+    line = {"build": "Running the suite of module engine.store"}
+    async with _Roster().run_test(size=(60, 8)) as pilot:
+        roster = pilot.app.query_one(AgentRoster)
+        roster.show(state, {"build": 100.0}, now=130.5, last_line=line)
+        await pilot.pause()
+        shown = text(roster)
+        assert "build · Running the suite" in shown, shown
+        roster.show(state, {"build": 100.0}, now=130.5, last_line={})
+        await pilot.pause()
+        assert "build · quiet 30.0s" in text(roster)

@@ -16,8 +16,8 @@ from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
 from .helpers import dashboard, live_run, text, until_shown
 
-# (the roster's line, whole: at 80 columns `quiet Ns` comes first once a second has passed
-# before the first draw, on a busy machine, and the line is cut)
+# (the roster's line, whole: at 80 columns the roster's ellipsis may cut it; these tests are of
+# markup and spend, the 80-column layout has tests of its own)
 WIDE = (160, 40)
 
 MARKUP = "tick [/] [bold]x"

@@ -79,11 +79,13 @@ class AgentRoster(Static, can_focus=True):
             marks = [last_output.get(t) or state.tasks[t].started_at for t in current]
             since = max((m for m in marks if m is not None), default=None)
             quiet = int(now - since) if since is not None else 0
-            if quiet >= 1 and not waits:  # whole seconds: the text changes at most once a second
-                detail += f" · quiet {format_duration(float(quiet))}"
+            # what it said last, then for how long it has said nothing: on a narrow roster the
+            # line is what was cut first (`build · quiet 12s · Running the t…`)
             doing = (last_line or {}).get(current[0], "").strip() if current else ""
             if doing:
                 detail += f" · {safe(doing)[:NOW_CHARS]}"
+            if quiet >= 1 and not waits:  # whole seconds: the text changes at most once a second
+                detail += f" · quiet {format_duration(float(quiet))}"
             spent = spend.get(a.id, 0.0)
             if spent:
                 detail += f" · {money(spent)}"
