@@ -162,3 +162,43 @@ async def test_a_decided_gates_reason_reads_whole(
         )
         (toast,) = [n for n in app._notifications if "gate qa failed" in n.message]
         assert toast.message.endswith("END")  # whole, where the table cuts it
+
+
+async def test_a_risk_that_cleared_says_so_in_words(tmp_path: Path) -> None:
+    """The feed listed a risk rule's risk that no longer held as it listed an open one: `Risks
+    (2)` and the same line, whatever colour says. Now `cleared · ` comes first, the title
+    counts them, and the whole list says when it cleared."""
+    now = time.time()
+    overrun = "running 9.0s, past its estimate of 2.0s"
+    events: list[ev.Event] = [
+        ev.RunStarted(
+            now,
+            "cleared",
+            "cleared-plan",
+            "x.yaml",
+            phases=[{"id": "p", "title": "", "timebox": None}],
+            tasks=[{"id": "fetch", "phase": "p", "agent": "m", "needs": []}],
+            agents=[{"id": "m", "slots": 1}],
+        ),
+        ev.TaskStarted(now, "fetch", 1, "m", 1, 1),
+        ev.RiskRaised(now + 1, "overrun:fetch", "task_overrun", "medium", "task fetch", overrun),
+        ev.RiskRaised(now + 2, "silent:fetch", "silent_agent", "medium", "task fetch", "quiet"),
+        ev.RiskCleared(now + 3, "overrun:fetch", "it ended"),
+    ]
+    db = f"{tmp_path}/c.db"
+    run_id = await live_run(db, "cleared", events)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        feed = screen.query_one(RiskFeed)
+        await until_shown(pilot, "both risks", lambda: "past its estimate" in text(feed))
+        lines = text(feed).splitlines()
+        assert "Risks (2, 1 cleared)" in lines[0], lines
+        assert any("cleared · task fetch: running 9.0s" in line for line in lines), lines
+        assert any("MED task fetch: quiet" in " ".join(line.split()) for line in lines), lines
+        feed.focus()
+        await pilot.press("enter")
+        await until_shown(pilot, "the risks whole", lambda: isinstance(app.screen, RisksScreen))
+        whole = " ".join(text(w) for w in app.screen.query("Static"))
+        cleared = time.strftime("%H:%M:%S", time.localtime(now + 3))
+        assert f"task fetch · cleared {cleared}" in whole, whole

@@ -33,6 +33,7 @@ class Changes:
     phases: bool = False
     run: bool = False
     risks: list[Risk] = field(default_factory=list)
+    risks_cleared: bool = False  # a risk rule's risk no longer holds (the feed marks it)
     gates_opened: list[str] = field(default_factory=list)  # manual gates that now wait
     changes_opened: list[str] = field(default_factory=list)  # amendments at their change gate
     changes_closed: list[ev.ChangeClosed] = field(default_factory=list)
@@ -177,3 +178,5 @@ class RunFeed:
         if risk is not None:
             self.risks.append(risk)
             changes.risks.append(risk)
+        if isinstance(event, ev.RiskCleared):
+            changes.risks_cleared = True

@@ -1,8 +1,10 @@
-"""Risk items for the feed. Until risk rules exist (the risks issue), failures, retries, blocked
-tasks, agents that are not ready and failed checks are the risks shown."""
+"""Risk items for the feed: what the risk rules raised (each marked once it clears), and the
+failures, retries, blocked tasks, agents not ready, failed checks and refused gates of the
+run."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from phasegate.engine.model import events as ev
@@ -18,10 +20,23 @@ class Risk:
     severity: str
     subject: str
     message: str
+    key: str = ""  # a risk rule's (its RiskRaised key): it clears; the others are facts
 
     @property
     def rank(self) -> int:
         return SEVERITIES.index(self.severity)
+
+    def cleared(self, state: RunState) -> str | None:
+        """None while it holds; once cleared, when (`HH:MM:SS`, or "" when the rule has raised
+        it again since, and only the newest time is known)."""
+        held = state.risks.get(self.key) if self.key else None
+        if held is None:
+            return None
+        if held.raised_at != self.ts:
+            return ""  # (raised again since: this one cleared before)
+        if held.cleared_at is None:
+            return None
+        return time.strftime("%H:%M:%S", time.localtime(held.cleared_at))
 
 
 # the event types risk_of makes a risk of (what the feed reads of a run's past, before a snapshot)
@@ -62,7 +77,11 @@ def risk_of(event: ev.Event, state: RunState) -> Risk | None:
             return Risk(event.ts, "high", f"check {event.name}", event.detail)
         case ev.RiskRaised():
             return Risk(
-                event.ts, event.severity, event.subject, f"{event.message} → {event.action}"
+                event.ts,
+                event.severity,
+                event.subject,
+                f"{event.message} → {event.action}",
+                event.key,
             )
         case ev.GateClosed(outcome="rejected" | "failed"):
             return Risk(event.ts, "high", f"gate {event.gate}", f"{event.outcome}: {event.reason}")

@@ -147,8 +147,8 @@ class DashboardScreen(Screen[None]):
                 self._show_agents(now)
             if changes.tasks:
                 self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
-            if changes.risks:
-                self.query_one(RiskFeed).show(self.feed.risks)
+            if changes.risks or changes.risks_cleared:
+                self.query_one(RiskFeed).show(self.feed.risks, state)
         self._gate_news(changes.gates_opened, changes.answers, changes.gates_closed)
         self._change_news(changes.changes_opened, changes.changes_closed)
         self._question_news(changes.asked, changes.answered)
@@ -376,7 +376,7 @@ class DashboardScreen(Screen[None]):
         return steerable or action not in self.STEERING
 
     def on_risk_feed_opened(self, message: RiskFeed.Opened) -> None:
-        self.app.push_screen(RisksScreen(message.risks))
+        self.app.push_screen(RisksScreen(message.risks, self.feed.state))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from phasegate.engine.model.state import RunState
 from phasegate.tui.dashboard.risks import Risk
 from phasegate.tui.dashboard.widgets.style import SEVERITY_STYLE
 from phasegate.tui.text import safe
@@ -29,9 +30,10 @@ class RisksScreen(ModalScreen[None]):
         border: round $accent; background: $surface; padding: 0 1; scrollbar-gutter: stable; }
     """
 
-    def __init__(self, risks: Collection[Risk]) -> None:
+    def __init__(self, risks: Collection[Risk], state: RunState | None = None) -> None:
         super().__init__()
         self.risks = sorted(risks, key=lambda r: (r.ts, r.rank), reverse=True)
+        self.state = state  # (which risk rules' risks have cleared)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
@@ -45,7 +47,11 @@ class RisksScreen(ModalScreen[None]):
             clock = time.strftime("%H:%M:%S", time.localtime(r.ts))
             text.append(f"{clock} ")
             text.append(r.severity.upper(), style=SEVERITY_STYLE.get(r.severity, ""))
-            text.append(f" {safe(r.subject)}\n", style="bold")
+            text.append(f" {safe(r.subject)}", style="bold")
+            cleared = r.cleared(self.state) if self.state is not None else None
+            if cleared is not None:
+                text.append(f" · cleared {cleared}".rstrip(), style="dim")
+            text.append("\n")
             text.append(f"  {safe(r.message)}\n")
         return text or Text("no risks so far", style="dim")
 
