@@ -81,9 +81,9 @@ async def learn(
         and a.end
     }
     # the time lost to failed attempts before each of them succeeded: the dry run counts it
-    for t in took.copy():
-        if (lost := f.retried(t)) > 0:
-            took[retry_key(t)] = lost
+    for task in took.copy():
+        if (lost := f.retried(task)) > 0:
+            took[retry_key(task)] = lost
     # how long each manual gate waited for its decision: the forecast and the dry run expect it
     for g in f.state.gates.values():
         if g.approval == "manual" and g.opened_at is not None and g.closed_at is not None:
