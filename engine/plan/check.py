@@ -1,7 +1,9 @@
 """Semantic checks of a plan, on the raw parsed data so that every problem is found in one pass.
 
 Each check tolerates malformed neighbours (the model reports those) and yields a `Flaw`: a key
-path and a message; the loader places it on its line.
+path and a message; the loader places it on its line. Here: the variables, the agents, the
+phases and tasks (what they name, their needs, dependency cycles); what oversees the run (gates,
+feedback, research, monitors) is plan.check_oversight's, fallbacks plan.fallbacks'.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from typing import Any
 
 import msgspec
 
+from phasegate.engine.plan.check_oversight import check_gates, check_monitors, check_research
 from phasegate.engine.plan.fallbacks import check_fallbacks
 from phasegate.engine.plan.flaws import HINT_BUDGET, Flaw, Names
 from phasegate.engine.plan.flaws import ID as _ID
 from phasegate.engine.plan.flaws import as_str as _str
 from phasegate.engine.plan.flaws import dicts as _dicts
 from phasegate.engine.plan.flaws import mapping as _mapping
+from phasegate.engine.plan.flaws import unknown_names as _unknown_names
 from phasegate.engine.plan.messages import cut as _cut
-from phasegate.engine.plan.model import AGENT_AND_CAPABILITY, CRITERION_KINDS, criterion_problem
+from phasegate.engine.plan.model import AGENT_AND_CAPABILITY
 from phasegate.engine.plan.template import BUILTINS, names_in
 
 
@@ -42,12 +46,12 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
             capabilities.update(c for c in a["capabilities"] if isinstance(c, str))
 
     yield from _check_agents(agents, known, budget)
-    yield from _check_research(_dicts(data.get("research")), known, budget)
-    yield from _check_monitors(_dicts(data.get("monitors")), known)
+    yield from check_research(_dicts(data.get("research")), known, budget)
+    yield from check_monitors(_dicts(data.get("monitors")), known)
     if isinstance(data.get("notify"), str):
         yield from _unknown_names(data["notify"], known, ("notify",))
     for pi, phase in _dicts(data.get("phases")):
-        yield from _check_monitors(_dicts(phase.get("monitors")), known, ("phases", pi))
+        yield from check_monitors(_dicts(phase.get("monitors")), known, ("phases", pi))
 
     # phases and tasks: ids, positions
     phase_ids: dict[str, int] = {}
@@ -134,7 +138,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                     edges[tid].append(need)
     yield from _check_cycles(edges, where)
     yield from check_fallbacks(data, phases, where, edges, ctx.tasks)
-    yield from _check_gates(data, phase_ids, known, budget)
+    yield from check_gates(data, phase_ids, known, budget)
 
 
 class _TaskContext(msgspec.Struct, frozen=True):
@@ -216,32 +220,6 @@ def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> It
                 "an agent of kind acp needs `binary`, the command of an agent that speaks the "
                 "Agent Client Protocol on stdio (its `args` follow it); e.g. `binary: gemini`, "
                 "`args: [--acp]`, or use `kind: gemini`",
-            )
-
-
-def _unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iterator[Flaw]:
-    for name in names_in(text):
-        if name in known:
-            continue
-        if name in BUILTINS:  # a built-in with no value here
-            yield Flaw(
-                path,
-                False,
-                (
-                    f"{{{_cut(name)}}} has no value in a readiness probe, which runs before "
-                    "any task; remove it"
-                ),
-                f"{{{name}}}",
-            )
-        else:
-            yield Flaw(
-                path,
-                False,
-                (
-                    f"unknown variable {{{_cut(name)}}}{known.hint(name)}; define it under "
-                    "`vars:`, pass --var, or write {{ and }} for literal braces"
-                ),
-                f"{{{name}}}",
             )
 
 
@@ -337,117 +315,6 @@ def _check_task(
                 )
 
 
-def _check_gates(
-    data: dict[str, Any], phase_ids: dict[str, int], known: Names, budget: list[int]
-) -> Iterator[Flaw]:
-    phases = Names(phase_ids, budget)
-    gate_ids: dict[str, int] = {}
-    tested = _tested(data)
-    for gi, gate in _dicts(data.get("gates")):
-        gid = _str(gate.get("id"))
-        if gid is not None:
-            if gid in gate_ids:
-                yield Flaw(
-                    ("gates", gi, "id"),
-                    False,
-                    (
-                        f"duplicate gate id '{_cut(gid)}' (first at gates[{gate_ids[gid]}]); "
-                        "gate ids must be unique: rename one"
-                    ),
-                )
-            else:
-                gate_ids[gid] = gi
-        after = _str(gate.get("after"))
-        if after is not None and after not in phase_ids:
-            yield Flaw(
-                ("gates", gi, "after"),
-                False,
-                (
-                    f"gate after '{_cut(after)}', which is not a phase{phases.hint(after)}; "
-                    f"phases: {phases.listing()}"
-                ),
-            )
-        on_reject = gate.get("on_reject")
-        rewind = _str(on_reject.get("rewind_to")) if isinstance(on_reject, dict) else None
-        if rewind is not None and rewind not in phase_ids:
-            yield Flaw(
-                ("gates", gi, "on_reject", "rewind_to"),
-                False,
-                (
-                    f"rewind_to '{_cut(rewind)}' is not a phase{phases.hint(rewind)}; "
-                    f"phases: {phases.listing()}"
-                ),
-            )
-        elif rewind is not None and after in phase_ids and phase_ids[rewind] > phase_ids[after]:
-            yield Flaw(
-                ("gates", gi, "on_reject", "rewind_to"),
-                False,
-                (
-                    f"rewind_to '{_cut(rewind)}' comes after the gate's phase '{_cut(after)}'; "
-                    f"rewind to '{_cut(after)}' or an earlier phase"
-                ),
-            )
-        approvers, quorum = gate.get("approvers"), gate.get("quorum")
-        if (
-            isinstance(approvers, list)
-            and approvers
-            and isinstance(quorum, int)
-            and not isinstance(quorum, bool)
-            and quorum > len(approvers)
-        ):
-            yield Flaw(
-                ("gates", gi, "quorum"),
-                False,
-                (
-                    f"quorum {quorum} but only {len(approvers)} approver"
-                    f"{'s' if len(approvers) != 1 else ''} listed; "
-                    "lower the quorum or add approvers"
-                ),
-            )
-        for ci, crit in _dicts(gate.get("criteria")):
-            problem = criterion_problem([k for k in CRITERION_KINDS if crit.get(k) is not None])
-            if problem:
-                yield Flaw(("gates", gi, "criteria", ci), False, problem)
-            if isinstance(crit.get("run"), str):
-                yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
-            yield from _check_tests(crit.get("tests"), tested, ("gates", gi, "criteria", ci))
-    feedback = data.get("feedback")
-    at = _str(feedback.get("at")) if isinstance(feedback, dict) else None
-    if at is not None and at != "end" and at not in gate_ids:
-        gates = Names(gate_ids, budget)
-        yield Flaw(
-            ("feedback", "at"),
-            False,
-            f"feedback at '{_cut(at)}', which is neither `end` nor a gate{gates.hint(at)}; "
-            f"gates: {gates.listing()}",
-        )
-
-
-def _tested(data: dict[str, Any]) -> dict[str, bool]:
-    """Every task id -> whether it declares `results:`."""
-    return {
-        str(t.get("id")): isinstance(t.get("results"), dict)
-        for _, phase in _dicts(data.get("phases"))
-        for _, t in _dicts(phase.get("tasks"))
-    }
-
-
-def _check_tests(spec: Any, tested: dict[str, bool], path: tuple[str | int, ...]) -> Iterator[Flaw]:
-    """A `tests:` criterion names a task that declares its results."""
-    of = _str(spec.get("of")) if isinstance(spec, dict) else None
-    if of is None:
-        return
-    if of not in tested:
-        yield Flaw((*path, "tests", "of"), False, f"tests of '{_cut(of)}', which is not a task")
-    elif not tested[of]:
-        yield Flaw(
-            (*path, "tests", "of"),
-            False,
-            f"tests of '{_cut(of)}', which declares no `results:`; give it "
-            "results: {junit: PATH} (or {summary: PATTERN}) so that its counts are read",
-        )
-
-
 def _check_cycles(edges: dict[str, list[str]], where: dict[str, tuple[int, int]]) -> Iterator[Flaw]:
     """Kahn's algorithm finds whether there is a cycle; networkx names each one (only then: a
     valid plan never imports it; docs/dag.md has the figures)."""
@@ -486,50 +353,6 @@ def _check_cycles(edges: dict[str, list[str]], where: dict[str, tuple[int, int]]
                 "remove one of these needs"
             ),
         )
-
-
-def _check_research(
-    queries: list[tuple[int, dict[str, Any]]], known: Names, budget: list[int]
-) -> Iterator[Flaw]:
-    with_query = Names(set(known.names) | {"query"}, budget)
-    for i, q in queries:
-        if isinstance(q.get("query"), str):
-            yield from _unknown_names(q["query"], known, ("research", i, "query"))
-        provider = q.get("provider")
-        if isinstance(provider, dict) and isinstance(provider.get("run"), str):
-            command = provider["run"]
-            yield from _unknown_names(command, with_query, ("research", i, "provider", "run"))
-    yield from _duplicates("research", queries)
-
-
-def _check_monitors(
-    monitors: list[tuple[int, dict[str, Any]]], known: Names, base: tuple[str | int, ...] = ()
-) -> Iterator[Flaw]:
-    """The plan's monitors, or a phase's (`base`: that phase's key path)."""
-    for i, m in monitors:
-        if isinstance(m.get("run"), str):
-            yield from _unknown_names(m["run"], known, (*base, "monitors", i, "run"))
-    yield from _duplicates("monitors", monitors, base)
-
-
-def _duplicates(
-    key: str, entries: list[tuple[int, dict[str, Any]]], base: tuple[str | int, ...] = ()
-) -> Iterator[Flaw]:
-    """Entries of a list (research, monitors) whose `id` repeats an earlier one."""
-    seen: dict[str, int] = {}
-    what = "research" if key == "research" else "monitor"
-    for i, entry in entries:
-        eid = _str(entry.get("id"))
-        if eid is None:
-            continue
-        if eid in seen:
-            yield Flaw(
-                (*base, key, i, "id"),
-                False,
-                f"duplicate {what} id '{_cut(eid)}' (first at {key}[{seen[eid]}]); rename one",
-            )
-        else:
-            seen[eid] = i
 
 
 def _outside(path: str) -> bool:

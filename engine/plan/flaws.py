@@ -1,15 +1,16 @@
 """What the semantic checks share: a problem found in a plan (`Flaw`, placed at its line
-later), a set of names with did-you-mean hints (`Names`), and tolerant accessors for raw
-parsed data."""
+later), a set of names with did-you-mean hints (`Names`), the check of the `{names}` a text
+uses (`unknown_names`), and tolerant accessors for raw parsed data."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any, NamedTuple
 
 from phasegate.engine.plan.messages import cut
 from phasegate.engine.plan.model import ID_PATTERN
+from phasegate.engine.plan.template import BUILTINS, names_in
 
 
 class Flaw(NamedTuple):
@@ -84,3 +85,30 @@ def as_str(value: Any) -> str | None:
 
 def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Iterator[Flaw]:
+    """A flaw at `path` for each `{name}` in `text` that is not in `known`."""
+    for name in names_in(text):
+        if name in known:
+            continue
+        if name in BUILTINS:  # a built-in with no value here
+            yield Flaw(
+                path,
+                False,
+                (
+                    f"{{{cut(name)}}} has no value in a readiness probe, which runs before "
+                    "any task; remove it"
+                ),
+                f"{{{name}}}",
+            )
+        else:
+            yield Flaw(
+                path,
+                False,
+                (
+                    f"unknown variable {{{cut(name)}}}{known.hint(name)}; define it under "
+                    "`vars:`, pass --var, or write {{ and }} for literal braces"
+                ),
+                f"{{{name}}}",
+            )

@@ -1,4 +1,10 @@
-"""The SQLite store (aiosqlite, WAL): one database per data directory holds every run."""
+"""The SQLite store (aiosqlite, WAL): one database per data directory holds every run.
+
+SQLiteStore opens the database, holds its one connection and the lock around it, writes runs
+and keeps their leases, plans and snapshots. Its base classes hold the rest: the reads of a run's
+rows, events and output (engine/store/sqlite_reads.py) and the history across runs, durations
+and knowledge (engine/store/sqlite_history.py).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,22 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiosqlite
 
 from phasegate.engine.model.errors import EngineBusy, StoreBusy, StoreError
-from phasegate.engine.model.events import Event, from_json
+from phasegate.engine.model.events import Event
 from phasegate.engine.store.base import (
-    Knowledge,
     Liveness,
     OutputDrop,
     OutputLine,
     RunRow,
-    SearchHit,
     check_summary,
-    query_terms,
 )
 from phasegate.engine.store.batch import Batch, BatchWriter, Busy
-from phasegate.engine.store.chain import Row
 from phasegate.engine.store.migrations import check_not_foreign, migrate
 from phasegate.engine.store.opening import (
     BUSY_TIMEOUT_MS,
@@ -37,32 +39,11 @@ from phasegate.engine.store.opening import (
     writable,
     writable_sides,
 )
-
-_RUN_COLUMNS = (
-    "id, plan_name, plan_path, status, created_at, started_at, finished_at, counts, user, host, "
-    "engine_pid, engine_started, heartbeat_at"
-)
+from phasegate.engine.store.sqlite_history import SQLiteHistory
+from phasegate.engine.store.sqlite_reads import RUN_COLUMNS, SQLiteReads
 
 
-def _row(r: Sequence[Any]) -> RunRow:
-    return RunRow(
-        id=r[0],
-        plan_name=r[1],
-        plan_path=r[2],
-        status=r[3],
-        created_at=r[4],
-        started_at=r[5],
-        finished_at=r[6],
-        counts=json.loads(r[7] or "{}") or {},
-        user=r[8],
-        host=r[9],
-        engine_pid=r[10],
-        engine_started=r[11],
-        heartbeat_at=r[12],
-    )
-
-
-class SQLiteStore:
+class SQLiteStore(SQLiteReads, SQLiteHistory):
     """Store backed by one SQLite file in WAL mode."""
 
     def __init__(
@@ -214,7 +195,7 @@ class SQLiteStore:
     async def create_run(self, row: RunRow) -> None:
         async with self.transaction() as db:
             await db.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 13)})",
                 (
                     row.id,
                     row.plan_name,
@@ -263,115 +244,6 @@ class SQLiteStore:
         # (one round trip to the connection's thread: execute_fetchall, not execute + fetchone)
         if not await db.execute_fetchall("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
             raise StoreError(f"run {run_id} does not exist")
-
-    async def read_events(self, run_id: str, after_seq: int = 0) -> list[tuple[int, Event]]:
-        rows = await self._query(
-            "SELECT seq, type, ts, v, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
-            (run_id, after_seq),
-        )
-        return [(r[0], from_json(r[1], r[2], r[3], r[4])) for r in rows]
-
-    async def chained_events(self, run_id: str) -> list[Row]:
-        """The run's event rows as stored, with their hash chain (for `audit --verify`)."""
-        rows = await self._query(
-            "SELECT seq, type, ts, v, data, chain FROM events WHERE run_id = ? ORDER BY seq",
-            (run_id,),
-        )
-        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
-
-    async def last_event(self, run_id: str) -> tuple[int, float] | None:
-        rows = await self._query(
-            "SELECT seq, ts FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
-        )
-        return (int(rows[0][0]), float(rows[0][1])) if rows else None
-
-    async def recent_events(
-        self, run_id: str, types: Collection[str], upto_seq: int, limit: int
-    ) -> list[tuple[int, Event]]:
-        rows = await self._query(
-            "SELECT seq, type, ts, v, data FROM events WHERE run_id = ? AND seq <= ? "
-            f"AND type IN ({', '.join('?' * len(types))}) ORDER BY seq DESC LIMIT ?",
-            (run_id, upto_seq, *types, limit),
-        )
-        return [(r[0], from_json(r[1], r[2], r[3], r[4])) for r in rows]
-
-    async def tail(self, after_rowid: int, limit: int = 1000) -> list[tuple[int, str, int, Event]]:
-        rows = await self._query(
-            "SELECT id, run_id, seq, type, ts, v, data FROM events WHERE id > ? "
-            "ORDER BY id LIMIT ?",
-            (after_rowid, limit),
-        )
-        return [(r[0], r[1], r[2], from_json(r[3], r[4], r[5], r[6])) for r in rows]
-
-    async def list_runs(self, limit: int | None = None) -> list[RunRow]:
-        rows = await self._query(
-            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            (limit if limit is not None else -1,),
-        )
-        return [_row(r) for r in rows]
-
-    async def get_run(self, run_id: str) -> RunRow | None:
-        rows = await self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
-        return _row(rows[0]) if rows else None
-
-    async def run_ids(self) -> list[str]:
-        rows = await self._query("SELECT id FROM runs ORDER BY created_at DESC, rowid DESC")
-        return [r[0] for r in rows]
-
-    async def read_output(
-        self, run_id: str, task: str | None = None, attempt: int | None = None, after_line: int = 0
-    ) -> list[OutputLine]:
-        sql = "SELECT run_id, task, attempt, line, stream, text, ts FROM output WHERE run_id = ?"
-        params: list[Any] = [run_id]
-        if task is not None:
-            sql += " AND task = ?"
-            params.append(task)
-        if attempt is not None:
-            sql += " AND attempt = ?"
-            params.append(attempt)
-        if after_line:
-            sql += " AND line > ?"
-            params.append(after_line)
-        sql += " ORDER BY ts, task, attempt, line" if task is None else " ORDER BY attempt, line"
-        return [OutputLine(*r) for r in await self._query(sql, params)]
-
-    async def tail_output(
-        self, run_id: str, after_rowid: int, task: str | None = None, limit: int = 5000
-    ) -> list[tuple[int, OutputLine]]:
-        sql = (
-            "SELECT id, run_id, task, attempt, line, stream, text, ts FROM output "
-            "WHERE run_id = ? AND id > ?"
-        )
-        params: list[Any] = [run_id, after_rowid]
-        if task is not None:
-            sql += " AND task = ?"
-            params.append(task)
-        rows = await self._query(sql + " ORDER BY id LIMIT ?", [*params, limit])
-        return [(r[0], OutputLine(*r[1:])) for r in rows]
-
-    async def tail_task_output(
-        self, run_id: str, task: str, after: tuple[int, int] = (0, 0), limit: int = 5000
-    ) -> list[OutputLine]:
-        """One task's lines after (attempt, line), in order: a range of the unique index
-        (run_id, task, attempt, line), so a poll costs the new lines only."""
-        rows = await self._query(
-            "SELECT run_id, task, attempt, line, stream, text, ts FROM output "
-            "WHERE run_id = ? AND task = ? AND (attempt, line) > (?, ?) "
-            "ORDER BY attempt, line LIMIT ?",
-            (run_id, task, after[0], after[1], limit),
-        )
-        return [OutputLine(*r) for r in rows]
-
-    async def output_activity(
-        self, run_id: str, after: int
-    ) -> tuple[int, dict[str, tuple[float, str]]]:
-        # (with MAX(), SQLite gives the other columns of the row that has the maximum)
-        rows = await self._query(
-            "SELECT task, MAX(id), ts, text FROM output WHERE id > ? AND +run_id = ? GROUP BY task",
-            (after, run_id),
-        )
-        cursor = max((r[1] for r in rows), default=after)
-        return cursor, {r[0]: (r[2], r[3]) for r in rows}
 
     async def acquire_lease(
         self, run_id: str, pid: int, started: float, now: float, alive: Liveness
@@ -459,54 +331,6 @@ class SQLiteStore:
             (run_id, fmt),
         )
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
-
-    async def record_durations(
-        self, plan: str, run_id: str, at: float, seconds: dict[str, float]
-    ) -> None:
-        async with self.transaction() as db:
-            await db.executemany(
-                "INSERT OR REPLACE INTO task_durations (plan, task, run_id, seconds, at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(plan, task, run_id, s, at) for task, s in seconds.items()],
-            )
-
-    async def durations(
-        self, plan: str, runs: int = 20, before: float | None = None
-    ) -> dict[str, list[float]]:
-        until = before if before is not None else 1e300
-        rows = await self._query(
-            "SELECT task, seconds FROM task_durations WHERE plan = ? AND at < ? AND run_id IN "
-            "(SELECT run_id FROM task_durations WHERE plan = ? AND at < ? GROUP BY run_id "
-            "ORDER BY MAX(at) DESC LIMIT ?)",
-            (plan, until, plan, until, runs),
-        )
-        found: dict[str, list[float]] = {}
-        for task, seconds in rows:
-            found.setdefault(task, []).append(float(seconds))
-        return found
-
-    async def remember(self, run_id: str, plan: str, entries: Sequence[Knowledge]) -> None:
-        async with self.transaction() as db:
-            await db.execute("DELETE FROM knowledge WHERE run_id = ?", (run_id,))
-            await db.executemany(
-                "INSERT INTO knowledge (run_id, plan, kind, ts, subject, text) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, plan, k.kind, k.ts, k.subject, k.text) for k in entries],
-            )
-
-    async def search(
-        self, text: str, limit: int = 20, exclude_run: str | None = None
-    ) -> list[SearchHit]:
-        terms = query_terms(text)
-        if not terms:
-            return []
-        match = " OR ".join(f'"{" ".join(words)}"' for words in terms)  # (phrases)
-        rows = await self._query(
-            "SELECT run_id, plan, kind, ts, subject, text FROM knowledge "
-            "WHERE knowledge MATCH ? AND run_id != ? ORDER BY bm25(knowledge), ts DESC LIMIT ?",
-            (match, exclude_run or "", limit),
-        )
-        return [SearchHit(r[0], r[1], r[2], float(r[3]), r[4], r[5]) for r in rows]
 
 
 async def open_store(path: str | None = None) -> SQLiteStore:

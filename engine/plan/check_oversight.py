@@ -1,0 +1,173 @@
+"""Semantic checks of what oversees a plan's run: its gates (the phases they name, quorum,
+criteria and their `tests:`), where stakeholder feedback is asked, research queries and monitors.
+
+Called by plan.check's `semantic_problems`, on the same raw data and with the same tolerance of
+malformed neighbours; each problem is a `Flaw`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from phasegate.engine.plan.flaws import Flaw, Names
+from phasegate.engine.plan.flaws import as_str as _str
+from phasegate.engine.plan.flaws import dicts as _dicts
+from phasegate.engine.plan.flaws import unknown_names as _unknown_names
+from phasegate.engine.plan.messages import cut as _cut
+from phasegate.engine.plan.model import CRITERION_KINDS, criterion_problem
+
+
+def check_gates(
+    data: dict[str, Any], phase_ids: dict[str, int], known: Names, budget: list[int]
+) -> Iterator[Flaw]:
+    phases = Names(phase_ids, budget)
+    gate_ids: dict[str, int] = {}
+    tested = _tested(data)
+    for gi, gate in _dicts(data.get("gates")):
+        gid = _str(gate.get("id"))
+        if gid is not None:
+            if gid in gate_ids:
+                yield Flaw(
+                    ("gates", gi, "id"),
+                    False,
+                    (
+                        f"duplicate gate id '{_cut(gid)}' (first at gates[{gate_ids[gid]}]); "
+                        "gate ids must be unique: rename one"
+                    ),
+                )
+            else:
+                gate_ids[gid] = gi
+        after = _str(gate.get("after"))
+        if after is not None and after not in phase_ids:
+            yield Flaw(
+                ("gates", gi, "after"),
+                False,
+                (
+                    f"gate after '{_cut(after)}', which is not a phase{phases.hint(after)}; "
+                    f"phases: {phases.listing()}"
+                ),
+            )
+        on_reject = gate.get("on_reject")
+        rewind = _str(on_reject.get("rewind_to")) if isinstance(on_reject, dict) else None
+        if rewind is not None and rewind not in phase_ids:
+            yield Flaw(
+                ("gates", gi, "on_reject", "rewind_to"),
+                False,
+                (
+                    f"rewind_to '{_cut(rewind)}' is not a phase{phases.hint(rewind)}; "
+                    f"phases: {phases.listing()}"
+                ),
+            )
+        elif rewind is not None and after in phase_ids and phase_ids[rewind] > phase_ids[after]:
+            yield Flaw(
+                ("gates", gi, "on_reject", "rewind_to"),
+                False,
+                (
+                    f"rewind_to '{_cut(rewind)}' comes after the gate's phase '{_cut(after)}'; "
+                    f"rewind to '{_cut(after)}' or an earlier phase"
+                ),
+            )
+        approvers, quorum = gate.get("approvers"), gate.get("quorum")
+        if (
+            isinstance(approvers, list)
+            and approvers
+            and isinstance(quorum, int)
+            and not isinstance(quorum, bool)
+            and quorum > len(approvers)
+        ):
+            yield Flaw(
+                ("gates", gi, "quorum"),
+                False,
+                (
+                    f"quorum {quorum} but only {len(approvers)} approver"
+                    f"{'s' if len(approvers) != 1 else ''} listed; "
+                    "lower the quorum or add approvers"
+                ),
+            )
+        for ci, crit in _dicts(gate.get("criteria")):
+            problem = criterion_problem([k for k in CRITERION_KINDS if crit.get(k) is not None])
+            if problem:
+                yield Flaw(("gates", gi, "criteria", ci), False, problem)
+            if isinstance(crit.get("run"), str):
+                yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
+            yield from _check_tests(crit.get("tests"), tested, ("gates", gi, "criteria", ci))
+    feedback = data.get("feedback")
+    at = _str(feedback.get("at")) if isinstance(feedback, dict) else None
+    if at is not None and at != "end" and at not in gate_ids:
+        gates = Names(gate_ids, budget)
+        yield Flaw(
+            ("feedback", "at"),
+            False,
+            f"feedback at '{_cut(at)}', which is neither `end` nor a gate{gates.hint(at)}; "
+            f"gates: {gates.listing()}",
+        )
+
+
+def _tested(data: dict[str, Any]) -> dict[str, bool]:
+    """Every task id -> whether it declares `results:`."""
+    return {
+        str(t.get("id")): isinstance(t.get("results"), dict)
+        for _, phase in _dicts(data.get("phases"))
+        for _, t in _dicts(phase.get("tasks"))
+    }
+
+
+def _check_tests(spec: Any, tested: dict[str, bool], path: tuple[str | int, ...]) -> Iterator[Flaw]:
+    """A `tests:` criterion names a task that declares its results."""
+    of = _str(spec.get("of")) if isinstance(spec, dict) else None
+    if of is None:
+        return
+    if of not in tested:
+        yield Flaw((*path, "tests", "of"), False, f"tests of '{_cut(of)}', which is not a task")
+    elif not tested[of]:
+        yield Flaw(
+            (*path, "tests", "of"),
+            False,
+            f"tests of '{_cut(of)}', which declares no `results:`; give it "
+            "results: {junit: PATH} (or {summary: PATTERN}) so that its counts are read",
+        )
+
+
+def check_research(
+    queries: list[tuple[int, dict[str, Any]]], known: Names, budget: list[int]
+) -> Iterator[Flaw]:
+    with_query = Names(set(known.names) | {"query"}, budget)
+    for i, q in queries:
+        if isinstance(q.get("query"), str):
+            yield from _unknown_names(q["query"], known, ("research", i, "query"))
+        provider = q.get("provider")
+        if isinstance(provider, dict) and isinstance(provider.get("run"), str):
+            command = provider["run"]
+            yield from _unknown_names(command, with_query, ("research", i, "provider", "run"))
+    yield from _duplicates("research", queries)
+
+
+def check_monitors(
+    monitors: list[tuple[int, dict[str, Any]]], known: Names, base: tuple[str | int, ...] = ()
+) -> Iterator[Flaw]:
+    """The plan's monitors, or a phase's (`base`: that phase's key path)."""
+    for i, m in monitors:
+        if isinstance(m.get("run"), str):
+            yield from _unknown_names(m["run"], known, (*base, "monitors", i, "run"))
+    yield from _duplicates("monitors", monitors, base)
+
+
+def _duplicates(
+    key: str, entries: list[tuple[int, dict[str, Any]]], base: tuple[str | int, ...] = ()
+) -> Iterator[Flaw]:
+    """Entries of a list (research, monitors) whose `id` repeats an earlier one."""
+    seen: dict[str, int] = {}
+    what = "research" if key == "research" else "monitor"
+    for i, entry in entries:
+        eid = _str(entry.get("id"))
+        if eid is None:
+            continue
+        if eid in seen:
+            yield Flaw(
+                (*base, key, i, "id"),
+                False,
+                f"duplicate {what} id '{_cut(eid)}' (first at {key}[{seen[eid]}]); rename one",
+            )
+        else:
+            seen[eid] = i
