@@ -185,6 +185,9 @@ class AdoptedProcess:
             with contextlib.suppress(OSError):
                 self.pgid = self._group.pgid = os.getpgid(pid)
                 self._fd = os.pidfd_open(pid)
+        # ended before this engine came (gone, or a zombie that no one reaped): its status file,
+        # the wrapper's last step, was written then
+        self._ended = _written_at(files.status)
         if self._fd is None:  # already gone: its status file says how it ended
             self._loop.call_soon(self._exited)
         else:
@@ -200,7 +203,7 @@ class AdoptedProcess:
         if code is None:
             self._on_exit(Exit(None, "ended without an exit status (killed while adopted?)"))
         else:
-            self._on_exit(Exit(code))
+            self._on_exit(Exit(code, ended_at=self._ended))
 
     def terminate(self, grace: float) -> None:
         if self._fd is not None:
@@ -214,3 +217,10 @@ class AdoptedProcess:
 
     def close_stdin(self) -> None:
         pass
+
+
+def _written_at(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None

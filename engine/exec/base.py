@@ -36,6 +36,9 @@ class Exit(msgspec.Struct):
     error: str = ""  # why it could not be started
     # the spec's outputs not found where it ran (another host); None: not looked for there
     missing: list[str] | None = None
+    # when it ended, if before its engine could see it: an adopted attempt that ended while no
+    # engine ran (its status file's time). None: it ended as it was seen.
+    ended_at: float | None = None
 
 
 class Handle(Protocol):

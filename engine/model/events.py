@@ -128,6 +128,13 @@ class TaskFinished(Event, frozen=True):
     lines: int = 0
     dropped: int = 0
     reason: str = ""
+    # when the process ended, if before this event: an adopted attempt that ended while no
+    # engine ran (the take-over writes this event; its duration ends here, not at `ts`)
+    ended_at: float | None = None
+
+    @property
+    def end(self) -> float:
+        return self.ended_at if self.ended_at is not None else self.ts
 
 
 @event("task.handoff")

@@ -142,7 +142,7 @@ def task_finished(s: RunState, e: ev.TaskFinished) -> None:
         return
     t.status = read_enum(TaskStatus, e.status, s, f"task '{e.task}'")
     t.stopping = t.stop_reason = ""
-    t.finished_at, t.exit_code, t.reason, t.pid = e.ts, e.exit_code, e.reason, None
+    t.finished_at, t.exit_code, t.reason, t.pid = e.end, e.exit_code, e.reason, None
     t.lines += e.lines
     t.dropped += e.dropped
     if t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT):

@@ -118,7 +118,7 @@ class Facts(msgspec.Struct):
                 f.queue_wait[e.task] = e.ts - f.ready_at[e.task]
         elif isinstance(e, ev.TaskFinished) and e.task in running:
             a = running.pop(e.task)
-            a.end, a.status, a.exit_code, a.reason = e.ts, e.status, e.exit_code, e.reason
+            a.end, a.status, a.exit_code, a.reason = e.end, e.status, e.exit_code, e.reason
         elif isinstance(e, ev.TaskSkipped) and e.task in running:
             a = running.pop(e.task)
             a.end, a.status, a.reason = e.ts, "skipped", e.reason

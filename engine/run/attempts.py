@@ -344,9 +344,11 @@ class Attempts:
         status, reason = self._outcome(a, result)
         if restarted:
             status, reason = TaskStatus.CANCELLED, restarted
+        now = host.now()
+        ended = result.ended_at if result.ended_at is not None and result.ended_at < now else None
         host.emit(
             ev.TaskFinished(
-                host.now(), tid, a.number, status, result.code, a.lines, a.dropped, reason
+                now, tid, a.number, status, result.code, a.lines, a.dropped, reason, ended
             )
         )
         retry = status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) and a.number <= task.retries

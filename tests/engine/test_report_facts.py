@@ -291,3 +291,22 @@ def test_the_time_lost_to_failed_attempts_stops_at_one_that_did_not_fail() -> No
     f.add(ev.TaskFinished(25.0, "t", 4, "succeeded", 0))
     assert f.retried("t") == 12.0  # 10.0 (the first failure after a success) -> 22.0
     assert f.retried("other") == 0.0
+
+
+def test_an_attempt_that_ended_while_no_engine_ran_ends_when_it_ended() -> None:
+    """The take-over writes its end (`ts`, 100) with the time its status file was written
+    (`ended_at`, 60): its duration is 50 s, not 90 s of which 40 with no engine."""
+    from phasegate.engine.model.fold import apply
+    from phasegate.engine.model.state import RunState, TaskState
+
+    state, f = RunState(), Facts("r")
+    state.tasks["t"] = TaskState("t", "p")
+    for e in (
+        ev.TaskStarted(10.0, "t", 1, "a", 1, 1),
+        ev.TaskFinished(100.0, "t", 1, "succeeded", 0, ended_at=60.0),
+    ):
+        apply(state, e)
+        f.add(e)
+    assert state.tasks["t"].finished_at == 60.0 and state.tasks["t"].duration == 50.0
+    final = f.final("t")
+    assert final is not None and final.duration == 50.0

@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -295,6 +296,7 @@ def test_an_adopted_task_is_waited_for_not_run_again(
     if ends == "while no engine ran":
         (tmp_path / "go").touch()
         _until("long to end on its own", lambda: run_processes(run_id) == {})
+    taking_over = time.time()
     resumed = spawn_pg(tmp_path, cli_env, "resume", "last", "--headless")
     _until(
         "the take-over",
@@ -307,6 +309,13 @@ def test_an_adopted_task_is_waited_for_not_run_again(
     shown = _show(pg)
     tasks = {t["id"]: t for t in shown["tasks"]}  # type: ignore[attr-defined]
     assert tasks["long"]["attempts"] == 1 and tasks["long"]["exit_code"] == 4
+    # it ended when it ended: its time stops there, not at the take-over (which was counted)
+    ended_alone = tasks["long"]["finished_at"] < taking_over
+    assert ended_alone == (ends == "while no engine ran"), (
+        tasks["long"]["finished_at"],
+        taking_over,
+        tasks["long"]["started_at"],
+    )
     assert tasks["next"]["status"] == "succeeded"
     logs = pg("logs", "last", "long").stdout.splitlines()
     assert [line for line in logs if not line.startswith("──")] == ["before", "after"]  # once each
