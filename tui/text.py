@@ -34,7 +34,7 @@ def money(usd: float) -> str:
     return f"${usd:.4f}" if usd else "$0"
 
 
-MIN_LAST = 16  # narrower than this, the last column is left to the terminal to wrap
+MIN_COLUMN = 8  # a column is not made narrower than this (or its header) to fit a terminal
 
 
 def terminal_width() -> int | None:
@@ -99,29 +99,49 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | No
     """Columns of text; every cell is made safe for a terminal here, whoever filled it, and
     kept on its row (a line break in a reason or a note is shown as `\\n`). Columns are
     measured in terminal columns (a wide character takes two). On a terminal narrower than the
-    table (`width`: its columns; default: standard output's, when it is one), the last
-    column's text wraps inside that column, so that no line runs past the edge and every other
-    column stays aligned."""
+    table (`width`: its columns; default: standard output's, when it is one), the widest
+    columns are narrowed, one column at a time, and their text wraps inside them, so that no
+    line runs past the edge and every column stays aligned (a pipe gets one line per row)."""
     rows = [[one_line(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         for i, cell in enumerate(r):
             widths[i] = max(widths[i], cells(cell))
-    lines = ["  ".join(_pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     limit = terminal_width() if width is None else width
-    start = sum(widths[:-1]) + 2 * (len(widths) - 1)
-    room = (limit or 0) - start
-    if limit is None or start + widths[-1] <= limit or room < MIN_LAST:
-        limit = None  # (it fits, or the last column would be too narrow to read)
+    fitted = _fit(widths, [len(h) for h in headers], limit) if limit is not None else None
+    lines = ["  ".join(_pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    if fitted is not None:
+        lines[0] = "  ".join(_pad(h.upper(), w) for h, w in zip(headers, fitted, strict=True))
+        lines[0] = lines[0].rstrip()
     for r in rows:
-        head = "  ".join(_pad(c, w) for c, w in zip(r[:-1], widths, strict=False))
-        head = head + "  " if len(r) > 1 else head
-        if limit is not None and start + cells(r[-1]) > limit:
-            parts = _wrap(r[-1], room)
-            lines.append("\n".join([head + parts[0], *(" " * start + x for x in parts[1:])]))
-        else:
-            lines.append((head + r[-1]).rstrip())
+        if fitted is None:
+            lines.append("  ".join(_pad(c, w) for c, w in zip(r, widths, strict=False)).rstrip())
+            continue
+        parts = [_wrap(c, w) if cells(c) > w else [c] for c, w in zip(r, fitted, strict=False)]
+        for k in range(max(len(p) for p in parts)):
+            shown = (p[k] if k < len(p) else "" for p in parts)
+            lines.append(
+                "  ".join(_pad(c, w) for c, w in zip(shown, fitted, strict=False)).rstrip()
+            )
     return "\n".join(lines)
+
+
+def _fit(widths: list[int], floors: list[int], limit: int) -> list[int] | None:
+    """Column widths that fit `limit` columns, the widest narrowed first (never below its
+    header or MIN_COLUMN); None when the table fits as it is, or cannot be made to."""
+    gap = 2 * (len(widths) - 1)
+    over = sum(widths) + gap - limit
+    if over <= 0:
+        return None
+    least = [max(f, MIN_COLUMN) for f in floors]
+    if sum(min(w, m) for w, m in zip(widths, least, strict=True)) + gap > limit:
+        return None  # (too narrow a terminal: left to it to wrap)
+    fitted = list(widths)
+    while over > 0:
+        i = max(range(len(fitted)), key=lambda k: (fitted[k] > least[k], fitted[k], k))
+        fitted[i] -= 1
+        over -= 1
+    return fitted
 
 
 def when(ts: float | None, short: bool = False) -> str:

@@ -51,8 +51,38 @@ def test_a_table_wider_than_the_terminal_wraps_its_last_column_in_place() -> Non
     assert lines[1][start:] + " " + lines[2][start:] == tasks and not lines[2][:start].strip()
     assert lines[3].endswith("  2 succeeded")
     assert len(table(headers, [[*row, tasks]], width=200).splitlines()) == 2
-    narrow = table(headers, [[*row, tasks]], width=70)  # (its column would be 10 wide: no)
-    assert narrow.splitlines()[1].endswith(tasks)
+    # narrower still: the widest columns narrow one at a time (the tasks, then the start time)
+    narrow = table(headers, [[*row, tasks]], width=70).splitlines()
+    assert all(len(line) <= 70 for line in narrow) and len(narrow) == 4, narrow
+    assert narrow[1].startswith("3bcd1b39  demo  interrupted  2026-12-07 ")
+    assert narrow[2].split() == ["04:29:39", "running,", "1"]
+    assert (
+        " ".join(narrow[1][narrow[0].index("TASKS") :].split() + narrow[2].split()[1:])
+        + (" " + narrow[3].strip())
+        == tasks
+    )
+    # too narrow for every column's header: left as it is, for the terminal to wrap
+    assert table(headers, [[*row, tasks]], width=40).splitlines()[1].endswith(tasks)
+
+
+def test_every_column_of_a_wide_table_can_wrap_to_fit() -> None:
+    """`risks --all` at 80 columns: the risk and the action are both long, the columns before
+    the last left it no room, and the terminal wrapped it to the left edge. The widest columns
+    narrow now, each wrapping inside itself."""
+    from phasegate.tui.text import table
+
+    headers = ["raised", "severity", "subject", "risk", "suggested action"]
+    risk = "running 8.8s, past its estimate of 8.0s"
+    action = "check its output (l); skip or cancel it  (cleared)"
+    row = ["12-07 06:21", "medium", "task smoke-test", risk, action]
+    lines = table(headers, [row, row], width=80).splitlines()
+    assert all(len(line) <= 80 for line in lines) and len(lines) == 7, lines
+    at = lines[0].index("RISK"), lines[0].index("SUGGESTED ACTION")
+    said = [line[at[0] : at[1]].strip() for line in lines[1:4]]
+    assert " ".join(said) == risk
+    assert " ".join(line[at[1] :] for line in lines[1:4]).split() == action.split()
+    assert lines[4] == lines[1]  # (every row the same way)
+    assert len(table(headers, [row], width=None).splitlines()) == 2  # (a pipe: one line a row)
 
 
 def test_a_labelled_line_breaks_between_its_items() -> None:
