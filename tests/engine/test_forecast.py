@@ -497,3 +497,22 @@ def test_the_forecast_adds_a_task_s_retries_until_it_starts(tmp_path: Path) -> N
     apply(state, ev.TaskStarted(0.0, "y", 1, "a", 1, 1))
     assert state.tasks["y"].attempts == 1
     assert forecast(plan, build(plan), state, 0.0).eta < before.eta
+
+
+def test_the_dry_run_breaks_a_long_critical_path_between_names(tmp_path: Path) -> None:
+    """At 80 columns the terminal cut `deploy-staging` in two at its edge."""
+    from phasegate.tui.cli.dryrun import render
+
+    ids = [f"step-number-{i}-of-the-chain" for i in range(5)]
+    tasks = ", ".join(
+        f"{{id: {t}, run: 'true', estimate: 1{', needs: [' + ids[i - 1] + ']' if i else ''}}}"
+        for i, t in enumerate(ids)
+    )
+    plan = _plan(
+        tmp_path, f"name: long\nagents: {{a: {{}}}}\nphases: [{{id: p, tasks: [{tasks}]}}]\n"
+    )
+    shown = render(plan, as_json=False, width=60).splitlines()
+    at = next(i for i, line in enumerate(shown) if line.startswith("critical path (*): "))
+    path = [line for line in shown[at:] if not line.startswith(("slot", "estimates"))]
+    assert len(path) > 1 and all(len(line) <= 60 for line in path), path
+    assert " ".join(" ".join(path).split()).removeprefix("critical path (*): ") == " -> ".join(ids)

@@ -18,7 +18,7 @@ from phasegate.engine.client.plans import (
     risk_fallbacks,
 )
 from phasegate.engine.model.durations import format_duration
-from phasegate.tui.text import safe
+from phasegate.tui.text import labelled, safe
 
 
 def render(
@@ -71,17 +71,15 @@ def render(
                     how = "waits for approval (no earlier run: not counted)"
                 out.append(f"   ◆ gate {safe(gate.id)}: {how}")
     out.append("")
-    out.append("critical path (*): " + " -> ".join(safe(t) for t in s.critical_path))
+    # (long lists break between their items at the terminal's width, never inside a name)
+    path = [safe(t) for t in s.critical_path]
+    out.append(labelled("critical path (*): ", path, " -> ", width))
     waits = sorted((x for x in s.slots if x.waited > 0), key=lambda x: -x.waited)
     if waits:
-        out.append(
-            "slot contention: "
-            + ", ".join(
-                f"{safe(x.task)} waits {format_duration(x.waited)} for {safe(x.agent)}"
-                for x in waits[:5]
-            )
-            + (" ..." if len(waits) > 5 else "")
-        )
+        said = [
+            f"{safe(x.task)} waits {format_duration(x.waited)} for {safe(x.agent)}" for x in waits
+        ]
+        out.append(labelled("slot contention: ", _first(said, 5), ", ", width))
     else:
         out.append("slot contention: none (every task starts as soon as its needs are met)")
     guessed = [x.task for x in s.slots if not x.estimated]
@@ -94,10 +92,14 @@ def render(
     )
     retries = sorted(retry_extra(learned).items(), key=lambda kv: -kv[1])
     if retries:
+        said = [f"{safe(t)} +{format_duration(lost)}" for t, lost in retries]
         out.append(
-            "retries counted (failed attempts before success, average of earlier runs): "
-            + ", ".join(f"{safe(t)} +{format_duration(lost)}" for t, lost in retries[:5])
-            + (" ..." if len(retries) > 5 else "")
+            labelled(
+                "retries counted (earlier runs' average): ",
+                _first(said, 5),
+                ", ",
+                width,
+            )
         )
     out.append(
         f"estimates: {source}"
@@ -109,13 +111,16 @@ def render(
         )
     )
     if standby:
-        out.append(
-            "standing by (run only if needed, not counted): "
-            + ", ".join(safe(t) for t in sorted(standby))
-        )
+        said = [safe(t) for t in sorted(standby)]
+        out.append(labelled("standing by (run only if needed, not counted): ", said, ", ", width))
     if s.unplaceable:
         out.append(f"no agent can take: {', '.join(safe(t) for t in s.unplaceable)}")
     return "\n".join(out)
+
+
+def _first(items: list[str], n: int) -> list[str]:
+    """The first `n` items, and `...` for the rest."""
+    return items[:n] + (["..."] if len(items) > n else [])
 
 
 def _as_json(
