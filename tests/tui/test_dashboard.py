@@ -263,3 +263,32 @@ async def test_the_roster_says_an_agent_s_newest_line_before_how_long_it_has_bee
         roster.show(state, {"build": 100.0}, now=130.5, last_line={})
         await pilot.pause()
         assert "build · quiet 30.0s" in text(roster)
+
+
+async def test_the_task_table_gives_a_long_id_the_tests_column_s_room_until_it_is_needed() -> None:
+    """At 80 columns `integration-tests` read `integration-t…`: the tests' column (empty for
+    a plan without results) kept its room. It now comes with the first results."""
+    from textual.app import App, ComposeResult
+
+    from phasegate.engine.model.state import RunState, TaskState
+
+    class _Tasks(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TaskTable()
+
+    state = RunState()
+    state.tasks["integration-tests"] = TaskState("integration-tests", "build", agent="w")
+    state.tasks["lint"] = TaskState("lint", "build", agent="w")
+    async with _Tasks().run_test(size=SIZE) as pilot:
+        table = pilot.app.query_one(TaskTable)
+        table.rebuild(state, now=0.0)
+        await pilot.pause()
+        shown = text(table)
+        assert "integration-tests " in shown and "TESTS" not in shown, shown
+        state.tasks["lint"].results = {"source": "junit", "passed": 3, "failed": 1}
+        table.refresh_tasks(state, {"lint"}, now=0.0)
+        await pilot.pause()
+        shown = text(table)
+        assert "TESTS" in shown and "3✓ 1✗" in shown, shown
+        assert "integration-te…" in shown  # (back to its share: 80 columns hold no more)
+        assert all(len(line) <= SIZE[0] for line in shown.splitlines())

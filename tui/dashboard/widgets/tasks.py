@@ -18,7 +18,8 @@ from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, status_glyph
 from phasegate.tui.text import safe
 
 # (at 80x24 the table has 78 columns: these, a space each side of every cell, and 2 for the
-# scrollbar of a long run)
+# scrollbar of a long run; the tests' column only once a task has results, and the room it
+# leaves goes to the task's id, up to its longest)
 COLUMNS = (
     ("task", 14),
     ("phase", 8),
@@ -61,11 +62,33 @@ class TaskTable(DataTable[Text]):
         self.follow = False
         self._shown: list[str] = []
         self._state: RunState | None = None
+        self._columns: tuple[tuple[str, int], ...] = ()
+        self._tested = False  # a task has test results: the tests' column is shown
 
     def on_mount(self) -> None:
-        for name, width in COLUMNS:
-            self.add_column(name.upper(), width=width, key=name)
+        self._lay_columns(COLUMNS)
         self._title()
+
+    def on_resize(self) -> None:
+        if self._state is not None and self._layout(self._state) != self._columns:
+            self.rebuild(self._state)
+
+    def _lay_columns(self, columns: tuple[tuple[str, int], ...]) -> None:
+        self.clear(columns=True)
+        for name, width in columns:
+            self.add_column(name.upper(), width=width, key=name)
+        self._columns = columns
+
+    def _layout(self, state: RunState) -> tuple[tuple[str, int], ...]:
+        """The columns for this run at this width: the tests' only once a task has results;
+        the task's id as wide as the longest, in the room the others leave."""
+        self._tested = self._tested or any(t.results for t in state.tasks.values())
+        shown = [c for c in COLUMNS if c[0] != "tests" or self._tested]
+        inner = self.scrollable_content_region.width or 78
+        spare = inner - sum(w + 2 for _, w in shown) - 2  # (2: a long run's scrollbar)
+        longest = max((len(safe(tid)) for tid in state.tasks), default=0)
+        task = COLUMNS[0][1] + max(0, min(spare, longest - COLUMNS[0][1]))
+        return tuple((n, task if n == "task" else w) for n, w in shown)
 
     def _title(self) -> None:
         parts = ["Tasks", f"sort: {self.sort_key}"]
@@ -97,7 +120,7 @@ class TaskTable(DataTable[Text]):
             Text(str(t.attempts or "-"), justify="right"),
             Text(format_duration(took) if took is not None else "-", justify="right"),
             tests_cell(t.results),
-        ]
+        ][: len(self._columns)]  # (the tests' column is last: left out until shown)
 
     def _visible(self, state: RunState) -> list[str]:
         needle = self.filter_text.lower()
@@ -125,7 +148,11 @@ class TaskTable(DataTable[Text]):
         now = self.clock() if now is None else now
         keep = self.selected
         self._state = state
-        self.clear()
+        layout = self._layout(state)
+        if layout != self._columns:
+            self._lay_columns(layout)
+        else:
+            self.clear()
         self._shown = self._visible(state)
         for tid in self._shown:
             self.add_row(*self._cells(state.tasks[tid], now), key=tid)
@@ -139,13 +166,22 @@ class TaskTable(DataTable[Text]):
         """Update the cells of the tasks that changed; re-lay out only if the order must change."""
         now = self.clock() if now is None else now
         changed = set(changed)
-        if self.sort_key != "plan" or self.filter_text or len(self._shown) != len(state.tasks):
+        # (the first test results show the tests' column: the table is laid out again)
+        results = not self._tested and any(
+            state.tasks[t].results for t in changed if t in state.tasks
+        )
+        if (
+            self.sort_key != "plan"
+            or self.filter_text
+            or len(self._shown) != len(state.tasks)
+            or results
+        ):
             if changed:
                 self.rebuild(state, now)
         else:
             for tid in changed & set(self._shown):
                 for (name, _), cell in zip(
-                    COLUMNS, self._cells(state.tasks[tid], now), strict=True
+                    self._columns, self._cells(state.tasks[tid], now), strict=True
                 ):
                     self.update_cell(tid, name, cell)
         self._state = state
