@@ -48,6 +48,11 @@ def test_a_huge_limit_is_a_usage_error_naming_the_range(pg: Run) -> None:
     assert pg("runs", "-n", "1000000").returncode == 0
 
 
+def test_a_search_for_nothing_is_a_usage_error(pg: Run) -> None:
+    """It said `nothing found for ''` and exit 0, as if the history had been searched."""
+    _usage(pg("search", "  "), "give the words to search for")
+
+
 def test_logs_of_an_attempt_the_run_did_not_make_is_exit_2(pg: Run, tmp_path: Path) -> None:
     _recorded(pg, tmp_path)
     _usage(pg("logs", "last", "t", "--attempt", "0"), "0 is not in the range x>=1")

@@ -4,6 +4,8 @@ a line that looks like another audit row (`approve --reason $'ok\\n... reject ..
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from phasegate.engine.model import events as ev
@@ -105,3 +107,30 @@ def test_a_wrapped_column_counts_wide_characters_as_two_columns() -> None:
     assert "".join(line[4:] for line in lines[1:]) == "日本語" * 10
     aligned = table(["id", "reason"], [["日本", "x"], ["ab", "y"]], width=80).splitlines()
     assert [line.index(c) for line, c in zip(aligned[1:], "xy", strict=True)] == [4, 6]
+
+
+def test_what_a_search_found_is_a_table_whose_text_wraps_in_its_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`search` wrote its findings as lines the terminal wrapped at its edge, under the dates."""
+    import asyncio
+
+    from phasegate.engine.store import SQLiteStore
+    from phasegate.engine.store.base import Knowledge
+    from phasegate.tui.cli import reports
+
+    async def found() -> list[str]:
+        db = str(tmp_path / "k.db")
+        store = await SQLiteStore.open(db)
+        text = "took 5.0s against an estimate of 2.0s (2.5x); set its estimate near 5.0s"
+        await store.remember("r1", "demo", [Knowledge("lesson", 1.0, "fetch", text)])
+        await store.close()
+        return (await reports.search_history(db, "estimate", 20, False)).splitlines()
+
+    monkeypatch.setattr("phasegate.tui.text.terminal_width", lambda: 60)  # (a 60-column tty)
+    lines = asyncio.run(found())
+    assert lines[0].split() == ["WHEN", "RUN", "PLAN", "KIND", "FOUND"]
+    assert len(lines) > 2 and all(len(line) <= 60 for line in lines), lines
+    at = lines[0].index("FOUND")
+    said = " ".join(line[at:].strip() for line in lines[1:])
+    assert said.startswith("fetch: took 5.0s") and said.endswith("near 5.0s")

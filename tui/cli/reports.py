@@ -14,7 +14,7 @@ from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.errors import UsageError
 from phasegate.tui.cli.views import shown_status
-from phasegate.tui.text import safe, when
+from phasegate.tui.text import safe, table, when
 
 if TYPE_CHECKING:
     from phasegate.engine.client.plans import Learned
@@ -76,6 +76,8 @@ def _written(directory: str, name: str, text: str) -> str:
 
 
 async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> str:
+    if not text.strip():
+        raise UsageError("give the words to search for (e.g. phasegate search 'flaky tests')")
     store = await SQLiteStore.open(db_path)
     try:
         found = await store.search(text, limit)
@@ -87,10 +89,10 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
         )
     if not found:
         return f"nothing found for {safe(text)!r} in the history"
-    return "\n".join(
-        f"{when(f.ts)}  {f.run_id}  {safe(f.plan)[:20]:<20} {f.kind:<8} "
-        f"{safe(f.subject)[:20]}: {safe(f.text)}"
-        for f in found
+    # (a table: on a narrow terminal what was found wraps in its column, under its header)
+    return table(
+        ["when", "run", "plan", "kind", "found"],
+        [[when(f.ts), f.run_id, f.plan, f.kind, f"{f.subject}: {f.text}"] for f in found],
     )
 
 
