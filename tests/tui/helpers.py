@@ -92,3 +92,27 @@ async def commands(db: str, run_id: str) -> list[tuple[str, dict[str, object]]]:
 def rows(table: DataTable[object]) -> list[list[str]]:
     """A DataTable's rows as their cells' texts."""
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def run_started(
+    ts: float,
+    run_id: str,
+    tasks: list[str],
+    agent: str = "m",
+    slots: int = 1,
+    phase: str = "p",
+    plan: str | None = None,
+    **more: object,
+) -> ev.RunStarted:
+    """The start of a run of one phase whose tasks, needing nothing, are one agent's (the plan
+    `RUN_ID-plan` unless `plan` names it; `more`: the event's other fields)."""
+    return ev.RunStarted(
+        ts,
+        run_id,
+        plan if plan is not None else f"{run_id}-plan",
+        "x.yaml",
+        phases=[{"id": phase, "title": "", "timebox": None}],
+        tasks=[{"id": t, "phase": phase, "agent": agent, "needs": []} for t in tasks],
+        agents=[{"id": agent, "slots": slots}],
+        **more,  # type: ignore[arg-type]
+    )

@@ -19,7 +19,7 @@ from phasegate.tui.dashboard.widgets.agents import AgentRoster
 from phasegate.tui.dashboard.widgets.header import RunHeader
 from phasegate.tui.text import money
 
-from .helpers import dashboard, live_run, text, until_shown
+from .helpers import dashboard, live_run, run_started, text, until_shown
 
 # (the roster's line, whole: at 80 columns the roster's ellipsis may cut it; these tests are of
 # markup and spend, the 80-column layout has tests of its own)
@@ -31,18 +31,7 @@ PHASEGATE = os.path.join(os.path.dirname(sys.executable), "phasegate")
 def _spending() -> list[ev.Event]:
     now = time.time()
     return [
-        ev.RunStarted(
-            now,
-            "spend",
-            "spend-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[
-                {"id": "done", "phase": "p", "agent": "coder", "needs": []},
-                {"id": "build", "phase": "p", "agent": "coder", "needs": []},
-            ],
-            agents=[{"id": "coder", "slots": 2}],
-        ),
+        run_started(now, "spend", ["done", "build"], agent="coder", slots=2),
         ev.TaskStarted(now, "done", 1, "coder", 1, 1),
         ev.TaskUsage(now, "done", 1, 1200, 80, 0, 0.0123, "reported", "sess-1234567890abcdef", 2),
         ev.TaskFinished(now, "done", 1, "succeeded", 0),

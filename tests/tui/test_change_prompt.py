@@ -17,7 +17,7 @@ from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.gate import ChangePrompt
 
-from .helpers import SIZE, commands, live_run, text, until_shown
+from .helpers import SIZE, commands, live_run, run_started, text, until_shown
 
 ME = current_identity().user
 DIFF = [{"change": "added", "what": "task", "id": "three", "phase": "two"}]
@@ -32,16 +32,7 @@ IMPACT = {
 def _proposed(approvers: list[str]) -> list[ev.Event]:
     now = time.time()
     return [
-        ev.RunStarted(
-            now,
-            "amending",
-            "amending-plan",
-            "x.yaml",
-            phases=[{"id": "two", "title": "", "timebox": None}],
-            tasks=[{"id": "two", "phase": "two", "agent": "m", "needs": []}],
-            agents=[{"id": "m", "slots": 1}],
-            user=ME,
-        ),
+        run_started(now, "amending", ["two"], phase="two", user=ME),
         ev.ChangeProposed(now, "change-1", ME, 0, DIFF, IMPACT, approvers),
     ]
 

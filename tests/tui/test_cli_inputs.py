@@ -17,7 +17,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
 
 from .conftest import PHASEGATE, Run
-from .helpers import _TAKEN, commands, live_run
+from .helpers import _TAKEN, commands, live_run, run_started
 
 HUGE = "99999999999999999999999"  # more than SQLite's 64-bit INTEGER
 
@@ -72,14 +72,11 @@ def test_gates_wait_takes_a_number_of_seconds(pg: Run) -> None:
 
 
 def _started() -> ev.RunStarted:
-    return ev.RunStarted(
+    return run_started(
         time.time(),
         "inputs",
-        "inputs-plan",
-        "x.yaml",
-        phases=[{"id": "p", "title": "", "timebox": None}],
-        tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
-        agents=[{"id": "a", "slots": 1}],
+        ["t"],
+        agent="a",
         gates=[{"id": "review", "after": "p", "approval": "manual", "quorum": 1}],
     )
 

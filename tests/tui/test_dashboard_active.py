@@ -16,25 +16,14 @@ from phasegate.tui.dashboard.screens.quit import QuitScreen
 from phasegate.tui.dashboard.widgets.header import RunHeader
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
-from .helpers import SIZE, dashboard, live_run, text
+from .helpers import SIZE, dashboard, live_run, run_started, text
 from .helpers import commands as sent_commands
 
 
 async def _active_run(db: str, dead: bool = False) -> str:
     """A live run with one task running and one waiting (its engine dead if `dead`)."""
     now = time.time()
-    started = ev.RunStarted(
-        now,
-        "live",
-        "live-plan",
-        "x.yaml",
-        phases=[{"id": "p", "title": "", "timebox": None}],
-        tasks=[
-            {"id": "first", "phase": "p", "agent": "a", "needs": []},
-            {"id": "t", "phase": "p", "agent": "a", "needs": []},
-        ],
-        agents=[{"id": "a", "slots": 1}],
-    )
+    started = run_started(now, "live", ["first", "t"], agent="a")
     return await live_run(db, "live", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)], dead)
 
 

@@ -21,7 +21,7 @@ from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
 
 from .conftest import Run
-from .helpers import SIZE, dashboard, live_run, until_shown
+from .helpers import SIZE, dashboard, live_run, run_started, until_shown
 
 ME = current_identity().user
 
@@ -29,14 +29,11 @@ ME = current_identity().user
 def _ended(ask: list[str]) -> list[ev.Event]:
     now = time.time()
     return [
-        ev.RunStarted(
+        run_started(
             now - 5,
             "fb",
-            "fb-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
-            agents=[{"id": "a", "slots": 1}],
+            ["t"],
+            agent="a",
             user="someone-who-started-it",
             feedback={"ask": ask, "at": "end"},
         ),

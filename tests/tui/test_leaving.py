@@ -16,21 +16,13 @@ from phasegate.tui.dashboard.screens.help import HelpScreen
 from phasegate.tui.dashboard.screens.quit import QuitScreen
 from phasegate.tui.launch import _db_flag
 
-from .helpers import SIZE, dashboard, live_run, until_shown
+from .helpers import SIZE, dashboard, live_run, run_started, until_shown
 from .helpers import commands as sent_commands
 
 
 async def _going(db: str) -> str:
     now = time.time()
-    started = ev.RunStarted(
-        now,
-        "going",
-        "going-plan",
-        "x.yaml",
-        phases=[{"id": "p", "title": "", "timebox": None}],
-        tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
-        agents=[{"id": "a", "slots": 1}],
-    )
+    started = run_started(now, "going", ["t"], agent="a")
     return await live_run(db, "going", [started, ev.TaskStarted(now, "t", 1, "a", 1, 1)])
 
 

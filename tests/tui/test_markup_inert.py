@@ -14,7 +14,7 @@ from phasegate.tui.dashboard.widgets.agents import AgentRoster
 from phasegate.tui.dashboard.widgets.output import OutputLog
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
-from .helpers import dashboard, live_run, text, until_shown
+from .helpers import dashboard, live_run, run_started, text, until_shown
 
 # (the roster's line, whole: at 80 columns the roster's ellipsis may cut it; these tests are of
 # markup and spend, the 80-column layout has tests of its own)
@@ -26,15 +26,7 @@ MARKUP = "tick [/] [bold]x"
 def _running() -> list[ev.Event]:
     now = time.time()
     return [
-        ev.RunStarted(
-            now,
-            "inert",
-            "inert-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "printer", "phase": "p", "agent": "w", "needs": []}],
-            agents=[{"id": "w", "slots": 1}],
-        ),
+        run_started(now, "inert", ["printer"], agent="w"),
         ev.TaskStarted(now, "printer", 1, "w", 2, 2),
     ]
 

@@ -16,7 +16,7 @@ from phasegate.tui.dashboard.screens.task import TaskScreen
 from phasegate.tui.dashboard.widgets.output import OutputLog
 from phasegate.tui.dashboard.widgets.risks import RiskFeed
 
-from .helpers import SIZE, dashboard, live_run, text, until_shown
+from .helpers import SIZE, dashboard, live_run, run_started, text, until_shown
 
 LONG = "tests/test_cli.py::test_something_with_a_long_name " + "." * 60 + " [ 18%]"
 
@@ -24,15 +24,7 @@ LONG = "tests/test_cli.py::test_something_with_a_long_name " + "." * 60 + " [ 18
 async def test_long_lines_scroll_sideways_or_wrap(tmp_path: Path) -> None:
     now = time.time()
     events: list[ev.Event] = [
-        ev.RunStarted(
-            now,
-            "long",
-            "long-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "unit", "phase": "p", "agent": "m", "needs": []}],
-            agents=[{"id": "m", "slots": 1}],
-        ),
+        run_started(now, "long", ["unit"]),
         ev.TaskStarted(now, "unit", 1, "m", 1, 1),
     ]
     db = f"{tmp_path}/o.db"
@@ -93,15 +85,7 @@ async def test_enter_on_the_risk_feed_shows_every_risk_whole(tmp_path: Path) -> 
     now = time.time()
     long_reason = "exited with code 3: " + "the linker could not find libfoo " * 4 + "END"
     events: list[ev.Event] = [
-        ev.RunStarted(
-            now,
-            "risky",
-            "risky-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "build", "phase": "p", "agent": "m", "needs": []}],
-            agents=[{"id": "m", "slots": 1}],
-        ),
+        run_started(now, "risky", ["build"]),
         ev.TaskStarted(now, "build", 1, "m", 1, 1),
         ev.TaskFinished(now, "build", 1, "failed", 3, reason=long_reason),
     ]
@@ -134,14 +118,10 @@ async def test_a_decided_gates_reason_reads_whole(
     now = time.time()
     reason = "criteria failed: " + "tests unit (failed <= 0): 3 failed " * 3 + "END"
     events: list[ev.Event] = [
-        ev.RunStarted(
+        run_started(
             now,
             "gated",
-            "gated-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "unit", "phase": "p", "agent": "m", "needs": []}],
-            agents=[{"id": "m", "slots": 1}],
+            ["unit"],
             gates=[{"id": "qa", "after": "p", "approval": "auto", "approvers": [], "quorum": 1}],
         ),
         ev.GateOpened(now, "qa", 1, [], "", "auto"),
@@ -171,15 +151,7 @@ async def test_a_risk_that_cleared_says_so_in_words(tmp_path: Path) -> None:
     now = time.time()
     overrun = "running 9.0s, past its estimate of 2.0s"
     events: list[ev.Event] = [
-        ev.RunStarted(
-            now,
-            "cleared",
-            "cleared-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "fetch", "phase": "p", "agent": "m", "needs": []}],
-            agents=[{"id": "m", "slots": 1}],
-        ),
+        run_started(now, "cleared", ["fetch"]),
         ev.TaskStarted(now, "fetch", 1, "m", 1, 1),
         ev.RiskRaised(now + 1, "overrun:fetch", "task_overrun", "medium", "task fetch", overrun),
         ev.RiskRaised(now + 2, "silent:fetch", "silent_agent", "medium", "task fetch", "quiet"),

@@ -21,7 +21,7 @@ from phasegate.tui.dashboard.screens.gate import GatesScreen
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.widgets.agents import AgentRoster
 
-from .helpers import SIZE, commands, live_run, text, until_shown
+from .helpers import SIZE, commands, live_run, run_started, text, until_shown
 
 ME = current_identity().user
 PID = "build-1-p1"
@@ -33,16 +33,7 @@ def _asking(
     """A run (started by `user`) whose claude agent's task `build` asks to use Bash."""
     now = time.time()
     return [
-        ev.RunStarted(
-            now,
-            "asking",
-            "asking-plan",
-            "x.yaml",
-            phases=[{"id": "p", "title": "", "timebox": None}],
-            tasks=[{"id": "build", "phase": "p", "agent": "claude", "needs": []}],
-            agents=[{"id": "claude", "slots": 1}],
-            user=user,
-        ),
+        run_started(now, "asking", ["build"], agent="claude", user=user),
         ev.TaskStarted(now, "build", 1, "claude", 1, 1),
         ev.PermissionAsked(
             now, PID, "build", 1, "Bash", detail, "the build is stale", list(approvers)

@@ -12,7 +12,7 @@ from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
 
-from .helpers import SIZE, commands, live_run, text, until_shown
+from .helpers import SIZE, commands, live_run, run_started, text, until_shown
 
 
 async def _asking_run(db: str) -> str:
@@ -22,16 +22,8 @@ async def _asking_run(db: str) -> str:
         db,
         "asking",
         [
-            ev.RunStarted(
-                now,
-                "asking",
-                "asking-plan",
-                "x.yaml",
-                phases=[{"id": "p", "title": "", "timebox": None}],
-                tasks=[{"id": "build", "phase": "p", "agent": "a", "needs": []}],
-                agents=[{"id": "a", "slots": 1}],
-                user=current_identity().user,  # (who may answer: the starter operates)
-            ),
+            # (who may answer: the starter operates)
+            run_started(now, "asking", ["build"], agent="a", user=current_identity().user),
             ev.TaskStarted(now, "build", 1, "a", 1, 1),
             ev.RiskRaised(
                 now,
