@@ -108,7 +108,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | No
         for i, cell in enumerate(r):
             widths[i] = max(widths[i], cells(cell))
     limit = terminal_width() if width is None else width
-    fitted = _fit(widths, [len(h) for h in headers], limit) if limit is not None else None
+    fitted = None
+    if limit is not None:  # (names stay whole where they can: a column narrows to its longest word)
+        words = [
+            max([len(h), *(cells(w) for r in rows if i < len(r) for w in r[i].split(" "))])
+            for i, h in enumerate(headers)
+        ]
+        fitted = _fit(widths, words, limit) or _fit(widths, [len(h) for h in headers], limit)
     lines = ["  ".join(_pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     if fitted is not None:
         lines[0] = "  ".join(_pad(h.upper(), w) for h, w in zip(headers, fitted, strict=True))
@@ -128,7 +134,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | No
 
 def _fit(widths: list[int], floors: list[int], limit: int) -> list[int] | None:
     """Column widths that fit `limit` columns, the widest narrowed first (never below its
-    header or MIN_COLUMN); None when the table fits as it is, or cannot be made to."""
+    floor or MIN_COLUMN); None when the table fits as it is, or cannot be made to."""
     gap = 2 * (len(widths) - 1)
     over = sum(widths) + gap - limit
     if over <= 0:

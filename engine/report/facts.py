@@ -88,6 +88,7 @@ class Facts(msgspec.Struct):
     down: list[tuple[float, float]] = []  # engine dead: last seen, take-over
     seen: float | None = None  # the engine's last heartbeat (a run not ended: so far)
     passes: dict[str, list[tuple[float, float | None]]] = {}  # phase -> each start, its end
+    delays: dict[tuple[str, int], float] = {}  # (task, attempt) -> the retry delay before it
     _running: dict[str, Attempt] = {}
 
     def add(self, e: ev.Event) -> None:
@@ -105,6 +106,8 @@ class Facts(msgspec.Struct):
             f.slots = slots if isinstance(e, ev.RunStarted) else {**f.slots, **slots}
         elif isinstance(e, ev.TaskReady):
             f.ready_at.setdefault(e.task, e.ts)
+        elif isinstance(e, ev.TaskRetrying):
+            f.delays[(e.task, e.attempt)] = e.delay
         elif isinstance(e, ev.PhaseStarted):  # (again after a gate sent the run back to it)
             f.passes.setdefault(e.phase, []).append((e.ts, None))
         elif isinstance(e, ev.PhaseFinished) and f.passes.get(e.phase):
@@ -197,18 +200,31 @@ class Facts(msgspec.Struct):
         return self.last.get(task)
 
     def retried(self, task: str) -> float:
-        """The time the task's failed (or timed-out) attempts took before its newest one, their
-        retry delays included: from the first of them to its newest attempt's start. Counted
-        back to the first attempt that did not fail (one before a rewind or a reset, say)."""
-        final = self.final(task)
-        if final is None:
-            return 0.0
-        first = final.start
-        for a in reversed([x for x in self.attempts if x.task == task and x.start < final.start]):
-            if a.status not in RETRIED:
-                break
-            first = a.start
-        return final.start - first
+        """The time the task's failed (or timed-out) attempts took before its newest one: each
+        one's own time and the retry delay after it. Counted back to the first attempt that
+        did not fail (one before a rewind or a reset, say), past those a take-over interrupted;
+        the time the engine was dead, the run paused or an operator took to retry is not."""
+        return self.all_retried().get(task, 0.0)
+
+    def all_retried(self) -> dict[str, float]:
+        """`retried` of every task that has a newest attempt, in one pass over the attempts."""
+        earlier: dict[str, list[Attempt]] = {}
+        for a in self.attempts:
+            earlier.setdefault(a.task, []).append(a)
+        out: dict[str, float] = {}
+        for task, tried in earlier.items():
+            final = self.final(task)
+            if final is None:
+                continue
+            lost = 0.0
+            for a in reversed([x for x in tried if x.start < final.start]):
+                if a.status == INTERRUPTED:
+                    continue
+                if a.status not in RETRIED:
+                    break
+                lost += a.duration + self.delays.get((task, a.number + 1), 0.0)
+            out[task] = lost
+        return out
 
 
 def gather(run_id: str, events: list[ev.Event]) -> Facts:

@@ -192,6 +192,7 @@ def gantt(
         f'role="img" aria-label="Gantt chart of the run">'
     ]
     for i, (pid, a, b) in enumerate(phases):
+        b = min(b, span)  # (a phase still going at a report's time: up to the chart's end)
         x, w = label + a * scale, max(1.0, (b - a) * scale)
         out.append(
             f'<rect class="{"band" if i % 2 == 0 else "band2"}" x="{x:.1f}" y="{top - 18}" '
@@ -262,11 +263,12 @@ def _gantt_of_run(perf: dict[str, Any]) -> str:
     bars = sorted(perf.get("attempts", []), key=lambda b: (b["start"], b["task"]))
     # a band for each time a phase ran (a gate's rejection runs it again), as the phases'
     # table counts them; from the attempts only for a run whose phases never started
-    phases = [
+    passes = [
         (p["id"] if len(p["passes"]) == 1 else f"{p['id']} #{k}", x["start"], x["end"])
         for p in perf["phases"]
         for k, x in enumerate(p.get("passes") or (), 1)
-    ] or _phase_spans(bars, phase_of)
+    ]  # (in the order they ran: their bands alternate in colour)
+    phases = sorted(passes, key=lambda x: x[1]) or _phase_spans(bars, phase_of)
     return gantt(bars, phases, perf.get("gates", []), perf["critical_path"]["actual"],
                  perf.get("down", []))  # fmt: skip
 

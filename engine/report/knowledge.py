@@ -81,8 +81,9 @@ async def learn(
         and a.end
     }
     # the time lost to failed attempts before each of them succeeded: the dry run counts it
+    retried = f.all_retried()
     for task in took.copy():
-        if (lost := f.retried(task)) > 0:
+        if (lost := retried.get(task, 0.0)) > 0:
             took[retry_key(task)] = lost
     # how long each manual gate waited for its decision: the forecast and the dry run expect it
     for g in f.state.gates.values():

@@ -346,6 +346,9 @@ class Attempts:
             status, reason = TaskStatus.CANCELLED, restarted
         now = host.now()
         ended = result.ended_at if result.ended_at is not None and result.ended_at < now else None
+        began = host.state.tasks[tid].attempt_started_at
+        if ended is not None and began is not None:  # (a file's time is the kernel's coarse
+            ended = max(ended, began)  # clock: an instant exit may read before its start)
         host.emit(
             ev.TaskFinished(
                 now, tid, a.number, status, result.code, a.lines, a.dropped, reason, ended

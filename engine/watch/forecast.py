@@ -49,8 +49,10 @@ def progress(state: RunState, now: float) -> Progress:
         took = t.estimate
         if took is None:
             took, guessed = DEFAULT_ESTIMATE, guessed + 1
-        # not started yet: its earlier runs' failed attempts, on average, come first
-        estimate[t.id] = took if t.attempts else took + t.retry_s
+        # until it fails in this run, its earlier runs' failed attempts count, on average (a
+        # failure now runs its retries: what is left is then one more attempt)
+        extra = t.retry_s if not t.failures else 0.0
+        estimate[t.id] = took + extra
         if t.priority:  # (0, the default, is left out: the simulation reads a missing one as 0)
             priority[t.id] = t.priority
         if t.status is TaskStatus.RUNNING and t.agent is not None:
@@ -59,7 +61,8 @@ def progress(state: RunState, now: float) -> Progress:
             # past (or near) its estimate, a task is expected to run on for a quarter of what
             # it has run so far: the forecast grows as it overruns, instead of saying "a
             # moment" for the whole of a task that runs ten times its estimate
-            running[t.id] = (t.agent, max(took - spent, OVERRUN * spent, min(OVERDUE, took)))
+            left = max(took - spent, OVERRUN * spent, min(OVERDUE, took))
+            running[t.id] = (t.agent, left + extra)
     slots = {a.id: a.slots for a in state.agents.values()}
     not_ready = {a.id for a in state.agents.values() if a.status is AgentStatus.NOT_READY}
     return Progress(done, running, estimate, slots, not_ready, priority, guessed)

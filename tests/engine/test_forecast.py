@@ -488,15 +488,22 @@ def test_retries_count_in_the_dry_run_on_average_over_the_runs_that_succeeded(
     assert "retries counted" not in render(plan, as_json=False, width=80, learned={})
 
 
-def test_the_forecast_adds_a_task_s_retries_until_it_starts(tmp_path: Path) -> None:
-    plan = _plan(tmp_path, GATED)
+def test_the_forecast_adds_a_task_s_retries_until_it_fails(tmp_path: Path) -> None:
+    """History says y's failed attempts cost 7 s on average: counted while y waits and while
+    its first attempt runs (it may yet fail: it dropped them as it started, the forecast fell
+    7 s for nothing); once it has failed, its retry is the next attempt, its estimate."""
+    plan = _plan(tmp_path, CHAIN.replace("name: chain", "name: retried"))
     state = _started(plan)
-    state.tasks["y"].retry_s = 7.0  # (as the run's start puts it there from history)
-    before = forecast(plan, build(plan), state, 0.0)
-    assert before.eta == 22.0  # x 10 s, then y 5 s and its earlier runs' 7 s of retries
-    apply(state, ev.TaskStarted(0.0, "y", 1, "a", 1, 1))
-    assert state.tasks["y"].attempts == 1
-    assert forecast(plan, build(plan), state, 0.0).eta < before.eta
+    state.tasks["c"].retry_s = 7.0  # (as the run's start puts it there from history)
+    assert forecast(plan, build(plan), state, 0.0).eta == 15.0  # (a, b: 15 s; c 1 + 7 beside)
+    state.tasks["a"].retry_s = 7.0
+    waiting = forecast(plan, build(plan), state, 0.0).eta
+    assert waiting == 22.0  # a 10 + 7, then b 5
+    apply(state, ev.TaskStarted(0.0, "a", 1, "a", 1, 1))
+    assert forecast(plan, build(plan), state, 0.0).eta == waiting  # running: it may yet fail
+    apply(state, ev.TaskFinished(4.0, "a", 1, "failed", 1))
+    apply(state, ev.TaskRetrying(4.0, "a", 2, 0.0))
+    assert forecast(plan, build(plan), state, 4.0).eta == 15.0  # one more attempt, then b
 
 
 def test_the_dry_run_breaks_a_long_critical_path_between_names(tmp_path: Path) -> None:

@@ -278,19 +278,43 @@ def test_the_metrics_of_a_run_under_way_are_of_what_it_has_done_so_far() -> None
 
 
 def test_the_time_lost_to_failed_attempts_stops_at_one_that_did_not_fail() -> None:
-    """What history keeps of a task's retries: from its first failed attempt in a row to its
-    newest attempt's start (their retry delays in it), not an attempt before a rewind."""
+    """What history keeps of a task's retries: each failed attempt's own time and the retry
+    delay after it, back to the first attempt that did not fail (one before a rewind)."""
     f = Facts("r")
-    for n, (start, end, status) in enumerate(
-        [(0.0, 2.0, "succeeded"), (10.0, 12.0, "failed"), (13.0, 20.0, "timed_out")], 1
+    for n, (start, end, status, delay) in enumerate(
+        [
+            (0.0, 2.0, "succeeded", None),
+            (10.0, 12.0, "failed", 1.0),
+            (13.0, 20.0, "timed_out", 2.0),
+        ],
+        1,
     ):
         f.add(ev.TaskStarted(start, "t", n, "a", 1, 1))
         f.add(ev.TaskFinished(end, "t", n, status, 0 if status == "succeeded" else 1))
-    assert f.retried("t") == 3.0  # the failed one before the newest: 10.0 -> 13.0
+        if delay is not None:
+            f.add(ev.TaskRetrying(end, "t", n + 1, delay))
+    assert f.retried("t") == 3.0  # the failed one before the newest: 2 s, then 1 s of delay
     f.add(ev.TaskStarted(22.0, "t", 4, "a", 1, 1))
     f.add(ev.TaskFinished(25.0, "t", 4, "succeeded", 0))
-    assert f.retried("t") == 12.0  # 10.0 (the first failure after a success) -> 22.0
+    assert f.retried("t") == 12.0  # 2 + 1, then 7 + 2
     assert f.retried("other") == 0.0
+
+
+def test_the_time_lost_to_retries_is_not_the_engine_s_death_nor_an_interruption() -> None:
+    """Attempt 1 fails (10 s), the engine dies an hour, attempt 2 is interrupted by the
+    take-over, attempt 3 succeeds: 10 s and the 1 s delay were lost to the failure (it said
+    3605 s from the first attempt's start, or nothing when the interruption stopped the count)."""
+    f = Facts("r")
+    f.add(ev.TaskStarted(0.0, "t", 1, "a", 1, 1))
+    f.add(ev.TaskFinished(10.0, "t", 1, "failed", 1))
+    f.add(ev.TaskRetrying(10.0, "t", 2, 1.0))
+    f.add(ev.TaskStarted(11.0, "t", 2, "a", 1, 1))
+    f.add(
+        ev.RunRecovered(3611.0, "root", 1, 12.0, [{"task": "t", "attempt": 2, "action": "rerun"}])
+    )
+    f.add(ev.TaskStarted(3612.0, "t", 3, "a", 1, 1))
+    f.add(ev.TaskFinished(3615.0, "t", 3, "succeeded", 0))
+    assert f.retried("t") == 11.0
 
 
 def test_an_attempt_that_ended_while_no_engine_ran_ends_when_it_ended() -> None:

@@ -5,6 +5,7 @@ statement QA found in them (flaky tasks that never failed, late tasks a few ms o
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from phasegate.engine.report import make
@@ -145,6 +146,24 @@ async def test_a_phase_run_twice_has_one_duration_in_its_table_and_its_chart() -
     assert "<title>phase p1 #1: 4.0s</title>" in page
     assert "<title>phase p1 #2: 4.0s</title>" in page
     assert "<title>phase p2: 45.0s</title>" in page and "phase p1: 9.0s" not in page
+
+
+async def test_the_chart_s_phase_bands_are_in_the_order_they_ran() -> None:
+    """p1, p2, then back to p1 and p2: the bands were listed phase by phase (p1 #1, p1 #2,
+    p2 #1, p2 #2), so two bands side by side had the same colour."""
+    run = Run().add(0, "phase.started", phase="p1").attempt("hello", 1, 0, 4.0)
+    run.add(4.0, "phase.finished", phase="p1", status="succeeded")
+    run.add(5.0, "phase.started", phase="p2").attempt("bye", 1, 5.0, 8.0)
+    run.add(8.0, "phase.finished", phase="p2", status="succeeded")
+    run.add(8.0, "phase.rewound", phase="p1", gate="g", reason="rejected by alice")
+    run.add(9.0, "phase.started", phase="p1").attempt("hello", 2, 9.0, 12.0)
+    run.add(12.0, "phase.finished", phase="p1", status="succeeded")
+    run.add(13.0, "phase.started", phase="p2").attempt("bye", 2, 13.0, 16.0)
+    run.add(16.0, "phase.finished", phase="p2", status="succeeded")
+    report, _, _ = await _report(run.add(16.0, "run.finished", status="succeeded", reason=""))
+    page = make.render(report, "html")
+    bands = re.findall(r'<rect class="(band2?)"[^>]*><title>phase (\S+ #\d)', page)
+    assert bands == [("band", "p1 #1"), ("band2", "p2 #1"), ("band", "p1 #2"), ("band2", "p2 #2")]
 
 
 async def test_a_task_restarted_by_an_amendment_is_not_flaky() -> None:

@@ -292,3 +292,29 @@ async def test_the_task_table_gives_a_long_id_the_tests_column_s_room_until_it_i
         assert "TESTS" in shown and "3✓ 1✗" in shown, shown
         assert "integration-te…" in shown  # (back to its share: 80 columns hold no more)
         assert all(len(line) <= SIZE[0] for line in shown.splitlines())
+
+
+async def test_the_task_table_follows_an_amendment_that_swaps_one_task_for_another() -> None:
+    """The same number of tasks: the table kept the one taken out (its clock then raised
+    KeyError every second) and never showed the one put in."""
+    from textual.app import App, ComposeResult
+
+    from phasegate.engine.model.state import RunState, TaskState
+    from phasegate.engine.model.statuses import TaskStatus
+
+    class _Tasks(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TaskTable()
+
+    state = RunState()
+    for tid in ("a", "b"):
+        state.tasks[tid] = TaskState(tid, "p", agent="w", status=TaskStatus.RUNNING, started_at=0.0)
+    async with _Tasks().run_test(size=SIZE) as pilot:
+        table = pilot.app.query_one(TaskTable)
+        table.rebuild(state, now=1.0)
+        state.tasks = {"a": state.tasks["a"], "c": TaskState("c", "p", agent="w")}
+        table.refresh_tasks(state, {"a", "c"}, now=2.0)  # (as the feed says of an amendment)
+        table.tick(state, now=3.0)
+        await pilot.pause()
+        ids = [r[0] for r in table_rows(table)]
+        assert ids == ["a", "c"], ids

@@ -134,3 +134,14 @@ def test_what_a_search_found_is_a_table_whose_text_wraps_in_its_column(
     at = lines[0].index("FOUND")
     said = " ".join(line[at:].strip() for line in lines[1:])
     assert said.startswith("fetch: took 5.0s") and said.endswith("near 5.0s")
+
+
+def test_a_name_stays_whole_when_the_other_columns_can_narrow() -> None:
+    """The widest column narrowed first, whatever it held: `integration-tests-nightly` was cut
+    into `integration-tests-n` / `ightly` while the text beside it had room to wrap."""
+    headers = ["when", "subject", "found"]
+    name = "integration-tests-nightly-and-more"
+    row = ["2026-12-07 06:21:25", name, "failed: exited with code 1 after the suite timed out"]
+    lines = table(headers, [row], width=80).splitlines()
+    assert all(len(line) <= 80 for line in lines) and len(lines) > 2, lines
+    assert name in lines[1], lines

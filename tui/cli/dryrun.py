@@ -18,7 +18,7 @@ from phasegate.engine.client.plans import (
     risk_fallbacks,
 )
 from phasegate.engine.model.durations import format_duration
-from phasegate.tui.text import labelled, safe
+from phasegate.tui.text import labelled, safe, terminal_width
 
 
 def render(
@@ -33,6 +33,8 @@ def render(
     s = projected(plan, learned)  # (the coordination report's schedule: one simulator)
     if as_json:
         return json.dumps(_as_json(plan, s, learned, expected), indent=2)
+    # (lists break between names on a terminal, or at a width asked for; a pipe gets them whole)
+    wrap = width if width is not None else terminal_width()
     width = width or shutil.get_terminal_size((100, 24)).columns
     name_w = min(max((len(x.task) for x in s.slots), default=4), 20)
     bar_w = max(width - name_w - 24, 10)
@@ -73,13 +75,13 @@ def render(
     out.append("")
     # (long lists break between their items at the terminal's width, never inside a name)
     path = [safe(t) for t in s.critical_path]
-    out.append(labelled("critical path (*): ", path, " -> ", width))
+    out.append(labelled("critical path (*): ", path, " -> ", wrap))
     waits = sorted((x for x in s.slots if x.waited > 0), key=lambda x: -x.waited)
     if waits:
         said = [
             f"{safe(x.task)} waits {format_duration(x.waited)} for {safe(x.agent)}" for x in waits
         ]
-        out.append(labelled("slot contention: ", _first(said, 5), ", ", width))
+        out.append(labelled("slot contention: ", _first(said, 5), ", ", wrap))
     else:
         out.append("slot contention: none (every task starts as soon as its needs are met)")
     guessed = [x.task for x in s.slots if not x.estimated]
@@ -90,7 +92,11 @@ def render(
         if from_history
         else "from the plan (no earlier run of it in the database)"
     )
-    retries = sorted(retry_extra(learned).items(), key=lambda kv: -kv[1])
+    scheduled = {x.task for x in s.slots}  # (not a task gone from the plan, nor one standing by)
+    retries = sorted(
+        ((t, lost) for t, lost in retry_extra(learned).items() if t in scheduled),
+        key=lambda kv: -kv[1],
+    )
     if retries:
         said = [f"{safe(t)} +{format_duration(lost)}" for t, lost in retries]
         out.append(
@@ -98,7 +104,7 @@ def render(
                 "retries counted (earlier runs' average): ",
                 _first(said, 5),
                 ", ",
-                width,
+                wrap,
             )
         )
     out.append(
@@ -112,7 +118,7 @@ def render(
     )
     if standby:
         said = [safe(t) for t in sorted(standby)]
-        out.append(labelled("standing by (run only if needed, not counted): ", said, ", ", width))
+        out.append(labelled("standing by (run only if needed, not counted): ", said, ", ", wrap))
     if s.unplaceable:
         out.append(f"no agent can take: {', '.join(safe(t) for t in s.unplaceable)}")
     return "\n".join(out)

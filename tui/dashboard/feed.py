@@ -171,7 +171,7 @@ class RunFeed:
             changes.answered, changes.asked = True, False
         if isinstance(event, ev.ForecastUpdated | ev.RunPaused | ev.RunResumed):
             changes.phases = True
-        if isinstance(event, ev.RunStarted):
+        if isinstance(event, ev.RunStarted | ev.PlanAmended):  # (an amendment: the whole shape)
             changes.tasks.update(self.state.tasks)
             changes.agents = changes.phases = True
         risk = risk_of(event, self.state)

@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import RunState, TaskState
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, status_glyph
-from phasegate.tui.text import safe
+from phasegate.tui.text import cells, safe
 
 # (at 80x24 the table has 78 columns: these, a space each side of every cell, and 2 for the
 # scrollbar of a long run; the tests' column only once a task has results, and the room it
@@ -86,7 +86,7 @@ class TaskTable(DataTable[Text]):
         shown = [c for c in COLUMNS if c[0] != "tests" or self._tested]
         inner = self.scrollable_content_region.width or 78
         spare = inner - sum(w + 2 for _, w in shown) - 2  # (2: a long run's scrollbar)
-        longest = max((len(safe(tid)) for tid in state.tasks), default=0)
+        longest = max((cells(safe(tid)) for tid in state.tasks), default=0)
         task = COLUMNS[0][1] + max(0, min(spare, longest - COLUMNS[0][1]))
         return tuple((n, task if n == "task" else w) for n, w in shown)
 
@@ -175,6 +175,7 @@ class TaskTable(DataTable[Text]):
             or self.filter_text
             or len(self._shown) != len(state.tasks)
             or results
+            or changed - set(self._shown)  # (a task an amendment added in place of another)
         ):
             if changed:
                 self.rebuild(state, now)
@@ -199,8 +200,8 @@ class TaskTable(DataTable[Text]):
         """Advance the clocks of running tasks (once a second)."""
         now = self.clock() if now is None else now
         for tid in self._shown:
-            t = state.tasks[tid]
-            if t.status.value == "running":
+            t = state.tasks.get(tid)  # (an amendment may have taken it out: laid out anew soon)
+            if t is not None and t.status.value == "running":
                 self.update_cell(tid, "time", self._cells(t, now)[5])
 
     def cycle_sort(self, state: RunState) -> None:
