@@ -136,6 +136,12 @@ class TaskFinished(Event, frozen=True):
     def end(self) -> float:
         return self.ended_at if self.ended_at is not None else self.ts
 
+    def data(self) -> dict[str, Any]:
+        found = super().data()
+        if self.ended_at is None:  # (stored only when it says something: the events as before)
+            del found["ended_at"]
+        return found
+
 
 @event("task.handoff")
 class TaskHandoff(Event, frozen=True):

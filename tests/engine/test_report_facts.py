@@ -334,3 +334,8 @@ def test_an_attempt_that_ended_while_no_engine_ran_ends_when_it_ended() -> None:
     assert state.tasks["t"].finished_at == 60.0 and state.tasks["t"].duration == 50.0
     final = f.final("t")
     assert final is not None and final.duration == 50.0
+    # stored only when it says something, and read back as it was
+    adopted = ev.TaskFinished(100.0, "t", 1, "succeeded", 0, ended_at=60.0)
+    name, version, data = adopted.record()
+    assert ev.from_json(name, 100.0, version, data) == adopted
+    assert "ended_at" not in ev.TaskFinished(1.0, "t", 1, "succeeded", 0).data()
