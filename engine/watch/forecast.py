@@ -65,7 +65,8 @@ def progress(state: RunState, now: float) -> Progress:
             running[t.id] = (t.agent, left + extra)
     slots = {a.id: a.slots for a in state.agents.values()}
     not_ready = {a.id for a in state.agents.values() if a.status is AgentStatus.NOT_READY}
-    return Progress(done, running, estimate, slots, not_ready, priority, guessed)
+    failed = frozenset(t.id for t in state.tasks.values() if t.failures)
+    return Progress(done, running, estimate, slots, not_ready, priority, guessed, failed)
 
 
 def waits(state: RunState, expected: dict[str, float], now: float) -> dict[str, float]:

@@ -57,6 +57,7 @@ class Progress(msgspec.Struct):
     not_ready: set[str] = set()  # agents that cannot take tasks
     priority: dict[str, int] = {}  # live priorities, those not 0
     guessed: int = 0  # tasks left with no estimate (a default stands in)
+    failed: frozenset[str] = frozenset()  # tasks that failed in the run: no retries expected
 
 
 def simulate(
@@ -165,6 +166,7 @@ def _context(progress: Progress | None, standby: set[str] | None) -> tuple[objec
         frozenset(progress.not_ready),
         tuple(sorted(progress.priority.items())),
         frozenset(standby or ()),
+        progress.failed,  # (a task that has failed is no longer expected its retries' time)
     )
 
 

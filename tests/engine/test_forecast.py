@@ -523,3 +523,16 @@ def test_the_dry_run_breaks_a_long_critical_path_between_names(tmp_path: Path) -
     path = [line for line in shown[at:] if not line.startswith(("slot", "estimates"))]
     assert len(path) > 1 and all(len(line) <= 60 for line in path), path
     assert " ".join(" ".join(path).split()).removeprefix("critical path (*): ") == " -> ".join(ids)
+
+
+def test_a_phase_s_cached_length_follows_a_failure_in_it(tmp_path: Path) -> None:
+    """The forecast keeps the length of each phase not started; once a task of it has failed
+    (a gate sent the run back, say), its retries are no longer expected: not the cached
+    length that counted them."""
+    plan = _plan(tmp_path, GATED)
+    state = _started(plan)
+    state.tasks["y"].retry_s = 7.0
+    cache: dict[tuple[object, ...], float] = {}
+    assert forecast(plan, build(plan), state, 0.0, cache=cache).eta == 22.0
+    state.tasks["y"].failures = 1  # (pending again after a rewind, its failure kept)
+    assert forecast(plan, build(plan), state, 0.0, cache=cache).eta == 15.0
