@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import ClassVar
 
 from textual import on
@@ -13,25 +12,18 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from phasegate.engine.client.feedback import prompted
 from phasegate.engine.client.policy import (
     may_answer_permission,
-    may_answer_question,
-    may_decide_change,
-    may_decide_gate,
 )
 from phasegate.engine.model import commands as cmd
-from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
 from phasegate.tui.dashboard.amend import amend_in_editor
 from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.prompts import Prompts
 from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
 from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
-from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
-from phasegate.tui.dashboard.screens.gate import ChangePrompt, GatePrompt, GatesScreen
+from phasegate.tui.dashboard.screens.gate import GatesScreen
 from phasegate.tui.dashboard.screens.help import HelpScreen
-from phasegate.tui.dashboard.screens.permission import PermissionPrompt
-from phasegate.tui.dashboard.screens.question import QuestionPrompt
 from phasegate.tui.dashboard.screens.quit import QuitScreen
 from phasegate.tui.dashboard.screens.risks import RisksScreen
 from phasegate.tui.dashboard.screens.task import TaskScreen
@@ -89,7 +81,7 @@ class DashboardScreen(Screen[None]):
         self._paused = False  # the footer offers `p Resume` (else `p Pause`)
         self._offered = False  # the offer to take over a run whose engine died, made once
         self._viewer = current_identity().user  # whom this dashboard tells (its OS user)
-        self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
+        self._prompts = Prompts(self, feed, self._viewer)  # gates, changes, questions, requests
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -149,24 +141,7 @@ class DashboardScreen(Screen[None]):
                 self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
             if changes.risks or changes.risks_cleared:
                 self.query_one(RiskFeed).show(self.feed.risks, state)
-        self._gate_news(changes.gates_opened, changes.answers, changes.gates_closed)
-        self._change_news(changes.changes_opened, changes.changes_closed)
-        self._question_news(changes.asked, changes.answered)
-        self._permission_news(changes.permissions_asked, changes.permissions_answered)
-        self._feedback_news()
-
-    def _feedback_news(self) -> None:
-        """The plan's feedback questions, once asked (the run ended, or its gate opened),
-        prompt the dashboards of those asked who have not answered (the bell rings once)."""
-        state = self.feed.state
-        if not prompted(state, self._viewer) or not self._ring_once("feedback"):
-            return
-        self.app.bell()
-        if isinstance(self.app.screen, DashboardScreen):
-            self.app.push_screen(FeedbackPrompt(self.feed))
-        else:
-            what = f"your feedback is asked: phasegate feedback {self.feed.run_id} --rating N"
-            self.app.notify(what, timeout=8, markup=False)
+        self._prompts.news(changes)
 
     def _show_agents(self, now: float) -> None:
         state = self.feed.state
@@ -177,119 +152,6 @@ class DashboardScreen(Screen[None]):
         }
         feed = self.feed
         self.query_one(AgentRoster).show(state, feed.last_output, now, mine, feed.last_line)
-
-    def _permission_news(self, asked: list[str], answered: Sequence[ev.PermissionAnswered]) -> None:
-        """A coding agent's request to use a tool prompts the dashboards of those who may
-        answer it (and rings the bell once per request); nobody else is disturbed: the roster
-        shows the agent waiting. Answered elsewhere (another dashboard, `phasegate approve`, a
-        timeout, the task ending), its prompt closes."""
-        for done in answered:
-            screen = self.app.screen
-            if isinstance(screen, PermissionPrompt) and screen.permission == done.id:
-                screen.dismiss()
-                verb = "allowed" if done.allowed else "denied"
-                self.app.notify(
-                    f"permission {safe(done.id)} {verb} by {safe(done.by)}", timeout=6, markup=False
-                )
-        state = self.feed.state
-        for pid in asked:
-            p = state.permissions.get(pid)
-            if p is None or not may_answer_permission(state, p, self._viewer):
-                continue
-            if not self._ring_once("permission", pid):
-                continue
-            self.app.bell()
-            if isinstance(self.app.screen, DashboardScreen):
-                self.app.push_screen(PermissionPrompt(self.feed, pid))
-            else:
-                what = f"task {safe(p.task)} asks to use {safe(p.tool)}: press g"
-                self.app.notify(what, timeout=8, markup=False)
-
-    def _question_news(self, asked: bool, answered: bool) -> None:
-        """A risk rule that asks prompts every attached dashboard, like a gate; the run going on
-        or ending (answered here, elsewhere or from the command line) closes the prompt."""
-        screen = self.app.screen
-        if answered and isinstance(screen, QuestionPrompt):
-            screen.dismiss()
-        state = self.feed.state
-        if not asked or not state.question or state.finished_at is not None:
-            return
-        asking = ("question", str(state.question.get("risk")), str(state.question.get("at")))
-        if not may_answer_question(state, self._viewer) or not self._ring_once(*asking):
-            return
-        self.app.bell()
-        if isinstance(screen, DashboardScreen):
-            self.app.push_screen(QuestionPrompt(self.feed))
-        else:
-            self.app.notify("a risk rule asks whether to go on: p resumes the run", timeout=8)
-
-    def _gate_news(
-        self, opened: list[str], answers: list[ev.Event], closed: Sequence[ev.GateClosed] = ()
-    ) -> None:
-        """A gate that opens prompts every attached dashboard of a person who may decide it
-        (and rings the bell, once per attempt of the gate); the others are told whom it waits
-        for. A gate decided (here or in another dashboard, or from the command line) closes
-        its prompt."""
-        for done in closed:
-            screen = self.app.screen
-            if isinstance(screen, GatePrompt) and screen.gate == done.gate:
-                screen.dismiss()
-                self.app.notify(f"gate {done.gate} {done.outcome}", timeout=6)
-        for answer in answers:
-            if isinstance(answer, ev.GateRefused):
-                self.app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
-            elif isinstance(answer, ev.CommandDone):
-                if answer.ok:
-                    self.app.notify(answer.message, timeout=4)
-                else:
-                    self.app.notify(answer.message, severity="warning", timeout=4)
-        for gate in opened:
-            g = self.feed.state.gates.get(gate)
-            if g is None or g.status != "open" or self.feed.state.finished_at is not None:
-                continue
-            if not self._ring_once("gate", gate, str(g.attempt)):
-                continue
-            if not may_decide_gate(self.feed.state, g, self._viewer):
-                who = safe(", ".join(g.approvers) or "anyone")
-                self.app.notify(f"gate {safe(gate)} waits for {who}", timeout=8, markup=False)
-                continue
-            self.app.bell()
-            if isinstance(self.app.screen, DashboardScreen):
-                self.app.push_screen(GatePrompt(self.feed, gate))
-            else:
-                self.app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
-
-    def _change_news(self, opened: list[str], closed: Sequence[ev.ChangeClosed]) -> None:
-        """An amendment at its change gate prompts (and rings for) those who may decide it,
-        with its difference and impact; decided anywhere, its prompt closes."""
-        for done in closed:
-            screen = self.app.screen
-            if isinstance(screen, ChangePrompt) and screen.gate == done.change:
-                screen.dismiss()
-                self.app.notify(f"change {done.change} {done.outcome}", timeout=6)
-        for cid in opened:
-            change = self.feed.state.changes.get(cid)
-            if change is None or not self._ring_once("change", cid):
-                continue
-            if not may_decide_change(self.feed.state, change, self._viewer):
-                self.app.notify(
-                    f"change {safe(cid)} to the plan waits for its approvers", timeout=8
-                )
-                continue
-            self.app.bell()
-            if isinstance(self.app.screen, DashboardScreen):
-                self.app.push_screen(ChangePrompt(self.feed, cid))
-            else:
-                self.app.notify(
-                    f"change {cid} to the plan waits for a decision: press g", timeout=8
-                )
-
-    def _ring_once(self, *key: str) -> bool:
-        """True the first time this dashboard hears of a gate's attempt or a question."""
-        if key in self._rung:
-            return False
-        self._rung.add(key)
-        return True
 
     def _now(self) -> float:
         """The screens' now; for a run whose engine is gone, its last sign of life (newest event

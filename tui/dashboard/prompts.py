@@ -1,0 +1,182 @@
+"""What a dashboard is asked to decide, and told: gates that open, amendments at their change
+gate, risk rules that ask, coding agents' tool requests and the plan's feedback questions
+prompt those who may answer (ringing the bell once each); the others are told whom it waits
+for; an answer given anywhere closes the prompt. A part of the dashboard's screen, fed by each
+drain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from phasegate.engine.client.feedback import prompted
+from phasegate.engine.client.policy import (
+    may_answer_permission,
+    may_answer_question,
+    may_decide_change,
+    may_decide_gate,
+)
+from phasegate.engine.model import events as ev
+from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
+from phasegate.tui.dashboard.screens.gate import ChangePrompt, GatePrompt
+from phasegate.tui.dashboard.screens.permission import PermissionPrompt
+from phasegate.tui.dashboard.screens.question import QuestionPrompt
+from phasegate.tui.text import safe
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.screen import Screen
+
+    from phasegate.tui.dashboard.feed import Changes, RunFeed
+
+
+class Prompts:
+    """The prompts of one dashboard screen (`screen`: where they open, when it is the one on
+    top; else a notification says it), for the OS user `viewer`."""
+
+    def __init__(self, screen: Screen[None], feed: RunFeed, viewer: str) -> None:
+        self._screen, self._feed, self._viewer = screen, feed, viewer
+        self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
+
+    @property
+    def _app(self) -> App[Any]:
+        return self._screen.app
+
+    def _on_top(self) -> bool:
+        """A prompt opens over the dashboard itself, not over another screen of it (help, a
+        task's pane, another prompt): there, a notification says it."""
+        return self._app.screen is self._screen
+
+    def news(self, changes: Changes) -> None:
+        """What a drain found that prompts or closes a prompt."""
+        self._gates(changes.gates_opened, changes.answers, changes.gates_closed)
+        self._changes(changes.changes_opened, changes.changes_closed)
+        self._question(changes.asked, changes.answered)
+        self._permissions(changes.permissions_asked, changes.permissions_answered)
+        self._feedback()
+
+    def _feedback(self) -> None:
+        """The plan's feedback questions, once asked (the run ended, or its gate opened),
+        prompt the dashboards of those asked who have not answered (the bell rings once)."""
+        state = self._feed.state
+        if not prompted(state, self._viewer) or not self._ring_once("feedback"):
+            return
+        self._app.bell()
+        if self._on_top():
+            self._app.push_screen(FeedbackPrompt(self._feed))
+        else:
+            what = f"your feedback is asked: phasegate feedback {self._feed.run_id} --rating N"
+            self._app.notify(what, timeout=8, markup=False)
+
+    def _permissions(self, asked: list[str], answered: Sequence[ev.PermissionAnswered]) -> None:
+        """A coding agent's request to use a tool prompts the dashboards of those who may
+        answer it (and rings the bell once per request); nobody else is disturbed: the roster
+        shows the agent waiting. Answered elsewhere (another dashboard, `phasegate approve`, a
+        timeout, the task ending), its prompt closes."""
+        for done in answered:
+            screen = self._app.screen
+            if isinstance(screen, PermissionPrompt) and screen.permission == done.id:
+                screen.dismiss()
+                verb = "allowed" if done.allowed else "denied"
+                self._app.notify(
+                    f"permission {safe(done.id)} {verb} by {safe(done.by)}", timeout=6, markup=False
+                )
+        state = self._feed.state
+        for pid in asked:
+            p = state.permissions.get(pid)
+            if p is None or not may_answer_permission(state, p, self._viewer):
+                continue
+            if not self._ring_once("permission", pid):
+                continue
+            self._app.bell()
+            if self._on_top():
+                self._app.push_screen(PermissionPrompt(self._feed, pid))
+            else:
+                what = f"task {safe(p.task)} asks to use {safe(p.tool)}: press g"
+                self._app.notify(what, timeout=8, markup=False)
+
+    def _question(self, asked: bool, answered: bool) -> None:
+        """A risk rule that asks prompts every attached dashboard, like a gate; the run going on
+        or ending (answered here, elsewhere or from the command line) closes the prompt."""
+        screen = self._app.screen
+        if answered and isinstance(screen, QuestionPrompt):
+            screen.dismiss()
+        state = self._feed.state
+        if not asked or not state.question or state.finished_at is not None:
+            return
+        asking = ("question", str(state.question.get("risk")), str(state.question.get("at")))
+        if not may_answer_question(state, self._viewer) or not self._ring_once(*asking):
+            return
+        self._app.bell()
+        if screen is self._screen:
+            self._app.push_screen(QuestionPrompt(self._feed))
+        else:
+            self._app.notify("a risk rule asks whether to go on: p resumes the run", timeout=8)
+
+    def _gates(
+        self, opened: list[str], answers: list[ev.Event], closed: Sequence[ev.GateClosed] = ()
+    ) -> None:
+        """A gate that opens prompts every attached dashboard of a person who may decide it
+        (and rings the bell, once per attempt of the gate); the others are told whom it waits
+        for. A gate decided (here or in another dashboard, or from the command line) closes
+        its prompt."""
+        for done in closed:
+            screen = self._app.screen
+            if isinstance(screen, GatePrompt) and screen.gate == done.gate:
+                screen.dismiss()
+                self._app.notify(f"gate {done.gate} {done.outcome}", timeout=6)
+        for answer in answers:
+            if isinstance(answer, ev.GateRefused):
+                self._app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
+            elif isinstance(answer, ev.CommandDone):
+                if answer.ok:
+                    self._app.notify(answer.message, timeout=4)
+                else:
+                    self._app.notify(answer.message, severity="warning", timeout=4)
+        for gate in opened:
+            g = self._feed.state.gates.get(gate)
+            if g is None or g.status != "open" or self._feed.state.finished_at is not None:
+                continue
+            if not self._ring_once("gate", gate, str(g.attempt)):
+                continue
+            if not may_decide_gate(self._feed.state, g, self._viewer):
+                who = safe(", ".join(g.approvers) or "anyone")
+                self._app.notify(f"gate {safe(gate)} waits for {who}", timeout=8, markup=False)
+                continue
+            self._app.bell()
+            if self._on_top():
+                self._app.push_screen(GatePrompt(self._feed, gate))
+            else:
+                self._app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
+
+    def _changes(self, opened: list[str], closed: Sequence[ev.ChangeClosed]) -> None:
+        """An amendment at its change gate prompts (and rings for) those who may decide it,
+        with its difference and impact; decided anywhere, its prompt closes."""
+        for done in closed:
+            screen = self._app.screen
+            if isinstance(screen, ChangePrompt) and screen.gate == done.change:
+                screen.dismiss()
+                self._app.notify(f"change {done.change} {done.outcome}", timeout=6)
+        for cid in opened:
+            change = self._feed.state.changes.get(cid)
+            if change is None or not self._ring_once("change", cid):
+                continue
+            if not may_decide_change(self._feed.state, change, self._viewer):
+                self._app.notify(
+                    f"change {safe(cid)} to the plan waits for its approvers", timeout=8
+                )
+                continue
+            self._app.bell()
+            if self._on_top():
+                self._app.push_screen(ChangePrompt(self._feed, cid))
+            else:
+                self._app.notify(
+                    f"change {cid} to the plan waits for a decision: press g", timeout=8
+                )
+
+    def _ring_once(self, *key: str) -> bool:
+        """True the first time this dashboard hears of a gate's attempt or a question."""
+        if key in self._rung:
+            return False
+        self._rung.add(key)
+        return True
