@@ -403,15 +403,18 @@ def _gate_findings(f: Facts) -> list[dict[str, str]]:
 
 def scope_changes(f: Facts) -> list[dict[str, Any]]:
     """The run's amendments: applied (with their plan version) and those their change gate
-    turned down, in the order they were proposed."""
+    turned down, in the order they were proposed; in a run that has ended, one still open was
+    never decided (it said `open`, as if it still could be)."""
     applied = {a["change"]: a for a in f.state.amendments}
+    ended = f.state.status.value in ENDED
     found = []
     for change in f.state.changes.values():
         done = applied.get(change.id)
+        status = change.status.value
         found.append(
             {
                 "change": change.id,
-                "status": change.status.value,
+                "status": NOT_DECIDED if ended and status == "open" else status,
                 "by": done["by"] if done else change.by,
                 "version": done["version"] if done else None,
                 "reason": change.reason,

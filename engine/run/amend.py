@@ -155,6 +155,16 @@ class Amendments:
             return
         self.apply(change.id, who.user)
 
+    def close_open(self) -> None:
+        """As the run ends: an amendment still at its change gate can no longer be decided.
+        Closed, so that its prompts close and its trail says why (it stayed `open`)."""
+        r = self._r
+        for change in r.state.changes.values():
+            if change.status.value == "open":
+                why = "the run ended before it was decided"
+                r.emit(ev.ChangeClosed(r.now(), change.id, "refused", why))
+        self._proposed.clear()
+
     # -- applying it --------------------------------------------------------------------------
 
     def apply(self, change: str, by: str) -> None:

@@ -341,6 +341,7 @@ class Runner:
                 self.emit(feedback.asked_event(self.state, self.now()))
             if self._recording:
                 self._monitoring.settle(self.now())
+                self._amend.close_open()
             self.emit(ev.RunFinished(self.now(), status, reason))
         finally:
             self._beat.cancel()

@@ -166,6 +166,20 @@ async def test_the_chart_s_phase_bands_are_in_the_order_they_ran() -> None:
     assert bands == [("band", "p1 #1"), ("band2", "p2 #1"), ("band", "p1 #2"), ("band2", "p2 #2")]
 
 
+async def test_an_amendment_never_decided_is_not_open_once_the_run_has_ended() -> None:
+    """The report said `change-1 by bob (open)` of a run that had ended: it could no longer be
+    decided."""
+    run = Run().add(0, "phase.started", phase="p1")
+    diff = [{"what": "task", "id": "extra", "change": "added", "phase": "p1"}]
+    run.add(1.0, "change.proposed", change="change-1", by="bob", uid=1, diff=diff)
+    run.attempt("hello", 1, 0, 4.0).standby_skipped(4.0)
+    run.add(4.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(5, "passed", "approved by alice").second_phase(5)
+    report, text, _ = await _report(run)
+    assert [c["status"] for c in report["lessons"]["scope_changes"]] == ["not decided"]
+    assert "- change-1 by bob (not decided)" in text
+
+
 async def test_a_task_restarted_by_an_amendment_is_not_flaky() -> None:
     """`amend --restart`: its attempt ends cancelled and a second one runs."""
     run = Run().add(0, "phase.started", phase="p1")

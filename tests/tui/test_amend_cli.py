@@ -106,6 +106,20 @@ def test_a_rejected_change_leaves_the_plan_as_it_was(pg: Run, tmp_path: Path) ->
     assert "amendments" in show_last(pg) and not show_last(pg)["amendments"]
 
 
+def test_a_change_left_undecided_is_closed_as_the_run_ends(pg: Run, tmp_path: Path) -> None:
+    """It stayed `open` for good: the report said `(open)` of an ended run, the trail had no
+    end for it, and a dashboard's prompt for it stayed open."""
+    _waiting_at_review(pg, tmp_path)
+    more = PLAN.replace("agent: m}]\ngates", f"agent: m}}, {THREE}]\ngates")
+    assert _amend(pg, tmp_path, more).returncode == 0  # type: ignore[attr-defined]
+    assert _finish(pg)["status"] == "succeeded"  # (the review approved, the change not)
+    assert "three" not in _log(tmp_path)
+    rows = json.loads(pg("audit", "last", "--json").stdout)["audit"]
+    closed = [r for r in rows if r["gate"] == "change-1" and r["decision"] == "change refused"]
+    assert closed and closed[0]["reason"] == "the run ended before it was decided", rows
+    assert "change-1 by" in (report := pg("report", "last").stdout) and "(open)" not in report
+
+
 def test_a_pending_task_removed_does_not_run(pg: Run, tmp_path: Path) -> None:
     _waiting_at_review(pg, tmp_path)
     more = PLAN.replace(
