@@ -235,3 +235,20 @@ def change_lines(changes: list[Change]) -> list[str]:
 def _short(value: Any) -> str:
     text = "-" if value in (None, "", [], {}) else str(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+WORK = (*COMMAND_FIELDS, "agent", "capability")  # a task's work, and who does it
+
+
+def reworked(amendments: list[dict[str, Any]]) -> set[str]:
+    """The tasks whose work an amendment of the run changed: their times are not the plan's
+    (history is kept by plan and task), so the next run of the plan is not forecast by them,
+    nor are they forecast by the plan's earlier runs."""
+    return {
+        str(c.get("id"))
+        for a in amendments
+        for c in a.get("diff", [])
+        if c.get("what") == "task"
+        and c.get("change") == "changed"
+        and set(c.get("fields") or {}) & set(WORK)
+    }

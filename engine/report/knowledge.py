@@ -4,9 +4,9 @@ the plans' `research:` queries with provider `history` read it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from phasegate.engine.plan.amend import COMMAND_FIELDS
+from phasegate.engine.plan.amend import reworked
 from phasegate.engine.report.facts import BAD, Facts
 from phasegate.engine.store.base import Knowledge, Store
 from phasegate.engine.watch.history import cost_key, gate_key, retry_key
@@ -45,22 +45,6 @@ async def remember_run(store: Store, f: Facts, lessons: dict[str, object]) -> in
     found = entries(f, lessons)
     await store.remember(f.run_id, f.state.plan_name, found)
     return len(found)
-
-
-WORK = (*COMMAND_FIELDS, "agent", "capability")  # a task's work, and who does it
-
-
-def reworked(amendments: list[dict[str, Any]]) -> set[str]:
-    """The tasks whose work an amendment of the run changed: their times are not the plan's
-    (history is kept by plan and task), so the next run of the plan is not forecast by them."""
-    return {
-        str(c.get("id"))
-        for a in amendments
-        for c in a.get("diff", [])
-        if c.get("what") == "task"
-        and c.get("change") == "changed"
-        and set(c.get("fields") or {}) & set(WORK)
-    }
 
 
 async def learn(

@@ -20,12 +20,13 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import PlanError
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.statuses import GateStatus, TaskStatus
-from phasegate.engine.plan.amend import diff, refusals
+from phasegate.engine.plan.amend import diff, refusals, reworked
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.load import plan_from_text
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.run.gates import may_decide
+from phasegate.engine.watch.history import Learned, estimate_fields, retry_extra
 from phasegate.engine.watch.impact import impact
 from phasegate.engine.watch.risks import Tuning
 
@@ -33,9 +34,18 @@ if TYPE_CHECKING:
     from phasegate.engine.run.loop import Runner
 
 
-def shape(plan: Plan, changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run's shape after an amendment, as `plan.amended` carries it."""
+def shape(
+    plan: Plan,
+    changes: list[dict[str, Any]],
+    learned: dict[str, Learned] | None = None,
+    rework: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The run's shape after an amendment, as `plan.amended` carries it: each task's estimate
+    from `learned` (the plan's earlier runs, as the run's start took it) unless an amendment
+    changed its work (`rework`: those runs did other work), else the plan's."""
     slots = {c["id"] for c in changes if c["what"] == "agent" and c["change"] != "removed"}
+    learned = learned or {}
+    extra = retry_extra(learned)
     return {
         "phases": [{"id": p.id, "title": p.title, "timebox": p.timebox} for p in plan.phases],
         "tasks": [
@@ -45,7 +55,11 @@ def shape(plan: Plan, changes: list[dict[str, Any]]) -> dict[str, Any]:
                 "agent": t.agent,
                 "capability": t.capability,
                 "needs": list(t.needs),
-                "estimate": t.estimate,
+                **(
+                    {"estimate": t.estimate}
+                    if t.id in rework
+                    else estimate_fields(t.id, t.estimate, learned, extra)
+                ),
                 **({"priority": t.priority} if t.priority else {}),
             }
             for p, t in plan.tasks()
@@ -190,9 +204,10 @@ class Amendments:
         r.emit(ev.ChangeClosed(r.now(), change, "passed", f"approved by {by}"))
         version = len(state.amendments) + 2
         r.redactor.keep |= new.names()  # (a task it adds is a name, never a key's shape)
-        r.emit(
-            ev.PlanAmended(r.now(), change, version, by, new.text, changes, **shape(new, changes))
-        )
+        # (the history's estimates stand for the tasks whose work no amendment changed)
+        done = [*state.amendments, {"diff": changes}]
+        fields = shape(new, changes, r._monitoring.learned, reworked(done))
+        r.emit(ev.PlanAmended(r.now(), change, version, by, new.text, changes, **fields))
         saving = r.store.save_plan_version(
             state.run_id, version, r.redactor.text(new.text), change, r.now()
         )

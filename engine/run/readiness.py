@@ -39,18 +39,12 @@ def started_event(
     """The run as it starts: what every front end and report folds from. `repo`: the git
     repository and commit that worktree attempts start from."""
 
-    from phasegate.engine.watch.history import retry_extra
+    from phasegate.engine.watch.history import estimate_fields, retry_extra
 
     extra = retry_extra(learned)
 
     def estimate(t: Task) -> dict[str, object]:
-        # the median of its earlier successful runs (with their p90) when history has them,
-        # and what their failed attempts took before it on average (the forecast counts it)
-        found = learned.get(t.id)
-        if found is None:
-            return {"estimate": t.estimate}
-        retry = {"retry_s": round(extra[t.id], 3)} if extra.get(t.id) else {}
-        return {"estimate": found.median, "p90": found.p90, "history": found.runs, **retry}
+        return estimate_fields(t.id, t.estimate, learned, extra)
 
     return ev.RunStarted(
         started,

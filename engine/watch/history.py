@@ -87,3 +87,16 @@ def tasks_learned(learned: dict[str, Learned]) -> int:
     """How many tasks have a duration from history (gates' waits, costs and retries are kept
     beside them under a prefix with a colon, which no task id holds)."""
     return sum(1 for k in learned if ":" not in k)
+
+
+def estimate_fields(
+    task: str, own: float | None, learned: dict[str, Learned], extra: dict[str, float]
+) -> dict[str, object]:
+    """A task's estimate as the run's start (and an amendment) carries it: the median of its
+    earlier successful runs, with their p90, and what their failed attempts took before them
+    on average (`extra`, from `retry_extra`), when history has them; else the plan's (`own`)."""
+    found = learned.get(task)
+    if found is None:
+        return {"estimate": own}
+    retry = {"retry_s": round(extra[task], 3)} if extra.get(task) else {}
+    return {"estimate": found.median, "p90": found.p90, "history": found.runs, **retry}

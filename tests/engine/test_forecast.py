@@ -536,3 +536,31 @@ def test_a_phase_s_cached_length_follows_a_failure_in_it(tmp_path: Path) -> None
     assert forecast(plan, build(plan), state, 0.0, cache=cache).eta == 22.0
     state.tasks["y"].failures = 1  # (pending again after a rewind, its failure kept)
     assert forecast(plan, build(plan), state, 0.0, cache=cache).eta == 15.0
+
+
+def test_an_amendment_keeps_the_history_s_estimates_of_the_tasks_whose_work_it_kept(
+    tmp_path: Path,
+) -> None:
+    """Any amendment put every task back on the plan's estimates: the forecast forgot what the
+    plan's earlier runs had taught (their medians and retries) for tasks it had not touched.
+    A task whose work it changed takes the plan's: those runs did other work."""
+    from phasegate.engine.run.amend import shape
+    from phasegate.engine.watch.history import summarise
+
+    plan = _plan(tmp_path, CHAIN)
+    learned = {
+        "a": summarise([20.0, 20.0]),
+        "retry:a": summarise([4.0]),
+        "c": summarise([3.0, 3.0]),
+    }
+    fields = shape(plan, [], learned, {"c"})
+    tasks = {t["id"]: t for t in fields["tasks"]}
+    assert (tasks["a"]["estimate"], tasks["a"]["p90"], tasks["a"]["retry_s"]) == (20.0, 20.0, 2.0)
+    assert tasks["b"]["estimate"] == 5 and "p90" not in tasks["b"]
+    assert tasks["c"]["estimate"] == 1 and "p90" not in tasks["c"]  # (its work changed)
+    state = _started(plan, {"c": 3.0})
+    state.tasks["c"].p90 = 3.0
+    apply(state, ev.PlanAmended(1.0, "change-1", 2, "bob", "text", [], **fields))
+    a, c = state.tasks["a"], state.tasks["c"]
+    assert (a.estimate, a.p90, a.retry_s) == (20.0, 20.0, 2.0)
+    assert (c.estimate, c.p90) == (1, None)
