@@ -174,3 +174,15 @@ async def test_a_risk_that_cleared_says_so_in_words(tmp_path: Path) -> None:
         whole = " ".join(text(w) for w in app.screen.query("Static"))
         cleared = time.strftime("%H:%M:%S", time.localtime(now + 3))
         assert f"task fetch · cleared {cleared}" in whole, whole
+        # the list open, the other one clears: it says so without being opened again
+        store = await SQLiteStore.open(db)
+        try:
+            await store.write_batch(run_id, [(6, ev.RiskCleared(now + 4, "silent:fetch"))])
+        finally:
+            await store.close()
+        later = time.strftime("%H:%M:%S", time.localtime(now + 4))
+        await until_shown(
+            pilot,
+            "the open list to say the second risk cleared",
+            lambda: f"cleared {later}" in " ".join(text(w) for w in app.screen.query("Static")),
+        )

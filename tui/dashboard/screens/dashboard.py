@@ -141,6 +141,8 @@ class DashboardScreen(Screen[None]):
                 self.query_one(TaskTable).refresh_tasks(state, changes.tasks, now)
             if changes.risks or changes.risks_cleared:
                 self.query_one(RiskFeed).show(self.feed.risks, state)
+                if isinstance(self.app.screen, RisksScreen):  # (the whole list, open: it too)
+                    self.app.screen.show(self.feed.risks)
         self._prompts.news(changes)
 
     def _show_agents(self, now: float) -> None:

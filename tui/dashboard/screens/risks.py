@@ -41,6 +41,13 @@ class RisksScreen(ModalScreen[None]):
             box.border_subtitle = "↑↓ scroll · esc to close"
             yield Static(self._text())
 
+    def show(self, risks: Collection[Risk]) -> None:
+        """The risks again, as the run goes on while the list is open (one raised, one
+        cleared)."""
+        self.risks = sorted(risks, key=lambda r: (r.ts, r.rank), reverse=True)
+        self.query_one(VerticalScroll).border_title = f"Risks ({len(self.risks)})"
+        self.query_one(Static).update(self._text())
+
     def _text(self) -> Text:
         text = Text()
         for r in self.risks:
