@@ -66,7 +66,7 @@ from phasegate.engine.run.talks import Talks
 from phasegate.engine.store.base import RunRow, Store
 from phasegate.engine.store.paths import socket_path
 from phasegate.engine.store.sink import FailedSink, Sink
-from phasegate.engine.watch.history import costs, gate_waits, learned
+from phasegate.engine.watch.history import Learned, costs, gate_waits, learned
 from phasegate.engine.watch.monitors import Monitors
 
 HEARTBEAT = 2.0
@@ -199,6 +199,12 @@ class Runner:
     def now(self) -> float:
         return self._clock()
 
+    def _learn(self, found: dict[str, Learned]) -> None:
+        """What the plan's earlier runs taught, for the parts that use it."""
+        self._monitoring.learned = found
+        self._monitoring.gate_waits = gate_waits(found)
+        self._budgets.expected = costs(found)
+
     def _repository(self) -> tuple[str, str]:
         """The repository and commit worktree attempts start from (checked with the plan; a
         repository gone since is the first such attempt's failure, with git's reason)."""
@@ -304,13 +310,14 @@ class Runner:
                 await self._channel.open()
             if self._resume is not None and before is not None:
                 self.state, self._seq = await fold_run(self.store, self.run_id)
+                # the history as the run's start saw it: gates' waits, tasks' expected costs
+                # (budgets admit by them) and an amendment's estimates were forgotten here
+                self._learn(await learned(self.store, self.plan.name, self.state.started_at))
                 self._recording = True
                 await self._takeover.settle(before, who.user, self._resume)
                 self._sink.summary(status=self.state.status.value, finished_at=None)
             else:
-                found = self._monitoring.learned = await learned(self.store, self.plan.name)
-                self._monitoring.gate_waits = gate_waits(found)
-                self._budgets.expected = costs(found)
+                self._learn(await learned(self.store, self.plan.name))
                 path, history = self._plan_path, self._monitoring.learned
                 self._recording = True
                 repo = self._repository()

@@ -200,3 +200,27 @@ def test_clearing_a_run_s_attempt_files_goes_past_one_that_cannot_go(
     monkeypatch.setattr(adopt.os, "unlink", flaky)
     adopt.clear(str(tmp_path))
     assert [p.name for p in tasks.iterdir()] == [os.path.basename(failed[0])]
+
+
+async def test_a_take_over_knows_what_the_plan_s_earlier_runs_taught(tmp_path: Path) -> None:
+    """The engine that took over had no history: gates' expected waits were gone from its
+    forecast, and budgets no longer knew what each task was expected to cost. It reads the
+    history as the run's start saw it (what was recorded after its start is not its)."""
+    from phasegate.engine.store.base import RunRow
+
+    plan = load_plan(str(write_plan(tmp_path, CHAIN)))
+    store = MemoryStore()
+    await store.record_durations("chain", "old", 5.0, {"a": 3.0, "gate:g": 60.0, "cost:a": 0.5})
+    await store.record_durations("chain", "newer", 50.0, {"cost:a": 9.0})  # (after its start)
+    start = ev.RunStarted(10.0, "r", "chain", "p.yaml", [{"id": "one"}, {"id": "two"}],
+                          [{"id": t, "phase": p, "agent": "w", "needs": []}
+                           for t, p in (("a", "one"), ("b", "one"), ("c", "two"), ("d", "two"))],
+                          [{"id": "w", "slots": 2}])  # fmt: skip
+    await store.create_run(RunRow("r", "chain", "p.yaml", "running", 10.0, started_at=10.0))
+    await store.acquire_lease("r", 1, 0.5, 10.0, lambda *_: True)  # (pid 1, another start: gone)
+    await store.write_batch("r", [(1, start), (2, ev.PhaseStarted(10.0, "one"))])
+    runner = Runner(plan, store, "r", run_dir=str(tmp_path), executor=ScriptedExecutor(), resume={})  # type: ignore[arg-type]
+    state = await runner.run()
+    assert state.status.value == "succeeded"
+    assert runner._monitoring.gate_waits == {"g": 60.0}
+    assert runner._budgets.expected == {"a": 0.5}
