@@ -21,6 +21,7 @@ from phasegate.engine.model.event_base import UnknownEvent as UnknownEvent
 from phasegate.engine.model.event_base import event as event
 from phasegate.engine.model.event_base import from_json as from_json
 from phasegate.engine.model.event_base import from_record as from_record
+from phasegate.engine.model.events_oversight import UNDECIDED as UNDECIDED
 from phasegate.engine.model.events_oversight import BudgetExtended as BudgetExtended
 from phasegate.engine.model.events_oversight import ChangeClosed as ChangeClosed
 from phasegate.engine.model.events_oversight import ChangeProposed as ChangeProposed

@@ -212,6 +212,9 @@ class ChangeProposed(Event, frozen=True):
     command: int = 0
 
 
+UNDECIDED = "the run ended before it was decided"  # a change gate closed as its run ended
+
+
 @event("change.closed")
 class ChangeClosed(Event, frozen=True):
     """A change gate decided: passed (the plan.amended event follows), rejected, or refused

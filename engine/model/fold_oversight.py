@@ -176,8 +176,10 @@ def plan_amended(s: RunState, e: ev.PlanAmended) -> None:
         task = s.tasks.get(t["id"]) or TaskState(id=t["id"], phase=t["phase"])
         task.phase, task.capability = t["phase"], t.get("capability")
         task.needs, task.estimate = tuple(t.get("needs") or ()), t.get("estimate")
-        # (as the estimate: from history unless an amendment changed the task's work)
-        task.p90, task.retry_s = t.get("p90"), float(t.get("retry_s") or 0.0)
+        # (as the estimate: from history unless an amendment changed the task's work; an
+        # amendment recorded before they were carried leaves them as they were)
+        if "p90" in t:
+            task.p90, task.retry_s = t["p90"], float(t.get("retry_s") or 0.0)
         if task.status.value == "pending":
             task.agent = t.get("agent")
         if t["id"] not in s.tasks:

@@ -5,6 +5,7 @@ reason. Pure: the engine (engine/run/amend.py) and the front ends judge with the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.state import RunState
@@ -240,15 +241,39 @@ def _short(value: Any) -> str:
 WORK = (*COMMAND_FIELDS, "agent", "capability")  # a task's work, and who does it
 
 
-def reworked(amendments: list[dict[str, Any]]) -> set[str]:
+def reworked(
+    amendments: list[dict[str, Any]], agent_of: Mapping[str, str | None] | None = None
+) -> set[str]:
     """The tasks whose work an amendment of the run changed: their times are not the plan's
     (history is kept by plan and task), so the next run of the plan is not forecast by them,
-    nor are they forecast by the plan's earlier runs."""
+    nor are they forecast by the plan's earlier runs. That is a task whose command, agent or
+    capability changed, a task an amendment added (it may have been removed and added back
+    with other work), and the tasks of an agent whose definition changed (its command or
+    model; not only its slots): `agent_of`, task -> its agent."""
+    tasks: set[str] = set()
+    agents: set[str] = set()
+    for a in amendments:
+        for c in a.get("diff", []):
+            fields = set(c.get("fields") or {})
+            if c.get("what") == "task" and (
+                c.get("change") == "added" or (c.get("change") == "changed" and fields & set(WORK))
+            ):
+                tasks.add(str(c.get("id")))
+            elif c.get("what") == "agent" and c.get("change") == "changed" and fields - {"slots"}:
+                agents.add(str(c.get("id")))
+    if agents and agent_of:
+        tasks |= {t for t, agent in agent_of.items() if agent in agents}
+    return tasks
+
+
+def estimated(amendments: list[dict[str, Any]]) -> set[str]:
+    """The tasks whose estimate an amendment changed: an operator's word on this run, over the
+    plan's earlier runs."""
     return {
         str(c.get("id"))
         for a in amendments
         for c in a.get("diff", [])
         if c.get("what") == "task"
         and c.get("change") == "changed"
-        and set(c.get("fields") or {}) & set(WORK)
+        and "estimate" in (c.get("fields") or {})
     }

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.events_oversight import UNDECIDED
 from phasegate.engine.plan.amend import change_lines
 from phasegate.engine.plan.template import substitute
 from phasegate.engine.report.facts import (
@@ -414,7 +415,9 @@ def scope_changes(f: Facts) -> list[dict[str, Any]]:
         found.append(
             {
                 "change": change.id,
-                "status": NOT_DECIDED if ended and status == "open" else status,
+                "status": NOT_DECIDED
+                if (ended and status == "open") or change.reason == UNDECIDED
+                else status,
                 "by": done["by"] if done else change.by,
                 "version": done["version"] if done else None,
                 "reason": change.reason,

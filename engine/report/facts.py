@@ -89,6 +89,7 @@ class Facts(msgspec.Struct):
     seen: float | None = None  # the engine's last heartbeat (a run not ended: so far)
     passes: dict[str, list[tuple[float, float | None]]] = {}  # phase -> each start, its end
     delays: dict[tuple[str, int], float] = {}  # (task, attempt) -> the retry delay before it
+    rerun: dict[str, float] = {}  # task -> when a gate's rejection last sent it back to run
     _running: dict[str, Attempt] = {}
 
     def add(self, e: ev.Event) -> None:
@@ -136,6 +137,9 @@ class Facts(msgspec.Struct):
                 n = len(f.gate_open[e.gate])
                 f.rejections.append(Rejection(e.gate, n, e.outcome, e.reason, e.ts))
         elif isinstance(e, ev.PhaseRewound):
+            if e.phase in f.phase_order:  # (its tasks and the later phases' run anew)
+                again = set(f.phase_order[f.phase_order.index(e.phase) :])
+                f.rerun.update((t, e.ts) for t, p in f.phase_of.items() if p in again)
             for r in reversed(f.rejections):
                 if r.gate == e.gate:
                     r.rewound_to = e.phase
@@ -202,8 +206,9 @@ class Facts(msgspec.Struct):
     def retried(self, task: str) -> float:
         """The time the task's failed (or timed-out) attempts took before its newest one: each
         one's own time and the retry delay after it. Counted back to the first attempt that
-        did not fail (one before a rewind or a reset, say), past those a take-over interrupted;
-        the time the engine was dead, the run paused or an operator took to retry is not."""
+        did not fail, past those a take-over interrupted, and never before a gate's rejection
+        sent its phase back to run; the time the engine was dead, the run paused or an
+        operator took to retry is not."""
         return self.all_retried().get(task, 0.0)
 
     def all_retried(self) -> dict[str, float]:
@@ -217,7 +222,8 @@ class Facts(msgspec.Struct):
             if final is None:
                 continue
             lost = 0.0
-            for a in reversed([x for x in tried if x.start < final.start]):
+            since = self.rerun.get(task, float("-inf"))  # (not the failures of a pass before)
+            for a in reversed([x for x in tried if since <= x.start < final.start]):
                 if a.status == INTERRUPTED:
                     continue
                 if a.status not in RETRIED:

@@ -181,7 +181,12 @@ def gantt(
     if not bars:
         return "<p>No task ran.</p>"
     rows = list(dict.fromkeys(b["task"] for b in bars))
-    span = max([b["end"] for b in bars] + [g["closed"] for g in gates] + [1e-3])
+    span = max(
+        [b["end"] for b in bars]
+        + [g["closed"] for g in gates]
+        + [b for _, _, b in phases]  # (a phase going on after the last bar: held, say)
+        + [1e-3]
+    )
     label, top, row = 170, 22, 20
     scale = (width - label - 16) / span
     height = top + row * (len(rows) + len(gates)) + 24
@@ -192,7 +197,6 @@ def gantt(
         f'role="img" aria-label="Gantt chart of the run">'
     ]
     for i, (pid, a, b) in enumerate(phases):
-        b = min(b, span)  # (a phase still going at a report's time: up to the chart's end)
         x, w = label + a * scale, max(1.0, (b - a) * scale)
         out.append(
             f'<rect class="{"band" if i % 2 == 0 else "band2"}" x="{x:.1f}" y="{top - 18}" '

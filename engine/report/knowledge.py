@@ -55,7 +55,7 @@ async def learn(
     from phasegate.engine.report import make as report
 
     f = facts or await report.facts_of(store, run_id)
-    amended = reworked(f.state.amendments)
+    amended = reworked(f.state.amendments, {t.id: t.agent for t in f.state.tasks.values()})
     took = {
         t.id: a.duration
         for t in f.state.tasks.values()

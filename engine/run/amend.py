@@ -20,7 +20,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import PlanError
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.statuses import GateStatus, TaskStatus
-from phasegate.engine.plan.amend import diff, refusals, reworked
+from phasegate.engine.plan.amend import diff, estimated, refusals, reworked
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.load import plan_from_text
 from phasegate.engine.plan.model import Plan
@@ -55,6 +55,8 @@ def shape(
                 "agent": t.agent,
                 "capability": t.capability,
                 "needs": list(t.needs),
+                "p90": None,  # (said: an older amendment's event left the p90 as it was)
+                "retry_s": 0.0,
                 **(
                     {"estimate": t.estimate}
                     if t.id in rework
@@ -175,8 +177,7 @@ class Amendments:
         r = self._r
         for change in r.state.changes.values():
             if change.status.value == "open":
-                why = "the run ended before it was decided"
-                r.emit(ev.ChangeClosed(r.now(), change.id, "refused", why))
+                r.emit(ev.ChangeClosed(r.now(), change.id, "refused", ev.UNDECIDED))
         self._proposed.clear()
 
     # -- applying it --------------------------------------------------------------------------
@@ -204,9 +205,13 @@ class Amendments:
         r.emit(ev.ChangeClosed(r.now(), change, "passed", f"approved by {by}"))
         version = len(state.amendments) + 2
         r.redactor.keep |= new.names()  # (a task it adds is a name, never a key's shape)
-        # (the history's estimates stand for the tasks whose work no amendment changed)
+        # (the history's estimates stand for the tasks whose work and estimate no amendment
+        # changed)
         done = [*state.amendments, {"diff": changes}]
-        fields = shape(new, changes, r._monitoring.learned, reworked(done))
+        agent_of = {t.id: t.agent for _, t in new.tasks()}
+        agent_of.update({t: s.agent for t, s in state.tasks.items() if s.agent})
+        rework = reworked(done, agent_of) | estimated(done)
+        fields = shape(new, changes, r._monitoring.learned, rework)
         r.emit(ev.PlanAmended(r.now(), change, version, by, new.text, changes, **fields))
         saving = r.store.save_plan_version(
             state.run_id, version, r.redactor.text(new.text), change, r.now()

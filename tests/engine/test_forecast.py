@@ -556,11 +556,42 @@ def test_an_amendment_keeps_the_history_s_estimates_of_the_tasks_whose_work_it_k
     fields = shape(plan, [], learned, {"c"})
     tasks = {t["id"]: t for t in fields["tasks"]}
     assert (tasks["a"]["estimate"], tasks["a"]["p90"], tasks["a"]["retry_s"]) == (20.0, 20.0, 2.0)
-    assert tasks["b"]["estimate"] == 5 and "p90" not in tasks["b"]
-    assert tasks["c"]["estimate"] == 1 and "p90" not in tasks["c"]  # (its work changed)
+    assert tasks["b"]["estimate"] == 5 and tasks["b"]["p90"] is None
+    assert tasks["c"]["estimate"] == 1 and tasks["c"]["p90"] is None  # (its work changed)
     state = _started(plan, {"c": 3.0})
     state.tasks["c"].p90 = 3.0
     apply(state, ev.PlanAmended(1.0, "change-1", 2, "bob", "text", [], **fields))
     a, c = state.tasks["a"], state.tasks["c"]
     assert (a.estimate, a.p90, a.retry_s) == (20.0, 20.0, 2.0)
     assert (c.estimate, c.p90) == (1, None)
+
+
+def test_which_tasks_an_amendment_reworked_or_re_estimated() -> None:
+    """Their history does not speak for them: a task added (it may have been removed and added
+    back with other work), a task whose command changed, the tasks of an agent whose command
+    or model changed (not its slots alone); and an estimate the operator changed stands."""
+    from phasegate.engine.plan.amend import estimated, reworked
+
+    def one(*diff: dict[str, object]) -> list[dict[str, object]]:
+        return [{"diff": list(diff)}]
+
+    assert reworked(one({"what": "task", "id": "c", "change": "added"})) == {"c"}
+    assert reworked(one({"what": "task", "id": "c", "change": "removed"})) == set()
+    run = {"what": "task", "id": "a", "change": "changed", "fields": {"run": ["x", "y"]}}
+    assert reworked(one(run)) == {"a"}
+    model = {"what": "agent", "id": "w", "change": "changed", "fields": {"model": ["m1", "m2"]}}
+    assert reworked(one(model), {"a": "w", "b": "x", "c": None}) == {"a"}
+    slots = {"what": "agent", "id": "w", "change": "changed", "fields": {"slots": [1, 2]}}
+    assert reworked(one(slots), {"a": "w"}) == set()
+    guess = {"what": "task", "id": "a", "change": "changed", "fields": {"estimate": [10, 500]}}
+    assert estimated(one(guess)) == {"a"} and reworked(one(guess)) == set()
+
+
+def test_an_amendment_recorded_before_history_was_carried_keeps_the_p90() -> None:
+    state = RunState()
+    from phasegate.engine.model.state import TaskState
+
+    state.tasks["a"] = TaskState("a", "p", estimate=4.0, p90=9.0)
+    tasks = [{"id": "a", "phase": "p", "agent": "w", "needs": [], "estimate": 4.0}]
+    apply(state, ev.PlanAmended(1.0, "change-1", 2, "bob", "text", [], tasks=tasks))
+    assert state.tasks["a"].p90 == 9.0  # (the overrun rule goes on using it)

@@ -339,3 +339,28 @@ def test_an_attempt_that_ended_while_no_engine_ran_ends_when_it_ended() -> None:
     name, version, data = adopted.record()
     assert ev.from_json(name, 100.0, version, data) == adopted
     assert "ended_at" not in ev.TaskFinished(1.0, "t", 1, "succeeded", 0).data()
+
+
+def test_a_failure_before_a_gate_sent_the_phase_back_is_no_retry() -> None:
+    """t failed for good in the first pass (on_failure: continue), the gate rejected, and t
+    succeeded at once in the second: its 50 s failure was no retry's (nor a delay scheduled
+    before an operator skipped it)."""
+    f = Facts("r")
+    f.add(
+        ev.RunStarted(
+            0.0,
+            "r",
+            "plan",
+            "p.yaml",
+            [{"id": "p"}],
+            [{"id": "t", "phase": "p", "agent": "a", "needs": []}],
+            [{"id": "a", "slots": 1}],
+        )
+    )
+    f.add(ev.TaskStarted(0.0, "t", 1, "a", 1, 1))
+    f.add(ev.TaskFinished(50.0, "t", 1, "failed", 1))
+    f.add(ev.TaskRetrying(50.0, "t", 2, 60.0))
+    f.add(ev.PhaseRewound(60.0, "p", "g", "rejected by alice"))
+    f.add(ev.TaskStarted(61.0, "t", 2, "a", 1, 1))
+    f.add(ev.TaskFinished(65.0, "t", 2, "succeeded", 0))
+    assert f.retried("t") == 0.0

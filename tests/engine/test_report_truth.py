@@ -180,6 +180,16 @@ async def test_an_amendment_never_decided_is_not_open_once_the_run_has_ended() -
     assert "- change-1 by bob (not decided)" in text
 
 
+def test_a_phase_that_started_after_the_last_bar_has_a_band_of_its_own_length() -> None:
+    """A phase held at its start (nothing run yet) drew a band of negative length past the
+    chart's edge: `phase p2: -2000ms`."""
+    from phasegate.engine.report.html import gantt
+
+    bars = [{"task": "a", "start": 0.0, "end": 2.0, "status": "succeeded"}]
+    svg = gantt(bars, [("p1", 0.0, 2.0), ("p2", 4.0, 4.5)], [], [])
+    assert re.findall(r"<title>phase p2: ([^<]*)</title>", svg) == ["500ms"]
+
+
 async def test_a_task_restarted_by_an_amendment_is_not_flaky() -> None:
     """`amend --restart`: its attempt ends cancelled and a second one runs."""
     run = Run().add(0, "phase.started", phase="p1")
