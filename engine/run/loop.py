@@ -103,6 +103,7 @@ class Runner:
         self._seq = 0
         self._ticks = 0
         self._recording = False  # events can be recorded (the run is announced or taken over)
+        self._ending = False  # its work is over: it records its end, and takes no command
         self._early_cancel = ""  # a cancel that came before that (Ctrl-C while starting)
         self._caught: list[ev.Event] | None = None  # what a command being taken emits
         self._workdir = plan.base_dir
@@ -229,6 +230,9 @@ class Runner:
         """A command from `who` (as the run's socket vouches), acted on and answered."""
         if not self._recording:
             return {"error": "the run is starting; send the command again in a moment"}
+        if self._ending and kind not in ("note", "feedback"):  # (they change no course)
+            # (an approval now would start work after the run's end)
+            return {"error": "the run is ending: it takes no command that steers it"}
         caught: list[ev.Event] = []
         self._caught = caught
         try:
@@ -341,6 +345,7 @@ class Runner:
                     monitors, self._workdir, self._env, self._values, self.now
                 )
             status, reason = await self._execute()
+            self._ending = True
             damage = await self.store.damage()
             if damage:  # (what it recorded cannot be trusted: never `succeeded`)
                 status, reason = "failed", f"the database is damaged: {damage}"

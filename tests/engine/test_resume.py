@@ -224,3 +224,28 @@ async def test_a_take_over_knows_what_the_plan_s_earlier_runs_taught(tmp_path: P
     assert state.status.value == "succeeded"
     assert runner._monitoring.gate_waits == {"g": 60.0}
     assert runner._budgets.expected == {"a": 0.5}
+
+
+async def test_a_command_that_comes_as_the_run_ends_is_refused(tmp_path: Path) -> None:
+    """Between the end of the run's work and its `run.finished` (the store's last checks), an
+    approval was taken and acted on: a change applied, tasks started after the run's end. A
+    note is still taken: it steers nothing."""
+    from phasegate.engine.model.identity import current_identity
+
+    answers: list[dict[str, Any]] = []
+
+    def keep(r: Runner) -> None:
+        damage = r.store.damage
+
+        async def checked() -> str:
+            who = current_identity()
+            answers.append(r.submit("pause", {}, who))
+            answers.append(r.submit("note", {"text": "late but kept"}, who))
+            return await damage()
+
+        r.store.damage = checked  # type: ignore[method-assign]
+
+    state, _ = await run_plan(tmp_path, CHAIN, ScriptedExecutor(), on_runner=keep)
+    assert state.status.value == "succeeded"
+    assert answers[0] == {"error": "the run is ending: it takes no command that steers it"}
+    assert "error" not in answers[1] and state.notes and state.notes[-1][2] == "late but kept"
