@@ -76,6 +76,8 @@ def test_diff_and_search_across_two_runs(pg: Run, tmp_path: Path) -> None:
     assert pg("run", "plan.yaml", "--headless", "-q").returncode == 1
     diff = pg("diff", first, "last")
     assert diff.returncode == 0 and "new failures: check" in diff.stdout
+    # `diff last`: what changed since the run before (it compared them backwards)
+    assert pg("diff", "last").stdout == diff.stdout
     # RUN_B left out: the newest other run of the same plan, never another plan's newest run
     (tmp_path / "other.yaml").write_text(PLAN.replace("name: shipping", "name: other", 1))
     assert pg("run", "other.yaml", "--headless", "-q").returncode in (0, 1)

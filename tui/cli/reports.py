@@ -98,7 +98,8 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
 
 async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) -> str:
     """Compare run `ref_a` with `ref_b`, by default the newest other run of the same plan
-    (the newest run of any plan compared one plan with another)."""
+    (the newest run of any plan compared one plan with another), the earlier of the two first:
+    `diff last` says what changed since the run before (it said it backwards: last -> before)."""
     store = await SQLiteStore.open(db_path)
     try:
         a = await resolve_run(store, ref_a)
@@ -113,6 +114,8 @@ async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) 
                     "name the run to compare it with (RUN_B)"
                 )
             b = others[0]
+            if b.created_at < a.created_at:
+                a, b = b, a
         result = compare(await rep.facts_of(store, a.id), await rep.facts_of(store, b.id))
     finally:
         await store.close()
