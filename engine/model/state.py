@@ -63,6 +63,11 @@ class TaskState(msgspec.Struct):
             "agent": self.agent,
             "status": self.status.value,
             "priority": self.priority,
+            # what the forecast expects of it: the plan's estimate or its history's median
+            # (with the p90, and the time its earlier runs' retries took on average)
+            "estimate": self.estimate,
+            "p90": self.p90,
+            **({"retry_s": self.retry_s} if self.retry_s else {}),
             "attempts": self.attempts,
             "started_at": self.started_at,
             "finished_at": self.finished_at,

@@ -595,3 +595,11 @@ def test_an_amendment_recorded_before_history_was_carried_keeps_the_p90() -> Non
     tasks = [{"id": "a", "phase": "p", "agent": "w", "needs": [], "estimate": 4.0}]
     apply(state, ev.PlanAmended(1.0, "change-1", 2, "bob", "text", [], tasks=tasks))
     assert state.tasks["a"].p90 == 9.0  # (the overrun rule goes on using it)
+
+
+def test_show_json_says_what_the_forecast_expects_of_each_task(tmp_path: Path) -> None:
+    state = _started(_plan(tmp_path, CHAIN), {"a": 12.0})
+    state.tasks["a"].p90, state.tasks["a"].retry_s = 15.0, 2.5
+    shown = {t: s.as_dict() for t, s in state.tasks.items()}
+    assert (shown["a"]["estimate"], shown["a"]["p90"], shown["a"]["retry_s"]) == (12.0, 15.0, 2.5)
+    assert shown["b"]["estimate"] == 5 and shown["b"]["p90"] is None and "retry_s" not in shown["b"]
