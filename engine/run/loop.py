@@ -39,7 +39,7 @@ from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState
-from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
+from phasegate.engine.model.statuses import PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import repository
@@ -53,6 +53,7 @@ from phasegate.engine.run.attempts import Attempts
 from phasegate.engine.run.budgets import Budgets
 from phasegate.engine.run.channel import Channel
 from phasegate.engine.run.control import OperatorControl
+from phasegate.engine.run.course import Course
 from phasegate.engine.run.fallbacks import Fallbacks
 from phasegate.engine.run.gatekeeper import GateKeeper
 from phasegate.engine.run.inbox import Inbox
@@ -165,6 +166,7 @@ class Runner:
         self._talks = self._attempts.talks = Talks(self, self._attempts.show)
         self._budgets = self._attempts.budgets = Budgets(self, self._control)
         self._amend = Amendments(self)
+        self._course = Course(self)  # phases in order, their tasks and gates
         self._inbox = Inbox(
             self, self._control, self._keeper, self.cancel, self._talks, self._amend
         )
@@ -344,7 +346,7 @@ class Runner:
                 self._monitoring.monitors = Monitors(
                     monitors, self._workdir, self._env, self._values, self.now
                 )
-            status, reason = await self._execute()
+            status, reason = await self._course.run()
             self._ending = True
             damage = await self.store.damage()
             if damage:  # (what it recorded cannot be trusted: never `succeeded`)
@@ -391,95 +393,6 @@ class Runner:
             self._budgets.tick()
         self._attempts.flush_windows()  # (lines held for secrets wait a second at most)
         self._beat = asyncio.get_running_loop().call_later(TICK, self._tick)
-
-    async def _execute(self) -> tuple[str, str]:
-        failed = self._ready.checks("plan", self.plan.checks)
-        if failed:
-            self._block_from(0, f"plan check failed: {failed}")
-            return RunStatus.FAILED, f"plan check failed: {failed}"
-        await self._ready.probe_agents()
-        index = self._takeover.first_open_phase() if self._resume is not None else 0
-        if self.plan.research and not self.state.research:
-            await self._ready.research(self.store)
-        # taken over at a gate: its phase has ended (succeeded), only its gates are left
-        at_gate = self._resume is not None and index < len(self.plan.phases)
-        at_gate = at_gate and self.state.phases[self.plan.phases[index].id].status is (
-            PhaseStatus.SUCCEEDED
-        )
-        while index < len(self.plan.phases):
-            phase = self.plan.phases[index]
-            if self.state.cancelling:
-                break
-            if not at_gate:
-                failed = self._ready.checks(phase.id, phase.checks)
-                if self.state.phases[phase.id].status is not PhaseStatus.RUNNING:  # (resumed)
-                    self.emit(ev.PhaseStarted(self.now(), phase.id))
-                if failed:
-                    reason = f"entry check of phase '{phase.id}' failed: {failed}"
-                    self._block_from(index, reason)
-                    self.emit(ev.PhaseFinished(self.now(), phase.id, "failed"))
-                    return RunStatus.FAILED, reason
-                await self._progress.run([t.id for t in phase.tasks])
-                phase = next(p for p in self.plan.phases if p.id == phase.id)  # (amended since)
-                status = self._phase_status([t.id for t in phase.tasks])
-                self.emit(ev.PhaseFinished(self.now(), phase.id, status))
-                if status == "failed":
-                    self._block_from(index + 1, f"phase '{phase.id}' failed")
-                    return RunStatus.FAILED, f"phase '{phase.id}' failed"
-            at_gate = False  # (a rewind to it later runs it again)
-            rewind, reason = await self._gates_after(phase.id)
-            if reason and rewind is None:
-                self._block_from(index + 1, reason)
-                return RunStatus.FAILED, reason
-            index = rewind if rewind is not None else index + 1
-        cancelled = self.state.cancelling
-        if cancelled:
-            for tid, t in self.state.tasks.items():
-                if not t.status.terminal:
-                    self.emit(
-                        ev.TaskFinished(
-                            self.now(),
-                            tid,
-                            t.attempts,
-                            "cancelled",
-                            None,
-                            reason=cancelled,
-                        )
-                    )
-            return RunStatus.CANCELLED, cancelled
-        return RunStatus.SUCCEEDED, ""
-
-    async def _gates_after(self, phase: str) -> tuple[int | None, str]:
-        """Run the gates after a phase: (phase index to rewind to, or None; why the run stops)."""
-        for gate in self._keeper.after(phase):
-            if self.state.cancelling:
-                return None, ""
-            outcome, reason = await self._keeper.run(gate)
-            if outcome == "passed" or self.state.cancelling:
-                continue
-            rule = gate.on_reject
-            if outcome == "rejected" and rule is not None and rule.rewind_to is not None:
-                if self._keeper.attempts(gate.id) < rule.max_attempts:
-                    self.emit(ev.PhaseRewound(self.now(), rule.rewind_to, gate.id, reason))
-                    ids = [p.id for p in self.plan.phases]
-                    return ids.index(rule.rewind_to), ""
-                reason += f" (after {rule.max_attempts} attempts)"
-            return None, f"gate '{gate.id}' {outcome}: {reason}"
-        return None, ""
-
-    def _block_from(self, phase_index: int, reason: str) -> None:
-        for phase in self.plan.phases[phase_index:]:
-            for task in phase.tasks:
-                if not self.state.tasks[task.id].status.terminal:
-                    self.emit(ev.TaskBlocked(self.now(), task.id, reason))
-
-    def _phase_status(self, ids: list[str]) -> str:
-        if self.state.cancelling:
-            return "cancelled"
-        for tid in ids:
-            if self.state.tasks[tid].status in BAD and self._tasks[tid].on_failure == "fail":
-                return "failed"
-        return "succeeded"
 
     def cancel(self, reason: str) -> None:
         """Stop the run: no new tasks, TERM every task's group (KILL after the grace period).
