@@ -14,7 +14,6 @@ from phasegate.engine.model.fold import apply
 from phasegate.engine.model.state import RunState
 
 BAD = frozenset(s.value for s in statuses.BAD)  # the same bad ends as the engine, by name
-RETRIED = frozenset(("failed", "timed_out"))  # an attempt's ends that its retry follows
 INTERRUPTED = "interrupted"  # an attempt the engine's death cut short (stopped at the take-over)
 FAILED_ENDS = frozenset({"failed", "timed_out"})  # an attempt that failed (not one stopped)
 NOT_REACHED = "not reached"  # a gate whose phase never ended, in a run that has ended
@@ -226,7 +225,7 @@ class Facts(msgspec.Struct):
             for a in reversed([x for x in tried if since <= x.start < final.start]):
                 if a.status == INTERRUPTED:
                     continue
-                if a.status not in RETRIED:
+                if a.status not in FAILED_ENDS:  # (the ends a retry follows)
                     break
                 lost += a.duration + self.delays.get((task, a.number + 1), 0.0)
             out[task] = lost
