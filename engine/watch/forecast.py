@@ -41,8 +41,11 @@ def progress(state: RunState, now: float) -> Progress:
     running: dict[str, tuple[str, float]] = {}
     estimate: dict[str, float] = {}
     priority: dict[str, int] = {}
+    failed: set[str] = set()  # (no retries expected of them: the phase cache's key says so)
     guessed = 0
     for t in state.tasks.values():
+        if t.failures:
+            failed.add(t.id)
         if t.status in TERMINAL:
             done.add(t.id)
             continue
@@ -65,8 +68,7 @@ def progress(state: RunState, now: float) -> Progress:
             running[t.id] = (t.agent, left + extra)
     slots = {a.id: a.slots for a in state.agents.values()}
     not_ready = {a.id for a in state.agents.values() if a.status is AgentStatus.NOT_READY}
-    failed = frozenset(t.id for t in state.tasks.values() if t.failures)
-    return Progress(done, running, estimate, slots, not_ready, priority, guessed, failed)
+    return Progress(done, running, estimate, slots, not_ready, priority, guessed, frozenset(failed))
 
 
 def waits(state: RunState, expected: dict[str, float], now: float) -> dict[str, float]:
