@@ -108,26 +108,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | No
         for i, cell in enumerate(r):
             widths[i] = max(widths[i], cells(cell))
     limit = terminal_width() if width is None else width
-    fitted = None
-    if limit is not None:  # (names stay whole where they can: a column narrows to its longest word)
+    gap = 2 * (len(widths) - 1)
+    if limit is not None and sum(widths) + gap > limit:
+        # names stay whole where they can: a column narrows to its longest word first
         words = [
             max([len(h), *(cells(w) for r in rows if i < len(r) for w in r[i].split(" "))])
             for i, h in enumerate(headers)
         ]
-        fitted = _fit(widths, words, limit) or _fit(widths, [len(h) for h in headers], limit)
+        widths = (
+            _fit(widths, words, limit) or _fit(widths, [len(h) for h in headers], limit) or widths
+        )
     lines = ["  ".join(_pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    if fitted is not None:
-        lines[0] = "  ".join(_pad(h.upper(), w) for h, w in zip(headers, fitted, strict=True))
-        lines[0] = lines[0].rstrip()
-    for r in rows:
-        if fitted is None:
-            lines.append("  ".join(_pad(c, w) for c, w in zip(r, widths, strict=False)).rstrip())
-            continue
-        parts = [_wrap(c, w) if cells(c) > w else [c] for c, w in zip(r, fitted, strict=False)]
-        for k in range(max(len(p) for p in parts)):
+    for r in rows:  # (a cell wider than its column wraps inside it: only once narrowed)
+        parts = [_wrap(c, w) if cells(c) > w else [c] for c, w in zip(r, widths, strict=False)]
+        for k in range(max((len(p) for p in parts), default=1)):
             shown = (p[k] if k < len(p) else "" for p in parts)
             lines.append(
-                "  ".join(_pad(c, w) for c, w in zip(shown, fitted, strict=False)).rstrip()
+                "  ".join(_pad(c, w) for c, w in zip(shown, widths, strict=False)).rstrip()
             )
     return "\n".join(lines)
 
