@@ -141,7 +141,9 @@ class Amendments:
         change = state.changes[order.gate]
         kind = order.kind.value
         why = ""
-        if change.status is not GateStatus.OPEN:
+        if r._ending:  # (applied now, it would start work after the run's end)
+            why = f"the run's work has ended: {change.id} can no longer be applied"
+        elif change.status is not GateStatus.OPEN:
             why = f"{change.id} is not waiting for a decision: it {change.status.value}"
         elif kind == "reject" and not order.reason.strip():
             why = "a rejection needs a reason: --reason TEXT"

@@ -232,9 +232,10 @@ class Runner:
         """A command from `who` (as the run's socket vouches), acted on and answered."""
         if not self._recording:
             return {"error": "the run is starting; send the command again in a moment"}
-        if self._ending and kind not in ("note", "feedback"):  # (they change no course)
-            # (an approval now would start work after the run's end)
-            return {"error": "the run is ending: it takes no command that steers it"}
+        # (a command that starts work, taken now, would start it after the run's end; a decision
+        # goes to its gate, whose refusal is audited: an amendment's says the work has ended)
+        if self._ending and kind not in ("note", "feedback", "approve", "reject"):
+            return {"error": "the run's work has ended: it takes no command that steers it"}
         caught: list[ev.Event] = []
         self._caught = caught
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -229,7 +230,8 @@ async def test_a_take_over_knows_what_the_plan_s_earlier_runs_taught(tmp_path: P
 async def test_a_command_that_comes_as_the_run_ends_is_refused(tmp_path: Path) -> None:
     """Between the end of the run's work and its `run.finished` (the store's last checks), an
     approval was taken and acted on: a change applied, tasks started after the run's end. A
-    note is still taken: it steers nothing."""
+    command that steers the run is refused there; an amendment's approval goes to its change
+    gate, which refuses it (audited, as every refused decision); a note is still taken."""
     from phasegate.engine.model.identity import current_identity
 
     answers: list[dict[str, Any]] = []
@@ -239,7 +241,10 @@ async def test_a_command_that_comes_as_the_run_ends_is_refused(tmp_path: Path) -
 
         async def checked() -> str:
             who = current_identity()
+            diff = [{"what": "task", "id": "e", "change": "added", "phase": "two"}]
+            r.emit(ev.ChangeProposed(r.now(), "change-1", who.user, who.uid, diff))
             answers.append(r.submit("pause", {}, who))
+            answers.append(r.submit("approve", {"gate": "change-1"}, who))
             answers.append(r.submit("note", {"text": "late but kept"}, who))
             return await damage()
 
@@ -247,5 +252,10 @@ async def test_a_command_that_comes_as_the_run_ends_is_refused(tmp_path: Path) -
 
     state, _ = await run_plan(tmp_path, CHAIN, ScriptedExecutor(), on_runner=keep)
     assert state.status.value == "succeeded"
-    assert answers[0] == {"error": "the run is ending: it takes no command that steers it"}
-    assert "error" not in answers[1] and state.notes and state.notes[-1][2] == "late but kept"
+    assert answers[0] == {"error": "the run's work has ended: it takes no command that steers it"}
+    refused = answers[1]["event"]
+    assert refused["type"] == "gate.refused", answers[1]
+    why = json.loads(refused["data"])["why"]
+    assert why == "the run's work has ended: change-1 can no longer be applied"
+    assert not state.amendments and state.changes["change-1"].status.value == "rejected"
+    assert "error" not in answers[2] and state.notes and state.notes[-1][2] == "late but kept"
