@@ -223,6 +223,7 @@ def migrate(
     The connection must be in autocommit mode (isolation_level=None) so that each migration is
     one explicit transaction, recorded in `schema_migrations` by that same transaction: a
     migration that fails leaves the database at the previous version with nothing of it applied.
+    A new database (version 0) gets them all in one transaction: a failure leaves it empty.
     `migrations` defaults to MIGRATIONS; tests pass their own to simulate a failing one.
     """
     steps = MIGRATIONS if migrations is None else migrations
@@ -236,31 +237,46 @@ def migrate(
             f"the database has schema version {version}, newer than this phasegate knows "
             f"({latest}); upgrade phasegate, or choose another database with --db"
         )
-    for number in range(version + 1, target + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if current_version(conn) >= number:  # another process got there first
-                conn.execute("ROLLBACK")
-                continue
-            # checked again inside the transaction, before its first write: another phasegate
-            # creating its tables meanwhile must not look like a foreign database
-            check_not_foreign(conn)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at REAL)"
-            )
+    # a new database gets every migration in one transaction (all or nothing: nine commits
+    # were half of a first run's store opening); one that has a schema, one transaction each
+    batches = (
+        [list(range(1, target + 1))]
+        if version == 0
+        else [[n] for n in range(version + 1, target + 1)]
+    )
+    for batch in batches:
+        if batch:
+            applied += _apply(conn, batch, steps)
+    return applied
+
+
+def _apply(conn: sqlite3.Connection, numbers: list[int], steps: dict[int, list[str]]) -> list[int]:
+    """Migrations `numbers` (consecutive), applied and recorded in one transaction; [] when
+    another process applied them first."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if current_version(conn) >= numbers[0]:  # another process got there first
+            conn.execute("ROLLBACK")
+            return []
+        # checked again inside the transaction, before its first write: another phasegate
+        # creating its tables meanwhile must not look like a foreign database
+        check_not_foreign(conn)
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at REAL)"
+        )
+        now = time.time()
+        for number in numbers:
             for statement in steps[number]:
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                (number, time.time()),
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (number, now)
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            # SQLite rolls some failures back by itself (a full disk); a second ROLLBACK would
-            # then raise and hide the error that matters
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        applied.append(number)
-    return applied
+        conn.execute("COMMIT")
+    except BaseException:
+        # SQLite rolls some failures back by itself (a full disk); a second ROLLBACK would
+        # then raise and hide the error that matters
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return numbers

@@ -163,6 +163,21 @@ def test_a_failing_migration_leaves_nothing_of_itself(db_path: Path) -> None:
         assert "colour" not in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
 
 
+def test_a_new_database_gets_its_schema_whole_or_not_at_all(db_path: Path) -> None:
+    # A new database takes every migration in one transaction (one commit instead of nine, at
+    # a first run's start): a failure in the last one leaves none of the others behind.
+    db_path.parent.mkdir()
+    broken = {**MIGRATIONS, LATEST + 1: ["INSERT INTO runs (id) VALUES (NULL)"]}
+    with closing(_connect(db_path)) as conn:
+        with pytest.raises(sqlite3.IntegrityError):
+            migrate(conn, migrations=broken)
+        assert not conn.in_transaction
+        assert current_version(conn) == 0
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == []
+        assert migrate(conn) == list(range(1, LATEST + 1))
+    assert _versions(db_path) == list(range(1, LATEST + 1))
+
+
 def test_the_version_is_recorded_in_the_migrations_own_transaction(db_path: Path) -> None:
     # The version row is the last statement of the migration's transaction: if recording it
     # fails, the migration's changes go with it (were it recorded apart, they would stay).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -432,5 +435,34 @@ def main() -> None:
         broken_pipe()
 
 
+def entry() -> NoReturn:
+    """The `phasegate` command: `main`, then the process ends as soon as its work is done.
+
+    Tearing down an interpreter that has loaded 350 modules (each module's objects freed one
+    by one) took about 20 ms of every command, a sixth of a one-task run. What the
+    interpreter's exit does that matters is done here first: the atexit handlers (logging's
+    flush among them) and the flush of stdout and stderr; the commands close their own files
+    and databases. A thread still running (none should be) gets the interpreter's own exit,
+    which waits for it."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # (as the interpreter does with `sys.exit("text")`)
+        with contextlib.suppress(OSError, ValueError):
+            print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()  # (private, but the interpreter's own: multiprocessing's too)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    if threading.active_count() > 1:
+        sys.exit(code)
+    os._exit(code & 0xFF)
+
+
 if __name__ == "__main__":  # pragma: no cover - `python -m phasegate.tui.cli.main`
-    main()
+    entry()

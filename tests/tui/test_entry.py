@@ -1,0 +1,53 @@
+"""The `phasegate` command's way out (`entry`): it ends the process without tearing the
+interpreter down, so what that teardown did for a user must be done before: the exit code,
+stdout and stderr flushed to a pipe, the atexit handlers run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _entry(args: list[str], before: str = "") -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys\n"
+        f"{before}"
+        "from phasegate.tui.cli.main import entry\n"
+        f"sys.argv = ['phasegate', *{args!r}]\n"
+        "entry()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # (as most users run)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+def test_a_long_output_reaches_a_pipe_whole(tmp_path: Path) -> None:
+    plan = tmp_path / "many.yaml"
+    tasks = ", ".join(f'{{id: t{i}, run: "true"}}' for i in range(300))
+    plan.write_text(f"name: many\nagents: {{w: {{}}}}\nphases: [{{id: p, tasks: [{tasks}]}}]\n")
+    # (stdout is a pipe: block-buffered; a print's text waits in the buffer until the end)
+    done = _entry(["plan", str(plan)], before="print('first', end='')\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("first")
+    assert "t299" in done.stdout
+    assert done.stdout.endswith("\n")
+
+
+def test_the_exit_code_and_the_atexit_handlers_survive(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nphases: 3\n")
+    said = "import atexit\natexit.register(lambda: print('handler ran'))\n"
+    done = _entry(["validate", str(bad)], before=said)
+    assert done.returncode == 2
+    assert "phases" in done.stderr
+    assert done.stdout.strip().endswith("handler ran")
+    # click's usage error, and sys.exit with a text (printed, exit 1, as the interpreter does)
+    assert _entry(["no-such-command"]).returncode == 2
+    why = "import phasegate.tui.cli.main as m\nm.main = lambda: sys.exit('why')\n"
+    text = _entry([], before=why)
+    assert (text.returncode, text.stderr.strip()) == (1, "why")
