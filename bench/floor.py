@@ -1,14 +1,21 @@
-"""The floor of phasegate's executor design, for issue 3: what one Python asyncio loop costs to
-spawn and watch N `true` processes two at a time (posix_spawn, stdout and stderr pipes and a
-pidfd each, as engine/process.py does), with no store, no events and no scheduler, against
-`make -j2` running the same N independent `true` recipes, in the same run.
+"""The floor of phasegate's executor design, for issues 3 and 21: what one Python asyncio loop
+costs to spawn and watch N `true` processes two at a time (posix_spawn, stdout and stderr pipes
+and a pidfd each, as engine/exec/local.py does), with no store, no events and no scheduler,
+against `make -j2` running the same N independent `true` recipes, in the same run.
 
-If this ratio is near the 0.5x target, trimming phasegate's own work cannot reach it; the
-spawning and reaping has to leave the engine's loop (an executor process on the other core).
+Two questions about the design are measured beside it (issue 21):
 
-    python bench/floor.py [--tasks N] [--repeat N]
-    python bench/floor.py --once --tasks N   # the loop alone, once: bench/throughput.py times
-                                             # this whole process from cold beside phasegate's
+- `--work US`: the loop also spends US microseconds of CPU after each exit, as the engine's own
+  bookkeeping does (its events, fold, scheduler and store: about 350 us a task in December 2026);
+- the runner: the same loop, with the spawning and reaping done by a second process (forked at
+  the start, a plain blocking loop: posix_spawn, a pidfd each in an epoll set, waitpid), which
+  the loop sends each task's pipes to (SCM_RIGHTS) and hears each exit from. The loop then
+  never waits in posix_spawn (a vfork: the parent waits until the child has exec'd).
+
+    python bench/floor.py [--tasks N] [--repeat N] [--work US]
+    python bench/floor.py --once --tasks N [--slots S] [--work US] [--runner]
+                                           # the loop alone, once: bench/throughput.py times
+                                           # this whole process from cold beside phasegate's
 """
 
 from __future__ import annotations
@@ -16,56 +23,144 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import select
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+
+SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ)  # (reset in each child, as the engine does)
 
 
-async def _one(loop: asyncio.AbstractEventLoop, true: str) -> None:
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    pid = os.posix_spawn(
-        true,
-        [true],
-        os.environ,
-        file_actions=[(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)],
-        setsid=True,
+def _burn(seconds: float) -> None:
+    """CPU time spent as the engine's bookkeeping would spend it."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def _spawn(true: str, out_w: int, err_w: int) -> int:
+    actions = [(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+    return os.posix_spawn(
+        true, [true], os.environ, file_actions=actions, setsid=True, setsigdef=SIGDEF
     )
-    os.close(out_w)
-    os.close(err_w)
-    pidfd = os.pidfd_open(pid)
-    done: asyncio.Future[None] = loop.create_future()
-    left = [3]
 
-    def ready(fd: int) -> None:
-        if fd == pidfd:
-            os.waitpid(pid, 0)
-        elif os.read(fd, 65536):
+
+def _pipes() -> tuple[int, int, int, int]:
+    out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    os.set_blocking(out_w, True)
+    os.set_blocking(err_w, True)
+    return out_r, out_w, err_r, err_w
+
+
+def _runner(sock: socket.socket, true: str) -> None:
+    """The runner process: spawn what is asked (with the pipes sent), report each exit."""
+    ep = select.epoll()
+    ep.register(sock.fileno(), select.EPOLLIN)
+    children: dict[int, tuple[int, bytes]] = {}  # pidfd -> (pid, tag)
+    while True:
+        for fd, _ in ep.poll():
+            if fd == sock.fileno():
+                tag, fds, _, _ = socket.recv_fds(sock, 64, 2)
+                if not tag:
+                    os._exit(0)
+                pid = _spawn(true, fds[0], fds[1])
+                for x in fds:
+                    os.close(x)
+                pidfd = os.pidfd_open(pid)
+                children[pidfd] = (pid, tag)
+                ep.register(pidfd, select.EPOLLIN)
+            else:
+                pid, tag = children.pop(fd)
+                ep.unregister(fd)
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                sock.send(tag + b" %d" % os.waitstatus_to_exitcode(status))
+
+
+async def _floor(
+    n: int, true: str, at_once: int = 2, work: float = 0.0, runner: bool = False
+) -> float:
+    """Seconds to run `n` `true`, `at_once` at a time, spending `work` seconds of CPU after each
+    exit; through a runner process when `runner`."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    left = [n, n]  # to start, to finish
+    waiting: dict[bytes, list[int]] = {}  # task -> what it still waits for (2 pipes, its exit)
+    sock: socket.socket | None = None
+
+    def one_less(tag: bytes) -> None:
+        waiting[tag][0] -= 1
+        if waiting[tag][0]:
+            return
+        del waiting[tag]
+        left[1] -= 1
+        if not left[1]:
+            done.set_result(None)
+            return
+        start()
+        _burn(work)
+
+    def read(fd: int, tag: bytes) -> None:
+        try:
+            if os.read(fd, 65536):
+                return
+        except BlockingIOError:
             return
         loop.remove_reader(fd)
         os.close(fd)
-        left[0] -= 1
+        one_less(tag)
+
+    def exited(pidfd: int, pid: int, tag: bytes) -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        os.waitpid(pid, 0)
+        one_less(tag)
+
+    def heard() -> None:
+        assert sock is not None
+        one_less(sock.recv(64).split()[0])
+
+    def start() -> None:
         if not left[0]:
-            done.set_result(None)
+            return
+        left[0] -= 1
+        tag = b"%d" % left[0]
+        waiting[tag] = [3]
+        out_r, out_w, err_r, err_w = _pipes()
+        for fd in (out_r, err_r):
+            loop.add_reader(fd, read, fd, tag)
+        if sock is not None:
+            socket.send_fds(sock, [tag], [out_w, err_w])
+        else:
+            pid = _spawn(true, out_w, err_w)
+            pidfd = os.pidfd_open(pid)
+            loop.add_reader(pidfd, exited, pidfd, pid, tag)
+        os.close(out_w)
+        os.close(err_w)
 
-    for fd in (out_r, err_r, pidfd):
-        loop.add_reader(fd, ready, fd)
+    begin = time.perf_counter()
+    if runner:
+        sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if os.fork() == 0:  # (before any thread: the runner is a copy of this small process)
+            sock.close()
+            _runner(theirs, true)
+        theirs.close()
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), heard)
+    for _ in range(at_once):
+        start()
     await done
-
-
-async def _floor(n: int, true: str, at_once: int = 2) -> float:
-    loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(at_once)
-
-    async def task() -> None:
-        async with slots:
-            await _one(loop, true)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(task() for _ in range(n)))
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - begin
+    if sock is not None:
+        loop.remove_reader(sock.fileno())
+        sock.close()  # (the runner exits at the end of its socket)
+    return seconds
 
 
 def _make(n: int, make: str) -> float:
@@ -88,22 +183,52 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--slots", type=int, default=2, help="processes at a time (default 2)")
     ap.add_argument(
+        "--work",
+        type=float,
+        default=None,
+        help="CPU microseconds spent after each exit (default: 0 with --once, else 350)",
+    )
+    ap.add_argument("--runner", action="store_true", help="--once: spawn through a runner process")
+    ap.add_argument(
         "--once", action="store_true", help="run the loop once and exit: timed from cold by another"
     )
     args = ap.parse_args()
     make, true = shutil.which("make"), shutil.which("true")
     if args.once and true is not None:
-        asyncio.run(_floor(args.tasks, true, args.slots))
+        work = (args.work or 0.0) / 1e6  # (throughput.py's floor: none)
+        asyncio.run(_floor(args.tasks, true, args.slots, work, args.runner))
         return 0
     if make is None or true is None:
         print("floor: needs GNU make and true on PATH (not measured)")
         return 0
-    loop_s = min(asyncio.run(_floor(args.tasks, true)) for _ in range(args.repeat))
-    make_s = min(_make(args.tasks, make) for _ in range(args.repeat))
-    print(f"floor: {args.tasks} `true`, 2 at a time, best of {args.repeat}")
-    print(f"  make -j2                 {make_s:7.3f} s")
-    print(f"  asyncio + posix_spawn    {loop_s:7.3f} s  (no store, no events, no scheduler)")
-    print(f"  ratio                    {make_s / loop_s:7.2f}x make  (phasegate's target: 0.5x)")
+    us = 350.0 if args.work is None else args.work
+    work = us / 1e6
+    sides: list[tuple[str, Callable[[], float]]] = [
+        ("make -j2", lambda: _make(args.tasks, make)),
+        ("asyncio + posix_spawn", lambda: asyncio.run(_floor(args.tasks, true, args.slots))),
+        ("  through a runner", lambda: asyncio.run(_floor(args.tasks, true, args.slots, 0, True))),
+        (
+            f"  + {us:g} us of work",
+            lambda: asyncio.run(_floor(args.tasks, true, args.slots, work)),
+        ),
+        (
+            f"  + {us:g} us, runner",
+            lambda: asyncio.run(_floor(args.tasks, true, args.slots, work, True)),
+        ),
+    ]
+    times: dict[str, list[float]] = {name: [] for name, _ in sides}
+    for _ in range(args.repeat):  # (interleaved: the machine's load falls on every side alike)
+        for name, run in sides:
+            times[name].append(run())
+    make_s = min(times["make -j2"])
+    print(f"floor: {args.tasks} `true`, {args.slots} at a time, best of {args.repeat}, interleaved")
+    for name, _ in sides:
+        best = min(times[name])
+        print(f"  {name:28s} {best:7.3f} s   {make_s / best:5.2f}x make")
+    print(
+        "  (no store, no events, no scheduler: the work is CPU spent after each exit; the runner\n"
+        "   is a second process that spawns and reaps; issue 21's target is 0.6x make)"
+    )
     return 0
 
 
