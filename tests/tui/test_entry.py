@@ -51,3 +51,19 @@ def test_the_exit_code_and_the_atexit_handlers_survive(tmp_path: Path) -> None:
     why = "import phasegate.tui.cli.main as m\nm.main = lambda: sys.exit('why')\n"
     text = _entry([], before=why)
     assert (text.returncode, text.stderr.strip()) == (1, "why")
+
+
+def test_a_profiler_gets_its_figures(tmp_path: Path) -> None:
+    """`python -m cProfile -o FILE $(which phasegate) ...` (bench/README.md): the profiler writes
+    after the command returns, so under a profiler the command ends as any script does."""
+    script = tmp_path / "phasegate_script.py"
+    script.write_text("import sys\nfrom phasegate.tui.cli.main import entry\nentry()\n")
+    out = tmp_path / "run.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), str(script), "--version"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "phasegate" in done.stdout
+    assert out.stat().st_size > 0

@@ -442,8 +442,7 @@ def entry() -> NoReturn:
     by one) took about 20 ms of every command, a sixth of a one-task run. What the
     interpreter's exit does that matters is done here first: the atexit handlers (logging's
     flush among them) and the flush of stdout and stderr; the commands close their own files
-    and databases. A thread still running (none should be) gets the interpreter's own exit,
-    which waits for it."""
+    and databases."""
     try:
         main()
         code: object = 0
@@ -459,7 +458,9 @@ def entry() -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    if threading.active_count() > 1:
+    # a thread still running, or a profiler or tracer (cProfile, coverage: they write their
+    # figures after the command returns): the interpreter's own exit
+    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
         sys.exit(code)
     os._exit(code & 0xFF)
 
