@@ -39,4 +39,4 @@ def test_the_wheel_installs_one_import_package_named_phasegate(tmp_path: Path) -
     ):
         assert needed in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "phasegate = phasegate.tui.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "phasegate = phasegate.tui.cli.main:entry" in zipfile.ZipFile(wheel).read(entry).decode()

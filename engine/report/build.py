@@ -167,9 +167,7 @@ def performance(
 ) -> dict[str, Any]:
     span = f.alive(f.start, f.end)  # (the time its engine was dead is no work: engine_down)
     busy = busy_seconds(f)
-    retry_cost = sum(
-        a.duration for a in f.attempts if a.status in ("failed", "timed_out") and a.end
-    )
+    retry_cost = sum(a.duration for a in f.attempts if a.status in FAILED_ENDS and a.end)
     gate_wait = sum(
         (closed or f.end) - opened for spans in f.gate_open.values() for opened, closed, _ in spans
     )
@@ -441,7 +439,7 @@ def _flaky_across(f: Facts, history: list[dict[str, str]]) -> list[str]:
             other = ends.get(tid)
             if other is not None:
                 seen.add(other)
-        if "succeeded" in seen and seen & {"failed", "timed_out"}:
+        if "succeeded" in seen and seen & FAILED_ENDS:
             flaky.append(tid)
     return flaky
 

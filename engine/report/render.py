@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.report.facts import NOT_REACHED, ON_TIME_WORDS, Facts
+from phasegate.engine.report.facts import FAILED_ENDS, NOT_REACHED, ON_TIME_WORDS, Facts
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -387,7 +387,7 @@ def junit(f: Facts) -> str:
         name=_xml(f"phasegate {s.plan_name} {f.run_id}"),
         tests=str(len(s.tasks) + len(outcomes)),
         failures=str(
-            sum(1 for t in s.tasks.values() if t.status.value in ("failed", "timed_out"))
+            sum(1 for t in s.tasks.values() if t.status.value in FAILED_ENDS)
             + outcomes.count("failed")
         ),
         errors=str(
@@ -411,7 +411,7 @@ def junit(f: Facts) -> str:
         )
         status = t.status.value
         why = _xml(t.reason or status)
-        if status in ("failed", "timed_out"):
+        if status in FAILED_ENDS:
             ET.SubElement(case, "failure", message=why, type=status).text = why
         elif status in ("cancelled", "blocked"):
             ET.SubElement(case, "error", message=why, type=status).text = why
