@@ -12,7 +12,8 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.report import build
 from phasegate.engine.report.facts import Facts, gather, metrics
-from phasegate.engine.report.render import junit, markdown
+from phasegate.engine.report.lessons import lessons
+from phasegate.engine.report.render import markdown
 from phasegate.engine.store.base import Store
 from phasegate.engine.watch.history import Learned, learned
 
@@ -119,7 +120,7 @@ async def run_report(
     if "lessons" in kinds:
         outputs = {t.id: list(t.outputs) for _, t in plan.tasks()} if plan else {}
         history = await history_of(store, f)
-        report["lessons"] = build.lessons(f, history, outputs, values, standing_by(plan))
+        report["lessons"] = lessons(f, history, outputs, values, standing_by(plan))
     if "trend" in kinds or "performance" in kinds:
         report["trend"] = await trend_of(store, f, scores)
     return report
@@ -215,6 +216,8 @@ def render(report: dict[str, Any], fmt: str, f: Facts | None = None, pretty: boo
     if fmt == "junit":
         if f is None:
             raise UsageError("a JUnit report needs a run (not --plan)")
+        from phasegate.engine.report.junit import junit  # (not among the end-of-run reports)
+
         return junit(f)
     raise UsageError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 

@@ -1,4 +1,4 @@
-"""Reports as Markdown and JUnit XML (the HTML page: html.py).
+"""Reports as Markdown (JUnit XML: junit.py; the HTML page: html.py).
 
 Every text that came from a plan, a task or an operator is escaped for the format it lands in.
 """
@@ -6,15 +6,12 @@ Every text that came from a plan, a task or an operator is escaped for the forma
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.report.facts import FAILED_ENDS, NOT_REACHED, ON_TIME_WORDS, Facts
+from phasegate.engine.report.facts import NOT_REACHED, ON_TIME_WORDS
 
-if TYPE_CHECKING:
-    import xml.etree.ElementTree as ET
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # (no format holds them)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
 
 
@@ -22,7 +19,7 @@ def md(text: object) -> str:
     """One line of Markdown that shows `text` as it is (no markup, no HTML, no table break)."""
     if isinstance(text, str) and text.isalnum():
         return text  # nothing to escape (most ids and statuses): no regex pass
-    flat = _CONTROL.sub("?", str(text)).replace("\r", " ").replace("\n", " ")
+    flat = CONTROL.sub("?", str(text)).replace("\r", " ").replace("\n", " ")
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
@@ -364,88 +361,6 @@ def _item(i: dict[str, Any]) -> str:
     if i.get("gate"):
         return f"gate {md(i['gate'])}"
     return md(i.get("task") or i.get("risk"))
-
-
-# -- JUnit --------------------------------------------------------------------------------------
-
-
-def _xml(text: object) -> str:
-    return _CONTROL.sub("?", str(text))
-
-
-def junit(f: Facts) -> str:
-    """One test case per task (classname: its phase), so CI systems can show a run; a task's
-    own test results (`results:`) follow it, their classname under the task's id
-    (`TASK.module`), their counts in the suite's."""
-    import xml.etree.ElementTree as ET  # (here: the reports a run writes at its end need none)
-
-    s = f.state
-    cases = {tid: e.cases for tid, e in f.tests.items()}
-    outcomes = [c[1] for listed in cases.values() for c in listed]
-    suite = ET.Element(
-        "testsuite",
-        name=_xml(f"phasegate {s.plan_name} {f.run_id}"),
-        tests=str(len(s.tasks) + len(outcomes)),
-        failures=str(
-            sum(1 for t in s.tasks.values() if t.status.value in FAILED_ENDS)
-            + outcomes.count("failed")
-        ),
-        errors=str(
-            sum(1 for t in s.tasks.values() if t.status.value in ("cancelled", "blocked"))
-            + outcomes.count("errors")
-        ),
-        skipped=str(
-            sum(1 for t in s.tasks.values() if t.status.value in ("skipped", "pending"))
-            + outcomes.count("skipped")
-        ),
-        time=f"{f.end - f.start:.3f}",
-    )
-    for t in s.tasks.values():
-        last = f.final(t.id)
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=_xml(t.phase),
-            name=_xml(t.id),
-            time=f"{last.duration if last and last.end else 0.0:.3f}",
-        )
-        status = t.status.value
-        why = _xml(t.reason or status)
-        if status in FAILED_ENDS:
-            ET.SubElement(case, "failure", message=why, type=status).text = why
-        elif status in ("cancelled", "blocked"):
-            ET.SubElement(case, "error", message=why, type=status).text = why
-        elif status in ("skipped", "pending", "ready", "running"):
-            ET.SubElement(case, "skipped", message=why)
-        if t.id in f.tests:
-            _test_cases(suite, t.id, f.tests[t.id])
-    ET.indent(suite)
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
-    )
-
-
-def _test_cases(suite: ET.Element, task: str, results: Any) -> None:
-    """A task's own test cases, under its id."""
-    import xml.etree.ElementTree as ET
-
-    messages = {x["name"]: x.get("message", "") for x in results.failures}
-    for name, outcome, seconds in results.cases:
-        module, _, test = str(name).rpartition("::")
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=_xml(f"{task}.{module}" if module else task),
-            name=_xml(test or name),
-            time=f"{float(seconds):.3f}",
-        )
-        message = _xml(messages.get(name, ""))
-        if outcome == "failed":
-            ET.SubElement(case, "failure", message=message).text = message
-        elif outcome == "errors":
-            ET.SubElement(case, "error", message=message).text = message
-        elif outcome == "skipped":
-            ET.SubElement(case, "skipped")
 
 
 def _again(phase: dict[str, Any]) -> str:
