@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from phasegate.engine.exec.argv import command_argv
-from phasegate.engine.exec.local import run_capture
+from phasegate.engine.exec.capture import run_capture
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.state import GateState, RiskState
 from phasegate.engine.model.statuses import SEVERITIES

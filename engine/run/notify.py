@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phasegate.engine.exec.argv import command_argv
-from phasegate.engine.exec.local import Captured, run_capture
+from phasegate.engine.exec.capture import Captured, run_capture
 from phasegate.engine.logline import safe
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.state import RunState

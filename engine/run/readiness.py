@@ -8,8 +8,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from phasegate.engine.exec.argv import command_argv
+from phasegate.engine.exec.capture import run_capture
 from phasegate.engine.exec.executors import place
-from phasegate.engine.exec.local import run_capture
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Checks
 from phasegate.engine.run.checks import run_checks

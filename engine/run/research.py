@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from phasegate.engine.exec.argv import command_argv
-from phasegate.engine.exec.local import run_capture
+from phasegate.engine.exec.capture import run_capture
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Plan, Research
 from phasegate.engine.plan.template import substitute

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from phasegate.engine.exec.argv import command_argv
-from phasegate.engine.exec.local import run_capture
+from phasegate.engine.exec.capture import run_capture
 from phasegate.engine.plan.model import Monitor, Plan
 from phasegate.engine.watch.risks import Finding
 
