@@ -19,7 +19,7 @@ from phasegate.engine.plan.extras import extra_flaws
 from phasegate.engine.plan.messages import cut, issue_message
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import worktree_flaws
-from phasegate.engine.plan.secrets import key_warnings, secret_flaws
+from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
 from phasegate.engine.plan.shape import Issue, convert, value_at
 from phasegate.engine.plan.template import names_in
 from phasegate.engine.plan.yamlsource import Lines, format_path, parse
@@ -96,10 +96,14 @@ def plan_from_text(
     base_dir: str,
     extra_vars: Iterable[str] = (),
     here: bool = True,
+    to_run: bool = True,
 ) -> Plan:
     """Validate a plan's text; raise PlanError with every problem, each placed on its line.
     `here=False`: leave out what only this machine, now, can say (the secrets' sources, the
-    git repository of worktree tasks): a run's kept plan read back for its reports."""
+    git repository of worktree tasks): a run's kept plan read back for its reports.
+    `to_run=False`: a secret whose source gives no value here is a warning, not a problem (the
+    plan checked, or its run simulated, on a machine that does not hold the keys: CI, an
+    editor); a run refuses to start without it."""
     lines = Lines(text)
     with _gc_paused():
         parsed = parse(text, file, lines)
@@ -130,17 +134,18 @@ def plan_from_text(
             seen.add((dotted, found.message))
             line = lines.line(found.path, key=found.key, needle=found.needle)
             problems.append(Problem(file, line, dotted, found.message))
-        flaws = (
-            (secret_flaws(data, base_dir), worktree_flaws(data, base_dir), extra_flaws(data))
-            if here
-            else (extra_flaws(data),)
-        )
+        flaws = [secret_flaws(data), extra_flaws(data)]
+        if here:
+            flaws.append(worktree_flaws(data, base_dir))
+        unavailable = source_flaws(data, base_dir) if here else iter(())
+        if to_run:
+            flaws.append(unavailable)
         for found in chain(*flaws):
             line = lines.line(found.path, key=found.key)
             problems.append(Problem(file, line, lines.dotted(found.path), found.message))
         warnings = [
             Problem(file, lines.line(w.path), lines.dotted(w.path), w.message, warning=True)
-            for w in key_warnings(data)
+            for w in chain(key_warnings(data), () if to_run else unavailable)
         ]
     problems.extend(_unknown_vars(data, extra_vars, file))
     if problems or plan is None:
@@ -183,19 +188,21 @@ def _names_used(data: object) -> set[str]:
     return set()
 
 
-def load_plan(path: str, extra_vars: Iterable[str] = ()) -> Plan:
-    """Load and validate a plan file; raise PlanError listing every problem."""
+def load_plan(path: str, extra_vars: Iterable[str] = (), to_run: bool = True) -> Plan:
+    """Load and validate a plan file; raise PlanError listing every problem. `to_run=False`:
+    checked or simulated only (a secret whose source gives no value here is a warning)."""
     text, problems = read_text(path)
     if problems:
         raise PlanError(problems)
-    return plan_from_text(text, path, os.path.dirname(os.path.abspath(path)), extra_vars)
+    base = os.path.dirname(os.path.abspath(path))
+    return plan_from_text(text, path, base, extra_vars, to_run=to_run)
 
 
 def validate_file(path: str, extra_vars: Iterable[str] = ()) -> list[Problem]:
     """Every problem of a plan file, in one pass (warnings too); none is an error for a valid
-    plan."""
+    plan. A secret that this machine does not hold is a warning: the run would refuse."""
     try:
-        plan = load_plan(path, extra_vars)
+        plan = load_plan(path, extra_vars, to_run=False)
     except PlanError as exc:
         return exc.problems
     return list(plan.warnings)

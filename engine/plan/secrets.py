@@ -92,9 +92,8 @@ def secret_sources(plan: Plan) -> set[str]:
     return {s.env for s in plan.secrets.values() if s.env}
 
 
-def secret_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
-    """Names under an agent's or a task's `secrets:` that the plan does not declare, and
-    declared secrets whose source gives no value now."""
+def secret_flaws(data: dict[str, Any]) -> Iterator[Flaw]:
+    """Names under an agent's or a task's `secrets:` that the plan does not declare."""
     declared = mapping(data.get("secrets"))
     listing = ", ".join(sorted(str(n) for n in declared)) or "none"
     users: list[tuple[tuple[str | int, ...], Any]] = [
@@ -113,7 +112,12 @@ def secret_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
                     f"`secrets:` as {cut(name)}: {{env: VARIABLE}} or {{file: PATH}} "
                     f"(declared: {listing})",
                 )
-    for name, source in declared.items():
+
+
+def source_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
+    """Declared secrets whose source gives no value here, now (an error for a run; a warning
+    for `validate` and the dry run, which a machine without the keys may well be asked for)."""
+    for name, source in mapping(data.get("secrets")).items():
         if not isinstance(source, dict) or len(source) != 1:
             continue  # the model reports it
         key = next(iter(source))

@@ -385,8 +385,8 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str 
     from phasegate.engine.client.plans import load_plan
     from phasegate.tui.cli.dryrun import render
 
-    try:
-        loaded = load_plan(plan_path, list(_parse_vars(variables)))
+    try:  # (a secret this machine does not hold: a warning, the run would refuse)
+        loaded = load_plan(plan_path, list(_parse_vars(variables)), to_run=False)
     except PlanError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
