@@ -78,7 +78,7 @@ async def check_hosts(agents: Mapping[str, Agent]) -> list[dict[str, object]]:
             hosts.setdefault(agent.host, []).append(name)
     if not hosts:
         return []
-    from phasegate.engine.exec.ssh import check_host  # (asyncssh only when a plan needs it)
+    from phasegate.engine.exec.ssh_connect import check_host  # (asyncssh: a plan with hosts)
 
     async def one(host: str, names: list[str]) -> dict[str, object]:
         rtt, error = await check_host(host, agents[names[0]].ssh)
