@@ -124,7 +124,12 @@ async def _floor(
 
     def heard() -> None:
         assert sock is not None
-        one_less(sock.recv(64).split()[0])
+        said = sock.recv(64)
+        if not said:  # the runner is gone
+            loop.remove_reader(sock.fileno())
+            done.set_exception(RuntimeError("the runner process ended before its tasks"))
+            return
+        one_less(said.split()[0])
 
     def start() -> None:
         if not left[0]:
@@ -145,22 +150,32 @@ async def _floor(
         os.close(err_w)
 
     begin = time.perf_counter()
+    if not n:
+        return 0.0
+    runner_pid = 0
     if runner:
         sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        if os.fork() == 0:  # (before any thread: the runner is a copy of this small process)
-            sock.close()
-            _runner(theirs, true)
+        runner_pid = os.fork()
+        if runner_pid == 0:  # (before any thread: the runner is a copy of this small process)
+            try:
+                sock.close()
+                _runner(theirs, true)
+            finally:
+                os._exit(1)  # (never back into the parent's loop)
         theirs.close()
         sock.setblocking(False)
         loop.add_reader(sock.fileno(), heard)
-    for _ in range(at_once):
-        start()
-    await done
-    seconds = time.perf_counter() - begin
-    if sock is not None:
-        loop.remove_reader(sock.fileno())
-        sock.close()  # (the runner exits at the end of its socket)
-    return seconds
+    try:
+        for _ in range(at_once):
+            start()
+        await done
+        return time.perf_counter() - begin
+    finally:
+        if sock is not None:
+            if not done.done() or done.exception() is None:
+                loop.remove_reader(sock.fileno())
+            sock.close()  # (the runner exits at the end of its socket)
+            os.waitpid(runner_pid, 0)
 
 
 def _make(n: int, make: str) -> float:
@@ -193,6 +208,8 @@ def main() -> int:
         "--once", action="store_true", help="run the loop once and exit: timed from cold by another"
     )
     args = ap.parse_args()
+    if args.runner and not args.once:
+        ap.error("--runner goes with --once (without it, both ways are measured)")
     make, true = shutil.which("make"), shutil.which("true")
     if args.once and true is not None:
         work = (args.work or 0.0) / 1e6  # (throughput.py's floor: none)

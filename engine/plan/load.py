@@ -144,7 +144,9 @@ def plan_from_text(
             line = lines.line(found.path, key=found.key)
             problems.append(Problem(file, line, lines.dotted(found.path), found.message))
         warnings = [
-            Problem(file, lines.line(w.path), lines.dotted(w.path), w.message, warning=True)
+            Problem(
+                file, lines.line(w.path, key=w.key), lines.dotted(w.path), w.message, warning=True
+            )
             for w in chain(key_warnings(data), () if to_run else unavailable)
         ]
     problems.extend(_unknown_vars(data, extra_vars, file))

@@ -251,11 +251,15 @@ def migrate(
 
 
 def _apply(conn: sqlite3.Connection, numbers: list[int], steps: dict[int, list[str]]) -> list[int]:
-    """Migrations `numbers` (consecutive), applied and recorded in one transaction; [] when
-    another process applied them first."""
+    """Migrations `numbers` (consecutive), applied and recorded in one transaction; those
+    another process applied meanwhile are left out ([] when it applied them all)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if current_version(conn) >= numbers[0]:  # another process got there first
+        # another process may have got there first, and gone all the way or part of it (an
+        # older phasegate, or one taking them one at a time): what is left is ours
+        done = current_version(conn)
+        numbers = [n for n in numbers if n > done]
+        if not numbers:
             conn.execute("ROLLBACK")
             return []
         # checked again inside the transaction, before its first write: another phasegate

@@ -178,6 +178,32 @@ def test_a_new_database_gets_its_schema_whole_or_not_at_all(db_path: Path) -> No
     assert _versions(db_path) == list(range(1, LATEST + 1))
 
 
+def test_a_new_database_another_opener_started_is_brought_all_the_way(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process (an older phasegate, or one taking a migration per transaction) commits
+    # the first migrations between this opener's look at the version and its transaction: the
+    # rest are still applied, not taken as done.
+    from phasegate.engine.store import migrations
+
+    db_path.parent.mkdir()
+    real = migrations._apply
+
+    def meanwhile(
+        conn: sqlite3.Connection, numbers: list[int], steps: dict[int, list[str]]
+    ) -> list[int]:
+        with closing(_connect(db_path)) as other:
+            for n in (1, 2, 3):
+                real(other, [n], steps)
+        return real(conn, numbers, steps)
+
+    monkeypatch.setattr(migrations, "_apply", meanwhile)
+    with closing(_connect(db_path)) as conn:
+        assert migrate(conn) == list(range(4, LATEST + 1))
+        assert current_version(conn) == LATEST
+    assert _versions(db_path) == list(range(1, LATEST + 1))
+
+
 def test_the_version_is_recorded_in_the_migrations_own_transaction(db_path: Path) -> None:
     # The version row is the last statement of the migration's transaction: if recording it
     # fails, the migration's changes go with it (were it recorded apart, they would stay).

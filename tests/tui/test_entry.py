@@ -67,3 +67,15 @@ def test_a_profiler_gets_its_figures(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "phasegate" in done.stdout
     assert out.stat().st_size > 0
+
+
+def test_a_closed_stdout_or_stderr_is_no_failure(tmp_path: Path) -> None:
+    """Started with a descriptor closed (`2>&-`, a cron job), Python has no sys.stderr: the
+    command still ends as it would have (the version printed, exit 0)."""
+    script = tmp_path / "pg.py"
+    script.write_text("import sys\nfrom phasegate.tui.cli.main import entry\nentry()\n")
+    for closed in ("2>&-", ">&-"):
+        line = f"{sys.executable} {script} --version {closed}; echo rc=$?"
+        done = subprocess.run(["sh", "-c", line], capture_output=True, text=True)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.stdout.strip().endswith("rc=0"), (closed, done.stdout, done.stderr)

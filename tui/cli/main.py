@@ -171,7 +171,7 @@ def run(
         loaded = load_plan(plan, list(values))
     except PlanError as exc:
         _print_problems(exc.problems)
-        n = len(exc.problems)
+        n = sum(not p.warning for p in exc.problems)  # (its warnings are printed, not counted)
         _fail(
             f"{plan} is not a valid plan ({n} problem{'s' if n != 1 else ''}); nothing was run", 2
         )
@@ -359,7 +359,7 @@ def amend(
     shown = _run_async(sending)
     if isinstance(shown, PlanError):
         exc = shown
-        n = len(exc.problems)
+        n = sum(not p.warning for p in exc.problems)
         if as_json:  # (as `validate --json` says it; nothing was sent)
             problems = [p.as_dict() for p in exc.problems]
             click.echo(json.dumps({"sent": False, "valid": False, "problems": problems}, indent=2))
@@ -441,27 +441,34 @@ def entry() -> NoReturn:
     Tearing down an interpreter that has loaded 350 modules (each module's objects freed one
     by one) took about 20 ms of every command, a sixth of a one-task run. What the
     interpreter's exit does that matters is done here first: the atexit handlers (logging's
-    flush among them) and the flush of stdout and stderr; the commands close their own files
-    and databases."""
+    flush among them) and the flush of stdout and stderr (a failed flush is exit 120, as the
+    interpreter has it); the commands close their own files and databases."""
     try:
         main()
         code: object = 0
     except SystemExit as exc:
         code = exc.code
+    # a thread still running, or a profiler or tracer (cProfile, coverage: they write their
+    # figures after the command returns): the interpreter's own exit, which waits for them
+    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
+        sys.exit(code)  # type: ignore[arg-type]
     if code is None:
         code = 0
     elif not isinstance(code, int):  # (as the interpreter does with `sys.exit("text")`)
-        with contextlib.suppress(OSError, ValueError):
-            print(code, file=sys.stderr)
+        if sys.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):
+                print(code, file=sys.stderr)
         code = 1
     atexit._run_exitfuncs()  # (private, but the interpreter's own: multiprocessing's too)
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
+        if stream is None:  # (started with that descriptor closed: `2>&-`)
+            continue
+        try:
             stream.flush()
-    # a thread still running, or a profiler or tracer (cProfile, coverage: they write their
-    # figures after the command returns): the interpreter's own exit
-    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
-        sys.exit(code)
+        except ValueError:  # (closed by the command)
+            pass
+        except OSError:
+            code = code or 120
     os._exit(code & 0xFF)
 
 

@@ -50,7 +50,7 @@ def report_plan(
 
     if fmt == "junit":
         raise UsageError("--format junit needs a run: a plan has no task results yet")
-    plan = load_plan(path, list(variables))
+    plan = load_plan(path, list(variables), to_run=False)  # (as the dry run: nothing runs)
     found = asyncio.run(_learned(db_path, plan.name)) if os.path.exists(db_path) else {}
     text = rep.render(rep.plan_report(plan, found, variables), fmt)
     if out is None:
