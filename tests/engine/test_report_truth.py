@@ -183,7 +183,7 @@ async def test_an_amendment_never_decided_is_not_open_once_the_run_has_ended() -
 def test_a_phase_that_started_after_the_last_bar_has_a_band_of_its_own_length() -> None:
     """A phase held at its start (nothing run yet) drew a band of negative length past the
     chart's edge: `phase p2: -2000ms`."""
-    from phasegate.engine.report.html import gantt
+    from phasegate.engine.report.charts import gantt
 
     bars = [{"task": "a", "start": 0.0, "end": 2.0, "status": "succeeded"}]
     svg = gantt(bars, [("p1", 0.0, 2.0), ("p2", 4.0, 4.5)], [], [])
