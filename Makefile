@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,dask]'
 	@# bytecode now, as a wheel install does: start-up must not compile the sources each time
 	@# (PYTHONDONTWRITEBYTECODE=1, common in containers, would otherwise make that permanent)
-	$(BIN)/python -m compileall -q engine tui
+	$(BIN)/python -m compileall -q engine tui src/phasegate/__init__.py
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -73,4 +73,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/ssh_stream.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -181,6 +181,7 @@ def fresh_bytecode() -> None:
     here = Path(__file__).resolve().parent.parent
     for package in ("engine", "tui"):
         compileall.compile_dir(str(here / package), quiet=1)
+    compileall.compile_dir(str(here / "src" / "phasegate"), maxlevels=0, quiet=1)  # (not links)
 
 
 def startup(pg: str, root: str, repeat: int) -> float:
