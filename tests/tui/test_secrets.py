@@ -121,6 +121,7 @@ def test_a_missing_secret_stops_the_run_and_is_a_warning_for_validate_and_plan(
     for command, code, said in (
         (("validate",), 0, "warning: "),
         (("plan",), 0, "warning: "),
+        (("doctor",), 0, "warning: "),  # (its other checks made: "database ..." below)
         (("run", "--headless"), 2, ""),
     ):
         done = pg(*command[:1], "plan.yaml", *command[1:])
@@ -132,6 +133,8 @@ def test_a_missing_secret_stops_the_run_and_is_a_warning_for_validate_and_plan(
         )
         assert f"secrets.{FROM_FILE}.file: {said}secret {FROM_FILE}:" in done.stderr
         assert "is 644: other users may read it" in done.stderr
+        if command == ("doctor",):
+            assert done.stdout.startswith("database "), done.stdout
     assert "nothing was run" in done.stderr
     assert not (tmp_path / "data" / "runs").exists() or not any(
         (tmp_path / "data" / "runs").iterdir()

@@ -148,7 +148,11 @@ def doctor(plan_path: str | None, db: str | None, as_json: bool) -> None:
     if plan_path is not None:
         from phasegate.engine.client.plans import load_plan
 
-        hosts = host_checks(load_plan(plan_path))
+        # (its hosts are what is checked: a secret this machine does not hold is a warning, as
+        # for `validate`, and the other checks are still made)
+        loaded = load_plan(plan_path, to_run=False)
+        _print_problems(loaded.warnings)
+        hosts = host_checks(loaded)
     if as_json:
         out: dict[str, object] = {"db": path, "checks": [f.as_dict() for f in found]}
         click.echo(json.dumps(out | ({"hosts": hosts} if hosts else {}), indent=2))
