@@ -161,10 +161,10 @@ def breakdown(path: str, text: str, repeat: int) -> str:
     These are internal functions, so this is best effort: a refactor shows as "unavailable"."""
     try:
         from phasegate.engine.plan.check import semantic_problems
+        from phasegate.engine.plan.convert import convert
         from phasegate.engine.plan.dag import build
         from phasegate.engine.plan.load import read_text
         from phasegate.engine.plan.model import Plan
-        from phasegate.engine.plan.shape import convert
         from phasegate.engine.plan.yamlsource import MAX_EXPANDED_NODES, _expanded_size
     except ImportError as exc:
         return f"unavailable ({exc})"

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.fold import apply, project
+from phasegate.engine.plan.convert import parse
 from phasegate.engine.plan.dag import build as build_graph
 from phasegate.engine.plan.model import Plan, RiskSettings
 from phasegate.engine.plan.scheduler import Scheduler
-from phasegate.engine.plan.shape import parse
 from phasegate.engine.watch.forecast import forecast
 from phasegate.engine.watch.risks import changes, findings
 

@@ -15,12 +15,13 @@ from itertools import chain
 
 from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.check import semantic_problems
+from phasegate.engine.plan.convert import convert
 from phasegate.engine.plan.extras import extra_flaws
 from phasegate.engine.plan.messages import cut, issue_message
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
-from phasegate.engine.plan.shape import Issue, convert, value_at
+from phasegate.engine.plan.shape import Issue, value_at
 from phasegate.engine.plan.template import names_in
 from phasegate.engine.plan.yamlsource import Lines, format_path, parse
 

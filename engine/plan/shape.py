@@ -1,15 +1,11 @@
-"""A plan's data against the plan model: converted in C by msgspec, every problem found in one pass.
-
-msgspec stops at the first problem. So, when a plan has one, it is noted (placed on the key path
-it names, resolving the `[...]` msgspec writes for a mapping's value), the wrong value is put
-right in a copy of the data (an unknown key dropped, a wrong value or a missing key replaced by a
-sample that converts), and the copy converted again, until it converts or nothing can be put
-right. Durations and sizes (fields marked `read` in the model) are read before, here.
+"""The plan model's types, walked: what a key path of a plan's data should hold, the durations
+and sizes read before the conversion (fields marked `read` in the model), and samples (values
+that convert, put in place of wrong ones). The conversion itself, every problem found in one
+pass, is plan/convert.py's.
 """
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -22,7 +18,6 @@ from msgspec import Meta, Struct
 from phasegate.engine.plan import model as m
 
 Path = tuple[str | int, ...]
-MAX_PROBLEMS = 200  # a plan this wrong is a plan to start again: say the first ones
 
 
 class Issue(NamedTuple):
@@ -116,18 +111,18 @@ def type_at(path: Path, data: object, root: type[Struct] = m.Plan) -> Any:
     tp: Any = root
     for part in path:
         tp = child(tp, data, part)
-        data = _get(data, part)
+        data = item(data, part)
     return tp
 
 
 def value_at(path: Path, data: object) -> object:
     """What the data holds at `path` (None where it holds nothing)."""
     for part in path:
-        data = _get(data, part)
+        data = item(data, part)
     return data
 
 
-def _get(data: object, part: str | int) -> object:
+def item(data: object, part: str | int) -> object:
     """`data[part]` of a mapping or a list (None: no such key or item, or neither)."""
     if isinstance(data, dict):
         return data.get(part)
@@ -277,180 +272,3 @@ def sample(tp: Any) -> Any:
         some = {name: sample(fields(base)[name]) for name in required(base)}
         return {**some, **getattr(base, "SAMPLE", {})}
     return None
-
-
-# --- the conversion, and its problems ---------------------------------------------------------
-
-
-def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
-    """(the model, []) for good data; (None, every problem) otherwise."""
-    issues: list[Issue] = []
-    work = read(cls, data, (), issues)
-    seen: set[tuple[Path, str]] = set()
-    while len(issues) < MAX_PROBLEMS:
-        try:
-            made = msgspec.convert(work, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            issue = locate(str(exc), work, cls)
-            if issue is None or (issue.path, issue.said) in seen:
-                if issue is not None or not issues:
-                    issues.append(issue or Issue((), False, "value", str(exc), cls))
-                break
-            seen.add((issue.path, issue.said))
-            issues.append(issue)
-            fixed = repair(work, issue, cls)
-            if fixed is None:
-                break
-            work = fixed
-        else:
-            return (None, issues) if issues else (made, [])
-    if len(issues) >= MAX_PROBLEMS:
-        said = f"stopped after {MAX_PROBLEMS} problems with keys and values: fix these first"
-        issues.append(Issue((), False, "value", said, cls))
-    return None, issues
-
-
-_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(\.\.\.)\]")
-
-
-def locate(text: str, data: Any, cls: type[Struct]) -> Issue | None:
-    """msgspec's message as an Issue on a key path of `data` (None: not one of its forms)."""
-    said, sep, where = text.rpartition(" - at `")
-    if not sep:
-        said, where = text, "$`"
-    on_key = where.startswith("key` in `")
-    where = where.removeprefix("key` in `").removesuffix("`")
-    if not where.startswith("$"):
-        return None
-    path: list[str | int] = []
-    tp: Any = cls
-    value = data
-    for name, index, anykey in _TOKEN.findall(where[1:]):
-        part: str | int
-        if anykey:
-            part = _failing_key(tp, value, on_key=False)
-            if part is None:
-                return None
-        else:
-            part = name or int(index)
-        tp = child(tp, value, part)
-        value = _get(value, part)
-        path.append(part)
-    if on_key:
-        key = _failing_key(tp, value, on_key=True)
-        if key is None:
-            return None
-        return Issue((*path, key), True, _kind(said), said, tp)
-    for prefix, kind in (
-        ("Object contains unknown field `", "extra"),
-        ("Object missing required field `", "missing"),
-    ):
-        if said.startswith(prefix):
-            name = said[len(prefix) : -1]
-            model = strip(pick(tp, value))[0]
-            return Issue(
-                (*path, name),
-                False,
-                kind,
-                said,
-                model if kind == "extra" else child(tp, value, name),
-            )
-    return Issue(tuple(path), False, _kind(said), said, tp)
-
-
-def _kind(said: str) -> str:
-    if said.startswith("Invalid enum value"):
-        return "literal"
-    if said.startswith("Expected `") and "matching regex" in said:
-        return "pattern"
-    if said.startswith("Expected `") and " of length " in said:
-        return "length"
-    if said.startswith("Expected `") and ", got `" in said:
-        return "type"
-    if said.startswith("Expected `") and said.split("`")[2].strip()[:1] in "<>":
-        return "bound"
-    if said.startswith("Expected `") and said.count("`") == 2:  # `Expected `str``: a key's type
-        return "type"
-    return "value"
-
-
-def _failing_key(tp: Any, value: object, on_key: bool) -> Any:
-    """The first key of a mapping whose key (or value) does not convert: msgspec's `[...]`."""
-    if not isinstance(value, dict):
-        return None
-    base = strip(pick(tp, value))[0]
-    if is_model(base):
-        return next((k for k in value if not isinstance(k, str)), None) if on_key else None
-    args = typing.get_args(base)
-    if len(args) != 2:
-        return None
-    key_type, value_type = args
-    for k, v in value.items():
-        try:
-            msgspec.convert(k, key_type, strict=False)
-        except msgspec.ValidationError:
-            if on_key:
-                return k
-            continue
-        if on_key:
-            continue
-        try:
-            msgspec.convert(v, value_type, strict=False)
-        except msgspec.ValidationError:
-            return k
-    return None
-
-
-def repair(data: Any, issue: Issue, cls: type[Struct]) -> Any:
-    """A copy of `data` with the issue's value put right (None: it cannot be)."""
-    if not issue.path:
-        return None
-    *parents, last = issue.path
-    if issue.kind == "extra" or issue.key:
-        value = _DROP
-    else:
-        value = sample(issue.hint if issue.kind == "missing" else type_at(issue.path, data, cls))
-    try:
-        return _set(data, tuple(parents), last, value)
-    except _Unfixable:
-        return None
-
-
-_DROP = object()
-
-
-def _set(data: Any, parents: Path, last: str | int, value: Any) -> Any:
-    """A copy of `data` (containers copied along the path only) with `data[...][last] = value`."""
-    if not parents:
-        if isinstance(data, dict):
-            out = dict(data)
-            if value is _DROP:
-                out.pop(last, None)
-            else:
-                out[last] = value
-            return out
-        if isinstance(data, list) and isinstance(last, int) and last < len(data):
-            items = list(data)
-            items[last] = None if value is _DROP else value
-            return items
-        raise _Unfixable
-    head, *rest = parents
-    inner = _get(data, head)
-    if not isinstance(inner, dict | list):
-        raise _Unfixable
-    return _set(data, (), head, _set(inner, tuple(rest), last, value))
-
-
-class _Unfixable(Exception):
-    pass
-
-
-def parse(cls: type[Any], data: Any) -> Any:
-    """One part of a plan from its data, as a plan file writes it (durations like `30s`);
-    ValueError naming every problem."""
-    made, issues = convert(data, cls)
-    if issues:
-        raise ValueError(
-            "; ".join(f"{'.'.join(map(str, i.path)) or cls.__name__}: {i.said}" for i in issues)
-        )
-    return made

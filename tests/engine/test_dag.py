@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phasegate.engine.plan.check import semantic_problems
+from phasegate.engine.plan.convert import parse
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
-from phasegate.engine.plan.shape import parse
 from phasegate.engine.watch.simulate import simulate
 
 Needs = dict[str, list[str]]

@@ -15,8 +15,8 @@ from phasegate.engine.model.durations import (
     format_duration,
     parse_duration,
 )
+from phasegate.engine.plan.convert import parse
 from phasegate.engine.plan.model import Task
-from phasegate.engine.plan.shape import parse
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.plan import load_plan
-from phasegate.engine.plan.shape import parse
+from phasegate.engine.plan.convert import parse
 from phasegate.engine.report.knowledge import learn
 from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore

@@ -1,4 +1,4 @@
-"""The plan's data against its model (engine/plan/shape.py): msgspec stops at the first problem,
+"""The plan's data against its model (engine/plan/convert.py): msgspec stops at the first problem,
 yet a user gets every problem of a plan in one pass, each on its key, never a traceback."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from phasegate.engine.model.errors import PlanError
 from phasegate.engine.plan import load_plan
+from phasegate.engine.plan.convert import MAX_PROBLEMS, convert, parse
 from phasegate.engine.plan.model import Plan, RiskSettings, Task
-from phasegate.engine.plan.shape import MAX_PROBLEMS, convert, parse
 
 GOOD: dict[str, Any] = {
     "name": "p",

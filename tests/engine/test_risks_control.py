@@ -12,8 +12,8 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.fold import apply, project
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.plan.convert import parse
 from phasegate.engine.plan.model import RiskSettings
-from phasegate.engine.plan.shape import parse
 from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
 from phasegate.engine.watch.risks import changes, findings
