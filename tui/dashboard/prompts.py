@@ -6,7 +6,8 @@ drain."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.client.feedback import prompted
@@ -61,12 +62,8 @@ class Prompts:
         state = self._feed.state
         if not prompted(state, self._viewer) or not self._ring_once("feedback"):
             return
-        self._app.bell()
-        if self._on_top():
-            self._app.push_screen(FeedbackPrompt(self._feed))
-        else:
-            what = f"your feedback is asked: phasegate feedback {self._feed.run_id} --rating N"
-            self._app.notify(what, timeout=8, markup=False)
+        what = f"your feedback is asked: phasegate feedback {self._feed.run_id} --rating N"
+        self._ask(partial(FeedbackPrompt, self._feed), what)
 
     def _permissions(self, asked: list[str], answered: Sequence[ev.PermissionAnswered]) -> None:
         """A coding agent's request to use a tool prompts the dashboards of those who may
@@ -88,12 +85,8 @@ class Prompts:
                 continue
             if not self._ring_once("permission", pid):
                 continue
-            self._app.bell()
-            if self._on_top():
-                self._app.push_screen(PermissionPrompt(self._feed, pid))
-            else:
-                what = f"task {safe(p.task)} asks to use {safe(p.tool)}: press g"
-                self._app.notify(what, timeout=8, markup=False)
+            what = f"task {safe(p.task)} asks to use {safe(p.tool)}: press g"
+            self._ask(partial(PermissionPrompt, self._feed, pid), what)
 
     def _question(self, asked: bool, answered: bool) -> None:
         """A risk rule that asks prompts every attached dashboard, like a gate; the run going on
@@ -121,10 +114,7 @@ class Prompts:
         for. A gate decided (here or in another dashboard, or from the command line) closes
         its prompt."""
         for done in closed:
-            screen = self._app.screen
-            if isinstance(screen, GatePrompt) and screen.gate == done.gate:
-                screen.dismiss()
-                self._app.notify(f"gate {done.gate} {done.outcome}", timeout=6)
+            self._close(GatePrompt, done.gate, f"gate {done.gate} {done.outcome}")
         for answer in answers:
             if isinstance(answer, ev.GateRefused):
                 self._app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
@@ -143,20 +133,14 @@ class Prompts:
                 who = safe(", ".join(g.approvers) or "anyone")
                 self._app.notify(f"gate {safe(gate)} waits for {who}", timeout=8, markup=False)
                 continue
-            self._app.bell()
-            if self._on_top():
-                self._app.push_screen(GatePrompt(self._feed, gate))
-            else:
-                self._app.notify(f"gate {gate} waits for a decision: press g", timeout=8)
+            what = f"gate {safe(gate)} waits for a decision: press g"
+            self._ask(partial(GatePrompt, self._feed, gate), what)
 
     def _changes(self, opened: list[str], closed: Sequence[ev.ChangeClosed]) -> None:
         """An amendment at its change gate prompts (and rings for) those who may decide it,
         with its difference and impact; decided anywhere, its prompt closes."""
         for done in closed:
-            screen = self._app.screen
-            if isinstance(screen, ChangePrompt) and screen.gate == done.change:
-                screen.dismiss()
-                self._app.notify(f"change {done.change} {done.outcome}", timeout=6)
+            self._close(ChangePrompt, done.change, f"change {done.change} {done.outcome}")
         for cid in opened:
             change = self._feed.state.changes.get(cid)
             if change is None or not self._ring_once("change", cid):
@@ -166,13 +150,24 @@ class Prompts:
                     f"change {safe(cid)} to the plan waits for its approvers", timeout=8
                 )
                 continue
-            self._app.bell()
-            if self._on_top():
-                self._app.push_screen(ChangePrompt(self._feed, cid))
-            else:
-                self._app.notify(
-                    f"change {cid} to the plan waits for a decision: press g", timeout=8
-                )
+            what = f"change {safe(cid)} to the plan waits for a decision: press g"
+            self._ask(partial(ChangePrompt, self._feed, cid), what)
+
+    def _ask(self, prompt: Callable[[], Screen[Any]], elsewhere: str) -> None:
+        """Ring, and open the prompt over the dashboard; over another of its screens, a
+        notification says what waits (`elsewhere`, plain text)."""
+        self._app.bell()
+        if self._on_top():
+            self._app.push_screen(prompt())
+        else:
+            self._app.notify(elsewhere, timeout=8, markup=False)
+
+    def _close(self, kind: type[GatePrompt], key: str, said: str) -> None:
+        """The prompt of gate or change `key`, decided elsewhere meanwhile, closes, saying so."""
+        screen = self._app.screen
+        if isinstance(screen, kind) and screen.gate == key:
+            screen.dismiss()
+            self._app.notify(said, timeout=6, markup=False)
 
     def _ring_once(self, *key: str) -> bool:
         """True the first time this dashboard hears of a gate's attempt or a question."""
