@@ -1,5 +1,5 @@
-"""One task attempt from spawn to outcome: its command and environment, its output lines (with
-the output cap), its timeout, its end, and the retry that may follow: a part of the run."""
+"""One task attempt from spawn to outcome: its command and environment, its timeout, its end,
+and the retry that may follow: a part of the run. Its output lines go to run/output."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
 from phasegate.engine.run.endings import handoff_event, not_produced, output_paths, results_event
+from phasegate.engine.run.output import Output
 from phasegate.engine.run.results import Summary
 from phasegate.engine.run.results import read as read_results
-from phasegate.engine.store.base import OutputDrop, OutputLine
 
 if TYPE_CHECKING:
     from phasegate.engine.agents.base import AgentAdapter
@@ -34,11 +34,8 @@ if TYPE_CHECKING:
     from phasegate.engine.run.host import Host
     from phasegate.engine.run.progress import Progress
     from phasegate.engine.run.talks import Talks
-    from phasegate.engine.store.sink import Sink
 
 MAX_BACKOFF = 300.0
-HISTORY_LINES = 30  # of an attempt's transcript given to the next (a session that cannot go on)
-DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
 
 
 class _Attempt(msgspec.Struct):
@@ -91,22 +88,17 @@ class Attempts:
         self._secrets = secrets or {}
         self._redactor = redactor or Redactor(self._secrets)
         self._redact = self._redactor.text
-        self._split = bool(self._redactor.secrets)  # hold lines: a secret may span several
+        self.output = Output(host, self._redactor)  # its lines, as the run keeps them
         self._adapters = adapters  # agent -> what it makes of a task (engine/agents)
         self._tasks = {t.id: t for _, t in host.plan.tasks()}
         self._values, self._env, self._workdir, self._run_dir = values, env, workdir, run_dir
         self._journal = Journal(run_dir)
-        self.sink: Sink  # set by the loop once the run's store is open
         self.talks: Talks  # set by the loop: coding agents' conversations
         self.budgets: Budgets  # set by the loop: what coding agents may spend
         self.worktrees: Worktrees | None = None  # set by the loop for `worktree: true` plans
         self.running: dict[str, _Attempt] = {}
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self._restarting: dict[str, str] = {}  # task -> why its attempt stops to run again
-        self.last_output: dict[str, float] = {}  # task -> time of its last output line
-        self.last_line: dict[str, str] = {}  # task -> that line (a silent agent's last activity)
-        # task -> the last lines of its coding agent's transcript (its next attempt's history)
-        self._transcripts: dict[str, deque[str]] = {}
         self._tailing: asyncio.TimerHandle | None = None
 
     # -- what the other parts ask -----------------------------------------------------------
@@ -185,7 +177,7 @@ class Attempts:
             except (WorktreeError, OSError) as exc:
                 why = f"no worktree: {exc}"
         env["PHASEGATE_WORKDIR"] = attempt.cwd
-        history = tuple(self._transcripts.get(tid, ())) if session else ()
+        history = self.output.history(tid) if session else ()
         launch = Launch(task, number, env, attempt.cwd, session, spent, history)
         adapter = self._adapters[agent]
         spec, command = adapter.spec(launch)
@@ -206,7 +198,7 @@ class Attempts:
             return
         if attempt.tail is None:  # (an attempt that may be adopted is not spoken to)
             attempt.talk = adapter.conversation(launch)
-        read = self.talks.line if attempt.talk is not None else self._line
+        read = self.talks.line if attempt.talk is not None else self.output.line
         executor = self._executors.for_agent(agent)
         self._journal.note(tid, number)  # (before the spawn: see adopt.Journal)
         handle = executor.start(
@@ -261,58 +253,11 @@ class Attempts:
 
     def show(self, a: _Attempt, stream: str, text: str) -> None:
         """A line of the attempt's output as people read it (an agent's transcript)."""
-        self._line(a, stream, text)
+        self.output.line(a, stream, text)
 
-    def _line(self, a: _Attempt, stream: str, text: str) -> None:
-        """A line of output, redacted before it is kept: a secret is never stored, not even
-        one printed across several lines (they are held until it can be seen whole)."""
-        if not self._split:
-            self._keep(a, stream, self._redact(text))
-            return
-        self.last_output[a.task.id] = self._host.now()
-        window = a.windows.get(stream)
-        if window is None:
-            window = a.windows[stream] = LineWindow(self._redactor)
-        for line in window.push(text):
-            self._keep(a, stream, line)
-
-    def flush_windows(self, only: _Attempt | None = None) -> None:
-        """Keep the lines held for secrets (an attempt's end; once a second for the rest)."""
-        for a in [only] if only is not None else list(self.running.values()):
-            for stream, window in a.windows.items():
-                for line in window.flush():
-                    self._keep(a, stream, line)
-
-    def _keep(self, a: _Attempt, stream: str, text: str) -> None:
-        a.lines += 1
-        now = self._host.now()
-        self.last_output[a.task.id] = now
-        self.last_line[a.task.id] = text
-        if a.summary is not None:
-            a.summary.line(text)
-        if a.talk is not None:
-            kept = self._transcripts.get(a.task.id)
-            if kept is None or a.lines == 1:  # (a new attempt's transcript replaces the last)
-                kept = self._transcripts[a.task.id] = deque(maxlen=HISTORY_LINES)
-            kept.append(text)
-        self.sink.output(
-            OutputLine(self._host.state.run_id, a.task.id, a.number, a.lines, stream, text, now)
-        )
-        size = len(text) + 1
-        a.sizes.append(size)
-        a.bytes += size
-        cap = self._host.plan.output_cap
-        while a.bytes > cap and a.sizes:
-            a.bytes -= a.sizes.popleft()
-            a.dropped += 1
-        if a.dropped - a.dropped_written >= DROP_EVERY:
-            self._write_drop(a)
-
-    def _write_drop(self, a: _Attempt) -> None:
-        if a.dropped > a.dropped_written:
-            a.dropped_written = a.dropped
-            run_id = self._host.state.run_id
-            self.sink.drop(OutputDrop(run_id, a.task.id, a.number, a.dropped + 1))
+    def flush_windows(self) -> None:
+        """Keep the lines held for secrets (once a second: they wait that long at most)."""
+        self.output.flush(self.running.values())
 
     def _timeout(self, a: _Attempt) -> None:
         a.timed_out = True
@@ -326,9 +271,9 @@ class Attempts:
             a.timer.cancel()
         if a.tail is not None:
             for stream, text in a.tail.poll(final=True):
-                self._line(a, stream, text)
-        self.flush_windows(a)
-        self._write_drop(a)
+                self.output.line(a, stream, text)
+        self.output.flush([a])
+        self.output.write_drop(a)
         self._sched.release(tid, a.agent)
         del self.running[tid]
         if a.talk is not None:
@@ -429,6 +374,6 @@ class Attempts:
         for a in tailed:
             assert a.tail is not None
             for stream, text in a.tail.poll():
-                self._line(a, stream, text)
+                self.output.line(a, stream, text)
         if tailed:
             self._follow_files()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,7 +29,6 @@ from phasegate.engine.exec.base import Adopting
 from phasegate.engine.exec.executors import Executors
 from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
-from phasegate.engine.exec.worktree import Worktrees
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import apply
@@ -42,12 +40,11 @@ from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
-from phasegate.engine.plan.repo import repository
 from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
 from phasegate.engine.plan.template import Raw
-from phasegate.engine.run import feedback
+from phasegate.engine.run import feedback, trees
 from phasegate.engine.run.amend import Amendments
 from phasegate.engine.run.attempts import Attempts
 from phasegate.engine.run.budgets import Budgets
@@ -208,26 +205,6 @@ class Runner:
         self._monitoring.gate_waits = gate_waits(found)
         self._budgets.expected = costs(found)
 
-    def _repository(self) -> tuple[str, str]:
-        """The repository and commit worktree attempts start from (checked with the plan; a
-        repository gone since is the first such attempt's failure, with git's reason)."""
-        if not self.plan.uses_worktrees:
-            return "", ""
-        try:
-            return repository(self._workdir)
-        except ValueError as exc:
-            print(f"phasegate: worktree: {exc}", file=sys.stderr, flush=True)
-            return "", ""
-
-    def _remove_worktrees(self) -> None:
-        """The run's attempts' worktrees go when it ends, unless kept (their branches stay);
-        a run that did not end (an engine that stops for a take-over) keeps them."""
-        trees = self._attempts.worktrees
-        if trees is None or self.plan.keep_worktrees or not self.state.finished_at:
-            return
-        for problem in trees.remove_all():
-            print(f"phasegate: {problem}", file=sys.stderr, flush=True)
-
     def submit(self, kind: str, args: dict[str, Any], who: Identity) -> dict[str, Any]:
         """A command from `who` (as the run's socket vouches), acted on and answered."""
         if not self._recording:
@@ -269,7 +246,7 @@ class Runner:
         """The database refused a batch (disk full, read-only): stop the run now. What was
         committed stays; the run is left interrupted, for `resume` once the cause is fixed."""
         if not isinstance(self._sink, FailedSink):
-            self._sink = self._attempts.sink = FailedSink(exc)
+            self._sink = self._attempts.output.sink = FailedSink(exc)
             self.cancel(f"the database failed: {exc}")
 
     # -- the run --------------------------------------------------------------------------
@@ -305,7 +282,7 @@ class Runner:
             self.run_id, pid, process_start_time(pid), started, same_process
         )
         # after the lease: a refused second engine leaves nothing behind
-        self._sink = self._attempts.sink = Sink(
+        self._sink = self._attempts.output.sink = Sink(
             self.store, self.run_id, on_error=self._store_failed
         )
         with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
@@ -327,17 +304,12 @@ class Runner:
                 self._learn(await learned(self.store, self.plan.name))
                 path, history = self._plan_path, self._monitoring.learned
                 self._recording = True
-                repo = self._repository()
+                repo = trees.start_point(self.plan, self._workdir)
                 self.emit(started_event(self.plan, path, self.run_id, started, who, history, repo))
                 self._sink.summary(status="running", started_at=started)
-            if self.state.repo:
-                self._attempts.worktrees = Worktrees(
-                    self.state.repo,
-                    self.state.base_commit,
-                    os.path.join(self.run_dir or self._workdir, "worktrees"),
-                    self.run_id,
-                    self._workdir,
-                )
+            self._attempts.worktrees = trees.worktrees(
+                self.state, self.run_id, self.run_dir, self._workdir
+            )
             if self._early_cancel:
                 self.cancel(self._early_cancel)
             if any(a.host or a.executor for a in self.plan.agents.values()):
@@ -367,7 +339,7 @@ class Runner:
                 self._inbox.closed = f"the run has ended ({self.state.status.value})"
                 await self._channel.close()
             self._attempts.kill_all()
-            self._remove_worktrees()
+            trees.remove(self._attempts.worktrees, self.plan, self.state)
             self._sink.summary(
                 status=self.state.status.value,
                 finished_at=self.state.finished_at,

@@ -97,9 +97,9 @@ class Monitoring:
         """Every risk that holds now: the rules over the run's state, the machine's pressure
         (as last sampled), the agents' hosts and the plan's monitors."""
         host = self._host
-        last_output = self._attempts.last_output
+        output = self._attempts.output
         found = risk_findings(
-            host.state, now, last_output, host.plan.risks, self._tuning, self._attempts.last_line
+            host.state, now, output.last_output, host.plan.risks, self._tuning, output.last_line
         )
         found += self._pressure
         if self.reach is not None:
