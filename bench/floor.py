@@ -43,11 +43,12 @@ def _burn(seconds: float) -> None:
         pass
 
 
+_ENV = dict(os.environ)  # (a plain dict, as the engine gives: os.environ converts item by item)
+
+
 def _spawn(true: str, out_w: int, err_w: int) -> int:
     actions = [(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
-    return os.posix_spawn(
-        true, [true], os.environ, file_actions=actions, setsid=True, setsigdef=SIGDEF
-    )
+    return os.posix_spawn(true, [true], _ENV, file_actions=actions, setsid=True, setsigdef=SIGDEF)
 
 
 def _pipes() -> tuple[int, int, int, int]:
