@@ -17,6 +17,7 @@ from phasegate.tui.dashboard.palette import DASHBOARD_COMMANDS
 from phasegate.tui.dashboard.screens.browser import BrowserScreen
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.help import HelpScreen
+from phasegate.tui.dashboard.widgets.style import use_colour
 
 
 class LagProbe:
@@ -53,6 +54,7 @@ class PhasegateApp(App[str | None]):
         self, db_path: str, run_id: str | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         super().__init__()
+        use_colour(not self.no_color)  # (Textual reads NO_COLOR: `--color never` sets it)
         self.db_path = db_path
         self.run_id = run_id
         self.clock = clock

@@ -1,4 +1,10 @@
-"""Glyphs and styles shared by the widgets (colour is dropped by Textual under NO_COLOR)."""
+"""Glyphs and styles shared by the widgets, in colour and without it.
+
+Under NO_COLOR (or `--color never`) Textual turns every colour into its grey of the same
+brightness: red became a dark grey on the dark panels (about 1.3:1), so that a failed task was
+the least readable row. Without colour the styles are made of bold, reverse and dim instead
+(`use_colour(False)`, which the app calls as it starts), so that what needs a person stands out
+most, as it does in colour."""
 
 from __future__ import annotations
 
@@ -50,6 +56,36 @@ SEVERITY_STYLE = {
     "high": "bold red",
     "critical": "bold white on red",
 }
+
+# without colour: what needs a person is reversed, what is under way bold, what waits dim
+_ALERT, _ACTIVE = "bold reverse", "bold"
+_MONO = {
+    "status": {
+        "pending": "dim",
+        "running": _ACTIVE,
+        "failed": _ALERT,
+        "timed_out": _ALERT,
+        "interrupted": _ALERT,
+        "not_ready": _ALERT,
+        "busy": _ACTIVE,
+        "offline": _ALERT,
+        "waiting": _ALERT,
+    },
+    "gate": {"waiting": "dim", "open": _ALERT, "rejected": _ALERT, "failed": _ALERT},
+    "severity": {"info": "dim", "medium": _ACTIVE, "high": _ALERT, "critical": _ALERT},
+}
+_TABLES = {"status": STATUS_STYLE, "gate": GATE_STYLE, "severity": SEVERITY_STYLE}
+_COLOUR = {name: dict(table) for name, table in _TABLES.items()}
+
+
+def use_colour(colour: bool) -> None:
+    """The widgets' styles in colour, or made of bold, reverse and dim (NO_COLOR)."""
+    for name, table in _TABLES.items():
+        table.clear()
+        if colour:
+            table.update(_COLOUR[name])
+        else:  # (a status with no style of its own is plain text)
+            table.update(dict.fromkeys(_COLOUR[name], "") | _MONO[name])
 
 
 def status_glyph(status: str) -> str:
