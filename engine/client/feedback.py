@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from phasegate.engine.client import (
     ANSWER_POLL,
@@ -68,6 +68,19 @@ async def give(
     return await _after_end(store, row.id, rating, comment, answers)
 
 
+async def note_after_end(store: SQLiteStore, ref: str, text: str) -> str | None:
+    """A note on run `ref` once it has ended: recorded by this process (no engine runs it any
+    more), its report and lessons refreshed; what to tell the user. None while the run has not
+    ended (its engine takes the note as a command, or refuses it when it is gone)."""
+    row = await resolve_run(store, ref)
+    if row.finished_at is None:
+        return None
+    if not text.strip():
+        raise CommandRefused("refused: a note needs text")
+    await _append(store, row.id, lambda _: ev.RunNoted(time.time(), text, current_identity().user))
+    return f"run {row.id}: noted (the run had ended; its report and lessons now include it)"
+
+
 async def _after_end(
     store: SQLiteStore,
     run_id: str,
@@ -75,6 +88,19 @@ async def _after_end(
     comment: str,
     answers: Mapping[str, str] | None,
 ) -> ev.FeedbackGiven:
+    def answered(state: RunState) -> ev.Event | str:
+        return policy.answer(state, current_identity(), time.time(), rating, comment, answers)
+
+    given = await _append(store, run_id, answered)
+    assert isinstance(given, ev.FeedbackGiven)
+    return given
+
+
+async def _append(
+    store: SQLiteStore, run_id: str, make: Callable[[RunState], ev.Event | str]
+) -> ev.Event:
+    """The event `make` gives for the ended run's state appended to its events by this process,
+    and its reports and search index refreshed; `make` may refuse (a string: why)."""
     deadline = time.monotonic() + ENGINE_GONE_WAIT
     while True:  # (an engine still writing its last events owns the sequence numbers)
         row = await resolve_run(store, run_id)
@@ -82,21 +108,22 @@ async def _after_end(
             break
         await asyncio.sleep(ANSWER_POLL)
     state, seq = await fold_run(store, run_id)
-    given = policy.answer(state, current_identity(), time.time(), rating, comment, answers)
-    if isinstance(given, str):
-        raise CommandRefused(f"refused: {given}")
+    event = make(state)
+    if isinstance(event, str):
+        raise CommandRefused(f"refused: {event}")
     try:
-        await store.write_batch(run_id, [(seq + 1, given)])
+        await store.write_batch(run_id, [(seq + 1, event)])
     except StoreError as exc:
+        who = current_identity().user
         raise CommandRefused(
-            f"refused: run {run_id} has ended and {given.user} cannot write its database "
-            f"({exc}); after its end, feedback is written by the user who started it"
+            f"refused: run {run_id} has ended and {who} cannot write its database "
+            f"({exc}); after its end, it is written by the user who started it"
         ) from None
     from phasegate.engine.report.knowledge import learn
 
     with contextlib.suppress(Exception):  # its reports and the search index gain it
         await learn(store, run_id, run_dir(store.path, run_id))
-    return given
+    return event
 
 
 def prompted(state: RunState, user: str) -> bool:

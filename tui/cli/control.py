@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 
 from phasegate.engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
@@ -81,26 +80,13 @@ def unknown_name(state: RunState, order: Command) -> str:
 
 
 async def note_after(db_path: str, ref: str, text: str) -> str | None:
-    """A note on a run that has ended: appended to its events by this process (no engine runs
-    it any more), its reports and lessons refreshed. None when the run is live (the engine
-    takes the note through its inbox)."""
-    from phasegate.engine.client import run_dir
-    from phasegate.engine.client.reports import learn
-    from phasegate.engine.model.identity import current_identity
+    """A note on a run that has ended, recorded by this process (engine/client/feedback); None
+    when the run is live (the engine takes the note through its inbox)."""
+    from phasegate.engine.client.feedback import note_after_end
 
     store = await SQLiteStore.open(db_path)
     try:
-        row = await resolve_run(store, ref)
-        if row.finished_at is None:
-            return None
-        if not text.strip():
-            raise Refused("refused: a note needs text")
-        events = await store.read_events(row.id)
-        seq = events[-1][0] + 1 if events else 1
-        who = current_identity().user
-        await store.write_batch(row.id, [(seq, ev.RunNoted(time.time(), text, who))])
-        await learn(store, row.id, run_dir(db_path, row.id))
-        return f"run {row.id}: noted (the run had ended; its report and lessons now include it)"
+        return await note_after_end(store, ref, text)
     finally:
         await store.close()
 

@@ -12,10 +12,12 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from phasegate.engine.client.feedback import note_after_end
 from phasegate.engine.client.policy import (
     may_answer_permission,
 )
 from phasegate.engine.model import commands as cmd
+from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.identity import current_identity
 from phasegate.tui.dashboard.amend import amend_in_editor
 from phasegate.tui.dashboard.feed import RunFeed
@@ -226,13 +228,15 @@ class DashboardScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------------
 
     STEERING: ClassVar[frozenset[str]] = frozenset(
-        {"pause", "resume_run", "skip", "cancel_task", "retry", "priority", "note", "detach"}
+        {"pause", "resume_run", "skip", "cancel_task", "retry", "priority", "detach"}
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers only what does something now: no pause, steering or detach once
         the run has ended or while no engine holds it (None: shown dimmed)."""
         steerable = self.feed.state.finished_at is None and self._alive
+        if action == "note":  # (a note is welcome after the end too: the lessons gain it)
+            return steerable or self.feed.state.finished_at is not None
         if action in ("pause", "resume_run"):  # `p` says what it does now
             paused = self.feed.state.status.value == "paused"
             if paused != (action == "resume_run"):
@@ -387,12 +391,24 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(AskScreen(f"Pause or resume which phase?{hint}", "PHASE"), chosen)
 
     def action_note(self) -> None:
-        if not self._live():
+        """A note for the lessons learned: live, the engine takes it; ended, this dashboard
+        records it (as `phasegate note` does)."""
+        ended = self.feed.state.finished_at is not None
+        if not ended and not self._live():
             return
 
         async def noted(text: str | None) -> None:
-            if text:
+            if not text or not text.strip():
+                return
+            if not ended:
                 await self._send(cmd.Note(text))
+                return
+            try:
+                said = await note_after_end(self.feed.store, self.feed.run_id, text)
+            except PhasegateError as exc:
+                self.app.notify(safe(str(exc)), severity="error", timeout=6)
+                return
+            self.app.notify(safe(said or "noted"), timeout=4)
 
         self.app.push_screen(AskScreen("Note for this run", "kept for the lessons learned"), noted)
 
