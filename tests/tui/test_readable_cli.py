@@ -40,6 +40,41 @@ def test_logs_mark_where_a_failed_attempt_ends(pg: Run, tmp_path: Path) -> None:
     assert "t | ── attempt 1 failed: exited with code 1 ──" in every.stdout
 
 
+SILENT_AND_CAPPED = """
+name: silent
+output_cap: 1000
+agents: {a: {slots: 3}}
+phases:
+  - id: p
+    tasks:
+      - {id: capped, run: "seq 1 5000"}
+      - {id: slow, run: "sleep 5", timeout: 1}
+      - {id: quiet, run: "exit 3"}
+"""
+
+
+def test_logs_say_what_the_output_cap_dropped_and_how_a_silent_attempt_ended(
+    pg: Run, tmp_path: Path
+) -> None:
+    (tmp_path / "plan.yaml").write_text(SILENT_AND_CAPPED)
+    assert pg("run", "plan.yaml", "--headless").returncode == 1
+    capped = pg("logs", "last", "capped").stdout.splitlines()
+    # 1,000 bytes of `seq` output kept: the lines before are said to be dropped, not hidden
+    first = int(capped[1])
+    assert capped[0] == (
+        f"── {first - 1:,} earlier lines dropped by the output cap (the plan's output_cap) ──"
+    )
+    assert capped[-1] == "5000" and len(capped) == 5000 - first + 2
+    slow = pg("logs", "last", "slow")
+    assert slow.stdout == "── attempt 1 timed out: timed out after 1s ──\n"
+    quiet = pg("logs", "last", "quiet")
+    assert quiet.stdout == "── attempt 1 failed: exited with code 3 ──\n"
+    every = pg("logs", "last").stdout
+    assert "quiet | ── attempt 1 failed: exited with code 3 ──" in every
+    assert "slow | ── attempt 1 timed out: timed out after 1s ──" in every
+    assert every.count("──") == 6  # (three notices, each marked once)
+
+
 def test_show_cuts_a_long_reason_with_an_ellipsis() -> None:
     from phasegate.tui.cli.views import shorten
 

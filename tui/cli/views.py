@@ -228,6 +228,7 @@ async def print_logs(
         out = sys.stdout
         ended = attempt_endings(e for _, e in events)
         shown: dict[str, int] = {}  # task -> the attempt whose lines were written last
+        marked: set[tuple[str, int]] = set()
 
         async def mark(name: str, number: int) -> None:
             """Where a failed attempt's output ends (read again if the engine wrote it since)."""
@@ -235,7 +236,8 @@ async def print_logs(
             if (name, number) not in ended:
                 ended = attempt_endings(e for _, e in await store.read_events(row.id))
             how = ended.get((name, number))
-            if how is not None:
+            if how is not None and (name, number) not in marked:
+                marked.add((name, number))
                 prefix = f"{name} | " if multi else ""
                 out.write(f"{clean(prefix)}── attempt {number} {how} ──\n")
 
@@ -246,10 +248,15 @@ async def print_logs(
             for _, line in batch:
                 if attempt is None or line.attempt == attempt:
                     before = shown.get(line.task)
-                    if before is not None and before != line.attempt:
-                        await mark(line.task, before)
-                    shown[line.task] = line.attempt
                     prefix = f"{line.task} | " if multi else ""
+                    if before != line.attempt:
+                        if before is not None:
+                            await mark(line.task, before)
+                        if line.line > 1:  # (the store keeps an attempt's last lines only)
+                            dropped = line.line - 1
+                            out.write(f"{clean(prefix)}── {_lines(dropped)} dropped by the ")
+                            out.write("output cap (the plan's output_cap) ──\n")
+                    shown[line.task] = line.attempt
                     out.write(f"{clean(prefix)}{clean(line.text)}\n")
             out.flush()
             if batch:
@@ -258,11 +265,19 @@ async def print_logs(
             if not follow or over:  # read after the run ended: nothing more will come
                 for name, number in shown.items():  # (a last attempt that failed too)
                     await mark(name, number)
+                ended = attempt_endings(e for _, e in await store.read_events(row.id))
+                for name, number in sorted(ended):  # attempts that ended badly, silent
+                    if (task is None or name == task) and attempt in (None, number):
+                        await mark(name, number)
                 out.flush()
                 return
             await asyncio.sleep(FOLLOW_POLL)
     finally:
         await store.close()
+
+
+def _lines(n: int) -> str:
+    return "1 earlier line" if n == 1 else f"{n:,} earlier lines"
 
 
 def _check_attempt(
