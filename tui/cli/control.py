@@ -135,8 +135,8 @@ async def risks(db_path: str, ref: str, as_json: bool, every: bool) -> str:
                 when(r.raised_at, short=True),
                 r.severity,
                 safe(r.subject),
-                safe(r.message)[:50],
-                safe(r.action)[:40] + ("" if r.open else " (cleared)"),
+                safe(r.message),  # (whole: the table wraps it to the terminal's width)
+                safe(r.action) + ("" if r.open else " (cleared)"),
             ]
             for r in found
         ],
