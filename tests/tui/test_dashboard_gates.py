@@ -177,3 +177,48 @@ async def test_a_gate_reads_pending_then_waiting_for_approval_and_the_header_say
         final = next(line for line in lines if "gate final" in line)
         assert "gate review waiting for approval" in review
         assert "pending" in final and "waiting" not in final
+
+
+async def test_a_gate_never_reached_says_so_once_the_run_has_ended(
+    finished_run: tuple[str, str],
+) -> None:
+    # (a run that failed before its gate: "pending" would say the gate is still to come)
+    db, _ = finished_run
+    now = time.time()
+    started = ev.RunStarted(
+        now - 60,
+        "gx",
+        "gx-plan",
+        "x.yaml",
+        phases=[{"id": "p"}, {"id": "q"}],
+        tasks=[
+            {"id": "t", "phase": "p", "agent": "a", "needs": []},
+            {"id": "u", "phase": "q", "agent": "a", "needs": []},
+        ],
+        agents=[{"id": "a", "slots": 1}],
+        gates=[{"id": "review", "after": "p", "approval": "manual", "quorum": 1}],
+    )
+    events: list[ev.Event] = [started, ev.PhaseStarted(now - 59, "p")]
+    run_id = await live_run(db, "gx", events)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        review = next(
+            line for line in text(screen.query_one(PhasePanel)).splitlines() if "review" in line
+        )
+        assert "pending" in review  # (live: it may still come)
+    from phasegate.engine.store import SQLiteStore
+
+    store = await SQLiteStore.open(db)
+    try:
+        ended = [ev.PhaseFinished(now - 50, "p", "failed"), ev.RunFinished(now - 50, "failed")]
+        await store.write_batch(run_id, [(3, ended[0]), (4, ended[1])])
+    finally:
+        await store.close()
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        review = next(
+            line for line in text(screen.query_one(PhasePanel)).splitlines() if "review" in line
+        )
+        assert "not reached" in review and "pending" not in review

@@ -97,16 +97,17 @@ class PhasePanel(Static, can_focus=True):
                         f"{len(g.approved_by)}/{g.quorum} " if g.quorum > 1 else "",
                         style=style,
                     )
-                    label.append_text(gate_label(g))
+                    label.append_text(gate_label(g, state.finished_at is not None))
                     rows.append((Text(f"  ◆ gate {safe(g.id)}", style=style), label))
         self.update(layout(fit(groups, done, total, LINES), 4 if forecasting else 3))
 
 
-def gate_label(g: GateState) -> Text:
-    """What a gate is at, in words a reader takes at once: `pending` until its phase ends,
+def gate_label(g: GateState, run_ended: bool = False) -> Text:
+    """What a gate is at, in words a reader takes at once: `pending` until its phase ends
+    (`not reached` once the run has ended without it, as `gates` and the reports say),
     `waiting for approval` while it needs people, then its outcome."""
     if g.status == "waiting":
-        return Text("pending", style="dim")
+        return Text("not reached" if run_ended else "pending", style="dim")
     if g.status == "open":
         word = "waiting for approval" if g.approval == "manual" else "checking"  # (auto)
         return Text(word, style=GATE_STYLE.get("open", ""))
