@@ -84,6 +84,9 @@ class Resume(msgspec.Struct, frozen=True):
     role: ClassVar[Role] = Role.OPERATE
 
 
+MAX_PRIORITY = 1_000_000  # a task's priority, in a plan or a command: -MAX_PRIORITY to MAX_PRIORITY
+
+
 class Priority(msgspec.Struct, frozen=True):
     task: str
     priority: int

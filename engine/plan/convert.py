@@ -38,6 +38,7 @@ def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
     issues: list[Issue] = []
     work = read(cls, data, (), issues)
     seen: set[tuple[Path, str]] = set()
+    emptied: set[Path] = set()  # mappings a bad key was dropped from
     while len(issues) < MAX_PROBLEMS:
         try:
             made = msgspec.convert(work, cls, strict=False)
@@ -48,7 +49,11 @@ def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
                     issues.append(issue or Issue((), False, "value", str(exc), cls))
                 break
             seen.add((issue.path, issue.said))
-            issues.append(issue)
+            if issue.kind == "extra" or issue.key:
+                emptied.add(issue.path[:-1])
+            # (a mapping empty only because its one bad key was dropped is that key's problem)
+            if not (issue.kind == "length" and issue.path in emptied):
+                issues.append(issue)
             fixed = repair(work, issue, cls)
             if fixed is None:
                 break

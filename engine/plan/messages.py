@@ -111,6 +111,10 @@ def issue_message(issue: Issue, value: object) -> str:
     if literal is not None and kind in ("type", "literal"):
         hint = " (yes, no, on and off are true/false in YAML)" if isinstance(value, bool) else ""
         return f"got {shown(value)}{hint}; allowed: {literal}"
+    if kind == "value" and said == "Number out of range":  # (1e400, or past 64 bits)
+        low, high = bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt"))
+        limits = f"; allowed: {low} to {high}" if low is not None and high is not None else ""
+        return f"is out of range, got {shown(value)}{limits}"
     if kind == "value":
         return said
     if kind == "bound":

@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import Meta
 
+from phasegate.engine.model.commands import MAX_PRIORITY
 from phasegate.engine.plan.base import (
     AGENT_AND_CAPABILITY,
     CRITERION_KINDS,
@@ -107,7 +108,14 @@ class Task(Model, frozen=True):
             extra={"allowed": "'fail', 'continue' or {fallback: TASK}"},
         ),
     ] = "fail"
-    priority: Annotated[int, _doc("higher starts first; overrides critical-path order")] = 0
+    priority: Annotated[
+        int,
+        Meta(
+            ge=-MAX_PRIORITY,
+            le=MAX_PRIORITY,
+            description="higher starts first; overrides critical-path order",
+        ),
+    ] = 0
     risks: TaskRisks | None = None
     env: dict[str, str] = {}
     secrets: Annotated[list[str], _doc("declared secrets it gets in its environment")] = []

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from phasegate.engine.model import commands
 from phasegate.engine.model.errors import PhasegateError, Problem
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 # a value reaching SQLite (which stores at most 64-bit integers) or the engine.
 MAX_LIMIT = 1_000_000  # `runs -n`, `search -n`
 MAX_SLOTS = 1024  # an agent's slots: the plan's own bound (engine/plan/model.py, `slots: le=`)
-MAX_PRIORITY = 1_000_000  # `priority RUN TASK N`: from -MAX_PRIORITY to MAX_PRIORITY
+MAX_PRIORITY = commands.MAX_PRIORITY  # `priority RUN TASK N`: the plan's own bound
 
 
 def _check_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
