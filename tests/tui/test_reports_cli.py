@@ -84,6 +84,8 @@ def test_diff_and_search_across_two_runs(pg: Run, tmp_path: Path) -> None:
     assert pg("diff", first).stdout == diff.stdout
     alone = pg("diff", "last")
     assert alone.returncode == 2 and "the only run of plan other" in alone.stderr
+    itself = pg("diff", "last", "last")  # (a comparison that could show nothing)
+    assert itself.returncode == 2 and "are the same run" in itself.stderr and not itself.stdout
     mixed = pg("diff", first, "last")
     assert mixed.stdout.startswith("(runs of two plans: shipping and other)")
     data = json.loads(pg("diff", first, "last", "--json").stdout)

@@ -105,6 +105,11 @@ async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) 
         a = await resolve_run(store, ref_a)
         if ref_b is not None:
             b = await resolve_run(store, ref_b)
+            if b.id == a.id:  # (`diff last last`: a comparison that can show nothing)
+                raise UsageError(
+                    f"{ref_a} and {ref_b} are the same run ({a.id}): name another run to "
+                    "compare it with, or give RUN_A alone (the run of its plan before it)"
+                )
         else:
             same = [r for r in await store.list_runs() if r.plan_name == a.plan_name]
             others = [r for r in same if r.id != a.id]
