@@ -87,8 +87,11 @@ class Monitoring:
 
     def settle(self, now: float) -> None:
         """As the run ends: clear the risks that no longer hold (a task past its estimate that
-        has ended since the last tick stayed open for good), raising none and acting on none."""
+        has ended since the last tick stayed open for good), raising none and acting on none.
+        The machine's pressure (CPU, memory, disk) no longer concerns a run whose work has
+        ended: its risks are cleared too, or they stayed open in `risks` and the reports."""
         host = self._host
+        self._pressure = []
         for event in risk_changes(host.state, now, self._found(now, self._phase())):
             if isinstance(event, ev.RiskCleared):
                 host.emit(event)

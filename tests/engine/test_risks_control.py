@@ -418,3 +418,24 @@ async def test_no_risk_stays_open_once_the_run_has_ended(tmp_path: Path) -> None
     assert state.status is RunStatus.SUCCEEDED
     overrun = state.risks["overrun:slow"]  # (raised while it ran)
     assert not overrun.open and overrun.cleared_at is not None
+
+
+async def test_the_machines_pressure_is_cleared_as_the_run_ends(tmp_path: Path) -> None:
+    # (the disk is past a 0.01% threshold all along: the risk holds at the end, and stayed
+    # open for good once the run had ended, in `phasegate risks` and the reports)
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: pressure
+        risks: {cpu: 0, memory: 0, disk: 0.01}
+        agents: {w: {}}
+        phases:
+          - id: p
+            tasks:
+              - {id: slow, run: "sleep 1.5"}
+        """,
+    )
+    assert state.status is RunStatus.SUCCEEDED
+    disk = state.risks["pressure:disk"]  # (raised on the first tick, while the task ran)
+    assert not disk.open and disk.cleared_at is not None
+    assert disk.cleared_at >= (state.tasks["slow"].finished_at or 0.0)
