@@ -45,7 +45,7 @@ WIDE = 140  # columns from which the selected task's output shows beside the tas
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="dashboard.help"),
-        Binding("slash", "filter", "Filter", id="dashboard.filter"),
+        Binding("slash", "filter", "Find", id="dashboard.filter"),  # (short: fits 60 columns)
         Binding("l", "logs", "Logs", id="dashboard.logs"),
         Binding("o", "sort", "Sort", id="dashboard.sort"),
         Binding("g", "gates", "Gates", id="dashboard.gates"),
@@ -106,8 +106,11 @@ class DashboardScreen(Screen[None]):
         self.set_interval(1.0, self._tick)
 
     def on_resize(self) -> None:
-        """Wide terminals show the selected task's output beside the table."""
+        """Wide terminals show the selected task's output beside the table; below 80 columns
+        the footer leaves out its `^p palette` (ctrl+p still opens it, `?` says so): drawn on
+        top of the keys, it hid `Detach` and `Quit` and left a letter of them beside it."""
         self.set_class(self.size.width >= WIDE, "wide")
+        self.query_one(Footer).show_command_palette = self.size.width >= 80
 
     @on(DataTable.RowHighlighted, "#tasks")
     def _highlighted(self) -> None:

@@ -75,5 +75,10 @@ class HelpScreen(ModalScreen[None]):
             )
             yield Static(_listing([(name, what) for name, what, _ in DASHBOARD_COMMANDS]))
 
+    def on_resize(self) -> None:
+        """22 lines at the most, and no more than the terminal has: on a shorter one the box's
+        bottom border and its hint were cut off, its scrollbar drawn outside."""
+        self.query_one(VerticalScroll).styles.max_height = min(22, self.size.height)
+
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

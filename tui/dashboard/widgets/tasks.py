@@ -43,6 +43,20 @@ _STATUS_ORDER = {
 }
 
 
+# the columns that narrow on a narrow terminal, in this order, and how far
+_NARROW = (("agent", 5), ("phase", 5), ("tests", 6), ("task", 8))
+
+
+def _narrowed(shown: list[tuple[str, int]], over: int) -> tuple[tuple[str, int], ...]:
+    widths = dict(shown)
+    for name, least in _NARROW:
+        if name in widths and over > 0:
+            cut = min(over, widths[name] - least)
+            widths[name] -= cut
+            over -= cut
+    return tuple((n, widths[n]) for n, _ in shown)
+
+
 class TaskTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="tasks.down"),
@@ -86,6 +100,8 @@ class TaskTable(DataTable[Text]):
         shown = [c for c in COLUMNS if c[0] != "tests" or self._tested]
         inner = self.scrollable_content_region.width or 78
         spare = inner - sum(w + 2 for _, w in shown) - 2  # (2: a long run's scrollbar)
+        if spare < 0:  # a narrow terminal: names give way (with an ellipsis), times never
+            return _narrowed(shown, -spare)
         longest = max((cells(safe(tid)) for tid in state.tasks), default=0)
         task = COLUMNS[0][1] + max(0, min(spare, longest - COLUMNS[0][1]))
         return tuple((n, task if n == "task" else w) for n, w in shown)
