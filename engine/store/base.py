@@ -177,6 +177,15 @@ class Store(Protocol):
         """One task's lines after (attempt, line), in order."""
         ...
 
+    async def last_task_output(self, run_id: str, task: str, limit: int) -> list[OutputLine]:
+        """One task's newest `limit` lines (of every attempt), in order: where a pane that
+        holds a window of the output starts."""
+        ...
+
+    async def count_task_output(self, run_id: str, task: str, before: tuple[int, int]) -> int:
+        """How many of one task's lines the store keeps before (attempt, line)."""
+        ...
+
     async def output_activity(
         self, run_id: str, after: int
     ) -> tuple[int, dict[str, tuple[float, str]]]:

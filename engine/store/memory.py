@@ -173,6 +173,20 @@ class MemoryStore:
         )
         return rows[:limit]
 
+    async def last_task_output(self, run_id: str, task: str, limit: int) -> list[OutputLine]:
+        rows = sorted(
+            (o for o in self._output.values() if o.run_id == run_id and o.task == task),
+            key=lambda o: (o.attempt, o.line),
+        )
+        return rows[len(rows) - limit :] if limit > 0 else []
+
+    async def count_task_output(self, run_id: str, task: str, before: tuple[int, int]) -> int:
+        return sum(
+            1
+            for o in self._output.values()
+            if o.run_id == run_id and o.task == task and (o.attempt, o.line) < before
+        )
+
     async def output_activity(
         self, run_id: str, after: int
     ) -> tuple[int, dict[str, tuple[float, str]]]:

@@ -554,3 +554,34 @@ async def test_tail_task_output_reads_one_tasks_lines_after_a_position(store: St
     assert [o.text for o in await store.tail_task_output("r1", "a", (1, 2))] == ["a2.1"]
     assert await store.tail_task_output("r1", "a", (2, 1)) == []
     assert [o.text for o in await store.tail_task_output("r1", "a", limit=1)] == ["a1.1"]
+
+
+async def test_last_task_output_reads_one_tasks_newest_lines_and_counts_the_earlier(
+    store: Store,
+) -> None:
+    """The output pane starts at a task's tail (it held the first lines of a 20,000-line task as
+    if they were its end): the newest lines in order, across attempts, and how many come before."""
+    from phasegate.engine.store.base import OutputLine, RunRow
+
+    await store.create_run(RunRow("r1", "p", "p.yaml", "running", 1.0))
+    lines = [
+        OutputLine("r1", "a", 1, 1, "out", "a1.1", 1.0),
+        OutputLine("r1", "b", 1, 1, "out", "b1.1", 1.0),
+        OutputLine("r1", "a", 1, 2, "out", "a1.2", 2.0),
+        OutputLine("r1", "a", 2, 1, "err", "a2.1", 3.0),
+        OutputLine("r1", "a", 2, 2, "out", "a2.2", 4.0),
+    ]
+    await store.write_batch("r1", [], lines)
+    assert [o.text for o in await store.last_task_output("r1", "a", 3)] == ["a1.2", "a2.1", "a2.2"]
+    assert [o.text for o in await store.last_task_output("r1", "a", 9)] == [
+        "a1.1",
+        "a1.2",
+        "a2.1",
+        "a2.2",
+    ]
+    assert await store.last_task_output("r1", "a", 0) == []
+    assert await store.last_task_output("r1", "c", 3) == []
+    assert await store.count_task_output("r1", "a", (1, 2)) == 1
+    assert await store.count_task_output("r1", "a", (2, 1)) == 2
+    assert await store.count_task_output("r1", "a", (1, 1)) == 0
+    assert await store.count_task_output("r1", "b", (9, 9)) == 1

@@ -13,7 +13,7 @@ from phasegate.engine.store.base import OutputLine
 from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.risks import RisksScreen
 from phasegate.tui.dashboard.screens.task import TaskScreen
-from phasegate.tui.dashboard.widgets.output import OutputLog
+from phasegate.tui.dashboard.widgets.output import KEEP_LINES, OutputLog
 from phasegate.tui.dashboard.widgets.risks import RiskFeed
 
 from .helpers import SIZE, dashboard, live_run, run_started, text, until_shown
@@ -186,3 +186,75 @@ async def test_a_risk_that_cleared_says_so_in_words(tmp_path: Path) -> None:
             "the open list to say the second risk cleared",
             lambda: f"cleared {later}" in " ".join(text(w) for w in app.screen.query("Static")),
         )
+
+
+async def test_a_long_output_opens_at_its_tail_and_says_what_came_before(tmp_path: Path) -> None:
+    """Regression: a 20,000-line task's pane showed `9982 … 10000` as if that were the end, until
+    a key was pressed (it read the output from its first line, 5,000 lines a poll, into a Log
+    that, once full, let lines go without repainting), and nothing said that earlier lines
+    existed. It reads the last KEEP_LINES lines (a window, never the whole output), shows the
+    real tail on its first paint and counts the lines before the window."""
+    total = 20_000
+    now = time.time()
+    events: list[ev.Event] = [
+        run_started(now, "big", ["seq"]),
+        ev.TaskStarted(now, "seq", 1, "m", 1, 1),
+    ]
+    db = f"{tmp_path}/b.db"
+    run_id = await live_run(db, "big", events)
+    store = await SQLiteStore.open(db)
+    try:
+        output = [OutputLine(run_id, "seq", 1, n, "out", str(n), now) for n in range(1, total + 1)]
+        await store.write_batch(run_id, [], output)
+    finally:
+        await store.close()
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await dashboard(app, pilot)
+        await pilot.press("enter")
+        await until_shown(
+            pilot,
+            "the task's pane with its output",
+            lambda: (
+                isinstance(app.screen, TaskScreen)
+                and app.screen.is_mounted
+                and len(app.screen.query_one(OutputLog).lines) > 0
+            ),
+        )
+        assert isinstance(app.screen, TaskScreen)
+        log = app.screen.query_one(OutputLog)
+        await pilot.pause()
+        shown = [row.strip("│ ") for row in text(log).splitlines()]
+        assert str(total) in shown and str(KEEP_LINES) not in shown, shown  # the real tail
+        assert log.lines[-1] == str(total) and log.lines[0] == str(total - KEEP_LINES + 1)
+        earlier = f"{total - KEEP_LINES:,} earlier lines not shown"
+        assert earlier in " ".join(text(log).split()), text(log)  # (in the pane's border)
+        # more lines while it is shown: the window moves on, repainted without a key
+        store = await SQLiteStore.open(db)
+        try:
+            more = [
+                OutputLine(run_id, "seq", 1, total + n, "out", f"more {n}", now) for n in (1, 2)
+            ]
+            await store.write_batch(run_id, [], more)
+        finally:
+            await store.close()
+        await until_shown(pilot, "the new lines", lambda: log.lines[-1] == "more 2")
+        await pilot.pause()
+        assert "more 2" in [row.strip("│ ") for row in text(log).splitlines()], text(log)
+        assert f"{total - KEEP_LINES + 2:,} earlier lines not shown" in " ".join(text(log).split())
+        # scrolled up (the first key moves it), the view stays on its lines as the window moves
+        end = log.max_scroll_y
+        await pilot.press("up")
+        await until_shown(pilot, "the pane scrolled up", lambda: log.scroll_y == end - 1)
+        top = text(log).splitlines()[1]
+        store = await SQLiteStore.open(db)
+        try:
+            more = [
+                OutputLine(run_id, "seq", 1, total + n, "out", f"more {n}", now) for n in (3, 4)
+            ]
+            await store.write_batch(run_id, [], more)
+        finally:
+            await store.close()
+        await until_shown(pilot, "the lines after", lambda: log.lines[-1] == "more 4")
+        await pilot.pause()
+        assert text(log).splitlines()[1] == top, text(log)

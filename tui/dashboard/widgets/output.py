@@ -1,10 +1,12 @@
-"""A task's output: streamed from the store, following; bounded memory; a search filter; long
-lines scroll sideways (left, right) or wrap (`w`)."""
+"""A task's output: its newest lines from the store, then following; bounded memory (a window of
+the last KEEP_LINES lines, the earlier ones counted); a search filter; long lines scroll sideways
+(left, right) or wrap (`w`)."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import chain, islice
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -16,6 +18,7 @@ from phasegate.tui.text import safe
 
 KEEP_LINES = 10_000  # lines held in memory
 MIN_WRAP = 10  # a pane narrower than this is not wrapped (it is not laid out yet)
+ATTEMPT = "── attempt "  # the line that starts each attempt's output (not one of its lines)
 
 
 class OutputLog(Log):
@@ -36,11 +39,19 @@ class OutputLog(Log):
         self._after = (0, 0)
         self._attempt = 0
         self._kept: deque[str] = deque(maxlen=KEEP_LINES)
+        self._earlier = 0  # the task's lines before the window: in the store, not held here
         self._reading = False
         self.wrap = False  # long lines cut into the pane's width instead of scrolling sideways
 
     def on_mount(self) -> None:
         self._title()
+
+    def on_resize(self) -> None:
+        # The first lines are written before the pane is laid out: the end they scrolled to was
+        # reckoned for a pane of no height, and the first `up` went nowhere. Following the end,
+        # scroll to it again now that the pane knows its height.
+        if self.is_vertical_scroll_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _title(self) -> None:
         title = f"Output of {safe(self.task_id)}" if self.task_id else "Output"
@@ -49,41 +60,79 @@ class OutputLog(Log):
         if self.wrap:
             title += " · wrapped"
         self.border_title = Content(title)  # (as typed: a search may hold `[`)
+        self.border_subtitle = (
+            Content(
+                f"{self._earlier:,} earlier lines not shown · all: phasegate logs "
+                f"{safe(self.feed.run_id)} {safe(self.task_id or '')}"
+            )
+            if self._earlier
+            else ""
+        )
 
     def follow(self, task: str | None) -> None:
-        """Show this task's output from its first line."""
+        """Show this task's output from its newest lines."""
         if task == self.task_id:
             return
         self.task_id = task
         self._attempt = 0
         self._after = (0, 0)
+        self._earlier = 0
         self._kept.clear()
         self.clear()
         self._title()
 
     async def poll(self) -> None:
-        """Read the lines written since the last poll and show them."""
+        """Read the lines written since the last poll and show them: the first read takes the
+        task's last KEEP_LINES lines (its tail, as a window; never its whole output), the next
+        ones what came after them."""
         if self._reading or self.task_id is None:
             return
         self._reading = True
-        task = self.task_id
+        task, run, after = self.task_id, self.feed.run_id, self._after
+        earlier = 0
         try:
-            rows = await self.feed.store.tail_task_output(self.feed.run_id, task, self._after)
+            if after == (0, 0):
+                rows = await self.feed.store.last_task_output(run, task, KEEP_LINES)
+                if len(rows) == KEEP_LINES:
+                    first = (rows[0].attempt, rows[0].line)
+                    earlier = await self.feed.store.count_task_output(run, task, first)
+            else:
+                rows = await self.feed.store.tail_task_output(run, task, after)
         finally:
             self._reading = False
-        if not rows or task != self.task_id:
+        if not rows or task != self.task_id or after != self._after:
             return
         self._after = (rows[-1].attempt, rows[-1].line)
         fresh = []
         for line in rows:
             if line.attempt != self._attempt:
                 self._attempt = line.attempt
-                fresh.append(f"── attempt {line.attempt} ──")
+                fresh.append(f"{ATTEMPT}{line.attempt} ──")
             fresh.append(safe(line.text) if line.stream == "out" else f"[err] {safe(line.text)}")
+        overflow = len(self._kept) + len(fresh) - KEEP_LINES
+        if overflow > 0:  # the window moves on: the lines it lets go are counted as earlier
+            going = list(islice(chain(self._kept, fresh), overflow))
+            earlier += sum(1 for x in going if not x.startswith(ATTEMPT))
         self._kept.extend(fresh)
+        if earlier:
+            self._earlier += earlier
+            self._title()
         shown = [x for x in fresh if self.search in x] if self.search else fresh
         if shown:
-            self.write_lines(self._fold(shown))
+            self._write(self._fold(shown))
+
+    def _write(self, lines: list[str]) -> None:
+        """Log.write_lines, repainted when it let lines go: at the end it repaints by scrolling
+        further, and a full Log stays where it was (the pane showed old lines as if they were
+        the last until a key was pressed); scrolled up, the view stays on the lines it shows."""
+        at_end = self.is_vertical_scroll_end
+        held = len(self.lines) + sum(len(x.splitlines()) for x in lines)
+        self.write_lines(lines)
+        gone = held - len(self.lines)
+        if gone > 0:
+            if not at_end:
+                self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True)
+            self.refresh()
 
     def set_search(self, text: str) -> None:
         self.search = text
