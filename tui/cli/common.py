@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from phasegate.engine.model import commands
 from phasegate.engine.model.errors import PhasegateError, Problem
 
 if TYPE_CHECKING:
@@ -27,7 +26,9 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 # a value reaching SQLite (which stores at most 64-bit integers) or the engine.
 MAX_LIMIT = 1_000_000  # `runs -n`, `search -n`
 MAX_SLOTS = 1024  # an agent's slots: the plan's own bound (engine/plan/model.py, `slots: le=`)
-MAX_PRIORITY = commands.MAX_PRIORITY  # `priority RUN TASK N`: the plan's own bound
+# `priority RUN TASK N`: the plan's own bound, engine/model/commands.MAX_PRIORITY (written out:
+# `--help` does not import the engine's model; tests/tui/test_cli_inputs.py checks they agree)
+MAX_PRIORITY = 1_000_000
 
 
 def _check_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
