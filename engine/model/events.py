@@ -267,9 +267,13 @@ class TaskReset(Event, frozen=True):
     reason: str = ""
 
 
-@event("command.done")
+@event("command.done", version=2)
 class CommandDone(Event, frozen=True):
-    """The engine's answer to an operator command: done, or refused and why."""
+    """The engine's answer to an operator command: done, or refused and why; an audit row.
+
+    `message` is the engine's answer; `reason` the operator's own, as the command carried it
+    ("" when it carries none); `host`, `tty` and `ssh` the context the sender gave the run's
+    socket, as a gate's vote carries it ("" for a command of the engine's own, a risk rule's)."""
 
     command: int
     kind: str
@@ -277,6 +281,19 @@ class CommandDone(Event, frozen=True):
     ok: bool
     message: str = ""
     uid: int = -1  # the sender's, as the kernel said (-1: written before the run's socket)
+    reason: str = ""
+    host: str = ""
+    tty: str = ""
+    ssh: str = ""
+
+
+def _command_done_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 keeps the operator's reason and where the command came from; an answer
+    recorded before did not: neither is known."""
+    return {**data, "reason": "", "host": "", "tty": "", "ssh": ""}
+
+
+UPCASTERS[("command.done", 1)] = _command_done_v1
 
 
 @event("task.reprioritised")

@@ -78,15 +78,38 @@ class Inbox:
             return {"id": number}
         if isinstance(order, cmd.Amend) and self._amend is not None:
             ok, message = self._amend.propose(number, order, who)
-            host.emit(ev.CommandDone(host.now(), number, kind, who.user, ok, message, who.uid))
+            self._answer(number, kind, args, who, ok, message)
         elif isinstance(order, cmd.Cancel):
             reason = order.reason or f"cancelled by {who.user}"
-            host.emit(ev.CommandDone(host.now(), number, kind, who.user, True, reason, who.uid))
+            self._answer(number, kind, args, who, True, reason)
             self._cancel(reason)
         else:
             ok, message = self._control.handle(order, who.user)
-            host.emit(ev.CommandDone(host.now(), number, kind, who.user, ok, message, who.uid))
+            self._answer(number, kind, args, who, ok, message)
         return {"id": number}
+
+    def _answer(
+        self, number: int, kind: str, args: dict[str, Any], who: Identity, ok: bool, message: str
+    ) -> None:
+        """The command's audit row: the engine's answer beside the operator's own reason (as
+        sent) and where the sender is, as the socket vouched for it."""
+        reason = args.get("reason")
+        host = self._host
+        host.emit(
+            ev.CommandDone(
+                host.now(),
+                number,
+                kind,
+                who.user,
+                ok,
+                message,
+                who.uid,
+                reason="" if reason is None else str(reason),
+                host=who.host,
+                tty=who.tty,
+                ssh=who.ssh,
+            )
+        )
 
     def _refuse(
         self, number: int, kind: str, args: dict[str, Any], who: Identity, why: str
@@ -101,7 +124,7 @@ class Inbox:
             )
             host.emit(refused)
         else:
-            host.emit(ev.CommandDone(host.now(), number, kind, who.user, False, why, who.uid))
+            self._answer(number, kind, args, who, False, why)
 
 
 def _not_operator(user: str, operators: list[str], starter: str) -> str:

@@ -4,10 +4,11 @@ phase), priorities and slots, retries; the run's row says it is paused."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.identity import Identity, current_identity
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.run.loop import Runner
@@ -55,6 +56,33 @@ async def test_skip_a_running_task_and_its_dependents_go_on(tmp_path: Path) -> N
     assert state.status is RunStatus.SUCCEEDED
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
     assert done[0].ok and done[0].by == current_identity().user
+
+
+async def test_a_command_is_answered_with_the_operators_reason_and_where_it_came_from(
+    tmp_path: Path,
+) -> None:
+    # regression: a command's answer (its audit row) kept only the engine's reply, so the
+    # operator's reason was lost, and none of the host, tty and SSH connection a vote keeps
+    ssh = "10.0.0.1 50000 10.0.0.2 22"
+    who = Identity(current_identity().user, os.geteuid(), "h", "/dev/pts/3", ssh)
+
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        await until(lambda: runner.state.tasks["slow"].status is TaskStatus.RUNNING)
+        runner.submit("retry", {"task": "nope", "reason": "flaky"}, who)
+        runner.submit("priority", {"task": "after-slow", "priority": 3}, who)
+        runner.submit("skip", {"task": "slow", "reason": "not needed"}, who)
+
+    state, store = await operated(tmp_path, PLAN, operator)
+    assert state.tasks["slow"].status is TaskStatus.SKIPPED
+    done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert [(d.kind, d.ok, d.reason, d.message) for d in done] == [
+        ("retry", False, "flaky", "this run has no task 'nope'"),
+        ("priority", True, "", "task 'after-slow' has priority 3"),
+        ("skip", True, "not needed", "task 'slow' is being stopped; it will be skipped"),
+    ]
+    assert {(d.by, d.uid, d.host, d.tty, d.ssh) for d in done} == {
+        (who.user, who.uid, "h", "/dev/pts/3", ssh)
+    }
 
 
 async def test_cancel_one_task_blocks_its_dependents(tmp_path: Path) -> None:

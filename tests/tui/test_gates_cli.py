@@ -143,3 +143,6 @@ def test_a_gate_the_run_never_reached_is_listed_as_not_reached(pg: Run, tmp_path
     listed = pg("gates", "last")
     assert listed.returncode == 0 and "not reached" in listed.stdout, listed.stdout
     assert "waiting" not in listed.stdout
+    # and the same word for a script: "waiting" read as waiting for a decision
+    gates = json.loads(pg("gates", "last", "--json").stdout)["gates"]
+    assert [(g["id"], g["status"]) for g in gates] == [("review", "not_reached")]

@@ -55,7 +55,10 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
 
 
 def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
-    if as_json:
+    if as_json:  # (a gate whose phase has not ended: "not_reached", as the table says)
+        for g in found:
+            if g.get("kind") == "gate" and g["status"] == "waiting":
+                g["status"] = "not_reached"
         return json.dumps({"gates": found}, indent=2)
     if not found:
         return "no gates waiting" if ref is None else "this run's plan has no gates"
@@ -255,9 +258,13 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "decision": e.kind,
                     "user": e.by,
                     "uid": e.uid,
-                    "reason": e.message,
+                    "host": e.host,
+                    "tty": e.tty,
+                    "ssh": e.ssh,
+                    "reason": e.reason,  # the operator's own ("" when none was given)
                     "accepted": e.ok,
                     "why": "" if e.ok else e.message,
+                    "outcome": e.message,  # the engine's answer, done or refused
                 }
             )
         elif isinstance(e, ev.FeedbackGiven):  # (a stakeholder's answers)
@@ -350,11 +357,20 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                 safe(r["decision"]) + ("" if r["accepted"] else " (refused)"),
                 safe(r["user"] + (f" ({r['uid']})" if "uid" in r else "") if r["user"] else "-"),
                 safe(r.get("host", "") + (" ssh" if r.get("ssh") else "")),
-                safe(r["reason"] if r["accepted"] else f"{r['reason']} - {r['why']}")[:70],
+                safe(_because(r)),  # (whole: the table wraps it to the terminal's width)
             ]
             for r in rows
         ],
     )
+
+
+def _because(row: dict[str, Any]) -> str:
+    """An audit row's REASON column: the reason given, then the engine's answer to a command
+    or why it was refused (each once)."""
+    said = [row["reason"], row.get("outcome") or row.get("why", "")]
+    if row["accepted"] and "outcome" not in row:
+        said = said[:1]
+    return " - ".join(dict.fromkeys(s for s in said if s))
 
 
 async def verify(db_path: str, ref: str, as_json: bool) -> tuple[bool, str]:
