@@ -203,9 +203,7 @@ async def test_a_gate_never_reached_says_so_once_the_run_has_ended(
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
-        review = next(
-            line for line in text(screen.query_one(PhasePanel)).splitlines() if "review" in line
-        )
+        review = _line_of(screen.query_one(PhasePanel), "review")
         assert "pending" in review  # (live: it may still come)
     from phasegate.engine.store import SQLiteStore
 
@@ -218,7 +216,9 @@ async def test_a_gate_never_reached_says_so_once_the_run_has_ended(
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
-        review = next(
-            line for line in text(screen.query_one(PhasePanel)).splitlines() if "review" in line
-        )
+        review = _line_of(screen.query_one(PhasePanel), "review")
         assert "not reached" in review and "pending" not in review
+
+
+def _line_of(panel: PhasePanel, word: str) -> str:
+    return next(line for line in text(panel).splitlines() if word in line)

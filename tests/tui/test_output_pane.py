@@ -230,14 +230,7 @@ async def test_a_long_output_opens_at_its_tail_and_says_what_came_before(tmp_pat
         earlier = f"{total - KEEP_LINES:,} earlier lines not shown"
         assert earlier in " ".join(text(log).split()), text(log)  # (in the pane's border)
         # more lines while it is shown: the window moves on, repainted without a key
-        store = await SQLiteStore.open(db)
-        try:
-            more = [
-                OutputLine(run_id, "seq", 1, total + n, "out", f"more {n}", now) for n in (1, 2)
-            ]
-            await store.write_batch(run_id, [], more)
-        finally:
-            await store.close()
+        await _more(db, run_id, total, now, 1, 2)
         await until_shown(pilot, "the new lines", lambda: log.lines[-1] == "more 2")
         await pilot.pause()
         assert "more 2" in [row.strip("│ ") for row in text(log).splitlines()], text(log)
@@ -247,14 +240,17 @@ async def test_a_long_output_opens_at_its_tail_and_says_what_came_before(tmp_pat
         await pilot.press("up")
         await until_shown(pilot, "the pane scrolled up", lambda: log.scroll_y == end - 1)
         top = text(log).splitlines()[1]
-        store = await SQLiteStore.open(db)
-        try:
-            more = [
-                OutputLine(run_id, "seq", 1, total + n, "out", f"more {n}", now) for n in (3, 4)
-            ]
-            await store.write_batch(run_id, [], more)
-        finally:
-            await store.close()
+        await _more(db, run_id, total, now, 3, 4)
         await until_shown(pilot, "the lines after", lambda: log.lines[-1] == "more 4")
         await pilot.pause()
         assert text(log).splitlines()[1] == top, text(log)
+
+
+async def _more(db: str, run_id: str, total: int, now: float, *numbers: int) -> None:
+    """Lines `more N` written after the task's `total` lines, as its engine would."""
+    store = await SQLiteStore.open(db)
+    try:
+        more = [OutputLine(run_id, "seq", 1, total + n, "out", f"more {n}", now) for n in numbers]
+        await store.write_batch(run_id, [], more)
+    finally:
+        await store.close()
