@@ -285,12 +285,13 @@ class CommandDone(Event, frozen=True):
     host: str = ""
     tty: str = ""
     ssh: str = ""
+    target: str = ""  # what it acted on: `task build`, `agent coder`, `phase qa` ("": the run)
 
 
 def _command_done_v1(data: dict[str, Any]) -> dict[str, Any]:
     """Version 2 keeps the operator's reason and where the command came from; an answer
     recorded before did not: neither is known."""
-    return {**data, "reason": "", "host": "", "tty": "", "ssh": ""}
+    return {**data, "reason": "", "host": "", "tty": "", "ssh": "", "target": ""}
 
 
 UPCASTERS[("command.done", 1)] = _command_done_v1

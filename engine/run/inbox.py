@@ -94,6 +94,7 @@ class Inbox:
         """The command's audit row: the engine's answer beside the operator's own reason (as
         sent) and where the sender is, as the socket vouched for it."""
         reason = args.get("reason")
+        on = next((f"{k} {args[k]}" for k in ("task", "agent", "phase") if args.get(k)), "")
         host = self._host
         host.emit(
             ev.CommandDone(
@@ -108,6 +109,7 @@ class Inbox:
                 host=who.host,
                 tty=who.tty,
                 ssh=who.ssh,
+                target=on,
             )
         )
 

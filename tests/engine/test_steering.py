@@ -83,6 +83,7 @@ async def test_a_command_is_answered_with_the_operators_reason_and_where_it_came
     assert {(d.by, d.uid, d.host, d.tty, d.ssh) for d in done} == {
         (who.user, who.uid, "h", "/dev/pts/3", ssh)
     }
+    assert [d.target for d in done] == ["task nope", "task after-slow", "task slow"]
 
 
 async def test_cancel_one_task_blocks_its_dependents(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ async def _recorded(db_path: Path) -> None:
                     host="vm",
                     tty="/dev/pts/3",
                     ssh=SSH,
+                    target="task s1",
                 ),
             ),
             (
@@ -93,6 +94,7 @@ async def test_a_commands_row_keeps_the_operators_reason_the_answer_and_where_fr
         "accepted": True,
         "why": "",
         "outcome": "task 's1' is being stopped; it will be skipped",
+        "target": "task s1",
     }
     refused = commands["retry"]
     assert (refused["reason"], refused["accepted"], refused["why"], refused["outcome"]) == (
@@ -105,8 +107,15 @@ async def test_a_commands_row_keeps_the_operators_reason_the_answer_and_where_fr
     old = commands["pause"]
     assert (old["reason"], old["outcome"], old["host"], old["uid"]) == ("", "paused", "", 7)
     text = await audit(str(db_path), "r", False)
-    lines = {line.split()[3]: line for line in text.splitlines()[1:]}
+    lines = {
+        kind: line
+        for line in text.splitlines()[1:]
+        for kind in ("skip", "retry", "pause")
+        if f" {kind} " in line
+    }
     assert "vm ssh" in lines["skip"] and "CLI skip reason XYZ - task 's1' is being" in lines["skip"]
+    assert text.splitlines()[0].split()[:2] == ["TIME", "ON"]
+    assert " task s1 " in lines["skip"]  # (what the command acted on, where a gate's id goes)
     assert "flaky - this run has no task 'zz'" in lines["retry"]
     assert lines["pause"].rstrip().endswith("paused") and " vm " not in lines["pause"]
     holds, said = await verify(str(db_path), "r", False)

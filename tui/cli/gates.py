@@ -265,6 +265,7 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "accepted": e.ok,
                     "why": "" if e.ok else e.message,
                     "outcome": e.message,  # the engine's answer, done or refused
+                    "target": e.target,  # what it acted on (`task build`; "": the run)
                 }
             )
         elif isinstance(e, ev.FeedbackGiven):  # (a stakeholder's answers)
@@ -349,11 +350,11 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
     if not rows:
         return f"run {row.id}: no gate decisions"
     return table(
-        ["time", "gate", "decision", "by", "from", "reason"],
+        ["time", "on", "decision", "by", "from", "reason"],
         [
             [
                 when(r["time"]),
-                safe(r["gate"] or "-"),
+                safe(r["gate"] or r.get("target") or "-"),  # a gate, a change, a task...
                 safe(r["decision"]) + ("" if r["accepted"] else " (refused)"),
                 safe(r["user"] + (f" ({r['uid']})" if "uid" in r else "") if r["user"] else "-"),
                 safe(r.get("host", "") + (" ssh" if r.get("ssh") else "")),
