@@ -85,6 +85,7 @@ class Resume(msgspec.Struct, frozen=True):
 
 
 MAX_PRIORITY = 1_000_000  # a task's priority, in a plan or a command: -MAX_PRIORITY to MAX_PRIORITY
+MAX_SLOTS = 1024  # an agent's slots, in a plan or a command: 1 to MAX_SLOTS
 
 
 class Priority(msgspec.Struct, frozen=True):
@@ -92,6 +93,12 @@ class Priority(msgspec.Struct, frozen=True):
     priority: int
     kind: ClassVar[Kind] = Kind.PRIORITY
     role: ClassVar[Role] = Role.OPERATE
+
+    def __post_init__(self) -> None:
+        if not -MAX_PRIORITY <= self.priority <= MAX_PRIORITY:  # (what a plan's task takes)
+            raise BadCommand(
+                f"priority must be a whole number from {-MAX_PRIORITY:,} to {MAX_PRIORITY:,}"
+            )
 
 
 class Slots(msgspec.Struct, frozen=True):
@@ -101,8 +108,8 @@ class Slots(msgspec.Struct, frozen=True):
     role: ClassVar[Role] = Role.OPERATE
 
     def __post_init__(self) -> None:
-        if self.slots < 1:
-            raise BadCommand("slots must be a whole number of 1 or more")
+        if not 1 <= self.slots <= MAX_SLOTS:  # (what a plan's agent takes)
+            raise BadCommand(f"slots must be a whole number from 1 to {MAX_SLOTS:,}")
 
 
 class Retry(msgspec.Struct, frozen=True):

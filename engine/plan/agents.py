@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import Meta
 
+from phasegate.engine.model.commands import MAX_SLOTS
 from phasegate.engine.plan.base import SECRET_SOURCE, Budget, Duration, Model, _doc
 
 
@@ -84,7 +85,7 @@ class Agent(Model, frozen=True):
 
     kind: Literal["command", "claude", "codex", "gemini", "acp"] = "command"
     capabilities: list[str] = []
-    slots: Annotated[int, Meta(ge=1, le=1024, description="concurrent tasks, default 1")] = 1
+    slots: Annotated[int, Meta(ge=1, le=MAX_SLOTS, description="concurrent tasks, default 1")] = 1
     command: Annotated[str | None, _doc("wrapper; {script} is the task's command")] = None
     ready: Annotated[str | None, _doc("readiness probe run before the first phase")] = None
     description: str = ""

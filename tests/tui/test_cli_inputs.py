@@ -329,9 +329,9 @@ def test_resume_of_a_phase_with_take_over_flags_is_exit_2(pg: Run, tmp_path: Pat
         _usage(done, f"--phase and {flag[0]} conflict", "taking over a run whose engine died")
 
 
-def test_the_priority_commands_bound_is_the_plans() -> None:
+def test_the_priority_and_slots_commands_bounds_are_the_plans() -> None:
     # (written out in the command line's module: `--help` does not import the engine's model)
-    from phasegate.engine.model.commands import MAX_PRIORITY
+    from phasegate.engine.model.commands import MAX_PRIORITY, MAX_SLOTS
     from phasegate.tui.cli import common
 
-    assert common.MAX_PRIORITY == MAX_PRIORITY
+    assert (common.MAX_PRIORITY, common.MAX_SLOTS) == (MAX_PRIORITY, MAX_SLOTS)
