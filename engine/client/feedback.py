@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from phasegate.engine.client import (
     ANSWER_POLL,
     CommandRefused,
+    RunRow,
     SQLiteStore,
     ask,
     engine_alive,
@@ -30,6 +31,7 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Feedback
 from phasegate.engine.model.errors import StoreError
 from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.model.snapshot import fold_run
 from phasegate.engine.model.state import RunState
 from phasegate.engine.run import feedback as policy
@@ -111,6 +113,9 @@ async def _append(
     event = make(state)
     if isinstance(event, str):
         raise CommandRefused(f"refused: {event}")
+    # as the engine redacts every event it writes: the plan's secrets (those this process can
+    # read) and every key's shape never reach the database, the reports or the search index
+    event = (await _redactor(store, row)).event(event)
     try:
         await store.write_batch(run_id, [(seq + 1, event)])
     except StoreError as exc:
@@ -124,6 +129,18 @@ async def _append(
     with contextlib.suppress(Exception):  # its reports and the search index gain it
         await learn(store, run_id, run_dir(store.path, run_id))
     return event
+
+
+async def _redactor(store: SQLiteStore, row: RunRow) -> Redactor:
+    """What the run's engine redacted with, as far as this process can know it: the declared
+    secrets whose source it can read, and every key's shape (never the plan's names)."""
+    from phasegate.engine.plan.secrets import readable
+    from phasegate.engine.report.make import plan_of
+
+    plan = await plan_of(store, row.id, row.plan_path)
+    if plan is None:
+        return Redactor()
+    return Redactor(readable(plan), keep=plan.names())
 
 
 def prompted(state: RunState, user: str) -> bool:

@@ -87,6 +87,18 @@ def resolve(plan: Plan, environ: Mapping[str, str] | None = None) -> dict[str, s
     return values
 
 
+def readable(plan: Plan, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The declared secrets whose source this process can read now, by name (the others are
+    left out: what is written after a run's end is redacted of what this process knows)."""
+    values = {}
+    for name, spec in plan.secrets.items():
+        try:
+            values[name] = read_secret(name, spec.dump(), plan.base_dir, environ)
+        except SecretUnavailable:
+            continue
+    return values
+
+
 def secret_sources(plan: Plan) -> set[str]:
     """The environment variables secrets are read from (kept out of other tasks' environment)."""
     return {s.env for s in plan.secrets.values() if s.env}

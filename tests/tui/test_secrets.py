@@ -109,6 +109,32 @@ def test_canaries_never_reach_the_database_the_run_directory_or_a_report(
             assert piece.encode() not in data, f"a piece of a canary is in {path}"
 
 
+def test_a_note_and_feedback_after_the_run_s_end_are_redacted_as_the_engine_does(
+    pg: Run, tmp_path: Path, canary: dict[str, str]
+) -> None:
+    # (after its end no engine writes for the run: the command line wrote them as typed, so a
+    # key pasted into a note reached the database, the reports and the search index)
+    names = sorted(canary)
+    (tmp_path / "plan.yaml").write_text(_plan(names) + "feedback: {at: end}\n")
+    _scripts(tmp_path, names)
+    (tmp_path / "undeclared.txt").write_text("")
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0
+    shape = canaries()["ANTHROPIC"]  # a key of a known shape, declared nowhere
+    typed = f"{canary[FROM_FILE]} {canary[names[0]]} {shape}"
+    noted = pg("note", "last", f"pasted {typed}")
+    assert noted.returncode == 0, noted.stderr
+    given = pg("feedback", "last", "--rating", "3", "--comment", f"oops {typed}")
+    assert given.returncode == 0, given.stderr
+    assert f"oops «{FROM_FILE}» «{names[0]}» «redacted»" in given.stdout
+    lessons = pg("report", "last", "--kind", "lessons").stdout
+    assert f"pasted «{FROM_FILE}» «{names[0]}» «redacted»" in lessons.replace("\\", "")
+    found = pg("search", "pasted").stdout + pg("show", "last").stdout
+    printed = (noted.stdout + given.stdout + lessons + found).encode()
+    for value in (canary[FROM_FILE], canary[names[0]], shape):
+        for path, data in [*_everything(tmp_path), (Path("<printed>"), printed)]:
+            assert value.encode() not in data, f"a canary is in {path}"
+
+
 def test_a_missing_secret_stops_the_run_and_is_a_warning_for_validate_and_plan(
     pg: Run, tmp_path: Path, canary: dict[str, str], cli_env: dict[str, str]
 ) -> None:
