@@ -11,6 +11,7 @@ The git commands are short and run synchronously: a worktree of a large reposito
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import msgspec
 
@@ -62,9 +63,12 @@ class Worktrees:
         os.makedirs(tree.cwd, exist_ok=True)
         return tree
 
-    def handoff(self, task: str, attempt: int, patches: str) -> Handoff:
+    def handoff(
+        self, task: str, attempt: int, patches: str, redact: Callable[[str], str] = str
+    ) -> Handoff:
         """Commit what the attempt changed on its branch; its diffstat and patch (written under
-        `patches`) against the run's start commit."""
+        `patches`, through `redact`: the run's directory holds no secret) against the run's
+        start commit."""
         tree = self.of(task, attempt)
         if not os.path.isdir(tree.path):
             raise WorktreeError(f"the worktree {tree.path} is gone")
@@ -85,8 +89,15 @@ class Worktrees:
         os.makedirs(patches, exist_ok=True)
         patch = os.path.join(patches, f"{task}-{attempt}.patch")
         diff = self._run_git("diff", "--binary", self.base, head, cwd=tree.path, strip=False)
+        kept = redact(diff)
+        if kept != diff:  # (git apply skips what comes before the first `diff --git`)
+            kept = (
+                f"phasegate: a secret was replaced by its «NAME» in this patch, whose hunks with "
+                f"it no longer apply; the branch {tree.branch} holds the change as made.\n"
+                + kept
+            )
         with open(patch, "w", encoding="utf-8") as f:
-            f.write(diff)
+            f.write(kept)
         return Handoff(tree.branch, head, files, insertions, deletions, patch)
 
     def remove_all(self) -> list[str]:

@@ -327,7 +327,8 @@ class Attempts:
 
     def _handoff(self, a: _Attempt) -> None:
         """Commit what the attempt changed in its worktree on its branch, and keep the patch."""
-        self._host.emit(handoff_event(self._host.now(), self.worktrees, a.task.id, a.number))
+        now = self._host.now()
+        self._host.emit(handoff_event(now, self.worktrees, a.task.id, a.number, self._redact))
 
     def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
         t = self._host.state.tasks[a.task.id]

@@ -37,13 +37,20 @@ def results_event(
     )
 
 
-def handoff_event(now: float, trees: Worktrees | None, task: str, attempt: int) -> ev.TaskHandoff:
+def handoff_event(
+    now: float,
+    trees: Worktrees | None,
+    task: str,
+    attempt: int,
+    redact: Callable[[str], str] = str,
+) -> ev.TaskHandoff:
     """Commit what the attempt changed in its worktree on its branch; its diffstat and patch
-    (under the run's `patches/`), or why there is none."""
+    (under the run's `patches/`, redacted), or why there is none."""
     try:
         if trees is None:  # (the repository was gone when the run started)
             raise WorktreeError("the run has no git repository to make worktrees from")
-        done = trees.handoff(task, attempt, os.path.join(trees.root, os.pardir, "patches"))
+        patches = os.path.join(trees.root, os.pardir, "patches")
+        done = trees.handoff(task, attempt, patches, redact)
     except (WorktreeError, OSError) as exc:
         branch = trees.of(task, attempt).branch if trees is not None else ""
         return ev.TaskHandoff(now, task, attempt, branch, error=str(exc))

@@ -117,3 +117,37 @@ def test_a_workdir_outside_a_git_repository_is_a_plan_error(pg: Run, tmp_path: P
         assert "is not in a git repository" in done.stderr and "git init" in done.stderr
     checked = json.loads(pg("validate", "plan.yaml", "--json").stdout)
     assert checked["valid"] is False
+
+
+SECRET_PLAN = """
+name: trees
+secrets:
+  TOKEN: {env: TREES_TOKEN}
+agents:
+  dev: {worktree: true, secrets: [TOKEN]}
+phases:
+  - id: build
+    tasks:
+      - {id: leak, agent: dev, run: "sh -c 'echo \\"token=$TOKEN\\" > config.txt'"}
+"""
+
+
+def test_a_secret_the_task_wrote_into_its_work_is_redacted_in_the_patch(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # (the run's directory never holds a secret: the patch held it as the task wrote it)
+    secret = "tok-" + "9f3k2LmQ8zR1vX7wC4nB6yT0" * 2
+    cli_env["TREES_TOKEN"] = secret
+    repo = _repo(tmp_path, SECRET_PLAN)
+    done = pg("run", "plan.yaml", "--headless")
+    assert done.returncode == 0, done.stderr
+    handoff = show_last(pg)["tasks"][0]["handoff"]  # type: ignore[index]
+    patch = Path(handoff["patch"]).read_text()
+    assert secret not in patch and "+token=«TOKEN»" in patch
+    assert patch.startswith("phasegate: a secret was replaced by its «NAME» in this patch")
+    assert handoff["branch"] in patch.splitlines()[0]  # (where the change is, as made)
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    # the branch is the task's own work, as it made it (the user's repository)
+    assert secret in _git(repo, "show", f"{handoff['branch']}:config.txt")
