@@ -24,6 +24,7 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.events import Event, RunRecovered
 from phasegate.engine.model.state import RunState
 from phasegate.engine.store import SQLiteStore
+from phasegate.engine.store.opening import db_flag
 from phasegate.engine.store.paths import check_private, run_dir, share, share_group, shared_with
 
 if TYPE_CHECKING:  # (the plan model is not imported to attach a dashboard: start-up)
@@ -114,8 +115,10 @@ async def host(
     store = await SQLiteStore.open(job.db_path)
     check_private(job.db_path)  # (as created)
 
+    db = db_flag(job.db_path)  # (in the hints: a run in another database is found again)
+
     def printer(event: Event) -> None:
-        line = log_line(event, run_id)
+        line = log_line(event, run_id, db)
         if line is not None and not _gone:
             try:
                 sys.stdout.write(line + "\n")
@@ -141,7 +144,7 @@ async def host(
             if isinstance(event, RunRecovered) and runner.state.status.value == "paused":
                 _say(
                     f"phasegate: run {run_id} stays paused, as it was: "
-                    f"`phasegate resume {run_id}` lets it go on"
+                    f"`phasegate resume {run_id}{db}` lets it go on"
                 )
 
         listeners.append(still_paused)
@@ -216,7 +219,7 @@ async def host(
         _say(f"report: {written}")
     _say(summary)
     if status != "succeeded":
-        _say(f"  see: phasegate show {run_id}   phasegate logs {run_id} TASK")
+        _say(f"  see: phasegate show {run_id}{db}   phasegate logs {run_id} TASK{db}")
     return state, stopped_by[0] if stopped_by else None
 
 

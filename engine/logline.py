@@ -90,8 +90,9 @@ def paint(text: str, kind: str) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code and _colour() else text
 
 
-def log_line(event: ev.Event, run_id: str = "last") -> str | None:
-    """One headless log line per transition: time, glyph, task, agent, attempt, detail."""
+def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
+    """One headless log line per transition: time, glyph, task, agent, attempt, detail; `db`:
+    what its hints' commands need to find the run (` --db PATH`, or "" for the default)."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
 
     def row(
@@ -125,8 +126,19 @@ def log_line(event: ev.Event, run_id: str = "last") -> str | None:
         case ev.GateOpened(approval="manual"):
             return (
                 f"{clock} {glyph('gate')} gate {one_line(event.gate)} waits for approval: "
-                f"phasegate approve {run_id} {one_line(event.gate)} --reason TEXT"
+                f"phasegate approve {run_id} {one_line(event.gate)} --reason TEXT{db}"
             )
+        case ev.PermissionAsked():  # (routed like a gate: it waits for a person too)
+            ask = f"{one_line(event.tool)}: {one_line(event.detail)}"
+            return (
+                f"{clock} {glyph('gate')} {safe(event.task)} asks to use {ask[:80]}; allow: "
+                f"phasegate approve {run_id} {event.id}{db}  deny: phasegate reject {run_id} "
+                f"{event.id} --reason TEXT{db}"
+            )
+        case ev.PermissionAnswered():
+            how = "allowed" if event.allowed else "denied"
+            who = one_line(event.by) + (f": {one_line(event.message)}" if event.message else "")
+            return f"{clock} {glyph('gate')} request {event.id} {how} by {who}"
         case ev.GateVoted():
             return (
                 f"{clock} {glyph('gate')} gate {one_line(event.gate)}: {event.decision} by "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import signal
 import subprocess
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ import click
 
 from phasegate.engine.client import (
     SQLiteStore,
-    default_db_path,
+    db_flag,
     engine_alive,
     new_run_id,
     resolve_run,
@@ -64,7 +63,7 @@ def _announce(run_id: str, engine: subprocess.Popen[bytes], db_path: str) -> Non
     click.echo(run_id)
     click.echo(
         f"run {run_id} goes on in the background (engine pid {engine.pid}); "
-        f"`phasegate attach {run_id}{_db_flag(db_path)}` opens its dashboard",
+        f"`phasegate attach {run_id}{db_flag(db_path)}` opens its dashboard",
         err=True,
     )
 
@@ -90,7 +89,7 @@ def run_with_dashboard(
 def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str) -> int:
     """The dashboard on a run whose engine this process started; the exit code."""
     choice = _app(db_path, run_id, color)
-    db = _db_flag(db_path)
+    db = db_flag(db_path)
     if choice in ("left", "detached"):
         click.echo(
             f"run {run_id} goes on in the background (engine pid {engine.pid}); "
@@ -107,14 +106,6 @@ def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str
         return 1
     click.echo(f"run {run_id} ended; `phasegate show {run_id}{db}` for details")
     return code
-
-
-def _db_flag(db_path: str) -> str:
-    """What a hint's command needs to find the run again: ` --db PATH`, or nothing for the
-    database a command opens by default."""
-    if os.path.abspath(db_path) == os.path.abspath(default_db_path()):
-        return ""
-    return f" --db {shlex.quote(db_path)}"
 
 
 async def _pick(db_path: str, ref: str | None) -> str:
@@ -138,7 +129,7 @@ def attach_dashboard(db_path: str, ref: str | None, color: str) -> int:
         click.echo(f"phasegate: {exc}", err=True)
         return exc.exit_code
     if _app(db_path, run_id, color) in ("left", "detached"):
-        db = _db_flag(db_path)
+        db = db_flag(db_path)
         click.echo(f"run {run_id} goes on; `phasegate attach {run_id}{db}` opens it again")
     return 0
 

@@ -32,6 +32,7 @@ from phasegate.engine.model.state import RunState
 from phasegate.engine.store import SQLiteStore as SQLiteStore
 from phasegate.engine.store.base import RunRow as RunRow
 from phasegate.engine.store.base import resolve_run as resolve_run
+from phasegate.engine.store.opening import db_flag as db_flag
 from phasegate.engine.store.opening import default_db_path as default_db_path
 from phasegate.engine.store.paths import bindable, run_path, socket_path
 from phasegate.engine.store.paths import new_run_id as new_run_id
@@ -128,7 +129,8 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
     except (FileNotFoundError, ConnectionRefusedError, TimeoutError):
         raise NoEngine(
             f"no engine holds run {run_id} now, so nothing was done; if it was interrupted, "
-            f"`phasegate resume {run_id}` takes it over (`phasegate show {run_id}` says how it is)"
+            f"`phasegate resume {run_id}{db_flag(store.path)}` takes it over "
+            f"(`phasegate show {run_id}{db_flag(store.path)}` says how it is)"
         ) from None
     except PermissionError:
         raise NoEngine(

@@ -23,6 +23,7 @@ from phasegate.engine.client import (
     RunRow,
     SQLiteStore,
     ask,
+    db_flag,
     engine_alive,
     resolve_run,
     run_dir,
@@ -53,7 +54,8 @@ async def give(
         if not engine_alive(row):
             raise CommandRefused(
                 f"refused: run {row.id} was interrupted: its engine is not running; "
-                f"`phasegate resume {row.id}` takes it over (then give the feedback)"
+                f"`phasegate resume {row.id}{db_flag(store.path)}` takes it over (then give the "
+                "feedback)"
             )
         order = Feedback(rating or 0, comment, dict(answers or {}))
         answer = await ask(

@@ -93,8 +93,7 @@ class Worktrees:
         if kept != diff:  # (git apply skips what comes before the first `diff --git`)
             kept = (
                 f"phasegate: a secret was replaced by its «NAME» in this patch, whose hunks with "
-                f"it no longer apply; the branch {tree.branch} holds the change as made.\n"
-                + kept
+                f"it no longer apply; the branch {tree.branch} holds the change as made.\n" + kept
             )
         with open(patch, "w", encoding="utf-8") as f:
             f.write(kept)

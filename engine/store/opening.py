@@ -34,6 +34,16 @@ def default_db_path() -> str:
     return os.path.join(platformdirs.user_data_dir("phasegate", appauthor=False), "phasegate.db")
 
 
+def db_flag(db_path: str) -> str:
+    """What a hint's command needs to find the run again: ` --db PATH`, or nothing for the
+    database a command opens by default."""
+    import shlex
+
+    if db_path == ":memory:" or os.path.abspath(db_path) == os.path.abspath(default_db_path()):
+        return ""
+    return f" --db {shlex.quote(db_path)}"
+
+
 def prepare_path(path: str) -> None:
     """Create the data directory (0700) and the database file (0600) if they are missing."""
     if path == ":memory:":

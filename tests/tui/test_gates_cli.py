@@ -146,3 +146,31 @@ def test_a_gate_the_run_never_reached_is_listed_as_not_reached(pg: Run, tmp_path
     # and the same word for a script: "waiting" read as waiting for a decision
     gates = json.loads(pg("gates", "last", "--json").stdout)["gates"]
     assert [(g["id"], g["status"]) for g in gates] == [("review", "not_reached")]
+
+
+def test_hints_name_the_database_the_run_is_in(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # (a hint copied as shown looked in the default database, and found no such run)
+    (tmp_path / "gated.yaml").write_text(GATED.format(extra=""))
+    other = str(tmp_path / "other.db")
+    proc = spawn_pg(tmp_path, cli_env, "run", "gated.yaml", "--headless", "--db", other)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if "waits for approval" in line:
+                assert line.rstrip().endswith(f"--reason TEXT --db {other}"), line
+                break
+        listed = pg("gates", "last", "--db", other).stdout
+        assert "decide: phasegate approve" in listed and f"--reason TEXT --db {other}" in listed
+        resumed = pg("resume", "last", "--db", other)
+        assert "`phasegate attach " in resumed.stdout + resumed.stderr
+        assert f" --db {other}`" in resumed.stdout + resumed.stderr
+        assert pg("approve", "last", "review", "--db", other).returncode == 0
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    assert pg("gates", "last").returncode == 2  # (not in the default database)

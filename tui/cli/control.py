@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from phasegate.engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
+from phasegate.engine.client import (
+    RunRow,
+    SQLiteStore,
+    ask,
+    db_flag,
+    engine_alive,
+    resolve_run,
+)
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import (
     Approve,
@@ -36,7 +43,7 @@ async def live_run(store: SQLiteStore, ref: str, what: str) -> RunRow:
     if row.finished_at is None and not engine_alive(row):
         raise Refused(
             f"run {row.id} was interrupted: its engine is not running; "
-            f"`phasegate resume {row.id}` takes it over"
+            f"`phasegate resume {row.id}{db_flag(store.path)}` takes it over"
         )
     if row.finished_at is not None:
         raise Refused(f"run {row.id} is {row.status} and has no live engine; {what}")

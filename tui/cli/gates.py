@@ -13,7 +13,14 @@ import signal
 import time
 from typing import Any
 
-from phasegate.engine.client import RunRow, SQLiteStore, ask, engine_alive, resolve_run
+from phasegate.engine.client import (
+    RunRow,
+    SQLiteStore,
+    ask,
+    db_flag,
+    engine_alive,
+    resolve_run,
+)
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.errors import PhasegateError, UsageError
@@ -51,10 +58,11 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
                     found.append({"run": row.id, "plan": row.plan_name, **asked.as_dict()})
     finally:
         await store.close()
-    return _shown(found, ref, as_json)
+    return _shown(found, ref, as_json, db_flag(db_path))
 
 
-def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
+def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str = "") -> str:
+    """`db`: what the hints' commands need to find the run (` --db PATH`, "" by default)."""
     if as_json:  # (a gate whose phase has not ended: "not_reached", as the table says)
         for g in found:
             if g.get("kind") == "gate" and g["status"] == "waiting":
@@ -91,8 +99,8 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
     for g in found:
         if g["status"] == "open":
             lines.append(
-                f"  decide: phasegate approve {g['run']} {g['id']} --reason TEXT   "
-                f"(or: phasegate reject {g['run']} {g['id']} --reason TEXT)"
+                f"  decide: phasegate approve {g['run']} {g['id']} --reason TEXT{db}   "
+                f"(or: phasegate reject {g['run']} {g['id']} --reason TEXT{db})"
             )
     if asks:
         lines.append(
@@ -114,8 +122,8 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool) -> str:
         for a in asks:
             if a["status"] == "open":
                 lines.append(
-                    f"  answer: phasegate approve {a['run']} {a['id']} (allow)   "
-                    f"or: phasegate reject {a['run']} {a['id']} --reason TEXT (deny)"
+                    f"  answer: phasegate approve {a['run']} {a['id']}{db} (allow)   "
+                    f"or: phasegate reject {a['run']} {a['id']} --reason TEXT{db} (deny)"
                 )
     return "\n".join(lines)
 
@@ -163,7 +171,7 @@ async def wait_for_gates(
                     for g in gates_waiting_for(state, user)
                 ]
             if found:
-                return _shown(found, None, as_json)
+                return _shown(found, None, as_json, db_flag(db_path))
             if only is not None:
                 only = await resolve_run(store, only.id)
                 if only.finished_at is not None or not engine_alive(only):

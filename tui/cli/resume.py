@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from phasegate.engine.client import RunRow, SQLiteStore, resolve_run
+from phasegate.engine.client import RunRow, SQLiteStore, db_flag, resolve_run
 from phasegate.engine.client.plans import Plan, plan_from_text, read_text
 from phasegate.engine.model.errors import PlanError, UsageError
 from phasegate.engine.model.snapshot import fold_run
@@ -113,5 +113,5 @@ def resume_live(db_path: str, found: Resumable) -> str:
         return asyncio.run(command(db_path, row.id, Resume()))
     return (
         f"run {row.id} is running (engine pid {row.engine_pid}): nothing to resume; "
-        f"`phasegate attach {row.id}` opens it"
+        f"`phasegate attach {row.id}{db_flag(db_path)}` opens it"
     )
