@@ -116,3 +116,25 @@ async def test_the_gates_list_shows_a_change_and_enter_opens_its_prompt(
             lambda: _on_top(app, ChangePrompt) and getattr(app.screen, "gate", "") == "change-1",
         )
         assert isinstance(app.screen, ChangePrompt) and app.screen.gate == "change-1"
+
+
+async def test_a_change_decided_before_the_dashboard_opened_is_history_not_news(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (attached after it was approved, the dashboard said it waited for its approvers, and
+    # its toasts covered a live gate's prompt)
+    db = f"{tmp_path}/c.db"
+    decided = [*_proposed(["somebody-else"]), ev.ChangeClosed(time.time(), "change-1", "passed")]
+    run_id = await live_run(db, "amending", decided)
+    app = PhasegateApp(db, run_id)
+    rang: list[float] = []
+    monkeypatch.setattr(app, "bell", lambda: rang.append(time.monotonic()))
+    async with app.run_test(size=SIZE) as pilot:
+        await until_shown(
+            pilot, "the run", lambda: app.screen.query("TaskTable").first().row_count > 0
+        )
+        for _ in range(5):  # (a few drains of the feed)
+            await pilot.pause(0.05)
+        said = [n.message for n in app._notifications]
+        assert not any("change-1" in m for m in said), said
+        assert isinstance(app.screen, DashboardScreen) and rang == []

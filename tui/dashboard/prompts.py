@@ -143,7 +143,10 @@ class Prompts:
             self._close(ChangePrompt, done.change, f"change {done.change} {done.outcome}")
         for cid in opened:
             change = self._feed.state.changes.get(cid)
-            if change is None or not self._ring_once("change", cid):
+            # (decided since, or read back by a dashboard opened after: history, not news)
+            if change is None or change.status != "open" or self._feed.state.finished_at:
+                continue
+            if not self._ring_once("change", cid):
                 continue
             if not may_decide_change(self._feed.state, change, self._viewer):
                 self._app.notify(
