@@ -257,7 +257,7 @@ class AcpTalk:
         verdict, rule = ruling(self._agent.permissions, tool, tool_input, native=native)
         if verdict == "ask":
             said.asks.append(ask)
-            said.show.append(f"? {tool}: {shown} (waits for a person)")
+            said.show.append(ask.waiting())
             return
         allowed = verdict == "allow"
         why = f"the plan's rule {rule} {'allows' if allowed else 'denies'} it"

@@ -135,7 +135,7 @@ class Conversation:
         verdict, rule = ruling(self._rules, tool, tool_input)
         if verdict == "ask":
             said.asks.append(ask)
-            said.show.append(f"? {tool}: {ask.detail} (waits for a person)")
+            said.show.append(ask.waiting())
             return
         allowed = verdict == "allow"
         why = f"the plan's rule {rule} {'allows' if allowed else 'denies'} it"

@@ -261,7 +261,7 @@ class CodexTalk:
         verdict, rule = ruling(self._rules, tool, tool_input, native=native)
         if verdict == "ask":
             said.asks.append(ask)
-            said.show.append(f"? {tool}: {shown} (waits for a person)")
+            said.show.append(ask.waiting())
             return
         allowed = verdict == "allow"
         why = f"the plan's rule {rule} {'allows' if allowed else 'denies'} it"

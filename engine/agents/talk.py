@@ -36,6 +36,10 @@ class Ask(msgspec.Struct):
     reason: str
     tool_input: dict[str, Any]
 
+    def waiting(self) -> str:
+        """Its transcript line while it waits for a person."""
+        return f"? {self.tool}: {self.detail} (waits for a person)"
+
 
 class Said(msgspec.Struct):
     """What one line of the CLI's output means for the engine."""

@@ -48,8 +48,11 @@ class Talks:
     def line(self, attempt: Any, stream: str, text: str) -> None:
         talk: Talk = attempt.talk
         said = talk.read(stream, text)
+        always = self._always.get(id(attempt), {})
+        # (a tool a person allowed for the rest of the task is not said to wait: it is answered)
+        answered = {a.waiting(): f"? {a.tool}: {a.detail}" for a in said.asks if a.tool in always}
         for shown in said.show:
-            self._show(attempt, stream, shown)
+            self._show(attempt, stream, answered.get(shown, shown))
         host = self._host
         for event in said.events:
             host.emit(event.replace(ts=host.now()))
@@ -150,4 +153,7 @@ class Talks:
         host.emit(ev.PermissionAnswered(host.now(), pid, allowed, by, uid, message))
         found.attempt.handle.write(found.talk.answer(found.ask, allowed, message).encode() + b"\n")
         mark, verb = ("✓", "allowed") if allowed else ("✗", "denied")
-        self._show(found.attempt, "out", f"{mark} {found.ask.tool}: {verb} by {by} {message}")
+        said = f"{verb} by {by}"
+        if message and message != said:  # (a deny without a reason says only that)
+            said += f": {message}"
+        self._show(found.attempt, "out", f"{mark} {found.ask.tool}: {said}")

@@ -94,6 +94,7 @@ def test_a_tool_request_is_allowed_and_another_denied_from_the_command_line(
     assert task["session_id"]
     logs = run.pg("logs", run.id, "w").stdout
     assert "→ Bash: touch tool.txt" in logs and "denied by" in logs and "  done" in logs
+    assert "✗ Bash: denied by " in logs and ": never delete that" in logs  # (its reason, apart)
     audit = json.loads(run.pg("audit", run.id, "--json").stdout)["audit"]
     votes = [(r["gate"], r["decision"], r["uid"]) for r in audit if r["gate"]]
     assert votes == [(first["id"], "approve", os.geteuid()), (second["id"], "reject", os.geteuid())]
@@ -186,6 +187,9 @@ def test_a_tool_allowed_for_the_rest_of_the_task_is_not_asked_again(
     assert asks == [("touch a.txt", "allowed", user), ("touch b.txt", "allowed", user)]
     logs = run.pg("logs", run.id, "w").stdout
     assert "allowed for the rest of the task" in logs
+    # the first request waited for a person; the second, answered at once, is not said to wait
+    assert "? Bash: touch a.txt (waits for a person)" in logs
+    assert "? Bash: touch b.txt\n" in logs and "touch b.txt (waits" not in logs
 
 
 def test_after_kill_9_of_the_engine_resume_goes_on_with_the_agents_session(

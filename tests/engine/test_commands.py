@@ -4,6 +4,7 @@ sides of the inbox; a bad command is refused with a reason, never a traceback.""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -162,7 +163,9 @@ async def test_a_command_for_a_run_no_engine_holds_fails_with_how_to_go_on(
     store = await SQLiteStore.open(str(tmp_path / "runs.db"))
     try:
         await store.create_run(RunRow("r", "p", "p.yaml", "running", 1.0))
-        with pytest.raises(NoEngine, match=r"no engine holds run r .*`phasegate resume r`"):
+        # (its hint names the database: this is not the default one)
+        resume = f"`phasegate resume r --db {tmp_path}/runs.db`"
+        with pytest.raises(NoEngine, match=rf"no engine holds run r .*{re.escape(resume)}"):
             await ask(store, "r", cmd.Note("hello"), lambda e, sent: False, timeout=10)
     finally:
         await store.close()

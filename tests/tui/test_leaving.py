@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from phasegate.engine.client import db_flag
 from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
 from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.screens.help import HelpScreen
 from phasegate.tui.dashboard.screens.quit import QuitScreen
-from phasegate.tui.launch import _db_flag
 
 from .helpers import SIZE, dashboard, live_run, run_started, until_shown
 from .helpers import commands as sent_commands
@@ -48,8 +48,8 @@ def test_the_hint_on_leaving_names_a_database_other_than_the_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PHASEGATE_DB", str(tmp_path / "default.db"))
-    assert _db_flag(str(tmp_path / "default.db")) == ""
-    assert _db_flag(str(tmp_path / "my runs.db")) == f" --db '{tmp_path}/my runs.db'"
+    assert db_flag(str(tmp_path / "default.db")) == ""
+    assert db_flag(str(tmp_path / "my runs.db")) == f" --db '{tmp_path}/my runs.db'"
 
 
 def test_run_detach_says_how_to_attach_to_a_run_in_another_database(
