@@ -14,7 +14,7 @@ from textual.screen import Screen
 from phasegate.engine.client import SQLiteStore
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.palette import DASHBOARD_COMMANDS
-from phasegate.tui.dashboard.screens.browser import BrowserScreen
+from phasegate.tui.dashboard.screens.browser import BROWSER_COMMANDS, BrowserScreen
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.help import HelpScreen
 from phasegate.tui.dashboard.widgets.style import use_colour
@@ -122,9 +122,15 @@ class PhasegateApp(App[str | None]):
         for command in super().get_system_commands(screen):
             if command.title != "Keys":  # ours lists every key (Textual's only the focused one's)
                 yield command
-        yield SystemCommand("Keys", "Show every key", lambda: self.push_screen(HelpScreen()))
+        if isinstance(screen, DashboardScreen | BrowserScreen):  # (each lists its own keys)
+            yield SystemCommand("Keys", "Show every key", screen.action_help)
+        else:
+            yield SystemCommand("Keys", "Show every key", lambda: self.push_screen(HelpScreen()))
         if isinstance(screen, DashboardScreen):
             for name, what, action in DASHBOARD_COMMANDS:
+                yield SystemCommand(name, what, getattr(screen, f"action_{action}"))
+        elif isinstance(screen, BrowserScreen):
+            for name, what, action in BROWSER_COMMANDS:
                 yield SystemCommand(name, what, getattr(screen, f"action_{action}"))
 
 

@@ -1,4 +1,5 @@
-"""`phasegate ui`: past and active runs; enter opens one (its final state replays)."""
+"""`phasegate ui`: past and active runs, filtered and sorted; enter opens one (its final state
+replays), esc there comes back."""
 
 from __future__ import annotations
 
@@ -11,41 +12,95 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
-from phasegate.engine.client import SQLiteStore
+from phasegate.engine.client import RunRow, SQLiteStore
 from phasegate.engine.model.durations import format_duration
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
-from phasegate.tui.dashboard.screens.help import HelpScreen
+from phasegate.tui.dashboard.screens.help import BROWSER_KEYS, HelpScreen
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
 from phasegate.tui.text import safe, when
+
+# the browser's commands in the palette (ctrl+p), offered by the app, listed by `?`:
+# (name shown in the palette, what it does, the BrowserScreen action it runs)
+BROWSER_COMMANDS: list[tuple[str, str, str]] = [
+    ("Filter runs", "Filter by run id, plan, status or user", "filter"),
+    ("Sort runs", "Cycle the run order", "sort"),
+]
+
+SORTS = ("newest", "plan", "status", "duration")
+# what needs a look first: going, then gone wrong, then the rest
+_STATUS_ORDER = {
+    "running": 0,
+    "paused": 1,
+    "interrupted": 2,
+    "failed": 3,
+    "pending": 4,
+    "cancelled": 5,
+    "succeeded": 6,
+}
+
+
+def _ordered(runs: list[RunRow], sort: str) -> list[RunRow]:
+    """`runs` (newest first, as the store lists them) in the order `sort` names; ties keep the
+    newest first."""
+    if sort == "plan":
+        return sorted(runs, key=lambda r: r.plan_name.lower())
+    if sort == "status":
+        return sorted(runs, key=lambda r: _STATUS_ORDER.get(r.status, 9))
+    if sort == "duration":
+        return sorted(runs, key=lambda r: -(r.duration or 0.0))
+    return list(runs)
+
+
+def _matches(run: RunRow, needle: str) -> bool:
+    return any(needle in field.lower() for field in (run.id, run.plan_name, run.status, run.user))
+
+
+class RunTable(DataTable[object]):
+    """The list of runs: Home and End move the cursor (a DataTable's scroll sideways, which left
+    the cursor, and enter then opened the run it had been left on)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First run", show=False, id="runs.first"),
+        Binding("end", "scroll_bottom", "Last run", show=False, id="runs.last"),
+        Binding("j", "cursor_down", "Down", show=False, id="runs.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="runs.up"),
+    ]
 
 
 class BrowserScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="browser.help"),
-        Binding("j", "down", "Down", show=False, id="browser.down"),
-        Binding("k", "up", "Up", show=False, id="browser.up"),
+        Binding("slash", "filter", "Find", id="browser.filter"),
+        Binding("o", "sort", "Sort", id="browser.sort"),
         Binding("q", "app.quit", "Quit", id="browser.quit"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="browser.escape"),
     ]
     DEFAULT_CSS = """
     BrowserScreen #title { height: 1; background: $panel; padding: 0 1; }
     BrowserScreen DataTable { height: 1fr; }
+    BrowserScreen #filter { dock: bottom; display: none; }
+    BrowserScreen #filter.visible { display: block; }
     """
 
     def __init__(self, store: SQLiteStore, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.store = store
         self.clock = clock
+        self.runs: list[RunRow] = []  # as last read, newest first
+        self.sort_key = SORTS[0]
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static("phasegate · runs (enter opens one)", id="title")
-        yield DataTable(cursor_type="row", id="runs")
+        yield RunTable(cursor_type="row", id="runs")
+        yield Input(placeholder="filter runs: id, plan, status or user", id="filter")
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RunTable)
         for name, width in (
             # 65 columns of cells + 12 of padding: every column whole at 80x24
             ("run", 8),
@@ -61,11 +116,18 @@ class BrowserScreen(Screen[None]):
         table.focus()
 
     async def load(self) -> None:
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
-        rows = await self.store.list_runs(500)
+        self.runs = await self.store.list_runs(500)
+        self.show()
+
+    def show(self) -> None:
+        """Lay the rows out again (new runs read, or the filter or the sort changed), the cursor
+        kept on the run it was on: by id, as runs come and go and the order changes."""
+        table = self.query_one(RunTable)
+        keep = self._under_cursor()
+        needle = self.filter_text.lower()
+        shown = _ordered([r for r in self.runs if _matches(r, needle)], self.sort_key)
         table.clear()
-        for r in rows:
+        for r in shown:
             table.add_row(
                 r.id,
                 Text(safe(r.plan_name), no_wrap=True, overflow="ellipsis"),
@@ -75,12 +137,32 @@ class BrowserScreen(Screen[None]):
                 counts_glyphs(r.counts),
                 key=r.id,
             )
-        if rows:
-            table.move_cursor(row=min(keep, len(rows) - 1))
+        ids = [r.id for r in shown]
+        if keep in ids:
+            table.move_cursor(row=ids.index(keep))
+        self._title(bool(shown))
+
+    def _under_cursor(self) -> str | None:
+        table = self.query_one(RunTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def _title(self, any_shown: bool) -> None:
+        title = self.query_one("#title", Static)
+        if not self.runs:
+            title.update("phasegate · no runs yet: start one with `phasegate run PLAN`")
+            return
+        typed = safe(self.filter_text)
+        if not any_shown:  # (first: a narrow terminal cuts the title's end)
+            parts = [f"phasegate · no run matches: {typed} (esc clears)"]
+        elif self.filter_text:
+            parts = ["phasegate · runs", f"filter: {typed}"]
         else:
-            self.query_one("#title", Static).update(
-                "phasegate · no runs yet: start one with `phasegate run PLAN`"
-            )
+            parts = ["phasegate · runs (enter opens one)"]
+        parts.append(f"sort: {self.sort_key}")
+        title.update(Text(" · ".join(parts)))  # (as typed: a filter may hold `[`)
 
     @on(DataTable.RowSelected, "#runs")
     def _open(self, event: DataTable.RowSelected) -> None:
@@ -89,10 +171,32 @@ class BrowserScreen(Screen[None]):
             self.app.push_screen(DashboardScreen(feed, browse_back=True))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        self.app.push_screen(HelpScreen(BROWSER_KEYS, BROWSER_COMMANDS))
 
-    def action_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
+    def action_sort(self) -> None:
+        self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
+        self.show()
 
-    def action_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.value = self.filter_text
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_live(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.show()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.input.remove_class("visible")
+        self.query_one(RunTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("visible")
+        box.value = ""  # (Input.Changed shows every run again)
+        self.filter_text = ""
+        self.show()
+        self.query_one(RunTable).focus()

@@ -1,4 +1,5 @@
-"""`?`: every key of the dashboard, then the commands of the palette (ctrl+p)."""
+"""`?`: every key of the screen it is shown over (the dashboard's, or the run browser's), then
+the commands of the palette (ctrl+p) there."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ KEYS = [
     ("q", "quit (asks whether to stop an active run)"),
 ]
 
+# the run browser's (`phasegate ui`): only what works there
+BROWSER_KEYS = [
+    ("?", "this help"),
+    ("ctrl+p", "command palette"),
+    ("↑ ↓  j k", "move in the list of runs"),
+    ("pgup / pgdn", "a page up / down"),
+    ("home / end", "the first / last run of the list"),
+    ("enter", "open the run's dashboard (esc there comes back)"),
+    ("/", "filter runs by id, plan, status or user"),
+    ("o", "sort runs: newest first, plan, status, duration"),
+    ("esc", "clear the filter"),
+    ("q", "quit"),
+]
+
 
 def _listing(rows: list[tuple[str, str]]) -> Table:
     """Two columns: what to press or pick (bold, never wrapped), what it does."""
@@ -65,15 +80,26 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen .head { text-style: bold; }
     """
 
+    def __init__(
+        self,
+        keys: list[tuple[str, str]] = KEYS,
+        commands: list[tuple[str, str, str]] = DASHBOARD_COMMANDS,
+    ) -> None:
+        """`keys` and the palette's `commands` (name, what it does, action): the dashboard's
+        unless the screen below has others (the run browser)."""
+        super().__init__()
+        self._keys = keys
+        self._commands = commands
+
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = "Keys"
             box.border_subtitle = "↑↓ scroll · esc to close"
-            yield Static(_listing(KEYS))
+            yield Static(_listing(self._keys))
             yield Static(
                 "\nIn the command palette (ctrl+p, then type to narrow it):", classes="head"
             )
-            yield Static(_listing([(name, what) for name, what, _ in DASHBOARD_COMMANDS]))
+            yield Static(_listing([(name, what) for name, what, _ in self._commands]))
 
     def on_resize(self) -> None:
         """22 lines at the most, and no more than the terminal has: on a shorter one the box's
