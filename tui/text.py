@@ -95,13 +95,19 @@ def _wrap(text: str, room: int) -> list[str]:
     return lines
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None = None) -> str:
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int | None = None,
+    max_lines: int | None = None,
+) -> str:
     """Columns of text; every cell is made safe for a terminal here, whoever filled it, and
     kept on its row (a line break in a reason or a note is shown as `\\n`). Columns are
     measured in terminal columns (a wide character takes two). On a terminal narrower than the
     table (`width`: its columns; default: standard output's, when it is one), the widest
     columns are narrowed, one column at a time, and their text wraps inside them, so that no
-    line runs past the edge and every column stays aligned (a pipe gets one line per row)."""
+    line runs past the edge and every column stays aligned (a pipe gets one line per row). A
+    cell that wraps to more than `max_lines` lines is cut there, with an ellipsis."""
     rows = [[one_line(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
@@ -121,12 +127,24 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | No
     lines = ["  ".join(_pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for r in rows:  # (a cell wider than its column wraps inside it: only once narrowed)
         parts = [_wrap(c, w) if cells(c) > w else [c] for c, w in zip(r, widths, strict=False)]
+        if max_lines is not None:
+            parts = [_cut(p, w, max_lines) for p, w in zip(parts, widths, strict=False)]
         for k in range(max((len(p) for p in parts), default=1)):
             shown = (p[k] if k < len(p) else "" for p in parts)
             lines.append(
                 "  ".join(_pad(c, w) for c, w in zip(shown, widths, strict=False)).rstrip()
             )
     return "\n".join(lines)
+
+
+def _cut(lines: list[str], room: int, most: int) -> list[str]:
+    """A cell's wrapped `lines`, at most `most` of them: the last one kept filled with what
+    followed it, as far as `room` columns allow, and ended with an ellipsis."""
+    if len(lines) <= most:
+        return lines
+    rest = " ".join(lines[most - 1 :])
+    cut = next(i for i in range(min(len(rest), room - 1), -1, -1) if cells(rest[:i]) < room)
+    return [*lines[: most - 1], rest[:cut].rstrip() + "…"]
 
 
 def _fit(widths: list[int], floors: list[int], limit: int) -> list[int] | None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from phasegate.engine.report.facts import BAD, Facts, actual_critical_path, metrics
+from phasegate.engine.model.statuses import TaskStatus
+from phasegate.engine.report.facts import FAILED_ENDS, Facts, actual_critical_path, metrics
+
+# how a task can end badly without failing: each listed apart from the failures
+BLOCKED = frozenset({TaskStatus.BLOCKED.value})  # never ran: a dependency ended badly
+CANCELLED = frozenset({TaskStatus.CANCELLED.value})  # stopped: cancellation is not failure
 
 
 def _duration(f: Facts, task: str) -> float | None:
@@ -28,11 +33,12 @@ def compare(a: Facts, b: Facts) -> dict[str, Any]:
             }
         )
 
-    def bad(x: object) -> bool:
-        return x in BAD
+    def became(now: frozenset[str]) -> list[str]:
+        return [t["id"] for t in tasks if t["status_b"] in now and t["status_a"] not in now]
 
-    new = [t["id"] for t in tasks if bad(t["status_b"]) and not bad(t["status_a"])]
-    fixed = [t["id"] for t in tasks if bad(t["status_a"]) and t["status_b"] == "succeeded"]
+    def ended(was: frozenset[str]) -> list[str]:
+        return [t["id"] for t in tasks if t["status_a"] in was and t["status_b"] == "succeeded"]
+
     ma, mb = metrics(a), metrics(b)
     phases = []
     for pid in list(dict.fromkeys([*a.state.phases, *b.state.phases])):
@@ -49,8 +55,13 @@ def compare(a: Facts, b: Facts) -> dict[str, Any]:
         "b": {"run": b.run_id, "status": b.state.status.value, "duration": b.end - b.start},
         "duration_delta": (b.end - b.start) - (a.end - a.start),
         "tasks": tasks,
-        "new_failures": new,
-        "fixed": fixed,
+        # a failure is a task that ran and failed (or timed out): the tasks it blocked did not
+        # fail, nor did a cancelled one (`new_failures` named them all, and `fixed` their return)
+        "new_failures": became(FAILED_ENDS),
+        "now_blocked": became(BLOCKED),
+        "now_cancelled": became(CANCELLED),
+        "fixed": ended(FAILED_ENDS),
+        "unblocked": ended(BLOCKED),
         "phases": phases,
         "critical_path": {"a": actual_critical_path(a), "b": actual_critical_path(b)},
         # the amendments each run applied (its plan versions): a scope that moved shows here

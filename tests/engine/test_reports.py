@@ -15,7 +15,7 @@ from phasegate.engine.report.facts import gather, metrics
 from phasegate.engine.report.knowledge import learn
 from phasegate.engine.store import MemoryStore
 from phasegate.engine.store.base import RunRow
-from tests.fixtures import load_run, read_jsonl
+from tests.fixtures import Recording, load_run, read_jsonl
 
 GOLDEN = Path(__file__).parent / "data" / "report_release.md"
 T0 = 1_790_000_000.0
@@ -104,6 +104,32 @@ async def test_diff_of_two_runs_names_new_failures_and_metric_changes() -> None:
     assert d["metrics"]["task_success_rate"]["delta"] == -25.0
     back = compare(await make.facts_of(store, "bad"), await make.facts_of(store, "good"))
     assert back["fixed"] == ["unit"] and back["new_failures"] == []
+
+
+async def test_diff_lists_blocked_and_cancelled_tasks_apart_from_failures() -> None:
+    """`diff` named every task that ended badly a new failure: `new failures: two, three, four`
+    where three and four were blocked by two's failure, never run (and `fixed` them after)."""
+    from phasegate.engine.model import events as ev
+
+    store = await _store("good")
+    events: list[ev.Event] = []
+    for _, e in read_jsonl(RECORDINGS["bad"]).events:
+        if getattr(e, "task", None) == "lint":
+            continue  # (lint is blocked by unit's failure in this run: it never starts)
+        if isinstance(e, ev.RunStarted):
+            e = e.replace(run_id="blocked")
+        if isinstance(e, ev.TaskFinished) and e.task == "docs":
+            e = e.replace(status="cancelled", exit_code=None, reason="cancelled by alice")
+        if isinstance(e, ev.PhaseFinished) and e.phase == "check":
+            events.append(ev.TaskBlocked(e.ts, "lint", "needs 'unit', which failed"))
+        events.append(e)
+    await load_run(store, Recording(events=list(enumerate(events, 1))))
+    d = compare(await make.facts_of(store, "good"), await make.facts_of(store, "blocked"))
+    assert d["new_failures"] == ["unit"]
+    assert d["now_blocked"] == ["lint"] and d["now_cancelled"] == ["docs"]
+    back = compare(await make.facts_of(store, "blocked"), await make.facts_of(store, "good"))
+    assert back["fixed"] == ["unit"] and back["unblocked"] == ["lint"]
+    assert back["new_failures"] == back["now_blocked"] == back["now_cancelled"] == []
 
 
 async def test_lessons_are_kept_searchable_and_flaky_tasks_found_across_runs(

@@ -104,6 +104,44 @@ def test_diff_and_search_across_two_runs(pg: Run, tmp_path: Path) -> None:
     assert "nothing found" in pg("search", "zebra").stdout
 
 
+BLOCKING = """
+name: blocking
+agents: {w: {slots: 2}}
+phases:
+  - id: p
+    tasks:
+      - {id: one, run: "true"}
+      - {id: two, run: "sh -c 'test ! -f fail'"}
+      - {id: three, run: "true", needs: [two]}
+      - {id: four, run: "true", needs: [two]}
+"""
+
+
+def test_diff_names_blocked_tasks_apart_and_search_cuts_a_long_note(
+    pg: Run, tmp_path: Path
+) -> None:
+    """`diff` said `new failures: two, three, four` (three and four were blocked, never run) and
+    `0.5s -> 0.5s: -0.0s`; `search` printed a 2 KB note whole on one line."""
+    (tmp_path / "plan.yaml").write_text(BLOCKING)
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0
+    (tmp_path / "fail").touch()
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 1
+    diff = pg("diff", "last")
+    assert diff.returncode == 0, diff.stderr
+    lines = diff.stdout.splitlines()
+    assert "new failures: two" in lines and "now blocked: three, four" in lines, diff.stdout
+    assert not re.search(r"0\.0s|[+-]0ms", diff.stdout), diff.stdout  # (as `show`: 7ms, 23ms)
+    data = json.loads(pg("diff", "last", "--json").stdout)
+    assert data["new_failures"] == ["two"] and data["now_blocked"] == ["three", "four"]
+    note = "the deploy script hangs on the staging host when the vpn drops; " * 32
+    assert pg("note", "last", note).returncode == 0
+    found = pg("search", "staging")  # (piped)
+    assert found.returncode == 0 and len(found.stdout.splitlines()) == 2, found.stdout
+    assert found.stdout.rstrip().endswith("…") and len(found.stdout) < 400
+    whole = json.loads(pg("search", "staging", "--json").stdout)["results"]
+    assert [r["text"] for r in whole if r["kind"] == "note"] == [note]
+
+
 def test_bad_input_gets_a_clear_error(pg: Run, tmp_path: Path) -> None:
     (tmp_path / "plan.yaml").write_text(PLAN)
     for args, words in [

@@ -12,14 +12,17 @@ import msgspec
 from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
+from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
-from phasegate.tui.cli.views import shown_status
-from phasegate.tui.text import safe, table, when
+from phasegate.tui.cli.views import shorten, shown_status
+from phasegate.tui.text import one_line, safe, table, when
 
 if TYPE_CHECKING:
     from phasegate.engine.client.plans import Learned
 
 EXT = {"md": "md", "html": "html", "json": "json", "junit": "xml"}
+FOUND_LINES = 6  # of a finding's column in `search`'s table, on a terminal (--json: whole)
+FOUND_CHARS = 240  # of a finding in `search`'s table, whatever the output (--json: whole)
 
 
 async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | None) -> str:
@@ -89,10 +92,14 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
         )
     if not found:
         return f"nothing found for {safe(text)!r} in the history"
-    # (a table: on a narrow terminal what was found wraps in its column, under its header)
+    # (a table: on a narrow terminal what was found wraps in its column, under its header, in
+    # at most FOUND_LINES lines, and any output gets at most FOUND_CHARS of it: a 2 KB note was
+    # printed whole, on one line or forty)
+    said = [shorten(one_line(f"{f.subject}: {f.text}"), FOUND_CHARS) for f in found]
     return table(
         ["when", "run", "plan", "kind", "found"],
-        [[when(f.ts), f.run_id, f.plan, f.kind, f"{f.subject}: {f.text}"] for f in found],
+        [[when(f.ts), f.run_id, f.plan, f.kind, x] for f, x in zip(found, said, strict=True)],
+        max_lines=FOUND_LINES,
     )
 
 
@@ -133,32 +140,37 @@ async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) 
     return shown
 
 
-def _s(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1f}s"
-
-
-def _signed(x: float | None, unit: str = "s") -> str:
-    return "-" if x is None else f"{x:+.1f}{unit}"
+def _change(x: float | None) -> str:
+    """A duration's change as `show` writes durations, signed (`+509ms`, `-1m05s`); `same`
+    when it is smaller than that can show (it printed `+0.0s` and `-0.0s`)."""
+    if x is None:
+        return "-"
+    shown = format_duration(abs(x))
+    return "same" if shown == format_duration(0) else ("+" if x > 0 else "-") + shown
 
 
 def diff_text(d: dict[str, Any]) -> str:
     a, b = d["a"], d["b"]
+    spans = [format_duration(x["duration"]) for x in (a, b)]
     lines = [
-        f"{safe(a['run'])} ({a['status']}, {_s(a['duration'])}) -> "
-        f"{safe(b['run'])} ({b['status']}, {_s(b['duration'])}): {_signed(d['duration_delta'])}",
+        f"{safe(a['run'])} ({a['status']}, {spans[0]}) -> "
+        f"{safe(b['run'])} ({b['status']}, {spans[1]}): {_change(d['duration_delta'])}",
         "",
         f"{'task':<24} {'status':<24} {'duration':<18} delta",
     ]
     for t in d["tasks"]:
         was, now = t["status_a"] or "-", t["status_b"] or "-"  # (-: not in that run)
         status = was if was == now else f"{was} -> {now}"
-        lines.append(
-            f"{safe(t['id'])[:24]:<24} {status:<24} "
-            f"{_s(t['duration_a']) + ' -> ' + _s(t['duration_b']):<18} {_signed(t['delta'])}"
-        )
+        took = f"{format_duration(t['duration_a'])} -> {format_duration(t['duration_b'])}"
+        lines.append(f"{safe(t['id'])[:24]:<24} {status:<24} {took:<18} {_change(t['delta'])}")
     lines.append("")
     lines.append("new failures: " + (", ".join(safe(x) for x in d["new_failures"]) or "none"))
+    for key, label in (("now_blocked", "now blocked"), ("now_cancelled", "now cancelled")):
+        if d.get(key):  # (tasks that did not fail: blocked by a failure, or stopped)
+            lines.append(f"{label}: " + ", ".join(safe(x) for x in d[key]))
     lines.append("fixed: " + (", ".join(safe(x) for x in d["fixed"]) or "none"))
+    if d.get("unblocked"):
+        lines.append("no longer blocked: " + ", ".join(safe(x) for x in d["unblocked"]))
     cp = d["critical_path"]
     if cp["a"] != cp["b"]:
         before, after = " -> ".join(map(safe, cp["a"])), " -> ".join(map(safe, cp["b"]))
