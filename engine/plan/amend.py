@@ -105,7 +105,7 @@ def refusals(
 ) -> list[str]:
     """Why the run cannot take these changes now (nothing: it can)."""
     why: list[str] = []
-    tasks, phases, gates = state.tasks, state.phases, state.gates
+    tasks, phases = state.tasks, state.phases
     new_tasks = {t.id: (p.id, t) for p, t in new.tasks()}
     for c in changes:
         what, key, kind = c["what"], c["id"], c["change"]
@@ -119,9 +119,8 @@ def refusals(
                 verb = "removed" if kind == "removed" else "changed"
                 why.append(f"phase '{key}' is {ps.status.value}: it cannot be {verb}")
         elif what == "gate":
-            g = gates.get(key)
-            if g is not None and g.status is GateStatus.PASSED and kind != "added":
-                why.append(f"gate '{key}' has passed: it cannot be changed or removed")
+            if kind != "added":
+                why += _gate_under_way(key, kind, state)
             after = (
                 new.gates[[x.id for x in new.gates].index(key)].after if kind != "removed" else ""
             )
@@ -143,11 +142,35 @@ def refusals(
         changed = any(
             c["what"] == "task" and c["id"] == tid and c["change"] == "changed" for c in changes
         )
-        if t is None or t.status is not TaskStatus.RUNNING:
+        if t is None and tid not in new_tasks:
+            known = ", ".join(sorted(tasks)[:20]) or "none"
+            why.append(f"--restart {tid}: this run has no task '{tid}'; its tasks: {known}")
+        elif t is None or t.status is not TaskStatus.RUNNING:
             why.append(f"--restart {tid}: it is not running")
         elif not changed:
             why.append(f"--restart {tid}: the new plan does not change it")
     return why
+
+
+def _gate_under_way(key: str, kind: str, state: RunState) -> list[str]:
+    """A gate the run has reached keeps its settings until it is decided: the gatekeeper
+    evaluates and waits on the gate as it was when its phase ended (an open manual gate amended
+    to `approval: auto` stayed open, waiting for a decision)."""
+    g = state.gates.get(key)
+    if g is None:
+        return []
+    verb = "removed" if kind == "removed" else "changed"
+    if g.status is GateStatus.PASSED:
+        return [f"gate '{key}' has passed: it cannot be changed or removed"]
+    if g.status is GateStatus.OPEN:
+        doing = "removing" if kind == "removed" else "changing"
+        return [f"gate '{key}' is open: decide it (approve/reject) before {doing} it"]
+    phase = state.phases.get(g.after)
+    reached = phase is not None and phase.status is PhaseStatus.SUCCEEDED
+    if g.status is GateStatus.WAITING and reached:
+        # (its criteria are being evaluated, or it waits behind another gate of that phase)
+        return [f"gate '{key}' is under way (phase '{g.after}' has ended): it cannot be {verb}"]
+    return []
 
 
 def _task(

@@ -145,19 +145,58 @@ def test_a_pending_task_removed_does_not_run(pg: Run, tmp_path: Path) -> None:
     assert "scope changes applied: 1 -> 0" in compared, compared
 
 
-def test_a_gates_approvers_changed_and_the_change_rejected(pg: Run, tmp_path: Path) -> None:
-    _waiting_at_review(pg, tmp_path)
-    strict = PLAN.replace("approval: manual}", "approval: manual, approvers: [nobody-here]}")
+def test_a_gates_approvers_changed_before_it_opens_and_the_change_rejected(
+    pg: Run, tmp_path: Path
+) -> None:
+    plan = PLAN + "  - {id: final, after: second}\n"
+    _waiting_at_review(pg, tmp_path, plan)
+    strict = plan.replace(
+        "{id: final, after: second}", "{id: final, after: second, approvers: [nobody-here]}"
+    )
     done = _amend(pg, tmp_path, strict)
-    assert "~ gate review: approvers: - -> ['nobody-here']" in done.stdout  # type: ignore[attr-defined]
+    assert "~ gate final: approvers: - -> ['nobody-here']" in done.stdout  # type: ignore[attr-defined]
     assert pg("approve", "last", "change-1").returncode == 0
-    refused = pg("approve", "last", "review", "--reason", "ok")
-    assert refused.returncode == 1 and "approvers: nobody-here" in refused.stderr
     # back again: a second change, rejected this time, leaves the new approvers
-    assert _amend(pg, tmp_path, PLAN).returncode == 0  # type: ignore[attr-defined]
+    assert _amend(pg, tmp_path, plan).returncode == 0  # type: ignore[attr-defined]
     assert pg("reject", "last", "change-2", "--reason", "no").returncode == 0
-    assert pg("approve", "last", "review").returncode == 1
+    assert pg("approve", "last", "review", "--reason", "ok").returncode == 0
+    until("the final gate to open", lambda: _gates(pg).get("final", {}).get("status") == "open")
+    refused = pg("approve", "last", "final", "--reason", "ok")
+    assert refused.returncode == 1 and "approvers: nobody-here" in refused.stderr
     assert pg("cancel", "last").returncode == 0
+
+
+def test_an_open_gate_is_decided_before_it_changes(pg: Run, tmp_path: Path) -> None:
+    """Regression: an open manual gate amended to `approval: auto` was accepted and applied,
+    and the gate stayed open, waiting for a manual decision (the gatekeeper keeps the gate it
+    opened)."""
+    _waiting_at_review(pg, tmp_path)
+    done = _amend(pg, tmp_path, PLAN.replace("approval: manual}", "approval: auto}"))
+    assert done.returncode == 1, done.stdout  # type: ignore[attr-defined]
+    assert done.stderr == (  # type: ignore[attr-defined]
+        "phasegate: refused: gate 'review' is open: decide it (approve/reject) before changing it\n"
+    )
+    assert "change-1" not in _gates(pg) and _gates(pg)["review"]["status"] == "open"
+    assert _finish(pg)["status"] == "succeeded"
+
+
+def test_restart_of_an_unknown_task_is_bad_input(pg: Run, tmp_path: Path) -> None:
+    """Regression: `--restart nosuch` was the engine's refusal `it is not running` (exit 1),
+    where every other command says the run has no such task (exit 2)."""
+    _waiting_at_review(pg, tmp_path)
+    run = show_last(pg)["id"]
+    more = PLAN.replace("agent: m}]\ngates", f"agent: m}}, {THREE}]\ngates")
+    unknown = _amend(pg, tmp_path, more, "--restart", "nosuch")
+    assert unknown.returncode == 2, unknown.stderr  # type: ignore[attr-defined]
+    assert unknown.stderr == (  # type: ignore[attr-defined]
+        f"phasegate: run {run} has no task 'nosuch'; its tasks: bad, one, two\n"
+    )
+    # a task the new plan adds is known: the engine says why it cannot restart it
+    added = _amend(pg, tmp_path, more, "--restart", "three")
+    assert added.returncode == 1  # type: ignore[attr-defined]
+    assert "--restart three: it is not running" in added.stderr  # type: ignore[attr-defined]
+    assert "change-1" not in _gates(pg)
+    assert _finish(pg)["status"] == "succeeded"
 
 
 def test_every_refusal_says_why(pg: Run, tmp_path: Path) -> None:

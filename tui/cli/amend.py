@@ -8,11 +8,11 @@ import json
 import os
 from typing import Any
 
-from phasegate.engine.client import SQLiteStore, ask
+from phasegate.engine.client import RunRow, SQLiteStore, ask
 from phasegate.engine.client.plans import change_lines, impact_lines, plan_from_text, read_text
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Amend
-from phasegate.engine.model.errors import PlanError
+from phasegate.engine.model.errors import PlanError, UsageError
 from phasegate.tui.cli.control import Refused, live_run
 from phasegate.tui.text import safe
 
@@ -28,7 +28,8 @@ async def amend(db_path: str, ref: str, path: str, restart: tuple[str, ...], as_
         row = await live_run(store, ref, "its plan cannot be amended")
         saved = await store.load_plan(row.id)
         variables = list(saved[1]) if saved is not None else []
-        plan_from_text(text, path, os.path.dirname(os.path.abspath(path)), variables)
+        new = plan_from_text(text, path, os.path.dirname(os.path.abspath(path)), variables)
+        await _known(store, row, restart, {t.id for _, t in new.tasks()})
         order = Amend(text, os.path.abspath(path), ",".join(restart))
 
         def answers(event: ev.Event, sent: int) -> bool:
@@ -45,6 +46,28 @@ async def amend(db_path: str, ref: str, path: str, restart: tuple[str, ...], as_
         )
     assert isinstance(event, ev.ChangeProposed)
     return shown(row.id, event, as_json)
+
+
+async def _known(
+    store: SQLiteStore, row: RunRow, restart: tuple[str, ...], planned: set[str]
+) -> None:
+    """UsageError (exit 2) for a `--restart TASK` that names no task of the run nor of the new
+    plan, before anything is sent: an unknown name is bad input, as for the other commands
+    (control.check_names), not the engine's refusal "it is not running" (exit 1). A run whose
+    start is not recorded yet is left to its engine to judge."""
+    if not restart:
+        return
+    from phasegate.engine.model.snapshot import fold_run
+
+    state = (await fold_run(store, row.id))[0]
+    if not state.run_id:
+        return
+    for name in restart:
+        if name not in state.tasks and name not in planned:
+            names = sorted(state.tasks)
+            listed = ", ".join(names[:20]) or "none"
+            more = f" (and {len(names) - 20} more)" if len(names) > 20 else ""
+            raise UsageError(f"run {row.id} has no task '{name}'; its tasks: {listed}{more}")
 
 
 def shown(run: str, e: ev.ChangeProposed, as_json: bool) -> str:

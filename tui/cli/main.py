@@ -346,8 +346,8 @@ def amend(
     """Amend a live RUN's plan with PLAN: the difference task by task and its impact on the
     forecast are shown and put to a change gate (change-N), applied once approved with
     `phasegate approve RUN change-N` (approvers: the plan's roles.changes, default the run's
-    starter). What has run, a running task (but with --restart TASK) or a passed gate cannot
-    change."""
+    starter). What has run, a running task (but with --restart TASK) or a gate the run has
+    reached (open: decide it first) cannot change."""
     from phasegate.tui.cli.amend import amend as send
 
     async def sending() -> str | PlanError:
