@@ -60,6 +60,8 @@ async def test_an_open_gate_cannot_be_amended_until_it_is_decided(tmp_path: Path
         # (the command line says so before it sends: this is for any other sender)
         auto_last = PLAN.replace("last, after: two", "last, after: two, approval: auto")
         said["restart"] = _amend(runner, auto_last, restart="nosuch")
+        # a gate not reached moved after a phase that has ended would never open
+        said["moved"] = _amend(runner, PLAN.replace("last, after: two", "last, after: one"))
         # a gate the run has not reached takes its new settings
         said["last"] = _amend(runner, auto_last)
         if said["last"] != (True, "change-1"):  # (an earlier change was taken: end the run)
@@ -85,6 +87,10 @@ async def test_an_open_gate_cannot_be_amended_until_it_is_decided(tmp_path: Path
     assert said["restart"] == (
         False,
         "refused: --restart nosuch: this run has no task 'nosuch'; its tasks: a, b",
+    )
+    assert said["moved"] == (
+        False,
+        "refused: gate 'last' would follow phase 'one', which has finished: it would never open",
     )
     assert said["last"] == (True, "change-1")
     assert state.status.value == "succeeded"
