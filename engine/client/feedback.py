@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 
@@ -136,13 +137,17 @@ async def _append(
 async def _redactor(store: SQLiteStore, row: RunRow) -> Redactor:
     """What the run's engine redacted with, as far as this process can know it: the declared
     secrets whose source it can read, and every key's shape (never the plan's names)."""
-    from phasegate.engine.plan.secrets import readable
+    from phasegate.engine.plan.secrets import readable, readable_in_text
     from phasegate.engine.report.make import plan_of
 
     plan = await plan_of(store, row.id, row.plan_path)
-    if plan is None:
-        return Redactor()
-    return Redactor(readable(plan), keep=plan.names())
+    if plan is not None:
+        return Redactor(readable(plan), keep=plan.names())
+    # a kept plan this phasegate no longer takes (or none): its `secrets:` read as written, so
+    # that redaction never fails open
+    saved = await store.load_plan(row.id)
+    base = os.path.dirname(row.plan_path) or "."
+    return Redactor(readable_in_text(saved[0], base) if saved else {})
 
 
 def prompted(state: RunState, user: str) -> bool:

@@ -125,8 +125,8 @@ def refusals(
                 new.gates[[x.id for x in new.gates].index(key)].after if kind != "removed" else ""
             )
             pa = phases.get(after)
-            known = state.gates.get(key)
-            moved = kind == "added" or (known is not None and known.after != after)
+            was = state.gates.get(key)
+            moved = kind == "added" or (was is not None and was.after != after)
             if moved and kind != "removed" and pa is not None and pa.status in _FINISHED:
                 why.append(
                     f"gate '{key}' would follow phase '{after}', which has finished: "

@@ -99,6 +99,27 @@ def readable(plan: Plan, environ: Mapping[str, str] | None = None) -> dict[str, 
     return values
 
 
+def readable_in_text(text: str, base_dir: str) -> dict[str, str]:
+    """As `readable`, from a plan's text whatever else it holds (a kept plan that no longer
+    validates): its `secrets:` mapping as written, each source read if it can be."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    declared = data.get("secrets") if isinstance(data, dict) else None
+    values = {}
+    for name, source in (declared or {}).items() if isinstance(declared, dict) else ():
+        if not isinstance(source, dict):
+            continue
+        try:
+            values[str(name)] = read_secret(str(name), source, base_dir)
+        except (SecretUnavailable, OSError, ValueError):
+            continue
+    return values
+
+
 def secret_sources(plan: Plan) -> set[str]:
     """The environment variables secrets are read from (kept out of other tasks' environment)."""
     return {s.env for s in plan.secrets.values() if s.env}

@@ -75,6 +75,43 @@ def test_logs_say_what_the_output_cap_dropped_and_how_a_silent_attempt_ended(
     assert every.count("──") == 6  # (three notices, each marked once)
 
 
+def test_a_silent_failed_attempt_is_marked_before_the_next_attempt_s_lines(
+    pg: Run, tmp_path: Path
+) -> None:
+    # (its marker came last, after the lines of the attempt that followed it)
+    (tmp_path / "plan.yaml").write_text(
+        "name: again\nagents: {a: {}}\nphases:\n  - id: p\n    tasks:\n"
+        "      - {id: t, run: 'test \"$PHASEGATE_ATTEMPT\" -ge 2 && echo second',"
+        " retries: 1, backoff: 0}\n"
+    )
+    assert pg("run", "plan.yaml", "--headless", "-q").returncode == 0
+    assert pg("logs", "last", "t").stdout == (
+        "── attempt 1 failed: exited with code 1 ──\nsecond\n"
+    )
+
+
+async def test_a_task_stopped_before_it_ran_has_no_attempt_to_mark(tmp_path: Path) -> None:
+    from phasegate.tui.cli.views import print_logs
+
+    from .helpers import run_started
+
+    db = str(tmp_path / "z.db")
+    store = await SQLiteStore.open(db)
+    try:
+        await store.create_run(RunRow("r", "p", "x.yaml", "cancelled", 1.0, finished_at=3.0))
+        stopped = ev.TaskFinished(2.0, "w", 0, "cancelled", None, 0, 0, "not needed")
+        await store.write_batch("r", [(1, run_started(1.0, "r", ["w"])), (2, stopped)])
+    finally:
+        await store.close()
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await print_logs(db, "r", "w", False, None, False)
+    assert "attempt 0" not in out.getvalue()
+
+
 def test_show_cuts_a_long_reason_with_an_ellipsis() -> None:
     from phasegate.tui.cli.views import shorten
 

@@ -374,3 +374,36 @@ def test_a_secret_whose_value_is_in_a_name_of_the_plan_is_refused(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "its value is in the plan's name 'build-release'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_note_after_the_end_is_redacted_even_when_the_kept_plan_no_longer_validates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a plan an older phasegate took, this one refuses (a priority past a million): the
+    # redactor fell back to key shapes only, and the declared secret was stored in clear)
+    from phasegate.engine.client.feedback import note_after_end
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.store import SQLiteStore
+    from phasegate.engine.store.base import RunRow
+
+    from .helpers import run_started
+
+    secret = "kept-" + canaries()["RANDOM"]
+    monkeypatch.setenv("OLD_PLAN_TOKEN", secret)
+    text = (
+        "name: old\nsecrets: {TOKEN: {env: OLD_PLAN_TOKEN}}\nagents: {a: {}}\n"
+        "phases: [{id: p, tasks: [{id: t, run: 'true', priority: 5000000}]}]\n"
+    )
+    plan = tmp_path / "old.yaml"
+    store = await SQLiteStore.open(str(tmp_path / "old.db"))
+    try:
+        row = RunRow("r", "old", str(plan), "succeeded", 1.0, finished_at=2.0)
+        await store.create_run(row)
+        await store.save_plan("r", text, {})
+        await store.write_batch("r", [(1, run_started(1.0, "r", ["t"]))])
+        said = await note_after_end(store, "r", f"pasted {secret}")
+        assert said is not None and "noted" in said
+        notes = [e for _, e in await store.read_events("r") if isinstance(e, ev.RunNoted)]
+    finally:
+        await store.close()
+    assert [n.text for n in notes] == ["pasted «TOKEN»"]

@@ -250,6 +250,10 @@ async def print_logs(
                     before = shown.get(line.task)
                     prefix = f"{line.task} | " if multi else ""
                     if before != line.attempt:
+                        # every earlier attempt's end first, in order (a silent one too): the
+                        # lines that follow are this attempt's
+                        for number in range(1, line.attempt) if attempt is None else ():
+                            await mark(line.task, number)  # (it reads what ended since)
                         if before is not None:
                             await mark(line.task, before)
                         if line.line > 1:  # (the store keeps an attempt's last lines only)
@@ -267,7 +271,8 @@ async def print_logs(
                     await mark(name, number)
                 ended = attempt_endings(e for _, e in await store.read_events(row.id))
                 for name, number in sorted(ended):  # attempts that ended badly, silent
-                    if (task is None or name == task) and attempt in (None, number):
+                    # (attempt 0: a task stopped before it ever ran has no attempt to mark)
+                    if number >= 1 and (task is None or name == task) and attempt in (None, number):
                         await mark(name, number)
                 out.flush()
                 return

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from phasegate.engine.client import RunRow, SQLiteStore
+from phasegate.engine.client import RunRow, SQLiteStore, engine_alive
 from phasegate.engine.model.durations import format_duration
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
@@ -48,14 +48,24 @@ def _ordered(runs: list[RunRow], sort: str) -> list[RunRow]:
     if sort == "plan":
         return sorted(runs, key=lambda r: r.plan_name.lower())
     if sort == "status":
-        return sorted(runs, key=lambda r: _STATUS_ORDER.get(r.status, 9))
+        return sorted(runs, key=lambda r: _STATUS_ORDER.get(_status(r), 9))
     if sort == "duration":
         return sorted(runs, key=lambda r: -(r.duration or 0.0))
     return list(runs)
 
 
 def _matches(run: RunRow, needle: str) -> bool:
-    return any(needle in field.lower() for field in (run.id, run.plan_name, run.status, run.user))
+    fields = (run.id, run.plan_name, _status(run), run.user)
+    return any(needle in field.lower() for field in fields)
+
+
+def _status(run: RunRow) -> str:
+    """The run's status as `phasegate runs` shows it: unfinished with no live engine, it is
+    `interrupted` (its row still says `running`)."""
+    live = ("pending", "running", "paused")
+    if run.finished_at is None and run.status in live and not engine_alive(run):
+        return "interrupted"
+    return run.status
 
 
 class RunTable(DataTable[object]):
@@ -131,7 +141,7 @@ class BrowserScreen(Screen[None]):
             table.add_row(
                 r.id,
                 Text(safe(r.plan_name), no_wrap=True, overflow="ellipsis"),
-                Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                Text(_status(r), style=STATUS_STYLE.get(_status(r), "")),
                 when(r.started_at or r.created_at, short=True),
                 format_duration(r.duration),
                 counts_glyphs(r.counts),

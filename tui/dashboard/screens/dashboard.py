@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on
@@ -12,6 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from phasegate.engine.client import db_flag
 from phasegate.engine.client.feedback import note_after_end
 from phasegate.engine.client.policy import (
     may_answer_permission,
@@ -238,8 +240,8 @@ class DashboardScreen(Screen[None]):
         """The footer offers only what does something now: no pause, steering or detach once
         the run has ended or while no engine holds it (None: shown dimmed)."""
         steerable = self.feed.state.finished_at is None and self._alive
-        if action == "note":  # (a note is welcome after the end too: the lessons gain it)
-            return steerable or self.feed.state.finished_at is not None
+        if action == "note":  # (welcome after the end too; with no engine, `n` says why not)
+            return True
         if action in ("pause", "resume_run"):  # `p` says what it does now
             paused = self.feed.state.status.value == "paused"
             if paused != (action == "resume_run"):
@@ -285,10 +287,25 @@ class DashboardScreen(Screen[None]):
             return
         self.app.notify(f"{order.kind.value.replace('_', ' ')} sent", timeout=2)
 
+    async def _send_built(self, build: Callable[[], cmd.Command]) -> None:
+        """Send the command `build` makes, or say why it cannot be one (a value past its bound:
+        a priority past a million, slots past 1,024), never ending the dashboard."""
+        try:
+            order = build()
+        except cmd.BadCommand as exc:
+            self.app.notify(safe(str(exc)), severity="warning", timeout=5)
+            return
+        await self._send(order)
+
     def _live(self) -> bool:
         if self.feed.state.finished_at is None and self._alive:
             return True
-        self.app.notify("this run has ended: nothing to steer", severity="warning", timeout=3)
+        if self.feed.state.finished_at is not None:
+            said = "this run has ended: nothing to steer"
+        else:  # (interrupted: no engine takes a command until one takes the run over)
+            run = f"{self.feed.run_id}{db_flag(self.feed.store.path)}"
+            said = f"no engine runs this run: `phasegate resume {run}` takes it over"
+        self.app.notify(safe(said), severity="warning", timeout=5)
         return False
 
     async def action_pause(self) -> None:
@@ -328,7 +345,7 @@ class DashboardScreen(Screen[None]):
         task = self.query_one(TaskTable).selected
         if task is not None and self._live() and task in self.feed.state.tasks:
             value = self.feed.state.tasks[task].priority + step
-            await self._send(cmd.Priority(task, value))
+            await self._send_built(lambda: cmd.Priority(task, value))
 
     def action_retry(self) -> None:
         """`R` asks first: a stray R in typed text never starts a task again."""
@@ -355,13 +372,12 @@ class DashboardScreen(Screen[None]):
             if len(parts) != 2 or parts[0] not in agents or not parts[1].isdigit():
                 known = ", ".join(sorted(agents))
                 self.app.notify(
-                    f"write AGENT N, N at least 1; agents: {known}", severity="warning", timeout=5
+                    f"write AGENT N, N from 1 to {cmd.MAX_SLOTS:,}; agents: {known}",
+                    severity="warning",
+                    timeout=5,
                 )
                 return
-            if int(parts[1]) < 1:
-                self.app.notify("an agent needs 1 slot at least", severity="warning", timeout=5)
-                return
-            await self._send(cmd.Slots(parts[0], int(parts[1])))
+            await self._send_built(lambda: cmd.Slots(parts[0], int(parts[1])))
 
         now = ", ".join(f"{a.id} {a.slots}" for a in agents.values())
         self.app.push_screen(AskScreen(f"Slots (now: {now})", "AGENT N"), chosen)

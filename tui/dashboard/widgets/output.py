@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Log
 
+from phasegate.engine.client import db_flag
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.text import safe
 
@@ -64,6 +65,7 @@ class OutputLog(Log):
             Content(
                 f"{self._earlier:,} earlier lines not shown · all: phasegate logs "
                 f"{safe(self.feed.run_id)} {safe(self.task_id or '')}"
+                f"{safe(db_flag(self.feed.store.path))}"
             )
             if self._earlier
             else ""
