@@ -109,7 +109,14 @@ async def run_report(
         else None
     )
     if "coordination" in kinds:
-        report["coordination"] = planned or {"note": "the run's plan was not kept (older run)"}
+        kept = planned is not None or await store.load_plan(run_id) is not None
+        why = (
+            "the run's kept plan is not one this phasegate takes any more (`phasegate validate` "
+            "on its file says why): its coordination plan cannot be drawn again"
+            if kept
+            else "the run's plan was not kept (older run)"
+        )
+        report["coordination"] = planned or {"note": why}
         if planned is not None:
             report["coordination"]["research"] = research_of(f)
     if "qa" in kinds:

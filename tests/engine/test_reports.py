@@ -231,3 +231,35 @@ async def test_history_leaves_out_a_task_whose_work_an_amendment_changed(tmp_pat
     await store.write_batch("am", list(enumerate(events, 1)))
     await learn(store, "am", str(tmp_path / "am"))
     assert await store.durations("amended") == {"a": [3.0]}
+
+
+async def test_a_kept_plan_this_phasegate_refuses_is_said_so_not_called_missing() -> None:
+    # (a plan an older phasegate took, with a priority past today's bound: the report said the
+    # plan "was not kept (older run)", though it was)
+    from phasegate.engine.model import events as ev
+
+    store = MemoryStore()
+    await store.create_run(RunRow("r", "old", "/nowhere/old.yaml", "succeeded", 1.0))
+    await store.save_plan(
+        "r",
+        "name: old\nagents: {a: {}}\n"
+        "phases: [{id: p, tasks: [{id: t, run: 'true', priority: 5000000}]}]\n",
+        {},
+    )
+    started = ev.RunStarted(
+        1.0,
+        "r",
+        "old",
+        "/nowhere/old.yaml",
+        phases=[{"id": "p"}],
+        tasks=[{"id": "t", "phase": "p", "agent": "a", "needs": []}],
+        agents=[{"id": "a", "slots": 1}],
+    )
+    await store.write_batch("r", [(1, started), (2, ev.RunFinished(2.0, "succeeded"))])
+    report = await make.run_report(store, "r", ("coordination",))
+    note = report["coordination"]["note"]
+    assert "not one this phasegate takes any more" in note and "older run" not in note
+    await store.create_run(RunRow("s", "old", "/nowhere/old.yaml", "succeeded", 1.0))
+    await store.write_batch("s", [(1, started.replace(run_id="s"))])
+    missing = await make.run_report(store, "s", ("coordination",))
+    assert missing["coordination"]["note"] == "the run's plan was not kept (older run)"
