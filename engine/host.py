@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from phasegate.engine.logline import counts_text, log_line, one_line, paint
+from phasegate.engine.logline import counts_text, log_line, one_line, paint, waits_for_a_person
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.events import Event, RunRecovered
 from phasegate.engine.model.state import RunState
@@ -138,6 +138,8 @@ async def host(
         listeners.append(first)
     if not quiet:
         listeners.append(printer)
+    else:  # (what waits for a person is said all the same)
+        listeners.append(lambda event: printer(event) if waits_for_a_person(event) else None)
     if job.resume is not None:
 
         def still_paused(event: Event) -> None:  # (`runner`: made below, before any event)

@@ -90,6 +90,17 @@ def paint(text: str, kind: str) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code and _colour() else text
 
 
+def waits_for_a_person(event: ev.Event) -> bool:
+    """Does the event ask a person for something (a manual gate, an agent's tool request, a
+    risk rule asking whether to go on)? Its line is printed even under `-q`: a quiet run that
+    waits in silence looks hung."""
+    if isinstance(event, ev.GateOpened):
+        return event.approval == "manual"
+    if isinstance(event, ev.RunPaused):
+        return bool(event.ask)
+    return isinstance(event, ev.PermissionAsked)
+
+
 def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
     """One headless log line per transition: time, glyph, task, agent, attempt, detail; `db`:
     what its hints' commands need to find the run (` --db PATH`, or "" for the default)."""
@@ -161,6 +172,12 @@ def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
         case ev.RiskRaised():
             what = f"{one_line(event.subject)}: {one_line(event.message)}"
             return f"{clock} {paint('!', 'blocked')} risk {event.severity}: {what}"
+        case ev.RunPaused(ask=str(asked)) if asked:
+            return (
+                f"{clock} {glyph('gate')} run paused by {one_line(event.by)}: it asks whether to "
+                f"go on ({one_line(event.reason)}): phasegate resume {run_id}{db} goes on, "
+                f"phasegate cancel {run_id}{db} stops"
+            )
         case ev.RunPaused() | ev.RunResumed():
             verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
             return f"{clock} {glyph('phase')} run {verb} by {one_line(event.by)}"

@@ -32,3 +32,20 @@ def test_untrusted_text_in_a_request_stays_on_one_line() -> None:
     asked = ev.PermissionAsked(1.0, "p1", "t", 1, "Bash", "echo x\n\x1b[31mforged line", "")
     line = log_line(asked, "r1")
     assert line is not None and "\n" not in line and "\x1b" not in line
+
+
+def test_what_waits_for_a_person_is_printed_even_under_q_and_says_how_to_answer() -> None:
+    from phasegate.engine.logline import waits_for_a_person
+
+    gate = ev.GateOpened(1.0, "review", 1, [], "ab" * 32, "manual")
+    asked = ev.RunPaused(1.0, "risk:failure_rate", "3 of 4 tasks failed", ask="failure_rate")
+    request = ev.PermissionAsked(1.0, "t-1-p1", "t", 1, "Bash", "ls", "")
+    for event in (gate, asked, request):
+        assert waits_for_a_person(event), event
+    auto = ev.GateOpened(1.0, "review", 1, [], "ab" * 32, "auto")
+    paused = ev.RunPaused(1.0, "ann", "lunch")
+    for event in (auto, paused, ev.PhaseStarted(1.0, "p")):
+        assert not waits_for_a_person(event), event
+    line = log_line(asked, "r1", DB)
+    assert line is not None and "it asks whether to go on (3 of 4 tasks failed)" in line
+    assert f"phasegate resume r1{DB} goes on, phasegate cancel r1{DB} stops" in line

@@ -174,3 +174,22 @@ def test_hints_name_the_database_the_run_is_in(
             proc.communicate()
     assert proc.returncode == 0
     assert pg("gates", "last").returncode == 2  # (not in the default database)
+
+
+def test_a_quiet_run_still_says_what_waits_for_a_person(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # (under -q a run at a manual gate printed nothing and seemed to hang)
+    (tmp_path / "gated.yaml").write_text(GATED.format(extra=""))
+    proc = spawn_pg(tmp_path, cli_env, "run", "gated.yaml", "--headless", "-q")
+    assert proc.stdout is not None
+    try:
+        first = proc.stdout.readline()
+        assert "gate review waits for approval: phasegate approve" in first, first
+        assert pg("approve", "last", "review").returncode == 0
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and "started" not in rest  # (the rest stays quiet)
