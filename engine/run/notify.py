@@ -48,7 +48,10 @@ def message(event: ev.Event, state: RunState) -> dict[str, Any] | None:
         "question": None,
         "status": None,
         "reason": None,
-    }
+        "risk": None,
+        "criteria": None,
+        "forbid_self_approval": None,
+    }  # (every kind has every field: those that do not apply are null, as the README says)
     if isinstance(event, ev.GateOpened) and event.approval == "manual":
         gate = state.gates.get(event.gate)
         return {

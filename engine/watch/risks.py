@@ -14,6 +14,8 @@ from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisks
 from phasegate.engine.watch.forecast import seconds_left
 
+OVERRUN_SLACK = 0.25  # seconds a task may run before it can be past its p90 or estimate
+
 
 class Tuning(msgspec.Struct, frozen=True):
     """The thresholds that hold for each task and phase: a task's own `risks:`, else its
@@ -81,7 +83,8 @@ def findings(
             continue
         took = now - began
         limit = max(t.p90 or 0.0, t.estimate or 0.0) * tune.task("overrun_factor", tid)
-        if limit and took > limit:
+        # (a task of a few milliseconds is not late by a tick's jitter: a quarter second at least)
+        if limit and took > max(limit, OVERRUN_SLACK):
             severity = "high" if took > 2 * limit else "medium"
             past = (
                 f"the p90 of its earlier successful runs ({format_duration(t.p90)})"

@@ -58,6 +58,9 @@ def test_a_manual_gate_and_a_question_are_told_an_auto_gate_is_not() -> None:
     assert message(ev.RunPaused(103.0, "bob", "", phase="p"), state) is None
     ended = message(ev.RunFinished(104.0, "failed", "gate rejected"), state)
     assert ended is not None and (ended["kind"], ended["status"]) == ("run.finished", "failed")
+    # every kind has every field, null where it does not apply (a hook may read any of them)
+    assert set(told) == set(question) == set(ended)
+    assert ended["risk"] is None and told["risk"] is None and question["criteria"] is None
 
 
 def test_a_gate_waits_for_its_approvers_and_never_for_a_forbidden_starter() -> None:
