@@ -33,6 +33,7 @@ class Slot(msgspec.Struct, frozen=True):
     start: float
     end: float
     estimated: bool  # False: no estimate in the plan, the default was used
+    waited_for: str = ""  # what it waited for once its needs were met: its agent or a resource
 
     @property
     def waited(self) -> float:
@@ -125,19 +126,30 @@ def simulate(
             elif waiting[t] == 0:
                 _queue(t, clock, sched, ready_at, out)
         left = {t for t in ids if t not in out.unplaceable}
+        freed_res: dict[str, int] = {}  # resource -> capacity the tasks ending now freed
+        free_res: dict[str, int] = {}  # those resources' free capacity before they ended
         while left:
+            if detail and freed_res:
+                free_res = {r: sched.free_res[r] - n for r, n in freed_res.items()}
             for t, agent in sched.take():
                 end = clock + duration[t]
                 heapq.heappush(running, (end, t, agent))
                 if detail:
-                    slot = Slot(t, phase_id, agent, ready_at[t], clock, end, estimated[t])
+                    why = ""
+                    if ready_at[t] < clock:
+                        why = _waited_for(agent, sched.uses[t], free_res)
+                    slot = Slot(t, phase_id, agent, ready_at[t], clock, end, estimated[t], why)
                     out.slots.append(slot)
+            freed_res, free_res = {}, {}
             if not running:
                 break  # what is left can never be placed
             clock = running[0][0]
             while running and running[0][0] == clock:  # every task ending now, then place
                 _, t, agent = heapq.heappop(running)
                 sched.release(t, agent)
+                if detail:
+                    for r, n in sched.uses[t].items():
+                        freed_res[r] = freed_res.get(r, 0) + n
                 done.add(t)
                 left.discard(t)
                 for d in graph.dependents[t]:
@@ -153,7 +165,7 @@ def simulate(
         clock += waits.get(phase_id, 0.0)
     out.total = clock
     if detail:
-        out.critical_path = _critical(out.slots, graph)
+        out.critical_path = _critical(out.slots, graph, sched.uses)
     return out
 
 
@@ -191,9 +203,20 @@ def _resume_from(progress: Progress, sched: Scheduler) -> None:
             sched.key[task] = (-live.get(task, 0), rank, order)
 
 
-def _critical(slots: list[Slot], graph: Graph) -> list[str]:
+def _waited_for(agent: str, uses: Mapping[str, int], free_res: Mapping[str, int]) -> str:
+    """What a task placed after its needs were met waited for: a resource it uses whose
+    capacity was short until the tasks ending now freed some, else a slot of its agent."""
+    for r, n in uses.items():
+        if r in free_res and free_res[r] < n:
+            return r
+    return agent
+
+
+def _critical(slots: list[Slot], graph: Graph, uses: Mapping[str, Mapping[str, int]]) -> list[str]:
     """Walk back from the last task to end: each step, the task whose end let this one start
-    (a need first, then whatever freed the slot or closed the phase before)."""
+    (the need that ended last; for a task that waited after its needs were met, the task whose
+    end freed the slot of its agent or the resource it waited for; else whatever closed the
+    phase before)."""
     if not slots:
         return []
     by_task = {s.task: s for s in slots}
@@ -205,10 +228,21 @@ def _critical(slots: list[Slot], graph: Graph) -> list[str]:
     seen = {current.task}
     while current.start > 0:
         needs = [by_task[n] for n in graph.needs[current.task] if n in by_task]
-        ended = [s for s in by_end.get(round(current.start, 9), []) if s.task not in seen]
-        before = [s for s in needs if abs(s.end - current.start) < 1e-9] or ended
-        if not before:  # a gap: the wait for a gate between two phases
-            earlier = [s for s in slots if s.end < current.start and s.task not in seen]
+        before = []
+        if current.waited > 1e-9:  # it waited for a slot or a resource another task held
+            ended = [s for s in by_end.get(round(current.start, 9), []) if s.task not in seen]
+            why = current.waited_for
+            before = [
+                s
+                for s in ended
+                if (s.agent == why if why == current.agent else uses.get(s.task, {}).get(why))
+            ]
+        if not before:  # the need that ended last, if its end is what this one waited for
+            latest = max((s.end for s in needs), default=None)
+            if latest is not None and abs(latest - current.ready) < 1e-9:
+                before = [s for s in needs if s.end == latest and s.task not in seen]
+        if not before:  # the phase before closed (and its gates' wait, if any, passed)
+            earlier = [s for s in slots if s.end <= current.start + 1e-9 and s.task not in seen]
             latest = max((s.end for s in earlier), default=None)
             before = [s for s in earlier if s.end == latest]
         if not before:

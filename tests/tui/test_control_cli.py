@@ -71,3 +71,35 @@ def test_plan_dry_run_names_the_critical_path(pg: Run, tmp_path: Path) -> None:
     assert {t["id"] for t in data["tasks"]} == {"a", "b", "c", "d"}
     assert not (tmp_path / "c-ran").exists()  # nothing ran
     assert pg("plan", "missing.yaml").returncode == 2
+
+
+CONTENDED = """
+name: contended
+agents: {b: {slots: 1}, c: {slots: 1}}
+resources: {db: {capacity: 1}}
+phases:
+  - id: only
+    tasks:
+      - {id: c0, run: "true", estimate: 2s, agent: c}
+      - {id: c1, run: "true", estimate: 3s, agent: c, needs: [c0]}
+      - {id: c2, run: "true", estimate: 1s, agent: c}
+      - {id: b1, run: "true", estimate: 5s, agent: b}
+  - id: db
+    tasks:
+      - {id: x, run: "true", estimate: 6s, agent: b}
+      - {id: m, run: "true", estimate: 6s, agent: c, uses: {db: 1}}
+      - {id: q, run: "true", estimate: 1s, agent: b, uses: {db: 1}}
+"""
+
+
+def test_plan_dry_run_follows_what_each_task_waited_for(pg: Run, tmp_path: Path) -> None:
+    # c2 waited for agent c's only slot (c0, then c1), not for b1 on agent b that ended then;
+    # q waited for db, which m held, not for x on q's own agent b
+    (tmp_path / "contended.yaml").write_text(CONTENDED)
+    done = pg("plan", "contended.yaml")  # (a pipe: lists whole)
+    assert done.returncode == 0, done.stderr
+    assert "critical path (*): c0 -> c1 -> c2 -> m -> q" in done.stdout
+    assert "slot contention: q waits 6.0s for db, c2 waits 5.0s for c" in done.stdout
+    data = json.loads(pg("plan", "contended.yaml", "--json").stdout)
+    waited = {t["id"]: t["waited_for"] for t in data["tasks"]}
+    assert waited["q"] == "db" and waited["c2"] == "c" and waited["x"] is None

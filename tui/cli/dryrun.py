@@ -79,7 +79,8 @@ def render(
     waits = sorted((x for x in s.slots if x.waited > 0), key=lambda x: -x.waited)
     if waits:
         said = [
-            f"{safe(x.task)} waits {format_duration(x.waited)} for {safe(x.agent)}" for x in waits
+            f"{safe(x.task)} waits {format_duration(x.waited)} for {safe(x.waited_for or x.agent)}"
+            for x in waits
         ]
         out.append(labelled("slot contention: ", _first(said, 5), ", ", wrap))
     else:
@@ -148,6 +149,7 @@ def _as_json(
                 "start": x.start,
                 "end": x.end,
                 "waited": x.waited,
+                "waited_for": x.waited_for or None,
                 "estimate_from": "history"
                 if x.task in learned
                 else ("plan" if x.estimated else "default"),
