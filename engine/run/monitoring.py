@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.statuses import PhaseStatus
+from phasegate.engine.model.statuses import PhaseStatus, RunStatus
 from phasegate.engine.plan.model import RuleFallback
 from phasegate.engine.watch.contingency import act
 from phasegate.engine.watch.forecast import forecast
@@ -84,6 +85,8 @@ class Monitoring:
             host.emit(event)
             if isinstance(event, ev.RiskRaised):
                 self._contingency(event, phase)
+            elif isinstance(event, ev.RiskCleared):
+                self._withdraw(event)
 
     def settle(self, now: float) -> None:
         """As the run ends: clear the risks that no longer hold (a task past its estimate that
@@ -163,3 +166,17 @@ class Monitoring:
             kind, results = str(action), [self._control.handle(c, by) for c in commands]
         for ok, message in results:
             host.emit(ev.CommandDone(host.now(), 0, kind, by, ok, message))
+
+    def _withdraw(self, cleared: ev.RiskCleared) -> None:
+        """A risk whose rule asked (`ask`) no longer holds: its question is withdrawn and the
+        pause it made is lifted, as the rule's own command (a pause an operator made, or a
+        question another risk asked, stays)."""
+        host = self._host
+        question = host.state.question
+        if question.get("risk") != cleared.key or host.state.status is not RunStatus.PAUSED:
+            return
+        by = str(question.get("by") or "engine")
+        ok, message = self._control.handle(cmd.Resume(), by)
+        if ok:
+            message = f"{message}: risk {cleared.key} no longer holds, its question withdrawn"
+        host.emit(ev.CommandDone(host.now(), 0, "resume", by, ok, message))

@@ -3,6 +3,7 @@ run."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -55,6 +56,16 @@ def test_a_task_running_past_its_estimate_raises_then_clears() -> None:
     apply(state, ev.TaskFinished(126.0, "t", 1, "succeeded", 0))
     cleared = changes(state, 127.0, findings(state, 127.0, {}, RULES))
     assert [type(e).__name__ for e in cleared] == ["RiskCleared"]
+
+
+def test_a_task_of_milliseconds_is_not_late_by_a_tick_s_jitter() -> None:
+    # (a task whose earlier run took 0 ms raised a `high` overrun at 17 ms)
+    state = _run([{"id": "t", "phase": "p", "estimate": 0.001, "needs": []}])
+    apply(state, ev.TaskStarted(100.0, "t", 1, "a", 1, 1))
+    assert findings(state, 100.017, {}, RULES) == []
+    assert findings(state, 100.2, {}, RULES) == []
+    late = findings(state, 100.3, {}, RULES)
+    assert [f.key for f in late] == ["overrun:t"]
 
 
 def test_a_retried_task_is_timed_from_its_newest_attempt() -> None:
@@ -439,3 +450,44 @@ async def test_the_machines_pressure_is_cleared_as_the_run_ends(tmp_path: Path) 
     disk = state.risks["pressure:disk"]  # (raised on the first tick, while the task ran)
     assert not disk.open and disk.cleared_at is not None
     assert disk.cleared_at >= (state.tasks["slow"].finished_at or 0.0)
+
+
+async def test_a_risks_question_is_withdrawn_once_the_risk_is_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the gate waits past gate_wait: the rule asks (the run pauses with its question); the gate
+    # is approved, so the risk no longer holds: its question goes and the run goes on
+    from phasegate.engine.run import loop as runner_mod
+
+    monkeypatch.setattr(runner_mod, "TICK", 0.02)
+    text = """
+    name: asked
+    agents: {a: {}}
+    risks: {gate_wait: 0.2s, actions: {gate_wait: ask}}
+    phases:
+      - id: p1
+        tasks: [{id: t1, run: "true"}]
+      - id: p2
+        tasks: [{id: t2, run: "true"}]
+    gates:
+      - {id: g, after: p1}
+    """
+
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        await until(lambda: runner.state.question.get("risk") == "gate_wait:g")
+        assert runner.state.status is RunStatus.PAUSED
+        command(runner, "approve", {"gate": "g"})
+        try:  # (a question that outlived its risk held the run for good: end it, to fail)
+            await asyncio.wait_for(until(lambda: runner.state.question == {}), 5.0)
+        except TimeoutError:
+            command(runner, "cancel", {"reason": "the question outlived its risk"})
+
+    state, store = await operated(tmp_path, text, operator)
+    assert state.question == {} and state.status is RunStatus.SUCCEEDED
+    assert state.tasks["t2"].status is TaskStatus.SUCCEEDED
+    events = [e for _, e in await store.read_events("run1")]
+    resumed = [e for e in events if isinstance(e, ev.RunResumed)]
+    assert [(r.by, r.phase) for r in resumed] == [("risk:gate_wait", "")]
+    done = [d for d in events if isinstance(d, ev.CommandDone) and d.kind == "resume"]
+    assert [(d.by, d.ok, d.command, d.uid) for d in done] == [("risk:gate_wait", True, 0, -1)]
+    assert "gate_wait:g no longer holds" in done[0].message
