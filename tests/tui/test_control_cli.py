@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Run, spawn_pg
+from .conftest import Run, show_last, spawn_pg, until
 
 SLOW = """
 name: slow
@@ -103,3 +103,23 @@ def test_plan_dry_run_follows_what_each_task_waited_for(pg: Run, tmp_path: Path)
     data = json.loads(pg("plan", "contended.yaml", "--json").stdout)
     waited = {t["id"]: t["waited_for"] for t in data["tasks"]}
     assert waited["q"] == "db" and waited["c2"] == "c" and waited["x"] is None
+
+
+def test_resume_goes_on_with_a_phase_paused_alone(pg: Run, tmp_path: Path) -> None:
+    # (a risk rule's `pause` action, or `pause --phase`, pauses the phase: `resume RUN` said
+    # "nothing to resume" and the run waited for good)
+    (tmp_path / "held.yaml").write_text(
+        "name: held\nagents: {a: {slots: 2}}\nphases:\n  - id: p\n    tasks:\n"
+        "      - {id: first, run: 'sleep 1'}\n      - {id: then, run: 'true', needs: [first]}\n"
+    )
+    assert pg("run", "held.yaml", "--detach").returncode == 0
+    try:
+        paused = pg("pause", "last", "--phase", "p")
+        assert paused.returncode == 0, paused.stderr
+        resumed = pg("resume", "last")
+        assert resumed.returncode == 0, resumed.stderr
+        assert "nothing to resume" not in resumed.stdout, resumed.stdout
+        until("the run's end", lambda: show_last(pg)["status"] != "running", 20)
+        assert show_last(pg)["status"] == "succeeded"
+    finally:
+        pg("cancel", "last")

@@ -102,7 +102,9 @@ def decisions(found: Resumable, given: tuple[str, ...], prompt: bool = True) -> 
 
 
 def resume_live(db_path: str, found: Resumable) -> str:
-    """A run whose engine lives: a paused one is told to go on; a finished one has nothing."""
+    """A run whose engine lives: a paused one is told to go on, and so is each phase paused
+    alone (a risk rule's `pause` action pauses the phase: `resume RUN` said "nothing to
+    resume"); a finished one has nothing."""
     row, state = found.row, found.state
     if state.finished_at is not None:
         return f"run {row.id} has finished ({state.status.value}): nothing to resume"
@@ -111,6 +113,13 @@ def resume_live(db_path: str, found: Resumable) -> str:
         from phasegate.tui.cli.control import command
 
         return asyncio.run(command(db_path, row.id, Resume()))
+    held = [p.id for p in state.phases.values() if p.held]
+    if held:  # (a phase paused alone, by `pause --phase` or a risk rule's `pause` action)
+        from phasegate.engine.model.commands import Resume
+        from phasegate.tui.cli.control import command
+
+        said = [asyncio.run(command(db_path, row.id, Resume(phase))) for phase in held]
+        return "\n".join(said)
     return (
         f"run {row.id} is running (engine pid {row.engine_pid}): nothing to resume; "
         f"`phasegate attach {row.id}{db_flag(db_path)}` opens it"
