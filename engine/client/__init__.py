@@ -61,6 +61,16 @@ def engine_alive(row: RunRow) -> bool:
     return same_process(row.engine_pid, row.engine_started)
 
 
+def shown_status(row: RunRow, status: str | None = None) -> str:
+    """The run's status as users see it: an unfinished run without a live engine is
+    `interrupted` (`phasegate resume` takes it over)."""
+    status = status or row.status
+    live = ("pending", "running", "paused")
+    if row.finished_at is None and status in live and not engine_alive(row):
+        return "interrupted"
+    return status
+
+
 def elapsed(row: RunRow, state: RunState) -> float | None:
     """How long the run took, or has taken so far: to its end; to now while its engine runs;
     to its last sign of life (heartbeat or event) once interrupted, so that `runs` and `show`

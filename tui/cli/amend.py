@@ -13,7 +13,7 @@ from phasegate.engine.client.plans import change_lines, impact_lines, plan_from_
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Amend
 from phasegate.engine.model.errors import PlanError, UsageError
-from phasegate.tui.cli.control import Refused, live_run
+from phasegate.tui.cli.control import Refused, live_run, no_such
 from phasegate.tui.text import safe
 
 
@@ -64,10 +64,7 @@ async def _known(
         return
     for name in restart:
         if name not in state.tasks and name not in planned:
-            names = sorted(state.tasks)
-            listed = ", ".join(names[:20]) or "none"
-            more = f" (and {len(names) - 20} more)" if len(names) > 20 else ""
-            raise UsageError(f"run {row.id} has no task '{name}'; its tasks: {listed}{more}")
+            raise UsageError(f"run {row.id} {no_such('task', name, state.tasks)}")
 
 
 def shown(run: str, e: ev.ChangeProposed, as_json: bool) -> str:

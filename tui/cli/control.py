@@ -80,10 +80,16 @@ def unknown_name(state: RunState, order: Command) -> str:
     for what, name, known in kinds:
         names = list(known)
         if name not in names:
-            listed = ", ".join(sorted(names)[:20]) or "none"
-            more = f" (and {len(names) - 20} more)" if len(names) > 20 else ""
-            return f"has no {what} '{name}'; its {what}s: {listed}{more}"
+            return no_such(what, name, names)
     return ""
+
+
+def no_such(what: str, name: str, known: Iterable[str]) -> str:
+    """`has no task 'x'; its tasks: a, b` (the first twenty, and how many more)."""
+    names = sorted(known)
+    listed = ", ".join(names[:20]) or "none"
+    more = f" (and {len(names) - 20} more)" if len(names) > 20 else ""
+    return f"has no {what} '{name}'; its {what}s: {listed}{more}"
 
 
 async def note_after(db_path: str, ref: str, text: str) -> str | None:

@@ -237,9 +237,8 @@ def ui(db: str | None, color: str) -> None:
 )
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
-    from phasegate.engine.client import known
+    from phasegate.engine.client import known, shown_status
     from phasegate.engine.model.durations import format_duration
-    from phasegate.tui.cli.views import shown_status
     from phasegate.tui.text import counts_text, table, when
 
     async def go() -> list[Any]:
@@ -275,7 +274,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
 
 
 def _run_json(r: Any) -> dict[str, Any]:
-    from phasegate.tui.cli.views import shown_status
+    from phasegate.engine.client import shown_status
 
     return {
         "id": r.id,

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from phasegate.engine.client import SQLiteStore, resolve_run
+from phasegate.engine.client import SQLiteStore, resolve_run, shown_status
 from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
-from phasegate.tui.cli.views import shorten, shown_status
+from phasegate.tui.cli.views import shorten
 from phasegate.tui.text import one_line, safe, table, when
 
 if TYPE_CHECKING:

@@ -9,7 +9,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from phasegate.engine.client import RunRow, SQLiteStore, elapsed, engine_alive, resolve_run
+from phasegate.engine.client import (
+    RunRow,
+    SQLiteStore,
+    elapsed,
+    engine_alive,
+    resolve_run,
+    shown_status,
+)
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.client.reports import make, metrics
 from phasegate.engine.model import events as ev
@@ -35,16 +42,6 @@ def changes_text(diff: list[dict[str, Any]]) -> str:
     """An amendment's difference on one line: +task three, -task two, ~gate review."""
     sign = {"added": "+", "removed": "-", "changed": "~"}
     return ", ".join(f"{sign.get(c['change'], '~')}{c['what']} {c['id']}" for c in diff)
-
-
-def shown_status(row: RunRow, status: str | None = None) -> str:
-    """The run's status as users see it: an unfinished run without a live engine is
-    `interrupted` (`phasegate resume` takes it over)."""
-    status = status or row.status
-    live = ("pending", "running", "paused")
-    if row.finished_at is None and status in live and not engine_alive(row):
-        return "interrupted"
-    return status
 
 
 async def show_run(db_path: str, ref: str, as_json: bool) -> str:

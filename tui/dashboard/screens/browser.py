@@ -14,7 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from phasegate.engine.client import RunRow, SQLiteStore, engine_alive
+from phasegate.engine.client import RunRow, SQLiteStore
+from phasegate.engine.client import shown_status as _status  # (as `phasegate runs` says it)
 from phasegate.engine.model.durations import format_duration
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
@@ -57,15 +58,6 @@ def _ordered(runs: list[RunRow], sort: str) -> list[RunRow]:
 def _matches(run: RunRow, needle: str) -> bool:
     fields = (run.id, run.plan_name, _status(run), run.user)
     return any(needle in field.lower() for field in fields)
-
-
-def _status(run: RunRow) -> str:
-    """The run's status as `phasegate runs` shows it: unfinished with no live engine, it is
-    `interrupted` (its row still says `running`)."""
-    live = ("pending", "running", "paused")
-    if run.finished_at is None and run.status in live and not engine_alive(run):
-        return "interrupted"
-    return run.status
 
 
 class RunTable(DataTable[object]):
