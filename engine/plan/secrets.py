@@ -90,13 +90,8 @@ def resolve(plan: Plan, environ: Mapping[str, str] | None = None) -> dict[str, s
 def readable(plan: Plan, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The declared secrets whose source this process can read now, by name (the others are
     left out: what is written after a run's end is redacted of what this process knows)."""
-    values = {}
-    for name, spec in plan.secrets.items():
-        try:
-            values[name] = read_secret(name, spec.dump(), plan.base_dir, environ)
-        except SecretUnavailable:
-            continue
-    return values
+    sources = {name: spec.dump() for name, spec in plan.secrets.items()}
+    return _readable(sources, plan.base_dir, environ)
 
 
 def readable_in_text(text: str, base_dir: str) -> dict[str, str]:
@@ -109,13 +104,24 @@ def readable_in_text(text: str, base_dir: str) -> dict[str, str]:
     except yaml.YAMLError:
         return {}
     declared = data.get("secrets") if isinstance(data, dict) else None
+    sources = {
+        str(name): source
+        for name, source in (declared.items() if isinstance(declared, dict) else ())
+        if isinstance(source, dict)
+    }
+    return _readable(sources, base_dir)
+
+
+def _readable(
+    sources: Mapping[str, Mapping[str, Any]],
+    base_dir: str,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     values = {}
-    for name, source in (declared or {}).items() if isinstance(declared, dict) else ():
-        if not isinstance(source, dict):
-            continue
+    for name, source in sources.items():
         try:
-            values[str(name)] = read_secret(str(name), source, base_dir)
-        except (SecretUnavailable, OSError, ValueError):
+            values[name] = read_secret(name, source, base_dir, environ)
+        except (SecretUnavailable, OSError, ValueError):  # (what cannot be read is not known)
             continue
     return values
 

@@ -108,18 +108,14 @@ def resume_live(db_path: str, found: Resumable) -> str:
     row, state = found.row, found.state
     if state.finished_at is not None:
         return f"run {row.id} has finished ({state.status.value}): nothing to resume"
-    if state.status.value == "paused":
-        from phasegate.engine.model.commands import Resume
-        from phasegate.tui.cli.control import command
-
-        return asyncio.run(command(db_path, row.id, Resume()))
+    # (a phase paused alone: by `pause --phase`, or a risk rule's `pause` action)
     held = [p.id for p in state.phases.values() if p.held]
-    if held:  # (a phase paused alone, by `pause --phase` or a risk rule's `pause` action)
+    phases = [""] if state.status.value == "paused" else held
+    if phases:
         from phasegate.engine.model.commands import Resume
         from phasegate.tui.cli.control import command
 
-        said = [asyncio.run(command(db_path, row.id, Resume(phase))) for phase in held]
-        return "\n".join(said)
+        return "\n".join(asyncio.run(command(db_path, row.id, Resume(p))) for p in phases)
     return (
         f"run {row.id} is running (engine pid {row.engine_pid}): nothing to resume; "
         f"`phasegate attach {row.id}{db_flag(db_path)}` opens it"
