@@ -117,8 +117,10 @@ def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
         )
 
     match event:
-        case ev.TaskStarted():
+        case ev.TaskStarted() if event.spawned:
             return row("started", event.task, event.agent, event.attempt)
+        case ev.TaskStarted():  # (no process: its failure says why, on the next line)
+            return None
         case ev.TaskFinished():
             detail = event.reason if event.status != "succeeded" else ""
             return row(event.status, event.task, "", event.attempt, detail)
@@ -180,7 +182,8 @@ def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
             )
         case ev.RunPaused() | ev.RunResumed():
             verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
-            return f"{clock} {glyph('phase')} run {verb} by {one_line(event.by)}"
+            what = f"phase {one_line(event.phase)}" if event.phase else "run"  # (paused alone)
+            return f"{clock} {glyph('phase')} {what} {verb} by {one_line(event.by)}"
         case ev.ResearchFinished():
             found = f"{len(event.results)} answer{'s' if len(event.results) != 1 else ''}"
             why = f" ({one_line(event.error)})" if event.error else ""

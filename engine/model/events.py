@@ -109,6 +109,9 @@ class TaskReady(Event, frozen=True):
     task: str
 
 
+NOT_STARTED = "(not started: "
+
+
 @event("task.started")
 class TaskStarted(Event, frozen=True):
     task: str
@@ -118,6 +121,12 @@ class TaskStarted(Event, frozen=True):
     pgid: int
     command: str = ""
     proc_started: float | None = None  # the process's start time: a pid is not reused unseen
+
+    @property
+    def spawned(self) -> bool:
+        """False for an attempt that ends failed without a process (its budget is spent, its
+        worktree could not be made): its `command` says why, `(not started: WHY)`."""
+        return not self.command.startswith(NOT_STARTED)
 
 
 @event("task.finished")

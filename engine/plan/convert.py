@@ -41,7 +41,7 @@ def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
     emptied: set[Path] = set()  # mappings a bad key was dropped from
     while len(issues) < MAX_PROBLEMS:
         try:
-            made = msgspec.convert(work, cls, strict=False)
+            made = msgspec.convert(work, cls, strict=True)
         except msgspec.ValidationError as exc:
             issue = locate(str(exc), work, cls)
             if issue is None or (issue.path, issue.said) in seen:
@@ -143,7 +143,7 @@ def _failing_key(tp: Any, value: object, on_key: bool) -> Any:
     key_type, value_type = args
     for k, v in value.items():
         try:
-            msgspec.convert(k, key_type, strict=False)
+            msgspec.convert(k, key_type, strict=True)
         except msgspec.ValidationError:
             if on_key:
                 return k
@@ -151,7 +151,7 @@ def _failing_key(tp: Any, value: object, on_key: bool) -> Any:
         if on_key:
             continue
         try:
-            msgspec.convert(v, value_type, strict=False)
+            msgspec.convert(v, value_type, strict=True)
         except msgspec.ValidationError:
             return k
     return None

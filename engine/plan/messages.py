@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import reprlib
 import typing
 from typing import Any
@@ -171,11 +173,11 @@ def _type_message(expected: str, value: object) -> str:
     if expected == "str":
         return f"must be text, got {shown(value)}{_quote_hint(value)}"
     if expected == "int":
-        return f"must be a whole number, got {shown(value)}"
+        return f"must be a whole number, got {shown(value)}{_unquote_hint(value, int)}"
     if expected == "float":
-        return f"must be a number, got {shown(value)}"
+        return f"must be a number, got {shown(value)}{_unquote_hint(value, float)}"
     if expected == "bool":
-        return f"must be true or false, got {shown(value)}"
+        return f"must be true or false, got {shown(value)}{_unquote_hint(value, bool)}"
     if expected == "array":
         if value is None:
             return "is empty; give a list, e.g. [a, b], or remove the key"
@@ -186,3 +188,20 @@ def _type_message(expected: str, value: object) -> str:
             return "is empty; give a mapping of `key: value` lines, or remove the key"
         return f"must be a mapping of `key: value` lines, got {shown(value)}"
     return f"must be {expected}, got {shown(value)}; see `phasegate schema` for what is allowed"
+
+
+def _unquote_hint(value: object, kind: type) -> str:
+    """`; write 2, without quotes`: a number or a truth written as text (`slots: "2"`). The
+    plan takes what its JSON Schema takes, so a quoted number is not read as one."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if kind is bool:
+        plain = text.lower() in ("true", "false")
+        return f"; write {text.lower()}, without quotes" if plain else ""
+    if re.fullmatch(r"[-+]?\d+" if kind is int else r"[-+]?\d+(\.\d+)?", text):
+        return f"; write {text}, without quotes"
+    try:  # (YAML reads `1e400`, without a dot, as text)
+        return "" if math.isfinite(float(text)) else "; no number is that large"
+    except ValueError:
+        return ""

@@ -193,7 +193,8 @@ class Attempts:
         self.running[tid] = attempt
         if why:  # a budget it spends from is spent, or no worktree: it ends failed, unspawned
             attempt.blocked = True
-            host.emit(ev.TaskStarted(host.now(), tid, number, agent, 0, 0, f"(not started: {why})"))
+            unspawned = f"{ev.NOT_STARTED}{why})"
+            host.emit(ev.TaskStarted(host.now(), tid, number, agent, 0, 0, unspawned))
             asyncio.get_running_loop().call_soon(self._finished, attempt, Exit(None, why))
             return
         if attempt.tail is None:  # (an attempt that may be adopted is not spoken to)

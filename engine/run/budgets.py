@@ -133,6 +133,9 @@ class Budgets:
         self.spent.pop(scope, None)
         self._warned.discard(scope)
         self._asking.discard(scope)
+        risk = host.state.risks.get(f"budget:{scope}")
+        if risk is not None and risk.open:  # (a budget's risk is its own: no tick clears it)
+            host.emit(ev.RiskCleared(host.now(), risk.key, f"the budget was extended by {by}"))
 
     def _all(self) -> list[tuple[str, Budget]]:
         plan = self._host.plan
@@ -180,7 +183,7 @@ class Budgets:
         host = self._host
         if budget.action == "pause":
             self._risk(scope, "high", f"{what}: its budget is spent", "the run is paused", {})
-            self._control.handle(cmd.Pause(reason=f"the budget of {scope} is spent"), "budget")
+            self._act("pause", scope, cmd.Pause(reason=f"the budget of {scope} is spent"))
             return
         if budget.action == "ask":
             question = (
@@ -190,16 +193,41 @@ class Budgets:
             self._risk(scope, "high", f"{what}: its budget is spent", "asks the operator", {})
             self.spent[scope] = f"the budget of {scope} is spent ({what}); nobody extended it"
             self._asking.add(scope)
-            self._control.handle(cmd.Pause(reason=question, ask=f"budget:{scope}"), "budget")
+            self._act("ask", scope, cmd.Pause(reason=question, ask=f"budget:{scope}"))
             return
         why = f"the budget of {scope} is spent ({what})"
         self.spent[scope] = why
         self._risk(scope, "high", f"{what}: its budget is spent", "its tasks are stopped", {})
-        for tid, task in list(host.state.tasks.items()):
-            if tid == reporter or task.status is not TaskStatus.RUNNING:
-                continue
-            if scope in (s for s, _ in self.scopes(tid)):
-                self._control.handle(cmd.CancelTask(tid, why), "budget")
+        stopped = [
+            tid
+            for tid, task in list(host.state.tasks.items())
+            if tid != reporter
+            and task.status is TaskStatus.RUNNING
+            and scope in (s for s, _ in self.scopes(tid))
+        ]
+        named = f"; stopped: {', '.join(stopped)}" if stopped else ""
+        self._audit("stop", scope, True, f"{why}: none of its tasks starts again{named}")
+        for tid in stopped:
+            self._control.handle(cmd.CancelTask(tid, why), "budget")
+
+    def _act(self, kind: str, scope: str, command: cmd.Pause) -> None:
+        """The budget's action, as a command of its own (an audit row, as a risk rule's is)."""
+        ok, message = self._control.handle(command, "budget")
+        self._audit(kind, scope, ok, message)
+
+    def _audit(self, kind: str, scope: str, ok: bool, message: str) -> None:
+        host = self._host
+        target = "" if scope == "run" else scope
+        host.emit(ev.CommandDone(host.now(), 0, kind, "budget", ok, message, target=target))
+
+    def stopped(self, tids: list[str]) -> str:
+        """Why these tasks ended badly, when a spent `stop` budget ended one of them (the
+        run's reason says it, not only that the phase failed), or ""."""
+        if not self.spent:
+            return ""
+        whys = set(self.spent.values())
+        state = self._host.state.tasks
+        return next((state[t].reason for t in tids if state[t].reason in whys), "")
 
     def _risk(
         self, scope: str, severity: str, message: str, action: str, evidence: dict[str, object]

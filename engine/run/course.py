@@ -54,7 +54,10 @@ class Course:
                 r.emit(ev.PhaseFinished(r.now(), phase.id, status))
                 if status == "failed":
                     self._block_from(index + 1, f"phase '{phase.id}' failed")
-                    return RunStatus.FAILED, f"phase '{phase.id}' failed"
+                    spent = r._budgets.stopped([t.id for t in phase.tasks])
+                    return RunStatus.FAILED, f"phase '{phase.id}' failed" + (
+                        f": {spent}" if spent else ""
+                    )
             at_gate = False  # (a rewind to it later runs it again)
             rewind, reason = await self._gates_after(phase.id)
             if reason and rewind is None:

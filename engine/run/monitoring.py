@@ -175,8 +175,6 @@ class Monitoring:
         question = host.state.question
         if question.get("risk") != cleared.key or host.state.status is not RunStatus.PAUSED:
             return
-        if cleared.key.startswith("budget:"):  # (a spent budget's question waits for a person:
-            return  # resume extends it, cancel stops; its risk is no rule's to clear)
         by = str(question.get("by") or "engine")
         ok, message = self._control.handle(cmd.Resume(), by)
         if ok:

@@ -247,8 +247,9 @@ def _phase_findings(
     return found
 
 
-# risks raised and cleared by a part of the run, not by what holds at a tick (run/notify.py)
-OWN_RULES = frozenset({"notify"})
+# risks raised and cleared by a part of the run, not by what holds at a tick: the notify
+# command's (run/notify.py), a budget's (run/budgets.py: cleared when it is extended)
+OWN_RULES = frozenset({"notify", "budget"})
 
 
 def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]:

@@ -13,13 +13,14 @@ from .conftest import Run, show_last, until
 
 STOP = """
 name: wall
-agents: {w: {slots: 2}}
+agents: {w: {slots: 1}}
 phases:
   - id: p
     budget: {seconds: 1s, action: stop}
     tasks:
       - {id: long, run: "sleep 60"}
       - {id: later, run: "true", needs: [long]}
+      - {id: queued, run: "true", priority: -1}
   - id: q
     tasks: [{id: free, run: "true"}]
 """
@@ -34,9 +35,22 @@ def test_a_phase_out_of_wall_time_stops_its_tasks(pg: Run, tmp_path: Path) -> No
     assert tasks["long"]["reason"].startswith("the budget of phase p is spent (1.")
     assert tasks["long"]["duration"] < 10  # stopped, not waited for
     assert tasks["later"]["status"] == "blocked"
-    risks = json.loads(pg("risks", "last", "--json", "--all").stdout)["risks"]
+    # waiting for the slot, it never started: it fails with the reason, never logged `started`
+    assert tasks["queued"]["status"] == "failed"
+    assert tasks["queued"]["reason"] == tasks["long"]["reason"]
+    assert [
+        line for line in done.stdout.splitlines() if "queued" in line and "started" in line
+    ] == []
+    # the run's reason names the budget; the risk stays open (the budget is spent for good)
+    assert show_last(pg)["reason"] == f"phase 'p' failed: {tasks['long']['reason']}"
+    risks = json.loads(pg("risks", "last", "--json").stdout)["risks"]
     spent = [r for r in risks if r["key"] == "budget:phase p"]
     assert spent and spent[0]["severity"] == "high" and "s of 1.0s spent" in spent[0]["message"]
+    # the budget's action is in the audit, as a command of its own
+    audit = json.loads(pg("audit", "last", "--json").stdout)["audit"]
+    stop = [r for r in audit if r["decision"] == "stop"]
+    assert len(stop) == 1 and stop[0]["user"] == "budget" and stop[0]["target"] == "phase p"
+    assert stop[0]["outcome"].endswith("none of its tasks starts again; stopped: long")
 
 
 ASK = """
@@ -81,3 +95,4 @@ def test_asking_pauses_the_run_and_resume_extends_the_wall_time(pg: Run, tmp_pat
     assert [r["reason"] for r in audit if "budget" in r["decision"]] == [
         "+$0 +0 tokens +0 turns +1s"
     ]
+    assert [r["decision"] for r in audit if r["user"] == "budget"] == ["ask", "ask"]
