@@ -119,12 +119,11 @@ def issue_message(issue: Issue, value: object) -> str:
         return f"is out of range, got {shown(value)}{limits}"
     if kind == "value":
         return said
-    if kind == "bound":
-        if "gt" in bounds and "> " in said:
-            return f"must be more than {bounds['gt']}, got {shown(value)}"
-        if "ge" in bounds and ">= " in said:
-            return f"must be {bounds['ge']} or more, got {shown(value)}"
-        return f"must be {bounds.get('le', bounds.get('lt'))} or less, got {shown(value)}"
+    if kind == "bound":  # (as msgspec says it: an int's `gt=0` is `>= 1`)
+        op, _, limit = said.split("`")[2].strip().partition(" ")
+        limit = limit.removesuffix(".0")  # (`more than 0`, for a float's bound too)
+        words = {">": "more than {}", ">=": "{} or more", "<": "less than {}", "<=": "{} or less"}
+        return f"must be {words.get(op, op + ' {}').format(limit)}, got {shown(value)}"
     if kind == "pattern":
         return extra(metas, "pattern") or _not_an_id(value, "id")
     if kind == "length":
