@@ -16,7 +16,8 @@ A lost connection (keepalives notice it) is retried for `ssh.connect_timeout`; o
 each attempt it carried is read again: ended (its real exit status), or still running (its output
 followed on from where the stream stopped; one spoken to on its stdin is stopped and fails, its
 input being gone). Not reconnected within the limit: the attempt ends failed, `connection lost`,
-into its retry policy; it is never re-run silently.
+into its retry policy; it is never re-run silently, nor beside itself: its process may live on,
+and the host's next connection stops it before anything new runs there (ssh_reap.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from phasegate.engine.exec import ssh_boot as boot
 from phasegate.engine.exec.base import Exit, ProcSpec
 from phasegate.engine.exec.executors import REMOTE
 from phasegate.engine.exec.ssh_connect import SshError, asyncssh, connect
+from phasegate.engine.exec.ssh_reap import Lost, LostAttempts, settle
 from phasegate.engine.plan.model import Agent, SshOptions
 
 MAX_LINE = 1 << 20  # a longer line is cut into pieces of this size, as a file tail does
@@ -56,9 +58,10 @@ class SshProcess:
         on_exit: Callable[[Exit], None],
         d: str,
         script: str | None = None,
+        task: tuple[str, int] = ("", 0),
     ) -> None:
         self._ex, self._spec, self._on_line, self._on_exit = ex, spec, on_line, on_exit
-        self.dir = d
+        self.dir, self._label = d, task  # (task, attempt): ("", 0) for a command not a task's
         self.pid = self.pgid = 0
         self._got_pid = asyncio.Event()
         self._done = False
@@ -72,13 +75,20 @@ class SshProcess:
     # -- the session ----------------------------------------------------------------------
 
     async def _run(self, script: str | None = None) -> None:
+        fresh = script is None  # (else it follows an attempt already on the host)
         try:
-            conn = await self._ex.connection()
+            conn = await (self._ex.fresh_connection() if fresh else self._ex.connection())
         except SshError as exc:
-            self._end(Exit(None, str(exc)))
+            if not fresh:
+                self._give_up(str(exc))
+                return
+            note = self._ex.lost.note()  # what it would have run beside
+            self._end(Exit(None, f"{exc}; not run there: {note}" if note else str(exc)))
             return
         spec = self._spec
         if script is None:
+            for line in self._ex.lost.said(self._label[0]):
+                self._on_line("err", line)
             env = task_env(spec.env)
             script = boot.start(spec.argv, env, self._ex.opts.workdir, self.dir, spec.stdin)
         try:
@@ -174,19 +184,18 @@ class SshProcess:
         host = self._ex.key
         try:
             await self._ex.reconnect()
-        except SshError as exc:
-            self._end(Exit(None, f"connection to {host} lost: {exc}"))
-            return
-        try:
             state = (await self._ex.run(boot.status_of(self.dir))).strip()
-        except (OSError, asyncssh.Error) as exc:
-            self._end(Exit(None, f"connection to {host} lost: {exc}"))
+        except (OSError, asyncssh.Error, SshError) as exc:
+            self._give_up(f"connection to {host} lost: {exc}")
             return
         if state.startswith("running") and self._stdin_open:
             # spoken to on its stdin, which went with the session: stop it, it fails
-            pgid = self.pgid or int(state.split()[1])
-            with contextlib.suppress(OSError, asyncssh.Error):
-                await self._ex.run(boot.stop_group(pgid, self._grace()))
+            self.pgid = self.pgid or int(state.split()[1])
+            try:
+                await self._ex.run(boot.stop_group(self.pgid, self._grace()))
+            except (OSError, asyncssh.Error, SshError) as exc:
+                self._give_up(f"connection to {host} lost; its input gone, not stopped: {exc}")
+                return
             self._end(Exit(None, f"connection to {host} lost; its input gone, it was stopped"))
             return
         if state == "gone":
@@ -198,6 +207,14 @@ class SshProcess:
         out, err = self._offsets["out"], self._offsets["err"]
         self._bufs = {"out": bytearray(), "err": bytearray()}
         await self._run(boot.follow(self.dir, out, err))
+
+    def _give_up(self, why: str) -> None:
+        """Its connection is gone for good, its process perhaps not: the host's next
+        connection stops it (never a retry beside it); its reason says where it may run on."""
+        keep = self._spec.keep_background
+        lost = Lost(*self._label, self.dir, self.pgid, self._grace(), keep)
+        self._ex.lost.add(lost)
+        self._end(Exit(None, f"{why}; it may still be running on {self._ex.key} ({lost.pid()})"))
 
     # -- the Handle -------------------------------------------------------------------------
 
@@ -246,6 +263,7 @@ class SshExecutor:
         self.connections = 0  # connections made so far (the run measures each one's round trip)
         self.unreachable_since: float | None = None  # (epoch) a cut connection being made again
         self.cuts: list[tuple[float, float]] = []  # (when, how long): cuts made good again
+        self.lost = LostAttempts(key)  # attempts given up with a connection, perhaps running
 
     # -- the connection ---------------------------------------------------------------------
 
@@ -254,10 +272,24 @@ class SshExecutor:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._conn is None:
-                self._conn = await connect(self.key, self.opts)
+                conn = await connect(self.key, self.opts)
+                await self.lost.stop_on(conn)  # (before anything runs on it)
+                self._conn = conn
                 self.connections += 1
                 self.unreachable_since = None
             return self._conn
+
+    async def fresh_connection(self) -> Any:
+        """The connection for a new attempt: with attempts lost here that could not be stopped
+        yet, tried for `connect_timeout` (they are stopped first), SshError if it cannot be."""
+        deadline = time.monotonic() + self.opts.connect_timeout
+        while True:
+            try:
+                return await self.connection()
+            except SshError:
+                if not self.lost or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(0.2)
 
     async def reconnect(self) -> None:
         """Connect again, trying for `connect_timeout` seconds."""
@@ -317,10 +349,10 @@ class SshExecutor:
         # a task's attempt has its own directory (a take-over follows it there); a short
         # command (an agent's `ready` probe) one of its own, never followed
         task = env.get("PHASEGATE_TASK") or f"_cmd-{uuid.uuid4().hex[:12]}"
-        d = boot.task_dir(
-            env.get("PHASEGATE_RUN_ID", "run"), task, int(env.get("PHASEGATE_ATTEMPT", "1") or 1)
-        )
-        proc = SshProcess(self, spec, on_line, on_exit, d)
+        attempt = int(env.get("PHASEGATE_ATTEMPT", "1") or 1)
+        d = boot.task_dir(env.get("PHASEGATE_RUN_ID", "run"), task, attempt)
+        label = (task, attempt) if "PHASEGATE_TASK" in env else ("", 0)
+        proc = SshProcess(self, spec, on_line, on_exit, d, task=label)
         self._procs.add(proc)
         return proc
 
@@ -350,29 +382,13 @@ class SshExecutor:
                 on_line(stream, text)
 
         spec = ProcSpec([], {}, "", outputs=list(outputs or ()))
-        proc = SshProcess(self, spec, line, on_exit, d, boot.follow(d, 0, 0))
+        proc = SshProcess(self, spec, line, on_exit, d, boot.follow(d, 0, 0), (task, attempt))
         self._procs.add(proc)
         return proc
 
     async def settle(self, run_id: str, task: str, attempt: int, action: str) -> tuple[str, str]:
-        """A dead engine's attempt here, after a take-over: (`adopted` or `rerun` or the
-        action, why). Its group is stopped unless it is adopted."""
-        d = boot.task_dir(run_id, task, attempt)
-        try:
-            state = (await self.run(boot.status_of(d))).strip()
-        except (OSError, asyncssh.Error, SshError) as exc:
-            return ("rerun" if action == "adopt" else action), f"{self.key} unreachable: {exc}"
-        if action == "adopt":
-            if state.startswith("done"):
-                return "adopted", f"it ended with exit code {state.split()[1]} on {self.key}"
-            if state.startswith("running"):
-                return "adopted", f"its process {state.split()[1]} on {self.key} lives on"
-            return "rerun", f"its process on {self.key} is gone and left no exit status: run again"
-        if state.startswith("running"):
-            with contextlib.suppress(OSError, asyncssh.Error, SshError):
-                await self.run(boot.stop_group(int(state.split()[1]), 5.0))
-            return action, f"its process group on {self.key} was stopped"
-        return action, ""
+        """A dead engine's attempt here, after a take-over (ssh_reap.settle)."""
+        return await settle(self, run_id, task, attempt, action)
 
     def started_at(self, handle: Any) -> float | None:
         return None

@@ -84,12 +84,33 @@ def stop_group(pgid: int, grace: float, only_kill: bool = False) -> str:
     g = f"-- -{int(pgid)}"
     if only_kill:
         return f"kill -KILL {g} 2>/dev/null; exit 0\n"
+    return f"kill -TERM {g} 2>/dev/null || exit 0\n" + _wait_then_kill(g, grace) + "exit 0\n"
+
+
+def _wait_then_kill(g: str, grace: float) -> str:
     ticks = max(1, int(grace / 0.05))
     return (
-        f"kill -TERM {g} 2>/dev/null || exit 0\n"
         f"i=0; while kill -0 {g} 2>/dev/null && [ $i -lt {ticks} ]; do\n"
         "sleep 0.05; i=$((i+1)); done\n"
-        f"kill -KILL {g} 2>/dev/null; exit 0\n"
+        f"kill -KILL {g} 2>/dev/null\n"
+    )
+
+
+def stop_lost(d: str, grace: float, keep_background: bool) -> str:
+    """Stop an attempt the engine lost with its connection, by the pid its directory records:
+    prints `stopped PID` (it was running: its group was TERMed, then KILLed after `grace`),
+    `ended PID` (it had ended; what it left in its group is stopped unless `keep_background`),
+    or `none` (it never started)."""
+    keep = "true" if keep_background else "false"
+    return (
+        f'd="$HOME"/{shlex.quote(d)}\n'
+        'pg=$(cat "$d/pid" 2>/dev/null)\n'
+        "case $pg in ''|*[!0-9]*) echo none; exit 0;; esac\n"
+        'if [ -s "$d/status" ]; then said=ended; else said=stopped; fi\n'
+        f'if [ $said = ended ] && {keep}; then echo "ended $pg"; exit 0; fi\n'
+        'kill -TERM -- -"$pg" 2>/dev/null || said=ended\n'
+        + _wait_then_kill('-- -"$pg"', grace)
+        + 'echo "$said $pg"\n'
     )
 
 
