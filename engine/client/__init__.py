@@ -25,10 +25,11 @@ from phasegate.engine.logline import one_line as one_line
 from phasegate.engine.logline import paint as paint
 from phasegate.engine.logline import safe as safe
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.commands import Command, args_of
+from phasegate.engine.model.commands import Command, Resume, args_of
 from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.identity import current_identity
-from phasegate.engine.model.state import RunState
+from phasegate.engine.model.state import PhaseState, RunState
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
 from phasegate.engine.store import SQLiteStore as SQLiteStore
 from phasegate.engine.store.base import RunRow as RunRow
 from phasegate.engine.store.base import resolve_run as resolve_run
@@ -69,6 +70,40 @@ def shown_status(row: RunRow, status: str | None = None) -> str:
     if row.finished_at is None and status in live and not engine_alive(row):
         return "interrupted"
     return status
+
+
+def paused_phases(state: RunState) -> list[PhaseState]:
+    """The phases paused alone (by `pause --phase`, or a risk rule's `pause` action, by
+    `risk:RULE`) that have not ended: none of their tasks starts until each is resumed, while
+    the run itself says `running`."""
+    if state.finished_at is not None:
+        return []
+    return [p for p in state.phases.values() if p.held and not p.status.ended]
+
+
+def resumes(state: RunState) -> list[Command]:
+    """What going on sends (`phasegate resume RUN`, the dashboard's `p`): a paused run is
+    resumed (its phases paused alone stay so); otherwise each phase paused alone is. [] when
+    nothing is paused."""
+    if state.finished_at is not None:
+        return []
+    if state.status is RunStatus.PAUSED:
+        return [Resume()]
+    return [Resume(p.id) for p in paused_phases(state)]
+
+
+def stalled(state: RunState) -> bool:
+    """Nothing runs, and nothing starts until a person resumes the paused run or the phase under
+    way (paused alone): the forecast's time left holds meanwhile (the engine records it as
+    `still`), so front ends say the ETA is paused instead of showing it frozen."""
+    if state.finished_at is not None:
+        return False
+    if any(t.status is TaskStatus.RUNNING for t in state.tasks.values()):
+        return False
+    if state.status is RunStatus.PAUSED:
+        return True
+    under_way = next((p for p in state.phases.values() if not p.status.ended), None)
+    return under_way is not None and under_way.held
 
 
 def elapsed(row: RunRow, state: RunState) -> float | None:

@@ -188,8 +188,9 @@ def slots_changed(s: RunState, e: ev.AgentSlotsChanged) -> None:
 
 def run_paused(s: RunState, e: ev.RunPaused) -> None:
     if e.phase:
-        if e.phase in s.phases:
-            s.phases[e.phase].held = True
+        phase = s.phases.get(e.phase)
+        if phase is not None:
+            phase.held, phase.held_by, phase.held_reason = True, e.by, e.reason
     elif s.status is RunStatus.RUNNING:
         s.status = RunStatus.PAUSED
     if e.ask and not e.phase:
@@ -198,8 +199,9 @@ def run_paused(s: RunState, e: ev.RunPaused) -> None:
 
 def run_resumed(s: RunState, e: ev.RunResumed) -> None:
     if e.phase:
-        if e.phase in s.phases:
-            s.phases[e.phase].held = False
+        phase = s.phases.get(e.phase)
+        if phase is not None:
+            phase.held, phase.held_by, phase.held_reason = False, "", ""
     elif s.status is RunStatus.PAUSED:
         s.status = RunStatus.RUNNING
     if not e.phase:

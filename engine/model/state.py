@@ -122,6 +122,8 @@ class PhaseState(msgspec.Struct):
     started_at: float | None = None
     finished_at: float | None = None
     held: bool = False  # paused by an operator: none of its tasks starts until resumed
+    held_by: str = ""  # who paused it (a user, or `risk:RULE` for a risk rule's `pause`)
+    held_reason: str = ""  # why, as the pause said it
 
 
 class AgentState(msgspec.Struct):

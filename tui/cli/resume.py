@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from phasegate.engine.client import RunRow, SQLiteStore, db_flag, resolve_run
+from phasegate.engine.client import RunRow, SQLiteStore, db_flag, resolve_run, resumes
 from phasegate.engine.client.plans import Plan, plan_from_text, read_text
 from phasegate.engine.model.errors import PlanError, UsageError
 from phasegate.engine.model.snapshot import fold_run
@@ -108,14 +108,12 @@ def resume_live(db_path: str, found: Resumable) -> str:
     row, state = found.row, found.state
     if state.finished_at is not None:
         return f"run {row.id} has finished ({state.status.value}): nothing to resume"
-    # (a phase paused alone: by `pause --phase`, or a risk rule's `pause` action)
-    held = [p.id for p in state.phases.values() if p.held]
-    phases = [""] if state.status.value == "paused" else held
-    if phases:
-        from phasegate.engine.model.commands import Resume
+    # (the run, or each phase paused alone: by `pause --phase`, or a risk rule's `pause`)
+    orders = resumes(state)
+    if orders:
         from phasegate.tui.cli.control import command
 
-        return "\n".join(asyncio.run(command(db_path, row.id, Resume(p))) for p in phases)
+        return "\n".join(asyncio.run(command(db_path, row.id, o)) for o in orders)
     return (
         f"run {row.id} is running (engine pid {row.engine_pid}): nothing to resume; "
         f"`phasegate attach {row.id}{db_flag(db_path)}` opens it"

@@ -12,10 +12,13 @@ from typing import Any
 from phasegate.engine.client import (
     RunRow,
     SQLiteStore,
+    db_flag,
     elapsed,
     engine_alive,
+    paused_phases,
     resolve_run,
     shown_status,
+    stalled,
 )
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.client.reports import make, metrics
@@ -55,6 +58,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     scores = metrics(facts)
     alive = engine_alive(row)
     status = shown_status(row, state.status.value if state.events else None)
+    held = {p.id: p for p in paused_phases(state)}  # (the run says `running` meanwhile)
     if as_json:
         data: dict[str, Any] = {
             "id": row.id,
@@ -85,6 +89,10 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
                     "status": p.status.value,
                     "started_at": p.started_at,
                     "finished_at": p.finished_at,
+                    # paused alone (`pause --phase`, a risk rule's `pause`): who and why
+                    "paused": (
+                        {"by": p.held_by, "reason": p.held_reason} if p.id in held else None
+                    ),
                 }
                 for p in state.phases.values()
             ],
@@ -105,8 +113,9 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             "tasks": [t.as_dict() for t in state.tasks.values()],
         }
         return json.dumps(data, indent=2)
+    paused = f", phase{'s' if len(held) > 1 else ''} {', '.join(map(safe, held))} paused"
     head = [
-        f"run {row.id}  {safe(row.plan_name)}  {status}",
+        f"run {row.id}  {safe(row.plan_name)}  {status}{paused if held else ''}",
         f"  plan     {safe(row.plan_path)}",
         f"  started  {when(state.started_at)} by {safe(row.user)}@{safe(row.host)}",
         f"  duration {format_duration(elapsed(row, state))}",
@@ -123,13 +132,23 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         phases = ", ".join(
             f"{safe(p)} ~{format_duration(left)}" for p, left in ahead["phases"].items()
         )
-        head.append(f"  forecast ends in ~{format_duration(ahead['eta_s'])} ({phases})")
+        left = f"~{format_duration(ahead['eta_s'])}"
+        if ahead["paused"]:  # (its time left holds until the run goes on)
+            head.append(f"  forecast paused: {left} left once it goes on ({phases})")
+        else:
+            head.append(f"  forecast ends in {left} ({phases})")
     if state.question:
         risk = state.risks.get(str(state.question.get("risk")))
         what = f"{risk.subject}: {risk.message}" if risk else str(state.question["reason"])
         head.append(
             f"  asking   {safe(state.question['by'])} asks whether to go on ({safe(what)}): "
             f"`phasegate resume {row.id}` goes on, `phasegate cancel {row.id}` stops"
+        )
+    for p in held.values():  # none of its tasks starts until it is resumed
+        why = f": {safe(shorten(p.held_reason, 80))}" if p.held_reason else ""
+        head.append(
+            f"  paused   phase {safe(p.id)}, by {safe(p.held_by or '?')}{why}; "
+            f"`phasegate resume {row.id}{db_flag(db_path)}` goes on"
         )
     for g in state.feedback_given:  # stakeholders' answers
         rated = f"{g['rating']}/5" if g.get("rating") is not None else "no rating"
@@ -202,6 +221,7 @@ def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
         "eta_s": round(left, 1),
         "phases": {p: round(v, 1) for p, v in phases.items() if v is not None},
         "guessed": state.forecast.get("guessed", 0),
+        "paused": stalled(state),  # nothing runs until a person resumes the run or its phase
     }
 
 

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from phasegate.engine.client import db_flag
+from phasegate.engine.client import db_flag, resumes
 from phasegate.engine.client.feedback import note_after_end
 from phasegate.engine.client.policy import (
     may_answer_permission,
@@ -52,7 +52,8 @@ class DashboardScreen(Screen[None]):
         Binding("o", "sort", "Sort", id="dashboard.sort"),
         Binding("g", "gates", "Gates", id="dashboard.gates"),
         Binding("p", "pause", "Pause", id="dashboard.pause"),
-        Binding("p", "resume_run", "Resume", id="dashboard.resume"),  # (while the run is paused)
+        # (while the run is paused, or a phase is paused alone: as `phasegate resume RUN`)
+        Binding("p", "resume_run", "Resume", id="dashboard.resume"),
         Binding("s", "skip", "Skip", show=False, id="dashboard.skip"),
         Binding("x", "cancel_task", "Cancel task", show=False, id="dashboard.cancel"),
         Binding("R", "retry", "Retry task", show=False, id="dashboard.retry"),
@@ -82,7 +83,7 @@ class DashboardScreen(Screen[None]):
         self._draining = False
         self._alive = True
         self._steerable = True  # the run can be steered (the footer shows its keys)
-        self._paused = False  # the footer offers `p Resume` (else `p Pause`)
+        self._paused = False  # the run or a phase is paused: `p Resume` (else `p Pause`)
         self._offered = False  # the offer to take over a run whose engine died, made once
         self._viewer = current_identity().user  # whom this dashboard tells (its OS user)
         self._prompts = Prompts(self, feed, self._viewer)  # gates, changes, questions, requests
@@ -135,7 +136,7 @@ class DashboardScreen(Screen[None]):
         if not changes:
             return
         state, now = self.feed.state, self._now()
-        if (state.status.value == "paused") != self._paused:  # the footer's `p` follows
+        if bool(resumes(state)) != self._paused:  # the footer's `p` follows
             self._paused = not self._paused
             self.refresh_bindings()
         with self.app.batch_update():
@@ -243,7 +244,7 @@ class DashboardScreen(Screen[None]):
         if action == "note":  # (welcome after the end too; with no engine, `n` says why not)
             return True
         if action in ("pause", "resume_run"):  # `p` says what it does now
-            paused = self.feed.state.status.value == "paused"
+            paused = bool(resumes(self.feed.state))  # (the run, or a phase paused alone)
             if paused != (action == "resume_run"):
                 return False
         return steerable or action not in self.STEERING
@@ -285,7 +286,9 @@ class DashboardScreen(Screen[None]):
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6)
             return
-        self.app.notify(f"{order.kind.value.replace('_', ' ')} sent", timeout=2)
+        phase = order.phase if isinstance(order, cmd.Pause | cmd.Resume) else ""
+        of = f" of phase {safe(phase)}" if phase else ""
+        self.app.notify(f"{order.kind.value.replace('_', ' ')}{of} sent", timeout=2)
 
     async def _send_built(self, build: Callable[[], cmd.Command]) -> None:
         """Send the command `build` makes, or say why it cannot be one (a value past its bound:
@@ -313,8 +316,12 @@ class DashboardScreen(Screen[None]):
             await self._send(cmd.Pause())
 
     async def action_resume_run(self) -> None:
-        if self._live():
-            await self._send(cmd.Resume())
+        """Go on as `phasegate resume RUN` does: the paused run, else each phase paused alone
+        (a risk rule's `pause` action pauses the phase under way, not the run)."""
+        if not self._live():
+            return
+        for order in resumes(self.feed.state) or [cmd.Resume()]:
+            await self._send(order)
 
     def action_skip(self) -> None:
         task = self.query_one(TaskTable).selected

@@ -26,7 +26,7 @@ KEYS = [
     ("o", "sort tasks: plan order, status, duration, phase, agent"),
     ("f", "follow the running task"),
     ("g", "gates, and agents' open permission requests; enter answers one"),
-    ("p", "pause the run, or resume it"),
+    ("p", "pause the run, or resume it (or the phases paused alone)"),
     ("s", "skip the selected task (asks a reason; its dependents go on)"),
     ("x", "cancel the selected task (asks to confirm)"),
     ("+ / -", "raise / lower the selected task's priority (higher starts first)"),

@@ -1,7 +1,9 @@
 """The run header: plan, run id, status, elapsed time, ETA (the engine's forecast, counted down)
 and counts by status, on one line. While a manual gate waits for people the status says so
 (`waiting for gate review since 10m00s`) and the ETA stops counting down: it is what is left
-once the gate is decided (`then ~1m30s`)."""
+once the gate is decided (`then ~1m30s`). While nothing runs and nothing starts until a person
+resumes the run or the phase under way (paused alone, by a risk rule's `pause` say), the ETA
+says `ETA paused`: its time left holds meanwhile."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
+from phasegate.engine.client import stalled
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import GateState, RunState
@@ -70,7 +73,10 @@ class RunHeader(Static):
                 line.append(f"then ~{format_duration(left)}  ")
         else:
             left = seconds_left(state, now)
-            if left is not None and alive:
+            if left is not None and alive and stalled(state):  # (held: it would look stale)
+                line.append("ETA paused", style=STATUS_STYLE.get("held", ""))
+                line.append("  ")
+            elif left is not None and alive:
                 line.append(f"ETA {format_duration(left)}  ")
         line.append_text(counts_glyphs(state.counts()))
         return line

@@ -1,5 +1,6 @@
 """Phase panels: one line per phase with status, progress, timebox used and the forecast's time
-left until it ends (`~3m`, red when that runs past its timebox).
+left until it ends (`~3m`, red when that runs past its timebox), or `paused` for a phase paused
+alone (`pause --phase`, a risk rule's `pause`), with a line under it saying by whom and why.
 
 The panel has room for LINES lines (at 80x24 as everywhere). When a plan has more phases and
 gates than that, the phases that have ended first fold into one line ("✓ 3 phases  7/7  ended"),
@@ -15,12 +16,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from phasegate.engine.client import paused_phases
 from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_budget, format_duration
 from phasegate.engine.model.state import GateState, PhaseState, RunState
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE, status_glyph
-from phasegate.tui.text import safe
+from phasegate.tui.text import one_line, safe
 
 LINES = 5  # rows inside the panel's border (its max-height less 2)
 
@@ -45,7 +47,9 @@ class PhasePanel(Static, can_focus=True):
             total[t.phase] = total.get(t.phase, 0) + 1
             if t.status.terminal and t.status is not TaskStatus.BLOCKED:
                 done[t.phase] = done.get(t.phase, 0) + 1
-        forecasting = bool(state.forecast) and state.finished_at is None
+        held = {p.id for p in paused_phases(state)}
+        # the last column: each phase's time left, or `paused` (never cut, as the name is)
+        last_column = bool(state.forecast or held) and state.finished_at is None
         first = next(iter(state.phases), None)
         groups: list[tuple[PhaseState, list[Row]]] = []  # each phase with its rows
         for p in state.phases.values():
@@ -66,18 +70,26 @@ class PhasePanel(Static, can_focus=True):
                 f"~{format_duration(left)}" if left is not None else "",
                 style="red" if late else "dim",
             )
+            if p.id in held:  # (its time left holds until it is resumed)
+                eta = Text("paused", style=STATUS_STYLE.get("held", ""))
             name = Text(f"{status_glyph(p.status)} ", style=STATUS_STYLE.get(p.status, ""))
             name.append(safe(p.title or p.id), style="bold" if p.status == "running" else "")
-            if p.held:
-                name.append(" ⏸ paused", style="bold yellow")
             rows.append(
                 (
                     name,
                     f"{done.get(p.id, 0)}/{total.get(p.id, 0)}",
                     Text(box, style="bold red" if over else ""),
-                    *([eta] if forecasting else []),
+                    *([eta] if last_column else []),
                 )
             )
+            if p.id in held:  # who paused it and why, and the key that resumes it
+                why = f": {one_line(p.held_reason)}" if p.held_reason else ""
+                rows.append(
+                    (
+                        Text(f"  ⏸ {one_line(p.held_by)}{why}", style="dim"),
+                        Text("p resumes", style=STATUS_STYLE.get("held", "")),
+                    )
+                )
             if p.id == first and state.research:  # asked as the first phase starts
                 answers = sum(len(r["results"]) for r in state.research.values())
                 failed = any(r["error"] for r in state.research.values())
@@ -99,7 +111,7 @@ class PhasePanel(Static, can_focus=True):
                     )
                     label.append_text(gate_label(g, state.finished_at is not None))
                     rows.append((Text(f"  ◆ gate {safe(g.id)}", style=style), label))
-        self.update(layout(fit(groups, done, total, LINES), 4 if forecasting else 3))
+        self.update(layout(fit(groups, done, total, LINES), 4 if last_column else 3))
 
 
 def gate_label(g: GateState, run_ended: bool = False) -> Text:

@@ -21,6 +21,7 @@ STATUS_STYLE = {
     "skipped": "cyan",
     "blocked": "yellow",
     "paused": "yellow",
+    "held": "bold yellow",  # a phase paused alone: a person resumes it
     "interrupted": "bold red",
     "not_ready": "bold red",
     "busy": "bold blue",
@@ -70,6 +71,7 @@ _MONO = {
         "busy": _ACTIVE,
         "offline": _ALERT,
         "waiting": _ALERT,
+        "held": _ALERT,
     },
     "gate": {"waiting": "dim", "open": _ALERT, "rejected": _ALERT, "failed": _ALERT},
     "severity": {"info": "dim", "medium": _ACTIVE, "high": _ALERT, "critical": _ALERT},
