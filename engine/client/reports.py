@@ -7,7 +7,10 @@ from phasegate.engine.durable.doctor import diagnose as diagnose
 from phasegate.engine.report import make as make
 from phasegate.engine.report.build import KINDS as KINDS
 from phasegate.engine.report.diff import compare as compare
+from phasegate.engine.report.facts import NOT_DECIDED as NOT_DECIDED
 from phasegate.engine.report.facts import Facts as Facts
+from phasegate.engine.report.facts import ended_first as ended_first
 from phasegate.engine.report.facts import gather as gather
+from phasegate.engine.report.facts import left_undecided as left_undecided
 from phasegate.engine.report.facts import metrics as metrics
 from phasegate.engine.report.knowledge import learn as learn

@@ -10,8 +10,6 @@ from phasegate.engine.plan.template import substitute
 from phasegate.engine.report.facts import (
     BAD,
     FAILED_ENDS,
-    NOT_DECIDED,
-    NOT_REACHED,
     Facts,
     actual_critical_path,
     busy_seconds,
@@ -99,20 +97,6 @@ def coordination(
     }
 
 
-ENDED = frozenset({"succeeded", "failed", "cancelled"})  # (interrupted: `resume` goes on)
-
-
-def gate_status(f: Facts, status: str) -> str:
-    """A gate's status as a report states it: in a run that has ended, a gate still waiting
-    for its phase was never reached, and one still open was never decided."""
-    if f.state.status.value in ENDED:
-        if status == "waiting":
-            return NOT_REACHED
-        if status == "open":
-            return NOT_DECIDED
-    return status
-
-
 def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
     gates = []
     for g in f.state.gates.values():
@@ -120,7 +104,7 @@ def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
             {
                 "id": g.id,
                 "after": g.after,
-                "status": gate_status(f, g.status.value),
+                "status": f.gate_status(g.id),
                 "attempt": g.attempt,
                 "evidence_hash": g.evidence_hash,
                 "criteria": g.criteria,

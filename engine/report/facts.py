@@ -18,6 +18,8 @@ INTERRUPTED = "interrupted"  # an attempt the engine's death cut short (stopped 
 FAILED_ENDS = frozenset({"failed", "timed_out"})  # an attempt that failed (not one stopped)
 NOT_REACHED = "not reached"  # a gate whose phase never ended, in a run that has ended
 NOT_DECIDED = "not decided"  # a gate still open when the run ended (cancelled, say)
+ENDED = frozenset({"succeeded", "failed", "cancelled"})  # (interrupted: `resume` goes on)
+DECIDED = frozenset({"passed", "rejected"})  # the ends of a manual gate's wait for people
 # "on time": within the estimate (or timebox) give or take this share of it or these seconds,
 # whichever is more (a task of 4.004 s against 4 s is on time: the estimate is no stopwatch)
 ON_TIME_SHARE = 0.10
@@ -89,6 +91,7 @@ class Facts(msgspec.Struct):
     passes: dict[str, list[tuple[float, float | None]]] = {}  # phase -> each start, its end
     delays: dict[tuple[str, int], float] = {}  # (task, attempt) -> the retry delay before it
     rerun: dict[str, float] = {}  # task -> when a gate's rejection last sent it back to run
+    undecided: set[str] = set()  # gates an older engine closed `rejected` as the run stopped
     _running: dict[str, Attempt] = {}
 
     def add(self, e: ev.Event) -> None:
@@ -129,8 +132,13 @@ class Facts(msgspec.Struct):
             self._recovered(e)
         elif isinstance(e, ev.GateOpened):
             f.gate_open.setdefault(e.gate, []).append((e.ts, None, ""))
+            f.undecided.discard(e.gate)
         elif isinstance(e, ev.GateClosed) and f.gate_open.get(e.gate):
             opened, _, _ = f.gate_open[e.gate][-1]
+            if left_undecided(f.state, e):  # (no decision: as a gate the stop leaves open)
+                f.gate_open[e.gate][-1] = (opened, e.ts, NOT_DECIDED)
+                f.undecided.add(e.gate)
+                return
             f.gate_open[e.gate][-1] = (opened, e.ts, e.outcome)
             if e.outcome != "passed":
                 n = len(f.gate_open[e.gate])
@@ -170,6 +178,22 @@ class Facts(msgspec.Struct):
                 self.last[task] = ended[-1]
             else:
                 self.last.pop(task, None)
+
+    def decided(self, gate: str) -> bool:
+        """Did people (or its timeout rule) decide the gate's last opening? Not one the run's
+        stop left open (nor one an earlier engine closed `rejected` then: `undecided`)."""
+        g = self.state.gates.get(gate)
+        ok = g is not None and g.status.value in DECIDED and g.closed_at is not None
+        return ok and gate not in self.undecided
+
+    def gate_status(self, gate: str) -> str:
+        """A gate's status as a report states it: in a run that has ended, one still waiting
+        for its phase was never reached, one still open (or closed by the stop: `undecided`)
+        never decided."""
+        status, ended = self.state.gates[gate].status.value, self.state.status.value in ENDED
+        if gate in self.undecided or (ended and status == "open"):
+            return NOT_DECIDED
+        return NOT_REACHED if ended and status == "waiting" else status
 
     def alive(self, start: float, end: float) -> float:
         """Seconds from start to end, less the time the run's engine was dead."""
@@ -230,6 +254,20 @@ class Facts(msgspec.Struct):
                 lost += a.duration + self.delays.get((task, a.number + 1), 0.0)
             out[task] = lost
         return out
+
+
+def ended_first(reason: str) -> str:
+    """Why a gate was not decided (its words in `gates`, `audit` and the reports)."""
+    return f"the run ended first: {reason}" if reason else "the run ended first"
+
+
+def left_undecided(state: RunState, e: ev.GateClosed) -> bool:
+    """Was this closure (folded into `state` already) the run's stop, not a decision? Earlier
+    engines closed a gate still waiting as the run stopped: `rejected`, with the stop's reason,
+    though nobody rejected it (no rejection among its votes; a timeout rule gives its own
+    reason). Such a gate was left undecided, as engines now leave it (open)."""
+    g, stop = state.gates.get(e.gate), bool(state.cancelling) and e.reason == state.cancelling
+    return e.outcome == "rejected" and stop and g is not None and not g.rejected
 
 
 def gather(run_id: str, events: list[ev.Event]) -> Facts:
@@ -334,7 +372,8 @@ def metrics(f: Facts) -> dict[str, float | None]:
             total += 1
             kept += on_time(f.alive(p.started_at, p.finished_at), p.timebox)
     adherence = 100.0 * kept / total if total else None
-    closed = [g for g in f.state.gates.values() if g.status in ("passed", "rejected", "failed")]
+    ends = ("passed", "rejected", "failed")  # (not one the run's stop left undecided)
+    closed = [g for g in f.state.gates.values() if f.gate_status(g.id) in ends]
     compliance = (
         100.0 * sum(1 for g in closed if g.status == "passed") / len(closed) if closed else None
     )

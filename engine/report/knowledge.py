@@ -69,10 +69,12 @@ async def learn(
     for task in took.copy():
         if (lost := retried.get(task, 0.0)) > 0:
             took[retry_key(task)] = lost
-    # how long each manual gate waited for its decision: the forecast and the dry run expect it
+    # how long each manual gate waited for its decision: the forecast and the dry run expect
+    # it. Only a wait that ended in a decision (people's, or its timeout rule's): one the run's
+    # stop cut short (a cancel, SIGTERM, Ctrl-C) says nothing of how long approvers take
     for g in f.state.gates.values():
-        if g.approval == "manual" and g.opened_at is not None and g.closed_at is not None:
-            took[gate_key(g.id)] = g.closed_at - g.opened_at
+        if g.approval == "manual" and g.opened_at is not None and f.decided(g.id):
+            took[gate_key(g.id)] = (g.closed_at or g.opened_at) - g.opened_at
     # what each succeeded task's coding agents cost: budgets admit its next runs with it
     for t in f.state.tasks.values():
         spent = float(t.usage.get("cost_usd", 0.0)) if t.usage.get("cost_source") else 0.0

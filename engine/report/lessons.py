@@ -10,8 +10,15 @@ from typing import Any
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.events_oversight import UNDECIDED
 from phasegate.engine.plan.amend import change_lines
-from phasegate.engine.report.build import ENDED, filled
-from phasegate.engine.report.facts import FAILED_ENDS, INTERRUPTED, NOT_DECIDED, Facts
+from phasegate.engine.report.build import filled
+from phasegate.engine.report.facts import (
+    ENDED,
+    FAILED_ENDS,
+    INTERRUPTED,
+    NOT_DECIDED,
+    Facts,
+    ended_first,
+)
 
 FAR_OFF = 1.5  # a task this many times its estimate (or under 1/FAR_OFF of it) is a finding
 
@@ -100,9 +107,13 @@ def lessons(
             if t.status.value != "succeeded" and not _not_needed(f, t.id, standby, attempts)
         ]
         + [
-            {"gate": g.id, "status": g.status.value, "reason": g.reason}
+            {
+                "gate": g.id,
+                "status": status,
+                "reason": ended_first(f.state.reason) if status == NOT_DECIDED else g.reason,
+            }
             for g in f.state.gates.values()
-            if g.status in ("rejected", "failed")
+            if (status := f.gate_status(g.id)) in ("rejected", "failed", NOT_DECIDED)
         ]
         + [
             {"risk": r.key, "status": "open", "reason": r.message}
@@ -136,7 +147,7 @@ def _gate_findings(f: Facts) -> list[dict[str, str]]:
     that sent the run back cost a rework, a lesson even when the gate passed in the end."""
     found = []
     for g in f.state.gates.values():
-        if g.status in ("rejected", "failed"):
+        if g.status in ("rejected", "failed") and g.id not in f.undecided:
             found.append(
                 {
                     "kind": "gate",

@@ -19,6 +19,10 @@ from phasegate.engine.plan.model import Gate
 from phasegate.engine.run.gates import artifacts, evaluate, evidence_hash, judge, outcome_of
 from phasegate.engine.run.notify import RISK
 
+# what `run` returns for a gate the run's stop left waiting: no outcome, never stored (the gate
+# stays open, which a report of the ended run calls "not decided")
+STOPPED = "stopped"
+
 
 class Host(Protocol):
     """What the gatekeeper needs of the runner."""
@@ -52,7 +56,8 @@ class GateKeeper:
         return [g for g in self._gates.values() if g.after == phase]
 
     async def run(self, gate: Gate) -> tuple[str, str]:
-        """Evaluate and decide the gate: (outcome, reason), outcome passed|rejected|failed."""
+        """Evaluate and decide the gate: (outcome, reason), outcome passed|rejected|failed, or
+        STOPPED when the run stopped before anyone decided it."""
         host = self._host
         found = host.state.gates[gate.id]
         if found.status is GateStatus.PASSED:  # (only after a take-over: a rewind resets it)
@@ -90,6 +95,8 @@ class GateKeeper:
 
     async def _wait(self, gate: Gate, waited: float) -> tuple[str, str]:
         """Wait for the approvers (and the gate's timeout, less what it `waited` already)."""
+        if self._host.state.cancelling:  # (stopped while its criteria ran: nobody can decide)
+            return STOPPED, self._host.state.cancelling
         loop = asyncio.get_running_loop()
         decided: asyncio.Future[tuple[str, str]] = loop.create_future()
         self._waiting[gate.id] = decided
@@ -100,12 +107,15 @@ class GateKeeper:
             self._waiting.pop(gate.id, None)
             if timer is not None:
                 timer.cancel()
+        if outcome == STOPPED:  # no gate.closed: nobody rejected it, and it waited for no one
+            return outcome, reason
         return self._close(gate, outcome, reason)
 
     def cancel_all(self, reason: str) -> None:
+        """The run stops: the gates waiting for people are left undecided (still open)."""
         for fut in self._waiting.values():
             if not fut.done():
-                fut.set_result(("rejected", reason))
+                fut.set_result((STOPPED, reason))
 
     def _arm_timeout(
         self,

@@ -49,7 +49,8 @@ def gate_key(gate: str) -> str:
 
 
 def gate_waits(learned: dict[str, Learned]) -> dict[str, float]:
-    """gate id -> the median of its earlier waits for a decision."""
+    """gate id -> the median of its earlier waits for a decision (only waits that ended in
+    one are kept: not one the run's stop cut short, engine/report/knowledge.py)."""
     return {k[len(GATE) :]: v.median for k, v in learned.items() if k.startswith(GATE)}
 
 

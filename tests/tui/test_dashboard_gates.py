@@ -14,7 +14,7 @@ from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.widgets.header import RunHeader
 from phasegate.tui.dashboard.widgets.phases import PhasePanel
 
-from .helpers import SIZE, dashboard, live_run, text
+from .helpers import SIZE, dashboard, live_run, text, until_shown
 from .helpers import commands as sent_commands
 from .helpers import rows as table_rows
 
@@ -222,3 +222,36 @@ async def test_a_gate_never_reached_says_so_once_the_run_has_ended(
 
 def _line_of(panel: PhasePanel, word: str) -> str:
     return next(line for line in text(panel).splitlines() if word in line)
+
+
+async def test_a_gate_prompt_closes_when_the_run_stops_and_g_says_not_decided(
+    finished_run: tuple[str, str],
+) -> None:
+    # (the engine leaves a gate waiting for people open as the run stops: no `gate.closed`)
+    from phasegate.engine.store import SQLiteStore
+    from phasegate.tui.dashboard.screens.gate import GatePrompt, GatesScreen
+
+    db, _ = finished_run
+    run_id = await _run_with_open_gate(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, GatePrompt)
+        store = await SQLiteStore.open(db)
+        try:
+            stopped = ev.RunFinished(time.time(), "cancelled", "stopped by SIGTERM")
+            await store.write_batch(run_id, [(3, stopped)])
+        finally:
+            await store.close()
+        await until_shown(
+            pilot, "the prompt to close", lambda: isinstance(app.screen, DashboardScreen)
+        )
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, GatesScreen)
+        row = table_rows(app.screen.query_one(DataTable))[0]
+        assert row[0] == "review" and str(row[2]) == "not decided"
+        await pilot.press("enter")  # (no prompt: nobody can decide it now)
+        await pilot.pause()
+        assert isinstance(app.screen, GatesScreen)
+    assert await sent_commands(db, run_id) == []

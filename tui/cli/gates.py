@@ -35,6 +35,8 @@ WAIT_POLL = 0.25  # seconds between two looks at the store (`gates --wait`)
 
 
 async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
+    from phasegate.engine.client.reports import NOT_DECIDED, ended_first, gather
+
     store = await SQLiteStore.open(db_path)
     try:
         if ref is not None:
@@ -43,13 +45,17 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
             rows = await _live_runs(store)
         found: list[dict[str, Any]] = []
         for row in rows:
-            state = project(e for _, e in await store.read_events(row.id))
+            events = [e for _, e in await store.read_events(row.id)]
+            # (one run's: its facts say which gates its end left undecided, as reports do)
+            facts = gather(row.id, events) if ref is not None else None
+            state = facts.state if facts is not None else project(events)
             for gate in state.gates.values():
                 if ref is None and gate.status != "open":
                     continue
-                found.append(
-                    {"run": row.id, "plan": row.plan_name, "kind": "gate", **gate.as_dict()}
-                )
+                shown = {"run": row.id, "plan": row.plan_name, "kind": "gate", **gate.as_dict()}
+                if facts is not None and facts.gate_status(gate.id) == NOT_DECIDED:
+                    shown.update(status=NOT_DECIDED, reason=ended_first(state.reason))
+                found.append(shown)
             for change in state.changes.values():  # amendments of the plan at their gate
                 if change.status == "open" or ref is not None:
                     found.append({"run": row.id, "plan": row.plan_name, **change.as_dict()})
@@ -65,8 +71,8 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str 
     """`db`: what the hints' commands need to find the run (` --db PATH`, "" by default)."""
     if as_json:  # (a gate whose phase has not ended: "not_reached", as the table says)
         for g in found:
-            if g.get("kind") == "gate" and g["status"] == "waiting":
-                g["status"] = "not_reached"
+            if g.get("kind") == "gate" and g["status"] in ("waiting", "not decided"):
+                g["status"] = "not_reached" if g["status"] == "waiting" else "not_decided"
         return json.dumps({"gates": found}, indent=2)
     if not found:
         return "no gates waiting" if ref is None else "this run's plan has no gates"
@@ -102,6 +108,8 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str 
                 f"  decide: phasegate approve {g['run']} {g['id']} --reason TEXT{db}   "
                 f"(or: phasegate reject {g['run']} {g['id']} --reason TEXT{db})"
             )
+        elif g["status"] == "not decided":  # (no one rejected it: the run stopped first)
+            lines.append(f"  {safe(g['id'])}: not decided, {safe(g['reason'])}")
     if asks:
         lines.append(
             table(
@@ -233,6 +241,8 @@ async def _answer(store: SQLiteStore, run_id: str, gate: str, decision: str, use
 
 
 async def audit(db_path: str, ref: str, as_json: bool) -> str:
+    from phasegate.engine.client.reports import ended_first, left_undecided
+
     store = await SQLiteStore.open(db_path)
     try:
         row = await resolve_run(store, ref)
@@ -240,7 +250,22 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
     finally:
         await store.close()
     rows: list[dict[str, Any]] = []
+    state = RunState()  # (the run as each event leaves it: which gates still wait)
     for e in events:
+        apply(state, e)
+        if isinstance(e, ev.RunFinished):  # a gate still waiting was left undecided
+            rows += [
+                {
+                    "time": e.ts,
+                    "gate": g.id,
+                    "decision": "gate not decided",
+                    "user": "",
+                    "reason": ended_first(e.reason),
+                    "accepted": True,
+                }
+                for g in state.gates.values()
+                if g.status == "open"
+            ]
         if isinstance(e, ev.GateVoted | ev.GateRefused):
             rows.append(
                 {
@@ -343,13 +368,15 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                 }
             )
         elif isinstance(e, ev.GateClosed):
+            # (an earlier engine closed a gate `rejected` as the run stopped: nobody did)
+            undecided = left_undecided(state, e)
             rows.append(
                 {
                     "time": e.ts,
                     "gate": e.gate,
-                    "decision": f"gate {e.outcome}",
+                    "decision": "gate not decided" if undecided else f"gate {e.outcome}",
                     "user": "",
-                    "reason": e.reason,
+                    "reason": ended_first(e.reason) if undecided else e.reason,
                     "accepted": True,
                 }
             )

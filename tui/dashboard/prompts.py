@@ -115,6 +115,11 @@ class Prompts:
         its prompt."""
         for done in closed:
             self._close(GatePrompt, done.gate, f"gate {done.gate} {done.outcome}")
+        state, screen = self._feed.state, self._app.screen
+        if state.finished_at is not None and isinstance(screen, GatePrompt):
+            # the run stopped while it waited: no one can decide it now (nor is it rejected)
+            why = state.reason or f"the run {state.status.value}"
+            self._close(type(screen), screen.gate, f"{screen.gate} not decided: {why}")
         for answer in answers:
             if isinstance(answer, ev.GateRefused):
                 self._app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)

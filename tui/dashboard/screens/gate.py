@@ -22,6 +22,7 @@ from phasegate.engine.model.state import GateState, PermissionState
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import ReasonPrompt
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
+from phasegate.tui.dashboard.widgets.phases import gate_label
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE
 from phasegate.tui.text import safe, when
 
@@ -170,17 +171,18 @@ class GatesScreen(ModalScreen[None]):
             # 64 columns of cells + 12 of padding fit the 78-column box
             ("gate", 12),
             ("after", 10),
-            ("status", 8),
+            ("status", 11),  # (`not decided`, `not reached`: as the phase panel says)
             ("ok", 4),
             ("opened", 11),
-            ("why", 19),
+            ("why", 16),
         ):
             table.add_column(name.upper(), width=width, key=name)
+        ended = self.feed.state.finished_at is not None
         for g in self.feed.state.gates.values():
             table.add_row(
                 safe(g.id),
                 safe(g.after),
-                Text(g.status, style=GATE_STYLE.get(g.status, STATUS_STYLE.get(g.status, ""))),
+                _status(g, ended),
                 f"{len(g.approved_by)}/{g.quorum}",
                 when(g.opened_at, short=True),
                 Text(safe(g.reason), no_wrap=True, overflow="ellipsis"),
@@ -226,8 +228,12 @@ class GatesScreen(ModalScreen[None]):
             self.app.switch_screen(ChangePrompt(self.feed, str(gate)))
             return
         found = self.feed.state.gates.get(str(gate))
-        if found is not None and found.status == "open":
+        ended = self.feed.state.finished_at is not None
+        if found is not None and found.status == "open" and not ended:
             self.app.switch_screen(GatePrompt(self.feed, str(gate)))
+        elif found is not None and found.status == "open":  # (the run stopped while it waited)
+            why = safe(self.feed.state.reason) or "the run ended"
+            self.app.notify(f"gate {safe(found.id)} not decided: {why}", timeout=15, markup=False)
         elif found is not None and found.reason:  # (the table cuts it: here it is whole)
             text = f"gate {safe(found.id)} {found.status}: {safe(found.reason)}"
             self.app.notify(text, timeout=15, markup=False)
@@ -271,3 +277,12 @@ class ChangePrompt(GatePrompt):
             yield Input(
                 placeholder="why do you reject it? (enter to send)", id="reason", disabled=True
             )
+
+
+def _status(g: GateState, run_ended: bool) -> Text:
+    """The gate's status word, as the phase panel, `gates` and the reports say it: a gate an
+    ended run never reached, or left waiting for people, was `not reached` / `not decided`."""
+    label = gate_label(g, run_ended)
+    if label.plain in ("not reached", "not decided"):
+        return label
+    return Text(g.status, style=GATE_STYLE.get(g.status, STATUS_STYLE.get(g.status, "")))

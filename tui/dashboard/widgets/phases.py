@@ -117,9 +117,12 @@ class PhasePanel(Static, can_focus=True):
 def gate_label(g: GateState, run_ended: bool = False) -> Text:
     """What a gate is at, in words a reader takes at once: `pending` until its phase ends
     (`not reached` once the run has ended without it, as `gates` and the reports say),
-    `waiting for approval` while it needs people, then its outcome."""
+    `waiting for approval` while it needs people (`not decided` once the run has ended
+    first), then its outcome."""
     if g.status == "waiting":
         return Text("not reached" if run_ended else "pending", style="dim")
+    if g.status == "open" and run_ended:  # (the run was stopped while it waited)
+        return Text("not decided", style="dim")
     if g.status == "open":
         word = "waiting for approval" if g.approval == "manual" else "checking"  # (auto)
         return Text(word, style=GATE_STYLE.get("open", ""))
