@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from phasegate.engine.plan.template import substitute
 from phasegate.engine.report.facts import (
     BAD,
+    ENDED,
     FAILED_ENDS,
+    NOT_REACHED,
     Facts,
     actual_critical_path,
     busy_seconds,
@@ -173,7 +175,10 @@ def performance(
         "phases": [
             {
                 "id": p.id,
-                "status": p.status,
+                # (a phase an ended run never started was not reached, as its gates say)
+                "status": NOT_REACHED
+                if p.status == "pending" and f.state.status.value in ENDED
+                else p.status,
                 "duration": f.alive(p.started_at, p.finished_at)
                 if p.started_at is not None and p.finished_at is not None
                 else None,

@@ -194,6 +194,12 @@ def scope_changes(f: Facts) -> list[dict[str, Any]]:
                 "by": done["by"] if done else change.by,
                 "version": done["version"] if done else None,
                 "reason": change.reason,
+                # who decided it and what they said (`approve --reason`): the change's record
+                "decided": [
+                    {"by": d.user, "decision": d.decision, "reason": d.reason}
+                    for d in f.decisions
+                    if d.gate == change.id
+                ],
                 "diff": change_lines(list(done["diff"] if done else change.diff)),
             }
         )

@@ -296,7 +296,8 @@ def performance_md(p: dict[str, Any]) -> list[str]:
     fc = p["forecasts"]
     if fc.get("recorded"):
         lines += [
-            f"Forecast accuracy: {fc['recorded']} forecasts, mean error {_num(fc['mean_error'])}",
+            f"Forecast accuracy: {fc['recorded']} forecast{'s' if fc['recorded'] != 1 else ''}, "
+            f"mean error {_num(fc['mean_error'])}",
             "",
         ]
     else:
@@ -336,6 +337,9 @@ def lessons_md(le: dict[str, Any]) -> list[str]:
             version = f", plan v{c['version']}" if c.get("version") else ""
             why = f": {md(c['reason'])}" if c.get("reason") else ""
             lines.append(f"- {md(c['change'])} by {md(c['by'])} ({md(c['status'])}{version}){why}")
+            for d in c.get("decided", []):
+                said = f": {md(d['reason'])}" if d["reason"] else ""
+                lines.append(f"  - {md(d['decision'])}d by {md(d['by'])}{said}")
             lines += [f"  - {md(x)}" for x in c["diff"]]
     h = le["handoff"]
     lines += ["", "### Hand-off", "", "Deliverables:"]
@@ -350,10 +354,15 @@ def lessons_md(le: dict[str, Any]) -> list[str]:
             for b in h["branches"]
         ]
     lines += ["", "Open items:"]
-    lines += [
-        f"- {_item(i)}: {md(i['status'])} {md(i['reason'])}".rstrip() for i in h["open_items"]
-    ] or ["- none"]
+    lines += [f"- {_item(i)}: {md(_said(i))}" for i in h["open_items"]] or ["- none"]
     return [*lines, ""]
+
+
+def _said(i: dict[str, Any]) -> str:
+    """`cancelled by root`, not `cancelled cancelled by root`: the status, then its reason
+    unless the reason says it already."""
+    status, reason = str(i["status"]), str(i["reason"] or "")
+    return reason if reason.startswith(status) else f"{status} {reason}".rstrip()
 
 
 def _item(i: dict[str, Any]) -> str:

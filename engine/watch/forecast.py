@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # (annotations only: a front end reads forecasts without the 
     from phasegate.engine.plan.model import Plan
 
 OVERDUE = 1.0  # seconds still expected, at least, of a task near or past its estimate
-OVERRUN = 0.25  # of what a task has run, still expected of it once it nears its estimate
+OVERRUN = 0.25  # of what a task has run, still expected of it once past its estimate
 
 
 class Forecast(msgspec.Struct, frozen=True):
@@ -61,10 +61,12 @@ def progress(state: RunState, now: float) -> Progress:
         if t.status is TaskStatus.RUNNING and t.agent is not None:
             began = t.attempt_started_at or t.started_at  # (what is left of this attempt)
             spent = now - began if began is not None else 0.0
-            # past (or near) its estimate, a task is expected to run on for a quarter of what
-            # it has run so far: the forecast grows as it overruns, instead of saying "a
-            # moment" for the whole of a task that runs ten times its estimate
-            left = max(took - spent, OVERRUN * spent, min(OVERDUE, took))
+            # past its estimate, a task is expected to run on for a quarter of what it has
+            # run so far: the forecast grows as it overruns, instead of saying "a moment" for
+            # the whole of a task that runs ten times its estimate (before it, what is left of
+            # the estimate: a task on time is not forecast late as it nears its end)
+            late = OVERRUN * spent if spent > took else 0.0
+            left = max(took - spent, late, min(OVERDUE, took))
             running[t.id] = (t.agent, left + extra)
     slots = {a.id: a.slots for a in state.agents.values()}
     not_ready = {a.id for a in state.agents.values() if a.status is AgentStatus.NOT_READY}

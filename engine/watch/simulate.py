@@ -101,8 +101,10 @@ def simulate(
         start = clock
         ready_at: dict[str, float] = {}
         running: list[tuple[float, str, str]] = []
-        if done.issuperset(ids):
-            clock += waits.get(phase_id, 0.0)  # ended before now; its gate may still wait
+        # ended before now (its gate may still wait); a phase of no tasks is still one of the
+        # dry run's, of no length (its gates are printed under it)
+        if done.issuperset(ids) and (ids or progress is not None):
+            clock += waits.get(phase_id, 0.0)
             continue
         key = None
         if context is not None and progress is not None and _untouched(ids, progress):

@@ -33,6 +33,10 @@ def test_the_critical_path_bounds_the_eta_and_a_running_task_counts_what_is_left
     apply(state, ev.TaskStarted(100.0, "c", 1, "a", 2, 2))
     f = forecast(plan, graph, state, 104.0)
     assert f.eta == 11.0 and f.phases == {"p": 11.0}  # 6 s of a left, then b
+    # on time, near its estimate: what is left of it (not a quarter of what it has run, which
+    # forecast a task on time late as it neared its end), a second at least
+    assert forecast(plan, graph, state, 108.5).eta == 6.5  # 1.5 s of a left, then b
+    assert forecast(plan, graph, state, 109.5).eta == 6.0  # 1 s at least, then b
     # a task past its estimate is expected to run on for a quarter of what it has run, not
     # to have ended, nor to end any moment: the forecast grows while it overruns
     assert forecast(plan, graph, state, 130.0).eta == 12.5  # 7.5 s more of a, then b
@@ -425,3 +429,25 @@ def test_the_dry_run_breaks_a_long_critical_path_between_names(tmp_path: Path) -
     path = [line for line in shown[at:] if not line.startswith(("slot", "estimates"))]
     assert len(path) > 1 and all(len(line) <= 60 for line in path), path
     assert " ".join(" ".join(path).split()).removeprefix("critical path (*): ") == " -> ".join(ids)
+
+
+def test_the_dry_run_lists_a_phase_of_no_tasks_and_its_gate(tmp_path: Path) -> None:
+    # (it validates, and runs as a phase of no length: the dry run left it out, its gate too)
+    from phasegate.tui.cli.dryrun import render
+
+    plan = _plan(
+        tmp_path,
+        """
+        name: hollow
+        agents: {w: {}}
+        phases:
+          - {id: first, tasks: [{id: t, run: "true", estimate: 2}]}
+          - {id: empty, tasks: []}
+          - {id: last, tasks: [{id: u, run: "true", estimate: 1}]}
+        gates: [{id: check, after: empty, approval: auto, criteria: [{run: "true"}]}]
+        """,
+    )
+    shown = render(plan, as_json=False, width=80).splitlines()
+    at = shown.index("phase empty  2.0s → 2.0s  (0ms)")
+    assert shown[at + 1] == "   ◆ gate check: passes on its criteria"
+    assert shown[at + 2].startswith("phase last  2.0s → 3.0s")

@@ -369,3 +369,42 @@ async def test_the_time_the_engine_was_dead_is_no_work() -> None:
     assert w["busy"] == 2.0 + 4.0 + 1.0  # attempt 1 until the engine died, 2 and bye
     assert perf["duration"] == 12.0 - 5.0
     assert "the engine was down 5.0s more (not counted)" in text
+
+
+async def test_an_amendment_s_deciders_and_their_reasons_are_in_the_lessons() -> None:
+    """The lessons' scope changes said who proposed a change, never who approved it nor why
+    (`phasegate approve RUN change-1 --reason ...`)."""
+    run = Run().add(0, "phase.started", phase="p1")
+    diff = [{"what": "task", "id": "extra", "change": "added", "phase": "p1"}]
+    run.add(1.0, "change.proposed", change="change-1", by="bob", uid=1, diff=diff)
+    run.add(2.0, "gate.voted", gate="change-1", decision="approve", user="carol", uid=2,
+            host="h", tty="", ssh="", reason="the [b]extra[/b] check is cheap")  # fmt: skip
+    run.add(2.0, "change.closed", change="change-1", outcome="passed", reason="")
+    run.attempt("hello", 1, 0, 4.0).standby_skipped(4.0)
+    run.add(4.0, "phase.finished", phase="p1", status="succeeded")
+    run.gate(5, "passed", "approved by alice").second_phase(5)
+    report, text, _ = await _report(run)
+    decided = report["lessons"]["scope_changes"][0]["decided"]
+    assert decided == [
+        {"by": "carol", "decision": "approve", "reason": "the [b]extra[/b] check is cheap"}
+    ]
+    assert "  - approved by carol: the \\[b\\]extra\\[/b\\] check is cheap" in text  # (escaped)
+
+
+async def test_a_cancelled_run_s_open_items_and_phases_read_once_each() -> None:
+    """`flaky: cancelled cancelled by root` (the status, then a reason saying it again), a
+    phase the cancelled run never started listed `pending`, and `1 forecasts`."""
+    run = Run().add(0, "phase.started", phase="p1")
+    run.add(0.5, "forecast.updated", eta=10.0, guessed=0, phases={"p1": 10.0})
+    run.attempt("hello", 1, 0, 2.0, "cancelled", "cancelled by root")
+    run.add(2.0, "task.skipped", task="rollback-staging", reason="cancelled by root")
+    run.add(2.0, "phase.finished", phase="p1", status="cancelled")
+    run.add(2.0, "task.blocked", task="bye", reason="the run was cancelled")
+    report, text, _ = await _report(
+        run.add(2.0, "run.finished", status="cancelled", reason="cancelled by root")
+    )
+    items = text.split("Open items:")[1]
+    assert "- hello: cancelled by root" in items and "cancelled cancelled" not in items
+    phases = {p["id"]: p["status"] for p in report["performance"]["phases"]}
+    assert phases == {"p1": "cancelled", "p2": "not reached"}
+    assert "Forecast accuracy: 1 forecast, mean error" in text

@@ -58,6 +58,16 @@ def test_a_task_running_past_its_estimate_raises_then_clears() -> None:
     assert [type(e).__name__ for e in cleared] == ["RiskCleared"]
 
 
+def test_a_task_just_past_its_estimate_is_not_said_to_run_as_long_as_it() -> None:
+    # ("running 1.0s, past its estimate of 1.0s": a tick past 1 s reads 1.0s)
+    state = _run([{"id": "t", "phase": "p", "estimate": 1.0, "needs": []}])
+    apply(state, ev.TaskStarted(100.0, "t", 1, "a", 1, 1))
+    (late,) = findings(state, 101.04, {}, RULES)
+    assert late.message == "running 1.04s, past its estimate of 1.0s"
+    (later,) = findings(state, 101.5, {}, RULES)
+    assert later.message == "running 1.5s, past its estimate of 1.0s"
+
+
 def test_a_task_of_milliseconds_is_not_late_by_a_tick_s_jitter() -> None:
     # (a task whose earlier run took 0 ms raised a `high` overrun at 17 ms)
     state = _run([{"id": "t", "phase": "p", "estimate": 0.001, "needs": []}])

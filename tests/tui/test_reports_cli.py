@@ -159,3 +159,5 @@ def test_bad_input_gets_a_clear_error(pg: Run, tmp_path: Path) -> None:
     (tmp_path / "file").touch()
     blocked = pg("report", "last", "-o", "file/sub")
     assert blocked.returncode == 2 and "cannot write the report" in blocked.stderr
+    onto = pg("report", "last", "-o", "file")  # (it said: `File exists`)
+    assert onto.returncode == 2 and "-o takes a directory, and file is a file" in onto.stderr

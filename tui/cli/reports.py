@@ -72,6 +72,10 @@ async def _learned(db_path: str, plan: str) -> dict[str, Learned]:
 
 
 def _written(directory: str, name: str, text: str) -> str:
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UsageError(
+            f"-o takes a directory, and {directory} is a file; the report is named {name}"
+        )
     try:
         return f"wrote {rep.write(directory, name, text)}"
     except OSError as exc:
