@@ -8,6 +8,7 @@ printed split across two lines is not recognised in either half.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -31,16 +32,17 @@ _LONG = r"(?<![A-Za-z0-9+_\-])[A-Za-z0-9+_\-]{32,}={0,2}(?![A-Za-z0-9+_\-=])"
 _KNOWN = re.compile("|".join(f"(?:{p})" for _, p in SHAPES))
 _ANY = re.compile(f"(?:{_KNOWN.pattern})|(?:{_LONG})")
 MIN_ENTROPY = 4.0  # bits a character; a hex digest (at most 4.0) or an identifier stays
+_DIGIT = re.compile(r"[0-9]")
+# the fewest characters a piece of a key's shape has (a JSON Web Token's `eyJxxxx.eyJxxxx.`);
+# a name of the plan that holds such a piece holds its first GRAM characters
+GRAM = 16
 
 
 def _random(token: str) -> bool:
     """Does a long token look like a random key: upper and lower case letters and digits, and
     over MIN_ENTROPY bits a character (so hashes, UUIDs, identifiers and words are left)?"""
-    if not (
-        any(c.isupper() for c in token)
-        and any(c.islower() for c in token)
-        and any(c.isdigit() for c in token)
-    ):
+    # (the token is ASCII, of `_LONG`'s characters: C-level scans, a token may be megabytes)
+    if token.lower() == token or token.upper() == token or _DIGIT.search(token) is None:
         return False
     n = len(token)
     entropy = -sum(k / n * math.log2(k / n) for k in Counter(token).values())
@@ -70,24 +72,46 @@ def looks_like_key(text: str) -> str:
 def redact_shapes(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
     """`text` with each piece of a key's shape replaced, except pieces within a name of `keep`
     where it stands in the text (`run-risk-assessment-of-release` holds `sk-` and twenty more
-    characters: a task of that name is no key; the same characters printed elsewhere are)."""
-    names = [(m, m + len(n)) for n in keep for m in _occurrences(text, n)] if keep else []
-    spans = [
-        (a, b, kind)
-        for a, b, kind in key_spans(text)
-        if not any(lo <= a and b <= hi for lo, hi in names)
-    ]
-    for start, end, _ in reversed(spans):
-        text = text[:start] + REDACTED + text[end:]
-    return text
+    characters: a task of that name is no key; the same characters printed elsewhere are).
+    Linear in the text's length: a line of megabytes of base64 is one pass, built once."""
+    spans = list(key_spans(text))  # (in order, none overlapping)
+    if not spans:
+        return text
+    if keep:
+        names = _names(frozenset(keep))
+        spans = [s for s in spans if not _within_name(text, s[0], s[1], names)]
+    pieces: list[str] = []
+    at = 0
+    for start, end, _ in spans:
+        pieces += (text[at:start], REDACTED)
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces)
 
 
-def _occurrences(text: str, name: str) -> list[int]:
-    found, at = [], text.find(name)
-    while at >= 0 and name:
-        found.append(at)
-        at = text.find(name, at + 1)
+@functools.lru_cache(maxsize=8)
+def _names(keep: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Each GRAM characters of a name of `keep` -> the names that hold them (a piece of a key's
+    shape within a name starts with GRAM characters of it: one look-up per piece, however
+    many names the plan has and however often they stand in the text)."""
+    by_gram: dict[str, set[str]] = {}
+    for name in keep:
+        for at in range(len(name) - GRAM + 1):
+            by_gram.setdefault(name[at : at + GRAM], set()).add(name)
+    found = {gram: tuple(sorted(names)) for gram, names in by_gram.items()}
+    found[""] = tuple(sorted(keep))  # (every name)
     return found
+
+
+def _within_name(text: str, start: int, end: int, names: dict[str, tuple[str, ...]]) -> bool:
+    """Does a name stand in `text` over all of `text[start:end]` (a piece of a key's shape)?"""
+    short = end - start < GRAM  # (no shape is: then every name is looked at)
+    for name in names[""] if short else names.get(text[start : start + GRAM], ()):
+        size = len(name)
+        # an occurrence at `at` holds the piece when end - size <= at <= start
+        if size >= end - start and text.find(name, max(0, end - size), start + size) >= 0:
+            return True
+    return False
 
 
 T = TypeVar("T")

@@ -1,7 +1,8 @@
 """A running attempt's output lines as the run keeps them: redacted before anything else sees
 them (a secret printed across several lines is held until it can be seen whole), counted
-against the plan's output cap, watched for a results summary, kept as the transcript a coding
-agent's next attempt is given, and sent to the store: a part of the run (run/attempts)."""
+against the plan's output cap (a line longer than all of it is cut to its tail), watched for a
+results summary, kept as the transcript a coding agent's next attempt is given, and sent to the
+store: a part of the run (run/attempts)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ if TYPE_CHECKING:
 
 HISTORY_LINES = 30  # of an attempt's transcript given to the next (a session that cannot go on)
 DROP_EVERY = 10_000  # lines dropped by the output cap between two deletes
+
+
+def cut_to(text: str, cap: int) -> str:
+    """`text` as kept under an output cap of `cap`: whole when it fits (with its newline), else
+    its tail after a mark saying what was cut (the cap keeps the tail of the output, and of a
+    line longer than all of it: one such line had left nothing, and no word of it)."""
+    if len(text) < cap:
+        return text
+    mark = f"«output_cap: the first {{:,}} of {len(text):,} characters of this line cut»…"
+    tail = max(0, cap - 1 - len(mark.format(len(text))))
+    return mark.format(len(text) - tail) + text[len(text) - tail :]
 
 
 class Output:
@@ -60,6 +72,8 @@ class Output:
                     self._keep(a, stream, line)
 
     def _keep(self, a: _Attempt, stream: str, text: str) -> None:
+        cap = self._host.plan.output_cap
+        text = cut_to(text, cap)  # (after redaction: a secret is replaced whole, never cut)
         a.lines += 1
         now = self._host.now()
         self.last_output[a.task.id] = now
@@ -77,7 +91,6 @@ class Output:
         size = len(text) + 1
         a.sizes.append(size)
         a.bytes += size
-        cap = self._host.plan.output_cap
         while a.bytes > cap and a.sizes:
             a.bytes -= a.sizes.popleft()
             a.dropped += 1

@@ -244,18 +244,28 @@ async def print_logs(
         multi = task is None
         out = sys.stdout
         ended = attempt_endings(e for _, e in events)
+        drops = attempt_drops(e for _, e in events)
         shown: dict[str, int] = {}  # task -> the attempt whose lines were written last
+        seen: set[tuple[str, int]] = set()  # attempts a line of which was written
         marked: set[tuple[str, int]] = set()
 
         async def mark(name: str, number: int) -> None:
-            """Where a failed attempt's output ends (read again if the engine wrote it since)."""
-            nonlocal ended
-            if (name, number) not in ended:
-                ended = attempt_endings(e for _, e in await store.read_events(row.id))
+            """Where a failed attempt's output ends (read again if the engine wrote it since),
+            after what the output cap dropped of an attempt no line of which is left."""
+            nonlocal ended, drops
+            if (name, number) not in ended and (name, number) not in drops:
+                written = [e for _, e in await store.read_events(row.id)]
+                ended, drops = attempt_endings(written), attempt_drops(written)
+            prefix = f"{name} | " if multi else ""
+            gone = drops.get((name, number), 0)
+            if gone and (name, number) not in seen:  # (none of its lines left: say so once)
+                seen.add((name, number))
+                lines = "its one line" if gone == 1 else f"all {gone:,} of its lines"
+                out.write(f"{clean(prefix)}── attempt {number}: {lines} dropped by the output ")
+                out.write("cap (the plan's output_cap) ──\n")
             how = ended.get((name, number))
             if how is not None and (name, number) not in marked:
                 marked.add((name, number))
-                prefix = f"{name} | " if multi else ""
                 out.write(f"{clean(prefix)}── attempt {number} {how} ──\n")
 
         while True:
@@ -278,6 +288,7 @@ async def print_logs(
                             out.write(f"{clean(prefix)}── {_lines(dropped)} dropped by the ")
                             out.write("output cap (the plan's output_cap) ──\n")
                     shown[line.task] = line.attempt
+                    seen.add((line.task, line.attempt))
                     out.write(f"{clean(prefix)}{clean(line.text)}\n")
             out.flush()
             if batch:
@@ -286,8 +297,10 @@ async def print_logs(
             if not follow or over:  # read after the run ended: nothing more will come
                 for name, number in shown.items():  # (a last attempt that failed too)
                     await mark(name, number)
-                ended = attempt_endings(e for _, e in await store.read_events(row.id))
-                for name, number in sorted(ended):  # attempts that ended badly, silent
+                written = [e for _, e in await store.read_events(row.id)]
+                ended, drops = attempt_endings(written), attempt_drops(written)
+                # attempts that ended badly, silent, and those the output cap left nothing of
+                for name, number in sorted(ended.keys() | {k for k, n in drops.items() if n}):
                     # (attempt 0: a task stopped before it ever ran has no attempt to mark)
                     if number >= 1 and (task is None or name == task) and attempt in (None, number):
                         await mark(name, number)
@@ -341,6 +354,11 @@ def attempt_endings(events: Iterable[ev.Event]) -> dict[tuple[str, int], str]:
                     key = (str(entry.get("task")), int(entry.get("attempt") or 0))
                     out[key] = f"interrupted: stopped when the engine was taken over ({then})"
     return out
+
+
+def attempt_drops(events: Iterable[ev.Event]) -> dict[tuple[str, int], int]:
+    """(task, attempt) -> how many of its lines the output cap dropped, of each that ended."""
+    return {(e.task, e.attempt): e.dropped for e in events if isinstance(e, ev.TaskFinished)}
 
 
 def spend_text(usage: dict[str, Any]) -> str:
