@@ -26,21 +26,29 @@ from phasegate.engine.logline import paint as paint
 from phasegate.engine.logline import safe as safe
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Command, Resume, args_of
-from phasegate.engine.model.errors import PhasegateError
+from phasegate.engine.model.errors import PhasegateError, UsageError
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import PhaseState, RunState
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.run.channel import MAX_REQUEST
 from phasegate.engine.store import SQLiteStore as SQLiteStore
 from phasegate.engine.store.base import RunRow as RunRow
 from phasegate.engine.store.base import resolve_run as resolve_run
+from phasegate.engine.store.opening import check_database as check_database
 from phasegate.engine.store.opening import db_flag as db_flag
 from phasegate.engine.store.opening import default_db_path as default_db_path
 from phasegate.engine.store.paths import bindable, run_path, socket_path
+from phasegate.engine.store.paths import check_private as check_private
+from phasegate.engine.store.paths import check_reachable as check_reachable
 from phasegate.engine.store.paths import new_run_id as new_run_id
 from phasegate.engine.store.paths import run_dir as run_dir
 from phasegate.engine.store.paths import share_group as share_group
 
 ANSWER_TIMEOUT = 30.0
+# an answer echoes the event it made, which holds the command's text (a reason) once or twice:
+# read it with room to spare over the engine's own limit on a command (asyncio's 64 KiB
+# default cut off an answer to a long reason after the engine had applied it)
+ANSWER_LIMIT = 8 * MAX_REQUEST
 ANSWER_POLL = 0.1
 ENDED_GRACE = 2.0  # after the run's end, the engine answers what is left in its inbox
 
@@ -168,9 +176,14 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
         "args": args_of(command),
         "context": {"tty": who.tty, "ssh": who.ssh},
     }
+    payload = json.dumps(request).encode()
+    if len(payload) > MAX_REQUEST:  # (the engine would refuse it unread: say why, send nothing)
+        raise UsageError(_too_long(command, len(payload)))
     name, fd = bindable(path) if os.path.isdir(os.path.dirname(path)) else (path, None)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(name), 10.0)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(name, limit=ANSWER_LIMIT), 10.0
+        )
     except (FileNotFoundError, ConnectionRefusedError, TimeoutError):
         raise NoEngine(
             f"no engine holds run {run_id} now, so nothing was done; if it was interrupted, "
@@ -186,11 +199,16 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
         if fd is not None:
             os.close(fd)
     try:
-        writer.write(json.dumps(request).encode() + b"\n")
+        writer.write(payload + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT)
     except (ConnectionError, TimeoutError):
         line = b""
+    except (asyncio.LimitOverrunError, ValueError):  # (longer than ANSWER_LIMIT: taken, though)
+        raise NoAnswer(
+            f"the engine of run {run_id} took the command, but its answer was too long to "
+            f"read; `phasegate show {run_id}{db_flag(store.path)}` says how the run is"
+        ) from None
     finally:
         writer.close()
     try:
@@ -204,6 +222,17 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
     if isinstance(found, dict):
         event = ev.from_json(found["type"], found["ts"], found["v"], found["data"])
     return int(answer["id"]), event
+
+
+def _too_long(command: Command, size: int) -> str:
+    """Why a command is not sent: what makes it longer than the engine takes."""
+    texts = {k: v for k, v in args_of(command).items() if isinstance(v, str)}
+    longest = max(texts, key=lambda k: len(texts[k]), default="")
+    what = f"its {longest} ({len(texts[longest].encode()):,} bytes)" if longest else "it"
+    return (
+        f"the {command.kind.value} command is {size:,} bytes and the engine takes at most "
+        f"{MAX_REQUEST:,} ({MAX_REQUEST // 1024} KiB): shorten {what}; nothing was sent"
+    )
 
 
 async def _unanswered(store: SQLiteStore, run_id: str) -> NoAnswer:
@@ -262,9 +291,12 @@ async def ask(
     )
 
 
-async def verify_chain(store: SQLiteStore, run_id: str) -> tuple[int, list[str]]:
-    """The run's event count and what is wrong with its hash chain ([] when it holds)."""
+async def verify_chain(
+    store: SQLiteStore, run_id: str, notes: list[str] | None = None
+) -> tuple[int, list[str]]:
+    """The run's event count and what is wrong with its hash chain, the anchor of its end and
+    its row ([] when all hold); what could not be verified is added to `notes`."""
     from phasegate.engine.store.chain import verify
 
     rows = await store.chained_events(run_id)
-    return len(rows), verify(run_id, rows)
+    return len(rows), verify(run_id, rows, await store.run_facts(run_id), notes)

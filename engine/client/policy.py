@@ -12,6 +12,7 @@ from phasegate.engine.model.state import ChangeState, GateState, PermissionState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.run.gates import may_answer, may_decide
 from phasegate.engine.run.roles import may_operate
+from phasegate.engine.store.base import Store
 
 
 def may_decide_gate(state: RunState, gate: GateState, user: str) -> bool:
@@ -61,3 +62,19 @@ def may_decide_change(state: RunState, change: ChangeState, user: str) -> bool:
     if change.approvers:
         return may_decide(change.approvers, user)
     return user == state.user
+
+
+async def rewind_rule(
+    store: Store, run_id: str, plan_path: str, gate: str
+) -> tuple[str, int] | None:
+    """The gate's `on_reject: {rewind_to, max_attempts}` in the run's kept plan (amended, if it
+    was), as (phase, max_attempts); None when a rejection of it fails the run (or the plan was
+    not kept)."""
+    from phasegate.engine.report.make import plan_of
+
+    plan = await plan_of(store, run_id, plan_path)
+    found = next((g for g in plan.gates if g.id == gate), None) if plan is not None else None
+    rule = found.on_reject if found is not None else None
+    if rule is None or rule.rewind_to is None:
+        return None
+    return rule.rewind_to, rule.max_attempts

@@ -62,6 +62,14 @@ class StoreError(PhasegateError):
     """The database cannot be opened, read or written."""
 
 
+class DatabaseUnusable(StoreError):
+    """The database a command was pointed at (--db, PHASEGATE_DB or the default) cannot be
+    the one: missing for a command that only reads, another program's file, not a database,
+    unreadable, or not this user's to write for a run. Bad usage (exit 2): nothing was done."""
+
+    exit_code = 2
+
+
 class StoreBusy(StoreError):
     """Another process holds the database's lock longer than the busy timeout: nothing was
     written, and the same write may be tried again."""

@@ -68,23 +68,7 @@ def check_gates(
                     f"rewind to '{_cut(after)}' or an earlier phase"
                 ),
             )
-        approvers, quorum = gate.get("approvers"), gate.get("quorum")
-        if (
-            isinstance(approvers, list)
-            and approvers
-            and isinstance(quorum, int)
-            and not isinstance(quorum, bool)
-            and quorum > len(approvers)
-        ):
-            yield Flaw(
-                ("gates", gi, "quorum"),
-                False,
-                (
-                    f"quorum {quorum} but only {len(approvers)} approver"
-                    f"{'s' if len(approvers) != 1 else ''} listed; "
-                    "lower the quorum or add approvers"
-                ),
-            )
+        yield from _check_approvers(gate, gi)
         for ci, crit in _dicts(gate.get("criteria")):
             problem = criterion_problem([k for k in CRITERION_KINDS if crit.get(k) is not None])
             if problem:
@@ -101,6 +85,55 @@ def check_gates(
             False,
             f"feedback at '{_cut(at)}', which is neither `end` nor a gate{gates.hint(at)}; "
             f"gates: {gates.listing()}",
+        )
+
+
+def _check_approvers(gate: dict[str, Any], gi: int) -> Iterator[Flaw]:
+    """A gate's approvers: no blank entry, no empty `group:`, no one listed twice; and a quorum
+    that users alone can reach. A `group:NAME` entry stands for however many people the group
+    holds, so only a list of users (no group) is checked against the quorum here (the starter,
+    when the gate forbids self-approval, is checked as the run starts)."""
+    approvers, quorum = gate.get("approvers"), gate.get("quorum")
+    if not isinstance(approvers, list):
+        return
+    seen: dict[str, int] = {}
+    grouped = False
+    for ai, entry in enumerate(approvers):
+        if not isinstance(entry, str):
+            continue  # the model reports it
+        path = ("gates", gi, "approvers", ai)
+        if entry.startswith("group:"):
+            grouped = True
+            if not entry[6:].strip():
+                yield Flaw(path, False, "an empty group name; write group:NAME (an OS group)")
+                continue
+        elif not entry.strip():
+            yield Flaw(path, False, "an empty approver; name an OS user, or group:NAME")
+            continue
+        if entry in seen:
+            yield Flaw(
+                path,
+                False,
+                f"approver '{_cut(entry)}' is listed twice (first at approvers[{seen[entry]}]); "
+                "each approver counts once towards the quorum: remove one",
+            )
+        else:
+            seen[entry] = ai
+    if (
+        not grouped
+        and seen
+        and isinstance(quorum, int)
+        and not isinstance(quorum, bool)
+        and quorum > len(seen)
+    ):
+        yield Flaw(
+            ("gates", gi, "quorum"),
+            False,
+            (
+                f"quorum {quorum} but only {len(seen)} approver"
+                f"{'s' if len(seen) != 1 else ''} listed; "
+                "lower the quorum or add approvers (or a group:NAME)"
+            ),
         )
 
 

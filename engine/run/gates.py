@@ -202,6 +202,27 @@ def may_answer(
     return may_decide(approvers, user) and not (forbid_self_approval and user == starter)
 
 
+def out_of_reach(gates: Sequence[Gate], starter: str) -> list[str]:
+    """Why a run that `starter` starts could never pass these gates: a gate that forbids
+    self-approval and lists users alone (a group may hold any number of people), the starter
+    among them, leaves fewer other approvers than its quorum. [] when none does."""
+    found = []
+    for g in gates:
+        if not g.approvers or any(a.startswith("group:") for a in g.approvers):
+            continue
+        others = sorted(set(g.approvers) - ({starter} if g.forbid_self_approval else set()))
+        if len(others) >= g.quorum:
+            continue
+        why = (
+            f"gate '{g.id}' needs {g.quorum} approvals but only {len(others)} of its approvers "
+            f"may give them ({', '.join(others) or 'none'})"
+        )
+        if g.forbid_self_approval and starter in g.approvers:
+            why += f": {starter} starts the run and the gate forbids self-approval"
+        found.append(why)
+    return found
+
+
 def outcome_of(gate: Gate, state: GateState) -> tuple[str, str] | None:
     """What the votes of the gate's open attempt decide (from the fold): (outcome, reason), or
     None while it still waits. One rejection decides; so does a full quorum."""

@@ -53,6 +53,7 @@ from phasegate.engine.run.control import OperatorControl
 from phasegate.engine.run.course import Course
 from phasegate.engine.run.fallbacks import Fallbacks
 from phasegate.engine.run.gatekeeper import GateKeeper
+from phasegate.engine.run.gates import out_of_reach
 from phasegate.engine.run.inbox import Inbox
 from phasegate.engine.run.monitoring import Monitoring
 from phasegate.engine.run.notify import Notifier
@@ -93,6 +94,11 @@ class Runner:
         group id whose members may reach the run's socket."""
         self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
         self._resume = resume
+        if resume is None:  # (a gate that can never pass: refused before anything is recorded)
+            unreachable = out_of_reach(plan.gates, current_identity().user)
+            if unreachable:
+                fix = "add an approver, lower the quorum or let another user start the run"
+                raise UsageError(f"{'; '.join(unreachable)}; {fix}; nothing was run")
         self._plan_path = os.path.abspath(plan.path) if plan.path else ""
         self.state = RunState()
         self._executors = Executors(plan.agents, executor or LocalExecutor())

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from phasegate.engine.model.errors import StoreError
 from phasegate.engine.store.base import OutputDrop, OutputLine
-from phasegate.engine.store.chain import link
+from phasegate.engine.store.chain import anchor, identity, link
 
 # (seq, type, version, JSON data, ts): an event as Event.record() gives it, with its place
 Record = tuple[int, str, int, str, float]
@@ -110,7 +110,10 @@ def _statements(c: sqlite3.Connection, batch: Batch) -> None:
     run_id, records, output, drops, summary = batch
     # the same refusal as the memory store (foreign keys are off: they would cost a lookup per
     # row on the hottest path)
-    if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+    row = c.execute(
+        "SELECT user, host, plan_name, plan_path, created_at FROM runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    if row is None:
         raise StoreError(f"run {run_id} does not exist")
     if records:
         head = c.execute(
@@ -126,6 +129,10 @@ def _statements(c: sqlite3.Connection, batch: Batch) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        # the run's row anchors the chain's new end (chain.py): a tail removed shows
+        last = records[-1][0]
+        summary = {**(summary or {}), "chain_seq": last}
+        summary["chain_anchor"] = anchor(prev, last, identity(run_id, *row))
     if output:
         c.executemany(
             "INSERT INTO output (run_id, task, attempt, line, stream, text, ts) "

@@ -7,6 +7,9 @@ import time
 
 from phasegate.engine.model.errors import StoreError
 
+# the version from which runs' chains are anchored in their rows (a run started later has one)
+ANCHORED = 10
+
 # version -> statements. Never edit a released migration: add the next one.
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -148,6 +151,13 @@ MIGRATIONS: dict[int, list[str]] = {
             at REAL NOT NULL,
             PRIMARY KEY (run_id, version)
         )""",
+    ],
+    # The end of each run's hash chain, anchored in its row as each batch of events is written
+    # (store/chain.py): the last event's seq, and a hash of its chain and of the row's identity,
+    # so that `audit --verify` notices events removed from the end, and a changed row.
+    ANCHORED: [
+        "ALTER TABLE runs ADD COLUMN chain_seq INTEGER",
+        "ALTER TABLE runs ADD COLUMN chain_anchor TEXT",
     ],
 }
 

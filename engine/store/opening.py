@@ -4,22 +4,25 @@ messages: what went wrong, and what to do)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
+import stat
 import time
 import urllib.parse
 
 import aiosqlite
 
-from phasegate.engine.model.errors import StoreBusy, StoreError
+from phasegate.engine.model.errors import DatabaseUnusable, StoreBusy, StoreError
 from phasegate.engine.store.migrations import (
     LATEST,
     TABLES,
     VERSION,
     foreign_of,
     foreign_refusal,
+    foreign_tables,
 )
-from phasegate.engine.store.paths import private_dirs
+from phasegate.engine.store.paths import denied_by, private_dirs
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -44,11 +47,23 @@ def db_flag(db_path: str) -> str:
     return f" --db {shlex.quote(db_path)}"
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
+_MISPLACED = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+
+
 def prepare_path(path: str) -> None:
-    """Create the data directory (0700) and the database file (0600) if they are missing."""
+    """Create the data directory (0700) and the database file (0600) if they are missing.
+    For a run only: a command that reads checks first that the database exists
+    (check_database), so that a typo in --db makes nothing."""
     if path == ":memory:":
         return
     directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.stat(path)  # (one this user cannot even reach is not "cannot create")
+    except PermissionError:
+        raise DatabaseUnusable(f"cannot use the database {path}: {denied_by(path)}") from None
+    except OSError:
+        pass
     try:
         private_dirs(directory)  # 0700 whatever the umask says
         if not os.path.exists(path):
@@ -58,10 +73,70 @@ def prepare_path(path: str) -> None:
             finally:
                 os.close(fd)
     except OSError as exc:
-        raise StoreError(
+        kind = DatabaseUnusable if exc.errno in _MISPLACED else StoreError
+        raise kind(
             f"cannot create the database {path}: {exc.strerror}; "
             "choose another place with --db or PHASEGATE_DB"
         ) from None
+
+
+def check_database(path: str, source: str = "", create: bool = False) -> None:
+    """Before a command opens the database at `path` (`source`: who chose it, `--db`,
+    `PHASEGATE_DB` or `the default`): DatabaseUnusable (exit 2) when it cannot be the one,
+    before anything is made or written. A command that only reads needs it to exist (a typo
+    in --db must not leave a directory and an empty database behind); `create` (a run) lets a
+    missing one be made. Reads only: another program's file is left as it was."""
+    if path == ":memory:":
+        return
+    named = f" ({source})" if source else ""
+    try:
+        found = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        if create:
+            return
+        raise DatabaseUnusable(
+            f"no database at {path}{named}, so no runs yet; nothing was created there: "
+            "`phasegate run PLAN` records a run, or choose another with --db or PHASEGATE_DB"
+        ) from None
+    except PermissionError:
+        verb = "use" if create else "read"
+        raise DatabaseUnusable(f"cannot {verb} the database {path}: {denied_by(path)}") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise DatabaseUnusable(f"{path}{named} is not a database file; choose another with --db")
+    if not os.access(path, os.R_OK):
+        raise DatabaseUnusable(f"cannot read the database {path}: {denied_by(path)}")
+    _probe(path)
+
+
+def _probe(path: str) -> None:
+    """DatabaseUnusable if the file is no SQLite database, or another program's."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError:
+        return  # (opening it says what is wrong)
+    if not head:
+        return  # (empty: a new database, made by prepare_path)
+    if head != SQLITE_MAGIC:
+        raise DatabaseUnusable(
+            f"database {path}: file is not a database; the file is not a phasegate database; "
+            "choose another with --db"
+        )
+    where = "file:" + urllib.parse.quote(os.path.abspath(path))
+    for mode in ("?mode=ro", "?mode=ro&immutable=1"):  # (as open_read_only reads)
+        try:
+            conn = sqlite3.connect(where + mode, uri=True, isolation_level=None, timeout=1.0)
+        except sqlite3.Error:
+            continue
+        try:
+            foreign = foreign_tables(conn)
+        except sqlite3.Error:
+            continue  # (the store's own opening says what is wrong, if anything is)
+        finally:
+            conn.close()
+        if foreign:
+            raise DatabaseUnusable(f"database {path}: {foreign_refusal(foreign)}")
+        return
 
 
 def writable_sides(path: str) -> bool:
@@ -154,9 +229,9 @@ async def open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
     file is read as it is (immutable)."""
     where = "file:" + urllib.parse.quote(os.path.abspath(path))
     if not os.access(path, os.R_OK):
-        raise StoreError(
-            f"database {path}: it is not readable by you; its owner can share a run with your "
-            "group (`phasegate run PLAN --share GROUP`)"
+        raise DatabaseUnusable(
+            f"cannot read the database {path}: {denied_by(path)}; its owner can share a run "
+            "with your group (`phasegate run PLAN --share GROUP`)"
         )
     last: sqlite3.Error | None = None
     for mode in ("?mode=ro", "?mode=ro&immutable=1"):
@@ -181,7 +256,7 @@ async def open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
         if foreign or version != LATEST:
             await conn.close()
         if foreign:
-            raise StoreError(f"database {path}: {foreign_refusal(foreign)}")
+            raise DatabaseUnusable(f"database {path}: {foreign_refusal(foreign)}")
         if version != LATEST:
             raise StoreError(
                 f"database {path} has schema version {version} and this phasegate reads "

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import grp
 import os
+import pwd
 import stat
 
-from phasegate.engine.model.errors import StoreError, UsageError
+from phasegate.engine.model.errors import DatabaseUnusable, UsageError
 
 
 def new_run_id() -> str:
@@ -51,7 +52,7 @@ def check_private(db_path: str) -> None:
         except FileNotFoundError:
             continue
         if found.st_uid != me:
-            raise StoreError(
+            raise DatabaseUnusable(
                 f"the database {what} {path} belongs to uid {found.st_uid}, not to you "
                 f"(uid {me}); the engine writes only its own: choose another with --db"
             )
@@ -59,7 +60,7 @@ def check_private(db_path: str) -> None:
         # (a sticky directory such as /tmp lets nobody else rename or remove our file)
         if writable and not (what == "directory" and found.st_mode & stat.S_ISVTX):
             mode = stat.S_IMODE(found.st_mode)
-            raise StoreError(
+            raise DatabaseUnusable(
                 f"the database {what} {path} is writable by others (mode {mode:o}); "
                 f"make it yours alone (chmod go-w {path}) or choose another with --db"
             )
@@ -68,7 +69,7 @@ def check_private(db_path: str) -> None:
         if not os.access(path, os.W_OK):
             mode = stat.S_IMODE(found.st_mode)
             writes = "the database's log there" if what == "directory" else "it"
-            raise StoreError(
+            raise DatabaseUnusable(
                 f"the database {what} {path} is read-only to you (mode {mode:o}), and a run "
                 f"writes {writes}; make it writable (chmod u+w {path}) or choose another "
                 "with --db"
@@ -124,10 +125,89 @@ def _my_groups() -> list[str]:
     return names
 
 
+def _name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def denied_by(path: str) -> str:
+    """Why this user may not read `path`: `permission denied (...)` naming what stops them,
+    the first directory on the way they may not enter, or the file, with its owner and the
+    group it is shared with (one they are not in), if any."""
+    path = os.path.abspath(path)
+    node, parts = "/", path.strip("/").split("/")
+    for part in parts[:-1]:
+        node = os.path.join(node, part)
+        if not os.access(node, os.X_OK):
+            break
+    else:
+        node = path
+    try:
+        found = os.stat(node)
+    except OSError:
+        return "permission denied"
+    what = "it" if node == path else f"its directory {node}"
+    mode = stat.S_IMODE(found.st_mode)
+    group_may = mode & (0o010 if stat.S_ISDIR(found.st_mode) else 0o040)
+    if group_may and found.st_gid not in {os.getegid(), *os.getgroups()}:
+        return (
+            f"permission denied ({what} is shared with group {_group(found.st_gid)}, which you "
+            f"are not in; owned by {_name(found.st_uid)})"
+        )
+    return f"permission denied ({what} is owned by {_name(found.st_uid)}, mode {mode:o})"
+
+
+def check_reachable(db_path: str, gid: int) -> None:
+    """UsageError unless the members of group `gid` can reach the database's directory: each
+    directory above it lets them through (x for others, or for the group when it is the
+    directory's group). `share` opens the data directory and the run's; nothing above them
+    is changed, and a directory still to be made would be made 0700 (private_dirs), so a run
+    shared there could never be reached: refused before it starts."""
+    name, data = _group(gid), os.path.dirname(os.path.abspath(db_path))
+    above: list[str] = []
+    directory = data
+    while os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+        above.append(directory)
+    fix = (
+        f"choose a database the group can reach (--db /srv/{name}/phasegate.db, in a "
+        f"directory of group {name}, say)"
+    )
+    for directory in reversed(above):  # (the data directory itself: `share` opens it)
+        try:
+            found = os.stat(directory)
+        except FileNotFoundError:
+            raise UsageError(
+                f"group {name} could never reach this shared run: {directory} does not exist, "
+                f"and phasegate would make it private (0700); make it first "
+                f"(mkdir -m 755 {directory}) or {fix}; nothing was run"
+            ) from None
+        mode = stat.S_IMODE(found.st_mode)
+        if mode & 0o001 or (found.st_gid == gid and mode & 0o010):
+            continue
+        raise UsageError(
+            f"group {name} could never reach this shared run: the directory {directory} "
+            f"(owner {_name(found.st_uid)}, group {_group(found.st_gid)}, mode {mode:o}) does "
+            f"not let its members through; {fix}, or open it (chmod o+x {directory}, or "
+            f"chgrp {name} {directory} && chmod g+x {directory}); nothing was run"
+        )
+
+
 def share(db_path: str, run_directory: str, gid: int) -> None:
     """Open a run to group `gid`: its directory (and the data directory above it) 2750, so the
     group reaches the socket; the database 0640, readable by the group and written by this
-    user alone. A data directory that grants the group access already is kept as it is."""
+    user alone. A data directory that grants the group access already is kept as it is.
+    UsageError when the group cannot reach the data directory (check_reachable)."""
+    check_reachable(db_path, gid)
     data = os.path.dirname(os.path.abspath(db_path))
     for directory in (data, os.path.join(data, "runs"), run_directory):
         found = os.stat(directory)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model.events import Event, from_json
 from phasegate.engine.store.base import OutputLine, RunRow
-from phasegate.engine.store.chain import Row
+from phasegate.engine.store.chain import Row, RunFacts
+from phasegate.engine.store.migrations import ANCHORED
 
 RUN_COLUMNS = (
     "id, plan_name, plan_path, status, created_at, started_at, finished_at, counts, user, host, "
@@ -56,6 +57,16 @@ class SQLiteReads:
             (run_id,),
         )
         return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    async def run_facts(self, run_id: str) -> RunFacts | None:
+        """The run's row as `audit --verify` checks it: identity and chain anchor."""
+        rows = await self._query(
+            "SELECT user, host, plan_name, plan_path, created_at, chain_seq, chain_anchor, "
+            "(SELECT applied_at FROM schema_migrations WHERE version = ?) "
+            "FROM runs WHERE id = ?",
+            (ANCHORED, run_id),
+        )
+        return RunFacts(*rows[0]) if rows else None
 
     async def last_event(self, run_id: str) -> tuple[int, float] | None:
         rows = await self._query(

@@ -118,7 +118,7 @@ def test_no_command_writes_into_another_programs_database(
     done = subprocess.run(
         [PHASEGATE, *args, "--db", str(foreign_db)], capture_output=True, text=True, timeout=60
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr  # (a database that cannot be one: bad usage)
     assert REFUSAL in done.stderr and "Traceback" not in done.stderr
     assert _state(foreign_db) == before
 
@@ -198,7 +198,7 @@ def test_a_run_in_a_read_only_data_directory_is_refused_clearly(
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr  # (a database that cannot be the run's: usage)
     assert "Traceback" not in done.stderr
     assert f"the database directory {db.parent} is read-only to you" in done.stderr
     assert f"chmod u+w {db.parent}" in done.stderr and "--db" in done.stderr

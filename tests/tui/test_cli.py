@@ -111,7 +111,11 @@ def test_invalid_plan_is_refused_with_exit_2_and_nothing_runs(pg: Run, tmp_path:
     assert "plan.yaml:3:" in done.stderr and "agent 'b' is not defined" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "ran").exists()
-    assert json.loads(pg("runs", "--json").stdout)["runs"] == []
+    # nothing was recorded: not even a database (`runs` lists none, and makes none)
+    listed = pg("runs", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["runs"] == []
+    assert not (tmp_path / "data").exists()
+    assert "no runs yet (no database at" in pg("runs").stdout
 
 
 def test_unknown_run_and_bad_usage_exit_2(pg: Run, tmp_path: Path) -> None:

@@ -131,6 +131,12 @@ def test_gates_wait_times_out_with_exit_1_and_ctrl_c_exits_130(
     assert "Traceback" not in done.stderr
     usage = pg("gates", "--timeout", "3")
     assert usage.returncode == 2 and "--timeout goes with --wait" in usage.stderr
+    # (a waiter before any run waits for the database to appear, and holds no file open: a
+    # finished run makes it, so that the waiter's open database says it is watching)
+    (tmp_path / "one.yaml").write_text(
+        "name: one\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n"
+    )
+    assert pg("run", "one.yaml", "--headless", "-q").returncode == 0
     waiter = spawn_pg(tmp_path, cli_env, "gates", "--wait")
 
     def watching() -> bool:  # (a signal during start-up would meet Python's import, not us)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from phasegate.engine.model.errors import PhasegateError, Problem
 
@@ -118,12 +119,32 @@ def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _db_path(db: str | None) -> str:
-    from phasegate.engine.client import default_db_path
+def _db_path(db: str | None, need: str = "read") -> str:
+    """The database's path; with `need`, checked before anything opens it (exit 2 when it
+    cannot be the one, naming who chose it): "read" (a command that reads runs, or sends to
+    one: it must exist, and nothing is created on a typo), "create" (a run: a missing one is
+    made, an existing one must be this user's own phasegate database), "any" (unchecked: the
+    command looks for itself whether there is one)."""
+    from phasegate.engine.client import check_database, check_private, default_db_path
 
     if db is not None and not db.strip():  # (db_option's callback says so first)
         raise click.UsageError("--db: an empty path; give a database file")
-    return os.path.abspath(db) if db is not None else default_db_path()
+    path = os.path.abspath(db) if db is not None else default_db_path()
+    if need != "any":
+        check_database(path, _db_source(db), create=need == "create")
+        if need == "create":
+            check_private(path)
+    return path
+
+
+def _db_source(db: str | None) -> str:
+    """Who chose the database: `--db`, `PHASEGATE_DB` or the default."""
+    if db is None:
+        return "the default"
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.get_parameter_source("db") is ParameterSource.ENVIRONMENT:
+        return "from PHASEGATE_DB"
+    return "from --db"
 
 
 async def _open(db: str | None) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from phasegate.engine.client import (
     RunRow,
     SQLiteStore,
     ask,
+    check_database,
     db_flag,
     engine_alive,
     resolve_run,
@@ -27,16 +29,39 @@ from phasegate.engine.model.errors import PhasegateError, UsageError
 from phasegate.engine.model.fold import apply, project
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import RunState
-from phasegate.tui.cli.control import Refused, check_names, live_run
+from phasegate.tui.cli.control import Refused, live_run, unknown_name
 from phasegate.tui.text import safe, table, when
 
 ANSWER_TIMEOUT = 30.0
 WAIT_POLL = 0.25  # seconds between two looks at the store (`gates --wait`)
 
 
+def _for_user(state: RunState, found: dict[str, Any], user: str) -> dict[str, Any]:
+    """A gate's, change's or request's row with what the hints need to speak to `user`: who
+    started the run, whether it forbids self-approval, and whether `user` may decide it now
+    (as the engine's policy says: an approver who has not approved yet)."""
+    from phasegate.engine.client import policy  # (the plan's model: heavy)
+
+    kind, key = found.get("kind"), found["id"]
+    may = False
+    if kind == "permission" and key in state.permissions:
+        may = policy.may_answer_permission(state, state.permissions[key], user)
+    elif kind == "change" and key in state.changes:
+        may = policy.may_decide_change(state, state.changes[key], user)
+    elif key in state.gates:
+        gate = state.gates[key]
+        found["forbid_self_approval"] = gate.forbid_self_approval
+        may = policy.may_decide_gate(state, gate, user)
+    return found | {
+        "started_by": state.user,
+        "may_decide": may and user not in found.get("approved_by", ()),
+    }
+
+
 async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
     from phasegate.engine.client.reports import NOT_DECIDED, ended_first, gather
 
+    user = current_identity().user
     store = await SQLiteStore.open(db_path)
     try:
         if ref is not None:
@@ -55,20 +80,26 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
                 shown = {"run": row.id, "plan": row.plan_name, "kind": "gate", **gate.as_dict()}
                 if facts is not None and facts.gate_status(gate.id) == NOT_DECIDED:
                     shown.update(status=NOT_DECIDED, reason=ended_first(state.reason))
-                found.append(shown)
+                found.append(_for_user(state, shown, user))
             for change in state.changes.values():  # amendments of the plan at their gate
                 if change.status == "open" or ref is not None:
-                    found.append({"run": row.id, "plan": row.plan_name, **change.as_dict()})
+                    shown = {"run": row.id, "plan": row.plan_name, **change.as_dict()}
+                    found.append(_for_user(state, shown, user))
             for asked in state.permissions.values():  # agents' tool requests, routed alike
                 if asked.status == "open" or ref is not None:
-                    found.append({"run": row.id, "plan": row.plan_name, **asked.as_dict()})
+                    shown = {"run": row.id, "plan": row.plan_name, **asked.as_dict()}
+                    found.append(_for_user(state, shown, user))
     finally:
         await store.close()
-    return _shown(found, ref, as_json, db_flag(db_path))
+    return _shown(found, ref, as_json, db_flag(db_path), user)
 
 
-def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str = "") -> str:
-    """`db`: what the hints' commands need to find the run (` --db PATH`, "" by default)."""
+def _shown(
+    found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str = "", user: str = ""
+) -> str:
+    """`db`: what the hints' commands need to find the run (` --db PATH`, "" by default);
+    `user`: whom the hints speak to (the command to decide for who may, else whom it waits
+    for)."""
     if as_json:  # (a gate whose phase has not ended: "not_reached", as the table says)
         for g in found:
             if g.get("kind") == "gate" and g["status"] in ("waiting", "not decided"):
@@ -91,10 +122,7 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str 
                         safe(g["after"] or "plan change"),
                         "not reached" if g["status"] == "waiting" else g["status"],
                         f"{len(g['approved_by'])}/{g['quorum']}",
-                        safe(
-                            ", ".join(g["approvers"])
-                            or ("the starter" if g.get("kind") == "change" else "anyone")
-                        ),
+                        safe(_approvers(g)),
                         when(g["opened_at"]),
                     ]
                     for g in found
@@ -103,11 +131,13 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str 
         ]
     )
     for g in found:
-        if g["status"] == "open":
+        if g["status"] == "open" and g.get("may_decide", True):
             lines.append(
                 f"  decide: phasegate approve {g['run']} {g['id']} --reason TEXT{db}   "
                 f"(or: phasegate reject {g['run']} {g['id']} --reason TEXT{db})"
             )
+        elif g["status"] == "open":
+            lines.append(f"  {safe(g['id'])}: {safe(_waits_for(g, user))}")
         elif g["status"] == "not decided":  # (no one rejected it: the run stopped first)
             lines.append(f"  {safe(g['id'])}: not decided, {safe(g['reason'])}")
     if asks:
@@ -128,12 +158,47 @@ def _shown(found: list[dict[str, Any]], ref: str | None, as_json: bool, db: str 
             )
         )
         for a in asks:
-            if a["status"] == "open":
+            if a["status"] == "open" and not a.get("may_decide", True):
+                lines.append(f"  {safe(a['id'])}: {safe(_waits_for(a, user))}")
+            elif a["status"] == "open":
                 lines.append(
                     f"  answer: phasegate approve {a['run']} {a['id']}{db} (allow)   "
                     f"or: phasegate reject {a['run']} {a['id']} --reason TEXT{db} (deny)"
                 )
     return "\n".join(lines)
+
+
+def _approvers(g: dict[str, Any]) -> str:
+    """The APPROVERS column: who decides, and who may not although listed (the run's starter
+    of a gate that forbids self-approval: `alice, bob (not carol)`)."""
+    who = ", ".join(g["approvers"]) or ("the starter" if g.get("kind") == "change" else "anyone")
+    if g.get("forbid_self_approval") and g.get("started_by"):
+        who += f" (not {g['started_by']})"
+    return who
+
+
+def _waits_for(g: dict[str, Any], user: str) -> str:
+    """Whom an open gate (change, request) waits for, said to `user`, who may not decide it."""
+    starter = g.get("started_by", "")
+    forbidden = starter if g.get("forbid_self_approval") else ""
+    done = g.get("approved_by", [])
+    left = [a for a in g.get("approvers", []) if a not in done and a != forbidden]
+    if g.get("kind") == "permission":
+        whom = ", ".join(left) or "whoever operates the run"
+    elif g.get("kind") == "change":
+        whom = ", ".join(left) or f"the run's starter ({starter})"
+    else:
+        need = max(int(g.get("quorum", 1)) - len(done), 1)
+        whom = f"{need} more approval{'s' if need != 1 else ''} from " + (
+            ", ".join(left) or (f"anyone but {forbidden}" if forbidden else "anyone")
+        )
+    if user in done:
+        why = "you approved it"
+    elif user and user == forbidden:
+        why = "you started the run and it forbids self-approval"
+    else:
+        why = f"{user or 'you'} may not decide it"
+    return f"waits for {whom} ({why})"
 
 
 async def _live_runs(store: SQLiteStore) -> list[RunRow]:
@@ -163,6 +228,14 @@ async def wait_for_gates(
     loop.add_signal_handler(signal.SIGINT, stop.set)
     store: SQLiteStore | None = None
     try:
+        while ref is None and not os.path.exists(db_path) and not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                raise NoGate(f"no gate of any live run waited for {user} within {timeout:g}s")
+            with contextlib.suppress(TimeoutError):  # (no run yet: the first makes it)
+                await asyncio.wait_for(stop.wait(), WAIT_POLL)
+        if stop.is_set():
+            raise KeyboardInterrupt
+        check_database(db_path)  # (then as every command that reads: exit 2 if not one)
         store = await SQLiteStore.open(db_path)
         only = await resolve_run(store, ref) if ref is not None and not stop.is_set() else None
         while not stop.is_set():
@@ -175,11 +248,11 @@ async def wait_for_gates(
                     apply(state, event)
                 folds[row.id] = (events[-1][0] if events else cursor, state)
                 found += [
-                    {"run": row.id, "plan": row.plan_name, **g.as_dict()}
+                    _for_user(state, {"run": row.id, "plan": row.plan_name, **g.as_dict()}, user)
                     for g in gates_waiting_for(state, user)
                 ]
             if found:
-                return _shown(found, None, as_json, db_flag(db_path))
+                return _shown(found, None, as_json, db_flag(db_path), user)
             if only is not None:
                 only = await resolve_run(store, only.id)
                 if only.finished_at is not None or not engine_alive(only):
@@ -200,11 +273,18 @@ async def wait_for_gates(
 
 
 async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
-    """Write the decision and wait for the engine's answer; raise Refused with its reason."""
+    """Write the decision and wait for the engine's answer; raise Refused with its reason.
+    What it did is told from the engine's own events: the vote, then (when the vote settled
+    the gate) the gate's closing and what follows it, a rewind or the run's end."""
+    from phasegate.engine.model.snapshot import fold_run
+
     store = await SQLiteStore.open(db_path)
     try:
         row = await live_run(store, ref, "its gates cannot be decided now")
-        await check_names(store, row, order)
+        state, cursor = await fold_run(store, row.id)  # (the run as the decision leaves for it)
+        why = unknown_name(state, order) if state.run_id else ""
+        if why:
+            raise UsageError(f"run {row.id} {why}")
         event = await ask(
             store,
             row.id,
@@ -214,30 +294,95 @@ async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
         if isinstance(event, ev.GateRefused):
             raise Refused(f"refused: {event.why}")
         assert isinstance(event, ev.GateVoted)
-        return await _answer(store, row.id, order.gate, order.kind.value, event.user)
+        return await _answer(store, row, state, cursor, event)
     finally:
         await store.close()
 
 
-async def _answer(store: SQLiteStore, run_id: str, gate: str, decision: str, user: str) -> str:
-    await asyncio.sleep(0.3)  # let the engine close the gate if this decision settled it
-    state = project(e for _, e in await store.read_events(run_id))
-    if gate in state.permissions:
-        p = state.permissions[gate]
-        verb = "allowed" if decision == "approve" else "denied"
-        return f"{user} {verb} {p.tool} ({p.detail[:60]}) for task {p.task} of run {run_id}"
-    verb = "approved" if decision == "approve" else "rejected"
-    if gate in state.changes:
-        c = state.changes[gate]
-        done = {"open": "still waiting", "passed": "the plan is amended"}
-        return f"{user} {verb} {gate} of run {run_id}: {done.get(c.status.value, c.status.value)}"
-    g = state.gates[gate]
-    if g.status == "open":
-        return (
-            f"{user} {verb} gate {gate} of run {run_id}: "
-            f"{len(g.approved_by)} of {g.quorum} approvals, still waiting"
-        )
-    return f"{user} {verb} gate {gate} of run {run_id}: the gate {g.status}"
+SETTLE_TIMEOUT = 10.0  # seconds to wait for the engine to close a gate a vote decided
+SETTLE_POLL = 0.05
+
+
+async def _answer(
+    store: SQLiteStore, row: RunRow, state: RunState, cursor: int, vote: ev.GateVoted
+) -> str:
+    """What the vote did, from the events after `cursor` (folded into `state`, the run as it
+    was before the vote): the vote itself, then whatever it settled, as the engine recorded
+    it. Polls the store with a deadline; never guesses from a moment's state."""
+    target, user, run_id = vote.gate, vote.user, row.id
+    verb = "approved" if vote.decision == "approve" else "rejected"
+    head = f"{user} {verb} gate {target} of run {run_id}"
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    voted = False
+    closed: ev.GateClosed | None = None
+    rewound: ev.PhaseRewound | None = None
+    ended: ev.RunFinished | None = None
+    attempt = 0  # (the gate's attempt that closed)
+    while True:
+        fresh = await store.read_events(run_id, cursor)
+        cursor = fresh[-1][0] if fresh else cursor
+        for _, e in fresh:
+            apply(state, e)
+            if isinstance(e, ev.GateVoted) and e.command == vote.command:
+                voted = True
+                g = state.gates.get(target)  # (does this vote decide the gate?)
+                decisive = g is not None and (bool(g.rejected) or len(g.approved_by) >= g.quorum)
+                if g is not None and not decisive:
+                    return f"{head}: {len(g.approved_by)} of {g.quorum} approvals, still waiting"
+            elif not voted:
+                continue
+            elif isinstance(e, ev.GateClosed) and e.gate == target and closed is None:
+                closed, attempt = e, state.gates[target].attempt if target in state.gates else 0
+            elif isinstance(e, ev.PhaseRewound) and e.gate == target and closed is not None:
+                rewound = e
+            elif isinstance(e, ev.RunFinished):
+                ended = e
+        if voted and target in state.permissions:  # (answered with the vote, at once)
+            p = state.permissions[target]
+            if p.status != "open":
+                said = "allowed" if vote.decision == "approve" else "denied"
+                return f"{user} {said} {p.tool} ({p.detail[:60]}) for task {p.task} of run {run_id}"
+        elif voted and target in state.changes:
+            c = state.changes[target]
+            if c.status != "open":
+                done = {"passed": "the plan is amended"}.get(c.status.value, f"it {c.status}")
+                return f"{user} {verb} {target} of run {run_id}: {done}"
+        elif closed is not None:
+            # (the engine writes a rewind in the batch that closes the gate: it is here now,
+            # or there is none)
+            return f"{head}: " + await _after_close(store, row, attempt, closed, rewound)
+        if ended is not None:
+            return f"{head}: the run ended ({ended.status}) before the gate closed"
+        if time.monotonic() >= deadline:
+            seen = "" if voted else " (the engine has not recorded the vote yet)"
+            return (
+                f"{head}: the engine took the decision{seen}; "
+                f"`phasegate gates {run_id}{db_flag(store.path)}` shows the gate"
+            )
+        await asyncio.sleep(SETTLE_POLL)
+
+
+async def _after_close(
+    store: SQLiteStore,
+    row: RunRow,
+    attempt: int,
+    closed: ev.GateClosed,
+    rewound: ev.PhaseRewound | None,
+) -> str:
+    """What a gate's closing (of its `attempt`) means for the run: it goes on, runs a phase
+    again, or fails."""
+    from phasegate.engine.client.policy import rewind_rule  # (the plan's model: heavy)
+
+    if closed.outcome == "passed":
+        return "the gate passed"
+    rule = await rewind_rule(store, row.id, row.plan_path, closed.gate)
+    if rewound is not None:
+        of = f" of {rule[1]}" if rule is not None else ""
+        again = f"phase {rewound.phase} runs again (attempt {attempt + 1}{of})"
+        return f"the gate {closed.outcome}; {again}"
+    if closed.outcome == "rejected" and rule is not None:
+        return f"the gate rejected after {attempt} of {rule[1]} attempts; the run fails"
+    return f"the gate {closed.outcome}; the run fails"
 
 
 async def audit(db_path: str, ref: str, as_json: bool) -> str:
@@ -410,25 +555,29 @@ def _because(row: dict[str, Any]) -> str:
 
 
 async def verify(db_path: str, ref: str, as_json: bool) -> tuple[bool, str]:
-    """Walk the run's hash chain: (holds, what to print)."""
+    """Walk the run's hash chain and check its anchor and row: (holds, what to print), with
+    what could not be verified (a run recorded before anchors: the end of its chain)."""
     from phasegate.engine.client import verify_chain
 
     store = await SQLiteStore.open(db_path)
+    notes: list[str] = []
     try:
         row = await resolve_run(store, ref)
-        count, problems = await verify_chain(store, row.id)
+        count, problems = await verify_chain(store, row.id, notes)
     finally:
         await store.close()
     if as_json:
-        return not problems, json.dumps(
-            {"run": row.id, "events": count, "ok": not problems, "problems": problems}, indent=2
-        )
+        said = {"run": row.id, "events": count, "ok": not problems, "problems": problems}
+        return not problems, json.dumps({**said, "notes": notes}, indent=2)
     if not problems:
-        return True, f"run {row.id}: the hash chain of its {count} events holds"
-    head = f"run {row.id}: its audit trail was tampered with ({len(problems)} broken link"
-    return False, "\n".join(
-        [head + ("s)" if len(problems) != 1 else ")"), *(f"  {safe(p)}" for p in problems)]
-    )
+        lines = [f"run {row.id}: the hash chain of its {count} events holds"]
+    else:
+        n = len(problems)
+        lines = [
+            f"run {row.id}: its audit trail was tampered with ({n} problem{'s' if n != 1 else ''})",
+            *(f"  {safe(p)}" for p in problems),
+        ]
+    return not problems, "\n".join([*lines, *(f"  note: {safe(n)}" for n in notes)])
 
 
 def check_reason(decision: str, reason: str | None) -> str:

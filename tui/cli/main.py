@@ -181,23 +181,27 @@ def run(
         gc.enable()
     _print_problems(loaded.warnings)
     share = share or loaded.share
+    # (a database that cannot be the run's: exit 2 before anything starts or is made)
+    path = _db_path(db, "create")
     if share is not None:
-        from phasegate.engine.client import share_group
+        from phasegate.engine.client import check_reachable, share_group
 
-        share_group(share)  # (a group this user is not in: exit 2 before anything starts)
+        # (a group this user is not in, or one that could never reach the database: exit 2
+        # before anything starts)
+        check_reachable(path, share_group(share))
     # the plan is parsed once: a launched engine gets it from here
     if detach:
         from phasegate.tui.launch import run_detached
 
-        sys.exit(run_detached(loaded, _db_path(db), values, share))
+        sys.exit(run_detached(loaded, path, values, share))
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():
         from phasegate.tui.launch import run_with_dashboard
 
-        sys.exit(run_with_dashboard(loaded, _db_path(db), values, color, share))
+        sys.exit(run_with_dashboard(loaded, path, values, color, share))
     from phasegate.engine.client import new_run_id
     from phasegate.engine.client.engines import Job
 
-    _host(Job(loaded, _db_path(db), run_id or new_run_id(), values, quiet=quiet, share=share))
+    _host(Job(loaded, path, run_id or new_run_id(), values, quiet=quiet, share=share))
 
 
 @cli.command()
@@ -248,12 +252,15 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
         finally:
             await store.close()
 
-    rows = _run_async(go)
+    # (no database yet is no run yet: a list, empty, and nothing created; a typo shows here)
+    missing = not os.path.exists(_db_path(db, "any"))
+    rows = [] if missing else _run_async(go)
     if as_json:
         click.echo(json.dumps({"runs": [_run_json(r) for r in rows]}, indent=2))
         return
     if not rows:
-        click.echo("no runs yet; start one with `phasegate run PLAN --headless`")
+        where = f" (no database at {_db_path(db, 'any')})" if missing else ""
+        click.echo(f"no runs yet{where}; start one with `phasegate run PLAN --headless`")
         return
     click.echo(
         table(
@@ -401,7 +408,7 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str 
 
 async def _learned(db: str | None, plan: str) -> dict[str, Any]:
     """What earlier runs of the plan took, if there is a database (a dry run creates none)."""
-    path = _db_path(db)
+    path = _db_path(db, "any")
     if not os.path.exists(path):
         return {}
     from phasegate.engine.client.plans import learned

@@ -85,7 +85,7 @@ def report(
             )
         try:
             given = dict(_parse_vars(variables))
-            click.echo(report_plan(_db_path(db), plan_path, given, fmt, out))
+            click.echo(report_plan(_db_path(db, "any"), plan_path, given, fmt, out))
         except PlanError as exc:
             _print_problems(exc.problems)
             sys.exit(EXIT_USAGE)
@@ -129,6 +129,10 @@ def search(text: str, limit: int, as_json: bool, db: str | None) -> None:
     """Search what earlier runs taught: lessons, operators' notes, risks and failures."""
     from phasegate.tui.cli.reports import search_history
 
+    if not text.strip():  # (before the database is looked for: the first mistake is named)
+        from phasegate.engine.model.errors import UsageError
+
+        raise UsageError("give the words to search for (e.g. phasegate search 'flaky tests')")
     click.echo(_run_async(lambda: search_history(_db_path(db), text, limit, as_json)))
 
 
@@ -142,7 +146,7 @@ def doctor(plan_path: str | None, db: str | None, as_json: bool) -> None:
     failure."""
     from phasegate.engine.client.reports import diagnose
 
-    path = _db_path(db)
+    path = _db_path(db, "any")  # (its checks say what is wrong with the database)
     found = diagnose(path)
     hosts: list[dict[str, object]] = []
     if plan_path is not None:

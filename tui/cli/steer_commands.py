@@ -78,7 +78,10 @@ def gates(
         click.echo(_run_async(lambda: list_gates(_db_path(db), run_ref, as_json)))
         return
     try:
-        click.echo(_run_async(lambda: wait_for_gates(_db_path(db), run_ref, as_json, timeout)))
+        # (waiting for any run's gate may start before the first run made the database: it
+        # waits for it, and creates none)
+        path = _db_path(db, "read" if run_ref is not None else "any")
+        click.echo(_run_async(lambda: wait_for_gates(path, run_ref, as_json, timeout)))
     except KeyboardInterrupt:
         click.echo("phasegate: stopped waiting for a gate", err=True)
         sys.exit(EXIT_INTERRUPTED)

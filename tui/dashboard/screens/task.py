@@ -84,7 +84,8 @@ class TaskScreen(Screen[None]):
         if t.reason:
             line.append(f"\n{safe(t.reason)}", style="yellow")
         if t.dropped:
-            line.append(f"\n{t.dropped} earlier lines dropped by the output cap", style="dim")
+            lines = "line" if t.dropped == 1 else "lines"
+            line.append(f"\n{t.dropped:,} earlier {lines} dropped by the output cap", style="dim")
         if line.markup != self._shown:  # most polls change nothing; an update is a layout
             self._shown = line.markup
             self.query_one("#details", Static).update(line)
