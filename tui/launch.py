@@ -4,6 +4,7 @@ app as its client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -91,7 +92,7 @@ def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str
     choice = _app(db_path, run_id, color)
     db = db_flag(db_path)
     if choice in ("left", "detached"):
-        click.echo(
+        _say(
             f"run {run_id} goes on in the background (engine pid {engine.pid}); "
             f"`phasegate attach {run_id}{db}` opens it again, "
             f"`phasegate show {run_id}{db}` shows it"
@@ -99,13 +100,20 @@ def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str
         return 0
     code = engine.wait()
     if code < 0:  # the engine was killed: the run is interrupted, not over
-        click.echo(
+        _say(
             f"run {run_id} was interrupted: its engine was killed by "
             f"{signal.Signals(-code).name}; `phasegate resume {run_id}{db}` takes it over"
         )
         return 1
-    click.echo(f"run {run_id} ended; `phasegate show {run_id}{db}` for details")
+    _say(f"run {run_id} ended; `phasegate show {run_id}{db}` for details")
     return code
+
+
+def _say(text: str) -> None:
+    """A last line after the dashboard, on a terminal that may be gone (its window closed: the
+    dashboard left because of it; the line is for nobody, and no traceback either)."""
+    with contextlib.suppress(OSError):
+        click.echo(text)
 
 
 async def _pick(db_path: str, ref: str | None) -> str:
@@ -130,7 +138,7 @@ def attach_dashboard(db_path: str, ref: str | None, color: str) -> int:
         return exc.exit_code
     if _app(db_path, run_id, color) in ("left", "detached"):
         db = db_flag(db_path)
-        click.echo(f"run {run_id} goes on; `phasegate attach {run_id}{db}` opens it again")
+        _say(f"run {run_id} goes on; `phasegate attach {run_id}{db}` opens it again")
     return 0
 
 

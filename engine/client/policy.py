@@ -11,7 +11,7 @@ from __future__ import annotations
 from phasegate.engine.model.state import ChangeState, GateState, PermissionState, RunState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.run.gates import may_answer, may_decide
-from phasegate.engine.run.roles import may_operate
+from phasegate.engine.run.roles import may_operate as may_operate
 from phasegate.engine.store.base import Store
 
 

@@ -1,7 +1,7 @@
 """The run header at 80 columns keeps the elapsed time, what is left and the counts while a
-manual gate waits: when the whole line does not fit, it leaves out the plan's name (the run id
-names the run), says `gate ID waits 10m00s` instead of `waiting for gate ID since 10m00s` and cuts
-a long gate id."""
+manual gate waits: when the whole line does not fit, it says `gate ID waits 10m00s` instead of
+`waiting for gate ID since 10m00s`, cuts a long gate id and the plan's name, keeping some of
+each (the run id alone says nothing to who did not start the run)."""
 
 from __future__ import annotations
 
@@ -46,5 +46,5 @@ async def test_a_waiting_gate_leaves_room_for_the_times_and_counts(tmp_path: Pat
         screen = await dashboard(app, pilot)
         screen.query_one(RunHeader).show(screen.feed.state, run_id, True, now)
         header = text(screen.query_one(RunHeader))
-        assert "narrow  gate manual-review-g… waits 10m" in header, header
+        assert "markup-…  narrow  gate manual-revie… waits 10m" in header, header
         assert "11m" in header and "then ~1m30s" in header and "✓1" in header, header

@@ -64,5 +64,6 @@ def _db_at(tmp_path: Path, upto: int) -> tuple[str, float]:
 )
 def test_dashboard_snapshot(snap_compare: Any, tmp_path: Path, moment: str, upto: int) -> None:
     db, last = _db_at(tmp_path, upto)
-    app = PhasegateApp(db, "rec0001", clock=lambda: last + 1.0)
+    # (seen by the recorded run's starter: its footer offers what an operator may do)
+    app = PhasegateApp(db, "rec0001", clock=lambda: last + 1.0, viewer="ops")
     assert snap_compare(app, terminal_size=(80, 24))

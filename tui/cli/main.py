@@ -229,6 +229,17 @@ def ui(db: str | None, color: str) -> None:
     sys.exit(browse(_db_path(db), color))
 
 
+def _absent(path: str) -> bool:
+    """No file there (one this user may not look at is there: opening it says why)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
 @cli.command()
 @db_option
 @json_option
@@ -253,7 +264,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
             await store.close()
 
     # (no database yet is no run yet: a list, empty, and nothing created; a typo shows here)
-    missing = not os.path.exists(_db_path(db, "any"))
+    missing = _absent(_db_path(db, "any"))
     rows = [] if missing else _run_async(go)
     if as_json:
         click.echo(json.dumps({"runs": [_run_json(r) for r in rows]}, indent=2))

@@ -51,14 +51,22 @@ class PhasegateApp(App[str | None]):
     """
 
     def __init__(
-        self, db_path: str, run_id: str | None = None, clock: Callable[[], float] = time.time
+        self,
+        db_path: str,
+        run_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+        viewer: str | None = None,
     ) -> None:
+        """`viewer`: whose dashboard it is (what it offers and whom it prompts: the policy's
+        user); this process's OS user unless given (tests view a recorded run as its starter)."""
         super().__init__()
         use_colour(not self.no_color)  # (Textual reads NO_COLOR: `--color never` sets it)
         self.db_path = db_path
         self.run_id = run_id
         self.clock = clock
+        self.viewer = viewer
         self.store: SQLiteStore | None = None
+        self._terminal = Terminal(False, ())  # (read at mount: a test's app has none)
 
     def notify(
         self,
@@ -78,19 +86,22 @@ class PhasegateApp(App[str | None]):
         if lag_file:  # benchmarks: how late the UI loop runs a 50 ms timer
             self._lag = LagProbe(lag_file)
             self.set_interval(LagProbe.EVERY, self._lag.tick)
-        if not self.is_headless and _terminal_here():
-            self.set_interval(TERMINAL_CHECK, self._terminal_check)
+        if not self.is_headless:
+            self._terminal = Terminal.at_start()
+            if self._terminal.watched():
+                self.set_interval(TERMINAL_CHECK, self._terminal_check)
         self.store = await SQLiteStore.open(self.db_path)
         if self.run_id is not None:
-            await self.push_screen(DashboardScreen(RunFeed(self.store, self.run_id, self.clock)))
+            feed = RunFeed(self.store, self.run_id, self.clock)
+            await self.push_screen(DashboardScreen(feed, viewer=self.viewer))
         else:
             await self.push_screen(BrowserScreen(self.store, self.clock))
 
     def _terminal_check(self) -> None:
-        """A terminal that went away without a SIGHUP (the dashboard run through su or runuser
-        when its SSH session or tmux pane closed) leaves its reads at end-of-file at once:
-        leave then, as on a hang-up (the run goes on), instead of spinning."""
-        if not _terminal_here():
+        """A terminal that went away without a SIGHUP (the dashboard run through su, runuser or
+        setsid when its SSH session or tmux pane closed) leaves its reads at end-of-file at
+        once: leave then, as on a hang-up (the run goes on), instead of spinning."""
+        if self._terminal.gone():
             self.exit("left")
 
     def action_help_quit(self) -> None:
@@ -128,16 +139,50 @@ class PhasegateApp(App[str | None]):
             yield SystemCommand("Keys", "Show every key", lambda: self.push_screen(HelpScreen()))
         if isinstance(screen, DashboardScreen):
             for name, what, action in DASHBOARD_COMMANDS:
-                yield SystemCommand(name, what, getattr(screen, f"action_{action}"))
+                if screen.allowed(action):  # (an observer's palette: nothing to steer with)
+                    yield SystemCommand(name, what, getattr(screen, f"action_{action}"))
         elif isinstance(screen, BrowserScreen):
             for name, what, action in BROWSER_COMMANDS:
                 yield SystemCommand(name, what, getattr(screen, f"action_{action}"))
 
 
 TERMINAL_CHECK = 1.0  # seconds between two checks that the dashboard's terminal is still there
+STREAMS = (0, 1, 2)  # stdin (Textual reads keys there), stdout, stderr (it draws there)
 
 
-def _terminal_here() -> bool:
+class Terminal:
+    """The terminal the dashboard was started in, as far as this process can tell it went away:
+    its controlling terminal (none under `su -c` or `setsid`: they start a new session) and the
+    standard streams that were a terminal at start (a hung-up terminal is no longer one: its
+    ioctls fail). Either gone means the dashboard's terminal is gone."""
+
+    def __init__(self, controlling: bool, streams: tuple[int, ...]) -> None:
+        self.controlling = controlling
+        self.streams = streams
+
+    @classmethod
+    def at_start(cls) -> Terminal:
+        return cls(_controlling_terminal(), tuple(fd for fd in STREAMS if _is_terminal(fd)))
+
+    def watched(self) -> bool:
+        """Is there anything to watch (no terminal at all: a test's, or output to a file)?"""
+        return self.controlling or bool(self.streams)
+
+    def gone(self) -> bool:
+        if self.controlling and not _controlling_terminal():
+            return True
+        return any(not _is_terminal(fd) for fd in self.streams)
+
+
+def _is_terminal(fd: int) -> bool:
+    """Is `fd` open on a terminal that is still there (False once it hung up, or closed)?"""
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _controlling_terminal() -> bool:
     """Has this process a controlling terminal (gone once the terminal hangs up)?"""
     try:
         os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))

@@ -120,6 +120,10 @@ class Prompts:
             # the run stopped while it waited: no one can decide it now (nor is it rejected)
             why = state.reason or f"the run {state.status.value}"
             self._close(type(screen), screen.gate, f"{screen.gate} not decided: {why}")
+        voted = {a.gate for a in answers if isinstance(a, ev.GateVoted)}
+        for prompt in self._app.screen_stack:  # (open, maybe under another screen: help)
+            if isinstance(prompt, GatePrompt) and prompt.gate in voted:
+                prompt.voted()
         for answer in answers:
             if isinstance(answer, ev.GateRefused):
                 self._app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)

@@ -24,6 +24,7 @@ from phasegate.engine.model.identity import current_identity
 from phasegate.tui.dashboard.amend import amend_in_editor
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.prompts import Prompts
+from phasegate.tui.dashboard.rights import OPERATING, may_note, may_steer
 from phasegate.tui.dashboard.screens.ask import AskScreen, ConfirmScreen
 from phasegate.tui.dashboard.screens.engine_lost import EngineLostScreen
 from phasegate.tui.dashboard.screens.gate import GatesScreen
@@ -76,7 +77,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #filter.visible {{ display: block; }}
     """
 
-    def __init__(self, feed: RunFeed, browse_back: bool = False) -> None:
+    def __init__(self, feed: RunFeed, browse_back: bool = False, viewer: str | None = None) -> None:
         super().__init__()
         self.feed = feed
         self.browse_back = browse_back
@@ -84,8 +85,11 @@ class DashboardScreen(Screen[None]):
         self._alive = True
         self._steerable = True  # the run can be steered (the footer shows its keys)
         self._paused = False  # the run or a phase is paused: `p Resume` (else `p Pause`)
+        self._may_steer = self._may_note = True  # the viewer may operate the run, add a note
+        self._rights_asked: tuple[object, ...] = ()  # what they were last judged on
         self._offered = False  # the offer to take over a run whose engine died, made once
-        self._viewer = current_identity().user  # whom this dashboard tells (its OS user)
+        # whom this dashboard tells, and what it offers them (its OS user unless given)
+        self._viewer = viewer if viewer is not None else current_identity().user
         self._prompts = Prompts(self, feed, self._viewer)  # gates, changes, questions, requests
 
     def compose(self) -> ComposeResult:
@@ -139,6 +143,7 @@ class DashboardScreen(Screen[None]):
         if bool(resumes(state)) != self._paused:  # the footer's `p` follows
             self._paused = not self._paused
             self.refresh_bindings()
+        self._follow_rights()
         with self.app.batch_update():
             self.query_one(RunHeader).show(state, self.feed.run_id, self._alive, now)
             if changes.phases:
@@ -221,6 +226,27 @@ class DashboardScreen(Screen[None]):
         self.app.bell()
         self.app.push_screen(EngineLostScreen(run_id, pid, flying), chosen)
 
+    def _follow_rights(self) -> None:
+        """The footer follows what the viewer may do (known from the run's start; the run's
+        end changes who may add a note). Asked again only when that changes: the roles may
+        name groups, and a group's members are looked up in the system's user database."""
+        state, viewer = self.feed.state, self._viewer
+        asked = (state.user, tuple(state.operators), state.finished_at is None)
+        if asked == self._rights_asked:
+            return
+        self._rights_asked = asked
+        steer, note = may_steer(state, viewer), may_note(state, viewer, self.feed.store.path)
+        if (steer, note) != (self._may_steer, self._may_note):
+            self._may_steer, self._may_note = steer, note
+            self.refresh_bindings()
+
+    def allowed(self, action: str) -> bool:
+        """May the viewer do `action` on this run at all (whatever the run's state now)? An
+        observer of a shared run may look, not steer: the engine would refuse it."""
+        if action == "note":
+            return self._may_note
+        return action not in OPERATING or self._may_steer
+
     async def _tick(self) -> None:
         await self._check_engine()
         state, now = self.feed.state, self._now()
@@ -238,8 +264,11 @@ class DashboardScreen(Screen[None]):
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The footer offers only what does something now: no pause, steering or detach once
-        the run has ended or while no engine holds it (None: shown dimmed)."""
+        """The footer offers only what does something now: nothing the viewer may not do (an
+        observer of a shared run), no pause, steering or detach once the run has ended or
+        while no engine holds it (None: shown dimmed)."""
+        if not self.allowed(action):
+            return False
         steerable = self.feed.state.finished_at is None and self._alive
         if action == "note":  # (welcome after the end too; with no engine, `n` says why not)
             return True
@@ -474,4 +503,4 @@ class DashboardScreen(Screen[None]):
             elif choice == "leave":
                 self.app.exit("left")
 
-        self.app.push_screen(QuitScreen(), decided)
+        self.app.push_screen(QuitScreen(stop=self._may_steer), decided)

@@ -65,11 +65,14 @@ class GatePrompt(ReasonPrompt):
         self.feed = feed
         self.gate = gate
 
-    def compose(self) -> ComposeResult:
+    def head(self) -> Text:
+        """The gate's attempt, its approvals so far (of its quorum), who may approve."""
         g = self.feed.state.gates[self.gate]
         head = Text()
         head.append(f"after phase {safe(g.after)} · attempt {g.attempt} · ")
         head.append(f"approvals {len(g.approved_by)}/{g.quorum}")
+        if g.approved_by:  # (quorum > 1: who approved already, in this or another dashboard)
+            head.append(f" ({safe(', '.join(g.approved_by))})")
         who = ", ".join(g.approvers) or "anyone"
         head.append(f"\napprovers: {safe(who)} · evidence {g.evidence_hash[:12]}")
         failed = sum(1 for c in g.criteria if not c.get("passed"))
@@ -79,10 +82,20 @@ class GatePrompt(ReasonPrompt):
                 "all the same",
                 style="bold red",
             )
+        return head
+
+    def voted(self) -> None:
+        """A vote arrived (given here, in another dashboard or from the command line): the
+        approvals shown follow, while the prompt stays open for the quorum's rest."""
+        if self.is_mounted:
+            self.query_one("#head", Static).update(self.head())
+
+    def compose(self) -> ComposeResult:
+        g = self.feed.state.gates[self.gate]
         with Vertical() as box:
             box.border_title = f"Gate {safe(self.gate)} waits for a decision"
             box.border_subtitle = SUBTITLE
-            yield Static(head)
+            yield Static(self.head(), id="head")
             yield Static(evidence(g))
             # disabled until `r`, so that it does not take the keys meant for the prompt
             yield Input(
@@ -167,35 +180,42 @@ class GatesScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
+        state = self.feed.state
+        gates, changes = list(state.gates.values()), list(state.changes.values())
+        ids = [*state.gates, *state.changes]
+        afters = [g.after for g in gates] + (["the plan"] if changes else [])
+        reasons = [g.reason for g in gates] + [c.reason for c in changes]
+        needs = [max((len(safe(x)) for x in cells), default=0) for cells in (ids, afters, reasons)]
+        gate, after, why = _share(SHARED, needs)
         for name, width in (
             # 64 columns of cells + 12 of padding fit the 78-column box
-            ("gate", 12),
-            ("after", 10),
+            ("gate", gate),
+            ("after", after),
             ("status", 11),  # (`not decided`, `not reached`: as the phase panel says)
             ("ok", 4),
             ("opened", 11),
-            ("why", 16),
+            ("why", why),
         ):
             table.add_column(name.upper(), width=width, key=name)
-        ended = self.feed.state.finished_at is not None
-        for g in self.feed.state.gates.values():
+        ended = state.finished_at is not None
+        for g in gates:
             table.add_row(
-                safe(g.id),
-                safe(g.after),
+                _cut(g.id),
+                _cut(g.after),
                 _status(g, ended),
                 f"{len(g.approved_by)}/{g.quorum}",
                 when(g.opened_at, short=True),
-                Text(safe(g.reason), no_wrap=True, overflow="ellipsis"),
+                _cut(g.reason),
                 key=g.id,
             )
-        for c in self.feed.state.changes.values():  # (amendments at their change gate)
+        for c in changes:  # (amendments at their change gate)
             table.add_row(
-                safe(c.id),
+                _cut(c.id),
                 "the plan",
                 Text(c.status.value, style=GATE_STYLE.get(c.status.value, "")),
                 f"{len(c.approved_by)}/1",
                 when(c.opened_at, short=True),
-                Text(safe(c.reason), no_wrap=True, overflow="ellipsis"),
+                _cut(c.reason),
                 key=c.id,
             )
         if not self.feed.state.gates and not self.feed.state.changes:
@@ -258,25 +278,52 @@ class ChangePrompt(GatePrompt):
     """A change gate (`phasegate amend`): the amendment's difference and its impact on the
     forecast, approved (confirmed, a reason if you like) or rejected (with a reason) as a gate."""
 
-    def compose(self) -> ComposeResult:
-        # (here: they bring the plan model, which the dashboard's start-up does without)
-        from phasegate.engine.client.plans import change_lines, impact_lines
-
+    def head(self) -> Text:
         change = self.feed.state.changes[self.gate]
         who = ", ".join(change.approvers) or "the run's starter"
         head = Text(f"proposed by {safe(change.by)} · approvers: {safe(who)}")
         if change.restart:
             head.append(f"\nrestarts: {safe(', '.join(change.restart))}")
+        return head
+
+    def compose(self) -> ComposeResult:
+        # (here: they bring the plan model, which the dashboard's start-up does without)
+        from phasegate.engine.client.plans import change_lines, impact_lines
+
+        change = self.feed.state.changes[self.gate]
         said = [*change_lines(list(change.diff)), *impact_lines(change.impact)]
         lines = Text("\n".join(safe(x) for x in said))
         with Vertical() as box:
             box.border_title = f"Change {safe(self.gate)} to the plan waits for a decision"
             box.border_subtitle = SUBTITLE
-            yield Static(head)
+            yield Static(self.head(), id="head")
             yield Static(lines)
             yield Input(
                 placeholder="why do you reject it? (enter to send)", id="reason", disabled=True
             )
+
+
+SHARED = 38  # the columns of the gates' table shared by gate, after and why (64 less the rest)
+FLOORS = (4, 5, 3)  # what each of those keeps at the least: its heading
+
+
+def _share(room: int, needs: list[int]) -> list[int]:
+    """Widths for the gate, after and why columns out of `room`: each its heading first, then
+    each in that order what it needs (a gate's name before its phase, both before the reason,
+    which `enter` shows whole); what is left widens the reason."""
+    widths = list(FLOORS)
+    left = room - sum(widths)
+    for i, need in enumerate(needs):
+        more = min(left, max(0, need - widths[i]))
+        widths[i] += more
+        left -= more
+    widths[-1] += left
+    return widths
+
+
+def _cut(value: str) -> Text:
+    """A cell's text, cut with an ellipsis where its column is narrower (never clipped bare)."""
+    return Text(safe(value), no_wrap=True, overflow="ellipsis")
 
 
 def _status(g: GateState, run_ended: bool) -> Text:

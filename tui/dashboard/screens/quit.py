@@ -1,4 +1,5 @@
-"""Leaving a dashboard while its run is active: stop the run, or leave it running."""
+"""Leaving a dashboard while its run is active: stop the run, or leave it running (only the
+latter for a viewer who may not operate the run: the engine would refuse the stop)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,21 @@ class QuitScreen(ModalScreen[str | None]):
         background: $surface; padding: 0 1; }
     """
 
+    def __init__(self, stop: bool = True) -> None:
+        """`stop`: the viewer may stop the run (operates it)."""
+        super().__init__()
+        self.stop = stop
+
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "The run is still going"
+            stop = "[b]s[/b]  stop the run (its tasks are terminated)\n" if self.stop else ""
             yield Static(
-                "[b]s[/b]  stop the run (its tasks are terminated)\n"
-                "[b]l[/b]  leave it running and close the dashboard\n"
-                "[b]esc[/b] stay here"
+                f"{stop}[b]l[/b]  leave it running and close the dashboard\n[b]esc[/b] stay here"
             )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.stop or parameters != ("stop",)
 
     def action_choose(self, choice: str | None) -> None:
         self.dismiss(choice)

@@ -19,6 +19,15 @@ from phasegate.engine.model.state import GateState, RunState
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
 from phasegate.tui.text import money, safe
 
+PLAN = 24  # columns of the plan's name, at the most
+PLAN_LEAST = 8  # and at the least, when the line is cut to fit
+GATE = 16  # columns of a waiting gate's id in the compact line, at the most
+GATE_LEAST = 12  # and at the least
+
+
+def _cut(name: str, width: int) -> str:
+    return name if len(name) <= width else name[: max(width - 1, 0)] + "…"
+
 
 def waiting_gate(state: RunState) -> GateState | None:
     """The manual gate that has waited longest for people (open, the run not ended)."""
@@ -33,30 +42,50 @@ class RunHeader(Static):
     RunHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
+    _shown: tuple[RunState, str, bool, float] | None = None
+
+    def on_resize(self) -> None:
+        """Its width known (or changed): the line fitted to it again (the first one was made
+        before the layout, at no width)."""
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def show(self, state: RunState, run_id: str, alive: bool, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        line = self._line(state, run_id, alive, now, compact=False)
-        room = self.size.width - 2  # (its padding)
+        self._shown = (state, run_id, alive, now)
+        line = self._line(state, run_id, alive, now, PLAN, None)
+        room = self.size.width  # (its content's: the padding is not in it)
         if 0 < room < line.cell_len:  # 80 columns: the times and counts matter more than names
-            line = self._line(state, run_id, alive, now, compact=True)
+            # compact: the gate's words shorter, its id cut (to leave the plan some room), and
+            # the plan's name in what is left, some of it at least (the run id alone says
+            # nothing to a reader who did not start it)
+            gate = GATE
+            bare = self._line(state, run_id, alive, now, 0, gate).cell_len
+            gate -= min(GATE - GATE_LEAST, max(0, PLAN_LEAST - (room - bare - 2)))
+            spare = room - self._line(state, run_id, alive, now, 0, gate).cell_len - 2
+            line = self._line(state, run_id, alive, now, max(spare, PLAN_LEAST), gate)
         self.update(line)
 
-    def _line(self, state: RunState, run_id: str, alive: bool, now: float, compact: bool) -> Text:
+    def _line(
+        self, state: RunState, run_id: str, alive: bool, now: float, plan: int, gate_id: int | None
+    ) -> Text:
+        """The header's line: the plan's name cut to `plan` columns (0: left out); the waiting
+        gate's id cut to `gate_id` columns in the compact words (None: the whole sentence)."""
         end = state.finished_at if state.finished_at is not None else now
         elapsed = end - state.started_at if state.started_at else None
         status = state.status.value
         if not alive and status in ("running", "paused", "pending") and state.events:
             status = "interrupted"
         line = Text(no_wrap=True, overflow="ellipsis")
-        if not compact:  # (compact: the run id names the run)
-            line.append(safe(state.plan_name or "phasegate")[:24], style="bold")
+        if plan:
+            line.append(_cut(safe(state.plan_name or "phasegate"), plan), style="bold")
             line.append("  ")
         line.append(f"{run_id}  ")
         gate = waiting_gate(state) if alive and status == "running" else None
         if gate is not None:
             since = format_duration(now - (gate.opened_at or now))
-            if compact:
-                name = gate.id if len(gate.id) <= 16 else gate.id[:15] + "…"
+            if gate_id is not None:
+                name = _cut(gate.id, gate_id)
                 line.append(f"gate {safe(name)} waits {since}", style="bold yellow")
             else:
                 line.append(f"waiting for gate {safe(gate.id)} since {since}", style="bold yellow")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -103,35 +103,51 @@ class PhasePanel(Static, can_focus=True):
                 )
             for g in state.gates.values():
                 if g.after == p.id:
-                    style = GATE_STYLE.get(g.status, "dim")
-                    # approvals so far only where a quorum of several makes them news
-                    label = Text(
-                        f"{len(g.approved_by)}/{g.quorum} " if g.quorum > 1 else "",
-                        style=style,
-                    )
-                    label.append_text(gate_label(g, state.finished_at is not None))
-                    rows.append((Text(f"  ◆ gate {safe(g.id)}", style=style), label))
+                    rows.append((GateLine(g, state.finished_at is not None),))
         self.update(layout(fit(groups, done, total, LINES), 4 if last_column else 3))
 
 
-def gate_label(g: GateState, run_ended: bool = False) -> Text:
+def gate_label(g: GateState, run_ended: bool = False, short: bool = False) -> Text:
     """What a gate is at, in words a reader takes at once: `pending` until its phase ends
     (`not reached` once the run has ended without it, as `gates` and the reports say),
-    `waiting for approval` while it needs people (`not decided` once the run has ended
-    first), then its outcome."""
+    `waiting for approval` (`short`: `waiting`) while it needs people (`not decided` once the
+    run has ended first), then its outcome."""
     if g.status == "waiting":
         return Text("not reached" if run_ended else "pending", style="dim")
     if g.status == "open" and run_ended:  # (the run was stopped while it waited)
         return Text("not decided", style="dim")
     if g.status == "open":
-        word = "waiting for approval" if g.approval == "manual" else "checking"  # (auto)
+        manual = "waiting" if short else "waiting for approval"
+        word = manual if g.approval == "manual" else "checking"  # (auto)
         return Text(word, style=GATE_STYLE.get("open", ""))
     return Text(g.status.value, style=GATE_STYLE.get(g.status, "dim"))
 
 
+class GateLine:
+    """A gate's row in the panel, the whole width: its name first, then where it is (the
+    approvals so far where a quorum of several makes them news), in long words where they fit
+    beside the whole name, else short ones; a name that still does not fit is cut with an
+    ellipsis. (Chosen as it is drawn: the panel's width is known only then.)"""
+
+    def __init__(self, g: GateState, run_ended: bool) -> None:
+        style = GATE_STYLE.get(g.status, "dim")
+        self.name = Text(f"  ◆ gate {safe(g.id)}", style=style)
+        count = f"{len(g.approved_by)}/{g.quorum} " if g.quorum > 1 else ""
+        self.long = Text(count, style=style) + gate_label(g, run_ended)
+        self.short = Text(count, style=style) + gate_label(g, run_ended, short=True)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        fits = self.name.cell_len + 1 + self.long.cell_len <= options.max_width
+        line = Table.grid(padding=(0, 1), expand=True)
+        line.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+        line.add_column(no_wrap=True, justify="right")
+        line.add_row(self.name, self.long if fits else self.short)
+        yield line
+
+
 def layout(rows: list[Row], columns: int) -> RenderableType:
-    """Phase rows in aligned columns; a gate's row (two cells) spans the width, its name cut
-    with an ellipsis before its label is."""
+    """Phase rows in aligned columns; a row of one cell (a gate's) or two (a note under a
+    phase) spans the width, its first cell cut with an ellipsis before the other is."""
     widths = [0] * columns
     for row in rows:
         if len(row) > 2:
@@ -142,6 +158,10 @@ def layout(rows: list[Row], columns: int) -> RenderableType:
     parts: list[RenderableType] = []
     grid: Table | None = None
     for row in rows:
+        if len(row) == 1:
+            grid = None
+            parts.append(row[0])
+            continue
         if len(row) == 2:
             grid = None
             line = Table.grid(padding=(0, 1), expand=True)
