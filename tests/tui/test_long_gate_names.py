@@ -90,3 +90,25 @@ async def test_a_long_gate_name_takes_the_room_and_ends_with_an_ellipsis(tmp_pat
         table = text(app.screen.query_one("#gates", DataTable))
         assert LONG in table, table  # whole: the empty WHY column gave it the room
         assert "build…" in table, table  # the phase, cut with an ellipsis
+
+
+async def test_a_phase_title_of_several_lines_stays_on_its_row(tmp_path: Path) -> None:
+    # (a YAML `title: |` spilled onto a second row of the panel, under the next phase's name)
+    db = str(tmp_path / "x.db")
+    now = time.time()
+    started = ev.RunStarted(
+        now - 5,
+        "titled",
+        "titled-plan",
+        "x.yaml",
+        phases=[{"id": "build", "title": "Build\nand [b]test[/b]"}, {"id": "ship"}],
+        tasks=[{"id": "t", "phase": "build", "agent": "a", "needs": []}],
+        agents=[{"id": "a", "slots": 1}],
+    )
+    run_id = await live_run(db, "titled", [started, ev.PhaseStarted(now - 5, "build")])
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        rows = [line for line in text(screen.query_one(PhasePanel)).splitlines() if line.strip()]
+        assert any("Build and [b]test[/b]" in row for row in rows), rows
+        assert not any(row.strip().startswith("and") for row in rows), rows

@@ -73,7 +73,8 @@ class PhasePanel(Static, can_focus=True):
             if p.id in held:  # (its time left holds until it is resumed)
                 eta = Text("paused", style=STATUS_STYLE.get("held", ""))
             name = Text(f"{status_glyph(p.status)} ", style=STATUS_STYLE.get(p.status, ""))
-            name.append(safe(p.title or p.id), style="bold" if p.status == "running" else "")
+            title = " ".join((p.title or p.id).split())  # (a title of several lines: one row)
+            name.append(safe(title), style="bold" if p.status == "running" else "")
             rows.append(
                 (
                     name,
