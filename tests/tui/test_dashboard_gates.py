@@ -255,3 +255,34 @@ async def test_a_gate_prompt_closes_when_the_run_stops_and_g_says_not_decided(
         await pilot.pause()
         assert isinstance(app.screen, GatesScreen)
     assert await sent_commands(db, run_id) == []
+
+
+async def test_a_refusal_is_told_to_its_sender_only(finished_run: tuple[str, str]) -> None:
+    # (another user's refused command toasted in every attached dashboard; an accepted one is
+    # news for all)
+    import os
+
+    from phasegate.engine.store import SQLiteStore
+
+    db, _ = finished_run
+    run_id = await _run_with_open_gate(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        store = await SQLiteStore.open(db)
+        try:
+            now, me, other = time.time(), os.getuid(), os.getuid() + 4242
+            answers = [
+                ev.CommandDone(now, 1, "pause", "mallory", False, "mallory may not operate", other),
+                ev.CommandDone(now, 2, "note", "carol", True, "note added by carol", other),
+                ev.CommandDone(now, 3, "pause", "me", False, "the run is paused already", me),
+            ]
+            await store.write_batch(run_id, [(3 + i, e) for i, e in enumerate(answers)])
+        finally:
+            await store.close()
+
+        def said() -> list[str]:
+            return [n.message for n in app._notifications]
+
+        await until_shown(pilot, "the answers", lambda: "the run is paused already" in said())
+        assert "note added by carol" in said() and "mallory may not operate" not in said()

@@ -6,6 +6,7 @@ drain."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -124,13 +125,14 @@ class Prompts:
         for prompt in self._app.screen_stack:  # (open, maybe under another screen: help)
             if isinstance(prompt, GatePrompt) and prompt.gate in voted:
                 prompt.voted()
-        for answer in answers:
-            if isinstance(answer, ev.GateRefused):
+        me = os.getuid()
+        for answer in answers:  # (a refusal is told to whoever sent it, not every dashboard)
+            if isinstance(answer, ev.GateRefused) and answer.uid in (me, -1):
                 self._app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
             elif isinstance(answer, ev.CommandDone):
                 if answer.ok:
                     self._app.notify(answer.message, timeout=4)
-                else:
+                elif answer.uid in (me, -1):
                     self._app.notify(answer.message, severity="warning", timeout=4)
         for gate in opened:
             g = self._feed.state.gates.get(gate)
