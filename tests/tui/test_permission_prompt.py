@@ -271,3 +271,32 @@ async def test_a_long_request_fits_80x24_without_colour(
         reason = screen.query_one("#reason")
         assert reason.region.height and reason.region.bottom <= box.region.bottom
         assert "a allow once · A for the task · r deny · esc later" in text(box)
+
+
+async def test_a_request_asked_while_another_s_prompt_is_open_prompts_next(
+    tmp_path: Path,
+) -> None:
+    # (two tasks asked at once: the second was told in a toast, then never prompted; only `g`
+    # then enter reached it)
+    db = f"{tmp_path}/p.db"
+    run_id = await live_run(db, "asking", _asking())
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PermissionPrompt) and app.screen.permission == PID
+        second = ev.PermissionAsked(time.time(), "build-1-p2", "build", 1, "Edit", "src/x.py")
+        await _append(db, run_id, [second])
+        feed = app.screen.feed
+        await until_shown(
+            pilot, "the second request", lambda: "build-1-p2" in feed.state.permissions
+        )
+        assert isinstance(app.screen, PermissionPrompt) and app.screen.permission == PID
+        # answered (here, or elsewhere: the engine's answer is what closes the first prompt)
+        await _append(db, run_id, [ev.PermissionAnswered(time.time(), PID, True, "ops")])
+        await until_shown(
+            pilot,
+            "the second prompt",
+            lambda: (
+                isinstance(app.screen, PermissionPrompt) and app.screen.permission == "build-1-p2"
+            ),
+        )

@@ -39,6 +39,7 @@ class Prompts:
     def __init__(self, screen: Screen[None], feed: RunFeed, viewer: str) -> None:
         self._screen, self._feed, self._viewer = screen, feed, viewer
         self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
+        self._later: list[str] = []  # requests told while another screen was on top
 
     @property
     def _app(self) -> App[Any]:
@@ -86,8 +87,21 @@ class Prompts:
                 continue
             if not self._ring_once("permission", pid):
                 continue
+            if not self._on_top():  # (its prompt opens once the dashboard is on top again)
+                self._later.append(pid)
             what = f"task {safe(p.task)} asks to use {safe(p.tool)}: press g"
             self._ask(partial(PermissionPrompt, self._feed, pid), what)
+        self._next_request()
+
+    def _next_request(self) -> None:
+        """A request that came while another prompt (or screen) was on top: its prompt opens
+        once the dashboard is on top again, if it still waits (one at a time)."""
+        state = self._feed.state
+        while self._later and self._on_top():
+            pid = self._later.pop(0)
+            p = state.permissions.get(pid)
+            if p is not None and p.status == "open":
+                self._app.push_screen(PermissionPrompt(self._feed, pid))
 
     def _question(self, asked: bool, answered: bool) -> None:
         """A risk rule that asks prompts every attached dashboard, like a gate; the run going on

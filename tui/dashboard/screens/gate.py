@@ -182,7 +182,7 @@ class GatesScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         state = self.feed.state
         gates, changes = list(state.gates.values()), list(state.changes.values())
-        ids = [*state.gates, *state.changes]
+        ids = [*state.gates, *state.changes] or ["no gates"]  # (the row that says so, whole)
         afters = [g.after for g in gates] + (["the plan"] if changes else [])
         reasons = [g.reason for g in gates] + [c.reason for c in changes]
         needs = [max((len(safe(x)) for x in cells), default=0) for cells in (ids, afters, reasons)]
