@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.model.statuses import TaskStatus
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
 
 if TYPE_CHECKING:
     from phasegate.engine.plan.model import Budget
@@ -182,6 +182,8 @@ class Budgets:
         """`reporter`: the task whose report spent it (its prompt is done: it ends as it ends)."""
         host = self._host
         if budget.action == "pause":
+            if host.state.status is RunStatus.PAUSED:  # (a running task spends on: paused once)
+                return
             self._risk(scope, "high", f"{what}: its budget is spent", "the run is paused", {})
             self._act("pause", scope, cmd.Pause(reason=f"the budget of {scope} is spent"))
             return

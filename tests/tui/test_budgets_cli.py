@@ -5,6 +5,7 @@ start, with the reason; `ask` pauses with the question, and `resume` extends it.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,33 @@ def test_asking_pauses_the_run_and_resume_extends_the_wall_time(pg: Run, tmp_pat
         "+$0 +0 tokens +0 turns +1s"
     ]
     assert [r["decision"] for r in audit if r["user"] == "budget"] == ["ask", "ask"]
+
+
+PAUSE = """
+name: wall-pause
+kill_grace: 1s
+agents: {w: {}}
+phases:
+  - id: p
+    budget: {seconds: 1s, action: pause}
+    tasks:
+      - {id: slow, run: "sleep 60"}
+"""
+
+
+def test_a_spent_pause_budget_pauses_once_while_its_task_runs_on(pg: Run, tmp_path: Path) -> None:
+    # (each tick past the budget paused again: `pause (refused): the run is paused already`
+    # audit rows and a `risk high` line every second)
+    (tmp_path / "plan.yaml").write_text(PAUSE)
+    assert pg("run", "plan.yaml", "--detach").returncode == 0
+    until("the pause", lambda: show_last(pg)["status"] == "paused")
+
+    began = float(show_last(pg)["tasks"][0]["started_at"])  # type: ignore[index]
+    # the engine checks wall-time budgets every second: three more checks while it is paused
+    until("three more ticks", lambda: time.time() - began >= 4.0)
+    audit = json.loads(pg("audit", "last", "--json").stdout)["audit"]
+    assert [(r["decision"], r["accepted"]) for r in audit if r["user"] == "budget"] == [
+        ("pause", True)
+    ]
+    assert pg("cancel", "last").returncode == 0
+    until("the run to end", lambda: show_last(pg)["status"] == "cancelled", seconds=30)

@@ -93,6 +93,14 @@ async def test_a_dead_engine_is_announced_and_r_takes_the_run_over(
         await pilot.press("escape")
         screen = await dashboard(app, pilot)
         assert "interrupted" in text(screen.query_one(RunHeader))
+        # put off, the offer stays a key away (README: `r` takes the run over)
+        footer = [b.binding.action for b in screen.active_bindings.values() if b.enabled]
+        assert "take_over" in footer
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, EngineLostScreen)
+        await pilot.press("escape")
+        await dashboard(app, pilot)
         await pilot.press("q")  # no live engine: nothing to ask
         await pilot.pause()
     assert app.return_value is None and started == []

@@ -25,6 +25,7 @@ OPERATING = frozenset(
         "hold_phase",
         "amend",
         "note",
+        "take_over",  # (resuming a run whose engine died: its starter's, or an operator's)
     }
 )
 

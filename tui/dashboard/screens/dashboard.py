@@ -62,6 +62,8 @@ class DashboardScreen(Screen[None]):
         Binding("minus", "priority(-1)", "Priority down", show=False, id="dashboard.priority_down"),
         Binding("n", "note", "Note", show=False, id="dashboard.note"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),
+        # (when the engine died: the offer again, after `esc` put it off)
+        Binding("r", "take_over", "Take over", id="dashboard.take_over"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
     ]
@@ -202,6 +204,12 @@ class DashboardScreen(Screen[None]):
         unfinished = row is not None and row.finished_at is None and state.finished_at is None
         if unfinished and state.events and not self._offered:
             self._offered = True
+            self.refresh_bindings()  # (`r Take over`, once the offer is put off)
+            self._offer_resume(row.engine_pid if row else None)
+
+    def action_take_over(self) -> None:
+        row = self.feed.row
+        if self._offered and not self._alive and self.feed.state.finished_at is None:
             self._offer_resume(row.engine_pid if row else None)
 
     def _offer_resume(self, pid: int | None) -> None:
@@ -272,6 +280,8 @@ class DashboardScreen(Screen[None]):
         steerable = self.feed.state.finished_at is None and self._alive
         if action == "note":  # (welcome after the end too; with no engine, `n` says why not)
             return True
+        if action == "take_over":  # (only while no engine holds the unfinished run)
+            return self._offered and not self._alive and self.feed.state.finished_at is None
         if action in ("pause", "resume_run"):  # `p` says what it does now
             paused = bool(resumes(self.feed.state))  # (the run, or a phase paused alone)
             if paused != (action == "resume_run"):
