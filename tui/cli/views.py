@@ -164,7 +164,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     for odd in state.anomalies[:5]:  # stored values this phasegate cannot read
         head.append(f"  warning  {safe(odd)} (a newer phasegate, or a damaged database?)")
     if alive:
-        head.append(f"  engine   pid {row.engine_pid} (running)")
+        head.append(f"  engine   pid {row.engine_pid} ({_liveliness(row)})")
     elif status == "interrupted":
         head.append(f"  engine   stopped; `phasegate resume {row.id}` takes the run over")
     rows = [
@@ -208,6 +208,18 @@ def tests_text(state: RunState) -> str:
 
 
 FAILING_SHOWN = 20  # failing tests named per task by `show`
+
+
+STALE = 30.0  # seconds without a heartbeat (one every 2 s) before `show` says so
+
+
+def _liveliness(row: RunRow) -> str:
+    """`running`, or how long its engine (alive: its pid is the one that took the lease) has
+    not written its heartbeat: a stopped or hung engine looked healthy."""
+    quiet = time.time() - row.heartbeat_at if row.heartbeat_at is not None else 0.0
+    if row.finished_at is not None or quiet < STALE:
+        return "running"
+    return f"running, but no heartbeat for {format_duration(quiet)}: stopped or hung?"
 
 
 def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
