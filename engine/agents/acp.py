@@ -16,14 +16,23 @@ import json
 import os
 from typing import Any
 
+from phasegate.engine.agents.acp_parts import (
+    Json,
+    content_text,
+    dicts,
+    error_text,
+    obj,
+    parse,
+    request_key,
+    tool_of,
+)
 from phasegate.engine.agents.base import Launch
 from phasegate.engine.agents.talk import (
     SHOWN,
-    TOOL_NAMES,
     Ask,
     Said,
-    detail,
     diff_lines,
+    hider,
     integer,
     one_line,
     ruling,
@@ -31,9 +40,9 @@ from phasegate.engine.agents.talk import (
 )
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.plan.model import Agent
 
-Json = dict[str, Any]
 KNOWN_AUTH = {"gemini-api-key": "GEMINI_API_KEY"}  # auth method -> the variable it needs
 NOT_SUPPORTED = -32601  # JSON-RPC: method not found
 
@@ -63,7 +72,8 @@ class AcpAdapter:
     def conversation(self, launch: Launch) -> AcpTalk:
         env = {**launch.env, **self._agent.env}
         auth = [method for method, var in KNOWN_AUTH.items() if env.get(var)]
-        return AcpTalk(launch, self.prompt(launch), self._agent, auth, self.replay_until)
+        hide = hider(launch, self._agent)
+        return AcpTalk(launch, self.prompt(launch), self._agent, auth, self.replay_until, hide)
 
 
 class GeminiAdapter(AcpAdapter):
@@ -80,13 +90,24 @@ class GeminiAdapter(AcpAdapter):
 
 
 class AcpTalk:
-    """One attempt's exchange with an ACP agent: a small state machine driven by responses."""
+    """One attempt's exchange with an ACP agent: a small state machine driven by responses.
+    What it shows of a message is read from a copy with the attempt's secrets taken out of each
+    text, whole (`hide`; the agent's message, streamed in chunks, line by line as the run's
+    output is); what it answers and what the rules judge, from the message as sent."""
 
     def __init__(
-        self, launch: Launch, prompt: str, agent: Agent, auth: list[str], replay_until: str = ""
+        self,
+        launch: Launch,
+        prompt: str,
+        agent: Agent,
+        auth: list[str],
+        replay_until: str = "",
+        hide: Redactor | None = None,
     ) -> None:
         self._launch, self._prompt, self._agent = launch, prompt, agent
         self._auth, self._replay_until = auth, replay_until
+        self._hide = hide or hider(launch)
+        self._lines = LineWindow(self._hide) if self._hide.secrets else None
         self.session = ""
         self.asked = 0
         self._ids = 0
@@ -105,14 +126,15 @@ class AcpTalk:
 
     def read(self, stream: str, text: str) -> Said:
         said = Said()
-        message = _json(text) if stream == "out" else None
-        if message is None:
+        raw = parse(text) if stream == "out" else None
+        if raw is None:
             if text.strip():
-                said.show.append(text[: SHOWN * 4])
+                said.show.append(self._hide.text(text)[: SHOWN * 4])
             return said
-        method, mid = message.get("method"), message.get("id")
+        message = self._hide.value(raw)  # (each text whole: a tool's output, the model's)
+        method, mid = message.get("method"), raw.get("id")
         if isinstance(method, str) and mid is not None:
-            self._agent_request(method, mid, message.get("params"), said)
+            self._agent_request(method, mid, raw.get("params"), message.get("params"), said)
         elif isinstance(method, str):
             if method == "session/update" and isinstance(message.get("params"), dict):
                 self._update(message["params"].get("update"), said)
@@ -124,7 +146,7 @@ class AcpTalk:
         """The response to session/request_permission: the option that allows once (or
         rejects), else cancelled. (ACP carries no message: the agent's model reads that the
         user cancelled.)"""
-        options = self._options.pop(_key(ask.request), [])
+        options = self._options.pop(request_key(ask.request), [])
         kinds = ("allow_once",) if allowed else ("reject_once", "reject_always")
         chosen = next((o for k in kinds for o in options if o.get("kind") == k), None)
         outcome: Json = {"outcome": "cancelled"}
@@ -143,7 +165,7 @@ class AcpTalk:
         error, result = message.get("error"), message.get("result")
         result = result if isinstance(result, dict) else {}
         if error is not None:
-            why = _error_text(error)
+            why = error_text(error)
             if method == "session/load":  # (its session is gone: start a new one)
                 said.show.append(f"· the agent could not load session {self.session}: {why}")
                 self._replaying = False
@@ -155,8 +177,8 @@ class AcpTalk:
         elif method == "initialize":
             caps = result.get("agentCapabilities")
             self._load = isinstance(caps, dict) and caps.get("loadSession") is True
-            offered = {str(m.get("id")) for m in _dicts(result.get("authMethods"))}
-            info = _dict(result.get("agentInfo"))
+            offered = {str(m.get("id")) for m in dicts(result.get("authMethods"))}
+            info = obj(result.get("agentInfo"))
             name = info.get("title") or info.get("name") or "the agent"
             said.show.append(f"· {name} {info.get('version', '')}".rstrip())
             method_id = next((m for m in self._auth if m in offered), None)
@@ -211,8 +233,8 @@ class AcpTalk:
         """The prompt's response: its stop reason, and the tokens of the whole prompt (ACP's
         `usage`, or Gemini CLI's `_meta.quota.token_count`)."""
         said.show += self._flush()
-        usage = _dict(result.get("usage"))
-        count = _dict(_dict(_dict(result.get("_meta")).get("quota")).get("token_count"))
+        usage = obj(result.get("usage"))
+        count = obj(obj(obj(result.get("_meta")).get("quota")).get("token_count"))
         if usage:
             keys = ("inputTokens", "outputTokens", "cachedReadTokens")
         else:
@@ -221,11 +243,12 @@ class AcpTalk:
         price = self._agent.price if usage else None
         cost = price.cost(*tokens) if price is not None else 0.0
         task, attempt = self._launch.task.id, self._launch.attempt
-        said.events.append(
+        said.events.append(  # (one turn a prompt: ACP does not say how many model requests)
             ev.TaskUsage(
                 0.0, task, attempt, input_tokens=tokens[0], output_tokens=tokens[1],
                 cached_tokens=tokens[2], cost_usd=cost,
                 cost_source="priced" if price is not None else "", session_id=self.session,
+                turns=1,
             )
         )  # fmt: skip
         stop = str(result.get("stopReason") or "?")
@@ -237,22 +260,25 @@ class AcpTalk:
 
     # -- what the agent sends on its own -----------------------------------------------------
 
-    def _agent_request(self, method: str, mid: Any, params: Any, said: Said) -> None:
-        if method == "session/request_permission" and isinstance(params, dict):
-            self._permission(mid, params, said)
+    def _agent_request(self, method: str, mid: Any, raw: Any, params: Any, said: Said) -> None:
+        if method == "session/request_permission" and isinstance(raw, dict):
+            self._permission(mid, raw, obj(params), said)
             return
         said.show.append(f"· the agent asked for {method}: not supported")
         error = {"code": NOT_SUPPORTED, "message": f"not supported: {method}"}
         said.write.append(json.dumps({"jsonrpc": "2.0", "id": mid, "error": error}))
 
-    def _permission(self, mid: Any, params: Json, said: Said) -> None:
+    def _permission(self, mid: Any, raw: Json, params: Json, said: Said) -> None:
+        """A tool request: the rules judge its input as sent (`raw`); people see it without
+        the attempt's secrets (`params`)."""
         said.show += self._flush()
         self._replaying = False  # (the live prompt is under way)
-        call = _dict(params.get("toolCall"))
-        tool, native, tool_input, shown = _tool(call)
-        text = _content_text(call.get("content"))
+        call = obj(params.get("toolCall"))
+        tool, native, tool_input, _ = tool_of(obj(raw.get("toolCall")))
+        shown = tool_of(call)[3]
+        text = content_text(call.get("content"), self._hide.text)
         ask = Ask(mid, tool, shown, text or one_line(str(call.get("title") or "")), tool_input)
-        self._options[_key(mid)] = _dicts(params.get("options"))
+        self._options[request_key(mid)] = dicts(raw.get("options"))
         self._calls[str(call.get("toolCallId"))] = f"{tool}: {shown}"
         verdict, rule = ruling(self._agent.permissions, tool, tool_input, native=native)
         if verdict == "ask":
@@ -280,7 +306,7 @@ class AcpTalk:
             if isinstance(content, dict) and content.get("type") == "text":
                 self._text += str(content.get("text", ""))
                 *whole, self._text = self._text.split("\n")
-                said.show += [f"  {line}" for line in whole]
+                said.show += [f"  {line}" for line in self._held(whole)]
             return
         said.show += self._flush()
         if kind in ("tool_call", "tool_call_update"):
@@ -289,19 +315,19 @@ class AcpTalk:
             marks = {"completed": "✓", "in_progress": "…"}
             entries = [
                 f"{marks.get(str(e.get('status')), '·')} {one_line(str(e.get('content', '')))}"
-                for e in _dicts(update.get("entries"))
+                for e in dicts(update.get("entries"))
             ]
             said.show.append(f"· plan: {'; '.join(entries)}"[:SHOWN])
 
     def _tool_update(self, kind: str, update: Json) -> list[str]:
         key = str(update.get("toolCallId"))
         if kind == "tool_call" or key not in self._calls:
-            tool, _, _, shown = _tool(update)
+            tool, _, _, shown = tool_of(update)
             self._calls[key] = f"{tool}: {shown}"
         lines = [f"→ {self._calls[key]}"] if kind == "tool_call" else []
         lines += [
             line
-            for item in _dicts(update.get("content"))
+            for item in dicts(update.get("content"))
             if item.get("type") == "diff" and item.get("path")
             for line in diff_lines(
                 os.path.basename(str(item["path"])),
@@ -311,72 +337,22 @@ class AcpTalk:
         ]
         status = update.get("status")
         if status in ("completed", "failed"):
-            out = _content_text(update.get("content"))
+            out = content_text(update.get("content"), self._hide.text)
             mark = "←" if status == "completed" else "✗"
             lines.append(f"{mark} {self._calls[key]}" + (f" · {out}" if out else ""))
         return [line[: SHOWN + 20] for line in lines]  # (diff lines cut alike)
 
+    def _held(self, lines: list[str]) -> list[str]:
+        """The agent's message lines that may be shown: held while a secret may run on into
+        the next (a value split over lines, or over chunks)."""
+        if self._lines is None:
+            return lines
+        return [line for whole in lines for line in self._lines.push(whole)]
+
     def _flush(self) -> list[str]:
-        """The agent's unfinished line, once something else is said (or the prompt ends)."""
+        """The agent's unfinished line and the lines held, once something else is said (or
+        the prompt ends)."""
         text, self._text = self._text, ""
-        return [f"  {text}"] if text.strip() else []
-
-
-def _tool(call: Json) -> tuple[str, str, Json, str]:
-    """A tool call's name for the rules, its native name, its input as the rules read it, and
-    its detail: the command, the paths, or the title."""
-    kind, title = str(call.get("kind") or ""), one_line(str(call.get("title") or ""))
-    raw = _dict(call.get("rawInput"))
-    ident = str(call.get("toolCallId") or "")
-    native = ident.split("__", 1)[0] if "__" in ident else ""  # (Gemini: run_shell_command__…)
-    tool = TOOL_NAMES.get(kind) or native or kind or "tool"
-    paths = [str(p.get("path")) for p in _dicts(call.get("locations")) if p.get("path")]
-    if tool == "Bash":
-        tool_input: Json = {"command": str(raw.get("command") or title)}
-    elif paths:
-        tool_input = {"file_path": paths[0]}
-    else:
-        tool_input = dict(raw) or {"title": title}
-    shown = detail(tool, tool_input) if tool == "Bash" or not paths else ", ".join(paths)
-    return tool, native, tool_input, shown[:SHOWN]
-
-
-def _content_text(content: Any) -> str:
-    texts = []
-    for item in _dicts(content):
-        inner = item.get("content")
-        if item.get("type") == "content" and isinstance(inner, dict) and "text" in inner:
-            texts.append(str(inner["text"]))
-        elif item.get("type") == "diff" and item.get("path"):
-            texts.append(f"diff {item['path']}")
-    return one_line(" ".join(texts))[:SHOWN]
-
-
-def _error_text(error: Any) -> str:
-    if not isinstance(error, dict):
-        return one_line(str(error))[:SHOWN]
-    data, message = error.get("data"), str(error.get("message") or "error")
-    more = data.get("details") if isinstance(data, dict) else data
-    inner = _dict(_dict(_json(message)).get("error"))  # (Gemini CLI: the API's error, as JSON)
-    text = str(inner.get("message") or message) + (f": {more}" if more else "")
-    return one_line(text)[:SHOWN]
-
-
-def _json(text: str) -> Json | None:
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return None
-    return message if isinstance(message, dict) else None
-
-
-def _dict(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[Json]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _key(request: Any) -> str:
-    return json.dumps(request)
+        lines = self._held([text]) if text.strip() else []
+        lines += self._lines.flush() if self._lines is not None else []
+        return [f"  {line}" for line in lines]

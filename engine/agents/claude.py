@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from phasegate.engine.agents.base import Launch
@@ -20,6 +21,7 @@ from phasegate.engine.agents.talk import (
     Said,
     detail,
     diff_lines,
+    hider,
     integer,
     json_object,
     one_line,
@@ -28,6 +30,7 @@ from phasegate.engine.agents.talk import (
 )
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.plan.model import Agent, Permissions
 
 
@@ -61,14 +64,24 @@ class ClaudeAdapter:
         return task_prompt(launch, self._values)
 
     def conversation(self, launch: Launch) -> Conversation:
-        return Conversation(launch, self.prompt(launch), self._agent.permissions)
+        agent = self._agent
+        return Conversation(launch, self.prompt(launch), agent.permissions, hider(launch, agent))
 
 
 class Conversation:
-    """One attempt's exchange with the CLI."""
+    """One attempt's exchange with the CLI. What it shows of a message is read from a copy with
+    the attempt's secrets taken out of each text, whole (`hide`); what it answers, from the
+    message as the CLI sent it."""
 
-    def __init__(self, launch: Launch, prompt: str, rules: Permissions | None) -> None:
+    def __init__(
+        self,
+        launch: Launch,
+        prompt: str,
+        rules: Permissions | None,
+        hide: Redactor | None = None,
+    ) -> None:
         self._launch, self._prompt, self._rules = launch, prompt, rules
+        self._hide = hide or hider(launch)
         self.session = ""
         self.asked = 0  # tool requests so far (their ids are numbered)
         self._counted: set[str] = set()  # model responses whose tokens were counted (their ids)
@@ -87,9 +100,10 @@ class Conversation:
 
     def read(self, stream: str, text: str) -> Said:
         said = Said()
-        message = json_object(stream, text, said)
-        if message is None:
+        raw = json_object(stream, text, said)
+        if raw is None:
             return said
+        message = self._hide.value(raw)  # (each text whole: a tool's output, the model's)
         kind = message.get("type")
         if kind == "system" and message.get("subtype") == "init":
             session = str(message.get("session_id") or "")
@@ -102,9 +116,9 @@ class Conversation:
             said.show += _assistant(message)
             self._count(message, said)
         elif kind == "user":
-            said.show += _tool_results(message)
+            said.show += _tool_results(message, self._hide.text)
         elif kind == "control_request":
-            self._request(message, said)
+            self._request(raw, message, said)
         elif kind == "result":
             self._result(message, said)
         return said
@@ -118,18 +132,22 @@ class Conversation:
         body = {"subtype": "success", "request_id": ask.request, "response": response}
         return json.dumps({"type": "control_response", "response": body})
 
-    def _request(self, message: dict[str, Any], said: Said) -> None:
-        request = message.get("request")
+    def _request(self, raw: dict[str, Any], message: dict[str, Any], said: Said) -> None:
+        """A tool request: the rules judge, and the answer carries, its input as sent (`raw`);
+        people see it without the attempt's secrets (`message`)."""
+        request, shown = raw.get("request"), message.get("request")
         if not isinstance(request, dict) or request.get("subtype") != "can_use_tool":
             return  # (nothing else is asked of a client in this mode)
+        assert isinstance(shown, dict)
         tool = str(request.get("tool_name", "?"))
         tool_input = request.get("input")
         tool_input = tool_input if isinstance(tool_input, dict) else {}
+        shown_input = shown.get("input")
         ask = Ask(
-            str(message.get("request_id", "")),
+            str(raw.get("request_id", "")),
             tool,
-            detail(tool, tool_input),
-            one_line(str(request.get("description") or "")),
+            detail(tool, shown_input if isinstance(shown_input, dict) else {}),
+            one_line(str(shown.get("description") or "")),
             tool_input,
         )
         verdict, rule = ruling(self._rules, tool, tool_input)
@@ -152,11 +170,7 @@ class Conversation:
         if not isinstance(usage, dict) or not key or key in self._counted:
             return
         self._counted.add(key)
-        counts = {
-            "input_tokens": integer(usage.get("input_tokens")),
-            "output_tokens": integer(usage.get("output_tokens")),
-            "cached_tokens": integer(usage.get("cache_read_input_tokens")),
-        }
+        counts = _tokens(usage)
         for name, n in counts.items():
             self._partial[name] += n
         said.events.append(
@@ -180,36 +194,50 @@ class Conversation:
         if isinstance(cost, int | float):  # (a running total over the session: this attempt's
             cost = max(0.0, float(cost) - self._launch.spent)  # share is what it added)
         self.session = str(message.get("session_id") or self.session)
-        task = self._launch.task.id
+        task, total = self._launch.task.id, _tokens(usage)
         said.events.append(
             ev.TaskUsage(
                 0.0,
                 task,
                 self._launch.attempt,
-                input_tokens=max(0, integer(usage.get("input_tokens")) - counted["input_tokens"]),
-                output_tokens=max(
-                    0, integer(usage.get("output_tokens")) - counted["output_tokens"]
-                ),
-                cached_tokens=max(
-                    0, integer(usage.get("cache_read_input_tokens")) - counted["cached_tokens"]
-                ),
+                input_tokens=max(0, total["input_tokens"] - counted["input_tokens"]),
+                output_tokens=max(0, total["output_tokens"] - counted["output_tokens"]),
+                cached_tokens=max(0, total["cached_tokens"] - counted["cached_tokens"]),
                 cost_usd=float(cost) if isinstance(cost, int | float) else 0.0,
                 cost_source="reported" if isinstance(cost, int | float) else "",
                 session_id=self.session,
                 turns=integer(message.get("num_turns")),
             )
         )
-        subtype = str(message.get("subtype", ""))
+        # (an API error ends `success` with is_error: its result is the error, the reason)
+        subtype, failed = str(message.get("subtype", "")), bool(message.get("is_error"))
+        ended = "error" if failed and subtype == "success" else subtype
         said.show.append(
-            f"· {subtype}: {integer(message.get('num_turns'))} turns, "
-            f"{integer(usage.get('input_tokens'))} in / {integer(usage.get('output_tokens'))} out "
+            f"· {ended}: {integer(message.get('num_turns'))} turns, "
+            f"{total['input_tokens']} in / {total['output_tokens']} out "
             f"tokens" + (f", ${float(cost):.4f}" if isinstance(cost, int | float) else "")
         )
-        if message.get("is_error") or subtype != "success":
-            said.failure = f"the agent ended with {subtype or 'an error'}: " + one_line(
-                str(message.get("result") or "")
+        why = one_line(str(message.get("result") or ""))
+        if failed and subtype == "success":
+            said.failure = why or "the agent ended with an error"
+        elif failed or subtype != "success":
+            said.failure = f"the agent ended with {subtype or 'an error'}" + (
+                f": {why}" if why else ""
             )
         said.close = True
+
+
+def _tokens(usage: dict[str, Any]) -> dict[str, int]:
+    """A response's (or the prompt's) tokens as every kind counts them: `input_tokens` all the
+    input, `cached_tokens` the part of it read from the cache (as Codex counts). The API gives
+    three parts that add up to the input: new, written to the cache, read from it."""
+    cached = integer(usage.get("cache_read_input_tokens"))
+    written = integer(usage.get("cache_creation_input_tokens"))
+    return {
+        "input_tokens": integer(usage.get("input_tokens")) + written + cached,
+        "output_tokens": integer(usage.get("output_tokens")),
+        "cached_tokens": cached,
+    }
 
 
 def _assistant(message: dict[str, Any]) -> list[str]:
@@ -243,7 +271,9 @@ def _edit(tool_input: dict[str, Any]) -> list[str]:
     return []
 
 
-def _tool_results(message: dict[str, Any]) -> list[str]:
+def _tool_results(message: dict[str, Any], hide: Callable[[str], str]) -> list[str]:
+    """Each tool's output on one line, cut at SHOWN: after its secrets are taken out (`hide`:
+    of its parts joined too, so a value split between two parts is found)."""
     body = message.get("message")
     content = body.get("content") if isinstance(body, dict) else None
     lines: list[str] = []
@@ -251,7 +281,7 @@ def _tool_results(message: dict[str, Any]) -> list[str]:
         if isinstance(block, dict) and block.get("type") == "tool_result":
             text = block.get("content")
             if isinstance(text, list):
-                text = " ".join(str(x.get("text", "")) for x in text if isinstance(x, dict))
+                text = hide("\n".join(str(x.get("text", "")) for x in text if isinstance(x, dict)))
             mark = "✗" if block.get("is_error") else "←"
             lines.append(f"{mark} {one_line(str(text or ''))[:SHOWN]}")
     return lines

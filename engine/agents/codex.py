@@ -24,6 +24,7 @@ from phasegate.engine.agents.talk import (
     TOOL_NAMES,
     Ask,
     Said,
+    hider,
     integer,
     json_object,
     one_line,
@@ -33,6 +34,7 @@ from phasegate.engine.agents.talk import (
 )
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.plan.model import Agent, Permissions, Price
 
 INIT, THREAD, TURN = 1, 2, 3  # the ids of our requests
@@ -64,11 +66,14 @@ class CodexAdapter:
 
     def conversation(self, launch: Launch) -> CodexTalk:
         agent = self._agent
-        return CodexTalk(launch, self.prompt(launch), agent.permissions, agent.price, agent.model)
+        prompt, hide = self.prompt(launch), hider(launch, agent)
+        return CodexTalk(launch, prompt, agent.permissions, agent.price, agent.model, hide)
 
 
 class CodexTalk:
-    """One attempt's exchange with `codex app-server`."""
+    """One attempt's exchange with `codex app-server`. What it shows of a message is read from
+    a copy with the attempt's secrets taken out of each text, whole (`hide`); what it answers
+    and what the rules judge, from the message as Codex sent it."""
 
     def __init__(
         self,
@@ -77,8 +82,10 @@ class CodexTalk:
         rules: Permissions | None,
         price: Price | None = None,
         model: str | None = None,
+        hide: Redactor | None = None,
     ) -> None:
         self._launch, self._prompt, self._rules = launch, prompt, rules
+        self._hide = hide or hider(launch)
         self._price, self._model = price, model
         self.session = ""
         self.asked = 0
@@ -101,13 +108,14 @@ class CodexTalk:
         if message is None:
             return said
         method = message.get("method")
-        params = _obj(message.get("params"))
+        raw = _obj(message.get("params"))
+        params = self._hide.value(raw)  # (each text whole: a command's output, the model's)
         if isinstance(method, str) and "id" in message:
-            self._request(message["id"], method, params, said)
+            self._request(message["id"], method, raw, params, said)
         elif isinstance(method, str):
-            self._notification(method, params, said)
+            self._notification(method, raw, params, said)
         elif "id" in message:
-            self._response(message, said)
+            self._response(self._hide.value(message), said)
         return said
 
     def answer(self, ask: Ask, allowed: bool, message: str) -> str:
@@ -158,12 +166,14 @@ class CodexTalk:
             return _request(THREAD, "thread/resume", params)
         return _request(THREAD, "thread/start", params)
 
-    def _notification(self, method: str, params: dict[str, Any], said: Said) -> None:
+    def _notification(
+        self, method: str, raw: dict[str, Any], params: dict[str, Any], said: Said
+    ) -> None:
         item = params.get("item") if isinstance(params.get("item"), dict) else None
         if method == "turn/started" and not self._turn:
             self._turn = str(_obj(params.get("turn")).get("id") or "")
         elif method == "item/started" and item is not None:
-            self._items[str(item.get("id"))] = item
+            self._items[str(item.get("id"))] = _obj(raw.get("item"))  # (as sent: for the rules)
             said.show += _started(item, self._launch.cwd)
         elif method == "item/completed" and item is not None:
             said.show += _completed(item)
@@ -237,7 +247,11 @@ class CodexTalk:
             said.failure = said.failure or f"codex: {why}"
         said.close = True
 
-    def _request(self, rid: Any, method: str, params: dict[str, Any], said: Said) -> None:
+    def _request(
+        self, rid: Any, method: str, raw: dict[str, Any], params: dict[str, Any], said: Said
+    ) -> None:
+        """An approval request: the rules judge its command as sent (`raw`); people see it
+        without the attempt's secrets (`params`)."""
         native = APPROVALS.get(method)
         if native is None:  # (asking for input, an MCP tool...: nothing a task can answer)
             error = {"code": -32601, "message": f"phasegate does not answer {method}"}
@@ -246,16 +260,15 @@ class CodexTalk:
             return
         tool, item = TOOL_NAMES[native], self._items.get(str(params.get("itemId")), {})
         if native == "commandExecution":
-            command = params.get("command") or item.get("command")  # (a list in the first one)
-            command = shlex.join(map(str, command)) if isinstance(command, list) else command
-            command = _unwrap(str(command or ""))
+            command = _command(raw, item)
             tool_input: dict[str, Any] = {"command": command}
-            shown = one_line(command)[:SHOWN]
+            shown = one_line(self._hide.text(command))[:SHOWN]
         else:
-            changes = params.get("fileChanges")  # (the first version names them)
+            changes = raw.get("fileChanges")  # (the first version names them)
             paths = (list(changes) if isinstance(changes, dict) else []) or _paths(item)
             tool_input = {"file_path": paths[0] if paths else ""}
-            shown = ", ".join(_relative(p, self._launch.cwd) for p in paths)[:SHOWN]
+            shown = ", ".join(_relative(p, self._launch.cwd) for p in paths)
+            shown = self._hide.text(shown)[:SHOWN]
         ask = Ask(rid, tool, shown, one_line(str(params.get("reason") or "")), tool_input)
         self._methods[str(rid)] = method
         verdict, rule = ruling(self._rules, tool, tool_input, native=native)
@@ -267,6 +280,13 @@ class CodexTalk:
         why = f"the plan's rule {rule} {'allows' if allowed else 'denies'} it"
         said.write.append(self.answer(ask, allowed, why))
         said.show.append(f"{'✓' if allowed else '✗'} {tool}: {shown} ({why})")
+
+
+def _command(params: dict[str, Any], item: dict[str, Any]) -> str:
+    """The script an approval request is about (a list in the protocol's first version)."""
+    command = params.get("command") or item.get("command")
+    command = shlex.join(map(str, command)) if isinstance(command, list) else command
+    return _unwrap(str(command or ""))
 
 
 def _request(rid: int, method: str, params: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """What every coding agent's conversation shares, whatever its protocol (Claude Code's
 stream-json, Codex's app-server, the Agent Client Protocol): what one line of the CLI's output
 means for the engine (`Said`), a tool request a person answers (`Ask`), the plan's permission
-rules, and the transcript's one-line forms.
+rules, the transcript's one-line forms, and the attempt's secrets taken out of each raw block of
+the agent's text (`hider`) before it is shaped into transcript lines.
 
 Permission rules name tools as Claude Code does (`Bash`, `Edit`, `Read`, `Bash(git diff:*)`) for
 every kind: another protocol's tool kinds are mapped onto those names (`TOOL_NAMES`), so one set
@@ -16,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.plan.template import substitute
 
 if TYPE_CHECKING:
     from phasegate.engine.agents.base import Launch
     from phasegate.engine.model import events as ev
-    from phasegate.engine.plan.model import Permissions
+    from phasegate.engine.plan.model import Agent, Permissions
 
 SHOWN = 300  # characters of a message or a tool's input kept on one transcript line
 _RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
@@ -122,6 +124,17 @@ def detail(tool: str, tool_input: dict[str, Any]) -> str:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def hider(launch: Launch, agent: Agent | None = None) -> Redactor:
+    """What takes the attempt's declared secrets (its agent's and its task's, as its environment
+    gives them) out of each raw block of the agent's text (a tool's output, the model's text, a
+    tool's input), whole, before the block is joined onto one line, indented or cut at SHOWN:
+    the run's redactor sees only the lines made of it, where a value is cut or spread. Key
+    shapes are left to the run's redactor (it knows the plan's names)."""
+    names = (*(agent.secrets if agent is not None else ()), *launch.task.secrets)
+    values = {name: launch.env[name] for name in names if launch.env.get(name)}
+    return Redactor(values, shapes=False)
 
 
 def integer(value: object) -> int:

@@ -2,12 +2,16 @@
 and the `Redactor` the engine passes every event and output line through before it is stored.
 
 A declared secret's value becomes `«NAME»`; anything of a known key shape becomes `«redacted»`.
-The redactor sees one piece of text at a time (an event's field, one output line): a value
-printed split across two lines is not recognised in either half.
+A declared value is found whatever whitespace stands between its characters (a value folded over
+lines, its pieces indented, or joined with spaces): each piece of it is replaced, and the
+whitespace around the pieces kept. The redactor sees one piece of text at a time (an event's
+field, one output line, a coding agent's message); `LineWindow` holds a stream's last lines so
+that a value printed across several of them is seen whole. Key shapes are found within one line.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -115,66 +119,146 @@ def _within_name(text: str, start: int, end: int, names: dict[str, tuple[str, ..
 
 
 T = TypeVar("T")
+_WORD = re.compile(r"\S+")  # (`\S` and `str.split` agree on what whitespace is)
+
+
+def squeezed(text: str) -> str:
+    """`text` without its whitespace."""
+    return "".join(text.split())
+
+
+def spread_spans(text: str, keys: list[tuple[str, str]]) -> list[tuple[int, int, str]]:
+    """(start, end, mark) in `text` of each value of `keys` ((value without whitespace, mark),
+    longest first), found with any whitespace between its characters: from its first character
+    to its last, in order, none overlapping (a value that holds another is taken whole).
+    Linear in the text's length: one pass to take out the whitespace, one search a value, and
+    the places found mapped back through the text's words."""
+    flat = squeezed(text)
+    found: list[tuple[int, int, str]] = []  # (start, end, mark) in `flat`
+    for key, mark in keys:
+        at = flat.find(key)
+        if at < 0:
+            continue
+        pieces: list[str] = []
+        cursor = 0
+        while at >= 0:  # (non-overlapping, left to right: as str.replace takes them)
+            found.append((at, at + len(key), mark))
+            pieces += (flat[cursor:at], "\0" * len(key))  # (taken: no shorter value in it)
+            cursor = at + len(key)
+            at = flat.find(key, cursor)
+        flat = "".join(pieces) + flat[cursor:]
+    if not found:
+        return []
+    starts, flat_starts, size = [], [], 0  # each word's place in `text` and in `flat`
+    for m in _WORD.finditer(text):
+        starts.append(m.start())
+        flat_starts.append(size)
+        size += m.end() - m.start()
+
+    def place(i: int) -> int:
+        word = bisect.bisect_right(flat_starts, i) - 1
+        return starts[word] + i - flat_starts[word]
+
+    return sorted((place(a), place(b - 1) + 1, mark) for a, b, mark in found)
+
+
+def marked(piece: str, mark: str) -> str:
+    """A found value's `piece` of text, each line's part of it replaced by `mark` (the
+    whitespace before and after that part kept: the transcript's lines stay as they were)."""
+    lines = []
+    for line in piece.split("\n"):
+        core = line.strip()
+        if core:
+            lead = len(line) - len(line.lstrip())
+            line = line[:lead] + mark + line[lead + len(core) :]
+        lines.append(line)
+    return "\n".join(lines)
 
 
 class Redactor:
     """Replaces the values of declared secrets (`«NAME»`) and known key shapes (`«redacted»`)."""
 
-    def __init__(self, values: Mapping[str, str] | None = None, keep: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        values: Mapping[str, str] | None = None,
+        keep: Iterable[str] = (),
+        *,
+        shapes: bool = True,
+    ) -> None:
         """`values`: the declared secrets, by name; `keep`: names never taken for a key's shape
-        (the plan's ids: a task `sk-...-of-twenty-characters` is a name, and the run needs it)."""
+        (the plan's ids: a task `sk-...-of-twenty-characters` is a name, and the run needs it);
+        `shapes`: False for one that replaces the declared values only (a coding agent's talk:
+        the run's redactor, which knows the plan's names, takes the shapes after it)."""
         # longest first: a value that contains another is replaced whole
         self._values = sorted(
             ((v, f"«{name}»") for name, v in (values or {}).items() if v),
             key=lambda pair: -len(pair[0]),
         )
+        # ... and as looked for: without whitespace (found whatever whitespace splits it)
+        keys = ((squeezed(v), mark) for v, mark in self._values)
+        self._keys = sorted(((k, m) for k, m in keys if k), key=lambda pair: -len(pair[0]))
         self.keep: set[str] = set(keep)
+        self._shapes = shapes
 
     def text(self, text: str) -> str:
-        for value, mark in self._values:
-            if value in text:
-                text = text.replace(value, mark)
-        if _ANY.search(text) is None:  # (the common case: one C-level scan)
+        if self._keys and self._holds_value(text):
+            text = self._declared(text)
+        if not self._shapes or _ANY.search(text) is None:  # (the common case: one C-level scan)
             return text
         return redact_shapes(text, self.keep)
+
+    def _holds_value(self, text: str) -> bool:
+        flat = squeezed(text)
+        return any(key in flat for key, _ in self._keys)
+
+    def _declared(self, text: str) -> str:
+        """`text` with each declared value replaced, however whitespace splits it."""
+        spans = spread_spans(text, self._keys)
+        pieces: list[str] = []
+        at = 0
+        for start, end, mark in spans:
+            pieces += (text[at:start], marked(text[start:end], mark))
+            at = end
+        return "".join(pieces) + text[at:]
 
     @property
     def secrets(self) -> list[tuple[str, str]]:
         """(value, mark) of each declared secret, longest first."""
         return self._values
 
+    @property
+    def longest(self) -> int:
+        """The most characters other than whitespace a declared value has."""
+        return max((len(k) for k, _ in self._keys), default=0)
+
     def across(self, lines: list[str]) -> list[str]:
         """`lines` with every declared secret that runs over from one line into the next
-        replaced, piece by piece, by its mark (a secret within one line is `text`'s)."""
-        joined = "".join(lines)
-        starts, at = [], 0
-        for line in lines:
-            starts.append(at)
-            at += len(line)
-        cuts: list[tuple[int, int, str]] = []  # (start, end, mark) in `joined`
-        for value, mark in self._values:
-            found = joined.find(value)
-            while found >= 0:
-                cuts.append((found, found + len(value), mark))
-                found = joined.find(value, found + len(value))
-        if not cuts:
+        replaced, piece by piece, by its mark (a secret within one line is `text`'s); the
+        whitespace at a line's end or start (an indented piece) does not hide it."""
+        if len(lines) < 2 or not self._keys:
             return lines
-        out = []
-        for line, start in zip(lines, starts, strict=True):
-            end, pieces, cursor = start + len(line), [], start
-            for a, b, mark in sorted(cuts):
+        joined = "\n".join(lines)
+        if not self._holds_value(joined):
+            return lines
+        cuts = spread_spans(joined, self._keys)  # (start, end, mark) in `joined`
+        out, start = [], 0
+        for line in lines:
+            end, cursor = start + len(line), start
+            pieces: list[str] = []
+            for a, b, mark in cuts:
                 if b <= start or a >= end or (a >= start and b <= end):
                     continue  # (not in this line, or whole in it: `text` takes it)
                 lo, hi = max(a, start), min(b, end)
-                if lo < cursor:
-                    continue
-                pieces += [joined[cursor:lo], mark]
+                pieces += [joined[cursor:lo], marked(joined[lo:hi], mark)]
                 cursor = hi
             out.append("".join(pieces) + joined[cursor:end] if pieces else line)
+            start = end + 1
         return out
 
     def value(self, value: T) -> T:
         """`value` with every text in it redacted (lists and dicts walked)."""
+        if not self._keys and not self._shapes:
+            return value
         if isinstance(value, str):
             return self.text(value)  # type: ignore[return-value]
         if isinstance(value, list):
@@ -192,7 +276,8 @@ class Redactor:
             return event
         # (the common case: one scan of all its texts at once; NUL is in no value nor shape)
         joined = "\0".join(texts)
-        if _ANY.search(joined) is None and not any(v in joined for v, _ in self._values):
+        shaped = self._shapes and _ANY.search(joined) is not None
+        if not shaped and not (self._keys and self._holds_value(joined)):
             return event
         changed: dict[str, Any] = {}
         for name in event._fields:
@@ -220,29 +305,33 @@ class LineWindow:
     """One output stream's last lines, held until a declared secret printed across several of
     them (`fold`, a wrapped JSON string) can be seen whole: each piece of it is replaced, in
     every line it touches, before the lines are released to be kept. A line is released once
-    the lines after it hold enough characters that no secret could start in it and end later,
-    or when `flush` is called (the task ended, or a second passed: the live view waits no
-    longer than that)."""
+    the lines after it hold enough characters (whitespace aside) that no secret could start in
+    it and end later, or as many lines as a secret has characters (blank lines between its
+    pieces are not waited for), or when `flush` is called (the task ended, or a second passed:
+    the live view waits no longer than that)."""
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
-        self._longest = max((len(v) for v, _ in redactor.secrets), default=0)
+        self._longest = redactor.longest
         self._held: list[str] = []
+        self._sizes: list[int] = []  # each held line's characters but whitespace
 
     def push(self, line: str) -> list[str]:
         """Hold `line`; the lines now safe to keep, redacted, in order."""
         held = self._held
         held.append(line)
+        self._sizes.append(len(squeezed(line)))
         if len(held) > 1:
             self._held = held = self._redactor.across(held)
         out: list[str] = []
-        after = sum(len(x) for x in held) - len(held[0])
-        while len(held) > 1 and after >= self._longest - 1:
+        after = sum(self._sizes) - self._sizes[0]
+        while len(held) > 1 and (after >= self._longest - 1 or len(held) > self._longest + 1):
             out.append(self._redactor.text(held.pop(0)))
-            after -= len(held[0])
+            self._sizes.pop(0)
+            after -= self._sizes[0]
         return out
 
     def flush(self) -> list[str]:
         out = [self._redactor.text(x) for x in self._held]
-        self._held = []
+        self._held, self._sizes = [], []
         return out

@@ -279,9 +279,9 @@ class Attempts:
         del self.running[tid]
         if a.talk is not None:
             self.talks.ended(a)
-            failure = self.talks.failure(a)
-            if failure and result.code == 0:
-                result = Exit(1, failure)
+            failure = self.talks.failure(a)  # (the agent's own word on why, whatever its code)
+            if failure and not result.error and (result.code is None or result.code >= 0):
+                result = Exit(result.code or 1, failure, result.missing, result.ended_at)
         if a.task.results is not None and not a.blocked:
             self._results(a)
         if a.worktree and not a.blocked:

@@ -1,0 +1,74 @@
+"""What the Agent Client Protocol's messages hold, read for a transcript and the plan's rules: a
+tool call's name, input and detail, a content's text, an error's text (engine/agents/acp)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from phasegate.engine.agents.talk import SHOWN, TOOL_NAMES, detail, one_line
+
+Json = dict[str, Any]
+
+
+def tool_of(call: Json) -> tuple[str, str, Json, str]:
+    """A tool call's name for the rules, its native name, its input as the rules read it, and
+    its detail: the command, the paths, or the title."""
+    kind, title = str(call.get("kind") or ""), one_line(str(call.get("title") or ""))
+    raw = obj(call.get("rawInput"))
+    ident = str(call.get("toolCallId") or "")
+    native = ident.split("__", 1)[0] if "__" in ident else ""  # (Gemini: run_shell_command__…)
+    tool = TOOL_NAMES.get(kind) or native or kind or "tool"
+    paths = [str(p.get("path")) for p in dicts(call.get("locations")) if p.get("path")]
+    if tool == "Bash":
+        tool_input: Json = {"command": str(raw.get("command") or title)}
+    elif paths:
+        tool_input = {"file_path": paths[0]}
+    else:
+        tool_input = dict(raw) or {"title": title}
+    shown = detail(tool, tool_input) if tool == "Bash" or not paths else ", ".join(paths)
+    return tool, native, tool_input, shown[:SHOWN]
+
+
+def content_text(content: Any, hide: Callable[[str], str]) -> str:
+    """A tool call's content on one line, cut at SHOWN (its secrets taken out of its texts
+    joined, before: a value split between two of them is found)."""
+    texts = []
+    for item in dicts(content):
+        inner = item.get("content")
+        if item.get("type") == "content" and isinstance(inner, dict) and "text" in inner:
+            texts.append(str(inner["text"]))
+        elif item.get("type") == "diff" and item.get("path"):
+            texts.append(f"diff {item['path']}")
+    return one_line(hide("\n".join(texts)))[:SHOWN]
+
+
+def error_text(error: Any) -> str:
+    if not isinstance(error, dict):
+        return one_line(str(error))[:SHOWN]
+    data, message = error.get("data"), str(error.get("message") or "error")
+    more = data.get("details") if isinstance(data, dict) else data
+    inner = obj(obj(parse(message)).get("error"))  # (Gemini CLI: the API's error, as JSON)
+    text = str(inner.get("message") or message) + (f": {more}" if more else "")
+    return one_line(text)[:SHOWN]
+
+
+def parse(text: str) -> Json | None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def obj(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def dicts(value: Any) -> list[Json]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def request_key(request: Any) -> str:
+    return json.dumps(request)
