@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from phasegate.engine.logline import counts_text, log_line, one_line, paint, waits_for_a_person
+from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.events import Event, RunRecovered
 from phasegate.engine.model.state import RunState
+from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.opening import db_flag
 from phasegate.engine.store.paths import check_private, run_dir, share, share_group, shared_with
@@ -143,11 +145,20 @@ async def host(
     if job.resume is not None:
 
         def still_paused(event: Event) -> None:  # (`runner`: made below, before any event)
-            if isinstance(event, RunRecovered) and runner.state.status.value == "paused":
+            if not isinstance(event, RunRecovered):
+                return
+            if runner.state.status.value == "paused":
                 _say(
                     f"phasegate: run {run_id} stays paused, as it was: "
                     f"`phasegate resume {run_id}{db}` lets it go on"
                 )
+            # what the run still waits for a person on, said as a fresh run says it (-q too);
+            # once the take-over is settled (it refuses a tool request asked of the dead engine)
+            asyncio.get_running_loop().call_soon(tell_waiting)
+
+        def tell_waiting() -> None:
+            for asked in still_waiting(runner.state, runner.now()):
+                printer(asked)
 
         listeners.append(still_paused)
     # the report's facts, gathered as the run goes (a taken-over run's are read back at the end)
@@ -223,6 +234,27 @@ async def host(
     if status != "succeeded":
         _say(f"  see: phasegate show {run_id}{db}   phasegate logs {run_id} TASK{db}")
     return state, stopped_by[0] if stopped_by else None
+
+
+def still_waiting(state: RunState, now: float) -> list[Event]:
+    """What a run waits for a person on, as the events that asked it (their log lines are what a
+    fresh run prints): its open manual gates, open tool requests and a risk rule's question."""
+    asks: list[Event] = [
+        ev.GateOpened(now, g.id, g.attempt, g.criteria, g.evidence_hash, g.approval)
+        for g in state.gates.values()
+        if g.status is GateStatus.OPEN and g.approval == "manual"
+    ]
+    asks += [
+        ev.PermissionAsked(now, p.id, p.task, p.attempt, p.tool, p.detail, p.reason, p.approvers)
+        for p in state.permissions.values()
+        if p.status == "open"
+    ]
+    q = state.question
+    if q.get("risk"):
+        asks.append(
+            ev.RunPaused(now, str(q.get("by", "")), str(q.get("reason", "")), ask=q["risk"])
+        )
+    return asks
 
 
 def _count(n: int, noun: str) -> str:

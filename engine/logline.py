@@ -191,6 +191,7 @@ def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
         case ev.RunRecovered():
             done = "; ".join(
                 f"{one_line(str(t.get('task')))} attempt {t.get('attempt')}: {t.get('action')}"
+                + (f" ({one_line(str(t['note']))})" if t.get("note") else "")
                 for t in event.tasks
             )
             pid = f" (pid {event.engine_pid})" if event.engine_pid else ""

@@ -184,7 +184,13 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
         reader, writer = await asyncio.wait_for(
             asyncio.open_unix_connection(name, limit=ANSWER_LIMIT), 10.0
         )
-    except (FileNotFoundError, ConnectionRefusedError, TimeoutError):
+    except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
+        row = await store.get_run(run_id) if isinstance(exc, FileNotFoundError) else None
+        if row is not None and row.finished_at is None and engine_alive(row):
+            raise NoEngine(
+                f"the engine of run {run_id} (pid {row.engine_pid}) lives but its socket {path} "
+                "is gone; it re-creates it within a second — try again; nothing was done"
+            ) from None
         raise NoEngine(
             f"no engine holds run {run_id} now, so nothing was done; if it was interrupted, "
             f"`phasegate resume {run_id}{db_flag(store.path)}` takes it over "

@@ -21,6 +21,7 @@ from phasegate.engine.store.migrations import (
     foreign_refusal,
     foreign_tables,
 )
+from phasegate.engine.store.paths import run_path, socket_path
 
 LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning
 BIG_WAL = 256 * 2**20
@@ -132,7 +133,7 @@ def check_database(db_path: str) -> list[Finding]:
         else:
             found.append(Finding("schema", "ok", f"version {version}"))
         if version >= 2:
-            found += _check_runs(conn)
+            found += _check_runs(conn, db_path)
             found += _check_strays(conn)
         if version >= 5:  # (run_plans)
             found += _check_keys(conn)
@@ -147,8 +148,9 @@ def check_database(db_path: str) -> list[Finding]:
     return found
 
 
-def _check_runs(conn: sqlite3.Connection) -> list[Finding]:
-    """Unfinished runs: live, or interrupted (with any processes their dead engine left)."""
+def _check_runs(conn: sqlite3.Connection, db_path: str) -> list[Finding]:
+    """Unfinished runs: live (and reachable: their socket is there), or interrupted (with any
+    processes their dead engine left)."""
     rows = conn.execute(
         "SELECT id, engine_pid, engine_started FROM runs WHERE finished_at IS NULL "
         "ORDER BY created_at DESC"
@@ -157,7 +159,7 @@ def _check_runs(conn: sqlite3.Connection) -> list[Finding]:
     procs = processes_by_run() if rows else {}
     for run_id, pid, started in rows:
         if same_process(pid, started):
-            found.append(Finding(f"run {run_id}", "ok", f"running (engine pid {pid})"))
+            found.append(_live_run(db_path, run_id, pid))
             continue
         left = sorted(p.pid for plist in procs.get(run_id, {}).values() for p in plist)
         extra = f"; its tasks' processes still run: {', '.join(map(str, left[:8]))}" if left else ""
@@ -171,6 +173,25 @@ def _check_runs(conn: sqlite3.Connection) -> list[Finding]:
     if not rows:
         found.append(Finding("runs", "ok", "no unfinished run"))
     return found
+
+
+def _live_run(db_path: str, run_id: str, pid: int) -> Finding:
+    """A run whose engine lives: `ok` while its socket is there, for commands to reach it."""
+    door = socket_path(run_path(db_path, run_id))
+    try:
+        os.stat(door)
+    except FileNotFoundError:
+        return Finding(
+            f"run {run_id}",
+            "warn",
+            f"running (engine pid {pid}), but its socket {door} is gone, so no command "
+            "reaches it until the engine makes it again (within a second); if it stays gone, "
+            f"`kill -KILL {pid}` leaves the run interrupted and `phasegate resume {run_id}` "
+            "takes it over",
+        )
+    except OSError:
+        pass  # (a shared run's directory this user may not enter: its engine's to say)
+    return Finding(f"run {run_id}", "ok", f"running (engine pid {pid})")
 
 
 def _check_strays(conn: sqlite3.Connection) -> list[Finding]:

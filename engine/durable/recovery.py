@@ -64,12 +64,15 @@ def run_processes(run_id: str) -> ByTask:
     return processes_by_run().get(run_id, {})
 
 
-def leftovers(state: RunState, run_id: str, run_dir: str = "") -> list[Leftover]:
+def leftovers(
+    state: RunState, run_id: str, run_dir: str = "", procs: ByTask | None = None
+) -> list[Leftover]:
     """Every task attempt the dead engine had in flight or left processes of, in plan order;
     with `run_dir`, also those it spawned whose start never reached the database (its
-    journal, engine/exec/adopt.py): they may have run, so they run again as a new attempt."""
+    journal, engine/exec/adopt.py): they may have run, so they run again as a new attempt.
+    `procs`: the run's processes, when the caller has looked them up already."""
     started = {t.id: t for t in state.tasks.values() if t.status is TaskStatus.RUNNING}
-    procs = run_processes(run_id)
+    procs = run_processes(run_id) if procs is None else procs
     found: dict[str, Leftover] = {}
     for tid, t in started.items():
         found[tid] = Leftover(tid, t.attempts)
@@ -85,15 +88,23 @@ def leftovers(state: RunState, run_id: str, run_dir: str = "") -> list[Leftover]
             continue
         item = found.setdefault(tid, Leftover(tid, attempt))
         item.attempt = max(item.attempt, attempt)
+        item.pgids |= _groups(plist)
         for proc in plist:
             item.pids.append(proc.pid)
-            with contextlib.suppress(psutil.Error, OSError):
-                item.pgids.add(os.getpgid(proc.pid))
             t = state.tasks[tid]
             if t.pid == proc.pid and attempt == t.attempts:
                 item.leader = proc.pid
     order = list(state.tasks)
     return sorted(found.values(), key=lambda item: order.index(item.task))
+
+
+def _groups(procs: list[psutil.Process]) -> set[int]:
+    """The process groups of live processes (one that is gone meanwhile has none)."""
+    found: set[int] = set()
+    for proc in procs:
+        with contextlib.suppress(psutil.Error, OSError):
+            found.add(os.getpgid(proc.pid))
+    return found
 
 
 def adoptable(item: Leftover, started: float | None) -> bool:
@@ -119,8 +130,13 @@ async def take_over(
     settled by their executor instead (engine/run/takeover.py).
     """
     entries: list[dict[str, object]] = []
-    stop: set[int] = set()
-    for item in leftovers(state, run_id, run_dir):
+    procs = run_processes(run_id)
+    # processes of the run whose task the fold does not know (PHASEGATE_RUN_ID says whose they
+    # are): stopped all the same, so that nothing of the dead engine is left running
+    stop = {
+        g for (tid, _), plist in procs.items() if tid not in state.tasks for g in _groups(plist)
+    }
+    for item in leftovers(state, run_id, run_dir, procs):
         if remote and item.task in remote:
             continue
         policy = policies.get(item.task, "rerun")
@@ -128,6 +144,8 @@ async def take_over(
         if action not in ACTIONS:
             action = "rerun"
         note = ""
+        if item.attempt > state.tasks[item.task].attempts:  # (spawned: journal, processes)
+            note = f"its start never reached the disk: attempt {item.attempt} may have run"
         if action == "adopt":
             action, note = _adopt(state, item, run_dir)
         if action != "adopted":

@@ -18,6 +18,7 @@ import pwd
 import socket
 import stat
 import struct
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from phasegate.engine.store.paths import bindable, private_dirs
 
 MAX_REQUEST = 256 * 1024  # bytes of one command
 READ_TIMEOUT = 10.0  # a client that connects and says nothing is dropped after this
+WATCH_EVERY = 1.0  # seconds between two looks at the socket's path (is it still there?)
 _CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 # (kind, args, who) -> the answer sent back: {"id": N} or {"error": why}
@@ -52,29 +54,96 @@ class Channel:
         self.path, self._take, self._group = path, take, group
         self._server: asyncio.AbstractServer | None = None
         self._serving: set[asyncio.Task[Any]] = set()  # connections being answered
+        self._bound: tuple[int, int] | None = None  # (device, inode) of the socket bound
+        self._watch: asyncio.TimerHandle | None = None
+        self._rebinding: asyncio.Future[None] | None = None
+        self._told = False  # that the socket could not be made again
 
     async def open(self) -> None:
         """Bind the socket (a stale one of a dead engine is replaced: this engine holds the
-        lease), then give it its mode."""
+        lease), then give it its mode; from then on, see once a second that it is still there."""
+        sock = self._bind()
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve, sock=sock, limit=MAX_REQUEST
+            )
+        except BaseException:
+            sock.close()
+            raise
+        self._watch = asyncio.get_running_loop().call_later(WATCH_EVERY, self._check)
+
+    def _bind(self) -> socket.socket:
+        """A socket bound at the path, in its directory (made if missing), with its mode."""
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 os.unlink(self.path)
-        private_dirs(os.path.dirname(self.path))
+        self._make_dirs()
         name, fd = bindable(self.path)
-        old = os.umask(0o177)  # never reachable by others, even for a moment
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # never reachable by others, even for a moment; and no await before the umask is
+        # restored, so that no task spawned meanwhile inherits it
+        old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, path=name, limit=MAX_REQUEST
-            )
+            sock.bind(name)
+            if self._group is not None:
+                os.chown(self.path, -1, self._group)
+                os.chmod(self.path, 0o660)
+            self._bound = _node(self.path)
+        except BaseException:
+            sock.close()
+            raise
         finally:
             os.umask(old)
             if fd is not None:
                 os.close(fd)
+        return sock
+
+    def _make_dirs(self) -> None:
+        """The run directory and any parent missing, as the run's start made them: 0700, or
+        2750 with the run's group when the run is shared (store/paths.py: share)."""
+        missing, directory = [], os.path.dirname(self.path)
+        while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        private_dirs(os.path.dirname(self.path))
         if self._group is not None:
-            os.chown(self.path, -1, self._group)
-            os.chmod(self.path, 0o660)
+            for made in missing:
+                os.chown(made, -1, self._group)
+                os.chmod(made, 0o2750)
+
+    def _check(self) -> None:
+        """Is the socket still at its path? Removed (the run directory deleted, say), no front
+        end could reach the engine: it is bound again, in a directory made again."""
+        if self._rebinding is None and _node(self.path) != self._bound:
+            self._rebinding = asyncio.ensure_future(self._rebind())
+        self._watch = asyncio.get_running_loop().call_later(WATCH_EVERY, self._check)
+
+    async def _rebind(self) -> None:
+        try:
+            sock = self._bind()
+            try:
+                server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_REQUEST)
+            except BaseException:
+                sock.close()
+                raise
+        except OSError as exc:  # (tried again at the next check; said once)
+            if not self._told:
+                _say(f"the run's socket {self.path} is gone and cannot be made again: {exc}")
+            self._told = True
+            return
+        finally:
+            self._rebinding = None
+        before, self._server, self._told = self._server, server, False
+        if before is not None:  # (no new connection; the ones taken are still answered)
+            before.close()
+        _say(f"the run's socket {self.path} was gone (its directory removed?): made again")
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if self._rebinding is not None:  # (its server is then the one to close)
+            await self._rebinding
         if self._server is None:
             return
         self._server.close()  # no new connection; the ones taken are answered first
@@ -83,8 +152,9 @@ class Channel:
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
         self._server = None
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        if _node(self.path) == self._bound:  # (ours: not whatever took its place)
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         me = asyncio.current_task()
@@ -119,3 +189,18 @@ class Channel:
         context = request.get("context")
         who = peer(writer.get_extra_info("socket"), context if isinstance(context, dict) else {})
         return self._take(kind, args, who)
+
+
+def _node(path: str) -> tuple[int, int] | None:
+    """The (device, inode) that `path` names now, or None when it names nothing."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _say(text: str) -> None:
+    """A line in the engine's log (its stderr)."""
+    with contextlib.suppress(OSError):
+        print(f"phasegate: {text}", file=sys.stderr, flush=True)

@@ -81,6 +81,18 @@ class Course:
             return RunStatus.CANCELLED, cancelled
         return RunStatus.SUCCEEDED, ""
 
+    def dispatch(self) -> None:
+        """Start what is ready, unless the run or the phase under way is paused (`--phase`)."""
+        r = self._r
+        state = r.state
+        if state.cancelling or state.status is RunStatus.PAUSED:
+            return
+        for p in state.phases.values():
+            if p.status is PhaseStatus.RUNNING and p.held:
+                return
+        for tid, agent in r._sched.take():
+            r._attempts.start(tid, agent)
+
     async def _gates_after(self, phase: str) -> tuple[int | None, str]:
         """Run the gates after a phase: (phase index to rewind to, or None; why the run stops)."""
         r = self._r

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from msgspec.structs import replace
+
 from phasegate.engine.agents.kinds import adapter_for
 from phasegate.engine.exec.adopt import clear as clear_attempt_files
 from phasegate.engine.exec.base import Adopting
@@ -37,7 +39,6 @@ from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState
-from phasegate.engine.model.statuses import PhaseStatus, RunStatus
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
@@ -233,20 +234,7 @@ class Runner:
         return answer
 
     def dispatch(self) -> None:
-        state = self.state
-        if state.cancelling or state.status is RunStatus.PAUSED:
-            return
-        phase = self._phase_under_way()
-        if phase and state.phases[phase].held:
-            return  # its phase is paused (pause --phase)
-        for tid, agent in self._sched.take():
-            self._attempts.start(tid, agent)
-
-    def _phase_under_way(self) -> str:
-        for p in self.state.phases.values():
-            if p.status is PhaseStatus.RUNNING:
-                return p.id
-        return ""
+        self._course.dispatch()
 
     def _store_failed(self, exc: BaseException) -> None:
         """The database refused a batch (disk full, read-only): stop the run now. What was
@@ -298,21 +286,18 @@ class Runner:
         try:
             if self._channel is not None:  # before the first event: it tells clients to come
                 await self._channel.open()
-            if self._resume is not None and before is not None:
+            taking_over = before if self._resume is not None else None
+            if taking_over is not None:
                 self.state, self._seq = await fold_run(self.store, self.run_id)
+            if taking_over is not None and self.state.started_at is not None:
                 # the history as the run's start saw it: gates' waits, tasks' expected costs
                 # (budgets admit by them) and an amendment's estimates were forgotten here
                 self._learn(await learned(self.store, self.plan.name, self.state.started_at))
                 self._recording = True
-                await self._takeover.settle(before, who.user, self._resume)
+                await self._takeover.settle(taking_over, who.user, self._resume or {})
                 self._sink.summary(status=self.state.status.value, finished_at=None)
-            else:
-                self._learn(await learned(self.store, self.plan.name))
-                path, history = self._plan_path, self._monitoring.learned
-                self._recording = True
-                repo = trees.start_point(self.plan, self._workdir)
-                self.emit(started_event(self.plan, path, self.run_id, started, who, history, repo))
-                self._sink.summary(status="running", started_at=started)
+            else:  # a new run, or one taken over whose start never reached the disk: anew
+                await self._start(who, started, taking_over)
             self._attempts.worktrees = trees.worktrees(
                 self.state, self.run_id, self.run_dir, self._workdir
             )
@@ -360,6 +345,28 @@ class Runner:
                 self._executors.close()
             await self.store.release_lease(self.run_id, pid)
         return self.state
+
+    async def _start(self, who: Identity, started: float, dead: RunRow | None) -> None:
+        """Announce the run, committed before any task is spawned (one write, no fsync). `dead`:
+        a run taken over whose start never reached the disk: it starts as it began (starter,
+        start time); what its engine spawned is stopped and runs again as a new attempt."""
+        taker = who.user
+        if dead is not None:
+            who = replace(who, user=dead.user or who.user, host=dead.host or who.host)
+            started = dead.started_at or dead.created_at
+        before = started if dead is not None else None  # (its own history is not its past)
+        self._learn(await learned(self.store, self.plan.name, before))
+        self._recording = True
+        path, history = self._plan_path, self._monitoring.learned
+        repo = trees.start_point(self.plan, self._workdir)
+        self.emit(started_event(self.plan, path, self.run_id, started, who, history, repo))
+        self._sink.summary(status="running", started_at=started)
+        try:
+            await self._sink.flush()
+        except Exception as exc:  # (the sink keeps it: the run stops, as after any lost batch)
+            self._store_failed(exc)
+        if dead is not None:
+            await self._takeover.settle(dead, taker, self._resume or {})
 
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""

@@ -66,16 +66,14 @@ class TakeOver:
             and (agent := t.agent or "")
             and self._executors.is_remote(agent)
         }
-        entries = await take_over(
-            state, state.run_id, policies, decisions, self._run_dir, set(remote)
-        )
+        entries = await take_over(state, before.id, policies, decisions, self._run_dir, set(remote))
         for tid, agent in remote.items():  # (on other hosts: their executor settles them)
             policy = policies.get(tid, "rerun")
             action = decisions.get(tid, "rerun") if policy == "ask" else policy
             action = action if action in ("rerun", "adopt", "skip") else "rerun"
             executor: Any = self._executors.for_agent(agent)
             number = state.tasks[tid].attempts
-            action, note = await executor.settle(state.run_id, tid, number, action)
+            action, note = await executor.settle(before.id, tid, number, action)
             entries.append(
                 {
                     "task": tid,

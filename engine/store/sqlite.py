@@ -58,6 +58,10 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
         # first one's transaction, or its statements would join that transaction, and a read
         # could see rows of a batch that is then rolled back.
         self._lock = asyncio.Lock()
+        # the file opened, as (device, inode): a path that names another file later (replaced
+        # by `mv`, removed) is damage, since every write goes on into the file held open
+        self._where = os.path.abspath(path)  # (the engine changes directory to the plan's)
+        self._file = _file_id(self._where) if path != ":memory:" else None
 
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
@@ -121,7 +125,19 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
             raise StoreError(message) from None
         return cls(path, conn, target, uri)
 
+    def _replaced(self) -> str:
+        """Why the path no longer names the file opened (replaced by `mv`, removed), or ""."""
+        if self._file is None or _file_id(self._where) == self._file:  # (one stat)
+            return ""
+        return (
+            f"the database file {self.path} was replaced (or removed) while the run went; "
+            f"its events are in the file the engine still holds open, not at {self.path}"
+        )
+
     async def damage(self) -> str:
+        replaced = self._replaced()
+        if replaced:
+            return replaced
         try:
             async with self._lock:
                 rows = await self._conn.execute_fetchall("PRAGMA quick_check(3)")
@@ -227,6 +243,11 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
         async with self._lock:  # (no other coroutine uses the database until the batch is in)
             try:
                 if self._batch is None:
+                    # (its own connection, to the path: never to another file now there, nor
+                    # to a new empty one made where the database was removed)
+                    replaced = self._replaced()
+                    if replaced:
+                        raise StoreError(replaced)
                     self._batch = BatchWriter(self._target, self._uri)
                 batch = Batch(run_id, records, output, drops, summary)
                 await self._batch.put(batch, BUSY_TIMEOUT_MS)
@@ -331,6 +352,15 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
             (run_id, fmt),
         )
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """The (device, inode) that `path` names now, or None when it names nothing."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 async def open_store(path: str | None = None) -> SQLiteStore:

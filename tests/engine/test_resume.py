@@ -85,8 +85,9 @@ async def test_a_task_whose_start_never_reached_the_disk_is_found_and_stopped(
         found = leftovers(state, "run-x")
         assert [(f.task, f.attempt, f.pids) for f in found] == [("c", 1, [proc.pid])]
         entries = await take_over(state, "run-x", {"c": "rerun"}, {})
+        maybe = "its start never reached the disk: attempt 1 may have run"  # (said in the log)
         assert entries == [
-            {"task": "c", "attempt": 1, "action": "rerun", "pids": [proc.pid], "note": ""}
+            {"task": "c", "attempt": 1, "action": "rerun", "pids": [proc.pid], "note": maybe}
         ]
         assert proc.wait(timeout=10) == -15  # TERM to its group
         assert other.poll() is None  # another run's process is not touched
@@ -117,7 +118,8 @@ async def test_a_spawned_attempt_whose_start_and_process_are_both_gone_runs_agai
     found = leftovers(state, "run-gone", str(tmp_path))
     assert [(f.task, f.attempt, f.pids) for f in found] == [("c", 1, [])]
     entries = await take_over(state, "run-gone", {"c": "rerun"}, {}, run_dir=str(tmp_path))
-    assert entries == [{"task": "c", "attempt": 1, "action": "rerun", "pids": [], "note": ""}]
+    maybe = "its start never reached the disk: attempt 1 may have run"
+    assert entries == [{"task": "c", "attempt": 1, "action": "rerun", "pids": [], "note": maybe}]
     after = project([*events[:cut], ev.RunRecovered(9e9, "me", 1, None, entries)])
     assert after.tasks["c"].attempts == 1  # so its next start is attempt 2
     assert leftovers(state, "run-gone") == []  # (what the fold alone knew)

@@ -86,6 +86,13 @@ def decisions(found: Resumable, given: tuple[str, ...], prompt: bool = True) -> 
         raise UsageError(
             f"--decide names no task of run {found.row.id}: {', '.join(map(safe, unknown))}"
         )
+    # (a decision its task would not take: followed silently, the task would run again)
+    fixed = [f"{safe(t)} has on_resume: {policies[t]}" for t in answers if policies[t] != "ask"]
+    if fixed:
+        raise UsageError(
+            f"--decide is for tasks whose on_resume is ask; task {'; task '.join(fixed)} "
+            "(the take-over follows that): drop the --decide"
+        )
     ask = [t for t in in_flight(found) if policies.get(t) == "ask" and t not in answers]
     if ask and not (prompt and sys.stdin.isatty()):
         raise UsageError(
