@@ -141,6 +141,7 @@ gates:
 """
 
 
+@pytest.mark.slow
 def test_a_gate_is_decided_after_the_run_directory_was_removed(tmp_path: Path) -> None:
     db = tmp_path / "data" / "phasegate.db"
     (tmp_path / "plan.yaml").write_text(PLAN)

@@ -111,6 +111,7 @@ phases:
 """
 
 
+@pytest.mark.slow
 def test_a_spent_pause_budget_pauses_once_while_its_task_runs_on(pg: Run, tmp_path: Path) -> None:
     # (each tick past the budget paused again: `pause (refused): the run is paused already`
     # audit rows and a `risk high` line every second)

@@ -85,6 +85,7 @@ def test_bug1_a_reason_over_64_kib_is_answered_and_one_too_long_is_not_sent(
             proc.communicate()
 
 
+@pytest.mark.slow
 def test_bug2_reject_with_rewind_says_what_the_engine_did(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

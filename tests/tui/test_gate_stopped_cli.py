@@ -36,6 +36,7 @@ def _start(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     raise AssertionError(f"the gate never waited: {proc.communicate(timeout=30)}")
 
 
+@pytest.mark.slow
 def test_a_gate_waiting_when_sigterm_stops_the_run_is_not_decided_nor_a_wait(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

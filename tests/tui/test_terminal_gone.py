@@ -64,6 +64,7 @@ def session() -> Iterator[str]:
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 @pytest.mark.skipif(shutil.which("setsid") is None, reason="setsid (util-linux) is not installed")
+@pytest.mark.slow
 def test_a_dashboard_without_a_controlling_terminal_leaves_when_its_terminal_closes(
     pg: Run, tmp_path: Path, cli_env: dict[str, str], session: str
 ) -> None:
