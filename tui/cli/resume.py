@@ -11,7 +11,7 @@ import click
 
 from phasegate.engine.client import RunRow, SQLiteStore, db_flag, resolve_run, resumes
 from phasegate.engine.client.plans import Plan, plan_from_text, read_text
-from phasegate.engine.model.errors import PlanError, UsageError
+from phasegate.engine.model.errors import PhasegateError, PlanError, UsageError
 from phasegate.engine.model.snapshot import fold_run
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import TaskStatus
@@ -114,7 +114,8 @@ def resume_live(db_path: str, found: Resumable) -> str:
     resume"); a finished one has nothing."""
     row, state = found.row, found.state
     if state.finished_at is not None:
-        return f"run {row.id} has finished ({state.status.value}): nothing to resume"
+        said = f"run {row.id} has finished ({state.status.value}): nothing to resume"
+        return said + asyncio.run(_finish_reports(db_path, row))
     # (the run, or each phase paused alone: by `pause --phase`, or a risk rule's `pause`)
     orders = resumes(state)
     if orders:
@@ -125,3 +126,25 @@ def resume_live(db_path: str, found: Resumable) -> str:
         f"run {row.id} is running (engine pid {row.engine_pid}): nothing to resume; "
         f"`phasegate attach {row.id}{db_flag(db_path)}` opens it"
     )
+
+
+async def _finish_reports(db_path: str, row: RunRow) -> str:
+    """A run whose engine died as it wrote its end-of-run reports (after the run's end was
+    recorded) has none, and its lessons are not in the history: written now ("" when there is
+    nothing to do; a warning when they cannot be)."""
+    from phasegate.engine.client import run_dir
+    from phasegate.engine.client.reports import learn
+
+    directory = run_dir(db_path, row.id)
+    if os.path.exists(os.path.join(directory, "report.md")):
+        return ""
+    store = await SQLiteStore.open(db_path)
+    try:
+        saved = await store.load_plan(row.id)
+        plan = _plan(row, saved)[0] if saved is not None else None
+        written = (await learn(store, row.id, directory, plan))[0]
+    except (OSError, PlanError, PhasegateError) as exc:
+        return f"; its reports were never written, and cannot be now: {exc}"
+    finally:
+        await store.close()
+    return f"; its reports were never written (its engine stopped first): written now, {written}"
