@@ -88,7 +88,14 @@ class Adopting(Executor, Protocol):
     started and left running (`on_resume: adopt`). A task on another host is followed there
     by its own executor instead (`settle`, `follow`)."""
 
-    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
+    def adopt(
+        self,
+        pid: int | None,
+        files: Files,
+        on_exit: Callable[[Exit], None],
+        run: tuple[str, str, bool] = ("", "", False),
+    ) -> Handle:
         """Wait for a process a dead engine started and left running (its output and exit
-        status go to `files`); `on_exit` once it is done."""
+        status go to `files`); `on_exit` once it is done. `run`: (its run's id, its task,
+        whether the task keeps its background): what it leaves is stopped as the run ends."""
         ...

@@ -327,6 +327,10 @@ class LocalExecutor:
         self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self._fds = _FdWatch()
         self._runs: dict[str, set[str]] = {}  # run id -> its tasks that keep their background
+        # runs taken over with an attempt adopted: what the dead engine's tasks left running was
+        # given to init, not to this engine (its subreaper tree does not hold it): looked for
+        # on the whole machine, by the run's id, as the run ends
+        self._adopted: set[str] = set()
         self._grace = LEFTOVER_GRACE
         self._reaping: asyncio.TimerHandle | None = None
 
@@ -354,9 +358,22 @@ class LocalExecutor:
         reap()
         self._reaping = asyncio.get_running_loop().call_later(REAP_EVERY, self._reap)
 
-    def adopt(self, pid: int | None, files: Files, on_exit: Callable[[Exit], None]) -> Handle:
+    def adopt(
+        self,
+        pid: int | None,
+        files: Files,
+        on_exit: Callable[[Exit], None],
+        run: tuple[str, str, bool] = ("", "", False),
+    ) -> Handle:
         """A process a dead engine started (`on_resume: adopt`): waited for through a pidfd,
-        its exit status read from its status file."""
+        its exit status read from its status file. `run`: (its run's id, its task, whether the
+        task keeps its background), so that what it leaves is stopped as the run ends."""
+        run_id, task, keep = run
+        if run_id:
+            self._adopted.add(run_id)
+            kept = self._runs.setdefault(run_id, set())
+            if keep:
+                kept.add(task)
         return AdoptedProcess(pid, files, on_exit)
 
     def started_at(self, handle: Handle) -> float | None:
@@ -369,7 +386,8 @@ class LocalExecutor:
             self._reaping.cancel()
             self._reaping = None
         for run_id, keep in self._runs.items():
-            strays = stop_strays(run_id, grace=self._grace, keep=keep)
+            anywhere = run_id in self._adopted
+            strays = stop_strays(run_id, grace=self._grace, keep=keep, everywhere=anywhere)
             if strays:
                 print(f"phasegate: run {run_id}: {describe(strays)}", file=sys.stderr, flush=True)
         self._runs.clear()

@@ -126,7 +126,10 @@ class TakeOver:
             lines = max((line.line for line in stored), default=0)
             attempt = self._attempts.adopt(tid, number, agent, tail, lines)
             adopting = self._executors.local  # (this machine's: a remote one follows its own)
-            attempt.handle = adopting.adopt(t.pid, files, self._attempts.finished(attempt))
+            keep = next(x.keep_background for _, x in self._host.plan.tasks() if x.id == tid)
+            attempt.handle = adopting.adopt(
+                t.pid, files, self._attempts.finished(attempt), (state.run_id, tid, keep)
+            )
             if t.stopping:  # an operator was stopping it when the engine died: stop it again
                 self._attempts.stop(tid, self._host.plan.kill_grace)
 

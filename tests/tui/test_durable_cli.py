@@ -320,3 +320,43 @@ def test_an_adopted_task_is_waited_for_not_run_again(
     logs = pg("logs", "last", "long").stdout.splitlines()
     assert [line for line in logs if not line.startswith("──")] == ["before", "after"]  # once each
     assert logs[-1] == "── attempt 1 failed: exited with code 4 ──"
+
+
+ADOPT_BACKGROUND = """
+name: adopt-bg
+agents: {w: {}}
+phases:
+  - id: one
+    tasks:
+      - id: long
+        run: >-
+          sh -c 'setsid sleep 300 >/dev/null 2>&1 & echo before;
+          while [ ! -f go ]; do sleep 0.05; done'
+        on_resume: adopt
+"""
+
+
+@pytest.mark.slow
+def test_what_an_adopted_task_left_running_is_stopped_as_the_run_ends(
+    pg: Run, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # (its `setsid` child went to init when the engine died, out of the new engine's tree: it
+    # outlived the run, which `doctor` then named a stray)
+    (tmp_path / "adopt.yaml").write_text(ADOPT_BACKGROUND)
+    assert pg("run", "adopt.yaml", "--detach").returncode == 0
+    _until("long's first line", lambda: "before" in pg("logs", "last", "long").stdout)
+    pid = _show(pg)["engine_pid"]
+    assert isinstance(pid, int)
+    os.kill(pid, signal.SIGKILL)
+    _until("the engine to die", lambda: _zombie(pid))
+    run_id = str(_show(pg)["id"])
+    resumed = spawn_pg(tmp_path, cli_env, "resume", "last", "--headless")
+    _until(
+        "the take-over",
+        lambda: _show(pg)["engine_pid"] == resumed.pid or resumed.poll() is not None,
+    )
+    (tmp_path / "go").touch()
+    out, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, out + err
+    assert "long attempt 1: adopted" in out
+    assert run_processes(run_id) == {}, "the adopted task's background outlived the run"
