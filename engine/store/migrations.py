@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from phasegate.engine.model.errors import StoreError
+from phasegate.engine.model.errors import DatabaseUnusable, StoreError
 
 # the version from which runs' chains are anchored in their rows (a run started later has one)
 ANCHORED = 10
@@ -217,10 +217,11 @@ def foreign_refusal(tables: list[str]) -> str:
 
 
 def check_not_foreign(conn: sqlite3.Connection) -> None:
-    """StoreError if the file is another program's database; reads only."""
+    """DatabaseUnusable (exit 2: choose another) if the file is another program's database;
+    reads only."""
     foreign = foreign_tables(conn)
     if foreign:
-        raise StoreError(foreign_refusal(foreign))
+        raise DatabaseUnusable(foreign_refusal(foreign))
 
 
 def migrate(

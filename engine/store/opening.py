@@ -105,7 +105,10 @@ def check_database(path: str, source: str = "", create: bool = False) -> None:
         raise DatabaseUnusable(f"{path}{named} is not a database file; choose another with --db")
     if not os.access(path, os.R_OK):
         raise DatabaseUnusable(f"cannot read the database {path}: {denied_by(path)}")
-    _probe(path)
+    # (a run's engine may be another process: refused here, before it starts; a command
+    # that reads opens the store itself, which refuses the same file the same way)
+    if create:
+        _probe(path)
 
 
 def _probe(path: str) -> None:
@@ -174,8 +177,9 @@ def store_error(path: str, exc: sqlite3.Error) -> StoreError:
         )
     elif "disk is full" in text or "full" in text:
         hint = "free space (nothing committed was lost), then `phasegate resume` goes on"
-    elif "not a database" in text:
+    elif "not a database" in text:  # (a file of noise: choose another, exit 2)
         hint = "the file is not a phasegate database; choose another with --db"
+        return DatabaseUnusable(f"database {path}: {text}; {hint}")
     elif "locked" in text or "busy" in text:
         return StoreBusy(f"database {path}: {text}; another process holds its lock")
     return StoreError(f"database {path}: {text}; {hint}")

@@ -122,7 +122,7 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
             message = str(exc)
             if not message.startswith("database "):
                 message = f"database {path}: {message}"
-            raise StoreError(message) from None
+            raise type(exc)(message) from None  # (its kind says the exit code)
         return cls(path, conn, target, uri)
 
     def _replaced(self) -> str:
