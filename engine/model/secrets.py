@@ -84,10 +84,16 @@ def redact_shapes(text: str, keep: frozenset[str] | set[str] = frozenset()) -> s
     if keep:
         names = _names(frozenset(keep))
         spans = [s for s in spans if not _within_name(text, s[0], s[1], names)]
+    return spliced(text, ((start, end, REDACTED) for start, end, _ in spans))
+
+
+def spliced(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end, replacement) put in, the spans in order and apart: built
+    once (a line of megabytes with thousands of them is one pass)."""
     pieces: list[str] = []
     at = 0
-    for start, end, _ in spans:
-        pieces += (text[at:start], REDACTED)
+    for start, end, new in spans:
+        pieces += (text[at:start], new)
         at = end
     pieces.append(text[at:])
     return "".join(pieces)
@@ -214,12 +220,7 @@ class Redactor:
     def _declared(self, text: str) -> str:
         """`text` with each declared value replaced, however whitespace splits it."""
         spans = spread_spans(text, self._keys)
-        pieces: list[str] = []
-        at = 0
-        for start, end, mark in spans:
-            pieces += (text[at:start], marked(text[start:end], mark))
-            at = end
-        return "".join(pieces) + text[at:]
+        return spliced(text, ((a, b, marked(text[a:b], mark)) for a, b, mark in spans))
 
     @property
     def secrets(self) -> list[tuple[str, str]]:

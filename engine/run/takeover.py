@@ -126,7 +126,7 @@ class TakeOver:
             lines = max((line.line for line in stored), default=0)
             attempt = self._attempts.adopt(tid, number, agent, tail, lines)
             adopting = self._executors.local  # (this machine's: a remote one follows its own)
-            keep = next(x.keep_background for _, x in self._host.plan.tasks() if x.id == tid)
+            keep = attempt.task.keep_background  # (the attempt has its plan entry)
             attempt.handle = adopting.adopt(
                 t.pid, files, self._attempts.finished(attempt), (state.run_id, tid, keep)
             )
