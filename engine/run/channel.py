@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from phasegate.engine.model.identity import Identity
-from phasegate.engine.store.paths import bindable, private_dirs
+from phasegate.engine.store.paths import bindable, file_id, private_dirs
 
 MAX_REQUEST = 256 * 1024  # bytes of one command
 READ_TIMEOUT = 10.0  # a client that connects and says nothing is dropped after this
@@ -62,15 +62,17 @@ class Channel:
     async def open(self) -> None:
         """Bind the socket (a stale one of a dead engine is replaced: this engine holds the
         lease), then give it its mode; from then on, see once a second that it is still there."""
+        self._server = await self._listen()
+        self._watch = asyncio.get_running_loop().call_later(WATCH_EVERY, self._check)
+
+    async def _listen(self) -> asyncio.AbstractServer:
+        """A server on a socket bound now (`_bind`)."""
         sock = self._bind()
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, sock=sock, limit=MAX_REQUEST
-            )
+            return await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_REQUEST)
         except BaseException:
             sock.close()
             raise
-        self._watch = asyncio.get_running_loop().call_later(WATCH_EVERY, self._check)
 
     def _bind(self) -> socket.socket:
         """A socket bound at the path, in its directory (made if missing), with its mode."""
@@ -88,7 +90,7 @@ class Channel:
             if self._group is not None:
                 os.chown(self.path, -1, self._group)
                 os.chmod(self.path, 0o660)
-            self._bound = _node(self.path)
+            self._bound = file_id(self.path)
         except BaseException:
             sock.close()
             raise
@@ -114,18 +116,13 @@ class Channel:
     def _check(self) -> None:
         """Is the socket still at its path? Removed (the run directory deleted, say), no front
         end could reach the engine: it is bound again, in a directory made again."""
-        if self._rebinding is None and _node(self.path) != self._bound:
+        if self._rebinding is None and file_id(self.path) != self._bound:
             self._rebinding = asyncio.ensure_future(self._rebind())
         self._watch = asyncio.get_running_loop().call_later(WATCH_EVERY, self._check)
 
     async def _rebind(self) -> None:
         try:
-            sock = self._bind()
-            try:
-                server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_REQUEST)
-            except BaseException:
-                sock.close()
-                raise
+            server = await self._listen()
         except OSError as exc:  # (tried again at the next check; said once)
             if not self._told:
                 _say(f"the run's socket {self.path} is gone and cannot be made again: {exc}")
@@ -152,7 +149,7 @@ class Channel:
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
         self._server = None
-        if _node(self.path) == self._bound:  # (ours: not whatever took its place)
+        if file_id(self.path) == self._bound:  # (ours: not whatever took its place)
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
 
@@ -189,15 +186,6 @@ class Channel:
         context = request.get("context")
         who = peer(writer.get_extra_info("socket"), context if isinstance(context, dict) else {})
         return self._take(kind, args, who)
-
-
-def _node(path: str) -> tuple[int, int] | None:
-    """The (device, inode) that `path` names now, or None when it names nothing."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
 
 
 def _say(text: str) -> None:

@@ -12,6 +12,16 @@ import stat
 from phasegate.engine.model.errors import DatabaseUnusable, UsageError
 
 
+def file_id(path: str) -> tuple[int, int] | None:
+    """The (device, inode) that `path` names now, or None when it names nothing: a file (a
+    database, a socket) found at its path again is the one opened there only if this holds."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def new_run_id() -> str:
     return os.urandom(4).hex()
 

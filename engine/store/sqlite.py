@@ -39,6 +39,7 @@ from phasegate.engine.store.opening import (
     writable,
     writable_sides,
 )
+from phasegate.engine.store.paths import file_id
 from phasegate.engine.store.sqlite_history import SQLiteHistory
 from phasegate.engine.store.sqlite_reads import RUN_COLUMNS, SQLiteReads
 
@@ -61,7 +62,7 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
         # the file opened, as (device, inode): a path that names another file later (replaced
         # by `mv`, removed) is damage, since every write goes on into the file held open
         self._where = os.path.abspath(path)  # (the engine changes directory to the plan's)
-        self._file = _file_id(self._where) if path != ":memory:" else None
+        self._file = file_id(self._where) if path != ":memory:" else None
 
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
@@ -127,7 +128,7 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
 
     def _replaced(self) -> str:
         """Why the path no longer names the file opened (replaced by `mv`, removed), or ""."""
-        if self._file is None or _file_id(self._where) == self._file:  # (one stat)
+        if self._file is None or file_id(self._where) == self._file:  # (one stat)
             return ""
         return (
             f"the database file {self.path} was replaced (or removed) while the run went; "
@@ -352,15 +353,6 @@ class SQLiteStore(SQLiteReads, SQLiteHistory):
             (run_id, fmt),
         )
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
-
-
-def _file_id(path: str) -> tuple[int, int] | None:
-    """The (device, inode) that `path` names now, or None when it names nothing."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
 
 
 async def open_store(path: str | None = None) -> SQLiteStore:
