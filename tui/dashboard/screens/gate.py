@@ -231,9 +231,9 @@ class GatesScreen(ModalScreen[None]):
         for p in asking:
             wants = " ".join(safe(p.detail).split())  # one line here
             requests.add_row(
-                Text(safe(p.task), no_wrap=True, overflow="ellipsis"),
-                Text(safe(p.tool), no_wrap=True, overflow="ellipsis"),
-                Text(wants, no_wrap=True, overflow="ellipsis"),
+                _cut(p.task),
+                _cut(p.tool),
+                _cut(wants),  # (safe already: `safe` twice is the same)
                 when(p.asked_at, short=True),
                 key=p.id,
             )
