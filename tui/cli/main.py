@@ -264,13 +264,14 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
             await store.close()
 
     # (no database yet is no run yet: a list, empty, and nothing created; a typo shows here)
-    missing = _absent(_db_path(db, "any"))
+    path = _db_path(db, "any")
+    missing = _absent(path)
     rows = [] if missing else _run_async(go)
     if as_json:
         click.echo(json.dumps({"runs": [_run_json(r) for r in rows]}, indent=2))
         return
     if not rows:
-        where = f" (no database at {_db_path(db, 'any')})" if missing else ""
+        where = f" (no database at {path})" if missing else ""
         click.echo(f"no runs yet{where}; start one with `phasegate run PLAN --headless`")
         return
     click.echo(
