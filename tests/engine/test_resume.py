@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +80,13 @@ async def test_a_task_whose_start_never_reached_the_disk_is_found_and_stopped(
     cut = next(i for i, e in enumerate(events) if isinstance(e, ev.TaskStarted) and e.task == "c")
     state = project(events[:cut])
     assert state.tasks["c"].status is TaskStatus.READY
-    proc = _sleeper("run-x", "c", 1)
+    run_x = f"run-x-{uuid.uuid4().hex[:8]}"  # (found machine-wide by its id: no other test has it)
+    proc = _sleeper(run_x, "c", 1)
     other = _sleeper("another-run", "c", 1)
     try:
-        found = leftovers(state, "run-x")
+        found = leftovers(state, run_x)
         assert [(f.task, f.attempt, f.pids) for f in found] == [("c", 1, [proc.pid])]
-        entries = await take_over(state, "run-x", {"c": "rerun"}, {})
+        entries = await take_over(state, run_x, {"c": "rerun"}, {})
         maybe = "its start never reached the disk: attempt 1 may have run"  # (said in the log)
         assert entries == [
             {"task": "c", "attempt": 1, "action": "rerun", "pids": [proc.pid], "note": maybe}

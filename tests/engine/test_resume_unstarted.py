@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ phases:
       - {id: quick, agent: sh, run: "true"}
       - {id: slow, agent: sh, run: "sleep 5"}
 """
-RUN = "dead5"
+# unique: each xdist worker runs one of the two cases at once, and the takeover finds a run's
+# processes machine-wide by their PHASEGATE_RUN_ID (a shared id stopped the other case's `slow`)
+RUN = f"dead5-{uuid.uuid4().hex[:8]}"
 CREATED = 1_700_000_000.0
 
 
