@@ -42,9 +42,18 @@ def db_flag(db_path: str) -> str:
     database a command opens by default."""
     import shlex
 
-    if db_path == ":memory:" or os.path.abspath(db_path) == os.path.abspath(default_db_path()):
+    if db_path == ":memory:" or _is_default(db_path):
         return ""
     return f" --db {shlex.quote(db_path)}"
+
+
+def _is_default(db_path: str) -> bool:
+    # (a path not named like the default is not it, whatever platformdirs says: a run's start
+    # need not import platformdirs, about 5 ms, to word its hints)
+    env = os.environ.get("PHASEGATE_DB")
+    if not env and os.path.basename(db_path) != "phasegate.db":
+        return False
+    return os.path.abspath(db_path) == os.path.abspath(default_db_path())
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
