@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
+import sys
 from collections.abc import Callable
 
 import msgspec
@@ -71,10 +73,15 @@ class Journal:
     def note(self, task: str, attempt: int) -> None:
         if not self._path:
             return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         with contextlib.suppress(OSError):  # (the store's own write fails as loudly)
+            if self._fd is not None and _unlinked(self._fd):  # the run directory was removed:
+                fd = os.open(self._path, flags, 0o600)  # a take-over reads the one made again
+                os.close(self._fd)  # (run/channel), when it is
+                self._fd = fd
+        with contextlib.suppress(OSError):
             if self._fd is None:
                 os.makedirs(os.path.dirname(self._path), mode=0o700, exist_ok=True)
-                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
                 self._fd = os.open(self._path, flags, 0o600)
             os.write(self._fd, f"{task}\t{attempt}\n".encode())
 
@@ -135,25 +142,38 @@ def read_status(files: Files) -> int | None:
 
 
 class FileTail:
-    """New complete lines of the two output files; `skip` lines of each already recorded."""
+    """New complete lines of the two output files; `skip` lines of each already recorded.
+
+    Each file is read from the descriptor opened on it first, never again by its path: the
+    task writes into the file it opened, so its lines are read to the last even when the run
+    directory is removed under it (an unlinked file lives while open). That it was is said once
+    on the engine's log: an engine taking the run over after this one could not read on."""
 
     def __init__(self, files: Files, skip_out: int = 0, skip_err: int = 0) -> None:
         self._paths = {"out": files.out, "err": files.err}
-        self._pos = {"out": 0, "err": 0}
+        self._fds: dict[str, int | None] = {"out": None, "err": None}
         self._partial = {"out": b"", "err": b""}
         self._skip = {"out": skip_out, "err": skip_err}
+        self._name = _attempt_name(files.out)
+        self._removed = False  # (said once)
+        for stream in self._paths:
+            if self._open(stream) is None:
+                say(f"{self._name}: its output file {self._paths[stream]} is gone: lost")
+
+    def _open(self, stream: str) -> int | None:
+        fd = self._fds[stream]
+        if fd is None:
+            with contextlib.suppress(OSError):
+                fd = self._fds[stream] = os.open(self._paths[stream], os.O_RDONLY | os.O_CLOEXEC)
+        return fd
 
     def poll(self, final: bool = False) -> list[tuple[str, str]]:
         lines: list[tuple[str, str]] = []
-        for stream, path in self._paths.items():
-            try:
-                with open(path, "rb") as f:
-                    f.seek(self._pos[stream])
-                    data = f.read()
-            except OSError:
+        for stream in self._paths:
+            fd = self._open(stream)
+            if fd is None:
                 continue
-            self._pos[stream] += len(data)
-            data = self._partial[stream] + data
+            data = self._partial[stream] + _read_all(fd)
             *complete, rest = data.split(b"\n")
             if final and rest:
                 complete.append(rest)
@@ -167,7 +187,60 @@ class FileTail:
                     self._skip[stream] -= 1
                     continue
                 lines.append((stream, raw.decode("utf-8", errors="replace")))
+            if not self._removed and not final and _unlinked(fd):
+                self._removed = True
+                say(
+                    f"{self._name}: its output files were removed (with the run directory?): "
+                    "read on from the files still open; should this engine stop before the "
+                    "task ends, the output after that is lost"
+                )
+        if final:
+            self.close()
+        say()  # (what waited for the engine's log to be there again)
         return lines
+
+    def close(self) -> None:
+        for stream, fd in self._fds.items():
+            if fd is not None:
+                os.close(fd)
+                self._fds[stream] = None
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _unlinked(fd: int) -> bool:
+    """An open regular file whose last name was removed (it lives on while open)."""
+    try:
+        found = os.fstat(fd)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_nlink == 0
+
+
+def _attempt_name(path: str) -> str:
+    """`task T attempt N` from an output file's name (tasks/T.N.out)."""
+    task, _, number = os.path.basename(path).rsplit(".", 1)[0].rpartition(".")
+    return f"task {task} attempt {number}"
+
+
+_waiting: list[str] = []  # lines for the engine's log, while its file is removed
+
+
+def say(text: str = "") -> None:
+    """A line on the engine's log (its stderr). While that is a file removed with the run
+    directory (no one could read it), the line waits until it is made again (run/channel)."""
+    if text:
+        _waiting.append(f"phasegate: {text}")
+    if not _waiting or _unlinked(2):
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print("\n".join(_waiting), file=sys.stderr, flush=True)
+    _waiting.clear()
 
 
 class AdoptedProcess:
@@ -200,7 +273,11 @@ class AdoptedProcess:
             self._fd = None
         self._group.done()
         code = read_status(self._files)
-        if code is None:
+        if code is None and not os.path.exists(self._files.out):
+            why = "its exit status was lost: its files were removed (with the run directory?)"
+            say(f"{_attempt_name(self._files.out)}: {why}")
+            self._on_exit(Exit(None, why))
+        elif code is None:
             self._on_exit(Exit(None, "ended without an exit status (killed while adopted?)"))
         else:
             self._on_exit(Exit(code, ended_at=self._ended))

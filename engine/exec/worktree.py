@@ -1,6 +1,7 @@
 """Git worktrees for attempts (`worktree: true`): each attempt of such a task works in its own
 worktree, on its own branch, made from the plan's repository at the commit the run started
-from; its end commits what it changed there and writes the patch, the attempt's hand-off.
+from (or, for an attempt that goes on with its agent's session, at what the task's last attempt
+left); its end commits what it changed there and writes the patch, the attempt's hand-off.
 
 Paths and branches follow from the run, the task and the attempt alone
 (`<run dir>/worktrees/<task>-<attempt>`, `phasegate/<run>/<task>-<attempt>`), so an engine that
@@ -53,15 +54,44 @@ class Worktrees:
         cwd = path if self._inside == "." else os.path.join(path, self._inside)
         return Worktree(path, f"phasegate/{self._run}/{name}", cwd)
 
-    def add(self, task: str, attempt: int) -> Worktree:
-        """A new worktree and branch for the attempt, at the run's start commit."""
+    def add(self, task: str, attempt: int, carry: bool = False) -> Worktree:
+        """A new worktree and branch for the attempt: at the run's start commit, or with
+        `carry` (an attempt that goes on with its agent's session, which remembers its work)
+        at what the task's last attempt left there."""
         tree = self.of(task, attempt)
         if os.path.isdir(tree.path):  # (left by an engine that died before the attempt ran)
             self._run_git("worktree", "remove", "--force", tree.path)
+        start = self._last(task, attempt) if carry else self.base
         os.makedirs(self.root, exist_ok=True)
-        self._run_git("worktree", "add", "--quiet", "-B", tree.branch, tree.path, self.base)
+        self._run_git("worktree", "add", "--quiet", "-B", tree.branch, tree.path, start)
         os.makedirs(tree.cwd, exist_ok=True)
         return tree
+
+    def _last(self, task: str, attempt: int) -> str:
+        """The head of the branch of the task's latest attempt before `attempt` (what it left in
+        its worktree uncommitted, as a dead engine's attempt does, committed there first); the
+        run's start commit when none has a branch."""
+        prefix = f"refs/heads/phasegate/{self._run}/"
+        code, refs = git(self.repo, "for-each-ref", "--format=%(refname)", prefix)
+        earlier = []
+        for ref in refs.splitlines() if code == 0 else []:
+            name, _, number = ref.removeprefix(prefix).rpartition("-")
+            if name == task and number.isdigit() and int(number) < attempt:
+                earlier.append(int(number))
+        if not earlier:
+            return self.base
+        last = self.of(task, max(earlier))
+        if os.path.isdir(last.path):
+            self._commit(task, max(earlier), last.path)
+        return self._run_git("rev-parse", "--verify", f"refs/heads/{last.branch}")
+
+    def _commit(self, task: str, attempt: int, path: str) -> None:
+        """Commit on the worktree's branch what the attempt changed there, if anything."""
+        self._run_git("add", "--all", ".", cwd=path)
+        code, _ = git(path, "diff", "--cached", "--quiet")
+        if code == 1:  # something is staged
+            message = f"phasegate: {task}, attempt {attempt} (run {self._run})"
+            self._run_git(*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message, cwd=path)
 
     def handoff(
         self, task: str, attempt: int, patches: str, redact: Callable[[str], str] = str
@@ -72,11 +102,7 @@ class Worktrees:
         tree = self.of(task, attempt)
         if not os.path.isdir(tree.path):
             raise WorktreeError(f"the worktree {tree.path} is gone")
-        self._run_git("add", "--all", ".", cwd=tree.path)
-        code, _ = git(tree.path, "diff", "--cached", "--quiet")
-        if code == 1:  # something is staged
-            message = f"phasegate: {task}, attempt {attempt} (run {self._run})"
-            self._run_git(*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message, cwd=tree.path)
+        self._commit(task, attempt, tree.path)
         head = self._run_git("rev-parse", "HEAD", cwd=tree.path)
         if head == self.base:
             return Handoff(tree.branch, "", 0, 0, 0, "")

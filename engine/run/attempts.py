@@ -173,7 +173,8 @@ class Attempts:
         if not why and self._in_worktree(task, agent):
             attempt.worktree = True
             try:
-                attempt.cwd = self._worktrees().add(tid, number).cwd
+                # (a session goes on from what its last attempt left: its agent remembers it)
+                attempt.cwd = self._worktrees().add(tid, number, carry=bool(session)).cwd
             except (WorktreeError, OSError) as exc:
                 why = f"no worktree: {exc}"
         env["PHASEGATE_WORKDIR"] = attempt.cwd

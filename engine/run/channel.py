@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from phasegate.engine.durable.rundir import restore
 from phasegate.engine.model.identity import Identity
 from phasegate.engine.store.paths import bindable, file_id, private_dirs
 
@@ -133,6 +134,7 @@ class Channel:
         before, self._server, self._told = self._server, server, False
         if before is not None:  # (no new connection; the ones taken are still answered)
             before.close()
+        restore(os.path.dirname(self.path), self._group)  # (its log, its tasks' directory)
         _say(f"the run's socket {self.path} was gone (its directory removed?): made again")
 
     async def close(self) -> None:

@@ -151,3 +151,48 @@ def test_a_secret_the_task_wrote_into_its_work_is_redacted_in_the_patch(
             assert secret.encode() not in path.read_bytes(), path
     # the branch is the task's own work, as it made it (the user's repository)
     assert secret in _git(repo, "show", f"{handoff['branch']}:config.txt")
+
+
+FAKE_AGENT = """#!{python}
+import json, os, sys
+sys.stdin.readline(); sys.stdin.readline()
+print(json.dumps({{"type": "system", "subtype": "init", "session_id": "s-1"}}), flush=True)
+if "--resume" not in sys.argv:  # attempt 1: half the work, then out of turns
+    with open("draft.txt", "w") as f:
+        f.write("half done\\n")
+    print(json.dumps({{"type": "result", "subtype": "success", "is_error": True,
+                      "result": "ran out", "session_id": "s-1", "usage": {{}}}}), flush=True)
+    sys.exit(1)
+with open("final.txt", "w") as f:  # the session goes on: its agent counts on its draft
+    f.write(f"draft there: {{os.path.exists('draft.txt')}}\\n")
+print(json.dumps({{"type": "result", "subtype": "success", "is_error": False,
+                  "result": "done", "session_id": "s-1", "usage": {{}}}}), flush=True)
+"""
+
+
+def test_a_retry_that_goes_on_with_its_agents_session_starts_from_what_it_left(
+    pg: Run, tmp_path: Path
+) -> None:
+    import sys
+
+    agent = tmp_path / "fake-claude"
+    agent.write_text(FAKE_AGENT.format(python=sys.executable))
+    agent.chmod(0o755)
+    plan = f"""
+name: carry
+agents:
+  coder: {{kind: claude, binary: {agent}, worktree: true}}
+phases:
+  - id: p
+    tasks:
+      - {{id: fix, agent: coder, prompt: "fix it", retries: 1, backoff: 0s}}
+"""
+    repo = _repo(tmp_path, plan)
+    done = pg("run", "plan.yaml", "--headless")
+    assert done.returncode == 0, done.stderr
+    run_id = str(show_last(pg)["id"])
+    # attempt 2 resumed the session, in a worktree made from attempt 1's branch
+    assert _git(repo, "show", f"phasegate/{run_id}/fix-2:final.txt") == "draft there: True"
+    # its hand-off, against the run's start commit, holds the task's whole work
+    patch = (tmp_path / "data" / "runs" / run_id / "patches" / "fix-2.patch").read_text()
+    assert "+++ b/draft.txt" in patch and "+++ b/final.txt" in patch
