@@ -22,7 +22,7 @@ from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
 from phasegate.engine.plan.shape import Issue, value_at
-from phasegate.engine.plan.template import BUILTINS, names_in
+from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
 from phasegate.engine.plan.yamlsource import Lines, format_path, parse
 
 MAX_BYTES = 32 * 1024 * 1024
@@ -163,15 +163,16 @@ def _unknown_vars(
     data: object, given: Iterable[str], file: str, refuse_builtins: bool = True
 ) -> list[Problem]:
     """A `--var` that names nothing the plan declares or uses (a typo would go unnoticed), or a
-    built-in (phasegate sets those: the value given would be ignored). `refuse_builtins=False`:
-    a run's kept plan read back, whose variables an older phasegate accepted."""
+    built-in or a name that phasegate sets where it is used (`{script}`, `{query}`: the value
+    given would be ignored). `refuse_builtins=False`: a run's kept plan read back, whose
+    variables an older phasegate accepted."""
     given = list(given)
     if not given:
         return []
     declared = data.get("vars") if isinstance(data, dict) else None
     known = set(declared) if isinstance(declared, dict) else set()
     known.update(_names_used(data))
-    known.difference_update(BUILTINS)  # (used in the plan's text, but phasegate sets them)
+    known.difference_update(BUILTINS, CONTEXTUAL)  # (in the plan's text: phasegate sets them)
     out = []
     for name in given:
         if name in BUILTINS:
@@ -179,6 +180,14 @@ def _unknown_vars(
                 message = (
                     f"'{cut(name)}' is a built-in variable, set by phasegate for each run; "
                     f"--var cannot set it (built-ins: {', '.join(BUILTINS)})"
+                )
+                out.append(Problem(file, None, "--var", message))
+            continue
+        if name in CONTEXTUAL:
+            if refuse_builtins:
+                message = (
+                    f"'{name}' is a reserved variable, set by phasegate {CONTEXTUAL[name]}; "
+                    f"--var cannot set it (reserved: {', '.join(CONTEXTUAL)})"
                 )
                 out.append(Problem(file, None, "--var", message))
             continue

@@ -14,6 +14,13 @@ _TOKEN = re.compile(r"\{\{|\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 BUILTINS = ("current_date", "run_id", "workdir", "task")
 
+# names phasegate sets where it uses them, each in one kind of command: a value given for one
+# would be ignored there (the name -> where it stands and what it is)
+CONTEXTUAL = {
+    "script": "in an agent's `command`, where it is the task's command",
+    "query": "in a research provider's `run`, where it is the query",
+}
+
 
 class Raw(str):
     """A value put into shell commands as written (a var the plan lists in `raw_vars`)."""

@@ -25,7 +25,7 @@ from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.load import plan_from_text
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
-from phasegate.engine.run.gates import may_decide
+from phasegate.engine.run.gates import may_decide, out_of_reach
 from phasegate.engine.watch.history import Learned, estimate_fields, retry_extra
 from phasegate.engine.watch.impact import impact
 from phasegate.engine.watch.risks import Tuning
@@ -82,6 +82,16 @@ def shape(
     }
 
 
+def unreachable(new: Plan, changes: list[dict[str, Any]], starter: str) -> list[str]:
+    """A gate that the amendment adds or changes and that could never pass in this run, as the
+    run's start refuses one: its quorum needs the starter's vote, which the gate forbids."""
+    touched = {c["id"] for c in changes if c["what"] == "gate" and c["change"] != "removed"}
+    found = out_of_reach([g for g in new.gates if g.id in touched], starter)
+    if not found:
+        return []
+    return [*found, "add an approver or lower the quorum; nothing was changed"]
+
+
 class Amendments:
     def __init__(self, runner: Runner) -> None:
         self._r = runner
@@ -107,7 +117,9 @@ class Amendments:
         changes = diff(r.plan, new)
         if not changes:
             return False, "the new plan is the plan the run follows: nothing to change"
-        why = refusals(r.plan, new, changes, state, order.restarts)
+        why = refusals(r.plan, new, changes, state, order.restarts) + unreachable(
+            new, changes, state.user
+        )
         if why:
             return False, "refused: " + "; ".join(why)
         if any(c.status is GateStatus.OPEN for c in state.changes.values()):

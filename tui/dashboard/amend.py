@@ -56,4 +56,7 @@ async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
     finally:
         os.unlink(path)
     why = await feed.send(Amend(new, feed.state.plan_path or path, ""))
-    return safe(why) if why is not None else "the amendment is sent: its change gate opens"
+    if why is None:
+        return "the amendment is sent: its change gate opens"
+    # (the engine's refusals of an amendment say "refused:" already, as `amend` prints them)
+    return safe(why.replace("refused: refused: ", "refused: ", 1))
