@@ -21,7 +21,7 @@ from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.help import BROWSER_KEYS, HelpScreen
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
-from phasegate.tui.text import safe, when
+from phasegate.tui.text import cells, safe, when
 
 # the browser's commands in the palette (ctrl+p), offered by the app, listed by `?`:
 # (name shown in the palette, what it does, the BrowserScreen action it runs)
@@ -31,6 +31,34 @@ BROWSER_COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 SORTS = ("newest", "plan", "status", "duration")
+# the columns at 80x24: 65 columns of cells + 12 of padding, every column whole
+COLUMNS = (("run", 8), ("plan", 18), ("status", 11), ("started", 11), ("took", 6), ("tasks", 11))
+PLAN_LEAST = 8  # the plan's name narrows to this (with an ellipsis) on a narrow terminal,
+_DROP = ("tasks", "took", "started")  # then these are left out, in this order (60 columns)
+_AT = {name: i for i, (name, _) in enumerate(COLUMNS)}
+
+
+def columns(room: int, longest: int) -> tuple[tuple[str, int], ...]:
+    """The columns that fit `room` columns (each cell has a space either side), with no
+    scrolling sideways: the plan's name as long as the longest (`longest`) where there is room,
+    narrowed first where there is not, then the counts, the time taken and the start left out.
+    The run's id and status stay."""
+    shown = list(COLUMNS)
+    dropped = iter(_DROP)
+    while True:
+        rest = sum(w + 2 for name, w in shown if name != "plan") + 2
+        if rest + PLAN_LEAST <= room or len(shown) == len(COLUMNS) - len(_DROP):
+            break
+        gone = next(dropped)
+        shown = [c for c in shown if c[0] != gone]
+    plan = max(PLAN_LEAST, min(room - rest, max(longest, _width("plan"))))
+    return tuple((name, plan if name == "plan" else w) for name, w in shown)
+
+
+def _width(name: str) -> int:
+    return COLUMNS[_AT[name]][1]
+
+
 # what needs a look first: going, then gone wrong, then the rest
 _STATUS_ORDER = {
     "running": 0,
@@ -103,16 +131,6 @@ class BrowserScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         table = self.query_one(RunTable)
-        for name, width in (
-            # 65 columns of cells + 12 of padding: every column whole at 80x24
-            ("run", 8),
-            ("plan", 18),
-            ("status", 11),
-            ("started", 11),
-            ("took", 6),
-            ("tasks", 11),
-        ):
-            table.add_column(name.upper(), width=width, key=name)
         await self.load()
         self.set_interval(2.0, self.load)
         table.focus()
@@ -121,6 +139,19 @@ class BrowserScreen(Screen[None]):
         self.runs = await self.store.list_runs(500)
         self.show()
 
+    def on_resize(self) -> None:
+        """Narrower or wider: the columns laid out again to fit (once the runs are read)."""
+        if self._columns and self._layout() != self._columns:
+            self.show()
+
+    _columns: tuple[tuple[str, int], ...] = ()
+
+    def _layout(self) -> tuple[tuple[str, int], ...]:
+        """The columns at this width (the screen's, less a long list's scrollbar: 80 columns
+        before it is known)."""
+        longest = max((cells(safe(r.plan_name)) for r in self.runs), default=0)
+        return columns((self.size.width or 80) - 2, longest)
+
     def show(self) -> None:
         """Lay the rows out again (new runs read, or the filter or the sort changed), the cursor
         kept on the run it was on: by id, as runs come and go and the order changes."""
@@ -128,17 +159,24 @@ class BrowserScreen(Screen[None]):
         keep = self._under_cursor()
         needle = self.filter_text.lower()
         shown = _ordered([r for r in self.runs if _matches(r, needle)], self.sort_key)
-        table.clear()
+        layout = self._layout()
+        if layout != self._columns:  # (the width changed, or the names: laid out anew)
+            table.clear(columns=True)
+            for name, width in layout:
+                table.add_column(name.upper(), width=width, key=name)
+            self._columns = layout
+        else:
+            table.clear()
         for r in shown:
-            table.add_row(
+            made = (
                 r.id,
                 Text(safe(r.plan_name), no_wrap=True, overflow="ellipsis"),
                 Text(_status(r), style=STATUS_STYLE.get(_status(r), "")),
                 when(r.started_at or r.created_at, short=True),
                 format_duration(r.duration),
                 counts_glyphs(r.counts),
-                key=r.id,
             )
+            table.add_row(*(made[_AT[name]] for name, _ in layout), key=r.id)
         ids = [r.id for r in shown]
         if keep in ids:
             table.move_cursor(row=ids.index(keep))

@@ -43,6 +43,23 @@ from phasegate.tui.text import safe
 
 DRAIN_EVERY = 0.1  # seconds: the feed is drained into one batched update ten times a second
 WIDE = 140  # columns from which the selected task's output shows beside the task table
+ROWS_LEAST = 4  # task rows a short terminal still shows: the panels around the table give way
+RISK_LINES = 3  # the risk feed's height on a short terminal: its newest risk, in its border
+# the panels on a terminal of fewer lines than 80x24's, the first that leaves the table
+# ROWS_LEAST rows: (phases and agents shown, the risk feed's lines: 0 hidden, None as ever)
+_SHORT = ((True, None), (True, RISK_LINES), (False, RISK_LINES), (False, 0))
+_AROUND = 5  # lines about the table's rows: header, footer, the table's border and heading
+
+
+def panels(height: int) -> tuple[bool, int | None]:
+    """Which panels a terminal `height` lines high shows: phases and agents or not, and the
+    risk feed's lines (None: its usual 5; 0: hidden). The table's rows come first, then the
+    newest risk, then the phases and agents (the header keeps the counts and the times)."""
+    for top, risks in _SHORT:
+        left = height - _AROUND - (PHASE_LINES + 2 if top else 0) - (5 if risks is None else risks)
+        if left >= ROWS_LEAST:
+            return top, risks
+    return _SHORT[-1]
 
 
 class DashboardScreen(Screen[None]):
@@ -76,6 +93,9 @@ class DashboardScreen(Screen[None]):
     DashboardScreen.wide #side {{ display: block; }}
     DashboardScreen.wide TaskTable {{ width: 80; }}
     DashboardScreen #filter {{ dock: bottom; display: none; }}
+    DashboardScreen.no-top #top {{ display: none; }}
+    DashboardScreen.short-risks RiskFeed {{ height: {RISK_LINES}; }}
+    DashboardScreen.no-risks RiskFeed {{ display: none; }}
     DashboardScreen #filter.visible {{ display: block; }}
     """
 
@@ -117,8 +137,14 @@ class DashboardScreen(Screen[None]):
     def on_resize(self) -> None:
         """Wide terminals show the selected task's output beside the table; below 80 columns
         the footer leaves out its `^p palette` (ctrl+p still opens it, `?` says so): drawn on
-        top of the keys, it hid `Detach` and `Quit` and left a letter of them beside it."""
+        top of the keys, it hid `Detach` and `Quit` and left a letter of them beside it. A
+        short terminal (40x12) shows a few rows of the task table still: the risk feed shrinks
+        to its newest risk, then the phases and agents give way, then the risk feed."""
         self.set_class(self.size.width >= WIDE, "wide")
+        top, risks = panels(self.size.height)
+        self.set_class(not top, "no-top")
+        self.set_class(risks == RISK_LINES, "short-risks")
+        self.set_class(risks == 0, "no-risks")
         self.query_one(Footer).show_command_palette = self.size.width >= 80
 
     @on(DataTable.RowHighlighted, "#tasks")

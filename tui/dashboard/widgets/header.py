@@ -23,6 +23,17 @@ PLAN = 24  # columns of the plan's name, at the most
 PLAN_LEAST = 8  # and at the least, when the line is cut to fit
 GATE = 16  # columns of a waiting gate's id in the compact line, at the most
 GATE_LEAST = 12  # and at the least
+# what a narrow header leaves out, step by step, once the compact line does not fit either
+_LEAVE = tuple(
+    frozenset(parts)
+    for parts in (
+        ("run",),
+        ("run", "counts"),
+        ("run", "counts", "plan"),
+        ("run", "counts", "plan", "money"),
+        ("run", "counts", "plan", "money", "gate"),
+    )
+)
 
 
 def _cut(name: str, width: int) -> str:
@@ -64,48 +75,73 @@ class RunHeader(Static):
             gate -= min(GATE - GATE_LEAST, max(0, PLAN_LEAST - (room - bare - 2)))
             spare = room - self._line(state, run_id, alive, now, 0, gate).cell_len - 2
             line = self._line(state, run_id, alive, now, max(spare, PLAN_LEAST), gate)
+            # narrower still (60 columns): the status and the times stay whole, and what a
+            # reader can find elsewhere gives way first: the run id (`runs`), the counts (the
+            # task table), the plan's name, what the agents spent, the waiting gate's id
+            for leave in _LEAVE:
+                if line.cell_len <= room:
+                    break
+                gate = 0 if "gate" in leave else GATE_LEAST
+                plan = 0
+                if "plan" not in leave:
+                    bare = self._line(state, run_id, alive, now, 0, gate, leave).cell_len
+                    plan = max(room - bare - 2, PLAN_LEAST)
+                line = self._line(state, run_id, alive, now, plan, gate, leave)
         self.update(line)
 
     def _line(
-        self, state: RunState, run_id: str, alive: bool, now: float, plan: int, gate_id: int | None
+        self,
+        state: RunState,
+        run_id: str,
+        alive: bool,
+        now: float,
+        plan: int,
+        gate_id: int | None,
+        leave: frozenset[str] = frozenset(),
     ) -> Text:
         """The header's line: the plan's name cut to `plan` columns (0: left out); the waiting
-        gate's id cut to `gate_id` columns in the compact words (None: the whole sentence)."""
+        gate's id cut to `gate_id` columns in the compact words (None: the whole sentence; 0:
+        left out); the parts named in `leave` (`run`, `counts`, `money`) left out."""
         end = state.finished_at if state.finished_at is not None else now
         elapsed = end - state.started_at if state.started_at else None
         status = state.status.value
         if not alive and status in ("running", "paused", "pending") and state.events:
             status = "interrupted"
-        line = Text(no_wrap=True, overflow="ellipsis")
+        parts: list[Text] = []
         if plan:
-            line.append(_cut(safe(state.plan_name or "phasegate"), plan), style="bold")
-            line.append("  ")
-        line.append(f"{run_id}  ")
+            parts.append(Text(_cut(safe(state.plan_name or "phasegate"), plan), style="bold"))
+        if "run" not in leave:
+            parts.append(Text(run_id))
         gate = waiting_gate(state) if alive and status == "running" else None
         if gate is not None:
             since = format_duration(now - (gate.opened_at or now))
-            if gate_id is not None:
-                name = _cut(gate.id, gate_id)
-                line.append(f"gate {safe(name)} waits {since}", style="bold yellow")
+            if gate_id == 0:
+                words = f"gate waits {since}"
+            elif gate_id is not None:
+                words = f"gate {safe(_cut(gate.id, gate_id))} waits {since}"
             else:
-                line.append(f"waiting for gate {safe(gate.id)} since {since}", style="bold yellow")
+                words = f"waiting for gate {safe(gate.id)} since {since}"
+            parts.append(Text(words, style="bold yellow"))
         else:
-            line.append(status, style=STATUS_STYLE.get(status, "bold"))
-        line.append(f"  {format_duration(elapsed)}  ")
+            parts.append(Text(status, style=STATUS_STYLE.get(status, "bold")))
+        parts.append(Text(format_duration(elapsed)))
         spent = float(state.usage.get("cost_usd", 0.0))
-        if spent:  # what its coding agents spent
-            line.append(f"{money(spent)}  ")
+        if spent and "money" not in leave:  # what its coding agents spent
+            parts.append(Text(money(spent)))
         if gate is not None:  # the clock stopped when the gate opened: what is left after it
             at = float(state.forecast["at"]) if state.forecast else now
             left = seconds_left(state, max(at, min(now, gate.opened_at or now)))
             if left is not None:
-                line.append(f"then ~{format_duration(left)}  ")
+                parts.append(Text(f"then ~{format_duration(left)}"))
         else:
             left = seconds_left(state, now)
             if left is not None and alive and stalled(state):  # (held: it would look stale)
-                line.append("ETA paused", style=STATUS_STYLE.get("held", ""))
-                line.append("  ")
+                parts.append(Text("ETA paused", style=STATUS_STYLE.get("held", "")))
             elif left is not None and alive:
-                line.append(f"ETA {format_duration(left)}  ")
-        line.append_text(counts_glyphs(state.counts()))
+                parts.append(Text(f"ETA {format_duration(left)}"))
+        line = Text("  ").join(parts)
+        line.no_wrap, line.overflow = True, "ellipsis"
+        if "counts" not in leave:  # (as ever: `✓12 ✗1 `, after two spaces even when empty)
+            line.append("  ")
+            line.append_text(counts_glyphs(state.counts()))
         return line

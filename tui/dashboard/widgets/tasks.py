@@ -45,6 +45,10 @@ _STATUS_ORDER = {
 
 # the columns that narrow on a narrow terminal, in this order, and how far
 _NARROW = (("agent", 5), ("phase", 5), ("tests", 6), ("task", 8))
+# and those then left out whole, in this order, on a terminal narrower still (40 columns):
+# the id, the status and the time stay, with no scrolling sideways
+_DROP = ("try", "agent", "phase", "tests")
+_AT = {name: i for i, (name, _) in enumerate(COLUMNS)}
 
 
 def _narrowed(shown: list[tuple[str, int]], over: int) -> tuple[tuple[str, int], ...]:
@@ -54,7 +58,12 @@ def _narrowed(shown: list[tuple[str, int]], over: int) -> tuple[tuple[str, int],
             cut = min(over, widths[name] - least)
             widths[name] -= cut
             over -= cut
-    return tuple((n, widths[n]) for n, _ in shown)
+    for name in _DROP:
+        if name in widths and over > 0:
+            over -= widths.pop(name) + 2
+    if over < 0:  # (a column left out made more room than was missing: the id takes it back)
+        widths["task"] += min(-over, COLUMNS[0][1] - widths["task"])
+    return tuple((n, widths[n]) for n, _ in shown if n in widths)
 
 
 class TaskTable(DataTable[Text]):
@@ -136,7 +145,13 @@ class TaskTable(DataTable[Text]):
             Text(str(t.attempts or "-"), justify="right"),
             Text(format_duration(took) if took is not None else "-", justify="right"),
             tests_cell(t.results),
-        ][: len(self._columns)]  # (the tests' column is last: left out until shown)
+        ]
+
+    def _row(self, t: TaskState, now: float) -> list[Text]:
+        """The cells of the columns shown (the tests' only once shown, some left out on a narrow
+        terminal)."""
+        made = self._cells(t, now)
+        return [made[_AT[name]] for name, _ in self._columns]
 
     def _visible(self, state: RunState) -> list[str]:
         needle = self.filter_text.lower()
@@ -171,7 +186,7 @@ class TaskTable(DataTable[Text]):
             self.clear()
         self._shown = self._visible(state)
         for tid in self._shown:
-            self.add_row(*self._cells(state.tasks[tid], now), key=tid)
+            self.add_row(*self._row(state.tasks[tid], now), key=tid)
         if keep in self._shown:
             self.move_cursor(row=self._shown.index(keep))
         self._title()
@@ -198,7 +213,7 @@ class TaskTable(DataTable[Text]):
         else:
             for tid in changed & set(self._shown):
                 for (name, _), cell in zip(
-                    self._columns, self._cells(state.tasks[tid], now), strict=True
+                    self._columns, self._row(state.tasks[tid], now), strict=True
                 ):
                     self.update_cell(tid, name, cell)
         self._state = state
@@ -218,7 +233,7 @@ class TaskTable(DataTable[Text]):
         for tid in self._shown:
             t = state.tasks.get(tid)  # (an amendment may have taken it out: laid out anew soon)
             if t is not None and t.status.value == "running":
-                self.update_cell(tid, "time", self._cells(t, now)[5])
+                self.update_cell(tid, "time", self._cells(t, now)[_AT["time"]])
 
     def cycle_sort(self, state: RunState) -> None:
         self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
