@@ -65,6 +65,7 @@ class RunStarted(Event, frozen=True):
     # the plan's stakeholder feedback: {"ask": [...], "at": "end" | GATE, "questions": [...]}
     # ({} without a `feedback:` section: the starter and operators may give it at any time)
     feedback: dict[str, Any] = field(default_factory=dict)
+    uid: int = -1  # the starter's OS user id (-1: not known, a run recorded before it was kept)
 
 
 def _run_started_v1(data: dict[str, Any]) -> dict[str, Any]:

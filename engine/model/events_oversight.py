@@ -134,7 +134,8 @@ class ResearchFinished(Event, frozen=True):
 
 @event("budget.extended")
 class BudgetExtended(Event, frozen=True):
-    """An operator went on past a spent budget (`action: ask`): it grows by its size once more."""
+    """An operator went on past a spent budget (`action: ask`): it grows by its size once more.
+    An audit row, with the identity of the resume that extended it."""
 
     scope: str  # "run", "phase P", "agent A", "task T"
     by: str
@@ -142,6 +143,12 @@ class BudgetExtended(Event, frozen=True):
     tokens: int = 0
     turns: int = 0
     seconds: float = 0.0
+    # who resumed the run, as the engine's socket vouched for it (-1, "": not known: recorded
+    # before it was kept, or resumed by no command)
+    uid: int = -1
+    host: str = ""
+    tty: str = ""
+    ssh: str = ""
 
 
 @event("permission.asked")

@@ -23,6 +23,19 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
+_LIST_MARK = re.compile(r"(?:[-+]|\d{1,9}[.)])(?= |$)")
+
+
+def md_item(text: object) -> str:
+    """`md`, for the start of a list item: a leading `+ ` / `- ` (an amendment's `+ task z
+    added`) or `1. ` would start a list nested in it, and its mark would not show."""
+    shown = md(text)
+    mark = _LIST_MARK.match(shown)
+    if mark is None:
+        return shown
+    return f"{shown[: mark.end() - 1]}\\{shown[mark.end() - 1 :]}"
+
+
 def _num(value: float | None) -> str:
     return format_duration(value)
 
@@ -340,7 +353,7 @@ def lessons_md(le: dict[str, Any]) -> list[str]:
             for d in c.get("decided", []):
                 said = f": {md(d['reason'])}" if d["reason"] else ""
                 lines.append(f"  - {md(d['decision'])}d by {md(d['by'])}{said}")
-            lines += [f"  - {md(x)}" for x in c["diff"]]
+            lines += [f"  - {md_item(x)}" for x in c["diff"]]
     h = le["handoff"]
     lines += ["", "### Hand-off", "", "Deliverables:"]
     lines += [f"- {md(d['task'])}: {md(', '.join(d['outputs']))}" for d in h["deliverables"]] or [

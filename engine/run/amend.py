@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -92,6 +93,26 @@ def unreachable(new: Plan, changes: list[dict[str, Any]], starter: str) -> list[
     return [*found, "add an approver or lower the quorum; nothing was changed"]
 
 
+def taken(new: Plan, changes: Collection[str]) -> list[str]:
+    """A gate of the new plan named as a change gate of this run's amendments: `approve` could
+    not tell the two apart."""
+    return [
+        f"gate id '{g.id}' is this run's change gate {g.id} (an amendment's): rename the gate"
+        for g in new.gates
+        if g.id in changes
+    ]
+
+
+def change_id(changes: Collection[str], gates: Collection[str]) -> str:
+    """The id of the change gate a new amendment opens: `change-N`, N one more than the
+    amendments so far, skipping any id a gate of the plan already has (the two would be one
+    gate to `approve`, and the run could decide neither)."""
+    n = len(changes) + 1
+    while f"change-{n}" in changes or f"change-{n}" in gates:
+        n += 1
+    return f"change-{n}"
+
+
 class Amendments:
     def __init__(self, runner: Runner) -> None:
         self._r = runner
@@ -117,15 +138,16 @@ class Amendments:
         changes = diff(r.plan, new)
         if not changes:
             return False, "the new plan is the plan the run follows: nothing to change"
-        why = refusals(r.plan, new, changes, state, order.restarts) + unreachable(
-            new, changes, state.user
-        )
+        why = refusals(r.plan, new, changes, state, order.restarts)
+        why += unreachable(new, changes, state.user) + taken(new, state.changes)
         if why:
             return False, "refused: " + "; ".join(why)
         if any(c.status is GateStatus.OPEN for c in state.changes.values()):
             opened = next(c.id for c in state.changes.values() if c.status is GateStatus.OPEN)
             return False, f"{opened} waits for a decision: decide it first"
-        change = f"change-{len(state.changes) + 1}"
+        change = change_id(
+            state.changes, {*state.gates, *(g.id for g in (*r.plan.gates, *new.gates))}
+        )
         found = impact(r.plan, new, state, r.now(), order.restarts)
         approvers = list(r.plan.roles.changes)
         r.emit(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
+from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 
 if TYPE_CHECKING:
@@ -112,13 +113,15 @@ class Budgets:
             self._warned.add(scope)
             self._risk(scope, "medium", f"{what}: 80% of its budget", "", {"share": share})
 
-    def extend(self, scope: str, by: str) -> None:
+    def extend(self, scope: str, by: str, who: Identity | None = None) -> None:
         """An operator resumed the run its spent budget paused with a question (`ask`): the
-        budget grows by its size once more, and its tasks may start again."""
+        budget grows by its size once more, and its tasks may start again. `who`: the sender
+        of the resume, as the run's socket vouched for it (the audit row's uid and host)."""
         budget = next((b for s, b in self._all() if s == scope), None)
         if budget is None:
             return
         host = self._host
+        where = who or Identity(by, -1, "")  # (no sender known: no uid, no host)
         host.emit(
             ev.BudgetExtended(
                 host.now(),
@@ -128,6 +131,10 @@ class Budgets:
                 budget.tokens or 0,
                 budget.turns or 0,
                 budget.seconds or 0.0,
+                where.uid,
+                where.host,
+                where.tty,
+                where.ssh,
             )
         )
         self.spent.pop(scope, None)

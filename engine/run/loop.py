@@ -110,7 +110,8 @@ class Runner:
         self._recording = False  # events can be recorded (the run is announced or taken over)
         self._ending = False  # its work is over: it records its end, and takes no command
         self._early_cancel = ""  # a cancel that came before that (Ctrl-C while starting)
-        self._caught: list[ev.Event] | None = None  # what a command being taken emits
+        # a command being taken: what it emits, and who sent it (as the run's socket vouches)
+        self._caught: tuple[list[ev.Event], Identity] | None = None
         self._workdir = plan.base_dir
         self._values: dict[str, str] = {k: str(v) for k, v in plan.vars.items()}
         self._given = dict(variables or {})
@@ -192,14 +193,15 @@ class Runner:
         for listener in self._listeners:
             listener(event)
         if self._caught is not None:
-            self._caught.append(event)
+            self._caught[0].append(event)
         if resumed or (isinstance(event, ev.RunPaused) and not event.phase):
             self._sink.summary(status=self.state.status.value)  # (`runs` lists it paused)
         if isinstance(event, ev.TaskUsage):
             self._budgets.saw(event)
         elif asked.startswith("budget:"):  # (an operator went on past a spent budget)
             assert isinstance(event, ev.RunResumed)
-            self._budgets.extend(asked.removeprefix("budget:"), event.by)
+            sender = self._caught[1] if self._caught is not None else None
+            self._budgets.extend(asked.removeprefix("budget:"), event.by, sender)
         elif isinstance(event, ev.GateOpened) and feedback.should_ask(self.state, event.gate):
             self.emit(feedback.asked_event(self.state, event.ts))  # (the plan's feedback.at)
 
@@ -221,7 +223,7 @@ class Runner:
         if self._ending and kind not in ("note", "feedback", "approve", "reject"):
             return {"error": "the run's work has ended: it takes no command that steers it"}
         caught: list[ev.Event] = []
-        self._caught = caught
+        self._caught = (caught, who)
         try:
             answer = self._inbox.submit(kind, args, who)
         finally:
@@ -352,7 +354,9 @@ class Runner:
         start time); what its engine spawned is stopped and runs again as a new attempt."""
         taker = who.user
         if dead is not None:
-            who = replace(who, user=dead.user or who.user, host=dead.host or who.host)
+            starter = dead.user or who.user  # (its uid is the taker's only if it is its run)
+            uid = who.uid if starter == who.user else -1
+            who = replace(who, user=starter, uid=uid, host=dead.host or who.host)
             started = dead.started_at or dead.created_at
         before = started if dead is not None else None  # (its own history is not its past)
         self._learn(await learned(self.store, self.plan.name, before))

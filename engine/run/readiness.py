@@ -82,6 +82,7 @@ def started_event(
         ],
         user=who.user,
         host=who.host,
+        uid=who.uid,
         repo=repo[0],
         base_commit=repo[1],
         feedback=plan.feedback.dump() if plan.feedback is not None else {},

@@ -115,7 +115,7 @@ UNKNOWN = [
 ]
 
 
-async def test_an_unknown_name_is_exit_2_and_nothing_is_sent(
+async def test_an_unknown_name_is_exit_2_and_only_a_gate_decision_is_sent(
     live: str, cli_env: dict[str, str]
 ) -> None:
     db = cli_env["PHASEGATE_DB"]
@@ -125,7 +125,12 @@ async def test_an_unknown_name_is_exit_2_and_nothing_is_sent(
         assert "refused" not in done.stderr  # (exit 1 and `refused:` are for policy)
     asked = await _pg(cli_env, "feedback", live, "--answer", "nope=x")
     _usage(asked, "phasegate: unknown question 'nope': run inputs asks rating, comment")
-    assert await commands(db, live) == []
+    # (a decision on a gate the run lacks is sent all the same: the engine's refusal is the
+    # audit's row of who tried what; the other names are the command line's alone)
+    assert await commands(db, live) == [
+        ("approve", {"gate": "nosuch"}),
+        ("reject", {"gate": "nosuch", "reason": "x"}),
+    ]
 
 
 EMPTY = [

@@ -218,6 +218,7 @@ def test_approvers_policy_holds_on_verified_users_and_every_refusal_is_audited(
     rows = [(r["user"], r["uid"], r["decision"], r["accepted"]) for r in audit if r.get("uid")]
     uid = {u: pwd.getpwnam(u).pw_uid for u in TEAM}
     assert rows == [
+        (STARTER, uid[STARTER], "run started", True),
         (MALLORY, uid[MALLORY], "approve", False),
         (STARTER, uid[STARTER], "approve", False),
         (ALICE, uid[ALICE], "approve", True),

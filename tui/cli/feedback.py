@@ -6,7 +6,7 @@ from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.client.feedback import give, questions
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.snapshot import fold_run
-from phasegate.tui.text import safe
+from phasegate.tui.cli.views import quoted
 
 
 def parse_answers(given: tuple[str, ...]) -> dict[str, str]:
@@ -31,7 +31,7 @@ async def answer(
     finally:
         await store.close()
     rated = f"rating {given.rating}/5" if given.rating is not None else "no rating"
-    said = f", {safe(given.comment)!r}" if given.comment else ""
+    said = f", {quoted(given.comment)}" if given.comment else ""
     return f"feedback from {given.user} kept ({rated}{said}); thank you"
 
 

@@ -1,4 +1,5 @@
-"""`phasegate gates|approve|reject|audit`: deciding gates from any terminal, and the audit trail.
+"""`phasegate gates|approve|reject`: deciding gates from any terminal (the audit trail of the
+decisions: tui/cli/audit.py).
 
 A decision is written as a command; the engine judges it under the gate's policy and answers
 with an event naming the command, which this waits for.
@@ -20,6 +21,7 @@ from phasegate.engine.client import (
     ask,
     check_database,
     db_flag,
+    deliver,
     engine_alive,
     resolve_run,
 )
@@ -29,6 +31,8 @@ from phasegate.engine.model.errors import PhasegateError, UsageError
 from phasegate.engine.model.fold import apply, project
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import RunState
+from phasegate.tui.cli.audit import audit as audit  # (where it was: tests import it here)
+from phasegate.tui.cli.audit import verify as verify
 from phasegate.tui.cli.control import Refused, live_run, unknown_name
 from phasegate.tui.text import safe, table, when
 
@@ -284,13 +288,18 @@ async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
         state, cursor = await fold_run(store, row.id)  # (the run as the decision leaves for it)
         why = unknown_name(state, order) if state.run_id else ""
         if why:
-            raise UsageError(f"run {row.id} {why}")
-        event = await ask(
-            store,
-            row.id,
-            order,
-            lambda e, sent: isinstance(e, ev.GateVoted | ev.GateRefused) and e.command == sent,
-        )
+            # bad input (exit 2), yet sent all the same: the engine records the attempt's
+            # refusal (who asked what, and why not), an audit row, and answers it at once
+            event = (await deliver(store, row.id, order))[1]
+            if not isinstance(event, ev.GateVoted):  # (taken: the gate came meanwhile)
+                raise UsageError(f"run {row.id} {why}")
+        else:
+            event = await ask(
+                store,
+                row.id,
+                order,
+                lambda e, sent: isinstance(e, ev.GateVoted | ev.GateRefused) and e.command == sent,
+            )
         if isinstance(event, ev.GateRefused):
             raise Refused(f"refused: {event.why}")
         assert isinstance(event, ev.GateVoted)
@@ -383,201 +392,6 @@ async def _after_close(
     if closed.outcome == "rejected" and rule is not None:
         return f"the gate rejected after {attempt} of {rule[1]} attempts; the run fails"
     return f"the gate {closed.outcome}; the run fails"
-
-
-async def audit(db_path: str, ref: str, as_json: bool) -> str:
-    from phasegate.engine.client.reports import ended_first, left_undecided
-
-    store = await SQLiteStore.open(db_path)
-    try:
-        row = await resolve_run(store, ref)
-        events = [e for _, e in await store.read_events(row.id)]
-    finally:
-        await store.close()
-    rows: list[dict[str, Any]] = []
-    state = RunState()  # (the run as each event leaves it: which gates still wait)
-    for e in events:
-        apply(state, e)
-        if isinstance(e, ev.RunFinished):  # a gate still waiting was left undecided
-            rows += [
-                {
-                    "time": e.ts,
-                    "gate": g.id,
-                    "decision": "gate not decided",
-                    "user": "",
-                    "reason": ended_first(e.reason),
-                    "accepted": True,
-                }
-                for g in state.gates.values()
-                if g.status == "open"
-            ]
-        if isinstance(e, ev.GateVoted | ev.GateRefused):
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": e.gate,
-                    "decision": e.decision,
-                    "user": e.user,
-                    "uid": e.uid,
-                    "host": e.host,
-                    "tty": e.tty,
-                    "ssh": e.ssh,
-                    "reason": e.reason,
-                    "accepted": isinstance(e, ev.GateVoted),
-                    "why": e.why if isinstance(e, ev.GateRefused) else "",
-                    "evidence_hash": e.evidence_hash if isinstance(e, ev.GateVoted) else "",
-                }
-            )
-        elif isinstance(e, ev.CommandDone):
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": "",
-                    "decision": e.kind,
-                    "user": e.by,
-                    "uid": e.uid,
-                    "host": e.host,
-                    "tty": e.tty,
-                    "ssh": e.ssh,
-                    "reason": e.reason,  # the operator's own ("" when none was given)
-                    "accepted": e.ok,
-                    "why": "" if e.ok else e.message,
-                    "outcome": e.message,  # the engine's answer, done or refused
-                    "target": e.target,  # what it acted on (`task build`; "": the run)
-                }
-            )
-        elif isinstance(e, ev.FeedbackGiven):  # (a stakeholder's answers)
-            rated = f"{e.rating}/5 " if e.rating is not None else ""
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": "",
-                    "decision": "feedback",
-                    "user": e.user,
-                    "uid": e.uid,
-                    "host": e.host,
-                    "tty": e.tty,
-                    "ssh": e.ssh,
-                    "reason": f"{rated}{e.comment}".strip(),
-                    "accepted": True,
-                }
-            )
-        elif isinstance(e, ev.RunStarted):
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": "",
-                    "decision": "run started",
-                    "user": e.user,
-                    "host": e.host,
-                    "reason": "",
-                    "accepted": True,
-                }
-            )
-        elif isinstance(e, ev.RunFinished):
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": "",
-                    "decision": f"run {e.status}",
-                    "user": "",
-                    "reason": e.reason,
-                    "accepted": True,
-                }
-            )
-        elif isinstance(e, ev.BudgetExtended):
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": "",
-                    "decision": f"budget of {e.scope} extended",
-                    "user": e.by,
-                    "reason": f"+${e.usd:g} +{e.tokens} tokens +{e.turns} turns"
-                    + (f" +{e.seconds:g}s" if e.seconds else ""),
-                    "accepted": True,
-                }
-            )
-        elif isinstance(e, ev.ChangeProposed | ev.ChangeClosed):
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": e.change,
-                    "decision": (
-                        "change proposed"
-                        if isinstance(e, ev.ChangeProposed)
-                        else f"change {e.outcome}"
-                    ),
-                    "user": e.by if isinstance(e, ev.ChangeProposed) else "",
-                    "reason": "" if isinstance(e, ev.ChangeProposed) else e.reason,
-                    "accepted": True,
-                }
-            )
-        elif isinstance(e, ev.GateClosed):
-            # (an earlier engine closed a gate `rejected` as the run stopped: nobody did)
-            undecided = left_undecided(state, e)
-            rows.append(
-                {
-                    "time": e.ts,
-                    "gate": e.gate,
-                    "decision": "gate not decided" if undecided else f"gate {e.outcome}",
-                    "user": "",
-                    "reason": ended_first(e.reason) if undecided else e.reason,
-                    "accepted": True,
-                }
-            )
-    if as_json:
-        return json.dumps({"run": row.id, "audit": rows}, indent=2)
-    if not rows:
-        return f"run {row.id}: no gate decisions"
-    return table(
-        ["time", "on", "decision", "by", "from", "reason"],
-        [
-            [
-                when(r["time"]),
-                safe(r["gate"] or r.get("target") or "-"),  # a gate, a change, a task...
-                safe(r["decision"]) + ("" if r["accepted"] else " (refused)"),
-                safe(r["user"] + (f" ({r['uid']})" if "uid" in r else "") if r["user"] else "-"),
-                safe(r.get("host", "") + (" ssh" if r.get("ssh") else "")),
-                safe(_because(r)),  # (whole: the table wraps it to the terminal's width)
-            ]
-            for r in rows
-        ],
-    )
-
-
-def _because(row: dict[str, Any]) -> str:
-    """An audit row's REASON column: the reason given, then the engine's answer to a command
-    or why it was refused (each once)."""
-    said = [row["reason"], row.get("outcome") or row.get("why", "")]
-    if row["accepted"] and "outcome" not in row:
-        said = said[:1]
-    return " - ".join(dict.fromkeys(s for s in said if s))
-
-
-async def verify(db_path: str, ref: str, as_json: bool) -> tuple[bool, str]:
-    """Walk the run's hash chain and check its anchor and row: (holds, what to print), with
-    what could not be verified (a run recorded before anchors: the end of its chain)."""
-    from phasegate.engine.client import verify_chain
-
-    store = await SQLiteStore.open(db_path)
-    notes: list[str] = []
-    try:
-        row = await resolve_run(store, ref)
-        count, problems = await verify_chain(store, row.id, notes)
-    finally:
-        await store.close()
-    if as_json:
-        said = {"run": row.id, "events": count, "ok": not problems, "problems": problems}
-        return not problems, json.dumps({**said, "notes": notes}, indent=2)
-    if not problems:
-        lines = [f"run {row.id}: the hash chain of its {count} events holds"]
-    else:
-        n = len(problems)
-        lines = [
-            f"run {row.id}: its audit trail was tampered with ({n} problem{'s' if n != 1 else ''})",
-            *(f"  {safe(p)}" for p in problems),
-        ]
-    return not problems, "\n".join([*lines, *(f"  note: {safe(n)}" for n in notes)])
 
 
 def check_reason(decision: str, reason: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -14,7 +15,7 @@ from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
-from phasegate.tui.cli.views import shorten
+from phasegate.tui.cli.views import quoted, shorten
 from phasegate.tui.text import one_line, safe, table, when
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 EXT = {"md": "md", "html": "html", "json": "json", "junit": "xml"}
 FOUND_LINES = 6  # of a finding's column in `search`'s table, on a terminal (--json: whole)
 FOUND_CHARS = 240  # of a finding in `search`'s table, whatever the output (--json: whole)
+NAME_BYTES = 100  # of a plan's name in its report's file name (a file name has 255 at most)
 
 
 async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | None) -> str:
@@ -58,7 +60,16 @@ def report_plan(
     text = rep.render(rep.plan_report(plan, found, variables), fmt)
     if out is None:
         return text.rstrip("\n")
-    return _written(out, f"{plan.name}-coordination.{EXT[fmt]}", text)
+    return _written(out, f"{file_stem(plan.name)}-coordination.{EXT[fmt]}", text)
+
+
+def file_stem(name: str) -> str:
+    """A plan's name as the start of a file name in the directory given (-o): letters, digits
+    and `-_.` only, no leading dot, at most NAME_BYTES bytes; `plan` if nothing is left (a name
+    is the plan's text: `../../x` wrote its report outside the directory)."""
+    stem = re.sub(r"-{2,}", "-", re.sub(r"[^\w.-]", "-", name)).lstrip(".-")
+    stem = stem.encode()[:NAME_BYTES].decode(errors="ignore").rstrip(".-")
+    return stem or "plan"
 
 
 async def _learned(db_path: str, plan: str) -> dict[str, Learned]:
@@ -95,7 +106,7 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
             {"query": text, "results": [msgspec.structs.asdict(f) for f in found]}, indent=2
         )
     if not found:
-        return f"nothing found for {safe(text)!r} in the history"
+        return f"nothing found for {quoted(text)} in the history"
     # (a table: on a narrow terminal what was found wraps in its column, under its header, in
     # at most FOUND_LINES lines, and any output gets at most FOUND_CHARS of it: a 2 KB note was
     # printed whole, on one line or forty)

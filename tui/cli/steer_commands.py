@@ -134,8 +134,8 @@ def reject(run_ref: str, gate: str, reason: str, db: str | None) -> None:
 def audit(run_ref: str, verify: bool, db: str | None, as_json: bool) -> None:
     """The audit trail of RUN: its start and end, every gate decision accepted or refused,
     every operator command; who (as the OS said), from where, when, why."""
-    from phasegate.tui.cli.gates import audit as audit_run
-    from phasegate.tui.cli.gates import verify as verify_run
+    from phasegate.tui.cli.audit import audit as audit_run
+    from phasegate.tui.cli.audit import verify as verify_run
 
     if verify:
         ok, text = _run_async(lambda: verify_run(_db_path(db), run_ref, as_json))

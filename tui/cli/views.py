@@ -26,8 +26,8 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import project
-from phasegate.engine.model.state import RunState
-from phasegate.tui.text import counts_text, labelled, money, safe, table, when
+from phasegate.engine.model.state import GateState, RunState
+from phasegate.tui.text import counts_text, labelled, money, one_line, safe, table, when
 
 FOLLOW_POLL = 0.2
 
@@ -133,10 +133,16 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
             f"{safe(p)} ~{format_duration(left)}" for p, left in ahead["phases"].items()
         )
         left = f"~{format_duration(ahead['eta_s'])}"
+        each = f" ({phases})" if phases else ""  # (none left: it said `ends in ~0ms ()`)
+        gate = state.gates.get(ahead["gate"] or "")
         if ahead["paused"]:  # (its time left holds until the run goes on)
-            head.append(f"  forecast paused: {left} left once it goes on ({phases})")
+            head.append(f"  forecast paused: {left} left once it goes on{each}")
+        elif gate is not None:  # (as the dashboard's header: the clock stopped at the gate)
+            since = format_duration(time.time() - (gate.opened_at or time.time()))
+            after = f"then {left} left{each}" if ahead["eta_s"] or phases else "then the run ends"
+            head.append(f"  forecast waiting for gate {safe(gate.id)} since {since}, {after}")
         else:
-            head.append(f"  forecast ends in {left} ({phases})")
+            head.append(f"  forecast ends in {left}{each}")
     if state.question:
         risk = state.risks.get(str(state.question.get("risk")))
         what = f"{risk.subject}: {risk.message}" if risk else str(state.question["reason"])
@@ -152,7 +158,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         )
     for g in state.feedback_given:  # stakeholders' answers
         rated = f"{g['rating']}/5" if g.get("rating") is not None else "no rating"
-        said = f" {safe(shorten(g['comment'], 60))!r}" if g.get("comment") else ""
+        said = f" {quoted(shorten(g['comment'], 60))}" if g.get("comment") else ""
         head.append(f"  feedback {safe(g['user'])}: {rated}{said} ({when(g['ts'])})")
     if state.feedback_asked is not None and not state.feedback_given:
         head.append(f"  feedback asked, none given yet: `phasegate feedback {row.id} --rating N`")
@@ -223,8 +229,14 @@ def _liveliness(row: RunRow) -> str:
 
 
 def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
-    """Seconds left to the run's and its phases' ends, from the engine's last forecast."""
+    """Seconds left to the run's and its phases' ends, from the engine's last forecast; while a
+    manual gate waits for people (`gate`), what is left once it is decided: the clock stopped
+    when it opened, as the dashboard's header counts it."""
     now = time.time()
+    gate = _waiting_gate(state)
+    if gate is not None:
+        at = float(state.forecast["at"]) if state.forecast else now
+        now = max(at, min(now, gate.opened_at or now))
     left = seconds_left(state, now)
     if left is None or not alive:
         return None
@@ -234,7 +246,16 @@ def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
         "phases": {p: round(v, 1) for p, v in phases.items() if v is not None},
         "guessed": state.forecast.get("guessed", 0),
         "paused": stalled(state),  # nothing runs until a person resumes the run or its phase
+        "gate": gate.id if gate is not None else None,  # the manual gate the run waits for
     }
+
+
+def _waiting_gate(state: RunState) -> GateState | None:
+    """The manual gate that has waited longest for people (open, the run not ended)."""
+    if state.finished_at is not None:
+        return None
+    open_ = [g for g in state.gates.values() if g.status == "open" and g.approval == "manual"]
+    return min(open_, key=lambda g: g.opened_at or 0.0, default=None)
 
 
 async def print_logs(
@@ -342,6 +363,15 @@ def _check_attempt(
         raise UsageError(f"{of} has no attempt {attempt}: it has not run yet")
     there = "1" if made == 1 else f"1 to {made}"
     raise UsageError(f"{of} has no attempt {attempt}; its attempts: {there}")
+
+
+def quoted(text: str) -> str:
+    """Untrusted text on one line between quotes, its control characters escaped once, as
+    `audit` and the reports show them (`repr()` of the escaped text doubled its backslashes:
+    `\\\\x1b`); in double quotes when it holds a single one and no double one, as `repr()`."""
+    line = one_line(text)
+    mark = '"' if "'" in line and '"' not in line else "'"
+    return f"{mark}{line}{mark}"
 
 
 def shorten(text: str, width: int) -> str:

@@ -23,7 +23,7 @@ from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import ReasonPrompt
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.widgets.phases import gate_label
-from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE
+from phasegate.tui.dashboard.widgets.style import GATE_STYLE
 from phasegate.tui.text import safe, when
 
 
@@ -327,9 +327,10 @@ def _cut(value: str) -> Text:
 
 
 def _status(g: GateState, run_ended: bool) -> Text:
-    """The gate's status word, as the phase panel, `gates` and the reports say it: a gate an
-    ended run never reached, or left waiting for people, was `not reached` / `not decided`."""
-    label = gate_label(g, run_ended)
-    if label.plain in ("not reached", "not decided"):
-        return label
-    return Text(g.status, style=GATE_STYLE.get(g.status, STATUS_STYLE.get(g.status, "")))
+    """The gate's status word, as the phase panel says it (`gate_label`): `pending` until its
+    phase ends (it said `waiting`, the engine's word, while the panel said `pending`), `not
+    reached` / `not decided` for a gate an ended run never reached or left waiting for people;
+    a gate waiting for a decision is `open`, as `gates` says and `enter` decides."""
+    if g.status == "open" and not run_ended:
+        return Text("open", style=GATE_STYLE.get("open", ""))
+    return gate_label(g, run_ended)
