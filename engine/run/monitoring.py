@@ -9,7 +9,7 @@ from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import PhaseStatus, RunStatus
 from phasegate.engine.plan.model import RuleFallback
-from phasegate.engine.watch.contingency import act
+from phasegate.engine.watch.contingency import SERIOUS, act
 from phasegate.engine.watch.forecast import forecast
 from phasegate.engine.watch.history import tasks_learned
 from phasegate.engine.watch.pressure import EVERY as PRESSURE_EVERY
@@ -57,6 +57,8 @@ class Monitoring:
         self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started
         self._pressure: list[Finding] = []  # machine pressure at the last sample
         self.reach: Reach | None = None  # agents' hosts over SSH (a plan that has some)
+        # risk -> the slots its reduce_slots left each agent (a risk acted on, once)
+        self._reduced: dict[str, dict[str, int]] = {}
 
     def _phase(self) -> str:
         """The phase the run has reached (under way, or ended with its gates deciding), from
@@ -81,12 +83,25 @@ class Monitoring:
             self.monitors.tick(phase)
         if self.reach is not None:
             self.reach.tick(tick)
-        for event in risk_changes(host.state, now, self._found(now, phase)):
+        found = self._found(now, phase)
+        for event in risk_changes(host.state, now, found):
             host.emit(event)
             if isinstance(event, ev.RiskRaised):
                 self._contingency(event, phase)
             elif isinstance(event, ev.RiskCleared):
                 self._withdraw(event)
+        actions = host.plan.risks.actions
+        for f in found:  # a risk raised as medium that has grown serious: reduce_slots acts now
+            risk = host.state.risks.get(f.key)
+            if (
+                f.severity in SERIOUS
+                and f.key not in self._reduced
+                and actions.get(f.rule) == "reduce_slots"  # type: ignore[call-overload]
+                and risk is not None
+                and risk.open
+            ):
+                grown = ev.RiskRaised(now, f.key, f.rule, f.severity, f.subject, f.message)
+                self._contingency(grown, phase)
 
     def settle(self, now: float) -> None:
         """As the run ends: clear the risks that no longer hold (a task past its estimate that
@@ -164,14 +179,30 @@ class Monitoring:
         else:
             commands = act(raised, action, host.state, phase)
             kind, results = str(action), [self._control.handle(c, by) for c in commands]
+            if action == "reduce_slots" and raised.severity in SERIOUS:  # (acted on, once)
+                taken = [c for c, (done, _) in zip(commands, results, strict=True) if done]
+                self._reduced[raised.key] = {
+                    c.agent: c.slots for c in taken if isinstance(c, cmd.Slots)
+                }
         for ok, message in results:
             host.emit(ev.CommandDone(host.now(), 0, kind, by, ok, message))
 
     def _withdraw(self, cleared: ev.RiskCleared) -> None:
         """A risk whose rule asked (`ask`) no longer holds: its question is withdrawn and the
         pause it made is lifted, as the rule's own command (a pause an operator made, or a
-        question another risk asked, stays)."""
+        question another risk asked, stays). One whose rule took slots gives them back to
+        each agent still at what it left (one an operator set since keeps it)."""
         host = self._host
+        risk = host.state.risks.get(cleared.key)
+        by = f"risk:{risk.rule if risk is not None else cleared.key}"
+        for agent, slots in self._reduced.pop(cleared.key, {}).items():
+            now = host.state.agents.get(agent)
+            if now is None or now.slots != slots:
+                continue
+            ok, message = self._control.handle(cmd.Slots(agent, slots + 1), by)
+            if ok:
+                message = f"{message}: risk {cleared.key} no longer holds, its slot given back"
+            host.emit(ev.CommandDone(host.now(), 0, "slots", by, ok, message))
         question = host.state.question
         if question.get("risk") != cleared.key or host.state.status is not RunStatus.PAUSED:
             return

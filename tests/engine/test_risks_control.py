@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -501,3 +502,74 @@ async def test_a_risks_question_is_withdrawn_once_the_risk_is_cleared(
     done = [d for d in events if isinstance(d, ev.CommandDone) and d.kind == "resume"]
     assert [(d.by, d.ok, d.command, d.uid) for d in done] == [("risk:gate_wait", True, 0, -1)]
     assert "gate_wait:g no longer holds" in done[0].message
+
+
+async def test_reduce_slots_waits_for_a_serious_pressure_and_gives_the_slot_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a machine kept busy by other people's processes (a medium risk: nothing of
+    the run's is slowed) took a slot from every agent, and the slots never came back."""
+    from phasegate.engine.run import loop as runner_mod
+    from phasegate.engine.run import monitoring
+    from phasegate.engine.watch.pressure import Consumer, cpu_finding
+    from phasegate.engine.watch.risks import Finding
+
+    monkeypatch.setattr(runner_mod, "TICK", 0.02)
+    monkeypatch.setattr(monitoring, "PRESSURE_EVERY", 2)  # (a sample every other tick)
+    now: list[list[Finding]] = [[]]
+    samples = [0]
+
+    def sample(*_: object) -> list[Finding]:
+        samples[0] += 1
+        return now[0]
+
+    monkeypatch.setattr(monitoring, "sample_pressure", sample)
+    others = cpu_finding(100.0, 95, [Consumer(4242, "stress-ng", 198.0, ours=False)])
+    slowed = cpu_finding(
+        100.0,
+        95,
+        [Consumer(4242, "stress-ng", 150.0, ours=False), Consumer(5001, "make", 60.0, ours=True)],
+    )
+    assert (others.severity, slowed.severity) == ("medium", "critical")
+    text = """
+    name: pressed
+    agents: {a: {slots: 3}, b: {slots: 1}}
+    risks: {actions: {machine_pressure: reduce_slots}}
+    phases:
+      - id: p
+        tasks:
+          - {id: hold, agent: a, run: "sh -c 'while [ ! -e done ]; do sleep 0.02; done'"}
+    """
+    seen: dict[str, int] = {}
+
+    async def ticks(n: int) -> None:
+        start = samples[0]
+        await within(lambda: samples[0] >= start + n)
+
+    async def within(check: Callable[[], bool]) -> None:  # (a failure, not a hang, if never)
+        await asyncio.wait_for(until(check), 10)
+
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        try:
+            now[0] = [others]
+            await within(lambda: "pressure:cpu" in runner.state.risks)
+            await ticks(3)
+            seen["medium"] = runner.state.agents["a"].slots  # told, nothing taken
+            now[0] = [slowed]  # the run's own work is slowed now: one slot less
+            await within(lambda: runner.state.agents["a"].slots == 2)
+            await ticks(3)
+            seen["once"] = runner.state.agents["a"].slots  # (once for the risk, not each tick)
+            now[0] = []  # it no longer holds: the slot comes back
+            await within(lambda: runner.state.agents["a"].slots == 3)
+        finally:  # (the task ends: a failed step fails the test instead of hanging it)
+            (tmp_path / "done").touch()
+
+    state, store = await operated(tmp_path, text, operator)
+    assert state.status is RunStatus.SUCCEEDED
+    assert seen == {"medium": 3, "once": 2}
+    assert state.agents["b"].slots == 1  # (an agent with one slot keeps it)
+    events = [e for _, e in await store.read_events("run1")]
+    slots = [(e.by, e.agent, e.slots) for e in events if isinstance(e, ev.AgentSlotsChanged)]
+    assert slots == [("risk:machine_pressure", "a", 2), ("risk:machine_pressure", "a", 3)]
+    done = [d.message for d in events if isinstance(d, ev.CommandDone) and d.kind == "slots"]
+    assert len(done) == 1 and "risk pressure:cpu no longer holds, its slot given back" in done[0]
