@@ -7,19 +7,24 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
 from phasegate.engine.client import (
     SQLiteStore,
+    counts_text,
     db_flag,
     engine_alive,
     new_run_id,
     resolve_run,
+    safe,
 )
 from phasegate.engine.client.engines import EngineDidNotStart, Job, start_engine
+from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import PhasegateError
 
 if TYPE_CHECKING:
@@ -87,9 +92,16 @@ def run_with_dashboard(
     return watch(db_path, run_id, engine, color)
 
 
-def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str) -> int:
-    """The dashboard on a run whose engine this process started; the exit code."""
-    choice = _app(db_path, run_id, color)
+def watch(
+    db_path: str,
+    run_id: str,
+    engine: subprocess.Popen[bytes],
+    color: str,
+    dashboard: Callable[[str, str | None, str], str | None] = _app,
+) -> int:
+    """The dashboard on a run whose engine this process started; the exit code: the engine's,
+    as `run --headless` exits (a run stopped from the dashboard, cancelled: 1)."""
+    choice = dashboard(db_path, run_id, color)
     db = db_flag(db_path)
     if choice in ("left", "detached"):
         _say(
@@ -105,8 +117,26 @@ def watch(db_path: str, run_id: str, engine: subprocess.Popen[bytes], color: str
             f"{signal.Signals(-code).name}; `phasegate resume {run_id}{db}` takes it over"
         )
         return 1
-    _say(f"run {run_id} ended; `phasegate show {run_id}{db}` for details")
+    _say(f"{asyncio.run(_ending(db_path, run_id))}; `phasegate show {run_id}{db}` for details")
     return code
+
+
+async def _ending(db_path: str, run_id: str) -> str:
+    """How the run ended, in the words of `run --headless`'s last line (`run ID cancelled in
+    5.0s: 1 succeeded, 1 cancelled`): the dashboard's `q`, `s` said `ended`, as of a success."""
+    try:
+        store = await SQLiteStore.open(db_path)
+        try:
+            row = await store.get_run(run_id)
+        finally:
+            await store.close()
+    except (PhasegateError, OSError, sqlite3.Error):
+        row = None
+    if row is None or row.finished_at is None:
+        return f"run {run_id} ended"
+    counts = counts_text(row.counts)
+    took = format_duration(row.duration)
+    return f"run {run_id} {safe(row.status)} in {took}" + (f": {counts}" if counts else "")
 
 
 def _say(text: str) -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "money",
     "one_line",
     "paint",
+    "quoted",
     "safe",
     "table",
     "terminal_width",
@@ -32,6 +33,15 @@ def money(usd: float) -> str:
     if usd >= 1:
         return f"${usd:.2f}"
     return f"${usd:.4f}" if usd else "$0"
+
+
+def quoted(text: str) -> str:
+    """Untrusted text on one line between quotes, its control characters escaped once
+    (`repr()` of the escaped text doubled its backslashes: `\\\\x1b`); in double quotes when it
+    holds a single one and no double one, as `repr()`."""
+    line = one_line(text)
+    mark = '"' if "'" in line and '"' not in line else "'"
+    return f"{mark}{line}{mark}"
 
 
 MIN_COLUMN = 8  # a column is not made narrower than this (or its header) to fit a terminal

@@ -39,6 +39,10 @@ class Exit(msgspec.Struct):
     # when it ended, if before its engine could see it: an adopted attempt that ended while no
     # engine ran (its status file's time). None: it ended as it was seen.
     ended_at: float | None = None
+    # given up with its connection to another host, where its process may still run: that
+    # host's key and the process group (0: never told), kept so that a take-over stops it there
+    lost_on: str = ""
+    lost_pgid: int = 0
 
 
 class Handle(Protocol):

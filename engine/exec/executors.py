@@ -44,6 +44,11 @@ class Executors:
             found = self._by_place[where] = _make(where, agent)
         return found
 
+    def at(self, kind: str, key: str) -> Executor | None:
+        """The executor of a place (made on first use), None when no agent names it."""
+        name = next((n for n, a in self._agents.items() if place(a) == (kind, key)), None)
+        return None if name is None else self.for_agent(name)
+
     def is_remote(self, name: str) -> bool:
         """Whether the agent's tasks run on another machine."""
         agent = self._agents.get(name)

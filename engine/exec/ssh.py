@@ -214,7 +214,8 @@ class SshProcess:
         keep = self._spec.keep_background
         lost = Lost(*self._label, self.dir, self.pgid, self._grace(), keep)
         self._ex.lost.add(lost)
-        self._end(Exit(None, f"{why}; it may still be running on {self._ex.key} ({lost.pid()})"))
+        said = f"{why}; it may still be running on {self._ex.key} ({lost.pid()})"
+        self._end(Exit(None, said, lost_on=self._ex.key if lost.task else "", lost_pgid=self.pgid))
 
     # -- the Handle -------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ run beside it: the host's next connection first stops every such attempt's proce
 by the pid file in its directory (TERM, then KILL after the attempt's grace), and the line saying
 so goes to that task's next attempt. A new attempt on the host waits for that connection (up to
 `connect_timeout`), else fails unrun, its reason naming what may still run there, with pids. A dead
-engine's attempt on a host a take-over cannot reach is kept the same way before it is run again.
+engine's attempt on a host a take-over cannot reach is kept the same way before it is run again,
+and so is one a dead engine gave up with its connection (its `task.finished` names the host and
+process group; the fold keeps it, the take-over tells it here: `keep`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ class LostAttempts:
 
     def add(self, lost: Lost) -> None:
         self._lost[lost.dir] = lost
+
+    def keep(
+        self, run_id: str, task: str, attempt: int, pgid: int, grace: float, keep_bg: bool
+    ) -> None:
+        """An attempt a dead engine gave up here with its connection (its `task.finished` says
+        so, and a take-over tells it): stopped as one this engine lost."""
+        self.add(Lost(task, attempt, boot.task_dir(run_id, task, attempt), pgid, grace, keep_bg))
 
     def __bool__(self) -> bool:
         return bool(self._lost)

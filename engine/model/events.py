@@ -142,6 +142,11 @@ class TaskFinished(Event, frozen=True):
     # when the process ended, if before this event: an adopted attempt that ended while no
     # engine ran (the take-over writes this event; its duration ends here, not at `ts`)
     ended_at: float | None = None
+    # given up with its connection to another host (ssh), where its process may still run:
+    # that host's key and the process group (0: never told); the host's next connection, a
+    # take-over's too, stops it there before anything new runs
+    lost_on: str = ""
+    lost_pgid: int = 0
 
     @property
     def end(self) -> float:
@@ -149,8 +154,11 @@ class TaskFinished(Event, frozen=True):
 
     def data(self) -> dict[str, Any]:
         found = super().data()
-        if self.ended_at is None:  # (stored only when it says something: the events as before)
+        # (stored only when they say something: the events as before)
+        if self.ended_at is None:
             del found["ended_at"]
+        if not self.lost_on:
+            del found["lost_on"], found["lost_pgid"]
         return found
 
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TypeVar
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.state import AgentState, GateState, PhaseState, RunState, TaskState
+from phasegate.engine.model.state import (
+    AgentState,
+    GateState,
+    LostAttempt,
+    PhaseState,
+    RunState,
+    TaskState,
+)
 from phasegate.engine.model.statuses import (
     AgentStatus,
     GateStatus,
@@ -147,7 +154,21 @@ def task_finished(s: RunState, e: ev.TaskFinished) -> None:
     t.dropped += e.dropped
     if t.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT):
         t.failures += 1
+    _lost(t, e)
     _release(s, t)
+
+
+def _lost(t: TaskState, e: ev.TaskFinished) -> None:
+    """What the task's attempts left running on hosts whose connection was lost: an attempt
+    given up with its connection is kept; the next connection to a host stops those lost there
+    before anything runs on it, so an attempt that ran (an exit code) on its agent's host, or
+    was lost there later, clears them (stopping one again, say after a take-over, is harmless:
+    a group already gone is left alone)."""
+    if e.lost_on:
+        kept = [x for x in t.lost if x.host != e.lost_on]
+        t.lost = [*kept, LostAttempt(e.lost_on, e.attempt, e.lost_pgid, t.agent or "")]
+    elif e.exit_code is not None and t.lost:
+        t.lost = [x for x in t.lost if x.agent != t.agent]
 
 
 def task_retrying(s: RunState, e: ev.TaskRetrying) -> None:

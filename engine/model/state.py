@@ -17,6 +17,16 @@ from phasegate.engine.model.statuses import (
 )
 
 
+class LostAttempt(msgspec.Struct):
+    """An attempt given up with its connection to an SSH host: its process may still run there
+    (the host's next connection stops it first, a take-over's too)."""
+
+    host: str  # the host's key (user@host[:port])
+    attempt: int
+    pgid: int = 0  # its process group, 0 when its session never told it
+    agent: str = ""  # whose attempt it was
+
+
 class TaskState(msgspec.Struct):
     id: str
     phase: str
@@ -46,6 +56,8 @@ class TaskState(msgspec.Struct):
     session_id: str = ""  # a coding agent's session (its last attempt's)
     handoff: dict[str, Any] = {}  # its last worktree attempt's
     results: dict[str, Any] = {}  # its last attempt's test results
+    # its attempts given up with their connection to a host, not known to be stopped since
+    lost: list[LostAttempt] = []
 
     @property
     def duration(self) -> float | None:

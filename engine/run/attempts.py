@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
+import msgspec.structs
 
 from phasegate.engine.agents.base import Launch
 from phasegate.engine.exec.adopt import POLL, FileTail, Journal, files_for, private
@@ -282,7 +283,7 @@ class Attempts:
             self.talks.ended(a)
             failure = self.talks.failure(a)  # (the agent's own word on why, whatever its code)
             if failure and not result.error and (result.code is None or result.code >= 0):
-                result = Exit(result.code or 1, failure, result.missing, result.ended_at)
+                result = msgspec.structs.replace(result, code=result.code or 1, error=failure)
         if a.task.results is not None and not a.blocked:
             self._results(a)
         if a.worktree and not a.blocked:
@@ -298,7 +299,17 @@ class Attempts:
             ended = max(ended, began)  # clock: an instant exit may read before its start)
         host.emit(
             ev.TaskFinished(
-                now, tid, a.number, status, result.code, a.lines, a.dropped, reason, ended
+                now,
+                tid,
+                a.number,
+                status,
+                result.code,
+                a.lines,
+                a.dropped,
+                reason,
+                ended,
+                result.lost_on,  # (its process may run on there: a take-over stops it)
+                result.lost_pgid,
             )
         )
         retry = status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) and a.number <= task.retries

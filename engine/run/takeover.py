@@ -58,6 +58,7 @@ class TakeOver:
         host = self._host
         state = host.state
         rebuild(host.plan, state, self._sched)
+        self._keep_lost(before.id)  # (before anything connects to their hosts)
         policies: dict[str, str] = {t.id: t.on_resume for _, t in host.plan.tasks()}
         remote = {
             t.id: agent
@@ -102,6 +103,20 @@ class TakeOver:
                     )
                     host.emit(end)
         await self._adopt(entries)
+
+    def _keep_lost(self, run_id: str) -> None:
+        """The attempts the dead engine gave up with their connection to a host (the fold keeps
+        them): their process may run on there, so that host's executor stops them when it next
+        connects, before it runs anything (a retry never runs beside its lost attempt)."""
+        plan, state = self._host.plan, self._host.state
+        tasks = {t.id: t for _, t in plan.tasks()}
+        for t in state.tasks.values():
+            for lost in t.lost:
+                executor: Any = self._executors.at("ssh", lost.host)
+                if executor is None:  # (no agent of the plan runs there any more)
+                    continue
+                keep = t.id in tasks and tasks[t.id].keep_background
+                executor.lost.keep(run_id, t.id, lost.attempt, lost.pgid, plan.kill_grace, keep)
 
     async def _adopt(self, entries: list[dict[str, object]]) -> None:
         """Follow the attempts the dead engine left running: their end comes from their pidfd

@@ -242,7 +242,9 @@ def test_a_command_allowed_from_the_dashboard_and_another_denied_from_the_comman
             lambda s: "A coding agent asks to use a tool" in s and "touch yes.txt" in s,
             "the permission prompt",
         )
-        term.keys("a")
+        term.keys("a")  # (asks to confirm: ctrl+s allows)
+        term.wait_for(lambda s: "ctrl+s confirms" in s, "the confirmation")
+        term.keys("C-s")
         until("the allowed command to run", (tmp_path / "yes.txt").exists)
         second = until(
             "the second request", lambda: (a := run.asked()) and a["detail"] == "touch no.txt" and a

@@ -199,7 +199,9 @@ def test_a_shell_call_allowed_from_the_dashboard_and_another_denied_from_the_com
             lambda s: "A coding agent asks to use a tool" in s and "touch tool.txt" in s,
             "the permission prompt",
         )
-        term.keys("a")
+        term.keys("a")  # (asks to confirm: ctrl+s allows)
+        term.wait_for(lambda s: "ctrl+s confirms" in s, "the confirmation")
+        term.keys("C-s")
         until("the allowed command to run", (tmp_path / "tool.txt").exists)
         second = until(
             "the second request",

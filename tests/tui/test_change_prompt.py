@@ -66,7 +66,7 @@ async def test_a_change_prompts_with_its_difference_and_impact_and_a_approves(
         await pilot.press("a")  # asks to confirm: nothing sent yet
         await pilot.pause()
         assert isinstance(app.screen, ChangePrompt) and app.screen.asking
-        await pilot.press("enter")
+        await pilot.press("ctrl+s")
         await until_shown(
             pilot, "the prompt to close", lambda: isinstance(app.screen, DashboardScreen)
         )

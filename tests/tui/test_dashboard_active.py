@@ -150,8 +150,9 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         await pilot.press("n")  # no: nothing sent
         await pilot.press("x", "y")
         await pilot.press("n", *"late deploy", "enter")
-        await pilot.press("R", "n")  # asks first: no
-        await pilot.press("R", "y", "plus", "plus")
+        await pilot.press("R")  # pending: nothing to run again (it says so, asks nothing)
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("plus", "plus")
         await pilot.pause()
     sent = [
         (k, {a: v for a, v in args.items() if a in ("task", "reason", "text", "priority")})
@@ -162,7 +163,6 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         ("skip", {"task": "first", "reason": "dup"}),
         ("cancel_task", {"task": "first"}),
         ("note", {"text": "late deploy"}),
-        ("retry", {"task": "first"}),
         ("priority", {"task": "first", "priority": 1}),  # (no engine here applies the first)
         ("priority", {"task": "first", "priority": 1}),
     ]

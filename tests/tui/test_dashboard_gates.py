@@ -58,7 +58,7 @@ async def test_an_open_gate_prompts_and_a_approves(finished_run: tuple[str, str]
         await pilot.press("a")  # asks to confirm, a reason optional: nothing sent yet
         await pilot.pause()
         assert isinstance(app.screen, GatePrompt) and app.screen.asking
-        await pilot.press("enter")
+        await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
         panel = text(app.screen.query_one(PhasePanel))
@@ -84,9 +84,9 @@ async def test_r_asks_a_reason_and_rejects_and_g_lists_gates(finished_run: tuple
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, GatePrompt)
-        await pilot.press("r", "enter")  # an empty reason is not sent
+        await pilot.press("r", "ctrl+s")  # an empty reason is not sent
         assert isinstance(app.screen, GatePrompt)
-        await pilot.press(*"flaky", "enter")
+        await pilot.press(*"flaky", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
     expected = {"gate": "review", "reason": "flaky"}
@@ -111,7 +111,7 @@ async def test_approving_asks_to_confirm_with_a_reason_and_typed_words_fire_noth
         assert isinstance(app.screen, GatePrompt) and app.screen.asking
         await pilot.press("escape")  # back to the prompt's keys, nothing decided
         assert isinstance(app.screen, GatePrompt) and not app.screen.asking
-        await pilot.press("a", *"looks good", "enter")
+        await pilot.press("a", *"looks good", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
         await pilot.press(*"approve")  # on the dashboard: a, r, o, v, e do nothing; p p

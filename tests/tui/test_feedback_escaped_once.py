@@ -40,7 +40,7 @@ async def test_feedback_is_shown_escaped_once(tmp_path: Path) -> None:
 
 
 def test_quoted_text_stays_on_one_line_and_picks_its_quotes() -> None:
-    from phasegate.tui.cli.views import quoted
+    from phasegate.tui.text import quoted
 
     assert quoted("it's") == '"it\'s"'
     assert quoted('say "hi" it\'s') == "'say \"hi\" it's'"

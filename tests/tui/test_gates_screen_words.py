@@ -39,6 +39,7 @@ async def test_a_gate_not_reached_is_pending_on_the_gates_screen_as_in_the_panel
         gates=[
             {"id": "review", "after": "p", "approval": "manual", "approvers": [], "quorum": 1},
             {"id": "later", "after": "q", "approval": "manual", "approvers": [], "quorum": 1},
+            {"id": "lint", "after": "q", "approval": "auto", "approvers": [], "quorum": 1},
         ],
     )
     opened = ev.GateOpened(now, "review", 1, [], "ab" * 32, "manual")
@@ -53,8 +54,13 @@ async def test_a_gate_not_reached_is_pending_on_the_gates_screen_as_in_the_panel
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, GatesScreen)
-        shown = {r[0]: r[2] for r in table_rows(app.screen.query_one(DataTable))}
-        assert shown == {"review": "open", "later": "pending"}
+        shown = {r[0]: (r[2], r[3]) for r in table_rows(app.screen.query_one(DataTable))}
+        # (an automatic gate's OK column says so: `0/1` read as a vote it lacked)
+        assert shown == {
+            "review": ("open", "0/1"),
+            "later": ("pending", "0/1"),
+            "lint": ("pending", "auto"),
+        }
         await pilot.press("escape")
         store = await SQLiteStore.open(db)
         try:
@@ -69,4 +75,4 @@ async def test_a_gate_not_reached_is_pending_on_the_gates_screen_as_in_the_panel
         await pilot.pause()
         assert isinstance(app.screen, GatesScreen)
         shown = {r[0]: r[2] for r in table_rows(app.screen.query_one(DataTable))}
-        assert shown == {"review": "not decided", "later": "not reached"}
+        assert shown == {"review": "not decided", "later": "not reached", "lint": "not reached"}

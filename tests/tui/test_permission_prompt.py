@@ -63,7 +63,7 @@ async def test_shift_a_allows_the_tool_for_the_rest_of_the_task(tmp_path: Path) 
         await pilot.pause()
         assert isinstance(app.screen, PermissionPrompt)
         assert "A for the task" in _shown(app)
-        await pilot.press("A")
+        await pilot.press("A", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
     assert await commands(db, run_id) == [("approve", {"gate": PID, "scope": "task"})]
@@ -83,7 +83,7 @@ async def test_a_request_prompts_with_its_tool_and_detail_and_a_allows_it(
         shown = _shown(app)
         assert "Bash" in shown and "rm -rf build/ && make" in shown
         assert "build · attempt 1 · agent claude" in shown and "the build is stale" in shown
-        await pilot.press("a")
+        await pilot.press("a", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
     assert rang and len(rang) == 1
@@ -97,9 +97,9 @@ async def test_r_denies_with_a_message_for_the_agent(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, PermissionPrompt)
-        await pilot.press("r", "enter")  # no message yet: nothing sent, the prompt stays
+        await pilot.press("r", "ctrl+s")  # no message yet: nothing sent, the prompt stays
         assert isinstance(app.screen, PermissionPrompt)
-        await pilot.press(*"use make clean", "enter")
+        await pilot.press(*"use make clean", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
     assert await commands(db, run_id) == [("reject", {"gate": PID, "reason": "use make clean"})]
@@ -240,7 +240,7 @@ async def test_g_lists_open_requests_and_enter_answers_one(tmp_path: Path) -> No
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, PermissionPrompt)
-        await pilot.press("a")
+        await pilot.press("a", "ctrl+s")
         await pilot.pause()
     assert [kind for kind, _ in await commands(db, run_id)] == ["approve"]
 

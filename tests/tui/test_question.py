@@ -53,7 +53,7 @@ async def test_the_question_prompts_and_a_goes_on(finished_run: tuple[str, str])
         shown = " ".join(text(w) for w in app.screen.query("Static"))
         assert "past its estimate of [b]1m[/b]" in shown  # the risk's words, markup inert
         assert "running_s 120.0" in shown and "The run is paused" in shown
-        await pilot.press("a")
+        await pilot.press("a", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
     assert [kind for kind, _ in await commands(db, run_id)] == ["resume"]
@@ -66,9 +66,9 @@ async def test_r_stops_the_run_with_a_reason(finished_run: tuple[str, str]) -> N
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, QuestionPrompt)
-        await pilot.press("r", "enter")  # no reason yet: refused, the prompt stays
+        await pilot.press("r", "ctrl+s")  # no reason yet: refused, the prompt stays
         assert isinstance(app.screen, QuestionPrompt)
-        await pilot.press(*"hangs", "enter")
+        await pilot.press(*"hangs", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
     sent = [(kind, args.get("reason")) for kind, args in await commands(db, run_id)]

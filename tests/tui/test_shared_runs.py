@@ -315,9 +315,9 @@ def test_a_second_users_dashboard_sees_the_prompt_and_approves_with_a(
         assert "stop the run" not in watcher.screen() and "Note for" not in watcher.screen()
         watcher.press("Escape")
         until("the gate prompt", lambda: "review" in bob.screen() and "approve" in bob.screen())
-        bob.press("a")  # (asks to confirm, a reason if he likes: enter approves)
-        until("the confirmation", lambda: "enter approves" in bob.screen())
-        bob.press("Enter")
+        bob.press("a")  # (asks to confirm, a reason if he likes: ctrl+s approves)
+        until("the confirmation", lambda: "ctrl+s confirms" in bob.screen())
+        bob.press("C-s")
         until("the run to end", lambda: "succeeded" in pg(BOB, "show", run_id).stdout)
     finally:
         watcher.close()

@@ -172,8 +172,8 @@ def test_gate_prompt_approved_from_the_keyboard(term: Callable[..., Term], tmp_p
     screen = t.wait_for(lambda s: "waiting for gate review since" in s, "the header")
     assert "gate review waiting for approval" in screen and "ETA 0" not in screen
     t.keys("a")  # asks to confirm, with an optional reason
-    t.wait_for(lambda s: "enter approve" in s, "the confirmation")
-    t.keys("ok", "Enter")
+    t.wait_for(lambda s: "ctrl+s confirms" in s, "the confirmation")
+    t.keys("ok", "C-s")
     screen = t.wait_for(lambda s: s.count("succeeded") >= 3, "the run to finish")
     assert "passed" in screen
     t.keys("q")
@@ -205,8 +205,8 @@ def test_two_dashboards_one_gate_first_decision_wins_and_sighup_leaves_the_run_g
     second = term(f"{PHASEGATE} attach last", env)
     second.wait_for(lambda s: "Gate review waits for a decision" in s, "the prompt in the second")
     second.keys("a")  # the second decides; the first's prompt closes with the outcome
-    second.wait_for(lambda s: "enter approve" in s, "the confirmation in the second")
-    second.keys("Enter")
+    second.wait_for(lambda s: "ctrl+s confirms" in s, "the confirmation in the second")
+    second.keys("C-s")
     first.wait_for(
         lambda s: "waits for a decision" not in s and "gate review passed" in s,
         "the first dashboard to learn the decision",

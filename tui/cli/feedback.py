@@ -6,7 +6,7 @@ from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.client.feedback import give, questions
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.snapshot import fold_run
-from phasegate.tui.cli.views import quoted
+from phasegate.tui.text import quoted
 
 
 def parse_answers(given: tuple[str, ...]) -> dict[str, str]:

@@ -15,8 +15,8 @@ from phasegate.engine.client.reports import KINDS, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
-from phasegate.tui.cli.views import quoted, shorten
-from phasegate.tui.text import one_line, safe, table, when
+from phasegate.tui.cli.views import shorten
+from phasegate.tui.text import one_line, quoted, safe, table, when
 
 if TYPE_CHECKING:
     from phasegate.engine.client.plans import Learned

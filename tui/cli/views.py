@@ -27,7 +27,7 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import project
 from phasegate.engine.model.state import GateState, RunState
-from phasegate.tui.text import counts_text, labelled, money, one_line, safe, table, when
+from phasegate.tui.text import counts_text, labelled, money, quoted, safe, table, when
 
 FOLLOW_POLL = 0.2
 
@@ -363,15 +363,6 @@ def _check_attempt(
         raise UsageError(f"{of} has no attempt {attempt}: it has not run yet")
     there = "1" if made == 1 else f"1 to {made}"
     raise UsageError(f"{of} has no attempt {attempt}; its attempts: {there}")
-
-
-def quoted(text: str) -> str:
-    """Untrusted text on one line between quotes, its control characters escaped once, as
-    `audit` and the reports show them (`repr()` of the escaped text doubled its backslashes:
-    `\\\\x1b`); in double quotes when it holds a single one and no double one, as `repr()`."""
-    line = one_line(text)
-    mark = '"' if "'" in line and '"' not in line else "'"
-    return f"{mark}{line}{mark}"
 
 
 def shorten(text: str, width: int) -> str:

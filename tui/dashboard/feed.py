@@ -169,7 +169,10 @@ class RunFeed:
             changes.asked = True
         if isinstance(event, ev.RunResumed | ev.RunFinished) and not getattr(event, "phase", ""):
             changes.answered, changes.asked = True, False
-        if isinstance(event, ev.ForecastUpdated | ev.RunPaused | ev.RunResumed):
+        # (the run's end too: a gate left waiting reads `not decided`, the time left goes; a
+        # run cancelled while its last gate waited changed no phase, and the panel kept
+        # `waiting for approval` under a `cancelled` header)
+        if isinstance(event, ev.ForecastUpdated | ev.RunPaused | ev.RunResumed | ev.RunFinished):
             changes.phases = True
         if isinstance(event, ev.RunStarted | ev.PlanAmended):  # (an amendment: the whole shape)
             changes.tasks.update(self.state.tasks)

@@ -1,8 +1,9 @@
 """What a dashboard is asked to decide, and told: gates that open, amendments at their change
 gate, risk rules that ask, coding agents' tool requests and the plan's feedback questions
 prompt those who may answer (ringing the bell once each); the others are told whom it waits
-for; an answer given anywhere closes the prompt. A part of the dashboard's screen, fed by each
-drain."""
+for; an answer given anywhere closes the prompt. A prompt never opens over a line being typed
+(the task filter): a notice says what waits, and the prompt opens once the line is left, so
+that keys meant for it are never answers. A part of the dashboard's screen, fed by each drain."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from textual.widgets import Input
 
 from phasegate.engine.client.feedback import prompted
 from phasegate.engine.client.policy import (
@@ -40,6 +43,10 @@ class Prompts:
         self._screen, self._feed, self._viewer = screen, feed, viewer
         self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
         self._later: list[str] = []  # requests told while another screen was on top
+        # prompts put off while a line was typed on the dashboard, each with whether it
+        # still waits: they open once no line has the focus
+        self._waiting: list[tuple[Callable[[], Screen[Any]], Callable[[], bool]]] = []
+        self._watching = False
 
     @property
     def _app(self) -> App[Any]:
@@ -49,6 +56,15 @@ class Prompts:
         """A prompt opens over the dashboard itself, not over another screen of it (help, a
         task's pane, another prompt): there, a notification says it."""
         return self._app.screen is self._screen
+
+    def _typing(self) -> bool:
+        """Is a line being typed on the dashboard (its filter has the focus)? Its keys are
+        meant for it: a prompt that opened would take them as answers."""
+        return isinstance(self._screen.focused, Input)
+
+    def _free(self) -> bool:
+        """May a prompt open now: the dashboard on top, and no line of it being typed."""
+        return self._on_top() and not self._typing()
 
     def news(self, changes: Changes) -> None:
         """What a drain found that prompts or closes a prompt."""
@@ -64,8 +80,12 @@ class Prompts:
         state = self._feed.state
         if not prompted(state, self._viewer) or not self._ring_once("feedback"):
             return
-        what = f"your feedback is asked: phasegate feedback {self._feed.run_id} --rating N"
-        self._ask(partial(FeedbackPrompt, self._feed), what)
+        how = f"phasegate feedback {self._feed.run_id} --rating N"
+
+        def still() -> bool:
+            return prompted(self._feed.state, self._viewer)
+
+        self._ask(partial(FeedbackPrompt, self._feed), "your feedback is asked", how, still)
 
     def _permissions(self, asked: list[str], answered: Sequence[ev.PermissionAnswered]) -> None:
         """A coding agent's request to use a tool prompts the dashboards of those who may
@@ -89,15 +109,20 @@ class Prompts:
                 continue
             if not self._on_top():  # (its prompt opens once the dashboard is on top again)
                 self._later.append(pid)
-            what = f"task {safe(p.task)} asks to use {safe(p.tool)}: press g"
-            self._ask(partial(PermissionPrompt, self._feed, pid), what)
+            what = f"task {safe(p.task)} asks to use {safe(p.tool)}"
+            still = partial(self._still_asks, pid)
+            self._ask(partial(PermissionPrompt, self._feed, pid), what, "press g", still)
         self._next_request()
+
+    def _still_asks(self, pid: str) -> bool:
+        p = self._feed.state.permissions.get(pid)
+        return p is not None and p.status == "open"
 
     def _next_request(self) -> None:
         """A request that came while another prompt (or screen) was on top: its prompt opens
         once the dashboard is on top again, if it still waits (one at a time)."""
         state = self._feed.state
-        while self._later and self._on_top():
+        while self._later and self._free():
             pid = self._later.pop(0)
             p = state.permissions.get(pid)
             if p is not None and p.status == "open":
@@ -115,11 +140,14 @@ class Prompts:
         asking = ("question", str(state.question.get("risk")), str(state.question.get("at")))
         if not may_answer_question(state, self._viewer) or not self._ring_once(*asking):
             return
-        self._app.bell()
-        if screen is self._screen:
-            self._app.push_screen(QuestionPrompt(self._feed))
-        else:
-            self._app.notify("a risk rule asks whether to go on: p resumes the run", timeout=8)
+        question = dict(state.question)
+
+        def still() -> bool:
+            now = self._feed.state
+            return now.finished_at is None and now.question == question
+
+        what = "a risk rule asks whether to go on"
+        self._ask(partial(QuestionPrompt, self._feed), what, "p resumes the run", still)
 
     def _gates(
         self, opened: list[str], answers: list[ev.Event], closed: Sequence[ev.GateClosed] = ()
@@ -158,8 +186,9 @@ class Prompts:
                 who = safe(", ".join(g.approvers) or "anyone")
                 self._app.notify(f"gate {safe(gate)} waits for {who}", timeout=8, markup=False)
                 continue
-            what = f"gate {safe(gate)} waits for a decision: press g"
-            self._ask(partial(GatePrompt, self._feed, gate), what)
+            what = f"gate {safe(gate)} waits for a decision"
+            still = partial(self._gate_open, gate)
+            self._ask(partial(GatePrompt, self._feed, gate), what, "press g", still)
 
     def _changes(self, opened: list[str], closed: Sequence[ev.ChangeClosed]) -> None:
         """An amendment at its change gate prompts (and rings for) those who may decide it,
@@ -178,17 +207,62 @@ class Prompts:
                     f"change {safe(cid)} to the plan waits for its approvers", timeout=8
                 )
                 continue
-            what = f"change {safe(cid)} to the plan waits for a decision: press g"
-            self._ask(partial(ChangePrompt, self._feed, cid), what)
+            what = f"change {safe(cid)} to the plan waits for a decision"
+            still = partial(self._change_open, cid)
+            self._ask(partial(ChangePrompt, self._feed, cid), what, "press g", still)
 
-    def _ask(self, prompt: Callable[[], Screen[Any]], elsewhere: str) -> None:
+    def _gate_open(self, gate: str) -> bool:
+        g = self._feed.state.gates.get(gate)
+        return g is not None and g.status == "open" and self._feed.state.finished_at is None
+
+    def _change_open(self, cid: str) -> bool:
+        change = self._feed.state.changes.get(cid)
+        return (
+            change is not None and change.status == "open" and self._feed.state.finished_at is None
+        )
+
+    def _ask(
+        self,
+        prompt: Callable[[], Screen[Any]],
+        what: str,
+        how: str,
+        still: Callable[[], bool],
+    ) -> None:
         """Ring, and open the prompt over the dashboard; over another of its screens, a
-        notification says what waits (`elsewhere`, plain text)."""
+        notification says what waits and how to answer (`what`, `how`: plain text). While a
+        line is typed on the dashboard (its filter), the prompt waits until the line is left
+        (enter or esc), if it `still` waits then, and a notification says so: the keys typed
+        are the line's, never the prompt's answers."""
         self._app.bell()
-        if self._on_top():
+        if self._free():
             self._app.push_screen(prompt())
+        elif self._on_top():
+            self._waiting.append((prompt, still))
+            self._watch_focus()
+            said = f"{what}: its prompt opens once you leave the filter (enter or esc)"
+            self._app.notify(said, timeout=8, markup=False)
         else:
-            self._app.notify(elsewhere, timeout=8, markup=False)
+            self._app.notify(f"{what}: {how}", timeout=8, markup=False)
+
+    def _watch_focus(self) -> None:
+        """Open the prompts put off once the focus leaves the line being typed."""
+        if not self._watching:
+            self._watching = True
+            self._screen.watch(self._screen, "focused", self._focus_moved, init=False)
+
+    def _focus_moved(self) -> None:
+        if self._waiting and self._free():
+            self._app.call_later(self._open_waiting)
+
+    def _open_waiting(self) -> None:
+        """The prompts put off while a line was typed, that still wait (in their order, each
+        over the one before, as prompts that open together do)."""
+        if not self._free():
+            return
+        waiting, self._waiting = self._waiting, []
+        for prompt, still in waiting:
+            if still():
+                self._app.push_screen(prompt())
 
     def _close(self, kind: type[GatePrompt], key: str, said: str) -> None:
         """The prompt of gate or change `key`, decided elsewhere meanwhile, closes, saying so."""

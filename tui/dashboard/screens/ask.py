@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -72,52 +73,96 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class ReasonPrompt(ModalScreen[None]):
-    """A decision prompt with a hidden reason line (an Input `#reason`, disabled until shown,
-    so that it does not take the prompt's keys): `ask_reason` shows it, enter sends the reason
-    to `with_reason` (never empty, unless the line was asked as optional) and closes the
-    prompt; esc on the line hides it again (nothing decided)."""
+    """A decision prompt whose keys never decide at once: a key (`a`, `r`...) asks to confirm
+    (`confirm`), and only ctrl+s sends the decision, with the text of the reason line when the
+    decision takes one (disabled and hidden until then, so that it does not take the prompt's
+    keys). Enter never decides: a word typed by mistake ends with it, and its letters land in
+    the reason line at worst. esc on a confirmation goes back to the prompt's keys."""
 
     NEEDS_REASON = "this needs a reason"
+    SEND = "ctrl+s"  # the key that confirms (a word, enter included, never types it)
 
-    def __init__(self, with_reason: Callable[[str], Awaitable[None]]) -> None:
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "send", "Confirm", show=False, id="prompt.send"),
+    ]
+    DEFAULT_CSS = """
+    ReasonPrompt #reason, ReasonPrompt #confirm { display: none; }
+    ReasonPrompt #reason.visible, ReasonPrompt #confirm.visible { display: block; }
+    ReasonPrompt #confirm { text-style: bold; }
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self._with_reason = with_reason
-        self._then = with_reason  # what the reason line's enter does now
-        self._optional = False
+        self._then: Callable[[str], Awaitable[None]] | None = None  # the decision confirmed
+        self._doing = ""  # what it does, said to the person ("approve gate review")
+        self._reason = ""  # its reason line: "required", "optional" or "" (none)
+        self._sending = False
 
-    def ask_reason(
+    def confirm(
         self,
-        then: Callable[[str], Awaitable[None]] | None = None,
-        optional: bool = False,
+        then: Callable[[str], Awaitable[None]],
+        doing: str,
+        reason: str = "",
         placeholder: str = "",
     ) -> None:
-        box = self.query_one("#reason", Input)
-        self._then, self._optional = then or self._with_reason, optional
+        """Ask to confirm `doing` (plain text): ctrl+s calls `then` with the reason line's text
+        (`reason`: "required", "optional", or "" for a decision without one), esc goes back."""
+        self._then, self._doing, self._reason = then, doing, reason
+        said = self.query_one("#confirm", Static)
+        said.update(Text(f"{doing[:1].upper()}{doing[1:]}? {self.SEND} confirms · esc goes back"))
+        said.add_class("visible")
+        line = self.query_one("#reason", Input)
+        if not reason:
+            self.set_focus(None)
+            return
         if placeholder:
-            box.placeholder = placeholder
-        box.disabled = False
-        box.add_class("visible")
-        box.focus()
+            line.placeholder = placeholder
+        line.disabled = False
+        line.add_class("visible")
+        line.focus()
+
+    def confirming(self) -> ComposeResult:
+        """The confirmation's line and the reason line, last in the prompt's box (hidden)."""
+        yield Static(id="confirm")
+        # disabled until asked, so that it does not take the keys meant for the prompt
+        yield Input(id="reason", disabled=True)
 
     @property
     def asking(self) -> bool:
-        """Is the reason line shown (a decision being confirmed)?"""
-        return self.query_one("#reason", Input).has_class("visible")
+        """Is a decision being confirmed?"""
+        return self._then is not None
 
     @on(Input.Submitted, "#reason")
-    async def _reason_given(self, event: Input.Submitted) -> None:
-        if not event.value.strip() and not self._optional:
+    def _entered(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.app.notify(
+            f"{self.SEND} to {self._doing}: enter alone decides nothing", timeout=4, markup=False
+        )
+
+    async def action_send(self) -> None:
+        then = self._then
+        if then is None or self._sending:
+            return  # (nothing asked to confirm: ctrl+s alone decides nothing)
+        text = self.query_one("#reason", Input).value.strip() if self._reason else ""
+        if self._reason == "required" and not text:
             self.app.notify(self.NEEDS_REASON, severity="warning", timeout=3)
             return
-        await self._then(event.value.strip())
-        self.dismiss()
+        self._sending = True
+        try:
+            await then(text)
+        finally:
+            self._sending = False
+        if self.is_current:  # (not closed meanwhile: decided elsewhere, the run ended)
+            self.dismiss()
 
     def action_close(self) -> None:
-        box = self.query_one("#reason", Input)
-        if box.has_class("visible"):  # esc on the reason line: back to the prompt's keys
-            box.value = ""
-            box.remove_class("visible")
-            box.disabled = True
-            self.set_focus(None)
+        if self._then is None:
+            self.dismiss()
             return
-        self.dismiss()
+        self._then = None  # esc on a confirmation: back to the prompt's keys
+        self.query_one("#confirm", Static).remove_class("visible")
+        line = self.query_one("#reason", Input)
+        line.value = ""
+        line.remove_class("visible")
+        line.disabled = True
+        self.set_focus(None)

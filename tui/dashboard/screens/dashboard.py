@@ -21,6 +21,7 @@ from phasegate.engine.client.policy import (
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.identity import current_identity
+from phasegate.engine.model.statuses import BAD, PhaseStatus
 from phasegate.tui.dashboard.amend import amend_in_editor
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.prompts import Prompts
@@ -33,6 +34,7 @@ from phasegate.tui.dashboard.screens.quit import QuitScreen
 from phasegate.tui.dashboard.screens.risks import RisksScreen
 from phasegate.tui.dashboard.screens.task import TaskScreen
 from phasegate.tui.dashboard.widgets.agents import AgentRoster
+from phasegate.tui.dashboard.widgets.footer import PALETTE, KeyFooter
 from phasegate.tui.dashboard.widgets.header import RunHeader
 from phasegate.tui.dashboard.widgets.output import OutputLog
 from phasegate.tui.dashboard.widgets.phases import LINES as PHASE_LINES
@@ -65,6 +67,8 @@ def panels(height: int) -> tuple[bool, int | None]:
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="dashboard.help"),
+        # (a run opened from the run browser, `phasegate ui`: back to the list of runs)
+        Binding("escape", "back", "Back", id="dashboard.back"),
         Binding("slash", "filter", "Find", id="dashboard.filter"),  # (short: fits 60 columns)
         Binding("l", "logs", "Logs", id="dashboard.logs"),
         Binding("o", "sort", "Sort", id="dashboard.sort"),
@@ -72,18 +76,46 @@ class DashboardScreen(Screen[None]):
         Binding("p", "pause", "Pause", id="dashboard.pause"),
         # (while the run is paused, or a phase is paused alone: as `phasegate resume RUN`)
         Binding("p", "resume_run", "Resume", id="dashboard.resume"),
-        Binding("s", "skip", "Skip", show=False, id="dashboard.skip"),
-        Binding("x", "cancel_task", "Cancel task", show=False, id="dashboard.cancel"),
-        Binding("R", "retry", "Retry task", show=False, id="dashboard.retry"),
-        Binding("plus", "priority(1)", "Priority up", show=False, id="dashboard.priority_up"),
+        # the selected task's keys, offered where the engine takes them for its status (its
+        # rules: engine/run/control.py); else the key says why not, asking nothing first
+        Binding("R", "retry", "Retry", id="dashboard.retry"),
+        Binding("s", "skip", "Skip", id="dashboard.skip"),
+        Binding("x", "cancel_task", "Cancel", id="dashboard.cancel"),  # (the task)
+        Binding("plus", "priority(1)", "Priority", key_display="+/-", id="dashboard.priority_up"),
         Binding("minus", "priority(-1)", "Priority down", show=False, id="dashboard.priority_down"),
-        Binding("n", "note", "Note", show=False, id="dashboard.note"),
+        Binding("R", "refuse('retry')", "", show=False, id="dashboard.retry_refused"),
+        Binding("s", "refuse('skip')", "", show=False, id="dashboard.skip_refused"),
+        Binding("x", "refuse('cancel_task')", "", show=False, id="dashboard.cancel_refused"),
+        Binding("plus", "refuse('priority')", "", show=False, id="dashboard.up_refused"),
+        Binding("minus", "refuse('priority')", "", show=False, id="dashboard.down_refused"),
+        Binding("n", "note", "Note", id="dashboard.note"),
+        Binding("f", "follow", "Follow", id="dashboard.follow"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),
         # (when the engine died: the offer again, after `esc` put it off)
         Binding("r", "take_over", "Take over", id="dashboard.take_over"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
     ]
+    # what gives way in a footer too narrow for every key (80 columns: the keys of the selected
+    # task come before these), first the palette's hint; `? Help` and `q Quit` always stay
+    GIVE_WAY = (
+        PALETTE,
+        "follow",
+        "priority",
+        "note",
+        "sort",
+        "logs",
+        "filter",
+        "detach",
+        "gates",
+        "pause",
+        "resume_run",
+        "back",
+        "take_over",
+        "cancel_task",
+        "skip",
+        "retry",
+    )
     DEFAULT_CSS = f"""
     DashboardScreen #top {{ height: auto; max-height: {PHASE_LINES + 2}; }}
     DashboardScreen PhasePanel {{ width: 1fr; }}
@@ -110,6 +142,7 @@ class DashboardScreen(Screen[None]):
         self._may_steer = self._may_note = True  # the viewer may operate the run, add a note
         self._rights_asked: tuple[object, ...] = ()  # what they were last judged on
         self._offered = False  # the offer to take over a run whose engine died, made once
+        self._offer: tuple[object, ...] = ()  # the selected task, its status, its phase's
         # whom this dashboard tells, and what it offers them (its OS user unless given)
         self._viewer = viewer if viewer is not None else current_identity().user
         self._prompts = Prompts(self, feed, self._viewer)  # gates, changes, questions, requests
@@ -124,7 +157,7 @@ class DashboardScreen(Screen[None]):
             yield OutputLog(self.feed, id="side")
         yield RiskFeed(id="risks")
         yield Input(placeholder="filter tasks: id, phase, agent or status", id="filter")
-        yield Footer(compact=True)
+        yield KeyFooter(self.GIVE_WAY)
 
     async def on_mount(self) -> None:
         await self._check_engine()
@@ -149,6 +182,7 @@ class DashboardScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#tasks")
     def _highlighted(self) -> None:
+        self._follow_selection()
         if self.has_class("wide"):
             self.query_one(OutputLog).follow(self.query_one(TaskTable).selected)
 
@@ -184,7 +218,18 @@ class DashboardScreen(Screen[None]):
                 self.query_one(RiskFeed).show(self.feed.risks, state)
                 if isinstance(self.app.screen, RisksScreen):  # (the whole list, open: it too)
                     self.app.screen.show(self.feed.risks)
+        self._follow_selection()
         self._prompts.news(changes)
+
+    def _follow_selection(self) -> None:
+        """The footer's task keys follow the selected task: its status, its phase's."""
+        state, tid = self.feed.state, self.query_one(TaskTable).selected
+        t = state.tasks.get(tid) if tid is not None else None
+        phase = state.phases.get(t.phase) if t is not None else None
+        offer = (tid, t and t.status, phase and phase.status)
+        if offer != self._offer:
+            self._offer = offer
+            self.refresh_bindings()
 
     def _show_agents(self, now: float) -> None:
         state = self.feed.state
@@ -296,14 +341,23 @@ class DashboardScreen(Screen[None]):
     STEERING: ClassVar[frozenset[str]] = frozenset(
         {"pause", "resume_run", "skip", "cancel_task", "retry", "priority", "detach"}
     )
+    TASK_KEYS: ClassVar[frozenset[str]] = frozenset({"skip", "cancel_task", "retry", "priority"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers only what does something now: nothing the viewer may not do (an
         observer of a shared run), no pause, steering or detach once the run has ended or
-        while no engine holds it (None: shown dimmed)."""
+        while no engine holds it (None: shown dimmed), nothing the engine would refuse for the
+        selected task's status (its key then says why not: `refuse`)."""
+        if action == "refuse":
+            target = str(parameters[0])
+            return self.allowed(target) and self.check_action(target, ()) is False
         if not self.allowed(action):
             return False
         steerable = self.feed.state.finished_at is None and self._alive
+        if action == "back":
+            return self.browse_back
+        if action in self.TASK_KEYS:
+            return steerable and self._refused(action) is None
         if action == "note":  # (welcome after the end too; with no engine, `n` says why not)
             return True
         if action == "take_over":  # (only while no engine holds the unfinished run)
@@ -313,6 +367,44 @@ class DashboardScreen(Screen[None]):
             if paused != (action == "resume_run"):
                 return False
         return steerable or action not in self.STEERING
+
+    def _refused(self, action: str) -> str | None:
+        """Why the engine would refuse `action` (a TASK_KEYS one) on the selected task now,
+        as it says it (engine/run/control.py); None when it would take it."""
+        state, tid = self.feed.state, self.query_one(TaskTable).selected
+        t = state.tasks.get(tid) if tid is not None else None
+        if t is None:
+            return "no task is selected"
+        if action == "retry":
+            phase = state.phases.get(t.phase)
+            if t.status not in BAD:
+                return (
+                    f"task '{tid}' is {t.status.value}: only a failed, timed-out, cancelled "
+                    "or blocked task can run again"
+                )
+            if phase is None or phase.status is not PhaseStatus.RUNNING:
+                return f"task '{tid}' is in phase '{t.phase}', which is not running now"
+            return None
+        if t.status.terminal:
+            verb = {"skip": "skip", "cancel_task": "cancel"}.get(action, "reorder")
+            again = "; R runs it again" if self._refused("retry") is None else ""
+            return f"task '{tid}' has ended already ({t.status.value}): nothing to {verb}{again}"
+        return None
+
+    def _task_for(self, action: str) -> str | None:
+        """The selected task, when the engine would take `action` on it now; else None, once
+        the dashboard has said why not (before asking a reason or a confirmation)."""
+        if not self._live():
+            return None
+        why = self._refused(action)
+        if why is not None:
+            self.app.notify(safe(why), severity="warning", timeout=5)
+            return None
+        return self.query_one(TaskTable).selected
+
+    def action_refuse(self, action: str) -> None:
+        """A task's key where the engine would not take it: why not, and nothing asked."""
+        self._task_for(action)
 
     def on_risk_feed_opened(self, message: RiskFeed.Opened) -> None:
         self.app.push_screen(RisksScreen(message.risks, self.feed.state))
@@ -335,6 +427,14 @@ class DashboardScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_live(self, event: Input.Changed) -> None:
         self.query_one(TaskTable).set_filter(event.value, self.feed.state)
+
+    def action_back(self) -> None:
+        """`esc` in a run opened from the run browser: the filter cleared first, if one is
+        set, else back to the list of runs (`q` quits, as in the browser)."""
+        self.action_clear_filter()
+
+    def action_follow(self) -> None:
+        self.query_one(TaskTable).action_toggle_follow()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -389,8 +489,8 @@ class DashboardScreen(Screen[None]):
             await self._send(order)
 
     def action_skip(self) -> None:
-        task = self.query_one(TaskTable).selected
-        if task is None or not self._live():
+        task = self._task_for("skip")
+        if task is None:
             return
 
         async def reason(text: str | None) -> None:
@@ -400,8 +500,8 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(AskScreen(f"Skip {task}: why?", "the reason (recorded)"), reason)
 
     def action_cancel_task(self) -> None:
-        task = self.query_one(TaskTable).selected
-        if task is None or not self._live():
+        task = self._task_for("cancel_task")
+        if task is None:
             return
 
         async def confirmed(yes: bool | None) -> None:
@@ -414,15 +514,15 @@ class DashboardScreen(Screen[None]):
 
     async def action_priority(self, step: int) -> None:
         """`+`/`-`: the selected task one step up or down the queue (higher starts first)."""
-        task = self.query_one(TaskTable).selected
-        if task is not None and self._live() and task in self.feed.state.tasks:
+        task = self._task_for("priority")
+        if task is not None:
             value = self.feed.state.tasks[task].priority + step
             await self._send_built(lambda: cmd.Priority(task, value))
 
     def action_retry(self) -> None:
         """`R` asks first: a stray R in typed text never starts a task again."""
-        task = self.query_one(TaskTable).selected
-        if task is None or not self._live():
+        task = self._task_for("retry")
+        if task is None:
             return
 
         async def confirmed(yes: bool | None) -> None:

@@ -1,5 +1,5 @@
-"""The gate prompt (a approve, r reject with a reason, esc close) and the gates view (g), which
-lists the coding agents' open permission requests too."""
+"""The gate prompt (a approve, r reject with a reason, each confirmed by ctrl+s; esc close) and
+the gates view (g), which lists the coding agents' open permission requests too."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Static
 
-from phasegate.engine.client.policy import may_answer_permission
+from phasegate.engine.client.policy import (
+    may_answer_permission,
+    may_decide_change,
+    may_decide_gate,
+)
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import GateState, PermissionState
@@ -42,10 +46,16 @@ def evidence(g: GateState) -> Table:
 
 
 SUBTITLE = "a approve · r reject · esc close"
+LOOKING = "esc close · you may not decide it"
 
 
 class GatePrompt(ReasonPrompt):
+    """A gate waiting for a decision: `a` and `r` ask to confirm, ctrl+s sends (ReasonPrompt);
+    `deciding` False (opened from `g` by someone who is not among its approvers): the gate
+    shown, read-only, saying who may decide it."""
+
     NEEDS_REASON = "a rejection needs a reason"
+    NOUN = "gate"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", id="gate.approve"),
@@ -56,14 +66,26 @@ class GatePrompt(ReasonPrompt):
     GatePrompt { align: center middle; }
     GatePrompt > Vertical { width: 76; max-width: 100%; height: auto; max-height: 22;
         border: round $warning; background: $surface; padding: 0 1; }
-    GatePrompt #reason { display: none; }
-    GatePrompt #reason.visible { display: block; }
     """
 
-    def __init__(self, feed: RunFeed, gate: str) -> None:
-        super().__init__(self.with_reason)
+    def __init__(self, feed: RunFeed, gate: str, deciding: bool = True) -> None:
+        super().__init__()
         self.feed = feed
         self.gate = gate
+        self.deciding = deciding
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Who may not decide the gate is offered no decision (the engine would refuse it)."""
+        return self.deciding or action not in ("approve", "reject", "send")
+
+    def deciders(self) -> str:
+        """Who may decide it, in words."""
+        g = self.feed.state.gates[self.gate]
+        if g.approvers:
+            return ", ".join(g.approvers)
+        if g.forbid_self_approval and self.feed.state.user:
+            return f"anyone but the run's starter ({self.feed.state.user})"
+        return "anyone"
 
     def head(self) -> Text:
         """The gate's attempt, its approvals so far (of its quorum), who may approve."""
@@ -75,6 +97,8 @@ class GatePrompt(ReasonPrompt):
             head.append(f" ({safe(', '.join(g.approved_by))})")
         who = ", ".join(g.approvers) or "anyone"
         head.append(f"\napprovers: {safe(who)} · evidence {g.evidence_hash[:12]}")
+        if not self.deciding:
+            head.append(f"\nonly {safe(self.deciders())} may decide it", style="bold")
         failed = sum(1 for c in g.criteria if not c.get("passed"))
         if failed:  # (a manual gate asks people even so: say what approving means)
             head.append(
@@ -90,32 +114,35 @@ class GatePrompt(ReasonPrompt):
         if self.is_mounted:
             self.query_one("#head", Static).update(self.head())
 
+    def heading(self) -> str:
+        if self.deciding:
+            return f"Gate {safe(self.gate)} waits for a decision"
+        return f"Gate {safe(self.gate)} waits for its approvers"
+
     def compose(self) -> ComposeResult:
         g = self.feed.state.gates[self.gate]
         with Vertical() as box:
-            box.border_title = f"Gate {safe(self.gate)} waits for a decision"
-            box.border_subtitle = SUBTITLE
+            box.border_title = self.heading()
+            box.border_subtitle = SUBTITLE if self.deciding else LOOKING
             yield Static(self.head(), id="head")
             yield Static(evidence(g))
-            # disabled until `r`, so that it does not take the keys meant for the prompt
-            yield Input(
-                placeholder="why do you reject it? (enter to send)", id="reason", disabled=True
-            )
+            yield from self.confirming()
 
     async def action_approve(self) -> None:
-        """`a` asks to confirm, with an optional reason (enter approves, esc goes back), so
-        that a stray `a` never approves; PHASEGATE_QUICK_APPROVE=1 approves at once."""
+        """`a` asks to confirm, with an optional reason (ctrl+s approves, esc goes back), so
+        that a stray `a`, or a word and enter, never approves; PHASEGATE_QUICK_APPROVE=1
+        approves at once."""
         if self.asking:
             return
         if os.environ.get("PHASEGATE_QUICK_APPROVE", "") in ("1", "yes", "true"):
             await self.approve("")
             self.dismiss()
             return
-        self.query_one(Vertical).border_subtitle = "enter approve · esc back"
-        self.ask_reason(
+        self.confirm(
             self.approve,
-            optional=True,
-            placeholder=f"approve {self.gate}: a reason if you like; enter approves",
+            f"approve {self.NOUN} {self.gate}",
+            "optional",
+            placeholder=f"a reason if you like; {self.SEND} approves",
         )
 
     async def approve(self, reason: str) -> None:
@@ -123,24 +150,24 @@ class GatePrompt(ReasonPrompt):
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6)
             return
-        self.app.notify(f"approval of gate {self.gate} sent", timeout=3)
+        self.app.notify(f"approval of {self.NOUN} {self.gate} sent", timeout=3)
 
     def action_reject(self) -> None:
         if self.asking:
             return
-        self.query_one(Vertical).border_subtitle = "enter reject · esc back"
-        self.ask_reason(placeholder="why do you reject it? (enter to send)")
+        self.confirm(
+            self.reject,
+            f"reject {self.NOUN} {self.gate}",
+            "required",
+            placeholder=f"why do you reject it? ({self.SEND} sends)",
+        )
 
-    def action_close(self) -> None:
-        self.query_one(Vertical).border_subtitle = SUBTITLE
-        super().action_close()
-
-    async def with_reason(self, reason: str) -> None:
+    async def reject(self, reason: str) -> None:
         why = await self.feed.send(Reject(self.gate, reason))
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6)
             return
-        self.app.notify(f"rejection of gate {self.gate} sent", timeout=3)
+        self.app.notify(f"rejection of {self.NOUN} {self.gate} sent", timeout=3)
 
 
 class GatesScreen(ModalScreen[None]):
@@ -203,7 +230,7 @@ class GatesScreen(ModalScreen[None]):
                 _cut(g.id),
                 _cut(g.after),
                 _status(g, ended),
-                f"{len(g.approved_by)}/{g.quorum}",
+                f"{len(g.approved_by)}/{g.quorum}" if g.approval == "manual" else "auto",
                 when(g.opened_at, short=True),
                 _cut(g.reason),
                 key=g.id,
@@ -244,13 +271,16 @@ class GatesScreen(ModalScreen[None]):
     def _open(self, event: DataTable.RowSelected) -> None:
         gate = event.row_key.value
         change = self.feed.state.changes.get(str(gate))
+        me = current_identity().user  # (who may decide it is offered a and r; others look)
         if change is not None and change.status.value == "open":
-            self.app.switch_screen(ChangePrompt(self.feed, str(gate)))
+            deciding = may_decide_change(self.feed.state, change, me)
+            self.app.switch_screen(ChangePrompt(self.feed, str(gate), deciding))
             return
         found = self.feed.state.gates.get(str(gate))
         ended = self.feed.state.finished_at is not None
         if found is not None and found.status == "open" and not ended:
-            self.app.switch_screen(GatePrompt(self.feed, str(gate)))
+            deciding = may_decide_gate(self.feed.state, found, me)
+            self.app.switch_screen(GatePrompt(self.feed, str(gate), deciding))
         elif found is not None and found.status == "open":  # (the run stopped while it waited)
             why = safe(self.feed.state.reason) or "the run ended"
             self.app.notify(f"gate {safe(found.id)} not decided: {why}", timeout=15, markup=False)
@@ -278,13 +308,26 @@ class ChangePrompt(GatePrompt):
     """A change gate (`phasegate amend`): the amendment's difference and its impact on the
     forecast, approved (confirmed, a reason if you like) or rejected (with a reason) as a gate."""
 
+    NOUN = "change"
+
+    def deciders(self) -> str:
+        change = self.feed.state.changes[self.gate]
+        return ", ".join(change.approvers) or f"the run's starter ({self.feed.state.user})"
+
     def head(self) -> Text:
         change = self.feed.state.changes[self.gate]
         who = ", ".join(change.approvers) or "the run's starter"
         head = Text(f"proposed by {safe(change.by)} · approvers: {safe(who)}")
         if change.restart:
             head.append(f"\nrestarts: {safe(', '.join(change.restart))}")
+        if not self.deciding:
+            head.append(f"\nonly {safe(self.deciders())} may decide it", style="bold")
         return head
+
+    def heading(self) -> str:
+        if self.deciding:
+            return f"Change {safe(self.gate)} to the plan waits for a decision"
+        return f"Change {safe(self.gate)} to the plan waits for its approvers"
 
     def compose(self) -> ComposeResult:
         # (here: they bring the plan model, which the dashboard's start-up does without)
@@ -294,13 +337,11 @@ class ChangePrompt(GatePrompt):
         said = [*change_lines(list(change.diff)), *impact_lines(change.impact)]
         lines = Text("\n".join(safe(x) for x in said))
         with Vertical() as box:
-            box.border_title = f"Change {safe(self.gate)} to the plan waits for a decision"
-            box.border_subtitle = SUBTITLE
+            box.border_title = self.heading()
+            box.border_subtitle = SUBTITLE if self.deciding else LOOKING
             yield Static(self.head(), id="head")
             yield Static(lines)
-            yield Input(
-                placeholder="why do you reject it? (enter to send)", id="reason", disabled=True
-            )
+            yield from self.confirming()
 
 
 SHARED = 38  # the columns of the gates' table shared by gate, after and why (64 less the rest)

@@ -20,7 +20,11 @@ KEYS = [
     ("tab / shift+tab", "next / previous region"),
     ("↑ ↓  j k", "move in the task table"),
     ("enter", "details and output of the selected task"),
-    ("l", "output (logs) of the selected task (← → scroll long lines, w wraps them)"),
+    (
+        "l",
+        "output (logs) of the selected task (← → scroll long lines, w wraps them, end: the "
+        "last line, following)",
+    ),
     ("enter on risks", "every risk of the feed, its message whole"),
     ("/", "filter tasks by id, phase, agent or status"),
     ("o", "sort tasks: plan order, status, duration, phase, agent"),
@@ -35,9 +39,10 @@ KEYS = [
     (
         "a / r",
         "in a gate prompt: approve (asks to confirm, a reason if you like) / reject"
-        " (asks a reason); PHASEGATE_QUICK_APPROVE=1 approves at once",
+        " (asks a reason); ctrl+s sends the decision, enter never does;"
+        " PHASEGATE_QUICK_APPROVE=1 approves at once",
     ),
-    ("a / A / r", "in a permission prompt: allow once / for the task / deny (asks why)"),
+    ("a / A / r", "in a permission prompt: allow once / for the task / deny (asks why); ctrl+s"),
     ("r", "when the run's engine died: take the run over (resume it)"),
     ("esc", "back, or clear the filter"),
     ("d", "detach: close the dashboard, the run goes on (phasegate attach)"),

@@ -1,5 +1,6 @@
-"""The permission prompt: a coding agent asks to use a tool (a allow once, r deny with a message
-the agent reads, esc later; `g` lists the requests still open)."""
+"""The permission prompt: a coding agent asks to use a tool (a allow once, A for the task, r deny
+with a message the agent reads, each confirmed by ctrl+s; esc later; `g` lists the requests
+still open)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.state import PermissionState
@@ -49,12 +50,10 @@ class PermissionPrompt(ReasonPrompt):
     PermissionPrompt > Vertical { width: 76; max-width: 100%; height: auto; max-height: 22;
         border: round $warning; background: $surface; padding: 0 1; }
     PermissionPrompt VerticalScroll { height: auto; max-height: 15; }
-    PermissionPrompt #reason { display: none; }
-    PermissionPrompt #reason.visible { display: block; }
     """
 
     def __init__(self, feed: RunFeed, permission: str) -> None:
-        super().__init__(self.with_reason)
+        super().__init__()
         self.feed = feed
         self.permission = permission
 
@@ -68,29 +67,38 @@ class PermissionPrompt(ReasonPrompt):
             # a long command scrolls (↑ ↓) rather than being cut: all of it is what is allowed
             with VerticalScroll():
                 yield Static(request(p, task.agent if task else None), id="request")
-            # disabled until `r`, so that it does not take the keys meant for the prompt
-            yield Input(
-                placeholder="why deny it? the agent reads this (enter to send)",
-                id="reason",
-                disabled=True,
-            )
+            yield from self.confirming()
 
-    async def action_allow(self, scope: str = "") -> None:
+    def action_allow(self) -> None:
+        """`a` (and `A`) ask to confirm (ctrl+s): a stray `a` never allows a tool."""
+        if not self.asking:
+            self.confirm(self.allow_once, f"allow {self._what()} once")
+
+    def action_allow_task(self) -> None:
+        if not self.asking:
+            doing = f"allow {self._what()} for the rest of the task"
+            self.confirm(self.allow_for_task, doing)
+
+    async def allow_once(self, _: str) -> None:
+        await self.allow("")
+
+    async def allow_for_task(self, _: str) -> None:
+        await self.allow("task")
+
+    async def allow(self, scope: str) -> None:
         why = await self.feed.send(Approve(self.permission, scope=scope))
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6, markup=False)
             return
         more = " (and this tool for the rest of the task)" if scope else ""
         self.app.notify(f"allowed: {self._what()}{more}", timeout=3, markup=False)
-        self.dismiss()
-
-    async def action_allow_task(self) -> None:
-        await self.action_allow("task")
 
     def action_deny(self) -> None:
-        self.ask_reason()
+        if not self.asking:
+            placeholder = f"why deny it? the agent reads this ({self.SEND} sends)"
+            self.confirm(self.deny, f"deny {self._what()}", "required", placeholder=placeholder)
 
-    async def with_reason(self, reason: str) -> None:
+    async def deny(self, reason: str) -> None:
         why = await self.feed.send(Reject(self.permission, reason))
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6, markup=False)

@@ -1,6 +1,7 @@
 """A risk rule that asks (`risks.actions: {RULE: ask}`) pauses the run and prompts like a gate:
-a go on (resume the run), r stop it (asks a reason; the run is cancelled), esc decide later
-(the run stays paused; `p` resumes it, and `phasegate resume|cancel` do the same)."""
+a go on (resume the run), r stop it (asks a reason; the run is cancelled), each confirmed by
+ctrl+s, so that a stray key never answers; esc decide later (the run stays paused; `p` resumes
+it, and `phasegate resume|cancel` do the same)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from phasegate.engine.model.commands import Cancel, Resume
 from phasegate.tui.dashboard.feed import RunFeed
@@ -31,12 +32,10 @@ class QuestionPrompt(ReasonPrompt):
     QuestionPrompt { align: center middle; }
     QuestionPrompt > Vertical { width: 76; max-width: 100%; height: auto; max-height: 22;
         border: round $warning; background: $surface; padding: 0 1; }
-    QuestionPrompt #reason { display: none; }
-    QuestionPrompt #reason.visible { display: block; }
     """
 
     def __init__(self, feed: RunFeed) -> None:
-        super().__init__(self.with_reason)
+        super().__init__()
         self.feed = feed
         self.risk = str(feed.state.question.get("risk", ""))
 
@@ -60,21 +59,26 @@ class QuestionPrompt(ReasonPrompt):
             box.border_subtitle = "a go on · r stop the run · esc later"
             yield Static(Text("The run is paused: no new task starts until you answer."))
             yield Static(body)
-            # disabled until `r`, so that it does not take the keys meant for the prompt
-            yield Input(placeholder="why stop the run? (enter to send)", id="reason", disabled=True)
+            yield from self.confirming()
 
-    async def action_go_on(self) -> None:
+    def action_go_on(self) -> None:
+        """`a` asks to confirm (ctrl+s): a stray `a` never resumes the run."""
+        if not self.asking:
+            self.confirm(self.go_on, "go on: resume the run")
+
+    async def go_on(self, _: str) -> None:
         why = await self.feed.send(Resume())
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6)
             return
         self.app.notify("resume sent: the run goes on", timeout=3)
-        self.dismiss()
 
     def action_stop(self) -> None:
-        self.ask_reason()
+        if not self.asking:
+            placeholder = f"why stop the run? ({self.SEND} sends)"
+            self.confirm(self.stop, "stop the run", "required", placeholder=placeholder)
 
-    async def with_reason(self, reason: str) -> None:
+    async def stop(self, reason: str) -> None:
         why = f"stopped at a risk's question: {reason}"
         refused = await self.feed.send(Cancel(why))
         if refused is not None:

@@ -48,6 +48,16 @@ def waiting_gate(state: RunState) -> GateState | None:
     return min(open_, key=lambda g: g.opened_at or 0.0, default=None)
 
 
+def counted_to(state: RunState, now: float, gate: GateState | None) -> float:
+    """The moment the forecast's time left is counted down to: `now`, but while `gate` (a
+    manual gate) waits for people, the moment it opened (no earlier than the forecast): what is
+    left once it is decided. The header's `then ~7s` and the phase panel's times both."""
+    if gate is None:
+        return now
+    at = float(state.forecast["at"]) if state.forecast else now
+    return max(at, min(now, gate.opened_at or now))
+
+
 class RunHeader(Static):
     DEFAULT_CSS = """
     RunHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
@@ -128,17 +138,13 @@ class RunHeader(Static):
         spent = float(state.usage.get("cost_usd", 0.0))
         if spent and "money" not in leave:  # what its coding agents spent
             parts.append(Text(money(spent)))
-        if gate is not None:  # the clock stopped when the gate opened: what is left after it
-            at = float(state.forecast["at"]) if state.forecast else now
-            left = seconds_left(state, max(at, min(now, gate.opened_at or now)))
-            if left is not None:
-                parts.append(Text(f"then ~{format_duration(left)}"))
-        else:
-            left = seconds_left(state, now)
-            if left is not None and alive and stalled(state):  # (held: it would look stale)
-                parts.append(Text("ETA paused", style=STATUS_STYLE.get("held", "")))
-            elif left is not None and alive:
-                parts.append(Text(f"ETA {format_duration(left)}"))
+        left = seconds_left(state, counted_to(state, now, gate))
+        if gate is not None and left is not None:  # what is left once the gate is decided
+            parts.append(Text(f"then ~{format_duration(left)}"))
+        elif gate is None and left is not None and alive and stalled(state):
+            parts.append(Text("ETA paused", style=STATUS_STYLE.get("held", "")))  # (not stale)
+        elif gate is None and left is not None and alive:
+            parts.append(Text(f"ETA {format_duration(left)}"))
         line = Text("  ").join(parts)
         line.no_wrap, line.overflow = True, "ellipsis"
         if "counts" not in leave:  # (as ever: `✓12 ✗1 `, after two spaces even when empty)

@@ -1,6 +1,7 @@
 """A task's output: its newest lines from the store, then following; bounded memory (a window of
 the last KEEP_LINES lines, the earlier ones counted); a search filter; long lines scroll sideways
-(left, right) or wrap (`w`)."""
+(left, right) or wrap (`w`). At the end of the output, the view follows it (through a new search,
+a wrap, a resize); scrolled up, it stays; `end` follows again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.widgets import Log
 
 from phasegate.engine.client import db_flag
 from phasegate.tui.dashboard.feed import RunFeed
-from phasegate.tui.text import safe
+from phasegate.tui.text import quoted, safe
 
 KEEP_LINES = 10_000  # lines held in memory
 MIN_WRAP = 10  # a pane narrower than this is not wrapped (it is not laid out yet)
@@ -26,6 +27,7 @@ class OutputLog(Log):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "sideways(-1)", "Left", show=False, id="output.left"),
         Binding("right", "sideways(1)", "Right", show=False, id="output.right"),
+        Binding("end", "follow_end", "End", show=False, id="output.end"),
     ]
     DEFAULT_CSS = """
     OutputLog { border: round $primary-darken-2; height: 1fr; }
@@ -43,6 +45,8 @@ class OutputLog(Log):
         self._earlier = 0  # the task's lines before the window: in the store, not held here
         self._reading = False
         self.wrap = False  # long lines cut into the pane's width instead of scrolling sideways
+        self._folded_at: int | None = None  # the width the shown lines were cut to (None: whole)
+        self._at_end = True  # where the view was last moved to: the end (new lines follow)
 
     def on_mount(self) -> None:
         self._title()
@@ -50,14 +54,38 @@ class OutputLog(Log):
     def on_resize(self) -> None:
         # The first lines are written before the pane is laid out: the end they scrolled to was
         # reckoned for a pane of no height, and the first `up` went nowhere. Following the end,
-        # scroll to it again now that the pane knows its height.
-        if self.is_vertical_scroll_end:
+        # scroll to it again now that the pane knows its height (a shorter pane left the view
+        # above the end). Wrapped, the lines are cut again to the new width.
+        if self._fold_width() != self._folded_at:
+            self._redraw(self._top())
+        elif self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._at_end = new >= self.max_scroll_y or not self.size
+
+    @property
+    def following(self) -> bool:
+        """At the end of the output (new lines scroll into view), or on the way there: a key
+        that scrolls with an animation (`down`, `pgdn`) towards the end follows once there, the
+        lines that come meanwhile must not stop it short; one that scrolls away from the end
+        (`up`) is not undone by them. Not while the scrollbar is held."""
+        if self.is_vertical_scrollbar_grabbed:
+            return False
+        if self.app.animator.is_being_animated(self, "scroll_y"):
+            return self.scroll_target_y >= self.max_scroll_y
+        return self._at_end
+
+    def action_follow_end(self) -> None:
+        """`end`: the last line at once (Textual's scrolls there in an animation, and lines
+        written meanwhile found the view not at the end: it stopped following), following."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _title(self) -> None:
         title = f"Output of {safe(self.task_id)}" if self.task_id else "Output"
         if self.search:
-            title += f" · matching {safe(self.search)!r} (n: all lines)"
+            title += f" · matching {quoted(self.search)} (n: all lines)"
         if self.wrap:
             title += " · wrapped"
         self.border_title = Content(title)  # (as typed: a search may hold `[`)
@@ -81,6 +109,7 @@ class OutputLog(Log):
         self._earlier = 0
         self._kept.clear()
         self.clear()
+        self._at_end = True  # (its newest lines, following: wherever the last task's were)
         self._title()
 
     async def poll(self) -> None:
@@ -119,6 +148,9 @@ class OutputLog(Log):
         if earlier:
             self._earlier += earlier
             self._title()
+        if self._fold_width() != self._folded_at:  # (wrapped, and the pane's width changed)
+            self._redraw()
+            return
         shown = [x for x in fresh if self.search in x] if self.search else fresh
         if shown:
             self._write(self._fold(shown))
@@ -127,18 +159,21 @@ class OutputLog(Log):
         """Log.write_lines, repainted when it let lines go: at the end it repaints by scrolling
         further, and a full Log stays where it was (the pane showed old lines as if they were
         the last until a key was pressed); scrolled up, the view stays on the lines it shows."""
-        at_end = self.is_vertical_scroll_end
+        at_end = self.following
         held = len(self.lines) + sum(len(x.splitlines()) for x in lines)
-        self.write_lines(lines)
+        self.write_lines(lines, scroll_end=False)
         gone = held - len(self.lines)
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif gone > 0:
+            self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True)
         if gone > 0:
-            if not at_end:
-                self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True)
             self.refresh()
 
     def set_search(self, text: str) -> None:
+        top = self._top()
         self.search = text
-        self._redraw()
+        self._redraw(top)
 
     def action_sideways(self, direction: int) -> None:
         """Scroll long lines by a quarter of the pane (at least 8 columns)."""
@@ -147,18 +182,65 @@ class OutputLog(Log):
 
     def toggle_wrap(self) -> None:
         """Wrap long lines into the pane's width, or show them whole (scrolled sideways)."""
+        top = self._top()
         self.wrap = not self.wrap
-        self._redraw()
+        self._redraw(top)
 
-    def _redraw(self) -> None:
+    def _redraw(self, top: int | None = None) -> None:
+        """All the kept lines again (searched, cut to the pane's width when wrapped). At the end
+        before, at the end after (the Log kept its scroll offset: a place in other lines);
+        scrolled up, `top` (a kept line's index) or the first shown line after it on top."""
         text = self.search
+        at_end = self.following
         self.clear()
-        self.write_lines(self._fold([x for x in self._kept if text in x] if text else self._kept))
+        self.write_lines(
+            self._fold([x for x in self._kept if text in x] if text else self._kept),
+            scroll_end=False,
+        )
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif top is not None:
+            row = -self._gone()
+            for i, line in self._shown():
+                if i >= top:
+                    break
+                row += self._rows(line)
+            self.scroll_to(y=max(0, row), animate=False, immediate=True)
         self._title()
 
-    def _fold(self, lines: Iterable[str]) -> list[str]:
+    def _shown(self) -> list[tuple[int, str]]:
+        """The kept lines the search lets through, with their index among the kept lines."""
+        return [(i, x) for i, x in enumerate(self._kept) if self.search in x]
+
+    def _rows(self, line: str) -> int:
+        """The rows a kept line takes in the Log (more than one: wrapped)."""
+        return max(1, -(-len(line) // self._folded_at)) if self._folded_at else 1
+
+    def _gone(self) -> int:
+        """The rows the Log let go of (a wrapped window of KEEP_LINES lines takes more rows
+        than the Log holds)."""
+        return max(0, sum(self._rows(x) for _, x in self._shown()) - len(self.lines))
+
+    def _top(self) -> int | None:
+        """The index among the kept lines of the line at the top of the view, to show it there
+        again after a redraw (None: following, or not known)."""
+        if self.following:
+            return None
+        row = int(self.scroll_y) + self._gone()
+        for i, line in self._shown():
+            row -= self._rows(line)
+            if row < 0:
+                return i
+        return None
+
+    def _fold_width(self) -> int | None:
+        """The width lines are cut to now: None when not wrapped (or not laid out yet)."""
         width = self.scrollable_content_region.width
-        if not self.wrap or width < MIN_WRAP:
+        return width if self.wrap and width >= MIN_WRAP else None
+
+    def _fold(self, lines: Iterable[str]) -> list[str]:
+        width = self._folded_at = self._fold_width()
+        if width is None:
             return list(lines)
         folded = []
         for line in lines:

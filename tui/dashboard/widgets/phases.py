@@ -21,6 +21,7 @@ from phasegate.engine.client.plans import seconds_left
 from phasegate.engine.model.durations import format_budget, format_duration
 from phasegate.engine.model.state import GateState, PhaseState, RunState
 from phasegate.engine.model.statuses import TaskStatus
+from phasegate.tui.dashboard.widgets.header import counted_to, waiting_gate
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE, status_glyph
 from phasegate.tui.text import one_line, safe
 
@@ -48,6 +49,8 @@ class PhasePanel(Static, can_focus=True):
             if t.status.terminal and t.status is not TaskStatus.BLOCKED:
                 done[t.phase] = done.get(t.phase, 0) + 1
         held = {p.id for p in paused_phases(state)}
+        # counted down as the header counts (stopped while a manual gate waits for people)
+        counted = counted_to(state, now, waiting_gate(state))
         # the last column: each phase's time left, or `paused` (never cut, as the name is)
         last_column = bool(state.forecast or held) and state.finished_at is None
         first = next(iter(state.phases), None)
@@ -64,7 +67,7 @@ class PhasePanel(Static, can_focus=True):
                 else (format_duration(used) if used is not None else "")
             )
             over = p.timebox is not None and used is not None and used > p.timebox
-            left = seconds_left(state, now, p.id) if p.finished_at is None else None
+            left = seconds_left(state, counted, p.id) if p.finished_at is None else None
             late = left is not None and p.timebox is not None and (used or 0) + left > p.timebox
             eta = Text(
                 f"~{format_duration(left)}" if left is not None else "",

@@ -70,7 +70,7 @@ class TaskTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="tasks.down"),
         Binding("k", "cursor_up", "Up", show=False, id="tasks.up"),
-        Binding("f", "toggle_follow", "Follow", show=False, id="tasks.follow"),
+        # (`f`, following the running task, is the dashboard's: its footer shows it)
     ]
     DEFAULT_CSS = """
     TaskTable { border: round $primary-darken-2; height: 1fr; }
@@ -168,10 +168,11 @@ class TaskTable(DataTable[Text]):
             tasks.sort(key=lambda t: _STATUS_ORDER.get(t.status.value, 9))
         elif self.sort_key == "duration":
             tasks.sort(key=lambda t: -(t.duration or 0.0))
-        elif self.sort_key == "phase":
-            tasks.sort(key=lambda t: t.phase)
-        elif self.sort_key == "agent":
-            tasks.sort(key=lambda t: t.agent or "")
+        elif self.sort_key == "phase":  # the plan's order of phases (not their names')
+            order = {phase: i for i, phase in enumerate(state.phases)}
+            tasks.sort(key=lambda t: order.get(t.phase, len(order)))
+        elif self.sort_key == "agent":  # (a task no agent took yet, `-`, after the others)
+            tasks.sort(key=lambda t: (not t.agent, t.agent or ""))
         return [t.id for t in tasks]
 
     def rebuild(self, state: RunState, now: float | None = None) -> None:
