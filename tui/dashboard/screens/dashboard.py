@@ -416,7 +416,9 @@ class DashboardScreen(Screen[None]):
         box = self.query_one("#filter", Input)
         box.add_class("visible")
         box.value = self.query_one(TaskTable).filter_text
-        box.focus()
+        # (at once, not after the keys already queued: `/` and a word typed in one burst, a
+        # paste or a fast typist, went to the table, where `s` opened a skip)
+        self.set_focus(box)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:

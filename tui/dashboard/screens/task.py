@@ -105,7 +105,7 @@ class TaskScreen(Screen[None]):
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.add_class("visible")
-        box.focus()
+        self.set_focus(box)  # (at once: the keys typed right after `/` are the search's)
 
     @on(Input.Submitted, "#search")
     def _searched(self, event: Input.Submitted) -> None:
