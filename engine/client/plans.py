@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from phasegate.engine.plan.load import read_text as read_text
     from phasegate.engine.plan.model import Plan as Plan
     from phasegate.engine.plan.model import json_schema as json_schema
+    from phasegate.engine.watch.forecast import counted_to as counted_to
     from phasegate.engine.watch.forecast import seconds_left as seconds_left
+    from phasegate.engine.watch.forecast import waiting_gate as waiting_gate
     from phasegate.engine.watch.history import Learned as Learned
     from phasegate.engine.watch.history import gate_key as gate_key
     from phasegate.engine.watch.history import gate_waits as gate_waits
@@ -45,7 +47,9 @@ _WHERE = {
     "read_text": "phasegate.engine.plan.load",
     "Plan": "phasegate.engine.plan.model",
     "json_schema": "phasegate.engine.plan.model",
+    "counted_to": "phasegate.engine.watch.forecast",
     "seconds_left": "phasegate.engine.watch.forecast",
+    "waiting_gate": "phasegate.engine.watch.forecast",
     "Learned": "phasegate.engine.watch.history",
     "gate_key": "phasegate.engine.watch.history",
     "gate_waits": "phasegate.engine.watch.history",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from phasegate.engine.model.state import RunState
+from phasegate.engine.model.state import GateState, RunState
 from phasegate.engine.model.statuses import TERMINAL, AgentStatus, TaskStatus
 from phasegate.engine.plan.dag import DEFAULT_ESTIMATE, Graph
 from phasegate.engine.plan.scheduler import Scheduler
@@ -130,3 +130,21 @@ def seconds_left(state: RunState, now: float, phase: str = "") -> float | None:
     if f.get("still"):
         return max(float(left), 0.0)
     return max(float(left) - (now - float(f["at"])), 0.0)
+
+
+def waiting_gate(state: RunState) -> GateState | None:
+    """The manual gate that has waited longest for people (open, the run not ended)."""
+    if state.finished_at is not None:
+        return None
+    open_ = [g for g in state.gates.values() if g.status == "open" and g.approval == "manual"]
+    return min(open_, key=lambda g: g.opened_at or 0.0, default=None)
+
+
+def counted_to(state: RunState, now: float, gate: GateState | None) -> float:
+    """The moment the forecast's time left is counted down to: `now`, but while `gate` (a
+    manual gate) waits for people, the moment it opened (no earlier than the forecast): what is
+    left once it is decided (the dashboard's header and phase panel, and `show`, count so)."""
+    if gate is None:
+        return now
+    at = float(state.forecast["at"]) if state.forecast else now
+    return max(at, min(now, gate.opened_at or now))

@@ -20,13 +20,13 @@ from phasegate.engine.client import (
     shown_status,
     stalled,
 )
-from phasegate.engine.client.plans import seconds_left
+from phasegate.engine.client.plans import counted_to, seconds_left, waiting_gate
 from phasegate.engine.client.reports import make, metrics
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import project
-from phasegate.engine.model.state import GateState, RunState
+from phasegate.engine.model.state import RunState
 from phasegate.tui.text import counts_text, labelled, money, quoted, safe, table, when
 
 FOLLOW_POLL = 0.2
@@ -232,11 +232,8 @@ def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
     """Seconds left to the run's and its phases' ends, from the engine's last forecast; while a
     manual gate waits for people (`gate`), what is left once it is decided: the clock stopped
     when it opened, as the dashboard's header counts it."""
-    now = time.time()
-    gate = _waiting_gate(state)
-    if gate is not None:
-        at = float(state.forecast["at"]) if state.forecast else now
-        now = max(at, min(now, gate.opened_at or now))
+    gate = waiting_gate(state)
+    now = counted_to(state, time.time(), gate)
     left = seconds_left(state, now)
     if left is None or not alive:
         return None
@@ -248,14 +245,6 @@ def _forecast(state: RunState, alive: bool) -> dict[str, Any] | None:
         "paused": stalled(state),  # nothing runs until a person resumes the run or its phase
         "gate": gate.id if gate is not None else None,  # the manual gate the run waits for
     }
-
-
-def _waiting_gate(state: RunState) -> GateState | None:
-    """The manual gate that has waited longest for people (open, the run not ended)."""
-    if state.finished_at is not None:
-        return None
-    open_ = [g for g in state.gates.values() if g.status == "open" and g.approval == "manual"]
-    return min(open_, key=lambda g: g.opened_at or 0.0, default=None)
 
 
 async def print_logs(

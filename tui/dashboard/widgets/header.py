@@ -13,9 +13,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from phasegate.engine.client import stalled
-from phasegate.engine.client.plans import seconds_left
+from phasegate.engine.client.plans import counted_to, seconds_left, waiting_gate
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.model.state import GateState, RunState
+from phasegate.engine.model.state import RunState
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
 from phasegate.tui.text import money, safe
 
@@ -38,24 +38,6 @@ _LEAVE = tuple(
 
 def _cut(name: str, width: int) -> str:
     return name if len(name) <= width else name[: max(width - 1, 0)] + "…"
-
-
-def waiting_gate(state: RunState) -> GateState | None:
-    """The manual gate that has waited longest for people (open, the run not ended)."""
-    if state.finished_at is not None:
-        return None
-    open_ = [g for g in state.gates.values() if g.status == "open" and g.approval == "manual"]
-    return min(open_, key=lambda g: g.opened_at or 0.0, default=None)
-
-
-def counted_to(state: RunState, now: float, gate: GateState | None) -> float:
-    """The moment the forecast's time left is counted down to: `now`, but while `gate` (a
-    manual gate) waits for people, the moment it opened (no earlier than the forecast): what is
-    left once it is decided. The header's `then ~7s` and the phase panel's times both."""
-    if gate is None:
-        return now
-    at = float(state.forecast["at"]) if state.forecast else now
-    return max(at, min(now, gate.opened_at or now))
 
 
 class RunHeader(Static):

@@ -17,11 +17,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from phasegate.engine.client import paused_phases
-from phasegate.engine.client.plans import seconds_left
+from phasegate.engine.client.plans import counted_to, seconds_left, waiting_gate
 from phasegate.engine.model.durations import format_budget, format_duration
 from phasegate.engine.model.state import GateState, PhaseState, RunState
 from phasegate.engine.model.statuses import TaskStatus
-from phasegate.tui.dashboard.widgets.header import counted_to, waiting_gate
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE, status_glyph
 from phasegate.tui.text import one_line, safe
 
