@@ -104,6 +104,7 @@ async def test_every_key_the_footer_offers_is_bound_here(runs_db: str) -> None:
         assert {"filter", "sort"} <= set(offered)
 
 
+@pytest.mark.slow
 async def test_filter_narrows_the_runs_and_escape_clears_it(runs_db: str) -> None:
     app = PhasegateApp(runs_db)
     async with app.run_test(size=SIZE) as pilot:

@@ -10,6 +10,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -221,6 +222,7 @@ async def test_scrolled_up_the_view_keeps_its_top_line_through_wrap_resize_and_s
         await until_shown(pilot, "line 505 on top, resized", lambda: top() == "line 505")
 
 
+@pytest.mark.slow
 async def test_end_follows_the_lines_that_come_while_it_gets_there(tmp_path: Path) -> None:
     run_id, printer = await _running(tmp_path, 600)
     app = PhasegateApp(printer.db, run_id)

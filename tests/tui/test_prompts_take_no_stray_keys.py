@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input
 
 from phasegate.engine.model import events as ev
@@ -87,6 +88,7 @@ async def _filter_while(
     return app.screen_stack[1].query_one(TaskTable).filter_text
 
 
+@pytest.mark.slow
 async def test_a_gate_that_opens_while_filtering_waits_and_typed_words_approve_nothing(
     tmp_path: Path,
 ) -> None:
@@ -146,6 +148,7 @@ async def test_approving_needs_ctrl_s_not_enter(tmp_path: Path) -> None:
     assert await commands(db, run_id) == [("approve", {"gate": "review", "reason": "ta"})]
 
 
+@pytest.mark.slow
 async def test_a_risk_question_asked_while_filtering_is_not_answered_by_its_letters(
     tmp_path: Path,
 ) -> None:

@@ -83,6 +83,7 @@ async def test_the_footer_shows_the_selected_task_s_keys(
                 assert key in line, line
 
 
+@pytest.mark.slow
 async def test_s_and_x_on_an_ended_task_say_why_not_and_ask_nothing(tmp_path: Path) -> None:
     db = f"{tmp_path}/e.db"
     run_id = await _going(db)

@@ -157,6 +157,7 @@ def test_pipeline_to_the_end_without_colour_on_plain_xterm(
     assert "EXITED=0" in screen
 
 
+@pytest.mark.slow
 def test_gate_prompt_approved_from_the_keyboard(term: Callable[..., Term], tmp_path: Path) -> None:
     (tmp_path / "gated.yaml").write_text(
         "name: gated\n"
