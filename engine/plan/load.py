@@ -175,19 +175,16 @@ def _unknown_vars(
     known.difference_update(BUILTINS, CONTEXTUAL)  # (in the plan's text: phasegate sets them)
     out = []
     for name in given:
-        if name in BUILTINS:
+        if name in BUILTINS or name in CONTEXTUAL:  # (phasegate sets it: refused, or ignored)
             if refuse_builtins:
-                message = (
-                    f"'{cut(name)}' is a built-in variable, set by phasegate for each run; "
-                    f"--var cannot set it (built-ins: {', '.join(BUILTINS)})"
+                kind, where, listed = (
+                    ("built-in", "for each run", f"built-ins: {', '.join(BUILTINS)}")
+                    if name in BUILTINS
+                    else ("reserved", CONTEXTUAL[name], f"reserved: {', '.join(CONTEXTUAL)}")
                 )
-                out.append(Problem(file, None, "--var", message))
-            continue
-        if name in CONTEXTUAL:
-            if refuse_builtins:
                 message = (
-                    f"'{name}' is a reserved variable, set by phasegate {CONTEXTUAL[name]}; "
-                    f"--var cannot set it (reserved: {', '.join(CONTEXTUAL)})"
+                    f"'{name}' is a {kind} variable, set by phasegate {where}; "
+                    f"--var cannot set it ({listed})"
                 )
                 out.append(Problem(file, None, "--var", message))
             continue
