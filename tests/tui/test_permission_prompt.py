@@ -270,6 +270,10 @@ async def test_a_long_request_fits_80x24_without_colour(
         await pilot.pause()
         reason = screen.query_one("#reason")
         assert reason.region.height and reason.region.bottom <= box.region.bottom
+        # the border says the confirmation's keys while it asks (`a`, `r` no longer apply)
+        assert "ctrl+s confirm · esc back" in text(box) and "r deny" not in text(box)
+        await pilot.press("escape")  # back to the prompt's keys
+        await pilot.pause()
         assert "a allow once · A for the task · r deny · esc later" in text(box)
 
 

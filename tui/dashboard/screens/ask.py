@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from phasegate.tui.text import safe
@@ -97,6 +98,7 @@ class ReasonPrompt(ModalScreen[None]):
         self._doing = ""  # what it does, said to the person ("approve gate review")
         self._reason = ""  # its reason line: "required", "optional" or "" (none)
         self._sending = False
+        self._keys: str | None = None  # the border's keys, while a confirmation shows its own
 
     def confirm(
         self,
@@ -111,6 +113,10 @@ class ReasonPrompt(ModalScreen[None]):
         said = self.query_one("#confirm", Static)
         said.update(Text(f"{doing[:1].upper()}{doing[1:]}? {self.SEND} confirms · esc goes back"))
         said.add_class("visible")
+        box = said.parent  # (its border's keys: the confirmation's while it is asked)
+        if isinstance(box, Widget) and self._keys is None:
+            self._keys = str(box.border_subtitle or "")
+            box.border_subtitle = f"{self.SEND} confirm · esc back"
         line = self.query_one("#reason", Input)
         if not reason:
             self.set_focus(None)
@@ -160,7 +166,10 @@ class ReasonPrompt(ModalScreen[None]):
             self.dismiss()
             return
         self._then = None  # esc on a confirmation: back to the prompt's keys
-        self.query_one("#confirm", Static).remove_class("visible")
+        said = self.query_one("#confirm", Static)
+        said.remove_class("visible")
+        if isinstance(said.parent, Widget) and self._keys is not None:
+            said.parent.border_subtitle, self._keys = self._keys, None
         line = self.query_one("#reason", Input)
         line.value = ""
         line.remove_class("visible")
