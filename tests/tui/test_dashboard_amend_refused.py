@@ -7,10 +7,14 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from textual.app import App
 
+from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Amend
+from phasegate.tui.dashboard import feed as feed_mod
 from phasegate.tui.dashboard.amend import amend_in_editor
+from phasegate.tui.dashboard.feed import RunFeed
 
 PLAN = """name: steer
 agents: {a: {}}
@@ -29,10 +33,16 @@ class _Store:
 class _Feed(SimpleNamespace):
     async def send(self, order: Amend) -> str | None:
         self.sent.append(order)
-        return f"refused: refused: {WHY}"  # (as RunFeed.send words the engine's answer)
+        return await RunFeed.send(self, order)  # type: ignore[arg-type]  # (its own words)
 
 
-async def test_a_refused_amendment_is_told_once(tmp_path: Path) -> None:
+async def test_a_refused_amendment_is_told_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def deliver(*_: object) -> tuple[int, ev.Event]:  # the engine's answer, as it words it
+        return 1, ev.CommandDone(0.0, 1, "amend", "root", False, f"refused: {WHY}")
+
+    monkeypatch.setattr(feed_mod, "deliver", deliver)
     edit = tmp_path / "edit.sh"
     edit.write_text('#!/bin/sh\nsed -i \'s/run: "true"/run: "false"/\' "$1"\n')
     edit.chmod(0o755)

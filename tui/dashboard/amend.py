@@ -58,5 +58,4 @@ async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
     why = await feed.send(Amend(new, feed.state.plan_path or path, ""))
     if why is None:
         return "the amendment is sent: its change gate opens"
-    # (the engine's refusals of an amendment say "refused:" already, as `amend` prints them)
-    return safe(why.replace("refused: refused: ", "refused: ", 1))
+    return safe(why)

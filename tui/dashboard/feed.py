@@ -72,10 +72,13 @@ class RunFeed:
         except PhasegateError as exc:
             return str(exc)
         if isinstance(answer, ev.CommandDone) and not answer.ok:
-            return f"refused: {answer.message}"
-        if isinstance(answer, ev.GateRefused):
-            return f"refused: {answer.why}"
-        return None
+            why = answer.message
+        elif isinstance(answer, ev.GateRefused):
+            why = answer.why
+        else:
+            return None
+        # (said once: some refusals, an amendment's, start with it already, as `amend` prints)
+        return why if why.startswith("refused: ") else f"refused: {why}"
 
     async def drain(self) -> Changes:
         changes = Changes()
