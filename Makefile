@@ -7,7 +7,13 @@ PLAN   ?= plans/demo.yaml
 # pytest-xdist workers for the test targets: more than the 2 cores of CI, as most tests wait on
 # the processes they start (make test WORKERS=0 runs in one process)
 WORKERS ?= 4
-PYTEST := $(BIN)/python -m pytest -n $(WORKERS)
+# (bytecode written while testing, whatever the environment says: with PYTHONDONTWRITEBYTECODE=1,
+# common in containers, every worker compiled and assertion-rewrote every test module again, and
+# every helper script a test starts compiled at each start: about 15 s of make test on 2 cores)
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS)
+# the test modules compiled once, before the workers start (each would compile all of them at
+# once on a clean clone); a module that does not import is reported by the run that follows
+PRECOLLECT := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q -p no:cacheprovider >/dev/null 2>&1 || true
 
 .PHONY: run test test-slow test-all agent-clis check lint types contract bench install clean
 
@@ -32,16 +38,19 @@ run: $(STAMP)
 ## suite but its slow tests (marker `slow`) on 4 pytest-xdist workers (WORKERS=N): about 2
 ## minutes on 2 cores
 test: $(STAMP) agent-clis
+	@$(PRECOLLECT)
 	$(PYTEST) -m "not slow"
 
 ## make test-slow: the slow end-to-end tests only (agent CLIs, Dask, kill -9 and take-over,
 ## tmux, sshd, make run), on the same workers, about 3 minutes: CI runs it after make test;
 ## without npm the agent tests skip, saying so
 test-slow: $(STAMP) agent-clis
+	@$(PRECOLLECT)
 	$(PYTEST) -m slow
 
 ## make test-all: the whole suite in one pytest run (make test and make test-slow together)
 test-all: $(STAMP) agent-clis
+	@$(PRECOLLECT)
 	$(PYTEST)
 
 agent-clis:
