@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.statuses import BAD, RunStatus, TaskStatus
+from phasegate.engine.model.refusals import TaskAction, task_refusal
+from phasegate.engine.model.statuses import RunStatus, TaskStatus
 
 if TYPE_CHECKING:
     from phasegate.engine.plan.dag import Graph
@@ -75,11 +76,9 @@ class OperatorControl:
         return True, "resumed"
 
     def _priority(self, c: cmd.Priority, by: str) -> Answer:
-        t = self._host.state.tasks.get(c.task)
-        if t is None:
-            return False, f"this run has no task '{c.task}'"
-        if t.status.terminal:
-            return False, f"task '{c.task}' has ended already"
+        why = task_refusal(self._host.state, "priority", c.task)
+        if why is not None:
+            return False, why
         self._sched.reprioritise(c.task, c.priority)
         self._host.emit(ev.TaskReprioritised(self._host.now(), c.task, c.priority, by))
         return True, f"task '{c.task}' has priority {c.priority}"
@@ -95,14 +94,12 @@ class OperatorControl:
 
     def _stop(self, tid: str, status: TaskStatus, reason: str, by: str) -> Answer:
         host = self._host
-        verb = "skip" if status is TaskStatus.SKIPPED else "cancel"
+        verb: TaskAction = "skip" if status is TaskStatus.SKIPPED else "cancel"
         reason = reason or f"{verb} by {by}"
-        t = host.state.tasks.get(tid)
-        if t is None:
-            known = ", ".join(sorted(host.state.tasks)[:20])
-            return False, f"this run has no task '{tid}'; its tasks: {known}"
-        if t.status.terminal:
-            return False, f"task '{tid}' has ended already ({t.status.value})"
+        why = task_refusal(host.state, verb, tid)
+        if why is not None:
+            return False, why
+        t = host.state.tasks[tid]
         if self._attempts.running_now(tid):
             host.emit(ev.TaskStopping(host.now(), tid, status.value, reason, by))
             self._attempts.stop(tid, host.plan.kill_grace)
@@ -144,15 +141,11 @@ class OperatorControl:
         """Run a task that ended badly again, as a new attempt, while its phase runs; the
         dependents it blocked wait for it again."""
         host, progress, tid = self._host, self._progress, c.task
-        t = host.state.tasks.get(tid)
-        if t is None:
-            return False, f"this run has no task '{tid}'"
-        if t.status not in BAD:
-            return False, (
-                f"task '{tid}' is {t.status.value}: only a failed, timed-out, cancelled or "
-                "blocked task can run again"
-            )
-        if tid not in progress.tasks or not progress.under_way:
+        why = task_refusal(host.state, "retry", tid)
+        if why is not None:
+            return False, why
+        t = host.state.tasks[tid]
+        if tid not in progress.tasks or not progress.under_way:  # (its phase at its end)
             return False, f"task '{tid}' is in phase '{t.phase}', which is not running now"
         unmet = [n for n in self._graph.needs[tid] if not progress.satisfied(n)]
         if unmet:

@@ -76,7 +76,12 @@ async def test_a_command_is_answered_with_the_operators_reason_and_where_it_came
     assert state.tasks["slow"].status is TaskStatus.SKIPPED
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
     assert [(d.kind, d.ok, d.reason, d.message) for d in done] == [
-        ("retry", False, "flaky", "this run has no task 'nope'"),
+        (
+            "retry",
+            False,
+            "flaky",
+            "this run has no task 'nope'; its tasks: after-slow, gate-keeper, later, slow",
+        ),
         ("priority", True, "", "task 'after-slow' has priority 3"),
         ("skip", True, "not needed", "task 'slow' is being stopped; it will be skipped"),
     ]
@@ -271,3 +276,36 @@ async def test_the_run_row_says_paused_while_the_run_is_paused(tmp_path: Path) -
     assert seen == ["paused"] and state.status is RunStatus.SUCCEEDED
     row = await store.get_run("run1")
     assert row is not None and row.status == "succeeded"
+
+
+async def test_commands_on_an_ended_task_are_refused_in_the_words_a_dashboard_shows(
+    tmp_path: Path,
+) -> None:
+    """The dashboard says why a task's key does nothing before asking anything
+    (engine/model/refusals.py); the engine, sent the command anyway, refuses it in the same
+    words, the ended task's status named (a priority's refusal did not name it)."""
+    from phasegate.engine.model.refusals import task_refusal
+
+    said: dict[str, str | None] = {}
+
+    async def operator(runner: Runner, store: MemoryStore) -> None:
+        await until(lambda: runner.state.tasks["later"].status is TaskStatus.SUCCEEDED)
+        for kind, action, args in [
+            ("priority", "priority", {"task": "later", "priority": 5}),
+            ("skip", "skip", {"task": "later", "reason": "no need"}),
+            ("cancel_task", "cancel", {"task": "later"}),
+            ("retry", "retry", {"task": "later"}),
+        ]:
+            said[kind] = task_refusal(runner.state, action, "later")  # type: ignore[arg-type]
+            command(runner, kind, args)
+        command(runner, "skip", {"task": "slow", "reason": "done with it"})
+
+    state, store = await operated(tmp_path, PLAN, operator)
+    done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert [d.ok for d in done] == [False, False, False, False, True]
+    assert [d.message for d in done[:4]] == list(said.values())
+    assert said["priority"] == "task 'later' has ended already (succeeded)"
+    assert said["retry"] is not None and "only a failed" in said["retry"]
+    assert (
+        state.tasks["later"].priority == 0 and state.tasks["later"].status is TaskStatus.SUCCEEDED
+    )

@@ -62,15 +62,24 @@ class RunFeed:
         self._output_cursor = 0
         self.last_output: dict[str, float] = {}  # task -> time of its newest output line
         self.last_line: dict[str, str] = {}  # task -> that line (what an agent does now)
+        # the commands this dashboard sent that the engine answered there and then (their
+        # answers are told by the screen that sent them), and the last one's answer
+        self.told: set[int] = set()
+        self.answer: ev.Event | None = None
 
     async def send(self, order: Command) -> str | None:
         """Hand `order` to the run's engine (through its socket): None once it took it, else
         why not (no engine holds the run, its socket is not open to this user, the engine
         refused it: an observer of a shared run who may not operate, say)."""
+        self.answer = None
         try:
-            _, answer = await deliver(self.store, self.run_id, order)
+            number, answer = await deliver(self.store, self.run_id, order)
         except PhasegateError as exc:
             return str(exc)
+        if isinstance(answer, ev.CommandDone | ev.GateRefused):
+            # (the caller says it; read back from the run, it is not said again here)
+            self.answer = answer
+            self.told.add(number)
         if isinstance(answer, ev.CommandDone) and not answer.ok:
             why = answer.message
         elif isinstance(answer, ev.GateRefused):

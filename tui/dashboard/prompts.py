@@ -168,14 +168,19 @@ class Prompts:
             if isinstance(prompt, GatePrompt) and prompt.gate in voted:
                 prompt.voted()
         me = os.getuid()
-        for answer in answers:  # (a refusal is told to whoever sent it, not every dashboard)
+        # a refusal is told to whoever sent it, not every dashboard; the screen of this one
+        # that sent a command has told its answer already
+        told = self._feed.told
+        for answer in answers:
             if isinstance(answer, ev.GateRefused) and answer.uid in (me, -1):
-                self._app.notify(f"{answer.user}: {answer.why}", severity="warning", timeout=6)
-            elif isinstance(answer, ev.CommandDone):
+                if answer.command not in told:
+                    why = safe(f"{answer.user}: {answer.why}")
+                    self._app.notify(why, severity="warning", timeout=6)
+            elif isinstance(answer, ev.CommandDone) and answer.command not in told:
                 if answer.ok:
-                    self._app.notify(answer.message, timeout=4)
+                    self._app.notify(safe(answer.message), timeout=4)
                 elif answer.uid in (me, -1):
-                    self._app.notify(answer.message, severity="warning", timeout=4)
+                    self._app.notify(safe(answer.message), severity="warning", timeout=4)
         for gate in opened:
             g = self._feed.state.gates.get(gate)
             if g is None or g.status != "open" or self._feed.state.finished_at is not None:

@@ -19,9 +19,10 @@ from phasegate.engine.client.policy import (
     may_answer_permission,
 )
 from phasegate.engine.model import commands as cmd
+from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import PhasegateError
 from phasegate.engine.model.identity import current_identity
-from phasegate.engine.model.statuses import BAD, PhaseStatus
+from phasegate.engine.model.refusals import TaskAction, task_refusal
 from phasegate.tui.dashboard.amend import amend_in_editor
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.prompts import Prompts
@@ -51,6 +52,13 @@ RISK_LINES = 3  # the risk feed's height on a short terminal: its newest risk, i
 # ROWS_LEAST rows: (phases and agents shown, the risk feed's lines: 0 hidden, None as ever)
 _SHORT = ((True, None), (True, RISK_LINES), (False, RISK_LINES), (False, 0))
 _AROUND = 5  # lines about the table's rows: header, footer, the table's border and heading
+# the task keys' actions, as the engine names them
+_ACTIONS: dict[str, TaskAction] = {
+    "retry": "retry",
+    "skip": "skip",
+    "cancel_task": "cancel",
+    "priority": "priority",
+}
 
 
 def panels(height: int) -> tuple[bool, int | None]:
@@ -369,27 +377,17 @@ class DashboardScreen(Screen[None]):
         return steerable or action not in self.STEERING
 
     def _refused(self, action: str) -> str | None:
-        """Why the engine would refuse `action` (a TASK_KEYS one) on the selected task now,
-        as it says it (engine/run/control.py); None when it would take it."""
+        """Why the engine would refuse `action` (a TASK_KEYS one) on the selected task now, in
+        its words (engine/model/refusals.py); None when it would take it."""
         state, tid = self.feed.state, self.query_one(TaskTable).selected
-        t = state.tasks.get(tid) if tid is not None else None
-        if t is None:
+        if tid is None:
             return "no task is selected"
-        if action == "retry":
-            phase = state.phases.get(t.phase)
-            if t.status not in BAD:
-                return (
-                    f"task '{tid}' is {t.status.value}: only a failed, timed-out, cancelled "
-                    "or blocked task can run again"
-                )
-            if phase is None or phase.status is not PhaseStatus.RUNNING:
-                return f"task '{tid}' is in phase '{t.phase}', which is not running now"
-            return None
-        if t.status.terminal:
+        why, t = task_refusal(state, _ACTIONS[action], tid), state.tasks.get(tid)
+        if why is not None and action != "retry" and t is not None and t.status.terminal:
             verb = {"skip": "skip", "cancel_task": "cancel"}.get(action, "reorder")
             again = "; R runs it again" if self._refused("retry") is None else ""
-            return f"task '{tid}' has ended already ({t.status.value}): nothing to {verb}{again}"
-        return None
+            return f"{why}: nothing to {verb}{again}"
+        return why
 
     def _task_for(self, action: str) -> str | None:
         """The selected task, when the engine would take `action` on it now; else None, once
@@ -452,6 +450,10 @@ class DashboardScreen(Screen[None]):
         why = await self.feed.send(order)
         if why is not None:
             self.app.notify(safe(why), severity="error", timeout=6)
+            return
+        answer = self.feed.answer
+        if isinstance(answer, ev.CommandDone):  # (its own words: `paused: running tasks ...`)
+            self.app.notify(safe(answer.message), timeout=4)
             return
         phase = order.phase if isinstance(order, cmd.Pause | cmd.Resume) else ""
         of = f" of phase {safe(phase)}" if phase else ""
