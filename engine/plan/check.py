@@ -24,7 +24,7 @@ from phasegate.engine.plan.flaws import mapping as _mapping
 from phasegate.engine.plan.flaws import unknown_names as _unknown_names
 from phasegate.engine.plan.messages import cut as _cut
 from phasegate.engine.plan.model import AGENT_AND_CAPABILITY
-from phasegate.engine.plan.template import BUILTINS, names_in
+from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
 
 
 def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> Iterator[Flaw]:
@@ -188,6 +188,24 @@ def _check_vars(variables: dict[Any, Any]) -> Iterator[Flaw]:
                 (
                     f"'{_cut(name)}' is a built-in variable, set by phasegate; "
                     f"choose another name (built-ins: {', '.join(BUILTINS)})"
+                ),
+            )
+
+
+def reserved_vars(data: dict[str, Any]) -> Iterator[Flaw]:
+    """Warnings: a variable of the plan named as one phasegate sets where it uses it
+    (`{script}`, `{query}`): its value is not what that place gets. Not a problem: a run's kept
+    plan with one still loads (to show it, to take the run over)."""
+    variables = data.get("vars")
+    for name in variables if isinstance(variables, dict) else ():
+        if name in CONTEXTUAL:
+            yield Flaw(
+                ("vars", name),
+                True,
+                (
+                    f"'{name}' is set by phasegate {CONTEXTUAL[name]}: this variable's value is "
+                    "not used there; choose another name (reserved: "
+                    f"{', '.join(CONTEXTUAL)})"
                 ),
             )
 

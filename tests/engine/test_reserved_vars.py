@@ -80,3 +80,23 @@ def test_validate_and_run_refuse_a_reserved_var_with_exit_2(tmp_path: Path, comm
     assert done.returncode == 2, out
     assert "--var: 'script' is a reserved variable, set by phasegate in an agent's" in out
     assert not (tmp_path / "data" / "pg.db").exists()  # (nothing was run)
+
+
+def test_a_plan_variable_with_a_reserved_name_is_warned_of_and_still_loads(
+    tmp_path: Path,
+) -> None:
+    """A plan's own `vars: {script: ...}` is not what an agent's `command` gets as `{script}`:
+    a warning says so; a problem would stop a run's kept plan from loading (to show or take it
+    over), so it stays a warning."""
+    path = write_plan(
+        tmp_path, PLAN.replace("vars: {branch: main}", "vars: {branch: main, script: x}")
+    )
+    plan = load_plan(str(path), [])
+    assert [(w.key, w.message) for w in plan.warnings] == [
+        (
+            "vars.script",
+            f"'script' is set by phasegate {WHERE['script']}: this variable's value is not used "
+            "there; choose another name (reserved: script, query)",
+        )
+    ]
+    assert load_plan(str(write_plan(tmp_path, PLAN)), []).warnings == []
