@@ -10,7 +10,7 @@ from collections.abc import Callable
 import psutil
 from textual.geometry import Region
 from textual.widget import Widget
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Footer
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.identity import Identity
@@ -115,4 +115,15 @@ def run_started(
         tasks=[{"id": t, "phase": phase, "agent": agent, "needs": []} for t in tasks],
         agents=[{"id": agent, "slots": slots}],
         **more,  # type: ignore[arg-type]
+    )
+
+
+def footer(app: PhasegateApp, width: int) -> str:
+    """The footer's keys as a user sees them, whole and inside the screen (the palette's hint
+    on the right left out)."""
+    keys = app.screen.query_one(Footer).query("FooterKey")
+    return " ".join(
+        text(k).strip()
+        for k in keys
+        if k.display and k.region.right <= width and not k.has_class("-command-palette")
     )

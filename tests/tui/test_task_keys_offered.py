@@ -23,7 +23,7 @@ from phasegate.tui.dashboard.screens.browser import BrowserScreen
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
-from .helpers import SIZE, dashboard, live_run, run_started, text, until_shown
+from .helpers import SIZE, dashboard, footer, live_run, run_started, until_shown
 from .helpers import commands as sent_commands
 
 
@@ -39,17 +39,6 @@ async def _going(db: str) -> str:
         ev.TaskStarted(now - 50, "busy", 1, "a", 1, 1),
     ]
     return await live_run(db, "going", events)
-
-
-def footer(app: PhasegateApp, width: int) -> str:
-    """The footer's keys as a user sees them, whole and inside the screen (the palette's hint
-    on the right left out)."""
-    keys = app.screen.query_one(Footer).query("FooterKey")
-    return " ".join(
-        text(k).strip()
-        for k in keys
-        if k.display and k.region.right <= width and not k.has_class("-command-palette")
-    )
 
 
 async def _select(pilot: Pilot[object], screen: DashboardScreen, task: str) -> None:

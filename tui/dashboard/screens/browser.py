@@ -103,7 +103,7 @@ class RunTable(DataTable[object]):
 class BrowserScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="browser.help"),
-        Binding("slash", "filter", "Find", id="browser.filter"),
+        Binding("slash", "filter", "Find", id="browser.filter", priority=True),
         Binding("o", "sort", "Sort", id="browser.sort"),
         Binding("q", "app.quit", "Quit", id="browser.quit"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="browser.escape"),
@@ -217,11 +217,18 @@ class BrowserScreen(Screen[None]):
         self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
         self.show()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`/` is a priority key (the box has the keys typed after it in one burst, a paste or
+        a fast typist: the widget that had them queued lost them), and text in the box."""
+        if action == "filter":
+            return self.focused is not self.query_one("#filter", Input)
+        return True
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.add_class("visible")
         box.value = self.filter_text
-        box.focus()
+        self.set_focus(box)  # (at once: the keys typed right after `/` are the filter's)
 
     @on(Input.Changed, "#filter")
     def _filter_live(self, event: Input.Changed) -> None:

@@ -63,7 +63,9 @@ class DashboardScreen(Steering):
         Binding("question_mark", "help", "Help", id="dashboard.help"),
         # (a run opened from the run browser, `phasegate ui`: back to the list of runs)
         Binding("escape", "back", "Back", id="dashboard.back"),
-        Binding("slash", "filter", "Find", id="dashboard.filter"),  # (short: fits 60 columns)
+        # (short: fits 60 columns; priority: the box has the keys typed after `/` in one
+        # burst, a paste or a fast typist; else the table, which had them queued, lost them)
+        Binding("slash", "filter", "Find", id="dashboard.filter", priority=True),
         Binding("l", "logs", "Logs", id="dashboard.logs"),
         Binding("o", "sort", "Sort", id="dashboard.sort"),
         Binding("g", "gates", "Gates", id="dashboard.gates"),
@@ -88,7 +90,9 @@ class DashboardScreen(Steering):
         # (when the engine died: the offer again, after `esc` put it off)
         Binding("r", "take_over", "Take over", id="dashboard.take_over"),
         Binding("q", "quit_run", "Quit", id="dashboard.quit"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.escape"),
+        # (offered while a filter is typed or set: in a run opened from the browser, `esc`
+        # clears it before it goes back)
+        Binding("escape", "clear_filter", "Clear filter", id="dashboard.escape"),
     ]
     # what gives way in a footer too narrow for every key (80 columns: the keys of the selected
     # task come before these), first the palette's hint; `? Help` and `q Quit` always stay
@@ -342,14 +346,18 @@ class DashboardScreen(Steering):
         observer of a shared run), no pause, steering or detach once the run has ended or
         while no engine holds it (None: shown dimmed), nothing the engine would refuse for the
         selected task's status (its key then says why not: `refuse`)."""
+        focused = self.focused
+        if focused is not None and focused.id == "filter":  # typing a filter: keys are text
+            return action == "clear_filter"  # (and `enter` applies it)
+        if action in ("back", "clear_filter"):  # `esc`: the filter first, then back
+            filtered = bool(self.query_one(TaskTable).filter_text)
+            return filtered if action == "clear_filter" else self.browse_back and not filtered
         if action == "refuse":
             target = str(parameters[0])
             return self.allowed(target) and self.check_action(target, ()) is False
         if not self.allowed(action):
             return False
         steerable = self.feed.state.finished_at is None and self._alive
-        if action == "back":
-            return self.browse_back
         if action in self.TASK_KEYS:
             return steerable and self._refused(action) is None
         if action == "note":  # (welcome after the end too; with no engine, `n` says why not)
@@ -380,7 +388,8 @@ class DashboardScreen(Steering):
     def _filter_done(self, event: Input.Submitted) -> None:
         self.query_one(TaskTable).set_filter(event.value, self.feed.state)
         event.input.remove_class("visible")
-        self.query_one(TaskTable).focus()
+        self.set_focus(self.query_one(TaskTable))
+        self.refresh_bindings()  # (`esc Clear filter`, or not)
 
     @on(Input.Changed, "#filter")
     def _filter_live(self, event: Input.Changed) -> None:
@@ -400,7 +409,8 @@ class DashboardScreen(Steering):
             box.remove_class("visible")
             box.value = ""
             self.query_one(TaskTable).set_filter("", self.feed.state)
-            self.query_one(TaskTable).focus()
+            self.set_focus(self.query_one(TaskTable))
+            self.refresh_bindings()
         elif self.browse_back:
             self.app.pop_screen()
 

@@ -25,7 +25,7 @@ POLL = 0.1
 class TaskScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="task.back"),
-        Binding("slash", "search", "Search", id="task.search"),
+        Binding("slash", "search", "Search", id="task.search", priority=True),
         Binding("n", "clear_search", "Clear search", show=False, id="task.clear"),
         Binding("j", "scroll_down", "Down", show=False, id="task.down"),
         Binding("k", "scroll_up", "Up", show=False, id="task.up"),
@@ -101,6 +101,13 @@ class TaskScreen(Screen[None]):
             self.query_one(OutputLog).focus()
             return
         self.app.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`/` is a priority key (the box has the keys typed after it in one burst, a paste or
+        a fast typist: the widget that had them queued lost them), and text in the box."""
+        if action == "search":
+            return self.focused is not self.query_one("#search", Input)
+        return True
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
