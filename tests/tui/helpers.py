@@ -127,3 +127,30 @@ def footer(app: PhasegateApp, width: int) -> str:
         for k in keys
         if k.display and k.region.right <= width and not k.has_class("-command-palette")
     )
+
+
+async def gate_waiting(db: str, run_id: str, plan: str, now: float) -> str:
+    """A live run of two phases, 700 s old: `t` of phase `p` done, its manual gate
+    `manual-review-gate` waiting for 600 s, 90 s of phase `q` forecast after it."""
+    started = ev.RunStarted(
+        now - 700,
+        run_id,
+        plan,
+        "x.yaml",
+        phases=[{"id": "p"}, {"id": "q"}],
+        tasks=[
+            {"id": "t", "phase": "p", "agent": "a", "needs": []},
+            {"id": "u", "phase": "q", "agent": "a", "needs": []},
+        ],
+        agents=[{"id": "a", "slots": 1}],
+        gates=[{"id": "manual-review-gate", "after": "p", "approval": "manual", "quorum": 1}],
+    )
+    events = [
+        started,
+        ev.PhaseStarted(now - 700, "p"),
+        ev.TaskStarted(now - 700, "t", 1, "a", 1, 1),
+        ev.TaskFinished(now - 650, "t", 1, "succeeded", 0),
+        ev.GateOpened(now - 600, "manual-review-gate", 1, [], "ab" * 32, "manual"),
+        ev.ForecastUpdated(now - 600, 90.0, 0, {"q": 90.0}),
+    ]
+    return await live_run(db, run_id, events)

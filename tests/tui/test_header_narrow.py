@@ -8,37 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from phasegate.engine.model import events as ev
 from phasegate.tui.dashboard.app import PhasegateApp
 from phasegate.tui.dashboard.widgets.header import RunHeader
 
-from .helpers import SIZE, dashboard, live_run, text
+from .helpers import SIZE, dashboard, gate_waiting, text
 
 
 async def test_a_waiting_gate_leaves_room_for_the_times_and_counts(tmp_path: Path) -> None:
     db, now = f"{tmp_path}/h.db", time.time()
-    started = ev.RunStarted(
-        now - 700,
-        "narrow",
-        "markup-plan-with-a-really-long-name",
-        "x.yaml",
-        phases=[{"id": "p"}, {"id": "q"}],
-        tasks=[
-            {"id": "t", "phase": "p", "agent": "a", "needs": []},
-            {"id": "u", "phase": "q", "agent": "a", "needs": []},
-        ],
-        agents=[{"id": "a", "slots": 1}],
-        gates=[{"id": "manual-review-gate", "after": "p", "approval": "manual", "quorum": 1}],
-    )
-    events = [
-        started,
-        ev.PhaseStarted(now - 700, "p"),
-        ev.TaskStarted(now - 700, "t", 1, "a", 1, 1),
-        ev.TaskFinished(now - 650, "t", 1, "succeeded", 0),
-        ev.GateOpened(now - 600, "manual-review-gate", 1, [], "ab" * 32, "manual"),
-        ev.ForecastUpdated(now - 600, 90.0, 0, {"q": 90.0}),
-    ]
-    run_id = await live_run(db, "narrow", events)
+    run_id = await gate_waiting(db, "narrow", "markup-plan-with-a-really-long-name", now)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

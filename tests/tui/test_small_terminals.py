@@ -21,7 +21,7 @@ from phasegate.tui.dashboard.widgets.phases import PhasePanel
 from phasegate.tui.dashboard.widgets.risks import RiskFeed
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
-from .helpers import dashboard, live_run, run_started, text
+from .helpers import dashboard, gate_waiting, live_run, run_started, text
 
 TASKS = [f"task-{i}" for i in range(8)]
 LONG_PLAN = "a-really-long-plan-name-for-the-nightly-build"
@@ -70,28 +70,7 @@ async def test_at_40x12_the_table_shows_rows_and_the_header_the_status_and_times
 
 async def test_at_60_columns_the_header_keeps_a_waiting_gates_times(tmp_path: Path) -> None:
     db, now = f"{tmp_path}/g.db", time.time()
-    started = ev.RunStarted(
-        now - 700,
-        "b469172a",
-        LONG_PLAN,
-        "x.yaml",
-        phases=[{"id": "p"}, {"id": "q"}],
-        tasks=[
-            {"id": "t", "phase": "p", "agent": "a", "needs": []},
-            {"id": "u", "phase": "q", "agent": "a", "needs": []},
-        ],
-        agents=[{"id": "a", "slots": 1}],
-        gates=[{"id": "manual-review-gate", "after": "p", "approval": "manual", "quorum": 1}],
-    )
-    events = [
-        started,
-        ev.PhaseStarted(now - 700, "p"),
-        ev.TaskStarted(now - 700, "t", 1, "a", 1, 1),
-        ev.TaskFinished(now - 650, "t", 1, "succeeded", 0),
-        ev.GateOpened(now - 600, "manual-review-gate", 1, [], "ab" * 32, "manual"),
-        ev.ForecastUpdated(now - 600, 90.0, 0, {"q": 90.0}),
-    ]
-    run_id = await live_run(db, "b469172a", events)
+    run_id = await gate_waiting(db, "b469172a", LONG_PLAN, now)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=(60, 24)) as pilot:
         await pilot.pause()
