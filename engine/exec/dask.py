@@ -326,8 +326,10 @@ class DaskExecutor:
 
         self.spawn(send())
 
-    async def settle(self, run_id: str, task: str, attempt: int, action: str) -> tuple[str, str]:
-        """A dead engine's attempt here, at a take-over: (action, why). Its Dask task went with
+    async def settle(
+        self, run_id: str, task: str, attempt: int, action: str
+    ) -> tuple[str, str, str]:
+        """A dead engine's attempt here, at a take-over: (action, why, ""). Its Dask task went with
         that engine's client (the workers killed its group when the scheduler released it), so
         it is never adopted: it runs again, or is skipped as asked. What the run's tasks left
         on the workers is stopped first (once per run), found by the run's id."""
@@ -335,8 +337,9 @@ class DaskExecutor:
             self._settled[run_id] = asyncio.ensure_future(self._stop_run(run_id))
         note = await asyncio.shield(self._settled[run_id])
         if action == "adopt":
-            return "rerun", f"its Dask task went with the dead engine's client; {note}: run again"
-        return action, note
+            why = f"its Dask task went with the dead engine's client; {note}: run again"
+            return "rerun", why, ""
+        return action, note, ""  # (nothing is lost on a worker: its group went with the client)
 
     async def _stop_run(self, run_id: str) -> str:
         try:

@@ -387,7 +387,9 @@ class SshExecutor:
         self._procs.add(proc)
         return proc
 
-    async def settle(self, run_id: str, task: str, attempt: int, action: str) -> tuple[str, str]:
+    async def settle(
+        self, run_id: str, task: str, attempt: int, action: str
+    ) -> tuple[str, str, str]:
         """A dead engine's attempt here, after a take-over (ssh_reap.settle)."""
         return await settle(self, run_id, task, attempt, action)
 

@@ -114,24 +114,25 @@ class LostAttempts:
 
 async def settle(
     ex: SshExecutor, run_id: str, task: str, attempt: int, action: str
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     """A dead engine's attempt on `ex`'s host, after a take-over: (`adopted` or `rerun` or the
-    action, why). Its group is stopped unless it is adopted; a host that cannot be reached
-    keeps it as lost, so that it is stopped before the host runs anything new."""
+    action, why, the host it is lost on). Its group is stopped unless it is adopted; a host that
+    cannot be reached keeps it as lost, so that it is stopped before the host runs anything new
+    (the take-over records the host: an engine taking the run over after this one knows it)."""
     d, host = boot.task_dir(run_id, task, attempt), ex.key
     try:
         state = (await ex.run(boot.status_of(d))).strip()
     except (OSError, asyncssh.Error, SshError) as exc:
         ex.lost.add(Lost(task, attempt, d, 0, 5.0, False))
-        return ("rerun" if action == "adopt" else action), f"{host} unreachable: {exc}"
+        return ("rerun" if action == "adopt" else action), f"{host} unreachable: {exc}", host
     if action == "adopt":
         if state.startswith("done"):
-            return "adopted", f"it ended with exit code {state.split()[1]} on {host}"
+            return "adopted", f"it ended with exit code {state.split()[1]} on {host}", ""
         if state.startswith("running"):
-            return "adopted", f"its process {state.split()[1]} on {host} lives on"
-        return "rerun", f"its process on {host} is gone and left no exit status: run again"
+            return "adopted", f"its process {state.split()[1]} on {host} lives on", ""
+        return "rerun", f"its process on {host} is gone and left no exit status: run again", ""
     if state.startswith("running"):
         with contextlib.suppress(OSError, asyncssh.Error, SshError):
             await ex.run(boot.stop_group(int(state.split()[1]), 5.0))
-        return action, f"its process group on {host} was stopped"
-    return action, ""
+        return action, f"its process group on {host} was stopped", ""
+    return action, "", ""

@@ -244,6 +244,11 @@ def run_recovered(s: RunState, e: ev.RunRecovered) -> None:
             continue
         _release(s, t)
         t.pid = None
+        host = str(entry.get("lost_on") or "")
+        if host:  # its host out of reach at the take-over: it may run on there
+            kept = [x for x in t.lost if x.host != host]
+            number = int(entry.get("attempt") or t.attempts)
+            t.lost = [*kept, LostAttempt(host, number, 0, t.agent or "")]
         if action == "skipped":
             t.status, t.reason, t.finished_at = TaskStatus.SKIPPED, "skipped on resume", e.ts
         else:

@@ -74,16 +74,17 @@ class TakeOver:
             action = action if action in ("rerun", "adopt", "skip") else "rerun"
             executor: Any = self._executors.for_agent(agent)
             number = state.tasks[tid].attempts
-            action, note = await executor.settle(before.id, tid, number, action)
-            entries.append(
-                {
-                    "task": tid,
-                    "attempt": number,
-                    "action": "skipped" if action == "skip" else action,
-                    "pids": [],
-                    "note": note,
-                }
-            )
+            action, note, lost_on = await executor.settle(before.id, tid, number, action)
+            entry: dict[str, object] = {
+                "task": tid,
+                "attempt": number,
+                "action": "skipped" if action == "skip" else action,
+                "pids": [],
+                "note": note,
+            }
+            if lost_on:  # (its host out of reach: the fold keeps it lost, as a task's end does)
+                entry["lost_on"] = lost_on
+            entries.append(entry)
         host.emit(
             ev.RunRecovered(host.now(), user, before.engine_pid, before.heartbeat_at, entries)
         )

@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from phasegate.engine.durable import recovery
+from phasegate.engine.exec.ssh_reap import LostAttempts, settle
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.event_base import from_json
 from phasegate.engine.model.fold import project
@@ -126,3 +128,36 @@ async def test_regression_a_take_over_stops_the_attempt_its_dead_engine_lost_bef
         if watcher is not None:
             watcher.cancel()
         stop_left(tmp_path)
+
+
+def test_an_attempt_a_take_over_could_not_reach_is_kept_by_the_fold() -> None:
+    """Regression: an engine taking a run over while the host of a running attempt was out of
+    reach kept that attempt as lost in its memory only; an engine taking the run over after it
+    (the second died too) ran the retry on the host beside it."""
+    events = _started(["far"])[:2]  # (attempt 1 running when the first engine died)
+    unreached = {
+        "task": "long",
+        "attempt": 1,
+        "action": "rerun",
+        "pids": [],
+        "note": f"{HOST} unreachable: timed out",
+        "lost_on": HOST,
+    }
+    events.append(ev.RunRecovered(4.0, "me", 99, 3.5, [unreached]))
+    t = project(events).tasks["long"]
+    assert t.lost == [LostAttempt(HOST, 1, 0, "far")] and t.status is TaskStatus.PENDING
+    reached = {**unreached, "note": "", "lost_on": ""}  # (as before: nothing kept)
+    assert (
+        project([*events[:2], ev.RunRecovered(4.0, "me", 99, 3.5, [reached])]).tasks["long"].lost
+        == []
+    )
+
+
+async def test_a_take_over_that_cannot_reach_the_host_says_the_attempt_is_lost_there() -> None:
+    async def unreachable(command: str) -> str:
+        raise OSError("timed out")
+
+    ex: Any = SimpleNamespace(key=HOST, lost=LostAttempts(HOST), run=unreachable)
+    action, note, lost_on = await settle(ex, "r", "long", 1, "adopt")
+    assert (action, lost_on) == ("rerun", HOST) and "unreachable: timed out" in note
+    assert ex.lost and "attempt 1 of long" in ex.lost.note()
