@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from phasegate.engine.agents.commands import Commands, commands
 from phasegate.engine.model.secrets import Redactor
 from phasegate.engine.plan.template import substitute
 
@@ -92,27 +93,72 @@ def ruling(
 ) -> tuple[str, str]:
     """allow, deny or ask, and the rule that says so: deny wins over allow, allow over ask; a
     request no rule names is asked. `native`: the tool's name in the agent's own protocol (when
-    `tool` is its mapped name), which a rule may name too."""
+    `tool` is its mapped name), which a rule may name too.
+
+    A shell command is judged command by command (commands.py): a rule with a command
+    (`Bash(git diff:*)`) denies a chain or pipe if it names any of its commands, and allows it
+    only if allow rules name every one; a command that cannot be taken apart (`$(...)`, a
+    subshell, a redirection into a file, more than one line) is allowed by no such rule."""
     if rules is None:
         return "ask", ""
+    parts = commands(tool_input) if "command" in tool_input else None
     for verdict, listed in (("deny", rules.deny), ("allow", rules.allow), ("ask", rules.ask)):
+        if verdict == "allow" and parts is not None:
+            found = _every(listed, tool, native, parts)
+            if found:
+                return verdict, found
+            continue
         for rule in listed:
-            if _matches(rule, tool, tool_input, native):
+            if _matches(rule, tool, tool_input, native, parts):
                 return verdict, rule
     return "ask", ""
 
 
-def _matches(rule: str, tool: str, tool_input: dict[str, Any], native: str) -> bool:
+def _every(rules: list[str], tool: str, native: str, parts: Commands) -> str:
+    """The allow rule that allows the shell command whose `parts` are given (the first of those
+    that allow its commands), or "" when some command of it is allowed by none."""
+    whole = next((r for r in rules if _named(r, tool, native) == ""), "")
+    if whole:  # (the tool itself, whatever its command)
+        return whole
+    if parts.opaque or not parts.each:
+        return ""
+    used: list[str] = []
+    for command in parts.each:
+        rule = next((r for r in rules if _allows(_named(r, tool, native), command)), None)
+        if rule is None:
+            return ""
+        used.append(rule)
+    return used[0]
+
+
+def _named(rule: str, tool: str, native: str) -> str | None:
+    """The rule's argument when it names `tool` (or its native name): "" for the tool whole,
+    None when it names another tool."""
     m = _RULE.match(rule.strip())
     if m is None or m.group("tool") not in (tool, native or tool):
-        return False
-    arg = m.group("arg")
-    if arg is None:
-        return True
-    command = str(tool_input.get("command") or tool_input.get("file_path") or "")
+        return None
+    return m.group("arg") or ""
+
+
+def _allows(arg: str | None, command: str) -> bool:
+    if not arg:
+        return arg == ""
     if arg.endswith(":*"):
         return command == arg[:-2] or command.startswith(arg[:-2] + " ")
     return command == arg
+
+
+def _matches(
+    rule: str, tool: str, tool_input: dict[str, Any], native: str, parts: Commands | None
+) -> bool:
+    arg = _named(rule, tool, native)
+    if arg is None:
+        return False
+    if arg == "":
+        return True
+    if parts is not None:  # (a deny or an ask: any command of the chain it names)
+        return any(_allows(arg, c) for c in parts.named)
+    return _allows(arg, str(tool_input.get("file_path") or ""))
 
 
 def detail(tool: str, tool_input: dict[str, Any]) -> str:

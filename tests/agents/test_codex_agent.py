@@ -112,8 +112,9 @@ def test_a_prompt_runs_and_its_usage_session_and_message_are_kept(
 def test_a_command_the_plans_rule_allows_runs_and_its_output_goes_to_the_model(
     tmp_path: Path, codex_bin: Path, fake_openai: FakeOpenAI
 ) -> None:
-    fake_openai.script(Shell("echo hello-from-codex > ok.txt"), Text("done"))
-    run = Run(tmp_path, codex_bin, fake_openai, '{allow: ["Bash(echo:*)"]}')
+    # (each command of the pipe named by a rule: a redirection into a file would be asked)
+    fake_openai.script(Shell("echo hello-from-codex | tee ok.txt"), Text("done"))
+    run = Run(tmp_path, codex_bin, fake_openai, '{allow: ["Bash(echo:*)", "Bash(tee:*)"]}')
     assert run.ended()["status"] == "succeeded"
     assert (tmp_path / "ok.txt").read_text() == "hello-from-codex\n"
     assert run.asked() is None
@@ -121,7 +122,7 @@ def test_a_command_the_plans_rule_allows_runs_and_its_output_goes_to_the_model(
         len(_outputs(fake_openai)) == 1 and "Process exited with code 0" in _outputs(fake_openai)[0]
     )
     logs = run.pg("logs", run.id, "w").stdout
-    assert "→ Bash: echo hello-from-codex > ok.txt" in logs
+    assert "→ Bash: echo hello-from-codex | tee ok.txt" in logs
     assert "the plan's rule Bash(echo:*) allows it" in logs and "← exit 0" in logs
 
 

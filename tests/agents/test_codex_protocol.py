@@ -152,10 +152,12 @@ def test_an_approval_no_rule_names_is_asked_of_a_person_and_answered() -> None:
 def test_the_plans_rules_answer_at_once() -> None:
     t = talk(Permissions(allow=["Bash(echo:*)"], deny=["Bash(rm:*)"]))
     started(t)
-    said = t.read("out", command_asked(0, "echo hi > ok.txt"))
+    said = t.read("out", command_asked(0, "echo hi | echo ok"))
     assert not said.asks
     assert sent(said) == [{"id": 0, "result": {"decision": "accept"}}]
-    assert said.show == ["✓ Bash: echo hi > ok.txt (the plan's rule Bash(echo:*) allows it)"]
+    assert said.show == ["✓ Bash: echo hi | echo ok (the plan's rule Bash(echo:*) allows it)"]
+    # (a redirection into a file writes it: no rule names that, a person is asked)
+    assert t.read("out", command_asked(2, "echo hi > ok.txt")).asks
     said = t.read("out", command_asked(1, "rm -rf important"))
     assert sent(said) == [{"id": 1, "result": {"decision": "decline"}}]
     assert said.show == ["✗ Bash: rm -rf important (the plan's rule Bash(rm:*) denies it)"]
