@@ -128,7 +128,9 @@ class OperatorControl:
         if ps.status.ended:
             return False, f"phase '{phase}' has ended ({ps.status.value})"
         if hold == ps.held:
-            return False, f"phase '{phase}' is {'paused' if hold else 'not paused'} already"
+            return False, f"phase '{phase}' is paused already" if hold else (
+                f"phase '{phase}' is not paused"
+            )
         if hold:
             host.emit(ev.RunPaused(host.now(), by, reason, phase))
             return True, f"phase '{phase}' paused: none of its tasks starts until resumed"

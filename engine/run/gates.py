@@ -239,6 +239,11 @@ def judge(
     """May `who` take this decision on this gate now?"""
     if state.status != "open":
         why = _WHY.get(state.status, f"it is {state.status.value}")
+        if state.status == "waiting" and state.attempt:  # (decided once, then sent back)
+            why = (
+                "a rejection sent the run back and its phase runs again; it opens again when "
+                "that phase ends"
+            )
         return Verdict(False, f"gate '{gate.id}' is not waiting for a decision: {why}")
     # decided by an earlier decision the engine has not closed the gate for yet (several
     # decisions in one batch): exactly one decision decides

@@ -380,3 +380,25 @@ async def test_one_decision_decides_a_gate_and_the_later_ones_are_refused(tmp_pa
     for refused in rows[1:]:
         assert isinstance(refused, ev.GateRefused)
         assert "rejected by alice: not yet" in refused.why or "was rejected" in refused.why
+
+
+def test_a_decision_on_a_gate_sent_back_by_a_rejection_says_so() -> None:
+    """Regression: an approval that lost a race to a rejection (which sent the run back) was
+    refused with "its phase has not finished yet", as if the gate had never opened."""
+    from phasegate.engine.model.identity import Identity
+    from phasegate.engine.model.state import GateState
+    from phasegate.engine.model.statuses import GateStatus
+    from phasegate.engine.plan.model import Gate
+    from phasegate.engine.run.gates import judge
+
+    gate = Gate(id="review", after="build")
+    who = Identity("bob", 1001, "h")
+    never = GateState("review", "build")
+    back = GateState("review", "build", status=GateStatus.WAITING, attempt=1, reason="no tests")
+    assert judge(gate, never, who, "approve", "", "ann").why == (
+        "gate 'review' is not waiting for a decision: its phase has not finished yet"
+    )
+    assert judge(gate, back, who, "approve", "", "ann").why == (
+        "gate 'review' is not waiting for a decision: a rejection sent the run back and its "
+        "phase runs again; it opens again when that phase ends"
+    )

@@ -235,14 +235,21 @@ async def test_pause_one_phase_holds_its_tasks_until_it_is_resumed(tmp_path: Pat
         await asyncio.sleep(0.3)  # a held phase: b must not start in the meantime
         seen["b while held"] = state.tasks["b"].status
         seen["held"] = state.phases["two"].held
+        command(runner, "pause", {"phase": "two"})
+        command(runner, "resume", {"phase": "two"})
         command(runner, "resume", {"phase": "two"})
 
     state, store = await operated(tmp_path, text, operator)
     assert seen == {"b while held": TaskStatus.READY, "held": True}
     assert state.status is RunStatus.SUCCEEDED and not state.phases["two"].held
     done = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
-    assert [d.ok for d in done] == [True, False, True]
+    assert [d.ok for d in done] == [True, False, False, True, False]
     assert "no phase 'nope'" in done[1].message
+    # (it said "is not paused already")
+    assert [done[2].message, done[4].message] == [
+        "phase 'two' is paused already",
+        "phase 'two' is not paused",
+    ]
 
 
 async def test_the_run_row_says_paused_while_the_run_is_paused(tmp_path: Path) -> None:
