@@ -15,3 +15,16 @@ def test_a_retry_says_when_and_why() -> None:
     assert backoff is not None and asked is not None
     assert backoff.message == "retrying as attempt 2 in 2s (exited with code 1)"
     assert asked.message == "retrying as attempt 2 (retry asked by bob)"
+
+
+def test_a_decision_refused_for_a_gate_the_run_lacks_is_no_risk() -> None:
+    """Regression: anyone's typo (`approve RUN reviw`) showed as a risk on every dashboard; a
+    decision the gate's policy refused (someone tried) still shows."""
+    from phasegate.engine.model.state import GateState
+
+    state = RunState(gates={"review": GateState("review", "build")})
+    typo = ev.GateRefused(1.0, "reviw", "approve", "eve", 9, "this run has no gate 'reviw'")
+    tried = ev.GateRefused(1.0, "review", "approve", "eve", 9, "eve may not decide it")
+    assert risk_of(typo, state) is None
+    risk = risk_of(tried, state)
+    assert risk is not None and risk.message == "eve: eve may not decide it"

@@ -85,7 +85,9 @@ def risk_of(event: ev.Event, state: RunState) -> Risk | None:
             )
         case ev.GateClosed(outcome="rejected" | "failed"):
             return Risk(event.ts, "high", f"gate {event.gate}", f"{event.outcome}: {event.reason}")
-        case ev.GateRefused():
+        case ev.GateRefused() if event.gate in state.gates:
+            # (a decision the gate's policy refused: someone tried; a gate the run lacks, a typo
+            # told to its sender, is no risk to the run)
             return Risk(event.ts, "low", f"gate {event.gate}", f"{event.user}: {event.why}")
         case ev.RunFinished(status="failed"):
             return Risk(event.ts, "critical", "run", event.reason or "the run failed")
