@@ -17,10 +17,12 @@ import os
 from typing import Any
 
 from phasegate.engine.agents.acp_parts import (
+    POLICY_SH,
     Json,
     content_text,
     dicts,
     error_text,
+    gemini_policy,
     obj,
     parse,
     request_key,
@@ -86,7 +88,18 @@ class GeminiAdapter(AcpAdapter):
 
     def argv(self) -> list[str]:
         model = ["--model", self._agent.model] if self._agent.model else []
-        return [self._agent.binary or self.binary, *self.args, *model, *self._agent.args]
+        argv = [self._agent.binary or self.binary, *self.args, *model, *self._agent.args]
+        rules = self._agent.permissions
+        policy = gemini_policy(rules.deny) if rules is not None else ""
+        if not policy:
+            return argv
+        # the plan's deny rules as its own policy: it runs some calls without asking (`ls`)
+        return ["sh", "-c", POLICY_SH, "sh", policy, *argv]
+
+    def spec(self, launch: Launch) -> tuple[ProcSpec, str]:
+        spec, shown = super().spec(launch)
+        binary = self._agent.binary or self.binary  # (not the `sh` that gives it its policy)
+        return spec, binary + shown[len(spec.argv[0]) :]
 
 
 class AcpTalk:
@@ -339,7 +352,8 @@ class AcpTalk:
         if status in ("completed", "failed"):
             out = content_text(update.get("content"), self._hide.text)
             mark = "←" if status == "completed" else "✗"
-            lines.append(f"{mark} {self._calls[key]}" + (f" · {out}" if out else ""))
+            said = self._calls[key].removesuffix(": ")  # (a call the CLI denied: no input)
+            lines.append(f"{mark} {said}" + (f" · {out}" if out else ""))
         return [line[: SHOWN + 20] for line in lines]  # (diff lines cut alike)
 
     def _held(self, lines: list[str]) -> list[str]:

@@ -4,12 +4,66 @@ tool call's name, input and detail, a content's text, an error's text (engine/ag
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from phasegate.engine.agents.talk import SHOWN, TOOL_NAMES, detail, one_line
 
 Json = dict[str, Any]
+
+# a rule's tool (as Claude Code names it) -> Gemini CLI's tools; another name is Gemini's own
+GEMINI_TOOLS = {
+    "Bash": ("run_shell_command",),
+    "Read": ("read_file", "read_many_files"),
+    "Edit": ("replace", "write_file"),
+    "Write": ("write_file",),
+    "Grep": ("grep_search",),
+    "Glob": ("glob",),
+    "LS": ("list_directory",),
+    "WebFetch": ("web_fetch",),
+    "WebSearch": ("google_web_search",),
+}
+_RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
+# (what runs a policy file Gemini CLI reads at its start: written to a fresh temporary
+# directory, on the host the agent runs on, removed when the CLI ends)
+POLICY_SH = (
+    'd=$(mktemp -d) || exit 1; trap \'rm -rf "$d"\' EXIT; trap "exit 143" TERM; '
+    'trap "exit 130" INT; trap "exit 129" HUP; printf "%s" "$1" > "$d/deny.toml" || exit 1; '
+    'b=$2; shift 2; "$b" --policy "$d/deny.toml" "$@"'
+)
+
+
+def gemini_policy(deny: list[str]) -> str:
+    """The plan's `deny` rules as a Gemini CLI policy (TOML), so that the CLI never runs a
+    denied call, not even one it would run without asking (`ls`, `echo`, read_file): a whole
+    tool is taken out of its tools; `Bash(PREFIX:*)` and `Bash(COMMAND)` deny commands."""
+    rules = []
+    for text in deny:
+        m = _RULE.match(text.strip())
+        if m is None:
+            continue
+        tools, arg = GEMINI_TOOLS.get(m.group("tool"), (m.group("tool"),)), m.group("arg")
+        rule = [f"toolName = {_toml(tools[0] if len(tools) == 1 else list(tools))}"]
+        if arg is not None:
+            if "run_shell_command" not in tools:
+                continue  # (a path rule: the calls the CLI asks about are judged by the engine)
+            if arg.endswith(":*"):
+                rule.append(f"commandPrefix = {_toml(arg[:-2])}")
+            else:  # (the command as a whole: its JSON text, then the closing quote)
+                rule.append(f"commandRegex = {_toml(_js_escape(json.dumps(arg)[1:]))}")
+        why = f"the plan's rule {text.strip()} denies it"
+        rule += ['decision = "deny"', "priority = 900", f"denyMessage = {_toml(why)}"]
+        rules.append("[[rule]]\n" + "\n".join(rule) + "\n")
+    return "\n".join(rules)
+
+
+def _toml(value: str | list[str]) -> str:
+    return json.dumps(value, ensure_ascii=False)  # (a JSON string is a TOML basic string)
+
+
+def _js_escape(text: str) -> str:
+    return re.sub(r"[.*+?^${}()|[\]\\/]", lambda m: "\\" + m.group(0), text)
 
 
 def tool_of(call: Json) -> tuple[str, str, Json, str]:

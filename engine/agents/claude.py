@@ -51,6 +51,10 @@ class ClaudeAdapter:
             "--permission-prompt-tool",
             "stdio",
         ]
+        if agent.permissions is not None and agent.permissions.deny:
+            # (the CLI runs what it deems safe, `ls`, a Read, without asking: its own deny list
+            # holds for every call. One argument, `=`: the flag takes a list, a rule has spaces)
+            argv.append("--disallowedTools=" + ",".join(agent.permissions.deny))
         if agent.model:
             argv += ["--model", agent.model]
         if launch.session:  # a retry or a rework goes on with the agent's session
@@ -112,6 +116,8 @@ class Conversation:
                 task, attempt = self._launch.task.id, self._launch.attempt
                 said.events.append(ev.TaskUsage(0.0, task, attempt, session_id=session))
             said.show.append(f"· session {self.session} · model {message.get('model', '?')}")
+        elif kind == "system" and message.get("subtype") == "api_retry":
+            said.show.append(_retry(message))
         elif kind == "assistant":
             said.show += _assistant(message)
             self._count(message, said)
@@ -238,6 +244,18 @@ def _tokens(usage: dict[str, Any]) -> dict[str, int]:
         "output_tokens": integer(usage.get("output_tokens")),
         "cached_tokens": cached,
     }
+
+
+def _retry(message: dict[str, Any]) -> str:
+    """The CLI retries a failed API request (it says so before each retry, and nothing else
+    until the request succeeds or the retries run out): one line each, with the error."""
+    why = one_line(str(message.get("error") or ""))[:SHOWN]
+    status = message.get("error_status")
+    why += f" (HTTP {status})" if isinstance(status, int) else ""
+    attempt, most = integer(message.get("attempt")), integer(message.get("max_retries"))
+    return f"· API error{': ' + why if why.strip() else ''}, retrying (attempt {attempt}" + (
+        f" of {most})" if most else ")"
+    )
 
 
 def _assistant(message: dict[str, Any]) -> list[str]:
