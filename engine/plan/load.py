@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 
 from phasegate.engine.model.errors import PlanError, Problem
+from phasegate.engine.plan.budgets import usd_warnings
 from phasegate.engine.plan.check import reserved_vars, semantic_problems
 from phasegate.engine.plan.convert import convert
 from phasegate.engine.plan.extras import extra_flaws
@@ -148,7 +149,12 @@ def plan_from_text(
             Problem(
                 file, lines.line(w.path, key=w.key), lines.dotted(w.path), w.message, warning=True
             )
-            for w in chain(key_warnings(data), reserved_vars(data), () if to_run else unavailable)
+            for w in chain(
+                key_warnings(data),
+                reserved_vars(data),
+                usd_warnings(data),
+                () if to_run else unavailable,
+            )
         ]
     problems.extend(_unknown_vars(data, extra_vars, file, refuse_builtins=here))
     if problems or plan is None:
