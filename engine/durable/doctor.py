@@ -3,6 +3,7 @@ processes that outlive their run."""
 
 from __future__ import annotations
 
+import grp
 import os
 import shutil
 import sqlite3
@@ -21,7 +22,7 @@ from phasegate.engine.store.migrations import (
     foreign_refusal,
     foreign_tables,
 )
-from phasegate.engine.store.paths import run_path, socket_path
+from phasegate.engine.store.paths import run_path, shared_with, socket_path
 
 LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning
 BIG_WAL = 256 * 2**20
@@ -36,10 +37,6 @@ class Finding(msgspec.Struct, frozen=True):
         return {"check": self.check, "level": self.level, "detail": self.detail}
 
 
-def _mode(path: str) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
 def _writable_by_others(found: os.stat_result, directory: bool) -> bool:
     """As the engine's check (store/paths.py): group or others may write it, and it is not a
     sticky directory such as /tmp (where no one else can rename or remove our file)."""
@@ -47,31 +44,70 @@ def _writable_by_others(found: os.stat_result, directory: bool) -> bool:
     return bool(writable) and not (directory and found.st_mode & stat.S_ISVTX)
 
 
+def shared_groups(directory: str) -> set[int]:
+    """The groups that runs of the database in `directory` are shared with (`run --share`:
+    their run directories are the group's, 2750), as store/paths.py records it."""
+    groups = set()
+    try:
+        with os.scandir(os.path.join(directory, "runs")) as entries:
+            for entry in entries:
+                gid = shared_with(entry.path) if entry.is_dir(follow_symlinks=False) else None
+                if gid is not None:
+                    groups.add(gid)
+    except OSError:
+        pass  # (no run yet, or none this user may list)
+    return groups
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _exposed(found: os.stat_result, shared: set[int]) -> bool:
+    """May someone other than its owner read it, beyond a group its runs are shared with (whose
+    access `run --share` gave on purpose)?"""
+    mode = stat.S_IMODE(found.st_mode)
+    return bool(mode & 0o007 or (mode & 0o070 and found.st_gid not in shared))
+
+
 def check_directory(db_path: str) -> list[Finding]:
     directory = os.path.dirname(os.path.abspath(db_path))
     if not os.path.isdir(directory):
         return [Finding("data directory", "warn", f"{directory} does not exist yet (made on use)")]
     found = []
-    mode = _mode(directory)
-    if _writable_by_others(os.stat(directory), directory=True):
+    info = os.stat(directory)
+    mode, shared = stat.S_IMODE(info.st_mode), shared_groups(directory)
+    group = _group_name(info.st_gid)
+    # a shared database's directory is its group's on purpose (2750): `chmod 700` unshares it
+    private = f"chmod 2750 {directory}" if info.st_gid in shared else f"chmod 700 {directory}"
+    if _writable_by_others(info, directory=True):
         found.append(
             Finding(
                 "data directory",
                 "fail",
                 f"{directory} is {mode:o}: writable by others, who could swap in a database of "
-                f"theirs, so `phasegate run` refuses it; `chmod 700 {directory}`",
+                f"theirs, so `phasegate run` refuses it; `{private}`",
             )
         )
-    elif mode & 0o077:
+    elif _exposed(info, shared):
+        shared_here = info.st_gid in shared
+        beyond = f" outside group {group}, which its runs are shared with," if shared_here else ""
         found.append(
             Finding(
                 "data directory",
                 "warn",
-                f"{directory} is {mode:o}: other users can read it; `chmod 700 {directory}`",
+                f"{directory} is {mode:o}: other users{beyond} can read it; `{private}`",
             )
         )
     elif not os.access(directory, os.W_OK):
         found.append(Finding("data directory", "fail", f"{directory} is not writable"))
+    elif mode & 0o070:
+        found.append(
+            Finding("data directory", "ok", f"{directory} ({mode:o}: shared with group {group})")
+        )
     else:
         found.append(Finding("data directory", "ok", f"{directory} (700)"))
     free = shutil.disk_usage(directory).free
@@ -85,19 +121,32 @@ def check_database(db_path: str) -> list[Finding]:
     if not os.path.exists(db_path):
         return [Finding("database", "warn", f"{db_path} does not exist yet (made on first run)")]
     found = []
-    mode = _mode(db_path)
-    if _writable_by_others(os.stat(db_path), directory=False):
+    info = os.stat(db_path)
+    mode, shared = stat.S_IMODE(info.st_mode), shared_groups(os.path.dirname(db_path) or ".")
+    group = _group_name(info.st_gid)
+    # a shared database is readable by its group on purpose (0640): `chmod 600` unshares it
+    private = f"chmod 640 {db_path}" if info.st_gid in shared else f"chmod 600 {db_path}"
+    if _writable_by_others(info, directory=False):
         found.append(
             Finding(
                 "database file",
                 "fail",
                 f"{db_path} is {mode:o}: writable by others, so `phasegate run` refuses it; "
-                f"`chmod 600 {db_path}`",
+                f"`{private}`",
             )
         )
-    elif mode & 0o077:
+    elif _exposed(info, shared):
+        beyond = f": users outside group {group}, which its runs are shared with, can read it"
         found.append(
-            Finding("database file", "warn", f"{db_path} is {mode:o}; `chmod 600 {db_path}`")
+            Finding(
+                "database file",
+                "warn",
+                f"{db_path} is {mode:o}{beyond if info.st_gid in shared else ''}; `{private}`",
+            )
+        )
+    elif mode & 0o070:
+        found.append(
+            Finding("database file", "ok", f"{db_path} ({mode:o}: shared with group {group})")
         )
     where = "file:" + urllib.parse.quote(os.path.abspath(db_path)) + "?mode=ro"
     try:

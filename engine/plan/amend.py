@@ -252,10 +252,24 @@ def change_lines(changes: list[Change]) -> list[str]:
         if c["change"] != "changed":
             sign = "+" if c["change"] == "added" else "-"
             lines.append(f"{sign} {head} {c['change']}{where}")
-            continue
-        parts = [f"{name}: {_short(a)} -> {_short(b)}" for name, (a, b) in c["fields"].items()]
-        lines.append(f"~ {head}: " + "; ".join(parts))
+        else:
+            parts = [f"{name}: {_short(a)} -> {_short(b)}" for name, (a, b) in c["fields"].items()]
+            lines.append(f"~ {head}: " + "; ".join(parts))
+        if isinstance(c.get("oversight"), dict):
+            lines.append(_oversight(c["id"], c["oversight"]))
     return lines
+
+
+def _oversight(gate: str, said: dict[str, Any]) -> str:
+    """Who must agree to a change that weakens a gate (engine/run/amend_oversight.py)."""
+    quorum = int(said.get("quorum") or 1)
+    barred = ", ".join(said.get("not") or ())
+    but = f", not {barred}: the gate forbids self-approval" if barred else ""
+    if said.get("approvers"):
+        who = f"{quorum} of its approvers ({', '.join(said['approvers'])}{but})"
+    else:
+        who = f"{quorum} approval{'s' if quorum != 1 else ''} from anyone{but}"
+    return f"  ! this weakens gate {gate}: {who} must approve this change too"
 
 
 def _short(value: Any) -> str:

@@ -17,6 +17,7 @@ from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.budgets import usd_warnings
 from phasegate.engine.plan.check import reserved_vars, semantic_problems
 from phasegate.engine.plan.convert import convert
+from phasegate.engine.plan.deciders import approver_warnings
 from phasegate.engine.plan.extras import extra_flaws
 from phasegate.engine.plan.messages import cut, issue_message
 from phasegate.engine.plan.model import Plan
@@ -154,6 +155,7 @@ def plan_from_text(
                 reserved_vars(data),
                 usd_warnings(data),
                 () if to_run else unavailable,
+                () if to_run else approver_warnings(data),  # (`run` refuses: engine/run/gates)
             )
         ]
     problems.extend(_unknown_vars(data, extra_vars, file, refuse_builtins=here))

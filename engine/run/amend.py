@@ -1,7 +1,9 @@
 """Amendments of a live run, a part of the run: an operator's `amend` command (a new version of
 the plan) is checked against the run's state (engine/plan/amend.py), its impact simulated, and
 put to a change gate (`change-N`) that its approvers decide like a quality gate: the plan's
-`roles.changes`, by default the run's starter; every vote and refusal an audit row. Approved, it
+`roles.changes`, by default the run's starter, and, when it weakens a gate the run has not
+passed, that gate's approvers under its rules (engine/run/amend_oversight.py); every vote and
+refusal an audit row. Approved, it
 is applied: a `plan.amended` event carries the new text and the difference (the fold gains and
 loses tasks from it, and a take-over loads that text), and the run's parts follow the new plan:
 the task graph, the scheduler, the phase under way, the gates, the agents."""
@@ -26,6 +28,7 @@ from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.load import plan_from_text
 from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.scheduler import Scheduler
+from phasegate.engine.run import amend_oversight as oversight
 from phasegate.engine.run.gates import may_decide, out_of_reach
 from phasegate.engine.watch.history import Learned, estimate_fields, retry_extra
 from phasegate.engine.watch.impact import impact
@@ -83,11 +86,14 @@ def shape(
     }
 
 
-def unreachable(new: Plan, changes: list[dict[str, Any]], starter: str) -> list[str]:
-    """A gate that the amendment adds or changes and that could never pass in this run, as the
-    run's start refuses one: its quorum needs the starter's vote, which the gate forbids."""
+def unreachable(
+    new: Plan, changes: list[dict[str, Any]], starter: str, share: int | None = None
+) -> list[str]:
+    """A gate that the amendment adds or changes and that could never pass in this run (shared
+    with group id `share`), as the run's start refuses one: too few of the people who could
+    decide it here (out_of_reach)."""
     touched = {c["id"] for c in changes if c["what"] == "gate" and c["change"] != "removed"}
-    found = out_of_reach([g for g in new.gates if g.id in touched], starter)
+    found = out_of_reach([g for g in new.gates if g.id in touched], starter, share)
     if not found:
         return []
     return [*found, "add an approver or lower the quorum; nothing was changed"]
@@ -139,7 +145,9 @@ class Amendments:
         if not changes:
             return False, "the new plan is the plan the run follows: nothing to change"
         why = refusals(r.plan, new, changes, state, order.restarts)
-        why += unreachable(new, changes, state.user) + taken(new, state.changes)
+        why += unreachable(new, changes, state.user, r.share) + taken(new, state.changes)
+        needs = oversight.needs(r.plan, changes, state.user, who.user)
+        why += oversight.unreachable(needs)
         if why:
             return False, "refused: " + "; ".join(why)
         if any(c.status is GateStatus.OPEN for c in state.changes.values()):
@@ -149,14 +157,14 @@ class Amendments:
             state.changes, {*state.gates, *(g.id for g in (*r.plan.gates, *new.gates))}
         )
         found = impact(r.plan, new, state, r.now(), order.restarts)
-        approvers = list(r.plan.roles.changes)
+        approvers = oversight.approvers(needs)
         r.emit(
             ev.ChangeProposed(
                 r.now(),
                 change,
                 who.user,
                 who.uid,
-                changes,
+                oversight.annotated(changes, needs),
                 found,
                 approvers,
                 order.text,
@@ -166,6 +174,8 @@ class Amendments:
             )
         )
         self._proposed[change] = (new, order.restarts)
+        if oversight.gate_needs(needs):
+            return True, f"{change} waits for {oversight.waiting(needs, ())}"
         whom = ", ".join(approvers) or f"{state.user} (the run's starter)"
         return True, f"{change} waits for a decision by {whom}"
 
@@ -175,12 +185,18 @@ class Amendments:
         change = state.changes[order.gate]
         kind = order.kind.value
         why = ""
+        # (from the plan the run follows, which no amendment changes while one is open: an
+        # engine that took the run over counts the votes given before alike)
+        needs = oversight.needs(r.plan, change.diff, state.user, change.by)
+        weakens = bool(oversight.gate_needs(needs))
         if r._ending:  # (applied now, it would start work after the run's end)
             why = f"the run's work has ended: {change.id} can no longer be applied"
         elif change.status is not GateStatus.OPEN:
             why = f"{change.id} is not waiting for a decision: it {change.status.value}"
         elif kind == "reject" and not order.reason.strip():
             why = "a rejection needs a reason: --reason TEXT"
+        elif weakens:
+            why = oversight.refusal(needs, change.id, who.user, kind, change.approved_by)
         elif change.approvers and not may_decide(change.approvers, who.user):
             why = f"{who.user} may not decide {change.id}; approvers: {', '.join(change.approvers)}"
         elif not change.approvers and who.user != state.user:
@@ -205,7 +221,9 @@ class Amendments:
             )
             self._proposed.pop(change.id, None)
             return
-        self.apply(change.id, who.user)
+        if weakens and not all(n.met(change.approved_by) for n in needs):
+            return  # (the vote is in the fold now: it waits for more)
+        self.apply(change.id, ", ".join(change.approved_by) if weakens else who.user)
 
     def close_open(self) -> None:
         """As the run ends: an amendment still at its change gate can no longer be decided.

@@ -25,6 +25,7 @@ from phasegate.engine.model.statuses import SEVERITIES
 from phasegate.engine.plan.template import substitute
 
 if TYPE_CHECKING:  # (the dashboard decides gates without the plan model: start-up)
+    from phasegate.engine.plan.deciders import Accounts
     from phasegate.engine.plan.model import Criterion, Gate, TestsCriterion
 
 CRITERION_TIMEOUT = 600.0
@@ -202,25 +203,25 @@ def may_answer(
     return may_decide(approvers, user) and not (forbid_self_approval and user == starter)
 
 
-def out_of_reach(gates: Sequence[Gate], starter: str) -> list[str]:
-    """Why a run that `starter` starts could never pass these gates: a gate that forbids
-    self-approval and lists users alone (a group may hold any number of people), the starter
-    among them, leaves fewer other approvers than its quorum. [] when none does."""
-    found = []
-    for g in gates:
-        if not g.approvers or any(a.startswith("group:") for a in g.approvers):
-            continue
-        others = sorted(set(g.approvers) - ({starter} if g.forbid_self_approval else set()))
-        if len(others) >= g.quorum:
-            continue
-        why = (
-            f"gate '{g.id}' needs {g.quorum} approvals but only {len(others)} of its approvers "
-            f"may give them ({', '.join(others) or 'none'})"
+def out_of_reach(
+    gates: Sequence[Gate], starter: str, share: int | None = None, accounts: Accounts | None = None
+) -> list[str]:
+    """Why a run that `starter` starts (shared with group id `share`) could never pass these
+    gates: a gate whose quorum the people who could decide it on this machine cannot reach
+    (its approvers that exist, less the starter when it forbids self-approval, less those who
+    cannot reach a shared run's socket). [] when none is."""
+    from phasegate.engine.plan.deciders import Accounts, shortfall  # (the plan model's side)
+
+    found = accounts or Accounts()
+    return [
+        why
+        for g in gates
+        if (
+            why := shortfall(
+                g.id, g.approvers, g.quorum, g.forbid_self_approval, starter, share, found
+            )
         )
-        if g.forbid_self_approval and starter in g.approvers:
-            why += f": {starter} starts the run and the gate forbids self-approval"
-        found.append(why)
-    return found
+    ]
 
 
 def outcome_of(gate: Gate, state: GateState) -> tuple[str, str] | None:

@@ -94,9 +94,9 @@ class Runner:
         for each task whose `on_resume` is `ask`) instead of starting a new one. `share`: the
         group id whose members may reach the run's socket."""
         self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
-        self._resume = resume
+        self._resume, self.share = resume, share
         if resume is None:  # (a gate that can never pass: refused before anything is recorded)
-            unreachable = out_of_reach(plan.gates, current_identity().user)
+            unreachable = out_of_reach(plan.gates, current_identity().user, share)
             if unreachable:
                 fix = "add an approver, lower the quorum or let another user start the run"
                 raise UsageError(f"{'; '.join(unreachable)}; {fix}; nothing was run")

@@ -57,6 +57,8 @@ def verify(
     run's row (`run`): its anchor and identity too; what verifying could not cover goes to
     `notes` (a run recorded before anchors)."""
     if rows and all(r[5] is None for r in rows):
+        if run is not None and _was_anchored(rows, run):  # (then it was chained too)
+            return _unchained(rows, run)
         return [
             f"run {run_id} was recorded before its events were hash-chained "
             "(phasegate 0.2 and older): it cannot be verified"
@@ -85,6 +87,28 @@ def verify(
     if run is not None:
         problems += _anchored(run_id, rows, run, broken, notes if notes is not None else [])
     return problems
+
+
+def _was_anchored(rows: Sequence[Row], run: RunFacts) -> bool:
+    """Did the run begin with an anchor: its row has one, or it started after the database
+    began anchoring runs (and so after it began chaining their events)?"""
+    began_after = run.anchored_since is not None and bool(rows) and rows[0][2] > run.anchored_since
+    return run.seq is not None or began_after
+
+
+def _unchained(rows: Sequence[Row], run: RunFacts) -> list[str]:
+    """A run anchored when it began whose every event's link is gone: one problem, not one per
+    event, nor the note of a run recorded before chaining (which it is not)."""
+    n = len(rows)
+    problems = [
+        f"the hash chain was removed from its {n} event{'s' if n != 1 else ''} "
+        "(the run was anchored when it began)"
+    ]
+    if run.seq is None or run.anchor is None:
+        problems.append("its anchor was removed from the run's row too")
+    elif rows[-1][0] < run.seq:
+        problems.append(f"the run recorded {run.seq} events: the last ones were removed too")
+    return problems + _row_changes(rows, run)
 
 
 def _anchored(

@@ -51,8 +51,8 @@ async def test_an_amended_gate_the_starter_puts_out_of_reach_is_refused(tmp_path
     said: dict[str, tuple[bool, str]] = {}
     before: dict[str, Any] = {}
     out_of_reach = "forbid_self_approval: true, approvers: [{}], quorum: 2}}"
-    changed = PLAN.replace("approval: auto}", out_of_reach.format(f"{ME}, zz-alice"))
-    added = PLAN + "  - {id: sign-off, after: one, " + out_of_reach.format(f"{ME}, zz-bob") + "\n"
+    changed = PLAN.replace("approval: auto}", out_of_reach.format(f"{ME}, daemon"))
+    added = PLAN + "  - {id: sign-off, after: one, " + out_of_reach.format(f"{ME}, bin") + "\n"
 
     async def operator(runner: Runner, store: MemoryStore) -> None:
         await _until("a to run", lambda: runner.state.tasks["a"].status == "running")
@@ -61,7 +61,7 @@ async def test_an_amended_gate_the_starter_puts_out_of_reach_is_refused(tmp_path
         said["added"] = _amend(runner, added)
         before["changes"] = dict(runner.state.changes)
         # (one that others can fill is taken: the check is of the starter's vote alone)
-        said["fine"] = _amend(runner, added.replace("zz-bob]", "zz-bob, zz-carol]"))
+        said["fine"] = _amend(runner, added.replace("bin]", "bin, sys]"))
         command(runner, "reject", {"gate": "change-1", "reason": "only a check"})
         (tmp_path / "go").write_text("")
 
@@ -73,12 +73,12 @@ async def test_an_amended_gate_the_starter_puts_out_of_reach_is_refused(tmp_path
     assert said["changed"] == (
         False,
         "refused: gate 'review' needs 2 approvals but only 1 of its approvers may give them "
-        + why.format("(zz-alice)", ME),
+        + why.format("(daemon)", ME),
     )
     assert said["added"] == (
         False,
         "refused: gate 'sign-off' needs 2 approvals but only 1 of its approvers may give them "
-        + why.format("(zz-bob)", ME),
+        + why.format("(bin)", ME),
     )
     assert before["changes"] == {}  # (nothing proposed: no change gate opened)
     assert said["fine"] == (True, "change-1")

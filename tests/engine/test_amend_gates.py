@@ -46,7 +46,7 @@ async def test_an_open_gate_cannot_be_amended_until_it_is_decided(tmp_path: Path
         await until(lambda: runner.state.gates["first"].status == "open")
         for name, changed in {
             "approval": FIRST.replace("]}", "], approval: auto}"),
-            "approvers": FIRST.replace("]}", "], approvers: [someone-else]}"),
+            "approvers": FIRST.replace("]}", "], approvers: [daemon]}"),
             "quorum": FIRST.replace("]}", "], quorum: 2}"),
             "timeout": FIRST.replace("]}", "], timeout: 1, on_timeout: approve}"),
             "criteria": FIRST.replace('"true"', '"false"'),

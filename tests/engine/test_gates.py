@@ -153,13 +153,13 @@ async def test_manual_gate_waits_and_an_approval_lets_the_next_phase_run(tmp_pat
 async def test_allow_list_refuses_others_and_names_who_may(tmp_path: Path) -> None:
     runner, store = await gated_run(
         tmp_path,
-        "{id: review, after: build, approvers: [release-lead, qa-lead]}",
-        [("mallory", "approve", ""), ("qa-lead", "approve", "")],
+        "{id: review, after: build, approvers: [daemon, bin]}",
+        [("mallory", "approve", ""), ("bin", "approve", "")],
     )
     rows = await audit(store)
     refused = [e for e in rows if isinstance(e, ev.GateRefused)]
     assert refused[0].user == "mallory"
-    assert "approvers: release-lead, qa-lead" in refused[0].why
+    assert "approvers: daemon, bin" in refused[0].why
     assert runner.state.status is RunStatus.SUCCEEDED
 
 
@@ -192,7 +192,7 @@ async def test_self_approval_can_be_forbidden(tmp_path: Path) -> None:
     runner, store = await gated_run(
         tmp_path,
         "{id: review, after: build, forbid_self_approval: true}",
-        [(ME, "approve", ""), ("someone-else", "approve", "")],
+        [(ME, "approve", ""), ("daemon", "approve", "")],
     )
     refused = [e for e in await audit(store) if isinstance(e, ev.GateRefused)]
     assert refused[0].user == ME and "forbids self-approval" in refused[0].why

@@ -40,7 +40,7 @@ def test_a_gate_the_starter_may_not_approve_and_others_cannot_fill_is_refused(
     tmp_path: Path,
 ) -> None:
     text = gated(
-        f"{{id: review, after: build, approvers: [{ME}, zz-alice], quorum: 2, "
+        f"{{id: review, after: build, approvers: [{ME}, daemon], quorum: 2, "
         "forbid_self_approval: true}"
     )
     plan = load_plan(str(write_plan(tmp_path, text)))  # (valid: another user may start it)
@@ -56,12 +56,26 @@ def test_a_gate_the_starter_may_not_approve_and_others_cannot_fill_is_refused(
 @pytest.mark.parametrize(
     "approvers",
     [
-        f"[{ME}, zz-alice, zz-bob], quorum: 2, forbid_self_approval: true",  # two others
+        f"[{ME}, daemon, bin], quorum: 2, forbid_self_approval: true",  # two others
         f'[{ME}, "group:zz-qa"], quorum: 2, forbid_self_approval: true',  # a group: many
-        f"[{ME}, zz-alice], quorum: 2",  # the starter may approve
+        f"[{ME}, daemon], quorum: 2",  # the starter may approve
     ],
 )
-async def test_a_gate_whose_quorum_can_be_reached_starts(tmp_path: Path, approvers: str) -> None:
+async def test_a_gate_whose_quorum_can_be_reached_starts(
+    tmp_path: Path, approvers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phasegate.engine.plan import deciders
+
+    real_group, real_members = deciders.Accounts.group, deciders.Accounts.members
+
+    def group(self: deciders.Accounts, name: str) -> int | None:  # (zz-qa: bin and sys)
+        return 4242 if name == "zz-qa" else real_group(self, name)
+
+    def members(self: deciders.Accounts, gid: int) -> set[str]:
+        return {"bin", "sys"} if gid == 4242 else real_members(self, gid)
+
+    monkeypatch.setattr(deciders.Accounts, "group", group)
+    monkeypatch.setattr(deciders.Accounts, "members", members)
     text = gated(f"{{id: review, after: build, approval: auto, approvers: {approvers}}}")
     state, _ = await run_plan(tmp_path, text)
     assert state.status.value == "succeeded"

@@ -151,10 +151,10 @@ def test_a_gates_approvers_changed_before_it_opens_and_the_change_rejected(
     plan = PLAN + "  - {id: final, after: second}\n"
     _waiting_at_review(pg, tmp_path, plan)
     strict = plan.replace(
-        "{id: final, after: second}", "{id: final, after: second, approvers: [nobody-here]}"
+        "{id: final, after: second}", "{id: final, after: second, approvers: [daemon]}"
     )
     done = _amend(pg, tmp_path, strict)
-    assert "~ gate final: approvers: - -> ['nobody-here']" in done.stdout  # type: ignore[attr-defined]
+    assert "~ gate final: approvers: - -> ['daemon']" in done.stdout  # type: ignore[attr-defined]
     assert pg("approve", "last", "change-1").returncode == 0
     # back again: a second change, rejected this time, leaves the new approvers
     assert _amend(pg, tmp_path, plan).returncode == 0  # type: ignore[attr-defined]
@@ -162,7 +162,7 @@ def test_a_gates_approvers_changed_before_it_opens_and_the_change_rejected(
     assert pg("approve", "last", "review", "--reason", "ok").returncode == 0
     until("the final gate to open", lambda: _gates(pg).get("final", {}).get("status") == "open")
     refused = pg("approve", "last", "final", "--reason", "ok")
-    assert refused.returncode == 1 and "approvers: nobody-here" in refused.stderr
+    assert refused.returncode == 1 and "approvers: daemon" in refused.stderr
     assert pg("cancel", "last").returncode == 0
 
 

@@ -32,7 +32,7 @@ def test_amend_refuses_a_gate_the_starter_puts_out_of_reach(pg: Run, tmp_path: P
     (tmp_path / "p.yaml").write_text(PLAN)
     assert pg("run", "p.yaml", "--detach").returncode == 0
     until("a to run", lambda: show_last(pg)["tasks"][0]["status"] == "running")  # type: ignore[index]
-    gate = f"{{id: review, after: work, approvers: [{ME}, zz-alice], quorum: 2, "
+    gate = f"{{id: review, after: work, approvers: [{ME}, daemon], quorum: 2, "
     (tmp_path / "new.yaml").write_text(
         PLAN.replace(
             "{id: review, after: work, approval: auto}", gate + "forbid_self_approval: true}"
@@ -43,7 +43,7 @@ def test_amend_refuses_a_gate_the_starter_puts_out_of_reach(pg: Run, tmp_path: P
         assert done.returncode == 1, done.stdout + done.stderr
         assert done.stderr == (
             "phasegate: refused: gate 'review' needs 2 approvals but only 1 of its approvers "
-            f"may give them (zz-alice): {ME} starts the run and the gate forbids self-approval; "
+            f"may give them (daemon): {ME} starts the run and the gate forbids self-approval; "
             "add an approver or lower the quorum; nothing was changed\n"
         )
         gates = json.loads(pg("gates", "last", "--json").stdout)["gates"]

@@ -192,15 +192,15 @@ def test_bug6_gates_speaks_to_the_user_and_marks_self_approval_forbidden(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     me = current_identity().user
-    (tmp_path / "f.yaml").write_text(FORBIDS.format(others="someone-else", me=me))
+    (tmp_path / "f.yaml").write_text(FORBIDS.format(others="daemon", me=me))
     proc = spawn_pg(tmp_path, cli_env, "run", "f.yaml", "--headless")
     try:
         until("the gate to open", lambda: _status(pg, "gate", "review") == "open/1")
         shown = pg("gates", "last")
         assert shown.returncode == 0, shown.stderr
-        assert f"someone-else, {me} (not {me})" in shown.stdout
+        assert f"daemon, {me} (not {me})" in shown.stdout
         assert "decide: phasegate approve" not in shown.stdout
-        assert "review: waits for 1 more approval from someone-else" in shown.stdout
+        assert "review: waits for 1 more approval from daemon" in shown.stdout
         assert "you started the run and it forbids self-approval" in shown.stdout
         listed = json.loads(pg("gates", "last", "--json").stdout)["gates"]
         review = next(g for g in listed if g["id"] == "review")

@@ -76,15 +76,15 @@ def test_a_rejected_gate_fails_the_run_with_exit_1(
 def test_a_refused_approval_exits_1_and_names_who_may(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    proc = _start(tmp_path, cli_env, extra=", approvers: [release-lead], timeout: 20")
+    proc = _start(tmp_path, cli_env, extra=", approvers: [daemon], timeout: 20")
     refused = pg("approve", "last", "review")
     assert refused.returncode == 1
-    assert "may not decide gate 'review'; approvers: release-lead" in refused.stderr
+    assert "may not decide gate 'review'; approvers: daemon" in refused.stderr
     proc.terminate()
     proc.communicate(timeout=30)
     rows = json.loads(pg("audit", "last", "--json").stdout)["audit"]
     decisions = [r for r in rows if r["gate"] == "review"]
-    assert decisions[0]["accepted"] is False and "release-lead" in decisions[0]["why"]
+    assert decisions[0]["accepted"] is False and "daemon" in decisions[0]["why"]
     # the trail also has the run's start, the cancel (SIGTERM) and the run's end
     assert rows[0]["decision"] == "run started" and rows[-1]["decision"] == "run cancelled"
 

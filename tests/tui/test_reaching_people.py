@@ -111,7 +111,7 @@ def test_gates_wait_returns_when_a_gate_for_the_caller_opens(
 def test_gates_wait_ignores_a_gate_the_caller_may_not_decide(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    proc = _start(tmp_path, cli_env, extra=", approvers: [release-lead-not-me]")
+    proc = _start(tmp_path, cli_env, extra=", approvers: [daemon]")
     assert "review" in pg("gates").stdout  # it waits, for somebody else
     done = pg("gates", "--wait", "--timeout", "0.5")
     assert done.returncode == 1, done.stderr
