@@ -21,6 +21,18 @@ def may_decide_gate(state: RunState, gate: GateState, user: str) -> bool:
     return may_answer(gate.approvers, gate.forbid_self_approval, user, state.user)
 
 
+def gate_deciders(state: RunState, gate: GateState) -> tuple[list[tuple[str, bool]], str]:
+    """Who may decide this gate of the run, as `may_decide_gate` judges it, for saying so: its
+    approvers (users and `group:NAME`; none: anyone) less the run's starter when the gate
+    forbids self-approval, each with whether that starter is left out of it (a group the
+    starter is in: its members but the starter), and that starter ("" when nobody is left
+    out: the gate allows self-approval, or the starter is not among its approvers anyway)."""
+    starter = state.user
+    if not (gate.forbid_self_approval and starter and may_decide(gate.approvers, starter)):
+        return [(a, False) for a in gate.approvers], ""
+    return [(a, may_decide((a,), starter)) for a in gate.approvers if a != starter], starter
+
+
 def gates_waiting_for(state: RunState, user: str) -> list[GateState]:
     """The run's manual gates that wait for a decision `user` may take."""
     if state.finished_at is not None:

@@ -178,7 +178,8 @@ def _gate_findings(f: Facts) -> list[dict[str, str]]:
 def scope_changes(f: Facts) -> list[dict[str, Any]]:
     """The run's amendments: applied (with their plan version) and those their change gate
     turned down, in the order they were proposed; in a run that has ended, one still open was
-    never decided (it said `open`, as if it still could be)."""
+    never decided (it said `open`, as if it still could be). `by` is who proposed it (it said
+    who approved it), `approved_by` whose approval applied it (None: not applied)."""
     applied = {a["change"]: a for a in f.state.amendments}
     ended = f.state.status.value in ENDED
     found = []
@@ -191,7 +192,8 @@ def scope_changes(f: Facts) -> list[dict[str, Any]]:
                 "status": NOT_DECIDED
                 if (ended and status == "open") or change.reason == UNDECIDED
                 else status,
-                "by": done["by"] if done else change.by,
+                "by": change.by,  # (who proposed it; who approved it: `approved_by`)
+                "approved_by": done["by"] if done else None,  # (whose approval applied it)
                 "version": done["version"] if done else None,
                 "reason": change.reason,
                 # who decided it and what they said (`approve --reason`): the change's record

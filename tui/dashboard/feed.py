@@ -169,6 +169,14 @@ class RunFeed:
             changes.answers.append(event)
         if isinstance(event, ev.GateOpened | ev.GateClosed | ev.GateVoted | ev.PhaseRewound):
             changes.phases = True
+        if isinstance(event, ev.PhaseRewound):  # (the fold set the tasks of the phases it
+            # sends back pending: their rows, or they kept `succeeded` while `show` said pending)
+            again = {p for p, phase in self.state.phases.items() if phase.status == "pending"}
+            changes.tasks.update(t.id for t in self.state.tasks.values() if t.phase in again)
+        if isinstance(event, ev.RunRecovered):  # (a take-over: the tasks it found in flight)
+            found = (str(t.get("task")) for t in event.tasks)
+            changes.tasks.update(t for t in found if t in self.state.tasks)
+            changes.agents = changes.phases = True
         if isinstance(event, ev.AgentSlotsChanged):
             changes.agents = True
         if isinstance(event, ev.PermissionAsked):  # (the roster says who waits)

@@ -23,7 +23,7 @@ from phasegate.engine.client.policy import (
 )
 from phasegate.engine.model import events as ev
 from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
-from phasegate.tui.dashboard.screens.gate import ChangePrompt, GatePrompt
+from phasegate.tui.dashboard.screens.gate import ChangePrompt, GatePrompt, who_decides
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
 from phasegate.tui.text import safe
@@ -188,8 +188,9 @@ class Prompts:
             if not self._ring_once("gate", gate, str(g.attempt)):
                 continue
             if not may_decide_gate(self._feed.state, g, self._viewer):
-                who = safe(", ".join(g.approvers) or "anyone")
-                self._app.notify(f"gate {safe(gate)} waits for {who}", timeout=8, markup=False)
+                who, why = who_decides(self._feed.state, g, self._viewer)
+                said = f"gate {gate} waits for {who}" + (f" ({why})" if why else "")
+                self._app.notify(safe(said), timeout=8, markup=False)
                 continue
             what = f"gate {safe(gate)} waits for a decision"
             still = partial(self._gate_open, gate)

@@ -16,13 +16,14 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from phasegate.engine.client.policy import (
+    gate_deciders,
     may_answer_permission,
     may_decide_change,
     may_decide_gate,
 )
 from phasegate.engine.model.commands import Approve, Reject
 from phasegate.engine.model.identity import current_identity
-from phasegate.engine.model.state import GateState, PermissionState
+from phasegate.engine.model.state import GateState, PermissionState, RunState
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import ReasonPrompt
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
@@ -43,6 +44,23 @@ def evidence(g: GateState) -> Table:
     if not g.criteria:
         grid.add_row(Text("·"), Text("no criteria"))
     return grid
+
+
+def who_decides(state: RunState, gate: GateState, viewer: str) -> tuple[str, str]:
+    """Who may decide `gate`, in words said to `viewer` (plain text), and why someone is left
+    out ("" when nobody is): its approvers, `anyone` when it names none; less the run's starter
+    when it forbids self-approval (`habob, hacarol`, `members of hateam but you`, with `you
+    started the run: the gate forbids self-approval`), as the engine's policy judges it."""
+    listed, left_out = gate_deciders(state, gate)
+    if not left_out:
+        return ", ".join(a for a, _ in listed) or "anyone", ""
+    you = viewer == left_out
+    but = " but you" if you else f" but {left_out}"
+    names = [f"members of {a[6:]}{but}" if less else a for a, less in listed]
+    if not gate.approvers:
+        names = [f"anyone{but}"]
+    why = "you started the run" if you else f"{left_out} started the run"
+    return ", ".join(names) or "nobody", f"{why}: the gate forbids self-approval"
 
 
 SUBTITLE = "a approve · r reject · esc close"
@@ -79,13 +97,11 @@ class GatePrompt(ReasonPrompt):
         return self.deciding or action not in ("approve", "reject", "send")
 
     def deciders(self) -> str:
-        """Who may decide it, in words."""
-        g = self.feed.state.gates[self.gate]
-        if g.approvers:
-            return ", ".join(g.approvers)
-        if g.forbid_self_approval and self.feed.state.user:
-            return f"anyone but the run's starter ({self.feed.state.user})"
-        return "anyone"
+        """Who may decide it, in words (said to this dashboard's user)."""
+        state, me = self.feed.state, current_identity().user
+        who, why = who_decides(state, state.gates[self.gate], me)
+        only = "" if who.startswith("anyone") else "only "
+        return f"{only}{who} may decide it" + (f" ({why})" if why else "")
 
     def head(self) -> Text:
         """The gate's attempt, its approvals so far (of its quorum), who may approve."""
@@ -98,7 +114,7 @@ class GatePrompt(ReasonPrompt):
         who = ", ".join(g.approvers) or "anyone"
         head.append(f"\napprovers: {safe(who)} · evidence {g.evidence_hash[:12]}")
         if not self.deciding:
-            head.append(f"\nonly {safe(self.deciders())} may decide it", style="bold")
+            head.append(f"\n{safe(self.deciders())}", style="bold")
         failed = sum(1 for c in g.criteria if not c.get("passed"))
         if failed:  # (a manual gate asks people even so: say what approving means)
             head.append(
@@ -312,7 +328,8 @@ class ChangePrompt(GatePrompt):
 
     def deciders(self) -> str:
         change = self.feed.state.changes[self.gate]
-        return ", ".join(change.approvers) or f"the run's starter ({self.feed.state.user})"
+        who = ", ".join(change.approvers) or f"the run's starter ({self.feed.state.user})"
+        return f"only {who} may decide it"
 
     def head(self) -> Text:
         change = self.feed.state.changes[self.gate]
@@ -321,7 +338,7 @@ class ChangePrompt(GatePrompt):
         if change.restart:
             head.append(f"\nrestarts: {safe(', '.join(change.restart))}")
         if not self.deciding:
-            head.append(f"\nonly {safe(self.deciders())} may decide it", style="bold")
+            head.append(f"\n{safe(self.deciders())}", style="bold")
         return head
 
     def heading(self) -> str:
