@@ -68,8 +68,11 @@ def may_answer_permission(state: RunState, permission: PermissionState, user: st
 
 def may_decide_change(state: RunState, change: ChangeState, user: str) -> bool:
     """May `user` decide this amendment at its change gate? Its approvers (the plan's
-    roles.changes) when it names any, else the run's starter (engine/run/amend.py)."""
+    roles.changes, and the approvers of the gates it weakens) when it names any, else the run's
+    starter (engine/run/amend.py); not once they have approved it."""
     if change.status is not GateStatus.OPEN or state.finished_at is not None:
+        return False
+    if user in change.approved_by:  # (it waits for others: a second approval is refused)
         return False
     if change.approvers:
         return may_decide(change.approvers, user)

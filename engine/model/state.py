@@ -201,6 +201,14 @@ class ChangeState(msgspec.Struct):
     text: str = ""  # the new plan's (applied once approved; not shown)
     path: str = ""
 
+    @property
+    def quorum(self) -> int:
+        """The approvals it waits for, at most: one from its approvers (the plan's
+        roles.changes), and for each gate it weakens that gate's quorum of its own approvers
+        (engine/run/amend_oversight.py; one person's approval may count for both)."""
+        weakened = (c.get("oversight") for c in self.diff if isinstance(c, dict))
+        return 1 + sum(int(o.get("quorum") or 0) for o in weakened if isinstance(o, dict))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -208,7 +216,7 @@ class ChangeState(msgspec.Struct):
             "after": "",
             "approval": "manual",
             "approvers": list(self.approvers),
-            "quorum": 1,
+            "quorum": self.quorum,
             "status": self.status.value,
             "by": self.by,
             "opened_at": self.opened_at,

@@ -107,3 +107,25 @@ async def test_a_run_recorded_before_uids_were_kept_shows_none(db_path: Path) ->
     text = await audit(str(db_path), "old", False)
     assert "(-1)" not in text and text.count(" ann ") == 2
     assert (await verify(str(db_path), "old", False))[0]
+
+
+async def test_only_the_vote_that_closes_a_change_gate_says_it_decides_it(
+    db_path: Path,
+) -> None:
+    """Regression: an amendment that weakens a gate waits for that gate's approvers too
+    (engine/run/amend_oversight.py); every vote on it said `it decides change-1`."""
+    weakened = {"what": "gate", "id": "review", "change": "changed", "oversight": {"quorum": 1}}
+    events = [
+        ev.RunStarted(1.0, "r", "p", "p.yaml", [], [], [], user="ann", host="vm", gates=GATES),
+        ev.ChangeProposed(2.0, "change-1", "ann", 7, [weakened], approvers=["ann", "bob"]),
+        ev.GateVoted(3.0, "change-1", "approve", "ann", 7, command=1, **WHERE),
+        ev.GateVoted(4.0, "change-1", "approve", "bob", 8, command=2, **WHERE),
+        ev.ChangeClosed(4.1, "change-1", "passed", "approved by ann, bob"),
+    ]
+    await _recorded(db_path, events)
+    rows = json.loads(await audit(str(db_path), "r", True))["audit"]
+    votes = [(r["user"], r["outcome"], r["closed_gate"]) for r in rows if "closed_gate" in r]
+    assert votes == [
+        ("ann", "approved: change-1 still waits for more approvals", False),
+        ("bob", "approved: it decides change-1", True),
+    ]

@@ -25,7 +25,8 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
         await store.close()
     rows: list[dict[str, Any]] = []
     state = RunState()  # (the run as each event leaves it: which gates still wait)
-    for e in events:
+    decisive = _closing_votes(events)
+    for i, e in enumerate(events):
         apply(state, e)
         if isinstance(e, ev.RunFinished):  # a gate still waiting was left undecided
             rows += [
@@ -43,7 +44,7 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
         if isinstance(e, ev.GateVoted | ev.GateRefused):
             # the engine's answer, as a command's row has it: what the vote did, or why not
             if isinstance(e, ev.GateVoted):
-                outcome, closed = _vote_outcome(state, e)
+                outcome, closed = _vote_outcome(state, e, i in decisive)
             else:
                 outcome, closed = e.why, False
             rows.append(
@@ -191,11 +192,27 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
     )
 
 
-def _vote_outcome(state: RunState, vote: ev.GateVoted) -> tuple[str, bool | None]:
+def _closing_votes(events: list[ev.Event]) -> set[int]:
+    """The indexes of the votes that closed a change gate: each change's last vote before its
+    `change.closed` (a change may wait for several: engine/run/amend_oversight.py)."""
+    last: dict[str, int] = {}
+    found: set[int] = set()
+    for i, e in enumerate(events):
+        if isinstance(e, ev.GateVoted):
+            last[e.gate] = i
+        elif isinstance(e, ev.ChangeClosed) and e.change in last:
+            found.add(last.pop(e.change))
+    return found
+
+
+def _vote_outcome(
+    state: RunState, vote: ev.GateVoted, closing: bool = False
+) -> tuple[str, bool | None]:
     """What an accepted vote did, from the run as it leaves it (`state`, the vote folded in):
     (`approved` or `rejected` and what came of it, whether it closed its gate). One
     rejection closes a gate, and so does its quorum's last approval; an agent's tool request
-    and a change gate are closed by their one decision."""
+    is closed by its one decision, a change gate by the vote that gives its last approval
+    (`closing`)."""
     said = "approved" if vote.decision == "approve" else "rejected"
     gate = state.gates.get(vote.gate)
     if gate is not None:
@@ -208,7 +225,9 @@ def _vote_outcome(state: RunState, vote: ev.GateVoted) -> tuple[str, bool | None
     if vote.gate in state.permissions:
         return f"{said}: the request is {'allowed' if said == 'approved' else 'denied'}", True
     if vote.gate in state.changes:
-        return f"{said}: it decides {vote.gate}", True
+        if closing:
+            return f"{said}: it decides {vote.gate}", True
+        return f"{said}: {vote.gate} still waits for more approvals", False
     return said, None
 
 
