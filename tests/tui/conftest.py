@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,11 +59,30 @@ def spawn_pg(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = dict(os.environ)
     env["PHASEGATE_DB"] = str(tmp_path / "data" / "phasegate.db")
     env["NO_COLOR"] = "1"
-    return env
+    yield env
+    _stop_engines(env["PHASEGATE_DB"])
+
+
+def _stop_engines(db: str) -> None:
+    """The engines a test started on its database (`run --detach`, a dashboard's), and their
+    tasks, killed: a test that failed before it cancelled its run left them running for good,
+    on a machine the rest of the suite shares."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        if "phasegate.engine" not in " ".join(proc.info["cmdline"] or ()):
+            continue
+        try:
+            if proc.environ().get("PHASEGATE_DB") != db:
+                continue
+            for p in [*proc.children(recursive=True), proc]:
+                p.kill()
+        except psutil.Error:
+            continue
 
 
 @pytest.fixture
