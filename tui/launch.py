@@ -9,12 +9,14 @@ import os
 import signal
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
 from phasegate.engine.client import (
+    RunRow,
     SQLiteStore,
     counts_text,
     db_flag,
@@ -62,7 +64,14 @@ def take_over(db_path: str, run_id: str) -> subprocess.Popen[bytes]:
         raise
     except PhasegateError as exc:
         raise EngineDidNotStart(str(exc)) from exc
-    return start_engine(Job(found.plan, db_path, run_id, found.variables, chosen))
+    engine = start_engine(Job(found.plan, db_path, run_id, found.variables, chosen))
+    TAKEN.setdefault(run_id, []).append(engine)  # (`watch` waits for it, as for its own)
+    return engine
+
+
+# run id -> the engines this process started to take the run over (the dashboard's `r`),
+# oldest first: `phasegate run` waits for the newest and tells its pid, not its first engine's
+TAKEN: dict[str, list[subprocess.Popen[bytes]]] = {}
 
 
 def _announce(run_id: str, engine: subprocess.Popen[bytes], db_path: str) -> None:
@@ -99,26 +108,88 @@ def watch(
     color: str,
     dashboard: Callable[[str, str | None, str], str | None] = _app,
 ) -> int:
-    """The dashboard on a run whose engine this process started; the exit code: the engine's,
-    as `run --headless` exits (a run stopped from the dashboard, cancelled: 1)."""
+    """The dashboard on a run whose engine this process started; the exit code, as `run
+    --headless` exits (a run stopped from the dashboard, cancelled: 1). The store says how the
+    run is: its engine may have died and been taken over since (the dashboard's `r`, or
+    `phasegate resume` elsewhere), and the engine started here is then not the run's."""
     choice = dashboard(db_path, run_id, color)
     db = db_flag(db_path)
-    if choice in ("left", "detached"):
+    engines = [engine, *TAKEN.pop(run_id, [])]
+    row = _row(db_path, run_id)
+    detached = choice in ("left", "detached")
+    if detached and row is not None and row.finished_at is None and engine_alive(row):
+        for e in engines:
+            e.poll()  # (a dead one reaped; the live one goes on in its own session)
         _say(
-            f"run {run_id} goes on in the background (engine pid {engine.pid}); "
+            f"run {run_id} goes on in the background (engine pid {row.engine_pid}); "
             f"`phasegate attach {run_id}{db}` opens it again, "
             f"`phasegate show {run_id}{db}` shows it"
         )
         return 0
-    code = engine.wait()
-    if code < 0:  # the engine was killed: the run is interrupted, not over
+    if row is None and detached:  # (the store cannot be read: what this process knows)
         _say(
-            f"run {run_id} was interrupted: its engine was killed by "
-            f"{signal.Signals(-code).name}; `phasegate resume {run_id}{db}` takes it over"
+            f"run {run_id} goes on in the background (engine pid {engines[-1].pid}); "
+            f"`phasegate attach {run_id}{db}` opens it again"
+        )
+        return 0
+    if not detached:
+        row = _await_end(db_path, run_id, engines)
+    # every engine this process started has ended (or is ending: the run has): reap them
+    codes = {e.pid: e.wait() for e in engines}
+    last = codes[engines[-1].pid]
+    if row is None:
+        row = _row(db_path, run_id)
+    if row is None and last >= 0:  # (the store cannot be read: the engine's word)
+        _say(f"run {run_id} ended; `phasegate show {run_id}{db}` for details")
+        return last
+    if row is None or row.finished_at is None:  # no engine holds the run: interrupted
+        code = codes.get(row.engine_pid or 0) if row is not None else last
+        how = "is not running"
+        if code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        elif code is not None:
+            how = f"stopped (exit code {code})"
+        _say(
+            f"run {run_id} was interrupted: its engine {how}; "
+            f"`phasegate resume {run_id}{db}` takes it over"
         )
         return 1
     _say(f"{asyncio.run(_ending(db_path, run_id))}; `phasegate show {run_id}{db}` for details")
-    return code
+    if last in (128 + signal.SIGINT, 128 + signal.SIGTERM):  # (stopped by it: 130, 143)
+        return last
+    return 0 if row.status == "succeeded" else 1
+
+
+END_POLL = 0.2  # seconds between two reads of a run whose engine is another process's
+
+
+def _await_end(db_path: str, run_id: str, engines: list[subprocess.Popen[bytes]]) -> RunRow | None:
+    """The run's row once it has ended, or once no live engine holds it (interrupted): the
+    engine holding it is waited for (one of `engines`, or another process's, such as
+    `phasegate resume`'s, whose end is read from the store). None if the store is unreadable."""
+    while True:
+        row = _row(db_path, run_id)
+        if row is None or row.finished_at is not None or not engine_alive(row):
+            return row
+        ours = next((e for e in engines if e.pid == row.engine_pid), None)
+        if ours is not None:
+            ours.wait()
+        else:
+            time.sleep(END_POLL)
+
+
+def _row(db_path: str, run_id: str) -> RunRow | None:
+    async def read() -> RunRow | None:
+        store = await SQLiteStore.open(db_path)
+        try:
+            return await store.get_run(run_id)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(read())
+    except (PhasegateError, OSError, sqlite3.Error):
+        return None
 
 
 async def _ending(db_path: str, run_id: str) -> str:
@@ -172,6 +243,22 @@ def attach_dashboard(db_path: str, ref: str | None, color: str) -> int:
     return 0
 
 
+async def _readable(db_path: str) -> None:
+    """The database opens, and its runs can be listed (as the run browser lists them)."""
+    store = await SQLiteStore.open(db_path)
+    try:
+        await store.list_runs(500)
+    finally:
+        await store.close()
+
+
 def browse(db_path: str, color: str) -> int:
+    """The run browser; a database it cannot read is said in one line, exit as `runs` does
+    (`phasegate: database ...`), before the dashboard takes the terminal."""
+    try:
+        asyncio.run(_readable(db_path))
+    except PhasegateError as exc:
+        click.echo(f"phasegate: {safe(str(exc))}", err=True)
+        return exc.exit_code
     _app(db_path, None, color)
     return 0

@@ -11,8 +11,10 @@ reports) are in the submodules, imported when a command needs them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shlex
 import time
 from collections.abc import Callable
 
@@ -63,6 +65,58 @@ class NoEngine(PhasegateError):
 
 class CommandRefused(PhasegateError):
     """The engine refused to take the command at all (exit 1)."""
+
+
+class TakeOverRefused(PhasegateError):
+    """This OS user cannot take over the run whose engine died: the message names who can
+    (exit 1, as a command refused by policy)."""
+
+
+def taker(db_path: str) -> str | None:
+    """Who alone can take over an interrupted run of the database at `db_path`, when it is not
+    this OS user (None: this user may). A take-over starts an engine that writes the database,
+    and an engine writes only its own user's (paths.check_private): a shared run's group reads
+    the database, its owner (the run's starter) writes it, so no operator takes a run over."""
+    if db_path == ":memory:":
+        return None
+    owner = None
+    for path in (os.path.dirname(os.path.abspath(db_path)), db_path):  # (the file's, if any)
+        with contextlib.suppress(OSError):
+            owner = os.stat(path).st_uid
+    if owner is None or owner == os.geteuid():
+        return None
+    import pwd
+
+    try:
+        return pwd.getpwuid(owner).pw_name
+    except KeyError:
+        return f"uid {owner}"
+
+
+def take_over_hint(db_path: str, run_id: str, starter: str = "") -> str:
+    """What takes over the interrupted run `run_id`, told to this user: `phasegate resume`
+    when they can, else who can ("only alice (the run's starter) can take it over: ...", with
+    `--db` whatever this user's PHASEGATE_DB: the command is for alice)."""
+    who = taker(db_path)
+    if who is None:
+        return f"`phasegate resume {run_id}{db_flag(db_path)}` takes it over"
+    role = "the run's starter" if who == starter else "the owner of its database"
+    return (
+        f"only {safe(who)} ({role}) can take it over: "
+        f"`phasegate resume {run_id} --db {safe(shlex.quote(db_path))}`"
+    )
+
+
+def check_take_over(db_path: str, row: RunRow) -> None:
+    """TakeOverRefused, naming who can, when this user cannot take over the interrupted run
+    (before anything is started: the engine would refuse the database, or its log)."""
+    who = taker(db_path)
+    if who is not None:
+        raise TakeOverRefused(
+            f"run {row.id} was interrupted (its engine stopped), and "
+            f"{take_over_hint(db_path, row.id, row.user)} (the new engine writes the run's "
+            f"database, {safe(who)}'s alone); nothing was done"
+        )
 
 
 def engine_alive(row: RunRow) -> bool:
@@ -185,15 +239,22 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
             asyncio.open_unix_connection(name, limit=ANSWER_LIMIT), 10.0
         )
     except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
-        row = await store.get_run(run_id) if isinstance(exc, FileNotFoundError) else None
-        if row is not None and row.finished_at is None and engine_alive(row):
+        row = await store.get_run(run_id)
+        gone = isinstance(exc, FileNotFoundError)
+        if gone and row is not None and row.finished_at is None and engine_alive(row):
             raise NoEngine(
                 f"the engine of run {run_id} (pid {row.engine_pid}) lives but its socket {path} "
                 "is gone; it re-creates it within a second — try again; nothing was done"
             ) from None
+        if isinstance(exc, TimeoutError) and row is not None and engine_alive(row):
+            raise NoAnswer(
+                f"the engine of run {run_id} (pid {row.engine_pid}) has not taken the "
+                "connection within 10s (busy, or stopped); nothing was sent: try again"
+            ) from None
+        starter = row.user if row is not None else ""
         raise NoEngine(
             f"no engine holds run {run_id} now, so nothing was done; if it was interrupted, "
-            f"`phasegate resume {run_id}{db_flag(store.path)}` takes it over "
+            f"{take_over_hint(store.path, run_id, starter)} "
             f"(`phasegate show {run_id}{db_flag(store.path)}` says how it is)"
         ) from None
     except PermissionError:
@@ -208,8 +269,10 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
         writer.write(payload + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT)
-    except (ConnectionError, TimeoutError):
+    except ConnectionError:
         line = b""
+    except TimeoutError:  # (busy or stopped, not gone: it may still take the command)
+        raise _slow(store.path, run_id, command) from None
     except (asyncio.LimitOverrunError, ValueError):  # (longer than ANSWER_LIMIT: taken, though)
         raise NoAnswer(
             f"the engine of run {run_id} took the command, but its answer was too long to "
@@ -238,6 +301,20 @@ def _too_long(command: Command, size: int) -> str:
     return (
         f"the {command.kind.value} command is {size:,} bytes and the engine takes at most "
         f"{MAX_REQUEST:,} ({MAX_REQUEST // 1024} KiB): shorten {what}; nothing was sent"
+    )
+
+
+def _slow(db_path: str, run_id: str, command: Command) -> NoAnswer:
+    """The engine took the connection and did not answer in ANSWER_TIMEOUT: it is busy, or
+    stopped (SIGSTOP, a suspended machine), and it reads the command once it goes on."""
+    db = db_flag(db_path)
+    check = f"`phasegate audit {run_id}{db}`"
+    if command.kind.value in ("approve", "reject"):
+        check = f"`phasegate gates {run_id}{db}` or {check}"
+    return NoAnswer(
+        f"the engine of run {run_id} has not answered within {ANSWER_TIMEOUT:g}s (busy, or "
+        f"stopped): it has the {command.kind.value} command and may still apply it once it "
+        f"goes on; {check} says whether it did, before you send it again"
     )
 
 
@@ -291,9 +368,11 @@ async def ask(
                 f"run {run_id} ended before its engine took the command; nothing was done"
             )
         await asyncio.sleep(ANSWER_POLL)
+    db = db_flag(store.path)
     raise NoAnswer(
-        f"the engine of run {run_id} did not answer within {timeout:g}s; "
-        "check it with `phasegate show`"
+        f"the engine of run {run_id} took the {command.kind.value} command but has not "
+        f"answered within {timeout:g}s (busy, or stopped): it may still apply it; "
+        f"`phasegate audit {run_id}{db}` says whether it did, before you send it again"
     )
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+from phasegate.engine.client import taker
 from phasegate.engine.exec.strays import become_subreaper
 from phasegate.engine.host import Job as Job
 from phasegate.engine.host import exit_code as exit_code
@@ -55,10 +56,20 @@ def start_engine(job: Job) -> subprocess.Popen[bytes]:
     terminal or dropping SSH does not stop it), its output in the run directory's engine.log; hand
     it the job (the plan parsed here) and wait for its word that it holds the run. Raises
     EngineDidNotStart (with the log's tail) when it does not take the run."""
-    log_path = os.path.join(run_dir(job.db_path, job.run_id), "engine.log")
+    who = taker(job.db_path)
+    if who is not None:  # (it would refuse the database, if it could write its log at all)
+        raise EngineDidNotStart(
+            f"only {who} can start an engine for run {job.run_id}: the database "
+            f"{job.db_path} is theirs, and an engine writes only its user's; nothing was done"
+        )
+    try:
+        log_path = os.path.join(run_dir(job.db_path, job.run_id), "engine.log")
+        log = open(log_path, "ab")  # noqa: SIM115 (closed once the engine has it)
+    except OSError as exc:
+        raise EngineDidNotStart(f"the engine of run {job.run_id} cannot start: {exc}") from None
     read_fd, write_fd = os.pipe()
     try:
-        with open(log_path, "ab") as log:
+        with log:
             engine = subprocess.Popen(
                 # -P: a folder named `engine` where the user stands is not the engine
                 [sys.executable, "-P", "-m", "phasegate.engine", "--ready-fd", str(write_fd)],

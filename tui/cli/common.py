@@ -133,8 +133,40 @@ def _db_path(db: str | None, need: str = "read") -> str:
     if need != "any":
         check_database(path, _db_source(db), create=need == "create")
         if need == "create":
+            _creatable(path, _db_source(db))
             check_private(path)
     return path
+
+
+def _creatable(path: str, source: str) -> None:
+    """A run's database that is not there yet must be one that can be made (DatabaseUnusable,
+    exit 2: bad usage, not a failed run): the nearest directory above it that exists takes a
+    new entry. Tried with a directory made there and removed at once: nothing is left."""
+    import stat
+    import tempfile
+
+    from phasegate.engine.model.errors import DatabaseUnusable
+
+    if path == ":memory:" or os.path.lexists(path):
+        return
+    fix = "choose another place with --db or PHASEGATE_DB"
+    above = os.path.dirname(path)
+    try:
+        while True:
+            try:
+                found = os.stat(above)
+                break
+            except (FileNotFoundError, NotADirectoryError):
+                above = os.path.dirname(above)
+        if not stat.S_ISDIR(found.st_mode):
+            raise DatabaseUnusable(
+                f"cannot create the database {path} ({source}): {above} is not a directory; {fix}"
+            )
+        os.rmdir(tempfile.mkdtemp(prefix=".phasegate-", dir=above))
+    except OSError as exc:
+        raise DatabaseUnusable(
+            f"cannot create the database {path} ({source}): {exc.strerror}; {fix}"
+        ) from None
 
 
 def _db_source(db: str | None) -> str:

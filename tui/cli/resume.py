@@ -32,13 +32,16 @@ class Resumable:
 
 
 async def inspect(db_path: str, ref: str) -> Resumable:
-    from phasegate.engine.client import engine_alive
+    """The run `ref`; with its plan when it is to be taken over (its engine died), and
+    TakeOverRefused (naming who can) when this user cannot take it over."""
+    from phasegate.engine.client import check_take_over, engine_alive
 
     store = await SQLiteStore.open(db_path)
     try:
         row = await resolve_run(store, ref)
         found = Resumable(row, (await fold_run(store, row.id))[0], engine_alive(row))
         if found.state.finished_at is None and not found.alive:
+            check_take_over(db_path, row)
             saved = await store.load_plan(row.id)
             if saved is not None and found.state.amendments:
                 # (the newest applied amendment's text: its event is the truth, should its

@@ -327,10 +327,22 @@ async def print_logs(
                     if number >= 1 and (task is None or name == task) and attempt in (None, number):
                         await mark(name, number)
                 out.flush()
+                if follow and fresh is not None and fresh.finished_at is None:
+                    # its engine died: no more lines until the run is taken over (as `runs` and
+                    # `show` say it; exit 0 all the same, as theirs, and as after a failed run)
+                    sys.stderr.write(f"phasegate: {interrupted(fresh.id, db_path)}\n")
                 return
             await asyncio.sleep(FOLLOW_POLL)
     finally:
         await store.close()
+
+
+def interrupted(run_id: str, db_path: str) -> str:
+    """What a command following a run says once its engine is gone and the run unfinished."""
+    return (
+        f"run {run_id} was interrupted: its engine is not running; "
+        f"`phasegate resume {run_id}{safe(db_flag(db_path))}` takes it over"
+    )
 
 
 def _lines(n: int) -> str:

@@ -140,6 +140,7 @@ class DashboardScreen(Steering):
         self._may_steer = self._may_note = True  # the viewer may operate the run, add a note
         self._rights_asked: tuple[object, ...] = ()  # what they were last judged on
         self._offered = False  # the offer to take over a run whose engine died, made once
+        self._may_take_over = True  # the viewer can take the run over (the database is theirs)
         self._offer: tuple[object, ...] = ()  # the selected task, its status, its phase's
         # whom this dashboard tells, and what it offers them (its OS user unless given)
         self._viewer = viewer if viewer is not None else current_identity().user
@@ -282,26 +283,38 @@ class DashboardScreen(Steering):
             self._offer_resume(row.engine_pid if row else None)
 
     def _offer_resume(self, pid: int | None) -> None:
-        from phasegate.engine.client.engines import EngineDidNotStart
+        """Say the engine died; offer `r` to a viewer who can take the run over (its
+        database is theirs: the new engine writes it), else name who can."""
+        import shlex
+
+        from phasegate.engine.client import taker
+        from phasegate.engine.model.errors import PhasegateError
         from phasegate.engine.model.statuses import TaskStatus
         from phasegate.tui.launch import take_over
 
         state, run_id, db_path = self.feed.state, self.feed.run_id, self.feed.store.path
         flying = [t.id for t in state.tasks.values() if t.status is TaskStatus.RUNNING]
+        who = taker(db_path)
+        if (who is None) != self._may_take_over:  # (`r Take over` in the footer follows)
+            self._may_take_over = who is None
+            self.refresh_bindings()
+        if who is not None:  # (the engine would refuse the database: `r` would fail)
+            who += " (the run's starter)" if who == state.user else " (the owner of its database)"
+        how = f"phasegate resume {run_id} --db {shlex.quote(db_path)}"
 
         async def chosen(resume: bool | None) -> None:
             if not resume:
                 return
             try:
                 engine = await asyncio.to_thread(take_over, db_path, run_id)
-            except EngineDidNotStart as exc:
-                self.app.notify(str(exc)[-300:], severity="error", timeout=10)
+            except (PhasegateError, OSError) as exc:  # (EngineDidNotStart: its log's tail)
+                self.app.notify(safe(str(exc))[-300:], severity="error", timeout=10)
                 return
             self.app.notify(f"run {run_id} taken over by a new engine (pid {engine.pid})")
             await self._check_engine()
 
         self.app.bell()
-        self.app.push_screen(EngineLostScreen(run_id, pid, flying), chosen)
+        self.app.push_screen(EngineLostScreen(run_id, pid, flying, who, how), chosen)
 
     def _follow_rights(self) -> None:
         """The footer follows what the viewer may do (known from the run's start; the run's
@@ -362,8 +375,10 @@ class DashboardScreen(Steering):
             return steerable and self._refused(action) is None
         if action == "note":  # (welcome after the end too; with no engine, `n` says why not)
             return True
-        if action == "take_over":  # (only while no engine holds the unfinished run)
-            return self._offered and not self._alive and self.feed.state.finished_at is None
+        if action == "take_over":  # (only while no engine holds the unfinished run, and only
+            # to a viewer who can take it over: not another user's shared run)
+            dead = self._offered and not self._alive and self.feed.state.finished_at is None
+            return dead and self._may_take_over
         if action in ("pause", "resume_run"):  # `p` says what it does now
             paused = bool(resumes(self.feed.state))  # (the run, or a phase paused alone)
             if paused != (action == "resume_run"):
