@@ -24,10 +24,10 @@ from phasegate.engine.client import (
     RunRow,
     SQLiteStore,
     ask,
-    db_flag,
     engine_alive,
     resolve_run,
     run_dir,
+    take_over_hint,
 )
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Feedback
@@ -55,8 +55,7 @@ async def give(
         if not engine_alive(row):
             raise CommandRefused(
                 f"refused: run {row.id} was interrupted: its engine is not running; "
-                f"`phasegate resume {row.id}{db_flag(store.path)}` takes it over (then give the "
-                "feedback)"
+                f"{take_over_hint(store.path, row.id, row.user)} (then give the feedback)"
             )
         order = Feedback(rating or 0, comment, dict(answers or {}))
         answer = await ask(

@@ -9,9 +9,9 @@ from phasegate.engine.client import (
     RunRow,
     SQLiteStore,
     ask,
-    db_flag,
     engine_alive,
     resolve_run,
+    take_over_hint,
 )
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import (
@@ -43,7 +43,7 @@ async def live_run(store: SQLiteStore, ref: str, what: str) -> RunRow:
     if row.finished_at is None and not engine_alive(row):
         raise Refused(
             f"run {row.id} was interrupted: its engine is not running; "
-            f"`phasegate resume {row.id}{db_flag(store.path)}` takes it over"
+            + take_over_hint(store.path, row.id, row.user)
         )
     if row.finished_at is not None:
         raise Refused(f"run {row.id} is {row.status} and has no live engine; {what}")

@@ -19,6 +19,7 @@ from phasegate.engine.client import (
     resolve_run,
     shown_status,
     stalled,
+    take_over_hint,
 )
 from phasegate.engine.client.plans import counted_to, seconds_left, waiting_gate
 from phasegate.engine.client.reports import make, metrics
@@ -172,7 +173,7 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     if alive:
         head.append(f"  engine   pid {row.engine_pid} ({_liveliness(row)})")
     elif status == "interrupted":
-        head.append(f"  engine   stopped; `phasegate resume {row.id}` takes the run over")
+        head.append(f"  engine   stopped; {take_over_hint(db_path, row.id, row.user)}")
     rows = [
         [
             safe(t.id),
@@ -339,9 +340,8 @@ async def print_logs(
 
 def interrupted(run_id: str, db_path: str) -> str:
     """What a command following a run says once its engine is gone and the run unfinished."""
-    return (
-        f"run {run_id} was interrupted: its engine is not running; "
-        f"`phasegate resume {run_id}{safe(db_flag(db_path))}` takes it over"
+    return f"run {run_id} was interrupted: its engine is not running; " + take_over_hint(
+        db_path, run_id
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from textual.screen import Screen
 
-from phasegate.engine.client import db_flag, resumes
+from phasegate.engine.client import resumes, take_over_hint
 from phasegate.engine.client.feedback import note_after_end
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
@@ -95,8 +95,9 @@ class Steering(Screen[None]):
         if self.feed.state.finished_at is not None:
             said = "this run has ended: nothing to steer"
         else:  # (interrupted: no engine takes a command until one takes the run over)
-            run = f"{self.feed.run_id}{db_flag(self.feed.store.path)}"
-            said = f"no engine runs this run: `phasegate resume {run}` takes it over"
+            feed = self.feed
+            hint = take_over_hint(feed.store.path, feed.run_id, feed.state.user)
+            said = f"no engine runs this run: {hint}"
         self.app.notify(safe(said), severity="warning", timeout=5)
         return False
 
