@@ -224,6 +224,17 @@ def out_of_reach(
     ]
 
 
+def refuse_unreachable(gates: Sequence[Gate], starter: str, share: int | None = None) -> None:
+    """UsageError (exit 2) naming each gate a run that `starter` starts could never pass
+    (out_of_reach): before anything of the run is made or started, by `run` and the engine."""
+    from phasegate.engine.model.errors import UsageError
+
+    unreachable = out_of_reach(gates, starter, share)
+    if unreachable:
+        fix = "add an approver, lower the quorum or let another user start the run"
+        raise UsageError(f"{'; '.join(unreachable)}; {fix}; nothing was run")
+
+
 def outcome_of(gate: Gate, state: GateState) -> tuple[str, str] | None:
     """What the votes of the gate's open attempt decide (from the fold): (outcome, reason), or
     None while it still waits. One rejection decides; so does a full quorum."""

@@ -54,7 +54,7 @@ from phasegate.engine.run.control import OperatorControl
 from phasegate.engine.run.course import Course
 from phasegate.engine.run.fallbacks import Fallbacks
 from phasegate.engine.run.gatekeeper import GateKeeper
-from phasegate.engine.run.gates import out_of_reach
+from phasegate.engine.run.gates import refuse_unreachable
 from phasegate.engine.run.inbox import Inbox
 from phasegate.engine.run.monitoring import Monitoring
 from phasegate.engine.run.notify import Notifier
@@ -96,10 +96,7 @@ class Runner:
         self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
         self._resume, self.share = resume, share
         if resume is None:  # (a gate that can never pass: refused before anything is recorded)
-            unreachable = out_of_reach(plan.gates, current_identity().user, share)
-            if unreachable:
-                fix = "add an approver, lower the quorum or let another user start the run"
-                raise UsageError(f"{'; '.join(unreachable)}; {fix}; nothing was run")
+            refuse_unreachable(plan.gates, current_identity().user, share)
         self._plan_path = os.path.abspath(plan.path) if plan.path else ""
         self.state = RunState()
         self._executors = Executors(plan.agents, executor or LocalExecutor())

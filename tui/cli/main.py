@@ -181,14 +181,26 @@ def run(
         gc.enable()
     _print_problems(loaded.warnings)
     share = share or loaded.share
+    gid = None
+    if share is not None:
+        from phasegate.engine.client import share_group
+
+        gid = share_group(share)
+    if any(g.approvers for g in loaded.gates):
+        from phasegate.engine.client.plans import refuse_unreachable
+        from phasegate.engine.model.identity import current_identity
+
+        # (a gate no one here could pass: exit 2 before anything is made or started, as the
+        # engine would refuse it; detached or with the dashboard, it said so from its log)
+        refuse_unreachable(loaded.gates, current_identity().user, gid)
     # (a database that cannot be the run's: exit 2 before anything starts or is made)
     path = _db_path(db, "create")
-    if share is not None:
-        from phasegate.engine.client import check_reachable, share_group
+    if gid is not None:
+        from phasegate.engine.client import check_reachable
 
         # (a group this user is not in, or one that could never reach the database: exit 2
         # before anything starts)
-        check_reachable(path, share_group(share))
+        check_reachable(path, gid)
     # the plan is parsed once: a launched engine gets it from here
     if detach:
         from phasegate.tui.launch import run_detached
