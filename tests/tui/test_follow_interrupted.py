@@ -50,3 +50,17 @@ def test_logs_without_f_prints_the_lines_only(pg: Run, cli_env: dict[str, str]) 
     run_id = asyncio.run(_dead_run(cli_env["PHASEGATE_DB"]))
     done = pg("logs", run_id)
     assert done.returncode == 0 and done.stdout == "t | half-way there\n" and done.stderr == ""
+
+
+def test_gates_wait_says_the_run_was_interrupted_and_how_to_go_on(
+    pg: Run, cli_env: dict[str, str]
+) -> None:
+    """Regression: `gates --wait RUN` said `run ... is running and has no live engine` while
+    `runs` said interrupted."""
+    run_id = asyncio.run(_dead_run(cli_env["PHASEGATE_DB"]))
+    done = pg("gates", run_id, "--wait", "--timeout", "5")
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"phasegate: run {run_id} was interrupted: its engine is not running; "
+        f"`phasegate resume {run_id}` takes it over; no gate of it will open for "
+    ), done.stderr

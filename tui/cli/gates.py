@@ -259,7 +259,14 @@ async def wait_for_gates(
                 return _shown(found, None, as_json, db_flag(db_path), user)
             if only is not None:
                 only = await resolve_run(store, only.id)
-                if only.finished_at is not None or not engine_alive(only):
+                if only.finished_at is None and not engine_alive(only):
+                    from phasegate.tui.cli.views import interrupted
+
+                    raise NoGate(
+                        f"{interrupted(only.id, db_path)}; no gate of it will open for {user} "
+                        "until then"
+                    )
+                if only.finished_at is not None:
                     raise NoGate(
                         f"run {only.id} is {only.status} and has no live engine: "
                         f"no gate of it will open for {user}"

@@ -164,8 +164,11 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     if state.feedback_asked is not None and not state.feedback_given:
         head.append(f"  feedback asked, none given yet: `phasegate feedback {row.id} --rating N`")
     for a in state.amendments:  # the change log: amendments applied (phasegate amend)
+        change = state.changes.get(a["change"])
+        by = safe(change.by) if change is not None else safe(a["by"])  # (who proposed it)
+        approved = f" (approved by {safe(a['by'])})" if by != safe(a["by"]) else ""
         head.append(
-            f"  amended  {safe(a['change'])} (plan v{a['version']}) by {safe(a['by'])} "
+            f"  amended  {safe(a['change'])} (plan v{a['version']}) by {by}{approved} "
             f"{when(a['at'])}: {safe(changes_text(a['diff']))}"
         )
     for odd in state.anomalies[:5]:  # stored values this phasegate cannot read
