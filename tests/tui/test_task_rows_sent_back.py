@@ -4,6 +4,7 @@ kept `✓ succeeded` in the task table while the header counted them waiting).""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -83,9 +84,11 @@ async def test_a_rewind_shows_the_tasks_sent_back_pending(tmp_path: Path) -> Non
         assert screen.feed.state.tasks["verify"].status == "pending"  # (as `show` says)
         verify = _row(table, "verify")
         assert "pending" in verify and "succeeded" not in verify
+        assert verify.split()[-1] == "-", verify  # (no time: its old attempt's grew on)
         panel = text(screen.query_one(PhasePanel))
         check = next(line for line in panel.splitlines() if " check " in line)
         assert "0/1" in check  # (the phase panel agrees: none of its tasks done)
+        assert not re.search(r"\d s\b|\ds\b", check), check  # (nor its first pass's time)
 
 
 async def test_a_take_over_shows_the_tasks_it_runs_again(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ class PhasePanel(Static, can_focus=True):
             rows: list[Row] = []
             groups.append((p, rows))
             used = None
-            if p.started_at is not None:
+            if p.started_at is not None and p.status != "pending":  # (pending: sent back)
                 used = (p.finished_at or now) - p.started_at
             box = (
                 f"{format_duration(used)}/{format_budget(p.timebox)}"

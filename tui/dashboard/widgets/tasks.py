@@ -132,6 +132,8 @@ class TaskTable(DataTable[Text]):
     def _cells(self, t: TaskState, now: float) -> list[Text]:
         if t.started_at is None:
             took = None
+        elif t.finished_at is None and t.status != "running":
+            took = None  # (sent back to run again by a rewind or a take-over: as `show`, none)
         elif t.finished_at is None:  # running: this attempt's time (a retry starts anew)
             took = now - (t.attempt_started_at or t.started_at)
         else:  # ended: its newest attempt's time, as while it ran (and as `show`, reports)
