@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static
@@ -91,6 +91,25 @@ class ReasonPrompt(ModalScreen[None]):
     ReasonPrompt #reason.visible, ReasonPrompt #confirm.visible { display: block; }
     ReasonPrompt #confirm { text-style: bold; }
     """
+
+    BODY_ROWS = 15  # the most rows its scrolled part (a request, a gate's evidence) takes
+    # the rows around that part: a row left free above and below the box, its border, the
+    # lines above it, the confirmation's line and the reason line (3): room kept for the last
+    # two from the start, so that `a` or `r` never pushes the box's border out of the screen
+    AROUND = 2 + 2 + 1 + 1 + 3
+
+    def on_mount(self) -> None:
+        self.fit(self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit(event.size.height)
+
+    def fit(self, height: int) -> None:
+        """Its scrolled part's rows at this terminal height (at least one): the rest of the box
+        (border, key hints, confirmation, reason line) always fits."""
+        rows = max(1, min(self.BODY_ROWS, height - self.AROUND))
+        for part in self.query(VerticalScroll):
+            part.styles.max_height = rows
 
     def __init__(self) -> None:
         super().__init__()

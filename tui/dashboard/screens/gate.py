@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
@@ -82,9 +82,12 @@ class GatePrompt(ReasonPrompt):
     ]
     DEFAULT_CSS = """
     GatePrompt { align: center middle; }
-    GatePrompt > Vertical { width: 76; max-width: 100%; height: auto; max-height: 22;
+    GatePrompt > Vertical { width: 76; max-width: 100%; height: auto; max-height: 100%;
         border: round $warning; background: $surface; padding: 0 1; }
+    GatePrompt VerticalScroll { height: auto; max-height: 15; }
     """
+    # (its head: up to 4 lines above the evidence, which scrolls in the rows left: `fit`)
+    AROUND = 2 + 2 + 4 + 1 + 3
 
     def __init__(self, feed: RunFeed, gate: str, deciding: bool = True) -> None:
         super().__init__()
@@ -141,7 +144,8 @@ class GatePrompt(ReasonPrompt):
             box.border_title = self.heading()
             box.border_subtitle = SUBTITLE if self.deciding else LOOKING
             yield Static(self.head(), id="head")
-            yield Static(evidence(g))
+            with VerticalScroll():  # (many criteria scroll: the keys and reason line stay)
+                yield Static(evidence(g))
             yield from self.confirming()
 
     async def action_approve(self) -> None:
@@ -357,7 +361,8 @@ class ChangePrompt(GatePrompt):
             box.border_title = self.heading()
             box.border_subtitle = SUBTITLE if self.deciding else LOOKING
             yield Static(self.head(), id="head")
-            yield Static(lines)
+            with VerticalScroll():  # (a long difference scrolls)
+                yield Static(lines)
             yield from self.confirming()
 
 

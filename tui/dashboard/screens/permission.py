@@ -8,7 +8,6 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -54,11 +53,6 @@ class PermissionPrompt(ReasonPrompt):
         border: round $warning; background: $surface; padding: 0 1; }
     PermissionPrompt VerticalScroll { height: auto; max-height: 15; }
     """
-    REQUEST_ROWS = 15  # the most rows the request takes, however tall the terminal
-    # the rows around the request: a row left free above and below the box, its border, the
-    # line above the request, the confirmation's line and the reason line (3): room kept for
-    # the last two from the start, so that `r` never pushes the box's border out of the screen
-    AROUND = 2 + 2 + 1 + 1 + 3
 
     def __init__(self, feed: RunFeed, permission: str) -> None:
         super().__init__()
@@ -76,18 +70,6 @@ class PermissionPrompt(ReasonPrompt):
             with VerticalScroll():
                 yield Static(request(p, task.agent if task else None), id="request")
             yield from self.confirming()
-
-    def on_mount(self) -> None:
-        self.fit(self.app.size.height)
-
-    def on_resize(self, event: events.Resize) -> None:
-        self.fit(event.size.height)
-
-    def fit(self, height: int) -> None:
-        """The request's rows at this terminal height: the rest of the box (border, key hints,
-        confirmation, reason line) always fits, the request scrolls (at least one row)."""
-        rows = max(1, min(self.REQUEST_ROWS, height - self.AROUND))
-        self.query_one(VerticalScroll).styles.max_height = rows
 
     def action_allow(self) -> None:
         """`a` (and `A`) ask to confirm (ctrl+s): a stray `a` never allows a tool."""
