@@ -146,7 +146,8 @@ def approver_warnings(
     """Warnings for `validate` (which may run on another machine than the run): a gate whose
     quorum the people here could not reach if this user (`starter`) started the run (shared
     with the plan's `share:` group, if any), which `run` would refuse; else each approver that
-    names no user or group here, or an empty group."""
+    names no user or group here, or an empty group; the same of the people who answer an
+    agent's tool requests and of the plan's roles."""
     found = accounts or Accounts()
     me = starter or _me()
     share_name = data.get("share")
@@ -171,16 +172,40 @@ def approver_warnings(
                 f"{why}; `phasegate run` would refuse it here, started by {me}",
             )
             continue
-        yield from _unknown(listed, _positions(approvers), gi, found)
+        yield from _unknown(listed, _positions(approvers), ("gates", gi, "approvers"), found)
+    # who answers an agent's tool requests, who operates the run, who decides its amendments:
+    # a name that is no one here is warned of alike
+    people: list[tuple[tuple[str | int, ...], object]] = [
+        (("agents", name, "permissions", "approvers"), _get(agent, "permissions", "approvers"))
+        for name, agent in _mapping(data.get("agents")).items()
+    ]
+    roles = _mapping(data.get("roles"))
+    people += [(("roles", role), roles.get(role)) for role in ("operators", "changes")]
+    for base, names in people:
+        if isinstance(names, list) and all(isinstance(a, str) for a in names):
+            listed = [a for a in names if a.strip() and a != "group:"]
+            yield from _unknown(listed, _positions(names), base, found)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _get(value: object, *keys: str) -> object:
+    for key in keys:
+        value = _mapping(value).get(key)
+    return value
 
 
 def _positions(approvers: list[str]) -> dict[str, int]:
     return {a: i for i, a in reversed(list(enumerate(approvers)))}
 
 
-def _unknown(listed: Iterable[str], at: dict[str, int], gi: int, found: Accounts) -> Iterator[Flaw]:
+def _unknown(
+    listed: Iterable[str], at: dict[str, int], base: tuple[str | int, ...], found: Accounts
+) -> Iterator[Flaw]:
     for entry in listed:
-        path = ("gates", gi, "approvers", at[entry])
+        path = (*base, at[entry])
         if entry.startswith("group:"):
             gid = found.group(entry[6:])
             if gid is None:

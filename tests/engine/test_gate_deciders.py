@@ -153,3 +153,24 @@ def test_validate_warns_of_what_run_would_refuse_here() -> None:
             "here, started by alice",
         ),
     ]
+
+
+def test_validate_warns_of_tool_request_approvers_and_roles_that_are_no_one_here() -> None:
+    """Who answers an agent's tool requests, operates the run or decides its amendments: a
+    name that is no one on this machine is warned of as a gate's approver is (it was not)."""
+    data: dict[str, Any] = {
+        "roles": {"operators": ["bob", "nosuchop", "group:nosuchgrp"], "changes": ["carol"]},
+        "agents": {
+            "coder": {"kind": "claude", "permissions": {"approvers": ["alicex", "group:team"]}},
+            "sh": {},
+        },
+    }
+    found = [(f.path, f.message) for f in approver_warnings(data, HERE, starter="alice")]
+    assert found == [
+        (
+            ("agents", "coder", "permissions", "approvers", 0),
+            "there is no user 'alicex' on this machine",
+        ),
+        (("roles", "operators", 1), "there is no user 'nosuchop' on this machine"),
+        (("roles", "operators", 2), "there is no group 'nosuchgrp' on this machine"),
+    ]
