@@ -18,7 +18,7 @@ from .test_permission_prompt import _asking
 LONG = "\n".join(f"step {i}: make target-{i} VERBOSE=1" for i in range(40))
 
 
-@pytest.mark.parametrize("rows", [24, 20, 16])
+@pytest.mark.parametrize("rows", [24, pytest.param(20, marks=pytest.mark.slow), 16])
 async def test_the_deny_box_stays_inside_the_screen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int
 ) -> None:
