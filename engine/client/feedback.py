@@ -81,7 +81,9 @@ async def note_after_end(store: SQLiteStore, ref: str, text: str) -> str | None:
         return None
     if not text.strip():
         raise CommandRefused("refused: a note needs text")
-    await _append(store, row.id, lambda _: ev.RunNoted(time.time(), text, current_identity().user))
+    who = current_identity()  # (the audit's row: who, from where)
+    noted = ev.RunNoted(time.time(), text, who.user, who.uid, who.host, who.tty, who.ssh)
+    await _append(store, row.id, lambda _: noted)
     return f"run {row.id}: noted (the run had ended; its report and lessons now include it)"
 
 

@@ -275,6 +275,8 @@ class RunRecovered(Event, frozen=True):
     engine_pid: int | None = None
     last_seen: float | None = None
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    uid: int = -1  # who took it over, and where (the audit's row; -1: recorded before)
+    host: str = ""
 
 
 @event("task.reset")

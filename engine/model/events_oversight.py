@@ -101,10 +101,16 @@ class RiskCleared(Event, frozen=True):
 
 @event("run.noted")
 class RunNoted(Event, frozen=True):
-    """An operator's note, kept for the lessons learned."""
+    """An operator's note, kept for the lessons learned. Where it came from (`uid`, `host`,
+    `tty`, `ssh`) is kept for a note recorded after the run's end (no engine took it as a
+    command, whose answer has them); -1 and "" otherwise, and in runs recorded before."""
 
     text: str
     by: str
+    uid: int = -1
+    host: str = ""
+    tty: str = ""
+    ssh: str = ""
 
 
 @event("forecast.updated")

@@ -54,6 +54,9 @@ class TakeOver:
         from phasegate.engine.durable.recovery import (
             take_over,  # (psutil: not on every start-up path)
         )
+        from phasegate.engine.model.identity import current_identity
+
+        me = current_identity()  # (this engine's user: who takes the run over, from where)
 
         host = self._host
         state = host.state
@@ -86,7 +89,9 @@ class TakeOver:
                 entry["lost_on"] = lost_on
             entries.append(entry)
         host.emit(
-            ev.RunRecovered(host.now(), user, before.engine_pid, before.heartbeat_at, entries)
+            ev.RunRecovered(
+                host.now(), user, before.engine_pid, before.heartbeat_at, entries, me.uid, me.host
+            )
         )
         for p in list(state.permissions.values()):
             if p.status == "open":  # asked in the dead engine's talk with its CLI: that is gone

@@ -129,3 +129,41 @@ async def test_only_the_vote_that_closes_a_change_gate_says_it_decides_it(
         ("ann", "approved: change-1 still waits for more approvals", False),
         ("bob", "approved: it decides change-1", True),
     ]
+
+
+async def test_a_take_over_and_notes_are_rows_of_the_trail(db_path: Path) -> None:
+    """Regression: a take-over (`run.recovered`) was not in the trail; a note recorded after
+    the run's end was missing, and a live note's row said only `noted`."""
+    entries = [
+        {"task": "a", "attempt": 1, "action": "rerun", "pids": []},
+        {"task": "b", "attempt": 1, "action": "adopted", "pids": [7]},
+    ]
+    events = [
+        ev.RunStarted(1.0, "r", "p", "p.yaml", [], [], [], user="ann", host="vm", gates=GATES),
+        ev.RunRecovered(2.0, "ann", 4242, 1.5, entries, uid=7, host="vm2"),
+        ev.RunNoted(3.0, "the cache was cold", "ann"),
+        ev.CommandDone(3.0, 1, "note", "ann", True, "noted", 7, **WHERE),
+        ev.RunFinished(4.0, "succeeded"),
+        ev.RunNoted(5.0, "next time warm it", "bob", 8, "vm3", "/dev/pts/9", ""),
+    ]
+    await _recorded(db_path, events)
+    rows = json.loads(await audit(str(db_path), "r", True))["audit"]
+    found = {r["decision"]: r for r in rows}
+    taken = found["run taken over"]
+    assert (taken["user"], taken["uid"], taken["host"]) == ("ann", 7, "vm2")
+    assert taken["reason"] == "engine pid 4242 had stopped; rerun: a; adopted: b"
+    live, later = [r for r in rows if r["decision"] == "note"]
+    assert (live["reason"], live["outcome"], live["tty"]) == (
+        "the cache was cold",
+        "noted",
+        "/dev/pts/3",
+    )
+    assert (later["user"], later["uid"], later["host"], later["tty"], later["reason"]) == (
+        "bob",
+        8,
+        "vm3",
+        "/dev/pts/9",
+        "next time warm it",
+    )
+    holds, said = await verify(str(db_path), "r", False)
+    assert holds, said

@@ -26,8 +26,11 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
     rows: list[dict[str, Any]] = []
     state = RunState()  # (the run as each event leaves it: which gates still wait)
     decisive = _closing_votes(events)
+    noted = ""  # a live note's text (its command's answer says only "noted")
     for i, e in enumerate(events):
         apply(state, e)
+        if isinstance(e, ev.RunNoted):
+            noted = e.text
         if isinstance(e, ev.RunFinished):  # a gate still waiting was left undecided
             rows += [
                 {
@@ -76,11 +79,42 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "host": e.host,
                     "tty": e.tty,
                     "ssh": e.ssh,
-                    "reason": e.reason,  # the operator's own ("" when none was given)
+                    # the operator's own ("" when none was given); a note's text
+                    "reason": e.reason or (noted if e.kind == "note" and e.ok else ""),
                     "accepted": e.ok,
                     "why": "" if e.ok else e.message,
                     "outcome": e.message,  # the engine's answer, done or refused
                     "target": e.target,  # what it acted on (`task build`; "": the run)
+                }
+            )
+        elif isinstance(e, ev.RunNoted) and state.finished_at is not None:
+            # (after the run's end: no engine took it as a command, whose row says it)
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": "",
+                    "decision": "note",
+                    "user": e.by,
+                    "uid": e.uid,
+                    "host": e.host,
+                    "tty": e.tty,
+                    "ssh": e.ssh,
+                    "reason": e.text,
+                    "accepted": True,
+                    "outcome": "noted after the run's end",
+                }
+            )
+        elif isinstance(e, ev.RunRecovered):  # a take-over: who, and what became of its tasks
+            rows.append(
+                {
+                    "time": e.ts,
+                    "gate": "",
+                    "decision": "run taken over",
+                    "user": e.by,
+                    "uid": e.uid,
+                    "host": e.host,
+                    "reason": _recovered(e),
+                    "accepted": True,
                 }
             )
         elif isinstance(e, ev.FeedbackGiven):  # (a stakeholder's answers)
@@ -190,6 +224,16 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
             for r in rows
         ],
     )
+
+
+def _recovered(e: ev.RunRecovered) -> str:
+    """What a take-over did with the dead engine's tasks: `rerun: a, b; adopted: c`."""
+    by: dict[str, list[str]] = {}
+    for entry in e.tasks:
+        by.setdefault(str(entry.get("action")), []).append(str(entry.get("task")))
+    said = "; ".join(f"{action}: {', '.join(tasks)}" for action, tasks in by.items())
+    engine = f"engine pid {e.engine_pid} had stopped" if e.engine_pid else "its engine had stopped"
+    return f"{engine}; {said}" if said else engine
 
 
 def _closing_votes(events: list[ev.Event]) -> set[int]:
