@@ -71,3 +71,27 @@ async def test_each_answer_is_one_toast_in_the_engine_s_words(
             if not ok:
                 assert said[-1] == f"refused: {message}", said
             app._notifications.clear()
+
+
+async def test_what_someone_else_did_says_who(tmp_path: Path) -> None:
+    """Regression: another user's command showed in every dashboard as a bare `noted` or
+    `paused: ...`, never saying who did it."""
+    db = f"{tmp_path}/o.db"
+    now = time.time()
+    run_id = await live_run(db, "others", [run_started(now - 5, "others", ["t"], agent="a")])
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dashboard(app, pilot)
+        writer = await SQLiteStore.open(db)
+        try:
+            done = ev.CommandDone(now, 9, "pause", "bob", True, "paused: no new task starts", 4242)
+            await writer.write_batch(run_id, [(2, done)])
+        finally:
+            await writer.close()
+        await until_shown(
+            pilot,
+            "bob's pause",
+            lambda: screen.feed._seq >= 2 and not screen._draining,
+        )
+        said = [n.message for n in app._notifications]
+        assert "bob: paused: no new task starts" in said, said

@@ -177,8 +177,9 @@ class Prompts:
                     why = safe(f"{answer.user}: {answer.why}")
                     self._app.notify(why, severity="warning", timeout=6)
             elif isinstance(answer, ev.CommandDone) and answer.command not in told:
-                if answer.ok:
-                    self._app.notify(safe(answer.message), timeout=4)
+                if answer.ok:  # (someone else's, or this user's from elsewhere: who did it)
+                    who = f"{answer.by}: " if answer.by and answer.uid != me else ""
+                    self._app.notify(safe(who + answer.message), timeout=4)
                 elif answer.uid in (me, -1):
                     self._app.notify(safe(answer.message), severity="warning", timeout=4)
         for gate in opened:
