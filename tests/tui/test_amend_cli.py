@@ -279,3 +279,18 @@ def test_resume_after_kill_9_follows_the_amended_plan(
 
 def _dead(pg: Run) -> bool:
     return show_last(pg)["status"] == "interrupted"
+
+
+def test_a_vote_that_leaves_a_change_waiting_says_so_at_once(pg: Run, tmp_path: Path) -> None:
+    """A change that weakens a gate waits for that gate's approvers too: the starter's approval
+    says how it stands, at once (it waited 10 s, then said `the engine took the decision`)."""
+    plan = PLAN + "  - {id: final, after: second, approvers: [daemon, bin], quorum: 2}\n"
+    _waiting_at_review(pg, tmp_path, plan)
+    weaker = plan.replace("approvers: [daemon, bin], quorum: 2", "approvers: [daemon, bin]")
+    assert _amend(pg, tmp_path, weaker).returncode == 0  # type: ignore[attr-defined]
+    voted = pg("approve", "last", "change-1")
+    assert voted.returncode == 0, voted.stderr
+    assert "approved change-1 of run" in voted.stdout
+    assert "1 approval so far, it waits for more" in voted.stdout, voted.stdout
+    assert _gates(pg)["change-1"]["status"] == "open"
+    assert pg("cancel", "last").returncode == 0

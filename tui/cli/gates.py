@@ -363,6 +363,14 @@ async def _answer(
             if c.status != "open":
                 done = {"passed": "the plan is amended"}.get(c.status.value, f"it {c.status}")
                 return f"{user} {verb} {target} of run {run_id}: {done}"
+            # (the engine closes a change with the vote that decides it, in one batch: one that
+            # weakens a gate waits for that gate's approvers too)
+            n = len(c.approved_by)
+            return (
+                f"{user} {verb} {target} of run {run_id}: {n} approval{'s' if n != 1 else ''} "
+                f"so far, it waits for more (`phasegate gates {run_id}{db_flag(store.path)}` "
+                "says whose)"
+            )
         elif closed is not None:
             # (the engine writes a rewind in the batch that closes the gate: it is here now,
             # or there is none)
