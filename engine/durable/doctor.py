@@ -22,7 +22,7 @@ from phasegate.engine.store.migrations import (
     foreign_refusal,
     foreign_tables,
 )
-from phasegate.engine.store.paths import run_path, shared_with, socket_path
+from phasegate.engine.store.paths import denied_by, run_path, shared_with, socket_path
 
 LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning
 BIG_WAL = 256 * 2**20
@@ -75,6 +75,12 @@ def _exposed(found: os.stat_result, shared: set[int]) -> bool:
 
 def check_directory(db_path: str) -> list[Finding]:
     directory = os.path.dirname(os.path.abspath(db_path))
+    try:
+        os.stat(directory)
+    except PermissionError:  # (there, but not for this user: not "made on use")
+        return [Finding("data directory", "fail", f"{directory}: {denied_by(directory)}")]
+    except OSError:
+        pass
     if not os.path.isdir(directory):
         return [Finding("data directory", "warn", f"{directory} does not exist yet (made on use)")]
     found = []
@@ -83,6 +89,10 @@ def check_directory(db_path: str) -> list[Finding]:
     group = _group_name(info.st_gid)
     # a shared database's directory is its group's on purpose (2750): `chmod 700` unshares it
     private = f"chmod 2750 {directory}" if info.st_gid in shared else f"chmod 700 {directory}"
+    # (another user's data directory, whose runs are shared with a group of yours)
+    mine = shared & {os.getegid(), *os.getgroups()}
+    theirs = info.st_uid != os.geteuid() and bool(mine)
+
     if _writable_by_others(info, directory=True):
         found.append(
             Finding(
@@ -102,6 +112,18 @@ def check_directory(db_path: str) -> list[Finding]:
                 f"{directory} is {mode:o}: other users{beyond} can read it; `{private}`",
             )
         )
+    elif not os.access(directory, os.W_OK) and theirs:
+        # (another user's, shared with a group of yours: you read its runs, its owner writes)
+        owner = _owner(info.st_uid)
+        found.append(
+            Finding(
+                "data directory",
+                "ok",
+                f"{directory} ({owner}'s, shared with group {_group_name(min(mine))}: you read "
+                "its runs and act "
+                "on them as its plans allow; its owner starts them and takes them over)",
+            )
+        )
     elif not os.access(directory, os.W_OK):
         found.append(Finding("data directory", "fail", f"{directory} is not writable"))
     elif mode & 0o070:
@@ -118,6 +140,12 @@ def check_directory(db_path: str) -> list[Finding]:
 
 
 def check_database(db_path: str) -> list[Finding]:
+    try:
+        os.stat(db_path)
+    except PermissionError:
+        return [Finding("database", "fail", f"{db_path}: {denied_by(db_path)}")]
+    except OSError:
+        pass
     if not os.path.exists(db_path):
         return [Finding("database", "warn", f"{db_path} does not exist yet (made on first run)")]
     found = []
@@ -148,13 +176,11 @@ def check_database(db_path: str) -> list[Finding]:
         found.append(
             Finding("database file", "ok", f"{db_path} ({mode:o}: shared with group {group})")
         )
-    where = "file:" + urllib.parse.quote(os.path.abspath(db_path)) + "?mode=ro"
     try:
-        conn = sqlite3.connect(where, uri=True, timeout=10)
+        conn, result, as_is = _quick_check(db_path)
     except sqlite3.Error as exc:
         return [*found, Finding("database", "fail", f"{db_path} cannot be opened: {exc}")]
     try:
-        result = conn.execute("PRAGMA quick_check").fetchone()[0]
         if result != "ok":
             found.append(Finding("integrity", "fail", f"{db_path}: {result}"))
         else:
@@ -163,7 +189,9 @@ def check_database(db_path: str) -> list[Finding]:
         if foreign:  # (the store refuses it: nothing below applies to it)
             found.append(Finding("database", "fail", f"{db_path}: {foreign_refusal(foreign)}"))
             return found
-        mode_name = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        mode_name = (
+            _journal_of(db_path) if as_is else conn.execute("PRAGMA journal_mode").fetchone()[0]
+        )
         level = "ok" if str(mode_name).lower() == "wal" else "warn"
         found.append(Finding("journal", level, f"journal_mode={mode_name}"))
         version = current_version(conn)
@@ -310,3 +338,38 @@ def _command(proc: psutil.Process) -> str:
 
 def diagnose(db_path: str) -> list[Finding]:
     return check_directory(db_path) + check_database(db_path)
+
+
+def _owner(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _quick_check(db_path: str) -> tuple[sqlite3.Connection, str, bool]:
+    """A read-only connection and its `PRAGMA quick_check`. A shared run's database, read by a
+    member of its group while no engine has it open, has no WAL shared memory, which a reader
+    may not make: it is then read as it is (immutable), as the store reads it
+    (engine/store/opening.py open_read_only)."""
+    where = "file:" + urllib.parse.quote(os.path.abspath(db_path))
+    for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+        conn = sqlite3.connect(where + mode, uri=True, timeout=10)
+        try:
+            found = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+            return conn, found, mode.endswith("immutable=1")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "readonly" not in str(exc) or os.path.exists(f"{db_path}-shm"):
+                raise
+    raise AssertionError("unreachable")  # (the immutable read raises or returns)
+
+
+def _journal_of(db_path: str) -> str:
+    """The journal mode a database file's header says (a read of it as it is says `delete`):
+    bytes 18 and 19 are 2 in WAL mode."""
+    with open(db_path, "rb") as f:
+        header = f.read(20)
+    return "wal" if header[18:20] == b"\x02\x02" else "delete"

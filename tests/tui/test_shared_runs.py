@@ -364,3 +364,25 @@ phases:
     for path in (place / "data").rglob("*"):
         if path.is_file():
             assert canary.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.slow
+def test_doctor_on_a_shared_database_of_another_user_fails_nothing(
+    shared: tuple[Path, Pg],
+) -> None:
+    """Regression: a member of a shared run's group ran `doctor` on its database: `data
+    directory ... is not writable` and `attempt to write a readonly database` (no engine had it
+    open: a reader may not make its WAL shared memory), both FAIL."""
+    place, pg = shared
+    (place / "work" / "plan.yaml").write_text(
+        f"name: d\nshare: {GROUP}\nagents: {{a: {{}}}}\n"
+        'phases: [{id: p, tasks: [{id: t, run: "true"}]}]\n'
+    )
+    done = pg(STARTER, "run", str(place / "work" / "plan.yaml"), "--headless")
+    assert done.returncode == 0, done.stderr
+    assert not (place / "data" / "runs.db-shm").exists()  # (its engine is gone)
+    doctor = pg(ALICE, "doctor")
+    assert "FAIL" not in doctor.stdout, doctor.stdout
+    assert f"{STARTER}'s, shared with group {GROUP}" in doctor.stdout
+    assert "journal          journal_mode=wal" in doctor.stdout
+    assert "quick_check passed" in doctor.stdout
