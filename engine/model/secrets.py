@@ -128,9 +128,19 @@ T = TypeVar("T")
 _WORD = re.compile(r"\S+")  # (`\S` and `str.split` agree on what whitespace is)
 
 
+_ESCAPED = re.compile(r"\\[ntr]")  # a line break or tab written as an escape: `printf 'a\nb'`
+
+
+def unescaped(text: str) -> str:
+    """`text` with each escape that stands for whitespace (`\n`, `\t`, `\r` as written in a
+    command) made two spaces: of the same length, so that a place in one is a place in the
+    other, and a value split by them is found as one split by whitespace."""
+    return _ESCAPED.sub("  ", text) if "\\" in text else text
+
+
 def squeezed(text: str) -> str:
-    """`text` without its whitespace."""
-    return "".join(text.split())
+    """`text` without its whitespace (nor the escapes that stand for it)."""
+    return "".join(unescaped(text).split())
 
 
 def spread_spans(text: str, keys: list[tuple[str, str]]) -> list[tuple[int, int, str]]:
@@ -139,6 +149,7 @@ def spread_spans(text: str, keys: list[tuple[str, str]]) -> list[tuple[int, int,
     to its last, in order, none overlapping (a value that holds another is taken whole).
     Linear in the text's length: one pass to take out the whitespace, one search a value, and
     the places found mapped back through the text's words."""
+    text = unescaped(text)  # (the same length: its places are the text's)
     flat = squeezed(text)
     found: list[tuple[int, int, str]] = []  # (start, end, mark) in `flat`
     for key, mark in keys:

@@ -218,3 +218,13 @@ def test_an_agent_not_given_the_secret_still_runs(kind: str) -> None:
     launch = Launch(Task(id="w", agent="coder", prompt="p"), 1, {}, "/work/task")
     t = adapter_for("coder", agent, {}).conversation(launch)
     assert t is not None and t.opening()
+
+
+def test_a_secret_split_by_written_escapes_in_a_command_is_taken_out() -> None:
+    """Regression: a Codex command `printf 'zq9XvB7\\nmLk2PpR\\n4tYw8N'` (the value split by
+    `\\n` written as escapes, not by line breaks) showed the whole secret in the transcript."""
+    r = Redactor({"DEPLOY_TOKEN": KEY})
+    said = r.text("→ Bash: printf 'zq9XvB7\\nmLk2PpR\\t4tYw8N\\n'")
+    assert said == "→ Bash: printf '«DEPLOY_TOKEN»\\n'"
+    assert not pieces([said])
+    assert r.text("a\\nb, no secret") == "a\\nb, no secret"
