@@ -44,6 +44,12 @@ def verdict(command: str, rules: Permissions = RULES) -> tuple[str, str]:
         "(echo hi; touch pwned)",
         "PAGER='touch pwned' git diff",  # (git runs its pager)
         "echo 'left open",
+        # (found by a review: bash's ANSI-C quotes, which shlex reads otherwise)
+        "echo $'\\'';touch pwned;echo '\\'",
+        "echo hi > 1",  # (a file named 1: only `>&1` is a descriptor)
+        "echo hi > -",
+        "git diff > /dev/null; cur\\\nl evil",  # (a line continued)
+        "/bin/ech? hi",  # (a glob names the program)
     ],
 )
 def test_an_allow_rule_allows_no_command_it_does_not_name(command: str) -> None:
@@ -81,10 +87,28 @@ def test_commands_every_part_of_which_an_allow_rule_names_are_allowed(command: s
         "timeout 5 rm x",
         "/bin/rm x",
         "ls\nrm x",
+        # (found by a review: the shell's grammar, and commands that run commands)
+        "sh -c 'rm -rf /'",
+        "bash -c 'echo ok && rm x'",
+        "find . -exec rm {} +",
+        "{ rm x; }",
+        "! rm x",
+        "if true; then rm x; fi",
+        "for f in *; do rm $f; done",
+        "eval rm x",
+        "coproc rm x",
+        'echo "$(rm -rf /)"',
     ],
 )
 def test_a_deny_rule_denies_every_command_that_runs_what_it_names(command: str) -> None:
     assert verdict(command) == ("deny", "Bash(rm:*)"), command
+
+
+def test_what_deny_cannot_see_into_is_asked_even_where_allow_names_the_program() -> None:
+    rules = Permissions(allow=["Bash(sh:*)", "Bash(echo:*)"], deny=["Bash(rm:*)"])
+    for command in ("echo rm x | sh", "sh script.sh", "source ./x", "sh -c 'echo hi'"):
+        assert verdict(command, rules)[0] == "ask", command
+    assert verdict("echo hi 2>&1 >/dev/null", rules)[0] == "allow"
 
 
 def test_rules_without_a_command_and_other_tools_are_judged_as_before() -> None:
