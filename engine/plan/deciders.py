@@ -47,6 +47,14 @@ class Accounts:
                 self._primary.setdefault(entry.pw_gid, set()).add(entry.pw_name)
         return listed | self._primary.get(gid, set())
 
+    def in_group(self, user: str, gid: int) -> bool:
+        """Is `user` a member of group `gid`, as the system's user database says (its groups
+        asked of it: a directory service need not list a group's members)?"""
+        try:
+            return gid in os.getgrouplist(user, pwd.getpwnam(user).pw_gid)
+        except (KeyError, OSError):
+            return user in self.members(gid)
+
     def group_name(self, gid: int) -> str:
         try:
             return grp.getgrgid(gid).gr_name
@@ -55,10 +63,13 @@ class Accounts:
 
 
 class Reach(NamedTuple):
-    """Who may decide a gate here (`deciders`), and why the others named by it may not."""
+    """Who may decide a gate here (`deciders`), and why the others named by it may not;
+    `unbounded`: a group of it exists, whose members may be more than the machine lists (a
+    directory service need not enumerate them): its quorum is not judged here."""
 
     deciders: list[str]
     missing: list[str]
+    unbounded: bool = False
 
 
 def reach(
@@ -73,6 +84,7 @@ def reach(
     found = accounts or Accounts()
     people: set[str] = set()
     missing: list[str] = []
+    unbounded = False
     for entry in approvers:
         if entry.startswith("group:"):
             gid = found.group(entry[6:])
@@ -81,6 +93,7 @@ def reach(
                 missing.append(f"there is no group '{cut(entry[6:])}' on this machine")
             elif not members:
                 missing.append(f"group '{cut(entry[6:])}' has no members")
+            unbounded = unbounded or gid is not None
             people |= members
         elif found.uid(entry) is None:
             missing.append(f"there is no user '{cut(entry)}' on this machine")
@@ -90,10 +103,9 @@ def reach(
         people.discard(starter)
         missing.append(f"{starter} starts the run and the gate forbids self-approval")
     if share is not None:
-        inside = found.members(share)
         # (root passes any permission, so reaches the socket whatever its group)
         outside = sorted(
-            p for p in people if p != starter and p not in inside and found.uid(p) != 0
+            p for p in people if p != starter and found.uid(p) != 0 and not found.in_group(p, share)
         )
         if outside:
             people -= set(outside)
@@ -102,7 +114,7 @@ def reach(
                 f"{_names(outside)} cannot reach the run: not in group {name}, which it is "
                 "shared with"
             )
-    return Reach(sorted(people), missing)
+    return Reach(sorted(people), missing, unbounded)
 
 
 def shortfall(
@@ -118,8 +130,8 @@ def shortfall(
     is not, or when anyone may decide it)."""
     if not approvers:
         return ""
-    deciders, missing = reach(approvers, forbid_self, starter, share, accounts)
-    if len(deciders) >= quorum:
+    deciders, missing, unbounded = reach(approvers, forbid_self, starter, share, accounts)
+    if len(deciders) >= quorum or unbounded:  # (a group's members: validate warns of none)
         return ""
     n, names = len(deciders), _names(deciders) or "none"
     may = f"only {n} of its approvers may give them ({names})"  # (its groups' members too)

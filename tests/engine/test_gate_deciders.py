@@ -54,14 +54,6 @@ TEAM = 2000
             "there is no group 'nosuchgrp' on this machine",
         ),
         (
-            ["group:alice"],
-            1,
-            True,
-            None,
-            "gate 'g' needs 1 approval but only 0 of its approvers may give them (none): "
-            "alice starts the run and the gate forbids self-approval",
-        ),
-        (
             ["eve", "bob"],
             2,
             False,
@@ -77,31 +69,8 @@ TEAM = 2000
             "gate 'g' needs 2 approvals but only 1 of its approvers may give them (bob): "
             "there is no user 'nosuchuser' on this machine",
         ),
-        (
-            ["group:empty", "bob"],
-            2,
-            False,
-            None,
-            "gate 'g' needs 2 approvals but only 1 of its approvers may give them (bob): "
-            "group 'empty' has no members",
-        ),
-        (
-            ["group:team"],
-            3,
-            True,
-            None,
-            "gate 'g' needs 3 approvals but only 2 of its approvers may give them (bob, carol): "
-            "alice starts the run and the gate forbids self-approval",
-        ),
     ],
-    ids=[
-        "unknown-group",
-        "own-group-forbidden",
-        "not-in-share",
-        "unknown-user",
-        "empty-group",
-        "group-less-starter",
-    ],
+    ids=["unknown-group", "not-in-share", "unknown-user"],
 )
 def test_a_quorum_the_people_here_cannot_reach_is_named(
     approvers: list[str], quorum: int, forbid: bool, share: int | None, why: str
@@ -117,6 +86,11 @@ def test_a_quorum_the_people_here_cannot_reach_is_named(
         (["alice", "eve"], 2, False, None),  # (not shared: as before)
         (["alice", "root"], 2, False, TEAM),  # (the starter reaches its run; root reaches any)
         (["nosuchuser", "bob"], 1, False, None),  # (one of them is enough)
+        # a group that exists may hold more people than the machine lists (a directory
+        # service need not enumerate its members): its quorum is not judged here
+        (["group:alice"], 1, True, None),
+        (["group:empty", "bob"], 2, False, None),
+        (["group:team"], 3, True, None),
     ],
 )
 def test_a_quorum_the_people_here_can_reach_passes(
@@ -146,12 +120,7 @@ def test_validate_warns_of_what_run_would_refuse_here() -> None:
         (("gates", 1, "approvers", 0), "there is no user 'nosuchuser' on this machine"),
         (("gates", 1, "approvers", 2), "there is no group 'nosuchgrp' on this machine"),
         (("gates", 1, "approvers", 3), "group 'empty' has no members"),
-        (
-            ("gates", 2, "approvers"),
-            "gate 'c' needs 1 approval but only 0 of its approvers may give them (none): alice "
-            "starts the run and the gate forbids self-approval; `phasegate run` would refuse it "
-            "here, started by alice",
-        ),
+        # (gate c: group alice may hold more than this machine lists: not judged)
     ]
 
 
