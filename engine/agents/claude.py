@@ -31,6 +31,7 @@ from phasegate.engine.agents.talk import (
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.secrets import Redactor
+from phasegate.engine.plan.check import paired
 from phasegate.engine.plan.model import Agent, Permissions
 
 
@@ -51,10 +52,12 @@ class ClaudeAdapter:
             "--permission-prompt-tool",
             "stdio",
         ]
-        if agent.permissions is not None and agent.permissions.deny:
-            # (the CLI runs what it deems safe, `ls`, a Read, without asking: its own deny list
-            # holds for every call. One argument, `=`: the flag takes a list, a rule has spaces)
-            argv.append("--disallowedTools=" + ",".join(agent.permissions.deny))
+        # (the CLI runs what it deems safe, `ls`, a Read, without asking: its own deny list
+        # holds for every call. One argument, `=`: the flag takes a list, a rule has spaces; a
+        # rule whose parentheses do not pair is left out: the CLI drops the list with it)
+        deny = [r for r in (agent.permissions.deny if agent.permissions else ()) if paired(r)]
+        if deny:
+            argv.append("--disallowedTools=" + ",".join(deny))
         if agent.model:
             argv += ["--model", agent.model]
         if launch.session:  # a retry or a rework goes on with the agent's session

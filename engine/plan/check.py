@@ -9,6 +9,7 @@ feedback, research, monitors) is plan.check_oversight's, fallbacks plan.fallback
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -208,6 +209,42 @@ def reserved_vars(data: dict[str, Any]) -> Iterator[Flaw]:
                     f"{', '.join(CONTEXTUAL)})"
                 ),
             )
+
+
+_RULE = re.compile(r"^[A-Za-z_][\w.-]*(\((?P<arg>.*)\))?$")  # (as engine/agents/talk.py reads)
+
+
+def rule_warnings(data: dict[str, Any]) -> Iterator[Flaw]:
+    """Warnings: a permission rule that names no tool call as written (a rule not of the form
+    `Tool` or `Tool(command)`, or with parentheses that do not pair: Claude Code then drops
+    every rule given with it, and the engine matches nothing with it)."""
+    agents = data.get("agents")
+    for name, agent in agents.items() if isinstance(agents, dict) else ():
+        rules = agent.get("permissions") if isinstance(agent, dict) else None
+        for kind in ("allow", "ask", "deny"):
+            listed = rules.get(kind) if isinstance(rules, dict) else None
+            for i, rule in enumerate(listed if isinstance(listed, list) else ()):
+                if not isinstance(rule, str):
+                    continue  # (the model reports it)
+                m = _RULE.match(rule.strip())
+                arg = m.group("arg") if m is not None else None
+                if m is None or (arg is not None and not paired(arg)):
+                    yield Flaw(
+                        ("agents", name, "permissions", kind, i),
+                        False,
+                        f"rule '{_cut(rule)}' cannot be read: write `Tool` or `Tool(command)` "
+                        "(`Bash(git diff:*)`), its parentheses paired (Claude Code drops every "
+                        "rule given with one that is not: it is not given to it)",
+                    )
+
+
+def paired(text: str) -> bool:
+    depth = 0
+    for c in text:
+        depth += 1 if c == "(" else -1 if c == ")" else 0
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> Iterator[Flaw]:

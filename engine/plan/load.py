@@ -15,7 +15,7 @@ from itertools import chain
 
 from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.budgets import usd_warnings
-from phasegate.engine.plan.check import reserved_vars, semantic_problems
+from phasegate.engine.plan.check import reserved_vars, rule_warnings, semantic_problems
 from phasegate.engine.plan.convert import convert
 from phasegate.engine.plan.deciders import approver_warnings
 from phasegate.engine.plan.extras import extra_flaws
@@ -153,6 +153,7 @@ def plan_from_text(
             for w in chain(
                 key_warnings(data),
                 reserved_vars(data),
+                rule_warnings(data),
                 usd_warnings(data),
                 () if to_run else unavailable,
                 () if to_run else approver_warnings(data),  # (`run` refuses: engine/run/gates)

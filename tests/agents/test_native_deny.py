@@ -178,3 +178,23 @@ phases:
     assert "tok-5ec2e7" not in said and SECRET not in said and "creds.txt" not in said
     assert str(tmp_path) in said  # (pwd: not denied, it ran)
     assert "denied by policy" in said
+
+
+def test_a_rule_whose_parentheses_do_not_pair_is_warned_of_and_not_given_to_claude(
+    tmp_path: Path,
+) -> None:
+    """Claude Code splits its list at parentheses: one unpaired rule made it drop every deny
+    rule given with it (found by a review of its parser)."""
+    from phasegate.engine.plan import load_plan
+
+    rules = Permissions(deny=['Bash(echo "(":*)', "Read", "Bash(rm:*)"])
+    assert "--disallowedTools=Read,Bash(rm:*)" in claude_argv(rules)
+    plan = tmp_path / "p.yaml"
+    plan.write_text(
+        "name: p\nagents:\n  c:\n    kind: claude\n"
+        '    permissions: {deny: ["Bash(rm:*", Read]}\n'
+        'phases: [{id: p, tasks: [{id: t, agent: c, prompt: "x"}]}]\n'
+    )
+    (warning,) = load_plan(str(plan)).warnings
+    assert warning.key == "agents.c.permissions.deny[0]"
+    assert warning.message.startswith("rule 'Bash(rm:*' cannot be read")
