@@ -30,7 +30,8 @@ _RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
 POLICY_SH = (
     'd=$(mktemp -d) || exit 1; trap \'rm -rf "$d"\' EXIT; trap "exit 143" TERM; '
     'trap "exit 130" INT; trap "exit 129" HUP; printf "%s" "$1" > "$d/deny.toml" || exit 1; '
-    'b=$2; shift 2; "$b" --policy "$d/deny.toml" "$@"'
+    'b=$2; shift 2; command -v "$b" >/dev/null 2>&1 || { echo "cannot run $b: not found" >&2; '
+    'exit 127; }; "$b" --policy "$d/deny.toml" "$@"'
 )
 
 
@@ -51,7 +52,9 @@ def gemini_policy(deny: list[str]) -> str:
             if arg.endswith(":*"):
                 rule.append(f"commandPrefix = {_toml(arg[:-2])}")
             else:  # (the command as a whole: its JSON text, then the closing quote)
-                rule.append(f"commandRegex = {_toml(_js_escape(json.dumps(arg)[1:]))}")
+                # (as Gemini CLI writes it: JSON.stringify keeps non-ASCII as it is)
+                written = json.dumps(arg, ensure_ascii=False)[1:]
+                rule.append(f"commandRegex = {_toml(_js_escape(written))}")
         why = f"the plan's rule {text.strip()} denies it"
         rule += ['decision = "deny"', "priority = 900", f"denyMessage = {_toml(why)}"]
         rules.append("[[rule]]\n" + "\n".join(rule) + "\n")

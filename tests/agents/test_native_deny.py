@@ -198,3 +198,15 @@ def test_a_rule_whose_parentheses_do_not_pair_is_warned_of_and_not_given_to_clau
     (warning,) = load_plan(str(plan)).warnings
     assert warning.key == "agents.c.permissions.deny[0]"
     assert warning.message.startswith("rule 'Bash(rm:*' cannot be read")
+
+
+def test_the_gemini_policy_keeps_non_ascii_and_its_wrapper_names_a_missing_cli() -> None:
+    """Found by a review: an exact rule with non-ASCII never matched (escaped as `\\u00e9`,
+    where Gemini CLI writes `é`), and a missing binary read `sh: 1: ./x: not found`."""
+    from phasegate.engine.agents.acp_parts import POLICY_SH, gemini_policy
+
+    assert 'commandRegex = "café\\""' in gemini_policy(["Bash(café)"])
+    done = subprocess.run(
+        ["sh", "-c", POLICY_SH, "sh", "x", "./no-such-gemini"], capture_output=True, text=True
+    )
+    assert done.returncode == 127 and done.stderr == "cannot run ./no-such-gemini: not found\n"
