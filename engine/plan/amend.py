@@ -256,7 +256,7 @@ def change_lines(changes: list[Change]) -> list[str]:
             parts = [f"{name}: {_short(a)} -> {_short(b)}" for name, (a, b) in c["fields"].items()]
             lines.append(f"~ {head}: " + "; ".join(parts))
         if isinstance(c.get("oversight"), dict):
-            lines.append(_oversight(c["id"], c["oversight"]))
+            lines.append(_oversight(str(c["oversight"].get("gate") or c["id"]), c["oversight"]))
     return lines
 
 

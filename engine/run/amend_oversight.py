@@ -109,16 +109,33 @@ def needs(plan: Plan, diff: list[Change], starter: str, proposer: str) -> list[N
     roles.changes (else the run's starter), then each weakened gate's approvers."""
     found = [Need("", tuple(plan.roles.changes) or (starter,), starter=starter)]
     gates = {g.id: g for g in plan.gates}
+    weakened: dict[str, list[str]] = {}
     for c in diff:
         gate = gates.get(c["id"]) if c["what"] == "gate" else None
-        if gate is None or c["change"] == "added":
-            continue
-        how = weakenings(gate.dump(exclude=("id",)), c)
+        if gate is not None and c["change"] != "added":
+            weakened.setdefault(gate.id, []).extend(weakenings(gate.dump(exclude=("id",)), c))
+        elif c["what"] == "task" and c["change"] in ("changed", "removed"):
+            # a task whose test results a manual gate's criteria read: its evidence changes
+            for g in _reading(plan, c["id"]):
+                said = f"{c['change']} task {c['id']} (its criteria read its tests)"
+                weakened.setdefault(g, []).append(said)
+    for gid, how in weakened.items():
+        gate = gates[gid]
         if not how:
             continue
         barred = tuple(dict.fromkeys((starter, proposer))) if gate.forbid_self_approval else ()
         found.append(Need(gate.id, tuple(gate.approvers), gate.quorum, barred, tuple(how)))
     return found
+
+
+def _reading(plan: Plan, task: str) -> list[str]:
+    """The manual gates whose criteria read `task`'s test results (`tests: {of: task}`)."""
+    return [
+        g.id
+        for g in plan.gates
+        if g.approval == "manual"
+        and any(c.tests is not None and c.tests.of == task for c in g.criteria)
+    ]
 
 
 def gate_needs(found: list[Need]) -> list[Need]:
@@ -164,13 +181,20 @@ def annotated(diff: list[Change], found: list[Need]) -> list[Change]:
     """The difference as the change gate shows it: each weakened gate's change says who must
     agree to it (`oversight`; change_lines prints it)."""
     by_gate = {n.gate: n for n in gate_needs(found)}
+    named = {c["id"] for c in diff if c["what"] == "gate"}
     out = []
     for c in diff:
         n = by_gate.get(c["id"]) if c["what"] == "gate" else None
+        if n is None and c["what"] == "task":  # (a gate weakened through its criteria' task)
+            mine = f" task {c['id']} (its criteria"
+            n = next((m for m in by_gate.values() if any(mine in f" {h}" for h in m.how)), None)
+            n = n if n is not None and n.gate not in named else None
+            named |= {n.gate} if n is not None else set()
         if n is not None:
             c = {
                 **c,
                 OVERSIGHT: {
+                    "gate": n.gate,
                     "weakens": list(n.how),
                     "approvers": list(n.approvers),
                     "quorum": n.quorum,

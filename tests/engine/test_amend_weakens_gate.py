@@ -106,6 +106,7 @@ async def test_the_starter_cannot_weaken_a_gate_alone(tmp_path: Path) -> None:
     assert said["after me"] == "open"  # (the starter's vote alone did not amend the plan)
     assert said["approvers"] == [ME, "pgw-bob", "pgw-carol"]
     assert said["diff"][0]["oversight"] == {
+        "gate": "g",
         "weakens": [
             "changes its approvers",
             "lowers its quorum",
@@ -237,3 +238,23 @@ def test_what_weakens_a_gate_and_what_does_not() -> None:
     assert _needs(PLAN, with_check) == []
     auto = PLAN.replace("forbid_self_approval: true}", "approval: auto}")
     assert _needs(auto, auto.split("gates:")[0]) == []
+
+
+def test_changing_the_task_a_gates_criteria_read_weakens_that_gate() -> None:
+    """Found by a review: the starter changed the `run` of the task whose test results the
+    gate's criteria read, approved that alone, and so made the gate's evidence."""
+    from phasegate.engine.plan.amend import change_lines, diff
+    from phasegate.engine.plan.load import plan_from_text
+    from phasegate.engine.run.amend_oversight import annotated, needs
+
+    gate = f"{GATE}forbid_self_approval: true}}"
+    read = PLAN.replace(gate, gate[:-1] + ", criteria: [{tests: {of: a}}]}").replace(
+        "agent: w}]}\n  - {id: two", "agent: w, results: {junit: r.xml}}]}\n  - {id: two"
+    )
+    faked = read.replace('run: "while [ ! -e go ]; do sleep 0.02; done"', 'run: "echo 1 passed"')
+    assert _needs(read, faked) == [("g", ("changed task a (its criteria read its tests)",))]
+    assert _needs(read, read.replace('run: "true"', 'run: "false"')) == []  # (task b: not read)
+    before, after = (plan_from_text(t, "p.yaml", "/tmp", []) for t in (read, faked))
+    changes = diff(before, after)
+    shown = change_lines(annotated(changes, needs(before, changes, ME, ME)))
+    assert any(line.startswith("  ! this weakens gate g: 2 of its approvers") for line in shown)
