@@ -285,4 +285,5 @@ async def test_a_refusal_is_told_to_its_sender_only(finished_run: tuple[str, str
             return [n.message for n in app._notifications]
 
         await until_shown(pilot, "the answers", lambda: "the run is paused already" in said())
-        assert "note added by carol" in said() and "mallory may not operate" not in said()
+        # (who did it said first: another user's)
+        assert "carol: note added by carol" in said() and "mallory may not operate" not in said()
