@@ -79,11 +79,14 @@ def taker(db_path: str) -> str | None:
     the database, its owner (the run's starter) writes it, so no operator takes a run over."""
     if db_path == ":memory:":
         return None
-    owner = None
-    for path in (os.path.dirname(os.path.abspath(db_path)), db_path):  # (the file's, if any)
+    owner = None  # (as check_private: the directory and the file must both be this user's)
+    for path in (db_path, os.path.dirname(os.path.abspath(db_path))):  # (the file's first)
         with contextlib.suppress(OSError):
-            owner = os.stat(path).st_uid
-    if owner is None or owner == os.geteuid():
+            found = os.stat(path).st_uid
+            if found != os.geteuid():
+                owner = found
+                break
+    if owner is None:
         return None
     import pwd
 

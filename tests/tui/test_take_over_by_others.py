@@ -160,3 +160,19 @@ async def test_a_command_to_the_dead_run_says_who_can_take_it_over(tmp_path: Pat
     said = str(refused.value)
     assert f"only {STARTER} (the run's starter) can take it over" in said
     assert f"`phasegate resume {run_id} --db {db}`" in said
+
+
+def test_a_database_of_yours_in_another_users_directory_is_theirs_to_take_over(
+    tmp_path: Path,
+) -> None:
+    """Found by a review: the hint said `phasegate resume` takes it over (the file is yours),
+    and the engine then refused it (its directory is not): both read the two alike now."""
+    from phasegate.engine.client import taker
+
+    assert OTHER is not None
+    place = tmp_path / "theirs"
+    place.mkdir()
+    (place / "team.db").write_bytes(b"")
+    os.chown(place, OTHER.pw_uid, OTHER.pw_gid)
+    assert taker(str(place / "team.db")) == STARTER
+    assert taker(str(tmp_path / "mine.db")) is None
