@@ -8,6 +8,7 @@ then the engine's answer."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -18,8 +19,15 @@ from phasegate.engine.client import SQLiteStore
 from phasegate.engine.model import events as ev
 from phasegate.tui.dashboard import feed as feed_mod
 from phasegate.tui.dashboard.app import PhasegateApp
+from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 
 from .helpers import SIZE, dashboard, live_run, run_started, until_shown
+
+
+async def _read(feed: RunFeed, seq: int) -> None:
+    while feed._seq < seq:
+        await asyncio.sleep(0.01)
 
 
 async def test_each_answer_is_one_toast_in_the_engine_s_words(
@@ -50,12 +58,18 @@ async def test_each_answer_is_one_toast_in_the_engine_s_words(
             await writer.write_batch(run, [(seq[0], answer)])
         finally:
             await writer.close()
+        # the engine records its answer before the dashboard hears it: a drain may read it
+        # first (here, always: the race that told a refusal twice now and then)
+        feed = screens[0].feed
+        await asyncio.wait_for(_read(feed, seq[0]), 10)
         return number, answer
 
+    screens: list[DashboardScreen] = []
     monkeypatch.setattr(feed_mod, "deliver", deliver)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await dashboard(app, pilot)
+        screens.append(screen)
         for ok, message in answers:
             at = seq[0]
             await pilot.press("p")
@@ -63,7 +77,12 @@ async def test_each_answer_is_one_toast_in_the_engine_s_words(
             await until_shown(
                 pilot,
                 "the answer read back",
-                lambda at=at: screen.feed._seq > at and not screen._draining,  # type: ignore[misc]
+                lambda at=at: (  # type: ignore[misc]
+                    screen.feed._seq > at
+                    and not getattr(screen.feed, "_sending", 0)  # (its answer held, then told)
+                    and not getattr(screen.feed, "_held", ())
+                    and not screen._draining
+                ),
             )
             said = [n.message for n in app._notifications]
             assert sum(message in m for m in said) == 1, said

@@ -47,7 +47,12 @@ async def test_a_refused_amendment_is_told_once(
     edit.write_text('#!/bin/sh\nsed -i \'s/run: "true"/run: "false"/\' "$1"\n')
     edit.chmod(0o755)
     feed = _Feed(
-        store=_Store(), run_id="r1", state=SimpleNamespace(plan_path=""), sent=[], told=set()
+        store=_Store(),
+        run_id="r1",
+        state=SimpleNamespace(plan_path=""),
+        sent=[],
+        told=set(),
+        _sending=0,
     )
     app: App[object] = App()
     was = os.environ.get("EDITOR")

@@ -7,6 +7,7 @@ a second and reports what changed since the last drain, so widgets update only t
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,7 +46,9 @@ class Changes:
     answered: bool = False  # the run went on or ended: a question open is answered
 
     def __bool__(self) -> bool:
-        return bool(self.tasks or self.agents or self.phases or self.run or self.risks)
+        return bool(
+            self.tasks or self.agents or self.phases or self.run or self.risks or self.answers
+        )
 
 
 class RunFeed:
@@ -66,16 +69,23 @@ class RunFeed:
         # answers are told by the screen that sent them), and the last one's answer
         self.told: set[int] = set()
         self.answer: ev.Event | None = None
+        # while a command of this dashboard is on its way, the answers of this user read back
+        # wait (its own may be read before `send` knows its number), told after it if not its
+        self._sending = 0
+        self._held: list[ev.Event] = []
 
     async def send(self, order: Command) -> str | None:
         """Hand `order` to the run's engine (through its socket): None once it took it, else
         why not (no engine holds the run, its socket is not open to this user, the engine
         refused it: an observer of a shared run who may not operate, say)."""
         self.answer = None
+        self._sending += 1
         try:
             number, answer = await deliver(self.store, self.run_id, order)
         except PhasegateError as exc:
             return str(exc)
+        finally:
+            self._sending -= 1
         if isinstance(answer, ev.CommandDone | ev.GateRefused):
             # (the caller says it; read back from the run, it is not said again here)
             self.answer = answer
@@ -103,6 +113,7 @@ class RunFeed:
                 await asyncio.sleep(0)
         if first:  # what was answered before this dashboard opened is history, not news
             changes.answers.clear()
+        self._hold(changes)
         self._output_cursor, active = await self.store.output_activity(
             self.run_id, self._output_cursor
         )
@@ -110,6 +121,23 @@ class RunFeed:
             self.last_output[task] = ts  # shown in whole seconds: the 1 s tick redraws it
             self.last_line[task] = text
         return changes
+
+    def _hold(self, changes: Changes) -> None:
+        """This user's answers wait while a command of this dashboard is on its way (the engine
+        records its answer before this dashboard hears it, so a drain may read it first); then
+        they are news again, and the one its sender told is not told twice (`told`)."""
+        if self._sending:
+            me = os.getuid()
+            mine = [
+                a
+                for a in changes.answers
+                if isinstance(a, ev.CommandDone | ev.GateRefused) and a.uid == me
+            ]
+            self._held += mine
+            changes.answers = [a for a in changes.answers if not any(a is m for m in mine)]
+        elif self._held:
+            changes.answers[:0] = self._held
+            self._held = []
 
     async def _from_snapshot(self, changes: Changes) -> None:
         """Attach to a long run from its newest snapshot instead of its first event: the fold
