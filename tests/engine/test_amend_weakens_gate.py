@@ -44,6 +44,9 @@ WEAKENED = PLAN.replace(
 
 
 PEOPLE = ("pgw-bob", "pgw-carol", "pgw-op")  # (a run refuses a gate whose approvers are not here)
+# (one worker runs this module's tests: the users its fixture makes are removed after them, and
+# another worker's test of it found them gone: `there is no user 'pgw-bob' on this machine`)
+pytestmark = pytest.mark.xdist_group("pgw-users")
 
 
 @pytest.fixture(scope="module")
