@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from phasegate.engine.agents.talk import SHOWN, TOOL_NAMES, detail, one_line
+from phasegate.engine.plan.agents import RULE
 
 Json = dict[str, Any]
 
@@ -24,7 +25,6 @@ GEMINI_TOOLS = {
     "WebFetch": ("web_fetch",),
     "WebSearch": ("google_web_search",),
 }
-_RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
 # (what runs a policy file Gemini CLI reads at its start: written to a fresh temporary
 # directory, on the host the agent runs on, removed when the CLI ends)
 POLICY_SH = (
@@ -41,7 +41,7 @@ def gemini_policy(deny: list[str]) -> str:
     tool is taken out of its tools; `Bash(PREFIX:*)` and `Bash(COMMAND)` deny commands."""
     rules = []
     for text in deny:
-        m = _RULE.match(text.strip())
+        m = RULE.match(text.strip())
         if m is None:
             continue
         tools, arg = GEMINI_TOOLS.get(m.group("tool"), (m.group("tool"),)), m.group("arg")

@@ -31,7 +31,7 @@ from phasegate.engine.agents.talk import (
 from phasegate.engine.exec.base import ProcSpec
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.secrets import Redactor
-from phasegate.engine.plan.check import paired
+from phasegate.engine.plan.agents import paired
 from phasegate.engine.plan.model import Agent, Permissions
 
 

@@ -12,13 +12,13 @@ of rules covers a plan's agents; a rule may also name a kind's own tool name.
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 from phasegate.engine.agents.commands import Commands, commands
 from phasegate.engine.model.secrets import Redactor
+from phasegate.engine.plan.agents import RULE
 from phasegate.engine.plan.template import substitute
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from phasegate.engine.plan.model import Agent, Permissions
 
 SHOWN = 300  # characters of a message or a tool's input kept on one transcript line
-_RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
 
 
 class Ask(msgspec.Struct):
@@ -134,7 +133,7 @@ def _every(rules: list[str], tool: str, native: str, parts: Commands) -> str:
 def _named(rule: str, tool: str, native: str) -> str | None:
     """The rule's argument when it names `tool` (or its native name): "" for the tool whole,
     None when it names another tool."""
-    m = _RULE.match(rule.strip())
+    m = RULE.match(rule.strip())
     if m is None or m.group("tool") not in (tool, native or tool):
         return None
     return m.group("arg") or ""

@@ -9,6 +9,21 @@ from msgspec import Meta
 from phasegate.engine.model.commands import MAX_SLOTS
 from phasegate.engine.plan.base import SECRET_SOURCE, Budget, Duration, Model, _doc
 
+# a permission rule: a tool (`Bash`, `Read`), or a tool with a command or a path as its
+# argument (`Bash(git diff:*)`); how the engine reads rules (engine/agents/talk.py), how they
+# are given to a CLI (engine/agents/claude.py, acp_parts.py) and checked (engine/plan/check.py)
+RULE = re.compile(r"^(?P<tool>[A-Za-z_][\w.-]*)(?:\((?P<arg>.*)\))?$")
+
+
+def paired(text: str) -> bool:
+    """Do the parentheses of `text` pair (Claude Code splits a list of rules at them)?"""
+    depth = 0
+    for c in text:
+        depth += 1 if c == "(" else -1 if c == ")" else 0
+        if depth < 0:
+            return False
+    return depth == 0
+
 
 class Permissions(Model, frozen=True):
     """Which tool requests of a coding agent the engine answers itself, and which go to a

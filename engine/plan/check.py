@@ -9,12 +9,12 @@ feedback, research, monitors) is plan.check_oversight's, fallbacks plan.fallback
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
 
+from phasegate.engine.plan.agents import RULE, paired
 from phasegate.engine.plan.check_oversight import check_gates, check_monitors, check_research
 from phasegate.engine.plan.fallbacks import check_fallbacks
 from phasegate.engine.plan.flaws import HINT_BUDGET, Flaw, Names
@@ -211,9 +211,6 @@ def reserved_vars(data: dict[str, Any]) -> Iterator[Flaw]:
             )
 
 
-_RULE = re.compile(r"^[A-Za-z_][\w.-]*(\((?P<arg>.*)\))?$")  # (as engine/agents/talk.py reads)
-
-
 def rule_warnings(data: dict[str, Any]) -> Iterator[Flaw]:
     """Warnings: a permission rule that names no tool call as written (a rule not of the form
     `Tool` or `Tool(command)`, or with parentheses that do not pair: Claude Code then drops
@@ -226,7 +223,7 @@ def rule_warnings(data: dict[str, Any]) -> Iterator[Flaw]:
             for i, rule in enumerate(listed if isinstance(listed, list) else ()):
                 if not isinstance(rule, str):
                     continue  # (the model reports it)
-                m = _RULE.match(rule.strip())
+                m = RULE.match(rule.strip())
                 arg = m.group("arg") if m is not None else None
                 if m is None or (arg is not None and not paired(arg)):
                     yield Flaw(
@@ -236,15 +233,6 @@ def rule_warnings(data: dict[str, Any]) -> Iterator[Flaw]:
                         "(`Bash(git diff:*)`), its parentheses paired (Claude Code drops every "
                         "rule given with one that is not: it is not given to it)",
                     )
-
-
-def paired(text: str) -> bool:
-    depth = 0
-    for c in text:
-        depth += 1 if c == "(" else -1 if c == ")" else 0
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> Iterator[Flaw]:
