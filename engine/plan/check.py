@@ -215,11 +215,10 @@ def rule_warnings(data: dict[str, Any]) -> Iterator[Flaw]:
     """Warnings: a permission rule that names no tool call as written (a rule not of the form
     `Tool` or `Tool(command)`, or with parentheses that do not pair: Claude Code then drops
     every rule given with it, and the engine matches nothing with it)."""
-    agents = data.get("agents")
-    for name, agent in agents.items() if isinstance(agents, dict) else ():
-        rules = agent.get("permissions") if isinstance(agent, dict) else None
+    for name, agent in _mapping(data.get("agents")).items():
+        rules = _mapping(_mapping(agent).get("permissions"))
         for kind in ("allow", "ask", "deny"):
-            listed = rules.get(kind) if isinstance(rules, dict) else None
+            listed = rules.get(kind)
             for i, rule in enumerate(listed if isinstance(listed, list) else ()):
                 if not isinstance(rule, str):
                     continue  # (the model reports it)

@@ -11,7 +11,7 @@ import pwd
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from phasegate.engine.plan.flaws import Flaw, dicts
+from phasegate.engine.plan.flaws import Flaw, dicts, mapping
 from phasegate.engine.plan.messages import cut
 
 SHOWN = 6  # names listed in a message; the rest are counted
@@ -188,25 +188,18 @@ def approver_warnings(
     # who answers an agent's tool requests, who operates the run, who decides its amendments:
     # a name that is no one here is warned of alike
     people: list[tuple[tuple[str | int, ...], object]] = [
-        (("agents", name, "permissions", "approvers"), _get(agent, "permissions", "approvers"))
-        for name, agent in _mapping(data.get("agents")).items()
+        (
+            ("agents", name, "permissions", "approvers"),
+            mapping(mapping(agent).get("permissions")).get("approvers"),
+        )
+        for name, agent in mapping(data.get("agents")).items()
     ]
-    roles = _mapping(data.get("roles"))
+    roles = mapping(data.get("roles"))
     people += [(("roles", role), roles.get(role)) for role in ("operators", "changes")]
     for base, names in people:
         if isinstance(names, list) and all(isinstance(a, str) for a in names):
             listed = [a for a in names if a.strip() and a != "group:"]
             yield from _unknown(listed, _positions(names), base, found)
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _get(value: object, *keys: str) -> object:
-    for key in keys:
-        value = _mapping(value).get(key)
-    return value
 
 
 def _positions(approvers: list[str]) -> dict[str, int]:
