@@ -35,6 +35,7 @@ class Need(msgspec.Struct, frozen=True):
     barred: tuple[str, ...] = ()
     how: tuple[str, ...] = ()
     starter: str = ""  # (the run's: said when roles.changes names nobody)
+    tasks: tuple[str, ...] = ()  # the tasks it changes whose tests the gate's criteria read
 
     def listed(self, user: str) -> bool:
         return may_decide(self.approvers, user)
@@ -110,6 +111,7 @@ def needs(plan: Plan, diff: list[Change], starter: str, proposer: str) -> list[N
     found = [Need("", tuple(plan.roles.changes) or (starter,), starter=starter)]
     gates = {g.id: g for g in plan.gates}
     weakened: dict[str, list[str]] = {}
+    through: dict[str, list[str]] = {}  # gate -> the tasks whose tests its criteria read
     for c in diff:
         gate = gates.get(c["id"]) if c["what"] == "gate" else None
         if gate is not None and c["change"] != "added":
@@ -119,12 +121,16 @@ def needs(plan: Plan, diff: list[Change], starter: str, proposer: str) -> list[N
             for g in _reading(plan, c["id"]):
                 said = f"{c['change']} task {c['id']} (its criteria read its tests)"
                 weakened.setdefault(g, []).append(said)
+                through.setdefault(g, []).append(c["id"])
     for gid, how in weakened.items():
         gate = gates[gid]
         if not how:
             continue
         barred = tuple(dict.fromkeys((starter, proposer))) if gate.forbid_self_approval else ()
-        found.append(Need(gate.id, tuple(gate.approvers), gate.quorum, barred, tuple(how)))
+        tasks = tuple(through.get(gid, ()))
+        found.append(
+            Need(gate.id, tuple(gate.approvers), gate.quorum, barred, tuple(how), tasks=tasks)
+        )
     return found
 
 
@@ -186,8 +192,7 @@ def annotated(diff: list[Change], found: list[Need]) -> list[Change]:
     for c in diff:
         n = by_gate.get(c["id"]) if c["what"] == "gate" else None
         if n is None and c["what"] == "task":  # (a gate weakened through its criteria' task)
-            mine = f" task {c['id']} (its criteria"
-            n = next((m for m in by_gate.values() if any(mine in f" {h}" for h in m.how)), None)
+            n = next((m for m in by_gate.values() if c["id"] in m.tasks), None)
             n = n if n is not None and n.gate not in named else None
             named |= {n.gate} if n is not None else set()
         if n is not None:
