@@ -3,7 +3,6 @@ processes that outlive their run."""
 
 from __future__ import annotations
 
-import grp
 import os
 import shutil
 import sqlite3
@@ -22,7 +21,14 @@ from phasegate.engine.store.migrations import (
     foreign_refusal,
     foreign_tables,
 )
-from phasegate.engine.store.paths import denied_by, run_path, shared_with, socket_path
+from phasegate.engine.store.paths import (
+    denied_by,
+    group_name,
+    run_path,
+    shared_with,
+    socket_path,
+    user_name,
+)
 
 LOW_DISK = 200 * 2**20  # free bytes under which the data directory's disk is a warning
 BIG_WAL = 256 * 2**20
@@ -59,13 +65,6 @@ def shared_groups(directory: str) -> set[int]:
     return groups
 
 
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
 def _exposed(found: os.stat_result, shared: set[int]) -> bool:
     """May someone other than its owner read it, beyond a group its runs are shared with (whose
     access `run --share` gave on purpose)?"""
@@ -86,7 +85,7 @@ def check_directory(db_path: str) -> list[Finding]:
     found = []
     info = os.stat(directory)
     mode, shared = stat.S_IMODE(info.st_mode), shared_groups(directory)
-    group = _group_name(info.st_gid)
+    group = group_name(info.st_gid)
     # a shared database's directory is its group's on purpose (2750): `chmod 700` unshares it
     private = f"chmod 2750 {directory}" if info.st_gid in shared else f"chmod 700 {directory}"
     # (another user's data directory, whose runs are shared with a group of yours)
@@ -114,12 +113,12 @@ def check_directory(db_path: str) -> list[Finding]:
         )
     elif not os.access(directory, os.W_OK) and theirs:
         # (another user's, shared with a group of yours: you read its runs, its owner writes)
-        owner = _owner(info.st_uid)
+        owner = user_name(info.st_uid)
         found.append(
             Finding(
                 "data directory",
                 "ok",
-                f"{directory} ({owner}'s, shared with group {_group_name(min(mine))}: you read "
+                f"{directory} ({owner}'s, shared with group {group_name(min(mine))}: you read "
                 "its runs and act "
                 "on them as its plans allow; its owner starts them and takes them over)",
             )
@@ -151,7 +150,7 @@ def check_database(db_path: str) -> list[Finding]:
     found = []
     info = os.stat(db_path)
     mode, shared = stat.S_IMODE(info.st_mode), shared_groups(os.path.dirname(db_path) or ".")
-    group = _group_name(info.st_gid)
+    group = group_name(info.st_gid)
     # a shared database is readable by its group on purpose (0640): `chmod 600` unshares it
     private = f"chmod 640 {db_path}" if info.st_gid in shared else f"chmod 600 {db_path}"
     if _writable_by_others(info, directory=False):
@@ -338,15 +337,6 @@ def _command(proc: psutil.Process) -> str:
 
 def diagnose(db_path: str) -> list[Finding]:
     return check_directory(db_path) + check_database(db_path)
-
-
-def _owner(uid: int) -> str:
-    import pwd
-
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def _quick_check(db_path: str) -> tuple[sqlite3.Connection, str, bool]:

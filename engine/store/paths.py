@@ -135,14 +135,16 @@ def _my_groups() -> list[str]:
     return names
 
 
-def _name(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The user's name, else the uid as a number."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
 
 
-def _group(gid: int) -> str:
+def group_name(gid: int) -> str:
+    """The group's name, else the gid as a number."""
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
@@ -170,10 +172,10 @@ def denied_by(path: str) -> str:
     group_may = mode & (0o010 if stat.S_ISDIR(found.st_mode) else 0o040)
     if group_may and found.st_gid not in {os.getegid(), *os.getgroups()}:
         return (
-            f"permission denied ({what} is shared with group {_group(found.st_gid)}, which you "
-            f"are not in; owned by {_name(found.st_uid)})"
+            f"permission denied ({what} is shared with group {group_name(found.st_gid)}, which you "
+            f"are not in; owned by {user_name(found.st_uid)})"
         )
-    return f"permission denied ({what} is owned by {_name(found.st_uid)}, mode {mode:o})"
+    return f"permission denied ({what} is owned by {user_name(found.st_uid)}, mode {mode:o})"
 
 
 def check_reachable(db_path: str, gid: int) -> None:
@@ -182,7 +184,7 @@ def check_reachable(db_path: str, gid: int) -> None:
     directory's group). `share` opens the data directory and the run's; nothing above them
     is changed, and a directory still to be made would be made 0700 (private_dirs), so a run
     shared there could never be reached: refused before it starts."""
-    name, data = _group(gid), os.path.dirname(os.path.abspath(db_path))
+    name, data = group_name(gid), os.path.dirname(os.path.abspath(db_path))
     above: list[str] = []
     directory = data
     while os.path.dirname(directory) != directory:
@@ -206,8 +208,9 @@ def check_reachable(db_path: str, gid: int) -> None:
             continue
         raise UsageError(
             f"group {name} could never reach this shared run: the directory {directory} "
-            f"(owner {_name(found.st_uid)}, group {_group(found.st_gid)}, mode {mode:o}) does "
-            f"not let its members through; {fix}, or open it (chmod o+x {directory}, or "
+            f"(owner {user_name(found.st_uid)}, group {group_name(found.st_gid)}, "
+            f"mode {mode:o}) does not let its members through; {fix}, or open it "
+            f"(chmod o+x {directory}, or "
             f"chgrp {name} {directory} && chmod g+x {directory}); nothing was run"
         )
 
