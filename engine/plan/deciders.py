@@ -63,9 +63,9 @@ class Accounts:
 
 
 class Reach(NamedTuple):
-    """Who may decide a gate here (`deciders`), and why the others named by it may not;
-    `unbounded`: a group of it exists, whose members may be more than the machine lists (a
-    directory service need not enumerate them): its quorum is not judged here."""
+    """Who may decide a gate here (`deciders`: the users it lists), and why the others named by
+    it may not; `unbounded`: a group of it exists, whose members may be more than the machine
+    lists (a directory service need not enumerate them): its quorum is not judged here."""
 
     deciders: list[str]
     missing: list[str]
@@ -87,14 +87,11 @@ def reach(
     unbounded = False
     for entry in approvers:
         if entry.startswith("group:"):
-            gid = found.group(entry[6:])
-            members = found.members(gid) if gid is not None else set()
-            if gid is None:
+            # (a group that exists is not enumerated: its members may be more than listed)
+            if found.group(entry[6:]) is None:
                 missing.append(f"there is no group '{cut(entry[6:])}' on this machine")
-            elif not members:
-                missing.append(f"group '{cut(entry[6:])}' has no members")
-            unbounded = unbounded or gid is not None
-            people |= members
+            else:
+                unbounded = True
         elif found.uid(entry) is None:
             missing.append(f"there is no user '{cut(entry)}' on this machine")
         else:
