@@ -154,7 +154,7 @@ def watch(
             f"`phasegate resume {run_id}{db}` takes it over"
         )
         return 1
-    _say(f"{asyncio.run(_ending(db_path, run_id))}; `phasegate show {run_id}{db}` for details")
+    _say(f"{_ending(row)}; `phasegate show {run_id}{db}` for details")
     if last in (128 + signal.SIGINT, 128 + signal.SIGTERM):  # (stopped by it: 130, 143)
         return last
     return 0 if row.status == "succeeded" else 1
@@ -192,22 +192,12 @@ def _row(db_path: str, run_id: str) -> RunRow | None:
         return None
 
 
-async def _ending(db_path: str, run_id: str) -> str:
+def _ending(row: RunRow) -> str:
     """How the run ended, in the words of `run --headless`'s last line (`run ID cancelled in
     5.0s: 1 succeeded, 1 cancelled`): the dashboard's `q`, `s` said `ended`, as of a success."""
-    try:
-        store = await SQLiteStore.open(db_path)
-        try:
-            row = await store.get_run(run_id)
-        finally:
-            await store.close()
-    except (PhasegateError, OSError, sqlite3.Error):
-        row = None
-    if row is None or row.finished_at is None:
-        return f"run {run_id} ended"
     counts = counts_text(row.counts)
     took = format_duration(row.duration)
-    return f"run {run_id} {safe(row.status)} in {took}" + (f": {counts}" if counts else "")
+    return f"run {row.id} {safe(row.status)} in {took}" + (f": {counts}" if counts else "")
 
 
 def _say(text: str) -> None:
