@@ -141,6 +141,17 @@ def _stop_group(pgid: int, grace: float) -> None:
     _signal(pgid, signal.SIGKILL)
 
 
+def _mark_started(worker: Any, key: str) -> None:
+    """Tell the scheduler that this task's command starts now, and wait for its answer, before
+    anything runs: when the worker dies, the engine asks (`started_on`) and submits again only a
+    task never marked, that ran nothing. The "started" event cannot say it: it goes through the
+    worker's batched event log and may reach the engine after the worker's death. Kept as the
+    task's metadata, which the scheduler forgets with the task."""
+    from distributed import get_client
+
+    get_client().set_metadata([key], worker.address)  # type: ignore[no-untyped-call]
+
+
 def run_task(
     argv: list[str],
     env: dict[str, str],
@@ -184,6 +195,7 @@ def run_task(
         flush()
         return [126, seq]
     prefix, preexec = _deathsig(worker)
+    _mark_started(worker, key)
     try:
         if prefix:
             missing = _missing(argv[0], env, cwd)
