@@ -47,6 +47,7 @@ class Job(msgspec.Struct, frozen=True):
     resume: dict[str, str] | None = None
     quiet: bool = False
     share: str | None = None  # an OS group that may reach the run (run --share GROUP)
+    tty: str = ""  # the launcher's terminal (an engine of its own has none): the audit's "from"
 
 
 def exit_code(state: RunState, sig: int | None) -> int:
@@ -181,6 +182,7 @@ async def host(
             variables=job.variables,
             listeners=listeners,
             resume=job.resume,
+            tty=job.tty,
         )
     except BaseException:  # (a secret refused, say: the store's thread must not hold the exit)
         await store.close()

@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 
+import msgspec
+
 from phasegate.engine.client import taker
 from phasegate.engine.exec.strays import become_subreaper
 from phasegate.engine.host import Job as Job
 from phasegate.engine.host import exit_code as exit_code
 from phasegate.engine.host import host as _host
 from phasegate.engine.model.errors import PhasegateError
+from phasegate.engine.model.identity import current_identity
 from phasegate.engine.model.state import RunState
 from phasegate.engine.store.paths import run_dir
 
@@ -67,6 +70,7 @@ def start_engine(job: Job) -> subprocess.Popen[bytes]:
         log = open(log_path, "ab")  # noqa: SIM115 (closed once the engine has it)
     except OSError as exc:
         raise EngineDidNotStart(f"the engine of run {job.run_id} cannot start: {exc}") from None
+    job = msgspec.structs.replace(job, tty=job.tty or current_identity().tty)
     read_fd, write_fd = os.pipe()
     try:
         with log:

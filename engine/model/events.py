@@ -66,6 +66,8 @@ class RunStarted(Event, frozen=True):
     # ({} without a `feedback:` section: the starter and operators may give it at any time)
     feedback: dict[str, Any] = field(default_factory=dict)
     uid: int = -1  # the starter's OS user id (-1: not known, a run recorded before it was kept)
+    tty: str = ""  # the starter's terminal and SSH connection ("": none, or recorded before)
+    ssh: str = ""
 
 
 def _run_started_v1(data: dict[str, Any]) -> dict[str, Any]:
@@ -277,6 +279,8 @@ class RunRecovered(Event, frozen=True):
     tasks: list[dict[str, Any]] = field(default_factory=list)
     uid: int = -1  # who took it over, and where (the audit's row; -1: recorded before)
     host: str = ""
+    tty: str = ""
+    ssh: str = ""
 
 
 @event("task.reset")

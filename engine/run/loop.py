@@ -88,6 +88,7 @@ class Runner:
         variables: dict[str, str] | None = None,
         listeners: Sequence[Callable[[ev.Event], None]] = (),
         resume: dict[str, str] | None = None,
+        tty: str = "",
         share: int | None = None,
     ) -> None:
         """`resume`: take over this existing run whose engine died (with the operator's answer
@@ -95,6 +96,7 @@ class Runner:
         group id whose members may reach the run's socket."""
         self.plan, self.store, self.run_id, self.run_dir = plan, store, run_id, run_dir
         self._resume, self.share = resume, share
+        self._tty = tty  # (the launcher's terminal, for an engine started without one)
         if resume is None:  # (a gate that can never pass: refused before anything is recorded)
             refuse_unreachable(plan.gates, current_identity().user, share)
         self._plan_path = os.path.abspath(plan.path) if plan.path else ""
@@ -247,6 +249,8 @@ class Runner:
     async def run(self) -> RunState:
         """Run the plan to its end (or until cancelled) and return the final state."""
         who = current_identity()
+        if self._tty and not who.tty:
+            who = replace(who, tty=self._tty)
         started = self.now()
         before = await self.store.get_run(self.run_id)
         alive = before is not None and same_process(before.engine_pid, before.engine_started)
@@ -293,7 +297,7 @@ class Runner:
                 # (budgets admit by them) and an amendment's estimates were forgotten here
                 self._learn(await learned(self.store, self.plan.name, self.state.started_at))
                 self._recording = True
-                await self._takeover.settle(taking_over, who.user, self._resume or {})
+                await self._takeover.settle(taking_over, who, self._resume or {})
                 self._sink.summary(status=self.state.status.value, finished_at=None)
             else:  # a new run, or one taken over whose start never reached the disk: anew
                 await self._start(who, started, taking_over)
@@ -349,11 +353,12 @@ class Runner:
         """Announce the run, committed before any task is spawned (one write, no fsync). `dead`:
         a run taken over whose start never reached the disk: it starts as it began (starter,
         start time); what its engine spawned is stopped and runs again as a new attempt."""
-        taker = who.user
+        taker = who
         if dead is not None:
             starter = dead.user or who.user  # (its uid is the taker's only if it is its run)
             uid = who.uid if starter == who.user else -1
-            who = replace(who, user=starter, uid=uid, host=dead.host or who.host)
+            # (from where it was started is not known: not the taker's terminal)
+            who = replace(who, user=starter, uid=uid, host=dead.host or who.host, tty="", ssh="")
             started = dead.started_at or dead.created_at
         before = started if dead is not None else None  # (its own history is not its past)
         self._learn(await learned(self.store, self.plan.name, before))

@@ -83,6 +83,8 @@ def started_event(
         user=who.user,
         host=who.host,
         uid=who.uid,
+        tty=who.tty,
+        ssh=who.ssh,
         repo=repo[0],
         base_commit=repo[1],
         feedback=plan.feedback.dump() if plan.feedback is not None else {},

@@ -12,6 +12,7 @@ from phasegate.engine.model.statuses import GateStatus, PhaseStatus, TaskStatus
 
 if TYPE_CHECKING:
     from phasegate.engine.exec.executors import Executors
+    from phasegate.engine.model.identity import Identity
     from phasegate.engine.model.state import RunState
     from phasegate.engine.plan.model import Plan
     from phasegate.engine.plan.scheduler import Scheduler
@@ -48,15 +49,15 @@ class TakeOver:
         self._executors = executors
         self._attempts, self._keeper = attempts, keeper
 
-    async def settle(self, before: RunRow, user: str, decisions: dict[str, str]) -> None:
+    async def settle(self, before: RunRow, me: Identity, decisions: dict[str, str]) -> None:
         """The host's state is the dead engine's fold: rebuild the scheduler from it, settle the
-        attempts it had in flight, follow the ones that outlive it."""
+        attempts it had in flight, follow the ones that outlive it. `me`: who takes the run over
+        (this engine's user), from where."""
         from phasegate.engine.durable.recovery import (
             take_over,  # (psutil: not on every start-up path)
         )
-        from phasegate.engine.model.identity import current_identity
 
-        me = current_identity()  # (this engine's user: who takes the run over, from where)
+        user = me.user
 
         host = self._host
         state = host.state
@@ -90,7 +91,15 @@ class TakeOver:
             entries.append(entry)
         host.emit(
             ev.RunRecovered(
-                host.now(), user, before.engine_pid, before.heartbeat_at, entries, me.uid, me.host
+                host.now(),
+                user,
+                before.engine_pid,
+                before.heartbeat_at,
+                entries,
+                me.uid,
+                me.host,
+                me.tty,
+                me.ssh,
             )
         )
         for p in list(state.permissions.values()):

@@ -113,7 +113,8 @@ async def test_a_commands_row_keeps_the_operators_reason_the_answer_and_where_fr
         for kind in ("skip", "retry", "pause")
         if f" {kind} " in line
     }
-    assert "vm ssh" in lines["skip"] and "CLI skip reason XYZ - task 's1' is being" in lines["skip"]
+    assert "vm pts/3 ssh" in lines["skip"]  # (host, terminal, over SSH)
+    assert "CLI skip reason XYZ - task 's1' is being" in lines["skip"]
     assert text.splitlines()[0].split()[:2] == ["TIME", "ON"]
     assert " task s1 " in lines["skip"]  # (what the command acted on, where a gate's id goes)
     assert "flaky - this run has no task 'zz'" in lines["retry"]

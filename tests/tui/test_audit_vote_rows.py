@@ -167,3 +167,16 @@ async def test_a_take_over_and_notes_are_rows_of_the_trail(db_path: Path) -> Non
     )
     holds, said = await verify(str(db_path), "r", False)
     assert holds, said
+
+
+async def test_the_runs_start_says_from_which_terminal_and_over_ssh(db_path: Path) -> None:
+    # regression: the `run started` row (and a take-over's) had neither tty nor ssh, and the
+    # table's FROM column showed no row's terminal
+    started = ev.RunStarted(1.0, "r", "p", "p.yaml", [], [], [], user="ann", uid=7, **WHERE)
+    await _recorded(db_path, [started])
+    start = json.loads(await audit(str(db_path), "r", True))["audit"][0]
+    assert (start["tty"], start["ssh"]) == ("/dev/pts/3", SSH)
+    text = await audit(str(db_path), "r", False)
+    line = next(line for line in text.splitlines() if "run started" in line)
+    assert "vm pts/3 ssh" in line
+    assert (await verify(str(db_path), "r", False))[0]

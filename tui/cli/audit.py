@@ -113,6 +113,8 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "user": e.by,
                     "uid": e.uid,
                     "host": e.host,
+                    "tty": e.tty,
+                    "ssh": e.ssh,
                     "reason": _recovered(e),
                     "accepted": True,
                 }
@@ -142,6 +144,8 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     "user": e.user,
                     "uid": e.uid,  # (-1: recorded before the starter's uid was kept)
                     "host": e.host,
+                    "tty": e.tty,
+                    "ssh": e.ssh,
                     "reason": "",
                     "accepted": True,
                 }
@@ -218,12 +222,20 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                     if r["user"]
                     else "-"
                 ),
-                safe(r.get("host", "") + (" ssh" if r.get("ssh") else "")),
+                safe(_where(r)),
                 safe(_because(r)),  # (whole: the table wraps it to the terminal's width)
             ]
             for r in rows
         ],
     )
+
+
+def _where(row: dict[str, Any]) -> str:
+    """An audit row's FROM column: the host, the terminal (`pts/3`), `ssh` for a session over
+    SSH (its client's address is in --json)."""
+    tty = str(row.get("tty") or "").removeprefix("/dev/")
+    said = [row.get("host", ""), tty, "ssh" if row.get("ssh") else ""]
+    return " ".join(s for s in said if s)
 
 
 def _recovered(e: ev.RunRecovered) -> str:
