@@ -129,7 +129,8 @@ class Readiness:
             if ok:
                 detail = "ready"
             elif result.code is not None:
-                detail = f"`{command}` exited {result.code}{where}: {result.error}"
+                said = f": {result.error}" if result.error else " (it printed nothing)"
+                detail = f"`{command}` exited {result.code}{where}{said}"
             else:
                 detail = f"`{command}`{where}: {result.error}"
             self._sched.set_ready(name, ok)

@@ -284,6 +284,23 @@ async def test_agent_that_fails_its_probe_is_not_ready_and_its_tasks_are_blocked
     assert state.tasks["b"].status is TaskStatus.SUCCEEDED
 
 
+async def test_a_probe_that_fails_saying_nothing_says_so(tmp_path: Path) -> None:
+    # regression: the detail ended on a dangling colon ("`false` exited 1: ")
+    state, _ = await run_plan(
+        tmp_path,
+        """
+        name: probe
+        agents:
+          quiet: {ready: "false"}
+        phases:
+          - id: p
+            tasks:
+              - {id: a, run: "true", agent: quiet}
+        """,
+    )
+    assert state.agents["quiet"].detail == "`false` exited 1 (it printed nothing)"
+
+
 async def test_agent_command_template_wraps_the_script(tmp_path: Path) -> None:
     state, store = await run_plan(
         tmp_path,
