@@ -60,6 +60,8 @@ class _Attempt(msgspec.Struct):
     cwd: str = ""  # where it runs (its own git worktree, or the run's workdir)
     summary: Summary | None = None  # watches its output for the results' summary line
     worktree: bool = False
+    began: bool = False  # its task.started emitted (an executor's queue is no start)
+    command: str = ""  # what it runs, as task.started says
 
 
 class Attempts:
@@ -209,27 +211,39 @@ class Attempts:
             lambda stream, text: read(attempt, stream, text),
             lambda result: self._finished(attempt, result),
         )
-        attempt.handle = handle
+        attempt.handle, attempt.command = handle, command
         if attempt.talk is not None:
             self.talks.start(attempt)
+        when_started = getattr(handle, "when_started", None)
+        if when_started is not None and getattr(handle, "queued", False):
+            # (a Dask task waits in the cluster's queue: it starts when a worker runs it)
+            when_started(lambda: self._began(attempt))
+            return
+        self._began(attempt)
+
+    def _began(self, a: _Attempt) -> None:
+        """The attempt's command has started: task.started, and its timeout from now."""
+        if a.began or a.handle is None:
+            return
+        a.began = True
+        host, handle = self._host, a.handle
+        executor = self._executors.for_agent(a.agent)
         host.emit(
             ev.TaskStarted(
                 host.now(),
-                tid,
-                number,
-                agent,
+                a.task.id,
+                a.number,
+                a.agent,
                 handle.pid,
                 handle.pgid,
-                command,
+                a.command,
                 # only an attempt that may be adopted needs it: reading it right after the spawn
                 # waits for the child's exec to finish (a third of a task's cost in the parent)
-                executor.started_at(handle) if attempt.tail is not None else None,
+                executor.started_at(handle) if a.tail is not None else None,
             )
         )
-        if task.timeout:
-            attempt.timer = asyncio.get_running_loop().call_later(
-                task.timeout, self._timeout, attempt
-            )
+        if a.task.timeout:
+            a.timer = asyncio.get_running_loop().call_later(a.task.timeout, self._timeout, a)
 
     def adopt(
         self, tid: str, number: int, agent: str, tail: FileTail | None, lines: int
@@ -237,7 +251,9 @@ class Attempts:
         """An attempt a dead engine started, still running: its slot stays taken, its output
         is read on from its files."""
         task = self._tasks[tid]
-        attempt = _Attempt(task, number, agent, lines=lines, tail=tail, cwd=self._workdir)
+        attempt = _Attempt(
+            task, number, agent, lines=lines, tail=tail, cwd=self._workdir, began=True
+        )
         if self._in_worktree(task, agent):
             attempt.worktree = True
             attempt.cwd = self._worktrees().of(tid, number).cwd
@@ -270,6 +286,8 @@ class Attempts:
     def _finished(self, a: _Attempt, result: Exit) -> None:
         host = self._host
         tid, task = a.task.id, a.task
+        if not a.began:  # (it ended in its executor's queue: cancelled, its cluster gone)
+            self._began(a)
         if a.timer is not None:
             a.timer.cancel()
         if a.tail is not None:

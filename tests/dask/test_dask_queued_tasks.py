@@ -214,3 +214,33 @@ def test_a_worker_dying_as_the_command_starts_is_a_lost_task_never_run_twice(
     victim = _tasks(_show(tmp_path, cli_env))["victim"]
     assert victim["status"] == "failed" and victim["attempts"] == 1, victim
     assert str(victim["reason"]).startswith("lost: worker tcp://127.0.0.1:"), victim
+
+
+@pytest.mark.slow
+def test_a_task_in_dasks_queue_is_not_running_until_a_worker_starts_it(
+    thin: Cluster, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """Its task.started (its status, TIME, the roster, its timeout) is when a worker thread ran
+    its command, not when it was handed to Dask."""
+    hold = "sh -c 'while [ ! -f release ]; do sleep 0.05; done'"
+    tasks = f"""      - {{id: s1, run: "{hold}"}}
+      - {{id: s2, run: "{hold}"}}
+      - {{id: q, run: "echo quick", timeout: 30}}
+"""
+    (tmp_path / "plan.yaml").write_text(_plan(thin, tasks, slots=3, name="queued-start"))
+    engine = spawn_pg(tmp_path, cli_env, "run", "plan.yaml", "--headless", "-q")
+    try:
+        until("q in a busy worker's queue", lambda: _where(thin, "q") != "")
+        waiting = _tasks(_show(tmp_path, cli_env))
+        assert waiting["q"]["status"] == "ready", waiting["q"]  # (handed to Dask, not started)
+        assert {waiting["s1"]["status"], waiting["s2"]["status"]} == {"running"}
+        released = time.time()
+        (tmp_path / "release").touch()
+        out, err = engine.communicate(timeout=90)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.communicate()
+    assert engine.returncode == 0, out + err
+    q = _tasks(_show(tmp_path, cli_env))["q"]
+    assert q["status"] == "succeeded" and float(str(q["started_at"])) >= released, q
