@@ -78,13 +78,21 @@ def redact_shapes(text: str, keep: frozenset[str] | set[str] = frozenset()) -> s
     where it stands in the text (`run-risk-assessment-of-release` holds `sk-` and twenty more
     characters: a task of that name is no key; the same characters printed elsewhere are).
     Linear in the text's length: a line of megabytes of base64 is one pass, built once."""
-    spans = list(key_spans(text))  # (in order, none overlapping)
+    spans = kept_out(text, keep)
     if not spans:
         return text
-    if keep:
+    return spliced(text, ((start, end, REDACTED) for start, end, _ in spans))
+
+
+def kept_out(
+    text: str, keep: frozenset[str] | set[str] = frozenset()
+) -> list[tuple[int, int, str]]:
+    """`key_spans` of `text`, less the pieces within a name of `keep` where it stands."""
+    spans = list(key_spans(text))  # (in order, none overlapping)
+    if spans and keep:
         names = _names(frozenset(keep))
         spans = [s for s in spans if not _within_name(text, s[0], s[1], names)]
-    return spliced(text, ((start, end, REDACTED) for start, end, _ in spans))
+    return spans
 
 
 def spliced(text: str, spans: Iterable[tuple[int, int, str]]) -> str:

@@ -229,6 +229,32 @@ def test_doctor_finds_a_key_left_in_a_database_and_shows_only_its_redacted_form(
     )
 
 
+def test_doctor_takes_no_task_name_of_the_run_for_a_key(pg: Run, tmp_path: Path) -> None:
+    # regression: `...-task-name-that-goes-on...` holds `sk-` and twenty more characters:
+    # the run kept it (a name of its plan), and doctor called it a leaked OpenAI key
+    name = "a-very-long-task-name-that-goes-on-and-on"
+    (tmp_path / "plan.yaml").write_text(
+        "name: s\nagents: {w: {}}\nphases:\n"
+        f"  - {{id: p, tasks: [{{id: {name}, run: 'echo {name}'}}]}}\n"
+    )
+    assert pg("run", "plan.yaml", "--headless").returncode == 0
+    found = pg("doctor")
+    assert "nothing of a key shape" in found.stdout, found.stdout
+    # a key of that shape in the same run's output, within no name of its plan, is found
+    key = "sk-" + rand(24, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    with sqlite3.connect(tmp_path / "data" / "phasegate.db") as conn:  # as an older version did
+        run_id, ts = conn.execute("SELECT run_id, ts FROM output").fetchone()
+        conn.execute(
+            "INSERT INTO output (run_id, task, attempt, line, stream, text, ts) "
+            "VALUES (?, ?, 1, 2, 'stdout', ?, ?)",
+            (run_id, name, f"{name} {key}", ts),
+        )
+    found = pg("doctor").stdout
+    assert key not in found
+    line = next(x for x in found.splitlines() if f"output {name}#1 line 2" in x)
+    assert line.endswith("OpenAI-style API key: …task-name-that-goes-on-and-on «redacted»"), line
+
+
 @pytest.fixture
 def _reap(cli_env: dict[str, str]) -> Iterator[None]:
     """A test that fails half-way leaves no task process of its runs behind."""
