@@ -15,6 +15,7 @@ from phasegate.engine.report.facts import (
     Facts,
     actual_critical_path,
     busy_seconds,
+    covered,
 )
 from phasegate.engine.watch.history import Learned
 from phasegate.engine.watch.simulate import projected
@@ -197,6 +198,7 @@ def performance(
         "retry_cost": retry_cost,
         "critical_path": {"planned": planned or [], "actual": actual_critical_path(f)},
         "engine_down": sum(b - a for a, b in f.down),
+        "paused": _paused(f),
         # what the charts draw, in seconds from the run's start
         "attempts": [
             {
@@ -222,6 +224,19 @@ def performance(
         ],
         "forecasts": _accuracy(f),
     }
+
+
+def _paused(f: Facts) -> float:
+    """Seconds the run was paused (by a person, a budget, a risk rule), or the phase under way
+    was (a phase paused before it started held nothing up), its engine alive."""
+    spans: list[tuple[float, float]] = []
+    for scope, held in f.paused.items():
+        ran = [(f.start, f.end)] if not scope else f.passes.get(scope, [])
+        for a, b in held:
+            for x, y in ran:
+                spans.append((max(a, x), min(f.end if b is None else b, f.end if y is None else y)))
+    down = covered(f.down, f.start, f.end)
+    return covered(spans + f.down, f.start, f.end) - down
 
 
 def _accuracy(f: Facts) -> dict[str, Any]:

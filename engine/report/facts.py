@@ -72,7 +72,7 @@ class Facts(msgspec.Struct):
     state: RunState = msgspec.field(default_factory=RunState)
     attempts: list[Attempt] = []
     ready_at: dict[str, float] = {}  # task -> first time it was ready
-    queue_wait: dict[str, float] = {}  # task -> ready to first start
+    queue_wait: dict[str, float] = {}  # task -> ready to first start, less `held` time
     estimates: dict[str, float | None] = {}
     needs: dict[str, tuple[str, ...]] = {}
     slots: dict[str, int] = {}  # agent -> slots at the start
@@ -92,6 +92,8 @@ class Facts(msgspec.Struct):
     delays: dict[tuple[str, int], float] = {}  # (task, attempt) -> the retry delay before it
     rerun: dict[str, float] = {}  # task -> when a gate's rejection last sent it back to run
     undecided: set[str] = set()  # gates an older engine closed `rejected` as the run stopped
+    # each pause (by a person, a budget, a risk rule) and its resume: "" the run, else a phase
+    paused: dict[str, list[tuple[float, float | None]]] = {}
     _running: dict[str, Attempt] = {}
 
     def add(self, e: ev.Event) -> None:
@@ -121,7 +123,7 @@ class Facts(msgspec.Struct):
             f.attempts.append(a)
             running[e.task] = f.last[e.task] = a
             if e.task not in f.queue_wait and e.task in f.ready_at:
-                f.queue_wait[e.task] = e.ts - f.ready_at[e.task]
+                f.queue_wait[e.task] = f.held(e.task, f.ready_at[e.task], e.ts)
         elif isinstance(e, ev.TaskFinished) and e.task in running:
             a = running.pop(e.task)
             a.end, a.status, a.exit_code, a.reason = e.end, e.status, e.exit_code, e.reason
@@ -155,6 +157,12 @@ class Facts(msgspec.Struct):
             f.decisions.append(Decision(e.gate, e.decision, e.user, e.host, e.reason, e.ts))
         elif isinstance(e, ev.GateRefused):
             f.refused.append({"gate": e.gate, "user": e.user, "why": e.why, "ts": e.ts})
+        elif isinstance(e, ev.RunPaused | ev.RunResumed):
+            spans = f.paused.setdefault(e.phase, [])
+            if isinstance(e, ev.RunPaused) and (not spans or spans[-1][1] is not None):
+                spans.append((e.ts, None))
+            elif isinstance(e, ev.RunResumed) and spans and spans[-1][1] is None:
+                spans[-1] = (spans[-1][0], e.ts)
         elif isinstance(e, ev.RiskRaised):
             f.risks.append(e)
         elif isinstance(e, ev.TaskResults):
@@ -199,6 +207,14 @@ class Facts(msgspec.Struct):
         """Seconds from start to end, less the time the run's engine was dead."""
         dead = sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.down)
         return end - start - dead
+
+    def held(self, task: str, ready: float, start: float) -> float:
+        """Seconds a task waited from ready to start for nothing but a slot: not while the run
+        or its phase was paused (by a person, a budget, a risk rule's pause, ask or timebox;
+        one still paused: to the run's end), nor while the engine was dead."""
+        spans = [*self.paused.get("", []), *self.paused.get(self.phase_of.get(task, ""), [])]
+        off = [(a, self.end if b is None else b) for a, b in spans] + self.down
+        return start - ready - covered(off, ready, start)
 
     def ran(self) -> dict[str, int]:
         """How many attempts of each task ran to their end (a take-over's interruption is not
@@ -254,6 +270,15 @@ class Facts(msgspec.Struct):
                 lost += a.duration + self.delays.get((task, a.number + 1), 0.0)
             out[task] = lost
         return out
+
+
+def covered(spans: list[tuple[float, float]], start: float, end: float) -> float:
+    """How much of start..end the spans cover (where they overlap: once)."""
+    total, reach = 0.0, start
+    for a, b in sorted(spans):
+        a, b = max(a, reach), min(b, end)
+        total, reach = (total + b - a, b) if b > a else (total, reach)
+    return total
 
 
 def ended_first(reason: str) -> str:

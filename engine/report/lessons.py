@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.model.events_oversight import UNDECIDED
+from phasegate.engine.model.events_oversight import UNDECIDED, RiskRaised
 from phasegate.engine.plan.amend import change_lines
 from phasegate.engine.report.build import filled
 from phasegate.engine.report.facts import (
@@ -93,7 +93,7 @@ def lessons(
                 "kind": "risk",
                 "subject": r.subject,
                 "finding": f"{r.severity} risk: {r.message}",
-                "recommendation": r.action or "review the rule's threshold",
+                "recommendation": advice(r),
             }
         )
     findings += _gate_findings(f)
@@ -140,6 +140,60 @@ def lessons(
         "scope_changes": scope_changes(f),
         "runs_compared": len(history),
     }
+
+
+def advice(r: RiskRaised) -> str:
+    """What to change in the plan (or around it) before the next run, for a risk that fired:
+    advice, never the action the run took (`the run is paused`) nor what the operator could do
+    then (`decide it (g in the dashboard...)`). A rule this code does not know: its action."""
+    of, evidence = ("the run" if r.subject == "run" else r.subject), r.evidence
+    match r.rule:
+        case "budget" if r.severity == "medium" and "share" in evidence:  # (80% of it spent)
+            return f"if {of} always spends this much, raise its budget before it is spent"
+        case "budget" if r.severity == "medium":  # (a task's forecast would overrun it)
+            return f"raise the budget of {of} to what its tasks cost, or give them less to do"
+        case "budget":
+            return f"raise the budget of {of} to what its work spends, or split or cut that work"
+        case "task_overrun":
+            return f"find why {of} ran long; if that is its normal time, raise its estimate"
+        case "silent_agent":
+            task = evidence.get("task", "?")
+            return f"have task {task} print its progress, or raise its silent_after"
+        case "phase_timebox" | "phase_projected":
+            return f"give {of} a timebox that fits its work, or more slots, or split it"
+        case "retry_storm":
+            return f"find the shared cause of the retries in {of} (a flaky dependency, a full disk)"
+        case "failure_rate":
+            return (
+                f"find why the tasks of {of} fail; those that may fail: on_failure: continue "
+                "or a fallback"
+            )
+        case "gate_wait":
+            return (
+                f"have the approvers of {of} ready when it opens (or fewer of them), or leave "
+                "room for the wait in the later phases' timeboxes (risks: gate_wait)"
+            )
+        case "machine_pressure":
+            return _pressure_advice(r)
+        case "monitor":
+            return f"fix what {of} checks before the run, or set its min/max to what is normal"
+        case "notify":
+            return "fix the plan's notify command: people may not hear that the run waits"
+    return r.action or "review the rule's threshold"
+
+
+def _pressure_advice(r: RiskRaised) -> str:
+    what = str(r.evidence.get("resource") or "")
+    if what == "cpu" and r.severity == "medium":  # (others kept the machine busy: told only)
+        return "if other work often keeps the machine this busy, raise the cpu threshold (risks)"
+    if what == "cpu" and r.evidence.get("top_ours") is False:
+        return "run it when other work leaves the machine free, or on a machine of its own"
+    if what == "disk":
+        return "free disk space before the run, or give its workdir a larger disk"
+    return (
+        f"give the agents fewer slots (or `actions: {{machine_pressure: reduce_slots}}`), or "
+        f"run it on a machine with more {'CPU' if what == 'cpu' else 'memory'}"
+    )
 
 
 def _gate_findings(f: Facts) -> list[dict[str, str]]:

@@ -255,6 +255,7 @@ def performance_md(p: dict[str, Any]) -> list[str]:
     lines += [
         f"Duration {_num(p['duration'])}; queue wait {_num(p['queue_wait'])}; gate wait "
         f"{_num(p['gate_wait'])}; retry cost {_num(p['retry_cost'])}"
+        + (f"; paused {_num(p['paused'])} (not counted as queue wait)" if p.get("paused") else "")
         + (
             f"; the engine was down {_num(p['engine_down'])} more (not counted)"
             if p.get("engine_down")
