@@ -180,3 +180,28 @@ async def test_the_runs_start_says_from_which_terminal_and_over_ssh(db_path: Pat
     line = next(line for line in text.splitlines() if "run started" in line)
     assert "vm pts/3 ssh" in line
     assert (await verify(str(db_path), "r", False))[0]
+
+
+async def test_a_vote_says_which_opening_of_its_gate_it_decided(db_path: Path) -> None:
+    # regression: a gate rejected (the run sent back) and opened again had its two rounds of
+    # votes under one name, with nothing to tell them apart
+    gates = [{"id": "ship", "after": "p", "approval": "manual", "approvers": [], "quorum": 1}]
+    await _recorded(
+        db_path,
+        [
+            ev.RunStarted(1.0, "r", "p", "p.yaml", [], [], [], user="ann", host="vm", gates=gates),
+            ev.GateOpened(2.0, "ship", 1, [], "h1", "manual"),
+            ev.GateVoted(3.0, "ship", "reject", "bob", 8, reason="not yet", command=1, **WHERE),
+            ev.GateClosed(3.1, "ship", "rejected", "rejected by bob: not yet"),
+            ev.GateOpened(5.0, "ship", 2, [], "h2", "manual"),
+            ev.GateVoted(6.0, "ship", "approve", "bob", 8, reason="now", command=2, **WHERE),
+            ev.GateClosed(6.1, "ship", "passed", "approved by bob"),
+        ],
+    )
+    rows = json.loads(await audit(str(db_path), "r", True))["audit"]
+    votes = [r for r in rows if r["decision"] in ("approve", "reject")]
+    assert [(r["decision"], r["attempt"]) for r in votes] == [("reject", 1), ("approve", 2)]
+    text = await audit(str(db_path), "r", False)
+    approve = next(line for line in text.splitlines() if " approve " in line)
+    reject = next(line for line in text.splitlines() if " reject " in line)
+    assert " ship #2 " in approve and " ship " in reject and "#1" not in reject

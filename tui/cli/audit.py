@@ -50,10 +50,13 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
                 outcome, closed = _vote_outcome(state, e, i in decisive)
             else:
                 outcome, closed = e.why, False
+            gate = state.gates.get(e.gate)
             rows.append(
                 {
                     "time": e.ts,
                     "gate": e.gate,
+                    # which opening of the gate (a rejection that sent the run back opens it again)
+                    "attempt": gate.attempt if gate is not None else None,
                     "decision": e.decision,
                     "user": e.user,
                     "uid": e.uid,
@@ -214,7 +217,12 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
         [
             [
                 when(r["time"]),
-                safe(r["gate"] or r.get("target") or "-"),  # a gate, a change, a task...
+                # a gate (`qa #2`: its second opening), a change, a task...
+                safe(
+                    (r["gate"] + (f" #{r['attempt']}" if (r.get("attempt") or 0) > 1 else ""))
+                    or r.get("target")
+                    or "-"
+                ),
                 safe(r["decision"]) + ("" if r["accepted"] else " (refused)"),
                 # (a uid of -1: no OS user, a budget's own action, or one not recorded)
                 safe(
