@@ -95,6 +95,9 @@ class Inbox:
         sent) and where the sender is, as the socket vouched for it."""
         reason = args.get("reason")
         on = next((f"{k} {args[k]}" for k in ("task", "agent", "phase") if args.get(k)), "")
+        for key in ("slots", "priority"):  # (what was asked, kept in a refused row too)
+            if args.get(key) is not None:
+                on += f" ({key} {args[key]})"
         host = self._host
         host.emit(
             ev.CommandDone(

@@ -88,7 +88,7 @@ async def test_a_command_is_answered_with_the_operators_reason_and_where_it_came
     assert {(d.by, d.uid, d.host, d.tty, d.ssh) for d in done} == {
         (who.user, who.uid, "h", "/dev/pts/3", ssh)
     }
-    assert [d.target for d in done] == ["task nope", "task after-slow", "task slow"]
+    assert [d.target for d in done] == ["task nope", "task after-slow (priority 3)", "task slow"]
 
 
 async def test_cancel_one_task_blocks_its_dependents(tmp_path: Path) -> None:
@@ -316,3 +316,29 @@ async def test_commands_on_an_ended_task_are_refused_in_the_words_a_dashboard_sh
     assert (
         state.tasks["later"].priority == 0 and state.tasks["later"].status is TaskStatus.SUCCEEDED
     )
+
+
+async def test_a_slots_or_priority_commands_row_keeps_the_number_asked(tmp_path: Path) -> None:
+    # regression: the audit row of `slots` kept only `agent a`: a refused one lost the number
+    text = """
+    name: asked
+    agents: {a: {slots: 1}}
+    phases:
+      - id: p
+        tasks:
+          - {id: first, run: "sleep 0.3"}
+          - {id: then, run: "true", needs: [first]}
+    """
+    _, store = await _steer(
+        tmp_path,
+        text,
+        [
+            ("first", "slots", {"agent": "nobody", "slots": 3}),
+            ("first", "priority", {"task": "then", "priority": 7}),
+        ],
+    )
+    rows = [e for _, e in await store.read_events("run1") if isinstance(e, ev.CommandDone)]
+    assert [(r.kind, r.ok, r.target) for r in rows] == [
+        ("slots", False, "agent nobody (slots 3)"),
+        ("priority", True, "task then (priority 7)"),
+    ]
