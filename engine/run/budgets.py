@@ -3,11 +3,14 @@ dollars, tokens, turns) and the wall time of the tasks' attempts, summed per tas
 per phase and for the run, against the plan's `budget:`s. A task is admitted with its forecast:
 what it cost in the plan's earlier runs (the median, from history); one that would overrun a
 dollar budget whose action is `stop` is not started (it ends `failed`), for the others a risk
-warns. At 80% a warning risk; at 100% a high risk and the budget's action: `stop`
-(the scope's running tasks are stopped, and none of its tasks starts again: each ends `failed`,
-its budget spent), `pause` (the run pauses until an operator resumes it) or `ask` (the run
+warns. At 80% a warning risk; at 100% a high risk and the budget's action, once (its open high
+risk, in the fold, says it acted): `stop` (the scope's running tasks are stopped, and none of
+its tasks starts again: each ends `failed`, its budget spent; judged as of the moment a task
+would start, not only on the tick), `pause` (the run pauses until an operator resumes it; the
+resume acknowledges it, an audit row, and it does not pause the run again) or `ask` (the run
 pauses with the question; resuming it extends the budget by its size once more, a
-`budget.extended` event, so a take-over knows it)."""
+`budget.extended` event, so a take-over knows it). A phase's budget acts no more once the phase
+has ended, nor a task's once the task has."""
 
 from __future__ import annotations
 
@@ -17,9 +20,10 @@ from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.identity import Identity
-from phasegate.engine.model.statuses import RunStatus, TaskStatus
+from phasegate.engine.model.statuses import RunStatus, Severity, TaskStatus
 
 if TYPE_CHECKING:
+    from phasegate.engine.model.state import TaskState
     from phasegate.engine.plan.model import Budget
     from phasegate.engine.run.control import OperatorControl
     from phasegate.engine.run.host import Host
@@ -32,7 +36,11 @@ class Budgets:
         self._host, self._control = host, control
         self._warned: set[str] = set()
         self.spent: dict[str, str] = {}  # scope -> why its tasks do not start again (stop)
-        self._asking: set[str] = set()  # scopes whose `ask` waits for the operator
+        self._pausing: set[str] = set()  # scopes whose `pause` holds the run (until resumed)
+        # task -> attempt -> the wall time of that attempt, once ended (the `seconds` spent;
+        # a retry's backoff between attempts is not; kept by this engine: a take-over counts
+        # the attempts it sees end, and the one under way)
+        self._took: dict[str, dict[int, float]] = {}
         self._own = {t.id: t.budget for _, t in host.plan.tasks() if t.budget is not None}
         self._phases = {t.id: p for p, t in host.plan.tasks() if p.budget is not None}
         self.expected: dict[str, float] = {}  # task -> its median cost in earlier runs (loop)
@@ -58,13 +66,21 @@ class Budgets:
 
     def blocked(self, tid: str) -> str:
         """Why the task may not start (a budget it spends from is spent, or its forecast would
-        overrun a `stop` budget), or ""."""
-        if not self.spent and tid not in self.expected:  # (every task start asks: cheap)
-            return ""
-        for scope, _ in self.scopes(tid):
+        overrun a `stop` budget), or "". A `stop` budget of wall time is judged as of now (the
+        tick may be a second behind): spent, the task is never spawned."""
+        scopes = self.scopes(tid)
+        if not scopes:  # (every task start asks: a plan without budgets pays nothing here)
+            return self._admit(tid) if tid in self.expected else ""
+        self._went_on()
+        task = self._host.state.tasks.get(tid)
+        if task is not None:
+            self._seconds(task, self._host.now())  # (its last attempt's time, before the next)
+        for scope, budget in scopes:
+            if scope not in self.spent and budget.action == "stop" and budget.seconds:
+                self._check(scope, budget, "")
             if scope in self.spent:
                 return self.spent[scope]
-        return self._admit(tid)
+        return self._admit(tid) if tid in self.expected else ""
 
     def _admit(self, tid: str) -> str:
         """The task's expected cost against each dollar budget it spends from."""
@@ -95,23 +111,67 @@ class Budgets:
 
     def tick(self) -> None:
         """Once a second: the budgets of wall time (their tasks' attempts run on)."""
+        self._went_on()
         for scope, budget in self._timed:
             if scope not in self.spent:
                 self._check(scope, budget, "")
 
     def _check(self, scope: str, budget: Budget, reporter: str) -> None:
+        if self._ended(scope):
+            return  # (what it spent is done: nothing of it runs or starts to act on)
         used = self._used(scope)
         limits = self._limits(scope, budget)
         share = max(u / limit for u, limit in zip(used, limits, strict=True) if limit)
         what = _spent(used, limits)
         if share >= 1.0 and scope not in self.spent:
-            if scope in self._asking:
-                return  # (asked already: the run waits for the operator's answer)
+            risk = self._host.state.risks.get(f"budget:{scope}")
+            if risk is not None and risk.open and risk.severity is Severity.HIGH:
+                # it acted at these limits already (paused, or asks): once; a take-over knows a
+                # spent `stop` budget by its risk
+                why = str(risk.evidence.get("why", ""))
+                if budget.action == "stop" and why:
+                    self.spent[scope] = why
+                return
             self._warned.add(scope)
             self._over(scope, budget, what, reporter)
         elif share >= WARN_AT and scope not in self._warned:
             self._warned.add(scope)
-            self._risk(scope, "medium", f"{what}: 80% of its budget", "", {"share": share})
+            risk = self._host.state.risks.get(f"budget:{scope}")
+            if risk is not None and risk.open:
+                return  # (warned before a take-over)
+            self._risk(
+                scope,
+                "medium",
+                f"{what}: {min(share, 0.99):.0%} of its budget",
+                f"skip or cancel what can wait (at 100% {_WARN[budget.action]})",
+                {"share": share},
+            )
+
+    def _ended(self, scope: str) -> bool:
+        """A phase that has ended, or a task that has (and waits for no retry)."""
+        state = self._host.state
+        if scope.startswith("phase "):
+            phase = state.phases.get(scope[6:])
+            return phase is not None and phase.status.ended
+        if scope.startswith("task "):
+            task = state.tasks.get(scope[5:])
+            return task is not None and task.status.terminal
+        return False
+
+    def _went_on(self) -> None:
+        """The run its `pause` budget paused was resumed: the operator acknowledged the spent
+        budget (an audit row), which does not pause the run again."""
+        if not self._pausing or self._host.state.status is not RunStatus.RUNNING:
+            return
+        for scope in sorted(self._pausing):
+            self._audit(
+                "acknowledge",
+                scope,
+                True,
+                f"the run was resumed past the spent budget of {scope}: it acted once and "
+                "does not pause the run again",
+            )
+        self._pausing.clear()
 
     def extend(self, scope: str, by: str, who: Identity | None = None) -> None:
         """An operator resumed the run its spent budget paused with a question (`ask`): the
@@ -139,7 +199,6 @@ class Budgets:
         )
         self.spent.pop(scope, None)
         self._warned.discard(scope)
-        self._asking.discard(scope)
         risk = host.state.risks.get(f"budget:{scope}")
         if risk is not None and risk.open:  # (a budget's risk is its own: no tick clears it)
             host.emit(ev.RiskCleared(host.now(), risk.key, f"the budget was extended by {by}"))
@@ -178,20 +237,40 @@ class Budgets:
         )
         turns = float(sum(int(t.usage.get("turns", 0)) for t in tasks))
         now = self._host.now()
-        seconds = sum(
-            (t.finished_at if t.finished_at is not None else now) - t.started_at
-            for t in tasks
-            if t.started_at is not None
-        )
+        seconds = sum(self._seconds(t, now) for t in tasks)
         return usd, float(tokens), turns, seconds
+
+    def _seconds(self, t: TaskState, now: float) -> float:
+        """The wall time of the task's attempts, summed: those that ended (as seen ending) and
+        the one under way; not the waits between them (a retry's backoff)."""
+        began = t.attempt_started_at or t.started_at
+        took = self._took.get(t.id)
+        if began is None:
+            return sum(took.values()) if took else 0.0
+        if took is None:
+            took = self._took[t.id] = {}
+        if t.status is TaskStatus.RUNNING:
+            before = sum(s for n, s in took.items() if n != t.attempts)
+            return before + max(0.0, now - began)
+        if t.finished_at is not None:  # (a rewound task has none: its attempts are as seen)
+            took[t.attempts] = max(0.0, t.finished_at - began)
+        return sum(took.values())
 
     def _over(self, scope: str, budget: Budget, what: str, reporter: str) -> None:
         """`reporter`: the task whose report spent it (its prompt is done: it ends as it ends)."""
         host = self._host
+        run = host.state.run_id
+        spent = f"{what}: its budget is spent; {_EFFECT[budget.action]}"
         if budget.action == "pause":
-            if host.state.status is RunStatus.PAUSED:  # (a running task spends on: paused once)
+            go_on = (
+                f"resume the run to go on past it, once (p in the dashboard, or phasegate "
+                f"resume {run}), or cancel it (phasegate cancel {run})"
+            )
+            self._risk(scope, "high", spent, go_on, {})
+            self._pausing.add(scope)
+            if host.state.status is RunStatus.PAUSED:  # (an operator's pause holds it already)
+                self._audit("pause", scope, True, "the run is paused already: until resumed")
                 return
-            self._risk(scope, "high", f"{what}: its budget is spent", "the run is paused", {})
             self._act("pause", scope, cmd.Pause(reason=f"the budget of {scope} is spent"))
             return
         if budget.action == "ask":
@@ -199,14 +278,18 @@ class Budgets:
                 f"the budget of {scope} is spent ({what}): resume to extend it by "
                 f"{_size(budget)}, or cancel the run"
             )
-            self._risk(scope, "high", f"{what}: its budget is spent", "asks the operator", {})
+            extend = (
+                f"resume the run to extend it by {_size(budget)} (a in the dashboard, or "
+                f"phasegate resume {run}), or cancel it (phasegate cancel {run})"
+            )
+            self._risk(scope, "high", spent, extend, {})
             self.spent[scope] = f"the budget of {scope} is spent ({what}); nobody extended it"
-            self._asking.add(scope)
             self._act("ask", scope, cmd.Pause(reason=question, ask=f"budget:{scope}"))
             return
         why = f"the budget of {scope} is spent ({what})"
         self.spent[scope] = why
-        self._risk(scope, "high", f"{what}: its budget is spent", "its tasks are stopped", {})
+        more = "for the next run, raise it in the plan (or give it `action: ask`)"
+        self._risk(scope, "high", spent, more, {"why": why})
         stopped = [
             tid
             for tid, task in list(host.state.tasks.items())
@@ -252,6 +335,14 @@ class Budgets:
 
 Amounts = tuple[float, float, float, float]  # dollars, tokens, turns, seconds
 
+# what a spent budget does, by its action (said in its risks)
+_EFFECT = {
+    "stop": "its running tasks are stopped and none of its tasks starts again",
+    "pause": "the run is paused",
+    "ask": "the run is paused with the question whether to extend it",
+}
+_WARN = {"stop": "its tasks are stopped", "pause": "the run pauses", "ask": "the run asks"}
+
 
 def _spent(used: Amounts, limits: Amounts) -> str:
     """`$0.0120 of $0.01 and 1200 of 1000 tokens spent` (of the limits that are set)."""
@@ -262,8 +353,19 @@ def _spent(used: Amounts, limits: Amounts) -> str:
     if max_turns:
         parts.append(f"{turns:.0f} of {max_turns:.0f} turns")
     if max_seconds:
-        parts.append(f"{format_duration(seconds)} of {format_duration(max_seconds)}")
+        parts.append(f"{_past(seconds, max_seconds)} of {format_duration(max_seconds)}")
     return " and ".join(parts) + " spent"
+
+
+def _past(seconds: float, limit: float) -> str:
+    """`2.04s` for 2.04 of 2 s (not `2.0s`): past its limit, what was spent never reads as it."""
+    said = format_duration(seconds)
+    if seconds <= limit or said != format_duration(limit):
+        return said
+    digits = 2
+    while digits < 6 and f"{seconds:.{digits}f}" == f"{limit:.{digits}f}":
+        digits += 1
+    return f"{seconds:.{digits}f}s"
 
 
 def _size(budget: Budget) -> str:
