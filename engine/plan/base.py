@@ -3,6 +3,7 @@ once read), durations and sizes as a plan writes them, ids, and the checks and b
 several parts share. A field typed `Duration` or `Size` takes `90`, `1h30m` or `500MB` in the
 file and holds seconds or bytes; `engine.plan.shape` reads it first (`READERS`)."""
 
+import math
 import re
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -62,7 +63,22 @@ def read_duration(value: object) -> float:
         from phasegate.engine.plan.messages import shown  # (here: messages imports this module)
 
         raise ValueError(f"expected a duration, got {shown(value)}; use {DURATIONS}")
+    if not _finite(value):
+        raise ValueError(
+            f"{value!r} is not a duration: it must be a finite number of seconds; use {DURATIONS}"
+        )
     return parse_duration(value)
+
+
+def _finite(value: object) -> bool:
+    """False for infinity or not-a-number: YAML's `.inf` and `.nan`, or text float() reads so
+    (`inf`, `nan`), which a duration cannot be."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().replace(" ", ""))
+        except ValueError:
+            return True  # (not a number: parse_duration reads it, or says what is wrong)
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 # how `engine.plan.shape` reads a marked field before validating it

@@ -24,6 +24,7 @@ from phasegate.engine.plan.flaws import dicts as _dicts
 from phasegate.engine.plan.flaws import mapping as _mapping
 from phasegate.engine.plan.flaws import unknown_names as _unknown_names
 from phasegate.engine.plan.messages import cut as _cut
+from phasegate.engine.plan.messages import cycle_of
 from phasegate.engine.plan.model import AGENT_AND_CAPABILITY
 from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
 
@@ -385,15 +386,12 @@ def _check_cycles(edges: dict[str, list[str]], where: dict[str, tuple[int, int]]
     for comp in sorted(components, key=lambda c: min(where[t] for t in c)):
         start = min(comp, key=lambda t: where[t])
         cycle = nx.find_cycle(graph.subgraph(comp), source=start)
-        names = [u for u, _ in cycle] + [cycle[0][0]]
         pi, ti = where[start]
         yield Flaw(
             ("phases", pi, "tasks", ti, "needs"),
             False,
-            (
-                f"dependency cycle: {' -> '.join(names)} (each needs the next); "
-                "remove one of these needs"
-            ),
+            f"dependency cycle: {cycle_of([u for u, _ in cycle])} (each needs the next); "
+            "remove one of these needs",
         )
 
 

@@ -30,16 +30,23 @@ from phasegate.engine.plan.shape import (
     type_at,
 )
 
-MAX_PROBLEMS = 200  # a plan this wrong is a plan to start again: say the first ones
+MAX_PROBLEMS = 200  # msgspec's problems found one at a time: a plan this wrong is one to redo
+
+STOPPED = (
+    "stopped after {n} problems with keys and values, and there is at least one more (each is "
+    "found by converting the plan again): fix these first"
+)
 
 
 def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
-    """(the model, []) for good data; (None, every problem) otherwise."""
+    """(the model, []) for good data; (None, every problem) otherwise. The durations and sizes
+    are read in one pass (every problem of theirs); msgspec then names one problem a pass, so
+    after MAX_PROBLEMS of those the search stops, with an issue that says so."""
     issues: list[Issue] = []
     work = read(cls, data, (), issues)
     seen: set[tuple[Path, str]] = set()
     emptied: set[Path] = set()  # mappings a bad key was dropped from
-    while len(issues) < MAX_PROBLEMS:
+    for _ in range(MAX_PROBLEMS):
         try:
             made = msgspec.convert(work, cls, strict=True)
         except msgspec.ValidationError as exc:
@@ -47,7 +54,7 @@ def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
             if issue is None or (issue.path, issue.said) in seen:
                 if issue is not None or not issues:
                     issues.append(issue or Issue((), False, "value", str(exc), cls))
-                break
+                return None, issues
             seen.add((issue.path, issue.said))
             if issue.kind == "extra" or issue.key:
                 emptied.add(issue.path[:-1])
@@ -56,14 +63,16 @@ def convert(data: Any, cls: type[Struct] = m.Plan) -> tuple[Any, list[Issue]]:
                 issues.append(issue)
             fixed = repair(work, issue, cls)
             if fixed is None:
-                break
+                return None, issues
             work = fixed
         else:
             return (None, issues) if issues else (made, [])
-    if len(issues) >= MAX_PROBLEMS:
-        said = f"stopped after {MAX_PROBLEMS} problems with keys and values: fix these first"
-        issues.append(Issue((), False, "value", said, cls))
-    return None, issues
+    try:  # (the last repair may have been the last problem)
+        made = msgspec.convert(work, cls, strict=True)
+    except msgspec.ValidationError:
+        issues.append(Issue((), False, "value", STOPPED.format(n=MAX_PROBLEMS), cls))
+        return None, issues
+    return (None, issues) if issues else (made, [])
 
 
 _TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(\.\.\.)\]")
@@ -85,7 +94,7 @@ def locate(text: str, data: Any, cls: type[Struct]) -> Issue | None:
         part: str | int
         if anykey:
             part = _failing_key(tp, value, on_key=False)
-            if part is None:
+            if part is _NO_KEY:
                 return None
         else:
             part = name or int(index)
@@ -94,7 +103,7 @@ def locate(text: str, data: Any, cls: type[Struct]) -> Issue | None:
         path.append(part)
     if on_key:
         key = _failing_key(tp, value, on_key=True)
-        if key is None:
+        if key is _NO_KEY:
             return None
         return Issue((*path, key), True, _kind(said), said, tp)
     for prefix, kind in (
@@ -114,6 +123,9 @@ def locate(text: str, data: Any, cls: type[Struct]) -> Issue | None:
     return Issue(tuple(path), False, _kind(said), said, tp)
 
 
+_NO_KEY = object()
+
+
 def _kind(said: str) -> str:
     if said.startswith("Invalid enum value"):
         return "literal"
@@ -131,15 +143,16 @@ def _kind(said: str) -> str:
 
 
 def _failing_key(tp: Any, value: object, on_key: bool) -> Any:
-    """The first key of a mapping whose key (or value) does not convert: msgspec's `[...]`."""
+    """The first key of a mapping whose key (or value) does not convert: msgspec's `[...]`
+    (_NO_KEY: none; a key may be None, YAML's `~:`)."""
     if not isinstance(value, dict):
-        return None
+        return _NO_KEY
     base = strip(pick(tp, value))[0]
     if is_model(base):
-        return next((k for k in value if not isinstance(k, str)), None) if on_key else None
+        return next((k for k in value if not isinstance(k, str)), _NO_KEY) if on_key else _NO_KEY
     args = typing.get_args(base)
     if len(args) != 2:
-        return None
+        return _NO_KEY
     key_type, value_type = args
     for k, v in value.items():
         try:
@@ -154,7 +167,7 @@ def _failing_key(tp: Any, value: object, on_key: bool) -> Any:
             msgspec.convert(v, value_type, strict=True)
         except msgspec.ValidationError:
             return k
-    return None
+    return _NO_KEY
 
 
 def repair(data: Any, issue: Issue, cls: type[Struct]) -> Any:

@@ -59,16 +59,26 @@ class Names:
         import difflib  # (only for a plan with a mistake: not at start-up)
 
         found = difflib.get_close_matches(name, self._choices, n=1, cutoff=0.6)
-        hint = f" (did you mean '{found[0]}'?)" if found else ""
+        hint = f" (did you mean '{cut(found[0])}'?)" if found else ""
         self._hints[name] = hint
         return hint
 
     def listing(self) -> str:
         if self._listing is None:
-            names = sorted(str(n) for n in self.names)
+            names = sorted(_as_written(n) for n in self.names)
             more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
-            self._listing = (", ".join(cut(n) for n in names[:20]) + more) or "none"
+            self._listing = (", ".join(names[:20]) + more) or "none"
         return self._listing
+
+
+def _as_written(name: object) -> str:
+    """A name as YAML writes it (a key YAML read as another value, `~:` or `yes:`, is not a
+    Python `None` or `True` in a message), escaped and short (`messages.cut`)."""
+    if name is None:
+        return "~"
+    if isinstance(name, bool):
+        return "true" if name else "false"
+    return cut(name)
 
 
 def dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:

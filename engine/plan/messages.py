@@ -54,9 +54,46 @@ def shown(value: object) -> str:
     return f"a {type(value).__name__} {_short(value)}"
 
 
-def cut(name: str, limit: int = 60) -> str:
-    """A name from the plan, short enough for a message."""
-    return name if len(name) <= limit else name[: limit - 3] + "..."
+def escaped(text: str) -> str:
+    """Text from the plan as a message quotes it: a control or invisible character (an escape
+    sequence, a zero-width space, a line break) written as its escape (`\\x1b`, `\\u200b`,
+    `\\n`) and a backslash doubled, as `repr` writes them, so that it neither acts on a
+    terminal nor hides; other characters (accents, CJK) as they are."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(
+        "\\\\" if ch == "\\" else ch if ch.isprintable() else repr(ch)[1:-1] for ch in text
+    )
+
+
+def cut(name: object, limit: int = 60) -> str:
+    """A value from the plan as a message quotes it: escaped (`escaped`), short enough."""
+    text = name if isinstance(name, str) else str(name)
+    out = escaped(text)
+    if len(out) <= limit:
+        return out
+    parts, size = [], 0
+    for ch in text:  # (by character: an escape is never cut in half)
+        piece = escaped(ch)
+        if size + len(piece) > limit - 3:
+            break
+        parts.append(piece)
+        size += len(piece)
+    return "".join(parts) + "..."
+
+
+CYCLE_NAMED = 20  # a dependency cycle of at most this many tasks is named in full
+CYCLE_SHOWN = 10  # (a longer one by its first tasks and how many more: one short line)
+
+
+def cycle_of(tasks: list[str]) -> str:
+    """`a -> b -> c -> a`; a long cycle by its first tasks: `a -> b -> ... and 4,990 more
+    -> a`."""
+    names = [cut(t) for t in tasks]
+    if len(names) <= CYCLE_NAMED:
+        return " -> ".join([*names, names[0]])
+    more = len(names) - CYCLE_SHOWN
+    return " -> ".join([*names[:CYCLE_SHOWN], f"... and {more:,} more", names[0]])
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -123,7 +160,8 @@ def issue_message(issue: Issue, value: object) -> str:
         op, _, limit = said.split("`")[2].strip().partition(" ")
         limit = limit.removesuffix(".0")  # (`more than 0`, for a float's bound too)
         words = {">": "more than {}", ">=": "{} or more", "<": "less than {}", "<=": "{} or less"}
-        return f"must be {words.get(op, op + ' {}').format(limit)}, got {shown(value)}"
+        hint = f"; {extra(metas, 'bound')}" if extra(metas, "bound") else ""
+        return f"must be {words.get(op, op + ' {}').format(limit)}, got {shown(value)}{hint}"
     if kind == "pattern":
         return extra(metas, "pattern") or _not_an_id(value, "id")
     if kind == "length":
@@ -180,7 +218,7 @@ def _type_message(expected: str, value: object) -> str:
     if expected == "array":
         if value is None:
             return "is empty; give a list, e.g. [a, b], or remove the key"
-        hint = f"; write [{value}]" if isinstance(value, str | int | float) else ""
+        hint = f"; write [{cut(str(value))}]" if isinstance(value, str | int | float) else ""
         return f"must be a list, got {shown(value)}{hint}"
     if expected == "object":
         if value is None:

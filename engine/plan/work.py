@@ -163,7 +163,18 @@ class Monitor(Model, frozen=True):
 class Phase(Model, frozen=True):
     id: Id
     title: str = ""
-    timebox: Duration | None = None
+    timebox: (
+        Annotated[
+            Duration,
+            Meta(
+                gt=0,
+                description="the phase's time limit: a risk is raised when it is passed or "
+                "projected to be; no key (or null): no limit",
+                extra={"bound": "leave `timebox` out (or null) for a phase with no time limit"},
+            ),
+        ]
+        | None
+    ) = None
     checks: Checks | None = None
     tasks: list[Task] = []
     risks: PhaseRisks | None = None

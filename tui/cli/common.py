@@ -185,9 +185,35 @@ async def _open(db: str | None) -> Any:
     return await SQLiteStore.open(_db_path(db))
 
 
+# problems printed at most: the first ones in file order, then how many more (a plan this
+# wrong is fixed from the top; `validate --json` lists every one)
+MAX_SHOWN = 200
+
+
 def _print_problems(problems: list[Problem]) -> None:
-    for p in problems:
-        click.echo(str(p), err=True)
+    for p in problems[:MAX_SHOWN]:
+        click.echo(_printable(str(p)), err=True)
+    rest = problems[MAX_SHOWN:]
+    if rest:
+        errors = sum(not p.warning for p in rest)
+        said = [f"{errors} more problem{'s' if errors != 1 else ''}"] if errors else []
+        if len(rest) > errors:
+            warned = len(rest) - errors
+            said.append(f"{warned} more warning{'s' if warned != 1 else ''}")
+        click.echo(
+            f"{rest[0].file}: ... and {' and '.join(said)}, not shown: fix the first ones "
+            "(`phasegate validate --json` lists every one)",
+            err=True,
+        )
+
+
+def _printable(text: str) -> str:
+    """A line with a control or invisible character of a plan (an escape sequence, a
+    zero-width space) shown as its escape: it must not act on the terminal. (The plan's
+    messages escape the values they quote; a key path or a file name may still hold one.)"""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 color_option = click.option(
