@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from phasegate.engine.model.errors import Problem
-from phasegate.engine.plan.messages import shown
+from phasegate.engine.plan.messages import escaped, shown
 
 # A cheap upper estimate of the YAML nodes a text can hold (see `_node_estimate`). Composing and
 # constructing take a few microseconds a node, twice over when problems are placed on lines, so
@@ -159,6 +159,7 @@ class Lines:
             elif isinstance(part, int):  # past the file: by the model, a number is an index
                 out += f"[{part}]"
                 continue
+            text = escaped(text)  # (a key's control characters neither act nor hide)
             out += f".{text}" if out else text
         return out
 

@@ -145,3 +145,22 @@ phases:
         "must be more than 0, got the number 0; "
         "leave `timebox` out (or null) for a phase with no time limit"
     )
+
+
+def test_a_keys_control_characters_are_escaped_in_the_problems_path_too(tmp_path: Path) -> None:
+    # (the path `uses.<key>` is written from the file's own key text: --json had it raw)
+    from phasegate.engine.model.errors import PlanError
+    from phasegate.engine.plan import load_plan
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(
+        "name: k\nagents: {w: {}}\nphases:\n  - id: p\n    tasks:\n"
+        '      - {id: t, run: "true", uses: {"\\e[32mres": 1}}\n'
+    )
+    try:
+        load_plan(str(plan))
+    except PlanError as exc:
+        said = "\n".join(str(p) for p in exc.problems)
+    else:
+        raise AssertionError("a plan using an undeclared resource loaded")
+    assert "\x1b" not in said and "\\x1b[32mres" in said, said
