@@ -208,9 +208,11 @@ async def host(
             f"phasegate: {verb} {run_id} of {one_line(plan.name)} ({_count(ntasks, 'task')}, "
             f"{_count(len(plan.phases), 'phase')})"
         )
-    # run from the plan's workdir, so that no task spawn has to change directory and back
+    # run from the plan's workdir, so that no task spawn has to change directory and back; a
+    # missing one is made, its last directory only (`run` refused one whose parent is missing)
     with contextlib.suppress(OSError):
-        os.makedirs(plan.base_dir, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(plan.base_dir)
         os.chdir(plan.base_dir)
     try:
         state = await runner.run()

@@ -283,7 +283,7 @@ class Runner:
             self.store, self.run_id, on_error=self._store_failed
         )
         with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
-            os.makedirs(self._workdir, exist_ok=True)
+            os.mkdir(self._workdir)  # (its last directory only: a typo builds no tree)
         loop = asyncio.get_running_loop()
         self._beat = loop.call_later(TICK, self._tick)
         try:

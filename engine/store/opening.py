@@ -130,10 +130,7 @@ def _probe(path: str) -> None:
     if not head:
         return  # (empty: a new database, made by prepare_path)
     if head != SQLITE_MAGIC:
-        raise DatabaseUnusable(
-            f"database {path}: file is not a database; the file is not a phasegate database; "
-            "choose another with --db"
-        )
+        raise DatabaseUnusable(not_a_database(path))
     where = "file:" + urllib.parse.quote(os.path.abspath(path))
     for mode in ("?mode=ro", "?mode=ro&immutable=1"):  # (as open_read_only reads)
         try:
@@ -176,6 +173,11 @@ def writable_sides(path: str) -> bool:
     return changed
 
 
+def not_a_database(path: str) -> str:
+    """What is said of a file that is no SQLite database (so no phasegate one), once."""
+    return f"database {path}: the file is not a database; choose another with --db or PHASEGATE_DB"
+
+
 def store_error(path: str, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
     hint = "check the file and its directory, or choose another with --db"
@@ -187,8 +189,7 @@ def store_error(path: str, exc: sqlite3.Error) -> StoreError:
     elif "disk is full" in text or "full" in text:
         hint = "free space (nothing committed was lost), then `phasegate resume` goes on"
     elif "not a database" in text:  # (a file of noise: choose another, exit 2)
-        hint = "the file is not a phasegate database; choose another with --db"
-        return DatabaseUnusable(f"database {path}: {text}; {hint}")
+        return DatabaseUnusable(not_a_database(path))
     elif "locked" in text or "busy" in text:
         return StoreBusy(f"database {path}: {text}; another process holds its lock")
     return StoreError(f"database {path}: {text}; {hint}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -97,16 +96,6 @@ def need_terminal(command: str, instead: str) -> None:
             f"{'is' if len(missing) == 1 else 'are'} not one); without one use {instead}",
             EXIT_USAGE,
         )
-
-
-def broken_pipe() -> NoReturn:
-    """Whoever read our output is gone (`| head`): that is no failure of the command (exit 0,
-    never 1, which says the run failed). Later writes (the flush at exit) go nowhere."""
-    with contextlib.suppress(OSError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.dup2(devnull, sys.stderr.fileno())
-    sys.exit(0)
 
 
 def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:

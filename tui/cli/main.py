@@ -27,7 +27,6 @@ from phasegate.tui.cli.common import (
     _parse_vars,
     _print_problems,
     _run_async,
-    broken_pipe,
     color_option,
     db_option,
     json_option,
@@ -42,21 +41,76 @@ if TYPE_CHECKING:
     pass
 
 
+# the command's exit status once it is decided and only its output is left to write
+_decided: list[int] = []
+
+
+def _exits(code: int) -> None:
+    """The command ends with `code` whatever it prints next (`validate`: the verdict is known
+    before its problems are printed): a reader that goes away does not change it."""
+    _decided[:] = [code]
+
+
+def _reader_gone(exc: BrokenPipeError) -> NoReturn:
+    """Whoever read our output is gone (`| head -1`, a closed pipe). The command ends with the
+    status it has: the one it had decided (an invalid plan is 2, read to the end or not; a
+    usage error), or that of the error it was reporting (a PhasegateError, a plan's problems:
+    the exception being handled when the write failed); else 0, as the reader took
+    what it wanted (not 141, a death by SIGPIPE, nor click's 1, which say the command failed:
+    `set -o pipefail; phasegate runs | head -1` passes). Later writes go nowhere."""
+    code = _decided[0] if _decided else 0
+    seen: BaseException | None = exc.__context__
+    while not _decided and seen is not None:
+        if isinstance(seen, PhasegateError | click.ClickException):
+            code = seen.exit_code
+            break
+        seen = seen.__context__
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(devnull, stream.fileno())
+    sys.exit(code)
+
+
 class _Commands(click.Group):
-    """The command group; a reader that went away (`phasegate logs | head -1`) ends a command
-    with exit 0. Click's own handling of EPIPE exits 1, which says a run failed."""
+    """The command group; a reader that goes away (`phasegate logs | head -1`) does not change
+    the command's exit status (see `_reader_gone`). Click's own handling of EPIPE exits 1,
+    which says a run failed."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:  # (`phasegate --help | head -1`: the help is printed while parsing)
             return super().make_context(*args, **kwargs)
-        except BrokenPipeError:
-            broken_pipe()
+        except BrokenPipeError as exc:
+            _reader_gone(exc)
+        except click.ClickException as exc:  # (click prints it after its handler: decided here)
+            _exits(exc.exit_code)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except BrokenPipeError:
-            broken_pipe()
+        except BrokenPipeError as exc:
+            _reader_gone(exc)
+        except click.ClickException as exc:  # (a command's usage error, as above)
+            _exits(exc.exit_code)
+            _named_by_env(exc)
+            raise
+
+
+def _named_by_env(exc: click.ClickException) -> None:
+    """A bad value that came from the environment names the variable, not the option the
+    user never typed (`PHASEGATE_DB=/tmp phasegate runs`: 'PHASEGATE_DB', not '--db')."""
+    from click.core import ParameterSource
+
+    if not isinstance(exc, click.BadParameter) or exc.param_hint is not None:
+        return
+    param, ctx = exc.param, exc.ctx
+    if param is None or ctx is None or param.name is None or not param.envvar:
+        return
+    if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT:
+        envvar = param.envvar if isinstance(param.envvar, str) else param.envvar[0]
+        exc.param_hint = envvar
 
 
 @click.group(
@@ -95,6 +149,7 @@ def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) 
         return all(p.warning for p in problems)
 
     ok = all(valid(problems) for _, problems in results)
+    _exits(0 if ok else EXIT_USAGE)
     if as_json:
         click.echo(
             json.dumps(
@@ -128,7 +183,13 @@ def validate(plans: tuple[str, ...], as_json: bool, variables: tuple[str, ...]) 
 )
 @db_option
 @var_option
-@click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Headless: print only what waits for a person (a manual gate, an agent's tool request, "
+    "a risk rule's question, with the command that answers it) and the summary.",
+)
 @color_option
 @click.option(
     "--share",
@@ -180,6 +241,9 @@ def run(
         gc.freeze()
         gc.enable()
     _print_problems(loaded.warnings)
+    flaw = _workdir_flaw(loaded.base_dir)
+    if flaw:  # (exit 2 before anything is made or started, as for the plan's other problems)
+        _fail(f"{plan}: workdir: {flaw}; nothing was run", EXIT_USAGE)
     share = share or loaded.share
     gid = None
     if share is not None:
@@ -214,6 +278,33 @@ def run(
     from phasegate.engine.client.engines import Job
 
     _host(Job(loaded, path, run_id or new_run_id(), values, quiet=quiet, share=share))
+
+
+def _workdir_flaw(workdir: str) -> str:
+    """What stops the plan's workdir from being where its tasks run, or "". A run makes at
+    most its last directory, in one that exists: a typo (`/nonexistent/dir`) must not build a
+    tree of directories, nor a file (`/etc/passwd`) fail every task."""
+    import stat
+
+    workdir = os.path.abspath(workdir)
+    parent = os.path.dirname(workdir)
+    try:
+        found = os.stat(workdir)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:  # (one the tasks could not enter either)
+        return f"{workdir}: {exc.strerror}"
+    else:
+        if stat.S_ISDIR(found.st_mode):
+            return ""
+        return f"{workdir} is not a directory; set `workdir:` to a directory"
+    missing = f"{workdir} does not exist, and a run makes only its last directory"
+    if not os.path.isdir(parent):
+        why = "is not a directory" if os.path.lexists(parent) else "does not exist"
+        return f"{missing}: {parent} {why}; create {parent} or correct `workdir:`"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{workdir} does not exist and cannot be made: {parent} is not writable"
+    return ""
 
 
 @cli.command()
@@ -425,8 +516,10 @@ def plan_cmd(plan_path: str, as_json: bool, variables: tuple[str, ...], db: str 
     hosts = host_checks(loaded)
     if as_json and hosts:
         text = json.dumps(json.loads(text) | {"hosts": hosts}, indent=2)
+    failed = any(h["error"] for h in hosts)
+    _exits(EXIT_FAILED if failed else 0)
     click.echo(text)
-    if any(h["error"] for h in hosts):
+    if failed:
         sys.exit(EXIT_FAILED)
 
 
@@ -458,11 +551,12 @@ for _command in (*STEER_COMMANDS, *REPORT_COMMANDS):
 
 def main() -> None:
     try:
-        cli(prog_name="phasegate")
-    except PhasegateError as exc:
-        _fail(str(exc), exc.exit_code)
-    except BrokenPipeError:  # (outside a command: see _Commands)
-        broken_pipe()
+        try:
+            cli(prog_name="phasegate")
+        except PhasegateError as exc:
+            _fail(str(exc), exc.exit_code)
+    except BrokenPipeError as exc:  # (outside a command, click's usage error: see _Commands)
+        _reader_gone(exc)
 
 
 def entry() -> NoReturn:

@@ -237,7 +237,13 @@ def pause(run_ref: str, phase: str | None, reason: str, db: str | None) -> None:
     metavar="TASK=ACTION",
     help="For an in-flight task with `on_resume: ask`: rerun, adopt or skip (repeatable).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Headless: print only the summary.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Headless: print only what waits for a person (a manual gate, an agent's tool request, "
+    "a risk rule's question, with the command that answers it) and the summary.",
+)
 @click.option(
     "--phase",
     default=None,
