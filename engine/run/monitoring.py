@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.statuses import PhaseStatus, RunStatus
+from phasegate.engine.model.statuses import PhaseStatus, RunStatus, TaskStatus
 from phasegate.engine.plan.model import RuleFallback
+from phasegate.engine.run.attempts import MAX_BACKOFF
 from phasegate.engine.watch.contingency import SERIOUS, act
 from phasegate.engine.watch.forecast import forecast
 from phasegate.engine.watch.history import tasks_learned
@@ -19,6 +20,7 @@ from phasegate.engine.watch.risks import changes as risk_changes
 from phasegate.engine.watch.risks import findings as risk_findings
 
 if TYPE_CHECKING:
+    from phasegate.engine.model.state import RiskState
     from phasegate.engine.plan.dag import Graph
     from phasegate.engine.plan.scheduler import Scheduler
     from phasegate.engine.run.attempts import Attempts
@@ -56,6 +58,8 @@ class Monitoring:
         self._still = False  # the last forecast said the time left holds
         self._phase_lengths: dict[tuple[object, ...], float] = {}  # phases not started
         self._pressure: list[Finding] = []  # machine pressure at the last sample
+        self._cpu_primed = False  # a sample has started psutil's CPU counters
+        self._holding: set[str] = set()  # the risks that hold at this tick
         self.reach: Reach | None = None  # agents' hosts over SSH (a plan that has some)
         # risk -> the slots its reduce_slots left each agent (a risk acted on, once)
         self._reduced: dict[str, dict[str, int]] = {}
@@ -78,15 +82,21 @@ class Monitoring:
         if tick % PRESSURE_EVERY == 1:  # (the first tick too)
             trees = self._attempts.worktrees
             root = trees.root if trees is not None else ""
-            self._pressure = sample_pressure(host.plan.risks, self._workdir, root)
+            # (the first sample starts the CPU's counters: judged from the next, 5 s later)
+            rules = host.plan.risks
+            self._pressure = sample_pressure(rules, self._workdir, root, self._cpu_primed)
+            self._cpu_primed = True
         if self.monitors is not None:
             self.monitors.tick(phase)
         if self.reach is not None:
             self.reach.tick(tick)
         found = self._found(now, phase)
+        self._holding = {f.key for f in found}
         for event in risk_changes(host.state, now, found):
+            known = host.state.risks.get(event.key) if isinstance(event, ev.RiskRaised) else None
+            again = known is not None and known.open  # (said again: its action was taken)
             host.emit(event)
-            if isinstance(event, ev.RiskRaised):
+            if isinstance(event, ev.RiskRaised) and not again:
                 self._contingency(event, phase)
             elif isinstance(event, ev.RiskCleared):
                 self._withdraw(event)
@@ -126,7 +136,8 @@ class Monitoring:
         if self.reach is not None:
             found += self.reach.findings()
         if self.monitors is not None:
-            found += self.monitors.findings(phase)
+            action = host.plan.risks.actions.get("monitor")
+            found += self.monitors.findings(phase, goes_on=action not in ("pause", "ask"))
         return found
 
     def _forecast(self, now: float) -> None:
@@ -143,6 +154,7 @@ class Monitoring:
             waits,
             standby,
             self._phase_lengths,
+            self._retry_waits(now),
         )
         lefts = {"": f.eta, **f.phases}
         last = self._last_lefts
@@ -158,7 +170,8 @@ class Monitoring:
             moved = any(
                 abs(waited + left - last[k]) >= max(1.0, 0.1 * left) for k, left in lefts.items()
             )
-            if not still and not moved:
+            # (after a `still` one, front ends hold its time left: a countdown is told, once)
+            if not still and not moved and not self._still:
                 return
         else:
             still = False
@@ -167,6 +180,26 @@ class Monitoring:
         learned = tasks_learned(self.learned)
         host.emit(ev.ForecastUpdated(now, round(f.eta, 3), learned, phases, f.guessed, still))
 
+    def _retry_waits(self, now: float) -> dict[str, float]:
+        """task -> the seconds its next attempt still waits for: the backoff after a failure,
+        as run/attempts.py counts it (doubled at each failed attempt), from its end."""
+        host = self._host
+        waiting = [
+            t
+            for t in host.state.tasks.values()
+            if t.status is TaskStatus.READY and t.failures and t.finished_at is not None
+        ]
+        if not waiting:
+            return {}
+        backoff = {t.id: t.backoff for _, t in host.plan.tasks()}
+        out = {}
+        for t in waiting:
+            delay = min(backoff.get(t.id, 0.0) * 2 ** (t.attempts - 1), MAX_BACKOFF)
+            left = delay - (now - (t.finished_at or now))
+            if left > 0:
+                out[t.id] = left
+        return out
+
     def _contingency(self, raised: ev.RiskRaised, phase: str) -> None:
         """The plan's action for the rule that fired (risks.actions), as an operator would."""
         host = self._host
@@ -174,6 +207,16 @@ class Monitoring:
         if action in (None, "notify"):
             return
         by = f"risk:{raised.rule}"
+        asked = host.state.question.get("risk")
+        if action == "ask" and asked and host.state.status is RunStatus.PAUSED:
+            # (one question at a time: this one is asked once that one is withdrawn, if it
+            # still holds then; refused, it was lost for good)
+            message = (
+                f"the run waits already on risk {asked}'s question: risk {raised.key}'s is "
+                "asked next if it still holds"
+            )
+            host.emit(ev.CommandDone(host.now(), 0, "ask", by, True, message))
+            return
         if isinstance(action, RuleFallback):
             kind, results = "fallback", [self._fallbacks.call(action.fallback, raised.rule)]
         else:
@@ -187,10 +230,31 @@ class Monitoring:
         for ok, message in results:
             host.emit(ev.CommandDone(host.now(), 0, kind, by, ok, message))
 
+    def _asking(self, other_than: str) -> RiskState | None:
+        """The open risk, the earliest raised, whose rule asks (`ask`), but `other_than` (and one
+        this tick clears)."""
+        actions = self._host.plan.risks.actions
+        risks = self._host.state.risks.values()
+        open_ = [r for r in risks if r.open and r.key != other_than and r.key in self._holding]
+        asking = [r for r in open_ if actions.get(r.rule) == "ask"]  # type: ignore[call-overload]
+        return min(asking, key=lambda r: r.raised_at, default=None)
+
+    def _ask_next(self, risk: RiskState, withdrawn: str) -> None:
+        """The run stays paused, with `risk`'s question in place of `withdrawn`'s."""
+        host, by = self._host, f"risk:{risk.rule}"
+        now, severity = host.now(), risk.severity.value
+        raised = ev.RiskRaised(now, risk.key, risk.rule, severity, risk.subject, risk.message)
+        for c in act(raised, "ask", host.state, self._phase()):
+            if isinstance(c, cmd.Pause):  # (the run is paused: its question changes)
+                host.emit(ev.RunPaused(now, by, c.reason, ask=c.ask))
+        message = f"risk {withdrawn} no longer holds, its question withdrawn; risk {risk.key} asks"
+        host.emit(ev.CommandDone(now, 0, "ask", by, True, message))
+
     def _withdraw(self, cleared: ev.RiskCleared) -> None:
         """A risk whose rule asked (`ask`) no longer holds: its question is withdrawn and the
         pause it made is lifted, as the rule's own command (a pause an operator made, or a
-        question another risk asked, stays). One whose rule took slots gives them back to
+        question another risk asked, stays; another open risk whose rule asks puts its question
+        then, and the run stays paused). One whose rule took slots gives them back to
         each agent still at what it left (one an operator set since keeps it)."""
         host = self._host
         risk = host.state.risks.get(cleared.key)
@@ -205,6 +269,10 @@ class Monitoring:
             host.emit(ev.CommandDone(host.now(), 0, "slots", by, ok, message))
         question = host.state.question
         if question.get("risk") != cleared.key or host.state.status is not RunStatus.PAUSED:
+            return
+        waiting = self._asking(cleared.key)
+        if waiting is not None:  # another risk that asks still holds: its question, not a resume
+            self._ask_next(waiting, cleared.key)
             return
         by = str(question.get("by") or "engine")
         ok, message = self._control.handle(cmd.Resume(), by)

@@ -4,7 +4,8 @@ left on the agents' slots (engine/simulate.py) from where the run stands now.
 Each task left takes its estimate: the median of its earlier successful runs when history has
 them, else the plan's `estimate`, else a default (counted in `guessed`). A running task holds its
 slot for what is left of its estimate, and once it nears or passes it, for a quarter of what it
-has run so far (so the forecast grows while it overruns). A held phase
+has run so far (so the forecast grows while it overruns). A task that failed and waits for its
+retry has its backoff left to wait, then one more attempt, left. A held phase
 or a paused run is forecast as if it went on now. A manual gate is expected to wait as long as
 it did in earlier runs (the median; nothing without history), less what it has waited already.
 The runner records a forecast whenever it moves, so that reports can state how accurate it was.
@@ -35,8 +36,9 @@ class Forecast(msgspec.Struct, frozen=True):
     guessed: int  # tasks left with no estimate (the default was used)
 
 
-def progress(state: RunState, now: float) -> Progress:
-    """Where the run stands, as the simulation needs it."""
+def progress(state: RunState, now: float, retry_waits: dict[str, float] | None = None) -> Progress:
+    """Where the run stands, as the simulation needs it; `retry_waits`: task -> the seconds
+    its next attempt still waits for (the backoff after a failure)."""
     done: set[str] = set()
     running: dict[str, tuple[str, float]] = {}
     estimate: dict[str, float] = {}
@@ -53,8 +55,9 @@ def progress(state: RunState, now: float) -> Progress:
         if took is None:
             took, guessed = DEFAULT_ESTIMATE, guessed + 1
         # until it fails in this run, its earlier runs' failed attempts count, on average (a
-        # failure now runs its retries: what is left is then one more attempt)
-        extra = t.retry_s if not t.failures else 0.0
+        # failure now runs its retries: what is left is then one more attempt, after what is
+        # left of its backoff)
+        extra = t.retry_s if not t.failures else (retry_waits or {}).get(t.id, 0.0)
         estimate[t.id] = took + extra
         if t.priority:  # (0, the default, is left out: the simulation reads a missing one as 0)
             priority[t.id] = t.priority
@@ -96,12 +99,14 @@ def forecast(
     gate_waits: dict[str, float] | None = None,
     standby: set[str] | None = None,
     cache: dict[tuple[object, ...], float] | None = None,
+    retry_waits: dict[str, float] | None = None,
 ) -> Forecast:
     """The run's and its phases' ends, in seconds from `now`; `template`: the plan's scheduler
     as built at the start (saves building one at every forecast); `gate_waits`: gate -> the
     median of its earlier waits for a decision; `standby`: fallbacks not called for (yet);
-    `cache`: kept between forecasts of one run (the length of each phase not started yet)."""
-    where = progress(state, now)
+    `cache`: kept between forecasts of one run (the length of each phase not started yet);
+    `retry_waits`: task -> the seconds its next attempt still waits for."""
+    where = progress(state, now, retry_waits)
     expect = waits(state, gate_waits, now) if gate_waits else None
     schedule = simulate(
         plan,

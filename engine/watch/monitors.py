@@ -9,6 +9,8 @@ import asyncio
 import re
 from collections.abc import Callable
 
+import msgspec.structs
+
 from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.capture import run_capture
 from phasegate.engine.plan.model import Monitor, Plan
@@ -22,7 +24,7 @@ async def check(
 ) -> Finding | None:
     argv, command = command_argv(m.run, values)
     done = await run_capture(argv, workdir, env, m.timeout, keep=50)
-    action = f"look at what `{command}` checks; the run goes on"
+    action = f"look at what `{command}` checks"  # (and whether the run goes on: findings())
 
     def risk(message: str, **evidence: object) -> Finding:
         evidence["command"] = command
@@ -94,8 +96,13 @@ class Monitors:
         else:
             self._found[m.id] = found
 
-    def findings(self, phase: str) -> list[Finding]:
-        return [f for mid, f in self._found.items() if self._scope[mid] in ("", phase)]
+    def findings(self, phase: str, goes_on: bool = True) -> list[Finding]:
+        """What the latest checks found out of bounds; `goes_on`: the plan's action for the
+        `monitor` rule leaves the run going (not `pause` nor `ask`), as the risk then says."""
+        found = [f for mid, f in self._found.items() if self._scope[mid] in ("", phase)]
+        if not goes_on:
+            return found
+        return [msgspec.structs.replace(f, action=f"{f.action}; the run goes on") for f in found]
 
     async def close(self) -> None:
         for task in list(self._busy.values()):

@@ -9,7 +9,7 @@ import msgspec
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.durations import format_duration
-from phasegate.engine.model.state import RunState
+from phasegate.engine.model.state import RiskState, RunState
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisks
 from phasegate.engine.watch.forecast import seconds_left
@@ -151,12 +151,12 @@ def _gate_findings(state: RunState, gate: str, waited: float, rules: RiskSetting
     evidence = {"waited_s": round(waited, 1), "slack_s": None if slack is None else round(slack, 1)}
     if slack is not None and waited > max(slack, 0.0):
         message = (
-            f"has waited {format_duration(waited)} for a decision, more than the run's slack "
-            f"({format_duration(max(slack, 0.0))}): the phases after it will overrun"
+            f"has waited {_past(waited, max(slack, 0.0))} for a decision, more than the run's "
+            f"slack ({format_duration(max(slack, 0.0))}): the phases after it will overrun"
         )
         severity = "high"
     elif rules.gate_wait and waited > rules.gate_wait:
-        message = f"has waited {format_duration(waited)} for a decision"
+        message = f"has waited {_past(waited, rules.gate_wait)} for a decision"
         severity = "medium"
     else:
         return []
@@ -192,7 +192,7 @@ def _phase_findings(
                     "phase_timebox",
                     "high",
                     f"phase {phase}",
-                    f"over its timebox: {format_duration(used)} of {format_duration(timebox)}",
+                    f"over its timebox: {_past(used, timebox)} of {format_duration(timebox)}",
                     "re-prioritise or skip what can wait",
                 )
             )
@@ -253,12 +253,13 @@ OWN_RULES = frozenset({"notify", "budget"})
 
 
 def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]:
-    """The events that bring the state's risks in line with what holds now."""
+    """The events that bring the state's risks in line with what holds now: a risk raised,
+    raised again (`_outdated`: it says something else now), or cleared."""
     out: list[ev.Event] = []
     holding = {f.key for f in found}
     for f in found:
         known = state.risks.get(f.key)
-        if known is None or not known.open:
+        if known is None or not known.open or _outdated(known, f):
             out.append(
                 ev.RiskRaised(
                     now, f.key, f.rule, f.severity, f.subject, f.message, f.action, f.evidence
@@ -270,8 +271,35 @@ def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]
     return out
 
 
+DRIFT = 2.0  # a duration an open risk tells, grown this many times over: the risk is said again
+DRIFT_MIN_S = 1.0  # (and by a second at least)
+
+
+def _outdated(known: RiskState, f: Finding) -> bool:
+    """An open risk that holds still, to raise again with what it says now: its severity has
+    changed (gate criteria such as `no_risks: high` and the rules' actions read it), or a
+    duration it tells (an `..._s` of its evidence: running, quiet, waited) has doubled since.
+    Not at every change of a number that grows each tick: a risk open for an hour is said
+    again a dozen times, not 3,600."""
+    if known.severity.value != f.severity:
+        return True
+    if known.message == f.message:
+        return False
+    for name, value in f.evidence.items():
+        now, was = _seconds(value), _seconds(known.evidence.get(name))
+        if not name.endswith("_s") or now is None or was is None:
+            continue
+        if now >= DRIFT * was and now - was >= DRIFT_MIN_S:
+            return True
+    return False
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _past(took: float, limit: float) -> str:
-    """How long it has run, never said as its limit (`1.0s, past its estimate of 1.0s`: a
-    tick past 1 s reads 1.0s; `1.04s` then)."""
+    """How long it has run (or waited, or used), never said as the limit it is past (`1.0s,
+    past its estimate of 1.0s`: a tick past 1 s reads 1.0s; `1.04s` then)."""
     said = format_duration(took)
     return f"{took:.2f}s" if said == format_duration(limit) and took < 60 else said
