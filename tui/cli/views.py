@@ -28,7 +28,16 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import project
 from phasegate.engine.model.state import RunState
-from phasegate.tui.text import counts_text, labelled, money, quoted, safe, table, when
+from phasegate.tui.text import (
+    counts_text,
+    labelled,
+    money,
+    quoted,
+    safe,
+    table,
+    terminal_width,
+    when,
+)
 
 FOLLOW_POLL = 0.2
 
@@ -127,7 +136,9 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
     if state.usage:
         head.append(f"  spent    {spend_text(state.usage)}")
     shown = [f"{SHORT[k]} {'n/a' if v is None else f'{v:.0f}%'}" for k, v in scores.items()]
-    head.append(labelled("  metrics  ", shown))
+    # (at most 80 columns when the output is no terminal, a pipe or a file read later: 92 on one
+    # line, it wrapped mid-word at 80; in a terminal, its width)
+    head.append(labelled("  metrics  ", shown, width=terminal_width() or 80))
     ahead = _forecast(state, alive)
     if ahead is not None:
         phases = ", ".join(

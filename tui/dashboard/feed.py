@@ -61,6 +61,7 @@ class RunFeed:
         self.state = RunState()
         self.row: RunRow | None = None
         self.risks: deque[Risk] = deque(maxlen=MAX_RISKS)  # the newest
+        self._open: set[str] = set()  # risk rules' keys raised and not cleared since
         self._seq = 0
         self._output_cursor = 0
         self.last_output: dict[str, float] = {}  # task -> time of its newest output line
@@ -151,16 +152,26 @@ class RunFeed:
         self.state, self._seq = kept, seq
         older: list[Risk] = []
         upto = seq
+        said_again: set[str] = set()  # keys raised later with no clear between (newest first)
+        kinds = (*RISK_EVENTS, ev.RiskCleared.type)
         while len(older) < MAX_RISKS:
-            page = await self.store.recent_events(self.run_id, RISK_EVENTS, upto, MAX_RISKS)
+            page = await self.store.recent_events(self.run_id, kinds, upto, MAX_RISKS)
             for _, event in page:
+                if isinstance(event, ev.RiskCleared):
+                    said_again.discard(event.key)
+                    continue
                 risk = risk_of(event, self.state)
+                if risk is not None and risk.key:
+                    if risk.key in said_again:  # (raised again while open: the newer says it)
+                        continue
+                    said_again.add(risk.key)
                 if risk is not None:
                     older.append(risk)
             if len(page) < MAX_RISKS:
                 break
             upto = page[-1][0] - 1
         self.risks.extend(reversed(older[:MAX_RISKS]))
+        self._open = {key for key, r in self.state.risks.items() if r.open}
         changes.risks.extend(self.risks)
         changes.tasks.update(self.state.tasks)
         changes.run = changes.agents = changes.phases = True
@@ -226,8 +237,24 @@ class RunFeed:
             changes.tasks.update(self.state.tasks)
             changes.agents = changes.phases = True
         risk = risk_of(event, self.state)
+        if risk is not None and risk.key:
+            if risk.key in self._open:  # raised again while open (it says something else now):
+                # the row is replaced, not shown as a risk that cleared
+                at = next(
+                    (
+                        i
+                        for i in range(len(self.risks) - 1, -1, -1)
+                        if self.risks[i].key == risk.key
+                    ),
+                    None,
+                )
+                if at is not None:
+                    del self.risks[at]
+                changes.risks_cleared = True  # (the feed is shown again whole)
+            self._open.add(risk.key)
         if risk is not None:
             self.risks.append(risk)
             changes.risks.append(risk)
         if isinstance(event, ev.RiskCleared):
+            self._open.discard(event.key)
             changes.risks_cleared = True

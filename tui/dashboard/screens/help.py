@@ -33,7 +33,7 @@ KEYS = [
     ("p", "pause the run, or resume it (or the phases paused alone)"),
     ("s", "skip the selected task (asks a reason; its dependents go on)"),
     ("x", "cancel the selected task (asks to confirm)"),
-    ("+ / -", "raise / lower the selected task's priority (higher starts first)"),
+    ("+ / -", "raise / lower the selected task's priority (higher first; the table shows ↑2)"),
     ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt (asks)"),
     ("n", "add a note to the run"),
     (

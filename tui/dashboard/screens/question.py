@@ -1,10 +1,12 @@
 """A risk rule that asks (`risks.actions: {RULE: ask}`) pauses the run and prompts like a gate:
-a go on (resume the run), r stop it (asks a reason; the run is cancelled), each confirmed by
-ctrl+s, so that a stray key never answers; esc decide later (the run stays paused; `p` resumes
-it, and `phasegate resume|cancel` do the same)."""
+a go on (resume the run; a spent budget's question says that this extends the budget, and by
+how much), r stop it (asks a reason; the run is cancelled), each confirmed by ctrl+s, so that
+a stray key never answers; esc decide later (the run stays paused; `p` resumes it, and
+`phasegate resume|cancel` do the same)."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.table import Table
@@ -54,17 +56,36 @@ class QuestionPrompt(ReasonPrompt):
             for key, value in shown[:6]:
                 body.add_row(safe(str(key)), Text(safe(str(value))))
         body.add_row("asked", Text(f"{when(q.get('at'))} by {safe(str(q.get('by', '')))}"))
+        extend = self.extension()
+        if extend:  # (a budget's question: what `a` does is more than going on)
+            keys = f"a extends {extend} and resumes the run; r stops the run; esc: later"
+            body.add_row("keys", Text(keys))
         with Vertical() as box:
             box.border_title = "A risk rule asks: go on?"
             box.border_subtitle = "a go on · r stop the run · esc later"
+            if extend:
+                box.border_title = "A budget is spent: extend it?"
+                box.border_subtitle = "a extend and go on · r stop the run · esc later"
             yield Static(Text("The run is paused: no new task starts until you answer."))
             yield Static(body)
             yield from self.confirming()
 
+    def extension(self) -> str:
+        """For a spent budget's question (`ask`), what `a` adds to it: `the budget of task build
+        by 2.0s` (the size as the engine's question says it); else ""."""
+        if not self.risk.startswith("budget:"):
+            return ""
+        scope = safe(self.risk.removeprefix("budget:"))
+        asked = str(self.feed.state.question.get("reason", ""))
+        said = re.search(r"resume to extend it by (.+), or cancel", asked)
+        return f"the budget of {scope} " + (f"by {safe(said[1])}" if said else "by its size")
+
     def action_go_on(self) -> None:
         """`a` asks to confirm (ctrl+s): a stray `a` never resumes the run."""
         if not self.asking:
-            self.confirm(self.go_on, "go on: resume the run")
+            extend = self.extension()
+            doing = f"extend {extend} and resume the run" if extend else "go on: resume the run"
+            self.confirm(self.go_on, doing)
 
     async def go_on(self, _: str) -> None:
         why = await self.feed.send(Resume())

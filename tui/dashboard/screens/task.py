@@ -71,6 +71,8 @@ class TaskScreen(Screen[None]):
         line.append(f"  attempt {t.attempts}  {format_duration(took)}")
         if t.exit_code is not None:
             line.append(f"  exit {t.exit_code}")
+        if t.priority:  # (the plan's, or `+`/`-`: the table shows it as ↑2 beside the id)
+            line.append(f"  priority {t.priority:+d}")
         if t.needs:
             line.append(f"\nneeds {safe(', '.join(t.needs))}")
         spent = usage_line(t.usage, t.session_id)

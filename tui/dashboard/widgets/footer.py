@@ -1,4 +1,7 @@
-"""The footer of keys, each key whole on one line at any width: where they do not all fit, the
+"""The footer of keys, each key whole on one line: every key of the screen shows at 80x24 (the
+team's rule), on a second line where one does not hold them all (as a live run's does, with the
+selected task's keys: about 125 columns). A terminal of fewer lines than that (where the task
+table needs every line) keeps one line; there, and where two lines are still too few, the
 palette's hint gives way first, then the keys its screen names, in that order (`give_way`);
 those it does not name (`? Help`, `q Quit`) always stay. `?` lists every key either way."""
 
@@ -6,10 +9,13 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
+from textual.containers import HorizontalGroup
 from textual.widget import Widget
 from textual.widgets import Footer
 
 PALETTE = "palette"  # (in `give_way`: the `^p palette` hint on the right)
+ROWS = 2  # the most lines the footer takes, on a terminal of at least TALL lines
+TALL = 24  # (80x24's: a shorter terminal gives its lines to the task table)
 
 
 def action_name(action: str) -> str:
@@ -32,25 +38,76 @@ def _named(key: Widget) -> str:
     return action_name(str(getattr(key, "action", "")))
 
 
+def lines_of(keys: list[Widget], room: int) -> list[list[Widget]]:
+    """The keys in lines of `room` columns, in their order, each key whole; the palette's hint
+    (on the right) at the end of the last line."""
+    hint = [k for k in keys if k.has_class("-command-palette")]
+    lines: list[list[Widget]] = [[]]
+    used = 0
+    for key in [k for k in keys if k not in hint] + hint:
+        width = key_width(key)
+        if lines[-1] and used + width > room:
+            lines.append([])
+            used = 0
+        lines[-1].append(key)
+        used += width
+    return lines
+
+
+class FooterRow(HorizontalGroup):
+    """One line of a footer of two."""
+
+    DEFAULT_CSS = "FooterRow { width: 1fr; height: 1; }"
+
+
 class KeyFooter(Footer):
+    DEFAULT_CSS = f"KeyFooter.-rows {{ layout: vertical; height: {ROWS}; }}"
+
     def __init__(self, give_way: tuple[str, ...] = (), **kw: object) -> None:
         super().__init__(compact=True, **kw)  # type: ignore[arg-type]
         self.give_way = give_way
-        self._laid_for = 0  # the width the keys were last chosen for
+        self._laid_for = (0, 0)  # the size the keys were last chosen for
+        self._lines = 1  # the lines they took at that size (kept: the table's rows stay put)
 
     def compose(self) -> ComposeResult:
         made: list[Widget] = list(super().compose())  # (its keys: FooterKey widgets)
-        room = self.app.size.width
-        self._laid_for = room
-        used = sum(key_width(k) for k in made)
+        room, height = self.app.size
+        if (room, height) != self._laid_for:
+            self._laid_for, self._lines = (room, height), 1
+        most = ROWS if height >= TALL else 1
+        lines = lines_of(made, room)
         for name in self.give_way:
-            if used <= room:
+            if len(lines) <= most:
                 break
-            going = [k for k in made if _named(k) == name]
-            made = [k for k in made if k not in going]
-            used -= sum(key_width(k) for k in going)
-        yield from made
+            made = [k for k in made if _named(k) != name]
+            lines = lines_of(made, room)
+        if len(lines) > most:  # (what none of them names stays, on the last line)
+            lines = [*lines[: most - 1], [k for line in lines[most - 1 :] for k in line]]
+        # (a task's keys come and go with the selection: the footer's height stays)
+        self._lines = max(self._lines, len(lines))
+        self.set_class(self._lines > 1, "-rows")
+        if self._lines == 1:
+            yield from lines[0]
+            return
+        for line in lines:
+            with FooterRow():
+                yield from line
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # (laid out again when the terminal's width or height changes: its own size follows
+        # only the width)
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._resized)
+
+    def on_unmount(self) -> None:
+        self.screen.screen_layout_refresh_signal.unsubscribe(self)
+        super().on_unmount()
+
+    def _resized(self, _: object = None) -> None:
+        size = self.app.size
+        if (size.width, size.height) != self._laid_for:
+            self._laid_for, self._lines = (size.width, size.height), 1  # (asked once)
+            self.refresh(recompose=True)
 
     def on_resize(self) -> None:
-        if self.app.size.width != self._laid_for:
-            self.refresh(recompose=True)
+        self._resized()

@@ -1,6 +1,7 @@
 """Phase panels: one line per phase with status, progress, timebox used and the forecast's time
-left until it ends (`~3m`, red when that runs past its timebox), or `paused` for a phase paused
-alone (`pause --phase`, a risk rule's `pause`), with a line under it saying by whom and why.
+left until it ends (`~3m`; `~3m!`, red, when the phase itself is forecast to run past its
+timebox), or `paused` for a phase paused alone (`pause --phase`, a risk rule's `pause`), with a
+line under it saying by whom and why.
 
 The panel has room for LINES lines (at 80x24 as everywhere). When a plan has more phases and
 gates than that, the phases that have ended first fold into one line ("✓ 3 phases  7/7  ended"),
@@ -54,6 +55,7 @@ class PhasePanel(Static, can_focus=True):
         last_column = bool(state.forecast or held) and state.finished_at is None
         first = next(iter(state.phases), None)
         groups: list[tuple[PhaseState, list[Row]]] = []  # each phase with its rows
+        before = 0.0  # when the phases before this one are forecast to end (seconds from now)
         for p in state.phases.values():
             rows: list[Row] = []
             groups.append((p, rows))
@@ -67,11 +69,17 @@ class PhasePanel(Static, can_focus=True):
             )
             over = p.timebox is not None and used is not None and used > p.timebox
             left = seconds_left(state, counted, p.id) if p.finished_at is None else None
-            late = left is not None and p.timebox is not None and (used or 0) + left > p.timebox
+            # late: its own length, as forecast, past its timebox: what it used and has left
+            # (one not started yet starts as the phases before it end); `!` says so unstyled
+            late = False
+            if p.timebox is not None and left is not None:
+                own = used + left if used is not None else left - before
+                late = own > p.timebox
             eta = Text(
-                f"~{format_duration(left)}" if left is not None else "",
-                style="red" if late else "dim",
+                f"~{format_duration(left)}{'!' if late else ''}" if left is not None else "",
+                style=STATUS_STYLE.get("late", "") if late else "dim",
             )
+            before = max(before, left or 0.0)
             if p.id in held:  # (its time left holds until it is resumed)
                 eta = Text("paused", style=STATUS_STYLE.get("held", ""))
             name = Text(f"{status_glyph(p.status)} ", style=STATUS_STYLE.get(p.status, ""))

@@ -28,6 +28,8 @@ STATUS_STYLE = {
     "idle": "green",
     "offline": "red",
     "waiting": "bold yellow",  # an agent's task waits for a permission answer
+    "late": "red",  # a phase forecast to run past its timebox (its time left ends in `!`)
+    "priority": "bold magenta",  # a task's priority beside its id (`build ↑2`)
 }
 
 GLYPH = {
@@ -72,6 +74,8 @@ _MONO = {
         "offline": _ALERT,
         "waiting": _ALERT,
         "held": _ALERT,
+        "late": _ACTIVE,
+        "priority": _ACTIVE,
     },
     "gate": {"waiting": "dim", "open": _ALERT, "rejected": _ALERT, "failed": _ALERT},
     "severity": {"info": "dim", "medium": _ACTIVE, "high": _ALERT, "critical": _ALERT},

@@ -1,5 +1,5 @@
-"""The task table: id, phase, agent, status, attempts, duration, test results (`12✓ 1✗ 3⤼`);
-filter, sort, follow running."""
+"""The task table: id (and its priority when it has one: `build ↑2`), phase, agent, status,
+attempts, duration, test results (`12✓ 1✗ 3⤼`); filter, sort, follow running."""
 
 from __future__ import annotations
 
@@ -111,7 +111,10 @@ class TaskTable(DataTable[Text]):
         spare = inner - sum(w + 2 for _, w in shown) - 2  # (2: a long run's scrollbar)
         if spare < 0:  # a narrow terminal: names give way (with an ellipsis), times never
             return _narrowed(shown, -spare)
-        longest = max((cells(safe(tid)) for tid in state.tasks), default=0)
+        longest = max(
+            (cells(safe(t.id)) + len(priority_mark(t.priority)) for t in state.tasks.values()),
+            default=0,
+        )
         task = COLUMNS[0][1] + max(0, min(spare, longest - COLUMNS[0][1]))
         return tuple((n, task if n == "task" else w) for n, w in shown)
 
@@ -140,7 +143,7 @@ class TaskTable(DataTable[Text]):
             took = t.duration
         style = STATUS_STYLE.get(t.status.value, "")
         return [
-            Text(safe(t.id), no_wrap=True, overflow="ellipsis"),
+            self._id_cell(t),
             Text(safe(t.phase), no_wrap=True, overflow="ellipsis"),
             Text(safe(t.agent or "-"), no_wrap=True, overflow="ellipsis"),
             Text(f"{status_glyph(t.status.value)} {t.status.value}", style=style, no_wrap=True),
@@ -148,6 +151,18 @@ class TaskTable(DataTable[Text]):
             Text(format_duration(took) if took is not None else "-", justify="right"),
             tests_cell(t.results),
         ]
+
+    def _id_cell(self, t: TaskState) -> Text:
+        """The task's id, and its priority beside it when it has one (`build ↑2`): the id
+        gives way to it, with an ellipsis, in a narrow column."""
+        mark = priority_mark(t.priority)
+        name = Text(safe(t.id), no_wrap=True, overflow="ellipsis")
+        if mark:
+            room = dict(self._columns).get("task", COLUMNS[0][1]) - len(mark)
+            if name.cell_len > room:
+                name.truncate(max(room, 1), overflow="ellipsis")
+            name.append(mark, style=STATUS_STYLE.get("priority", ""))
+        return name
 
     def _row(self, t: TaskState, now: float) -> list[Text]:
         """The cells of the columns shown (the tests' only once shown, some left out on a narrow
@@ -250,6 +265,13 @@ class TaskTable(DataTable[Text]):
         self.follow = not self.follow
         self._title()
         self._follow_running()
+
+
+def priority_mark(priority: int) -> str:
+    """` ↑2` (` ↓1`) beside a task's id: its priority, above (below) the default 0, as the plan,
+    `+`/`-` or `phasegate priority` set it (higher starts first); nothing at 0. (Not `+2`: the
+    agents' roster says `build +2` for two more tasks.)"""
+    return f" {'↑' if priority > 0 else '↓'}{abs(priority)}" if priority else ""
 
 
 def tests_cell(results: dict[str, object]) -> Text:
