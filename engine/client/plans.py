@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from phasegate.engine.plan.load import read_text as read_text
     from phasegate.engine.plan.model import Plan as Plan
     from phasegate.engine.plan.model import json_schema as json_schema
+    from phasegate.engine.run.endings import refuse_outside_outputs as refuse_outside_outputs
     from phasegate.engine.run.gates import refuse_unreachable as refuse_unreachable
     from phasegate.engine.watch.forecast import counted_to as counted_to
     from phasegate.engine.watch.forecast import seconds_left as seconds_left
@@ -48,6 +49,7 @@ _WHERE = {
     "read_text": "phasegate.engine.plan.load",
     "Plan": "phasegate.engine.plan.model",
     "json_schema": "phasegate.engine.plan.model",
+    "refuse_outside_outputs": "phasegate.engine.run.endings",
     "refuse_unreachable": "phasegate.engine.run.gates",
     "counted_to": "phasegate.engine.watch.forecast",
     "seconds_left": "phasegate.engine.watch.forecast",

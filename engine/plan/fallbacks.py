@@ -12,6 +12,7 @@ from phasegate.engine.plan.flaws import as_str as _str
 from phasegate.engine.plan.flaws import dicts as _dicts
 from phasegate.engine.plan.flaws import mapping as _mapping
 from phasegate.engine.plan.messages import cut as _cut
+from phasegate.engine.plan.messages import cycle_of
 from phasegate.engine.plan.model import OnFailureFallback, Plan, RuleFallback
 
 
@@ -24,6 +25,7 @@ def check_fallbacks(
 ) -> Iterator[Flaw]:
     taken = yield from _on_failure(phases, where, edges, tasks)
     yield from _risk_actions(_mapping(data.get("risks")), where, edges, taken, tasks)
+    yield from _waits_forever(where, edges, taken)
 
 
 def _on_failure(
@@ -120,6 +122,102 @@ def _risk_actions(
                 f"'{_cut(fb)}' runs only if the rule fires, but '{_cut(users[0])}' needs it; "
                 "drop that need",
             )
+
+
+def _waits_forever(
+    where: dict[str, tuple[int, int]], edges: dict[str, list[str]], taken: dict[str, str]
+) -> Iterator[Flaw]:
+    """A cycle of waits that a fallback closes: a fallback waits for its task to fail, and
+    whoever needs that task waits for the fallback then. `a: {fallback: b}` with
+    `b: {fallback: a}`, or a fallback that needs a dependent of its task: none of the cycle
+    could ever start, and the run would wait forever. (A cycle of needs alone is the plan's
+    dependency cycle, reported on its own.)"""
+    if not taken:
+        return
+    fallback_of = {task: fb for fb, task in taken.items()}
+    # u -> v: u waits for v; its kind: a need, a fallback's own task, a need's fallback (via)
+    waits: dict[str, dict[str, tuple[str, str]]] = {t: {} for t in edges}
+    for t, needs in edges.items():
+        for n in needs:
+            waits[t].setdefault(n, ("need", ""))
+    for fb, task in taken.items():
+        waits[fb].setdefault(task, ("standby", ""))
+    for t, needs in edges.items():
+        for n in needs:
+            stands_in = fallback_of.get(n)
+            if stands_in is not None and stands_in != t:
+                waits[t].setdefault(stands_in, ("via", n))
+    if not _has_cycle(waits):
+        return
+    import networkx as nx  # (only for a plan with a mistake: a valid plan never imports it)
+
+    graph = nx.DiGraph()
+    graph.add_edges_from((u, v) for u, vs in waits.items() for v in vs)
+    shown: list[tuple[tuple[int, int], Flaw]] = []
+    for comp in nx.strongly_connected_components(graph):
+        closing = sorted(  # (placed at the first `on_failure` that closes it)
+            (where[v if kind == "standby" else via], u, v)
+            for u in comp
+            for v, (kind, via) in waits[u].items()
+            if v in comp and kind != "need"
+        )
+        if not closing:
+            continue  # a cycle of needs only
+        _, u, v = closing[0]
+        cycle = [u, *nx.shortest_path(graph.subgraph(comp), v, u)[:-1]]
+        shown.append(_cycle_flaw(cycle, waits, where))
+    for _, flaw in sorted(shown):
+        yield flaw
+
+
+def _has_cycle(waits: dict[str, dict[str, tuple[str, str]]]) -> bool:
+    """Kahn's algorithm: is there a cycle at all (cheap, for a valid plan)?"""
+    indegree = {t: len(vs) for t, vs in waits.items()}
+    waited_by: dict[str, list[str]] = {t: [] for t in waits}
+    for u, vs in waits.items():
+        for v in vs:
+            waited_by[v].append(u)
+    queue = [t for t, d in indegree.items() if d == 0]
+    seen = 0
+    while queue:
+        t = queue.pop()
+        seen += 1
+        for u in waited_by[t]:
+            indegree[u] -= 1
+            if indegree[u] == 0:
+                queue.append(u)
+    return seen != len(waits)
+
+
+def _cycle_flaw(
+    cycle: list[str],
+    waits: dict[str, dict[str, tuple[str, str]]],
+    where: dict[str, tuple[int, int]],
+) -> tuple[tuple[int, int], Flaw]:
+    """The cycle's flaw, placed at the first `on_failure: {fallback: ...}` that closes it."""
+    steps, anchor = [], ""
+    for u, v in zip(cycle, [*cycle[1:], cycle[0]], strict=True):
+        kind, via = waits[u][v]
+        if kind == "need":
+            steps.append(f"'{_cut(u)}' needs '{_cut(v)}'")
+        elif kind == "standby":
+            steps.append(f"'{_cut(u)}' runs only if '{_cut(v)}' fails")
+            anchor = anchor or v
+        else:
+            steps.append(
+                f"'{_cut(u)}' needs '{_cut(via)}', so waits for its fallback '{_cut(v)}' "
+                "if it fails"
+            )
+            anchor = anchor or via
+    shown = steps if len(steps) <= 4 else [*steps[:3], f"... and {len(steps) - 3:,} more"]
+    pi, ti = where[anchor]
+    flaw = Flaw(
+        ("phases", pi, "tasks", ti, "on_failure", "fallback"),
+        False,
+        f"fallback cycle: {cycle_of(cycle)} ({'; '.join(shown)}), so these tasks could wait for "
+        "each other forever and the run never end; drop a need or name another fallback",
+    )
+    return where[anchor], flaw
 
 
 def risk_fallbacks(plan: Plan) -> dict[str, str]:

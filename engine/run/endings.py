@@ -10,7 +10,8 @@ from collections.abc import Callable
 from phasegate.engine.exec.base import Exit
 from phasegate.engine.exec.worktree import WorktreeError, Worktrees
 from phasegate.engine.model import events as ev
-from phasegate.engine.plan.model import Task
+from phasegate.engine.plan.messages import cut
+from phasegate.engine.plan.model import Plan, Task
 from phasegate.engine.plan.template import substitute
 from phasegate.engine.run.results import Found
 
@@ -72,6 +73,42 @@ def output_paths(task: Task, values: dict[str, str]) -> list[str]:
     """The task's declared outputs with their placeholders filled in (relative to where it
     runs)."""
     return [substitute(out, values | {"task": task.id}) for out in task.outputs]
+
+
+def outside_output(task: Task, values: dict[str, str], workdir: str) -> str:
+    """Why the task must not start: a declared output whose path, once its placeholders are
+    filled in (`{name}.dat` with `name=../../etc/x`), leaves the workdir; "" when none does.
+    The plan's check sees only the text as written; this sees the path the task would write."""
+    for out, path in zip(task.outputs, output_paths(task, values), strict=True):
+        if _leaves(path, workdir):
+            shown = f"'{cut(out)}'" + (f" is '{cut(path)}'," if path != out else "")
+            return (
+                f"task '{cut(task.id)}': its output {shown} outside the workdir; a hand-off names "
+                "files under it (or set `absolute_outputs: true` to allow this)"
+            )
+    return ""
+
+
+def refuse_outside_outputs(plan: Plan, values: dict[str, str], workdir: str) -> None:
+    """UsageError (exit 2) naming each task whose outputs, with the run's variables, leave the
+    workdir (unless the plan has `absolute_outputs: true`): before anything is run."""
+    if plan.absolute_outputs:
+        return
+    refused = [why for _, t in plan.tasks() if (why := outside_output(t, values, workdir))]
+    if refused:
+        from phasegate.engine.model.errors import UsageError
+
+        raise UsageError(f"{'; '.join(refused)}; nothing was run")
+
+
+def _leaves(path: str, workdir: str) -> bool:
+    """Does an output path leave the workdir (`~`, `..`, or absolute and not under it)?"""
+    if path.startswith("~"):
+        return True
+    if os.path.isabs(path):
+        inside = os.path.relpath(os.path.normpath(path), os.path.normpath(workdir))
+        return inside.split(os.sep)[0] == os.pardir
+    return os.path.normpath(path).split(os.sep)[0] == os.pardir
 
 
 def not_produced(task: Task, values: dict[str, str], cwd: str, result: Exit) -> str:

@@ -2,7 +2,8 @@
 
 `on_failure: {fallback: F}`: F stands by and runs only when its task fails for good (or is
 blocked); the task's dependents then wait for F and go on if it succeeds. When the task
-succeeds, F is skipped.
+succeeds or an operator skips it, F is skipped (its dependents go on); when an operator cancels
+it, F is skipped too and its dependents are blocked (a cancel is no failure to stand in for).
 
 `risks.actions: {RULE: {fallback: F}}`: F stands by until a RULE risk is raised, then runs (as
 soon as its phase is under way and its needs are met). When everything else of its phase has
@@ -53,10 +54,10 @@ class Fallbacks:
         host = self._host
         for fb in ids:
             task = self._standby.get(fb)
-            if task is not None:
-                status = host.state.tasks[task].status
-                if status is TaskStatus.SUCCEEDED or status is TaskStatus.SKIPPED:
-                    host.emit(ev.TaskSkipped(host.now(), fb, f"not needed: '{task}' succeeded"))
+            if task is not None and not host.state.tasks[fb].status.terminal:
+                why = _not_needed(task, host.state.tasks[task].status)
+                if why:
+                    host.emit(ev.TaskSkipped(host.now(), fb, why))
 
     def stand_by(self, tid: str) -> None:
         """As its phase starts, a fallback waits for its task to fail (on top of its own
@@ -74,10 +75,12 @@ class Fallbacks:
         fb = self._fallback.get(tid)
         if fb is None or fb not in progress.tasks or host.state.tasks[fb].status.terminal:
             return False
-        if host.state.tasks[tid].status in BAD:
+        status = host.state.tasks[tid].status
+        why = _not_needed(tid, status)
+        if not why and status in BAD:
             progress.need_met(fb)
             return True
-        host.emit(ev.TaskSkipped(host.now(), fb, f"not needed: '{tid}' succeeded"))
+        host.emit(ev.TaskSkipped(host.now(), fb, why or f"not needed: '{tid}' {status.value}"))
         progress.settled(fb)
         return False
 
@@ -91,11 +94,14 @@ class Fallbacks:
         if state.tasks[fb].status is TaskStatus.SUCCEEDED:
             self._progress.release_dependents(task)
             return
+        why = (
+            f"needs '{task}', which was cancelled"
+            if state.tasks[task].status is TaskStatus.CANCELLED
+            else f"needs '{task}', which failed, and its fallback '{fb}' too"
+        )
         for dep in self._graph.dependents[task]:
             if dep in self._progress.tasks:
-                self._progress.block(
-                    dep, f"needs '{task}', which failed, and its fallback '{fb}' too"
-                )
+                self._progress.block(dep, why)
 
     # -- a risk rule's fallback ---------------------------------------------------------------
 
@@ -148,3 +154,14 @@ class Fallbacks:
             why = f"not needed: no {rule} risk was raised"
             self._host.emit(ev.TaskSkipped(self._host.now(), tid, why))
             progress.settled(tid)
+
+
+def _not_needed(task: str, status: TaskStatus) -> str:
+    """Why a fallback is skipped now that its task has this status ("" while it may run)."""
+    if status is TaskStatus.SUCCEEDED:
+        return f"not needed: '{task}' succeeded"
+    if status is TaskStatus.SKIPPED:
+        return f"not needed: '{task}' was skipped"
+    if status is TaskStatus.CANCELLED:
+        return f"not run: '{task}' was cancelled, not failed"
+    return ""

@@ -52,6 +52,7 @@ from phasegate.engine.run.budgets import Budgets
 from phasegate.engine.run.channel import Channel
 from phasegate.engine.run.control import OperatorControl
 from phasegate.engine.run.course import Course
+from phasegate.engine.run.endings import refuse_outside_outputs
 from phasegate.engine.run.fallbacks import Fallbacks
 from phasegate.engine.run.gatekeeper import GateKeeper
 from phasegate.engine.run.gates import refuse_unreachable
@@ -121,6 +122,8 @@ class Runner:
         self._values.update(
             current_date=time.strftime("%Y-%m-%d"), run_id=run_id, workdir=self._workdir
         )
+        if resume is None:  # (a variable that moves an output out of the workdir: exit 2)
+            refuse_outside_outputs(plan, self._values, self._workdir)
         # declared secrets, read from their sources now (also when a run is taken over): only
         # the tasks that name one get it; everything kept goes through the redactor first
         self._secrets = resolve_secrets(plan)

@@ -244,6 +244,13 @@ def run(
     flaw = _workdir_flaw(loaded.base_dir)
     if flaw:  # (exit 2 before anything is made or started, as for the plan's other problems)
         _fail(f"{plan}: workdir: {flaw}; nothing was run", EXIT_USAGE)
+    if not loaded.absolute_outputs and any(t.outputs for _, t in loaded.tasks()):
+        from phasegate.engine.client.plans import refuse_outside_outputs
+
+        # (a variable that moves an output out of the workdir: exit 2 before anything is made,
+        # as the engine would refuse it)
+        given = {k: str(v) for k, v in loaded.vars.items()} | values
+        refuse_outside_outputs(loaded, given | {"workdir": loaded.base_dir}, loaded.base_dir)
     share = share or loaded.share
     gid = None
     if share is not None:
