@@ -18,7 +18,7 @@ from phasegate.engine.exec.group import same_process, stop_groups
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import TaskStatus
 
-GRACE = 5.0  # TERM to KILL for a dead engine's leftover process groups
+GRACE = 5.0  # TERM to KILL for a dead engine's leftover process groups (the plan's default)
 ACTIONS = ("rerun", "adopt", "skip")
 
 
@@ -119,6 +119,7 @@ async def take_over(
     decisions: dict[str, str],
     run_dir: str = "",
     remote: set[str] | None = None,
+    grace: float = GRACE,
 ) -> list[dict[str, object]]:
     """Settle every task attempt the dead engine left: the entries of `run.recovered`.
 
@@ -127,7 +128,8 @@ async def take_over(
     its recorded start time, or has ended and left its exit status; else it runs again.
     Processes of a task that is not adopted are stopped before anything starts again, so
     nothing of the dead engine is left running. `remote`: tasks of agents on other hosts,
-    settled by their executor instead (engine/run/takeover.py).
+    settled by their executor instead (engine/run/takeover.py). `grace`: TERM to KILL for
+    what is stopped (the plan's `kill_grace`).
     """
     entries: list[dict[str, object]] = []
     procs = run_processes(run_id)
@@ -160,7 +162,7 @@ async def take_over(
             }
         )
     if stop:
-        await stop_groups(stop, GRACE)
+        await stop_groups(stop, grace)
     return entries
 
 

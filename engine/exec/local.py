@@ -228,6 +228,12 @@ class LocalProcess:
             self._on_line("err", f"phasegate: {describe(self._strays)}")
         self._on_exit(Exit(self._status))
 
+    @property
+    def exited(self) -> bool:
+        """Its main process has exited: the task has ended (what it left may still be
+        drained and stopped, which is no part of its time)."""
+        return self._status is not None
+
     def terminate(self, grace: float) -> None:
         if self._done or self._status is not None:
             return

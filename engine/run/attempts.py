@@ -160,7 +160,7 @@ class Attempts:
         host = self._host
         task = self._tasks[tid]
         number = host.state.tasks[tid].attempts + 1
-        env = dict(self.task_env())
+        env = self.task_env() | host.plan.agents[agent].env  # (the task's own env wins)
         env.update(task.env)
         for name in (*host.plan.agents[agent].secrets, *task.secrets):  # (environment only)
             env[name] = self._secrets[name]
@@ -279,6 +279,8 @@ class Attempts:
         self.output.flush(self.running.values())
 
     def _timeout(self, a: _Attempt) -> None:
+        if getattr(a.handle, "exited", False):  # (it ended in time: what it left is stopped)
+            return
         a.timed_out = True
         if a.handle is not None:
             a.handle.terminate(self._host.plan.kill_grace)

@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 Answer = tuple[bool, str]  # (done, what happened or why it was refused)
 
 
+def unrun_end(host: Host, tid: str, status: str, reason: str) -> ev.TaskFinished:
+    """The end of a task that does not run now (it waits for its turn, or for a retry), as
+    attempt 0: no attempt of it ran, so none is rewritten. Its last attempt, if any, keeps its
+    end, its exit code and its time, which the task shows on."""
+    t = host.state.tasks[tid]
+    return ev.TaskFinished(
+        host.now(), tid, 0, status, t.exit_code, reason=reason, ended_at=t.finished_at
+    )
+
+
 class OperatorControl:
     def __init__(
         self,
@@ -99,7 +109,6 @@ class OperatorControl:
         why = task_refusal(host.state, verb, tid)
         if why is not None:
             return False, why
-        t = host.state.tasks[tid]
         if self._attempts.running_now(tid):
             host.emit(ev.TaskStopping(host.now(), tid, status.value, reason, by))
             self._attempts.stop(tid, host.plan.kill_grace)
@@ -109,9 +118,7 @@ class OperatorControl:
         if status is TaskStatus.SKIPPED:
             host.emit(ev.TaskSkipped(host.now(), tid, reason, by))
         else:
-            host.emit(
-                ev.TaskFinished(host.now(), tid, t.attempts, status.value, None, reason=reason)
-            )
+            host.emit(unrun_end(host, tid, status.value, reason))
         if tid in self._progress.tasks:
             self._progress.settled(tid)
             host.dispatch()

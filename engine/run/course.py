@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus
+from phasegate.engine.model.statuses import BAD, PhaseStatus, RunStatus, TaskStatus
+from phasegate.engine.run.control import unrun_end
 
 if TYPE_CHECKING:
     from phasegate.engine.run.loop import Runner
@@ -26,9 +27,10 @@ class Course:
         if failed:
             self._block_from(0, f"plan check failed: {failed}")
             return RunStatus.FAILED, f"plan check failed: {failed}"
-        await r._ready.probe_agents()
+        if not r.state.cancelling:
+            await r._ready.probe_agents()
         index = r._takeover.first_open_phase() if r._resume is not None else 0
-        if r.plan.research and not r.state.research:
+        if r.plan.research and not r.state.research and not r.state.cancelling:
             await r._ready.research(r.store)
         # taken over at a gate: its phase has ended (succeeded), only its gates are left
         at_gate = r._resume is not None and index < len(r.plan.phases)
@@ -67,17 +69,11 @@ class Course:
         cancelled = r.state.cancelling
         if cancelled:
             for tid, t in r.state.tasks.items():
-                if not t.status.terminal:
-                    r.emit(
-                        ev.TaskFinished(
-                            r.now(),
-                            tid,
-                            t.attempts,
-                            "cancelled",
-                            None,
-                            reason=cancelled,
-                        )
-                    )
+                if t.status is TaskStatus.RUNNING:  # (its attempt ends here)
+                    why = cancelled
+                    r.emit(ev.TaskFinished(r.now(), tid, t.attempts, "cancelled", None, reason=why))
+                elif not t.status.terminal:  # (waiting: for its turn, or for a retry)
+                    r.emit(unrun_end(r, tid, "cancelled", cancelled))
             return RunStatus.CANCELLED, cancelled
         return RunStatus.SUCCEEDED, ""
 

@@ -400,6 +400,7 @@ class Runner:
             self._attempts.kill_all()
             return
         self.emit(ev.RunCancelling(self.now(), reason))
+        self._ready.stop()  # (an agent's readiness probe under way: stopped at once)
         self._keeper.cancel_all(reason)
         self._attempts.cancel(self.plan.kill_grace)
         self._progress.check_done()

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.capture import run_capture
 from phasegate.engine.exec.executors import place
+from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Checks
 from phasegate.engine.run.checks import run_checks
 
 if TYPE_CHECKING:
-    from phasegate.engine.exec.base import Executor
+    from collections.abc import Callable
+
+    from phasegate.engine.exec.base import Executor, Exit, Handle, ProcSpec
     from phasegate.engine.exec.executors import Executors
     from phasegate.engine.model.identity import Identity
     from phasegate.engine.plan.model import Plan, Task
@@ -104,6 +107,14 @@ class Readiness:
         """`executors`: where each agent's tasks run (an agent's `ready` runs there too)."""
         self._host, self._sched, self._executors = host, sched, executors
         self._values, self._workdir, self._env = values, workdir, env
+        self._probing: list[Handle] = []  # the probes' processes, while they run
+        self._stopped = False
+
+    def stop(self) -> None:
+        """The run is cancelled: the probes still running are killed, and tell nothing."""
+        self._stopped = True
+        for handle in self._probing:
+            handle.kill()
 
     def checks(self, scope: str, checks: Checks | None) -> str:
         """Run preconditions (`checks:` of the plan or a phase); what failed, or ""."""
@@ -119,12 +130,15 @@ class Readiness:
 
         async def probe(name: str, command: str) -> None:
             argv, command = command_argv(command, self._values)
-            executor: Executor | None = None
+            executor: Executor = here
             where = ""
             kind, key = place(host.plan.agents[name])
             if kind == "ssh" and self._executors is not None:  # probed there, over its link
                 executor, where = self._executors.for_agent(name), f" on {key}"
-            result = await run_capture(argv, self._workdir, self._env, PROBE_TIMEOUT, 20, executor)
+            watched = _Watched(executor, self._probing)  # (a cancel kills it)
+            result = await run_capture(argv, self._workdir, self._env, PROBE_TIMEOUT, 20, watched)
+            if self._stopped:
+                return
             ok = result.code == 0
             if ok:
                 detail = "ready"
@@ -136,9 +150,15 @@ class Readiness:
             self._sched.set_ready(name, ok)
             host.emit(ev.AgentProbed(host.now(), name, ok, detail))
 
-        probes = [probe(a, s.ready) for a, s in host.plan.agents.items() if s.ready]
-        if probes:
-            await asyncio.gather(*probes)
+        ready = {a: s.ready for a, s in host.plan.agents.items() if s.ready}
+        if not ready or self._stopped:
+            return
+        here = LocalExecutor()  # (the probes run here but over an agent's SSH link)
+        try:
+            await asyncio.gather(*(probe(a, command) for a, command in ready.items()))
+        finally:
+            self._probing.clear()
+            here.close()
 
     async def research(self, store: Store) -> None:
         """The plan's research queries, asked as the first phase starts (in parallel)."""
@@ -156,3 +176,24 @@ class Readiness:
         )
         for event in found:
             host.emit(event)
+
+
+class _Watched:
+    """An executor that keeps the handles of what it starts (a probe), so that a cancel can
+    kill them at once."""
+
+    def __init__(self, inner: Executor, handles: list[Handle]) -> None:
+        self._inner, self._handles = inner, handles
+
+    def start(
+        self, spec: ProcSpec, on_line: Callable[[str, str], None], on_exit: Callable[[Exit], None]
+    ) -> Handle:
+        handle = self._inner.start(spec, on_line, on_exit)
+        self._handles.append(handle)
+        return handle
+
+    def started_at(self, handle: Handle) -> float | None:
+        return self._inner.started_at(handle)
+
+    def close(self) -> None:  # (run_capture closes only an executor of its own)
+        self._inner.close()

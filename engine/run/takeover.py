@@ -71,7 +71,10 @@ class TakeOver:
             and (agent := t.agent or "")
             and self._executors.is_remote(agent)
         }
-        entries = await take_over(state, before.id, policies, decisions, self._run_dir, set(remote))
+        grace = host.plan.kill_grace  # (the plan's, for what the dead engine's tasks left)
+        entries = await take_over(
+            state, before.id, policies, decisions, self._run_dir, set(remote), grace
+        )
         for tid, agent in remote.items():  # (on other hosts: their executor settles them)
             policy = policies.get(tid, "rerun")
             action = decisions.get(tid, "rerun") if policy == "ask" else policy

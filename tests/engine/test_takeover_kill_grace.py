@@ -1,0 +1,57 @@
+"""A take-over stops what the dead engine left with the grace the caller gives (the plan's
+`kill_grace`), not a fixed 5 s: a process that ignores TERM is KILLed once that grace is over."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from phasegate.engine.durable.recovery import take_over
+from phasegate.engine.model import events as ev
+from phasegate.engine.model.fold import project
+
+from .helpers import ScriptedExecutor, run_plan
+
+PLAN = """
+name: one
+agents: {w: {slots: 1}}
+phases:
+  - id: p
+    tasks:
+      - {id: a, run: "true"}
+"""
+
+IGNORES_TERM = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    " print('ready', flush=True); time.sleep(60)"
+)
+
+
+async def test_take_over_kills_after_the_grace_it_is_given(tmp_path: Path) -> None:
+    _, store = await run_plan(tmp_path, PLAN, ScriptedExecutor())
+    events = [e for _, e in await store.read_events("run1")]
+    cut = next(i for i, e in enumerate(events) if isinstance(e, ev.TaskFinished))
+    state = project(events[:cut])  # (the engine died while `a` ran)
+    run_id = f"run-g-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, PHASEGATE_RUN_ID=run_id, PHASEGATE_TASK="a", PHASEGATE_ATTEMPT="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", IGNORES_TERM],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        entries = await take_over(state, run_id, {"a": "rerun"}, {}, grace=0.2)
+        assert [(e["task"], e["action"], e["pids"]) for e in entries] == [
+            ("a", "rerun", [proc.pid])
+        ]
+        assert proc.wait(timeout=10) == -9  # (TERM ignored: KILLed after the grace)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
