@@ -21,7 +21,13 @@ from phasegate.engine.model import events as ev
 from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
-from phasegate.engine.run.endings import handoff_event, not_produced, output_paths, results_event
+from phasegate.engine.run.endings import (
+    handoff_event,
+    not_produced,
+    output_paths,
+    outside_output,
+    results_event,
+)
 from phasegate.engine.run.output import Output
 from phasegate.engine.run.results import Summary
 from phasegate.engine.run.results import read as read_results
@@ -173,6 +179,8 @@ class Attempts:
         if task.results is not None and task.results.summary is not None:
             attempt.summary = Summary(task.results.summary)
         why = self.budgets.blocked(tid)
+        if not why and task.outputs and not host.plan.absolute_outputs:
+            why = outside_output(task, self._values, self._workdir)  # (one an amendment added)
         if not why and self._in_worktree(task, agent):
             attempt.worktree = True
             try:
