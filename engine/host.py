@@ -209,10 +209,11 @@ async def host(
             f"{_count(len(plan.phases), 'phase')})"
         )
     # run from the plan's workdir, so that no task spawn has to change directory and back; a
-    # missing one is made, its last directory only (`run` refused one whose parent is missing)
+    # missing one is made (outside the plan's directory, its last directory only)
     with contextlib.suppress(OSError):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(plan.base_dir)
+        from phasegate.engine.plan.repo import make_workdir
+
+        make_workdir(plan.base_dir, plan.plan_dir)
         os.chdir(plan.base_dir)
     try:
         state = await runner.run()

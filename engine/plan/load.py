@@ -21,7 +21,7 @@ from phasegate.engine.plan.deciders import approver_warnings
 from phasegate.engine.plan.extras import extra_flaws
 from phasegate.engine.plan.messages import cut, issue_message
 from phasegate.engine.plan.model import Plan
-from phasegate.engine.plan.repo import worktree_flaws
+from phasegate.engine.plan.repo import workdir_flaws, worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
 from phasegate.engine.plan.shape import Issue, value_at
 from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
@@ -140,7 +140,10 @@ def plan_from_text(
         flaws = [secret_flaws(data), extra_flaws(data)]
         if here:
             flaws.append(worktree_flaws(data, base_dir))
-        unavailable = source_flaws(data, base_dir) if here else iter(())
+        # (what this machine lacks now: an error for a run, a warning for validate)
+        unavailable = (
+            chain(source_flaws(data, base_dir), workdir_flaws(data, base_dir)) if here else iter(())
+        )
         if to_run:
             flaws.append(unavailable)
         for found in chain(*flaws):

@@ -235,11 +235,16 @@ class Plan(Model, frozen=True, kw_only=True, dict=True):
         return tasks or any(a.worktree for a in self.agents.values())
 
     @property
+    def plan_dir(self) -> str:
+        """The plan file's directory (a relative `workdir` is read from there)."""
+        return str(self.__dict__.get("dir", "."))
+
+    @property
     def base_dir(self) -> str:
         """Where tasks run: `workdir` relative to the plan file's directory."""
         import os
 
-        here = str(self.__dict__.get("dir", "."))
+        here = self.plan_dir
         if self.workdir is None:
             return here
         return os.path.normpath(os.path.join(here, os.path.expanduser(self.workdir)))

@@ -4,6 +4,7 @@ starts and then fails at its first attempt."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -82,3 +83,58 @@ def worktree_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
         repository(where)
     except ValueError as exc:
         yield Flaw(places[0], True, f"worktree: {exc}")
+
+
+def _inside(path: str, top: str) -> bool:
+    """Is `path` `top` or under it (both normalised)?"""
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(top)]) == os.path.abspath(
+        top
+    )
+
+
+def make_workdir(workdir: str, plan_dir: str) -> None:
+    """Make a missing workdir: with its parents inside the plan file's directory (the
+    project's own, `.work/main`), elsewhere its last directory only (a typo such as
+    `/nonexistent/dir` builds no tree). OSError when it cannot be made."""
+    if os.path.isdir(workdir):
+        return
+    if _inside(workdir, plan_dir):
+        os.makedirs(workdir, exist_ok=True)
+    else:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(workdir)
+
+
+def workdir_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
+    """What stops the plan's workdir from being where its tasks run (an error for a run; a
+    warning for `validate` and the dry run, which may be asked on another machine): a file in
+    its place, or, outside the plan file's directory, a missing parent (`make_workdir` makes
+    only its last directory there)."""
+    import stat
+
+    workdir = data.get("workdir")
+    if not isinstance(workdir, str):
+        return  # (the plan file's directory: it exists)
+    where = os.path.normpath(os.path.join(base_dir, os.path.expanduser(workdir)))
+    path: tuple[str | int, ...] = ("workdir",)
+    probe = where
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)  # (the nearest part of it that exists)
+    try:
+        found = os.stat(probe)
+    except OSError as exc:  # (one the tasks could not enter either)
+        yield Flaw(path, False, f"{probe}: {exc.strerror}")
+        return
+    if not stat.S_ISDIR(found.st_mode):
+        what = where if probe == where else f"{probe}, in its path,"
+        yield Flaw(path, False, f"{what} is not a directory; set `workdir:` to a directory")
+        return
+    parent = os.path.dirname(where)
+    if probe in (where, parent) or _inside(where, base_dir):
+        return  # (it is there, or `make_workdir` makes it)
+    yield Flaw(
+        path,
+        False,
+        f"{where} does not exist, and a run makes only its last directory outside the plan's "
+        f"own: {parent} does not exist; create it or correct `workdir:`",
+    )

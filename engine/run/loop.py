@@ -41,6 +41,7 @@ from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState
 from phasegate.engine.plan.dag import build
 from phasegate.engine.plan.model import Plan
+from phasegate.engine.plan.repo import make_workdir
 from phasegate.engine.plan.scheduler import Scheduler
 from phasegate.engine.plan.secrets import resolve as resolve_secrets
 from phasegate.engine.plan.secrets import secret_sources
@@ -286,7 +287,7 @@ class Runner:
             self.store, self.run_id, on_error=self._store_failed
         )
         with contextlib.suppress(OSError):  # a failure shows on the first task, with the reason
-            os.mkdir(self._workdir)  # (its last directory only: a typo builds no tree)
+            make_workdir(self._workdir, self.plan.plan_dir)  # (a typo builds no tree)
         loop = asyncio.get_running_loop()
         self._beat = loop.call_later(TICK, self._tick)
         try:

@@ -1,6 +1,7 @@
-"""`workdir:` at the start of `phasegate run`: a run makes at most its last directory (in one
-that exists); a workdir whose parent is missing, or that is a file, is refused with exit 2
-before anything is made (no directory tree from a typo, no database, no run)."""
+"""`workdir:` at the start of `phasegate run`: outside the plan file's directory a run makes at
+most its last directory (in one that exists); a workdir there whose parent is missing, or one
+that is a file, is refused with exit 2 before anything is made (no directory tree from a typo,
+no database, no run). Inside the plan's own directory it is made with its parents."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def test_a_workdir_whose_parent_is_missing_is_refused_and_nothing_made(
     pg: Run, tmp_path: Path, cli_env: dict[str, str], how: list[str]
 ) -> None:
     typo = tmp_path / "no-such-dir" / "deeper" / "work"
-    _plan(tmp_path, typo)
-    done = pg("run", "wd.yaml", *how)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "wd.yaml").write_text(PLAN.replace("WORKDIR", str(typo)))
+    done = pg("run", "proj/wd.yaml", *how)
     assert done.returncode == 2, done.stderr
     assert f"{typo.parent} does not exist" in done.stderr
     assert "nothing was run" in done.stderr
@@ -60,3 +62,12 @@ def test_a_missing_last_directory_is_made_and_the_task_runs_there(pg: Run, tmp_p
     assert work.is_dir()
     logs = pg("logs", "last", "t")
     assert str(work.resolve()) in logs.stdout
+
+
+def test_a_workdir_in_the_plans_own_directory_is_made_with_its_parents(
+    pg: Run, tmp_path: Path
+) -> None:
+    (tmp_path / "wd.yaml").write_text(PLAN.replace("WORKDIR", ".work/main"))
+    done = pg("run", "wd.yaml", "--headless")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".work" / "main").is_dir()

@@ -241,9 +241,6 @@ def run(
         gc.freeze()
         gc.enable()
     _print_problems(loaded.warnings)
-    flaw = _workdir_flaw(loaded.base_dir)
-    if flaw:  # (exit 2 before anything is made or started, as for the plan's other problems)
-        _fail(f"{plan}: workdir: {flaw}; nothing was run", EXIT_USAGE)
     if not loaded.absolute_outputs and any(t.outputs for _, t in loaded.tasks()):
         from phasegate.engine.client.plans import refuse_outside_outputs
 
@@ -285,33 +282,6 @@ def run(
     from phasegate.engine.client.engines import Job
 
     _host(Job(loaded, path, run_id or new_run_id(), values, quiet=quiet, share=share))
-
-
-def _workdir_flaw(workdir: str) -> str:
-    """What stops the plan's workdir from being where its tasks run, or "". A run makes at
-    most its last directory, in one that exists: a typo (`/nonexistent/dir`) must not build a
-    tree of directories, nor a file (`/etc/passwd`) fail every task."""
-    import stat
-
-    workdir = os.path.abspath(workdir)
-    parent = os.path.dirname(workdir)
-    try:
-        found = os.stat(workdir)
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    except OSError as exc:  # (one the tasks could not enter either)
-        return f"{workdir}: {exc.strerror}"
-    else:
-        if stat.S_ISDIR(found.st_mode):
-            return ""
-        return f"{workdir} is not a directory; set `workdir:` to a directory"
-    missing = f"{workdir} does not exist, and a run makes only its last directory"
-    if not os.path.isdir(parent):
-        why = "is not a directory" if os.path.lexists(parent) else "does not exist"
-        return f"{missing}: {parent} {why}; create {parent} or correct `workdir:`"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{workdir} does not exist and cannot be made: {parent} is not writable"
-    return ""
 
 
 @cli.command()
