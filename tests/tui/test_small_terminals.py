@@ -109,11 +109,19 @@ async def test_at_80x24_and_wider_every_panel_column_and_key_shows(
         header.show(screen.feed.state, run_id, True, now)
         line = text(header)
         assert "markup-plan" in line and "a3b20133" in line and "▶2 ✓1" in line, line
-        keys = " ".join(
-            text(key)
-            for key in screen.query_one(Footer).query("FooterKey")
-            if key.display and key.region.right <= size[0]
-        )
+
+        def shown() -> str:
+            return " ".join(
+                text(key)
+                for key in screen.query_one(Footer).query("FooterKey")
+                if key.display and key.region.right <= size[0]
+            )
+
+        for _ in range(100):  # (the footer laid out again for the terminal's size: its new
+            if "Help" in shown():  # keys render on a later turn of the loop)
+                break
+            await pilot.pause()
+        keys = shown()
         for key in ("Help", "Find", "Logs", "Sort", "Gates", "Pause", "Detach", "Quit"):
             assert key in keys, keys
 
