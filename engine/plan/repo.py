@@ -87,9 +87,8 @@ def worktree_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
 
 def _inside(path: str, top: str) -> bool:
     """Is `path` `top` or under it (both normalised)?"""
-    return os.path.commonpath([os.path.abspath(path), os.path.abspath(top)]) == os.path.abspath(
-        top
-    )
+    top = os.path.abspath(top)
+    return os.path.commonpath([os.path.abspath(path), top]) == top
 
 
 def make_workdir(workdir: str, plan_dir: str) -> None:
