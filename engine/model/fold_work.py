@@ -147,6 +147,8 @@ def task_finished(s: RunState, e: ev.TaskFinished) -> None:
     t = s.tasks.get(e.task)
     if t is None:
         return
+    if e.attempt >= 1 and t.status is TaskStatus.RUNNING and t.attempt_started_at is not None:
+        t.ran_s += max(0.0, e.end - t.attempt_started_at)  # (what a seconds budget counts)
     t.status = read_enum(TaskStatus, e.status, s, f"task '{e.task}'")
     t.stopping = t.stop_reason = ""
     t.finished_at, t.exit_code, t.reason, t.pid = e.end, e.exit_code, e.reason, None

@@ -44,6 +44,7 @@ class TaskState(msgspec.Struct):
     proc_started: float | None = None  # its process's start time (a pid is not reused unseen)
     started_at: float | None = None  # its first attempt's start
     attempt_started_at: float | None = None  # its newest attempt's start
+    ran_s: float = 0.0  # its attempts' own wall time, those that ended (no wait between them)
     finished_at: float | None = None
     exit_code: int | None = None
     lines: int = 0

@@ -23,7 +23,6 @@ from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.statuses import RunStatus, Severity, TaskStatus
 
 if TYPE_CHECKING:
-    from phasegate.engine.model.state import TaskState
     from phasegate.engine.plan.model import Budget
     from phasegate.engine.run.control import OperatorControl
     from phasegate.engine.run.host import Host
@@ -37,10 +36,9 @@ class Budgets:
         self._warned: set[str] = set()
         self.spent: dict[str, str] = {}  # scope -> why its tasks do not start again (stop)
         self._pausing: set[str] = set()  # scopes whose `pause` holds the run (until resumed)
-        # task -> attempt -> the wall time of that attempt, once ended (the `seconds` spent;
-        # a retry's backoff between attempts is not; kept by this engine: a take-over counts
-        # the attempts it sees end, and the one under way)
-        self._took: dict[str, dict[int, float]] = {}
+        # scope -> (when, seconds used, tasks running) at its last count: a task's start judges
+        # a `stop` budget of wall time from it while it cannot be spent (a count is O(tasks))
+        self._counted: dict[str, tuple[float, float, int]] = {}
         self._own = {t.id: t.budget for _, t in host.plan.tasks() if t.budget is not None}
         self._phases = {t.id: p for p, t in host.plan.tasks() if p.budget is not None}
         self.expected: dict[str, float] = {}  # task -> its median cost in earlier runs (loop)
@@ -72,15 +70,26 @@ class Budgets:
         if not scopes:  # (every task start asks: a plan without budgets pays nothing here)
             return self._admit(tid) if tid in self.expected else ""
         self._went_on()
-        task = self._host.state.tasks.get(tid)
-        if task is not None:
-            self._seconds(task, self._host.now())  # (its last attempt's time, before the next)
         for scope, budget in scopes:
-            if scope not in self.spent and budget.action == "stop" and budget.seconds:
+            timed = scope not in self.spent and budget.action == "stop" and budget.seconds
+            if timed and not self._within(scope, budget):
                 self._check(scope, budget, "")
             if scope in self.spent:
                 return self.spent[scope]
         return self._admit(tid) if tid in self.expected else ""
+
+    def _within(self, scope: str, budget: Budget) -> bool:
+        """Can the scope's wall time not have reached its limit since its last count? At most
+        each task running then, and each started since, ran all the time since. True: this task
+        starts (counted as one more running)."""
+        counted = self._counted.get(scope)
+        if counted is None:
+            return False
+        when, used, running = counted
+        if used + (running + 1) * (self._host.now() - when) >= self._limits(scope, budget)[3]:
+            return False
+        self._counted[scope] = (when, used, running + 1)
+        return True
 
     def _admit(self, tid: str) -> str:
         """The task's expected cost against each dollar budget it spends from."""
@@ -237,24 +246,14 @@ class Budgets:
         )
         turns = float(sum(int(t.usage.get("turns", 0)) for t in tasks))
         now = self._host.now()
-        seconds = sum(self._seconds(t, now) for t in tasks)
+        # the wall time of the tasks' attempts: those that ended (the fold's) and those under
+        # way; not the waits between them (a retry's backoff)
+        running = [t for t in tasks if t.status is TaskStatus.RUNNING]
+        seconds = sum(t.ran_s for t in tasks) + sum(
+            max(0.0, now - (t.attempt_started_at or t.started_at or now)) for t in running
+        )
+        self._counted[scope] = (now, seconds, len(running))
         return usd, float(tokens), turns, seconds
-
-    def _seconds(self, t: TaskState, now: float) -> float:
-        """The wall time of the task's attempts, summed: those that ended (as seen ending) and
-        the one under way; not the waits between them (a retry's backoff)."""
-        began = t.attempt_started_at or t.started_at
-        took = self._took.get(t.id)
-        if began is None:
-            return sum(took.values()) if took else 0.0
-        if took is None:
-            took = self._took[t.id] = {}
-        if t.status is TaskStatus.RUNNING:
-            before = sum(s for n, s in took.items() if n != t.attempts)
-            return before + max(0.0, now - began)
-        if t.finished_at is not None:  # (a rewound task has none: its attempts are as seen)
-            took[t.attempts] = max(0.0, t.finished_at - began)
-        return sum(took.values())
 
     def _over(self, scope: str, budget: Budget, what: str, reporter: str) -> None:
         """`reporter`: the task whose report spent it (its prompt is done: it ends as it ends)."""

@@ -9,6 +9,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from phasegate.engine.exec.base import Exit, ProcSpec
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.state import RunState
@@ -81,6 +83,7 @@ phases:
 """
 
 
+@pytest.mark.slow  # (it waits for the engine's ticks, a second each)
 async def test_a_pause_budget_pauses_once_and_a_resume_goes_on_past_it(tmp_path: Path) -> None:
     executor = ScriptedExecutor(hold={"a", "b", "c", "d"})
 
@@ -124,6 +127,7 @@ phases:
 """
 
 
+@pytest.mark.slow  # (it waits for the engine's ticks, a second each)
 async def test_a_budgets_risks_say_what_a_person_can_do_with_the_real_figures(
     tmp_path: Path,
 ) -> None:
@@ -160,6 +164,7 @@ phases:
 """
 
 
+@pytest.mark.slow  # (it waits for the engine's ticks, a second each)
 async def test_a_finished_phases_budget_does_not_pause_a_later_phase(tmp_path: Path) -> None:
     executor = ScriptedExecutor(hold={"a", "d"})
 
@@ -265,3 +270,36 @@ async def test_a_spent_stop_budget_never_spawns_the_next_task(tmp_path: Path) ->
     risk = state.risks["budget:run"]
     assert risk.severity == "high" and risk.action  # (what a person can do)
     assert "its tasks are stopped" not in risk.action
+
+
+async def test_a_stop_budget_of_wall_time_does_not_count_every_task_at_every_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: judging a `stop` budget of seconds at each start counted the time of every
+    # task of its scope: a run of N tasks did N^2 work (4,000 tasks: 26 s against 4 s)
+    from phasegate.engine.run.budgets import Budgets
+
+    counts: list[str] = []
+    used = Budgets._used
+
+    def counted(self: Budgets, scope: str) -> tuple[float, float, float, float]:
+        counts.append(scope)
+        return used(self, scope)
+
+    monkeypatch.setattr(Budgets, "_used", counted)
+    tasks = "\n".join(f'      - {{id: t{i}, run: "true"}}' for i in range(300))
+    state, _ = await run_plan(
+        tmp_path,
+        f"""
+name: many
+budget: {{seconds: 100000, action: stop}}
+agents: {{a: {{slots: 8}}}}
+phases:
+  - id: p
+    tasks:
+{tasks}
+""",
+        executor=ScriptedExecutor({}),
+    )
+    assert state.status is RunStatus.SUCCEEDED
+    assert len(counts) < 30, len(counts)  # (the first start, then about once a tick)
