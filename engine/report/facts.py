@@ -95,6 +95,7 @@ class Facts(msgspec.Struct):
     # each pause (by a person, a budget, a risk rule) and its resume: "" the run, else a phase
     paused: dict[str, list[tuple[float, float | None]]] = {}
     _running: dict[str, Attempt] = {}
+    _risk_open: dict[str, int] = {}  # a risk's key -> its entry in `risks`, until it clears
 
     def add(self, e: ev.Event) -> None:
         """Take one more event (already folded into `state` by whoever holds it)."""
@@ -164,7 +165,15 @@ class Facts(msgspec.Struct):
             elif isinstance(e, ev.RunResumed) and spans and spans[-1][1] is None:
                 spans[-1] = (spans[-1][0], e.ts)
         elif isinstance(e, ev.RiskRaised):
-            f.risks.append(e)
+            at = f._risk_open.get(e.key)
+            if at is not None:  # said again while open (engine/watch/risks): one risk, at its
+                if _rank(e.severity) >= _rank(f.risks[at].severity):  # worst, as it was said
+                    f.risks[at] = e
+            else:
+                f._risk_open[e.key] = len(f.risks)
+                f.risks.append(e)
+        elif isinstance(e, ev.RiskCleared):
+            f._risk_open.pop(e.key, None)
         elif isinstance(e, ev.TaskResults):
             f.tests[e.task] = e
         elif (e.name if isinstance(e, ev.UnknownEvent) else e.type).startswith("forecast."):
@@ -270,6 +279,10 @@ class Facts(msgspec.Struct):
                 lost += a.duration + self.delays.get((task, a.number + 1), 0.0)
             out[task] = lost
         return out
+
+
+def _rank(severity: str) -> int:
+    return statuses.SEVERITIES.index(severity) if severity in statuses.SEVERITIES else -1
 
 
 def covered(spans: list[tuple[float, float]], start: float, end: float) -> float:

@@ -273,21 +273,24 @@ def changes(state: RunState, now: float, found: list[Finding]) -> list[ev.Event]
 
 DRIFT = 2.0  # a duration an open risk tells, grown this many times over: the risk is said again
 DRIFT_MIN_S = 1.0  # (and by a second at least)
+# the durations of a risk's evidence that grow while it holds (a slack, a time left: no)
+GROWING = ("running_s", "quiet_s", "waited_s", "used_s")
 
 
 def _outdated(known: RiskState, f: Finding) -> bool:
     """An open risk that holds still, to raise again with what it says now: its severity has
     changed (gate criteria such as `no_risks: high` and the rules' actions read it), or a
-    duration it tells (an `..._s` of its evidence: running, quiet, waited) has doubled since.
+    duration it tells that grows while it holds (`GROWING` of its evidence: running, quiet,
+    waited, used) has doubled since.
     Not at every change of a number that grows each tick: a risk open for an hour is said
     again a dozen times, not 3,600."""
     if known.severity.value != f.severity:
         return True
     if known.message == f.message:
         return False
-    for name, value in f.evidence.items():
-        now, was = _seconds(value), _seconds(known.evidence.get(name))
-        if not name.endswith("_s") or now is None or was is None:
+    for name in GROWING:
+        now, was = _seconds(f.evidence.get(name)), _seconds(known.evidence.get(name))
+        if now is None or was is None or was <= 0:
             continue
         if now >= DRIFT * was and now - was >= DRIFT_MIN_S:
             return True

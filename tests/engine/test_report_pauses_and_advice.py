@@ -193,3 +193,25 @@ def test_a_risk_lesson_recommends_a_change_never_the_effect(raised: Rows, advice
         "g in",
     ):
         assert effect not in said
+
+
+def test_a_risk_said_again_while_open_is_one_lesson_at_its_worst() -> None:
+    # regression: each re-raise of an open risk (a figure doubled, a severity changed) was a
+    # lessons row of its own; one cleared and raised later is another risk
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.report.facts import Facts
+
+    f = Facts()
+    said = [
+        ev.RiskRaised(1.0, "k", "task_overrun", "medium", "task t", "running 2.0s"),
+        ev.RiskRaised(2.0, "k", "task_overrun", "high", "task t", "running 4.0s"),
+        ev.RiskRaised(3.0, "k", "task_overrun", "medium", "task t", "running 8.0s"),
+        ev.RiskCleared(4.0, "k", "it ended"),
+        ev.RiskRaised(5.0, "k", "task_overrun", "medium", "task t", "running 2.5s"),
+    ]
+    for e in said:
+        f.add(e)
+    assert [(r.severity, r.message) for r in f.risks] == [
+        ("high", "running 4.0s"),
+        ("medium", "running 2.5s"),
+    ]

@@ -65,3 +65,30 @@ def test_a_waiting_gate_s_risk_tells_its_wait_at_coarse_steps(tmp_path: Path) ->
     # after a minute, not "has waited 2.0s"; said again at each doubling, not each second
     assert said[-1].startswith("has waited 32.0s"), said
     assert len(said) == 5, said  # at 2, 4, 8, 16 and 32 s
+
+
+def test_only_a_growing_duration_doubled_says_a_risk_again() -> None:
+    # regression: every `*_s` of the evidence counted, a negative slack too: a gate wait whose
+    # slack went from -30 s to -28.5 s was said again at each tick
+    from phasegate.engine.model.state import RiskState
+    from phasegate.engine.model.statuses import Severity
+    from phasegate.engine.watch.risks import Finding, _outdated
+
+    known = RiskState(
+        "gate_wait:g",
+        "gate_wait",
+        Severity.HIGH,
+        "gate g",
+        "has waited 40s",
+        "",
+        1.0,
+        None,
+        {"waited_s": 40.0, "slack_s": -30.0},
+    )
+    said = {"waited_s": 41.0, "slack_s": -28.5}
+    f = Finding("gate_wait:g", "gate_wait", "high", "gate g", "has waited 41s", "", said)
+    assert not _outdated(known, f)
+    said = {"waited_s": 81.0, "slack_s": -28.5}
+    assert _outdated(
+        known, Finding("gate_wait:g", "gate_wait", "high", "gate g", "w 81s", "", said)
+    )

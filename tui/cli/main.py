@@ -527,6 +527,7 @@ for _command in (*STEER_COMMANDS, *REPORT_COMMANDS):
 
 
 def main() -> None:
+    _decided.clear()  # (a command's own: main() called again in one process starts anew)
     try:
         try:
             cli(prog_name="phasegate")
