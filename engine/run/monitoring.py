@@ -60,6 +60,7 @@ class Monitoring:
         self._pressure: list[Finding] = []  # machine pressure at the last sample
         self._cpu_primed = False  # a sample has started psutil's CPU counters
         self._holding: set[str] = set()  # the risks that hold at this tick
+        self._deferred: list[str] = []  # risks whose question waits for another's, in order
         self.reach: Reach | None = None  # agents' hosts over SSH (a plan that has some)
         # risk -> the slots its reduce_slots left each agent (a risk acted on, once)
         self._reduced: dict[str, dict[str, int]] = {}
@@ -100,6 +101,7 @@ class Monitoring:
                 self._contingency(event, phase)
             elif isinstance(event, ev.RiskCleared):
                 self._withdraw(event)
+        self._ask_deferred(phase)
         actions = host.plan.risks.actions
         for f in found:  # a risk raised as medium that has grown serious: reduce_slots acts now
             risk = host.state.risks.get(f.key)
@@ -216,6 +218,8 @@ class Monitoring:
                 "asked next if it still holds"
             )
             host.emit(ev.CommandDone(host.now(), 0, "ask", by, True, message))
+            if raised.key not in self._deferred:
+                self._deferred.append(raised.key)
             return
         if isinstance(action, RuleFallback):
             kind, results = "fallback", [self._fallbacks.call(action.fallback, raised.rule)]
@@ -230,6 +234,21 @@ class Monitoring:
         for ok, message in results:
             host.emit(ev.CommandDone(host.now(), 0, kind, by, ok, message))
 
+    def _ask_deferred(self, phase: str) -> None:
+        """A question that waited for another's is asked once the run goes again (a person
+        answered that one), if its risk still holds."""
+        host = self._host
+        self._deferred = [k for k in self._deferred if k in self._holding]
+        if not self._deferred or host.state.status is not RunStatus.RUNNING:
+            return
+        risk = host.state.risks.get(self._deferred.pop(0))
+        if risk is None or not risk.open:
+            return
+        raised = ev.RiskRaised(
+            host.now(), risk.key, risk.rule, risk.severity.value, risk.subject, risk.message
+        )
+        self._contingency(raised, phase)
+
     def _asking(self, other_than: str) -> RiskState | None:
         """The open risk, the earliest raised, whose rule asks (`ask`), but `other_than` (and one
         this tick clears)."""
@@ -242,6 +261,8 @@ class Monitoring:
     def _ask_next(self, risk: RiskState, withdrawn: str) -> None:
         """The run stays paused, with `risk`'s question in place of `withdrawn`'s."""
         host, by = self._host, f"risk:{risk.rule}"
+        if risk.key in self._deferred:  # (asked now)
+            self._deferred.remove(risk.key)
         now, severity = host.now(), risk.severity.value
         raised = ev.RiskRaised(now, risk.key, risk.rule, severity, risk.subject, risk.message)
         for c in act(raised, "ask", host.state, self._phase()):

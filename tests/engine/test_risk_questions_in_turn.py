@@ -44,3 +44,24 @@ def test_a_second_risk_that_asks_is_asked_once_the_first_is_withdrawn(tmp_path: 
     printed[second.removeprefix("silent:")] = 4.5  # and the second
     m.tick(5.0, 4)
     assert host.state.status is RunStatus.RUNNING and host.state.question == {}
+
+
+def test_the_next_question_is_asked_when_a_person_answers_the_first(tmp_path: Path) -> None:
+    # regression: the waiting question was asked only when the first risk cleared; a person's
+    # resume (the first question answered) lost it for good
+    from phasegate.engine.model import commands as cmd
+
+    m, host, _ = monitored(tmp_path, PLAN)
+    host.emit(ev.TaskStarted(0.0, "t1", 1, "w", 1, 1))
+    host.emit(ev.TaskStarted(0.0, "t2", 1, "w", 2, 2))
+    m.tick(3.0, 2)  # both silent: one asks, the other waits its turn
+    first = host.state.question["risk"]
+    second = ({"silent:t1", "silent:t2"} - {first}).pop()
+    ok, said = m._control.handle(cmd.Resume(), "alice")  # type: ignore[attr-defined]
+    assert ok, said
+    assert host.state.status is RunStatus.RUNNING
+    m.tick(4.0, 3)  # both still silent: the second's question now
+    assert host.state.status is RunStatus.PAUSED and host.state.question["risk"] == second
+    ok, said = m._control.handle(cmd.Resume(), "alice")  # type: ignore[attr-defined]
+    m.tick(5.0, 4)
+    assert host.state.status is RunStatus.RUNNING  # (each asked once)
