@@ -53,8 +53,9 @@ class TakeOver:
         """The host's state is the dead engine's fold: rebuild the scheduler from it, settle the
         attempts it had in flight, follow the ones that outlive it. `me`: who takes the run over
         (this engine's user), from where."""
-        from phasegate.engine.durable.recovery import (
-            take_over,  # (psutil: not on every start-up path)
+        from phasegate.engine.durable.recovery import (  # (psutil: not on every start-up path)
+            GRACE,
+            take_over,
         )
 
         user = me.user
@@ -71,7 +72,9 @@ class TakeOver:
             and (agent := t.agent or "")
             and self._executors.is_remote(agent)
         }
-        grace = host.plan.kill_grace  # (the plan's, for what the dead engine's tasks left)
+        # (the plan's, for what the dead engine's tasks left; at most GRACE: the take-over
+        # waits for it before the run goes on)
+        grace = min(host.plan.kill_grace, GRACE)
         entries = await take_over(
             state, before.id, policies, decisions, self._run_dir, set(remote), grace
         )
