@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from phasegate.engine.exec.executors import check_hosts as check_hosts
     from phasegate.engine.plan import load_plan as load_plan
     from phasegate.engine.plan import validate_file as validate_file
-    from phasegate.engine.plan.amend import change_lines as change_lines
+    from phasegate.engine.plan.amend_lines import change_lines as change_lines
     from phasegate.engine.plan.fallbacks import fallbacks as fallbacks
     from phasegate.engine.plan.fallbacks import risk_fallbacks as risk_fallbacks
     from phasegate.engine.plan.load import plan_from_text as plan_from_text
@@ -42,7 +42,7 @@ _WHERE = {
     "check_hosts": "phasegate.engine.exec.executors",
     "load_plan": "phasegate.engine.plan",
     "validate_file": "phasegate.engine.plan",
-    "change_lines": "phasegate.engine.plan.amend",
+    "change_lines": "phasegate.engine.plan.amend_lines",
     "fallbacks": "phasegate.engine.plan.fallbacks",
     "risk_fallbacks": "phasegate.engine.plan.fallbacks",
     "plan_from_text": "phasegate.engine.plan.load",

@@ -1,15 +1,19 @@
 """Amending a live run's plan: the difference between the plan the run follows and a new version,
 task by task (added, removed, changed fields), agents and slots, resources, gates, phases and
-their timeboxes, risk rules and roles; and what in it the run's state refuses, each with its
-reason. Pure: the engine (engine/run/amend.py) and the front ends judge with the same code."""
+their timeboxes, risk rules and roles, and the plan's own keys; what in it the run's state
+refuses, each with its reason; and the lines its approvers read (an added part's settings, a
+command whole). Pure: the engine (engine/run/amend.py) and the front ends use the same code."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import BAD, GateStatus, PhaseStatus, TaskStatus
+from phasegate.engine.plan.amend_lines import change_lines as change_lines
 
 if TYPE_CHECKING:  # (annotations only: reading a run needs no plan model)
     from phasegate.engine.plan.model import Plan
@@ -27,77 +31,115 @@ def _fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
+def settings(value: Any, exclude: tuple[str, ...] = ()) -> Any:
+    """As a plan writes it: a part's fields that are not at their defaults, as plain data."""
+    if isinstance(value, msgspec.Struct):
+        out = {}
+        for f in msgspec.structs.fields(value):
+            v, none = getattr(value, f.name), msgspec.NODEFAULT
+            default = f.default_factory() if f.default_factory is not none else f.default
+            if f.name not in exclude and v != default:
+                out[f.encode_name] = settings(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [settings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: settings(v) for k, v in value.items()}
+    return msgspec.to_builtins(value)
+
+
 def _by_id(
-    what: str, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+    what: str,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    exclude: tuple[str, ...] = (),
+    phases: tuple[dict[str, str], dict[str, str]] = ({}, {}),
 ) -> list[Change]:
+    """The parts of a kind, by id (`phases`: a task's phase, in the old plan and the new)."""
     out: list[Change] = []
-    for key, value in new.items():
+    for key, part in new.items():
+        at = {"phase": phases[1][key]} if key in phases[1] else {}
         if key not in old:
-            out.append({"what": what, "id": key, "change": "added", **_where(value)})
-        elif fields := _fields(old[key], value):
-            out.append({"what": what, "id": key, "change": "changed", "fields": fields})
+            added = {"change": "added", **at, "settings": settings(part, exclude)}
+            out.append({"what": what, "id": key, **added})
+            continue
+        a, b = part_fields(old[key], exclude), part_fields(part, exclude)
+        if at:  # (first among its fields, if it moved)
+            a, b = {"_phase": phases[0][key], **a}, {"_phase": at["phase"], **b}
+        if fields := _fields(a, b):
+            out.append(_changed(what, key, fields, old[key], part))
     out += [{"what": what, "id": k, "change": "removed"} for k in old if k not in new]
     return out
 
 
-def _where(value: dict[str, Any]) -> dict[str, Any]:
-    return {"phase": value["_phase"]} if "_phase" in value else {}
+def part_fields(part: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: v for k, v in msgspec.to_builtins(part).items() if k not in exclude}
 
 
-def _tasks(plan: Plan) -> dict[str, dict[str, Any]]:
-    return {t.id: {**t.dump(exclude=("id",)), "_phase": p.id} for p, t in plan.tasks()}
+def _changed(what: str, key: str, fields: dict[str, list[Any]], old: Any, new: Any) -> Change:
+    """`shown`: a changed value as the plan writes it, where that is not `fields`' (a part's
+    keys at their defaults left out)."""
+    if "_phase" in fields:
+        fields = {"phase": fields.pop("_phase"), **fields}
+    shown = {
+        k: [settings(getattr(old, k, None)), settings(getattr(new, k, None))]
+        for k in fields
+        if k != "phase"
+    }
+    shown = {k: v for k, v in shown.items() if v != fields[k]}
+    said = {"fields": fields, **({"shown": shown} if shown else {})}
+    return {"what": what, "id": key, "change": "changed", **said}
+
+
+# The plan's own keys, beside its parts compared one by one. The engine reads these from the
+# plan it follows, so a change to one applies at once (and a take-over reads the same text):
+APPLIED = {"description", "kill_grace", "output_cap", "absolute_outputs", "keep_worktrees"}
+APPLIED |= {"notify"}  # (engine/run/amend.py hands it to the notifier)
+# these the run took as it started, and keeps: a change is refused, with the reason
+FIXED = {
+    "vars": "its commands are made with the values it started with",
+    "raw_vars": "its commands are made with the values it started with",
+    "workdir": "its tasks run in the directory it started in",
+    "secrets": "its secrets were read as it started",
+    "budget": "what it spends counts against the budget it started with (a budget with "
+    "`action: ask` grows when the run is resumed past it)",
+    "share": "its socket and database were shared as it started",
+    "checks": "the plan's checks ran as it started",
+    "research": "its research queries ran as it started",
+    "feedback": "its feedback questions were set as it started",
+}
+_PARTS = ("agents", "resources", "phases", "gates", "risks", "roles", "monitors")
+
+
+def _plan_keys(old: Plan, new: Plan) -> list[Change]:
+    keys = [f.name for f in msgspec.structs.fields(old) if f.name not in _PARTS]
+    both = {k: [settings(getattr(old, k)), settings(getattr(new, k))] for k in keys}
+    return [
+        {"what": "plan", "id": k, "change": "changed", "fields": {k: ab}}
+        for k, ab in both.items()
+        if ab[0] != ab[1]
+    ]
 
 
 def diff(old: Plan, new: Plan) -> list[Change]:
     """Every difference between two versions of a plan, in a stable order."""
-    out: list[Change] = []
-    old_tasks, new_tasks = _tasks(old), _tasks(new)
-    for change in _by_id("task", old_tasks, new_tasks):
-        fields = change.get("fields", {})
-        if "_phase" in fields:
-            fields["phase"] = fields.pop("_phase")
-        out.append(change)
+    phases = ({t.id: p.id for p, t in old.tasks()}, {t.id: p.id for p, t in new.tasks()})
+    tasks = ({t.id: t for _, t in old.tasks()}, {t.id: t for _, t in new.tasks()})
+    out = _by_id("task", *tasks, ("id",), phases)
     out += _by_id(
-        "phase",
-        {p.id: p.dump(exclude=("id", "tasks")) for p in old.phases},
-        {p.id: p.dump(exclude=("id", "tasks")) for p in new.phases},
+        "phase", {p.id: p for p in old.phases}, {p.id: p for p in new.phases}, ("id", "tasks")
     )
-    out += _by_id(
-        "agent",
-        {a: s.dump() for a, s in old.agents.items()},
-        {a: s.dump() for a, s in new.agents.items()},
-    )
-    out += _by_id(
-        "resource",
-        {r: s.dump() for r, s in old.resources.items()},
-        {r: s.dump() for r, s in new.resources.items()},
-    )
-    out += _by_id(
-        "gate",
-        {g.id: g.dump(exclude=("id",)) for g in old.gates},
-        {g.id: g.dump(exclude=("id",)) for g in new.gates},
-    )
-    for what, a, b in (
-        ("risks", old.risks.dump(), new.risks.dump()),
-        ("roles", old.roles.dump(), new.roles.dump()),
-        (
-            "monitors",
-            {"monitors": [m.dump() for m in old.monitors]},
-            {"monitors": [m.dump() for m in new.monitors]},
-        ),
-    ):
-        if fields := _fields(a, b):
-            out.append({"what": what, "id": what, "change": "changed", "fields": fields})
-    if old.name != new.name:
-        out.append(
-            {
-                "what": "plan",
-                "id": "name",
-                "change": "changed",
-                "fields": {"name": [old.name, new.name]},
-            }
-        )
-    return out
+    out += _by_id("agent", old.agents, new.agents)
+    out += _by_id("resource", old.resources, new.resources)
+    out += _by_id("gate", {g.id: g for g in old.gates}, {g.id: g for g in new.gates}, ("id",))
+    for what in ("risks", "roles"):
+        a, b = getattr(old, what), getattr(new, what)
+        if fields := _fields(part_fields(a), part_fields(b)):
+            out.append(_changed(what, what, fields, a, b))
+    monitors = [[m.dump() for m in old.monitors], [m.dump() for m in new.monitors]]
+    if monitors[0] != monitors[1]:
+        out.append(_changed("monitors", "monitors", {"monitors": monitors}, old, new))
+    return out + _plan_keys(old, new)
 
 
 def refusals(
@@ -110,7 +152,7 @@ def refusals(
     for c in changes:
         what, key, kind = c["what"], c["id"], c["change"]
         if what == "plan":
-            why.append("the plan's name cannot change: it names the run and its history")
+            why += _plan_key(key)
         elif what == "task":
             why += _task(key, kind, c.get("fields", {}), state, restart, new_tasks)
         elif what == "phase":
@@ -152,6 +194,15 @@ def refusals(
         elif not changed:
             why.append(f"--restart {tid}: the new plan does not change it")
     return why
+
+
+def _plan_key(key: str) -> list[str]:
+    if key == "name":
+        return ["the plan's name cannot change: it names the run and its history"]
+    if key in APPLIED:
+        return []
+    reason = f": {FIXED[key]}" if key in FIXED else ""
+    return [f"`{key}` cannot change in a live run{reason}; start a new run for it"]
 
 
 def _gate_under_way(key: str, kind: str, state: RunState) -> list[str]:
@@ -243,40 +294,7 @@ def _phase_order(old: Plan, new: Plan, state: RunState) -> list[str]:
     return []
 
 
-def change_lines(changes: list[Change]) -> list[str]:
-    """One line a change, as `amend`, the change gate and the reports print them."""
-    lines = []
-    for c in changes:
-        where = f" (phase {c['phase']})" if c.get("phase") else ""
-        head = f"{c['what']} {c['id']}" if c["what"] != c["id"] else c["what"]
-        if c["change"] != "changed":
-            sign = "+" if c["change"] == "added" else "-"
-            lines.append(f"{sign} {head} {c['change']}{where}")
-        else:
-            parts = [f"{name}: {_short(a)} -> {_short(b)}" for name, (a, b) in c["fields"].items()]
-            lines.append(f"~ {head}: " + "; ".join(parts))
-        if isinstance(c.get("oversight"), dict):
-            lines.append(_oversight(str(c["oversight"].get("gate") or c["id"]), c["oversight"]))
-    return lines
-
-
-def _oversight(gate: str, said: dict[str, Any]) -> str:
-    """Who must agree to a change that weakens a gate (engine/run/amend_oversight.py)."""
-    quorum = int(said.get("quorum") or 1)
-    barred = ", ".join(said.get("not") or ())
-    but = f", not {barred}: the gate forbids self-approval" if barred else ""
-    if said.get("approvers"):
-        who = f"{quorum} of its approvers ({', '.join(said['approvers'])}{but})"
-    else:
-        who = f"{quorum} approval{'s' if quorum != 1 else ''} from anyone{but}"
-    return f"  ! this weakens gate {gate}: {who} must approve this change too"
-
-
-def _short(value: Any) -> str:
-    text = "-" if value in (None, "", [], {}) else str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
+# text an approver must read whole (a command, a prompt): shown on lines of its own
 WORK = (*COMMAND_FIELDS, "agent", "capability")  # a task's work, and who does it
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.events_oversight import UNDECIDED, RiskRaised
-from phasegate.engine.plan.amend import change_lines
+from phasegate.engine.plan.amend_lines import change_lines
 from phasegate.engine.report.build import filled
 from phasegate.engine.report.facts import (
     ENDED,

@@ -129,7 +129,7 @@ class Amendments:
 
     def read(self, text: str, path: str) -> Plan:
         r = self._r
-        base = r.plan.base_dir if r.plan.path else os.getcwd()
+        base = r.plan.plan_dir if r.plan.path else os.getcwd()  # (the file's, as at its start)
         # (the run's own file name: a plan's directory decides where its tasks run)
         return plan_from_text(text, path or r.plan.path, base, list(r._given))
 
@@ -328,6 +328,7 @@ class Amendments:
             p.id: [o for t in p.tasks for o in t.outputs if "{" not in o] for p in plan.phases
         }
         r._monitoring._tuning = Tuning.of(plan)
+        self._notify(plan)
         r._monitoring._phase_lengths.clear()  # (phases' simulated lengths: their tasks changed)
         self._phase_under_way(plan, gone, unsettled)
         for tid in restart:
@@ -336,6 +337,15 @@ class Amendments:
             )
         r.dispatch()
         r._progress.check_done()
+
+    def _notify(self, plan: Plan) -> None:
+        """The plan's `notify:` command from now on (without one, nobody is told)."""
+        notifier, listeners = self._r._notifier, self._r._listeners
+        notifier._command = plan.notify
+        if plan.notify and notifier.saw not in listeners:
+            listeners.append(notifier.saw)
+        elif not plan.notify and notifier.saw in listeners:
+            listeners.remove(notifier.saw)
 
     def _phase_under_way(self, plan: Plan, gone: set[str], unsettled: set[str]) -> None:
         r = self._r

@@ -74,7 +74,15 @@ def test_a_task_added_to_a_phase_under_way_runs_once_approved(pg: Run, tmp_path:
     assert done.returncode == 0, done.stderr  # type: ignore[attr-defined]
     shown = json.loads(done.stdout)  # type: ignore[attr-defined]
     assert shown["change"] == "change-1"
-    assert shown["diff"] == [{"what": "task", "id": "b", "change": "added", "phase": "work"}]
+    assert shown["diff"] == [
+        {
+            "what": "task",
+            "id": "b",
+            "change": "added",
+            "phase": "work",
+            "settings": {"run": "echo b >> log", "agent": "m", "needs": ["a"], "estimate": 5.0},
+        }
+    ]
     assert shown["impact"]["after"]["critical_path"] == ["a", "b"]
     assert shown["impact"]["after"]["eta"] > shown["impact"]["before"]["eta"]
     gate = _gates(pg)["change-1"]
@@ -154,7 +162,7 @@ def test_a_gates_approvers_changed_before_it_opens_and_the_change_rejected(
         "{id: final, after: second}", "{id: final, after: second, approvers: [daemon]}"
     )
     done = _amend(pg, tmp_path, strict)
-    assert "~ gate final: approvers: - -> ['daemon']" in done.stdout  # type: ignore[attr-defined]
+    assert "~ gate final: approvers: - -> [daemon]" in done.stdout  # type: ignore[attr-defined]
     assert pg("approve", "last", "change-1").returncode == 0
     # back again: a second change, rejected this time, leaves the new approvers
     assert _amend(pg, tmp_path, plan).returncode == 0  # type: ignore[attr-defined]
