@@ -100,7 +100,9 @@ class TakeOver:
                 host.now(),
                 user,
                 before.engine_pid,
-                before.heartbeat_at,
+                # (its last sign of life: its newest event when it came after the heartbeat, which
+                # is written every few seconds: what it did since was not time it was down)
+                state.last_seen(before.heartbeat_at),
                 entries,
                 me.uid,
                 me.host,
