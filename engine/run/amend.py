@@ -292,7 +292,7 @@ class Amendments:
         r = self._r
         state = r.state
         r.plan = plan
-        graph = build(plan)
+        graph = build(plan, r.estimates)  # (history's estimates, as at the run's start)
         for f in msgspec.structs.fields(graph):
             setattr(r._graph, f.name, getattr(graph, f.name))
         s, fresh = r._sched, Scheduler.for_plan(plan, r._graph)

@@ -68,7 +68,7 @@ from phasegate.engine.run.talks import Talks
 from phasegate.engine.store.base import RunRow, Store
 from phasegate.engine.store.paths import socket_path
 from phasegate.engine.store.sink import FailedSink, Sink
-from phasegate.engine.watch.history import Learned, costs, gate_waits, learned
+from phasegate.engine.watch.history import Learned, costs, estimates, gate_waits, learned
 from phasegate.engine.watch.monitors import Monitors
 
 HEARTBEAT = 2.0
@@ -133,6 +133,7 @@ class Runner:
         self._env.update(PHASEGATE_RUN_ID=run_id, PHASEGATE_RUN_DIR=run_dir)
         # the parts
         graph = self._graph = build(plan)
+        self.estimates: dict[str, float] = {}  # (from history: `_learn`)
         sched = self._sched = Scheduler.for_plan(plan, graph)
         tasks = {t.id: t for _, t in plan.tasks()}
         self._progress = Progress(self, graph, sched, tasks)
@@ -216,6 +217,15 @@ class Runner:
         self._monitoring.learned = found
         self._monitoring.gate_waits = gate_waits(found)
         self._budgets.expected = costs(found)
+        # the estimates the ready tasks are ordered by (the longest path first): history's where
+        # there is some, as the dry run (`phasegate plan`) has them
+        self.estimates = estimates(found)
+        if self.estimates:
+            graph = build(self.plan, self.estimates)
+            self._graph.estimate, self._graph.rank = graph.estimate, graph.rank
+            keys = self._sched.key
+            for tid, (priority, _, order) in list(keys.items()):
+                keys[tid] = (priority, -graph.rank[tid], order)
 
     def submit(self, kind: str, args: dict[str, Any], who: Identity) -> dict[str, Any]:
         """A command from `who` (as the run's socket vouches), acted on and answered."""
@@ -332,7 +342,6 @@ class Runner:
             self._beat.cancel()
             if self._monitoring.monitors is not None:
                 await self._monitoring.monitors.close()
-            await self._notifier.close()  # (the run's end told; each command has a timeout)
             if self._channel is not None:
                 self._inbox.closed = f"the run has ended ({self.state.status.value})"
                 await self._channel.close()
@@ -344,6 +353,10 @@ class Runner:
                 counts=self.state.counts(),
                 heartbeat_at=self.now(),
             )
+            if self._notifier.busy and not isinstance(self._sink, FailedSink):
+                with contextlib.suppress(Exception):  # (a lost batch: close() raises it below)
+                    await self._sink.flush()  # the run's end recorded (`runs` too) first
+            await self._notifier.close()  # (the run's end told; a stop kills the commands)
             try:
                 await self._sink.close()  # (raises when a batch was lost: the run stays open)
                 if self.state.finished_at is not None and self.run_dir:

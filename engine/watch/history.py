@@ -73,6 +73,14 @@ def retry_key(task: str) -> str:
     return RETRY + task
 
 
+def estimates(learned: dict[str, Learned]) -> dict[str, float]:
+    """task id -> the estimate history gives it: its median attempt and what its failed
+    attempts took before it on average (`retry_extra`). What the dry run simulates and the
+    engine orders its ready tasks by (the longest path first), in place of the plan's."""
+    extra = retry_extra(learned)
+    return {k: v.median + extra.get(k, 0.0) for k, v in learned.items() if ":" not in k}
+
+
 def retry_extra(learned: dict[str, Learned]) -> dict[str, float]:
     """task id -> the time its failed attempts took before it succeeded, on average over the
     earlier runs in which it succeeded (0 in those that needed no retry): a task that fails

@@ -272,7 +272,7 @@ def projected(plan: Plan, learned: Mapping[str, Learned]) -> Schedule:
     the time failed attempts took before it on average), each manual gate's median wait for a
     decision counted, fallback tasks standing by."""
     from phasegate.engine.plan.fallbacks import fallbacks, risk_fallbacks
-    from phasegate.engine.watch.history import gate_waits, retry_extra
+    from phasegate.engine.watch.history import estimates, gate_waits
 
     expected = gate_waits(dict(learned))
     after: dict[str, float] = {}  # phase -> the waits of its gates
@@ -280,6 +280,4 @@ def projected(plan: Plan, learned: Mapping[str, Learned]) -> Schedule:
         if gate.approval == "manual" and gate.id in expected:
             after[gate.after] = after.get(gate.after, 0.0) + expected[gate.id]
     standby = set(fallbacks(plan).values()) | set(risk_fallbacks(plan))
-    extra = retry_extra(dict(learned))
-    medians = {k: v.median + extra.get(k, 0.0) for k, v in learned.items()}
-    return simulate(plan, waits=after, standby=standby, learned=medians)
+    return simulate(plan, waits=after, standby=standby, learned=estimates(dict(learned)))
