@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
 
+# how a task's status shows in the suite: one rule for its test case and the suite's counts
+# (`skipped=` counted skipped and pending, while ready and running tasks' cases said skipped)
+ERRORS = frozenset({"cancelled", "blocked", "unknown"})  # (no end of its own, or not known)
+SKIPPED = frozenset({"skipped", "pending", "ready", "running"})  # (no result: not run, or not yet)
+
+
 def _xml(text: object) -> str:
     return CONTROL.sub("?", str(text))
 
@@ -37,11 +43,10 @@ def junit(f: Facts) -> str:
             + outcomes.count("failed")
         ),
         errors=str(
-            sum(1 for t in s.tasks.values() if t.status.value in ("cancelled", "blocked"))
-            + outcomes.count("errors")
+            sum(1 for t in s.tasks.values() if t.status.value in ERRORS) + outcomes.count("errors")
         ),
         skipped=str(
-            sum(1 for t in s.tasks.values() if t.status.value in ("skipped", "pending"))
+            sum(1 for t in s.tasks.values() if t.status.value in SKIPPED)
             + outcomes.count("skipped")
         ),
         time=f"{f.end - f.start:.3f}",
@@ -59,9 +64,9 @@ def junit(f: Facts) -> str:
         why = _xml(t.reason or status)
         if status in FAILED_ENDS:
             ET.SubElement(case, "failure", message=why, type=status).text = why
-        elif status in ("cancelled", "blocked"):
+        elif status in ERRORS:
             ET.SubElement(case, "error", message=why, type=status).text = why
-        elif status in ("skipped", "pending", "ready", "running"):
+        elif status in SKIPPED:
             ET.SubElement(case, "skipped", message=why)
         if t.id in f.tests:
             _test_cases(suite, t.id, f.tests[t.id])

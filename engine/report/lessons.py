@@ -97,6 +97,7 @@ def lessons(
             }
         )
     findings += _gate_findings(f)
+    findings += ended_badly(f, attempts, failures)
     busiest = _bottleneck(f)
     if busiest:
         findings.append(busiest)
@@ -140,6 +141,78 @@ def lessons(
         "scope_changes": scope_changes(f),
         "runs_compared": len(history),
     }
+
+
+def ended_badly(
+    f: Facts, attempts: dict[str, int], failures: dict[str, int]
+) -> list[dict[str, str]]:
+    """What did not go as planned in how the run and its tasks ended (without these, a failed
+    or cancelled run's lessons said `the run went as planned`): each task that ended failed or
+    timed out, with its reason and attempts; each time the run's engine stopped and another
+    took the run over; a cancelled run (by whom, why), and a failed one no finding explains."""
+    found = []
+    for t in f.state.tasks.values():
+        if t.status.value not in FAILED_ENDS:
+            continue
+        n = attempts.get(t.id) or t.attempts or 1
+        word = t.status.value.replace("_", " ")  # (timed out)
+        reason = t.reason if t.reason.startswith(word) else f"{word}: {t.reason or 'no reason'}"
+        tries = "its only attempt" if n == 1 else f"{n} attempts, none succeeded"
+        logs = f"`phasegate logs {f.run_id} {t.id}`"
+        if t.status.value == "timed_out":
+            advice = (
+                f"if that is its normal time, raise its timeout; else find why it hangs ({logs})"
+            )
+        elif n > 1 and failures.get(t.id, 0) >= n:
+            advice = f"fix the cause ({logs}): its retries failed alike"
+        else:
+            advice = f"fix the cause ({logs}); if it fails only now and then, give it retries"
+        found.append(
+            {"kind": "failure", "subject": t.id, "finding": f"{reason} ({tries})",
+             "recommendation": advice}
+        )  # fmt: skip
+    for last_seen, taken in f.down:
+        found.append(
+            {
+                "kind": "interrupted",
+                "subject": "run",
+                "finding": f"its engine stopped and the run was taken over "
+                f"{format_duration(taken - last_seen)} later (that time is not counted in the "
+                "durations)",
+                "recommendation": "find why the engine stopped (engine.log in the run's directory)",
+            }
+        )
+    status, why = f.state.status.value, f.state.reason
+    if status == "cancelled":
+        stopped = [t.id for t in f.state.tasks.values() if t.status.value == "cancelled"]
+        never = sum(1 for t in f.state.tasks.values() if t.status.value in ("pending", "ready"))
+        said = why if why.startswith("cancelled") else f"cancelled: {why or 'no reason given'}"
+        if stopped:
+            said += f"; tasks it cancelled: {', '.join(stopped)}"
+        if never:
+            said += f"; {never} {'task' if never == 1 else 'tasks'} never started"
+        found.append(
+            {
+                "kind": "cancelled",
+                "subject": "run",
+                "finding": said,
+                "recommendation": "deal with what it was cancelled for before the next run"
+                if f.state.notes or not why.startswith("cancelled by")
+                else f"say why it was cancelled (`phasegate note {f.run_id} ...`): the next run "
+                "learns from it",
+            }
+        )
+    elif status == "failed" and not any(x["kind"] in ("failure", "gate") for x in found):
+        found.append(
+            {
+                "kind": "failed",
+                "subject": "run",
+                "finding": f"the run failed: {why or 'no reason recorded'}",
+                "recommendation": "remove what ended it before the next run "
+                f"(`phasegate audit {f.run_id}`)",
+            }
+        )
+    return found
 
 
 def advice(r: RiskRaised) -> str:

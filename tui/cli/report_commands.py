@@ -105,9 +105,10 @@ def report(
 @json_option
 @db_option
 def diff(run_a: str, run_b: str | None, as_json: bool, db: str | None) -> None:
-    """Compare two runs (RUN_B: default the newest other run of RUN_A's plan, the earlier run
-    first): task statuses and durations, new and fixed failures, critical path and metrics
-    (--json: the phases' timeline too)."""
+    """Compare two runs (RUN_B: default the run of RUN_A's plan before it, for its plan's first
+    run the one after it; the earlier run first): task statuses and durations (less the time an
+    engine was down, as the performance report), new and fixed failures, critical path and
+    metrics (--json: the phases' timeline too)."""
     from phasegate.tui.cli.reports import diff_runs
 
     click.echo(_run_async(lambda: diff_runs(_db_path(db), run_a, run_b, as_json)))

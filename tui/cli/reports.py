@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from phasegate.engine.client import SQLiteStore, resolve_run, shown_status
-from phasegate.engine.client.reports import KINDS, compare
+from phasegate.engine.client.reports import KINDS, Facts, compare
 from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
@@ -37,6 +37,8 @@ async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | Non
         made = await rep.run_report(store, row.id, kinds)
         # (as `runs` and `show` say it: an unfinished run whose engine is gone is interrupted)
         made["summary"]["status"] = shown_status(row, made["summary"]["status"])
+        if made["summary"]["status"] == "interrupted" and "lessons" in made:
+            made["lessons"]["findings"].append(_interrupted(facts, row.engine_pid))
         text = rep.render(made, fmt, facts)
     finally:
         await store.close()
@@ -44,6 +46,25 @@ async def report_run(db_path: str, ref: str, kind: str, fmt: str, out: str | Non
         return text.rstrip("\n")
     name = f"{row.id}-{'junit' if fmt == 'junit' else kind}.{EXT[fmt]}"
     return _written(out, name, text)
+
+
+def _interrupted(f: Facts, engine_pid: int | None) -> dict[str, str]:
+    """The lesson of a run whose engine stopped before the run ended (`interrupted` until a
+    `resume` takes it over): its lessons said `the run went as planned`. Only a reader that
+    finds its engine gone can say it (the run's events cannot tell a live engine from a dead
+    one); the take-overs that came after it are the run's own findings."""
+    left = [
+        t.id for t in f.state.tasks.values() if t.status.value in ("running", "pending", "ready")
+    ]
+    pid = f" (pid {engine_pid})" if engine_pid else ""
+    return {
+        "kind": "interrupted",
+        "subject": "run",
+        "finding": f"its engine{pid} stopped before the run ended; "
+        f"{len(left)} {'task' if len(left) == 1 else 'tasks'} not finished",
+        "recommendation": f"`phasegate resume {f.run_id}` goes on with it; engine.log in the "
+        "run's directory may say why the engine stopped",
+    }
 
 
 def report_plan(
@@ -119,9 +140,10 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
 
 
 async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) -> str:
-    """Compare run `ref_a` with `ref_b`, by default the newest other run of the same plan
-    (the newest run of any plan compared one plan with another), the earlier of the two first:
-    `diff last` says what changed since the run before (it said it backwards: last -> before)."""
+    """Compare run `ref_a` with `ref_b`, by default the run of the same plan created just
+    before it (its plan's first run: the one just after it; it took the newest other run, so
+    `diff OLD` compared OLD with the newest and not with the run before it), the earlier of
+    the two first: `diff last` says what changed since the run before."""
     store = await SQLiteStore.open(db_path)
     try:
         a = await resolve_run(store, ref_a)
@@ -133,16 +155,18 @@ async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) 
                     "compare it with, or give RUN_A alone (the run of its plan before it)"
                 )
         else:
-            same = [r for r in await store.list_runs() if r.plan_name == a.plan_name]
-            others = [r for r in same if r.id != a.id]
-            if not others:
+            rows = await store.list_runs()  # (newest first)
+            same = [r for r in rows if r.plan_name == a.plan_name]
+            at = next(i for i, r in enumerate(same) if r.id == a.id)
+            if len(same) == 1:
                 raise UsageError(
                     f"run {a.id} is the only run of plan {safe(a.plan_name)}: "
                     "name the run to compare it with (RUN_B)"
                 )
-            b = others[0]
-            if b.created_at < a.created_at:
-                a, b = b, a
+            if at + 1 < len(same):  # (the run before it)
+                a, b = same[at + 1], a
+            else:  # (its plan's first run: the one after it)
+                b = same[at - 1]
         result = compare(await rep.facts_of(store, a.id), await rep.facts_of(store, b.id))
     finally:
         await store.close()
@@ -164,12 +188,26 @@ def _change(x: float | None) -> str:
     return "same" if shown == format_duration(0) else ("+" if x > 0 else "-") + shown
 
 
+def _down(*runs: dict[str, Any]) -> list[str]:
+    """Where an engine was down: the line that says its time is left out of the durations, as
+    the performance report leaves it out (none when no engine was)."""
+    said = [
+        f"{format_duration(r['engine_down'])} in {safe(r['run'])}"
+        for r in runs
+        if format_duration(r.get("engine_down") or 0.0) != format_duration(0)
+    ]
+    if not said:
+        return []
+    return [f"engine down (not counted, as in the performance report): {', '.join(said)}"]
+
+
 def diff_text(d: dict[str, Any]) -> str:
     a, b = d["a"], d["b"]
     spans = [format_duration(x["duration"]) for x in (a, b)]
     lines = [
         f"{safe(a['run'])} ({a['status']}, {spans[0]}) -> "
         f"{safe(b['run'])} ({b['status']}, {spans[1]}): {_change(d['duration_delta'])}",
+        *_down(a, b),
         "",
         f"{'task':<24} {'status':<24} {'duration':<18} delta",
     ]
