@@ -353,10 +353,11 @@ class Runner:
                 counts=self.state.counts(),
                 heartbeat_at=self.now(),
             )
-            if self._notifier.busy and not isinstance(self._sink, FailedSink):
+            if self._notifier.busy:  # (the end recorded, `runs` too, before it waits for them)
                 with contextlib.suppress(Exception):  # (a lost batch: close() raises it below)
-                    await self._sink.flush()  # the run's end recorded (`runs` too) first
-            await self._notifier.close()  # (the run's end told; a stop kills the commands)
+                    await self._sink.flush()
+                self._recording, self._early_cancel = False, ""  # (a stop now ends the wait)
+                await self._notifier.close(stopped=lambda: bool(self._early_cancel))
             try:
                 await self._sink.close()  # (raises when a batch was lost: the run stays open)
                 if self.state.finished_at is not None and self.run_dir:

@@ -3,7 +3,9 @@ question waits for people and when the run ends, with the event as one JSON obje
 
 The run never waits for it and is never failed by it: a command that fails or outlives its
 timeout is a line in the engine's log and a `low` risk (`notify`, cleared by the next one that
-works), left out of the gates' `no_risks` evidence.
+works), left out of the gates' `no_risks` evidence. Only the engine's exit waits for the commands
+under way, once the run's end is recorded: saying so when that lasts, and stopped (the commands
+killed) by a stop of the run (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -25,6 +28,8 @@ from phasegate.engine.model.state import RunState
 from phasegate.engine.run.host import Host
 
 NOTIFY_TIMEOUT = 30.0
+SAY_AFTER = 1.0  # a wait for the commands at the engine's exit longer than this is said
+POLL = 0.05  # how often that wait looks whether the run was stopped meanwhile
 RISK = "notify"  # the key and the rule of the risk a failing command raises
 # stdin is the event's file: the command's own argv follows, each word as it is
 _STDIN = ["/bin/sh", "-c", 'exec "$@" < "$PHASEGATE_EVENT_FILE"', "phasegate-notify"]
@@ -103,7 +108,8 @@ class Notifier:
         self._host, self._workdir, self._env, self._values = host, workdir, env, values
         self._redact = redact
         self._command = host.plan.notify
-        self._under_way: set[asyncio.Task[None]] = set()
+        self._under_way: dict[asyncio.Task[None], float] = {}  # each with its deadline
+        self._stopped = False
         if self._command:
             listeners.append(self.saw)
 
@@ -111,14 +117,45 @@ class Notifier:
         told = message(event, self._host.state)
         if told is None:
             return
-        task = asyncio.get_running_loop().create_task(self._tell(told))
-        self._under_way.add(task)
-        task.add_done_callback(self._under_way.discard)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._tell(told))
+        self._under_way[task] = loop.time() + NOTIFY_TIMEOUT + 1  # (+ TERM to KILL)
+        task.add_done_callback(self._gone)
 
-    async def close(self) -> None:
-        """Wait for the commands under way (each ends within NOTIFY_TIMEOUT)."""
-        if self._under_way:
-            await asyncio.gather(*self._under_way)
+    @property
+    def busy(self) -> bool:
+        """Commands are under way."""
+        return bool(self._under_way)
+
+    def _gone(self, task: asyncio.Task[None]) -> None:
+        self._under_way.pop(task, None)
+
+    def stop(self) -> None:
+        """Kill the commands under way (their process groups, at once)."""
+        self._stopped = True
+        for task in self._under_way:
+            task.cancel()
+
+    async def close(self, stopped: Callable[[], bool] = lambda: False) -> None:
+        """Wait for the commands under way (each ends within NOTIFY_TIMEOUT), and kill them
+        as soon as `stopped()` says so (Ctrl-C); a wait that lasts says so, on one line."""
+        loop = asyncio.get_running_loop()
+        say_at, pending = loop.time() + SAY_AFTER, set(self._under_way)
+        while pending and not stopped():
+            _, pending = await asyncio.wait(pending, timeout=POLL)
+            if pending and say_at and loop.time() >= say_at:
+                say_at = 0.0
+                state = self._host.state
+                left = max(self._under_way.get(t, 0.0) for t in pending) - loop.time()
+                ended = f"run {state.run_id} {state.status.value}; " if state.finished_at else ""
+                print(
+                    f"phasegate: {ended}waiting for notify ({max(1, math.ceil(left))} s at most)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        if pending:
+            self.stop()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _tell(self, told: dict[str, Any]) -> None:
         assert self._command is not None
@@ -131,6 +168,11 @@ class Notifier:
                 f.write(json.dumps(told) + "\n")
             env = {**self._env, "PHASEGATE_EVENT": told["kind"], "PHASEGATE_EVENT_FILE": path}
             done = await run_capture([*_STDIN, *argv], self._workdir, env, NOTIFY_TIMEOUT)
+        except asyncio.CancelledError:
+            if self._stopped:
+                text = f"stopped the notify command `{command}` ({told['kind']} not told)"
+                print(f"phasegate: {safe(self._redact(text))}", file=sys.stderr, flush=True)
+            raise
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
