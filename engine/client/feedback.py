@@ -164,3 +164,12 @@ def prompted(state: RunState, user: str) -> bool:
 def questions(state: RunState) -> list[dict[str, str]]:
     """The run's feedback questions ({"id", "text", "kind": rating | text})."""
     return policy.questions(state)
+
+
+MAX_ANSWER = policy.MAX_ANSWER  # characters of one answer
+
+
+def bad_answer(qid: str, kind: str, value: str) -> str:
+    """Why `value` is no answer to question `qid` of `kind` ("" when it is one): a rating is a
+    whole number from 1 to 5, an answer at most MAX_ANSWER characters."""
+    return policy.bad_answer(qid, kind, value)

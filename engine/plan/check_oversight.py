@@ -77,6 +77,9 @@ def check_gates(
                 yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
             yield from _check_tests(crit.get("tests"), tested, ("gates", gi, "criteria", ci))
     feedback = data.get("feedback")
+    if isinstance(feedback, dict):
+        asks = _dicts(feedback.get("questions"))
+        yield from _duplicates("questions", asks, ("feedback",))
     at = _str(feedback.get("at")) if isinstance(feedback, dict) else None
     if at is not None and at != "end" and at not in gate_ids:
         gates = Names(gate_ids, budget)
@@ -189,9 +192,10 @@ def check_monitors(
 def _duplicates(
     key: str, entries: list[tuple[int, dict[str, Any]]], base: tuple[str | int, ...] = ()
 ) -> Iterator[Flaw]:
-    """Entries of a list (research, monitors) whose `id` repeats an earlier one."""
+    """Entries of a list (research, monitors, feedback questions) whose `id` repeats an earlier
+    one (a question's answers are kept by its id: a second one would overwrite the first)."""
     seen: dict[str, int] = {}
-    what = "research" if key == "research" else "monitor"
+    what = {"research": "research", "questions": "question"}.get(key, "monitor")
     for i, entry in entries:
         eid = _str(entry.get("id"))
         if eid is None:

@@ -156,7 +156,7 @@ def approver_warnings(
     quorum the people here could not reach if this user (`starter`) started the run (shared
     with the plan's `share:` group, if any), which `run` would refuse; else each approver that
     names no user or group here, or an empty group; the same of the people who answer an
-    agent's tool requests and of the plan's roles."""
+    agent's tool requests, of the plan's roles and of those its feedback asks."""
     found = accounts or Accounts()
     me = starter or _me()
     share_name = data.get("share")
@@ -193,6 +193,9 @@ def approver_warnings(
     ]
     roles = mapping(data.get("roles"))
     people += [(("roles", role), roles.get(role)) for role in ("operators", "changes")]
+    # who is asked for feedback: only they may answer, so a name that is no one here is warned
+    # of as an approver's is (were all of them no one, nobody could answer, not even the starter)
+    people.append((("feedback", "ask"), mapping(data.get("feedback")).get("ask")))
     for base, names in people:
         if isinstance(names, list) and all(isinstance(a, str) for a in names):
             listed = [a for a in names if a.strip() and a != "group:"]

@@ -22,6 +22,9 @@ from phasegate.engine.model.state import RunState
 from phasegate.engine.run.gates import may_decide
 from phasegate.engine.run.roles import may_operate
 
+MAX_ANSWER = 10_000  # characters of one answer: kept in the run's events, reports and index
+RATINGS = ("1", "2", "3", "4", "5")
+
 DEFAULT_QUESTIONS: list[dict[str, str]] = [
     {"id": "rating", "text": "How well did the result meet your needs? (1-5)", "kind": "rating"},
     {"id": "comment", "text": "Anything the team should know?", "kind": "text"},
@@ -62,6 +65,20 @@ def refusal(state: RunState, user: str) -> str:
     return ""
 
 
+def bad_answer(qid: str, kind: str, value: str) -> str:
+    """Why `value` is no answer to question `qid` of `kind` ("" when it is one): a rating is a
+    whole number from 1 to 5; any answer is at most MAX_ANSWER characters."""
+    if kind == "rating" and value.strip() not in RATINGS:
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        return f"'{qid}' is a rating: a whole number from 1 to 5, not {shown!r}"
+    if len(value) > MAX_ANSWER:
+        return (
+            f"the answer to '{qid}' is {len(value):,} characters; an answer is at most "
+            f"{MAX_ANSWER:,}: shorten it"
+        )
+    return ""
+
+
 def may_give(state: RunState, user: str) -> bool:
     return not refusal(state, user)
 
@@ -88,7 +105,8 @@ def answer(
     command: int = 0,
 ) -> ev.FeedbackGiven | str:
     """The event recording `who`'s answers, or why they are refused: not asked (see
-    `refusal`), a rating outside 1-5, an unknown question, or no answer at all."""
+    `refusal`), a rating outside 1-5, an answer longer than MAX_ANSWER, an unknown question,
+    or no answer at all. A blank answer is no answer (not kept)."""
     why = refusal(state, who.user)
     if why:
         return why
@@ -107,12 +125,18 @@ def answer(
     if comment.strip():
         if not first.get("text"):
             return "this run's questions have no text question; answer them with --answer ID=N"
+        why = bad_answer(first["text"], "text", comment)
+        if why:
+            return why
         answers[first["text"]] = comment
     for qid, value in (more or {}).items():
         if qid not in kinds:
             return f"unknown question '{qid}'; questions: {', '.join(kinds)}"
-        if kinds[qid] == "rating" and value.strip() not in ("1", "2", "3", "4", "5"):
-            return f"'{qid}' is a rating: a whole number from 1 to 5, not {value!r}"
+        if not value.strip():
+            continue  # (no answer: an empty entry is not kept)
+        why = bad_answer(qid, kinds[qid], value)
+        if why:
+            return why
         answers[qid] = value.strip() if kinds[qid] == "rating" else value
     if not answers:
         return "no answer given: a rating (1-5), a comment, or both"

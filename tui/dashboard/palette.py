@@ -12,6 +12,8 @@ DASHBOARD_COMMANDS: list[tuple[str, str, str]] = [
     ("Agent slots", "Change how many tasks an agent runs at once", "slots"),
     ("Pause or resume a phase", "Hold one phase's tasks (or let them go on)", "hold_phase"),
     ("Amend the plan", "Edit the run's plan in $EDITOR; a change gate decides it", "amend"),
+    ("Give feedback", "Answer the run's feedback questions (while they are asked)", "feedback"),
+    ("Research answers", "Each research query's answers or its error", "research"),
     ("Detach", "Close the dashboard, leave the run going", "detach"),
     ("Quit phasegate", "Leave the dashboard", "quit_run"),
 ]

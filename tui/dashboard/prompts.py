@@ -43,6 +43,8 @@ class Prompts:
         self._screen, self._feed, self._viewer = screen, feed, viewer
         self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
         self._later: list[str] = []  # requests told while another screen was on top
+        self._feedback_later = False  # the feedback form, asked while another screen was on top
+        self._back = False  # told when the dashboard is on top again
         # prompts put off while a line was typed on the dashboard, each with whether it
         # still waits: they open once no line has the focus
         self._waiting: list[tuple[Callable[[], Screen[Any]], Callable[[], bool]]] = []
@@ -76,16 +78,53 @@ class Prompts:
 
     def _feedback(self) -> None:
         """The plan's feedback questions, once asked (the run ended, or its gate opened),
-        prompt the dashboards of those asked who have not answered (the bell rings once)."""
+        prompt the dashboards of those asked who have not answered (the bell rings once).
+        Asked while another screen is on top (the prompt of the gate that asks them, opened
+        by the same drain; help), the form opens once the dashboard is on top again."""
         state = self._feed.state
         if not prompted(state, self._viewer) or not self._ring_once("feedback"):
             return
         how = f"phasegate feedback {self._feed.run_id} --rating N"
+        if not self._on_top():
+            self._feedback_later = True
+            self._watch_screens()
+            how = f"its form opens once you close this ({how})"
+        self._ask(partial(FeedbackPrompt, self._feed), "your feedback is asked", how, self.asks)
 
-        def still() -> bool:
-            return prompted(self._feed.state, self._viewer)
+    def asks(self) -> bool:
+        """Are the viewer's feedback answers asked now (and not given yet)?"""
+        return prompted(self._feed.state, self._viewer)
 
-        self._ask(partial(FeedbackPrompt, self._feed), "your feedback is asked", how, still)
+    def give_feedback(self) -> None:
+        """Open the feedback form (the palette's "Give feedback", while it `asks`)."""
+        self._feedback_later = False
+        if self.asks():
+            self._app.push_screen(FeedbackPrompt(self._feed))
+
+    def _watch_screens(self) -> None:
+        """Be told when the dashboard is on top again (a prompt or screen over it closed)."""
+        if not self._back:
+            self._back = True
+            self._app.screen_change_signal.subscribe(self._screen, self._screen_changed)
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        if screen is self._screen:
+            self._app.call_later(self._reopen)
+
+    def _reopen(self) -> None:
+        """The dashboard is on top again: the prompts told meanwhile open (one at a time): an
+        agent's request, then the feedback form; over a line being typed, once it is left."""
+        self._next_request()
+        if not self._feedback_later or not self._on_top():
+            return
+        self._feedback_later = False
+        if not self.asks():
+            return
+        if self._typing():
+            self._waiting.append((partial(FeedbackPrompt, self._feed), self.asks))
+            self._watch_focus()
+        else:
+            self._app.push_screen(FeedbackPrompt(self._feed))
 
     def _permissions(self, asked: list[str], answered: Sequence[ev.PermissionAnswered]) -> None:
         """A coding agent's request to use a tool prompts the dashboards of those who may
@@ -109,6 +148,7 @@ class Prompts:
                 continue
             if not self._on_top():  # (its prompt opens once the dashboard is on top again)
                 self._later.append(pid)
+                self._watch_screens()
             what = f"task {safe(p.task)} asks to use {safe(p.tool)}"
             still = partial(self._still_asks, pid)
             self._ask(partial(PermissionPrompt, self._feed, pid), what, "press g", still)

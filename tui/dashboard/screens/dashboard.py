@@ -335,6 +335,10 @@ class DashboardScreen(Steering):
         observer of a shared run may look, not steer: the engine would refuse it."""
         if action == "note":
             return self._may_note
+        if action == "feedback":  # (only while the viewer's answers are asked)
+            return self._prompts.asks()
+        if action == "research":  # (a run that asked some)
+            return bool(self.feed.state.research)
         return action not in OPERATING or self._may_steer
 
     async def _tick(self) -> None:
@@ -346,6 +350,14 @@ class DashboardScreen(Steering):
                 self.query_one(PhasePanel).show(state, now)
                 self._show_agents(now)
                 self.query_one(TaskTable).tick(state, now)
+
+    def action_feedback(self) -> None:
+        """Palette: the feedback form, while the viewer's answers are asked."""
+        self._prompts.give_feedback()
+
+    def action_research(self) -> None:
+        """Palette: each research query's answers or error (`enter` on the phases too)."""
+        self.query_one(PhasePanel).action_research()
 
     # -- actions --------------------------------------------------------------------------
 
