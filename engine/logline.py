@@ -98,7 +98,7 @@ def waits_for_a_person(event: ev.Event) -> bool:
         return event.approval == "manual"
     if isinstance(event, ev.RunPaused):
         return bool(event.ask)
-    return isinstance(event, ev.PermissionAsked)
+    return isinstance(event, ev.PermissionAsked | ev.ChangeProposed)
 
 
 def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
@@ -168,6 +168,23 @@ def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
                 f"{clock} {paint(glyph('gate'), kind)} gate {one_line(event.gate)} {event.outcome}"
                 + (f": {one_line(event.reason)}" if event.reason else "")
             )
+        case ev.ChangeProposed():  # (an amendment of the plan: it waits at its change gate)
+            return _change_line(clock, event, run_id, db)
+        case ev.ChangeClosed(outcome="passed"):  # (plan.amended, next, says what it did)
+            return None
+        case ev.ChangeClosed():
+            mark = paint(glyph("gate"), "failed")
+            cid, why = one_line(event.change), one_line(event.reason)
+            if event.outcome == "rejected":  # (its reason: "rejected by USER: WHY")
+                said = why if why.startswith("rejected") else f"rejected: {why}".rstrip(": ")
+                return f"{clock} {mark} change {cid} {said}"
+            return f"{clock} {mark} change {cid} not applied" + (f": {why}" if why else "")
+        case ev.PlanAmended():
+            mark = paint(glyph("gate"), "succeeded")
+            return (
+                f"{clock} {mark} change {one_line(event.change)} applied: the run follows plan "
+                f"v{event.plan_version} (approved by {one_line(event.by)})"
+            )
         case ev.PhaseRewound():
             where = one_line(event.phase)
             return f"{clock} {glyph('retrying')} back to phase {where}: {one_line(event.reason)}"
@@ -206,6 +223,18 @@ def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
             mark = paint(glyph("failed"), "failed")
             return f"{clock} {mark} check {one_line(event.name)} failed: {one_line(event.detail)}"
     return None
+
+
+def _change_line(clock: str, event: ev.ChangeProposed, run_id: str, db: str) -> str:
+    """An amendment proposed: by whom, how much it changes, who decides it, and how."""
+    n = len(event.diff)
+    whom = ", ".join(one_line(a) for a in event.approvers) or "the run's starter"
+    cid = one_line(event.change)
+    return (
+        f"{clock} {glyph('gate')} change {cid} to the plan by {one_line(event.by)} "
+        f"({n} change{'s' if n != 1 else ''}) waits for approval by {whom}: "
+        f"phasegate approve {run_id} {cid} --reason TEXT{db}"
+    )
 
 
 def counts_text(counts: dict[str, int]) -> str:

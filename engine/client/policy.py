@@ -33,11 +33,12 @@ def gate_deciders(state: RunState, gate: GateState) -> tuple[list[tuple[str, boo
     return [(a, may_decide((a,), starter)) for a in gate.approvers if a != starter], starter
 
 
-def gates_waiting_for(state: RunState, user: str) -> list[GateState]:
-    """The run's manual gates that wait for a decision `user` may take."""
+def gates_waiting_for(state: RunState, user: str) -> list[GateState | ChangeState]:
+    """The run's manual gates, then its change gates (amendments of its plan), that wait for
+    a decision `user` may take."""
     if state.finished_at is not None:
         return []
-    return [
+    gates: list[GateState | ChangeState] = [
         g
         for g in state.gates.values()
         if g.status is GateStatus.OPEN
@@ -45,6 +46,7 @@ def gates_waiting_for(state: RunState, user: str) -> list[GateState]:
         and user not in g.approved_by
         and may_decide_gate(state, g, user)
     ]
+    return gates + [c for c in state.changes.values() if may_decide_change(state, c, user)]
 
 
 def may_answer_question(state: RunState, user: str) -> bool:

@@ -156,11 +156,14 @@ def coordination_md(c: dict[str, Any]) -> list[str]:
     ]
     if c.get("research"):
         lines += ["### Research", ""]
-        for r in c["research"]:
-            lines.append(
-                f"- {md(r.get('id'))} ({md(r.get('query'))}): {len(r.get('results', []))} results"
-            )
-            lines += [f"  - {md(x)}" for x in r.get("results", [])[:5]]
+        for r in c["research"]:  # each query with its answers, or why it has none
+            found = r.get("results", [])
+            said = f"{len(found)} answer{'s' if len(found) != 1 else ''}"
+            error = f"; failed: {md(r['error'])}" if r.get("error") else ""
+            lines.append(f"- {md(r.get('id'))} ({md(r.get('query'))}): {said}{error}")
+            lines += [f"  - {md_item(x)}" for x in found[:5]]
+            if len(found) > 5:
+                lines.append(f"  - and {len(found) - 5} more")
         lines.append("")
     return lines
 
@@ -319,6 +322,9 @@ def performance_md(p: dict[str, Any]) -> list[str]:
     return lines
 
 
+DECIDED = {"approve": "approved", "reject": "rejected"}  # a vote's decision, said as done
+
+
 def lessons_md(le: dict[str, Any]) -> list[str]:
     lines = ["## Lessons learned", ""]
     if le["findings"]:
@@ -353,7 +359,8 @@ def lessons_md(le: dict[str, Any]) -> list[str]:
             lines.append(f"- {md(c['change'])} by {md(c['by'])} ({md(c['status'])}{version}){why}")
             for d in c.get("decided", []):
                 said = f": {md(d['reason'])}" if d["reason"] else ""
-                lines.append(f"  - {md(d['decision'])}d by {md(d['by'])}{said}")
+                done = DECIDED.get(d["decision"], d["decision"])
+                lines.append(f"  - {md(done)} by {md(d['by'])}{said}")
             lines += [f"  - {md_item(x)}" for x in c["diff"]]
     h = le["handoff"]
     lines += ["", "### Hand-off", "", "Deliverables:"]

@@ -34,9 +34,10 @@ from phasegate.engine.model.state import RunState
 from phasegate.tui.cli.audit import audit as audit  # (where it was: tests import it here)
 from phasegate.tui.cli.audit import verify as verify
 from phasegate.tui.cli.control import Refused, live_run, unknown_name
-from phasegate.tui.text import safe, table, when
+from phasegate.tui.text import one_line, safe, table, when
 
 ANSWER_TIMEOUT = 30.0
+NOT_APPLIED = "not applied"  # a change approved that the engine refused: the run moved on
 WAIT_POLL = 0.25  # seconds between two looks at the store (`gates --wait`)
 
 
@@ -85,9 +86,22 @@ async def list_gates(db_path: str, ref: str | None, as_json: bool) -> str:
                 if facts is not None and facts.gate_status(gate.id) == NOT_DECIDED:
                     shown.update(status=NOT_DECIDED, reason=ended_first(state.reason))
                 found.append(_for_user(state, shown, user))
+            # (the fold counts a change the engine refused to apply as rejected: its event
+            # tells the two apart)
+            refused = {
+                e.change: e.reason
+                for e in events
+                if isinstance(e, ev.ChangeClosed) and e.outcome == "refused"
+            }
             for change in state.changes.values():  # amendments of the plan at their gate
                 if change.status == "open" or ref is not None:
                     shown = {"run": row.id, "plan": row.plan_name, **change.as_dict()}
+                    if change.id in refused:
+                        undecided = refused[change.id] == ev.UNDECIDED
+                        shown.update(
+                            status=NOT_DECIDED if undecided else NOT_APPLIED,
+                            reason=refused[change.id],
+                        )
                     found.append(_for_user(state, shown, user))
             for asked in state.permissions.values():  # agents' tool requests, routed alike
                 if asked.status == "open" or ref is not None:
@@ -108,6 +122,8 @@ def _shown(
         for g in found:
             if g.get("kind") == "gate" and g["status"] in ("waiting", "not decided"):
                 g["status"] = "not_reached" if g["status"] == "waiting" else "not_decided"
+            elif g.get("kind") == "change" and g["status"] in ("not decided", NOT_APPLIED):
+                g["status"] = g["status"].replace(" ", "_")
         return json.dumps({"gates": found}, indent=2)
     if not found:
         return "no gates waiting" if ref is None else "this run's plan has no gates"
@@ -144,6 +160,8 @@ def _shown(
             lines.append(f"  {safe(g['id'])}: {safe(_waits_for(g, user))}")
         elif g["status"] == "not decided":  # (no one rejected it: the run stopped first)
             lines.append(f"  {safe(g['id'])}: not decided, {safe(g['reason'])}")
+        elif g["status"] == NOT_APPLIED:  # (approved, but the run had moved past it)
+            lines.append(f"  {safe(g['id'])}: not applied, {one_line(g['reason'])}")
     if asks:
         lines.append(
             table(
@@ -333,6 +351,7 @@ async def _answer(
     closed: ev.GateClosed | None = None
     rewound: ev.PhaseRewound | None = None
     ended: ev.RunFinished | None = None
+    change_closed: ev.ChangeClosed | None = None  # (its outcome: the fold says refused as rejected)
     attempt = 0  # (the gate's attempt that closed)
     while True:
         fresh = await store.read_events(run_id, cursor)
@@ -349,6 +368,8 @@ async def _answer(
                 continue
             elif isinstance(e, ev.GateClosed) and e.gate == target and closed is None:
                 closed, attempt = e, state.gates[target].attempt if target in state.gates else 0
+            elif isinstance(e, ev.ChangeClosed) and e.change == target:
+                change_closed = e
             elif isinstance(e, ev.PhaseRewound) and e.gate == target and closed is not None:
                 rewound = e
             elif isinstance(e, ev.RunFinished):
@@ -361,6 +382,12 @@ async def _answer(
         elif voted and target in state.changes:
             c = state.changes[target]
             if c.status != "open":
+                if change_closed is not None and change_closed.outcome == "refused":
+                    # (approved, yet the engine could not apply it: not a success, exit 1)
+                    raise Refused(
+                        f"{user} {verb} {target} of run {run_id}, but it was not applied: "
+                        + one_line(change_closed.reason or "the engine refused it")
+                    )
                 done = {"passed": "the plan is amended"}.get(c.status.value, f"it {c.status}")
                 return f"{user} {verb} {target} of run {run_id}: {done}"
             # (the engine closes a change with the vote that decides it, in one batch: one that

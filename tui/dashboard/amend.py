@@ -13,17 +13,54 @@ import tempfile
 from textual.app import App, SuspendNotSupported
 
 from phasegate.engine.model.commands import Amend
-from phasegate.engine.model.errors import PlanError
+from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.tui.dashboard.feed import RunFeed
-from phasegate.tui.text import safe
+from phasegate.tui.text import one_line, safe
 
 
 def editor() -> list[str]:
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
 
 
+# An edit with problems is opened again with them as comments on top (as `kubectl edit` does),
+# so that it is never lost; saved again unchanged, it is kept where the message says.
+HEAD = "# phasegate: this plan has problems, so nothing was sent. Fix them and save to send it;"
+HEAD_2 = "# save it unchanged (or quit) to stop: the edit is then kept in this file."
+FOOT = "# ---- (the lines above go away when it is sent)"
+
+
+def _with_problems(body: str, problems: list[Problem]) -> str:
+    """The edit with its problems as comments on top (their lines: of the file so shown)."""
+    shown = problems[:20]
+    skip = 3 + len(shown) + (len(problems) > len(shown))  # (the head's lines)
+    lines = [HEAD, HEAD_2]
+    for p in shown:
+        where = f"line {p.line + skip}: " if p.line else ""
+        key = f"{p.key}: " if p.key else ""
+        lines.append("#   " + one_line(f"{where}{key}{p.message}"))
+    if len(problems) > len(shown):
+        lines.append(f"#   ... and {len(problems) - len(shown)} more")
+    return "\n".join([*lines, FOOT, body])
+
+
+def _body(text: str) -> str:
+    """The edit without the comments `_with_problems` put on top of it."""
+    if text.startswith(HEAD) and f"\n{FOOT}\n" in text:
+        return text.split(f"\n{FOOT}\n", 1)[1]
+    return text
+
+
+def _edit(app: App[object], path: str) -> int:
+    try:
+        with app.suspend():  # (the editor has the terminal)
+            return subprocess.run([*editor(), path], check=False).returncode
+    except SuspendNotSupported:  # (no terminal to give: an editor that needs none)
+        return subprocess.run([*editor(), path], check=False).returncode
+
+
 async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
-    """Edit the run's plan and propose it; what to tell the user."""
+    """Edit the run's plan and propose it; what to tell the user. An edit with problems opens
+    again with them on top; given up on, it is kept in its file, which the answer names."""
     # (here: the plan model costs the dashboard's start-up about 100 ms, and only this needs it)
     from phasegate.engine.client.plans import plan_from_text, read_text
 
@@ -32,29 +69,41 @@ async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
         return "this run kept no plan text to amend"
     text, variables = saved
     fd, path = tempfile.mkstemp(prefix=f"phasegate-amend-{feed.run_id}-", suffix=".yaml")
+    keep = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        try:
-            with app.suspend():  # (the editor has the terminal)
-                done = subprocess.run([*editor(), path], check=False)
-        except SuspendNotSupported:  # (no terminal to give: an editor that needs none)
-            done = subprocess.run([*editor(), path], check=False)
-        if done.returncode != 0:
-            return f"the editor exited with {done.returncode}: nothing sent"
-        new, problems = read_text(path)
-        if not problems and new == text:
-            return "the plan is unchanged: nothing sent"
-        if problems:
-            raise PlanError(problems)
-        base = os.path.dirname(os.path.abspath(feed.state.plan_path or path))
-        plan_from_text(new, feed.state.plan_path or path, base, list(variables))
-    except PlanError as exc:
-        return "the plan has problems, nothing sent: " + safe(
-            "; ".join(p.message for p in exc.problems[:3])
-        )
+        flagged: str | None = None  # (the edit last shown with its problems)
+        while True:
+            code = _edit(app, path)
+            read, problems = read_text(path)
+            new = _body(read)
+            if code != 0 and flagged is None:
+                return f"the editor exited with {code}: nothing sent"
+            if not problems and new == text:
+                return "the plan is unchanged: nothing sent"
+            if not problems:
+                base = os.path.dirname(os.path.abspath(feed.state.plan_path or path))
+                try:
+                    plan_from_text(new, feed.state.plan_path or path, base, list(variables))
+                except PlanError as exc:
+                    problems = [p for p in exc.problems if not p.warning] or exc.problems
+            if not problems:
+                break
+            if code != 0 or new == flagged:  # (given up on: kept, never lost)
+                keep = True
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(new)
+                return (  # (the file first: the problems may be long)
+                    f"the plan has problems, nothing sent: your edit is kept in {safe(path)}; "
+                    + safe("; ".join(p.message for p in problems[:3]))
+                )
+            flagged = new
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(_with_problems(new, problems))
     finally:
-        os.unlink(path)
+        if not keep:
+            os.unlink(path)
     why = await feed.send(Amend(new, feed.state.plan_path or path, ""))
     if why is None:
         return "the amendment is sent: its change gate opens"

@@ -6,15 +6,20 @@ line under it saying by whom and why.
 The panel has room for LINES lines (at 80x24 as everywhere). When a plan has more phases and
 gates than that, the phases that have ended first fold into one line ("✓ 3 phases  7/7  ended"),
 so that the running phase and the ones after it stay in sight; what still does not fit ends
-with a "… N more phases" line."""
+with a "… N more phases" line.
+
+The research asked as the first phase starts is one line under it (its queries, the count of
+answers, `error` if one failed); `enter` on the panel shows each query's answers or error."""
 
 from __future__ import annotations
 
 import time
+from typing import Any, ClassVar
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from phasegate.engine.client import paused_phases
@@ -22,6 +27,7 @@ from phasegate.engine.client.plans import counted_to, seconds_left, waiting_gate
 from phasegate.engine.model.durations import format_budget, format_duration
 from phasegate.engine.model.state import GateState, PhaseState, RunState
 from phasegate.engine.model.statuses import TaskStatus
+from phasegate.tui.dashboard.screens.research import ResearchScreen
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE, STATUS_STYLE, status_glyph
 from phasegate.tui.text import one_line, safe
 
@@ -31,17 +37,35 @@ Row = tuple[RenderableType, ...]
 
 
 class PhasePanel(Static, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "research", "Research", id="phases.research"),  # (once it has some)
+    ]
     DEFAULT_CSS = f"""
     PhasePanel {{ border: round $primary-darken-2; border-title-color: $text; height: auto;
                  max-height: {LINES + 2}; padding: 0 1; }}
     PhasePanel:focus {{ border: round $accent; }}
     """
 
+    _research: dict[str, dict[str, Any]] | None = None  # (the run's, as last shown)
+    _asked = False  # (the footer's `enter` follows it)
+
     def on_mount(self) -> None:
         self.border_title = "Phases"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self._asked if action == "research" else True
+
+    def action_research(self) -> None:
+        """`enter`: each research query with its answers or its error."""
+        if self._research:
+            self.app.push_screen(ResearchScreen(self._research))
+
     def show(self, state: RunState, now: float | None = None) -> None:
         now = time.time() if now is None else now
+        if bool(state.research) != self._asked:  # (the footer offers `enter` once there is some)
+            self._asked = bool(state.research)
+            self.refresh_bindings()
+        self._research = state.research
         total: dict[str, int] = {}
         done: dict[str, int] = {}
         for t in state.tasks.values():
