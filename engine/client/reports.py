@@ -12,5 +12,5 @@ from phasegate.engine.report.facts import Facts as Facts
 from phasegate.engine.report.facts import ended_first as ended_first
 from phasegate.engine.report.facts import gather as gather
 from phasegate.engine.report.facts import left_undecided as left_undecided
-from phasegate.engine.report.facts import metrics as metrics
 from phasegate.engine.report.knowledge import learn as learn
+from phasegate.engine.report.measures import metrics as metrics

@@ -13,10 +13,9 @@ from phasegate.engine.report.facts import (
     FAILED_ENDS,
     NOT_REACHED,
     Facts,
-    actual_critical_path,
-    busy_seconds,
     covered,
 )
+from phasegate.engine.report.measures import actual_critical_path, busy_seconds
 from phasegate.engine.watch.history import Learned
 from phasegate.engine.watch.simulate import projected
 

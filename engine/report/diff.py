@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from phasegate.engine.model.statuses import TaskStatus
-from phasegate.engine.report.facts import FAILED_ENDS, Facts, actual_critical_path, metrics
+from phasegate.engine.report.facts import FAILED_ENDS, Facts
+from phasegate.engine.report.measures import actual_critical_path, metrics
 
 # how a task can end badly without failing: each listed apart from the failures
 BLOCKED = frozenset({TaskStatus.BLOCKED.value})  # never ran: a dependency ended badly

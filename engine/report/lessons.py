@@ -318,6 +318,8 @@ def scope_changes(f: Facts) -> list[dict[str, Any]]:
                 "change": change.id,
                 "status": NOT_DECIDED
                 if (ended and status == "open") or change.reason == UNDECIDED
+                else "not applied"  # (approved when the run had moved on: the fold's rejected)
+                if change.id in f.not_applied
                 else status,
                 "by": change.by,  # (who proposed it; who approved it: `approved_by`)
                 "approved_by": done["by"] if done else None,  # (whose approval applied it)

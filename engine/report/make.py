@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.report import build
-from phasegate.engine.report.facts import Facts, gather, metrics
+from phasegate.engine.report.facts import Facts, gather
 from phasegate.engine.report.lessons import lessons
+from phasegate.engine.report.measures import metrics
 from phasegate.engine.report.render import markdown
 from phasegate.engine.store.base import Store
 from phasegate.engine.watch.history import Learned, learned

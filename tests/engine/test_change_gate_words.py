@@ -90,3 +90,18 @@ def test_the_lessons_say_who_rejected_a_change_in_words() -> None:
     text = "\n".join(lessons_md(lessons))
     assert "  - approved by bob\n  - rejected by root: too slow" in text, text
     assert "rejectd" not in text
+
+
+def test_the_lessons_say_a_change_approved_too_late_was_not_applied() -> None:
+    # regression: the fold keeps a refused change as `rejected`: the lessons said (rejected)
+    # for a change its approver approved once the run had moved on
+    from phasegate.engine.report.facts import gather
+    from phasegate.engine.report.lessons import scope_changes
+
+    events: list[ev.Event] = [
+        ev.RunStarted(100.0, "r", "p", "p.yaml", [], [], []),
+        _proposed(),
+        ev.ChangeClosed(102.0, "change-1", "refused", "the run has moved on: task 'a' ended"),
+    ]
+    found = scope_changes(gather("r", events))
+    assert [(c["change"], c["status"]) for c in found] == [("change-1", "not applied")]

@@ -14,8 +14,9 @@ import pytest
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import RunStatus
-from phasegate.engine.report.facts import NOT_DECIDED, gather, metrics
+from phasegate.engine.report.facts import NOT_DECIDED, gather
 from phasegate.engine.report.knowledge import learn
+from phasegate.engine.report.measures import metrics
 from phasegate.engine.run.loop import Runner
 from phasegate.engine.store import MemoryStore
 from phasegate.engine.watch.history import gate_waits, learned

@@ -10,8 +10,9 @@ import pytest
 from phasegate.engine.report import make
 from phasegate.engine.report.build import performance
 from phasegate.engine.report.diff import compare
-from phasegate.engine.report.facts import Facts, metrics
+from phasegate.engine.report.facts import Facts
 from phasegate.engine.report.junit import junit
+from phasegate.engine.report.measures import metrics
 from phasegate.engine.store import MemoryStore
 from tests.engine.test_lessons_of_runs_that_went_wrong import T0, Run
 from tests.fixtures import load_run, parse_jsonl

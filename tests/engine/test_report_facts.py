@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from phasegate.engine.model import events as ev
 from phasegate.engine.report import make
 from phasegate.engine.report.diff import compare
-from phasegate.engine.report.facts import INTERRUPTED, Facts, actual_critical_path
+from phasegate.engine.report.facts import INTERRUPTED, Facts
 from phasegate.engine.report.facts import Attempt as FactsAttempt
 from phasegate.engine.report.knowledge import learn
+from phasegate.engine.report.measures import actual_critical_path
 from phasegate.engine.store import MemoryStore
 from tests.fixtures import load_run, parse_jsonl
 
@@ -260,7 +261,8 @@ def test_the_metrics_of_a_run_under_way_are_of_what_it_has_done_so_far() -> None
     the newest event. Nothing failed: success is 100% of the one task that ended (not 25% of
     four), and venv's 4 s so far are busy time: (2 + 4) s of 2 slots x 5 s = 60%."""
     from phasegate.engine.model import events as ev
-    from phasegate.engine.report.facts import gather, metrics
+    from phasegate.engine.report.facts import gather
+    from phasegate.engine.report.measures import metrics
 
     events: list[ev.Event] = [
         ev.RunStarted(T0, "live", "train", "/plans/train.yaml", [{"id": "build"}], TASKS,

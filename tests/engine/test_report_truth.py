@@ -314,7 +314,7 @@ async def test_a_small_ratio_to_an_estimate_is_not_zero() -> None:
 async def test_a_task_an_amendment_added_is_read_with_its_needs_and_estimate() -> None:
     # (the report read needs, estimates and phases from run.started only: an added task had
     # none, and the actual critical path was the added task alone)
-    from phasegate.engine.report.facts import actual_critical_path
+    from phasegate.engine.report.measures import actual_critical_path
 
     later = {"id": "later", "phase": "p2", "agent": "w", "needs": ["bye"], "estimate": 2.0}
     run = Run().add(0, "phase.started", phase="p1")

@@ -11,8 +11,9 @@ import pytest
 
 from phasegate.engine.report import make
 from phasegate.engine.report.diff import compare
-from phasegate.engine.report.facts import gather, metrics
+from phasegate.engine.report.facts import gather
 from phasegate.engine.report.knowledge import learn
+from phasegate.engine.report.measures import metrics
 from phasegate.engine.store import MemoryStore
 from phasegate.engine.store.base import RunRow
 from tests.fixtures import Recording, load_run, read_jsonl
