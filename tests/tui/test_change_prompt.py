@@ -138,3 +138,33 @@ async def test_a_change_decided_before_the_dashboard_opened_is_history_not_news(
         said = [n.message for n in app._notifications]
         assert not any("change-1" in m for m in said), said
         assert isinstance(app.screen, DashboardScreen) and rang == []
+
+
+async def test_a_change_approved_too_late_says_it_was_not_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: the approver's dashboard said "approval of change change-1 sent" and nothing
+    # more when the engine then refused it (the run had moved on)
+    db = f"{tmp_path}/c.db"
+    run_id = await live_run(db, "amending", _proposed(["somebody-else"]))
+    app = PhasegateApp(db, run_id)
+    monkeypatch.setattr(app, "bell", lambda: None)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_shown(
+            pilot, "the run", lambda: app.screen.query("TaskTable").first().row_count > 0
+        )
+        from phasegate.engine.store import SQLiteStore
+
+        store = await SQLiteStore.open(db)
+        try:
+            seq = (await store.read_events(run_id))[-1][0]
+            why = "the run has moved on: task 'two' has finished"
+            closed = ev.ChangeClosed(time.time(), "change-1", "refused", why)
+            await store.write_batch(run_id, [(seq + 1, closed)])
+        finally:
+            await store.close()
+        await until_shown(
+            pilot,
+            "the toast that the change was not applied",
+            lambda: any(f"change-1 not applied: {why}" in n.message for n in app._notifications),
+        )

@@ -26,7 +26,7 @@ from phasegate.tui.dashboard.screens.feedback import FeedbackPrompt
 from phasegate.tui.dashboard.screens.gate import ChangePrompt, GatePrompt, who_decides
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
 from phasegate.tui.dashboard.screens.question import QuestionPrompt
-from phasegate.tui.text import safe
+from phasegate.tui.text import one_line, safe
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -42,6 +42,7 @@ class Prompts:
     def __init__(self, screen: Screen[None], feed: RunFeed, viewer: str) -> None:
         self._screen, self._feed, self._viewer = screen, feed, viewer
         self._rung: set[tuple[str, ...]] = set()  # gate attempts, questions, requests told
+        self._read_back = False  # the first drain (the run's past) is done: what comes is news
         self._later: list[str] = []  # requests told while another screen was on top
         self._feedback_later = False  # the feedback form, asked while another screen was on top
         self._back = False  # told when the dashboard is on top again
@@ -75,6 +76,7 @@ class Prompts:
         self._question(changes.asked, changes.answered)
         self._permissions(changes.permissions_asked, changes.permissions_answered)
         self._feedback()
+        self._read_back = True  # (what the first drain read is the run's past: history)
 
     def _feedback(self) -> None:
         """The plan's feedback questions, once asked (the run ended, or its gate opened),
@@ -242,6 +244,10 @@ class Prompts:
         with its difference and impact; decided anywhere, its prompt closes."""
         for done in closed:
             self._close(ChangePrompt, done.change, f"change {done.change} {done.outcome}")
+            if done.outcome == "refused" and self._read_back:
+                # (approved once the run had moved on: the approver's toast said it was sent)
+                said = f"change {done.change} not applied: {one_line(done.reason)}"
+                self._app.notify(said, severity="error", timeout=10, markup=False)
         for cid in opened:
             change = self._feed.state.changes.get(cid)
             # (decided since, or read back by a dashboard opened after: history, not news)
