@@ -34,6 +34,7 @@ KEYS = [
     ("s", "skip the selected task (asks a reason; its dependents go on)"),
     ("x", "cancel the selected task (asks to confirm)"),
     ("+ / -", "raise / lower the selected task's priority (higher first; the table shows ↑2)"),
+    ("enter on phases", "each research query's answers or its error (a run that asked some)"),
     ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt (asks)"),
     ("n", "add a note to the run"),
     (
