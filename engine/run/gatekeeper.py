@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.commands import Decision
@@ -51,6 +51,7 @@ class GateKeeper:
         self._env = env
         self._values = values
         self._waiting: dict[str, asyncio.Future[tuple[str, str]]] = {}
+        self._checking: set[asyncio.Future[list[dict[str, Any]]]] = set()  # criteria under way
 
     def after(self, phase: str) -> list[Gate]:
         return [g for g in self._gates.values() if g.after == phase]
@@ -73,9 +74,17 @@ class GateKeeper:
         # (a notify command that failed tells of the people, not of the work: not evidence)
         open_risks = [r for r in host.state.risks.values() if r.open and r.rule != RISK]
         tested = {t.id: t.results for t in host.state.tasks.values() if t.results}
-        results = await evaluate(
-            gate.criteria, self._workdir, self._env(), self._values, open_risks, tested
+        checking = asyncio.ensure_future(
+            evaluate(gate.criteria, self._workdir, self._env(), self._values, open_risks, tested)
         )
+        self._checking.add(checking)
+        try:
+            await asyncio.wait({checking})
+        finally:
+            self._checking.discard(checking)
+        if checking.cancelled():  # (the run stopped while its criteria ran: killed, not opened)
+            return STOPPED, host.state.cancelling or "the run stopped"
+        results = checking.result()
         failed = [r for r in results if not r["passed"]]
         # the phase's declared outputs are part of the evidence (informative: the hand-off
         # check already failed any task that did not produce them)
@@ -112,7 +121,11 @@ class GateKeeper:
         return self._close(gate, outcome, reason)
 
     def cancel_all(self, reason: str) -> None:
-        """The run stops: the gates waiting for people are left undecided (still open)."""
+        """The run stops: the gates waiting for people are left undecided (still open); the
+        criteria being checked are stopped (their commands killed: a criterion may take
+        minutes)."""
+        for checking in self._checking:
+            checking.cancel()
         for fut in self._waiting.values():
             if not fut.done():
                 fut.set_result((STOPPED, reason))

@@ -5,7 +5,7 @@ and the plan's research queries."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.capture import run_capture
@@ -108,6 +108,7 @@ class Readiness:
         self._host, self._sched, self._executors = host, sched, executors
         self._values, self._workdir, self._env = values, workdir, env
         self._probing: list[Handle] = []  # the probes' processes, while they run
+        self._asking: asyncio.Future[Any] | None = None  # the research queries, while asked
         self._stopped = False
 
     def stop(self) -> None:
@@ -115,6 +116,8 @@ class Readiness:
         self._stopped = True
         for handle in self._probing:
             handle.kill()
+        if self._asking is not None:  # (research queries under way: killed at once)
+            self._asking.cancel()
 
     def checks(self, scope: str, checks: Checks | None) -> str:
         """Run preconditions (`checks:` of the plan or a phase); what failed, or ""."""
@@ -165,15 +168,18 @@ class Readiness:
         from phasegate.engine.run.research import ask_all  # (not on every run's start-up path)
 
         host = self._host
-        found = await ask_all(
-            host.plan,
-            store,
-            host.state.run_id,
-            self._values,
-            self._workdir,
-            self._env,
-            host.now(),
+        run_id, values, workdir, env = host.state.run_id, self._values, self._workdir, self._env
+        asking = asyncio.ensure_future(
+            ask_all(host.plan, store, run_id, values, workdir, env, host.now())
         )
+        self._asking = asking
+        try:
+            await asyncio.wait({asking})
+        finally:
+            self._asking = None
+        if asking.cancelled() or self._stopped:  # (the run stopped: its queries are killed)
+            return
+        found = asking.result()
         for event in found:
             host.emit(event)
 
