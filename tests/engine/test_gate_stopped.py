@@ -197,5 +197,7 @@ async def test_a_stop_while_the_gate_s_criteria_run_leaves_it_undecided(tmp_path
     )
     await helper
     assert state.status is RunStatus.CANCELLED
-    assert state.gates["review"].status == "open"  # (evaluated, then left undecided)
+    # (its criterion stopped with the run: the gate never opened, nobody decided it)
+    assert state.gates["review"].status == "waiting"
+    assert not [e for _, e in await store.read_events("run1") if isinstance(e, ev.GateOpened)]
     assert not [e for _, e in await store.read_events("run1") if isinstance(e, ev.GateClosed)]
