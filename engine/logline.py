@@ -201,6 +201,11 @@ def log_line(event: ev.Event, run_id: str = "last", db: str = "") -> str | None:
             verb = "paused" if isinstance(event, ev.RunPaused) else "resumed"
             what = f"phase {one_line(event.phase)}" if event.phase else "run"  # (paused alone)
             return f"{clock} {glyph('phase')} {what} {verb} by {one_line(event.by)}"
+        case ev.ResearchStarted():
+            n = len(event.queries)
+            most = f" ({format_duration(event.limit)} at most)" if event.limit else ""
+            asked = f"{n} quer{'ies' if n != 1 else 'y'}"
+            return f"{clock} {glyph('phase')} research: asking {asked}{most}"
         case ev.ResearchFinished():
             found = f"{len(event.results)} answer{'s' if len(event.results) != 1 else ''}"
             why = f" ({one_line(event.error)})" if event.error else ""

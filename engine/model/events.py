@@ -38,6 +38,7 @@ from phasegate.engine.model.events_oversight import PermissionAsked as Permissio
 from phasegate.engine.model.events_oversight import PhaseRewound as PhaseRewound
 from phasegate.engine.model.events_oversight import PlanAmended as PlanAmended
 from phasegate.engine.model.events_oversight import ResearchFinished as ResearchFinished
+from phasegate.engine.model.events_oversight import ResearchStarted as ResearchStarted
 from phasegate.engine.model.events_oversight import RiskCleared as RiskCleared
 from phasegate.engine.model.events_oversight import RiskRaised as RiskRaised
 from phasegate.engine.model.events_oversight import RunNoted as RunNoted

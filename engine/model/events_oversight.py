@@ -127,6 +127,15 @@ class ForecastUpdated(Event, frozen=True):
     still: bool = False
 
 
+@event("research.started")
+class ResearchStarted(Event, frozen=True):
+    """The plan's research queries are asked (as the first phase starts): the run waits for
+    them, `limit` seconds at most (the longest command's timeout; 0: history only)."""
+
+    queries: list[str]
+    limit: float = 0.0
+
+
 @event("research.finished")
 class ResearchFinished(Event, frozen=True):
     """The answers to one of the plan's research queries (asked as the first phase starts)."""

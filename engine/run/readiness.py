@@ -169,6 +169,9 @@ class Readiness:
 
         host = self._host
         run_id, values, workdir, env = host.state.run_id, self._values, self._workdir, self._env
+        queries = host.plan.research
+        limit = max((q.timeout for q in queries if q.provider != "history"), default=0.0)
+        host.emit(ev.ResearchStarted(host.now(), [q.id for q in queries], limit))
         asking = asyncio.ensure_future(
             ask_all(host.plan, store, run_id, values, workdir, env, host.now())
         )
