@@ -6,12 +6,17 @@ left); its end commits what it changed there and writes the patch, the attempt's
 Paths and branches follow from the run, the task and the attempt alone
 (`<run dir>/worktrees/<task>-<attempt>`, `phasegate/<run>/<task>-<attempt>`), so an engine that
 takes a run over after a crash finds an adopted attempt's worktree without being told.
-The git commands are short and run synchronously: a worktree of a large repository costs what
-`git worktree add` costs there (a checkout), once per attempt."""
+The git commands run synchronously here, and in worker threads of the run (engine/run/trees.py):
+a worktree of a large repository costs what `git worktree add` costs there (a checkout, seconds),
+once per attempt, and the run goes on meanwhile. One worktree is made at a time: git reads every
+worktree's files in the repository (`-B` looks for the branch checked out in another), and fails
+on those a concurrent `git worktree add` has half made ("failed to read .../commondir"); hand-offs
+(add, commit, diff in their own worktree) go on beside."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 
 import msgspec
@@ -45,6 +50,7 @@ class Handoff(msgspec.Struct, frozen=True):
 class Worktrees:
     def __init__(self, repo: str, base: str, root: str, run_id: str, workdir: str) -> None:
         self.repo, self.base, self.root, self._run = repo, base, root, run_id
+        self._git = threading.RLock()  # (one worktree made at a time: see the module's doc)
         # where the workdir is inside the repository: the attempt's cwd inside its worktree
         self._inside = os.path.relpath(os.path.realpath(workdir), os.path.realpath(repo))
 
@@ -58,6 +64,10 @@ class Worktrees:
         """A new worktree and branch for the attempt: at the run's start commit, or with
         `carry` (an attempt that goes on with its agent's session, which remembers its work)
         at what the task's last attempt left there."""
+        with self._git:
+            return self._add(task, attempt, carry)
+
+    def _add(self, task: str, attempt: int, carry: bool) -> Worktree:
         tree = self.of(task, attempt)
         if os.path.isdir(tree.path):  # (left by an engine that died before the attempt ran)
             self._run_git("worktree", "remove", "--force", tree.path)
@@ -86,8 +96,18 @@ class Worktrees:
         return self._run_git("rev-parse", "--verify", f"refs/heads/{last.branch}")
 
     def _commit(self, task: str, attempt: int, path: str) -> None:
-        """Commit on the worktree's branch what the attempt changed there, if anything."""
+        """Commit on the attempt's branch what it changed there, if anything. An attempt that
+        switched branch (`git checkout -b mine`, as coding agents do) or detached HEAD has its
+        branch moved to where it went first: its work, its own commits included, is on its
+        branch; the branch it switched to is left as it left it."""
         self._run_git("add", "--all", ".", cwd=path)
+        branch = f"refs/heads/{self.of(task, attempt).branch}"
+        _, head = git(path, "symbolic-ref", "--quiet", "HEAD")
+        if head != branch:  # (what is staged stays staged: the commit is the same)
+            with self._git:  # (`-B` reads every worktree)
+                self._run_git(
+                    "checkout", "--quiet", "-B", branch.removeprefix("refs/heads/"), cwd=path
+                )
         code, _ = git(path, "diff", "--cached", "--quiet")
         if code == 1:  # something is staged
             message = f"phasegate: {task}, attempt {attempt} (run {self._run})"
@@ -128,6 +148,10 @@ class Worktrees:
     def remove_all(self) -> list[str]:
         """Remove every worktree of the run (its branches stay: they hold the hand-offs);
         the problems met, as lines to show."""
+        with self._git:
+            return self._remove_all()
+
+    def _remove_all(self) -> list[str]:
         problems = []
         if os.path.isdir(self.root):
             for name in sorted(os.listdir(self.root)):

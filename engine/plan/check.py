@@ -26,6 +26,7 @@ from phasegate.engine.plan.flaws import unknown_names as _unknown_names
 from phasegate.engine.plan.messages import cut as _cut
 from phasegate.engine.plan.messages import cycle_of
 from phasegate.engine.plan.model import AGENT_AND_CAPABILITY
+from phasegate.engine.plan.repo import branch_flaws
 from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
 
 
@@ -139,6 +140,7 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
                 elif tid is not None and where.get(tid) == (pi, ti):
                     edges[tid].append(need)
     yield from _check_cycles(edges, where)
+    yield from branch_flaws(data)  # (the ids of tasks in worktrees name git branches)
     yield from check_fallbacks(data, phases, where, edges, ctx.tasks)
     yield from check_gates(data, phase_ids, known, budget)
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
-from phasegate.engine.plan.flaws import Flaw, dicts, mapping
+from phasegate.engine.plan.flaws import ID, Flaw, dicts, mapping
+from phasegate.engine.plan.messages import cut
 
 GIT_SECONDS = 30
 
@@ -83,6 +85,54 @@ def worktree_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
         repository(where)
     except ValueError as exc:
         yield Flaw(places[0], True, f"worktree: {exc}")
+
+
+# characters `git check-ref-format` refuses in a branch name
+_REF_CHARS = frozenset(" ~^:?*[\\\x7f") | {chr(c) for c in range(32)}
+
+
+def branch_refusal(name: str) -> str:
+    """Why git refuses `phasegate/<run>/NAME` as a branch name (its `check-ref-format` rules,
+    in Python: no `..`, `@{`, control characters, spaces or `~^:?*[\\`, no part that is empty,
+    starts with `.` or ends with `.lock`, no `.` at its end); "" when it accepts it."""
+    bad = sorted({c for c in name if c in _REF_CHARS})
+    if bad:
+        return "git refuses " + ", ".join(repr(c) for c in bad) + " in a branch name"
+    for part in ("..", "@{"):
+        if part in name:
+            return f"git refuses '{part}' in a branch name"
+    if name.endswith("."):
+        return "git refuses a branch name that ends with '.'"
+    for part in name.split("/"):
+        if not part or part.startswith(".") or part.endswith(".lock"):
+            return (
+                "git refuses a branch name with a part that is empty, starts with '.' or "
+                "ends with '.lock'"
+            )
+    return ""
+
+
+def branch_flaws(data: dict[str, Any]) -> Iterator[Flaw]:
+    """Ids of tasks that may work in a git worktree whose branch (`phasegate/<run>/<id>-<n>`)
+    git would refuse: refused with the plan, not at the task's first attempt."""
+    agents = mapping(data.get("agents"))
+    in_trees = {str(n) for n, a in agents.items() if mapping(a).get("worktree") is True}
+    for pi, phase in dicts(data.get("phases")):
+        for ti, task in dicts(phase.get("tasks")):
+            tid, agent, wanted = task.get("id"), task.get("agent"), task.get("worktree")
+            if not isinstance(tid, str) or not ID.match(tid) or wanted is False:
+                continue  # (an id of another form: the model says what is wrong with it)
+            if wanted is not True and not (agent in in_trees if agent else in_trees):
+                continue  # (a task without its agent named may go to one with worktrees)
+            why = branch_refusal(f"{tid}-1")
+            if why:
+                yield Flaw(
+                    ("phases", pi, "tasks", ti, "id"),
+                    False,
+                    f"task id '{cut(tid)}' cannot name its attempts' git branches "
+                    f"(phasegate/<run>/{cut(tid)}-<attempt>; it works in a worktree): {why}; "
+                    f"rename the task (say '{cut(re.sub(r'[.][.]+', '.', tid))}')",
+                )
 
 
 def _inside(path: str, top: str) -> bool:

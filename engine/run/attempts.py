@@ -4,6 +4,7 @@ and the retry that may follow: a part of the run. Its output lines go to run/out
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -16,18 +17,13 @@ from phasegate.engine.agents.base import Launch
 from phasegate.engine.exec.adopt import POLL, FileTail, Journal, files_for, private
 from phasegate.engine.exec.adopt import wrap as wrap_for_files
 from phasegate.engine.exec.base import Exit, Handle
-from phasegate.engine.exec.worktree import WorktreeError, Worktrees
+from phasegate.engine.exec.worktree import Worktree, WorktreeError, Worktrees
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
-from phasegate.engine.run.endings import (
-    handoff_event,
-    not_produced,
-    output_paths,
-    outside_output,
-    results_event,
-)
+from phasegate.engine.run import trees
+from phasegate.engine.run.endings import not_produced, output_paths, outside_output, results_event
 from phasegate.engine.run.output import Output
 from phasegate.engine.run.results import Summary
 from phasegate.engine.run.results import read as read_results
@@ -68,6 +64,7 @@ class _Attempt(msgspec.Struct):
     worktree: bool = False
     began: bool = False  # its task.started emitted (an executor's queue is no start)
     command: str = ""  # what it runs, as task.started says
+    handoff: ev.TaskHandoff | None = None  # its hand-off, made (in a thread) before its end
 
 
 class Attempts:
@@ -162,7 +159,9 @@ class Attempts:
 
     # -- one attempt ---------------------------------------------------------------------------
 
-    def start(self, tid: str, agent: str) -> None:
+    def start(self, tid: str, agent: str, tree: Worktree | str | None = None) -> None:
+        """An attempt of `tid` on `agent`, its slot taken; one in a worktree starts here again
+        with `tree` (or why there is none), made in a thread meanwhile."""
         host = self._host
         task = self._tasks[tid]
         number = host.state.tasks[tid].attempts + 1
@@ -183,11 +182,17 @@ class Attempts:
             why = outside_output(task, self._values, self._workdir)  # (one an amendment added)
         if not why and self._in_worktree(task, agent):
             attempt.worktree = True
-            try:
-                # (a session goes on from what its last attempt left: its agent remembers it)
-                attempt.cwd = self._worktrees().add(tid, number, carry=bool(session)).cwd
-            except (WorktreeError, OSError) as exc:
-                why = f"no worktree: {exc}"
+            if tree is None:  # (with a session, from what its last attempt left: its agent
+                self.running[tid] = attempt  # remembers it)
+                go_on = functools.partial(self.start, tid, agent)
+                stop = lambda: trees.stopped(self._host.state, tid)  # noqa: E731
+                trees.make(self.worktrees, tid, number, bool(session), go_on, stop)
+                return
+            if isinstance(tree, str):
+                why = tree
+            else:  # (cancelled meanwhile: it ends so, unspawned)
+                attempt.cwd = tree.cwd
+                why = trees.stopped(host.state, tid)
         env["PHASEGATE_WORKDIR"] = attempt.cwd
         history = self.output.history(tid) if session else ()
         launch = Launch(task, number, env, attempt.cwd, session, spent, history)
@@ -300,6 +305,9 @@ class Attempts:
             self._began(a)
         if a.timer is not None:
             a.timer.cancel()
+        if a.worktree and not a.blocked and a.handoff is None:
+            self._handoff(a, result)  # (then here again)
+            return
         if a.tail is not None:
             for stream, text in a.tail.poll(final=True):
                 self.output.line(a, stream, text)
@@ -314,8 +322,8 @@ class Attempts:
                 result = msgspec.structs.replace(result, code=result.code or 1, error=failure)
         if a.task.results is not None and not a.blocked:
             self._results(a)
-        if a.worktree and not a.blocked:
-            self._handoff(a)
+        if a.handoff is not None:
+            host.emit(a.handoff)
         restarted = self._restarting.pop(tid, "")
         status, reason = self._outcome(a, result)
         if restarted:
@@ -366,10 +374,17 @@ class Attempts:
         found = read_results(a.task.results, a.cwd, a.summary)
         self._host.emit(results_event(self._host.now(), a.task.id, a.number, found, self._redact))
 
-    def _handoff(self, a: _Attempt) -> None:
-        """Commit what the attempt changed in its worktree on its branch, and keep the patch."""
-        now = self._host.now()
-        self._host.emit(handoff_event(now, self.worktrees, a.task.id, a.number, self._redact))
+    def _handoff(self, a: _Attempt, result: Exit) -> None:
+        """Commit what the attempt changed in its worktree on its branch, and keep the patch, in
+        a thread, its slot held; then it ends, at its exit's time (git's is no part of it)."""
+        if result.ended_at is None:
+            result = msgspec.structs.replace(result, ended_at=self._host.now())
+
+        def made(event: ev.TaskHandoff) -> None:
+            a.handoff = event
+            self._finished(a, result)
+
+        trees.hand_off(self.worktrees, a.task.id, a.number, self._redact, self._host.now, made)
 
     def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
         t = self._host.state.tasks[a.task.id]
