@@ -156,7 +156,8 @@ class Worktrees:
         if os.path.isdir(self.root):
             for name in sorted(os.listdir(self.root)):
                 path = os.path.join(self.root, name)
-                code, out = git(self.repo, "worktree", "remove", "--force", path)
+                # (twice: one a timed-out `worktree add` left locked goes too)
+                code, out = git(self.repo, "worktree", "remove", "--force", "--force", path)
                 if code != 0 and os.path.isdir(path):
                     problems.append(f"worktree {path} not removed: {out}")
             if not os.listdir(self.root):

@@ -75,3 +75,13 @@ def test_a_retry_without_a_session_starts_from_the_run_start_commit(tmp_path: Pa
         ".git",
         "README",
     ]
+
+
+def test_a_locked_worktree_is_removed_at_the_runs_end(tmp_path: Path) -> None:
+    # (a `git worktree add` that timed out leaves its worktree locked: one --force did not
+    # remove it, and the run's worktrees directory stayed)
+    trees = _trees(tmp_path)
+    tree = trees.add("a", 1)
+    _git(trees.repo, "worktree", "lock", tree.cwd)
+    assert trees.remove_all() == []
+    assert not Path(tree.cwd).exists()
