@@ -21,7 +21,7 @@ from phasegate.engine.plan.deciders import approver_warnings
 from phasegate.engine.plan.extras import extra_flaws
 from phasegate.engine.plan.messages import cut, issue_message
 from phasegate.engine.plan.model import Plan
-from phasegate.engine.plan.repo import workdir_flaws, worktree_flaws
+from phasegate.engine.plan.repo import handoff_warnings, workdir_flaws, worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
 from phasegate.engine.plan.shape import Issue, value_at
 from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
@@ -160,6 +160,7 @@ def plan_from_text(
                 usd_warnings(data),
                 () if to_run else unavailable,
                 () if to_run else approver_warnings(data),  # (`run` refuses: engine/run/gates)
+                handoff_warnings(data),
             )
         ]
     problems.extend(_unknown_vars(data, extra_vars, file, refuse_builtins=here))

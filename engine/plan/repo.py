@@ -112,9 +112,9 @@ def branch_refusal(name: str) -> str:
     return ""
 
 
-def branch_flaws(data: dict[str, Any]) -> Iterator[Flaw]:
-    """Ids of tasks that may work in a git worktree whose branch (`phasegate/<run>/<id>-<n>`)
-    git would refuse: refused with the plan, not at the task's first attempt."""
+def _in_worktrees(data: dict[str, Any]) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+    """(phase index, task index, id, task) of each task that may work in a git worktree: its
+    own `worktree: true`, or its agent's (a task without its agent named: any agent's)."""
     agents = mapping(data.get("agents"))
     in_trees = {str(n) for n, a in agents.items() if mapping(a).get("worktree") is True}
     for pi, phase in dicts(data.get("phases")):
@@ -123,16 +123,49 @@ def branch_flaws(data: dict[str, Any]) -> Iterator[Flaw]:
             if not isinstance(tid, str) or not ID.match(tid) or wanted is False:
                 continue  # (an id of another form: the model says what is wrong with it)
             if wanted is not True and not (agent in in_trees if agent else in_trees):
-                continue  # (a task without its agent named may go to one with worktrees)
-            why = branch_refusal(f"{tid}-1")
-            if why:
-                yield Flaw(
-                    ("phases", pi, "tasks", ti, "id"),
-                    False,
-                    f"task id '{cut(tid)}' cannot name its attempts' git branches "
-                    f"(phasegate/<run>/{cut(tid)}-<attempt>; it works in a worktree): {why}; "
-                    f"rename the task (say '{cut(re.sub(r'[.][.]+', '.', tid))}')",
-                )
+                continue
+            yield pi, ti, tid, task
+
+
+def handoff_warnings(data: dict[str, Any]) -> Iterator[Flaw]:
+    """A task in a worktree whose `outputs:` a task that needs it may look for: they are on the
+    task's branch, not in the workdir nor in another worktree (each starts from the run's start
+    commit)."""
+    needed: dict[str, list[str]] = {}
+    for _, phase in dicts(data.get("phases")):
+        for _, task in dicts(phase.get("tasks")):
+            needs = task.get("needs")
+            for need in needs if isinstance(needs, list) else ():
+                if isinstance(need, str) and isinstance(task.get("id"), str):
+                    needed.setdefault(need, []).append(str(task["id"]))
+    for pi, ti, tid, task in _in_worktrees(data):
+        outputs = task.get("outputs")
+        if not outputs or not isinstance(outputs, list) or tid not in needed:
+            continue
+        who = ", ".join(cut(d) for d in needed[tid][:3])
+        yield Flaw(
+            ("phases", pi, "tasks", ti, "outputs"),
+            False,
+            f"task '{cut(tid)}' works in a git worktree: its outputs stay there, on its branch "
+            f"phasegate/<run>/{cut(tid)}-<attempt>; {who} (needing it) will not find them (a "
+            "worktree starts from the run's start commit): have them merge that branch, or "
+            "give the task `worktree: false`",
+        )
+
+
+def branch_flaws(data: dict[str, Any]) -> Iterator[Flaw]:
+    """Ids of tasks that may work in a git worktree whose branch (`phasegate/<run>/<id>-<n>`)
+    git would refuse: refused with the plan, not at the task's first attempt."""
+    for pi, ti, tid, _ in _in_worktrees(data):
+        why = branch_refusal(f"{tid}-1")
+        if why:
+            yield Flaw(
+                ("phases", pi, "tasks", ti, "id"),
+                False,
+                f"task id '{cut(tid)}' cannot name its attempts' git branches "
+                f"(phasegate/<run>/{cut(tid)}-<attempt>; it works in a worktree): {why}; "
+                f"rename the task (say '{cut(re.sub(r'[.][.]+', '.', tid))}')",
+            )
 
 
 def _inside(path: str, top: str) -> bool:
