@@ -17,7 +17,7 @@ import msgspec
 from phasegate.engine.plan.agents import RULE, paired
 from phasegate.engine.plan.check_oversight import check_gates, check_monitors, check_research
 from phasegate.engine.plan.fallbacks import check_fallbacks
-from phasegate.engine.plan.flaws import HINT_BUDGET, Flaw, Names
+from phasegate.engine.plan.flaws import HINT_BUDGET, Flaw, Names, has_cycle
 from phasegate.engine.plan.flaws import ID as _ID
 from phasegate.engine.plan.flaws import as_str as _str
 from phasegate.engine.plan.flaws import dicts as _dicts
@@ -363,27 +363,12 @@ def _check_task(
 def _check_cycles(edges: dict[str, list[str]], where: dict[str, tuple[int, int]]) -> Iterator[Flaw]:
     """Kahn's algorithm finds whether there is a cycle; networkx names each one (only then: a
     valid plan never imports it; docs/dag.md has the figures)."""
-    indegree = {t: 0 for t in edges}
-    dependents: dict[str, list[str]] = {t: [] for t in edges}
-    for t, needs in edges.items():
-        for n in needs:
-            indegree[t] += 1
-            dependents[n].append(t)
-    queue = [t for t, d in indegree.items() if d == 0]
-    seen = 0
-    while queue:
-        t = queue.pop()
-        seen += 1
-        for d in dependents[t]:
-            indegree[d] -= 1
-            if indegree[d] == 0:
-                queue.append(d)
-    if seen == len(edges):
+    if not has_cycle(edges):
         return
     import networkx as nx
 
     graph = nx.DiGraph()
-    graph.add_edges_from((t, n) for t, needs in edges.items() for n in needs if indegree[t])
+    graph.add_edges_from((t, n) for t, needs in edges.items() for n in needs)
     components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
     for comp in sorted(components, key=lambda c: min(where[t] for t in c)):
         start = min(comp, key=lambda t: where[t])

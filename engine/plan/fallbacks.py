@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from phasegate.engine.plan.flaws import Flaw, Names
+from phasegate.engine.plan.flaws import Flaw, Names, has_cycle
 from phasegate.engine.plan.flaws import as_str as _str
 from phasegate.engine.plan.flaws import dicts as _dicts
 from phasegate.engine.plan.flaws import mapping as _mapping
@@ -147,7 +147,7 @@ def _waits_forever(
             stands_in = fallback_of.get(n)
             if stands_in is not None and stands_in != t:
                 waits[t].setdefault(stands_in, ("via", n))
-    if not _has_cycle(waits):
+    if not has_cycle(waits):
         return
     import networkx as nx  # (only for a plan with a mistake: a valid plan never imports it)
 
@@ -168,25 +168,6 @@ def _waits_forever(
         shown.append(_cycle_flaw(cycle, waits, where))
     for _, flaw in sorted(shown):
         yield flaw
-
-
-def _has_cycle(waits: dict[str, dict[str, tuple[str, str]]]) -> bool:
-    """Kahn's algorithm: is there a cycle at all (cheap, for a valid plan)?"""
-    indegree = {t: len(vs) for t, vs in waits.items()}
-    waited_by: dict[str, list[str]] = {t: [] for t in waits}
-    for u, vs in waits.items():
-        for v in vs:
-            waited_by[v].append(u)
-    queue = [t for t, d in indegree.items() if d == 0]
-    seen = 0
-    while queue:
-        t = queue.pop()
-        seen += 1
-        for u in waited_by[t]:
-            indegree[u] -= 1
-            if indegree[u] == 0:
-                queue.append(u)
-    return seen != len(waits)
 
 
 def _cycle_flaw(

@@ -5,7 +5,7 @@ uses (`unknown_names`), and tolerant accessors for raw parsed data."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from phasegate.engine.plan.messages import cut
@@ -122,3 +122,25 @@ def unknown_names(text: str, known: Names, path: tuple[str | int, ...]) -> Itera
                 ),
                 f"{{{name}}}",
             )
+
+
+def has_cycle(edges: Mapping[str, Iterable[str]]) -> bool:
+    """Kahn's algorithm: do the edges (node -> the nodes it waits for, each a node of `edges`)
+    hold a cycle at all? Cheap, for a valid plan: what makes the cycle is found only then."""
+    indegree = {t: 0 for t in edges}
+    waited_by: dict[str, list[str]] = {t: [] for t in edges}
+    for t, before in edges.items():
+        for n in before:
+            indegree[t] += 1
+            waited_by[n].append(t)
+    queue = [t for t, d in indegree.items() if d == 0]
+    seen = 0
+    while queue:
+        t = queue.pop()
+        seen += 1
+        for u in waited_by[t]:
+            indegree[u] -= 1
+            if indegree[u] == 0:
+                queue.append(u)
+    return seen != len(edges)
+
