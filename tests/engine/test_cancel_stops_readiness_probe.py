@@ -46,6 +46,7 @@ def _gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # (it waits for processes: seconds)
 @pytest.mark.parametrize("how", ["signal", "command"])
 async def test_cancel_kills_a_running_probe(tmp_path: Path, how: str) -> None:
     runners: list[Runner] = []

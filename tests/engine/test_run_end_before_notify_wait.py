@@ -44,6 +44,7 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(b")") + 2 :].split()[0] not in (b"Z", b"X")
 
 
+@pytest.mark.slow  # (it waits for processes: seconds)
 @pytest.mark.parametrize("ended", ["succeeded", "cancelled"])
 async def test_the_end_is_recorded_before_notify_is_waited_for_and_ctrl_c_ends_the_wait(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], ended: str

@@ -46,6 +46,7 @@ def _pids(path: Path) -> list[int]:
     return [int(w) for w in path.read_text().split()]
 
 
+@pytest.mark.slow  # (it waits for processes: seconds)
 async def test_a_cancelled_capture_kills_its_process_group(tmp_path: Path) -> None:
     # the command and a child it started in its group, both for far longer than the test
     script = "sleep 300 & echo $! >> pids; echo $$ >> pids; wait"
@@ -72,6 +73,7 @@ phases:
 """
 
 
+@pytest.mark.slow  # (it waits for processes: seconds)
 async def test_a_monitor_check_running_as_the_run_ends_is_stopped(tmp_path: Path) -> None:
     state, _ = await run_plan(tmp_path, PLAN)
     assert state.status is RunStatus.SUCCEEDED

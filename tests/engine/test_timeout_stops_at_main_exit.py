@@ -4,6 +4,8 @@ TERM, stopped only after the plan's kill_grace)."""
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
@@ -21,6 +23,7 @@ phases:
 """
 
 
+@pytest.mark.slow  # (it waits for processes: seconds)
 async def test_cleanup_of_leftovers_is_not_a_timeout(tmp_path: Path) -> None:
     state, store = await run_plan(tmp_path, PLAN)
     d1 = state.tasks["d1"]
