@@ -4,9 +4,9 @@ TERM, stopped only after the plan's kill_grace)."""
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from phasegate.engine.model.statuses import RunStatus, TaskStatus
 
