@@ -143,4 +143,3 @@ def has_cycle(edges: Mapping[str, Iterable[str]]) -> bool:
             if indegree[u] == 0:
                 queue.append(u)
     return seen != len(edges)
-
