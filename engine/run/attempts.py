@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import signal
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -23,7 +22,13 @@ from phasegate.engine.model.secrets import LineWindow, Redactor
 from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
 from phasegate.engine.run import trees
-from phasegate.engine.run.endings import not_produced, output_paths, outside_output, results_event
+from phasegate.engine.run.endings import (
+    not_produced,
+    outcome,
+    output_paths,
+    outside_output,
+    results_event,
+)
 from phasegate.engine.run.output import Output
 from phasegate.engine.run.results import Summary
 from phasegate.engine.run.results import read as read_results
@@ -325,7 +330,13 @@ class Attempts:
         if a.handoff is not None:
             host.emit(a.handoff)
         restarted = self._restarting.pop(tid, "")
-        status, reason = self._outcome(a, result)
+        t = host.state.tasks[tid]
+        status, reason = outcome(
+            a.task, result, (t.stopping, t.stop_reason), a.timed_out, host.state.cancelling
+        )
+        missing = not_produced(task, self._values, a.cwd, result) if status == "succeeded" else ""
+        if missing:
+            status, reason = TaskStatus.FAILED, f"declared output '{missing}' was not produced"
         if restarted:
             status, reason = TaskStatus.CANCELLED, restarted
         now = host.now()
@@ -385,30 +396,6 @@ class Attempts:
             self._finished(a, result)
 
         trees.hand_off(self.worktrees, a.task.id, a.number, self._redact, self._host.now, made)
-
-    def _outcome(self, a: _Attempt, result: Exit) -> tuple[str, str]:
-        t = self._host.state.tasks[a.task.id]
-        if t.stopping:
-            return t.stopping, t.stop_reason
-        if a.timed_out:
-            return TaskStatus.TIMED_OUT, f"timed out after {a.task.timeout:g}s"
-        cancelling = self._host.state.cancelling
-        if cancelling and result.code != 0:
-            return TaskStatus.CANCELLED, cancelling
-        if result.code == 0:
-            out = not_produced(a.task, self._values, a.cwd, result)
-            if out:
-                return TaskStatus.FAILED, f"declared output '{out}' was not produced"
-            return TaskStatus.SUCCEEDED, ""
-        if result.error:
-            return TaskStatus.FAILED, result.error
-        if result.code is not None and result.code < 0:
-            try:
-                name = signal.Signals(-result.code).name
-            except ValueError:
-                name = f"signal {-result.code}"
-            return TaskStatus.FAILED, f"killed by {name}"
-        return TaskStatus.FAILED, f"exited with code {result.code}"
 
     def _retry(self, tid: str) -> None:
         del self._retry_timers[tid]

@@ -5,11 +5,13 @@ an attempt in its own git worktree, its work committed on its branch with the pa
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 
 from phasegate.engine.exec.base import Exit
 from phasegate.engine.exec.worktree import WorktreeError, Worktrees
 from phasegate.engine.model import events as ev
+from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.messages import cut
 from phasegate.engine.plan.model import Plan, Task
 from phasegate.engine.plan.template import substitute
@@ -121,3 +123,28 @@ def not_produced(task: Task, values: dict[str, str], cwd: str, result: Exit) -> 
         elif not os.path.exists(os.path.join(cwd, path)):
             return out
     return ""
+
+
+def outcome(
+    task: Task, result: Exit, stopping: tuple[str, str], timed_out: bool, cancelling: str
+) -> tuple[str, str]:
+    """An attempt's status and reason from how it ended: an operator's stop under way
+    (`stopping`: its status and reason), its timeout, the run's cancel, its exit (a success
+    whose declared outputs are missing is the caller's to judge: `not_produced`)."""
+    if stopping[0]:
+        return stopping
+    if timed_out:
+        return TaskStatus.TIMED_OUT, f"timed out after {task.timeout:g}s"
+    if cancelling and result.code != 0:
+        return TaskStatus.CANCELLED, cancelling
+    if result.code == 0:
+        return TaskStatus.SUCCEEDED, ""
+    if result.error:
+        return TaskStatus.FAILED, result.error
+    if result.code is not None and result.code < 0:
+        try:
+            name = signal.Signals(-result.code).name
+        except ValueError:
+            name = f"signal {-result.code}"
+        return TaskStatus.FAILED, f"killed by {name}"
+    return TaskStatus.FAILED, f"exited with code {result.code}"
