@@ -118,7 +118,11 @@ def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
                 "refused": [r for r in f.refused if r["gate"] == g.id],
             }
         )
-    criteria = [c for g in f.state.gates.values() for c in g.criteria]
+    # (a phase's declared outputs are the gate's evidence, shown beside its criteria: not
+    # criteria of the plan, which the count says)
+    criteria = [
+        c for g in f.state.gates.values() for c in g.criteria if c.get("kind") != "artifact"
+    ]
     passed = sum(1 for c in criteria if c.get("passed"))
     tests = [
         {"task": t.id, **{k: v for k, v in t.results.items() if k != "attempt"}}

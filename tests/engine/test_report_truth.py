@@ -408,3 +408,25 @@ async def test_a_cancelled_run_s_open_items_and_phases_read_once_each() -> None:
     phases = {p["id"]: p["status"] for p in report["performance"]["phases"]}
     assert phases == {"p1": "cancelled", "p2": "not reached"}
     assert "Forecast accuracy: 1 forecast, mean error" in text
+
+
+def test_the_qa_reports_criteria_count_leaves_out_declared_outputs() -> None:
+    # regression: `criteria passed 3/3` for a gate of 2 criteria: the phase's declared outputs,
+    # shown as the gate's evidence (`artifact` rows), were counted as criteria
+    from phasegate.engine.model import events as ev
+    from phasegate.engine.report.build import qa
+    from phasegate.engine.report.facts import gather
+
+    gates = [{"id": "g", "after": "p", "approval": "auto", "approvers": [], "quorum": 1}]
+    criteria = [
+        {"kind": "run", "spec": "true", "passed": True, "detail": ""},
+        {"kind": "file", "spec": "x", "passed": True, "detail": ""},
+        {"kind": "artifact", "spec": "dist/app.tar", "passed": True},
+    ]
+    events: list[ev.Event] = [
+        ev.RunStarted(1.0, "r", "p", "p.yaml", [{"id": "p"}], [], [], gates=gates),
+        ev.GateOpened(2.0, "g", 1, criteria, "h", "auto"),
+        ev.GateClosed(2.1, "g", "passed", "criteria passed"),
+    ]
+    found = qa(gather("r", events), {"quality_compliance": 100.0})
+    assert (found["criteria_passed"], found["criteria_total"]) == (2, 2)
