@@ -277,3 +277,16 @@ async def test_listing_a_long_interrupted_run_does_not_fold_it_whole(
     monkeypatch.setattr(client, "FOLD_AT_MOST", 10)
     many = await client.known(store, row)
     assert many.counts == {"running": 2} and many.duration == 9.0
+
+
+def test_runs_cuts_a_very_long_plan_name(pg: Run, tmp_path: Path) -> None:
+    # regression: a 150-character plan name took ten lines of its column in every listing
+    name = "p" + "x" * 150
+    (tmp_path / "l.yaml").write_text(
+        f"name: {name}\nagents: {{w: {{}}}}\nphases:\n"
+        "  - id: p\n    tasks: [{id: a, run: 'true', agent: w}]\n"
+    )
+    assert pg("run", "l.yaml", "--headless", "-q").returncode == 0
+    listed = pg("runs").stdout
+    assert name not in listed and name[:29] + "…" in listed, listed
+    assert json.loads(pg("runs", "--json").stdout)["runs"][0]["plan"] == name

@@ -360,7 +360,11 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
             [
                 [
                     r.id,
-                    r.plan_name,
+                    # (a long name cut: it took a column of many lines, and pushed every row's
+                    # start onto two; `--json` and `show` have it whole)
+                    r.plan_name
+                    if len(r.plan_name) <= PLAN_SHOWN
+                    else r.plan_name[: PLAN_SHOWN - 1] + "…",
                     shown_status(r),
                     when(r.started_at or r.created_at),
                     format_duration(r.duration),
@@ -370,6 +374,9 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
             ],
         )
     )
+
+
+PLAN_SHOWN = 30  # characters of a plan's name `runs` shows (more: cut, with an ellipsis)
 
 
 def _run_json(r: Any) -> dict[str, Any]:
