@@ -451,3 +451,25 @@ def test_the_dry_run_lists_a_phase_of_no_tasks_and_its_gate(tmp_path: Path) -> N
     at = shown.index("phase empty  2.0s → 2.0s  (0ms)")
     assert shown[at + 1] == "   ◆ gate check: passes on its criteria"
     assert shown[at + 2].startswith("phase last  2.0s → 3.0s")
+
+
+def test_the_dry_run_says_where_it_cuts_a_long_id(tmp_path: Path) -> None:
+    # regression: ids cut to their column with no mark: two with a long common start read alike
+    from phasegate.tui.cli.dryrun import render
+
+    long = "t" + "x" * 30
+    plan = _plan(
+        tmp_path,
+        f"""
+        name: cut
+        agents: {{w: {{slots: 1}}}}
+        phases:
+          - id: p
+            tasks:
+              - {{id: {long}a, run: "true", estimate: 2}}
+              - {{id: short, run: "true", estimate: 1}}
+        """,
+    )
+    shown = render(plan, as_json=False, width=80)
+    rows = [line for line in shown.splitlines() if line.startswith("  ") and "█" in line]
+    assert any("…" in row for row in rows) and any("*short " in row for row in rows), shown

@@ -56,7 +56,7 @@ def render(
             mark = "█" if x.task in critical else "▒"
             star = "*" if x.task in critical else " "
             out.append(
-                f"  {star}{safe(x.task)[:name_w]:<{name_w}} {safe(x.agent)[:10]:<10} "
+                f"  {star}{_fit(safe(x.task), name_w)} {_fit(safe(x.agent), 10)} "
                 f"{' ' * lead}{mark * bar} {format_duration(x.end - x.start)}"
             )
         for gate in plan.gates:
@@ -159,3 +159,9 @@ def _as_json(
         ],
         "unplaceable": s.unplaceable,
     }
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` in `width` columns: padded, or cut with an ellipsis (two ids with a long common
+    start were cut alike, and read as one)."""
+    return f"{text:<{width}}" if len(text) <= width else text[: width - 1] + "…"
