@@ -270,36 +270,14 @@ def _live_run(db_path: str, run_id: str, pid: int) -> Finding:
     return Finding(f"run {run_id}", "ok", f"running (engine pid {pid})")
 
 
-def _run_processes() -> dict[str, list[tuple[str, int, psutil.Process]]]:
-    """Live processes that carry a PHASEGATE_RUN_ID, by run: each with its task and attempt
-    from PHASEGATE_TASK and PHASEGATE_ATTEMPT ("" and 0 for a command of the run that is no
-    task's: a monitor's check, a gate's criterion, a probe, a research query, notify)."""
-    found: dict[str, list[tuple[str, int, psutil.Process]]] = {}
-    me = os.getpid()
-    for proc in psutil.process_iter():
-        if proc.pid == me:
-            continue
-        try:
-            env = proc.environ()
-            run_id = env.get("PHASEGATE_RUN_ID")
-            if not run_id or proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            task = env.get("PHASEGATE_TASK") or ""
-            attempt = int(env.get("PHASEGATE_ATTEMPT") or 0) if task else 0
-        except (psutil.Error, ValueError, OSError):
-            continue
-        found.setdefault(run_id, []).append((task, attempt, proc))
-    return found
-
-
 def _check_strays(conn: sqlite3.Connection) -> list[Finding]:
     """Processes that carry the PHASEGATE_RUN_ID of a run of this database that has finished or
     whose engine is dead: what a task left running (its plan said `keep_background`, or it
     escaped its engine), or a command of the run that is no task's (a monitor's check).
     Each with its pid, run, task and command, and how to stop it."""
-    procs = _run_processes()
+    procs = processes_by_run(untasked=True)
     found = []
-    for run_id, plist in sorted(procs.items()):
+    for run_id, by_task in sorted(procs.items()):
         row = conn.execute(
             "SELECT finished_at, engine_pid, engine_started FROM runs WHERE id = ?", (run_id,)
         ).fetchone()
@@ -310,7 +288,8 @@ def _check_strays(conn: sqlite3.Connection) -> list[Finding]:
             continue  # its engine lives: its tasks run
         why = "has finished" if finished is not None else "has no live engine"
         how = "" if finished is not None else f", or `phasegate resume {run_id}` takes it over"
-        for task, attempt, proc in sorted(plist, key=lambda p: (p[0], p[1], p[2].pid)):
+        listed = ((t, n, p) for (t, n), plist in sorted(by_task.items()) for p in plist)
+        for task, attempt, proc in sorted(listed, key=lambda x: (x[0], x[1], x[2].pid)):
             whose = (
                 f"its task {task} (attempt {attempt})"
                 if task

@@ -39,9 +39,11 @@ class Leftover(msgspec.Struct):
 ByTask = dict[tuple[str, int], list[psutil.Process]]
 
 
-def processes_by_run() -> dict[str, ByTask]:
+def processes_by_run(untasked: bool = False) -> dict[str, ByTask]:
     """Live processes started by phasegate engines, by run and (task, attempt), from the
-    PHASEGATE_RUN_ID, PHASEGATE_TASK and PHASEGATE_ATTEMPT their environment carries."""
+    PHASEGATE_RUN_ID, PHASEGATE_TASK and PHASEGATE_ATTEMPT their environment carries;
+    `untasked`: also the run's commands that are no task's (a monitor's check, a criterion, a
+    probe, a research query, notify), under ("", 0)."""
     found: dict[str, ByTask] = {}
     me = os.getpid()
     for proc in psutil.process_iter():
@@ -49,10 +51,10 @@ def processes_by_run() -> dict[str, ByTask]:
             continue
         try:
             env = proc.environ()
-            run_id, task = env.get("PHASEGATE_RUN_ID"), env.get("PHASEGATE_TASK")
-            if not run_id or not task or proc.status() == psutil.STATUS_ZOMBIE:
+            run_id, task = env.get("PHASEGATE_RUN_ID"), env.get("PHASEGATE_TASK") or ""
+            if not run_id or not (task or untasked) or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
-            attempt = int(env.get("PHASEGATE_ATTEMPT") or 0)
+            attempt = int(env.get("PHASEGATE_ATTEMPT") or 0) if task else 0
         except (psutil.Error, ValueError, OSError):
             continue
         found.setdefault(run_id, {}).setdefault((task, attempt), []).append(proc)
