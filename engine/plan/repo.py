@@ -72,17 +72,22 @@ def uses_worktrees(data: dict[str, Any]) -> list[tuple[str | int, ...]]:
     return found
 
 
+def workdir_of(data: dict[str, Any], base_dir: str) -> str:
+    """The plan's workdir as a run has it (Plan.base_dir): `workdir` from the plan file's
+    directory `base_dir`, or that directory."""
+    workdir = data.get("workdir")
+    if not isinstance(workdir, str):
+        return base_dir
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(workdir)))
+
+
 def worktree_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
     """`worktree: true` with a workdir that is not in a git repository with a commit."""
     places = uses_worktrees(data)
     if not places:
         return
-    workdir = data.get("workdir")
-    where = base_dir
-    if isinstance(workdir, str):
-        where = os.path.normpath(os.path.join(base_dir, os.path.expanduser(workdir)))
     try:
-        repository(where)
+        repository(workdir_of(data, base_dir))
     except ValueError as exc:
         yield Flaw(places[0], True, f"worktree: {exc}")
 
@@ -194,10 +199,9 @@ def workdir_flaws(data: dict[str, Any], base_dir: str) -> Iterator[Flaw]:
     only its last directory there)."""
     import stat
 
-    workdir = data.get("workdir")
-    if not isinstance(workdir, str):
+    if not isinstance(data.get("workdir"), str):
         return  # (the plan file's directory: it exists)
-    where = os.path.normpath(os.path.join(base_dir, os.path.expanduser(workdir)))
+    where = workdir_of(data, base_dir)
     path: tuple[str | int, ...] = ("workdir",)
     probe = where
     while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
