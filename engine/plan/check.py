@@ -351,7 +351,7 @@ def _check_task(
     for oi, out in enumerate(outputs if isinstance(outputs, list) else []):
         if isinstance(out, str):
             yield from _unknown_names(out, ctx.known, (*base, "outputs", oi))
-            if not ctx.outside and _outside(out):
+            if not ctx.outside and leaves_workdir(out):
                 yield Flaw(
                     (*base, "outputs", oi),
                     False,
@@ -382,8 +382,14 @@ def _check_cycles(edges: dict[str, list[str]], where: dict[str, tuple[int, int]]
         )
 
 
-def _outside(path: str) -> bool:
-    """Does a hand-off path leave the workdir (absolute, ~, or climbing out with ../)?"""
-    if path.startswith(("/", "~")):
+def leaves_workdir(path: str, workdir: str | None = None) -> bool:
+    """Does a hand-off path leave the workdir (~, climbing out with ../, or absolute)? With the
+    run's `workdir` (a path whose placeholders are filled in: engine/run/endings), an absolute
+    path under it stays; without (the plan's text, where `{workdir}/x` names one), none does."""
+    if path.startswith("~"):
         return True
-    return os.path.normpath(path).split(os.sep)[0] == ".."
+    if os.path.isabs(path):
+        if workdir is None:
+            return True
+        path = os.path.relpath(os.path.normpath(path), os.path.normpath(workdir))
+    return os.path.normpath(path).split(os.sep)[0] == os.pardir

@@ -12,6 +12,7 @@ from phasegate.engine.exec.base import Exit
 from phasegate.engine.exec.worktree import WorktreeError, Worktrees
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import TaskStatus
+from phasegate.engine.plan.check import leaves_workdir
 from phasegate.engine.plan.messages import cut
 from phasegate.engine.plan.model import Plan, Task
 from phasegate.engine.plan.template import substitute
@@ -82,7 +83,7 @@ def outside_output(task: Task, values: dict[str, str], workdir: str) -> str:
     filled in (`{name}.dat` with `name=../../etc/x`), leaves the workdir; "" when none does.
     The plan's check sees only the text as written; this sees the path the task would write."""
     for out, path in zip(task.outputs, output_paths(task, values), strict=True):
-        if _leaves(path, workdir):
+        if leaves_workdir(path, workdir):
             shown = f"'{cut(out)}'" + (f" is '{cut(path)}'," if path != out else "")
             return (
                 f"task '{cut(task.id)}': its output {shown} outside the workdir; a hand-off names "
@@ -101,16 +102,6 @@ def refuse_outside_outputs(plan: Plan, values: dict[str, str], workdir: str) -> 
         from phasegate.engine.model.errors import UsageError
 
         raise UsageError(f"{'; '.join(refused)}; nothing was run")
-
-
-def _leaves(path: str, workdir: str) -> bool:
-    """Does an output path leave the workdir (`~`, `..`, or absolute and not under it)?"""
-    if path.startswith("~"):
-        return True
-    if os.path.isabs(path):
-        inside = os.path.relpath(os.path.normpath(path), os.path.normpath(workdir))
-        return inside.split(os.sep)[0] == os.pardir
-    return os.path.normpath(path).split(os.sep)[0] == os.pardir
 
 
 def not_produced(task: Task, values: dict[str, str], cwd: str, result: Exit) -> str:
