@@ -111,6 +111,7 @@ class Runner:
         self._recording = False  # events can be recorded (the run is announced or taken over)
         self._ending = False  # its work is over: it records its end, and takes no command
         self._early_cancel = ""  # a cancel that came before that (Ctrl-C while starting)
+        self._closing = False  # its end recorded, the exit waits for notify commands under way
         # a command being taken: what it emits, and who sent it (as the run's socket vouches)
         self._caught: tuple[list[ev.Event], Identity] | None = None
         self._workdir = plan.base_dir
@@ -356,8 +357,8 @@ class Runner:
             if self._notifier.busy:  # (the end recorded, `runs` too, before it waits for them)
                 with contextlib.suppress(Exception):  # (a lost batch: close() raises it below)
                     await self._sink.flush()
-                self._recording, self._early_cancel = False, ""  # (a stop now ends the wait)
-                await self._notifier.close(stopped=lambda: bool(self._early_cancel))
+                self._closing = True  # (a stop now kills them: cancel())
+                await self._notifier.close()
             try:
                 await self._sink.close()  # (raises when a batch was lost: the run stays open)
                 if self.state.finished_at is not None and self.run_dir:
@@ -407,7 +408,11 @@ class Runner:
     def cancel(self, reason: str) -> None:
         """Stop the run: no new tasks, TERM every task's group (KILL after the grace period).
         A second call kills at once. Before the run is recorded (its lease, its announcement
-        or the take-over's fold under way) the cancel waits for that."""
+        or the take-over's fold under way) the cancel waits for that; once its end is recorded,
+        it stops the notify commands the engine's exit waits for."""
+        if self._closing:
+            self._notifier.stop()
+            return
         if not self._recording:
             self._early_cancel = self._early_cancel or reason
             return

@@ -29,7 +29,6 @@ from phasegate.engine.run.host import Host
 
 NOTIFY_TIMEOUT = 30.0
 SAY_AFTER = 1.0  # a wait for the commands at the engine's exit longer than this is said
-POLL = 0.05  # how often that wait looks whether the run was stopped meanwhile
 RISK = "notify"  # the key and the rule of the risk a failing command raises
 # stdin is the event's file: the command's own argv follows, each word as it is
 _STDIN = ["/bin/sh", "-c", 'exec "$@" < "$PHASEGATE_EVENT_FILE"', "phasegate-notify"]
@@ -136,26 +135,21 @@ class Notifier:
         for task in self._under_way:
             task.cancel()
 
-    async def close(self, stopped: Callable[[], bool] = lambda: False) -> None:
-        """Wait for the commands under way (each ends within NOTIFY_TIMEOUT), and kill them
-        as soon as `stopped()` says so (Ctrl-C); a wait that lasts says so, on one line."""
-        loop = asyncio.get_running_loop()
-        say_at, pending = loop.time() + SAY_AFTER, set(self._under_way)
-        while pending and not stopped():
-            _, pending = await asyncio.wait(pending, timeout=POLL)
-            if pending and say_at and loop.time() >= say_at:
-                say_at = 0.0
-                state = self._host.state
-                left = max(self._under_way.get(t, 0.0) for t in pending) - loop.time()
-                ended = f"run {state.run_id} {state.status.value}; " if state.finished_at else ""
-                print(
-                    f"phasegate: {ended}waiting for notify ({max(1, math.ceil(left))} s at most)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        if pending:
-            self.stop()
-            await asyncio.gather(*pending, return_exceptions=True)
+    async def close(self) -> None:
+        """Wait for the commands under way (each ends within NOTIFY_TIMEOUT; `stop`, a stop of
+        the run, kills them at once); a wait that lasts says so, on one line."""
+        pending = set(self._under_way)
+        if not pending:
+            return
+        _, pending = await asyncio.wait(pending, timeout=SAY_AFTER)
+        if not pending:
+            return
+        state, now = self._host.state, asyncio.get_running_loop().time()
+        left = max(self._under_way.get(t, now) for t in pending) - now
+        ended = f"run {state.run_id} {state.status.value}; " if state.finished_at else ""
+        said = f"phasegate: {ended}waiting for notify ({max(1, math.ceil(left))} s at most)"
+        print(said, file=sys.stderr, flush=True)
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _tell(self, told: dict[str, Any]) -> None:
         assert self._command is not None
