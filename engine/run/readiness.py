@@ -10,15 +10,12 @@ from typing import TYPE_CHECKING, Any
 from phasegate.engine.exec.argv import command_argv
 from phasegate.engine.exec.capture import run_capture
 from phasegate.engine.exec.executors import place
-from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.model import events as ev
 from phasegate.engine.plan.model import Checks
 from phasegate.engine.run.checks import run_checks
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from phasegate.engine.exec.base import Executor, Exit, Handle, ProcSpec
+    from phasegate.engine.exec.base import Executor
     from phasegate.engine.exec.executors import Executors
     from phasegate.engine.model.identity import Identity
     from phasegate.engine.plan.model import Plan, Task
@@ -107,17 +104,26 @@ class Readiness:
         """`executors`: where each agent's tasks run (an agent's `ready` runs there too)."""
         self._host, self._sched, self._executors = host, sched, executors
         self._values, self._workdir, self._env = values, workdir, env
-        self._probing: list[Handle] = []  # the probes' processes, while they run
-        self._asking: asyncio.Future[Any] | None = None  # the research queries, while asked
+        # the probes, then the research queries, while they run: a cancel kills their commands
+        # (run_capture kills a command's group when it is cancelled)
+        self._under_way: asyncio.Future[Any] | None = None
         self._stopped = False
 
     def stop(self) -> None:
-        """The run is cancelled: the probes still running are killed, and tell nothing."""
+        """The run is cancelled: the probes or queries still running are killed, and tell
+        nothing."""
         self._stopped = True
-        for handle in self._probing:
-            handle.kill()
-        if self._asking is not None:  # (research queries under way: killed at once)
-            self._asking.cancel()
+        if self._under_way is not None:
+            self._under_way.cancel()
+
+    async def _until_done(self, work: asyncio.Future[Any]) -> bool:
+        """Wait for `work` (stopped by `stop`); False when it was stopped."""
+        self._under_way = work
+        try:
+            await asyncio.wait({work})
+        finally:
+            self._under_way = None
+        return not work.cancelled() and not self._stopped
 
     def checks(self, scope: str, checks: Checks | None) -> str:
         """Run preconditions (`checks:` of the plan or a phase); what failed, or ""."""
@@ -133,13 +139,12 @@ class Readiness:
 
         async def probe(name: str, command: str) -> None:
             argv, command = command_argv(command, self._values)
-            executor: Executor = here
+            executor: Executor | None = None
             where = ""
             kind, key = place(host.plan.agents[name])
             if kind == "ssh" and self._executors is not None:  # probed there, over its link
                 executor, where = self._executors.for_agent(name), f" on {key}"
-            watched = _Watched(executor, self._probing)  # (a cancel kills it)
-            result = await run_capture(argv, self._workdir, self._env, PROBE_TIMEOUT, 20, watched)
+            result = await run_capture(argv, self._workdir, self._env, PROBE_TIMEOUT, 20, executor)
             if self._stopped:
                 return
             ok = result.code == 0
@@ -156,12 +161,9 @@ class Readiness:
         ready = {a: s.ready for a, s in host.plan.agents.items() if s.ready}
         if not ready or self._stopped:
             return
-        here = LocalExecutor()  # (the probes run here but over an agent's SSH link)
-        try:
-            await asyncio.gather(*(probe(a, command) for a, command in ready.items()))
-        finally:
-            self._probing.clear()
-            here.close()
+        probing = asyncio.gather(*(probe(a, command) for a, command in ready.items()))
+        if await self._until_done(probing):
+            probing.result()  # (a probe's own error goes on, as it did)
 
     async def research(self, store: Store) -> None:
         """The plan's research queries, asked as the first phase starts (in parallel)."""
@@ -175,34 +177,8 @@ class Readiness:
         asking = asyncio.ensure_future(
             ask_all(host.plan, store, run_id, values, workdir, env, host.now())
         )
-        self._asking = asking
-        try:
-            await asyncio.wait({asking})
-        finally:
-            self._asking = None
-        if asking.cancelled() or self._stopped:  # (the run stopped: its queries are killed)
+        if not await self._until_done(asking):  # (the run stopped: its queries are killed)
             return
         found = asking.result()
         for event in found:
             host.emit(event)
-
-
-class _Watched:
-    """An executor that keeps the handles of what it starts (a probe), so that a cancel can
-    kill them at once."""
-
-    def __init__(self, inner: Executor, handles: list[Handle]) -> None:
-        self._inner, self._handles = inner, handles
-
-    def start(
-        self, spec: ProcSpec, on_line: Callable[[str, str], None], on_exit: Callable[[Exit], None]
-    ) -> Handle:
-        handle = self._inner.start(spec, on_line, on_exit)
-        self._handles.append(handle)
-        return handle
-
-    def started_at(self, handle: Handle) -> float | None:
-        return self._inner.started_at(handle)
-
-    def close(self) -> None:  # (run_capture closes only an executor of its own)
-        self._inner.close()
