@@ -109,8 +109,9 @@ async def test_a_pause_budget_pauses_once_and_a_resume_goes_on_past_it(tmp_path:
     state, events = await _run(tmp_path, PAUSE, executor, operate)
     assert state.status is RunStatus.SUCCEEDED
     assert [e.by for e in events if isinstance(e, ev.RunPaused)] == ["budget"]
-    high = [e for e in events if isinstance(e, ev.RiskRaised) and e.severity == "high"]
-    assert len(high) == 1  # (once: the lessons list it once)
+    # (the machine's own pressure risks may come and go on a busy machine: only the budget's here)
+    said = [e.severity for e in events if isinstance(e, ev.RiskRaised) and e.rule == "budget"]
+    assert said == ["high"]  # (once: the lessons list it once)
     rows = [(e.kind, e.by) for e in events if isinstance(e, ev.CommandDone)]
     assert rows == [("pause", "budget"), ("resume", state.user), ("acknowledge", "budget")]
     ack = next(e for e in events if isinstance(e, ev.CommandDone) and e.kind == "acknowledge")
