@@ -12,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from phasegate.engine.client import RunRow, SQLiteStore
 from phasegate.engine.client import shown_status as _status  # (as `phasegate runs` says it)
@@ -20,6 +20,7 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.dashboard import DashboardScreen
 from phasegate.tui.dashboard.screens.help import BROWSER_KEYS, HelpScreen
+from phasegate.tui.dashboard.widgets.footer import SteadyFooter
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE, counts_glyphs
 from phasegate.tui.text import cells, safe, when
 
@@ -127,7 +128,7 @@ class BrowserScreen(Screen[None]):
         yield Static("phasegate · runs (enter opens one)", id="title")
         yield RunTable(cursor_type="row", id="runs")
         yield Input(placeholder="filter runs: id, plan, status or user", id="filter")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     async def on_mount(self) -> None:
         table = self.query_one(RunTable)

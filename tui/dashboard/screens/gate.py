@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from phasegate.engine.client.policy import (
     gate_deciders,
@@ -27,6 +27,7 @@ from phasegate.engine.model.state import GateState, PermissionState, RunState
 from phasegate.tui.dashboard.feed import RunFeed
 from phasegate.tui.dashboard.screens.ask import ReasonPrompt
 from phasegate.tui.dashboard.screens.permission import PermissionPrompt
+from phasegate.tui.dashboard.widgets.footer import SteadyFooter
 from phasegate.tui.dashboard.widgets.phases import gate_label
 from phasegate.tui.dashboard.widgets.style import GATE_STYLE
 from phasegate.tui.text import safe, when
@@ -220,7 +221,7 @@ class GatesScreen(ModalScreen[None]):
                 box.border_subtitle = "enter: answer an open one · tab: next table · esc close"
                 self.add_class("asking")  # (both tables share the box's height)
                 yield DataTable(cursor_type="row", id="permissions")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def _asking(self) -> list[PermissionState]:
         return [p for p in self.feed.state.permissions.values() if p.status == "open"]

@@ -10,10 +10,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from phasegate.engine.model.durations import format_duration
 from phasegate.tui.dashboard.feed import RunFeed
+from phasegate.tui.dashboard.widgets.footer import SteadyFooter
 from phasegate.tui.dashboard.widgets.output import OutputLog
 from phasegate.tui.dashboard.widgets.style import STATUS_STYLE
 from phasegate.tui.dashboard.widgets.tasks import tests_cell
@@ -48,7 +49,7 @@ class TaskScreen(Screen[None]):
         yield Static(id="details")
         yield OutputLog(self.feed, self.task_id, id="log")
         yield Input(placeholder="search the output", id="search")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     async def on_mount(self) -> None:
         await self._read()

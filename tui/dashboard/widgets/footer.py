@@ -54,17 +54,44 @@ def lines_of(keys: list[Widget], room: int) -> list[list[Widget]]:
     return lines
 
 
+class SteadyFooter(Footer):
+    """Textual's footer, built again only when what it shows changed. Textual's rebuilds its
+    keys (a widget each, styled anew) at every change of the screen's bindings: a focus moved, a
+    key enabled or not, a run's event that asks the keys again, though none of them changed."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._shown: object = None  # what the keys were last built from
+
+    def _showing(self) -> object:
+        """What the keys are built from: the screen's shown bindings, the terminal's size."""
+        keys = tuple(
+            (key, b.key, b.action, b.description, b.key_display, enabled, tooltip)
+            for key, (_, b, enabled, tooltip) in self.screen.active_bindings.items()
+            if b.show or key == self.app.COMMAND_PALETTE_BINDING
+        )
+        return (keys, tuple(self.app.size), self.show_command_palette, self.compact)
+
+    async def recompose(self) -> None:
+        if self.is_attached and self._bindings_ready:
+            showing = self._showing()
+            if showing == self._shown and self.children:
+                return
+            self._shown = showing
+        await super().recompose()
+
+
 class FooterRow(HorizontalGroup):
     """One line of a footer of two."""
 
     DEFAULT_CSS = "FooterRow { width: 1fr; height: 1; }"
 
 
-class KeyFooter(Footer):
+class KeyFooter(SteadyFooter):
     DEFAULT_CSS = f"KeyFooter.-rows {{ layout: vertical; height: {ROWS}; }}"
 
     def __init__(self, give_way: tuple[str, ...] = (), **kw: object) -> None:
-        super().__init__(compact=True, **kw)  # type: ignore[arg-type]
+        super().__init__(compact=True, **kw)
         self.give_way = give_way
         self._laid_for = (0, 0)  # the size the keys were last chosen for
         self._lines = 1  # the lines they took at that size (kept: the table's rows stay put)
