@@ -129,12 +129,16 @@ async def take_over(
     policy is `ask` (rerun, adopt or skip). An attempt is adopted when its process lives on with
     its recorded start time, or has ended and left its exit status; else it runs again.
     Processes of a task that is not adopted are stopped before anything starts again, so
-    nothing of the dead engine is left running. `remote`: tasks of agents on other hosts,
+    nothing of the dead engine is left running, nor its commands that are no task's (a gate's
+    criterion under way would otherwise run twice). `remote`: tasks of agents on other hosts,
     settled by their executor instead (engine/run/takeover.py). `grace`: TERM to KILL for
     what is stopped (the plan's `kill_grace`).
     """
     entries: list[dict[str, object]] = []
-    procs = run_processes(run_id)
+    procs = processes_by_run(untasked=True).get(run_id, {})
+    # the dead engine's commands that are no task's (a gate's criterion, a monitor's check, a
+    # probe: they would run twice beside the new engine's), not those this engine has started
+    procs[("", 0)] = [p for p in procs.get(("", 0), []) if not _ours(p)]
     # processes of the run whose task the fold does not know (PHASEGATE_RUN_ID says whose they
     # are): stopped all the same, so that nothing of the dead engine is left running
     stop = {
@@ -166,6 +170,14 @@ async def take_over(
     if stop:
         await stop_groups(stop, grace)
     return entries
+
+
+def _ours(proc: psutil.Process) -> bool:
+    """Is `proc` under this process (or gone: nothing to stop)."""
+    try:
+        return any(parent.pid == os.getpid() for parent in proc.parents())
+    except psutil.Error:
+        return True
 
 
 def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str]:

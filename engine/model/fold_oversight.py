@@ -67,9 +67,13 @@ def phase_rewound(s: RunState, e: ev.PhaseRewound) -> None:
 
 
 def risk_raised(s: RunState, e: ev.RiskRaised) -> None:
+    """A risk raised, or said again while it holds (grown, or with what it says now): then it
+    says the new words but keeps the time it was first raised. One that cleared starts anew."""
     severity = read_enum(Severity, e.severity, s, f"risk '{e.key}'")
+    known = s.risks.get(e.key)
+    first = known.raised_at if known is not None and known.open else e.ts
     s.risks[e.key] = RiskState(
-        e.key, e.rule, severity, e.subject, e.message, e.action, e.ts, None, e.evidence
+        e.key, e.rule, severity, e.subject, e.message, e.action, first, None, e.evidence
     )
 
 

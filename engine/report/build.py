@@ -242,16 +242,26 @@ def _paused(f: Facts) -> float:
     return covered(spans + f.down, f.start, f.end) - down
 
 
+FORECAST_KEYS = ("recorded", "mean_error", "worst", "note")  # `forecasts`: always these
+
+
 def _accuracy(f: Facts) -> dict[str, Any]:
-    """How far the recorded forecasts of the run's end were from its actual end."""
+    """How far the recorded forecasts of the run's end were from its actual end, always with
+    the same keys (FORECAST_KEYS), so that a script can read them: `recorded` the forecasts
+    compared (0: none), `mean_error` and `worst` in seconds (None without one), `note` why
+    there is none ("" when there are)."""
     errors = []
     for ts, data in f.forecasts:
-        eta = data.get("eta") or data.get("run_eta")
+        eta = data.get("eta", data.get("run_eta"))  # (0: nothing left, a forecast too)
         if isinstance(eta, int | float) and f.state.finished_at is not None:
             errors.append(abs(ts + eta - f.state.finished_at))
-    if not errors:
-        return {"recorded": 0, "note": "no forecasts recorded"}
-    return {"recorded": len(errors), "mean_error": sum(errors) / len(errors), "worst": max(errors)}
+    if errors:
+        mean, worst, note = sum(errors) / len(errors), max(errors), ""
+    elif f.forecasts and f.state.finished_at is None:
+        mean, worst, note = None, None, "the run has not ended: no end to compare them with"
+    else:
+        mean, worst, note = None, None, "no forecasts recorded"
+    return {"recorded": len(errors), "mean_error": mean, "worst": worst, "note": note}
 
 
 def summary(f: Facts) -> dict[str, Any]:
@@ -263,7 +273,11 @@ def summary(f: Facts) -> dict[str, Any]:
         "reason": s.reason,
         "started_at": s.started_at,
         "finished_at": s.finished_at,
+        # wall time, start to end, as `runs` and `show` give it; `engine_down`: the part of
+        # it no engine ran the run (a crash until its take-over), which the performance
+        # report leaves out of its duration
         "duration": f.end - f.start,
+        "engine_down": f.end - f.start - f.alive(f.start, f.end),
         "counts": s.counts(),
         "failed": [t.id for t in s.tasks.values() if t.status.value in BAD],
         "usage": {k: v for k, v in s.usage.items() if k != "cost_sources"},

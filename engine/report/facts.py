@@ -205,6 +205,22 @@ class Facts(msgspec.Struct):
         ok = g is not None and g.status.value in DECIDED and g.closed_at is not None
         return ok and gate not in self.undecided
 
+    def gate_waits(self) -> dict[str, float]:
+        """Each gate's wait for people in the run, as the dry run and the forecast expect it
+        (history, engine/report/knowledge.py): every opening's, from its opening to its
+        decision (a gate rejected, then opened again when its phase ran again or after an
+        amendment, waited each time), for a gate whose last opening was decided (`decided`);
+        an opening the run's stop left undecided adds nothing."""
+        out: dict[str, float] = {}
+        for gate, spans in self.gate_open.items():
+            if self.decided(gate):
+                out[gate] = sum(
+                    closed - opened
+                    for opened, closed, outcome in spans
+                    if closed is not None and outcome != NOT_DECIDED
+                )
+        return out
+
     def gate_status(self, gate: str) -> str:
         """A gate's status as a report states it: in a run that has ended, one still waiting
         for its phase was never reached, one still open (or closed by the stop: `undecided`)

@@ -72,9 +72,11 @@ async def learn(
     # how long each manual gate waited for its decision: the forecast and the dry run expect
     # it. Only a wait that ended in a decision (people's, or its timeout rule's): one the run's
     # stop cut short (a cancel, SIGTERM, Ctrl-C) says nothing of how long approvers take
-    for g in f.state.gates.values():
-        if g.approval == "manual" and g.opened_at is not None and f.decided(g.id):
-            took[gate_key(g.id)] = (g.closed_at or g.opened_at) - g.opened_at
+    # (every opening's: a gate rejected, then opened again, held the run each time)
+    manual = {g.id for g in f.state.gates.values() if g.approval == "manual"}
+    for gate, waited in f.gate_waits().items():
+        if gate in manual:
+            took[gate_key(gate)] = waited
     # what each succeeded task's coding agents cost: budgets admit its next runs with it
     for t in f.state.tasks.values():
         spent = float(t.usage.get("cost_usd", 0.0)) if t.usage.get("cost_source") else 0.0

@@ -205,6 +205,7 @@ def plan_report(
             "status": "planned",
             "reason": "",
             "duration": None,
+            "engine_down": None,
             "counts": {},
         },
         "coordination": build.coordination(plan, None, values_of(plan, given or {}), found),

@@ -66,7 +66,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"Reason: {md(s['reason'])}", ""]
     counts = ", ".join(f"{n} {k}" for k, n in s["counts"].items() if n)
     if counts:
-        lines += [f"Duration {_num(s['duration'])}; tasks: {md(counts)}", ""]
+        down = s.get("engine_down") or 0.0
+        part = f" (of which {_num(down)} engine down)" if down > 0 else ""
+        lines += [f"Duration {_num(s['duration'])}{part}; tasks: {md(counts)}", ""]
     if s.get("usage"):
         lines += [f"Spent by coding agents: {md(spend(s['usage']))}", ""]
     if "metrics" in report:
@@ -318,7 +320,7 @@ def performance_md(p: dict[str, Any]) -> list[str]:
             "",
         ]
     else:
-        lines += ["Forecast accuracy: no forecasts recorded", ""]
+        lines += [f"Forecast accuracy: {md(fc.get('note') or 'no forecasts recorded')}", ""]
     return lines
 
 

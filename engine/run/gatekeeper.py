@@ -16,12 +16,29 @@ from phasegate.engine.model.identity import Identity
 from phasegate.engine.model.state import RunState
 from phasegate.engine.model.statuses import GateStatus
 from phasegate.engine.plan.model import Gate
-from phasegate.engine.run.gates import artifacts, evaluate, evidence_hash, judge, outcome_of
+from phasegate.engine.run.gates import (
+    artifacts,
+    evaluate,
+    evidence_hash,
+    judge,
+    outcome_of,
+    stopped,
+)
 from phasegate.engine.run.notify import RISK
 
 # what `run` returns for a gate the run's stop left waiting: no outcome, never stored (the gate
-# stays open, which a report of the ended run calls "not decided")
+# stays open, which a report of the ended run calls "not decided"; one whose criteria the stop
+# cut short opens so, its evidence naming the criterion killed)
 STOPPED = "stopped"
+
+
+def _the_run_stopped(cancelling: str) -> str:
+    """`the run was cancelled by root`, `the run was cancelled (stopped by SIGTERM)`."""
+    if not cancelling:
+        return "the run was cancelled"
+    if cancelling.startswith("cancelled "):
+        return f"the run was {cancelling}"
+    return f"the run was cancelled ({cancelling})"
 
 
 class Host(Protocol):
@@ -74,15 +91,30 @@ class GateKeeper:
         # (a notify command that failed tells of the people, not of the work: not evidence)
         open_risks = [r for r in host.state.risks.values() if r.open and r.rule != RISK]
         tested = {t.id: t.results for t in host.state.tasks.values() if t.results}
+        found_so_far: list[dict[str, Any]] = []
         checking = asyncio.ensure_future(
-            evaluate(gate.criteria, self._workdir, self._env(), self._values, open_risks, tested)
+            evaluate(
+                gate.criteria,
+                self._workdir,
+                self._env(),
+                self._values,
+                open_risks,
+                tested,
+                found_so_far,
+            )
         )
         self._checking.add(checking)
         try:
             await asyncio.wait({checking})
         finally:
             self._checking.discard(checking)
-        if checking.cancelled():  # (the run stopped while its criteria ran: killed, not opened)
+        if checking.cancelled():
+            # the run stopped while its criteria ran: the one under way was killed, a failed
+            # check that says so. The gate holds that evidence, undecided (nobody is asked:
+            # `auto`), as a gate the stop leaves waiting for people is
+            results = stopped(found_so_far, _the_run_stopped(host.state.cancelling))
+            digest = evidence_hash(gate.id, attempt, results)
+            host.emit(ev.GateOpened(host.now(), gate.id, attempt, results, digest, "auto"))
             return STOPPED, host.state.cancelling or "the run stopped"
         results = checking.result()
         failed = [r for r in results if not r["passed"]]
@@ -123,7 +155,7 @@ class GateKeeper:
     def cancel_all(self, reason: str) -> None:
         """The run stops: the gates waiting for people are left undecided (still open); the
         criteria being checked are stopped (their commands killed: a criterion may take
-        minutes)."""
+        minutes), their gate left undecided with the criterion killed as a failed check."""
         for checking in self._checking:
             checking.cancel()
         for fut in self._waiting.values():

@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # (the dashboard decides gates without the plan model: start-
     from phasegate.engine.plan.model import Criterion, Gate, TestsCriterion
 
 CRITERION_TIMEOUT = 600.0
+# the detail of a criterion whose command is under way (what one the run's stop killed keeps)
+STOPPED = "under way"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -55,21 +57,23 @@ async def evaluate(
     values: dict[str, str],
     open_risks: Sequence[RiskState] = (),
     results_of: Mapping[str, dict[str, Any]] | None = None,
+    results: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every criterion; each result is {kind, spec, passed, detail}. `no_risks: LEVEL`
     passes when no risk at LEVEL or above is open in the run; `tests` reads `results` (task ->
-    its last attempt's test results, from the fold: `results_of`)."""
-    results = []
+    its last attempt's test results, from the fold: `results_of`).
+    `results`: the list to fill in, so that a caller whose evaluation is cancelled (the run
+    stops) knows what was found so far: the criterion under way is its last, `STOPPED`."""
+    results = [] if results is None else results
     for c in criteria:
-        if c.run is not None:
-            argv, command = command_argv(c.run, values)
-            done = await run_capture(argv, workdir, env, CRITERION_TIMEOUT, keep=20)
-            ok = done.code == 0
-            said = f": {done.error}" if done.error else ""  # (its last lines, if it printed)
-            detail = "exit 0" if ok else f"exit {done.code}{said}"
-            results.append({"kind": "run", "spec": command, "passed": ok, "detail": detail})
-        elif c.metric is not None:
-            results.append(await _metric(c.metric, workdir, env, values))
+        if c.run is not None or c.metric is not None:
+            kind = "run" if c.run is not None else "metric"
+            _, command = command_argv(c.run or str((c.metric or {}).get("run", "")), values)
+            results.append({"kind": kind, "spec": command, "passed": False, "detail": STOPPED})
+            if c.run is not None:  # (its entry is what the command said, once it ends)
+                results[-1] = await _run(c.run, workdir, env, values)
+            elif c.metric is not None:
+                results[-1] = await _metric(c.metric, workdir, env, values)
         elif c.file is not None:
             path = os.path.join(workdir, substitute(c.file, values))
             size = os.path.getsize(path) if os.path.isfile(path) else -1
@@ -95,6 +99,35 @@ async def evaluate(
         elif c.tests is not None:
             results.append(judge_tests(c.tests, (results_of or {}).get(c.tests.of) or {}))
     return results
+
+
+async def _run(
+    run: str, workdir: str, env: dict[str, str], values: dict[str, str]
+) -> dict[str, Any]:
+    argv, command = command_argv(run, values)
+    done = await run_capture(argv, workdir, env, CRITERION_TIMEOUT, keep=20)
+    ok = done.code == 0
+    if done.code is None:  # (killed by its timeout, or never started: says which)
+        detail = _unfinished(done.error)
+    else:
+        said = f": {done.error}" if done.error else ""  # (its last lines, if it printed)
+        detail = "exit 0" if ok else f"exit {done.code}{said}"
+    return {"kind": "run", "spec": command, "passed": ok, "detail": detail}
+
+
+def _unfinished(error: str) -> str:
+    """The detail of a criterion's command with no exit status: run_capture's `timed out after
+    600s` (it was killed), or why it could not start."""
+    if error == f"timed out after {CRITERION_TIMEOUT:g}s":
+        return f"was stopped: it ran past the criteria's timeout of {CRITERION_TIMEOUT:g}s"
+    return f"did not run: {error}" if error else "did not run"
+
+
+def stopped(results: list[dict[str, Any]], why: str) -> list[dict[str, Any]]:
+    """The evidence of criteria the run's stop (`why`) cut short (evaluate's `results` so far):
+    the criterion under way was killed, a failed check that says so (those after it never
+    ran)."""
+    return [r | {"detail": f"was stopped: {why}"} if r["detail"] == STOPPED else r for r in results]
 
 
 def judge_tests(spec: TestsCriterion, found: dict[str, Any]) -> dict[str, Any]:
@@ -131,6 +164,9 @@ async def _metric(
     done = await run_capture(argv, workdir, env, CRITERION_TIMEOUT, keep=200)
     numbers = [n for line in done.lines for n in _NUMBER.findall(line)]
     result: dict[str, Any] = {"kind": "metric", "spec": command, "passed": False}
+    if done.code is None:  # (killed by its timeout, or never started)
+        result["detail"] = _unfinished(done.error)
+        return result
     if done.code != 0 or not numbers:
         result["detail"] = f"exit {done.code}" if done.code != 0 else "printed no number"
         return result

@@ -46,7 +46,9 @@ async def test_a_cancel_stops_a_gates_criterion_under_way(tmp_path: Path) -> Non
     state, store = await operated(tmp_path, plan, operator)
     assert state.status is RunStatus.CANCELLED
     events = [e for _, e in await store.read_events("run1")]
-    assert not any(isinstance(e, ev.GateOpened) for e in events)  # (it never opened)
+    opened = [e for e in events if isinstance(e, ev.GateOpened)]  # (undecided: nobody asked)
+    assert [e.approval for e in opened] == ["auto"], opened
+    assert opened[0].criteria[0]["detail"].startswith("was stopped:"), opened
     assert _running(f"sleep {marker}") == []  # (its command was killed)
 
 

@@ -197,7 +197,8 @@ async def test_a_stop_while_the_gate_s_criteria_run_leaves_it_undecided(tmp_path
     )
     await helper
     assert state.status is RunStatus.CANCELLED
-    # (its criterion stopped with the run: the gate never opened, nobody decided it)
-    assert state.gates["review"].status == "waiting"
-    assert not [e for _, e in await store.read_events("run1") if isinstance(e, ev.GateOpened)]
+    # (its criterion stopped with the run: the gate holds that evidence, nobody decided it)
+    assert state.gates["review"].status == "open"
+    said = state.gates["review"].criteria
+    assert said[0]["detail"] == "was stopped: the run was cancelled (stopped by SIGTERM)", said
     assert not [e for _, e in await store.read_events("run1") if isinstance(e, ev.GateClosed)]

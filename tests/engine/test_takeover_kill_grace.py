@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+
+import psutil
 
 from phasegate.engine.durable.recovery import take_over
 from phasegate.engine.model import events as ev
@@ -55,3 +58,31 @@ async def test_take_over_kills_after_the_grace_it_is_given(tmp_path: Path) -> No
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+async def test_take_over_stops_the_dead_engine_s_gate_criterion(tmp_path: Path) -> None:
+    """A gate's criterion under way when the engine died (a `make test` of minutes) ran on
+    beside the one the new engine started: twice at once. It carries only the run's id."""
+    _, store = await run_plan(tmp_path, PLAN, ScriptedExecutor())
+    state = project(e for _, e in await store.read_events("run1"))
+    run_id = f"run-c-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, PHASEGATE_RUN_ID=run_id)
+    env.pop("PHASEGATE_TASK", None)
+    # (the dead engine's: not under this process, as the new engine's own commands are)
+    launcher = subprocess.run(
+        [sys.executable, "-c", f"import subprocess, sys; p = subprocess.Popen([sys.executable, "
+         f"'-c', {IGNORES_TERM!r}], start_new_session=True, stdout=subprocess.DEVNULL, "
+         "stderr=subprocess.DEVNULL); "
+         "print(p.pid)"],
+        env=env, capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    orphan = psutil.Process(int(launcher.stdout))
+    try:
+        assert orphan.is_running() and os.getpid() not in [p.pid for p in orphan.parents()]
+        entries = await take_over(state, run_id, {}, {}, grace=0.2)
+        assert entries == []  # (no task of the run was in flight)
+        orphan.wait(timeout=10)  # (psutil.TimeoutExpired: it runs on)
+        assert not orphan.is_running()
+    finally:
+        with contextlib.suppress(psutil.Error):
+            orphan.kill()

@@ -40,6 +40,8 @@ async def test_a_risk_said_again_replaces_its_row_and_one_that_cleared_keeps_it(
         await feed.drain()
         mine = [(r.severity, r.message.split(" →")[0]) for r in feed.risks if r.key == KEY]
         assert mine == [("high", "running 4.0s")] and len(feed.risks) == before + 1
+        held = [r.cleared(feed.state) for r in feed.risks if r.key == KEY]
+        assert held == [None]  # (it holds: no row of it reads "cleared")
         await store.write_batch(
             run_id,
             [
@@ -50,6 +52,8 @@ async def test_a_risk_said_again_replaces_its_row_and_one_that_cleared_keeps_it(
         await feed.drain()
         mine = [(r.severity, r.message.split(" →")[0]) for r in feed.risks if r.key == KEY]
         assert mine == [("high", "running 4.0s"), ("medium", "running 2.5s")]
+        held = [r.cleared(feed.state) for r in feed.risks if r.key == KEY]
+        assert held == ["", None]  # (the first cleared before the new raise, which holds)
         # a dashboard opened later, from a snapshot, shows the same rows
         events = await store.read_events(run_id)
         state = project(e for _, e in events)

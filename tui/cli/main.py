@@ -332,9 +332,8 @@ def _absent(path: str) -> bool:
 )
 def runs(db: str | None, as_json: bool, limit: int | None) -> None:
     """List runs, newest first."""
-    from phasegate.engine.client import known, shown_status
-    from phasegate.engine.model.durations import format_duration
-    from phasegate.tui.text import counts_text, table, when
+    from phasegate.engine.client import known
+    from phasegate.tui.cli.views import runs_table
 
     async def go() -> list[Any]:
         store = await _open(db)
@@ -354,29 +353,7 @@ def runs(db: str | None, as_json: bool, limit: int | None) -> None:
         where = f" (no database at {path})" if missing else ""
         click.echo(f"no runs yet{where}; start one with `phasegate run PLAN --headless`")
         return
-    click.echo(
-        table(
-            ["id", "plan", "status", "started", "duration", "tasks"],
-            [
-                [
-                    r.id,
-                    # (a long name cut: it took a column of many lines, and pushed every row's
-                    # start onto two; `--json` and `show` have it whole)
-                    r.plan_name
-                    if len(r.plan_name) <= PLAN_SHOWN
-                    else r.plan_name[: PLAN_SHOWN - 1] + "…",
-                    shown_status(r),
-                    when(r.started_at or r.created_at),
-                    format_duration(r.duration),
-                    counts_text(r.counts),
-                ]
-                for r in rows
-            ],
-        )
-    )
-
-
-PLAN_SHOWN = 30  # characters of a plan's name `runs` shows (more: cut, with an ellipsis)
+    click.echo(runs_table(rows))
 
 
 def _run_json(r: Any) -> dict[str, Any]:

@@ -28,11 +28,12 @@ class Risk:
 
     def cleared(self, state: RunState) -> str | None:
         """None while it holds; once cleared, when (`HH:MM:SS`, or "" when the rule has raised
-        it again since, and only the newest time is known)."""
+        it again since, and only the newest time is known). A row of a risk said again while it
+        held (grown) is newer than the time it was first raised: it holds with it."""
         held = state.risks.get(self.key) if self.key else None
         if held is None:
             return None
-        if held.raised_at != self.ts:
+        if self.ts < held.raised_at:
             return ""  # (raised again since: this one cleared before)
         if held.cleared_at is None:
             return None
