@@ -67,7 +67,7 @@ def test_the_dashboard_starts_without_the_plan_model() -> None:
 
 def test_reading_runs_parses_no_plan(tmp_path: Path) -> None:
     """`show`, `runs`, `logs`, `diff` and `doctor` read what runs recorded: none of them builds
-    a plan, so none pays for the plan model and YAML."""
+    a plan, so none pays for the plan model and YAML; but `doctor`, none for psutil either."""
     db = str(tmp_path / "runs.db")
     for _ in range(2):  # (two runs of the plan: `diff last` compares them)
         ran = subprocess.run(
@@ -93,6 +93,9 @@ def test_reading_runs_parses_no_plan(tmp_path: Path) -> None:
         ["diff", "last"],
         ["doctor"],
     ):
+        heavy = ["phasegate.engine.plan.model", "yaml"]
+        if command != ["doctor"]:  # (psutil and the doctor's checks: a quarter of show's start)
+            heavy += ["psutil", "phasegate.engine.durable.doctor"]
         code = (
             "import sys\n"
             "from phasegate.tui.cli.main import main\n"
@@ -101,7 +104,7 @@ def test_reading_runs_parses_no_plan(tmp_path: Path) -> None:
             "    main()\n"
             "except SystemExit as exc:\n"
             "    assert not exc.code, exc.code\n"
-            "heavy = [n for n in ('phasegate.engine.plan.model', 'yaml') if n in sys.modules]\n"
+            f"heavy = [n for n in {heavy!r} if n in sys.modules]\n"
             "assert not heavy, heavy\n"
         )
         _in_a_fresh_interpreter(code, command)

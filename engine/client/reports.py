@@ -3,7 +3,8 @@ the facts and success metrics `show` prints, refreshing a run's lessons, and `do
 
 from __future__ import annotations
 
-from phasegate.engine.durable.doctor import diagnose as diagnose
+from typing import TYPE_CHECKING
+
 from phasegate.engine.report import make as make
 from phasegate.engine.report.build import KINDS as KINDS
 from phasegate.engine.report.diff import compare as compare
@@ -14,3 +15,14 @@ from phasegate.engine.report.facts import gather as gather
 from phasegate.engine.report.facts import left_undecided as left_undecided
 from phasegate.engine.report.knowledge import learn as learn
 from phasegate.engine.report.measures import metrics as metrics
+
+if TYPE_CHECKING:
+    from phasegate.engine.durable.doctor import Finding
+
+
+def diagnose(db_path: str) -> list[Finding]:
+    """`phasegate doctor`'s findings (engine/durable/doctor.py: imported here, not by the
+    commands that read runs: psutil and the doctor's checks are a tenth of their start-up)."""
+    from phasegate.engine.durable.doctor import diagnose as found
+
+    return found(db_path)
