@@ -133,3 +133,21 @@ def test_help_pays_only_for_the_command_table() -> None:
         "assert not heavy, heavy\n"
     )
     _in_a_fresh_interpreter(code, ["--help"])
+
+
+def test_validate_pays_for_the_plan_only(tmp_path: Path) -> None:
+    """`phasegate validate` loads and checks a plan: neither asyncio nor the store, which reading
+    and steering runs need (the package engine.client imported them for every command, a
+    third of validate's start-up)."""
+    code = (
+        "import sys\n"
+        "from phasegate.tui.cli.main import main\n"
+        f"sys.argv = ['phasegate', 'validate', {str(_one_task(tmp_path))!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = [n for n in ('asyncio', 'sqlite3', 'aiosqlite') if n in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    _in_a_fresh_interpreter(code, ["validate"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-import phasegate.engine.client as client
+import phasegate.engine.client.runs as client
 from phasegate.engine.client import NoAnswer, SQLiteStore, deliver
 from phasegate.engine.model import commands as cmd
 from phasegate.engine.store.base import RunRow

@@ -254,7 +254,7 @@ async def test_listing_a_long_interrupted_run_does_not_fold_it_whole(
     """`runs` folds an interrupted run's events for its counts only when they are few (after
     its newest snapshot); beyond FOLD_AT_MOST the row's counts stand, and its time still runs to
     its newest event. (A 200,000-event run without a snapshot made `runs` take 2 s.)"""
-    from phasegate.engine import client
+    from phasegate.engine.client import runs as client
     from phasegate.engine.store import MemoryStore
 
     t0 = 1_700_000_000.0
