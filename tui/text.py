@@ -22,6 +22,7 @@ __all__ = [
     "table",
     "terminal_width",
     "when",
+    "whole_table",
 ]
 
 
@@ -134,8 +135,24 @@ def table(
         widths = (
             _fit(widths, words, limit) or _fit(widths, [len(h) for h in headers], limit) or widths
         )
+    return _render(headers, rows, widths, max_lines)
+
+
+def _render(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: list[int],
+    max_lines: int | None,
+    alone: bool = False,
+) -> str:
+    """The table's lines, its columns `widths` wide: a cell wider than its column wraps inside
+    it; with `alone`, a first cell wider than its column is on a line of its own, the rest
+    of its row on the next line (as `df` has a long file system's name)."""
     lines = ["  ".join(_pad(h.upper(), w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for r in rows:  # (a cell wider than its column wraps inside it: only once narrowed)
+    for r in rows:
+        if alone and r and cells(r[0]) > widths[0]:
+            lines.append(r[0])
+            r = ["", *r[1:]]
         parts = [_wrap(c, w) if cells(c) > w else [c] for c, w in zip(r, widths, strict=False)]
         if max_lines is not None:
             parts = [_cut(p, w, max_lines) for p, w in zip(parts, widths, strict=False)]
@@ -145,6 +162,71 @@ def table(
                 "  ".join(_pad(c, w) for c, w in zip(shown, widths, strict=False)).rstrip()
             )
     return "\n".join(lines)
+
+
+def whole_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    whole: set[int],
+    width: int | None = None,
+    max_lines: int | None = None,
+) -> str:
+    """`table`, for a table whose columns `whole` (ids, statuses, times, durations) must be
+    read whole: on a terminal too narrow for it (`width`: its columns; default: standard
+    output's, when it is one) they are never wrapped nor narrowed; the other columns (free
+    text) wrap between their words, and a word too long for what is left of the width is
+    cut, with an ellipsis. When the first column is whole, an id of it too long to leave the
+    others room is shown whole on a line of its own, the rest of its row on the next line,
+    under the headers (`table` alone narrowed every column to fit such an id, and wrapped
+    it, the statuses and the times inside theirs). A pipe gets one line a row, as `table`
+    gives it; on a terminal too narrow for the whole columns themselves, it is `table`'s."""
+    limit = terminal_width() if width is None else width
+    rows = [[one_line(c) for c in r] for r in rows]
+    natural = [max([len(h), *(cells(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    gap = 2 * (len(headers) - 1)
+    if limit is None or sum(natural) + gap <= limit:
+        return table(headers, rows, width=limit, max_lines=max_lines)
+    free = [i for i in range(len(headers)) if i not in whole]
+    # each free column's longest word, and the least it is narrowed to (its header, or
+    # MIN_COLUMN; less when all it holds is narrower)
+    most = {
+        i: max([len(headers[i]), *(cells(w) for r in rows for w in r[i].split(" "))]) for i in free
+    }
+    least = {i: min(natural[i], max(MIN_COLUMN, len(headers[i]))) for i in free}
+    widths = list(natural)
+    lead = 0 in whole
+    if lead:  # (the first column as wide as its longest cell that leaves the others room)
+        room = limit - gap - sum(natural[i] for i in whole if i) - sum(least.values())
+        fits = [cells(r[0]) for r in rows if cells(r[0]) <= room]
+        widths[0] = max([len(headers[0]), *fits])
+    room = limit - gap - sum(widths[i] for i in whole)
+    if room < sum(least.values()):
+        return table(headers, rows, width=limit, max_lines=max_lines)
+    # the longest words cut first, until they fit, each column kept its least width
+    while sum(max(most[i], least[i]) for i in free) > room:
+        i = max(free, key=lambda k: (most[k] > least[k], most[k], k))
+        most[i] -= 1
+    rows = [
+        [c if i in whole else " ".join(_cut_word(w, most[i]) for w in c.split(" ")) for i, c in
+         enumerate(r)]
+        for r in rows
+    ]  # fmt: skip
+    for i in free:
+        widths[i] = max([len(headers[i]), *(cells(r[i]) for r in rows)])
+    over = sum(widths) + gap - limit
+    while over > 0:  # then the widest free column narrowed, never below its longest word
+        i = max(free, key=lambda k: (widths[k] > max(most[k], least[k]), widths[k], k))
+        widths[i] -= 1
+        over -= 1
+    return _render(headers, rows, widths, max_lines, alone=lead)
+
+
+def _cut_word(word: str, room: int) -> str:
+    """`word` as it is, or cut to `room` columns with an ellipsis when it is wider."""
+    if cells(word) <= room:
+        return word
+    end = next(i for i in range(len(word), -1, -1) if cells(word[:i]) < room)
+    return word[:end] + "…"
 
 
 def _cut(lines: list[str], room: int, most: int) -> list[str]:

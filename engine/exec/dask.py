@@ -89,7 +89,11 @@ class DaskExecutor:
             set_as_default=False,
             timeout=CONNECT_TIMEOUT,
         )
-        allowed = await client.run_on_scheduler(dask_worker.allowed_failures)
+        try:
+            allowed = await client.run_on_scheduler(dask_worker.allowed_failures)
+        except BaseException:  # (a scheduler that answers but cannot run it: not connected)
+            await _close(client)
+            raise
         if allowed != 0:  # (a task Dask starts again elsewhere is stopped and lost all the same)
             print(
                 f"phasegate: the Dask scheduler at {self.address} lets a task survive {allowed} "

@@ -7,7 +7,10 @@ worker's) before a worker thread starts its command: it has started when the wor
 before it started the task (the scheduler holds no mark of its start: `_marked`) loses nothing:
 the task is submitted again (`requeued`), and never counted lost; one that dies once the command
 may have started makes the task lost (`Exit(None, "lost: ...")`), into its retry policy: a task
-is never run twice by phasegate's doing.
+is never run twice by phasegate's doing. A worker the scheduler no longer counts (dropped after a
+missed heartbeat, its process alive) refuses to start it (`dask_worker.mark_started`): submitted
+again too. A scheduler that cannot be reached starts nothing: the task fails "not started: ...",
+into its retry policy.
 
 Imports no distributed at the top (it is imported by the executor, which does): distributed is an
 extra, and the engine's modules import without it.
@@ -72,7 +75,7 @@ class DaskTask:
         self.submitted = time.time()  # (epoch) when it was handed to Dask
         self.started: float | None = None  # (epoch) when the engine heard its command started
         self.requeued = 0  # times a worker died before it started it: submitted again
-        self._last_worker = "?"  # the worker that last died with it queued
+        self._again = ""  # why it was last submitted again
         self._starts: list[Callable[[], None]] = []
         self._future: distributed.Future[list[int]] | None = None
         self._seq = 0  # the next event expected (of the current submission)
@@ -108,8 +111,9 @@ class DaskTask:
             return
         try:
             client = await ex.client()
-        except (OSError, TimeoutError) as exc:
-            self._end(Exit(None, f"lost: Dask scheduler {ex.address}: {exc}"))
+        except Exception as exc:  # (nothing was handed to Dask: it did not start, nothing lost)
+            said = f"not started: the Dask scheduler {ex.address} could not be reached: {exc}"
+            self._end(Exit(None, said))
             return
         while True:
             if self._stop:
@@ -119,13 +123,10 @@ class DaskTask:
             if result is not None:
                 self._end(result)
                 return
-            # its worker died before it started it: nothing ran, so it is no attempt lost
+            # its worker died before it started it (or refused to): nothing ran, so it is no
+            # attempt lost
             self.requeued += 1
-            self._on_line(
-                "err",
-                f"phasegate: Dask worker {self._last_worker} died before it started the task "
-                "(it waited in that worker's queue): submitted again",
-            )
+            self._on_line("err", f"phasegate: {self._again}: submitted again")
 
     async def _submit(self, client: Any) -> Exit | None:
         """One submission to Dask, to its end; None when a worker died before starting it."""
@@ -180,12 +181,25 @@ class DaskTask:
             if not self.worker:  # (it ran nothing: its worker died with it in its queue)
                 if self._stop:
                     return Exit(-self._stop)
-                self._last_worker = dead
+                self._again = (
+                    f"Dask worker {dead} died before it started the task (it waited in that "
+                    "worker's queue)"
+                )
                 if self.requeued < MAX_REQUEUES:
                     return None
             return Exit(None, self._lost(exc))
         except Exception as exc:  # (it becomes the attempt's end: lost)
             return Exit(None, self._lost(exc))
+        if total == dask_worker.REFUSED:  # (the scheduler no longer gave it that worker)
+            if self._stop:
+                return Exit(-self._stop)
+            self._again = (
+                "a Dask worker that was closing, or that the scheduler no longer counted, "
+                "refused to start the task"
+            )
+            if self.requeued < MAX_REQUEUES:
+                return None
+            return Exit(None, f"not started: {self.requeued + 1} Dask workers refused to start it")
         self._total = total
         if self._seq < total:
             self._caught_up = asyncio.Event()

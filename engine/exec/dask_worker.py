@@ -9,6 +9,7 @@ client ships these functions by value, so a worker needs no phasegate installed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import selectors
 import shutil
@@ -23,6 +24,7 @@ FLUSH_SECONDS = 0.02  # a batch of lines goes at least this often
 FLUSH_LINES = 500  # or when it holds this many
 DRAIN_SECONDS = 0.5  # output from leftover processes after the main exit (as local)
 WATCH_EVERY = 0.25  # how often the task checks that Dask still wants it (cancelled: killed)
+REFUSED = -1  # a run_task result's count of events: the worker refused to start the command
 _READ = 65536
 _PR_SET_PDEATHSIG = 1
 
@@ -141,15 +143,34 @@ def _stop_group(pgid: int, grace: float) -> None:
     _signal(pgid, signal.SIGKILL)
 
 
-def _mark_started(worker: Any, key: str) -> None:
+def _mark_started(worker: Any, key: str) -> bool:
     """Tell the scheduler that this task's command starts now, and wait for its answer, before
-    anything runs: when the worker dies, the engine asks (`started_on`) and submits again only a
+    anything runs: when the worker dies, the engine asks (`_marked`) and submits again only a
     task never marked, that ran nothing. The "started" event cannot say it: it goes through the
     worker's batched event log and may reach the engine after the worker's death. Kept as the
-    task's metadata, which the scheduler forgets with the task."""
+    task's metadata, which the scheduler forgets with the task.
+    False, and nothing may run, when this worker is closing or the scheduler no longer gives it
+    the task (`mark_started`): a worker it dropped (a missed heartbeat) while its process lived
+    on, whose task the engine has already submitted again elsewhere."""
     from distributed import get_client
+    from distributed.core import Status
 
-    get_client().set_metadata([key], worker.address)  # type: ignore[no-untyped-call]
+    if worker.status not in (Status.running, Status.paused):
+        return False
+    client = get_client()
+    return bool(client.run_on_scheduler(mark_started, key, worker.address))  # type: ignore[no-untyped-call]
+
+
+def mark_started(key: str, worker: str, dask_scheduler: Any) -> bool:
+    """Run on the scheduler: mark the task started by `worker` if the scheduler still counts that
+    worker and gives it the task, else False. Checked and marked at once (no await between: a
+    worker is removed, and its tasks given up, in one step of the scheduler's loop too)."""
+    ts = dask_scheduler.tasks.get(key)
+    ws = dask_scheduler.workers.get(worker)
+    if ts is None or ws is None or ts.state != "processing" or ts.processing_on is not ws:
+        return False
+    dask_scheduler.set_metadata([key], worker)
+    return True
 
 
 def run_task(
@@ -166,7 +187,8 @@ def run_task(
     [[stream, text], ...], last "exit" [exit code]; those due together as one "many" [[kind,
     payload], ...]: its start goes with its first lines, at most FLUSH_SECONDS after it),
     return [exit code, number of events sent].
-    The exit code is -N when killed by signal N, 126/127 when it could not start."""
+    The exit code is -N when killed by signal N, 126/127 when it could not start; [0, REFUSED],
+    nothing sent, when this worker may not start it (`_mark_started`): nothing ran."""
     from distributed import get_worker
 
     worker = get_worker()
@@ -195,7 +217,14 @@ def run_task(
         flush()
         return [126, seq]
     prefix, preexec = _deathsig(worker)
-    _mark_started(worker, key)
+    if not _mark_started(worker, key):  # (the engine has given this run of it up: never twice)
+        logging.getLogger("distributed.worker").warning(
+            "phasegate: task %s not started: worker %s is closing or no longer counted by the "
+            "scheduler",
+            key,
+            worker.address,
+        )
+        return [0, REFUSED]
     try:
         if prefix:
             missing = _missing(argv[0], env, cwd)

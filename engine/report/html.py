@@ -81,7 +81,7 @@ def to_html(report: dict[str, Any]) -> str:
     elif coord and coord.get("schedule"):
         body.append(_section("Simulated timeline", gantt_of_plan(coord), legend(False)))
     if len(report.get("trend") or []) > 1:
-        body.append(_section("The plan across its runs", *trend(report["trend"])))
+        body.append(_section("The plan across its runs", *trend(report["trend"]), _down(report)))
     if report.get("qa", {}).get("tests"):
         body.append(_section("Test results", _tests(report["qa"]["tests"])))
     costs = _costs(report)
@@ -105,6 +105,18 @@ def to_html(report: dict[str, Any]) -> str:
     )
 
 
+def _down(report: dict[str, Any]) -> str:
+    """What the trend's durations leave out, when an engine of its runs was ever down."""
+    down = [p for p in report["trend"] if (p.get("engine_down") or 0.0) > 0]
+    if not down:
+        return ""
+    each = ", ".join(f"{dur(p['engine_down'])} of run {p['run']}" for p in down)
+    return (
+        '<p class="muted">Durations leave out the time no engine ran the run (a crash until its '
+        f"take-over), as the performance report does: {e(each)}.</p>"
+    )
+
+
 def _section(title: str, *parts: str) -> str:
     return f"<section><h2>{e(title)}</h2>" + "".join(parts) + "</section>"
 
@@ -124,7 +136,11 @@ def _cards(report: dict[str, Any]) -> str:
     status = e(s["status"])
     cards = [_card("status", f'<div class="v st-{status}">{status}</div>')]
     counts = ", ".join(f"{n} {k}" for k, n in (s.get("counts") or {}).items() if n)
-    cards.append(_card("duration", f'<div class="v">{e(dur(s.get("duration")))}</div>', counts))
+    value = f'<div class="v">{e(dur(s.get("duration")))}</div>'
+    down = s.get("engine_down") or 0.0  # (as the Markdown summary says it)
+    if down > 0:
+        value += f'<div class="muted">(of which {e(dur(down))} engine down)</div>'
+    cards.append(_card("duration", value, counts))
     cost = (s.get("usage") or {}).get("cost_usd")
     if cost:
         tokens = sum(int(s["usage"].get(k) or 0) for k in ("input_tokens", "output_tokens"))

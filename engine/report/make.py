@@ -170,11 +170,16 @@ async def trend_of(store: Store, f: Facts, scores: dict[str, float | None]) -> l
 
 
 def _point(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
+    """A run of the trend: its `duration` as the performance report counts it, the time no
+    engine ran the run (a crash until its take-over, `engine_down`) left out (a crash made
+    the run look slow)."""
+    alive = f.alive(f.start, f.end)
     return {
         "run": f.run_id,
         "started_at": f.state.started_at,
         "status": f.state.status.value,
-        "duration": f.end - f.start,
+        "duration": alive,
+        "engine_down": f.end - f.start - alive,
         "metrics": scores,
     }
 

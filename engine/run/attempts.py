@@ -1,5 +1,6 @@
-"""One task attempt from spawn to outcome: its command and environment, its timeout, its end,
-and the retry that may follow: a part of the run. Its output lines go to run/output."""
+"""One task attempt from its spawn until it exits: its command and environment, where it runs, its
+timeout: a part of the run. Its output lines go to run/output; its end and the retry that may
+follow are run/finishing's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
-import msgspec.structs
 
 from phasegate.engine.agents.base import Launch
 from phasegate.engine.exec.adopt import POLL, FileTail, Journal, files_for, private
@@ -19,19 +19,12 @@ from phasegate.engine.exec.base import Exit, Handle
 from phasegate.engine.exec.worktree import Worktree, WorktreeError, Worktrees
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.secrets import LineWindow, Redactor
-from phasegate.engine.model.statuses import TaskStatus
 from phasegate.engine.plan.model import Task
 from phasegate.engine.run import trees
-from phasegate.engine.run.endings import (
-    not_produced,
-    outcome,
-    output_paths,
-    outside_output,
-    results_event,
-)
+from phasegate.engine.run.endings import output_paths, outside_output
+from phasegate.engine.run.finishing import Finishing
 from phasegate.engine.run.output import Output
 from phasegate.engine.run.results import Summary
-from phasegate.engine.run.results import read as read_results
 
 if TYPE_CHECKING:
     from phasegate.engine.agents.base import AgentAdapter
@@ -42,8 +35,6 @@ if TYPE_CHECKING:
     from phasegate.engine.run.host import Host
     from phasegate.engine.run.progress import Progress
     from phasegate.engine.run.talks import Talks
-
-MAX_BACKOFF = 300.0
 
 
 class _Attempt(msgspec.Struct):
@@ -108,8 +99,8 @@ class Attempts:
         self.budgets: Budgets  # set by the loop: what coding agents may spend
         self.worktrees: Worktrees | None = None  # set by the loop for `worktree: true` plans
         self.running: dict[str, _Attempt] = {}
-        self._retry_timers: dict[str, asyncio.TimerHandle] = {}
-        self._restarting: dict[str, str] = {}  # task -> why its attempt stops to run again
+        # their ends, and the retries that follow
+        self._ends = Finishing(host, self, sched, progress, values=values, redact=self._redact)
         self._tailing: asyncio.TimerHandle | None = None
 
     # -- what the other parts ask -----------------------------------------------------------
@@ -119,7 +110,7 @@ class Attempts:
 
     def idle(self) -> bool:
         """Nothing runs and no retry waits."""
-        return not self.running and not self._retry_timers
+        return not self.running and not self._ends.waiting()
 
     def task_env(self) -> dict[str, str]:
         """The environment of a task (and of a gate's criteria): the rejection that rewound
@@ -139,19 +130,15 @@ class Attempts:
         """Stop a running attempt and run the task again (its plan entry changed): the attempt
         ends cancelled with `reason`, the next one starts at once."""
         if self.stop(tid, grace):
-            self._restarting[tid] = reason
+            self._ends.restarting(tid, reason)
 
     def forget(self, tid: str) -> None:
         """A task that waits for a retry will not run again (skipped or cancelled)."""
-        timer = self._retry_timers.pop(tid, None)
-        if timer is not None:
-            timer.cancel()
+        self._ends.forget(tid)
 
     def cancel(self, grace: float) -> None:
         """The run is cancelled: no retry starts, every running group is terminated."""
-        for timer in self._retry_timers.values():
-            timer.cancel()
-        self._retry_timers.clear()
+        self._ends.cancel()
         for a in self.running.values():
             if a.handle is not None:
                 a.handle.terminate(grace)
@@ -217,7 +204,7 @@ class Attempts:
             attempt.blocked = True
             unspawned = f"{ev.NOT_STARTED}{why})"
             host.emit(ev.TaskStarted(host.now(), tid, number, agent, 0, 0, unspawned))
-            asyncio.get_running_loop().call_soon(self._finished, attempt, Exit(None, why))
+            asyncio.get_running_loop().call_soon(self._ends.finished, attempt, Exit(None, why))
             return
         if attempt.tail is None:  # (an attempt that may be adopted is not spoken to)
             attempt.talk = adapter.conversation(launch)
@@ -227,7 +214,7 @@ class Attempts:
         handle = executor.start(
             spec,
             lambda stream, text: read(attempt, stream, text),
-            lambda result: self._finished(attempt, result),
+            lambda result: self._ends.finished(attempt, result),
         )
         attempt.handle, attempt.command = handle, command
         if attempt.talk is not None:
@@ -235,11 +222,11 @@ class Attempts:
         when_started = getattr(handle, "when_started", None)
         if when_started is not None and getattr(handle, "queued", False):
             # (a Dask task waits in the cluster's queue: it starts when a worker runs it)
-            when_started(lambda: self._began(attempt))
+            when_started(lambda: self.began(attempt))
             return
-        self._began(attempt)
+        self.began(attempt)
 
-    def _began(self, a: _Attempt) -> None:
+    def began(self, a: _Attempt) -> None:
         """The attempt's command has started: task.started, and its timeout from now."""
         if a.began or a.handle is None:
             return
@@ -286,7 +273,7 @@ class Attempts:
         return output_paths(task, self._values)
 
     def finished(self, attempt: _Attempt) -> Callable[[Exit], None]:
-        return lambda result: self._finished(attempt, result)
+        return lambda result: self._ends.finished(attempt, result)
 
     def show(self, a: _Attempt, stream: str, text: str) -> None:
         """A line of the attempt's output as people read it (an agent's transcript)."""
@@ -303,73 +290,6 @@ class Attempts:
         if a.handle is not None:
             a.handle.terminate(self._host.plan.kill_grace)
 
-    def _finished(self, a: _Attempt, result: Exit) -> None:
-        host = self._host
-        tid, task = a.task.id, a.task
-        if not a.began:  # (it ended in its executor's queue: cancelled, its cluster gone)
-            self._began(a)
-        if a.timer is not None:
-            a.timer.cancel()
-        if a.worktree and not a.blocked and a.handoff is None:
-            self._handoff(a, result)  # (then here again)
-            return
-        if a.tail is not None:
-            for stream, text in a.tail.poll(final=True):
-                self.output.line(a, stream, text)
-        self.output.flush([a])
-        self.output.write_drop(a)
-        self._sched.release(tid, a.agent)
-        del self.running[tid]
-        if a.talk is not None:
-            self.talks.ended(a)
-            failure = self.talks.failure(a)  # (the agent's own word on why, whatever its code)
-            if failure and not result.error and (result.code is None or result.code >= 0):
-                result = msgspec.structs.replace(result, code=result.code or 1, error=failure)
-        if a.task.results is not None and not a.blocked:
-            self._results(a)
-        if a.handoff is not None:
-            host.emit(a.handoff)
-        restarted = self._restarting.pop(tid, "")
-        t = host.state.tasks[tid]
-        status, reason = outcome(
-            a.task, result, (t.stopping, t.stop_reason), a.timed_out, host.state.cancelling
-        )
-        missing = not_produced(task, self._values, a.cwd, result) if status == "succeeded" else ""
-        if missing:
-            status, reason = TaskStatus.FAILED, f"declared output '{missing}' was not produced"
-        if restarted:
-            status, reason = TaskStatus.CANCELLED, restarted
-        now = host.now()
-        ended = result.ended_at if result.ended_at is not None and result.ended_at < now else None
-        began = host.state.tasks[tid].attempt_started_at
-        if ended is not None and began is not None:  # (a file's time is the kernel's coarse
-            ended = max(ended, began)  # clock: an instant exit may read before its start)
-        host.emit(
-            ev.TaskFinished(
-                now,
-                tid,
-                a.number,
-                status,
-                result.code,
-                a.lines,
-                a.dropped,
-                reason,
-                ended,
-                result.lost_on,  # (its process may run on there: a take-over stops it)
-                result.lost_pgid,
-            )
-        )
-        retry = status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT) and a.number <= task.retries
-        retry = (retry and not a.blocked) or bool(restarted)
-        if retry and not host.state.cancelling:
-            delay = 0.0 if restarted else min(task.backoff * 2 ** (a.number - 1), MAX_BACKOFF)
-            host.emit(ev.TaskRetrying(host.now(), tid, a.number + 1, delay, reason))
-            self._retry_timers[tid] = asyncio.get_running_loop().call_later(delay, self._retry, tid)
-        else:
-            self._progress.settled(tid)
-        host.dispatch()
-        self._progress.check_done()
-
     def _in_worktree(self, task: Task, agent: str) -> bool:
         wanted = task.worktree
         return self._host.plan.agents[agent].worktree if wanted is None else wanted
@@ -378,33 +298,6 @@ class Attempts:
         if self.worktrees is None:  # (the repository was gone when the run started)
             raise WorktreeError("the run has no git repository to make worktrees from")
         return self.worktrees
-
-    def _results(self, a: _Attempt) -> None:
-        """Read the attempt's test results (its JUnit file, or its summary line)."""
-        assert a.task.results is not None
-        found = read_results(a.task.results, a.cwd, a.summary)
-        self._host.emit(results_event(self._host.now(), a.task.id, a.number, found, self._redact))
-
-    def _handoff(self, a: _Attempt, result: Exit) -> None:
-        """Commit what the attempt changed in its worktree on its branch, and keep the patch, in
-        a thread, its slot held; then it ends, at its exit's time (git's is no part of it)."""
-        if result.ended_at is None:
-            result = msgspec.structs.replace(result, ended_at=self._host.now())
-
-        def made(event: ev.TaskHandoff) -> None:
-            a.handoff = event
-            self._finished(a, result)
-
-        trees.hand_off(self.worktrees, a.task.id, a.number, self._redact, self._host.now, made)
-
-    def _retry(self, tid: str) -> None:
-        del self._retry_timers[tid]
-        if self._host.state.cancelling:
-            self._progress.settled(tid)
-            self._progress.check_done()
-            return
-        self._sched.push(tid)
-        self._host.dispatch()
 
     # -- output read from files (an attempt that may be adopted after a crash) ---------------
 

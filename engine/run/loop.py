@@ -12,6 +12,7 @@ and see the loop through `host.Host`:
 - `Fallbacks`: tasks that stand by for a failure or a risk
 - `Monitoring`: the forecast, risks and contingency actions, once a tick
 - `TakeOver`: going on with a run whose engine died
+- `Opening`: the run claimed in the store, then announced (or taken over)
 """
 
 from __future__ import annotations
@@ -29,14 +30,12 @@ from phasegate.engine.agents.kinds import adapter_for
 from phasegate.engine.exec.adopt import clear as clear_attempt_files
 from phasegate.engine.exec.base import Adopting
 from phasegate.engine.exec.executors import Executors
-from phasegate.engine.exec.group import process_start_time, same_process
 from phasegate.engine.exec.local import LocalExecutor
 from phasegate.engine.model import events as ev
-from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import apply
 from phasegate.engine.model.identity import Identity, current_identity
 from phasegate.engine.model.secrets import Redactor
-from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, fold_run, snapshot_format
+from phasegate.engine.model.snapshot import SNAPSHOT_EVERY, snapshot_format
 from phasegate.engine.model.snapshot import dump as dump_state
 from phasegate.engine.model.state import RunState
 from phasegate.engine.plan.dag import build
@@ -60,15 +59,16 @@ from phasegate.engine.run.gates import refuse_unreachable
 from phasegate.engine.run.inbox import Inbox
 from phasegate.engine.run.monitoring import Monitoring
 from phasegate.engine.run.notify import Notifier
+from phasegate.engine.run.opening import Opening
 from phasegate.engine.run.progress import Progress
 from phasegate.engine.run.reach import Reach
-from phasegate.engine.run.readiness import Readiness, started_event
+from phasegate.engine.run.readiness import Readiness
 from phasegate.engine.run.takeover import TakeOver
 from phasegate.engine.run.talks import Talks
-from phasegate.engine.store.base import RunRow, Store
+from phasegate.engine.store.base import Store
 from phasegate.engine.store.paths import socket_path
 from phasegate.engine.store.sink import FailedSink, Sink
-from phasegate.engine.watch.history import Learned, costs, estimates, gate_waits, learned
+from phasegate.engine.watch.history import Learned, costs, estimates, gate_waits
 from phasegate.engine.watch.monitors import Monitors
 
 HEARTBEAT = 2.0
@@ -176,6 +176,7 @@ class Runner:
         self._talks = self._attempts.talks = Talks(self, self._attempts.show)
         self._budgets = self._attempts.budgets = Budgets(self, self._control)
         self._amend = Amendments(self)
+        self._opening = Opening(self)  # the run claimed in the store, announced or taken over
         self._course = Course(self)  # phases in order, their tasks and gates
         self._inbox = Inbox(
             self, self._control, self._keeper, self.cancel, self._talks, self._amend
@@ -267,32 +268,8 @@ class Runner:
         if self._tty and not who.tty:
             who = replace(who, tty=self._tty)
         started = self.now()
-        before = await self.store.get_run(self.run_id)
-        alive = before is not None and same_process(before.engine_pid, before.engine_started)
-        if before is not None and self._resume is None and not alive:  # (alive: EngineBusy)
-            raise UsageError(
-                f"run {self.run_id} exists already; a new run gets a new id "
-                f"(`phasegate resume {self.run_id}` takes it over if its engine died)"
-            )
-        if before is None:
-            row = RunRow(
-                self.run_id,
-                self.plan.name,
-                self._plan_path,
-                "pending",
-                started,
-                user=who.user,
-                host=who.host,
-            )
-            await self.store.create_run(row)
-            # declared secrets are not in the text (only their sources); a literal key is
-            await self.store.save_plan(
-                self.run_id, self.redactor.text(self.plan.text), self.redactor.value(self._given)
-            )
         pid = os.getpid()
-        await self.store.acquire_lease(
-            self.run_id, pid, process_start_time(pid), started, same_process
-        )
+        before = await self._opening.claim(who, started, pid)
         # after the lease: a refused second engine leaves nothing behind
         self._sink = self._attempts.output.sink = Sink(
             self.store, self.run_id, on_error=self._store_failed
@@ -304,18 +281,7 @@ class Runner:
         try:
             if self._channel is not None:  # before the first event: it tells clients to come
                 await self._channel.open()
-            taking_over = before if self._resume is not None else None
-            if taking_over is not None:
-                self.state, self._seq = await fold_run(self.store, self.run_id)
-            if taking_over is not None and self.state.started_at is not None:
-                # the history as the run's start saw it: gates' waits, tasks' expected costs
-                # (budgets admit by them) and an amendment's estimates were forgotten here
-                self._learn(await learned(self.store, self.plan.name, self.state.started_at))
-                self._recording = True
-                await self._takeover.settle(taking_over, who, self._resume or {})
-                self._sink.summary(status=self.state.status.value, finished_at=None)
-            else:  # a new run, or one taken over whose start never reached the disk: anew
-                await self._start(who, started, taking_over)
+            await self._opening.open(before, who, started)
             self._attempts.worktrees = trees.worktrees(
                 self.state, self.run_id, self.run_dir, self._workdir
             )
@@ -367,31 +333,6 @@ class Runner:
                 self._executors.close()
             await self.store.release_lease(self.run_id, pid)
         return self.state
-
-    async def _start(self, who: Identity, started: float, dead: RunRow | None) -> None:
-        """Announce the run, committed before any task is spawned (one write, no fsync). `dead`:
-        a run taken over whose start never reached the disk: it starts as it began (starter,
-        start time); what its engine spawned is stopped and runs again as a new attempt."""
-        taker = who
-        if dead is not None:
-            starter = dead.user or who.user  # (its uid is the taker's only if it is its run)
-            uid = who.uid if starter == who.user else -1
-            # (from where it was started is not known: not the taker's terminal)
-            who = replace(who, user=starter, uid=uid, host=dead.host or who.host, tty="", ssh="")
-            started = dead.started_at or dead.created_at
-        before = started if dead is not None else None  # (its own history is not its past)
-        self._learn(await learned(self.store, self.plan.name, before))
-        self._recording = True
-        path, history = self._plan_path, self._monitoring.learned
-        repo = trees.start_point(self.plan, self._workdir)
-        self.emit(started_event(self.plan, path, self.run_id, started, who, history, repo))
-        self._sink.summary(status="running", started_at=started)
-        try:
-            await self._sink.flush()
-        except Exception as exc:  # (the sink keeps it: the run stops, as after any lost batch)
-            self._store_failed(exc)
-        if dead is not None:
-            await self._takeover.settle(dead, taker, self._resume or {})
 
     def _tick(self) -> None:
         """Once a second: risk rules; every HEARTBEAT seconds: the heartbeat and counts."""

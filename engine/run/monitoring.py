@@ -9,7 +9,7 @@ from phasegate.engine.model import commands as cmd
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import PhaseStatus, RunStatus, TaskStatus
 from phasegate.engine.plan.model import RuleFallback
-from phasegate.engine.run.attempts import MAX_BACKOFF
+from phasegate.engine.run.finishing import MAX_BACKOFF
 from phasegate.engine.watch.contingency import SERIOUS, act
 from phasegate.engine.watch.forecast import forecast
 from phasegate.engine.watch.history import tasks_learned

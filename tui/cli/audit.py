@@ -11,7 +11,7 @@ from phasegate.engine.client import SQLiteStore, resolve_run
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.fold import apply
 from phasegate.engine.model.state import RunState
-from phasegate.tui.text import safe, table, when
+from phasegate.tui.text import safe, when, whole_table
 
 
 async def audit(db_path: str, ref: str, as_json: bool) -> str:
@@ -212,7 +212,7 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
         return json.dumps({"run": row.id, "audit": rows}, indent=2)
     if not rows:
         return f"run {row.id}: no gate decisions"
-    return table(
+    return whole_table(
         ["time", "on", "decision", "by", "from", "reason"],
         [
             [
@@ -235,6 +235,7 @@ async def audit(db_path: str, ref: str, as_json: bool) -> str:
             ]
             for r in rows
         ],
+        whole={0, 2},
     )
 
 

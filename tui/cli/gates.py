@@ -34,7 +34,7 @@ from phasegate.engine.model.state import RunState
 from phasegate.tui.cli.audit import audit as audit  # (where it was: tests import it here)
 from phasegate.tui.cli.audit import verify as verify
 from phasegate.tui.cli.control import Refused, live_run, unknown_name
-from phasegate.tui.text import one_line, safe, table, when
+from phasegate.tui.text import one_line, safe, when, whole_table
 
 ANSWER_TIMEOUT = 30.0
 NOT_APPLIED = "not applied"  # a change approved that the engine refused: the run moved on
@@ -133,7 +133,7 @@ def _shown(
         []
         if not found
         else [
-            table(
+            whole_table(
                 ["run", "gate", "after", "status", "approvals", "approvers", "opened"],
                 [
                     [
@@ -147,6 +147,7 @@ def _shown(
                     ]
                     for g in found
                 ],
+                whole={0, 3, 4, 6},  # (narrow: the decide line below names the gate whole)
             )
         ]
     )
@@ -164,7 +165,7 @@ def _shown(
             lines.append(f"  {safe(g['id'])}: not applied, {one_line(g['reason'])}")
     if asks:
         lines.append(
-            table(
+            whole_table(
                 ["run", "request", "task", "tool", "what", "status"],
                 [
                     [
@@ -177,6 +178,7 @@ def _shown(
                     ]
                     for a in asks
                 ],
+                whole={0, 1, 5},
             )
         )
         for a in asks:

@@ -16,7 +16,7 @@ from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.tui.cli.views import shorten
-from phasegate.tui.text import one_line, quoted, safe, table, when
+from phasegate.tui.text import one_line, quoted, safe, when, whole_table
 
 if TYPE_CHECKING:
     from phasegate.engine.client.plans import Learned
@@ -132,9 +132,10 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
     # at most FOUND_LINES lines, and any output gets at most FOUND_CHARS of it: a 2 KB note was
     # printed whole, on one line or forty)
     said = [shorten(one_line(f"{f.subject}: {f.text}"), FOUND_CHARS) for f in found]
-    return table(
+    return whole_table(
         ["when", "run", "plan", "kind", "found"],
         [[when(f.ts), f.run_id, f.plan, f.kind, x] for f, x in zip(found, said, strict=True)],
+        whole={0, 1, 3},
         max_lines=FOUND_LINES,
     )
 

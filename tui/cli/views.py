@@ -28,19 +28,15 @@ from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.engine.model.fold import project
 from phasegate.engine.model.state import RunState
-from phasegate.tui import text as tui_text
 from phasegate.tui.text import (
-    MIN_COLUMN,
-    cells,
     counts_text,
     labelled,
     money,
-    one_line,
     quoted,
     safe,
-    table,
     terminal_width,
     when,
+    whole_table,
 )
 
 FOLLOW_POLL = 0.2
@@ -205,7 +201,11 @@ async def show_run(db_path: str, ref: str, as_json: bool) -> str:
         ]
         for t in state.tasks.values()
     ]
-    body = table(["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"], rows)
+    # (narrow: the task's id, status, tries, duration and exit code whole, an id too long to
+    # leave the others room on a line of its own; the reason wraps between its words, and a
+    # phase's or an agent's id is cut, with an ellipsis, only when it cannot fit whole)
+    names = ["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"]
+    body = whole_table(names, rows, whole={0, 3, 4, 5, 6})
     tests = tests_text(state)
     return "\n".join(head) + "\n\n" + body + (f"\n\n{tests}" if tests else "")
 
@@ -388,7 +388,6 @@ def _check_attempt(
 
 
 PLAN_SHOWN = 30  # characters of a plan's name `runs` shows (more: cut, with an ellipsis)
-GLUE = "\u00a0"  # a space `table` does not break a line at (a time's date and hour)
 
 
 def runs_table(rows: Iterable[RunRow], width: int | None = None) -> str:
@@ -411,52 +410,6 @@ def runs_table(rows: Iterable[RunRow], width: int | None = None) -> str:
     ]
     head = ["id", "plan", "status", "started", "duration", "tasks"]
     return whole_table(head, cut, whole={0, 2, 3, 4}, width=width)
-
-
-def whole_table(
-    headers: list[str], rows: list[list[str]], whole: set[int], width: int | None = None
-) -> str:
-    """`table`, with the columns `whole` (ids, statuses, times) never wrapped nor narrowed on
-    a terminal too narrow for it: the other columns wrap between their words, and a word too
-    long for what is left of the width is cut, with an ellipsis (`table` alone, when even its
-    words do not fit, narrows every column, and wraps an id or a time inside it). On a
-    terminal too narrow for the whole columns themselves, it is `table`'s."""
-    limit = tui_text.terminal_width() if width is None else width  # (text's: as `table` reads it)
-    rows = [[one_line(c) for c in r] for r in rows]
-    natural = [max([len(h), *(cells(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    gap = 2 * (len(headers) - 1)
-    if limit is None or sum(natural) + gap <= limit:
-        return table(headers, rows, width=limit)
-    free = [i for i in range(len(headers)) if i not in whole]
-    room = limit - gap - sum(natural[i] for i in whole)
-    least = {i: max(MIN_COLUMN, len(headers[i])) for i in free}
-    if room < sum(least.values()):
-        return table(headers, rows, width=limit)
-    # each free column's longest word, the longest cut first until they fit what is left
-    most = {
-        i: max([len(headers[i]), *(cells(w) for r in rows for w in r[i].split(" "))]) for i in free
-    }
-    while sum(most.values()) > room:
-        i = max(free, key=lambda k: (most[k] > least[k], most[k], k))
-        most[i] -= 1
-    glued = [
-        [
-            c.replace(" ", GLUE)
-            if i in whole
-            else " ".join(_cut_word(w, most[i]) for w in c.split(" "))
-            for i, c in enumerate(r)
-        ]
-        for r in rows
-    ]
-    return table(headers, glued, width=limit).replace(GLUE, " ")
-
-
-def _cut_word(word: str, room: int) -> str:
-    """`word` as it is, or cut to `room` columns with an ellipsis when it is wider."""
-    if cells(word) <= room:
-        return word
-    end = next(i for i in range(len(word), -1, -1) if cells(word[:i]) < room)
-    return word[:end] + "…"
 
 
 def shorten(text: str, width: int) -> str:
