@@ -61,9 +61,10 @@ def processes_by_run(untasked: bool = False) -> dict[str, ByTask]:
     return found
 
 
-def run_processes(run_id: str) -> ByTask:
-    """Live processes that belong to the run, by (task, attempt)."""
-    return processes_by_run().get(run_id, {})
+def run_processes(run_id: str, untasked: bool = False) -> ByTask:
+    """Live processes that belong to the run, by (task, attempt) (`untasked`: its commands that
+    are no task's too, under ("", 0))."""
+    return processes_by_run(untasked).get(run_id, {})
 
 
 def leftovers(
@@ -135,7 +136,7 @@ async def take_over(
     what is stopped (the plan's `kill_grace`).
     """
     entries: list[dict[str, object]] = []
-    procs = processes_by_run(untasked=True).get(run_id, {})
+    procs = run_processes(run_id, untasked=True)
     # the dead engine's commands that are no task's (a gate's criterion, a monitor's check, a
     # probe: they would run twice beside the new engine's), not those this engine has started
     procs[("", 0)] = [p for p in procs.get(("", 0), []) if not _ours(p)]

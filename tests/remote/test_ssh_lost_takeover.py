@@ -84,7 +84,7 @@ async def test_regression_a_take_over_stops_the_attempt_its_dead_engine_lost_bef
     trace of it; the engine taking the run over ran the retry on the host beside it."""
     # the host is another machine: the take-over finds none of its processes on this one (here
     # they are, by their PHASEGATE_RUN_ID, and would be stopped as this machine's leftovers)
-    monkeypatch.setattr(recovery, "run_processes", lambda run_id: {})
+    monkeypatch.setattr(recovery, "run_processes", lambda run_id, untasked=False: {})
     flag, log = tmp_path / "go", tmp_path / "ran.log"
     store = MemoryStore()
     plan = load_plan(str(write_plan(tmp_path, _plan(sshd, log, flag, "600s"))))
