@@ -170,54 +170,57 @@ def whole_table(
     whole: set[int],
     width: int | None = None,
     max_lines: int | None = None,
+    cut: frozenset[int] = frozenset(),
 ) -> str:
     """`table`, for a table whose columns `whole` (ids, statuses, times, durations) must be
     read whole: on a terminal too narrow for it (`width`: its columns; default: standard
     output's, when it is one) they are never wrapped nor narrowed; the other columns (free
-    text) wrap between their words, and a word too long for what is left of the width is
-    cut, with an ellipsis. When the first column is whole, an id of it too long to leave the
-    others room is shown whole on a line of its own, the rest of its row on the next line,
-    under the headers (`table` alone narrowed every column to fit such an id, and wrapped
-    it, the statuses and the times inside theirs). A pipe gets one line a row, as `table`
-    gives it; on a terminal too narrow for the whole columns themselves, it is `table`'s."""
+    text) are narrowed, the widest first, down to their longest word and then to their
+    header, and their text wraps inside them (a word wider than its column goes on over
+    lines: nothing is cut but by `max_lines`, or in the columns `cut`, where such a word is
+    cut with an ellipsis: a listing's names, whole elsewhere). When the first column is whole,
+    an id of it too long to leave the others room is shown whole on a line of its own, the
+    rest of its row on the next line, under the headers (as `df` has a long name). A pipe
+    gets one line a row, as `table` gives it; on a terminal too narrow for the whole columns
+    and the free columns' headers, it is `table`'s."""
     limit = terminal_width() if width is None else width
     rows = [[one_line(c) for c in r] for r in rows]
-    natural = [max([len(h), *(cells(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    natural = [
+        max([len(h), *(cells(r[i]) for r in rows if i < len(r))]) for i, h in enumerate(headers)
+    ]
     gap = 2 * (len(headers) - 1)
     if limit is None or sum(natural) + gap <= limit:
         return table(headers, rows, width=limit, max_lines=max_lines)
     free = [i for i in range(len(headers)) if i not in whole]
-    # each free column's longest word, and the least it is narrowed to (its header, or
-    # MIN_COLUMN; less when all it holds is narrower)
-    most = {
-        i: max([len(headers[i]), *(cells(w) for r in rows for w in r[i].split(" "))]) for i in free
-    }
-    least = {i: min(natural[i], max(MIN_COLUMN, len(headers[i]))) for i in free}
+    header = {i: max(len(headers[i]), 2) for i in free}  # (2: a wide character fits)
     widths = list(natural)
     lead = 0 in whole
     if lead:  # (the first column as wide as its longest cell that leaves the others room)
-        room = limit - gap - sum(natural[i] for i in whole if i) - sum(least.values())
+        room = limit - gap - sum(natural[i] for i in whole if i) - sum(header.values())
         fits = [cells(r[0]) for r in rows if cells(r[0]) <= room]
-        widths[0] = max([len(headers[0]), *fits])
+        widths[0] = max([len(headers[0]), min(natural[0], MIN_COLUMN), *fits])  # (8: a run id)
     room = limit - gap - sum(widths[i] for i in whole)
-    if room < sum(least.values()):
+    if room < sum(header.values()):
         return table(headers, rows, width=limit, max_lines=max_lines)
-    # the longest words cut first, until they fit, each column kept its least width
-    while sum(max(most[i], least[i]) for i in free) > room:
-        i = max(free, key=lambda k: (most[k] > least[k], most[k], k))
-        most[i] -= 1
+    words = {
+        i: max([header[i], *(cells(w) for r in rows if i < len(r) for w in r[i].split(" "))])
+        for i in free
+    }
+    for floor in (  # (each free column kept as wide as its longest word while it can be)
+        {i: max(words[i], min(natural[i], MIN_COLUMN)) for i in free},
+        {i: min(natural[i], max(header[i], MIN_COLUMN)) for i in free},
+        header,
+    ):
+        if sum(max(floor[i], 0) for i in free) <= room:
+            break
+    while sum(widths[i] for i in free) > room:
+        i = max(free, key=lambda k: (widths[k] > floor[k], widths[k], k))
+        widths[i] -= 1
     rows = [
-        [c if i in whole else " ".join(_cut_word(w, most[i]) for w in c.split(" ")) for i, c in
-         enumerate(r)]
+        [" ".join(_cut_word(w, widths[i]) for w in c.split(" ")) if i in cut else c
+         for i, c in enumerate(r)]
         for r in rows
     ]  # fmt: skip
-    for i in free:
-        widths[i] = max([len(headers[i]), *(cells(r[i]) for r in rows)])
-    over = sum(widths) + gap - limit
-    while over > 0:  # then the widest free column narrowed, never below its longest word
-        i = max(free, key=lambda k: (widths[k] > max(most[k], least[k]), widths[k], k))
-        widths[i] -= 1
-        over -= 1
     return _render(headers, rows, widths, max_lines, alone=lead)
 
 

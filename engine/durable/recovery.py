@@ -138,8 +138,9 @@ async def take_over(
     entries: list[dict[str, object]] = []
     procs = run_processes(run_id, untasked=True)
     # the dead engine's commands that are no task's (a gate's criterion, a monitor's check, a
-    # probe: they would run twice beside the new engine's), not those this engine has started
-    procs[("", 0)] = [p for p in procs.get(("", 0), []) if not _ours(p)]
+    # probe: they would run twice beside the new engine's), not those this engine has started,
+    # nor a notify command telling people something (it ends on its own: nobody sends it again)
+    procs[("", 0)] = [p for p in procs.get(("", 0), []) if not _ours(p) and not _telling(p)]
     # processes of the run whose task the fold does not know (PHASEGATE_RUN_ID says whose they
     # are): stopped all the same, so that nothing of the dead engine is left running
     stop = {
@@ -179,6 +180,14 @@ def _ours(proc: psutil.Process) -> bool:
         return any(parent.pid == os.getpid() for parent in proc.parents())
     except psutil.Error:
         return True
+
+
+def _telling(proc: psutil.Process) -> bool:
+    """Is `proc` a notify command (engine/run/notify.py gives it PHASEGATE_EVENT)?"""
+    try:
+        return "PHASEGATE_EVENT" in proc.environ()
+    except psutil.Error:
+        return False
 
 
 def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str]:

@@ -164,7 +164,7 @@ class DaskTask:
         settled = asyncio.ensure_future(_settled(future))
         try:
             await asyncio.wait({exited, settled}, return_when=asyncio.FIRST_COMPLETED)
-            if not exited.done() and future.status == "finished":
+            if not exited.done() and future.status == "finished" and not await _refused(future):
                 with contextlib.suppress(TimeoutError):  # (its last events are on their way)
                     await asyncio.wait_for(asyncio.shield(exited), LINES_WAIT)
         finally:
@@ -342,3 +342,13 @@ async def _settled(future: Any) -> None:
             await future
         return
     await state.wait()
+
+
+async def _refused(future: Any) -> bool:
+    """Did the task's worker refuse to start it (dask_worker.REFUSED: it sent nothing, so no
+    last event is on its way to wait for)?"""
+    try:
+        _, total = await future
+    except Exception:  # (its end is read again, and told, by the caller)
+        return False
+    return bool(total == dask_worker.REFUSED)

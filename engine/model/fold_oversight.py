@@ -28,6 +28,9 @@ def gate_opened(s: RunState, e: ev.GateOpened) -> None:
         g.status, g.attempt, g.criteria = GateStatus.OPEN, e.attempt, e.criteria
         g.evidence_hash, g.opened_at, g.closed_at = e.evidence_hash, e.ts, None
         g.approved_by, g.rejected, g.reason = [], "", ""
+        # (`auto`: nobody is asked; a manual gate opened so when the run's stop cut its criteria
+        # short: undecided, not waiting for people)
+        g.approval = e.approval or g.approval
 
 
 def gate_voted(s: RunState, e: ev.GateVoted) -> None:
@@ -46,6 +49,8 @@ def gate_voted(s: RunState, e: ev.GateVoted) -> None:
 def gate_closed(s: RunState, e: ev.GateClosed) -> None:
     g = s.gates.get(e.gate)
     if g is not None:
+        if g.status is GateStatus.OPEN and g.opened_at is not None:  # (the time it held the run)
+            g.waited += max(e.ts - g.opened_at, 0.0)
         g.status = read_enum(GateStatus, e.outcome, s, f"gate '{e.gate}'")
         g.reason, g.closed_at = e.reason, e.ts
 

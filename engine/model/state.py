@@ -166,6 +166,7 @@ class GateState(msgspec.Struct):
     approved_by: list[str] = []  # distinct users, this attempt
     rejected: str = ""  # a rejection accepted for this attempt (who and why), until it closes
     reason: str = ""
+    waited: float = 0.0  # seconds it was open in its openings that closed (rejected, rewound)
 
     def as_dict(self) -> dict[str, Any]:
         return {

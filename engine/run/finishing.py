@@ -74,7 +74,9 @@ class Finishing:
         """The attempt's process has exited (or it never started): its end, as events."""
         host, attempts = self._host, self._attempts
         tid, task = a.task.id, a.task
-        if not a.began and result.code is None and result.error.startswith(NOT_STARTED):
+        # (its executor says it ran nothing: no results, no hand-off of a tree nothing touched)
+        ran = not (result.code is None and result.error.startswith(NOT_STARTED))
+        if not a.began and not ran:
             # (its executor says it ran nothing: a Dask scheduler not reached, workers that all
             # refused it) recorded as unspawned, as a spent budget's attempt is
             a.began = True
@@ -86,7 +88,7 @@ class Finishing:
             attempts.began(a)
         if a.timer is not None:
             a.timer.cancel()
-        if a.worktree and not a.blocked and a.handoff is None:
+        if a.worktree and not a.blocked and ran and a.handoff is None:
             self._handoff(a, result)  # (then here again)
             return
         if a.tail is not None:
@@ -101,7 +103,7 @@ class Finishing:
             failure = attempts.talks.failure(a)  # (the agent's own word on why, whatever its code)
             if failure and not result.error and (result.code is None or result.code >= 0):
                 result = msgspec.structs.replace(result, code=result.code or 1, error=failure)
-        if a.task.results is not None and not a.blocked:
+        if a.task.results is not None and not a.blocked and ran:
             self._results(a)
         if a.handoff is not None:
             host.emit(a.handoff)

@@ -208,7 +208,11 @@ class Runner:
             assert isinstance(event, ev.RunResumed)
             sender = self._caught[1] if self._caught is not None else None
             self._budgets.extend(asked.removeprefix("budget:"), event.by, sender)
-        elif isinstance(event, ev.GateOpened) and feedback.should_ask(self.state, event.gate):
+        elif (
+            isinstance(event, ev.GateOpened)
+            and not self.state.cancelling  # (opened undecided by the run's stop: nobody asked)
+            and feedback.should_ask(self.state, event.gate)
+        ):
             self.emit(feedback.asked_event(self.state, event.ts))  # (the plan's feedback.at)
 
     def now(self) -> float:

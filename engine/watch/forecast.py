@@ -78,14 +78,16 @@ def progress(state: RunState, now: float, retry_waits: dict[str, float] | None =
 
 def waits(state: RunState, expected: dict[str, float], now: float) -> dict[str, float]:
     """phase -> the time its gates not yet decided are expected to wait (`expected`: gate ->
-    the median of its earlier waits)."""
+    the median of its earlier runs' waits, each run's openings together: what it waited in
+    this run's earlier openings, rejected or rewound, is spent of it)."""
     out: dict[str, float] = {}
     for g in state.gates.values():
         if g.id not in expected or g.status in ("passed", "rejected", "failed"):
             continue
-        left = expected[g.id]
+        left = expected[g.id] - g.waited
         if g.status == "open" and g.opened_at is not None:
-            left = max(left - (now - g.opened_at), 0.0)
+            left -= now - g.opened_at
+        left = max(left, 0.0)
         out[g.after] = out.get(g.after, 0.0) + left
     return out
 

@@ -473,3 +473,23 @@ def test_the_dry_run_says_where_it_cuts_a_long_id(tmp_path: Path) -> None:
     shown = render(plan, as_json=False, width=80)
     rows = [line for line in shown.splitlines() if line.startswith("  ") and "█" in line]
     assert any("…" in row for row in rows) and any("*short " in row for row in rows), shown
+
+
+def test_a_gate_opened_again_expects_what_is_left_of_its_usual_wait() -> None:
+    """History learns a gate's wait per run, every opening together (rejected, then opened
+    again: 600 s + 600 s). The forecast took only the current opening's time off it: 600 s
+    into the second opening it still expected 600 s more, the first opening counted twice."""
+
+    from phasegate.engine.model.state import GateState, RunState
+    from phasegate.engine.watch.forecast import waits
+
+    state = RunState(gates={"review": GateState("review", "build")})
+    for event in (
+        ev.GateOpened(0.0, "review", 1, [], "h1", "manual"),
+        ev.GateClosed(600.0, "review", "rejected", "not yet"),
+        ev.PhaseRewound(600.0, "build", "review", "not yet"),
+        ev.GateOpened(700.0, "review", 2, [], "h2", "manual"),
+    ):
+        apply(state, event)
+    assert waits(state, {"review": 1200.0}, now=1000.0) == {"build": 300.0}
+    assert waits(state, {"review": 1200.0}, now=1300.0) == {"build": 0.0}

@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from phasegate.engine.host import still_waiting
 from phasegate.engine.logline import log_line
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import GateStatus, RunStatus
@@ -40,6 +41,9 @@ def _plan(marker: str, approval: str) -> str:
         after: one
         approval: {approval}
         criteria: [{{file: plan.yaml}}, {{run: "sleep {marker}"}}, {{run: "true"}}]
+    feedback:
+      at: check
+      questions: [{{id: said, text: "Anything to say?"}}]
     """
 
 
@@ -79,6 +83,9 @@ async def test_a_cancel_while_a_criterion_runs_leaves_the_gate_undecided_saying_
     f = gather("run1", events)  # what `gates`, the audit and the reports say of it
     assert f.gate_status("check") == NOT_DECIDED
     assert metrics(f)["quality_compliance"] is None  # (a stop is no verdict on the work)
+    # nobody is asked: not the plan's feedback (at the gate), nor a take-over's "waits for"
+    assert not [e for e in events if isinstance(e, ev.FeedbackAsked)]
+    assert gate.approval == "auto" and still_waiting(state, time.time()) == []
     assert not _running(marker)
 
 

@@ -60,29 +60,37 @@ async def test_take_over_kills_after_the_grace_it_is_given(tmp_path: Path) -> No
             proc.stdout.close()
 
 
+def _orphan(env: dict[str, str]) -> psutil.Process:
+    """A process of a dead engine: not under this process, as the new engine's own are."""
+    launcher = subprocess.run(
+        [sys.executable, "-c", f"import subprocess, sys; p = subprocess.Popen([sys.executable, "
+         f"'-c', {IGNORES_TERM!r}], start_new_session=True, stdout=subprocess.DEVNULL, "
+         "stderr=subprocess.DEVNULL); print(p.pid)"],
+        env=env, capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    orphan = psutil.Process(int(launcher.stdout))
+    assert orphan.is_running() and os.getpid() not in [p.pid for p in orphan.parents()]
+    return orphan
+
+
 async def test_take_over_stops_the_dead_engine_s_gate_criterion(tmp_path: Path) -> None:
     """A gate's criterion under way when the engine died (a `make test` of minutes) ran on
-    beside the one the new engine started: twice at once. It carries only the run's id."""
+    beside the one the new engine started: twice at once. It carries only the run's id. A
+    notify command telling people something is left to end (nobody would send it again)."""
     _, store = await run_plan(tmp_path, PLAN, ScriptedExecutor())
     state = project(e for _, e in await store.read_events("run1"))
     run_id = f"run-c-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, PHASEGATE_RUN_ID=run_id)
     env.pop("PHASEGATE_TASK", None)
-    # (the dead engine's: not under this process, as the new engine's own commands are)
-    launcher = subprocess.run(
-        [sys.executable, "-c", f"import subprocess, sys; p = subprocess.Popen([sys.executable, "
-         f"'-c', {IGNORES_TERM!r}], start_new_session=True, stdout=subprocess.DEVNULL, "
-         "stderr=subprocess.DEVNULL); "
-         "print(p.pid)"],
-        env=env, capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
-    orphan = psutil.Process(int(launcher.stdout))
+    criterion = _orphan(env)
+    telling = _orphan(env | {"PHASEGATE_EVENT": "gate.opened"})
     try:
-        assert orphan.is_running() and os.getpid() not in [p.pid for p in orphan.parents()]
         entries = await take_over(state, run_id, {}, {}, grace=0.2)
         assert entries == []  # (no task of the run was in flight)
-        orphan.wait(timeout=10)  # (psutil.TimeoutExpired: it runs on)
-        assert not orphan.is_running()
+        criterion.wait(timeout=10)  # (psutil.TimeoutExpired: it runs on)
+        assert not criterion.is_running()
+        assert telling.is_running() and telling.status() != psutil.STATUS_ZOMBIE
     finally:
-        with contextlib.suppress(psutil.Error):
-            orphan.kill()
+        for orphan in (criterion, telling):
+            with contextlib.suppress(psutil.Error):
+                orphan.kill()

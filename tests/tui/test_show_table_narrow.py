@@ -118,3 +118,35 @@ def test_the_show_command_at_80_columns(db: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("phasegate.tui.text.terminal_width", lambda: 80)  # (an 80-column tty)
     out = CliRunner().invoke(cli, ["show", "last", "--db", db]).output
     _check(_table(out), 80)
+
+
+def _column_text(out: str, headers: list[str], column: int) -> str:
+    """Every line's text under `headers[column]` (by the header line's positions), run
+    together with no spaces: what the column says, wrapped or not."""
+    head, *lines = out.splitlines()
+    starts = [head.index(h.upper()) for h in headers]
+    end = starts[column + 1] if column + 1 < len(starts) else None
+    return "".join("".join(line[starts[column] : end].split()) for line in lines)
+
+
+@pytest.mark.parametrize("width", [80, 72, 66])
+def test_a_narrow_table_wraps_long_words_and_cuts_none(width: int) -> None:
+    """Two agents `builder-agent-linux-x86` and `builder-agent-macos-arm` both read
+    `builder-age…`, a reason's path `'dist/app.t…`: a table narrowed for the terminal cut the
+    words of its free columns, and the run's record no longer said which agent, which file."""
+    from phasegate.tui.text import whole_table
+
+    headers = ["task", "phase", "agent", "status", "tries", "duration", "exit", "reason"]
+    rows = [
+        ["compile", "build_phase_with_long_name", "builder-agent-linux-x86", "failed", "1",
+         "1ms", "3", "declared output 'dist/app.tar' was not produced"],
+        ["link", "build_phase_with_long_name", "builder-agent-macos-arm", "succeeded", "1",
+         "1ms", "0", "失敗しました失敗しました"],
+    ]  # fmt: skip
+    out = whole_table(headers, rows, whole={0, 3, 4, 5, 6}, width=width)
+    assert all(cells(line) <= width for line in out.splitlines()), out
+    assert "…" not in out, out
+    for column in (1, 2, 7):
+        said = _column_text(out, headers, column)
+        for row in rows:
+            assert "".join(row[column].split()) in said, (column, out)

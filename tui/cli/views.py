@@ -409,7 +409,7 @@ def runs_table(rows: Iterable[RunRow], width: int | None = None) -> str:
         for r in rows
     ]
     head = ["id", "plan", "status", "started", "duration", "tasks"]
-    return whole_table(head, cut, whole={0, 2, 3, 4}, width=width)
+    return whole_table(head, cut, whole={0, 2, 3, 4}, width=width, cut=frozenset({1}))
 
 
 def shorten(text: str, width: int) -> str:
