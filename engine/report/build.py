@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # (annotations only: reading a run needs no plan model)
     from phasegate.engine.plan.model import Plan
 
 KINDS = ("coordination", "qa", "performance", "lessons")
+STOPPED_BY_RUN = "was stopped: the run"  # a criterion the run's stop killed (engine/run/gates.py)
 
 
 def filled(text: str, values: Mapping[str, str], task: str = "") -> str:
@@ -119,9 +120,13 @@ def qa(f: Facts, scores: dict[str, float | None]) -> dict[str, Any]:
             }
         )
     # (a phase's declared outputs are the gate's evidence, shown beside its criteria: not
-    # criteria of the plan, which the count says)
+    # criteria of the plan, which the count says; nor is a criterion the run's stop killed
+    # (engine/run/gates.py: "was stopped: the run ..."), which no one judged)
     criteria = [
-        c for g in f.state.gates.values() for c in g.criteria if c.get("kind") != "artifact"
+        c
+        for g in f.state.gates.values()
+        for c in g.criteria
+        if c.get("kind") != "artifact" and not str(c.get("detail", "")).startswith(STOPPED_BY_RUN)
     ]
     passed = sum(1 for c in criteria if c.get("passed"))
     tests = [

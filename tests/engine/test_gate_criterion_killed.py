@@ -16,6 +16,7 @@ from phasegate.engine.host import still_waiting
 from phasegate.engine.logline import log_line
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import GateStatus, RunStatus
+from phasegate.engine.report import build
 from phasegate.engine.report.facts import NOT_DECIDED, gather
 from phasegate.engine.report.measures import metrics
 from phasegate.engine.run import gates
@@ -83,6 +84,8 @@ async def test_a_cancel_while_a_criterion_runs_leaves_the_gate_undecided_saying_
     f = gather("run1", events)  # what `gates`, the audit and the reports say of it
     assert f.gate_status("check") == NOT_DECIDED
     assert metrics(f)["quality_compliance"] is None  # (a stop is no verdict on the work)
+    qa = build.qa(f, metrics(f))  # (the criterion killed is no failed check: nobody judged it)
+    assert (qa["criteria_passed"], qa["criteria_total"]) == (1, 1), qa
     # nobody is asked: not the plan's feedback (at the gate), nor a take-over's "waits for"
     assert not [e for e in events if isinstance(e, ev.FeedbackAsked)]
     assert gate.approval == "auto" and still_waiting(state, time.time()) == []
