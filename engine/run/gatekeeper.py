@@ -112,9 +112,11 @@ class GateKeeper:
             # the run stopped while its criteria ran: the one under way was killed, a failed
             # check that says so. The gate holds that evidence, undecided (nobody is asked:
             # `auto`), as a gate the stop leaves waiting for people is
-            results = stopped(found_so_far, _the_run_stopped(host.state.cancelling))
-            digest = evidence_hash(gate.id, attempt, results)
-            host.emit(ev.GateOpened(host.now(), gate.id, attempt, results, digest, "auto"))
+            # (none under way yet: the stop came first, the gate stays as it was)
+            if found_so_far:
+                results = stopped(found_so_far, _the_run_stopped(host.state.cancelling))
+                digest = evidence_hash(gate.id, attempt, results)
+                host.emit(ev.GateOpened(host.now(), gate.id, attempt, results, digest, "auto"))
             return STOPPED, host.state.cancelling or "the run stopped"
         results = checking.result()
         failed = [r for r in results if not r["passed"]]

@@ -8,6 +8,7 @@ import grp
 import os
 import pwd
 import stat
+import sys
 
 from phasegate.engine.model.errors import DatabaseUnusable, UsageError
 
@@ -183,7 +184,8 @@ def check_reachable(db_path: str, gid: int) -> None:
     directory above it lets them through (x for others, or for the group when it is the
     directory's group). `share` opens the data directory and the run's; nothing above them
     is changed, and a directory still to be made would be made 0700 (private_dirs), so a run
-    shared there could never be reached: refused before it starts."""
+    shared there could never be reached: refused before it starts. So is a data directory
+    that `share` could open only by taking access from its present group."""
     name, data = group_name(gid), os.path.dirname(os.path.abspath(db_path))
     above: list[str] = []
     directory = data
@@ -213,25 +215,74 @@ def check_reachable(db_path: str, gid: int) -> None:
             f"(chmod o+x {directory}, or "
             f"chgrp {name} {directory} && chmod g+x {directory}); nothing was run"
         )
+    for directory in (data, os.path.join(data, "runs")):  # (what `share` would open)
+        try:
+            found = os.stat(directory)
+        except FileNotFoundError:
+            continue  # (to be made by phasegate, 0700: opened to the group alone)
+        if _grants(found, gid) or not _shuts_out(found, gid):
+            continue
+        mode, was = stat.S_IMODE(found.st_mode), group_name(found.st_gid)
+        own = os.path.join(os.path.dirname(data), f"{os.path.basename(data)}-{name}")
+        raise UsageError(
+            f"sharing with group {name} would shut group {was} out of {directory} (owner "
+            f"{user_name(found.st_uid)}, group {was}, mode {mode:o}), and phasegate takes no "
+            f"access away from a directory; give the run a data directory of its own, which "
+            f"phasegate makes and opens to {name} alone (--db {own}/phasegate.db), or let "
+            f"{name} in yourself (chmod o+rx {directory}); nothing was run"
+        )
 
 
-def share(db_path: str, run_directory: str, gid: int) -> None:
+def share(db_path: str, run_directory: str, gid: int) -> list[str]:
     """Open a run to group `gid`: its directory (and the data directory above it) 2750, so the
     group reaches the socket; the database 0640, readable by the group and written by this
-    user alone. A data directory that grants the group access already is kept as it is.
-    UsageError when the group cannot reach the data directory (check_reachable)."""
+    user alone. A directory that grants the group access already (its group's r-x, or the
+    others' r-x) is kept as it is; any other gets only what the group needs added (its group,
+    g+rx, setgid), never anything taken away (check_reachable refuses a directory that would
+    lose a group). UsageError when the group cannot reach the data directory. Returns what was
+    changed in the data directory, or another one phasegate did not make (one line each), and
+    says it on stderr."""
     check_reachable(db_path, gid)
     data = os.path.dirname(os.path.abspath(db_path))
+    changed: list[str] = []
     for directory in (data, os.path.join(data, "runs"), run_directory):
         found = os.stat(directory)
-        if found.st_gid == gid and found.st_mode & 0o050 == 0o050:
+        if _grants(found, gid):
             continue
+        before = stat.S_IMODE(found.st_mode)
         os.chown(directory, -1, gid)
-        os.chmod(directory, 0o2750)  # (setgid: files made here later are the group's too)
+        # (setgid: files made here later are the group's too; nothing is taken away)
+        os.chmod(directory, before | stat.S_ISGID | 0o050)
+        # (runs/ 0700 and the run's directory: as phasegate makes them)
+        if directory == data or (directory != run_directory and before != 0o700):
+            after = os.stat(directory)
+            changed.append(
+                f"phasegate: opened {directory} to group {group_name(gid)} for the shared run: "
+                f"it was {before:o} {user_name(found.st_uid)}:{group_name(found.st_gid)}, it is "
+                f"{stat.S_IMODE(after.st_mode):o} {user_name(after.st_uid)}:"
+                f"{group_name(after.st_gid)}"
+            )
     for path in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
         if os.path.exists(path):
             os.chown(path, -1, gid)
             os.chmod(path, 0o640)
+    if changed:
+        print("\n".join(changed), file=sys.stderr, flush=True)
+    return changed
+
+
+def _grants(found: os.stat_result, gid: int) -> bool:
+    """Whether a directory lets the members of group `gid` in (list and pass) as it is: r-x
+    for its group when that is `gid`, or r-x for others."""
+    mode = stat.S_IMODE(found.st_mode)
+    return (found.st_gid == gid and mode & 0o050 == 0o050) or mode & 0o005 == 0o005
+
+
+def _shuts_out(found: os.stat_result, gid: int) -> bool:
+    """Whether giving a directory to group `gid` would take from its present group what it
+    may do there now (what its group may do beyond what everyone may)."""
+    mode = stat.S_IMODE(found.st_mode)
+    return found.st_gid != gid and bool((mode >> 3) & 0o7 & ~mode)
 
 
 def shared_with(run_directory: str) -> int | None:

@@ -15,6 +15,25 @@ from phasegate.engine.plan.model import PhaseRisks, Plan, RiskSettings, TaskRisk
 from phasegate.engine.watch.forecast import seconds_left
 
 OVERRUN_SLACK = 0.25  # seconds a task may run before it can be past its p90 or estimate
+# a task's earlier runs vary by jitter: it is late only once past their p90 by this much
+# (10% of the p90, half a second at least), or by its overrun_factor when that says more
+HISTORY_MARGIN, HISTORY_MARGIN_S = 0.10, 0.5
+
+
+def overrun_limit(p90: float | None, estimate: float | None, factor: float) -> tuple[float, str]:
+    """How long a task may run before it overruns (0: no limit), and what that limit is past,
+    said as the risk says it: its estimate times `overrun_factor`, or the p90 of its earlier
+    successful runs times the factor, with a margin for jitter (HISTORY_MARGIN)."""
+    by_estimate = (estimate or 0.0) * factor
+    margin = max(HISTORY_MARGIN_S, HISTORY_MARGIN * (p90 or 0.0))
+    by_history = max((p90 or 0.0) * factor, (p90 or 0.0) + margin) if p90 else 0.0
+    times = "" if factor == 1 else f"{factor:g}x "
+    if by_history and by_history >= by_estimate:
+        runs = f"the p90 of its earlier successful runs ({format_duration(p90 or 0.0)})"
+        if (p90 or 0.0) * factor >= by_history:
+            return by_history, f"{times}{runs}"
+        return by_history, f"{runs} by over {format_duration(margin)}"
+    return by_estimate, f"{times}its estimate of {format_duration(estimate or 0.0)}"
 
 
 class Tuning(msgspec.Struct, frozen=True):
@@ -82,22 +101,17 @@ def findings(
         if began is None:
             continue
         took = now - began
-        limit = max(t.p90 or 0.0, t.estimate or 0.0) * tune.task("overrun_factor", tid)
+        limit, past = overrun_limit(t.p90, t.estimate, tune.task("overrun_factor", tid))
         # (a task of a few milliseconds is not late by a tick's jitter: a quarter second at least)
         if limit and took > max(limit, OVERRUN_SLACK):
             severity = "high" if took > 2 * limit else "medium"
-            past = (
-                f"the p90 of its earlier successful runs ({format_duration(t.p90)})"
-                if t.p90 and t.p90 >= (t.estimate or 0.0)
-                else f"its estimate of {format_duration(t.estimate)}"
-            )
             found.append(
                 Finding(
                     f"overrun:{tid}",
                     "task_overrun",
                     severity,
                     f"task {tid}",
-                    f"running {_past(took, limit)}, past {past}",
+                    f"running {_past(took, limit)}, past {past}",  # (never `5.02s, past 5.0s`)
                     "check its output (l); skip or cancel it if it hangs",
                     {"running_s": round(took, 1), "estimate_s": t.estimate, "p90_s": t.p90},
                 )

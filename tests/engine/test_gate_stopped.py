@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from phasegate.engine.model import events as ev
@@ -187,10 +189,15 @@ async def test_a_stop_while_the_gate_s_criteria_run_leaves_it_undecided(tmp_path
             assert time.monotonic() < limit, "the phase never ended"
             await asyncio.sleep(0.01)
         assert runners[0].state.gates["review"].status == "waiting"  # (its criterion runs)
+        while not any(marker in " ".join(p.info["cmdline"] or ()) for p in
+                      psutil.process_iter(["cmdline"])):  # fmt: skip
+            assert time.monotonic() < limit, "the criterion never started"
+            await asyncio.sleep(0.01)
         runners[0].cancel("stopped by SIGTERM")
 
+    marker = f"sleep {30 + uuid.uuid4().int % 1000 / 1000:.3f}"  # (this test's own criterion)
     slow = PLAN.replace("{id: review, after: build}", "{id: review, after: build, "
-                        "criteria: [{run: 'sleep 1'}]}")  # fmt: skip
+                        f"criteria: [{{run: '{marker}'}}]}}")  # fmt: skip
     helper = asyncio.ensure_future(operator())
     state, store = await asyncio.wait_for(
         run_plan(tmp_path, slow, on_runner=runners.append), DEADLINE

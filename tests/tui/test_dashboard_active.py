@@ -39,7 +39,7 @@ async def test_quitting_an_active_run_asks_and_stop_sends_a_cancel(
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
-        await pilot.press("q", "s")
+        await pilot.press("q", "ctrl+s")
         await pilot.pause()
     assert app.return_value == "stopped"
     assert [kind for kind, _ in await sent_commands(db, run_id)] == ["cancel"]
@@ -144,11 +144,13 @@ async def test_p_s_x_n_send_commands_for_the_selected_task(
         assert isinstance(app.screen, AskScreen)
         await pilot.press("enter")  # no reason: nothing sent, still asking
         assert isinstance(app.screen, AskScreen)
-        await pilot.press(*"dup", "enter")
+        await pilot.press(*"dup", "enter")  # (enter alone skips nothing)
+        assert isinstance(app.screen, AskScreen)
+        await pilot.press("ctrl+s")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # no: nothing sent
-        await pilot.press("x", "y")
+        await pilot.press("x", "ctrl+s")
         await pilot.press("n", *"late deploy", "enter")
         await pilot.press("R")  # pending: nothing to run again (it says so, asks nothing)
         assert isinstance(app.screen, DashboardScreen)

@@ -59,7 +59,7 @@ def test_a_run_stopped_from_its_dashboard_says_cancelled(
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_q_s_in_a_real_terminal_cancels_the_run_and_says_so(
+def test_q_then_ctrl_s_in_a_real_terminal_cancels_the_run_and_says_so(
     term: Callable[..., Term],  # noqa: F811
     tmp_path: Path,
 ) -> None:
@@ -70,7 +70,7 @@ def test_q_s_in_a_real_terminal_cancels_the_run_and_says_so(
     t.wait_for(lambda s: "running" in s and "q Quit" in s, "the run going")
     t.keys("q")
     t.wait_for(lambda s: "still going" in s, "the quit prompt")
-    t.keys("s")
+    t.keys("C-s")
     screen = t.wait_for(lambda s: "EXITED=" in s, "phasegate to exit")
     assert "cancelled in" in screen and "ended;" not in screen, screen
     assert "EXITED=1" in screen, screen

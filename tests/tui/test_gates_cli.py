@@ -92,6 +92,7 @@ def test_a_refused_approval_exits_1_and_names_who_may(
 def test_deciding_a_finished_run_is_refused(pg: Run, tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(
         "name: x\nagents: {a: {}}\nphases: [{id: p, tasks: [{id: t, run: 'true'}]}]\n"
+        "gates: [{id: review, after: p, approval: auto, criteria: [{run: 'true'}]}]\n"
     )
     assert pg("run", "p.yaml", "--headless").returncode == 0
     done = pg("approve", "last", "review")

@@ -60,7 +60,7 @@ async def test_an_observer_is_offered_no_steering_and_no_stop(tmp_path: Path) ->
         assert isinstance(app.screen, QuitScreen)
         said = text(app.screen.query_one(Static))
         assert "stop the run" not in said and "leave it running" in said
-        await pilot.press("s")  # not hers to press: nothing happens
+        await pilot.press("ctrl+s")  # not hers to press: nothing happens
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("l")
@@ -85,6 +85,6 @@ async def test_an_operator_of_the_plan_is_offered_steering_and_stop(tmp_path: Pa
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
         assert "stop the run" in text(app.screen.query_one(Static))
-        await pilot.press("s")
+        await pilot.press("ctrl+s")
         await pilot.pause()
     assert [kind for kind, _ in await sent_commands(db, run_id)] == ["cancel"]

@@ -125,7 +125,7 @@ def shared(team: None) -> Iterator[tuple[Path, Pg]]:
     work.mkdir()
     shutil.chown(work, STARTER)
     db = place / "data" / "runs.db"
-    (place / "data").mkdir()
+    (place / "data").mkdir(mode=0o700)
     shutil.chown(place / "data", STARTER)
 
     def pg(user: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

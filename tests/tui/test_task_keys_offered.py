@@ -130,13 +130,13 @@ async def test_s_and_x_on_an_ended_task_say_why_not_and_ask_nothing(tmp_path: Pa
         await pilot.press("s")  # a task that has not ended: asks its reason
         await pilot.pause()
         assert isinstance(app.screen, AskScreen)
-        await pilot.press(*"not needed", "enter")
+        await pilot.press(*"not needed", "ctrl+s")
         await pilot.pause()
         await _select(pilot, screen, "failer")
         await pilot.press("R")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("ctrl+s")
         await pilot.pause()
     sent = [(kind, args.get("task")) for kind, args in await sent_commands(db, run_id)]
     assert sent == [("skip", "later"), ("retry", "failer")]

@@ -121,7 +121,7 @@ def test_demo_dashboard_keys_and_stopping_the_run(
     t.wait_for(lambda s: "Risks" in s, "the dashboard again")
     t.keys("q")
     t.wait_for(lambda s: "still going" in s, "the quit prompt")
-    t.keys("s")
+    t.keys("C-s")
     t.wait_for(lambda s: "EXITED=" in s, "phasegate to exit")
     deadline = time.monotonic() + 30
     while _show(env).get("status") not in ("cancelled",) and time.monotonic() < deadline:

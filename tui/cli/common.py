@@ -53,7 +53,7 @@ db_option = click.option(
     "--db",
     "db",
     envvar="PHASEGATE_DB",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, readable=False),
     callback=_check_db,
     help="Database file (default: phasegate.db in the user data dir; env PHASEGATE_DB).",
 )

@@ -37,9 +37,13 @@ class Refused(PhasegateError):
     """The engine refused the command, or there is no engine to take it (exit 1)."""
 
 
-async def live_run(store: SQLiteStore, ref: str, what: str) -> RunRow:
-    """The run, if its engine is alive to take a command; Refused otherwise."""
+async def live_run(store: SQLiteStore, ref: str, what: str, order: Command | None = None) -> RunRow:
+    """The run, if its engine is alive to take a command; Refused otherwise. An `order`
+    naming a task, gate, agent or phase the run does not have is a UsageError (exit 2) all
+    the same, whatever the run's state: bad input, whether or not an engine could take it."""
     row = await resolve_run(store, ref)
+    if order is not None and (row.finished_at is not None or not engine_alive(row)):
+        await check_names(store, row, order)
     if row.finished_at is None and not engine_alive(row):
         raise Refused(
             f"run {row.id} was interrupted: its engine is not running; "
@@ -108,7 +112,7 @@ async def command(db_path: str, ref: str, order: Command) -> str:
     """Write the command and wait for the engine's answer."""
     store = await SQLiteStore.open(db_path)
     try:
-        row = await live_run(store, ref, "there is nothing to steer")
+        row = await live_run(store, ref, "there is nothing to steer", order)
         await check_names(store, row, order)
 
         def answers(event: ev.Event, sent: int) -> bool:

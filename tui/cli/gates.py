@@ -311,7 +311,7 @@ async def decide(db_path: str, ref: str, order: Approve | Reject) -> str:
 
     store = await SQLiteStore.open(db_path)
     try:
-        row = await live_run(store, ref, "its gates cannot be decided now")
+        row = await live_run(store, ref, "its gates cannot be decided now", order)
         state, cursor = await fold_run(store, row.id)  # (the run as the decision leaves for it)
         why = unknown_name(state, order) if state.run_id else ""
         if why:

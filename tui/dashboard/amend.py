@@ -1,12 +1,14 @@
 """The palette's "Amend the plan": the plan the run follows, opened in your editor ($VISUAL,
 $EDITOR, else vi) with the dashboard suspended; what you save is checked and sent to the run's
 engine as `phasegate amend` sends it, and its change gate opens (the dashboard's change prompt
-shows the difference and the impact)."""
+shows the difference and the impact). An editor that cannot be started is named in the answer
+(the dashboard goes on)."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 
@@ -15,11 +17,36 @@ from textual.app import App, SuspendNotSupported
 from phasegate.engine.model.commands import Amend
 from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.tui.dashboard.feed import RunFeed
-from phasegate.tui.text import one_line, safe
+from phasegate.tui.text import one_line, quoted, safe
 
 
 def editor() -> list[str]:
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+
+
+CHOSEN_BY = "$VISUAL, else $EDITOR, chooses it"
+
+
+def _not_startable() -> str | None:
+    """Why the editor cannot be started (its name, and what chooses it), before the dashboard
+    gives it the terminal; None when it can be."""
+    try:
+        command = editor()
+    except ValueError as exc:  # (unbalanced quotes)
+        return _cannot_start("", safe(str(exc)).lower())
+    if not command:
+        return _cannot_start("", "its name is blank")
+    name = command[0]
+    if shutil.which(name) is None:
+        is_file = os.sep in name and os.path.isfile(name)
+        return _cannot_start(name, "is not executable" if is_file else "was not found")
+    return None
+
+
+def _cannot_start(name: str, why: str) -> str:
+    """`the editor could not be started: 'nosuch-editor' was not found ($VISUAL, ...)`."""
+    what = f"{quoted(name)} {why}" if name else why
+    return f"the editor could not be started: {what} ({CHOSEN_BY}): nothing sent"
 
 
 # An edit with problems is opened again with them as comments on top (as `kubectl edit` does),
@@ -51,11 +78,20 @@ def _body(text: str) -> str:
 
 
 def _edit(app: App[object], path: str) -> int:
+    """The editor's exit status; OSError when it could not be started, raised once the
+    dashboard has the terminal again (Textual's suspend does not give it back on an error)."""
+    command = [*editor(), path]
+    failed: OSError | None = None
     try:
         with app.suspend():  # (the editor has the terminal)
-            return subprocess.run([*editor(), path], check=False).returncode
+            try:
+                return subprocess.run(command, check=False).returncode
+            except OSError as exc:
+                failed = exc
     except SuspendNotSupported:  # (no terminal to give: an editor that needs none)
-        return subprocess.run([*editor(), path], check=False).returncode
+        return subprocess.run(command, check=False).returncode
+    assert failed is not None
+    raise failed
 
 
 async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
@@ -67,6 +103,9 @@ async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
     saved = await feed.store.load_plan(feed.run_id)
     if saved is None:
         return "this run kept no plan text to amend"
+    missing = _not_startable()
+    if missing is not None:
+        return missing
     text, variables = saved
     fd, path = tempfile.mkstemp(prefix=f"phasegate-amend-{feed.run_id}-", suffix=".yaml")
     keep = False
@@ -75,7 +114,17 @@ async def amend_in_editor(app: App[object], feed: RunFeed) -> str:
             f.write(text)
         flagged: str | None = None  # (the edit last shown with its problems)
         while True:
-            code = _edit(app, path)
+            try:
+                code = _edit(app, path)
+            except OSError as exc:  # (found, yet not started: not executable, ...)
+                kept = ""
+                if flagged is not None:  # (an edit already made: kept, never lost)
+                    keep = True
+                    with open(path, "w", encoding="utf-8") as f:
+                        f.write(flagged)
+                    kept = f"; your edit is kept in {safe(path)}"
+                name = editor()[0]
+                return _cannot_start(name, safe(exc.strerror or str(exc))) + kept
             read, problems = read_text(path)
             new = _body(read)
             if code != 0 and flagged is None:

@@ -18,10 +18,16 @@ from phasegate.tui.text import safe
 
 
 class AskScreen(ModalScreen[str | None]):
-    """Asks for a line of text; enter sends it (not when empty), esc gives up."""
+    """Asks for a line of text; enter sends it (not when empty), esc gives up. The letters typed
+    right after the key that opened it, in one burst (a fast typist, a paste, keys over a slow
+    link), are its text, those that reached it before its line had the focus too. A line that
+    acts on the run (`decides`: a skip's reason) is sent by ctrl+s only, as a decision at a
+    prompt is: `status` and enter, typed by mistake, skipped the selected task (reason `tatus`)."""
 
+    SEND = "ctrl+s"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "give_up", "Cancel", id="ask.cancel"),
+        Binding("ctrl+s", "send", "Send", show=False, id="ask.send"),
     ]
     DEFAULT_CSS = """
     AskScreen { align: center middle; }
@@ -29,45 +35,80 @@ class AskScreen(ModalScreen[str | None]):
         background: $surface; padding: 0 1; }
     """
 
-    def __init__(self, title: str, placeholder: str) -> None:
+    def __init__(self, title: str, placeholder: str, decides: str = "") -> None:
+        """`decides`: what sending does to the run, plain text (`skip task t`): ctrl+s sends."""
         super().__init__()
         self._title = title
         self._placeholder = placeholder
+        self._decides = decides
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = safe(self._title)
-            box.border_subtitle = "enter to send · esc to cancel"
+            sent = f"{self.SEND} to {self._decides}" if self._decides else "enter to send"
+            box.border_subtitle = safe(f"{sent} · esc to cancel")
             yield Input(placeholder=self._placeholder, id="answer")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#answer", Input))  # (at once: the keys coming are its)
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter sent to the screen itself (its line had not the focus yet when it came;
+        the line keeps those it has) is the line's: it was lost."""
+        if event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            self.query_one("#answer", Input).insert_text_at_cursor(event.character)
 
     @on(Input.Submitted, "#answer")
     def _sent(self, event: Input.Submitted) -> None:
-        if event.value.strip():
-            self.dismiss(event.value.strip())
+        if not self._decides:
+            self._send(event.value)
+        elif event.value.strip():
+            said = f"{self.SEND} to {self._decides}: enter alone decides nothing"
+            self.app.notify(said, timeout=4, markup=False)
+
+    def action_send(self) -> None:
+        if self._decides:
+            self._send(self.query_one("#answer", Input).value)
+
+    def _send(self, text: str) -> None:
+        if text.strip():
+            self.dismiss(text.strip())
+        elif self._decides:
+            self.app.notify(ReasonPrompt.NEEDS_REASON, severity="warning", timeout=3)
 
     def action_give_up(self) -> None:
         self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    """Asks to confirm what a key does to the run: only ctrl+s confirms (a word typed by
+    mistake never holds it: `x` then `y` of `oxygen` cancelled a task), `n` or esc goes back."""
+
+    SEND = "ctrl+s"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        Binding("ctrl+s", "answer(True)", "Confirm", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "Back", id="confirm.no"),
     ]
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical { width: 60; max-width: 100%; height: auto; border: round $warning;
         background: $surface; padding: 0 1; }
+    ConfirmScreen #keys { text-style: bold; }
     """
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, does: str) -> None:
+        """`question` (plain text) and what ctrl+s does (`cancels the task`)."""
         super().__init__()
         self._question = question
+        self._does = does
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_subtitle = "y yes · n no"
-            yield Static(safe(self._question))
+            box.border_subtitle = f"{self.SEND} confirm · n/esc back"
+            yield Static(Text(safe(self._question)))
+            yield Static(Text(f"{self.SEND} {self._does} · esc goes back"), id="keys")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -144,7 +185,7 @@ class ReasonPrompt(ModalScreen[None]):
             line.placeholder = placeholder
         line.disabled = False
         line.add_class("visible")
-        line.focus()
+        self.set_focus(line)  # (at once, not after the keys already sent: see `on_key`)
 
     def confirming(self) -> ComposeResult:
         """The confirmation's line and the reason line, last in the prompt's box (hidden)."""
@@ -156,6 +197,27 @@ class ReasonPrompt(ModalScreen[None]):
     def asking(self) -> bool:
         """Is a decision being confirmed?"""
         return self._then is not None
+
+    async def on_key(self, event: events.Key) -> None:
+        """The keys typed right after a key that asks a reason (`r`), in one burst (a fast
+        typist, a paste, keys over a slow link), are the reason's: the prompt's key acts here
+        (before the keys sent after it were handed on: they went to the prompt, not its line),
+        and a letter that reached the prompt itself while its reason line is asked goes into
+        it."""
+        if not event.is_printable or not event.character:
+            return
+        line = self.query_one("#reason", Input)
+        if self.asking:
+            if self._reason:  # (the line keeps the letters it has: these went past it)
+                event.stop()
+                event.prevent_default()
+                line.insert_text_at_cursor(event.character)
+            return
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
 
     @on(Input.Submitted, "#reason")
     def _entered(self, event: Input.Submitted) -> None:

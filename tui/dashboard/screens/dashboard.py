@@ -75,7 +75,8 @@ class DashboardScreen(Steering):
         # the selected task's keys, offered where the engine takes them for its status (its
         # rules: engine/run/control.py); else the key says why not, asking nothing first
         Binding("R", "retry", "Retry", id="dashboard.retry"),
-        Binding("s", "skip", "Skip", id="dashboard.skip"),
+        # (priority, as `/`: the keys typed right after `s` or `n` are the box's text)
+        Binding("s", "skip", "Skip", id="dashboard.skip", priority=True),
         Binding("x", "cancel_task", "Cancel", id="dashboard.cancel"),  # (the task)
         Binding("plus", "priority(1)", "Priority", key_display="+/-", id="dashboard.priority_up"),
         Binding("minus", "priority(-1)", "Priority down", show=False, id="dashboard.priority_down"),
@@ -84,7 +85,7 @@ class DashboardScreen(Steering):
         Binding("x", "refuse('cancel_task')", "", show=False, id="dashboard.cancel_refused"),
         Binding("plus", "refuse('priority')", "", show=False, id="dashboard.up_refused"),
         Binding("minus", "refuse('priority')", "", show=False, id="dashboard.down_refused"),
-        Binding("n", "note", "Note", id="dashboard.note"),
+        Binding("n", "note", "Note", id="dashboard.note", priority=True),
         Binding("f", "follow", "Follow", id="dashboard.follow"),
         Binding("d", "detach", "Detach", id="dashboard.detach"),
         # (when the engine died: the offer again, after `esc` put it off)
@@ -122,7 +123,7 @@ class DashboardScreen(Steering):
     DashboardScreen #side {{ display: none; width: 1fr; }}
     DashboardScreen.wide #side {{ display: block; }}
     DashboardScreen.wide TaskTable {{ width: 80; }}
-    DashboardScreen #filter {{ dock: bottom; display: none; }}
+    DashboardScreen #filter {{ display: none; }}
     DashboardScreen.no-top #top {{ display: none; }}
     DashboardScreen.short-risks RiskFeed {{ height: {RISK_LINES}; }}
     DashboardScreen.no-risks RiskFeed {{ display: none; }}
@@ -331,6 +332,15 @@ class DashboardScreen(Steering):
             self.refresh_bindings()
 
     def allowed(self, action: str) -> bool:
+        """Does the palette offer `action` now: may the viewer do it (`may`), and, for what
+        steers the run (its keys' commands, slots, a phase's pause, an amendment), is there a
+        live run's engine to take it? On an ended run they only said "nothing to steer"."""
+        steers = action in self.STEERING or action in self.PALETTE_STEERING
+        if steers and (self.feed.state.finished_at is not None or not self._alive):
+            return False
+        return self.may(action)
+
+    def may(self, action: str) -> bool:
         """May the viewer do `action` on this run at all (whatever the run's state now)? An
         observer of a shared run may look, not steer: the engine would refuse it."""
         if action == "note":
@@ -365,6 +375,8 @@ class DashboardScreen(Steering):
         {"pause", "resume_run", "skip", "cancel_task", "retry", "priority", "detach"}
     )
     TASK_KEYS: ClassVar[frozenset[str]] = frozenset({"skip", "cancel_task", "retry", "priority"})
+    # the palette's commands that steer the run and have no key (palette.py)
+    PALETTE_STEERING: ClassVar[frozenset[str]] = frozenset({"slots", "hold_phase", "amend"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers only what does something now: nothing the viewer may not do (an
@@ -379,8 +391,8 @@ class DashboardScreen(Steering):
             return filtered if action == "clear_filter" else self.browse_back and not filtered
         if action == "refuse":
             target = str(parameters[0])
-            return self.allowed(target) and self.check_action(target, ()) is False
-        if not self.allowed(action):
+            return self.may(target) and self.check_action(target, ()) is False
+        if not self.may(action):
             return False
         steerable = self.feed.state.finished_at is None and self._alive
         if action in self.TASK_KEYS:

@@ -19,11 +19,11 @@ KEYS = [
     ("ctrl+p", "command palette"),
     ("tab / shift+tab", "next / previous region"),
     ("↑ ↓  j k", "move in the task table"),
-    ("enter", "details and output of the selected task"),
+    ("enter, l", "the selected task: its details and output (l: the output, following)"),
     (
-        "l",
-        "output (logs) of the selected task (← → scroll long lines, w wraps them, end: the "
-        "last line, following)",
+        "/ in the output",
+        "search it: only the lines that hold the text (n: every line again); ← → scroll long"
+        " lines, w wraps them, end: the last line, following; esc or q back",
     ),
     ("enter on risks", "every risk of the feed, its message whole"),
     ("/", "filter tasks by id, phase, agent or status"),
@@ -31,11 +31,14 @@ KEYS = [
     ("f", "follow the running task"),
     ("g", "gates, and agents' open permission requests; enter answers one"),
     ("p", "pause the run, or resume it (or the phases paused alone)"),
-    ("s", "skip the selected task (asks a reason; its dependents go on)"),
-    ("x", "cancel the selected task (asks to confirm)"),
+    (
+        "s / x",
+        "skip the selected task (asks a reason, ctrl+s skips; its dependents go on) / cancel it"
+        " (asks: ctrl+s cancels, esc goes back)",
+    ),
     ("+ / -", "raise / lower the selected task's priority (higher first; the table shows ↑2)"),
     ("enter on phases", "each research query's answers or its error (a run that asked some)"),
-    ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt (asks)"),
+    ("R", "retry the selected task (failed, cancelled or blocked) as a new attempt (ctrl+s)"),
     ("n", "add a note to the run"),
     (
         "a / r",
@@ -43,11 +46,16 @@ KEYS = [
         " (asks a reason); ctrl+s sends the decision, enter never does;"
         " PHASEGATE_QUICK_APPROVE=1 approves at once",
     ),
+    (
+        "a / r",
+        "in a risk's question (a risk rule that asks; the run is paused): go on / stop the run"
+        " (asks a reason); each confirmed with ctrl+s; esc later",
+    ),
     ("a / A / r", "in a permission prompt: allow once / for the task / deny (asks why); ctrl+s"),
     ("r", "when the run's engine died: take the run over (resume it)"),
     ("esc", "back, or clear the filter"),
     ("d", "detach: close the dashboard, the run goes on (phasegate attach)"),
-    ("q", "quit (asks whether to stop an active run)"),
+    ("q, ctrl+q", "quit (an active run: ctrl+s stops it, l leaves it running, esc stays)"),
 ]
 
 # the run browser's (`phasegate ui`): only what works there

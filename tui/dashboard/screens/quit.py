@@ -1,5 +1,7 @@
 """Leaving a dashboard while its run is active: stop the run, or leave it running (only the
-latter for a viewer who may not operate the run: the engine would refuse the stop)."""
+latter for a viewer who may not operate the run: the engine would refuse the stop). Stopping
+takes ctrl+s, as a decision at a prompt does: `q` then `s` of a word typed by mistake (`quits`)
+stopped the whole run."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from textual.widgets import Static
 
 class QuitScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "choose('stop')", "Stop the run", id="quit.stop"),
+        Binding("ctrl+s", "choose('stop')", "Stop the run", id="quit.stop"),
         Binding("l", "choose('leave')", "Leave it running", id="quit.leave"),
         Binding("escape", "choose(None)", "Stay", id="quit.stay"),
     ]
@@ -32,9 +34,11 @@ class QuitScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "The run is still going"
-            stop = "[b]s[/b]  stop the run (its tasks are terminated)\n" if self.stop else ""
+            keys = [("ctrl+s", "stop the run (its tasks are terminated)")] if self.stop else []
+            keys += [("l", "leave it running and close the dashboard"), ("esc", "stay here")]
+            wide = max(len(key) for key, _ in keys) + 1
             yield Static(
-                f"{stop}[b]l[/b]  leave it running and close the dashboard\n[b]esc[/b] stay here"
+                "\n".join(f"[b]{key}[/b]{' ' * (wide - len(key))}{does}" for key, does in keys)
             )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

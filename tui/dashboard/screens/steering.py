@@ -122,7 +122,8 @@ class Steering(Screen[None]):
             if text:
                 await self._send(cmd.Skip(task, text))
 
-        self.app.push_screen(AskScreen(f"Skip {task}: why?", "the reason (recorded)"), reason)
+        asked = AskScreen(f"Skip {task}: why?", "the reason (recorded)", f"skip task {task}")
+        self.app.push_screen(asked, reason)
 
     def action_cancel_task(self) -> None:
         task = self._task_for("cancel_task")
@@ -133,9 +134,10 @@ class Steering(Screen[None]):
             if yes:
                 await self._send(cmd.CancelTask(task))
 
-        self.app.push_screen(
-            ConfirmScreen(f"Cancel task {task}? Its dependents will be blocked."), confirmed
+        asked = ConfirmScreen(
+            f"Cancel task {task}? Its dependents will be blocked.", "cancels the task"
         )
+        self.app.push_screen(asked, confirmed)
 
     async def action_priority(self, step: int) -> None:
         """`+`/`-`: the selected task one step up or down the queue (higher starts first)."""
@@ -145,7 +147,8 @@ class Steering(Screen[None]):
             await self._send_built(lambda: cmd.Priority(task, value))
 
     def action_retry(self) -> None:
-        """`R` asks first: a stray R in typed text never starts a task again."""
+        """`R` asks first, and ctrl+s confirms: a stray R in typed text never starts a task
+        again."""
         task = self._task_for("retry")
         if task is None:
             return
@@ -154,7 +157,8 @@ class Steering(Screen[None]):
             if yes:
                 await self._send(cmd.Retry(task))
 
-        self.app.push_screen(ConfirmScreen(f"Run task {task} again, as a new attempt?"), confirmed)
+        asked = ConfirmScreen(f"Run task {task} again, as a new attempt?", "runs it again")
+        self.app.push_screen(asked, confirmed)
 
     def action_slots(self) -> None:
         """Palette: an agent's slots (`AGENT N`), as `phasegate slots` does."""

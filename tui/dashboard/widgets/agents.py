@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -45,11 +47,6 @@ class AgentRoster(Static, can_focus=True):
         task -> its newest output line, what the agent does now (a coding agent's last tool
         call or message line), shown after the task."""
         now = time.time() if now is None else now
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True, justify="right")
-        grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
         asking: dict[str, list[str]] = {}  # task -> its open permission requests
         for p in state.permissions.values():
             if p.status == "open":
@@ -93,14 +90,42 @@ class AgentRoster(Static, can_focus=True):
         if rows == self._rows:
             return  # nothing visible changed: no update, no layout
         self._rows = rows
-        for name, status, used, detail in rows:
+        self.update(_Roster(rows))
+
+
+class _Roster:
+    """The roster's rows, laid out for the width they are drawn at: each agent's state and
+    slots whole, then its name (cut with `…` where it does not fit: `agent-with-a-lo… busy
+    1/2 build`), then what it does, cut first."""
+
+    def __init__(self, rows: list[tuple[str, str, str, str]]) -> None:
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        names = [Text(safe(name), style="bold") for name, _, _, _ in self.rows]
+        states = [status.replace("_", " ") for _, status, _, _ in self.rows]
+
+        def widest(cells: list[str]) -> int:
+            return max((cell_len(c) for c in cells), default=0)
+
+        # what the name and the detail share: the line less the state, the slots, the gaps
+        rest = options.max_width - widest(states) - widest([r[2] for r in self.rows]) - 3
+        # the name whole where it leaves the detail half of that; else cut, to half of it
+        name = widest([n.plain for n in names])
+        name_room = max(min(name, rest // 2), rest - widest([r[3] for r in self.rows]), 1)
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True, overflow="ellipsis", max_width=name_room)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_column(no_wrap=True, ratio=1, overflow="ellipsis")
+        for shown, state, (_, status, used, detail) in zip(names, states, self.rows, strict=True):
             grid.add_row(
-                Text(safe(name), style="bold"),
-                Text(status.replace("_", " "), style=STATUS_STYLE.get(status, "")),
+                shown,
+                Text(state, style=STATUS_STYLE.get(status, "")),
                 used,
                 Text(detail),  # (a task's last line: never read as markup)
             )
-        self.update(grid)
+        yield grid
 
 
 def _reach(host: str, rtt_ms: float | None, unreachable: str) -> str:
