@@ -355,7 +355,7 @@ def _check_task(
                 yield Flaw(
                     (*base, "outputs", oi),
                     False,
-                    f"{label}'s output '{_cut(out)}' is outside the workdir; a hand-off names "
+                    f"{label}: its output '{_cut(out)}' is outside the workdir; a hand-off names "
                     "files under it (or set `absolute_outputs: true` to allow this)",
                 )
 

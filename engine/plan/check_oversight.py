@@ -70,12 +70,18 @@ def check_gates(
             )
         yield from _check_approvers(gate, gi)
         for ci, crit in _dicts(gate.get("criteria")):
+            here: tuple[str | int, ...] = ("gates", gi, "criteria", ci)
             problem = criterion_problem([k for k in CRITERION_KINDS if crit.get(k) is not None])
             if problem:
-                yield Flaw(("gates", gi, "criteria", ci), False, problem)
+                yield Flaw(here, False, problem)
             if isinstance(crit.get("run"), str):
-                yield from _unknown_names(crit["run"], known, ("gates", gi, "criteria", ci, "run"))
-            yield from _check_tests(crit.get("tests"), tested, ("gates", gi, "criteria", ci))
+                yield from _unknown_names(crit["run"], known, (*here, "run"))
+            metric = crit.get("metric")
+            if isinstance(metric, dict) and isinstance(metric.get("run"), str):
+                yield from _unknown_names(metric["run"], known, (*here, "metric", "run"))
+            if isinstance(crit.get("file"), str):
+                yield from _unknown_names(crit["file"], known, (*here, "file"))
+            yield from _check_tests(crit.get("tests"), tested, here)
     feedback = data.get("feedback")
     if isinstance(feedback, dict):
         asks = _dicts(feedback.get("questions"))

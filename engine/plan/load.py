@@ -175,17 +175,18 @@ def plan_from_text(
 def _unknown_vars(
     data: object, given: Iterable[str], file: str, refuse_builtins: bool = True
 ) -> list[Problem]:
-    """A `--var` that names nothing the plan declares or uses (a typo would go unnoticed), or a
-    built-in or a name that phasegate sets where it is used (`{script}`, `{query}`: the value
-    given would be ignored). `refuse_builtins=False`: a run's kept plan read back, whose
-    variables an older phasegate accepted."""
+    """A `--var` that names no variable the plan declares under `vars:` (a typo would go
+    unnoticed), or a built-in or a name that phasegate sets where it is used (`{script}`,
+    `{query}`: the value given would be ignored). A name only the plan's text uses is given
+    that way (`{who}` with `--var who=x`), unless it is close to a declared one: then it is a
+    typo, in the command or in the --var. `refuse_builtins=False`: a run's kept plan read back,
+    whose variables an older phasegate accepted."""
     given = list(given)
     if not given:
         return []
     declared = data.get("vars") if isinstance(data, dict) else None
-    known = set(declared) if isinstance(declared, dict) else set()
-    known.update(_names_used(data))
-    known.difference_update(BUILTINS, CONTEXTUAL)  # (in the plan's text: phasegate sets them)
+    known = {str(v) for v in declared} if isinstance(declared, dict) else set()
+    used = _names_used(data) - set(BUILTINS) - set(CONTEXTUAL)  # (phasegate sets those)
     out = []
     for name in given:
         if name in BUILTINS or name in CONTEXTUAL:  # (phasegate sets it: refused, or ignored)
@@ -206,6 +207,8 @@ def _unknown_vars(
         import difflib  # (only for a plan with a mistake: not at start-up)
 
         close = difflib.get_close_matches(name, sorted(known), n=1)
+        if name in used and (not close or not refuse_builtins):
+            continue
         hint = f"; did you mean '{close[0]}'?" if close else ""
         listing = ", ".join(sorted(known)) or "none"
         message = f"the plan has no variable '{cut(name)}'{hint} (its variables: {listing})"

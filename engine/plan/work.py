@@ -193,13 +193,26 @@ class TestsCriterion(Model, frozen=True):
     min_passed: Annotated[int, Meta(ge=0, description="passed at least")] | None = None
 
 
+class MetricCriterion(Model, frozen=True):
+    """A gate criterion over a number: it passes when `run` exits 0 and the last number it
+    prints is within `min`/`max` (either may be left out)."""
+
+    run: Annotated[Text1, _doc("the command; the last number it prints counts")]
+    min: Annotated[float | None, _doc("the number at least")] = None
+    max: Annotated[float | None, _doc("the number at most")] = None
+
+    def __post_init__(self) -> None:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("`min` is above `max`")
+
+
 class Criterion(Model, frozen=True):
     """One exit criterion of a gate; exactly one of its keys is set."""
 
     SAMPLE: ClassVar[dict[str, Any]] = {"run": "_"}
 
     run: str | None = None
-    metric: dict[str, Any] | None = None
+    metric: MetricCriterion | None = None
     file: str | None = None
     no_risks: Severity | None = None
     tests: TestsCriterion | None = None

@@ -27,6 +27,7 @@ from phasegate.engine.plan.template import substitute
 if TYPE_CHECKING:  # (the dashboard decides gates without the plan model: start-up)
     from phasegate.engine.plan.deciders import Accounts
     from phasegate.engine.plan.model import Criterion, Gate, TestsCriterion
+    from phasegate.engine.plan.work import MetricCriterion
 
 CRITERION_TIMEOUT = 600.0
 # the detail of a criterion whose command is under way (what one the run's stop killed keeps)
@@ -68,18 +69,25 @@ async def evaluate(
     for c in criteria:
         if c.run is not None or c.metric is not None:
             kind = "run" if c.run is not None else "metric"
-            _, command = command_argv(c.run or str((c.metric or {}).get("run", "")), values)
+            run = c.run if c.run is not None else str(getattr(c.metric, "run", ""))
+            _, command = command_argv(run, values)
             results.append({"kind": kind, "spec": command, "passed": False, "detail": STOPPED})
             if c.run is not None:  # (its entry is what the command said, once it ends)
                 results[-1] = await _run(c.run, workdir, env, values)
             elif c.metric is not None:
                 results[-1] = await _metric(c.metric, workdir, env, values)
         elif c.file is not None:
-            path = os.path.join(workdir, substitute(c.file, values))
+            filled = substitute(c.file, values)
+            path = os.path.join(workdir, filled)
             size = os.path.getsize(path) if os.path.isfile(path) else -1
             ok = size > 0
-            detail = f"{size} bytes" if ok else ("empty" if size == 0 else "missing")
-            results.append({"kind": "file", "spec": c.file, "passed": ok, "detail": detail})
+            detail = (
+                f"{size} byte{'s' if size != 1 else ''}"
+                if ok
+                else ("empty" if size == 0 else "missing")
+            )
+            spec = filled if filled == c.file else f"{filled} ({c.file})"
+            results.append({"kind": "file", "spec": spec, "passed": ok, "detail": detail})
         elif c.no_risks is not None:
             floor = SEVERITIES.index(c.no_risks)
             bad = [
@@ -157,13 +165,28 @@ def judge_tests(spec: TestsCriterion, found: dict[str, Any]) -> dict[str, Any]:
     return result | {"passed": ok, "detail": detail, "counts": {"passed": passed, "failed": failed}}
 
 
+def _bound(value: object) -> float | None:
+    """A metric's `min`/`max` as a number; ValueError naming it when it is none (the plan's
+    model refuses such a value: this is for a spec that did not come through it)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
 async def _metric(
-    spec: dict[str, Any], workdir: str, env: dict[str, str], values: dict[str, str]
+    spec: MetricCriterion, workdir: str, env: dict[str, str], values: dict[str, str]
 ) -> dict[str, Any]:
-    argv, command = command_argv(str(spec.get("run", "")), values)
+    argv, command = command_argv(str(getattr(spec, "run", "") or ""), values)
+    result: dict[str, Any] = {"kind": "metric", "spec": command, "passed": False}
+    try:
+        low, high = _bound(getattr(spec, "min", None)), _bound(getattr(spec, "max", None))
+    except ValueError as exc:  # (never run: its bounds cannot be compared)
+        result["detail"] = f"its bounds are not numbers: {exc}"
+        return result
     done = await run_capture(argv, workdir, env, CRITERION_TIMEOUT, keep=200)
     numbers = [n for line in done.lines for n in _NUMBER.findall(line)]
-    result: dict[str, Any] = {"kind": "metric", "spec": command, "passed": False}
     if done.code is None:  # (killed by its timeout, or never started)
         result["detail"] = _unfinished(done.error)
         return result
@@ -171,11 +194,13 @@ async def _metric(
         result["detail"] = f"exit {done.code}" if done.code != 0 else "printed no number"
         return result
     value = float(numbers[-1])
-    low, high = spec.get("min"), spec.get("max")
-    ok = (low is None or value >= float(low)) and (high is None or value <= float(high))
+    ok = (low is None or value >= low) and (high is None or value <= high)
     bounds = " ".join(
         x
-        for x in (f">= {low}" if low is not None else "", f"<= {high}" if high is not None else "")
+        for x in (
+            f">= {low:g}" if low is not None else "",
+            f"<= {high:g}" if high is not None else "",
+        )
         if x
     )
     result.update(passed=ok, value=value, detail=f"{value:g} (wanted {bounds or 'a number'})")
