@@ -82,13 +82,18 @@ class DaskExecutor:
                 tls_client_key=self._tls.key,
                 require_encryption=True,
             )
-        client: Any = await Client(  # type: ignore[no-untyped-call]
+        client: Any = Client(  # type: ignore[no-untyped-call]
             self.address,
             asynchronous=True,
             security=security,
             set_as_default=False,
             timeout=CONNECT_TIMEOUT,
         )
+        try:
+            await client
+        except BaseException:  # (closed here: else its __del__ leaves a close never awaited)
+            await _close(client)
+            raise
         try:
             allowed = await client.run_on_scheduler(dask_worker.allowed_failures)
         except BaseException:  # (a scheduler that answers but cannot run it: not connected)

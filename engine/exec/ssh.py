@@ -78,7 +78,9 @@ class SshProcess:
         fresh = script is None  # (else it follows an attempt already on the host)
         try:
             conn = await (self._ex.fresh_connection() if fresh else self._ex.connection())
-        except SshError as exc:
+        except Exception as exc:  # (SshError; anything else, too: the task must still end)
+            if not isinstance(exc, SshError):
+                exc = SshError(f"cannot connect to {self._ex.key}: {exc or type(exc).__name__}")
             if not fresh:
                 self._give_up(str(exc))
                 return

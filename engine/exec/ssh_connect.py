@@ -30,7 +30,10 @@ def parse_host(key: str) -> tuple[str | None, str, int]:
     m = _HOST.match(key)
     if m is None:
         raise SshError(f"host '{key}' is not user@host[:port]")
-    return m["user"], m["host"].strip("[]"), int(m["port"] or 22)
+    port = int(m["port"] or 22)
+    if not 1 <= port <= 65535:
+        raise SshError(f"host '{key}': port {port} is out of range (1 to 65535)")
+    return m["user"], m["host"].strip("[]"), port
 
 
 async def connect(key: str, opts: SshOptions) -> Any:
@@ -70,7 +73,8 @@ async def connect(key: str, opts: SshOptions) -> Any:
         ) from None
     except asyncssh.PermissionDenied as exc:
         raise SshError(f"{key}: permission denied ({exc.reason}); no key was accepted") from None
-    except (OSError, asyncssh.Error, TimeoutError) as exc:
+    except Exception as exc:  # (not only OSError, asyncssh.Error, TimeoutError: a port or a
+        # name getaddrinfo or the socket refuse raises OverflowError, ValueError, UnicodeError...)
         reason = getattr(exc, "reason", "") or str(exc) or type(exc).__name__
         raise SshError(f"cannot connect to {key}: {reason}") from None
 

@@ -63,7 +63,28 @@ class Price(Model, frozen=True):
         ) / 1_000_000
 
 
-_HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$"
+)
+# a Dask scheduler's address: [scheme://]host:port (the schemes a remote client connects with)
+_DASK = re.compile(
+    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$"
+)
+
+
+def _bad_port(m: re.Match[str]) -> bool:
+    """Does an address name a port no connection can be made to (0, above 65535)?"""
+    return m["port"] is not None and not 1 <= int(m["port"]) <= 65535
+
+
+def host_problem(host: str, what: str = "host") -> str | None:
+    """Why `host` is no user@host[:port] an SSH connection can be made to, or None."""
+    m = _HOST.match(host)
+    if m is None:
+        return f"{what} '{host}' is not user@host[:port] or host[:port]"
+    if _bad_port(m):
+        return f"{what} '{host}': port {int(m['port'])} is out of range; use 1 to 65535"
+    return None
 
 
 class SshOptions(Model, frozen=True):
@@ -78,6 +99,10 @@ class SshOptions(Model, frozen=True):
     connect_timeout: Annotated[Duration, _doc("to connect, and to notice a lost link")] = 10.0
     keepalive: Annotated[Duration, _doc("between two keepalives on the connection")] = 5.0
 
+    def __post_init__(self) -> None:
+        if self.jump is not None and (why := host_problem(self.jump, "jump host")):
+            raise ValueError(why)
+
 
 class DaskTls(Model, frozen=True):
     ca: Annotated[str, _doc("the cluster's CA certificate file")]
@@ -88,8 +113,22 @@ class DaskTls(Model, frozen=True):
 class ExecutorOptions(Model, frozen=True):
     """Where an agent's tasks run when not on this machine: a Dask cluster's scheduler."""
 
+    SAMPLE: ClassVar[dict[str, Any]] = {"dask": "tcp://_:8786"}
+
     dask: Annotated[str, _doc("the scheduler's address, tcp://host:8786 or tls://...")]
     tls: DaskTls | None = None
+
+    def __post_init__(self) -> None:
+        m = _DASK.match(self.dask)
+        if m is None:
+            raise ValueError(
+                f"dask '{self.dask}' is not a scheduler's address; use tcp://host:port "
+                "(or tls://, ws://, wss://, ucx://), e.g. tcp://127.0.0.1:8786"
+            )
+        if _bad_port(m):
+            raise ValueError(
+                f"dask '{self.dask}': port {int(m['port'])} is out of range; use 1 to 65535"
+            )
 
 
 class Agent(Model, frozen=True):
@@ -129,8 +168,13 @@ class Agent(Model, frozen=True):
             raise ValueError("give `host` (over SSH) or `executor` (a Dask cluster), not both")
         if self.ssh is not None and self.host is None:
             raise ValueError("`ssh` options need `host: user@host[:port]`")
-        if self.host is not None and not _HOST.match(self.host):
-            raise ValueError(f"host '{self.host}' is not user@host[:port] or host[:port]")
+        if self.host is not None and (why := host_problem(self.host)):
+            raise ValueError(why)
+        if self.kind != "command" and self.executor is not None:
+            raise ValueError(
+                f"a `kind: {self.kind}` agent is spoken to on its input, which a Dask cluster "
+                "cannot carry: run it here or over SSH (`host`), or make it `kind: command`"
+            )
 
 
 SECRET_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
