@@ -159,9 +159,18 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE runs ADD COLUMN chain_seq INTEGER",
         "ALTER TABLE runs ADD COLUMN chain_anchor TEXT",
     ],
+    # A run's output in the order it was written: `logs RUN` (-f) reads it in batches after a
+    # cursor, and `attach` what each task printed last; without this index each batch re-read
+    # and sorted the run's whole output (2M lines: 120 s), or scanned every run's rows after
+    # the cursor. An index only: a phasegate without it reads the same rows, slower.
+    11: ["CREATE INDEX IF NOT EXISTS output_run_order ON output (run_id, id)"],
 }
 
 LATEST = max(MIGRATIONS)
+# the oldest schema whose reads this phasegate's queries serve as they are: the migrations after
+# it add indexes only, so a reader that may not migrate (a run shared read-only) could read it
+# (slower); raise it with a migration that adds a column or a table
+READABLE_FROM = ANCHORED
 
 
 def current_version(conn: sqlite3.Connection) -> int:

@@ -16,6 +16,7 @@ import aiosqlite
 from phasegate.engine.model.errors import DatabaseUnusable, StoreBusy, StoreError
 from phasegate.engine.store.migrations import (
     LATEST,
+    READABLE_FROM,
     TABLES,
     VERSION,
     foreign_of,
@@ -267,14 +268,17 @@ async def open_read_only(path: str) -> tuple[aiosqlite.Connection, str]:
             last = exc
             continue
         foreign = foreign_of(tables, version)
-        if foreign or version != LATEST:
+        # (a schema a migration only indexed since: read as it is, slower, by who may not migrate)
+        readable = READABLE_FROM <= version <= LATEST
+        if foreign or not readable:
             await conn.close()
         if foreign:
             raise DatabaseUnusable(f"database {path}: {foreign_refusal(foreign)}")
-        if version != LATEST:
+        if not readable:
+            reads = f"{READABLE_FROM} to {LATEST}" if READABLE_FROM < LATEST else f"{LATEST}"
             raise StoreError(
                 f"database {path} has schema version {version} and this phasegate reads "
-                f"{LATEST}; {_why_not_migrated(path)}"
+                f"{reads}; {_why_not_migrated(path)}"
             )
         return conn, where + mode
     raise store_error(path, last or sqlite3.OperationalError("cannot be opened read-only"))

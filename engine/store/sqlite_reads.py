@@ -127,15 +127,18 @@ class SQLiteReads:
     async def tail_output(
         self, run_id: str, after_rowid: int, task: str | None = None, limit: int = 5000
     ) -> list[tuple[int, OutputLine]]:
-        sql = (
-            "SELECT id, run_id, task, attempt, line, stream, text, ts FROM output "
-            "WHERE run_id = ? AND id > ?"
-        )
-        params: list[Any] = [run_id, after_rowid]
-        if task is not None:
-            sql += " AND task = ?"
-            params.append(task)
-        rows = await self._query(sql + " ORDER BY id LIMIT ?", [*params, limit])
+        # the whole run: a range of the index (run_id, id), read in order, so a batch costs its
+        # own lines (not a re-read and sort of the run's whole output, as each batch did before)
+        sql = "SELECT id, run_id, task, attempt, line, stream, text, ts FROM output WHERE "
+        if task is None:
+            sql += "run_id = ? AND id > ? ORDER BY id LIMIT ?"
+            params: list[Any] = [run_id, after_rowid, limit]
+        else:
+            # one task: its rows through the unique index (run_id, task, ...), sorted (the
+            # range of (run_id, id) would read the other tasks' lines after the cursor too)
+            sql += "run_id = ? AND task = ? AND +id > ? ORDER BY +id LIMIT ?"
+            params = [run_id, task, after_rowid, limit]
+        rows = await self._query(sql, params)
         return [(r[0], OutputLine(*r[1:])) for r in rows]
 
     async def tail_task_output(
@@ -173,10 +176,11 @@ class SQLiteReads:
     async def output_activity(
         self, run_id: str, after: int
     ) -> tuple[int, dict[str, tuple[float, str]]]:
-        # (with MAX(), SQLite gives the other columns of the row that has the maximum)
+        # (with MAX(), SQLite gives the other columns of the row that has the maximum; a range
+        # of the index (run_id, id): it costs the run's new lines, not every run's after `after`)
         rows = await self._query(
-            "SELECT task, MAX(id), ts, text FROM output WHERE id > ? AND +run_id = ? GROUP BY task",
-            (after, run_id),
+            "SELECT task, MAX(id), ts, text FROM output WHERE run_id = ? AND id > ? GROUP BY task",
+            (run_id, after),
         )
         cursor = max((r[1] for r in rows), default=after)
         return cursor, {r[0]: (r[2], r[3]) for r in rows}
