@@ -19,6 +19,7 @@ KEYS = [
     ("ctrl+p", "command palette"),
     ("tab / shift+tab", "next / previous region"),
     ("↑ ↓  j k", "move in the task table"),
+    ("home / end", "the first / last task of the table"),
     ("enter, l", "the selected task: its details and output (l: the output, following)"),
     (
         "/ in the output",

@@ -49,6 +49,9 @@ _NARROW = (("agent", 5), ("phase", 5), ("tests", 6), ("task", 8))
 # the id, the status and the time stay, with no scrolling sideways
 _DROP = ("try", "agent", "phase", "tests")
 _AT = {name: i for i, (name, _) in enumerate(COLUMNS)}
+# rows a refresh adds or removes one by one (each removal renumbers all the rows): more, and
+# the table is laid out anew
+_FEW = 50
 
 
 def _narrowed(shown: list[tuple[str, int]], over: int) -> tuple[tuple[str, int], ...]:
@@ -70,6 +73,9 @@ class TaskTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="tasks.down"),
         Binding("k", "cursor_up", "Up", show=False, id="tasks.up"),
+        # (a DataTable's Home and End scroll sideways, and the cursor stays: here they move it)
+        Binding("home", "scroll_top", "First task", show=False, id="tasks.first"),
+        Binding("end", "scroll_bottom", "Last task", show=False, id="tasks.last"),
         # (`f`, following the running task, is the dashboard's: its footer shows it)
     ]
     DEFAULT_CSS = """
@@ -84,6 +90,7 @@ class TaskTable(DataTable[Text]):
         self.sort_key = "plan"
         self.follow = False
         self._shown: list[str] = []
+        self._known: frozenset[str] = frozenset()  # the run's tasks when last laid out
         self._state: RunState | None = None
         self._columns: tuple[tuple[str, int], ...] = ()
         self._tested = False  # a task has test results: the tests' column is shown
@@ -193,10 +200,11 @@ class TaskTable(DataTable[Text]):
         return [t.id for t in tasks]
 
     def rebuild(self, state: RunState, now: float | None = None) -> None:
-        """Lay the rows out again (after a filter or sort change, or a new run)."""
+        """Lay the rows out again, every cell anew (a new run, new columns, a new filter)."""
         now = self.clock() if now is None else now
         keep = self.selected
         self._state = state
+        self._known = frozenset(state.tasks)
         layout = self._layout(state)
         if layout != self._columns:
             self._lay_columns(layout)
@@ -209,31 +217,56 @@ class TaskTable(DataTable[Text]):
             self.move_cursor(row=self._shown.index(keep))
         self._title()
 
+    def _arrange(self, state: RunState, changed: set[str], now: float, stay: bool) -> None:
+        """Bring the rows in line with the run, the filter and the sort, at the cost of what
+        changed: the cells of the tasks that changed updated in place, the few rows the filter
+        takes in or out added or removed, the rows reordered only if their order changed. The
+        cursor stays on its task; `stay`: the view too (a live refresh never scrolls it)."""
+        keep, scrolled = self.selected, self.scroll_y
+        shown = self._visible(state)
+        now_in, was_in = set(shown), set(self._shown)
+        if len(now_in ^ was_in) > _FEW:  # (a row's removal costs the whole table: lay it out)
+            self.rebuild(state, now)
+            return
+        for tid in changed & now_in & was_in:
+            for (name, _), cell in zip(
+                self._columns, self._row(state.tasks[tid], now), strict=True
+            ):
+                self.update_cell(tid, name, cell)
+        for tid in was_in - now_in:
+            self.remove_row(tid)
+        order = [tid for tid in self._shown if tid in now_in]
+        for tid in shown:
+            if tid not in was_in:
+                self.add_row(*self._row(state.tasks[tid], now), key=tid)
+                order.append(tid)
+        if order != shown:  # (the rows' cells, by identity, say which task each row is)
+            place = {id(self.get_cell(tid, "task")): i for i, tid in enumerate(shown)}
+            self.sort("task", key=lambda cell: place[id(cell)])
+        self._shown = shown
+        self._state = state
+        if keep in now_in and shown.index(keep) != self.cursor_row:
+            self.move_cursor(row=shown.index(keep), scroll=not stay)
+            if stay:  # (the cursor's move scrolls to it, now or once laid out: back again)
+                self.scroll_to(y=scrolled, animate=False, immediate=True)
+                self.call_after_refresh(self.scroll_to, y=scrolled, animate=False, immediate=True)
+        self._title()
+
     def refresh_tasks(
         self, state: RunState, changed: Iterable[str], now: float | None = None
     ) -> None:
-        """Update the cells of the tasks that changed; re-lay out only if the order must change."""
+        """Update the cells of the tasks that changed, and the order if it must change; the
+        view stays where the user put it. Laid out anew only for new columns or new tasks."""
         now = self.clock() if now is None else now
         changed = set(changed)
         # (the first test results show the tests' column: the table is laid out again)
         results = not self._tested and any(
             state.tasks[t].results for t in changed if t in state.tasks
         )
-        if (
-            self.sort_key != "plan"
-            or self.filter_text
-            or len(self._shown) != len(state.tasks)
-            or results
-            or changed - set(self._shown)  # (a task an amendment added in place of another)
-        ):
-            if changed:
-                self.rebuild(state, now)
-        else:
-            for tid in changed & set(self._shown):
-                for (name, _), cell in zip(
-                    self._columns, self._row(state.tasks[tid], now), strict=True
-                ):
-                    self.update_cell(tid, name, cell)
+        if results or state.tasks.keys() != self._known:  # (or an amendment's tasks)
+            self.rebuild(state, now)
+        elif changed:
+            self._arrange(state, changed, now, stay=True)
         self._state = state
         self._follow_running()
 
@@ -255,7 +288,10 @@ class TaskTable(DataTable[Text]):
 
     def cycle_sort(self, state: RunState) -> None:
         self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
-        self.rebuild(state)
+        if self._state is None or state.tasks.keys() != self._known:
+            self.rebuild(state)
+        else:  # (the same rows in another order: reordered, the cursor's task kept in view)
+            self._arrange(state, set(), self.clock(), stay=False)
 
     def set_filter(self, text: str, state: RunState) -> None:
         self.filter_text = text.strip()
