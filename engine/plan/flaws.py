@@ -56,10 +56,10 @@ class Names:
         if self._budget[0] < len(self._choices):
             return ""
         self._budget[0] -= len(self._choices)
-        import difflib  # (only for a plan with a mistake: not at start-up)
+        from phasegate.engine.plan.messages import closest  # (only for a plan with a mistake)
 
-        found = difflib.get_close_matches(name, self._choices, n=1, cutoff=0.6)
-        hint = f" (did you mean '{cut(found[0])}'?)" if found else ""
+        found = closest(name, self._choices)
+        hint = f" (did you mean '{cut(found)}'?)" if found else ""
         self._hints[name] = hint
         return hint
 

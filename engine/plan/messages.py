@@ -101,11 +101,21 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def unknown_key(key: str, allowed: list[str]) -> str:
+def closest(name: str, choices: list[str]) -> str | None:
+    """The choice `name` was likely meant to be: the same but for case (`T1` for `t1`), else the
+    closest spelling (`claud` for `claude`, `need` for `needs`); None when none is close."""
     import difflib  # (only for a plan with a mistake: not at start-up)
 
-    hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    dym = f"did you mean '{hint[0]}'? " if hint else ""
+    folded = [c for c in choices if c.casefold() == name.casefold()]
+    if folded:
+        return folded[0]
+    found = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_key(key: str, allowed: list[str]) -> str:
+    hint = closest(key, allowed)
+    dym = f"did you mean '{hint}'? " if hint else ""
     return f"unknown key '{key}'; {dym}allowed: {', '.join(allowed)}"
 
 
@@ -149,6 +159,12 @@ def issue_message(issue: Issue, value: object) -> str:
         return f"got {shown(value)}; allowed: {allowed}"
     if literal is not None and kind in ("type", "literal"):
         hint = " (yes, no, on and off are true/false in YAML)" if isinstance(value, bool) else ""
+        meant = (
+            closest(value, [str(a) for a in typing.get_args(base)])
+            if isinstance(value, str)
+            else None
+        )
+        hint = hint or (f" (did you mean '{meant}'?)" if meant else "")
         return f"got {shown(value)}{hint}; allowed: {literal}"
     if kind == "value" and said == "Number out of range":  # (1e400, or past 64 bits)
         low, high = bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt"))
