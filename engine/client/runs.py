@@ -218,7 +218,9 @@ async def send(store: SQLiteStore, run_id: str, command: Command) -> int:
     return (await deliver(store, run_id, command))[0]
 
 
-async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[int, ev.Event | None]:
+async def deliver(
+    store: SQLiteStore, run_id: str, command: Command, again: bool = True
+) -> tuple[int, ev.Event | None]:
     """Send the command; (its number, the event that answered it there and then, if any)."""
     path = socket_path(run_path(store.path, run_id))
     who = current_identity()
@@ -238,6 +240,12 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
     except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
         row = await store.get_run(run_id)
         gone = isinstance(exc, FileNotFoundError)
+        if gone and again and row is not None and row.finished_at is None and engine_alive(row):
+            # its socket closed: the engine makes it again (within a second), or the run is
+            # ending (the socket goes first): which, once it is known
+            row = await _socket_or_end(store, run_id, path, row)
+            if os.path.exists(path):
+                return await deliver(store, run_id, command, again=False)
         if gone and row is not None and row.finished_at is None and engine_alive(row):
             raise NoEngine(
                 f"the engine of run {run_id} (pid {row.engine_pid}) lives but its socket {path} "
@@ -288,6 +296,18 @@ async def deliver(store: SQLiteStore, run_id: str, command: Command) -> tuple[in
     if isinstance(found, dict):
         event = ev.from_json(found["type"], found["ts"], found["v"], found["data"])
     return int(answer["id"]), event
+
+
+async def _socket_or_end(store: SQLiteStore, run_id: str, path: str, row: RunRow) -> RunRow:
+    """The run's row once its engine's socket is back or its run has ended (or ENDED_GRACE
+    later, as it then is)."""
+    deadline = time.monotonic() + ENDED_GRACE
+    while time.monotonic() < deadline and not os.path.exists(path):
+        await asyncio.sleep(ANSWER_POLL)
+        row = await store.get_run(run_id) or row
+        if row.finished_at is not None or not engine_alive(row):
+            break
+    return row
 
 
 def _too_long(command: Command, size: int) -> str:

@@ -24,6 +24,7 @@ from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import handoff_warnings, workdir_flaws, worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
 from phasegate.engine.plan.shape import Issue, value_at
+from phasegate.engine.plan.suspicions import suspicions
 from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
 from phasegate.engine.plan.yamlsource import Lines, format_path, parse
 
@@ -161,6 +162,7 @@ def plan_from_text(
                 () if to_run else unavailable,
                 () if to_run else approver_warnings(data),  # (`run` refuses: engine/run/gates)
                 handoff_warnings(data),
+                suspicions(data),
             )
         ]
     problems.extend(_unknown_vars(data, extra_vars, file, refuse_builtins=here))

@@ -178,3 +178,27 @@ def test_a_gate_is_decided_after_the_run_directory_was_removed(tmp_path: Path) -
     assert run.returncode == 0, out + err
     assert f"run {run_id} succeeded" in out
     assert "was gone (its directory removed?): made again" in err
+
+
+async def test_a_command_sent_as_the_run_ends_is_told_the_run_ended_not_to_try_again(
+    db_path: Path,
+) -> None:
+    """At a run's end its engine closes its socket, then records the end: a command sent in
+    between (twenty approvers at once, one deciding the last gate) was told "it re-creates it
+    within a second, try again", of a run that was ending."""
+    me = os.getpid()
+    store = await _store_with_run(db_path, me, process_start_time(me))
+
+    async def ends() -> None:
+        await asyncio.sleep(0.2)  # (the engine records the run's end a moment later)
+        await store.write_batch("r1", [], summary={"status": "succeeded", "finished_at": 1.0})
+
+    try:
+        ending = asyncio.ensure_future(ends())
+        with pytest.raises(NoEngine) as info:
+            await deliver(store, "r1", Approve("g"))
+        await ending
+        said = str(info.value)
+        assert "no engine holds run r1" in said and "try again" not in said, said
+    finally:
+        await store.close()

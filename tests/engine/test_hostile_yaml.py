@@ -158,7 +158,10 @@ def test_deep_nesting(tmp_path: Path, text: str) -> None:
 
 def test_nesting_just_under_the_parser_limit(tmp_path: Path) -> None:
     deep = "[" * 900 + "]" * 900
-    text = f"name: deep\nagents: {{a: {{}}}}\nphases: [{{id: p, tasks: []}}]\nvars: {{x: {deep}}}\n"
+    text = (  # (a phase of tasks: one of none is warned of, beside the problem)
+        f"name: deep\nagents: {{a: {{}}}}\nphases: [{{id: p, tasks: [{{id: t, run: 'true'}}]}}]\n"
+        f"vars: {{x: {deep}}}\n"
+    )
     line = only_problem(write(tmp_path, text))
     assert ":4: vars.x: must be text, a number or true/false, got a list [[[...]]]" in line
 
