@@ -254,3 +254,46 @@ async def _more(db: str, run_id: str, total: int, now: float, *numbers: int) -> 
         await store.write_batch(run_id, [], more)
     finally:
         await store.close()
+
+
+async def test_a_search_that_matches_nothing_says_so(tmp_path: Path) -> None:
+    """A search in a task's output that matched none of its kept lines left an empty pane, read
+    as a search still under way; of a long output, nothing said only its tail was searched."""
+    total = KEEP_LINES + 500
+    now = time.time()
+    events: list[ev.Event] = [
+        run_started(now, "big", ["seq"]),
+        ev.TaskStarted(now, "seq", 1, "m", 1, 1),
+    ]
+    db = f"{tmp_path}/s.db"
+    run_id = await live_run(db, "big", events)
+    store = await SQLiteStore.open(db)
+    try:
+        output = [
+            OutputLine(run_id, "seq", 1, n, "out", f"row {n};", now) for n in range(1, total + 1)
+        ]
+        await store.write_batch(run_id, [], output)
+    finally:
+        await store.close()
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await dashboard(app, pilot)
+        await pilot.press("enter")
+        await until_shown(
+            pilot,
+            "the task's pane with its output",
+            lambda: (
+                isinstance(app.screen, TaskScreen)
+                and app.screen.is_mounted
+                and len(app.screen.query_one(OutputLog).lines) > 0
+            ),
+        )
+        log = app.screen.query_one(OutputLog)
+        log.set_search("row 7;")  # (only before the kept tail: line 7 of 10,500)
+        await pilot.pause()
+        said = " ".join(text(log).split())
+        assert f"no line of the last {KEEP_LINES:,} kept matches" in said, said
+        log.set_search(f"row {total};")
+        await pilot.pause()
+        said = " ".join(text(log).split())
+        assert "no line" not in said and "matching" in said, said

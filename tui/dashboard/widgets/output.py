@@ -84,7 +84,11 @@ class OutputLog(Log):
 
     def _title(self) -> None:
         title = f"Output of {safe(self.task_id)}" if self.task_id else "Output"
-        if self.search:
+        if self.search and not any(self.search in x for x in self._kept):
+            # (said: an empty pane read as a search still under way, or a bug)
+            kept = f" of the last {len(self._kept):,} kept" if self._earlier else ""
+            title += f" · no line{kept} matches {quoted(self.search)} (n: all lines)"
+        elif self.search:
             title += f" · matching {quoted(self.search)} (n: all lines)"
         if self.wrap:
             title += " · wrapped"
@@ -154,6 +158,8 @@ class OutputLog(Log):
         shown = [x for x in fresh if self.search in x] if self.search else fresh
         if shown:
             self._write(self._fold(shown))
+            if self.search:  # (it may say no line matched until now)
+                self._title()
 
     def _write(self, lines: list[str]) -> None:
         """Log.write_lines, repainted when it let lines go: at the end it repaints by scrolling
