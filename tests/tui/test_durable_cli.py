@@ -279,6 +279,14 @@ phases:
 """
 
 
+def _taken_over(pg: Run) -> bool:
+    """Has the take-over decided what became of the dead engine's tasks (its audit row), not
+    only taken the run's lease? `go` before it looked ended the task while no engine watched
+    it: under load its status file could still be unwritten, and it ran again, not adopted."""
+    rows = json.loads(pg("audit", "last", "--json").stdout or "{}").get("audit", [])
+    return any(r["decision"] == "run taken over" for r in rows)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("ends", ["while adopted", "while no engine ran"])
 def test_an_adopted_task_is_waited_for_not_run_again(
@@ -298,10 +306,7 @@ def test_an_adopted_task_is_waited_for_not_run_again(
         _until("long to end on its own", lambda: run_processes(run_id) == {})
     taking_over = time.time()
     resumed = spawn_pg(tmp_path, cli_env, "resume", "last", "--headless")
-    _until(
-        "the take-over",
-        lambda: _show(pg)["engine_pid"] == resumed.pid or resumed.poll() is not None,
-    )
+    _until("the take-over", lambda: _taken_over(pg) or resumed.poll() is not None)
     (tmp_path / "go").touch()
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, out + err
@@ -351,10 +356,7 @@ def test_what_an_adopted_task_left_running_is_stopped_as_the_run_ends(
     _until("the engine to die", lambda: _zombie(pid))
     run_id = str(_show(pg)["id"])
     resumed = spawn_pg(tmp_path, cli_env, "resume", "last", "--headless")
-    _until(
-        "the take-over",
-        lambda: _show(pg)["engine_pid"] == resumed.pid or resumed.poll() is not None,
-    )
+    _until("the take-over", lambda: _taken_over(pg) or resumed.poll() is not None)
     (tmp_path / "go").touch()
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, out + err
