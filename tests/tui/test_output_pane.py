@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from phasegate.engine.model import events as ev
 from phasegate.engine.store import SQLiteStore
 from phasegate.engine.store.base import OutputLine
@@ -188,14 +190,8 @@ async def test_a_risk_that_cleared_says_so_in_words(tmp_path: Path) -> None:
         )
 
 
-async def test_a_long_output_opens_at_its_tail_and_says_what_came_before(tmp_path: Path) -> None:
-    """Regression: a 20,000-line task's pane showed `9982 … 10000` as if that were the end, until
-    a key was pressed (it read the output from its first line, 5,000 lines a poll, into a Log
-    that, once full, let lines go without repainting), and nothing said that earlier lines
-    existed. It reads the last KEEP_LINES lines (a window, never the whole output), shows the
-    real tail on its first paint and counts the lines before the window."""
-    total = 20_000
-    now = time.time()
+async def _printed(tmp_path: Path, lines: list[str], now: float) -> tuple[str, str]:
+    """A live run whose task `seq` runs and has printed `lines`: (its database, the run's id)."""
     events: list[ev.Event] = [
         run_started(now, "big", ["seq"]),
         ev.TaskStarted(now, "seq", 1, "m", 1, 1),
@@ -204,25 +200,42 @@ async def test_a_long_output_opens_at_its_tail_and_says_what_came_before(tmp_pat
     run_id = await live_run(db, "big", events)
     store = await SQLiteStore.open(db)
     try:
-        output = [OutputLine(run_id, "seq", 1, n, "out", str(n), now) for n in range(1, total + 1)]
+        output = [OutputLine(run_id, "seq", 1, n, "out", x, now) for n, x in enumerate(lines, 1)]
         await store.write_batch(run_id, [], output)
     finally:
         await store.close()
+    return db, run_id
+
+
+async def _output_of_seq(app: PhasegateApp, pilot: Pilot[object]) -> OutputLog:
+    """`enter` on the dashboard's selected task (`seq`): its pane, once it shows output."""
+    await dashboard(app, pilot)
+    await pilot.press("enter")
+    await until_shown(
+        pilot,
+        "the task's pane with its output",
+        lambda: (
+            isinstance(app.screen, TaskScreen)
+            and app.screen.is_mounted
+            and len(app.screen.query_one(OutputLog).lines) > 0
+        ),
+    )
+    assert isinstance(app.screen, TaskScreen)
+    return app.screen.query_one(OutputLog)
+
+
+async def test_a_long_output_opens_at_its_tail_and_says_what_came_before(tmp_path: Path) -> None:
+    """Regression: a 20,000-line task's pane showed `9982 … 10000` as if that were the end, until
+    a key was pressed (it read the output from its first line, 5,000 lines a poll, into a Log
+    that, once full, let lines go without repainting), and nothing said that earlier lines
+    existed. It reads the last KEEP_LINES lines (a window, never the whole output), shows the
+    real tail on its first paint and counts the lines before the window."""
+    total = 20_000
+    now = time.time()
+    db, run_id = await _printed(tmp_path, [str(n) for n in range(1, total + 1)], now)
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        await dashboard(app, pilot)
-        await pilot.press("enter")
-        await until_shown(
-            pilot,
-            "the task's pane with its output",
-            lambda: (
-                isinstance(app.screen, TaskScreen)
-                and app.screen.is_mounted
-                and len(app.screen.query_one(OutputLog).lines) > 0
-            ),
-        )
-        assert isinstance(app.screen, TaskScreen)
-        log = app.screen.query_one(OutputLog)
+        log = await _output_of_seq(app, pilot)
         await pilot.pause()
         shown = [row.strip("│ ") for row in text(log).splitlines()]
         assert str(total) in shown and str(KEEP_LINES) not in shown, shown  # the real tail
@@ -260,35 +273,11 @@ async def test_a_search_that_matches_nothing_says_so(tmp_path: Path) -> None:
     """A search in a task's output that matched none of its kept lines left an empty pane, read
     as a search still under way; of a long output, nothing said only its tail was searched."""
     total = KEEP_LINES + 500
-    now = time.time()
-    events: list[ev.Event] = [
-        run_started(now, "big", ["seq"]),
-        ev.TaskStarted(now, "seq", 1, "m", 1, 1),
-    ]
-    db = f"{tmp_path}/s.db"
-    run_id = await live_run(db, "big", events)
-    store = await SQLiteStore.open(db)
-    try:
-        output = [
-            OutputLine(run_id, "seq", 1, n, "out", f"row {n};", now) for n in range(1, total + 1)
-        ]
-        await store.write_batch(run_id, [], output)
-    finally:
-        await store.close()
+    lines = [f"row {n};" for n in range(1, total + 1)]
+    db, run_id = await _printed(tmp_path, lines, time.time())
     app = PhasegateApp(db, run_id)
     async with app.run_test(size=SIZE) as pilot:
-        await dashboard(app, pilot)
-        await pilot.press("enter")
-        await until_shown(
-            pilot,
-            "the task's pane with its output",
-            lambda: (
-                isinstance(app.screen, TaskScreen)
-                and app.screen.is_mounted
-                and len(app.screen.query_one(OutputLog).lines) > 0
-            ),
-        )
-        log = app.screen.query_one(OutputLog)
+        log = await _output_of_seq(app, pilot)
         log.set_search("row 7;")  # (only before the kept tail: line 7 of 10,500)
         await pilot.pause()
         said = " ".join(text(log).split())
