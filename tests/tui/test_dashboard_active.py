@@ -16,7 +16,7 @@ from phasegate.tui.dashboard.screens.quit import QuitScreen
 from phasegate.tui.dashboard.widgets.header import RunHeader
 from phasegate.tui.dashboard.widgets.tasks import TaskTable
 
-from .helpers import SIZE, dashboard, live_run, run_started, text
+from .helpers import SIZE, dashboard, live_run, run_started, text, until_shown
 from .helpers import commands as sent_commands
 
 
@@ -210,3 +210,32 @@ async def test_the_interrupted_prompt_closes_once_the_run_is_resumed_elsewhere(
         assert "interrupted" not in text(screen.query_one(RunHeader))
         shown = {b.binding.key for b in screen.active_bindings.values() if b.enabled}
         assert {"p", "d"} <= shown  # steerable again
+
+
+async def test_a_run_that_ends_while_q_asks_closes_the_dashboard(
+    finished_run: tuple[str, str],
+) -> None:
+    # (`q` pressed just before the run's end reached the dashboard: the question "stop it or
+    # leave it going?" stayed up over the ended run, and `phasegate run` waited for a key)
+    from phasegate.engine.store import SQLiteStore
+
+    db, _ = finished_run
+    run_id = await _active_run(db)
+    app = PhasegateApp(db, run_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await dashboard(app, pilot)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        store = await SQLiteStore.open(db)
+        try:
+            done = time.time()
+            ended = [
+                ev.TaskFinished(done, "t", 1, "succeeded", 0),
+                ev.RunFinished(done, "succeeded"),
+            ]
+            await store.write_batch(run_id, [(3, ended[0]), (4, ended[1])])
+        finally:
+            await store.close()
+        await until_shown(pilot, "the dashboard to close", lambda: not app.is_running)
+    assert app.return_value is None  # (as `q` on an ended run: not "left", not "stopped")
+    assert await sent_commands(db, run_id) == []

@@ -220,6 +220,16 @@ class DashboardScreen(Steering):
                     self.app.screen.show(self.feed.risks)
         self._follow_selection()
         self._prompts.news(changes)
+        self._quit_if_ended()
+
+    def _quit_if_ended(self) -> None:
+        """A run that ends while `q` asks whether to stop it leaves nothing to stop or leave
+        going: the dashboard closes, as `q` on an ended run does (the question stayed up, and
+        `phasegate run` with it, until someone pressed a key)."""
+        if self.feed.state.finished_at is None:
+            return
+        if any(isinstance(s, QuitScreen) for s in self.app.screen_stack):
+            self.app.exit()
 
     def _follow_selection(self) -> None:
         """The footer's task keys follow the selected task: its status, its phase's."""
@@ -360,6 +370,7 @@ class DashboardScreen(Steering):
                 self.query_one(PhasePanel).show(state, now)
                 self._show_agents(now)
                 self.query_one(TaskTable).tick(state, now)
+        self._quit_if_ended()
 
     def action_feedback(self) -> None:
         """Palette: the feedback form, while the viewer's answers are asked."""
