@@ -123,6 +123,7 @@ async def take_over(
     run_dir: str = "",
     remote: set[str] | None = None,
     grace: float = GRACE,
+    keep: frozenset[str] = frozenset(),
 ) -> list[dict[str, object]]:
     """Settle every task attempt the dead engine left: the entries of `run.recovered`.
 
@@ -133,7 +134,8 @@ async def take_over(
     nothing of the dead engine is left running, nor its commands that are no task's (a gate's
     criterion under way would otherwise run twice). `remote`: tasks of agents on other hosts,
     settled by their executor instead (engine/run/takeover.py). `grace`: TERM to KILL for
-    what is stopped (the plan's `kill_grace`).
+    what is stopped (the plan's `kill_grace`). `keep`: tasks that keep their background (what
+    an adopted attempt that has ended left running is stopped, as their end would, but theirs).
     """
     entries: list[dict[str, object]] = []
     procs = run_processes(run_id, untasked=True)
@@ -156,9 +158,12 @@ async def take_over(
         note = ""
         if item.attempt > state.tasks[item.task].attempts:  # (spawned: journal, processes)
             note = f"its start never reached the disk: attempt {item.attempt} may have run"
+        ended = False
         if action == "adopt":
-            action, note = _adopt(state, item, run_dir)
-        if action != "adopted":
+            action, note, ended = _adopt(state, item, run_dir)
+        if action == "adopted" and ended and item.alive and item.task not in keep:
+            note += "; what it left running is stopped"
+        if action != "adopted" or (ended and item.task not in keep):
             stop |= item.pgids
         entries.append(
             {
@@ -190,16 +195,19 @@ def _telling(proc: psutil.Process) -> bool:
         return False
 
 
-def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str]:
-    """(`adopted` or `rerun`, why) for an attempt whose task asks to be adopted."""
+def _adopt(state: RunState, item: Leftover, run_dir: str) -> tuple[str, str, bool]:
+    """(`adopted` or `rerun`, why, whether the attempt has ended) for an attempt whose task
+    asks to be adopted. One that ended with an exit status is adopted with it, even when it
+    left processes running (they are its leftovers, stopped as its end would), or ended
+    between the look at the process table and now: it was run again."""
     from phasegate.engine.exec.adopt import files_for, read_status
 
     t = state.tasks[item.task]
     if not run_dir:
-        return "rerun", "no run directory to read its output from: run again"
+        return "rerun", "no run directory to read its output from: run again", False
     if item.attempt == t.attempts and adoptable(item, t.proc_started):
-        return "adopted", f"its process {item.leader} lives on"
+        return "adopted", f"its process {item.leader} lives on", False
     code = read_status(files_for(run_dir, item.task, item.attempt))
-    if code is not None and not item.alive:
-        return "adopted", f"it ended with exit code {code} while no engine ran"
-    return "rerun", "its process is gone and left no exit status: run again"
+    if code is not None:
+        return "adopted", f"it ended with exit code {code} while no engine ran", True
+    return "rerun", "its process is gone and left no exit status: run again", True

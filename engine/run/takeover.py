@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from phasegate.engine.exec.adopt import FileTail, files_for
+from phasegate.engine.exec.group import same_process
 from phasegate.engine.model import events as ev
 from phasegate.engine.model.statuses import GateStatus, PhaseStatus, TaskStatus
 
@@ -75,8 +76,9 @@ class TakeOver:
         # (the plan's, for what the dead engine's tasks left; at most GRACE: the take-over
         # waits for it before the run goes on)
         grace = min(host.plan.kill_grace, GRACE)
+        keep = frozenset(t.id for _, t in host.plan.tasks() if t.keep_background)
         entries = await take_over(
-            state, before.id, policies, decisions, self._run_dir, set(remote), grace
+            state, before.id, policies, decisions, self._run_dir, set(remote), grace, keep
         )
         for tid, agent in remote.items():  # (on other hosts: their executor settles them)
             policy = policies.get(tid, "rerun")
@@ -165,8 +167,13 @@ class TakeOver:
             attempt = self._attempts.adopt(tid, number, agent, tail, lines)
             adopting = self._executors.local  # (this machine's: a remote one follows its own)
             keep = attempt.task.keep_background  # (the attempt has its plan entry)
+            # (its pid only while it is the attempt's process: one that ended may name another)
+            lives = number == t.attempts and same_process(t.pid, t.proc_started)
             attempt.handle = adopting.adopt(
-                t.pid, files, self._attempts.finished(attempt), (state.run_id, tid, keep)
+                t.pid if lives else None,
+                files,
+                self._attempts.finished(attempt),
+                (state.run_id, tid, keep),
             )
             if t.stopping:  # an operator was stopping it when the engine died: stop it again
                 self._attempts.stop(tid, self._host.plan.kill_grace)

@@ -263,3 +263,40 @@ async def test_a_command_that_comes_as_the_run_ends_is_refused(tmp_path: Path) -
     assert why == "the run's work has ended: change-1 can no longer be applied"
     assert not state.amendments and state.changes["change-1"].status.value == "rejected"
     assert "error" not in answers[2] and state.notes and state.notes[-1][2] == "late but kept"
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_an_attempt_to_adopt_that_ended_is_adopted_with_its_code_though_it_left_a_process(
+    tmp_path: Path, keep: bool
+) -> None:
+    # c (on_resume: adopt) ended with exit code 3 while no engine ran, and left a process in
+    # the background: it was run again (its processes counted as its life), though its status
+    # file had its end; now it is adopted with that code, and what it left is stopped (kept
+    # for a task that keeps its background)
+    from phasegate.engine.exec.adopt import files_for
+
+    _, store = await run_plan(tmp_path, CHAIN, ScriptedExecutor())
+    events = [e for _, e in await store.read_events("run1")]
+    cut = next(i for i, e in enumerate(events) if isinstance(e, ev.TaskStarted) and e.task == "c")
+    state = project(events[: cut + 1])
+    assert state.tasks["c"].status is TaskStatus.RUNNING and state.tasks["c"].attempts == 1
+    Path(files_for(str(tmp_path), "c", 1).status).write_text("3\n")
+    run_x = f"run-x-{uuid.uuid4().hex[:8]}"
+    left = _sleeper(run_x, "c", 1)
+    try:
+        kept = frozenset({"c"}) if keep else frozenset()
+        entries = await take_over(
+            state, run_x, {"c": "adopt"}, {}, run_dir=str(tmp_path), grace=0.2, keep=kept
+        )
+        said = "it ended with exit code 3 while no engine ran"
+        said += "" if keep else "; what it left running is stopped"
+        assert entries == [
+            {"task": "c", "attempt": 1, "action": "adopted", "pids": [left.pid], "note": said}
+        ]
+        if keep:
+            assert left.poll() is None
+        else:
+            assert left.wait(timeout=10) == -15  # TERM to its group
+    finally:
+        left.kill()
+        left.wait()
