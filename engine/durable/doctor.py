@@ -314,11 +314,11 @@ MAX_LEAKS = 20  # places listed; the rest are counted
 
 def _check_keys(conn: sqlite3.Connection) -> list[Finding]:
     """Anything of a known key shape kept in the database, where it is (never the value)."""
-    leaks = list(scan(conn))
-    found = [Finding("secret in database", "warn", str(leak)) for leak in leaks[:MAX_LEAKS]]
-    if len(leaks) > MAX_LEAKS:
+    kept = list(scan(conn))
+    found = [Finding("secret in database", "warn", str(leak)) for leak in kept[:MAX_LEAKS]]
+    if len(kept) > MAX_LEAKS:
         found.append(
-            Finding("secret in database", "warn", f"... and {len(leaks) - MAX_LEAKS} more places")
+            Finding("secret in database", "warn", f"... and {len(kept) - MAX_LEAKS} more places")
         )
     if found:
         found.append(
