@@ -96,12 +96,41 @@ class SshOptions(Model, frozen=True):
     known_hosts: Annotated[str | None, _doc("the known_hosts file to check keys against")] = None
     jump: Annotated[str | None, _doc("a jump host, user@host[:port]")] = None
     workdir: Annotated[str | None, _doc("where tasks run there (default: the home)")] = None
-    connect_timeout: Annotated[Duration, _doc("to connect, and to notice a lost link")] = 10.0
+    connect_timeout: Annotated[
+        Duration,
+        Meta(
+            gt=0,
+            description="to connect, and to notice a lost link",
+            extra={"bound": "a run needs time to connect (default 10s)"},
+        ),
+    ] = 10.0
     keepalive: Annotated[Duration, _doc("between two keepalives on the connection")] = 5.0
 
     def __post_init__(self) -> None:
         if self.jump is not None and (why := host_problem(self.jump, "jump host")):
             raise ValueError(why)
+
+
+def identity_problem(identity: str) -> str | None:
+    """Why a run could not read `identity` as its private key file (read as a run reads it:
+    `~` expanded, a relative path from where phasegate is started), or None."""
+    import os
+
+    from phasegate.engine.plan.messages import escaped  # (here: messages imports this module)
+
+    def tail(path: str) -> str:  # (a long path keeps its end: the file's name)
+        return escaped(path if len(path) <= 100 else "…" + path[-99:])
+
+    path = os.path.expanduser(identity)
+    said = tail(identity) if path == identity else f"{tail(identity)} ({tail(path)})"
+    if os.path.isdir(path):
+        return f"{said} is a directory; give the path of a private key file"
+    if not os.path.exists(path):
+        return (
+            f"no key file {said}; correct the path, or leave `identity` out to use the "
+            "SSH agent's keys or those in ~/.ssh"
+        )
+    return None
 
 
 class DaskTls(Model, frozen=True):
@@ -185,7 +214,7 @@ SecretName = Annotated[
         max_length=200,
         extra={
             "pattern": "is not a valid secret name; use letters, digits and '_', "
-            "starting with a letter or '_'"
+            "starting with a letter or '_' (ASCII letters only: a-z, A-Z)"
         },
     ),
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from phasegate.engine.plan.agents import RULE, paired
+from phasegate.engine.plan.agents import identity_problem
 from phasegate.engine.plan.check_oversight import check_gates, check_monitors, check_research
 from phasegate.engine.plan.fallbacks import check_fallbacks
 from phasegate.engine.plan.flaws import HINT_BUDGET, Flaw, Names, has_cycle
@@ -47,6 +47,11 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
     for a in agents.values():
         if isinstance(a, dict) and isinstance(a.get("capabilities"), list):
             capabilities.update(c for c in a["capabilities"] if isinstance(c, str))
+    # `agents:` the model refuses (no mapping of agents, an agent or its `capabilities` of the
+    # wrong type): said once there, not again by every task that names one
+    read = bool(agents) and all(
+        isinstance(a, dict) and isinstance(a.get("capabilities", []), list) for a in agents.values()
+    )
 
     yield from _check_agents(agents, known, budget)
     yield from check_research(_dicts(data.get("research")), known, budget)
@@ -98,6 +103,8 @@ def semantic_problems(data: dict[str, Any], extra_vars: Iterable[str] = ()) -> I
         tasks=Names(where, budget),
         known=known,
         outside=data.get("absolute_outputs") is True,
+        defined=bool(agents),
+        read=read,
         kinds={
             str(name): str(a.get("kind", "command"))
             for name, a in agents.items()
@@ -156,6 +163,8 @@ class _TaskContext(msgspec.Struct, frozen=True):
     known: Names
     outside: bool = False  # `outputs` may name files outside the workdir
     kinds: dict[str, str] = {}  # agent -> its kind
+    defined: bool = True  # `agents:` is a mapping of agents (else: no agent is checked)
+    read: bool = True  # and the model reads every one (else: capabilities are not checked)
 
 
 def _check_raw_vars(
@@ -182,7 +191,8 @@ def _check_vars(variables: dict[Any, Any]) -> Iterator[Flaw]:
                 True,
                 (
                     f"variable name '{_cut(name)}' cannot be used as {{{_cut(name)}}}; "
-                    "use letters, digits and '_', not starting with a digit"
+                    "use letters, digits and '_', not starting with a digit (ASCII letters "
+                    "only: a-z, A-Z)"
                 ),
             )
         elif name in BUILTINS:
@@ -214,27 +224,13 @@ def reserved_vars(data: dict[str, Any]) -> Iterator[Flaw]:
             )
 
 
-def rule_warnings(data: dict[str, Any]) -> Iterator[Flaw]:
-    """Warnings: a permission rule that names no tool call as written (a rule not of the form
-    `Tool` or `Tool(command)`, or with parentheses that do not pair: Claude Code then drops
-    every rule given with it, and the engine matches nothing with it)."""
+def identity_flaws(data: dict[str, Any]) -> Iterator[Flaw]:
+    """An SSH agent's key file (`ssh.identity`) that a run could not read: an error for a run,
+    a warning for `validate` and the dry run (which may be asked on another machine)."""
     for name, agent in _mapping(data.get("agents")).items():
-        rules = _mapping(_mapping(agent).get("permissions"))
-        for kind in ("allow", "ask", "deny"):
-            listed = rules.get(kind)
-            for i, rule in enumerate(listed if isinstance(listed, list) else ()):
-                if not isinstance(rule, str):
-                    continue  # (the model reports it)
-                m = RULE.match(rule.strip())
-                arg = m.group("arg") if m is not None else None
-                if m is None or (arg is not None and not paired(arg)):
-                    yield Flaw(
-                        ("agents", name, "permissions", kind, i),
-                        False,
-                        f"rule '{_cut(rule)}' cannot be read: write `Tool` or `Tool(command)` "
-                        "(`Bash(git diff:*)`), its parentheses paired (Claude Code drops every "
-                        "rule given with one that is not: it is not given to it)",
-                    )
+        identity = _mapping(_mapping(agent).get("ssh")).get("identity")
+        if isinstance(identity, str) and identity and (why := identity_problem(identity)):
+            yield Flaw(("agents", name, "ssh", "identity"), False, why)
 
 
 def _check_agents(agents: dict[str, Any], known: Names, budget: list[int]) -> Iterator[Flaw]:
@@ -272,7 +268,7 @@ def _check_task(
     task: dict[str, Any], base: tuple[str | int, ...], label: str, ctx: _TaskContext
 ) -> Iterator[Flaw]:
     agent, capability = _str(task.get("agent")), _str(task.get("capability"))
-    if agent is not None and agent not in ctx.agents:
+    if agent is not None and ctx.defined and agent not in ctx.agents:
         yield Flaw(
             (*base, "agent"),
             False,
@@ -281,7 +277,7 @@ def _check_task(
                 f"defined agents: {ctx.agents.listing()}"
             ),
         )
-    if capability is not None and capability not in ctx.capabilities:
+    if capability is not None and ctx.read and capability not in ctx.capabilities:
         yield Flaw(
             (*base, "capability"),
             False,
@@ -337,7 +333,7 @@ def _check_task(
     if isinstance(task.get("prompt"), str):
         yield from _unknown_names(task["prompt"], ctx.known, (*base, "prompt"))
         agent = task.get("agent")
-        kind = ctx.kinds.get(agent, "command") if isinstance(agent, str) else "command"
+        kind = ctx.kinds.get(agent, "") if isinstance(agent, str) else "command"
         if kind == "command" and not str(task.get("run") or "").strip():
             yield Flaw(
                 (*base, "prompt"),

@@ -15,7 +15,7 @@ from itertools import chain
 
 from phasegate.engine.model.errors import PlanError, Problem
 from phasegate.engine.plan.budgets import usd_warnings
-from phasegate.engine.plan.check import reserved_vars, rule_warnings, semantic_problems
+from phasegate.engine.plan.check import identity_flaws, reserved_vars, semantic_problems
 from phasegate.engine.plan.convert import convert
 from phasegate.engine.plan.deciders import approver_warnings
 from phasegate.engine.plan.extras import extra_flaws
@@ -24,7 +24,7 @@ from phasegate.engine.plan.model import Plan
 from phasegate.engine.plan.repo import handoff_warnings, workdir_flaws, worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
 from phasegate.engine.plan.shape import Issue, value_at
-from phasegate.engine.plan.suspicions import suspicions
+from phasegate.engine.plan.suspicions import rule_warnings, suspicions
 from phasegate.engine.plan.template import BUILTINS, CONTEXTUAL, names_in
 from phasegate.engine.plan.yamlsource import Lines, format_path, parse
 
@@ -143,7 +143,9 @@ def plan_from_text(
             flaws.append(worktree_flaws(data, base_dir))
         # (what this machine lacks now: an error for a run, a warning for validate)
         unavailable = (
-            chain(source_flaws(data, base_dir), workdir_flaws(data, base_dir)) if here else iter(())
+            chain(source_flaws(data, base_dir), workdir_flaws(data, base_dir), identity_flaws(data))
+            if here
+            else iter(())
         )
         if to_run:
             flaws.append(unavailable)

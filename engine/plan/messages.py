@@ -10,7 +10,7 @@ from typing import Any
 
 from msgspec import Meta
 
-from phasegate.engine.plan.shape import Issue, extra, fields, is_model, strip
+from phasegate.engine.plan.shape import Issue, extra, fields, is_model, members, strip
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -154,9 +154,12 @@ def issue_message(issue: Issue, value: object) -> str:
         )
         if kind == "pattern" and extra(key_metas, "pattern"):
             return f"{_short(value)} {extra(key_metas, 'pattern')}"
-        return _key_message(kind, value, _literal(key_type), key_metas)
+        return _key_message(kind, value, key_type, key_metas)
     if allowed and kind in ("type", "literal"):
-        return f"got {shown(value)}; allowed: {allowed}"
+        options = [str(w) for x in members(base) for w in typing.get_args(strip(x)[0])]
+        meant = closest(value, options) if isinstance(value, str) and options else None
+        hint = f" (did you mean '{cut(meant)}'?)" if meant else ""
+        return f"got {shown(value)}{hint}; allowed: {allowed}"
     if literal is not None and kind in ("type", "literal"):
         hint = " (yes, no, on and off are true/false in YAML)" if isinstance(value, bool) else ""
         meant = (
@@ -185,7 +188,9 @@ def issue_message(issue: Issue, value: object) -> str:
             return f"is {len(value)} characters long; at most {bounds.get('max_length')}"
         return f"must not be empty; {_NON_EMPTY.get(field, 'give a value or remove the key')}"
     expected = said.split("`")[1] if said.count("`") >= 2 else ""
-    return _type_message(expected.replace(" | null", ""), value)
+    example = extra(metas, "example")
+    written = f"; e.g. `{field}: {example}`" if example and value is not None else ""
+    return _type_message(expected.replace(" | null", ""), value) + written
 
 
 def _literal(base: Any) -> str | None:
@@ -199,14 +204,18 @@ def _literal(base: Any) -> str | None:
 def _not_an_id(value: object, what: str) -> str:
     return (
         f"{_short(value)} is not a valid {what}; use letters, digits, '_', '-' and '.', "
-        "starting with a letter, digit or '_'"
+        "starting with a letter, digit or '_' (ASCII letters only: a-z, A-Z)"
     )
 
 
-def _key_message(kind: str, value: object, literal: str | None, metas: list[Meta]) -> str:
+def _key_message(kind: str, value: object, key_type: Any, metas: list[Meta]) -> str:
     """A key of a mapping that cannot be one (a number, a bad name, an unknown rule)."""
+    literal = _literal(key_type)
     if literal is not None:
-        return f"got {shown(value)}; allowed: {literal}"
+        words = [str(a) for a in typing.get_args(key_type)]
+        if isinstance(value, str):
+            return unknown_key(cut(value), words)
+        return f"a key must be one of {', '.join(words)}, got {shown(value)}"
     if kind == "pattern":
         return _not_an_id(value, "name")
     if kind == "length":
@@ -239,7 +248,9 @@ def _type_message(expected: str, value: object) -> str:
     if expected == "object":
         if value is None:
             return "is empty; give a mapping of `key: value` lines, or remove the key"
-        return f"must be a mapping of `key: value` lines, got {shown(value)}"
+        listed = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        hint = "; write its entries without the '- ' (they are not a list)" if listed else ""
+        return f"must be a mapping of `key: value` lines, got {shown(value)}{hint}"
     return f"must be {expected}, got {shown(value)}; see `phasegate schema` for what is allowed"
 
 

@@ -126,8 +126,9 @@ class RiskSettings(Model, frozen=True):
     gate_wait: Annotated[Duration, _doc("a gate waiting this long; 0: off")] = 1800.0
     actions: Annotated[
         dict[Rule, Action],
-        _doc(
-            "what a rule does when it fires: notify (default), pause (the phase), "
-            "reduce_slots, ask (the operator: go on or stop) or {fallback: TASK} (run TASK)"
+        Meta(
+            description="what a rule does when it fires: notify (default), pause (the phase), "
+            "reduce_slots, ask (the operator: go on or stop) or {fallback: TASK} (run TASK)",
+            extra={"example": "{task_overrun: pause, silent_agent: {fallback: TASK}}"},
         ),
     ] = {}

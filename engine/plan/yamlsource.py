@@ -270,8 +270,13 @@ def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> str:
             f"YAML tag {tag!r} is not allowed; a plan is plain YAML "
             "(text, numbers, lists, mappings): remove the tag"
         )
-    if problem == "found character that cannot start any token" and char == "\t":
-        return "YAML syntax error: a tab character; indent with spaces, YAML does not allow tabs"
+    if (problem == "found character that cannot start any token" and char == "\t") or (
+        "tab character that violates indentation" in problem
+    ):
+        return (
+            "YAML syntax error: a tab character; indent with spaces, YAML does not allow tabs "
+            "in indentation"
+        )
     if problem == "found character that cannot start any token" and char in "@`":
         return f"YAML syntax error: {char!r} cannot start a plain value; quote the value"
     if problem == "mapping values are not allowed in this context":
