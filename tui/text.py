@@ -62,13 +62,35 @@ def labelled(label: str, items: Sequence[str], sep: str = " · ", width: int | N
     indented under the first item."""
     limit = terminal_width() if width is None else width
     lines = [label + (items[0] if items else "")]
-    for item in items[1:]:
-        if limit is not None and cells(lines[-1] + sep.rstrip() + " " + item) > limit:
+    mark = cells(sep.rstrip())  # (what ends a broken line, after its last item)
+    for n, item in enumerate(items[1:], 2):
+        room = limit - (mark if n < len(items) else 0) if limit is not None else None
+        if room is not None and cells(lines[-1] + sep + item) > room:
             lines[-1] += sep.rstrip()
             lines.append(" " * cells(label) + item)
         else:
             lines[-1] += sep + item
     return "\n".join(lines)
+
+
+PIPE_WIDTH = 80  # the columns a long chain is cut to when the output is no terminal
+# a chain (a critical path) of more tasks than CHAIN_WHOLE, longer than CHAIN_LINES lines, shows
+# its first and last CHAIN_ENDS tasks only (--json: whole)
+CHAIN_WHOLE, CHAIN_LINES, CHAIN_ENDS = 12, 3, 4
+
+
+def chain(label: str, path: Sequence[str], width: int | None = None) -> str:
+    """A chain of tasks (`a -> b -> c`) after `label`, broken between names at `width` (None:
+    the terminal's, PIPE_WIDTH when there is none). One of more than CHAIN_WHOLE tasks that
+    takes more than CHAIN_LINES lines shows its first and last CHAIN_ENDS and how many are
+    left out between (2,000 tasks made one line of 4,000 characters in a pipe, or screenfuls
+    on a terminal)."""
+    width = width or terminal_width() or PIPE_WIDTH
+    shown = labelled(label, path, " -> ", width)
+    if len(path) <= CHAIN_WHOLE or shown.count("\n") < CHAIN_LINES:
+        return shown
+    more = f"... {len(path) - 2 * CHAIN_ENDS:,} more ..."
+    return labelled(label, [*path[:CHAIN_ENDS], more, *path[-CHAIN_ENDS:]], " -> ", width)
 
 
 def cells(text: str) -> int:

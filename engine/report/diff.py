@@ -11,6 +11,23 @@ from phasegate.engine.report.measures import actual_critical_path, metrics
 # how a task can end badly without failing: each listed apart from the failures
 BLOCKED = frozenset({TaskStatus.BLOCKED.value})  # never ran: a dependency ended badly
 CANCELLED = frozenset({TaskStatus.CANCELLED.value})  # stopped: cancellation is not failure
+# a task's time changed noticeably between the runs: by this share of its earlier time or these
+# seconds, whichever is more (a 5 ms task taking 66 ms is noise, not a change to list)
+CHANGE_SHARE = 0.20
+CHANGE_SECONDS = 1.0
+CHANGE_WORDS = f"same status and attempts, time within {CHANGE_SHARE:.0%} or {CHANGE_SECONDS:g}s"
+
+
+def changed(row: dict[str, Any]) -> bool:
+    """Did a task change from one run to the other, as a person comparing them means it: its
+    status, its number of attempts, or its time by CHANGE_SHARE of the earlier time or by
+    CHANGE_SECONDS, whichever is more (a task in one run only: changed)."""
+    if row["status_a"] != row["status_b"] or row["attempts_a"] != row["attempts_b"]:
+        return True
+    da, db = row["duration_a"], row["duration_b"]
+    if da is None or db is None:
+        return da is not db
+    return bool(abs(db - da) >= max(CHANGE_SHARE * da, CHANGE_SECONDS))
 
 
 def _duration(f: Facts, task: str) -> float | None:
@@ -38,16 +55,20 @@ def compare(a: Facts, b: Facts) -> dict[str, Any]:
     for tid in list(dict.fromkeys([*a.state.tasks, *b.state.tasks])):
         ta, tb = a.state.tasks.get(tid), b.state.tasks.get(tid)
         da, db = _duration(a, tid), _duration(b, tid)
-        tasks.append(
-            {
-                "id": tid,
-                "status_a": ta.status.value if ta else None,
-                "status_b": tb.status.value if tb else None,
-                "duration_a": da,
-                "duration_b": db,
-                "delta": db - da if da is not None and db is not None else None,
-            }
-        )
+        sa, sb = (ta.status.value if ta else None), (tb.status.value if tb else None)
+        na, nb = (ta.attempts if ta else 0), (tb.attempts if tb else 0)
+        row: dict[str, Any] = {
+            "id": tid,
+            "status_a": sa,
+            "status_b": sb,
+            "attempts_a": na,
+            "attempts_b": nb,
+            "duration_a": da,
+            "duration_b": db,
+            "delta": db - da if da is not None and db is not None else None,
+        }
+        # (the text lists the changed ones, and counts the others: `--all` lists them all)
+        tasks.append(row | {"changed": changed(row)})
 
     def became(now: frozenset[str]) -> list[str]:
         return [t["id"] for t in tasks if t["status_b"] in now and t["status_a"] not in now]
@@ -72,6 +93,8 @@ def compare(a: Facts, b: Facts) -> dict[str, Any]:
         "b": run_b,
         "duration_delta": run_b["duration"] - run_a["duration"],
         "tasks": tasks,
+        # (the tasks not `changed`, and what that means: the text's count says it)
+        "unchanged": {"tasks": sum(not t["changed"] for t in tasks), "means": CHANGE_WORDS},
         # a failure is a task that ran and failed (or timed out): the tasks it blocked did not
         # fail, nor did a cancelled one (`new_failures` named them all, and `fixed` their return)
         "new_failures": became(FAILED_ENDS),

@@ -283,7 +283,7 @@ def test_usage_shows_optional_arguments(pg: Run, command: str, usage: str) -> No
 def test_readme_rows_match_the_usage_lines() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert "| `phasegate doctor [PLAN] [--json]` |" in readme
-    assert "| `phasegate diff RUN_A [RUN_B] [--json]` |" in readme
+    assert "| `phasegate diff RUN_A [RUN_B] [--all] [--json]` |" in readme
 
 
 def test_top_level_help_names_refused_by_policy(pg: Run) -> None:

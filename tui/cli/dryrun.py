@@ -18,7 +18,7 @@ from phasegate.engine.client.plans import (
     risk_fallbacks,
 )
 from phasegate.engine.model.durations import format_duration
-from phasegate.tui.text import labelled, safe, terminal_width
+from phasegate.tui.text import chain, labelled, safe, terminal_width
 
 
 def render(
@@ -74,8 +74,7 @@ def render(
                 out.append(f"   ◆ gate {safe(gate.id)}: {how}")
     out.append("")
     # (long lists break between their items at the terminal's width, never inside a name)
-    path = [safe(t) for t in s.critical_path]
-    out.append(labelled("critical path (*): ", path, " -> ", wrap))
+    out.append(chain("critical path (*): ", [safe(t) for t in s.critical_path], wrap))
     waits = sorted((x for x in s.slots if x.waited > 0), key=lambda x: -x.waited)
     if waits:
         said = [

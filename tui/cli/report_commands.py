@@ -102,16 +102,23 @@ def report(
 @click.command()
 @click.argument("run_a", metavar="RUN_A")
 @click.argument("run_b", metavar="[RUN_B]", required=False)
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="List every task, those that did not change too.",
+)
 @json_option
 @db_option
-def diff(run_a: str, run_b: str | None, as_json: bool, db: str | None) -> None:
+def diff(run_a: str, run_b: str | None, everything: bool, as_json: bool, db: str | None) -> None:
     """Compare two runs (RUN_B: default the run of RUN_A's plan before it, for its plan's first
-    run the one after it; the earlier run first): task statuses and durations (less the time an
-    engine was down, as the performance report), new and fixed failures, critical path and
-    metrics (--json: the phases' timeline too)."""
+    run the one after it; the earlier run first): the tasks whose status, attempts or duration
+    changed (by 20% or 1s, whichever is more; durations less the time an engine was down, as
+    the performance report) and a count of the others, new and fixed failures, critical path
+    and metrics (--json: every task, and the phases' timeline)."""
     from phasegate.tui.cli.reports import diff_runs
 
-    click.echo(_run_async(lambda: diff_runs(_db_path(db), run_a, run_b, as_json)))
+    click.echo(_run_async(lambda: diff_runs(_db_path(db), run_a, run_b, as_json, everything)))
 
 
 @click.command()

@@ -16,7 +16,7 @@ from phasegate.engine.client.reports import make as rep
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.errors import UsageError
 from phasegate.tui.cli.views import shorten
-from phasegate.tui.text import one_line, quoted, safe, when, whole_table
+from phasegate.tui.text import chain, one_line, quoted, safe, when, whole_table
 
 if TYPE_CHECKING:
     from phasegate.engine.client.plans import Learned
@@ -140,11 +140,14 @@ async def search_history(db_path: str, text: str, limit: int, as_json: bool) -> 
     )
 
 
-async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) -> str:
+async def diff_runs(
+    db_path: str, ref_a: str, ref_b: str | None, as_json: bool, everything: bool = False
+) -> str:
     """Compare run `ref_a` with `ref_b`, by default the run of the same plan created just
     before it (its plan's first run: the one just after it; it took the newest other run, so
     `diff OLD` compared OLD with the newest and not with the run before it), the earlier of
-    the two first: `diff last` says what changed since the run before."""
+    the two first: `diff last` says what changed since the run before. Its text lists the
+    tasks that changed and counts the others (`everything`: lists them all; --json has all)."""
     store = await SQLiteStore.open(db_path)
     try:
         a = await resolve_run(store, ref_a)
@@ -173,7 +176,7 @@ async def diff_runs(db_path: str, ref_a: str, ref_b: str | None, as_json: bool) 
         await store.close()
     if as_json:
         return json.dumps(result, indent=2)
-    shown = diff_text(result)
+    shown = diff_text(result, everything)
     if a.plan_name != b.plan_name:
         plans = f"{safe(a.plan_name)} and {safe(b.plan_name)}"
         shown = f"(runs of two plans: {plans})\n" + shown
@@ -202,7 +205,10 @@ def _down(*runs: dict[str, Any]) -> list[str]:
     return [f"engine down (not counted, as in the performance report): {', '.join(said)}"]
 
 
-def diff_text(d: dict[str, Any]) -> str:
+def diff_text(d: dict[str, Any], everything: bool = False, width: int | None = None) -> str:
+    """The comparison as text: the tasks that changed (`everything`: every task) and a count of
+    the others, ids, statuses and times whole; the critical paths cut to `width` (default: the
+    terminal's, 80 in a pipe). A task without `changed` (an older comparison) is listed."""
     a, b = d["a"], d["b"]
     spans = [format_duration(x["duration"]) for x in (a, b)]
     lines = [
@@ -210,13 +216,25 @@ def diff_text(d: dict[str, Any]) -> str:
         f"{safe(b['run'])} ({b['status']}, {spans[1]}): {_change(d['duration_delta'])}",
         *_down(a, b),
         "",
-        f"{'task':<24} {'status':<24} {'duration':<18} delta",
     ]
-    for t in d["tasks"]:
+    listed = [t for t in d["tasks"] if everything or t.get("changed", True)]
+    rows = []
+    for t in listed:
         was, now = t["status_a"] or "-", t["status_b"] or "-"  # (-: not in that run)
         status = was if was == now else f"{was} -> {now}"
+        tries = [t.get(k) or "-" for k in ("attempts_a", "attempts_b")]
+        tried = str(tries[0]) if tries[0] == tries[1] else f"{tries[0]} -> {tries[1]}"
         took = f"{format_duration(t['duration_a'])} -> {format_duration(t['duration_b'])}"
-        lines.append(f"{safe(t['id'])[:24]:<24} {status:<24} {took:<18} {_change(t['delta'])}")
+        rows.append([safe(t["id"]), status, tried, took, _change(t["delta"])])
+    if rows:  # (ids, statuses and times whole: a long id on a line of its own)
+        headers = ["task", "status", "attempts", "duration", "delta"]
+        lines += whole_table(headers, rows, {0, 1, 2, 3, 4}, width).splitlines()
+    left = len(d["tasks"]) - len(listed)
+    if left:  # (thousands of tasks that ran as before: counted, not listed)
+        means = (d.get("unchanged") or {}).get("means")
+        said = f"{left:,} {'task' if left == 1 else 'tasks'} unchanged"
+        lines.append(f"{said}, not listed (--all lists them)" + (":" if means else ""))
+        lines += [f"  {means}"] if means else []
     lines.append("")
     lines.append("new failures: " + (", ".join(safe(x) for x in d["new_failures"]) or "none"))
     for key, label in (("now_blocked", "now blocked"), ("now_cancelled", "now cancelled")):
@@ -225,12 +243,12 @@ def diff_text(d: dict[str, Any]) -> str:
     lines.append("fixed: " + (", ".join(safe(x) for x in d["fixed"]) or "none"))
     if d.get("unblocked"):
         lines.append("no longer blocked: " + ", ".join(safe(x) for x in d["unblocked"]))
-    cp = d["critical_path"]
+    cp = d["critical_path"]  # (cut as the dry run's: 2,000 tasks made a 4,000-character line)
     if cp["a"] != cp["b"]:
-        before, after = " -> ".join(map(safe, cp["a"])), " -> ".join(map(safe, cp["b"]))
-        lines.append(f"critical path: {before}  =>  {after}")
+        lines.append(chain("critical path before: ", [safe(x) for x in cp["a"]] or ["-"], width))
+        lines.append(chain("critical path after:  ", [safe(x) for x in cp["b"]] or ["-"], width))
     else:
-        lines.append(f"critical path unchanged: {' -> '.join(map(safe, cp['a'])) or '-'}")
+        lines.append(chain("critical path unchanged: ", [safe(x) for x in cp["a"]] or ["-"], width))
     amended = d.get("amendments") or {}
     if amended.get("a") or amended.get("b"):
         counts = [len(amended.get(k) or []) for k in ("a", "b")]
