@@ -120,14 +120,35 @@ async def host(
 
     db = db_flag(job.db_path)  # (in the hints: a run in another database is found again)
 
+    def write(line: str) -> None:
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except OSError:  # (the reader went away: `| head`, a closed terminal)
+            _lose_stdout()
+
+    # a line of what waits for a person (a gate, a tool request) is printed once its event is
+    # in the database, the lines after it behind it: a script that acts on the line at once
+    # (`gates --json`, `approve`) found nothing waiting yet, the batch still being written
+    held: list[str] = []
+    telling: list[asyncio.Task[None]] = []
+
     def printer(event: Event) -> None:
         line = log_line(event, run_id, db)
-        if line is not None and not _gone:
-            try:
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
-            except OSError:  # (the reader went away: `| head`, a closed terminal)
-                _lose_stdout()
+        if line is None or _gone:
+            return
+        if not held and not waits_for_a_person(event):
+            write(line)
+            return
+        held.append(line)
+        if len(held) == 1:
+            telling.append(asyncio.get_running_loop().create_task(tell_stored()))
+
+    async def tell_stored() -> None:
+        with contextlib.suppress(Exception):  # (a lost batch stops the run: it says so)
+            await runner.stored()
+        while held and not _gone:
+            write(held.pop(0))
 
     listeners: list[Callable[[Event], None]] = []
     if on_started is not None:
@@ -225,6 +246,8 @@ async def host(
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         loop.remove_signal_handler(signal.SIGHUP)
+        for line_told in telling:  # (every line said before the run's last)
+            await line_told
         await store.close()
     status = state.status.value
     summary = (

@@ -266,6 +266,11 @@ class Runner:
 
     # -- the run --------------------------------------------------------------------------
 
+    async def stored(self) -> None:
+        """Returns once every event emitted so far is in the database (raises as a write
+        failed)."""
+        await self._sink.flush()
+
     async def run(self) -> RunState:
         """Run the plan to its end (or until cancelled) and return the final state."""
         who = current_identity()
