@@ -19,7 +19,7 @@ import socket
 import stat
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from phasegate.engine.durable.rundir import restore
@@ -51,8 +51,18 @@ def peer(sock: socket.socket, claimed: dict[str, Any]) -> Identity:
 class Channel:
     """Serves the run's socket while the engine holds the run."""
 
-    def __init__(self, path: str, take: Take, group: int | None = None) -> None:
-        self.path, self._take, self._group = path, take, group
+    def __init__(
+        self,
+        path: str,
+        take: Take,
+        group: int | None = None,
+        stored: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`stored`: returns once what has been emitted is in the database; a command is
+        answered after that, so that what its sender is told survives the engine's death (a
+        skip answered, then lost with the batch in the kill -9 that followed, ran the task
+        again on the take-over)."""
+        self.path, self._take, self._group, self._stored = path, take, group, stored
         self._server: asyncio.AbstractServer | None = None
         self._serving: set[asyncio.Task[Any]] = set()  # connections being answered
         self._bound: tuple[int, int] | None = None  # (device, inode) of the socket bound
@@ -187,7 +197,13 @@ class Channel:
             return {"error": "not a command: one JSON object {kind, args} per connection"}
         context = request.get("context")
         who = peer(writer.get_extra_info("socket"), context if isinstance(context, dict) else {})
-        return self._take(kind, args, who)
+        answer = self._take(kind, args, who)
+        if self._stored is not None and "id" in answer:
+            try:
+                await self._stored()
+            except Exception as exc:  # (the run stops on it, and says so)
+                return {"error": f"the command was taken, but the run's database failed: {exc}"}
+        return answer
 
 
 def _say(text: str) -> None:

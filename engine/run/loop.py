@@ -183,7 +183,7 @@ class Runner:
         )
         # the run's socket: commands reach the engine only through it (none without a run dir)
         path = socket_path(run_dir) if run_dir else ""
-        self._channel = Channel(path, self.submit, share) if path else None
+        self._channel = Channel(path, self.submit, share, self.stored) if path else None
 
     # -- what the parts see (host.Host) -------------------------------------------------------
 
