@@ -5,6 +5,7 @@ and the take-over ran the task again."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -29,6 +30,15 @@ def _kinds(db: str) -> list[str]:
         return [r[0] for r in conn.execute("SELECT type FROM events ORDER BY seq")]
 
 
+def _answered(db: str, number: int) -> list[str]:
+    """The events recorded up to the one answering command `number` (none: not recorded)."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT type, data FROM events ORDER BY seq").fetchall()
+    done = [i for i, (kind, data) in enumerate(rows) if kind == "command.done"]
+    mine = [i for i in done if json.loads(rows[i][1])["command"] == number]
+    return [kind for kind, _ in rows[: mine[0] + 1]] if mine else []
+
+
 async def test_a_skip_is_answered_once_it_is_recorded(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -39,12 +49,12 @@ async def test_a_skip_is_answered_once_it_is_recorded(
     until("the task to start", lambda: "task.started" in _kinds(db))
     store = await SQLiteStore.open(db)
     try:
-        for _ in range(5):  # (each at once after the answer, as a kill -9 could come)
-            await send(store, run_id, cmd.Note("still here"))
-            assert _kinds(db)[-1] == "command.done"
-        await send(store, run_id, cmd.Skip("slow", "not today"))
-        recorded = _kinds(db)
-        assert recorded[-2:] == ["task.stopping", "command.done"], recorded
+        for _ in range(5):  # (each read at once after the answer, as a kill -9 could come)
+            number = await send(store, run_id, cmd.Note("still here"))
+            assert _answered(db, number), _kinds(db)
+        number = await send(store, run_id, cmd.Skip("slow", "not today"))
+        recorded = _answered(db, number)
+        assert recorded[-2:] == ["task.stopping", "command.done"], _kinds(db)
     finally:
         await store.close()
     until("the run to end", lambda: show_last(pg)["status"] != "running")
