@@ -29,6 +29,7 @@ from phasegate.engine.store.paths import bindable, file_id, private_dirs
 MAX_REQUEST = 256 * 1024  # bytes of one command
 READ_TIMEOUT = 10.0  # a client that connects and says nothing is dropped after this
 WATCH_EVERY = 1.0  # seconds between two looks at the socket's path (is it still there?)
+STORED_WAIT = 5.0  # seconds an answer waits for its command's record to be written, at most
 _CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 # (kind, args, who) -> the answer sent back: {"id": N} or {"error": why}
@@ -199,8 +200,11 @@ class Channel:
         who = peer(writer.get_extra_info("socket"), context if isinstance(context, dict) else {})
         answer = self._take(kind, args, who)
         if self._stored is not None and "id" in answer:
-            try:
-                await self._stored()
+            try:  # (a database another process keeps locked: answered after STORED_WAIT, its
+                # record written once the lock goes, as the rest of the run's)
+                await asyncio.wait_for(asyncio.shield(self._stored()), STORED_WAIT)
+            except TimeoutError:
+                pass
             except Exception as exc:  # (the run stops on it, and says so)
                 return {"error": f"the command was taken, but the run's database failed: {exc}"}
         return answer

@@ -78,3 +78,60 @@ async def test_a_locked_database_holds_the_run_back_but_loses_nothing(
     seqs = [seq for seq, _ in await store.read_events("run1")]
     assert seqs == list(range(1, len(seqs) + 1))
     await store.close()
+
+
+async def test_a_command_sent_while_the_database_is_locked_is_answered_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a command is answered once its record is written, but not later than STORED_WAIT while
+    # another process keeps the database locked (the client waited its whole 30 s, then said
+    # the engine was busy or stopped); the record is written once the lock goes
+    import asyncio
+
+    from phasegate.engine.client import send
+    from phasegate.engine.model import commands as cmd
+    from phasegate.engine.run import channel
+
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(channel, "STORED_WAIT", 0.3)
+    db = str(tmp_path / "pg.db")
+    store = await SQLiteStore.open(db)
+    release, locked = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(timeout=30)
+        conn.execute("COMMIT")
+        conn.close()
+
+    plan = (
+        'name: busy\nagents: {w: {}}\nphases:\n  - id: one\n    tasks: [{id: t, run: "sleep 30"}]\n'
+    )
+    started = asyncio.Event()
+    runner = Runner(
+        load_plan(str(write_plan(tmp_path, plan))),
+        store,
+        "run1",
+        run_dir=str(tmp_path / "runs" / "run1"),
+        listeners=[lambda e: started.set() if type(e).__name__ == "TaskStarted" else None],
+    )
+    going = asyncio.create_task(runner.run())
+    holder = threading.Thread(target=hold_the_lock)
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        number = await asyncio.wait_for(send(store, "run1", cmd.Note("while locked")), 10)
+        assert not release.is_set()  # answered while the lock is still held
+        release.set()
+        await asyncio.wait_for(send(store, "run1", cmd.Cancel("done")), 10)
+        await asyncio.wait_for(going, 30)
+    finally:
+        release.set()
+        if holder.is_alive():
+            holder.join()
+    done = [e for _, e in await store.read_events("run1") if getattr(e, "command", None) == number]
+    assert [type(e).__name__ for e in done] == ["CommandDone"] and done[0].ok  # type: ignore[attr-defined]
+    await store.close()
