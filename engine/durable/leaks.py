@@ -115,11 +115,28 @@ def scan(conn: sqlite3.Connection) -> Iterator[Leak]:
     """Every piece of stored text that holds something of a known key shape, by run, then
     where, in time proportional to the text kept (hundreds of thousands of output lines are
     searched in batches, not a line at a time: 5 s of a 230 MB database's doctor)."""
+    before = conn.text_factory
+    # (text that is not UTF-8, kept by an older version: read as well as it can be, never
+    # refused with an error that quotes it, keys and all)
+    conn.text_factory = _lenient
+    try:
+        yield from _scan(conn)
+    finally:
+        conn.text_factory = before
+
+
+def _lenient(raw: bytes) -> str:
+    """Text as read, its bytes that are not UTF-8 replaced (a key's shape is ASCII)."""
+    return raw.decode("utf-8", "replace")
+
+
+def _scan(conn: sqlite3.Connection) -> Iterator[Leak]:
     names, none = _plan_names(conn), frozenset[str]()
     for table, columns, where in _TEXTS:
         found = []
         for row in _may_hold(conn, table, columns):
-            leak = _found(row[0], where.format(*row), row[-1], names.get(row[0], none))
+            text = row[-1] if isinstance(row[-1], str) else _lenient(bytes(row[-1] or b""))
+            leak = _found(row[0], where.format(*row), text, names.get(row[0], none))
             found += [(row[:-1], leak)] if leak is not None else []
         yield from (leak for _, leak in sorted(found, key=lambda pair: pair[0]))
     for run_id, text, variables in conn.execute("SELECT run_id, text, vars FROM run_plans"):

@@ -208,3 +208,22 @@ def test_lines_too_long_to_search_together_are_searched_one_by_one(
     said = _secrets_found(db)
     assert len(said) == 2 and said[0].startswith("run r1, output build#1 line 701: GitHub token: ")
     assert key not in said[0]
+
+
+@pytest.mark.parametrize("stored", ["text", "blob"])
+def test_a_line_that_is_not_utf8_is_searched_and_never_quoted_whole(db: Path, stored: str) -> None:
+    # regression: text an older version kept that is not UTF-8 made the batch's read fail, and
+    # doctor's FAIL line quoted the whole batch, the key unredacted among it
+    key = "sk-ant-api03-" + _rand(40, seed=11)
+    raw = f"token {key} then ".encode() + b"\xff\xfe bytes"
+    with closing(sqlite3.connect(db)) as conn, conn:
+        _run(conn, "r1")
+        _lines(conn, "r1", "build", [CLEAN.format(1), "placeholder", CLEAN.format(3)])
+        value = raw if stored == "blob" else sqlite3.Binary(raw)
+        cast = "?" if stored == "blob" else "CAST(? AS TEXT)"
+        conn.execute(f"UPDATE output SET text = {cast} WHERE line = 2", (value,))
+    findings = diagnose(str(db))
+    said = "\n".join(f"{f.check} {f.level} {f.detail}" for f in findings)
+    assert key not in said and "database fail" not in said, said
+    found = [f.detail for f in findings if f.check == "secret in database"]
+    assert found[0].startswith("run r1, output build#1 line 2: Anthropic API key: token «redacted»")
