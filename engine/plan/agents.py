@@ -111,9 +111,9 @@ class SshOptions(Model, frozen=True):
             raise ValueError(why)
 
 
-def identity_problem(identity: str) -> str | None:
+def identity_problem(identity: str, workdir: str) -> str | None:
     """Why a run could not read `identity` as its private key file (read as a run reads it:
-    `~` expanded, a relative path from where phasegate is started), or None."""
+    `~` expanded, a relative path from the plan's workdir, where the engine runs), or None."""
     import os
 
     from phasegate.engine.plan.messages import escaped  # (here: messages imports this module)
@@ -121,14 +121,14 @@ def identity_problem(identity: str) -> str | None:
     def tail(path: str) -> str:  # (a long path keeps its end: the file's name)
         return escaped(path if len(path) <= 100 else "…" + path[-99:])
 
-    path = os.path.expanduser(identity)
+    path = os.path.join(workdir, os.path.expanduser(identity))
     said = tail(identity) if path == identity else f"{tail(identity)} ({tail(path)})"
     if os.path.isdir(path):
         return f"{said} is a directory; give the path of a private key file"
     if not os.path.exists(path):
         return (
-            f"no key file {said}; correct the path, or leave `identity` out to use the "
-            "SSH agent's keys or those in ~/.ssh"
+            f"no key file {said}; correct the path (a relative one is from the plan's workdir), "
+            "or leave `identity` out to use the SSH agent's keys or those in ~/.ssh"
         )
     return None
 

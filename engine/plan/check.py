@@ -224,12 +224,12 @@ def reserved_vars(data: dict[str, Any]) -> Iterator[Flaw]:
             )
 
 
-def identity_flaws(data: dict[str, Any]) -> Iterator[Flaw]:
-    """An SSH agent's key file (`ssh.identity`) that a run could not read: an error for a run,
-    a warning for `validate` and the dry run (which may be asked on another machine)."""
+def identity_flaws(data: dict[str, Any], workdir: str) -> Iterator[Flaw]:
+    """An SSH agent's key file (`ssh.identity`) that a run could not read from the plan's
+    `workdir`: a warning (for a run too: its agent may have no task, or the key be made)."""
     for name, agent in _mapping(data.get("agents")).items():
         identity = _mapping(_mapping(agent).get("ssh")).get("identity")
-        if isinstance(identity, str) and identity and (why := identity_problem(identity)):
+        if isinstance(identity, str) and identity and (why := identity_problem(identity, workdir)):
             yield Flaw(("agents", name, "ssh", "identity"), False, why)
 
 

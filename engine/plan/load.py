@@ -21,7 +21,7 @@ from phasegate.engine.plan.deciders import approver_warnings
 from phasegate.engine.plan.extras import extra_flaws
 from phasegate.engine.plan.messages import cut, issue_message
 from phasegate.engine.plan.model import Plan
-from phasegate.engine.plan.repo import handoff_warnings, workdir_flaws, worktree_flaws
+from phasegate.engine.plan.repo import handoff_warnings, workdir_flaws, workdir_of, worktree_flaws
 from phasegate.engine.plan.secrets import key_warnings, secret_flaws, source_flaws
 from phasegate.engine.plan.shape import Issue, value_at
 from phasegate.engine.plan.suspicions import rule_warnings, suspicions
@@ -143,9 +143,7 @@ def plan_from_text(
             flaws.append(worktree_flaws(data, base_dir))
         # (what this machine lacks now: an error for a run, a warning for validate)
         unavailable = (
-            chain(source_flaws(data, base_dir), workdir_flaws(data, base_dir), identity_flaws(data))
-            if here
-            else iter(())
+            chain(source_flaws(data, base_dir), workdir_flaws(data, base_dir)) if here else iter(())
         )
         if to_run:
             flaws.append(unavailable)
@@ -165,6 +163,8 @@ def plan_from_text(
                 () if to_run else approver_warnings(data),  # (`run` refuses: engine/run/gates)
                 handoff_warnings(data),
                 suspicions(data),
+                # (a warning for a run too: the key may be needed by no task, or be made later)
+                identity_flaws(data, workdir_of(data, base_dir)) if here else (),
             )
         ]
     problems.extend(_unknown_vars(data, extra_vars, file, refuse_builtins=here))

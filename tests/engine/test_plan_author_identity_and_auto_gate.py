@@ -1,21 +1,18 @@
 """Two mistakes `validate` now names: an SSH agent's key file (`ssh.identity`) that does not
-exist (a warning for `validate`, which may be asked on another machine; a run refuses it before
-it starts, where it failed each of the agent's tasks at its connection), and an automatic gate
-with no criteria (it passes as soon as its phase ends, checking nothing)."""
+exist (a warning, read from the plan's workdir as the engine reads it: a run goes on, its agent
+may have no task), and an automatic gate with no criteria (it passes as soon as its phase
+ends, checking nothing)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from phasegate.engine.plan import validate_file
 
 from .helpers import write_plan
-
-PHASEGATE = shutil.which("phasegate", path=os.path.dirname(sys.executable)) or "phasegate"
 
 SSH = """
 name: p
@@ -42,26 +39,24 @@ gates:
 """
 
 
-def test_a_missing_key_file_is_a_warning_for_validate_and_refused_by_a_run(
-    tmp_path: Path,
+def test_a_missing_key_file_is_a_warning_read_from_the_plan_s_workdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_plan(tmp_path, SSH.format(identity=tmp_path / "id_typo"))
     [found] = validate_file(str(path))
     assert found.warning and (found.line, found.key) == (7, "agents.far.ssh.identity")
     assert f"no key file {tmp_path / 'id_typo'}" in found.message
     assert "leave `identity` out" in found.message
-    env = dict(os.environ, PHASEGATE_DB=str(tmp_path / "x.db"), NO_COLOR="1")
-    run = subprocess.run(
-        [PHASEGATE, "run", str(path), "--headless"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-    assert run.returncode == 2, run.stdout + run.stderr
-    assert f"{path}:7: agents.far.ssh.identity: no key file" in run.stderr
-    assert "Traceback" not in run.stderr
+    # a relative path is from the plan's workdir, where the engine runs (not the caller's)
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "id_build").write_text("not read by validate\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert validate_file(str(write_plan(tmp_path, SSH.format(identity="keys/id_build")))) == []
+    [found] = validate_file(str(write_plan(tmp_path, SSH.format(identity="keys/id_typo"))))
+    assert f"no key file keys/id_typo ({tmp_path / 'keys' / 'id_typo'})" in found.message
+    assert "a relative one is from the plan's workdir" in found.message
 
 
 def test_a_key_file_given_as_home_relative_or_a_directory(tmp_path: Path) -> None:
