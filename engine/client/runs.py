@@ -291,6 +291,12 @@ async def deliver(
         raise await _unanswered(store, run_id) from None
     if "error" in answer:
         raise CommandRefused(f"refused: {answer['error']}")
+    if "unrecorded" in answer:  # (taken and applied, but not written down)
+        raise NoAnswer(
+            f"the engine of run {run_id} took the {command.kind.value} command but could not "
+            f"record it: {answer['unrecorded']}; `phasegate show {run_id}{db_flag(store.path)}` "
+            "says how it ended"
+        )
     found = answer.get("event")
     event = None
     if isinstance(found, dict):

@@ -206,7 +206,7 @@ class Channel:
             except TimeoutError:
                 pass
             except Exception as exc:  # (the run stops on it, and says so)
-                return {"error": f"the command was taken, but the run's database failed: {exc}"}
+                return {"unrecorded": f"the run's database failed ({exc}): the run stops"}
         return answer
 
 
