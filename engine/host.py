@@ -58,6 +58,7 @@ def exit_code(state: RunState, sig: int | None) -> int:
     return 0 if state.status.value == "succeeded" else 1
 
 
+LINE_WAIT = 5.0  # seconds a line of what waits for a person waits for its record, at most
 _gone: list[bool] = []  # stdout went away: the run goes on, printing nothing more
 
 
@@ -145,8 +146,10 @@ async def host(
             telling.append(asyncio.get_running_loop().create_task(tell_stored()))
 
     async def tell_stored() -> None:
-        with contextlib.suppress(Exception):  # (a lost batch stops the run: it says so)
-            await runner.stored()
+        # (a database another process keeps locked: said after LINE_WAIT all the same; a lost
+        # batch stops the run, and it says so)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(runner.stored()), LINE_WAIT)
         while held and not _gone:
             write(held.pop(0))
 

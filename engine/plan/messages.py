@@ -248,7 +248,15 @@ def _type_message(expected: str, value: object) -> str:
     if expected == "object":
         if value is None:
             return "is empty; give a mapping of `key: value` lines, or remove the key"
-        listed = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        # (a list of one-key mappings, each key its own: `- coder: {...}` for `coder: {...}`)
+        keys = (
+            [k for v in value if isinstance(v, dict) for k in v] if isinstance(value, list) else []
+        )
+        listed = (
+            bool(value)
+            and all(isinstance(v, dict) and len(v) == 1 for v in value)
+            and len(set(keys)) == len(keys)
+        )
         hint = "; write its entries without the '- ' (they are not a list)" if listed else ""
         return f"must be a mapping of `key: value` lines, got {shown(value)}{hint}"
     return f"must be {expected}, got {shown(value)}; see `phasegate schema` for what is allowed"

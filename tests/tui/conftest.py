@@ -148,8 +148,11 @@ def _loop_running() -> bool:
 
 @pytest.fixture
 def pg(tmp_path: Path, cli_env: dict[str, str]) -> Run:
-    def run(*args: str, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:
-        if args and args[0] in IN_PROCESS and not kw and not _loop_running():
+    def run(
+        *args: str, timeout: float | None = None, **kw: object
+    ) -> subprocess.CompletedProcess[str]:
+        # (a timeout asked for, stdin or other options: a process, which they apply to)
+        if args and args[0] in IN_PROCESS and timeout is None and not kw and not _loop_running():
             return in_process(args, tmp_path, cli_env)
         return subprocess.run(
             [PHASEGATE, *args],
@@ -157,7 +160,7 @@ def pg(tmp_path: Path, cli_env: dict[str, str]) -> Run:
             env=cli_env,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=60 if timeout is None else timeout,
             **kw,  # type: ignore[call-overload]
         )
 

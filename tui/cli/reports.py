@@ -207,7 +207,7 @@ def _down(*runs: dict[str, Any]) -> list[str]:
 
 def diff_text(d: dict[str, Any], everything: bool = False, width: int | None = None) -> str:
     """The comparison as text: the tasks that changed (`everything`: every task) and a count of
-    the others, ids, statuses and times whole; the critical paths cut to `width` (default: the
+    the others, ids, statuses and attempts whole; the critical paths cut to `width` (default: the
     terminal's, 80 in a pipe). A task without `changed` (an older comparison) is listed."""
     a, b = d["a"], d["b"]
     spans = [format_duration(x["duration"]) for x in (a, b)]
@@ -226,9 +226,10 @@ def diff_text(d: dict[str, Any], everything: bool = False, width: int | None = N
         tried = str(tries[0]) if tries[0] == tries[1] else f"{tries[0]} -> {tries[1]}"
         took = f"{format_duration(t['duration_a'])} -> {format_duration(t['duration_b'])}"
         rows.append([safe(t["id"]), status, tried, took, _change(t["delta"])])
-    if rows:  # (ids, statuses and times whole: a long id on a line of its own)
+    if rows:  # (ids, statuses and attempts whole: a long id on a line of its own; the
+        # durations wrap at their ` -> ` on a narrow terminal)
         headers = ["task", "status", "attempts", "duration", "delta"]
-        lines += whole_table(headers, rows, {0, 1, 2, 3, 4}, width).splitlines()
+        lines += whole_table(headers, rows, {0, 1, 2}, width).splitlines()
     left = len(d["tasks"]) - len(listed)
     if left:  # (thousands of tasks that ran as before: counted, not listed)
         means = (d.get("unchanged") or {}).get("means")
