@@ -249,12 +249,11 @@ def _type_message(expected: str, value: object) -> str:
         if value is None:
             return "is empty; give a mapping of `key: value` lines, or remove the key"
         # (a list of one-key mappings, each key its own: `- coder: {...}` for `coder: {...}`)
-        keys = (
-            [k for v in value if isinstance(v, dict) for k in v] if isinstance(value, list) else []
-        )
+        items = value if isinstance(value, list) else []
+        keys = [k for v in items if isinstance(v, dict) for k in v]
         listed = (
-            bool(value)
-            and all(isinstance(v, dict) and len(v) == 1 for v in value)
+            bool(items)
+            and all(isinstance(v, dict) and len(v) == 1 for v in items)
             and len(set(keys)) == len(keys)
         )
         hint = "; write its entries without the '- ' (they are not a list)" if listed else ""
