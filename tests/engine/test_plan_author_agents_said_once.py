@@ -35,11 +35,16 @@ def _said(tmp_path: Path, agents: str) -> list[str]:
             "3: agents: must be a mapping of `key: value` lines, got a list [{'r1': {}}, "
             "{'r2': {...}}]; write its entries without the '- ' (they are not a list)",
         ),
+        (  # (entries of several keys each: no hint, which would make agents of their keys)
+            "agents:\n  - {name: r1, kind: claude}\n  - {name: r2, kind: claude}\n",
+            "3: agents: must be a mapping of `key: value` lines, got a list [{'kind': 'claude', "
+            "'name': 'r1'}, {'kind': 'claude', 'na...",
+        ),
         ("agents: r1\n", "2: agents: must be a mapping of `key: value` lines, got text 'r1'"),
         ("agents: {}\n", "2: agents: must not be empty; define at least one agent"),
         ("", "1: agents: is required; add `agents:`, with at least one agent"),
     ],
-    ids=["a list", "a word", "empty", "missing"],
+    ids=["a list", "a list of several keys", "a word", "empty", "missing"],
 )
 def test_agents_that_are_no_mapping_are_one_problem(tmp_path: Path, agents: str, said: str) -> None:
     assert _said(tmp_path, agents) == [said]

@@ -110,3 +110,13 @@ def test_a_long_finding_is_cut_in_a_pipe_and_whole_in_json(
     assert cells(lines[1][at:]) == FOUND_CHARS
     results = json.loads(_found(tmp_path, NOTE, as_json=True))["results"]
     assert results[0]["text"] == NOTE
+
+
+def test_on_a_narrow_terminal_ids_statuses_and_attempts_stay_whole() -> None:
+    # (every column was whole: below ~63 columns the table fell back to cutting each in slices)
+    long = "a-very-long-task-identifier-of-the-build"
+    row = {"id": long, "status_a": "succeeded", "status_b": "failed", "attempts_a": 1}
+    row |= {"attempts_b": 2, "duration_a": 0.102, "duration_b": 0.101, "delta": -0.001}
+    lines = diff_text(_diff(tasks=[row]), width=60).splitlines()
+    assert long in lines and any("succeeded -> failed  1 -> 2" in line for line in lines), lines
+    assert all(len(line) <= 60 for line in lines), lines
