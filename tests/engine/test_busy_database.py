@@ -31,6 +31,16 @@ phases:
 """
 
 
+def _hold_the_lock(db: str, locked: threading.Event, release: threading.Event) -> None:
+    """Another process's long write transaction: from `locked` until `release`."""
+    conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+    conn.execute("BEGIN IMMEDIATE")
+    locked.set()
+    release.wait(timeout=30)
+    conn.execute("COMMIT")
+    conn.close()
+
+
 async def test_a_locked_database_holds_the_run_back_but_loses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -40,15 +50,7 @@ async def test_a_locked_database_holds_the_run_back_but_loses_nothing(
     release = threading.Event()
     locked = threading.Event()
 
-    def hold_the_lock() -> None:  # another process's long write transaction
-        conn = sqlite3.connect(db, isolation_level=None, timeout=10)
-        conn.execute("BEGIN IMMEDIATE")
-        locked.set()
-        release.wait(timeout=30)
-        conn.execute("COMMIT")
-        conn.close()
-
-    holder = threading.Thread(target=hold_the_lock)
+    holder = threading.Thread(target=_hold_the_lock, args=(db, locked, release))
     lines_seen: list[str] = []
 
     def listener(event: object) -> None:
@@ -98,14 +100,6 @@ async def test_a_command_sent_while_the_database_is_locked_is_answered_and_kept(
     store = await SQLiteStore.open(db)
     release, locked = threading.Event(), threading.Event()
 
-    def hold_the_lock() -> None:
-        conn = sqlite3.connect(db, isolation_level=None, timeout=10)
-        conn.execute("BEGIN IMMEDIATE")
-        locked.set()
-        release.wait(timeout=30)
-        conn.execute("COMMIT")
-        conn.close()
-
     plan = (
         'name: busy\nagents: {w: {}}\nphases:\n  - id: one\n    tasks: [{id: t, run: "sleep 30"}]\n'
     )
@@ -118,7 +112,7 @@ async def test_a_command_sent_while_the_database_is_locked_is_answered_and_kept(
         listeners=[lambda e: started.set() if type(e).__name__ == "TaskStarted" else None],
     )
     going = asyncio.create_task(runner.run())
-    holder = threading.Thread(target=hold_the_lock)
+    holder = threading.Thread(target=_hold_the_lock, args=(db, locked, release))
     try:
         await asyncio.wait_for(started.wait(), 10)
         holder.start()
