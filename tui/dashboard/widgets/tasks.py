@@ -8,9 +8,12 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, RowKey
 
 from phasegate.engine.model.durations import format_duration
 from phasegate.engine.model.state import RunState, TaskState
@@ -49,9 +52,8 @@ _NARROW = (("agent", 5), ("phase", 5), ("tests", 6), ("task", 8))
 # the id, the status and the time stay, with no scrolling sideways
 _DROP = ("try", "agent", "phase", "tests")
 _AT = {name: i for i, (name, _) in enumerate(COLUMNS)}
-# rows a refresh adds or removes one by one (each removal renumbers all the rows): more, and
-# the table is laid out anew
-_FEW = 50
+# a filter typed: applied at once, then at most this often while the keys come faster (seconds)
+_TYPED_EVERY = 0.1
 
 
 def _narrowed(shown: list[tuple[str, int]], over: int) -> tuple[tuple[str, int], ...]:
@@ -94,6 +96,8 @@ class TaskTable(DataTable[Text]):
         self._state: RunState | None = None
         self._columns: tuple[tuple[str, int], ...] = ()
         self._tested = False  # a task has test results: the tests' column is shown
+        self._typed = ""  # the filter as typed, applied within _TYPED_EVERY
+        self._typing: Timer | None = None  # while set, a filter was applied in _TYPED_EVERY
 
     def on_mount(self) -> None:
         self._lay_columns(COLUMNS)
@@ -213,6 +217,7 @@ class TaskTable(DataTable[Text]):
         self._shown = self._visible(state)
         for tid in self._shown:
             self.add_row(*self._row(state.tasks[tid], now), key=tid)
+        self._unmeasured()
         if keep in self._shown:
             self.move_cursor(row=self._shown.index(keep))
         self._title()
@@ -225,21 +230,18 @@ class TaskTable(DataTable[Text]):
         keep, scrolled = self.selected, self.scroll_y
         shown = self._visible(state)
         now_in, was_in = set(shown), set(self._shown)
-        if len(now_in ^ was_in) > _FEW:  # (a row's removal costs the whole table: lay it out)
-            self.rebuild(state, now)
-            return
         for tid in changed & now_in & was_in:
             for (name, _), cell in zip(
                 self._columns, self._row(state.tasks[tid], now), strict=True
             ):
                 self.update_cell(tid, name, cell)
-        for tid in was_in - now_in:
-            self.remove_row(tid)
+        self._drop_rows(was_in - now_in)
         order = [tid for tid in self._shown if tid in now_in]
         for tid in shown:
             if tid not in was_in:
                 self.add_row(*self._row(state.tasks[tid], now), key=tid)
                 order.append(tid)
+        self._unmeasured()
         if order != shown:  # (the rows' cells, by identity, say which task each row is)
             place = {id(self.get_cell(tid, "task")): i for i, tid in enumerate(shown)}
             self.sort("task", key=lambda cell: place[id(cell)])
@@ -251,6 +253,37 @@ class TaskTable(DataTable[Text]):
                 self.scroll_to(y=scrolled, animate=False, immediate=True)
                 self.call_after_refresh(self.scroll_to, y=scrolled, animate=False, immediate=True)
         self._title()
+
+    def _unmeasured(self) -> None:
+        """The rows just added need no measuring: every column has its width, every row one
+        line. (DataTable measures every cell of each new row at its next idle, to widen a column
+        sized to its content, 0.1 ms a row: most of the time a filter's widening took, or the
+        laying out of a big run; and it would change nothing here. Textual 8's internals, as
+        _drop_rows.)"""
+        self._new_rows.clear()
+
+    def _drop_rows(self, gone: set[str]) -> None:
+        """Take these rows out, all at once: what DataTable.remove_row does for one, done once
+        for them all. (remove_row renumbers every row at each removal: a filter's first letter
+        on a run of 3,000 tasks, 1,800 rows out, took seconds, and the table was laid out
+        anew instead, every row measured again. This rests on DataTable's internals, as of
+        Textual 8; tests/tui/test_filter_in_place.py holds it.)"""
+        if not gone:
+            return
+        for tid in gone:
+            key = RowKey(tid)
+            del self.rows[key]
+            for column in self._data.pop(key):
+                self._updated_cells.discard(CellKey(key, column))
+        where = self._row_locations
+        left = sorted(self._data, key=lambda key: where.get(key) or 0)
+        self._row_locations = TwoWayDict({key: i for i, key in enumerate(left)})
+        self._require_update_dimensions = True  # (the table's height, at its next idle)
+        self.check_idle()
+        self.cursor_coordinate = self.cursor_coordinate  # (kept within the rows left)
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
 
     def refresh_tasks(
         self, state: RunState, changed: Iterable[str], now: float | None = None
@@ -293,9 +326,37 @@ class TaskTable(DataTable[Text]):
         else:  # (the same rows in another order: reordered, the cursor's task kept in view)
             self._arrange(state, set(), self.clock(), stay=False)
 
-    def set_filter(self, text: str, state: RunState) -> None:
-        self.filter_text = text.strip()
-        self.rebuild(state)
+    def set_filter(self, text: str, state: RunState, typed: bool = False) -> None:
+        """Show the tasks matching `text` (its id, phase, agent or status), at the cost of what
+        changes: a longer filter takes rows out, a shorter one adds back those missing, in
+        their place; the cursor stays on its task while it matches (else on the first).
+        `typed`: a key in the filter's box, applied at once, then at most every 0.1 s while
+        keys come faster (the text typed last always applied: a timer applies it)."""
+        self._typed = text.strip()
+        if typed and self._typing is not None:  # (one applied just now: this one at the timer)
+            return
+        if self._typing is not None:  # (`enter` or `esc`: now, and no timer after)
+            self._typing.stop()
+            self._typing = None
+        self._apply_filter(state)
+        if typed:
+            self._typing = self.set_timer(_TYPED_EVERY, self._typed_due)
+
+    def _typed_due(self) -> None:
+        self._typing = None
+        if self._typed != self.filter_text and self._state is not None:
+            self._apply_filter(self._state)
+            self._typing = self.set_timer(_TYPED_EVERY, self._typed_due)
+
+    def _apply_filter(self, state: RunState) -> None:
+        self.filter_text = self._typed
+        if self._state is None or state.tasks.keys() != self._known:
+            self.rebuild(state)
+            return
+        keep = self.selected
+        self._arrange(state, set(), self.clock(), stay=False)
+        if keep not in self._shown and self._shown:  # (its task filtered out: the first one)
+            self.move_cursor(row=0)
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
