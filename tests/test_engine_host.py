@@ -90,3 +90,23 @@ def test_a_second_engine_on_a_live_run_does_not_start_and_its_log_says_why(
     finally:
         first.terminate()
         assert first.wait(timeout=30) == 143
+
+
+def test_ctrl_c_while_the_engine_starts_stops_it(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: Ctrl-C during `run --detach` said "Aborted!" and the run went on unseen
+    import psutil
+
+    from phasegate.engine.client import engines
+
+    started: list[int] = []
+
+    def interrupted(engine: subprocess.Popen[bytes], fd: int, timeout: float) -> bool:
+        started.append(engine.pid)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engines, "_ready", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        start_engine(_job(tmp_path, db_path, sleep="sleep 30"))
+    assert started and not psutil.pid_exists(started[0])  # (terminated and reaped)

@@ -89,7 +89,13 @@ def start_engine(job: Job) -> subprocess.Popen[bytes]:
             import pickle  # (only to hand a run to an engine process: not at start-up)
 
             engine.stdin.write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
-        ok = _ready(engine, read_fd, ENGINE_START_TIMEOUT)
+        try:
+            ok = _ready(engine, read_fd, ENGINE_START_TIMEOUT)
+        except KeyboardInterrupt:  # (Ctrl-C as it starts: the run is stopped, not left going)
+            engine.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                engine.wait(timeout=ENGINE_EXIT_GRACE)
+            raise
     finally:
         os.close(read_fd)
     if ok:

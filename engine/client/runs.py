@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import shlex
+import sys
 import time
 from collections.abc import Callable
 
@@ -278,6 +279,10 @@ async def deliver(
         line = b""
     except TimeoutError:  # (busy or stopped, not gone: it may still take the command)
         raise _slow(store.path, run_id, command) from None
+    except asyncio.CancelledError:  # (Ctrl-C while the engine has not answered: said, as above)
+        with contextlib.suppress(OSError, ValueError):
+            print(f"phasegate: {_sent_unanswered(store.path, run_id, command)}", file=sys.stderr)
+        raise
     except (asyncio.LimitOverrunError, ValueError):  # (longer than ANSWER_LIMIT: taken, though)
         raise NoAnswer(
             f"the engine of run {run_id} took the command, but its answer was too long to "
@@ -330,14 +335,20 @@ def _too_long(command: Command, size: int) -> str:
 def _slow(db_path: str, run_id: str, command: Command) -> NoAnswer:
     """The engine took the connection and did not answer in ANSWER_TIMEOUT: it is busy, or
     stopped (SIGSTOP, a suspended machine), and it reads the command once it goes on."""
+    said = f"has not answered within {ANSWER_TIMEOUT:g}s (busy, or stopped)"
+    return NoAnswer(_sent_unanswered(db_path, run_id, command, said))
+
+
+def _sent_unanswered(
+    db_path: str, run_id: str, command: Command, said: str = "had not answered yet"
+) -> str:
     db = db_flag(db_path)
     check = f"`phasegate audit {run_id}{db}`"
     if command.kind.value in ("approve", "reject"):
         check = f"`phasegate gates {run_id}{db}` or {check}"
-    return NoAnswer(
-        f"the engine of run {run_id} has not answered within {ANSWER_TIMEOUT:g}s (busy, or "
-        f"stopped): it has the {command.kind.value} command and may still apply it once it "
-        f"goes on; {check} says whether it did, before you send it again"
+    return (
+        f"the engine of run {run_id} {said}: it has the {command.kind.value} command and may "
+        f"still apply it once it goes on; {check} says whether it did, before you send it again"
     )
 
 

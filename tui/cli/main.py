@@ -83,6 +83,8 @@ class _Commands(click.Group):
             return super().make_context(*args, **kwargs)
         except BrokenPipeError as exc:
             _reader_gone(exc)
+        except KeyboardInterrupt:
+            _interrupted()
         except click.ClickException as exc:  # (click prints it after its handler: decided here)
             _exits(exc.exit_code)
             raise
@@ -92,10 +94,20 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError as exc:
             _reader_gone(exc)
+        except KeyboardInterrupt:
+            _interrupted()
         except click.ClickException as exc:  # (a command's usage error, as above)
             _exits(exc.exit_code)
             _named_by_env(exc)
             raise
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C in a command that does not catch it: exit 130, as a shell says an interrupted
+    command ended (click's own handling said `Aborted!` and exit 1, which says a run failed)."""
+    with contextlib.suppress(OSError, ValueError):
+        print("\nphasegate: interrupted", file=sys.stderr, flush=True)
+    sys.exit(130)
 
 
 def _named_by_env(exc: click.ClickException) -> None:
