@@ -21,6 +21,7 @@ from phasegate.engine.store.migrations import (
     foreign_refusal,
     foreign_tables,
 )
+from phasegate.engine.store.opening import db_flag
 from phasegate.engine.store.paths import (
     denied_by,
     group_name,
@@ -210,7 +211,7 @@ def check_database(db_path: str) -> list[Finding]:
             found.append(Finding("schema", "ok", f"version {version}"))
         if version >= 2:
             found += _check_runs(conn, db_path)
-            found += _check_strays(conn)
+            found += _check_strays(conn, db_path)
         if version >= 5:  # (run_plans)
             found += _check_keys(conn)
     except sqlite3.Error as exc:
@@ -243,7 +244,8 @@ def _check_runs(conn: sqlite3.Connection, db_path: str) -> list[Finding]:
             Finding(
                 f"run {run_id}",
                 "warn",
-                f"interrupted (no live engine){extra}; `phasegate resume {run_id}` takes it over",
+                f"interrupted (no live engine){extra}; `phasegate resume {run_id}"
+                f"{db_flag(db_path)}` takes it over",
             )
         )
     if not rows:
@@ -262,15 +264,15 @@ def _live_run(db_path: str, run_id: str, pid: int) -> Finding:
             "warn",
             f"running (engine pid {pid}), but its socket {door} is gone, so no command "
             "reaches it until the engine makes it again (within a second); if it stays gone, "
-            f"`kill -KILL {pid}` leaves the run interrupted and `phasegate resume {run_id}` "
-            "takes it over",
+            f"`kill -KILL {pid}` leaves the run interrupted and `phasegate resume "
+            f"{run_id}{db_flag(db_path)}` takes it over",
         )
     except OSError:
         pass  # (a shared run's directory this user may not enter: its engine's to say)
     return Finding(f"run {run_id}", "ok", f"running (engine pid {pid})")
 
 
-def _check_strays(conn: sqlite3.Connection) -> list[Finding]:
+def _check_strays(conn: sqlite3.Connection, db_path: str) -> list[Finding]:
     """Processes that carry the PHASEGATE_RUN_ID of a run of this database that has finished or
     whose engine is dead: what a task left running (its plan said `keep_background`, or it
     escaped its engine), or a command of the run that is no task's (a monitor's check).
@@ -287,7 +289,8 @@ def _check_strays(conn: sqlite3.Connection) -> list[Finding]:
         if finished is None and same_process(pid, started):
             continue  # its engine lives: its tasks run
         why = "has finished" if finished is not None else "has no live engine"
-        how = "" if finished is not None else f", or `phasegate resume {run_id}` takes it over"
+        resume = f"`phasegate resume {run_id}{db_flag(db_path)}`"
+        how = "" if finished is not None else f", or {resume} takes it over"
         listed = ((t, n, p) for (t, n), plist in sorted(by_task.items()) for p in plist)
         for task, attempt, proc in sorted(listed, key=lambda x: (x[0], x[1], x[2].pid)):
             whose = (
