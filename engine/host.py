@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import msgspec
 
@@ -83,10 +83,22 @@ def _lose_terminal() -> None:
 
 def _say(text: str, err: bool = False) -> None:
     try:
-        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+        _print(text, sys.stderr if err else sys.stdout)
     except OSError:
         if not err:
             _lose_stdout()
+
+
+def _print(text: str, stream: TextIO) -> None:
+    """A line on `stream`; what its encoding cannot write (a name not in latin-1, output set
+    to it by PYTHONIOENCODING or the locale) replaced, not a traceback that left the run's
+    store open and the process hung."""
+    try:
+        stream.write(text + "\n")
+    except UnicodeEncodeError:
+        encoding = stream.encoding or "ascii"
+        stream.write(text.encode(encoding, "replace").decode(encoding) + "\n")
+    stream.flush()
 
 
 async def _learn(
@@ -123,8 +135,7 @@ async def host(
 
     def write(line: str) -> None:
         try:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            _print(line, sys.stdout)
         except OSError:  # (the reader went away: `| head`, a closed terminal)
             _lose_stdout()
 
