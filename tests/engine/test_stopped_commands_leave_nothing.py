@@ -100,7 +100,7 @@ def test_doctor_names_a_process_a_run_left_that_is_no_tasks(tmp_path: Path) -> N
         while mark.encode() not in Path(f"/proc/{stray.pid}/cmdline").read_bytes():
             assert time.monotonic() < deadline, "the stray did not start"
             time.sleep(0.01)
-        found = {f.check: f for f in _check_strays(db)}
+        found = {f.check: f for f in _check_strays(db, ":memory:")}
         assert f"stray pid {stray.pid}" in found, found
         detail = found[f"stray pid {stray.pid}"]
         assert detail.level == "warn"
