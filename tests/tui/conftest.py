@@ -167,6 +167,20 @@ def pg(tmp_path: Path, cli_env: dict[str, str]) -> Run:
     return run
 
 
+# two phases and a manual gate between them: a run that waits for a person after its first task
+GATED_PLAN = """
+name: gated
+agents: {a: {}}
+phases:
+  - id: first
+    tasks: [{id: one, run: "echo one"}]
+  - id: second
+    tasks: [{id: two, run: "echo two"}]
+gates:
+  - {id: review, after: first}
+"""
+
+
 PLAN = """
 name: dash
 agents:

@@ -11,23 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Run, spawn_pg
-
-PLAN = """
-name: stopped
-agents: {a: {}}
-phases:
-  - id: first
-    tasks: [{id: one, run: "echo one"}]
-  - id: second
-    tasks: [{id: two, run: "echo two"}]
-gates:
-  - {id: review, after: first}
-"""
+from .conftest import GATED_PLAN, Run, spawn_pg
 
 
 def _start(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    (tmp_path / "stopped.yaml").write_text(PLAN)
+    (tmp_path / "stopped.yaml").write_text(GATED_PLAN)
     proc = spawn_pg(tmp_path, env, "run", "stopped.yaml", "--headless")
     assert proc.stdout is not None
     for line in proc.stdout:  # blocks until the engine says the gate waits

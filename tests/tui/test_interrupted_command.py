@@ -11,19 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import Run, show_last, spawn_pg, until
-
-PLAN = """
-name: gated
-agents: {a: {}}
-phases:
-  - id: first
-    tasks: [{id: one, run: "echo one"}]
-  - id: second
-    tasks: [{id: two, run: "echo two"}]
-gates:
-  - {id: review, after: first}
-"""
+from .conftest import GATED_PLAN, Run, show_last, spawn_pg, until
 
 
 def _waiting(sender: psutil.Process) -> bool:
@@ -36,7 +24,7 @@ def _waiting(sender: psutil.Process) -> bool:
 def test_ctrl_c_on_an_unanswered_approval_says_it_may_still_apply(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    (tmp_path / "gated.yaml").write_text(PLAN)
+    (tmp_path / "gated.yaml").write_text(GATED_PLAN)
     started = pg("run", "gated.yaml", "--detach")
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip()

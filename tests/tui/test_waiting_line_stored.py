@@ -9,19 +9,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from .conftest import Run, spawn_pg
-
-PLAN = """
-name: gated
-agents: {a: {}}
-phases:
-  - id: first
-    tasks: [{id: one, run: "echo one"}]
-  - id: second
-    tasks: [{id: two, run: "echo two"}]
-gates:
-  - {id: review, after: first, approval: manual}
-"""
+from .conftest import GATED_PLAN, Run, spawn_pg
 
 
 def _opened(db: str) -> list[str]:
@@ -33,7 +21,7 @@ def _opened(db: str) -> list[str]:
 def test_the_gate_s_line_comes_once_the_gate_is_in_the_database(
     pg: Run, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    (tmp_path / "gated.yaml").write_text(PLAN)
+    (tmp_path / "gated.yaml").write_text(GATED_PLAN)
     proc = spawn_pg(tmp_path, cli_env, "run", "gated.yaml", "--headless")
     assert proc.stdout is not None
     try:
